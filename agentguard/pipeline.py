@@ -22,7 +22,7 @@ class PolicyDecider(Protocol):
 
 @runtime_checkable
 class Approver(Protocol):
-    """Asks a person. Blocks until an answer or ``request.timeout_s``; the guard runs it off the event loop."""
+    """Asks a person; blocks until an answer or ``request.timeout_s`` (async callers use a thread)."""
 
     def request(self, request: ApprovalRequest) -> ApprovalResult: ...
 

@@ -1,0 +1,39 @@
+"""The built-in tools, with canonical names and argument names the shipped policy is written for.
+
+``fs.read(path)``, ``fs.write(path, content)``, ``fs.list(path)``, ``shell.run(command)``,
+``python.exec(code)``, ``http.get(url)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agentguard.settings import Settings
+
+__all__ = ["ToolSpec", "builtin_tools"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    fn: Callable[..., Any]
+    description: str
+    sandboxed: bool = False
+
+
+def builtin_tools(settings: Settings) -> list[ToolSpec]:
+    """The built-in tools bound to ``settings`` (workspace root, sandbox profiles)."""
+    from agentguard.tools.execution import sandbox_tools
+    from agentguard.tools.filesystem import Workspace
+    from agentguard.tools.web import http_get
+
+    ws = Workspace(settings.workspace)
+    return [
+        ToolSpec("fs.read", ws.read, "Read a UTF-8 text file inside the workspace."),
+        ToolSpec("fs.write", ws.write, "Write a UTF-8 text file inside the workspace."),
+        ToolSpec("fs.list", ws.list, "List a directory inside the workspace."),
+        ToolSpec("http.get", http_get, "Fetch a URL over HTTP(S) (size- and time-limited)."),
+        *sandbox_tools(settings),
+    ]
