@@ -1,0 +1,35 @@
+"""Human approval: the shared approval queue, grants ("approve always") and the approver's desk.
+
+The guard asks through :class:`QueueApprover`; people answer through :class:`ApprovalDesk` (used by
+``agentguard approve`` and ``agentguard approvals``). Both meet in an :class:`ApprovalStore`, by default
+:class:`SqliteApprovalStore` in the state directory.
+"""
+
+from agentguard.approval._desk import ApprovalDesk
+from agentguard.approval._grants import parse_duration, render_rule, suggest_pattern
+from agentguard.approval._owner import Owner, current_user
+from agentguard.approval._queue import QueueApprover, queue_approver_from_settings
+from agentguard.approval._records import Answer, Grant, GrantScope, QueuedRequest, RequestState
+from agentguard.approval._store import AlreadyAnswered, ApprovalStore, SqliteApprovalStore
+from agentguard.approval._view import key_argument_text, short_duration
+
+__all__ = [
+    "AlreadyAnswered",
+    "Answer",
+    "ApprovalDesk",
+    "ApprovalStore",
+    "Grant",
+    "GrantScope",
+    "Owner",
+    "QueueApprover",
+    "QueuedRequest",
+    "RequestState",
+    "SqliteApprovalStore",
+    "current_user",
+    "key_argument_text",
+    "parse_duration",
+    "queue_approver_from_settings",
+    "render_rule",
+    "short_duration",
+    "suggest_pattern",
+]

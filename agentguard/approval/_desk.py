@@ -1,0 +1,96 @@
+"""``ApprovalDesk``: the approver's side. The TUI and the CLI both answer through it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from agentguard.approval._grants import new_grant
+from agentguard.approval._owner import current_user
+from agentguard.approval._records import Answer, Grant, GrantScope, QueuedRequest
+from agentguard.approval._store import ApprovalStore
+from agentguard.errors import ApprovalError
+from agentguard.models import ApprovalStatus
+
+__all__ = ["ApprovalDesk"]
+
+
+class ApprovalDesk:
+    """Answers queued requests as one approver on one channel (``tui``, ``cli``...)."""
+
+    def __init__(self, store: ApprovalStore, *, approver: str | None = None, channel: str = "cli") -> None:
+        self.store = store
+        self.approver = approver or current_user()
+        self.channel = channel
+
+    def approve(self, request_id: str, *, edited_arguments: dict[str, Any] | None = None) -> QueuedRequest:
+        """Approve once; with ``edited_arguments`` the edited call is what runs."""
+        if edited_arguments is not None and not isinstance(edited_arguments, dict):
+            raise ApprovalError("edited arguments must be a JSON object", field="arguments")
+        return self.store.resolve(
+            request_id,
+            Answer(
+                status=ApprovalStatus.APPROVED,
+                approver=self.approver,
+                channel=self.channel,
+                edited_arguments=edited_arguments,
+                scope="once",
+            ),
+        )
+
+    def deny(self, request_id: str, reason: str) -> QueuedRequest:
+        """Deny; ``reason`` reaches the agent as the tool's error result."""
+        reason = reason.strip()
+        if not reason:
+            raise ApprovalError("a denial needs a reason: the agent is told it", field="reason")
+        return self.store.resolve(
+            request_id,
+            Answer(status=ApprovalStatus.DENIED, approver=self.approver, channel=self.channel, reason=reason),
+        )
+
+    def preview_grant(
+        self,
+        request_id: str,
+        scope: GrantScope,
+        *,
+        pattern: str | None = None,
+        expires_in: timedelta | None = None,
+    ) -> Grant:
+        """The grant :meth:`approve_always` would create (validated), without creating it."""
+        queued = self.store.get(request_id)
+        expires_at = datetime.now(UTC) + expires_in if expires_in is not None else None
+        return new_grant(
+            queued.call,
+            scope,
+            created_by=self.approver,
+            pattern=pattern,
+            expires_at=expires_at,
+            request_id=queued.id,
+        )
+
+    def approve_always(
+        self,
+        request_id: str,
+        scope: GrantScope,
+        *,
+        pattern: str | None = None,
+        expires_in: timedelta | None = None,
+    ) -> tuple[QueuedRequest, Grant]:
+        """Approve this call and store a grant of ``scope`` that the policy enforces from now on."""
+        grant = self.preview_grant(request_id, scope, pattern=pattern, expires_in=expires_in)
+        queued = self.store.resolve(
+            request_id,
+            Answer(
+                status=ApprovalStatus.APPROVED,
+                approver=self.approver,
+                channel=self.channel,
+                scope=f"always:{scope.value}",
+                reason=f"grant {grant.id}",
+            ),
+            grant=grant,
+        )
+        return queued, grant
+
+    def revoke(self, grant_id_or_prefix: str) -> Grant:
+        grant = self.store.lookup_grant(grant_id_or_prefix)
+        return self.store.revoke_grant(grant.id, self.approver)

@@ -1,0 +1,105 @@
+"""``QueueApprover``: the guard's side of the shared approval queue."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from agentguard.approval._owner import Owner
+from agentguard.approval._records import QueuedRequest, RequestState
+from agentguard.approval._store import ApprovalStore, SqliteApprovalStore
+from agentguard.errors import ApprovalError
+from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus
+from agentguard.pipeline import AuditSink
+from agentguard.settings import Settings
+
+__all__ = ["QueueApprover", "queue_approver_from_settings"]
+
+CHANNEL = "queue"
+
+
+class QueueApprover:
+    """Puts each request in the shared queue and waits for a person to answer it (TUI, CLI, scripts).
+
+    ``request`` blocks until the answer, ``request.timeout_s`` or an interruption; ``arequest`` awaits
+    without holding a thread. No answer in time gives ``ApprovalStatus.TIMEOUT``; what a timeout means
+    (deny, or allow with ``approval.on_timeout = "allow"``) is the guard's call. If the wait is
+    interrupted (Ctrl-C, task cancellation) the request is marked abandoned so nobody answers a call
+    that nobody awaits.
+    """
+
+    def __init__(
+        self,
+        store: ApprovalStore,
+        *,
+        owner: Owner | None = None,
+    ) -> None:
+        self.store = store
+        self.owner = owner or Owner.current()
+
+    def request(self, request: ApprovalRequest) -> ApprovalResult:
+        started = time.monotonic()
+        queued = self.store.submit(request, self.owner)
+        deadline = started + request.timeout_s
+        try:
+            while True:
+                seen = self.store.version()
+                queued = self.store.get(queued.id)
+                if not queued.pending:
+                    return self._result(queued, started)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return self._timed_out(queued, request, started)
+                self.store.wait_for_change(seen, remaining)
+        except BaseException:
+            self._abandon(queued.id)
+            raise
+
+    async def arequest(self, request: ApprovalRequest) -> ApprovalResult:
+        """The async form of :meth:`request`; the wait holds no thread, so hundreds can wait at once."""
+        started = time.monotonic()
+        queued = self.store.submit(request, self.owner)
+        deadline = started + request.timeout_s
+        try:
+            while True:
+                seen = self.store.version()
+                queued = self.store.get(queued.id)
+                if not queued.pending:
+                    return self._result(queued, started)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return self._timed_out(queued, request, started)
+                await self.store.await_change(seen, remaining)
+        except BaseException:
+            self._abandon(queued.id)
+            raise
+
+    def _abandon(self, request_id: str) -> None:
+        # The interruption matters more than this bookkeeping; the sweep catches what is missed here.
+        with contextlib.suppress(ApprovalError):
+            self.store.close_unanswered(
+                request_id, RequestState.ABANDONED, "the waiting call was interrupted"
+            )
+
+    def _result(self, queued: QueuedRequest, started: float) -> ApprovalResult:
+        result = queued.result(time.monotonic() - started)
+        assert result is not None
+        return result
+
+    def _timed_out(self, queued: QueuedRequest, request: ApprovalRequest, started: float) -> ApprovalResult:
+        reason = f"no answer within {request.timeout_s:g}s"
+        final = self.store.close_unanswered(queued.id, RequestState.TIMEOUT, reason)
+        if final.state is not RequestState.TIMEOUT:
+            return self._result(final, started)  # an answer arrived in the last instant: it wins
+        return ApprovalResult(
+            status=ApprovalStatus.TIMEOUT,
+            approver="agentguard",
+            channel=CHANNEL,
+            reason=reason,
+            waited_s=time.monotonic() - started,
+        )
+
+
+def queue_approver_from_settings(settings: Settings, *, audit: AuditSink | None = None) -> QueueApprover:
+    """A ``QueueApprover`` on the shared queue in ``settings.home``."""
+    return QueueApprover(SqliteApprovalStore(settings.home, audit=audit))

@@ -1,0 +1,113 @@
+"""What the approval store holds: queued requests, answers and grants."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from agentguard.approval._owner import Owner
+from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus, ToolCall
+
+__all__ = ["Answer", "Grant", "GrantScope", "QueuedRequest", "RequestState"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RequestState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    TIMEOUT = "timeout"
+    ABANDONED = "abandoned"
+
+
+class GrantScope(StrEnum):
+    """How far an "approve always" reaches."""
+
+    CALL = "call"  # this exact call: every argument equal
+    PATTERN = "pattern"  # this tool, key argument matching a pattern the approver chose
+    TOOL = "tool"  # the whole tool, for this agent
+
+
+class Answer(_Frozen):
+    """A person's answer to one queued request, before it is stored."""
+
+    status: ApprovalStatus
+    approver: str
+    channel: str
+    reason: str | None = None
+    edited_arguments: dict[str, Any] | None = None
+    scope: str | None = None
+
+
+class Grant(_Frozen):
+    """A standing "approve always", enforced as a policy rule in ``grants.csv``."""
+
+    id: str
+    agent: str
+    tool: str
+    scope: GrantScope
+    condition: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    request_id: str | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+    def active(self, now: datetime | None = None) -> bool:
+        now = now or datetime.now(UTC)
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= datetime.now(UTC):
+            return "expired"
+        return "active"
+
+
+class QueuedRequest(_Frozen):
+    """One request in the queue, with its answer once it has one."""
+
+    id: str
+    request: ApprovalRequest
+    state: RequestState
+    owner: Owner
+    submitted_at: datetime
+    deadline: datetime
+    approver: str | None = None
+    channel: str | None = None
+    reason: str | None = None
+    edited_arguments: dict[str, Any] | None = None
+    scope: str | None = None
+    grant_id: str | None = None
+    resolved_at: datetime | None = None
+
+    @property
+    def call(self) -> ToolCall:
+        return self.request.call
+
+    @property
+    def pending(self) -> bool:
+        return self.state is RequestState.PENDING
+
+    def result(self, waited_s: float) -> ApprovalResult | None:
+        """The answer as an ``ApprovalResult``; ``None`` while still pending."""
+        if self.state is RequestState.PENDING:
+            return None
+        return ApprovalResult(
+            status=ApprovalStatus(self.state.value),
+            approver=self.approver or "agentguard",
+            channel=self.channel or "queue",
+            reason=self.reason,
+            edited_arguments=self.edited_arguments if self.state is RequestState.APPROVED else None,
+            scope=self.scope,
+            waited_s=waited_s,
+        )

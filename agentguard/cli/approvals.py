@@ -1,0 +1,310 @@
+"""``agentguard approvals`` and ``agentguard grants``: answer the approval queue from scripts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from agentguard.approval import (
+    ApprovalDesk,
+    Grant,
+    GrantScope,
+    QueuedRequest,
+    SqliteApprovalStore,
+    key_argument_text,
+    parse_duration,
+    render_rule,
+    short_duration,
+)
+from agentguard.cli.context import AppContext, pass_app, reports_errors
+from agentguard.errors import ApprovalError
+from agentguard.pipeline import AuditSink
+from agentguard.settings import Settings
+
+__all__ = ["approvals", "grants"]
+
+_AS_HELP = "Approver identity recorded with the answer. [default: the OS user name]"
+
+
+def _audit(settings: Settings) -> AuditSink:
+    from agentguard.audit import AuditLog
+
+    sink: AuditSink = AuditLog(
+        settings.audit_path, durability=settings.audit.durability, batch_size=settings.audit.batch_size
+    )
+    return sink
+
+
+@contextmanager
+def _store(app: AppContext, *, audited: bool = False) -> Iterator[SqliteApprovalStore]:
+    settings = app.settings
+    audit = _audit(settings) if audited else None
+    store = SqliteApprovalStore(settings.home, audit=audit)
+    try:
+        yield store
+    finally:
+        store.close()
+        closer = getattr(audit, "close", None)
+        if callable(closer):
+            closer()
+
+
+def _json(obj: Any) -> None:
+    click.echo(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode())
+
+
+def request_json(q: QueuedRequest) -> dict[str, Any]:
+    """A queued request as the ``--json`` output shows it."""
+    return {
+        "id": q.id,
+        "state": q.state.value,
+        "agent": q.call.agent,
+        "tool": q.call.tool,
+        "arguments": q.call.arguments,
+        "rule": q.request.decision.rule_id,
+        "rule_text": q.request.decision.rule.text if q.request.decision.rule else None,
+        "reason": q.request.decision.reason,
+        "sandbox_profile": q.request.decision.sandbox_profile,
+        "submitted_at": q.submitted_at.isoformat(),
+        "deadline": q.deadline.isoformat(),
+        "owner": {"pid": q.owner.pid, "host": q.owner.host},
+        "approver": q.approver,
+        "channel": q.channel,
+        "answer_reason": q.reason,
+        "edited_arguments": q.edited_arguments,
+        "scope": q.scope,
+        "grant_id": q.grant_id,
+        "resolved_at": q.resolved_at.isoformat() if q.resolved_at else None,
+    }
+
+
+def grant_json(g: Grant) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "state": g.state,
+        "agent": g.agent,
+        "tool": g.tool,
+        "scope": g.scope.value,
+        "condition": g.condition,
+        "rule": render_rule(g),
+        "created_by": g.created_by,
+        "created_at": g.created_at.isoformat(),
+        "expires_at": g.expires_at.isoformat() if g.expires_at else None,
+        "request_id": g.request_id,
+        "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
+        "revoked_by": g.revoked_by,
+    }
+
+
+@click.group()
+def approvals() -> None:
+    """Answer pending approval requests from the shared queue (the TUI is `agentguard approve`).
+
+    \b
+    IDs may be shortened to any unique prefix.
+      agentguard approvals list
+      agentguard approvals approve 3f2a
+      agentguard approvals approve 3f2a --always pattern --pattern '/work/src/**' --expires 8h
+      agentguard approvals deny 3f2a --reason "use the staging bucket"
+    """
+
+
+@approvals.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also show answered, timed-out and abandoned requests.")
+@click.option("--limit", default=100, show_default=True, help="With --all: how many recent requests.")
+@click.option("--json", "as_json", is_flag=True, help='One JSON object: {"requests": [...]}.')
+@pass_app
+def list_requests(app: AppContext, show_all: bool, limit: int, as_json: bool) -> None:
+    """List pending requests, oldest first."""
+    with reports_errors(), _store(app) as store:
+        found = store.recent(limit) if show_all else store.pending()
+    if as_json:
+        _json({"requests": [request_json(q) for q in found]})
+        return
+    if not found:
+        click.echo("no pending approval requests" if not show_all else "no approval requests")
+        return
+    now = datetime.now(UTC)
+    table = Table(box=None, pad_edge=False)
+    for col in ("id", "state", "agent", "tool", "argument", "age", "left"):
+        table.add_column(col, overflow="fold" if col == "argument" else "ellipsis")
+    for q in found:
+        left = (q.deadline - now).total_seconds()
+        table.add_row(
+            q.id[:8],
+            q.state.value,
+            q.call.agent,
+            q.call.tool,
+            key_argument_text(q.call, 60),
+            short_duration((now - q.submitted_at).total_seconds()),
+            short_duration(left) if q.pending and left > 0 else "-",
+        )
+    Console(soft_wrap=False).print(table)
+
+
+@approvals.command("show")
+@click.argument("request_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@pass_app
+def show_request(app: AppContext, request_id: str, as_json: bool) -> None:
+    """Show one request: arguments, the rule that asked, its state."""
+    with reports_errors(), _store(app) as store:
+        q = store.lookup(request_id)
+    data = request_json(q)
+    if as_json:
+        _json(data)
+        return
+    for key in ("id", "state", "agent", "tool", "rule", "rule_text", "reason", "sandbox_profile", "deadline"):
+        click.echo(f"{key:16} {data[key]}")
+    click.echo("arguments:")
+    click.echo(orjson.dumps(q.call.arguments, option=orjson.OPT_INDENT_2).decode())
+    if not q.pending:
+        click.echo(f"answered by {q.approver} via {q.channel}: {q.reason or ''}")
+
+
+@approvals.command("approve")
+@click.argument("request_id")
+@click.option(
+    "--always",
+    "scope",
+    type=click.Choice([s.value for s in GrantScope]),
+    help="Also approve future calls: 'call' = this exact call, 'pattern' = this tool when its "
+    "path/command/url matches --pattern, 'tool' = the whole tool for this agent.",
+)
+@click.option("--pattern", help="With --always pattern: the glob (default: suggested from the call).")
+@click.option("--expires", help="With --always: the grant lapses after this long (90s, 30m, 8h, 7d, 2w).")
+@click.option(
+    "--args", "edited", help="Approve an edited call: the new arguments as a JSON object (what runs)."
+)
+@click.option("--as", "who", help=_AS_HELP)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the answered request (and grant).")
+@pass_app
+def approve_request(
+    app: AppContext,
+    request_id: str,
+    scope: str | None,
+    pattern: str | None,
+    expires: str | None,
+    edited: str | None,
+    who: str | None,
+    as_json: bool,
+) -> None:
+    """Approve a pending request (once, or always with a scope)."""
+    if scope is None and (pattern or expires):
+        raise click.UsageError("--pattern and --expires need --always")
+    if pattern and scope != GrantScope.PATTERN.value:
+        raise click.UsageError("--pattern goes with --always pattern")
+    if scope is not None and edited is not None:
+        raise click.UsageError(
+            "--args (an edited call) is approved once; it cannot be combined with --always"
+        )
+    with reports_errors():
+        arguments: dict[str, Any] | None = None
+        if edited is not None:
+            try:
+                parsed = orjson.loads(edited)
+            except orjson.JSONDecodeError as exc:
+                raise ApprovalError(f"--args is not valid JSON: {exc}", field="args") from exc
+            if not isinstance(parsed, dict):
+                raise ApprovalError("--args must be a JSON object", field="args")
+            arguments = parsed
+        expires_in = parse_duration(expires) if expires else None
+        with _store(app, audited=scope is not None) as store:
+            desk = ApprovalDesk(store, approver=who, channel="cli")
+            q = store.lookup(request_id)
+            grant: Grant | None = None
+            if scope is not None:
+                q, grant = desk.approve_always(
+                    q.id, GrantScope(scope), pattern=pattern, expires_in=expires_in
+                )
+            else:
+                q = desk.approve(q.id, edited_arguments=arguments)
+    if as_json:
+        _json({"request": request_json(q), "grant": grant_json(grant) if grant else None})
+        return
+    click.echo(
+        f"approved {q.id[:8]} ({q.call.agent} {q.call.tool})"
+        + (" with edited arguments" if arguments else "")
+    )
+    if grant is not None:
+        click.echo(f"grant {grant.id[:8]}: {render_rule(grant)}")
+
+
+@approvals.command("deny")
+@click.argument("request_id")
+@click.option("--reason", required=True, help="Why; the agent receives it as the tool's error result.")
+@click.option("--as", "who", help=_AS_HELP)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the answered request.")
+@pass_app
+def deny_request(app: AppContext, request_id: str, reason: str, who: str | None, as_json: bool) -> None:
+    """Deny a pending request with a reason."""
+    with reports_errors(), _store(app) as store:
+        desk = ApprovalDesk(store, approver=who, channel="cli")
+        q = desk.deny(store.lookup(request_id).id, reason)
+    if as_json:
+        _json({"request": request_json(q)})
+        return
+    click.echo(f"denied {q.id[:8]} ({q.call.agent} {q.call.tool}): {reason}")
+
+
+@click.group()
+def grants() -> None:
+    """Standing approvals ("approve always"), enforced as rules in <home>/grants.csv.
+
+    \b
+      agentguard grants list
+      agentguard grants revoke 9c1e
+    """
+
+
+@grants.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also show revoked and expired grants.")
+@click.option("--json", "as_json", is_flag=True, help='One JSON object: {"grants": [...]}.')
+@pass_app
+def list_grants(app: AppContext, show_all: bool, as_json: bool) -> None:
+    """List grants: who granted what, when, until when."""
+    with reports_errors(), _store(app) as store:
+        found = store.grants(include_inactive=show_all)
+    if as_json:
+        _json({"grants": [grant_json(g) for g in found]})
+        return
+    if not found:
+        click.echo("no grants")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("id", "state", "agent", "tool", "condition", "by", "created", "expires"):
+        table.add_column(col, overflow="fold" if col == "condition" else "ellipsis")
+    for g in found:
+        table.add_row(
+            g.id[:8],
+            g.state,
+            g.agent,
+            g.tool,
+            g.condition,
+            g.created_by,
+            g.created_at.strftime("%Y-%m-%d %H:%M"),
+            g.expires_at.strftime("%Y-%m-%d %H:%M") if g.expires_at else "never",
+        )
+    Console(soft_wrap=False).print(table)
+
+
+@grants.command("revoke")
+@click.argument("grant_id")
+@click.option("--as", "who", help=_AS_HELP)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the revoked grant.")
+@pass_app
+def revoke_grant(app: AppContext, grant_id: str, who: str | None, as_json: bool) -> None:
+    """Revoke a grant; the policy stops applying it at the next call."""
+    with reports_errors(), _store(app, audited=True) as store:
+        grant = ApprovalDesk(store, approver=who, channel="cli").revoke(grant_id)
+    if as_json:
+        _json({"grant": grant_json(grant)})
+        return
+    click.echo(f"revoked grant {grant.id[:8]}: {render_rule(grant)}")
