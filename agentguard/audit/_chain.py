@@ -1,0 +1,126 @@
+"""The on-disk record format: one JSON object per line, hash-chained, plus the checkpoint file.
+
+A line is the canonical body (orjson, sorted keys, compact, without ``hash``) with
+``,"hash":"<sha256 hex of the body>"}`` spliced in before the closing brace. The body holds
+``prev``, so each hash covers the previous one. Verification strips exactly that suffix and
+hashes the remaining bytes: nothing is ever re-serialised, so the check is byte-exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+GENESIS = "0" * 64
+RESERVED = frozenset({"ts", "event", "seq", "prev", "hash"})
+
+_SUFFIX_HEAD = b',"hash":"'
+_SUFFIX_TAIL = b'"}\n'
+SUFFIX_LEN = len(_SUFFIX_HEAD) + 64 + len(_SUFFIX_TAIL)  # 76
+_HEX = frozenset(b"0123456789abcdef")
+
+
+def seal(body: bytes) -> tuple[bytes, str]:
+    """The full line for a canonical ``body`` (which ends in ``}``) and its hash."""
+    digest = hashlib.sha256(body).hexdigest()
+    return body[:-1] + _SUFFIX_HEAD + digest.encode("ascii") + _SUFFIX_TAIL, digest
+
+
+def canonical(event_dict: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(event_dict, option=orjson.OPT_SORT_KEYS)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLine:
+    body: bytes
+    stated_hash: str
+    record: dict[str, Any]
+
+
+class LineFormatError(ValueError):
+    """A line is not a well-formed audit record (says why)."""
+
+
+def split_line(line: bytes) -> tuple[bytes, str]:
+    """``(body, stated hash)`` of a complete line (ending in ``\\n``); raises ``LineFormatError``."""
+    if len(line) <= SUFFIX_LEN + 1 or line[-SUFFIX_LEN : -SUFFIX_LEN + len(_SUFFIX_HEAD)] != _SUFFIX_HEAD:
+        raise LineFormatError('line does not end in a ,"hash":"<64 hex>"} field')
+    if line[-len(_SUFFIX_TAIL) :] != _SUFFIX_TAIL:
+        raise LineFormatError('line does not end in a ,"hash":"<64 hex>"} field')
+    stated = line[-SUFFIX_LEN + len(_SUFFIX_HEAD) : -len(_SUFFIX_TAIL)]
+    if not _HEX.issuperset(stated):
+        raise LineFormatError("hash field is not 64 lowercase hex digits")
+    return line[:-SUFFIX_LEN] + b"}", stated.decode("ascii")
+
+
+def parse_line(line: bytes) -> ParsedLine:
+    """Split and decode a line without checking its hash (the tail reader trusts the verifier for that)."""
+    body, stated = split_line(line)
+    try:
+        record = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise LineFormatError(f"not valid JSON: {exc}") from exc
+    if not isinstance(record, dict):
+        raise LineFormatError("not a JSON object")
+    seq = record.get("seq")
+    if type(seq) is not int or seq < 0:
+        raise LineFormatError("seq is missing or not a non-negative integer")
+    return ParsedLine(body, stated, record)
+
+
+# --- checkpoint ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The last record known durable: its ``seq``, ``hash`` and the byte offset just after it."""
+
+    seq: int
+    hash: str
+    end: int
+
+
+def checkpoint_path(log: Path) -> Path:
+    return log.with_name(log.name + ".head")
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def read_checkpoint(log: Path) -> Checkpoint | None:
+    """The checkpoint beside ``log``, ``None`` if there is none; ``CheckpointError`` if unreadable."""
+    try:
+        raw = checkpoint_path(log).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint: {exc.strerror}") from exc
+    try:
+        data = orjson.loads(raw)
+        seq, digest, end = data["seq"], data["hash"], data["end"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise CheckpointError("checkpoint file is not valid JSON with seq, hash and end") from exc
+    if type(seq) is not int or type(end) is not int or not isinstance(digest, str) or len(digest) != 64:
+        raise CheckpointError("checkpoint file has wrongly typed seq, hash or end")
+    return Checkpoint(seq, digest, end)
+
+
+def write_checkpoint(log: Path, cp: Checkpoint) -> None:
+    """Atomically replace the checkpoint: temp file, fsync, rename. Caller holds the log lock."""
+    target = checkpoint_path(log)
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    data = orjson.dumps({"seq": cp.seq, "hash": cp.hash, "end": cp.end}) + b"\n"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)

@@ -1,0 +1,392 @@
+"""The writer: ``AuditLog`` appends hash-chained records, safely across threads, processes and crashes.
+
+Records pass through two structlog loggers made of plain processors. At ``record()`` time:
+timestamp, then redaction. At flush time, holding an exclusive ``flock`` on the file: chain
+link (``seq``/``prev``), then render (canonical JSON + hash). The chain position is only known
+under the lock, because another process may have appended since our last write.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import os
+import stat
+import threading
+import weakref
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict
+
+from agentguard.audit._chain import (
+    GENESIS,
+    RESERVED,
+    SUFFIX_LEN,
+    Checkpoint,
+    CheckpointError,
+    LineFormatError,
+    canonical,
+    parse_line,
+    read_checkpoint,
+    seal,
+    write_checkpoint,
+)
+from agentguard.audit._redact import redact_processor
+from agentguard.errors import AuditError, AuditIntegrityError
+from agentguard.settings import Durability
+
+__all__ = ["AuditLog"]
+
+RECOVERED = "audit.recovered"
+_TAIL_CHUNK = 64 * 1024
+
+
+class _Pending:
+    """Wrapped logger of the first stage: collects stamped, redacted event dicts."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def info(self, **event_dict: Any) -> None:
+        self.items.append(event_dict)
+
+
+class _Lines:
+    """Wrapped logger of the second stage: collects finished lines."""
+
+    def __init__(self) -> None:
+        self.items: list[bytes] = []
+
+    def info(self, line: bytes) -> None:
+        self.items.append(line)
+
+
+class _ChainState:
+    """Where the chain continues: next ``seq`` and the hash the next record links to."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.prev = GENESIS
+
+    def link(self, _logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+        """Processor: give the record its place in the chain."""
+        event_dict["seq"] = self.seq
+        event_dict["prev"] = self.prev
+        return event_dict
+
+    def render(self, _logger: Any, _method: str, event_dict: EventDict) -> bytes:
+        """Processor: canonical JSON, hashed, as one line; advances the chain."""
+        line, digest = seal(canonical(event_dict))
+        self.seq += 1
+        self.prev = digest
+        return line
+
+
+def _now_tag() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+class AuditLog:
+    """A hash-chained JSON Lines audit log; satisfies ``agentguard.pipeline.AuditSink``.
+
+    ``Durability.FSYNC``: each record is on disk (and the checkpoint updated) before ``record``
+    returns. ``Durability.BATCH``: up to ``batch_size`` records are buffered and written with one
+    fsync; they are flushed on ``flush()``, ``close()`` and at interpreter exit. Any failure to
+    write raises ``AuditError``, never a silent drop.
+    """
+
+    def __init__(
+        self, path: Path, *, durability: Durability = Durability.FSYNC, batch_size: int = 64
+    ) -> None:
+        if batch_size < 1:
+            raise AuditError(f"{path}: batch_size must be at least 1", path=str(path))
+        self.path = Path(path)
+        self.durability = Durability(durability)
+        self.batch_size = 1 if self.durability is Durability.FSYNC else batch_size
+        self._mutex = threading.RLock()
+        self._fd: int | None = None
+        self._end = -1  # byte offset just after the last record we know of; -1 = resync needed
+        self._chain = _ChainState()
+        self._pending = _Pending()
+        self._lines = _Lines()
+        self._closed = False
+        self._stamp = structlog.wrap_logger(
+            self._pending,
+            processors=[structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"), redact_processor],
+            wrapper_class=structlog.BoundLogger,
+            context_class=dict,
+        ).bind()
+        self._seal = structlog.wrap_logger(
+            self._lines,
+            processors=[self._chain.link, self._chain.render],
+            wrapper_class=structlog.BoundLogger,
+            context_class=dict,
+        ).bind()
+        with self._mutex:
+            self._open()
+            try:
+                self._flush_locked(force=True)  # repairs a torn tail / stale checkpoint right away
+            except BaseException:
+                self._closed = True
+                if self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
+                raise
+        _OPEN_LOGS.add(self)
+
+    # -- public API --------------------------------------------------------------------
+
+    def record(self, event: str, /, **fields: Any) -> None:
+        """Append one record. Raises ``AuditError`` if it cannot be made durable (fsync mode)."""
+        safe = fields
+        if RESERVED.intersection(fields):
+            safe = {_free_key(k, fields): v for k, v in fields.items()}
+        with self._mutex:
+            if self._closed:
+                raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
+            try:
+                self._stamp.info(event, **safe)
+            except Exception as exc:  # a processor must never lose a record silently
+                raise AuditError(
+                    f"{self.path}: cannot prepare audit record {event!r}: {exc}", path=str(self.path)
+                ) from exc
+            if len(self._pending.items) >= self.batch_size:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        """Write buffered records and fsync them; raises ``AuditError`` on failure (they stay buffered)."""
+        with self._mutex:
+            if not self._closed:
+                self._flush_locked()
+
+    def close(self) -> None:
+        """Flush and release the file. Idempotent."""
+        with self._mutex:
+            if self._closed:
+                return
+            try:
+                self._flush_locked()
+            finally:
+                self._closed = True
+                _OPEN_LOGS.discard(self)
+                if self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"AuditLog({str(self.path)!r}, durability={self.durability.value!r})"
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _error(self, what: str, exc: OSError) -> AuditError:
+        return AuditError(f"{self.path}: {what}: {exc.strerror or exc}", path=str(self.path), errno=exc.errno)
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise self._error("cannot open audit log", exc) from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise AuditError(f"{self.path}: audit log is not a regular file", path=str(self.path))
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = fd
+        self._end = -1
+
+    def _lock(self) -> int:
+        """Take the exclusive lock on the file the path names now (it may have been replaced)."""
+        for _ in range(10):
+            assert self._fd is not None
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                here = os.fstat(self._fd)
+                there = os.stat(self.path)
+            except FileNotFoundError:
+                there = None
+            except OSError as exc:
+                raise self._error("cannot lock audit log", exc) from exc
+            if there is not None and (there.st_ino, there.st_dev) == (here.st_ino, here.st_dev):
+                return self._fd
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._open()  # moved or deleted behind our back: follow the path
+        raise AuditError(f"{self.path}: audit log keeps being replaced; cannot lock it", path=str(self.path))
+
+    def _flush_locked(self, *, force: bool = False) -> None:
+        if not self._pending.items and not force:
+            return
+        if self._fd is None:
+            self._open()
+        fd = self._lock()
+        try:
+            size = os.fstat(fd).st_size
+            if not self._tail_is_ours(fd, size):
+                size = self._resync(fd, size)
+            if not self._pending.items:
+                return
+            self._write_batch(fd, size)
+        except OSError as exc:
+            self._end = -1
+            raise self._error("cannot write audit log", exc) from exc
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _tail_is_ours(self, fd: int, size: int) -> bool:
+        """Whether the file still ends with the record we wrote last (nobody appended since)."""
+        if self._end < 0 or size != self._end:
+            return False
+        if size == 0:
+            return self._chain.seq == 0
+        if size < SUFFIX_LEN:
+            return False
+        tail = os.pread(fd, SUFFIX_LEN - 9, size - (SUFFIX_LEN - 9))
+        return tail[:64] == self._chain.prev.encode("ascii") and tail[-3:] == b'"}\n'
+
+    def _write_batch(self, fd: int, size: int) -> None:
+        seq, prev = self._chain.seq, self._chain.prev
+        self._lines.items.clear()
+        try:
+            for event_dict in self._pending.items:
+                self._seal.info(**event_dict)
+        except Exception as exc:
+            self._chain.seq, self._chain.prev = seq, prev
+            raise AuditError(f"{self.path}: cannot render audit record: {exc}", path=str(self.path)) from exc
+        data = b"".join(self._lines.items)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            self._chain.seq, self._chain.prev = seq, prev
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+        self._end = size + len(data)
+        self._pending.items.clear()
+        write_checkpoint(self.path, Checkpoint(self._chain.seq - 1, self._chain.prev, self._end))
+
+    def _resync(self, fd: int, size: int) -> int:
+        """Find the real last record, set the chain from it, repair a torn tail; returns the new size."""
+        last_nl = _rfind_newline(fd, size, size)
+        torn_at = last_nl + 1
+        notes: list[dict[str, Any]] = []
+        if torn_at < size:
+            side = self._move_torn(fd, torn_at, size)
+            length = size - torn_at
+            notes.append({"reason": "torn_tail", "side_file": str(side), "offset": torn_at, "length": length})
+            size = torn_at
+        if size == 0:
+            self._chain.seq, self._chain.prev = 0, GENESIS
+            last_seq: int | None = None
+        else:
+            start = _rfind_newline(fd, size - 1, size) + 1
+            line = os.pread(fd, size - start, start)
+            try:
+                parsed = parse_line(line)
+            except LineFormatError as exc:
+                raise AuditIntegrityError(
+                    f"{self.path}: the last record (byte offset {start}) is not a valid audit record "
+                    f"({exc}); run `agentguard audit verify {self.path}` and move the file aside",
+                    path=str(self.path),
+                    offset=start,
+                ) from exc
+            last_seq = parsed.record["seq"]
+            self._chain.seq, self._chain.prev = last_seq + 1, parsed.stated_hash
+        note = self._checkpoint_note(last_seq, size)
+        if note is not None:
+            notes.append(note)
+        self._end = size
+        for fields in reversed(notes):
+            self._stamp.info(RECOVERED, **fields)
+            self._pending.items.insert(0, self._pending.items.pop())
+        return size
+
+    def _checkpoint_note(self, last_seq: int | None, size: int) -> dict[str, Any] | None:
+        """An ``audit.recovered`` note when the checkpoint disagrees with the file's real end."""
+        try:
+            cp = read_checkpoint(self.path)
+        except CheckpointError as exc:
+            return {"reason": "checkpoint_invalid", "problem": str(exc)}
+        tail = {"seq": last_seq, "hash": self._chain.prev if last_seq is not None else None, "end": size}
+        if cp is None:
+            return None if last_seq is None else {"reason": "checkpoint_missing", "tail": tail}
+        if last_seq is not None and cp.seq == last_seq and cp.hash == self._chain.prev:
+            return None
+        if last_seq is None or cp.seq > last_seq:
+            reason = "checkpoint_ahead"  # records were cut off the end
+        elif cp.seq < last_seq:
+            reason = "checkpoint_behind"  # a writer died between writing and checkpointing
+        else:
+            reason = "checkpoint_mismatch"
+        return {"reason": reason, "checkpoint": {"seq": cp.seq, "hash": cp.hash, "end": cp.end}, "tail": tail}
+
+    def _move_torn(self, fd: int, offset: int, size: int) -> Path:
+        torn = os.pread(fd, size - offset, offset)
+        side = self.path.with_name(f"{self.path.name}.torn-{_now_tag()}")
+        n = 0
+        while True:
+            try:
+                sfd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                break
+            except FileExistsError:
+                n += 1
+                side = self.path.with_name(f"{self.path.name}.torn-{_now_tag()}-{n}")
+        try:
+            view = memoryview(torn)
+            while view:
+                view = view[os.write(sfd, view) :]
+            os.fsync(sfd)
+        finally:
+            os.close(sfd)
+        os.ftruncate(fd, offset)
+        os.fsync(fd)
+        return side
+
+
+def _rfind_newline(fd: int, before: int, size: int) -> int:
+    """Offset of the last ``\\n`` strictly before ``before`` (-1 if none)."""
+    pos = min(before, size)
+    chunk = _TAIL_CHUNK
+    while pos > 0:
+        start = max(0, pos - chunk)
+        data = os.pread(fd, pos - start, start)
+        i = data.rfind(b"\n")
+        if i >= 0:
+            return start + i
+        pos = start
+        chunk = min(chunk * 2, 8 * 1024 * 1024)
+    return -1
+
+
+def _free_key(key: str, fields: dict[str, Any]) -> str:
+    """A caller's field named like a bookkeeping key (``seq``, ``hash``...) is kept as ``seq_``."""
+    if key not in RESERVED:
+        return key
+    while key in RESERVED or key in fields:
+        key += "_"
+    return key
+
+
+_OPEN_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all_at_exit() -> None:
+    for log in list(_OPEN_LOGS):
+        with contextlib.suppress(AuditError):
+            log.close()

@@ -1,0 +1,124 @@
+"""Keep secrets out of the audit log, and make any value safe to serialise.
+
+Both happen in one walk: the audit log must never crash on a value it was handed (it
+falls back to ``str()``), and it must never write a key or password it can recognise.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from enum import Enum
+from typing import Any
+
+from structlog.typing import EventDict
+
+from agentguard import detectors
+from agentguard.audit._chain import RESERVED
+from agentguard.detectors import is_sensitive_key, redact_text
+
+__all__ = ["REDACTED", "redact", "redact_processor"]
+
+REDACTED = "[REDACTED]"
+_MAX_DEPTH = 64
+_INT64 = 2**63
+
+
+def _any_secret_pattern() -> re.Pattern[str] | None:
+    """One alternation of every secret detector: a single regex pass tells whether ``redact_text``
+    can find anything (most strings are clean, and ten passes each made redaction the bottleneck)."""
+    try:
+        parts = []
+        for _kind, pattern in detectors._SECRET_PATTERNS:
+            source = pattern.pattern
+            if source.startswith("(?i)"):
+                source = f"(?i:{source[4:]})"
+            elif pattern.flags & re.IGNORECASE:
+                return None
+            parts.append(f"(?:{source})")
+        return re.compile("|".join(parts))
+    except (AttributeError, TypeError, ValueError, re.error):
+        return None  # detectors changed shape: scan every string the slow way
+
+
+_ANY_SECRET = _any_secret_pattern()
+_secret_key = functools.lru_cache(maxsize=4096)(is_sensitive_key)  # field names repeat endlessly
+
+
+def _text(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if _ANY_SECRET is not None and _ANY_SECRET.search(value) is None:
+        return value
+    return redact_text(value)
+
+
+def _fallback(value: Any) -> str:
+    try:
+        return _text(str(value))
+    except Exception:  # noqa: BLE001 - str() of an arbitrary object may raise anything
+        return f"<unprintable {type(value).__name__}>"
+
+
+def redact(value: Any, _depth: int = 0) -> Any:
+    """``value`` as plain JSON data with secrets removed.
+
+    Mapping keys that name a secret (``password``, ``api_key``, ``x-auth-token``...) get their
+    value replaced by ``[REDACTED]``; strings that contain a recognisable key or token get that
+    part replaced by ``[REDACTED:kind]``. Anything that is not JSON data becomes ``str(value)``.
+    """
+    if value is None or value is True or value is False:
+        return value
+    if isinstance(value, str):
+        return _text(str(value))
+    if isinstance(value, int):
+        return int(value) if -_INT64 <= value < _INT64 else str(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else str(value)
+    if _depth >= _MAX_DEPTH:
+        return "<nested too deep>"
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            key = _text(k) if isinstance(k, str) else _fallback(k)
+            out[key] = REDACTED if _secret_key(key) else redact(v, _depth + 1)
+        return out
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact(v, _depth + 1) for v in value]
+    if isinstance(value, bytes | bytearray):
+        return _text(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, Enum):
+        return redact(value.value, _depth + 1)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return redact(dump(mode="json"), _depth + 1)
+        except Exception:  # noqa: BLE001 - a broken model still gets logged, as text
+            return _fallback(value)
+    if isinstance(value, BaseException):
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):
+            try:
+                return redact(to_dict(), _depth + 1)
+            except Exception:  # noqa: BLE001 - a broken error still gets logged, as text
+                return _fallback(value)
+        return {"type": type(value).__name__, "message": _fallback(value)}
+    return _fallback(value)
+
+
+def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: :func:`redact` every field except the log's own bookkeeping keys."""
+    for key, value in event_dict.items():
+        if key in RESERVED:
+            if key == "event":
+                event_dict[key] = _text(value) if isinstance(value, str) else _fallback(value)
+            continue
+        event_dict[key] = REDACTED if _secret_key(key) else redact(value)
+    return event_dict

@@ -1,0 +1,209 @@
+"""Check a log's hash chain and checkpoint, byte-exact, in one streaming pass."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from enum import StrEnum
+from pathlib import Path
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+from agentguard.audit._chain import (
+    GENESIS,
+    Checkpoint,
+    CheckpointError,
+    LineFormatError,
+    read_checkpoint,
+    split_line,
+)
+from agentguard.errors import AuditError
+
+__all__ = ["BadRecord", "CheckpointState", "CheckpointStatus", "TornTail", "VerifyReport", "verify"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BadRecord(_Frozen):
+    """The first record that fails: 1-based ``line``, its ``seq`` (or the one expected there), why."""
+
+    line: int
+    seq: int | None
+    reason: str
+
+
+class TornTail(_Frozen):
+    """Bytes after the last complete line: an interrupted write (``offset`` and ``length`` in bytes)."""
+
+    offset: int
+    length: int
+
+
+class CheckpointStatus(StrEnum):
+    MATCH = "match"  # the checkpointed record is the last record
+    MISSING = "missing"  # no checkpoint file: cutting whole records off the end is undetectable
+    INVALID = "invalid"  # the checkpoint file cannot be read
+    AHEAD = "ahead"  # the checkpoint names a record the file no longer has: records were cut off
+    BEHIND = "behind"  # records follow the checkpointed one: written without a checkpoint
+    MISMATCH = "mismatch"  # the checkpointed seq exists with a different hash: rewritten
+    UNCHECKED = "unchecked"  # the chain broke before the checkpointed record
+
+
+class CheckpointState(_Frozen):
+    status: CheckpointStatus
+    seq: int | None = None
+    hash: str | None = None
+    problem: str | None = None
+
+
+class VerifyReport(_Frozen):
+    """The outcome of :func:`verify`. ``ok`` only if every record links and the checkpoint agrees."""
+
+    path: str
+    ok: bool
+    records_verified: int
+    head: str | None
+    first_bad: BadRecord | None = None
+    torn_tail: TornTail | None = None
+    checkpoint: CheckpointState
+
+
+def _snapshot(path: Path) -> tuple[int, Checkpoint | None, str | None]:
+    """File size and checkpoint read together under a shared lock, so a concurrent writer is not
+    mistaken for a torn tail or a stale checkpoint."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError as exc:
+        raise AuditError(
+            f"no audit log at {path}; run something through the guard first", path=str(path)
+        ) from exc
+    except OSError as exc:
+        raise AuditError(f"{path}: cannot read audit log: {exc.strerror}", path=str(path)) from exc
+    try:
+        with contextlib.suppress(OSError):  # filesystems without flock: verify what is there
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        size = os.fstat(fd).st_size
+        try:
+            cp, problem = read_checkpoint(path), None
+        except CheckpointError as exc:
+            cp, problem = None, str(exc)
+    finally:
+        os.close(fd)
+    return size, cp, problem
+
+
+def verify(path: Path) -> VerifyReport:
+    """Verify ``path`` record by record. Raises ``AuditError`` only if the file cannot be read."""
+    path = Path(path)
+    size, cp, cp_problem = _snapshot(path)
+    sha256 = hashlib.sha256
+    loads = orjson.loads
+    prev = GENESIS
+    seq = 0
+    offset = 0
+    first_bad: BadRecord | None = None
+    torn: TornTail | None = None
+    cp_found: bool | None = None  # None: not reached; True: matched; False: hash differs
+    try:
+        f = path.open("rb", buffering=1024 * 1024)
+    except OSError as exc:
+        raise AuditError(f"{path}: cannot read audit log: {exc.strerror}", path=str(path)) from exc
+    with f:
+        while offset < size:
+            line = f.readline(size - offset)
+            if not line:
+                break
+            if line[-1] != 0x0A:
+                torn = TornTail(offset=offset, length=size - offset)
+                break
+            offset += len(line)
+            try:
+                body, stated = split_line(line)
+            except LineFormatError as exc:
+                first_bad = BadRecord(line=seq + 1, seq=None, reason=str(exc))
+                break
+            if sha256(body).hexdigest() != stated:
+                first_bad = BadRecord(
+                    line=seq + 1, seq=None, reason="hash does not match the record's bytes (record edited)"
+                )
+                break
+            try:
+                record = loads(body)
+            except orjson.JSONDecodeError:
+                first_bad = BadRecord(line=seq + 1, seq=None, reason="not valid JSON")
+                break
+            if not isinstance(record, dict):
+                first_bad = BadRecord(line=seq + 1, seq=None, reason="not a JSON object")
+                break
+            got_seq = record.get("seq")
+            if got_seq != seq or type(got_seq) is not int:
+                first_bad = BadRecord(
+                    line=seq + 1,
+                    seq=got_seq if type(got_seq) is int else None,
+                    reason=f"seq is {got_seq!r}, expected {seq} (a record was deleted, inserted or moved)",
+                )
+                break
+            if record.get("prev") != prev:
+                first_bad = BadRecord(
+                    line=seq + 1,
+                    seq=seq,
+                    reason="prev does not match the previous record's hash "
+                    "(a record was inserted, deleted or moved before this one)",
+                )
+                break
+            if cp is not None and seq == cp.seq:
+                cp_found = stated == cp.hash
+            prev = stated
+            seq += 1
+    verified = seq
+    head = prev if verified else None
+    checkpoint, cp_bad = _judge_checkpoint(cp, cp_problem, cp_found, verified, first_bad is not None)
+    if first_bad is None and cp_bad is not None:
+        first_bad = cp_bad
+    cp_ok = checkpoint.status in (CheckpointStatus.MATCH, CheckpointStatus.MISSING)
+    return VerifyReport(
+        path=str(path),
+        ok=first_bad is None and torn is None and cp_ok,
+        records_verified=verified,
+        head=head,
+        first_bad=first_bad,
+        torn_tail=torn,
+        checkpoint=checkpoint,
+    )
+
+
+def _judge_checkpoint(
+    cp: Checkpoint | None, problem: str | None, found: bool | None, verified: int, chain_broke: bool
+) -> tuple[CheckpointState, BadRecord | None]:
+    if problem is not None:
+        return CheckpointState(status=CheckpointStatus.INVALID, problem=problem), None
+    if cp is None:
+        return CheckpointState(status=CheckpointStatus.MISSING), None
+    where = {"seq": cp.seq, "hash": cp.hash}
+    if found is False:
+        return CheckpointState(status=CheckpointStatus.MISMATCH, **where), BadRecord(
+            line=cp.seq + 1, seq=cp.seq, reason="hash differs from the checkpoint's (records rewritten)"
+        )
+    if found is None:
+        if chain_broke:
+            return CheckpointState(status=CheckpointStatus.UNCHECKED, **where), None
+        return CheckpointState(status=CheckpointStatus.AHEAD, **where), BadRecord(
+            line=verified + 1,
+            seq=verified,
+            reason=f"missing: the checkpoint says the log reaches seq {cp.seq}, but it ends "
+            + (f"at seq {verified - 1}" if verified else "before the first record")
+            + " (records were cut off the end)",
+        )
+    if cp.seq == verified - 1 or chain_broke:
+        return CheckpointState(status=CheckpointStatus.MATCH, **where), None
+    return CheckpointState(status=CheckpointStatus.BEHIND, **where), BadRecord(
+        line=cp.seq + 2,
+        seq=cp.seq + 1,
+        reason=f"written after the checkpointed record (seq {cp.seq}): appended without a checkpoint, "
+        "by a writer that crashed before checkpointing or by someone forging records",
+    )
