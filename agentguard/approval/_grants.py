@@ -157,20 +157,23 @@ def _check_pattern(pattern: str) -> str:
 
 
 def _eq_term(name: str, value: Any) -> str:
-    text = value if isinstance(value, str) else _json_text(value)
-    if _is_plain(text):
-        return f"eq({name}, {quote(text)})"
-    if not isinstance(value, str):
+    if isinstance(value, str):
+        if _is_plain(value):
+            return f"eq({name}, {quote(value)})"
+        return f"regex({name}, {regex_literal(value)})"
+    # Non-strings: eq compares the value with the literal parsed as JSON. new_grant() re-checks that
+    # the finished line still tokenizes as one rule.
+    text = _json_text(value)
+    if "#" in text or any(ord(ch) < 0x20 for ch in text):
         raise ApprovalError(
-            f"argument {name!r} holds a {type(value).__name__} that cannot be matched exactly in a policy "
-            "rule; choose the tool scope",
+            f"argument {name!r} cannot be matched exactly in a policy rule; choose the tool scope",
             field="arguments",
         )
-    return f"regex({name}, {regex_literal(text)})"
+    return f"eq({name}, {quote(text)})"
 
 
 def _json_text(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def condition_for(call: ToolCall, scope: GrantScope, pattern: str | None = None) -> str:
@@ -235,7 +238,10 @@ def new_grant(
     line = render_rule(grant)
     tokens = split_rule_line(line)
     if tokens is None or len(tokens) != 5 or "\n" in line or "\r" in line:
-        raise ApprovalError(f"the grant would not render as one policy rule: {line!r}", field="scope")
+        raise ApprovalError(
+            f"the grant would not render as one policy rule ({line!r}); choose the tool scope",
+            field="scope",
+        )
     return grant
 
 

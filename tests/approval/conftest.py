@@ -1,0 +1,54 @@
+"""Fixtures for the approval queue: a real SQLite store in a temp state directory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentguard.approval import SqliteApprovalStore
+from agentguard.models import ApprovalRequest, Decision, Effect, RuleRef, ToolCall
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def store(home: Path) -> Iterator[SqliteApprovalStore]:
+    s = SqliteApprovalStore(home, poll_interval=0.02)
+    yield s
+    s.close()
+
+
+def make_request(
+    tool: str = "shell.run",
+    arguments: dict[str, Any] | None = None,
+    *,
+    agent: str = "coder",
+    timeout_s: float = 30.0,
+    call_id: str | None = None,
+) -> ApprovalRequest:
+    call_kw: dict[str, Any] = {
+        "agent": agent,
+        "tool": tool,
+        "arguments": arguments or {"command": "git push"},
+    }
+    if call_id is not None:
+        call_kw["id"] = call_id
+    rule = RuleRef(file="policy.csv", line=7, text="p, *, shell.run, *, ask")
+    decision = Decision(effect=Effect.ASK, rule=rule, reason="asked by policy.csv:7")
+    return ApprovalRequest(call=ToolCall(**call_kw), decision=decision, timeout_s=timeout_s)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until true, failing the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.005)

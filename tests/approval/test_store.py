@@ -1,0 +1,171 @@
+"""The SQLite approval store: atomic answers, prefixes, waking waiters, restarts of the approver side."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from agentguard.approval import (
+    AlreadyAnswered,
+    Answer,
+    ApprovalDesk,
+    ApprovalStore,
+    Owner,
+    QueueApprover,
+    RequestState,
+    SqliteApprovalStore,
+)
+from agentguard.errors import ApprovalError
+from agentguard.models import ApprovalStatus
+
+from .conftest import make_request, wait_until
+
+
+def test_store_is_wal_and_satisfies_protocol(store: SqliteApprovalStore, home: Path) -> None:
+    assert isinstance(store, ApprovalStore)
+    mode = sqlite3.connect(home / "approvals.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_submit_get_and_pending_order(store: SqliteApprovalStore) -> None:
+    owner = Owner.current()
+    first = store.submit(make_request(arguments={"command": "one"}), owner)
+    second = store.submit(make_request(arguments={"command": "two"}), owner)
+    assert [q.id for q in store.pending()] == [first.id, second.id]
+    got = store.get(first.id)
+    assert got.state is RequestState.PENDING
+    assert got.call.arguments == {"command": "one"}
+    assert got.owner == owner
+    assert got.request.decision.rule_id == "policy.csv:7"
+    with pytest.raises(ApprovalError, match="already in the approval queue"):
+        store.submit(make_request(call_id=first.id), owner)
+
+
+def test_lookup_by_unique_prefix(store: SqliteApprovalStore) -> None:
+    owner = Owner.current()
+    a = store.submit(make_request(call_id="abc1" + "0" * 28), owner)
+    store.submit(make_request(call_id="abc2" + "0" * 28), owner)
+    assert store.lookup("abc1").id == a.id
+    assert store.lookup("ABC1").id == a.id
+    with pytest.raises(ApprovalError, match="more than one request"):
+        store.lookup("abc")
+    with pytest.raises(ApprovalError, match="no approval request matches"):
+        store.lookup("ffff")
+    with pytest.raises(ApprovalError, match="not a request id"):
+        store.lookup("abc' OR 1=1 --")
+
+
+def test_an_answer_is_applied_once(store: SqliteApprovalStore) -> None:
+    q = store.submit(make_request(), Owner.current())
+    desk = ApprovalDesk(store, approver="alice", channel="cli")
+    done = desk.deny(q.id, "not on Fridays")
+    assert done.state is RequestState.DENIED
+    assert (done.approver, done.channel, done.reason) == ("alice", "cli", "not on Fridays")
+    with pytest.raises(AlreadyAnswered, match="already denied by alice"):
+        ApprovalDesk(store, approver="bob").approve(q.id)
+    assert store.get(q.id).state is RequestState.DENIED
+
+
+def test_racing_approvers_exactly_one_wins(store: SqliteApprovalStore, home: Path) -> None:
+    q = store.submit(make_request(), Owner.current())
+    winners: list[str] = []
+    losers: list[str] = []
+    gate = threading.Barrier(20)
+
+    def answer(i: int) -> None:
+        own = SqliteApprovalStore(home, sweep=False)  # each approver has its own connection
+        try:
+            gate.wait()
+            ApprovalDesk(own, approver=f"approver-{i}").approve(q.id)
+            winners.append(f"approver-{i}")
+        except AlreadyAnswered:
+            losers.append(f"approver-{i}")
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=answer, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert len(losers) == 19
+    assert store.get(q.id).approver == winners[0]
+
+
+def test_deny_needs_a_reason_and_edit_needs_an_object(store: SqliteApprovalStore) -> None:
+    q = store.submit(make_request(), Owner.current())
+    desk = ApprovalDesk(store, approver="alice")
+    with pytest.raises(ApprovalError, match="needs a reason"):
+        desk.deny(q.id, "   ")
+    with pytest.raises(ApprovalError, match="JSON object"):
+        desk.approve(q.id, edited_arguments=["rm"])  # type: ignore[arg-type]
+    with pytest.raises(ApprovalError, match="approved or denied"):
+        store.resolve(q.id, Answer(status=ApprovalStatus.TIMEOUT, approver="x", channel="cli"))
+    assert store.get(q.id).pending
+
+
+def test_wait_for_change_wakes_on_a_write_from_another_connection(
+    store: SqliteApprovalStore, home: Path
+) -> None:
+    seen = store.version()
+    other = SqliteApprovalStore(home, sweep=False)
+    try:
+        threading.Thread(target=lambda: other.submit(make_request(), Owner.current())).start()
+        assert store.wait_for_change(seen, timeout=10) != seen
+    finally:
+        other.close()
+
+
+def test_wait_for_change_times_out_without_writes(store: SqliteApprovalStore) -> None:
+    seen = store.version()
+    assert store.wait_for_change(seen, timeout=0.05) == seen
+
+
+async def test_await_change_wakes_without_holding_a_thread(store: SqliteApprovalStore, home: Path) -> None:
+    seen = store.version()
+    other = SqliteApprovalStore(home, sweep=False)
+    try:
+        waiter = asyncio.create_task(store.await_change(seen, timeout=10))
+        await asyncio.sleep(0)
+        other.submit(make_request(), Owner.current())
+        assert await waiter != seen
+    finally:
+        other.close()
+
+
+def test_pending_request_survives_an_approver_restart(home: Path) -> None:
+    """The agent keeps waiting while the approver side closes and reopens the queue."""
+    agent_store = SqliteApprovalStore(home, poll_interval=0.02)
+    approver = QueueApprover(agent_store)
+    request = make_request()
+    results = []
+    worker = threading.Thread(target=lambda: results.append(approver.request(request)))
+    worker.start()
+    try:
+        first = SqliteApprovalStore(home)
+        wait_until(lambda: len(first.pending()) == 1, what="the request to be queued")
+        first.close()  # the approver quits ...
+        second = SqliteApprovalStore(home)  # ... and comes back
+        assert [q.id for q in second.pending()] == [request.call.id]
+        ApprovalDesk(second, approver="alice", channel="tui").approve(request.call.id)
+        second.close()
+        worker.join(10)
+        assert results
+        assert results[0].status is ApprovalStatus.APPROVED
+        assert (results[0].approver, results[0].channel) == ("alice", "tui")
+    finally:
+        worker.join(1)
+        agent_store.close()
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "approvals.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ApprovalError, match=r"approvals\.db"):
+        SqliteApprovalStore(home)
