@@ -162,20 +162,30 @@ def query(
     event: str | None = None,
     call_id: str | None = None,
     since: datetime | None = None,
+    index: CallIndex | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Records matching every given filter, in file order.
 
     ``agent``/``tool``/``effect`` match a record's own field or, failing that, its call's (from
     earlier records of the same ``call_id``). ``event`` may be a glob (``approval.*``); ``call_id``
-    may be a prefix; ``since`` keeps records at or after that time.
+    may be a prefix; ``since`` keeps records at or after that time. Pass your own ``index`` to
+    look up the call behind each returned record afterwards (it sees every record, matched or not).
     """
-    return filter_records(
-        read_records(path), agent=agent, tool=tool, effect=effect, event=event, call_id=call_id, since=since
+    return _filter(
+        read_records(path),
+        index or CallIndex(),
+        agent=agent,
+        tool=tool,
+        effect=effect,
+        event=event,
+        call_id=call_id,
+        since=since,
     )
 
 
-def filter_records(
+def _filter(
     records: Iterable[dict[str, Any]],
+    index: CallIndex,
     *,
     agent: str | None = None,
     tool: str | None = None,
@@ -184,7 +194,6 @@ def filter_records(
     call_id: str | None = None,
     since: datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
-    index = CallIndex()
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     for record in records:
@@ -211,15 +220,20 @@ def follow(
 ) -> Iterator[dict[str, Any]]:
     """Yield records as they are appended, until ``stop`` is set (polls every ``interval_s``).
 
-    Copes with the file being truncated (crash repair) or replaced: it starts over at its end.
+    The file is opened (and its end noted) before this returns, so nothing appended after the
+    call is missed. Copes with the file being truncated (crash repair) or replaced.
     """
     path = Path(path)
-    stop = stop or threading.Event()
     f = _open(path)
+    st = os.fstat(f.fileno())
+    return _follow(path, f, st.st_ino, st.st_size if from_end else 0, interval_s, stop or threading.Event())
+
+
+def _follow(
+    path: Path, f: Any, ino: int, pos: int, interval_s: float, stop: threading.Event
+) -> Iterator[dict[str, Any]]:
+    partial = b""
     try:
-        ino = os.fstat(f.fileno()).st_ino
-        pos = os.fstat(f.fileno()).st_size if from_end else 0
-        partial = b""
         while not stop.is_set():
             try:
                 st = os.stat(path)

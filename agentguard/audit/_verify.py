@@ -104,6 +104,7 @@ def verify(path: Path) -> VerifyReport:
     sha256 = hashlib.sha256
     loads = orjson.loads
     prev = GENESIS
+    prev_before: str | None = None
     seq = 0
     offset = 0
     first_bad: BadRecord | None = None
@@ -125,40 +126,35 @@ def verify(path: Path) -> VerifyReport:
             try:
                 body, stated = split_line(line)
             except LineFormatError as exc:
-                first_bad = BadRecord(line=seq + 1, seq=None, reason=str(exc))
+                first_bad = BadRecord(line=seq + 1, seq=seq, reason=str(exc))
                 break
             if sha256(body).hexdigest() != stated:
                 first_bad = BadRecord(
-                    line=seq + 1, seq=None, reason="hash does not match the record's bytes (record edited)"
+                    line=seq + 1,
+                    seq=_claimed_seq(body, seq),
+                    reason="hash does not match the record's bytes (record edited)",
                 )
                 break
             try:
                 record = loads(body)
             except orjson.JSONDecodeError:
-                first_bad = BadRecord(line=seq + 1, seq=None, reason="not valid JSON")
+                first_bad = BadRecord(line=seq + 1, seq=seq, reason="not valid JSON")
                 break
             if not isinstance(record, dict):
-                first_bad = BadRecord(line=seq + 1, seq=None, reason="not a JSON object")
+                first_bad = BadRecord(line=seq + 1, seq=seq, reason="not a JSON object")
                 break
             got_seq = record.get("seq")
-            if got_seq != seq or type(got_seq) is not int:
+            got_prev = record.get("prev")
+            if got_seq != seq or type(got_seq) is not int or got_prev != prev:
                 first_bad = BadRecord(
                     line=seq + 1,
                     seq=got_seq if type(got_seq) is int else None,
-                    reason=f"seq is {got_seq!r}, expected {seq} (a record was deleted, inserted or moved)",
-                )
-                break
-            if record.get("prev") != prev:
-                first_bad = BadRecord(
-                    line=seq + 1,
-                    seq=seq,
-                    reason="prev does not match the previous record's hash "
-                    "(a record was inserted, deleted or moved before this one)",
+                    reason=_break_reason(seq, got_seq, got_prev == prev_before),
                 )
                 break
             if cp is not None and seq == cp.seq:
                 cp_found = stated == cp.hash
-            prev = stated
+            prev_before, prev = prev, stated
             seq += 1
     verified = seq
     head = prev if verified else None
@@ -175,6 +171,30 @@ def verify(path: Path) -> VerifyReport:
         torn_tail=torn,
         checkpoint=checkpoint,
     )
+
+
+def _break_reason(expected: int, got: object, links_to_earlier: bool) -> str:
+    """Why the chain breaks at this line, in the terms of what was probably done to the file."""
+    if type(got) is not int:
+        return f"seq is {got!r}, expected {expected}"
+    if got == expected:
+        return "prev does not match the previous record's hash: that record or this one was replaced"
+    if got == expected - 1 and links_to_earlier:
+        return (
+            f"seq {got} appears twice and both records link to the same predecessor: "
+            "the previous line or this one was inserted"
+        )
+    if got > expected:
+        return f"seq jumps from {expected - 1} to {got}: record(s) before this one were deleted or moved"
+    return f"seq goes back from {expected - 1} to {got}: records were inserted, moved or swapped"
+
+
+def _claimed_seq(body: bytes, expected: int) -> int:
+    try:
+        seq = orjson.loads(body).get("seq")
+    except (orjson.JSONDecodeError, AttributeError):
+        return expected
+    return seq if type(seq) is int else expected
 
 
 def _judge_checkpoint(

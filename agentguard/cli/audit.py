@@ -1,0 +1,229 @@
+"""``agentguard audit``: read, search and verify the hash-chained audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from agentguard.audit import CallIndex, VerifyReport, follow, parse_since, query, read_last, verify
+from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
+from agentguard.errors import AuditError
+
+__all__ = ["audit"]
+
+_FILE_HELP = "Audit log to read. [default: <home>/audit.jsonl]"
+
+
+def _path(app: AppContext, file: Path | None) -> Path:
+    path = file if file is not None else app.settings.audit_path
+    if not path.exists():
+        fail(f"no audit log at {path}; run something through the guard first")
+    if not path.is_file():
+        fail(f"{path} is not a file")
+    return path
+
+
+def _line(record: dict[str, Any]) -> str:
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _table(records: Iterable[dict[str, Any]], index: CallIndex | None = None) -> Table:
+    index = index or CallIndex()
+    table = Table("time (UTC)", "seq", "event", "agent", "tool", "effect/status", "call", box=None)
+    for record in records:
+        info = index.update(record)
+        ts = str(record.get("ts", ""))[:19].replace("T", " ")
+        outcome = str(record.get("effect") or record.get("status") or "")
+        error = record.get("error")
+        if isinstance(error, dict) and error.get("code"):
+            outcome = f"{outcome} {error['code']}".strip()
+        table.add_row(
+            ts,
+            str(record.get("seq", "")),
+            str(record.get("event", "")),
+            info.agent or "",
+            info.tool or "",
+            outcome,
+            str(record.get("call_id") or "")[:8],
+        )
+    return table
+
+
+def _row_text(record: dict[str, Any], index: CallIndex) -> str:
+    info = index.update(record)
+    ts = str(record.get("ts", ""))[:19].replace("T", " ")
+    outcome = str(record.get("effect") or record.get("status") or "")
+    return (
+        f"{ts}  {record.get('seq', '')!s:>6}  {record.get('event', '')!s:<20} {info.agent or '':<12} "
+        f"{info.tool or '':<14} {outcome:<9} {str(record.get('call_id') or '')[:8]}"
+    ).rstrip()
+
+
+def _console() -> Console:
+    return Console(soft_wrap=False, width=max(Console().width, 110))
+
+
+@click.group()
+def audit() -> None:
+    """Read and verify the audit log: every call, decision, approval and result, hash-chained.
+
+    \b
+    agentguard audit tail -n 20            the last 20 records
+    agentguard audit tail -f               follow new records (Ctrl-C to stop)
+    agentguard audit query --effect deny --since 1h
+    agentguard audit verify                check nothing was edited, removed, inserted or reordered
+    """
+
+
+@audit.command()
+@click.option(
+    "-n",
+    "--lines",
+    "n",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="How many of the most recent records to show.",
+)
+@click.option("-f", "--follow", "follow_", is_flag=True, help="Keep printing new records until Ctrl-C.")
+@click.option("--json", "as_json", is_flag=True, help="Print raw records as JSON lines.")
+@click.option("--file", type=click.Path(dir_okay=False, path_type=Path), help=_FILE_HELP)
+@pass_app
+def tail(app: AppContext, n: int, follow_: bool, as_json: bool, file: Path | None) -> None:
+    """Show the most recent records (and follow new ones with -f)."""
+    with reports_errors():
+        path = _path(app, file)
+        records = read_last(path, n)
+        index = CallIndex()
+        if as_json:
+            for record in records:
+                click.echo(_line(record))
+        elif records:
+            _console().print(_table(records, index))
+        elif not follow_:
+            click.echo(f"{path}: no records yet")
+        if not follow_:
+            return
+        try:
+            for record in follow(path, from_end=True):
+                if as_json:
+                    click.echo(_line(record))
+                else:
+                    click.echo(_row_text(record, index))
+        except KeyboardInterrupt:
+            return
+
+
+@audit.command(name="query")
+@click.option("--agent", help="Only calls made by this agent.")
+@click.option("--tool", help="Only calls of this tool (e.g. fs.read).")
+@click.option(
+    "--effect",
+    type=click.Choice(["allow", "ask", "deny"]),
+    help="Only calls the policy decided this way (records from the decision on).",
+)
+@click.option("--event", help="Only this event; globs work: 'approval.*'.")
+@click.option("--call-id", help="Only this call (a prefix such as the 8 characters tail shows is enough).")
+@click.option(
+    "--since", help="Only records this recent: 30s, 10m, 2h, 1d, or an ISO time (local if no zone)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print matching records as JSON lines.")
+@click.option("--file", type=click.Path(dir_okay=False, path_type=Path), help=_FILE_HELP)
+@pass_app
+def query_cmd(
+    app: AppContext,
+    agent: str | None,
+    tool: str | None,
+    effect: str | None,
+    event: str | None,
+    call_id: str | None,
+    since: str | None,
+    as_json: bool,
+    file: Path | None,
+) -> None:
+    """Search the log by agent, tool, effect, event, call or time.
+
+    Filters combine (all must match). Agent, tool and effect apply to every record of a matching
+    call, not only to the record that names them.
+    """
+    when: datetime | None = None
+    if since is not None:
+        try:
+            when = parse_since(since)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--since") from None
+    with reports_errors():
+        path = _path(app, file)
+        index = CallIndex()
+        matches = query(
+            path, agent=agent, tool=tool, effect=effect, event=event, call_id=call_id, since=when, index=index
+        )
+        if as_json:
+            for record in matches:
+                click.echo(_line(record))
+            return
+        rows = list(matches)
+        if not rows:
+            click.echo("no matching records", err=True)
+            return
+        _console().print(_table(rows, index))
+        click.echo(f"{len(rows)} record(s)")
+
+
+def _report_text(report: VerifyReport) -> str:
+    lines = []
+    if report.first_bad is not None:
+        bad = report.first_bad
+        seq = f" (seq {bad.seq})" if bad.seq is not None else ""
+        lines.append(f"TAMPERED: {report.path}: line {bad.line}{seq}: {bad.reason}")
+    if report.torn_tail is not None:
+        torn = report.torn_tail
+        lines.append(
+            f"torn tail: {torn.length} byte(s) at offset {torn.offset} after the last complete record "
+            "(an interrupted write; the next writer moves them to a side file and notes it in the log)"
+        )
+    status = report.checkpoint.status.value
+    lines.append(f"verified: {report.records_verified} record(s) intact before that; checkpoint {status}")
+    return "\n".join(lines)
+
+
+@audit.command(name="verify")
+@click.argument("file_arg", metavar="[FILE]", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--file", type=click.Path(dir_okay=False, path_type=Path), help=_FILE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the verification report as one JSON object.")
+@pass_app
+def verify_cmd(app: AppContext, file_arg: Path | None, file: Path | None, as_json: bool) -> None:
+    """Check the hash chain: exit 0 intact, 1 tampered or torn, 2 unreadable.
+
+    Exit 1 names the first bad record (line, seq, why): edited, deleted, inserted, reordered, or
+    cut off the end (caught by the checkpoint file beside the log), or a torn last line.
+
+    Detects changes made with the log's own format, not a full rewrite of the file together with its
+    checkpoint: keep the printed chain head somewhere else to detect that too.
+    """
+    with reports_errors():
+        path = _path(app, file_arg or file)
+        try:
+            report = verify(path)
+        except AuditError as exc:
+            fail(str(exc))
+            return
+    if as_json:
+        click.echo(orjson.dumps(report.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode())
+    elif report.ok:
+        click.echo(f"intact: {report.records_verified} records, chain head {report.head or '(empty log)'}")
+        if report.checkpoint.status == "missing":
+            click.echo(
+                f"note: no checkpoint beside {path}; whole records cut off the end would go unnoticed",
+                err=True,
+            )
+    else:
+        click.secho(_report_text(report), fg="red", err=True)
+    raise SystemExit(0 if report.ok else 1)

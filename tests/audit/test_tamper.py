@@ -1,0 +1,313 @@
+"""Attack tests: every way of changing the file that the chain claims to catch, and where it says so."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from agentguard.audit import CheckpointStatus, checkpoint_path, verify
+from agentguard.cli import main
+
+from .conftest import forge_line, lines_of, stated_hash
+
+
+def _line_starts(data: bytes) -> list[int]:
+    starts = [0]
+    starts += [i + 1 for i, b in enumerate(data) if b == 0x0A][:-1]
+    return starts
+
+
+def _line_of(pos: int, starts: list[int]) -> int:
+    """1-based line number holding byte ``pos`` (its terminating newline included)."""
+    return max(i for i, s in enumerate(starts) if s <= pos) + 1
+
+
+def test_intact_log_verifies(make_log: Callable[..., Path]) -> None:
+    path = make_log(6)
+    report = verify(path)
+    assert report.ok
+    assert report.records_verified == 6
+    assert report.first_bad is None
+    assert report.torn_tail is None
+    assert report.checkpoint.status is CheckpointStatus.MATCH
+    assert report.head == stated_hash(lines_of(path)[-1])
+
+
+def test_every_single_byte_edit_is_caught_at_its_line(make_log: Callable[..., Path]) -> None:
+    path = make_log(3)
+    original = path.read_bytes()
+    starts = _line_starts(original)
+    last_line = len(starts)
+    checked = 0
+    for pos in range(len(original)):
+        for replacement in {original[pos] ^ 0x01, 0x0A if original[pos] != 0x0A else 0x20}:
+            data = bytearray(original)
+            data[pos] = replacement
+            path.write_bytes(bytes(data))
+            report = verify(path)
+            where = f"byte {pos} ({original[pos : pos + 1]!r} -> {bytes([replacement])!r})"
+            assert not report.ok, where
+            assert report.first_bad is not None, where
+            assert report.first_bad.line == _line_of(pos, starts), (where, report)
+            if pos == len(original) - 1:  # the final newline: the last record is no longer complete
+                assert report.torn_tail is not None, where
+                assert report.first_bad.line == last_line
+            checked += 1
+    assert checked >= 2 * len(original) - 1
+
+
+@pytest.mark.parametrize(
+    ("what", "locate"),
+    [
+        ("a value", lambda line: line.index(b'"coder"') + 3),
+        ("a key", lambda line: line.index(b'"agent"') + 3),
+        ("a hash digit", lambda line: len(line) - 10),
+        ("the hash field name", lambda line: line.index(b'"hash"') + 2),
+        ("the seq number", lambda line: line.index(b'"seq":') + 6),
+        ("the prev link", lambda line: line.index(b'"prev":"') + 20),
+    ],
+)
+def test_edit_by_position_class(
+    make_log: Callable[..., Path], what: str, locate: Callable[[bytes], int]
+) -> None:
+    path = make_log(4)
+    lines = lines_of(path)
+    target = 2
+    idx = locate(lines[target])
+    edited = bytearray(lines[target])
+    edited[idx] = ord("7") if edited[idx] != ord("7") else ord("8")
+    lines[target] = bytes(edited)
+    path.write_bytes(b"".join(lines))
+    report = verify(path)
+    assert not report.ok, what
+    assert report.first_bad is not None, what
+    assert report.first_bad.line == target + 1, (what, report.first_bad)
+    assert report.records_verified == target
+
+
+@pytest.mark.parametrize("victim", [0, 2, 5])
+def test_deleted_line(make_log: Callable[..., Path], victim: int) -> None:
+    path = make_log(6)
+    lines = lines_of(path)
+    del lines[victim]
+    path.write_bytes(b"".join(lines))
+    report = verify(path)
+    assert not report.ok
+    assert report.first_bad is not None
+    assert report.first_bad.line == victim + 1
+    if victim == 5:  # the last line: only the checkpoint knows it existed
+        assert report.checkpoint.status is CheckpointStatus.AHEAD
+        assert "cut off" in report.first_bad.reason
+    else:
+        assert "deleted" in report.first_bad.reason
+
+
+@pytest.mark.parametrize("first", [0, 2, 4])
+def test_swapped_lines(make_log: Callable[..., Path], first: int) -> None:
+    path = make_log(6)
+    lines = lines_of(path)
+    lines[first], lines[first + 1] = lines[first + 1], lines[first]
+    path.write_bytes(b"".join(lines))
+    report = verify(path)
+    assert not report.ok
+    assert report.first_bad is not None
+    assert report.first_bad.line == first + 1
+    assert report.first_bad.seq == first + 1
+
+
+def _forged(lines: list[bytes], at: int) -> bytes:
+    prev = stated_hash(lines[at - 1]) if at else "0" * 64
+    record = {
+        "event": "policy.decided",
+        "call_id": "f" * 32,
+        "agent": "coder",
+        "tool": "shell.run",
+        "effect": "allow",
+        "ts": "2026-01-01T00:00:00.000000Z",
+        "seq": at,
+        "prev": prev,
+    }
+    line, _ = forge_line(record)
+    return line
+
+
+@pytest.mark.parametrize("at", [0, 3])
+def test_inserted_self_consistent_line_in_the_middle(make_log: Callable[..., Path], at: int) -> None:
+    path = make_log(6)
+    lines = lines_of(path)
+    forged = _forged(lines, at)
+    lines.insert(at, forged)
+    path.write_bytes(b"".join(lines))
+    report = verify(path)
+    assert not report.ok
+    # The forged record links correctly; the chain breaks at the next line, which names it.
+    assert report.first_bad is not None
+    assert report.first_bad.line == at + 2
+    assert "appears twice" in report.first_bad.reason
+    assert report.records_verified == at + 1
+
+
+def test_appended_self_consistent_line_is_caught_by_the_checkpoint(make_log: Callable[..., Path]) -> None:
+    path = make_log(6)
+    lines = lines_of(path)
+    lines.append(_forged(lines, 6))
+    path.write_bytes(b"".join(lines))
+    report = verify(path)
+    assert not report.ok
+    assert report.checkpoint.status is CheckpointStatus.BEHIND
+    assert report.first_bad is not None
+    assert report.first_bad.line == 7
+    assert report.first_bad.seq == 6
+
+
+def test_replaced_record_with_valid_hash_is_caught(make_log: Callable[..., Path]) -> None:
+    path = make_log(6)
+    lines = lines_of(path)
+    record = orjson.loads(lines[2])
+    del record["hash"]
+    record["effect"] = "deny"
+    lines[2], _ = forge_line(record)
+    path.write_bytes(b"".join(lines))
+    report = verify(path)
+    assert not report.ok
+    assert report.first_bad is not None
+    assert report.first_bad.line == 4
+    assert "replaced" in report.first_bad.reason
+
+
+@pytest.mark.parametrize("cut", [1, 30, 75, 76])
+def test_truncated_mid_line(make_log: Callable[..., Path], cut: int) -> None:
+    path = make_log(6)
+    data = path.read_bytes()
+    last_start = data.rindex(b"\n", 0, len(data) - 1) + 1
+    path.write_bytes(data[:-cut])
+    report = verify(path)
+    assert not report.ok
+    assert report.torn_tail is not None
+    assert report.torn_tail.offset == last_start
+    assert report.torn_tail.length == len(data) - cut - last_start
+    assert report.records_verified == 5
+    assert report.first_bad is not None
+    assert report.first_bad.line == 6
+
+
+@pytest.mark.parametrize("whole", [1, 2, 6])
+def test_whole_records_cut_off_the_end(make_log: Callable[..., Path], whole: int) -> None:
+    path = make_log(6)
+    lines = lines_of(path)
+    path.write_bytes(b"".join(lines[: len(lines) - whole]))
+    report = verify(path)
+    assert not report.ok
+    assert report.torn_tail is None
+    assert report.checkpoint.status is CheckpointStatus.AHEAD
+    assert report.first_bad is not None
+    assert report.first_bad.line == 6 - whole + 1
+    assert report.records_verified == 6 - whole
+
+
+def test_rewritten_checkpoint_record_is_caught(make_log: Callable[..., Path]) -> None:
+    """Rewriting the chain from some record on (all hashes recomputed) still disagrees with the checkpoint."""
+    path = make_log(4)
+    lines = lines_of(path)
+    prev = stated_hash(lines[1])
+    for i in (2, 3):
+        record = orjson.loads(lines[i])
+        del record["hash"]
+        record["prev"] = prev
+        record["agent"] = "someone-else"
+        lines[i], prev = forge_line(record)
+    path.write_bytes(b"".join(lines))
+    report = verify(path)
+    assert not report.ok
+    assert report.checkpoint.status is CheckpointStatus.MISMATCH
+    assert report.first_bad is not None
+    assert report.first_bad.line == 4
+
+
+def test_limit_full_rewrite_with_checkpoint_goes_unnoticed(make_log: Callable[..., Path]) -> None:
+    """The documented limit: whoever rewrites the whole file and the checkpoint wins. Export the head."""
+    path = make_log(2)
+    lines = lines_of(path)
+    exported_head = verify(path).head
+    record = orjson.loads(lines[1])
+    del record["hash"]
+    record["effect"] = "deny"
+    lines[1], new_head = forge_line(record)
+    path.write_bytes(b"".join(lines))
+    checkpoint_path(path).write_bytes(orjson.dumps({"seq": 1, "hash": new_head, "end": path.stat().st_size}))
+    report = verify(path)
+    assert report.ok
+    assert report.head != exported_head  # only the copy kept elsewhere shows it
+
+
+def test_missing_checkpoint_is_reported_but_not_a_failure(make_log: Callable[..., Path]) -> None:
+    path = make_log(3)
+    checkpoint_path(path).unlink()
+    report = verify(path)
+    assert report.ok
+    assert report.checkpoint.status is CheckpointStatus.MISSING
+
+
+def test_garbled_checkpoint_fails(make_log: Callable[..., Path]) -> None:
+    path = make_log(3)
+    checkpoint_path(path).write_text("{not json")
+    report = verify(path)
+    assert not report.ok
+    assert report.checkpoint.status is CheckpointStatus.INVALID
+
+
+# --- through the CLI -----------------------------------------------------------------------------
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_verify_intact(make_log: Callable[..., Path]) -> None:
+    path = make_log(4)
+    code, out, _ = _cli("audit", "verify", str(path))
+    assert code == 0
+    assert out.strip() == f"intact: 4 records, chain head {stated_hash(lines_of(path)[-1])}"
+
+
+def test_cli_verify_names_the_edited_record(make_log: Callable[..., Path]) -> None:
+    path = make_log(4)
+    path.write_bytes(path.read_bytes().replace(b"src/2.py", b"src/X.py"))
+    code, _, err = _cli("audit", "verify", "--file", str(path))
+    assert code == 1
+    assert "line 3 (seq 2)" in err
+    assert "record edited" in err
+
+
+def test_cli_verify_reports_torn_tail_and_cut_records(make_log: Callable[..., Path]) -> None:
+    path = make_log(4)
+    path.write_bytes(path.read_bytes()[:-10])
+    code, _, err = _cli("audit", "verify", str(path))
+    assert code == 1
+    assert "torn tail" in err
+    assert "line 4 (seq 3)" in err
+    assert "cut off" in err
+
+
+def test_cli_verify_json(make_log: Callable[..., Path]) -> None:
+    path = make_log(4)
+    lines = lines_of(path)
+    lines[1], lines[2] = lines[2], lines[1]
+    path.write_bytes(b"".join(lines))
+    code, out, _ = _cli("audit", "verify", "--json", str(path))
+    assert code == 1
+    report = orjson.loads(out)
+    assert report["ok"] is False
+    assert report["first_bad"]["line"] == 2
+
+
+def test_cli_verify_missing_log(tmp_path: Path) -> None:
+    code, _, err = _cli("--home", str(tmp_path / "nowhere"), "audit", "verify")
+    assert code == 2
+    assert "no audit log at" in err
+    assert "run something through the guard first" in err
