@@ -202,15 +202,25 @@ class Guard:
 
     # -- registry -----------------------------------------------------------------------------
     def register(
-        self, name: str, fn: Callable[..., Any], *, sandboxed: bool = False, description: str | None = None
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        sandboxed: bool = False,
+        description: str | None = None,
+        args_model: type[BaseModel] | None = None,
     ) -> None:
-        """Add a tool under ``name`` (case-insensitive ASCII). Its signature becomes its argument schema."""
+        """Add a tool under ``name`` (case-insensitive ASCII). Its signature becomes its argument schema.
+
+        ``args_model`` replaces the signature-derived schema, for tools whose schema is data (an MCP
+        tool's JSON schema, a LangChain ``args_schema``); the tool is called with the validated fields.
+        """
         canonical = canonical_tool_name(name)
         tool = _Tool(
             name=canonical,
             fn=fn,
             is_async=inspect.iscoroutinefunction(fn),
-            model=_arguments_model(canonical, fn),
+            model=args_model or _arguments_model(canonical, fn),
             sandboxed=sandboxed,
             description=description or inspect.getdoc(fn) or "",
         )

@@ -1,0 +1,99 @@
+"""``agentguard mcp-proxy -- <server command ...>``: guard every tool call of an MCP server."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
+from agentguard.errors import AgentGuardError
+from agentguard.pipeline import Approver
+from agentguard.settings import Settings
+
+__all__ = ["mcp_proxy"]
+
+
+def _approver(kind: str, settings: Settings, audit: object) -> Approver:
+    from agentguard.approval.scripted import DenyApprover
+
+    if kind == "deny":
+        return DenyApprover("mcp-proxy runs with --approver deny: ask means deny")
+    try:
+        from agentguard.approval import queue_approver_from_settings
+    except ImportError as exc:
+        if kind == "queue":
+            raise click.UsageError(f"the approval queue is not available: {exc}") from exc
+        return DenyApprover("the approval queue is not available: ask means deny")
+    return queue_approver_from_settings(settings, audit=audit)  # type: ignore[arg-type]
+
+
+@click.command(
+    "mcp-proxy",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--name", "server_name", help="Server name in policy: tools become mcp.<name>.<tool>. "
+              "[default: from the command, e.g. mcp-server-time gives time]")
+@click.option("--agent", help="Agent name the calls are decided and audited as. [default: settings' agent]")
+@click.option("--show-hidden", is_flag=True, help="List tools the policy always denies, marked in their "
+              "description, instead of hiding them.")
+@click.option("--approver", "approver_kind", type=click.Choice(["auto", "queue", "deny"]), default="auto",
+              show_default=True, help="Who answers 'ask' rules: the shared queue (answer with `agentguard "
+              "approve`), or nobody (deny). auto = queue.")
+@click.option("--policy", "policy_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Permissions directory (same as the global --policy).")
+@click.option("--max-argument-bytes", type=click.IntRange(min=1), default=1024 * 1024, show_default=True,
+              help="Refuse calls whose arguments are larger than this as JSON.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@pass_app
+def mcp_proxy(
+    app: AppContext,
+    server_name: str | None,
+    agent: str | None,
+    show_hidden: bool,
+    approver_kind: str,
+    policy_dir: Path | None,
+    max_argument_bytes: int,
+    command: tuple[str, ...],
+) -> None:
+    """Serve MCP on stdin/stdout, fronting the real server COMMAND: every tools/call is decided by
+    policy, sent for approval when a rule says ask, and audited; denied calls return a tool error
+    naming the rule. Tools the agent may never call are left out of tools/list.
+
+    \b
+    Examples:
+      agentguard mcp-proxy -- uvx mcp-server-time
+      agentguard --policy ./permissions mcp-proxy --name git -- uvx mcp-server-git --repository .
+    Policy names: mcp.<name>.<tool>, e.g.  p, *, mcp.time.*, *, allow
+    """
+    import anyio
+
+    from agentguard.guard import Guard
+
+    with reports_errors():
+        if policy_dir is not None:
+            app = dataclasses.replace(app, overrides={**app.overrides, "policy_dir": policy_dir})
+        settings = app.settings
+        try:
+            from agentguard.integrations.mcp import McpProxy
+        except ImportError as exc:
+            fail(str(exc))
+        guard = Guard(settings=settings, agent=agent)
+        try:
+            guard.approver = _approver(approver_kind, settings, guard.audit)
+            proxy = McpProxy(guard, command, server_name=server_name, agent=agent, show_hidden=show_hidden,
+                             max_argument_bytes=max_argument_bytes)
+            click.echo(
+                f"agentguard mcp-proxy: {' '.join(command)!r} as mcp.{proxy.server_name}.*, policy "
+                f"{settings.resolved_policy_dir()}, audit {settings.audit_path}, approvals: "
+                f"{type(guard.approver).__name__}",
+                err=True,
+            )
+            anyio.run(proxy.serve_stdio)
+        except ValueError as exc:
+            fail(str(exc))
+        except AgentGuardError:
+            raise
+        finally:
+            guard.close()

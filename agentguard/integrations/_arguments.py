@@ -1,0 +1,147 @@
+"""What every adapter needs: schema-checked arguments, a size cap, and audited early rejections.
+
+Tools that come from a framework describe their arguments as data (a JSON schema), not as a
+Python signature. :func:`json_schema_model` turns such a schema into the pydantic model
+``Guard.register(..., args_model=...)`` validates against, so a call that breaks the tool's own
+schema is rejected (and audited) before the policy or a person ever sees it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
+
+from agentguard.errors import AgentGuardError, AuditError, CallRejected, InvalidArguments, PolicyDenied
+from agentguard.guard import Guard
+
+__all__ = [
+    "MAX_ARGUMENT_BYTES",
+    "check_size",
+    "json_schema_model",
+    "record_rejection",
+    "rejection_text",
+]
+
+MAX_ARGUMENT_BYTES = 1024 * 1024
+"""Arguments larger than this (as compact JSON) are rejected before they reach policy or the log."""
+
+SchemaSource = Mapping[str, Any] | Callable[[], Mapping[str, Any] | None]
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    from jsonschema import validators
+    from jsonschema.exceptions import SchemaError
+
+    cls = validators.validator_for(schema)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        raise ValueError(f"the tool's own input schema is invalid: {exc.message}") from None
+    return cls(schema)
+
+
+def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
+    """A pydantic model that accepts exactly the JSON objects ``schema`` accepts.
+
+    ``schema`` is a JSON schema, or a callable returning the current one (an MCP server may change
+    its tools while the proxy runs); a callable returning ``None`` means the tool is gone, and
+    every call is rejected.
+    """
+    cache: dict[str, Any] = {}
+
+    def current() -> Any:
+        value = schema() if callable(schema) else schema
+        if value is None:
+            raise ValueError(f"{tool} is no longer offered by its server")
+        key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        if cache.get("key") != key:
+            cache["validator"] = _validator(value)
+            cache["key"] = key
+        return cache["validator"]
+
+    class JsonSchemaArguments(BaseModel):
+        model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", frozen=True)
+
+        @model_validator(mode="before")
+        @classmethod
+        def _check(cls, data: Any) -> Any:
+            if not isinstance(data, Mapping):
+                raise PydanticCustomError("json_schema", "arguments must be a JSON object")
+            try:
+                orjson.dumps(data)
+            except TypeError as exc:
+                raise PydanticCustomError("json_schema", "arguments are not JSON: {e}", {"e": str(exc)}) from None
+            errors = sorted(current().iter_errors(dict(data)), key=lambda e: list(map(str, e.path)))
+            if errors:
+                text = "; ".join(
+                    f"{'.'.join(str(p) for p in e.path)}: {e.message}" if e.path else e.message for e in errors
+                )
+                raise PydanticCustomError("json_schema", "{problems}", {"problems": text})
+            return data
+
+    JsonSchemaArguments.__name__ = "Args_" + "".join(c if c.isalnum() else "_" for c in tool)
+    return JsonSchemaArguments
+
+
+def check_size(tool: str, arguments: Any, limit: int = MAX_ARGUMENT_BYTES) -> int:
+    """The size of ``arguments`` as JSON (a ``str`` is taken as JSON text already); raises
+    ``InvalidArguments`` when it is over ``limit``."""
+    try:
+        size = len(arguments.encode()) if isinstance(arguments, str) else len(orjson.dumps(arguments))
+    except TypeError as exc:
+        raise InvalidArguments(f"invalid arguments for {tool}: not JSON ({exc})", tool=tool) from None
+    if size > limit:
+        raise InvalidArguments(
+            f"invalid arguments for {tool}: {size} bytes of JSON is over the {limit}-byte limit",
+            tool=tool,
+            size=size,
+            limit=limit,
+        )
+    return size
+
+
+def record_rejection(
+    guard: Guard,
+    tool: str,
+    error: AgentGuardError,
+    *,
+    framework: str,
+    agent: str | None = None,
+    session: str | None = None,
+    **received: Any,
+) -> None:
+    """Audit a call refused before it could be handed to the guard (unparsable or oversized input).
+
+    Written in the guard's own shape (``call.received`` then ``call.rejected``); ``received`` holds
+    what can be safely logged about the input in place of the arguments (e.g. its size).
+    """
+    base = {
+        "call_id": uuid.uuid4().hex,
+        "agent": agent or guard.agent,
+        "tool": tool,
+        "session": session or guard.session,
+        "framework": framework,
+    }
+    try:
+        guard.audit.record("call.received", **base, arguments=None, **received)
+        guard.audit.record("call.rejected", **base, error=error.to_dict())
+    except AuditError:
+        raise
+    except Exception as exc:
+        raise AuditError(f"audit log write failed: {exc}", event="call.rejected") from exc
+
+
+def rejection_text(error: AgentGuardError) -> str:
+    """What the agent is told when a call did not run (or failed): reason, rule and error code."""
+    if isinstance(error, PolicyDenied):
+        rule = error.data.get("rule", "no-rule-matched")
+        reason = error.data.get("reason") or error.message
+        return f"agentguard: call denied by policy rule {rule}: {reason} [{error.code}]"
+    if isinstance(error, CallRejected):
+        return f"agentguard: call refused: {error.message} [{error.code}]"
+    return f"agentguard: {error.message} [{error.code}]"

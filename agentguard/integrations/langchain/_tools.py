@@ -1,0 +1,212 @@
+"""Guarded LangChain tools: the same name, description and argument schema, every call through the guard."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.runnables import ensure_config
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, PrivateAttr
+from pydantic_core import to_jsonable_python
+
+from agentguard.errors import CallRejected, ToolFailed
+from agentguard.guard import Guard
+from agentguard.integrations._arguments import json_schema_model, rejection_text
+from agentguard.models import canonical_tool_name
+
+__all__ = ["FRAMEWORK", "GuardedTool", "guard_tools"]
+
+FRAMEWORK = "langchain"
+OnDeny = Literal["return", "raise"]
+
+
+@dataclass
+class _Pending:
+    """What LangChain handed our ``_run`` that is not a model-visible argument (it cannot go through
+    the guard's JSON check) and is needed to call the original tool the way LangChain would."""
+
+    is_async: bool
+    args: tuple[Any, ...]
+    parsed: dict[str, Any]
+    sent: dict[str, Any]
+    run_manager: Any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_PENDING: contextvars.ContextVar[_Pending | None] = contextvars.ContextVar("agentguard_lc_call", default=None)
+
+
+def _schema_of(tool: BaseTool) -> dict[str, Any]:
+    schema = tool.tool_call_schema
+    if isinstance(schema, dict):
+        return {k: v for k, v in schema.items() if k != "description"}
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        return schema.model_json_schema()
+    json_schema = getattr(schema, "schema", None)  # pydantic v1 model
+    if callable(json_schema):
+        value: dict[str, Any] = json_schema()
+        return value
+    raise TypeError(f"tool {tool.name!r}: cannot read its argument schema ({schema!r})")
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class GuardedTool(BaseTool):
+    """A LangChain tool that runs ``original`` only after the guard allows the call.
+
+    Made by :func:`guard_tools`; it has the original's name, description, ``args_schema`` and
+    response format, so ``bind_tools`` and tool-calling agents see no difference.
+    """
+
+    policy_name: str
+    on_deny: OnDeny = "return"
+    agent: str | None = None
+    _guard: Guard = PrivateAttr()
+    _original: BaseTool = PrivateAttr()
+    _fields: frozenset[str] = PrivateAttr()
+
+    def bind(self, guard: Guard, original: BaseTool, fields: Iterable[str]) -> GuardedTool:
+        self._guard = guard
+        self._original = original
+        self._fields = frozenset(fields)
+        return self
+
+    @property
+    def original(self) -> BaseTool:
+        """The wrapped tool (calling it directly bypasses the guard)."""
+        return self._original
+
+    # -- the call ---------------------------------------------------------------------------------
+    def _split(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        visible = {k: v for k, v in kwargs.items() if k in self._fields}
+        if args and len(self._fields) == 1:
+            visible = {next(iter(self._fields)): args[0]}
+        extra = {k: v for k, v in kwargs.items() if k not in self._fields}
+        return to_jsonable_python(visible), extra
+
+    def _run(self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any) -> Any:
+        sent, extra = self._split(args, kwargs)
+        pending = _Pending(False, args, kwargs, sent, run_manager, extra)
+        context = contextvars.copy_context()
+        context.run(_PENDING.set, pending)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return context.run(self._guarded, sent)
+        # A loop runs in this thread: the guard would start the tool in a helper thread that does not
+        # inherit our context, so the whole call moves to a worker that does.
+        with ThreadPoolExecutor(1, thread_name_prefix="agentguard-langchain") as pool:
+            return pool.submit(context.run, self._guarded, sent).result()
+
+    async def _arun(
+        self, *args: Any, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
+    ) -> Any:
+        sent, extra = self._split(args, kwargs)
+        token = _PENDING.set(_Pending(True, args, kwargs, sent, run_manager, extra))
+        try:
+            return await self._aguarded(sent)
+        finally:
+            _PENDING.reset(token)
+
+    def _guarded(self, sent: dict[str, Any]) -> Any:
+        try:
+            return self._guard.call(self.policy_name, sent, agent=self.agent, framework=FRAMEWORK)
+        except CallRejected as exc:
+            return self._refused(exc)
+        except ToolFailed as exc:
+            raise (exc.__cause__ or exc) from None
+
+    async def _aguarded(self, sent: dict[str, Any]) -> Any:
+        try:
+            return await self._guard.acall(self.policy_name, sent, agent=self.agent, framework=FRAMEWORK)
+        except CallRejected as exc:
+            return self._refused(exc)
+        except ToolFailed as exc:
+            raise (exc.__cause__ or exc) from None
+
+    def _refused(self, exc: CallRejected) -> Any:
+        if self.on_deny == "raise":
+            raise exc
+        text = rejection_text(exc)
+        return (text, None) if self.response_format == "content_and_artifact" else text
+
+    # -- what the guard runs ------------------------------------------------------------------------
+    async def _invoke_original(self, **arguments: Any) -> Any:
+        pending = _PENDING.get()
+        if pending is None:
+            raise RuntimeError(f"{self.name}: the guarded tool was run outside LangChain")
+        original = self._original
+        if arguments == pending.sent:
+            args, kwargs = pending.args, dict(pending.parsed)
+        else:  # an approver edited the arguments: parse them the way LangChain would
+            parsed = original._parse_input(dict(arguments), None)
+            args, kwargs = ((parsed,), {}) if isinstance(parsed, str) else ((), {**pending.extra, **parsed})
+        target = original._arun if pending.is_async else original._run
+        if pending.run_manager is not None and _accepts(target, "run_manager"):
+            kwargs["run_manager"] = pending.run_manager
+        if _accepts(target, "config") and "config" not in kwargs:
+            kwargs["config"] = ensure_config()
+        if pending.is_async:
+            return await original._arun(*args, **kwargs)
+        return original._run(*args, **kwargs)
+
+
+def guard_tools(
+    guard: Guard,
+    tools: Iterable[BaseTool | Callable[..., Any]],
+    *,
+    on_deny: OnDeny = "return",
+    agent: str | None = None,
+    prefix: str = "",
+) -> list[BaseTool]:
+    """Register each LangChain tool with ``guard`` and return guarded stand-ins, in the same order.
+
+    Each tool is named ``prefix + tool.name`` in policy, and its arguments are checked against the
+    tool's own schema (``tool_call_schema``: what the model sees). A refused call returns the reason
+    to the model as the tool's result (``on_deny="return"``), or raises the ``CallRejected`` error
+    (``on_deny="raise"``). Plain functions are turned into tools with ``StructuredTool.from_function``.
+    """
+    if on_deny not in ("return", "raise"):
+        raise ValueError(f"on_deny must be 'return' or 'raise', not {on_deny!r}")
+    wrapped: list[BaseTool] = []
+    for item in tools:
+        original = item if isinstance(item, BaseTool) else StructuredTool.from_function(item)
+        policy_name = canonical_tool_name(prefix + original.name)
+        schema = _schema_of(original)
+        properties = schema.get("properties")
+        fields = properties.keys() if isinstance(properties, Mapping) else ()
+        guarded = GuardedTool(
+            name=original.name,
+            description=original.description,
+            args_schema=original.args_schema if original.args_schema is not None else original.get_input_schema(),
+            return_direct=original.return_direct,
+            response_format=original.response_format,
+            handle_tool_error=original.handle_tool_error,
+            handle_validation_error=original.handle_validation_error,
+            tags=original.tags,
+            metadata=original.metadata,
+            extras=original.extras,
+            policy_name=policy_name,
+            on_deny=on_deny,
+            agent=agent,
+        ).bind(guard, original, fields)
+        guard.register(
+            policy_name,
+            guarded._invoke_original,
+            description=original.description,
+            args_model=json_schema_model(policy_name, schema),
+        )
+        wrapped.append(guarded)
+    return wrapped

@@ -1,0 +1,136 @@
+"""Guarded OpenAI Agents SDK function tools: the runner calls them as before, the guard decides first."""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+import orjson
+from agents import FunctionTool
+from agents.tool_context import ToolContext
+
+from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, ToolFailed
+from agentguard.guard import Guard
+from agentguard.integrations._arguments import (
+    MAX_ARGUMENT_BYTES,
+    check_size,
+    json_schema_model,
+    record_rejection,
+    rejection_text,
+)
+from agentguard.models import canonical_tool_name
+
+__all__ = ["FRAMEWORK", "guard_function_tools"]
+
+FRAMEWORK = "openai-agents"
+OnDeny = Literal["return", "raise"]
+
+_CALL: contextvars.ContextVar[tuple[ToolContext[Any], str, dict[str, Any]] | None] = contextvars.ContextVar(
+    "agentguard_agents_call", default=None
+)
+
+
+def _guard_one(
+    guard: Guard,
+    original: FunctionTool,
+    *,
+    on_deny: OnDeny,
+    agent: str | None,
+    prefix: str,
+    max_argument_bytes: int,
+) -> FunctionTool:
+    policy_name = canonical_tool_name(prefix + original.name)
+    invoke_original = original.on_invoke_tool
+
+    async def run_original(**arguments: Any) -> Any:
+        pending = _CALL.get()
+        if pending is None:
+            raise RuntimeError(f"{original.name}: the guarded tool was run outside the Agents SDK runner")
+        ctx, raw, parsed = pending
+        payload = raw if arguments == parsed else orjson.dumps(arguments).decode()
+        return await invoke_original(ctx, payload)
+
+    guard.register(
+        policy_name,
+        run_original,
+        description=original.description,
+        args_model=json_schema_model(policy_name, original.params_json_schema),
+    )
+
+    def refused(error: AgentGuardError) -> str:
+        if on_deny == "raise":
+            raise error
+        return rejection_text(error)
+
+    async def on_invoke_tool(ctx: ToolContext[Any], raw: str) -> Any:
+        try:
+            check_size(policy_name, raw, max_argument_bytes)
+            parsed = orjson.loads(raw) if raw.strip() else {}
+            if not isinstance(parsed, dict):
+                raise InvalidArguments(
+                    f"invalid arguments for {policy_name}: expected a JSON object, got {type(parsed).__name__}",
+                    tool=policy_name,
+                )
+        except (InvalidArguments, orjson.JSONDecodeError) as exc:
+            error = (
+                exc
+                if isinstance(exc, InvalidArguments)
+                else InvalidArguments(f"invalid arguments for {policy_name}: not JSON ({exc})", tool=policy_name)
+            )
+            record_rejection(
+                guard, policy_name, error, framework=FRAMEWORK, agent=agent, argument_bytes=len(raw.encode())
+            )
+            return refused(error)
+        token = _CALL.set((ctx, raw, parsed))
+        try:
+            return await guard.acall(policy_name, parsed, agent=agent, framework=FRAMEWORK)
+        except CallRejected as exc:
+            return refused(exc)
+        except ToolFailed as exc:
+            raise (exc.__cause__ or exc) from None
+        finally:
+            _CALL.reset(token)
+
+    return dataclasses.replace(original, on_invoke_tool=on_invoke_tool)
+
+
+def guard_function_tools(
+    guard: Guard,
+    tools: Iterable[FunctionTool | Callable[..., Any]],
+    *,
+    on_deny: OnDeny = "return",
+    agent: str | None = None,
+    prefix: str = "",
+    max_argument_bytes: int = MAX_ARGUMENT_BYTES,
+) -> list[FunctionTool]:
+    """Register each function tool with ``guard``; return copies whose invocations go through it.
+
+    Pass ``@function_tool`` functions or ``FunctionTool`` objects (plain functions are wrapped with
+    ``function_tool`` first). Each is named ``prefix + tool.name`` in policy and its arguments are
+    checked against the tool's ``params_json_schema``. A refused call returns the reason to the
+    model as the tool output (``on_deny="return"``), or raises the ``CallRejected`` error, which
+    ends the run (``on_deny="raise"``). Arguments the model sends that are not a JSON object, or
+    larger than ``max_argument_bytes``, are refused and audited the same way.
+    """
+    if on_deny not in ("return", "raise"):
+        raise ValueError(f"on_deny must be 'return' or 'raise', not {on_deny!r}")
+    from agents import function_tool
+
+    out: list[FunctionTool] = []
+    for item in tools:
+        original = item if isinstance(item, FunctionTool) else function_tool(item)
+        if not isinstance(original, FunctionTool):
+            raise TypeError(f"{item!r} is not a FunctionTool")
+        out.append(
+            _guard_one(
+                guard,
+                original,
+                on_deny=on_deny,
+                agent=agent,
+                prefix=prefix,
+                max_argument_bytes=max_argument_bytes,
+            )
+        )
+    return out
