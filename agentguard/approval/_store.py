@@ -120,7 +120,8 @@ class SqliteApprovalStore:
     """The SQLite implementation of :class:`ApprovalStore`.
 
     ``home`` is the state directory; the database is ``home/approvals.db`` and grants are rendered to
-    ``home/grants.csv``. Opening the store sweeps requests whose owner process has died.
+    ``home/grants.csv``. Opening the store sweeps requests whose owner process has died. ``clock``
+    (epoch seconds) stamps submissions and answers; tests pass a fixed one for stable screenshots.
     """
 
     def __init__(
@@ -130,12 +131,14 @@ class SqliteApprovalStore:
         audit: AuditSink | None = None,
         poll_interval: float = 0.05,
         sweep: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.home = Path(home)
         self.path = self.home / DB_FILE
         self.grants_path = self.home / GRANTS_FILE
         self.audit = audit
         self.poll_interval = poll_interval
+        self.clock = clock
         self._lock = threading.RLock()
         self._cond = threading.Condition(threading.Lock())
         self._version = 0
@@ -296,7 +299,7 @@ class SqliteApprovalStore:
 
     def submit(self, request: ApprovalRequest, owner: Owner) -> QueuedRequest:
         """Queue ``request`` (its id is the call id) on behalf of ``owner``."""
-        now = time.time()
+        now = self.clock()
         with self._errors():
             try:
                 with self._write() as db:
@@ -392,7 +395,7 @@ class SqliteApprovalStore:
                         _dumps(answer.edited_arguments) if answer.edited_arguments is not None else None,
                         answer.scope,
                         grant.id if grant else None,
-                        time.time(),
+                        self.clock(),
                         request_id,
                     ),
                 )
@@ -416,13 +419,13 @@ class SqliteApprovalStore:
                 db.execute(
                     "UPDATE requests SET status = ?, approver = 'agentguard', channel = 'queue', reason = ?,"
                     " resolved_at = ? WHERE id = ? AND status = 'pending'",
-                    (state.value, reason, time.time(), request_id),
+                    (state.value, reason, self.clock(), request_id),
                 )
             return self.get(request_id)
 
     def sweep(self) -> list[str]:
         """Abandon pending requests whose owner process is gone (or long past deadline); their ids."""
-        now = time.time()
+        now = self.clock()
         with self._lock, self._errors():
             rows = self._db.execute(
                 "SELECT id, agent, tool, owner_pid, owner_host, owner_start, deadline FROM requests"
@@ -536,7 +539,7 @@ class SqliteApprovalStore:
             with self._write() as db:
                 cur = db.execute(
                     "UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
-                    (time.time(), by, grant_id),
+                    (self.clock(), by, grant_id),
                 )
                 row = db.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
             if row is None:

@@ -1,0 +1,310 @@
+"""``agentguard approve``: the approval queue as a Textual app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Static
+
+from agentguard.approval import (
+    ApprovalDesk,
+    ApprovalStore,
+    Grant,
+    QueuedRequest,
+    key_argument_text,
+    render_rule,
+    short_duration,
+)
+from agentguard.errors import AgentGuardError
+from agentguard.sandbox.profile import SandboxProfile
+from agentguard.tui._detail import render_detail
+from agentguard.tui._dialogs import DenyDialog, EditDialog, GrantChoice, HelpScreen, ScopeDialog
+from agentguard.tui._screens import AuditScreen, GrantsScreen
+
+__all__ = ["ApprovalApp"]
+
+_FIXED_COLUMNS = (("id", 8), ("agent", 10), ("tool", 11), ("age", 6), ("left", 6))
+_WIDE = 110  # from this many columns on, queue and detail sit side by side
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApprovalApp(App[None]):
+    """Pending requests on the left (or top), the selected one in detail; keys answer it.
+
+    The queue is polled every ``refresh_s`` seconds through the store's cheap change counter; rows
+    are added and removed incrementally, so hundreds of pending requests stay responsive. ``clock``,
+    ``audit_reader`` and ``audit_verifier`` exist so screenshots can be taken with fixed data.
+    """
+
+    TITLE = "agentguard approve"
+    CSS_PATH = "approve.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "approve", "Approve"),
+        Binding("A", "approve_always", "Always…"),
+        Binding("d", "deny", "Deny…"),
+        Binding("e", "edit", "Edit…"),
+        Binding("g", "grants", "Grants"),
+        Binding("l", "audit", "Audit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        store: ApprovalStore,
+        *,
+        approver: str | None = None,
+        audit_path: Path | None = None,
+        profiles: dict[str, SandboxProfile] | None = None,
+        default_profile: str = "default",
+        clock: Callable[[], datetime] = _utcnow,
+        refresh_s: float = 0.5,
+        sweep_every_s: float = 30.0,
+        audit_reader: Callable[[Path, int], list[dict[str, Any]]] | None = None,
+        audit_verifier: Callable[[Path], str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.desk = ApprovalDesk(store, approver=approver, channel="tui")
+        self.audit_path = audit_path
+        self.profiles = profiles or {}
+        self.default_profile = default_profile
+        self.clock = clock
+        self.refresh_s = refresh_s
+        self.sweep_every_s = sweep_every_s
+        self.audit_reader = audit_reader
+        self.audit_verifier = audit_verifier
+        self._rows: dict[str, QueuedRequest] = {}
+        self._seen_version: int | None = None
+        self._shown: str | None = None
+        self._arg_width = 0
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Container(id="main"):
+            yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="detail"):
+                yield Static("", id="detail-body")
+        yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"approver: {self.desk.approver}"
+        self._layout_for(self.size.width)
+        self.refresh_queue(notify=False)
+        self.query_one("#queue", DataTable).focus()
+        self.set_interval(self.refresh_s, self.refresh_queue)
+        self.set_interval(self.sweep_every_s, self._sweep)
+
+    def on_resize(self, event: Any) -> None:
+        self._layout_for(event.size.width)
+
+    def _layout_for(self, width: int) -> None:
+        """Side by side when wide; the argument column takes whatever width the others leave."""
+        wide = width >= _WIDE
+        self.query_one("#main").set_class(wide, "-wide")
+        queue_width = width * 3 // 5 if wide else width
+        fixed = sum(w for _, w in _FIXED_COLUMNS) + 2 * (len(_FIXED_COLUMNS) + 1)
+        arg_width = max(10, queue_width - 2 - 1 - fixed)
+        if arg_width == self._arg_width:
+            return
+        self._arg_width = arg_width
+        table = self.query_one("#queue", DataTable)
+        selected = self.selected() if table.columns else None
+        table.clear(columns=True)
+        for name, w in _FIXED_COLUMNS[:3]:
+            table.add_column(name, key=name, width=w)
+        table.add_column("argument", key="argument", width=arg_width)
+        for name, w in _FIXED_COLUMNS[3:]:
+            table.add_column(name, key=name, width=w)
+        now = self.clock()
+        for q in self._rows.values():
+            table.add_row(*self._cells(q, now), key=q.id)
+        if selected is not None and selected.id in self._rows:
+            table.move_cursor(row=table.get_row_index(selected.id))
+
+    # -- the queue ------------------------------------------------------------------------------
+
+    def refresh_queue(self, notify: bool = True) -> None:
+        """Bring the table in line with the store: add arrivals, drop answered rows, tick the clocks."""
+        try:
+            version = self.store.version()
+            if version != self._seen_version:
+                self._seen_version = version
+                self._sync(self.store.pending(), notify)
+        except AgentGuardError as exc:
+            self._status(f"[red]queue error:[/red] {exc}")
+            return
+        self._tick()
+
+    def _sync(self, pending: list[QueuedRequest], notify: bool) -> None:
+        table = self.query_one("#queue", DataTable)
+        current = {q.id: q for q in pending}
+        for gone in [rid for rid in self._rows if rid not in current]:
+            table.remove_row(gone)
+            del self._rows[gone]
+        arrivals = [q for q in pending if q.id not in self._rows]
+        now = self.clock()
+        for q in arrivals:
+            self._rows[q.id] = q
+            table.add_row(*self._cells(q, now), key=q.id)
+        if arrivals and notify:
+            first = arrivals[0]
+            more = f" (+{len(arrivals) - 1} more)" if len(arrivals) > 1 else ""
+            self.notify(f"{first.call.agent} asks for {first.call.tool}{more}", title="new request")
+            self.bell()
+        self._status(f"{len(self._rows)} pending")
+        self._show_selected()
+
+    def _cells(self, q: QueuedRequest, now: datetime) -> tuple[Any, ...]:
+        return (
+            q.id[:8],
+            q.call.agent,
+            q.call.tool,
+            key_argument_text(q.call, self._arg_width),
+            short_duration((now - q.submitted_at).total_seconds()),
+            self._left(q, now),
+        )
+
+    @staticmethod
+    def _left(q: QueuedRequest, now: datetime) -> Text:
+        left = (q.deadline - now).total_seconds()
+        if left <= 0:
+            return Text("0s", style="red")
+        return Text(short_duration(left), style="red" if left < 30 else "")
+
+    def _tick(self) -> None:
+        table = self.query_one("#queue", DataTable)
+        now = self.clock()
+        for rid, q in self._rows.items():
+            table.update_cell(rid, "age", short_duration((now - q.submitted_at).total_seconds()))
+            table.update_cell(rid, "left", self._left(q, now))
+
+    def _sweep(self) -> None:
+        try:
+            self.store.sweep()
+        except AgentGuardError as exc:
+            self._status(f"[red]sweep failed:[/red] {exc}")
+
+    def _status(self, text: str) -> None:
+        self.query_one("#status", Static).update(text)
+
+    def selected(self) -> QueuedRequest | None:
+        table = self.query_one("#queue", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self._rows.get(key or "")
+
+    def _show_selected(self) -> None:
+        q = self.selected()
+        body = self.query_one("#detail-body", Static)
+        if q is None:
+            self._shown = None
+            body.update(Text("No pending requests. New ones appear here as agents ask.", style="dim"))
+            return
+        self._shown = q.id
+        body.update(
+            render_detail(q, now=self.clock(), profiles=self.profiles, default_profile=self.default_profile)
+        )
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "queue":
+            self._show_selected()
+
+    # -- answers --------------------------------------------------------------------------------
+
+    def _answer(self, what: str, fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except AgentGuardError as exc:
+            self.notify(str(exc), title=f"{what} failed", severity="error")
+        else:
+            self.notify(what)
+        self.refresh_queue(notify=False)
+
+    def _need_selection(self) -> QueuedRequest | None:
+        q = self.selected()
+        if q is None:
+            self.notify("no request selected", severity="warning")
+        return q
+
+    def action_approve(self) -> None:
+        q = self._need_selection()
+        if q is not None:
+            self._answer(f"approved {q.call.tool} ({q.id[:8]})", lambda: self.desk.approve(q.id))
+
+    def action_deny(self) -> None:
+        q = self._need_selection()
+        if q is None:
+            return
+
+        def done(reason: str | None) -> None:
+            if reason is not None:
+                self._answer(f"denied {q.call.tool} ({q.id[:8]})", lambda: self.desk.deny(q.id, reason))
+
+        self.push_screen(DenyDialog(q), done)
+
+    def action_edit(self) -> None:
+        q = self._need_selection()
+        if q is None:
+            return
+
+        def done(arguments: dict[str, Any] | None) -> None:
+            if arguments is not None:
+                self._answer(
+                    f"approved edited {q.call.tool} ({q.id[:8]})",
+                    lambda: self.desk.approve(q.id, edited_arguments=arguments),
+                )
+
+        self.push_screen(EditDialog(q), done)
+
+    def action_approve_always(self) -> None:
+        q = self._need_selection()
+        if q is None:
+            return
+
+        def preview(choice: GrantChoice) -> Grant:
+            return self.desk.preview_grant(
+                q.id, choice.scope, pattern=choice.pattern, expires_in=choice.expires_in
+            )
+
+        def done(choice: GrantChoice | None) -> None:
+            if choice is None:
+                return
+            box: list[Grant] = []
+
+            def grant() -> None:
+                _, g = self.desk.approve_always(
+                    q.id, choice.scope, pattern=choice.pattern, expires_in=choice.expires_in
+                )
+                box.append(g)
+
+            self._answer(f"approved {q.call.tool} always", grant)
+            if box:
+                self._status(f"grant {box[0].id[:8]}: {render_rule(box[0])}")
+
+        self.push_screen(ScopeDialog(q, preview), done)
+
+    # -- other screens --------------------------------------------------------------------------
+
+    def action_grants(self) -> None:
+        self.push_screen(GrantsScreen(self.desk))
+
+    def action_audit(self) -> None:
+        self.push_screen(AuditScreen(self.audit_path, reader=self.audit_reader, verifier=self.audit_verifier))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())

@@ -1,0 +1,254 @@
+"""Full screens: grants (list, revoke) and the audit log (recent events, filters, chain status)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from agentguard.approval import ApprovalDesk, Grant, render_rule
+from agentguard.errors import AgentGuardError
+from agentguard.tui._dialogs import ConfirmDialog
+
+__all__ = ["AuditScreen", "GrantsScreen", "audit_rows"]
+
+
+class GrantsScreen(Screen[None]):
+    """Standing approvals: who granted what and when; ``r`` revokes (the policy stops applying it)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,g", "close", "Back"),
+        Binding("r,delete", "revoke", "Revoke"),
+        Binding("i", "toggle_inactive", "Show inactive"),
+    ]
+
+    def __init__(self, desk: ApprovalDesk) -> None:
+        super().__init__()
+        self.desk = desk
+        self.show_inactive = False
+
+    def compose(self) -> ComposeResult:
+        yield Label("Grants  (approve-always rules, enforced from <home>/grants.csv)", classes="screen-title")
+        yield DataTable(id="grants", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="grant-rule", classes="rule-preview")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#grants", DataTable)
+        table.add_column("id", key="id", width=8)
+        table.add_column("state", key="state")
+        table.add_column("agent", key="agent")
+        table.add_column("tool", key="tool")
+        table.add_column("scope", key="scope")
+        table.add_column("by", key="by")
+        table.add_column("created", key="created")
+        table.add_column("expires", key="expires")
+        self.reload()
+        table.focus()
+
+    def reload(self) -> None:
+        table = self.query_one("#grants", DataTable)
+        table.clear()
+        self._grants: dict[str, Grant] = {}
+        for g in self.desk.store.grants(include_inactive=self.show_inactive):
+            self._grants[g.id] = g
+            table.add_row(
+                g.id[:8],
+                Text(g.state, style="green" if g.state == "active" else "dim"),
+                g.agent,
+                g.tool,
+                g.scope.value,
+                g.created_by,
+                g.created_at.strftime("%Y-%m-%d %H:%M"),
+                g.expires_at.strftime("%Y-%m-%d %H:%M") if g.expires_at else "never",
+                key=g.id,
+            )
+        self._show_selected()
+
+    def _selected(self) -> Grant | None:
+        table = self.query_one("#grants", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self._grants.get(key or "")
+
+    def _show_selected(self) -> None:
+        grant = self._selected()
+        self.query_one("#grant-rule", Static).update(
+            render_rule(grant) if grant else "no grants yet: press A on a request to create one"
+        )
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_selected()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_toggle_inactive(self) -> None:
+        self.show_inactive = not self.show_inactive
+        self.reload()
+
+    def action_revoke(self) -> None:
+        grant = self._selected()
+        if grant is None or not grant.active():
+            self.notify("select an active grant to revoke", severity="warning")
+            return
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.desk.revoke(grant.id)
+            except AgentGuardError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.notify(f"revoked grant {grant.id[:8]}")
+            self.reload()
+
+        self.app.push_screen(ConfirmDialog(f"Revoke grant {grant.id[:8]}?", render_rule(grant)), done)
+
+
+_EFFECT_STYLE = {"allow": "green", "approved": "green", "deny": "red", "denied": "red", "ask": "yellow"}
+
+
+def _outcome(record: dict[str, Any]) -> str:
+    for key in ("effect", "status"):
+        value = record.get(key)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def audit_rows(
+    records: list[dict[str, Any]], *, agent: str = "", tool: str = "", effect: str = ""
+) -> list[dict[str, Any]]:
+    """Records matching the filters (substring, case-insensitive), newest first."""
+    a, t, e = agent.strip().lower(), tool.strip().lower(), effect.strip().lower()
+    out = []
+    for r in reversed(records):
+        if a and a not in str(r.get("agent") or "").lower():
+            continue
+        if t and t not in str(r.get("tool") or "").lower():
+            continue
+        if e and e not in _outcome(r).lower():
+            continue
+        out.append(r)
+    return out
+
+
+class AuditScreen(Screen[None]):
+    """The tail of the audit log (never the whole file), with filters and the chain's status."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,l", "close", "Back"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        limit: int = 1000,
+        reader: Callable[[Path, int], list[dict[str, Any]]] | None = None,
+        verifier: Callable[[Path], str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.path = path
+        self.limit = limit
+        self.reader = reader or _read_last
+        self.verifier = verifier or _verify_text
+        self.records: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"Audit log  {self.path or '(none)'}", classes="screen-title")
+        yield Static("chain: checking...", id="chain")
+        with Horizontal(id="filters"):
+            yield Input(placeholder="agent", id="f-agent")
+            yield Input(placeholder="tool", id="f-tool")
+            yield Input(placeholder="effect/status", id="f-effect")
+        yield DataTable(id="audit", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#audit", DataTable)
+        for name in ("time", "event", "agent", "tool", "effect", "call"):
+            table.add_column(name, key=name)
+        self.action_reload()
+        table.focus()
+
+    def action_reload(self) -> None:
+        self.records = []
+        if self.path is not None and self.path.exists():
+            try:
+                self.records = self.reader(self.path, self.limit)
+            except AgentGuardError as exc:
+                self.notify(str(exc), severity="error")
+        self._fill()
+        self.query_one("#chain", Static).update("chain: checking...")
+        self._verify()
+
+    @work(thread=True, exclusive=True)
+    def _verify(self) -> None:
+        text = self.verifier(self.path) if self.path is not None else "no audit log configured"
+        self.app.call_from_thread(self.query_one("#chain", Static).update, text)
+
+    def _fill(self) -> None:
+        table = self.query_one("#audit", DataTable)
+        table.clear()
+        rows = audit_rows(
+            self.records,
+            agent=self.query_one("#f-agent", Input).value,
+            tool=self.query_one("#f-tool", Input).value,
+            effect=self.query_one("#f-effect", Input).value,
+        )
+        for r in rows:
+            outcome = _outcome(r)
+            ts = str(r.get("ts") or "")
+            table.add_row(
+                ts[11:19] if len(ts) >= 19 else ts,
+                str(r.get("event") or ""),
+                str(r.get("agent") or ""),
+                str(r.get("tool") or ""),
+                Text(outcome, style=_EFFECT_STYLE.get(outcome, "")),
+                str(r.get("call_id") or "")[:8],
+            )
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _read_last(path: Path, n: int) -> list[dict[str, Any]]:
+    from agentguard.audit import read_last
+
+    return read_last(path, n)
+
+
+def _verify_text(path: Path) -> str:
+    from agentguard.audit import verify
+
+    if not path.exists():
+        return "chain: no audit log yet"
+    try:
+        report = verify(path)
+    except AgentGuardError as exc:
+        return f"chain: cannot verify: {exc}"
+    if report.ok:
+        head = (report.head or "")[:12]
+        return f"chain: [green]intact[/green], {report.records_verified} records, head {head}"
+    if report.first_bad is not None:
+        bad = report.first_bad
+        return f"chain: [red]BROKEN[/red] at line {bad.line} (seq {bad.seq}): {bad.reason}"
+    if report.torn_tail is not None:
+        return f"chain: [red]torn tail[/red] at byte {report.torn_tail.offset}"
+    return f"chain: [red]not verified[/red]: checkpoint {report.checkpoint.status.value}"
