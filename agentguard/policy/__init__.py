@@ -1,0 +1,31 @@
+"""The policy engine: Casbin model + CSV rules with a small condition language.
+
+    engine = PolicyEngine.load(Path("permissions"), workspace=Path.cwd())
+    decision = engine.decide(ToolCall(agent="coder", tool="fs.read", arguments={"path": "README.md"}))
+
+Files are loaded through real pycasbin (``model.conf`` + every ``*.csv``), so a stock
+``casbin.Enforcer`` with :meth:`PolicyEngine.casbin_functions` registered reaches the same verdicts.
+See docs/policy.md for the language.
+"""
+
+from agentguard.policy._cases import CaseResult, PolicyCase, load_cases, run_cases
+from agentguard.policy._conditions import FUNCTION_NAMES
+from agentguard.policy._engine import GRANTS_FILE, PolicyEngine, lint_policy
+from agentguard.policy._loader import EXPECTED_MATCHER, MODEL_FILE
+from agentguard.policy._types import LintFinding, RoleLink, Rule
+
+__all__ = [
+    "EXPECTED_MATCHER",
+    "FUNCTION_NAMES",
+    "GRANTS_FILE",
+    "MODEL_FILE",
+    "CaseResult",
+    "LintFinding",
+    "PolicyCase",
+    "PolicyEngine",
+    "RoleLink",
+    "Rule",
+    "lint_policy",
+    "load_cases",
+    "run_cases",
+]

@@ -1,0 +1,609 @@
+"""The condition language of the ``cond`` column: parsed by hand, never ``eval``'d.
+
+    cond   := "*" | or
+    or     := and ("||" and)*
+    and    := unary ("&&" unary)*
+    unary  := "!" unary | "(" or ")" | call
+    call   := NAME "(" [arg ("," arg)*] ")"
+    arg    := "string" | number | "*" | argument.name
+
+Every function is checked for arity and argument types when the policy loads; a condition that
+cannot be compiled is a ``ConditionError`` naming the column. Evaluation never raises for odd
+argument values: a missing argument or a value of the wrong type makes the call false.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from wcmatch import glob
+from wcmatch._wcparse import PatternLimitException
+
+from agentguard import detectors
+from agentguard.policy._shell import (
+    CommandPattern,
+    ShellParseError,
+    cmd_any_matches,
+    cmd_matches,
+    parse_command,
+)
+from agentguard.policy._urls import UrlPattern
+
+__all__ = ["CompileEnv", "Condition", "ConditionError", "EvalContext", "compile_condition"]
+
+_GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.BRACE
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_MISSING: Any = object()
+
+
+class ConditionError(ValueError):
+    """A condition that does not compile; ``column`` is 1-based within the condition text."""
+
+    def __init__(self, message: str, column: int, token: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+        self.token = token
+
+
+@dataclass(frozen=True, slots=True)
+class CompileEnv:
+    """What placeholders in path patterns mean: both already ``realpath``'ed."""
+
+    workspace: str
+    home: str
+
+
+@dataclass(frozen=True, slots=True)
+class EvalContext:
+    """One evaluation: the call's arguments, the clock, and per-call memos (resolved paths)."""
+
+    arguments: Mapping[str, Any]
+    now: datetime
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+
+Predicate = Callable[[EvalContext], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A compiled ``cond``: the predicate plus the annotations found among its top-level terms."""
+
+    text: str
+    predicate: Predicate
+    sandbox: str | None = None
+    timeout_s: float | None = None
+    unconditional: bool = True  # nothing but "*" or annotations: the rule applies to every call
+    functions: frozenset[str] = frozenset()
+
+    def __call__(self, ctx: EvalContext) -> bool:
+        return self.predicate(ctx)
+
+
+# ---------------------------------------------------------------- tokens and syntax tree
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    kind: str  # op ( ) , str num star name end
+    value: Any
+    col: int
+    text: str
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
+_NUMBER = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        col = i + 1
+        if c in " \t":
+            i += 1
+        elif text.startswith("||", i) or text.startswith("&&", i):
+            toks.append(_Tok("op", text[i : i + 2], col, text[i : i + 2]))
+            i += 2
+        elif c in "!(),*":
+            toks.append(_Tok("op" if c == "!" else c if c != "*" else "star", c, col, c))
+            i += 1
+        elif c == '"':
+            j = i + 1
+            out: list[str] = []
+            while True:
+                if j >= n:
+                    raise ConditionError("unterminated string", col, text[i:])
+                ch = text[j]
+                if ch == "\\" and j + 1 < n:
+                    nxt = text[j + 1]
+                    out.append(nxt if nxt in '"\\' else "\\" + nxt)
+                    j += 2
+                elif ch == '"':
+                    break
+                else:
+                    out.append(ch)
+                    j += 1
+            toks.append(_Tok("str", "".join(out), col, text[i : j + 1]))
+            i = j + 1
+        else:
+            m = _NUMBER.match(text, i)
+            if m and (c.isdigit() or c in "-."):
+                toks.append(
+                    _Tok(
+                        "num",
+                        float(m.group()) if any(x in m.group() for x in ".eE") else int(m.group()),
+                        col,
+                        m.group(),
+                    )
+                )
+                i = m.end()
+                continue
+            m = _NAME.match(text, i)
+            if not m:
+                raise ConditionError(f"unexpected character {c!r}", col, c)
+            toks.append(_Tok("name", m.group(), col, m.group()))
+            i = m.end()
+    toks.append(_Tok("end", None, n + 1, "end of condition"))
+    return toks
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    name: str
+    args: tuple[_Tok, ...]
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Not:
+    inner: _Node
+
+
+@dataclass(frozen=True, slots=True)
+class _Bool:
+    op: str  # && or ||
+    items: tuple[_Node, ...]
+
+
+_Node = _Call | _Not | _Bool
+
+
+class _Parser:
+    def __init__(self, toks: list[_Tok]) -> None:
+        self.toks = toks
+        self.i = 0
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self, kind: str, what: str) -> _Tok:
+        tok = self.toks[self.i]
+        if tok.kind != kind:
+            raise ConditionError(f"expected {what}, found {tok.text!r}", tok.col, tok.text)
+        self.i += 1
+        return tok
+
+    def parse(self) -> _Node:
+        node = self.or_()
+        tok = self.peek()
+        if tok.kind != "end":
+            raise ConditionError(f"unexpected {tok.text!r}", tok.col, tok.text)
+        return node
+
+    def or_(self) -> _Node:
+        items = [self.and_()]
+        while self.peek().kind == "op" and self.peek().value == "||":
+            self.i += 1
+            items.append(self.and_())
+        return items[0] if len(items) == 1 else _Bool("||", tuple(items))
+
+    def and_(self) -> _Node:
+        items = [self.unary()]
+        while self.peek().kind == "op" and self.peek().value == "&&":
+            self.i += 1
+            items.append(self.unary())
+        return items[0] if len(items) == 1 else _Bool("&&", tuple(items))
+
+    def unary(self) -> _Node:
+        tok = self.peek()
+        if tok.kind == "op" and tok.value == "!":
+            self.i += 1
+            return _Not(self.unary())
+        if tok.kind == "(":
+            self.i += 1
+            node = self.or_()
+            self.take(")", "')'")
+            return node
+        name = self.take("name", "a function call")
+        if "." in name.value:
+            raise ConditionError(f"{name.value!r} is not a function name", name.col, name.text)
+        self.take("(", f"'(' after {name.value}")
+        args: list[_Tok] = []
+        if self.peek().kind != ")":
+            while True:
+                tok = self.peek()
+                if tok.kind not in ("str", "num", "star", "name"):
+                    raise ConditionError(f"expected an argument, found {tok.text!r}", tok.col, tok.text)
+                self.i += 1
+                args.append(tok)
+                if self.peek().kind == ",":
+                    self.i += 1
+                    continue
+                break
+        self.take(")", f"')' to close {name.value}(")
+        return _Call(name.value, tuple(args), name.col)
+
+
+# ---------------------------------------------------------------- functions
+
+
+def _lookup(arguments: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = arguments
+    for part in path:
+        if isinstance(value, Mapping):
+            if part not in value:
+                return _MISSING
+            value = value[part]
+        elif isinstance(value, list | tuple) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _strict_equal(a: Any, b: Any) -> bool:
+    """JSON equality without Python's ``True == 1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_strict_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_strict_equal(x, y) for x, y in zip(a, b, strict=True))
+    if a is None or b is None:
+        return a is b
+    return isinstance(a, str) and isinstance(b, str) and a == b
+
+
+def _eq_literal(value: Any, literal: Any) -> bool:
+    if _is_number(literal):
+        return _is_number(value) and bool(value == literal)
+    if isinstance(value, str):
+        return bool(value == literal)
+    try:
+        parsed = json.loads(literal)
+    except ValueError:
+        return False
+    return _strict_equal(value, parsed)
+
+
+def normalise_path(value: Any, workspace: str) -> str | None:
+    """The absolute, symlink-free path a tool would open, or ``None`` for values that are not paths."""
+    if not isinstance(value, str) or not value or "\x00" in value or len(value) > 4096:
+        return None
+    path = os.path.expanduser(value) if value.startswith("~") else value
+    if not os.path.isabs(path):
+        path = os.path.join(workspace, path)
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return None
+
+
+class _Builder:
+    def __init__(self, env: CompileEnv, call: _Call) -> None:
+        self.env = env
+        self.call = call
+
+    def fail(self, message: str, tok: _Tok | None = None) -> ConditionError:
+        if tok is None:
+            return ConditionError(f"{self.call.name}(): {message}", self.call.col, self.call.name)
+        return ConditionError(f"{self.call.name}(): {message}", tok.col, tok.text)
+
+    def arity(self, low: int, high: int | None = None) -> None:
+        n = len(self.call.args)
+        high = low if high is None else high
+        if not low <= n <= high:
+            want = str(low) if low == high else f"{low} or more" if high > 99 else f"{low}-{high}"
+            raise self.fail(f"takes {want} argument{'s' if want != '1' else ''}, got {n}")
+
+    def ref(self, index: int) -> tuple[str, ...]:
+        tok = self.call.args[index]
+        if tok.kind != "name":
+            raise self.fail(f"argument {index + 1} must name a tool argument, got {tok.text}", tok)
+        return tuple(tok.value.split("."))
+
+    def ref_or_star(self, index: int) -> tuple[str, ...] | None:
+        """``None`` stands for ``*``: all arguments."""
+        if self.call.args[index].kind == "star":
+            return None
+        return self.ref(index)
+
+    def string(self, index: int) -> str:
+        tok = self.call.args[index]
+        if tok.kind != "str":
+            raise self.fail(f"argument {index + 1} must be a quoted string, got {tok.text}", tok)
+        return str(tok.value)
+
+    def number(self, index: int) -> float:
+        tok = self.call.args[index]
+        if tok.kind != "num":
+            raise self.fail(f"argument {index + 1} must be a number, got {tok.text}", tok)
+        return float(tok.value)
+
+
+def _value_pred(path: tuple[str, ...] | None, test: Callable[[Any], bool]) -> Predicate:
+    if path is None:
+        return lambda ctx: test(ctx.arguments)
+
+    def pred(ctx: EvalContext) -> bool:
+        value = _lookup(ctx.arguments, path)
+        return value is not _MISSING and test(value)
+
+    return pred
+
+
+def _f_path(b: _Builder) -> Predicate:
+    b.arity(2)
+    ref = b.ref(0)
+    raw = b.string(1)
+    tok = b.call.args[1]
+    for m in _PLACEHOLDER.finditer(raw):
+        if m.group(1) not in ("workspace", "home"):
+            raise b.fail(f"unknown placeholder {{{m.group(1)}}}; use {{workspace}} or {{home}}", tok)
+    pattern = raw.replace("{workspace}", glob.escape(b.env.workspace)).replace(
+        "{home}", glob.escape(b.env.home)
+    )
+    if not pattern.startswith("/"):
+        raise b.fail(f"path pattern {raw!r} must be absolute or start with {{workspace}} or {{home}}", tok)
+    try:
+        matchers = [glob.compile(pattern, flags=_GLOB_FLAGS)]
+        if pattern.endswith("/**"):
+            matchers.append(glob.compile(pattern[:-3] or "/", flags=_GLOB_FLAGS))
+    except (ValueError, re.error, PatternLimitException) as exc:
+        raise b.fail(f"bad glob {raw!r}: {exc}", tok) from None
+    workspace = b.env.workspace
+
+    def pred(ctx: EvalContext) -> bool:
+        value = _lookup(ctx.arguments, ref)
+        if value is _MISSING:
+            return False
+        key = ("path", ref)
+        if key in ctx.memo:
+            path = ctx.memo[key]
+        else:
+            path = ctx.memo[key] = normalise_path(value, workspace)
+        return path is not None and any(m.match(path) for m in matchers)
+
+    return pred
+
+
+def _f_cmd(b: _Builder, *, any_: bool) -> Predicate:
+    b.arity(2, 10_000)
+    ref = b.ref(0)
+    patterns: list[CommandPattern] = []
+    for i in range(1, len(b.call.args)):
+        try:
+            patterns.append(CommandPattern.parse(b.string(i)))
+        except ValueError as exc:
+            raise b.fail(str(exc), b.call.args[i]) from None
+
+    def pred(ctx: EvalContext) -> bool:
+        value = _lookup(ctx.arguments, ref)
+        if value is _MISSING:
+            return False
+        if not isinstance(value, str):
+            return any_  # not a command line at all: cmd_any fails closed, cmd does not match
+        key = ("sh", value)
+        if key in ctx.memo:
+            parsed = ctx.memo[key]
+        else:
+            try:
+                parsed = parse_command(value)
+            except ShellParseError:
+                parsed = None
+            ctx.memo[key] = parsed
+        return cmd_any_matches(parsed, patterns) if any_ else cmd_matches(parsed, patterns)
+
+    return pred
+
+
+def _f_url(b: _Builder) -> Predicate:
+    b.arity(2)
+    ref = b.ref(0)
+    tok = b.call.args[1]
+    try:
+        pattern = UrlPattern.parse(b.string(1))
+    except ValueError as exc:
+        raise b.fail(str(exc), tok) from None
+    return _value_pred(ref, lambda v: isinstance(v, str) and pattern.matches(v))
+
+
+def _f_regex(b: _Builder) -> Predicate:
+    b.arity(2)
+    ref = b.ref(0)
+    tok = b.call.args[1]
+    try:
+        rx = re.compile(b.string(1))
+    except re.error as exc:
+        raise b.fail(f"bad regular expression: {exc}", tok) from None
+    return _value_pred(ref, lambda v: isinstance(v, str) and rx.fullmatch(v) is not None)
+
+
+def _f_glob(b: _Builder) -> Predicate:
+    b.arity(2)
+    ref = b.ref(0)
+    tok = b.call.args[1]
+    try:
+        matcher = glob.compile(b.string(1), flags=_GLOB_FLAGS)
+    except (ValueError, re.error, PatternLimitException) as exc:
+        raise b.fail(f"bad glob: {exc}", tok) from None
+    return _value_pred(ref, lambda v: isinstance(v, str) and bool(matcher.match(v)))
+
+
+def _literal(b: _Builder, index: int) -> Any:
+    tok = b.call.args[index]
+    if tok.kind not in ("str", "num"):
+        raise b.fail(f"argument {index + 1} must be a string or number, got {tok.text}", tok)
+    return tok.value
+
+
+def _f_eq(b: _Builder) -> Predicate:
+    b.arity(2)
+    ref = b.ref(0)
+    literal = _literal(b, 1)
+    return _value_pred(ref, lambda v: _eq_literal(v, literal))
+
+
+def _f_oneof(b: _Builder) -> Predicate:
+    b.arity(2, 10_000)
+    ref = b.ref(0)
+    literals = [_literal(b, i) for i in range(1, len(b.call.args))]
+    return _value_pred(ref, lambda v: any(_eq_literal(v, lit) for lit in literals))
+
+
+def _f_compare(b: _Builder, op: Callable[[float, float], bool]) -> Predicate:
+    b.arity(2)
+    ref = b.ref(0)
+    limit = b.number(1)
+    return _value_pred(ref, lambda v: _is_number(v) and op(v, limit))
+
+
+def _f_between(b: _Builder) -> Predicate:
+    b.arity(3)
+    ref = b.ref(0)
+    low, high = b.number(1), b.number(2)
+    if low > high:
+        raise b.fail(f"lower bound {low:g} is above upper bound {high:g}")
+    return _value_pred(ref, lambda v: _is_number(v) and low <= v <= high)
+
+
+def _f_detector(b: _Builder, category: detectors.Category, kinds: Sequence[str] | None = None) -> Predicate:
+    b.arity(1)
+    ref = b.ref_or_star(0)
+    return _value_pred(ref, lambda v: detectors.contains(v, category, kinds))
+
+
+def _f_before(b: _Builder) -> Predicate:
+    b.arity(1)
+    tok = b.call.args[0]
+    text = b.string(0)
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise b.fail(f"{text!r} is not an ISO 8601 time", tok) from None
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise b.fail(f"{text!r} has no time zone; write e.g. {text}Z", tok)
+    return lambda ctx: ctx.now < instant
+
+
+_FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
+    "path": _f_path,
+    "cmd": lambda b: _f_cmd(b, any_=False),
+    "cmd_any": lambda b: _f_cmd(b, any_=True),
+    "url": _f_url,
+    "regex": _f_regex,
+    "glob": _f_glob,
+    "eq": _f_eq,
+    "oneof": _f_oneof,
+    "lt": lambda b: _f_compare(b, lambda x, y: x < y),
+    "le": lambda b: _f_compare(b, lambda x, y: x <= y),
+    "gt": lambda b: _f_compare(b, lambda x, y: x > y),
+    "ge": lambda b: _f_compare(b, lambda x, y: x >= y),
+    "between": _f_between,
+    "secret": lambda b: _f_detector(b, "secret"),
+    "pii": lambda b: _f_detector(b, "pii"),
+    "email": lambda b: _f_detector(b, "pii", ("email",)),
+    "before": _f_before,
+}
+_ANNOTATIONS = ("sandbox", "timeout")
+FUNCTION_NAMES = frozenset(_FUNCTIONS) | frozenset(_ANNOTATIONS)
+
+
+def _always(ctx: EvalContext) -> bool:
+    return True
+
+
+def _build(node: _Node, env: CompileEnv, used: set[str]) -> Predicate:
+    if isinstance(node, _Not):
+        inner = _build(node.inner, env, used)
+        return lambda ctx: not inner(ctx)
+    if isinstance(node, _Bool):
+        items = tuple(_build(item, env, used) for item in node.items)
+        if node.op == "&&":
+            return lambda ctx: all(p(ctx) for p in items)
+        return lambda ctx: any(p(ctx) for p in items)
+    if node.name in _ANNOTATIONS:
+        raise ConditionError(
+            f"{node.name}() is an annotation and may only appear as a top-level '&&' term",
+            node.col,
+            node.name,
+        )
+    factory = _FUNCTIONS.get(node.name)
+    if factory is None:
+        known = ", ".join(sorted(FUNCTION_NAMES))
+        raise ConditionError(f"unknown function {node.name!r} (known: {known})", node.col, node.name)
+    used.add(node.name)
+    return factory(_Builder(env, node))
+
+
+def compile_condition(text: str, env: CompileEnv) -> Condition:
+    """Compile one ``cond`` column. Raises ``ConditionError`` for anything that is not valid."""
+    stripped = text.strip()
+    if stripped == "*":
+        return Condition(text, _always)
+    if not stripped:
+        raise ConditionError("empty condition; write * for none", 1)
+    tree = _Parser(_tokenize(stripped)).parse()
+    terms = list(tree.items) if isinstance(tree, _Bool) and tree.op == "&&" else [tree]
+    sandbox: str | None = None
+    timeout: float | None = None
+    rest: list[_Node] = []
+    for term in terms:
+        if isinstance(term, _Call) and term.name in _ANNOTATIONS:
+            b = _Builder(env, term)
+            b.arity(1)
+            if term.name == "sandbox":
+                if sandbox is not None:
+                    raise b.fail("given twice")
+                sandbox = b.string(0)
+                if not _PROFILE_NAME.match(sandbox):
+                    raise b.fail(f"bad profile name {sandbox!r}", term.args[0])
+            else:
+                if timeout is not None:
+                    raise b.fail("given twice")
+                timeout = b.number(0)
+                if not 0 < timeout <= 7 * 86400:
+                    raise b.fail("timeout must be between 0 and 604800 seconds", term.args[0])
+            continue
+        rest.append(term)
+    used: set[str] = set()
+    preds = [_build(term, env, used) for term in rest]
+    if not preds:
+        predicate: Predicate = _always
+    elif len(preds) == 1:
+        predicate = preds[0]
+    else:
+        items = tuple(preds)
+
+        def predicate(ctx: EvalContext) -> bool:
+            return all(p(ctx) for p in items)
+
+    return Condition(text, predicate, sandbox, timeout, not preds, frozenset(used))

@@ -1,0 +1,345 @@
+"""The policy engine: load once, decide many times, reload when the files change."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentguard.errors import PolicyError
+from agentguard.models import Decision, Effect, ToolCall, canonical_tool_name
+from agentguard.policy._conditions import (
+    CompileEnv,
+    Condition,
+    ConditionError,
+    EvalContext,
+    compile_condition,
+)
+from agentguard.policy._lint import lint_loaded
+from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, ToolPattern, load_policy, policy_files
+from agentguard.policy._types import LintFinding, RoleLink, Rule
+
+if TYPE_CHECKING:
+    from agentguard.settings import Settings
+
+__all__ = ["GRANTS_FILE", "PolicyEngine", "lint_policy"]
+
+GRANTS_FILE = "grants.csv"
+_VERB = {Effect.DENY: "denied by", Effect.ASK: "approval required by", Effect.ALLOW: "allowed by"}
+_CACHE_LIMIT = 10_000
+
+_Stamp = tuple[tuple[str, tuple[int, int, int] | None], ...]
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@dataclass
+class _State:
+    """One loaded policy, immutable once built, plus the per-tool candidate cache."""
+
+    loaded: LoadedPolicy
+    literal: dict[str, list[Rule]] = field(default_factory=dict)
+    globbed: list[tuple[ToolPattern, Rule]] = field(default_factory=list)
+    patterns: dict[str, ToolPattern] = field(default_factory=dict)
+    by_tool: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for rule in self.loaded.rules:
+            pattern = self.patterns.get(rule.tool) or ToolPattern(rule.tool)
+            self.patterns[rule.tool] = pattern
+            if pattern.literal is not None:
+                self.literal.setdefault(pattern.literal, []).append(rule)
+            else:
+                self.globbed.append((pattern, rule))
+
+    def candidates(self, tool: str) -> tuple[Rule, ...]:
+        """Rules whose tool pattern matches ``tool``, in file/line order (the slot for a bigger index)."""
+        found = self.by_tool.get(tool)
+        if found is None:
+            if "/" in tool:
+                rules = [r for r in self.loaded.rules if self.patterns[r.tool].matches(tool)]
+            else:
+                rules = list(self.literal.get(tool, ()))
+                rules.extend(rule for pattern, rule in self.globbed if pattern.matches(tool))
+                rules.sort(key=lambda r: r.order)
+            found = tuple(rules)
+            if len(self.by_tool) >= _CACHE_LIMIT:
+                self.by_tool.clear()
+            self.by_tool[tool] = found
+        return found
+
+
+def _winners(matched: Sequence[Rule]) -> list[Rule]:
+    """The matched rules of the winning effect, in order: deny > granted allow > ask > allow."""
+    denies = [r for r in matched if r.effect is Effect.DENY]
+    if denies:
+        return denies
+    grants = [r for r in matched if r.grant and r.effect is Effect.ALLOW]
+    if grants:
+        return grants
+    asks = [r for r in matched if r.effect is Effect.ASK]
+    return asks or list(matched)
+
+
+class PolicyEngine:
+    """Decides tool calls from a Casbin model + policy CSVs. Build it with :meth:`load`.
+
+    Decisions follow the model exactly: a rule matches when its subject is ``*`` or the agent (or a
+    role the agent inherits through ``g`` lines), its tool glob matches the canonical tool name and
+    its condition holds. ``deny`` beats ``ask`` beats ``allow``; no match gives ``default_effect``.
+    Rules from ``extra_files`` are grants (an approver's "approve always"): an ``allow`` there
+    settles an ``ask``, but nothing overrides a ``deny``.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        workspace: Path,
+        default_effect: Effect = Effect.DENY,
+        extra_files: Sequence[Path] = (),
+    ) -> None:
+        self._directory = Path(directory)
+        self._workspace = Path(workspace)
+        self._default = Effect(default_effect)
+        self._extra = tuple(Path(p) for p in extra_files)
+        self._cache: dict[str, Condition | ConditionError] = {}
+        self._env = CompileEnv(os.path.realpath(self._workspace), os.path.realpath(Path.home()))
+        self._state: _State | None = None
+        self._failure: PolicyError | None = PolicyError("policy not loaded yet", file=str(self._directory))
+        self._stamp: _Stamp = ()
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- building
+
+    @classmethod
+    def load(
+        cls,
+        directory: Path,
+        *,
+        workspace: Path,
+        default_effect: Effect = Effect.DENY,
+        extra_files: Sequence[Path] = (),
+    ) -> PolicyEngine:
+        """Load ``directory/model.conf`` and every ``*.csv`` in it (then ``extra_files``).
+
+        Raises ``PolicyError`` naming file and line for any problem; never loads part of a policy.
+        """
+        engine = cls(directory, workspace=workspace, default_effect=default_effect, extra_files=extra_files)
+        engine.reload()
+        return engine
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, include_grants: bool = True) -> PolicyEngine:
+        """The engine the guard and the CLI use: the settings' policy dir plus ``<home>/grants.csv``."""
+        extra = [settings.home / GRANTS_FILE] if include_grants else []
+        return cls.load(
+            settings.resolved_policy_dir(),
+            workspace=settings.workspace,
+            default_effect=settings.default_effect,
+            extra_files=extra,
+        )
+
+    def _current_stamp(self) -> _Stamp:
+        try:
+            files = policy_files(self._directory, self._extra) if self._directory.is_dir() else []
+        except OSError:
+            files = []
+        paths = [self._directory, self._directory / MODEL_FILE, *files]
+        return tuple((str(p), _stat(p)) for p in paths)
+
+    def reload(self) -> None:
+        """Read the files again. On failure the engine denies every call until a reload succeeds."""
+        with self._lock:
+            self._stamp = self._current_stamp()  # taken first: a change during the read is seen next time
+            loaded = load_policy(
+                self._directory, workspace=self._workspace, extra_files=self._extra, cache=self._cache
+            )
+            if loaded.errors:
+                first = loaded.errors[0]
+                more = len(loaded.errors) - 1
+                suffix = (
+                    f" (and {more} more problem{'s' if more > 1 else ''}; run 'agentguard policy check')"
+                    if more
+                    else ""
+                )
+                self._state = None
+                self._failure = PolicyError(
+                    first.message + suffix,
+                    file=first.file,
+                    line=first.line,
+                    findings=[f.model_dump() for f in loaded.errors],
+                )
+                raise self._failure
+            self._state = _State(loaded)
+            self._failure = None
+
+    def refresh(self) -> bool:
+        """Reload if any policy file changed (stat: mtime, size, inode). True when something changed.
+
+        Cheap enough to call before every decision. A failed reload does not raise: the engine
+        denies every call, naming the problem, until the files are valid again.
+        """
+        if self._current_stamp() == self._stamp:
+            return False
+        with contextlib.suppress(PolicyError):  # the failure is kept in load_error; decide denies
+            self.reload()
+        return True
+
+    # ---------------------------------------------------------------- reading
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
+
+    @property
+    def workspace(self) -> Path:
+        return self._workspace
+
+    @property
+    def default_effect(self) -> Effect:
+        return self._default
+
+    @property
+    def extra_files(self) -> tuple[Path, ...]:
+        return self._extra
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every policy CSV the current rules came from, in load order."""
+        return self._state.loaded.files if self._state is not None else ()
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self._state.loaded.rules if self._state is not None else ()
+
+    @property
+    def role_links(self) -> tuple[RoleLink, ...]:
+        return self._state.loaded.links if self._state is not None else ()
+
+    @property
+    def load_error(self) -> PolicyError | None:
+        """Why the engine is failing closed, or ``None`` when a valid policy is loaded."""
+        return self._failure
+
+    def roles_of(self, agent: str) -> frozenset[str]:
+        """The agent itself plus every role it inherits (what ``g(agent, role)`` is true for)."""
+        state = self._state
+        if state is None:
+            return frozenset({agent})
+        return state.loaded.roles.get(agent) or frozenset({agent})
+
+    def lint(self) -> list[LintFinding]:
+        """Warnings for the loaded policy (errors would have stopped it from loading)."""
+        if self._state is None:
+            return []
+        return lint_loaded(self._state.loaded)
+
+    # ---------------------------------------------------------------- deciding
+
+    def decide(self, call: ToolCall) -> Decision:
+        """The verdict for one call. Never raises: any internal problem is a deny naming the cause."""
+        try:
+            return self._decide(call)
+        except Exception as exc:  # noqa: BLE001 - fail closed: any internal problem is a deny
+            return Decision(
+                effect=Effect.DENY,
+                reason=f"policy engine error, failing closed: {type(exc).__name__}: {exc}",
+            )
+
+    def _decide(self, call: ToolCall) -> Decision:
+        state = self._state
+        if state is None or self._failure is not None:
+            cause = self._failure or "no policy loaded"
+            return Decision(effect=Effect.DENY, reason=f"policy could not be loaded, failing closed: {cause}")
+        try:
+            tool = canonical_tool_name(call.tool)
+        except ValueError as exc:
+            return Decision(effect=Effect.DENY, reason=f"invalid tool name, denied: {exc}")
+        subjects = state.loaded.roles.get(call.agent) or frozenset({call.agent})
+        ctx = EvalContext(call.arguments, datetime.now(UTC))
+        matched: list[Rule] = []
+        for rule in state.candidates(tool):
+            if rule.subject != "*" and rule.subject not in subjects:
+                continue
+            try:
+                hit = rule.condition(ctx)
+            except Exception as exc:  # noqa: BLE001 - fail closed, naming the rule
+                return Decision(
+                    effect=Effect.DENY,
+                    reason=f"error evaluating {rule.ref} ({rule.ref.text}), failing closed: "
+                    f"{type(exc).__name__}: {exc}",
+                    matched=tuple(r.ref for r in matched),
+                )
+            if hit:
+                matched.append(rule)
+        if not matched:
+            return Decision(
+                effect=self._default,
+                reason=f"no rule matched; default is {self._default.value}",
+            )
+        winners = _winners(matched)
+        rule = winners[0]
+        sandbox = next((r.sandbox_profile for r in winners if r.sandbox_profile), None)
+        timeout = next((r.approval_timeout_s for r in winners if r.approval_timeout_s is not None), None)
+        return Decision(
+            effect=rule.effect,
+            rule=rule.ref,
+            reason=f"{_VERB[rule.effect]} {'grant ' if rule.grant else ''}{rule.ref} ({rule.ref.text})",
+            matched=tuple(r.ref for r in matched),
+            sandbox_profile=sandbox,
+            approval_timeout_s=timeout,
+        )
+
+    # ---------------------------------------------------------------- stock casbin
+
+    def casbin_functions(self) -> dict[str, Callable[..., bool]]:
+        """Functions to ``add_function`` on a stock ``casbin.Enforcer`` so it evaluates these files too.
+
+        The model's matcher calls ``argsMatch(r.args, p.cond)``; ``globMatch`` is casbin's own.
+        """
+        env = self._env
+        cache = self._cache
+
+        def args_match(arguments: Any, cond: str) -> bool:
+            compiled = cache.get(cond)
+            if compiled is None:
+                try:
+                    compiled = compile_condition(cond, env)
+                except ConditionError as exc:
+                    compiled = exc
+                cache[cond] = compiled
+            if isinstance(compiled, ConditionError):
+                raise PolicyError(f"condition {cond!r}: {compiled.message}")
+            return compiled(EvalContext(arguments, datetime.now(UTC)))
+
+        return {"argsMatch": args_match}
+
+    def __repr__(self) -> str:
+        state = "failed" if self._failure else f"{len(self.rules)} rules"
+        return f"PolicyEngine({str(self._directory)!r}, {state})"
+
+
+def lint_policy(
+    directory: Path,
+    *,
+    workspace: Path,
+    extra_files: Sequence[Path] = (),
+) -> list[LintFinding]:
+    """Every error and warning in a policy directory, without raising (what ``policy check`` prints)."""
+    loaded = load_policy(Path(directory), workspace=Path(workspace), extra_files=extra_files)
+    findings = list(loaded.errors)
+    if loaded.rules or loaded.links:
+        findings.extend(lint_loaded(loaded))
+    return findings

@@ -1,0 +1,421 @@
+"""Reading model.conf and the policy CSVs through real pycasbin, recording file:line for every rule.
+
+Every line goes through casbin's own tokenizer (``load_policy_line``) so the files agentguard
+enforces are exactly the files a stock ``casbin.Enforcer`` loads. Lines casbin would crash on or
+silently skip (unbalanced brackets, unknown line types, wrong column counts) are errors here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from collections.abc import Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import casbin
+from casbin.persist.adapter import Adapter, _extract_tokens, load_policy_line
+from casbin.util import escape_assertion
+from wcmatch import glob
+from wcmatch._wcparse import PatternLimitException
+
+from agentguard.models import Effect, RuleRef
+from agentguard.policy._conditions import CompileEnv, Condition, ConditionError, compile_condition
+from agentguard.policy._types import LintFinding, RoleLink, Rule
+
+__all__ = [
+    "EXPECTED_MATCHER",
+    "MODEL_FILE",
+    "LoadedPolicy",
+    "ToolPattern",
+    "load_policy",
+    "policy_files",
+]
+
+MODEL_FILE = "model.conf"
+EXPECTED_MATCHER = (
+    '(p.sub == "*" || g(r.sub, p.sub)) && globMatch(r.tool, p.tool) '
+    "&& argsMatch(r.args, p.cond) && r.act == p.act"
+)
+EXPECTED_EFFECT = "some(where (p.eft == allow))"
+MAX_ROLE_DEPTH = 9  # casbin's default role manager follows at most 10 levels, the member itself included
+_GLOB_CHARS = re.compile(r"[*?\[\]{}\\]")
+_TOOL_PATTERN_CHARS = re.compile(r"^[a-z0-9._\-/:*?\[\]!{}]+$")
+
+
+class ToolPattern:
+    """A ``tool`` column compiled once, with casbin ``globMatch`` semantics (``*`` stops at ``/``)."""
+
+    __slots__ = ("literal", "matcher", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.literal = None if _GLOB_CHARS.search(text) or "/" in text else text
+        pattern = text[1:] if text.startswith("*/") else text
+        parts = [p if p == "**" else re.sub(r"\*{2,}", "*", p) for p in pattern.split("/")]
+        pattern = "/".join(parts)
+        if pattern.endswith("/**"):
+            pattern = "{" + pattern[:-3] + "," + pattern + "}"
+        self.matcher = glob.compile(pattern, flags=glob.GLOBSTAR | glob.BRACE)
+
+    def matches(self, tool: str) -> bool:
+        if self.literal is not None and "/" not in tool:
+            return tool == self.literal
+        return bool(self.matcher.match(tool))
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    rules: tuple[Rule, ...]
+    links: tuple[RoleLink, ...]
+    roles: dict[str, frozenset[str]]  # member -> itself plus every role it reaches, as casbin's g() sees it
+    files: tuple[Path, ...]  # every policy file read, extra files that do not exist included
+    errors: tuple[LintFinding, ...]
+
+
+def policy_files(directory: Path, extra_files: Sequence[Path] = ()) -> list[Path]:
+    """``*.csv`` directly inside ``directory`` sorted by name, then ``extra_files`` in order."""
+    own = sorted((p for p in directory.glob("*.csv") if p.is_file()), key=lambda p: p.name)
+    return [*own, *(p for p in extra_files if p not in own)]
+
+
+def _label(path: Path, directory: Path) -> str:
+    return path.name if path.parent == directory else str(path)
+
+
+def _error(file: str, line: int | None, message: str, code: str) -> LintFinding:
+    return LintFinding(severity="error", file=file, line=line, message=message, code=code)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def validate_model(path: Path) -> tuple[Any, list[LintFinding]]:
+    """Load ``model.conf`` with casbin and check it is the model agentguard implements."""
+    label = path.name
+    if not path.is_file():
+        return None, [
+            _error(
+                str(path), None, "model file not found (expected model.conf in the policy directory)", "model"
+            )
+        ]
+    model = casbin.Model()
+    try:
+        model.load_model(str(path))
+    except Exception as exc:  # noqa: BLE001 - casbin raises bare RuntimeError/KeyError/IndexError
+        return None, [_error(label, None, f"casbin cannot parse the model: {exc}", "model")]
+    problems: list[str] = []
+
+    sections: dict[str, dict[str, Any]] = model.model  # casbin.Model has no __contains__: use its dict
+
+    def section(sec: str, key: str) -> Any:
+        if sec not in sections or key not in sections[sec]:
+            problems.append(f"missing '{key} = ...' ({_SECTION_NAMES[sec]})")
+            return None
+        extra = sorted(set(sections[sec]) - {key})
+        if extra:
+            problems.append(f"only one {_SECTION_NAMES[sec]} is supported; remove {', '.join(extra)}")
+        return sections[sec][key]
+
+    r, p, g, e, m = (
+        section("r", "r"),
+        section("p", "p"),
+        section("g", "g"),
+        section("e", "e"),
+        section("m", "m"),
+    )
+    if r is not None and r.tokens != ["r_sub", "r_tool", "r_args", "r_act"]:
+        problems.append(f"request_definition must be 'r = sub, tool, args, act', got 'r = {r.value}'")
+    if p is not None and p.tokens != ["p_sub", "p_tool", "p_cond", "p_act"]:
+        problems.append(f"policy_definition must be 'p = sub, tool, cond, act', got 'p = {p.value}'")
+    if g is not None and _squash(g.value) != "_,_":
+        problems.append(f"role_definition must be 'g = _, _', got 'g = {g.value}'")
+    if e is not None and _squash(e.value) != _squash(escape_assertion(EXPECTED_EFFECT)):
+        problems.append(f"policy_effect must be 'e = {EXPECTED_EFFECT}'")
+    if m is not None and _squash(m.value) != _squash(escape_assertion(EXPECTED_MATCHER)):
+        problems.append(
+            f"matchers must be 'm = {EXPECTED_MATCHER}' (agentguard implements this matcher natively)"
+        )
+    return model, [_error(label, None, problem, "model") for problem in problems]
+
+
+_SECTION_NAMES = {
+    "r": "request_definition",
+    "p": "policy_definition",
+    "g": "role_definition",
+    "e": "policy_effect",
+    "m": "matchers",
+}
+
+
+def _token_spans(line: str) -> list[tuple[int, int]] | str:
+    """Casbin's top-level comma split, as (start, end) spans; a string explains unbalanced brackets."""
+    depth: list[tuple[str, int]] = []
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for i, ch in enumerate(line):
+        if ch in "([":
+            depth.append((ch, i))
+        elif ch in ")]":
+            if not depth:
+                return f"unbalanced {ch!r} at column {i + 1} (casbin counts brackets even inside quotes)"
+            depth.pop()
+        elif ch == "," and not depth:
+            spans.append((start, i))
+            start = i + 1
+    if depth:
+        ch, i = depth[-1]
+        return f"{ch!r} at column {i + 1} is never closed (casbin counts brackets even inside quotes)"
+    spans.append((start, len(line)))
+    return spans
+
+
+def _strip_span(line: str, span: tuple[int, int]) -> tuple[str, int]:
+    raw = line[span[0] : span[1]]
+    return raw.strip(), span[0] + (len(raw) - len(raw.lstrip())) + 1
+
+
+class _RecordingAdapter(Adapter):  # type: ignore[misc]
+    """Feeds casbin the valid lines, via casbin's ``load_policy_line``, and records where each came from."""
+
+    def __init__(
+        self,
+        files: Sequence[Path],
+        directory: Path,
+        env: CompileEnv,
+        cache: MutableMapping[str, Condition | ConditionError],
+        extra: Sequence[Path] = (),
+    ) -> None:
+        self.files = files
+        self.directory = directory
+        self.env = env
+        self.cache = cache
+        self.extra = frozenset(extra)
+        self._grant_file = False
+        self.rules: list[Rule] = []
+        self.links: list[RoleLink] = []
+        self.errors: list[LintFinding] = []
+
+    def load_policy(self, model: Any) -> None:
+        self.rules.clear()
+        self.links.clear()
+        self.errors.clear()
+        for path in self.files:
+            label = _label(path, self.directory)
+            self._grant_file = path in self.extra
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                if path.parent == self.directory:
+                    self.errors.append(_error(label, None, "file vanished while loading", "io"))
+                continue  # an extra file (grants.csv) that does not exist yet is simply empty
+            except OSError as exc:
+                self.errors.append(_error(label, None, f"cannot read: {exc.strerror or exc}", "io"))
+                continue
+            for number, raw in enumerate(data.split(b"\n"), start=1):
+                try:
+                    line = raw.decode("utf-8").strip()
+                except UnicodeDecodeError as exc:
+                    self.errors.append(_error(label, number, f"not UTF-8: {exc.reason}", "encoding"))
+                    continue
+                if not line or line.startswith("#"):
+                    continue
+                if self._check_line(line, label, number):
+                    load_policy_line(line, model)
+
+    def _check_line(self, line: str, label: str, number: int) -> bool:
+        spans = _token_spans(line)
+        if isinstance(spans, str):
+            self.errors.append(_error(label, number, spans, "brackets"))
+            return False
+        tokens = [_strip_span(line, s) for s in spans]
+        texts = [t for t, _ in tokens]
+        if texts != _extract_tokens(line):  # would mean our split differs from casbin's: refuse the line
+            self.errors.append(
+                _error(label, number, "line cannot be split the way casbin splits it", "columns")
+            )
+            return False
+        ref = RuleRef(file=label, line=number, text=line)
+        kind = texts[0]
+        if kind == "p":
+            return self._rule(ref, tokens, label, number)
+        if kind == "g":
+            if len(texts) != 3:
+                self.errors.append(
+                    _error(
+                        label,
+                        number,
+                        f"'g' lines have 2 fields (g, member, role), found {len(texts) - 1}",
+                        "columns",
+                    )
+                )
+                return False
+            if not texts[1] or not texts[2]:
+                self.errors.append(_error(label, number, "empty member or role", "empty-field"))
+                return False
+            self.links.append(RoleLink(ref=ref, member=texts[1], role=texts[2]))
+            return True
+        self.errors.append(
+            _error(
+                label,
+                number,
+                f"unknown line type {kind!r}; lines start with 'p' (rule) or 'g' (role)",
+                "line-type",
+            )
+        )
+        return False
+
+    def _rule(self, ref: RuleRef, tokens: list[tuple[str, int]], label: str, number: int) -> bool:
+        if len(tokens) != 5:
+            self.errors.append(
+                _error(
+                    label,
+                    number,
+                    f"'p' lines have 4 fields (p, subject, tool, condition, effect), found {len(tokens) - 1}"
+                    " (a comma outside brackets starts a new field)",
+                    "columns",
+                )
+            )
+            return False
+        (_, _), (sub, _), (tool, tool_col), (cond, cond_col), (act, act_col) = tokens
+        ok = True
+        for name, value in (("subject", sub), ("tool", tool), ("condition", cond), ("effect", act)):
+            if not value:
+                self.errors.append(_error(label, number, f"empty {name} field", "empty-field"))
+                ok = False
+        if not ok:
+            return False
+        if act not in ("allow", "ask", "deny"):
+            self.errors.append(
+                _error(
+                    label,
+                    number,
+                    f"effect at column {act_col} must be allow, ask or deny, got {act!r}",
+                    "bad-effect",
+                )
+            )
+            ok = False
+        if not _TOOL_PATTERN_CHARS.match(tool):
+            self.errors.append(
+                _error(
+                    label,
+                    number,
+                    f"tool pattern {tool!r} at column {tool_col}: tool names are lowercase ASCII "
+                    "(letters, digits, . _ - / :) plus glob characters * ? [ ] !",
+                    "tool-pattern",
+                )
+            )
+            ok = False
+        else:
+            try:
+                ToolPattern(tool)
+            except (ValueError, re.error, PatternLimitException) as exc:
+                self.errors.append(_error(label, number, f"tool pattern {tool!r}: {exc}", "tool-pattern"))
+                ok = False
+        condition = self._condition(cond)
+        if isinstance(condition, ConditionError):
+            column = cond_col + condition.column - 1
+            near = f" near {condition.token!r}" if condition.token else ""
+            self.errors.append(
+                _error(
+                    label,
+                    number,
+                    f"condition, column {column}{near}: {condition.message}",
+                    _cond_code(condition),
+                )
+            )
+            return False
+        if not ok:
+            return False
+        self.rules.append(
+            Rule(
+                ref=ref,
+                subject=sub,
+                tool=tool,
+                cond=cond,
+                effect=Effect(act),
+                order=len(self.rules),
+                condition=condition,
+                grant=self._grant_file,
+            )
+        )
+        return True
+
+    def _condition(self, text: str) -> Condition | ConditionError:
+        cached = self.cache.get(text)
+        if cached is None:
+            try:
+                cached = compile_condition(text, self.env)
+            except ConditionError as exc:
+                cached = exc
+            if len(self.cache) > 50_000:
+                self.cache.clear()
+            self.cache[text] = cached
+        return cached
+
+
+def _cond_code(err: ConditionError) -> str:
+    if err.message.startswith("unknown function"):
+        return "unknown-function"
+    if "takes " in err.message and " argument" in err.message:
+        return "arity"
+    return "condition"
+
+
+def _expand_roles(rm: Any, members: Iterable[str]) -> dict[str, frozenset[str]]:
+    roles: dict[str, frozenset[str]] = {}
+    for member in members:
+        seen = {member}
+        frontier = deque([(member, 0)])
+        while frontier:
+            name, depth = frontier.popleft()
+            if depth >= MAX_ROLE_DEPTH:
+                continue
+            for role in rm.get_roles(name):
+                if role not in seen:
+                    seen.add(role)
+                    frontier.append((role, depth + 1))
+        roles[member] = frozenset(seen)
+    return roles
+
+
+def load_policy(
+    directory: Path,
+    *,
+    workspace: Path,
+    extra_files: Sequence[Path] = (),
+    cache: MutableMapping[str, Condition | ConditionError] | None = None,
+) -> LoadedPolicy:
+    """Read a policy directory. Problems are returned as error findings, never raised."""
+    directory = Path(directory)
+    files = [Path(p) for p in extra_files]
+    if not directory.is_dir():
+        err = _error(str(directory), None, "policy directory not found", "io")
+        return LoadedPolicy((), (), {}, tuple(files), (err,))
+    env = CompileEnv(workspace=os.path.realpath(workspace), home=os.path.realpath(Path.home()))
+    model, errors = validate_model(directory / MODEL_FILE)
+    all_files = policy_files(directory, files)
+    adapter = _RecordingAdapter(all_files, directory, env, {} if cache is None else cache, files)
+    if model is None or errors:
+        adapter.load_policy(casbin.Model())  # still report every line's problems
+        return LoadedPolicy((), (), {}, tuple(all_files), tuple(errors + adapter.errors))
+    try:
+        enforcer = casbin.Enforcer(model, adapter)
+        loaded = [list(r) for r in enforcer.get_model().model["p"]["p"].policy]
+        expected = [[r.subject, r.tool, r.cond, r.effect.value] for r in adapter.rules]
+        if loaded != expected:
+            raise RuntimeError("casbin's view of the rules differs from agentguard's")
+        rm = enforcer.get_role_manager()
+        members = {link.member for link in adapter.links} | {link.role for link in adapter.links}
+        roles = _expand_roles(rm, members)
+    except Exception as exc:  # noqa: BLE001 - any casbin failure is a load error, never a partial policy
+        err = _error(
+            MODEL_FILE, None, f"casbin failed to load the policy: {type(exc).__name__}: {exc}", "casbin"
+        )
+        return LoadedPolicy((), (), {}, tuple(all_files), (*adapter.errors, err))
+    return LoadedPolicy(
+        tuple(adapter.rules), tuple(adapter.links), roles, tuple(all_files), tuple(adapter.errors)
+    )
