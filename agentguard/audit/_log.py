@@ -191,6 +191,17 @@ class AuditLog:
 
     # -- internals ---------------------------------------------------------------------
 
+    def _forget_after_fork(self) -> None:
+        """In a forked child: the parent owns the buffered records, and a lock taken through the
+        inherited file description would not exclude the parent, so start with a fresh one."""
+        self._mutex = threading.RLock()
+        self._pending.items.clear()
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        self._end = -1
+
     def _error(self, what: str, exc: OSError) -> AuditError:
         return AuditError(f"{self.path}: {what}: {exc.strerror or exc}", path=str(self.path), errno=exc.errno)
 
@@ -383,6 +394,14 @@ def _free_key(key: str, fields: dict[str, Any]) -> str:
 
 
 _OPEN_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for log in list(_OPEN_LOGS):
+        log._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

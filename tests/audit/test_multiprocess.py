@@ -48,3 +48,34 @@ def test_concurrent_processes_append_one_verifiable_chain(tmp_path: Path) -> Non
     writers_in_order = [r["writer"] for r in records[1:]]
     switches = sum(1 for a, b in itertools.pairwise(writers_in_order) if a != b)
     assert switches > len(modes)  # the writers really interleaved, each continuing the others' chain
+
+
+def _inherited_writer(log: AuditLog, barrier: Any) -> None:
+    barrier.wait(timeout=60)
+    for i in range(PER_WRITER):
+        log.record("tick", writer="child", i=i)
+    log.close()
+
+
+def test_forked_child_with_the_parents_log_neither_duplicates_nor_races(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, durability=Durability.BATCH, batch_size=1000)
+    log.record("buffered.before.fork")  # still in the parent's buffer when the child starts
+    barrier = _CTX.Barrier(2)
+    child = _CTX.Process(target=_inherited_writer, args=(log, barrier))
+    child.start()
+    barrier.wait(timeout=60)
+    for i in range(PER_WRITER):
+        log.record("tick", writer="parent", i=i)
+        if i % 10 == 0:
+            log.flush()
+    log.close()
+    child.join(timeout=60)
+    assert child.exitcode == 0
+
+    report = verify(path)
+    assert report.ok, report
+    records = list(read_records(path))
+    assert [r["event"] for r in records].count("buffered.before.fork") == 1
+    for who in ("parent", "child"):
+        assert [r["i"] for r in records if r.get("writer") == who] == list(range(PER_WRITER))
