@@ -146,7 +146,7 @@ class _Upstream:
         except Exception as exc:  # noqa: BLE001 - reported to the waiting request or logged
             if not ready.is_set():
                 box["error"] = UpstreamUnavailable(
-                    f"could not start the MCP server {command!r}: {type(exc).__name__}: {exc}", command=command
+                    f"could not start the MCP server {command!r}: {_describe(exc)}", command=command
                 )
             else:
                 _log.warning("MCP server %r connection ended: %s", command, exc)
@@ -479,6 +479,13 @@ class McpProxy:
         except AgentGuardError as audit_error:
             return _error_result(f"{rejection_text(error)}; {rejection_text(audit_error)}")
         return _error_result(rejection_text(error))
+
+
+def _describe(exc: BaseException) -> str:
+    """The leaf errors of an exception group, or the exception itself, as one line."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(inner) for inner in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _error_result(text: str) -> types.CallToolResult:

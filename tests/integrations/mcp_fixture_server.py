@@ -1,0 +1,64 @@
+"""A small real MCP server (the SDK's MCPServer) for the proxy tests: tools, a resource, a prompt,
+progress, and a tool that kills the server mid-call."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from mcp.server.mcpserver import Context, MCPServer
+
+server = MCPServer("fixture", version="1.0")
+LOG = os.environ.get("FIXTURE_LOG")
+
+
+def _log(line: str) -> None:
+    if LOG:
+        with open(LOG, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
+@server.tool(description="Echo the text back.")
+def echo(text: str) -> str:
+    _log(f"echo {text}")
+    return text
+
+
+@server.tool(description="Write a note to a path.")
+def write_note(path: str, content: str) -> str:
+    _log(f"write_note {path} {content}")
+    return f"wrote {len(content)} bytes to {path}"
+
+
+@server.tool(description="Delete everything.")
+def delete_all() -> str:
+    _log("delete_all")
+    return "deleted"
+
+
+@server.tool(description="Count to n, reporting progress.")
+async def count(n: int, ctx: Context) -> str:
+    for i in range(1, n + 1):
+        await ctx.report_progress(i, n, f"step {i}")
+    return f"counted to {n}"
+
+
+@server.tool(description="Exit the server process in the middle of the call.")
+def crash() -> str:
+    _log("crash")
+    sys.stdout.flush()
+    os._exit(3)
+
+
+@server.resource("note://hello", description="A greeting.")
+def hello() -> str:
+    return "hello from the fixture"
+
+
+@server.prompt(description="Greet someone.")
+def greet(name: str) -> str:
+    return f"Say hello to {name}."
+
+
+if __name__ == "__main__":
+    server.run()

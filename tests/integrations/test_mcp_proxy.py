@@ -1,0 +1,258 @@
+"""The MCP proxy end to end: the SDK's own client as the agent, real MCP servers (a fixture written
+with the SDK's MCPServer, and mcp-server-time from PyPI) behind it, real policy and audit log."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp.client.session import ClientSession
+from mcp.shared.memory import create_client_server_memory_streams
+
+from agentguard import Guard
+from agentguard.integrations.mcp import McpProxy, server_name_from_command
+
+from .conftest import audit_records, outcome
+
+pytestmark = pytest.mark.timeout(120)
+
+FIXTURE = [sys.executable, str(Path(__file__).with_name("mcp_fixture_server.py"))]
+
+RULES = """
+p, *, mcp.fixture.echo, *, allow
+p, *, mcp.fixture.count, *, allow
+p, *, mcp.fixture.crash, *, allow
+p, *, mcp.fixture.write_note, *, ask
+p, *, mcp.fixture.write_note, path(path, "/etc/**"), deny
+p, *, mcp.fixture.delete_all, *, deny
+"""
+
+
+@asynccontextmanager
+async def connected(proxy: McpProxy) -> AsyncIterator[ClientSession]:
+    """The proxy served in-process over memory streams, with the SDK client as the agent."""
+    async with create_client_server_memory_streams() as (client_streams, server_streams):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(proxy.run, *server_streams)
+            async with ClientSession(*client_streams) as session:
+                with anyio.fail_after(60):
+                    await session.initialize()
+                yield session
+            tg.cancel_scope.cancel()
+
+
+def text(result: types.CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, types.TextContent)
+    return block.text
+
+
+@pytest.fixture
+def fixture_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """What the fixture server actually ran, one line per call (proof a refused call never arrived)."""
+    log = tmp_path / "fixture.log"
+    monkeypatch.setenv("FIXTURE_LOG", str(log))
+    return log
+
+
+def ran(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+async def test_allow_deny_ask_approve_and_ask_deny_end_to_end(
+    make_guard: Callable[..., Guard], audit_path: Path, fixture_log: Path
+) -> None:
+    guard = make_guard(RULES, ["approve", "deny: not in this repo"], agent="desk-agent")
+    proxy = McpProxy(guard, FIXTURE)
+    assert proxy.server_name == "fixture"
+    async with connected(proxy) as client:
+        listed = {t.name for t in (await client.list_tools()).tools}
+        assert listed == {"echo", "write_note", "count", "crash"}  # delete_all is denied outright
+
+        allowed = await client.call_tool("echo", {"text": "hi"})
+        assert not allowed.is_error and text(allowed) == "hi"
+
+        approved = await client.call_tool("write_note", {"path": "notes.txt", "content": "abc"})
+        assert not approved.is_error and text(approved) == "wrote 3 bytes to notes.txt"
+
+        refused = await client.call_tool("write_note", {"path": "notes.txt", "content": "again"})
+        assert refused.is_error
+        assert "not in this repo" in text(refused) and "[approval.denied]" in text(refused)
+
+        denied = await client.call_tool("write_note", {"path": "/etc/cron.d/x", "content": "x"})
+        assert denied.is_error
+        assert "policy.csv:5" in text(denied) and "[policy.denied]" in text(denied)
+
+        hidden = await client.call_tool("delete_all", {})
+        assert hidden.is_error and "policy.csv:6" in text(hidden)
+
+    assert ran(fixture_log) == ["echo hi", "write_note notes.txt abc"]
+    guard.close()
+    records = audit_records(audit_path)
+    assert outcome(records) == [
+        ("mcp.fixture.echo", "mcp", "execution.finished"),
+        ("mcp.fixture.write_note", "mcp", "execution.finished"),
+        ("mcp.fixture.write_note", "mcp", "approval.resolved"),
+        ("mcp.fixture.write_note", "mcp", "policy.decided"),
+        ("mcp.fixture.delete_all", "mcp", "policy.decided"),
+    ]
+    assert {r["agent"] for r in records} == {"desk-agent"}
+    resolved = [r for r in records if r["event"] == "approval.resolved"]
+    assert [r["status"] for r in resolved] == ["approved", "denied"]
+    received = [r for r in records if r["event"] == "call.received"]
+    assert received[1]["arguments"] == {"path": "notes.txt", "content": "abc"}
+
+
+async def test_show_hidden_lists_denied_tools_marked(make_guard: Callable[..., Guard]) -> None:
+    guard = make_guard(RULES)
+    async with connected(McpProxy(guard, FIXTURE, show_hidden=True)) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert "delete_all" in tools
+    assert (tools["delete_all"].description or "").startswith("[agentguard: every call is refused")
+    assert "policy.csv:6" in (tools["delete_all"].description or "")
+    assert tools["echo"].description == "Echo the text back."
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # the list is sent on purpose
+async def test_bad_input_gets_error_results_audit_records_and_the_proxy_keeps_serving(
+    make_guard: Callable[..., Guard], audit_path: Path, fixture_log: Path
+) -> None:
+    guard = make_guard(RULES)
+    async with connected(McpProxy(guard, FIXTURE, max_argument_bytes=10_000)) as client:
+        unknown = await client.call_tool("format_disk", {"device": "/dev/sda"})
+        assert unknown.is_error and "[call.unknown_tool]" in text(unknown)
+
+        wrong = await client.call_tool("echo", {"txet": "typo"})
+        assert wrong.is_error and "'text' is a required property" in text(wrong)
+
+        wrong_type = await client.call_tool("count", {"n": "three"})
+        assert wrong_type.is_error and "n: 'three' is not of type 'integer'" in text(wrong_type)
+
+        huge = await client.call_tool("echo", {"text": "x" * 20_000})
+        assert huge.is_error and "over the 10000-byte limit" in text(huge)
+
+        not_an_object = await client.send_request(
+            types.CallToolRequest(
+                params=types.CallToolRequestParams.model_construct(name="echo", arguments=["not", "an", "object"])
+            ),
+            types.CallToolResult,
+        )
+        assert not_an_object.is_error and "arguments must be a JSON object, got list" in text(not_an_object)
+
+        still = await client.call_tool("echo", {"text": "still here"})
+        assert not still.is_error and text(still) == "still here"
+
+    assert ran(fixture_log) == ["echo still here"]
+    guard.close()
+    records = audit_records(audit_path)
+    rejected = [r for r in records if r["event"] == "call.rejected"]
+    assert [r["error"]["code"] for r in rejected] == [
+        "call.unknown_tool",
+        "call.invalid_arguments",
+        "call.invalid_arguments",
+        "call.invalid_arguments",
+        "call.invalid_arguments",
+    ]
+    assert all(r["framework"] == "mcp" for r in rejected)
+    oversized = next(r for r in records if r["event"] == "call.received" and r.get("argument_bytes"))
+    assert oversized["arguments"] is None and oversized["argument_bytes"] > 20_000  # not copied into the log
+
+
+async def test_server_crash_mid_call_is_an_error_result_and_the_next_call_restarts_it(
+    make_guard: Callable[..., Guard], audit_path: Path, fixture_log: Path
+) -> None:
+    guard = make_guard(RULES)
+    async with connected(McpProxy(guard, FIXTURE)) as client:
+        crashed = await client.call_tool("crash", {})
+        assert crashed.is_error
+        assert "the MCP server stopped during the call" in text(crashed)
+        assert "[mcp.upstream_unavailable]" in text(crashed)
+        after = await client.call_tool("echo", {"text": "back"})
+        assert not after.is_error and text(after) == "back"
+    assert ran(fixture_log) == ["crash", "echo back"]
+    guard.close()
+    records = audit_records(audit_path)
+    assert records[3]["event"] == "execution.failed"
+    assert records[3]["error"]["code"] == "mcp.upstream_unavailable"
+    assert outcome(records) == [
+        ("mcp.fixture.crash", "mcp", "execution.failed"),
+        ("mcp.fixture.echo", "mcp", "execution.finished"),
+    ]
+
+
+async def test_progress_resources_and_prompts_pass_through(make_guard: Callable[..., Guard]) -> None:
+    guard = make_guard(RULES)
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async with connected(McpProxy(guard, FIXTURE)) as client:
+        result = await client.call_tool("count", {"n": 3}, progress_callback=on_progress)
+        assert text(result) == "counted to 3"
+        resource = await client.read_resource("note://hello")
+        prompt = await client.get_prompt("greet", {"name": "Ada"})
+        resources = await client.list_resources()
+    assert seen == [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")]
+    first = resource.contents[0]
+    assert isinstance(first, types.TextResourceContents) and first.text == "hello from the fixture"
+    assert [str(r.uri) for r in resources.resources] == ["note://hello"]
+    message = prompt.messages[0].content
+    assert isinstance(message, types.TextContent) and message.text == "Say hello to Ada."
+
+
+@pytest.mark.skipif(shutil.which("mcp-server-time") is None, reason="mcp-server-time is not installed")
+async def test_mcp_server_time_from_pypi(make_guard: Callable[..., Guard], audit_path: Path) -> None:
+    guard = make_guard(
+        """
+        p, *, mcp.time.get_current_time, *, allow
+        p, *, mcp.time.convert_time, *, ask
+        """,
+        ["deny: no conversions today"],
+    )
+    proxy = McpProxy(guard, ["mcp-server-time"])
+    assert proxy.server_name == "time"
+    async with connected(proxy) as client:
+        now = await client.call_tool("get_current_time", {"timezone": "Europe/Paris"})
+        assert not now.is_error and now.structured_content is not None
+        assert now.structured_content["timezone"] == "Europe/Paris"
+        converted = await client.call_tool(
+            "convert_time", {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}
+        )
+        assert converted.is_error and "no conversions today" in text(converted)
+    guard.close()
+    assert outcome(audit_records(audit_path)) == [
+        ("mcp.time.get_current_time", "mcp", "execution.finished"),
+        ("mcp.time.convert_time", "mcp", "approval.resolved"),
+    ]
+
+
+async def test_a_server_that_cannot_start_is_a_clear_error(make_guard: Callable[..., Guard]) -> None:
+    from agentguard.integrations.mcp import UpstreamUnavailable
+
+    proxy = McpProxy(make_guard(RULES), [sys.executable, "-c", "import sys; sys.exit(4)"])
+    async with create_client_server_memory_streams() as (_, server_streams):
+        with pytest.raises(UpstreamUnavailable, match="could not start the MCP server") as info:
+            await proxy.run(*server_streams)
+    assert "ExceptionGroup" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        ("mcp-server-time", "time"),
+        ("uvx mcp-server-git --repository .", "git"),
+        ("python -m mcp_server_fetch", "fetch"),
+        ("npx -y @modelcontextprotocol/server-filesystem /tmp", "filesystem"),
+        ("docker run -i --rm mcp/github", "github"),
+        ("node build/weather-mcp.js", "weather"),
+    ],
+)
+def test_server_name_from_command(command: str, name: str) -> None:
+    assert server_name_from_command(command.split()) == name
