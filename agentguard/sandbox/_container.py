@@ -1,0 +1,264 @@
+"""One single-use container: its hardened configuration, start with stdio attached, one exchange."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from docker.errors import APIError, DockerException, NotFound
+from docker.types import LogConfig, Mount, Ulimit
+
+from agentguard.errors import SandboxError
+from agentguard.sandbox._engine import (
+    CALL_ID,
+    LANGUAGE,
+    MANAGED,
+    POOL,
+    PROFILE,
+    SANDBOX_UID,
+    current_owner,
+    sensitive_reason,
+)
+from agentguard.sandbox._protocol import ResponseParser
+from agentguard.sandbox.profile import Language, SandboxProfile
+
+__all__ = ["Exchange", "Live", "PoolKey", "container_config", "spawn"]
+
+RUNNER = ["python3", "-I", "-B", "/opt/agentguard/runner.py"]
+WORKSPACE_TARGET = "/workspace"
+_MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PoolKey:
+    language: Language
+    profile_name: str
+    profile: SandboxProfile
+
+
+@dataclass(eq=False)
+class Live:
+    """A started container waiting for its code on stdin."""
+
+    id: str
+    key: PoolKey
+    sock: socket.socket
+    handle: Any
+    parser: ResponseParser
+    created: float = field(default_factory=time.monotonic)
+
+    def close_socket(self) -> None:
+        for closer in (self.sock, self.handle):
+            with contextlib.suppress(OSError, AttributeError):
+                closer.close()
+
+
+def check_workspace(workspace: Path | None, mode: str) -> str | None:
+    """The host path to mount at /workspace for ``mode``, refusing sensitive paths (fail closed)."""
+    if mode == "none":
+        return None
+    if workspace is None:
+        raise SandboxError(
+            f"the sandbox profile mounts the workspace ({mode}) but no workspace was given",
+            workspace_mode=mode,
+        )
+    resolved = workspace.expanduser().resolve()
+    if not resolved.is_dir():
+        raise SandboxError(f"workspace {resolved} is not a directory", workspace=str(resolved))
+    why = sensitive_reason(str(resolved))
+    if why:
+        raise SandboxError(f"refusing to mount workspace {resolved}: {why}", workspace=str(resolved))
+    return str(resolved)
+
+
+def container_config(
+    api: Any,
+    *,
+    image: str,
+    key: PoolKey,
+    workspace: Path | None,
+    call_id: str | None,
+) -> dict[str, Any]:
+    """``create_container`` arguments for ``key``: every hardening item, plus the given loosenings."""
+    p = key.profile
+    source = check_workspace(workspace, p.workspace)
+    mounts = []
+    if source is not None:
+        mounts.append(Mount(WORKSPACE_TARGET, source, type="bind", read_only=p.workspace == "ro"))
+    host_config = api.create_host_config(
+        network_mode="bridge" if p.network else "none",
+        read_only=True,
+        tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={p.tmpfs_mb}m,mode=1777"},
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges:true"],
+        privileged=False,
+        pids_limit=p.pids,
+        mem_limit=p.memory_mb * _MiB,
+        memswap_limit=p.memory_mb * _MiB,
+        nano_cpus=int(p.cpus * 1e9),
+        ulimits=[
+            Ulimit(name="fsize", soft=p.file_size_mb * _MiB, hard=p.file_size_mb * _MiB),
+            Ulimit(name="core", soft=0, hard=0),
+            Ulimit(name="nofile", soft=1024, hard=1024),
+        ],
+        ipc_mode="private",
+        shm_size=min(p.tmpfs_mb, 16) * _MiB,
+        log_config=LogConfig(type="none"),
+        auto_remove=True,
+        mounts=mounts,
+        init=False,
+    )
+    owner = current_owner()
+    labels = {
+        MANAGED: "true",
+        CALL_ID: call_id or "pool",
+        LANGUAGE: key.language,
+        PROFILE: key.profile_name,
+        POOL: "false" if call_id else "true",
+        **owner.labels(),
+    }
+    return {
+        "image": image,
+        "command": [*RUNNER, key.language],
+        "user": SANDBOX_UID,
+        "stdin_open": True,  # with detach=False the SDK also sets StdinOnce: stdin EOF reaches the runner
+        "detach": False,
+        "use_config_proxy": False,
+        "tty": False,
+        "working_dir": WORKSPACE_TARGET if source is not None else "/tmp",
+        "environment": {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8"},
+        "labels": labels,
+        "host_config": host_config,
+    }
+
+
+def spawn(api: Any, config: dict[str, Any], key: PoolKey, *, ready_timeout_s: float = 60.0) -> Live:
+    """Create, attach (before start, so no output is missed), start, and wait for the runner's "ready"."""
+    try:
+        cid = api.create_container(**config)["Id"]
+    except NotFound as exc:
+        raise SandboxError(
+            f"sandbox image {config['image']} not found; run `agentguard sandbox build`",
+            image=config["image"],
+        ) from exc
+    except DockerException as exc:
+        raise SandboxError(f"cannot create a sandbox container: {exc}", image=config["image"]) from exc
+    handle: Any = None
+    try:
+        handle = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+        api.start(cid)
+        raw = getattr(handle, "_sock", handle)
+        live = Live(id=cid, key=key, sock=raw, handle=handle, parser=ResponseParser(key.profile.output_bytes))
+        _await_ready(live, ready_timeout_s)
+    except BaseException as exc:
+        with contextlib.suppress(OSError, AttributeError):
+            handle.close()
+        with contextlib.suppress(DockerException):
+            api.remove_container(cid, force=True)
+        if isinstance(exc, DockerException):
+            raise SandboxError(f"cannot start a sandbox container: {exc}", container=cid) from exc
+        raise
+    return live
+
+
+def _await_ready(live: Live, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not live.parser.ready:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SandboxError(f"the sandbox runner did not start within {timeout_s:g}s", container=live.id)
+        live.sock.settimeout(remaining)
+        try:
+            data = live.sock.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError as exc:
+            raise SandboxError(
+                f"lost the sandbox container while it started: {exc}", container=live.id
+            ) from exc
+        if not data:
+            detail = live.parser.runner_stderr.decode("utf-8", "replace").strip()[-500:]
+            raise SandboxError(
+                f"the sandbox container exited while starting{': ' + detail if detail else ''}",
+                container=live.id,
+            )
+        live.parser.feed(data)
+
+
+@dataclass(slots=True)
+class Exchange:
+    parser: ResponseParser
+    duration_ms: float
+    sent: bool = True
+    timed_out: bool = False
+    eof: bool = False
+    over_cap: bool = False
+    failure: str | None = None
+
+
+def exchange(live: Live, request: bytes, *, timeout_s: float, cap: int) -> Exchange:
+    """Send the code, read until the runner's end report, the deadline, EOF or an overflowing stream."""
+    parser = live.parser
+    parser.cap = cap
+    sock = live.sock
+    start = time.perf_counter()
+    deadline = start + timeout_s
+    result = Exchange(parser=parser, duration_ms=0.0)
+    try:
+        sock.settimeout(timeout_s)
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError as exc:
+        result.sent = False
+        result.failure = f"could not send the code to the container: {exc}"
+        result.duration_ms = (time.perf_counter() - start) * 1000
+        return result
+    while parser.report is None:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            result.timed_out = True
+            break
+        sock.settimeout(remaining)
+        try:
+            data = sock.recv(262144)
+        except TimeoutError:
+            result.timed_out = True
+            break
+        except OSError as exc:
+            result.failure = f"lost the container's output stream: {exc}"
+            break
+        if not data:
+            result.eof = True
+            break
+        parser.feed(data)
+        if parser.over_cap:
+            result.over_cap = True  # the runner enforces the cap; this is the host's own backstop
+            break
+    result.duration_ms = (time.perf_counter() - start) * 1000
+    return result
+
+
+def remove(api: Any, cid: str, *, wait_s: float = 15.0) -> None:
+    """Kill and remove; returns when the container is gone (auto-remove may already be under way)."""
+    try:
+        api.remove_container(cid, force=True)
+        return
+    except NotFound:
+        return
+    except APIError as exc:
+        if exc.status_code != 409:
+            raise
+    try:
+        api.wait(cid, timeout=wait_s, condition="removed")
+    except NotFound:
+        return
+    except Exception:  # noqa: BLE001, S110 - a wait error falls through to a final forced removal
+        pass
+    try:
+        api.remove_container(cid, force=True)
+    except NotFound:
+        return

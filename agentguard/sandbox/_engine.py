@@ -1,0 +1,140 @@
+"""The Docker engine connection, container labels and who owns a container."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.errors import DockerException
+
+from agentguard.errors import SandboxError
+
+MANAGED = "io.agentguard.managed"
+CALL_ID = "io.agentguard.call-id"
+OWNER_PID = "io.agentguard.owner-pid"
+OWNER_HOST = "io.agentguard.owner-host"
+OWNER_START = "io.agentguard.owner-start"
+LANGUAGE = "io.agentguard.language"
+PROFILE = "io.agentguard.profile"
+POOL = "io.agentguard.pool"
+RECIPE_HASH = "io.agentguard.recipe-hash"
+ROOTFS_HASH = "io.agentguard.rootfs-hash"
+RUNNER_PROTOCOL = "io.agentguard.runner-protocol"
+
+PROTOCOL = 1
+SANDBOX_UID = "10001:10001"
+BUILD_HINT = "run `agentguard sandbox build`"
+
+
+def connect(docker_host: str | None = None) -> Any:
+    """A Docker client that answered a ping, or ``SandboxError`` saying what to do."""
+    where = docker_host or os.environ.get("DOCKER_HOST") or "the local socket"
+    try:
+        if docker_host:
+            client = docker.DockerClient(base_url=docker_host, timeout=120, max_pool_size=32)
+        else:
+            client = docker.from_env(timeout=120, max_pool_size=32)
+        client.ping()
+    except DockerException as exc:
+        raise SandboxError(
+            f"Docker engine unreachable at {where}: {exc}. Start the Docker daemon (or set DOCKER_HOST); "
+            "`agentguard sandbox doctor` checks the whole setup.",
+            docker_host=where,
+        ) from exc
+    return client
+
+
+def image_name(prefix: str, language: str) -> str:
+    return f"{prefix}-{language}:latest"
+
+
+def base_image_name(prefix: str, suite: str) -> str:
+    return f"{prefix}-base:{suite}"
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A process identity that survives pid reuse: pid plus its start time, on a host."""
+
+    pid: int
+    host: str
+    start: str
+
+    def labels(self) -> dict[str, str]:
+        return {OWNER_PID: str(self.pid), OWNER_HOST: self.host, OWNER_START: self.start}
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (clock ticks since boot), or None if it does not exist."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+@cache
+def current_owner() -> Owner:
+    pid = os.getpid()
+    return Owner(pid=pid, host=socket.gethostname(), start=process_start(pid) or "")
+
+
+def owner_alive(labels: dict[str, str]) -> bool | None:
+    """Whether the process that started a container still runs; None when it is on another host."""
+    if labels.get(OWNER_HOST) != socket.gethostname():
+        return None
+    try:
+        pid = int(labels.get(OWNER_PID, ""))
+    except ValueError:
+        return False
+    start = process_start(pid)
+    if start is None:
+        return False
+    recorded = labels.get(OWNER_START)
+    return not recorded or recorded == start
+
+
+# Host paths a sandbox must never see (CIS 5.5 and 5.31): mounting one, or any ancestor of one, is refused.
+SENSITIVE_PATHS: tuple[str, ...] = (
+    "/",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib64",
+    "/proc",
+    "/sys",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/root",
+    "/home",
+    "/run",
+    "/var",
+    "/var/run",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/var/lib/docker",
+)
+_SENSITIVE_TREES = ("/proc", "/sys", "/dev", "/boot", "/etc", "/run", "/var/run", "/var/lib/docker")
+
+
+def sensitive_reason(path: str) -> str | None:
+    """Why ``path`` must not be mounted into a sandbox, or None if it may be."""
+    p = os.path.normpath(path)
+    if p in SENSITIVE_PATHS:
+        return f"{p} is a sensitive host path"
+    for tree in _SENSITIVE_TREES:
+        if p.startswith(tree + "/"):
+            return f"{p} is inside {tree}"
+    if p.endswith("docker.sock") or p.endswith("containerd.sock"):
+        return f"{p} is a container engine socket"
+    home = os.path.normpath(str(Path.home()))
+    if p == home:
+        return f"{p} is the home directory (keys, credentials)"
+    return None

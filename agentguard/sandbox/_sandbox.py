@@ -1,0 +1,425 @@
+"""The Sandbox: runs code in single-use hardened containers, from a warm pool when it can."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, get_args
+
+from docker.errors import DockerException, ImageNotFound, NotFound
+
+from agentguard.errors import SandboxError
+from agentguard.sandbox._container import (
+    Exchange,
+    Live,
+    PoolKey,
+    container_config,
+    exchange,
+    remove,
+    spawn,
+)
+from agentguard.sandbox._engine import (
+    CALL_ID,
+    LANGUAGE,
+    MANAGED,
+    OWNER_HOST,
+    OWNER_PID,
+    POOL,
+    PROFILE,
+    PROTOCOL,
+    RUNNER_PROTOCOL,
+    connect,
+    current_owner,
+    image_name,
+    owner_alive,
+)
+from agentguard.sandbox._images import ImageStatus, Progress, build_images
+from agentguard.sandbox._pool import Remover, WarmPool
+from agentguard.sandbox._protocol import encode_request
+from agentguard.sandbox._result import EndReason, SandboxResult
+from agentguard.sandbox.profile import LANGUAGES, Language, SandboxProfile, SandboxSettings
+
+__all__ = ["ManagedContainer", "Sandbox", "list_managed", "reap"]
+
+MAX_CODE_BYTES = 4 * 1024 * 1024
+_REASONS = {r.value: r for r in EndReason}
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedContainer:
+    """A container carrying ``io.agentguard.managed=true``, as ``sandbox ps`` and ``reap`` see it."""
+
+    id: str
+    name: str
+    status: str
+    language: str
+    profile: str
+    call_id: str
+    pool: bool
+    owner_pid: str
+    owner_host: str
+    owner_alive: bool | None
+    created: str
+
+    @property
+    def orphaned(self) -> bool:
+        return self.owner_alive is False
+
+
+def list_managed(api: Any) -> list[ManagedContainer]:
+    try:
+        rows = api.containers(all=True, filters={"label": f"{MANAGED}=true"})
+    except DockerException as exc:
+        raise SandboxError(f"cannot list sandbox containers: {exc}") from exc
+    out = []
+    for row in rows:
+        labels = row.get("Labels") or {}
+        out.append(
+            ManagedContainer(
+                id=row["Id"],
+                name=(row.get("Names") or ["?"])[0].lstrip("/"),
+                status=str(row.get("Status") or row.get("State") or ""),
+                language=labels.get(LANGUAGE, ""),
+                profile=labels.get(PROFILE, ""),
+                call_id=labels.get(CALL_ID, ""),
+                pool=labels.get(POOL) == "true",
+                owner_pid=labels.get(OWNER_PID, ""),
+                owner_host=labels.get(OWNER_HOST, ""),
+                owner_alive=owner_alive(labels),
+                created=str(row.get("Created", "")),
+            )
+        )
+    return out
+
+
+def reap(api: Any, *, everything: bool = False) -> list[ManagedContainer]:
+    """Remove managed containers whose owning process is dead (``everything``: all managed ones)."""
+    removed = []
+    for container in list_managed(api):
+        if everything or container.orphaned:
+            try:
+                remove(api, container.id)
+            except DockerException as exc:
+                raise SandboxError(f"cannot remove sandbox container {container.id[:12]}: {exc}") from exc
+            removed.append(container)
+    return removed
+
+
+class Sandbox:
+    """Runs ``python`` or ``shell`` code in hardened single-use containers.
+
+    Thread-safe: concurrent ``run`` calls each get their own container. Use as a context manager
+    (or call ``close``) so warm containers are removed; containers of a process that died are
+    reaped by the next Sandbox started on the same host.
+    """
+
+    def __init__(
+        self,
+        settings: SandboxSettings | None = None,
+        *,
+        workspace: Path | None = None,
+        client: Any = None,
+        cache_dir: Path | None = None,
+        reap_orphans: bool = True,
+    ) -> None:
+        self.settings = settings or SandboxSettings()
+        self.workspace = workspace
+        self.cache_dir = cache_dir or Path.home() / ".agentguard" / "sandbox"
+        self._owns_client = client is None
+        self.client = client if client is not None else connect(self.settings.docker_host)
+        self.api: Any = self.client.api if hasattr(self.client, "api") else self.client
+        self._images: dict[str, str] = {}
+        self._images_lock = threading.Lock()
+        self._closed = False
+        self._remover = Remover(lambda cid: remove(self.api, cid))
+        self._pool = WarmPool(
+            self._spawn_pooled,
+            self._remover.submit,
+            size=self.settings.pool_size,
+            max_idle_s=self.settings.pool_max_idle_s,
+        )
+        self.reaped: list[ManagedContainer] = reap(self.api) if reap_orphans else []
+        self._prewarm()
+        atexit.register(self.close)
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        language: Language,
+        code: str,
+        *,
+        profile: str | SandboxProfile | None = None,
+        call_id: str | None = None,
+        timeout_s: float | None = None,
+    ) -> SandboxResult:
+        """Run ``code`` in a fresh container and return what it produced.
+
+        Raises ``SandboxError`` when it cannot run at all (engine unreachable, image missing, unknown
+        profile, workspace refused); everything the code itself does is in the result.
+        """
+        if self._closed:
+            raise SandboxError("this Sandbox is closed")
+        if language not in get_args(Language):
+            raise SandboxError(f"unknown sandbox language {language!r} (python or shell)", language=language)
+        name, prof = self.resolve_profile(profile)
+        if timeout_s is not None:
+            if not timeout_s > 0:
+                raise SandboxError(f"timeout_s must be positive, got {timeout_s}", timeout_s=timeout_s)
+            prof = prof.model_copy(update={"timeout_s": float(timeout_s)})
+        payload = code.encode("utf-8", "surrogateescape")
+        if len(payload) > MAX_CODE_BYTES:
+            raise SandboxError(
+                f"code is {len(payload)} bytes; the limit is {MAX_CODE_BYTES}", size=len(payload)
+            )
+        key = PoolKey(language, name, prof)
+        self._image(language)
+        cwd = "/workspace" if prof.workspace != "none" else "/tmp"
+        request = encode_request(
+            {
+                "protocol": PROTOCOL,
+                "output_bytes": prof.output_bytes,
+                "timeout_s": prof.timeout_s,
+                "cwd": cwd,
+            },
+            payload,
+        )
+        live = self._pool.take(key)
+        warm = live is not None
+        if live is None:
+            live = self._spawn(key, call_id)
+        try:
+            ex = exchange(live, request, timeout_s=prof.timeout_s, cap=prof.output_bytes)
+            if not ex.sent and warm:
+                # A warm container that died while idle never saw the code: use a fresh one.
+                self._kill_now(live)
+                live, warm = self._spawn(key, call_id), False
+                ex = exchange(live, request, timeout_s=prof.timeout_s, cap=prof.output_bytes)
+            result = self._result(live, ex, key, call_id, warm)
+        except BaseException:
+            self._kill_now(live)  # Ctrl-C or a bug: never leave the container behind
+            raise
+        return result
+
+    def resolve_profile(self, profile: str | SandboxProfile | None) -> tuple[str, SandboxProfile]:
+        """(name, profile) for a name, a profile object or None (the default). Unknown names fail closed."""
+        if isinstance(profile, SandboxProfile):
+            for name, known in self.settings.profiles.items():
+                if known == profile:
+                    return name, profile
+            return "custom", profile
+        name = profile or self.settings.default_profile
+        try:
+            return name, self.settings.profiles[name]
+        except KeyError:
+            known_names = ", ".join(sorted(self.settings.profiles))
+            raise SandboxError(
+                f"unknown sandbox profile {name!r}; defined in [sandbox.profiles]: {known_names}",
+                profile=name,
+            ) from None
+
+    def wait_warm(
+        self,
+        language: Language = "python",
+        profile: str | SandboxProfile | None = None,
+        *,
+        timeout_s: float = 30.0,
+    ) -> bool:
+        """Block until a warm container for (language, profile) is ready; False if none within the time."""
+        name, prof = self.resolve_profile(profile)
+        self._image(language)
+        return self._pool.wait_ready(PoolKey(language, name, prof), 1, timeout_s)
+
+    def warm_count(self, language: Language = "python", profile: str | SandboxProfile | None = None) -> int:
+        name, prof = self.resolve_profile(profile)
+        return self._pool.ready(PoolKey(language, name, prof))
+
+    def build_images(
+        self,
+        progress: Progress | None = None,
+        *,
+        force: bool = False,
+        languages: Iterable[Language] = LANGUAGES,
+    ) -> list[ImageStatus]:
+        statuses = build_images(
+            self.api,
+            self.settings,
+            cache_dir=self.cache_dir,
+            progress=progress,
+            force=force,
+            languages=languages,
+        )
+        with self._images_lock:
+            self._images.clear()
+        self._prewarm()
+        return statuses
+
+    def reap(self, *, everything: bool = False) -> list[ManagedContainer]:
+        """Remove orphaned sandbox containers (owner process dead); ``everything``: all but this process's."""
+        mine = current_owner()
+        removed = []
+        for container in list_managed(self.api):
+            own = container.owner_pid == str(mine.pid) and container.owner_host == mine.host
+            if container.orphaned or (everything and not own):
+                remove(self.api, container.id)
+                removed.append(container)
+        return removed
+
+    def containers(self) -> list[ManagedContainer]:
+        return list_managed(self.api)
+
+    def doctor(self) -> list[Any]:
+        from agentguard.sandbox._doctor import run_doctor
+
+        return run_doctor(self)
+
+    def drain(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every finished container has been removed."""
+        return self._remover.drain(timeout_s)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        self._pool.close()
+        self._remover.close()
+        if self._owns_client:
+            with contextlib.suppress(Exception):
+                self.client.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _prewarm(self) -> None:
+        if not self.settings.pool_size:
+            return
+        name, prof = self.resolve_profile(None)
+        for language in self.settings.pool_languages:
+            try:
+                self._image(language)
+            except SandboxError:
+                continue  # not built yet: run() will say what to do
+            self._pool.want(PoolKey(language, name, prof))
+
+    def _image(self, language: str) -> str:
+        with self._images_lock:
+            cached = self._images.get(language)
+        if cached:
+            return cached
+        name = image_name(self.settings.image_prefix, language)
+        try:
+            info = self.api.inspect_image(name)
+        except ImageNotFound:
+            raise SandboxError(
+                f"sandbox image {name} not found; run `agentguard sandbox build`", image=name
+            ) from None
+        except DockerException as exc:
+            raise SandboxError(f"cannot inspect sandbox image {name}: {exc}", image=name) from exc
+        labels = (info.get("Config") or {}).get("Labels") or {}
+        if labels.get(RUNNER_PROTOCOL) != str(PROTOCOL):
+            raise SandboxError(
+                f"sandbox image {name} was built for another agentguard version; "
+                "run `agentguard sandbox build`",
+                image=name,
+            )
+        with self._images_lock:
+            self._images[language] = name
+        return name
+
+    def _spawn(self, key: PoolKey, call_id: str | None) -> Live:
+        image = self._image(key.language)
+        config = container_config(self.api, image=image, key=key, workspace=self.workspace, call_id=call_id)
+        return spawn(self.api, config, key)
+
+    def _spawn_pooled(self, key: PoolKey) -> Live:
+        return self._spawn(key, None)
+
+    def _kill_now(self, live: Live) -> None:
+        live.close_socket()
+        try:
+            remove(self.api, live.id)
+        except DockerException:
+            self._remover.submit(live)
+
+    def _result(
+        self, live: Live, ex: Exchange, key: PoolKey, call_id: str | None, warm: bool
+    ) -> SandboxResult:
+        p = ex.parser
+        report = p.report or {}
+        prof = key.profile
+        error: str | None = ex.failure or p.malformed or report.get("error")
+        if p.report is not None and not ex.over_cap:
+            reason = _REASONS.get(str(report.get("reason")), EndReason.ERROR)
+            self._remover.submit(live)  # the runner has ended everything; removal is off the caller's path
+        else:
+            if ex.timed_out:
+                reason = EndReason.TIMEOUT
+            elif ex.over_cap:
+                reason = EndReason.OUTPUT_LIMIT
+            else:
+                reason, error = self._post_mortem(live.id, error)
+            self._kill_now(live)  # kill before returning: nothing of this call may still run
+        stdout_cut = bool(report.get("stdout_truncated")) or p.stdout_seen > prof.output_bytes
+        stderr_cut = bool(report.get("stderr_truncated")) or p.stderr_seen > prof.output_bytes
+        if reason is EndReason.OUTPUT_LIMIT and not (stdout_cut or stderr_cut):
+            stdout_cut = True
+        stdout = _text(p.stdout, stdout_cut, "stdout", prof.output_bytes)
+        stderr = _text(p.stderr, stderr_cut, "stderr", prof.output_bytes)
+        if reason is EndReason.ERROR and p.runner_stderr:
+            stderr += "\n[agentguard: sandbox runner said]\n" + p.runner_stderr.decode("utf-8", "replace")
+        exit_code = report.get("exit_code") if reason in (EndReason.EXITED, EndReason.OOM) else None
+        return SandboxResult(
+            exit_code=exit_code,
+            stdout=stdout,
+            stderr=stderr,
+            duration_ms=round(ex.duration_ms, 3),
+            end_reason=reason,
+            stdout_truncated=stdout_cut,
+            stderr_truncated=stderr_cut,
+            signal=report.get("signal"),
+            peak_memory_bytes=report.get("peak_memory_bytes"),
+            cpu_time_ms=report.get("cpu_time_ms"),
+            language=key.language,
+            profile=key.profile_name,
+            loosenings=tuple(prof.loosenings()),
+            call_id=call_id,
+            container_id=live.id,
+            warm=warm,
+            error=error if reason is EndReason.ERROR else None,
+        )
+
+    def _post_mortem(self, cid: str, error: str | None) -> tuple[EndReason, str]:
+        """The stream ended without the runner's report: ask the engine what happened."""
+        try:
+            state = self.api.inspect_container(cid).get("State") or {}
+        except NotFound:
+            return EndReason.ERROR, error or "the container ended without reporting a result"
+        except DockerException as exc:
+            return (
+                EndReason.ERROR,
+                error or f"the container ended without a report and cannot be inspected: {exc}",
+            )
+        if state.get("OOMKilled"):
+            return EndReason.OOM, "the sandbox runner was killed for exceeding the memory limit"
+        detail = f"exit code {state.get('ExitCode')}" + (f", {state['Error']}" if state.get("Error") else "")
+        return EndReason.ERROR, error or f"the container ended without reporting a result ({detail})"
+
+
+def _text(data: bytearray, truncated: bool, stream: str, cap: int) -> str:
+    text = data.decode("utf-8", "replace")
+    if truncated:
+        text += f"\n[agentguard: {stream} truncated at {cap} bytes]\n"
+    return text

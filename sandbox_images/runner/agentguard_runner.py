@@ -1,0 +1,296 @@
+"""PID 1 of every agentguard sandbox container (standard library only, runs inside the image).
+
+The container is started before any code exists (warm pool), so this process is already up
+and waiting when a call arrives. Protocol, all over the container's attached stdio:
+
+* stdin: one JSON header line, then the code, then EOF.
+* stdout: records ``kind (1 byte) | length (4 bytes, big endian) | payload``; ``r`` (first, empty)
+  says the runner is ready, ``o`` and ``e`` carry the user's stdout and stderr, ``x`` (last) the
+  end report as JSON.
+
+User code never writes to the container's stdout itself: it runs in a child whose stdout and
+stderr are pipes read here, so it cannot forge the end report. When the child exits, every
+other process in the container is killed (a background process cannot outlive the call), and
+when this process exits the kernel kills whatever is left in the PID namespace.
+"""
+
+import atexit
+import contextlib
+import json
+import linecache
+import os
+import select
+import signal
+import struct
+import sys
+import time
+import traceback
+import types
+
+PROTOCOL = 1
+CHUNK = 65536
+GRACE_S = 1.0  # the host enforces the timeout; this is the backstop if the host went away
+SHELL = "/bin/bash"
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def record(kind, payload):
+    write_all(1, kind + struct.pack(">I", len(payload)) + payload)
+
+
+def set_dumpable(flag):
+    """Non-dumpable: user code (same uid) can neither ptrace this process nor read its memory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, int(flag), 0, 0, 0)  # PR_SET_DUMPABLE
+    except Exception:  # noqa: BLE001, S110 - best effort; the container is the boundary
+        pass
+
+
+def read_int(path, key=None):
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if key is None:
+                    return int(parts[0])
+                if parts and parts[0] == key:
+                    return int(parts[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def cpu_ns():
+    v1 = read_int("/sys/fs/cgroup/cpuacct/cpuacct.usage")
+    if v1 is not None:
+        return v1
+    usec = read_int("/sys/fs/cgroup/cpu.stat", "usage_usec")
+    return None if usec is None else usec * 1000
+
+
+def peak_bytes():
+    v1 = read_int("/sys/fs/cgroup/memory/memory.max_usage_in_bytes")
+    return v1 if v1 is not None else read_int("/sys/fs/cgroup/memory.peak")
+
+
+def oom_kills():
+    v1 = read_int("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill")
+    return v1 if v1 is not None else read_int("/sys/fs/cgroup/memory.events", "oom_kill")
+
+
+def read_request():
+    chunks = []
+    while True:
+        data = os.read(0, CHUNK)
+        if not data:
+            break
+        chunks.append(data)
+    data = b"".join(chunks)
+    if not data:
+        os._exit(0)  # the host went away before sending code: nothing to do
+    header, _, code = data.partition(b"\n")
+    return json.loads(header), code
+
+
+def child(language, code, cwd, out_w, err_w, close_fds):
+    """In the forked child: wire stdio to the pipes, then become the user's program."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for fd in close_fds:
+        os.close(fd)
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    for fd in (devnull, out_w, err_w):
+        os.close(fd)
+    try:
+        os.chdir(cwd)
+    except OSError:
+        os.chdir("/tmp")
+    if language == "shell":
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+        if len(code) < 65536 and b"\0" not in code:
+            os.execv(SHELL, ["bash", "-c", code])  # noqa: S606
+        fd = os.memfd_create("script", 0)
+        write_all(fd, code)
+        os.execv(SHELL, ["bash", f"/proc/self/fd/{fd}"])  # noqa: S606
+    run_python(code)
+
+
+def finish(status):
+    """Exit like the interpreter would (threads joined, atexit run, output flushed), minus finalization."""
+    threading = sys.modules.get("threading")
+    if threading is not None and hasattr(threading, "_shutdown"):
+        threading._shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
+
+
+def run_python(code):
+    """Behave like ``python3 -`` reading ``code``: same exit codes, same tracebacks."""
+    set_dumpable(1)
+    text = code.decode("utf-8", "replace")
+    linecache.cache["<sandbox>"] = (len(text), None, text.splitlines(True), "<sandbox>")
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = __builtins__
+    sys.modules["__main__"] = main
+    sys.argv = ["-"]
+    sys.path.insert(0, "")
+    try:
+        compiled = compile(code, "<sandbox>", "exec")
+        exec(compiled, main.__dict__)  # noqa: S102 - this is the sandboxed program
+    except SystemExit as exc:
+        if exc.code is None:
+            finish(0)
+        if isinstance(exc.code, int):
+            finish(exc.code & 0xFF)
+        print(exc.code, file=sys.stderr)
+        finish(1)
+    except BaseException as exc:  # noqa: BLE001 - report like the interpreter does
+        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+        traceback.print_exception(type(exc), exc, tb)
+        finish(1)
+    finish(0)
+
+
+def main():
+    language = sys.argv[1]
+    set_dumpable(0)
+    record(b"r", b"")  # ready: the host may hand this container to a call
+    header, code = read_request()
+    if header.get("protocol") != PROTOCOL:
+        report = {"protocol": PROTOCOL, "reason": "error", "error": "runner protocol mismatch"}
+        record(b"x", json.dumps(report).encode())
+        os._exit(0)
+    cap = int(header["output_bytes"])
+    deadline = time.monotonic() + float(header["timeout_s"]) + GRACE_S
+    cwd = header.get("cwd") or "/tmp"
+
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    cpu0 = cpu_ns()
+    oom0 = oom_kills()
+
+    pid = os.fork()
+    if pid == 0:
+        child(language, code, cwd, out_w, err_w, (out_r, err_r, wake_r, wake_w))
+    os.close(out_w)
+    os.close(err_w)
+
+    streams = {out_r: b"o", err_r: b"e"}
+    sent = {b"o": 0, b"e": 0}
+    truncated = {b"o": False, b"e": False}
+    poller = select.poll()
+    for fd in (out_r, err_r, wake_r):
+        poller.register(fd, select.POLLIN)
+    status = None
+    reason = None
+
+    def kill_all():
+        with contextlib.suppress(OSError):
+            os.kill(-1, signal.SIGKILL)  # every process of this uid in the container, except PID 1
+
+    def reap():
+        """Collect exited children (orphans are ours too: we are PID 1); True while any remain."""
+        nonlocal status
+        while True:
+            try:
+                got, st = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return False
+            if got == 0:
+                return True
+            if got == pid:
+                status = st
+
+    while True:
+        if status is not None:
+            if not streams:
+                break
+            kill_all()  # the main program ended: nothing it started may outlive it
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            reason = "timeout"
+            break
+        for fd, _ in poller.poll(remaining * 1000):
+            if fd == wake_r:
+                try:
+                    while os.read(wake_r, 4096):
+                        pass
+                except BlockingIOError:
+                    pass
+                reap()
+                continue
+            kind = streams[fd]
+            data = os.read(fd, CHUNK)
+            if not data:
+                poller.unregister(fd)
+                os.close(fd)
+                del streams[fd]
+                continue
+            room = cap - sent[kind]
+            if len(data) > room:
+                data = data[:room]
+                truncated[kind] = True
+                reason = "output_limit"
+            if data:
+                record(kind, data)
+                sent[kind] += len(data)
+        if reason is not None:
+            break
+        if not streams and status is None:
+            reap()
+
+    kill_all()
+    end = time.monotonic() + 2.0
+    while reap() and time.monotonic() < end:
+        kill_all()
+        poller.poll(20)
+    exit_code = None
+    sig = None
+    if status is not None:
+        code_ = os.waitstatus_to_exitcode(status)
+        sig = -code_ if code_ < 0 else None
+        exit_code = 128 + sig if sig is not None else code_
+    ooms = oom_kills()
+    oom = oom0 is not None and ooms is not None and ooms > oom0
+    if reason is None:
+        if status is None:
+            reason = "error"
+        else:
+            reason = "oom" if oom and sig == signal.SIGKILL else "exited"
+    cpu1 = cpu_ns()
+    report = {
+        "protocol": PROTOCOL,
+        "reason": reason,
+        "exit_code": exit_code if reason in ("exited", "oom") else None,
+        "signal": sig,
+        "oom_kills": (ooms - oom0) if oom else 0,
+        "peak_memory_bytes": peak_bytes(),
+        "cpu_time_ms": None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / 1e6,
+        "stdout_truncated": truncated[b"o"],
+        "stderr_truncated": truncated[b"e"],
+    }
+    record(b"x", json.dumps(report).encode())
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
