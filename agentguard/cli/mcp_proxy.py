@@ -93,7 +93,13 @@ def mcp_proxy(
             anyio.run(proxy.serve_stdio)
         except ValueError as exc:
             fail(str(exc))
-        except AgentGuardError:
-            raise
+        except BaseExceptionGroup as group:
+            matched, _ = group.split(AgentGuardError)
+            if matched is None:
+                raise
+            first: BaseException = matched
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from group
         finally:
             guard.close()

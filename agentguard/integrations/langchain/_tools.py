@@ -13,12 +13,12 @@ from typing import Any, Literal
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.runnables import ensure_config
 from langchain_core.tools import BaseTool, StructuredTool
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel, PrivateAttr, ValidationError
 from pydantic_core import to_jsonable_python
 
-from agentguard.errors import CallRejected, ToolFailed
+from agentguard.errors import CallRejected, InvalidArguments, ToolFailed
 from agentguard.guard import Guard
-from agentguard.integrations._arguments import json_schema_model, rejection_text
+from agentguard.integrations._arguments import json_schema_model, record_rejection, rejection_text
 from agentguard.models import canonical_tool_name
 
 __all__ = ["FRAMEWORK", "GuardedTool", "guard_tools"]
@@ -89,6 +89,17 @@ class GuardedTool(BaseTool):
         return self._original
 
     # -- the call ---------------------------------------------------------------------------------
+    def _parse_input(self, tool_input: str | dict[str, Any], tool_call_id: str | None) -> str | dict[str, Any]:
+        """LangChain's own parsing, as for the original; a rejection is also written to the audit log."""
+        try:
+            return super()._parse_input(tool_input, tool_call_id)
+        except (ValidationError, ValueError, TypeError) as exc:
+            error = InvalidArguments(
+                f"invalid arguments for {self.policy_name}: {exc}", tool=self.policy_name, problem=str(exc)
+            )
+            record_rejection(self._guard, self.policy_name, error, framework=FRAMEWORK, agent=self.agent)
+            raise
+
     def _split(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         visible = {k: v for k, v in kwargs.items() if k in self._fields}
         if args and len(self._fields) == 1:

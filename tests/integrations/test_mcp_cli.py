@@ -1,0 +1,116 @@
+"""``agentguard mcp-proxy`` as a desktop MCP client runs it: a subprocess on stdio, asks answered by a
+person through the shared approval queue (here: the ApprovalDesk the ``approve`` command uses)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from agentguard.approval import ApprovalDesk, SqliteApprovalStore
+
+from .conftest import audit_records, outcome
+
+pytestmark = pytest.mark.timeout(180)
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE = Path(__file__).with_name("mcp_fixture_server.py")
+RULES = """
+p, *, mcp.notes.echo, *, allow
+p, *, mcp.notes.write_note, *, ask
+p, *, mcp.notes.delete_all, *, deny
+"""
+
+
+def answer_next(home: Path, verdict: str, deadline_s: float = 60.0) -> str:
+    """Wait (polling with a deadline) for one pending request and answer it as a person would."""
+    store = SqliteApprovalStore(home)
+    try:
+        desk = ApprovalDesk(store, approver="reviewer", channel="cli")
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            pending = store.pending()
+            if pending:
+                request = pending[0]
+                if verdict == "approve":
+                    desk.approve(request.id)
+                else:
+                    desk.deny(request.id, verdict)
+                return request.call.tool
+            store.wait_for_change(store.version(), 0.5)
+        raise AssertionError("no approval request arrived")
+    finally:
+        store.close()
+
+
+async def test_cli_proxy_with_the_shared_approval_queue(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FIXTURE_LOG": str(tmp_path / "fixture.log")}
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-c", "from agentguard.cli import main; main()",
+            "--home", str(home), "--policy", str(make_policy(RULES)),
+            "mcp-proxy", "--name", "notes", "--agent", "desktop",
+            "--", sys.executable, str(FIXTURE),
+        ],
+        env=env,
+        cwd=str(tmp_path),
+    )
+    results: dict[str, types.CallToolResult] = {}
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+        with anyio.fail_after(90):
+            await client.initialize()
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert "delete_all" not in names and {"echo", "write_note"} <= names
+
+            async def call(key: str, content: str) -> None:
+                results[key] = await client.call_tool("write_note", {"path": "a.txt", "content": content})
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call, "approved", "first")
+                assert await anyio.to_thread.run_sync(answer_next, home, "approve") == "mcp.notes.write_note"
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call, "denied", "second")
+                await anyio.to_thread.run_sync(answer_next, home, "too risky")
+
+    assert not results["approved"].is_error
+    assert results["denied"].is_error
+    block = results["denied"].content[0]
+    assert isinstance(block, types.TextContent) and "too risky" in block.text
+    assert (tmp_path / "fixture.log").read_text().splitlines() == ["write_note a.txt first"]
+    records = audit_records(home / "audit.jsonl")
+    assert outcome(records) == [
+        ("mcp.notes.write_note", "mcp", "execution.finished"),
+        ("mcp.notes.write_note", "mcp", "approval.resolved"),
+    ]
+    resolved = [r for r in records if r["event"] == "approval.resolved"]
+    assert [(r["status"], r["approver"], r["channel"]) for r in resolved] == [
+        ("approved", "reviewer", "cli"),
+        ("denied", "reviewer", "cli"),
+    ]
+    assert {r["agent"] for r in records if "agent" in r} == {"desktop"}
+
+
+def test_cli_reports_a_server_that_cannot_start(make_policy: Callable[[str], Path], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agentguard.cli import main
+
+    result = CliRunner().invoke(
+        main,
+        ["--home", str(tmp_path / "h"), "--policy", str(make_policy(RULES)), "mcp-proxy", "--",
+         "/nonexistent/mcp-server"],
+    )
+    assert result.exit_code == 2
+    assert "could not start the MCP server '/nonexistent/mcp-server'" in result.output
