@@ -153,6 +153,7 @@ class Guard:
         self.agent = agent or self.settings.agent
         self.session = session
         self._tools: dict[str, _Tool] = {}
+        self._closers: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
     # -- construction -------------------------------------------------------------------------
@@ -189,7 +190,10 @@ class Guard:
         return DenyApprover("no approver configured and stdin is not a TTY: ask means deny")
 
     def close(self) -> None:
-        """Flush and close what the guard opened (the audit log)."""
+        """Release what the guard's tools hold (sandbox containers), then flush and close the audit log."""
+        closers, self._closers = self._closers, []
+        for close in closers:
+            close()
         closer = getattr(self.audit, "close", None)
         if callable(closer):
             closer()
@@ -263,6 +267,8 @@ class Guard:
 
         for spec in builtin_tools(self.settings):
             self.register(spec.name, spec.fn, sandboxed=spec.sandboxed, description=spec.description)
+            if spec.close is not None and spec.close not in self._closers:
+                self._closers.append(spec.close)
 
     def _wrapper(self, name: str, fn: F) -> F:
         if inspect.iscoroutinefunction(fn):

@@ -82,7 +82,9 @@ def make_guard(policy_dir: Path, settings: Settings, approver: Any = None, audit
         ran.append(("secret.read", name))
         return "s3cr3t"
 
-    guard.wrap({"echo": echo, "aecho": aecho, "boom": boom, "add": add, "write": write, "secret.read": secret_read})
+    guard.wrap(
+        {"echo": echo, "aecho": aecho, "boom": boom, "add": add, "write": write, "secret.read": secret_read}
+    )
     return guard
 
 
@@ -127,8 +129,12 @@ def test_ask_then_approve_runs(policy_dir: Path, settings: Settings) -> None:
     guard = make_guard(policy_dir, settings, approver=approver, audit=audit)
     assert guard.call("write", {"path": "a.txt", "content": "x"}) == "wrote a.txt"
     assert events(audit) == [
-        "call.received", "policy.decided", "approval.requested", "approval.resolved",
-        "execution.started", "execution.finished",
+        "call.received",
+        "policy.decided",
+        "approval.requested",
+        "approval.resolved",
+        "execution.started",
+        "execution.finished",
     ]
     resolved = audit.records[3]
     assert resolved["status"] == "approved" and resolved["approver"] == "scripted"
@@ -156,7 +162,9 @@ def test_ask_timeout_denies(policy_dir: Path, settings: Settings) -> None:
 def test_edited_arguments_run_and_both_versions_are_audited(policy_dir: Path, settings: Settings) -> None:
     audit = MemoryAudit()
     edit = ApprovalResult(
-        status=ApprovalStatus.APPROVED, approver="ops", channel="test",
+        status=ApprovalStatus.APPROVED,
+        approver="ops",
+        channel="test",
         edited_arguments={"path": "safe.txt", "content": "reviewed"},
     )
     guard = make_guard(policy_dir, settings, approver=ScriptedApprover([edit]), audit=audit)
@@ -170,7 +178,9 @@ def test_edited_arguments_run_and_both_versions_are_audited(policy_dir: Path, se
 
 def test_an_edit_cannot_override_a_deny_rule(policy_dir: Path, settings: Settings) -> None:
     edit = ApprovalResult(
-        status=ApprovalStatus.APPROVED, approver="ops", channel="test",
+        status=ApprovalStatus.APPROVED,
+        approver="ops",
+        channel="test",
         edited_arguments={"path": "/etc/cron.d/x", "content": "x"},
     )
     guard = make_guard(policy_dir, settings, approver=ScriptedApprover([edit]))
@@ -179,7 +189,9 @@ def test_an_edit_cannot_override_a_deny_rule(policy_dir: Path, settings: Setting
     assert guard.ran == []  # type: ignore[attr-defined]
 
 
-def test_bad_arguments_are_rejected_before_the_policy_and_audited(policy_dir: Path, settings: Settings) -> None:
+def test_bad_arguments_are_rejected_before_the_policy_and_audited(
+    policy_dir: Path, settings: Settings
+) -> None:
     audit = MemoryAudit()
     guard = make_guard(policy_dir, settings, audit=audit)
     with pytest.raises(InvalidArguments) as info:

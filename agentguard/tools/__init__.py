@@ -21,6 +21,7 @@ class ToolSpec:
     fn: Callable[..., Any]
     description: str
     sandboxed: bool = False
+    close: Callable[[], None] | None = None
 
 
 def builtin_tools(settings: Settings) -> list[ToolSpec]:

@@ -31,6 +31,12 @@ class _Runner:
                 self._sandbox = Sandbox(self._settings.sandbox, workspace=self._settings.workspace)
             return self._sandbox
 
+    def close(self) -> None:
+        with self._lock:
+            sandbox, self._sandbox = self._sandbox, None
+        if sandbox is not None:
+            sandbox.close()
+
     def run(self, language: Literal["python", "shell"], code: str) -> Any:
         ctx = current_call()
         profile = ctx.decision.sandbox_profile if ctx else None
@@ -52,6 +58,6 @@ def sandbox_tools(settings: Settings) -> list[ToolSpec]:
         return runner.run("shell", command)
 
     return [
-        ToolSpec("python.exec", python_exec, python_exec.__doc__ or "", sandboxed=True),
-        ToolSpec("shell.run", shell_run, shell_run.__doc__ or "", sandboxed=True),
+        ToolSpec("python.exec", python_exec, python_exec.__doc__ or "", sandboxed=True, close=runner.close),
+        ToolSpec("shell.run", shell_run, shell_run.__doc__ or "", sandboxed=True, close=runner.close),
     ]
