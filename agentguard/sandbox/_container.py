@@ -106,6 +106,7 @@ def container_config(
             Ulimit(name="nofile", soft=1024, hard=1024),
         ],
         ipc_mode="private",
+        cgroupns="private",
         shm_size=min(p.tmpfs_mb, 16) * _MiB,
         log_config=LogConfig(type="none"),
         auto_remove=True,

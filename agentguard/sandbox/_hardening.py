@@ -134,7 +134,7 @@ def check_hardening(attrs: Mapping[str, Any], profile: SandboxProfile | None = N
     }
     items.append(
         _item(
-            "no host PID/IPC/UTS/user namespace",
+            "no host PID/IPC/UTS/user/cgroup namespace",
             "5.9, 5.15, 5.16, 5.20, 5.30",
             not shared,
             f"shared with host: {shared}" if shared else "all namespaces private",
