@@ -32,6 +32,7 @@ __all__ = ["ApprovalApp"]
 
 _FIXED_COLUMNS = (("id", 8), ("agent", 10), ("tool", 11), ("age", 6), ("left", 6))
 _WIDE = 110  # from this many columns on, queue and detail sit side by side
+_QUEUE_ACTIONS = frozenset({"approve", "approve_always", "deny", "edit", "grants", "audit", "help"})
 
 
 def _utcnow() -> datetime:
@@ -91,6 +92,10 @@ class ApprovalApp(App[None]):
 
     # -- layout ---------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Queue keys act only on the queue itself, never from behind a dialog or another screen."""
+        return not (action in _QUEUE_ACTIONS and len(self.screen_stack) > 1)
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Container(id="main"):
@@ -115,7 +120,7 @@ class ApprovalApp(App[None]):
         """Side by side when wide; the argument column takes whatever width the others leave."""
         wide = width >= _WIDE
         self.query_one("#main").set_class(wide, "-wide")
-        queue_width = width * 3 // 5 if wide else width
+        queue_width = width * 11 // 20 if wide else width
         fixed = sum(w for _, w in _FIXED_COLUMNS) + 2 * (len(_FIXED_COLUMNS) + 1)
         arg_width = max(10, queue_width - 2 - 1 - fixed)
         if arg_width == self._arg_width:
@@ -182,8 +187,8 @@ class ApprovalApp(App[None]):
     def _left(q: QueuedRequest, now: datetime) -> Text:
         left = (q.deadline - now).total_seconds()
         if left <= 0:
-            return Text("0s", style="red")
-        return Text(short_duration(left), style="red" if left < 30 else "")
+            return Text("0s", style="red", justify="left")
+        return Text(short_duration(left), style="red" if left < 30 else "", justify="left")
 
     def _tick(self) -> None:
         table = self.query_one("#queue", DataTable)

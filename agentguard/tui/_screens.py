@@ -62,13 +62,13 @@ class GrantsScreen(Screen[None]):
             self._grants[g.id] = g
             table.add_row(
                 g.id[:8],
-                Text(g.state, style="green" if g.state == "active" else "dim"),
+                Text(g.state, style="green" if g.state == "active" else "dim", justify="left"),
                 g.agent,
                 g.tool,
                 g.scope.value,
                 g.created_by,
-                g.created_at.strftime("%Y-%m-%d %H:%M"),
-                g.expires_at.strftime("%Y-%m-%d %H:%M") if g.expires_at else "never",
+                g.created_at.strftime("%m-%d %H:%M"),
+                g.expires_at.strftime("%m-%d %H:%M") if g.expires_at else "never",
                 key=g.id,
             )
         self._show_selected()
@@ -186,7 +186,7 @@ class AuditScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.records = []
-        if self.path is not None and self.path.exists():
+        if self.path is not None:
             try:
                 self.records = self.reader(self.path, self.limit)
             except AgentGuardError as exc:
@@ -217,7 +217,7 @@ class AuditScreen(Screen[None]):
                 str(r.get("event") or ""),
                 str(r.get("agent") or ""),
                 str(r.get("tool") or ""),
-                Text(outcome, style=_EFFECT_STYLE.get(outcome, "")),
+                Text(outcome, style=_EFFECT_STYLE.get(outcome, ""), justify="left"),
                 str(r.get("call_id") or "")[:8],
             )
 
@@ -231,7 +231,7 @@ class AuditScreen(Screen[None]):
 def _read_last(path: Path, n: int) -> list[dict[str, Any]]:
     from agentguard.audit import read_last
 
-    return read_last(path, n)
+    return read_last(path, n) if path.exists() else []
 
 
 def _verify_text(path: Path) -> str:
