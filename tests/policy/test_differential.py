@@ -7,6 +7,7 @@ are checked against a second stock enforcer over the grant file alone: a granted
 
 from __future__ import annotations
 
+import itertools
 import random
 import shutil
 import time
@@ -131,7 +132,7 @@ def _reference(
 
 def test_tool_globs_agree_with_casbin_glob_match() -> None:
     names = [*TOOLS, "fs.", "fs.read/", "a//b", ".x", "mcp/fs", "x/y/read", "fs.read.x", "s.list", "fs.list"]
-    for pattern in TOOL_PATTERNS + ["fs.read/**", "*/**", "**/read", "mcp/fs/*"]:
+    for pattern in [*TOOL_PATTERNS, "fs.read/**", "*/**", "**/read", "mcp/fs/*"]:
         compiled = ToolPattern(pattern)
         for name in names:
             assert compiled.matches(name) == glob_match(name, pattern), (name, pattern)
@@ -191,7 +192,7 @@ def test_random_policies_agree_with_stock_casbin(tmp_path: Path) -> None:
 
 def test_role_depth_limit_matches_casbin(tmp_path: Path) -> None:
     chain = ["agent"] + [f"r{i}" for i in range(14)]
-    lines = [f"g, {a}, {b}" for a, b in zip(chain, chain[1:], strict=False)]
+    lines = [f"g, {a}, {b}" for a, b in itertools.pairwise(chain)]
     lines += [f"p, {role}, t{i}, *, allow" for i, role in enumerate(chain)]
     directory = tmp_path / "deep"
     directory.mkdir()
@@ -204,12 +205,14 @@ def test_role_depth_limit_matches_casbin(tmp_path: Path) -> None:
         ours = engine.decide(ToolCall(agent="agent", tool=f"t{i}")).effect is Effect.ALLOW
         assert ours == stock.enforce("agent", f"t{i}", {}, "allow"), i
         answers.append(ours)
-    assert answers[0] and answers[5] and not answers[-1]  # the limit exists and both sides agree on it
+    assert answers[0]
+    assert answers[5]
+    assert not answers[-1]  # the limit exists and both sides agree on it
 
 
 @pytest.mark.parametrize("cycle", [["a", "b", "a"], ["a", "b", "c", "a"], ["a", "a"]])
 def test_role_cycles_agree(tmp_path: Path, cycle: list[str]) -> None:
-    lines = [f"g, {x}, {y}" for x, y in zip(cycle, cycle[1:], strict=False)]
+    lines = [f"g, {x}, {y}" for x, y in itertools.pairwise(cycle)]
     lines += ["p, b, fs.read, *, allow", "p, a, fs.write, *, ask"]
     directory = tmp_path / "cyc"
     directory.mkdir()

@@ -29,40 +29,69 @@ def default_engine(tmp_path_factory: pytest.TempPathFactory) -> PolicyEngine:
     return PolicyEngine.load(PERMISSIONS, workspace=ws)
 
 
+# Starts of the rule lines the table refers to (looked up in policy.csv, so edits keep the table honest).
+READ = 'p, *, fs.read, path(path, "{workspace}/**"), allow'
+LIST = 'p, *, fs.list, path(path, "{workspace}/**"), allow'
+SECRET_FILES = 'p, *, fs.read, path(path, "{workspace}/**/{.env'
+SSH = 'p, *, fs.*, path(path, "{home}/.ssh/**")'
+STATE = 'p, *, fs.*, path(path, "{home}/.agentguard/**"), deny'
+WRITE = 'p, *, fs.write, path(path, "{workspace}/**") && timeout(600), ask'
+GIT_DIR = 'p, *, fs.write, path(path, "{workspace}/.git/**"), deny'
+SHELL_RO = 'p, *, shell.run, cmd(command, "git status*"'
+SHELL_ASK = "p, *, shell.run, !cmd(command"
+GIT_OPTS = "p, *, shell.run, regex(command"
+RM = 'p, *, shell.run, cmd_any(command, "rm -*[rRf]* *"'
+SUDO = 'p, *, shell.run, cmd_any(command, "sudo *"'
+PUSH = 'p, *, shell.run, cmd_any(command, "git push*"'
+PYTHON = 'p, *, python.exec, sandbox("default"), allow'
+HTTP = "p, *, http.*, *, deny"
+
 # (agent, tool, arguments, expected effect, start of the deciding rule's line or None for "no rule")
 DEFAULT_ROWS: list[tuple[str, str, dict[str, Any], Effect, str | None]] = [
-    ("coder", "fs.read", {"path": "src/app.py"}, Effect.ALLOW, 'p, *, fs.read, path(path, "{workspace}/**"), allow'),
-    ("coder", "fs.list", {"path": "."}, Effect.ALLOW, 'p, *, fs.list, path(path, "{workspace}/**"), allow'),
+    ("coder", "fs.read", {"path": "src/app.py"}, Effect.ALLOW, READ),
+    ("coder", "fs.list", {"path": "."}, Effect.ALLOW, LIST),
     ("coder", "fs.list", {"path": ""}, Effect.DENY, None),
     ("coder", "fs.read", {"path": "/etc/shadow"}, Effect.DENY, None),
     ("coder", "fs.read", {}, Effect.DENY, None),
-    ("coder", "fs.read", {"path": ".env"}, Effect.ASK, 'p, *, fs.read, path(path, "{workspace}/**/{.env'),
-    ("coder", "fs.read", {"path": "config/.env.production"}, Effect.ASK, 'p, *, fs.read, path(path, "{workspace}/**/{.env'),
-    ("coder", "fs.read", {"path": "~/.ssh/id_ed25519"}, Effect.DENY, 'p, *, fs.*, path(path, "{home}/.ssh/**")'),
-    ("coder", "fs.write", {"path": "~/.agentguard/grants.csv", "content": "p, *, *, *, allow"}, Effect.DENY,
-     'p, *, fs.*, path(path, "{home}/.agentguard/**"), deny'),
-    ("coder", "fs.write", {"path": "src/app.py", "content": "x"}, Effect.ASK, 'p, *, fs.write, path(path, "{workspace}/**") && timeout(600), ask'),
-    ("coder", "fs.write", {"path": ".git/config", "content": "x"}, Effect.DENY, 'p, *, fs.write, path(path, "{workspace}/.git/**"), deny'),
+    ("coder", "fs.read", {"path": ".env"}, Effect.ASK, SECRET_FILES),
+    ("coder", "fs.read", {"path": "config/.env.production"}, Effect.ASK, SECRET_FILES),
+    ("coder", "fs.read", {"path": "~/.ssh/id_ed25519"}, Effect.DENY, SSH),
+    (
+        "coder",
+        "fs.write",
+        {"path": "~/.agentguard/grants.csv", "content": "p, *, *, *, allow"},
+        Effect.DENY,
+        STATE,
+    ),
+    ("coder", "fs.write", {"path": "src/app.py", "content": "x"}, Effect.ASK, WRITE),
+    ("coder", "fs.write", {"path": ".git/config", "content": "x"}, Effect.DENY, GIT_DIR),
     ("coder", "fs.write", {"path": "/tmp/x", "content": "x"}, Effect.DENY, None),
-    ("coder", "shell.run", {"command": "git status"}, Effect.ALLOW, 'p, *, shell.run, cmd(command, "git status*"'),
-    ("coder", "shell.run", {"command": "ls -la src | grep app"}, Effect.ASK, 'p, *, shell.run, !cmd(command'),
-    ("coder", "shell.run", {"command": "pwd; git log -3"}, Effect.ALLOW, 'p, *, shell.run, cmd(command, "git status*"'),
-    ("coder", "shell.run", {"command": "git log --output=/tmp/x"}, Effect.ASK, 'p, *, shell.run, regex(command'),
-    ("coder", "shell.run", {"command": "npm test"}, Effect.ASK, 'p, *, shell.run, !cmd(command'),
-    ("coder", "shell.run", {"command": "rm -fr build"}, Effect.DENY, 'p, *, shell.run, cmd_any(command, "rm -*[rRf]* *"'),
-    ("coder", "shell.run", {"command": "rm -v --recursive build"}, Effect.DENY, 'p, *, shell.run, cmd_any(command, "rm -*[rRf]* *"'),
-    ("coder", "shell.run", {"command": "rm notes.txt"}, Effect.ASK, 'p, *, shell.run, !cmd(command'),
-    ("coder", "shell.run", {"command": "echo x | sudo tee /etc/hosts"}, Effect.DENY, 'p, *, shell.run, cmd_any(command, "sudo *"'),
-    ("coder", "shell.run", {"command": "git push --force"}, Effect.DENY, 'p, *, shell.run, cmd_any(command, "git push*"'),
-    ("coder", "python.exec", {"code": "print(1)"}, Effect.ALLOW, 'p, *, python.exec, sandbox("default"), allow'),
-    ("coder", "http.get", {"url": "https://docs.python.org/3/"}, Effect.DENY, "p, *, http.*, *, deny"),
+    ("coder", "shell.run", {"command": "git status"}, Effect.ALLOW, SHELL_RO),
+    ("coder", "shell.run", {"command": "ls -la src | grep app"}, Effect.ASK, SHELL_ASK),
+    ("coder", "shell.run", {"command": "pwd; git log -3"}, Effect.ALLOW, SHELL_RO),
+    ("coder", "shell.run", {"command": "git log --output=/tmp/x"}, Effect.ASK, GIT_OPTS),
+    ("coder", "shell.run", {"command": "npm test"}, Effect.ASK, SHELL_ASK),
+    ("coder", "shell.run", {"command": "rm -fr build"}, Effect.DENY, RM),
+    ("coder", "shell.run", {"command": "rm -v --recursive build"}, Effect.DENY, RM),
+    ("coder", "shell.run", {"command": "rm -rfv /"}, Effect.DENY, RM),
+    ("coder", "shell.run", {"command": "rm notes.txt"}, Effect.ASK, SHELL_ASK),
+    ("coder", "shell.run", {"command": "echo x | sudo tee /etc/hosts"}, Effect.DENY, SUDO),
+    ("coder", "shell.run", {"command": "git push --force"}, Effect.DENY, PUSH),
+    ("coder", "python.exec", {"code": "print(1)"}, Effect.ALLOW, PYTHON),
+    ("coder", "http.get", {"url": "https://docs.python.org/3/"}, Effect.DENY, HTTP),
     ("coder", "unknown.tool", {}, Effect.DENY, None),
-    ("review-agent", "fs.read", {"path": "src/app.py"}, Effect.ALLOW, 'p, *, fs.read, path(path, "{workspace}/**"), allow'),
-    ("review-agent", "fs.write", {"path": "src/app.py", "content": "x"}, Effect.DENY, "p, reviewer, fs.write, *, deny"),
+    ("review-agent", "fs.read", {"path": "src/app.py"}, Effect.ALLOW, READ),
+    (
+        "review-agent",
+        "fs.write",
+        {"path": "src/app.py", "content": "x"},
+        Effect.DENY,
+        "p, reviewer, fs.write, *, deny",
+    ),
     ("review-bot", "shell.run", {"command": "git status"}, Effect.DENY, "p, reviewer, shell.run, *, deny"),
     ("review-bot", "python.exec", {"code": "1"}, Effect.DENY, "p, reviewer, python.exec, *, deny"),
     ("reviewer", "python.exec", {"code": "1"}, Effect.DENY, "p, reviewer, python.exec, *, deny"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("agent", "tool", "arguments", "effect", "rule_start"), DEFAULT_ROWS)
@@ -122,7 +151,7 @@ def test_case_tables(directory: Path, cases_file: Path, workspace: Path) -> None
     assert Effect.DENY in effects
     results = run_cases(PolicyEngine.load(directory, workspace=workspace), cases, default_agent="coder")
     failures = [
-        f"{r.case.label}: expected {r.case.expect} {r.case.rule or ''} got {r.decision.effect} {r.decision.rule_id}"
+        f"{r.case.label}: want {r.case.expect} {r.case.rule}, got {r.decision.effect} {r.decision.rule_id}"
         for r in results
         if not r.ok
     ]
