@@ -33,18 +33,40 @@ def _approver(kind: str, settings: Settings, audit: object) -> Approver:
     "mcp-proxy",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@click.option("--name", "server_name", help="Server name in policy: tools become mcp.<name>.<tool>. "
-              "[default: from the command, e.g. mcp-server-time gives time]")
+@click.option(
+    "--name",
+    "server_name",
+    help="Server name in policy: tools become mcp.<name>.<tool>. "
+    "[default: from the command, e.g. mcp-server-time gives time]",
+)
 @click.option("--agent", help="Agent name the calls are decided and audited as. [default: settings' agent]")
-@click.option("--show-hidden", is_flag=True, help="List tools the policy always denies, marked in their "
-              "description, instead of hiding them.")
-@click.option("--approver", "approver_kind", type=click.Choice(["auto", "queue", "deny"]), default="auto",
-              show_default=True, help="Who answers 'ask' rules: the shared queue (answer with `agentguard "
-              "approve`), or nobody (deny). auto = queue.")
-@click.option("--policy", "policy_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Permissions directory (same as the global --policy).")
-@click.option("--max-argument-bytes", type=click.IntRange(min=1), default=1024 * 1024, show_default=True,
-              help="Refuse calls whose arguments are larger than this as JSON.")
+@click.option(
+    "--show-hidden",
+    is_flag=True,
+    help="List tools the policy always denies, marked in their description, instead of hiding them.",
+)
+@click.option(
+    "--approver",
+    "approver_kind",
+    type=click.Choice(["auto", "queue", "deny"]),
+    default="auto",
+    show_default=True,
+    help="Who answers 'ask' rules: the shared queue (answer with `agentguard "
+    "approve`), or nobody (deny). auto = queue.",
+)
+@click.option(
+    "--policy",
+    "policy_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Permissions directory (same as the global --policy).",
+)
+@click.option(
+    "--max-argument-bytes",
+    type=click.IntRange(min=1),
+    default=1024 * 1024,
+    show_default=True,
+    help="Refuse calls whose arguments are larger than this as JSON.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_app
 def mcp_proxy(
@@ -82,8 +104,14 @@ def mcp_proxy(
         guard = Guard(settings=settings, agent=agent)
         try:
             guard.approver = _approver(approver_kind, settings, guard.audit)
-            proxy = McpProxy(guard, command, server_name=server_name, agent=agent, show_hidden=show_hidden,
-                             max_argument_bytes=max_argument_bytes)
+            proxy = McpProxy(
+                guard,
+                command,
+                server_name=server_name,
+                agent=agent,
+                show_hidden=show_hidden,
+                max_argument_bytes=max_argument_bytes,
+            )
             click.echo(
                 f"agentguard mcp-proxy: {' '.join(command)!r} as mcp.{proxy.server_name}.*, policy "
                 f"{settings.resolved_policy_dir()}, audit {settings.audit_path}, approvals: "

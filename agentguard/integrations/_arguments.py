@@ -34,8 +34,8 @@ SchemaSource = Mapping[str, Any] | Callable[[], Mapping[str, Any] | None]
 
 
 def _validator(schema: Mapping[str, Any]) -> Any:
-    from jsonschema import validators
-    from jsonschema.exceptions import SchemaError
+    from jsonschema import validators  # type: ignore[import-untyped,unused-ignore]
+    from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped,unused-ignore]
 
     cls = validators.validator_for(schema)
     try:
@@ -75,11 +75,14 @@ def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
             try:
                 orjson.dumps(data)
             except TypeError as exc:
-                raise PydanticCustomError("json_schema", "arguments are not JSON: {e}", {"e": str(exc)}) from None
+                raise PydanticCustomError(
+                    "json_schema", "arguments are not JSON: {e}", {"e": str(exc)}
+                ) from None
             errors = sorted(current().iter_errors(dict(data)), key=lambda e: list(map(str, e.path)))
             if errors:
                 text = "; ".join(
-                    f"{'.'.join(str(p) for p in e.path)}: {e.message}" if e.path else e.message for e in errors
+                    f"{'.'.join(str(p) for p in e.path)}: {e.message}" if e.path else e.message
+                    for e in errors
                 )
                 raise PydanticCustomError("json_schema", "{problems}", {"problems": text})
             return data

@@ -32,7 +32,9 @@ def make_guard(
 
     def make(rules: str, answers: Any = (), **kw: Any) -> Guard:
         approver = answers if hasattr(answers, "request") else ScriptedApprover(answers)
-        guard = Guard(make_policy(rules), approver=approver, audit=AuditLog(audit_path), settings=settings, **kw)
+        guard = Guard(
+            make_policy(rules), approver=approver, audit=AuditLog(audit_path), settings=settings, **kw
+        )
         made.append(guard)
         return guard
 

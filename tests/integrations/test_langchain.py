@@ -105,8 +105,10 @@ def tool_results(messages: list[Any]) -> list[str]:
 def check_transcript(results: list[str], audit_path: Path, guard: Guard) -> None:
     assert results[0] == "contents of README.md"
     assert results[1] == "wrote 2 bytes to notes.md"
-    assert "denied by reviewer: not now" in results[2] and "[approval.denied]" in results[2]
-    assert "policy.csv:5" in results[3] and "[policy.denied]" in results[3]
+    assert "denied by reviewer: not now" in results[2]
+    assert "[approval.denied]" in results[2]
+    assert "policy.csv:5" in results[3]
+    assert "[policy.denied]" in results[3]
     assert "policy.csv:6" in results[4]
     assert RAN == [("read_file", "README.md"), ("write_file", "notes.md")]
     guard.close()
@@ -125,7 +127,9 @@ def reviewer(answers: list[str]) -> Any:
     return ScriptedApprover(answers, name="reviewer")
 
 
-def test_agent_loop_allow_ask_approve_ask_deny_and_deny(make_guard: Callable[..., Guard], audit_path: Path) -> None:
+def test_agent_loop_allow_ask_approve_ask_deny_and_deny(
+    make_guard: Callable[..., Guard], audit_path: Path
+) -> None:
     guard = make_guard(RULES, reviewer(["approve", "deny: not now"]))
     guarded = guard_tools(guard, tools())
     model = ScriptedChatModel(SCRIPT)
@@ -145,7 +149,8 @@ def test_wrapped_tools_look_the_same_to_the_model(make_guard: Callable[..., Guar
     originals = tools()
     guarded = guard_tools(make_guard(RULES), originals)
     for before, after in zip(originals, guarded, strict=True):
-        assert isinstance(after, GuardedTool) and after.original is before
+        assert isinstance(after, GuardedTool)
+        assert after.original is before
         assert (after.name, after.description) == (before.name, before.description)
         assert convert_to_openai_tool(after) == convert_to_openai_tool(before)
         assert after.response_format == before.response_format

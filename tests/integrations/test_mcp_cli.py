@@ -59,10 +59,20 @@ async def test_cli_proxy_with_the_shared_approval_queue(
     params = StdioServerParameters(
         command=sys.executable,
         args=[
-            "-c", "from agentguard.cli import main; main()",
-            "--home", str(home), "--policy", str(make_policy(RULES)),
-            "mcp-proxy", "--name", "notes", "--agent", "desktop",
-            "--", sys.executable, str(FIXTURE),
+            "-c",
+            "from agentguard.cli import main; main()",
+            "--home",
+            str(home),
+            "--policy",
+            str(make_policy(RULES)),
+            "mcp-proxy",
+            "--name",
+            "notes",
+            "--agent",
+            "desktop",
+            "--",
+            sys.executable,
+            str(FIXTURE),
         ],
         env=env,
         cwd=str(tmp_path),
@@ -72,7 +82,8 @@ async def test_cli_proxy_with_the_shared_approval_queue(
         with anyio.fail_after(90):
             await client.initialize()
             names = {t.name for t in (await client.list_tools()).tools}
-            assert "delete_all" not in names and {"echo", "write_note"} <= names
+            assert "delete_all" not in names
+            assert {"echo", "write_note"} <= names
 
             async def call(key: str, content: str) -> None:
                 results[key] = await client.call_tool("write_note", {"path": "a.txt", "content": content})
@@ -87,7 +98,8 @@ async def test_cli_proxy_with_the_shared_approval_queue(
     assert not results["approved"].is_error
     assert results["denied"].is_error
     block = results["denied"].content[0]
-    assert isinstance(block, types.TextContent) and "too risky" in block.text
+    assert isinstance(block, types.TextContent)
+    assert "too risky" in block.text
     assert (tmp_path / "fixture.log").read_text().splitlines() == ["write_note a.txt first"]
     records = audit_records(home / "audit.jsonl")
     assert outcome(records) == [
@@ -109,8 +121,15 @@ def test_cli_reports_a_server_that_cannot_start(make_policy: Callable[[str], Pat
 
     result = CliRunner().invoke(
         main,
-        ["--home", str(tmp_path / "h"), "--policy", str(make_policy(RULES)), "mcp-proxy", "--",
-         "/nonexistent/mcp-server"],
+        [
+            "--home",
+            str(tmp_path / "h"),
+            "--policy",
+            str(make_policy(RULES)),
+            "mcp-proxy",
+            "--",
+            "/nonexistent/mcp-server",
+        ],
     )
     assert result.exit_code == 2
     assert "could not start the MCP server '/nonexistent/mcp-server'" in result.output

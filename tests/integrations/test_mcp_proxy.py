@@ -37,14 +37,16 @@ p, *, mcp.fixture.delete_all, *, deny
 @asynccontextmanager
 async def connected(proxy: McpProxy) -> AsyncIterator[ClientSession]:
     """The proxy served in-process over memory streams, with the SDK client as the agent."""
-    async with create_client_server_memory_streams() as (client_streams, server_streams):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(proxy.run, *server_streams)
-            async with ClientSession(*client_streams) as session:
-                with anyio.fail_after(60):
-                    await session.initialize()
-                yield session
-            tg.cancel_scope.cancel()
+    async with (
+        create_client_server_memory_streams() as (client_streams, server_streams),
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(proxy.run, *server_streams)
+        async with ClientSession(*client_streams) as session:
+            with anyio.fail_after(60):
+                await session.initialize()
+            yield session
+        tg.cancel_scope.cancel()
 
 
 def text(result: types.CallToolResult) -> str:
@@ -76,21 +78,26 @@ async def test_allow_deny_ask_approve_and_ask_deny_end_to_end(
         assert listed == {"echo", "write_note", "count", "crash"}  # delete_all is denied outright
 
         allowed = await client.call_tool("echo", {"text": "hi"})
-        assert not allowed.is_error and text(allowed) == "hi"
+        assert not allowed.is_error
+        assert text(allowed) == "hi"
 
         approved = await client.call_tool("write_note", {"path": "notes.txt", "content": "abc"})
-        assert not approved.is_error and text(approved) == "wrote 3 bytes to notes.txt"
+        assert not approved.is_error
+        assert text(approved) == "wrote 3 bytes to notes.txt"
 
         refused = await client.call_tool("write_note", {"path": "notes.txt", "content": "again"})
         assert refused.is_error
-        assert "not in this repo" in text(refused) and "[approval.denied]" in text(refused)
+        assert "not in this repo" in text(refused)
+        assert "[approval.denied]" in text(refused)
 
         denied = await client.call_tool("write_note", {"path": "/etc/cron.d/x", "content": "x"})
         assert denied.is_error
-        assert "policy.csv:5" in text(denied) and "[policy.denied]" in text(denied)
+        assert "policy.csv:5" in text(denied)
+        assert "[policy.denied]" in text(denied)
 
         hidden = await client.call_tool("delete_all", {})
-        assert hidden.is_error and "policy.csv:6" in text(hidden)
+        assert hidden.is_error
+        assert "policy.csv:6" in text(hidden)
 
     assert ran(fixture_log) == ["echo hi", "write_note notes.txt abc"]
     guard.close()
@@ -126,27 +133,35 @@ async def test_bad_input_gets_error_results_audit_records_and_the_proxy_keeps_se
     guard = make_guard(RULES)
     async with connected(McpProxy(guard, FIXTURE, max_argument_bytes=10_000)) as client:
         unknown = await client.call_tool("format_disk", {"device": "/dev/sda"})
-        assert unknown.is_error and "[call.unknown_tool]" in text(unknown)
+        assert unknown.is_error
+        assert "[call.unknown_tool]" in text(unknown)
 
         wrong = await client.call_tool("echo", {"txet": "typo"})
-        assert wrong.is_error and "'text' is a required property" in text(wrong)
+        assert wrong.is_error
+        assert "'text' is a required property" in text(wrong)
 
         wrong_type = await client.call_tool("count", {"n": "three"})
-        assert wrong_type.is_error and "n: 'three' is not of type 'integer'" in text(wrong_type)
+        assert wrong_type.is_error
+        assert "n: 'three' is not of type 'integer'" in text(wrong_type)
 
         huge = await client.call_tool("echo", {"text": "x" * 20_000})
-        assert huge.is_error and "over the 10000-byte limit" in text(huge)
+        assert huge.is_error
+        assert "over the 10000-byte limit" in text(huge)
 
         not_an_object = await client.send_request(
             types.CallToolRequest(
-                params=types.CallToolRequestParams.model_construct(name="echo", arguments=["not", "an", "object"])
+                params=types.CallToolRequestParams.model_construct(
+                    name="echo", arguments=["not", "an", "object"]
+                )
             ),
             types.CallToolResult,
         )
-        assert not_an_object.is_error and "arguments must be a JSON object, got list" in text(not_an_object)
+        assert not_an_object.is_error
+        assert "arguments must be a JSON object, got list" in text(not_an_object)
 
         still = await client.call_tool("echo", {"text": "still here"})
-        assert not still.is_error and text(still) == "still here"
+        assert not still.is_error
+        assert text(still) == "still here"
 
     assert ran(fixture_log) == ["echo still here"]
     guard.close()
@@ -161,7 +176,8 @@ async def test_bad_input_gets_error_results_audit_records_and_the_proxy_keeps_se
     ]
     assert all(r["framework"] == "mcp" for r in rejected)
     oversized = next(r for r in records if r["event"] == "call.received" and r.get("argument_bytes"))
-    assert oversized["arguments"] is None and oversized["argument_bytes"] > 20_000  # not copied into the log
+    assert oversized["arguments"] is None
+    assert oversized["argument_bytes"] > 20_000
 
 
 async def test_server_crash_mid_call_is_an_error_result_and_the_next_call_restarts_it(
@@ -174,7 +190,8 @@ async def test_server_crash_mid_call_is_an_error_result_and_the_next_call_restar
         assert "the MCP server stopped during the call" in text(crashed)
         assert "[mcp.upstream_unavailable]" in text(crashed)
         after = await client.call_tool("echo", {"text": "back"})
-        assert not after.is_error and text(after) == "back"
+        assert not after.is_error
+        assert text(after) == "back"
     assert ran(fixture_log) == ["crash", "echo back"]
     guard.close()
     records = audit_records(audit_path)
@@ -201,10 +218,12 @@ async def test_progress_resources_and_prompts_pass_through(make_guard: Callable[
         resources = await client.list_resources()
     assert seen == [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")]
     first = resource.contents[0]
-    assert isinstance(first, types.TextResourceContents) and first.text == "hello from the fixture"
+    assert isinstance(first, types.TextResourceContents)
+    assert first.text == "hello from the fixture"
     assert [str(r.uri) for r in resources.resources] == ["note://hello"]
     message = prompt.messages[0].content
-    assert isinstance(message, types.TextContent) and message.text == "Say hello to Ada."
+    assert isinstance(message, types.TextContent)
+    assert message.text == "Say hello to Ada."
 
 
 @pytest.mark.skipif(shutil.which("mcp-server-time") is None, reason="mcp-server-time is not installed")
@@ -220,12 +239,14 @@ async def test_mcp_server_time_from_pypi(make_guard: Callable[..., Guard], audit
     assert proxy.server_name == "time"
     async with connected(proxy) as client:
         now = await client.call_tool("get_current_time", {"timezone": "Europe/Paris"})
-        assert not now.is_error and now.structured_content is not None
+        assert not now.is_error
+        assert now.structured_content is not None
         assert now.structured_content["timezone"] == "Europe/Paris"
         converted = await client.call_tool(
             "convert_time", {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}
         )
-        assert converted.is_error and "no conversions today" in text(converted)
+        assert converted.is_error
+        assert "no conversions today" in text(converted)
     guard.close()
     assert outcome(audit_records(audit_path)) == [
         ("mcp.time.get_current_time", "mcp", "execution.finished"),

@@ -84,7 +84,8 @@ async def test_runner_allow_ask_approve_ask_deny_and_deny(
     assert outputs[0] == "contents of README.md"
     assert outputs[1] == "wrote 2 bytes to notes.md"
     assert "denied by reviewer: not now" in outputs[2]
-    assert "policy.csv:3" in outputs[3] and "[policy.denied]" in outputs[3]
+    assert "policy.csv:3" in outputs[3]
+    assert "[policy.denied]" in outputs[3]
     assert "policy.csv:4" in outputs[4]
     assert RAN == [("read_file", "README.md"), ("write_file", "notes.md")]
     guard.close()
@@ -107,11 +108,17 @@ async def test_allow_all_keeps_the_tools_as_they_were(make_guard: Callable[..., 
             before.params_json_schema,
             before.strict_json_schema,
         )
-    script = [tool_call("read_file", {"path": "a"}), tool_call("write_file", {"path": "b", "content": "xy"}), "ok"]
+    script = [
+        tool_call("read_file", {"path": "a"}),
+        tool_call("write_file", {"path": "b", "content": "xy"}),
+        "ok",
+    ]
     _, guarded_model = await run(tools, list(script))
     RAN.clear()
     _, plain_model = await run(originals, list(script))
-    assert guarded_model.tool_outputs() == plain_model.tool_outputs() == ["contents of a", "wrote 2 bytes to b"]
+    assert (
+        guarded_model.tool_outputs() == plain_model.tool_outputs() == ["contents of a", "wrote 2 bytes to b"]
+    )
 
 
 async def test_bad_input_from_the_model_is_refused_audited_and_the_run_goes_on(
@@ -140,7 +147,9 @@ async def test_bad_input_from_the_model_is_refused_audited_and_the_run_goes_on(
     assert RAN == [("read_file", "fine")]
     guard.close()
     records = audit_records(audit_path)
-    assert [r["error"]["code"] for r in records if r["event"] == "call.rejected"] == ["call.invalid_arguments"] * 4
+    assert [r["error"]["code"] for r in records if r["event"] == "call.rejected"] == [
+        "call.invalid_arguments"
+    ] * 4
     assert all(r["framework"] == "openai-agents" for r in records)
 
 
@@ -159,6 +168,7 @@ async def test_plain_functions_and_prefix(make_guard: Callable[..., Guard]) -> N
 
     guard = make_guard("p, *, oa.shout, *, allow")
     (tool,) = guard_function_tools(guard, [shout], prefix="oa.")
-    assert tool.name == "shout" and "oa.shout" in guard.tools
+    assert tool.name == "shout"
+    assert "oa.shout" in guard.tools
     _, model = await run([tool], [tool_call("shout", {"text": "hey"}), "ok"])
     assert model.tool_outputs() == ["HEY"]

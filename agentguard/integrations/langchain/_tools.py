@@ -77,7 +77,7 @@ class GuardedTool(BaseTool):
     _original: BaseTool = PrivateAttr()
     _fields: frozenset[str] = PrivateAttr()
 
-    def bind(self, guard: Guard, original: BaseTool, fields: Iterable[str]) -> GuardedTool:
+    def attach(self, guard: Guard, original: BaseTool, fields: Iterable[str]) -> GuardedTool:
         self._guard = guard
         self._original = original
         self._fields = frozenset(fields)
@@ -89,7 +89,9 @@ class GuardedTool(BaseTool):
         return self._original
 
     # -- the call ---------------------------------------------------------------------------------
-    def _parse_input(self, tool_input: str | dict[str, Any], tool_call_id: str | None) -> str | dict[str, Any]:
+    def _parse_input(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None
+    ) -> str | dict[str, Any]:
         """LangChain's own parsing, as for the original; a rejection is also written to the audit log."""
         try:
             return super()._parse_input(tool_input, tool_call_id)
@@ -201,7 +203,9 @@ def guard_tools(
         guarded = GuardedTool(
             name=original.name,
             description=original.description,
-            args_schema=original.args_schema if original.args_schema is not None else original.get_input_schema(),
+            args_schema=original.args_schema
+            if original.args_schema is not None
+            else original.get_input_schema(),
             return_direct=original.return_direct,
             response_format=original.response_format,
             handle_tool_error=original.handle_tool_error,
@@ -212,7 +216,7 @@ def guard_tools(
             policy_name=policy_name,
             on_deny=on_deny,
             agent=agent,
-        ).bind(guard, original, fields)
+        ).attach(guard, original, fields)
         guard.register(
             policy_name,
             guarded._invoke_original,

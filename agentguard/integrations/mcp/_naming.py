@@ -15,10 +15,32 @@ from agentguard.models import canonical_tool_name
 __all__ = ["policy_tool_name", "server_name_from_command"]
 
 _RUNNERS = frozenset(
-    {"uvx", "npx", "pnpx", "bunx", "uv", "run", "node", "deno", "bun", "pipx", "docker", "podman", "exec", "env"}
+    {
+        "uvx",
+        "npx",
+        "pnpx",
+        "bunx",
+        "uv",
+        "run",
+        "node",
+        "deno",
+        "bun",
+        "pipx",
+        "docker",
+        "podman",
+        "exec",
+        "env",
+    }
 )
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?(\.exe)?$")
-_AFFIXES = (("mcp-server-", ""), ("server-", ""), ("mcp-", ""), ("", "-mcp-server"), ("", "-server"), ("", "-mcp"))
+_AFFIXES = (
+    ("mcp-server-", ""),
+    ("server-", ""),
+    ("mcp-", ""),
+    ("", "-mcp-server"),
+    ("", "-server"),
+    ("", "-mcp"),
+)
 _NAME_OK = re.compile(r"[^a-z0-9_-]+")
 
 

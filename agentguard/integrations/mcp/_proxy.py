@@ -80,7 +80,9 @@ class _Request:
     upstream_name: str
 
 
-_REQUEST: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("agentguard_mcp_request", default=None)
+_REQUEST: contextvars.ContextVar[_Request | None] = contextvars.ContextVar(
+    "agentguard_mcp_request", default=None
+)
 
 
 @dataclass
@@ -134,15 +136,17 @@ class _Upstream:
         stop = anyio.Event()
         command = " ".join([self.params.command, *self.params.args])
         try:
-            async with stdio_client(self.params, errlog=self.errlog) as (read, write):
-                async with ClientSession(read, write, message_handler=self.on_notification) as session:
-                    with anyio.fail_after(self.connect_timeout_s):
-                        self.initialized = await session.initialize()
-                    self.session = session
-                    self._stop = stop
-                    box["session"] = session
-                    ready.set()
-                    await stop.wait()
+            async with (
+                stdio_client(self.params, errlog=self.errlog) as (read, write),
+                ClientSession(read, write, message_handler=self.on_notification) as session,
+            ):
+                with anyio.fail_after(self.connect_timeout_s):
+                    self.initialized = await session.initialize()
+                self.session = session
+                self._stop = stop
+                box["session"] = session
+                ready.set()
+                await stop.wait()
         except Exception as exc:  # noqa: BLE001 - reported to the waiting request or logged
             if not ready.is_set():
                 box["error"] = UpstreamUnavailable(
@@ -245,25 +249,65 @@ class McpProxy:
         )
         server.middleware.append(self._screen)
         if caps.resources is not None:
-            self._relay(server, "resources/list", types.PaginatedRequestParams, types.ListResourcesRequest,
-                        types.ListResourcesResult)
-            self._relay(server, "resources/templates/list", types.PaginatedRequestParams,
-                        types.ListResourceTemplatesRequest, types.ListResourceTemplatesResult)
-            self._relay(server, "resources/read", types.ReadResourceRequestParams, types.ReadResourceRequest,
-                        types.ReadResourceResult)
+            self._relay(
+                server,
+                "resources/list",
+                types.PaginatedRequestParams,
+                types.ListResourcesRequest,
+                types.ListResourcesResult,
+            )
+            self._relay(
+                server,
+                "resources/templates/list",
+                types.PaginatedRequestParams,
+                types.ListResourceTemplatesRequest,
+                types.ListResourceTemplatesResult,
+            )
+            self._relay(
+                server,
+                "resources/read",
+                types.ReadResourceRequestParams,
+                types.ReadResourceRequest,
+                types.ReadResourceResult,
+            )
             if caps.resources.subscribe:
-                self._relay(server, "resources/subscribe", types.SubscribeRequestParams, types.SubscribeRequest,
-                            types.EmptyResult)
-                self._relay(server, "resources/unsubscribe", types.UnsubscribeRequestParams,
-                            types.UnsubscribeRequest, types.EmptyResult)
+                self._relay(
+                    server,
+                    "resources/subscribe",
+                    types.SubscribeRequestParams,
+                    types.SubscribeRequest,
+                    types.EmptyResult,
+                )
+                self._relay(
+                    server,
+                    "resources/unsubscribe",
+                    types.UnsubscribeRequestParams,
+                    types.UnsubscribeRequest,
+                    types.EmptyResult,
+                )
         if caps.prompts is not None:
-            self._relay(server, "prompts/list", types.PaginatedRequestParams, types.ListPromptsRequest,
-                        types.ListPromptsResult)
-            self._relay(server, "prompts/get", types.GetPromptRequestParams, types.GetPromptRequest,
-                        types.GetPromptResult)
+            self._relay(
+                server,
+                "prompts/list",
+                types.PaginatedRequestParams,
+                types.ListPromptsRequest,
+                types.ListPromptsResult,
+            )
+            self._relay(
+                server,
+                "prompts/get",
+                types.GetPromptRequestParams,
+                types.GetPromptRequest,
+                types.GetPromptResult,
+            )
         if caps.completions is not None:
-            self._relay(server, "completion/complete", types.CompleteRequestParams, types.CompleteRequest,
-                        types.CompleteResult)
+            self._relay(
+                server,
+                "completion/complete",
+                types.CompleteRequestParams,
+                types.CompleteRequest,
+                types.CompleteResult,
+            )
         return server
 
     def _relay(
@@ -372,8 +416,8 @@ class McpProxy:
             raise UpstreamUnavailable("an MCP tool was called outside the proxy")
         downstream = request.ctx.session
 
-        async def progress(value: float, total: float | None, message: str | None) -> None:
-            await downstream.report_progress(value, total, message)
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
+            await downstream.report_progress(progress, total, message)
 
         session = await self._upstream.get()
         try:
@@ -418,8 +462,10 @@ class McpProxy:
         if isinstance(name, str) and (arguments is None or isinstance(arguments, Mapping)):
             return await call_next(ctx)
         tool = f"mcp.{self.server_name}.{name if isinstance(name, str) else '(no name)'}"
-        problem = "the tool name is missing or not a string" if not isinstance(name, str) else (
-            f"arguments must be a JSON object, got {type(arguments).__name__}"
+        problem = (
+            "the tool name is missing or not a string"
+            if not isinstance(name, str)
+            else (f"arguments must be a JSON object, got {type(arguments).__name__}")
         )
         error = InvalidArguments(f"invalid arguments for {tool}: {problem}", tool=tool)
         return self._refuse(tool, error, argument_type=type(arguments).__name__)

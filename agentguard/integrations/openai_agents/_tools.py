@@ -69,15 +69,18 @@ def _guard_one(
             check_size(policy_name, raw, max_argument_bytes)
             parsed = orjson.loads(raw) if raw.strip() else {}
             if not isinstance(parsed, dict):
+                kind = type(parsed).__name__
                 raise InvalidArguments(
-                    f"invalid arguments for {policy_name}: expected a JSON object, got {type(parsed).__name__}",
+                    f"invalid arguments for {policy_name}: expected a JSON object, got {kind}",
                     tool=policy_name,
                 )
         except (InvalidArguments, orjson.JSONDecodeError) as exc:
             error = (
                 exc
                 if isinstance(exc, InvalidArguments)
-                else InvalidArguments(f"invalid arguments for {policy_name}: not JSON ({exc})", tool=policy_name)
+                else InvalidArguments(
+                    f"invalid arguments for {policy_name}: not JSON ({exc})", tool=policy_name
+                )
             )
             record_rejection(
                 guard, policy_name, error, framework=FRAMEWORK, agent=agent, argument_bytes=len(raw.encode())

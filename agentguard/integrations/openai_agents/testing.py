@@ -1,7 +1,7 @@
 """A scripted stand-in for an LLM, so Agents SDK runs can be tested without a network.
 
-    model = ScriptedModel([tool_call("write_file", {"path": "a.txt"}), "done"])
-    result = await Runner.run(Agent(name="a", model=model, tools=tools), "go")
+model = ScriptedModel([tool_call("write_file", {"path": "a.txt"}), "done"])
+result = await Runner.run(Agent(name="a", model=model, tools=tools), "go")
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ def tool_call(name: str, arguments: dict[str, Any] | str) -> ResponseFunctionToo
     """One function call the model makes; ``arguments`` may be raw (even malformed) JSON text."""
     raw = arguments if isinstance(arguments, str) else orjson.dumps(arguments).decode()
     n = next(_ids)
-    return ResponseFunctionToolCall(type="function_call", name=name, arguments=raw, call_id=f"call_{n}", id=f"fc_{n}")
+    return ResponseFunctionToolCall(
+        type="function_call", name=name, arguments=raw, call_id=f"call_{n}", id=f"fc_{n}"
+    )
 
 
 def _message(text: str) -> ResponseOutputMessage:
@@ -52,7 +54,9 @@ class ScriptedModel(Model):
         self._turns = list(turns)
         self.inputs: list[list[TResponseInputItem]] = []
 
-    async def get_response(self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any) -> ModelResponse:
+    async def get_response(
+        self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any
+    ) -> ModelResponse:
         self.inputs.append(list(input) if not isinstance(input, str) else [])
         turn = self._turns.pop(0) if self._turns else "(script finished)"
         if isinstance(turn, str):
