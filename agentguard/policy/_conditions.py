@@ -302,9 +302,16 @@ def normalise_path(value: Any, workspace: str) -> str | None:
     if not os.path.isabs(path):
         path = os.path.join(workspace, path)
     try:
-        return os.path.realpath(path)
+        resolved = os.path.realpath(path)
+        # realpath leaves a symlink loop in place instead of failing: refuse any symlink left over
+        probe, parent = resolved, os.path.dirname(resolved)
+        while probe != parent:
+            if os.path.islink(probe):
+                return None
+            probe, parent = parent, os.path.dirname(parent)
     except (OSError, ValueError):
         return None
+    return resolved
 
 
 class _Builder:
