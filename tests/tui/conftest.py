@@ -222,7 +222,7 @@ def make_app(
     queue: Queue, *, fixed_audit: bool = True, audit_path: Path | None = None, **kw: Any
 ) -> ApprovalApp:
     """The app on the queue with the fixed clock (and, for screenshots, fixed audit records)."""
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"refresh_s": 0.05, **kw}
     if fixed_audit:
         extra["audit_reader"] = lambda _p, n: AUDIT_RECORDS[-n:]
         extra["audit_verifier"] = lambda _p: "chain: [green]intact[/green], 10 records"
@@ -232,9 +232,7 @@ def make_app(
         audit_path=audit_path or Path("/var/lib/agentguard/audit.jsonl"),
         profiles=dict(Settings().sandbox.profiles),
         clock=queue.clock.utc,
-        refresh_s=0.05,
         **extra,
-        **kw,
     )
 
 
