@@ -142,9 +142,10 @@ def record_rejection(
 def rejection_text(error: AgentGuardError) -> str:
     """What the agent is told when a call did not run (or failed): reason, rule and error code."""
     if isinstance(error, PolicyDenied):
-        rule = error.data.get("rule", "no-rule-matched")
-        reason = error.data.get("reason") or error.message
-        return f"agentguard: call denied by policy rule {rule}: {reason} [{error.code}]"
+        rule = str(error.data.get("rule", "no-rule-matched"))
+        reason = str(error.data.get("reason") or error.message)
+        where = "" if rule in reason else f" (rule {rule})"
+        return f"agentguard: call refused: {reason}{where} [{error.code}]"
     if isinstance(error, CallRejected):
         return f"agentguard: call refused: {error.message} [{error.code}]"
     return f"agentguard: {error.message} [{error.code}]"
