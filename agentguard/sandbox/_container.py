@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import time
 from dataclasses import dataclass, field
@@ -113,6 +114,12 @@ def container_config(
         mounts=mounts,
         init=False,
     )
+    user = SANDBOX_UID
+    if source is not None:
+        # Files the sandbox writes into the workspace belong to the workspace's owner, never root.
+        st = os.stat(source)
+        if st.st_uid != 0:
+            user = f"{st.st_uid}:{st.st_gid}"
     owner = current_owner()
     labels = {
         MANAGED: "true",
@@ -125,7 +132,7 @@ def container_config(
     return {
         "image": image,
         "command": [*RUNNER, key.language],
-        "user": SANDBOX_UID,
+        "user": user,
         "stdin_open": True,  # with detach=False the SDK also sets StdinOnce: stdin EOF reaches the runner
         "detach": False,
         "use_config_proxy": False,

@@ -39,7 +39,7 @@ def check_hardening(attrs: Mapping[str, Any], profile: SandboxProfile | None = N
 
     items.append(
         _item(
-            "not privileged", "5.4", host.get("Privileged") is False, f"Privileged={host.get('Privileged')}"
+            "not privileged", "5.4", not host.get("Privileged", False), f"Privileged={host.get('Privileged')}"
         )
     )
 

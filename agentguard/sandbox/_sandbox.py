@@ -228,12 +228,13 @@ class Sandbox:
         language: Language = "python",
         profile: str | SandboxProfile | None = None,
         *,
+        count: int = 1,
         timeout_s: float = 30.0,
     ) -> bool:
-        """Block until a warm container for (language, profile) is ready; False if none within the time."""
+        """Block until ``count`` (at most the pool size) warm containers for (language, profile) are ready."""
         name, prof = self.resolve_profile(profile)
         self._image(language)
-        return self._pool.wait_ready(PoolKey(language, name, prof), 1, timeout_s)
+        return self._pool.wait_ready(PoolKey(language, name, prof), count, timeout_s)
 
     def warm_count(self, language: Language = "python", profile: str | SandboxProfile | None = None) -> int:
         name, prof = self.resolve_profile(profile)
