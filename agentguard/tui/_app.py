@@ -97,19 +97,24 @@ class ApprovalApp(App[None]):
         return not (action in _QUEUE_ACTIONS and len(self.screen_stack) > 1)
 
     def compose(self) -> ComposeResult:
+        # Kept as attributes: App.query_one searches the *active* screen, which may be a dialog.
+        self._table: DataTable[Any] = DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        self._body = Static("", id="detail-body")
+        self._status_line = Static("", id="status")
+        self._main = Container(id="main")
         yield Header()
-        with Container(id="main"):
-            yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        with self._main:
+            yield self._table
             with VerticalScroll(id="detail"):
-                yield Static("", id="detail-body")
-        yield Static("", id="status")
+                yield self._body
+        yield self._status_line
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = f"approver: {self.desk.approver}"
         self._layout_for(self.size.width)
         self.refresh_queue(notify=False)
-        self.query_one("#queue", DataTable).focus()
+        self._table.focus()
         self.set_interval(self.refresh_s, self.refresh_queue)
         self.set_interval(self.sweep_every_s, self._sweep)
 
@@ -119,14 +124,14 @@ class ApprovalApp(App[None]):
     def _layout_for(self, width: int) -> None:
         """Side by side when wide; the argument column takes whatever width the others leave."""
         wide = width >= _WIDE
-        self.query_one("#main").set_class(wide, "-wide")
+        self._main.set_class(wide, "-wide")
         queue_width = width * 11 // 20 if wide else width
         fixed = sum(w for _, w in _FIXED_COLUMNS) + 2 * (len(_FIXED_COLUMNS) + 1)
         arg_width = max(10, queue_width - 2 - 1 - fixed)
         if arg_width == self._arg_width:
             return
         self._arg_width = arg_width
-        table = self.query_one("#queue", DataTable)
+        table = self._table
         selected = self.selected() if table.columns else None
         table.clear(columns=True)
         for name, w in _FIXED_COLUMNS[:3]:
@@ -155,7 +160,7 @@ class ApprovalApp(App[None]):
         self._tick()
 
     def _sync(self, pending: list[QueuedRequest], notify: bool) -> None:
-        table = self.query_one("#queue", DataTable)
+        table = self._table
         current = {q.id: q for q in pending}
         for gone in [rid for rid in self._rows if rid not in current]:
             table.remove_row(gone)
@@ -191,7 +196,7 @@ class ApprovalApp(App[None]):
         return Text(short_duration(left), style="red" if left < 30 else "", justify="left")
 
     def _tick(self) -> None:
-        table = self.query_one("#queue", DataTable)
+        table = self._table
         now = self.clock()
         for rid, q in self._rows.items():
             table.update_cell(rid, "age", short_duration((now - q.submitted_at).total_seconds()))
@@ -204,10 +209,10 @@ class ApprovalApp(App[None]):
             self._status(f"[red]sweep failed:[/red] {exc}")
 
     def _status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+        self._status_line.update(text)
 
     def selected(self) -> QueuedRequest | None:
-        table = self.query_one("#queue", DataTable)
+        table = self._table
         if table.row_count == 0:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
@@ -215,7 +220,7 @@ class ApprovalApp(App[None]):
 
     def _show_selected(self) -> None:
         q = self.selected()
-        body = self.query_one("#detail-body", Static)
+        body = self._body
         if q is None:
             self._shown = None
             body.update(Text("No pending requests. New ones appear here as agents ask.", style="dim"))

@@ -241,3 +241,60 @@ async def test_hundreds_pending_and_ten_thousand_audit_records_stay_responsive(
         assert app.screen.query_one("#audit", DataTable).row_count == 1000  # only the tail is read
         assert "10000 records" in str(app.screen.query_one("#chain", Static).render())
         assert time.monotonic() - started < 10
+
+
+async def test_tui_answers_real_guarded_calls(
+    queue: Queue, make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """The lead's Guard with the real policy engine asks; the TUI answers; the audit log shows it."""
+    import threading
+
+    from agentguard import ApprovalDenied, Guard, Settings
+    from agentguard.approval import QueueApprover
+    from agentguard.testing import MemoryAudit
+
+    audit = MemoryAudit()
+    settings = Settings(home=queue.home, workspace=tmp_path)
+    policy = make_policy("p, *, notes.write, *, ask")
+    guard = Guard(policy, approver=QueueApprover(queue.store), audit=audit, settings=settings, agent="coder")
+    written: list[str] = []
+
+    @guard.tool(name="notes.write")
+    def write_note(path: str, text: str) -> str:
+        written.append(f"{path}:{text}")
+        return "ok"
+
+    outcomes: dict[str, Any] = {}
+
+    def agent(name: str, args: dict[str, Any]) -> None:
+        try:
+            outcomes[name] = guard.call("notes.write", args)
+        except ApprovalDenied as exc:
+            outcomes[name] = exc
+
+    threads = [
+        threading.Thread(target=agent, args=("first", {"path": "/w/a.md", "text": "hi"})),
+        threading.Thread(target=agent, args=("second", {"path": "/w/b.md", "text": "rm -rf"})),
+    ]
+    app = make_app(queue)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for count, t in enumerate(threads, 1):
+            t.start()
+            await until(pilot, lambda n=count: rows(app) == n, "the guarded call to ask")
+        await pilot.press("e")
+        app.screen.query_one("#json", TextArea).text = '{"path": "/w/a.md", "text": "hello"}'
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: rows(app) == 1, "the first call to be answered")
+        await pilot.press("d", *"no deletes", "enter")
+        for t in threads:
+            t.join(10)
+    assert outcomes["first"] == "ok"
+    assert written == ["/w/a.md:hello"]
+    assert isinstance(outcomes["second"], ApprovalDenied)
+    assert outcomes["second"].data["reason"] == "no deletes"
+    resolved = [r for r in audit.records if r["event"] == "approval.resolved"]
+    assert [(r["status"], r["channel"], r["approver"], r["edited"]) for r in resolved] == [
+        ("approved", "tui", "alice", True),
+        ("denied", "tui", "alice", False),
+    ]
+    assert resolved[0]["original_arguments"] == {"path": "/w/a.md", "text": "hi"}
