@@ -18,10 +18,10 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from wcmatch import glob
 from wcmatch._wcparse import PatternLimitException
@@ -36,7 +36,15 @@ from agentguard.policy._shell import (
 )
 from agentguard.policy._urls import UrlPattern
 
-__all__ = ["CompileEnv", "Condition", "ConditionError", "EvalContext", "compile_condition"]
+__all__ = [
+    "CompileEnv",
+    "Condition",
+    "ConditionError",
+    "EvalContext",
+    "FactSource",
+    "StaticFacts",
+    "compile_condition",
+]
 
 _GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.BRACE
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -62,13 +70,35 @@ class CompileEnv:
     home: str
 
 
+@runtime_checkable
+class FactSource(Protocol):
+    """Answers ``known(arg, "fact")``: is ``value`` in the named set of the agent's environment?
+
+    Facts live outside the policy files because they change at run time ("payees the user has
+    paid before", "addresses in the user's contacts"). An unknown fact name answers False.
+    """
+
+    def contains(self, fact: str, value: str) -> bool: ...
+
+
+class StaticFacts:
+    """A ``FactSource`` over fixed sets: ``StaticFacts({"payees": ["DE89..."]})``."""
+
+    def __init__(self, facts: Mapping[str, Iterable[str]]) -> None:
+        self._sets = {name: frozenset(values) for name, values in facts.items()}
+
+    def contains(self, fact: str, value: str) -> bool:
+        return value in self._sets.get(fact, frozenset())
+
+
 @dataclass(frozen=True, slots=True)
 class EvalContext:
-    """One evaluation: the call's arguments, the clock, and per-call memos (resolved paths)."""
+    """One evaluation: the call's arguments, the clock, per-call memos (resolved paths), the facts."""
 
     arguments: Mapping[str, Any]
     now: datetime
     memo: dict[Any, Any] = field(default_factory=dict)
+    facts: FactSource | None = None
 
 
 Predicate = Callable[[EvalContext], bool]
@@ -521,6 +551,31 @@ def _f_before(b: _Builder) -> Predicate:
     return lambda ctx: ctx.now < instant
 
 
+_FACT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _f_known(b: _Builder) -> Predicate:
+    """``known(arg, "fact")``: the value (or every item of a non-empty list) is in the fact set."""
+    b.arity(2)
+    ref = b.ref(0)
+    name = b.string(1)
+    if not _FACT_NAME.match(name):
+        raise b.fail(f"bad fact name {name!r} (letters, digits, . _ -)", b.call.args[1])
+
+    def pred(ctx: EvalContext) -> bool:
+        facts = ctx.facts
+        value = _lookup(ctx.arguments, ref)
+        if facts is None or value is _MISSING:
+            return False
+        if isinstance(value, str):
+            return bool(facts.contains(name, value))
+        if isinstance(value, list | tuple) and value:
+            return all(isinstance(v, str) and facts.contains(name, v) for v in value)
+        return False
+
+    return pred
+
+
 _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "path": _f_path,
     "cmd": lambda b: _f_cmd(b, any_=False),
@@ -539,6 +594,7 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "pii": lambda b: _f_detector(b, "pii"),
     "email": lambda b: _f_detector(b, "pii", ("email",)),
     "before": _f_before,
+    "known": _f_known,
 }
 _ANNOTATIONS = ("sandbox", "timeout")
 FUNCTION_NAMES = frozenset(_FUNCTIONS) | frozenset(_ANNOTATIONS)

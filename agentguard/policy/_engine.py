@@ -18,6 +18,7 @@ from agentguard.policy._conditions import (
     Condition,
     ConditionError,
     EvalContext,
+    FactSource,
     compile_condition,
 )
 from agentguard.policy._lint import lint_loaded
@@ -109,7 +110,9 @@ class PolicyEngine:
         workspace: Path,
         default_effect: Effect = Effect.DENY,
         extra_files: Sequence[Path] = (),
+        facts: FactSource | None = None,
     ) -> None:
+        self._facts = facts
         self._directory = Path(directory)
         self._workspace = Path(workspace)
         self._default = Effect(default_effect)
@@ -119,6 +122,7 @@ class PolicyEngine:
         self._state: _State | None = None
         self._failure: PolicyError | None = PolicyError("policy not loaded yet", file=str(self._directory))
         self._stamp: _Stamp = ()
+        self._watched: tuple[Path, ...] = ()
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- building
@@ -131,12 +135,20 @@ class PolicyEngine:
         workspace: Path,
         default_effect: Effect = Effect.DENY,
         extra_files: Sequence[Path] = (),
+        facts: FactSource | None = None,
     ) -> PolicyEngine:
         """Load ``directory/model.conf`` and every ``*.csv`` in it (then ``extra_files``).
 
+        ``facts`` answers ``known(arg, "fact")`` conditions; without it they are false.
         Raises ``PolicyError`` naming file and line for any problem; never loads part of a policy.
         """
-        engine = cls(directory, workspace=workspace, default_effect=default_effect, extra_files=extra_files)
+        engine = cls(
+            directory,
+            workspace=workspace,
+            default_effect=default_effect,
+            extra_files=extra_files,
+            facts=facts,
+        )
         engine.reload()
         return engine
 
@@ -152,16 +164,18 @@ class PolicyEngine:
         )
 
     def _current_stamp(self) -> _Stamp:
-        try:
-            files = policy_files(self._directory, self._extra) if self._directory.is_dir() else []
-        except OSError:
-            files = []
-        paths = [self._directory, self._directory / MODEL_FILE, *files]
+        # The directory's own mtime changes when a file is added, removed or renamed into place,
+        # so stat-ing the files found at the last load is enough; no directory listing per call.
+        paths = [self._directory, self._directory / MODEL_FILE, *self._watched]
         return tuple((str(p), _stat(p)) for p in paths)
 
     def reload(self) -> None:
         """Read the files again. On failure the engine denies every call until a reload succeeds."""
         with self._lock:
+            try:
+                self._watched = tuple(policy_files(self._directory, self._extra))
+            except OSError:
+                self._watched = self._extra
             self._stamp = self._current_stamp()  # taken first: a change during the read is seen next time
             loaded = load_policy(
                 self._directory, workspace=self._workspace, extra_files=self._extra, cache=self._cache
@@ -216,6 +230,11 @@ class PolicyEngine:
         return self._extra
 
     @property
+    def facts(self) -> FactSource | None:
+        """What ``known(...)`` conditions ask; ``None`` makes them false."""
+        return self._facts
+
+    @property
     def files(self) -> tuple[Path, ...]:
         """Every policy CSV the current rules came from, in load order."""
         return self._state.loaded.files if self._state is not None else ()
@@ -268,7 +287,7 @@ class PolicyEngine:
         except ValueError as exc:
             return Decision(effect=Effect.DENY, reason=f"invalid tool name, denied: {exc}")
         subjects = state.loaded.roles.get(call.agent) or frozenset({call.agent})
-        ctx = EvalContext(call.arguments, datetime.now(UTC))
+        ctx = EvalContext(call.arguments, datetime.now(UTC), facts=self._facts)
         matched: list[Rule] = []
         for rule in state.candidates(tool):
             if rule.subject != "*" and rule.subject not in subjects:
@@ -311,6 +330,7 @@ class PolicyEngine:
         """
         env = self._env
         cache = self._cache
+        facts = self._facts
 
         def args_match(arguments: Any, cond: str) -> bool:
             compiled = cache.get(cond)
@@ -322,7 +342,7 @@ class PolicyEngine:
                 cache[cond] = compiled
             if isinstance(compiled, ConditionError):
                 raise PolicyError(f"condition {cond!r}: {compiled.message}")
-            return compiled(EvalContext(arguments, datetime.now(UTC)))
+            return compiled(EvalContext(arguments, datetime.now(UTC), facts=facts))
 
         return {"argsMatch": args_match}
 
