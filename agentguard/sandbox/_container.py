@@ -83,6 +83,7 @@ def container_config(
     key: PoolKey,
     workspace: Path | None,
     call_id: str | None,
+    pooled: bool = False,
 ) -> dict[str, Any]:
     """``create_container`` arguments for ``key``: every hardening item, plus the given loosenings."""
     p = key.profile
@@ -123,10 +124,11 @@ def container_config(
     owner = current_owner()
     labels = {
         MANAGED: "true",
-        CALL_ID: call_id or "pool",
+        # A warm container is created before its call exists: its result carries the container id.
+        CALL_ID: "pool" if pooled else (call_id or "none"),
         LANGUAGE: key.language,
         PROFILE: key.profile_name,
-        POOL: "false" if call_id else "true",
+        POOL: "true" if pooled else "false",
         **owner.labels(),
     }
     return {

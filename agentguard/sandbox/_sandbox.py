@@ -340,13 +340,15 @@ class Sandbox:
             self._images[language] = name
         return name
 
-    def _spawn(self, key: PoolKey, call_id: str | None) -> Live:
+    def _spawn(self, key: PoolKey, call_id: str | None, pooled: bool = False) -> Live:
         image = self._image(key.language)
-        config = container_config(self.api, image=image, key=key, workspace=self.workspace, call_id=call_id)
+        config = container_config(
+            self.api, image=image, key=key, workspace=self.workspace, call_id=call_id, pooled=pooled
+        )
         return spawn(self.api, config, key)
 
     def _spawn_pooled(self, key: PoolKey) -> Live:
-        return self._spawn(key, None)
+        return self._spawn(key, None, pooled=True)
 
     def _kill_now(self, live: Live) -> None:
         live.close_socket()

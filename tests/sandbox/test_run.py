@@ -214,5 +214,8 @@ def test_warm_pool_serves_single_use_containers(images: Any, docker_client: Any)
         assert sb.drain(30)
         warm_ids = {c["Id"] for c in containers_of(sb.api, os.getpid())}
         assert not warm_ids & {r.container_id for r in results}
+        idle = containers_of(sb.api, os.getpid())
+        assert idle
+        assert all(c["Labels"][POOL] == "true" and c["Labels"][CALL_ID] == "pool" for c in idle)
     # close() removes the idle warm containers too
     wait_until(lambda: not containers_of(docker_client.api, os.getpid()), what="pool containers removed")
