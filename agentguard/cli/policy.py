@@ -16,8 +16,8 @@ from agentguard.policy import GRANTS_FILE, LintFinding, PolicyEngine, lint_polic
 __all__ = ["policy"]
 
 
-def _engine(app: AppContext) -> PolicyEngine:
-    return PolicyEngine.from_settings(app.settings)
+def _engine(app: AppContext, *, include_grants: bool = True) -> PolicyEngine:
+    return PolicyEngine.from_settings(app.settings, include_grants=include_grants)
 
 
 def _dump(obj: Any) -> str:
@@ -174,13 +174,14 @@ def test_cases(app: AppContext, cases_file: Path, as_json: bool) -> None:
         args: {path: README.md}
         expect: allow                       # allow | ask | deny
         rule: policy.csv:17                 # optional; null = no rule may match
+    Grants (<home>/grants.csv) are not loaded, so results depend on the policy files alone.
     Exit status: 1 on any mismatch, 2 when the file or the policy cannot be read.
     """
     if not cases_file.is_file():
         fail(f"{cases_file}: no such file")
     with reports_errors():
         cases = load_cases(cases_file)
-        engine = _engine(app)
+        engine = _engine(app, include_grants=False)
         results = run_cases(engine, cases, default_agent=app.settings.agent)
     failures = [r for r in results if not r.ok]
     if as_json:

@@ -207,3 +207,17 @@ def test_help_texts(run: Callable[..., Result]) -> None:
         assert out.exit_code == 0
         assert "Usage:" in out.stdout
     assert "expect: allow" in run("policy", "test", "--help").stdout
+
+
+def test_cases_ignore_grants_but_explain_sees_them(run: Callable[..., Result], tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    (home / "grants.csv").write_text("p, agent, shell.run, *, allow\n")
+    cases = tmp_path / "cases.yaml"
+    cases.write_text("- {tool: shell.run, args: {command: make}, expect: ask}\n")
+    assert run("policy", "test", str(cases)).exit_code == 0
+    data = orjson.loads(
+        run("policy", "explain", "--tool", "shell.run", "--args", '{"command": "make"}', "--json").stdout
+    )
+    assert data["effect"] == "allow"
+    assert data["rule"] == f"{home / 'grants.csv'}:1"
