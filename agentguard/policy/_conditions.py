@@ -50,6 +50,7 @@ _GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.BRACE
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _MISSING: Any = object()
+MAX_CONDITION_CHARS = 20_000
 
 
 class ConditionError(ValueError):
@@ -634,7 +635,12 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
         return Condition(text, _always)
     if not stripped:
         raise ConditionError("empty condition; write * for none", 1)
-    tree = _Parser(_tokenize(stripped)).parse()
+    if len(stripped) > MAX_CONDITION_CHARS:
+        raise ConditionError(f"condition longer than {MAX_CONDITION_CHARS} characters", 1)
+    try:
+        tree = _Parser(_tokenize(stripped)).parse()
+    except RecursionError:
+        raise ConditionError("condition nests too deeply", 1) from None
     terms = list(tree.items) if isinstance(tree, _Bool) and tree.op == "&&" else [tree]
     sandbox: str | None = None
     timeout: float | None = None

@@ -20,6 +20,7 @@ __all__ = ["CommandPattern", "ShellParseError", "cmd_any_matches", "cmd_matches"
 
 MAX_COMMAND_CHARS = 100_000
 MAX_DEPTH = 16
+MAX_WORDS = 1000
 
 _SEPARATORS = frozenset({";", "&", "|", "&&", "||", "|&", ";;", ";&", ";;&", "\n"})
 _RESERVED = frozenset(
@@ -76,6 +77,8 @@ class _Lexer:
 
     def _end_command(self) -> None:
         self._end_word()
+        if len(self.current) > MAX_WORDS:
+            raise ShellParseError(f"a command with more than {MAX_WORDS} words")
         if self.current:
             self.out.commands.append(self.current)
             self.current = []
@@ -123,8 +126,7 @@ class _Lexer:
                 self.out.unsafe.append("redirection")
                 if i + 1 < n and s[i + 1] == "(":
                     self.out.unsafe.append("process substitution")
-                    body, i = self._balanced(i + 2)
-                    self._nested(body)
+                    i = self._balanced(i + 2)
                     self._word().dynamic = True
                     continue
                 self._end_word()
@@ -199,14 +201,12 @@ class _Lexer:
         if nxt == "(":
             self.out.unsafe.append("command substitution")
             if s.startswith("((", i + 1):
-                body, end = self._balanced(i + 3)
+                end = self._balanced(i + 3)
                 if end >= len(s) or s[end] != ")":
                     raise ShellParseError("unterminated $((...))")
-                self._nested(body)
                 end += 1
             else:
-                body, end = self._balanced(i + 2)
-                self._nested(body)
+                end = self._balanced(i + 2)
             w.text += s[i:end]
             return end
         self.out.unsafe.append("variable expansion")
@@ -249,11 +249,12 @@ class _Lexer:
             j += 1
         raise ShellParseError("unterminated backtick")
 
-    def _balanced(self, start: int) -> tuple[str, int]:
-        """The text of ``$(`` ... ``)`` starting at ``start`` (after the paren) and the index after it."""
+    def _balanced(self, start: int) -> int:
+        """Lex ``$(`` ... ``)`` from ``start`` (just after the paren) as a nested command; index after it."""
         inner = _Lexer(self.s, self.depth + 1)
-        _, end = inner.run(start, stop_at_paren=True)
-        return self.s[start : end - 1], end
+        parsed, end = inner.run(start, stop_at_paren=True)
+        self.out.nested.append(parsed)
+        return end
 
 
 def parse_command(text: str) -> ParsedCommand:
@@ -357,13 +358,17 @@ def _any(parsed: ParsedCommand, pattern: _AnyOf, depth: int) -> bool:
 
 def _simple_any(words: list[Word], pattern: _AnyOf, depth: int) -> bool:
     """Try the command as written, then with reserved words, assignments and wrappers peeled off."""
-    i = 0
-    while i < len(words):
-        rest = words[i:]
-        head = rest[0]
+    seen: set[int] = set()
+    starts = [0]
+    while starts:
+        i = starts.pop()
+        if i in seen or i >= len(words):
+            continue
+        seen.add(i)
+        head = words[i]
         if head.dynamic:
             return True  # the command name is only known at run time
-        texts = [w.text for w in rest]
+        texts = [w.text for w in words[i:]]
         if pattern.matches(texts):
             return True
         name = posixpath.basename(head.text) if "/" in head.text else head.text
@@ -377,15 +382,13 @@ def _simple_any(words: list[Word], pattern: _AnyOf, depth: int) -> bool:
                         return True
                 except ShellParseError:
                     return True
-        if name in ("find",) and _find_exec_any(texts, pattern):
+        if name == "find" and _find_exec_any(texts, pattern):
             return True
         if not head.quoted and (name in _RESERVED or _is_assignment(head.text)):
-            i += 1
-            continue
-        if name in _WRAPPERS:
+            starts.append(i + 1)
+        elif name in _WRAPPERS:
             # Options of wrappers vary (``sudo -u root``, ``timeout 5``); try every later word as the command.
-            return any(_simple_any(words[j:], pattern, depth) for j in range(i + 1, len(words)))
-        return False
+            starts.extend(range(len(words) - 1, i, -1))
     return False
 
 

@@ -347,3 +347,38 @@ def test_internal_addresses_are_denied_not_just_unlisted(web_engine: PolicyEngin
         decision = decide(web_engine, "http.get", "web-agent", url=url)
         assert decision.effect is Effect.DENY
         assert decision.rule is not None, url  # the explicit deny, not only the default
+
+
+# ---------------------------------------------------------------- hostile sizes
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "sudo " * 900 + "ls",
+        "echo " + "$(" * 40 + "x" + ")" * 40,
+        "echo " + "`" * 41,
+        "x " * 1500,
+        "a" * 100_001,
+        "(" * 5000 + "ls" + ")" * 5000,
+    ],
+    ids=["wrappers", "nested-substitutions", "backticks", "many-words", "too-long", "deep-subshells"],
+)
+def test_hostile_commands_are_decided_quickly(shell_engine: PolicyEngine, command: str) -> None:
+    import time
+
+    started = time.monotonic()
+    decision = decide(shell_engine, "shell.run", command=command)
+    assert time.monotonic() - started < 5
+    assert decision.effect in (Effect.ASK, Effect.DENY)
+
+
+def test_deeply_nested_condition_is_a_policy_error(make_policy: Callable[..., Path], tmp_path: Path) -> None:
+    from agentguard.errors import PolicyError
+
+    deep = "!" * 5000 + 'eq(a, "b")'
+    with pytest.raises(PolicyError, match=r"nests too deeply|longer than"):
+        PolicyEngine.load(make_policy(f"p, *, t, {deep}, allow"), workspace=tmp_path)
+    wide = "(" * 3000 + 'eq(a, "b")' + ")" * 3000
+    with pytest.raises(PolicyError, match=r"nests too deeply|longer than"):
+        PolicyEngine.load(make_policy(f"p, *, t, {wide}, allow", name="wide"), workspace=tmp_path)
