@@ -53,9 +53,11 @@ def _host(raw: str) -> str | None:
         return None
     if ":" in host:
         try:
-            return ipaddress.IPv6Address(host).compressed
+            address = ipaddress.IPv6Address(host)
         except ValueError:
             return None
+        mapped = address.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
+        return str(mapped) if mapped is not None else address.compressed
     if not host.isascii():
         host = unicodedata.normalize("NFC", host)
         try:

@@ -343,7 +343,14 @@ def test_allowlisted_urls_pass(web_engine: PolicyEngine, url: str) -> None:
 
 
 def test_internal_addresses_are_denied_not_just_unlisted(web_engine: PolicyEngine) -> None:
-    for url in ["http://2130706433:8080/", "http://0x7f.1/", "http://LOCALHOST:3000/", "https://[::1]/"]:
+    for url in [
+        "http://2130706433:8080/",
+        "http://0x7f.1/",
+        "http://LOCALHOST:3000/",
+        "https://[::1]/",
+        "http://[::ffff:127.0.0.1]:80/",
+        "http://[0:0:0:0:0:0:0:1]/",
+    ]:
         decision = decide(web_engine, "http.get", "web-agent", url=url)
         assert decision.effect is Effect.DENY
         assert decision.rule is not None, url  # the explicit deny, not only the default
