@@ -1,0 +1,32 @@
+"""The sandbox benchmark runs end to end at its smallest size (not a timing assertion)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_benchmark_quick(images: Any, tmp_path: Path) -> None:
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from benchmarks.sandbox import run
+
+    out = tmp_path / "sandbox.json"
+    result = run(quick=True, results_path=out)
+    assert json.loads(out.read_text()) == json.loads(json.dumps(result))
+    latency = result["latency_ms"]
+    assert {"warm_pool", "cold_start", "docker_exec_sdk"} <= set(latency)
+    for stats in latency.values():
+        assert 0 < stats["min"] <= stats["p50"] <= stats["p95"]
+    # Only a sanity relation, not a timing target: a warm container beats starting one.
+    assert latency["warm_pool"]["p50"] < latency["cold_start"]["p50"]
+    assert set(result["throughput_per_s"]) == {"1", "4", "16"}
+    assert all(rate > 0 for rate in result["throughput_per_s"].values())
