@@ -128,7 +128,14 @@ def test_default_reasons_name_the_rule(default_engine: PolicyEngine) -> None:
     assert decide(default_engine, "nothing.here").reason == "no rule matched; default is deny"
 
 
-@pytest.mark.parametrize("directory", [PERMISSIONS, *sorted(p for p in EXAMPLES.iterdir() if p.is_dir())])
+EXAMPLE_DIRS = sorted(p for p in EXAMPLES.iterdir() if (p / "model.conf").is_file())
+
+
+def test_examples_are_present() -> None:
+    assert {"read-only", "web-research", "ci-bot"} <= {p.name for p in EXAMPLE_DIRS}
+
+
+@pytest.mark.parametrize("directory", [PERMISSIONS, *EXAMPLE_DIRS], ids=lambda p: p.name)
 def test_every_shipped_policy_lints_clean(directory: Path, tmp_path: Path) -> None:
     assert lint_policy(directory, workspace=tmp_path) == []
     engine = PolicyEngine.load(directory, workspace=tmp_path)
@@ -138,7 +145,7 @@ def test_every_shipped_policy_lints_clean(directory: Path, tmp_path: Path) -> No
 
 CASE_TABLES = [
     (PERMISSIONS, PERMISSIONS / "cases.yaml"),
-    *[(d, d / "cases.yaml") for d in sorted(EXAMPLES.iterdir()) if d.is_dir()],
+    *[(d, d / "cases.yaml") for d in EXAMPLE_DIRS if (d / "cases.yaml").is_file()],
 ]
 
 
