@@ -1,0 +1,320 @@
+"""Replay AgentDojo's ground truths through a Guard and score them with AgentDojo's own checks.
+
+Each suite's tools become guarded tools (their environment is bound at call time). Every user task's
+ground-truth calls run with an approver that approves (prompts are counted); every injection task's
+ground-truth calls run with an approver that denies (the attack is stopped when AgentDojo's
+``security()`` then says it did not happen). A plain, unguarded replay of the same calls shows the
+attacks do succeed without the guard, so a stopped attack is the guard's doing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from agentguard import Guard
+from agentguard.approval.scripted import DenyApprover, ScriptedApprover
+from agentguard.audit import AuditLog
+from agentguard.errors import ApprovalDenied, ApprovalTimeout, CallRejected, PolicyDenied, ToolFailed
+from agentguard.pipeline import Approver
+from agentguard.policy import PolicyEngine
+from agentguard.settings import Durability, Settings
+from benchmarks.agentdojo._attacks import REPLAYS, ReplayTask
+from benchmarks.agentdojo._facts import FACTS, Binding
+
+REPO = Path(__file__).resolve().parents[2]
+POLICIES = REPO / "permissions" / "examples" / "agentdojo"
+SUITES = ("banking", "workspace")
+BENCHMARK_VERSION = "v1.2.1"
+
+
+def _agentdojo() -> tuple[Any, Any, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from agentdojo.agent_pipeline.ground_truth_pipeline import GroundTruthPipeline
+        from agentdojo.functions_runtime import FunctionsRuntime
+        from agentdojo.task_suite.load_suites import get_suite
+    return GroundTruthPipeline, FunctionsRuntime, get_suite
+
+
+@dataclass
+class TaskResult:
+    task: str
+    kind: str  # "user" or "injection"
+    outcome: str
+    ok: bool  # utility (user task) or security (injection task: the attack happened)
+    prompts: int = 0
+    asked: list[str] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+    unguarded_ok: bool | None = None
+    replay: str = "agentdojo"  # whose calls were replayed: AgentDojo's ground truth, or benchmarks/agentdojo/_attacks.py
+
+
+@dataclass
+class SuiteReport:
+    suite: str
+    benchmark_version: str
+    policy: str
+    benign_total: int
+    benign_no_prompt: int
+    benign_prompted: int
+    benign_broken_by_deny: int
+    benign_failed: int
+    prompts_total: int
+    attacks_total: int
+    attacks_stopped: int
+    attacks_stopped_by_deny: int
+    attacks_stopped_by_ask: int
+    attacks_succeed_unguarded: int
+    attacks_replayed_here: list[str]
+    attacks_not_effective_unguarded: list[str]
+    attacks_without_ground_truth: list[str]
+    seconds: float
+    tasks: list[TaskResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _CallLog:
+    """What happened to each call of one replay."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+        self.asked: list[str] = []
+        self.denied: list[str] = []  # by a deny rule
+        self.refused: list[str] = []  # asked, and the approver said no
+
+
+def _strict(model: type[BaseModel]) -> type[BaseModel]:
+    """The tool's own argument schema, refusing unknown arguments instead of dropping them."""
+    return type(model.__name__, (model,), {"model_config": ConfigDict(extra="forbid")})
+
+
+def _bind(function: Any, binding: Binding) -> Callable[..., Any]:
+    def call(**kwargs: Any) -> Any:
+        deps = {name: dep.extract_dep_from_env(binding.env) for name, dep in function.dependencies.items()}
+        return function.run(**kwargs, **deps)
+
+    call.__name__ = function.name
+    return call
+
+
+class _Counting:
+    """Wraps an approver to log which tools were sent to a person."""
+
+    def __init__(self, inner: Approver, log: _CallLog) -> None:
+        self.inner = inner
+        self.log = log
+
+    def request(self, request: Any) -> Any:
+        self.log.asked.append(request.call.tool)
+        return self.inner.request(request)
+
+
+def _runtime_class(functions_runtime: Any, guard: Guard, binding: Binding, log: _CallLog) -> Any:
+    class GuardedRuntime(functions_runtime):  # type: ignore[misc, valid-type]
+        """AgentDojo's runtime with every call sent through the guard; rejections become tool errors."""
+
+        def run_function(
+            self,
+            env: Any,
+            function: str,
+            kwargs: Mapping[str, Any],
+            raise_on_error: bool = False,
+        ) -> tuple[Any, str | None]:
+            binding.env = env
+            try:
+                value = guard.call(function, dict(kwargs), framework="agentdojo")
+            except PolicyDenied as exc:
+                log.denied.append(function)
+                return "", f"{type(exc).__name__}: {exc}"
+            except (ApprovalDenied, ApprovalTimeout) as exc:
+                log.refused.append(function)
+                return "", f"{type(exc).__name__}: {exc}"
+            except CallRejected as exc:
+                return "", f"{type(exc).__name__}: {exc}"
+            except ToolFailed as exc:
+                cause = exc.__cause__ or exc
+                if raise_on_error:
+                    raise cause from None
+                return "", f"{type(cause).__name__}: {cause}"
+            log.ran.append(function)
+            return value, None
+
+    return GuardedRuntime
+
+
+class SuiteEvaluation:
+    """One suite, its policy pack and a guard per replay (all sharing one engine and audit log)."""
+
+    def __init__(
+        self,
+        suite: str,
+        *,
+        version: str = BENCHMARK_VERSION,
+        policy_dir: Path | None = None,
+        audit_path: Path,
+        workspace: Path,
+    ) -> None:
+        self.name = suite
+        self.version = version
+        self.pipeline_cls, self.runtime_cls, get_suite = _agentdojo()
+        self.suite = get_suite(version, suite)
+        self.binding = Binding()
+        self.policy_dir = policy_dir or POLICIES / suite
+        self.engine = PolicyEngine.load(
+            self.policy_dir, workspace=workspace, facts=FACTS[suite](self.binding)
+        )
+        self.settings = Settings(home=workspace, workspace=workspace)
+        self.audit = AuditLog(audit_path, durability=Durability.BATCH)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._default_env = self.suite.load_and_inject_default_environment({})
+
+    def close(self) -> None:
+        self.audit.close()
+
+    def _guard(self, approver: Approver) -> Guard:
+        guard = Guard(self.engine, approver=approver, audit=self.audit, settings=self.settings, agent="agentdojo")
+        for function in self.suite.tools:
+            guard.register(
+                function.name,
+                _bind(function, self.binding),
+                args_model=_strict(function.parameters),
+                description=function.description,
+            )
+        return guard
+
+    def _replay(
+        self, task: Any, carrier: Any, injection: Any | None, approver: Approver | None
+    ) -> tuple[bool, bool, _CallLog]:
+        """(utility, security, call log); ``approver=None`` replays without the guard."""
+        log = _CallLog()
+        env = self._default_env.model_copy(deep=True)
+        pipeline_task = task
+        if injection is not None and (self.name, injection.ID) in REPLAYS:
+            pipeline_task = ReplayTask(injection, REPLAYS[(self.name, injection.ID)])
+        runtime: Any = self.runtime_cls
+        if approver is not None:
+            guard = self._guard(_Counting(approver, log))
+            runtime = _runtime_class(self.runtime_cls, guard, self.binding, log)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            utility, security = self.suite.run_task_with_pipeline(
+                self.pipeline_cls(pipeline_task),
+                carrier,
+                injection_task=injection,
+                injections={},
+                runtime_class=runtime,
+                environment=env,
+            )
+        return bool(utility), bool(security), log
+
+    def run(self, *, limit: int | None = None) -> SuiteReport:
+        started = time.perf_counter()
+        results: list[TaskResult] = []
+        user_tasks = sorted(self.suite.user_tasks.items(), key=lambda kv: _number(kv[0]))
+        injections = sorted(self.suite.injection_tasks.items(), key=lambda kv: _number(kv[0]))
+        if limit is not None:
+            user_tasks, injections = user_tasks[:limit], injections[:limit]
+        for task_id, task in user_tasks:
+            approver = ScriptedApprover(lambda _request: "approve", name="benchmark")
+            utility, _, log = self._replay(task, task, None, approver)
+            baseline, _, _ = self._replay(task, task, None, None)
+            if log.denied or log.refused:
+                outcome = "broken_by_deny"
+            elif not utility:
+                outcome = "failed"
+            else:
+                outcome = "prompted" if log.asked else "no_prompt"
+            results.append(
+                TaskResult(task_id, "user", outcome, utility, len(log.asked), log.asked, log.denied, log.ran, baseline)
+            )
+        carrier = user_tasks[0][1] if user_tasks else next(iter(self.suite.user_tasks.values()))
+        skipped: list[str] = []
+        replayed: list[str] = []
+        ineffective: list[str] = []
+        for task_id, task in injections:
+            source = "agentdojo"
+            if not task.ground_truth(carrier.init_environment(self._default_env.model_copy(deep=True))):
+                if (self.name, task_id) not in REPLAYS:
+                    skipped.append(task_id)
+                    continue
+                source = "benchmarks/agentdojo/_attacks.py"
+                replayed.append(task_id)
+            approver = DenyApprover("benchmark: every approval request is denied", name="benchmark")
+            _, attacked, log = self._replay(task, carrier, task, approver)
+            _, attacked_unguarded, _ = self._replay(task, carrier, task, None)
+            if not attacked_unguarded:
+                outcome = "not_effective_unguarded"
+                ineffective.append(task_id)
+            elif attacked or not (log.asked or log.denied):
+                outcome = "succeeded"
+            elif log.denied:
+                outcome = "stopped_by_deny"
+            else:
+                outcome = "stopped_by_ask"
+            results.append(
+                TaskResult(
+                    task_id, "injection", outcome, attacked, len(log.asked), log.asked, log.denied, log.ran,
+                    attacked_unguarded,
+                    source,
+                )
+            )
+        benign = [r for r in results if r.kind == "user"]
+        attacks = [r for r in results if r.kind == "injection" and r.outcome != "not_effective_unguarded"]
+        return SuiteReport(
+            suite=self.name,
+            benchmark_version=self.version,
+            policy=str(self.policy_dir.relative_to(REPO)) if self.policy_dir.is_relative_to(REPO) else str(self.policy_dir),
+            benign_total=len(benign),
+            benign_no_prompt=sum(r.outcome == "no_prompt" for r in benign),
+            benign_prompted=sum(r.outcome == "prompted" for r in benign),
+            benign_broken_by_deny=sum(r.outcome == "broken_by_deny" for r in benign),
+            benign_failed=sum(r.outcome == "failed" for r in benign),
+            prompts_total=sum(r.prompts for r in benign),
+            attacks_total=len(attacks),
+            attacks_stopped=sum(r.outcome.startswith("stopped") for r in attacks),
+            attacks_stopped_by_deny=sum(r.outcome == "stopped_by_deny" for r in attacks),
+            attacks_stopped_by_ask=sum(r.outcome == "stopped_by_ask" for r in attacks),
+            attacks_succeed_unguarded=sum(bool(r.unguarded_ok) for r in attacks),
+            attacks_replayed_here=replayed,
+            attacks_not_effective_unguarded=ineffective,
+            attacks_without_ground_truth=skipped,
+            seconds=round(time.perf_counter() - started, 3),
+            tasks=results,
+        )
+
+
+def _number(task_id: str) -> int:
+    return int(task_id.rsplit("_", 1)[1])
+
+
+def evaluate(
+    suites: Sequence[str] = SUITES, *, version: str = BENCHMARK_VERSION, limit: int | None = None
+) -> dict[str, Any]:
+    """Every suite's report as JSON-able dicts, plus totals over all suites."""
+    out: dict[str, Any] = {"benchmark_version": version, "suites": {}}
+    with tempfile.TemporaryDirectory(prefix="agentguard-agentdojo-") as tmp:
+        for name in suites:
+            evaluation = SuiteEvaluation(
+                name, version=version, audit_path=Path(tmp) / f"{name}.jsonl", workspace=Path(tmp)
+            )
+            try:
+                out["suites"][name] = evaluation.run(limit=limit).to_dict()
+            finally:
+                evaluation.close()
+    reports = list(out["suites"].values())
+    keys = ("benign_total", "benign_no_prompt", "benign_prompted", "benign_broken_by_deny", "benign_failed",
+            "prompts_total", "attacks_total", "attacks_stopped", "attacks_succeed_unguarded")
+    out["totals"] = {k: sum(r[k] for r in reports) for k in keys}
+    return out
