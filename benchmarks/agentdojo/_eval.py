@@ -55,7 +55,7 @@ class TaskResult:
     denied: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
     unguarded_ok: bool | None = None
-    replay: str = "agentdojo"  # whose calls were replayed: AgentDojo's ground truth, or benchmarks/agentdojo/_attacks.py
+    replay: str = "agentdojo"  # AgentDojo's ground truth, or benchmarks/agentdojo/_attacks.py
 
 
 @dataclass
@@ -184,7 +184,9 @@ class SuiteEvaluation:
         self.audit.close()
 
     def _guard(self, approver: Approver) -> Guard:
-        guard = Guard(self.engine, approver=approver, audit=self.audit, settings=self.settings, agent="agentdojo")
+        guard = Guard(
+            self.engine, approver=approver, audit=self.audit, settings=self.settings, agent="agentdojo"
+        )
         for function in self.suite.tools:
             guard.register(
                 function.name,
@@ -237,7 +239,17 @@ class SuiteEvaluation:
             else:
                 outcome = "prompted" if log.asked else "no_prompt"
             results.append(
-                TaskResult(task_id, "user", outcome, utility, len(log.asked), log.asked, log.denied, log.ran, baseline)
+                TaskResult(
+                    task_id,
+                    "user",
+                    outcome,
+                    utility,
+                    len(log.asked),
+                    log.asked,
+                    log.denied,
+                    log.ran,
+                    baseline,
+                )
             )
         carrier = user_tasks[0][1] if user_tasks else next(iter(self.suite.user_tasks.values()))
         skipped: list[str] = []
@@ -265,7 +277,14 @@ class SuiteEvaluation:
                 outcome = "stopped_by_ask"
             results.append(
                 TaskResult(
-                    task_id, "injection", outcome, attacked, len(log.asked), log.asked, log.denied, log.ran,
+                    task_id,
+                    "injection",
+                    outcome,
+                    attacked,
+                    len(log.asked),
+                    log.asked,
+                    log.denied,
+                    log.ran,
                     attacked_unguarded,
                     source,
                 )
@@ -275,7 +294,9 @@ class SuiteEvaluation:
         return SuiteReport(
             suite=self.name,
             benchmark_version=self.version,
-            policy=str(self.policy_dir.relative_to(REPO)) if self.policy_dir.is_relative_to(REPO) else str(self.policy_dir),
+            policy=str(self.policy_dir.relative_to(REPO))
+            if self.policy_dir.is_relative_to(REPO)
+            else str(self.policy_dir),
             benign_total=len(benign),
             benign_no_prompt=sum(r.outcome == "no_prompt" for r in benign),
             benign_prompted=sum(r.outcome == "prompted" for r in benign),
@@ -314,7 +335,16 @@ def evaluate(
             finally:
                 evaluation.close()
     reports = list(out["suites"].values())
-    keys = ("benign_total", "benign_no_prompt", "benign_prompted", "benign_broken_by_deny", "benign_failed",
-            "prompts_total", "attacks_total", "attacks_stopped", "attacks_succeed_unguarded")
+    keys = (
+        "benign_total",
+        "benign_no_prompt",
+        "benign_prompted",
+        "benign_broken_by_deny",
+        "benign_failed",
+        "prompts_total",
+        "attacks_total",
+        "attacks_stopped",
+        "attacks_succeed_unguarded",
+    )
     out["totals"] = {k: sum(r[k] for r in reports) for k in keys}
     return out
