@@ -155,7 +155,7 @@ def spawn(api: Any, config: dict[str, Any], key: PoolKey, *, ready_timeout_s: fl
             f"sandbox image {config['image']} not found; run `agentguard sandbox build`",
             image=config["image"],
         ) from exc
-    except DockerException as exc:
+    except Exception as exc:  # DockerException, or a requests error when the engine went away
         raise SandboxError(f"cannot create a sandbox container: {exc}", image=config["image"]) from exc
     handle: Any = None
     try:
@@ -169,7 +169,7 @@ def spawn(api: Any, config: dict[str, Any], key: PoolKey, *, ready_timeout_s: fl
             handle.close()
         with contextlib.suppress(DockerException):
             api.remove_container(cid, force=True)
-        if isinstance(exc, DockerException):
+        if isinstance(exc, Exception) and not isinstance(exc, SandboxError):
             raise SandboxError(f"cannot start a sandbox container: {exc}", container=cid) from exc
         raise
     return live

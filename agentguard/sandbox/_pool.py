@@ -31,7 +31,11 @@ class Remover:
 
     def submit(self, live: Live) -> None:
         live.close_socket()
-        future = self._executor.submit(self._run, live.id)
+        try:
+            future = self._executor.submit(self._run, live.id)
+        except RuntimeError:  # shut down (close() raced a running call): remove inline instead
+            self._run(live.id)
+            return
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._done)

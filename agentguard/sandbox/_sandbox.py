@@ -136,6 +136,7 @@ class Sandbox:
         self._images: dict[str, str] = {}
         self._images_lock = threading.Lock()
         self._closed = False
+        self.reaped: list[ManagedContainer] = reap(self.api) if reap_orphans else []
         self._remover = Remover(lambda cid: remove(self.api, cid))
         self._pool = WarmPool(
             self._spawn_pooled,
@@ -143,7 +144,6 @@ class Sandbox:
             size=self.settings.pool_size,
             max_idle_s=self.settings.pool_max_idle_s,
         )
-        self.reaped: list[ManagedContainer] = reap(self.api) if reap_orphans else []
         self._prewarm()
         atexit.register(self.close)
 
@@ -201,8 +201,12 @@ class Sandbox:
                 live, warm = self._spawn(key, call_id), False
                 ex = exchange(live, request, timeout_s=prof.timeout_s, cap=prof.output_bytes)
             result = self._result(live, ex, key, call_id, warm)
-        except BaseException:
+        except BaseException as exc:
             self._kill_now(live)  # Ctrl-C or a bug: never leave the container behind
+            if isinstance(exc, Exception) and not isinstance(exc, SandboxError):
+                raise SandboxError(
+                    f"sandbox failure: {type(exc).__name__}: {exc}", container=live.id
+                ) from exc
             raise
         return result
 
@@ -354,7 +358,7 @@ class Sandbox:
         live.close_socket()
         try:
             remove(self.api, live.id)
-        except DockerException:
+        except Exception:  # noqa: BLE001 - the engine hiccuped: retry in the background, reap catches the rest
             self._remover.submit(live)
 
     def _result(

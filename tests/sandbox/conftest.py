@@ -20,6 +20,17 @@ from agentguard.errors import SandboxError
 from agentguard.sandbox import Sandbox, SandboxResult, SandboxSettings, build_images
 from agentguard.sandbox._engine import MANAGED, OWNER_PID, connect
 
+# The first test to need the images may build them from scratch (debootstrap): allow for that.
+BUILD_TIMEOUT_S = 900
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(BUILD_TIMEOUT_S))
+
+
 CACHE = Path(os.environ.get("AGENTGUARD_SANDBOX_CACHE", Path.home() / ".agentguard" / "sandbox"))
 
 
