@@ -345,7 +345,7 @@ class Guard:
         entry, call = self._receive(tool, arguments or {}, agent, session, framework)
         decision = self._decide(call)
         if decision.effect is Effect.ASK:
-            result = await asyncio.to_thread(self._ask, call, decision)
+            result = await self._aask(call, decision)
             entry, call, decision = self._resolve_approval(entry, call, decision, result)
         kwargs = self._start(entry, call, decision)
         started = time.perf_counter()
@@ -435,25 +435,49 @@ class Guard:
             )
         return decision
 
-    def _ask(self, call: ToolCall, decision: Decision) -> ApprovalResult:
+    def _approval_request(self, call: ToolCall, decision: Decision) -> ApprovalRequest:
         timeout = decision.approval_timeout_s or self.settings.approval.timeout_s
-        request = ApprovalRequest(call=call, decision=decision, timeout_s=timeout)
         self._record(
             "approval.requested", call, timeout_s=timeout, rule=decision.rule_id, reason=decision.reason
         )
-        started = time.monotonic()
-        try:
-            result = self.approver.request(request)
-        except Exception as exc:  # noqa: BLE001 - a broken channel denies
+        return ApprovalRequest(call=call, decision=decision, timeout_s=timeout)
+
+    @staticmethod
+    def _approval_outcome(result: ApprovalResult | BaseException, started: float) -> ApprovalResult:
+        """The approver's answer with the time waited; an approver that raised is a deny (fail closed)."""
+        if isinstance(result, BaseException):
             result = ApprovalResult(
                 status=ApprovalStatus.DENIED,
                 approver="agentguard",
                 channel="error",
-                reason=f"approval channel failed: {type(exc).__name__}: {exc}",
+                reason=f"approval channel failed: {type(result).__name__}: {result}",
             )
         if not result.waited_s:
             result = result.model_copy(update={"waited_s": round(time.monotonic() - started, 3)})
         return result
+
+    def _ask(self, call: ToolCall, decision: Decision) -> ApprovalResult:
+        request = self._approval_request(call, decision)
+        started = time.monotonic()
+        try:
+            answer: ApprovalResult | BaseException = self.approver.request(request)
+        except Exception as exc:  # noqa: BLE001 - a broken channel denies
+            answer = exc
+        return self._approval_outcome(answer, started)
+
+    async def _aask(self, call: ToolCall, decision: Decision) -> ApprovalResult:
+        """Await approvers that can wait without a thread (``arequest``); others wait in a worker thread."""
+        request = self._approval_request(call, decision)
+        started = time.monotonic()
+        waiter = getattr(self.approver, "arequest", None)
+        try:
+            if waiter is not None and inspect.iscoroutinefunction(waiter):
+                answer: ApprovalResult | BaseException = await waiter(request)
+            else:
+                answer = await asyncio.to_thread(self.approver.request, request)
+        except Exception as exc:  # noqa: BLE001 - a broken channel denies
+            answer = exc
+        return self._approval_outcome(answer, started)
 
     def _resolve_approval(
         self, entry: _Tool, call: ToolCall, decision: Decision, result: ApprovalResult
@@ -483,8 +507,9 @@ class Guard:
         if failure is not None:
             raise failure
         if result.status is ApprovalStatus.TIMEOUT and self.settings.approval.on_timeout is not Effect.ALLOW:
+            waited_for = decision.approval_timeout_s or self.settings.approval.timeout_s
             raise ApprovalTimeout(
-                f"{call.tool}: no approval within {self.settings.approval.timeout_s:g}s",
+                f"{call.tool}: no approval within {waited_for:g}s",
                 tool=call.tool,
                 call_id=call.id,
                 waited_s=result.waited_s,
