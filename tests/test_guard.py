@@ -333,3 +333,37 @@ def test_real_audit_log_chain_verifies(policy_dir: Path, settings: Settings, tmp
     report = verify(log)
     assert report.ok
     assert report.records_verified == 4 + 2 + 4
+
+
+class AsyncOnlyApprover:
+    """Answers only through ``arequest``; ``request`` would block a thread per waiting call."""
+
+    def __init__(self) -> None:
+        self.gate: asyncio.Event | None = None
+        self.waiting = 0
+
+    def request(self, request: Any) -> ApprovalResult:
+        raise AssertionError("the async path must not use a thread per approval")
+
+    async def arequest(self, request: Any) -> ApprovalResult:
+        assert self.gate is not None
+        self.waiting += 1
+        await self.gate.wait()
+        return ApprovalResult(status=ApprovalStatus.APPROVED, approver="async", channel="test")
+
+
+def test_many_async_calls_wait_for_approval_without_threads(policy_dir: Path, settings: Settings) -> None:
+    approver = AsyncOnlyApprover()
+    guard = make_guard(policy_dir, settings, approver=approver)
+
+    async def main() -> list[Any]:
+        approver.gate = asyncio.Event()
+        calls = [
+            asyncio.ensure_future(guard.acall("write", {"path": f"f{i}", "content": "c"})) for i in range(40)
+        ]
+        while approver.waiting < 40:  # all forty wait at once: more than the default thread pool holds
+            await asyncio.sleep(0)
+        approver.gate.set()
+        return await asyncio.gather(*calls)
+
+    assert asyncio.run(main()) == [f"wrote f{i}" for i in range(40)]
