@@ -24,6 +24,7 @@ from agentguard.sandbox._engine import (
     current_owner,
     sensitive_reason,
 )
+from agentguard.sandbox._hardening import check_hardening
 from agentguard.sandbox._protocol import ResponseParser
 from agentguard.sandbox.profile import Language, SandboxProfile
 
@@ -147,7 +148,7 @@ def container_config(
 
 
 def spawn(api: Any, config: dict[str, Any], key: PoolKey, *, ready_timeout_s: float = 60.0) -> Live:
-    """Create, attach (before start, so no output is missed), start, and wait for the runner's "ready"."""
+    """Create, check the hardening, attach (before start: no output is missed), start, await "ready"."""
     try:
         cid = api.create_container(**config)["Id"]
     except NotFound as exc:
@@ -159,6 +160,7 @@ def spawn(api: Any, config: dict[str, Any], key: PoolKey, *, ready_timeout_s: fl
         raise SandboxError(f"cannot create a sandbox container: {exc}", image=config["image"]) from exc
     handle: Any = None
     try:
+        _verify(api, cid, key)
         handle = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
         api.start(cid)
         raw = getattr(handle, "_sock", handle)
@@ -173,6 +175,14 @@ def spawn(api: Any, config: dict[str, Any], key: PoolKey, *, ready_timeout_s: fl
             raise SandboxError(f"cannot start a sandbox container: {exc}", container=cid) from exc
         raise
     return live
+
+
+def _verify(api: Any, cid: str, key: PoolKey) -> None:
+    """Fail closed: a created container that does not pass the hardening check never starts."""
+    failures = [i for i in check_hardening(api.inspect_container(cid), key.profile) if not i.ok]
+    if failures:
+        detail = "; ".join(f"{i.name} ({i.detail})" for i in failures)
+        raise SandboxError(f"sandbox container failed the hardening check: {detail}", container=cid)
 
 
 def _await_ready(live: Live, timeout_s: float) -> None:

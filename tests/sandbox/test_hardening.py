@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from agentguard.errors import SandboxError
 from agentguard.sandbox import HardeningItem, SandboxProfile, check_hardening, hardening_failures
 from agentguard.sandbox._container import PoolKey, container_config, remove, spawn
 
@@ -126,3 +127,18 @@ def test_a_profile_that_enables_network_is_waived_not_passed(sandbox_inspect: di
     net = next(i for i in items if i.name == "network none")
     assert net.ok
     assert net.waived
+
+
+def test_a_weakened_container_is_refused_before_it_starts(images: Any, docker_client: Any) -> None:
+    """spawn() inspects every container it creates and removes it unstarted if any item fails."""
+    api = docker_client.api
+    key = PoolKey("python", "default", SandboxProfile())
+    config = container_config(
+        api, image="agentguard-sandbox-python:latest", key=key, workspace=None, call_id="weak"
+    )
+    config["host_config"]["CapAdd"] = ["NET_RAW"]
+    with pytest.raises(
+        SandboxError, match="failed the hardening check: all capabilities dropped, none added"
+    ):
+        spawn(api, config, key)
+    assert api.containers(all=True, filters={"label": "io.agentguard.call-id=weak"}) == []
