@@ -1,0 +1,145 @@
+"""Decision latency: agentguard's ``PolicyEngine.decide`` vs a stock pycasbin ``Enforcer``, same files.
+
+Policies are generated the way a large deployment looks: many services ``svc<N>`` with verbs
+(read, list, write, delete, admin), per-role rules with argument conditions, glob rules over whole
+services and deny rules. The reference evaluation is the model's own: deny if
+``enforce(sub, tool, args, "deny")`` else ask if ``..."ask"`` else allow if ``..."allow"`` else the
+default, with ``engine.casbin_functions()`` registered. Every sampled request is checked to get the
+same verdict from both, so the comparison is between two correct answers.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import casbin
+
+from agentguard.models import Effect, ToolCall
+from agentguard.policy import PolicyEngine
+from benchmarks._stats import ratio, summary_us, time_each
+
+MODEL = Path(__file__).resolve().parents[1] / "permissions" / "model.conf"
+VERBS = ("read", "list", "write", "delete", "admin")
+RULES_PER_SERVICE = 10
+
+
+def generate_policy(n_rules: int, seed: int = 7) -> tuple[str, list[str], list[str]]:
+    """(policy CSV text with ``n_rules`` p-lines, agents, tool names)."""
+    rng = random.Random(seed)
+    services = max(1, n_rules // RULES_PER_SERVICE)
+    roles = [f"role{i}" for i in range(max(2, min(50, services // 4 + 2)))]
+    agents = [f"agent{i}" for i in range(max(4, len(roles) * 2))]
+    lines = [f"g, {agent}, {rng.choice(roles)}" for agent in agents]
+    lines += [f"g, {roles[i]}, {roles[i - 1]}" for i in range(1, len(roles), 5)]
+    rules: list[str] = []
+    templates = [
+        lambda s, r: f"p, {r}, svc{s}.read, *, allow",
+        lambda s, r: f"p, {r}, svc{s}.list, lt(limit, {rng.choice((100, 500, 1000))}), allow",
+        lambda s, r: f'p, {r}, svc{s}.write, glob(path, "/data/svc{s}/**"), allow',
+        lambda s, r: f'p, {r}, svc{s}.write, !glob(path, "/data/svc{s}/**"), ask',
+        lambda s, r: f'p, *, svc{s}.delete, eq(force, "true"), deny',
+        lambda s, r: f'p, {r}, svc{s}.delete, oneof(env, "dev", "test"), allow',
+        lambda s, r: f'p, {r}, svc{s}.delete, eq(env, "prod"), ask',
+        lambda s, r: f"p, {r}, svc{s}.admin, *, ask",
+        lambda s, r: f"p, {r}, svc{s}.*, *, deny",
+        lambda s, r: f'p, *, svc{s}.*, regex(reason, "(?i).*(drop|truncate).*"), deny',
+    ]
+    while len(rules) < n_rules:
+        s = len(rules) // RULES_PER_SERVICE
+        template = templates[len(rules) % RULES_PER_SERVICE]
+        role = rng.choice(roles) if template is not templates[8] else rng.choice(roles[-3:])
+        rules.append(template(s, role))
+    tools = [f"svc{s}.{v}" for s in range(services) for v in VERBS]
+    return "\n".join(lines + rules) + "\n", agents, tools
+
+
+def requests(
+    agents: list[str], tools: list[str], n: int, seed: int = 11
+) -> list[tuple[str, str, dict[str, Any]]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        tool = rng.choice(tools) if rng.random() > 0.05 else f"svc{rng.randrange(10**6)}.nope"
+        service = tool.split(".")[0]
+        args: dict[str, Any] = {
+            "limit": rng.choice((10, 200, 5000)),
+            "path": rng.choice((f"/data/{service}/a.txt", "/etc/passwd")),
+            "env": rng.choice(("dev", "prod", "test")),
+            "force": rng.choice(("true", "false")),
+            "reason": rng.choice(("routine", "DROP TABLE users")),
+        }
+        out.append((rng.choice(agents), tool, args))
+    return out
+
+
+def _reference(enforcer: Any, sub: str, tool: str, args: dict[str, Any]) -> Effect:
+    for effect in (Effect.DENY, Effect.ASK, Effect.ALLOW):
+        if enforcer.enforce(sub, tool, args, effect.value):
+            return effect
+    return Effect.DENY
+
+
+def measure(n_rules: int, *, samples: int, casbin_samples: int) -> dict[str, Any]:
+    text, agents, tools = generate_policy(n_rules)
+    with tempfile.TemporaryDirectory(prefix="agentguard-bench-policy-") as tmp:
+        directory = Path(tmp)
+        shutil.copy(MODEL, directory / "model.conf")
+        (directory / "policy.csv").write_text(text)
+        started = time.perf_counter()
+        engine = PolicyEngine.load(directory, workspace=directory)
+        load_agentguard = time.perf_counter() - started
+        started = time.perf_counter()
+        enforcer = casbin.Enforcer(str(directory / "model.conf"), str(directory / "policy.csv"))
+        for name, fn in engine.casbin_functions().items():
+            enforcer.add_function(name, fn)
+        load_casbin = time.perf_counter() - started
+        reqs = requests(agents, tools, samples)
+        calls = [ToolCall(agent=a, tool=t, arguments=args) for a, t, args in reqs]
+        for call in calls:  # warm-up: the first sight of each tool builds its rule list
+            engine.decide(call)
+        gc.collect()
+        ours = time_each(engine.decide, calls)
+        theirs_reqs = reqs[:casbin_samples]
+        _reference(enforcer, *theirs_reqs[0])  # warm-up: casbin compiles its matcher on first use
+        theirs = time_each(lambda r: _reference(enforcer, *r), theirs_reqs)
+        mismatches = [
+            (a, t)
+            for (a, t, args), call in zip(theirs_reqs, calls, strict=False)
+            if engine.decide(call).effect is not _reference(enforcer, a, t, args)
+        ]
+    a, c = summary_us(ours), summary_us(theirs)
+    return {
+        "rules": n_rules,
+        "agentguard": a,
+        "pycasbin": c,
+        "speedup_p50": ratio(c["p50_us"], a["p50_us"]),
+        "speedup_p99": ratio(c["p99_us"], a["p99_us"]),
+        "load_s": {"agentguard": round(load_agentguard, 3), "pycasbin": round(load_casbin, 3)},
+        "verdicts_compared": len(theirs_reqs),
+        "verdict_mismatches": len(mismatches),
+    }
+
+
+# rule count -> (agentguard samples, pycasbin samples); pycasbin is linear in rules (~1 s/decision at 100k)
+FULL = {10: (5000, 2000), 1_000: (5000, 200), 10_000: (5000, 30), 100_000: (5000, 5)}
+QUICK = {10: (1000, 300), 1_000: (1000, 50), 10_000: (1000, 8)}
+SMOKE = {10: (200, 50), 1_000: (200, 5)}
+
+
+def run(sizes: dict[int, tuple[int, int]]) -> dict[str, Any]:
+    results = {str(n): measure(n, samples=s, casbin_samples=c) for n, (s, c) in sizes.items()}
+    return {
+        "by_rules": results,
+        "speedup_vs_pycasbin": {n: r["speedup_p50"] for n, r in results.items()},
+        "p50_us": {n: r["agentguard"]["p50_us"] for n, r in results.items()},
+        "p99_us": {n: r["agentguard"]["p99_us"] for n, r in results.items()},
+        "pycasbin_p50_us": {n: r["pycasbin"]["p50_us"] for n, r in results.items()},
+        "pycasbin_p99_us": {n: r["pycasbin"]["p99_us"] for n, r in results.items()},
+        "verdict_mismatches": sum(r["verdict_mismatches"] for r in results.values()),
+    }

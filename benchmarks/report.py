@@ -1,0 +1,422 @@
+"""``latest.md`` and the PNG plots, from the result dict of one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def _ok(section: Any) -> bool:
+    return isinstance(section, dict) and section.get("status") not in ("failed", "unavailable")
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _decision_plot(d: dict[str, Any], out: Path) -> Path:
+    rows = d["by_rules"]
+    rules = [int(n) for n in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for who, style in (("agentguard", "o-"), ("pycasbin", "s--")):
+        ax.plot(rules, [rows[str(n)][who]["p50_us"] for n in rules], style, label=f"{who} p50")
+        ax.plot(rules, [rows[str(n)][who]["p99_us"] for n in rules], style, alpha=0.4, label=f"{who} p99")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rules in the policy")
+    ax.set_ylabel("decision latency (us)")
+    ax.set_title("Decision latency: PolicyEngine.decide vs pycasbin Enforcer")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return _save(fig, out / "decision_latency.png")
+
+
+def _bars(labels: list[str], values: list[float], title: str, ylabel: str, path: Path, log: bool) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    bars = ax.bar(labels, values, color="#4C72B0")
+    for bar, value in zip(bars, values, strict=True):
+        ax.annotate(
+            _fmt(value), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom"
+        )
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.tick_params(axis="x", labelrotation=20)
+    return _save(fig, path)
+
+
+def _overhead_plot(o: dict[str, Any], out: Path) -> Path:
+    labels = ["direct call", "Guard.call (batch)", "Guard.call (fsync)"]
+    values = [o["direct"]["p50_us"], o["batch"]["call"]["p50_us"], o["fsync"]["call"]["p50_us"]]
+    return _bars(
+        labels,
+        values,
+        "Guarded call vs direct call, p50",
+        "microseconds (log)",
+        out / "guard_overhead.png",
+        True,
+    )
+
+
+def _sandbox_plot(s: dict[str, Any], out: Path) -> Path:
+    latency = s["agentguard"]["latency_ms"]
+    labels, values = [], []
+    for name, item in latency.items():
+        labels.append(name)
+        values.append(item["p50"])
+    for name, peer in s["peers"].items():
+        if isinstance(peer, dict) and peer.get("status") == "ok":
+            labels.append(name)
+            values.append(peer["latency_ms"]["p50"])
+    return _bars(
+        labels,
+        values,
+        "print(6*7) in a container, p50",
+        "milliseconds (log)",
+        out / "sandbox_latency.png",
+        True,
+    )
+
+
+def _audit_plot(a: dict[str, Any], out: Path) -> Path:
+    rates = a["append_per_s"]
+    labels = list(rates)
+    return _bars(
+        labels,
+        [rates[k] for k in labels],
+        "Audit append rate",
+        "records per second (log)",
+        out / "audit_append.png",
+        True,
+    )
+
+
+def _agentdojo_plot(a: dict[str, Any], out: Path) -> Path:
+    suites = list(a["suites"])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 4.2))
+    parts = [
+        ("benign_no_prompt", "no prompt", "#55A868"),
+        ("benign_prompted", "prompted", "#DD8452"),
+        ("benign_broken_by_deny", "broken by deny", "#C44E52"),
+        ("benign_failed", "failed", "#8172B3"),
+    ]
+    bottom = [0.0] * len(suites)
+    for key, label, color in parts:
+        values = [a["suites"][s][key] for s in suites]
+        ax1.bar(suites, values, bottom=bottom, label=label, color=color)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax1.set_title("Benign tasks")
+    ax1.legend(fontsize=8)
+    stopped = [a["suites"][s]["attacks_stopped"] for s in suites]
+    through = [a["suites"][s]["attacks_total"] - a["suites"][s]["attacks_stopped"] for s in suites]
+    ax2.bar(suites, stopped, label="stopped", color="#55A868")
+    ax2.bar(suites, through, bottom=stopped, label="got through", color="#C44E52")
+    ax2.set_title("Injection attacks")
+    ax2.legend(fontsize=8)
+    return _save(fig, out / "agentdojo.png")
+
+
+PLOTS = {
+    "decision": _decision_plot,
+    "overhead": _overhead_plot,
+    "sandbox": _sandbox_plot,
+    "audit": _audit_plot,
+    "agentdojo": _agentdojo_plot,
+}
+
+
+def plots(result: dict[str, Any], out: Path) -> list[Path]:
+    made = []
+    for name, fn in PLOTS.items():
+        if _ok(result.get(name)):
+            made.append(fn(result[name], out))
+    return made
+
+
+def _peers(s: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(k, v) for k, v in s["peers"].items() if isinstance(v, dict)]
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _failed(name: str, section: Any) -> str:
+    if section is None:
+        return f"_{name}: not run in this invocation._"
+    return f"_{name}: {section.get('status')}: {section.get('why')}_"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    out = [
+        "# agentguard benchmarks",
+        "",
+        f"Mode **{result['mode']}**, started {result['started']}, {m['cpus']} CPUs, Python {m['python']}, "
+        f"load average {m['loadavg_before'][0]} before and {m.get('loadavg_after', ['?'])[0]} after. "
+        "Every comparison below was measured side by side in this one run; absolute numbers depend on the "
+        "machine and its load, the ratios much less. How to read and rerun them: docs/benchmarks.md.",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items() if v),
+        "",
+        "## Decision latency",
+        "",
+    ]
+    d = result.get("decision")
+    if _ok(d):
+        rows = []
+        for n, r in d["by_rules"].items():
+            rows.append(
+                [
+                    int(n),
+                    r["agentguard"]["p50_us"],
+                    r["agentguard"]["p99_us"],
+                    r["pycasbin"]["p50_us"],
+                    r["pycasbin"]["p99_us"],
+                    f"{_fmt(r['speedup_p50'])}x",
+                    r["pycasbin"]["n"],
+                    r["verdict_mismatches"],
+                ]
+            )
+        out += [
+            _table(
+                [
+                    "rules",
+                    "agentguard p50 us",
+                    "agentguard p99 us",
+                    "pycasbin p50 us",
+                    "pycasbin p99 us",
+                    "speedup (p50)",
+                    "pycasbin samples",
+                    "verdict mismatches",
+                ],
+                rows,
+            ),
+            "",
+            "pycasbin is evaluated as the model defines it (deny, then ask, then allow: up to three "
+            "`enforce` calls) with `casbin_functions()` registered; it checks every rule, so few samples "
+            "are taken at large sizes (their p99 is their maximum). Verdict mismatches count sampled "
+            "requests where the two disagreed.",
+            "",
+            "![decision latency](decision_latency.png)",
+            "",
+        ]
+    else:
+        out += [_failed("decision", d), ""]
+    out += ["## Guarded-call overhead", ""]
+    o = result.get("overhead")
+    if _ok(o):
+        out += [
+            _table(
+                ["path", "p50 us", "p99 us", "samples"],
+                [
+                    ["direct call", o["direct"]["p50_us"], o["direct"]["p99_us"], o["direct"]["n"]],
+                    [
+                        "Guard.call, batch audit",
+                        o["batch"]["call"]["p50_us"],
+                        o["batch"]["call"]["p99_us"],
+                        o["batch"]["call"]["n"],
+                    ],
+                    [
+                        "Guard.call, fsync audit",
+                        o["fsync"]["call"]["p50_us"],
+                        o["fsync"]["call"]["p99_us"],
+                        o["fsync"]["call"]["n"],
+                    ],
+                    [
+                        "Guard.decide only (no audit)",
+                        o["batch"]["decide_only"]["p50_us"],
+                        o["batch"]["decide_only"]["p99_us"],
+                        o["batch"]["decide_only"]["n"],
+                    ],
+                ],
+            ),
+            "",
+            f"Target: p50 <= {o['target_p50_us']:g} us for the whole guarded call in batch mode: "
+            f"**{'met' if o['target_met'] else 'NOT met'}** ({_fmt(o['batch_p50_us'])} us).",
+            "",
+            "![guard overhead](guard_overhead.png)",
+            "",
+        ]
+    else:
+        out += [_failed("overhead", o), ""]
+    out += ["## Sandbox latency and throughput", ""]
+    s = result.get("sandbox")
+    if _ok(s):
+        rows = [
+            [
+                name,
+                v["p50"],
+                v["p95"],
+                v["n"],
+                "fresh container per call"
+                if name in ("warm_pool", "cold_start", "docker_run_cli")
+                else "one running container",
+            ]
+            for name, v in s["agentguard"]["latency_ms"].items()
+        ]
+        notes = []
+        for name, peer in _peers(s):
+            if peer.get("status") == "ok":
+                rows.append(
+                    [
+                        name,
+                        peer["latency_ms"]["p50"],
+                        peer["latency_ms"]["p95"],
+                        peer["latency_ms"]["n"],
+                        "one container reused (peer)",
+                    ]
+                )
+            else:
+                notes.append(f"- {name}: unavailable: {peer.get('why')}")
+        out += [
+            _table(["path", "p50 ms", "p95 ms", "samples", "isolation"], rows),
+            "",
+            *notes,
+            "",
+            "Throughput (executions/s by concurrent callers): "
+            + ", ".join(f"{c}: {_fmt(v)}" for c, v in s["throughput_per_s"].items()),
+            "",
+            "Ratios to agentguard's warm-pool p50: "
+            + ", ".join(f"{k.replace('_p50_over_warm', '')} {_fmt(v, 2)}x" for k, v in s["ratios"].items()),
+            "",
+            "![sandbox latency](sandbox_latency.png)",
+            "",
+        ]
+        for name, peer in _peers(s):
+            if peer.get("status") == "ok":
+                extra = {k: v for k, v in peer.items() if k.endswith("_s")}
+                out.append(f"- {name} fixed costs: " + ", ".join(f"{k} {v}" for k, v in extra.items()))
+        out.append("")
+    else:
+        out += [_failed("sandbox", s), ""]
+    out += ["## Audit log", ""]
+    a = result.get("audit")
+    if _ok(a):
+        r = a["append_per_s"]
+        v = a["verify"]
+        out += [
+            _table(
+                ["mode", "hash-chained records/s", "plain JSONL records/s", "slowdown"],
+                [
+                    [
+                        "fsync per record",
+                        r["fsync"],
+                        r["fsync_plain_jsonl"],
+                        f"{_fmt(a['append_slowdown_vs_plain']['fsync'])}x",
+                    ],
+                    [
+                        "batch (64 per fsync)",
+                        r["batch64"],
+                        r["batch64_plain_jsonl"],
+                        f"{_fmt(a['append_slowdown_vs_plain']['batch64'])}x",
+                    ],
+                ],
+            ),
+            "",
+            f"`audit verify` of {_fmt(v['records'])} records ({_fmt(v['bytes'] / 1e6)} MB): "
+            f"{_fmt(v['seconds'], 2)} s, "
+            f"{_fmt(v['records_per_s'])} records/s; parsing the same lines without checking the chain: "
+            f"{_fmt(v['parse_only_records_per_s'])} records/s ({_fmt(v['slowdown_vs_parse_only'])}x).",
+            "",
+            "![audit append](audit_append.png)",
+            "",
+        ]
+    else:
+        out += [_failed("audit", a), ""]
+    out += ["## AgentDojo: policy effectiveness", ""]
+    ad = result.get("agentdojo")
+    if _ok(ad):
+        rows = []
+        for name, r in ad["suites"].items():
+            rows.append(
+                [
+                    name,
+                    f"{r['benign_no_prompt']}/{r['benign_total']}",
+                    r["benign_prompted"],
+                    r["prompts_total"],
+                    r["benign_broken_by_deny"],
+                    r["benign_failed"],
+                    f"{r['attacks_stopped']}/{r['attacks_total']}",
+                    r["attacks_succeed_unguarded"],
+                    len(r["attacks_replayed_here"]),
+                    len(r["attacks_without_ground_truth"]),
+                ]
+            )
+        t = ad["totals"]
+        rows.append(
+            [
+                "**all**",
+                f"{t['benign_no_prompt']}/{t['benign_total']}",
+                t["benign_prompted"],
+                t["prompts_total"],
+                t["benign_broken_by_deny"],
+                t["benign_failed"],
+                f"{t['attacks_stopped']}/{t['attacks_total']}",
+                t["attacks_succeed_unguarded"],
+                "",
+                "",
+            ]
+        )
+        out += [
+            f"AgentDojo {ad['benchmark_version']}, ground-truth replays through the guard, scored by "
+            "AgentDojo's own `utility()`/`security()`. Policy packs: permissions/examples/agentdojo/.",
+            "",
+            _table(
+                [
+                    "suite",
+                    "benign, no prompt",
+                    "benign, prompted",
+                    "prompts",
+                    "benign broken by deny",
+                    "benign failed",
+                    "attacks stopped",
+                    "attacks that succeed unguarded",
+                    "attack replays written here",
+                    "attacks not replayable",
+                ],
+                rows,
+            ),
+            "",
+            "Targets: 100% of attacks stopped; at least 80% of benign tasks with no prompt.",
+            "",
+        ]
+        for name, r in ad["suites"].items():
+            prompted = [
+                f"{x['task']} ({', '.join(sorted(set(x['asked'])))})"
+                for x in r["tasks"]
+                if x["kind"] == "user" and x["outcome"] == "prompted"
+            ]
+            through = [
+                x["task"] for x in r["tasks"] if x["kind"] == "injection" and x["outcome"] == "succeeded"
+            ]
+            out.append(
+                f"- {name}: prompted: {', '.join(prompted) or 'none'}; attacks that got through: "
+                f"{', '.join(through) or 'none'}"
+            )
+        out += ["", "![agentdojo](agentdojo.png)", ""]
+    else:
+        out += [_failed("agentdojo", ad), ""]
+    out += ["## Time per section", "", ", ".join(f"{k}: {v} s" for k, v in result["seconds"].items()), ""]
+    return "\n".join(out)
