@@ -117,7 +117,11 @@ def test_stock_casbin_with_casbin_functions_agrees(tmp_path: Path) -> None:
     ]
     for tool, args in requests:
         reference = next(
-            (e for e in (Effect.DENY, Effect.ASK, Effect.ALLOW) if enforcer.enforce("a", tool, args, e.value)),
+            (
+                e
+                for e in (Effect.DENY, Effect.ASK, Effect.ALLOW)
+                if enforcer.enforce("a", tool, args, e.value)
+            ),
             Effect.DENY,
         )
         assert _effect(engine, tool, **args) is reference, (tool, args)

@@ -1,0 +1,105 @@
+"""``python -m benchmarks --smoke`` runs every section and writes the report (not a timing test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentguard.errors import SandboxError
+from agentguard.sandbox._engine import connect
+from benchmarks import decision, runner
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    out = tmp_path_factory.mktemp("bench")
+    result = runner.run("smoke", out_dir=out, only=("decision", "overhead", "audit", "agentdojo"))
+    return result, out
+
+
+def test_generated_policies_have_the_rules_asked_for_and_load() -> None:
+    text, agents, tools = decision.generate_policy(1_000)
+    lines = text.splitlines()
+    assert sum(line.startswith("p, ") for line in lines) == 1_000
+    assert any(line.startswith("g, ") for line in lines)
+    assert any(line.endswith(", deny") for line in lines)
+    assert any(line.endswith(", ask") for line in lines)
+    assert any(", *, svc" not in line and ".*, " in line for line in lines if line.startswith("p, "))
+    assert len(tools) == 100 * len(decision.VERBS)
+    assert agents
+
+
+def test_smoke_run_writes_json_markdown_and_plots(smoke: tuple[dict[str, Any], Path]) -> None:
+    _result, out = smoke
+    data = json.loads((out / "latest.json").read_text())
+    assert data["mode"] == "smoke"
+    d = data["decision"]
+    assert set(d["speedup_vs_pycasbin"]) == {"10", "1000"} == set(d["p99_us"])
+    assert d["verdict_mismatches"] == 0
+    assert all(v > 0 for v in d["p99_us"].values())
+    o = data["overhead"]
+    assert o["batch"]["call"]["n"] == 300
+    assert o["fsync"]["call"]["n"] == 30
+    assert isinstance(o["target_met"], bool)
+    a = data["audit"]
+    assert a["verify"]["records"] == 1_000
+    assert a["verify"]["records_per_s"] > 0
+    for suite in ("banking", "workspace"):
+        s = data["agentdojo"]["suites"][suite]
+        for key in ("attacks_stopped", "attacks_total", "benign_no_prompt", "benign_total"):
+            assert isinstance(s[key], int), key
+        assert s["benign_total"] == 2
+        assert s["attacks_total"] == 2 == s["attacks_stopped"]
+    md = (out / "latest.md").read_text()
+    for heading in ("## Decision latency", "## Guarded-call overhead", "## Audit log", "## AgentDojo"):
+        assert heading in md
+    for png in ("decision_latency.png", "guard_overhead.png", "audit_append.png", "agentdojo.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    assert "not run in this invocation" in md  # the sandbox section was not selected
+
+
+def test_cli_rejects_an_unknown_section(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--only", "decision,nope", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "unknown section(s) nope" in proc.stderr
+    assert not (tmp_path / "latest.json").exists()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_sandbox_section_with_peers(tmp_path: Path) -> None:
+    try:
+        connect().close()
+    except SandboxError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the Docker engine is unreachable: {exc}")
+        pytest.skip(f"Docker engine unreachable (set CI=true to make this a failure): {exc}")
+    result = runner.run("smoke", out_dir=tmp_path, only=("sandbox",))
+    s = result["sandbox"]
+    assert s.get("status") is None, s
+    assert s["warm_p50_ms"] > 0
+    assert s["docker_run_p50_ms"] > 0
+    for peer in ("llm_sandbox", "autogen_docker"):
+        entry = s["peers"][peer]
+        assert entry["status"] in ("ok", "unavailable"), entry
+        if entry["status"] == "ok":
+            assert entry["latency_ms"]["p50"] > 0
+        else:
+            assert entry["why"]
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert data["sandbox"]["warm_p50_ms"] == s["warm_p50_ms"]
+    assert (tmp_path / "sandbox_latency.png").is_file()
