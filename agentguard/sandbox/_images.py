@@ -34,7 +34,8 @@ from agentguard.sandbox.profile import LANGUAGES, Language, SandboxSettings
 
 __all__ = ["BuildEvent", "ImageStatus", "Progress", "build_images", "image_status", "recipes_dir"]
 
-SHIPPED_RECIPES = Path(__file__).resolve().parents[2] / "sandbox_images"
+# A symlink to the top-level sandbox_images/ so wheels carry the recipes too.
+SHIPPED_RECIPES = Path(__file__).resolve().parents[1] / "_defaults" / "sandbox_images"
 ROOTFS_PACKAGES = ("python3",)
 _ROOTFS_RECIPE = "minbase;python3;trim-v1"
 _TRIM = (
