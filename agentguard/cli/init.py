@@ -46,9 +46,12 @@ on_timeout = "deny"
 default_profile = "default"
 pool_size = 2
 
-# A profile that mounts the workspace read-only; choose it per rule with sandbox("workspace-ro").
-[sandbox.profiles.workspace-ro]
-workspace = "ro"
+# Built-in profiles: "default" (no workspace), "workspace-ro", "workspace-rw". Define more here and
+# choose one per rule with the policy annotation sandbox("NAME"); every loosening is audited.
+# [sandbox.profiles.build]
+# workspace = "rw"
+# memory_mb = 1024
+# timeout_s = 120
 """
 
 

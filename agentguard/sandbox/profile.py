@@ -67,6 +67,13 @@ class SandboxProfile(BaseModel):
 _DEFAULT = SandboxProfile()
 
 
+_BUILTIN_PROFILES: dict[str, SandboxProfile] = {
+    "default": SandboxProfile(),
+    "workspace-ro": SandboxProfile(workspace="ro"),
+    "workspace-rw": SandboxProfile(workspace="rw"),
+}
+
+
 class SandboxSettings(BaseModel):
     """The ``[sandbox]`` section of agentguard.toml; ``[sandbox.profiles.NAME]`` defines named profiles."""
 
@@ -82,7 +89,7 @@ class SandboxSettings(BaseModel):
     pool_max_idle_s: float = Field(
         default=900.0, gt=0, description="A warm container older than this is replaced."
     )
-    profiles: dict[str, SandboxProfile] = Field(default_factory=lambda: {"default": SandboxProfile()})
+    profiles: dict[str, SandboxProfile] = Field(default_factory=lambda: dict(_BUILTIN_PROFILES))
     image_prefix: str = Field(default="agentguard-sandbox", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
     recipes_dir: Path | None = Field(default=None, description="Image recipes; default: the shipped ones.")
     base: Literal["auto", "debootstrap", "pull"] = Field(
@@ -98,8 +105,8 @@ class SandboxSettings(BaseModel):
     @field_validator("profiles")
     @classmethod
     def _keep_default(cls, profiles: dict[str, SandboxProfile]) -> dict[str, SandboxProfile]:
-        # Defining other profiles must not remove the secure default one.
-        return profiles if "default" in profiles else {"default": SandboxProfile(), **profiles}
+        # Defining other profiles must not remove the built-in ones the shipped policy names.
+        return {**_BUILTIN_PROFILES, **profiles}
 
     @model_validator(mode="after")
     def _check_names(self) -> SandboxSettings:
