@@ -128,6 +128,7 @@ def demo(app: AppContext, approver: str, keep: bool) -> None:
     if not console.is_terminal:
         console = Console(highlight=False, width=120)
     workspace = Path(tempfile.mkdtemp(prefix="agentguard-demo-"))
+    workspace.chmod(0o755)  # the sandbox user (not root) must be able to enter the mounted workspace
     with reports_errors():
         try:
             _make_workspace(workspace)

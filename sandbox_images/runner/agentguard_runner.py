@@ -113,8 +113,10 @@ def child(language, code, cwd, out_w, err_w, close_fds):
         os.close(fd)
     try:
         os.chdir(cwd)
-    except OSError:
-        os.chdir("/tmp")
+    except OSError as exc:
+        # Running elsewhere would silently show the code a different directory than it asked for.
+        os.write(2, f"agentguard sandbox: cannot enter {cwd}: {exc.strerror}\n".encode())
+        os._exit(126)
     if language == "shell":
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
