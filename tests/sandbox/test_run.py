@@ -130,6 +130,21 @@ def test_named_profile_and_workspace_mounts(images: Any, docker_client: Any, tmp
             sb.run("ruby", "puts 1")  # type: ignore[arg-type]
 
 
+def test_unreadable_workspace_fails_instead_of_running_elsewhere(
+    images: Any, docker_client: Any, tmp_path: Path
+) -> None:
+    workspace = tmp_path / "private"
+    workspace.mkdir(mode=0o700)
+    if os.geteuid() != 0:
+        pytest.skip("needs a root-owned private directory: run as root (CI does)")
+    settings = SandboxSettings(pool_size=0)
+    with Sandbox(settings, workspace=workspace, client=docker_client, reap_orphans=False) as sb:
+        r = sb.run("shell", "pwd", profile="workspace-ro")
+    assert r.exit_code == 126
+    assert r.stdout == ""
+    assert "cannot enter /workspace" in r.stderr
+
+
 def test_sensitive_workspace_is_refused_before_any_container(images: Any, docker_client: Any) -> None:
     settings = SandboxSettings(pool_size=0, profiles={"ws": SandboxProfile(workspace="rw")})
     with Sandbox(settings, workspace=Path("/"), client=docker_client, reap_orphans=False) as sb:
