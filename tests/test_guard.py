@@ -137,7 +137,8 @@ def test_ask_then_approve_runs(policy_dir: Path, settings: Settings) -> None:
         "execution.finished",
     ]
     resolved = audit.records[3]
-    assert resolved["status"] == "approved" and resolved["approver"] == "scripted"
+    assert resolved["status"] == "approved"
+    assert resolved["approver"] == "scripted"
     assert resolved["edited"] is False
     assert approver.requests[0].call.arguments == {"path": "a.txt", "content": "x"}
 
@@ -315,7 +316,8 @@ def test_decide_is_a_dry_run(policy_dir: Path, settings: Settings) -> None:
     guard = make_guard(policy_dir, settings, audit=audit)
     decision = guard.decide("write", {"path": "/etc/passwd", "content": ""})
     assert decision.effect is Effect.DENY
-    assert decision.rule is not None and decision.rule.line == 7
+    assert decision.rule is not None
+    assert decision.rule.line == 7
     assert audit.records == []
 
 

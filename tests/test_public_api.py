@@ -4,11 +4,36 @@ import agentguard
 import agentguard.testing
 
 EXPECTED = {
-    "AgentGuardError", "ApprovalDenied", "ApprovalError", "ApprovalRequest", "ApprovalResult",
-    "ApprovalStatus", "ApprovalTimeout", "Approver", "AuditError", "AuditIntegrityError", "AuditSink",
-    "CallRejected", "ConfigError", "Decision", "Effect", "ExecutionResult", "Guard", "InvalidArguments",
-    "PolicyDecider", "PolicyDenied", "PolicyError", "RuleRef", "SandboxError", "Settings", "ToolCall",
-    "ToolFailed", "UnknownTool", "__version__", "current_call", "load_settings",
+    "AgentGuardError",
+    "ApprovalDenied",
+    "ApprovalError",
+    "ApprovalRequest",
+    "ApprovalResult",
+    "ApprovalStatus",
+    "ApprovalTimeout",
+    "Approver",
+    "AuditError",
+    "AuditIntegrityError",
+    "AuditSink",
+    "CallRejected",
+    "ConfigError",
+    "Decision",
+    "Effect",
+    "ExecutionResult",
+    "Guard",
+    "InvalidArguments",
+    "PolicyDecider",
+    "PolicyDenied",
+    "PolicyError",
+    "RuleRef",
+    "SandboxError",
+    "Settings",
+    "ToolCall",
+    "ToolFailed",
+    "UnknownTool",
+    "__version__",
+    "current_call",
+    "load_settings",
 }
 
 
@@ -21,8 +46,11 @@ def test_all_is_pinned() -> None:
 def test_errors_carry_code_and_data() -> None:
     err = agentguard.PolicyDenied("fs.read denied", rule="policy.csv:3", reason="no")
     assert err.code == "policy.denied"
-    assert err.to_dict() == {"code": "policy.denied", "message": "fs.read denied",
-                             "data": {"rule": "policy.csv:3", "reason": "no"}}
+    assert err.to_dict() == {
+        "code": "policy.denied",
+        "message": "fs.read denied",
+        "data": {"rule": "policy.csv:3", "reason": "no"},
+    }
     assert isinstance(err, agentguard.CallRejected)
     pe = agentguard.PolicyError("unknown function foo", file="policy.csv", line=7)
     assert str(pe) == "policy.csv:7: unknown function foo"

@@ -39,7 +39,7 @@ def _validator(schema: Mapping[str, Any]) -> Any:
 
     cls = validators.validator_for(schema)
     try:
-        cls.check_schema(schema)
+        cls.check_schema(dict(schema))
     except SchemaError as exc:
         raise ValueError(f"the tool's own input schema is invalid: {exc.message}") from None
     return cls(schema)
