@@ -77,3 +77,52 @@ def test_bad_settings_file_names_the_field(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(bad), "policy", "check"])
     assert result.exit_code != 0
     assert "default_effect" in result.output
+
+
+def test_demo_with_the_shared_queue_is_answered_from_another_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from agentguard.approval import ApprovalDesk, SqliteApprovalStore
+
+    home = tmp_path / "home"
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "agentguard.cli", "--home", str(home), "demo", "--approver", "queue"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    answered: dict[str, str] = {}
+    deadline = time.monotonic() + 120
+    store = None
+    try:
+        while demo.poll() is None and time.monotonic() < deadline:
+            if store is None and (home / "approvals.db").exists():
+                store = SqliteApprovalStore(home)
+            if store is None:
+                time.sleep(0.05)
+                continue
+            desk = ApprovalDesk(store, approver="test-operator")
+            seen = store.version()
+            for req in store.pending():
+                if req.call.tool == "fs.write":
+                    desk.approve(req.id)
+                else:
+                    desk.deny(req.id, "operator says no")
+                answered[req.id] = req.call.tool
+            store.wait_for_change(seen, 0.5)
+        output = demo.communicate(timeout=60)[0]
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        if store is not None:
+            store.close()
+    assert demo.returncode == 0, output
+    assert sorted(answered.values()) == ["fs.write", "shell.run"]
+    resolved = list(query(home / "audit.jsonl", event="approval.resolved"))
+    assert {(r["tool"], r["status"], r["approver"]) for r in resolved} == {
+        ("fs.write", "approved", "test-operator"),
+        ("shell.run", "denied", "test-operator"),
+    }
+    assert verify(home / "audit.jsonl").ok

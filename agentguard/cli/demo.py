@@ -149,6 +149,12 @@ def demo(app: AppContext, approver: str, keep: bool) -> None:
                 console.rule("[bold]agentguard demo")
                 console.print(f"workspace: {workspace}\npolicy:    {settings.resolved_policy_dir()}")
                 console.print(f"audit log: {settings.audit_path}\nsession:   {session}\n")
+                if approver == "queue":
+                    console.print(
+                        "approval-needing calls wait in the shared queue: answer them with "
+                        f"[bold]agentguard --home {settings.home} approve[/] (TUI) or "
+                        f"[bold]agentguard --home {settings.home} approvals list[/]\n"
+                    )
                 table = Table("#", "the agent tries to", "tool", "outcome", "detail", show_lines=False)
                 for i, step in enumerate(SCRIPT, 1):
                     exc: BaseException | None = None
