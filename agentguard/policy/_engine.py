@@ -21,8 +21,9 @@ from agentguard.policy._conditions import (
     FactSource,
     compile_condition,
 )
+from agentguard.policy._index import MEMO_LIMIT, RuleIndex
 from agentguard.policy._lint import lint_loaded
-from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, ToolPattern, load_policy, policy_files
+from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, load_policy, policy_files
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
 if TYPE_CHECKING:
@@ -47,38 +48,17 @@ def _stat(path: Path) -> tuple[int, int, int] | None:
 
 @dataclass
 class _State:
-    """One loaded policy, immutable once built, plus the per-tool candidate cache."""
+    """One loaded policy, immutable once built, plus its rule index (caches live and die with it)."""
 
     loaded: LoadedPolicy
-    literal: dict[str, list[Rule]] = field(default_factory=dict)
-    globbed: list[tuple[ToolPattern, Rule]] = field(default_factory=list)
-    patterns: dict[str, ToolPattern] = field(default_factory=dict)
-    by_tool: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+    index: RuleIndex = field(init=False)
 
     def __post_init__(self) -> None:
-        for rule in self.loaded.rules:
-            pattern = self.patterns.get(rule.tool) or ToolPattern(rule.tool)
-            self.patterns[rule.tool] = pattern
-            if pattern.literal is not None:
-                self.literal.setdefault(pattern.literal, []).append(rule)
-            else:
-                self.globbed.append((pattern, rule))
+        self.index = RuleIndex(self.loaded.rules, self.loaded.roles)
 
     def candidates(self, tool: str) -> tuple[Rule, ...]:
-        """Rules whose tool pattern matches ``tool``, in file/line order (the slot for a bigger index)."""
-        found = self.by_tool.get(tool)
-        if found is None:
-            if "/" in tool:
-                rules = [r for r in self.loaded.rules if self.patterns[r.tool].matches(tool)]
-            else:
-                rules = list(self.literal.get(tool, ()))
-                rules.extend(rule for pattern, rule in self.globbed if pattern.matches(tool))
-                rules.sort(key=lambda r: r.order)
-            found = tuple(rules)
-            if len(self.by_tool) >= _CACHE_LIMIT:
-                self.by_tool.clear()
-            self.by_tool[tool] = found
-        return found
+        """Rules whose tool pattern matches ``tool``, in file/line order."""
+        return self.index.for_tool(tool)
 
 
 def _winners(matched: Sequence[Rule]) -> list[Rule]:
@@ -118,6 +98,7 @@ class PolicyEngine:
         self._default = Effect(default_effect)
         self._extra = tuple(Path(p) for p in extra_files)
         self._cache: dict[str, Condition | ConditionError] = {}
+        self._names: dict[str, str] = {}  # tool name as called -> canonical name
         self._env = CompileEnv(os.path.realpath(self._workspace), os.path.realpath(Path.home()))
         self._state: _State | None = None
         self._failure: PolicyError | None = PolicyError("policy not loaded yet", file=str(self._directory))
@@ -282,27 +263,45 @@ class PolicyEngine:
         if state is None or self._failure is not None:
             cause = self._failure or "no policy loaded"
             return Decision(effect=Effect.DENY, reason=f"policy could not be loaded, failing closed: {cause}")
-        try:
-            tool = canonical_tool_name(call.tool)
-        except ValueError as exc:
-            return Decision(effect=Effect.DENY, reason=f"invalid tool name, denied: {exc}")
-        subjects = state.loaded.roles.get(call.agent) or frozenset({call.agent})
-        ctx = EvalContext(call.arguments, datetime.now(UTC), facts=self._facts)
-        matched: list[Rule] = []
-        for rule in state.candidates(tool):
-            if rule.subject != "*" and rule.subject not in subjects:
-                continue
+        tool = self._names.get(call.tool)
+        if tool is None:
             try:
-                hit = rule.condition(ctx)
-            except Exception as exc:  # noqa: BLE001 - fail closed, naming the rule
-                return Decision(
-                    effect=Effect.DENY,
-                    reason=f"error evaluating {rule.ref} ({rule.ref.text}), failing closed: "
-                    f"{type(exc).__name__}: {exc}",
-                    matched=tuple(r.ref for r in matched),
-                )
-            if hit:
-                matched.append(rule)
+                tool = canonical_tool_name(call.tool)
+            except ValueError as exc:
+                return Decision(effect=Effect.DENY, reason=f"invalid tool name, denied: {exc}")
+            if len(self._names) >= _CACHE_LIMIT:
+                self._names.clear()
+            self._names[call.tool] = tool
+        plan = state.index.plan(call.agent, tool)
+        ctx: EvalContext | None = None
+        hits: list[int] = []
+        for i, predicate in enumerate(plan.predicates):
+            if predicate is not None:
+                if ctx is None:
+                    ctx = EvalContext(call.arguments, datetime.now(UTC), facts=self._facts)
+                try:
+                    held = predicate(ctx)
+                except Exception as exc:  # noqa: BLE001 - fail closed, naming the rule
+                    rule = plan.rules[i]
+                    return Decision(
+                        effect=Effect.DENY,
+                        reason=f"error evaluating {rule.ref} ({rule.ref.text}), failing closed: "
+                        f"{type(exc).__name__}: {exc}",
+                        matched=tuple(plan.rules[j].ref for j in hits),
+                    )
+                if not held:
+                    continue
+            hits.append(i)
+        key = tuple(hits)
+        decision = plan.memo.get(key)
+        if decision is None:
+            decision = self._verdict([plan.rules[i] for i in hits])
+            if len(plan.memo) < MEMO_LIMIT:
+                plan.memo[key] = decision
+        return decision
+
+    def _verdict(self, matched: Sequence[Rule]) -> Decision:
+        """The decision for a set of matched rules (a pure function of them: plans memoise it)."""
         if not matched:
             return Decision(
                 effect=self._default,

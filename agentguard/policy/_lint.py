@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from agentguard.models import Effect
-from agentguard.policy._loader import LoadedPolicy, ToolPattern
+from agentguard.policy._loader import LoadedPolicy, tool_pattern
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
 __all__ = ["lint_loaded"]
@@ -24,7 +24,7 @@ def _tool_covers(outer: str, inner: str) -> bool:
     if outer == "*":
         return "/" not in inner
     if not _GLOB.search(inner):
-        return ToolPattern(outer).matches(inner)
+        return tool_pattern(outer).matches(inner)
     if outer.endswith("*") and not _GLOB.search(outer[:-1]):
         prefix = outer[:-1]
         return inner.startswith(prefix) and "/" not in inner[len(prefix) :]

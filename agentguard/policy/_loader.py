@@ -7,6 +7,7 @@ silently skip (unbalanced brackets, unknown line types, wrong column counts) are
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import deque
@@ -32,6 +33,7 @@ __all__ = [
     "ToolPattern",
     "load_policy",
     "policy_files",
+    "tool_pattern",
 ]
 
 MODEL_FILE = "model.conf"
@@ -46,24 +48,45 @@ _TOOL_PATTERN_CHARS = re.compile(r"^[a-z0-9._\-/:*?\[\]!{}]+$")
 
 
 class ToolPattern:
-    """A ``tool`` column compiled once, with casbin ``globMatch`` semantics (``*`` stops at ``/``)."""
+    """A ``tool`` column compiled once, with casbin ``globMatch`` semantics (``*`` stops at ``/``).
 
-    __slots__ = ("literal", "matcher", "text")
+    A pattern without glob characters compiles its matcher only when a tool name with ``/`` needs
+    it (most rules name one tool, and compiling is the slow part of loading a large policy).
+    """
+
+    __slots__ = ("_matcher", "literal", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.literal = None if _GLOB_CHARS.search(text) or "/" in text else text
-        pattern = text[1:] if text.startswith("*/") else text
+        self._matcher: Any = None
+        if _GLOB_CHARS.search(text):
+            self._matcher = self._compile()  # now, so a bad pattern is a load error
+
+    def _compile(self) -> Any:
+        pattern = self.text[1:] if self.text.startswith("*/") else self.text
         parts = [p if p == "**" else re.sub(r"\*{2,}", "*", p) for p in pattern.split("/")]
         pattern = "/".join(parts)
         if pattern.endswith("/**"):
             pattern = "{" + pattern[:-3] + "," + pattern + "}"
-        self.matcher = glob.compile(pattern, flags=glob.GLOBSTAR | glob.BRACE)
+        return glob.compile(pattern, flags=glob.GLOBSTAR | glob.BRACE)
+
+    @property
+    def matcher(self) -> Any:
+        if self._matcher is None:
+            self._matcher = self._compile()
+        return self._matcher
 
     def matches(self, tool: str) -> bool:
         if self.literal is not None and "/" not in tool:
             return tool == self.literal
         return bool(self.matcher.match(tool))
+
+
+@functools.lru_cache(maxsize=65_536)
+def tool_pattern(text: str) -> ToolPattern:
+    """``ToolPattern(text)``, shared: reloads and the rule index reuse compiled patterns."""
+    return ToolPattern(text)
 
 
 @dataclass(frozen=True)
@@ -311,7 +334,7 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
             ok = False
         else:
             try:
-                ToolPattern(tool)
+                tool_pattern(tool)
             except (ValueError, re.error, PatternLimitException) as exc:
                 self.errors.append(_error(label, number, f"tool pattern {tool!r}: {exc}", "tool-pattern"))
                 ok = False
