@@ -80,7 +80,7 @@ def _audit(s: Sizes) -> dict[str, Any]:
 def _sandbox(s: Sizes) -> dict[str, Any]:
     from benchmarks import sandbox, sandbox_peers
 
-    ours = sandbox.run(s.sandbox_quick, results_path=None)  # sandbox.json stays the sandbox helper's own run
+    ours = sandbox.run(s.sandbox_quick, results_path=None)  # benchmarks.sandbox keeps its own sandbox.json
     peers = sandbox_peers.run(s.peer_calls)
     latency = ours["latency_ms"]
     warm = latency["warm_pool"]["p50"]
