@@ -45,6 +45,13 @@ _T = TypeVar("_T")
 class _Dialog(ModalScreen[_T]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
+    def on_mount(self) -> None:
+        # A steady cursor reads as well as a blinking one, and keeps screenshots deterministic.
+        for field in self.query(Input).results():
+            field.cursor_blink = False
+        for area in self.query(TextArea).results():
+            area.cursor_blink = False
+
     def action_cancel(self) -> None:
         self.dismiss(None)
 
