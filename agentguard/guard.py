@@ -38,7 +38,6 @@ from agentguard.models import (
     ApprovalStatus,
     Decision,
     Effect,
-    ExecutionResult,
     ToolCall,
     canonical_tool_name,
 )
@@ -79,8 +78,22 @@ class _Tool:
 
     def validate(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """(values to call the tool with, JSON-able values for the policy and the log)."""
+        parsed = self._parse(arguments)
+        return self._values(parsed), parsed.model_dump(mode="json")
+
+    def kwargs(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The values to call the tool with (``validate`` without the JSON form)."""
+        return self._values(self._parse(arguments))
+
+    @staticmethod
+    def _values(parsed: BaseModel) -> dict[str, Any]:
+        values = {name: getattr(parsed, name) for name in type(parsed).model_fields}
+        values.update(parsed.model_extra or {})
+        return values
+
+    def _parse(self, arguments: Mapping[str, Any]) -> BaseModel:
         try:
-            parsed = self.model.model_validate(dict(arguments))
+            return self.model.model_validate(dict(arguments))
         except ValidationError as exc:
             problems = [
                 {"field": ".".join(str(p) for p in e["loc"]) or "(arguments)", "problem": e["msg"]}
@@ -90,9 +103,6 @@ class _Tool:
             raise InvalidArguments(
                 f"invalid arguments for {self.name}: {text}", tool=self.name, problems=problems
             ) from None
-        values = {name: getattr(parsed, name) for name in type(parsed).model_fields}
-        values.update(parsed.model_extra or {})
-        return values, parsed.model_dump(mode="json")
 
 
 def _arguments_model(name: str, fn: Callable[..., Any]) -> type[BaseModel]:
@@ -546,7 +556,8 @@ class Guard:
         return entry, new_call, decision
 
     def _start(self, entry: _Tool, call: ToolCall, decision: Decision) -> dict[str, Any]:
-        kwargs, _ = entry.validate(call.arguments)
+        # From the decided (JSON) arguments, not the caller's objects: the tool runs what was decided.
+        kwargs = entry.kwargs(call.arguments)
         fields: dict[str, Any] = {}
         if entry.sandboxed:
             name = decision.sandbox_profile or self.settings.sandbox.default_profile
@@ -559,15 +570,8 @@ class Guard:
         return kwargs
 
     def _finished(self, call: ToolCall, value: Any, started: float) -> Any:
-        result = ExecutionResult(
-            call_id=call.id,
-            ok=True,
-            value=_summary(value),
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )
-        self._record(
-            "execution.finished", call, duration_ms=round(result.duration_ms, 3), result=result.value
-        )
+        duration_ms = (time.perf_counter() - started) * 1000
+        self._record("execution.finished", call, duration_ms=round(duration_ms, 3), result=_summary(value))
         return value
 
     def _failed(self, call: ToolCall, exc: BaseException, started: float) -> BaseException:

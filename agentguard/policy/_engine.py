@@ -35,10 +35,10 @@ GRANTS_FILE = "grants.csv"
 _VERB = {Effect.DENY: "denied by", Effect.ASK: "approval required by", Effect.ALLOW: "allowed by"}
 _CACHE_LIMIT = 10_000
 
-_Stamp = tuple[tuple[str, tuple[int, int, int] | None], ...]
+_Stamp = tuple[tuple[int, int, int] | None, ...]
 
 
-def _stat(path: Path) -> tuple[int, int, int] | None:
+def _stat(path: str) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -103,7 +103,7 @@ class PolicyEngine:
         self._state: _State | None = None
         self._failure: PolicyError | None = PolicyError("policy not loaded yet", file=str(self._directory))
         self._stamp: _Stamp = ()
-        self._watched: tuple[Path, ...] = ()
+        self._watched: tuple[str, ...] = ()  # what refresh() stats, as strings (it runs before every call)
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- building
@@ -147,16 +147,17 @@ class PolicyEngine:
     def _current_stamp(self) -> _Stamp:
         # The directory's own mtime changes when a file is added, removed or renamed into place,
         # so stat-ing the files found at the last load is enough; no directory listing per call.
-        paths = [self._directory, self._directory / MODEL_FILE, *self._watched]
-        return tuple((str(p), _stat(p)) for p in paths)
+        return tuple([_stat(path) for path in self._watched])
 
     def reload(self) -> None:
         """Read the files again. On failure the engine denies every call until a reload succeeds."""
         with self._lock:
             try:
-                self._watched = tuple(policy_files(self._directory, self._extra))
+                files = tuple(policy_files(self._directory, self._extra))
             except OSError:
-                self._watched = self._extra
+                files = self._extra
+            paths = (self._directory, self._directory / MODEL_FILE, *files)
+            self._watched = tuple(str(path) for path in paths)
             self._stamp = self._current_stamp()  # taken first: a change during the read is seen next time
             loaded = load_policy(
                 self._directory, workspace=self._workspace, extra_files=self._extra, cache=self._cache
