@@ -417,7 +417,7 @@ class Guard:
 
     def _policy_decide(self, call: ToolCall) -> Decision:
         try:
-            refresh = getattr(self.policy, "refresh", None)
+            refresh = getattr(self.policy, "refresh_due", None) or getattr(self.policy, "refresh", None)
             if callable(refresh):
                 refresh()
             return self.policy.decide(call)

@@ -1,7 +1,7 @@
 """The writer: ``AuditLog`` appends hash-chained records, safely across threads, processes and crashes.
 
-Records pass through two structlog loggers made of plain processors. At ``record()`` time:
-timestamp, then redaction. At flush time, holding an exclusive ``flock`` on the file: chain
+Records pass through two chains of plain processors. At ``record()`` time, through a structlog
+logger: timestamp, then redaction. At flush time, holding an exclusive ``flock`` on the file: chain
 link (``seq``/``prev``), then render (canonical JSON + hash). The chain position is only known
 under the lock, because another process may have appended since our last write.
 """
@@ -121,12 +121,9 @@ class AuditLog:
             wrapper_class=structlog.BoundLogger,
             context_class=dict,
         ).bind()
-        self._seal = structlog.wrap_logger(
-            self._lines,
-            processors=[self._chain.link, self._chain.render],
-            wrapper_class=structlog.BoundLogger,
-            context_class=dict,
-        ).bind()
+        # The sealing processors run as a plain chain under the file lock, where each record's
+        # place is known; a second BoundLogger there only added overhead per record.
+        self._seal_chain = (self._chain.link, self._chain.render)
         with self._mutex:
             self._open()
             try:
@@ -272,7 +269,10 @@ class AuditLog:
         self._lines.items.clear()
         try:
             for event_dict in self._pending.items:
-                self._seal.info(**event_dict)
+                sealed: Any = event_dict
+                for processor in self._seal_chain:
+                    sealed = processor(None, "info", sealed)
+                self._lines.info(sealed)
         except Exception as exc:
             self._chain.seq, self._chain.prev = seq, prev
             raise AuditError(f"{self.path}: cannot render audit record: {exc}", path=str(self.path)) from exc

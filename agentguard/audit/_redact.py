@@ -48,7 +48,15 @@ _ANY_SECRET = _any_secret_pattern()
 _secret_key = functools.lru_cache(maxsize=4096)(is_sensitive_key)  # field names repeat endlessly
 
 
+_CACHED_TEXT_CHARS = 512
+
+
 def _text(value: str) -> str:
+    # Agent, tool, rule text and reason repeat on nearly every record: remember short clean strings.
+    return _short_text(value) if len(value) <= _CACHED_TEXT_CHARS else _scan_text(value)
+
+
+def _scan_text(value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -56,6 +64,9 @@ def _text(value: str) -> str:
     if _ANY_SECRET is not None and _ANY_SECRET.search(value) is None:
         return value
     return redact_text(value)
+
+
+_short_text = functools.lru_cache(maxsize=16384)(_scan_text)
 
 
 def _fallback(value: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ __all__ = ["GRANTS_FILE", "PolicyEngine", "lint_policy"]
 GRANTS_FILE = "grants.csv"
 _VERB = {Effect.DENY: "denied by", Effect.ASK: "approval required by", Effect.ALLOW: "allowed by"}
 _CACHE_LIMIT = 10_000
+# How stale a hand-edited policy file may be; grants (extra files) are re-checked on every call.
+POLICY_RECHECK_S = 0.5
 
 _Stamp = tuple[tuple[int, int, int] | None, ...]
 
@@ -104,6 +107,8 @@ class PolicyEngine:
         self._failure: PolicyError | None = PolicyError("policy not loaded yet", file=str(self._directory))
         self._stamp: _Stamp = ()
         self._watched: tuple[str, ...] = ()  # what refresh() stats, as strings (it runs before every call)
+        self._urgent: tuple[int, ...] = ()  # positions in _watched of the extra (grants) files
+        self._checked_all = 0.0
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- building
@@ -158,6 +163,9 @@ class PolicyEngine:
                 files = self._extra
             paths = (self._directory, self._directory / MODEL_FILE, *files)
             self._watched = tuple(str(path) for path in paths)
+            extra = {str(path) for path in self._extra}
+            self._urgent = tuple(i for i, path in enumerate(self._watched) if path in extra)
+            self._checked_all = time.monotonic()
             self._stamp = self._current_stamp()  # taken first: a change during the read is seen next time
             loaded = load_policy(
                 self._directory, workspace=self._workspace, extra_files=self._extra, cache=self._cache
@@ -184,14 +192,24 @@ class PolicyEngine:
     def refresh(self) -> bool:
         """Reload if any policy file changed (stat: mtime, size, inode). True when something changed.
 
-        Cheap enough to call before every decision. A failed reload does not raise: the engine
-        denies every call, naming the problem, until the files are valid again.
+        A failed reload does not raise: the engine denies every call, naming the problem, until
+        the files are valid again.
         """
+        self._checked_all = time.monotonic()
         if self._current_stamp() == self._stamp:
             return False
         with contextlib.suppress(PolicyError):  # the failure is kept in load_error; decide denies
             self.reload()
         return True
+
+    def refresh_due(self) -> bool:
+        """The guard's per-call check: the grants files every time (a revoked grant stops applying
+        at once), the policy directory at most every ``POLICY_RECHECK_S`` seconds."""
+        if time.monotonic() - self._checked_all < POLICY_RECHECK_S and all(
+            _stat(self._watched[i]) == self._stamp[i] for i in self._urgent
+        ):
+            return False
+        return self.refresh()
 
     # ---------------------------------------------------------------- reading
 

@@ -119,3 +119,24 @@ def test_reload_raises_and_fails_closed(setup: tuple[PolicyEngine, Path, Path]) 
         engine.reload()
     assert engine.rules == ()
     assert decide(engine, "shell.run", command="ls").effect is Effect.DENY
+
+
+def test_per_call_check_sees_grants_at_once_and_policy_edits_when_due(
+    setup: tuple[PolicyEngine, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentguard.policy import _engine
+
+    engine, directory, grants = setup
+    monkeypatch.setattr(_engine, "POLICY_RECHECK_S", 3600.0)  # the directory is never due in this test
+    assert engine.refresh_due() is False
+    _atomic_write(grants, "p, *, shell.run, *, allow\n")
+    assert engine.refresh_due() is True  # a grant (or its revocation) applies to the very next call
+    assert decide(engine, "shell.run", command="ls").effect is Effect.ALLOW
+    _atomic_write(grants, "")
+    assert engine.refresh_due() is True
+    assert decide(engine, "shell.run", command="ls").effect is Effect.ASK
+    _atomic_write(directory / "policy.csv", "p, *, shell.run, *, deny\n")
+    assert engine.refresh_due() is False  # hand edits wait for the next recheck...
+    monkeypatch.setattr(_engine, "POLICY_RECHECK_S", 0.0)
+    assert engine.refresh_due() is True  # ...and apply once it is due
+    assert decide(engine, "shell.run", command="ls").effect is Effect.DENY
