@@ -13,7 +13,8 @@ import inspect
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -326,20 +327,8 @@ class Guard:
         if decision.effect is Effect.ASK:
             entry, call, decision = self._resolve_approval(entry, call, decision, self._ask(call, decision))
         kwargs = self._start(entry, call, decision)
-        started = time.perf_counter()
-        token = _CURRENT.set(CallContext(call, decision, self.settings))
-        try:
-            if entry.is_async:
-                value = _run_coroutine(entry.fn(**kwargs))
-            else:
-                value = entry.fn(**kwargs)
-        except BaseException as exc:
-            error = self._failed(call, exc, started)
-            if error is exc:
-                raise
-            raise error from exc
-        finally:
-            _CURRENT.reset(token)
+        with self._running(call, decision) as started:
+            value = _run_coroutine(entry.fn(**kwargs)) if entry.is_async else entry.fn(**kwargs)
         return self._finished(call, value, started)
 
     async def acall(
@@ -358,13 +347,21 @@ class Guard:
             result = await self._aask(call, decision)
             entry, call, decision = self._resolve_approval(entry, call, decision, result)
         kwargs = self._start(entry, call, decision)
-        started = time.perf_counter()
-        token = _CURRENT.set(CallContext(call, decision, self.settings))
-        try:
+        with self._running(call, decision) as started:
             if entry.is_async:
                 value = await entry.fn(**kwargs)
             else:
                 value = await asyncio.to_thread(entry.fn, **kwargs)
+        return self._finished(call, value, started)
+
+    @contextmanager
+    def _running(self, call: ToolCall, decision: Decision) -> Iterator[float]:
+        """The execution bracket: ``current_call()`` is set inside; any exception is audited and
+        surfaces as a typed error (``ToolFailed``), interrupts as themselves."""
+        started = time.perf_counter()
+        token = _CURRENT.set(CallContext(call, decision, self.settings))
+        try:
+            yield started
         except BaseException as exc:
             error = self._failed(call, exc, started)
             if error is exc:
@@ -372,7 +369,6 @@ class Guard:
             raise error from exc
         finally:
             _CURRENT.reset(token)
-        return self._finished(call, value, started)
 
     # -- steps ----------------------------------------------------------------------------------
     def _record(self, event: str, call: ToolCall, **fields: Any) -> None:

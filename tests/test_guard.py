@@ -369,3 +369,19 @@ def test_many_async_calls_wait_for_approval_without_threads(policy_dir: Path, se
         return await asyncio.gather(*calls)
 
     assert asyncio.run(main()) == [f"wrote f{i}" for i in range(40)]
+
+
+def test_an_interrupt_inside_a_tool_is_audited_and_propagates_unchanged(
+    policy_dir: Path, settings: Settings
+) -> None:
+    audit = MemoryAudit()
+    guard = Guard(policy_dir, approver=ScriptedApprover(), audit=audit, settings=settings)
+
+    def echo(text: str) -> str:
+        raise KeyboardInterrupt
+
+    guard.register("echo", echo)
+    with pytest.raises(KeyboardInterrupt):
+        guard.call("echo", {"text": "x"})
+    assert audit.records[-1]["event"] == "execution.failed"
+    assert audit.records[-1]["error"]["data"]["exception"] == "KeyboardInterrupt"
