@@ -17,7 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from agentguard.cli.context import AppContext, pass_app, reports_errors
-from agentguard.errors import AgentGuardError, ApprovalDenied, ApprovalTimeout, CallRejected, PolicyDenied
+from agentguard.errors import (
+    AgentGuardError,
+    ApprovalDenied,
+    ApprovalTimeout,
+    CallRejected,
+    PolicyDenied,
+    SandboxError,
+)
 from agentguard.guard import Guard
 from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus
 from agentguard.pipeline import Approver
@@ -156,6 +163,7 @@ def demo(app: AppContext, approver: str, keep: bool) -> None:
                         f"[bold]agentguard --home {settings.home} approvals list[/]\n"
                     )
                 table = Table("#", "the agent tries to", "tool", "outcome", "detail", show_lines=False)
+                sandbox_trouble = ""
                 for i, step in enumerate(SCRIPT, 1):
                     exc: BaseException | None = None
                     value: Any = None
@@ -165,7 +173,15 @@ def demo(app: AppContext, approver: str, keep: bool) -> None:
                         exc = err
                     status, detail = _outcome(exc, value)
                     table.add_row(str(i), step.say, step.tool, status, detail)
+                    if isinstance(exc, SandboxError):
+                        sandbox_trouble = exc.message
                 console.print(table)
+                if sandbox_trouble:
+                    console.print(
+                        f"[yellow]note[/]: the sandboxed calls failed ({sandbox_trouble}). They need Docker "
+                        "and the sandbox images: run [bold]agentguard sandbox build[/] (offline builds use "
+                        "debootstrap), then run the demo again.\n"
+                    )
             _print_trail(console, settings.audit_path, session)
         finally:
             if keep:
