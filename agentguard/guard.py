@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -41,6 +42,7 @@ from agentguard.models import (
     Effect,
     ToolCall,
     canonical_tool_name,
+    new_id,
 )
 from agentguard.pipeline import Approver, AuditSink, PolicyDecider
 from agentguard.settings import Settings, load_settings
@@ -395,13 +397,22 @@ class Guard:
         session: str | None,
         framework: str | None,
     ) -> tuple[_Tool, ToolCall]:
-        raw = ToolCall(
-            agent=agent or self.agent,
-            tool=tool,
-            arguments=dict(arguments),
-            session=session or self.session,
-            framework=framework,
-        )
+        fields: dict[str, Any] = {
+            "id": new_id(),
+            "agent": agent or self.agent,
+            "tool": tool,
+            "arguments": dict(arguments),
+            "session": session or self.session,
+            "framework": framework,
+            "time": datetime.now(UTC),
+        }
+        # Every field is built right here from checked types, so the model's validation (a sixth of a
+        # guarded call's cost) is only needed when a caller passed something odd.
+        plain = all(isinstance(fields[k], str | None) for k in ("agent", "tool", "session", "framework"))
+        try:
+            raw = ToolCall.model_construct(**fields) if plain else ToolCall.model_validate(fields)
+        except ValidationError as exc:
+            raise InvalidArguments(f"malformed call: {exc.errors()[0]['msg']}", tool=str(tool)) from None
         self._record("call.received", raw, arguments=raw.arguments)
         try:
             entry = self._lookup(tool)
@@ -409,7 +420,7 @@ class Guard:
         except (UnknownTool, InvalidArguments) as exc:
             self._record("call.rejected", raw, error=exc.to_dict())
             raise
-        return entry, raw.model_copy(update={"tool": entry.name, "arguments": json_args})
+        return entry, ToolCall.model_construct(**{**fields, "tool": entry.name, "arguments": json_args})
 
     def _policy_decide(self, call: ToolCall) -> Decision:
         try:

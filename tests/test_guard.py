@@ -385,3 +385,10 @@ def test_an_interrupt_inside_a_tool_is_audited_and_propagates_unchanged(
         guard.call("echo", {"text": "x"})
     assert audit.records[-1]["event"] == "execution.failed"
     assert audit.records[-1]["error"]["data"]["exception"] == "KeyboardInterrupt"
+
+
+def test_a_malformed_call_is_a_clear_error(policy_dir: Path, settings: Settings) -> None:
+    guard = make_guard(policy_dir, settings)
+    with pytest.raises(InvalidArguments, match="malformed call"):
+        guard.call("echo", {"text": "x"}, agent=42)  # type: ignore[arg-type]
+    assert guard.ran == []  # type: ignore[attr-defined]
