@@ -83,6 +83,8 @@ def redact(value: Any, _depth: int = 0) -> Any:
     value replaced by ``[REDACTED]``; strings that contain a recognisable key or token get that
     part replaced by ``[REDACTED:kind]``. Anything that is not JSON data becomes ``str(value)``.
     """
+    if type(value) is str:  # the common case first: most fields are plain strings
+        return _text(value)
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
@@ -131,5 +133,8 @@ def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> Event
             if key == "event":
                 event_dict[key] = _text(value) if isinstance(value, str) else _fallback(value)
             continue
-        event_dict[key] = REDACTED if _secret_key(key) else redact(value)
+        if _secret_key(key):
+            event_dict[key] = REDACTED
+        elif value is not None and value is not True and value is not False:
+            event_dict[key] = redact(value)
     return event_dict
