@@ -8,7 +8,11 @@ attacker: the sets come from the user's own data as it is when the call is decid
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# Letters only: a name, never an account number, even when a subject quotes one.
+_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z&'-]*(?![A-Za-z0-9])")
 
 
 class Binding:
@@ -19,7 +23,13 @@ class Binding:
 
 
 class BankingFacts:
-    """``payees``: IBANs in the user's transaction history or standing orders, the user's own excluded."""
+    """``payees``: IBANs in the user's history or standing orders (the user's own excluded).
+
+    ``merchants``: the names in the subjects of payments the user made ("Spotify Premium",
+    "Purchase at Apple Store"), for a recipient given by name. Only outgoing payments count: the
+    subject of an incoming transfer is written by its sender, who may be the attacker. A word
+    with digits in it is never a name, so an IBAN quoted in a subject does not become a payee.
+    """
 
     def __init__(self, binding: Binding) -> None:
         self._binding = binding
@@ -28,11 +38,16 @@ class BankingFacts:
         account = self._binding.env.bank_account
         own = {account.iban, "me"}
         seen: set[str] = set()
+        names: set[str] = set()
         for t in [*account.transactions, *account.scheduled_transactions]:
             seen.update((t.sender, t.recipient))
-        return {"payees": frozenset(seen - own)}
+            if t.sender in own:
+                names.update(w.casefold() for w in _WORD.findall(t.subject) if len(w) > 2)
+        return {"payees": frozenset(seen - own), "merchants": frozenset(names)}
 
     def contains(self, fact: str, value: str) -> bool:
+        if fact == "merchants":
+            value = value.strip().casefold()
         return value in self.sets().get(fact, frozenset())
 
 
