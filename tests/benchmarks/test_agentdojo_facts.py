@@ -1,4 +1,4 @@
-"""Attacks on the AgentDojo banking facts: what makes a recipient "known" must not be writable by an attacker."""
+"""Attacks on the AgentDojo banking facts: what makes a recipient "known" is not the attacker's to write."""
 
 from __future__ import annotations
 
