@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from enum import Enum
@@ -16,7 +15,6 @@ from typing import Any
 
 from structlog.typing import EventDict
 
-from agentguard import detectors
 from agentguard.audit._chain import RESERVED
 from agentguard.detectors import is_sensitive_key, redact_text
 
@@ -27,33 +25,26 @@ _MAX_DEPTH = 64
 _INT64 = 2**63
 
 
-def _any_secret_pattern() -> re.Pattern[str] | None:
-    """One alternation of every secret detector: a single regex pass tells whether ``redact_text``
-    can find anything (most strings are clean, and ten passes each made redaction the bottleneck)."""
-    try:
-        parts = []
-        for _kind, pattern in detectors._SECRET_PATTERNS:
-            source = pattern.pattern
-            if source.startswith("(?i)"):
-                source = f"(?i:{source[4:]})"
-            elif pattern.flags & re.IGNORECASE:
-                return None
-            parts.append(f"(?:{source})")
-        return re.compile("|".join(parts))
-    except (AttributeError, TypeError, ValueError, re.error):
-        return None  # detectors changed shape: scan every string the slow way
-
-
-_ANY_SECRET = _any_secret_pattern()
 _secret_key = functools.lru_cache(maxsize=4096)(is_sensitive_key)  # field names repeat endlessly
 
-
 _CACHED_TEXT_CHARS = 512
+_CACHE_ENTRIES = 16384
+# Agent, tool, call id, rule text and reason repeat on nearly every record: short strings are
+# remembered with what redaction made of them. A plain dict, read inline on the hot path; it is
+# emptied when full (cheaper than LRU bookkeeping, and a miss only costs one scan).
+_seen: dict[str, str] = {}
 
 
 def _text(value: str) -> str:
-    # Agent, tool, rule text and reason repeat on nearly every record: remember short clean strings.
-    return _short_text(value) if len(value) <= _CACHED_TEXT_CHARS else _scan_text(value)
+    out = _seen.get(value)
+    if out is not None:
+        return out
+    out = _scan_text(value)
+    if len(value) <= _CACHED_TEXT_CHARS:
+        if len(_seen) >= _CACHE_ENTRIES:
+            _seen.clear()
+        _seen[value] = out
+    return out
 
 
 def _scan_text(value: str) -> str:
@@ -61,12 +52,7 @@ def _scan_text(value: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         value = value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if _ANY_SECRET is not None and _ANY_SECRET.search(value) is None:
-        return value
     return redact_text(value)
-
-
-_short_text = functools.lru_cache(maxsize=16384)(_scan_text)
 
 
 def _fallback(value: Any) -> str:
@@ -84,7 +70,7 @@ def redact(value: Any, _depth: int = 0) -> Any:
     part replaced by ``[REDACTED:kind]``. Anything that is not JSON data becomes ``str(value)``.
     """
     if type(value) is str:  # the common case first: most fields are plain strings
-        return _text(value)
+        return _seen.get(value) or _text(value)
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
@@ -98,8 +84,13 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            key = _text(k) if isinstance(k, str) else _fallback(k)
-            out[key] = REDACTED if _secret_key(key) else redact(v, _depth + 1)
+            key = (_seen.get(k) or _text(k)) if type(k) is str else _fallback(k)
+            if _secret_key(key):
+                out[key] = REDACTED
+            elif type(v) is str:
+                out[key] = _seen.get(v) or _text(v)
+            else:
+                out[key] = redact(v, _depth + 1)
         return out
     if isinstance(value, list | tuple | set | frozenset):
         return [redact(v, _depth + 1) for v in value]
@@ -135,6 +126,8 @@ def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> Event
             continue
         if _secret_key(key):
             event_dict[key] = REDACTED
+        elif type(value) is str:
+            event_dict[key] = _seen.get(value) or _text(value)
         elif value is not None and value is not True and value is not False:
             event_dict[key] = redact(value)
     return event_dict
