@@ -19,8 +19,8 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from wcmatch import glob
@@ -92,14 +92,27 @@ class StaticFacts:
         return value in self._sets.get(fact, frozenset())
 
 
-@dataclass(frozen=True, slots=True)
 class EvalContext:
-    """One evaluation: the call's arguments, the clock, per-call memos (resolved paths), the facts."""
+    """One evaluation: the call's arguments, the clock, per-call memos (resolved paths), the facts.
 
-    arguments: Mapping[str, Any]
-    now: datetime
-    memo: dict[Any, Any] = field(default_factory=dict)
-    facts: FactSource | None = None
+    A plain slotted class, built once per decision: the clock is read only if a rule asks for it.
+    """
+
+    __slots__ = ("_now", "arguments", "facts", "memo")
+
+    def __init__(
+        self, arguments: Mapping[str, Any], now: datetime | None = None, facts: FactSource | None = None
+    ) -> None:
+        self.arguments = arguments
+        self.facts = facts
+        self.memo: dict[Any, Any] = {}
+        self._now = now
+
+    @property
+    def now(self) -> datetime:
+        if self._now is None:
+            self._now = datetime.now(UTC)
+        return self._now
 
 
 Predicate = Callable[[EvalContext], bool]
@@ -283,7 +296,7 @@ class _Parser:
 def _lookup(arguments: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = arguments
     for part in path:
-        if isinstance(value, Mapping):
+        if type(value) is dict or isinstance(value, Mapping):
             if part not in value:
                 return _MISSING
             value = value[part]
@@ -390,6 +403,16 @@ class _Builder:
 def _value_pred(path: tuple[str, ...] | None, test: Callable[[Any], bool]) -> Predicate:
     if path is None:
         return lambda ctx: test(ctx.arguments)
+
+    if len(path) == 1:  # the common case, a top-level argument: one dict lookup
+        key = path[0]
+
+        def pred_top(ctx: EvalContext) -> bool:
+            arguments = ctx.arguments
+            value = arguments.get(key, _MISSING) if type(arguments) is dict else _lookup(arguments, path)
+            return value is not _MISSING and test(value)
+
+        return pred_top
 
     def pred(ctx: EvalContext) -> bool:
         value = _lookup(ctx.arguments, path)

@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -297,7 +296,7 @@ class PolicyEngine:
         for i, predicate in enumerate(plan.predicates):
             if predicate is not None:
                 if ctx is None:
-                    ctx = EvalContext(call.arguments, datetime.now(UTC), facts=self._facts)
+                    ctx = EvalContext(call.arguments, facts=self._facts)
                 try:
                     held = predicate(ctx)
                 except Exception as exc:  # noqa: BLE001 - fail closed, naming the rule
@@ -360,7 +359,7 @@ class PolicyEngine:
                 cache[cond] = compiled
             if isinstance(compiled, ConditionError):
                 raise PolicyError(f"condition {cond!r}: {compiled.message}")
-            return compiled(EvalContext(arguments, datetime.now(UTC), facts=facts))
+            return compiled(EvalContext(arguments, facts=facts))
 
         return {"argsMatch": args_match}
 
