@@ -81,6 +81,7 @@ def test_cli_rejects_an_unknown_section(tmp_path: Path) -> None:
 
 @pytest.mark.docker
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # on a fresh engine the section first builds the sandbox image (debootstrap)
 def test_sandbox_section_with_peers(tmp_path: Path) -> None:
     try:
         connect().close()
