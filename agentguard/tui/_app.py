@@ -201,6 +201,8 @@ class ApprovalApp(App[None]):
         for rid, q in self._rows.items():
             table.update_cell(rid, "age", short_duration((now - q.submitted_at).total_seconds()))
             table.update_cell(rid, "left", self._left(q, now))
+        if self._shown is not None:
+            self._show_selected()  # the detail pane's "waiting ... left" line counts down too
 
     def _sweep(self) -> None:
         try:

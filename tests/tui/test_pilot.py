@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static, TextArea
 
@@ -306,3 +309,19 @@ async def test_tui_answers_real_guarded_calls(
         ("denied", "tui", "alice", False),
     ]
     assert resolved[0]["original_arguments"] == {"path": "/w/a.md", "text": "hi"}
+
+
+def detail_text(app: ApprovalApp) -> str:
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(app.query_one("#detail-body", Static).content)
+    return console.export_text()
+
+
+async def test_the_detail_panes_time_left_counts_down(queue: Queue) -> None:
+    queue.wait_for(SHELL)  # 300 s to answer
+    app = make_app(queue)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: rows(app) == 1, "the waiting call")
+        assert "5m00s left" in detail_text(app)
+        queue.clock.now += timedelta(seconds=90)
+        await until(pilot, lambda: "3m30s left" in detail_text(app), "the pane to tick without a keypress")
