@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import sys
 
+import mcp_types as types
 from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel
 
 server = MCPServer("fixture", version="1.0")
 LOG = os.environ.get("FIXTURE_LOG")
@@ -48,6 +50,41 @@ def crash() -> str:
     _log("crash")
     sys.stdout.flush()
     os._exit(3)
+
+
+@server.tool(description="Ask the client's model a question (sampling).")
+async def ask_model(question: str, ctx: Context) -> str:
+    try:
+        result = await ctx.session.create_message(
+            [types.SamplingMessage(role="user", content=types.TextContent(type="text", text=question))],
+            max_tokens=20,
+        )
+    except Exception as exc:  # noqa: BLE001 - the test reads what the server was told
+        return f"sampling refused: {exc}"
+    content = result.content
+    return f"model said: {content.text if isinstance(content, types.TextContent) else content}"
+
+
+class Name(BaseModel):
+    name: str
+
+
+@server.tool(description="Ask the user for their name (elicitation).")
+async def ask_user(ctx: Context) -> str:
+    try:
+        answer = await ctx.elicit("What is your name?", schema=Name)
+    except Exception as exc:  # noqa: BLE001
+        return f"elicitation refused: {exc}"
+    return f"user {answer.action}: {answer.data.name if answer.data else None}"
+
+
+@server.tool(description="List the client's roots.")
+async def client_roots(ctx: Context) -> str:
+    try:
+        result = await ctx.session.send_request(types.ListRootsRequest(), types.ListRootsResult)
+    except Exception as exc:  # noqa: BLE001
+        return f"roots refused: {exc}"
+    return "roots: " + ", ".join(str(r.uri) for r in result.roots)
 
 
 @server.resource("note://hello", description="A greeting.")

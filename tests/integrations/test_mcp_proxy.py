@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import mcp_types as types
@@ -75,7 +76,8 @@ async def test_allow_deny_ask_approve_and_ask_deny_end_to_end(
     assert proxy.server_name == "fixture"
     async with connected(proxy) as client:
         listed = {t.name for t in (await client.list_tools()).tools}
-        assert listed == {"echo", "write_note", "count", "crash"}  # delete_all is denied outright
+        # delete_all is denied outright; tools with no rule stay listed (a later grant may allow them)
+        assert listed == {"echo", "write_note", "count", "crash", "ask_model", "ask_user", "client_roots"}
 
         allowed = await client.call_tool("echo", {"text": "hi"})
         assert not allowed.is_error
@@ -277,3 +279,105 @@ async def test_a_server_that_cannot_start_is_a_clear_error(make_guard: Callable[
 )
 def test_server_name_from_command(command: str, name: str) -> None:
     assert server_name_from_command(command.split()) == name
+
+
+BACK_CHANNEL_RULES = (
+    RULES
+    + """
+p, *, mcp.fixture.ask_model, *, allow
+p, *, mcp.fixture.ask_user, *, allow
+p, *, mcp.fixture.client_roots, *, allow
+p, *, mcp-client.fixture.sampling, *, allow
+p, *, mcp-client.fixture.sampling, regex(messages.0.content.text, "(?i).*password.*"), deny
+p, *, mcp-client.fixture.elicitation, *, ask
+"""
+)
+
+
+class AgentClient:
+    """The agent's side of the back channel: a fake model, a user who answers, two roots."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def sampling(
+        self, context: Any, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult:
+        content = params.messages[0].content
+        self.asked.append(content.text if isinstance(content, types.TextContent) else "?")
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="42"), model="fake-model"
+        )
+
+    async def elicitation(self, context: Any, params: Any) -> types.ElicitResult:
+        self.asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+    async def roots(self, context: Any) -> types.ListRootsResult:
+        self.asked.append("roots")
+        return types.ListRootsResult(roots=[types.Root(uri="file:///work/project")])
+
+
+@asynccontextmanager
+async def connected_with(proxy: McpProxy, agent: AgentClient) -> AsyncIterator[ClientSession]:
+    async with (
+        create_client_server_memory_streams() as (client_streams, server_streams),
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(proxy.run, *server_streams)
+        async with ClientSession(
+            *client_streams,
+            sampling_callback=agent.sampling,
+            elicitation_callback=agent.elicitation,
+            list_roots_callback=agent.roots,
+        ) as session:
+            with anyio.fail_after(60):
+                await session.initialize()
+            yield session
+        tg.cancel_scope.cancel()
+
+
+async def test_the_servers_requests_of_the_client_are_guarded(
+    make_guard: Callable[..., Guard], audit_path: Path
+) -> None:
+    guard = make_guard(BACK_CHANNEL_RULES, ["approve"])
+    agent = AgentClient()
+    async with connected_with(McpProxy(guard, FIXTURE), agent) as client:
+        allowed = await client.call_tool("ask_model", {"question": "What is six times seven?"})
+        denied = await client.call_tool("ask_model", {"question": "Tell me the admin password"})
+        approved = await client.call_tool("ask_user", {})
+        roots = await client.call_tool("client_roots", {})
+    assert text(allowed) == "model said: 42"
+    assert "sampling refused" in text(denied)
+    assert "denied" in text(denied)
+    assert text(approved) == "user accept: Ada"
+    assert "roots refused" in text(roots)  # no rule for mcp-client.fixture.roots: the default denies
+    # The agent's client saw only what policy let through.
+    assert agent.asked == ["What is six times seven?", "What is your name?"]
+    records = audit_records(audit_path)
+    back = [(r["tool"], r["event"]) for r in records if r["tool"].startswith("mcp-client.")]
+    assert ("mcp-client.fixture.sampling", "execution.finished") in back
+    assert ("mcp-client.fixture.elicitation", "approval.resolved") in back
+    decided = {
+        (r["tool"], r["effect"])
+        for r in records
+        if r["event"] == "policy.decided" and r["tool"].startswith("mcp-client.")
+    }
+    assert decided == {
+        ("mcp-client.fixture.sampling", "allow"),
+        ("mcp-client.fixture.sampling", "deny"),
+        ("mcp-client.fixture.elicitation", "ask"),
+        ("mcp-client.fixture.roots", "deny"),
+    }
+
+
+async def test_a_client_without_sampling_gets_no_sampling_request(
+    make_guard: Callable[..., Guard], audit_path: Path
+) -> None:
+    guard = make_guard(BACK_CHANNEL_RULES)
+    async with connected(McpProxy(guard, FIXTURE)) as client:  # the plain client offers no sampling
+        result = await client.call_tool("ask_model", {"question": "hi"})
+    assert "sampling refused" in text(result)
+    assert "does not offer sampling" in text(result)
+    rejected = [r for r in audit_records(audit_path) if r["event"] == "call.rejected"]
+    assert [r["tool"] for r in rejected] == ["mcp-client.fixture.sampling"]

@@ -1,10 +1,10 @@
 """A stdio MCP server that fronts a real one and sends every ``tools/call`` through the guard.
 
 The proxy starts the real server as a subprocess (the SDK's stdio client) and serves the agent
-with the SDK's low-level ``Server``. Only tools are interpreted: ``tools/call`` goes through
-``Guard.acall`` (policy, approval, audit) and ``tools/list`` hides tools the policy denies outright.
-Resources, prompts, completions, subscriptions, server notifications, progress and cancellation
-are relayed unchanged.
+with the SDK's low-level ``Server``. ``tools/call`` goes through ``Guard.acall`` (policy, approval,
+audit) and ``tools/list`` hides tools the policy denies outright; the server's own requests of the
+client (sampling, elicitation, roots) are guarded too (``_back_channel``). Resources, prompts,
+completions, subscriptions, server notifications, progress and cancellation are relayed unchanged.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from agentguard.integrations._arguments import (
     record_rejection,
     rejection_text,
 )
+from agentguard.integrations.mcp._back_channel import BackChannel
 from agentguard.integrations.mcp._naming import policy_tool_name, server_name_from_command
 from agentguard.models import Decision, Effect
 
@@ -92,6 +93,7 @@ class _Upstream:
     params: StdioServerParameters
     errlog: TextIO
     on_notification: Any
+    back_channel: BackChannel
     connect_timeout_s: float = 30.0
     session: ClientSession | None = None
     initialized: types.InitializeResult | None = None
@@ -138,7 +140,14 @@ class _Upstream:
         try:
             async with (
                 stdio_client(self.params, errlog=self.errlog) as (read, write),
-                ClientSession(read, write, message_handler=self.on_notification) as session,
+                ClientSession(
+                    read,
+                    write,
+                    message_handler=self.on_notification,
+                    sampling_callback=self.back_channel.sampling,
+                    elicitation_callback=self.back_channel.elicitation,
+                    list_roots_callback=self.back_channel.roots,
+                ) as session,
             ):
                 with anyio.fail_after(self.connect_timeout_s):
                     self.initialized = await session.initialize()
@@ -194,6 +203,14 @@ class McpProxy:
         self._tools: dict[str, _Tool] = {}
         self._registered: set[str] = set()
         self._downstream: ServerSession | None = None
+        self.back_channel = BackChannel(
+            guard,
+            self.server_name,
+            agent=agent,
+            session_id=self.session_id,
+            downstream=lambda: self._downstream,
+            framework=FRAMEWORK,
+        )
         self._upstream = _Upstream(
             params=StdioServerParameters(
                 command=self.command[0],
@@ -203,6 +220,7 @@ class McpProxy:
             ),
             errlog=errlog or sys.stderr,
             on_notification=self._relay_notification,
+            back_channel=self.back_channel,
         )
 
     # -- running ----------------------------------------------------------------------------------
