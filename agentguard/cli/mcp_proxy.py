@@ -88,6 +88,8 @@ def mcp_proxy(
       agentguard mcp-proxy -- uvx mcp-server-time
       agentguard --policy ./permissions mcp-proxy --name git -- uvx mcp-server-git --repository .
     Policy names: mcp.<name>.<tool>, e.g.  p, *, mcp.time.*, *, allow
+    The server's requests of the client: mcp-client.<name>.sampling|elicitation|roots
+    (denied unless a rule allows or asks), e.g.  p, *, mcp-client.time.elicitation, *, ask
     """
     import anyio
 
