@@ -47,6 +47,9 @@ from agentguard.sandbox.profile import LANGUAGES, Language, SandboxProfile, Sand
 __all__ = ["ManagedContainer", "Sandbox", "list_managed", "reap"]
 
 MAX_CODE_BYTES = 4 * 1024 * 1024
+# The runner enforces the timeout itself (so it can still report memory and CPU used); the host
+# waits this much longer for that report before it kills the container on its own.
+REPORT_GRACE_S = 1.0
 _REASONS = {r.value: r for r in EndReason}
 
 
@@ -193,13 +196,14 @@ class Sandbox:
         warm = live is not None
         if live is None:
             live = self._spawn(key, call_id)
+        wait_s = prof.timeout_s + REPORT_GRACE_S
         try:
-            ex = exchange(live, request, timeout_s=prof.timeout_s, cap=prof.output_bytes)
+            ex = exchange(live, request, timeout_s=wait_s, cap=prof.output_bytes)
             if not ex.sent and warm:
                 # A warm container that died while idle never saw the code: use a fresh one.
                 self._kill_now(live)
                 live, warm = self._spawn(key, call_id), False
-                ex = exchange(live, request, timeout_s=prof.timeout_s, cap=prof.output_bytes)
+                ex = exchange(live, request, timeout_s=wait_s, cap=prof.output_bytes)
             result = self._result(live, ex, key, call_id, warm)
         except BaseException as exc:
             self._kill_now(live)  # Ctrl-C or a bug: never leave the container behind
@@ -370,7 +374,10 @@ class Sandbox:
         error: str | None = ex.failure or p.malformed or report.get("error")
         if p.report is not None and not ex.over_cap:
             reason = _REASONS.get(str(report.get("reason")), EndReason.ERROR)
-            self._remover.submit(live)  # the runner has ended everything; removal is off the caller's path
+            if reason is EndReason.TIMEOUT:
+                self._kill_now(live)  # a run that overstayed is gone before the caller hears of it
+            else:
+                self._remover.submit(live)  # the runner ended everything: remove off the hot path
         else:
             if ex.timed_out:
                 reason = EndReason.TIMEOUT

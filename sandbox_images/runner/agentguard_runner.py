@@ -29,7 +29,6 @@ import types
 
 PROTOCOL = 1
 CHUNK = 65536
-GRACE_S = 1.0  # the host enforces the timeout; this is the backstop if the host went away
 SHELL = "/bin/bash"
 
 
@@ -177,7 +176,9 @@ def main():
         record(b"x", json.dumps(report).encode())
         os._exit(0)
     cap = int(header["output_bytes"])
-    deadline = time.monotonic() + float(header["timeout_s"]) + GRACE_S
+    # The timeout is enforced here, so a timed-out run still reports its memory and CPU; the host
+    # waits a little longer and kills the container itself if this report never comes.
+    deadline = time.monotonic() + float(header["timeout_s"])
     cwd = header.get("cwd") or "/tmp"
 
     wake_r, wake_w = os.pipe()

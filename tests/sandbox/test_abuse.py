@@ -54,6 +54,11 @@ def test_cpu_spin_past_the_timeout(cold_sandbox: Sandbox) -> None:
     assert r.end_reason is EndReason.TIMEOUT
     assert r.exit_code is None
     assert time.monotonic() - start < 15
+    # The runner enforced the timeout, so the run still says what it used: it was spinning.
+    assert r.cpu_time_ms is not None
+    assert r.cpu_time_ms > 500
+    assert r.peak_memory_bytes is not None
+    assert r.peak_memory_bytes > 0
 
 
 def test_sleep_past_the_timeout(cold_sandbox: Sandbox) -> None:
@@ -61,6 +66,8 @@ def test_sleep_past_the_timeout(cold_sandbox: Sandbox) -> None:
     assert r.end_reason is EndReason.TIMEOUT
     assert r.stdout == "before\n"  # output up to the kill is kept
     assert 1400 <= r.duration_ms < 10_000
+    assert r.cpu_time_ms is not None
+    assert r.cpu_time_ms < 500
 
 
 def test_filling_tmp_stops_at_the_tmpfs_size(cold_sandbox: Sandbox) -> None:
