@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -27,6 +28,28 @@ def _approver(kind: str, settings: Settings, audit: object) -> Approver:
             raise click.UsageError(f"the approval queue is not available: {exc}") from exc
         return DenyApprover("the approval queue is not available: ask means deny")
     return queue_approver_from_settings(settings, audit=audit)  # type: ignore[arg-type]
+
+
+def _stopped() -> NoReturn:
+    click.echo("agentguard mcp-proxy: stopped (interrupted)", err=True)
+    raise SystemExit(130)
+
+
+def _http_address(value: str) -> tuple[str, int]:
+    """``8765``, ``localhost:8765``, ``[::1]:8765`` as (host, port)."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep:
+        host, port_text = "127.0.0.1", value
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: expected [HOST:]PORT, e.g. 8765 or 127.0.0.1:8765", param_hint="--http"
+        ) from None
+    if not 0 <= port <= 65535:
+        raise click.BadParameter(f"{value!r}: the port must be 0-65535", param_hint="--http")
+    return host, port
 
 
 @click.command(
@@ -67,6 +90,13 @@ def _approver(kind: str, settings: Settings, audit: object) -> Approver:
     show_default=True,
     help="Refuse calls whose arguments are larger than this as JSON.",
 )
+@click.option(
+    "--http",
+    "http_address",
+    metavar="[HOST:]PORT",
+    help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio. Loopback only "
+    "(127.0.0.1, ::1, localhost; default host 127.0.0.1), one agent session at a time.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_app
 def mcp_proxy(
@@ -77,6 +107,7 @@ def mcp_proxy(
     approver_kind: str,
     policy_dir: Path | None,
     max_argument_bytes: int,
+    http_address: str | None,
     command: tuple[str, ...],
 ) -> None:
     """Serve MCP on stdin/stdout, fronting the real server COMMAND: every tools/call is decided by
@@ -87,6 +118,7 @@ def mcp_proxy(
     Examples:
       agentguard mcp-proxy -- uvx mcp-server-time
       agentguard --policy ./permissions mcp-proxy --name git -- uvx mcp-server-git --repository .
+      agentguard mcp-proxy --http 8765 -- uvx mcp-server-time    # http://127.0.0.1:8765/mcp
     Policy names: mcp.<name>.<tool>, e.g.  p, *, mcp.time.*, *, allow
     The server's requests of the client: mcp-client.<name>.sampling|elicitation|roots
     (denied unless a rule allows or asks), e.g.  p, *, mcp-client.time.elicitation, *, ask
@@ -95,14 +127,18 @@ def mcp_proxy(
 
     from agentguard.guard import Guard
 
+    http = _http_address(http_address) if http_address is not None else None
     with reports_errors():
         if policy_dir is not None:
             app = dataclasses.replace(app, overrides={**app.overrides, "policy_dir": policy_dir})
         settings = app.settings
         try:
             from agentguard.integrations.mcp import McpProxy
+            from agentguard.integrations.mcp._http import check_loopback
         except ImportError as exc:
             fail(str(exc))
+        if http is not None:
+            check_loopback(http[0])
         guard = Guard(settings=settings, agent=agent)
         try:
             guard.approver = _approver(approver_kind, settings, guard.audit)
@@ -120,10 +156,21 @@ def mcp_proxy(
                 f"{type(guard.approver).__name__}",
                 err=True,
             )
-            anyio.run(proxy.serve_stdio)
+            if http is None:
+                anyio.run(proxy.serve_stdio)
+            else:
+
+                def ready(url: str) -> None:
+                    click.echo(f"agentguard mcp-proxy: serving {url}", err=True)
+
+                anyio.run(lambda: proxy.serve_http(*http, ready=ready))
         except ValueError as exc:
             fail(str(exc))
+        except KeyboardInterrupt:
+            _stopped()
         except BaseExceptionGroup as group:
+            if group.split(KeyboardInterrupt)[0] is not None:
+                _stopped()
             matched, _ = group.split(AgentGuardError)
             if matched is None:
                 raise

@@ -4,6 +4,8 @@ person through the shared approval queue (here: the ApprovalDesk the ``approve``
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -133,3 +135,72 @@ def test_cli_reports_a_server_that_cannot_start(make_policy: Callable[[str], Pat
     )
     assert result.exit_code == 2
     assert "could not start the MCP server '/nonexistent/mcp-server'" in result.output
+
+
+async def test_cli_proxy_over_http_until_interrupted(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    from mcp.client.streamable_http import streamable_http_client
+
+    home = tmp_path / "home"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [
+        sys.executable,
+        "-c",
+        "from agentguard.cli import main; main()",
+        "--home",
+        str(home),
+        "--policy",
+        str(make_policy(RULES)),
+        "mcp-proxy",
+        "--name",
+        "notes",
+        "--http",
+        "127.0.0.1:0",
+        "--",
+        sys.executable,
+        str(FIXTURE),
+    ]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        url = ""
+        with anyio.fail_after(60):
+            while not url:
+                line = await anyio.to_thread.run_sync(proc.stderr.readline)
+                assert line, "the proxy exited before it said where it listens"
+                if "serving " in line:
+                    url = line.rsplit("serving ", 1)[1].strip()
+        async with streamable_http_client(url) as (read, write), ClientSession(read, write) as client:
+            with anyio.fail_after(60):
+                await client.initialize()
+                echoed = await client.call_tool("echo", {"text": "via http"})
+                refused = await client.call_tool("delete_all", {})
+        assert not echoed.is_error
+        assert refused.is_error
+    finally:
+        proc.send_signal(signal.SIGINT)
+        returncode = await anyio.to_thread.run_sync(lambda: proc.wait(60))
+    assert returncode == 130  # stopped cleanly on Ctrl-C, after the audit records were written
+    assert outcome(audit_records(home / "audit.jsonl")) == [
+        ("mcp.notes.echo", "mcp", "execution.finished"),
+        ("mcp.notes.delete_all", "mcp", "policy.decided"),
+    ]
+
+
+def test_cli_refuses_http_on_a_non_loopback_address(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from agentguard.cli import main
+
+    result = CliRunner().invoke(
+        main,
+        [
+            *("--home", str(tmp_path / "h"), "--policy", str(make_policy(RULES))),
+            *("mcp-proxy", "--http", "0.0.0.0:8765", "--", sys.executable, str(FIXTURE)),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "not a loopback address" in result.output

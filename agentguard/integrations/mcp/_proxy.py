@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -229,31 +229,50 @@ class McpProxy:
         async with stdio_server() as (read, write):
             await self.run(read, write)
 
+    async def serve_http(
+        self, host: str = "127.0.0.1", port: int = 8765, *, ready: Callable[[str], None] | None = None
+    ) -> None:
+        """Serve one agent at a time over streamable HTTP on loopback (``http://host:port/mcp``)."""
+        from agentguard.integrations.mcp._http import serve_http
+
+        await serve_http(self, host, port, ready=ready)
+
     async def run(self, read: Any, write: Any) -> None:
         """Serve one agent connection over an SDK stream pair; ``UpstreamUnavailable`` if it cannot start."""
         failure: UpstreamUnavailable | None = None
         async with anyio.create_task_group() as tg:
             try:
-                init = await self._upstream.start(tg)
+                init = await self.start_upstream(tg)
             except UpstreamUnavailable as exc:
                 failure = exc
             else:
                 server = self.build_server(init)
-                caps = init.capabilities
-                options = server.create_initialization_options(
-                    NotificationOptions(
-                        tools_changed=bool(caps.tools and caps.tools.list_changed),
-                        resources_changed=bool(caps.resources and caps.resources.list_changed),
-                        prompts_changed=bool(caps.prompts and caps.prompts.list_changed),
-                    )
-                )
                 try:
-                    await server.run(read, write, options)
+                    await server.run(read, write, self.initialization_options(server, init))
                 finally:
-                    await self._upstream.close()
+                    await self.stop_upstream()
             tg.cancel_scope.cancel()
         if failure is not None:
             raise failure
+
+    async def start_upstream(self, tg: anyio.abc.TaskGroup) -> types.InitializeResult:
+        """Start the real server (owned by ``tg``); ``UpstreamUnavailable`` if it cannot start."""
+        return await self._upstream.start(tg)
+
+    async def stop_upstream(self) -> None:
+        await self._upstream.close()
+
+    @staticmethod
+    def initialization_options(server: Server[Any], init: types.InitializeResult) -> Any:
+        """Offer the agent the list-changed notifications the real server offers."""
+        caps = init.capabilities
+        return server.create_initialization_options(
+            NotificationOptions(
+                tools_changed=bool(caps.tools and caps.tools.list_changed),
+                resources_changed=bool(caps.resources and caps.resources.list_changed),
+                prompts_changed=bool(caps.prompts and caps.prompts.list_changed),
+            )
+        )
 
     def build_server(self, init: types.InitializeResult) -> Server[Any]:
         """The SDK server, with a handler for each capability the real server declared."""
