@@ -32,6 +32,13 @@ p, *, mcp.notes.delete_all, *, deny
 """
 
 
+def proxy_argv(home: Path, policy: Path, *options: str) -> list[str]:
+    """``agentguard mcp-proxy --name notes <options> -- <fixture server>`` as a process's argv."""
+    cli = [sys.executable, "-c", "from agentguard.cli import main; main()", "--home", str(home)]
+    server = ["--", sys.executable, str(FIXTURE)]
+    return [*cli, "--policy", str(policy), "mcp-proxy", "--name", "notes", *options, *server]
+
+
 def answer_next(home: Path, verdict: str, deadline_s: float = 60.0) -> str:
     """Wait (polling with a deadline) for one pending request and answer it as a person would."""
     store = SqliteApprovalStore(home)
@@ -60,22 +67,7 @@ async def test_cli_proxy_with_the_shared_approval_queue(
     env = {**os.environ, "PYTHONPATH": str(REPO), "FIXTURE_LOG": str(tmp_path / "fixture.log")}
     params = StdioServerParameters(
         command=sys.executable,
-        args=[
-            "-c",
-            "from agentguard.cli import main; main()",
-            "--home",
-            str(home),
-            "--policy",
-            str(make_policy(RULES)),
-            "mcp-proxy",
-            "--name",
-            "notes",
-            "--agent",
-            "desktop",
-            "--",
-            sys.executable,
-            str(FIXTURE),
-        ],
+        args=proxy_argv(home, make_policy(RULES), "--agent", "desktop")[1:],
         env=env,
         cwd=str(tmp_path),
     )
@@ -144,23 +136,7 @@ async def test_cli_proxy_over_http_until_interrupted(
 
     home = tmp_path / "home"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [
-        sys.executable,
-        "-c",
-        "from agentguard.cli import main; main()",
-        "--home",
-        str(home),
-        "--policy",
-        str(make_policy(RULES)),
-        "mcp-proxy",
-        "--name",
-        "notes",
-        "--http",
-        "127.0.0.1:0",
-        "--",
-        sys.executable,
-        str(FIXTURE),
-    ]
+    cmd = proxy_argv(home, make_policy(RULES), "--http", "127.0.0.1:0")
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
