@@ -53,10 +53,14 @@ def crash() -> str:
 
 
 @server.tool(description="Ask the client's model a question (sampling).")
-async def ask_model(question: str, ctx: Context) -> str:
+async def ask_model(question: str, ctx: Context, repeat: int = 1) -> str:
     try:
         result = await ctx.session.create_message(
-            [types.SamplingMessage(role="user", content=types.TextContent(type="text", text=question))],
+            [
+                types.SamplingMessage(
+                    role="user", content=types.TextContent(type="text", text=question * repeat)
+                )
+            ],
             max_tokens=20,
         )
     except Exception as exc:  # noqa: BLE001 - the test reads what the server was told

@@ -17,7 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from agentguard import Guard
 from agentguard.errors import ConfigError
-from agentguard.integrations.mcp import McpProxy
+from agentguard.integrations.mcp import McpProxy, UpstreamUnavailable
 
 from .conftest import audit_records, outcome
 
@@ -112,3 +112,14 @@ async def test_dns_rebinding_and_foreign_origins_are_refused(make_guard: Callabl
 async def test_only_loopback_is_served(make_guard: Callable[..., Guard], host: str) -> None:
     with pytest.raises(ConfigError, match="not a loopback address"):
         await McpProxy(make_guard(RULES), FIXTURE).serve_http(host, 0)
+
+
+async def test_a_server_that_cannot_start_is_a_clear_error_never_announced(
+    make_guard: Callable[..., Guard],
+) -> None:
+    where: list[str] = []
+    with pytest.raises(UpstreamUnavailable, match="could not start the MCP server"):
+        await McpProxy(make_guard(RULES), ["/nonexistent/mcp-server"]).serve_http(
+            "127.0.0.1", 0, ready=where.append
+        )
+    assert where == []  # never announced as serving

@@ -381,3 +381,19 @@ async def test_a_client_without_sampling_gets_no_sampling_request(
     assert "does not offer sampling" in text(result)
     rejected = [r for r in audit_records(audit_path) if r["event"] == "call.rejected"]
     assert [r["tool"] for r in rejected] == ["mcp-client.fixture.sampling"]
+
+
+async def test_an_oversized_request_of_the_client_is_refused_unseen(
+    make_guard: Callable[..., Guard], audit_path: Path
+) -> None:
+    guard = make_guard(BACK_CHANNEL_RULES)
+    agent = AgentClient()
+    proxy = McpProxy(guard, FIXTURE, max_argument_bytes=4096)
+    async with connected_with(proxy, agent) as client:
+        result = await client.call_tool("ask_model", {"question": "x" * 100, "repeat": 100})
+    assert "sampling refused" in text(result)
+    assert "over the 4096-byte limit" in text(result)
+    assert agent.asked == []  # the agent's model never saw it
+    rejected = [r for r in audit_records(audit_path) if r["event"] == "call.rejected"]
+    assert [r["tool"] for r in rejected] == ["mcp-client.fixture.sampling"]
+    assert "x" * 200 not in audit_path.read_text()  # the 10,000-byte request itself: only its size is logged

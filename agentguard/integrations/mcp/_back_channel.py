@@ -20,7 +20,13 @@ from pydantic import BaseModel
 
 from agentguard.errors import AgentGuardError, CallRejected
 from agentguard.guard import Guard
-from agentguard.integrations._arguments import json_schema_model, record_rejection, rejection_text
+from agentguard.integrations._arguments import (
+    MAX_ARGUMENT_BYTES,
+    check_size,
+    json_schema_model,
+    record_rejection,
+    rejection_text,
+)
 from agentguard.models import canonical_tool_name
 
 __all__ = ["KINDS", "BackChannel", "back_channel_tool_name"]
@@ -53,12 +59,14 @@ class BackChannel:
         session_id: str,
         downstream: Callable[[], ServerSession | None],
         framework: str,
+        max_argument_bytes: int = MAX_ARGUMENT_BYTES,
     ) -> None:
         self.guard = guard
         self.server_name = server_name
         self.agent = agent
         self.session_id = session_id
         self.framework = framework
+        self.max_argument_bytes = max_argument_bytes
         self._downstream = downstream
         self.names = {kind: back_channel_tool_name(server_name, kind) for kind in KINDS}
         relays = {
@@ -97,8 +105,14 @@ class BackChannel:
             else {}
         )
         session = self._downstream()
-        if session is None or not session.check_client_capability(_CAPABILITY[kind]):
+        error: CallRejected | None = None
+        try:
+            check_size(name, arguments, self.max_argument_bytes)
+        except CallRejected as exc:
+            error = exc
+        if error is None and (session is None or not session.check_client_capability(_CAPABILITY[kind])):
             error = CallRejected(f"the agent's MCP client does not offer {kind}", tool=name)
+        if error is not None:
             try:
                 record_rejection(
                     self.guard,

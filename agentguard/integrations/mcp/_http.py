@@ -77,11 +77,7 @@ async def serve_http(
     ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``proxy`` at ``http://host:port/mcp`` until cancelled; ``ready`` gets the URL once listening."""
-    import uvicorn
-    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
     from mcp.server.transport_security import TransportSecuritySettings
-    from starlette.applications import Starlette
-    from starlette.routing import Route
 
     check_loopback(host)
     sock = _bind(host, port)
@@ -92,34 +88,62 @@ async def serve_http(
         allowed_hosts=[f"{name}:{bound}" for name in names],
         allowed_origins=[f"http://{name}:{bound}" for name in names],
     )
+    try:
+        await _serve(proxy, sock, host, bound, security, ready)
+    finally:
+        sock.close()
+
+
+async def _serve(
+    proxy: McpProxy,
+    sock: socket.socket,
+    host: str,
+    bound: int,
+    security: Any,
+    ready: Callable[[str], None] | None,
+) -> None:
+    import uvicorn
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from agentguard.integrations.mcp._proxy import UpstreamUnavailable
+
+    failure: UpstreamUnavailable | None = None
     async with anyio.create_task_group() as tg:
-        init = await proxy.start_upstream(tg)
-        manager = StreamableHTTPSessionManager(
-            app=proxy.build_server(init), security_settings=security, max_sessions=1
-        )
-
-        @contextlib.asynccontextmanager
-        async def lifespan(_app: Any) -> AsyncIterator[None]:
-            async with manager.run():
-                yield
-
-        app = Starlette(routes=[Route(MCP_PATH, endpoint=_Asgi(manager.handle_request))], lifespan=lifespan)
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-        server = uvicorn.Server(config)
-
-        if ready is not None:  # the socket already listens: a client that connects now waits in its backlog
-            shown = f"[{host}]" if ":" in host else host
-            ready(f"http://{shown}:{bound}{MCP_PATH}")
-        serving = asyncio.ensure_future(server.serve(sockets=[sock]))  # uvicorn runs on asyncio only
         try:
-            await asyncio.shield(serving)
-        except BaseException:
-            # Cancelled: let uvicorn shut down properly (sessions closed, lifespan ended) first.
-            server.should_exit = True
-            with anyio.CancelScope(shield=True):
-                await serving
-            raise
-        finally:
-            sock.close()
-            await proxy.stop_upstream()
+            init = await proxy.start_upstream(tg)
+        except UpstreamUnavailable as exc:
+            failure = exc  # raised below, not wrapped in the task group's exception group
             tg.cancel_scope.cancel()
+            init = None
+        if init is not None:
+            manager = StreamableHTTPSessionManager(
+                app=proxy.build_server(init), security_settings=security, max_sessions=1
+            )
+
+            @contextlib.asynccontextmanager
+            async def lifespan(_app: Any) -> AsyncIterator[None]:
+                async with manager.run():
+                    yield
+
+            routes = [Route(MCP_PATH, endpoint=_Asgi(manager.handle_request))]
+            app = Starlette(routes=routes, lifespan=lifespan)
+            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
+            if ready is not None:  # the socket already listens: an early client waits in its backlog
+                shown = f"[{host}]" if ":" in host else host
+                ready(f"http://{shown}:{bound}{MCP_PATH}")
+            serving = asyncio.ensure_future(server.serve(sockets=[sock]))  # uvicorn runs on asyncio only
+            try:
+                await asyncio.shield(serving)
+            except BaseException:
+                # Cancelled: let uvicorn shut down properly (sessions closed, lifespan ended) first.
+                server.should_exit = True
+                with anyio.CancelScope(shield=True):
+                    await serving
+                raise
+            finally:
+                await proxy.stop_upstream()
+                tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure

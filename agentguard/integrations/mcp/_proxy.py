@@ -210,6 +210,7 @@ class McpProxy:
             session_id=self.session_id,
             downstream=lambda: self._downstream,
             framework=FRAMEWORK,
+            max_argument_bytes=max_argument_bytes,
         )
         self._upstream = _Upstream(
             params=StdioServerParameters(
