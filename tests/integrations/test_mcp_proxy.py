@@ -17,7 +17,7 @@ from mcp.client.session import ClientSession
 from mcp.shared.memory import create_client_server_memory_streams
 
 from agentguard import Guard
-from agentguard.integrations.mcp import McpProxy, server_name_from_command
+from agentguard.integrations.mcp import McpProxy, back_channel_tool_name, server_name_from_command
 
 from .conftest import audit_records, outcome
 
@@ -397,3 +397,16 @@ async def test_an_oversized_request_of_the_client_is_refused_unseen(
     rejected = [r for r in audit_records(audit_path) if r["event"] == "call.rejected"]
     assert [r["tool"] for r in rejected] == ["mcp-client.fixture.sampling"]
     assert "x" * 200 not in audit_path.read_text()  # the 10,000-byte request itself: only its size is logged
+
+
+def test_a_blanket_mcp_allow_does_not_hand_servers_the_agents_model(
+    make_guard: Callable[..., Guard],
+) -> None:
+    guard = make_guard("p, *, mcp.*, *, allow")
+    McpProxy(guard, FIXTURE)  # registers the back-channel names
+    assert back_channel_tool_name("Fixture", "sampling") == "mcp-client.fixture.sampling"
+    assert guard.decide("mcp.fixture.echo", {"text": "x"}).effect.value == "allow"
+    for kind in ("sampling", "elicitation", "roots"):
+        decision = guard.decide(back_channel_tool_name("fixture", kind), {})
+        assert decision.effect.value == "deny", kind
+        assert decision.rule is None  # no rule matched: the default, not the mcp.* allow
