@@ -261,6 +261,36 @@ def markdown(result: dict[str, Any]) -> str:
         ]
     else:
         out += [_failed("overhead", o), ""]
+    out += ["## MCP proxy overhead", ""]
+    mp = result.get("mcp")
+    if _ok(mp):
+        paths = [
+            ("straight to the server (stdio)", "direct"),
+            ("through `agentguard mcp-proxy`, batch audit", "proxy_batch"),
+            ("through `agentguard mcp-proxy`, fsync audit", "proxy_fsync"),
+        ]
+        out += [
+            _table(
+                ["path", "p50 ms", "p99 ms", "calls", "slowdown (p50)"],
+                [
+                    [
+                        label,
+                        mp[key]["p50_ms"],
+                        mp[key]["p99_ms"],
+                        mp[key]["n"],
+                        "1x" if key == "direct" else f"{_fmt(mp['slowdown_vs_direct_p50'][key[6:]], 2)}x",
+                    ]
+                    for label, key in paths
+                ],
+            ),
+            "",
+            "The same `tools/call` from the MCP SDK's client to the same server "
+            "(`benchmarks/mcp_echo_server.py`), as a desktop client runs it: a subprocess on stdio. The "
+            "proxy adds a process hop, schema validation, the decision and four audit records.",
+            "",
+        ]
+    else:
+        out += [_failed("mcp", mp), ""]
     out += ["## Sandbox latency and throughput", ""]
     s = result.get("sandbox")
     if _ok(s):

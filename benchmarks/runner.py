@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("decision", "overhead", "audit", "sandbox", "agentdojo")
+SECTIONS = ("decision", "overhead", "mcp", "audit", "sandbox", "agentdojo")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Sizes:
     decision: dict[int, tuple[int, int]]
     overhead_batch: int
     overhead_fsync: int
+    mcp_calls: int
     audit_fsync: int
     audit_batch: int
     audit_verify: int
@@ -43,15 +44,24 @@ def sizes(mode: str) -> Sizes:
     from benchmarks import decision
 
     if mode == "full":
-        return Sizes("full", decision.FULL, 20_000, 1_000, 2_000, 200_000, 1_000_000, False, 20, None)
+        return Sizes("full", decision.FULL, 20_000, 1_000, 1_000, 2_000, 200_000, 1_000_000, False, 20, None)
     if mode == "quick":
-        return Sizes("quick", decision.QUICK, 5_000, 300, 300, 20_000, 10_000, True, 5, None)
-    return Sizes("smoke", decision.SMOKE, 300, 30, 30, 1_000, 1_000, True, 1, 2)
+        return Sizes("quick", decision.QUICK, 5_000, 300, 200, 300, 20_000, 10_000, True, 5, None)
+    return Sizes("smoke", decision.SMOKE, 300, 30, 5, 30, 1_000, 1_000, True, 1, 2)
 
 
 def _versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {}
-    for name in ("agentguard", "pycasbin", "agentdojo", "llm-sandbox", "autogen-ext", "docker", "matplotlib"):
+    for name in (
+        "agentguard",
+        "pycasbin",
+        "mcp",
+        "agentdojo",
+        "llm-sandbox",
+        "autogen-ext",
+        "docker",
+        "matplotlib",
+    ):
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -69,6 +79,12 @@ def _overhead(s: Sizes) -> dict[str, Any]:
     from benchmarks import overhead
 
     return overhead.run(n_batch=s.overhead_batch, n_fsync=s.overhead_fsync)
+
+
+def _mcp(s: Sizes) -> dict[str, Any]:
+    from benchmarks import mcp_proxy
+
+    return mcp_proxy.run(s.mcp_calls)
 
 
 def _audit(s: Sizes) -> dict[str, Any]:
@@ -114,6 +130,7 @@ def _agentdojo(s: Sizes) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "decision": _decision,
     "overhead": _overhead,
+    "mcp": _mcp,
     "audit": _audit,
     "sandbox": _sandbox,
     "agentdojo": _agentdojo,

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("bench")
-    result = runner.run("smoke", out_dir=out, only=("decision", "overhead", "audit", "agentdojo"))
+    result = runner.run("smoke", out_dir=out, only=("decision", "overhead", "mcp", "audit", "agentdojo"))
     return result, out
 
 
@@ -49,6 +49,9 @@ def test_smoke_run_writes_json_markdown_and_plots(smoke: tuple[dict[str, Any], P
     assert o["batch"]["call"]["n"] == 300
     assert o["fsync"]["call"]["n"] == 30
     assert isinstance(o["target_met"], bool)
+    m = data["mcp"]
+    assert m["direct"]["n"] == m["proxy_batch"]["n"] == m["proxy_fsync"]["n"] == 5
+    assert m["proxy_batch"]["p50_ms"] > 0
     a = data["audit"]
     assert a["verify"]["records"] == 1_000
     assert a["verify"]["records_per_s"] > 0
@@ -59,7 +62,13 @@ def test_smoke_run_writes_json_markdown_and_plots(smoke: tuple[dict[str, Any], P
         assert s["benign_total"] == 2
         assert s["attacks_total"] == 2 == s["attacks_stopped"]
     md = (out / "latest.md").read_text()
-    for heading in ("## Decision latency", "## Guarded-call overhead", "## Audit log", "## AgentDojo"):
+    for heading in (
+        "## Decision latency",
+        "## Guarded-call overhead",
+        "## MCP proxy overhead",
+        "## Audit log",
+        "## AgentDojo",
+    ):
         assert heading in md
     for png in ("decision_latency.png", "guard_overhead.png", "audit_append.png", "agentdojo.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
