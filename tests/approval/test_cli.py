@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from agentguard.approval import QueueApprover, RequestState, SqliteApprovalStore
+from agentguard.approval import ApprovalDesk, QueueApprover, RequestState, SqliteApprovalStore
 from agentguard.cli import main
 from agentguard.models import ApprovalResult, ApprovalStatus
 
@@ -21,8 +22,12 @@ def run(home: Path, *args: str) -> Result:
 
 
 @pytest.fixture
-def waiting(store: SqliteApprovalStore) -> object:
-    """A guarded call waiting in another thread; ``.result()`` gives its answer."""
+def waiting(store: SqliteApprovalStore) -> Iterator[object]:
+    """A guarded call waiting in another thread; ``.result()`` gives its answer.
+
+    A test that leaves it unanswered gets it denied afterwards, so the thread ends before the store
+    closes (it would otherwise fail in the background, inside a later test).
+    """
 
     class Waiting:
         def __init__(self) -> None:
@@ -44,7 +49,13 @@ def waiting(store: SqliteApprovalStore) -> object:
             self.thread.join(10)
             return self.results[0]
 
-    return Waiting()
+    made = Waiting()
+    yield made
+    if made.thread.is_alive():
+        if store.get(made.id).pending:
+            ApprovalDesk(store, approver="fixture", channel="test").deny(made.id, "test over")
+        made.thread.join(10)
+    assert not made.thread.is_alive()
 
 
 def test_list_json_and_table(home: Path, waiting: object) -> None:
