@@ -132,7 +132,7 @@ EXAMPLE_DIRS = sorted(p for p in EXAMPLES.iterdir() if (p / "model.conf").is_fil
 
 
 def test_examples_are_present() -> None:
-    assert {"read-only", "web-research", "ci-bot"} <= {p.name for p in EXAMPLE_DIRS}
+    assert {"read-only", "web-research", "ci-bot", "mcp-desktop"} <= {p.name for p in EXAMPLE_DIRS}
 
 
 @pytest.mark.parametrize("directory", [PERMISSIONS, *EXAMPLE_DIRS], ids=lambda p: p.name)
