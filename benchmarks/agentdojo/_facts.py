@@ -1,7 +1,9 @@
 """Facts the AgentDojo policy packs ask about, read from the live suite environment.
 
 A careful operator's notion of "someone the user already deals with": for banking, the IBANs the
-user has paid or been paid by (history and standing orders); for workspace, the people in the
+user has paid or been paid by (history and standing orders) and the merchants named in payments the
+user made (every word of those subjects counts: a recipient given by name can only be paid through
+the bank's directory, never to an account number an attacker chose); for workspace, the people in the
 address book, on the user's calendar, or at the user's own e-mail domain. Nothing here names an
 attacker: the sets come from the user's own data as it is when the call is decided.
 """
