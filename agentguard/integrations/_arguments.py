@@ -24,6 +24,7 @@ __all__ = [
     "check_size",
     "json_schema_model",
     "record_rejection",
+    "refusal_text",
     "rejection_text",
 ]
 
@@ -149,3 +150,21 @@ def rejection_text(error: AgentGuardError) -> str:
     if isinstance(error, CallRejected):
         return f"agentguard: call refused: {error.message} [{error.code}]"
     return f"agentguard: {error.message} [{error.code}]"
+
+
+def refusal_text(
+    guard: Guard,
+    tool: str,
+    error: AgentGuardError,
+    *,
+    framework: str,
+    agent: str | None = None,
+    session: str | None = None,
+    **received: Any,
+) -> str:
+    """:func:`record_rejection`, then the text to answer with; a failed audit write is named in it."""
+    try:
+        record_rejection(guard, tool, error, framework=framework, agent=agent, session=session, **received)
+    except AgentGuardError as audit_error:
+        return f"{rejection_text(error)}; {rejection_text(audit_error)}"
+    return rejection_text(error)

@@ -24,7 +24,7 @@ from agentguard.integrations._arguments import (
     MAX_ARGUMENT_BYTES,
     check_size,
     json_schema_model,
-    record_rejection,
+    refusal_text,
     rejection_text,
 )
 from agentguard.models import canonical_tool_name
@@ -104,17 +104,10 @@ class BackChannel:
             if params is not None
             else {}
         )
-        session = self._downstream()
-        error: CallRejected | None = None
-        try:
-            check_size(name, arguments, self.max_argument_bytes)
-        except CallRejected as exc:
-            error = exc
-        if error is None and (session is None or not session.check_client_capability(_CAPABILITY[kind])):
-            error = CallRejected(f"the agent's MCP client does not offer {kind}", tool=name)
+        error = self._refusal(kind, name, arguments)
         if error is not None:
-            try:
-                record_rejection(
+            return _error(
+                refusal_text(
                     self.guard,
                     name,
                     error,
@@ -122,15 +115,24 @@ class BackChannel:
                     agent=self.agent,
                     session=self.session_id,
                 )
-            except AgentGuardError as audit_error:
-                return _error(f"{rejection_text(error)}; {rejection_text(audit_error)}")
-            return _error(rejection_text(error))
+            )
         try:
             return await self.guard.acall(
                 name, arguments, agent=self.agent, session=self.session_id, framework=self.framework
             )
         except AgentGuardError as exc:
             return _error(rejection_text(exc))
+
+    def _refusal(self, kind: Kind, name: str, arguments: dict[str, Any]) -> CallRejected | None:
+        """Why the request cannot even be decided: too large, or a client that cannot answer it."""
+        try:
+            check_size(name, arguments, self.max_argument_bytes)
+        except CallRejected as exc:
+            return exc
+        session = self._downstream()
+        if session is None or not session.check_client_capability(_CAPABILITY[kind]):
+            return CallRejected(f"the agent's MCP client does not offer {kind}", tool=name)
+        return None
 
     def _session(self) -> ServerSession:
         session = self._downstream()
