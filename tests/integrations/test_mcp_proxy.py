@@ -410,3 +410,23 @@ def test_a_blanket_mcp_allow_does_not_hand_servers_the_agents_model(
         decision = guard.decide(back_channel_tool_name("fixture", kind), {})
         assert decision.effect.value == "deny", kind
         assert decision.rule is None  # no rule matched: the default, not the mcp.* allow
+
+
+def test_the_agent_is_offered_the_servers_list_changed_notifications_on_any_transport(
+    make_guard: Callable[..., Guard],
+) -> None:
+    init = types.InitializeResult(
+        protocol_version="2025-06-18",
+        capabilities=types.ServerCapabilities(
+            tools=types.ToolsCapability(list_changed=True),
+            resources=types.ResourcesCapability(list_changed=False),
+        ),
+        server_info=types.Implementation(name="real", version="1"),
+    )
+    server = McpProxy(make_guard(RULES), FIXTURE).build_server(init)
+    # No arguments: how the SDK's HTTP session manager asks, as stdio does here.
+    caps = server.create_initialization_options().capabilities
+    assert caps.tools is not None
+    assert caps.tools.list_changed is True
+    assert caps.resources is not None
+    assert caps.resources.list_changed is False

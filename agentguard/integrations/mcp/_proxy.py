@@ -36,7 +36,7 @@ from agentguard.integrations._arguments import (
     MAX_ARGUMENT_BYTES,
     check_size,
     json_schema_model,
-    record_rejection,
+    refusal_text,
     rejection_text,
 )
 from agentguard.integrations.mcp._back_channel import BackChannel
@@ -169,6 +169,20 @@ class _Upstream:
             ready.set()
 
 
+class _ProxyServer(Server[Any]):
+    """The SDK server offering the agent the list-changed notifications the real server offers,
+    whichever transport asks for its initialization options (stdio here, HTTP through the SDK)."""
+
+    notifications: NotificationOptions | None = None
+
+    def create_initialization_options(
+        self, notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return super().create_initialization_options(
+            notification_options or self.notifications, *args, **kwargs
+        )
+
+
 class McpProxy:
     """Front a real MCP server so that every tool call it serves is guarded.
 
@@ -249,7 +263,7 @@ class McpProxy:
             else:
                 server = self.build_server(init)
                 try:
-                    await server.run(read, write, self.initialization_options(server, init))
+                    await server.run(read, write, server.create_initialization_options())
                 finally:
                     await self.stop_upstream()
             tg.cancel_scope.cancel()
@@ -263,27 +277,20 @@ class McpProxy:
     async def stop_upstream(self) -> None:
         await self._upstream.close()
 
-    @staticmethod
-    def initialization_options(server: Server[Any], init: types.InitializeResult) -> Any:
-        """Offer the agent the list-changed notifications the real server offers."""
-        caps = init.capabilities
-        return server.create_initialization_options(
-            NotificationOptions(
-                tools_changed=bool(caps.tools and caps.tools.list_changed),
-                resources_changed=bool(caps.resources and caps.resources.list_changed),
-                prompts_changed=bool(caps.prompts and caps.prompts.list_changed),
-            )
-        )
-
     def build_server(self, init: types.InitializeResult) -> Server[Any]:
         """The SDK server, with a handler for each capability the real server declared."""
         caps = init.capabilities
-        server: Server[Any] = Server(
+        server = _ProxyServer(
             init.server_info.name if init.server_info else self.server_name,
             version=(init.server_info.version if init.server_info else "") or "",
             instructions=init.instructions,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
+        )
+        server.notifications = NotificationOptions(
+            tools_changed=bool(caps.tools and caps.tools.list_changed),
+            resources_changed=bool(caps.resources and caps.resources.list_changed),
+            prompts_changed=bool(caps.prompts and caps.prompts.list_changed),
         )
         server.middleware.append(self._screen)
         if caps.resources is not None:
@@ -550,19 +557,16 @@ class McpProxy:
         return result
 
     def _refuse(self, policy_name: str, error: AgentGuardError, **received: Any) -> types.CallToolResult:
-        try:
-            record_rejection(
-                self.guard,
-                policy_name,
-                error,
-                framework=FRAMEWORK,
-                agent=self.agent,
-                session=self.session_id,
-                **received,
-            )
-        except AgentGuardError as audit_error:
-            return _error_result(f"{rejection_text(error)}; {rejection_text(audit_error)}")
-        return _error_result(rejection_text(error))
+        text = refusal_text(
+            self.guard,
+            policy_name,
+            error,
+            framework=FRAMEWORK,
+            agent=self.agent,
+            session=self.session_id,
+            **received,
+        )
+        return _error_result(text)
 
 
 def _describe(exc: BaseException) -> str:
