@@ -8,6 +8,7 @@ records, with batched (64 per fsync) and per-record fsync durability.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -26,14 +27,14 @@ POLICY = "p, *, mcp.echo.echo, *, allow\n"
 WARMUP = 20
 
 
-async def _timed_calls(command: list[str], env: dict[str, str] | None, n: int) -> list[float]:
+async def _timed_calls(command: list[str], env: dict[str, str] | None, n: int, errlog: Path) -> list[float]:
     from mcp.client.session import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
     params = StdioServerParameters(command=command[0], args=command[1:], env=env)
     samples: list[float] = []
-    with open(Path(tempfile.gettempdir()) / "agentguard-bench-mcp.log", "a") as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as client:
+    with errlog.open("a") as err:
+        async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as client:
             with anyio.fail_after(60):
                 await client.initialize()
             for i in range(WARMUP + n):
@@ -54,8 +55,6 @@ def _ms(samples: list[float]) -> dict[str, Any]:
 
 def run(n: int) -> dict[str, Any]:
     """``n`` timed calls on each path (after a warm-up), one path after the other."""
-    import os
-
     server = [sys.executable, str(SERVER)]
     with tempfile.TemporaryDirectory(prefix="agentguard-bench-mcp-") as name:
         tmp = Path(name)
@@ -66,13 +65,13 @@ def run(n: int) -> dict[str, Any]:
         out: dict[str, Any] = {"calls": n, "server": SERVER.name}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out["direct"] = _ms(anyio.run(_timed_calls, server, None, n))
+            out["direct"] = _ms(anyio.run(_timed_calls, server, None, n, tmp / "stderr.log"))
             for durability in ("batch", "fsync"):
                 home = tmp / f"home-{durability}"
                 proxy = [sys.executable, "-m", "agentguard.cli", "--home", str(home), "--policy", str(policy)]
                 proxy += ["mcp-proxy", "--name", "echo", "--approver", "deny", "--", *server]
                 env = {**os.environ, "AGENTGUARD_AUDIT_DURABILITY": durability}
-                out[f"proxy_{durability}"] = _ms(anyio.run(_timed_calls, proxy, env, n))
+                out[f"proxy_{durability}"] = _ms(anyio.run(_timed_calls, proxy, env, n, tmp / "stderr.log"))
     direct = out["direct"]["p50_ms"]
     out["overhead_p50_ms"] = {d: round(out[f"proxy_{d}"]["p50_ms"] - direct, 3) for d in ("batch", "fsync")}
     out["slowdown_vs_direct_p50"] = {
