@@ -4,6 +4,7 @@ Every tool call is decided by Casbin policy (allow / ask / deny), approved by a 
 rule says ask, run (code in a single-use Docker sandbox), and written to a hash-chained audit log.
 """
 
+from agentguard.context import current_call
 from agentguard.errors import (
     AgentGuardError,
     ApprovalDenied,
@@ -20,7 +21,7 @@ from agentguard.errors import (
     ToolFailed,
     UnknownTool,
 )
-from agentguard.guard import Guard, current_call
+from agentguard.guard import Guard
 from agentguard.models import (
     ApprovalRequest,
     ApprovalResult,

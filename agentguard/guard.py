@@ -8,22 +8,21 @@ the reason is in the audit log.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ValidationError
 
 from agentguard.approval.scripted import DenyApprover
+from agentguard.context import CallContext, current_call, serving
 from agentguard.errors import (
     AgentGuardError,
     ApprovalDenied,
@@ -41,94 +40,16 @@ from agentguard.models import (
     Decision,
     Effect,
     ToolCall,
-    canonical_tool_name,
     new_id,
 )
 from agentguard.pipeline import Approver, AuditSink, PolicyDecider
+from agentguard.registry import RegisteredTool, ToolRegistry
 from agentguard.settings import Settings, load_settings
 
-__all__ = ["CallContext", "Guard", "current_call"]
+__all__ = ["CallContext", "Guard", "current_call"]  # the context names stay importable from here
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SUMMARY_CHARS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """What a running tool may know about the call it serves (e.g. the sandbox profile)."""
-
-    call: ToolCall
-    decision: Decision
-    settings: Settings
-
-
-_CURRENT: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar("agentguard_call", default=None)
-
-
-def current_call() -> CallContext | None:
-    """The call being executed in this context, or None outside a guarded call."""
-    return _CURRENT.get()
-
-
-@dataclass(frozen=True, slots=True)
-class _Tool:
-    name: str
-    fn: Callable[..., Any]
-    is_async: bool
-    model: type[BaseModel]
-    sandboxed: bool
-    description: str
-
-    def validate(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(values to call the tool with, JSON-able values for the policy and the log)."""
-        parsed = self._parse(arguments)
-        return self._values(parsed), parsed.model_dump(mode="json")
-
-    def kwargs(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """The values to call the tool with (``validate`` without the JSON form)."""
-        return self._values(self._parse(arguments))
-
-    @staticmethod
-    def _values(parsed: BaseModel) -> dict[str, Any]:
-        values = {name: getattr(parsed, name) for name in type(parsed).model_fields}
-        values.update(parsed.model_extra or {})
-        return values
-
-    def _parse(self, arguments: Mapping[str, Any]) -> BaseModel:
-        try:
-            return self.model.model_validate(dict(arguments))
-        except ValidationError as exc:
-            problems = [
-                {"field": ".".join(str(p) for p in e["loc"]) or "(arguments)", "problem": e["msg"]}
-                for e in exc.errors()
-            ]
-            text = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
-            raise InvalidArguments(
-                f"invalid arguments for {self.name}: {text}", tool=self.name, problems=problems
-            ) from None
-
-
-def _arguments_model(name: str, fn: Callable[..., Any]) -> type[BaseModel]:
-    sig = inspect.signature(fn)
-    fields: dict[str, Any] = {}
-    open_ended = False
-    try:
-        hints = inspect.get_annotations(fn, eval_str=True)
-    except Exception:  # noqa: BLE001 - unresolvable annotations fall back to Any
-        hints = {}
-    for param in sig.parameters.values():
-        if param.kind is param.VAR_KEYWORD:
-            open_ended = True
-            continue
-        if param.kind in (param.VAR_POSITIONAL, param.POSITIONAL_ONLY):
-            raise TypeError(f"tool {name!r}: parameter {param.name!r} must be passable by keyword")
-        annotation = hints.get(param.name, Any)
-        default = ... if param.default is param.empty else param.default
-        fields[param.name] = (annotation, default)
-    model_name = "Args_" + "".join(c if c.isalnum() else "_" for c in name)
-    config = ConfigDict(extra="allow" if open_ended else "forbid", arbitrary_types_allowed=True)
-    model: type[BaseModel] = create_model(model_name, __config__=config, **fields)
-    return model
 
 
 def _summary(value: Any) -> Any:
@@ -165,9 +86,22 @@ class Guard:
         self.approver = approver if approver is not None else self._default_approver()
         self.agent = agent or self.settings.agent
         self.session = session
-        self._tools: dict[str, _Tool] = {}
+        self._registry = ToolRegistry()
         self._closers: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        approver: Approver | None = None,
+        agent: str | None = None,
+        session: str | None = None,
+    ) -> Guard:
+        """The guard the settings describe: their policy directory plus grants, their audit log, and the
+        terminal approver on a TTY (else ask means deny) unless ``approver`` is given."""
+        return cls(settings=settings or load_settings(), approver=approver, agent=agent, session=session)
 
     # -- construction -------------------------------------------------------------------------
     def _make_policy(self, policy: PolicyDecider | Path | str | None) -> PolicyDecider:
@@ -175,14 +109,10 @@ class Guard:
             return policy
         from agentguard.policy import PolicyEngine
 
-        directory = Path(policy) if policy is not None else self.settings.resolved_policy_dir()
-        engine: PolicyDecider = PolicyEngine.load(
-            directory,
-            workspace=self.settings.workspace,
-            default_effect=self.settings.default_effect,
-            extra_files=[self.settings.home / "grants.csv"],
-        )
-        return engine
+        settings = self.settings
+        if policy is not None:
+            settings = settings.model_copy(update={"policy_dir": Path(policy)})
+        return PolicyEngine.from_settings(settings)
 
     def _make_audit(self, audit: AuditSink | Path | str | None) -> AuditSink:
         if audit is not None and not isinstance(audit, Path | str):
@@ -232,27 +162,15 @@ class Guard:
         ``args_model`` replaces the signature-derived schema, for tools whose schema is data (an MCP
         tool's JSON schema, a LangChain ``args_schema``); the tool is called with the validated fields.
         """
-        canonical = canonical_tool_name(name)
-        tool = _Tool(
-            name=canonical,
-            fn=fn,
-            is_async=inspect.iscoroutinefunction(fn),
-            model=args_model or _arguments_model(canonical, fn),
-            sandboxed=sandboxed,
-            description=description or inspect.getdoc(fn) or "",
-        )
-        with self._lock:
-            if canonical in self._tools:
-                raise ValueError(f"tool {canonical!r} is already registered")
-            self._tools[canonical] = tool
+        self._registry.add(name, fn, sandboxed=sandboxed, description=description, args_model=args_model)
 
     @property
     def tools(self) -> tuple[str, ...]:
-        return tuple(self._tools)
+        return self._registry.names
 
     def argument_schema(self, name: str) -> dict[str, Any]:
         """The JSON schema of a registered tool's arguments (for frameworks that need one)."""
-        return self._lookup(name).model.model_json_schema()
+        return self._registry.lookup(name).model.model_json_schema()
 
     def tool(
         self, fn: Callable[..., Any] | None = None, /, *, name: str | None = None, sandboxed: bool = False
@@ -297,16 +215,6 @@ class Guard:
             return self.call(name, kwargs)
 
         return cast(F, sync_wrapper)
-
-    def _lookup(self, name: str) -> _Tool:
-        try:
-            canonical = canonical_tool_name(name)
-        except ValueError as exc:
-            raise UnknownTool(str(exc), tool=name) from None
-        tool = self._tools.get(canonical)
-        if tool is None:
-            raise UnknownTool(f"unknown tool {name!r}", tool=name, known=sorted(self._tools))
-        return tool
 
     # -- the pipeline -------------------------------------------------------------------------
     def decide(self, tool: str, arguments: Mapping[str, Any], *, agent: str | None = None) -> Decision:
@@ -361,16 +269,14 @@ class Guard:
         """The execution bracket: ``current_call()`` is set inside; any exception is audited and
         surfaces as a typed error (``ToolFailed``), interrupts as themselves."""
         started = time.perf_counter()
-        token = _CURRENT.set(CallContext(call, decision, self.settings))
-        try:
-            yield started
-        except BaseException as exc:
-            error = self._failed(call, exc, started)
-            if error is exc:
-                raise
-            raise error from exc
-        finally:
-            _CURRENT.reset(token)
+        with serving(CallContext(call, decision, self.settings)):
+            try:
+                yield started
+            except BaseException as exc:
+                error = self._failed(call, exc, started)
+                if error is exc:
+                    raise
+                raise error from exc
 
     # -- steps ----------------------------------------------------------------------------------
     def _record(self, event: str, call: ToolCall, **fields: Any) -> None:
@@ -396,7 +302,7 @@ class Guard:
         agent: str | None,
         session: str | None,
         framework: str | None,
-    ) -> tuple[_Tool, ToolCall]:
+    ) -> tuple[RegisteredTool, ToolCall]:
         fields: dict[str, Any] = {
             "id": new_id(),
             "agent": agent or self.agent,
@@ -415,7 +321,7 @@ class Guard:
             raise InvalidArguments(f"malformed call: {exc.errors()[0]['msg']}", tool=str(tool)) from None
         self._record("call.received", raw, arguments=raw.arguments)
         try:
-            entry = self._lookup(tool)
+            entry = self._registry.lookup(tool)
             _, json_args = entry.validate(arguments)
         except (UnknownTool, InvalidArguments) as exc:
             self._record("call.rejected", raw, error=exc.to_dict())
@@ -431,20 +337,26 @@ class Guard:
         except Exception as exc:  # noqa: BLE001 - fail closed on any policy failure
             return Decision(effect=Effect.DENY, reason=f"policy evaluation failed: {exc}")
 
-    def _decide(self, call: ToolCall) -> Decision:
+    def _decide(self, call: ToolCall, *, edited: bool = False) -> Decision:
+        """Decide ``call``, audit the decision, raise ``PolicyDenied`` on deny.
+
+        An approver's edit is decided again (an edit cannot override a deny rule); that re-decision is
+        recorded only when it denies, so the call's recorded effect stays the one the approver answered.
+        """
         decision = self._policy_decide(call)
-        self._record(
-            "policy.decided",
-            call,
-            effect=decision.effect.value,
-            rule=decision.rule_id,
-            rule_text=decision.rule.text if decision.rule else None,
-            reason=decision.reason,
-            sandbox_profile=decision.sandbox_profile,
-        )
+        if not edited or decision.effect is Effect.DENY:
+            self._record(
+                "policy.decided",
+                call,
+                effect=decision.effect.value,
+                rule=decision.rule_id,
+                rule_text=decision.rule.text if decision.rule else None,
+                reason=decision.reason,
+                sandbox_profile=decision.sandbox_profile,
+            )
         if decision.effect is Effect.DENY:
             raise PolicyDenied(
-                f"{call.tool} denied: {decision.reason}",
+                f"{call.tool}{' (edited)' if edited else ''} denied: {decision.reason}",
                 tool=call.tool,
                 rule=decision.rule_id,
                 reason=decision.reason,
@@ -497,8 +409,8 @@ class Guard:
         return self._approval_outcome(answer, started)
 
     def _resolve_approval(
-        self, entry: _Tool, call: ToolCall, decision: Decision, result: ApprovalResult
-    ) -> tuple[_Tool, ToolCall, Decision]:
+        self, entry: RegisteredTool, call: ToolCall, decision: Decision, result: ApprovalResult
+    ) -> tuple[RegisteredTool, ToolCall, Decision]:
         edited = result.approved and result.edited_arguments is not None
         new_call = call
         failure: AgentGuardError | None = None
@@ -541,28 +453,11 @@ class Guard:
             )
         if edited:
             # An approver's edit cannot override a deny rule: the edited call is decided again.
-            redecision = self._policy_decide(new_call)
-            if redecision.effect is Effect.DENY:
-                self._record(
-                    "policy.decided",
-                    new_call,
-                    effect="deny",
-                    rule=redecision.rule_id,
-                    rule_text=redecision.rule.text if redecision.rule else None,
-                    reason=redecision.reason,
-                    sandbox_profile=redecision.sandbox_profile,
-                )
-                raise PolicyDenied(
-                    f"{call.tool} (edited) denied: {redecision.reason}",
-                    tool=call.tool,
-                    rule=redecision.rule_id,
-                    reason=redecision.reason,
-                    call_id=call.id,
-                )
+            redecision = self._decide(new_call, edited=True)
             decision = decision.model_copy(update={"sandbox_profile": redecision.sandbox_profile})
         return entry, new_call, decision
 
-    def _start(self, entry: _Tool, call: ToolCall, decision: Decision) -> dict[str, Any]:
+    def _start(self, entry: RegisteredTool, call: ToolCall, decision: Decision) -> dict[str, Any]:
         # From the decided (JSON) arguments, not the caller's objects: the tool runs what was decided.
         kwargs = entry.kwargs(call.arguments)
         fields: dict[str, Any] = {}

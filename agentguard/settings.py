@@ -19,9 +19,18 @@ from agentguard.errors import ConfigError
 from agentguard.models import Effect
 from agentguard.sandbox.profile import SandboxSettings
 
-__all__ = ["ApprovalSettings", "AuditSettings", "Durability", "Settings", "load_settings"]
+__all__ = [
+    "GRANTS_FILE",
+    "ApprovalSettings",
+    "AuditSettings",
+    "Durability",
+    "Settings",
+    "load_settings",
+]
 
 SETTINGS_FILE = "agentguard.toml"
+GRANTS_FILE = "grants.csv"
+"""Standing approvals, as policy rules, in ``<home>``: written by the approval store, read by the policy."""
 DEFAULT_POLICY_DIR = Path(__file__).parent / "_defaults" / "permissions"
 
 
@@ -67,6 +76,10 @@ class Settings(_Section):
     @property
     def audit_path(self) -> Path:
         return self.home / self.audit.file
+
+    @property
+    def grants_path(self) -> Path:
+        return self.home / GRANTS_FILE
 
     def resolved_policy_dir(self) -> Path:
         """The configured policy directory, else ``./permissions``, else the shipped default."""

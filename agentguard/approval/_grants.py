@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from agentguard.approval._records import Grant, GrantScope
 from agentguard.errors import ApprovalError
 from agentguard.models import ToolCall
+from agentguard.settings import GRANTS_FILE
 
 __all__ = [
     "GRANTS_FILE",
@@ -36,7 +37,6 @@ __all__ = [
     "write_grants_file",
 ]
 
-GRANTS_FILE = "grants.csv"
 
 _AGENT_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@:/+-]{0,199}$")
 _ARG_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")

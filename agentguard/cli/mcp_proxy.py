@@ -139,7 +139,7 @@ def mcp_proxy(
             fail(str(exc))
         if http is not None:
             check_loopback(http[0])
-        guard = Guard(settings=settings, agent=agent)
+        guard = Guard.from_settings(settings, agent=agent)
         try:
             guard.approver = _approver(approver_kind, settings, guard.audit)
             proxy = McpProxy(

@@ -241,7 +241,7 @@ def run(
             chosen = f"{name}.cli"
             sb = sb.model_copy(update={"profiles": {**sb.profiles, chosen: derived}})
         sb = sb.model_copy(update={"default_profile": chosen, "pool_size": 0})
-        guard = Guard(settings=settings.model_copy(update={"sandbox": sb}), agent=agent)
+        guard = Guard.from_settings(settings.model_copy(update={"sandbox": sb}), agent=agent)
         guard.register_builtins()
         tool, args = (
             ("python.exec", {"code": source}) if language == "python" else ("shell.run", {"command": source})

@@ -25,13 +25,13 @@ from agentguard.policy._index import MEMO_LIMIT, RuleIndex
 from agentguard.policy._lint import lint_loaded
 from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, load_policy, policy_files
 from agentguard.policy._types import LintFinding, RoleLink, Rule
+from agentguard.settings import GRANTS_FILE
 
 if TYPE_CHECKING:
     from agentguard.settings import Settings
 
 __all__ = ["GRANTS_FILE", "PolicyEngine", "lint_policy"]
 
-GRANTS_FILE = "grants.csv"
 _VERB = {Effect.DENY: "denied by", Effect.ASK: "approval required by", Effect.ALLOW: "allowed by"}
 _CACHE_LIMIT = 10_000
 # How stale a hand-edited policy file may be; grants (extra files) are re-checked on every call.
@@ -140,7 +140,7 @@ class PolicyEngine:
     @classmethod
     def from_settings(cls, settings: Settings, *, include_grants: bool = True) -> PolicyEngine:
         """The engine the guard and the CLI use: the settings' policy dir plus ``<home>/grants.csv``."""
-        extra = [settings.home / GRANTS_FILE] if include_grants else []
+        extra = [settings.grants_path] if include_grants else []
         return cls.load(
             settings.resolved_policy_dir(),
             workspace=settings.workspace,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
-from agentguard.guard import current_call
+from agentguard.context import current_call
 from agentguard.settings import Settings
 
 if TYPE_CHECKING:

@@ -1,0 +1,134 @@
+"""The guard's tool registry: each tool's name, callable and argument model.
+
+A tool registered from a Python function gets a pydantic model derived from its signature; a tool whose
+schema is data (an MCP tool, a LangChain ``args_schema``) brings its own model. Validation turns the
+caller's arguments into the JSON form the policy decides on and the log records, and back into the values
+the tool is called with, so the tool runs exactly what was decided.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from agentguard.errors import InvalidArguments, UnknownTool
+from agentguard.models import canonical_tool_name
+
+__all__ = ["RegisteredTool", "ToolRegistry", "arguments_model"]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredTool:
+    """One registered tool."""
+
+    name: str
+    fn: Callable[..., Any]
+    is_async: bool
+    model: type[BaseModel]
+    sandboxed: bool
+    description: str
+
+    def validate(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(values to call the tool with, JSON-able values for the policy and the log)."""
+        parsed = self._parse(arguments)
+        return self._values(parsed), parsed.model_dump(mode="json")
+
+    def kwargs(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The values to call the tool with (``validate`` without the JSON form)."""
+        return self._values(self._parse(arguments))
+
+    @staticmethod
+    def _values(parsed: BaseModel) -> dict[str, Any]:
+        values = {name: getattr(parsed, name) for name in type(parsed).model_fields}
+        values.update(parsed.model_extra or {})
+        return values
+
+    def _parse(self, arguments: Mapping[str, Any]) -> BaseModel:
+        try:
+            return self.model.model_validate(dict(arguments))
+        except ValidationError as exc:
+            problems = [
+                {"field": ".".join(str(p) for p in e["loc"]) or "(arguments)", "problem": e["msg"]}
+                for e in exc.errors()
+            ]
+            text = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+            raise InvalidArguments(
+                f"invalid arguments for {self.name}: {text}", tool=self.name, problems=problems
+            ) from None
+
+
+def arguments_model(name: str, fn: Callable[..., Any]) -> type[BaseModel]:
+    """The pydantic model of ``fn``'s keyword-passable parameters (``**kwargs`` allows extra keys)."""
+    sig = inspect.signature(fn)
+    fields: dict[str, Any] = {}
+    open_ended = False
+    try:
+        hints = inspect.get_annotations(fn, eval_str=True)
+    except Exception:  # noqa: BLE001 - unresolvable annotations fall back to Any
+        hints = {}
+    for param in sig.parameters.values():
+        if param.kind is param.VAR_KEYWORD:
+            open_ended = True
+            continue
+        if param.kind in (param.VAR_POSITIONAL, param.POSITIONAL_ONLY):
+            raise TypeError(f"tool {name!r}: parameter {param.name!r} must be passable by keyword")
+        annotation = hints.get(param.name, Any)
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (annotation, default)
+    model_name = "Args_" + "".join(c if c.isalnum() else "_" for c in name)
+    config = ConfigDict(extra="allow" if open_ended else "forbid", arbitrary_types_allowed=True)
+    model: type[BaseModel] = create_model(model_name, __config__=config, **fields)
+    return model
+
+
+class ToolRegistry:
+    """Name -> tool, names case-insensitive ASCII (``canonical_tool_name``); safe to add from any thread."""
+
+    def __init__(self) -> None:
+        self._tools: dict[str, RegisteredTool] = {}
+        self._lock = threading.Lock()
+
+    def add(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        sandboxed: bool = False,
+        description: str | None = None,
+        args_model: type[BaseModel] | None = None,
+    ) -> RegisteredTool:
+        """Register ``fn`` under ``name``; ``ValueError`` if the name is taken or cannot be a tool name."""
+        canonical = canonical_tool_name(name)
+        tool = RegisteredTool(
+            name=canonical,
+            fn=fn,
+            is_async=inspect.iscoroutinefunction(fn),
+            model=args_model or arguments_model(canonical, fn),
+            sandboxed=sandboxed,
+            description=description or inspect.getdoc(fn) or "",
+        )
+        with self._lock:
+            if canonical in self._tools:
+                raise ValueError(f"tool {canonical!r} is already registered")
+            self._tools[canonical] = tool
+        return tool
+
+    def lookup(self, name: str) -> RegisteredTool:
+        """The tool called ``name`` (any case); ``UnknownTool`` otherwise."""
+        try:
+            canonical = canonical_tool_name(name)
+        except ValueError as exc:
+            raise UnknownTool(str(exc), tool=name) from None
+        tool = self._tools.get(canonical)
+        if tool is None:
+            raise UnknownTool(f"unknown tool {name!r}", tool=name, known=sorted(self._tools))
+        return tool
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._tools)
