@@ -32,7 +32,14 @@ from agentguard.models import (
     RuleRef,
     ToolCall,
 )
-from agentguard.pipeline import Approver, AuditSink, PolicyDecider
+from agentguard.pipeline import (
+    Approver,
+    AsyncApprover,
+    AuditSink,
+    Closeable,
+    PolicyDecider,
+    RefreshablePolicy,
+)
 from agentguard.settings import Settings, load_settings
 
 __version__ = "0.1.0"
@@ -46,10 +53,12 @@ __all__ = [
     "ApprovalStatus",
     "ApprovalTimeout",
     "Approver",
+    "AsyncApprover",
     "AuditError",
     "AuditIntegrityError",
     "AuditSink",
     "CallRejected",
+    "Closeable",
     "ConfigError",
     "Decision",
     "Effect",
@@ -59,6 +68,7 @@ __all__ = [
     "PolicyDecider",
     "PolicyDenied",
     "PolicyError",
+    "RefreshablePolicy",
     "RuleRef",
     "SandboxError",
     "Settings",

@@ -8,6 +8,7 @@ the reason is in the audit log.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import sys
 import threading
@@ -42,8 +43,15 @@ from agentguard.models import (
     ToolCall,
     new_id,
 )
-from agentguard.pipeline import Approver, AuditSink, PolicyDecider
-from agentguard.registry import RegisteredTool, ToolRegistry
+from agentguard.pipeline import (
+    Approver,
+    AsyncApprover,
+    AuditSink,
+    Closeable,
+    PolicyDecider,
+    RefreshablePolicy,
+)
+from agentguard.registry import RegisteredTool, ToolRegistry, bind_arguments
 from agentguard.settings import Settings, load_settings
 
 __all__ = ["CallContext", "Guard", "current_call"]  # the context names stay importable from here
@@ -137,9 +145,8 @@ class Guard:
         closers, self._closers = self._closers, []
         for close in closers:
             close()
-        closer = getattr(self.audit, "close", None)
-        if callable(closer):
-            closer()
+        if isinstance(self.audit, Closeable):
+            self.audit.close()
 
     def __enter__(self) -> Guard:
         return self
@@ -202,17 +209,19 @@ class Guard:
                 self._closers.append(spec.close)
 
     def _wrapper(self, name: str, fn: F) -> F:
+        # ``wraps`` advertises fn's signature, so the wrapper accepts what it says: positional too.
+        signature = inspect.signature(fn)
         if inspect.iscoroutinefunction(fn):
 
             @wraps(fn)
-            async def async_wrapper(**kwargs: Any) -> Any:
-                return await self.acall(name, kwargs)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return await self.acall(name, bind_arguments(signature, name, args, kwargs))
 
             return cast(F, async_wrapper)
 
         @wraps(fn)
-        def sync_wrapper(**kwargs: Any) -> Any:
-            return self.call(name, kwargs)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return self.call(name, bind_arguments(signature, name, args, kwargs))
 
         return cast(F, sync_wrapper)
 
@@ -330,9 +339,8 @@ class Guard:
 
     def _policy_decide(self, call: ToolCall) -> Decision:
         try:
-            refresh = getattr(self.policy, "refresh_due", None) or getattr(self.policy, "refresh", None)
-            if callable(refresh):
-                refresh()
+            if isinstance(self.policy, RefreshablePolicy):
+                self.policy.refresh_due()
             return self.policy.decide(call)
         except Exception as exc:  # noqa: BLE001 - fail closed on any policy failure
             return Decision(effect=Effect.DENY, reason=f"policy evaluation failed: {exc}")
@@ -398,12 +406,12 @@ class Guard:
         """Await approvers that can wait without a thread (``arequest``); others wait in a worker thread."""
         request = self._approval_request(call, decision)
         started = time.monotonic()
-        waiter = getattr(self.approver, "arequest", None)
+        approver = self.approver
         try:
-            if waiter is not None and inspect.iscoroutinefunction(waiter):
-                answer: ApprovalResult | BaseException = await waiter(request)
+            if isinstance(approver, AsyncApprover):
+                answer: ApprovalResult | BaseException = await approver.arequest(request)
             else:
-                answer = await asyncio.to_thread(self.approver.request, request)
+                answer = await asyncio.to_thread(approver.request, request)
         except Exception as exc:  # noqa: BLE001 - a broken channel denies
             answer = exc
         return self._approval_outcome(answer, started)
@@ -465,9 +473,8 @@ class Guard:
             name = decision.sandbox_profile or self.settings.sandbox.default_profile
             fields["sandbox_profile"] = name
             profile = self.settings.sandbox.profiles.get(name)
-            loosen = getattr(profile, "loosenings", None)
-            if callable(loosen):
-                fields["loosenings"] = loosen()
+            if profile is not None:
+                fields["loosenings"] = profile.loosenings()
         self._record("execution.started", call, **fields)
         return kwargs
 
@@ -504,10 +511,12 @@ def _run_coroutine(coro: Awaitable[Any]) -> Any:
     except RuntimeError:
         return asyncio.run(cast(Any, coro))
     box: dict[str, Any] = {}
+    # The helper thread would start with an empty context: the tool must still see current_call().
+    context = contextvars.copy_context()
 
     def runner() -> None:
         try:
-            box["value"] = asyncio.run(cast(Any, coro))
+            box["value"] = context.run(asyncio.run, cast(Any, coro))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from agentguard.errors import InvalidArguments, UnknownTool
 from agentguard.models import canonical_tool_name
 
-__all__ = ["RegisteredTool", "ToolRegistry", "arguments_model"]
+__all__ = ["RegisteredTool", "ToolRegistry", "arguments_model", "bind_arguments"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,28 @@ def arguments_model(name: str, fn: Callable[..., Any]) -> type[BaseModel]:
     config = ConfigDict(extra="allow" if open_ended else "forbid", arbitrary_types_allowed=True)
     model: type[BaseModel] = create_model(model_name, __config__=config, **fields)
     return model
+
+
+def bind_arguments(
+    signature: inspect.Signature, tool: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A Python call's positional and keyword arguments as the tool's arguments by name.
+
+    What a guarded wrapper hands the guard, so ``close_ticket(7)`` is decided as ``{"ticket_id": 7}``.
+    Defaults are left to the argument model; ``**kwargs`` entries are spread out, as callers wrote them.
+    A call that does not fit the signature raises ``InvalidArguments``.
+    """
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise InvalidArguments(f"invalid arguments for {tool}: {exc}", tool=tool) from None
+    out: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(value)
+        else:
+            out[name] = value
+    return out
 
 
 class ToolRegistry:

@@ -25,7 +25,7 @@ from agentguard.approval import (
 )
 from agentguard.cli.context import AppContext, pass_app, reports_errors
 from agentguard.errors import ApprovalError
-from agentguard.pipeline import AuditSink
+from agentguard.pipeline import AuditSink, Closeable
 from agentguard.settings import Settings
 
 __all__ = ["approvals", "grants"]
@@ -51,9 +51,8 @@ def _store(app: AppContext, *, audited: bool = False) -> Iterator[SqliteApproval
         yield store
     finally:
         store.close()
-        closer = getattr(audit, "close", None)
-        if callable(closer):
-            closer()
+        if isinstance(audit, Closeable):
+            audit.close()
 
 
 def _json(obj: Any) -> None:
