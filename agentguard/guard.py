@@ -239,15 +239,25 @@ class Guard:
         agent: str | None = None,
         session: str | None = None,
         framework: str | None = None,
+        invoke: Callable[..., Any] | None = None,
     ) -> Any:
-        """Run one tool call through the pipeline; returns the tool's result or raises."""
+        """Run one tool call through the pipeline; returns the tool's result or raises.
+
+        ``invoke`` replaces the registered callable for this one call (an adapter's way to say how
+        the call really runs, e.g. forwarded to an MCP server with the request it came in). It gets
+        the decided arguments (after any approver's edit) as keyword arguments, with
+        ``current_call()`` set and its failures audited like the tool's own.
+        """
         entry, call = self._receive(tool, arguments or {}, agent, session, framework)
         decision = self._decide(call)
         if decision.effect is Effect.ASK:
             entry, call, decision = self._resolve_approval(entry, call, decision, self._ask(call, decision))
         kwargs = self._start(entry, call, decision)
+        fn = invoke or entry.fn
         with self._running(call, decision) as started:
-            value = _run_coroutine(entry.fn(**kwargs)) if entry.is_async else entry.fn(**kwargs)
+            value = fn(**kwargs)
+            if inspect.isawaitable(value):
+                value = _run_coroutine(value)
         return self._finished(call, value, started)
 
     async def acall(
@@ -258,20 +268,52 @@ class Guard:
         agent: str | None = None,
         session: str | None = None,
         framework: str | None = None,
+        invoke: Callable[..., Any] | None = None,
     ) -> Any:
-        """The async form of :meth:`call`: approval waits off the event loop; sync tools run in a thread."""
+        """The async form of :meth:`call`: approval waits off the event loop; sync tools (and a sync
+        ``invoke``) run in a thread."""
         entry, call = self._receive(tool, arguments or {}, agent, session, framework)
         decision = self._decide(call)
         if decision.effect is Effect.ASK:
             result = await self._aask(call, decision)
             entry, call, decision = self._resolve_approval(entry, call, decision, result)
         kwargs = self._start(entry, call, decision)
+        fn = invoke or entry.fn
+        is_async = entry.is_async if invoke is None else inspect.iscoroutinefunction(invoke)
         with self._running(call, decision) as started:
-            if entry.is_async:
-                value = await entry.fn(**kwargs)
-            else:
-                value = await asyncio.to_thread(entry.fn, **kwargs)
+            value = fn(**kwargs) if is_async else await asyncio.to_thread(fn, **kwargs)
+            if inspect.isawaitable(value):
+                value = await value
         return self._finished(call, value, started)
+
+    def reject(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any] | None,
+        error: AgentGuardError,
+        *,
+        agent: str | None = None,
+        session: str | None = None,
+        framework: str | None = None,
+        **received: Any,
+    ) -> None:
+        """Audit a call refused before it could enter the pipeline (unparsable or oversized input, a
+        tool that cannot be guarded): ``call.received`` then ``call.rejected``, as for a call the guard
+        itself rejects. ``arguments`` is ``None`` when they cannot be logged; ``received`` holds what can
+        be said about them instead (e.g. ``argument_bytes``). Raises ``AuditError`` if a record fails."""
+        call = ToolCall.model_construct(
+            id=new_id(),
+            agent=agent or self.agent,
+            tool=tool,
+            arguments=dict(arguments) if arguments is not None else {},
+            session=session or self.session,
+            framework=framework,
+            time=datetime.now(UTC),
+        )
+        self._record(
+            "call.received", call, arguments=dict(arguments) if arguments is not None else None, **received
+        )
+        self._record("call.rejected", call, error=error.to_dict())
 
     @contextmanager
     def _running(self, call: ToolCall, decision: Decision) -> Iterator[float]:

@@ -193,3 +193,74 @@ def test_an_async_tool_called_from_a_running_loop_sees_its_call(guard: Guard) ->
     assert asyncio.run(main()) == "where"
     assert seen[0] is not None
     assert seen[0].call.tool == "where"
+
+
+def test_invoke_runs_instead_of_the_registered_tool_with_the_decided_arguments(
+    make_policy: Callable[[str], Path], settings: Settings
+) -> None:
+    from agentguard import ApprovalResult, ApprovalStatus, ToolFailed
+
+    audit = MemoryAudit()
+    edit = ApprovalResult(
+        status=ApprovalStatus.APPROVED, approver="ops", channel="t", edited_arguments={"n": 2}
+    )
+    guard = Guard(
+        make_policy("p, *, count, *, ask\n"),
+        approver=ScriptedApprover([edit, "approve"]),
+        audit=audit,
+        settings=settings,
+    )
+    guard.register("count", lambda n: pytest.fail("the registered callable must not run"))
+    seen: list[tuple[int, str | None]] = []
+
+    def invoke(n: int) -> int:
+        ctx = current_call()
+        seen.append((n, ctx.call.tool if ctx else None))
+        return n * 10
+
+    assert guard.call("count", {"n": 1}, invoke=invoke) == 20  # the approver's edit is what runs
+    assert seen == [(2, "count")]
+
+    def broken(n: int) -> int:
+        raise OSError("upstream gone")
+
+    with pytest.raises(ToolFailed, match="upstream gone"):
+        guard.call("count", {"n": 3}, invoke=broken)
+    assert audit.events[-1] == "execution.failed"
+
+
+def test_acall_awaits_an_async_invoke_and_threads_a_sync_one(guard: Guard) -> None:
+    guard.register("echo", lambda text: pytest.fail("the registered callable must not run"))
+
+    async def ainvoke(text: str) -> str:
+        ctx = current_call()
+        return f"async {text} {ctx.call.tool if ctx else None}"
+
+    def sinvoke(text: str) -> str:
+        ctx = current_call()
+        return f"sync {text} {ctx.call.tool if ctx else None}"
+
+    async def main() -> list[str]:
+        return [
+            await guard.acall("echo", {"text": "a"}, invoke=ainvoke),
+            await guard.acall("echo", {"text": "b"}, invoke=sinvoke),
+        ]
+
+    assert asyncio.run(main()) == ["async a echo", "sync b echo"]
+
+
+def test_reject_records_the_refused_call_in_the_guards_shape(guard: Guard) -> None:
+    from agentguard import InvalidArguments
+
+    audit = guard.audit
+    assert isinstance(audit, MemoryAudit)
+    error = InvalidArguments("invalid arguments for mcp.x.y: too big", tool="mcp.x.y")
+    guard.reject("mcp.x.y", None, error, framework="mcp", session="s1", argument_bytes=2_000_000)
+    received, rejected = audit.records
+    assert received["event"] == "call.received"
+    assert received["arguments"] is None
+    assert received["argument_bytes"] == 2_000_000
+    assert received["session"] == "s1"
+    assert rejected["event"] == "call.rejected"
+    assert rejected["call_id"] == received["call_id"]
+    assert rejected["error"]["code"] == error.code

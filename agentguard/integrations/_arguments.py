@@ -1,4 +1,4 @@
-"""What every adapter needs: schema-checked arguments, a size cap, and audited early rejections.
+"""What every adapter needs: schema-checked arguments, a size cap, and the text of a refusal.
 
 Tools that come from a framework describe their arguments as data (a JSON schema), not as a
 Python signature. :func:`json_schema_model` turns such a schema into the pydantic model
@@ -8,7 +8,6 @@ schema is rejected (and audited) before the policy or a person ever sees it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -16,14 +15,13 @@ import orjson
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from agentguard.errors import AgentGuardError, AuditError, CallRejected, InvalidArguments, PolicyDenied
+from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, PolicyDenied
 from agentguard.guard import Guard
 
 __all__ = [
     "MAX_ARGUMENT_BYTES",
     "check_size",
     "json_schema_model",
-    "record_rejection",
     "refusal_text",
     "rejection_text",
 ]
@@ -109,37 +107,6 @@ def check_size(tool: str, arguments: Any, limit: int = MAX_ARGUMENT_BYTES) -> in
     return size
 
 
-def record_rejection(
-    guard: Guard,
-    tool: str,
-    error: AgentGuardError,
-    *,
-    framework: str,
-    agent: str | None = None,
-    session: str | None = None,
-    **received: Any,
-) -> None:
-    """Audit a call refused before it could be handed to the guard (unparsable or oversized input).
-
-    Written in the guard's own shape (``call.received`` then ``call.rejected``); ``received`` holds
-    what can be safely logged about the input in place of the arguments (e.g. its size).
-    """
-    base = {
-        "call_id": uuid.uuid4().hex,
-        "agent": agent or guard.agent,
-        "tool": tool,
-        "session": session or guard.session,
-        "framework": framework,
-    }
-    try:
-        guard.audit.record("call.received", **base, arguments=None, **received)
-        guard.audit.record("call.rejected", **base, error=error.to_dict())
-    except AuditError:
-        raise
-    except Exception as exc:
-        raise AuditError(f"audit log write failed: {exc}", event="call.rejected") from exc
-
-
 def rejection_text(error: AgentGuardError) -> str:
     """What the agent is told when a call did not run (or failed): reason, rule and error code."""
     if isinstance(error, PolicyDenied):
@@ -162,9 +129,10 @@ def refusal_text(
     session: str | None = None,
     **received: Any,
 ) -> str:
-    """:func:`record_rejection`, then the text to answer with; a failed audit write is named in it."""
+    """``guard.reject`` (arguments not logged; ``received`` says what can be), then the text to answer
+    with; a failed audit write is named in it."""
     try:
-        record_rejection(guard, tool, error, framework=framework, agent=agent, session=session, **received)
+        guard.reject(tool, None, error, framework=framework, agent=agent, session=session, **received)
     except AgentGuardError as audit_error:
         return f"{rejection_text(error)}; {rejection_text(audit_error)}"
     return rejection_text(error)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,7 +15,7 @@ from pydantic_core import to_jsonable_python
 
 from agentguard.errors import CallRejected, InvalidArguments, ToolFailed
 from agentguard.guard import Guard
-from agentguard.integrations._arguments import json_schema_model, record_rejection, rejection_text
+from agentguard.integrations._arguments import json_schema_model, rejection_text
 from agentguard.models import canonical_tool_name
 
 __all__ = ["FRAMEWORK", "GuardedTool", "guard_tools"]
@@ -30,7 +27,8 @@ OnDeny = Literal["return", "raise"]
 @dataclass
 class _Pending:
     """What LangChain handed our ``_run`` that is not a model-visible argument (it cannot go through
-    the guard's JSON check) and is needed to call the original tool the way LangChain would."""
+    the guard's JSON check) and is needed to call the original tool the way LangChain would; the
+    per-call ``invoke`` the guard runs holds it."""
 
     is_async: bool
     args: tuple[Any, ...]
@@ -38,9 +36,6 @@ class _Pending:
     sent: dict[str, Any]
     run_manager: Any
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-_PENDING: contextvars.ContextVar[_Pending | None] = contextvars.ContextVar("agentguard_lc_call", default=None)
 
 
 def _schema_of(tool: BaseTool) -> dict[str, Any]:
@@ -99,7 +94,7 @@ class GuardedTool(BaseTool):
             error = InvalidArguments(
                 f"invalid arguments for {self.policy_name}: {exc}", tool=self.policy_name, problem=str(exc)
             )
-            record_rejection(self._guard, self.policy_name, error, framework=FRAMEWORK, agent=self.agent)
+            self._guard.reject(self.policy_name, None, error, framework=FRAMEWORK, agent=self.agent)
             raise
 
     def _split(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -112,38 +107,34 @@ class GuardedTool(BaseTool):
     def _run(self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any) -> Any:
         sent, extra = self._split(args, kwargs)
         pending = _Pending(False, args, kwargs, sent, run_manager, extra)
-        context = contextvars.copy_context()
-        context.run(_PENDING.set, pending)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return context.run(self._guarded, sent)
-        # A loop runs in this thread: the guard would start the tool in a helper thread that does not
-        # inherit our context, so the whole call moves to a worker that does.
-        with ThreadPoolExecutor(1, thread_name_prefix="agentguard-langchain") as pool:
-            return pool.submit(context.run, self._guarded, sent).result()
 
-    async def _arun(
-        self, *args: Any, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
-    ) -> Any:
-        sent, extra = self._split(args, kwargs)
-        token = _PENDING.set(_Pending(True, args, kwargs, sent, run_manager, extra))
-        try:
-            return await self._aguarded(sent)
-        finally:
-            _PENDING.reset(token)
+        def invoke(**arguments: Any) -> Any:
+            target, call_args, call_kwargs = self._original_call(pending, arguments)
+            return target(*call_args, **call_kwargs)
 
-    def _guarded(self, sent: dict[str, Any]) -> Any:
         try:
-            return self._guard.call(self.policy_name, sent, agent=self.agent, framework=FRAMEWORK)
+            return self._guard.call(
+                self.policy_name, sent, agent=self.agent, framework=FRAMEWORK, invoke=invoke
+            )
         except CallRejected as exc:
             return self._refused(exc)
         except ToolFailed as exc:
             raise (exc.__cause__ or exc) from None
 
-    async def _aguarded(self, sent: dict[str, Any]) -> Any:
+    async def _arun(
+        self, *args: Any, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
+    ) -> Any:
+        sent, extra = self._split(args, kwargs)
+        pending = _Pending(True, args, kwargs, sent, run_manager, extra)
+
+        async def invoke(**arguments: Any) -> Any:
+            target, call_args, call_kwargs = self._original_call(pending, arguments)
+            return await target(*call_args, **call_kwargs)
+
         try:
-            return await self._guard.acall(self.policy_name, sent, agent=self.agent, framework=FRAMEWORK)
+            return await self._guard.acall(
+                self.policy_name, sent, agent=self.agent, framework=FRAMEWORK, invoke=invoke
+            )
         except CallRejected as exc:
             return self._refused(exc)
         except ToolFailed as exc:
@@ -156,10 +147,10 @@ class GuardedTool(BaseTool):
         return (text, None) if self.response_format == "content_and_artifact" else text
 
     # -- what the guard runs ------------------------------------------------------------------------
-    async def _invoke_original(self, **arguments: Any) -> Any:
-        pending = _PENDING.get()
-        if pending is None:
-            raise RuntimeError(f"{self.name}: the guarded tool was run outside LangChain")
+    def _original_call(
+        self, pending: _Pending, arguments: dict[str, Any]
+    ) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+        """How to call the original with the decided ``arguments``, the way LangChain would have."""
         original = self._original
         if arguments == pending.sent:
             args, kwargs = pending.args, dict(pending.parsed)
@@ -171,9 +162,10 @@ class GuardedTool(BaseTool):
             kwargs["run_manager"] = pending.run_manager
         if _accepts(target, "config") and "config" not in kwargs:
             kwargs["config"] = ensure_config()
-        if pending.is_async:
-            return await original._arun(*args, **kwargs)
-        return original._run(*args, **kwargs)
+        return target, args, kwargs
+
+    def _outside_langchain(self, **_arguments: Any) -> Any:
+        raise RuntimeError(f"{self.name}: the guarded tool was run outside LangChain")
 
 
 def guard_tools(
@@ -219,7 +211,7 @@ def guard_tools(
         ).attach(guard, original, fields)
         guard.register(
             policy_name,
-            guarded._invoke_original,
+            guarded._outside_langchain,
             description=original.description,
             args_model=json_schema_model(policy_name, schema),
         )

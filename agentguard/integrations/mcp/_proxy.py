@@ -9,7 +9,6 @@ completions, subscriptions, server notifications, progress and cancellation are 
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import os
 import sys
@@ -73,17 +72,6 @@ class _Tool:
     upstream: types.Tool
     policy_name: str | None
     problem: str | None = None
-
-
-@dataclass
-class _Request:
-    ctx: ServerRequestContext[Any]
-    upstream_name: str
-
-
-_REQUEST: contextvars.ContextVar[_Request | None] = contextvars.ContextVar(
-    "agentguard_mcp_request", default=None
-)
 
 
 @dataclass
@@ -444,22 +432,22 @@ class McpProxy:
                     return entry.upstream.input_schema
             return None
 
-        async def forward(**arguments: Any) -> Any:
-            return await self._forward(arguments)
+        async def outside_proxy(**_arguments: Any) -> Any:
+            raise UpstreamUnavailable("an MCP tool was called outside the proxy")
 
         self.guard.register(
             policy_name,
-            forward,
+            outside_proxy,
             description=f"MCP tool of server {self.server_name!r}",
             args_model=json_schema_model(policy_name, schema),
         )
         self._registered.add(policy_name)
 
-    async def _forward(self, arguments: dict[str, Any]) -> Any:
-        request = _REQUEST.get()
-        if request is None:
-            raise UpstreamUnavailable("an MCP tool was called outside the proxy")
-        downstream = request.ctx.session
+    async def _forward(
+        self, ctx: ServerRequestContext[Any], upstream_name: str, arguments: dict[str, Any]
+    ) -> Any:
+        """Call the real server's tool with the decided ``arguments``, relaying its progress to the agent."""
+        downstream = ctx.session
 
         async def progress(progress: float, total: float | None, message: str | None) -> None:
             await downstream.report_progress(progress, total, message)
@@ -467,7 +455,7 @@ class McpProxy:
         session = await self._upstream.get()
         try:
             return await session.call_tool(
-                request.upstream_name, arguments, progress_callback=progress, allow_input_required=True
+                upstream_name, arguments, progress_callback=progress, allow_input_required=True
             )
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED:
@@ -541,7 +529,11 @@ class McpProxy:
                 CallRejected(f"{params.name} cannot be guarded: {entry.problem}", tool=params.name),
                 argument_bytes=size,
             )
-        token = _REQUEST.set(_Request(ctx, params.name))
+        upstream_name = params.name
+
+        async def forward(**decided: Any) -> Any:
+            return await self._forward(ctx, upstream_name, decided)
+
         try:
             result: types.CallToolResult | types.InputRequiredResult = await self.guard.acall(
                 policy_name,
@@ -549,11 +541,10 @@ class McpProxy:
                 agent=self.agent,
                 session=self.session_id,
                 framework=FRAMEWORK,
+                invoke=forward,
             )
         except AgentGuardError as exc:
             return _error_result(rejection_text(exc))
-        finally:
-            _REQUEST.reset(token)
         return result
 
     def _refuse(self, policy_name: str, error: AgentGuardError, **received: Any) -> types.CallToolResult:

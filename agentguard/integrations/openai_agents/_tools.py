@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -17,7 +16,6 @@ from agentguard.integrations._arguments import (
     MAX_ARGUMENT_BYTES,
     check_size,
     json_schema_model,
-    record_rejection,
     rejection_text,
 )
 from agentguard.models import canonical_tool_name
@@ -26,10 +24,6 @@ __all__ = ["FRAMEWORK", "guard_function_tools"]
 
 FRAMEWORK = "openai-agents"
 OnDeny = Literal["return", "raise"]
-
-_CALL: contextvars.ContextVar[tuple[ToolContext[Any], str, dict[str, Any]] | None] = contextvars.ContextVar(
-    "agentguard_agents_call", default=None
-)
 
 
 def _guard_one(
@@ -44,17 +38,12 @@ def _guard_one(
     policy_name = canonical_tool_name(prefix + original.name)
     invoke_original = original.on_invoke_tool
 
-    async def run_original(**arguments: Any) -> Any:
-        pending = _CALL.get()
-        if pending is None:
-            raise RuntimeError(f"{original.name}: the guarded tool was run outside the Agents SDK runner")
-        ctx, raw, parsed = pending
-        payload = raw if arguments == parsed else orjson.dumps(arguments).decode()
-        return await invoke_original(ctx, payload)
+    async def outside_runner(**_arguments: Any) -> Any:
+        raise RuntimeError(f"{original.name}: the guarded tool was run outside the Agents SDK runner")
 
     guard.register(
         policy_name,
-        run_original,
+        outside_runner,
         description=original.description,
         args_model=json_schema_model(policy_name, original.params_json_schema),
     )
@@ -82,19 +71,24 @@ def _guard_one(
                     f"invalid arguments for {policy_name}: not JSON ({exc})", tool=policy_name
                 )
             )
-            record_rejection(
-                guard, policy_name, error, framework=FRAMEWORK, agent=agent, argument_bytes=len(raw.encode())
+            guard.reject(
+                policy_name, None, error, framework=FRAMEWORK, agent=agent, argument_bytes=len(raw.encode())
             )
             return refused(error)
-        token = _CALL.set((ctx, raw, parsed))
+
+        async def run_original(**arguments: Any) -> Any:
+            # The model's own JSON text when the decided arguments are what it sent, else the edit.
+            payload = raw if arguments == parsed else orjson.dumps(arguments).decode()
+            return await invoke_original(ctx, payload)
+
         try:
-            return await guard.acall(policy_name, parsed, agent=agent, framework=FRAMEWORK)
+            return await guard.acall(
+                policy_name, parsed, agent=agent, framework=FRAMEWORK, invoke=run_original
+            )
         except CallRejected as exc:
             return refused(exc)
         except ToolFailed as exc:
             raise (exc.__cause__ or exc) from None
-        finally:
-            _CALL.reset(token)
 
     return dataclasses.replace(original, on_invoke_tool=on_invoke_tool)
 
