@@ -52,6 +52,7 @@ from agentguard.pipeline import (
     RefreshablePolicy,
 )
 from agentguard.registry import RegisteredTool, ToolRegistry, bind_arguments
+from agentguard.sandbox_api import SandboxBackend
 from agentguard.settings import Settings, load_settings
 
 __all__ = ["CallContext", "Guard", "current_call"]  # the context names stay importable from here
@@ -199,11 +200,15 @@ class Guard:
             out[tool_name] = self._wrapper(tool_name, fn)
         return out
 
-    def register_builtins(self) -> None:
-        """Register fs.read, fs.write, fs.list, http.get, python.exec and shell.run."""
+    def register_builtins(self, *, sandbox: SandboxBackend | None = None) -> None:
+        """Register fs.read, fs.write, fs.list, http.get, python.exec and shell.run.
+
+        ``python.exec`` and ``shell.run`` run code in ``sandbox`` (e.g. ``agentguard.testing.FakeSandbox``);
+        by default in the Docker sandbox, which the guard starts on first use and closes with itself.
+        """
         from agentguard.tools import builtin_tools
 
-        for spec in builtin_tools(self.settings):
+        for spec in builtin_tools(self.settings, sandbox=sandbox):
             self.register(spec.name, spec.fn, sandboxed=spec.sandboxed, description=spec.description)
             if spec.close is not None and spec.close not in self._closers:
                 self._closers.append(spec.close)

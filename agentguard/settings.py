@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agentguard.errors import ConfigError
 from agentguard.models import Effect
-from agentguard.sandbox.profile import SandboxSettings
+from agentguard.sandbox_api import SandboxSettings
 
 __all__ = [
     "GRANTS_FILE",

@@ -8,9 +8,16 @@ named ``SandboxProfile``; see docs/sandbox.md.
 from agentguard.sandbox._doctor import DoctorCheck
 from agentguard.sandbox._hardening import HardeningItem, check_hardening, hardening_failures
 from agentguard.sandbox._images import BuildEvent, ImageStatus, build_images, image_status
-from agentguard.sandbox._result import EndReason, SandboxResult
 from agentguard.sandbox._sandbox import ManagedContainer, Sandbox, list_managed, reap
-from agentguard.sandbox.profile import Language, SandboxProfile, SandboxSettings
+from agentguard.sandbox_api import (
+    EndReason,
+    Language,
+    SandboxBackend,
+    SandboxProfile,
+    SandboxRequest,
+    SandboxResult,
+    SandboxSettings,
+)
 
 __all__ = [
     "BuildEvent",
@@ -21,7 +28,9 @@ __all__ = [
     "Language",
     "ManagedContainer",
     "Sandbox",
+    "SandboxBackend",
     "SandboxProfile",
+    "SandboxRequest",
     "SandboxResult",
     "SandboxSettings",
     "build_images",

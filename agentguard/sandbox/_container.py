@@ -26,7 +26,7 @@ from agentguard.sandbox._engine import (
 )
 from agentguard.sandbox._hardening import check_hardening
 from agentguard.sandbox._protocol import ResponseParser
-from agentguard.sandbox.profile import Language, SandboxProfile
+from agentguard.sandbox_api import Language, SandboxProfile
 
 __all__ = ["Exchange", "Live", "PoolKey", "container_config", "spawn"]
 

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from agentguard.sandbox._engine import sensitive_reason
-from agentguard.sandbox.profile import SandboxProfile
+from agentguard.sandbox_api import SandboxProfile
 
 __all__ = ["HardeningItem", "check_hardening", "hardening_failures"]
 

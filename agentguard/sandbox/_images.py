@@ -30,7 +30,7 @@ from agentguard.sandbox._engine import (
     base_image_name,
     image_name,
 )
-from agentguard.sandbox.profile import LANGUAGES, Language, SandboxSettings
+from agentguard.sandbox_api import LANGUAGES, Language, SandboxSettings
 
 __all__ = ["BuildEvent", "ImageStatus", "Progress", "build_images", "image_status", "recipes_dir"]
 

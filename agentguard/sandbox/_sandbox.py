@@ -41,8 +41,15 @@ from agentguard.sandbox._engine import (
 from agentguard.sandbox._images import ImageStatus, Progress, build_images
 from agentguard.sandbox._pool import Remover, WarmPool
 from agentguard.sandbox._protocol import encode_request
-from agentguard.sandbox._result import EndReason, SandboxResult
-from agentguard.sandbox.profile import LANGUAGES, Language, SandboxProfile, SandboxSettings
+from agentguard.sandbox_api import (
+    LANGUAGES,
+    EndReason,
+    Language,
+    SandboxProfile,
+    SandboxRequest,
+    SandboxResult,
+    SandboxSettings,
+)
 
 __all__ = ["ManagedContainer", "Sandbox", "list_managed", "reap"]
 
@@ -151,6 +158,10 @@ class Sandbox:
         atexit.register(self.close)
 
     # -- public API ---------------------------------------------------------------------------
+
+    def execute(self, request: SandboxRequest) -> SandboxResult:
+        """``SandboxBackend``: :meth:`run` for one request (what ``python.exec`` and ``shell.run`` call)."""
+        return self.run(request.language, request.code, profile=request.profile, call_id=request.call_id)
 
     def run(
         self,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agentguard.sandbox_api import SandboxBackend
 from agentguard.settings import Settings
 
 __all__ = ["ToolSpec", "builtin_tools"]
@@ -24,8 +25,9 @@ class ToolSpec:
     close: Callable[[], None] | None = None
 
 
-def builtin_tools(settings: Settings) -> list[ToolSpec]:
-    """The built-in tools bound to ``settings`` (workspace root, sandbox profiles)."""
+def builtin_tools(settings: Settings, *, sandbox: SandboxBackend | None = None) -> list[ToolSpec]:
+    """The built-in tools bound to ``settings`` (workspace root, sandbox profiles); code runs in
+    ``sandbox`` (default: the Docker sandbox, started on first use)."""
     from agentguard.tools.execution import sandbox_tools
     from agentguard.tools.filesystem import Workspace
     from agentguard.tools.web import http_get
@@ -36,5 +38,5 @@ def builtin_tools(settings: Settings) -> list[ToolSpec]:
         ToolSpec("fs.write", ws.write, "Write a UTF-8 text file inside the workspace."),
         ToolSpec("fs.list", ws.list, "List a directory inside the workspace."),
         ToolSpec("http.get", http_get, "Fetch a URL over HTTP(S) (size- and time-limited)."),
-        *sandbox_tools(settings),
+        *sandbox_tools(settings, sandbox),
     ]

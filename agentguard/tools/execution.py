@@ -1,22 +1,28 @@
-"""``python.exec`` and ``shell.run``: code runs in a single-use sandbox container, never on the host."""
+"""``python.exec`` and ``shell.run``: code runs in a sandbox backend, never on the host.
+
+The backend is a parameter (``SandboxBackend``): by default the Docker ``Sandbox``, started on first use
+so policy-only users never touch Docker; tests pass ``agentguard.testing.FakeSandbox``.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from agentguard.context import current_call
+from agentguard.sandbox_api import Language, SandboxBackend, SandboxRequest, SandboxResult
 from agentguard.settings import Settings
 
 if TYPE_CHECKING:
     from agentguard.sandbox import Sandbox
     from agentguard.tools import ToolSpec
 
-__all__ = ["sandbox_tools"]
+__all__ = ["DockerBackend", "sandbox_tools"]
 
 
-class _Runner:
-    """One shared Sandbox per settings, started on first use (so policy-only users never touch Docker)."""
+class DockerBackend:
+    """The Docker ``Sandbox`` for ``settings``, created on the first request and shared after it."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -31,33 +37,45 @@ class _Runner:
                 self._sandbox = Sandbox(self._settings.sandbox, workspace=self._settings.workspace)
             return self._sandbox
 
+    def execute(self, request: SandboxRequest) -> SandboxResult:
+        return self.sandbox().execute(request)
+
     def close(self) -> None:
         with self._lock:
             sandbox, self._sandbox = self._sandbox, None
         if sandbox is not None:
             sandbox.close()
 
-    def run(self, language: Literal["python", "shell"], code: str) -> Any:
+
+def sandbox_tools(settings: Settings, backend: SandboxBackend | None = None) -> list[ToolSpec]:
+    """The two tools, running code in ``backend`` (default: a ``DockerBackend`` the tools own and close;
+    a backend passed in is its owner's to close)."""
+    from agentguard.tools import ToolSpec
+
+    runner: SandboxBackend
+    close: Callable[[], None] | None = None
+    if backend is None:
+        docker = DockerBackend(settings)
+        runner, close = docker, docker.close
+    else:
+        runner = backend
+
+    def run(language: Language, code: str) -> SandboxResult:
+        # The profile is the one the policy decided for this call (the guard sets the call context).
         ctx = current_call()
         profile = ctx.decision.sandbox_profile if ctx else None
         call_id = ctx.call.id if ctx else None
-        return self.sandbox().run(language, code, profile=profile, call_id=call_id)
+        return runner.execute(SandboxRequest(language, code, profile=profile, call_id=call_id))
 
-
-def sandbox_tools(settings: Settings) -> list[ToolSpec]:
-    from agentguard.tools import ToolSpec
-
-    runner = _Runner(settings)
-
-    def python_exec(code: str) -> Any:
+    def python_exec(code: str) -> SandboxResult:
         """Run Python 3 code in a sandbox container; returns exit code, stdout, stderr, end reason."""
-        return runner.run("python", code)
+        return run("python", code)
 
-    def shell_run(command: str) -> Any:
+    def shell_run(command: str) -> SandboxResult:
         """Run a POSIX shell command in a sandbox container; returns exit code, stdout, stderr, end reason."""
-        return runner.run("shell", command)
+        return run("shell", command)
 
     return [
-        ToolSpec("python.exec", python_exec, python_exec.__doc__ or "", sandboxed=True, close=runner.close),
-        ToolSpec("shell.run", shell_run, shell_run.__doc__ or "", sandboxed=True, close=runner.close),
+        ToolSpec("python.exec", python_exec, python_exec.__doc__ or "", sandboxed=True, close=close),
+        ToolSpec("shell.run", shell_run, shell_run.__doc__ or "", sandboxed=True, close=close),
     ]

@@ -23,7 +23,7 @@ from agentguard.approval import (
     short_duration,
 )
 from agentguard.errors import AgentGuardError
-from agentguard.sandbox.profile import SandboxProfile
+from agentguard.sandbox_api import SandboxProfile
 from agentguard.tui._detail import render_detail
 from agentguard.tui._dialogs import DenyDialog, EditDialog, GrantChoice, HelpScreen, ScopeDialog
 from agentguard.tui._screens import AuditScreen, GrantsScreen

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentguard.approval import QueuedRequest, short_duration
-from agentguard.sandbox.profile import SandboxProfile
+from agentguard.sandbox_api import SandboxProfile
 
 __all__ = ["CODE_ARGUMENTS", "render_detail"]
 
