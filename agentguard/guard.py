@@ -22,7 +22,6 @@ from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from agentguard.approval.scripted import DenyApprover
 from agentguard.context import CallContext, current_call, serving
 from agentguard.errors import (
     AgentGuardError,
@@ -139,6 +138,8 @@ class Guard:
             from agentguard.approval.terminal import TerminalApprover
 
             return TerminalApprover()
+        from agentguard.approval.scripted import DenyApprover
+
         return DenyApprover("no approver configured and stdin is not a TTY: ask means deny")
 
     def close(self) -> None:
