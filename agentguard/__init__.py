@@ -28,7 +28,6 @@ from agentguard.models import (
     ApprovalStatus,
     Decision,
     Effect,
-    ExecutionResult,
     RuleRef,
     ToolCall,
 )
@@ -62,7 +61,6 @@ __all__ = [
     "ConfigError",
     "Decision",
     "Effect",
-    "ExecutionResult",
     "Guard",
     "InvalidArguments",
     "PolicyDecider",

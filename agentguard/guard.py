@@ -177,10 +177,6 @@ class Guard:
     def tools(self) -> tuple[str, ...]:
         return self._registry.names
 
-    def argument_schema(self, name: str) -> dict[str, Any]:
-        """The JSON schema of a registered tool's arguments (for frameworks that need one)."""
-        return self._registry.lookup(name).model.model_json_schema()
-
     def tool(
         self, fn: Callable[..., Any] | None = None, /, *, name: str | None = None, sandboxed: bool = False
     ) -> Any:

@@ -1,6 +1,6 @@
 """Frozen value objects that flow through the pipeline.
 
-``ToolCall`` -> ``Decision`` -> (``ApprovalRequest`` -> ``ApprovalResult``) -> ``ExecutionResult``.
+``ToolCall`` -> ``Decision`` -> (``ApprovalRequest`` -> ``ApprovalResult``); what the tool returns is its own.
 They are pydantic models so they serialise straight into the audit log, the approval
 queue and ``--json`` output.
 """
@@ -20,8 +20,7 @@ __all__ = [
     "ApprovalStatus",
     "Decision",
     "Effect",
-    "ErrorInfo",
-    "ExecutionResult",
+    "FrozenModel",
     "RuleRef",
     "ToolCall",
     "canonical_tool_name",
@@ -37,7 +36,9 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class _Frozen(BaseModel):
+class FrozenModel(BaseModel):
+    """The one config of agentguard's value objects: immutable once built, unknown fields are errors."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -56,7 +57,7 @@ class Effect(StrEnum):
 _RANK = {Effect.ALLOW: 0, Effect.ASK: 1, Effect.DENY: 2}
 
 
-class ToolCall(_Frozen):
+class ToolCall(FrozenModel):
     """One tool invocation by an agent, as the guard sees it."""
 
     id: str = Field(default_factory=new_id)
@@ -68,7 +69,7 @@ class ToolCall(_Frozen):
     time: datetime = Field(default_factory=_now)
 
 
-class RuleRef(_Frozen):
+class RuleRef(FrozenModel):
     """Where a rule lives: file, line and the rule's text as written."""
 
     file: str
@@ -82,7 +83,7 @@ class RuleRef(_Frozen):
 NO_RULE = "no-rule-matched"
 
 
-class Decision(_Frozen):
+class Decision(FrozenModel):
     """The policy's verdict on one call, naming the rule that produced it."""
 
     effect: Effect
@@ -105,7 +106,7 @@ class ApprovalStatus(StrEnum):
     ABANDONED = "abandoned"
 
 
-class ApprovalRequest(_Frozen):
+class ApprovalRequest(FrozenModel):
     """What an approver is asked: serialisable, so it can wait in a queue."""
 
     call: ToolCall
@@ -114,7 +115,7 @@ class ApprovalRequest(_Frozen):
     requested_at: datetime = Field(default_factory=_now)
 
 
-class ApprovalResult(_Frozen):
+class ApprovalResult(FrozenModel):
     """A person's (or a stand-in's) answer."""
 
     status: ApprovalStatus
@@ -128,22 +129,6 @@ class ApprovalResult(_Frozen):
     @property
     def approved(self) -> bool:
         return self.status is ApprovalStatus.APPROVED
-
-
-class ErrorInfo(_Frozen):
-    code: str
-    message: str
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-class ExecutionResult(_Frozen):
-    """What running the tool produced (or how it failed)."""
-
-    call_id: str
-    ok: bool
-    value: Any = None
-    error: ErrorInfo | None = None
-    duration_ms: float
 
 
 _TOOL_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-/:")

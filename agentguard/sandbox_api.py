@@ -21,7 +21,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from agentguard.models import FrozenModel
 
 __all__ = [
     "EndReason",
@@ -40,10 +42,8 @@ WorkspaceMode = Literal["none", "ro", "rw"]
 LANGUAGES: tuple[Language, ...] = ("python", "shell")
 
 
-class SandboxProfile(BaseModel):
+class SandboxProfile(FrozenModel):
     """How one execution is confined. Every default is the safe one."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     network: bool = Field(default=False, description="False: network_mode=none (only loopback exists).")
     memory_mb: int = Field(default=256, ge=16, le=65_536, description="Memory limit; swap equals memory.")
@@ -92,10 +92,8 @@ _BUILTIN_PROFILES: dict[str, SandboxProfile] = {
 }
 
 
-class SandboxSettings(BaseModel):
+class SandboxSettings(FrozenModel):
     """The ``[sandbox]`` section of agentguard.toml; ``[sandbox.profiles.NAME]`` defines named profiles."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     default_profile: str = "default"
     pool_size: int = Field(
@@ -158,10 +156,8 @@ class EndReason(StrEnum):
     ERROR = "error"
 
 
-class SandboxResult(BaseModel):
+class SandboxResult(FrozenModel):
     """The outcome of one execution. ``exit_code`` is ``None`` when the program was killed by us."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     exit_code: int | None
     stdout: str

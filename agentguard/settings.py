@@ -13,10 +13,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from agentguard.errors import ConfigError
-from agentguard.models import Effect
+from agentguard.models import Effect, FrozenModel
 from agentguard.sandbox_api import SandboxSettings
 
 __all__ = [
@@ -41,17 +41,13 @@ class Durability(StrEnum):
     BATCH = "batch"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class AuditSettings(_Section):
+class AuditSettings(FrozenModel):
     durability: Durability = Durability.FSYNC
     batch_size: int = Field(default=64, ge=1, le=100_000)
     file: str = "audit.jsonl"
 
 
-class ApprovalSettings(_Section):
+class ApprovalSettings(FrozenModel):
     timeout_s: float = Field(default=300.0, gt=0)
     on_timeout: Effect = Effect.DENY
 
@@ -63,7 +59,7 @@ class ApprovalSettings(_Section):
         return v
 
 
-class Settings(_Section):
+class Settings(FrozenModel):
     home: Path = Field(default_factory=lambda: Path.home() / ".agentguard")
     policy_dir: Path | None = None
     workspace: Path = Field(default_factory=Path.cwd)

@@ -264,3 +264,23 @@ def test_reject_records_the_refused_call_in_the_guards_shape(guard: Guard) -> No
     assert rejected["event"] == "call.rejected"
     assert rejected["call_id"] == received["call_id"]
     assert rejected["error"]["code"] == error.code
+
+
+def test_value_objects_share_one_frozen_config() -> None:
+    from pydantic import ValidationError
+
+    from agentguard.audit import VerifyReport
+    from agentguard.models import FrozenModel
+    from agentguard.policy import LintFinding, PolicyCase
+    from agentguard.sandbox_api import SandboxProfile, SandboxResult, SandboxSettings
+    from agentguard.settings import AuditSettings
+
+    for model in (ToolCall, Decision, VerifyReport, LintFinding, PolicyCase, SandboxProfile, SandboxResult):
+        assert issubclass(model, FrozenModel), model
+    assert issubclass(SandboxSettings, FrozenModel)
+    assert issubclass(AuditSettings, FrozenModel)
+    with pytest.raises(ValidationError):
+        SandboxProfile(memory_mb=64, swap=True)  # type: ignore[call-arg]
+    profile = SandboxProfile()
+    with pytest.raises(ValidationError):
+        profile.network = True  # type: ignore[misc]

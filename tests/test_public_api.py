@@ -21,7 +21,6 @@ EXPECTED = {
     "ConfigError",
     "Decision",
     "Effect",
-    "ExecutionResult",
     "Guard",
     "InvalidArguments",
     "PolicyDecider",

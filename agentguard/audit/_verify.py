@@ -10,7 +10,6 @@ from enum import StrEnum
 from pathlib import Path
 
 import orjson
-from pydantic import BaseModel, ConfigDict
 
 from agentguard.audit._chain import (
     GENESIS,
@@ -21,15 +20,12 @@ from agentguard.audit._chain import (
     split_line,
 )
 from agentguard.errors import AuditError
+from agentguard.models import FrozenModel
 
 __all__ = ["BadRecord", "CheckpointState", "CheckpointStatus", "TornTail", "VerifyReport", "verify"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class BadRecord(_Frozen):
+class BadRecord(FrozenModel):
     """The first record that fails: 1-based ``line``, its ``seq`` (or the one expected there), why."""
 
     line: int
@@ -37,7 +33,7 @@ class BadRecord(_Frozen):
     reason: str
 
 
-class TornTail(_Frozen):
+class TornTail(FrozenModel):
     """Bytes after the last complete line: an interrupted write (``offset`` and ``length`` in bytes)."""
 
     offset: int
@@ -54,14 +50,14 @@ class CheckpointStatus(StrEnum):
     UNCHECKED = "unchecked"  # the chain broke before the checkpointed record
 
 
-class CheckpointState(_Frozen):
+class CheckpointState(FrozenModel):
     status: CheckpointStatus
     seq: int | None = None
     hash: str | None = None
     problem: str | None = None
 
 
-class VerifyReport(_Frozen):
+class VerifyReport(FrozenModel):
     """The outcome of :func:`verify`. ``ok`` only if every record links and the checkpoint agrees."""
 
     path: str

@@ -10,16 +10,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentguard.errors import PolicyError
-from agentguard.models import NO_RULE, Decision, Effect, ToolCall
+from agentguard.models import NO_RULE, Decision, Effect, FrozenModel, ToolCall
 from agentguard.pipeline import PolicyDecider
 
 __all__ = ["CaseResult", "PolicyCase", "load_cases", "run_cases"]
 
 
-class PolicyCase(BaseModel):
+class PolicyCase(FrozenModel):
     """One row: ``{agent, tool, args, expect, name?, rule?}``. ``rule: null`` expects no rule to match."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     tool: str
     expect: Effect

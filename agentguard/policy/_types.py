@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from agentguard.models import Effect, RuleRef
+from agentguard.models import Effect, FrozenModel, RuleRef
 from agentguard.policy._conditions import Condition
 
 __all__ = ["LintFinding", "RoleLink", "Rule"]
@@ -49,10 +47,8 @@ class RoleLink:
     role: str
 
 
-class LintFinding(BaseModel):
+class LintFinding(FrozenModel):
     """One problem in a policy: errors stop the policy from loading, warnings do not."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     severity: Literal["error", "warning"]
     file: str

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from docker.errors import DockerException
-from pydantic import BaseModel, ConfigDict
 
 from agentguard.errors import SandboxError
+from agentguard.models import FrozenModel
 from agentguard.sandbox._container import PoolKey, container_config, remove, spawn
 from agentguard.sandbox._hardening import check_hardening
 from agentguard.sandbox._images import image_status
@@ -35,9 +35,7 @@ except OSError:
 """
 
 
-class DoctorCheck(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class DoctorCheck(FrozenModel):
     name: str
     ok: bool
     detail: str

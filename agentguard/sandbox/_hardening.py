@@ -9,17 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from agentguard.models import FrozenModel
 from agentguard.sandbox._engine import sensitive_reason
 from agentguard.sandbox_api import SandboxProfile
 
 __all__ = ["HardeningItem", "check_hardening", "hardening_failures"]
 
 
-class HardeningItem(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class HardeningItem(FrozenModel):
     name: str
     cis: str
     ok: bool
