@@ -12,7 +12,15 @@ from typing import Any, Protocol, runtime_checkable
 
 from agentguard.models import ApprovalRequest, ApprovalResult, Decision, ToolCall
 
-__all__ = ["Approver", "AsyncApprover", "AuditSink", "Closeable", "PolicyDecider", "RefreshablePolicy"]
+__all__ = [
+    "Approver",
+    "AsyncApprover",
+    "AuditSink",
+    "Closeable",
+    "ListablePolicy",
+    "PolicyDecider",
+    "RefreshablePolicy",
+]
 
 
 @runtime_checkable
@@ -46,6 +54,15 @@ class RefreshablePolicy(Protocol):
 
     def refresh_due(self) -> bool:
         """The cheap per-call form of ``refresh`` (may skip the check when it ran very recently)."""
+        ...
+
+
+@runtime_checkable
+class ListablePolicy(Protocol):
+    """A policy that can tell, without arguments, that a tool can never run (adapters hide such tools)."""
+
+    def may_allow(self, agent: str, tool: str) -> bool:
+        """False only when no call of ``tool`` by ``agent`` could be allowed or asked."""
         ...
 
 

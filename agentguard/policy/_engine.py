@@ -266,6 +266,25 @@ class PolicyEngine:
 
     # ---------------------------------------------------------------- deciding
 
+    def may_allow(self, agent: str, tool: str) -> bool:
+        """Whether some call of ``tool`` by ``agent`` could be allowed or asked, whatever its arguments.
+
+        True when an allow or ask rule for the agent (or one of its roles) has a tool pattern matching
+        the name, or when the default effect is not deny. Conditions are not evaluated: a screen for
+        listing tools (the MCP proxy hides the others), never a decision. False while the policy
+        cannot be loaded (every call is denied then) or for a name that cannot be a tool name.
+        """
+        state = self._state
+        if state is None or self._failure is not None:
+            return False
+        try:
+            name = canonical_tool_name(tool)
+        except ValueError:
+            return False
+        if self._default is not Effect.DENY:
+            return True
+        return any(rule.effect is not Effect.DENY for rule in state.index.plan(agent, name).rules)
+
     def decide(self, call: ToolCall) -> Decision:
         """The verdict for one call. Never raises: any internal problem is a deny naming the cause."""
         try:

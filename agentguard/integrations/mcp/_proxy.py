@@ -2,9 +2,10 @@
 
 The proxy starts the real server as a subprocess (the SDK's stdio client) and serves the agent
 with the SDK's low-level ``Server``. ``tools/call`` goes through ``Guard.acall`` (policy, approval,
-audit) and ``tools/list`` hides tools the policy denies outright; the server's own requests of the
-client (sampling, elicitation, roots) are guarded too (``_back_channel``). Resources, prompts,
-completions, subscriptions, server notifications, progress and cancellation are relayed unchanged.
+audit) and ``tools/list`` hides the tools no call of which could run (an unconditional deny, or no
+allow or ask rule for the tool); the server's own requests of the client (sampling, elicitation,
+roots) are guarded too (``_back_channel``). Resources, prompts, completions, subscriptions, server
+notifications, progress and cancellation are relayed unchanged.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from agentguard.integrations._arguments import (
 from agentguard.integrations.mcp._back_channel import BackChannel
 from agentguard.integrations.mcp._naming import policy_tool_name, server_name_from_command
 from agentguard.models import Decision, Effect
+from agentguard.pipeline import ListablePolicy
 
 __all__ = ["FRAMEWORK", "McpProxy", "UpstreamUnavailable", "is_unconditional_deny"]
 
@@ -474,9 +476,7 @@ class McpProxy:
         for entry in tools.values():
             hidden_because = entry.problem
             if hidden_because is None and entry.policy_name is not None:
-                decision = self.guard.decide(entry.policy_name, {}, agent=self.agent)
-                if is_unconditional_deny(decision):
-                    hidden_because = f"denied by policy rule {decision.rule_id}: {decision.reason}"
+                hidden_because = self._refused_outright(entry.policy_name)
             if hidden_because is None:
                 visible.append(entry.upstream)
             elif self.show_hidden:
@@ -484,6 +484,19 @@ class McpProxy:
                 description = f"{note} {entry.upstream.description or ''}".strip()
                 visible.append(entry.upstream.model_copy(update={"description": description}))
         return types.ListToolsResult(tools=visible)
+
+    def _refused_outright(self, policy_name: str) -> str | None:
+        """Why every call of the tool is refused (so it is not listed), or None if some call may run:
+        an unconditional deny rule, or no allow or ask rule whose tool pattern matches it for this agent."""
+        decision = self.guard.decide(policy_name, {}, agent=self.agent)
+        if is_unconditional_deny(decision):
+            return f"denied by policy rule {decision.rule_id}: {decision.reason}"
+        policy = self.guard.policy
+        if isinstance(policy, ListablePolicy) and not policy.may_allow(
+            self.agent or self.guard.agent, policy_name
+        ):
+            return f"no allow or ask rule names {policy_name}"
+        return None
 
     async def _screen(self, ctx: ServerRequestContext[Any], call_next: Any) -> Any:
         """Answer a ``tools/call`` whose params the SDK would reject with an audited tool error."""
