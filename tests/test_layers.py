@@ -1,0 +1,62 @@
+"""The dependencies docs/architecture.md states are the ones the code has (every import, lazy ones too)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "agentguard"
+
+CORE = {"errors", "models", "pipeline", "sandbox_api", "settings", "detectors"}
+ALLOWED: dict[str, set[str]] = {
+    # the core: value objects, errors, Protocols, settings; nothing above it
+    "errors": set(),
+    "models": set(),
+    "detectors": set(),
+    "pipeline": {"models"},
+    "sandbox_api": {"models"},
+    "settings": {"errors", "models", "sandbox_api"},
+    # what the guard is built from
+    "context": {"models", "settings"},
+    "registry": {"errors", "models"},
+    # the stages: the core only; tools run code through the sandbox (loaded on first use)
+    "policy": CORE,
+    "approval": CORE,
+    "audit": CORE,
+    "sandbox": CORE,
+    "tools": CORE | {"context", "sandbox"},
+    # the one module that knows the order of the steps, and what sits on top of it
+    "guard": CORE | {"context", "registry", "policy", "approval", "audit", "tools"},
+    "integrations": CORE | {"guard"},
+    "testing": CORE | {"approval"},
+    "tui": CORE | {"approval", "audit"},
+}
+
+
+def _unit(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "agentguard"
+
+
+def imports() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        unit = path.relative_to(PACKAGE).with_suffix("").parts[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("agentguard"):
+                targets = (
+                    {alias.name for alias in node.names}
+                    if node.module == "agentguard"
+                    else {_unit(node.module)}
+                )
+                found.setdefault(unit, set()).update(targets - {unit})
+    return found
+
+
+def test_each_part_imports_only_what_the_architecture_allows() -> None:
+    wrong = {
+        unit: sorted(targets - ALLOWED[unit])
+        for unit, targets in imports().items()
+        if unit in ALLOWED and targets - ALLOWED[unit]
+    }
+    assert wrong == {}
