@@ -9,11 +9,12 @@ Use these instead of patching import paths::
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentguard.approval.scripted import DenyApprover, ScriptedApprover
 
-__all__ = ["DenyApprover", "MemoryAudit", "ScriptedApprover"]
+__all__ = ["DenyApprover", "FakeResolver", "MemoryAudit", "ScriptedApprover"]
 
 
 class MemoryAudit:
@@ -36,3 +37,24 @@ class MemoryAudit:
 
     def close(self) -> None:
         """Nothing to flush."""
+
+
+class FakeResolver:
+    """A ``Resolver`` over a fixed table, since DNS is not ours to test.
+
+    ``FakeResolver({"a.test": ["10.0.0.1"]})``.
+
+    A name not in the table does not resolve (``OSError``); ``lookups`` counts the questions asked.
+    Assign to ``table`` to change an answer (a rebinding DNS server).
+    """
+
+    def __init__(self, table: Mapping[str, Sequence[str]]) -> None:
+        self.table: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in table.items()}
+        self.lookups: list[str] = []
+
+    def resolve(self, host: str) -> Sequence[str]:
+        self.lookups.append(host)
+        try:
+            return self.table[host]
+        except KeyError:
+            raise OSError(f"{host}: name does not resolve") from None

@@ -1,0 +1,260 @@
+"""URL bypasses (issue 10, finding 4): each trick must end in deny or ask, never allow.
+
+Classes: IPv6 zone ids, percent-encoded / ``;``-suffixed / case-changed path segments against a
+path-scoped deny, dot-segment variants against a path-scoped allow, address ranges (``ip()``), and
+the table test of the normaliser against ada's own reading.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+import ada_url
+import pytest
+
+from agentguard.models import Effect
+from agentguard.policy import PolicyEngine
+from agentguard.policy._urls import UnreadableUrl, UrlPattern, parse_url
+
+from .conftest import decide
+
+# ---------------------------------------------------------------- zone ids, hosts
+
+HOST_RULES = """
+p, *, http.get, url(url, "*://[::1]:*") || url(url, "*://[fe80::1]:*") || url(url, "*://localhost:*"), deny
+p, *, http.get, url(url, "*://*:*"), allow
+"""
+
+
+@pytest.fixture
+def host_engine(engine_for: Callable[..., PolicyEngine]) -> PolicyEngine:
+    return engine_for(HOST_RULES)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1%25eth0]/",
+        "http://[::1%eth0]:8080/",
+        "http://[::1%251]/admin",
+        "http://[fe80::1%25lo]/",
+        "http://[0:0::1%25eth0]/",
+        "http://user@[::1]/",  # user info: parsers disagree about '@'
+        "http://[::1]@evil.test/",
+        "http:/\\[::1]/",
+        "http://\t[::1]/",
+        "http:[::1]/",  # no '//': WHATWG still reads host [::1], others read a path
+        "http:///[::1]/",
+        "http://LocalHost./",
+        "http://loc%61lhost/",
+    ],
+)
+def test_host_tricks_hit_the_deny(host_engine: PolicyEngine, url: str) -> None:
+    decision = decide(host_engine, "http.get", url=url)
+    assert decision.effect is Effect.DENY, (url, decision.reason)
+    assert decision.rule is not None, (url, decision.reason)
+    assert decision.rule.line == 1, (url, decision.reason)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.test/", "http://[::2]/", "http://127.0.0.1:8080/x", "https://xn--bcher-kva.test/"],
+)
+def test_plain_hosts_still_pass(host_engine: PolicyEngine, url: str) -> None:
+    assert decide(host_engine, "http.get", url=url).effect is Effect.ALLOW, url
+
+
+# ---------------------------------------------------------------- paths against a deny
+
+PATH_DENY_RULES = """
+p, *, http.get, url(url, "https://api.test/v1/admin/**"), deny
+p, *, http.get, url(url, "https://api.test/v1/**"), allow
+"""
+
+
+@pytest.fixture
+def path_deny_engine(engine_for: Callable[..., PolicyEngine]) -> PolicyEngine:
+    return engine_for(PATH_DENY_RULES)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/admin/users",
+        "/v1/%61dmin/users",  # unreserved character percent-encoded
+        "/v1/%61%64%6D%69%6E/users",
+        "/v1/admin;x/users",  # path parameter (Tomcat, Jetty, Spring drop it)
+        "/v1/admin;/users",
+        "/v1/admin;jsessionid=1",
+        "/v1/ADMIN/users",  # case-insensitive servers (IIS, case-folding file systems)
+        "/v1/Admin",
+        "/v1/%2561dmin/users",  # double encoding
+        "/v1/x/..%2Fadmin/users",  # encoded slash a server may decode
+        "/v1/x%2F..%2Fadmin/users",
+        "/v1/x/..%5Cadmin/users",
+        "/v1/x/%2e%2e/admin/users",  # encoded dot segments
+        "/v1/x/.%2E/admin/users",
+        "/v1/./admin/users",
+        "/v1//admin/users",
+        "/v1/admin%3Bx/users",
+        "/v1/admin",
+    ],
+)
+def test_encoded_admin_paths_hit_the_deny(path_deny_engine: PolicyEngine, path: str) -> None:
+    decision = decide(path_deny_engine, "http.get", url="https://api.test" + path)
+    assert decision.effect is Effect.DENY, (path, decision.reason)
+    assert decision.rule is not None, (path, decision.reason)
+    assert decision.rule.line == 1, (path, decision.reason)
+
+
+@pytest.mark.parametrize("path", ["/v1/users", "/v1/administrators", "/v1/users;page=2", "/v1/%7Euser"])
+def test_other_paths_are_allowed(path_deny_engine: PolicyEngine, path: str) -> None:
+    decision = decide(path_deny_engine, "http.get", url="https://api.test" + path)
+    assert decision.effect is Effect.ALLOW, (path, decision.reason)
+
+
+# ---------------------------------------------------------------- paths against an allow
+
+PATH_ALLOW_RULES = """
+p, *, http.get, url(url, "https://api.test/public/**"), allow
+"""
+
+
+@pytest.fixture
+def path_allow_engine(engine_for: Callable[..., PolicyEngine]) -> PolicyEngine:
+    return engine_for(PATH_ALLOW_RULES)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/public/..;/admin",  # Tomcat reads '..;' as '..'
+        "/public/..;x/admin",
+        "/public;/../admin",
+        "/public/%2e%2e/admin",
+        "/public/%2E%2e/admin",
+        "/public/..%2fadmin",
+        "/public/..%2Fadmin",
+        "/public/..%5cadmin",
+        "/public/%252e%252e/admin",
+        "/public/%252e%252e%252fadmin",
+        "/public/.%252e/admin",
+        "/PUBLIC/x",
+        "/public/../admin",
+        "/public/x/../../admin",
+        "/publicx/y",
+    ],
+)
+def test_dot_segment_variants_escape_no_allow(path_allow_engine: PolicyEngine, path: str) -> None:
+    decision = decide(path_allow_engine, "http.get", url="https://api.test" + path)
+    assert decision.effect is not Effect.ALLOW, (path, decision.reason)
+
+
+@pytest.mark.parametrize(
+    "path", ["/public", "/public/", "/public/a/b.html", "/public/a/../b", "/public/%7Ea", "/public/Readme.md"]
+)
+def test_plain_public_paths_are_allowed(path_allow_engine: PolicyEngine, path: str) -> None:
+    decision = decide(path_allow_engine, "http.get", url="https://api.test" + path)
+    assert decision.effect is Effect.ALLOW, (path, decision.reason)
+
+
+def test_cannot_tell_applies_an_ask_and_never_an_allow(engine_for: Callable[..., PolicyEngine]) -> None:
+    engine = engine_for(
+        """
+p, *, http.get, !url(url, "https://api.test/v1/admin/**"), allow
+p, *, http.get, url(url, "https://api.test/v1/admin/**"), ask
+"""
+    )
+    decision = decide(engine, "http.get", url="https://api.test/v1/admin;x/users")
+    assert decision.effect is Effect.ASK, decision.reason  # negation did not turn it into an allow
+    assert "cannot tell" in decision.reason
+    assert decide(engine, "http.get", url="https://api.test/v1/users").effect is Effect.ALLOW
+
+
+def test_unreadable_urls_match_no_allow_but_every_deny(engine_for: Callable[..., PolicyEngine]) -> None:
+    engine = engine_for(
+        """
+p, *, http.get, url(url, "https://*:*"), allow
+p, *, http.get, url(url, "https://nowhere.test"), deny
+""",
+        default_effect=Effect.ASK,
+    )
+    for url in ["https://a.test\\@b.test/", "", "https://a b/", "https://docs.python\uff0eorg/", 42]:
+        decision = decide(engine, "http.get", url=url)
+        assert decision.effect is Effect.DENY, (url, decision.reason)
+        assert decision.rule is not None, url
+        assert decision.rule.line == 2, url
+
+
+# ---------------------------------------------------------------- the normaliser, against ada
+
+
+TABLE: list[tuple[str, str | None]] = [
+    # url, the host rules compare (None: unreadable)
+    ("http://127.1/", "127.0.0.1"),
+    ("http://0x7f.0.0.1/", "127.0.0.1"),
+    ("http://0177.0.0.1/", "127.0.0.1"),
+    ("http://2130706433/", "127.0.0.1"),
+    ("http://0251.0376.0251.0376/", "169.254.169.254"),
+    ("http://[::ffff:127.0.0.1]/", "127.0.0.1"),
+    ("http://[0:0:0:0:0:0:0:1]/", "::1"),
+    ("http://[::1%25eth0]/", None),
+    ("https://B\u00dcCHER.test/", "xn--bcher-kva.test"),
+    ("https://fa\u00df.test/", None),
+    ("https://ex\u00adample.test/", None),
+    ("https://docs.python\u3002org/", None),
+    ("https://example.test./", "example.test"),
+    ("https://example..test/", None),
+    ("https://%65xample.test/", None),
+    ("https://1.2.3/", "1.2.0.3"),
+    ("https://999.1.1.1/", None),
+    ("ws://Example.Test:9000/", "example.test"),
+    ("git+ssh://Example.Test:22/x", "example.test"),
+    ("https://a.test:99999/", None),
+    ("https:example.test", None),
+    ("mailto:a@example.test", None),
+]
+
+
+@pytest.mark.parametrize(("url", "host"), TABLE)
+def test_normaliser_table(url: str, host: str | None) -> None:
+    if host is None:
+        with pytest.raises(UnreadableUrl):
+            parse_url(url)
+        return
+    parsed = parse_url(url)
+    assert parsed.host == host
+    # what the matcher decides on is ada's own reading of the URL, never a second parse
+    ada = ada_url.parse_url(url)
+    assert parsed.href == ada["href"]
+    if parsed.ip is not None:
+        assert ipaddress.ip_address(ada["hostname"].strip("[]")) == parsed.ip
+    else:
+        assert ada["hostname"].rstrip(".").lower() == host  # opaque hosts (git+ssh:) keep their case
+
+
+PATH_TABLE: list[tuple[str, str, bool | None]] = [
+    # path, pattern, verdict (None: cannot tell)
+    ("/a/b", "/a/**", True),
+    ("/a/%62", "/a/b", True),
+    ("/a/%7e", "/a/~", True),
+    ("/a/%C3%A9", "/a/\u00e9", True),
+    ("/a/\u00e9", "/a/\u00e9", True),
+    ("/a/x/../b", "/a/b", True),
+    ("/a/x/%2e%2e/b", "/a/b", True),
+    ("/a;p/b", "/a/b", None),
+    ("/a;p/b", "/a/**", None),
+    ("/a;p/b", "/x/**", False),
+    ("/A/b", "/a/**", None),
+    ("/A/b", "/A/**", True),
+    ("/a/b%2Fc", "/a/b/c", None),
+    ("/a/%252e%252e/b", "/b", None),
+    ("/a/b", "/c/**", False),
+]
+
+
+@pytest.mark.parametrize(("path", "pattern", "verdict"), PATH_TABLE)
+def test_path_readings_table(path: str, pattern: str, verdict: bool | None) -> None:
+    url = parse_url("https://h.test" + path)
+    assert UrlPattern.parse("https://h.test" + pattern).matches(url) is verdict
