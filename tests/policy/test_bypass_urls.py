@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from pathlib import Path
 
 import ada_url
 import pytest
 
+from agentguard.errors import PolicyError
 from agentguard.models import Effect
 from agentguard.policy import PolicyEngine
 from agentguard.policy._urls import UnreadableUrl, UrlPattern, parse_url
+from agentguard.testing import FakeResolver
 
 from .conftest import decide
 
@@ -185,6 +188,119 @@ p, *, http.get, url(url, "https://nowhere.test"), deny
         assert decision.effect is Effect.DENY, (url, decision.reason)
         assert decision.rule is not None, url
         assert decision.rule.line == 2, url
+
+
+# ---------------------------------------------------------------- address ranges: ip()
+
+IP_RULES = """
+p, *, http.get, ip(url, "loopback", "private", "link-local", "metadata", "unspecified"), deny
+p, *, http.get, !ip(url, "internal") && url(url, "*://*:*"), allow
+"""
+
+DNS = FakeResolver(
+    {
+        "public.test": ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"],
+        "localtest.test": ["127.0.0.1"],
+        "rebind.test": ["93.184.216.34", "127.0.0.1"],  # one public, one loopback answer
+        "meta.test": ["169.254.169.254"],
+        "v6meta.test": ["fd00:ec2::254"],
+        "mapped.test": ["::ffff:10.0.0.1"],
+        "empty.test": [],
+        "junk.test": ["not-an-address"],
+    }
+)
+
+
+@pytest.fixture
+def ip_engine(engine_for: Callable[..., PolicyEngine]) -> PolicyEngine:
+    return engine_for(IP_RULES, resolver=DNS, default_effect=Effect.ASK)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://127.0.0.2:8080/",
+        "http://127.1/",
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",  # IPv4-mapped
+        "http://[::ffff:169.254.169.254]/",
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+        "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
+        "http://0251.0376.0251.0376/latest/meta-data/",  # octal metadata address
+        "http://0xA9FEA9FE/",
+        "http://169.254.169.254/",
+        "http://[fe80::1]/",
+        "http://10.1.2.3/",
+        "http://172.16.0.1/",
+        "http://192.168.1.1/",
+        "http://100.64.0.1/",
+        "http://0.0.0.0:8000/",
+        "http://[::]/",
+        "http://[fc00::1]/",
+        "http://localtest.test/",  # a name that resolves to loopback
+        "http://LOCALTEST.test./",
+        "http://meta.test/",
+        "http://v6meta.test/",
+        "http://mapped.test/",
+        "http://rebind.test/",  # partly inside: cannot tell, so the deny applies
+        "http://unknown.test/",  # does not resolve: cannot tell
+        "http://empty.test/",
+        "http://junk.test/",
+        "http://[::1%25eth0]/",
+    ],
+)
+def test_internal_addresses_are_denied(ip_engine: PolicyEngine, url: str) -> None:
+    decision = decide(ip_engine, "http.get", url=url)
+    assert decision.effect is Effect.DENY, (url, decision.reason)
+    assert decision.rule is not None, url
+    assert decision.rule.line == 1, (url, decision.reason)
+
+
+@pytest.mark.parametrize("url", ["https://public.test/x", "http://93.184.216.34/", "http://[2606:4700::1]/"])
+def test_public_addresses_are_allowed(ip_engine: PolicyEngine, url: str) -> None:
+    decision = decide(ip_engine, "http.get", url=url)
+    assert decision.effect is Effect.ALLOW, (url, decision.reason)
+
+
+def test_the_checked_addresses_are_in_the_decision(engine_for: Callable[..., PolicyEngine]) -> None:
+    dns = FakeResolver({"public.test": ["93.184.216.34"]})
+    engine = engine_for(IP_RULES, resolver=dns)
+    decision = decide(engine, "http.get", url="https://public.test/")
+    assert decision.effect is Effect.ALLOW
+    assert decision.resolved == {"public.test": ("93.184.216.34",)}
+    assert dns.lookups == ["public.test"]  # two ip() conditions, one lookup: both saw the same answer
+
+
+def test_ip_takes_bare_hosts_and_addresses(engine_for: Callable[..., PolicyEngine]) -> None:
+    engine = engine_for('p, *, net.connect, ip(host, "loopback", "10.0.0.0/8"), deny', resolver=DNS)
+    for host in ["127.0.0.1", "localtest.test", "[::1]", "10.9.9.9", "unknown.test", "a/b", ""]:
+        assert decide(engine, "net.connect", host=host).effect is Effect.DENY, host
+    assert decide(engine, "net.connect", host="public.test").rule is None
+
+
+def test_localhost_resolves_through_the_system(engine_for: Callable[..., PolicyEngine]) -> None:
+    engine = engine_for('p, *, http.get, ip(url, "loopback"), deny\np, *, http.get, *, allow')
+    decision = decide(engine, "http.get", url="http://localhost:8080/")
+    assert decision.effect is Effect.DENY, decision.reason
+    assert decision.resolved["localhost"]
+
+
+@pytest.mark.parametrize(
+    ("cond", "message"),
+    [
+        ('ip(url, "10.0.0.1/8")', "has host bits set"),
+        ('ip(url, "intranet")', "one of loopback"),
+        ("ip(url)", "takes 2 or more"),
+        ('ip("x", "loopback")', "must name a tool argument"),
+    ],
+)
+def test_bad_ranges_are_load_errors(make_policy: Callable[..., Path], cond: str, message: str) -> None:
+    directory = make_policy(f"p, *, http.get, {cond}, deny")
+    with pytest.raises(PolicyError, match=message):
+        PolicyEngine.load(directory, workspace=directory)
 
 
 # ---------------------------------------------------------------- the normaliser, against ada
