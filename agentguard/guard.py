@@ -60,6 +60,7 @@ class CallContext:
     call: ToolCall
     decision: Decision
     settings: Settings
+    guard: Guard | None = None  # the guard running the call: a tool's follow-up calls go through it
 
 
 _CURRENT: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar("agentguard_call", default=None)
@@ -361,7 +362,7 @@ class Guard:
         """The execution bracket: ``current_call()`` is set inside; any exception is audited and
         surfaces as a typed error (``ToolFailed``), interrupts as themselves."""
         started = time.perf_counter()
-        token = _CURRENT.set(CallContext(call, decision, self.settings))
+        token = _CURRENT.set(CallContext(call, decision, self.settings, self))
         try:
             yield started
         except BaseException as exc:

@@ -7,18 +7,26 @@ the table test of the normaliser against ada's own reading.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from collections.abc import Callable
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
 
 import ada_url
 import pytest
 
+from agentguard import ApprovalDenied, Guard, InvalidArguments, PolicyDenied, Settings, ToolFailed
 from agentguard.errors import PolicyError
 from agentguard.models import Effect
 from agentguard.policy import PolicyEngine
 from agentguard.policy._urls import UnreadableUrl, UrlPattern, parse_url
-from agentguard.testing import FakeResolver
+from agentguard.testing import FakeResolver, MemoryAudit, ScriptedApprover
+from agentguard.tools.web import MAX_REDIRECTS, http_get
 
 from .conftest import decide
 
@@ -374,3 +382,199 @@ PATH_TABLE: list[tuple[str, str, bool | None]] = [
 def test_path_readings_table(path: str, pattern: str, verdict: bool | None) -> None:
     url = parse_url("https://h.test" + path)
     assert UrlPattern.parse("https://h.test" + pattern).matches(url) is verdict
+
+
+# ---------------------------------------------------------------- http.get: redirects and pinning
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """/ok, /host (echoes Host), /to?<location> (302), /loop-a <-> /loop-b, /chain/N, /admin/*, /big."""
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        self.server.seen.append((self.server.server_address[0], self.path))  # type: ignore[attr-defined]
+        if path == "/to":
+            return self._redirect(unquote(query))
+        if path in ("/loop-a", "/loop-b"):
+            return self._redirect("/loop-b" if path == "/loop-a" else "/loop-a")
+        if path.startswith("/chain/"):
+            n = int(path.rsplit("/", 1)[1])
+            return self._redirect(f"/chain/{n - 1}") if n > 0 else self._send(200, b"end of chain")
+        if path == "/host":
+            return self._send(200, str(self.headers["Host"]).encode())
+        if path == "/big":
+            return self._send(200, b"x" * (2 * 1024 * 1024))
+        return self._send(200, f"{self.server.server_address[0]} {path}".encode())
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@contextlib.contextmanager
+def _server(address: str, port: int = 0) -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer((address, port), _Handler)
+    server.seen = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[ThreadingHTTPServer, ThreadingHTTPServer]]:
+    """The same port on 127.0.0.1 (allowed) and 127.0.0.2 (a denied range): Linux routes all of 127/8."""
+    with _server("127.0.0.1") as main, _server("127.0.0.2", main.server_address[1]) as other:
+        yield main, other
+
+
+WEB_RULES = """
+p, *, http.get, url(url, "http://*:*/admin/**"), deny
+p, *, http.get, ip(url, "127.0.0.2/32"), deny
+p, *, http.get, url(url, "http://*:*/ask/**"), ask
+p, *, http.get, url(url, "http://*:*"), allow
+"""
+
+
+@pytest.fixture
+def web(
+    make_policy: Callable[..., Path], tmp_path: Path
+) -> Callable[..., tuple[Guard, MemoryAudit, FakeResolver]]:
+    built = itertools.count()
+
+    def build(
+        answers: list[str] | None = None, table: dict[str, list[str]] | None = None, rules: str = WEB_RULES
+    ) -> tuple[Guard, MemoryAudit, FakeResolver]:
+        dns = FakeResolver(table or {})
+        audit = MemoryAudit()
+        settings = Settings(home=tmp_path / "home", workspace=tmp_path)
+        directory = make_policy(rules, name=f"policy-{next(built)}")
+        guard = Guard(
+            PolicyEngine.load(directory, workspace=tmp_path, resolver=dns),
+            approver=ScriptedApprover(answers or []),
+            audit=audit,
+            settings=settings,
+            agent="researcher",
+            session="s1",
+        )
+        guard.register("http.get", http_get)
+        return guard, audit, dns
+
+    return build
+
+
+def _decided(audit: MemoryAudit) -> list[tuple[str, str, str, str]]:
+    calls = {r["call_id"]: r for r in audit.records if r["event"] == "call.received"}
+    return [
+        (calls[r["call_id"]]["arguments"]["url"], r["effect"], r["agent"], r["session"])
+        for r in audit.records
+        if r["event"] == "policy.decided"
+    ]
+
+
+def test_http_get_fetches_and_audits_one_call(servers: Any, web: Any) -> None:
+    guard, audit, _ = web()
+    port = servers[0].server_address[1]
+    assert guard.call("http.get", {"url": f"http://127.0.0.1:{port}/ok"}) == "127.0.0.1 /ok"
+    assert audit.events.count("policy.decided") == 1
+
+
+def test_redirect_to_a_denied_path_is_its_own_denied_call(servers: Any, web: Any) -> None:
+    guard, audit, _ = web()
+    port = servers[0].server_address[1]
+    before = len(servers[0].seen)
+    with pytest.raises(PolicyDenied, match="denied by"):
+        guard.call("http.get", {"url": f"http://127.0.0.1:{port}/to?/admin/secret"})
+    hop = f"http://127.0.0.1:{port}/admin/secret"
+    assert _decided(audit)[-1] == (hop, "deny", "researcher", "s1")
+    assert [p for _, p in servers[0].seen[before:]] == ["/to?/admin/secret"]  # never fetched
+
+
+def test_redirect_to_a_denied_address_range_is_denied(servers: Any, web: Any) -> None:
+    guard, audit, _ = web()
+    port = servers[0].server_address[1]
+    target = quote(f"http://127.0.0.2:{port}/internal", safe="")
+    with pytest.raises(PolicyDenied):
+        guard.call("http.get", {"url": f"http://127.0.0.1:{port}/to?{target}"})
+    assert _decided(audit)[-1][1] == "deny"
+    assert servers[1].seen == []  # the other address was never contacted
+
+
+def test_redirect_to_an_ask_path_goes_to_the_approver(servers: Any, web: Any) -> None:
+    port = servers[0].server_address[1]
+    guard, audit, _ = web(answers=["approve"])
+    assert guard.call("http.get", {"url": f"http://127.0.0.1:{port}/to?/ask/x"}) == "127.0.0.1 /ask/x"
+    assert "approval.requested" in audit.events
+    guard, _, _ = web(answers=["deny: no"])
+    with pytest.raises(ApprovalDenied):
+        guard.call("http.get", {"url": f"http://127.0.0.1:{port}/to?/ask/x"})
+
+
+def test_redirect_hops_are_decided_and_limited(servers: Any, web: Any) -> None:
+    guard, audit, _ = web()
+    port = servers[0].server_address[1]
+    assert guard.call("http.get", {"url": f"http://127.0.0.1:{port}/chain/{MAX_REDIRECTS}"}) == "end of chain"
+    assert len(_decided(audit)) == MAX_REDIRECTS + 1
+    with pytest.raises(ToolFailed, match=f"more than {MAX_REDIRECTS} redirects"):
+        guard.call("http.get", {"url": f"http://127.0.0.1:{port}/chain/{MAX_REDIRECTS + 1}"})
+
+
+def test_redirect_loops_stop(servers: Any, web: Any) -> None:
+    guard, audit, _ = web()
+    port = servers[0].server_address[1]
+    with pytest.raises(ToolFailed, match="redirect loop"):
+        guard.call("http.get", {"url": f"http://127.0.0.1:{port}/loop-a"})
+    assert len(_decided(audit)) == 2
+
+
+def test_outside_a_guard_redirects_are_not_followed(servers: Any) -> None:
+    port = servers[0].server_address[1]
+    with pytest.raises(ToolFailed, match="not followed"):
+        http_get(f"http://127.0.0.1:{port}/to?/ok")
+
+
+def test_the_checked_address_is_the_one_connected_to(servers: Any, web: Any) -> None:
+    port = servers[0].server_address[1]
+    guard, _, dns = web(table={"pinned.test": ["127.0.0.1"]})
+    # the name is resolved once, for ip(); a rebinding answer later is never asked for
+    result = guard.call("http.get", {"url": f"http://PINNED.test:{port}/host"})
+    assert result == f"pinned.test:{port}"  # Host stays the name
+    assert dns.lookups == ["pinned.test"]
+    dns.table["pinned.test"] = ("127.0.0.2",)
+    with pytest.raises(PolicyDenied):
+        guard.call("http.get", {"url": f"http://pinned.test:{port}/host"})
+    assert servers[1].seen == []
+
+
+def test_the_tool_gets_the_canonical_url(servers: Any, web: Any) -> None:
+    guard, _, _ = web(rules=r'p, *, http.get, regex(url, "http://127\.0\.0\.1:[0-9]+/ok"), allow')
+    port = servers[0].server_address[1]
+    # the policy saw the normal form (or the regex would not match) and the tool fetched it
+    assert guard.call("http.get", {"url": f"http://0x7f.1:{port}/a/%2e%2e/ok#frag"}) == "127.0.0.1 /ok"
+    with pytest.raises(InvalidArguments, match="unambiguously"):
+        guard.call("http.get", {"url": f"http://127.0.0.1:{port}\\@evil.test/ok"})
+    with pytest.raises(InvalidArguments, match="http"):
+        guard.call("http.get", {"url": "file:///etc/passwd"})
+
+
+def test_bodies_are_bounded(servers: Any, web: Any) -> None:
+    guard, _, _ = web()
+    port = servers[0].server_address[1]
+    text = guard.call("http.get", {"url": f"http://127.0.0.1:{port}/big"})
+    assert text.endswith("[truncated]")
+    assert len(text) < 1024 * 1024 + 20
