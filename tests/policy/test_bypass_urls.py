@@ -19,6 +19,8 @@ from urllib.parse import quote, unquote
 
 import ada_url
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentguard import ApprovalDenied, Guard, InvalidArguments, PolicyDenied, Settings, ToolFailed
 from agentguard.errors import PolicyError
@@ -382,6 +384,67 @@ PATH_TABLE: list[tuple[str, str, bool | None]] = [
 def test_path_readings_table(path: str, pattern: str, verdict: bool | None) -> None:
     url = parse_url("https://h.test" + path)
     assert UrlPattern.parse("https://h.test" + pattern).matches(url) is verdict
+
+
+_PIECES = st.sampled_from(
+    [
+        "a",
+        "A",
+        "admin",
+        ".",
+        "..",
+        "%2e",
+        "%2E%2e",
+        "%2f",
+        "%5C",
+        "%61",
+        "%25",
+        ";",
+        ";x=1",
+        "/",
+        "//",
+        "\u00e9",
+        "~",
+    ]
+)
+_HOSTS = st.sampled_from(
+    [
+        "x.test",
+        "X.Test",
+        "x.test.",
+        "127.1",
+        "0x7f.1",
+        "[::1]",
+        "[::ffff:10.0.0.1]",
+        "b\u00fccher.test",
+        "2130706433",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP", "ws"]), host=_HOSTS, pieces=st.lists(_PIECES, max_size=8)
+)
+def test_normal_form_is_ada_and_a_fixed_point(scheme: str, host: str, pieces: list[str]) -> None:
+    url = f"{scheme}://{host}/{''.join(pieces)}"
+    parsed = parse_url(url)
+    ada = ada_url.parse_url(url)
+    assert parsed.href == ada["href"]
+    if parsed.ip is None:
+        assert parsed.host == ada["hostname"].rstrip(".")
+    else:
+        assert parsed.ip == ipaddress.ip_address(ada["hostname"].strip("[]"))
+    again = parse_url(parsed.href)  # what http.get passes on decides the same way
+    assert (again.scheme, again.host, again.port, again.path) == (
+        parsed.scheme,
+        parsed.host,
+        parsed.port,
+        parsed.path,
+    )
+    for pattern in ["/admin/**", "/a/**", "/**", "/"]:
+        verdict = UrlPattern.parse(f"*://{host.lower()}:*{pattern}").matches(parsed)
+        assert verdict == UrlPattern.parse(f"*://{host.lower()}:*{pattern}").matches(again)
 
 
 # ---------------------------------------------------------------- http.get: redirects and pinning
