@@ -49,17 +49,21 @@ def _parsed(ctx: EvalContext, value: Any) -> ParsedUrl:
     return found
 
 
-def _value(ctx: EvalContext, ref: tuple[str, ...]) -> Any:
+def _reader(ref: tuple[str, ...]) -> Callable[[EvalContext], Any]:
+    """The argument's value, or None when it is missing (imported late: _conditions imports us)."""
     from agentguard.policy._conditions import _MISSING, _lookup
 
-    value = _lookup(ctx.arguments, ref)
-    return None if value is _MISSING else value
+    def read(ctx: EvalContext) -> Any:
+        value = _lookup(ctx.arguments, ref)
+        return None if value is _MISSING else value
+
+    return read
 
 
 def f_url(b: _Builder) -> Predicate:
     """``url(arg, "pattern")``: scheme, host, port and (optionally) path match the pattern."""
     b.arity(2)
-    ref = b.ref(0)
+    read = _reader(b.ref(0))
     tok = b.call.args[1]
     try:
         pattern = UrlPattern.parse(b.string(1))
@@ -67,7 +71,7 @@ def f_url(b: _Builder) -> Predicate:
         raise b.fail(str(exc), tok) from None
 
     def pred(ctx: EvalContext) -> bool:
-        value = _value(ctx, ref)
+        value = read(ctx)
         if value is None:
             return False
         verdict = pattern.matches(_parsed(ctx, value))
@@ -106,7 +110,7 @@ def _addresses(ctx: EvalContext, url: ParsedUrl) -> list[Address]:
 def f_ip(b: _Builder) -> Predicate:
     """``ip(arg, "127.0.0.0/8", "loopback", ...)``: the address(es) the URL or host reaches."""
     b.arity(2, 10_000)
-    ref = b.ref(0)
+    read = _reader(b.ref(0))
     texts = [b.string(i) for i in range(1, len(b.call.args))]
     try:
         networks = parse_ranges(texts)
@@ -117,7 +121,7 @@ def f_ip(b: _Builder) -> Predicate:
         return any(a in net for a in reachable_addresses(address) for net in networks)
 
     def pred(ctx: EvalContext) -> bool:
-        value = _value(ctx, ref)
+        value = read(ctx)
         if value is None:
             return False
         url = _host_of(ctx, value)

@@ -7,23 +7,24 @@ way is *unreadable* and never matches an allow rule: control characters or space
 the query, user info (``a@b``), not exactly ``scheme://host``, IPv6 zone ids, percent-encoded or
 remapped Unicode hosts (full-width dots, ``ß``, soft hyphens).
 
-Paths are compared under several readings a server might apply (see :func:`path_readings`);
+Paths are compared under several readings a server might apply (see :class:`PathMatcher`);
 when they disagree about a pattern the answer is ``None``, "cannot tell".
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
 import ada_url
 from wcmatch import glob
 from wcmatch._wcparse import PatternLimitException
 
-__all__ = ["ParsedUrl", "UnreadableUrl", "UrlPattern", "parse_url", "path_glob_matches"]
+__all__ = ["ParsedUrl", "PathMatcher", "UnreadableUrl", "UrlPattern", "parse_url"]
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}
 MAX_URL_CHARS = 8192
@@ -45,11 +46,30 @@ class UnreadableUrl(ValueError):
         self.reason = reason
 
 
-def path_glob_matches(path: str, pattern: str, flags: int = 0) -> bool:
-    """wcmatch glob with ``**``; ``dir/**`` also matches ``dir`` itself."""
-    if glob.globmatch(path, pattern, flags=_PATH_FLAGS | flags):
-        return True
-    return pattern.endswith("/**") and glob.globmatch(path, pattern[:-3] or "/", flags=_PATH_FLAGS | flags)
+class _Glob:
+    """A compiled path glob with ``**``; ``dir/**`` also matches ``dir`` itself."""
+
+    def __init__(self, pattern: str, flags: int) -> None:
+        patterns = [pattern, pattern[:-3] or "/"] if pattern.endswith("/**") else [pattern]
+        self._matcher = glob.compile(patterns, flags=_PATH_FLAGS | flags)
+
+    def __call__(self, path: str) -> bool:
+        return bool(self._matcher.match(path))
+
+
+class PathMatcher:
+    """A path pattern compared under every reading: see :func:`lenient_path`."""
+
+    def __init__(self, pattern: str) -> None:
+        loose = unquote_to_bytes(pattern).decode("utf-8", "surrogateescape")
+        self._exact = (_Glob(pattern, 0), _Glob(pattern, glob.IGNORECASE))
+        self._loose = (_Glob(loose, 0), _Glob(loose, glob.IGNORECASE))
+
+    def verdict(self, path: str) -> bool | None:
+        """The pattern's answer when every reading agrees, else ``None`` (cannot tell)."""
+        loose = lenient_path(path)
+        answers = {m(path) for m in self._exact} | {m(loose) for m in self._loose}
+        return answers.pop() if len(answers) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +95,8 @@ def _canonical_escapes(path: str) -> str:
 
 
 def _encode_non_ascii(text: str) -> str:
+    if text.isascii():
+        return text
     return "".join(ch if ord(ch) < 128 else "".join(f"%{b:02X}" for b in ch.encode()) for ch in text)
 
 
@@ -104,7 +126,10 @@ def _remove_dot_segments(path: str) -> str:
 
 def lenient_path(path: str) -> str:
     """How a forgiving server may read a path: ``;params`` dropped, every escape decoded (twice:
-    ``%252e`` too), ``\\`` as ``/``, dot segments resolved again. Compared case-insensitively too."""
+    ``%252e`` too), ``\\`` as ``/``, dot segments resolved again.
+
+    :class:`PathMatcher` compares the normal form and this reading, each as written and case-folded.
+    """
     text = path
     for _ in range(2):
         text = unquote_to_bytes(text).decode("utf-8", "surrogateescape")
@@ -166,6 +191,11 @@ def parse_url(text: object) -> ParsedUrl:
     """The normal form of ``text``; raises ``UnreadableUrl`` when it cannot be read one way only."""
     if not isinstance(text, str):
         raise UnreadableUrl("not a string")
+    return _parse_str(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_str(text: str) -> ParsedUrl:
     if not text or len(text) > MAX_URL_CHARS:
         raise UnreadableUrl(f"empty or longer than {MAX_URL_CHARS} characters")
     if _CONTROL_OR_SPACE.search(text):
@@ -212,6 +242,7 @@ class UrlPattern:
     port: int | None  # None + any_port False: the scheme's default port
     any_port: bool
     path: str | None  # in canonical form (unreserved escapes decoded)
+    matcher: PathMatcher | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def parse(cls, pattern: str) -> UrlPattern:
@@ -245,12 +276,13 @@ class UrlPattern:
         elif not port_text and scheme != "*" and scheme not in DEFAULT_PORTS:
             raise ValueError(f"URL pattern {pattern!r}: scheme {scheme!r} has no default port; add ':PORT'")
         host = cls._parse_host(pattern, host_text)
+        matcher = None
         if path is not None:
             try:
-                glob.compile(path, flags=_PATH_FLAGS)
+                matcher = PathMatcher(path)
             except (ValueError, re.error, PatternLimitException) as exc:
                 raise ValueError(f"URL pattern {pattern!r}: bad path glob: {exc}") from None
-        return cls(pattern, scheme, host, port, any_port, path)
+        return cls(pattern, scheme, host, port, any_port, path, matcher)
 
     @staticmethod
     def _parse_host(pattern: str, text: str) -> str:
@@ -278,9 +310,9 @@ class UrlPattern:
             wanted = self.port if self.port is not None else DEFAULT_PORTS.get(url.scheme)
             if wanted is None or url.port != wanted:
                 return False
-        if self.path is None:
+        if self.matcher is None:
             return True
-        return path_matches(url.path, self.path)
+        return self.matcher.verdict(url.path)
 
     def _host_matches(self, host: str) -> bool:
         if self.host == "*":
@@ -289,21 +321,3 @@ class UrlPattern:
             suffix = self.host[1:]
             return host.endswith(suffix) and len(host) > len(suffix)
         return host == self.host
-
-
-def path_readings(path: str, pattern: str) -> list[tuple[str, str, int]]:
-    """(path, pattern, extra glob flags) for each way a server may read ``path``."""
-    loose = lenient_path(path)
-    loose_pattern = unquote_to_bytes(pattern).decode("utf-8", "surrogateescape")
-    return [
-        (path, pattern, 0),
-        (path, pattern, glob.IGNORECASE),
-        (loose, loose_pattern, 0),
-        (loose, loose_pattern, glob.IGNORECASE),
-    ]
-
-
-def path_matches(path: str, pattern: str) -> bool | None:
-    """The pattern's verdict when every reading agrees, else ``None``."""
-    answers = {path_glob_matches(p, pat, flags) for p, pat, flags in path_readings(path, pattern)}
-    return answers.pop() if len(answers) == 1 else None
