@@ -442,6 +442,7 @@ class Guard:
             rule_text=decision.rule.text if decision.rule else None,
             reason=decision.reason,
             sandbox_profile=decision.sandbox_profile,
+            **({"resolved": decision.resolved} if decision.resolved else {}),  # addresses ip() checked
         )
         if decision.effect is Effect.DENY:
             raise PolicyDenied(

@@ -613,11 +613,13 @@ def test_outside_a_guard_redirects_are_not_followed(servers: Any) -> None:
 
 def test_the_checked_address_is_the_one_connected_to(servers: Any, web: Any) -> None:
     port = servers[0].server_address[1]
-    guard, _, dns = web(table={"pinned.test": ["127.0.0.1"]})
+    guard, audit, dns = web(table={"pinned.test": ["127.0.0.1"]})
     # the name is resolved once, for ip(); a rebinding answer later is never asked for
     result = guard.call("http.get", {"url": f"http://PINNED.test:{port}/host"})
     assert result == f"pinned.test:{port}"  # Host stays the name
     assert dns.lookups == ["pinned.test"]
+    decided = [r for r in audit.records if r["event"] == "policy.decided"]
+    assert decided[-1]["resolved"] == {"pinned.test": ("127.0.0.1",)}  # the audit names what was checked
     dns.table["pinned.test"] = ("127.0.0.2",)
     with pytest.raises(PolicyDenied):
         guard.call("http.get", {"url": f"http://pinned.test:{port}/host"})
@@ -641,3 +643,12 @@ def test_bodies_are_bounded(servers: Any, web: Any) -> None:
     text = guard.call("http.get", {"url": f"http://127.0.0.1:{port}/big"})
     assert text.endswith("[truncated]")
     assert len(text) < 1024 * 1024 + 20
+
+
+async def test_redirect_hops_are_guarded_from_async_callers_too(servers: Any, web: Any) -> None:
+    guard, audit, _ = web()
+    port = servers[0].server_address[1]
+    assert await guard.acall("http.get", {"url": f"http://127.0.0.1:{port}/to?/ok"}) == "127.0.0.1 /ok"
+    with pytest.raises(PolicyDenied):
+        await guard.acall("http.get", {"url": f"http://127.0.0.1:{port}/to?/admin/x"})
+    assert [effect for _, effect, _, _ in _decided(audit)] == ["allow", "allow", "allow", "deny"]
