@@ -15,8 +15,10 @@ Environment proxies are not used (a proxy would resolve the name itself).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import http.client
+import math
 import socket
 import ssl
 from collections.abc import Sequence
@@ -116,6 +118,8 @@ def _follow(current: str, location: str, timeout_s: float) -> str:
         target = ada_url.join_url(current, location)
     except ValueError:
         raise ToolFailed(f"http.get: bad redirect location {location!r}", tool="http.get") from None
+    with contextlib.suppress(ValueError):  # if it is not a URL, the next call refuses it, audited
+        target = canonical_http_url(target)  # the form the next call decides on (no fragment)
     ctx = current_call()
     chain = (*_CHAIN.get(), current)
     data = {"tool": "http.get", "location": target, "chain": list(chain)}
@@ -142,7 +146,7 @@ def _follow(current: str, location: str, timeout_s: float) -> str:
 def http_get(url: HttpUrl, timeout_s: float = 10.0) -> str:
     """GET ``url`` (http or https only) and return at most 1 MiB of the body as text."""
     parsed = parse_url(canonical_http_url(url))  # already canonical when called through the guard
-    timeout_s = min(max(float(timeout_s), 0.1), MAX_TIMEOUT_S)
+    timeout_s = min(max(float(timeout_s), 0.1), MAX_TIMEOUT_S) if math.isfinite(timeout_s) else 10.0
     status, location, body = _fetch(parsed, timeout_s)
     if status in _REDIRECTS and location:
         return _follow(parsed.href, location, timeout_s)

@@ -458,6 +458,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.seen.append((self.server.server_address[0], self.path))  # type: ignore[attr-defined]
         if path == "/to":
             return self._redirect(unquote(query))
+        if path == "/frag":
+            return self._redirect("/frag#again")
         if path in ("/loop-a", "/loop-b"):
             return self._redirect("/loop-b" if path == "/loop-a" else "/loop-a")
         if path.startswith("/chain/"):
@@ -652,3 +654,10 @@ async def test_redirect_hops_are_guarded_from_async_callers_too(servers: Any, we
     with pytest.raises(PolicyDenied):
         await guard.acall("http.get", {"url": f"http://127.0.0.1:{port}/to?/admin/x"})
     assert [effect for _, effect, _, _ in _decided(audit)] == ["allow", "allow", "allow", "deny"]
+
+
+def test_redirect_loops_through_fragments_stop(servers: Any, web: Any) -> None:
+    guard, _, _ = web()
+    port = servers[0].server_address[1]
+    with pytest.raises(ToolFailed, match="redirect loop"):
+        guard.call("http.get", {"url": f"http://127.0.0.1:{port}/frag"})  # -> /frag#again
