@@ -451,7 +451,7 @@ def test_normal_form_is_ada_and_a_fixed_point(scheme: str, host: str, pieces: li
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """/ok, /host (echoes Host), /to?<location> (302), /loop-a <-> /loop-b, /chain/N, /admin/*, /big."""
+    """/ok, /host (echoes Host), /to?<location> (302), /frag, /loop-a <-> /loop-b, /chain/N, /big."""
 
     def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
