@@ -7,14 +7,29 @@ which imports them: the guard sets the context, tools only read it.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from agentguard.models import Decision, ToolCall
 from agentguard.settings import Settings
 
-__all__ = ["CallContext", "current_call", "serving"]
+__all__ = ["CallContext", "ToolCaller", "current_call", "serving"]
+
+
+class ToolCaller(Protocol):
+    """What a running tool may use to make a follow-up call through the same pipeline (the guard)."""
+
+    def call(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        agent: str | None = None,
+        session: str | None = None,
+        framework: str | None = None,
+    ) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +39,7 @@ class CallContext:
     call: ToolCall
     decision: Decision
     settings: Settings
+    guard: ToolCaller | None = None  # the guard running the call: a tool's follow-up calls go through it
 
 
 _CURRENT: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar("agentguard_call", default=None)

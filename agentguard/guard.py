@@ -322,7 +322,7 @@ class Guard:
         """The execution bracket: ``current_call()`` is set inside; any exception is audited and
         surfaces as a typed error (``ToolFailed``), interrupts as themselves."""
         started = time.perf_counter()
-        with serving(CallContext(call, decision, self.settings)):
+        with serving(CallContext(call, decision, self.settings, self)):
             try:
                 yield started
             except BaseException as exc:
@@ -405,6 +405,7 @@ class Guard:
                 rule_text=decision.rule.text if decision.rule else None,
                 reason=decision.reason,
                 sandbox_profile=decision.sandbox_profile,
+                **({"resolved": decision.resolved} if decision.resolved else {}),  # addresses ip() checked
             )
         if decision.effect is Effect.DENY:
             raise PolicyDenied(

@@ -92,6 +92,8 @@ class Decision(FrozenModel):
     matched: tuple[RuleRef, ...] = ()
     sandbox_profile: str | None = None
     approval_timeout_s: float | None = None
+    # Host name -> the addresses ip() conditions checked; http.get connects to these and no others.
+    resolved: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     @property
     def rule_id(self) -> str:

@@ -10,14 +10,14 @@ Use these instead of patching import paths::
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agentguard.approval.scripted import DenyApprover, ScriptedApprover
 from agentguard.errors import SandboxError
 from agentguard.sandbox_api import EndReason, SandboxRequest, SandboxResult, SandboxSettings
 
-__all__ = ["DenyApprover", "FakeSandbox", "MemoryAudit", "ScriptedApprover"]
+__all__ = ["DenyApprover", "FakeResolver", "FakeSandbox", "MemoryAudit", "ScriptedApprover"]
 
 
 class MemoryAudit:
@@ -82,3 +82,24 @@ class FakeSandbox:
             loosenings=tuple(profile.loosenings()),
             call_id=request.call_id,
         )
+
+
+class FakeResolver:
+    """A ``Resolver`` over a fixed table, since DNS is not ours to test.
+
+    ``FakeResolver({"a.test": ["10.0.0.1"]})``.
+
+    A name not in the table does not resolve (``OSError``); ``lookups`` counts the questions asked.
+    Assign to ``table`` to change an answer (a rebinding DNS server).
+    """
+
+    def __init__(self, table: Mapping[str, Sequence[str]]) -> None:
+        self.table: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in table.items()}
+        self.lookups: list[str] = []
+
+    def resolve(self, host: str) -> Sequence[str]:
+        self.lookups.append(host)
+        try:
+            return self.table[host]
+        except KeyError:
+            raise OSError(f"{host}: name does not resolve") from None

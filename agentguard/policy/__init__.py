@@ -8,6 +8,7 @@ Files are loaded through real pycasbin (``model.conf`` + every ``*.csv``), so a 
 See docs/policy.md for the language.
 """
 
+from agentguard.policy._addresses import NAMED_RANGES, Resolver, SystemResolver
 from agentguard.policy._cases import CaseResult, PolicyCase, load_cases, run_cases
 from agentguard.policy._conditions import FUNCTION_NAMES, FactSource, StaticFacts
 from agentguard.policy._engine import GRANTS_FILE, PolicyEngine, lint_policy
@@ -19,14 +20,17 @@ __all__ = [
     "FUNCTION_NAMES",
     "GRANTS_FILE",
     "MODEL_FILE",
+    "NAMED_RANGES",
     "CaseResult",
     "FactSource",
     "LintFinding",
     "PolicyCase",
     "PolicyEngine",
+    "Resolver",
     "RoleLink",
     "Rule",
     "StaticFacts",
+    "SystemResolver",
     "lint_policy",
     "load_cases",
     "run_cases",

@@ -9,7 +9,8 @@
 
 Every function is checked for arity and argument types when the policy loads; a condition that
 cannot be compiled is a ``ConditionError`` naming the column. Evaluation never raises for odd
-argument values: a missing argument or a value of the wrong type makes the call false.
+argument values: a missing argument or a value of the wrong type makes the call false, except
+``url()``/``ip()``, which answer "cannot tell" (``CannotTell``, see ``_net_conditions``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from wcmatch import glob
 from wcmatch._wcparse import PatternLimitException
 
 from agentguard import detectors
+from agentguard.policy._addresses import Resolver
+from agentguard.policy._net_conditions import f_ip, f_url
 from agentguard.policy._shell import (
     CommandPattern,
     ShellParseError,
@@ -34,7 +37,6 @@ from agentguard.policy._shell import (
     cmd_matches,
     parse_command,
 )
-from agentguard.policy._urls import UrlPattern
 
 __all__ = [
     "CompileEnv",
@@ -98,13 +100,18 @@ class EvalContext:
     A plain slotted class, built once per decision: the clock is read only if a rule asks for it.
     """
 
-    __slots__ = ("_now", "arguments", "facts", "memo")
+    __slots__ = ("_now", "arguments", "facts", "memo", "resolver")
 
     def __init__(
-        self, arguments: Mapping[str, Any], now: datetime | None = None, facts: FactSource | None = None
+        self,
+        arguments: Mapping[str, Any],
+        now: datetime | None = None,
+        facts: FactSource | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.arguments = arguments
         self.facts = facts
+        self.resolver = resolver  # host names for ip(); None makes ip() on a name "cannot tell"
         self.memo: dict[Any, Any] = {}
         self._now = now
 
@@ -486,17 +493,6 @@ def _f_cmd(b: _Builder, *, any_: bool) -> Predicate:
     return pred
 
 
-def _f_url(b: _Builder) -> Predicate:
-    b.arity(2)
-    ref = b.ref(0)
-    tok = b.call.args[1]
-    try:
-        pattern = UrlPattern.parse(b.string(1))
-    except ValueError as exc:
-        raise b.fail(str(exc), tok) from None
-    return _value_pred(ref, lambda v: isinstance(v, str) and pattern.matches(v))
-
-
 def _f_regex(b: _Builder) -> Predicate:
     b.arity(2)
     ref = b.ref(0)
@@ -604,7 +600,8 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "path": _f_path,
     "cmd": lambda b: _f_cmd(b, any_=False),
     "cmd_any": lambda b: _f_cmd(b, any_=True),
-    "url": _f_url,
+    "url": f_url,
+    "ip": f_ip,
     "regex": _f_regex,
     "glob": _f_glob,
     "eq": _f_eq,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentguard.errors import PolicyError
 from agentguard.models import Decision, Effect, ToolCall, canonical_tool_name
+from agentguard.policy._addresses import RecordingResolver, Resolver, SystemResolver
 from agentguard.policy._conditions import (
     CompileEnv,
     Condition,
@@ -24,6 +25,7 @@ from agentguard.policy._conditions import (
 from agentguard.policy._index import MEMO_LIMIT, RuleIndex
 from agentguard.policy._lint import lint_loaded
 from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, load_policy, policy_files
+from agentguard.policy._net_conditions import CannotTell
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 from agentguard.settings import GRANTS_FILE
 
@@ -93,8 +95,10 @@ class PolicyEngine:
         default_effect: Effect = Effect.DENY,
         extra_files: Sequence[Path] = (),
         facts: FactSource | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self._facts = facts
+        self._resolver: Resolver = resolver if resolver is not None else SystemResolver()
         self._directory = Path(directory)
         self._workspace = Path(workspace)
         self._default = Effect(default_effect)
@@ -121,10 +125,12 @@ class PolicyEngine:
         default_effect: Effect = Effect.DENY,
         extra_files: Sequence[Path] = (),
         facts: FactSource | None = None,
+        resolver: Resolver | None = None,
     ) -> PolicyEngine:
         """Load ``directory/model.conf`` and every ``*.csv`` in it (then ``extra_files``).
 
         ``facts`` answers ``known(arg, "fact")`` conditions; without it they are false.
+        ``resolver`` turns host names into addresses for ``ip()`` (default: the system's).
         Raises ``PolicyError`` naming file and line for any problem; never loads part of a policy.
         """
         engine = cls(
@@ -133,6 +139,7 @@ class PolicyEngine:
             default_effect=default_effect,
             extra_files=extra_files,
             facts=facts,
+            resolver=resolver,
         )
         engine.reload()
         return engine
@@ -312,12 +319,20 @@ class PolicyEngine:
         plan = state.index.plan(call.agent, tool)
         ctx: EvalContext | None = None
         hits: list[int] = []
+        unsure: list[str] = []
+        recorder: RecordingResolver | None = None
         for i, predicate in enumerate(plan.predicates):
             if predicate is not None:
                 if ctx is None:
-                    ctx = EvalContext(call.arguments, facts=self._facts)
+                    recorder = RecordingResolver(self._resolver)
+                    ctx = EvalContext(call.arguments, facts=self._facts, resolver=recorder)
                 try:
                     held = predicate(ctx)
+                except CannotTell as exc:
+                    # fail closed by the rule's direction: a deny or ask applies, an allow does not
+                    held = plan.rules[i].effect is not Effect.ALLOW
+                    if held:
+                        unsure.append(f"{plan.rules[i].ref}: {exc.reason}")
                 except Exception as exc:  # noqa: BLE001 - fail closed, naming the rule
                     rule = plan.rules[i]
                     return Decision(
@@ -335,6 +350,10 @@ class PolicyEngine:
             decision = self._verdict([plan.rules[i] for i in hits])
             if len(plan.memo) < MEMO_LIMIT:
                 plan.memo[key] = decision
+        resolved = recorder.answers() if recorder is not None else {}
+        if unsure or resolved:
+            reason = decision.reason + "".join(f"; cannot tell ({u}), so it applies" for u in unsure)
+            decision = decision.model_copy(update={"reason": reason, "resolved": resolved})
         return decision
 
     def _verdict(self, matched: Sequence[Rule]) -> Decision:
@@ -367,6 +386,7 @@ class PolicyEngine:
         env = self._env
         cache = self._cache
         facts = self._facts
+        resolver = self._resolver
 
         def args_match(arguments: Any, cond: str) -> bool:
             compiled = cache.get(cond)
@@ -378,7 +398,10 @@ class PolicyEngine:
                 cache[cond] = compiled
             if isinstance(compiled, ConditionError):
                 raise PolicyError(f"condition {cond!r}: {compiled.message}")
-            return compiled(EvalContext(arguments, facts=facts))
+            try:
+                return compiled(EvalContext(arguments, facts=facts, resolver=resolver))
+            except CannotTell as exc:  # a bare matcher does not know the rule's effect: refuse
+                raise PolicyError(f"condition {cond!r} cannot tell: {exc.reason}") from None
 
         return {"argsMatch": args_match}
 

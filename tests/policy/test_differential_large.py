@@ -384,7 +384,6 @@ def test_hundred_thousand_requests_agree(tmp_path: Path) -> None:
     assert compared == TOTAL
     assert casbin_compared >= 3_000
     assert min(effects.values()) > 5_000, effects
-    assert time.monotonic() - started < 90
 
 
 _GLOBS_CHECKED: set[tuple[str, str]] = set()

@@ -1,0 +1,120 @@
+"""IP ranges for ``ip()`` and the resolver that turns host names into addresses at decision time.
+
+A name is resolved once per decision (every ``ip()`` in every rule sees the same answer), and the
+answer is kept in ``Decision.resolved`` so ``http.get`` connects to exactly the addresses that were
+checked: no second lookup that a rebinding DNS server could answer differently.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+__all__ = ["NAMED_RANGES", "RecordingResolver", "Resolver", "SystemResolver", "parse_ranges"]
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_LOOPBACK = ("127.0.0.0/8", "::1/128")
+_PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+_LINK_LOCAL = ("169.254.0.0/16", "fe80::/10")
+_METADATA = (
+    "169.254.169.254/32",  # AWS, GCP, Azure, OCI, DigitalOcean, OpenStack
+    "169.254.170.2/32",  # AWS ECS task metadata
+    "169.254.170.23/32",  # AWS EKS pod identity
+    "fd00:ec2::254/128",  # AWS IMDS over IPv6
+    "fd00:ec2::23/128",
+    "100.100.100.200/32",  # Alibaba Cloud
+)
+_UNSPECIFIED = ("0.0.0.0/8", "::/128")  # 0.0.0.0 reaches the local host on Linux
+_MULTICAST = ("224.0.0.0/4", "ff00::/8")
+_RESERVED = ("240.0.0.0/4", "192.0.0.0/24", "198.18.0.0/15")
+
+NAMED_RANGES: Mapping[str, tuple[str, ...]] = {
+    "loopback": _LOOPBACK,
+    "private": _PRIVATE,
+    "link-local": _LINK_LOCAL,
+    "metadata": _METADATA,
+    "unspecified": _UNSPECIFIED,
+    "multicast": _MULTICAST,
+    "reserved": _RESERVED,
+    "internal": _LOOPBACK + _PRIVATE + _LINK_LOCAL + _METADATA + _UNSPECIFIED + _MULTICAST + _RESERVED,
+}
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def parse_ranges(texts: Iterable[str]) -> tuple[Network, ...]:
+    """CIDRs, single addresses or names from ``NAMED_RANGES``; ``ValueError`` names the bad one."""
+    out: list[Network] = []
+    for text in texts:
+        if text in NAMED_RANGES:
+            out.extend(ipaddress.ip_network(cidr) for cidr in NAMED_RANGES[text])
+            continue
+        try:
+            out.append(ipaddress.ip_network(text, strict=True))
+        except ValueError as exc:
+            names = ", ".join(NAMED_RANGES)
+            raise ValueError(f"{text!r} is not a CIDR range, an address or one of {names}: {exc}") from None
+    return tuple(out)
+
+
+def reachable_addresses(address: Address) -> Iterator[Address]:
+    """The address and every IPv4 address it embeds (mapped, 6to4, Teredo, NAT64)."""
+    yield address
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            yield address.ipv4_mapped
+        if address.sixtofour is not None:
+            yield address.sixtofour
+        if address.teredo is not None:
+            yield from address.teredo
+        if address in _NAT64:
+            yield ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+
+
+@runtime_checkable
+class Resolver(Protocol):
+    """Host name to addresses. Raise ``OSError`` when the name does not resolve."""
+
+    def resolve(self, host: str) -> Sequence[str]: ...
+
+
+class SystemResolver:
+    """The operating system's resolver (``getaddrinfo``): what a fetcher on this host would use."""
+
+    def resolve(self, host: str) -> Sequence[str]:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        seen: dict[str, None] = {}
+        for info in infos:
+            seen[str(info[4][0]).split("%", 1)[0]] = None
+        return tuple(seen)
+
+
+class RecordingResolver:
+    """One decision's view: each name is resolved at most once, and the answers are kept."""
+
+    def __init__(self, inner: Resolver) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._answers: dict[str, tuple[str, ...] | OSError] = {}
+
+    def resolve(self, host: str) -> Sequence[str]:
+        with self._lock:
+            answer = self._answers.get(host)
+            if answer is None:
+                try:
+                    answer = tuple(self._inner.resolve(host))
+                except OSError as exc:
+                    answer = exc
+                self._answers[host] = answer
+        if isinstance(answer, OSError):
+            raise answer
+        return answer
+
+    def answers(self) -> dict[str, tuple[str, ...]]:
+        """The names that resolved, with their addresses (for ``Decision.resolved``)."""
+        with self._lock:
+            return {h: a for h, a in self._answers.items() if not isinstance(a, OSError)}

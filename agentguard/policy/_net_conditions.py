@@ -1,0 +1,133 @@
+"""``url()`` and ``ip()``: conditions on where a call goes, with a third answer, "cannot tell".
+
+A URL that cannot be read unambiguously, a path that servers could read two ways, a name that does
+not resolve, or a name whose addresses are partly inside a range raise :class:`CannotTell`. The
+engine then counts the rule as matching when its effect is ``deny`` or ``ask`` and as not matching
+when it is ``allow``: an unreadable call can be stopped by a rule, never let through by one. The
+exception passes through ``!``, ``&&`` and ``||`` unchanged, so negation cannot turn it into a match.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from agentguard.policy._addresses import Address, parse_ranges, reachable_addresses
+from agentguard.policy._urls import ParsedUrl, UnreadableUrl, UrlPattern, parse_url
+
+if TYPE_CHECKING:
+    from agentguard.policy._conditions import EvalContext, _Builder
+
+__all__ = ["CannotTell", "f_ip", "f_url"]
+
+Predicate = Callable[["EvalContext"], bool]
+
+
+class CannotTell(Exception):
+    """The condition can be neither true nor false for this call; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _parsed(ctx: EvalContext, value: Any) -> ParsedUrl:
+    key = ("url", value) if isinstance(value, str) else None
+    found: ParsedUrl | UnreadableUrl
+    if key is not None and key in ctx.memo:
+        found = ctx.memo[key]
+    else:
+        try:
+            found = parse_url(value)
+        except UnreadableUrl as exc:
+            found = exc
+        if key is not None:
+            ctx.memo[key] = found
+    if isinstance(found, UnreadableUrl):
+        raise CannotTell(f"URL cannot be read unambiguously: {found.reason}")
+    return found
+
+
+def _reader(ref: tuple[str, ...]) -> Callable[[EvalContext], Any]:
+    """The argument's value, or None when it is missing (imported late: _conditions imports us)."""
+    from agentguard.policy._conditions import _MISSING, _lookup
+
+    def read(ctx: EvalContext) -> Any:
+        value = _lookup(ctx.arguments, ref)
+        return None if value is _MISSING else value
+
+    return read
+
+
+def f_url(b: _Builder) -> Predicate:
+    """``url(arg, "pattern")``: scheme, host, port and (optionally) path match the pattern."""
+    b.arity(2)
+    read = _reader(b.ref(0))
+    tok = b.call.args[1]
+    try:
+        pattern = UrlPattern.parse(b.string(1))
+    except ValueError as exc:
+        raise b.fail(str(exc), tok) from None
+
+    def pred(ctx: EvalContext) -> bool:
+        value = read(ctx)
+        if value is None:
+            return False
+        verdict = pattern.matches(_parsed(ctx, value))
+        if verdict is None:
+            raise CannotTell(f"servers read the path of {value!r} differently against {pattern.text!r}")
+        return verdict
+
+    return pred
+
+
+def _host_of(ctx: EvalContext, value: Any) -> ParsedUrl:
+    """A URL, or a bare host name / address (``example.com``, ``10.0.0.1``, ``[::1]``)."""
+    if isinstance(value, str) and "://" not in value:
+        if any(ch in value for ch in "/?#@\\") or not value:
+            raise CannotTell(f"{value!r} is neither a URL nor a host")
+        value = f"http://{value}/"
+    return _parsed(ctx, value)
+
+
+def _addresses(ctx: EvalContext, url: ParsedUrl) -> list[Address]:
+    if url.ip is not None:
+        return [url.ip]
+    resolver = ctx.resolver
+    if resolver is None:
+        raise CannotTell(f"no resolver to look up {url.host!r}")
+    try:
+        found = resolver.resolve(url.host)
+        addresses = [ipaddress.ip_address(a) for a in found]
+    except (OSError, ValueError) as exc:
+        raise CannotTell(f"{url.host!r} does not resolve: {exc}") from None
+    if not addresses:
+        raise CannotTell(f"{url.host!r} resolves to no address")
+    return addresses
+
+
+def f_ip(b: _Builder) -> Predicate:
+    """``ip(arg, "127.0.0.0/8", "loopback", ...)``: the address(es) the URL or host reaches."""
+    b.arity(2, 10_000)
+    read = _reader(b.ref(0))
+    texts = [b.string(i) for i in range(1, len(b.call.args))]
+    try:
+        networks = parse_ranges(texts)
+    except ValueError as exc:
+        raise b.fail(str(exc)) from None
+
+    def inside(address: Address) -> bool:
+        return any(a in net for a in reachable_addresses(address) for net in networks)
+
+    def pred(ctx: EvalContext) -> bool:
+        value = read(ctx)
+        if value is None:
+            return False
+        url = _host_of(ctx, value)
+        answers = {inside(a) for a in _addresses(ctx, url)}
+        if len(answers) > 1:
+            raise CannotTell(f"{url.host!r} resolves to addresses both inside and outside the ranges")
+        return answers.pop()
+
+    return pred
