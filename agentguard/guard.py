@@ -213,17 +213,25 @@ class Guard:
     def _wrapper(self, name: str, fn: F) -> F:
         # ``wraps`` advertises fn's signature, so the wrapper accepts what it says: positional too.
         signature = inspect.signature(fn)
+
+        def bound(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return bind_arguments(signature, name, args, kwargs)
+            except InvalidArguments as exc:
+                self.reject(name, None, exc, positional=len(args), keywords=sorted(kwargs))
+                raise
+
         if inspect.iscoroutinefunction(fn):
 
             @wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return await self.acall(name, bind_arguments(signature, name, args, kwargs))
+                return await self.acall(name, bound(args, kwargs))
 
             return cast(F, async_wrapper)
 
         @wraps(fn)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            return self.call(name, bind_arguments(signature, name, args, kwargs))
+            return self.call(name, bound(args, kwargs))
 
         return cast(F, sync_wrapper)
 

@@ -167,6 +167,11 @@ def test_a_call_that_does_not_fit_the_signature_is_refused(guard: Guard) -> None
     with pytest.raises(InvalidArguments, match="multiple values"):
         close_ticket(7, ticket_id=8)  # type: ignore[misc]
     assert ran == []
+    audit = guard.audit
+    assert isinstance(audit, MemoryAudit)
+    assert audit.events == ["call.received", "call.rejected"] * 2
+    assert audit.records[0]["tool"] == "close_ticket"
+    assert audit.records[0]["positional"] == 2
 
 
 def test_wrap_binds_positional_arguments_and_spreads_var_keywords(guard: Guard) -> None:

@@ -60,4 +60,6 @@ def test_errors_carry_code_and_data() -> None:
 
 
 def test_testing_module_exports() -> None:
-    assert {"ScriptedApprover", "MemoryAudit", "DenyApprover"} <= set(agentguard.testing.__all__)
+    assert {"ScriptedApprover", "MemoryAudit", "DenyApprover", "FakeSandbox"} <= set(
+        agentguard.testing.__all__
+    )
