@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import logging
 import os
 import stat
 import threading
@@ -24,25 +25,29 @@ import structlog
 from structlog.typing import EventDict
 
 from agentguard.audit._chain import (
+    EMPTY,
     GENESIS,
     RESERVED,
     SUFFIX_LEN,
     Checkpoint,
     CheckpointError,
     LineFormatError,
+    Mark,
     canonical,
     parse_line,
     read_checkpoint,
     seal,
     write_checkpoint,
 )
+from agentguard.audit._recover import RECOVERED, SEGMENT, Note, judge_tail, move_torn, segment, torn_is_crash
 from agentguard.audit._redact import redact_processor
 from agentguard.errors import AuditError, AuditIntegrityError
 from agentguard.settings import Durability
 
 __all__ = ["AuditLog"]
 
-RECOVERED = "audit.recovered"
+_logger = logging.getLogger("agentguard.audit")
+
 _TAIL_CHUNK = 64 * 1024
 
 
@@ -266,6 +271,7 @@ class AuditLog:
 
     def _write_batch(self, fd: int, size: int) -> None:
         seq, prev = self._chain.seq, self._chain.prev
+        committed = Mark(seq - 1, prev, size) if seq else EMPTY
         self._lines.items.clear()
         try:
             for event_dict in self._pending.items:
@@ -277,7 +283,11 @@ class AuditLog:
             self._chain.seq, self._chain.prev = seq, prev
             raise AuditError(f"{self.path}: cannot render audit record: {exc}", path=str(self.path)) from exc
         data = b"".join(self._lines.items)
+        target = Mark(self._chain.seq - 1, self._chain.prev, size + len(data))
         try:
+            # Announce the batch first (durably), so a crash in the middle of it is recognisable
+            # as one and nothing else can pass for a crash.
+            write_checkpoint(self.path, Checkpoint(committed, target))
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
@@ -287,23 +297,32 @@ class AuditLog:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, size)
             raise
-        self._end = size + len(data)
+        self._end = target.end
         self._pending.items.clear()
-        write_checkpoint(self.path, Checkpoint(self._chain.seq - 1, self._chain.prev, self._end))
+        write_checkpoint(self.path, Checkpoint(target), sync=False)
 
     def _resync(self, fd: int, size: int) -> int:
-        """Find the real last record, set the chain from it, repair a torn tail; returns the new size."""
-        last_nl = _rfind_newline(fd, size, size)
-        torn_at = last_nl + 1
-        notes: list[dict[str, Any]] = []
+        """Find the real last record, set the chain from it, and judge what happened to the file since
+        we (or anyone) last checkpointed it: crash debris is repaired and noted, anything else starts
+        a new segment. Returns the new size."""
+        try:
+            cp, problem = read_checkpoint(self.path), None
+        except CheckpointError as exc:
+            cp, problem = None, str(exc)
+        notes: list[Note] = []
+        torn_at = _rfind_newline(fd, size, size) + 1
         if torn_at < size:
-            side = self._move_torn(fd, torn_at, size)
-            length = size - torn_at
-            notes.append({"reason": "torn_tail", "side_file": str(side), "offset": torn_at, "length": length})
+            crash = torn_is_crash(cp, torn_at, size)
+            side = move_torn(self.path, fd, torn_at, size, _now_tag())
+            fields = {"side_file": str(side), "offset": torn_at, "length": size - torn_at}
+            notes.append(
+                Note(RECOVERED, {"reason": "torn_tail", **fields})
+                if crash
+                else segment("torn_tail", **fields)
+            )
             size = torn_at
         if size == 0:
-            self._chain.seq, self._chain.prev = 0, GENESIS
-            last_seq: int | None = None
+            tail = EMPTY
         else:
             start = _rfind_newline(fd, size - 1, size) + 1
             line = os.pread(fd, size - start, start)
@@ -316,57 +335,23 @@ class AuditLog:
                     path=str(self.path),
                     offset=start,
                 ) from exc
-            last_seq = parsed.record["seq"]
-            self._chain.seq, self._chain.prev = last_seq + 1, parsed.stated_hash
-        note = self._checkpoint_note(last_seq, size)
+            tail = Mark(parsed.record["seq"], parsed.stated_hash, size)
+        self._chain.seq, self._chain.prev = tail.seq + 1, tail.hash
+        note = judge_tail(cp, problem, tail, fd)
         if note is not None:
             notes.append(note)
         self._end = size
-        for fields in reversed(notes):
-            self._stamp.info(RECOVERED, **fields)
+        for note in reversed(notes):
+            if note.event == SEGMENT:
+                _logger.error(
+                    "%s: %s (%s); starting a new segment",
+                    self.path,
+                    note.fields["reason"],
+                    note.fields["detail"],
+                )
+            self._stamp.info(note.event, **note.fields)
             self._pending.items.insert(0, self._pending.items.pop())
         return size
-
-    def _checkpoint_note(self, last_seq: int | None, size: int) -> dict[str, Any] | None:
-        """An ``audit.recovered`` note when the checkpoint disagrees with the file's real end."""
-        try:
-            cp = read_checkpoint(self.path)
-        except CheckpointError as exc:
-            return {"reason": "checkpoint_invalid", "problem": str(exc)}
-        tail = {"seq": last_seq, "hash": self._chain.prev if last_seq is not None else None, "end": size}
-        if cp is None:
-            return None if last_seq is None else {"reason": "checkpoint_missing", "tail": tail}
-        if last_seq is not None and cp.seq == last_seq and cp.hash == self._chain.prev:
-            return None
-        if last_seq is None or cp.seq > last_seq:
-            reason = "checkpoint_ahead"  # records were cut off the end
-        elif cp.seq < last_seq:
-            reason = "checkpoint_behind"  # a writer died between writing and checkpointing
-        else:
-            reason = "checkpoint_mismatch"
-        return {"reason": reason, "checkpoint": {"seq": cp.seq, "hash": cp.hash, "end": cp.end}, "tail": tail}
-
-    def _move_torn(self, fd: int, offset: int, size: int) -> Path:
-        torn = os.pread(fd, size - offset, offset)
-        side = self.path.with_name(f"{self.path.name}.torn-{_now_tag()}")
-        n = 0
-        while True:
-            try:
-                sfd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-                break
-            except FileExistsError:
-                n += 1
-                side = self.path.with_name(f"{self.path.name}.torn-{_now_tag()}-{n}")
-        try:
-            view = memoryview(torn)
-            while view:
-                view = view[os.write(sfd, view) :]
-            os.fsync(sfd)
-        finally:
-            os.close(sfd)
-        os.ftruncate(fd, offset)
-        os.fsync(fd)
-        return side
 
 
 def _rfind_newline(fd: int, before: int, size: int) -> int:
