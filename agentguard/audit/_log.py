@@ -36,6 +36,7 @@ from agentguard.audit._chain import (
     canonical,
     parse_line,
     read_checkpoint,
+    remove_stale_temps,
     seal,
     write_checkpoint,
 )
@@ -246,6 +247,8 @@ class AuditLog:
             self._open()
         fd = self._lock()
         try:
+            if force:  # opening: no other writer is mid-checkpoint while we hold the lock
+                remove_stale_temps(self.path)
             size = os.fstat(fd).st_size
             if not self._tail_is_ours(fd, size):
                 size = self._resync(fd, size)

@@ -295,3 +295,34 @@ def test_log_deleted_while_open_starts_a_segment(tmp_path: Path) -> None:
     report = verify(path)
     assert not report.ok
     assert [s.seq for s in report.unacknowledged] == [0]
+
+
+def test_checkpoint_temp_files_left_by_killed_writers_are_removed_on_open(
+    make_log: Callable[..., Path],
+) -> None:
+    path = make_log(2)
+    head = checkpoint_path(path)
+    leftovers = [head.with_name(f"{head.name}.tmp-{pid}") for pid in (os.getpid(), 4_194_303, 12)]
+    for tmp in leftovers:
+        tmp.write_bytes(b'{"seq":0,')  # as a writer killed mid-replace leaves it
+    unrelated = head.with_name(f"{head.name}.tmp-notes")
+    unrelated.write_text("not ours")
+    with AuditLog(path) as log:
+        log.record("after")
+    assert [t for t in leftovers if t.exists()] == []
+    assert unrelated.exists()
+    assert verify(path).ok
+
+
+def test_kill_9_while_replacing_the_checkpoint_leaves_nothing_behind_after_reopen(tmp_path: Path) -> None:
+    """Real kill -9 of a writer that replaces the checkpoint all the time; a temp file may be left."""
+    path = tmp_path / "audit.jsonl"
+    proc = spawn_python(APPENDER, str(path), "10")
+    try:
+        _wait_for_records(path, 200, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    AuditLog(path).close()
+    assert list(tmp_path.glob("audit.jsonl.head.tmp-*")) == []
+    assert verify(path).ok
