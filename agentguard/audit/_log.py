@@ -1,9 +1,9 @@
 """The writer: ``AuditLog`` appends hash-chained records, safely across threads, processes and crashes.
 
-Records pass through two chains of plain processors. At ``record()`` time, through a structlog
-logger: timestamp, then redaction. At flush time, holding an exclusive ``flock`` on the file: chain
-link (``seq``/``prev``), then render (canonical JSON + hash). The chain position is only known
-under the lock, because another process may have appended since our last write.
+Records pass through two chains of plain (structlog-style) processors. At ``record()`` time, in
+the caller's thread and outside every lock: timestamp, then redaction. At flush time, holding an
+exclusive ``flock`` on the file: chain link (``seq``/``prev``), then render (canonical JSON +
+hash). The chain position is only known under the lock: another process may have appended since.
 """
 
 from __future__ import annotations
@@ -53,13 +53,10 @@ _TAIL_CHUNK = 64 * 1024
 
 
 class _Pending:
-    """Wrapped logger of the first stage: collects stamped, redacted event dicts."""
+    """Stamped, redacted event dicts waiting to be sealed and written."""
 
     def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
-
-    def info(self, **event_dict: Any) -> None:
-        self.items.append(event_dict)
+        self.items: list[EventDict] = []
 
 
 class _Lines:
@@ -121,12 +118,12 @@ class AuditLog:
         self._pending = _Pending()
         self._lines = _Lines()
         self._closed = False
-        self._stamp = structlog.wrap_logger(
-            self._pending,
-            processors=[structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"), redact_processor],
-            wrapper_class=structlog.BoundLogger,
-            context_class=dict,
-        ).bind()
+        # Stamping and redaction run in the caller's thread before any lock is taken: redacting a
+        # large argument must not hold up other writers (docs/audit.md).
+        self._prepare_chain = (
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            redact_processor,
+        )
         # The sealing processors run as a plain chain under the file lock, where each record's
         # place is known; a second BoundLogger there only added overhead per record.
         self._seal_chain = (self._chain.link, self._chain.render)
@@ -149,15 +146,18 @@ class AuditLog:
         safe = fields
         if RESERVED.intersection(fields):
             safe = {_free_key(k, fields): v for k, v in fields.items()}
-        with self._mutex:
+        if self._closed:
+            raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
+        try:
+            prepared = self._prepare(event, safe)
+        except Exception as exc:  # a processor must never lose a record silently
+            raise AuditError(
+                f"{self.path}: cannot prepare audit record {event!r}: {exc}", path=str(self.path)
+            ) from exc
+        with self._mutex:  # from here on only chaining and writing
             if self._closed:
                 raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
-            try:
-                self._stamp.info(event, **safe)
-            except Exception as exc:  # a processor must never lose a record silently
-                raise AuditError(
-                    f"{self.path}: cannot prepare audit record {event!r}: {exc}", path=str(self.path)
-                ) from exc
+            self._pending.items.append(prepared)
             if len(self._pending.items) >= self.batch_size:
                 self._flush_locked()
 
@@ -193,6 +193,13 @@ class AuditLog:
         return f"AuditLog({str(self.path)!r}, durability={self.durability.value!r})"
 
     # -- internals ---------------------------------------------------------------------
+
+    def _prepare(self, event: str, fields: dict[str, Any]) -> EventDict:
+        event_dict: EventDict = dict(fields)
+        event_dict["event"] = event
+        for processor in self._prepare_chain:
+            event_dict = processor(None, "info", event_dict)
+        return event_dict
 
     def _forget_after_fork(self) -> None:
         """In a forked child: the parent owns the buffered records, and a lock taken through the
@@ -352,8 +359,7 @@ class AuditLog:
                     note.fields["reason"],
                     note.fields["detail"],
                 )
-            self._stamp.info(note.event, **note.fields)
-            self._pending.items.insert(0, self._pending.items.pop())
+            self._pending.items.insert(0, self._prepare(note.event, note.fields))
         return size
 
 
