@@ -8,14 +8,12 @@ hash). The chain position is only known under the lock: another process may have
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import fcntl
 import logging
 import os
 import stat
 import threading
-import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +22,7 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict
 
+from agentguard.audit import _lifecycle
 from agentguard.audit._chain import (
     EMPTY,
     GENESIS,
@@ -57,6 +56,32 @@ class _Pending:
 
     def __init__(self) -> None:
         self.items: list[EventDict] = []
+
+
+class _Mutex:
+    """A re-entrant lock that knows which thread holds it: a signal handler must not flush a log
+    the interrupted code is in the middle of writing (see ``_lifecycle``)."""
+
+    __slots__ = ("_depth", "_lock", "holder")
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.holder: int | None = None
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self.holder = threading.get_ident()
+        self._depth += 1
+
+    def __exit__(self, *_: object) -> None:
+        self._depth -= 1
+        outermost = self._depth == 0
+        if outermost:
+            self.holder = None
+        self._lock.release()
+        if outermost and _lifecycle.deferred_signal():
+            _lifecycle.deliver_deferred()
 
 
 class _Lines:
@@ -99,8 +124,9 @@ class AuditLog:
 
     ``Durability.FSYNC``: each record is on disk (and the checkpoint updated) before ``record``
     returns. ``Durability.BATCH``: up to ``batch_size`` records are buffered and written with one
-    fsync; they are flushed on ``flush()``, ``close()`` and at interpreter exit. Any failure to
-    write raises ``AuditError``, never a silent drop.
+    fsync; they are flushed on ``flush()``, ``close()``, at interpreter exit and on SIGTERM/SIGHUP
+    (see ``_lifecycle``). Any failure to write raises ``AuditError`` (or, at exit, is reported on
+    stderr with a non-zero exit status), never a silent drop.
     """
 
     def __init__(
@@ -111,7 +137,7 @@ class AuditLog:
         self.path = Path(path)
         self.durability = Durability(durability)
         self.batch_size = 1 if self.durability is Durability.FSYNC else batch_size
-        self._mutex = threading.RLock()
+        self._mutex = _Mutex()
         self._fd: int | None = None
         self._end = -1  # byte offset just after the last record we know of; -1 = resync needed
         self._chain = _ChainState()
@@ -137,7 +163,7 @@ class AuditLog:
                     os.close(self._fd)
                     self._fd = None
                 raise
-        _OPEN_LOGS.add(self)
+        _lifecycle.track(self, buffers=self.durability is Durability.BATCH)
 
     # -- public API --------------------------------------------------------------------
 
@@ -176,10 +202,15 @@ class AuditLog:
                 self._flush_locked()
             finally:
                 self._closed = True
-                _OPEN_LOGS.discard(self)
+                _lifecycle.untrack(self)
                 if self._fd is not None:
                     os.close(self._fd)
                     self._fd = None
+
+    @property
+    def buffered(self) -> int:
+        """Records accepted but not yet written (batch mode)."""
+        return len(self._pending.items)
 
     def __enter__(self) -> AuditLog:
         return self
@@ -201,10 +232,13 @@ class AuditLog:
             event_dict = processor(None, "info", event_dict)
         return event_dict
 
+    def _held_here(self) -> bool:
+        return self._mutex.holder == threading.get_ident()
+
     def _forget_after_fork(self) -> None:
         """In a forked child: the parent owns the buffered records, and a lock taken through the
         inherited file description would not exclude the parent, so start with a fresh one."""
-        self._mutex = threading.RLock()
+        self._mutex = _Mutex()
         self._pending.items.clear()
         if self._fd is not None:
             with contextlib.suppress(OSError):
@@ -385,21 +419,3 @@ def _free_key(key: str, fields: dict[str, Any]) -> str:
     while key in RESERVED or key in fields:
         key += "_"
     return key
-
-
-_OPEN_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for log in list(_OPEN_LOGS):
-        log._forget_after_fork()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-@atexit.register
-def _flush_all_at_exit() -> None:
-    for log in list(_OPEN_LOGS):
-        with contextlib.suppress(AuditError):
-            log.close()
