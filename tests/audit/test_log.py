@@ -278,7 +278,9 @@ def test_write_failure_raises_audit_error_and_leaves_log_verifiable(tmp_path: Pa
         """
     )
     result = run_python(code, str(path))
-    assert result.returncode == 0, result.stderr
+    # The refused record stays buffered; it cannot be written at exit either, and that is said.
+    assert result.returncode == 74, result.stderr
+    assert f"audit log {path}: 1 buffered record(s) could not be written at exit" in result.stderr
     assert "AuditError after" in result.stdout
     assert "audit.error" in result.stdout
     written = int(result.stdout.split("after ")[1].split(":")[0])
