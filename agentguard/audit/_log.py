@@ -140,6 +140,7 @@ class AuditLog:
         self._mutex = _Mutex()
         self._fd: int | None = None
         self._end = -1  # byte offset just after the last record we know of; -1 = resync needed
+        self._checkpoint: Checkpoint | None = None  # the checkpoint as we last wrote or accepted it
         self._chain = _ChainState()
         self._pending = _Pending()
         self._lines = _Lines()
@@ -303,8 +304,14 @@ class AuditLog:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _tail_is_ours(self, fd: int, size: int) -> bool:
-        """Whether the file still ends with the record we wrote last (nobody appended since)."""
+        """Whether the file still ends with the record we wrote last (nobody appended since), and
+        the checkpoint is still the one we wrote (a rolled-back checkpoint is judged, not overwritten)."""
         if self._end < 0 or size != self._end:
+            return False
+        try:
+            if read_checkpoint(self.path) != self._checkpoint:
+                return False
+        except CheckpointError:
             return False
         if size == 0:
             return self._chain.seq == 0
@@ -343,7 +350,8 @@ class AuditLog:
             raise
         self._end = target.end
         self._pending.items.clear()
-        write_checkpoint(self.path, Checkpoint(target), sync=False)
+        self._checkpoint = Checkpoint(target)
+        write_checkpoint(self.path, self._checkpoint, sync=False)
 
     def _resync(self, fd: int, size: int) -> int:
         """Find the real last record, set the chain from it, and judge what happened to the file since
@@ -385,6 +393,7 @@ class AuditLog:
         if note is not None:
             notes.append(note)
         self._end = size
+        self._checkpoint = cp  # if it needed a note, the batch carrying the note replaces it
         for note in reversed(notes):
             if note.event == SEGMENT:
                 _logger.error(

@@ -326,3 +326,30 @@ def test_kill_9_while_replacing_the_checkpoint_leaves_nothing_behind_after_reope
     AuditLog(path).close()
     assert list(tmp_path.glob("audit.jsonl.head.tmp-*")) == []
     assert verify(path).ok
+
+
+def test_checkpoint_rolled_back_under_a_running_writer_is_not_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.record("one")
+        stale = checkpoint_path(path).read_bytes()
+        log.record("two")
+        checkpoint_path(path).write_bytes(stale)
+        log.record("three")
+    events = [r["event"] for r in read_records(path)]
+    assert events == ["one", "two", SEGMENT, "three"]
+    report = verify(path)
+    assert [(s.seq, s.reason) for s in report.unacknowledged] == [(2, "checkpoint_behind")]
+
+
+def test_forged_append_under_a_running_writer_starts_a_segment(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.record("one")
+        last = lines_of(path)[-1]
+        forged, _ = forge_line({"event": "forged", "seq": 1, "prev": last[-67:-3].decode(), "ts": "x"})
+        with path.open("ab") as f:
+            f.write(forged)
+        log.record("two")
+    assert [r["event"] for r in read_records(path)] == ["one", "forged", SEGMENT, "two"]
+    assert [s.reason for s in verify(path).unacknowledged] == ["checkpoint_behind"]
