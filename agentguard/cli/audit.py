@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -254,6 +255,13 @@ def verify_cmd(app: AppContext, file_arg: Path | None, file: Path | None, as_jso
     raise SystemExit(0 if report.ok else 1)
 
 
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return f"uid {os.getuid()}"
+
+
 @audit.command(name="acknowledge")
 @click.option(
     "--reason", required=True, help="What you found and why writing may go on (recorded in the log)."
@@ -272,7 +280,7 @@ def acknowledge_cmd(app: AppContext, reason: str, file: Path | None) -> None:
         raise click.BadParameter("must not be empty", param_hint="--reason")
     with reports_errors():
         path = _path(app, file)
-        done = acknowledge(path, reason=reason, by=getpass.getuser())
+        done = acknowledge(path, reason=reason, by=_user())
     if not done:
         click.echo(f"{path}: nothing to acknowledge")
         return
