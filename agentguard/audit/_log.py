@@ -30,25 +30,21 @@ from agentguard.audit._chain import (
     SUFFIX_LEN,
     Checkpoint,
     CheckpointError,
-    LineFormatError,
     Mark,
     canonical,
-    parse_line,
     read_checkpoint,
     remove_stale_temps,
     seal,
     write_checkpoint,
 )
-from agentguard.audit._recover import RECOVERED, SEGMENT, Note, judge_tail, move_torn, segment, torn_is_crash
+from agentguard.audit._recover import SEGMENT, examine
 from agentguard.audit._redact import redact_processor
-from agentguard.errors import AuditError, AuditIntegrityError
+from agentguard.errors import AuditError
 from agentguard.settings import Durability
 
 __all__ = ["AuditLog"]
 
 _logger = logging.getLogger("agentguard.audit")
-
-_TAIL_CHUNK = 64 * 1024
 
 
 class _Pending:
@@ -355,46 +351,13 @@ class AuditLog:
 
     def _resync(self, fd: int, size: int) -> int:
         """Find the real last record, set the chain from it, and judge what happened to the file since
-        we (or anyone) last checkpointed it: crash debris is repaired and noted, anything else starts
-        a new segment. Returns the new size."""
-        try:
-            cp, problem = read_checkpoint(self.path), None
-        except CheckpointError as exc:
-            cp, problem = None, str(exc)
-        notes: list[Note] = []
-        torn_at = _rfind_newline(fd, size, size) + 1
-        if torn_at < size:
-            crash = torn_is_crash(cp, torn_at, size)
-            side = move_torn(self.path, fd, torn_at, size, _now_tag())
-            fields = {"side_file": str(side), "offset": torn_at, "length": size - torn_at}
-            notes.append(
-                Note(RECOVERED, {"reason": "torn_tail", **fields})
-                if crash
-                else segment("torn_tail", **fields)
-            )
-            size = torn_at
-        if size == 0:
-            tail = EMPTY
-        else:
-            start = _rfind_newline(fd, size - 1, size) + 1
-            line = os.pread(fd, size - start, start)
-            try:
-                parsed = parse_line(line)
-            except LineFormatError as exc:
-                raise AuditIntegrityError(
-                    f"{self.path}: the last record (byte offset {start}) is not a valid audit record "
-                    f"({exc}); run `agentguard audit verify {self.path}` and move the file aside",
-                    path=str(self.path),
-                    offset=start,
-                ) from exc
-            tail = Mark(parsed.record["seq"], parsed.stated_hash, size)
-        self._chain.seq, self._chain.prev = tail.seq + 1, tail.hash
-        note = judge_tail(cp, problem, tail, fd)
-        if note is not None:
-            notes.append(note)
-        self._end = size
-        self._checkpoint = cp  # if it needed a note, the batch carrying the note replaces it
-        for note in reversed(notes):
+        it was last checkpointed: crash debris is repaired and noted, anything else starts a new
+        segment (see ``_recover``). Returns the new size."""
+        found = examine(self.path, fd, size, _now_tag())
+        self._chain.seq, self._chain.prev = found.tail.seq + 1, found.tail.hash
+        self._end = found.tail.end
+        self._checkpoint = found.checkpoint  # if it needed a note, the batch carrying the note replaces it
+        for note in reversed(found.notes):
             if note.event == SEGMENT:
                 _logger.error(
                     "%s: %s (%s); starting a new segment",
@@ -403,22 +366,7 @@ class AuditLog:
                     note.fields["detail"],
                 )
             self._pending.items.insert(0, self._prepare(note.event, note.fields))
-        return size
-
-
-def _rfind_newline(fd: int, before: int, size: int) -> int:
-    """Offset of the last ``\\n`` strictly before ``before`` (-1 if none)."""
-    pos = min(before, size)
-    chunk = _TAIL_CHUNK
-    while pos > 0:
-        start = max(0, pos - chunk)
-        data = os.pread(fd, pos - start, start)
-        i = data.rfind(b"\n")
-        if i >= 0:
-            return start + i
-        pos = start
-        chunk = min(chunk * 2, 8 * 1024 * 1024)
-    return -1
+        return found.tail.end
 
 
 def _free_key(key: str, fields: dict[str, Any]) -> str:

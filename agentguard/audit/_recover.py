@@ -19,9 +19,21 @@ from typing import Any
 
 import orjson
 
-from agentguard.audit._chain import Checkpoint, LineFormatError, Mark, split_line
+from agentguard.audit._chain import (
+    EMPTY,
+    Checkpoint,
+    CheckpointError,
+    LineFormatError,
+    Mark,
+    parse_line,
+    read_checkpoint,
+    split_line,
+)
+from agentguard.errors import AuditIntegrityError
 
-__all__ = ["ACKNOWLEDGED", "RECOVERED", "SEGMENT", "Note", "judge_tail", "torn_is_crash"]
+__all__ = ["ACKNOWLEDGED", "RECOVERED", "SEGMENT", "Examined", "Note", "examine"]
+
+_TAIL_CHUNK = 64 * 1024
 
 RECOVERED = "audit.recovered"
 SEGMENT = "audit.segment"
@@ -55,6 +67,55 @@ def segment(reason: str, **fields: Any) -> Note:
     """A new segment: something no crash produces; ``verify`` fails until it is acknowledged."""
     detail = _DETAIL[reason] + "; run `agentguard audit acknowledge --reason ...` once you have looked"
     return Note(SEGMENT, {"reason": reason, "detail": detail, **fields})
+
+
+@dataclass(frozen=True, slots=True)
+class Examined:
+    """The file's real end (torn bytes already moved aside), the checkpoint, and what to note."""
+
+    tail: Mark
+    checkpoint: Checkpoint | None
+    notes: list[Note]
+
+
+def examine(path: Path, fd: int, size: int, tag: str) -> Examined:
+    """Under the exclusive lock: move torn bytes aside, find the last record, judge both against
+    the checkpoint. Raises ``AuditIntegrityError`` if the last line is not an audit record."""
+    try:
+        cp, problem = read_checkpoint(path), None
+    except CheckpointError as exc:
+        cp, problem = None, str(exc)
+    notes: list[Note] = []
+    torn_at = _rfind_newline(fd, size, size) + 1
+    if torn_at < size:
+        crash = torn_is_crash(cp, torn_at, size)
+        side = move_torn(path, fd, torn_at, size, tag)
+        fields = {"side_file": str(side), "offset": torn_at, "length": size - torn_at}
+        notes.append(
+            Note(RECOVERED, {"reason": "torn_tail", **fields}) if crash else segment("torn_tail", **fields)
+        )
+        size = torn_at
+    tail = _last_record(path, fd, size)
+    note = judge_tail(cp, problem, tail, fd)
+    if note is not None:
+        notes.append(note)
+    return Examined(tail, cp, notes)
+
+
+def _last_record(path: Path, fd: int, size: int) -> Mark:
+    if size == 0:
+        return EMPTY
+    start = _rfind_newline(fd, size - 1, size) + 1
+    try:
+        parsed = parse_line(os.pread(fd, size - start, start))
+    except LineFormatError as exc:
+        raise AuditIntegrityError(
+            f"{path}: the last record (byte offset {start}) is not a valid audit record "
+            f"({exc}); run `agentguard audit verify {path}` and move the file aside",
+            path=str(path),
+            offset=start,
+        ) from exc
+    return Mark(parsed.record["seq"], parsed.stated_hash, size)
 
 
 def torn_is_crash(cp: Checkpoint | None, offset: int, size: int) -> bool:
@@ -133,3 +194,18 @@ def move_torn(path: Path, fd: int, offset: int, size: int, tag: str) -> Path:
     os.ftruncate(fd, offset)
     os.fsync(fd)
     return side
+
+
+def _rfind_newline(fd: int, before: int, size: int) -> int:
+    """Offset of the last ``\\n`` strictly before ``before`` (-1 if none)."""
+    pos = min(before, size)
+    chunk = _TAIL_CHUNK
+    while pos > 0:
+        start = max(0, pos - chunk)
+        data = os.pread(fd, pos - start, start)
+        i = data.rfind(b"\n")
+        if i >= 0:
+            return start + i
+        pos = start
+        chunk = min(chunk * 2, 8 * 1024 * 1024)
+    return -1
