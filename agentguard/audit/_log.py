@@ -357,15 +357,16 @@ class AuditLog:
         self._chain.seq, self._chain.prev = found.tail.seq + 1, found.tail.hash
         self._end = found.tail.end
         self._checkpoint = found.checkpoint  # if it needed a note, the batch carrying the note replaces it
-        for note in reversed(found.notes):
+        for note in found.notes:
             if note.event == SEGMENT:
                 _logger.error(
-                    "%s: %s (%s); starting a new segment",
+                    "%s: %s (%s); starting a new segment: look into it, then run "
+                    "`agentguard audit acknowledge --reason ...`",
                     self.path,
                     note.fields["reason"],
                     note.fields["detail"],
                 )
-            self._pending.items.insert(0, self._prepare(note.event, note.fields))
+        self._pending.items[0:0] = [self._prepare(note.event, note.fields) for note in found.notes]
         return found.tail.end
 
 

@@ -65,8 +65,7 @@ def _mark(mark: Mark | None) -> dict[str, Any] | None:
 
 def segment(reason: str, **fields: Any) -> Note:
     """A new segment: something no crash produces; ``verify`` fails until it is acknowledged."""
-    detail = _DETAIL[reason] + "; run `agentguard audit acknowledge --reason ...` once you have looked"
-    return Note(SEGMENT, {"reason": reason, "detail": detail, **fields})
+    return Note(SEGMENT, {"reason": reason, "detail": _DETAIL[reason], **fields})
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,7 +212,10 @@ def _report_text(report: VerifyReport) -> str:
             "a new segment otherwise)"
         )
     status = report.checkpoint.status.value
-    lines.append(f"verified: {report.records_verified} record(s) intact before that; checkpoint {status}")
+    if report.first_bad is not None or report.torn_tail is not None:
+        lines.append(f"verified: {report.records_verified} record(s) intact before that; checkpoint {status}")
+    else:
+        lines.append(f"verified: {report.records_verified} record(s), chain intact; checkpoint {status}")
     return "\n".join(lines)
 
 
