@@ -58,6 +58,7 @@ _open: weakref.WeakSet[Buffered] = weakref.WeakSet()
 _previous: dict[int, _Handler | int] = {}  # signal -> the handler we took over from
 _deferred: list[tuple[int, FrameType | None]] = []
 _exit_slot = 0  # atexit's callback count right after our handler was (re-)registered
+_exit_lock = threading.Lock()
 
 
 def track(log: Buffered, *, buffers: bool) -> None:
@@ -87,9 +88,10 @@ def _say_lost(log: Buffered, count: int, when: str, exc: AuditError) -> None:
 def _register_exit_handler() -> None:
     """(Re-)register our exit handler as the latest, so it runs before the others (LIFO)."""
     global _exit_slot
-    atexit.unregister(_flush_all_at_exit)
-    atexit.register(_flush_all_at_exit)
-    _exit_slot = atexit._ncallbacks()
+    with _exit_lock:
+        atexit.unregister(_flush_all_at_exit)
+        atexit.register(_flush_all_at_exit)
+        _exit_slot = atexit._ncallbacks()
 
 
 def _flush_all_at_exit() -> None:
