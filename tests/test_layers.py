@@ -19,12 +19,13 @@ ALLOWED: dict[str, set[str]] = {
     # what the guard is built from
     "context": {"models", "settings"},
     "registry": {"errors", "models"},
-    # the stages: the core only; tools run code through the sandbox (loaded on first use)
+    # the stages: the core only; tools run code through the sandbox (loaded on first use) and read URLs
+    # and addresses with the policy's own parser and resolver (so they fetch what was decided)
     "policy": CORE,
     "approval": CORE,
     "audit": CORE,
     "sandbox": CORE,
-    "tools": CORE | {"context", "sandbox"},
+    "tools": CORE | {"context", "sandbox", "policy"},
     # the one module that knows the order of the steps, and what sits on top of it
     "guard": CORE | {"context", "registry", "policy", "approval", "audit", "tools"},
     "integrations": CORE | {"guard"},

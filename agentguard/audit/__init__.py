@@ -7,31 +7,40 @@
 See docs/audit.md for the record format and what the chain does and does not detect.
 """
 
+from agentguard.audit._acknowledge import acknowledge
 from agentguard.audit._chain import GENESIS, checkpoint_path
-from agentguard.audit._log import RECOVERED, AuditLog
+from agentguard.audit._log import AuditLog
 from agentguard.audit._read import CallIndex, CallInfo, follow, parse_since, query, read_last, read_records
+from agentguard.audit._recover import ACKNOWLEDGED, RECOVERED, SEGMENT
 from agentguard.audit._redact import REDACTED, redact, redact_processor
 from agentguard.audit._verify import (
+    Acknowledgement,
     BadRecord,
     CheckpointState,
     CheckpointStatus,
+    Segment,
     TornTail,
     VerifyReport,
     verify,
 )
 
 __all__ = [
+    "ACKNOWLEDGED",
     "GENESIS",
     "RECOVERED",
     "REDACTED",
+    "SEGMENT",
+    "Acknowledgement",
     "AuditLog",
     "BadRecord",
     "CallIndex",
     "CallInfo",
     "CheckpointState",
     "CheckpointStatus",
+    "Segment",
     "TornTail",
     "VerifyReport",
+    "acknowledge",
     "checkpoint_path",
     "follow",
     "parse_since",

@@ -78,12 +78,44 @@ def parse_line(line: bytes) -> ParsedLine:
 
 
 @dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """The last record known durable: its ``seq``, ``hash`` and the byte offset just after it."""
+class Mark:
+    """A place in the chain: a record's ``seq``, ``hash`` and the byte offset just after it.
+
+    The empty log is ``Mark(-1, GENESIS, 0)``.
+    """
 
     seq: int
     hash: str
     end: int
+
+
+EMPTY = Mark(-1, GENESIS, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """What the file must end with: the last durable record, and the batch being written, if any.
+
+    A writer first records its batch as ``pending`` (fsynced), then writes and fsyncs the batch,
+    then moves the checkpoint to the batch's end. So a crash can only ever leave the file ending
+    at ``committed``, at ``pending``, or at a whole-record prefix of the pending batch (plus torn
+    bytes inside it). Anything else was done to the file, not by a crash.
+    """
+
+    committed: Mark
+    pending: Mark | None = None
+
+    @property
+    def seq(self) -> int:
+        return self.committed.seq
+
+    @property
+    def hash(self) -> str:
+        return self.committed.hash
+
+    @property
+    def end(self) -> int:
+        return self.committed.end
 
 
 def checkpoint_path(log: Path) -> Path:
@@ -92,6 +124,20 @@ def checkpoint_path(log: Path) -> Path:
 
 class CheckpointError(ValueError):
     pass
+
+
+def _mark(data: Any) -> Mark:
+    if not isinstance(data, dict):
+        raise CheckpointError("checkpoint file is not valid JSON with seq, hash and end")
+    try:
+        seq, digest, end = data["seq"], data["hash"], data["end"]
+    except KeyError as exc:
+        raise CheckpointError("checkpoint file is not valid JSON with seq, hash and end") from exc
+    if type(seq) is not int or type(end) is not int or not isinstance(digest, str) or len(digest) != 64:
+        raise CheckpointError("checkpoint file has wrongly typed seq, hash or end")
+    if seq < -1 or end < 0:
+        raise CheckpointError("checkpoint file has a negative seq or end")
+    return Mark(seq, digest, end)
 
 
 def read_checkpoint(log: Path) -> Checkpoint | None:
@@ -104,23 +150,57 @@ def read_checkpoint(log: Path) -> Checkpoint | None:
         raise CheckpointError(f"cannot read checkpoint: {exc.strerror}") from exc
     try:
         data = orjson.loads(raw)
-        seq, digest, end = data["seq"], data["hash"], data["end"]
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+    except orjson.JSONDecodeError as exc:
         raise CheckpointError("checkpoint file is not valid JSON with seq, hash and end") from exc
-    if type(seq) is not int or type(end) is not int or not isinstance(digest, str) or len(digest) != 64:
-        raise CheckpointError("checkpoint file has wrongly typed seq, hash or end")
-    return Checkpoint(seq, digest, end)
+    committed = _mark(data)
+    pending = data.get("pending")
+    return Checkpoint(committed, None if pending is None else _mark(pending))
 
 
-def write_checkpoint(log: Path, cp: Checkpoint) -> None:
-    """Atomically replace the checkpoint: temp file, fsync, rename. Caller holds the log lock."""
+def _mark_json(mark: Mark) -> dict[str, Any]:
+    return {"seq": mark.seq, "hash": mark.hash, "end": mark.end}
+
+
+def write_checkpoint(log: Path, cp: Checkpoint, *, sync: bool = True) -> None:
+    """Atomically replace the checkpoint: temp file, (fsync,) rename. Caller holds the log lock.
+
+    ``sync=False`` is for the commit after a batch: losing it in a power cut leaves the
+    ``pending`` checkpoint, which names the same end, so it need not be durable.
+    """
     target = checkpoint_path(log)
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    data = orjson.dumps({"seq": cp.seq, "hash": cp.hash, "end": cp.end}) + b"\n"
+    body = _mark_json(cp.committed)
+    if cp.pending is not None:
+        body["pending"] = _mark_json(cp.pending)
+    data = orjson.dumps(body) + b"\n"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, target)
+
+
+def remove_stale_temps(log: Path) -> list[Path]:
+    """Remove checkpoint temp files left by writers killed mid-replace. Caller holds the log lock.
+
+    Every checkpoint is written under the exclusive lock, so while we hold it no temp file can
+    belong to a live write: any that exists is left over from a killed process (``kill -9``).
+    """
+    target = checkpoint_path(log)
+    prefix = f"{target.name}.tmp-"
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(prefix) and entry.name[len(prefix) :].isdigit():
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            removed.append(Path(entry.path))
+    return removed

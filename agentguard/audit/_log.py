@@ -1,20 +1,19 @@
 """The writer: ``AuditLog`` appends hash-chained records, safely across threads, processes and crashes.
 
-Records pass through two chains of plain processors. At ``record()`` time, through a structlog
-logger: timestamp, then redaction. At flush time, holding an exclusive ``flock`` on the file: chain
-link (``seq``/``prev``), then render (canonical JSON + hash). The chain position is only known
-under the lock, because another process may have appended since our last write.
+Records pass through two chains of plain (structlog-style) processors. At ``record()`` time, in
+the caller's thread and outside every lock: timestamp, then redaction. At flush time, holding an
+exclusive ``flock`` on the file: chain link (``seq``/``prev``), then render (canonical JSON +
+hash). The chain position is only known under the lock: another process may have appended since.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import fcntl
+import logging
 import os
 import stat
 import threading
-import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -23,37 +22,62 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict
 
+from agentguard.audit import _lifecycle
 from agentguard.audit._chain import (
+    EMPTY,
     GENESIS,
     RESERVED,
     SUFFIX_LEN,
     Checkpoint,
     CheckpointError,
-    LineFormatError,
+    Mark,
     canonical,
-    parse_line,
     read_checkpoint,
+    remove_stale_temps,
     seal,
     write_checkpoint,
 )
+from agentguard.audit._recover import SEGMENT, examine
 from agentguard.audit._redact import redact_processor
-from agentguard.errors import AuditError, AuditIntegrityError
+from agentguard.errors import AuditError
 from agentguard.settings import Durability
 
 __all__ = ["AuditLog"]
 
-RECOVERED = "audit.recovered"
-_TAIL_CHUNK = 64 * 1024
+_logger = logging.getLogger("agentguard.audit")
 
 
 class _Pending:
-    """Wrapped logger of the first stage: collects stamped, redacted event dicts."""
+    """Stamped, redacted event dicts waiting to be sealed and written."""
 
     def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
+        self.items: list[EventDict] = []
 
-    def info(self, **event_dict: Any) -> None:
-        self.items.append(event_dict)
+
+class _Mutex:
+    """A re-entrant lock that knows which thread holds it: a signal handler must not flush a log
+    the interrupted code is in the middle of writing (see ``_lifecycle``)."""
+
+    __slots__ = ("_depth", "_lock", "holder")
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.holder: int | None = None
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self.holder = threading.get_ident()
+        self._depth += 1
+
+    def __exit__(self, *_: object) -> None:
+        self._depth -= 1
+        outermost = self._depth == 0
+        if outermost:
+            self.holder = None
+        self._lock.release()
+        if outermost and _lifecycle.deferred_signal():
+            _lifecycle.deliver_deferred()
 
 
 class _Lines:
@@ -96,8 +120,9 @@ class AuditLog:
 
     ``Durability.FSYNC``: each record is on disk (and the checkpoint updated) before ``record``
     returns. ``Durability.BATCH``: up to ``batch_size`` records are buffered and written with one
-    fsync; they are flushed on ``flush()``, ``close()`` and at interpreter exit. Any failure to
-    write raises ``AuditError``, never a silent drop.
+    fsync; they are flushed on ``flush()``, ``close()``, at interpreter exit and on SIGTERM/SIGHUP
+    (see ``_lifecycle``). Any failure to write raises ``AuditError`` (or, at exit, is reported on
+    stderr with a non-zero exit status), never a silent drop.
     """
 
     def __init__(
@@ -108,19 +133,20 @@ class AuditLog:
         self.path = Path(path)
         self.durability = Durability(durability)
         self.batch_size = 1 if self.durability is Durability.FSYNC else batch_size
-        self._mutex = threading.RLock()
+        self._mutex = _Mutex()
         self._fd: int | None = None
         self._end = -1  # byte offset just after the last record we know of; -1 = resync needed
+        self._checkpoint: Checkpoint | None = None  # the checkpoint as we last wrote or accepted it
         self._chain = _ChainState()
         self._pending = _Pending()
         self._lines = _Lines()
         self._closed = False
-        self._stamp = structlog.wrap_logger(
-            self._pending,
-            processors=[structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"), redact_processor],
-            wrapper_class=structlog.BoundLogger,
-            context_class=dict,
-        ).bind()
+        # Stamping and redaction run in the caller's thread before any lock is taken: redacting a
+        # large argument must not hold up other writers (docs/audit.md).
+        self._prepare_chain = (
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            redact_processor,
+        )
         # The sealing processors run as a plain chain under the file lock, where each record's
         # place is known; a second BoundLogger there only added overhead per record.
         self._seal_chain = (self._chain.link, self._chain.render)
@@ -134,7 +160,7 @@ class AuditLog:
                     os.close(self._fd)
                     self._fd = None
                 raise
-        _OPEN_LOGS.add(self)
+        _lifecycle.track(self, buffers=self.durability is Durability.BATCH)
 
     # -- public API --------------------------------------------------------------------
 
@@ -143,15 +169,18 @@ class AuditLog:
         safe = fields
         if RESERVED.intersection(fields):
             safe = {_free_key(k, fields): v for k, v in fields.items()}
-        with self._mutex:
+        if self._closed:
+            raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
+        try:
+            prepared = self._prepare(event, safe)
+        except Exception as exc:  # a processor must never lose a record silently
+            raise AuditError(
+                f"{self.path}: cannot prepare audit record {event!r}: {exc}", path=str(self.path)
+            ) from exc
+        with self._mutex:  # from here on only chaining and writing
             if self._closed:
                 raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
-            try:
-                self._stamp.info(event, **safe)
-            except Exception as exc:  # a processor must never lose a record silently
-                raise AuditError(
-                    f"{self.path}: cannot prepare audit record {event!r}: {exc}", path=str(self.path)
-                ) from exc
+            self._pending.items.append(prepared)
             if len(self._pending.items) >= self.batch_size:
                 self._flush_locked()
 
@@ -170,10 +199,15 @@ class AuditLog:
                 self._flush_locked()
             finally:
                 self._closed = True
-                _OPEN_LOGS.discard(self)
+                _lifecycle.untrack(self)
                 if self._fd is not None:
                     os.close(self._fd)
                     self._fd = None
+
+    @property
+    def buffered(self) -> int:
+        """Records accepted but not yet written (batch mode)."""
+        return len(self._pending.items)
 
     def __enter__(self) -> AuditLog:
         return self
@@ -188,10 +222,20 @@ class AuditLog:
 
     # -- internals ---------------------------------------------------------------------
 
+    def _prepare(self, event: str, fields: dict[str, Any]) -> EventDict:
+        event_dict: EventDict = dict(fields)
+        event_dict["event"] = event
+        for processor in self._prepare_chain:
+            event_dict = processor(None, "info", event_dict)
+        return event_dict
+
+    def _held_here(self) -> bool:
+        return self._mutex.holder == threading.get_ident()
+
     def _forget_after_fork(self) -> None:
         """In a forked child: the parent owns the buffered records, and a lock taken through the
         inherited file description would not exclude the parent, so start with a fresh one."""
-        self._mutex = threading.RLock()
+        self._mutex = _Mutex()
         self._pending.items.clear()
         if self._fd is not None:
             with contextlib.suppress(OSError):
@@ -241,6 +285,8 @@ class AuditLog:
             self._open()
         fd = self._lock()
         try:
+            if force:  # opening: no other writer is mid-checkpoint while we hold the lock
+                remove_stale_temps(self.path)
             size = os.fstat(fd).st_size
             if not self._tail_is_ours(fd, size):
                 size = self._resync(fd, size)
@@ -254,8 +300,14 @@ class AuditLog:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _tail_is_ours(self, fd: int, size: int) -> bool:
-        """Whether the file still ends with the record we wrote last (nobody appended since)."""
+        """Whether the file still ends with the record we wrote last (nobody appended since), and
+        the checkpoint is still the one we wrote (a rolled-back checkpoint is judged, not overwritten)."""
         if self._end < 0 or size != self._end:
+            return False
+        try:
+            if read_checkpoint(self.path) != self._checkpoint:
+                return False
+        except CheckpointError:
             return False
         if size == 0:
             return self._chain.seq == 0
@@ -266,6 +318,7 @@ class AuditLog:
 
     def _write_batch(self, fd: int, size: int) -> None:
         seq, prev = self._chain.seq, self._chain.prev
+        committed = Mark(seq - 1, prev, size) if seq else EMPTY
         self._lines.items.clear()
         try:
             for event_dict in self._pending.items:
@@ -277,7 +330,11 @@ class AuditLog:
             self._chain.seq, self._chain.prev = seq, prev
             raise AuditError(f"{self.path}: cannot render audit record: {exc}", path=str(self.path)) from exc
         data = b"".join(self._lines.items)
+        target = Mark(self._chain.seq - 1, self._chain.prev, size + len(data))
         try:
+            # Announce the batch first (durably), so a crash in the middle of it is recognisable
+            # as one and nothing else can pass for a crash.
+            write_checkpoint(self.path, Checkpoint(committed, target))
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
@@ -287,101 +344,30 @@ class AuditLog:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, size)
             raise
-        self._end = size + len(data)
+        self._end = target.end
         self._pending.items.clear()
-        write_checkpoint(self.path, Checkpoint(self._chain.seq - 1, self._chain.prev, self._end))
+        self._checkpoint = Checkpoint(target)
+        write_checkpoint(self.path, self._checkpoint, sync=False)
 
     def _resync(self, fd: int, size: int) -> int:
-        """Find the real last record, set the chain from it, repair a torn tail; returns the new size."""
-        last_nl = _rfind_newline(fd, size, size)
-        torn_at = last_nl + 1
-        notes: list[dict[str, Any]] = []
-        if torn_at < size:
-            side = self._move_torn(fd, torn_at, size)
-            length = size - torn_at
-            notes.append({"reason": "torn_tail", "side_file": str(side), "offset": torn_at, "length": length})
-            size = torn_at
-        if size == 0:
-            self._chain.seq, self._chain.prev = 0, GENESIS
-            last_seq: int | None = None
-        else:
-            start = _rfind_newline(fd, size - 1, size) + 1
-            line = os.pread(fd, size - start, start)
-            try:
-                parsed = parse_line(line)
-            except LineFormatError as exc:
-                raise AuditIntegrityError(
-                    f"{self.path}: the last record (byte offset {start}) is not a valid audit record "
-                    f"({exc}); run `agentguard audit verify {self.path}` and move the file aside",
-                    path=str(self.path),
-                    offset=start,
-                ) from exc
-            last_seq = parsed.record["seq"]
-            self._chain.seq, self._chain.prev = last_seq + 1, parsed.stated_hash
-        note = self._checkpoint_note(last_seq, size)
-        if note is not None:
-            notes.append(note)
-        self._end = size
-        for fields in reversed(notes):
-            self._stamp.info(RECOVERED, **fields)
-            self._pending.items.insert(0, self._pending.items.pop())
-        return size
-
-    def _checkpoint_note(self, last_seq: int | None, size: int) -> dict[str, Any] | None:
-        """An ``audit.recovered`` note when the checkpoint disagrees with the file's real end."""
-        try:
-            cp = read_checkpoint(self.path)
-        except CheckpointError as exc:
-            return {"reason": "checkpoint_invalid", "problem": str(exc)}
-        tail = {"seq": last_seq, "hash": self._chain.prev if last_seq is not None else None, "end": size}
-        if cp is None:
-            return None if last_seq is None else {"reason": "checkpoint_missing", "tail": tail}
-        if last_seq is not None and cp.seq == last_seq and cp.hash == self._chain.prev:
-            return None
-        if last_seq is None or cp.seq > last_seq:
-            reason = "checkpoint_ahead"  # records were cut off the end
-        elif cp.seq < last_seq:
-            reason = "checkpoint_behind"  # a writer died between writing and checkpointing
-        else:
-            reason = "checkpoint_mismatch"
-        return {"reason": reason, "checkpoint": {"seq": cp.seq, "hash": cp.hash, "end": cp.end}, "tail": tail}
-
-    def _move_torn(self, fd: int, offset: int, size: int) -> Path:
-        torn = os.pread(fd, size - offset, offset)
-        side = self.path.with_name(f"{self.path.name}.torn-{_now_tag()}")
-        n = 0
-        while True:
-            try:
-                sfd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-                break
-            except FileExistsError:
-                n += 1
-                side = self.path.with_name(f"{self.path.name}.torn-{_now_tag()}-{n}")
-        try:
-            view = memoryview(torn)
-            while view:
-                view = view[os.write(sfd, view) :]
-            os.fsync(sfd)
-        finally:
-            os.close(sfd)
-        os.ftruncate(fd, offset)
-        os.fsync(fd)
-        return side
-
-
-def _rfind_newline(fd: int, before: int, size: int) -> int:
-    """Offset of the last ``\\n`` strictly before ``before`` (-1 if none)."""
-    pos = min(before, size)
-    chunk = _TAIL_CHUNK
-    while pos > 0:
-        start = max(0, pos - chunk)
-        data = os.pread(fd, pos - start, start)
-        i = data.rfind(b"\n")
-        if i >= 0:
-            return start + i
-        pos = start
-        chunk = min(chunk * 2, 8 * 1024 * 1024)
-    return -1
+        """Find the real last record, set the chain from it, and judge what happened to the file since
+        it was last checkpointed: crash debris is repaired and noted, anything else starts a new
+        segment (see ``_recover``). Returns the new size."""
+        found = examine(self.path, fd, size, _now_tag())
+        self._chain.seq, self._chain.prev = found.tail.seq + 1, found.tail.hash
+        self._end = found.tail.end
+        self._checkpoint = found.checkpoint  # if it needed a note, the batch carrying the note replaces it
+        for note in found.notes:
+            if note.event == SEGMENT:
+                _logger.error(
+                    "%s: %s (%s); starting a new segment: look into it, then run "
+                    "`agentguard audit acknowledge --reason ...`",
+                    self.path,
+                    note.fields["reason"],
+                    note.fields["detail"],
+                )
+        self._pending.items[0:0] = [self._prepare(note.event, note.fields) for note in found.notes]
+        return found.tail.end
 
 
 def _free_key(key: str, fields: dict[str, Any]) -> str:
@@ -391,21 +377,3 @@ def _free_key(key: str, fields: dict[str, Any]) -> str:
     while key in RESERVED or key in fields:
         key += "_"
     return key
-
-
-_OPEN_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for log in list(_OPEN_LOGS):
-        log._forget_after_fork()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-@atexit.register
-def _flush_all_at_exit() -> None:
-    for log in list(_OPEN_LOGS):
-        with contextlib.suppress(AuditError):
-            log.close()

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import orjson
+from pydantic import Field
 
 from agentguard.audit._chain import (
     GENESIS,
@@ -19,10 +20,20 @@ from agentguard.audit._chain import (
     read_checkpoint,
     split_line,
 )
+from agentguard.audit._recover import ACKNOWLEDGED, SEGMENT
 from agentguard.errors import AuditError
 from agentguard.models import FrozenModel
 
-__all__ = ["BadRecord", "CheckpointState", "CheckpointStatus", "TornTail", "VerifyReport", "verify"]
+__all__ = [
+    "Acknowledgement",
+    "BadRecord",
+    "CheckpointState",
+    "CheckpointStatus",
+    "Segment",
+    "TornTail",
+    "VerifyReport",
+    "verify",
+]
 
 
 class BadRecord(FrozenModel):
@@ -38,6 +49,28 @@ class TornTail(FrozenModel):
 
     offset: int
     length: int
+
+
+class Acknowledgement(FrozenModel):
+    """A person's ``audit acknowledge`` of a segment: who, when, why, and where it is in the log."""
+
+    line: int
+    seq: int
+    by: str | None
+    ts: str | None
+    reason: str | None
+
+
+class Segment(FrozenModel):
+    """An ``audit.segment`` record: a writer found the file changed in a way no crash produces."""
+
+    line: int
+    seq: int
+    hash: str
+    reason: str | None
+    detail: str | None
+    ts: str | None
+    acknowledged: Acknowledgement | None = None
 
 
 class CheckpointStatus(StrEnum):
@@ -58,7 +91,8 @@ class CheckpointState(FrozenModel):
 
 
 class VerifyReport(FrozenModel):
-    """The outcome of :func:`verify`. ``ok`` only if every record links and the checkpoint agrees."""
+    """The outcome of :func:`verify`. ``ok`` only if every record links, the checkpoint agrees,
+    and every segment (a change no crash produces, found by a writer) has been acknowledged."""
 
     path: str
     ok: bool
@@ -67,6 +101,11 @@ class VerifyReport(FrozenModel):
     first_bad: BadRecord | None = None
     torn_tail: TornTail | None = None
     checkpoint: CheckpointState
+    segments: list[Segment] = Field(default_factory=list)
+
+    @property
+    def unacknowledged(self) -> list[Segment]:
+        return [s for s in self.segments if s.acknowledged is None]
 
 
 def _snapshot(path: Path) -> tuple[int, Checkpoint | None, str | None]:
@@ -105,7 +144,11 @@ def verify(path: Path) -> VerifyReport:
     offset = 0
     first_bad: BadRecord | None = None
     torn: TornTail | None = None
-    cp_found: bool | None = None  # None: not reached; True: matched; False: hash differs
+    # None: not reached; True: matched; False: hash differs. The empty log is always "reached".
+    cp_found: bool | None = True if cp is not None and cp.seq < 0 else None
+    pending_found: bool | None = None
+    pending = cp.pending if cp is not None else None
+    segments: dict[int, Segment] = {}
     try:
         f = path.open("rb", buffering=1024 * 1024)
     except OSError as exc:
@@ -150,17 +193,26 @@ def verify(path: Path) -> VerifyReport:
                 break
             if cp is not None and seq == cp.seq:
                 cp_found = stated == cp.hash
+            if pending is not None and seq == pending.seq:
+                pending_found = stated == pending.hash
+            event = record.get("event")
+            if event in (SEGMENT, ACKNOWLEDGED):
+                _note_segment(segments, record, seq, stated)
             prev_before, prev = prev, stated
             seq += 1
     verified = seq
     head = prev if verified else None
-    checkpoint, cp_bad = _judge_checkpoint(cp, cp_problem, cp_found, verified, first_bad is not None)
+    checkpoint, cp_bad = _judge_checkpoint(
+        cp, cp_problem, cp_found, pending_found, verified, first_bad is not None
+    )
     if first_bad is None and cp_bad is not None:
         first_bad = cp_bad
     cp_ok = checkpoint.status in (CheckpointStatus.MATCH, CheckpointStatus.MISSING)
+    all_acknowledged = all(s.acknowledged is not None for s in segments.values())
     return VerifyReport(
         path=str(path),
-        ok=first_bad is None and torn is None and cp_ok,
+        ok=first_bad is None and torn is None and cp_ok and all_acknowledged,
+        segments=list(segments.values()),
         records_verified=verified,
         head=head,
         first_bad=first_bad,
@@ -193,8 +245,43 @@ def _claimed_seq(body: bytes, expected: int) -> int:
     return seq if type(seq) is int else expected
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _note_segment(segments: dict[int, Segment], record: dict[str, object], seq: int, digest: str) -> None:
+    """Collect an ``audit.segment`` record, or mark the earlier segment an acknowledgement names."""
+    if record.get("event") == SEGMENT:
+        segments[seq] = Segment(
+            line=seq + 1,
+            seq=seq,
+            hash=digest,
+            reason=_text(record.get("reason")),
+            detail=_text(record.get("detail")),
+            ts=_text(record.get("ts")),
+        )
+        return
+    target = record.get("segment_seq")
+    found = segments.get(target) if type(target) is int else None
+    if found is None or found.hash != record.get("segment_hash") or found.acknowledged is not None:
+        return
+    ack = Acknowledgement(
+        line=seq + 1,
+        seq=seq,
+        by=_text(record.get("by")),
+        ts=_text(record.get("ts")),
+        reason=_text(record.get("reason")),
+    )
+    segments[found.seq] = found.model_copy(update={"acknowledged": ack})
+
+
 def _judge_checkpoint(
-    cp: Checkpoint | None, problem: str | None, found: bool | None, verified: int, chain_broke: bool
+    cp: Checkpoint | None,
+    problem: str | None,
+    found: bool | None,
+    pending_found: bool | None,
+    verified: int,
+    chain_broke: bool,
 ) -> tuple[CheckpointState, BadRecord | None]:
     if problem is not None:
         return CheckpointState(status=CheckpointStatus.INVALID, problem=problem), None
@@ -215,11 +302,23 @@ def _judge_checkpoint(
             + (f"at seq {verified - 1}" if verified else "before the first record")
             + " (records were cut off the end)",
         )
-    if cp.seq == verified - 1 or chain_broke:
+    last = verified - 1
+    if last == cp.seq or chain_broke:
         return CheckpointState(status=CheckpointStatus.MATCH, **where), None
+    pending = cp.pending
+    if pending is not None and pending_found and last == pending.seq:
+        # The batch was written; only the (unsynced) move of the checkpoint did not happen.
+        return CheckpointState(status=CheckpointStatus.MATCH, seq=pending.seq, hash=pending.hash), None
+    if pending is not None and pending_found is None and last < pending.seq:
+        why = (
+            "by a batch that did not finish (a writer crashed in the middle of it; the next writer "
+            "repairs and notes it)"
+        )
+    else:
+        why = (
+            "with no unfinished batch to explain them: no crash leaves this "
+            "(a forged append or a rolled-back checkpoint)"
+        )
     return CheckpointState(status=CheckpointStatus.BEHIND, **where), BadRecord(
-        line=cp.seq + 2,
-        seq=cp.seq + 1,
-        reason=f"written after the checkpointed record (seq {cp.seq}): appended without a checkpoint, "
-        "by a writer that crashed before checkpointing or by someone forging records",
+        line=cp.seq + 2, seq=cp.seq + 1, reason=f"written after the checkpointed record (seq {cp.seq}) {why}"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +14,17 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from agentguard.audit import CallIndex, VerifyReport, follow, parse_since, query, read_last, verify
+from agentguard.audit import (
+    CallIndex,
+    Segment,
+    VerifyReport,
+    acknowledge,
+    follow,
+    parse_since,
+    query,
+    read_last,
+    verify,
+)
 from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
 from agentguard.errors import AuditError
 
@@ -79,6 +91,7 @@ def audit() -> None:
     agentguard audit tail -f               follow new records (Ctrl-C to stop)
     agentguard audit query --effect deny --since 1h
     agentguard audit verify                check nothing was edited, removed, inserted or reordered
+    agentguard audit acknowledge --reason "..."   after looking into a segment verify reports
     """
 
 
@@ -177,8 +190,16 @@ def query_cmd(
         click.echo(f"{len(rows)} record(s)")
 
 
+def _segment_text(seg: Segment) -> str:
+    text = f"segment at line {seg.line} (seq {seg.seq}, {seg.ts or 'no time'}): {seg.reason}: {seg.detail}"
+    ack = seg.acknowledged
+    if ack is None:
+        return f"{text}\n  NOT ACKNOWLEDGED: look into it, then `agentguard audit acknowledge --reason ...`"
+    return f"{text}\n  acknowledged by {ack.by} at {ack.ts} (line {ack.line}): {ack.reason}"
+
+
 def _report_text(report: VerifyReport) -> str:
-    lines = []
+    lines = [_segment_text(seg) for seg in report.segments]
     if report.first_bad is not None:
         bad = report.first_bad
         seq = f" (seq {bad.seq})" if bad.seq is not None else ""
@@ -187,10 +208,14 @@ def _report_text(report: VerifyReport) -> str:
         torn = report.torn_tail
         lines.append(
             f"torn tail: {torn.length} byte(s) at offset {torn.offset} after the last complete record "
-            "(an interrupted write; the next writer moves them to a side file and notes it in the log)"
+            "(moved to a side file by the next writer: noted if an interrupted write explains them, "
+            "a new segment otherwise)"
         )
     status = report.checkpoint.status.value
-    lines.append(f"verified: {report.records_verified} record(s) intact before that; checkpoint {status}")
+    if report.first_bad is not None or report.torn_tail is not None:
+        lines.append(f"verified: {report.records_verified} record(s) intact before that; checkpoint {status}")
+    else:
+        lines.append(f"verified: {report.records_verified} record(s), chain intact; checkpoint {status}")
     return "\n".join(lines)
 
 
@@ -200,10 +225,12 @@ def _report_text(report: VerifyReport) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the verification report as one JSON object.")
 @pass_app
 def verify_cmd(app: AppContext, file_arg: Path | None, file: Path | None, as_json: bool) -> None:
-    """Check the hash chain: exit 0 intact, 1 tampered or torn, 2 unreadable.
+    """Check the hash chain: exit 0 intact, 1 tampered, torn or unacknowledged, 2 unreadable.
 
     Exit 1 names the first bad record (line, seq, why): edited, deleted, inserted, reordered, or
-    cut off the end (caught by the checkpoint file beside the log), or a torn last line.
+    cut off the end (caught by the checkpoint file beside the log), or a torn last line. It also
+    lists every segment a writer started after finding the file changed in a way no crash
+    produces; exit 1 until each is acknowledged (`audit acknowledge`), listed for ever after.
 
     Detects changes made with the log's own format, not a full rewrite of the file together with its
     checkpoint: keep the printed chain head somewhere else to detect that too.
@@ -219,6 +246,8 @@ def verify_cmd(app: AppContext, file_arg: Path | None, file: Path | None, as_jso
         click.echo(orjson.dumps(report.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode())
     elif report.ok:
         click.echo(f"intact: {report.records_verified} records, chain head {report.head or '(empty log)'}")
+        for seg in report.segments:
+            click.echo(_segment_text(seg))
         if report.checkpoint.status == "missing":
             click.echo(
                 f"note: no checkpoint beside {path}; whole records cut off the end would go unnoticed",
@@ -227,3 +256,36 @@ def verify_cmd(app: AppContext, file_arg: Path | None, file: Path | None, as_jso
     else:
         click.secho(_report_text(report), fg="red", err=True)
     raise SystemExit(0 if report.ok else 1)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return f"uid {os.getuid()}"
+
+
+@audit.command(name="acknowledge")
+@click.option(
+    "--reason", required=True, help="What you found and why writing may go on (recorded in the log)."
+)
+@click.option("--file", type=click.Path(dir_okay=False, path_type=Path), help=_FILE_HELP)
+@pass_app
+def acknowledge_cmd(app: AppContext, reason: str, file: Path | None) -> None:
+    """Acknowledge the segments `audit verify` reports, after looking into them.
+
+    A writer starts a segment when the log or its checkpoint changed in a way no crash produces
+    (records cut off or appended, the tail rewritten, the checkpoint rolled back or removed).
+    `audit verify` fails until a person acknowledges each; the acknowledgement (your reason and
+    user name) is itself a record in the chain, and verify keeps listing both.
+    """
+    if not reason.strip():
+        raise click.BadParameter("must not be empty", param_hint="--reason")
+    with reports_errors():
+        path = _path(app, file)
+        done = acknowledge(path, reason=reason, by=_user())
+    if not done:
+        click.echo(f"{path}: nothing to acknowledge")
+        return
+    for seg in done:
+        click.echo(f"acknowledged: segment at line {seg.line} (seq {seg.seq}): {seg.reason}")

@@ -251,4 +251,10 @@ def _verify_text(path: Path) -> str:
         return f"chain: [red]BROKEN[/red] at line {bad.line} (seq {bad.seq}): {bad.reason}"
     if report.torn_tail is not None:
         return f"chain: [red]torn tail[/red] at byte {report.torn_tail.offset}"
+    if report.unacknowledged:
+        seg = report.unacknowledged[0]
+        return (
+            f"chain: [red]segment not acknowledged[/red] at line {seg.line}: {seg.reason} "
+            "(see `agentguard audit verify`)"
+        )
     return f"chain: [red]not verified[/red]: checkpoint {report.checkpoint.status.value}"

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agentguard.audit import AuditLog
+from agentguard.audit import AuditLog, checkpoint_path
 from agentguard.settings import Durability
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,6 +36,27 @@ def stated_hash(line: bytes) -> str:
 
 def lines_of(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
+
+
+def simulate_crash(path: Path, *, batch: int, written: int, torn: int = 0) -> bytes:
+    """Leave ``path`` as a writer killed in the middle of a batch would (docs/audit.md, checkpoint).
+
+    The last ``batch`` records were announced in the checkpoint as ``pending``; of them, ``written``
+    whole lines and ``torn`` bytes of the next one reached the file. Returns the torn bytes.
+    """
+    lines = lines_of(path)
+    before = lines[: len(lines) - batch]
+    committed = {
+        "seq": len(before) - 1,
+        "hash": stated_hash(before[-1]) if before else "0" * 64,
+        "end": sum(map(len, before)),
+    }
+    pending = {"seq": len(lines) - 1, "hash": stated_hash(lines[-1]), "end": sum(map(len, lines))}
+    checkpoint_path(path).write_bytes(orjson.dumps({**committed, "pending": pending}))
+    landed = lines[: len(before) + written]
+    tail = lines[len(landed)][:torn] if torn else b""
+    path.write_bytes(b"".join(landed) + tail)
+    return tail
 
 
 @pytest.fixture

@@ -13,10 +13,20 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agentguard.audit import RECOVERED, AuditLog, CheckpointStatus, checkpoint_path, read_records, verify
+from agentguard.audit import (
+    ACKNOWLEDGED,
+    RECOVERED,
+    SEGMENT,
+    AuditLog,
+    CheckpointStatus,
+    acknowledge,
+    checkpoint_path,
+    read_records,
+    verify,
+)
 from agentguard.errors import AuditIntegrityError
 
-from .conftest import lines_of, spawn_python
+from .conftest import forge_line, lines_of, simulate_crash, spawn_python
 
 APPENDER = textwrap.dedent(
     """
@@ -89,12 +99,10 @@ def test_sigkill_mid_append_then_reopen_repairs(tmp_path: Path, n: int, pad: int
         assert any(r["reason"] == "checkpoint_behind" for r in notes)
 
 
-def test_partial_line_is_reported_then_moved_aside_on_open(make_log: Callable[..., Path]) -> None:
-    path = make_log(4)
-    good_size = path.stat().st_size
-    partial = b'{"agent":"coder","event":"call.rec'
-    with path.open("ab") as f:
-        f.write(partial)
+def test_partial_line_of_an_announced_batch_is_moved_aside_on_open(make_log: Callable[..., Path]) -> None:
+    path = make_log(5)
+    partial = simulate_crash(path, batch=1, written=0, torn=35)
+    good_size = path.stat().st_size - len(partial)
 
     report = verify(path)
     assert not report.ok
@@ -115,51 +123,97 @@ def test_partial_line_is_reported_then_moved_aside_on_open(make_log: Callable[..
     assert note["seq"] == 4
     assert note["prev"] == records[3]["hash"]
     assert Path(note["side_file"]).read_bytes() == partial
-    assert verify(path).ok
+    after = verify(path)
+    assert after.ok, after
+    assert after.segments == []
 
 
-def test_missing_final_newline_is_torn_and_the_record_kept_in_the_side_file(
-    make_log: Callable[..., Path],
-) -> None:
+def test_missing_final_newline_of_an_announced_batch_is_torn_and_kept(make_log: Callable[..., Path]) -> None:
     path = make_log(3)
-    data = path.read_bytes()
-    path.write_bytes(data[:-1])
-    last = data[data.rindex(b"\n", 0, len(data) - 1) + 1 : -1]
+    last = lines_of(path)[-1]
+    simulate_crash(path, batch=1, written=0, torn=len(last) - 1)
     with AuditLog(path) as log:
         log.record("after")
     records = list(read_records(path))
-    torn, cut = (r for r in records if r["event"] == RECOVERED)
+    (torn,) = (r for r in records if r["event"] == RECOVERED)
     assert torn["reason"] == "torn_tail"
-    assert Path(torn["side_file"]).read_bytes() == last
-    assert cut["reason"] == "checkpoint_ahead"
-    assert cut["checkpoint"]["seq"] == 2
-    assert cut["tail"]["seq"] == 1
+    assert Path(torn["side_file"]).read_bytes() == last[:-1]
+    assert [r["event"] for r in records[2:]] == [RECOVERED, "after"]
     assert verify(path).ok
 
 
-def test_checkpoint_left_behind_is_noted_on_open(make_log: Callable[..., Path]) -> None:
+@pytest.mark.parametrize(("batch", "written"), [(1, 1), (3, 3), (3, 1), (4, 2)])
+def test_batch_written_without_its_checkpoint_is_a_crash(
+    make_log: Callable[..., Path], batch: int, written: int
+) -> None:
+    path = make_log(6)
+    simulate_crash(path, batch=batch, written=written)
+    report = verify(path)
+    if written == batch:  # the whole batch landed: only the (unsynced) commit is missing
+        assert report.ok, report
+    else:
+        assert not report.ok
+        assert report.checkpoint.status is CheckpointStatus.BEHIND
+        assert report.first_bad is not None
+        assert "did not finish" in report.first_bad.reason
+
+    AuditLog(path).close()
+    *_, note = read_records(path)
+    assert note["event"] == RECOVERED
+    assert note["reason"] == "checkpoint_behind"
+    assert note["checkpoint"]["seq"] == 5 - batch
+    assert note["tail"]["seq"] == 5 - batch + written
+    after = verify(path)
+    assert after.ok, after
+    assert after.segments == []
+
+
+def test_partial_batch_that_does_not_chain_is_not_a_crash(make_log: Callable[..., Path]) -> None:
+    """Records in the announced window must chain from the checkpoint as a writer's would."""
+    path = make_log(6)
+    simulate_crash(path, batch=3, written=2)
+    lines = lines_of(path)
+    record = orjson.loads(lines[-1])
+    del record["hash"]
+    record["prev"] = "f" * 64
+    lines[-1], _ = forge_line(record)
+    path.write_bytes(b"".join(lines))
+    AuditLog(path).close()
+    *_, note = read_records(path)
+    assert note["event"] == SEGMENT
+    assert note["reason"] == "checkpoint_behind"
+    assert not verify(path).ok
+
+
+def test_rolled_back_checkpoint_starts_a_segment(make_log: Callable[..., Path]) -> None:
     path = make_log(3)
     stale = checkpoint_path(path).read_bytes()
     with AuditLog(path) as log:
         log.record("one more")
-    checkpoint_path(path).write_bytes(stale)  # as if killed after the write, before the checkpoint
+    checkpoint_path(path).write_bytes(stale)  # no crash does this: the checkpoint moves forward only
 
     report = verify(path)
     assert not report.ok
     assert report.checkpoint.status is CheckpointStatus.BEHIND
     assert report.first_bad is not None
     assert report.first_bad.line == 4
+    assert "no crash leaves this" in report.first_bad.reason
 
     AuditLog(path).close()
     *_, note = read_records(path)
-    assert note["event"] == RECOVERED
+    assert note["event"] == SEGMENT
     assert note["reason"] == "checkpoint_behind"
     assert note["checkpoint"]["seq"] == 2
     assert note["tail"]["seq"] == 3
-    assert verify(path).ok
+    report = verify(path)
+    assert not report.ok
+    assert report.first_bad is None
+    (seg,) = report.unacknowledged
+    assert seg.seq == 4
+    assert seg.reason == "checkpoint_behind"
 
 
-def test_records_cut_off_are_noted_when_writing_resumes(make_log: Callable[..., Path]) -> None:
+def test_records_cut_off_start_a_segment_that_keeps_the_evidence(make_log: Callable[..., Path]) -> None:
     path = make_log(5)
     lines = lines_of(path)
     path.write_bytes(b"".join(lines[:3]))
@@ -167,11 +221,54 @@ def test_records_cut_off_are_noted_when_writing_resumes(make_log: Callable[..., 
         log.record("resumed")
     records = list(read_records(path))
     note = records[3]
+    assert note["event"] == SEGMENT
     assert note["reason"] == "checkpoint_ahead"
     assert note["checkpoint"]["seq"] == 4
     assert note["tail"]["seq"] == 2
     assert orjson.loads(lines[4])["hash"] == note["checkpoint"]["hash"]  # evidence of what was cut
-    assert verify(path).ok
+    report = verify(path)
+    assert not report.ok
+    assert [s.seq for s in report.unacknowledged] == [3]
+    # Later writers do not make it go away.
+    with AuditLog(path) as log:
+        log.record("later")
+    assert [s.seq for s in verify(path).unacknowledged] == [3]
+
+
+def test_acknowledged_segment_verifies_and_stays_listed(make_log: Callable[..., Path]) -> None:
+    path = make_log(5)
+    path.write_bytes(b"".join(lines_of(path)[:3]))
+    (seg,) = acknowledge(path, reason="I truncated it while testing backups", by="alice")
+    assert seg.reason == "checkpoint_ahead"  # the writer acknowledge opens wrote the segment first
+    report = verify(path)
+    assert report.ok, report
+    (listed,) = report.segments
+    assert listed.acknowledged is not None
+    assert listed.acknowledged.by == "alice"
+    assert listed.acknowledged.reason == "I truncated it while testing backups"
+    *_, ack = read_records(path)
+    assert ack["event"] == ACKNOWLEDGED
+    assert ack["segment_seq"] == seg.seq
+    assert ack["segment_hash"] == seg.hash
+    assert acknowledge(path, reason="again", by="alice") == []
+
+
+def test_acknowledgement_of_an_unknown_segment_does_not_count(make_log: Callable[..., Path]) -> None:
+    path = make_log(5)
+    path.write_bytes(b"".join(lines_of(path)[:3]))
+    with AuditLog(path) as log:
+        log.record(ACKNOWLEDGED, segment_seq=3, segment_hash="0" * 64, reason="forged", by="x")
+    assert [s.seq for s in verify(path).unacknowledged] == [3]
+
+
+def test_untorn_partial_line_without_an_announced_batch_is_a_segment(make_log: Callable[..., Path]) -> None:
+    path = make_log(4)
+    with path.open("ab") as f:
+        f.write(b'{"agent":"coder","event":"call.rec')
+    AuditLog(path).close()
+    report = verify(path)
+    assert not report.ok
+    assert [s.reason for s in report.unacknowledged] == ["torn_tail"]
 
 
 def test_garbage_last_line_fails_closed(make_log: Callable[..., Path]) -> None:
@@ -182,7 +279,7 @@ def test_garbage_last_line_fails_closed(make_log: Callable[..., Path]) -> None:
         AuditLog(path)
 
 
-def test_log_deleted_while_open_starts_over_and_says_so(tmp_path: Path) -> None:
+def test_log_deleted_while_open_starts_a_segment(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     with AuditLog(path) as log:
         log.record("one")
@@ -190,9 +287,69 @@ def test_log_deleted_while_open_starts_over_and_says_so(tmp_path: Path) -> None:
         path.unlink()
         log.record("three")
     records = list(read_records(path))
-    assert records[0]["event"] == RECOVERED
+    assert records[0]["event"] == SEGMENT
     assert records[0]["reason"] == "checkpoint_ahead"
     assert records[0]["checkpoint"]["seq"] == 1
     assert records[1]["event"] == "three"
     assert records[1]["seq"] == 1
+    report = verify(path)
+    assert not report.ok
+    assert [s.seq for s in report.unacknowledged] == [0]
+
+
+def test_checkpoint_temp_files_left_by_killed_writers_are_removed_on_open(
+    make_log: Callable[..., Path],
+) -> None:
+    path = make_log(2)
+    head = checkpoint_path(path)
+    leftovers = [head.with_name(f"{head.name}.tmp-{pid}") for pid in (os.getpid(), 4_194_303, 12)]
+    for tmp in leftovers:
+        tmp.write_bytes(b'{"seq":0,')  # as a writer killed mid-replace leaves it
+    unrelated = head.with_name(f"{head.name}.tmp-notes")
+    unrelated.write_text("not ours")
+    with AuditLog(path) as log:
+        log.record("after")
+    assert [t for t in leftovers if t.exists()] == []
+    assert unrelated.exists()
     assert verify(path).ok
+
+
+def test_kill_9_while_replacing_the_checkpoint_leaves_nothing_behind_after_reopen(tmp_path: Path) -> None:
+    """Real kill -9 of a writer that replaces the checkpoint all the time; a temp file may be left."""
+    path = tmp_path / "audit.jsonl"
+    proc = spawn_python(APPENDER, str(path), "10")
+    try:
+        _wait_for_records(path, 200, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    AuditLog(path).close()
+    assert list(tmp_path.glob("audit.jsonl.head.tmp-*")) == []
+    assert verify(path).ok
+
+
+def test_checkpoint_rolled_back_under_a_running_writer_is_not_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.record("one")
+        stale = checkpoint_path(path).read_bytes()
+        log.record("two")
+        checkpoint_path(path).write_bytes(stale)
+        log.record("three")
+    events = [r["event"] for r in read_records(path)]
+    assert events == ["one", "two", SEGMENT, "three"]
+    report = verify(path)
+    assert [(s.seq, s.reason) for s in report.unacknowledged] == [(2, "checkpoint_behind")]
+
+
+def test_forged_append_under_a_running_writer_starts_a_segment(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.record("one")
+        last = lines_of(path)[-1]
+        forged, _ = forge_line({"event": "forged", "seq": 1, "prev": last[-67:-3].decode(), "ts": "x"})
+        with path.open("ab") as f:
+            f.write(forged)
+        log.record("two")
+    assert [r["event"] for r in read_records(path)] == ["one", "forged", SEGMENT, "two"]
+    assert [s.reason for s in verify(path).unacknowledged] == ["checkpoint_behind"]

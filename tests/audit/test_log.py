@@ -278,7 +278,9 @@ def test_write_failure_raises_audit_error_and_leaves_log_verifiable(tmp_path: Pa
         """
     )
     result = run_python(code, str(path))
-    assert result.returncode == 0, result.stderr
+    # The refused record stays buffered; it cannot be written at exit either, and that is said.
+    assert result.returncode == 74, result.stderr
+    assert f"audit log {path}: 1 buffered record(s) could not be written at exit" in result.stderr
     assert "AuditError after" in result.stdout
     assert "audit.error" in result.stdout
     written = int(result.stdout.split("after ")[1].split(":")[0])
@@ -314,4 +316,45 @@ def test_concurrent_threads_share_one_log(tmp_path: Path) -> None:
     assert len(records) == 200
     for t in range(4):
         assert [r["i"] for r in records if r["t"] == t] == list(range(50))
+    assert verify(path).ok
+
+
+@pytest.mark.parametrize("durability", [Durability.FSYNC, Durability.BATCH])
+def test_redaction_does_not_hold_up_other_writers(tmp_path: Path, durability: Durability) -> None:
+    """A record whose redaction takes long (a huge argument) must not block another thread's append.
+
+    Redaction turns unknown objects into ``str(value)``; this one's ``__str__`` waits until the other
+    thread's record is written, which can only happen if redaction runs outside the log's lock.
+    """
+    import threading
+
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path, durability=durability, batch_size=1 if durability is Durability.FSYNC else 2)
+    redacting, release = threading.Event(), threading.Event()
+
+    class SlowToRedact:
+        def __str__(self) -> str:
+            redacting.set()
+            release.wait(60)
+            return "slow"
+
+    slow = threading.Thread(target=lambda: log.record("slow", value=SlowToRedact()))
+    slow.start()
+    try:
+        assert redacting.wait(30)
+        done = threading.Event()
+
+        def append() -> None:
+            log.record("fast", n=1)
+            log.flush()
+            done.set()
+
+        fast = threading.Thread(target=append, daemon=True)
+        fast.start()
+        assert done.wait(10), "another thread's append waited for a redaction to finish"
+    finally:
+        release.set()
+        slow.join(30)
+    log.close()
+    assert [r["event"] for r in read_records(path)] == ["fast", "slow"]
     assert verify(path).ok

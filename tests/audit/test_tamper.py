@@ -311,3 +311,206 @@ def test_cli_verify_missing_log(tmp_path: Path) -> None:
     assert code == 2
     assert "no audit log at" in err
     assert "run something through the guard first" in err
+
+
+# --- a writer opening a tampered log must not make the tampering disappear ----------------------
+
+
+def _rewrite(path: Path, edit: Callable[[list[bytes]], list[bytes]]) -> None:
+    path.write_bytes(b"".join(edit(lines_of(path))))
+
+
+def _edit_byte(line: int, locate: Callable[[bytes], int]) -> Callable[[Path], None]:
+    def tamper(path: Path) -> None:
+        def edit(lines: list[bytes]) -> list[bytes]:
+            data = bytearray(lines[line])
+            i = locate(lines[line])
+            data[i] = ord("7") if data[i] != ord("7") else ord("8")
+            lines[line] = bytes(data)
+            return lines
+
+        _rewrite(path, edit)
+
+    return tamper
+
+
+def _delete(i: int) -> Callable[[Path], None]:
+    return lambda path: _rewrite(path, lambda lines: lines[:i] + lines[i + 1 :])
+
+
+def _swap(i: int) -> Callable[[Path], None]:
+    return lambda path: _rewrite(path, lambda lines: [*lines[:i], lines[i + 1], lines[i], *lines[i + 2 :]])
+
+
+def _insert(at: int) -> Callable[[Path], None]:
+    return lambda path: _rewrite(path, lambda lines: [*lines[:at], _forged(lines, at), *lines[at:]])
+
+
+def _append(path: Path) -> None:
+    _rewrite(path, lambda lines: [*lines, _forged(lines, len(lines))])
+
+
+def _replace_with_valid_hash(i: int) -> Callable[[Path], None]:
+    def edit(lines: list[bytes]) -> list[bytes]:
+        record = orjson.loads(lines[i])
+        del record["hash"]
+        record["effect"] = "deny"
+        lines[i], _ = forge_line(record)
+        return lines
+
+    return lambda path: _rewrite(path, edit)
+
+
+def _truncate(cut: int) -> Callable[[Path], None]:
+    return lambda path: path.write_bytes(path.read_bytes()[:-cut])
+
+
+def _cut_whole(n: int) -> Callable[[Path], None]:
+    return lambda path: _rewrite(path, lambda lines: lines[: len(lines) - n])
+
+
+def _rewrite_tail(path: Path) -> None:
+    def edit(lines: list[bytes]) -> list[bytes]:
+        prev = stated_hash(lines[3])
+        for i in (4, 5):
+            record = orjson.loads(lines[i])
+            del record["hash"]
+            record["prev"] = prev
+            record["agent"] = "someone-else"
+            lines[i], prev = forge_line(record)
+        return lines
+
+    _rewrite(path, edit)
+
+
+def _garble_checkpoint(path: Path) -> None:
+    checkpoint_path(path).write_text("{not json")
+
+
+def _delete_checkpoint(path: Path) -> None:
+    checkpoint_path(path).unlink()
+
+
+def _roll_back_checkpoint(path: Path) -> None:
+    """Keep an older checkpoint, let the log grow, put the old one back."""
+    stale = checkpoint_path(path).read_bytes()
+    from agentguard.audit import AuditLog
+
+    with AuditLog(path) as log:
+        log.record("call.received", call_id="e" * 32, agent="coder", tool="fs.read")
+    checkpoint_path(path).write_bytes(stale)
+
+
+def _replace_log(path: Path) -> None:
+    path.unlink()
+
+
+TAMPERS: dict[str, Callable[[Path], None]] = {
+    "edit a value": _edit_byte(2, lambda line: line.index(b'"coder"') + 3),
+    "edit a key": _edit_byte(2, lambda line: line.index(b'"agent"') + 3),
+    "edit a hash digit": _edit_byte(2, lambda line: len(line) - 10),
+    "edit the hash field name": _edit_byte(2, lambda line: line.index(b'"hash"') + 2),
+    "edit the seq number": _edit_byte(2, lambda line: line.index(b'"seq":') + 6),
+    "edit the prev link": _edit_byte(2, lambda line: line.index(b'"prev":"') + 20),
+    "edit the last record's value": _edit_byte(5, lambda line: line.index(b'"coder"') + 3),
+    "edit the last record's seq": _edit_byte(5, lambda line: line.index(b'"seq":') + 6),
+    "delete the first line": _delete(0),
+    "delete a middle line": _delete(2),
+    "delete the last line": _delete(5),
+    "swap lines 1-2": _swap(0),
+    "swap lines 3-4": _swap(2),
+    "swap the last two lines": _swap(4),
+    "insert a forged line first": _insert(0),
+    "insert a forged line in the middle": _insert(3),
+    "append a forged line": _append,
+    "replace a record, valid hash": _replace_with_valid_hash(2),
+    "replace the last record, valid hash": _replace_with_valid_hash(5),
+    "truncate 1 byte": _truncate(1),
+    "truncate 30 bytes": _truncate(30),
+    "truncate 75 bytes": _truncate(75),
+    "truncate 76 bytes": _truncate(76),
+    "cut 1 whole record": _cut_whole(1),
+    "cut 2 whole records": _cut_whole(2),
+    "cut all records": _cut_whole(6),
+    "rewrite the tail with new hashes": _rewrite_tail,
+    "garble the checkpoint": _garble_checkpoint,
+    "delete the checkpoint": _delete_checkpoint,
+    "roll back the checkpoint": _roll_back_checkpoint,
+    "delete the log": _replace_log,
+}
+
+
+def _open_a_writer(path: Path) -> None:
+    """What the next process does: open the log and write (it may refuse, fail closed)."""
+    from agentguard.audit import AuditLog
+    from agentguard.errors import AuditError
+
+    try:
+        with AuditLog(path) as log:
+            log.record("call.received", call_id="d" * 32, agent="coder", tool="fs.read")
+    except AuditError:
+        pass
+
+
+@pytest.mark.parametrize("kind", list(TAMPERS))
+def test_tampering_is_still_reported_after_a_writer_opens_the_log(
+    make_log: Callable[..., Path], kind: str
+) -> None:
+    path = make_log(6)
+    TAMPERS[kind](path)
+    _open_a_writer(path)
+    report = verify(path)
+    assert not report.ok, (kind, report)
+    _open_a_writer(path)  # nor after a second one
+    assert not verify(path).ok, kind
+
+
+def test_every_byte_edit_of_the_last_record_is_still_reported_after_a_writer(
+    make_log: Callable[..., Path],
+) -> None:
+    path = make_log(3)
+    original = path.read_bytes()
+    head = checkpoint_path(path).read_bytes()
+    start = original.rindex(b"\n", 0, len(original) - 1) + 1
+    for pos in range(start, len(original)):
+        for replacement in {original[pos] ^ 0x01, 0x0A if original[pos] != 0x0A else 0x20}:
+            data = bytearray(original)
+            data[pos] = replacement
+            path.write_bytes(bytes(data))
+            checkpoint_path(path).write_bytes(head)
+            for side in path.parent.glob("audit.jsonl.torn-*"):
+                side.unlink()
+            _open_a_writer(path)
+            assert not verify(path).ok, f"byte {pos} -> {bytes([replacement])!r}"
+
+
+def test_cli_acknowledge_then_verify_lists_the_segment(make_log: Callable[..., Path]) -> None:
+    path = make_log(6)
+    _append(path)
+    _open_a_writer(path)
+    code, _, err = _cli("audit", "verify", str(path))
+    assert code == 1
+    assert "segment at line 8 (seq 7" in err
+    assert "checkpoint_behind" in err
+    assert "NOT ACKNOWLEDGED" in err
+
+    code, out, _ = _cli("audit", "acknowledge", "--reason", "forged by the red team", "--file", str(path))
+    assert code == 0, out
+    assert "acknowledged: segment at line 8 (seq 7): checkpoint_behind" in out
+
+    code, out, _ = _cli("audit", "verify", str(path))
+    assert code == 0
+    assert out.startswith("intact: 10 records")
+    assert "segment at line 8 (seq 7" in out
+    assert "acknowledged by" in out
+    assert "forged by the red team" in out
+    code, out, _ = _cli("audit", "acknowledge", "--reason", "again", "--file", str(path))
+    assert (code, out.strip()) == (0, f"{path}: nothing to acknowledge")
+
+
+def test_cli_acknowledge_refuses_a_broken_chain(make_log: Callable[..., Path]) -> None:
+    path = make_log(6)
+    _delete(2)(path)
+    code, _, err = _cli("audit", "acknowledge", "--reason", "x", "--file", str(path))
+    assert code == 2
+    assert "chain itself is broken at line 3" in err
