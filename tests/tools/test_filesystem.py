@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,13 +14,13 @@ from agentguard.tools.filesystem import UnsafePath, Workspace
 
 
 @pytest.fixture(params=["openat2", "walk"])
-def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run each test with the kernel's openat2 (when this kernel has it) and with the portable walk."""
     if request.param == "walk":
         monkeypatch.setattr(_beneath._OPENAT2, "_syscall", None)
     elif not _beneath._OPENAT2.available:
         pytest.skip("openat2 is not available here")
-    yield request.param
+    return str(request.param)
 
 
 @pytest.fixture
@@ -66,13 +66,13 @@ def test_write_creates_missing_directories(ws: Workspace) -> None:
 @pytest.mark.parametrize("op", ["read", "write", "list"])
 def test_a_symlinked_directory_on_the_way_is_refused(ws: Workspace, outside: Path, op: str) -> None:
     (ws.root / "docs").symlink_to(outside, target_is_directory=True)
+    calls: dict[str, Callable[[], object]] = {
+        "read": lambda: ws.read("docs/authorized_keys"),
+        "write": lambda: ws.write("docs/authorized_keys", "ssh-rsa evil"),
+        "list": lambda: ws.list("docs"),
+    }
     with pytest.raises(UnsafePath):
-        if op == "read":
-            ws.read("docs/authorized_keys")
-        elif op == "write":
-            ws.write("docs/authorized_keys", "ssh-rsa evil")
-        else:
-            ws.list("docs")
+        calls[op]()
     assert (outside / "authorized_keys").read_text() == "ssh-ed25519 AAAA good\n"
 
 
