@@ -441,6 +441,7 @@ class Guard:
             rule_text=decision.rule.text if decision.rule else None,
             reason=decision.reason,
             sandbox_profile=decision.sandbox_profile,
+            **_resolved_field(decision),
         )
         if decision.effect is Effect.DENY:
             raise PolicyDenied(
@@ -559,12 +560,15 @@ class Guard:
                     reason=redecision.reason,
                     call_id=call.id,
                 )
-            decision = decision.model_copy(update={"sandbox_profile": redecision.sandbox_profile})
+            decision = decision.model_copy(
+                update={"sandbox_profile": redecision.sandbox_profile, "arguments": redecision.arguments}
+            )
         return entry, new_call, decision
 
     def _start(self, entry: _Tool, call: ToolCall, decision: Decision) -> dict[str, Any]:
-        # From the decided (JSON) arguments, not the caller's objects: the tool runs what was decided.
-        kwargs = entry.kwargs(call.arguments)
+        # From the decided (JSON) arguments, not the caller's objects: the tool runs what was decided,
+        # with the resolved paths the rules saw (see ``Decision.arguments``).
+        kwargs = entry.kwargs(decided_arguments(call, decision))
         fields: dict[str, Any] = {}
         if entry.sandboxed:
             name = decision.sandbox_profile or self.settings.sandbox.default_profile
@@ -600,6 +604,16 @@ class Guard:
         except AuditError as audit_exc:
             error.data["audit_error"] = str(audit_exc)
         return error if isinstance(exc, Exception) else exc
+
+
+def decided_arguments(call: ToolCall, decision: Decision) -> dict[str, Any]:
+    """What the tool runs with: the policy's resolved arguments when it resolved any, else the call's."""
+    return call.arguments if decision.arguments is None else decision.arguments
+
+
+def _resolved_field(decision: Decision) -> dict[str, Any]:
+    """The ``resolved_arguments`` audit field, present only when deciding changed an argument."""
+    return {} if decision.arguments is None else {"resolved_arguments": decision.arguments}
 
 
 def _run_coroutine(coro: Awaitable[Any]) -> Any:

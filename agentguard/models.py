@@ -91,6 +91,9 @@ class Decision(_Frozen):
     matched: tuple[RuleRef, ...] = ()
     sandbox_profile: str | None = None
     approval_timeout_s: float | None = None
+    arguments: dict[str, Any] | None = None
+    """The arguments as decided, when deciding canonicalised any (paths resolved to the absolute,
+    symlink-free path the rules saw); ``None``: exactly as called. The guard runs the tool with these."""
 
     @property
     def rule_id(self) -> str:

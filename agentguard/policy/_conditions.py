@@ -128,6 +128,7 @@ class Condition:
     timeout_s: float | None = None
     unconditional: bool = True  # nothing but "*" or annotations: the rule applies to every call
     functions: frozenset[str] = frozenset()
+    path_refs: frozenset[tuple[str, ...]] = frozenset()  # arguments some path() reads: resolved for the tool
 
     def __call__(self, ctx: EvalContext) -> bool:
         return self.predicate(ctx)
@@ -359,9 +360,10 @@ def normalise_path(value: Any, workspace: str) -> str | None:
 
 
 class _Builder:
-    def __init__(self, env: CompileEnv, call: _Call) -> None:
+    def __init__(self, env: CompileEnv, call: _Call, path_refs: set[tuple[str, ...]] | None = None) -> None:
         self.env = env
         self.call = call
+        self.path_refs: set[tuple[str, ...]] = set() if path_refs is None else path_refs
 
     def fail(self, message: str, tok: _Tok | None = None) -> ConditionError:
         if tok is None:
@@ -424,6 +426,7 @@ def _value_pred(path: tuple[str, ...] | None, test: Callable[[Any], bool]) -> Pr
 def _f_path(b: _Builder) -> Predicate:
     b.arity(2)
     ref = b.ref(0)
+    b.path_refs.add(ref)
     raw = b.string(1)
     tok = b.call.args[1]
     for m in _PLACEHOLDER.finditer(raw):
@@ -628,12 +631,12 @@ def _always(ctx: EvalContext) -> bool:
     return True
 
 
-def _build(node: _Node, env: CompileEnv, used: set[str]) -> Predicate:
+def _build(node: _Node, env: CompileEnv, used: set[str], paths: set[tuple[str, ...]]) -> Predicate:
     if isinstance(node, _Not):
-        inner = _build(node.inner, env, used)
+        inner = _build(node.inner, env, used, paths)
         return lambda ctx: not inner(ctx)
     if isinstance(node, _Bool):
-        items = tuple(_build(item, env, used) for item in node.items)
+        items = tuple(_build(item, env, used, paths) for item in node.items)
         if node.op == "&&":
             return lambda ctx: all(p(ctx) for p in items)
         return lambda ctx: any(p(ctx) for p in items)
@@ -648,7 +651,7 @@ def _build(node: _Node, env: CompileEnv, used: set[str]) -> Predicate:
         known = ", ".join(sorted(FUNCTION_NAMES))
         raise ConditionError(f"unknown function {node.name!r} (known: {known})", node.col, node.name)
     used.add(node.name)
-    return factory(_Builder(env, node))
+    return factory(_Builder(env, node, paths))
 
 
 def compile_condition(text: str, env: CompileEnv) -> Condition:
@@ -687,7 +690,8 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
             continue
         rest.append(term)
     used: set[str] = set()
-    preds = [_build(term, env, used) for term in rest]
+    paths: set[tuple[str, ...]] = set()
+    preds = [_build(term, env, used, paths) for term in rest]
     if not preds:
         predicate: Predicate = _always
     elif len(preds) == 1:
@@ -698,4 +702,4 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
         def predicate(ctx: EvalContext) -> bool:
             return all(p(ctx) for p in items)
 
-    return Condition(text, predicate, sandbox, timeout, not preds, frozenset(used))
+    return Condition(text, predicate, sandbox, timeout, not preds, frozenset(used), frozenset(paths))

@@ -20,10 +20,12 @@ from agentguard.policy._conditions import (
     EvalContext,
     FactSource,
     compile_condition,
+    normalise_path,
 )
 from agentguard.policy._index import MEMO_LIMIT, RuleIndex
 from agentguard.policy._lint import lint_loaded
 from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, load_policy, policy_files
+from agentguard.policy._paths import resolve_path_arguments
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
 if TYPE_CHECKING:
@@ -292,6 +294,16 @@ class PolicyEngine:
             self._names[call.tool] = tool
         plan = state.index.plan(call.agent, tool)
         ctx: EvalContext | None = None
+        resolved: dict[str, Any] | None = None
+        if plan.path_refs:
+            ctx = EvalContext(call.arguments, facts=self._facts)
+            resolved, unresolved = self._resolve_paths(call.arguments, plan.path_refs, ctx)
+            if unresolved:
+                return Decision(
+                    effect=Effect.DENY,
+                    reason=f"path argument {', '.join(unresolved)} cannot be resolved (a symlink loop, "
+                    "a NUL byte, empty or too long), failing closed",
+                )
         hits: list[int] = []
         for i, predicate in enumerate(plan.predicates):
             if predicate is not None:
@@ -316,7 +328,16 @@ class PolicyEngine:
             decision = self._verdict([plan.rules[i] for i in hits])
             if len(plan.memo) < MEMO_LIMIT:
                 plan.memo[key] = decision
+        if resolved is not None:
+            decision = decision.model_copy(update={"arguments": resolved})
         return decision
+
+    def _resolve_paths(
+        self, arguments: dict[str, Any], refs: Sequence[tuple[str, ...]], ctx: EvalContext
+    ) -> tuple[dict[str, Any] | None, list[str]]:
+        """Resolve every argument a ``path()`` of these rules reads; the tool gets what they saw."""
+        workspace = self._env.workspace
+        return resolve_path_arguments(arguments, refs, lambda v: normalise_path(v, workspace), ctx.memo)
 
     def _verdict(self, matched: Sequence[Rule]) -> Decision:
         """The decision for a set of matched rules (a pure function of them: plans memoise it)."""
