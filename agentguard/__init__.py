@@ -19,6 +19,7 @@ from agentguard.errors import (
     SandboxError,
     ToolFailed,
     UnknownTool,
+    VerdictChanged,
 )
 from agentguard.guard import Guard, current_call
 from agentguard.models import (
@@ -64,6 +65,7 @@ __all__ = [
     "ToolCall",
     "ToolFailed",
     "UnknownTool",
+    "VerdictChanged",
     "__version__",
     "current_call",
     "load_settings",

@@ -33,6 +33,7 @@ from agentguard.errors import (
     PolicyDenied,
     ToolFailed,
     UnknownTool,
+    VerdictChanged,
 )
 from agentguard.models import (
     ApprovalRequest,
@@ -441,7 +442,7 @@ class Guard:
             rule_text=decision.rule.text if decision.rule else None,
             reason=decision.reason,
             sandbox_profile=decision.sandbox_profile,
-            **_resolved_field(decision),
+            **_resolved_field(call, decision),
         )
         if decision.effect is Effect.DENY:
             raise PolicyDenied(
@@ -563,7 +564,27 @@ class Guard:
             decision = decision.model_copy(
                 update={"sandbox_profile": redecision.sandbox_profile, "arguments": redecision.arguments}
             )
+        else:
+            self._recheck(call, decision)
         return entry, new_call, decision
+
+    def _recheck(self, call: ToolCall, approved: Decision) -> None:
+        """Decide the approved call again just before it runs: files (and the policy) may have changed
+        during the wait. A deny, or resolved arguments other than the approved ones (the path now
+        names another file), refuses the call and audits ``execution.refused`` with both verdicts."""
+        current = self._policy_decide(call)
+        if current.effect is not Effect.DENY and current.arguments == approved.arguments:
+            return
+        verdicts = {"approved": _verdict(call, approved), "current": _verdict(call, current)}
+        what = "is now denied" if current.effect is Effect.DENY else "now resolves to other arguments"
+        error = VerdictChanged(
+            f"{call.tool}: the approved call {what}: {current.reason}",
+            tool=call.tool,
+            call_id=call.id,
+            **verdicts,
+        )
+        self._record("execution.refused", call, error=error.to_dict(), **verdicts)
+        raise error
 
     def _start(self, entry: _Tool, call: ToolCall, decision: Decision) -> dict[str, Any]:
         # From the decided (JSON) arguments, not the caller's objects: the tool runs what was decided,
@@ -611,9 +632,27 @@ def decided_arguments(call: ToolCall, decision: Decision) -> dict[str, Any]:
     return call.arguments if decision.arguments is None else decision.arguments
 
 
-def _resolved_field(decision: Decision) -> dict[str, Any]:
+def _resolved(call: ToolCall, decision: Decision) -> dict[str, Any] | None:
+    """The top-level arguments deciding changed (resolved paths), with their new values."""
+    if decision.arguments is None:
+        return None
+    return {k: v for k, v in decision.arguments.items() if call.arguments.get(k) != v}
+
+
+def _verdict(call: ToolCall, decision: Decision) -> dict[str, Any]:
+    """A decision as an audit field: effect, rule, reason and the resolved arguments it decided on."""
+    return {
+        "effect": decision.effect.value,
+        "rule": decision.rule_id,
+        "reason": decision.reason,
+        "arguments": _resolved(call, decision),
+    }
+
+
+def _resolved_field(call: ToolCall, decision: Decision) -> dict[str, Any]:
     """The ``resolved_arguments`` audit field, present only when deciding changed an argument."""
-    return {} if decision.arguments is None else {"resolved_arguments": decision.arguments}
+    resolved = _resolved(call, decision)
+    return {} if resolved is None else {"resolved_arguments": resolved}
 
 
 def _run_coroutine(coro: Awaitable[Any]) -> Any:

@@ -31,6 +31,7 @@ EXPECTED = {
     "ToolCall",
     "ToolFailed",
     "UnknownTool",
+    "VerdictChanged",
     "__version__",
     "current_call",
     "load_settings",
