@@ -182,6 +182,7 @@ class Guard:
             workspace=self.settings.workspace,
             default_effect=self.settings.default_effect,
             extra_files=[self.settings.home / "grants.csv"],
+            case_insensitive=self.settings.policy.case_insensitive_paths,
         )
         return engine
 
@@ -421,6 +422,9 @@ class Guard:
         except (UnknownTool, InvalidArguments) as exc:
             self._record("call.rejected", raw, error=exc.to_dict())
             raise
+        dropped = dropped_keys(raw.arguments, json_args)
+        if dropped:  # keys the tool's schema does not declare: never decided on, never forwarded
+            self._record("call.arguments_dropped", raw, dropped=dropped)
         return entry, ToolCall.model_construct(**{**fields, "tool": entry.name, "arguments": json_args})
 
     def _policy_decide(self, call: ToolCall) -> Decision:
@@ -625,6 +629,26 @@ class Guard:
         except AuditError as audit_exc:
             error.data["audit_error"] = str(audit_exc)
         return error if isinstance(exc, Exception) else exc
+
+
+def dropped_keys(given: Any, kept: Any, prefix: str = "") -> list[str]:
+    """Dotted names of the object keys in ``given`` that validation left out of ``kept``."""
+    if isinstance(given, list) and isinstance(kept, list) and len(given) == len(kept):
+        return [
+            n
+            for i, (g, k) in enumerate(zip(given, kept, strict=True))
+            for n in dropped_keys(g, k, f"{prefix}{i}.")
+        ]
+    if not isinstance(given, Mapping) or not isinstance(kept, Mapping):
+        return []
+    out: list[str] = []
+    for key, value in given.items():
+        name = f"{prefix}{key}"
+        if key not in kept:
+            out.append(name)
+        else:
+            out.extend(dropped_keys(value, kept[key], name + "."))
+    return out
 
 
 def decided_arguments(call: ToolCall, decision: Decision) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -19,7 +19,7 @@ from agentguard.errors import ConfigError
 from agentguard.models import Effect
 from agentguard.sandbox.profile import SandboxSettings
 
-__all__ = ["ApprovalSettings", "AuditSettings", "Durability", "Settings", "load_settings"]
+__all__ = ["ApprovalSettings", "AuditSettings", "Durability", "PolicySettings", "Settings", "load_settings"]
 
 SETTINGS_FILE = "agentguard.toml"
 DEFAULT_POLICY_DIR = Path(__file__).parent / "_defaults" / "permissions"
@@ -54,6 +54,13 @@ class ApprovalSettings(_Section):
         return v
 
 
+class PolicySettings(_Section):
+    """``case_insensitive_paths``: whether ``path()`` rules fold case (``.ENV`` is ``.env`` on macOS,
+    Windows and some mounts). ``"auto"`` probes the workspace's file system when the policy loads."""
+
+    case_insensitive_paths: bool | Literal["auto"] = "auto"
+
+
 class Settings(_Section):
     home: Path = Field(default_factory=lambda: Path.home() / ".agentguard")
     policy_dir: Path | None = None
@@ -62,6 +69,7 @@ class Settings(_Section):
     agent: str = "agent"
     audit: AuditSettings = AuditSettings()
     approval: ApprovalSettings = ApprovalSettings()
+    policy: PolicySettings = PolicySettings()
     sandbox: SandboxSettings = SandboxSettings()
 
     @property
@@ -86,6 +94,7 @@ _ENV = {
     "AGENTGUARD_DEFAULT_EFFECT": ("default_effect",),
     "AGENTGUARD_AUDIT_DURABILITY": ("audit", "durability"),
     "AGENTGUARD_APPROVAL_TIMEOUT": ("approval", "timeout_s"),
+    "AGENTGUARD_CASE_INSENSITIVE_PATHS": ("policy", "case_insensitive_paths"),
 }
 
 

@@ -27,6 +27,7 @@ from wcmatch import glob
 from wcmatch._wcparse import PatternLimitException
 
 from agentguard import detectors
+from agentguard.policy._paths import on_disk_spelling
 from agentguard.policy._shell import (
     CommandPattern,
     ShellParseError,
@@ -65,10 +66,12 @@ class ConditionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class CompileEnv:
-    """What placeholders in path patterns mean: both already ``realpath``'ed."""
+    """What placeholders in path patterns mean (both already ``realpath``'ed), and whether the
+    workspace's file system folds case (then ``path()`` matches case-insensitively)."""
 
     workspace: str
     home: str
+    case_insensitive: bool = False
 
 
 @runtime_checkable
@@ -339,8 +342,10 @@ def _eq_literal(value: Any, literal: Any) -> bool:
     return _strict_equal(value, parsed)
 
 
-def normalise_path(value: Any, workspace: str) -> str | None:
-    """The absolute, symlink-free path a tool would open, or ``None`` for values that are not paths."""
+def normalise_path(value: Any, workspace: str, fold: bool = False) -> str | None:
+    """The absolute, symlink-free path a tool would open, or ``None`` for values that are not paths.
+
+    With ``fold`` (a case-folding file system), existing components are spelled as on disk."""
     if not isinstance(value, str) or not value or "\x00" in value or len(value) > 4096:
         return None
     path = os.path.expanduser(value) if value.startswith("~") else value
@@ -354,6 +359,8 @@ def normalise_path(value: Any, workspace: str) -> str | None:
             if os.path.islink(probe):
                 return None
             probe, parent = parent, os.path.dirname(parent)
+        if fold:
+            resolved = on_disk_spelling(resolved, workspace)
     except (OSError, ValueError):
         return None
     return resolved
@@ -437,13 +444,15 @@ def _f_path(b: _Builder) -> Predicate:
     )
     if not pattern.startswith("/"):
         raise b.fail(f"path pattern {raw!r} must be absolute or start with {{workspace}} or {{home}}", tok)
+    flags = _GLOB_FLAGS | (glob.IGNORECASE if b.env.case_insensitive else 0)
     try:
-        matchers = [glob.compile(pattern, flags=_GLOB_FLAGS)]
+        matchers = [glob.compile(pattern, flags=flags)]
         if pattern.endswith("/**"):
-            matchers.append(glob.compile(pattern[:-3] or "/", flags=_GLOB_FLAGS))
+            matchers.append(glob.compile(pattern[:-3] or "/", flags=flags))
     except (ValueError, re.error, PatternLimitException) as exc:
         raise b.fail(f"bad glob {raw!r}: {exc}", tok) from None
     workspace = b.env.workspace
+    fold = b.env.case_insensitive
 
     def pred(ctx: EvalContext) -> bool:
         value = _lookup(ctx.arguments, ref)
@@ -453,7 +462,7 @@ def _f_path(b: _Builder) -> Predicate:
         if key in ctx.memo:
             path = ctx.memo[key]
         else:
-            path = ctx.memo[key] = normalise_path(value, workspace)
+            path = ctx.memo[key] = normalise_path(value, workspace, fold)
         return path is not None and any(m.match(path) for m in matchers)
 
     return pred

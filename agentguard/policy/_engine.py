@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentguard.errors import PolicyError
 from agentguard.models import Decision, Effect, ToolCall, canonical_tool_name
@@ -25,7 +25,7 @@ from agentguard.policy._conditions import (
 from agentguard.policy._index import MEMO_LIMIT, RuleIndex
 from agentguard.policy._lint import lint_loaded
 from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, load_policy, policy_files
-from agentguard.policy._paths import resolve_path_arguments
+from agentguard.policy._paths import detect_case_folding, resolve_path_arguments
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ class PolicyEngine:
         default_effect: Effect = Effect.DENY,
         extra_files: Sequence[Path] = (),
         facts: FactSource | None = None,
+        case_insensitive: bool | Literal["auto"] = "auto",
     ) -> None:
         self._facts = facts
         self._directory = Path(directory)
@@ -103,7 +104,9 @@ class PolicyEngine:
         self._extra = tuple(Path(p) for p in extra_files)
         self._cache: dict[str, Condition | ConditionError] = {}
         self._names: dict[str, str] = {}  # tool name as called -> canonical name
-        self._env = CompileEnv(os.path.realpath(self._workspace), os.path.realpath(Path.home()))
+        workspace_real = os.path.realpath(self._workspace)
+        fold = detect_case_folding(workspace_real) if case_insensitive == "auto" else bool(case_insensitive)
+        self._env = CompileEnv(workspace_real, os.path.realpath(Path.home()), fold)
         self._state: _State | None = None
         self._failure: PolicyError | None = PolicyError("policy not loaded yet", file=str(self._directory))
         self._stamp: _Stamp = ()
@@ -123,10 +126,12 @@ class PolicyEngine:
         default_effect: Effect = Effect.DENY,
         extra_files: Sequence[Path] = (),
         facts: FactSource | None = None,
+        case_insensitive: bool | Literal["auto"] = "auto",
     ) -> PolicyEngine:
         """Load ``directory/model.conf`` and every ``*.csv`` in it (then ``extra_files``).
 
         ``facts`` answers ``known(arg, "fact")`` conditions; without it they are false.
+        ``case_insensitive``: whether ``path()`` folds case; ``"auto"`` probes the workspace.
         Raises ``PolicyError`` naming file and line for any problem; never loads part of a policy.
         """
         engine = cls(
@@ -135,6 +140,7 @@ class PolicyEngine:
             default_effect=default_effect,
             extra_files=extra_files,
             facts=facts,
+            case_insensitive=case_insensitive,
         )
         engine.reload()
         return engine
@@ -148,6 +154,7 @@ class PolicyEngine:
             workspace=settings.workspace,
             default_effect=settings.default_effect,
             extra_files=extra,
+            case_insensitive=settings.policy.case_insensitive_paths,
         )
 
     def _current_stamp(self) -> _Stamp:
@@ -169,7 +176,11 @@ class PolicyEngine:
             self._checked_all = time.monotonic()
             self._stamp = self._current_stamp()  # taken first: a change during the read is seen next time
             loaded = load_policy(
-                self._directory, workspace=self._workspace, extra_files=self._extra, cache=self._cache
+                self._directory,
+                workspace=self._workspace,
+                extra_files=self._extra,
+                cache=self._cache,
+                case_insensitive=self._env.case_insensitive,
             )
             if loaded.errors:
                 first = loaded.errors[0]
@@ -221,6 +232,11 @@ class PolicyEngine:
     @property
     def workspace(self) -> Path:
         return self._workspace
+
+    @property
+    def case_insensitive(self) -> bool:
+        """Whether ``path()`` treats the workspace's file system as case-folding."""
+        return self._env.case_insensitive
 
     @property
     def default_effect(self) -> Effect:
@@ -336,8 +352,8 @@ class PolicyEngine:
         self, arguments: dict[str, Any], refs: Sequence[tuple[str, ...]], ctx: EvalContext
     ) -> tuple[dict[str, Any] | None, list[str]]:
         """Resolve every argument a ``path()`` of these rules reads; the tool gets what they saw."""
-        workspace = self._env.workspace
-        return resolve_path_arguments(arguments, refs, lambda v: normalise_path(v, workspace), ctx.memo)
+        workspace, fold = self._env.workspace, self._env.case_insensitive
+        return resolve_path_arguments(arguments, refs, lambda v: normalise_path(v, workspace, fold), ctx.memo)
 
     def _verdict(self, matched: Sequence[Rule]) -> Decision:
         """The decision for a set of matched rules (a pure function of them: plans memoise it)."""
@@ -394,9 +410,12 @@ def lint_policy(
     *,
     workspace: Path,
     extra_files: Sequence[Path] = (),
+    case_insensitive: bool = False,
 ) -> list[LintFinding]:
     """Every error and warning in a policy directory, without raising (what ``policy check`` prints)."""
-    loaded = load_policy(Path(directory), workspace=Path(workspace), extra_files=extra_files)
+    loaded = load_policy(
+        Path(directory), workspace=Path(workspace), extra_files=extra_files, case_insensitive=case_insensitive
+    )
     findings = list(loaded.errors)
     if loaded.rules or loaded.links:
         findings.extend(lint_loaded(loaded))

@@ -9,10 +9,13 @@ path that was decided on instead of a relative or linked spelling the tool would
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["resolve_path_arguments"]
+__all__ = ["detect_case_folding", "on_disk_spelling", "resolve_path_arguments"]
 
 _MISSING: Any = object()
 
@@ -70,3 +73,65 @@ def resolve_path_arguments(
         elif resolved != value:
             changed = _put(arguments if changed is None else changed, ref, resolved)
     return changed, unresolved
+
+
+# ---------------------------------------------------------------- case-folding file systems
+
+
+def detect_case_folding(workspace: str) -> bool:
+    """True when the workspace's file system folds case (``.ENV`` opens ``.env``: macOS, Windows,
+    some mounts). Probed with a fresh temp file and its swapped-case name; if the workspace cannot
+    be written, its own name is probed in its parent; if that cannot tell either, True (fold):
+    then deny rules match every spelling."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".agentguard-case-", suffix=".probe", dir=workspace)
+    except OSError:
+        return _probe_by_name(workspace)
+    os.close(fd)
+    try:
+        swapped = os.path.join(os.path.dirname(probe), os.path.basename(probe).swapcase())
+        try:
+            return os.path.samefile(probe, swapped)
+        except OSError:
+            return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+
+
+def _probe_by_name(workspace: str) -> bool:
+    parent, name = os.path.split(os.path.realpath(workspace))
+    if name.swapcase() == name:
+        return True
+    try:
+        return os.path.samefile(workspace, os.path.join(parent, name.swapcase()))
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
+def on_disk_spelling(path: str, workspace: str) -> str:
+    """``path`` (absolute, resolved) with each existing component spelled as the directory lists it.
+
+    On a case-folding file system ``/ws/.ENV`` and ``/ws/.env`` are one file; rules are written for
+    the listed spelling. A component that does not exist (or matches several entries) keeps the
+    caller's spelling; ``path()`` patterns then match it case-insensitively.
+    """
+    folded_ws = workspace.casefold()
+    if path.casefold() == folded_ws or path.casefold().startswith(folded_ws.rstrip("/") + "/"):
+        base, rest = workspace, path[len(workspace) :]
+    else:
+        base, rest = "/", path
+    out = base
+    for name in (p for p in rest.split("/") if p):
+        try:
+            entries = os.listdir(out)
+        except OSError:
+            entries = []
+        if name not in entries:
+            matches = [e for e in entries if e.casefold() == name.casefold()]
+            if len(matches) == 1:
+                name = matches[0]
+        out = os.path.join(out, name)
+    return out

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agentguard import Guard, Settings, ToolFailed, VerdictChanged
+from agentguard import Guard, InvalidArguments, PolicyDenied, Settings, ToolFailed, VerdictChanged
 from agentguard.models import Effect
 from agentguard.policy import PolicyEngine
 from agentguard.testing import MemoryAudit, ScriptedApprover
@@ -237,3 +237,154 @@ async def test_the_async_path_re_decides_too(
         await guard.acall("fs.write", {"path": "notes.txt", "content": "evil"})
     assert hook.read_text() == "#!/bin/sh\nexit 0\n"
     assert audit.events[-1] == "execution.refused"
+
+
+# ---------------------------------------------------------------- decoy arguments
+
+DECOY_RULES = """
+p, *, read_files, path(path, "{workspace}/**"), allow
+p, *, read_files, path(path, "{workspace}/.env"), deny
+"""
+
+READ_FILES_SCHEMA = {  # what FastMCP / pydantic publish: no additionalProperties
+    "type": "object",
+    "properties": {"paths": {"type": "array", "items": {"type": "string"}}},
+    "required": ["paths"],
+}
+
+
+def test_a_decoy_key_the_schema_does_not_declare_cannot_satisfy_a_rule(
+    guard_for: Callable[..., tuple[Guard, HookAudit]], ws: Path
+) -> None:
+    from agentguard.integrations import json_schema_model
+
+    guard, audit = guard_for(DECOY_RULES)
+    received: list[dict[str, Any]] = []
+
+    def read_files(**arguments: Any) -> str:
+        received.append(arguments)
+        return "read"
+
+    guard.register("read_files", read_files, args_model=json_schema_model("read_files", READ_FILES_SCHEMA))
+    with pytest.raises(PolicyDenied):
+        guard.call("read_files", {"paths": [".env"], "path": "todo.md"})
+    assert received == []
+    dropped = [r for r in audit.records if r["event"] == "call.arguments_dropped"]
+    assert [r["dropped"] for r in dropped] == [["path"]]
+    decided = next(r for r in audit.records if r["event"] == "policy.decided")
+    assert decided["effect"] == "deny"
+
+
+def test_undeclared_keys_are_not_forwarded_and_nested_ones_are_dropped_too(
+    guard_for: Callable[..., tuple[Guard, HookAudit]],
+) -> None:
+    from agentguard.integrations import json_schema_model
+
+    guard, audit = guard_for("p, *, send, *, allow")
+    schema = {
+        "type": "object",
+        "properties": {
+            "to": {"type": "string"},
+            "options": {"$ref": "#/$defs/Options"},
+            "extra": {"type": "object", "additionalProperties": True, "properties": {}},
+        },
+        "$defs": {"Options": {"type": "object", "properties": {"cc": {"type": "string"}}}},
+    }
+    received: list[dict[str, Any]] = []
+    guard.register("send", lambda **a: received.append(a), args_model=json_schema_model("send", schema))
+    guard.call(
+        "send",
+        {"to": "a@example.org", "bcc": "x", "options": {"cc": "b", "bcc": "y"}, "extra": {"anything": 1}},
+    )
+    assert received == [{"to": "a@example.org", "options": {"cc": "b"}, "extra": {"anything": 1}}]
+    assert next(r for r in audit.records if r["event"] == "call.arguments_dropped")["dropped"] == [
+        "bcc",
+        "options.bcc",
+    ]
+
+
+def test_a_python_tool_refuses_keys_its_signature_does_not_have(
+    guard_for: Callable[..., tuple[Guard, HookAudit]],
+) -> None:
+    guard, _ = guard_for(DECOY_RULES)
+    guard.register("read_files", lambda paths: "read")
+    with pytest.raises(InvalidArguments):
+        guard.call("read_files", {"paths": [".env"], "path": "todo.md"})
+
+
+# ---------------------------------------------------------------- case-folding file systems
+
+CASE_RULES = """
+p, *, fs.*, path(path, "{workspace}/**"), allow
+p, *, fs.*, path(path, "{workspace}/.env"), deny
+p, *, fs.*, path(path, "{workspace}/.git/**"), deny
+p, *, fs.*, path(path, "{workspace}/secrets/**"), deny
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "canonical"),
+    [
+        (".ENV", ".env"),
+        (".Env", ".env"),
+        (".GIT/hooks/pre-commit", ".git/hooks/pre-commit"),
+        (".git/HOOKS/post-checkout", ".git/hooks/post-checkout"),  # the file need not exist
+        ("SECRETS/key.pem", "SECRETS/key.pem"),  # nothing on disk: the pattern folds case
+    ],
+)
+def test_other_spellings_are_the_same_file_when_the_workspace_folds_case(
+    engine_for: Callable[..., PolicyEngine], ws: Path, path: str, canonical: str
+) -> None:
+    engine = engine_for(CASE_RULES, case_insensitive=True)
+    decision = decide(engine, "fs.read", path=path)
+    assert decision.effect is Effect.DENY, path
+    assert decision.arguments == {"path": str(ws / canonical)}
+
+
+def test_a_case_sensitive_workspace_keeps_spellings_apart(
+    engine_for: Callable[..., PolicyEngine], ws: Path
+) -> None:
+    engine = engine_for(CASE_RULES, case_insensitive=False)
+    assert decide(engine, "fs.read", path=".ENV").effect is Effect.ALLOW  # another file on this disk
+    assert decide(engine, "fs.read", path=".env").effect is Effect.DENY
+
+
+def test_auto_probes_the_workspace(engine_for: Callable[..., PolicyEngine], ws: Path) -> None:
+    before = sorted(p.name for p in ws.iterdir())
+    engine = engine_for(CASE_RULES)
+    assert engine.case_insensitive is (os.path.exists(str(ws / ".ENV")))  # Linux: False
+    assert sorted(p.name for p in ws.iterdir()) == before  # the probe file is gone
+
+
+def test_the_setting_reaches_the_guard(make_policy: Callable[..., Path], ws: Path, tmp_path: Path) -> None:
+    from agentguard.settings import load_settings
+
+    settings = load_settings(
+        env={},
+        overrides={
+            "home": str(tmp_path / "home"),
+            "workspace": str(ws),
+            "policy.case_insensitive_paths": True,
+        },
+    )
+    with Guard(
+        make_policy(CASE_RULES), approver=ScriptedApprover(), audit=MemoryAudit(), settings=settings
+    ) as g:
+        g.register_builtins()
+        with pytest.raises(PolicyDenied):
+            g.call("fs.read", {"path": ".ENV"})
+
+
+def test_the_setting_is_typed(tmp_path: Path) -> None:
+    from agentguard import ConfigError
+    from agentguard.settings import load_settings
+
+    config = tmp_path / "agentguard.toml"
+    config.write_text('[policy]\ncase_insensitive_paths = "auto"\n')
+    assert load_settings(config, env={}).policy.case_insensitive_paths == "auto"
+    config.write_text('[policy]\ncase_insensitive_paths = "sometimes"\n')
+    with pytest.raises(ConfigError, match="case_insensitive_paths"):
+        load_settings(config, env={})
+    assert (
+        load_settings(env={"AGENTGUARD_CASE_INSENSITIVE_PATHS": "true"}).policy.case_insensitive_paths is True
+    )
