@@ -20,6 +20,7 @@ from agentguard.errors import (
     SandboxError,
     ToolFailed,
     UnknownTool,
+    VerdictChanged,
 )
 from agentguard.guard import Guard
 from agentguard.models import (
@@ -73,6 +74,7 @@ __all__ = [
     "ToolCall",
     "ToolFailed",
     "UnknownTool",
+    "VerdictChanged",
     "__version__",
     "current_call",
     "load_settings",

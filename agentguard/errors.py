@@ -11,6 +11,7 @@ is a JSON-able mapping with the specifics.
     │   ├── UnknownTool             call.unknown_tool
     │   ├── InvalidArguments        call.invalid_arguments
     │   ├── PolicyDenied            policy.denied
+    │   ├── VerdictChanged          policy.verdict_changed (re-decided after an approval: changed)
     │   ├── ApprovalDenied          approval.denied
     │   └── ApprovalTimeout         approval.timeout
     ├── ToolFailed                  tool.failed         (the tool ran and raised)
@@ -40,6 +41,7 @@ __all__ = [
     "SandboxError",
     "ToolFailed",
     "UnknownTool",
+    "VerdictChanged",
 ]
 
 
@@ -100,6 +102,14 @@ class PolicyDenied(CallRejected):
     """The policy said deny; ``data`` has ``rule`` and ``reason``."""
 
     code = "policy.denied"
+
+
+class VerdictChanged(CallRejected):
+    """After an approval the call was decided again and the verdict (or the resolved arguments)
+    changed: e.g. the approved file became a symlink into a denied directory while the person
+    looked. ``data`` has ``approved`` and ``current`` (effect, rule, reason, arguments)."""
+
+    code = "policy.verdict_changed"
 
 
 class ApprovalDenied(CallRejected):

@@ -32,6 +32,7 @@ from agentguard.errors import (
     PolicyDenied,
     ToolFailed,
     UnknownTool,
+    VerdictChanged,
 )
 from agentguard.models import (
     ApprovalRequest,
@@ -387,6 +388,9 @@ class Guard:
         except (UnknownTool, InvalidArguments) as exc:
             self._record("call.rejected", raw, error=exc.to_dict())
             raise
+        dropped = dropped_keys(raw.arguments, json_args)
+        if dropped:  # keys the tool's schema does not declare: never decided on, never forwarded
+            self._record("call.arguments_dropped", raw, dropped=dropped)
         return entry, ToolCall.model_construct(**{**fields, "tool": entry.name, "arguments": json_args})
 
     def _policy_decide(self, call: ToolCall) -> Decision:
@@ -414,6 +418,7 @@ class Guard:
                 reason=decision.reason,
                 sandbox_profile=decision.sandbox_profile,
                 **({"resolved": decision.resolved} if decision.resolved else {}),  # addresses ip() checked
+                **_resolved_field(call, decision),
             )
         if decision.effect is Effect.DENY:
             raise PolicyDenied(
@@ -515,12 +520,35 @@ class Guard:
         if edited:
             # An approver's edit cannot override a deny rule: the edited call is decided again.
             redecision = self._decide(new_call, edited=True)
-            decision = decision.model_copy(update={"sandbox_profile": redecision.sandbox_profile})
+            decision = decision.model_copy(
+                update={"sandbox_profile": redecision.sandbox_profile, "arguments": redecision.arguments}
+            )
+        else:
+            self._recheck(call, decision)
         return entry, new_call, decision
 
+    def _recheck(self, call: ToolCall, approved: Decision) -> None:
+        """Decide the approved call again just before it runs: files (and the policy) may have changed
+        during the wait. A deny, or resolved arguments other than the approved ones (the path now
+        names another file), refuses the call and audits ``execution.refused`` with both verdicts."""
+        current = self._policy_decide(call)
+        if current.effect is not Effect.DENY and current.arguments == approved.arguments:
+            return
+        verdicts = {"approved": _verdict(call, approved), "current": _verdict(call, current)}
+        what = "is now denied" if current.effect is Effect.DENY else "now resolves to other arguments"
+        error = VerdictChanged(
+            f"{call.tool}: the approved call {what}: {current.reason}",
+            tool=call.tool,
+            call_id=call.id,
+            **verdicts,
+        )
+        self._record("execution.refused", call, error=error.to_dict(), **verdicts)
+        raise error
+
     def _start(self, entry: RegisteredTool, call: ToolCall, decision: Decision) -> dict[str, Any]:
-        # From the decided (JSON) arguments, not the caller's objects: the tool runs what was decided.
-        kwargs = entry.kwargs(call.arguments)
+        # From the decided (JSON) arguments, not the caller's objects: the tool runs what was decided,
+        # with the resolved paths the rules saw (see ``Decision.arguments``).
+        kwargs = entry.kwargs(decided_arguments(call, decision))
         fields: dict[str, Any] = {}
         if entry.sandboxed:
             name = decision.sandbox_profile or self.settings.sandbox.default_profile
@@ -555,6 +583,54 @@ class Guard:
         except AuditError as audit_exc:
             error.data["audit_error"] = str(audit_exc)
         return error if isinstance(exc, Exception) else exc
+
+
+def dropped_keys(given: Any, kept: Any, prefix: str = "") -> list[str]:
+    """Dotted names of the object keys in ``given`` that validation left out of ``kept``."""
+    if isinstance(given, list) and isinstance(kept, list) and len(given) == len(kept):
+        return [
+            n
+            for i, (g, k) in enumerate(zip(given, kept, strict=True))
+            for n in dropped_keys(g, k, f"{prefix}{i}.")
+        ]
+    if not isinstance(given, Mapping) or not isinstance(kept, Mapping):
+        return []
+    out: list[str] = []
+    for key, value in given.items():
+        name = f"{prefix}{key}"
+        if key not in kept:
+            out.append(name)
+        else:
+            out.extend(dropped_keys(value, kept[key], name + "."))
+    return out
+
+
+def decided_arguments(call: ToolCall, decision: Decision) -> dict[str, Any]:
+    """What the tool runs with: the policy's resolved arguments when it resolved any, else the call's."""
+    return call.arguments if decision.arguments is None else decision.arguments
+
+
+def _resolved(call: ToolCall, decision: Decision) -> dict[str, Any] | None:
+    """The top-level arguments deciding changed (resolved paths), with their new values."""
+    if decision.arguments is None:
+        return None
+    return {k: v for k, v in decision.arguments.items() if call.arguments.get(k) != v}
+
+
+def _verdict(call: ToolCall, decision: Decision) -> dict[str, Any]:
+    """A decision as an audit field: effect, rule, reason and the resolved arguments it decided on."""
+    return {
+        "effect": decision.effect.value,
+        "rule": decision.rule_id,
+        "reason": decision.reason,
+        "arguments": _resolved(call, decision),
+    }
+
+
+def _resolved_field(call: ToolCall, decision: Decision) -> dict[str, Any]:
+    """The ``resolved_arguments`` audit field, present only when deciding changed an argument."""
+    resolved = _resolved(call, decision)
+    return {} if resolved is None else {"resolved_arguments": resolved}
 
 
 def _run_coroutine(coro: Awaitable[Any]) -> Any:

@@ -94,6 +94,9 @@ class Decision(FrozenModel):
     approval_timeout_s: float | None = None
     # Host name -> the addresses ip() conditions checked; http.get connects to these and no others.
     resolved: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    arguments: dict[str, Any] | None = None
+    """The arguments as decided, when deciding canonicalised any (paths resolved to the absolute,
+    symlink-free path the rules saw); ``None``: exactly as called. The guard runs the tool with these."""
 
     @property
     def rule_id(self) -> str:

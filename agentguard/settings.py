@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -24,6 +24,7 @@ __all__ = [
     "ApprovalSettings",
     "AuditSettings",
     "Durability",
+    "PolicySettings",
     "Settings",
     "load_settings",
 ]
@@ -59,6 +60,13 @@ class ApprovalSettings(FrozenModel):
         return v
 
 
+class PolicySettings(FrozenModel):
+    """``case_insensitive_paths``: whether ``path()`` rules fold case (``.ENV`` is ``.env`` on macOS,
+    Windows and some mounts). ``"auto"`` probes the workspace's file system when the policy loads."""
+
+    case_insensitive_paths: bool | Literal["auto"] = "auto"
+
+
 class Settings(FrozenModel):
     home: Path = Field(default_factory=lambda: Path.home() / ".agentguard")
     policy_dir: Path | None = None
@@ -67,6 +75,7 @@ class Settings(FrozenModel):
     agent: str = "agent"
     audit: AuditSettings = AuditSettings()
     approval: ApprovalSettings = ApprovalSettings()
+    policy: PolicySettings = PolicySettings()
     sandbox: SandboxSettings = SandboxSettings()
 
     @property
@@ -95,6 +104,7 @@ _ENV = {
     "AGENTGUARD_DEFAULT_EFFECT": ("default_effect",),
     "AGENTGUARD_AUDIT_DURABILITY": ("audit", "durability"),
     "AGENTGUARD_APPROVAL_TIMEOUT": ("approval", "timeout_s"),
+    "AGENTGUARD_CASE_INSENSITIVE_PATHS": ("policy", "case_insensitive_paths"),
 }
 
 

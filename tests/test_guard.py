@@ -127,7 +127,8 @@ def test_ask_then_approve_runs(policy_dir: Path, settings: Settings) -> None:
     audit = MemoryAudit()
     approver = ScriptedApprover(["approve"])
     guard = make_guard(policy_dir, settings, approver=approver, audit=audit)
-    assert guard.call("write", {"path": "a.txt", "content": "x"}) == "wrote a.txt"
+    # The tool gets the path the policy resolved (the rule reads it with path()), not "a.txt".
+    assert guard.call("write", {"path": "a.txt", "content": "x"}) == f"wrote {settings.workspace / 'a.txt'}"
     assert events(audit) == [
         "call.received",
         "policy.decided",
@@ -169,12 +170,13 @@ def test_edited_arguments_run_and_both_versions_are_audited(policy_dir: Path, se
         edited_arguments={"path": "safe.txt", "content": "reviewed"},
     )
     guard = make_guard(policy_dir, settings, approver=ScriptedApprover([edit]), audit=audit)
-    assert guard.call("write", {"path": "a.txt", "content": "x"}) == "wrote safe.txt"
+    safe = settings.workspace / "safe.txt"
+    assert guard.call("write", {"path": "a.txt", "content": "x"}) == f"wrote {safe}"
     resolved = audit.records[3]
     assert resolved["edited"] is True
     assert resolved["original_arguments"] == {"path": "a.txt", "content": "x"}
     assert resolved["arguments"] == {"path": "safe.txt", "content": "reviewed"}
-    assert guard.ran == [("write", "safe.txt", "reviewed")]  # type: ignore[attr-defined]
+    assert guard.ran == [("write", str(settings.workspace / "safe.txt"), "reviewed")]  # type: ignore[attr-defined]
 
 
 def test_an_edit_cannot_override_a_deny_rule(policy_dir: Path, settings: Settings) -> None:
@@ -308,7 +310,7 @@ def test_async_approval_does_not_block_the_event_loop(policy_dir: Path, settings
         gate.set()
         return [other, await pending]
 
-    assert asyncio.run(main()) == ["MEANWHILE", "wrote p"]
+    assert asyncio.run(main()) == ["MEANWHILE", f"wrote {settings.workspace / 'p'}"]
 
 
 def test_decide_is_a_dry_run(policy_dir: Path, settings: Settings) -> None:
@@ -368,7 +370,7 @@ def test_many_async_calls_wait_for_approval_without_threads(policy_dir: Path, se
         approver.gate.set()
         return await asyncio.gather(*calls)
 
-    assert asyncio.run(main()) == [f"wrote f{i}" for i in range(40)]
+    assert asyncio.run(main()) == [f"wrote {settings.workspace / f'f{i}'}" for i in range(40)]
 
 
 def test_an_interrupt_inside_a_tool_is_audited_and_propagates_unchanged(

@@ -33,6 +33,7 @@ EXPECTED = {
     "ToolCall",
     "ToolFailed",
     "UnknownTool",
+    "VerdictChanged",
     "__version__",
     "current_call",
     "load_settings",

@@ -42,6 +42,11 @@ batch_size = 64
 timeout_s = 300
 on_timeout = "deny"
 
+[policy]
+# Do path() rules fold case (.ENV is .env)? "auto" probes the workspace's file system; true on
+# macOS/Windows-style file systems, false on case-sensitive ones. [env: AGENTGUARD_CASE_INSENSITIVE_PATHS]
+case_insensitive_paths = "auto"
+
 [sandbox]
 default_profile = "default"
 pool_size = 2

@@ -4,6 +4,13 @@ Tools that come from a framework describe their arguments as data (a JSON schema
 Python signature. :func:`json_schema_model` turns such a schema into the pydantic model
 ``Guard.register(..., args_model=...)`` validates against, so a call that breaks the tool's own
 schema is rejected (and audited) before the policy or a person ever sees it.
+
+Keys the schema does not declare are dropped before deciding and before forwarding (the guard
+audits which). A JSON schema without ``additionalProperties`` accepts any extra key, and the
+tool then ignores it (FastMCP, pydantic and LangChain all do), so a rule reading such a key
+would decide on a decoy: ``{"paths": [".env"], "path": "todo.md"}`` against a rule on ``path``.
+A schema that sets ``additionalProperties`` (or ``patternProperties``) says the tool reads
+extra keys, and they are kept.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
     """
     cache: dict[str, Any] = {}
 
-    def current() -> Any:
+    def current() -> tuple[Any, Mapping[str, Any]]:
         value = schema() if callable(schema) else schema
         if value is None:
             raise ValueError(f"{tool} is no longer offered by its server")
@@ -61,7 +68,7 @@ def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
         if cache.get("key") != key:
             cache["validator"] = _validator(value)
             cache["key"] = key
-        return cache["validator"]
+        return cache["validator"], value
 
     class JsonSchemaArguments(BaseModel):
         model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", frozen=True)
@@ -77,17 +84,53 @@ def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
                 raise PydanticCustomError(
                     "json_schema", "arguments are not JSON: {e}", {"e": str(exc)}
                 ) from None
-            errors = sorted(current().iter_errors(dict(data)), key=lambda e: list(map(str, e.path)))
+            validator, root = current()
+            errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(map(str, e.path)))
             if errors:
                 text = "; ".join(
                     f"{'.'.join(str(p) for p in e.path)}: {e.message}" if e.path else e.message
                     for e in errors
                 )
                 raise PydanticCustomError("json_schema", "{problems}", {"problems": text})
-            return data
+            return declared_only(root, data)
 
     JsonSchemaArguments.__name__ = "Args_" + "".join(c if c.isalnum() else "_" for c in tool)
     return JsonSchemaArguments
+
+
+_EXTRA_KEYWORDS = ("additionalProperties", "patternProperties", "unevaluatedProperties")
+_COMBINATORS = ("anyOf", "oneOf", "allOf", "if", "dependentSchemas", "dependencies")
+
+
+def declared_only(root: Mapping[str, Any], value: Any, node: Any = None, depth: int = 0) -> Any:
+    """``value`` without the object keys ``root`` does not declare (see the module docstring).
+
+    Walks ``properties``, array ``items`` and local ``$ref``s; a node with combinators
+    (``anyOf``/``oneOf``/``allOf``) or no ``properties`` is left as it is: nothing to compare with.
+    """
+    node = root if node is None else node
+    if depth > 32 or not isinstance(node, Mapping):
+        return value
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        return declared_only(root, value, target, depth + 1)
+    items = node.get("items")
+    if isinstance(value, list) and isinstance(items, Mapping):
+        return [declared_only(root, item, items, depth + 1) for item in value]
+    properties = node.get("properties")
+    if not isinstance(value, Mapping) or not isinstance(properties, Mapping):
+        return value
+    if any(key in node for key in _COMBINATORS):
+        return value
+    keep_extra = any(node.get(key, False) is not False for key in _EXTRA_KEYWORDS)
+    return {
+        key: declared_only(root, item, properties[key], depth + 1) if key in properties else item
+        for key, item in value.items()
+        if key in properties or keep_extra
+    }
 
 
 def check_size(tool: str, arguments: Any, limit: int = MAX_ARGUMENT_BYTES) -> int:

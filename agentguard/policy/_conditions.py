@@ -30,6 +30,7 @@ from wcmatch._wcparse import PatternLimitException
 from agentguard import detectors
 from agentguard.policy._addresses import Resolver
 from agentguard.policy._net_conditions import f_ip, f_url
+from agentguard.policy._paths import on_disk_spelling
 from agentguard.policy._shell import (
     CommandPattern,
     ShellParseError,
@@ -67,10 +68,12 @@ class ConditionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class CompileEnv:
-    """What placeholders in path patterns mean: both already ``realpath``'ed."""
+    """What placeholders in path patterns mean (both already ``realpath``'ed), and whether the
+    workspace's file system folds case (then ``path()`` matches case-insensitively)."""
 
     workspace: str
     home: str
+    case_insensitive: bool = False
 
 
 @runtime_checkable
@@ -135,6 +138,7 @@ class Condition:
     timeout_s: float | None = None
     unconditional: bool = True  # nothing but "*" or annotations: the rule applies to every call
     functions: frozenset[str] = frozenset()
+    path_refs: frozenset[tuple[str, ...]] = frozenset()  # arguments some path() reads: resolved for the tool
 
     def __call__(self, ctx: EvalContext) -> bool:
         return self.predicate(ctx)
@@ -345,8 +349,10 @@ def _eq_literal(value: Any, literal: Any) -> bool:
     return _strict_equal(value, parsed)
 
 
-def normalise_path(value: Any, workspace: str) -> str | None:
-    """The absolute, symlink-free path a tool would open, or ``None`` for values that are not paths."""
+def normalise_path(value: Any, workspace: str, fold: bool = False) -> str | None:
+    """The absolute, symlink-free path a tool would open, or ``None`` for values that are not paths.
+
+    With ``fold`` (a case-folding file system), existing components are spelled as on disk."""
     if not isinstance(value, str) or not value or "\x00" in value or len(value) > 4096:
         return None
     path = os.path.expanduser(value) if value.startswith("~") else value
@@ -360,15 +366,18 @@ def normalise_path(value: Any, workspace: str) -> str | None:
             if os.path.islink(probe):
                 return None
             probe, parent = parent, os.path.dirname(parent)
+        if fold:
+            resolved = on_disk_spelling(resolved, workspace)
     except (OSError, ValueError):
         return None
     return resolved
 
 
 class _Builder:
-    def __init__(self, env: CompileEnv, call: _Call) -> None:
+    def __init__(self, env: CompileEnv, call: _Call, path_refs: set[tuple[str, ...]] | None = None) -> None:
         self.env = env
         self.call = call
+        self.path_refs: set[tuple[str, ...]] = set() if path_refs is None else path_refs
 
     def fail(self, message: str, tok: _Tok | None = None) -> ConditionError:
         if tok is None:
@@ -431,6 +440,7 @@ def _value_pred(path: tuple[str, ...] | None, test: Callable[[Any], bool]) -> Pr
 def _f_path(b: _Builder) -> Predicate:
     b.arity(2)
     ref = b.ref(0)
+    b.path_refs.add(ref)
     raw = b.string(1)
     tok = b.call.args[1]
     for m in _PLACEHOLDER.finditer(raw):
@@ -441,13 +451,15 @@ def _f_path(b: _Builder) -> Predicate:
     )
     if not pattern.startswith("/"):
         raise b.fail(f"path pattern {raw!r} must be absolute or start with {{workspace}} or {{home}}", tok)
+    flags = _GLOB_FLAGS | (glob.IGNORECASE if b.env.case_insensitive else 0)
     try:
-        matchers = [glob.compile(pattern, flags=_GLOB_FLAGS)]
+        matchers = [glob.compile(pattern, flags=flags)]
         if pattern.endswith("/**"):
-            matchers.append(glob.compile(pattern[:-3] or "/", flags=_GLOB_FLAGS))
+            matchers.append(glob.compile(pattern[:-3] or "/", flags=flags))
     except (ValueError, re.error, PatternLimitException) as exc:
         raise b.fail(f"bad glob {raw!r}: {exc}", tok) from None
     workspace = b.env.workspace
+    fold = b.env.case_insensitive
 
     def pred(ctx: EvalContext) -> bool:
         value = _lookup(ctx.arguments, ref)
@@ -457,7 +469,7 @@ def _f_path(b: _Builder) -> Predicate:
         if key in ctx.memo:
             path = ctx.memo[key]
         else:
-            path = ctx.memo[key] = normalise_path(value, workspace)
+            path = ctx.memo[key] = normalise_path(value, workspace, fold)
         return path is not None and any(m.match(path) for m in matchers)
 
     return pred
@@ -625,12 +637,12 @@ def _always(ctx: EvalContext) -> bool:
     return True
 
 
-def _build(node: _Node, env: CompileEnv, used: set[str]) -> Predicate:
+def _build(node: _Node, env: CompileEnv, used: set[str], paths: set[tuple[str, ...]]) -> Predicate:
     if isinstance(node, _Not):
-        inner = _build(node.inner, env, used)
+        inner = _build(node.inner, env, used, paths)
         return lambda ctx: not inner(ctx)
     if isinstance(node, _Bool):
-        items = tuple(_build(item, env, used) for item in node.items)
+        items = tuple(_build(item, env, used, paths) for item in node.items)
         if node.op == "&&":
             return lambda ctx: all(p(ctx) for p in items)
         return lambda ctx: any(p(ctx) for p in items)
@@ -645,7 +657,7 @@ def _build(node: _Node, env: CompileEnv, used: set[str]) -> Predicate:
         known = ", ".join(sorted(FUNCTION_NAMES))
         raise ConditionError(f"unknown function {node.name!r} (known: {known})", node.col, node.name)
     used.add(node.name)
-    return factory(_Builder(env, node))
+    return factory(_Builder(env, node, paths))
 
 
 def compile_condition(text: str, env: CompileEnv) -> Condition:
@@ -684,7 +696,8 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
             continue
         rest.append(term)
     used: set[str] = set()
-    preds = [_build(term, env, used) for term in rest]
+    paths: set[tuple[str, ...]] = set()
+    preds = [_build(term, env, used, paths) for term in rest]
     if not preds:
         predicate: Predicate = _always
     elif len(preds) == 1:
@@ -695,4 +708,4 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
         def predicate(ctx: EvalContext) -> bool:
             return all(p(ctx) for p in items)
 
-    return Condition(text, predicate, sandbox, timeout, not preds, frozenset(used))
+    return Condition(text, predicate, sandbox, timeout, not preds, frozenset(used), frozenset(paths))

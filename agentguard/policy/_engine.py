@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentguard.errors import PolicyError
 from agentguard.models import Decision, Effect, ToolCall, canonical_tool_name
@@ -21,11 +21,13 @@ from agentguard.policy._conditions import (
     EvalContext,
     FactSource,
     compile_condition,
+    normalise_path,
 )
 from agentguard.policy._index import MEMO_LIMIT, RuleIndex
 from agentguard.policy._lint import lint_loaded
 from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, load_policy, policy_files
 from agentguard.policy._net_conditions import CannotTell
+from agentguard.policy._paths import detect_case_folding, resolve_path_arguments
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 from agentguard.settings import GRANTS_FILE
 
@@ -96,6 +98,7 @@ class PolicyEngine:
         extra_files: Sequence[Path] = (),
         facts: FactSource | None = None,
         resolver: Resolver | None = None,
+        case_insensitive: bool | Literal["auto"] = "auto",
     ) -> None:
         self._facts = facts
         self._resolver: Resolver = resolver if resolver is not None else SystemResolver()
@@ -105,7 +108,9 @@ class PolicyEngine:
         self._extra = tuple(Path(p) for p in extra_files)
         self._cache: dict[str, Condition | ConditionError] = {}
         self._names: dict[str, str] = {}  # tool name as called -> canonical name
-        self._env = CompileEnv(os.path.realpath(self._workspace), os.path.realpath(Path.home()))
+        workspace_real = os.path.realpath(self._workspace)
+        fold = detect_case_folding(workspace_real) if case_insensitive == "auto" else bool(case_insensitive)
+        self._env = CompileEnv(workspace_real, os.path.realpath(Path.home()), fold)
         self._state: _State | None = None
         self._failure: PolicyError | None = PolicyError("policy not loaded yet", file=str(self._directory))
         self._stamp: _Stamp = ()
@@ -126,11 +131,13 @@ class PolicyEngine:
         extra_files: Sequence[Path] = (),
         facts: FactSource | None = None,
         resolver: Resolver | None = None,
+        case_insensitive: bool | Literal["auto"] = "auto",
     ) -> PolicyEngine:
         """Load ``directory/model.conf`` and every ``*.csv`` in it (then ``extra_files``).
 
         ``facts`` answers ``known(arg, "fact")`` conditions; without it they are false.
         ``resolver`` turns host names into addresses for ``ip()`` (default: the system's).
+        ``case_insensitive``: whether ``path()`` folds case; ``"auto"`` probes the workspace.
         Raises ``PolicyError`` naming file and line for any problem; never loads part of a policy.
         """
         engine = cls(
@@ -140,6 +147,7 @@ class PolicyEngine:
             extra_files=extra_files,
             facts=facts,
             resolver=resolver,
+            case_insensitive=case_insensitive,
         )
         engine.reload()
         return engine
@@ -153,6 +161,7 @@ class PolicyEngine:
             workspace=settings.workspace,
             default_effect=settings.default_effect,
             extra_files=extra,
+            case_insensitive=settings.policy.case_insensitive_paths,
         )
 
     def _current_stamp(self) -> _Stamp:
@@ -174,7 +183,11 @@ class PolicyEngine:
             self._checked_all = time.monotonic()
             self._stamp = self._current_stamp()  # taken first: a change during the read is seen next time
             loaded = load_policy(
-                self._directory, workspace=self._workspace, extra_files=self._extra, cache=self._cache
+                self._directory,
+                workspace=self._workspace,
+                extra_files=self._extra,
+                cache=self._cache,
+                case_insensitive=self._env.case_insensitive,
             )
             if loaded.errors:
                 first = loaded.errors[0]
@@ -226,6 +239,11 @@ class PolicyEngine:
     @property
     def workspace(self) -> Path:
         return self._workspace
+
+    @property
+    def case_insensitive(self) -> bool:
+        """Whether ``path()`` treats the workspace's file system as case-folding."""
+        return self._env.case_insensitive
 
     @property
     def default_effect(self) -> Effect:
@@ -318,6 +336,16 @@ class PolicyEngine:
             self._names[call.tool] = tool
         plan = state.index.plan(call.agent, tool)
         ctx: EvalContext | None = None
+        resolved: dict[str, Any] | None = None
+        if plan.path_refs:
+            ctx = EvalContext(call.arguments, facts=self._facts)
+            resolved, unresolved = self._resolve_paths(call.arguments, plan.path_refs, ctx)
+            if unresolved:
+                return Decision(
+                    effect=Effect.DENY,
+                    reason=f"path argument {', '.join(unresolved)} cannot be resolved (a symlink loop, "
+                    "a NUL byte, empty or too long), failing closed",
+                )
         hits: list[int] = []
         unsure: list[str] = []
         recorder: RecordingResolver | None = None
@@ -350,11 +378,20 @@ class PolicyEngine:
             decision = self._verdict([plan.rules[i] for i in hits])
             if len(plan.memo) < MEMO_LIMIT:
                 plan.memo[key] = decision
-        resolved = recorder.answers() if recorder is not None else {}
-        if unsure or resolved:
+        resolved_addresses = recorder.answers() if recorder is not None else {}
+        if unsure or resolved_addresses:
             reason = decision.reason + "".join(f"; cannot tell ({u}), so it applies" for u in unsure)
-            decision = decision.model_copy(update={"reason": reason, "resolved": resolved})
+            decision = decision.model_copy(update={"reason": reason, "resolved": resolved_addresses})
+        if resolved is not None:
+            decision = decision.model_copy(update={"arguments": resolved})
         return decision
+
+    def _resolve_paths(
+        self, arguments: dict[str, Any], refs: Sequence[tuple[str, ...]], ctx: EvalContext
+    ) -> tuple[dict[str, Any] | None, list[str]]:
+        """Resolve every argument a ``path()`` of these rules reads; the tool gets what they saw."""
+        workspace, fold = self._env.workspace, self._env.case_insensitive
+        return resolve_path_arguments(arguments, refs, lambda v: normalise_path(v, workspace, fold), ctx.memo)
 
     def _verdict(self, matched: Sequence[Rule]) -> Decision:
         """The decision for a set of matched rules (a pure function of them: plans memoise it)."""
@@ -415,9 +452,12 @@ def lint_policy(
     *,
     workspace: Path,
     extra_files: Sequence[Path] = (),
+    case_insensitive: bool = False,
 ) -> list[LintFinding]:
     """Every error and warning in a policy directory, without raising (what ``policy check`` prints)."""
-    loaded = load_policy(Path(directory), workspace=Path(workspace), extra_files=extra_files)
+    loaded = load_policy(
+        Path(directory), workspace=Path(workspace), extra_files=extra_files, case_insensitive=case_insensitive
+    )
     findings = list(loaded.errors)
     if loaded.rules or loaded.links:
         findings.extend(lint_loaded(loaded))

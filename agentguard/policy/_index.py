@@ -69,6 +69,7 @@ class Plan:
     rules: tuple[Rule, ...]
     predicates: tuple[Predicate | None, ...]
     memo: dict[tuple[int, ...], Decision] = field(default_factory=dict)
+    path_refs: tuple[tuple[str, ...], ...] = ()  # arguments any of these rules reads with path()
 
 
 class RuleIndex:
@@ -123,7 +124,8 @@ class RuleIndex:
             subjects = self.subjects(agent)
             rules = tuple(r for r in self.for_tool(tool) if r.subject == "*" or r.subject in subjects)
             predicates = tuple(None if r.unconditional else r.condition.predicate for r in rules)
-            found = Plan(rules, predicates)
+            refs = sorted({ref for r in rules for ref in r.condition.path_refs})
+            found = Plan(rules, predicates, path_refs=tuple(refs))
             if len(self._plans) >= PLAN_CACHE_LIMIT:
                 self._plans.clear()
             self._plans[key] = found

@@ -411,14 +411,21 @@ def load_policy(
     workspace: Path,
     extra_files: Sequence[Path] = (),
     cache: MutableMapping[str, Condition | ConditionError] | None = None,
+    case_insensitive: bool = False,
 ) -> LoadedPolicy:
-    """Read a policy directory. Problems are returned as error findings, never raised."""
+    """Read a policy directory. Problems are returned as error findings, never raised.
+
+    ``case_insensitive``: ``path()`` patterns match case-insensitively (a case-folding workspace)."""
     directory = Path(directory)
     files = [Path(p) for p in extra_files]
     if not directory.is_dir():
         err = _error(str(directory), None, "policy directory not found", "io")
         return LoadedPolicy((), (), {}, tuple(files), (err,))
-    env = CompileEnv(workspace=os.path.realpath(workspace), home=os.path.realpath(Path.home()))
+    env = CompileEnv(
+        workspace=os.path.realpath(workspace),
+        home=os.path.realpath(Path.home()),
+        case_insensitive=case_insensitive,
+    )
     model, errors = validate_model(directory / MODEL_FILE)
     all_files = policy_files(directory, files)
     adapter = _RecordingAdapter(all_files, directory, env, {} if cache is None else cache, files)

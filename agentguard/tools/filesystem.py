@@ -1,57 +1,65 @@
 """Workspace-confined file tools.
 
-The policy already decides on normalised paths; these tools confine themselves again
-(defence in depth), so a policy mistake cannot reach outside the workspace.
+The guard hands these tools the resolved absolute path the policy decided on. They open exactly
+that path beneath the workspace root, following no symlink anywhere on the way (see
+``_beneath``), so a component swapped for a symlink after the decision makes the call fail
+instead of reaching another file. Relative paths are taken from the workspace root, never from
+the process's working directory.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
-__all__ = ["Workspace"]
+from agentguard.tools._beneath import (
+    UnsafePath,
+    open_beneath,
+    open_dir_beneath,
+    relative_parts,
+    write_beneath,
+)
+
+__all__ = ["UnsafePath", "Workspace"]
 
 MAX_READ_BYTES = 4 * 1024 * 1024
 
 
 class Workspace:
-    """File operations rooted at one directory; every path is resolved and must stay inside."""
+    """File operations rooted at one directory; no path may leave it or pass through a symlink."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(os.path.realpath(root))
 
-    def resolve(self, path: str) -> Path:
-        """The real path of ``path`` (relative to the root), refusing anything outside the root."""
-        if "\x00" in path:
-            raise PermissionError("path contains a NUL byte")
-        candidate = Path(path).expanduser()
-        if not candidate.is_absolute():
-            candidate = self.root / candidate
-        real = Path(os.path.realpath(candidate))
-        if real != self.root and self.root not in real.parents:
-            raise PermissionError(
-                f"{path!r} resolves to {str(real)!r}, outside the workspace {str(self.root)!r}"
-            )
-        return real
+    def _parts(self, path: str) -> list[str]:
+        return relative_parts(str(self.root), os.fspath(path))
 
     def read(self, path: str) -> str:
         """Read a UTF-8 text file inside the workspace (at most 4 MiB)."""
-        real = self.resolve(path)
-        size = real.stat().st_size
-        if size > MAX_READ_BYTES:
-            raise ValueError(f"{path!r} is {size} bytes; fs.read reads at most {MAX_READ_BYTES}")
-        return real.read_text(encoding="utf-8", errors="replace")
+        # O_NONBLOCK: opening a FIFO must not hang; it is then refused as not a regular file.
+        fd = open_beneath(str(self.root), self._parts(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise IsADirectoryError(f"{path!r} is not a regular file")
+            if info.st_size > MAX_READ_BYTES:
+                raise ValueError(f"{path!r} is {info.st_size} bytes; fs.read reads at most {MAX_READ_BYTES}")
+            data = handle.read(MAX_READ_BYTES + 1)
+        return data[:MAX_READ_BYTES].decode("utf-8", errors="replace")
 
     def write(self, path: str, content: str) -> str:
-        """Write ``content`` to ``path`` atomically (temp file + rename); returns a short summary."""
-        real = self.resolve(path)
-        real.parent.mkdir(parents=True, exist_ok=True)
-        tmp = real.with_name(f".{real.name}.agentguard-tmp")
-        tmp.write_text(content, encoding="utf-8")
-        os.replace(tmp, real)
-        return f"wrote {len(content.encode('utf-8'))} bytes to {real.relative_to(self.root)}"
+        """Write ``content`` to ``path`` atomically (fresh temp file + rename); returns a short summary."""
+        parts = self._parts(path)
+        data = content.encode("utf-8")
+        write_beneath(str(self.root), parts, data)
+        return f"wrote {len(data)} bytes to {'/'.join(parts)}"
 
     def list(self, path: str = ".") -> list[str]:
-        """Names in a directory inside the workspace; directories end with ``/``."""
-        real = self.resolve(path)
-        return sorted(p.name + ("/" if p.is_dir() else "") for p in real.iterdir())
+        """Names in a directory inside the workspace; directories end with ``/`` (links are not followed)."""
+        fd = open_dir_beneath(str(self.root), self._parts(path))
+        try:
+            with os.scandir(fd) as entries:
+                return sorted(e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in entries)
+        finally:
+            os.close(fd)

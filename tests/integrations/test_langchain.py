@@ -104,13 +104,14 @@ def tool_results(messages: list[Any]) -> list[str]:
 
 def check_transcript(results: list[str], audit_path: Path, guard: Guard) -> None:
     assert results[0] == "contents of README.md"
-    assert results[1] == "wrote 2 bytes to notes.md"
+    notes = str(guard.settings.workspace / "notes.md")  # the path the rule resolved is what runs
+    assert results[1] == f"wrote 2 bytes to {notes}"
     assert "denied by reviewer: not now" in results[2]
     assert "[approval.denied]" in results[2]
     assert "policy.csv:5" in results[3]
     assert "[policy.denied]" in results[3]
     assert "policy.csv:6" in results[4]
-    assert RAN == [("read_file", "README.md"), ("write_file", "notes.md")]
+    assert [("read_file", "README.md"), ("write_file", notes)] == RAN
     guard.close()
     assert outcome(audit_records(audit_path)) == [
         ("read_file", "langchain", "execution.finished"),
@@ -219,8 +220,9 @@ def test_an_approver_edit_is_what_runs(make_guard: Callable[..., Guard], audit_p
 
     guard = make_guard(RULES, reviewer([edit]))
     guarded = {t.name: t for t in guard_tools(guard, tools())}
-    assert guarded["write_file"].invoke({"path": "notes.md", "content": "hi"}) == "wrote 2 bytes to safe.md"
-    assert RAN == [("write_file", "safe.md")]
+    safe = str(guard.settings.workspace / "safe.md")
+    assert guarded["write_file"].invoke({"path": "notes.md", "content": "hi"}) == f"wrote 2 bytes to {safe}"
+    assert [("write_file", safe)] == RAN
 
 
 def test_tool_errors_are_handled_as_the_original_would(make_guard: Callable[..., Guard]) -> None:

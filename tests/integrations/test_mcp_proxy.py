@@ -73,6 +73,7 @@ async def test_allow_deny_ask_approve_and_ask_deny_end_to_end(
 ) -> None:
     guard = make_guard(RULES, ["approve", "deny: not in this repo"], agent="desk-agent")
     proxy = McpProxy(guard, FIXTURE)
+    notes = guard.settings.workspace / "notes.txt"
     assert proxy.server_name == "fixture"
     async with connected(proxy) as client:
         listed = {t.name for t in (await client.list_tools()).tools}
@@ -85,7 +86,8 @@ async def test_allow_deny_ask_approve_and_ask_deny_end_to_end(
 
         approved = await client.call_tool("write_note", {"path": "notes.txt", "content": "abc"})
         assert not approved.is_error
-        assert text(approved) == "wrote 3 bytes to notes.txt"
+        # a path() rule reads `path`: the server gets the path the policy resolved, not "notes.txt"
+        assert text(approved) == f"wrote 3 bytes to {notes}"
 
         refused = await client.call_tool("write_note", {"path": "notes.txt", "content": "again"})
         assert refused.is_error
@@ -101,7 +103,7 @@ async def test_allow_deny_ask_approve_and_ask_deny_end_to_end(
         assert hidden.is_error
         assert "policy.csv:6" in text(hidden)
 
-    assert ran(fixture_log) == ["echo hi", "write_note notes.txt abc"]
+    assert ran(fixture_log) == ["echo hi", f"write_note {notes} abc"]
     guard.close()
     records = audit_records(audit_path)
     assert outcome(records) == [

@@ -1,0 +1,137 @@
+"""Path arguments as the rules see them, handed on to the tool (decide on what will run).
+
+Every argument some ``path()`` condition of the applicable rules reads is resolved once per
+decision (``~``, joined to the workspace when relative, symlinks and ``..`` resolved). The rules
+match that resolved path, and the decision carries it, so the guard calls the tool with the very
+path that was decided on instead of a relative or linked spelling the tool would resolve again
+(from its own working directory, after a symlink was swapped, ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["detect_case_folding", "on_disk_spelling", "resolve_path_arguments"]
+
+_MISSING: Any = object()
+
+
+def _get(arguments: Any, ref: tuple[str, ...]) -> Any:
+    value = arguments
+    for part in ref:
+        if isinstance(value, Mapping):
+            value = value.get(part, _MISSING)
+        elif isinstance(value, list | tuple) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+        if value is _MISSING:
+            return _MISSING
+    return value
+
+
+def _put(arguments: Any, ref: tuple[str, ...], new: Any) -> Any:
+    """A copy of ``arguments`` with the value at ``ref`` replaced (only the containers on the way)."""
+    if not ref:
+        return new
+    head, rest = ref[0], ref[1:]
+    if isinstance(arguments, Mapping):
+        copy = dict(arguments)
+        copy[head] = _put(arguments[head], rest, new)
+        return copy
+    items = list(arguments)
+    items[int(head)] = _put(items[int(head)], rest, new)
+    return items
+
+
+def resolve_path_arguments(
+    arguments: Mapping[str, Any],
+    refs: Sequence[tuple[str, ...]],
+    resolve: Callable[[Any], str | None],
+    memo: dict[Any, Any],
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """(the arguments with each path resolved, or ``None`` when nothing changed; the names of string
+    arguments that cannot be resolved: a symlink loop, a NUL byte, too long, empty).
+
+    Each result is also stored in ``memo`` under ``("path", ref)``, where ``path()`` looks first.
+    """
+    changed: Any = None
+    unresolved: list[str] = []
+    for ref in refs:
+        value = _get(arguments, ref)
+        if value is _MISSING:
+            continue
+        resolved = resolve(value)
+        memo[("path", ref)] = resolved
+        if resolved is None:
+            if isinstance(value, str):
+                unresolved.append(".".join(ref))
+        elif resolved != value:
+            changed = _put(arguments if changed is None else changed, ref, resolved)
+    return changed, unresolved
+
+
+# ---------------------------------------------------------------- case-folding file systems
+
+
+def detect_case_folding(workspace: str) -> bool:
+    """True when the workspace's file system folds case (``.ENV`` opens ``.env``: macOS, Windows,
+    some mounts). Probed with a fresh temp file and its swapped-case name; if the workspace cannot
+    be written, its own name is probed in its parent; if that cannot tell either, True (fold):
+    then deny rules match every spelling."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".agentguard-case-", suffix=".probe", dir=workspace)
+    except OSError:
+        return _probe_by_name(workspace)
+    os.close(fd)
+    try:
+        swapped = os.path.join(os.path.dirname(probe), os.path.basename(probe).swapcase())
+        try:
+            return os.path.samefile(probe, swapped)
+        except OSError:
+            return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+
+
+def _probe_by_name(workspace: str) -> bool:
+    parent, name = os.path.split(os.path.realpath(workspace))
+    if name.swapcase() == name:
+        return True
+    try:
+        return os.path.samefile(workspace, os.path.join(parent, name.swapcase()))
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
+def on_disk_spelling(path: str, workspace: str) -> str:
+    """``path`` (absolute, resolved) with each existing component spelled as the directory lists it.
+
+    On a case-folding file system ``/ws/.ENV`` and ``/ws/.env`` are one file; rules are written for
+    the listed spelling. A component that does not exist (or matches several entries) keeps the
+    caller's spelling; ``path()`` patterns then match it case-insensitively.
+    """
+    folded_ws = workspace.casefold()
+    if path.casefold() == folded_ws or path.casefold().startswith(folded_ws.rstrip("/") + "/"):
+        base, rest = workspace, path[len(workspace) :]
+    else:
+        base, rest = "/", path
+    out = base
+    for name in (p for p in rest.split("/") if p):
+        try:
+            entries = os.listdir(out)
+        except OSError:
+            entries = []
+        if name not in entries:
+            matches = [e for e in entries if e.casefold() == name.casefold()]
+            if len(matches) == 1:
+                name = matches[0]
+        out = os.path.join(out, name)
+    return out
