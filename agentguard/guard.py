@@ -160,8 +160,8 @@ class Guard:
         session: str | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        self.audit = self._make_audit(audit)  # first: the policy reports skipped grants to it
         self.policy = self._make_policy(policy)
-        self.audit = self._make_audit(audit)
         self.approver = approver if approver is not None else self._default_approver()
         self.agent = agent or self.settings.agent
         self.session = session
@@ -176,11 +176,13 @@ class Guard:
         from agentguard.policy import PolicyEngine
 
         directory = Path(policy) if policy is not None else self.settings.resolved_policy_dir()
-        engine: PolicyDecider = PolicyEngine.load(
-            directory,
-            workspace=self.settings.workspace,
-            default_effect=self.settings.default_effect,
-            extra_files=[self.settings.home / "grants.csv"],
+
+        def grant_problem(finding: Any) -> None:  # a skipped grant is audited, never silent
+            self.audit.record("policy.grant_skipped", **finding.model_dump())
+
+        # Grants come from the approval store (the store of record), not from grants.csv.
+        engine: PolicyDecider = PolicyEngine.from_settings(
+            self.settings, directory=directory, on_grant_problem=grant_problem
         )
         return engine
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -11,7 +11,26 @@ from pydantic import BaseModel, ConfigDict
 from agentguard.approval._owner import Owner
 from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus, ToolCall
 
-__all__ = ["Answer", "Grant", "GrantScope", "QueuedRequest", "RequestState"]
+__all__ = ["KEY_ARGUMENTS", "Answer", "Grant", "GrantScope", "QueuedRequest", "RequestState"]
+
+# The arguments that say most about a call, most telling first, with the matcher a pattern grant uses
+# on them (``None``: shown in the queue, never a pattern's subject). One list for the CLI table, the
+# TUI and grants.
+KEY_ARGUMENTS: tuple[tuple[str, str | None], ...] = (
+    ("command", "cmd"),
+    ("cmd", "cmd"),
+    ("path", "path"),
+    ("file", "path"),
+    ("filename", "path"),
+    ("file_path", "path"),
+    ("directory", "path"),
+    ("dir", "path"),
+    ("url", "url"),
+    ("uri", "url"),
+    ("code", None),
+    ("query", None),
+    ("pattern", None),
+)
 
 
 class _Frozen(BaseModel):
@@ -60,15 +79,15 @@ class Grant(_Frozen):
     revoked_at: datetime | None = None
     revoked_by: str | None = None
 
-    def active(self, now: datetime | None = None) -> bool:
-        now = now or datetime.now(UTC)
+    def active(self, now: datetime) -> bool:
+        """Neither revoked nor expired at ``now`` (the caller's clock: the store's, the TUI's)."""
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
-    @property
-    def state(self) -> str:
+    def state(self, now: datetime) -> str:
+        """``active``, ``expired`` or ``revoked`` at ``now``."""
         if self.revoked_at is not None:
             return "revoked"
-        if self.expires_at is not None and self.expires_at <= datetime.now(UTC):
+        if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
 

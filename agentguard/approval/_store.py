@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -20,57 +22,32 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
-from agentguard.approval._grants import GRANTS_FILE, render_grants, write_grants_file
+from agentguard.approval import _faults
+from agentguard.approval._grants import GRANTS_FILE, check_grant, render_grants, write_grants_file
 from agentguard.approval._owner import Owner, is_alive
-from agentguard.approval._records import Answer, Grant, GrantScope, QueuedRequest, RequestState
+from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
+from agentguard.approval._rows import (
+    DB_FILE,
+    SCHEMA,
+    SCHEMA_META,
+    SCHEMA_VERSION,
+    dt,
+    dumps,
+    row_to_grant,
+    ts,
+)
+from agentguard.approval._source import connect_readonly
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.models import ApprovalRequest, ApprovalStatus
 from agentguard.pipeline import AuditSink
 
 __all__ = ["DB_FILE", "AlreadyAnswered", "ApprovalStore", "SqliteApprovalStore"]
 
-DB_FILE = "approvals.db"
-_SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS requests (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    agent TEXT NOT NULL,
-    tool TEXT NOT NULL,
-    request TEXT NOT NULL,
-    submitted_at REAL NOT NULL,
-    deadline REAL NOT NULL,
-    owner_pid INTEGER NOT NULL,
-    owner_host TEXT NOT NULL,
-    owner_start TEXT,
-    status TEXT NOT NULL DEFAULT 'pending',
-    approver TEXT,
-    channel TEXT,
-    reason TEXT,
-    edited TEXT,
-    scope TEXT,
-    grant_id TEXT,
-    resolved_at REAL
-);
-CREATE INDEX IF NOT EXISTS requests_status ON requests (status, seq);
-CREATE TABLE IF NOT EXISTS grants (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    agent TEXT NOT NULL,
-    tool TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    condition TEXT NOT NULL,
-    created_by TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    expires_at REAL,
-    request_id TEXT,
-    revoked_at REAL,
-    revoked_by TEXT
-);
-"""
 
-_SCHEMA_META = f"INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '{_SCHEMA_VERSION}');"  # noqa: S608
+@runtime_checkable
+class _Flushable(Protocol):
+    def flush(self) -> None: ...
+
 
 # A request still pending this long after its deadline has no live waiter worth keeping it for.
 _STALE_AFTER_S = 60.0
@@ -94,6 +71,7 @@ class ApprovalStore(Protocol):
     def resolve(self, request_id: str, answer: Answer, grant: Grant | None = None) -> QueuedRequest: ...
     def close_unanswered(self, request_id: str, state: RequestState, reason: str) -> QueuedRequest: ...
     def sweep(self) -> list[str]: ...
+    def now(self) -> datetime: ...
     def version(self) -> int: ...
     def wait_for_change(self, seen: int, timeout: float) -> int: ...
     async def await_change(self, seen: int, timeout: float) -> int: ...
@@ -104,24 +82,14 @@ class ApprovalStore(Protocol):
     def close(self) -> None: ...
 
 
-def _ts(moment: datetime) -> float:
-    return moment.timestamp()
-
-
-def _dt(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
 class SqliteApprovalStore:
     """The SQLite implementation of :class:`ApprovalStore`.
 
-    ``home`` is the state directory; the database is ``home/approvals.db`` and grants are rendered to
-    ``home/grants.csv``. Opening the store sweeps requests whose owner process has died. ``clock``
-    (epoch seconds) stamps submissions and answers; tests pass a fixed one for stable screenshots.
+    ``home`` is the state directory; the database is ``home/approvals.db``, the store of record: the
+    policy engine reads grants from it (see ``_source``), and ``home/grants.csv`` is an export of them.
+    Opening the store hands owed audit records to ``audit`` and sweeps requests whose owner process
+    has died. ``clock`` (epoch seconds) is the store's one clock: submissions, answers, deadlines,
+    grant expiry; tests pass a fixed one. ``readonly`` opens for listing only (a read-only home works).
     """
 
     def __init__(
@@ -132,6 +100,7 @@ class SqliteApprovalStore:
         poll_interval: float = 0.05,
         sweep: bool = True,
         clock: Callable[[], float] = time.time,
+        readonly: bool = False,
     ) -> None:
         self.home = Path(home)
         self.path = self.home / DB_FILE
@@ -146,6 +115,11 @@ class SqliteApprovalStore:
         self._listeners: set[Callable[[], None]] = set()
         self._watcher: threading.Thread | None = None
         self._closed = threading.Event()
+        self.readonly = readonly
+        self.export_error: str | None = None  # why grants.csv could not be written, last time it failed
+        if readonly:
+            self._db = self._open_readonly()
+            return
         try:
             self.home.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -156,7 +130,7 @@ class SqliteApprovalStore:
                 raise ApprovalError(f"{self.path}: cannot switch the approval queue to WAL mode ({mode})")
             self._db.execute("PRAGMA synchronous = FULL")
             with self._lock:
-                self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + _SCHEMA_META + "COMMIT;")
+                self._db.executescript("BEGIN IMMEDIATE;" + SCHEMA + SCHEMA_META + "COMMIT;")
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         except sqlite3.Error as exc:
             raise ApprovalError(
@@ -166,14 +140,28 @@ class SqliteApprovalStore:
             raise ApprovalError(
                 f"{self.path}: cannot open the approval queue: {exc}", path=str(self.path)
             ) from exc
-        if row is None or int(row[0]) != _SCHEMA_VERSION:
+        if row is None or int(row[0]) != SCHEMA_VERSION:
             raise ApprovalError(
                 f"{self.path}: approval queue schema {row[0] if row else '?'} is not supported "
-                f"(expected {_SCHEMA_VERSION})",
+                f"(expected {SCHEMA_VERSION})",
                 path=str(self.path),
             )
+        self.flush_audit()
         if sweep:
             self.sweep()
+        self._export_if_stale()
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        if not self.path.exists():  # nothing stored yet: an empty store, without creating a file
+            db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.executescript(SCHEMA + SCHEMA_META)
+            return db
+        return connect_readonly(self.path, allow_immutable=True)
+
+    def now(self) -> datetime:
+        """The store's clock as an aware UTC time."""
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -187,7 +175,9 @@ class SqliteApprovalStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            _faults.step("before commit")
             self._db.execute("COMMIT")
+            _faults.step("after commit")
         self._bump()
 
     @contextlib.contextmanager
@@ -286,15 +276,15 @@ class SqliteApprovalStore:
             request=ApprovalRequest.model_validate_json(row["request"]),
             state=RequestState(row["status"]),
             owner=Owner(pid=row["owner_pid"], host=row["owner_host"], start=row["owner_start"]),
-            submitted_at=_dt(row["submitted_at"]) or datetime.now(UTC),
-            deadline=_dt(row["deadline"]) or datetime.now(UTC),
+            submitted_at=dt(row["submitted_at"]) or datetime.fromtimestamp(0, UTC),
+            deadline=dt(row["deadline"]) or datetime.fromtimestamp(0, UTC),
             approver=row["approver"],
             channel=row["channel"],
             reason=row["reason"],
             edited_arguments=orjson.loads(row["edited"]) if row["edited"] else None,
             scope=row["scope"],
             grant_id=row["grant_id"],
-            resolved_at=_dt(row["resolved_at"]),
+            resolved_at=dt(row["resolved_at"]),
         )
 
     def submit(self, request: ApprovalRequest, owner: Owner) -> QueuedRequest:
@@ -382,6 +372,8 @@ class SqliteApprovalStore:
             raise ApprovalError(f"an answer is approved or denied, not {answer.status.value}")
         if grant is not None and answer.status is not ApprovalStatus.APPROVED:
             raise ApprovalError("only an approval can create a grant")
+        if grant is not None:
+            self._validate(grant)
         with self._errors():
             with self._write() as db:
                 cur = db.execute(
@@ -392,7 +384,7 @@ class SqliteApprovalStore:
                         answer.approver,
                         answer.channel,
                         answer.reason,
-                        _dumps(answer.edited_arguments) if answer.edited_arguments is not None else None,
+                        dumps(answer.edited_arguments) if answer.edited_arguments is not None else None,
                         answer.scope,
                         grant.id if grant else None,
                         self.clock(),
@@ -404,7 +396,7 @@ class SqliteApprovalStore:
             if cur.rowcount != 1:
                 self._answered_or_raise(request_id, "answer")
             if grant is not None:
-                self._after_grant_change("grant.created", grant)
+                self._after_grant_change()
             return self.get(request_id)
 
     def close_unanswered(self, request_id: str, state: RequestState, reason: str) -> QueuedRequest:
@@ -444,8 +436,9 @@ class SqliteApprovalStore:
         swept: list[str] = []
         if not dead:
             return swept
+        noticed_by = {"pid": os.getpid(), "host": socket.gethostname()}
         with self._errors(), self._write() as db:
-            for request_id, reason, _ in dead:
+            for request_id, reason, row in dead:
                 cur = db.execute(
                     "UPDATE requests SET status = 'abandoned', approver = 'agentguard', channel = 'sweep',"
                     " reason = ?, resolved_at = ? WHERE id = ? AND status = 'pending'",
@@ -453,10 +446,8 @@ class SqliteApprovalStore:
                 )
                 if cur.rowcount == 1:
                     swept.append(request_id)
-        if self.audit is not None:
-            for request_id, reason, row in dead:
-                if request_id in swept:
-                    self.audit.record(
+                    self._owe_audit(
+                        db,
                         "approval.abandoned",
                         call_id=request_id,
                         agent=row["agent"],
@@ -464,13 +455,50 @@ class SqliteApprovalStore:
                         reason=reason,
                         owner_pid=row["owner_pid"],
                         owner_host=row["owner_host"],
+                        noticed_by=noticed_by,
                     )
+        self.flush_audit()
         return swept
+
+    # -- audit hand-off -----------------------------------------------------------------------
+
+    @staticmethod
+    def _owe_audit(db: sqlite3.Connection, event: str, **fields: Any) -> None:
+        """Queue an audit record in the current transaction: it exists exactly if the change does."""
+        db.execute("INSERT INTO outbox (event, fields) VALUES (?, ?)", (event, dumps(fields)))
+
+    def flush_audit(self) -> int:
+        """Hand owed audit records to this store's audit log (whoever wrote them); how many.
+
+        Done under the write lock, so two stores never hand over the same record; a kill between the
+        audit write and the delete hands it over again (at least once, never lost).
+        """
+        if self.audit is None or self.readonly:
+            return 0
+        with self._errors():
+            if self._db.execute("SELECT 1 FROM outbox LIMIT 1").fetchone() is None:
+                return 0
+            with self._write() as db:
+                rows = db.execute("SELECT seq, event, fields FROM outbox ORDER BY seq").fetchall()
+                for row in rows:
+                    self.audit.record(row["event"], **orjson.loads(row["fields"]))
+                if isinstance(self.audit, _Flushable):
+                    self.audit.flush()
+                _faults.step("audit handed over")
+                if rows:
+                    db.execute("DELETE FROM outbox WHERE seq <= ?", (rows[-1]["seq"],))
+        return len(rows)
 
     # -- grants -------------------------------------------------------------------------------
 
     @staticmethod
-    def _insert_grant(db: sqlite3.Connection, grant: Grant) -> None:
+    def _validate(grant: Grant) -> None:
+        problem = check_grant(grant)
+        if problem is not None:
+            raise ApprovalError(f"grant {grant.id[:12]} cannot be enforced: {problem}", grant_id=grant.id)
+
+    def _insert_grant(self, db: sqlite3.Connection, grant: Grant) -> None:
+        """Insert ``grant``, bump the grants version and owe its audit record, in the caller's transaction."""
         db.execute(
             "INSERT INTO grants (id, agent, tool, scope, condition, created_by, created_at, expires_at,"
             " request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -481,40 +509,50 @@ class SqliteApprovalStore:
                 grant.scope.value,
                 grant.condition,
                 grant.created_by,
-                _ts(grant.created_at),
-                _ts(grant.expires_at) if grant.expires_at else None,
+                ts(grant.created_at),
+                ts(grant.expires_at) if grant.expires_at else None,
                 grant.request_id,
             ),
         )
+        self._grants_changed(db, "grant.created", grant)
 
-    @staticmethod
-    def _row_to_grant(row: sqlite3.Row) -> Grant:
-        return Grant(
-            id=row["id"],
-            agent=row["agent"],
-            tool=row["tool"],
-            scope=GrantScope(row["scope"]),
-            condition=row["condition"],
-            created_by=row["created_by"],
-            created_at=_dt(row["created_at"]) or datetime.now(UTC),
-            expires_at=_dt(row["expires_at"]),
-            request_id=row["request_id"],
-            revoked_at=_dt(row["revoked_at"]),
-            revoked_by=row["revoked_by"],
-        )
+    def _grants_changed(self, db: sqlite3.Connection, event: str, grant: Grant) -> None:
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'grants_version'")
+        fields: dict[str, Any] = {
+            "grant_id": grant.id,
+            "agent": grant.agent,
+            "tool": grant.tool,
+            "scope": grant.scope.value,
+            "condition": grant.condition,
+            "created_by": grant.created_by,
+            "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
+            "request_id": grant.request_id,
+        }
+        if event == "grant.revoked":
+            fields["revoked_by"] = grant.revoked_by
+        self._owe_audit(db, event, **fields)
 
     def grants(self, *, include_inactive: bool = False) -> list[Grant]:
-        """Grants, oldest first; by default only those neither revoked nor expired."""
+        """Grants, oldest first; by default only those neither revoked nor expired (store clock)."""
         with self._lock, self._errors():
             rows = self._db.execute("SELECT * FROM grants ORDER BY seq").fetchall()
-        found = [self._row_to_grant(r) for r in rows]
-        return found if include_inactive else [g for g in found if g.active()]
+        found = [row_to_grant(r) for r in rows]
+        now = self.now()
+        return found if include_inactive else [g for g in found if g.active(now)]
+
+    def grants_version(self) -> int:
+        """Grows with every grant created or revoked (in the same transaction as the change)."""
+        with self._lock, self._errors():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'grants_version'").fetchone()
+        return int(row[0]) if row else 0
 
     def add_grant(self, grant: Grant) -> Grant:
+        """Store a grant (validated first: a grant that would not compile is never written)."""
+        self._validate(grant)
         with self._errors():
             with self._write() as db:
                 self._insert_grant(db, grant)
-            self._after_grant_change("grant.created", grant)
+            self._after_grant_change()
         return grant
 
     def lookup_grant(self, id_or_prefix: str) -> Grant:
@@ -531,55 +569,66 @@ class SqliteApprovalStore:
             raise ApprovalError(
                 f"{id_or_prefix!r} matches more than one grant; give more characters", grant_id=id_or_prefix
             )
-        return self._row_to_grant(rows[0])
+        return row_to_grant(rows[0])
 
     def revoke_grant(self, grant_id: str, by: str) -> Grant:
-        """Revoke a grant: gone from ``grants.csv`` before this returns, so the policy stops applying it."""
+        """Revoke a grant. It stops applying once this commits (the engine reads the database), even if
+        ``grants.csv`` cannot be rewritten. Revoking a revoked grant finishes what an interrupted
+        revocation left undone (the export, the audit record) and returns it unchanged."""
         with self._errors():
             with self._write() as db:
-                cur = db.execute(
+                db.execute(
                     "UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
                     (self.clock(), by, grant_id),
                 )
+                changed = db.execute("SELECT changes()").fetchone()[0] == 1
                 row = db.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
+                if row is not None and changed:
+                    self._grants_changed(db, "grant.revoked", row_to_grant(row))
             if row is None:
                 raise ApprovalError(f"no grant {grant_id!r}", grant_id=grant_id)
-            grant = self._row_to_grant(row)
-            if cur.rowcount != 1:
-                raise ApprovalError(
-                    f"grant {grant_id[:12]} was already revoked by {grant.revoked_by}", grant_id=grant_id
-                )
-            self._after_grant_change("grant.revoked", grant)
-        return grant
+            self._after_grant_change()
+        return row_to_grant(row)
 
     def render_grants_file(self) -> None:
-        """Rewrite ``grants.csv`` from the database, under a file lock so writers never interleave."""
+        """Rewrite the ``grants.csv`` export from the database, under a file lock so writers never
+        interleave. Raises ``OSError`` when it cannot be written."""
         lock_path = self.home / ".grants.lock"
         with open(lock_path, "a+") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             try:
-                write_grants_file(self.grants_path, render_grants(self.grants()))
+                with self._lock, self._errors():
+                    self._db.execute("BEGIN")
+                    try:
+                        version = self.grants_version()
+                        grants = self.grants()
+                    finally:
+                        self._db.execute("COMMIT")
+                write_grants_file(self.grants_path, render_grants(grants, self.now(), version=version))
+                _faults.step("grants.csv replaced")
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-    def _after_grant_change(self, event: str, grant: Grant) -> None:
+    def _export_if_stale(self) -> None:
+        """Bring ``grants.csv`` up to the database's grants version if a crash left it behind."""
+        try:
+            with open(self.grants_path, encoding="utf-8") as fh:
+                head = fh.readline() + fh.readline()
+        except FileNotFoundError:
+            head = ""
+        except OSError:
+            return
+        if f" version {self.grants_version()}." not in head and (head or self.grants_version()):
+            self._export()
+
+    def _export(self) -> None:
         try:
             self.render_grants_file()
+            self.export_error = None
         except OSError as exc:
-            raise ApprovalError(
-                f"{self.grants_path}: cannot write the grants file: {exc}", path=str(self.grants_path)
-            ) from exc
-        if self.audit is not None:
-            fields: dict[str, Any] = {
-                "grant_id": grant.id,
-                "agent": grant.agent,
-                "tool": grant.tool,
-                "scope": grant.scope.value,
-                "condition": grant.condition,
-                "created_by": grant.created_by,
-                "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
-                "request_id": grant.request_id,
-            }
-            if event == "grant.revoked":
-                fields["revoked_by"] = grant.revoked_by
-            self.audit.record(event, **fields)
+            # Not a security problem (the engine reads the database), but people read the file.
+            self.export_error = f"{self.grants_path}: cannot write the grants export: {exc}"
+
+    def _after_grant_change(self) -> None:
+        self.flush_audit()
+        self._export()

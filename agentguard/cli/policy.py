@@ -11,7 +11,7 @@ import orjson
 from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
 from agentguard.errors import PolicyError
 from agentguard.models import Decision, ToolCall
-from agentguard.policy import GRANTS_FILE, LintFinding, PolicyEngine, lint_policy, load_cases, run_cases
+from agentguard.policy import LintFinding, PolicyEngine, lint_policy, load_cases, run_cases
 
 __all__ = ["policy"]
 
@@ -111,12 +111,12 @@ def check(app: AppContext, strict: bool, as_json: bool) -> None:
     Warnings: duplicates, rules that can never take effect, role cycles, allow for every tool.
     Exit status: 1 on errors (and on warnings with --strict), else 0.
     """
+    from agentguard.approval import grant_source
+
     with reports_errors():
         settings = app.settings
         directory = settings.resolved_policy_dir()
-        findings = lint_policy(
-            directory, workspace=settings.workspace, extra_files=[settings.home / GRANTS_FILE]
-        )
+        findings = lint_policy(directory, workspace=settings.workspace, grants=grant_source(settings.home))
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     failed = bool(errors) or (strict and bool(warnings))

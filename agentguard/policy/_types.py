@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from agentguard.models import Effect, RuleRef
 from agentguard.policy._conditions import Condition
 
-__all__ = ["LintFinding", "RoleLink", "Rule"]
+__all__ = ["GrantSource", "LintFinding", "RoleLink", "Rule"]
+
+
+@runtime_checkable
+class GrantSource(Protocol):
+    """The store of record for grants ("approve always"), read by the engine instead of a file.
+
+    ``grants_version`` is called before every decision and must be cheap; when it changes the engine
+    reloads from ``grants_snapshot``. If either raises, no grant applies until they work again.
+    """
+
+    @property
+    def label(self) -> str:
+        """How rule references name the grants (``<home>/grants.csv``)."""
+        ...
+
+    def grants_version(self) -> int: ...
+
+    def grants_snapshot(self) -> tuple[int, str]:
+        """The version and the grants as policy lines, read consistently together."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,11 +58,13 @@ class GrantsScreen(Screen[None]):
         table = self.query_one("#grants", DataTable)
         table.clear()
         self._grants: dict[str, Grant] = {}
+        now = self.desk.store.now()
         for g in self.desk.store.grants(include_inactive=self.show_inactive):
             self._grants[g.id] = g
+            state = g.state(now)
             table.add_row(
                 g.id[:8],
-                Text(g.state, style="green" if g.state == "active" else "dim", justify="left"),
+                Text(state, style="green" if state == "active" else "dim", justify="left"),
                 g.agent,
                 g.tool,
                 g.scope.value,
@@ -98,7 +100,7 @@ class GrantsScreen(Screen[None]):
 
     def action_revoke(self) -> None:
         grant = self._selected()
-        if grant is None or not grant.active():
+        if grant is None or not grant.active(self.desk.store.now()):
             self.notify("select an active grant to revoke", severity="warning")
             return
 
