@@ -416,7 +416,9 @@ class SqliteApprovalStore:
             return self.get(request_id)
 
     def sweep(self) -> list[str]:
-        """Abandon pending requests whose owner process is gone (or long past deadline); their ids."""
+        """Abandon pending requests whose owner process is gone (or, for an owner on another host,
+        long past the deadline); their ids. The one reaper: agents, the CLI and the TUI all call it, and
+        each abandonment is owed to the audit log in the same transaction, whoever notices."""
         now = self.clock()
         with self._lock, self._errors():
             rows = self._db.execute(
@@ -431,7 +433,9 @@ class SqliteApprovalStore:
                 alive_cache[key] = is_alive(Owner(pid=key[0], host=key[1], start=key[2]))
             if alive_cache[key] is False:
                 dead.append((row["id"], "the agent process that asked has exited", row))
-            elif row["deadline"] + _STALE_AFTER_S < now:
+            elif alive_cache[key] is None and row["deadline"] + _STALE_AFTER_S < now:
+                # An owner on another host cannot be checked: its deadline is all there is. A live
+                # owner here times its own requests out (and marks them abandoned if interrupted).
                 dead.append((row["id"], "no answer long past the deadline and no waiter left", row))
         swept: list[str] = []
         if not dead:
