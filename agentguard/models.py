@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "ApprovalRequest",
@@ -99,6 +99,12 @@ class Decision(_Frozen):
 
 
 class ApprovalStatus(StrEnum):
+    """Where a request to a person stands: the one state enum of the queue and of its answers.
+
+    ``PENDING`` exists only in the queue; an :class:`ApprovalResult` is never pending.
+    """
+
+    PENDING = "pending"
     APPROVED = "approved"
     DENIED = "denied"
     TIMEOUT = "timeout"
@@ -124,6 +130,13 @@ class ApprovalResult(_Frozen):
     edited_arguments: dict[str, Any] | None = None
     scope: str | None = None
     waited_s: float = 0.0
+
+    @field_validator("status")
+    @classmethod
+    def _answered(cls, status: ApprovalStatus) -> ApprovalStatus:
+        if status is ApprovalStatus.PENDING:
+            raise ValueError("an answer cannot be pending")
+        return status
 
     @property
     def approved(self) -> bool:

@@ -49,6 +49,7 @@ _TOOL_OK = re.compile(r"^[a-z0-9._/:-]{1,200}$")
 _HOST_OK = re.compile(r"^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$")
 _SCHEME_OK = re.compile(r"^[a-z][a-z0-9+.-]*$")
 
+
 # String literals of the policy language know only the escapes \" and \\, and pycasbin's line tokenizer
 # splits on commas outside ()/[] while ignoring quotes: every literal built here is checked (or
 # escaped) so nothing an agent sends can end the literal, the rule or the line.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,12 +37,9 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class RequestState(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    DENIED = "denied"
-    TIMEOUT = "timeout"
-    ABANDONED = "abandoned"
+# One state enum and one answer type for the whole approval path: the queue's names for them.
+RequestState: TypeAlias = ApprovalStatus
+Answer: TypeAlias = ApprovalResult
 
 
 class GrantScope(StrEnum):
@@ -51,17 +48,6 @@ class GrantScope(StrEnum):
     CALL = "call"  # this exact call: every argument equal
     PATTERN = "pattern"  # this tool, key argument matching a pattern the approver chose
     TOOL = "tool"  # the whole tool, for this agent
-
-
-class Answer(_Frozen):
-    """A person's answer to one queued request, before it is stored."""
-
-    status: ApprovalStatus
-    approver: str
-    channel: str
-    reason: str | None = None
-    edited_arguments: dict[str, Any] | None = None
-    scope: str | None = None
 
 
 class Grant(_Frozen):
@@ -122,7 +108,7 @@ class QueuedRequest(_Frozen):
         if self.state is RequestState.PENDING:
             return None
         return ApprovalResult(
-            status=ApprovalStatus(self.state.value),
+            status=self.state,
             approver=self.approver or "agentguard",
             channel=self.channel or "queue",
             reason=self.reason,
