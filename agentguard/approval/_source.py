@@ -50,6 +50,8 @@ class SqliteGrantSource:
         self.clock = clock
         self._db: sqlite3.Connection | None = None
         self._identity: tuple[int, int, int] | None = None
+        self._seen = -1  # PRAGMA data_version at the last version read
+        self._cached: int | None = None
         self._lock = threading.Lock()
 
     @property
@@ -77,19 +79,24 @@ class SqliteGrantSource:
             self._db.close()
         self._db = None
         self._identity = None
+        self._cached = None
 
-    @staticmethod
-    def _version(db: sqlite3.Connection, identity: tuple[int, int, int] | None) -> int:
-        row = db.execute("SELECT value FROM meta WHERE key = 'grants_version'").fetchone()
-        version = int(row[0]) if row else 0
+    def _version(self, db: sqlite3.Connection) -> int:
+        """The grants version; the query runs only when another connection has committed since the
+        last call (``PRAGMA data_version``), so the per-decision cost is a stat and a pragma."""
+        seen = int(db.execute("PRAGMA data_version").fetchone()[0])
+        if seen != self._seen or self._cached is None:
+            row = db.execute("SELECT value FROM meta WHERE key = 'grants_version'").fetchone()
+            self._cached = int(row[0]) if row else 0
+            self._seen = seen
         # A replaced database starts its count again: the file's identity keeps versions distinct.
-        return hash((identity, version))
+        return hash((self._identity, self._cached))
 
     def grants_version(self) -> int:
         with self._lock:
             try:
                 db = self._connect()
-                return 0 if db is None else self._version(db, self._identity)
+                return 0 if db is None else self._version(db)
             except sqlite3.Error as exc:
                 self._close()
                 raise ApprovalError(f"{self.path}: cannot read grants: {exc}", path=str(self.path)) from exc
@@ -102,7 +109,8 @@ class SqliteGrantSource:
                     return 0, ""
                 db.execute("BEGIN")
                 try:
-                    version = self._version(db, self._identity)
+                    self._cached = None  # read the version inside this transaction, with the rows
+                    version = self._version(db)
                     rows = db.execute("SELECT * FROM grants WHERE revoked_at IS NULL ORDER BY seq").fetchall()
                 finally:
                     db.execute("COMMIT")
