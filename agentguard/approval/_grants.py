@@ -1,7 +1,9 @@
-"""Turning an "approve always" into a policy rule, and writing ``grants.csv``.
+"""Turning an "approve always" into a policy rule, and writing the ``grants.csv`` export.
 
 A grant becomes one line of the policy language, ``p, <agent>, <tool>, <cond>, allow``, so the policy
-engine (loaded with ``extra_files=[home/"grants.csv"]``) enforces it like any other rule. Everything that
+engine (reading the approval store through ``_source``) enforces it like any other rule. A grant is
+exactly as wide as the approval: suggested patterns take the agent's text literally, exact-call grants
+pin the whole argument object, and every grant is compiled before it is stored. Everything that
 goes into that line comes from an agent or a person, so it is validated or escaped here: an agent name
 or pattern must never be able to smuggle in a second rule.
 """

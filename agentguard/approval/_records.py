@@ -51,7 +51,7 @@ class GrantScope(StrEnum):
 
 
 class Grant(_Frozen):
-    """A standing "approve always", enforced as a policy rule in ``grants.csv``."""
+    """A standing "approve always", enforced as a policy rule read from the approval store."""
 
     id: str
     agent: str

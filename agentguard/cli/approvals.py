@@ -263,7 +263,8 @@ def deny_request(app: AppContext, request_id: str, reason: str, who: str | None,
 
 @click.group()
 def grants() -> None:
-    """Standing approvals ("approve always"), enforced as rules in <home>/grants.csv.
+    """Standing approvals ("approve always"), enforced as policy rules from the approval store
+    (<home>/approvals.db); <home>/grants.csv is an export of them.
 
     \b
       agentguard grants list

@@ -34,7 +34,7 @@ def policy() -> None:
     agentguard policy test permissions/cases.yaml
 
     The policy directory is --policy / AGENTGUARD_POLICY, else ./permissions, else the shipped
-    default; grants from `approvals approve --always` (<home>/grants.csv) are loaded too.
+    default; grants from `approvals approve --always` (the approval store in <home>) are loaded too.
     """
 
 
@@ -174,7 +174,7 @@ def test_cases(app: AppContext, cases_file: Path, as_json: bool) -> None:
         args: {path: README.md}
         expect: allow                       # allow | ask | deny
         rule: policy.csv:17                 # optional; null = no rule may match
-    Grants (<home>/grants.csv) are not loaded, so results depend on the policy files alone.
+    Grants (from the approval store) are not loaded, so results depend on the policy files alone.
     Exit status: 1 on any mismatch, 2 when the file or the policy cannot be read.
     """
     if not cases_file.is_file():

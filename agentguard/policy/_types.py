@@ -44,7 +44,7 @@ class Rule:
     effect: Effect
     order: int
     condition: Condition = field(compare=False, repr=False)
-    grant: bool = False  # from an extra file (grants.csv): an allow here settles an ask, never a deny
+    grant: bool = False  # from a grant source or extra file: an allow here settles an ask, never a deny
 
     @property
     def sandbox_profile(self) -> str | None:

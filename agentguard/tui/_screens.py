@@ -36,7 +36,9 @@ class GrantsScreen(Screen[None]):
         self.show_inactive = False
 
     def compose(self) -> ComposeResult:
-        yield Label("Grants  (approve-always rules, enforced from <home>/grants.csv)", classes="screen-title")
+        yield Label(
+            "Grants  (approve-always rules, enforced from the approval store)", classes="screen-title"
+        )
         yield DataTable(id="grants", cursor_type="row", zebra_stripes=True)
         yield Static("", id="grant-rule", classes="rule-preview")
         yield Footer()

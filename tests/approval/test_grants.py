@@ -29,7 +29,6 @@ from agentguard.testing import MemoryAudit
 
 from .conftest import make_request
 
-
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
@@ -49,7 +48,8 @@ def test_rules_for_each_scope() -> None:
     )
     assert (
         render_rule(new_grant(c, GrantScope.CALL, created_by="alice", now=NOW))
-        == 'p, coder, fs.write, eq(*, "{\\"content\\":\\"x = 1\\",\\"path\\":\\"/work/project/src/app.py\\"}"), allow'
+        == "p, coder, fs.write, "
+        + 'eq(*, "{\\"content\\":\\"x = 1\\",\\"path\\":\\"/work/project/src/app.py\\"}"), allow'
     )
     shell = call("shell.run", command="git log -n 5")
     assert render_rule(new_grant(shell, GrantScope.PATTERN, created_by="a", now=NOW)).endswith(
@@ -270,6 +270,7 @@ def test_grant_can_be_stored_directly_and_listed(store: SqliteApprovalStore, hom
     assert "p, coder, fs.read, *, allow" in (home / "grants.csv").read_text()
     first = store.revoke_grant(g.id, "bob")
     again = store.revoke_grant(g.id, "carol")  # a retry completes the job; it does not re-revoke
-    assert again.revoked_by == "bob" and again.revoked_at == first.revoked_at
+    assert again.revoked_by == "bob"
+    assert again.revoked_at == first.revoked_at
     assert "p, coder" not in (home / "grants.csv").read_text()
     assert isinstance(store.grants(include_inactive=True)[0], Grant)

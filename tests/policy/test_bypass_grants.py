@@ -182,7 +182,8 @@ def test_a_grant_row_that_does_not_compile_is_skipped_and_audited_by_the_guard(
     with pytest.raises(ApprovalDenied):
         read(path="/x")  # asked (no grant), then denied by the approver
     skipped = [r for r in audit.records if r["event"] == "policy.grant_skipped"]
-    assert len(skipped) == 1 and "grant skipped" in skipped[0]["message"]
+    assert len(skipped) == 1
+    assert "grant skipped" in skipped[0]["message"]
 
 
 def test_unreadable_store_means_no_grant_applies(
