@@ -7,6 +7,7 @@ engine watches, in the same transaction, so what is enforced never lags what is 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -31,7 +32,7 @@ from agentguard.approval._rows import (
     row_to_grant,
     ts,
 )
-from agentguard.errors import ApprovalError
+from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.models import ApprovalRequest, ApprovalStatus
 from agentguard.pipeline import AuditSink
 
@@ -242,11 +243,30 @@ class SqliteApprovalStore(SqliteDatabase):
             raise ApprovalError(f"close_unanswered takes timeout or abandoned, not {state.value}")
         with self._errors():
             with self._write() as db:
-                db.execute(
+                cur = db.execute(
                     "UPDATE requests SET status = ?, approver = 'agentguard', channel = 'queue', reason = ?,"
                     " resolved_at = ? WHERE id = ? AND status = 'pending'",
                     (state.value, reason, self.clock(), request_id),
                 )
+                if cur.rowcount == 1 and state is RequestState.ABANDONED:
+                    row = db.execute(
+                        "SELECT agent, tool, owner_pid, owner_host FROM requests WHERE id = ?", (request_id,)
+                    ).fetchone()
+                    self._owe_audit(
+                        db,
+                        "approval.abandoned",
+                        call_id=request_id,
+                        agent=row["agent"],
+                        tool=row["tool"],
+                        reason=reason,
+                        owner_pid=row["owner_pid"],
+                        owner_host=row["owner_host"],
+                        noticed_by={"pid": os.getpid(), "host": socket.gethostname()},
+                    )
+            if state is RequestState.ABANDONED:
+                # An audit failure here must not mask why the wait ended; the record stays owed.
+                with contextlib.suppress(AgentGuardError):
+                    self.flush_audit()
             return self.get(request_id)
 
     def sweep(self) -> list[str]:

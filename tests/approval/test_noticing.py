@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -17,11 +18,12 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from agentguard.approval import GrantScope, Owner, SqliteApprovalStore
+from agentguard.approval import GrantScope, Owner, QueueApprover, SqliteApprovalStore
 from agentguard.approval._grants import new_grant
 from agentguard.audit import AuditLog
 from agentguard.cli import main
 from agentguard.models import ToolCall
+from agentguard.testing import MemoryAudit
 
 from .conftest import make_request, wait_until
 
@@ -93,6 +95,22 @@ def test_a_bare_queue_approver_that_notices_first_is_audited_by_the_next_audited
     SqliteApprovalStore(home, audit=audit).close()
     audit.close()
     assert len(abandoned_records(home)) == 1  # handed over once
+
+
+async def test_an_interrupted_wait_is_audited_as_abandoned(home: Path) -> None:
+    audit = MemoryAudit()
+    with SqliteApprovalStore(home, audit=audit) as store:
+        request = make_request("shell.run", {"command": "make"})
+        task = asyncio.ensure_future(QueueApprover(store).arequest(request))
+        while not store.pending():
+            await asyncio.sleep(0)  # let the task queue its request
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert store.get(request.call.id).state.value == "abandoned"
+    records = [r for r in audit.records if r["event"] == "approval.abandoned"]
+    assert [r["call_id"] for r in records] == [request.call.id]
+    assert records[0]["reason"] == "the waiting call was interrupted"
 
 
 def _read_only_home(home: Path) -> None:
