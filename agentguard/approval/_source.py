@@ -81,7 +81,7 @@ class SqliteGrantSource:
         self._identity = None
         self._cached = None
 
-    def _version(self, db: sqlite3.Connection) -> int:
+    def _version(self, db: sqlite3.Connection) -> tuple[object, ...]:
         """The grants version; the query runs only when another connection has committed since the
         last call (``PRAGMA data_version``), so the per-decision cost is a stat and a pragma."""
         seen = int(db.execute("PRAGMA data_version").fetchone()[0])
@@ -90,23 +90,23 @@ class SqliteGrantSource:
             self._cached = int(row[0]) if row else 0
             self._seen = seen
         # A replaced database starts its count again: the file's identity keeps versions distinct.
-        return hash((self._identity, self._cached))
+        return (self._identity, self._cached)
 
-    def grants_version(self) -> int:
+    def grants_version(self) -> tuple[object, ...]:
         with self._lock:
             try:
                 db = self._connect()
-                return 0 if db is None else self._version(db)
+                return () if db is None else self._version(db)
             except sqlite3.Error as exc:
                 self._close()
                 raise ApprovalError(f"{self.path}: cannot read grants: {exc}", path=str(self.path)) from exc
 
-    def grants_snapshot(self) -> tuple[int, str]:
+    def grants_snapshot(self) -> tuple[tuple[object, ...], str]:
         with self._lock:
             try:
                 db = self._connect()
                 if db is None:
-                    return 0, ""
+                    return (), ""
                 db.execute("BEGIN")
                 try:
                     self._cached = None  # read the version inside this transaction, with the rows

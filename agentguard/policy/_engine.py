@@ -101,7 +101,7 @@ class PolicyEngine:
         self._facts = facts
         self._grants = grants
         self._on_grant_problem = on_grant_problem
-        self._grants_version: int | None = None
+        self._grants_version: object = None
         self._grant_problems: tuple[LintFinding, ...] = ()
         self._directory = Path(directory)
         self._workspace = Path(workspace)

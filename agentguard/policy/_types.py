@@ -26,9 +26,11 @@ class GrantSource(Protocol):
         """How rule references name the grants (``<home>/grants.csv``)."""
         ...
 
-    def grants_version(self) -> int: ...
+    def grants_version(self) -> object:
+        """Compared with ``!=`` to the version of the last snapshot."""
+        ...
 
-    def grants_snapshot(self) -> tuple[int, str]:
+    def grants_snapshot(self) -> tuple[object, str]:
         """The version and the grants as policy lines, read consistently together."""
         ...
 
