@@ -33,10 +33,15 @@ def connect_readonly(path: Path, *, allow_immutable: bool = False) -> sqlite3.Co
     for uri in attempts:
         try:
             db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            error = exc
+            continue
+        try:
             db.row_factory = sqlite3.Row
             db.execute("SELECT value FROM meta LIMIT 1").fetchall()  # the WAL index opens here
             return db
         except sqlite3.Error as exc:
+            db.close()
             error = exc
     raise ApprovalError(f"{path}: cannot read the approval store: {error}", path=str(path))
 
