@@ -90,8 +90,8 @@ class Guard:
         session: str | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        self.audit = self._make_audit(audit)  # first: the policy reports skipped grants to it
         self.policy = self._make_policy(policy)
-        self.audit = self._make_audit(audit)
         self.approver = approver if approver is not None else self._default_approver()
         self.agent = agent or self.settings.agent
         self.session = session
@@ -116,12 +116,20 @@ class Guard:
     def _make_policy(self, policy: PolicyDecider | Path | str | None) -> PolicyDecider:
         if policy is not None and not isinstance(policy, Path | str):
             return policy
+        from agentguard.approval import grant_source
         from agentguard.policy import PolicyEngine
 
         settings = self.settings
         if policy is not None:
             settings = settings.model_copy(update={"policy_dir": Path(policy)})
-        return PolicyEngine.from_settings(settings)
+
+        def grant_problem(finding: Any) -> None:  # a skipped grant is audited, never silent
+            self.audit.record("policy.grant_skipped", **finding.model_dump())
+
+        # Grants come from the approval store (the store of record), not from grants.csv.
+        return PolicyEngine.from_settings(
+            settings, grants=grant_source(settings.home), on_grant_problem=grant_problem
+        )
 
     def _make_audit(self, audit: AuditSink | Path | str | None) -> AuditSink:
         if audit is not None and not isinstance(audit, Path | str):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "ApprovalRequest",
@@ -105,6 +105,12 @@ class Decision(FrozenModel):
 
 
 class ApprovalStatus(StrEnum):
+    """Where a request to a person stands: the one state enum of the queue and of its answers.
+
+    ``PENDING`` exists only in the queue; an :class:`ApprovalResult` is never pending.
+    """
+
+    PENDING = "pending"
     APPROVED = "approved"
     DENIED = "denied"
     TIMEOUT = "timeout"
@@ -130,6 +136,13 @@ class ApprovalResult(FrozenModel):
     edited_arguments: dict[str, Any] | None = None
     scope: str | None = None
     waited_s: float = 0.0
+
+    @field_validator("status")
+    @classmethod
+    def _answered(cls, status: ApprovalStatus) -> ApprovalStatus:
+        if status is ApprovalStatus.PENDING:
+            raise ValueError("an answer cannot be pending")
+        return status
 
     @property
     def approved(self) -> bool:

@@ -101,7 +101,9 @@ def test_from_settings_uses_the_settings_policy_and_grants(
     with Guard.from_settings(settings, approver=ScriptedApprover()) as guard:
         assert isinstance(guard.policy, PolicyEngine)
         assert guard.policy.directory == settings.policy_dir
-        assert guard.policy.extra_files == (settings.grants_path,)
+        assert guard.policy.extra_files == ()  # grants come from the approval store, not grants.csv
+        assert guard.policy.grants is not None
+        assert guard.policy.grants.label == str(settings.grants_path)
         assert isinstance(guard.audit, AuditLog)
         assert guard.audit.path == settings.audit_path
 
@@ -109,7 +111,8 @@ def test_from_settings_uses_the_settings_policy_and_grants(
 def test_a_policy_path_keeps_the_grants_file(make_policy: Callable[[str], Path], settings: Settings) -> None:
     guard = Guard(make_policy(RULES), approver=ScriptedApprover(), audit=MemoryAudit(), settings=settings)
     assert isinstance(guard.policy, PolicyEngine)
-    assert guard.policy.extra_files == (settings.home / "grants.csv",)
+    assert guard.policy.grants is not None
+    assert guard.policy.grants.label == str(settings.home / "grants.csv")
 
 
 def test_an_edited_call_that_a_rule_denies_has_one_decision_record_each(

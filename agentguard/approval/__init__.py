@@ -6,14 +6,16 @@ The guard asks through :class:`QueueApprover`; people answer through :class:`App
 """
 
 from agentguard.approval._desk import ApprovalDesk
-from agentguard.approval._grants import parse_duration, render_rule, suggest_pattern
+from agentguard.approval._grants import check_grant, parse_duration, render_rule, suggest_pattern
 from agentguard.approval._owner import Owner, current_user
 from agentguard.approval._queue import QueueApprover, queue_approver_from_settings
-from agentguard.approval._records import Answer, Grant, GrantScope, QueuedRequest, RequestState
+from agentguard.approval._records import KEY_ARGUMENTS, Answer, Grant, GrantScope, QueuedRequest, RequestState
+from agentguard.approval._source import SqliteGrantSource, grant_source
 from agentguard.approval._store import AlreadyAnswered, ApprovalStore, SqliteApprovalStore
 from agentguard.approval._view import key_argument_text, short_duration
 
 __all__ = [
+    "KEY_ARGUMENTS",
     "AlreadyAnswered",
     "Answer",
     "ApprovalDesk",
@@ -25,7 +27,10 @@ __all__ = [
     "QueuedRequest",
     "RequestState",
     "SqliteApprovalStore",
+    "SqliteGrantSource",
+    "check_grant",
     "current_user",
+    "grant_source",
     "key_argument_text",
     "parse_duration",
     "queue_approver_from_settings",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from agentguard.approval._grants import new_grant
@@ -58,7 +58,11 @@ class ApprovalDesk:
     ) -> Grant:
         """The grant :meth:`approve_always` would create (validated), without creating it."""
         queued = self.store.get(request_id)
-        expires_at = datetime.now(UTC) + expires_in if expires_in is not None else None
+        now = self.store.now()  # the store's clock: what its expiry checks and sweeps use too
+        try:
+            expires_at = now + expires_in if expires_in is not None else None
+        except OverflowError:
+            raise ApprovalError("the expiry is too far in the future", field="expires") from None
         return new_grant(
             queued.call,
             scope,
@@ -66,6 +70,7 @@ class ApprovalDesk:
             pattern=pattern,
             expires_at=expires_at,
             request_id=queued.id,
+            now=now,
         )
 
     def approve_always(
@@ -92,5 +97,6 @@ class ApprovalDesk:
         return queued, grant
 
     def revoke(self, grant_id_or_prefix: str) -> Grant:
+        """Revoke a grant; revoking it again completes an interrupted revocation."""
         grant = self.store.lookup_grant(grant_id_or_prefix)
         return self.store.revoke_grant(grant.id, self.approver)

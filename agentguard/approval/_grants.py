@@ -1,31 +1,39 @@
-"""Turning an "approve always" into a policy rule, and writing ``grants.csv``.
+"""Turning an "approve always" into a policy rule, and writing the ``grants.csv`` export.
 
 A grant becomes one line of the policy language, ``p, <agent>, <tool>, <cond>, allow``, so the policy
-engine (loaded with ``extra_files=[home/"grants.csv"]``) enforces it like any other rule. Everything that
+engine (reading the approval store through ``_source``) enforces it like any other rule. A grant is
+exactly as wide as the approval: suggested patterns take the agent's text literally, exact-call grants
+pin the whole argument object, and every grant is compiled before it is stored. Everything that
 goes into that line comes from an agent or a person, so it is validated or escaped here: an agent name
 or pattern must never be able to smuggle in a second rule.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
+import posixpath
 import re
+import shlex
 import tempfile
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from agentguard.approval._records import Grant, GrantScope
+from wcmatch import glob
+
+from agentguard.approval._records import KEY_ARGUMENTS, Grant, GrantScope
 from agentguard.errors import ApprovalError
 from agentguard.models import ToolCall
+from agentguard.policy._conditions import CompileEnv, ConditionError, EvalContext, compile_condition
 from agentguard.settings import GRANTS_FILE
 
 __all__ = [
     "GRANTS_FILE",
+    "check_grant",
     "condition_for",
     "key_argument",
     "new_grant",
@@ -39,56 +47,19 @@ __all__ = [
 
 
 _AGENT_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@:/+-]{0,199}$")
-_ARG_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 _TOOL_OK = re.compile(r"^[a-z0-9._/:-]{1,200}$")
+_HOST_OK = re.compile(r"^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$")
+_SCHEME_OK = re.compile(r"^[a-z][a-z0-9+.-]*$")
 
-# Argument names that say which matcher a pattern scope uses.
-_KEY_ARGUMENTS: tuple[tuple[str, str], ...] = (
-    ("path", "path"),
-    ("file", "path"),
-    ("filename", "path"),
-    ("file_path", "path"),
-    ("directory", "path"),
-    ("dir", "path"),
-    ("command", "cmd"),
-    ("cmd", "cmd"),
-    ("url", "url"),
-    ("uri", "url"),
-)
 
 # String literals of the policy language know only the escapes \" and \\, and pycasbin's line tokenizer
-# splits on commas outside ()/[] while ignoring quotes. So a value is written as an ``eq`` literal only
-# when it is plain printable ASCII without brackets or comment marks; anything else becomes a ``regex``
-# literal in which every such character is a \xNN / \uNNNN escape. Nothing an agent sends can then end
-# the literal, the rule or the line.
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !$%&'*+-./:;<=>?@^_`|~,")
-_REGEX_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _/:@=%,'<>!~`&;-")
-
-
+# splits on commas outside ()/[] while ignoring quotes: every literal built here is checked (or
+# escaped) so nothing an agent sends can end the literal, the rule or the line.
 def quote(value: str) -> str:
     """``value`` as a double-quoted string literal of the policy language (escapes \" and \\ only)."""
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         raise ApprovalError("a policy string cannot hold control characters or line breaks")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _is_plain(value: str) -> bool:
-    return all(ch in _PLAIN for ch in value)
-
-
-def regex_literal(value: str) -> str:
-    """A regex (as a policy string literal) that fullmatches exactly ``value``, in safe ASCII only."""
-    out = []
-    for ch in value:
-        if ch in _REGEX_PLAIN:
-            out.append(ch)
-        elif ord(ch) <= 0xFF:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    return quote("".join(out))
 
 
 def split_rule_line(line: str) -> list[str] | None:
@@ -112,30 +83,89 @@ def split_rule_line(line: str) -> list[str] | None:
 
 def key_argument(call: ToolCall) -> tuple[str, str] | None:
     """``(argument name, matcher)`` of the argument a pattern scope constrains, if the call has one."""
-    for name, matcher in _KEY_ARGUMENTS:
-        if isinstance(call.arguments.get(name), str):
+    for name, matcher in KEY_ARGUMENTS:
+        if matcher is not None and isinstance(call.arguments.get(name), str):
             return name, matcher
     return None
 
 
+def _command_word(word: str) -> str:
+    """One word of a ``cmd()`` pattern that matches exactly ``word``: glob characters bracketed, then
+    shell-quoted (the pattern is split like a command line, each word then matched with fnmatch)."""
+    literal = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in word)
+    return shlex.quote(literal)
+
+
+def _suggest_path(value: str) -> str | None:
+    if value.startswith("~"):
+        if not value.startswith("~/"):
+            return None  # ~user: another user's home, nothing to suggest
+        prefix, rest = "{home}/", value[2:]
+    elif value.startswith("/"):
+        prefix, rest = "/", value[1:]
+    else:
+        prefix, rest = "{workspace}/", value
+    parent = posixpath.dirname(posixpath.normpath("/" + rest))
+    if parent.startswith("//"):
+        parent = parent[1:]
+    body = glob.escape(parent.lstrip("/"))
+    return f"{prefix}{body}/**" if body else f"{prefix}**"
+
+
+def _suggest_command(value: str) -> str | None:
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        return None
+    if not words:
+        return None
+    verb = words[:1] + [w for w in words[1:2] if not w.startswith("-")]
+    return " ".join(_command_word(w) for w in verb) + " *"
+
+
+def _suggest_url(value: str) -> str | None:
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+    if not _SCHEME_OK.match(scheme) or "@" in netloc or not _HOST_OK.match(netloc):
+        return None
+    if port is not None and not 0 < port < 65536:
+        return None
+    return f"{scheme}://{netloc}"
+
+
 def suggest_pattern(call: ToolCall) -> str | None:
-    """A starting pattern for the approver to edit: the parent folder, the command's verb, the host."""
+    """A starting pattern for the approver to edit: the parent folder, the command's verb, the host.
+
+    Whatever the agent wrote is taken literally: glob characters in its path or command are escaped,
+    so ``<ws>/**/notes.md`` suggests ``<ws>/\\*\\*/**`` and ``* --version`` suggests ``'[*]' *``. A
+    suggestion that would not compile, or would not match the call it came from, is not offered.
+    """
     key = key_argument(call)
     if key is None:
         return None
     name, matcher = key
-    value = str(call.arguments[name])
+    value = call.arguments[name]
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return None
     if matcher == "path":
-        parent = PurePosixPath(value).parent
-        return "**" if str(parent) in (".", "") else f"{parent}/**"
-    if matcher == "cmd":
-        words = value.split()
-        verb = words[:1] + [w for w in words[1:2] if not w.startswith("-")]
-        return " ".join(verb) + "*" if verb else "*"
-    parts = urlsplit(value)
-    if parts.scheme and parts.netloc:
-        return f"{parts.scheme}://{parts.netloc}/*"
-    return value
+        suggested = _suggest_path(value)
+    elif matcher == "cmd":
+        suggested = _suggest_command(value)
+    else:
+        suggested = _suggest_url(value)
+    if suggested is None:
+        return None
+    try:
+        condition = compile_condition(f"{matcher}({name}, {quote(suggested)})", _neutral_env())
+    except (ConditionError, ApprovalError):
+        return None
+    if matcher != "path" and not condition(EvalContext(call.arguments)):
+        return None  # paths are matched after resolving symlinks, which only the guard can do
+    return suggested
 
 
 def _check_pattern(pattern: str) -> str:
@@ -156,41 +186,64 @@ def _check_pattern(pattern: str) -> str:
     return pattern
 
 
-def _eq_term(name: str, value: Any) -> str:
+# Inside a JSON string every character but these is written as \uXXXX: no quote, backslash, bracket,
+# comma or '#' can then end the policy literal, the condition or the rule line.
+_JSON_PLAIN = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-./:@=%+*!~^$&'<>?|`;{}"
+)
+
+
+def _json_string(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        if ch in _JSON_PLAIN:
+            out.append(ch)
+        else:
+            for unit in ch.encode("utf-16-be", "surrogatepass").hex(" ", 2).split():
+                out.append(f"\\u{unit}")
+    out.append('"')
+    return "".join(out)
+
+
+def exact_json(value: Any) -> str:
+    """``value`` as canonical JSON (sorted keys, no spaces) safe to embed in a policy string literal."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ApprovalError("a non-finite number cannot be matched exactly; choose the tool scope")
+        return repr(value)
     if isinstance(value, str):
-        if _is_plain(value):
-            return f"eq({name}, {quote(value)})"
-        return f"regex({name}, {regex_literal(value)})"
-    # Non-strings: eq compares the value with the literal parsed as JSON. new_grant() re-checks that
-    # the finished line still tokenizes as one rule.
-    text = _json_text(value)
-    if "#" in text or any(ord(ch) < 0x20 for ch in text):
-        raise ApprovalError(
-            f"argument {name!r} cannot be matched exactly in a policy rule; choose the tool scope",
-            field="arguments",
-        )
-    return f"eq({name}, {quote(text)})"
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return _json_string(value)
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise ApprovalError("argument keys must be strings to be matched exactly", field="arguments")
+        items = (f"{_json_string(k)}:{exact_json(value[k])}" for k in sorted(value))
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(exact_json(v) for v in value) + "]"
+    raise ApprovalError(
+        f"a {type(value).__name__} argument cannot be matched exactly; choose the tool scope",
+        field="arguments",
+    )
 
 
 def condition_for(call: ToolCall, scope: GrantScope, pattern: str | None = None) -> str:
-    """The policy condition of a grant of ``scope`` for ``call`` (``*`` for the whole tool)."""
+    """The policy condition of a grant of ``scope`` for ``call`` (``*`` for the whole tool).
+
+    An exact-call grant is ``eq(*, "{...}")``: the whole argument object, every key and its JSON type,
+    so a call with one key more (``bcc``), one less, or ``"5"`` for ``5`` is not covered.
+    """
     if scope is GrantScope.TOOL:
         return "*"
     if scope is GrantScope.CALL:
-        parts = []
-        for name in sorted(call.arguments):
-            if not _ARG_OK.match(name):
-                raise ApprovalError(
-                    f"argument name {name!r} cannot be written into a policy rule; "
-                    "choose the tool scope instead",
-                    field="arguments",
-                )
-            parts.append(_eq_term(name, call.arguments[name]))
-        return " && ".join(parts) if parts else "*"
+        return f"eq(*, {quote(exact_json(dict(call.arguments)))})"
     key = key_argument(call)
     if key is None:
         raise ApprovalError(
@@ -199,8 +252,34 @@ def condition_for(call: ToolCall, scope: GrantScope, pattern: str | None = None)
             field="scope",
         )
     name, matcher = key
-    chosen = _check_pattern(pattern if pattern is not None else suggest_pattern(call) or "")
-    return f"{matcher}({name}, {quote(chosen)})"
+    chosen = pattern if pattern is not None else suggest_pattern(call)
+    if chosen is None:
+        raise ApprovalError(
+            f"no pattern can be suggested for this {name}; type one, or choose the call scope",
+            field="pattern",
+        )
+    return f"{matcher}({name}, {quote(_check_pattern(chosen))})"
+
+
+def _neutral_env() -> CompileEnv:
+    """Enough to compile a condition: placeholders only need *a* workspace and home to expand to."""
+    return CompileEnv(workspace="/", home=os.path.realpath(Path.home()))
+
+
+def check_grant(grant: Grant) -> str | None:
+    """Why ``grant`` cannot be enforced (its rule does not tokenize or compile), or ``None``.
+
+    The same checks the policy loader makes, so a grant that passes here loads there.
+    """
+    line = render_rule(grant)
+    tokens = split_rule_line(line)
+    if tokens is None or len(tokens) != 5 or "\n" in line or "\r" in line or "#" in line:
+        return f"the rule {line!r} does not split into one policy rule"
+    try:
+        compile_condition(tokens[3], _neutral_env())
+    except ConditionError as exc:
+        return f"condition {tokens[3]!r}: {exc.message}"
+    return None
 
 
 def new_grant(
@@ -211,9 +290,9 @@ def new_grant(
     pattern: str | None = None,
     expires_at: datetime | None = None,
     request_id: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Grant:
-    """A grant for ``call``'s agent and tool, validated so it renders as exactly one rule."""
+    """A grant for ``call``'s agent and tool, validated: it renders as exactly one rule that compiles."""
     if not _AGENT_OK.match(call.agent):
         raise ApprovalError(
             f"agent name {call.agent!r} cannot be written into a policy rule; approve once instead",
@@ -221,7 +300,6 @@ def new_grant(
         )
     if not _TOOL_OK.match(call.tool):
         raise ApprovalError(f"tool name {call.tool!r} cannot be written into a policy rule", field="tool")
-    now = now or datetime.now(UTC)
     if expires_at is not None and expires_at <= now:
         raise ApprovalError("the grant would expire before it starts", field="expires")
     grant = Grant(
@@ -235,13 +313,10 @@ def new_grant(
         expires_at=expires_at,
         request_id=request_id,
     )
-    line = render_rule(grant)
-    tokens = split_rule_line(line)
-    if tokens is None or len(tokens) != 5 or "\n" in line or "\r" in line:
-        raise ApprovalError(
-            f"the grant would not render as one policy rule ({line!r}); choose the tool scope",
-            field="scope",
-        )
+    problem = check_grant(grant)
+    if problem is not None:
+        field = "pattern" if scope is GrantScope.PATTERN else "scope"
+        raise ApprovalError(f"the grant cannot be enforced: {problem}", field=field)
     return grant
 
 
@@ -262,11 +337,12 @@ def render_rule(grant: Grant) -> str:
     return f"p, {grant.agent}, {grant.tool}, {cond}, allow"
 
 
-def render_grants(grants: Iterable[Grant], now: datetime | None = None) -> str:
-    """``grants.csv`` text: each active grant as a ``#`` line (who, when) above its rule."""
+def render_grants(grants: Iterable[Grant], now: datetime, *, version: int | None = None) -> str:
+    """``grants.csv`` text: each grant active at ``now`` as a ``#`` line (who, when) above its rule."""
+    stamp = f", version {version}." if version is not None else "."
     lines = [
-        "# agentguard grants: written by agentguard from the approval store; edits here are overwritten.",
-        "# Manage with `agentguard grants list` / `agentguard grants revoke ID`.",
+        f"# agentguard grants{stamp} Exported from the approval store, which is what the guard enforces;",
+        "# edits here are overwritten and never applied. Manage with `agentguard grants list` / `revoke ID`.",
     ]
     for grant in grants:
         if not grant.active(now):
@@ -301,6 +377,7 @@ def write_grants_file(path: Path, text: str) -> None:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION_S = 3650 * 86400
 
 
 def parse_duration(text: str) -> timedelta:
@@ -314,4 +391,9 @@ def parse_duration(text: str) -> timedelta:
     seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
     if seconds <= 0:
         raise ApprovalError("the duration must be positive", field="expires")
+    if seconds > MAX_DURATION_S:
+        raise ApprovalError(
+            f"duration {text.strip()!r} is too long; a grant lasts at most 3650 days (10 years)",
+            field="expires",
+        )
     return timedelta(seconds=seconds)

@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict
 
 from agentguard.approval._owner import Owner
 from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus, ToolCall
 
-__all__ = ["Answer", "Grant", "GrantScope", "QueuedRequest", "RequestState"]
+__all__ = ["KEY_ARGUMENTS", "Answer", "Grant", "GrantScope", "QueuedRequest", "RequestState"]
+
+# The arguments that say most about a call, most telling first, with the matcher a pattern grant uses
+# on them (``None``: shown in the queue, never a pattern's subject). One list for the CLI table, the
+# TUI and grants.
+KEY_ARGUMENTS: tuple[tuple[str, str | None], ...] = (
+    ("command", "cmd"),
+    ("cmd", "cmd"),
+    ("path", "path"),
+    ("file", "path"),
+    ("filename", "path"),
+    ("file_path", "path"),
+    ("directory", "path"),
+    ("dir", "path"),
+    ("url", "url"),
+    ("uri", "url"),
+    ("code", None),
+    ("query", None),
+    ("pattern", None),
+)
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class RequestState(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    DENIED = "denied"
-    TIMEOUT = "timeout"
-    ABANDONED = "abandoned"
+# One state enum and one answer type for the whole approval path: the queue's names for them.
+RequestState: TypeAlias = ApprovalStatus
+Answer: TypeAlias = ApprovalResult
 
 
 class GrantScope(StrEnum):
@@ -34,19 +50,8 @@ class GrantScope(StrEnum):
     TOOL = "tool"  # the whole tool, for this agent
 
 
-class Answer(_Frozen):
-    """A person's answer to one queued request, before it is stored."""
-
-    status: ApprovalStatus
-    approver: str
-    channel: str
-    reason: str | None = None
-    edited_arguments: dict[str, Any] | None = None
-    scope: str | None = None
-
-
 class Grant(_Frozen):
-    """A standing "approve always", enforced as a policy rule in ``grants.csv``."""
+    """A standing "approve always", enforced as a policy rule read from the approval store."""
 
     id: str
     agent: str
@@ -60,15 +65,15 @@ class Grant(_Frozen):
     revoked_at: datetime | None = None
     revoked_by: str | None = None
 
-    def active(self, now: datetime | None = None) -> bool:
-        now = now or datetime.now(UTC)
+    def active(self, now: datetime) -> bool:
+        """Neither revoked nor expired at ``now`` (the caller's clock: the store's, the TUI's)."""
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
-    @property
-    def state(self) -> str:
+    def state(self, now: datetime) -> str:
+        """``active``, ``expired`` or ``revoked`` at ``now``."""
         if self.revoked_at is not None:
             return "revoked"
-        if self.expires_at is not None and self.expires_at <= datetime.now(UTC):
+        if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
 
@@ -103,7 +108,7 @@ class QueuedRequest(_Frozen):
         if self.state is RequestState.PENDING:
             return None
         return ApprovalResult(
-            status=ApprovalStatus(self.state.value),
+            status=self.state,
             approver=self.approver or "agentguard",
             channel=self.channel or "queue",
             reason=self.reason,

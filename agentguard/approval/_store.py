@@ -1,76 +1,43 @@
-"""The approval queue: one SQLite database (WAL) shared by every agent and approver on the machine.
+"""The approval store: queued requests and grants over the approval database (``_database``).
 
 Every answer is one atomic ``UPDATE ... WHERE status = 'pending'``, so a request is answered at most
-once however many approvers race for it. Waiters are woken by local writes at once and by other
-processes' writes through ``PRAGMA data_version``, which one watcher thread polls at a short interval.
+once however many approvers race for it. Every grant change bumps the grants version the policy
+engine watches, in the same transaction, so what is enforced never lags what is stored.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
+import os
+import socket
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
-from agentguard.approval._grants import GRANTS_FILE, render_grants, write_grants_file
+from agentguard.approval import _faults
+from agentguard.approval._database import SqliteDatabase
+from agentguard.approval._grants import GRANTS_FILE, check_grant, render_grants, write_grants_file
 from agentguard.approval._owner import Owner, is_alive
-from agentguard.approval._records import Answer, Grant, GrantScope, QueuedRequest, RequestState
+from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
+from agentguard.approval._rows import (
+    DB_FILE,
+    dt,
+    dumps,
+    row_to_grant,
+    ts,
+)
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.models import ApprovalRequest, ApprovalStatus
 from agentguard.pipeline import AuditSink
 
 __all__ = ["DB_FILE", "AlreadyAnswered", "ApprovalStore", "SqliteApprovalStore"]
 
-DB_FILE = "approvals.db"
-_SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS requests (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    agent TEXT NOT NULL,
-    tool TEXT NOT NULL,
-    request TEXT NOT NULL,
-    submitted_at REAL NOT NULL,
-    deadline REAL NOT NULL,
-    owner_pid INTEGER NOT NULL,
-    owner_host TEXT NOT NULL,
-    owner_start TEXT,
-    status TEXT NOT NULL DEFAULT 'pending',
-    approver TEXT,
-    channel TEXT,
-    reason TEXT,
-    edited TEXT,
-    scope TEXT,
-    grant_id TEXT,
-    resolved_at REAL
-);
-CREATE INDEX IF NOT EXISTS requests_status ON requests (status, seq);
-CREATE TABLE IF NOT EXISTS grants (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    agent TEXT NOT NULL,
-    tool TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    condition TEXT NOT NULL,
-    created_by TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    expires_at REAL,
-    request_id TEXT,
-    revoked_at REAL,
-    revoked_by TEXT
-);
-"""
-
-_SCHEMA_META = f"INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '{_SCHEMA_VERSION}');"  # noqa: S608
 
 # A request still pending this long after its deadline has no live waiter worth keeping it for.
 _STALE_AFTER_S = 60.0
@@ -94,6 +61,7 @@ class ApprovalStore(Protocol):
     def resolve(self, request_id: str, answer: Answer, grant: Grant | None = None) -> QueuedRequest: ...
     def close_unanswered(self, request_id: str, state: RequestState, reason: str) -> QueuedRequest: ...
     def sweep(self) -> list[str]: ...
+    def now(self) -> datetime: ...
     def version(self) -> int: ...
     def wait_for_change(self, seen: int, timeout: float) -> int: ...
     async def await_change(self, seen: int, timeout: float) -> int: ...
@@ -104,24 +72,15 @@ class ApprovalStore(Protocol):
     def close(self) -> None: ...
 
 
-def _ts(moment: datetime) -> float:
-    return moment.timestamp()
-
-
-def _dt(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-class SqliteApprovalStore:
+class SqliteApprovalStore(SqliteDatabase):
     """The SQLite implementation of :class:`ApprovalStore`.
 
-    ``home`` is the state directory; the database is ``home/approvals.db`` and grants are rendered to
-    ``home/grants.csv``. Opening the store sweeps requests whose owner process has died. ``clock``
-    (epoch seconds) stamps submissions and answers; tests pass a fixed one for stable screenshots.
+    ``home`` is the state directory; the database is ``home/approvals.db``, the store of record: the
+    policy engine reads grants from it (see ``_source``), and ``home/grants.csv`` is an export of them.
+    Opening the store hands owed audit records to ``audit``, sweeps requests whose owner process has
+    died and brings a lagging ``grants.csv`` up to date. ``clock`` (epoch seconds) is the store's one
+    clock: submissions, answers, deadlines, grant expiry; tests pass a fixed one. ``readonly`` opens
+    for listing only (a read-only home works).
     """
 
     def __init__(
@@ -132,151 +91,17 @@ class SqliteApprovalStore:
         poll_interval: float = 0.05,
         sweep: bool = True,
         clock: Callable[[], float] = time.time,
+        readonly: bool = False,
     ) -> None:
-        self.home = Path(home)
-        self.path = self.home / DB_FILE
+        super().__init__(home, audit=audit, poll_interval=poll_interval, clock=clock, readonly=readonly)
         self.grants_path = self.home / GRANTS_FILE
-        self.audit = audit
-        self.poll_interval = poll_interval
-        self.clock = clock
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(threading.Lock())
-        self._version = 0
-        self._data_version = -1
-        self._listeners: set[Callable[[], None]] = set()
-        self._watcher: threading.Thread | None = None
-        self._closed = threading.Event()
-        try:
-            self.home.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA busy_timeout = 30000")
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise ApprovalError(f"{self.path}: cannot switch the approval queue to WAL mode ({mode})")
-            self._db.execute("PRAGMA synchronous = FULL")
-            with self._lock:
-                self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + _SCHEMA_META + "COMMIT;")
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        except sqlite3.Error as exc:
-            raise ApprovalError(
-                f"{self.path}: cannot open the approval queue: {exc}", path=str(self.path)
-            ) from exc
-        except OSError as exc:
-            raise ApprovalError(
-                f"{self.path}: cannot open the approval queue: {exc}", path=str(self.path)
-            ) from exc
-        if row is None or int(row[0]) != _SCHEMA_VERSION:
-            raise ApprovalError(
-                f"{self.path}: approval queue schema {row[0] if row else '?'} is not supported "
-                f"(expected {_SCHEMA_VERSION})",
-                path=str(self.path),
-            )
+        self.export_error: str | None = None  # why grants.csv could not be written, last time it failed
+        if readonly:
+            return
+        self.flush_audit()
         if sweep:
             self.sweep()
-
-    # -- plumbing -----------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``): serialised with every other writer."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        self._bump()
-
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except AgentGuardError:
-            raise
-        except sqlite3.Error as exc:
-            raise ApprovalError(f"{self.path}: approval queue error: {exc}", path=str(self.path)) from exc
-
-    def _bump(self) -> None:
-        with self._cond:
-            self._version += 1
-            self._cond.notify_all()
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener()
-
-    def version(self) -> int:
-        """A counter that grows whenever the database changes (here or in another process)."""
-        with self._lock, self._errors():
-            dv = int(self._db.execute("PRAGMA data_version").fetchone()[0])
-            changed = dv != self._data_version
-            self._data_version = dv
-        if changed:
-            self._bump()
-        with self._cond:
-            return self._version
-
-    def _ensure_watcher(self) -> None:
-        with self._lock:
-            if self._watcher is None or not self._watcher.is_alive():
-                self._watcher = threading.Thread(target=self._watch, name="agentguard-approvals", daemon=True)
-                self._watcher.start()
-
-    def _watch(self) -> None:
-        while not self._closed.wait(self.poll_interval):
-            try:
-                self.version()
-            except ApprovalError:
-                continue
-
-    def wait_for_change(self, seen: int, timeout: float) -> int:
-        """Block until :meth:`version` passes ``seen`` or ``timeout`` seconds pass; the new version."""
-        self._ensure_watcher()
-        with self._cond:
-            self._cond.wait_for(
-                lambda: self._version != seen or self._closed.is_set(), timeout=max(timeout, 0)
-            )
-            return self._version
-
-    async def await_change(self, seen: int, timeout: float) -> int:
-        """The async form of :meth:`wait_for_change`: no thread is held while waiting."""
-        self._ensure_watcher()
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(event.set)
-
-        with self._cond:
-            self._listeners.add(wake)
-            current = self._version
-        try:
-            if current == seen:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), timeout=max(timeout, 0))
-        finally:
-            with self._cond:
-                self._listeners.discard(wake)
-        with self._cond:
-            return self._version
-
-    def close(self) -> None:
-        self._closed.set()
-        with self._cond:
-            self._cond.notify_all()
-        watcher = self._watcher
-        if watcher is not None and watcher is not threading.current_thread():
-            watcher.join(timeout=5)
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> SqliteApprovalStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._export_if_stale()
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -286,15 +111,15 @@ class SqliteApprovalStore:
             request=ApprovalRequest.model_validate_json(row["request"]),
             state=RequestState(row["status"]),
             owner=Owner(pid=row["owner_pid"], host=row["owner_host"], start=row["owner_start"]),
-            submitted_at=_dt(row["submitted_at"]) or datetime.now(UTC),
-            deadline=_dt(row["deadline"]) or datetime.now(UTC),
+            submitted_at=dt(row["submitted_at"]) or datetime.fromtimestamp(0, UTC),
+            deadline=dt(row["deadline"]) or datetime.fromtimestamp(0, UTC),
             approver=row["approver"],
             channel=row["channel"],
             reason=row["reason"],
             edited_arguments=orjson.loads(row["edited"]) if row["edited"] else None,
             scope=row["scope"],
             grant_id=row["grant_id"],
-            resolved_at=_dt(row["resolved_at"]),
+            resolved_at=dt(row["resolved_at"]),
         )
 
     def submit(self, request: ApprovalRequest, owner: Owner) -> QueuedRequest:
@@ -382,6 +207,8 @@ class SqliteApprovalStore:
             raise ApprovalError(f"an answer is approved or denied, not {answer.status.value}")
         if grant is not None and answer.status is not ApprovalStatus.APPROVED:
             raise ApprovalError("only an approval can create a grant")
+        if grant is not None:
+            self._validate(grant)
         with self._errors():
             with self._write() as db:
                 cur = db.execute(
@@ -392,7 +219,7 @@ class SqliteApprovalStore:
                         answer.approver,
                         answer.channel,
                         answer.reason,
-                        _dumps(answer.edited_arguments) if answer.edited_arguments is not None else None,
+                        dumps(answer.edited_arguments) if answer.edited_arguments is not None else None,
                         answer.scope,
                         grant.id if grant else None,
                         self.clock(),
@@ -404,7 +231,7 @@ class SqliteApprovalStore:
             if cur.rowcount != 1:
                 self._answered_or_raise(request_id, "answer")
             if grant is not None:
-                self._after_grant_change("grant.created", grant)
+                self._after_grant_change()
             return self.get(request_id)
 
     def close_unanswered(self, request_id: str, state: RequestState, reason: str) -> QueuedRequest:
@@ -416,15 +243,36 @@ class SqliteApprovalStore:
             raise ApprovalError(f"close_unanswered takes timeout or abandoned, not {state.value}")
         with self._errors():
             with self._write() as db:
-                db.execute(
+                cur = db.execute(
                     "UPDATE requests SET status = ?, approver = 'agentguard', channel = 'queue', reason = ?,"
                     " resolved_at = ? WHERE id = ? AND status = 'pending'",
                     (state.value, reason, self.clock(), request_id),
                 )
+                if cur.rowcount == 1 and state is RequestState.ABANDONED:
+                    row = db.execute(
+                        "SELECT agent, tool, owner_pid, owner_host FROM requests WHERE id = ?", (request_id,)
+                    ).fetchone()
+                    self._owe_audit(
+                        db,
+                        "approval.abandoned",
+                        call_id=request_id,
+                        agent=row["agent"],
+                        tool=row["tool"],
+                        reason=reason,
+                        owner_pid=row["owner_pid"],
+                        owner_host=row["owner_host"],
+                        noticed_by={"pid": os.getpid(), "host": socket.gethostname()},
+                    )
+            if state is RequestState.ABANDONED:
+                # An audit failure here must not mask why the wait ended; the record stays owed.
+                with contextlib.suppress(AgentGuardError):
+                    self.flush_audit()
             return self.get(request_id)
 
     def sweep(self) -> list[str]:
-        """Abandon pending requests whose owner process is gone (or long past deadline); their ids."""
+        """Abandon pending requests whose owner process is gone (or, for an owner on another host,
+        long past the deadline); their ids. The one reaper: agents, the CLI and the TUI all call it, and
+        each abandonment is owed to the audit log in the same transaction, whoever notices."""
         now = self.clock()
         with self._lock, self._errors():
             rows = self._db.execute(
@@ -439,13 +287,16 @@ class SqliteApprovalStore:
                 alive_cache[key] = is_alive(Owner(pid=key[0], host=key[1], start=key[2]))
             if alive_cache[key] is False:
                 dead.append((row["id"], "the agent process that asked has exited", row))
-            elif row["deadline"] + _STALE_AFTER_S < now:
+            elif alive_cache[key] is None and row["deadline"] + _STALE_AFTER_S < now:
+                # An owner on another host cannot be checked: its deadline is all there is. A live
+                # owner here times its own requests out (and marks them abandoned if interrupted).
                 dead.append((row["id"], "no answer long past the deadline and no waiter left", row))
         swept: list[str] = []
         if not dead:
             return swept
+        noticed_by = {"pid": os.getpid(), "host": socket.gethostname()}
         with self._errors(), self._write() as db:
-            for request_id, reason, _ in dead:
+            for request_id, reason, row in dead:
                 cur = db.execute(
                     "UPDATE requests SET status = 'abandoned', approver = 'agentguard', channel = 'sweep',"
                     " reason = ?, resolved_at = ? WHERE id = ? AND status = 'pending'",
@@ -453,10 +304,8 @@ class SqliteApprovalStore:
                 )
                 if cur.rowcount == 1:
                     swept.append(request_id)
-        if self.audit is not None:
-            for request_id, reason, row in dead:
-                if request_id in swept:
-                    self.audit.record(
+                    self._owe_audit(
+                        db,
                         "approval.abandoned",
                         call_id=request_id,
                         agent=row["agent"],
@@ -464,13 +313,21 @@ class SqliteApprovalStore:
                         reason=reason,
                         owner_pid=row["owner_pid"],
                         owner_host=row["owner_host"],
+                        noticed_by=noticed_by,
                     )
+        self.flush_audit()
         return swept
 
     # -- grants -------------------------------------------------------------------------------
 
     @staticmethod
-    def _insert_grant(db: sqlite3.Connection, grant: Grant) -> None:
+    def _validate(grant: Grant) -> None:
+        problem = check_grant(grant)
+        if problem is not None:
+            raise ApprovalError(f"grant {grant.id[:12]} cannot be enforced: {problem}", grant_id=grant.id)
+
+    def _insert_grant(self, db: sqlite3.Connection, grant: Grant) -> None:
+        """Insert ``grant``, bump the grants version and owe its audit record, in the caller's transaction."""
         db.execute(
             "INSERT INTO grants (id, agent, tool, scope, condition, created_by, created_at, expires_at,"
             " request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -481,40 +338,50 @@ class SqliteApprovalStore:
                 grant.scope.value,
                 grant.condition,
                 grant.created_by,
-                _ts(grant.created_at),
-                _ts(grant.expires_at) if grant.expires_at else None,
+                ts(grant.created_at),
+                ts(grant.expires_at) if grant.expires_at else None,
                 grant.request_id,
             ),
         )
+        self._grants_changed(db, "grant.created", grant)
 
-    @staticmethod
-    def _row_to_grant(row: sqlite3.Row) -> Grant:
-        return Grant(
-            id=row["id"],
-            agent=row["agent"],
-            tool=row["tool"],
-            scope=GrantScope(row["scope"]),
-            condition=row["condition"],
-            created_by=row["created_by"],
-            created_at=_dt(row["created_at"]) or datetime.now(UTC),
-            expires_at=_dt(row["expires_at"]),
-            request_id=row["request_id"],
-            revoked_at=_dt(row["revoked_at"]),
-            revoked_by=row["revoked_by"],
-        )
+    def _grants_changed(self, db: sqlite3.Connection, event: str, grant: Grant) -> None:
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'grants_version'")
+        fields: dict[str, Any] = {
+            "grant_id": grant.id,
+            "agent": grant.agent,
+            "tool": grant.tool,
+            "scope": grant.scope.value,
+            "condition": grant.condition,
+            "created_by": grant.created_by,
+            "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
+            "request_id": grant.request_id,
+        }
+        if event == "grant.revoked":
+            fields["revoked_by"] = grant.revoked_by
+        self._owe_audit(db, event, **fields)
 
     def grants(self, *, include_inactive: bool = False) -> list[Grant]:
-        """Grants, oldest first; by default only those neither revoked nor expired."""
+        """Grants, oldest first; by default only those neither revoked nor expired (store clock)."""
         with self._lock, self._errors():
             rows = self._db.execute("SELECT * FROM grants ORDER BY seq").fetchall()
-        found = [self._row_to_grant(r) for r in rows]
-        return found if include_inactive else [g for g in found if g.active()]
+        found = [row_to_grant(r) for r in rows]
+        now = self.now()
+        return found if include_inactive else [g for g in found if g.active(now)]
+
+    def grants_version(self) -> int:
+        """Grows with every grant created or revoked (in the same transaction as the change)."""
+        with self._lock, self._errors():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'grants_version'").fetchone()
+        return int(row[0]) if row else 0
 
     def add_grant(self, grant: Grant) -> Grant:
+        """Store a grant (validated first: a grant that would not compile is never written)."""
+        self._validate(grant)
         with self._errors():
             with self._write() as db:
                 self._insert_grant(db, grant)
-            self._after_grant_change("grant.created", grant)
+            self._after_grant_change()
         return grant
 
     def lookup_grant(self, id_or_prefix: str) -> Grant:
@@ -531,55 +398,66 @@ class SqliteApprovalStore:
             raise ApprovalError(
                 f"{id_or_prefix!r} matches more than one grant; give more characters", grant_id=id_or_prefix
             )
-        return self._row_to_grant(rows[0])
+        return row_to_grant(rows[0])
 
     def revoke_grant(self, grant_id: str, by: str) -> Grant:
-        """Revoke a grant: gone from ``grants.csv`` before this returns, so the policy stops applying it."""
+        """Revoke a grant. It stops applying once this commits (the engine reads the database), even if
+        ``grants.csv`` cannot be rewritten. Revoking a revoked grant finishes what an interrupted
+        revocation left undone (the export, the audit record) and returns it unchanged."""
         with self._errors():
             with self._write() as db:
-                cur = db.execute(
+                db.execute(
                     "UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
                     (self.clock(), by, grant_id),
                 )
+                changed = db.execute("SELECT changes()").fetchone()[0] == 1
                 row = db.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
+                if row is not None and changed:
+                    self._grants_changed(db, "grant.revoked", row_to_grant(row))
             if row is None:
                 raise ApprovalError(f"no grant {grant_id!r}", grant_id=grant_id)
-            grant = self._row_to_grant(row)
-            if cur.rowcount != 1:
-                raise ApprovalError(
-                    f"grant {grant_id[:12]} was already revoked by {grant.revoked_by}", grant_id=grant_id
-                )
-            self._after_grant_change("grant.revoked", grant)
-        return grant
+            self._after_grant_change()
+        return row_to_grant(row)
 
     def render_grants_file(self) -> None:
-        """Rewrite ``grants.csv`` from the database, under a file lock so writers never interleave."""
+        """Rewrite the ``grants.csv`` export from the database, under a file lock so writers never
+        interleave. Raises ``OSError`` when it cannot be written."""
         lock_path = self.home / ".grants.lock"
         with open(lock_path, "a+") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             try:
-                write_grants_file(self.grants_path, render_grants(self.grants()))
+                with self._lock, self._errors():
+                    self._db.execute("BEGIN")
+                    try:
+                        version = self.grants_version()
+                        grants = self.grants()
+                    finally:
+                        self._db.execute("COMMIT")
+                write_grants_file(self.grants_path, render_grants(grants, self.now(), version=version))
+                _faults.step("grants.csv replaced")
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-    def _after_grant_change(self, event: str, grant: Grant) -> None:
+    def _export_if_stale(self) -> None:
+        """Bring ``grants.csv`` up to the database's grants version if a crash left it behind."""
+        try:
+            with open(self.grants_path, encoding="utf-8") as fh:
+                head = fh.readline() + fh.readline()
+        except FileNotFoundError:
+            head = ""
+        except OSError:
+            return
+        if f" version {self.grants_version()}." not in head and (head or self.grants_version()):
+            self._export()
+
+    def _export(self) -> None:
         try:
             self.render_grants_file()
+            self.export_error = None
         except OSError as exc:
-            raise ApprovalError(
-                f"{self.grants_path}: cannot write the grants file: {exc}", path=str(self.grants_path)
-            ) from exc
-        if self.audit is not None:
-            fields: dict[str, Any] = {
-                "grant_id": grant.id,
-                "agent": grant.agent,
-                "tool": grant.tool,
-                "scope": grant.scope.value,
-                "condition": grant.condition,
-                "created_by": grant.created_by,
-                "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
-                "request_id": grant.request_id,
-            }
-            if event == "grant.revoked":
-                fields["revoked_by"] = grant.revoked_by
-            self.audit.record(event, **fields)
+            # Not a security problem (the engine reads the database), but people read the file.
+            self.export_error = f"{self.grants_path}: cannot write the grants export: {exc}"
+
+    def _after_grant_change(self) -> None:
+        self.flush_audit()
+        self._export()

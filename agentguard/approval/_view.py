@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from agentguard.approval._records import KEY_ARGUMENTS
 from agentguard.models import ToolCall
 
 __all__ = ["key_argument_text", "short_duration"]
-
-_KEYS = ("command", "cmd", "path", "file", "url", "code", "query", "pattern")
 
 
 def key_argument_text(call: ToolCall, width: int = 60) -> str:
     """The argument that says most about the call (command, path, url, code...), on one line."""
     args = call.arguments
     value: object | None = None
-    for key in _KEYS:
+    for key, _ in KEY_ARGUMENTS:
         if key in args:
             value = args[key]
             break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
@@ -18,6 +18,7 @@ from agentguard.approval import (
     GrantScope,
     QueuedRequest,
     SqliteApprovalStore,
+    check_grant,
     key_argument_text,
     parse_duration,
     render_rule,
@@ -25,30 +26,38 @@ from agentguard.approval import (
 )
 from agentguard.cli.context import AppContext, pass_app, reports_errors
 from agentguard.errors import ApprovalError
-from agentguard.pipeline import AuditSink, Closeable
-from agentguard.settings import Settings
+from agentguard.pipeline import Closeable
 
 __all__ = ["approvals", "grants"]
 
 _AS_HELP = "Approver identity recorded with the answer. [default: the OS user name]"
 
 
-def _audit(settings: Settings) -> AuditSink:
+@contextmanager
+def _store(app: AppContext, *, readonly: bool = False) -> Iterator[SqliteApprovalStore]:
+    """The store; read-only for listing (works in a read-only home), else with the audit log, so
+    whatever this command notices (abandoned requests) or changes is audited."""
+    settings = app.settings
+    if readonly:
+        store = SqliteApprovalStore(settings.home, readonly=True)
+        try:
+            yield store
+        finally:
+            store.close()
+        return
     from agentguard.audit import AuditLog
 
-    sink: AuditSink = AuditLog(
+    audit = AuditLog(
         settings.audit_path, durability=settings.audit.durability, batch_size=settings.audit.batch_size
     )
-    return sink
-
-
-@contextmanager
-def _store(app: AppContext, *, audited: bool = False) -> Iterator[SqliteApprovalStore]:
-    settings = app.settings
-    audit = _audit(settings) if audited else None
-    store = SqliteApprovalStore(settings.home, audit=audit)
     try:
-        yield store
+        store = SqliteApprovalStore(settings.home, audit=audit)
+        try:
+            yield store
+            if store.export_error:
+                click.echo(f"warning: {store.export_error} (the grants in force are unaffected)", err=True)
+        finally:
+            store.close()
     finally:
         store.close()
         if isinstance(audit, Closeable):
@@ -84,10 +93,11 @@ def request_json(q: QueuedRequest) -> dict[str, Any]:
     }
 
 
-def grant_json(g: Grant) -> dict[str, Any]:
+def grant_json(g: Grant, now: datetime) -> dict[str, Any]:
     return {
         "id": g.id,
-        "state": g.state,
+        "state": g.state(now),
+        "problem": check_grant(g),
         "agent": g.agent,
         "tool": g.tool,
         "scope": g.scope.value,
@@ -122,15 +132,15 @@ def approvals() -> None:
 @pass_app
 def list_requests(app: AppContext, show_all: bool, limit: int, as_json: bool) -> None:
     """List pending requests, oldest first."""
-    with reports_errors(), _store(app) as store:
+    with reports_errors(), _store(app, readonly=True) as store:
         found = store.recent(limit) if show_all else store.pending()
+        now = store.now()
     if as_json:
         _json({"requests": [request_json(q) for q in found]})
         return
     if not found:
         click.echo("no pending approval requests" if not show_all else "no approval requests")
         return
-    now = datetime.now(UTC)
     table = Table(box=None, pad_edge=False)
     for col in ("id", "state", "agent", "tool", "argument", "age", "left"):
         table.add_column(col, overflow="fold" if col == "argument" else "ellipsis")
@@ -154,7 +164,7 @@ def list_requests(app: AppContext, show_all: bool, limit: int, as_json: bool) ->
 @pass_app
 def show_request(app: AppContext, request_id: str, as_json: bool) -> None:
     """Show one request: arguments, the rule that asked, its state."""
-    with reports_errors(), _store(app) as store:
+    with reports_errors(), _store(app, readonly=True) as store:
         q = store.lookup(request_id)
     data = request_json(q)
     if as_json:
@@ -215,7 +225,7 @@ def approve_request(
                 raise ApprovalError("--args must be a JSON object", field="args")
             arguments = parsed
         expires_in = parse_duration(expires) if expires else None
-        with _store(app, audited=scope is not None) as store:
+        with _store(app) as store:
             desk = ApprovalDesk(store, approver=who, channel="cli")
             q = store.lookup(request_id)
             grant: Grant | None = None
@@ -225,8 +235,9 @@ def approve_request(
                 )
             else:
                 q = desk.approve(q.id, edited_arguments=arguments)
+            now = store.now()
     if as_json:
-        _json({"request": request_json(q), "grant": grant_json(grant) if grant else None})
+        _json({"request": request_json(q), "grant": grant_json(grant, now) if grant else None})
         return
     click.echo(
         f"approved {q.id[:8]} ({q.call.agent} {q.call.tool})"
@@ -255,7 +266,8 @@ def deny_request(app: AppContext, request_id: str, reason: str, who: str | None,
 
 @click.group()
 def grants() -> None:
-    """Standing approvals ("approve always"), enforced as rules in <home>/grants.csv.
+    """Standing approvals ("approve always"), enforced as policy rules from the approval store
+    (<home>/approvals.db); <home>/grants.csv is an export of them.
 
     \b
       agentguard grants list
@@ -268,12 +280,18 @@ def grants() -> None:
 @click.option("--json", "as_json", is_flag=True, help='One JSON object: {"grants": [...]}.')
 @pass_app
 def list_grants(app: AppContext, show_all: bool, as_json: bool) -> None:
-    """List grants: who granted what, when, until when."""
-    with reports_errors(), _store(app) as store:
+    """List grants: who granted what, when, until when. A grant whose rule cannot be enforced
+    (it does not compile) is flagged: the policy skips it."""
+    with reports_errors(), _store(app, readonly=True) as store:
         found = store.grants(include_inactive=show_all)
+        now = store.now()
     if as_json:
-        _json({"grants": [grant_json(g) for g in found]})
+        _json({"grants": [grant_json(g, now) for g in found]})
         return
+    for g in found:
+        problem = check_grant(g)
+        if problem is not None:
+            click.echo(f"warning: grant {g.id[:8]} is skipped by the policy: {problem}", err=True)
     if not found:
         click.echo("no grants")
         return
@@ -283,7 +301,7 @@ def list_grants(app: AppContext, show_all: bool, as_json: bool) -> None:
     for g in found:
         table.add_row(
             g.id[:8],
-            g.state,
+            g.state(now),
             g.agent,
             g.tool,
             g.condition,
@@ -300,10 +318,18 @@ def list_grants(app: AppContext, show_all: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the revoked grant.")
 @pass_app
 def revoke_grant(app: AppContext, grant_id: str, who: str | None, as_json: bool) -> None:
-    """Revoke a grant; the policy stops applying it at the next call."""
-    with reports_errors(), _store(app, audited=True) as store:
+    """Revoke a grant; the policy stops applying it at the next call.
+
+    Revoking a revoked grant is not an error: it finishes whatever an interrupted revocation left
+    undone (the grants.csv export, the audit record).
+    """
+    with reports_errors(), _store(app) as store:
+        started = store.now()
         grant = ApprovalDesk(store, approver=who, channel="cli").revoke(grant_id)
+        now = store.now()
     if as_json:
-        _json({"grant": grant_json(grant)})
+        _json({"grant": grant_json(grant, now)})
         return
-    click.echo(f"revoked grant {grant.id[:8]}: {render_rule(grant)}")
+    earlier = grant.revoked_at is not None and grant.revoked_at < started
+    by = f" (already revoked by {grant.revoked_by} at {grant.revoked_at:%Y-%m-%d %H:%M})" if earlier else ""
+    click.echo(f"revoked grant {grant.id[:8]}{by}: {render_rule(grant)}")

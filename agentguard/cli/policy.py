@@ -8,6 +8,7 @@ from typing import Any
 import click
 import orjson
 
+from agentguard.approval import grant_source
 from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
 from agentguard.errors import PolicyError
 from agentguard.models import Decision, ToolCall
@@ -17,7 +18,8 @@ __all__ = ["policy"]
 
 
 def _engine(app: AppContext, *, include_grants: bool = True) -> PolicyEngine:
-    return PolicyEngine.from_settings(app.settings, include_grants=include_grants)
+    grants = grant_source(app.settings.home) if include_grants else None
+    return PolicyEngine.from_settings(app.settings, grants=grants)
 
 
 def _dump(obj: Any) -> str:
@@ -34,7 +36,7 @@ def policy() -> None:
     agentguard policy test permissions/cases.yaml
 
     The policy directory is --policy / AGENTGUARD_POLICY, else ./permissions, else the shipped
-    default; grants from `approvals approve --always` (<home>/grants.csv) are loaded too.
+    default; grants from `approvals approve --always` (the approval store in <home>) are loaded too.
     """
 
 
@@ -111,10 +113,11 @@ def check(app: AppContext, strict: bool, as_json: bool) -> None:
     Warnings: duplicates, rules that can never take effect, role cycles, allow for every tool.
     Exit status: 1 on errors (and on warnings with --strict), else 0.
     """
+
     with reports_errors():
         settings = app.settings
         directory = settings.resolved_policy_dir()
-        findings = lint_policy(directory, workspace=settings.workspace, extra_files=[settings.grants_path])
+        findings = lint_policy(directory, workspace=settings.workspace, grants=grant_source(settings.home))
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     failed = bool(errors) or (strict and bool(warnings))
@@ -172,7 +175,7 @@ def test_cases(app: AppContext, cases_file: Path, as_json: bool) -> None:
         args: {path: README.md}
         expect: allow                       # allow | ask | deny
         rule: policy.csv:17                 # optional; null = no rule may match
-    Grants (<home>/grants.csv) are not loaded, so results depend on the policy files alone.
+    Grants (from the approval store) are not loaded, so results depend on the policy files alone.
     Exit status: 1 on any mismatch, 2 when the file or the policy cannot be read.
     """
     if not cases_file.is_file():

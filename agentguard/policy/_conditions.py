@@ -536,9 +536,24 @@ def _literal(b: _Builder, index: int) -> Any:
 
 def _f_eq(b: _Builder) -> Predicate:
     b.arity(2)
-    ref = b.ref(0)
+    ref = b.ref_or_star(0)
     literal = _literal(b, 1)
+    if ref is None:
+        return _exact_arguments(b, literal)
     return _value_pred(ref, lambda v: _eq_literal(v, literal))
+
+
+def _exact_arguments(b: _Builder, literal: Any) -> Predicate:
+    """``eq(*, "{...}")``: the whole argument object equals the JSON object, key for key, type for type
+    (``"5"`` is not ``5``, ``true`` is not ``1``, no key more or less). Exact-call grants use it."""
+    tok = b.call.args[1]
+    try:
+        expected = json.loads(literal) if isinstance(literal, str) else None
+    except ValueError as exc:
+        raise b.fail(f"eq(*, ...) takes a JSON object: {exc}", tok) from None
+    if not isinstance(expected, dict):
+        raise b.fail("eq(*, ...) takes a JSON object (the whole argument object)", tok)
+    return lambda ctx: _strict_equal(ctx.arguments, expected)
 
 
 def _f_oneof(b: _Builder) -> Predicate:

@@ -28,7 +28,7 @@ from agentguard.policy._lint import lint_loaded
 from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, load_policy, policy_files
 from agentguard.policy._net_conditions import CannotTell
 from agentguard.policy._paths import detect_case_folding, resolve_path_arguments
-from agentguard.policy._types import LintFinding, RoleLink, Rule
+from agentguard.policy._types import GrantSource, LintFinding, RoleLink, Rule
 from agentguard.settings import GRANTS_FILE
 
 if TYPE_CHECKING:
@@ -85,8 +85,10 @@ class PolicyEngine:
     Decisions follow the model exactly: a rule matches when its subject is ``*`` or the agent (or a
     role the agent inherits through ``g`` lines), its tool glob matches the canonical tool name and
     its condition holds. ``deny`` beats ``ask`` beats ``allow``; no match gives ``default_effect``.
-    Rules from ``extra_files`` are grants (an approver's "approve always"): an ``allow`` there
-    settles an ``ask``, but nothing overrides a ``deny``.
+    Rules from ``extra_files`` and from ``grants`` (the approval store, the store of record) are
+    grants (an approver's "approve always"): an ``allow`` there settles an ``ask``, but nothing
+    overrides a ``deny``. A grant line that does not load is skipped and reported (``grant_problems``,
+    ``on_grant_problem``); it never stops the rest of the policy.
     """
 
     def __init__(
@@ -99,9 +101,15 @@ class PolicyEngine:
         facts: FactSource | None = None,
         resolver: Resolver | None = None,
         case_insensitive: bool | Literal["auto"] = "auto",
+        grants: GrantSource | None = None,
+        on_grant_problem: Callable[[LintFinding], None] | None = None,
     ) -> None:
         self._facts = facts
         self._resolver: Resolver = resolver if resolver is not None else SystemResolver()
+        self._grants = grants
+        self._on_grant_problem = on_grant_problem
+        self._grants_version: object = None
+        self._grant_problems: tuple[LintFinding, ...] = ()
         self._directory = Path(directory)
         self._workspace = Path(workspace)
         self._default = Effect(default_effect)
@@ -132,13 +140,16 @@ class PolicyEngine:
         facts: FactSource | None = None,
         resolver: Resolver | None = None,
         case_insensitive: bool | Literal["auto"] = "auto",
+        grants: GrantSource | None = None,
+        on_grant_problem: Callable[[LintFinding], None] | None = None,
     ) -> PolicyEngine:
-        """Load ``directory/model.conf`` and every ``*.csv`` in it (then ``extra_files``).
+        """Load ``directory/model.conf`` and every ``*.csv`` in it (then ``extra_files``, ``grants``).
 
         ``facts`` answers ``known(arg, "fact")`` conditions; without it they are false.
         ``resolver`` turns host names into addresses for ``ip()`` (default: the system's).
         ``case_insensitive``: whether ``path()`` folds case; ``"auto"`` probes the workspace.
-        Raises ``PolicyError`` naming file and line for any problem; never loads part of a policy.
+        Raises ``PolicyError`` naming file and line for any problem in the policy itself; never loads
+        part of a policy. Grant lines that do not load are skipped and reported instead.
         """
         engine = cls(
             directory,
@@ -148,20 +159,31 @@ class PolicyEngine:
             facts=facts,
             resolver=resolver,
             case_insensitive=case_insensitive,
+            grants=grants,
+            on_grant_problem=on_grant_problem,
         )
         engine.reload()
         return engine
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, include_grants: bool = True) -> PolicyEngine:
-        """The engine the guard and the CLI use: the settings' policy dir plus ``<home>/grants.csv``."""
-        extra = [settings.grants_path] if include_grants else []
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        grants: GrantSource | None = None,
+        directory: Path | None = None,
+        on_grant_problem: Callable[[LintFinding], None] | None = None,
+    ) -> PolicyEngine:
+        """The engine the guard and the CLI use: the settings' policy dir, plus ``grants`` (the approval
+        store's ``grant_source(settings.home)``, read from the store itself, not from ``grants.csv``;
+        the caller composes it, since the policy stage does not import the approval stage)."""
         return cls.load(
-            settings.resolved_policy_dir(),
+            directory if directory is not None else settings.resolved_policy_dir(),
             workspace=settings.workspace,
             default_effect=settings.default_effect,
-            extra_files=extra,
             case_insensitive=settings.policy.case_insensitive_paths,
+            grants=grants,
+            on_grant_problem=on_grant_problem,
         )
 
     def _current_stamp(self) -> _Stamp:
@@ -182,13 +204,16 @@ class PolicyEngine:
             self._urgent = tuple(i for i, path in enumerate(self._watched) if path in extra)
             self._checked_all = time.monotonic()
             self._stamp = self._current_stamp()  # taken first: a change during the read is seen next time
+            grant_texts, unavailable = self._read_grants()
             loaded = load_policy(
                 self._directory,
                 workspace=self._workspace,
                 extra_files=self._extra,
                 cache=self._cache,
                 case_insensitive=self._env.case_insensitive,
+                grant_texts=grant_texts,
             )
+            self._set_grant_problems((*unavailable, *loaded.skipped))
             if loaded.errors:
                 first = loaded.errors[0]
                 more = len(loaded.errors) - 1
@@ -208,24 +233,63 @@ class PolicyEngine:
             self._state = _State(loaded)
             self._failure = None
 
+    def _read_grants(self) -> tuple[list[tuple[str, bytes]], tuple[LintFinding, ...]]:
+        """The grants from the store of record; if it cannot be read, none apply (fail closed)."""
+        source = self._grants
+        if source is None:
+            return [], ()
+        try:
+            version, text = source.grants_snapshot()
+        except Exception as exc:  # noqa: BLE001 - any failure: no grant applies, and say why
+            self._grants_version = None
+            finding = LintFinding(
+                severity="warning",
+                file=source.label,
+                message=f"grants unavailable, none applies until the store can be read: "
+                f"{type(exc).__name__}: {exc}",
+                code="grants-unavailable",
+            )
+            return [], (finding,)
+        self._grants_version = version
+        return [(source.label, text.encode("utf-8"))], ()
+
+    def _set_grant_problems(self, problems: tuple[LintFinding, ...]) -> None:
+        new = [p for p in problems if p not in self._grant_problems]
+        self._grant_problems = problems
+        if self._on_grant_problem is not None:
+            for problem in new:
+                with contextlib.suppress(Exception):  # reporting must never break deciding
+                    self._on_grant_problem(problem)
+
+    def _grants_changed(self) -> bool:
+        if self._grants is None:
+            return False
+        try:
+            return self._grants.grants_version() != self._grants_version
+        except Exception:  # noqa: BLE001 - unreadable store: reload, which then applies no grant
+            return self._grants_version is not None
+
     def refresh(self) -> bool:
-        """Reload if any policy file changed (stat: mtime, size, inode). True when something changed.
+        """Reload if any policy file changed (stat: mtime, size, inode) or the grants did.
+        True when something changed.
 
         A failed reload does not raise: the engine denies every call, naming the problem, until
         the files are valid again.
         """
         self._checked_all = time.monotonic()
-        if self._current_stamp() == self._stamp:
+        if self._current_stamp() == self._stamp and not self._grants_changed():
             return False
         with contextlib.suppress(PolicyError):  # the failure is kept in load_error; decide denies
             self.reload()
         return True
 
     def refresh_due(self) -> bool:
-        """The guard's per-call check: the grants files every time (a revoked grant stops applying
-        at once), the policy directory at most every ``POLICY_RECHECK_S`` seconds."""
-        if time.monotonic() - self._checked_all < POLICY_RECHECK_S and all(
-            _stat(self._watched[i]) == self._stamp[i] for i in self._urgent
+        """The guard's per-call check: the grants every time (a revoked grant stops applying at
+        once), the policy directory at most every ``POLICY_RECHECK_S`` seconds."""
+        if (
+            time.monotonic() - self._checked_all < POLICY_RECHECK_S
+            and all(_stat(self._watched[i]) == self._stamp[i] for i in self._urgent)
+            and not self._grants_changed()
         ):
             return False
         return self.refresh()
@@ -270,6 +334,16 @@ class PolicyEngine:
     @property
     def role_links(self) -> tuple[RoleLink, ...]:
         return self._state.loaded.links if self._state is not None else ()
+
+    @property
+    def grants(self) -> GrantSource | None:
+        """The store grants are read from, if any."""
+        return self._grants
+
+    @property
+    def grant_problems(self) -> tuple[LintFinding, ...]:
+        """Grant lines skipped at the last load (and why), or the store being unreadable."""
+        return self._grant_problems
 
     @property
     def load_error(self) -> PolicyError | None:
@@ -453,12 +527,35 @@ def lint_policy(
     workspace: Path,
     extra_files: Sequence[Path] = (),
     case_insensitive: bool = False,
+    grants: GrantSource | None = None,
 ) -> list[LintFinding]:
-    """Every error and warning in a policy directory, without raising (what ``policy check`` prints)."""
+    """Every error and warning in a policy directory, without raising (what ``policy check`` prints).
+
+    Grant lines that would be skipped are warnings: they never stop the policy from loading.
+    """
+    texts: list[tuple[str, bytes]] = []
+    findings: list[LintFinding] = []
+    if grants is not None:
+        try:
+            texts.append((grants.label, grants.grants_snapshot()[1].encode("utf-8")))
+        except Exception as exc:  # noqa: BLE001 - reported, like the engine does
+            findings.append(
+                LintFinding(
+                    severity="warning",
+                    file=grants.label,
+                    message=f"grants unavailable, none applies: {type(exc).__name__}: {exc}",
+                    code="grants-unavailable",
+                )
+            )
     loaded = load_policy(
-        Path(directory), workspace=Path(workspace), extra_files=extra_files, case_insensitive=case_insensitive
+        Path(directory),
+        workspace=Path(workspace),
+        extra_files=extra_files,
+        grant_texts=texts,
+        case_insensitive=case_insensitive,
     )
-    findings = list(loaded.errors)
+    findings.extend(loaded.errors)
+    findings.extend(loaded.skipped)
     if loaded.rules or loaded.links:
         findings.extend(lint_loaded(loaded))
     return findings

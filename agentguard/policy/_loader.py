@@ -96,6 +96,7 @@ class LoadedPolicy:
     roles: dict[str, frozenset[str]]  # member -> itself plus every role it reaches, as casbin's g() sees it
     files: tuple[Path, ...]  # every policy file read, extra files that do not exist included
     errors: tuple[LintFinding, ...]
+    skipped: tuple[LintFinding, ...] = ()  # grant lines that did not load (warnings; the rest applies)
 
 
 def policy_files(directory: Path, extra_files: Sequence[Path] = ()) -> list[Path]:
@@ -211,38 +212,63 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
         env: CompileEnv,
         cache: MutableMapping[str, Condition | ConditionError],
         extra: Sequence[Path] = (),
+        grant_texts: Sequence[tuple[str, bytes]] = (),
     ) -> None:
         self.files = files
         self.directory = directory
         self.env = env
         self.cache = cache
         self.extra = frozenset(extra)
+        self.grant_texts = tuple(grant_texts)
         self._grant_file = False
         self.rules: list[Rule] = []
         self.links: list[RoleLink] = []
         self.errors: list[LintFinding] = []
+        self.skipped: list[LintFinding] = []
+
+    def _problem(self, finding: LintFinding) -> None:
+        """A problem in the policy is an error (nothing loads); in a grant file the line is skipped."""
+        if not self._grant_file:
+            self.errors.append(finding)
+            return
+        self.skipped.append(
+            finding.model_copy(
+                update={
+                    "severity": "warning",
+                    "code": "grant-skipped",
+                    "message": f"grant skipped (it does not apply): {finding.message}",
+                }
+            )
+        )
 
     def load_policy(self, model: Any) -> None:
         self.rules.clear()
         self.links.clear()
         self.errors.clear()
-        for path in self.files:
-            label = _label(path, self.directory)
-            self._grant_file = path in self.extra
-            try:
-                data = path.read_bytes()
-            except FileNotFoundError:
-                if path.parent == self.directory:
-                    self.errors.append(_error(label, None, "file vanished while loading", "io"))
-                continue  # an extra file (grants.csv) that does not exist yet is simply empty
-            except OSError as exc:
-                self.errors.append(_error(label, None, f"cannot read: {exc.strerror or exc}", "io"))
-                continue
+        self.skipped.clear()
+        sources: list[tuple[str, bool, Path | bytes]] = [
+            (_label(path, self.directory), path in self.extra, path) for path in self.files
+        ]
+        sources.extend((label, True, data) for label, data in self.grant_texts)
+        for label, grant_file, source in sources:
+            self._grant_file = grant_file
+            if isinstance(source, bytes):
+                data = source
+            else:
+                try:
+                    data = source.read_bytes()
+                except FileNotFoundError:
+                    if source.parent == self.directory:
+                        self._problem(_error(label, None, "file vanished while loading", "io"))
+                    continue  # an extra file (grants.csv) that does not exist yet is simply empty
+                except OSError as exc:
+                    self._problem(_error(label, None, f"cannot read: {exc.strerror or exc}", "io"))
+                    continue
             for number, raw in enumerate(data.split(b"\n"), start=1):
                 try:
                     line = raw.decode("utf-8").strip()
                 except UnicodeDecodeError as exc:
-                    self.errors.append(_error(label, number, f"not UTF-8: {exc.reason}", "encoding"))
+                    self._problem(_error(label, number, f"not UTF-8: {exc.reason}", "encoding"))
                     continue
                 if not line or line.startswith("#"):
                     continue
@@ -252,22 +278,23 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
     def _check_line(self, line: str, label: str, number: int) -> bool:
         spans = _token_spans(line)
         if isinstance(spans, str):
-            self.errors.append(_error(label, number, spans, "brackets"))
+            self._problem(_error(label, number, spans, "brackets"))
             return False
         tokens = [_strip_span(line, s) for s in spans]
         texts = [t for t, _ in tokens]
         if texts != _extract_tokens(line):  # would mean our split differs from casbin's: refuse the line
-            self.errors.append(
-                _error(label, number, "line cannot be split the way casbin splits it", "columns")
-            )
+            self._problem(_error(label, number, "line cannot be split the way casbin splits it", "columns"))
             return False
         ref = RuleRef(file=label, line=number, text=line)
         kind = texts[0]
         if kind == "p":
             return self._rule(ref, tokens, label, number)
+        if kind == "g" and self._grant_file:
+            self._problem(_error(label, number, "a grant file holds only 'p' rules, not roles", "line-type"))
+            return False
         if kind == "g":
             if len(texts) != 3:
-                self.errors.append(
+                self._problem(
                     _error(
                         label,
                         number,
@@ -277,11 +304,11 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
                 )
                 return False
             if not texts[1] or not texts[2]:
-                self.errors.append(_error(label, number, "empty member or role", "empty-field"))
+                self._problem(_error(label, number, "empty member or role", "empty-field"))
                 return False
             self.links.append(RoleLink(ref=ref, member=texts[1], role=texts[2]))
             return True
-        self.errors.append(
+        self._problem(
             _error(
                 label,
                 number,
@@ -293,7 +320,7 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
 
     def _rule(self, ref: RuleRef, tokens: list[tuple[str, int]], label: str, number: int) -> bool:
         if len(tokens) != 5:
-            self.errors.append(
+            self._problem(
                 _error(
                     label,
                     number,
@@ -307,12 +334,12 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
         ok = True
         for name, value in (("subject", sub), ("tool", tool), ("condition", cond), ("effect", act)):
             if not value:
-                self.errors.append(_error(label, number, f"empty {name} field", "empty-field"))
+                self._problem(_error(label, number, f"empty {name} field", "empty-field"))
                 ok = False
         if not ok:
             return False
         if act not in ("allow", "ask", "deny"):
-            self.errors.append(
+            self._problem(
                 _error(
                     label,
                     number,
@@ -322,7 +349,7 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
             )
             ok = False
         if not _TOOL_PATTERN_CHARS.match(tool):
-            self.errors.append(
+            self._problem(
                 _error(
                     label,
                     number,
@@ -336,13 +363,13 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
             try:
                 tool_pattern(tool)
             except (ValueError, re.error, PatternLimitException) as exc:
-                self.errors.append(_error(label, number, f"tool pattern {tool!r}: {exc}", "tool-pattern"))
+                self._problem(_error(label, number, f"tool pattern {tool!r}: {exc}", "tool-pattern"))
                 ok = False
         condition = self._condition(cond)
         if isinstance(condition, ConditionError):
             column = cond_col + condition.column - 1
             near = f" near {condition.token!r}" if condition.token else ""
-            self.errors.append(
+            self._problem(
                 _error(
                     label,
                     number,
@@ -412,10 +439,14 @@ def load_policy(
     extra_files: Sequence[Path] = (),
     cache: MutableMapping[str, Condition | ConditionError] | None = None,
     case_insensitive: bool = False,
+    grant_texts: Sequence[tuple[str, bytes]] = (),
 ) -> LoadedPolicy:
     """Read a policy directory. Problems are returned as error findings, never raised.
 
-    ``case_insensitive``: ``path()`` patterns match case-insensitively (a case-folding workspace)."""
+    ``extra_files`` and ``grant_texts`` (label, content) hold grants: a line there that does not load
+    is skipped and reported in ``skipped``, so one broken grant cannot stop the whole policy.
+    ``case_insensitive``: ``path()`` patterns match case-insensitively (a case-folding workspace).
+    """
     directory = Path(directory)
     files = [Path(p) for p in extra_files]
     if not directory.is_dir():
@@ -428,10 +459,12 @@ def load_policy(
     )
     model, errors = validate_model(directory / MODEL_FILE)
     all_files = policy_files(directory, files)
-    adapter = _RecordingAdapter(all_files, directory, env, {} if cache is None else cache, files)
+    adapter = _RecordingAdapter(all_files, directory, env, {} if cache is None else cache, files, grant_texts)
     if model is None or errors:
         adapter.load_policy(casbin.Model())  # still report every line's problems
-        return LoadedPolicy((), (), {}, tuple(all_files), tuple(errors + adapter.errors))
+        return LoadedPolicy(
+            (), (), {}, tuple(all_files), tuple(errors + adapter.errors), tuple(adapter.skipped)
+        )
     try:
         enforcer = casbin.Enforcer(model, adapter)
         loaded = [list(r) for r in enforcer.get_model().model["p"]["p"].policy]
@@ -445,7 +478,12 @@ def load_policy(
         err = _error(
             MODEL_FILE, None, f"casbin failed to load the policy: {type(exc).__name__}: {exc}", "casbin"
         )
-        return LoadedPolicy((), (), {}, tuple(all_files), (*adapter.errors, err))
+        return LoadedPolicy((), (), {}, tuple(all_files), (*adapter.errors, err), tuple(adapter.skipped))
     return LoadedPolicy(
-        tuple(adapter.rules), tuple(adapter.links), roles, tuple(all_files), tuple(adapter.errors)
+        tuple(adapter.rules),
+        tuple(adapter.links),
+        roles,
+        tuple(all_files),
+        tuple(adapter.errors),
+        tuple(adapter.skipped),
     )

@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from agentguard.models import Effect, FrozenModel, RuleRef
 from agentguard.policy._conditions import Condition
 
-__all__ = ["LintFinding", "RoleLink", "Rule"]
+__all__ = ["GrantSource", "LintFinding", "RoleLink", "Rule"]
+
+
+@runtime_checkable
+class GrantSource(Protocol):
+    """The store of record for grants ("approve always"), read by the engine instead of a file.
+
+    ``grants_version`` is called before every decision and must be cheap; when it changes the engine
+    reloads from ``grants_snapshot``. If either raises, no grant applies until they work again.
+    """
+
+    @property
+    def label(self) -> str:
+        """How rule references name the grants (``<home>/grants.csv``)."""
+        ...
+
+    def grants_version(self) -> object:
+        """Compared with ``!=`` to the version of the last snapshot."""
+        ...
+
+    def grants_snapshot(self) -> tuple[object, str]:
+        """The version and the grants as policy lines, read consistently together."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +44,7 @@ class Rule:
     effect: Effect
     order: int
     condition: Condition = field(compare=False, repr=False)
-    grant: bool = False  # from an extra file (grants.csv): an allow here settles an ask, never a deny
+    grant: bool = False  # from a grant source or extra file: an allow here settles an ask, never a deny
 
     @property
     def sandbox_profile(self) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,15 +35,12 @@ _WIDE = 110  # from this many columns on, queue and detail sit side by side
 _QUEUE_ACTIONS = frozenset({"approve", "approve_always", "deny", "edit", "grants", "audit", "help"})
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class ApprovalApp(App[None]):
     """Pending requests on the left (or top), the selected one in detail; keys answer it.
 
     The queue is polled every ``refresh_s`` seconds through the store's cheap change counter; rows
-    are added and removed incrementally, so hundreds of pending requests stay responsive. ``clock``,
+    are added and removed incrementally, so hundreds of pending requests stay responsive. The clock
+    is the store's (``store.now``), the one that also stamps requests and expires grants;
     ``audit_reader`` and ``audit_verifier`` exist so screenshots can be taken with fixed data.
     """
 
@@ -68,7 +65,6 @@ class ApprovalApp(App[None]):
         audit_path: Path | None = None,
         profiles: dict[str, SandboxProfile] | None = None,
         default_profile: str = "default",
-        clock: Callable[[], datetime] = _utcnow,
         refresh_s: float = 0.5,
         sweep_every_s: float = 30.0,
         audit_reader: Callable[[Path, int], list[dict[str, Any]]] | None = None,
@@ -80,7 +76,7 @@ class ApprovalApp(App[None]):
         self.audit_path = audit_path
         self.profiles = profiles or {}
         self.default_profile = default_profile
-        self.clock = clock
+        self.clock: Callable[[], datetime] = store.now
         self.refresh_s = refresh_s
         self.sweep_every_s = sweep_every_s
         self.audit_reader = audit_reader

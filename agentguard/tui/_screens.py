@@ -36,7 +36,9 @@ class GrantsScreen(Screen[None]):
         self.show_inactive = False
 
     def compose(self) -> ComposeResult:
-        yield Label("Grants  (approve-always rules, enforced from <home>/grants.csv)", classes="screen-title")
+        yield Label(
+            "Grants  (approve-always rules, enforced from the approval store)", classes="screen-title"
+        )
         yield DataTable(id="grants", cursor_type="row", zebra_stripes=True)
         yield Static("", id="grant-rule", classes="rule-preview")
         yield Footer()
@@ -58,11 +60,13 @@ class GrantsScreen(Screen[None]):
         table = self.query_one("#grants", DataTable)
         table.clear()
         self._grants: dict[str, Grant] = {}
+        now = self.desk.store.now()
         for g in self.desk.store.grants(include_inactive=self.show_inactive):
             self._grants[g.id] = g
+            state = g.state(now)
             table.add_row(
                 g.id[:8],
-                Text(g.state, style="green" if g.state == "active" else "dim", justify="left"),
+                Text(state, style="green" if state == "active" else "dim", justify="left"),
                 g.agent,
                 g.tool,
                 g.scope.value,
@@ -98,7 +102,7 @@ class GrantsScreen(Screen[None]):
 
     def action_revoke(self) -> None:
         grant = self._selected()
-        if grant is None or not grant.active():
+        if grant is None or not grant.active(self.desk.store.now()):
             self.notify("select an active grant to revoke", severity="warning")
             return
 

@@ -29,6 +29,8 @@ from agentguard.testing import MemoryAudit
 
 from .conftest import make_request
 
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
 
 def call(tool: str, agent: str = "coder", **arguments: Any) -> ToolCall:
     return ToolCall(agent=agent, tool=tool, arguments=arguments)
@@ -36,22 +38,26 @@ def call(tool: str, agent: str = "coder", **arguments: Any) -> ToolCall:
 
 def test_rules_for_each_scope() -> None:
     c = call("fs.write", path="/work/project/src/app.py", content="x = 1")
-    assert render_rule(new_grant(c, GrantScope.TOOL, created_by="alice")) == "p, coder, fs.write, *, allow"
     assert (
-        render_rule(new_grant(c, GrantScope.PATTERN, created_by="alice"))
+        render_rule(new_grant(c, GrantScope.TOOL, created_by="alice", now=NOW))
+        == "p, coder, fs.write, *, allow"
+    )
+    assert (
+        render_rule(new_grant(c, GrantScope.PATTERN, created_by="alice", now=NOW))
         == 'p, coder, fs.write, path(path, "/work/project/src/**"), allow'
     )
     assert (
-        render_rule(new_grant(c, GrantScope.CALL, created_by="alice"))
-        == 'p, coder, fs.write, eq(content, "x = 1") && eq(path, "/work/project/src/app.py"), allow'
+        render_rule(new_grant(c, GrantScope.CALL, created_by="alice", now=NOW))
+        == "p, coder, fs.write, "
+        + 'eq(*, "{\\"content\\":\\"x = 1\\",\\"path\\":\\"/work/project/src/app.py\\"}"), allow'
     )
     shell = call("shell.run", command="git log -n 5")
-    assert render_rule(new_grant(shell, GrantScope.PATTERN, created_by="a")).endswith(
-        'cmd(command, "git log*"), allow'
+    assert render_rule(new_grant(shell, GrantScope.PATTERN, created_by="a", now=NOW)).endswith(
+        'cmd(command, "git log *"), allow'
     )
     web = call("http.get", url="https://docs.python.org/3/library/re.html")
-    assert suggest_pattern(web) == "https://docs.python.org/*"
-    custom = new_grant(web, GrantScope.PATTERN, created_by="a", pattern="https://*.python.org/*")
+    assert suggest_pattern(web) == "https://docs.python.org"
+    custom = new_grant(web, GrantScope.PATTERN, created_by="a", pattern="https://*.python.org/*", now=NOW)
     assert custom.condition == 'url(url, "https://*.python.org/*")'
 
 
@@ -78,14 +84,13 @@ def test_expiry_becomes_a_before_condition() -> None:
 
 
 def test_grants_file_has_who_and_when_and_skips_inactive() -> None:
-    now = datetime.now(UTC)
-    active = new_grant(call("fs.read"), GrantScope.TOOL, created_by="alice", request_id="r1")
+    now = NOW
+    active = new_grant(call("fs.read"), GrantScope.TOOL, created_by="alice", request_id="r1", now=NOW)
     revoked = active.model_copy(update={"id": "f" * 32, "revoked_at": now, "revoked_by": "bob"})
     expired = active.model_copy(update={"id": "e" * 32, "expires_at": now - timedelta(seconds=1)})
-    text = render_grants([active, revoked, expired])
-    lines = [
-        ln for ln in text.splitlines() if not ln.startswith("# agentguard") and not ln.startswith("# Manage")
-    ]
+    text = render_grants([active, revoked, expired], now, version=3)
+    assert text.startswith("# agentguard grants, version 3.")
+    lines = [ln for ln in text.splitlines()[2:]]
     assert len(lines) == 2
     assert lines[0].startswith(f"# grant {active.id} scope tool by alice at ")
     assert "request r1" in lines[0]
@@ -112,7 +117,7 @@ def test_parse_duration() -> None:
 )
 def test_agent_names_that_could_inject_are_refused(agent: str) -> None:
     with pytest.raises(ApprovalError, match="cannot be written into a policy rule"):
-        new_grant(call("fs.read", agent=agent), GrantScope.TOOL, created_by="alice")
+        new_grant(call("fs.read", agent=agent), GrantScope.TOOL, created_by="alice", now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -121,12 +126,14 @@ def test_agent_names_that_could_inject_are_refused(agent: str) -> None:
 )
 def test_patterns_that_could_break_the_line_are_refused(pattern: str) -> None:
     with pytest.raises(ApprovalError, match="pattern"):
-        new_grant(call("fs.read", path="/work/a"), GrantScope.PATTERN, created_by="a", pattern=pattern)
+        new_grant(
+            call("fs.read", path="/work/a"), GrantScope.PATTERN, created_by="a", pattern=pattern, now=NOW
+        )
 
 
 def test_approver_name_cannot_break_the_comment_line() -> None:
-    g = new_grant(call("fs.read"), GrantScope.TOOL, created_by="mallory\np, *, *, *, allow")
-    text = render_grants([g])
+    g = new_grant(call("fs.read"), GrantScope.TOOL, created_by="mallory\np, *, *, *, allow", now=NOW)
+    text = render_grants([g], NOW)
     assert [ln for ln in text.splitlines() if ln.startswith("p,")] == ["p, coder, fs.read, *, allow"]
 
 
@@ -147,7 +154,7 @@ _NASTY = st.text(
 def test_exact_call_rules_tokenize_as_one_rule(value: Any) -> None:
     """Whatever the agent sends, the exact-call rule is one line and stock casbin reads 5 fields from it."""
     try:
-        g = new_grant(call("shell.run", command=value), GrantScope.CALL, created_by="a")
+        g = new_grant(call("shell.run", command=value), GrantScope.CALL, created_by="a", now=NOW)
     except ApprovalError:
         return  # refusing is fine; writing something else is not
     line = render_rule(g)
@@ -174,12 +181,13 @@ p, *, fs.write, path(path, "/etc/**"), deny
 
 @pytest.fixture
 def engine_for(make_policy: Callable[[str], Path], tmp_path: Path) -> Callable[[Path], Any]:
+    from agentguard.approval import grant_source
     from agentguard.policy import PolicyEngine
 
     directory = make_policy(ASK_ALL)
 
     def build(home: Path) -> Any:
-        return PolicyEngine.load(directory, workspace=tmp_path, extra_files=[home / "grants.csv"])
+        return PolicyEngine.load(directory, workspace=tmp_path, grants=grant_source(home))
 
     return build
 
@@ -208,7 +216,7 @@ def test_grant_applies_and_revocation_stops_it_at_once(
     assert audit.events == ["grant.created", "grant.revoked"]
     assert audit.records[0]["created_by"] == "alice"
     assert audit.records[1]["revoked_by"] == "bob"
-    assert [g.state for g in store.grants(include_inactive=True)] == ["revoked"]
+    assert [g.state(store.now()) for g in store.grants(include_inactive=True)] == ["revoked"]
     assert not list(home.glob(".grants-*.tmp"))
 
 
@@ -239,10 +247,10 @@ def test_exact_call_grant_matches_only_that_value(
 
     home = tmp_path_factory.mktemp("home")
     try:
-        g = new_grant(call("shell.run", command=value), GrantScope.CALL, created_by="a")
+        g = new_grant(call("shell.run", command=value), GrantScope.CALL, created_by="a", now=NOW)
     except ApprovalError:
         return
-    (home / "grants.csv").write_text(render_grants([g]), encoding="utf-8")
+    (home / "grants.csv").write_text(render_grants([g], NOW), encoding="utf-8")
     directory = home / "policy"
     directory.mkdir()
     (directory / "model.conf").write_bytes(
@@ -255,13 +263,14 @@ def test_exact_call_grant_matches_only_that_value(
 
 
 def test_grant_can_be_stored_directly_and_listed(store: SqliteApprovalStore, home: Path) -> None:
-    g = new_grant(call("fs.read"), GrantScope.TOOL, created_by="alice")
+    g = new_grant(call("fs.read"), GrantScope.TOOL, created_by="alice", now=NOW)
     store.add_grant(g)
     assert [x.id for x in store.grants()] == [g.id]
     assert store.lookup_grant(g.id[:5]).id == g.id
     assert "p, coder, fs.read, *, allow" in (home / "grants.csv").read_text()
-    store.revoke_grant(g.id, "bob")
-    with pytest.raises(ApprovalError, match="already revoked by bob"):
-        store.revoke_grant(g.id, "carol")
+    first = store.revoke_grant(g.id, "bob")
+    again = store.revoke_grant(g.id, "carol")  # a retry completes the job; it does not re-revoke
+    assert again.revoked_by == "bob"
+    assert again.revoked_at == first.revoked_at
     assert "p, coder" not in (home / "grants.csv").read_text()
     assert isinstance(store.grants(include_inactive=True)[0], Grant)

@@ -210,9 +210,16 @@ def test_help_texts(run: Callable[..., Result]) -> None:
 
 
 def test_cases_ignore_grants_but_explain_sees_them(run: Callable[..., Result], tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from agentguard.approval import GrantScope, SqliteApprovalStore
+    from agentguard.approval._grants import new_grant
+    from agentguard.models import ToolCall
+
     home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    (home / "grants.csv").write_text("p, agent, shell.run, *, allow\n")
+    with SqliteApprovalStore(home) as store:  # grants live in the approval store, the store of record
+        call = ToolCall(agent="agent", tool="shell.run", arguments={"command": "make"})
+        store.add_grant(new_grant(call, GrantScope.TOOL, created_by="alice", now=datetime.now(UTC)))
     cases = tmp_path / "cases.yaml"
     cases.write_text("- {tool: shell.run, args: {command: make}, expect: ask}\n")
     assert run("policy", "test", str(cases)).exit_code == 0
@@ -220,4 +227,5 @@ def test_cases_ignore_grants_but_explain_sees_them(run: Callable[..., Result], t
         run("policy", "explain", "--tool", "shell.run", "--args", '{"command": "make"}', "--json").stdout
     )
     assert data["effect"] == "allow"
-    assert data["rule"] == f"{home / 'grants.csv'}:1"
+    assert data["rule"] == f"{home / 'grants.csv'}:4"  # the line it has in the grants.csv export
+    assert (home / "grants.csv").read_text().splitlines()[3] == "p, agent, shell.run, *, allow"

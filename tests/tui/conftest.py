@@ -23,9 +23,9 @@ from agentguard.models import ApprovalRequest, ApprovalResult, Decision, Effect,
 from agentguard.settings import Settings
 from agentguard.tui import ApprovalApp
 
-# Fixed for stable screenshots, and in the future on purpose: another process (the CLI) sweeps with
-# the real clock, and deadlines or grant expiries before "now" would be swept as stale.
-T0 = datetime(2099, 11, 29, 12, 0, 0, tzinfo=UTC)
+# Fixed for stable screenshots. The store, the app and grant previews all read this one clock, and the
+# requests' owner (this process) is alive, so a CLI on the real clock sweeps none of them.
+T0 = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -36,9 +36,6 @@ class Clock:
 
     def epoch(self) -> float:
         return self.now.timestamp()
-
-    def utc(self) -> datetime:
-        return self.now
 
 
 def request(
@@ -173,7 +170,7 @@ def queue(tmp_path: Path) -> Iterator[Queue]:
 
 
 AUDIT_RECORDS: list[dict[str, Any]] = [
-    {"ts": f"2099-11-29T11:58:{i * 5:02d}.000000Z", "seq": i, **r}
+    {"ts": f"2026-11-29T11:58:{i * 5:02d}.000000Z", "seq": i, **r}
     for i, r in enumerate(
         [
             {"event": "call.received", "agent": "coder", "tool": "fs.read", "call_id": "aa11" * 8},
@@ -233,7 +230,6 @@ def make_app(
         approver="alice",
         audit_path=audit_path or Path("/var/lib/agentguard/audit.jsonl"),
         profiles=dict(Settings().sandbox.profiles),
-        clock=queue.clock.utc,
         **extra,
     )
 

@@ -1,0 +1,95 @@
+"""The approval store's database layout, and turning its rows into records."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from agentguard.approval._records import Grant, GrantScope
+
+__all__ = ["DB_FILE", "SCHEMA", "SCHEMA_META", "SCHEMA_VERSION", "dt", "dumps", "row_to_grant", "ts"]
+
+
+DB_FILE = "approvals.db"
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    request TEXT NOT NULL,
+    submitted_at REAL NOT NULL,
+    deadline REAL NOT NULL,
+    owner_pid INTEGER NOT NULL,
+    owner_host TEXT NOT NULL,
+    owner_start TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',
+    approver TEXT,
+    channel TEXT,
+    reason TEXT,
+    edited TEXT,
+    scope TEXT,
+    grant_id TEXT,
+    resolved_at REAL
+);
+CREATE INDEX IF NOT EXISTS requests_status ON requests (status, seq);
+CREATE TABLE IF NOT EXISTS grants (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    request_id TEXT,
+    revoked_at REAL,
+    revoked_by TEXT
+);
+-- Audit records owed for state changes, written in the same transaction as the change: whichever
+-- store with an audit log opens the database next hands them over, so a kill -9 between the commit
+-- and the audit write (or a store with no audit log) never loses one.
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event TEXT NOT NULL,
+    fields TEXT NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('grants_version', '0');
+"""
+
+
+SCHEMA_META = f"INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '{SCHEMA_VERSION}');"  # noqa: S608
+
+
+def ts(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def row_to_grant(row: sqlite3.Row) -> Grant:
+    return Grant(
+        id=row["id"],
+        agent=row["agent"],
+        tool=row["tool"],
+        scope=GrantScope(row["scope"]),
+        condition=row["condition"],
+        created_by=row["created_by"],
+        created_at=dt(row["created_at"]) or datetime.fromtimestamp(0, UTC),
+        expires_at=dt(row["expires_at"]),
+        request_id=row["request_id"],
+        revoked_at=dt(row["revoked_at"]),
+        revoked_by=row["revoked_by"],
+    )
