@@ -11,6 +11,7 @@ See docs/policy.md for the language.
 from agentguard.policy._cases import CaseResult, PolicyCase, load_cases, run_cases
 from agentguard.policy._conditions import FUNCTION_NAMES, FactSource, StaticFacts
 from agentguard.policy._engine import GRANTS_FILE, PolicyEngine, lint_policy
+from agentguard.policy._facts import CombinedFacts, EnumerableFacts
 from agentguard.policy._loader import EXPECTED_MATCHER, MODEL_FILE
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
@@ -20,6 +21,8 @@ __all__ = [
     "GRANTS_FILE",
     "MODEL_FILE",
     "CaseResult",
+    "CombinedFacts",
+    "EnumerableFacts",
     "FactSource",
     "LintFinding",
     "PolicyCase",
