@@ -13,7 +13,7 @@ import inspect
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import wraps
@@ -53,6 +53,10 @@ from agentguard.pipeline import (
 )
 from agentguard.registry import RegisteredTool, ToolRegistry, bind_arguments
 from agentguard.sandbox_api import SandboxBackend
+from agentguard.session import Session, SessionScope, current_session
+from agentguard.session._audit import SessionRecorder
+from agentguard.session._evidence import collecting_evidence
+from agentguard.session._record import process_result
 from agentguard.settings import Settings, load_settings
 
 __all__ = ["CallContext", "Guard", "current_call"]  # the context names stay importable from here
@@ -94,7 +98,7 @@ class Guard:
         self.policy = self._make_policy(policy)
         self.approver = approver if approver is not None else self._default_approver()
         self.agent = agent or self.settings.agent
-        self.session = session
+        self.session_id = session  # the id calls outside any guard.session(...) are recorded under
         self._registry = ToolRegistry()
         self._closers: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -164,6 +168,56 @@ class Guard:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- sessions -----------------------------------------------------------------------------
+    def session(
+        self,
+        *,
+        user_request: str | None = None,
+        vouched: Iterable[Any] | Mapping[str, Any] = (),
+        session_id: str | None = None,
+        agent: str | None = None,
+        framework: str | None = None,
+    ) -> SessionScope:
+        """A session for one conversation: ``with guard.session(user_request=prompt):`` (or ``async with``).
+
+        ``user_request`` is the user's own text (trusted input); ``vouched`` are values the application
+        vouches for (the user's account IBAN, their address book). Calls inside are recorded under
+        the session's id; their results are indexed for provenance conditions. See docs/provenance.md.
+        """
+        opened = Session(user_request=user_request, vouched=vouched, session_id=session_id)
+        recorder = SessionRecorder(self.audit, agent or self.agent, framework)
+        return SessionScope(opened, on_start=recorder.started, on_end=recorder.ended)
+
+    def open_session(
+        self,
+        *,
+        user_request: str | None = None,
+        vouched: Iterable[Any] | Mapping[str, Any] = (),
+        session_id: str | None = None,
+        agent: str | None = None,
+        framework: str | None = None,
+    ) -> Session:
+        """A session that outlives one ``with`` block (an MCP connection): make it current with
+        ``session.active()`` around each call, and end it with :meth:`close_session`."""
+        opened = Session(user_request=user_request, vouched=vouched, session_id=session_id)
+        SessionRecorder(self.audit, agent or self.agent, framework).started(opened)
+        return opened
+
+    def close_session(
+        self, session: Session, *, agent: str | None = None, framework: str | None = None
+    ) -> None:
+        """End a session from :meth:`open_session` (records ``session.ended``); idempotent."""
+        if not session.closed:
+            session.closed = True
+            SessionRecorder(self.audit, agent or self.agent, framework).ended(session)
+
+    def call_session_id(self, explicit: str | None = None) -> str | None:
+        """The id a call is recorded under: given, else the current session's, else the guard's own."""
+        if explicit:
+            return explicit
+        current = current_session()
+        return current.id if current is not None else self.session_id
 
     # -- registry -----------------------------------------------------------------------------
     def register(
@@ -247,7 +301,9 @@ class Guard:
     # -- the pipeline -------------------------------------------------------------------------
     def decide(self, tool: str, arguments: Mapping[str, Any], *, agent: str | None = None) -> Decision:
         """Dry run: what the policy would say, without approval, execution or an audit record."""
-        call = ToolCall(agent=agent or self.agent, tool=tool, arguments=dict(arguments), session=self.session)
+        call = ToolCall(
+            agent=agent or self.agent, tool=tool, arguments=dict(arguments), session=self.call_session_id()
+        )
         return self._policy_decide(call)
 
     def call(
@@ -325,7 +381,7 @@ class Guard:
             agent=agent or self.agent,
             tool=tool,
             arguments=dict(arguments) if arguments is not None else {},
-            session=session or self.session,
+            session=self.call_session_id(session),
             framework=framework,
             time=datetime.now(UTC),
         )
@@ -378,7 +434,7 @@ class Guard:
             "agent": agent or self.agent,
             "tool": tool,
             "arguments": dict(arguments),
-            "session": session or self.session,
+            "session": self.call_session_id(session),
             "framework": framework,
             "time": datetime.now(UTC),
         }
@@ -416,6 +472,17 @@ class Guard:
         recorded only when it denies, so the call's recorded effect stays the one the approver answered.
         """
         decision = self._policy_decide(call)
+        evidence: list[str] = []
+        if decision.effect is not Effect.ALLOW and current_session() is not None:
+            # Where the values came from, for the record and the approver: gathered only for the
+            # calls that are stopped, by deciding once more (the same rules on the same session).
+            with collecting_evidence() as evidence:
+                self._policy_decide(call)
+            if evidence and decision.effect is Effect.ASK:  # the person asked sees where values came from
+                more = f"; and {len(evidence) - 5} more" if len(evidence) > 5 else ""
+                decision = decision.model_copy(
+                    update={"reason": f"{decision.reason}; evidence: {'; '.join(evidence[:5])}{more}"}
+                )
         if not edited or decision.effect is Effect.DENY:
             self._record(
                 "policy.decided",
@@ -427,6 +494,7 @@ class Guard:
                 sandbox_profile=decision.sandbox_profile,
                 **({"resolved": decision.resolved} if decision.resolved else {}),  # addresses ip() checked
                 **_resolved_field(call, decision),
+                **({"evidence": evidence} if evidence else {}),
             )
         if decision.effect is Effect.DENY:
             raise PolicyDenied(
@@ -569,7 +637,19 @@ class Guard:
 
     def _finished(self, call: ToolCall, value: Any, started: float) -> Any:
         duration_ms = (time.perf_counter() - started) * 1000
-        self._record("execution.finished", call, duration_ms=round(duration_ms, 3), result=_summary(value))
+        value, fields = process_result(
+            self.policy,
+            current_session(),
+            tool=call.tool,
+            call_id=call.id,
+            arguments=call.arguments,
+            value=value,
+        )
+        if "redacted" in fields:
+            self._record("result.redacted", call, kinds=fields["redacted"])
+        self._record(
+            "execution.finished", call, duration_ms=round(duration_ms, 3), result=_summary(value), **fields
+        )
         return value
 
     def _failed(self, call: ToolCall, exc: BaseException, started: float) -> BaseException:

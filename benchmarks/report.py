@@ -168,6 +168,42 @@ def _failed(name: str, section: Any) -> str:
     return f"_{name}: {section.get('status')}: {section.get('why')}_"
 
 
+def _provenance_section(p: Any) -> list[str]:
+    out = ["## Provenance: a guarded call over a session with 1 MB of tool output", ""]
+    if not _ok(p):
+        return [*out, _failed("provenance", p), ""]
+    rows = [
+        ["Guard.call, in-memory audit sink", p["call"]["p50_us"], p["call"]["p99_us"], p["call"]["n"]],
+        [
+            "Guard.call, batch audit log",
+            p["call_batch_audit"]["p50_us"],
+            p["call_batch_audit"]["p99_us"],
+            p["call_batch_audit"]["n"],
+        ],
+        ["Guard.decide only", p["decide_only"]["p50_us"], p["decide_only"]["p99_us"], p["decide_only"]["n"]],
+        [
+            "baseline: the same call, no session, one unconditional rule, in-memory sink",
+            p["baseline_call"]["p50_us"],
+            p["baseline_call"]["p99_us"],
+            p["baseline_call"]["n"],
+        ],
+    ]
+    return [
+        *out,
+        f"The session read {p['session_output_bytes']:,} bytes in {p['session_results']:,} results "
+        f"before timing ({p['index_keys']:,} indexed values, indexed in {p['index_seconds']} s). "
+        "The call is decided by trusted(), untrusted_only(), carries_untrusted(), every_url() and "
+        "session_read(), with a different body each time.",
+        "",
+        _table(["path", "p50 us", "p99 us", "samples"], rows),
+        "",
+        f"Target (in-memory audit sink): p50 <= {p['target_p50_us']:g} us and "
+        f"p99 <= {p['target_p99_us']:g} us: "
+        f"**{'met' if p['target_met'] else 'NOT met'}**.",
+        "",
+    ]
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     out = [
@@ -261,6 +297,7 @@ def markdown(result: dict[str, Any]) -> str:
         ]
     else:
         out += [_failed("overhead", o), ""]
+    out += _provenance_section(result.get("provenance"))
     out += ["## MCP proxy overhead", ""]
     mp = result.get("mcp")
     if _ok(mp):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("decision", "overhead", "mcp", "audit", "sandbox", "agentdojo")
+SECTIONS = ("decision", "overhead", "provenance", "mcp", "audit", "sandbox", "agentdojo")
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,12 @@ def _overhead(s: Sizes) -> dict[str, Any]:
     return overhead.run(n_batch=s.overhead_batch, n_fsync=s.overhead_fsync)
 
 
+def _provenance(s: Sizes) -> dict[str, Any]:
+    from benchmarks import provenance
+
+    return provenance.run(n=min(s.overhead_batch, 5_000), mb=1.0 if s.name != "smoke" else 0.05)
+
+
 def _mcp(s: Sizes) -> dict[str, Any]:
     from benchmarks import mcp_proxy
 
@@ -130,6 +136,7 @@ def _agentdojo(s: Sizes) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "decision": _decision,
     "overhead": _overhead,
+    "provenance": _provenance,
     "mcp": _mcp,
     "audit": _audit,
     "sandbox": _sandbox,

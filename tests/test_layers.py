@@ -19,16 +19,18 @@ ALLOWED: dict[str, set[str]] = {
     # what the guard is built from
     "context": {"models", "settings"},
     "registry": {"errors", "models"},
-    # the stages: the core only; tools run code through the sandbox (loaded on first use) and read URLs
-    # and addresses with the policy's own parser and resolver (so they fetch what was decided)
-    "policy": CORE,
-    "approval": CORE,
+    # what a conversation has read (provenance): the core only; the policy's conditions read it
+    "session": CORE,
+    # the stages: the core only (the policy also the session); tools run code through the sandbox (loaded
+    # on first use) and read URLs and addresses with the policy's own parser and resolver
+    "policy": CORE | {"session"},
+    "approval": CORE | {"policy"},  # a grant is compiled with the policy's own compiler before it is stored
     "audit": CORE,
     "sandbox": CORE,
     "tools": CORE | {"context", "sandbox", "policy"},
     # the one module that knows the order of the steps, and what sits on top of it
-    "guard": CORE | {"context", "registry", "policy", "approval", "audit", "tools"},
-    "integrations": CORE | {"guard"},
+    "guard": CORE | {"context", "registry", "session", "policy", "approval", "audit", "tools"},
+    "integrations": CORE | {"guard", "session"},
     "testing": CORE | {"approval"},
     "tui": CORE | {"approval", "audit"},
 }

@@ -7,12 +7,16 @@ from typing import Any
 
 import click
 import orjson
+import yaml
+from pydantic import ValidationError
 
 from agentguard.approval import grant_source
 from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
 from agentguard.errors import PolicyError
 from agentguard.models import Decision, ToolCall
 from agentguard.policy import LintFinding, PolicyEngine, lint_policy, load_cases, run_cases
+from agentguard.policy._session_spec import SessionSpec, build_session
+from agentguard.session._evidence import collecting_evidence
 
 __all__ = ["policy"]
 
@@ -44,12 +48,21 @@ def policy() -> None:
 @click.option("--agent", help="Agent name the call comes from. [default: settings' agent]")
 @click.option("--tool", required=True, help="Tool name, e.g. fs.read or shell.run.")
 @click.option("--args", "args_json", default="{}", show_default=True, help="Tool arguments as a JSON object.")
+@click.option(
+    "--session",
+    "session_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Decide inside this session (YAML/JSON: user_request, vouched, results); shows the evidence.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @pass_app
-def explain(app: AppContext, agent: str | None, tool: str, args_json: str, as_json: bool) -> None:
+def explain(
+    app: AppContext, agent: str | None, tool: str, args_json: str, session_file: Path | None, as_json: bool
+) -> None:
     """Show the effect a call would get, the rule that decides it and every rule that matches.
 
-    Nothing runs and nobody is asked: this is the policy's verdict alone.
+    Nothing runs and nobody is asked: this is the policy's verdict alone. With --session the call
+    is decided inside that session, and provenance conditions say where each value came from.
     """
     try:
         arguments = orjson.loads(args_json)
@@ -57,12 +70,18 @@ def explain(app: AppContext, agent: str | None, tool: str, args_json: str, as_js
         fail(f"--args is not valid JSON: {exc}")
     if not isinstance(arguments, dict):
         fail(f'--args must be a JSON object like \'{{"path": "x"}}\', got {type(arguments).__name__}')
+    evidence: list[str] = []
     with reports_errors():
         engine = _engine(app)
         call = ToolCall(agent=agent or app.settings.agent, tool=tool, arguments=arguments)
-        decision = engine.decide(call)
+        if session_file is None:
+            decision = engine.decide(call)
+        else:
+            session = build_session(_session_spec(session_file), engine)
+            with session.active(), collecting_evidence() as evidence:
+                decision = engine.decide(call)
     if as_json:
-        click.echo(_dump(_decision_json(call, decision)))
+        click.echo(_dump({**_decision_json(call, decision), "evidence": evidence}))
         return
     click.echo(
         f"effect:   {click.style(decision.effect.value, fg=_COLOUR[decision.effect.value], bold=True)}"
@@ -81,6 +100,19 @@ def explain(app: AppContext, agent: str | None, tool: str, args_json: str, as_js
             click.echo(f"  {ref}  {ref.text}")
     else:
         click.echo("matched:  (no rule)")
+    if evidence:
+        click.echo("evidence:")
+        for line in evidence:
+            click.echo(f"  {line}")
+
+
+def _session_spec(path: Path) -> SessionSpec:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return SessionSpec.model_validate(data or {})
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError) as exc:
+        fail(f"--session {path}: {exc}")
+        raise  # not reached: fail() exits
 
 
 _COLOUR = {"allow": "green", "ask": "yellow", "deny": "red"}

@@ -12,6 +12,7 @@ from agentguard.policy._addresses import NAMED_RANGES, Resolver, SystemResolver
 from agentguard.policy._cases import CaseResult, PolicyCase, load_cases, run_cases
 from agentguard.policy._conditions import FUNCTION_NAMES, FactSource, StaticFacts
 from agentguard.policy._engine import GRANTS_FILE, PolicyEngine, lint_policy
+from agentguard.policy._facts import CombinedFacts, EnumerableFacts
 from agentguard.policy._loader import EXPECTED_MATCHER, MODEL_FILE
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
@@ -22,6 +23,8 @@ __all__ = [
     "MODEL_FILE",
     "NAMED_RANGES",
     "CaseResult",
+    "CombinedFacts",
+    "EnumerableFacts",
     "FactSource",
     "LintFinding",
     "PolicyCase",

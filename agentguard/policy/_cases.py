@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agentguard.errors import PolicyError
 from agentguard.models import NO_RULE, Decision, Effect, FrozenModel, ToolCall
 from agentguard.pipeline import PolicyDecider
+from agentguard.policy._session_spec import SessionSpec, build_session
 
 __all__ = ["CaseResult", "PolicyCase", "load_cases", "run_cases"]
 
@@ -25,6 +26,7 @@ class PolicyCase(FrozenModel):
     agent: str | None = None
     name: str | None = None
     rule: str | None = None  # "policy.csv:12"; "no-rule-matched" for an explicit null; None: not checked
+    session: SessionSpec | None = None  # decide inside this session (see _session_spec)
     index: int = 0
     line: int = 0
 
@@ -100,5 +102,10 @@ def run_cases(decider: PolicyDecider, cases: Sequence[PolicyCase], *, default_ag
     results: list[CaseResult] = []
     for case in cases:
         call = ToolCall(agent=case.agent or default_agent, tool=case.tool, arguments=case.args)
-        results.append(CaseResult(case=case, decision=decider.decide(call)))
+        if case.session is None:
+            decision = decider.decide(call)
+        else:
+            with build_session(case.session, decider).active():
+                decision = decider.decide(call)
+        results.append(CaseResult(case=case, decision=decision))
     return results

@@ -74,6 +74,7 @@ class CompileEnv:
     workspace: str
     home: str
     case_insensitive: bool = False
+    definitions: tuple[tuple[str, str], ...] = ()  # facts.toml [conditions]: name -> condition over _
 
 
 @runtime_checkable
@@ -623,6 +624,9 @@ def _f_known(b: _Builder) -> Predicate:
     return pred
 
 
+from agentguard.policy import _provenance as _prov  # noqa: E402 - its builders use the definitions above
+from agentguard.policy import _textfacts as _text  # noqa: E402 - likewise
+
 _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "path": _f_path,
     "cmd": lambda b: _f_cmd(b, any_=False),
@@ -643,6 +647,23 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "email": lambda b: _f_detector(b, "pii", ("email",)),
     "before": _f_before,
     "known": _f_known,
+    "from_user": _prov.from_user,
+    "trusted": _prov.trusted,
+    "from_tool": _prov.from_tool,
+    "untrusted": _prov.untrusted,
+    "untrusted_only": _prov.untrusted_only,
+    "unseen": _prov.unseen,
+    "session_read": _prov.session_read,
+    "carries_untrusted": _prov.carries_untrusted,
+    "contains_fact": _text.contains_fact,
+    "every_url": _text.every_url,
+    "every_email": _text.every_email,
+    "every_iban": _text.every_iban,
+    "host_in": _text.host_in,
+    "is": _text.is_,
+    "same": _text.same,
+    "lt_arg": _text.lt_arg,
+    "le_arg": _text.le_arg,
 }
 _ANNOTATIONS = ("sandbox", "timeout")
 FUNCTION_NAMES = frozenset(_FUNCTIONS) | frozenset(_ANNOTATIONS)

@@ -23,10 +23,18 @@ from agentguard.policy._conditions import (
     compile_condition,
     normalise_path,
 )
+from agentguard.policy._facts import FACTS_FILE, CombinedFacts
 from agentguard.policy._index import MEMO_LIMIT, RuleIndex
 from agentguard.policy._lint import lint_loaded
-from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, load_policy, policy_files
+from agentguard.policy._loader import (
+    MODEL_FILE,
+    LoadedPolicy,
+    condition_cache_key,
+    load_policy,
+    policy_files,
+)
 from agentguard.policy._net_conditions import CannotTell
+from agentguard.policy._outputs import OUTPUTS_FILE, OutputTreatment
 from agentguard.policy._paths import detect_case_folding, resolve_path_arguments
 from agentguard.policy._types import GrantSource, LintFinding, RoleLink, Rule
 from agentguard.settings import GRANTS_FILE
@@ -57,10 +65,14 @@ class _State:
     """One loaded policy, immutable once built, plus its rule index (caches live and die with it)."""
 
     loaded: LoadedPolicy
+    runtime_facts: FactSource | None = None
     index: RuleIndex = field(init=False)
+    facts: FactSource | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.index = RuleIndex(self.loaded.rules, self.loaded.roles)
+        static = self.loaded.facts
+        self.facts = self.runtime_facts if static.empty else CombinedFacts(static, self.runtime_facts)
 
     def candidates(self, tool: str) -> tuple[Rule, ...]:
         """Rules whose tool pattern matches ``tool``, in file/line order."""
@@ -198,7 +210,8 @@ class PolicyEngine:
                 files = tuple(policy_files(self._directory, self._extra))
             except OSError:
                 files = self._extra
-            paths = (self._directory, self._directory / MODEL_FILE, *files)
+            own = (self._directory / MODEL_FILE, self._directory / FACTS_FILE, self._directory / OUTPUTS_FILE)
+            paths = (self._directory, *own, *files)
             self._watched = tuple(str(path) for path in paths)
             extra = {str(path) for path in self._extra}
             self._urgent = tuple(i for i, path in enumerate(self._watched) if path in extra)
@@ -230,7 +243,7 @@ class PolicyEngine:
                     findings=[f.model_dump() for f in loaded.errors],
                 )
                 raise self._failure
-            self._state = _State(loaded)
+            self._state = _State(loaded, self._facts)
             self._failure = None
 
     def _read_grants(self) -> tuple[list[tuple[str, bytes]], tuple[LintFinding, ...]]:
@@ -323,6 +336,21 @@ class PolicyEngine:
         return self._facts
 
     @property
+    def policy_facts(self) -> FactSource | None:
+        """What ``known(...)`` and the other fact conditions ask: facts.toml and ``facts`` combined."""
+        return self._state.facts if self._state is not None else self._facts
+
+    def output_treatment(self, tool: str) -> OutputTreatment:
+        """How ``outputs.toml`` treats ``tool``'s results (untrusted and unredacted if it says nothing)."""
+        if self._state is None:
+            return OutputTreatment()
+        try:
+            name = canonical_tool_name(tool)
+        except ValueError:
+            return OutputTreatment()
+        return self._state.loaded.outputs.for_tool(name)
+
+    @property
     def files(self) -> tuple[Path, ...]:
         """Every policy CSV the current rules came from, in load order."""
         return self._state.loaded.files if self._state is not None else ()
@@ -410,9 +438,11 @@ class PolicyEngine:
             self._names[call.tool] = tool
         plan = state.index.plan(call.agent, tool)
         ctx: EvalContext | None = None
+        recorder: RecordingResolver | None = None
         resolved: dict[str, Any] | None = None
         if plan.path_refs:
-            ctx = EvalContext(call.arguments, facts=self._facts)
+            recorder = RecordingResolver(self._resolver)
+            ctx = EvalContext(call.arguments, facts=state.facts, resolver=recorder)
             resolved, unresolved = self._resolve_paths(call.arguments, plan.path_refs, ctx)
             if unresolved:
                 return Decision(
@@ -422,12 +452,11 @@ class PolicyEngine:
                 )
         hits: list[int] = []
         unsure: list[str] = []
-        recorder: RecordingResolver | None = None
         for i, predicate in enumerate(plan.predicates):
             if predicate is not None:
                 if ctx is None:
                     recorder = RecordingResolver(self._resolver)
-                    ctx = EvalContext(call.arguments, facts=self._facts, resolver=recorder)
+                    ctx = EvalContext(call.arguments, facts=state.facts, resolver=recorder)
                 try:
                     held = predicate(ctx)
                 except CannotTell as exc:
@@ -494,19 +523,21 @@ class PolicyEngine:
 
         The model's matcher calls ``argsMatch(r.args, p.cond)``; ``globMatch`` is casbin's own.
         """
-        env = self._env
+        state = self._state
+        env = (state.loaded.env if state is not None else None) or self._env
         cache = self._cache
-        facts = self._facts
+        facts = state.facts if state is not None else self._facts
         resolver = self._resolver
 
         def args_match(arguments: Any, cond: str) -> bool:
-            compiled = cache.get(cond)
+            key = condition_cache_key(cond, env)
+            compiled = cache.get(key)
             if compiled is None:
                 try:
                     compiled = compile_condition(cond, env)
                 except ConditionError as exc:
                     compiled = exc
-                cache[cond] = compiled
+                cache[key] = compiled
             if isinstance(compiled, ConditionError):
                 raise PolicyError(f"condition {cond!r}: {compiled.message}")
             try:

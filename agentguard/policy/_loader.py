@@ -11,8 +11,8 @@ import functools
 import os
 import re
 from collections import deque
-from collections.abc import Iterable, MutableMapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from wcmatch._wcparse import PatternLimitException
 
 from agentguard.models import Effect, RuleRef
 from agentguard.policy._conditions import CompileEnv, Condition, ConditionError, compile_condition
+from agentguard.policy._facts import FACTS_FILE, PolicyFacts, load_facts
+from agentguard.policy._outputs import OUTPUTS_FILE, OutputRules, load_outputs
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
 __all__ = [
@@ -97,6 +99,9 @@ class LoadedPolicy:
     files: tuple[Path, ...]  # every policy file read, extra files that do not exist included
     errors: tuple[LintFinding, ...]
     skipped: tuple[LintFinding, ...] = ()  # grant lines that did not load (warnings; the rest applies)
+    facts: PolicyFacts = field(default_factory=PolicyFacts)  # facts.toml
+    outputs: OutputRules = field(default_factory=OutputRules)  # outputs.toml
+    env: CompileEnv | None = None  # what the conditions were compiled with (named conditions included)
 
 
 def policy_files(directory: Path, extra_files: Sequence[Path] = ()) -> list[Path]:
@@ -395,7 +400,8 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
         return True
 
     def _condition(self, text: str) -> Condition | ConditionError:
-        cached = self.cache.get(text)
+        key = condition_cache_key(text, self.env)
+        cached = self.cache.get(key)
         if cached is None:
             try:
                 cached = compile_condition(text, self.env)
@@ -403,8 +409,60 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
                 cached = exc
             if len(self.cache) > 50_000:
                 self.cache.clear()
-            self.cache[text] = cached
+            self.cache[key] = cached
         return cached
+
+
+def condition_cache_key(text: str, env: CompileEnv) -> str:
+    """Compiled conditions are cached by text, and by the named conditions they may refer to."""
+    return text if not env.definitions else f"{text}\x00{hash(env.definitions)}"
+
+
+def _provenance_files(
+    directory: Path, env: CompileEnv
+) -> tuple[PolicyFacts, OutputRules, CompileEnv, list[LintFinding]]:
+    """facts.toml and outputs.toml: the named sets and conditions, and how tool results are treated."""
+    facts, errors = load_facts(directory / FACTS_FILE, FACTS_FILE)
+    env = replace(env, definitions=tuple(sorted(facts.conditions.items())))
+    for name, text in facts.conditions.items():
+        inner = replace(env, definitions=tuple((k, v) for k, v in env.definitions if k != name))
+        try:
+            compile_condition(text, inner)
+        except ConditionError as exc:
+            line = next(
+                (
+                    n
+                    for n, raw in enumerate(_read_lines(directory / FACTS_FILE), 1)
+                    if raw.lstrip().startswith(name)
+                ),
+                None,
+            )
+            errors.append(
+                _error(
+                    FACTS_FILE,
+                    line,
+                    f"condition {name!r}, column {exc.column}: {exc.message}",
+                    _cond_code(exc),
+                )
+            )
+
+    def matcher(pattern: str) -> Callable[[str], bool]:
+        if not _TOOL_PATTERN_CHARS.match(pattern):
+            raise ValueError("tool names are lowercase ASCII plus glob characters")
+        try:
+            return tool_pattern(pattern).matches
+        except (re.error, PatternLimitException) as exc:
+            raise ValueError(str(exc)) from None
+
+    outputs, problems = load_outputs(directory / OUTPUTS_FILE, OUTPUTS_FILE, matcher)
+    return facts, outputs, env, errors + problems
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
 
 
 def _cond_code(err: ConditionError) -> str:
@@ -457,7 +515,9 @@ def load_policy(
         home=os.path.realpath(Path.home()),
         case_insensitive=case_insensitive,
     )
+    facts, outputs, env, fact_errors = _provenance_files(directory, env)
     model, errors = validate_model(directory / MODEL_FILE)
+    errors = fact_errors + errors
     all_files = policy_files(directory, files)
     adapter = _RecordingAdapter(all_files, directory, env, {} if cache is None else cache, files, grant_texts)
     if model is None or errors:
@@ -486,4 +546,7 @@ def load_policy(
         tuple(all_files),
         tuple(adapter.errors),
         tuple(adapter.skipped),
+        facts=facts,
+        outputs=outputs,
+        env=env,
     )

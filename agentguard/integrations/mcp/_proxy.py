@@ -43,6 +43,7 @@ from agentguard.integrations.mcp._back_channel import BackChannel
 from agentguard.integrations.mcp._naming import policy_tool_name, server_name_from_command
 from agentguard.models import Decision, Effect
 from agentguard.pipeline import ListablePolicy
+from agentguard.session import Session
 
 __all__ = ["FRAMEWORK", "McpProxy", "UpstreamUnavailable", "is_unconditional_deny"]
 
@@ -204,6 +205,10 @@ class McpProxy:
         self.show_hidden = show_hidden
         self.max_argument_bytes = max_argument_bytes
         self.session_id = f"mcp-{uuid.uuid4().hex[:12]}"
+        # One guard session per agent connection (docs/provenance.md): opened at its first tools/call.
+        self._session: Session | None = None
+        self._session_owner: object = None  # the SDK's Connection the session belongs to
+        self._sessions_opened = 0
         self._tools: dict[str, _Tool] = {}
         self._registered: set[str] = set()
         self._downstream: ServerSession | None = None
@@ -265,7 +270,31 @@ class McpProxy:
         return await self._upstream.start(tg)
 
     async def stop_upstream(self) -> None:
+        self._end_session()
         await self._upstream.close()
+
+    def _session_for(self, downstream: ServerSession) -> Session:
+        """The guard session of this agent connection; a new connection ends the previous one.
+
+        The SDK builds a ``ServerSession`` per request; the ``Connection`` behind it is the one
+        object that lives as long as the agent's connection (stdio, or one streamable-HTTP session).
+        """
+        connection = downstream._connection
+        if self._session is not None and self._session_owner is connection:
+            return self._session
+        self._end_session()
+        self._sessions_opened += 1
+        suffix = "" if self._sessions_opened == 1 else f"-{self._sessions_opened}"
+        self._session = self.guard.open_session(
+            session_id=self.session_id + suffix, agent=self.agent, framework=FRAMEWORK
+        )
+        self._session_owner = connection
+        return self._session
+
+    def _end_session(self) -> None:
+        session, self._session, self._session_owner = self._session, None, None
+        if session is not None:
+            self.guard.close_session(session, agent=self.agent, framework=FRAMEWORK)
 
     def build_server(self, init: types.InitializeResult) -> Server[Any]:
         """The SDK server, with a handler for each capability the real server declared."""
@@ -548,14 +577,10 @@ class McpProxy:
             return await self._forward(ctx, upstream_name, decided)
 
         try:
-            result: types.CallToolResult | types.InputRequiredResult = await self.guard.acall(
-                policy_name,
-                arguments,
-                agent=self.agent,
-                session=self.session_id,
-                framework=FRAMEWORK,
-                invoke=forward,
-            )
+            with self._session_for(ctx.session).active():
+                result: types.CallToolResult | types.InputRequiredResult = await self.guard.acall(
+                    policy_name, arguments, agent=self.agent, framework=FRAMEWORK, invoke=forward
+                )
         except AgentGuardError as exc:
             return _error_result(rejection_text(exc))
         return result
@@ -567,7 +592,7 @@ class McpProxy:
             error,
             framework=FRAMEWORK,
             agent=self.agent,
-            session=self.session_id,
+            session=self._session.id if self._session is not None else self.session_id,
             **received,
         )
         return _error_result(text)

@@ -1,0 +1,267 @@
+"""``outputs.toml``: how the guard treats each tool's *result*: trust labels and redaction.
+
+    [[output]]
+    tool = "banking.get_*"       # glob over policy tool names, as in policy.csv's tool column
+    trust = "trusted"            # the user's own data; anything no entry labels is "untrusted"
+    untrusted = ["$[*].subject"] # JSON paths of fields third parties can write
+    [[output]]
+    tool = "**"
+    redact = ["secret"]          # take secrets (and with "pii", personal data) out of every result
+
+Every entry whose ``tool`` matches applies, in file order: a later ``trust`` overrides an earlier
+one, field lists add up (the longest matching path decides a field), ``redact`` categories add up.
+JSON paths: ``$`` then ``.name``, ``["name"]``, ``[3]``, ``[*]`` or ``.*``; a path labels the whole
+subtree under it. A string result that holds JSON (an object or array) is read as that JSON.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from agentguard import detectors
+from agentguard.policy._types import LintFinding
+from agentguard.session._session import Leaf, Trust
+
+__all__ = ["OUTPUTS_FILE", "OutputRules", "OutputTreatment", "load_outputs", "parse_json_path"]
+
+OUTPUTS_FILE = "outputs.toml"
+MAX_LEAVES = 200_000
+MAX_DEPTH = 64
+_Segment = str | int | None  # None: any key or index
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*|\*)|\[(\*|\d+|\"[^\"]*\"|'[^']*')\]")
+_CATEGORIES: dict[str, detectors.Category] = {"secret": "secret", "pii": "pii"}
+
+
+def parse_json_path(text: str) -> tuple[_Segment, ...]:
+    """``$.a[*].b`` -> ``("a", None, "b")``; ``ValueError`` for anything outside the subset."""
+    if not text.startswith("$"):
+        raise ValueError(f"JSON path {text!r} must start with $")
+    segments: list[_Segment] = []
+    pos = 1
+    while pos < len(text):
+        m = _PATH_PART.match(text, pos)
+        if m is None:
+            raise ValueError(
+                f'JSON path {text!r}: cannot read {text[pos:]!r} (use .name, ["name"], [3], [*])'
+            )
+        name, bracket = m.group(1), m.group(2)
+        if name is not None:
+            segments.append(None if name == "*" else name)
+        elif bracket == "*":
+            segments.append(None)
+        elif bracket.isdigit():
+            segments.append(int(bracket))
+        else:
+            segments.append(bracket[1:-1])
+        pos = m.end()
+    return tuple(segments)
+
+
+def _path_matches(pattern: tuple[_Segment, ...], path: tuple[str | int, ...]) -> bool:
+    if len(pattern) > len(path):
+        return False
+    return all(p is None or p == q for p, q in zip(pattern, path, strict=False))
+
+
+def _render(path: tuple[str | int, ...]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, str) and value[:1] in ("{", "[") and len(value) < 20_000_000:
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class OutputTreatment:
+    """What applies to one tool's results: its trust, per-field trust, redaction categories."""
+
+    trust: Trust = "untrusted"
+    fields: tuple[tuple[tuple[_Segment, ...], Trust], ...] = ()
+    redact: frozenset[str] = frozenset()
+
+    def leaves(self, value: Any) -> Iterator[Leaf]:
+        """Every scalar of the result with its JSON path and trust (past ``MAX_LEAVES``: untrusted)."""
+        count = 0
+        stack: list[tuple[tuple[str | int, ...], Any, int]] = [((), _as_json(value), 0)]
+        while stack:
+            path, node, depth = stack.pop()
+            if isinstance(node, dict) and depth < MAX_DEPTH:
+                stack.extend(((*path, str(k)), _as_json(v), depth + 1) for k, v in reversed(node.items()))
+                continue
+            if isinstance(node, list | tuple) and depth < MAX_DEPTH:
+                stack.extend(((*path, i), _as_json(v), depth + 1) for i, v in reversed(list(enumerate(node))))
+                continue
+            if node is None or isinstance(node, bool):
+                continue
+            if not isinstance(node, str | int | float):
+                node = repr(node)
+            count += 1
+            trust = self.trust_of(path) if count <= MAX_LEAVES else "untrusted"
+            yield Leaf(_render(path), node, trust)
+
+    def trust_of(self, path: tuple[str | int, ...]) -> Trust:
+        best: tuple[int, Trust] = (-1, self.trust)
+        for pattern, trust in self.fields:
+            if len(pattern) >= best[0] and _path_matches(pattern, path):
+                best = (len(pattern), trust)
+        return best[1]
+
+    def apply_redaction(self, value: Any) -> tuple[Any, dict[str, int]]:
+        """``value`` with detector hits of the ``redact`` categories replaced, and the count per kind."""
+        if not self.redact:
+            return value, {}
+        categories = tuple(_CATEGORIES[c] for c in sorted(self.redact))
+        counts: dict[str, int] = {}
+
+        def text(s: str) -> str:
+            findings = detectors.scan(s, categories)
+            if not findings:
+                return s
+            out: list[str] = []
+            pos = 0
+            for f in findings:
+                if f.start < pos:
+                    continue
+                out.append(s[pos : f.start])
+                out.append(f"[REDACTED:{f.kind}]")
+                counts[f.kind] = counts.get(f.kind, 0) + 1
+                pos = f.end
+            out.append(s[pos:])
+            return "".join(out)
+
+        def walk(node: Any, depth: int) -> Any:
+            if isinstance(node, str):
+                return text(node)
+            if depth >= MAX_DEPTH:
+                return node
+            if isinstance(node, dict):
+                return {k: walk(v, depth + 1) for k, v in node.items()}
+            if isinstance(node, list):
+                return [walk(v, depth + 1) for v in node]
+            if isinstance(node, tuple):
+                return tuple(walk(v, depth + 1) for v in node)
+            if isinstance(node, BaseModel):
+                dumped = node.model_dump(mode="json", by_alias=True)
+                redacted = walk(dumped, depth + 1)
+                return node if redacted == dumped else type(node).model_validate(redacted)
+            if isinstance(node, bytes):
+                return text(node.decode("utf-8", "replace"))
+            return node
+
+        return walk(value, 0), counts
+
+
+class OutputRules:
+    """The entries of ``outputs.toml``, matched per tool name (answers are cached per tool)."""
+
+    def __init__(self, entries: tuple[tuple[Callable[[str], bool], OutputTreatment], ...] = ()) -> None:
+        self.entries = entries
+        self._cache: dict[str, OutputTreatment] = {}
+
+    def for_tool(self, tool: str) -> OutputTreatment:
+        found = self._cache.get(tool)
+        if found is not None:
+            return found
+        trust: Trust = "untrusted"
+        fields: list[tuple[tuple[_Segment, ...], Trust]] = []
+        redact: set[str] = set()
+        for matches, entry in self.entries:
+            if matches(tool):
+                trust = entry.trust if entry.trust else trust
+                fields.extend(entry.fields)
+                redact |= entry.redact
+        found = OutputTreatment(trust, tuple(fields), frozenset(redact))
+        if len(self._cache) < 10_000:
+            self._cache[tool] = found
+        return found
+
+
+def load_outputs(
+    path: Path, label: str, tool_matcher: Callable[[str], Callable[[str], bool]]
+) -> tuple[OutputRules, list[LintFinding]]:
+    """Read ``outputs.toml`` (missing: every result untrusted, nothing redacted); errors name the entry."""
+
+    def error(message: str, line: int | None = None) -> LintFinding:
+        return LintFinding(severity="error", file=label, line=line, message=message, code="outputs")
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return OutputRules(), []
+    except (OSError, UnicodeDecodeError) as exc:
+        return OutputRules(), [error(f"cannot read: {exc}")]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"at line (\d+)", str(exc))
+        return OutputRules(), [error(f"invalid TOML: {exc}", int(m.group(1)) if m else None)]
+    errors: list[LintFinding] = []
+    if set(data) - {"output"}:
+        errors.append(
+            error(f"unknown key(s) {', '.join(sorted(set(data) - {'output'}))}; use [[output]] entries")
+        )
+    raw = data.get("output", [])
+    if not isinstance(raw, list):
+        return OutputRules(), [*errors, error("'output' must be an array of tables: [[output]]")]
+    starts = [text.count("\n", 0, m.start()) + 1 for m in re.finditer(r"^\s*\[\[output\]\]", text, re.M)]
+    entries: list[tuple[Callable[[str], bool], OutputTreatment]] = []
+    for n, item in enumerate(raw):
+        line = starts[n] if n < len(starts) else None
+        where = f"[[output]] entry {n + 1}"
+        if not isinstance(item, dict):
+            errors.append(error(f"{where} must be a table", line))
+            continue
+        unknown = sorted(set(item) - {"tool", "trust", "trusted", "untrusted", "redact"})
+        if unknown:
+            errors.append(error(f"{where}: unknown key(s) {', '.join(unknown)}", line))
+            continue
+        tool = item.get("tool")
+        if not isinstance(tool, str) or not tool:
+            errors.append(error(f"{where}: 'tool' (a tool name or glob) is required", line))
+            continue
+        try:
+            matcher = tool_matcher(tool)
+        except ValueError as exc:
+            errors.append(error(f"{where}: tool pattern {tool!r}: {exc}", line))
+            continue
+        trust = item.get("trust", "")
+        if trust not in ("", "trusted", "untrusted"):
+            errors.append(error(f"{where}: trust must be 'trusted' or 'untrusted', got {trust!r}", line))
+            continue
+        fields: list[tuple[tuple[_Segment, ...], Trust]] = []
+        ok = True
+        for label_ in ("trusted", "untrusted"):
+            paths = item.get(label_, [])
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+                errors.append(error(f"{where}: '{label_}' must be a list of JSON paths", line))
+                ok = False
+                continue
+            for p in paths:
+                try:
+                    fields.append((parse_json_path(p), "trusted" if label_ == "trusted" else "untrusted"))
+                except ValueError as exc:
+                    errors.append(error(f"{where}: {exc}", line))
+                    ok = False
+        redact = item.get("redact", [])
+        if not isinstance(redact, list) or not set(redact) <= set(_CATEGORIES):
+            errors.append(error(f'{where}: \'redact\' must be a list of "secret" and/or "pii"', line))
+            ok = False
+        if ok:
+            treatment = OutputTreatment(trust or "", tuple(fields), frozenset(redact))  # type: ignore[arg-type]
+            entries.append((matcher, treatment))
+    return OutputRules(tuple(entries)), errors

@@ -1,0 +1,225 @@
+"""Conditions over provenance and the session (see docs/provenance.md for the full reference).
+
+Provenance of an argument's value (every scalar inside a list/object argument is checked):
+    from_user(arg)           every value occurs in the user's request or a vouched value
+    trusted(arg)             every value occurs in a trusted source (request, vouched, trusted output)
+    from_tool(arg, "glob")   every value occurs in the output of a tool matching the glob
+    untrusted(arg)           some value occurs in an untrusted output (it may also be trusted)
+    untrusted_only(arg)      some value occurs in an untrusted output and in no trusted source
+    unseen(arg)              some value occurs nowhere in the session
+The session:
+    session_read("untrusted" | "secret" | "pii")   true once the session read such content;
+                                                    true outside any session (nothing is known)
+Text arguments (``*`` = every string argument, and all of them joined, so a split value is seen):
+    carries_untrusted(arg)        contains a URL, e-mail, IBAN or long value seen only in untrusted output
+The other text, fact and comparison conditions (every_url, host_in, is, same...) are in _textfacts.
+
+Outside a session nothing is known: provenance tests that would *allow* (``trusted``...) are
+false, ``unseen`` and ``session_read`` are true, ``untrusted``/``untrusted_only``/``carries_untrusted``
+are false, so rules that matter must be written as ``!trusted(x)``, never as ``untrusted(x)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from wcmatch import fnmatch
+
+from agentguard.policy import _conditions as c
+from agentguard.session._evidence import collecting as _collecting
+from agentguard.session._evidence import note as _note
+from agentguard.session._index import TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry
+from agentguard.session._session import Session, current_session
+
+if TYPE_CHECKING:
+    from agentguard.policy._conditions import EvalContext, Predicate, _Builder
+
+__all__ = [
+    "carries_untrusted",
+    "from_tool",
+    "from_user",
+    "session_read",
+    "trusted",
+    "unseen",
+    "untrusted",
+    "untrusted_only",
+]
+
+_MAX_ITEMS = 1000
+_MARKS = ("untrusted", "secret", "pii")
+
+
+def _where(session: Session, entries: list[Entry]) -> str:
+    if not entries:
+        return "was never seen in this session"
+    first = min(e.first for e in entries)
+    text = f"first appeared in {session.source(first).describe()}"
+    untrusted = [e.first_untrusted for e in entries if e.first_untrusted >= 0]
+    if untrusted and min(untrusted) != first:
+        text += f"; also in {session.source(min(untrusted)).describe()}"
+    return text
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _scalars(value: Any, out: list[Any] | None = None) -> list[Any]:
+    """Strings and numbers inside ``value`` (object values and list items, recursively), capped."""
+    out = [] if out is None else out
+    if isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+        out.append(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            if len(out) >= _MAX_ITEMS:
+                break
+            _scalars(item, out)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            if len(out) >= _MAX_ITEMS:
+                break
+            _scalars(item, out)
+    return out
+
+
+def _texts(ctx: EvalContext, ref: tuple[str, ...] | None) -> list[str] | None:
+    """The string values of one argument, or of all (plus all of them joined) for ``*``; None if missing."""
+    if ref is None:
+        strings = [s for s in _scalars(ctx.arguments) if isinstance(s, str)]
+        return [*strings, "".join(strings)] if len(strings) > 1 else strings
+    value = c._lookup(ctx.arguments, ref)
+    if value is c._MISSING:
+        return None
+    return [s for s in _scalars(value) if isinstance(s, str)]
+
+
+def _looked_up(ctx: EvalContext, session: Session, value: Any) -> tuple[int, list[Entry]]:
+    key = ("prov", session.id, value)
+    hit = ctx.memo.get(key)
+    if hit is None:
+        hit = ctx.memo[key] = session.lookup(value)
+    return hit
+
+
+# ---------------------------------------------------------------- provenance of a value
+
+_ValueTest = Callable[[int, list[Entry], Session], bool]
+
+
+def _provenance(b: _Builder, test: _ValueTest, *, every: bool, no_session: bool, extra: int = 0) -> Predicate:
+    b.arity(1 + extra)
+    ref = b.ref(0)
+    name = b.call.name
+    label = ".".join(ref)
+
+    def pred(ctx: EvalContext) -> bool:
+        value = c._lookup(ctx.arguments, ref)
+        if value is c._MISSING:
+            return False
+        items = _scalars(value)
+        if not items:
+            return False
+        session = current_session()
+        if session is None:
+            _note(lambda: f"{name}({label}): no session, provenance unknown")
+            return no_session
+        collecting = _collecting()
+        for item in items:
+            mask, entries = _looked_up(ctx, session, item)
+            if collecting:
+                _note(lambda: f"{label} = {_short(item)} {_where(session, entries)}")  # noqa: B023
+            if test(mask, entries, session) is not every:
+                return not every
+        return every
+
+    return pred
+
+
+def from_user(b: _Builder) -> Predicate:
+    return _provenance(b, lambda m, e, s: bool(m & (USER | VOUCHED)), every=True, no_session=False)
+
+
+def trusted(b: _Builder) -> Predicate:
+    return _provenance(b, lambda m, e, s: bool(m & TRUSTED_ANY), every=True, no_session=False)
+
+
+def untrusted(b: _Builder) -> Predicate:
+    return _provenance(b, lambda m, e, s: bool(m & UNTRUSTED), every=False, no_session=False)
+
+
+def untrusted_only(b: _Builder) -> Predicate:
+    return _provenance(
+        b, lambda m, e, s: bool(m & UNTRUSTED) and not m & TRUSTED_ANY, every=False, no_session=False
+    )
+
+
+def unseen(b: _Builder) -> Predicate:
+    return _provenance(b, lambda m, e, s: m == 0, every=False, no_session=True)
+
+
+def from_tool(b: _Builder) -> Predicate:
+    b.arity(2)
+    pattern = b.string(1)
+    try:
+        matcher = fnmatch.compile(pattern.lower(), flags=fnmatch.BRACE)
+    except ValueError as exc:
+        raise b.fail(f"bad tool glob {pattern!r}: {exc}", b.call.args[1]) from None
+
+    def test(mask: int, entries: list[Entry], session: Session) -> bool:
+        return any(
+            session.sources[i].kind == "output" and matcher.match(session.sources[i].tool or "")
+            for entry in entries
+            for i in entry.sources
+        )
+
+    return _provenance(b, test, every=True, no_session=False, extra=1)
+
+
+# ---------------------------------------------------------------- the session
+
+
+def session_read(b: _Builder) -> Predicate:
+    b.arity(1)
+    mark = b.string(0)
+    if mark not in _MARKS:
+        raise b.fail(f"{mark!r} is not one of {', '.join(_MARKS)}", b.call.args[0])
+
+    def pred(ctx: EvalContext) -> bool:
+        session = current_session()
+        if session is None:
+            _note(lambda: f'session_read("{mark}"): no session, assumed true')
+            return True
+        if session.has_read(mark):
+            _note(lambda: f"the session read {mark} content first in {session.marked_by(mark)}")
+            return True
+        return False
+
+    return pred
+
+
+# ---------------------------------------------------------------- text arguments (more in _textfacts)
+
+
+def carries_untrusted(b: _Builder) -> Predicate:
+    b.arity(1)
+    ref = b.ref_or_star(0)
+    label = "*" if ref is None else ".".join(ref)
+
+    def pred(ctx: EvalContext) -> bool:
+        texts = _texts(ctx, ref)
+        session = current_session()
+        if not texts or session is None:
+            return False
+        for text in texts:
+            hits = [
+                (k, e) for k, e in session.find_in(text) if e.mask & UNTRUSTED and not e.mask & TRUSTED_ANY
+            ]
+            if hits:
+                key, entry = hits[0]
+                _note(lambda: f"{label} carries {_short(key)}, {_where(session, [entry])}")  # noqa: B023
+                return True
+        return False
+
+    return pred

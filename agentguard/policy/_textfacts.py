@@ -1,0 +1,199 @@
+"""Conditions over text arguments, facts and pairs of arguments (see docs/provenance.md).
+
+contains_fact(arg, "set")          the text contains a member of a fact set
+every_url / every_email / every_iban(arg, "cond")
+                                   every URL / e-mail / IBAN written in the text satisfies cond (over _)
+host_in(arg, "set")                the URL's host / e-mail's domain is in the set or under a member
+is(arg, "name")                    the named condition of facts.toml holds for the value
+same(a, b), lt_arg(a, b), le_arg(a, b)   two arguments compared
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from agentguard.policy import _conditions as c
+from agentguard.policy._provenance import _scalars, _short, _texts
+from agentguard.session._evidence import note as _note
+from agentguard.session._values import entities, host_of, key_of, keys_of
+
+if TYPE_CHECKING:
+    from agentguard.policy._conditions import EvalContext, Predicate, _Builder
+
+__all__ = [
+    "contains_fact",
+    "every_email",
+    "every_iban",
+    "every_url",
+    "host_in",
+    "is_",
+    "le_arg",
+    "lt_arg",
+    "same",
+]
+
+
+def contains_fact(b: _Builder) -> Predicate:
+    from agentguard.policy._facts import EnumerableFacts
+
+    b.arity(2)
+    ref = b.ref_or_star(0)
+    fact = b.string(1)
+
+    def pred(ctx: EvalContext) -> bool:
+        facts = ctx.facts
+        texts = _texts(ctx, ref)
+        if not texts or not isinstance(facts, EnumerableFacts):
+            return False
+        return any(facts.find_in(fact, text) is not None for text in texts)
+
+    return pred
+
+
+def _sub_condition(b: _Builder, index: int) -> c.Condition:
+    tok = b.call.args[index]
+    text = b.string(index)
+    try:
+        sub = c.compile_condition(text, b.env)
+    except c.ConditionError as exc:
+        raise b.fail(f"inner condition {text!r}, column {exc.column}: {exc.message}", tok) from None
+    if sub.sandbox is not None or sub.timeout_s is not None:
+        raise b.fail("an inner condition cannot carry sandbox() or timeout()", tok)
+    return sub
+
+
+def _bound(ctx: EvalContext, value: Any) -> EvalContext:
+    return c.EvalContext({"_": value}, facts=ctx.facts)
+
+
+def _f_every(b: _Builder, kind: str) -> Predicate:
+    b.arity(2)
+    ref = b.ref_or_star(0)
+    sub = _sub_condition(b, 1)
+    kinds = frozenset({kind})
+    label = "*" if ref is None else ".".join(ref)
+
+    def pred(ctx: EvalContext) -> bool:
+        texts = _texts(ctx, ref)
+        if texts is None:
+            return False
+        for text in texts:
+            for entity in entities(text, kinds):
+                if not sub(_bound(ctx, entity.text)):
+                    _note(lambda: f"{label}: {kind} {_short(entity.text)} fails {sub.text!r}")  # noqa: B023
+                    return False
+        return True
+
+    return pred
+
+
+# ---------------------------------------------------------------- facts and comparisons
+
+
+def _host_in(host: str, fact: str, ctx: EvalContext) -> bool:
+    from agentguard.policy._facts import EnumerableFacts
+
+    facts = ctx.facts
+    if facts is None:
+        return False
+    if facts.contains(fact, host):
+        return True
+    if isinstance(facts, EnumerableFacts):
+        return any(host.endswith("." + member) for member in facts.members(fact))
+    return False
+
+
+def host_in(b: _Builder) -> Predicate:
+    b.arity(2)
+    ref = b.ref(0)
+    fact = b.string(1)
+
+    def pred(ctx: EvalContext) -> bool:
+        value = c._lookup(ctx.arguments, ref)
+        items = _scalars(value) if value is not c._MISSING else []
+        if not items:
+            return False
+        for item in items:
+            if not isinstance(item, str):
+                return False
+            host = host_of(item)
+            if host is None:
+                bare = key_of(item).rstrip(".")
+                if not bare or any(ch in bare for ch in "/@: "):
+                    return False
+                host = bare
+            if not _host_in(host, fact, ctx):
+                return False
+        return True
+
+    return pred
+
+
+def is_(b: _Builder) -> Predicate:
+    b.arity(2)
+    ref = b.ref(0)
+    name = b.string(1)
+    definitions = dict(b.env.definitions)
+    if name not in definitions:
+        known = ", ".join(sorted(definitions)) or "none: define them under [conditions] in facts.toml"
+        raise b.fail(f"unknown named condition {name!r} (known: {known})", b.call.args[1])
+    inner_env = replace(b.env, definitions=tuple((k, v) for k, v in b.env.definitions if k != name))
+    try:
+        sub = c.compile_condition(definitions[name], inner_env)
+    except c.ConditionError as exc:
+        raise b.fail(f"named condition {name!r}: {exc.message}", b.call.args[1]) from None
+
+    def pred(ctx: EvalContext) -> bool:
+        value = c._lookup(ctx.arguments, ref)
+        return value is not c._MISSING and sub(_bound(ctx, value))
+
+    return pred
+
+
+def same(b: _Builder) -> Predicate:
+    b.arity(2)
+    left, right = b.ref(0), b.ref(1)
+
+    def pred(ctx: EvalContext) -> bool:
+        a, z = c._lookup(ctx.arguments, left), c._lookup(ctx.arguments, right)
+        if a is c._MISSING or z is c._MISSING:
+            return False
+        ka, kz = keys_of(a), keys_of(z)
+        if ka or kz:
+            return not ka.isdisjoint(kz)
+        return c._strict_equal(a, z)
+
+    return pred
+
+
+def _f_compare_args(b: _Builder, op: Callable[[float, float], bool]) -> Predicate:
+    b.arity(2)
+    left, right = b.ref(0), b.ref(1)
+
+    def pred(ctx: EvalContext) -> bool:
+        a, z = c._lookup(ctx.arguments, left), c._lookup(ctx.arguments, right)
+        return c._is_number(a) and c._is_number(z) and op(a, z)
+
+    return pred
+
+
+def every_url(b: _Builder) -> Predicate:
+    return _f_every(b, "url")
+
+
+def every_email(b: _Builder) -> Predicate:
+    return _f_every(b, "email")
+
+
+def every_iban(b: _Builder) -> Predicate:
+    return _f_every(b, "iban")
+
+
+def lt_arg(b: _Builder) -> Predicate:
+    return _f_compare_args(b, lambda x, y: x < y)
+
+
+def le_arg(b: _Builder) -> Predicate:
+    return _f_compare_args(b, lambda x, y: x <= y)

@@ -1,0 +1,94 @@
+"""What happens to a tool's result after it ran: redaction, then recording in the current session.
+
+The guard calls :func:`process_result` once per successful call. Redaction applies whether or not a
+session is open (a secret must not reach the model either way); recording needs a session. The
+session is marked ``secret``/``pii`` from the result as the tool returned it, before redaction:
+the tool *read* the secret even if the model never sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, cast, runtime_checkable
+
+from agentguard import detectors
+from agentguard.session._session import Leaf, Session
+
+__all__ = ["OutputHandling", "TreatsOutputs", "process_result"]
+
+
+class OutputHandling(Protocol):
+    """How one tool's results are treated (``agentguard.policy``'s ``OutputTreatment``)."""
+
+    @property
+    def redact(self) -> frozenset[str]: ...
+
+    def apply_redaction(self, value: Any) -> tuple[Any, dict[str, int]]: ...
+
+    def leaves(self, value: Any) -> Iterable[Leaf]: ...
+
+
+@runtime_checkable
+class TreatsOutputs(Protocol):
+    """A policy that says how tool results are treated (the ``PolicyEngine`` does, from outputs.toml)."""
+
+    def output_treatment(self, tool: str) -> OutputHandling: ...
+
+
+_TREATS: dict[type, bool] = {}
+
+
+def _treats_outputs(policy: object) -> TreatsOutputs | None:
+    """``policy`` if it is a ``TreatsOutputs``; the Protocol check (slow) is remembered per class."""
+    kind = type(policy)
+    known = _TREATS.get(kind)
+    if known is None:
+        known = _TREATS[kind] = isinstance(policy, TreatsOutputs)
+    return cast(TreatsOutputs, policy) if known else None
+
+
+def process_result(
+    policy: object,
+    session: Session | None,
+    *,
+    tool: str,
+    call_id: str,
+    arguments: Mapping[str, Any],
+    value: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """(the value to hand back, fields for the audit record). Fields are empty when nothing applied."""
+    treats = _treats_outputs(policy)
+    handling = treats.output_treatment(tool) if treats is not None else None
+    if handling is None and session is None:
+        return value, {}
+    fields: dict[str, Any] = {}
+    shown = value
+    if handling is not None and handling.redact:
+        shown, counts = handling.apply_redaction(value)
+        if counts:  # a list, not {kind: n}: the audit log would take "github_token" for a secret's name
+            fields["redacted"] = [{"kind": kind, "count": n} for kind, n in sorted(counts.items())]
+    if session is None:
+        return shown, fields
+    marks = [
+        mark
+        for mark, category in (("secret", "secret"), ("pii", "pii"))
+        if detectors.contains(value, category)  # type: ignore[arg-type]
+    ]
+    if handling is None:
+        leaves: Iterable[Leaf] = [Leaf("$", v, "untrusted") for v in detectors.iter_strings(value)]
+    else:
+        leaves = handling.leaves(shown)
+    record = session.record_result(
+        tool=tool,
+        call_id=call_id,
+        arguments=arguments,
+        leaves=leaves,
+        marks=marks,
+        redactions={r["kind"]: r["count"] for r in fields.get("redacted", ())},
+    )
+    fields["provenance"] = {
+        "trusted_fields": record.trusted_fields,
+        "untrusted_fields": record.untrusted_fields,
+        "marks": sorted(record.marks),
+    }
+    return shown, fields

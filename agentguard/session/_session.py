@@ -1,0 +1,276 @@
+"""A session: one agent conversation or task, what the user asked, and every tool output read in it.
+
+The current session is a context variable, so it follows the code that runs a conversation: a
+thread started inside a session does not inherit it (threads start with an empty context), asyncio
+tasks created inside one do (they copy the context when created), and two sessions in two tasks or
+threads never see each other's values.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from agentguard.session._index import TRUSTED, UNTRUSTED, USER, VOUCHED, Entry, ValueIndex
+from agentguard.session._values import (
+    MAX_KEY_CHARS,
+    MIN_CONTAINED,
+    entities,
+    key_of,
+    keys_of,
+    tokens,
+)
+
+__all__ = ["Leaf", "ResultRecord", "Session", "Source", "Trust", "current_session"]
+
+Trust = Literal["trusted", "untrusted"]
+_MARKS = frozenset({"untrusted", "secret", "pii"})
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where values came from: the user's request, a vouched value, or a tool result's fields of one trust."""
+
+    index: int
+    kind: Literal["user", "vouched", "output"]
+    trust: Trust
+    tool: str | None = None
+    call_id: str | None = None
+    arguments: Mapping[str, Any] | None = None
+
+    def describe(self) -> str:
+        if self.kind == "user":
+            return "the user's request"
+        if self.kind == "vouched":
+            return "a value the application vouched for"
+        call = f", call {self.call_id[:8]}…" if self.call_id else ""
+        return f"the {self.trust} output of {self.tool}{call}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "trust": self.trust, "tool": self.tool, "call_id": self.call_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """One field of a tool result: its JSON path, its scalar value and the trust the policy gives it."""
+
+    path: str
+    value: Any
+    trust: Trust
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRecord:
+    """What the session keeps about one tool result (the values themselves live in the index)."""
+
+    call_id: str
+    tool: str
+    arguments: Mapping[str, Any]
+    trusted_fields: int
+    untrusted_fields: int
+    marks: frozenset[str]
+    redactions: Mapping[str, int] = field(default_factory=dict)
+
+
+_CURRENT: contextvars.ContextVar[Session | None] = contextvars.ContextVar("agentguard_session", default=None)
+
+
+def current_session() -> Session | None:
+    """The session this code runs in, or ``None`` outside any session."""
+    return _CURRENT.get()
+
+
+def _flatten(value: Any) -> Iterator[Any]:
+    """Scalars inside vouched values: an address book may be a list, a contact a mapping."""
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _flatten(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _flatten(item)
+    else:
+        yield value
+
+
+class Session:
+    """One conversation: the user's request (trusted), vouched values, and the tool outputs read.
+
+    Build it with ``guard.session(...)``; conditions read the current one. ``marks`` says what the
+    session has read so far: ``untrusted`` content, a ``secret``, ``pii``.
+    """
+
+    def __init__(
+        self,
+        *,
+        user_request: str | None = None,
+        vouched: Iterable[Any] | Mapping[str, Any] = (),
+        session_id: str | None = None,
+    ) -> None:
+        self.id = session_id or f"s-{uuid.uuid4().hex[:16]}"
+        self.user_request = user_request
+        self.vouched: tuple[Any, ...] = tuple(vouched.values() if isinstance(vouched, Mapping) else vouched)
+        self.started = datetime.now(UTC)
+        self.index = ValueIndex()
+        self.sources: list[Source] = []
+        self.results: list[ResultRecord] = []
+        self._marks: set[str] = set()
+        self._marked_by: dict[str, str] = {}  # mark -> what first set it (evidence)
+        self._lock = threading.Lock()
+        self.closed = False
+        if user_request:
+            source = self._source("user", "trusted")
+            self._index_value(user_request, source.index, USER)
+        if self.vouched:
+            source = self._source("vouched", "trusted")
+            for value in _flatten(self.vouched):
+                self._index_value(value, source.index, VOUCHED, whole_only=True)
+
+    def __repr__(self) -> str:
+        return f"Session({self.id!r}, {len(self.results)} results, marks={sorted(self._marks)})"
+
+    # -- reading -------------------------------------------------------------------------------
+    @property
+    def marks(self) -> frozenset[str]:
+        return frozenset(self._marks)
+
+    def has_read(self, mark: str) -> bool:
+        return mark in self._marks
+
+    def marked_by(self, mark: str) -> str | None:
+        """What first gave the session ``mark`` ("the untrusted output of web.get, call 7f3a…")."""
+        return self._marked_by.get(mark)
+
+    def lookup(self, value: Any) -> tuple[int, list[Entry]]:
+        """The union mask of every key of ``value`` and the entries found (empty: never seen)."""
+        mask = 0
+        found: list[Entry] = []
+        get = self.index.get
+        for key in keys_of(value):
+            entry = get(key)
+            if entry is not None:
+                mask |= entry.mask
+                found.append(entry)
+        return mask, found
+
+    def find_in(self, text: str) -> list[tuple[str, Entry]]:
+        """Seen values written inside ``text``: long values, URLs, e-mails, IBANs, hosts, or all of it."""
+        if len(text) > 1_000_000:
+            text = text[:1_000_000]
+        normalised = key_of(text)
+        with self._lock:  # a search may seal pending keys into a new automaton
+            hits = list(self.index.find_in(normalised))
+        whole = self.index.get(normalised)  # the whole text, when it is one short value seen before
+        if whole is not None:
+            hits.append((normalised, whole))
+        for entity in entities(text):
+            entry = self.index.get(entity.key)
+            if entry is not None:
+                hits.append((entity.key, entry))
+        return hits
+
+    def source(self, index: int) -> Source:
+        return self.sources[index]
+
+    # -- recording -----------------------------------------------------------------------------
+    def record_result(
+        self,
+        *,
+        tool: str,
+        call_id: str,
+        arguments: Mapping[str, Any],
+        leaves: Iterable[Leaf],
+        marks: Iterable[str] = (),
+        redactions: Mapping[str, int] | None = None,
+    ) -> ResultRecord:
+        """Index one tool result's fields under their trust labels and update the session's marks."""
+        counts = {"trusted": 0, "untrusted": 0}
+        new_marks = set(marks) & _MARKS
+        with self._lock:
+            by_trust: dict[str, Source] = {}
+            for leaf in leaves:
+                source = by_trust.get(leaf.trust)
+                if source is None:
+                    source = by_trust[leaf.trust] = self._source(
+                        "output", leaf.trust, tool, call_id, arguments
+                    )
+                bit = TRUSTED if leaf.trust == "trusted" else UNTRUSTED
+                if self._index_value(leaf.value, source.index, bit):
+                    counts[leaf.trust] += 1
+            if counts["untrusted"]:
+                new_marks.add("untrusted")
+            first = by_trust.get("untrusted") or next(iter(by_trust.values()), None)
+            for mark in new_marks - self._marks:
+                where = first.describe() if first is not None else f"the output of {tool}"
+                self._marked_by[mark] = (
+                    where if mark == "untrusted" else f"the output of {tool} ({call_id[:8]}…)"
+                )
+            self._marks |= new_marks
+            record = ResultRecord(
+                call_id=call_id,
+                tool=tool,
+                arguments=dict(arguments),
+                trusted_fields=counts["trusted"],
+                untrusted_fields=counts["untrusted"],
+                marks=frozenset(new_marks),
+                redactions=dict(redactions or {}),
+            )
+            self.results.append(record)
+        return record
+
+    def mark(self, mark: str) -> None:
+        """Note that the session read something (``untrusted``, ``secret``, ``pii``) outside a result."""
+        if mark not in _MARKS:
+            raise ValueError(f"unknown session mark {mark!r} (one of {sorted(_MARKS)})")
+        with self._lock:
+            self._marked_by.setdefault(mark, "the application")
+            self._marks.add(mark)
+
+    def _source(
+        self,
+        kind: Literal["user", "vouched", "output"],
+        trust: Trust,
+        tool: str | None = None,
+        call_id: str | None = None,
+        arguments: Mapping[str, Any] | None = None,
+    ) -> Source:
+        source = Source(len(self.sources), kind, trust, tool, call_id, arguments)
+        self.sources.append(source)
+        return source
+
+    def _index_value(self, value: Any, source: int, bit: int, *, whole_only: bool = False) -> bool:
+        """Index one scalar: its keys, and for text the URLs, e-mails, IBANs, hosts and words in it."""
+        add = self.index.add
+        if not isinstance(value, str):
+            keys = keys_of(value)
+            for key in keys:
+                add(key, source, bit)
+            return bool(keys)
+        if not value.strip():
+            return False
+        base = key_of(value)
+        if len(base) <= MAX_KEY_CHARS:
+            for key in keys_of(value):
+                add(key, source, bit, contained=len(key) >= MIN_CONTAINED)
+        if whole_only:
+            return True
+        for entity in entities(value):
+            add(entity.key, source, bit, contained=entity.kind != "host")
+        for word in tokens(base):
+            add(word, source, bit)
+        return True
+
+    # -- the current session ---------------------------------------------------------------------
+    @contextmanager
+    def active(self) -> Iterator[Session]:
+        """Make this the current session for the code inside the ``with`` block (this context only)."""
+        token = _CURRENT.set(self)
+        try:
+            yield self
+        finally:
+            _CURRENT.reset(token)

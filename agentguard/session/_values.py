@@ -1,0 +1,272 @@
+"""How values are compared for provenance: one normal form, and the entities found inside text.
+
+Two spellings of a value share a *key* when they differ only in ways that do not change what the
+value means to a tool: letter case, Unicode compatibility forms and invisible format characters,
+runs of whitespace, the spaces inside an IBAN, and the URL spelling a WHATWG parser reads the same
+way (``HTTPS://Evil.COM:443/a/../b`` is ``https://evil.com/b``). Keys are what the session index
+stores and what conditions look up; neither side ever compares raw strings.
+
+What keys cannot see: a value the model *transformed* (translated, summarised, re-encoded,
+split into pieces and joined by the tool, or rebuilt digit by digit) no longer shares a key with
+its source. Provenance answers "this value was seen there", never "this value was not derived
+from there"; rules that matter treat a value of unknown provenance as untrusted.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import ada_url
+
+__all__ = [
+    "MIN_CONTAINED",
+    "Entity",
+    "entities",
+    "host_of",
+    "key_of",
+    "keys_of",
+    "tokens",
+]
+
+# Leaf values at least this long (after normalising) are also found *inside* a longer text
+# argument; shorter ones ("ok", "2024") would match almost any text.
+MIN_CONTAINED = 12
+MAX_KEY_CHARS = 4096
+
+_SPACE = re.compile(r"\s+")
+_URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"'`(){}\[\]|\\^]+")
+_EMAIL = re.compile(r"(?i)(?<![\w.%+-])[a-z0-9._%+-]{1,64}@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b")
+# An IBAN as people write it: letters and digits in groups of up to four, single spaces allowed.
+_IBAN = re.compile(r"(?i)\b[a-z]{2}\d{2}(?:[ -]?[a-z0-9]){11,30}\b")
+_TOKEN_EDGE = ".,;:!?\"'`()[]{}<>*_~"  # noqa: S105 - punctuation, not a password
+_TRAILING_URL_PUNCT = ".,;:!?'\")]}>"
+
+
+def _is_format_char(ch: str) -> bool:
+    return unicodedata.category(ch) == "Cf"
+
+
+def _clean(text: str) -> str:
+    """NFKC, no invisible format characters (zero-width spaces, joiners, bidi marks), casefolded."""
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
+        text = "".join(ch for ch in text if not _is_format_char(ch))
+    return text.casefold()
+
+
+def _visible(text: str) -> str:
+    """``text`` without invisible format characters: ``drop@evil\u200b.example`` is ``drop@evil.example``."""
+    return "".join(ch for ch in text if not _is_format_char(ch))
+
+
+def key_of(text: str) -> str:
+    """The normal form of a text value: cleaned, whitespace runs as one space, trimmed."""
+    return _SPACE.sub(" ", _clean(text)).strip()
+
+
+_NUMERIC = re.compile(r"[$€£¥]?([+-]?(?:\d{1,3}(?:[,']\d{3})+|\d+)(?:\.\d+)?)(?:[$€£¥]|eur|usd|chf|gbp)?")
+
+
+def numeric_key(text: str) -> str | None:
+    """The number key of a numeric string: ``"$1,200.50"``, ``"1200.5"`` and ``1200.5`` share one."""
+    m = _NUMERIC.fullmatch(text)
+    if m is None:
+        return None
+    try:
+        number = float(m.group(1).replace(",", "").replace("'", ""))
+    except ValueError:
+        return None
+    return _number_key(number) if math.isfinite(number) else None
+
+
+def _number_key(value: float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+_URL_SCHEMES = frozenset({"http", "https", "ftp", "ws", "wss"})
+
+
+@functools.lru_cache(maxsize=16_384)
+def _url_parts(raw: str) -> tuple[str, str] | None:
+    """(key, host) of a URL, WHATWG-parsed by ada; cached: the same URLs recur in outputs and calls."""
+    if raw.lower().startswith("www."):
+        raw = "http://" + raw
+    try:
+        href = ada_url.normalize_url(raw)
+    except ValueError:
+        return None
+    parts = urlsplit(href)  # of ada's own serialisation: unambiguous
+    if parts.scheme not in _URL_SCHEMES or not parts.hostname:
+        return None
+    href = href.split("#", 1)[0]
+    if parts.path == "/" and not parts.query and href.endswith("/"):
+        href = href[:-1]
+    return _clean(href), parts.hostname.rstrip(".").casefold()
+
+
+def canonical_url(text: str) -> str | None:
+    """A URL's key: the WHATWG parse, without fragment or a bare trailing ``/``, casefolded."""
+    raw = text.strip().rstrip(_TRAILING_URL_PUNCT)
+    if not raw or len(raw) > MAX_KEY_CHARS or _SPACE.search(raw) is not None:
+        return None
+    parts = _url_parts(raw)
+    return parts[0] if parts is not None else None
+
+
+def host_of(text: str) -> str | None:
+    """The host of a URL or the domain of an e-mail address, lowercased without a trailing dot."""
+    raw = text.strip()
+    if "@" in raw and "://" not in raw:
+        m = _EMAIL.fullmatch(raw)
+        return m.group().rsplit("@", 1)[1].casefold() if m else None
+    if ("://" not in raw and not raw.lower().startswith("www.")) or len(raw) > MAX_KEY_CHARS:
+        return None
+    parts = _url_parts(raw)
+    return parts[1] if parts is not None else None
+
+
+def _iban_key(text: str) -> str | None:
+    compact = re.sub(r"[ -]", "", text)
+    if 15 <= len(compact) <= 34 and compact[:2].isalpha() and compact[2:4].isdigit() and compact.isalnum():
+        return compact.casefold()
+    return None
+
+
+def keys_of(value: Any) -> frozenset[str]:
+    """Every key a scalar argument value is known by (empty for values that are not scalars)."""
+    if isinstance(value, bool) or value is None:
+        return frozenset()
+    if isinstance(value, int | float):
+        return (
+            frozenset()
+            if isinstance(value, float) and not math.isfinite(value)
+            else frozenset({_number_key(value)})
+        )
+    if not isinstance(value, str) or len(value) > MAX_KEY_CHARS:
+        return frozenset()
+    return _text_keys(value)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _text_keys(value: str) -> frozenset[str]:
+    base = key_of(value)
+    if not base:
+        return frozenset()
+    keys = {base}
+    bare = base.strip(_TOKEN_EDGE)  # "bob@example.com." in prose is the address
+    if bare and bare != base:
+        keys.add(bare)
+    number = numeric_key(bare) if bare[:1].isdigit() or bare[:1] in "$€£¥+-" else None
+    if number is not None:
+        keys.add(number)
+    if (":" in base or base.startswith("www.")) and " " not in base:
+        url = canonical_url(value)
+        if url is not None:
+            keys.add(url)
+    if _IBAN.fullmatch(base):
+        iban = _iban_key(base)
+        if iban is not None:
+            keys.add(iban)
+    return frozenset(keys)
+
+
+class Entity:
+    """A value found inside text: a URL, an e-mail address, an IBAN or a host, with its key."""
+
+    __slots__ = ("key", "kind", "text")
+
+    def __init__(self, kind: str, text: str, key: str) -> None:
+        self.kind = kind
+        self.text = text
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"Entity({self.kind}, {self.text!r})"
+
+
+ALL_KINDS = frozenset({"url", "email", "iban", "host"})
+_DIGIT_PAIR = re.compile(r"\d\d")
+
+
+def entities(text: str, kinds: frozenset[str] = ALL_KINDS) -> tuple[Entity, ...]:
+    """The URLs, e-mail addresses, IBANs (checksum-valid) and their hosts written in ``text``."""
+    if len(text) <= MAX_KEY_CHARS:
+        found = _entities_cached(text, ALL_KINDS)  # one analysis per text, whatever the kinds asked
+        return found if kinds == ALL_KINDS else tuple(e for e in found if e.kind in kinds)
+    return _entities(text, kinds)
+
+
+def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
+    found: list[Entity] = []
+    cleaned = text if text.isascii() else _visible(unicodedata.normalize("NFKC", text))
+    lowered = cleaned.lower()
+    want_urls = ("url" in kinds or "host" in kinds) and ("://" in lowered or "www." in lowered)
+    want_emails = ("email" in kinds or "host" in kinds) and "@" in cleaned
+    want_ibans = "iban" in kinds and _DIGIT_PAIR.search(cleaned) is not None
+    if want_urls:
+        for m in _URL.finditer(cleaned):
+            raw = m.group().rstrip(_TRAILING_URL_PUNCT)
+            key = canonical_url(raw)
+            if key is None:
+                continue
+            if "url" in kinds:
+                found.append(Entity("url", raw, key))
+            host = host_of(raw)
+            if host and "host" in kinds:
+                found.append(Entity("host", host, host))
+    if want_emails:
+        for m in _EMAIL.finditer(cleaned):
+            if "email" in kinds:
+                found.append(Entity("email", m.group(), m.group().casefold()))
+            if "host" in kinds:
+                domain = m.group().rsplit("@", 1)[1].casefold()
+                found.append(Entity("host", domain, domain))
+    if want_ibans:
+        for m in _IBAN.finditer(cleaned):
+            iban = _iban_in(m.group())
+            if iban is not None:
+                found.append(Entity("iban", *iban))
+    return tuple(found)
+
+
+_entities_cached = functools.lru_cache(maxsize=4096)(_entities)
+
+
+def _iban_in(candidate: str) -> tuple[str, str] | None:
+    """The longest checksum-valid IBAN at the start of a greedy match ("DE89 3704 ... 00 thanks")."""
+    cuts = [len(candidate), *[m.start() for m in re.finditer(r"[ -]", candidate)][::-1]]
+    for end in cuts:
+        text = candidate[:end]
+        key = _iban_key(text)
+        if key is not None and _iban_checksum(key):
+            return text, key
+    return None
+
+
+def _iban_checksum(key: str) -> bool:
+    s = key.upper()
+    try:
+        number = int("".join(str(int(c, 36)) for c in s[4:] + s[:4]))
+    except ValueError:
+        return False
+    return number % 97 == 1
+
+
+def tokens(key: str) -> Iterator[str]:
+    """The words of a normalised text, stripped of surrounding punctuation (3 characters or more)."""
+    for word in key.split(" "):
+        word = word.strip(_TOKEN_EDGE)
+        if word[:1].isdigit() or word[:1] in "$€£¥+-":
+            number = numeric_key(word)
+            if number is not None:
+                yield number  # amounts: "1,200.50" in a sentence is the number 1200.5
+        if len(word) >= 3:
+            yield word
