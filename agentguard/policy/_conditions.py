@@ -10,6 +10,12 @@
 Every function is checked for arity and argument types when the policy loads; a condition that
 cannot be compiled is a ``ConditionError`` naming the column. Evaluation never raises for odd
 argument values: a missing argument or a value of the wrong type makes the call false.
+
+Conditions have three values: true, false and ``None``, "cannot tell" (only the shell functions
+produce it, for a command line whose meaning is known only when it runs). ``!`` keeps ``None``;
+``&&`` and ``||`` follow Kleene logic. The engine resolves ``None`` by the rule's effect: a match
+for deny and ask rules, no match for allow rules. Subtrees that cannot produce ``None`` compile to
+plain boolean code, so conditions without shell functions cost what they did before.
 """
 
 from __future__ import annotations
@@ -27,12 +33,14 @@ from wcmatch import glob
 from wcmatch._wcparse import PatternLimitException
 
 from agentguard import detectors
-from agentguard.policy._shell import (
+from agentguard.policy._shell import ShellParseError, parse_script
+from agentguard.policy._shellmatch import (
     CommandPattern,
-    ShellParseError,
-    cmd_any_matches,
-    cmd_matches,
-    parse_command,
+    OptionSet,
+    Tri,
+    cmd_any_result,
+    cmd_result,
+    opt_result,
 )
 from agentguard.policy._urls import UrlPattern
 
@@ -115,7 +123,7 @@ class EvalContext:
         return self._now
 
 
-Predicate = Callable[[EvalContext], bool]
+Predicate = Callable[[EvalContext], Tri]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +136,15 @@ class Condition:
     timeout_s: float | None = None
     unconditional: bool = True  # nothing but "*" or annotations: the rule applies to every call
     functions: frozenset[str] = frozenset()
+    tri: bool = False  # the predicate may answer None ("cannot tell")
 
-    def __call__(self, ctx: EvalContext) -> bool:
+    def __call__(self, ctx: EvalContext) -> Tri:
         return self.predicate(ctx)
+
+    def holds(self, ctx: EvalContext, *, allow: bool) -> bool:
+        """The rule's match: "cannot tell" matches deny and ask rules, never allow rules."""
+        held = self.predicate(ctx)
+        return (not allow) if held is None else held
 
 
 # ---------------------------------------------------------------- tokens and syntax tree
@@ -456,32 +470,62 @@ def _f_path(b: _Builder) -> Predicate:
     return pred
 
 
+def _script_arg(b: _Builder) -> Callable[[EvalContext], Any]:
+    """The parsed command line of argument 1: ``_MISSING``, ``None`` (cannot be analysed) or a Script."""
+    ref = b.ref(0)
+
+    def get(ctx: EvalContext) -> Any:
+        value = _lookup(ctx.arguments, ref)
+        if value is _MISSING or not isinstance(value, str):
+            return value if value is _MISSING else None  # not a command line: cannot tell
+        key = ("sh", value)
+        parsed = ctx.memo.get(key, _MISSING)
+        if parsed is _MISSING:
+            try:
+                parsed = parse_script(value)
+            except ShellParseError:
+                parsed = None
+            ctx.memo[key] = parsed
+        return parsed
+
+    return get
+
+
 def _f_cmd(b: _Builder, *, any_: bool) -> Predicate:
     b.arity(2, 10_000)
-    ref = b.ref(0)
+    get = _script_arg(b)
     patterns: list[CommandPattern] = []
     for i in range(1, len(b.call.args)):
         try:
             patterns.append(CommandPattern.parse(b.string(i)))
         except ValueError as exc:
             raise b.fail(str(exc), b.call.args[i]) from None
+    result = cmd_any_result if any_ else cmd_result
 
-    def pred(ctx: EvalContext) -> bool:
-        value = _lookup(ctx.arguments, ref)
-        if value is _MISSING:
-            return False
-        if not isinstance(value, str):
-            return any_  # not a command line at all: cmd_any fails closed, cmd does not match
-        key = ("sh", value)
-        if key in ctx.memo:
-            parsed = ctx.memo[key]
-        else:
-            try:
-                parsed = parse_command(value)
-            except ShellParseError:
-                parsed = None
-            ctx.memo[key] = parsed
-        return cmd_any_matches(parsed, patterns) if any_ else cmd_matches(parsed, patterns)
+    def pred(ctx: EvalContext) -> Tri:
+        parsed = get(ctx)
+        return False if parsed is _MISSING else result(parsed, patterns)
+
+    return pred
+
+
+def _f_opt(b: _Builder) -> Predicate:
+    """``opt(command, "git", "--output", "-o")``: a command that may run starts with the pattern
+    and carries one of the options (see ``OptionSet`` for how options are recognised)."""
+    b.arity(3, 10_000)
+    get = _script_arg(b)
+    try:
+        pattern = CommandPattern.parse(b.string(1), open_ended=True)
+    except ValueError as exc:
+        raise b.fail(str(exc), b.call.args[1]) from None
+    try:
+        options = OptionSet.parse([b.string(i) for i in range(2, len(b.call.args))])
+    except ValueError as exc:
+        raise b.fail(str(exc)) from None
+
+    def pred(ctx: EvalContext) -> Tri:
+        parsed = get(ctx)
+        return False if parsed is _MISSING else opt_result(parsed, pattern, options)
 
     return pred
 
@@ -604,6 +648,7 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "path": _f_path,
     "cmd": lambda b: _f_cmd(b, any_=False),
     "cmd_any": lambda b: _f_cmd(b, any_=True),
+    "opt": _f_opt,
     "url": _f_url,
     "regex": _f_regex,
     "glob": _f_glob,
@@ -620,6 +665,7 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "before": _f_before,
     "known": _f_known,
 }
+_TRI_FUNCTIONS = frozenset({"cmd", "cmd_any", "opt"})  # the functions that may answer None
 _ANNOTATIONS = ("sandbox", "timeout")
 FUNCTION_NAMES = frozenset(_FUNCTIONS) | frozenset(_ANNOTATIONS)
 
@@ -628,12 +674,61 @@ def _always(ctx: EvalContext) -> bool:
     return True
 
 
+def _tri(node: _Node) -> bool:
+    """Can this subtree answer None? (Only then does it pay for three-valued logic.)"""
+    if isinstance(node, _Not):
+        return _tri(node.inner)
+    if isinstance(node, _Bool):
+        return any(_tri(item) for item in node.items)
+    return node.name in _TRI_FUNCTIONS
+
+
+def _not3(inner: Predicate) -> Predicate:
+    def pred(ctx: EvalContext) -> Tri:
+        held = inner(ctx)
+        return None if held is None else not held
+
+    return pred
+
+
+def _and3(items: tuple[Predicate, ...]) -> Predicate:
+    def pred(ctx: EvalContext) -> Tri:
+        result: Tri = True
+        for p in items:
+            held = p(ctx)
+            if held is False:
+                return False
+            if held is None:
+                result = None
+        return result
+
+    return pred
+
+
+def _or3(items: tuple[Predicate, ...]) -> Predicate:
+    def pred(ctx: EvalContext) -> Tri:
+        result: Tri = False
+        for p in items:
+            held = p(ctx)
+            if held is True:
+                return True
+            if held is None:
+                result = None
+        return result
+
+    return pred
+
+
 def _build(node: _Node, env: CompileEnv, used: set[str]) -> Predicate:
     if isinstance(node, _Not):
         inner = _build(node.inner, env, used)
+        if _tri(node.inner):
+            return _not3(inner)
         return lambda ctx: not inner(ctx)
     if isinstance(node, _Bool):
         items = tuple(_build(item, env, used) for item in node.items)
+        if _tri(node):
+            return _and3(items) if node.op == "&&" else _or3(items)
         if node.op == "&&":
             return lambda ctx: all(p(ctx) for p in items)
         return lambda ctx: any(p(ctx) for p in items)
@@ -692,10 +787,13 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
         predicate: Predicate = _always
     elif len(preds) == 1:
         predicate = preds[0]
+    elif any(_tri(term) for term in rest):
+        predicate = _and3(tuple(preds))
     else:
         items = tuple(preds)
 
-        def predicate(ctx: EvalContext) -> bool:
+        def predicate(ctx: EvalContext) -> Tri:
             return all(p(ctx) for p in items)
 
-    return Condition(text, predicate, sandbox, timeout, not preds, frozenset(used))
+    tri = any(_tri(term) for term in rest)
+    return Condition(text, predicate, sandbox, timeout, not preds, frozenset(used), tri)

@@ -307,7 +307,8 @@ class PolicyEngine:
                         f"{type(exc).__name__}: {exc}",
                         matched=tuple(plan.rules[j].ref for j in hits),
                     )
-                if not held:
+                # None is "cannot tell": a match for deny and ask rules, never for an allow rule.
+                if not held and (held is not None or plan.rules[i].effect is Effect.ALLOW):
                     continue
             hits.append(i)
         key = tuple(hits)
@@ -343,13 +344,15 @@ class PolicyEngine:
     def casbin_functions(self) -> dict[str, Callable[..., bool]]:
         """Functions to ``add_function`` on a stock ``casbin.Enforcer`` so it evaluates these files too.
 
-        The model's matcher calls ``argsMatch(r.args, p.cond)``; ``globMatch`` is casbin's own.
+        The model's matcher calls ``argsMatch(r.args, p.cond, p.act)``; ``globMatch`` is casbin's own.
+        The rule's effect settles "cannot tell" as the engine does (a match unless it is ``allow``);
+        a model with the older two-argument ``argsMatch(r.args, p.cond)`` counts it as a match.
         """
         env = self._env
         cache = self._cache
         facts = self._facts
 
-        def args_match(arguments: Any, cond: str) -> bool:
+        def args_match(arguments: Any, cond: str, act: str = "deny") -> bool:
             compiled = cache.get(cond)
             if compiled is None:
                 try:
@@ -359,7 +362,7 @@ class PolicyEngine:
                 cache[cond] = compiled
             if isinstance(compiled, ConditionError):
                 raise PolicyError(f"condition {cond!r}: {compiled.message}")
-            return compiled(EvalContext(arguments, facts=facts))
+            return compiled.holds(EvalContext(arguments, facts=facts), allow=act == "allow")
 
         return {"argsMatch": args_match}
 

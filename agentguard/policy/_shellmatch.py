@@ -1,0 +1,403 @@
+"""Matching parsed command lines against ``cmd``/``cmd_any``/``opt`` patterns, in three values.
+
+Every answer is ``True``, ``False`` or ``None`` ("cannot tell": a word, a wrapped script or a whole
+line whose meaning is known only when it runs). The engine turns ``None`` into a match for deny
+and ask rules and into no match for allow rules.
+
+``cmd_any`` and ``opt`` look at every command that could run: each simple command of the line and
+what wrappers run (``sudo``, ``env``, ``timeout``, ``xargs``, ``find -exec``, ``busybox`` ...), the
+scripts given to shells (``bash -c``, ``su -c``, ``eval``, here-strings, ``watch``), recursively.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from agentguard.policy._shell import MAX_DEPTH, Dyn, Script, ShellParseError, Word, parse_script
+
+__all__ = ["CommandPattern", "OptionSet", "Tri", "cmd_any_result", "cmd_result", "opt_result", "runs_of"]
+
+Tri = bool | None
+MAX_RUNS = 5000  # commands considered per line (wrappers multiply them); beyond it: cannot tell
+
+_WRAPPERS = frozenset(
+    {"sudo", "doas", "env", "command", "builtin", "exec", "nice", "nohup", "time", "timeout", "xargs",
+     "parallel", "stdbuf", "ionice", "chroot", "setsid", "unbuffer", "busybox", "strace", "ltrace", "watch",
+     "caffeinate", "coproc", "taskset", "chrt", "flock", "torsocks", "proxychains", "proxychains4",
+     "firejail", "systemd-run", "runuser", "su", "sg", "script", "unshare", "nsenter", "fakeroot"}
+)  # fmt: skip
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash", "yash", "posh"})
+_SCRIPT_OPTION = frozenset({"su", "runuser", "flock", "script", "sg"})  # -c/--command takes a script
+_EACH_WORD_A_SCRIPT = frozenset({"watch", "parallel"})  # they hand their words to sh -c
+# Builtins that change what later words mean in ways the line does not show.
+_STATE_CHANGERS = frozenset({"alias", "shopt", "enable", "hash", "trap", "bind"})
+_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+_STDIN = Dyn("<stdin>", True)
+_ANY = Dyn("<run time>", False)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandPattern:
+    """``git status*``: words matched one by one (``fnmatch`` each); a trailing ``*`` allows more words."""
+
+    words: tuple[str, ...]
+    open_ended: bool
+
+    @classmethod
+    def parse(cls, pattern: str, *, open_ended: bool = False) -> CommandPattern:
+        text = pattern.strip()
+        trailing = text.endswith("*") and not text.endswith("\\*")
+        if trailing:
+            text = text[:-1]
+        try:
+            words = tuple(shlex.split(text))
+        except ValueError as exc:
+            raise ValueError(f"bad command pattern {pattern!r}: {exc}") from None
+        if not words:
+            raise ValueError(f"command pattern {pattern!r} names no command")
+        return cls(words, trailing or open_ended)
+
+    def match(self, argv: Sequence[Word], *, basename: bool) -> Tri:
+        """Kleene match: a single run-time word at a position makes it ``None`` unless the pattern
+        word is ``*``; a word that may become several makes every later position ``None``."""
+        result: Tri = True
+        n = len(self.words)
+        for i, pat in enumerate(self.words):
+            if i >= len(argv):
+                return False
+            word = argv[i]
+            if isinstance(word, Dyn):
+                if word.multi:
+                    return None
+                if pat != "*":
+                    result = None
+                continue
+            if i == 0 and basename and "/" in word and "/" not in pat:
+                word = posixpath.basename(word)
+            if not fnmatchcase(word, pat):
+                return False
+        if len(argv) > n and not self.open_ended:
+            if all(isinstance(w, Dyn) and w.multi for w in argv[n:]):
+                return None  # they may expand to nothing
+            return False
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSet:
+    """Options as a program's option parser sees them (GNU getopt_long conventions).
+
+    ``--name``, ``--name=value`` and any unambiguous-looking prefix ``--na`` (at least one letter:
+    GNU accepts a unique abbreviation, and which ones are unique depends on the program, so every
+    prefix counts). ``-x`` also inside a cluster (``-rf`` has ``-r`` and ``-f``; every letter of a
+    cluster counts, also those that are really an attached value). ``-name`` (several letters, one
+    dash, as ``find`` spells them) only as the whole word or ``-name=...``.
+    """
+
+    longs: tuple[str, ...]
+    shorts: frozenset[str]
+    singles: frozenset[str]
+
+    @classmethod
+    def parse(cls, options: Sequence[str]) -> OptionSet:
+        longs: list[str] = []
+        shorts: set[str] = set()
+        singles: set[str] = set()
+        for opt in options:
+            if opt.startswith("--") and len(opt) > 2 and "=" not in opt and " " not in opt:
+                longs.append(opt[2:])
+            elif opt.startswith("-") and len(opt) == 2 and opt[1] not in "-= ":
+                shorts.add(opt[1])
+            elif opt.startswith("-") and len(opt) > 2 and "=" not in opt and " " not in opt:
+                singles.add(opt)
+            else:
+                raise ValueError(f"{opt!r} is not an option (write --name, -x or -name)")
+        return cls(tuple(longs), frozenset(shorts), frozenset(singles))
+
+    def find(self, words: Sequence[Word]) -> Tri:
+        result: Tri = False
+        for word in words:
+            if isinstance(word, Dyn):
+                if not word.prefix or word.prefix.startswith("-"):
+                    result = None  # it could be any option
+                continue
+            if word.startswith("--"):
+                name = word[2:].partition("=")[0]
+                if name and any(long.startswith(name) for long in self.longs):
+                    return True
+            elif word.startswith("-") and len(word) > 1:
+                if word in self.singles or word.partition("=")[0] in self.singles:
+                    return True
+                if any(c in self.shorts for c in word[1:]):
+                    return True
+        return result
+
+
+# ---------------------------------------------------------------- what could run
+
+
+@dataclass(slots=True)
+class Runs:
+    """Every argv that may run, wrappers peeled and inline scripts parsed; ``unknown``: why not all."""
+
+    argvs: list[tuple[Word, ...]] = field(default_factory=list)
+    unknown: str | None = None
+
+    def fail(self, why: str) -> None:
+        if self.unknown is None:
+            self.unknown = why
+
+
+_RUNS: dict[int, tuple[Script, Runs]] = {}
+
+
+def runs_of(script: Script) -> Runs:
+    """The commands ``script`` may run (memoised on the parsed script, which is itself cached)."""
+    hit = _RUNS.get(id(script))
+    if hit is not None and hit[0] is script:
+        return hit[1]
+    runs = Runs()
+    if script.unknown:
+        runs.fail(script.unknown)
+    for simple in script.commands:
+        _unwrap(simple.words, simple.stdin, 0, runs)
+    if len(_RUNS) > 1024:
+        _RUNS.clear()
+    _RUNS[id(script)] = (script, runs)
+    return runs
+
+
+def _name(word: str) -> str:
+    return posixpath.basename(word) if "/" in word else word
+
+
+def _script(word: Word, depth: int, runs: Runs) -> None:
+    """A word that a shell will run as a script."""
+    if isinstance(word, Dyn):
+        runs.fail("a script known only at run time")
+        return
+    if depth >= MAX_DEPTH:
+        runs.fail("scripts nest too deeply")
+        return
+    try:
+        inner = parse_script(word)
+    except ShellParseError as exc:
+        runs.fail(str(exc))
+        return
+    if inner.unknown:
+        runs.fail(inner.unknown)
+    for simple in inner.commands:
+        _unwrap(simple.words, simple.stdin, depth + 1, runs)
+
+
+def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs) -> None:
+    if depth > MAX_DEPTH:
+        runs.fail("wrappers nest too deeply")
+        return
+    starts = [0]
+    seen: set[int] = set()
+    while starts:
+        i = starts.pop()
+        if i in seen or i >= len(words):
+            continue
+        seen.add(i)
+        if len(runs.argvs) >= MAX_RUNS:
+            runs.fail("too many wrapped commands")
+            return
+        argv = words[i:]
+        runs.argvs.append(argv)
+        head = argv[0]
+        if isinstance(head, Dyn):
+            continue  # the command name is known only at run time: matching it says "cannot tell"
+        name = _name(head)
+        if name in _STATE_CHANGERS:
+            runs.fail(f"{name} changes how later commands are read")
+        elif name in _SHELLS or name in _SCRIPT_OPTION:
+            _shell(argv, name, stdin, depth, runs)
+        elif name == "eval":
+            if any(isinstance(w, Dyn) for w in argv[1:]):
+                runs.fail("eval of words known only at run time")
+            else:
+                _script(" ".join(w for w in argv[1:] if isinstance(w, str)), depth, runs)
+        elif name in ("source", "."):
+            target = argv[1] if len(argv) > 1 else None
+            if isinstance(target, Dyn) or (target or "").startswith(("/dev/", "/proc/")):
+                runs.fail("source of a script known only at run time")
+        elif name == "find":
+            _find_exec(argv, depth, runs)
+        elif name == "env":
+            _env_split(argv, depth, runs)
+        if name in _EACH_WORD_A_SCRIPT or (name in ("sudo", "doas") and _has_shell_flag(argv)):
+            for word in argv[1:]:
+                if not (isinstance(word, str) and word.startswith("-")):
+                    _script(word, depth, runs)
+        if name in ("xargs", "parallel"):
+            replace = any(isinstance(w, str) and w.startswith(("-I", "-i", "--replace")) for w in argv[1:])
+            for k in range(1, len(argv)):
+                tail = argv[k:]
+                if replace:
+                    tail = (tail[0], *(_ANY for _ in tail[1:]))
+                _unwrap((*tail, _STDIN), None, depth + 1, runs)
+        elif name in _WRAPPERS:
+            # Wrapper options differ (``sudo -u root``, ``timeout 5``): every later word may be the command.
+            starts.extend(range(len(words) - 1, i, -1))
+
+
+def _has_shell_flag(argv: tuple[Word, ...]) -> bool:
+    for word in argv[1:]:
+        if not isinstance(word, str) or not word.startswith("-"):
+            return False
+        if word in ("--shell", "--login") or (not word.startswith("--") and ("s" in word or "i" in word)):
+            return True
+    return False
+
+
+def _shell(argv: tuple[Word, ...], name: str, stdin: Word | None, depth: int, runs: Runs) -> None:
+    """``bash -c 'script'``, ``su -c``, a shell reading stdin or a here-string."""
+    inline = False
+    reads_stdin = False
+    operands: list[str] = []
+    options_done = False
+    for word in argv[1:]:
+        if isinstance(word, Dyn):
+            runs.fail(f"{name} with arguments known only at run time")
+            return
+        if options_done or not word.startswith(("-", "+")) or word in ("-", "+"):
+            operands.append(word)
+        elif word == "--":
+            options_done = True
+        elif word.startswith("--"):
+            if word.startswith("--command") or word.startswith("--session-command"):
+                inline = True
+                value = word.partition("=")[2]
+                if value:
+                    operands.append(value)
+        elif "c" in word[1:]:
+            inline = True
+        elif "s" in word[1:]:
+            reads_stdin = True
+    if inline:
+        for operand in operands:
+            _script(operand, depth, runs)
+    elif name in _SHELLS:
+        if reads_stdin or not operands:
+            if stdin is not None:
+                _script(stdin, depth, runs)
+            else:
+                runs.fail(f"{name} reads its script from standard input")
+        elif operands[0].startswith(("/dev/", "/proc/")):
+            runs.fail(f"{name} runs a script known only at run time")
+
+
+def _find_exec(argv: tuple[Word, ...], depth: int, runs: Runs) -> None:
+    k = 1
+    while k < len(argv):
+        if argv[k] in _EXEC:
+            sub: list[Word] = []
+            k += 1
+            while k < len(argv) and argv[k] not in (";", "+"):
+                word = argv[k]
+                sub.append(_ANY if isinstance(word, str) and "{}" in word else word)
+                k += 1
+            if sub:
+                _unwrap(tuple(sub), None, depth + 1, runs)
+        k += 1
+
+
+def _env_split(argv: tuple[Word, ...], depth: int, runs: Runs) -> None:
+    """``env -S 'rm -rf /'`` splits one word into a command line."""
+    for k, word in enumerate(argv[1:], start=1):
+        if not isinstance(word, str) or not word.startswith("-"):
+            continue
+        if word.startswith("--s"):
+            value = word.partition("=")[2]
+            if value:
+                _script(value, depth, runs)
+            elif k + 1 < len(argv):
+                _script(argv[k + 1], depth, runs)
+        elif not word.startswith("--") and "S" in word:
+            rest = word[word.index("S") + 1 :]
+            if rest:
+                _script(rest, depth, runs)
+            elif k + 1 < len(argv):
+                _script(argv[k + 1], depth, runs)
+
+
+# ---------------------------------------------------------------- the three questions
+
+
+def _parsed(command: str | Script | None) -> Script | None:
+    if isinstance(command, str):
+        try:
+            return parse_script(command)
+        except ShellParseError:
+            return None
+    return command
+
+
+def cmd_result(command: str | Script | None, patterns: Sequence[CommandPattern]) -> Tri:
+    """For allow rules: a plain line whose every command matches (names as written, not basenames)."""
+    script = _parsed(command)
+    if script is None or script.unknown:
+        return None
+    if not script.plain or not script.commands:
+        return False
+    result: Tri = True
+    for simple in script.commands:
+        found = _match_any(patterns, simple.words, basename=False)
+        if found is False:
+            return False
+        if found is None:
+            result = None
+    return result
+
+
+def _match_any(patterns: Sequence[CommandPattern], argv: Sequence[Word], *, basename: bool) -> Tri:
+    result: Tri = False
+    for pattern in patterns:
+        found = pattern.match(argv, basename=basename)
+        if found:
+            return True
+        if found is None:
+            result = None
+    return result
+
+
+def cmd_any_result(command: str | Script | None, patterns: Sequence[CommandPattern]) -> Tri:
+    """For deny/ask rules: some command that may run matches; ``None`` if that cannot be ruled out."""
+    script = _parsed(command)
+    if script is None:
+        return None
+    runs = runs_of(script)
+    result: Tri = None if runs.unknown else False
+    for argv in runs.argvs:
+        found = _match_any(patterns, argv, basename=True)
+        if found:
+            return True
+        if found is None:
+            result = None
+    return result
+
+
+def opt_result(command: str | Script | None, pattern: CommandPattern, options: OptionSet) -> Tri:
+    """Some command that may run matches ``pattern`` (as a prefix) and carries one of ``options``."""
+    script = _parsed(command)
+    if script is None:
+        return None
+    runs = runs_of(script)
+    result: Tri = None if runs.unknown else False
+    n = len(pattern.words)
+    for argv in runs.argvs:
+        head = pattern.match(argv, basename=True)
+        if head is False:
+            continue
+        found = options.find(argv[n:] if head else argv[1:])
+        if head and found:
+            return True
+        if found is not False:
+            result = None
+    return result
