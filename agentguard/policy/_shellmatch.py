@@ -38,6 +38,7 @@ _STATE_CHANGERS = frozenset({"alias", "shopt", "enable", "hash", "trap", "bind"}
 _EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 _STDIN = Dyn("<stdin>", True)
 _ANY = Dyn("<run time>", False)
+_FOUND = Dyn("{}", False, ".")  # a path find found: it starts with a starting point, never with "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +266,7 @@ def _shell(argv: tuple[Word, ...], name: str, stdin: Word | None, depth: int, ru
     for word in argv[1:]:
         if isinstance(word, Dyn):
             runs.fail(f"{name} with arguments known only at run time")
-            return
+            continue
         if options_done or not word.startswith(("-", "+")) or word in ("-", "+"):
             operands.append(word)
         elif word == "--":
@@ -301,7 +302,7 @@ def _find_exec(argv: tuple[Word, ...], depth: int, runs: Runs) -> None:
             k += 1
             while k < len(argv) and argv[k] not in (";", "+"):
                 word = argv[k]
-                sub.append(_ANY if isinstance(word, str) and "{}" in word else word)
+                sub.append(_FOUND if isinstance(word, str) and "{}" in word else word)
                 k += 1
             if sub:
                 _unwrap(tuple(sub), None, depth + 1, runs)
@@ -395,7 +396,7 @@ def opt_result(command: str | Script | None, pattern: CommandPattern, options: O
         head = pattern.match(argv, basename=True)
         if head is False:
             continue
-        found = options.find(argv[n:] if head else argv[1:])
+        found = options.find(argv[n:] if head else argv)  # unknown head: any word may be an option
         if head and found:
             return True
         if found is not False:
