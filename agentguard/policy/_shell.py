@@ -86,8 +86,9 @@ _ANSI = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "
 
 
 class _Walker:
-    def __init__(self, source: bytes) -> None:
+    def __init__(self, source: bytes, posix: bool) -> None:
         self.src = source
+        self.posix = posix  # sh/dash: $'...' is not a quoting form there
         self.out = Script()
 
     def text(self, node: tree_sitter.Node) -> str:
@@ -293,6 +294,8 @@ class _Walker:
         elif kind == "raw_string":
             parts.append((self.text(node)[1:-1], True))
         elif kind == "ansi_c_string":
+            if self.posix:
+                raise _Unknown("$'...' in a POSIX shell")
             parts.append((_ansi_c(self.text(node)[2:-1]), True))
         elif kind == "string":
             self.string(node, depth, parts, dyn)
@@ -423,17 +426,18 @@ def _ansi_c(raw: str) -> str:
     return text
 
 
-def parse_script(text: str) -> Script:
-    """Every simple command of ``text``; raises ``ShellParseError`` for input over the limits."""
+def parse_script(text: str, *, posix: bool = False) -> Script:
+    """Every simple command of ``text`` read as bash reads it (``posix``: as sh/dash read it, where
+    bash-only quoting is cannot tell); raises ``ShellParseError`` for input over the limits."""
     if len(text) > MAX_COMMAND_CHARS:
         raise ShellParseError("command too long to analyse")
     if "\x00" in text:
         raise ShellParseError("NUL byte in command")
-    return _cached(text)
+    return _cached(text, posix)
 
 
 @lru_cache(maxsize=512)
-def _cached(text: str) -> Script:
+def _cached(text: str, posix: bool) -> Script:
     if _JOINED_LINE.search(text):
         return Script(plain=False, unknown="backslash-newline inside a word")
     source = text.encode("utf-8", "surrogateescape")
@@ -441,7 +445,7 @@ def _cached(text: str) -> Script:
     root = tree.root_node
     if root.has_error:
         return Script(plain=False, unknown="syntax error")
-    walker = _Walker(source)
+    walker = _Walker(source, posix)
     try:
         walker.statements(root, 0)
     except _Unknown as exc:

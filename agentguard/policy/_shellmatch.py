@@ -30,7 +30,10 @@ _WRAPPERS = frozenset(
      "caffeinate", "coproc", "taskset", "chrt", "flock", "torsocks", "proxychains", "proxychains4",
      "firejail", "systemd-run", "runuser", "su", "sg", "script", "unshare", "nsenter", "fakeroot"}
 )  # fmt: skip
-_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash", "yash", "posh"})
+_SHELLS = frozenset({"sh", "bash", "dash", "ksh", "mksh", "ash", "rbash", "yash", "posh", "zsh", "fish",
+                     "csh", "tcsh"})  # fmt: skip
+_POSIX_SHELLS = frozenset({"sh", "dash", "ash", "yash", "posh"})
+_FOREIGN_SHELLS = frozenset({"zsh", "fish", "csh", "tcsh"})  # not bash syntax: =cmd, (cmd), glob qualifiers
 _SCRIPT_OPTION = frozenset({"su", "runuser", "flock", "script", "sg"})  # -c/--command takes a script
 _EACH_WORD_A_SCRIPT = frozenset({"watch", "parallel"})  # they hand their words to sh -c
 # Builtins that change what later words mean in ways the line does not show.
@@ -176,8 +179,11 @@ def _name(word: str) -> str:
     return posixpath.basename(word) if "/" in word else word
 
 
-def _script(word: Word, depth: int, runs: Runs) -> None:
-    """A word that a shell will run as a script."""
+def _script(word: Word, depth: int, runs: Runs, shell: str = "bash") -> None:
+    """A word that ``shell`` will run as a script."""
+    if shell in _FOREIGN_SHELLS:
+        runs.fail(f"a {shell} script (not bash syntax)")
+        return
     if isinstance(word, Dyn):
         runs.fail("a script known only at run time")
         return
@@ -185,17 +191,18 @@ def _script(word: Word, depth: int, runs: Runs) -> None:
         runs.fail("scripts nest too deeply")
         return
     try:
-        inner = parse_script(word)
+        inner = parse_script(word, posix=shell in _POSIX_SHELLS)
     except ShellParseError as exc:
         runs.fail(str(exc))
         return
     if inner.unknown:
         runs.fail(inner.unknown)
     for simple in inner.commands:
-        _unwrap(simple.words, simple.stdin, depth + 1, runs)
+        _unwrap(simple.words, simple.stdin, depth + 1, runs, shell)
 
 
-def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs) -> None:
+def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs, shell: str = "bash") -> None:
+    """Add ``words`` and what it runs to ``runs``; ``shell`` is the dialect the line was read in."""
     if depth > MAX_DEPTH:
         runs.fail("wrappers nest too deeply")
         return
@@ -223,26 +230,26 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs)
             if any(isinstance(w, Dyn) for w in argv[1:]):
                 runs.fail("eval of words known only at run time")
             else:
-                _script(" ".join(w for w in argv[1:] if isinstance(w, str)), depth, runs)
+                _script(" ".join(w for w in argv[1:] if isinstance(w, str)), depth, runs, shell)
         elif name in ("source", "."):
             target = argv[1] if len(argv) > 1 else None
             if isinstance(target, Dyn) or (target or "").startswith(("/dev/", "/proc/")):
                 runs.fail("source of a script known only at run time")
         elif name == "find":
-            _find_exec(argv, depth, runs)
+            _find_exec(argv, depth, runs, shell)
         elif name == "env":
             _env_split(argv, depth, runs)
         if name in _EACH_WORD_A_SCRIPT or (name in ("sudo", "doas") and _has_shell_flag(argv)):
             for word in argv[1:]:
                 if not (isinstance(word, str) and word.startswith("-")):
-                    _script(word, depth, runs)
+                    _script(word, depth, runs, "sh")
         if name in ("xargs", "parallel"):
             replace = any(isinstance(w, str) and w.startswith(("-I", "-i", "--replace")) for w in argv[1:])
             for k in range(1, len(argv)):
                 tail = argv[k:]
                 if replace:
                     tail = (tail[0], *(_ANY for _ in tail[1:]))
-                _unwrap((*tail, _STDIN), None, depth + 1, runs)
+                _unwrap((*tail, _STDIN), None, depth + 1, runs, shell)
         elif name in _WRAPPERS:
             # Wrapper options differ (``sudo -u root``, ``timeout 5``): every later word may be the command.
             starts.extend(range(len(words) - 1, i, -1))
@@ -281,20 +288,21 @@ def _shell(argv: tuple[Word, ...], name: str, stdin: Word | None, depth: int, ru
             inline = True
         elif "s" in word[1:]:
             reads_stdin = True
+    shell = name if name in _SHELLS else "sh"  # su -c and friends run the user's shell: sh at best
     if inline:
         for operand in operands:
-            _script(operand, depth, runs)
+            _script(operand, depth, runs, shell)
     elif name in _SHELLS:
         if reads_stdin or not operands:
             if stdin is not None:
-                _script(stdin, depth, runs)
+                _script(stdin, depth, runs, shell)
             else:
                 runs.fail(f"{name} reads its script from standard input")
         elif operands[0].startswith(("/dev/", "/proc/")):
             runs.fail(f"{name} runs a script known only at run time")
 
 
-def _find_exec(argv: tuple[Word, ...], depth: int, runs: Runs) -> None:
+def _find_exec(argv: tuple[Word, ...], depth: int, runs: Runs, shell: str) -> None:
     k = 1
     while k < len(argv):
         if argv[k] in _EXEC:
@@ -305,7 +313,7 @@ def _find_exec(argv: tuple[Word, ...], depth: int, runs: Runs) -> None:
                 sub.append(_FOUND if isinstance(word, str) and "{}" in word else word)
                 k += 1
             if sub:
-                _unwrap(tuple(sub), None, depth + 1, runs)
+                _unwrap(tuple(sub), None, depth + 1, runs, shell)
         k += 1
 
 
@@ -317,15 +325,15 @@ def _env_split(argv: tuple[Word, ...], depth: int, runs: Runs) -> None:
         if word.startswith("--s"):
             value = word.partition("=")[2]
             if value:
-                _script(value, depth, runs)
+                _script(value, depth, runs, "sh")
             elif k + 1 < len(argv):
-                _script(argv[k + 1], depth, runs)
+                _script(argv[k + 1], depth, runs, "sh")
         elif not word.startswith("--") and "S" in word:
             rest = word[word.index("S") + 1 :]
             if rest:
-                _script(rest, depth, runs)
+                _script(rest, depth, runs, "sh")
             elif k + 1 < len(argv):
-                _script(argv[k + 1], depth, runs)
+                _script(argv[k + 1], depth, runs, "sh")
 
 
 # ---------------------------------------------------------------- the three questions

@@ -244,6 +244,12 @@ GIT_OUT = (CommandPattern.parse("git", open_ended=True), OptionSet.parse(["--out
         ("bash script.sh", False),
         ('bash -c "$X"', None),
         ("eval $X", None),
+        # dialects: sh (dash) has no $'..', zsh and fish are not bash syntax (zsh: =rm is /bin/rm)
+        ("sh -c \"$'rm' x\"", None),
+        ('sh -c "eval \\"\\$\'x\' rm\\""', None),
+        ("zsh -c '=rm x'", None),
+        ("fish -c 'echo (rm x)'", None),
+        ("bash -c \"$'rm' x\"", True),
     ],
 )
 def test_cmd_any_three_values(command: str, expected: bool | None) -> None:
