@@ -137,6 +137,8 @@ class Condition:
     unconditional: bool = True  # nothing but "*" or annotations: the rule applies to every call
     functions: frozenset[str] = frozenset()
     tri: bool = False  # the predicate may answer None ("cannot tell")
+    # (function, argument) for every call whose first argument names a tool argument: for lint
+    calls: frozenset[tuple[str, str]] = frozenset()
 
     def __call__(self, ctx: EvalContext) -> Tri:
         return self.predicate(ctx)
@@ -719,6 +721,15 @@ def _or3(items: tuple[Predicate, ...]) -> Predicate:
     return pred
 
 
+def _calls(node: _Node) -> set[tuple[str, str]]:
+    if isinstance(node, _Not):
+        return _calls(node.inner)
+    if isinstance(node, _Bool):
+        return set().union(*(_calls(item) for item in node.items))
+    first = node.args[0] if node.args else None
+    return {(node.name, str(first.value))} if first is not None and first.kind == "name" else set()
+
+
 def _build(node: _Node, env: CompileEnv, used: set[str]) -> Predicate:
     if isinstance(node, _Not):
         inner = _build(node.inner, env, used)
@@ -796,4 +807,5 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
             return all(p(ctx) for p in items)
 
     tri = any(_tri(term) for term in rest)
-    return Condition(text, predicate, sandbox, timeout, not preds, frozenset(used), tri)
+    calls = frozenset(set().union(*(_calls(term) for term in rest))) if rest else frozenset()
+    return Condition(text, predicate, sandbox, timeout, not preds, frozenset(used), tri, calls)

@@ -518,3 +518,29 @@ def test_random_lines_never_hide_a_command(sandbox_dir: Path, command: str) -> N
 
 def test_stub_sandbox_records(sandbox_dir: Path) -> None:
     assert _bash_runs(sandbox_dir, "r''m -rf a; X=1 ls") == [["rm", "-rf", "a"], ["ls"]]
+
+
+# ---------------------------------------------------------------- policy check --strict
+
+
+def test_strict_check_warns_on_text_rules_over_commands(
+    make_policy: Callable[..., Path], workspace: Path, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from agentguard.cli import main
+
+    directory = make_policy(
+        'p, *, shell.run, regex(command, ".*--output.*"), ask\n'  # named command
+        'p, *, job.run, cmd_any(line, "rm *"), deny\n'
+        'p, *, job.run, glob(line, "*--force*"), deny\n'  # tested as a command by line 2
+        'p, *, fs.read, glob(path, "*.md"), allow\n'  # not a command
+        'p, *, http.get, regex(url, "https://.*"), allow'
+    )
+    base = ["--home", str(tmp_path / "home"), "--workspace", str(workspace), "--policy", str(directory)]
+    out = CliRunner().invoke(main, [*base, "policy", "check", "--strict"], catch_exceptions=False)
+    assert out.exit_code == 1, out.output
+    assert "policy.csv:1: warning: regex() over the shell command 'command'" in out.stdout
+    assert "policy.csv:3: warning: glob() over the shell command 'line'" in out.stdout
+    assert "policy.csv:4:" not in out.stdout
+    assert "policy.csv:5:" not in out.stdout
