@@ -27,6 +27,7 @@ _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
 # bash joins "a\<newline>b" into one word; tree-sitter-bash splits it into two.
 _JOINED_LINE = re.compile(r"[^\s\\]\\\n|\\\n[^\s]")
 _GLOB_CHARS = frozenset("*?[")
+_PLAIN_WORD = re.compile(r"[^\\*?\[{}()~$`'\"]*\Z")
 _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
 
@@ -259,6 +260,10 @@ class _Walker:
     # ------------------------------------------------------------ words
 
     def word(self, node: tree_sitter.Node, depth: int) -> Word:
+        if node.type == "word":  # the common case: no quotes, escapes or expansions
+            text = self.text(node)
+            if _PLAIN_WORD.match(text):
+                return text
         parts: list[tuple[str, bool]] = []  # (text, quoted); a Dyn part is ("", ...) plus flags
         dyn: list[tuple[int, bool]] = []  # (index into parts, quoted)
         self.pieces(node, depth, parts, dyn, quoted=False)
