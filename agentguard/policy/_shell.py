@@ -26,6 +26,8 @@ MAX_WORDS = 1000
 _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
 # bash joins "a\<newline>b" into one word; tree-sitter-bash splits it into two.
 _JOINED_LINE = re.compile(r"[^\s\\]\\\n|\\\n[^\s]")
+# Other control characters: bash reads \r, \v, \f as word characters; a parser may not.
+_CONTROL = re.compile(r"[\x01-\x08\x0b-\x1f\x7f]")
 _GLOB_CHARS = frozenset("*?[")
 _PLAIN_WORD = re.compile(r"[^\\*?\[{}()~$`'\"]*\Z")
 _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
@@ -445,6 +447,8 @@ def parse_script(text: str, *, posix: bool = False) -> Script:
 def _cached(text: str, posix: bool) -> Script:
     if _JOINED_LINE.search(text):
         return Script(plain=False, unknown="backslash-newline inside a word")
+    if _CONTROL.search(text):
+        return Script(plain=False, unknown="control character")
     source = text.encode("utf-8", "surrogateescape")
     tree = _PARSER.parse(source)
     root = tree.root_node

@@ -159,6 +159,8 @@ EVASIONS = {
         "source <(echo rm x)",
         "echo ${x@P}",
         "ls $'\\cA'",
+        "ls\rrm x",
+        "ls\x0brm x",
     ],
 }
 
