@@ -518,6 +518,32 @@ def test_random_lines_never_hide_a_command(sandbox_dir: Path, command: str) -> N
     _check_against_bash(sandbox_dir, command)
 
 
+NESTED = [
+    'echo "$(echo ")" ; rm x)"',
+    'echo "$(echo \'"\'; rm x)"',
+    'echo "$( echo "$(rm x)" )"',
+    'echo "$(echo \\"; rm x)"',
+    'echo "$(echo "\\")"; rm x)"',
+    "echo \"$(echo ')'; rm x)\"",
+    'echo "$(ls "a b")" "$(rm "-rf" x)"',
+    'echo "$(# comment )\n rm x)"',
+    "echo $(echo ')'; rm x)",
+    "echo $(case a in a) rm x;; esac)",
+    'echo "`echo \\"a\\"`" ; rm x',
+    "echo $( (rm x) )",
+    'x="$(rm -rf x)"',
+    "echo ${x:-$(rm x)}",
+    'echo "${x:-"$(rm x)"}"',
+]
+
+
+@pytest.mark.skipif(BASH is None, reason="needs bash")
+@pytest.mark.parametrize("command", NESTED)
+def test_nested_quotes_agree_with_bash(sandbox_dir: Path, command: str) -> None:
+    assert _bash_runs(sandbox_dir, command), command  # each of these runs rm in bash
+    _check_against_bash(sandbox_dir, command)
+
+
 def test_stub_sandbox_records(sandbox_dir: Path) -> None:
     assert _bash_runs(sandbox_dir, "r''m -rf a; X=1 ls") == [["rm", "-rf", "a"], ["ls"]]
 
