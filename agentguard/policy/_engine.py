@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentguard.errors import PolicyError
-from agentguard.models import Decision, Effect, ToolCall, canonical_tool_name
+from agentguard.models import Decision, Effect, RuleRef, ToolCall, canonical_tool_name
 from agentguard.policy._conditions import (
     CompileEnv,
     Condition,
@@ -305,22 +305,28 @@ class PolicyEngine:
                         effect=Effect.DENY,
                         reason=f"error evaluating {rule.ref} ({rule.ref.text}), failing closed: "
                         f"{type(exc).__name__}: {exc}",
-                        matched=tuple(plan.rules[j].ref for j in hits),
+                        matched=tuple(plan.rules[j if j >= 0 else ~j].ref for j in hits),
                     )
-                # None is "cannot tell": a match for deny and ask rules, never for an allow rule.
-                if not held and (held is not None or plan.rules[i].effect is Effect.ALLOW):
+                if not held:
+                    # None is "cannot tell": a match for deny and ask rules, never for an allow rule.
+                    if held is None and plan.rules[i].effect is not Effect.ALLOW:
+                        hits.append(~i)  # recorded apart, so the reason can say so
                     continue
             hits.append(i)
         key = tuple(hits)
         decision = plan.memo.get(key)
         if decision is None:
-            decision = self._verdict([plan.rules[i] for i in hits])
+            rules = [plan.rules[i if i >= 0 else ~i] for i in hits]
+            unsure = frozenset(plan.rules[~i].ref for i in hits if i < 0)
+            decision = self._verdict(rules, unsure)
             if len(plan.memo) < MEMO_LIMIT:
                 plan.memo[key] = decision
         return decision
 
-    def _verdict(self, matched: Sequence[Rule]) -> Decision:
-        """The decision for a set of matched rules (a pure function of them: plans memoise it)."""
+    def _verdict(self, matched: Sequence[Rule], unsure: frozenset[RuleRef] = frozenset()) -> Decision:
+        """The decision for a set of matched rules (a pure function of them: plans memoise it).
+
+        ``unsure``: rules that matched because their condition could not tell."""
         if not matched:
             return Decision(
                 effect=self._default,
@@ -330,10 +336,13 @@ class PolicyEngine:
         rule = winners[0]
         sandbox = next((r.sandbox_profile for r in winners if r.sandbox_profile), None)
         timeout = next((r.approval_timeout_s for r in winners if r.approval_timeout_s is not None), None)
+        reason = f"{_VERB[rule.effect]} {'grant ' if rule.grant else ''}{rule.ref} ({rule.ref.text})"
+        if rule.ref in unsure:
+            reason += "; its condition cannot tell (the command's meaning is known only when it runs)"
         return Decision(
             effect=rule.effect,
             rule=rule.ref,
-            reason=f"{_VERB[rule.effect]} {'grant ' if rule.grant else ''}{rule.ref} ({rule.ref.text})",
+            reason=reason,
             matched=tuple(r.ref for r in matched),
             sandbox_profile=sandbox,
             approval_timeout_s=timeout,

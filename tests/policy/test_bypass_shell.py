@@ -572,3 +572,15 @@ def test_strict_check_warns_on_text_rules_over_commands(
     assert "policy.csv:3: warning: glob() over the shell command 'line'" in out.stdout
     assert "policy.csv:4:" not in out.stdout
     assert "policy.csv:5:" not in out.stdout
+
+
+def test_the_reason_says_when_a_rule_matched_because_it_could_not_tell(
+    engine_for: Callable[..., PolicyEngine],
+) -> None:
+    engine = engine_for('p, *, t, cmd_any(c, "rm *"), deny')
+    unsure = decide(engine, "t", c="$X x")
+    assert unsure.effect is Effect.DENY
+    assert "cannot tell" in unsure.reason
+    sure = decide(engine, "t", c="rm x")
+    assert sure.effect is Effect.DENY
+    assert "cannot tell" not in sure.reason
