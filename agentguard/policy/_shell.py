@@ -17,7 +17,7 @@ from functools import lru_cache
 import tree_sitter
 import tree_sitter_bash
 
-__all__ = ["Dyn", "Script", "ShellParseError", "Simple", "Word", "parse_script"]
+__all__ = ["EVAL_VARIABLE", "Dyn", "Script", "ShellParseError", "Simple", "Word", "parse_script"]
 
 MAX_COMMAND_CHARS = 100_000
 MAX_DEPTH = 16  # nested substitutions, compound commands and inline scripts
@@ -29,6 +29,10 @@ _JOINED_LINE = re.compile(r"[^\s\\]\\\n|\\\n[^\s]")
 # Other control characters: bash reads \r, \v, \f as word characters; a parser may not.
 _CONTROL = re.compile(r"[\x01-\x08\x0b-\x1f\x7f]")
 _GLOB_CHARS = frozenset("*?[")
+# Variables whose value the shell itself runs or expands as code (PS4 under set -x, a file
+# sourced at start-up, imported functions, options): assigning them changes what later lines do.
+EVAL_VARIABLE = re.compile(r"(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|BASH_FUNC_[^=]*)=")
+_EVAL_VARIABLE = EVAL_VARIABLE
 _PLAIN_WORD = re.compile(r"[^\\*?\[{}()~$`'\"]*\Z")
 _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
@@ -83,6 +87,7 @@ _SEPARATORS = frozenset({";", "&", "\n", "&&", "||", "|", "|&", "(", ")", "{", "
                          ">("})  # fmt: skip
 _BLOCKS = frozenset({"subshell", "compound_statement", "do_group", "if_statement", "elif_clause",
                      "else_clause", "while_statement", "negated_command", "function_definition"})  # fmt: skip
+_TEST_TOKENS = frozenset({"=", "==", "!=", "!"})
 _DQ_ESCAPES = frozenset('$`"\\')
 _ANSI = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
          "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}  # fmt: skip
@@ -92,6 +97,7 @@ class _Walker:
     def __init__(self, source: bytes, posix: bool) -> None:
         self.src = source
         self.posix = posix  # sh/dash: $'...' is not a quoting form there
+        self.in_test = False
         self.out = Script()
 
     def text(self, node: tree_sitter.Node) -> str:
@@ -156,11 +162,37 @@ class _Walker:
             if any(not isinstance(w, str) or w.startswith("-") for w in words[1:]):
                 raise _Unknown("declaration with options or computed names")  # declare -i evaluates
             self.add(Simple(tuple(words)))
+        elif kind == "test_command" and node.children and node.children[0].type == "[":
+            self.bracket_test(node, depth)
         elif kind == "redirected_statement":
             self.out.plain = False
             self.redirected(node, depth)
         else:
             raise _Unknown(f"{kind} is not analysed")
+
+    def bracket_test(self, node: tree_sitter.Node, depth: int) -> None:
+        words: list[Word] = ["["]
+        self.in_test = True
+        for child in node.children[1:-1]:
+            self.test_words(child, depth, words)
+        self.in_test = False
+        if node.children[-1].type != "]":
+            raise _Unknown("unclosed [")
+        self.add(Simple((*words, "]")))
+
+    def test_words(self, node: tree_sitter.Node, depth: int, out: list[Word]) -> None:
+        """``[ ... ]`` is an ordinary command: its expression tree flattened back into words."""
+        if node.type in ("unary_expression", "binary_expression"):
+            for child in node.children:
+                self.test_words(child, depth, out)
+        elif node.type == "test_operator":
+            out.append(self.text(node))
+        elif not node.is_named:
+            if node.type not in _TEST_TOKENS:
+                raise _Unknown(f"{node.type!r} inside [ ]")  # '<' there is a redirection in bash
+            out.append(node.type)
+        else:
+            out.append(self.word(node, depth))
 
     def add(self, simple: Simple) -> None:
         if len(simple.words) > MAX_WORDS:
@@ -171,7 +203,10 @@ class _Walker:
         for child in node.children:
             if child.type == "variable_assignment":
                 self.assignments(child, depth)
-            elif child.type in ("variable_name", "=", "+="):
+            elif child.type == "variable_name":
+                if _EVAL_VARIABLE.match(self.text(child) + "="):
+                    raise _Unknown(f"assignment to {self.text(child)}, which the shell evaluates")
+            elif child.type in ("=", "+="):
                 continue
             elif child.type == "array":
                 for item in child.named_children:
@@ -296,8 +331,8 @@ class _Walker:
         quoted: bool,
     ) -> None:
         kind = node.type
-        if kind in ("word", "number"):
-            parts.extend(_unescape(self.text(node)))
+        if kind in ("word", "number") or (kind == "extglob_pattern" and self.in_test):
+            parts.extend(_unescape(self.text(node)))  # in [ ], tree-sitter's "pattern" is a word
         elif kind == "raw_string":
             parts.append((self.text(node)[1:-1], True))
         elif kind == "ansi_c_string":

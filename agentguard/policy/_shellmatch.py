@@ -17,7 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from agentguard.policy._shell import MAX_DEPTH, Dyn, Script, ShellParseError, Word, parse_script
+from agentguard.policy._shell import (
+    EVAL_VARIABLE,
+    MAX_DEPTH,
+    Dyn,
+    Script,
+    ShellParseError,
+    Word,
+    parse_script,
+)
 
 __all__ = ["CommandPattern", "OptionSet", "Tri", "cmd_any_result", "cmd_result", "opt_result", "runs_of"]
 
@@ -39,6 +47,10 @@ _EACH_WORD_A_SCRIPT = frozenset({"watch", "parallel"})  # they hand their words 
 # Builtins that change what later words mean in ways the line does not show.
 _STATE_CHANGERS = frozenset({"alias", "shopt", "enable", "hash", "trap", "bind"})
 _EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+# Builtins that evaluate an array subscript in a name argument (a[$(cmd)]) or run a callback.
+_SUBSCRIPT_BUILTINS = frozenset({"let", "printf", "read", "mapfile", "readarray", "test", "[", "unset",
+                                 "wait", "getopts", "declare", "typeset", "local", "export",
+                                 "readonly"})  # fmt: skip
 _STDIN = Dyn("<stdin>", True)
 _ANY = Dyn("<run time>", False)
 _FOUND = Dyn("{}", False, ".")  # a path find found: it starts with a starting point, never with "-"
@@ -224,6 +236,10 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
         name = _name(head)
         if name in _STATE_CHANGERS:
             runs.fail(f"{name} changes how later commands are read")
+        elif name in _SUBSCRIPT_BUILTINS and _evaluates(name, argv):
+            runs.fail(f"{name} evaluates its arguments as code (array subscripts, callbacks)")
+        if any(isinstance(w, str) and EVAL_VARIABLE.match(w) for w in argv[1:]):
+            runs.fail("sets a variable the shell runs as code (env PS4=.., BASH_FUNC_f%%=..)")
         elif name in _SHELLS or name in _SCRIPT_OPTION:
             _shell(argv, name, stdin, depth, runs)
         elif name == "eval":
@@ -253,6 +269,17 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
         elif name in _WRAPPERS:
             # Wrapper options differ (``sudo -u root``, ``timeout 5``): every later word may be the command.
             starts.extend(range(len(words) - 1, i, -1))
+
+
+def _evaluates(name: str, argv: tuple[Word, ...]) -> bool:
+    if name == "let":
+        return True
+    for word in argv[1:]:
+        if not isinstance(word, str):
+            continue
+        if "[" in word or (name in ("mapfile", "readarray") and word.startswith("-C")):
+            return True
+    return False
 
 
 def _has_shell_flag(argv: tuple[Word, ...]) -> bool:
