@@ -17,6 +17,8 @@ from functools import lru_cache
 import tree_sitter
 import tree_sitter_bash
 
+from agentguard.policy._shellwords import CannotTell, ansi_c, dq_unescape, unescape
+
 __all__ = ["EVAL_VARIABLE", "Dyn", "Script", "ShellParseError", "Simple", "Word", "parse_script"]
 
 MAX_COMMAND_CHARS = 100_000
@@ -78,19 +80,12 @@ class Script:
     unknown: str | None = None
 
 
-class _Unknown(Exception):
-    pass
-
-
 _SEPARATORS = frozenset({";", "&", "\n", "&&", "||", "|", "|&", "(", ")", "{", "}", "do", "done",
                          "then", "fi", "else", "elif", "if", "while", "until", "!", "function", "$(", "<(",
                          ">("})  # fmt: skip
 _BLOCKS = frozenset({"subshell", "compound_statement", "do_group", "if_statement", "elif_clause",
                      "else_clause", "while_statement", "negated_command", "function_definition"})  # fmt: skip
 _TEST_TOKENS = frozenset({"=", "==", "!=", "!"})
-_DQ_ESCAPES = frozenset('$`"\\')
-_ANSI = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
-         "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}  # fmt: skip
 
 
 class _Walker:
@@ -107,11 +102,11 @@ class _Walker:
 
     def statements(self, node: tree_sitter.Node, depth: int) -> None:
         if depth > MAX_DEPTH:
-            raise _Unknown("nests too deeply")
+            raise CannotTell("nests too deeply")
         for child in node.children:
             if not child.is_named:
                 if child.type not in _SEPARATORS:
-                    raise _Unknown(f"unexpected {child.type!r}")
+                    raise CannotTell(f"unexpected {child.type!r}")
                 continue
             self.statement(child, depth)
 
@@ -131,7 +126,7 @@ class _Walker:
                 if child.is_named:
                     self.statement(child, depth + 1)
                 elif child.type not in _SEPARATORS:
-                    raise _Unknown(f"unexpected {child.type!r} in {kind}")
+                    raise CannotTell(f"unexpected {child.type!r} in {kind}")
         elif kind == "for_statement":
             self.out.plain = False
             for child in node.children:
@@ -142,7 +137,7 @@ class _Walker:
                 elif child.is_named:
                     self.word(child, depth)  # the list: only its substitutions matter
                 else:
-                    raise _Unknown(f"unexpected {child.type!r} in for")
+                    raise CannotTell(f"unexpected {child.type!r} in for")
         elif kind in ("variable_assignment", "variable_assignments"):
             self.out.plain = False
             self.assignments(node, depth)
@@ -160,7 +155,7 @@ class _Walker:
                 else:
                     words.append(self.word(child, depth))
             if any(not isinstance(w, str) or w.startswith("-") for w in words[1:]):
-                raise _Unknown("declaration with options or computed names")  # declare -i evaluates
+                raise CannotTell("declaration with options or computed names")  # declare -i evaluates
             self.add(Simple(tuple(words)))
         elif kind == "test_command" and node.children and node.children[0].type == "[":
             self.bracket_test(node, depth)
@@ -168,7 +163,7 @@ class _Walker:
             self.out.plain = False
             self.redirected(node, depth)
         else:
-            raise _Unknown(f"{kind} is not analysed")
+            raise CannotTell(f"{kind} is not analysed")
 
     def bracket_test(self, node: tree_sitter.Node, depth: int) -> None:
         words: list[Word] = ["["]
@@ -177,7 +172,7 @@ class _Walker:
             self.test_words(child, depth, words)
         self.in_test = False
         if node.children[-1].type != "]":
-            raise _Unknown("unclosed [")
+            raise CannotTell("unclosed [")
         self.add(Simple((*words, "]")))
 
     def test_words(self, node: tree_sitter.Node, depth: int, out: list[Word]) -> None:
@@ -189,14 +184,14 @@ class _Walker:
             out.append(self.text(node))
         elif not node.is_named:
             if node.type not in _TEST_TOKENS:
-                raise _Unknown(f"{node.type!r} inside [ ]")  # '<' there is a redirection in bash
+                raise CannotTell(f"{node.type!r} inside [ ]")  # '<' there is a redirection in bash
             out.append(node.type)
         else:
             out.append(self.word(node, depth))
 
     def add(self, simple: Simple) -> None:
         if len(simple.words) > MAX_WORDS:
-            raise _Unknown(f"a command with more than {MAX_WORDS} words")
+            raise CannotTell(f"a command with more than {MAX_WORDS} words")
         self.out.commands.append(simple)
 
     def assignments(self, node: tree_sitter.Node, depth: int) -> None:
@@ -205,18 +200,18 @@ class _Walker:
                 self.assignments(child, depth)
             elif child.type == "variable_name":
                 if _EVAL_VARIABLE.match(self.text(child) + "="):
-                    raise _Unknown(f"assignment to {self.text(child)}, which the shell evaluates")
+                    raise CannotTell(f"assignment to {self.text(child)}, which the shell evaluates")
             elif child.type in ("=", "+="):
                 continue
             elif child.type == "array":
                 for item in child.named_children:
                     self.word(item, depth)
             elif child.type == "subscript":
-                raise _Unknown("array subscript (arithmetic)")
+                raise CannotTell("array subscript (arithmetic)")
             elif child.is_named:
                 self.word(child, depth)
             else:
-                raise _Unknown(f"unexpected {child.type!r} in an assignment")
+                raise CannotTell(f"unexpected {child.type!r} in an assignment")
 
     def redirected(self, node: tree_sitter.Node, depth: int) -> None:
         body: tree_sitter.Node | None = None
@@ -228,17 +223,17 @@ class _Walker:
                 extra.extend(words)
                 stdin = here if here is not None else stdin
             elif child.type == "heredoc_redirect":
-                raise _Unknown("here-document")
+                raise CannotTell("here-document")
             elif child.is_named and body is None:
                 body = child
             else:
-                raise _Unknown(f"unexpected {child.type!r} in a redirection")
+                raise CannotTell(f"unexpected {child.type!r} in a redirection")
         if body is None:
             return
         if body.type == "command":
             self.command(body, depth, tuple(extra), stdin)
         elif extra:
-            raise _Unknown("words after a redirection of a compound command")
+            raise CannotTell("words after a redirection of a compound command")
         else:
             self.statement(body, depth + 1)
 
@@ -275,18 +270,18 @@ class _Walker:
                 self.assignments(child, depth)
             elif kind == "command_name":
                 if child.named_child_count != 1:
-                    raise _Unknown("odd command name")
+                    raise CannotTell("odd command name")
                 words.append(self.word(child.named_children[0], depth))
             elif kind in ("file_redirect", "herestring_redirect"):
                 more, here = self.redirect(child, depth)
                 words.extend(more)
                 stdin = here if here is not None else stdin
             elif kind == "heredoc_redirect":
-                raise _Unknown("here-document")
+                raise CannotTell("here-document")
             elif child.is_named:
                 words.append(self.word(child, depth))
             else:
-                raise _Unknown(f"unexpected {kind!r} in a command")  # $"..." shows up as a bare '$'
+                raise CannotTell(f"unexpected {kind!r} in a command")  # $"..." shows up as a bare '$'
         words.extend(extra)
         if not words:
             return
@@ -307,7 +302,7 @@ class _Walker:
         unquoted = "".join(t if not q else "\x00" * len(t) for t, q in parts)
         value = "".join(t for t, _ in parts)
         if "(" in unquoted or ")" in unquoted:
-            raise _Unknown("extended glob")
+            raise CannotTell("extended glob")
         first = dyn[0][0] if dyn else len(parts)
         prefix = "".join(t for t, _ in parts[:first])
         if dyn:
@@ -332,19 +327,19 @@ class _Walker:
     ) -> None:
         kind = node.type
         if kind in ("word", "number") or (kind == "extglob_pattern" and self.in_test):
-            parts.extend(_unescape(self.text(node)))  # in [ ], tree-sitter's "pattern" is a word
+            parts.extend(unescape(self.text(node)))  # in [ ], tree-sitter's "pattern" is a word
         elif kind == "raw_string":
             parts.append((self.text(node)[1:-1], True))
         elif kind == "ansi_c_string":
             if self.posix:
-                raise _Unknown("$'...' in a POSIX shell")
-            parts.append((_ansi_c(self.text(node)[2:-1]), True))
+                raise CannotTell("$'...' in a POSIX shell")
+            parts.append((ansi_c(self.text(node)[2:-1]), True))
         elif kind == "string":
             self.string(node, depth, parts, dyn)
         elif kind == "concatenation":
             for child in node.children:
                 if not child.is_named:
-                    raise _Unknown(f"unexpected {child.type!r} in a word")
+                    raise CannotTell(f"unexpected {child.type!r} in a word")
                 self.pieces(child, depth, parts, dyn, quoted=quoted)
         elif kind == "simple_expansion":
             dyn.append((len(parts), quoted))
@@ -352,12 +347,12 @@ class _Walker:
         elif kind == "expansion":
             inner = [c.type for c in node.children]
             if inner not in (["${", "variable_name", "}"], ["${", "special_variable_name", "}"]):
-                raise _Unknown("parameter expansion with operators")  # ${x@P}, ${a[$(..)]}, ${x:-$(..)}
+                raise CannotTell("parameter expansion with operators")  # ${x@P}, ${a[$(..)]}, ${x:-$(..)}
             dyn.append((len(parts), quoted))
             parts.append(("", quoted))
         elif kind == "command_substitution":
             if self.text(node).startswith("`"):
-                raise _Unknown("backticks")  # their escaping rules are not tree-sitter's
+                raise CannotTell("backticks")  # their escaping rules are not tree-sitter's
             self.out.plain = False
             self.statements(node, depth + 1)
             dyn.append((len(parts), quoted))
@@ -368,7 +363,7 @@ class _Walker:
             dyn.append((len(parts), True))
             parts.append(("", True))
         else:
-            raise _Unknown(f"{kind} is not analysed")  # arithmetic, brace_expression, translated $".."
+            raise CannotTell(f"{kind} is not analysed")  # arithmetic, brace_expression, translated $".."
 
     def string(
         self, node: tree_sitter.Node, depth: int, parts: list[tuple[str, bool]], dyn: list[tuple[int, bool]]
@@ -379,93 +374,13 @@ class _Walker:
         for child in node.named_children:
             if child.type == "string_content":
                 continue
-            parts.append((_dq_unescape(self._between(pos, child.start_byte)), True))
+            parts.append((dq_unescape(self._between(pos, child.start_byte)), True))
             self.pieces(child, depth, parts, dyn, quoted=True)
             pos = child.end_byte
-        parts.append((_dq_unescape(self._between(pos, end)), True))
+        parts.append((dq_unescape(self._between(pos, end)), True))
 
     def _between(self, start: int, end: int) -> str:
         return self.src[start:end].decode("utf-8", "surrogateescape")
-
-
-def _unescape(raw: str) -> list[tuple[str, bool]]:
-    out: list[tuple[str, bool]] = []
-    i = 0
-    while i < len(raw):
-        j = raw.find("\\", i)
-        if j < 0:
-            out.append((raw[i:], False))
-            break
-        if j > i:
-            out.append((raw[i:j], False))
-        if j + 1 < len(raw):
-            if raw[j + 1] != "\n":
-                out.append((raw[j + 1], True))
-            i = j + 2
-        else:
-            out.append(("\\", True))
-            i = j + 1
-    return out
-
-
-def _dq_unescape(raw: str) -> str:
-    if "\\" not in raw:
-        return raw
-    out: list[str] = []
-    i = 0
-    while i < len(raw):
-        c = raw[i]
-        if c == "\\" and i + 1 < len(raw) and (raw[i + 1] in _DQ_ESCAPES or raw[i + 1] == "\n"):
-            if raw[i + 1] != "\n":
-                out.append(raw[i + 1])
-            i += 2
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def _ansi_c(raw: str) -> str:
-    out: list[str] = []
-    i = 0
-    n = len(raw)
-    while i < n:
-        c = raw[i]
-        if c != "\\" or i + 1 >= n:
-            out.append(c)
-            i += 1
-            continue
-        e = raw[i + 1]
-        i += 2
-        if e in _ANSI:
-            out.append(_ANSI[e])
-        elif e in "01234567":
-            j = i
-            while j < n and j < i + 2 and raw[j] in "01234567":
-                j += 1
-            out.append(chr(int(e + raw[i:j], 8) & 0xFF))
-            i = j
-        elif e in "xuU":
-            width = {"x": 2, "u": 4, "U": 8}[e]
-            j = i
-            while j < n and j < i + width and raw[j] in "0123456789abcdefABCDEF":
-                j += 1
-            if j == i:
-                out.append("\\" + e)
-                continue
-            code = int(raw[i:j], 16)
-            if code > 0x10FFFF:
-                raise _Unknown("$'...' escape out of range")
-            out.append(chr(code))
-            i = j
-        elif e == "c":
-            raise _Unknown("$'\\c' control escape")
-        else:
-            out.append("\\" + e)
-    text = "".join(out)
-    if "\x00" in text:
-        raise _Unknown("NUL in $'...'")  # bash cuts the word there
-    return text
 
 
 def parse_script(text: str, *, posix: bool = False) -> Script:
@@ -492,7 +407,7 @@ def _cached(text: str, posix: bool) -> Script:
     walker = _Walker(source, posix)
     try:
         walker.statements(root, 0)
-    except _Unknown as exc:
+    except CannotTell as exc:
         return Script(plain=False, unknown=str(exc))
     except RecursionError:
         return Script(plain=False, unknown="nests too deeply")
