@@ -78,6 +78,7 @@ class Script:
     commands: list[Simple] = field(default_factory=list)
     plain: bool = True
     unknown: str | None = None
+    runs: object = None  # what it may run, computed once by _shellruns.runs_of
 
 
 _SEPARATORS = frozenset({";", "&", "\n", "&&", "||", "|", "|&", "(", ")", "{", "}", "do", "done",
@@ -390,11 +391,20 @@ def parse_script(text: str, *, posix: bool = False) -> Script:
         raise ShellParseError("command too long to analyse")
     if "\x00" in text:
         raise ShellParseError("NUL byte in command")
+    if len(text) > _CACHED_CHARS:
+        return _parse(text, posix)
     return _cached(text, posix)
+
+
+_CACHED_CHARS = 4096  # longer lines are parsed every time: the cache stays small
 
 
 @lru_cache(maxsize=512)
 def _cached(text: str, posix: bool) -> Script:
+    return _parse(text, posix)
+
+
+def _parse(text: str, posix: bool) -> Script:
     if _JOINED_LINE.search(text):
         return Script(plain=False, unknown="backslash-newline inside a word")
     if _CONTROL.search(text):

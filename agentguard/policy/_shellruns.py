@@ -62,22 +62,17 @@ class Runs:
             self.unknown = why
 
 
-_RUNS: dict[int, tuple[Script, Runs]] = {}
-
-
 def runs_of(script: Script) -> Runs:
-    """The commands ``script`` may run (memoised on the parsed script, which is itself cached)."""
-    hit = _RUNS.get(id(script))
-    if hit is not None and hit[0] is script:
-        return hit[1]
+    """The commands ``script`` may run (kept on the parsed script, which is itself cached)."""
+    found = script.runs
+    if isinstance(found, Runs):
+        return found
     runs = Runs()
     if script.unknown:
         runs.fail(script.unknown)
     for simple in script.commands:
         _unwrap(simple.words, simple.stdin, 0, runs)
-    if len(_RUNS) > 1024:
-        _RUNS.clear()
-    _RUNS[id(script)] = (script, runs)
+    script.runs = runs
     return runs
 
 
