@@ -599,3 +599,24 @@ def test_the_reason_says_when_a_rule_matched_because_it_could_not_tell(
     sure = decide(engine, "t", c="rm x")
     assert sure.effect is Effect.DENY
     assert "cannot tell" not in sure.reason
+
+
+def test_a_model_with_the_older_two_argument_matcher_still_loads(
+    make_policy: Callable[..., Path], tmp_path: Path
+) -> None:
+    import casbin
+
+    directory = make_policy('p, *, t, cmd_any(c, "rm *"), deny\np, *, t, cmd(c, "ls*"), allow')
+    model = directory / "model.conf"
+    model.write_text(
+        model.read_text().replace("argsMatch(r.args, p.cond, p.act)", "argsMatch(r.args, p.cond)")
+    )
+    assert "p.cond)" in model.read_text()
+    engine = PolicyEngine.load(directory, workspace=tmp_path)
+    assert decide(engine, "t", c="$X x").effect is Effect.DENY
+    assert decide(engine, "t", c="ls").effect is Effect.ALLOW
+    stock = casbin.Enforcer(str(model), str(directory / "policy.csv"))
+    for name, function in engine.casbin_functions().items():
+        stock.add_function(name, function)
+    assert stock.enforce("a", "t", {"c": "$X x"}, "deny")
+    assert stock.enforce("a", "t", {"c": "ls"}, "allow")
