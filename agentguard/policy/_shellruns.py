@@ -142,6 +142,10 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
                 runs.fail("source of a script known only at run time")
         elif name == "find":
             _find_exec(argv, depth, runs, shell)
+        elif name == "git":
+            sub = _git_subcommand(argv)
+            if sub is not None:
+                runs.argvs.append(sub)
         elif name == "env":
             _env_split(argv, depth, runs)
         if name in _EACH_WORD_A_SCRIPT or (name in ("sudo", "doas") and _has_shell_flag(argv)):
@@ -158,6 +162,27 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
         elif name in _WRAPPERS:
             # Wrapper options differ (``sudo -u root``, ``timeout 5``): every later word may be the command.
             starts.extend(range(len(words) - 1, i, -1))
+
+
+_GIT_VALUED = frozenset(
+    {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--config-env"}
+)
+
+
+def _git_subcommand(argv: tuple[Word, ...]) -> tuple[Word, ...] | None:
+    """``git -C dir -c k=v push`` is also considered as ``git push`` (global options set aside)."""
+    k = 1
+    while k < len(argv):
+        word = argv[k]
+        if isinstance(word, Dyn):
+            return None  # matching the line as written already cannot tell
+        if word in _GIT_VALUED:
+            k += 2
+        elif word.startswith("-"):
+            k += 1
+        else:
+            return None if k == 1 else (argv[0], *argv[k:])
+    return None
 
 
 def _evaluates(name: str, argv: tuple[Word, ...]) -> bool:

@@ -391,7 +391,18 @@ def test_read_only_example_denies_hidden_git_options(tmp_path: Path, command: st
     assert decision.rule is not None
 
 
-@pytest.mark.parametrize("command", ["rm a -rf", "rm --rec a", "git -C . push", "git reset HEAD --ha"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "rm a -rf",
+        "rm --rec a",
+        "git -C . push",
+        "git -C a -c b=c --no-pager push",
+        "git --git-dir x clean -fd",
+        "git reset HEAD --ha",
+        "git -C . reset --hard",
+    ],
+)
 def test_shipped_policy_denies(tmp_path: Path, command: str) -> None:
     engine = PolicyEngine.load(PERMISSIONS, workspace=tmp_path)
     decision = decide(engine, "shell.run", command=command)
