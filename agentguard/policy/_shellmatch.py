@@ -107,19 +107,39 @@ class OptionSet:
         result: Tri = False
         for word in words:
             if isinstance(word, Dyn):
-                if not word.prefix or word.prefix.startswith("-"):
-                    result = None  # it could be any option
-                continue
-            if word.startswith("--"):
-                name = word[2:].partition("=")[0]
-                if name and any(long.startswith(name) for long in self.longs):
+                found = self._dyn(word)
+                if found:
                     return True
-            elif word.startswith("-") and len(word) > 1:
-                if word in self.singles or word.partition("=")[0] in self.singles:
-                    return True
-                if any(c in self.shorts for c in word[1:]):
-                    return True
+                if found is None:
+                    result = None
+            elif self._static(word):
+                return True
         return result
+
+    def _static(self, word: str) -> bool:
+        if word.startswith("--"):
+            name = word[2:].partition("=")[0]
+            return bool(name) and any(long.startswith(name) for long in self.longs)
+        if word.startswith("-") and len(word) > 1:
+            if word in self.singles or word.partition("=")[0] in self.singles:
+                return True
+            return any(c in self.shorts for c in word[1:])
+        return False
+
+    def _dyn(self, word: Dyn) -> Tri:
+        """A run-time word: its static prefix may settle it (``--output=$X``, ``-r$X``, ``src/*``)."""
+        prefix = word.prefix
+        if prefix.startswith("--") and "=" in prefix and self._static(prefix):
+            return True
+        if prefix.startswith("-") and not prefix.startswith("--") and self._static(prefix):
+            return True  # -r$X is -r plus more letters
+        if word.multi and not word.glob:
+            return None  # an unquoted expansion splits into words that may be options: a$X, X=" -rf"
+        if prefix and not prefix.startswith("-"):
+            return False  # globs, braces, ~ and quoted expansions keep the prefix at the front
+        if prefix.startswith("--") and "=" in prefix:
+            return False  # the option is named in full and it is another one
+        return None
 
 
 # ---------------------------------------------------------------- the three questions

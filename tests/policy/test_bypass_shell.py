@@ -308,6 +308,12 @@ def test_cmd_three_values(command: str, expected: bool | None) -> None:
         ("git log *", None),
         ("git log src/*", False),  # the glob's literal prefix is not an option
         ("$G log --output", None),
+        ('git log "--output=$X"', True),  # the option is named in full before the run-time part
+        ('git log "-o$X"', True),
+        ('git log "--format=$X"', False),
+        ("git log --format=$X", None),  # unquoted: $X may split into a second word --output
+        ("git log a$X", None),  # X=" --output=y"
+        ('git log "a$X"', False),
     ],
 )
 def test_opt_three_values(command: str, expected: bool | None) -> None:
