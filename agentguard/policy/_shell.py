@@ -242,17 +242,16 @@ class _Walker:
         """The words bash would pass as arguments (tree-sitter puts ``rm >x -rf``'s ``-rf`` here)."""
         self.out.plain = False
         words: list[Word] = []
-        dest_seen = False
+        target: Word | None = None
         for child in node.children:
             if not child.is_named or child.type == "file_descriptor":
                 continue
             value = self.word(child, depth)
-            if dest_seen:
+            if target is None:
+                target = value  # the file, or the here-string's text
+            else:
                 words.append(value)
-            dest_seen = True
-        if node.type == "herestring_redirect":
-            return words, self.word(node.named_children[-1], depth) if node.named_children else None
-        return words, None
+        return words, target if node.type == "herestring_redirect" else None
 
     def command(
         self,
