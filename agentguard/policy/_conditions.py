@@ -9,8 +9,15 @@
 
 Every function is checked for arity and argument types when the policy loads; a condition that
 cannot be compiled is a ``ConditionError`` naming the column. Evaluation never raises for odd
-argument values: a missing argument or a value of the wrong type makes the call false, except
-``url()``/``ip()``, which answer "cannot tell" (``CannotTell``, see ``_net_conditions``).
+argument values: a missing argument or a value of the wrong type makes the call false.
+
+Conditions have three values: true, false and ``None``, "cannot tell" (the shell functions
+produce it, for a command line whose meaning is known only when it runs). ``!`` keeps ``None``;
+``&&`` and ``||`` follow Kleene logic. The engine resolves ``None`` by the rule's effect: a match
+for deny and ask rules, no match for allow rules. Subtrees that cannot produce ``None`` compile to
+plain boolean code, so conditions without shell functions cost what they did before.
+``url()``/``ip()`` signal it by raising ``CannotTell`` (see ``_net_conditions``), which the engine
+settles the same way for the whole rule.
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ from agentguard import detectors
 from agentguard.policy._addresses import Resolver
 from agentguard.policy._net_conditions import f_ip, f_url
 from agentguard.policy._paths import on_disk_spelling
-from agentguard.policy._shell import (
+from agentguard.policy._shell import ShellParseError, parse_script
+from agentguard.policy._shellmatch import (
     CommandPattern,
-    ShellParseError,
-    cmd_any_matches,
-    cmd_matches,
-    parse_command,
+    OptionSet,
+    Tri,
+    cmd_any_result,
+    cmd_result,
+    opt_result,
 )
 
 __all__ = [
@@ -126,7 +135,7 @@ class EvalContext:
         return self._now
 
 
-Predicate = Callable[[EvalContext], bool]
+Predicate = Callable[[EvalContext], Tri]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +149,17 @@ class Condition:
     unconditional: bool = True  # nothing but "*" or annotations: the rule applies to every call
     functions: frozenset[str] = frozenset()
     path_refs: frozenset[tuple[str, ...]] = frozenset()  # arguments some path() reads: resolved for the tool
+    tri: bool = False  # the predicate may answer None ("cannot tell")
+    # (function, argument) for every call whose first argument names a tool argument: for lint
+    calls: frozenset[tuple[str, str]] = frozenset()
 
-    def __call__(self, ctx: EvalContext) -> bool:
+    def __call__(self, ctx: EvalContext) -> Tri:
         return self.predicate(ctx)
+
+    def holds(self, ctx: EvalContext, *, allow: bool) -> bool:
+        """The rule's match: "cannot tell" matches deny and ask rules, never allow rules."""
+        held = self.predicate(ctx)
+        return (not allow) if held is None else held
 
 
 # ---------------------------------------------------------------- tokens and syntax tree
@@ -476,32 +493,62 @@ def _f_path(b: _Builder) -> Predicate:
     return pred
 
 
+def _script_arg(b: _Builder) -> Callable[[EvalContext], Any]:
+    """The parsed command line of argument 1: ``_MISSING``, ``None`` (cannot be analysed) or a Script."""
+    ref = b.ref(0)
+
+    def get(ctx: EvalContext) -> Any:
+        value = _lookup(ctx.arguments, ref)
+        if value is _MISSING or not isinstance(value, str):
+            return value if value is _MISSING else None  # not a command line: cannot tell
+        key = ("sh", value)
+        parsed = ctx.memo.get(key, _MISSING)
+        if parsed is _MISSING:
+            try:
+                parsed = parse_script(value)
+            except ShellParseError:
+                parsed = None
+            ctx.memo[key] = parsed
+        return parsed
+
+    return get
+
+
 def _f_cmd(b: _Builder, *, any_: bool) -> Predicate:
     b.arity(2, 10_000)
-    ref = b.ref(0)
+    get = _script_arg(b)
     patterns: list[CommandPattern] = []
     for i in range(1, len(b.call.args)):
         try:
             patterns.append(CommandPattern.parse(b.string(i)))
         except ValueError as exc:
             raise b.fail(str(exc), b.call.args[i]) from None
+    result = cmd_any_result if any_ else cmd_result
 
-    def pred(ctx: EvalContext) -> bool:
-        value = _lookup(ctx.arguments, ref)
-        if value is _MISSING:
-            return False
-        if not isinstance(value, str):
-            return any_  # not a command line at all: cmd_any fails closed, cmd does not match
-        key = ("sh", value)
-        if key in ctx.memo:
-            parsed = ctx.memo[key]
-        else:
-            try:
-                parsed = parse_command(value)
-            except ShellParseError:
-                parsed = None
-            ctx.memo[key] = parsed
-        return cmd_any_matches(parsed, patterns) if any_ else cmd_matches(parsed, patterns)
+    def pred(ctx: EvalContext) -> Tri:
+        parsed = get(ctx)
+        return False if parsed is _MISSING else result(parsed, patterns)
+
+    return pred
+
+
+def _f_opt(b: _Builder) -> Predicate:
+    """``opt(command, "git", "--output", "-o")``: a command that may run starts with the pattern
+    and carries one of the options (see ``OptionSet`` for how options are recognised)."""
+    b.arity(3, 10_000)
+    get = _script_arg(b)
+    try:
+        pattern = CommandPattern.parse(b.string(1), open_ended=True)
+    except ValueError as exc:
+        raise b.fail(str(exc), b.call.args[1]) from None
+    try:
+        options = OptionSet.parse([b.string(i) for i in range(2, len(b.call.args))])
+    except ValueError as exc:
+        raise b.fail(str(exc)) from None
+
+    def pred(ctx: EvalContext) -> Tri:
+        parsed = get(ctx)
+        return False if parsed is _MISSING else opt_result(parsed, pattern, options)
 
     return pred
 
@@ -631,6 +678,7 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "path": _f_path,
     "cmd": lambda b: _f_cmd(b, any_=False),
     "cmd_any": lambda b: _f_cmd(b, any_=True),
+    "opt": _f_opt,
     "url": f_url,
     "ip": f_ip,
     "regex": _f_regex,
@@ -665,6 +713,8 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "lt_arg": _text.lt_arg,
     "le_arg": _text.le_arg,
 }
+# The functions that may answer None: the shell ones, and those that run an inner condition.
+_TRI_FUNCTIONS = frozenset({"cmd", "cmd_any", "opt", "is", "every_url", "every_email", "every_iban"})
 _ANNOTATIONS = ("sandbox", "timeout")
 FUNCTION_NAMES = frozenset(_FUNCTIONS) | frozenset(_ANNOTATIONS)
 
@@ -673,12 +723,70 @@ def _always(ctx: EvalContext) -> bool:
     return True
 
 
+def _tri(node: _Node) -> bool:
+    """Can this subtree answer None? (Only then does it pay for three-valued logic.)"""
+    if isinstance(node, _Not):
+        return _tri(node.inner)
+    if isinstance(node, _Bool):
+        return any(_tri(item) for item in node.items)
+    return node.name in _TRI_FUNCTIONS
+
+
+def _not3(inner: Predicate) -> Predicate:
+    def pred(ctx: EvalContext) -> Tri:
+        held = inner(ctx)
+        return None if held is None else not held
+
+    return pred
+
+
+def _and3(items: tuple[Predicate, ...]) -> Predicate:
+    def pred(ctx: EvalContext) -> Tri:
+        result: Tri = True
+        for p in items:
+            held = p(ctx)
+            if held is False:
+                return False
+            if held is None:
+                result = None
+        return result
+
+    return pred
+
+
+def _or3(items: tuple[Predicate, ...]) -> Predicate:
+    def pred(ctx: EvalContext) -> Tri:
+        result: Tri = False
+        for p in items:
+            held = p(ctx)
+            if held is True:
+                return True
+            if held is None:
+                result = None
+        return result
+
+    return pred
+
+
+def _calls(node: _Node) -> set[tuple[str, str]]:
+    if isinstance(node, _Not):
+        return _calls(node.inner)
+    if isinstance(node, _Bool):
+        return set().union(*(_calls(item) for item in node.items))
+    first = node.args[0] if node.args else None
+    return {(node.name, str(first.value))} if first is not None and first.kind == "name" else set()
+
+
 def _build(node: _Node, env: CompileEnv, used: set[str], paths: set[tuple[str, ...]]) -> Predicate:
     if isinstance(node, _Not):
         inner = _build(node.inner, env, used, paths)
+        if _tri(node.inner):
+            return _not3(inner)
         return lambda ctx: not inner(ctx)
     if isinstance(node, _Bool):
         items = tuple(_build(item, env, used, paths) for item in node.items)
+        if _tri(node):
+            return _and3(items) if node.op == "&&" else _or3(items)
         if node.op == "&&":
             return lambda ctx: all(p(ctx) for p in items)
         return lambda ctx: any(p(ctx) for p in items)
@@ -738,10 +846,16 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
         predicate: Predicate = _always
     elif len(preds) == 1:
         predicate = preds[0]
+    elif any(_tri(term) for term in rest):
+        predicate = _and3(tuple(preds))
     else:
         items = tuple(preds)
 
-        def predicate(ctx: EvalContext) -> bool:
+        def predicate(ctx: EvalContext) -> Tri:
             return all(p(ctx) for p in items)
 
-    return Condition(text, predicate, sandbox, timeout, not preds, frozenset(used), frozenset(paths))
+    tri = any(_tri(term) for term in rest)
+    calls = frozenset(set().union(*(_calls(term) for term in rest))) if rest else frozenset()
+    return Condition(
+        text, predicate, sandbox, timeout, not preds, frozenset(used), frozenset(paths), tri, calls
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentguard.errors import PolicyError
-from agentguard.models import Decision, Effect, ToolCall, canonical_tool_name
+from agentguard.models import Decision, Effect, RuleRef, ToolCall, canonical_tool_name
 from agentguard.policy._addresses import RecordingResolver, Resolver, SystemResolver
 from agentguard.policy._conditions import (
     CompileEnv,
@@ -451,7 +451,7 @@ class PolicyEngine:
                     "a NUL byte, empty or too long), failing closed",
                 )
         hits: list[int] = []
-        unsure: list[str] = []
+        why_unsure: list[str] = []  # what url()/ip() could not read, for the reason
         for i, predicate in enumerate(plan.predicates):
             if predicate is not None:
                 if ctx is None:
@@ -459,31 +459,35 @@ class PolicyEngine:
                     ctx = EvalContext(call.arguments, facts=state.facts, resolver=recorder)
                 try:
                     held = predicate(ctx)
-                except CannotTell as exc:
-                    # fail closed by the rule's direction: a deny or ask applies, an allow does not
-                    held = plan.rules[i].effect is not Effect.ALLOW
-                    if held:
-                        unsure.append(f"{plan.rules[i].ref}: {exc.reason}")
+                except CannotTell as exc:  # url()/ip() could not read the value: as "cannot tell"
+                    held = None
+                    if plan.rules[i].effect is not Effect.ALLOW:
+                        why_unsure.append(f"{plan.rules[i].ref}: {exc.reason}")
                 except Exception as exc:  # noqa: BLE001 - fail closed, naming the rule
                     rule = plan.rules[i]
                     return Decision(
                         effect=Effect.DENY,
                         reason=f"error evaluating {rule.ref} ({rule.ref.text}), failing closed: "
                         f"{type(exc).__name__}: {exc}",
-                        matched=tuple(plan.rules[j].ref for j in hits),
+                        matched=tuple(plan.rules[j if j >= 0 else ~j].ref for j in hits),
                     )
                 if not held:
+                    # None is "cannot tell": a match for deny and ask rules, never for an allow rule.
+                    if held is None and plan.rules[i].effect is not Effect.ALLOW:
+                        hits.append(~i)  # recorded apart, so the reason can say so
                     continue
             hits.append(i)
         key = tuple(hits)
         decision = plan.memo.get(key)
         if decision is None:
-            decision = self._verdict([plan.rules[i] for i in hits])
+            rules = [plan.rules[i if i >= 0 else ~i] for i in hits]
+            unsure = frozenset(plan.rules[~i].ref for i in hits if i < 0)
+            decision = self._verdict(rules, unsure)
             if len(plan.memo) < MEMO_LIMIT:
                 plan.memo[key] = decision
         resolved_addresses = recorder.answers() if recorder is not None else {}
-        if unsure or resolved_addresses:
-            reason = decision.reason + "".join(f"; cannot tell ({u}), so it applies" for u in unsure)
+        if why_unsure or resolved_addresses:
+            reason = decision.reason + "".join(f"; cannot tell ({u}), so it applies" for u in why_unsure)
             decision = decision.model_copy(update={"reason": reason, "resolved": resolved_addresses})
         if resolved is not None:
             decision = decision.model_copy(update={"arguments": resolved})
@@ -496,8 +500,10 @@ class PolicyEngine:
         workspace, fold = self._env.workspace, self._env.case_insensitive
         return resolve_path_arguments(arguments, refs, lambda v: normalise_path(v, workspace, fold), ctx.memo)
 
-    def _verdict(self, matched: Sequence[Rule]) -> Decision:
-        """The decision for a set of matched rules (a pure function of them: plans memoise it)."""
+    def _verdict(self, matched: Sequence[Rule], unsure: frozenset[RuleRef] = frozenset()) -> Decision:
+        """The decision for a set of matched rules (a pure function of them: plans memoise it).
+
+        ``unsure``: rules that matched because their condition could not tell."""
         if not matched:
             return Decision(
                 effect=self._default,
@@ -507,10 +513,13 @@ class PolicyEngine:
         rule = winners[0]
         sandbox = next((r.sandbox_profile for r in winners if r.sandbox_profile), None)
         timeout = next((r.approval_timeout_s for r in winners if r.approval_timeout_s is not None), None)
+        reason = f"{_VERB[rule.effect]} {'grant ' if rule.grant else ''}{rule.ref} ({rule.ref.text})"
+        if rule.ref in unsure:
+            reason += "; its condition cannot tell (the command's meaning is known only when it runs)"
         return Decision(
             effect=rule.effect,
             rule=rule.ref,
-            reason=f"{_VERB[rule.effect]} {'grant ' if rule.grant else ''}{rule.ref} ({rule.ref.text})",
+            reason=reason,
             matched=tuple(r.ref for r in matched),
             sandbox_profile=sandbox,
             approval_timeout_s=timeout,
@@ -521,7 +530,9 @@ class PolicyEngine:
     def casbin_functions(self) -> dict[str, Callable[..., bool]]:
         """Functions to ``add_function`` on a stock ``casbin.Enforcer`` so it evaluates these files too.
 
-        The model's matcher calls ``argsMatch(r.args, p.cond)``; ``globMatch`` is casbin's own.
+        The model's matcher calls ``argsMatch(r.args, p.cond, p.act)``; ``globMatch`` is casbin's own.
+        The rule's effect settles "cannot tell" as the engine does (a match unless it is ``allow``);
+        a model with the older two-argument ``argsMatch(r.args, p.cond)`` counts it as a match.
         """
         state = self._state
         env = (state.loaded.env if state is not None else None) or self._env
@@ -529,7 +540,7 @@ class PolicyEngine:
         facts = state.facts if state is not None else self._facts
         resolver = self._resolver
 
-        def args_match(arguments: Any, cond: str) -> bool:
+        def args_match(arguments: Any, cond: str, act: str = "deny") -> bool:
             key = condition_cache_key(cond, env)
             compiled = cache.get(key)
             if compiled is None:
@@ -540,10 +551,11 @@ class PolicyEngine:
                 cache[key] = compiled
             if isinstance(compiled, ConditionError):
                 raise PolicyError(f"condition {cond!r}: {compiled.message}")
+            ctx = EvalContext(arguments, facts=facts, resolver=resolver)
             try:
-                return compiled(EvalContext(arguments, facts=facts, resolver=resolver))
-            except CannotTell as exc:  # a bare matcher does not know the rule's effect: refuse
-                raise PolicyError(f"condition {cond!r} cannot tell: {exc.reason}") from None
+                return compiled.holds(ctx, allow=act == "allow")
+            except CannotTell:  # url()/ip() could not read the value: as "cannot tell"
+                return act != "allow"
 
         return {"argsMatch": args_match}
 

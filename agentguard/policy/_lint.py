@@ -76,6 +76,32 @@ def _cycles(links: tuple[RoleLink, ...]) -> list[tuple[RoleLink, list[str]]]:
     return found
 
 
+_SHELL_FUNCTIONS = frozenset({"cmd", "cmd_any", "opt"})
+_TEXT_FUNCTIONS = frozenset({"regex", "glob"})
+_COMMAND_NAMES = frozenset({"command", "cmd", "script"})
+
+
+def _text_over_commands(rules: tuple[Rule, ...]) -> list[LintFinding]:
+    """regex()/glob() over a shell command see the text, not what bash runs: ``--out''put`` passes."""
+    commands = set(_COMMAND_NAMES)
+    for rule in rules:
+        commands.update(arg for fn, arg in rule.condition.calls if fn in _SHELL_FUNCTIONS)
+    out: list[LintFinding] = []
+    for rule in rules:
+        for fn, arg in sorted(rule.condition.calls):
+            if fn in _TEXT_FUNCTIONS and arg in commands:
+                out.append(
+                    _warn(
+                        rule.ref.file,
+                        rule.ref.line,
+                        f"{fn}() over the shell command {arg!r} matches its text, not what runs "
+                        f"(quotes, abbreviated options and wrappers get past it); use cmd_any() or opt()",
+                        "text-over-command",
+                    )
+                )
+    return out
+
+
 def lint_loaded(policy: LoadedPolicy) -> list[LintFinding]:
     """Warnings for a loaded policy: duplicates, shadowed rules, role cycles, allow-everything rules."""
     out: list[LintFinding] = []
@@ -116,6 +142,7 @@ def lint_loaded(policy: LoadedPolicy) -> list[LintFinding]:
         first_link = seen_links.setdefault((link.member, link.role), link)
         if first_link is not link:
             out.append(_warn(link.ref.file, link.ref.line, f"duplicate of {first_link.ref}", "duplicate"))
+    out.extend(_text_over_commands(policy.rules))
     for link, path in _cycles(policy.links):
         out.append(_warn(link.ref.file, link.ref.line, f"role cycle: {' -> '.join(path)}", "role-cycle"))
     out.sort(key=lambda f: (f.file, f.line or 0))

@@ -41,8 +41,10 @@ __all__ = [
 MODEL_FILE = "model.conf"
 EXPECTED_MATCHER = (
     '(p.sub == "*" || g(r.sub, p.sub)) && globMatch(r.tool, p.tool) '
-    "&& argsMatch(r.args, p.cond) && r.act == p.act"
+    "&& argsMatch(r.args, p.cond, p.act) && r.act == p.act"
 )
+# Before conditions could answer "cannot tell", argsMatch did not need the rule's effect.
+LEGACY_MATCHER = EXPECTED_MATCHER.replace("p.cond, p.act)", "p.cond)")
 EXPECTED_EFFECT = "some(where (p.eft == allow))"
 MAX_ROLE_DEPTH = 9  # casbin's default role manager follows at most 10 levels, the member itself included
 _GLOB_CHARS = re.compile(r"[*?\[\]{}\\]")
@@ -164,7 +166,10 @@ def validate_model(path: Path) -> tuple[Any, list[LintFinding]]:
         problems.append(f"role_definition must be 'g = _, _', got 'g = {g.value}'")
     if e is not None and _squash(e.value) != _squash(escape_assertion(EXPECTED_EFFECT)):
         problems.append(f"policy_effect must be 'e = {EXPECTED_EFFECT}'")
-    if m is not None and _squash(m.value) != _squash(escape_assertion(EXPECTED_MATCHER)):
+    if m is not None and _squash(m.value) not in (
+        _squash(escape_assertion(EXPECTED_MATCHER)),
+        _squash(escape_assertion(LEGACY_MATCHER)),
+    ):
         problems.append(
             f"matchers must be 'm = {EXPECTED_MATCHER}' (agentguard implements this matcher natively)"
         )

@@ -1,417 +1,423 @@
-"""Shell command rules: a small POSIX-shell lexer that never runs anything.
+"""Shell command lines as bash would split them, parsed by tree-sitter-bash; nothing is ever run.
 
-``cmd`` (for allow rules) matches only plain command lists whose every simple command fits the
-pattern; any substitution, expansion, redirection, subshell or brace group makes it false.
-``cmd_any`` (for deny/ask rules) matches when any simple command anywhere (inside substitutions,
-``sh -c`` strings, behind ``sudo``/``env``/``xargs`` wrappers) fits, and also when the command cannot
-be analysed: it fails closed. Quoting is tracked character by character, which ``shlex`` cannot
-report, so a ``$`` inside single quotes is data while one inside double quotes is an expansion.
+The syntax tree is walked with an explicit allowlist of node types. Anything else (an unknown
+node, an ERROR or MISSING node, a construct tree-sitter-bash is known to get wrong: here-documents,
+``case``, backticks, ``$"..."``, arithmetic, ``[[ ]]``) makes the whole line *cannot tell*
+(``Script.unknown`` says why). Words are expanded only where that is static: quote removal
+(``'..'``, ``".."``, ``$'..'``), backslashes and concatenation. A word whose value is known only when
+it runs (``$x``, ``$(..)``, a glob, ``{a,b}``, ``~``) is a :class:`Dyn`.
 """
 
 from __future__ import annotations
 
-import posixpath
-import shlex
-from collections.abc import Sequence
+import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from functools import lru_cache
 
-__all__ = ["CommandPattern", "ShellParseError", "cmd_any_matches", "cmd_matches", "parse_command"]
+import tree_sitter
+import tree_sitter_bash
+
+from agentguard.policy._shellwords import CannotTell, ansi_c, dq_unescape, unescape
+
+__all__ = ["EVAL_VARIABLE", "Dyn", "Script", "ShellParseError", "Simple", "Word", "parse_script"]
 
 MAX_COMMAND_CHARS = 100_000
-MAX_DEPTH = 16
+MAX_DEPTH = 16  # nested substitutions, compound commands and inline scripts
 MAX_WORDS = 1000
 
-_SEPARATORS = frozenset({";", "&", "|", "&&", "||", "|&", ";;", ";&", ";;&", "\n"})
-_RESERVED = frozenset(
-    {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "in", "case", "esac",
-     "!", "{", "}", "time", "function", "select", "coproc", "[[", "]]"}
-)  # fmt: skip
-_WRAPPERS = frozenset(
-    {"sudo", "doas", "env", "command", "builtin", "exec", "nice", "nohup", "time", "timeout", "xargs",
-     "stdbuf", "ionice", "chroot", "setsid", "unbuffer", "busybox", "strace", "ltrace", "watch", "caffeinate"}
-)  # fmt: skip
-_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "busybox"})
-_EVALUATORS = frozenset({"eval"})
+_PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+# bash joins "a\<newline>b" into one word; tree-sitter-bash splits it into two.
+_JOINED_LINE = re.compile(r"[^\s\\]\\\n|\\\n[^\s]")
+# Other control characters: bash reads \r, \v, \f as word characters; a parser may not.
+_CONTROL = re.compile(r"[\x01-\x08\x0b-\x1f\x7f]")
+_GLOB_CHARS = frozenset("*?[")
+# Variables whose value the shell itself runs or expands as code (PS4 under set -x, a file
+# sourced at start-up, imported functions, options): assigning them changes what later lines do.
+EVAL_VARIABLE = re.compile(r"(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|BASH_FUNC_[^=]*)=")
+_EVAL_VARIABLE = EVAL_VARIABLE
+_PLAIN_WORD = re.compile(r"[^\\*?\[{}()~$`'\"]*\Z")
+_BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
 
 class ShellParseError(ValueError):
-    """The command is not something this lexer can analyse with confidence."""
+    """The command is not something the parser can analyse with confidence."""
 
 
-@dataclass
-class Word:
-    text: str = ""
-    dynamic: bool = False  # contains $var, ${...}, $(...), backticks: value unknown until run
-    quoted: bool = False
+@dataclass(frozen=True, slots=True)
+class Dyn:
+    """A word known only at run time. ``multi``: may become any number of words (unquoted
+    expansion, glob); ``prefix``: its static leading text (a glob ``src/*`` is never an option)."""
+
+    text: str
+    multi: bool
+    prefix: str = ""
+    glob: bool = False  # from pathname, brace or tilde expansion: no side effects, no variables
 
 
-@dataclass
-class ParsedCommand:
-    """The simple commands of a command line plus what makes it unsafe for an allow rule."""
-
-    commands: list[list[Word]] = field(default_factory=list)
-    unsafe: list[str] = field(default_factory=list)
-    nested: list[ParsedCommand] = field(default_factory=list)
+Word = str | Dyn
 
 
-class _Lexer:
-    def __init__(self, text: str, depth: int) -> None:
+@dataclass(frozen=True, slots=True)
+class Simple:
+    """One simple command: its words after the assignment prefix (``X=1``)."""
+
+    words: tuple[Word, ...]
+    assigns: bool = False
+    stdin: Word | None = None  # a here-string (``<<< text``): a script when fed to a shell
+
+
+@dataclass(slots=True)
+class Script:
+    """Every simple command anywhere in a line (inside substitutions, bodies, branches).
+
+    ``plain``: only simple commands of static words (globs allowed) joined by ``;`` ``&&`` ``||``
+    ``|`` ``&``, no assignment, redirection, substitution or compound command. ``unknown``: why
+    the line cannot be analysed (then no answer about it may be "no").
+    """
+
+    commands: list[Simple] = field(default_factory=list)
+    plain: bool = True
+    unknown: str | None = None
+    runs: object = None  # what it may run, computed once by _shellruns.runs_of
+
+
+_SEPARATORS = frozenset({";", "&", "\n", "&&", "||", "|", "|&", "(", ")", "{", "}", "do", "done",
+                         "then", "fi", "else", "elif", "if", "while", "until", "!", "function", "$(", "<(",
+                         ">("})  # fmt: skip
+_BLOCKS = frozenset({"subshell", "compound_statement", "do_group", "if_statement", "elif_clause",
+                     "else_clause", "while_statement", "negated_command", "function_definition"})  # fmt: skip
+_TEST_TOKENS = frozenset({"=", "==", "!=", "!"})
+
+
+class _Walker:
+    def __init__(self, source: bytes, posix: bool) -> None:
+        self.src = source
+        self.posix = posix  # sh/dash: $'...' is not a quoting form there
+        self.in_test = False
+        self.out = Script()
+
+    def text(self, node: tree_sitter.Node) -> str:
+        return self.src[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
+
+    # ------------------------------------------------------------ statements
+
+    def statements(self, node: tree_sitter.Node, depth: int) -> None:
         if depth > MAX_DEPTH:
-            raise ShellParseError("command nests too deeply")
-        self.s = text
-        self.depth = depth
-        self.out = ParsedCommand()
-        self.current: list[Word] = []
-        self.word: Word | None = None
-
-    def _word(self) -> Word:
-        if self.word is None:
-            self.word = Word()
-        return self.word
-
-    def _end_word(self) -> None:
-        if self.word is not None:
-            self.current.append(self.word)
-            self.word = None
-
-    def _end_command(self) -> None:
-        self._end_word()
-        if len(self.current) > MAX_WORDS:
-            raise ShellParseError(f"a command with more than {MAX_WORDS} words")
-        if self.current:
-            self.out.commands.append(self.current)
-            self.current = []
-
-    def _nested(self, body: str) -> None:
-        self.out.nested.append(_Lexer(body, self.depth + 1).run(0, stop_at_paren=False)[0])
-
-    def run(self, i: int, *, stop_at_paren: bool) -> tuple[ParsedCommand, int]:
-        s = self.s
-        n = len(s)
-        parens = 0
-        while i < n:
-            c = s[i]
-            if c in " \t":
-                self._end_word()
-                i += 1
-            elif c == "\\":
-                if i + 1 < n and s[i + 1] == "\n":
-                    i += 2
-                    continue
-                if i + 1 >= n:
-                    raise ShellParseError("trailing backslash")
-                w = self._word()
-                w.text += s[i + 1]
-                w.quoted = True
-                i += 2
-            elif c == "'":
-                end = s.find("'", i + 1)
-                if end < 0:
-                    raise ShellParseError("unterminated single quote")
-                w = self._word()
-                w.text += s[i + 1 : end]
-                w.quoted = True
-                i = end + 1
-            elif c == '"':
-                i = self._double_quoted(i + 1)
-            elif c == "$":
-                i = self._dollar(i)
-            elif c == "`":
-                i = self._backtick(i)
-            elif c == "#" and self.word is None:
-                end = s.find("\n", i)
-                i = n if end < 0 else end
-            elif c in "<>":
-                self.out.unsafe.append("redirection")
-                if i + 1 < n and s[i + 1] == "(":
-                    self.out.unsafe.append("process substitution")
-                    i = self._balanced(i + 2)
-                    self._word().dynamic = True
-                    continue
-                self._end_word()
-                i += 1
-                while i < n and s[i] in "<>&|-":
-                    i += 1
-            elif c == "(":
-                self.out.unsafe.append("subshell")
-                self._end_command()
-                parens += 1
-                i += 1
-            elif c == ")":
-                if parens == 0:
-                    if stop_at_paren:
-                        self._end_command()
-                        return self.out, i + 1
-                    raise ShellParseError("unbalanced ')'")
-                parens -= 1
-                self._end_command()
-                i += 1
-            elif c in ";&|\n":
-                if c == "&" and i + 1 < n and s[i + 1] == ">":
-                    self.out.unsafe.append("redirection")
-                    self._end_word()
-                    i += 2
-                    continue
-                self._end_command()
-                i += 1
-                while i < n and s[i] in ";&|":
-                    i += 1
-            else:
-                if c in "{}":
-                    self.out.unsafe.append("brace expansion or group")
-                w = self._word()
-                w.text += c
-                i += 1
-        if stop_at_paren:
-            raise ShellParseError("unterminated $(...)")
-        if parens:
-            raise ShellParseError("unbalanced '('")
-        self._end_command()
-        return self.out, i
-
-    def _double_quoted(self, i: int) -> int:
-        s = self.s
-        w = self._word()
-        w.quoted = True
-        while i < len(s):
-            c = s[i]
-            if c == '"':
-                return i + 1
-            if c == "\\" and i + 1 < len(s) and s[i + 1] in '$`"\\\n':
-                if s[i + 1] != "\n":
-                    w.text += s[i + 1]
-                i += 2
-            elif c == "$":
-                i = self._dollar(i)
-                w = self._word()
-            elif c == "`":
-                i = self._backtick(i)
-                w = self._word()
-            else:
-                w.text += c
-                i += 1
-        raise ShellParseError("unterminated double quote")
-
-    def _dollar(self, i: int) -> int:
-        s = self.s
-        w = self._word()
-        w.dynamic = True
-        nxt = s[i + 1] if i + 1 < len(s) else ""
-        if nxt == "(":
-            self.out.unsafe.append("command substitution")
-            if s.startswith("((", i + 1):
-                end = self._balanced(i + 3)
-                if end >= len(s) or s[end] != ")":
-                    raise ShellParseError("unterminated $((...))")
-                end += 1
-            else:
-                end = self._balanced(i + 2)
-            w.text += s[i:end]
-            return end
-        self.out.unsafe.append("variable expansion")
-        if nxt == "{":
-            end = s.find("}", i + 2)
-            if end < 0:
-                raise ShellParseError("unterminated ${...}")
-            w.text += s[i : end + 1]
-            return end + 1
-        if nxt in ("'", '"'):
-            w.text += "$"
-            return i + 1
-        j = i + 1
-        if j < len(s) and (s[j].isalnum() or s[j] == "_"):
-            while j < len(s) and (s[j].isalnum() or s[j] == "_"):
-                j += 1
-        elif j < len(s) and s[j] in "@*#?$!-":
-            j += 1
-        w.text += s[i:j]
-        return j
-
-    def _backtick(self, i: int) -> int:
-        s = self.s
-        self.out.unsafe.append("command substitution")
-        j = i + 1
-        body: list[str] = []
-        while j < len(s):
-            c = s[j]
-            if c == "\\" and j + 1 < len(s) and s[j + 1] in "`$\\":
-                body.append(s[j + 1])
-                j += 2
+            raise CannotTell("nests too deeply")
+        for child in node.children:
+            if not child.is_named:
+                if child.type not in _SEPARATORS:
+                    raise CannotTell(f"unexpected {child.type!r}")
                 continue
-            if c == "`":
-                self._nested("".join(body))
-                w = self._word()
-                w.dynamic = True
-                w.text += s[i : j + 1]
-                return j + 1
-            body.append(c)
-            j += 1
-        raise ShellParseError("unterminated backtick")
+            self.statement(child, depth)
 
-    def _balanced(self, start: int) -> int:
-        """Lex ``$(`` ... ``)`` from ``start`` (just after the paren) as a nested command; index after it."""
-        inner = _Lexer(self.s, self.depth + 1)
-        parsed, end = inner.run(start, stop_at_paren=True)
-        self.out.nested.append(parsed)
-        return end
+    def statement(self, node: tree_sitter.Node, depth: int) -> None:
+        kind = node.type
+        if kind == "comment":
+            return
+        if kind == "command":
+            self.command(node, depth, ())
+        elif kind in ("list", "pipeline"):
+            self.statements(node, depth)
+        elif kind in _BLOCKS:
+            self.out.plain = False
+            for child in node.children:
+                if child.is_named and child.type == "word" and kind == "function_definition":
+                    continue  # the function's name
+                if child.is_named:
+                    self.statement(child, depth + 1)
+                elif child.type not in _SEPARATORS:
+                    raise CannotTell(f"unexpected {child.type!r} in {kind}")
+        elif kind == "for_statement":
+            self.out.plain = False
+            for child in node.children:
+                if child.type == "do_group":
+                    self.statement(child, depth + 1)
+                elif child.type == "variable_name" or child.type in ("for", "select", "in", ";", "\n"):
+                    continue
+                elif child.is_named:
+                    self.word(child, depth)  # the list: only its substitutions matter
+                else:
+                    raise CannotTell(f"unexpected {child.type!r} in for")
+        elif kind in ("variable_assignment", "variable_assignments"):
+            self.out.plain = False
+            self.assignments(node, depth)
+        elif kind in ("declaration_command", "unset_command"):
+            self.out.plain = False
+            words: list[Word] = []
+            for child in node.children:
+                if not child.is_named:
+                    words.append(child.type)  # the keyword: export, declare, local, unset ...
+                elif child.type == "variable_assignment":
+                    self.assignments(child, depth)
+                    words.append(self.text(child))
+                elif child.type == "variable_name":
+                    words.append(self.text(child))
+                else:
+                    words.append(self.word(child, depth))
+            if any(not isinstance(w, str) or w.startswith("-") for w in words[1:]):
+                raise CannotTell("declaration with options or computed names")  # declare -i evaluates
+            self.add(Simple(tuple(words)))
+        elif kind == "test_command" and node.children and node.children[0].type == "[":
+            self.bracket_test(node, depth)
+        elif kind == "redirected_statement":
+            self.out.plain = False
+            self.redirected(node, depth)
+        else:
+            raise CannotTell(f"{kind} is not analysed")
+
+    def bracket_test(self, node: tree_sitter.Node, depth: int) -> None:
+        words: list[Word] = ["["]
+        self.in_test = True
+        for child in node.children[1:-1]:
+            self.test_words(child, depth, words)
+        self.in_test = False
+        if node.children[-1].type != "]":
+            raise CannotTell("unclosed [")
+        self.add(Simple((*words, "]")))
+
+    def test_words(self, node: tree_sitter.Node, depth: int, out: list[Word]) -> None:
+        """``[ ... ]`` is an ordinary command: its expression tree flattened back into words."""
+        if node.type in ("unary_expression", "binary_expression"):
+            for child in node.children:
+                self.test_words(child, depth, out)
+        elif node.type == "test_operator":
+            out.append(self.text(node))
+        elif not node.is_named:
+            if node.type not in _TEST_TOKENS:
+                raise CannotTell(f"{node.type!r} inside [ ]")  # '<' there is a redirection in bash
+            out.append(node.type)
+        else:
+            out.append(self.word(node, depth))
+
+    def add(self, simple: Simple) -> None:
+        if len(simple.words) > MAX_WORDS:
+            raise CannotTell(f"a command with more than {MAX_WORDS} words")
+        self.out.commands.append(simple)
+
+    def assignments(self, node: tree_sitter.Node, depth: int) -> None:
+        for child in node.children:
+            if child.type == "variable_assignment":
+                self.assignments(child, depth)
+            elif child.type == "variable_name":
+                if _EVAL_VARIABLE.match(self.text(child) + "="):
+                    raise CannotTell(f"assignment to {self.text(child)}, which the shell evaluates")
+            elif child.type in ("=", "+="):
+                continue
+            elif child.type == "array":
+                for item in child.named_children:
+                    self.word(item, depth)
+            elif child.type == "subscript":
+                raise CannotTell("array subscript (arithmetic)")
+            elif child.is_named:
+                self.word(child, depth)
+            else:
+                raise CannotTell(f"unexpected {child.type!r} in an assignment")
+
+    def redirected(self, node: tree_sitter.Node, depth: int) -> None:
+        body: tree_sitter.Node | None = None
+        extra: list[Word] = []
+        stdin: Word | None = None
+        for child in node.children:
+            if child.type in ("file_redirect", "herestring_redirect"):
+                words, here = self.redirect(child, depth)
+                extra.extend(words)
+                stdin = here if here is not None else stdin
+            elif child.type == "heredoc_redirect":
+                raise CannotTell("here-document")
+            elif child.is_named and body is None:
+                body = child
+            else:
+                raise CannotTell(f"unexpected {child.type!r} in a redirection")
+        if body is None:
+            return
+        if body.type == "command":
+            self.command(body, depth, tuple(extra), stdin)
+        elif extra:
+            raise CannotTell("words after a redirection of a compound command")
+        else:
+            self.statement(body, depth + 1)
+
+    def redirect(self, node: tree_sitter.Node, depth: int) -> tuple[list[Word], Word | None]:
+        """The words bash would pass as arguments (tree-sitter puts ``rm >x -rf``'s ``-rf`` here)."""
+        self.out.plain = False
+        words: list[Word] = []
+        target: Word | None = None
+        for child in node.children:
+            if not child.is_named or child.type == "file_descriptor":
+                continue
+            value = self.word(child, depth)
+            if target is None:
+                target = value  # the file, or the here-string's text
+            else:
+                words.append(value)
+        return words, target if node.type == "herestring_redirect" else None
+
+    def command(
+        self,
+        node: tree_sitter.Node,
+        depth: int,
+        extra: tuple[Word, ...],
+        stdin: Word | None = None,
+    ) -> None:
+        words: list[Word] = []
+        assigns = False
+        for child in node.children:
+            kind = child.type
+            if kind == "variable_assignment":
+                assigns = True
+                self.out.plain = False
+                self.assignments(child, depth)
+            elif kind == "command_name":
+                if child.named_child_count != 1:
+                    raise CannotTell("odd command name")
+                words.append(self.word(child.named_children[0], depth))
+            elif kind in ("file_redirect", "herestring_redirect"):
+                more, here = self.redirect(child, depth)
+                words.extend(more)
+                stdin = here if here is not None else stdin
+            elif kind == "heredoc_redirect":
+                raise CannotTell("here-document")
+            elif child.is_named:
+                words.append(self.word(child, depth))
+            else:
+                raise CannotTell(f"unexpected {kind!r} in a command")  # $"..." shows up as a bare '$'
+        words.extend(extra)
+        if not words:
+            return
+        if any(isinstance(w, Dyn) and not w.glob for w in words):
+            self.out.plain = False
+        self.add(Simple(tuple(words), assigns, stdin))
+
+    # ------------------------------------------------------------ words
+
+    def word(self, node: tree_sitter.Node, depth: int) -> Word:
+        if node.type == "word":  # the common case: no quotes, escapes or expansions
+            text = self.text(node)
+            if _PLAIN_WORD.match(text):
+                return text
+        parts: list[tuple[str, bool]] = []  # (text, quoted); a Dyn part is ("", ...) plus flags
+        dyn: list[tuple[int, bool]] = []  # (index into parts, quoted)
+        self.pieces(node, depth, parts, dyn, quoted=False)
+        unquoted = "".join(t if not q else "\x00" * len(t) for t, q in parts)
+        value = "".join(t for t, _ in parts)
+        if "(" in unquoted or ")" in unquoted:
+            raise CannotTell("extended glob")
+        first = dyn[0][0] if dyn else len(parts)
+        prefix = "".join(t for t, _ in parts[:first])
+        if dyn:
+            return Dyn(self.text(node), any(not q for _, q in dyn), prefix)
+        if _BRACE.search(unquoted):
+            return Dyn(self.text(node), True, value[: unquoted.index("{")], glob=True)
+        if unquoted.startswith("~"):
+            return Dyn(self.text(node), False, "~", glob=True)
+        glob = next((i for i, c in enumerate(unquoted) if c in _GLOB_CHARS), -1)
+        if glob >= 0:
+            return Dyn(self.text(node), True, value[:glob], glob=True)
+        return value
+
+    def pieces(
+        self,
+        node: tree_sitter.Node,
+        depth: int,
+        parts: list[tuple[str, bool]],
+        dyn: list[tuple[int, bool]],
+        *,
+        quoted: bool,
+    ) -> None:
+        kind = node.type
+        if kind in ("word", "number") or (kind == "extglob_pattern" and self.in_test):
+            parts.extend(unescape(self.text(node)))  # in [ ], tree-sitter's "pattern" is a word
+        elif kind == "raw_string":
+            parts.append((self.text(node)[1:-1], True))
+        elif kind == "ansi_c_string":
+            if self.posix:
+                raise CannotTell("$'...' in a POSIX shell")
+            parts.append((ansi_c(self.text(node)[2:-1]), True))
+        elif kind == "string":
+            self.string(node, depth, parts, dyn)
+        elif kind == "concatenation":
+            for child in node.children:
+                if not child.is_named:
+                    raise CannotTell(f"unexpected {child.type!r} in a word")
+                self.pieces(child, depth, parts, dyn, quoted=quoted)
+        elif kind == "simple_expansion":
+            dyn.append((len(parts), quoted))
+            parts.append(("", quoted))
+        elif kind == "expansion":
+            inner = [c.type for c in node.children]
+            if inner not in (["${", "variable_name", "}"], ["${", "special_variable_name", "}"]):
+                raise CannotTell("parameter expansion with operators")  # ${x@P}, ${a[$(..)]}, ${x:-$(..)}
+            dyn.append((len(parts), quoted))
+            parts.append(("", quoted))
+        elif kind == "command_substitution":
+            if self.text(node).startswith("`"):
+                raise CannotTell("backticks")  # their escaping rules are not tree-sitter's
+            self.out.plain = False
+            self.statements(node, depth + 1)
+            dyn.append((len(parts), quoted))
+            parts.append(("", quoted))
+        elif kind == "process_substitution":
+            self.out.plain = False
+            self.statements(node, depth + 1)
+            dyn.append((len(parts), True))
+            parts.append(("", True))
+        else:
+            raise CannotTell(f"{kind} is not analysed")  # arithmetic, brace_expression, translated $".."
+
+    def string(
+        self, node: tree_sitter.Node, depth: int, parts: list[tuple[str, bool]], dyn: list[tuple[int, bool]]
+    ) -> None:
+        """A double-quoted string from its bytes, so text between tree-sitter's children is kept."""
+        pos = node.start_byte + 1
+        end = node.end_byte - 1
+        for child in node.named_children:
+            if child.type == "string_content":
+                continue
+            parts.append((dq_unescape(self._between(pos, child.start_byte)), True))
+            self.pieces(child, depth, parts, dyn, quoted=True)
+            pos = child.end_byte
+        parts.append((dq_unescape(self._between(pos, end)), True))
+
+    def _between(self, start: int, end: int) -> str:
+        return self.src[start:end].decode("utf-8", "surrogateescape")
 
 
-def parse_command(text: str) -> ParsedCommand:
-    """Split ``text`` into simple commands; raises ``ShellParseError`` when it cannot be analysed."""
+def parse_script(text: str, *, posix: bool = False) -> Script:
+    """Every simple command of ``text`` read as bash reads it (``posix``: as sh/dash read it, where
+    bash-only quoting is cannot tell); raises ``ShellParseError`` for input over the limits."""
     if len(text) > MAX_COMMAND_CHARS:
         raise ShellParseError("command too long to analyse")
     if "\x00" in text:
         raise ShellParseError("NUL byte in command")
-    return _Lexer(text, 0).run(0, stop_at_paren=False)[0]
+    if len(text) > _CACHED_CHARS:
+        return _parse(text, posix)
+    return _cached(text, posix)
 
 
-@dataclass(frozen=True, slots=True)
-class CommandPattern:
-    """``git status*``: words matched one by one (``fnmatch`` each); a trailing ``*`` allows more words."""
-
-    words: tuple[str, ...]
-    open_ended: bool
-
-    @classmethod
-    def parse(cls, pattern: str) -> CommandPattern:
-        text = pattern.strip()
-        open_ended = text.endswith("*") and not text.endswith("\\*")
-        if open_ended:
-            text = text[:-1]
-        try:
-            words = tuple(shlex.split(text))
-        except ValueError as exc:
-            raise ValueError(f"bad command pattern {pattern!r}: {exc}") from None
-        if not words:
-            raise ValueError(f"command pattern {pattern!r} names no command")
-        return cls(words, open_ended)
-
-    def matches(self, words: list[str]) -> bool:
-        if len(words) < len(self.words) or (not self.open_ended and len(words) != len(self.words)):
-            return False
-        return all(fnmatchcase(w, p) for w, p in zip(words, self.words, strict=False))
+_CACHED_CHARS = 4096  # longer lines are parsed every time: the cache stays small
 
 
-@dataclass(frozen=True, slots=True)
-class _AnyOf:
-    patterns: tuple[CommandPattern, ...]
-
-    def matches(self, words: list[str]) -> bool:
-        return any(p.matches(words) for p in self.patterns)
+@lru_cache(maxsize=512)
+def _cached(text: str, posix: bool) -> Script:
+    return _parse(text, posix)
 
 
-def _any_of(patterns: CommandPattern | Sequence[CommandPattern]) -> _AnyOf:
-    return _AnyOf((patterns,) if isinstance(patterns, CommandPattern) else tuple(patterns))
-
-
-def cmd_matches(
-    command: str | ParsedCommand | None, patterns: CommandPattern | Sequence[CommandPattern]
-) -> bool:
-    """True only for a plain command list whose every simple command matches one of ``patterns``.
-
-    ``command`` may be pre-parsed; ``None`` stands for a command that did not parse.
-    """
-    pattern = _any_of(patterns)
-    parsed = _parsed(command)
-    if parsed is None or parsed.unsafe or parsed.nested or not parsed.commands:
-        return False
-    for words in parsed.commands:
-        if any(w.dynamic for w in words):
-            return False
-        if not pattern.matches([w.text for w in words]):
-            return False
-    return True
-
-
-def cmd_any_matches(
-    command: str | ParsedCommand | None, patterns: CommandPattern | Sequence[CommandPattern]
-) -> bool:
-    """True when any simple command anywhere matches one of ``patterns``, or when it cannot be analysed."""
-    pattern = _any_of(patterns)
-    parsed = _parsed(command)
-    if parsed is None:
-        return True
+def _parse(text: str, posix: bool) -> Script:
+    if _JOINED_LINE.search(text):
+        return Script(plain=False, unknown="backslash-newline inside a word")
+    if _CONTROL.search(text):
+        return Script(plain=False, unknown="control character")
+    source = text.encode("utf-8", "surrogateescape")
+    tree = _PARSER.parse(source)
+    root = tree.root_node
+    if root.has_error:
+        return Script(plain=False, unknown="syntax error")
+    walker = _Walker(source, posix)
     try:
-        return _any(parsed, pattern, 0)
-    except ShellParseError:
-        return True
-
-
-def _parsed(command: str | ParsedCommand | None) -> ParsedCommand | None:
-    if isinstance(command, str):
-        try:
-            return parse_command(command)
-        except ShellParseError:
-            return None
-    return command
-
-
-def _any(parsed: ParsedCommand, pattern: _AnyOf, depth: int) -> bool:
-    if depth > MAX_DEPTH:
-        return True
-    for words in parsed.commands:
-        if _simple_any(words, pattern, depth):
-            return True
-    return any(_any(inner, pattern, depth + 1) for inner in parsed.nested)
-
-
-def _simple_any(words: list[Word], pattern: _AnyOf, depth: int) -> bool:
-    """Try the command as written, then with reserved words, assignments and wrappers peeled off."""
-    seen: set[int] = set()
-    starts = [0]
-    while starts:
-        i = starts.pop()
-        if i in seen or i >= len(words):
-            continue
-        seen.add(i)
-        head = words[i]
-        if head.dynamic:
-            return True  # the command name is only known at run time
-        texts = [w.text for w in words[i:]]
-        if pattern.matches(texts):
-            return True
-        name = posixpath.basename(head.text) if "/" in head.text else head.text
-        if name != head.text and pattern.matches([name, *texts[1:]]):
-            return True
-        if name in _SHELLS or name in _EVALUATORS:
-            script = _inline_script(texts) if name in _SHELLS else " ".join(texts[1:])
-            if script is not None:
-                try:
-                    if _any(parse_command(script), pattern, depth + 1):
-                        return True
-                except ShellParseError:
-                    return True
-        if name == "find" and _find_exec_any(texts, pattern):
-            return True
-        if not head.quoted and (name in _RESERVED or _is_assignment(head.text)):
-            starts.append(i + 1)
-        elif name in _WRAPPERS:
-            # Options of wrappers vary (``sudo -u root``, ``timeout 5``); try every later word as the command.
-            starts.extend(range(len(words) - 1, i, -1))
-    return False
-
-
-def _inline_script(texts: list[str]) -> str | None:
-    for k, t in enumerate(texts[1:], start=1):
-        if t.startswith("-") and "c" in t[1:] and not t.startswith("--"):
-            return texts[k + 1] if k + 1 < len(texts) else None
-    return None
-
-
-def _find_exec_any(texts: list[str], pattern: _AnyOf) -> bool:
-    for k, t in enumerate(texts):
-        if t in ("-exec", "-execdir", "-ok", "-okdir"):
-            sub: list[str] = []
-            for t2 in texts[k + 1 :]:
-                if t2 in (";", "+"):
-                    break
-                sub.append(t2)
-            if sub and (pattern.matches(sub) or pattern.matches([posixpath.basename(sub[0]), *sub[1:]])):
-                return True
-    return False
-
-
-def _is_assignment(text: str) -> bool:
-    name, eq, _ = text.partition("=")
-    return bool(eq) and name.replace("_", "a").isalnum() and not name[:1].isdigit()
+        walker.statements(root, 0)
+    except CannotTell as exc:
+        return Script(plain=False, unknown=str(exc))
+    except RecursionError:
+        return Script(plain=False, unknown="nests too deeply")
+    return walker.out

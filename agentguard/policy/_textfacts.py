@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentguard.policy import _conditions as c
 from agentguard.policy._provenance import _scalars, _short, _texts
+from agentguard.policy._shellmatch import Tri
 from agentguard.session._evidence import note as _note
 from agentguard.session._values import entities, host_of, key_of, keys_of
 
@@ -65,7 +66,7 @@ def _sub_condition(b: _Builder, index: int) -> c.Condition:
 
 
 def _bound(ctx: EvalContext, value: Any) -> EvalContext:
-    return c.EvalContext({"_": value}, facts=ctx.facts)
+    return c.EvalContext({"_": value}, facts=ctx.facts, resolver=ctx.resolver)
 
 
 def _f_every(b: _Builder, kind: str) -> Predicate:
@@ -75,16 +76,20 @@ def _f_every(b: _Builder, kind: str) -> Predicate:
     kinds = frozenset({kind})
     label = "*" if ref is None else ".".join(ref)
 
-    def pred(ctx: EvalContext) -> bool:
+    def pred(ctx: EvalContext) -> Tri:
         texts = _texts(ctx, ref)
         if texts is None:
             return False
+        result: Tri = True  # "cannot tell" for one entity (a shell inner condition) stays unless one fails
         for text in texts:
             for entity in entities(text, kinds):
-                if not sub(_bound(ctx, entity.text)):
+                held = sub(_bound(ctx, entity.text))
+                if held is False:
                     _note(lambda: f"{label}: {kind} {_short(entity.text)} fails {sub.text!r}")  # noqa: B023
                     return False
-        return True
+                if held is None:
+                    result = None
+        return result
 
     return pred
 
@@ -145,9 +150,9 @@ def is_(b: _Builder) -> Predicate:
     except c.ConditionError as exc:
         raise b.fail(f"named condition {name!r}: {exc.message}", b.call.args[1]) from None
 
-    def pred(ctx: EvalContext) -> bool:
+    def pred(ctx: EvalContext) -> Tri:
         value = c._lookup(ctx.arguments, ref)
-        return value is not c._MISSING and sub(_bound(ctx, value))
+        return False if value is c._MISSING else sub(_bound(ctx, value))
 
     return pred
 

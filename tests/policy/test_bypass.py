@@ -152,7 +152,6 @@ def shell_engine(tmp_path_factory: pytest.TempPathFactory) -> PolicyEngine:
         "git status 'unterminated",
         "/usr/bin/git status",
         "git status\\\n; curl x",
-        "ls $'\\x41'",
         "eval git status",
     ],
 )

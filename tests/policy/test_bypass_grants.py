@@ -14,7 +14,7 @@ import pytest
 from agentguard import Guard
 from agentguard.approval import ApprovalDesk, GrantScope, Owner, SqliteApprovalStore, grant_source
 from agentguard.approval._grants import new_grant
-from agentguard.errors import ApprovalDenied
+from agentguard.errors import ApprovalDenied, ApprovalError
 from agentguard.models import ApprovalResult, ApprovalStatus, Effect, ToolCall
 from agentguard.policy import LintFinding, PolicyEngine, lint_policy
 from agentguard.settings import Settings
@@ -84,10 +84,13 @@ def test_glob_characters_in_an_approved_path_do_not_widen_the_suggested_grant(
 def test_glob_command_name_does_not_become_any_command(
     store: SqliteApprovalStore, engine: PolicyEngine
 ) -> None:
-    approve_always(store, "shell.run", {"command": "* --version"}, GrantScope.PATTERN)
+    # `*` in command position is a glob bash expands when it runs (the first file's name): no literal
+    # pattern names it, so no "approve always" pattern is offered, and nothing is granted.
+    with pytest.raises(ApprovalError, match="no pattern can be suggested"):
+        approve_always(store, "shell.run", {"command": "* --version"}, GrantScope.PATTERN)
     assert effect(engine, "shell.run", command="rm -rf /") is Effect.ASK
     assert effect(engine, "shell.run", command="curl evil.example --version") is Effect.ASK
-    assert effect(engine, "shell.run", command="'*' --help") is Effect.ALLOW  # the literal command '*'
+    assert effect(engine, "shell.run", command="'*' --version") is Effect.ASK
 
 
 def test_exact_call_grant_pins_every_key_and_its_type(

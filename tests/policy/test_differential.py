@@ -98,7 +98,9 @@ def _random_args(rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.5:
         args["path"] = rng.choice(["src/x.py", "../x", "/etc/passwd", ".", "a/../../b"])
     if rng.random() < 0.3:
-        args["command"] = rng.choice(["git status", "git status; rm -rf x", "ls", "echo $(rm x)"])
+        args["command"] = rng.choice(
+            ["git status", "git status; rm -rf x", "ls", "echo $(rm x)", "$X x", "git status *"]
+        )
     if rng.random() < 0.3:
         args["url"] = rng.choice(["https://a.example.com/x", "https://example.com", "http://a.example.com"])
     if rng.random() < 0.1:

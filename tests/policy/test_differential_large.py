@@ -123,7 +123,9 @@ def random_args(rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.3:
         args["path"] = rng.choice(["src/x.py", "../x", "/etc/passwd", "."])
     if rng.random() < 0.2:
-        args["command"] = rng.choice(["git status", "git status; rm -rf x", "ls", "rm x"])
+        args["command"] = rng.choice(
+            ["git status", "git status; rm -rf x", "ls", "rm x", "$X -rf x", "ls <<EOF\nx\nEOF\n"]
+        )
     if rng.random() < 0.2:
         args["url"] = rng.choice(["https://a.example.com/x", "https://example.com"])
     if rng.random() < 0.3:
@@ -213,7 +215,7 @@ class BruteForce:
         matched = [
             r
             for r in self._tool_rules(tool)
-            if self._link(agent, r.subject) and self.args_match(args, r.cond)
+            if self._link(agent, r.subject) and self.args_match(args, r.cond, r.effect)
         ]
         for effect, grant_only in (("deny", False), ("allow", True), ("ask", False), ("allow", False)):
             for rule in matched:

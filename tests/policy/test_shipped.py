@@ -39,8 +39,8 @@ WRITE = 'p, *, fs.write, path(path, "{workspace}/**") && timeout(600), ask'
 GIT_DIR = 'p, *, fs.write, path(path, "{workspace}/.git/**"), deny'
 SHELL_RO = 'p, *, shell.run, cmd(command, "git status*"'
 SHELL_ASK = "p, *, shell.run, !cmd(command"
-GIT_OPTS = "p, *, shell.run, regex(command"
-RM = 'p, *, shell.run, cmd_any(command, "rm -*[rRf]* *"'
+GIT_OPTS = 'p, *, shell.run, opt(command, "git", "--output"'
+RM = 'p, *, shell.run, opt(command, "rm", "-r"'
 SUDO = 'p, *, shell.run, cmd_any(command, "sudo *"'
 PUSH = 'p, *, shell.run, cmd_any(command, "git push*"'
 PYTHON = 'p, *, python.exec, sandbox("default"), allow'
@@ -70,11 +70,15 @@ DEFAULT_ROWS: list[tuple[str, str, dict[str, Any], Effect, str | None]] = [
     ("coder", "shell.run", {"command": "ls -la src | grep app"}, Effect.ASK, SHELL_ASK),
     ("coder", "shell.run", {"command": "pwd; git log -3"}, Effect.ALLOW, SHELL_RO),
     ("coder", "shell.run", {"command": "git log --output=/tmp/x"}, Effect.ASK, GIT_OPTS),
+    ("coder", "shell.run", {"command": "git log --out''put=/tmp/x"}, Effect.ASK, GIT_OPTS),
+    ("coder", "shell.run", {"command": "git log HEAD --outp /tmp/x"}, Effect.ASK, GIT_OPTS),
     ("coder", "shell.run", {"command": "npm test"}, Effect.ASK, SHELL_ASK),
     ("coder", "shell.run", {"command": "rm -fr build"}, Effect.DENY, RM),
     ("coder", "shell.run", {"command": "rm -v --recursive build"}, Effect.DENY, RM),
     ("coder", "shell.run", {"command": "rm -rfv /"}, Effect.DENY, RM),
     ("coder", "shell.run", {"command": "rm notes.txt"}, Effect.ASK, SHELL_ASK),
+    ("coder", "shell.run", {"command": "rm build -r"}, Effect.DENY, RM),
+    ("coder", "shell.run", {"command": "cat <<'EOF'\nrm notes\nEOF\n"}, Effect.DENY, RM),
     ("coder", "shell.run", {"command": "echo x | sudo tee /etc/hosts"}, Effect.DENY, SUDO),
     ("coder", "shell.run", {"command": "git push --force"}, Effect.DENY, PUSH),
     ("coder", "python.exec", {"code": "print(1)"}, Effect.ALLOW, PYTHON),

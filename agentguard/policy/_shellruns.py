@@ -1,0 +1,277 @@
+"""What a command line may run: every simple command, what wrappers run, scripts given to shells.
+
+``sudo``, ``env``, ``timeout``, ``xargs``, ``find -exec``, ``busybox`` ... are peeled (every later word
+may be the command: wrapper options differ); scripts for ``bash -c``, ``su -c``, ``eval``, here-strings
+and ``watch`` are parsed in the dialect of the shell that runs them, recursively. Whatever cannot be
+followed (a shell reading a pipe, ``alias``, ``PS4=..``, ``printf -v 'a[$(..)]'``) is recorded as
+``Runs.unknown``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from agentguard.policy._shell import (
+    EVAL_VARIABLE,
+    MAX_DEPTH,
+    Dyn,
+    Script,
+    ShellParseError,
+    Word,
+    parse_script,
+)
+
+__all__ = ["Runs", "runs_of"]
+
+MAX_RUNS = 5000  # commands considered per line (wrappers multiply them); beyond it: cannot tell
+
+_WRAPPERS = frozenset(
+    {"sudo", "doas", "env", "command", "builtin", "exec", "nice", "nohup", "time", "timeout", "xargs",
+     "parallel", "stdbuf", "ionice", "chroot", "setsid", "unbuffer", "busybox", "strace", "ltrace", "watch",
+     "caffeinate", "coproc", "taskset", "chrt", "flock", "torsocks", "proxychains", "proxychains4",
+     "firejail", "systemd-run", "runuser", "su", "sg", "script", "unshare", "nsenter", "fakeroot"}
+)  # fmt: skip
+_SHELLS = frozenset({"sh", "bash", "dash", "ksh", "mksh", "ash", "rbash", "yash", "posh", "zsh", "fish",
+                     "csh", "tcsh"})  # fmt: skip
+_POSIX_SHELLS = frozenset({"sh", "dash", "ash", "yash", "posh"})
+_FOREIGN_SHELLS = frozenset({"zsh", "fish", "csh", "tcsh"})  # not bash syntax: =cmd, (cmd), glob qualifiers
+_SCRIPT_OPTION = frozenset({"su", "runuser", "flock", "script", "sg"})  # -c/--command takes a script
+_EACH_WORD_A_SCRIPT = frozenset({"watch", "parallel"})  # they hand their words to sh -c
+# Builtins that change what later words mean in ways the line does not show.
+_STATE_CHANGERS = frozenset({"alias", "shopt", "enable", "hash", "trap", "bind"})
+_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+# Builtins that evaluate an array subscript in a name argument (a[$(cmd)]) or run a callback.
+_SUBSCRIPT_BUILTINS = frozenset({"let", "printf", "read", "mapfile", "readarray", "test", "[", "unset",
+                                 "wait", "getopts", "declare", "typeset", "local", "export",
+                                 "readonly"})  # fmt: skip
+_STDIN = Dyn("<stdin>", True)
+_ANY = Dyn("<run time>", False)
+_FOUND = Dyn("{}", False, ".")  # a path find found: it starts with a starting point, never with "-"
+
+
+@dataclass(slots=True)
+class Runs:
+    """Every argv that may run, wrappers peeled and inline scripts parsed; ``unknown``: why not all."""
+
+    argvs: list[tuple[Word, ...]] = field(default_factory=list)
+    unknown: str | None = None
+
+    def fail(self, why: str) -> None:
+        if self.unknown is None:
+            self.unknown = why
+
+
+def runs_of(script: Script) -> Runs:
+    """The commands ``script`` may run (kept on the parsed script, which is itself cached)."""
+    found = script.runs
+    if isinstance(found, Runs):
+        return found
+    runs = Runs()
+    if script.unknown:
+        runs.fail(script.unknown)
+    for simple in script.commands:
+        _unwrap(simple.words, simple.stdin, 0, runs)
+    script.runs = runs
+    return runs
+
+
+def _name(word: str) -> str:
+    return posixpath.basename(word) if "/" in word else word
+
+
+def _script(word: Word, depth: int, runs: Runs, shell: str = "bash") -> None:
+    """A word that ``shell`` will run as a script."""
+    if shell in _FOREIGN_SHELLS:
+        runs.fail(f"a {shell} script (not bash syntax)")
+        return
+    if isinstance(word, Dyn):
+        runs.fail("a script known only at run time")
+        return
+    if depth >= MAX_DEPTH:
+        runs.fail("scripts nest too deeply")
+        return
+    try:
+        inner = parse_script(word, posix=shell in _POSIX_SHELLS)
+    except ShellParseError as exc:
+        runs.fail(str(exc))
+        return
+    if inner.unknown:
+        runs.fail(inner.unknown)
+    for simple in inner.commands:
+        _unwrap(simple.words, simple.stdin, depth + 1, runs, shell)
+
+
+def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs, shell: str = "bash") -> None:
+    """Add ``words`` and what it runs to ``runs``; ``shell`` is the dialect the line was read in."""
+    if depth > MAX_DEPTH:
+        runs.fail("wrappers nest too deeply")
+        return
+    starts = [0]
+    seen: set[int] = set()
+    while starts:
+        i = starts.pop()
+        if i in seen or i >= len(words):
+            continue
+        seen.add(i)
+        if len(runs.argvs) >= MAX_RUNS:
+            runs.fail("too many wrapped commands")
+            return
+        argv = words[i:]
+        runs.argvs.append(argv)
+        head = argv[0]
+        if isinstance(head, Dyn):
+            continue  # the command name is known only at run time: matching it says "cannot tell"
+        name = _name(head)
+        if name in _STATE_CHANGERS:
+            runs.fail(f"{name} changes how later commands are read")
+        elif name in _SUBSCRIPT_BUILTINS and _evaluates(name, argv):
+            runs.fail(f"{name} evaluates its arguments as code (array subscripts, callbacks)")
+        if any(isinstance(w, str) and EVAL_VARIABLE.match(w) for w in argv[1:]):
+            runs.fail("sets a variable the shell runs as code (env PS4=.., BASH_FUNC_f%%=..)")
+        elif name in _SHELLS or name in _SCRIPT_OPTION:
+            _shell(argv, name, stdin, depth, runs)
+        elif name == "eval":
+            if any(isinstance(w, Dyn) for w in argv[1:]):
+                runs.fail("eval of words known only at run time")
+            else:
+                _script(" ".join(w for w in argv[1:] if isinstance(w, str)), depth, runs, shell)
+        elif name in ("source", "."):
+            target = argv[1] if len(argv) > 1 else None
+            if isinstance(target, Dyn) or (target or "").startswith(("/dev/", "/proc/")):
+                runs.fail("source of a script known only at run time")
+        elif name == "find":
+            _find_exec(argv, depth, runs, shell)
+        elif name == "git":
+            sub = _git_subcommand(argv)
+            if sub is not None:
+                runs.argvs.append(sub)
+        elif name == "env":
+            _env_split(argv, depth, runs)
+        if name in _EACH_WORD_A_SCRIPT or (name in ("sudo", "doas") and _has_shell_flag(argv)):
+            for word in argv[1:]:
+                if not (isinstance(word, str) and word.startswith("-")):
+                    _script(word, depth, runs, "sh")
+        if name in ("xargs", "parallel"):
+            replace = any(isinstance(w, str) and w.startswith(("-I", "-i", "--replace")) for w in argv[1:])
+            for k in range(1, len(argv)):
+                tail = argv[k:]
+                if replace:
+                    tail = (tail[0], *(_ANY for _ in tail[1:]))
+                _unwrap((*tail, _STDIN), None, depth + 1, runs, shell)
+        elif name in _WRAPPERS:
+            # Wrapper options differ (``sudo -u root``, ``timeout 5``): every later word may be the command.
+            starts.extend(range(len(words) - 1, i, -1))
+
+
+_GIT_VALUED = frozenset(
+    {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--config-env"}
+)
+
+
+def _git_subcommand(argv: tuple[Word, ...]) -> tuple[Word, ...] | None:
+    """``git -C dir -c k=v push`` is also considered as ``git push`` (global options set aside)."""
+    k = 1
+    while k < len(argv):
+        word = argv[k]
+        if isinstance(word, Dyn):
+            return None  # matching the line as written already cannot tell
+        if word in _GIT_VALUED:
+            k += 2
+        elif word.startswith("-"):
+            k += 1
+        else:
+            return None if k == 1 else (argv[0], *argv[k:])
+    return None
+
+
+def _evaluates(name: str, argv: tuple[Word, ...]) -> bool:
+    if name == "let":
+        return True
+    for word in argv[1:]:
+        if not isinstance(word, str):
+            continue
+        if "[" in word or (name in ("mapfile", "readarray") and word.startswith("-C")):
+            return True
+    return False
+
+
+def _has_shell_flag(argv: tuple[Word, ...]) -> bool:
+    for word in argv[1:]:
+        if not isinstance(word, str) or not word.startswith("-"):
+            return False
+        if word in ("--shell", "--login") or (not word.startswith("--") and ("s" in word or "i" in word)):
+            return True
+    return False
+
+
+def _shell(argv: tuple[Word, ...], name: str, stdin: Word | None, depth: int, runs: Runs) -> None:
+    """``bash -c 'script'``, ``su -c``, a shell reading stdin or a here-string."""
+    inline = False
+    reads_stdin = False
+    operands: list[str] = []
+    options_done = False
+    for word in argv[1:]:
+        if isinstance(word, Dyn):
+            runs.fail(f"{name} with arguments known only at run time")
+            continue
+        if options_done or not word.startswith(("-", "+")) or word in ("-", "+"):
+            operands.append(word)
+        elif word == "--":
+            options_done = True
+        elif word.startswith("--"):
+            if word.startswith("--command") or word.startswith("--session-command"):
+                inline = True
+                value = word.partition("=")[2]
+                if value:
+                    operands.append(value)
+        elif "c" in word[1:]:
+            inline = True
+        elif "s" in word[1:]:
+            reads_stdin = True
+    shell = name if name in _SHELLS else "sh"  # su -c and friends run the user's shell: sh at best
+    if inline:
+        for operand in operands:
+            _script(operand, depth, runs, shell)
+    elif name in _SHELLS:
+        if reads_stdin or not operands:
+            if stdin is not None:
+                _script(stdin, depth, runs, shell)
+            else:
+                runs.fail(f"{name} reads its script from standard input")
+        elif operands[0].startswith(("/dev/", "/proc/")):
+            runs.fail(f"{name} runs a script known only at run time")
+
+
+def _find_exec(argv: tuple[Word, ...], depth: int, runs: Runs, shell: str) -> None:
+    k = 1
+    while k < len(argv):
+        if argv[k] in _EXEC:
+            sub: list[Word] = []
+            k += 1
+            while k < len(argv) and argv[k] not in (";", "+"):
+                word = argv[k]
+                sub.append(_FOUND if isinstance(word, str) and "{}" in word else word)
+                k += 1
+            if sub:
+                _unwrap(tuple(sub), None, depth + 1, runs, shell)
+        k += 1
+
+
+def _env_split(argv: tuple[Word, ...], depth: int, runs: Runs) -> None:
+    """``env -S 'rm -rf /'`` splits one word into a command line."""
+    for k, word in enumerate(argv[1:], start=1):
+        if not isinstance(word, str) or not word.startswith("-"):
+            continue
+        if word.startswith("--s"):
+            value = word.partition("=")[2]
+            if value:
+                _script(value, depth, runs, "sh")
+            elif k + 1 < len(argv):
+                _script(argv[k + 1], depth, runs, "sh")
+        elif not word.startswith("--") and "S" in word:
+            rest = word[word.index("S") + 1 :]
+            if rest:
+                _script(rest, depth, runs, "sh")
+            elif k + 1 < len(argv):
+                _script(argv[k + 1], depth, runs, "sh")
