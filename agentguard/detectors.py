@@ -266,8 +266,8 @@ _B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B64_TABLE = bytes.maketrans(b"-_", b"+/")  # URL-safe alphabet read as the standard one
 _NON_B64 = bytes(b for b in range(256) if b not in _B64_CHARS + b"-_")
 _NON_HEX = bytes(b for b in range(256) if b not in b"0123456789abcdefABCDEF")
-_B64_RUN = _compile(r"[A-Za-z0-9+/_-]{24,}")  # base64 of the shortest key we detect (18 bytes)
-_HEX_RUN = _compile(r"[0-9A-Fa-f]{32,}")
+_B64_RUN = _compile(r"[A-Za-z0-9+/_-]{24}")  # base64 of the shortest key we detect (18 bytes)
+_HEX_RUN = _compile(r"[0-9A-Fa-f]{32}")
 _PCT = _compile(r"%[0-9A-Fa-f]{2}")
 
 
@@ -452,9 +452,12 @@ def redact_text(text: str, categories: Iterable[Category] = ("secret",)) -> str:
     ``[REDACTED:encoded_secret]``.
     """
     cats = tuple(dict.fromkeys(categories))
-    for d in _DETECTORS:  # kinds that need no check are replaced in one C-level pass each
-        if d.category in cats and d.bounded is not None and d.check is None:
-            text = d.bounded.sub(f"[REDACTED:{d.kind}]", text)
+    if "secret" in cats:  # kinds found that need no check are replaced in one C-level pass each
+        matcher, members = _SETS["secret"]
+        for index in matcher.Match(_ascii(text)) or ():
+            d = members[index]
+            if d.bounded is not None and d.check is None:
+                text = d.bounded.sub(f"[REDACTED:{d.kind}]", text)
     findings = scan(text, cats)
     if findings:
         text = _replace(text, ((f.start, f.end, f.kind) for f in findings))
