@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
+import re2
 from wcmatch import glob
-from wcmatch._wcparse import PatternLimitException
 
 from agentguard import detectors
+from agentguard.policy._glob import Glob, GlobError
 from agentguard.policy._shell import (
     CommandPattern,
     ShellParseError,
@@ -46,7 +47,6 @@ __all__ = [
     "compile_condition",
 ]
 
-_GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.BRACE
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _MISSING: Any = object()
@@ -435,10 +435,10 @@ def _f_path(b: _Builder) -> Predicate:
     if not pattern.startswith("/"):
         raise b.fail(f"path pattern {raw!r} must be absolute or start with {{workspace}} or {{home}}", tok)
     try:
-        matchers = [glob.compile(pattern, flags=_GLOB_FLAGS)]
+        matchers = [Glob(pattern)]
         if pattern.endswith("/**"):
-            matchers.append(glob.compile(pattern[:-3] or "/", flags=_GLOB_FLAGS))
-    except (ValueError, re.error, PatternLimitException) as exc:
+            matchers.append(Glob(pattern[:-3] or "/"))
+    except GlobError as exc:
         raise b.fail(f"bad glob {raw!r}: {exc}", tok) from None
     workspace = b.env.workspace
 
@@ -497,14 +497,31 @@ def _f_url(b: _Builder) -> Predicate:
     return _value_pred(ref, lambda v: isinstance(v, str) and pattern.matches(v))
 
 
+def _re2_options() -> re2.Options:
+    opts = re2.Options()
+    opts.log_errors = False
+    opts.max_mem = 32 << 20
+    return opts
+
+
+_RE2_OPTIONS = _re2_options()
+
+
 def _f_regex(b: _Builder) -> Predicate:
+    """``regex(arg, "re")``: RE2 syntax, a full match of the string, time linear in its length."""
     b.arity(2)
     ref = b.ref(0)
     tok = b.call.args[1]
+    source = b.string(1)
     try:
-        rx = re.compile(b.string(1))
-    except re.error as exc:
-        raise b.fail(f"bad regular expression: {exc}", tok) from None
+        rx = re2.compile(source, _RE2_OPTIONS)
+    except re2.error as exc:
+        why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise b.fail(
+            f"bad regular expression {source!r} ({why}): regex() uses RE2, which has no "
+            "backreferences, lookahead/lookbehind or possessive quantifiers",
+            tok,
+        ) from None
     return _value_pred(ref, lambda v: isinstance(v, str) and rx.fullmatch(v) is not None)
 
 
@@ -513,10 +530,10 @@ def _f_glob(b: _Builder) -> Predicate:
     ref = b.ref(0)
     tok = b.call.args[1]
     try:
-        matcher = glob.compile(b.string(1), flags=_GLOB_FLAGS)
-    except (ValueError, re.error, PatternLimitException) as exc:
+        matcher = Glob(b.string(1))
+    except GlobError as exc:
         raise b.fail(f"bad glob: {exc}", tok) from None
-    return _value_pred(ref, lambda v: isinstance(v, str) and bool(matcher.match(v)))
+    return _value_pred(ref, lambda v: isinstance(v, str) and matcher.match(v))
 
 
 def _literal(b: _Builder, index: int) -> Any:
