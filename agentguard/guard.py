@@ -181,6 +181,7 @@ class Guard:
             workspace=self.settings.workspace,
             default_effect=self.settings.default_effect,
             extra_files=[self.settings.home / "grants.csv"],
+            state_dir=self.settings.home,
         )
         return engine
 

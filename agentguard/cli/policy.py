@@ -115,7 +115,10 @@ def check(app: AppContext, strict: bool, as_json: bool) -> None:
         settings = app.settings
         directory = settings.resolved_policy_dir()
         findings = lint_policy(
-            directory, workspace=settings.workspace, extra_files=[settings.home / GRANTS_FILE]
+            directory,
+            workspace=settings.workspace,
+            extra_files=[settings.home / GRANTS_FILE],
+            state_dir=settings.home,
         )
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]

@@ -65,10 +65,19 @@ class ConditionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class CompileEnv:
-    """What placeholders in path patterns mean: both already ``realpath``'ed."""
+    """What placeholders in path patterns mean, all already ``realpath``'ed.
+
+    ``state`` is agentguard's own state directory (settings ``home``: audit log, queue, grants),
+    wherever it is configured; empty means the default, ``<home>/.agentguard``.
+    """
 
     workspace: str
     home: str
+    state: str = ""
+
+    @property
+    def state_dir(self) -> str:
+        return self.state or os.path.join(self.home, ".agentguard")
 
 
 @runtime_checkable
@@ -427,13 +436,19 @@ def _f_path(b: _Builder) -> Predicate:
     raw = b.string(1)
     tok = b.call.args[1]
     for m in _PLACEHOLDER.finditer(raw):
-        if m.group(1) not in ("workspace", "home"):
-            raise b.fail(f"unknown placeholder {{{m.group(1)}}}; use {{workspace}} or {{home}}", tok)
-    pattern = raw.replace("{workspace}", glob.escape(b.env.workspace)).replace(
-        "{home}", glob.escape(b.env.home)
+        if m.group(1) not in ("workspace", "home", "state"):
+            raise b.fail(
+                f"unknown placeholder {{{m.group(1)}}}; use {{workspace}}, {{home}} or {{state}}", tok
+            )
+    pattern = (
+        raw.replace("{workspace}", glob.escape(b.env.workspace))
+        .replace("{home}", glob.escape(b.env.home))
+        .replace("{state}", glob.escape(b.env.state_dir))
     )
     if not pattern.startswith("/"):
-        raise b.fail(f"path pattern {raw!r} must be absolute or start with {{workspace}} or {{home}}", tok)
+        raise b.fail(
+            f"path pattern {raw!r} must be absolute or start with {{workspace}}, {{home}} or {{state}}", tok
+        )
     try:
         matchers = [Glob(pattern)]
         if pattern.endswith("/**"):
@@ -507,6 +522,21 @@ def _re2_options() -> re2.Options:
 _RE2_OPTIONS = _re2_options()
 
 
+_PY_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(Z)|(.))", re.DOTALL)
+
+
+def _re2_source(source: str) -> str:
+    """Python escapes RE2 spells differently: ``\\uXXXX``, ``\\UXXXXXXXX`` (grants write them), ``\\Z``."""
+
+    def swap(m: re.Match[str]) -> str:
+        code = m.group(1) or m.group(2)
+        if code:
+            return f"\\x{{{code}}}"
+        return "\\z" if m.group(3) else m.group(0)
+
+    return _PY_ESCAPE.sub(swap, source)
+
+
 def _f_regex(b: _Builder) -> Predicate:
     """``regex(arg, "re")``: RE2 syntax, a full match of the string, time linear in its length."""
     b.arity(2)
@@ -514,7 +544,7 @@ def _f_regex(b: _Builder) -> Predicate:
     tok = b.call.args[1]
     source = b.string(1)
     try:
-        rx = re2.compile(source, _RE2_OPTIONS)
+        rx = re2.compile(_re2_source(source), _RE2_OPTIONS)
     except re2.error as exc:
         why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
         raise b.fail(

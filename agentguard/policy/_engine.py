@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentguard.errors import PolicyError
-from agentguard.models import Decision, Effect, ToolCall, canonical_tool_name
+from agentguard.models import Decision, Effect, ToolCall, canonical_agent_name, canonical_tool_name
 from agentguard.policy._conditions import (
-    CompileEnv,
     Condition,
     ConditionError,
     EvalContext,
@@ -23,7 +22,7 @@ from agentguard.policy._conditions import (
 )
 from agentguard.policy._index import MEMO_LIMIT, RuleIndex
 from agentguard.policy._lint import lint_loaded
-from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, load_policy, policy_files
+from agentguard.policy._loader import MODEL_FILE, LoadedPolicy, compile_env, load_policy, policy_files
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
 if TYPE_CHECKING:
@@ -93,15 +92,18 @@ class PolicyEngine:
         default_effect: Effect = Effect.DENY,
         extra_files: Sequence[Path] = (),
         facts: FactSource | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self._facts = facts
+        self._state_dir = Path(state_dir) if state_dir is not None else None
         self._directory = Path(directory)
         self._workspace = Path(workspace)
         self._default = Effect(default_effect)
         self._extra = tuple(Path(p) for p in extra_files)
         self._cache: dict[str, Condition | ConditionError] = {}
         self._names: dict[str, str] = {}  # tool name as called -> canonical name
-        self._env = CompileEnv(os.path.realpath(self._workspace), os.path.realpath(Path.home()))
+        self._agents: dict[str, str] = {}  # agent name as called -> canonical name
+        self._env = compile_env(self._workspace, self._state_dir)
         self._state: _State | None = None
         self._failure: PolicyError | None = PolicyError("policy not loaded yet", file=str(self._directory))
         self._stamp: _Stamp = ()
@@ -121,10 +123,13 @@ class PolicyEngine:
         default_effect: Effect = Effect.DENY,
         extra_files: Sequence[Path] = (),
         facts: FactSource | None = None,
+        state_dir: Path | None = None,
     ) -> PolicyEngine:
         """Load ``directory/model.conf`` and every ``*.csv`` in it (then ``extra_files``).
 
         ``facts`` answers ``known(arg, "fact")`` conditions; without it they are false.
+        ``state_dir`` is what ``{state}`` in path patterns means (settings ``home``; default
+        ``~/.agentguard``).
         Raises ``PolicyError`` naming file and line for any problem; never loads part of a policy.
         """
         engine = cls(
@@ -133,6 +138,7 @@ class PolicyEngine:
             default_effect=default_effect,
             extra_files=extra_files,
             facts=facts,
+            state_dir=state_dir,
         )
         engine.reload()
         return engine
@@ -146,6 +152,7 @@ class PolicyEngine:
             workspace=settings.workspace,
             default_effect=settings.default_effect,
             extra_files=extra,
+            state_dir=settings.home,
         )
 
     def _current_stamp(self) -> _Stamp:
@@ -167,7 +174,11 @@ class PolicyEngine:
             self._checked_all = time.monotonic()
             self._stamp = self._current_stamp()  # taken first: a change during the read is seen next time
             loaded = load_policy(
-                self._directory, workspace=self._workspace, extra_files=self._extra, cache=self._cache
+                self._directory,
+                workspace=self._workspace,
+                extra_files=self._extra,
+                cache=self._cache,
+                state_dir=self._state_dir,
             )
             if loaded.errors:
                 first = loaded.errors[0]
@@ -254,6 +265,7 @@ class PolicyEngine:
     def roles_of(self, agent: str) -> frozenset[str]:
         """The agent itself plus every role it inherits (what ``g(agent, role)`` is true for)."""
         state = self._state
+        agent = agent.lower()
         if state is None:
             return frozenset({agent})
         return state.loaded.roles.get(agent) or frozenset({agent})
@@ -290,7 +302,16 @@ class PolicyEngine:
             if len(self._names) >= _CACHE_LIMIT:
                 self._names.clear()
             self._names[call.tool] = tool
-        plan = state.index.plan(call.agent, tool)
+        agent = self._agents.get(call.agent)
+        if agent is None:
+            try:
+                agent = canonical_agent_name(call.agent)
+            except ValueError as exc:
+                return Decision(effect=Effect.DENY, reason=f"invalid agent name, denied: {exc}")
+            if len(self._agents) >= _CACHE_LIMIT:
+                self._agents.clear()
+            self._agents[call.agent] = agent
+        plan = state.index.plan(agent, tool)
         ctx: EvalContext | None = None
         hits: list[int] = []
         for i, predicate in enumerate(plan.predicates):
@@ -373,9 +394,12 @@ def lint_policy(
     *,
     workspace: Path,
     extra_files: Sequence[Path] = (),
+    state_dir: Path | None = None,
 ) -> list[LintFinding]:
     """Every error and warning in a policy directory, without raising (what ``policy check`` prints)."""
-    loaded = load_policy(Path(directory), workspace=Path(workspace), extra_files=extra_files)
+    loaded = load_policy(
+        Path(directory), workspace=Path(workspace), extra_files=extra_files, state_dir=state_dir
+    )
     findings = list(loaded.errors)
     if loaded.rules or loaded.links:
         findings.extend(lint_loaded(loaded))

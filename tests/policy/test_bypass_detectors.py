@@ -121,3 +121,104 @@ def test_glob_wildcards_never_match_dot_segments(engine_for: Callable[..., Polic
     assert decide(engine, "http.get", page="docs/v1/index").effect is Effect.ALLOW
     for sneaky in ("docs/../index", "docs/./index", "docs//index"):
         assert decide(engine, "http.get", page=sneaky).effect is Effect.DENY, sneaky
+
+
+# ---------------------------------------------------------------- defaults (issue 10, finding 9)
+
+CREDENTIAL_FILES_IN_WORKSPACE = [
+    ".git-credentials",
+    ".envrc",
+    ".flaskenv",
+    ".env.local",
+    "config/prod.env",
+    "keys/id_ecdsa",
+    "keys/id_dsa",
+    "keys/id_ed25519_sk",
+    "certs/client.p12",
+    "certs/client.pfx",
+    "vault.kdbx",
+    ".pgpass",
+    ".my.cnf",
+    "infra/terraform.tfvars",
+    ".config/gh/hosts.yml",
+    ".config/git/credentials",
+    ".local/share/direnv/allow/abc",
+    ".aws/credentials",
+    ".kube/config",
+    ".docker/config.json",
+    ".cargo/credentials.toml",
+    ".m2/settings.xml",
+]
+
+
+@pytest.mark.parametrize("path", CREDENTIAL_FILES_IN_WORKSPACE)
+def test_credential_files_in_the_workspace_ask(shipped: PolicyEngine, path: str) -> None:
+    assert decide(shipped, "fs.read", path=path).effect is Effect.ASK
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "~/.git-credentials",
+        "~/.config/git/credentials",
+        "~/.local/share/direnv/allow/0123",
+        "~/.azure/accessTokens.json",
+        "~/.config/gh/hosts.yml",
+        "~/.terraform.d/credentials.tfrc.json",
+        "~/.cargo/credentials.toml",
+        "~/.gem/credentials",
+        "~/.m2/settings.xml",
+        "~/.password-store/email.gpg",
+        "~/.pgpass",
+        "~/.my.cnf",
+        "~/.netrc",
+    ],
+)
+def test_credential_stores_in_home_are_denied_even_when_home_is_the_workspace(path: str) -> None:
+    engine = PolicyEngine.load(PERMISSIONS, workspace=Path.home())
+    assert decide(engine, "fs.read", path=path).effect is Effect.DENY
+
+
+def test_the_state_directory_is_protected_wherever_settings_put_it(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    state = workspace / ".agentguard-state"
+    state.mkdir(parents=True)
+    (state / "audit.jsonl").write_text("{}\n")
+    engine = PolicyEngine.load(PERMISSIONS, workspace=workspace, state_dir=state)
+    assert decide(engine, "fs.read", path=".agentguard-state/audit.jsonl").effect is Effect.DENY
+    assert decide(engine, "fs.list", path=".agentguard-state").effect is Effect.DENY
+    write = decide(engine, "fs.write", path=".agentguard-state/grants.csv", content="p, *, *, *, allow")
+    assert write.effect is Effect.DENY
+    assert decide(engine, "fs.read", path="notes.txt").effect is Effect.ALLOW
+
+
+def test_state_placeholder_defaults_to_home_agentguard(engine_for: Callable[..., PolicyEngine]) -> None:
+    engine = engine_for('p, *, fs.read, *, allow\np, *, fs.read, path(path, "{state}/**"), deny')
+    assert decide(engine, "fs.read", path="~/.agentguard/grants.csv").effect is Effect.DENY
+    assert decide(engine, "fs.read", path="~/notes.txt").effect is Effect.ALLOW
+
+
+@pytest.mark.parametrize(
+    "line", ["p, review-*, fs.write, *, deny", "p, review?, fs.write, *, deny", "g, review-*, reviewer"]
+)
+def test_subject_globs_are_refused_at_load(engine_for: Callable[..., PolicyEngine], line: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        engine_for(f"p, *, fs.read, *, allow\n{line}")
+    assert "review" in info.value.message
+    assert "no globs" in info.value.message
+
+
+def test_agent_names_match_case_insensitively_like_tool_names(shipped: PolicyEngine) -> None:
+    for agent in ("review-agent", "Review-Agent", "REVIEW-AGENT"):
+        decision = decide(shipped, "fs.write", agent=agent, path="src/app.py", content="x")
+        assert decision.effect is Effect.DENY, agent
+    homoglyph = "rеview-agent"  # Cyrillic "е"
+    decision = decide(shipped, "fs.read", agent=homoglyph, path="src/app.py")
+    assert decision.effect is Effect.DENY
+    assert "invalid agent name" in decision.reason
+
+
+def test_mixed_case_subjects_and_roles_are_one_name(engine_for: Callable[..., PolicyEngine]) -> None:
+    engine = engine_for("p, *, fs.write, *, allow\np, Reviewer, fs.write, *, deny\ng, Review-Agent, reviewer")
+    assert decide(engine, "fs.write", agent="review-agent", path="x").effect is Effect.DENY
+    assert decide(engine, "fs.write", agent="coder", path="x").effect is Effect.ALLOW
