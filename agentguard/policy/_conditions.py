@@ -552,7 +552,16 @@ def _f_regex(b: _Builder) -> Predicate:
             "backreferences, lookahead/lookbehind or possessive quantifiers",
             tok,
         ) from None
-    return _value_pred(ref, lambda v: isinstance(v, str) and rx.fullmatch(v) is not None)
+
+    def test(value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        try:
+            return rx.fullmatch(value) is not None
+        except UnicodeEncodeError:  # lone surrogates (JSON allows them): RE2 reads them as one character each
+            return rx.fullmatch(value.encode("utf-8", "surrogatepass")) is not None
+
+    return _value_pred(ref, test)
 
 
 def _f_glob(b: _Builder) -> Predicate:

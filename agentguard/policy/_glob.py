@@ -212,4 +212,7 @@ class Glob:
                 _DOT if s == "." else _DOTDOT if s == ".." else s.translate(_VALUE_MAP)
                 for s in value.split("/")
             )
-        return self._regex.fullmatch(value) is not None
+        try:
+            return self._regex.fullmatch(value) is not None
+        except UnicodeEncodeError:  # lone surrogates: RE2 reads each as one character
+            return self._regex.fullmatch(value.encode("utf-8", "surrogatepass")) is not None

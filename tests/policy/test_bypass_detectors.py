@@ -222,3 +222,10 @@ def test_mixed_case_subjects_and_roles_are_one_name(engine_for: Callable[..., Po
     engine = engine_for("p, *, fs.write, *, allow\np, Reviewer, fs.write, *, deny\ng, Review-Agent, reviewer")
     assert decide(engine, "fs.write", agent="review-agent", path="x").effect is Effect.DENY
     assert decide(engine, "fs.write", agent="coder", path="x").effect is Effect.ALLOW
+
+
+def test_lone_surrogates_cannot_hide_a_value_from_regex(engine_for: Callable[..., PolicyEngine]) -> None:
+    """JSON admits lone surrogates; RE2 wants UTF-8. The value must still be matched, not skipped."""
+    engine = engine_for('p, *, shell.run, *, allow\np, *, shell.run, regex(command, ".*--output.*"), deny')
+    assert decide(engine, "shell.run", command="git log --output=x \ud800").effect is Effect.DENY
+    assert decide(engine, "shell.run", command="git log \ud800").effect is Effect.ALLOW
