@@ -95,13 +95,14 @@ def _ssn_ok(match: bytes) -> bool:
 
 
 def _openai_ok(match: bytes) -> bool:
-    # A bare "sk-" is common in prose and ids ("disk-...", "task-..."): the body of a real key is
-    # random base62, so it has upper case, lower case and digits. Prefixed keys (sk-proj-...) pass.
-    body = match[3:]
+    # A bare "sk-" is common in ids and prose ("disk-...", "task-..."): it counts only when no letter
+    # or digit is glued before it (the pattern sees to that) and its body mixes letters and digits,
+    # as random keys do. Prefixed keys (sk-proj-..., sk-ant-...) need neither.
+    body = match[match.index(b"sk-") + 3 :]
     if b"-" in body:
         return True
-    has_digit = body.translate(None, b"0123456789") != body
-    return has_digit and body != body.lower() and body != body.upper()
+    digits = body.translate(None, b"0123456789")
+    return digits != body and bool(digits)
 
 
 def _assigned_ok(match: bytes) -> bool:
@@ -162,7 +163,8 @@ _DETECTORS: tuple[_Detector, ...] = (
     _d(
         "openai_key",
         "secret",
-        r"sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|ant-(?:api\d\d-)?[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{20,})",
+        r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|sk-ant-(?:api\d\d-)?[A-Za-z0-9_-]{20,}"
+        r"|(?:^|[^A-Za-z0-9])sk-[A-Za-z0-9]{20,}",
         _openai_ok,
     ),
     _d("google_api_key", "secret", r"AIza[0-9A-Za-z_-]{35}", bounded=True),
