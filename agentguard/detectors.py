@@ -3,15 +3,28 @@
 These are heuristics for flagging data, never a security boundary on their own: a policy
 uses them to *raise* the bar (ask or deny when an outbound call carries a key), and the audit
 log uses them to keep keys out of the record.
+
+Every pattern runs on RE2 (``google-re2``), whose time is linear in the input: no argument, however
+crafted, makes a decision or an audit record slow. Keys are found where they are glued to other
+text (``xAKIA...``, ``DB_PASSWORD=...``, inside JSON, URLs and headers) and, for secrets, also in
+the common encodings an agent may pass them in: percent-encoding, base64 (standard or URL-safe,
+of a whole argument or of any run inside it, wrapped or not) and hex.
 """
 
 from __future__ import annotations
 
+import binascii
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import re2
+
+from agentguard._decoded import OPTIONS as _OPTS
+from agentguard._decoded import compile_latin1 as _compile
+from agentguard._decoded import encoded_views as _encoded_views
 
 __all__ = [
     "Category",
@@ -34,47 +47,15 @@ class Finding:
     end: int
 
 
-_SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "private_key",
-        re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[^-]*-----|$)"),
-    ),
-    ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b")),
-    ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})\b")),
-    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("stripe_key", re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b")),
-    ("openai_key", re.compile(r"\bsk-(?:proj-|ant-(?:api\d\d-)?)?[A-Za-z0-9_-]{20,}")),
-    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    ("bearer_token", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{20,}=*")),
-    (
-        "assigned_secret",
-        re.compile(
-            r"(?i)\b(?:api[_-]?key|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token|password|passwd)"
-            r"\s*[:=]\s*['\"]?[^\s'\"]{8,}"
-        ),
-    ),
-)
-
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
-_SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
-
-_SENSITIVE_KEY = re.compile(
-    r"(?i)^(?:.*[_-])?(?:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|"
-    r"private[_-]?key|client[_-]?secret|authorization|auth|credentials?|cookie|session[_-]?id)$"
-)
+# ---------------------------------------------------------------- validators (run on each candidate)
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # each digit doubled, digits of the result summed
+
+
+def _luhn(digits: bytes) -> bool:
+    rev = digits[::-1]
+    return (sum(rev[0::2]) + sum(rev[1::2].translate(_DOUBLED)) - 48 * len(digits)) % 10 == 0
 
 
 def _iban_ok(candidate: str) -> bool:
@@ -89,65 +70,219 @@ def _iban_ok(candidate: str) -> bool:
     return number % 97 == 1
 
 
-def _alternation(patterns: Iterable[re.Pattern[str]]) -> re.Pattern[str]:
-    """One regex that matches wherever any of ``patterns`` does: a single pass rules out a clean string."""
-    parts = []
-    for pattern in patterns:
-        source = pattern.pattern
-        if source.startswith("(?i)"):
-            source = f"(?i:{source[4:]})"
-        elif pattern.flags & re.IGNORECASE:
-            source = f"(?i:{source})"
-        parts.append(f"(?:{source})")
-    return re.compile("|".join(parts))
+def _card_ok(match: bytes) -> bool:
+    digits = match.translate(None, b" -")
+    return 13 <= len(digits) <= 19 and _luhn(digits)
 
 
-# Most strings are clean; without this, each category cost one finditer per detector.
-_ANY: dict[str, re.Pattern[str]] = {
-    "secret": _alternation(p for _, p in _SECRET_PATTERNS),
-    "pii": _alternation((_EMAIL, _SSN, _CARD, _IBAN)),
-}
+def _ssn_ok(match: bytes) -> bool:
+    area, group, serial = match.split(b"-")
+    return area not in (b"000", b"666") and not area.startswith(b"9") and group != b"00" and serial != b"0000"
 
 
-# Lower-case hex (call ids, digests) can hold no secret any detector knows: checked in one short pass,
-# where the alternation above costs a microsecond or two per string on every audit record.
-_HEX = re.compile(r"[0-9a-f]*")
+def _openai_ok(match: bytes) -> bool:
+    # A bare "sk-" is common in ids and prose ("disk-...", "task-..."): it counts only when no letter
+    # or digit is glued before it (the pattern sees to that) and its body mixes letters and digits,
+    # as random keys do. Prefixed keys (sk-proj-..., sk-ant-...) need neither.
+    body = match[match.index(b"sk-") + 3 :]
+    if b"-" in body:
+        return True
+    digits = body.translate(None, b"0123456789")
+    return digits != body and bool(digits)
 
 
-def _may_match(text: str, category: Category) -> bool:
-    if category == "secret" and _HEX.fullmatch(text) is not None:
+def _assigned_ok(match: bytes) -> bool:
+    cut = min(i for i in (match.find(b":"), match.find(b"=")) if i >= 0)
+    value = match[cut + 1 :].strip(b" \t\r\n\f\v'\"")
+    return not value.isdigit()  # "max_tokens: 100000000" is a number, not a secret
+
+
+def _basic_ok(match: bytes) -> bool:
+    token = match.split()[-1]
+    try:
+        return b":" in binascii.a2b_base64(token + b"=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
         return False
-    return _ANY[category].search(text) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Detector:
+    kind: str
+    category: Category
+    regex: Any  # re2._Regexp
+    check: Callable[[bytes], bool] | None = None
+    # For patterns whose matches have a bounded length, Python's engine does bounded work at each
+    # position (so it is linear too) and costs a tenth of RE2 per match: it lists the matches once
+    # the RE2 set has said there are some. Unbounded patterns are only ever run by RE2.
+    bounded: re.Pattern[str] | None = None
+
+
+def _d(
+    kind: str,
+    category: Category,
+    pattern: str,
+    check: Callable[[bytes], bool] | None = None,
+    *,
+    bounded: bool = False,
+) -> _Detector:
+    return _Detector(
+        kind, category, _compile(pattern), check, re.compile(pattern, re.ASCII) if bounded else None
+    )
+
+
+# No word boundaries before the distinctive prefixes: "xAKIA..." or "DB_PASSWORD=" must not hide a key.
+_DETECTORS: tuple[_Detector, ...] = (
+    _d(
+        "private_key",
+        "secret",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[^-]*-----|$)",
+    ),
+    _d(
+        "aws_access_key",
+        "secret",
+        r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[0-9A-Z]{16}",
+        bounded=True,
+    ),
+    _d("github_token", "secret", r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}"),
+    _d("slack_token", "secret", r"xox[abposr]-[A-Za-z0-9-]{10,}"),
+    _d("stripe_key", "secret", r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"),
+    _d(
+        "openai_key",
+        "secret",
+        r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|sk-ant-(?:api\d\d-)?[A-Za-z0-9_-]{20,}"
+        r"|(?:^|[^A-Za-z0-9])sk-[A-Za-z0-9]{20,}",
+        _openai_ok,
+    ),
+    _d("google_api_key", "secret", r"AIza[0-9A-Za-z_-]{35}", bounded=True),
+    _d("jwt", "secret", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    _d("bearer_token", "secret", r"(?i)bearer\s+[A-Za-z0-9._~+/-]{20,}=*"),
+    _d("basic_auth", "secret", r"(?i)basic\s+[A-Za-z0-9+/]{8,}={0,2}", _basic_ok),
+    _d(
+        "assigned_secret",
+        "secret",
+        r"(?i)(?:api[_-]?key|apikey|secret|passw(?:or)?d|passphrase|access[_-]?key|private[_-]?key|"
+        r"(?:auth|access|refresh|session|bearer|api|[_-])[_-]?token|(?:^|[^a-z0-9])token)"
+        r"(?:[_-]?[a-z0-9]){0,24}['\"]?\s*[:=]\s*['\"]?[^\s'\"]{8,}",
+        _assigned_ok,
+    ),
+    _d("email", "pii", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
+    _d("ssn", "pii", r"\b\d{3}-\d{2}-\d{4}\b", _ssn_ok, bounded=True),
+    _d("credit_card", "pii", r"\b\d(?:[ -]?\d){12,18}\b", _card_ok, bounded=True),
+    _d(
+        "iban",
+        "pii",
+        r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b",
+        lambda m: _iban_ok(m.decode("ascii")),
+        bounded=True,
+    ),
+)
+
+
+def _set(category: Category) -> tuple[Any, tuple[_Detector, ...]]:
+    """One RE2 set per category: a single linear pass says which detectors match anywhere."""
+    members = tuple(d for d in _DETECTORS if d.category == category)
+    matcher = re2.Set.SearchSet(_OPTS)
+    for d in members:
+        matcher.Add(d.regex.pattern)
+    matcher.Compile()
+    return matcher, members
+
+
+_SETS: dict[str, tuple[Any, tuple[_Detector, ...]]] = {c: _set(c) for c in ("secret", "pii")}
+
+
+def _ascii(text: str) -> bytes:
+    """``text`` as one byte per character: what the patterns (all ASCII) see, offsets unchanged."""
+    return text.encode("ascii", "replace") if not text.isascii() else text.encode("ascii")
+
+
+def _spans(d: _Detector, text: str, data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    if d.bounded is not None:
+        for m in d.bounded.finditer(text):
+            yield m.start(), m.end(), data[m.start() : m.end()]
+    else:
+        for m in d.regex.finditer(data):
+            yield m.start(), m.end(), m.group()
+
+
+def _hits(text: str, data: bytes, category: Category) -> Iterator[tuple[_Detector, int, int]]:
+    """Detector hits in ``text`` (``data`` is its :func:`_ascii` form), validated, detector by detector."""
+    matcher, members = _SETS[category]
+    found = matcher.Match(data)
+    if not found:
+        return
+    for index in sorted(found):
+        d = members[index]
+        for start, end, raw in _spans(d, text, data):
+            if d.check is None or d.check(raw):
+                yield d, start, end
+
+
+# A validated kind (cards, IBANs...) costs a check per candidate: past this many failed candidates
+# in one string, the string counts as holding the kind ("cannot tell" is not "clean").
+MAX_CANDIDATES = 4096
+
+
+def _validated(d: _Detector, data: bytes) -> bool:
+    check = d.check
+    if check is None:
+        return True
+    for n, m in enumerate(_spans(d, data.decode("latin-1"), data)):
+        if n >= MAX_CANDIDATES or check(m[2]):
+            return True
+    return False
+
+
+def _kinds_in(data: bytes, category: Category, wanted: frozenset[str] | None) -> frozenset[str]:
+    matcher, members = _SETS[category]
+    found = matcher.Match(data)
+    if not found:
+        return frozenset()
+    kinds: set[str] = set()
+    for index in found:
+        d = members[index]
+        if (wanted is not None and d.kind not in wanted) or d.kind in kinds:
+            continue
+        if _validated(d, data):
+            kinds.add(d.kind)
+    return frozenset(kinds)
+
+
+def _encoded_secret(data: bytes) -> bool:
+    return any(_kinds_in(view, "secret", None) for view in _encoded_views(data))
+
+
+# ---------------------------------------------------------------- public API
 
 
 def scan(text: str, categories: Iterable[Category] = ("secret", "pii")) -> list[Finding]:
-    """All detector hits in ``text``, in order of position."""
-    cats = frozenset(c for c in categories if _may_match(text, c))
-    found: list[Finding] = []
-    if "secret" in cats:
-        for kind, pattern in _SECRET_PATTERNS:
-            found.extend(Finding(kind, "secret", m.start(), m.end()) for m in pattern.finditer(text))
-    if "pii" in cats:
-        found.extend(Finding("email", "pii", m.start(), m.end()) for m in _EMAIL.finditer(text))
-        found.extend(Finding("ssn", "pii", m.start(), m.end()) for m in _SSN.finditer(text))
-        for m in _CARD.finditer(text):
-            digits = re.sub(r"[ -]", "", m.group())
-            if 13 <= len(digits) <= 19 and _luhn(digits):
-                found.append(Finding("credit_card", "pii", m.start(), m.end()))
-        found.extend(
-            Finding("iban", "pii", m.start(), m.end()) for m in _IBAN.finditer(text) if _iban_ok(m.group())
-        )
+    """All detector hits in ``text`` as written (not in decoded views), in order of position."""
+    data = _ascii(text)
+    found = [
+        Finding(d.kind, d.category, start, end)
+        for category in dict.fromkeys(categories)
+        for d, start, end in _hits(text, data, category)
+    ]
     found.sort(key=lambda f: (f.start, -f.end))
     return found
 
 
-_CACHED_CHARS = 512
+# Lower-case hex shorter than a hex-encoded key (call ids, short digests) holds no secret any
+# detector knows: one cheap check instead of a scan on every audit record.
+_SHORT_HEX = frozenset("0123456789abcdef")
 
 
 def _kinds_uncached(text: str, category: Category) -> frozenset[str]:
-    return frozenset(f.kind for f in scan(text, (category,)))
+    if category == "secret" and len(text) < 32 and _SHORT_HEX.issuperset(text):
+        return frozenset()
+    data = _ascii(text)
+    kinds = _kinds_in(data, category, None)
+    if category == "secret" and not kinds and _encoded_secret(data):
+        return frozenset({"encoded_secret"})
+    return kinds
 
 
+_CACHED_CHARS = 512
 # Argument names and short values repeat from call to call; strings are immutable, so a hit list is too.
 _kinds_cached = functools.lru_cache(maxsize=16384)(_kinds_uncached)
 
@@ -172,32 +307,97 @@ def iter_strings(value: Any) -> Iterator[str]:
 
 
 def contains(value: Any, category: Category, kinds: Iterable[str] | None = None) -> bool:
-    """Whether any string inside ``value`` has a hit of ``category`` (optionally only ``kinds``)."""
+    """Whether any string inside ``value`` has a hit of ``category`` (optionally only ``kinds``).
+
+    For secrets, a key found only in a decoded view (percent, base64, hex) counts as the kind
+    ``encoded_secret``, and counts for any ``kinds`` filter: its own kind is not worth a second scan.
+    """
     wanted = frozenset(kinds) if kinds is not None else None
     for text in iter_strings(value):
         found = _kinds(text, category)
-        if found and (wanted is None or not found.isdisjoint(wanted)):
+        if found and (wanted is None or "encoded_secret" in found or not found.isdisjoint(wanted)):
             return True
     return False
 
 
+_SENSITIVE_KEY = _compile(
+    r"(?i)(?:.*[_-])?(?:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|"
+    r"private[_-]?key|client[_-]?secret|authorization|auth|credentials?|cookie|session[_-]?id)"
+)
+
+
 def is_sensitive_key(key: str) -> bool:
     """Whether an argument or field name (``password``, ``api_key``, ``x-auth-token``...) holds a secret."""
-    return bool(_SENSITIVE_KEY.match(key))
+    return _SENSITIVE_KEY.fullmatch(_ascii(key)) is not None
+
+
+_SEPARATORS = str.maketrans("\t\n\r\f\v\"'", "       ")
+
+
+def _token_spans(text: str) -> list[tuple[int, int]]:
+    """Runs of characters that can belong to one encoded value (split at whitespace and quotes)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for piece in text.translate(_SEPARATORS).split(" "):
+        if piece:
+            spans.append((start, start + len(piece)))
+        start += len(piece) + 1
+    return spans
+
+
+def _localise(text: str, spans: list[tuple[int, int]], lo: int, hi: int, out: list[tuple[int, int]]) -> None:
+    """Narrow an encoded hit in ``spans[lo:hi]`` down to the tokens that hold it (bisection).
+
+    When a key only shows across a split (a base64 value wrapped over two lines), the whole range
+    holding it is redacted: never less than what carries the key.
+    """
+    if hi - lo == 1:
+        out.append(spans[lo])
+        return
+    mid = (lo + hi) // 2
+    left = _encoded_secret(_ascii(text[spans[lo][0] : spans[mid - 1][1]]))
+    right = _encoded_secret(_ascii(text[spans[mid][0] : spans[hi - 1][1]]))
+    if left:
+        _localise(text, spans, lo, mid, out)
+    if right:
+        _localise(text, spans, mid, hi, out)
+    if not left and not right:
+        out.append((spans[lo][0], spans[hi - 1][1]))
+
+
+def _replace(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
+    out: list[str] = []
+    pos = 0
+    for start, end, kind in sorted(spans, key=lambda s: (s[0], -s[1])):
+        if start < pos:
+            continue
+        out.append(text[pos:start])
+        out.append(f"[REDACTED:{kind}]")
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def redact_text(text: str, categories: Iterable[Category] = ("secret",)) -> str:
-    """``text`` with each detector hit replaced by ``[REDACTED:kind]``."""
-    findings = scan(text, categories)
-    if not findings:
-        return text
-    out: list[str] = []
-    pos = 0
-    for f in findings:
-        if f.start < pos:
-            continue
-        out.append(text[pos : f.start])
-        out.append(f"[REDACTED:{f.kind}]")
-        pos = f.end
-    out.append(text[pos:])
-    return "".join(out)
+    """``text`` with each detector hit replaced by ``[REDACTED:kind]``.
+
+    Secrets found only in a decoded view replace the token(s) that carry them with
+    ``[REDACTED:encoded_secret]``.
+    """
+    cats = tuple(dict.fromkeys(categories))
+    if "secret" in cats:  # kinds found that need no check are replaced in one C-level pass each
+        matcher, members = _SETS["secret"]
+        for index in matcher.Match(_ascii(text)) or ():
+            d = members[index]
+            if d.bounded is not None and d.check is None:
+                text = d.bounded.sub(f"[REDACTED:{d.kind}]", text)
+    findings = scan(text, cats)
+    if findings:
+        text = _replace(text, ((f.start, f.end, f.kind) for f in findings))
+    if "secret" in cats and _encoded_secret(_ascii(text)):
+        spans = _token_spans(text)
+        hits: list[tuple[int, int]] = []
+        if spans:
+            _localise(text, spans, 0, len(spans), hits)
+        text = _replace(text, ((start, end, "encoded_secret") for start, end in hits))
+    return text

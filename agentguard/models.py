@@ -152,6 +152,29 @@ class ApprovalResult(FrozenModel):
 _TOOL_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-/:")
 
 
+_AGENT_NAME_CHARS = _TOOL_NAME_CHARS | frozenset("@+")
+
+
+def canonical_agent_name(name: str) -> str:
+    """The one spelling of an agent (or role) name that subject matching uses.
+
+    The same rule as tool names: case-insensitive ASCII (``Review-Agent`` is ``review-agent``), so
+    a change of case can never step out of a role; non-ASCII (homoglyphs), spaces, control and glob
+    characters raise ``ValueError``. Allowed: letters, digits and ``. _ - / : @ +``.
+    """
+    if not name or len(name) > 200:
+        raise ValueError("agent name must be 1-200 characters")
+    if not name.isascii():
+        raise ValueError(f"agent name {name!r} contains non-ASCII characters")
+    lowered = name.lower()
+    bad = set(lowered) - _AGENT_NAME_CHARS
+    if bad:
+        raise ValueError(
+            f"agent name {name!r} contains characters not allowed in agent names: {sorted(bad)!r}"
+        )
+    return lowered
+
+
 def canonical_tool_name(name: str) -> str:
     """The one spelling of a tool name that policy and registry lookups use.
 

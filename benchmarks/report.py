@@ -412,6 +412,31 @@ def markdown(result: dict[str, Any]) -> str:
         ]
     else:
         out += [_failed("audit", a), ""]
+    out += ["## Detectors on 1 MB arguments", ""]
+    dt = result.get("detectors")
+    if _ok(dt):
+        out += [
+            f"Best and median of {dt['repeats']} runs per input of {_fmt(dt['bytes'])} bytes, in ms; "
+            f"target {_fmt(dt['target_ms'])} ms (best run) each for `secret()`, `pii()` and audit redaction.",
+            "",
+            _table(
+                ["input", "secret() best", "median", "pii() best", "median", "redaction best", "median"],
+                [
+                    [name]
+                    + [
+                        _fmt(r[f"{op}_{stat}_ms"])
+                        for op in ("secret", "pii", "redact")
+                        for stat in ("best", "median")
+                    ]
+                    for name, r in dt["inputs"].items()
+                ],
+            ),
+            "",
+            "Over the target: " + (", ".join(dt["over_target"]) or "none") + ".",
+            "",
+        ]
+    else:
+        out += [_failed("detectors", dt), ""]
     out += ["## AgentDojo: policy effectiveness", ""]
     ad = result.get("agentdojo")
     if _ok(ad):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("decision", "overhead", "provenance", "mcp", "audit", "sandbox", "agentdojo")
+SECTIONS = ("decision", "overhead", "provenance", "mcp", "audit", "detectors", "sandbox", "agentdojo")
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,19 @@ class Sizes:
     sandbox_quick: bool
     peer_calls: int
     agentdojo_limit: int | None
+    detector_repeats: int = 5
 
 
 def sizes(mode: str) -> Sizes:
     from benchmarks import decision
 
     if mode == "full":
-        return Sizes("full", decision.FULL, 20_000, 1_000, 1_000, 2_000, 200_000, 1_000_000, False, 20, None)
+        return Sizes(
+            "full", decision.FULL, 20_000, 1_000, 1_000, 2_000, 200_000, 1_000_000, False, 20, None, 9
+        )
     if mode == "quick":
         return Sizes("quick", decision.QUICK, 5_000, 300, 200, 300, 20_000, 10_000, True, 5, None)
-    return Sizes("smoke", decision.SMOKE, 300, 30, 5, 30, 1_000, 1_000, True, 1, 2)
+    return Sizes("smoke", decision.SMOKE, 300, 30, 5, 30, 1_000, 1_000, True, 1, 2, 1)
 
 
 def _versions() -> dict[str, str | None]:
@@ -99,6 +102,12 @@ def _audit(s: Sizes) -> dict[str, Any]:
     return audit_log.run(n_fsync=s.audit_fsync, n_batch=s.audit_batch, n_verify=s.audit_verify)
 
 
+def _detectors(s: Sizes) -> dict[str, Any]:
+    from benchmarks import detectors
+
+    return detectors.run(repeats=s.detector_repeats)
+
+
 def _sandbox(s: Sizes) -> dict[str, Any]:
     from benchmarks import sandbox, sandbox_peers
 
@@ -139,6 +148,7 @@ RUNNERS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "provenance": _provenance,
     "mcp": _mcp,
     "audit": _audit,
+    "detectors": _detectors,
     "sandbox": _sandbox,
     "agentdojo": _agentdojo,
 }

@@ -149,7 +149,12 @@ def check(app: AppContext, strict: bool, as_json: bool) -> None:
     with reports_errors():
         settings = app.settings
         directory = settings.resolved_policy_dir()
-        findings = lint_policy(directory, workspace=settings.workspace, grants=grant_source(settings.home))
+        findings = lint_policy(
+            directory,
+            workspace=settings.workspace,
+            grants=grant_source(settings.home),
+            state_dir=settings.home,
+        )
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     failed = bool(errors) or (strict and bool(warnings))

@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
+import re2
 from wcmatch import glob
-from wcmatch._wcparse import PatternLimitException
 
 from agentguard import detectors
 from agentguard.policy._addresses import Resolver
+from agentguard.policy._glob import Glob, GlobError
 from agentguard.policy._net_conditions import f_ip, f_url
 from agentguard.policy._paths import on_disk_spelling
 from agentguard.policy._shell import ShellParseError, parse_script
@@ -58,7 +59,6 @@ __all__ = [
     "compile_condition",
 ]
 
-_GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.BRACE
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _MISSING: Any = object()
@@ -77,13 +77,21 @@ class ConditionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class CompileEnv:
-    """What placeholders in path patterns mean (both already ``realpath``'ed), and whether the
-    workspace's file system folds case (then ``path()`` matches case-insensitively)."""
+    """What placeholders in path patterns mean, all already ``realpath``'ed.
+
+    ``state`` is agentguard's own state directory (settings ``home``: audit log, queue, grants),
+    wherever it is configured; empty means the default, ``<home>/.agentguard``.
+    """
 
     workspace: str
     home: str
-    case_insensitive: bool = False
+    state: str = ""
+    case_insensitive: bool = False  # the workspace's file system folds case: path() matches so too
     definitions: tuple[tuple[str, str], ...] = ()  # facts.toml [conditions]: name -> condition over _
+
+    @property
+    def state_dir(self) -> str:
+        return self.state or os.path.join(self.home, ".agentguard")
 
 
 @runtime_checkable
@@ -462,19 +470,25 @@ def _f_path(b: _Builder) -> Predicate:
     raw = b.string(1)
     tok = b.call.args[1]
     for m in _PLACEHOLDER.finditer(raw):
-        if m.group(1) not in ("workspace", "home"):
-            raise b.fail(f"unknown placeholder {{{m.group(1)}}}; use {{workspace}} or {{home}}", tok)
-    pattern = raw.replace("{workspace}", glob.escape(b.env.workspace)).replace(
-        "{home}", glob.escape(b.env.home)
+        if m.group(1) not in ("workspace", "home", "state"):
+            raise b.fail(
+                f"unknown placeholder {{{m.group(1)}}}; use {{workspace}}, {{home}} or {{state}}", tok
+            )
+    pattern = (
+        raw.replace("{workspace}", glob.escape(b.env.workspace))
+        .replace("{home}", glob.escape(b.env.home))
+        .replace("{state}", glob.escape(b.env.state_dir))
     )
     if not pattern.startswith("/"):
-        raise b.fail(f"path pattern {raw!r} must be absolute or start with {{workspace}} or {{home}}", tok)
-    flags = _GLOB_FLAGS | (glob.IGNORECASE if b.env.case_insensitive else 0)
+        raise b.fail(
+            f"path pattern {raw!r} must be absolute or start with {{workspace}}, {{home}} or {{state}}", tok
+        )
     try:
-        matchers = [glob.compile(pattern, flags=flags)]
+        fold = b.env.case_insensitive
+        matchers = [Glob(pattern, ignore_case=fold)]
         if pattern.endswith("/**"):
-            matchers.append(glob.compile(pattern[:-3] or "/", flags=flags))
-    except (ValueError, re.error, PatternLimitException) as exc:
+            matchers.append(Glob(pattern[:-3] or "/", ignore_case=fold))
+    except GlobError as exc:
         raise b.fail(f"bad glob {raw!r}: {exc}", tok) from None
     workspace = b.env.workspace
     fold = b.env.case_insensitive
@@ -553,15 +567,56 @@ def _f_opt(b: _Builder) -> Predicate:
     return pred
 
 
+def _re2_options() -> re2.Options:
+    opts = re2.Options()
+    opts.log_errors = False
+    opts.max_mem = 32 << 20
+    return opts
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+_PY_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(Z)|(.))", re.DOTALL)
+
+
+def _re2_source(source: str) -> str:
+    """Python escapes RE2 spells differently: ``\\uXXXX``, ``\\UXXXXXXXX`` (grants write them), ``\\Z``."""
+
+    def swap(m: re.Match[str]) -> str:
+        code = m.group(1) or m.group(2)
+        if code:
+            return f"\\x{{{code}}}"
+        return "\\z" if m.group(3) else m.group(0)
+
+    return _PY_ESCAPE.sub(swap, source)
+
+
 def _f_regex(b: _Builder) -> Predicate:
+    """``regex(arg, "re")``: RE2 syntax, a full match of the string, time linear in its length."""
     b.arity(2)
     ref = b.ref(0)
     tok = b.call.args[1]
+    source = b.string(1)
     try:
-        rx = re.compile(b.string(1))
-    except re.error as exc:
-        raise b.fail(f"bad regular expression: {exc}", tok) from None
-    return _value_pred(ref, lambda v: isinstance(v, str) and rx.fullmatch(v) is not None)
+        rx = re2.compile(_re2_source(source), _RE2_OPTIONS)
+    except re2.error as exc:
+        why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise b.fail(
+            f"bad regular expression {source!r} ({why}): regex() uses RE2, which has no "
+            "backreferences, lookahead/lookbehind or possessive quantifiers",
+            tok,
+        ) from None
+
+    def test(value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        try:
+            return rx.fullmatch(value) is not None
+        except UnicodeEncodeError:  # lone surrogates (JSON allows them): RE2 reads them as one character each
+            return rx.fullmatch(value.encode("utf-8", "surrogatepass")) is not None
+
+    return _value_pred(ref, test)
 
 
 def _f_glob(b: _Builder) -> Predicate:
@@ -569,10 +624,10 @@ def _f_glob(b: _Builder) -> Predicate:
     ref = b.ref(0)
     tok = b.call.args[1]
     try:
-        matcher = glob.compile(b.string(1), flags=_GLOB_FLAGS)
-    except (ValueError, re.error, PatternLimitException) as exc:
+        matcher = Glob(b.string(1))
+    except GlobError as exc:
         raise b.fail(f"bad glob: {exc}", tok) from None
-    return _value_pred(ref, lambda v: isinstance(v, str) and bool(matcher.match(v)))
+    return _value_pred(ref, lambda v: isinstance(v, str) and matcher.match(v))
 
 
 def _literal(b: _Builder, index: int) -> Any:

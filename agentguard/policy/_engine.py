@@ -7,15 +7,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentguard.errors import PolicyError
-from agentguard.models import Decision, Effect, RuleRef, ToolCall, canonical_tool_name
+from agentguard.models import Decision, Effect, RuleRef, ToolCall, canonical_agent_name, canonical_tool_name
 from agentguard.policy._addresses import RecordingResolver, Resolver, SystemResolver
 from agentguard.policy._conditions import (
-    CompileEnv,
     Condition,
     ConditionError,
     EvalContext,
@@ -29,6 +28,7 @@ from agentguard.policy._lint import lint_loaded
 from agentguard.policy._loader import (
     MODEL_FILE,
     LoadedPolicy,
+    compile_env,
     condition_cache_key,
     load_policy,
     policy_files,
@@ -115,8 +115,10 @@ class PolicyEngine:
         case_insensitive: bool | Literal["auto"] = "auto",
         grants: GrantSource | None = None,
         on_grant_problem: Callable[[LintFinding], None] | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self._facts = facts
+        self._state_dir = Path(state_dir) if state_dir is not None else None
         self._resolver: Resolver = resolver if resolver is not None else SystemResolver()
         self._grants = grants
         self._on_grant_problem = on_grant_problem
@@ -128,9 +130,13 @@ class PolicyEngine:
         self._extra = tuple(Path(p) for p in extra_files)
         self._cache: dict[str, Condition | ConditionError] = {}
         self._names: dict[str, str] = {}  # tool name as called -> canonical name
-        workspace_real = os.path.realpath(self._workspace)
-        fold = detect_case_folding(workspace_real) if case_insensitive == "auto" else bool(case_insensitive)
-        self._env = CompileEnv(workspace_real, os.path.realpath(Path.home()), fold)
+        self._agents: dict[str, str] = {}  # agent name as called -> canonical name
+        fold = (
+            detect_case_folding(os.path.realpath(self._workspace))
+            if case_insensitive == "auto"
+            else bool(case_insensitive)
+        )
+        self._env = replace(compile_env(self._workspace, self._state_dir), case_insensitive=fold)
         self._state: _State | None = None
         self._failure: PolicyError | None = PolicyError("policy not loaded yet", file=str(self._directory))
         self._stamp: _Stamp = ()
@@ -154,12 +160,15 @@ class PolicyEngine:
         case_insensitive: bool | Literal["auto"] = "auto",
         grants: GrantSource | None = None,
         on_grant_problem: Callable[[LintFinding], None] | None = None,
+        state_dir: Path | None = None,
     ) -> PolicyEngine:
         """Load ``directory/model.conf`` and every ``*.csv`` in it (then ``extra_files``, ``grants``).
 
         ``facts`` answers ``known(arg, "fact")`` conditions; without it they are false.
         ``resolver`` turns host names into addresses for ``ip()`` (default: the system's).
         ``case_insensitive``: whether ``path()`` folds case; ``"auto"`` probes the workspace.
+        ``state_dir`` is what ``{state}`` in path patterns means (settings ``home``; default
+        ``~/.agentguard``).
         Raises ``PolicyError`` naming file and line for any problem in the policy itself; never loads
         part of a policy. Grant lines that do not load are skipped and reported instead.
         """
@@ -173,6 +182,7 @@ class PolicyEngine:
             case_insensitive=case_insensitive,
             grants=grants,
             on_grant_problem=on_grant_problem,
+            state_dir=state_dir,
         )
         engine.reload()
         return engine
@@ -196,6 +206,7 @@ class PolicyEngine:
             case_insensitive=settings.policy.case_insensitive_paths,
             grants=grants,
             on_grant_problem=on_grant_problem,
+            state_dir=settings.home,
         )
 
     def _current_stamp(self) -> _Stamp:
@@ -225,6 +236,7 @@ class PolicyEngine:
                 cache=self._cache,
                 case_insensitive=self._env.case_insensitive,
                 grant_texts=grant_texts,
+                state_dir=self._state_dir,
             )
             self._set_grant_problems((*unavailable, *loaded.skipped))
             if loaded.errors:
@@ -381,6 +393,7 @@ class PolicyEngine:
     def roles_of(self, agent: str) -> frozenset[str]:
         """The agent itself plus every role it inherits (what ``g(agent, role)`` is true for)."""
         state = self._state
+        agent = agent.lower()
         if state is None:
             return frozenset({agent})
         return state.loaded.roles.get(agent) or frozenset({agent})
@@ -436,7 +449,16 @@ class PolicyEngine:
             if len(self._names) >= _CACHE_LIMIT:
                 self._names.clear()
             self._names[call.tool] = tool
-        plan = state.index.plan(call.agent, tool)
+        agent = self._agents.get(call.agent)
+        if agent is None:
+            try:
+                agent = canonical_agent_name(call.agent)
+            except ValueError as exc:
+                return Decision(effect=Effect.DENY, reason=f"invalid agent name, denied: {exc}")
+            if len(self._agents) >= _CACHE_LIMIT:
+                self._agents.clear()
+            self._agents[call.agent] = agent
+        plan = state.index.plan(agent, tool)
         ctx: EvalContext | None = None
         recorder: RecordingResolver | None = None
         resolved: dict[str, Any] | None = None
@@ -571,6 +593,7 @@ def lint_policy(
     extra_files: Sequence[Path] = (),
     case_insensitive: bool = False,
     grants: GrantSource | None = None,
+    state_dir: Path | None = None,
 ) -> list[LintFinding]:
     """Every error and warning in a policy directory, without raising (what ``policy check`` prints).
 
@@ -596,6 +619,7 @@ def lint_policy(
         extra_files=extra_files,
         grant_texts=texts,
         case_insensitive=case_insensitive,
+        state_dir=state_dir,
     )
     findings.extend(loaded.errors)
     findings.extend(loaded.skipped)

@@ -113,7 +113,7 @@ class RuleIndex:
         return found
 
     def subjects(self, agent: str) -> frozenset[str]:
-        """The agent plus every role it reaches through ``g`` lines."""
+        """The agent plus every role it reaches through ``g`` lines (``agent`` canonical, lower case)."""
         return self._roles.get(agent) or frozenset({agent})
 
     def plan(self, agent: str, tool: str) -> Plan:
@@ -122,7 +122,7 @@ class RuleIndex:
         found = self._plans.get(key)
         if found is None:
             subjects = self.subjects(agent)
-            rules = tuple(r for r in self.for_tool(tool) if r.subject == "*" or r.subject in subjects)
+            rules = tuple(r for r in self.for_tool(tool) if r.subject == "*" or r.subject.lower() in subjects)
             predicates = tuple(None if r.unconditional else r.condition.predicate for r in rules)
             refs = sorted({ref for r in rules for ref in r.condition.path_refs})
             found = Plan(rules, predicates, path_refs=tuple(refs))

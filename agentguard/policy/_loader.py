@@ -22,7 +22,7 @@ from casbin.util import escape_assertion
 from wcmatch import glob
 from wcmatch._wcparse import PatternLimitException
 
-from agentguard.models import Effect, RuleRef
+from agentguard.models import Effect, RuleRef, canonical_agent_name
 from agentguard.policy._conditions import CompileEnv, Condition, ConditionError, compile_condition
 from agentguard.policy._facts import FACTS_FILE, PolicyFacts, load_facts
 from agentguard.policy._outputs import OUTPUTS_FILE, OutputRules, load_outputs
@@ -316,6 +316,10 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
             if not texts[1] or not texts[2]:
                 self._problem(_error(label, number, "empty member or role", "empty-field"))
                 return False
+            bad = [p for p in (_subject_problem(texts[1], "member"), _subject_problem(texts[2], "role")) if p]
+            if bad:
+                self.errors.extend(_error(label, number, problem, "subject") for problem in bad)
+                return False
             self.links.append(RoleLink(ref=ref, member=texts[1], role=texts[2]))
             return True
         self._problem(
@@ -348,6 +352,10 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
                 ok = False
         if not ok:
             return False
+        problem = None if sub == "*" else _subject_problem(sub, "subject")
+        if problem:
+            self.errors.append(_error(label, number, problem, "subject"))
+            ok = False
         if act not in ("allow", "ask", "deny"):
             self._problem(
                 _error(
@@ -470,6 +478,27 @@ def _read_lines(path: Path) -> list[str]:
         return []
 
 
+_SUBJECT_GLOB = re.compile(r"[*?\[\]{}!]")
+
+
+def _subject_problem(name: str, what: str) -> str | None:
+    """Why ``name`` cannot be an agent or role name in a rule, or None.
+
+    Casbin compares subjects literally (the model has no matching function for them), so a glob
+    such as ``review-*`` would silently name nobody: it is refused instead.
+    """
+    if _SUBJECT_GLOB.search(name):
+        return (
+            f"{what} {name!r}: the subject column has no globs (only a lone * for every agent); "
+            "name each agent, or give them a role with 'g, AGENT, ROLE' lines"
+        )
+    try:
+        canonical_agent_name(name)
+    except ValueError as exc:
+        return f"{what} {name!r}: {exc}"
+    return None
+
+
 def _cond_code(err: ConditionError) -> str:
     if err.message.startswith("unknown function"):
         return "unknown-function"
@@ -478,7 +507,12 @@ def _cond_code(err: ConditionError) -> str:
     return "condition"
 
 
-def _expand_roles(rm: Any, members: Iterable[str]) -> dict[str, frozenset[str]]:
+def _expand_roles(links: Iterable[RoleLink]) -> dict[str, frozenset[str]]:
+    """Every member's roles, by canonical (lower-case) name, as casbin's role manager walks them."""
+    graph: dict[str, set[str]] = {}
+    for link in links:
+        graph.setdefault(link.member.lower(), set()).add(link.role.lower())
+    members = set(graph) | {role for roles_ in graph.values() for role in roles_}
     roles: dict[str, frozenset[str]] = {}
     for member in members:
         seen = {member}
@@ -487,12 +521,19 @@ def _expand_roles(rm: Any, members: Iterable[str]) -> dict[str, frozenset[str]]:
             name, depth = frontier.popleft()
             if depth >= MAX_ROLE_DEPTH:
                 continue
-            for role in rm.get_roles(name):
+            for role in graph.get(name, ()):
                 if role not in seen:
                     seen.add(role)
                     frontier.append((role, depth + 1))
         roles[member] = frozenset(seen)
     return roles
+
+
+def compile_env(workspace: Path, state_dir: Path | None = None) -> CompileEnv:
+    """The placeholders' meaning for one load: workspace, home and state directory, resolved."""
+    home = os.path.realpath(Path.home())
+    state = os.path.realpath(state_dir) if state_dir is not None else ""
+    return CompileEnv(workspace=os.path.realpath(workspace), home=home, state=state)
 
 
 def load_policy(
@@ -502,6 +543,7 @@ def load_policy(
     extra_files: Sequence[Path] = (),
     cache: MutableMapping[str, Condition | ConditionError] | None = None,
     case_insensitive: bool = False,
+    state_dir: Path | None = None,
     grant_texts: Sequence[tuple[str, bytes]] = (),
 ) -> LoadedPolicy:
     """Read a policy directory. Problems are returned as error findings, never raised.
@@ -509,17 +551,14 @@ def load_policy(
     ``extra_files`` and ``grant_texts`` (label, content) hold grants: a line there that does not load
     is skipped and reported in ``skipped``, so one broken grant cannot stop the whole policy.
     ``case_insensitive``: ``path()`` patterns match case-insensitively (a case-folding workspace).
+    ``state_dir`` is what ``{state}`` in path patterns means (default ``~/.agentguard``).
     """
     directory = Path(directory)
     files = [Path(p) for p in extra_files]
     if not directory.is_dir():
         err = _error(str(directory), None, "policy directory not found", "io")
         return LoadedPolicy((), (), {}, tuple(files), (err,))
-    env = CompileEnv(
-        workspace=os.path.realpath(workspace),
-        home=os.path.realpath(Path.home()),
-        case_insensitive=case_insensitive,
-    )
+    env = replace(compile_env(workspace, state_dir), case_insensitive=case_insensitive)
     facts, outputs, env, fact_errors = _provenance_files(directory, env)
     model, errors = validate_model(directory / MODEL_FILE)
     errors = fact_errors + errors
@@ -536,9 +575,7 @@ def load_policy(
         expected = [[r.subject, r.tool, r.cond, r.effect.value] for r in adapter.rules]
         if loaded != expected:
             raise RuntimeError("casbin's view of the rules differs from agentguard's")
-        rm = enforcer.get_role_manager()
-        members = {link.member for link in adapter.links} | {link.role for link in adapter.links}
-        roles = _expand_roles(rm, members)
+        roles = _expand_roles(adapter.links)
     except Exception as exc:  # noqa: BLE001 - any casbin failure is a load error, never a partial policy
         err = _error(
             MODEL_FILE, None, f"casbin failed to load the policy: {type(exc).__name__}: {exc}", "casbin"

@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("bench")
-    result = runner.run("smoke", out_dir=out, only=("decision", "overhead", "mcp", "audit", "agentdojo"))
+    result = runner.run(
+        "smoke", out_dir=out, only=("decision", "overhead", "mcp", "audit", "detectors", "agentdojo")
+    )
     return result, out
 
 
@@ -55,6 +57,10 @@ def test_smoke_run_writes_json_markdown_and_plots(smoke: tuple[dict[str, Any], P
     a = data["audit"]
     assert a["verify"]["records"] == 1_000
     assert a["verify"]["records_per_s"] > 0
+    det = data["detectors"]
+    assert det["bytes"] == 1 << 20
+    assert isinstance(det["target_met"], bool)
+    assert {"secret_best_ms", "pii_best_ms", "redact_best_ms"} <= set(det["inputs"]["one letter"])
     for suite in ("banking", "workspace"):
         s = data["agentdojo"]["suites"][suite]
         for key in ("attacks_stopped", "attacks_total", "benign_no_prompt", "benign_total"):
@@ -67,6 +73,7 @@ def test_smoke_run_writes_json_markdown_and_plots(smoke: tuple[dict[str, Any], P
         "## Guarded-call overhead",
         "## MCP proxy overhead",
         "## Audit log",
+        "## Detectors on 1 MB arguments",
         "## AgentDojo",
     ):
         assert heading in md

@@ -61,7 +61,7 @@ def test_redaction_marks_the_session_and_is_audited(guard: Setup) -> None:
     with g.session(user_request="check the config") as session:
         shown = g.call("files.read", {"path": "config.env"})
         assert token not in shown
-        assert "[REDACTED:github_token]" in shown
+        assert "[REDACTED:" in shown  # the detectors name it (a github token, or the assigned secret)
         assert session.has_read("secret")
         # the trifecta rule: a session that read a secret cannot post anywhere
         with pytest.raises(PolicyDenied):
@@ -72,7 +72,8 @@ def test_redaction_marks_the_session_and_is_audited(guard: Setup) -> None:
     rows = records(audit)
     redacted = [r for r in rows if r["event"] == "result.redacted"]
     assert len(redacted) == 2
-    assert redacted[0]["kinds"] == [{"kind": "github_token", "count": 1}]
+    assert [k["count"] for k in redacted[0]["kinds"]] == [1]
+    assert redacted[0]["kinds"][0]["kind"] in {"github_token", "assigned_secret"}
     finished = [r for r in rows if r["event"] == "execution.finished" and r["tool"] == "files.read"]
     assert token not in str(finished)
     assert finished[0]["provenance"]["marks"] == ["secret"]
