@@ -97,7 +97,7 @@ def fresh_prefix(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 def test_the_first_command_builds_the_images_and_runs_every_step(
     fresh_prefix: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    cwd, prefix = fresh_prefix
+    cwd, _ = fresh_prefix
     home = tmp_path_factory.mktemp("home")
     output = _demo(cwd, home)
     assert "building the sandbox images" in output

@@ -67,7 +67,8 @@ def test_an_answer_after_a_timed_out_prompt_goes_to_the_next_prompt(terminal: tu
     assert screen.prompted.wait(10)
     os.write(keyboard, b"y\n")
     thread.join(30)
-    assert out and out[0].status is ApprovalStatus.APPROVED
+    assert out
+    assert out[0].status is ApprovalStatus.APPROVED
 
 
 def test_input_typed_before_a_prompt_shows_is_discarded(terminal: tuple[int, TextIO]) -> None:
@@ -79,7 +80,8 @@ def test_input_typed_before_a_prompt_shows_is_discarded(terminal: tuple[int, Tex
     assert screen.prompted.wait(10)
     os.write(keyboard, b"n: not this one\n")
     thread.join(30)
-    assert out and out[0].status is ApprovalStatus.DENIED
+    assert out
+    assert out[0].status is ApprovalStatus.DENIED
     assert out[0].reason == "not this one"
 
 
