@@ -16,6 +16,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from agentguard.cli._first_run import prepare_sandbox
 from agentguard.cli.context import AppContext, pass_app, reports_errors
 from agentguard.errors import (
     AgentGuardError,
@@ -127,13 +128,20 @@ def _outcome(exc: BaseException | None, value: Any) -> tuple[str, str]:
     "terminal (prompt here).",
 )
 @click.option("--keep", is_flag=True, help="Keep the temporary workspace and print where it is.")
+@click.option(
+    "--no-build",
+    is_flag=True,
+    help="Do not build missing sandbox images first (python.exec and shell.run then fail with a note).",
+)
 @pass_app
-def demo(app: AppContext, approver: str, keep: bool) -> None:
+def demo(app: AppContext, approver: str, keep: bool, no_build: bool) -> None:
     """Run a scripted agent through the guard and show what was allowed, asked and denied.
 
     Uses the shipped default policy on a fresh temporary workspace, writes to the audit log in
     the state directory (--home), then prints this run's audit trail and verifies the hash chain.
-    Exits 0 without a TTY.
+    Missing sandbox images are built first, with progress (once per machine: debootstrap from
+    Debian's archive, installed with apt-get when missing and run as root). Without Docker the
+    demo says so and runs the rest. Exits 0 without a TTY.
     """
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -152,6 +160,12 @@ def demo(app: AppContext, approver: str, keep: bool) -> None:
                 },
             )
             settings = settings.model_copy(update={"policy_dir": base.policy_dir or DEFAULT_POLICY_DIR})
+            not_ready = prepare_sandbox(settings, console, build=not no_build)
+            if not_ready is not None:
+                console.print(
+                    f"[yellow]note[/]: no sandbox for this run: {not_ready}. The sandboxed calls "
+                    "(python.exec, shell.run) fail; everything else runs.\n"
+                )
             session = f"demo-{uuid.uuid4().hex[:8]}"
             with Guard(
                 settings=settings, approver=_approver(approver, settings), agent="demo-agent", session=session
@@ -180,7 +194,7 @@ def demo(app: AppContext, approver: str, keep: bool) -> None:
                     if isinstance(exc, SandboxError):
                         sandbox_trouble = exc.message
                 console.print(table)
-                if sandbox_trouble:
+                if sandbox_trouble and not_ready is None:
                     console.print(
                         f"[yellow]note[/]: the sandboxed calls failed ({sandbox_trouble}). They need Docker "
                         "and the sandbox images: run [bold]agentguard sandbox build[/] (offline builds use "

@@ -62,28 +62,20 @@ def build(app: AppContext, force: bool, base: str | None, as_json: bool) -> None
     """
     from rich.console import Console
 
-    from agentguard.sandbox import BuildEvent, build_images
+    from agentguard.cli._first_run import build_display
+    from agentguard.sandbox import build_images
     from agentguard.sandbox._engine import connect
 
     with reports_errors():
         settings = _settings(app, base)
         client = connect(settings.sandbox.docker_host)
         console = Console(stderr=True, quiet=as_json)
-        with console.status("starting", spinner="dots") as status:
-
-            def progress(event: BuildEvent) -> None:
-                if event.state == "progress":
-                    status.update(f"[bold]{event.step}[/]: {event.message[:100]}")
-                    return
-                mark = {"start": "[cyan]…[/]", "done": "[green]✓[/]", "skipped": "[green]✓[/]"}[event.state]
-                console.print(f"{mark} [bold]{event.step}[/]: {event.message}", highlight=False)
-                status.update(f"[bold]{event.step}[/]: {event.message[:100]}")
-
+        with build_display(console) as display:
             statuses = build_images(
                 client.api,
                 settings.sandbox,
                 cache_dir=settings.home / "sandbox",
-                progress=progress,
+                progress=display.event,
                 force=force,
             )
         client.close()

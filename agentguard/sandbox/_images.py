@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -32,7 +33,15 @@ from agentguard.sandbox._engine import (
 )
 from agentguard.sandbox_api import LANGUAGES, Language, SandboxSettings
 
-__all__ = ["BuildEvent", "ImageStatus", "Progress", "build_images", "image_status", "recipes_dir"]
+__all__ = [
+    "BuildEvent",
+    "ImageStatus",
+    "Progress",
+    "build_images",
+    "image_status",
+    "needs_debootstrap",
+    "recipes_dir",
+]
 
 # A symlink to the top-level sandbox_images/ so wheels carry the recipes too.
 SHIPPED_RECIPES = Path(__file__).resolve().parents[1] / "_defaults" / "sandbox_images"
@@ -175,17 +184,23 @@ def build_images(
     emit: Progress = progress or (lambda _event: None)
     recipes = recipes_dir(settings)
     base_ref, offline = _ensure_base(api, settings, recipes, cache_dir, emit, force)
-    for language in languages:
+
+    def build_one(language: Language) -> None:
         name = image_name(settings.image_prefix, language)
         wanted = recipe_hash(recipes, language, base_ref)
         labels = _labels(api, name)
         step = f"image {language}"
         if not force and labels is not None and labels.get(RECIPE_HASH) == wanted:
             emit(BuildEvent(step, f"{name} is up to date ({wanted[:12]})", "skipped"))
-            continue
+            return
         emit(BuildEvent(step, f"building {name} from {language}/Dockerfile", "start"))
         _docker_build(api, recipes, language, name, base_ref, wanted, offline, settings, emit, step)
         emit(BuildEvent(step, f"built {name} ({wanted[:12]})", "done"))
+
+    # The runtimes share their base and build independently: side by side halves a first build.
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="agentguard-build") as pool:
+        for future in [pool.submit(build_one, language) for language in languages]:
+            future.result()
     return image_status(api, settings, languages)
 
 
@@ -263,10 +278,31 @@ def _ensure_base(
     return imported, True
 
 
+def needs_debootstrap(api: Any, settings: SandboxSettings, cache_dir: Path) -> bool:
+    """Whether ``build_images`` would have to run debootstrap (no usable base and no cached rootfs).
+
+    Lets a caller install or report the missing tool before a long build starts, not halfway.
+    """
+    if settings.base == "pull":
+        return False
+    recipes = recipes_dir(settings)
+    want_hash = _rootfs_hash(settings)
+    labels = _labels(api, base_image_name(settings.image_prefix, settings.debian_suite))
+    if labels is not None and labels.get(ROOTFS_HASH) == want_hash:
+        return False
+    if settings.base == "auto" and _image_id(api, _default_from(recipes, "python", settings.debian_suite)):
+        return False
+    return not _tarball_path(settings, cache_dir, want_hash).is_file()
+
+
+def _tarball_path(settings: SandboxSettings, cache_dir: Path, want_hash: str) -> Path:
+    return cache_dir / f"rootfs-{settings.debian_suite}-{want_hash[:16]}.tar"
+
+
 def _rootfs_tarball(
     settings: SandboxSettings, cache_dir: Path, want_hash: str, emit: Progress, force: bool
 ) -> Path:
-    tarball = cache_dir / f"rootfs-{settings.debian_suite}-{want_hash[:16]}.tar"
+    tarball = _tarball_path(settings, cache_dir, want_hash)
     if tarball.is_file() and not force:
         size = tarball.stat().st_size / 1e6
         emit(BuildEvent("rootfs", f"cached root filesystem {tarball} ({size:.0f} MB)", "skipped"))
