@@ -28,6 +28,7 @@ EXPECTED = [
     ("fs.write", "denied"),  # outside the workspace
     ("shell.run", "execution.finished"),  # ls -la, in the sandbox
     ("shell.run", "approval.denied"),  # a download hidden behind ls
+    ("shell.run", "denied"),  # a download piped into a shell: cannot tell what runs
     ("shell.run", "denied"),  # rm -rf ~
     ("python.exec", "execution.finished"),  # print(6 * 7), in the sandbox
     ("http.get", "denied"),  # an API key in the URL
@@ -104,7 +105,7 @@ def test_the_first_command_builds_the_images_and_runs_every_step(
     assert "no sandbox for this run" not in output
     outcomes = _outcomes(home / "audit.jsonl")
     assert [(tool, how) for tool, how, _ in outcomes] == EXPECTED, output
-    python_run = outcomes[9][2]
+    python_run = outcomes[10][2]
     assert "42" in str(python_run.get("result")), python_run
 
     # Later runs (a new home, as the README's command makes) find the images and build nothing.
@@ -123,7 +124,7 @@ def test_no_build_says_what_is_missing_and_runs_the_rest(
     assert "not built (--no-build)" in output
     assert "agentguard sandbox build" in output
     outcomes = [(tool, how) for tool, how, _ in _outcomes(home / "audit.jsonl")]
-    sandboxed = {6, 9}
+    sandboxed = {6, 10}
     for i, (want, got) in enumerate(zip(EXPECTED, outcomes, strict=True)):
         if i in sandboxed:
             assert got == (want[0], "execution.failed")
@@ -139,4 +140,4 @@ def test_without_a_docker_engine_the_demo_says_so_and_runs_the_rest(tmp_path: Pa
     outcomes = [(tool, how) for tool, how, _ in _outcomes(home / "audit.jsonl")]
     assert outcomes[0] == ("fs.list", "execution.finished")
     assert outcomes[6] == ("shell.run", "execution.failed")
-    assert outcomes[10] == ("http.get", "denied")
+    assert outcomes[11] == ("http.get", "denied")

@@ -39,40 +39,74 @@ def _subject_covers(outer: str, inner: str, roles: dict[str, frozenset[str]]) ->
     return outer == inner or outer in roles.get(inner, frozenset())
 
 
-def _shadowing(rule: Rule, rules: tuple[Rule, ...], roles: dict[str, frozenset[str]]) -> Rule | None:
-    for other in rules:
-        if other is rule or other.effect.rank <= rule.effect.rank or not other.unconditional:
-            continue
-        if rule.grant and other.effect is Effect.ASK:
-            continue  # a granted allow settles an ask
-        if _subject_covers(other.subject, rule.subject, roles) and _tool_covers(other.tool, rule.tool):
-            return other
-    return None
+class _Shadowers:
+    """The unconditional ask/deny rules, indexed by tool pattern so each rule is checked against the
+    few that could cover it (``policy check`` stays near-linear at 100,000 rules)."""
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.position = {id(rule): i for i, rule in enumerate(rules)}
+        self.any_tool: list[Rule] = []
+        self.exact: dict[str, list[Rule]] = {}
+        self.prefix: dict[str, list[Rule]] = {}
+        self.other: list[Rule] = []
+        self._matching: dict[str, list[Rule]] = {}
+        for rule in rules:
+            if rule.effect is Effect.ALLOW or not rule.unconditional:
+                continue
+            tool = rule.tool
+            if tool in ("*", "**"):
+                self.any_tool.append(rule)
+            elif not _GLOB.search(tool):
+                self.exact.setdefault(tool, []).append(rule)
+            elif tool.endswith("*") and not _GLOB.search(tool[:-1]):
+                self.prefix.setdefault(tool[:-1], []).append(rule)
+                self.other.append(rule)
+            else:
+                self.other.append(rule)
+
+    def _covering_tool(self, inner: str) -> list[Rule]:
+        found = [*self.any_tool, *self.exact.get(inner, ())]
+        if not _GLOB.search(inner):
+            cached = self._matching.get(inner)
+            if cached is None:
+                cached = self._matching[inner] = [o for o in self.other if _tool_covers(o.tool, inner)]
+            found.extend(cached)
+            return found
+        for end in range(len(inner) + 1):
+            for outer in self.prefix.get(inner[:end], ()):
+                if _tool_covers(outer.tool, inner):
+                    found.append(outer)
+        return found
+
+    def find(self, rule: Rule, roles: dict[str, frozenset[str]]) -> Rule | None:
+        """The first rule (in file order) that is unconditional, wins over ``rule`` and covers it."""
+        best: Rule | None = None
+        for other in self._covering_tool(rule.tool):
+            if other is rule or other.effect.rank <= rule.effect.rank:
+                continue
+            if rule.grant and other.effect is Effect.ASK:
+                continue  # a granted allow settles an ask
+            if not _subject_covers(other.subject, rule.subject, roles):
+                continue
+            if best is None or self.position[id(other)] < self.position[id(best)]:
+                best = other
+        return best
 
 
 def _cycles(links: tuple[RoleLink, ...]) -> list[tuple[RoleLink, list[str]]]:
+    """One finding per set of roles that reach each other (strongly connected, found in linear time)."""
     graph: dict[str, list[RoleLink]] = {}
     for link in links:
         graph.setdefault(link.member, []).append(link)
+    component = _components(graph)
     found: list[tuple[RoleLink, list[str]]] = []
-    reported: set[frozenset[str]] = set()
+    reported: set[int] = set()
     for link in links:
-        # is there a path from link.role back to link.member?
-        stack: list[tuple[str, list[str]]] = [(link.role, [link.member, link.role])]
-        seen: set[str] = set()
-        while stack:
-            name, path = stack.pop()
-            if name == link.member:
-                key = frozenset(path)
-                if key not in reported:
-                    reported.add(key)
-                    found.append((link, path))
-                break
-            if name in seen:
-                continue
-            seen.add(name)
-            for nxt in graph.get(name, []):
-                stack.append((nxt.role, [*path, nxt.role]))
+        group = component.get(link.member)
+        if group is None or group != component.get(link.role) or group in reported:
+            continue
+        reported.add(group)
+        found.append((link, [link.member, *_path(graph, link.role, link.member)]))
     return found
 
 
@@ -102,9 +136,75 @@ def _text_over_commands(rules: tuple[Rule, ...]) -> list[LintFinding]:
     return out
 
 
+def _components(graph: dict[str, list[RoleLink]]) -> dict[str, int]:
+    """Tarjan's algorithm, iterative; nodes on no cycle (and no self-link) get no entry."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: dict[str, int] = {}
+    counter = 0
+    for root in list(graph):
+        if root in index:
+            continue
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            edges = graph.get(node, [])
+            if i < len(edges):
+                work.append((node, i + 1))
+                nxt = edges[i].role
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                members = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    members.append(member)
+                    if member == node:
+                        break
+                cyclic = len(members) > 1 or any(e.role == node for e in graph.get(node, []))
+                if cyclic:
+                    for member in members:
+                        out[member] = index[node]
+    return out
+
+
+def _path(graph: dict[str, list[RoleLink]], start: str, goal: str) -> list[str]:
+    """A shortest role path from ``start`` to ``goal`` (breadth first), both ends included."""
+    previous: dict[str, str | None] = {start: None}
+    queue = [start]
+    for name in queue:
+        if name == goal:
+            break
+        for link in graph.get(name, []):
+            if link.role not in previous:
+                previous[link.role] = name
+                queue.append(link.role)
+    path: list[str] = []
+    node: str | None = goal
+    while node is not None:
+        path.append(node)
+        node = previous.get(node)
+    return path[::-1]
+
+
 def lint_loaded(policy: LoadedPolicy) -> list[LintFinding]:
     """Warnings for a loaded policy: duplicates, shadowed rules, role cycles, allow-everything rules."""
     out: list[LintFinding] = []
+    shadowers = _Shadowers(policy.rules)
     seen: dict[tuple[str, str, str, str], Rule] = {}
     for rule in policy.rules:
         key = (rule.subject, rule.tool, re.sub(r"\s+", "", rule.cond), rule.effect.value)
@@ -117,7 +217,7 @@ def lint_loaded(policy: LoadedPolicy) -> list[LintFinding]:
             )
             continue
         if rule.effect is not Effect.DENY:
-            winner = _shadowing(rule, policy.rules, policy.roles)
+            winner = shadowers.find(rule, policy.roles)
             if winner is not None:
                 out.append(
                     _warn(
