@@ -125,7 +125,8 @@ def rewrite(code: str) -> ast.Module:
             body.append(stmt)
     for line, comment in comments.items():
         if line not in claimed and re.search(r"\braises\b|#\s*->", comment):
-            raise AssertionError(f"line {line}: claim {comment!r} is not on a top-level statement's last line")
+            msg = f"line {line}: claim {comment!r} is not on a top-level statement's last line"
+            raise AssertionError(msg)
     return ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
 
 

@@ -55,7 +55,8 @@ def test_the_main_job_command_exists_in_the_cli() -> None:
     subcommand = None
     for word in words:
         if word.startswith("-"):
-            assert word in options and word in top, f"{word} is not an option of agentguard"
+            assert word in options, f"{word} is not an option of agentguard"
+            assert word in top
             next(words)  # its value (every global option takes one)
         else:
             subcommand = word
