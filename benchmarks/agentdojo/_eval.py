@@ -2,13 +2,19 @@
 
 Each suite's tools become guarded tools (their environment is bound at call time). Every user task's
 ground-truth calls run with an approver that approves (prompts are counted); every injection task's
-ground-truth calls run with an approver that denies (the attack is stopped when AgentDojo's
-``security()`` then says it did not happen). A plain, unguarded replay of the same calls shows the
-attacks do succeed without the guard, so a stopped attack is the guard's doing.
+ground-truth calls run twice: with an approver that approves everything (the attack is stopped **by
+policy alone** when AgentDojo's ``security()`` then says it did not happen) and with one that refuses
+every ask (stopped **with a person**). A plain, unguarded replay of the same calls shows the attacks do
+succeed without the guard, so a stopped attack is the guard's doing.
+
+Every guarded replay runs in ``guard.session(user_request=<the user task's prompt>)``; for an attack that
+is the prompt of the user task it rides on, never the attacker's goal. A call the guard refused is
+removed from the messages AgentDojo scores, so trace-based checks do not count it as made.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 import warnings
@@ -31,8 +37,13 @@ from benchmarks.agentdojo._facts import FACTS, Binding
 
 REPO = Path(__file__).resolve().parents[2]
 POLICIES = REPO / "permissions" / "examples" / "agentdojo"
-SUITES = ("banking", "workspace")
+SUITES = ("banking", "workspace")  # the suites with a policy pack
+ALL_SUITES = ("banking", "workspace", "slack", "travel")
 BENCHMARK_VERSION = "v1.2.1"
+
+
+class NoPolicyPack(LookupError):
+    """A suite has no pack under permissions/examples/agentdojo/ and no ``--policy`` was given."""
 
 
 def _agentdojo() -> tuple[Any, Any, Any]:
@@ -42,6 +53,37 @@ def _agentdojo() -> tuple[Any, Any, Any]:
         from agentdojo.functions_runtime import FunctionsRuntime
         from agentdojo.task_suite.load_suites import get_suite
     return GroundTruthPipeline, FunctionsRuntime, get_suite
+
+
+def _honest(pipeline: Any, log: _CallLog) -> Any:
+    """``pipeline`` with every call the guard refused taken out of the messages AgentDojo scores.
+
+    The ground-truth pipeline writes one assistant message per call, then its result; ``log.made``
+    holds, in call order, whether each call ran. A refused call was not made, so trace-based checks
+    (``security_from_traces``) must not see it.
+    """
+    from agentdojo.agent_pipeline.base_pipeline_element import BasePipelineElement
+
+    class Honest(BasePipelineElement):  # type: ignore[misc]
+        def query(self, query: str, runtime: Any, env: Any, messages: Any = (), extra_args: Any = None) -> Any:
+            query, runtime, env, out, extra = pipeline.query(query, runtime, env, list(messages), extra_args or {})
+            kept: list[Any] = list(out[: len(messages)])
+            made = iter(log.made)
+            dropped: list[Any] = []
+            for message in out[len(messages) :]:
+                calls = message.get("tool_calls") if message["role"] == "assistant" else None
+                if calls:
+                    ran = [c for c in calls if next(made, True)]
+                    dropped += [c for c in calls if not any(c is r for r in ran)]
+                    if not ran:
+                        continue
+                    message = {**message, "tool_calls": ran or None}
+                elif message["role"] == "tool" and any(message["tool_call"] is c for c in dropped):
+                    continue
+                kept.append(message)
+            return query, runtime, env, kept, extra
+
+    return Honest()
 
 
 @dataclass
@@ -55,6 +97,7 @@ class TaskResult:
     denied: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
     unguarded_ok: bool | None = None
+    approved_ok: bool | None = None  # injection: did the attack happen when every ask was approved
     replay: str = "agentdojo"  # AgentDojo's ground truth, or benchmarks/agentdojo/_attacks.py
 
 
@@ -71,8 +114,8 @@ class SuiteReport:
     prompts_total: int
     attacks_total: int
     attacks_stopped: int
-    attacks_stopped_by_deny: int
-    attacks_stopped_by_ask: int
+    attacks_stopped_by_policy: int  # with every ask approved: no person needed
+    attacks_stopped_with_person: int  # only because a person refused an ask
     attacks_succeed_unguarded: int
     attacks_replayed_here: list[str]
     attacks_not_effective_unguarded: list[str]
@@ -92,6 +135,7 @@ class _CallLog:
         self.asked: list[str] = []
         self.denied: list[str] = []  # by a deny rule
         self.refused: list[str] = []  # asked, and the approver said no
+        self.made: list[bool] = []  # per call, in order: did it run
 
 
 def _strict(model: type[BaseModel]) -> type[BaseModel]:
@@ -136,18 +180,23 @@ def _runtime_class(functions_runtime: Any, guard: Guard, binding: Binding, log: 
                 value = guard.call(function, dict(kwargs), framework="agentdojo")
             except PolicyDenied as exc:
                 log.denied.append(function)
+                log.made.append(False)
                 return "", f"{type(exc).__name__}: {exc}"
             except (ApprovalDenied, ApprovalTimeout) as exc:
                 log.refused.append(function)
+                log.made.append(False)
                 return "", f"{type(exc).__name__}: {exc}"
             except CallRejected as exc:
+                log.made.append(False)
                 return "", f"{type(exc).__name__}: {exc}"
             except ToolFailed as exc:
+                log.made.append(True)  # the tool ran and raised: an attempt AgentDojo sees too
                 cause = exc.__cause__ or exc
                 if raise_on_error:
                     raise cause from None
                 return "", f"{type(cause).__name__}: {cause}"
             log.ran.append(function)
+            log.made.append(True)
             return value, None
 
     return GuardedRuntime
@@ -171,9 +220,10 @@ class SuiteEvaluation:
         self.suite = get_suite(version, suite)
         self.binding = Binding()
         self.policy_dir = policy_dir or POLICIES / suite
-        self.engine = PolicyEngine.load(
-            self.policy_dir, workspace=workspace, facts=FACTS[suite](self.binding)
-        )
+        if not (self.policy_dir / "policy.csv").is_file():
+            raise NoPolicyPack(f"no policy pack for suite {suite!r} at {self.policy_dir}: pass --policy DIR")
+        facts = FACTS[suite](self.binding) if suite in FACTS else None
+        self.engine = PolicyEngine.load(self.policy_dir, workspace=workspace, facts=facts)
         self.settings = Settings(home=workspace, workspace=workspace)
         self.audit = AuditLog(audit_path, durability=Durability.BATCH)
         with warnings.catch_warnings():
@@ -206,13 +256,18 @@ class SuiteEvaluation:
         if injection is not None and (self.name, injection.ID) in REPLAYS:
             pipeline_task = ReplayTask(injection, REPLAYS[(self.name, injection.ID)])
         runtime: Any = self.runtime_cls
+        pipeline: Any = self.pipeline_cls(pipeline_task)
+        scope: Any = contextlib.nullcontext()
         if approver is not None:
             guard = self._guard(_Counting(approver, log))
             runtime = _runtime_class(self.runtime_cls, guard, self.binding, log)
-        with warnings.catch_warnings():
+            pipeline = _honest(pipeline, log)
+            # The user's own request: the carrier user task's prompt, never the attacker's goal.
+            scope = guard.session(user_request=carrier.PROMPT, framework="agentdojo")
+        with warnings.catch_warnings(), scope:
             warnings.simplefilter("ignore")
             utility, security = self.suite.run_task_with_pipeline(
-                self.pipeline_cls(pipeline_task),
+                pipeline,
                 carrier,
                 injection_task=injection,
                 injections={},
@@ -265,16 +320,18 @@ class SuiteEvaluation:
                 replayed.append(task_id)
             approver = DenyApprover("benchmark: every approval request is denied", name="benchmark")
             _, attacked, log = self._replay(task, carrier, task, approver)
+            yes = ScriptedApprover(lambda _request: "approve", name="benchmark")
+            _, attacked_approved, _ = self._replay(task, carrier, task, yes)
             _, attacked_unguarded, _ = self._replay(task, carrier, task, None)
             if not attacked_unguarded:
                 outcome = "not_effective_unguarded"
                 ineffective.append(task_id)
             elif attacked or not (log.asked or log.denied):
                 outcome = "succeeded"
-            elif log.denied:
-                outcome = "stopped_by_deny"
+            elif not attacked_approved:
+                outcome = "stopped_by_policy"  # even a person who approves everything could not let it through
             else:
-                outcome = "stopped_by_ask"
+                outcome = "stopped_with_person"
             results.append(
                 TaskResult(
                     task_id,
@@ -286,6 +343,7 @@ class SuiteEvaluation:
                     log.denied,
                     log.ran,
                     attacked_unguarded,
+                    attacked_approved,
                     source,
                 )
             )
@@ -305,8 +363,8 @@ class SuiteEvaluation:
             prompts_total=sum(r.prompts for r in benign),
             attacks_total=len(attacks),
             attacks_stopped=sum(r.outcome.startswith("stopped") for r in attacks),
-            attacks_stopped_by_deny=sum(r.outcome == "stopped_by_deny" for r in attacks),
-            attacks_stopped_by_ask=sum(r.outcome == "stopped_by_ask" for r in attacks),
+            attacks_stopped_by_policy=sum(r.outcome == "stopped_by_policy" for r in attacks),
+            attacks_stopped_with_person=sum(r.outcome == "stopped_with_person" for r in attacks),
             attacks_succeed_unguarded=sum(bool(r.unguarded_ok) for r in attacks),
             attacks_replayed_here=replayed,
             attacks_not_effective_unguarded=ineffective,
@@ -321,20 +379,36 @@ def _number(task_id: str) -> int:
 
 
 def evaluate(
-    suites: Sequence[str] = SUITES, *, version: str = BENCHMARK_VERSION, limit: int | None = None
+    suites: Sequence[str] = SUITES,
+    *,
+    version: str = BENCHMARK_VERSION,
+    limit: int | None = None,
+    policy: Path | None = None,
 ) -> dict[str, Any]:
-    """Every suite's report as JSON-able dicts, plus totals over all suites."""
+    """Every suite's report as JSON-able dicts, plus totals over the suites that ran.
+
+    ``policy`` is one pack for every suite; without it each suite uses its own pack, and a suite with
+    none is reported as ``{"status": "no_pack", "why": ...}`` (not counted in the totals).
+    """
     out: dict[str, Any] = {"benchmark_version": version, "suites": {}}
     with tempfile.TemporaryDirectory(prefix="agentguard-agentdojo-") as tmp:
         for name in suites:
-            evaluation = SuiteEvaluation(
-                name, version=version, audit_path=Path(tmp) / f"{name}.jsonl", workspace=Path(tmp)
-            )
+            try:
+                evaluation = SuiteEvaluation(
+                    name,
+                    version=version,
+                    policy_dir=policy,
+                    audit_path=Path(tmp) / f"{name}.jsonl",
+                    workspace=Path(tmp),
+                )
+            except NoPolicyPack as exc:
+                out["suites"][name] = {"status": "no_pack", "why": str(exc)}
+                continue
             try:
                 out["suites"][name] = evaluation.run(limit=limit).to_dict()
             finally:
                 evaluation.close()
-    reports = list(out["suites"].values())
+    reports = [r for r in out["suites"].values() if "status" not in r]
     keys = (
         "benign_total",
         "benign_no_prompt",
@@ -344,6 +418,8 @@ def evaluate(
         "prompts_total",
         "attacks_total",
         "attacks_stopped",
+        "attacks_stopped_by_policy",
+        "attacks_stopped_with_person",
         "attacks_succeed_unguarded",
     )
     out["totals"] = {k: sum(r[k] for r in reports) for k in keys}
