@@ -71,3 +71,22 @@ def test_prompts_are_where_a_person_should_decide(report: dict[str, Any]) -> Non
         "delete_file",
     }
     assert set().union(*asked.values()) <= allowed_to_ask
+
+
+def test_a_refused_call_is_not_scored_as_made() -> None:
+    """slack's injection_task_5 is scored from the calls in the trace: refused ones must not be in it."""
+    from benchmarks.agentdojo._eval import REPO
+
+    out = evaluate(("slack",), policy=REPO / "permissions" / "examples" / "read-only", limit=None)
+    slack = out["suites"]["slack"]
+    task5 = next(t for t in slack["tasks"] if t["task"] == "injection_task_5")
+    assert task5["unguarded_ok"] is True  # the replay is a real attack
+    assert task5["ran"] == [] and task5["denied"], task5  # every call of it was refused...
+    assert task5["ok"] is False and task5["outcome"] == "stopped_by_policy", task5  # ...and none counts as made
+
+
+def test_a_suite_without_a_pack_says_so() -> None:
+    out = evaluate(("travel",))
+    assert out["suites"]["travel"]["status"] == "no_pack"
+    assert "--policy" in out["suites"]["travel"]["why"]
+    assert out["totals"]["attacks_total"] == 0
