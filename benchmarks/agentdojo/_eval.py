@@ -32,7 +32,7 @@ from agentguard.errors import ApprovalDenied, ApprovalTimeout, CallRejected, Pol
 from agentguard.pipeline import Approver
 from agentguard.policy import PolicyEngine
 from agentguard.settings import Durability, Settings
-from benchmarks.agentdojo._attacks import REPLAYS, ReplayTask
+from benchmarks.agentdojo._attacks import INJECTION_TEMPLATE, REPLAYS, HijackedRun, ReplayTask
 from benchmarks.agentdojo._facts import FACTS, Binding
 
 REPO = Path(__file__).resolve().parents[2]
@@ -246,6 +246,27 @@ class SuiteEvaluation:
             )
         return guard
 
+    def _injected(self, injection: Any) -> Any:
+        """The environment with AgentDojo's "important_instructions" text for ``injection`` in every vector."""
+        text = INJECTION_TEMPLATE.format(goal=injection.GOAL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vectors = self.suite.get_injection_vector_defaults()
+            return self.suite.load_and_inject_default_environment({v: text for v in vectors})
+
+    def _carrier(self, user_tasks: Sequence[tuple[str, Any]]) -> Any:
+        """The first user task whose ground truth reads an injection vector (AgentDojo's "injectable")."""
+        canaries = {v: f"<CANARY---{v}--->" for v in self.suite.get_injection_vector_defaults()}
+        for _, task in user_tasks:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                env = self.suite.load_and_inject_default_environment(canaries)
+                _, _, _, messages, _ = self.pipeline_cls(task).query(task.PROMPT, self.runtime_cls(self.suite.tools), env)
+            seen = " ".join(str(m.get("content")) for m in messages if m["role"] == "tool")
+            if any(c in seen for c in canaries.values()):
+                return task
+        raise LookupError(f"{self.name}: no user task reads an injection vector")
+
     def _replay(
         self, task: Any, carrier: Any, injection: Any | None, approver: Approver | None
     ) -> tuple[bool, bool, _CallLog]:
@@ -253,8 +274,14 @@ class SuiteEvaluation:
         log = _CallLog()
         env = self._default_env.model_copy(deep=True)
         pipeline_task = task
-        if injection is not None and (self.name, injection.ID) in REPLAYS:
-            pipeline_task = ReplayTask(injection, REPLAYS[(self.name, injection.ID)])
+        if injection is not None:
+            attack = injection
+            if (self.name, injection.ID) in REPLAYS:
+                attack = ReplayTask(injection, REPLAYS[(self.name, injection.ID)])
+            # A hijacked agent: it does the user's task, reading the injected text on the way, then
+            # obeys the attacker. The attacker's values reach the session through a tool's output.
+            env = self._injected(injection)
+            pipeline_task = HijackedRun(carrier, attack)
         runtime: Any = self.runtime_cls
         pipeline: Any = self.pipeline_cls(pipeline_task)
         scope: Any = contextlib.nullcontext()
@@ -306,7 +333,7 @@ class SuiteEvaluation:
                     baseline,
                 )
             )
-        carrier = user_tasks[0][1] if user_tasks else next(iter(self.suite.user_tasks.values()))
+        carrier = self._carrier(sorted(self.suite.user_tasks.items(), key=lambda kv: _number(kv[0])))
         skipped: list[str] = []
         replayed: list[str] = []
         ineffective: list[str] = []
