@@ -118,6 +118,8 @@ class SuiteReport:
     attacks_stopped_with_person: int  # only because a person refused an ask
     attacks_succeed_unguarded: int
     attacks_replayed_here: list[str]
+    attack_carrier: str  # the user task each attack rides on
+    attack_vectors: list[str]  # where the attack text is placed (the vectors that task reads)
     attacks_not_effective_unguarded: list[str]
     attacks_without_ground_truth: list[str]
     seconds: float
@@ -219,6 +221,7 @@ class SuiteEvaluation:
         self.pipeline_cls, self.runtime_cls, get_suite = _agentdojo()
         self.suite = get_suite(version, suite)
         self.binding = Binding()
+        self.vectors: list[str] = []  # the injection vectors the carrier user task reads
         self.policy_dir = policy_dir or POLICIES / suite
         if not (self.policy_dir / "policy.csv").is_file():
             raise NoPolicyPack(f"no policy pack for suite {suite!r} at {self.policy_dir}: pass --policy DIR")
@@ -247,12 +250,12 @@ class SuiteEvaluation:
         return guard
 
     def _injected(self, injection: Any) -> Any:
-        """The environment with AgentDojo's "important_instructions" text for ``injection`` in every vector."""
+        """The environment with AgentDojo's "important_instructions" text for ``injection`` in every vector
+        the carrier reads (as AgentDojo places it)."""
         text = INJECTION_TEMPLATE.format(goal=injection.GOAL)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            vectors = self.suite.get_injection_vector_defaults()
-            return self.suite.load_and_inject_default_environment({v: text for v in vectors})
+            return self.suite.load_and_inject_default_environment({v: text for v in self.vectors})
 
     def _carrier(self, user_tasks: Sequence[tuple[str, Any]]) -> Any:
         """The first user task whose ground truth reads an injection vector (AgentDojo's "injectable")."""
@@ -263,7 +266,8 @@ class SuiteEvaluation:
                 env = self.suite.load_and_inject_default_environment(canaries)
                 _, _, _, messages, _ = self.pipeline_cls(task).query(task.PROMPT, self.runtime_cls(self.suite.tools), env)
             seen = " ".join(str(m.get("content")) for m in messages if m["role"] == "tool")
-            if any(c in seen for c in canaries.values()):
+            self.vectors = [v for v, c in canaries.items() if c in seen]
+            if self.vectors:
                 return task
         raise LookupError(f"{self.name}: no user task reads an injection vector")
 
@@ -394,6 +398,8 @@ class SuiteEvaluation:
             attacks_stopped_with_person=sum(r.outcome == "stopped_with_person" for r in attacks),
             attacks_succeed_unguarded=sum(bool(r.unguarded_ok) for r in attacks),
             attacks_replayed_here=replayed,
+            attack_carrier=carrier.ID,
+            attack_vectors=list(self.vectors),
             attacks_not_effective_unguarded=ineffective,
             attacks_without_ground_truth=skipped,
             seconds=round(time.perf_counter() - started, 3),
