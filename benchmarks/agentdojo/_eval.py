@@ -194,8 +194,8 @@ def _runtime_class(functions_runtime: Any, guard: Guard, binding: Binding, log: 
             except ToolFailed as exc:
                 log.made.append(True)  # the tool ran and raised: an attempt AgentDojo sees too
                 cause = exc.__cause__ or exc
-                if raise_on_error:
-                    raise cause from None
+                # Not raised even when the pipeline asks: after a refused call a later one can
+                # fail (deleting the mail that was never sent), and an agent just sees the error.
                 return "", f"{type(cause).__name__}: {cause}"
             log.ran.append(function)
             log.made.append(True)
