@@ -131,7 +131,13 @@ def _agentdojo_plot(a: dict[str, Any], out: Path) -> Path:
     through = [a["suites"][s]["attacks_total"] - a["suites"][s]["attacks_stopped"] for s in suites]
     ax2.bar(suites, policy, label="stopped by policy alone", color="#55A868")
     ax2.bar(suites, person, bottom=policy, label="stopped with a person", color="#DD8452")
-    ax2.bar(suites, through, bottom=[p + q for p, q in zip(policy, person, strict=True)], label="got through", color="#C44E52")
+    ax2.bar(
+        suites,
+        through,
+        bottom=[p + q for p, q in zip(policy, person, strict=True)],
+        label="got through",
+        color="#C44E52",
+    )
     ax2.set_title("Injection attacks")
     ax2.legend(fontsize=8)
     return _save(fig, out / "agentdojo.png")

@@ -13,4 +13,12 @@ from benchmarks.agentdojo._eval import (
     evaluate,
 )
 
-__all__ = ["ALL_SUITES", "BENCHMARK_VERSION", "POLICIES", "SUITES", "SuiteEvaluation", "SuiteReport", "evaluate"]
+__all__ = [
+    "ALL_SUITES",
+    "BENCHMARK_VERSION",
+    "POLICIES",
+    "SUITES",
+    "SuiteEvaluation",
+    "SuiteReport",
+    "evaluate",
+]

@@ -65,8 +65,12 @@ def _honest(pipeline: Any, log: _CallLog) -> Any:
     from agentdojo.agent_pipeline.base_pipeline_element import BasePipelineElement
 
     class Honest(BasePipelineElement):  # type: ignore[misc]
-        def query(self, query: str, runtime: Any, env: Any, messages: Any = (), extra_args: Any = None) -> Any:
-            query, runtime, env, out, extra = pipeline.query(query, runtime, env, list(messages), extra_args or {})
+        def query(
+            self, query: str, runtime: Any, env: Any, messages: Any = (), extra_args: Any = None
+        ) -> Any:
+            query, runtime, env, out, extra = pipeline.query(
+                query, runtime, env, list(messages), extra_args or {}
+            )
             kept: list[Any] = list(out[: len(messages)])
             made = iter(log.made)
             dropped: list[Any] = []
@@ -264,7 +268,9 @@ class SuiteEvaluation:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 env = self.suite.load_and_inject_default_environment(canaries)
-                _, _, _, messages, _ = self.pipeline_cls(task).query(task.PROMPT, self.runtime_cls(self.suite.tools), env)
+                _, _, _, messages, _ = self.pipeline_cls(task).query(
+                    task.PROMPT, self.runtime_cls(self.suite.tools), env
+                )
             seen = " ".join(str(m.get("content")) for m in messages if m["role"] == "tool")
             self.vectors = [v for v, c in canaries.items() if c in seen]
             if self.vectors:
@@ -360,7 +366,9 @@ class SuiteEvaluation:
             elif attacked or not (log.asked or log.denied):
                 outcome = "succeeded"
             elif not attacked_approved:
-                outcome = "stopped_by_policy"  # even a person who approves everything could not let it through
+                outcome = (
+                    "stopped_by_policy"  # even a person who approves everything could not let it through
+                )
             else:
                 outcome = "stopped_with_person"
             results.append(
