@@ -18,22 +18,20 @@ import contextlib
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from agentguard import Guard
 from agentguard.approval.scripted import DenyApprover, ScriptedApprover
 from agentguard.audit import AuditLog
-from agentguard.errors import ApprovalDenied, ApprovalTimeout, CallRejected, PolicyDenied, ToolFailed
 from agentguard.pipeline import Approver
 from agentguard.policy import PolicyEngine
 from agentguard.settings import Durability, Settings
 from benchmarks.agentdojo._attacks import INJECTION_TEMPLATE, REPLAYS, HijackedRun, ReplayTask
 from benchmarks.agentdojo._facts import FACTS, Binding
+from benchmarks.agentdojo._runtime import CallLog, Counting, bind, honest, runtime_class, strict
 
 REPO = Path(__file__).resolve().parents[2]
 POLICIES = REPO / "permissions" / "examples" / "agentdojo"
@@ -53,41 +51,6 @@ def _agentdojo() -> tuple[Any, Any, Any]:
         from agentdojo.functions_runtime import FunctionsRuntime
         from agentdojo.task_suite.load_suites import get_suite
     return GroundTruthPipeline, FunctionsRuntime, get_suite
-
-
-def _honest(pipeline: Any, log: _CallLog) -> Any:
-    """``pipeline`` with every call the guard refused taken out of the messages AgentDojo scores.
-
-    The ground-truth pipeline writes one assistant message per call, then its result; ``log.made``
-    holds, in call order, whether each call ran. A refused call was not made, so trace-based checks
-    (``security_from_traces``) must not see it.
-    """
-    from agentdojo.agent_pipeline.base_pipeline_element import BasePipelineElement
-
-    class Honest(BasePipelineElement):  # type: ignore[misc]
-        def query(
-            self, query: str, runtime: Any, env: Any, messages: Any = (), extra_args: Any = None
-        ) -> Any:
-            query, runtime, env, out, extra = pipeline.query(
-                query, runtime, env, list(messages), extra_args or {}
-            )
-            kept: list[Any] = list(out[: len(messages)])
-            made = iter(log.made)
-            dropped: list[Any] = []
-            for message in out[len(messages) :]:
-                calls = message.get("tool_calls") if message["role"] == "assistant" else None
-                if calls:
-                    ran = [c for c in calls if next(made, True)]
-                    dropped += [c for c in calls if not any(c is r for r in ran)]
-                    if not ran:
-                        continue
-                    message = {**message, "tool_calls": ran or None}
-                elif message["role"] == "tool" and any(message["tool_call"] is c for c in dropped):
-                    continue
-                kept.append(message)
-            return query, runtime, env, kept, extra
-
-    return Honest()
 
 
 @dataclass
@@ -133,81 +96,6 @@ class SuiteReport:
         return asdict(self)
 
 
-class _CallLog:
-    """What happened to each call of one replay."""
-
-    def __init__(self) -> None:
-        self.ran: list[str] = []
-        self.asked: list[str] = []
-        self.denied: list[str] = []  # by a deny rule
-        self.refused: list[str] = []  # asked, and the approver said no
-        self.made: list[bool] = []  # per call, in order: did it run
-
-
-def _strict(model: type[BaseModel]) -> type[BaseModel]:
-    """The tool's own argument schema, refusing unknown arguments instead of dropping them."""
-    return type(model.__name__, (model,), {"model_config": ConfigDict(extra="forbid")})
-
-
-def _bind(function: Any, binding: Binding) -> Callable[..., Any]:
-    def call(**kwargs: Any) -> Any:
-        deps = {name: dep.extract_dep_from_env(binding.env) for name, dep in function.dependencies.items()}
-        return function.run(**kwargs, **deps)
-
-    call.__name__ = function.name
-    return call
-
-
-class _Counting:
-    """Wraps an approver to log which tools were sent to a person."""
-
-    def __init__(self, inner: Approver, log: _CallLog) -> None:
-        self.inner = inner
-        self.log = log
-
-    def request(self, request: Any) -> Any:
-        self.log.asked.append(request.call.tool)
-        return self.inner.request(request)
-
-
-def _runtime_class(functions_runtime: Any, guard: Guard, binding: Binding, log: _CallLog) -> Any:
-    class GuardedRuntime(functions_runtime):  # type: ignore[misc, valid-type]
-        """AgentDojo's runtime with every call sent through the guard; rejections become tool errors."""
-
-        def run_function(
-            self,
-            env: Any,
-            function: str,
-            kwargs: Mapping[str, Any],
-            raise_on_error: bool = False,
-        ) -> tuple[Any, str | None]:
-            binding.env = env
-            try:
-                value = guard.call(function, dict(kwargs), framework="agentdojo")
-            except PolicyDenied as exc:
-                log.denied.append(function)
-                log.made.append(False)
-                return "", f"{type(exc).__name__}: {exc}"
-            except (ApprovalDenied, ApprovalTimeout) as exc:
-                log.refused.append(function)
-                log.made.append(False)
-                return "", f"{type(exc).__name__}: {exc}"
-            except CallRejected as exc:
-                log.made.append(False)
-                return "", f"{type(exc).__name__}: {exc}"
-            except ToolFailed as exc:
-                log.made.append(True)  # the tool ran and raised: an attempt AgentDojo sees too
-                cause = exc.__cause__ or exc
-                # Not raised even when the pipeline asks: after a refused call a later one can
-                # fail (deleting the mail that was never sent), and an agent just sees the error.
-                return "", f"{type(cause).__name__}: {cause}"
-            log.ran.append(function)
-            log.made.append(True)
-            return value, None
-
-    return GuardedRuntime
-
-
 class SuiteEvaluation:
     """One suite, its policy pack and a guard per replay (all sharing one engine and audit log)."""
 
@@ -247,8 +135,8 @@ class SuiteEvaluation:
         for function in self.suite.tools:
             guard.register(
                 function.name,
-                _bind(function, self.binding),
-                args_model=_strict(function.parameters),
+                bind(function, self.binding),
+                args_model=strict(function.parameters),
                 description=function.description,
             )
         return guard
@@ -279,9 +167,9 @@ class SuiteEvaluation:
 
     def _replay(
         self, task: Any, carrier: Any, injection: Any | None, approver: Approver | None
-    ) -> tuple[bool, bool, _CallLog]:
+    ) -> tuple[bool, bool, CallLog]:
         """(utility, security, call log); ``approver=None`` replays without the guard."""
-        log = _CallLog()
+        log = CallLog()
         env = self._default_env.model_copy(deep=True)
         pipeline_task = task
         if injection is not None:
@@ -296,9 +184,9 @@ class SuiteEvaluation:
         pipeline: Any = self.pipeline_cls(pipeline_task)
         scope: Any = contextlib.nullcontext()
         if approver is not None:
-            guard = self._guard(_Counting(approver, log))
-            runtime = _runtime_class(self.runtime_cls, guard, self.binding, log)
-            pipeline = _honest(pipeline, log)
+            guard = self._guard(Counting(approver, log))
+            runtime = runtime_class(self.runtime_cls, guard, self.binding, log)
+            pipeline = honest(pipeline, log)
             # The user's own request: the carrier user task's prompt, never the attacker's goal.
             scope = guard.session(user_request=carrier.PROMPT, framework="agentdojo")
         with warnings.catch_warnings(), scope:
