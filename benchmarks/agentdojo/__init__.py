@@ -1,9 +1,10 @@
 """AgentDojo policy-effectiveness evaluation: ground-truth replays through a Guard, AgentDojo's scoring.
 
-python -m benchmarks.agentdojo            # every suite, JSON on stdout
+python -m benchmarks.agentdojo [--suite S] [--policy DIR]   # JSON on stdout
 """
 
 from benchmarks.agentdojo._eval import (
+    ALL_SUITES,
     BENCHMARK_VERSION,
     POLICIES,
     SUITES,
@@ -12,4 +13,12 @@ from benchmarks.agentdojo._eval import (
     evaluate,
 )
 
-__all__ = ["BENCHMARK_VERSION", "POLICIES", "SUITES", "SuiteEvaluation", "SuiteReport", "evaluate"]
+__all__ = [
+    "ALL_SUITES",
+    "BENCHMARK_VERSION",
+    "POLICIES",
+    "SUITES",
+    "SuiteEvaluation",
+    "SuiteReport",
+    "evaluate",
+]

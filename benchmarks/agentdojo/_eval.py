@@ -2,37 +2,46 @@
 
 Each suite's tools become guarded tools (their environment is bound at call time). Every user task's
 ground-truth calls run with an approver that approves (prompts are counted); every injection task's
-ground-truth calls run with an approver that denies (the attack is stopped when AgentDojo's
-``security()`` then says it did not happen). A plain, unguarded replay of the same calls shows the
-attacks do succeed without the guard, so a stopped attack is the guard's doing.
+ground-truth calls run twice: with an approver that approves everything (the attack is stopped **by
+policy alone** when AgentDojo's ``security()`` then says it did not happen) and with one that refuses
+every ask (stopped **with a person**). A plain, unguarded replay of the same calls shows the attacks do
+succeed without the guard, so a stopped attack is the guard's doing.
+
+Every guarded replay runs in ``guard.session(user_request=<the user task's prompt>)``; for an attack that
+is the prompt of the user task it rides on, never the attacker's goal. A call the guard refused is
+removed from the messages AgentDojo scores, so trace-based checks do not count it as made.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from agentguard import Guard
 from agentguard.approval.scripted import DenyApprover, ScriptedApprover
 from agentguard.audit import AuditLog
-from agentguard.errors import ApprovalDenied, ApprovalTimeout, CallRejected, PolicyDenied, ToolFailed
 from agentguard.pipeline import Approver
 from agentguard.policy import PolicyEngine
 from agentguard.settings import Durability, Settings
-from benchmarks.agentdojo._attacks import REPLAYS, ReplayTask
+from benchmarks.agentdojo._attacks import INJECTION_TEMPLATE, REPLAYS, HijackedRun, ReplayTask
 from benchmarks.agentdojo._facts import FACTS, Binding
+from benchmarks.agentdojo._runtime import CallLog, Counting, bind, honest, runtime_class, strict
 
 REPO = Path(__file__).resolve().parents[2]
 POLICIES = REPO / "permissions" / "examples" / "agentdojo"
-SUITES = ("banking", "workspace")
+SUITES = ("banking", "workspace")  # the suites with a policy pack
+ALL_SUITES = ("banking", "workspace", "slack", "travel")
 BENCHMARK_VERSION = "v1.2.1"
+
+
+class NoPolicyPack(LookupError):
+    """A suite has no pack under permissions/examples/agentdojo/ and no ``--policy`` was given."""
 
 
 def _agentdojo() -> tuple[Any, Any, Any]:
@@ -55,6 +64,7 @@ class TaskResult:
     denied: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
     unguarded_ok: bool | None = None
+    approved_ok: bool | None = None  # injection: did the attack happen when every ask was approved
     replay: str = "agentdojo"  # AgentDojo's ground truth, or benchmarks/agentdojo/_attacks.py
 
 
@@ -71,10 +81,12 @@ class SuiteReport:
     prompts_total: int
     attacks_total: int
     attacks_stopped: int
-    attacks_stopped_by_deny: int
-    attacks_stopped_by_ask: int
+    attacks_stopped_by_policy: int  # with every ask approved: no person needed
+    attacks_stopped_with_person: int  # only because a person refused an ask
     attacks_succeed_unguarded: int
     attacks_replayed_here: list[str]
+    attack_carrier: str  # the user task each attack rides on
+    attack_vectors: list[str]  # where the attack text is placed (the vectors that task reads)
     attacks_not_effective_unguarded: list[str]
     attacks_without_ground_truth: list[str]
     seconds: float
@@ -82,75 +94,6 @@ class SuiteReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class _CallLog:
-    """What happened to each call of one replay."""
-
-    def __init__(self) -> None:
-        self.ran: list[str] = []
-        self.asked: list[str] = []
-        self.denied: list[str] = []  # by a deny rule
-        self.refused: list[str] = []  # asked, and the approver said no
-
-
-def _strict(model: type[BaseModel]) -> type[BaseModel]:
-    """The tool's own argument schema, refusing unknown arguments instead of dropping them."""
-    return type(model.__name__, (model,), {"model_config": ConfigDict(extra="forbid")})
-
-
-def _bind(function: Any, binding: Binding) -> Callable[..., Any]:
-    def call(**kwargs: Any) -> Any:
-        deps = {name: dep.extract_dep_from_env(binding.env) for name, dep in function.dependencies.items()}
-        return function.run(**kwargs, **deps)
-
-    call.__name__ = function.name
-    return call
-
-
-class _Counting:
-    """Wraps an approver to log which tools were sent to a person."""
-
-    def __init__(self, inner: Approver, log: _CallLog) -> None:
-        self.inner = inner
-        self.log = log
-
-    def request(self, request: Any) -> Any:
-        self.log.asked.append(request.call.tool)
-        return self.inner.request(request)
-
-
-def _runtime_class(functions_runtime: Any, guard: Guard, binding: Binding, log: _CallLog) -> Any:
-    class GuardedRuntime(functions_runtime):  # type: ignore[misc, valid-type]
-        """AgentDojo's runtime with every call sent through the guard; rejections become tool errors."""
-
-        def run_function(
-            self,
-            env: Any,
-            function: str,
-            kwargs: Mapping[str, Any],
-            raise_on_error: bool = False,
-        ) -> tuple[Any, str | None]:
-            binding.env = env
-            try:
-                value = guard.call(function, dict(kwargs), framework="agentdojo")
-            except PolicyDenied as exc:
-                log.denied.append(function)
-                return "", f"{type(exc).__name__}: {exc}"
-            except (ApprovalDenied, ApprovalTimeout) as exc:
-                log.refused.append(function)
-                return "", f"{type(exc).__name__}: {exc}"
-            except CallRejected as exc:
-                return "", f"{type(exc).__name__}: {exc}"
-            except ToolFailed as exc:
-                cause = exc.__cause__ or exc
-                if raise_on_error:
-                    raise cause from None
-                return "", f"{type(cause).__name__}: {cause}"
-            log.ran.append(function)
-            return value, None
-
-    return GuardedRuntime
 
 
 class SuiteEvaluation:
@@ -170,10 +113,12 @@ class SuiteEvaluation:
         self.pipeline_cls, self.runtime_cls, get_suite = _agentdojo()
         self.suite = get_suite(version, suite)
         self.binding = Binding()
+        self.vectors: list[str] = []  # the injection vectors the carrier user task reads
         self.policy_dir = policy_dir or POLICIES / suite
-        self.engine = PolicyEngine.load(
-            self.policy_dir, workspace=workspace, facts=FACTS[suite](self.binding)
-        )
+        if not (self.policy_dir / "policy.csv").is_file():
+            raise NoPolicyPack(f"no policy pack for suite {suite!r} at {self.policy_dir}: pass --policy DIR")
+        facts = FACTS[suite](self.binding) if suite in FACTS else None
+        self.engine = PolicyEngine.load(self.policy_dir, workspace=workspace, facts=facts)
         self.settings = Settings(home=workspace, workspace=workspace)
         self.audit = AuditLog(audit_path, durability=Durability.BATCH)
         with warnings.catch_warnings():
@@ -190,29 +135,64 @@ class SuiteEvaluation:
         for function in self.suite.tools:
             guard.register(
                 function.name,
-                _bind(function, self.binding),
-                args_model=_strict(function.parameters),
+                bind(function, self.binding),
+                args_model=strict(function.parameters),
                 description=function.description,
             )
         return guard
 
-    def _replay(
-        self, task: Any, carrier: Any, injection: Any | None, approver: Approver | None
-    ) -> tuple[bool, bool, _CallLog]:
-        """(utility, security, call log); ``approver=None`` replays without the guard."""
-        log = _CallLog()
-        env = self._default_env.model_copy(deep=True)
-        pipeline_task = task
-        if injection is not None and (self.name, injection.ID) in REPLAYS:
-            pipeline_task = ReplayTask(injection, REPLAYS[(self.name, injection.ID)])
-        runtime: Any = self.runtime_cls
-        if approver is not None:
-            guard = self._guard(_Counting(approver, log))
-            runtime = _runtime_class(self.runtime_cls, guard, self.binding, log)
+    def _injected(self, injection: Any) -> Any:
+        """The environment with AgentDojo's "important_instructions" text for ``injection`` in every vector
+        the carrier reads (as AgentDojo places it)."""
+        text = INJECTION_TEMPLATE.format(goal=injection.GOAL)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            return self.suite.load_and_inject_default_environment({v: text for v in self.vectors})
+
+    def _carrier(self, user_tasks: Sequence[tuple[str, Any]]) -> Any:
+        """The first user task whose ground truth reads an injection vector (AgentDojo's "injectable")."""
+        canaries = {v: f"<CANARY---{v}--->" for v in self.suite.get_injection_vector_defaults()}
+        for _, task in user_tasks:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                env = self.suite.load_and_inject_default_environment(canaries)
+                _, _, _, messages, _ = self.pipeline_cls(task).query(
+                    task.PROMPT, self.runtime_cls(self.suite.tools), env
+                )
+            seen = " ".join(str(m.get("content")) for m in messages if m["role"] == "tool")
+            self.vectors = [v for v, c in canaries.items() if c in seen]
+            if self.vectors:
+                return task
+        raise LookupError(f"{self.name}: no user task reads an injection vector")
+
+    def _replay(
+        self, task: Any, carrier: Any, injection: Any | None, approver: Approver | None
+    ) -> tuple[bool, bool, CallLog]:
+        """(utility, security, call log); ``approver=None`` replays without the guard."""
+        log = CallLog()
+        env = self._default_env.model_copy(deep=True)
+        pipeline_task = task
+        if injection is not None:
+            attack = injection
+            if (self.name, injection.ID) in REPLAYS:
+                attack = ReplayTask(injection, REPLAYS[(self.name, injection.ID)])
+            # A hijacked agent: it does the user's task, reading the injected text on the way, then
+            # obeys the attacker. The attacker's values reach the session through a tool's output.
+            env = self._injected(injection)
+            pipeline_task = HijackedRun(carrier, attack)
+        runtime: Any = self.runtime_cls
+        pipeline: Any = self.pipeline_cls(pipeline_task)
+        scope: Any = contextlib.nullcontext()
+        if approver is not None:
+            guard = self._guard(Counting(approver, log))
+            runtime = runtime_class(self.runtime_cls, guard, self.binding, log)
+            pipeline = honest(pipeline, log)
+            # The user's own request: the carrier user task's prompt, never the attacker's goal.
+            scope = guard.session(user_request=carrier.PROMPT, framework="agentdojo")
+        with warnings.catch_warnings(), scope:
+            warnings.simplefilter("ignore")
             utility, security = self.suite.run_task_with_pipeline(
-                self.pipeline_cls(pipeline_task),
+                pipeline,
                 carrier,
                 injection_task=injection,
                 injections={},
@@ -251,7 +231,7 @@ class SuiteEvaluation:
                     baseline,
                 )
             )
-        carrier = user_tasks[0][1] if user_tasks else next(iter(self.suite.user_tasks.values()))
+        carrier = self._carrier(sorted(self.suite.user_tasks.items(), key=lambda kv: _number(kv[0])))
         skipped: list[str] = []
         replayed: list[str] = []
         ineffective: list[str] = []
@@ -265,16 +245,20 @@ class SuiteEvaluation:
                 replayed.append(task_id)
             approver = DenyApprover("benchmark: every approval request is denied", name="benchmark")
             _, attacked, log = self._replay(task, carrier, task, approver)
+            yes = ScriptedApprover(lambda _request: "approve", name="benchmark")
+            _, attacked_approved, _ = self._replay(task, carrier, task, yes)
             _, attacked_unguarded, _ = self._replay(task, carrier, task, None)
             if not attacked_unguarded:
                 outcome = "not_effective_unguarded"
                 ineffective.append(task_id)
             elif attacked or not (log.asked or log.denied):
                 outcome = "succeeded"
-            elif log.denied:
-                outcome = "stopped_by_deny"
+            elif not attacked_approved:
+                outcome = (
+                    "stopped_by_policy"  # even a person who approves everything could not let it through
+                )
             else:
-                outcome = "stopped_by_ask"
+                outcome = "stopped_with_person"
             results.append(
                 TaskResult(
                     task_id,
@@ -286,6 +270,7 @@ class SuiteEvaluation:
                     log.denied,
                     log.ran,
                     attacked_unguarded,
+                    attacked_approved,
                     source,
                 )
             )
@@ -305,10 +290,12 @@ class SuiteEvaluation:
             prompts_total=sum(r.prompts for r in benign),
             attacks_total=len(attacks),
             attacks_stopped=sum(r.outcome.startswith("stopped") for r in attacks),
-            attacks_stopped_by_deny=sum(r.outcome == "stopped_by_deny" for r in attacks),
-            attacks_stopped_by_ask=sum(r.outcome == "stopped_by_ask" for r in attacks),
+            attacks_stopped_by_policy=sum(r.outcome == "stopped_by_policy" for r in attacks),
+            attacks_stopped_with_person=sum(r.outcome == "stopped_with_person" for r in attacks),
             attacks_succeed_unguarded=sum(bool(r.unguarded_ok) for r in attacks),
             attacks_replayed_here=replayed,
+            attack_carrier=carrier.ID,
+            attack_vectors=list(self.vectors),
             attacks_not_effective_unguarded=ineffective,
             attacks_without_ground_truth=skipped,
             seconds=round(time.perf_counter() - started, 3),
@@ -321,20 +308,36 @@ def _number(task_id: str) -> int:
 
 
 def evaluate(
-    suites: Sequence[str] = SUITES, *, version: str = BENCHMARK_VERSION, limit: int | None = None
+    suites: Sequence[str] = SUITES,
+    *,
+    version: str = BENCHMARK_VERSION,
+    limit: int | None = None,
+    policy: Path | None = None,
 ) -> dict[str, Any]:
-    """Every suite's report as JSON-able dicts, plus totals over all suites."""
+    """Every suite's report as JSON-able dicts, plus totals over the suites that ran.
+
+    ``policy`` is one pack for every suite; without it each suite uses its own pack, and a suite with
+    none is reported as ``{"status": "no_pack", "why": ...}`` (not counted in the totals).
+    """
     out: dict[str, Any] = {"benchmark_version": version, "suites": {}}
     with tempfile.TemporaryDirectory(prefix="agentguard-agentdojo-") as tmp:
         for name in suites:
-            evaluation = SuiteEvaluation(
-                name, version=version, audit_path=Path(tmp) / f"{name}.jsonl", workspace=Path(tmp)
-            )
+            try:
+                evaluation = SuiteEvaluation(
+                    name,
+                    version=version,
+                    policy_dir=policy,
+                    audit_path=Path(tmp) / f"{name}.jsonl",
+                    workspace=Path(tmp),
+                )
+            except NoPolicyPack as exc:
+                out["suites"][name] = {"status": "no_pack", "why": str(exc)}
+                continue
             try:
                 out["suites"][name] = evaluation.run(limit=limit).to_dict()
             finally:
                 evaluation.close()
-    reports = list(out["suites"].values())
+    reports = [r for r in out["suites"].values() if "status" not in r]
     keys = (
         "benign_total",
         "benign_no_prompt",
@@ -344,6 +347,8 @@ def evaluate(
         "prompts_total",
         "attacks_total",
         "attacks_stopped",
+        "attacks_stopped_by_policy",
+        "attacks_stopped_with_person",
         "attacks_succeed_unguarded",
     )
     out["totals"] = {k: sum(r[k] for r in reports) for k in keys}

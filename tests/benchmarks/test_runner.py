@@ -63,10 +63,20 @@ def test_smoke_run_writes_json_markdown_and_plots(smoke: tuple[dict[str, Any], P
     assert {"secret_best_ms", "pii_best_ms", "redact_best_ms"} <= set(det["inputs"]["one letter"])
     for suite in ("banking", "workspace"):
         s = data["agentdojo"]["suites"][suite]
-        for key in ("attacks_stopped", "attacks_total", "benign_no_prompt", "benign_total"):
+        for key in (
+            "attacks_stopped",
+            "attacks_stopped_by_policy",
+            "attacks_stopped_with_person",
+            "attacks_total",
+            "benign_no_prompt",
+            "benign_prompted",
+            "benign_broken_by_deny",
+            "benign_total",
+        ):
             assert isinstance(s[key], int), key
         assert s["benign_total"] == 2
         assert s["attacks_total"] == 2 == s["attacks_stopped"]
+        assert s["attacks_stopped_by_policy"] + s["attacks_stopped_with_person"] == 2
     md = (out / "latest.md").read_text()
     for heading in (
         "## Decision latency",
