@@ -7,12 +7,13 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "agentguard"
 
-CORE = {"errors", "models", "pipeline", "sandbox_api", "settings", "detectors"}
+CORE = {"errors", "models", "pipeline", "sandbox_api", "settings", "detectors", "_decoded"}
 ALLOWED: dict[str, set[str]] = {
     # the core: value objects, errors, Protocols, settings; nothing above it
     "errors": set(),
     "models": set(),
-    "detectors": set(),
+    "detectors": {"_decoded"},  # the decoded views (percent, base64, hex) secrets are also looked for in
+    "_decoded": set(),
     "pipeline": {"models"},
     "sandbox_api": {"models"},
     "settings": {"errors", "models", "sandbox_api"},
