@@ -234,6 +234,22 @@ class SqliteApprovalStore(SqliteDatabase):
                 self._after_grant_change()
             return self.get(request_id)
 
+    def _owe_abandoned(
+        self, db: sqlite3.Connection, request_id: str, row: Any, reason: str, noticed_by: dict[str, Any]
+    ) -> None:
+        """The ``approval.abandoned`` record an abandonment owes, whoever noticed it."""
+        self._owe_audit(
+            db,
+            "approval.abandoned",
+            call_id=request_id,
+            agent=row["agent"],
+            tool=row["tool"],
+            reason=reason,
+            owner_pid=row["owner_pid"],
+            owner_host=row["owner_host"],
+            noticed_by=noticed_by,
+        )
+
     def close_unanswered(self, request_id: str, state: RequestState, reason: str) -> QueuedRequest:
         """Mark a pending request timed out or abandoned; returns the final record either way.
 
@@ -252,17 +268,7 @@ class SqliteApprovalStore(SqliteDatabase):
                     row = db.execute(
                         "SELECT agent, tool, owner_pid, owner_host FROM requests WHERE id = ?", (request_id,)
                     ).fetchone()
-                    self._owe_audit(
-                        db,
-                        "approval.abandoned",
-                        call_id=request_id,
-                        agent=row["agent"],
-                        tool=row["tool"],
-                        reason=reason,
-                        owner_pid=row["owner_pid"],
-                        owner_host=row["owner_host"],
-                        noticed_by={"pid": os.getpid(), "host": socket.gethostname()},
-                    )
+                    self._owe_abandoned(db, request_id, row, reason, _noticer())
             if state is RequestState.ABANDONED:
                 # An audit failure here must not mask why the wait ended; the record stays owed.
                 with contextlib.suppress(AgentGuardError):
@@ -294,7 +300,7 @@ class SqliteApprovalStore(SqliteDatabase):
         swept: list[str] = []
         if not dead:
             return swept
-        noticed_by = {"pid": os.getpid(), "host": socket.gethostname()}
+        noticed_by = _noticer()
         with self._errors(), self._write() as db:
             for request_id, reason, row in dead:
                 cur = db.execute(
@@ -304,17 +310,7 @@ class SqliteApprovalStore(SqliteDatabase):
                 )
                 if cur.rowcount == 1:
                     swept.append(request_id)
-                    self._owe_audit(
-                        db,
-                        "approval.abandoned",
-                        call_id=request_id,
-                        agent=row["agent"],
-                        tool=row["tool"],
-                        reason=reason,
-                        owner_pid=row["owner_pid"],
-                        owner_host=row["owner_host"],
-                        noticed_by=noticed_by,
-                    )
+                    self._owe_abandoned(db, request_id, row, reason, noticed_by)
         self.flush_audit()
         return swept
 
@@ -461,3 +457,8 @@ class SqliteApprovalStore(SqliteDatabase):
     def _after_grant_change(self) -> None:
         self.flush_audit()
         self._export()
+
+
+def _noticer() -> dict[str, Any]:
+    """This process, as named in the audit record of an abandonment it noticed."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}

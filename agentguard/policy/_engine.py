@@ -79,6 +79,17 @@ class _State:
         return self.index.for_tool(tool)
 
 
+def _canonical(cache: dict[str, str], name: str, canonical: Callable[[str], str]) -> str:
+    """``canonical(name)``, remembered (bounded): names repeat on every call."""
+    found = cache.get(name)
+    if found is None:
+        found = canonical(name)
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[name] = found
+    return found
+
+
 def _winners(matched: Sequence[Rule]) -> list[Rule]:
     """The matched rules of the winning effect, in order: deny > granted allow > ask > allow."""
     denies = [r for r in matched if r.effect is Effect.DENY]
@@ -440,24 +451,14 @@ class PolicyEngine:
         if state is None or self._failure is not None:
             cause = self._failure or "no policy loaded"
             return Decision(effect=Effect.DENY, reason=f"policy could not be loaded, failing closed: {cause}")
-        tool = self._names.get(call.tool)
-        if tool is None:
-            try:
-                tool = canonical_tool_name(call.tool)
-            except ValueError as exc:
-                return Decision(effect=Effect.DENY, reason=f"invalid tool name, denied: {exc}")
-            if len(self._names) >= _CACHE_LIMIT:
-                self._names.clear()
-            self._names[call.tool] = tool
-        agent = self._agents.get(call.agent)
-        if agent is None:
-            try:
-                agent = canonical_agent_name(call.agent)
-            except ValueError as exc:
-                return Decision(effect=Effect.DENY, reason=f"invalid agent name, denied: {exc}")
-            if len(self._agents) >= _CACHE_LIMIT:
-                self._agents.clear()
-            self._agents[call.agent] = agent
+        try:
+            tool = _canonical(self._names, call.tool, canonical_tool_name)
+        except ValueError as exc:
+            return Decision(effect=Effect.DENY, reason=f"invalid tool name, denied: {exc}")
+        try:
+            agent = _canonical(self._agents, call.agent, canonical_agent_name)
+        except ValueError as exc:
+            return Decision(effect=Effect.DENY, reason=f"invalid agent name, denied: {exc}")
         plan = state.index.plan(agent, tool)
         ctx: EvalContext | None = None
         recorder: RecordingResolver | None = None
