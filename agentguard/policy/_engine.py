@@ -596,7 +596,28 @@ def lint_policy(
     grants: GrantSource | None = None,
     state_dir: Path | None = None,
 ) -> list[LintFinding]:
-    """Every error and warning in a policy directory, without raising (what ``policy check`` prints).
+    """Every error and warning in a policy directory, without raising."""
+    return check_policy(
+        directory,
+        workspace=workspace,
+        extra_files=extra_files,
+        case_insensitive=case_insensitive,
+        grants=grants,
+        state_dir=state_dir,
+    )[0]
+
+
+def check_policy(
+    directory: Path,
+    *,
+    workspace: Path,
+    extra_files: Sequence[Path] = (),
+    case_insensitive: bool = False,
+    grants: GrantSource | None = None,
+    state_dir: Path | None = None,
+) -> tuple[list[LintFinding], LoadedPolicy]:
+    """Every error and warning in a policy directory, without raising, and what was loaded (for
+    counts): what ``policy check`` prints, from one load.
 
     Grant lines that would be skipped are warnings: they never stop the policy from loading.
     """
@@ -626,4 +647,4 @@ def lint_policy(
     findings.extend(loaded.skipped)
     if loaded.rules or loaded.links:
         findings.extend(lint_loaded(loaded))
-    return findings
+    return findings, loaded

@@ -60,22 +60,20 @@ class _Shadowers:
                 self.exact.setdefault(tool, []).append(rule)
             elif tool.endswith("*") and not _GLOB.search(tool[:-1]):
                 self.prefix.setdefault(tool[:-1], []).append(rule)
-                self.other.append(rule)
             else:
                 self.other.append(rule)
 
     def _covering_tool(self, inner: str) -> list[Rule]:
         found = [*self.any_tool, *self.exact.get(inner, ())]
-        if not _GLOB.search(inner):
+        for end in range(len(inner) + 1):  # `prefix*` patterns: one lookup per prefix of the name
+            for outer in self.prefix.get(inner[:end], ()):
+                if _tool_covers(outer.tool, inner):
+                    found.append(outer)
+        if not _GLOB.search(inner):  # other glob shapes can only be checked against a literal name
             cached = self._matching.get(inner)
             if cached is None:
                 cached = self._matching[inner] = [o for o in self.other if _tool_covers(o.tool, inner)]
             found.extend(cached)
-            return found
-        for end in range(len(inner) + 1):
-            for outer in self.prefix.get(inner[:end], ()):
-                if _tool_covers(outer.tool, inner):
-                    found.append(outer)
         return found
 
     def find(self, rule: Rule, roles: dict[str, frozenset[str]]) -> Rule | None:
