@@ -29,8 +29,10 @@ ALLOWED: dict[str, set[str]] = {
     "audit": CORE,
     "sandbox": CORE,
     "tools": CORE | {"context", "sandbox", "policy"},
+    # the steps behind the guard (receive, decide, approve, execute, their records; its session methods)
+    "_guard": CORE | {"context", "registry", "session"},
     # the one module that knows the order of the steps, and what sits on top of it
-    "guard": CORE | {"context", "registry", "session", "policy", "approval", "audit", "tools"},
+    "guard": CORE | {"_guard", "context", "registry", "policy", "approval", "audit", "tools"},
     "integrations": CORE | {"guard", "session"},
     "testing": CORE | {"approval"},
     "tui": CORE | {"approval", "audit"},

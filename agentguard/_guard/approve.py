@@ -1,0 +1,154 @@
+"""The approval step of an ``ask``: the approver asked (sync, or awaited), its answer recorded and
+enforced, an edit validated and decided again, and the approved call decided once more just before it
+runs (``VerdictChanged``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from agentguard._guard import Parts
+from agentguard._guard.decide import decide, policy_decide
+from agentguard._guard.records import record, verdict
+from agentguard.errors import (
+    AgentGuardError,
+    ApprovalDenied,
+    ApprovalTimeout,
+    InvalidArguments,
+    VerdictChanged,
+)
+from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus, Decision, Effect, ToolCall
+from agentguard.pipeline import AsyncApprover
+from agentguard.registry import RegisteredTool
+
+__all__ = ["aask", "ask", "recheck", "resolve"]
+
+
+def _request(parts: Parts, call: ToolCall, decision: Decision) -> ApprovalRequest:
+    timeout = decision.approval_timeout_s or parts.settings.approval.timeout_s
+    record(
+        parts.audit,
+        "approval.requested",
+        call,
+        timeout_s=timeout,
+        rule=decision.rule_id,
+        reason=decision.reason,
+    )
+    return ApprovalRequest(call=call, decision=decision, timeout_s=timeout)
+
+
+def _outcome(result: ApprovalResult | BaseException, started: float) -> ApprovalResult:
+    """The approver's answer with the time waited; an approver that raised is a deny (fail closed)."""
+    if isinstance(result, BaseException):
+        result = ApprovalResult(
+            status=ApprovalStatus.DENIED,
+            approver="agentguard",
+            channel="error",
+            reason=f"approval channel failed: {type(result).__name__}: {result}",
+        )
+    if not result.waited_s:
+        result = result.model_copy(update={"waited_s": round(time.monotonic() - started, 3)})
+    return result
+
+
+def ask(parts: Parts, call: ToolCall, decision: Decision) -> ApprovalResult:
+    request = _request(parts, call, decision)
+    started = time.monotonic()
+    try:
+        answer: ApprovalResult | BaseException = parts.approver.request(request)
+    except Exception as exc:  # noqa: BLE001 - a broken channel denies
+        answer = exc
+    return _outcome(answer, started)
+
+
+async def aask(parts: Parts, call: ToolCall, decision: Decision) -> ApprovalResult:
+    """Await approvers that can wait without a thread (``arequest``); others wait in a worker thread."""
+    request = _request(parts, call, decision)
+    started = time.monotonic()
+    approver = parts.approver
+    try:
+        if isinstance(approver, AsyncApprover):
+            answer: ApprovalResult | BaseException = await approver.arequest(request)
+        else:
+            answer = await asyncio.to_thread(approver.request, request)
+    except Exception as exc:  # noqa: BLE001 - a broken channel denies
+        answer = exc
+    return _outcome(answer, started)
+
+
+def resolve(
+    parts: Parts, entry: RegisteredTool, call: ToolCall, decision: Decision, result: ApprovalResult
+) -> tuple[ToolCall, Decision]:
+    """Record ``approval.resolved`` and enforce the answer: the call and decision to run, or raise
+    (``ApprovalDenied``, ``ApprovalTimeout``, ``InvalidArguments`` for a bad edit, ``PolicyDenied`` for
+    an edit a rule denies, ``VerdictChanged``)."""
+    edited = result.approved and result.edited_arguments is not None
+    new_call = call
+    failure: AgentGuardError | None = None
+    if edited:
+        try:
+            _, json_args = entry.validate(result.edited_arguments or {})
+            new_call = call.model_copy(update={"arguments": json_args})
+        except InvalidArguments as exc:
+            failure = exc
+    record(
+        parts.audit,
+        "approval.resolved",
+        call,
+        status=result.status.value,
+        approver=result.approver,
+        channel=result.channel,
+        reason=result.reason,
+        scope=result.scope,
+        edited=edited,
+        original_arguments=call.arguments if edited else None,
+        arguments=new_call.arguments,
+        waited_s=result.waited_s,
+    )
+    if failure is not None:
+        raise failure
+    approval = parts.settings.approval
+    if result.status is ApprovalStatus.TIMEOUT and approval.on_timeout is not Effect.ALLOW:
+        waited_for = decision.approval_timeout_s or approval.timeout_s
+        raise ApprovalTimeout(
+            f"{call.tool}: no approval within {waited_for:g}s",
+            tool=call.tool,
+            call_id=call.id,
+            waited_s=result.waited_s,
+        )
+    if not result.approved and result.status is not ApprovalStatus.TIMEOUT:
+        raise ApprovalDenied(
+            f"{call.tool} denied by {result.approver}: {result.reason or 'no reason given'}",
+            tool=call.tool,
+            call_id=call.id,
+            approver=result.approver,
+            reason=result.reason,
+        )
+    if edited:
+        # An approver's edit cannot override a deny rule: the edited call is decided again.
+        redecision = decide(parts.policy, parts.audit, new_call, edited=True)
+        decision = decision.model_copy(
+            update={"sandbox_profile": redecision.sandbox_profile, "arguments": redecision.arguments}
+        )
+    else:
+        recheck(parts, call, decision)
+    return new_call, decision
+
+
+def recheck(parts: Parts, call: ToolCall, approved: Decision) -> None:
+    """Decide the approved call again just before it runs: files (and the policy) may have changed
+    during the wait. A deny, or resolved arguments other than the approved ones (the path now
+    names another file), refuses the call and audits ``execution.refused`` with both verdicts."""
+    current = policy_decide(parts.policy, call)
+    if current.effect is not Effect.DENY and current.arguments == approved.arguments:
+        return
+    verdicts = {"approved": verdict(call, approved), "current": verdict(call, current)}
+    what = "is now denied" if current.effect is Effect.DENY else "now resolves to other arguments"
+    error = VerdictChanged(
+        f"{call.tool}: the approved call {what}: {current.reason}",
+        tool=call.tool,
+        call_id=call.id,
+        **verdicts,
+    )
+    record(parts.audit, "execution.refused", call, error=error.to_dict(), **verdicts)
+    raise error

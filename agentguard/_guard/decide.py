@@ -1,0 +1,66 @@
+"""Deciding a call: the policy asked (fail closed), the evidence for a stopped call gathered, and the
+one ``policy.decided`` record."""
+
+from __future__ import annotations
+
+from agentguard._guard.records import record, resolved_field
+from agentguard.errors import PolicyDenied
+from agentguard.models import Decision, Effect, ToolCall
+from agentguard.pipeline import AuditSink, PolicyDecider, RefreshablePolicy
+from agentguard.session import current_session
+from agentguard.session._evidence import collecting_evidence
+
+__all__ = ["decide", "policy_decide"]
+
+
+def policy_decide(policy: PolicyDecider, call: ToolCall) -> Decision:
+    """The policy's decision, unrecorded; a policy that fails is a deny whose reason is the failure."""
+    try:
+        if isinstance(policy, RefreshablePolicy):
+            policy.refresh_due()
+        return policy.decide(call)
+    except Exception as exc:  # noqa: BLE001 - fail closed on any policy failure
+        return Decision(effect=Effect.DENY, reason=f"policy evaluation failed: {exc}")
+
+
+def decide(policy: PolicyDecider, audit: AuditSink, call: ToolCall, *, edited: bool = False) -> Decision:
+    """Decide ``call``, audit the decision, raise ``PolicyDenied`` on deny.
+
+    An approver's edit is decided again (an edit cannot override a deny rule); that re-decision is
+    recorded only when it denies, so the call's recorded effect stays the one the approver answered.
+    """
+    decision = policy_decide(policy, call)
+    evidence: list[str] = []
+    if decision.effect is not Effect.ALLOW and current_session() is not None:
+        # Where the values came from, for the record and the approver: gathered only for the
+        # calls that are stopped, by deciding once more (the same rules on the same session).
+        with collecting_evidence() as evidence:
+            policy_decide(policy, call)
+        if evidence and decision.effect is Effect.ASK:  # the person asked sees where values came from
+            more = f"; and {len(evidence) - 5} more" if len(evidence) > 5 else ""
+            decision = decision.model_copy(
+                update={"reason": f"{decision.reason}; evidence: {'; '.join(evidence[:5])}{more}"}
+            )
+    if not edited or decision.effect is Effect.DENY:
+        record(
+            audit,
+            "policy.decided",
+            call,
+            effect=decision.effect.value,
+            rule=decision.rule_id,
+            rule_text=decision.rule.text if decision.rule else None,
+            reason=decision.reason,
+            sandbox_profile=decision.sandbox_profile,
+            **({"resolved": decision.resolved} if decision.resolved else {}),  # addresses ip() checked
+            **resolved_field(call, decision),
+            **({"evidence": evidence} if evidence else {}),
+        )
+    if decision.effect is Effect.DENY:
+        raise PolicyDenied(
+            f"{call.tool}{' (edited)' if edited else ''} denied: {decision.reason}",
+            tool=call.tool,
+            rule=decision.rule_id,
+            reason=decision.reason,
+            call_id=call.id,
+        )
+    return decision

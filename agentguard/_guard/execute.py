@@ -1,0 +1,126 @@
+"""Running a decided call: ``execution.started`` (with the sandbox profile), the bracket that sets
+``current_call()`` and turns any failure into an audited typed error, the result processed for the
+session (redaction, provenance) and ``execution.finished``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+from agentguard._guard import Parts
+from agentguard._guard.records import decided_arguments, record, summary
+from agentguard.context import CallContext, ToolCaller, serving
+from agentguard.errors import AgentGuardError, AuditError, ToolFailed
+from agentguard.models import Decision, ToolCall
+from agentguard.pipeline import AuditSink
+from agentguard.registry import RegisteredTool
+from agentguard.session import current_session
+from agentguard.session._record import process_result
+
+__all__ = ["finished", "run_coroutine", "running", "start"]
+
+
+def start(parts: Parts, entry: RegisteredTool, call: ToolCall, decision: Decision) -> dict[str, Any]:
+    """Record ``execution.started``; the keyword arguments to call the tool with."""
+    # From the decided (JSON) arguments, not the caller's objects: the tool runs what was decided,
+    # with the resolved paths the rules saw (see ``Decision.arguments``).
+    kwargs = entry.kwargs(decided_arguments(call, decision))
+    fields: dict[str, Any] = {}
+    if entry.sandboxed:
+        sandbox = parts.settings.sandbox
+        name = decision.sandbox_profile or sandbox.default_profile
+        fields["sandbox_profile"] = name
+        profile = sandbox.profiles.get(name)
+        if profile is not None:
+            fields["loosenings"] = profile.loosenings()
+    record(parts.audit, "execution.started", call, **fields)
+    return kwargs
+
+
+@contextmanager
+def running(parts: Parts, caller: ToolCaller, call: ToolCall, decision: Decision) -> Iterator[float]:
+    """The execution bracket: ``current_call()`` is set inside; any exception is audited and
+    surfaces as a typed error (``ToolFailed``), interrupts as themselves."""
+    started = time.perf_counter()
+    with serving(CallContext(call, decision, parts.settings, caller)):
+        try:
+            yield started
+        except BaseException as exc:
+            error = _failed(parts.audit, call, exc, started)
+            if error is exc:
+                raise
+            raise error from exc
+
+
+def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
+    """Process the result for the session, record ``execution.finished``; the value the caller gets."""
+    duration_ms = (time.perf_counter() - started) * 1000
+    value, fields = process_result(
+        parts.policy,
+        current_session(),
+        tool=call.tool,
+        call_id=call.id,
+        arguments=call.arguments,
+        value=value,
+    )
+    if "redacted" in fields:
+        record(parts.audit, "result.redacted", call, kinds=fields["redacted"])
+    record(
+        parts.audit,
+        "execution.finished",
+        call,
+        duration_ms=round(duration_ms, 3),
+        result=summary(value),
+        **fields,
+    )
+    return value
+
+
+def _failed(audit: AuditSink, call: ToolCall, exc: BaseException, started: float) -> BaseException:
+    duration = round((time.perf_counter() - started) * 1000, 3)
+    if isinstance(exc, AgentGuardError):
+        error = exc
+    elif isinstance(exc, Exception):
+        error = ToolFailed(
+            f"{call.tool} failed: {type(exc).__name__}: {exc}",
+            tool=call.tool,
+            exception=type(exc).__name__,
+        )
+    else:
+        error = ToolFailed(
+            f"{call.tool} interrupted: {type(exc).__name__}", tool=call.tool, exception=type(exc).__name__
+        )
+    try:
+        record(audit, "execution.failed", call, duration_ms=duration, error=error.to_dict())
+    except AuditError as audit_exc:
+        error.data["audit_error"] = str(audit_exc)
+    return error if isinstance(exc, Exception) else exc
+
+
+def run_coroutine(coro: Awaitable[Any]) -> Any:
+    """Run an async tool from sync code, also when this thread already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(cast(Any, coro))
+    box: dict[str, Any] = {}
+    # The helper thread would start with an empty context: the tool must still see current_call().
+    context = contextvars.copy_context()
+
+    def runner() -> None:
+        try:
+            box["value"] = context.run(asyncio.run, cast(Any, coro))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=runner, name="agentguard-async-tool")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -1,0 +1,147 @@
+"""Receiving a call: the ``ToolCall`` built, the tool looked up, its arguments validated (keys the schema
+does not declare dropped), and a Python call's positional arguments bound to parameter names."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from pydantic import ValidationError
+
+from agentguard._guard.records import record
+from agentguard.errors import AgentGuardError, InvalidArguments, UnknownTool
+from agentguard.models import ToolCall, new_id
+from agentguard.pipeline import AuditSink
+from agentguard.registry import RegisteredTool, ToolRegistry, bind_arguments
+
+__all__ = ["dropped_keys", "guarded_wrapper", "receive", "record_rejected"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def receive(
+    audit: AuditSink,
+    registry: ToolRegistry,
+    tool: str,
+    arguments: Mapping[str, Any],
+    *,
+    agent: str,
+    session: str | None,
+    framework: str | None,
+) -> tuple[RegisteredTool, ToolCall]:
+    """Record ``call.received``; return the tool and the call with validated arguments, or record
+    ``call.rejected`` and raise (``UnknownTool``, ``InvalidArguments``)."""
+    fields: dict[str, Any] = {
+        "id": new_id(),
+        "agent": agent,
+        "tool": tool,
+        "arguments": dict(arguments),
+        "session": session,
+        "framework": framework,
+        "time": datetime.now(UTC),
+    }
+    # Every field is built right here from checked types, so the model's validation (a sixth of a
+    # guarded call's cost) is only needed when a caller passed something odd.
+    plain = all(isinstance(fields[k], str | None) for k in ("agent", "tool", "session", "framework"))
+    try:
+        raw = ToolCall.model_construct(**fields) if plain else ToolCall.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidArguments(f"malformed call: {exc.errors()[0]['msg']}", tool=str(tool)) from None
+    record(audit, "call.received", raw, arguments=raw.arguments)
+    try:
+        entry = registry.lookup(tool)
+        _, json_args = entry.validate(arguments)
+    except (UnknownTool, InvalidArguments) as exc:
+        record(audit, "call.rejected", raw, error=exc.to_dict())
+        raise
+    dropped = dropped_keys(raw.arguments, json_args)
+    if dropped:  # keys the tool's schema does not declare: never decided on, never forwarded
+        record(audit, "call.arguments_dropped", raw, dropped=dropped)
+    return entry, ToolCall.model_construct(**{**fields, "tool": entry.name, "arguments": json_args})
+
+
+def record_rejected(
+    audit: AuditSink,
+    tool: str,
+    arguments: Mapping[str, Any] | None,
+    error: AgentGuardError,
+    *,
+    agent: str,
+    session: str | None,
+    framework: str | None,
+    received: Mapping[str, Any],
+) -> None:
+    """``call.received`` then ``call.rejected`` for a call refused before it entered the pipeline."""
+    call = ToolCall.model_construct(
+        id=new_id(),
+        agent=agent,
+        tool=tool,
+        arguments=dict(arguments) if arguments is not None else {},
+        session=session,
+        framework=framework,
+        time=datetime.now(UTC),
+    )
+    record(
+        audit, "call.received", call, arguments=dict(arguments) if arguments is not None else None, **received
+    )
+    record(audit, "call.rejected", call, error=error.to_dict())
+
+
+def dropped_keys(given: Any, kept: Any, prefix: str = "") -> list[str]:
+    """Dotted names of the object keys in ``given`` that validation left out of ``kept``."""
+    if isinstance(given, list) and isinstance(kept, list) and len(given) == len(kept):
+        return [
+            n
+            for i, (g, k) in enumerate(zip(given, kept, strict=True))
+            for n in dropped_keys(g, k, f"{prefix}{i}.")
+        ]
+    if not isinstance(given, Mapping) or not isinstance(kept, Mapping):
+        return []
+    out: list[str] = []
+    for key, value in given.items():
+        name = f"{prefix}{key}"
+        if key not in kept:
+            out.append(name)
+        else:
+            out.extend(dropped_keys(value, kept[key], name + "."))
+    return out
+
+
+def guarded_wrapper(
+    name: str,
+    fn: F,
+    *,
+    call: Callable[[str, dict[str, Any]], Any],
+    acall: Callable[[str, dict[str, Any]], Awaitable[Any]],
+    reject: Callable[..., None],
+) -> F:
+    """A wrapper of ``fn``'s kind (sync or async) that sends each call through the guard.
+
+    ``wraps`` advertises fn's signature, so the wrapper accepts what it says: positional arguments are
+    bound to parameter names; a call that does not fit is rejected (audited) as ``InvalidArguments``.
+    """
+    signature = inspect.signature(fn)
+
+    def bound(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return bind_arguments(signature, name, args, kwargs)
+        except InvalidArguments as exc:
+            reject(name, None, exc, positional=len(args), keywords=sorted(kwargs))
+            raise
+
+    if inspect.iscoroutinefunction(fn):
+
+        @wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await acall(name, bound(args, kwargs))
+
+        return cast(F, async_wrapper)
+
+    @wraps(fn)
+    def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+        return call(name, bound(args, kwargs))
+
+    return cast(F, sync_wrapper)

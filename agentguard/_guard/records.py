@@ -1,0 +1,74 @@
+"""The audit record of one step of a call, and the fields the steps put in it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from agentguard.errors import AuditError
+from agentguard.models import Decision, ToolCall
+from agentguard.pipeline import AuditSink
+
+__all__ = ["decided_arguments", "record", "resolved_field", "summary", "verdict"]
+
+_SUMMARY_CHARS = 500
+
+
+def record(audit: AuditSink, event: str, call: ToolCall, **fields: Any) -> None:
+    """Write ``event`` for ``call``; any failure is an ``AuditError`` (the call stops there)."""
+    try:
+        audit.record(
+            event,
+            call_id=call.id,
+            agent=call.agent,
+            tool=call.tool,
+            session=call.session,
+            framework=call.framework,
+            **fields,
+        )
+    except AuditError:
+        raise
+    except Exception as exc:
+        raise AuditError(f"audit log write failed: {exc}", event=event, call_id=call.id) from exc
+
+
+def summary(value: Any) -> Any:
+    """A tool's result as the ``execution.finished`` record shows it: scalars as they are, else text
+    cut at 500 characters."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > _SUMMARY_CHARS:
+        return text[:_SUMMARY_CHARS] + f"... [{len(text) - _SUMMARY_CHARS} more chars]"
+    return text
+
+
+def decided_arguments(call: ToolCall, decision: Decision) -> dict[str, Any]:
+    """What the tool runs with: the policy's resolved arguments when it resolved any, else the call's."""
+    return call.arguments if decision.arguments is None else decision.arguments
+
+
+def _resolved(call: ToolCall, decision: Decision) -> dict[str, Any] | None:
+    """The top-level arguments deciding changed (resolved paths), with their new values."""
+    if decision.arguments is None:
+        return None
+    return {k: v for k, v in decision.arguments.items() if call.arguments.get(k) != v}
+
+
+def verdict(call: ToolCall, decision: Decision) -> dict[str, Any]:
+    """A decision as an audit field: effect, rule, reason and the resolved arguments it decided on."""
+    return {
+        "effect": decision.effect.value,
+        "rule": decision.rule_id,
+        "reason": decision.reason,
+        "arguments": _resolved(call, decision),
+    }
+
+
+def resolved_field(call: ToolCall, decision: Decision) -> dict[str, Any]:
+    """The ``resolved_arguments`` audit field, present only when deciding changed an argument."""
+    resolved = _resolved(call, decision)
+    return {} if resolved is None else {"resolved_arguments": resolved}
