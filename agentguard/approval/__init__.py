@@ -5,14 +5,14 @@ The guard asks through :class:`QueueApprover`; people answer through :class:`App
 :class:`SqliteApprovalStore` in the state directory.
 """
 
-from agentguard.approval._desk import ApprovalDesk
+from agentguard.approval._desk import ApprovalDesk, current_user
 from agentguard.approval._grants import check_grant, parse_duration, render_rule, suggest_pattern
-from agentguard.approval._owner import Owner, current_user
 from agentguard.approval._queue import QueueApprover, queue_approver_from_settings
 from agentguard.approval._records import KEY_ARGUMENTS, Answer, Grant, GrantScope, QueuedRequest, RequestState
 from agentguard.approval._source import SqliteGrantSource, grant_source
 from agentguard.approval._store import AlreadyAnswered, ApprovalStore, SqliteApprovalStore
 from agentguard.approval._view import key_argument_text, short_duration
+from agentguard.owner import Owner  # the one owner notion (the sandbox's containers use it too)
 
 __all__ = [
     "KEY_ARGUMENTS",

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from datetime import timedelta
 from typing import Any
 
 from agentguard.approval._grants import new_grant
-from agentguard.approval._owner import current_user
 from agentguard.approval._records import Answer, Grant, GrantScope, QueuedRequest
 from agentguard.approval._store import ApprovalStore
 from agentguard.errors import ApprovalError
 from agentguard.models import ApprovalStatus
 
-__all__ = ["ApprovalDesk"]
+__all__ = ["ApprovalDesk", "current_user"]
+
+
+def current_user() -> str:
+    """The OS user name, the default approver identity."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
 
 
 class ApprovalDesk:

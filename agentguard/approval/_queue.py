@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import time
 
-from agentguard.approval._owner import Owner
 from agentguard.approval._records import QueuedRequest, RequestState
 from agentguard.approval._store import ApprovalStore, SqliteApprovalStore
 from agentguard.errors import ApprovalError
 from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus
+from agentguard.owner import Owner
 from agentguard.pipeline import AuditSink
 from agentguard.settings import Settings
 

@@ -6,10 +6,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeAlias
 
-from pydantic import BaseModel, ConfigDict
-
-from agentguard.approval._owner import Owner
-from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus, ToolCall
+from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus, FrozenModel, ToolCall
+from agentguard.owner import Owner
 
 __all__ = ["KEY_ARGUMENTS", "Answer", "Grant", "GrantScope", "QueuedRequest", "RequestState"]
 
@@ -33,10 +31,6 @@ KEY_ARGUMENTS: tuple[tuple[str, str | None], ...] = (
 )
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 # One state enum and one answer type for the whole approval path: the queue's names for them.
 RequestState: TypeAlias = ApprovalStatus
 Answer: TypeAlias = ApprovalResult
@@ -50,7 +44,7 @@ class GrantScope(StrEnum):
     TOOL = "tool"  # the whole tool, for this agent
 
 
-class Grant(_Frozen):
+class Grant(FrozenModel):
     """A standing "approve always", enforced as a policy rule read from the approval store."""
 
     id: str
@@ -78,7 +72,7 @@ class Grant(_Frozen):
         return "active"
 
 
-class QueuedRequest(_Frozen):
+class QueuedRequest(FrozenModel):
     """One request in the queue, with its answer once it has one."""
 
     id: str

@@ -23,7 +23,6 @@ import orjson
 from agentguard.approval import _faults
 from agentguard.approval._database import SqliteDatabase
 from agentguard.approval._grants import GRANTS_FILE, check_grant, render_grants, write_grants_file
-from agentguard.approval._owner import Owner, is_alive
 from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
 from agentguard.approval._rows import (
     DB_FILE,
@@ -34,6 +33,7 @@ from agentguard.approval._rows import (
 )
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.models import ApprovalRequest, ApprovalStatus
+from agentguard.owner import Owner, is_alive
 from agentguard.pipeline import AuditSink
 
 __all__ = ["DB_FILE", "AlreadyAnswered", "ApprovalStore", "SqliteApprovalStore"]

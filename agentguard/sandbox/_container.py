@@ -14,6 +14,7 @@ from docker.errors import APIError, DockerException, NotFound
 from docker.types import LogConfig, Mount, Ulimit
 
 from agentguard.errors import SandboxError
+from agentguard.owner import current_owner
 from agentguard.sandbox._engine import (
     CALL_ID,
     LANGUAGE,
@@ -21,7 +22,7 @@ from agentguard.sandbox._engine import (
     POOL,
     PROFILE,
     SANDBOX_UID,
-    current_owner,
+    owner_labels,
     sensitive_reason,
 )
 from agentguard.sandbox._hardening import check_hardening
@@ -130,7 +131,7 @@ def container_config(
         LANGUAGE: key.language,
         PROFILE: key.profile_name,
         POOL: "true" if pooled else "false",
-        **owner.labels(),
+        **owner_labels(owner),
     }
     return {
         "image": image,

@@ -1,11 +1,9 @@
-"""The Docker engine connection, container labels and who owns a container."""
+"""The Docker engine connection, container labels and who owns a container (``agentguard.owner``)."""
 
 from __future__ import annotations
 
 import os
-import socket
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import docker
 from docker.errors import DockerException
 
 from agentguard.errors import SandboxError
+from agentguard.owner import Owner, is_alive
 
 MANAGED = "io.agentguard.managed"
 CALL_ID = "io.agentguard.call-id"
@@ -57,46 +56,28 @@ def base_image_name(prefix: str, suite: str) -> str:
     return f"{prefix}-base:{suite}"
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """A process identity that survives pid reuse: pid plus its start time, on a host."""
-
-    pid: int
-    host: str
-    start: str
-
-    def labels(self) -> dict[str, str]:
-        return {OWNER_PID: str(self.pid), OWNER_HOST: self.host, OWNER_START: self.start}
+def owner_labels(owner: Owner) -> dict[str, str]:
+    """The container labels naming the process that started it (``reap`` removes it once that is dead)."""
+    return {OWNER_PID: str(owner.pid), OWNER_HOST: owner.host, OWNER_START: owner.start or ""}
 
 
-def process_start(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or None if it does not exist."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
+def labelled_owner(labels: Mapping[str, str]) -> Owner | None:
+    """The owner a container's labels name; ``None`` when its pid label is missing or malformed.
 
-
-@cache
-def current_owner() -> Owner:
-    pid = os.getpid()
-    return Owner(pid=pid, host=socket.gethostname(), start=process_start(pid) or "")
-
-
-def owner_alive(labels: dict[str, str]) -> bool | None:
-    """Whether the process that started a container still runs; None when it is on another host."""
-    if labels.get(OWNER_HOST) != socket.gethostname():
-        return None
+    The start label may be a bare start time (labels written before the owner was one notion with the
+    approval queue's); ``is_alive`` compares that with the process's start time alone.
+    """
     try:
         pid = int(labels.get(OWNER_PID, ""))
     except ValueError:
-        return False
-    start = process_start(pid)
-    if start is None:
-        return False
-    recorded = labels.get(OWNER_START)
-    return not recorded or recorded == start
+        return None
+    return Owner(pid=pid, host=labels.get(OWNER_HOST, ""), start=labels.get(OWNER_START) or None)
+
+
+def owner_alive(labels: Mapping[str, str]) -> bool | None:
+    """Whether the process that started a container still runs; None when it is on another host."""
+    owner = labelled_owner(labels)
+    return False if owner is None else is_alive(owner)
 
 
 # Host paths a sandbox must never see (CIS 5.5 and 5.31): mounting one, or any ancestor of one, is refused.

@@ -14,6 +14,7 @@ from typing import Any, get_args
 from docker.errors import DockerException, ImageNotFound, NotFound
 
 from agentguard.errors import SandboxError
+from agentguard.owner import current_owner
 from agentguard.sandbox._container import (
     Exchange,
     Live,
@@ -34,7 +35,6 @@ from agentguard.sandbox._engine import (
     PROTOCOL,
     RUNNER_PROTOCOL,
     connect,
-    current_owner,
     image_name,
     owner_alive,
 )

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from agentguard.errors import SandboxError
+from agentguard.owner import current_owner
 from agentguard.sandbox import EndReason, Sandbox, SandboxProfile, SandboxSettings, check_hardening
-from agentguard.sandbox._engine import CALL_ID, OWNER_HOST, OWNER_PID, POOL, current_owner
+from agentguard.sandbox._engine import CALL_ID, OWNER_HOST, OWNER_PID, POOL
 
 from .conftest import assert_gone, containers_of, wait_until
 

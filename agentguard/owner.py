@@ -1,37 +1,46 @@
-"""Which process owns a pending request, and whether that process is still alive.
+"""Which process owns something (a pending approval request, a sandbox container), and whether that
+process is still alive.
 
 A pid alone is not enough: pids are reused. The owner is recorded as pid + host + a start token
 (boot id and the process start time from ``/proc``), so a new process that happens to get the same
-pid is not mistaken for the one that asked.
+pid is not mistaken for the one that asked. One notion for the approval queue (its ``owner_*`` columns)
+and the sandbox (its ``io.agentguard.owner-*`` container labels), so both reapers agree on who is dead.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from agentguard.models import FrozenModel
 
-__all__ = ["Owner", "current_user", "is_alive"]
+__all__ = ["Owner", "current_owner", "is_alive"]
 
 _PROC = Path("/proc")
 
 
-class Owner(BaseModel):
-    """The agent process waiting for an answer."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Owner(FrozenModel):
+    """A process identity that survives pid reuse: pid and start token, on a host."""
 
     pid: int
     host: str
-    start: str | None = None
+    start: str | None = None  # "<boot id>:<start ticks>"; None when /proc could not tell
 
     @classmethod
     def current(cls) -> Owner:
-        pid = os.getpid()
-        return cls(pid=pid, host=socket.gethostname(), start=_start_token(pid))
+        return current_owner()
+
+
+_CURRENT: list[Owner] = []  # [this process's Owner], rebuilt after a fork (the pid changes)
+
+
+def current_owner() -> Owner:
+    """This process (read from ``/proc`` once per process)."""
+    pid = os.getpid()
+    if not _CURRENT or _CURRENT[0].pid != pid:
+        _CURRENT[:] = [Owner(pid=pid, host=socket.gethostname(), start=_start_token(pid))]
+    return _CURRENT[0]
 
 
 def _boot_id() -> str:
@@ -58,6 +67,14 @@ def _start_token(pid: int) -> str | None:
     return f"{_boot_id()}:{fields[19]}"
 
 
+def _same_start(recorded: str, token: str | None) -> bool:
+    if token is None:
+        return False
+    if ":" not in recorded:  # a sandbox label written before the owner was one notion: the ticks alone
+        return token.rpartition(":")[2] == recorded
+    return token == recorded
+
+
 def is_alive(owner: Owner) -> bool | None:
     """``True``/``False`` for an owner on this host; ``None`` when it cannot be told (another host)."""
     if owner.host != socket.gethostname():
@@ -66,8 +83,8 @@ def is_alive(owner: Owner) -> bool | None:
     if fields is not None:
         if fields[0] in ("Z", "X"):
             return False
-        if owner.start is not None:
-            return _start_token(owner.pid) == owner.start
+        if owner.start:
+            return _same_start(owner.start, _start_token(owner.pid))
         return True
     if _PROC.is_dir() and (_PROC / "self").exists():
         return False
@@ -78,11 +95,3 @@ def is_alive(owner: Owner) -> bool | None:
     except PermissionError:
         return True
     return True
-
-
-def current_user() -> str:
-    """The OS user name, the default approver identity."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid:{os.getuid()}"
