@@ -10,7 +10,9 @@ from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus
 
 __all__ = ["DenyApprover", "ScriptedApprover"]
 
-Answer = ApprovalResult | str | Callable[[ApprovalRequest], "ApprovalResult | str"]
+# One line of a script (not the queue's ``Answer``, which is an ``ApprovalResult``): a result, a word, or a
+# callable giving one.
+ScriptLine = ApprovalResult | str | Callable[[ApprovalRequest], "ApprovalResult | str"]
 
 
 class ScriptedApprover:
@@ -22,14 +24,14 @@ class ScriptedApprover:
 
     def __init__(
         self,
-        answers: Iterable[Answer] | Callable[[ApprovalRequest], ApprovalResult | str] = (),
+        answers: Iterable[ScriptLine] | Callable[[ApprovalRequest], ApprovalResult | str] = (),
         *,
         name: str = "scripted",
         channel: str = "script",
     ) -> None:
         self._lock = threading.Lock()
         self._fn = answers if callable(answers) else None
-        self._queue: list[Answer] = [] if callable(answers) else list(answers)
+        self._queue: list[ScriptLine] = [] if callable(answers) else list(answers)
         self.name = name
         self.channel = channel
         self.requests: list[ApprovalRequest] = []
@@ -37,7 +39,7 @@ class ScriptedApprover:
     def request(self, request: ApprovalRequest) -> ApprovalResult:
         with self._lock:
             self.requests.append(request)
-            answer: Answer | None
+            answer: ScriptLine | None
             if self._fn is not None:
                 answer = self._fn
             else:

@@ -13,26 +13,23 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from agentguard.models import FrozenModel
 from agentguard.session import Session
 from agentguard.session._record import process_result
 
 __all__ = ["ResultSpec", "SessionSpec", "build_session"]
 
 
-class ResultSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class ResultSpec(FrozenModel):
     tool: str
     args: dict[str, Any] = Field(default_factory=dict)
     output: Any = None
     call_id: str | None = None
 
 
-class SessionSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class SessionSpec(FrozenModel):
     user_request: str | None = None
     vouched: list[Any] = Field(default_factory=list)
     marks: list[str] = Field(default_factory=list)
