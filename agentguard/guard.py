@@ -211,7 +211,7 @@ class Guard(GuardSessions):
             call, decision = approve.resolve(self, entry, call, decision, approve.ask(self, call, decision))
         kwargs = execute.start(self, entry, call, decision)
         fn = invoke or entry.fn
-        with execute.running(self, self, call, decision) as started:
+        with execute.running(self, call, decision, caller=self) as started:
             value = fn(**kwargs)
             if inspect.isawaitable(value):
                 value = execute.run_coroutine(value)
@@ -236,7 +236,7 @@ class Guard(GuardSessions):
         kwargs = execute.start(self, entry, call, decision)
         fn = invoke or entry.fn
         is_async = entry.is_async if invoke is None else inspect.iscoroutinefunction(invoke)
-        with execute.running(self, self, call, decision) as started:
+        with execute.running(self, call, decision, caller=self) as started:
             value = fn(**kwargs) if is_async else await asyncio.to_thread(fn, **kwargs)
             if inspect.isawaitable(value):
                 value = await value

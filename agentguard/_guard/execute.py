@@ -43,7 +43,7 @@ def start(parts: Parts, entry: RegisteredTool, call: ToolCall, decision: Decisio
 
 
 @contextmanager
-def running(parts: Parts, caller: ToolCaller, call: ToolCall, decision: Decision) -> Iterator[float]:
+def running(parts: Parts, call: ToolCall, decision: Decision, *, caller: ToolCaller) -> Iterator[float]:
     """The execution bracket: ``current_call()`` is set inside; any exception is audited and
     surfaces as a typed error (``ToolFailed``), interrupts as themselves."""
     started = time.perf_counter()
