@@ -6,6 +6,7 @@ pages' script calls with the session cookie and CSRF header. Every answer goes t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
