@@ -135,6 +135,7 @@ def _run(
                 log_level="warning",
                 proxy_headers=False,
                 server_header=False,
+                timeout_graceful_shutdown=5,
             )
         finally:
             tokens.close()

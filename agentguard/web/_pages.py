@@ -114,7 +114,11 @@ async def _audit(request: Request) -> Response:
 
 
 async def _login_form(request: Request, error: str | None = None, status: int = 200) -> Response:
-    nonce = secrets.token_urlsafe(24)
+    # Reused while the browser holds one: a second GET (a favicon request redirected here) must not
+    # invalidate the form already on screen.
+    held = request.cookies.get(_LOGIN_COOKIE, "")
+    nonce = held if 20 <= len(held) <= 64 and held.replace("-", "").replace("_", "").isalnum() else ""
+    nonce = nonce or secrets.token_urlsafe(24)
     response = _page(request, "login.html", status, login_csrf=nonce, error=error)
     response.set_cookie(
         _LOGIN_COOKIE,

@@ -90,7 +90,9 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
             default_profile=settings.sandbox.default_profile,
         )
         console = Console(store=store, tokens=tokens, options=options, schemas=builtin_schemas(settings))
-        config = uvicorn.Config(create_app(console), host="127.0.0.1", port=port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(console), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+        )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -43,7 +43,8 @@ def login(served: Served) -> tuple[httpx.Client, str]:
     assert done.status_code == 303
     page = client.get("/")
     csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-    assert csrf is not None and csrf.group(1)
+    assert csrf is not None
+    assert csrf.group(1)
     return client, csrf.group(1)
 
 
@@ -63,10 +64,13 @@ def test_without_a_valid_token_every_route_reveals_nothing(serve: Callable[..., 
                 r = client.request(method, path, json={"reason": "x"} if method == "POST" else None)
                 assert r.status_code in (401, 303), (method, path, r.status_code)
                 if path.startswith("/api/"):
-                    assert r.status_code == 401 and r.json() == {"error": "authentication required"}
+                    assert r.status_code == 401
+                    assert r.json() == {"error": "authentication required"}
                 else:
                     assert r.headers["location"] == "/login"
-                assert "TOPSECRET" not in r.text and "secret-plan" not in r.text and q.id not in r.text
+                assert "TOPSECRET" not in r.text
+                assert "secret-plan" not in r.text
+                assert q.id not in r.text
     assert served.store.get(q.id).pending
 
 
@@ -80,14 +84,18 @@ def test_api_contract_matches_the_cli_and_answers_are_attributed(serve: Callable
         assert [r["id"] for r in listed] == [first.id, second.id]
 
         r = client.post(f"/api/requests/{first.id}/approve")
-        assert r.status_code == 200 and r.json()["request"]["state"] == "approved"
-        assert r.json()["request"]["approver"] == "alice" and r.json()["request"]["channel"] == "web"
+        assert r.status_code == 200
+        assert r.json()["request"]["state"] == "approved"
+        assert r.json()["request"]["approver"] == "alice"
+        assert r.json()["request"]["channel"] == "web"
         again = client.post(f"/api/requests/{first.id}/deny", json={"reason": "too late"})
-        assert again.status_code == 409 and "already approved by alice" in again.json()["error"]
+        assert again.status_code == 409
+        assert "already approved by alice" in again.json()["error"]
 
         assert client.post(f"/api/requests/{second.id}/deny", json={}).status_code == 400
         r = client.post(f"/api/requests/{second.id}/deny", json={"reason": "use staging"})
-        assert r.json()["request"]["state"] == "denied" and r.json()["request"]["answer_reason"] == "use staging"
+        assert r.json()["request"]["state"] == "denied"
+        assert r.json()["request"]["answer_reason"] == "use staging"
         assert client.get("/api/grants").json() == {"grants": []}
         assert client.get("/api/requests/ffff").status_code == 404
 
@@ -98,9 +106,11 @@ def test_edits_are_validated_against_the_tool_schema(serve: Callable[..., Served
     with httpx.Client(base_url=served.url, headers=bearer(served)) as client:
         url = f"/api/requests/{q.id}/approve"
         bad = client.post(url, json={"arguments": {"path": "notes.md", "content": "x", "mode": "0777"}})
-        assert bad.status_code == 422 and "mode" in bad.json()["error"]
+        assert bad.status_code == 422
+        assert "mode" in bad.json()["error"]
         missing = client.post(url, json={"arguments": {"path": "notes.md"}})
-        assert missing.status_code == 422 and missing.json()["problems"][0]["field"] == "content"
+        assert missing.status_code == 422
+        assert missing.json()["problems"][0]["field"] == "content"
         assert client.post(url, json={"arguments": ["not", "an", "object"]}).status_code == 422
         assert served.store.get(q.id).pending
         ok = client.post(url, json={"arguments": {"path": "notes.md", "content": "edited"}})
@@ -119,9 +129,11 @@ def test_csrf_origin_and_host_checks(serve: Callable[..., Served]) -> None:
         assert client.post(url, json={}, headers=evil).status_code == 403
         assert served.store.get(q.id).pending
         rebinding = client.get("/api/requests", headers={"Host": "evil.example"})
-        assert rebinding.status_code == 421 and q.id not in rebinding.text
+        assert rebinding.status_code == 421
+        assert q.id not in rebinding.text
         ok = client.post(url, json={}, headers={"X-CSRF-Token": csrf, "Origin": served.url})
-        assert ok.status_code == 200 and ok.json()["request"]["approver"] == "alice"
+        assert ok.status_code == 200
+        assert ok.json()["request"]["approver"] == "alice"
 
 
 def test_cookies_headers_and_escaping(serve: Callable[..., Served]) -> None:
@@ -133,12 +145,16 @@ def test_cookies_headers_and_escaping(serve: Callable[..., Served]) -> None:
         assert nonce is not None
         done = client.post("/login", data={"token": served.token, "login_csrf": nonce.group(1)})
         cookie = done.headers["set-cookie"].lower()
-        assert "httponly" in cookie and "samesite=strict" in cookie and "agentguard_session=" in cookie
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        assert "agentguard_session=" in cookie
         for path in ("/", f"/requests/{q.id}", "/audit"):
             page = client.get(path)
             assert page.headers["content-security-policy"] == CSP
-            assert "'unsafe-inline'" not in CSP and "script-src 'self'" in CSP
-            assert "<script>window" not in page.text and "<img src=x" not in page.text
+            assert "'unsafe-inline'" not in CSP
+            assert "script-src 'self'" in CSP
+            assert "<script>window" not in page.text
+            assert "<img src=x" not in page.text
         detail = client.get(f"/requests/{q.id}").text
         assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in detail
         assert re.search(r"<script(?! src=\"/static/app.js\")", detail) is None
@@ -157,7 +173,8 @@ def test_login_is_rate_limited_and_tokens_are_revocable(serve: Callable[..., Ser
         for _ in range(5):
             assert attempt("agw_wrong").status_code == 401
         blocked = attempt(served.token)
-        assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+        assert blocked.status_code == 429
+        assert int(blocked.headers["retry-after"]) > 0
 
 
 def test_revoked_token_ends_api_access_and_sessions(serve: Callable[..., Served]) -> None:
@@ -168,7 +185,8 @@ def test_revoked_token_ends_api_access_and_sessions(serve: Callable[..., Served]
         assert client.get("/api/grants").status_code == 200
         runner = CliRunner()
         listed = runner.invoke(main, ["--home", str(served.home), "serve", "token", "list"])
-        assert "alice" in listed.output and served.token not in listed.output
+        assert "alice" in listed.output
+        assert served.token not in listed.output
         out = runner.invoke(main, ["--home", str(served.home), "serve", "token", "revoke", "alice"])
         assert out.exit_code == 0, out.output
         assert api.get("/api/requests").status_code == 401
@@ -177,7 +195,9 @@ def test_revoked_token_ends_api_access_and_sessions(serve: Callable[..., Served]
 
 def test_token_create_prints_the_token_alone_on_the_last_line(serve: Callable[..., Served]) -> None:
     served = serve()
-    out = CliRunner().invoke(main, ["--home", str(served.home), "serve", "token", "create", "--approver", "bob"])
+    out = CliRunner().invoke(
+        main, ["--home", str(served.home), "serve", "token", "create", "--approver", "bob"]
+    )
     assert out.exit_code == 0, out.output
     token = out.output.rstrip("\n").splitlines()[-1]
     assert re.fullmatch(r"agw_[A-Za-z0-9_-]{43}", token)
@@ -190,10 +210,12 @@ def test_token_create_prints_the_token_alone_on_the_last_line(serve: Callable[..
 
 def test_bad_approver_names_are_refused() -> None:
     out = CliRunner().invoke(main, ["serve", "token", "create", "--approver", "a b<"])
-    assert out.exit_code == 2 and "approver name" in out.output
+    assert out.exit_code == 2
+    assert "approver name" in out.output
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1"])  # noqa: S104
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1"])
 def test_serving_beyond_loopback_needs_named_hosts(host: str) -> None:
     out = CliRunner().invoke(main, ["serve", "--host", host])
-    assert out.exit_code == 2 and "--allow-host" in out.output
+    assert out.exit_code == 2
+    assert "--allow-host" in out.output

@@ -290,4 +290,5 @@ document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("keydown", keys);
   tick();
   setInterval(tick, 1000);
+  document.body.dataset.ready = "1"; // handlers attached (tests wait for this)
 });
