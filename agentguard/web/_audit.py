@@ -55,6 +55,14 @@ class AuditRow:
     reason: str
 
 
+def _who(record: dict[str, Any]) -> str:
+    """The person behind a record: who answered, or who created or revoked a grant."""
+    for key in ("approver", "revoked_by", "created_by"):
+        if isinstance(record.get(key), str) and record[key]:
+            return str(record[key])
+    return ""
+
+
 def _time(record: dict[str, Any]) -> datetime | None:
     try:
         when = datetime.fromisoformat(str(record.get("ts")))
@@ -88,7 +96,7 @@ def audit_rows(path: Path | None, filters: AuditFilters, *, limit: int, now: dat
             outcome=outcome,
             session=session,
             call_id=call_id,
-            approver=str(record.get("approver") or ""),
+            approver=_who(record),
             reason=str(record.get("reason") or ""),
         )
         checks = (

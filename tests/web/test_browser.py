@@ -120,7 +120,8 @@ def test_approve_always_with_a_pattern_then_revoke_the_grant(
     expect(page.locator("#rule-preview")).to_contain_text(f'p, coder, fs.write, path(path, "{pattern}")')
     expect(page.locator("#rule-preview")).to_contain_text("before(")
     page.click("text=Grant and approve")
-    expect(page.locator("#state")).to_have_text(re.compile(r"^approved by alice via web: grant [0-9a-f]{32}$"))
+    granted = re.compile(r"^approved by alice via web: grant [0-9a-f]{32}$")
+    expect(page.locator("#state")).to_have_text(granted)
     assert agent.outcome()["ok"] is True
     # the grant applies: the next write under src/ runs without asking
     assert agents(served, "fs.write", {"path": "src/b.py", "content": "b"}).outcome()["ok"] is True
