@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agentguard.audit import CallIndex, parse_since, read_last, verify
+from agentguard.audit import CallIndex, checkpoint_path, parse_since, read_last, verify
 from agentguard.errors import AgentGuardError
 
 __all__ = ["AuditFilters", "AuditRow", "audit_rows", "chain_status"]
@@ -116,10 +117,28 @@ def audit_rows(path: Path | None, filters: AuditFilters, *, limit: int, now: dat
     return rows
 
 
+def _stamp(path: Path) -> tuple[int, int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_size, st.st_ctime_ns)
+
+
 def chain_status(path: Path | None) -> dict[str, Any]:
-    """``{"state": intact|broken|torn|unacknowledged|unverified|missing, "text": ...}``."""
+    """``{"state": intact|broken|torn|unacknowledged|unverified|missing, "text": ...}``.
+
+    Verifying reads the whole log, so the answer is kept while neither the log nor its checkpoint
+    changed (inode, size, ctime, which every write and every timestamp reset moves): reloading the
+    audit page does not re-read the log.
+    """
     if path is None or not path.exists():
         return {"state": "missing", "text": "no audit log yet"}
+    return dict(_chain_status(path, _stamp(path), _stamp(checkpoint_path(path))))
+
+
+@functools.lru_cache(maxsize=8)
+def _chain_status(path: Path, log: tuple[int, int, int], checkpoint: tuple[int, int, int]) -> dict[str, Any]:
     try:
         report = verify(path)
     except AgentGuardError as exc:

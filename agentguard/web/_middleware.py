@@ -23,7 +23,8 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-_OPEN_PATHS = ("/login", "/static/")
+_OPEN_PATHS = frozenset({"/login"})  # answered without a login (they hold no data)
+_OPEN_PREFIX = "/static/"
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -61,7 +62,7 @@ class Gate:
         if origin is not None and method not in _SAFE_METHODS and not self._same_origin(origin, headers):
             await _plain(send, 403, "cross-origin request refused")
             return
-        if path == "/login" or path.startswith("/static/"):
+        if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIX):
             await self.app(scope, receive, send)
             return
         who = self._authenticate(headers)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from agentguard.approval import QueuedRequest, key_argument_text, request_json
+from agentguard.errors import AgentGuardError
 from agentguard.web._state import Console, Webhook
 
 __all__ = ["payload", "watch_and_notify"]
@@ -65,17 +66,20 @@ async def watch_and_notify(console: Console) -> None:
     next_sweep = loop.time()
     async with httpx.AsyncClient(follow_redirects=False) as client:
         while True:
-            if loop.time() >= next_sweep:
-                await asyncio.to_thread(console.store.sweep)
-                next_sweep = loop.time() + console.options.sweep_every_s
-            version = console.store.version()
-            if version != seen:
-                seen = version
-                pending = await asyncio.to_thread(console.store.pending)
-                fresh = [q for q in pending if q.id not in announced]
-                announced.intersection_update(q.id for q in pending)
-                for queued in fresh:
-                    announced.add(queued.id)
-                    link = f"{base}/requests/{queued.id}"
-                    await asyncio.gather(*(_post(client, h, payload(h, queued, link)) for h in hooks))
+            try:
+                if loop.time() >= next_sweep:
+                    next_sweep = loop.time() + console.options.sweep_every_s
+                    await asyncio.to_thread(console.store.sweep)
+                version = console.store.version()
+                if version != seen:
+                    pending = await asyncio.to_thread(console.store.pending)
+                    seen = version
+                    fresh = [q for q in pending if q.id not in announced]
+                    announced.intersection_update(q.id for q in pending)
+                    for queued in fresh:
+                        announced.add(queued.id)
+                        link = f"{base}/requests/{queued.id}"
+                        await asyncio.gather(*(_post(client, h, payload(h, queued, link)) for h in hooks))
+            except AgentGuardError as exc:  # a locked or unreadable store: say so, try again next change
+                print(f"agentguard serve: approval store: {exc}", file=sys.stderr)
             await console.store.await_change(seen, min(console.options.sweep_every_s, 30.0))

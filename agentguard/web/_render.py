@@ -8,7 +8,7 @@ HTML comes from Pygments' formatter (it escapes the code it wraps in its own spa
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,6 @@ class Detail:
     other_json: str | None = None
     edit_json: str = "{}"
     schema: list[tuple[str, str, bool]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _sandbox_text(name: str, profile: SandboxProfile | None) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -59,7 +57,6 @@ class Console:
     schemas: dict[str, type[BaseModel]] = field(default_factory=dict)
     sessions: Sessions = field(default_factory=Sessions)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
-    audit_verifier: Callable[[Path], dict[str, Any]] | None = None
 
     def desk(self, approver: str) -> ApprovalDesk:
         """The desk answers are given through: attributed to ``approver``, channel ``web``."""
