@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
-from agentguard.audit import read_records
+from agentguard.audit import AuditLog, read_records
 from tests.web.conftest import CHROMIUM, Agent, Served
 from tests.web.test_security import XSS, submit
 
@@ -198,11 +199,21 @@ def test_xss_payloads_render_as_text(
     name = '"><img src=x onerror="window.__xss=3">.md'
     agent = agents(served, "fs.write", {"path": name, "content": XSS})
     (q,) = served.wait_pending()
-    forged = submit(served, {"path": XSS, "content": XSS}, reason=XSS)
+    forged = submit(served, {"path": XSS, "content": XSS}, tool=XSS, agent=XSS, reason=XSS, rule_text=XSS,
+                    session=XSS)  # fmt: skip
     expect(page.locator("#queue tbody tr")).to_have_count(2)
-    expect(page.locator("#queue tbody tr").nth(1).locator(".arg")).to_contain_text("<script>window.__xss=1")
+    row = page.locator("#queue tbody tr").nth(1)  # rendered by the script from the event stream
+    expect(row.locator(".arg")).to_contain_text("<script>window.__xss=1")
+    expect(row.locator(".tool")).to_have_text(XSS)
+    visit(page, served.url + "/")  # and rendered by the server
+    expect(page.locator("#queue tbody tr").nth(1).locator(".tool")).to_have_text(XSS)
     visit(page, f"{served.url}/requests/{forged.id}")
-    expect(page.locator(".facts")).to_contain_text(XSS)
+    for field in ("agent", "tool", "rule", "why", "session"):
+        expect(page.locator(f"dt:text-is('{field}') + dd")).to_contain_text(XSS)
+    expect(page.locator("h1")).to_contain_text(XSS)
+    with AuditLog(served.audit_path) as log:
+        log.record("call.received", call_id="x1", agent=XSS, tool=XSS, session=XSS)
+        log.record("approval.resolved", call_id="x1", status=XSS, approver=XSS, reason=XSS)
     visit(page, f"{served.url}/requests/{q.id}")
     expect(page.locator(".diff")).to_contain_text(XSS)
     page.click("text=Deny…")
@@ -211,7 +222,11 @@ def test_xss_payloads_render_as_text(
     expect(page.locator("#state")).to_contain_text(XSS)
     assert agent.outcome()["error"] == "ApprovalDenied"
     visit(page, served.url + "/audit?tool=fs.write")
-    expect(page.locator("table.audit")).to_contain_text(XSS)
+    expect(page.locator("table.audit")).to_contain_text(XSS)  # the denial's reason
+    visit(page, served.url + "/audit?agent=" + quote(XSS))
+    expect(page.locator("table.audit tbody tr")).to_have_count(2)
+    for column in ("agent", "tool", "outcome", "approver"):
+        expect(page.locator(f"table.audit tbody tr td[data-label={column}]").first).to_contain_text(XSS)
     assert page.evaluate("window.__xss") is None
     assert page.locator("img").count() == 0
 

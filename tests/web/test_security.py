@@ -21,10 +21,21 @@ from tests.web.conftest import Served
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 
 
-def submit(served: Served, arguments: dict[str, object] | None = None, *, tool: str = "fs.write",
-           reason: str = "asked by policy.csv:1") -> QueuedRequest:  # fmt: skip
-    call = ToolCall(agent="coder", tool=tool, arguments=arguments or {"path": "notes.md", "content": "hi"})
-    rule = RuleRef(file="policy.csv", line=1, text="p, *, fs.write, *, ask")
+def submit(
+    served: Served,
+    arguments: dict[str, object] | None = None,
+    *,
+    tool: str = "fs.write",
+    agent: str = "coder",
+    reason: str = "asked by policy.csv:1",
+    rule_text: str = "p, *, fs.write, *, ask",
+    session: str | None = None,
+) -> QueuedRequest:
+    """Queue a request as an agent in this process would (any text: the store takes what it is given)."""
+    call = ToolCall(
+        agent=agent, tool=tool, arguments=arguments or {"path": "notes.md", "content": "hi"}, session=session
+    )
+    rule = RuleRef(file="policy.csv", line=1, text=rule_text)
     decision = Decision(effect=Effect.ASK, rule=rule, reason=reason)
     return served.store.submit(ApprovalRequest(call=call, decision=decision, timeout_s=300), Owner.current())
 
@@ -138,7 +149,9 @@ def test_csrf_origin_and_host_checks(serve: Callable[..., Served]) -> None:
 
 def test_cookies_headers_and_escaping(serve: Callable[..., Served]) -> None:
     served = serve()
-    q = submit(served, {"path": XSS, "content": XSS}, reason=XSS)
+    q = submit(
+        served, {"path": XSS, "content": XSS}, tool=XSS, agent=XSS, reason=XSS, rule_text=XSS, session=XSS
+    )
     with httpx.Client(base_url=served.url) as client:
         form = client.get("/login")
         nonce = re.search(r'name="login_csrf" value="([^"]+)"', form.text)
