@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 
 from agentguard.audit import AuditLog, read_records
@@ -356,3 +357,27 @@ def test_screenshots(
     phone.screenshot(path=str(out / "web_queue_phone.png"))
     for name in ("web_queue", "web_detail", "web_audit", "web_queue_phone"):
         assert (out / f"{name}.png").stat().st_size > 5000
+
+
+def test_an_answer_given_elsewhere_shows_at_once_and_logout_ends_the_session(
+    serve: Callable[..., Served], new_page: Callable[..., Page]
+) -> None:
+    served = serve()
+    q = submit(served)
+    page = new_page()
+    log_in(page, served)
+    visit(page, f"{served.url}/requests/{q.id}")
+    _, bob = served.tokens.create("bob")
+    with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {bob}"}) as client:
+        assert client.post(f"/api/requests/{q.id}/deny", json={"reason": "bob said no"}).status_code == 200
+    expect(page.locator("#state")).to_have_text("denied by bob via web: bob said no")  # no reload
+    expect(page.locator(".actions")).to_have_count(0)
+    old = {c["name"]: c["value"] for c in page.context.cookies()}["agentguard_session"]
+    page.click("#logout")
+    expect(page).to_have_url(served.url + "/login")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert "agentguard_session" not in cookies
+    with httpx.Client(base_url=served.url, cookies={"agentguard_session": old}) as replay:
+        assert replay.get("/api/grants").status_code == 401  # ended on the server, not just forgotten
+    visit(page, served.url + "/grants")
+    expect(page).to_have_url(served.url + "/login")
