@@ -78,7 +78,11 @@ def serve(
     if (certfile is None) != (keyfile is None):
         fail("--certfile and --keyfile go together")
     if not _loopback(host) and not allow_hosts:
-        fail(f"--host {host} is not loopback: name the host names clients use with --allow-host")
+        click.echo(
+            f"warning: listening on {host}, but only requests whose Host header is a loopback name or "
+            f"{host} are answered; add the names clients use with --allow-host",
+            err=True,
+        )
     app_ctx = ctx.ensure_object(AppContext)
     hooks = (*((u, "json") for u in webhooks), *((u, "slack") for u in slack_webhooks))
     _run(app_ctx, host, port, certfile, keyfile, allow_hosts, public_url, behind_tls_proxy, hooks)

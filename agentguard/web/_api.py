@@ -72,10 +72,11 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def _pending(console: Console, request_id: str) -> QueuedRequest:
+    """The request with this id (or unique id prefix, as the CLI takes)."""
     try:
-        return console.store.get(request_id)
-    except ApprovalError:
-        raise _BadRequest(404, f"no approval request {request_id!r}") from None
+        return console.store.lookup(request_id)
+    except ApprovalError as exc:
+        raise _BadRequest(404, str(exc)) from None
 
 
 def validate_edit(console: Console, queued: QueuedRequest, arguments: Any) -> dict[str, Any]:
@@ -140,7 +141,7 @@ def _answering(fn: _Handler) -> Callable[[Request], Awaitable[Response]]:
 
 async def _list_requests(request: Request, console: Console) -> Response:
     pending = await asyncio.to_thread(console.store.pending)
-    return JSONResponse(_queue_json(console, pending))
+    return JSONResponse({"requests": [request_json(q) for q in pending]})  # as `approvals list --json`
 
 
 async def _show_request(request: Request, console: Console) -> Response:
@@ -197,8 +198,8 @@ async def _revoke(request: Request, console: Console) -> Response:
     grant_id = request.path_params["id"]
     try:
         console.store.lookup_grant(grant_id)
-    except ApprovalError:
-        raise _BadRequest(404, f"no grant {grant_id!r}") from None
+    except ApprovalError as exc:
+        raise _BadRequest(404, str(exc)) from None
     grant = await asyncio.to_thread(console.desk(request.state.approver).revoke, grant_id)
     return JSONResponse({"grant": grant_json(grant, console.store.now())})
 
