@@ -349,6 +349,9 @@ def test_screenshots(
     page.click("text=Grant and approve")
     expect(page.locator("#state")).to_contain_text("approved")
     assert first.outcome()["ok"] is True
+    visit(page, served.url + "/grants")
+    expect(page.locator(".grant")).to_have_count(1)
+    page.screenshot(path=str(out / "web_grants.png"))
     visit(page, served.url + "/audit")
     expect(page.locator("#chain")).to_contain_text("intact")
     page.screenshot(path=str(out / "web_audit.png"))
@@ -356,7 +359,9 @@ def test_screenshots(
     log_in(phone, served)
     expect(phone.locator("#queue tbody tr")).to_have_count(2)
     phone.screenshot(path=str(out / "web_queue_phone.png"))
-    for name in ("web_queue", "web_detail", "web_audit", "web_queue_phone"):
+    visit(phone, f"{served.url}/requests/{pending[1].id}")
+    phone.screenshot(path=str(out / "web_detail_phone.png"), full_page=True)
+    for name in ("web_queue", "web_detail", "web_grants", "web_audit", "web_queue_phone", "web_detail_phone"):
         assert (out / f"{name}.png").stat().st_size > 5000
 
 
