@@ -28,6 +28,7 @@ else:
     if not CHROMIUM.exists():
         pytest.skip("no Chromium from Debian's packages (apt-get install chromium)", allow_module_level=True)
 expect = playwright_api.expect
+expect.set_options(timeout=20_000)  # a loaded shared CI machine; waits end as soon as the page is ready
 Page = Any
 
 
