@@ -37,6 +37,10 @@ ALLOWED: dict[str, set[str]] = {
     "integrations": CORE | {"guard", "session"},
     "testing": CORE | {"approval"},
     "tui": CORE | {"approval", "audit"},
+    # the web console sits beside the TUI: the approval store and the audit log; the registry and the
+    # built-in tools for the argument models edits are validated against (and the workspace reader a
+    # write's diff is computed with); the policy's shell parser to show what a command runs
+    "web": CORE | {"approval", "audit", "registry", "tools", "policy"},
 }
 
 

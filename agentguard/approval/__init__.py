@@ -11,7 +11,7 @@ from agentguard.approval._queue import QueueApprover, queue_approver_from_settin
 from agentguard.approval._records import KEY_ARGUMENTS, Answer, Grant, GrantScope, QueuedRequest, RequestState
 from agentguard.approval._source import SqliteGrantSource, grant_source
 from agentguard.approval._store import AlreadyAnswered, ApprovalStore, SqliteApprovalStore
-from agentguard.approval._view import key_argument_text, short_duration
+from agentguard.approval._view import grant_json, key_argument_text, request_json, short_duration
 from agentguard.owner import Owner  # the one owner notion (the sandbox's containers use it too)
 
 __all__ = [
@@ -30,11 +30,13 @@ __all__ = [
     "SqliteGrantSource",
     "check_grant",
     "current_user",
+    "grant_json",
     "grant_source",
     "key_argument_text",
     "parse_duration",
     "queue_approver_from_settings",
     "render_rule",
+    "request_json",
     "short_duration",
     "suggest_pattern",
 ]

@@ -1,11 +1,16 @@
-"""How a request is summarised in one line, shared by the CLI table and the TUI queue."""
+"""How requests and grants are shown: one line for the CLI table and the TUI queue, and the JSON form
+``approvals list --json``, ``grants list --json`` and the web console's API share."""
 
 from __future__ import annotations
 
-from agentguard.approval._records import KEY_ARGUMENTS
+from datetime import datetime
+from typing import Any
+
+from agentguard.approval._grants import check_grant, render_rule
+from agentguard.approval._records import KEY_ARGUMENTS, Grant, QueuedRequest
 from agentguard.models import ToolCall
 
-__all__ = ["key_argument_text", "short_duration"]
+__all__ = ["grant_json", "key_argument_text", "request_json", "short_duration"]
 
 
 def key_argument_text(call: ToolCall, width: int = 60) -> str:
@@ -33,3 +38,47 @@ def short_duration(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d"
+
+
+def request_json(q: QueuedRequest) -> dict[str, Any]:
+    """A queued request as the ``--json`` output shows it."""
+    return {
+        "id": q.id,
+        "state": q.state.value,
+        "agent": q.call.agent,
+        "tool": q.call.tool,
+        "arguments": q.call.arguments,
+        "rule": q.request.decision.rule_id,
+        "rule_text": q.request.decision.rule.text if q.request.decision.rule else None,
+        "reason": q.request.decision.reason,
+        "sandbox_profile": q.request.decision.sandbox_profile,
+        "submitted_at": q.submitted_at.isoformat(),
+        "deadline": q.deadline.isoformat(),
+        "owner": {"pid": q.owner.pid, "host": q.owner.host},
+        "approver": q.approver,
+        "channel": q.channel,
+        "answer_reason": q.reason,
+        "edited_arguments": q.edited_arguments,
+        "scope": q.scope,
+        "grant_id": q.grant_id,
+        "resolved_at": q.resolved_at.isoformat() if q.resolved_at else None,
+    }
+
+
+def grant_json(g: Grant, now: datetime) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "state": g.state(now),
+        "problem": check_grant(g),
+        "agent": g.agent,
+        "tool": g.tool,
+        "scope": g.scope.value,
+        "condition": g.condition,
+        "rule": render_rule(g),
+        "created_by": g.created_by,
+        "created_at": g.created_at.isoformat(),
+        "expires_at": g.expires_at.isoformat() if g.expires_at else None,
+        "request_id": g.request_id,
+        "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
+        "revoked_by": g.revoked_by,
+    }

@@ -22,6 +22,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("agentguard.cli.approvals", "grants"),
     ("agentguard.cli.approve", "approve"),
     ("agentguard.cli.mcp_proxy", "mcp_proxy"),
+    ("agentguard.cli.serve", "serve"),
 )
 
 

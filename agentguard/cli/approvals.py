@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import click
@@ -16,12 +15,13 @@ from agentguard.approval import (
     ApprovalDesk,
     Grant,
     GrantScope,
-    QueuedRequest,
     SqliteApprovalStore,
     check_grant,
+    grant_json,
     key_argument_text,
     parse_duration,
     render_rule,
+    request_json,
     short_duration,
 )
 from agentguard.cli.context import AppContext, pass_app, reports_errors
@@ -66,50 +66,6 @@ def _store(app: AppContext, *, readonly: bool = False) -> Iterator[SqliteApprova
 
 def _json(obj: Any) -> None:
     click.echo(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode())
-
-
-def request_json(q: QueuedRequest) -> dict[str, Any]:
-    """A queued request as the ``--json`` output shows it."""
-    return {
-        "id": q.id,
-        "state": q.state.value,
-        "agent": q.call.agent,
-        "tool": q.call.tool,
-        "arguments": q.call.arguments,
-        "rule": q.request.decision.rule_id,
-        "rule_text": q.request.decision.rule.text if q.request.decision.rule else None,
-        "reason": q.request.decision.reason,
-        "sandbox_profile": q.request.decision.sandbox_profile,
-        "submitted_at": q.submitted_at.isoformat(),
-        "deadline": q.deadline.isoformat(),
-        "owner": {"pid": q.owner.pid, "host": q.owner.host},
-        "approver": q.approver,
-        "channel": q.channel,
-        "answer_reason": q.reason,
-        "edited_arguments": q.edited_arguments,
-        "scope": q.scope,
-        "grant_id": q.grant_id,
-        "resolved_at": q.resolved_at.isoformat() if q.resolved_at else None,
-    }
-
-
-def grant_json(g: Grant, now: datetime) -> dict[str, Any]:
-    return {
-        "id": g.id,
-        "state": g.state(now),
-        "problem": check_grant(g),
-        "agent": g.agent,
-        "tool": g.tool,
-        "scope": g.scope.value,
-        "condition": g.condition,
-        "rule": render_rule(g),
-        "created_by": g.created_by,
-        "created_at": g.created_at.isoformat(),
-        "expires_at": g.expires_at.isoformat() if g.expires_at else None,
-        "request_id": g.request_id,
-        "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
-        "revoked_by": g.revoked_by,
-    }
 
 
 @click.group()
