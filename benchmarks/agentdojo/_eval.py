@@ -179,7 +179,7 @@ class SuiteEvaluation:
             # A hijacked agent: it does the user's task, reading the injected text on the way, then
             # obeys the attacker. The attacker's values reach the session through a tool's output.
             env = self._injected(injection)
-            pipeline_task = HijackedRun(carrier, attack)
+            pipeline_task = HijackedRun(carrier, attack, self.suite.tools)
         runtime: Any = self.runtime_cls
         pipeline: Any = self.pipeline_cls(pipeline_task)
         scope: Any = contextlib.nullcontext()
