@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict
 
 from agentguard import Guard
@@ -22,6 +23,27 @@ class CallLog:
         self.denied: list[str] = []  # by a deny rule
         self.refused: list[str] = []  # asked, and the approver said no
         self.made: list[bool] = []  # per call, in order: did it run
+
+
+class Environments:
+    """A suite's environment with injections placed, as AgentDojo's ``load_and_inject_default_environment``
+    builds it (the same text, formatted the same way, the same YAML) but parsed by libyaml: a pair-wise
+    evaluation loads one per attack, and the pure-Python parser takes ~30x longer."""
+
+    def __init__(self, suite: Any) -> None:
+        from agentdojo.task_suite.task_suite import read_suite_file
+
+        self._suite = suite
+        self._text = read_suite_file(suite.name, "environment.yaml", suite.data_path)
+        self._defaults: dict[str, str] = suite.get_injection_vector_defaults()
+        self._loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    def load(self, injections: Mapping[str, str]) -> Any:
+        unknown = set(injections) - set(self._defaults)
+        if unknown:
+            raise ValueError(f"{self._suite.name}: not injection vectors: {sorted(unknown)}")
+        text = self._text.format(**{**self._defaults, **injections})
+        return self._suite.environment_type.model_validate(yaml.load(text, Loader=self._loader))  # noqa: S506 - a safe loader
 
 
 def strict(model: type[BaseModel]) -> type[BaseModel]:
