@@ -512,9 +512,7 @@ def markdown(result: dict[str, Any]) -> str:
                 for x in r["tasks"]
                 if x["kind"] == "user" and x["outcome"] == "prompted"
             ]
-            through = [
-                f"{x['carrier']}+{x['injection']}" for x in r["pairs"] if x["outcome"] == "succeeded"
-            ]
+            through = [f"{x['carrier']}+{x['injection']}" for x in r["pairs"] if x["outcome"] == "succeeded"]
             out.append(
                 f"- {name}: prompted: {', '.join(prompted) or 'none'}; attacks that got through: "
                 f"{', '.join(through) or 'none'}"

@@ -47,6 +47,7 @@ from benchmarks.agentdojo._runtime import (
     Environments,
     bind,
     honest,
+    replay_pipeline,
     runtime_class,
     strict,
 )
@@ -68,7 +69,7 @@ def _agentdojo() -> tuple[Any, Any, Any]:
         from agentdojo.agent_pipeline.ground_truth_pipeline import GroundTruthPipeline
         from agentdojo.functions_runtime import FunctionsRuntime
         from agentdojo.task_suite.load_suites import get_suite
-    return GroundTruthPipeline, FunctionsRuntime, get_suite
+    return replay_pipeline(GroundTruthPipeline), FunctionsRuntime, get_suite
 
 
 class SuiteEvaluation:
@@ -211,7 +212,9 @@ class SuiteEvaluation:
             else:
                 kind = "prompted" if log.asked else "no_prompt"
             results.append(
-                TaskResult(task_id, "user", kind, utility, len(log.asked), log.asked, log.denied, log.ran, baseline)
+                TaskResult(
+                    task_id, "user", kind, utility, len(log.asked), log.asked, log.denied, log.ran, baseline
+                )
             )
         skipped: list[str] = []
         replayed: list[str] = []

@@ -17,7 +17,8 @@ import pytest
 
 from benchmarks.agentdojo import evaluate
 
-pytestmark = pytest.mark.slow
+# All pairs: ~80 s of CPU, several minutes when the machine is busy.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,13 @@ def test_pairs_stopped_by_policy_alone(report: dict[str, Any]) -> None:
     # What still needs a person (docs/benchmarks.md says why): mail or an invitation to an address a
     # drive document names, carrying nothing of the user's, and deleting a file the drive lists.
     person = {p["injection"] for p in workspace["pairs"] if p["outcome"] == "stopped_with_person"}
-    assert person <= {"injection_task_0", "injection_task_1", "injection_task_2", "injection_task_11", "injection_task_12"}
+    assert person <= {
+        "injection_task_0",
+        "injection_task_1",
+        "injection_task_2",
+        "injection_task_11",
+        "injection_task_12",
+    }
     for suite in report["suites"].values():
         for carrier in suite["by_carrier"].values():
             assert carrier["succeeded"] == 0, carrier
