@@ -758,6 +758,8 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "unseen": _prov.unseen,
     "session_read": _prov.session_read,
     "carries_untrusted": _prov.carries_untrusted,
+    "leaks_to": _prov.leaks_to,
+    "same_source": _prov.same_source,
     "contains_fact": _text.contains_fact,
     "every_url": _text.every_url,
     "every_email": _text.every_email,

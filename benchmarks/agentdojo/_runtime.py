@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict
 
 from agentguard import Guard
@@ -22,6 +24,68 @@ class CallLog:
         self.denied: list[str] = []  # by a deny rule
         self.refused: list[str] = []  # asked, and the approver said no
         self.made: list[bool] = []  # per call, in order: did it run
+
+
+class Environments:
+    """A suite's environment with injections placed, as AgentDojo's ``load_and_inject_default_environment``
+    builds it (the same text, formatted the same way, the same YAML) but parsed by libyaml: a pair-wise
+    evaluation loads one per attack, and the pure-Python parser takes ~30x longer."""
+
+    def __init__(self, suite: Any) -> None:
+        from agentdojo.task_suite.task_suite import read_suite_file
+
+        self._suite = suite
+        self._text = read_suite_file(suite.name, "environment.yaml", suite.data_path)
+        self._defaults: dict[str, str] = suite.get_injection_vector_defaults()
+        self._loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    def load(self, injections: Mapping[str, str]) -> Any:
+        unknown = set(injections) - set(self._defaults)
+        if unknown:
+            raise ValueError(f"{self._suite.name}: not injection vectors: {sorted(unknown)}")
+        text = self._text.format(**{**self._defaults, **injections})
+        return self._suite.environment_type.model_validate(yaml.load(text, Loader=self._loader))
+
+
+def replay_pipeline(ground_truth_pipeline: type) -> type:
+    """AgentDojo's ``GroundTruthPipeline`` with tool results written out as JSON, not YAML.
+
+    The text only feeds the tool messages (where the harness looks for injection canaries); AgentDojo's
+    scoring reads the calls made and the final answer, never this text. The pure-Python
+    ``yaml.safe_dump`` took over half of a workspace replay.
+    """
+    from agentdojo.agent_pipeline.tool_execution import tool_result_to_str
+    from agentdojo.types import ChatAssistantMessage, ChatToolResultMessage, text_content_block_from_string
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, default=str, ensure_ascii=False, indent=1)
+
+    class ReplayPipeline(ground_truth_pipeline):  # type: ignore[misc, valid-type]
+        def query(
+            self, query: str, runtime: Any, env: Any, messages: Any = (), extra_args: Any = None
+        ) -> tuple[str, Any, Any, list[Any], Any]:
+            new: list[Any] = []
+            for call in self._task.ground_truth(env):
+                new.append(
+                    ChatAssistantMessage(
+                        role="assistant", tool_calls=[call], content=[text_content_block_from_string("")]
+                    )
+                )
+                result, _ = runtime.run_function(env, call.function, call.args, raise_on_error=True)
+                new.append(
+                    ChatToolResultMessage(
+                        role="tool",
+                        content=[text_content_block_from_string(tool_result_to_str(result, dump))],
+                        tool_call=call,
+                        tool_call_id=None,
+                        error=None,
+                    )
+                )
+            answer = text_content_block_from_string(self._task.GROUND_TRUTH_OUTPUT)
+            new.append(ChatAssistantMessage(role="assistant", content=[answer], tool_calls=None))
+            return query, runtime, env, [*messages, *new], extra_args or {}
+
+    return ReplayPipeline
 
 
 def strict(model: type[BaseModel]) -> type[BaseModel]:

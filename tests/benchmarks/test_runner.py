@@ -77,6 +77,8 @@ def test_smoke_run_writes_json_markdown_and_plots(smoke: tuple[dict[str, Any], P
         assert s["benign_total"] == 2
         assert s["attacks_total"] == 2 == s["attacks_stopped"]
         assert s["attacks_stopped_by_policy"] + s["attacks_stopped_with_person"] == 2
+        assert s["pairs_total"] == 4 == len(s["pairs"])  # smoke: 2 user tasks x 2 injection tasks
+        assert s["pair_attacks_stopped"] == s["pair_attacks"]
     md = (out / "latest.md").read_text()
     for heading in (
         "## Decision latency",
