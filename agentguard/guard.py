@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
+from agentguard.audit import vouch
 from agentguard.context import CallContext, current_call, serving
 from agentguard.errors import (
     AgentGuardError,
@@ -430,7 +431,7 @@ class Guard:
         framework: str | None,
     ) -> tuple[RegisteredTool, ToolCall]:
         fields: dict[str, Any] = {
-            "id": new_id(),
+            "id": vouch(new_id()),  # random: nothing in it for the audit log's redaction to find
             "agent": agent or self.agent,
             "tool": tool,
             "arguments": dict(arguments),
