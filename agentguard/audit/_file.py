@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import stat
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,10 @@ __all__ = ["ChainFile"]
 
 _logger = logging.getLogger("agentguard.audit")
 
+# Sealing holds the GIL; a writer thread sealing thousands of records at once would stall the
+# threads making calls for milliseconds. So it lets them in after every few (sleep(0) releases it).
+_SEAL_RUN = 64
+
 
 def _now_tag() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -57,6 +62,7 @@ class ChainFile:
         self._checkpoint: Checkpoint | None = None  # the checkpoint as we last wrote or accepted it
         self._seq = 0  # the next record's seq
         self._prev = GENESIS  # the hash the next record links to
+        self._size = 0  # the file's size when it was last locked
 
     def write(self, items: list[EventDict], *, force: bool = False) -> None:
         """Chain, write and fsync ``items`` (after any repair notes); raises ``AuditError``.
@@ -72,7 +78,7 @@ class ChainFile:
         try:
             if force:  # opening: no other writer is mid-checkpoint while we hold the lock
                 remove_stale_temps(self.path)
-            size = os.fstat(fd).st_size
+            size = self._size
             batch = items
             if not self._tail_is_ours(fd, size):
                 notes, size = self._resync(fd, size)
@@ -117,7 +123,8 @@ class ChainFile:
         self._end = -1
 
     def _lock(self) -> int:
-        """Take the exclusive lock on the file the path names now (it may have been replaced)."""
+        """Take the exclusive lock on the file the path names now (it may have been replaced);
+        notes its size."""
         for _ in range(10):
             assert self._fd is not None
             try:
@@ -129,6 +136,7 @@ class ChainFile:
             except OSError as exc:
                 raise self._error("cannot lock audit log", exc) from exc
             if there is not None and (there.st_ino, there.st_dev) == (here.st_ino, here.st_dev):
+                self._size = here.st_size
                 return self._fd
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             self._open()  # moved or deleted behind our back: follow the path
@@ -156,7 +164,9 @@ class ChainFile:
         committed = Mark(seq - 1, prev, size) if seq else EMPTY
         lines: list[bytes] = []
         try:
-            for event_dict in batch:
+            for n, event_dict in enumerate(batch, 1):
+                if n % _SEAL_RUN == 0:
+                    time.sleep(0)
                 event_dict["seq"] = seq
                 event_dict["prev"] = prev
                 line, prev = seal(canonical(event_dict))

@@ -219,7 +219,9 @@ class AuditLog:
 
     def _wake_writer(self) -> None:
         if self._writer is None or not self._writer.is_alive():
-            self._writer = threading.Thread(target=self._run, name=f"agentguard-audit {self.path.name}", daemon=True)
+            self._writer = threading.Thread(
+                target=self._run, name=f"agentguard-audit {self.path.name}", daemon=True
+            )
             self._writer_idle = False
             self._writer.start()
         elif self._writer_idle:
