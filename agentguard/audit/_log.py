@@ -26,7 +26,11 @@ from agentguard.audit._redact import redact_processor
 from agentguard.errors import AuditError
 from agentguard.settings import Durability
 
-__all__ = ["AuditLog"]
+__all__ = ["LINGER_S", "AuditLog"]
+
+# Batch mode: how long the writer lets records gather before writing them (a kill -9 loses at
+# most the records of this window, and never more than ``batch_size``).
+LINGER_S = 0.005
 
 
 class _Mutex:
@@ -94,6 +98,7 @@ class AuditLog:
         self.durability = Durability(durability)
         self._waits = self.durability is Durability.FSYNC
         self.batch_size = batch_size
+        self._early = max(1, batch_size // 2)  # queued records that end the writer's lingering
         self._file = ChainFile(self.path, self._prepare)
         self._reset_queue()
         self._closed = False
@@ -119,6 +124,7 @@ class AuditLog:
         self._stopping = False
         self._writer: threading.Thread | None = None
         self._writer_idle = False
+        self._urgent = False  # someone waits for the queue to be written: no lingering
 
     # -- public API --------------------------------------------------------------------
 
@@ -142,7 +148,7 @@ class AuditLog:
             if self._closed:
                 raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
             while len(self._queue) + self._inflight >= self.batch_size and self._failure is None:
-                self._wake_writer()
+                self._wake_writer(urgent=True)
                 self._cond.wait()  # backpressure: the writer is behind; never drop a record
                 if self._closed:
                     raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
@@ -151,6 +157,8 @@ class AuditLog:
             if self._failure is None:
                 if self._writer_idle or self._writer is None:
                     self._wake_writer()
+                elif len(self._queue) == self._early:
+                    self._wake_writer(urgent=True)  # enough for a batch: stop lingering
                 if not self._waits:
                     return
             self._await(self._accepted)
@@ -208,7 +216,7 @@ class AuditLog:
         if self._failure is not None:
             self._retry = True
         failures = self._failures
-        self._wake_writer()
+        self._wake_writer(urgent=True)
         while self._durable < ticket:
             if self._failures != failures:
                 assert self._failure is not None
@@ -217,14 +225,17 @@ class AuditLog:
                 raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
             self._cond.wait()
 
-    def _wake_writer(self) -> None:
+    def _wake_writer(self, *, urgent: bool = False) -> None:
+        """Holding the condition: make sure the writer runs; ``urgent`` cuts its lingering short."""
+        if urgent:
+            self._urgent = True
         if self._writer is None or not self._writer.is_alive():
             self._writer = threading.Thread(
                 target=self._run, name=f"agentguard-audit {self.path.name}", daemon=True
             )
             self._writer_idle = False
             self._writer.start()
-        elif self._writer_idle:
+        elif self._writer_idle or urgent:
             self._writer_idle = False
             self._cond.notify_all()
 
@@ -240,7 +251,9 @@ class AuditLog:
                     self._writer_idle = True
                     self._cond.wait()
                 self._writer_idle = False
-                self._retry = False
+                if not self._waits:
+                    self._linger()
+                self._urgent = self._retry = False
                 batch = list(self._queue)
                 self._queue.clear()
                 self._inflight = len(batch)
@@ -261,6 +274,17 @@ class AuditLog:
                     self._failure = failure
                     self._failures += 1
                 self._cond.notify_all()
+
+    def _linger(self) -> None:
+        """Batch mode, holding the condition: let a group gather for up to ``LINGER_S`` (or until
+        half the queue is full, or someone waits), so a slow trickle of calls does not cost a
+        write and two fsyncs per record."""
+        deadline = time.monotonic() + LINGER_S
+        while not (self._urgent or self._retry or self._stopping) and len(self._queue) < self._early:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
 
     def _held_here(self) -> bool:
         return self._mutex.holder == threading.get_ident()
