@@ -417,7 +417,7 @@ def markdown(result: dict[str, Any]) -> str:
                         f"{_fmt(a['append_slowdown_vs_plain']['fsync'])}x",
                     ],
                     [
-                        "batch (64 per fsync)",
+                        "batch (queue of 64, group commit)",
                         r["batch64"],
                         r["batch64_plain_jsonl"],
                         f"{_fmt(a['append_slowdown_vs_plain']['batch64'])}x",
