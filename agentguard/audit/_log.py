@@ -31,6 +31,7 @@ __all__ = ["LINGER_S", "AuditLog"]
 # Batch mode: how long the writer lets records gather before writing them (a kill -9 loses at
 # most the records of this window, and never more than ``batch_size``).
 LINGER_S = 0.005
+IDLE_EXIT_S = 5.0  # the writer thread ends after this long without records
 
 
 class _Mutex:
@@ -240,16 +241,19 @@ class AuditLog:
             self._cond.notify_all()
 
     def _run(self) -> None:
-        """The writer thread: write whatever has queued, as one batch, until the log closes."""
+        """The writer thread: write whatever has queued, as one batch, until the log closes (or has
+        been idle for ``IDLE_EXIT_S``: the next record starts a new one, and a log nobody closes
+        is not kept alive by its thread)."""
         while True:
             with self._cond:
                 while not self._queue or (self._failure is not None and not self._retry):
-                    if self._stopping:
+                    if self._stopping or (self._writer_idle and not self._queue):
                         self._writer = None
+                        self._writer_idle = False
                         self._cond.notify_all()
                         return
                     self._writer_idle = True
-                    self._cond.wait()
+                    self._cond.wait(IDLE_EXIT_S)
                 self._writer_idle = False
                 if not self._waits:
                     self._linger()

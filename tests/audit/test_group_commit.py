@@ -232,3 +232,17 @@ def test_batch_mode_a_write_failure_in_the_writer_reaches_the_caller(tmp_path: P
     report = verify(path)
     assert report.ok, report
     assert 0 < report.records_verified < 1000
+
+
+def test_an_idle_writer_thread_ends_and_the_next_record_starts_another(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path, durability=Durability.FSYNC)
+    log.record("one")
+    writer = log._writer
+    assert writer is not None
+    writer.join(timeout=60)  # it ends on its own after IDLE_EXIT_S without records
+    assert not writer.is_alive()
+    log.record("two")  # durable on return, by a new writer thread
+    assert [r["event"] for r in read_records(path)] == ["one", "two"]
+    log.close()
+    assert verify(path).ok
