@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("mcp")
 
-from agentguard.integrations.mcp._stdio import is_pipe  # noqa: E402
+from agentguard.integrations.mcp._stdio import is_pipe
 
 REPO = Path(__file__).resolve().parents[2]
 
