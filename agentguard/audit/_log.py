@@ -190,7 +190,8 @@ class AuditLog:
     @property
     def buffered(self) -> int:
         """Records accepted but not yet written."""
-        return len(self._queue) + self._inflight
+        with self._cond:
+            return len(self._queue) + self._inflight
 
     def __enter__(self) -> AuditLog:
         return self
