@@ -44,7 +44,7 @@ class Durability(StrEnum):
 
 class AuditSettings(FrozenModel):
     durability: Durability = Durability.FSYNC
-    batch_size: int = Field(default=64, ge=1, le=100_000)
+    batch_size: int = Field(default=4096, ge=1, le=100_000)
     file: str = "audit.jsonl"
 
 

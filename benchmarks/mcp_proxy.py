@@ -3,7 +3,7 @@
 Both paths are what a desktop MCP client runs: a subprocess spoken to over stdio, here the SDK's own
 client. The server is ``benchmarks/mcp_echo_server.py`` (one ``echo`` tool). The proxied path adds a
 process hop, argument validation against the tool's schema, the policy decision and four audit
-records, with batched (64 per fsync) and per-record fsync durability.
+records, with batched (group commit in a writer thread) and per-record fsync durability.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ is timed again and again: ``mail.send`` decided by ``trusted(to)``, ``untrusted_
 ``carries_untrusted(body)``, ``every_url(body, ...)`` and ``session_read("secret")``, run and
 its result recorded in the session. It is timed twice: with an in-memory audit sink (what the
 guard and the provenance conditions cost; the issue's target, p50 <= 100 us and p99 <= 1 ms, is
-judged on this one) and with the real audit log in batch mode (whose periodic fsync sets the p99).
+judged on this one) and with the real audit log in batch mode (fsync in its writer thread).
 """
 
 from __future__ import annotations

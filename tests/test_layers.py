@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "sandbox": CORE,
     "tools": CORE | {"context", "sandbox", "policy"},
     # the steps behind the guard (receive, decide, approve, execute, their records; its session methods)
-    "_guard": CORE | {"context", "registry", "session"},
+    "_guard": CORE | {"context", "registry", "session", "audit"},
     # the one module that knows the order of the steps, and what sits on top of it
     "guard": CORE | {"_guard", "context", "registry", "policy", "approval", "audit", "tools"},
     "integrations": CORE | {"guard", "session"},

@@ -3,6 +3,8 @@ one ``policy.decided`` record."""
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from agentguard._guard.records import record, resolved_field
 from agentguard.errors import PolicyDenied
 from agentguard.models import Decision, Effect, ToolCall
@@ -16,11 +18,23 @@ __all__ = ["decide", "policy_decide"]
 def policy_decide(policy: PolicyDecider, call: ToolCall) -> Decision:
     """The policy's decision, unrecorded; a policy that fails is a deny whose reason is the failure."""
     try:
-        if isinstance(policy, RefreshablePolicy):
+        if _refreshable(policy):
             policy.refresh_due()
         return policy.decide(call)
     except Exception as exc:  # noqa: BLE001 - fail closed on any policy failure
         return Decision(effect=Effect.DENY, reason=f"policy evaluation failed: {exc}")
+
+
+_REFRESHABLE: dict[type, bool] = {}
+
+
+def _refreshable(policy: object) -> TypeGuard[RefreshablePolicy]:
+    """``isinstance(policy, RefreshablePolicy)``, answered once per class: a runtime protocol check
+    looks up every member each time (3 us, on every guarded call)."""
+    known = _REFRESHABLE.get(type(policy))
+    if known is None:
+        known = _REFRESHABLE[type(policy)] = isinstance(policy, RefreshablePolicy)
+    return known
 
 
 def decide(policy: PolicyDecider, audit: AuditSink, call: ToolCall, *, edited: bool = False) -> Decision:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 from pydantic import ValidationError
 
 from agentguard._guard.records import record
+from agentguard.audit import vouch
 from agentguard.errors import AgentGuardError, InvalidArguments, UnknownTool
 from agentguard.models import ToolCall, new_id
 from agentguard.pipeline import AuditSink
@@ -35,7 +36,7 @@ def receive(
     """Record ``call.received``; return the tool and the call with validated arguments, or record
     ``call.rejected`` and raise (``UnknownTool``, ``InvalidArguments``)."""
     fields: dict[str, Any] = {
-        "id": new_id(),
+        "id": vouch(new_id()),  # random: nothing in it for the audit log's redaction to find
         "agent": agent,
         "tool": tool,
         "arguments": dict(arguments),

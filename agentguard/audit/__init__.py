@@ -12,7 +12,7 @@ from agentguard.audit._chain import GENESIS, checkpoint_path
 from agentguard.audit._log import AuditLog
 from agentguard.audit._read import CallIndex, CallInfo, follow, parse_since, query, read_last, read_records
 from agentguard.audit._recover import ACKNOWLEDGED, RECOVERED, SEGMENT
-from agentguard.audit._redact import REDACTED, redact, redact_processor
+from agentguard.audit._redact import REDACTED, redact, redact_processor, vouch
 from agentguard.audit._verify import (
     Acknowledgement,
     BadRecord,
@@ -50,4 +50,5 @@ __all__ = [
     "redact",
     "redact_processor",
     "verify",
+    "vouch",
 ]

@@ -142,12 +142,21 @@ def _mark(data: Any) -> Mark:
 
 def read_checkpoint(log: Path) -> Checkpoint | None:
     """The checkpoint beside ``log``, ``None`` if there is none; ``CheckpointError`` if unreadable."""
-    try:
-        raw = checkpoint_path(log).read_bytes()
+    try:  # os-level: the writer thread reads it on every batch, and each call hands the GIL over
+        fd = os.open(checkpoint_path(log), os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint: {exc.strerror}") from exc
+    try:
+        chunks = [os.read(fd, 1 << 16)]
+        while len(chunks[-1]) == 1 << 16:  # a short read of a regular file is its end
+            chunks.append(os.read(fd, 1 << 16))
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

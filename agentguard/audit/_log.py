@@ -1,62 +1,43 @@
 """The writer: ``AuditLog`` appends hash-chained records, safely across threads, processes and crashes.
 
-Records pass through two chains of plain (structlog-style) processors. At ``record()`` time, in
-the caller's thread and outside every lock: timestamp, then redaction. At flush time, holding an
-exclusive ``flock`` on the file: chain link (``seq``/``prev``), then render (canonical JSON +
-hash). The chain position is only known under the lock: another process may have appended since.
+A record is stamped and redacted in the caller's thread, outside every lock, then handed to the
+log's writer thread through a bounded queue (group commit). The writer owns the file: it takes
+whatever has queued up, chains, writes and fsyncs it as one batch (``ChainFile``), and wakes the
+callers waiting for it. In ``fsync`` mode ``record`` waits for its own record's fsync (callers that
+arrive together share one); in ``batch`` mode it returns once the record is queued.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import logging
-import os
-import stat
+import collections
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import structlog
 from structlog.typing import EventDict
 
 from agentguard.audit import _lifecycle
-from agentguard.audit._chain import (
-    EMPTY,
-    GENESIS,
-    RESERVED,
-    SUFFIX_LEN,
-    Checkpoint,
-    CheckpointError,
-    Mark,
-    canonical,
-    read_checkpoint,
-    remove_stale_temps,
-    seal,
-    write_checkpoint,
-)
-from agentguard.audit._recover import SEGMENT, examine
+from agentguard.audit._chain import RESERVED
+from agentguard.audit._file import ChainFile
 from agentguard.audit._redact import redact_processor
 from agentguard.errors import AuditError
 from agentguard.settings import Durability
 
-__all__ = ["AuditLog"]
+__all__ = ["LINGER_S", "AuditLog"]
 
-_logger = logging.getLogger("agentguard.audit")
-
-
-class _Pending:
-    """Stamped, redacted event dicts waiting to be sealed and written."""
-
-    def __init__(self) -> None:
-        self.items: list[EventDict] = []
+# Batch mode: how long the writer lets records gather before writing them (a kill -9 loses at
+# most the records of this window, and never more than ``batch_size``).
+LINGER_S = 0.005
+IDLE_EXIT_S = 5.0  # the writer thread ends after this long without records
 
 
 class _Mutex:
     """A re-entrant lock that knows which thread holds it: a signal handler must not flush a log
-    the interrupted code is in the middle of writing (see ``_lifecycle``)."""
+    the interrupted code is in the middle of queueing to (see ``_lifecycle``). It is also the lock
+    of the log's condition, so it gives up and restores its holder around ``wait``."""
 
     __slots__ = ("_depth", "_lock", "holder")
 
@@ -65,12 +46,12 @@ class _Mutex:
         self._depth = 0
         self.holder: int | None = None
 
-    def __enter__(self) -> None:
+    def acquire(self) -> None:
         self._lock.acquire()
         self.holder = threading.get_ident()
         self._depth += 1
 
-    def __exit__(self, *_: object) -> None:
+    def release(self) -> None:
         self._depth -= 1
         outermost = self._depth == 0
         if outermost:
@@ -79,135 +60,138 @@ class _Mutex:
         if outermost and _lifecycle.deferred_signal():
             _lifecycle.deliver_deferred()
 
+    __enter__ = acquire
 
-class _Lines:
-    """Wrapped logger of the second stage: collects finished lines."""
+    def __exit__(self, *_: object) -> None:
+        self.release()
 
-    def __init__(self) -> None:
-        self.items: list[bytes] = []
+    # the protocol threading.Condition uses on its lock
+    def _release_save(self) -> tuple[Any, int]:
+        depth, self._depth, self.holder = self._depth, 0, None
+        return self._lock._release_save(), depth  # type: ignore[attr-defined]
 
-    def info(self, line: bytes) -> None:
-        self.items.append(line)
+    def _acquire_restore(self, saved: tuple[Any, int]) -> None:
+        self._lock._acquire_restore(saved[0])  # type: ignore[attr-defined]
+        self._depth, self.holder = saved[1], threading.get_ident()
 
-
-class _ChainState:
-    """Where the chain continues: next ``seq`` and the hash the next record links to."""
-
-    def __init__(self) -> None:
-        self.seq = 0
-        self.prev = GENESIS
-
-    def link(self, _logger: Any, _method: str, event_dict: EventDict) -> EventDict:
-        """Processor: give the record its place in the chain."""
-        event_dict["seq"] = self.seq
-        event_dict["prev"] = self.prev
-        return event_dict
-
-    def render(self, _logger: Any, _method: str, event_dict: EventDict) -> bytes:
-        """Processor: canonical JSON, hashed, as one line; advances the chain."""
-        line, digest = seal(canonical(event_dict))
-        self.seq += 1
-        self.prev = digest
-        return line
-
-
-def _now_tag() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    def _is_owned(self) -> bool:
+        return self.holder == threading.get_ident()
 
 
 class AuditLog:
     """A hash-chained JSON Lines audit log; satisfies ``agentguard.pipeline.AuditSink``.
 
     ``Durability.FSYNC``: each record is on disk (and the checkpoint updated) before ``record``
-    returns. ``Durability.BATCH``: up to ``batch_size`` records are buffered and written with one
-    fsync; they are flushed on ``flush()``, ``close()``, at interpreter exit and on SIGTERM/SIGHUP
-    (see ``_lifecycle``). Any failure to write raises ``AuditError`` (or, at exit, is reported on
-    stderr with a non-zero exit status), never a silent drop.
+    returns. ``Durability.BATCH``: ``record`` returns once the record is queued; the writer thread
+    writes what has queued with one fsync, at once, and at most ``batch_size`` records wait
+    (``record`` waits for room beyond that, never drops one). They are also flushed on ``flush()``,
+    ``close()``, at interpreter exit and on SIGTERM/SIGHUP (see ``_lifecycle``). Any failure to
+    write raises ``AuditError`` (or, at exit, is reported on stderr with a non-zero exit status),
+    never a silent drop.
     """
 
     def __init__(
-        self, path: Path, *, durability: Durability = Durability.FSYNC, batch_size: int = 64
+        self, path: Path, *, durability: Durability = Durability.FSYNC, batch_size: int = 4096
     ) -> None:
         if batch_size < 1:
             raise AuditError(f"{path}: batch_size must be at least 1", path=str(path))
         self.path = Path(path)
         self.durability = Durability(durability)
-        self.batch_size = 1 if self.durability is Durability.FSYNC else batch_size
-        self._mutex = _Mutex()
-        self._fd: int | None = None
-        self._end = -1  # byte offset just after the last record we know of; -1 = resync needed
-        self._checkpoint: Checkpoint | None = None  # the checkpoint as we last wrote or accepted it
-        self._chain = _ChainState()
-        self._pending = _Pending()
-        self._lines = _Lines()
+        self._waits = self.durability is Durability.FSYNC
+        self.batch_size = batch_size
+        self._early = max(1, batch_size // 2)  # queued records that end the writer's lingering
+        self._file = ChainFile(self.path, self._prepare)
+        self._reset_queue()
         self._closed = False
-        # Stamping and redaction run in the caller's thread before any lock is taken: redacting a
-        # large argument must not hold up other writers (docs/audit.md).
-        self._prepare_chain = (
-            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
-            redact_processor,
-        )
-        # The sealing processors run as a plain chain under the file lock, where each record's
-        # place is known; a second BoundLogger there only added overhead per record.
-        self._seal_chain = (self._chain.link, self._chain.render)
         with self._mutex:
-            self._open()
             try:
-                self._flush_locked(force=True)  # repairs a torn tail / stale checkpoint right away
+                self._file.write([], force=True)  # repairs a torn tail / stale checkpoint right away
             except BaseException:
                 self._closed = True
-                if self._fd is not None:
-                    os.close(self._fd)
-                    self._fd = None
+                self._file.close()
                 raise
         _lifecycle.track(self, buffers=self.durability is Durability.BATCH)
+
+    def _reset_queue(self) -> None:
+        self._mutex = _Mutex()
+        self._cond = threading.Condition(self._mutex)  # type: ignore[arg-type]
+        self._queue: collections.deque[EventDict] = collections.deque()
+        self._inflight = 0  # records the writer has taken and is writing
+        self._accepted = 0  # records queued so far; a record's ticket is its number
+        self._durable = 0  # records written and fsynced so far (in queue order)
+        self._failure: AuditError | None = None  # the last write failed; the writer waits for a retry
+        self._failures = 0  # how many writes failed: a waiter seeing this change gives up
+        self._retry = False  # a caller asked the writer to try again after a failure
+        self._stopping = False
+        self._writer: threading.Thread | None = None
+        self._writer_idle = False
+        self._urgent = False  # someone waits for the queue to be written: no lingering
 
     # -- public API --------------------------------------------------------------------
 
     def record(self, event: str, /, **fields: Any) -> None:
-        """Append one record. Raises ``AuditError`` if it cannot be made durable (fsync mode)."""
-        safe = fields
-        if RESERVED.intersection(fields):
-            safe = {_free_key(k, fields): v for k, v in fields.items()}
+        """Append one record. Raises ``AuditError`` if it cannot be made durable (fsync mode), or if
+        the log has failed to write and still cannot (batch mode: the record stays queued)."""
         if self._closed:
             raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
+        if not RESERVED.isdisjoint(fields):
+            fields = {_free_key(k, fields): v for k, v in fields.items()}
         try:
-            prepared = self._prepare(event, safe)
+            # Stamping and redaction run in the caller's thread before any lock is taken: redacting
+            # a large argument must not hold up other writers (docs/audit.md). ``fields`` is this
+            # call's own dict (from ``**``), so it becomes the record without a copy.
+            prepared = self._prepare(event, fields)
         except Exception as exc:  # a processor must never lose a record silently
             raise AuditError(
                 f"{self.path}: cannot prepare audit record {event!r}: {exc}", path=str(self.path)
             ) from exc
-        with self._mutex:  # from here on only chaining and writing
+        with self._cond:  # from here on only queueing (and, in fsync mode, waiting)
             if self._closed:
                 raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
-            self._pending.items.append(prepared)
-            if len(self._pending.items) >= self.batch_size:
-                self._flush_locked()
+            while len(self._queue) + self._inflight >= self.batch_size and self._failure is None:
+                self._wake_writer(urgent=True)
+                self._cond.wait()  # backpressure: the writer is behind; never drop a record
+                if self._closed:
+                    raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
+            self._queue.append(prepared)
+            self._accepted += 1
+            if self._failure is None:
+                if self._writer_idle or self._writer is None:
+                    self._wake_writer()
+                elif len(self._queue) == self._early:
+                    self._wake_writer(urgent=True)  # enough for a batch: stop lingering
+                if not self._waits:
+                    return
+            self._await(self._accepted)
 
     def flush(self) -> None:
-        """Write buffered records and fsync them; raises ``AuditError`` on failure (they stay buffered)."""
-        with self._mutex:
+        """Write queued records and fsync them; raises ``AuditError`` on failure (they stay queued)."""
+        with self._cond:
             if not self._closed:
-                self._flush_locked()
+                self._await(self._accepted)
 
     def close(self) -> None:
         """Flush and release the file. Idempotent."""
-        with self._mutex:
+        with self._cond:
             if self._closed:
                 return
             try:
-                self._flush_locked()
+                self._await(self._accepted)
             finally:
                 self._closed = True
+                self._stopping = True
                 _lifecycle.untrack(self)
-                if self._fd is not None:
-                    os.close(self._fd)
-                    self._fd = None
+                self._cond.notify_all()
+                writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join()
+        self._file.close()
 
     @property
     def buffered(self) -> int:
-        """Records accepted but not yet written (batch mode)."""
-        return len(self._pending.items)
+        """Records accepted but not yet written."""
+        with self._cond:
+            return len(self._queue) + self._inflight
 
     def __enter__(self) -> AuditLog:
         return self
@@ -223,151 +207,114 @@ class AuditLog:
     # -- internals ---------------------------------------------------------------------
 
     def _prepare(self, event: str, fields: dict[str, Any]) -> EventDict:
-        event_dict: EventDict = dict(fields)
-        event_dict["event"] = event
-        for processor in self._prepare_chain:
-            event_dict = processor(None, "info", event_dict)
-        return event_dict
+        fields["ts"] = iso_now()
+        fields["event"] = event
+        return redact_processor(None, "info", fields)
+
+    def _await(self, ticket: int) -> None:
+        """Holding the condition: wait until the first ``ticket`` records are durable."""
+        if self._durable >= ticket:
+            return
+        if self._failure is not None:
+            self._retry = True
+        failures = self._failures
+        self._wake_writer(urgent=True)
+        while self._durable < ticket:
+            if self._failures != failures:
+                assert self._failure is not None
+                raise self._failure
+            if self._closed and self._writer is None:
+                raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
+            self._cond.wait()
+
+    def _wake_writer(self, *, urgent: bool = False) -> None:
+        """Holding the condition: make sure the writer runs; ``urgent`` cuts its lingering short."""
+        if urgent:
+            self._urgent = True
+        if self._writer is None or not self._writer.is_alive():
+            self._writer = threading.Thread(
+                target=self._run, name=f"agentguard-audit {self.path.name}", daemon=True
+            )
+            self._writer_idle = False
+            self._writer.start()
+        elif self._writer_idle or urgent:
+            self._writer_idle = False
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        """The writer thread: write whatever has queued, as one batch, until the log closes (or has
+        been idle for ``IDLE_EXIT_S``: the next record starts a new one, and a log nobody closes
+        is not kept alive by its thread)."""
+        while True:
+            with self._cond:
+                while not self._queue or (self._failure is not None and not self._retry):
+                    if self._stopping or (self._writer_idle and not self._queue):
+                        self._writer = None
+                        self._writer_idle = False
+                        self._cond.notify_all()
+                        return
+                    self._writer_idle = True
+                    self._cond.wait(IDLE_EXIT_S)
+                self._writer_idle = False
+                if not self._waits:
+                    self._linger()
+                self._urgent = self._retry = False
+                batch = list(self._queue)
+                self._queue.clear()
+                self._inflight = len(batch)
+            failure: AuditError | None = None
+            try:
+                self._file.write(batch)
+            except AuditError as exc:
+                failure = exc
+            except Exception as exc:  # noqa: BLE001 - whatever it was, the callers must hear of it
+                failure = AuditError(f"{self.path}: cannot write audit log: {exc}", path=str(self.path))
+            with self._cond:
+                self._inflight = 0
+                if failure is None:
+                    self._durable += len(batch)
+                    self._failure = None
+                else:  # back to the front of the queue, in order; written on the next retry
+                    self._queue.extendleft(reversed(batch))
+                    self._failure = failure
+                    self._failures += 1
+                self._cond.notify_all()
+
+    def _linger(self) -> None:
+        """Batch mode, holding the condition: let a group gather for up to ``LINGER_S`` (or until
+        half the queue is full, or someone waits), so a slow trickle of calls does not cost a
+        write and two fsyncs per record."""
+        deadline = time.monotonic() + LINGER_S
+        while not (self._urgent or self._retry or self._stopping) and len(self._queue) < self._early:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
 
     def _held_here(self) -> bool:
         return self._mutex.holder == threading.get_ident()
 
     def _forget_after_fork(self) -> None:
-        """In a forked child: the parent owns the buffered records, and a lock taken through the
-        inherited file description would not exclude the parent, so start with a fresh one."""
-        self._mutex = _Mutex()
-        self._pending.items.clear()
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
-        self._end = -1
+        """In a forked child: the parent owns the queued records (and the writer thread, which the
+        child does not have), and the file is opened afresh (see ``ChainFile.forget``)."""
+        self._reset_queue()
+        self._file.forget()
 
-    def _error(self, what: str, exc: OSError) -> AuditError:
-        return AuditError(f"{self.path}: {what}: {exc.strerror or exc}", path=str(self.path), errno=exc.errno)
 
-    def _open(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise self._error("cannot open audit log", exc) from exc
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise AuditError(f"{self.path}: audit log is not a regular file", path=str(self.path))
-        if self._fd is not None:
-            os.close(self._fd)
-        self._fd = fd
-        self._end = -1
+_second: list[tuple[int, str]] = [(-1, "")]  # the last whole second formatted, shared by all logs
 
-    def _lock(self) -> int:
-        """Take the exclusive lock on the file the path names now (it may have been replaced)."""
-        for _ in range(10):
-            assert self._fd is not None
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-                here = os.fstat(self._fd)
-                there = os.stat(self.path)
-            except FileNotFoundError:
-                there = None
-            except OSError as exc:
-                raise self._error("cannot lock audit log", exc) from exc
-            if there is not None and (there.st_ino, there.st_dev) == (here.st_ino, here.st_dev):
-                return self._fd
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            self._open()  # moved or deleted behind our back: follow the path
-        raise AuditError(f"{self.path}: audit log keeps being replaced; cannot lock it", path=str(self.path))
 
-    def _flush_locked(self, *, force: bool = False) -> None:
-        if not self._pending.items and not force:
-            return
-        if self._fd is None:
-            self._open()
-        fd = self._lock()
-        try:
-            if force:  # opening: no other writer is mid-checkpoint while we hold the lock
-                remove_stale_temps(self.path)
-            size = os.fstat(fd).st_size
-            if not self._tail_is_ours(fd, size):
-                size = self._resync(fd, size)
-            if not self._pending.items:
-                return
-            self._write_batch(fd, size)
-        except OSError as exc:
-            self._end = -1
-            raise self._error("cannot write audit log", exc) from exc
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-    def _tail_is_ours(self, fd: int, size: int) -> bool:
-        """Whether the file still ends with the record we wrote last (nobody appended since), and
-        the checkpoint is still the one we wrote (a rolled-back checkpoint is judged, not overwritten)."""
-        if self._end < 0 or size != self._end:
-            return False
-        try:
-            if read_checkpoint(self.path) != self._checkpoint:
-                return False
-        except CheckpointError:
-            return False
-        if size == 0:
-            return self._chain.seq == 0
-        if size < SUFFIX_LEN:
-            return False
-        tail = os.pread(fd, SUFFIX_LEN - 9, size - (SUFFIX_LEN - 9))
-        return tail[:64] == self._chain.prev.encode("ascii") and tail[-3:] == b'"}\n'
-
-    def _write_batch(self, fd: int, size: int) -> None:
-        seq, prev = self._chain.seq, self._chain.prev
-        committed = Mark(seq - 1, prev, size) if seq else EMPTY
-        self._lines.items.clear()
-        try:
-            for event_dict in self._pending.items:
-                sealed: Any = event_dict
-                for processor in self._seal_chain:
-                    sealed = processor(None, "info", sealed)
-                self._lines.info(sealed)
-        except Exception as exc:
-            self._chain.seq, self._chain.prev = seq, prev
-            raise AuditError(f"{self.path}: cannot render audit record: {exc}", path=str(self.path)) from exc
-        data = b"".join(self._lines.items)
-        target = Mark(self._chain.seq - 1, self._chain.prev, size + len(data))
-        try:
-            # Announce the batch first (durably), so a crash in the middle of it is recognisable
-            # as one and nothing else can pass for a crash.
-            write_checkpoint(self.path, Checkpoint(committed, target))
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        except OSError:
-            self._chain.seq, self._chain.prev = seq, prev
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, size)
-            raise
-        self._end = target.end
-        self._pending.items.clear()
-        self._checkpoint = Checkpoint(target)
-        write_checkpoint(self.path, self._checkpoint, sync=False)
-
-    def _resync(self, fd: int, size: int) -> int:
-        """Find the real last record, set the chain from it, and judge what happened to the file since
-        it was last checkpointed: crash debris is repaired and noted, anything else starts a new
-        segment (see ``_recover``). Returns the new size."""
-        found = examine(self.path, fd, size, _now_tag())
-        self._chain.seq, self._chain.prev = found.tail.seq + 1, found.tail.hash
-        self._end = found.tail.end
-        self._checkpoint = found.checkpoint  # if it needed a note, the batch carrying the note replaces it
-        for note in found.notes:
-            if note.event == SEGMENT:
-                _logger.error(
-                    "%s: %s (%s); starting a new segment: look into it, then run "
-                    "`agentguard audit acknowledge --reason ...`",
-                    self.path,
-                    note.fields["reason"],
-                    note.fields["detail"],
-                )
-        self._pending.items[0:0] = [self._prepare(note.event, note.fields) for note in found.notes]
-        return found.tail.end
+def iso_now() -> str:
+    """The time now as ISO 8601 UTC with microseconds (``2026-01-31T12:00:00.123456Z``), the form
+    structlog's ``TimeStamper(fmt="iso", utc=True)`` writes, at a fifth of its cost: the date and
+    time of day are formatted once a second."""
+    sec, ns = divmod(time.time_ns(), 1_000_000_000)
+    cached, prefix = _second[0]
+    if sec != cached:
+        prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second[0] = (sec, prefix)
+    us = ns // 1000
+    return f"{prefix}.{us:06d}Z" if us else f"{prefix}Z"
 
 
 def _free_key(key: str, fields: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from structlog.typing import EventDict
 from agentguard.audit._chain import RESERVED
 from agentguard.detectors import is_sensitive_key, redact_text
 
-__all__ = ["REDACTED", "redact", "redact_processor"]
+__all__ = ["REDACTED", "redact", "redact_processor", "vouch"]
 
 REDACTED = "[REDACTED]"
 _MAX_DEPTH = 64
@@ -45,6 +45,16 @@ def _text(value: str) -> str:
             _seen.clear()
         _seen[value] = out
     return out
+
+
+def vouch(text: str) -> str:
+    """Remember ``text`` (returned as is) as holding nothing to redact. For ids this process drew
+    from random bytes, like a call id: every record of the call repeats it, and scanning a fresh one
+    (hex, so its decoded view is looked at too) was a fifth of an audited call's cost."""
+    if len(_seen) >= _CACHE_ENTRIES:
+        _seen.clear()
+    _seen[text] = text
+    return text
 
 
 def _scan_text(value: str) -> str:

@@ -33,9 +33,10 @@ default_effect = "deny"
 agent = "agent"
 
 [audit]
-# fsync: every record is on disk before the call goes on. batch: faster, loses the last batch on a crash.
+# fsync: every record is on disk before the call goes on. batch: written in the background; a crash
+# loses the records still queued (at most batch_size).
 durability = "fsync"
-batch_size = 64
+batch_size = 4096
 
 [approval]
 # Seconds a call waits for a person before on_timeout applies (a rule's timeout(N) overrides it).

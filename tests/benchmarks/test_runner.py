@@ -51,6 +51,9 @@ def test_smoke_run_writes_json_markdown_and_plots(smoke: tuple[dict[str, Any], P
     assert o["batch"]["call"]["n"] == 300
     assert o["fsync"]["call"]["n"] == 30
     assert isinstance(o["target_met"], bool)
+    assert o["guard_call_p50_us"] == o["batch"]["call"]["p50_us"] > 0
+    assert o["guard_call_p99_us"] == o["batch"]["call"]["p99_us"] >= o["guard_call_p50_us"]
+    assert o["memory"]["call"]["n"] == 300
     m = data["mcp"]
     assert m["direct"]["n"] == m["proxy_batch"]["n"] == m["proxy_fsync"]["n"] == 5
     assert m["proxy_batch"]["p50_ms"] > 0

@@ -26,7 +26,6 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.session import ServerSession
-from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
@@ -41,6 +40,7 @@ from agentguard.integrations._arguments import (
 )
 from agentguard.integrations.mcp._back_channel import BackChannel
 from agentguard.integrations.mcp._naming import policy_tool_name, server_name_from_command
+from agentguard.integrations.mcp._stdio import fast_stdio_server
 from agentguard.models import Decision, Effect
 from agentguard.pipeline import ListablePolicy
 from agentguard.session import Session
@@ -236,7 +236,7 @@ class McpProxy:
     # -- running ----------------------------------------------------------------------------------
     async def serve_stdio(self) -> None:
         """Serve the agent on this process's stdin/stdout until it disconnects."""
-        async with stdio_server() as (read, write):
+        async with fast_stdio_server() as (read, write):
             await self.run(read, write)
 
     async def serve_http(

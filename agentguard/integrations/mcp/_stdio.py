@@ -1,0 +1,114 @@
+"""stdin/stdout for the proxy's agent side without a thread hop per message.
+
+The SDK's ``stdio_server`` reads each line and writes (then flushes) each reply through anyio's
+worker threads: three thread hops per ``tools/call``, a third of what the proxy added to a call.
+When stdin and stdout are pipes or sockets (what an MCP client gives a server it starts), they are
+served by the event loop itself; anything else (a terminal, a file) keeps the SDK's own streams.
+As the SDK does, fd 0 and 1 point at the null device and stderr while serving, so stray output
+from a library cannot corrupt the wire; they are restored on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+from collections.abc import AsyncIterator
+from typing import Any
+
+from mcp.server.stdio import stdio_server
+
+__all__ = ["fast_stdio_server", "is_pipe"]
+
+# A message is one line; the proxy refuses arguments past its own limit after reading them, so the
+# reader only has to hold any line a client may legitimately send.
+_LINE_LIMIT = 1 << 30
+
+
+def is_pipe(fd: int) -> bool:
+    """Whether ``fd`` is a pipe or a socket (the event loop can serve those without threads)."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+class _Lines:
+    """``async for line in ...`` over a pipe, as the SDK reads its stdin."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+
+    def __aiter__(self) -> _Lines:
+        return self
+
+    async def __anext__(self) -> str:
+        line = await self._reader.readline()
+        if not line:
+            raise StopAsyncIteration
+        return line.decode("utf-8", "replace")
+
+
+class _Out:
+    """``await write(text)`` / ``await flush()`` on a pipe, as the SDK writes its stdout."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+
+    async def write(self, text: str) -> None:
+        self._writer.write(text.encode("utf-8"))
+        await self._writer.drain()
+
+    async def flush(self) -> None:
+        return None
+
+
+@contextlib.asynccontextmanager
+async def fast_stdio_server() -> AsyncIterator[tuple[Any, Any]]:
+    """The SDK's ``stdio_server`` streams, served by the event loop when stdin and stdout are pipes."""
+    if not (is_pipe(0) and is_pipe(1)):
+        async with stdio_server() as streams:
+            yield streams
+        return
+    loop = asyncio.get_running_loop()
+    wire_in, wire_out = os.dup(0), os.dup(1)
+    saved = _divert()
+    try:
+        reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+        read_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(wire_in, "rb", buffering=0)
+        )
+        write_transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(wire_out, "wb", buffering=0)
+        )
+        writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
+        try:
+            async with stdio_server(_Lines(reader), _Out(writer)) as streams:  # type: ignore[arg-type]
+                yield streams
+        finally:
+            read_transport.close()
+            write_transport.close()
+    finally:
+        _restore(saved)
+
+
+def _divert() -> tuple[int, int]:
+    """Point fd 0 at the null device and fd 1 at stderr; returns the originals to restore."""
+    saved = (os.dup(0), os.dup(1))
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(null, 0)
+    finally:
+        os.close(null)
+    os.dup2(2, 1)
+    return saved
+
+
+def _restore(saved: tuple[int, int]) -> None:
+    for fd, original in zip((0, 1), saved, strict=True):
+        with contextlib.suppress(OSError):
+            os.dup2(original, fd)
+        with contextlib.suppress(OSError):
+            os.close(original)
