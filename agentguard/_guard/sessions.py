@@ -55,6 +55,14 @@ class GuardSessions:
         SessionRecorder(self.audit, agent or self.agent, framework).started(opened)
         return opened
 
+    def add_user_request(
+        self, session: Session, text: str, *, agent: str | None = None, framework: str | None = None
+    ) -> None:
+        """Add a later turn of the user's own text to ``session`` (audited as ``session.user_request``)."""
+        if text:
+            SessionRecorder(self.audit, agent or self.agent, framework).user_request(session, text)
+            session.add_user_request(text)
+
     def close_session(
         self, session: Session, *, agent: str | None = None, framework: str | None = None
     ) -> None:

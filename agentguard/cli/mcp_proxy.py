@@ -97,6 +97,12 @@ def _http_address(value: str) -> tuple[str, int]:
     help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio. Loopback only "
     "(127.0.0.1, ::1, localhost; default host 127.0.0.1), one agent session at a time.",
 )
+@click.option(
+    "--user-request-meta",
+    is_flag=True,
+    help="Trust the client's tools/call _meta[\"agentguard/user_request\"] as the user's own text "
+    "(provenance: from_user). Only for clients that put the user's words there, never the model's.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_app
 def mcp_proxy(
@@ -108,6 +114,7 @@ def mcp_proxy(
     policy_dir: Path | None,
     max_argument_bytes: int,
     http_address: str | None,
+    user_request_meta: bool,
     command: tuple[str, ...],
 ) -> None:
     """Serve MCP on stdin/stdout, fronting the real server COMMAND: every tools/call is decided by
@@ -149,6 +156,7 @@ def mcp_proxy(
                 agent=agent,
                 show_hidden=show_hidden,
                 max_argument_bytes=max_argument_bytes,
+                user_request_meta=user_request_meta,
             )
             click.echo(
                 f"agentguard mcp-proxy: {' '.join(command)!r} as mcp.{proxy.server_name}.*, policy "

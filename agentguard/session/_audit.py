@@ -24,6 +24,10 @@ class SessionRecorder:
             "session.started", session, user_request=session.user_request, vouched=len(session.vouched)
         )
 
+    def user_request(self, session: Session, text: str) -> None:
+        """A later turn of the user's text added to a running session (``session.user_request``)."""
+        self._record("session.user_request", session, user_request=text)
+
     def ended(self, session: Session, exc: BaseException | None = None) -> None:
         self._record(
             "session.ended",

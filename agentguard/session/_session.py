@@ -134,6 +134,16 @@ class Session:
     def __repr__(self) -> str:
         return f"Session({self.id!r}, {len(self.results)} results, marks={sorted(self._marks)})"
 
+    def add_user_request(self, text: str) -> None:
+        """Add a later turn of the user's own text (trusted input), for sessions that outlive one
+        request (an MCP connection whose client passes each turn). Never text a tool or model wrote."""
+        if not text:
+            return
+        with self._lock:
+            self.user_request = text if not self.user_request else f"{self.user_request}\n{text}"
+            source = self._source("user", "trusted")
+            self._index_value(text, source.index, USER)
+
     # -- reading -------------------------------------------------------------------------------
     @property
     def marks(self) -> frozenset[str]:

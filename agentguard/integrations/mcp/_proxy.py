@@ -174,6 +174,10 @@ class _ProxyServer(Server[Any]):
         )
 
 
+USER_REQUEST_META = "agentguard/user_request"
+"""The tools/call ``_meta`` key a trusted client uses to pass the user's own text (``user_request_meta``)."""
+
+
 class McpProxy:
     """Front a real MCP server so that every tool call it serves is guarded.
 
@@ -194,6 +198,7 @@ class McpProxy:
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
         errlog: TextIO | None = None,
+        user_request_meta: bool = False,
     ) -> None:
         if not command:
             raise ValueError("the MCP server command is empty")
@@ -204,6 +209,10 @@ class McpProxy:
         self.agent = agent
         self.show_hidden = show_hidden
         self.max_argument_bytes = max_argument_bytes
+        # Off by default: only a client (the host application, not the model) that puts the user's own
+        # text in tools/call ``_meta["agentguard/user_request"]`` may be trusted with this.
+        self.user_request_meta = user_request_meta
+        self._last_said: tuple[str, str] | None = None  # (session id, text): repeated turns added once
         self.session_id = f"mcp-{uuid.uuid4().hex[:12]}"
         # One guard session per agent connection (docs/provenance.md): opened at its first tools/call.
         self._session: Session | None = None
@@ -576,8 +585,14 @@ class McpProxy:
         async def forward(**decided: Any) -> Any:
             return await self._forward(ctx, upstream_name, decided)
 
+        session = self._session_for(ctx.session)
+        if self.user_request_meta:
+            said = (params.meta or {}).get(USER_REQUEST_META)
+            if isinstance(said, str) and said and (session.id, said) != self._last_said:
+                self._last_said = (session.id, said)
+                self.guard.add_user_request(session, said, agent=self.agent, framework=FRAMEWORK)
         try:
-            with self._session_for(ctx.session).active():
+            with session.active():
                 result: types.CallToolResult | types.InputRequiredResult = await self.guard.acall(
                     policy_name, arguments, agent=self.agent, framework=FRAMEWORK, invoke=forward
                 )
