@@ -185,6 +185,9 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
 _NUMBER = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
 
 
+_STRING_STOP = re.compile(r'["\\]')
+
+
 def _tokenize(text: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i = 0
@@ -204,18 +207,18 @@ def _tokenize(text: str) -> list[_Tok]:
             j = i + 1
             out: list[str] = []
             while True:
-                if j >= n:
+                stop = _STRING_STOP.search(text, j)  # runs of plain characters are copied whole
+                if stop is None:
                     raise ConditionError("unterminated string", col, text[i:])
-                ch = text[j]
-                if ch == "\\" and j + 1 < n:
-                    nxt = text[j + 1]
-                    out.append(nxt if nxt in '"\\' else "\\" + nxt)
-                    j += 2
-                elif ch == '"':
+                out.append(text[j : stop.start()])
+                j = stop.start()
+                if text[j] == '"':
                     break
-                else:
-                    out.append(ch)
-                    j += 1
+                if j + 1 >= n:  # a backslash that ends the text
+                    raise ConditionError("unterminated string", col, text[i:])
+                nxt = text[j + 1]
+                out.append(nxt if nxt in '"\\' else "\\" + nxt)
+                j += 2
             toks.append(_Tok("str", "".join(out), col, text[i : j + 1]))
             i = j + 1
         else:

@@ -31,6 +31,7 @@ from agentguard.policy._loader import (
     compile_env,
     condition_cache_key,
     load_policy,
+    paused_gc,
     policy_files,
 )
 from agentguard.policy._net_conditions import CannotTell
@@ -70,7 +71,8 @@ class _State:
     facts: FactSource | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.index = RuleIndex(self.loaded.rules, self.loaded.roles)
+        with paused_gc():
+            self.index = RuleIndex(self.loaded.rules, self.loaded.roles)
         static = self.loaded.facts
         self.facts = self.runtime_facts if static.empty else CombinedFacts(static, self.runtime_facts)
 
