@@ -47,6 +47,7 @@ __all__ = ["GRANTS_FILE", "PolicyEngine", "lint_policy"]
 
 _VERB = {Effect.DENY: "denied by", Effect.ASK: "approval required by", Effect.ALLOW: "allowed by"}
 _CACHE_LIMIT = 10_000
+VERDICT_CACHE_LIMIT = 50_000
 # How stale a hand-edited policy file may be; grants (extra files) are re-checked on every call.
 POLICY_RECHECK_S = 0.5
 
@@ -69,6 +70,8 @@ class _State:
     runtime_facts: FactSource | None = None
     index: RuleIndex = field(init=False)
     facts: FactSource | None = field(init=False)
+    # matched rules (their load order; ~order when matched as "cannot tell") -> the Decision
+    verdicts: dict[tuple[int, ...], Decision] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         with paused_gc():
@@ -505,9 +508,7 @@ class PolicyEngine:
         key = tuple(hits)
         decision = plan.memo.get(key)
         if decision is None:
-            rules = [plan.rules[i if i >= 0 else ~i] for i in hits]
-            unsure = frozenset(plan.rules[~i].ref for i in hits if i < 0)
-            decision = self._verdict(rules, unsure)
+            decision = self._shared_verdict(state, plan.rules, hits)
             if len(plan.memo) < MEMO_LIMIT:
                 plan.memo[key] = decision
         resolved_addresses = recorder.answers() if recorder is not None else {}
@@ -516,6 +517,20 @@ class PolicyEngine:
             decision = decision.model_copy(update={"reason": reason, "resolved": resolved_addresses})
         if resolved is not None:
             decision = decision.model_copy(update={"arguments": resolved})
+        return decision
+
+    def _shared_verdict(self, state: _State, rules: Sequence[Rule], hits: Sequence[int]) -> Decision:
+        """The verdict for these matched rules, shared by every (agent, tool) plan of the policy: a new
+        pair mostly matches what others did (no rule at all, most often)."""
+        key = tuple(rules[i].order if i >= 0 else ~rules[~i].order for i in hits)
+        decision = state.verdicts.get(key)
+        if decision is None:
+            matched = [rules[i if i >= 0 else ~i] for i in hits]
+            unsure = frozenset(rules[~i].ref for i in hits if i < 0)
+            decision = self._verdict(matched, unsure)
+            if len(state.verdicts) >= VERDICT_CACHE_LIMIT:
+                state.verdicts.clear()
+            state.verdicts[key] = decision
         return decision
 
     def _resolve_paths(

@@ -188,6 +188,8 @@ def _translate(pattern: str) -> str:
     return "".join(out)
 
 
+_UNDER = re2.compile(r"(/?)((?:[A-Za-z0-9_.\-]+/+)+)\*\*")  # "/data/svc1/**": everything under a directory
+_SLASH_RUNS = re2.compile(r"/{2,}")
 _CANNOT_FAIL = re2.compile(r"[^\[\]{}\\\x{e000}-\x{e002}]*")
 
 
@@ -199,12 +201,18 @@ class Glob:
     pattern is compiled at once, so a bad one is an error when the policy loads.
     """
 
-    __slots__ = ("_ignore_case", "_regex", "pattern")
+    __slots__ = ("_ignore_case", "_regex", "_under", "pattern")
 
     def __init__(self, pattern: str, *, ignore_case: bool = False) -> None:
         self.pattern = pattern
         self._ignore_case = ignore_case
         self._regex: Any = None
+        self._under: str | None = None  # "dir/**" patterns: the directory, slash runs collapsed, with "/"
+        under = None if ignore_case else _UNDER.fullmatch(pattern)
+        if under is not None:
+            segments = [s for s in under.group(2).split("/") if s]
+            if "." not in segments and ".." not in segments:
+                self._under = under.group(1) + "/".join(segments) + "/"
         if _CANNOT_FAIL.fullmatch(pattern) is None:
             self._regex = self._compile()
 
@@ -221,7 +229,19 @@ class Glob:
         except re2.error as exc:
             raise GlobError(f"cannot compile: {exc}") from None
 
+    def _match_under(self, under: str, value: str) -> bool:
+        """``dir/**`` without a regex: the value, slash runs collapsed, starts with ``dir/`` and no
+        segment after it is ``.`` or ``..`` (the tests compare this with the compiled pattern)."""
+        if "//" in value:
+            value = _SLASH_RUNS.sub("/", value)
+        if not value.startswith(under):
+            return False
+        rest = value[len(under) :]
+        return "." not in rest or all(s != "." and s != ".." for s in rest.split("/"))
+
     def match(self, value: str) -> bool:
+        if self._under is not None:
+            return self._match_under(self._under, value)
         regex = self._regex
         if regex is None:
             regex = self._regex = self._compile()

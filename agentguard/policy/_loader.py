@@ -51,7 +51,7 @@ LEGACY_MATCHER = EXPECTED_MATCHER.replace("p.cond, p.act)", "p.cond)")
 EXPECTED_EFFECT = "some(where (p.eft == allow))"
 MAX_ROLE_DEPTH = 9  # casbin's default role manager follows at most 10 levels, the member itself included
 _GLOB_CHARS = re.compile(r"[*?\[\]{}\\]")
-_ONE_SEGMENT = re.compile(r"^[a-z0-9._\-:!*?]+$")  # literal text, * and ?; no /, classes or braces
+_ONE_SEGMENT = re.compile(r"^[a-z0-9._\-:!*?\[\]]+$")  # one segment, no braces
 _TOOL_PATTERN_CHARS = re.compile(r"^[a-z0-9._\-/:*?\[\]!{}]+$")
 
 
@@ -61,9 +61,9 @@ class ToolPattern:
     Compiling a glob with wcmatch costs ~60 us, which at 100,000 rules is most of a load, so it is
     done on first use. Only a brace expansion can fail to compile (too many expansions), so a pattern
     with ``{`` is compiled at once and a bad one is a load error. A one-segment pattern made of
-    literal text, ``*`` and ``?`` is matched without any regex against names with no ``/`` that do not
-    start with ``.`` (where wcmatch's ``*`` and ``?`` are plain wildcards): the tests compare it with
-    casbin's ``globMatch``.
+    literal text, ``*``, ``?`` and plain classes is matched without any regex against names with no
+    ``/`` that do not start with ``.`` (where wcmatch's ``*`` and ``?`` are plain wildcards): the tests
+    compare it with casbin's ``globMatch``.
     """
 
     __slots__ = ("_matcher", "_parts", "literal", "text")
@@ -73,11 +73,11 @@ class ToolPattern:
         globby = _GLOB_CHARS.search(text) is not None
         self.literal = None if globby or "/" in text else text
         self._matcher: Any = None
-        self._parts: tuple[str, ...] | None = None
+        self._parts: tuple[_Piece, ...] | None = None
         if globby and "{" in text:
             self._matcher = self._compile()  # now, so a bad pattern is a load error
-        elif globby and "**" not in text and _ONE_SEGMENT.match(text):
-            self._parts = tuple(text.split("*"))
+        elif globby:
+            self._parts = _simple_parts(text)
 
     def _compile(self) -> Any:
         pattern = self.text[1:] if self.text.startswith("*/") else self.text
@@ -101,18 +101,68 @@ class ToolPattern:
         return bool(self.matcher.match(tool))
 
 
-def _part_at(part: str, name: str, at: int) -> bool:
-    """Whether ``part`` (literal text and ``?``) matches ``name`` at ``at``."""
-    if "?" not in part:
+# One piece of a pattern between stars: plain text, or per character a literal, None for "?" or a
+# class (its characters and whether it is negated).
+_Piece = str | tuple[str | tuple[frozenset[str], bool] | None, ...]
+_SIMPLE_CLASS = re.compile(r"\[(!?)((?:[a-z0-9](?:-[a-z0-9])?)+)\]")
+
+
+def _simple_parts(text: str) -> tuple[_Piece, ...] | None:
+    """``text`` split at ``*`` into pieces, or None when it has more than literal text, ``*``, ``?``
+    and plain classes (``[a-c9]``, ``[!x]``) in one segment."""
+    if "**" in text or not _ONE_SEGMENT.match(text):
+        return None
+    pieces: list[_Piece] = []
+    current: list[str | tuple[frozenset[str], bool] | None] = []
+    i = 0
+    while i <= len(text):
+        c = text[i] if i < len(text) else "*"
+        if c == "*":
+            plain = all(isinstance(e, str) for e in current)
+            pieces.append("".join(e for e in current if isinstance(e, str)) if plain else tuple(current))
+            current = []
+            i += 1
+        elif c == "?":
+            current.append(None)
+            i += 1
+        elif c == "[":
+            found = _SIMPLE_CLASS.match(text, i)
+            if found is None:
+                return None
+            chars: set[str] = set()
+            body = found.group(2)
+            for lo, hi in re.findall(r"([a-z0-9])(?:-([a-z0-9]))?", body):
+                if hi and hi < lo:
+                    return None
+                chars.update(chr(x) for x in range(ord(lo), ord(hi or lo) + 1))
+            current.append((frozenset(chars), bool(found.group(1))))
+            i = found.end()
+        elif c in "]{}":
+            return None
+        else:
+            current.append(c)
+            i += 1
+    return tuple(pieces)
+
+
+def _part_at(part: _Piece, name: str, at: int) -> bool:
+    """Whether ``part`` matches ``name`` at ``at``."""
+    if isinstance(part, str):
         return name.startswith(part, at)
     if len(part) > len(name) - at:
         return False
-    return all(c == "?" or name[at + k] == c for k, c in enumerate(part))
+    for k, e in enumerate(part):
+        c = name[at + k]
+        if e is None or e == c:
+            continue
+        if isinstance(e, str) or (c in e[0]) is e[1]:
+            return False
+    return True
 
 
-def _find_part(part: str, name: str, start: int, end: int) -> int:
+def _find_part(part: _Piece, name: str, start: int, end: int) -> int:
     """The leftmost place in ``name[start:end]`` where ``part`` matches whole, or -1."""
-    if "?" not in part:
+    if isinstance(part, str):
         return name.find(part, start, end)
     for at in range(start, end - len(part) + 1):
         if _part_at(part, name, at):
@@ -120,9 +170,9 @@ def _find_part(part: str, name: str, start: int, end: int) -> int:
     return -1
 
 
-def _wild_match(parts: tuple[str, ...], name: str) -> bool:
-    """``name`` against the pieces of a pattern split at ``*`` (each may hold ``?``): the first must
-    start it, the last end it, the others follow in order between (leftmost is always best)."""
+def _wild_match(parts: tuple[_Piece, ...], name: str) -> bool:
+    """``name`` against the pieces of a pattern split at ``*``: the first must start it, the last end
+    it, the others follow in order between (the leftmost place is always the best)."""
     if len(parts) == 1:
         return len(parts[0]) == len(name) and _part_at(parts[0], name, 0)
     first, last = parts[0], parts[-1]
