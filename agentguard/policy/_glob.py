@@ -16,6 +16,7 @@ of the value are swapped for private-use sentinel characters that no wildcard ma
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import bracex
@@ -188,9 +189,9 @@ def _translate(pattern: str) -> str:
     return "".join(out)
 
 
-_UNDER = re2.compile(r"(/?)((?:[A-Za-z0-9_.\-]+/+)+)\*\*")  # "/data/svc1/**": everything under a directory
-_SLASH_RUNS = re2.compile(r"/{2,}")
-_CANNOT_FAIL = re2.compile(r"[^\[\]{}\\\x{e000}-\x{e002}]*")
+_UNDER = re.compile(r"(/?)((?:[A-Za-z0-9_.\-]+/+)+)\*\*")  # "/data/svc1/**": everything under a directory
+_SLASH_RUNS = re.compile(r"/{2,}")
+_CANNOT_FAIL = re.compile(r"[^\[\]{}\\\ue000-\ue002]*")
 
 
 class Glob:

@@ -32,6 +32,7 @@ __all__ = ["Plan", "RuleIndex", "literal_fragments", "literal_prefix"]
 
 _WILD = re.compile(r"[*?\[\]{}\\!]")
 _BREAKS = frozenset("*?[]{}\\!/")
+_RUN_BREAKS = re.compile(r"[*?\[\]{}\\!/]+")
 _SLASHES = re.compile(r"/{2,}")
 TOOL_CACHE_LIMIT = 10_000
 PLAN_CACHE_LIMIT = 50_000
@@ -87,6 +88,8 @@ def literal_fragments(pattern: str) -> list[str]:
     skipped whole: classes and braces match text we cannot name, and skipping more than needed only
     means fewer fragments (a pattern without any is checked for every tool name).
     """
+    if "[" not in pattern and "{" not in pattern:
+        return [run for run in _RUN_BREAKS.split(pattern) if run]
     skip = [False] * len(pattern)
     for opening, closing in ("[]", "{}"):
         first = pattern.find(opening)

@@ -73,11 +73,10 @@ class ToolPattern:
         globby = _GLOB_CHARS.search(text) is not None
         self.literal = None if globby or "/" in text else text
         self._matcher: Any = None
-        self._parts: tuple[_Piece, ...] | None = None
+        self._parts: tuple[_Piece, ...] | bool | None = None  # None: not parsed yet; False: not simple
         if globby and "{" in text:
             self._matcher = self._compile()  # now, so a bad pattern is a load error
-        elif globby:
-            self._parts = _simple_parts(text)
+            self._parts = False
 
     def _compile(self) -> Any:
         pattern = self.text[1:] if self.text.startswith("*/") else self.text
@@ -96,8 +95,12 @@ class ToolPattern:
     def matches(self, tool: str) -> bool:
         if self.literal is not None and "/" not in tool:
             return tool == self.literal
-        if self._parts is not None and "/" not in tool and not tool.startswith("."):
-            return _wild_match(self._parts, tool)
+        if self.literal is None and "/" not in tool and not tool.startswith("."):
+            parts = self._parts
+            if parts is None:
+                parts = self._parts = _simple_parts(self.text) or False
+            if parts is not False and parts is not True:
+                return _wild_match(parts, tool)
         return bool(self.matcher.match(tool))
 
 
