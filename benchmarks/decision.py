@@ -123,15 +123,17 @@ def measure(n_rules: int, *, samples: int, casbin_samples: int) -> dict[str, Any
         (directory / "policy.csv").write_text(text)
         tool_pattern.cache_clear()  # no tool pattern compiled by a smaller size's run
         gc.collect()
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         engine = PolicyEngine.load(directory, workspace=directory)
         load_agentguard = time.perf_counter() - started
+        load_agentguard_cpu = time.thread_time() - started_cpu
         gc.collect()
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         enforcer = casbin.Enforcer(str(directory / "model.conf"), str(directory / "policy.csv"))
         for name, fn in engine.casbin_functions().items():
             enforcer.add_function(name, fn)
         load_casbin = time.perf_counter() - started
+        load_casbin_cpu = time.thread_time() - started_cpu
         reqs = requests(agents, tools, samples)
         calls = [ToolCall(agent=a, tool=t, arguments=args) for a, t, args in reqs]
         gc.collect()
@@ -157,6 +159,7 @@ def measure(n_rules: int, *, samples: int, casbin_samples: int) -> dict[str, Any
         "speedup_p50": ratio(c["p50_us"], a["p50_us"]),
         "speedup_p99": ratio(c["p99_us"], a["p99_us"]),
         "load_s": {"agentguard": round(load_agentguard, 3), "pycasbin": round(load_casbin, 3)},
+        "load_cpu_s": {"agentguard": round(load_agentguard_cpu, 3), "pycasbin": round(load_casbin_cpu, 3)},
         "verdicts": dict(sorted(effects.items())),
         "verdicts_compared": len(theirs_reqs),
         "verdict_mismatches": len(mismatches),
@@ -181,6 +184,7 @@ def run(sizes: dict[int, tuple[int, int]]) -> dict[str, Any]:
         "memoised_p50_us": {n: r["agentguard_memoised"]["p50_us"] for n, r in results.items()},
         "memoised_p99_us": {n: r["agentguard_memoised"]["p99_us"] for n, r in results.items()},
         "load_s": {n: r["load_s"] for n, r in results.items()},
+        "load_cpu_s": {n: r["load_cpu_s"] for n, r in results.items()},
         "pycasbin_p50_us": {n: r["pycasbin"]["p50_us"] for n, r in results.items()},
         "pycasbin_p99_us": {n: r["pycasbin"]["p99_us"] for n, r in results.items()},
         "verdict_mismatches": sum(r["verdict_mismatches"] for r in results.values()),

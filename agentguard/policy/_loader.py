@@ -290,6 +290,7 @@ _SECTION_NAMES = {
 
 
 _SPLIT_CHARS = re.compile(r"[,\[\]()]")
+_BRACKET = re.compile(r"[\[\]()]")
 
 
 def _token_spans(line: str) -> list[tuple[int, int]] | str:
@@ -334,6 +335,12 @@ def _pieces(line: str) -> list[str] | str:
     out: list[str] = []
     depth = 0
     for piece in raw:
+        if _BRACKET.search(piece) is None:
+            if depth:
+                out[-1] = out[-1] + "," + piece
+            else:
+                out.append(piece)
+            continue
         closes = piece.count(")") + piece.count("]")
         if closes > depth:  # may go below zero inside the piece: let the exact walk decide
             spans = _token_spans(line)
@@ -420,12 +427,18 @@ class _LineReader:
                 except OSError as exc:
                     self._problem(_error(label, None, f"cannot read: {exc.strerror or exc}", "io"))
                     continue
-            for number, raw in enumerate(data.split(b"\n"), start=1):
-                try:
-                    line = raw.decode("utf-8").strip()
-                except UnicodeDecodeError as exc:
-                    self._problem(_error(label, number, f"not UTF-8: {exc.reason}", "encoding"))
-                    continue
+            try:  # the whole file at once; line by line only to name the lines that are not UTF-8
+                lines: list[str | None] = list(data.decode("utf-8").split("\n"))
+            except UnicodeDecodeError:
+                lines = []
+                for number, raw in enumerate(data.split(b"\n"), start=1):
+                    try:
+                        lines.append(raw.decode("utf-8"))
+                    except UnicodeDecodeError as exc:
+                        self._problem(_error(label, number, f"not UTF-8: {exc.reason}", "encoding"))
+                        lines.append(None)
+            for number, text in enumerate(lines, start=1):
+                line = text.strip() if text is not None else ""
                 if not line or line.startswith("#"):
                     continue
                 self._check_line(line, label, number)

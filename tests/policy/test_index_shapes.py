@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import casbin
 import pytest
@@ -22,7 +24,13 @@ from hypothesis import strategies as st
 from agentguard.errors import PolicyError
 from agentguard.models import Effect, RuleRef, ToolCall
 from agentguard.policy import PolicyEngine
-from agentguard.policy._conditions import CompileEnv, compile_condition
+from agentguard.policy._conditions import (
+    CompileEnv,
+    ConditionError,
+    _tokenize,
+    _tokenize_exact,
+    compile_condition,
+)
 from agentguard.policy._glob import Glob
 from agentguard.policy._index import RuleIndex, literal_fragments
 from agentguard.policy._loader import ToolPattern, _pieces, _token_spans, tool_pattern
@@ -228,3 +236,36 @@ def test_decisions_over_every_pattern_shape_match_stock_casbin(tmp_path: Path) -
         assert got is want, (agent, tool, args)
         seen.add(got)
     assert seen == {Effect.ALLOW, Effect.ASK, Effect.DENY}
+
+
+COND_PIECES = [
+    "eq",
+    "(",
+    "a",
+    ",",
+    " ",
+    '"x"',
+    '"a\\"b"',
+    '"\\\\"',
+    '"\\n"',
+    "\\",
+    '"',
+    "1",
+    "-2",
+    ".5",
+    "1e3",
+]
+COND_PIECES += ["-", ".", "&&", "||", "!", "*", ")", "x.y", "_", "é", "\t", "-a", "1.", "3e", "²"]
+
+
+def _tokens(tokenize: Callable[[str], list[Any]], text: str) -> object:
+    try:
+        return [(t.kind, t.value, t.col, t.text) for t in tokenize(text)]
+    except ConditionError as exc:
+        return ("error", exc.message, exc.column, exc.token)
+
+
+@SETTINGS
+@given(text=st.lists(st.sampled_from(COND_PIECES), min_size=1, max_size=10).map("".join))
+def test_the_regex_tokenizer_reads_conditions_as_the_exact_one_does(text: str) -> None:
+    assert _tokens(_tokenize, text) == _tokens(_tokenize_exact, text), text
