@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 from agentguard.errors import PolicyError
 from agentguard.models import Effect, RuleRef, ToolCall
-from agentguard.policy import PolicyEngine
+from agentguard.policy import PolicyEngine, _loader
 from agentguard.policy._conditions import (
     CompileEnv,
     ConditionError,
@@ -269,3 +270,64 @@ def _tokens(tokenize: Callable[[str], list[Any]], text: str) -> object:
 @given(text=st.lists(st.sampled_from(COND_PIECES), min_size=1, max_size=10).map("".join))
 def test_the_regex_tokenizer_reads_conditions_as_the_exact_one_does(text: str) -> None:
     assert _tokens(_tokenize, text) == _tokens(_tokenize_exact, text), text
+
+
+def test_a_reload_after_an_edit_compiles_only_the_new_condition(tmp_path: Path) -> None:
+    shutil.copyfile(PERMISSIONS / "model.conf", tmp_path / "model.conf")
+    lines = [f'p, *, svc{n}.write, glob(path, "/data/svc{n}/**"), allow' for n in range(500)]
+    policy = tmp_path / "policy.csv"
+    policy.write_text("\n".join(lines) + "\n")
+    engine = PolicyEngine.load(tmp_path, workspace=tmp_path)
+    compiled: list[str] = []
+    real = _loader.compile_condition
+
+    def counting(text: str, env: CompileEnv) -> Any:
+        compiled.append(text)
+        return real(text, env)
+
+    lines[7] = 'p, *, svc7.write, glob(path, "/data/other/**"), allow'
+    policy.write_text("\n".join(lines) + "\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_loader, "compile_condition", counting)
+        assert engine.refresh()
+    assert compiled == ['glob(path, "/data/other/**")']
+    call = ToolCall(agent="a", tool="svc7.write", arguments={"path": "/data/other/x"})
+    assert engine.decide(call).effect is Effect.ALLOW
+
+
+def test_threads_never_see_a_half_loaded_policy(tmp_path: Path) -> None:
+    """Two 3,000-rule versions swapped back and forth: every snapshot a thread takes is one whole version."""
+    shutil.copyfile(PERMISSIONS / "model.conf", tmp_path / "model.conf")
+    versions = [
+        "\n".join(f"p, *, svc{n}.*, *, {effect}" for n in range(3000)) + "\n" for effect in ("allow", "ask")
+    ]
+    policy = tmp_path / "policy.csv"
+    policy.write_text(versions[0])
+    engine = PolicyEngine.load(tmp_path, workspace=tmp_path)
+    mixed: list[set[Effect]] = []
+    effects: set[Effect] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            rules = engine.rules
+            seen = {r.effect for r in rules}
+            if len(rules) != 3000 or len(seen) != 1:
+                mixed.append(seen)
+            effects.add(
+                engine.decide(ToolCall(agent="a", tool=f"svc{len(effects) * 7}.x", arguments={})).effect
+            )
+
+    threads = [threading.Thread(target=watch) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for i in range(1, 7):
+            policy.write_text(versions[i % 2])
+            engine.reload()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert not mixed
+    assert effects <= {Effect.ALLOW, Effect.ASK}
