@@ -245,34 +245,39 @@ class PolicyEngine:
             self._checked_all = time.monotonic()
             self._stamp = self._current_stamp()  # taken first: a change during the read is seen next time
             grant_texts, unavailable = self._read_grants()
-            loaded = load_policy(
-                self._directory,
-                workspace=self._workspace,
-                extra_files=self._extra,
-                cache=self._cache,
-                case_insensitive=self._env.case_insensitive,
-                grant_texts=grant_texts,
-                state_dir=self._state_dir,
+            with paused_gc():  # one collection after the whole build, not one per stage
+                self._build(grant_texts, unavailable)
+
+    def _build(self, grant_texts: list[tuple[str, bytes]], unavailable: tuple[LintFinding, ...]) -> None:
+        """Load the files and swap the new state in whole (the caller holds the lock)."""
+        loaded = load_policy(
+            self._directory,
+            workspace=self._workspace,
+            extra_files=self._extra,
+            cache=self._cache,
+            case_insensitive=self._env.case_insensitive,
+            grant_texts=grant_texts,
+            state_dir=self._state_dir,
+        )
+        self._set_grant_problems((*unavailable, *loaded.skipped))
+        if loaded.errors:
+            first = loaded.errors[0]
+            more = len(loaded.errors) - 1
+            suffix = (
+                f" (and {more} more problem{'s' if more > 1 else ''}; run 'agentguard policy check')"
+                if more
+                else ""
             )
-            self._set_grant_problems((*unavailable, *loaded.skipped))
-            if loaded.errors:
-                first = loaded.errors[0]
-                more = len(loaded.errors) - 1
-                suffix = (
-                    f" (and {more} more problem{'s' if more > 1 else ''}; run 'agentguard policy check')"
-                    if more
-                    else ""
-                )
-                self._state = None
-                self._failure = PolicyError(
-                    first.message + suffix,
-                    file=first.file,
-                    line=first.line,
-                    findings=[f.model_dump() for f in loaded.errors],
-                )
-                raise self._failure
-            self._state = _State(loaded, self._facts)
-            self._failure = None
+            self._state = None
+            self._failure = PolicyError(
+                first.message + suffix,
+                file=first.file,
+                line=first.line,
+                findings=[f.model_dump() for f in loaded.errors],
+            )
+            raise self._failure
+        self._state = _State(loaded, self._facts)
+        self._failure = None
 
     def _read_grants(self) -> tuple[list[tuple[str, bytes]], tuple[LintFinding, ...]]:
         """The grants from the store of record; if it cannot be read, none apply (fail closed)."""

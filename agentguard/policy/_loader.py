@@ -110,41 +110,47 @@ _Piece = str | tuple[str | tuple[frozenset[str], bool] | None, ...]
 _SIMPLE_CLASS = re.compile(r"\[(!?)((?:[a-z0-9](?:-[a-z0-9])?)+)\]")
 
 
+_PIECE_TOKENS = re.compile(r"(\*)|(\?)|\[(!?)((?:[a-z0-9](?:-[a-z0-9])?)+)\]|([^*?\[\]{}]+)|(.)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _class_chars(body: str) -> frozenset[str] | None:
+    """The characters of a plain class body (``a-c9``), or None for a reversed range."""
+    chars: set[str] = set()
+    for lo, hi in re.findall(r"([a-z0-9])(?:-([a-z0-9]))?", body):
+        if hi and hi < lo:
+            return None
+        chars.update(chr(x) for x in range(ord(lo), ord(hi or lo) + 1))
+    return frozenset(chars)
+
+
 def _simple_parts(text: str) -> tuple[_Piece, ...] | None:
     """``text`` split at ``*`` into pieces, or None when it has more than literal text, ``*``, ``?``
     and plain classes (``[a-c9]``, ``[!x]``) in one segment."""
     if "**" in text or not _ONE_SEGMENT.match(text):
         return None
+    if "[" not in text and "]" not in text and "?" not in text:
+        return tuple(text.split("*"))
     pieces: list[_Piece] = []
     current: list[str | tuple[frozenset[str], bool] | None] = []
-    i = 0
-    while i <= len(text):
-        c = text[i] if i < len(text) else "*"
-        if c == "*":
+    for star, any_char, negate, body, literal, _other in _PIECE_TOKENS.findall(text):
+        if star:
             plain = all(isinstance(e, str) for e in current)
             pieces.append("".join(e for e in current if isinstance(e, str)) if plain else tuple(current))
             current = []
-            i += 1
-        elif c == "?":
+        elif any_char:
             current.append(None)
-            i += 1
-        elif c == "[":
-            found = _SIMPLE_CLASS.match(text, i)
-            if found is None:
+        elif body:
+            chars = _class_chars(body)
+            if chars is None:
                 return None
-            chars: set[str] = set()
-            body = found.group(2)
-            for lo, hi in re.findall(r"([a-z0-9])(?:-([a-z0-9]))?", body):
-                if hi and hi < lo:
-                    return None
-                chars.update(chr(x) for x in range(ord(lo), ord(hi or lo) + 1))
-            current.append((frozenset(chars), bool(found.group(1))))
-            i = found.end()
-        elif c in "]{}":
+            current.append((chars, bool(negate)))
+        elif literal:
+            current.extend(literal)
+        else:  # a "[" or "]" that is not a plain class
             return None
-        else:
-            current.append(c)
-            i += 1
+    plain = all(isinstance(e, str) for e in current)
+    pieces.append("".join(e for e in current if isinstance(e, str)) if plain else tuple(current))
     return tuple(pieces)
 
 

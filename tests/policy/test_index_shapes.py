@@ -279,7 +279,7 @@ def test_a_reload_after_an_edit_compiles_only_the_new_condition(tmp_path: Path) 
     policy.write_text("\n".join(lines) + "\n")
     engine = PolicyEngine.load(tmp_path, workspace=tmp_path)
     compiled: list[str] = []
-    real = _loader.compile_condition
+    real = _loader.compile_condition  # type: ignore[attr-defined]
 
     def counting(text: str, env: CompileEnv) -> Any:
         compiled.append(text)
