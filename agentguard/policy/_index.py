@@ -28,12 +28,11 @@ from agentguard.policy._types import Rule
 if TYPE_CHECKING:
     from agentguard.models import Decision
 
-__all__ = ["Plan", "RuleIndex", "literal_fragments", "literal_prefix"]
+__all__ = ["Plan", "RuleIndex", "literal_fragments"]
 
 _WILD = re.compile(r"[*?\[\]{}\\!]")
 _BREAKS = frozenset("*?[]{}\\!/")
 _RUN_BREAKS = re.compile(r"[*?\[\]{}\\!/]+")
-_SLASHES = re.compile(r"/{2,}")
 TOOL_CACHE_LIMIT = 10_000
 PLAN_CACHE_LIMIT = 50_000
 MEMO_LIMIT = 64
@@ -41,29 +40,6 @@ MEMO_LIMIT = 64
 
 def _order(rule: Rule) -> int:
     return rule.order
-
-
-def _collapse(text: str) -> str:
-    return _SLASHES.sub("/", text) if "//" in text else text
-
-
-def literal_prefix(pattern: str) -> str:
-    """The text every tool name matching ``pattern`` starts with (slash runs collapsed).
-
-    ``*/x`` is rewritten by casbin and ``a/**`` also matches ``a``: both are accounted for, and
-    when in doubt the prefix is shorter (a shorter prefix only means more patterns are checked).
-    """
-    if pattern.startswith("*/"):
-        return ""
-    found = _WILD.search(pattern)
-    prefix = pattern[: found.start()] if found else pattern
-    if pattern.endswith("/**"):
-        base = pattern[:-3]
-        found = _WILD.search(base)
-        base_prefix = base[: found.start()] if found else base
-        if len(base_prefix) < len(prefix):
-            prefix = base_prefix
-    return _collapse(prefix)
 
 
 @dataclass(slots=True)
