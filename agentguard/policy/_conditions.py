@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import re2
 from wcmatch import glob
@@ -173,8 +173,7 @@ class Condition:
 # ---------------------------------------------------------------- tokens and syntax tree
 
 
-@dataclass(frozen=True, slots=True)
-class _Tok:
+class _Tok(NamedTuple):  # a tuple: made ~7 times per condition, 100,000s of times in a large policy
     kind: str  # op ( ) , str num star name end
     value: Any
     col: int
