@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import ahocorasick
 
 from agentguard.policy._conditions import Predicate
-from agentguard.policy._loader import ToolPattern, tool_pattern
+from agentguard.policy._toolpattern import ToolPattern, tool_pattern
 from agentguard.policy._types import Rule
 
 if TYPE_CHECKING:

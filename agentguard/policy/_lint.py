@@ -6,7 +6,8 @@ import re
 
 from agentguard.models import Effect
 from agentguard.policy._index import RuleIndex
-from agentguard.policy._loader import LoadedPolicy, tool_pattern
+from agentguard.policy._loader import LoadedPolicy
+from agentguard.policy._toolpattern import tool_pattern
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
 __all__ = ["lint_loaded"]
