@@ -15,6 +15,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,59 +23,88 @@ import casbin
 
 from agentguard.models import Effect, ToolCall
 from agentguard.policy import PolicyEngine
-from benchmarks._stats import ratio, summary_us, time_each
+from agentguard.policy._loader import tool_pattern
+from benchmarks._stats import ratio, summary_us, time_each, time_each_with_cpu
 
 MODEL = Path(__file__).resolve().parents[1] / "permissions" / "model.conf"
 VERBS = ("read", "list", "write", "delete", "admin")
 RULES_PER_SERVICE = 10
+# Policy-wide rules whose tool pattern starts with a wildcard (a few, as a real policy has).
+GLOBAL_RULES = (
+    "p, *, *.drop_*, *, deny",
+    "p, role1, *.admin, *, ask",
+    'p, *, *-export, eq(dest, "public"), deny',
+)
 
 
 def generate_policy(n_rules: int, seed: int = 7) -> tuple[str, list[str], list[str]]:
-    """(policy CSV text with ``n_rules`` p-lines, agents, tool names)."""
+    """(policy CSV text with ``n_rules`` p-lines, agents, tool names).
+
+    Per service ten rules: literal names, ``svc12.*`` prefixes, and a fifth whose tool pattern starts
+    with a wildcard (``*.svc12-export``, ``*svc12.admin``), an infix (``team*.svc12.write``) and a
+    ``?``/``[]`` glob (``svc12?.re[a-e]d``); plus a few policy-wide wildcard rules.
+    """
     rng = random.Random(seed)
     services = max(1, n_rules // RULES_PER_SERVICE)
     roles = [f"role{i}" for i in range(max(2, min(50, services // 4 + 2)))]
     agents = [f"agent{i}" for i in range(max(4, len(roles) * 2))]
     lines = [f"g, {agent}, {rng.choice(roles)}" for agent in agents]
     lines += [f"g, {roles[i]}, {roles[i - 1]}" for i in range(1, len(roles), 5)]
-    rules: list[str] = []
+    rules: list[str] = list(GLOBAL_RULES[: max(0, min(len(GLOBAL_RULES), n_rules - RULES_PER_SERVICE))])
     templates = [
         lambda s, r: f"p, {r}, svc{s}.read, *, allow",
         lambda s, r: f"p, {r}, svc{s}.list, lt(limit, {rng.choice((100, 500, 1000))}), allow",
         lambda s, r: f'p, {r}, svc{s}.write, glob(path, "/data/svc{s}/**"), allow',
-        lambda s, r: f'p, {r}, svc{s}.write, !glob(path, "/data/svc{s}/**"), ask',
+        lambda s, r: f'p, {r}, team*.svc{s}.write, !glob(path, "/data/svc{s}/**"), ask',
         lambda s, r: f'p, *, svc{s}.delete, eq(force, "true"), deny',
-        lambda s, r: f'p, {r}, svc{s}.delete, oneof(env, "dev", "test"), allow',
-        lambda s, r: f'p, {r}, svc{s}.delete, eq(env, "prod"), ask',
-        lambda s, r: f"p, {r}, svc{s}.admin, *, ask",
+        lambda s, r: f'p, {r}, svc{s}?.re[a-e]d, oneof(env, "dev", "test"), allow',
+        lambda s, r: f"p, {r}, *.svc{s}-export, lt(rows, 5000), ask",
+        lambda s, r: f"p, {r}, *svc{s}.admin, *, ask",
         lambda s, r: f"p, {r}, svc{s}.*, *, deny",
         lambda s, r: f'p, *, svc{s}.*, regex(reason, "(?i).*(drop|truncate).*"), deny',
     ]
+    count = 0
     while len(rules) < n_rules:
-        s = len(rules) // RULES_PER_SERVICE
-        template = templates[len(rules) % RULES_PER_SERVICE]
+        s = count // RULES_PER_SERVICE
+        template = templates[count % RULES_PER_SERVICE]
         role = rng.choice(roles) if template is not templates[8] else rng.choice(roles[-3:])
         rules.append(template(s, role))
+        count += 1
     tools = [f"svc{s}.{v}" for s in range(services) for v in VERBS]
+    tools += [f"team{s % 7}.svc{s}.write" for s in range(services)]
+    tools += [f"bi.svc{s}-export" for s in range(services)]
+    tools += [f"ops-svc{s}.admin" for s in range(services)]
+    tools += [f"svc{s}{s % 10}.read" for s in range(services)]
+    tools += [f"svc{s}.drop_all" for s in range(0, services, 10)]
     return "\n".join(lines + rules) + "\n", agents, tools
 
 
 def requests(
     agents: list[str], tools: list[str], n: int, seed: int = 11
 ) -> list[tuple[str, str, dict[str, Any]]]:
+    """``n`` requests, each (agent, tool) pair at most once and every argument value new: nothing a
+    previous request computed (rule lists, condition results) can answer one of them."""
     rng = random.Random(seed)
     out = []
-    for _ in range(n):
+    seen: set[tuple[str, str]] = set()
+    while len(out) < n:
         tool = rng.choice(tools) if rng.random() > 0.05 else f"svc{rng.randrange(10**6)}.nope"
+        agent = rng.choice(agents)
+        if (agent, tool) in seen:
+            continue
+        seen.add((agent, tool))
         service = tool.split(".")[0]
+        unique = len(out)
         args: dict[str, Any] = {
-            "limit": rng.choice((10, 200, 5000)),
-            "path": rng.choice((f"/data/{service}/a.txt", "/etc/passwd")),
+            "limit": rng.randrange(2000) + (unique % 9973) / 10_000,
+            "rows": rng.randrange(10_000),
+            "path": rng.choice((f"/data/{service}/a{unique}.txt", f"/etc/passwd{unique}")),
             "env": rng.choice(("dev", "prod", "test")),
-            "force": rng.choice(("true", "false")),
-            "reason": rng.choice(("routine", "DROP TABLE users")),
+            "force": "true" if rng.random() < 0.2 else "false",
+            "dest": rng.choice(("public", f"team{unique}")),
+            "reason": f"DROP TABLE users{unique}" if rng.random() < 0.1 else f"routine {unique}",
         }
-        out.append((rng.choice(agents), tool, args))
+        out.append((agent, tool, args))
     return out
 
 
@@ -91,19 +121,25 @@ def measure(n_rules: int, *, samples: int, casbin_samples: int) -> dict[str, Any
         directory = Path(tmp)
         shutil.copy(MODEL, directory / "model.conf")
         (directory / "policy.csv").write_text(text)
-        started = time.perf_counter()
+        tool_pattern.cache_clear()  # no tool pattern compiled by a smaller size's run
+        gc.collect()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         engine = PolicyEngine.load(directory, workspace=directory)
         load_agentguard = time.perf_counter() - started
-        started = time.perf_counter()
+        load_agentguard_cpu = time.thread_time() - started_cpu
+        gc.collect()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         enforcer = casbin.Enforcer(str(directory / "model.conf"), str(directory / "policy.csv"))
         for name, fn in engine.casbin_functions().items():
             enforcer.add_function(name, fn)
         load_casbin = time.perf_counter() - started
+        load_casbin_cpu = time.thread_time() - started_cpu
         reqs = requests(agents, tools, samples)
         calls = [ToolCall(agent=a, tool=t, arguments=args) for a, t, args in reqs]
-        first_sight = time_each(engine.decide, calls)  # builds each (agent, tool)'s rule list: the cold path
         gc.collect()
-        ours = time_each(engine.decide, calls)
+        # The headline: every call is the first for its (agent, tool) and carries new arguments.
+        first_sight, first_sight_cpu = time_each_with_cpu(engine.decide, calls)
+        memoised = time_each(engine.decide, calls)  # the same calls again: rule lists and verdicts cached
         theirs_reqs = reqs[:casbin_samples]
         _reference(enforcer, *theirs_reqs[0])  # warm-up: casbin compiles its matcher on first use
         theirs = time_each(lambda r: _reference(enforcer, *r), theirs_reqs)
@@ -112,15 +148,19 @@ def measure(n_rules: int, *, samples: int, casbin_samples: int) -> dict[str, Any
             for (a, t, args), call in zip(theirs_reqs, calls, strict=False)
             if engine.decide(call).effect is not _reference(enforcer, a, t, args)
         ]
-    a, c = summary_us(ours), summary_us(theirs)
+        effects = Counter(engine.decide(call).effect.value for call in calls)
+    a, c = summary_us(first_sight), summary_us(theirs)
     return {
         "rules": n_rules,
         "agentguard": a,
-        "agentguard_first_sight": summary_us(first_sight),
+        "agentguard_cpu": summary_us(first_sight_cpu),
+        "agentguard_memoised": summary_us(memoised),
         "pycasbin": c,
         "speedup_p50": ratio(c["p50_us"], a["p50_us"]),
         "speedup_p99": ratio(c["p99_us"], a["p99_us"]),
         "load_s": {"agentguard": round(load_agentguard, 3), "pycasbin": round(load_casbin, 3)},
+        "load_cpu_s": {"agentguard": round(load_agentguard_cpu, 3), "pycasbin": round(load_casbin_cpu, 3)},
+        "verdicts": dict(sorted(effects.items())),
         "verdicts_compared": len(theirs_reqs),
         "verdict_mismatches": len(mismatches),
     }
@@ -128,7 +168,7 @@ def measure(n_rules: int, *, samples: int, casbin_samples: int) -> dict[str, Any
 
 # rule count -> (agentguard samples, pycasbin samples); pycasbin is linear in rules (~1 s/decision at 100k)
 FULL = {10: (5000, 2000), 1_000: (5000, 200), 10_000: (5000, 30), 100_000: (5000, 5)}
-QUICK = {10: (1000, 300), 1_000: (1000, 50), 10_000: (1000, 8)}
+QUICK = {10: (1000, 300), 1_000: (1000, 50), 10_000: (2000, 8)}
 SMOKE = {10: (200, 50), 1_000: (200, 5)}
 
 
@@ -139,6 +179,12 @@ def run(sizes: dict[int, tuple[int, int]]) -> dict[str, Any]:
         "speedup_vs_pycasbin": {n: r["speedup_p50"] for n, r in results.items()},
         "p50_us": {n: r["agentguard"]["p50_us"] for n, r in results.items()},
         "p99_us": {n: r["agentguard"]["p99_us"] for n, r in results.items()},
+        "cpu_p50_us": {n: r["agentguard_cpu"]["p50_us"] for n, r in results.items()},
+        "cpu_p99_us": {n: r["agentguard_cpu"]["p99_us"] for n, r in results.items()},
+        "memoised_p50_us": {n: r["agentguard_memoised"]["p50_us"] for n, r in results.items()},
+        "memoised_p99_us": {n: r["agentguard_memoised"]["p99_us"] for n, r in results.items()},
+        "load_s": {n: r["load_s"] for n, r in results.items()},
+        "load_cpu_s": {n: r["load_cpu_s"] for n, r in results.items()},
         "pycasbin_p50_us": {n: r["pycasbin"]["p50_us"] for n, r in results.items()},
         "pycasbin_p99_us": {n: r["pycasbin"]["p99_us"] for n, r in results.items()},
         "verdict_mismatches": sum(r["verdict_mismatches"] for r in results.values()),

@@ -31,6 +31,7 @@ from agentguard.policy._loader import (
     compile_env,
     condition_cache_key,
     load_policy,
+    paused_gc,
     policy_files,
 )
 from agentguard.policy._net_conditions import CannotTell
@@ -46,6 +47,7 @@ __all__ = ["GRANTS_FILE", "PolicyEngine", "lint_policy"]
 
 _VERB = {Effect.DENY: "denied by", Effect.ASK: "approval required by", Effect.ALLOW: "allowed by"}
 _CACHE_LIMIT = 10_000
+VERDICT_CACHE_LIMIT = 50_000
 # How stale a hand-edited policy file may be; grants (extra files) are re-checked on every call.
 POLICY_RECHECK_S = 0.5
 
@@ -68,9 +70,12 @@ class _State:
     runtime_facts: FactSource | None = None
     index: RuleIndex = field(init=False)
     facts: FactSource | None = field(init=False)
+    # matched rules (their load order; ~order when matched as "cannot tell") -> the Decision
+    verdicts: dict[tuple[int, ...], Decision] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.index = RuleIndex(self.loaded.rules, self.loaded.roles)
+        with paused_gc():
+            self.index = RuleIndex(self.loaded.rules, self.loaded.roles)
         static = self.loaded.facts
         self.facts = self.runtime_facts if static.empty else CombinedFacts(static, self.runtime_facts)
 
@@ -240,34 +245,39 @@ class PolicyEngine:
             self._checked_all = time.monotonic()
             self._stamp = self._current_stamp()  # taken first: a change during the read is seen next time
             grant_texts, unavailable = self._read_grants()
-            loaded = load_policy(
-                self._directory,
-                workspace=self._workspace,
-                extra_files=self._extra,
-                cache=self._cache,
-                case_insensitive=self._env.case_insensitive,
-                grant_texts=grant_texts,
-                state_dir=self._state_dir,
+            with paused_gc():  # one collection after the whole build, not one per stage
+                self._build(grant_texts, unavailable)
+
+    def _build(self, grant_texts: list[tuple[str, bytes]], unavailable: tuple[LintFinding, ...]) -> None:
+        """Load the files and swap the new state in whole (the caller holds the lock)."""
+        loaded = load_policy(
+            self._directory,
+            workspace=self._workspace,
+            extra_files=self._extra,
+            cache=self._cache,
+            case_insensitive=self._env.case_insensitive,
+            grant_texts=grant_texts,
+            state_dir=self._state_dir,
+        )
+        self._set_grant_problems((*unavailable, *loaded.skipped))
+        if loaded.errors:
+            first = loaded.errors[0]
+            more = len(loaded.errors) - 1
+            suffix = (
+                f" (and {more} more problem{'s' if more > 1 else ''}; run 'agentguard policy check')"
+                if more
+                else ""
             )
-            self._set_grant_problems((*unavailable, *loaded.skipped))
-            if loaded.errors:
-                first = loaded.errors[0]
-                more = len(loaded.errors) - 1
-                suffix = (
-                    f" (and {more} more problem{'s' if more > 1 else ''}; run 'agentguard policy check')"
-                    if more
-                    else ""
-                )
-                self._state = None
-                self._failure = PolicyError(
-                    first.message + suffix,
-                    file=first.file,
-                    line=first.line,
-                    findings=[f.model_dump() for f in loaded.errors],
-                )
-                raise self._failure
-            self._state = _State(loaded, self._facts)
-            self._failure = None
+            self._state = None
+            self._failure = PolicyError(
+                first.message + suffix,
+                file=first.file,
+                line=first.line,
+                findings=[f.model_dump() for f in loaded.errors],
+            )
+            raise self._failure
+        self._state = _State(loaded, self._facts)
+        self._failure = None
 
     def _read_grants(self) -> tuple[list[tuple[str, bytes]], tuple[LintFinding, ...]]:
         """The grants from the store of record; if it cannot be read, none apply (fail closed)."""
@@ -503,9 +513,7 @@ class PolicyEngine:
         key = tuple(hits)
         decision = plan.memo.get(key)
         if decision is None:
-            rules = [plan.rules[i if i >= 0 else ~i] for i in hits]
-            unsure = frozenset(plan.rules[~i].ref for i in hits if i < 0)
-            decision = self._verdict(rules, unsure)
+            decision = self._shared_verdict(state, plan.rules, hits)
             if len(plan.memo) < MEMO_LIMIT:
                 plan.memo[key] = decision
         resolved_addresses = recorder.answers() if recorder is not None else {}
@@ -514,6 +522,20 @@ class PolicyEngine:
             decision = decision.model_copy(update={"reason": reason, "resolved": resolved_addresses})
         if resolved is not None:
             decision = decision.model_copy(update={"arguments": resolved})
+        return decision
+
+    def _shared_verdict(self, state: _State, rules: Sequence[Rule], hits: Sequence[int]) -> Decision:
+        """The verdict for these matched rules, shared by every (agent, tool) plan of the policy: a new
+        pair mostly matches what others did (no rule at all, most often)."""
+        key = tuple(rules[i].order if i >= 0 else ~rules[~i].order for i in hits)
+        decision = state.verdicts.get(key)
+        if decision is None:
+            matched = [rules[i if i >= 0 else ~i] for i in hits]
+            unsure = frozenset(rules[~i].ref for i in hits if i < 0)
+            decision = self._verdict(matched, unsure)
+            if len(state.verdicts) >= VERDICT_CACHE_LIMIT:
+                state.verdicts.clear()
+            state.verdicts[key] = decision
         return decision
 
     def _resolve_paths(

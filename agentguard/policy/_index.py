@@ -1,12 +1,12 @@
 """Which rules can apply to a call, found without looking at every rule.
 
 Stock Casbin tests every rule on every request, so a decision costs time in proportion to the
-policy's size. Here rules are bucketed by the literal start of their tool pattern (the text before
-the first glob character): a tool name can only match patterns whose literal start is a prefix of
-it, so a lookup checks the buckets for the tool's own prefixes and nothing else. Casbin's glob
-matcher treats ``//`` as ``/``, so prefixes and tool names are compared with slash runs collapsed.
-The surviving patterns are still checked with the exact matcher; the buckets only skip rules that
-cannot match.
+policy's size. Here a pattern without glob characters is found by the tool name itself, and a glob
+by one of the literal fragments every matching name must contain (``*.admin`` -> ``.admin``,
+``svc?.read`` -> ``.read`` or ``svc``, whichever is rarer in the policy): one Aho-Corasick pass over the
+tool name finds every filed fragment in it, whatever the pattern's shape (prefix, suffix, infix,
+``?`` and ``[]``). Only the patterns filed under those fragments, and the few globs with no literal
+text at all, are checked with the exact matcher; the index only skips rules that cannot match.
 
 Results are cached per tool and per (agent, tool) for the life of one loaded policy; a reload
 builds a new index, so a cache can never outlive the rules it was computed from.
@@ -19,43 +19,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import ahocorasick
+
 from agentguard.policy._conditions import Predicate
-from agentguard.policy._loader import ToolPattern, tool_pattern
+from agentguard.policy._toolpattern import ToolPattern, tool_pattern
 from agentguard.policy._types import Rule
 
 if TYPE_CHECKING:
     from agentguard.models import Decision
 
-__all__ = ["Plan", "RuleIndex", "literal_prefix"]
+__all__ = ["Plan", "RuleIndex", "literal_fragments"]
 
 _WILD = re.compile(r"[*?\[\]{}\\!]")
-_SLASHES = re.compile(r"/{2,}")
+_BREAKS = frozenset("*?[]{}\\!/")
+_RUN_BREAKS = re.compile(r"[*?\[\]{}\\!/]+")
 TOOL_CACHE_LIMIT = 10_000
 PLAN_CACHE_LIMIT = 50_000
 MEMO_LIMIT = 64
 
 
-def _collapse(text: str) -> str:
-    return _SLASHES.sub("/", text) if "//" in text else text
-
-
-def literal_prefix(pattern: str) -> str:
-    """The text every tool name matching ``pattern`` starts with (slash runs collapsed).
-
-    ``*/x`` is rewritten by casbin and ``a/**`` also matches ``a``: both are accounted for, and
-    when in doubt the prefix is shorter (a shorter prefix only means more patterns are checked).
-    """
-    if pattern.startswith("*/"):
-        return ""
-    found = _WILD.search(pattern)
-    prefix = pattern[: found.start()] if found else pattern
-    if pattern.endswith("/**"):
-        base = pattern[:-3]
-        found = _WILD.search(base)
-        base_prefix = base[: found.start()] if found else base
-        if len(base_prefix) < len(prefix):
-            prefix = base_prefix
-    return _collapse(prefix)
+def _order(rule: Rule) -> int:
+    return rule.order
 
 
 @dataclass(slots=True)
@@ -72,40 +56,120 @@ class Plan:
     path_refs: tuple[tuple[str, ...], ...] = ()  # arguments any of these rules reads with path()
 
 
-class RuleIndex:
-    """Rules bucketed by tool-pattern prefix, plus per-tool and per-(agent, tool) caches."""
+def literal_fragments(pattern: str) -> list[str]:
+    """Runs of text every tool name matching ``pattern`` contains (casbin ``globMatch`` semantics).
 
-    __slots__ = ("_buckets", "_by_tool", "_lengths", "_plans", "_roles")
+    Glob characters and ``/`` end a run (slash runs may collapse, so a fragment never holds one).
+    Everything from the first ``[`` to the last ``]``, and from the first ``{`` to the last ``}``, is
+    skipped whole: classes and braces match text we cannot name, and skipping more than needed only
+    means fewer fragments (a pattern without any is checked for every tool name).
+    """
+    if "[" not in pattern and "{" not in pattern:
+        return [run for run in _RUN_BREAKS.split(pattern) if run]
+    skip = [False] * len(pattern)
+    for opening, closing in ("[]", "{}"):
+        first = pattern.find(opening)
+        last = pattern.rfind(closing)
+        if first >= 0:
+            for i in range(first, last + 1 if last > first else first + 1):
+                skip[i] = True
+    runs: list[str] = []
+    current: list[str] = []
+    for i, char in enumerate(pattern):
+        if skip[i] or char in _BREAKS:
+            if current:
+                runs.append("".join(current))
+                current = []
+        else:
+            current.append(char)
+    if current:
+        runs.append("".join(current))
+    return runs
+
+
+class RuleIndex:
+    """Rules found by the literal text of their tool patterns, plus per-tool and per-(agent, tool) caches.
+
+    A pattern without glob characters is looked up by the tool name itself. A glob is filed under
+    one of its literal fragments (the rarest in the policy): an Aho-Corasick automaton finds every
+    fragment that occurs in a tool name in one pass, so only patterns whose fragment is there are
+    checked with the exact matcher. Globs with no fragment at all (``*``, ``[ab]?``) are checked for
+    every new tool name. The candidates are a superset of the matches; the matcher decides.
+    """
+
+    __slots__ = ("_always", "_automaton", "_by_tool", "_exact", "_groups", "_plans", "_roles")
 
     def __init__(self, rules: Sequence[Rule], roles: Mapping[str, frozenset[str]]) -> None:
         self._roles = roles
-        patterns: dict[str, tuple[ToolPattern, str]] = {}
-        buckets: dict[str, list[tuple[ToolPattern, Rule]]] = {}
+        by_pattern: dict[str, list[Rule]] = {}
         for rule in rules:
-            known = patterns.get(rule.tool)
-            if known is None:
-                known = patterns[rule.tool] = (tool_pattern(rule.tool), literal_prefix(rule.tool))
-            pattern, prefix = known
-            buckets.setdefault(prefix, []).append((pattern, rule))
-        self._buckets = buckets
-        self._lengths = tuple(sorted({len(prefix) for prefix in buckets}))
+            found = by_pattern.get(rule.tool)
+            if found is None:
+                by_pattern[rule.tool] = [rule]
+            else:
+                found.append(rule)
+        exact: dict[str, tuple[Rule, ...]] = {}
+        globs: list[tuple[str, list[str]]] = []
+        counts: dict[str, int] = {}
+        for text in by_pattern:
+            if _WILD.search(text) is None and "/" not in text:
+                exact[text] = tuple(by_pattern[text])
+                continue
+            runs = list(dict.fromkeys(literal_fragments(text)))
+            globs.append((text, runs))
+            for run in runs:
+                counts[run] = counts.get(run, 0) + 1
+        always: list[tuple[ToolPattern, tuple[Rule, ...]]] = []
+        keyed: dict[str, list[tuple[ToolPattern, tuple[Rule, ...]]]] = {}
+        for text, runs in globs:
+            entry = (tool_pattern(text), tuple(by_pattern[text]))
+            if not runs:
+                always.append(entry)
+                continue
+            key = min(runs, key=lambda run: (counts[run], -len(run)))
+            keyed.setdefault(key, []).append(entry)
+        automaton = ahocorasick.Automaton()
+        groups: list[list[tuple[ToolPattern, tuple[Rule, ...]]]] = []
+        for key, entries in keyed.items():
+            automaton.add_word(key, len(groups))
+            groups.append(entries)
+        if groups:
+            automaton.make_automaton()
+        self._exact = exact
+        self._automaton = automaton if groups else None
+        self._groups = groups
+        self._always = always
         self._by_tool: dict[str, tuple[Rule, ...]] = {}
         self._plans: dict[tuple[str, str], Plan] = {}
+
+    def _literal_hits(self, tool: str) -> list[Rule]:
+        """Globless patterns matching a name with ``/``: such a pattern is one segment, so it can only
+        match a name one of whose segments it is (``fs.read`` also matches ``fs.read/``)."""
+        hits: list[Rule] = []
+        for segment in set(tool.split("/")):
+            rules = self._exact.get(segment)
+            if rules and tool_pattern(segment).matches(tool):
+                hits.extend(rules)
+        return hits
 
     def for_tool(self, tool: str) -> tuple[Rule, ...]:
         """Rules whose tool pattern matches the canonical name ``tool``, in file/line order."""
         found = self._by_tool.get(tool)
         if found is None:
-            key = _collapse(tool)
-            size = len(key)
             hits: list[Rule] = []
-            for length in self._lengths:
-                if length > size:
-                    break
-                bucket = self._buckets.get(key[:length])
-                if bucket is not None:
-                    hits.extend(rule for pattern, rule in bucket if pattern.matches(tool))
-            hits.sort(key=lambda r: r.order)
+            if "/" in tool:
+                hits.extend(self._literal_hits(tool))
+            else:
+                hits.extend(self._exact.get(tool, ()))
+            if self._automaton is not None:
+                for group in {group for _, group in self._automaton.iter(tool)}:
+                    for pattern, rules in self._groups[group]:
+                        if pattern.matches(tool):
+                            hits.extend(rules)
+            for pattern, rules in self._always:
+                if pattern.matches(tool):
+                    hits.extend(rules)
+            hits.sort(key=_order)
             found = tuple(hits)
             if len(self._by_tool) >= TOOL_CACHE_LIMIT:
                 self._by_tool.clear()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from agentguard.models import Effect
-from agentguard.policy._loader import LoadedPolicy, tool_pattern
+from agentguard.policy._index import RuleIndex
+from agentguard.policy._loader import LoadedPolicy
+from agentguard.policy._toolpattern import tool_pattern
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
 __all__ = ["lint_loaded"]
@@ -49,7 +51,7 @@ class _Shadowers:
         self.exact: dict[str, list[Rule]] = {}
         self.prefix: dict[str, list[Rule]] = {}
         self.other: list[Rule] = []
-        self._matching: dict[str, list[Rule]] = {}
+        self._others: RuleIndex | None = None
         for rule in rules:
             if rule.effect is Effect.ALLOW or not rule.unconditional:
                 continue
@@ -70,10 +72,9 @@ class _Shadowers:
                 if _tool_covers(outer.tool, inner):
                     found.append(outer)
         if not _GLOB.search(inner):  # other glob shapes can only be checked against a literal name
-            cached = self._matching.get(inner)
-            if cached is None:
-                cached = self._matching[inner] = [o for o in self.other if _tool_covers(o.tool, inner)]
-            found.extend(cached)
+            if self._others is None:  # found by their literal fragments, as decisions find rules
+                self._others = RuleIndex(self.other, {})
+            found.extend(self._others.for_tool(inner))
         return found
 
     def find(self, rule: Rule, roles: dict[str, frozenset[str]]) -> Rule | None:

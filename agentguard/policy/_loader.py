@@ -1,31 +1,33 @@
 """Reading model.conf and the policy CSVs through real pycasbin, recording file:line for every rule.
 
-Every line goes through casbin's own tokenizer (``load_policy_line``) so the files agentguard
-enforces are exactly the files a stock ``casbin.Enforcer`` loads. Lines casbin would crash on or
-silently skip (unbalanced brackets, unknown line types, wrong column counts) are errors here.
+Every line is split the way casbin's own tokenizer (``_extract_tokens``) splits it (the tests
+compare the two), so the files agentguard enforces are exactly the files a stock ``casbin.Enforcer``
+loads. Lines casbin would crash on or silently skip (unbalanced brackets, unknown line types, wrong
+column counts) are errors here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import casbin
-from casbin.persist.adapter import Adapter, _extract_tokens, load_policy_line
 from casbin.util import escape_assertion
-from wcmatch import glob
 from wcmatch._wcparse import PatternLimitException
 
 from agentguard.models import Effect, RuleRef, canonical_agent_name
 from agentguard.policy._conditions import CompileEnv, Condition, ConditionError, compile_condition
 from agentguard.policy._facts import FACTS_FILE, PolicyFacts, load_facts
 from agentguard.policy._outputs import OUTPUTS_FILE, OutputRules, load_outputs
+from agentguard.policy._toolpattern import ToolPattern, tool_pattern
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "LoadedPolicy",
     "ToolPattern",
     "load_policy",
+    "paused_gc",
     "policy_files",
     "tool_pattern",
 ]
@@ -47,50 +50,7 @@ EXPECTED_MATCHER = (
 LEGACY_MATCHER = EXPECTED_MATCHER.replace("p.cond, p.act)", "p.cond)")
 EXPECTED_EFFECT = "some(where (p.eft == allow))"
 MAX_ROLE_DEPTH = 9  # casbin's default role manager follows at most 10 levels, the member itself included
-_GLOB_CHARS = re.compile(r"[*?\[\]{}\\]")
 _TOOL_PATTERN_CHARS = re.compile(r"^[a-z0-9._\-/:*?\[\]!{}]+$")
-
-
-class ToolPattern:
-    """A ``tool`` column compiled once, with casbin ``globMatch`` semantics (``*`` stops at ``/``).
-
-    A pattern without glob characters compiles its matcher only when a tool name with ``/`` needs
-    it (most rules name one tool, and compiling is the slow part of loading a large policy).
-    """
-
-    __slots__ = ("_matcher", "literal", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.literal = None if _GLOB_CHARS.search(text) or "/" in text else text
-        self._matcher: Any = None
-        if _GLOB_CHARS.search(text):
-            self._matcher = self._compile()  # now, so a bad pattern is a load error
-
-    def _compile(self) -> Any:
-        pattern = self.text[1:] if self.text.startswith("*/") else self.text
-        parts = [p if p == "**" else re.sub(r"\*{2,}", "*", p) for p in pattern.split("/")]
-        pattern = "/".join(parts)
-        if pattern.endswith("/**"):
-            pattern = "{" + pattern[:-3] + "," + pattern + "}"
-        return glob.compile(pattern, flags=glob.GLOBSTAR | glob.BRACE)
-
-    @property
-    def matcher(self) -> Any:
-        if self._matcher is None:
-            self._matcher = self._compile()
-        return self._matcher
-
-    def matches(self, tool: str) -> bool:
-        if self.literal is not None and "/" not in tool:
-            return tool == self.literal
-        return bool(self.matcher.match(tool))
-
-
-@functools.lru_cache(maxsize=65_536)
-def tool_pattern(text: str) -> ToolPattern:
-    """``ToolPattern(text)``, shared: reloads and the rule index reuse compiled patterns."""
-    return ToolPattern(text)
 
 
 @dataclass(frozen=True)
@@ -185,19 +145,30 @@ _SECTION_NAMES = {
 }
 
 
+_SPLIT_CHARS = re.compile(r"[,\[\]()]")
+_BRACKET = re.compile(r"[\[\]()]")
+
+
 def _token_spans(line: str) -> list[tuple[int, int]] | str:
-    """Casbin's top-level comma split, as (start, end) spans; a string explains unbalanced brackets."""
+    """Casbin's top-level comma split, as (start, end) spans; a string explains unbalanced brackets.
+
+    The same walk as casbin's ``_extract_tokens`` (over the same characters, found by a regex), except
+    that unbalanced brackets are reported instead of crashing or silently changing the split; the
+    tests compare the two on random lines.
+    """
     depth: list[tuple[str, int]] = []
     spans: list[tuple[int, int]] = []
     start = 0
-    for i, ch in enumerate(line):
-        if ch in "([":
+    for found in _SPLIT_CHARS.finditer(line):
+        ch = found.group()
+        i = found.start()
+        if ch == "(" or ch == "[":
             depth.append((ch, i))
-        elif ch in ")]":
+        elif ch == ")" or ch == "]":
             if not depth:
                 return f"unbalanced {ch!r} at column {i + 1} (casbin counts brackets even inside quotes)"
             depth.pop()
-        elif ch == "," and not depth:
+        elif not depth:
             spans.append((start, i))
             start = i + 1
     if depth:
@@ -207,13 +178,51 @@ def _token_spans(line: str) -> list[tuple[int, int]] | str:
     return spans
 
 
-def _strip_span(line: str, span: tuple[int, int]) -> tuple[str, int]:
-    raw = line[span[0] : span[1]]
-    return raw.strip(), span[0] + (len(raw) - len(raw.lstrip())) + 1
+def _pieces(line: str) -> list[str] | str:
+    """The line's fields, unstripped, split at top-level commas (see ``_token_spans``).
+
+    Most lines need no bracket walk: split at every comma, then join pieces back while brackets are
+    open; a piece that closes more brackets than are open before it takes the exact walk (which
+    explains the problem).
+    """
+    raw = line.split(",")
+    if "(" not in line and "[" not in line and ")" not in line and "]" not in line:
+        return raw
+    out: list[str] = []
+    depth = 0
+    for piece in raw:
+        if _BRACKET.search(piece) is None:
+            if depth:
+                out[-1] = out[-1] + "," + piece
+            else:
+                out.append(piece)
+            continue
+        closes = piece.count(")") + piece.count("]")
+        if closes > depth:  # may go below zero inside the piece: let the exact walk decide
+            spans = _token_spans(line)
+            return spans if isinstance(spans, str) else [line[a:b] for a, b in spans]
+        if depth:
+            out[-1] = out[-1] + "," + piece
+        else:
+            out.append(piece)
+        depth += piece.count("(") + piece.count("[") - closes
+    if depth:
+        spans = _token_spans(line)
+        return spans if isinstance(spans, str) else [line[a:b] for a, b in spans]
+    return out
 
 
-class _RecordingAdapter(Adapter):  # type: ignore[misc]
-    """Feeds casbin the valid lines, via casbin's ``load_policy_line``, and records where each came from."""
+def _column(pieces: Sequence[str], index: int) -> int:
+    """1-based column where field ``index`` starts (after its leading blanks)."""
+    start = sum(len(p) + 1 for p in pieces[:index])
+    piece = pieces[index]
+    return start + (len(piece) - len(piece.lstrip())) + 1
+
+
+class _LineReader:
+    """Reads the policy lines as casbin's file adapter would, keeping the valid ones with where each
+    came from. (Building a casbin ``Enforcer`` as well would double a large policy's load time and add
+    nothing: its rules are these lines split the same way.)"""
 
     def __init__(
         self,
@@ -251,7 +260,7 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
             )
         )
 
-    def load_policy(self, model: Any) -> None:
+    def read(self) -> None:
         self.rules.clear()
         self.links.clear()
         self.errors.clear()
@@ -274,31 +283,32 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
                 except OSError as exc:
                     self._problem(_error(label, None, f"cannot read: {exc.strerror or exc}", "io"))
                     continue
-            for number, raw in enumerate(data.split(b"\n"), start=1):
-                try:
-                    line = raw.decode("utf-8").strip()
-                except UnicodeDecodeError as exc:
-                    self._problem(_error(label, number, f"not UTF-8: {exc.reason}", "encoding"))
-                    continue
+            try:  # the whole file at once; line by line only to name the lines that are not UTF-8
+                lines: list[str | None] = list(data.decode("utf-8").split("\n"))
+            except UnicodeDecodeError:
+                lines = []
+                for number, raw in enumerate(data.split(b"\n"), start=1):
+                    try:
+                        lines.append(raw.decode("utf-8"))
+                    except UnicodeDecodeError as exc:
+                        self._problem(_error(label, number, f"not UTF-8: {exc.reason}", "encoding"))
+                        lines.append(None)
+            for number, text in enumerate(lines, start=1):
+                line = text.strip() if text is not None else ""
                 if not line or line.startswith("#"):
                     continue
-                if self._check_line(line, label, number):
-                    load_policy_line(line, model)
+                self._check_line(line, label, number)
 
     def _check_line(self, line: str, label: str, number: int) -> bool:
-        spans = _token_spans(line)
-        if isinstance(spans, str):
-            self._problem(_error(label, number, spans, "brackets"))
+        pieces = _pieces(line)
+        if isinstance(pieces, str):
+            self._problem(_error(label, number, pieces, "brackets"))
             return False
-        tokens = [_strip_span(line, s) for s in spans]
-        texts = [t for t, _ in tokens]
-        if texts != _extract_tokens(line):  # would mean our split differs from casbin's: refuse the line
-            self._problem(_error(label, number, "line cannot be split the way casbin splits it", "columns"))
-            return False
+        texts = [piece.strip() for piece in pieces]
         ref = RuleRef(file=label, line=number, text=line)
         kind = texts[0]
         if kind == "p":
-            return self._rule(ref, tokens, label, number)
+            return self._rule(ref, pieces, texts, label, number)
         if kind == "g" and self._grant_file:
             self._problem(_error(label, number, "a grant file holds only 'p' rules, not roles", "line-type"))
             return False
@@ -332,19 +342,19 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
         )
         return False
 
-    def _rule(self, ref: RuleRef, tokens: list[tuple[str, int]], label: str, number: int) -> bool:
-        if len(tokens) != 5:
+    def _rule(self, ref: RuleRef, pieces: list[str], texts: list[str], label: str, number: int) -> bool:
+        if len(texts) != 5:
             self._problem(
                 _error(
                     label,
                     number,
-                    f"'p' lines have 4 fields (p, subject, tool, condition, effect), found {len(tokens) - 1}"
+                    f"'p' lines have 4 fields (p, subject, tool, condition, effect), found {len(texts) - 1}"
                     " (a comma outside brackets starts a new field)",
                     "columns",
                 )
             )
             return False
-        (_, _), (sub, _), (tool, tool_col), (cond, cond_col), (act, act_col) = tokens
+        _, sub, tool, cond, act = texts
         ok = True
         for name, value in (("subject", sub), ("tool", tool), ("condition", cond), ("effect", act)):
             if not value:
@@ -361,7 +371,7 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
                 _error(
                     label,
                     number,
-                    f"effect at column {act_col} must be allow, ask or deny, got {act!r}",
+                    f"effect at column {_column(pieces, 4)} must be allow, ask or deny, got {act!r}",
                     "bad-effect",
                 )
             )
@@ -371,7 +381,7 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
                 _error(
                     label,
                     number,
-                    f"tool pattern {tool!r} at column {tool_col}: tool names are lowercase ASCII "
+                    f"tool pattern {tool!r} at column {_column(pieces, 2)}: tool names are lowercase ASCII "
                     "(letters, digits, . _ - / :) plus glob characters * ? [ ] !",
                     "tool-pattern",
                 )
@@ -385,7 +395,7 @@ class _RecordingAdapter(Adapter):  # type: ignore[misc]
                 ok = False
         condition = self._condition(cond)
         if isinstance(condition, ConditionError):
-            column = cond_col + condition.column - 1
+            column = _column(pieces, 3) + condition.column - 1
             near = f" near {condition.token!r}" if condition.token else ""
             self._problem(
                 _error(
@@ -481,6 +491,7 @@ def _read_lines(path: Path) -> list[str]:
 _SUBJECT_GLOB = re.compile(r"[*?\[\]{}!]")
 
 
+@functools.lru_cache(maxsize=4096)
 def _subject_problem(name: str, what: str) -> str | None:
     """Why ``name`` cannot be an agent or role name in a rule, or None.
 
@@ -529,6 +540,19 @@ def _expand_roles(links: Iterable[RoleLink]) -> dict[str, frozenset[str]]:
     return roles
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a large policy is built: it makes ~100,000 objects that all
+    live on, and each automatic pass would walk them again (a third of the load time at 100,000 rules)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def compile_env(workspace: Path, state_dir: Path | None = None) -> CompileEnv:
     """The placeholders' meaning for one load: workspace, home and state directory, resolved."""
     home = os.path.realpath(Path.home())
@@ -563,31 +587,20 @@ def load_policy(
     model, errors = validate_model(directory / MODEL_FILE)
     errors = fact_errors + errors
     all_files = policy_files(directory, files)
-    adapter = _RecordingAdapter(all_files, directory, env, {} if cache is None else cache, files, grant_texts)
+    reader = _LineReader(all_files, directory, env, {} if cache is None else cache, files, grant_texts)
+    with paused_gc():
+        reader.read()  # even when the model is bad: every line's problems are reported
     if model is None or errors:
-        adapter.load_policy(casbin.Model())  # still report every line's problems
-        return LoadedPolicy(
-            (), (), {}, tuple(all_files), tuple(errors + adapter.errors), tuple(adapter.skipped)
-        )
-    try:
-        enforcer = casbin.Enforcer(model, adapter)
-        loaded = [list(r) for r in enforcer.get_model().model["p"]["p"].policy]
-        expected = [[r.subject, r.tool, r.cond, r.effect.value] for r in adapter.rules]
-        if loaded != expected:
-            raise RuntimeError("casbin's view of the rules differs from agentguard's")
-        roles = _expand_roles(adapter.links)
-    except Exception as exc:  # noqa: BLE001 - any casbin failure is a load error, never a partial policy
-        err = _error(
-            MODEL_FILE, None, f"casbin failed to load the policy: {type(exc).__name__}: {exc}", "casbin"
-        )
-        return LoadedPolicy((), (), {}, tuple(all_files), (*adapter.errors, err), tuple(adapter.skipped))
+        problems = tuple(errors + reader.errors)
+        return LoadedPolicy((), (), {}, tuple(all_files), problems, tuple(reader.skipped))
+    roles = _expand_roles(reader.links)
     return LoadedPolicy(
-        tuple(adapter.rules),
-        tuple(adapter.links),
+        tuple(reader.rules),
+        tuple(reader.links),
         roles,
         tuple(all_files),
-        tuple(adapter.errors),
-        tuple(adapter.skipped),
+        tuple(reader.errors),
+        tuple(reader.skipped),
         facts=facts,
         outputs=outputs,
         env=env,

@@ -1,0 +1,161 @@
+"""Tool patterns (the ``tool`` column) with casbin ``globMatch`` semantics, compiled only when needed."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from wcmatch import glob
+
+__all__ = ["ToolPattern", "tool_pattern"]
+
+_GLOB_CHARS = re.compile(r"[*?\[\]{}\\]")
+_ONE_SEGMENT = re.compile(r"^[a-z0-9._\-:!*?\[\]]+$")  # one segment, no braces
+
+
+class ToolPattern:
+    """A ``tool`` column, with casbin ``globMatch`` semantics (``*`` stops at ``/``).
+
+    Compiling a glob with wcmatch costs ~60 us, which at 100,000 rules is most of a load, so it is
+    done on first use. Only a brace expansion can fail to compile (too many expansions), so a pattern
+    with ``{`` is compiled at once and a bad one is a load error. A one-segment pattern made of
+    literal text, ``*``, ``?`` and plain classes is matched without any regex against names with no
+    ``/`` that do not start with ``.`` (where wcmatch's ``*`` and ``?`` are plain wildcards): the tests
+    compare it with casbin's ``globMatch``.
+    """
+
+    __slots__ = ("_matcher", "_parts", "literal", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        globby = _GLOB_CHARS.search(text) is not None
+        self.literal = None if globby or "/" in text else text
+        self._matcher: Any = None
+        self._parts: tuple[_Piece, ...] | bool | None = None  # None: not parsed yet; False: not simple
+        if globby and "{" in text:
+            self._matcher = self._compile()  # now, so a bad pattern is a load error
+            self._parts = False
+
+    def _compile(self) -> Any:
+        pattern = self.text[1:] if self.text.startswith("*/") else self.text
+        parts = [p if p == "**" else re.sub(r"\*{2,}", "*", p) for p in pattern.split("/")]
+        pattern = "/".join(parts)
+        if pattern.endswith("/**"):
+            pattern = "{" + pattern[:-3] + "," + pattern + "}"
+        return glob.compile(pattern, flags=glob.GLOBSTAR | glob.BRACE)
+
+    @property
+    def matcher(self) -> Any:
+        if self._matcher is None:
+            self._matcher = self._compile()
+        return self._matcher
+
+    def matches(self, tool: str) -> bool:
+        if self.literal is not None and "/" not in tool:
+            return tool == self.literal
+        if self.literal is None and "/" not in tool and not tool.startswith("."):
+            parts = self._parts
+            if parts is None:
+                parts = self._parts = _simple_parts(self.text) or False
+            if parts is not False and parts is not True:
+                return _wild_match(parts, tool)
+        return bool(self.matcher.match(tool))
+
+
+# One piece of a pattern between stars: plain text, or per character a literal, None for "?" or a
+# class (its characters and whether it is negated).
+_Piece = str | tuple[str | tuple[frozenset[str], bool] | None, ...]
+
+
+_PIECE_TOKENS = re.compile(r"(\*)|(\?)|\[(!?)((?:[a-z0-9](?:-[a-z0-9])?)+)\]|([^*?\[\]{}]+)|(.)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _class_chars(body: str) -> frozenset[str] | None:
+    """The characters of a plain class body (``a-c9``), or None for a reversed range."""
+    chars: set[str] = set()
+    for lo, hi in re.findall(r"([a-z0-9])(?:-([a-z0-9]))?", body):
+        if hi and hi < lo:
+            return None
+        chars.update(chr(x) for x in range(ord(lo), ord(hi or lo) + 1))
+    return frozenset(chars)
+
+
+def _simple_parts(text: str) -> tuple[_Piece, ...] | None:
+    """``text`` split at ``*`` into pieces, or None when it has more than literal text, ``*``, ``?``
+    and plain classes (``[a-c9]``, ``[!x]``) in one segment."""
+    if "**" in text or not _ONE_SEGMENT.match(text):
+        return None
+    if "[" not in text and "]" not in text and "?" not in text:
+        return tuple(text.split("*"))
+    pieces: list[_Piece] = []
+    current: list[str | tuple[frozenset[str], bool] | None] = []
+    for star, any_char, negate, body, literal, _other in _PIECE_TOKENS.findall(text):
+        if star:
+            plain = all(isinstance(e, str) for e in current)
+            pieces.append("".join(e for e in current if isinstance(e, str)) if plain else tuple(current))
+            current = []
+        elif any_char:
+            current.append(None)
+        elif body:
+            chars = _class_chars(body)
+            if chars is None:
+                return None
+            current.append((chars, bool(negate)))
+        elif literal:
+            current.extend(literal)
+        else:  # a "[" or "]" that is not a plain class
+            return None
+    plain = all(isinstance(e, str) for e in current)
+    pieces.append("".join(e for e in current if isinstance(e, str)) if plain else tuple(current))
+    return tuple(pieces)
+
+
+def _part_at(part: _Piece, name: str, at: int) -> bool:
+    """Whether ``part`` matches ``name`` at ``at``."""
+    if isinstance(part, str):
+        return name.startswith(part, at)
+    if len(part) > len(name) - at:
+        return False
+    for k, e in enumerate(part):
+        c = name[at + k]
+        if e is None or e == c:
+            continue
+        if isinstance(e, str) or (c in e[0]) is e[1]:
+            return False
+    return True
+
+
+def _find_part(part: _Piece, name: str, start: int, end: int) -> int:
+    """The leftmost place in ``name[start:end]`` where ``part`` matches whole, or -1."""
+    if isinstance(part, str):
+        return name.find(part, start, end)
+    for at in range(start, end - len(part) + 1):
+        if _part_at(part, name, at):
+            return at
+    return -1
+
+
+def _wild_match(parts: tuple[_Piece, ...], name: str) -> bool:
+    """``name`` against the pieces of a pattern split at ``*``: the first must start it, the last end
+    it, the others follow in order between (the leftmost place is always the best)."""
+    if len(parts) == 1:
+        return len(parts[0]) == len(name) and _part_at(parts[0], name, 0)
+    first, last = parts[0], parts[-1]
+    end = len(name) - len(last)
+    if end < len(first) or not _part_at(first, name, 0) or not _part_at(last, name, end):
+        return False
+    at = len(first)
+    for part in parts[1:-1]:
+        found = _find_part(part, name, at, end)
+        if found < 0:
+            return False
+        at = found + len(part)
+    return True
+
+
+@functools.lru_cache(maxsize=65_536)
+def tool_pattern(text: str) -> ToolPattern:
+    """``ToolPattern(text)``, shared: reloads and the rule index reuse compiled patterns."""
+    return ToolPattern(text)
