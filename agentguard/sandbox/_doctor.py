@@ -135,7 +135,7 @@ def run_doctor(sandbox: Sandbox) -> list[DoctorCheck]:
                 f"rootfs {seen.get('rootfs')}",
             ),
         ]
-        if profile.network:
+        if profile.network is True:
             inside = [c for c in inside if c[0] not in ("inside: only loopback", "inside: no routes")]
         checks.extend(DoctorCheck(name=n, ok=bool(ok), detail=d) for n, ok, d in inside)
     finally:
