@@ -135,7 +135,7 @@ def _wait_port(address: str, port: int, timeout_s: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def test_internet(client: Any, image: str = "agentguard-sandbox-python:latest") -> Iterator[Internet]:
+def running_internet(client: Any, image: str = "agentguard-sandbox-python:latest") -> Iterator[Internet]:
     """Start the servers; yields where they are. Everything made here is removed afterwards."""
     network = client.networks.create(PREFIX, driver="bridge", internal=True, labels={"agtest": "egress"})
     work = Path(tempfile.mkdtemp(prefix="agtest-egress-"))
