@@ -16,8 +16,8 @@ from agentguard.settings import Settings
 
 if TYPE_CHECKING:
     from agentguard.sandbox import Sandbox
-    from agentguard.tools.egress import EgressProxy
     from agentguard.tools import ToolSpec
+    from agentguard.tools.egress import EgressProxy
 
 __all__ = ["DockerBackend", "sandbox_tools"]
 

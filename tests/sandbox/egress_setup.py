@@ -51,7 +51,14 @@ def make_egress(
     policy.mkdir()
     (policy / "model.conf").write_text((DEFAULT_POLICY_DIR / "model.conf").read_text())
     (policy / "policy.csv").write_text('p, *, python.exec, sandbox("net"), allow\n' + rules)
-    resolver = FakeResolver({"web.test": [internet.address], "other.test": [internet.address]})
+    resolver = FakeResolver(
+        {
+            "web.test": [internet.address],
+            "other.test": [internet.address],
+            "meta.test": ["169.254.169.254"],  # never dialled: the tests check it is refused first
+            "loop.test": ["127.0.0.1"],
+        }
+    )
     sandbox_settings = SandboxSettings(pool_size=0, profiles=PROFILES)
     (tmp / "ws").mkdir()
     settings = Settings(home=tmp / "home", workspace=tmp / "ws", sandbox=sandbox_settings)

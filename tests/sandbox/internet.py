@@ -28,7 +28,7 @@ PREFIX = f"agtest-egress-{os.getpid()}"
 HTTP_PORT = 8080
 HTTPS_PORT = 8443
 
-SERVER = r'''
+SERVER = r"""
 import http.server, os, ssl, sys, threading
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -73,7 +73,7 @@ def serve(port, name, tls):
 
 threading.Thread(target=serve, args=(8443, "https", True), daemon=True).start()
 serve(8080, "http", False)
-'''
+"""
 
 
 @dataclass(frozen=True)

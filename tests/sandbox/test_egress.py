@@ -25,7 +25,9 @@ def internet(images: list[Any], docker_client: Any) -> Iterator[Internet]:
         yield net
 
 
-def _egress(tmp_path: Path, internet: Internet, docker_client: Any, rules: str, **kw: Any) -> Iterator[Egress]:
+def _egress(
+    tmp_path: Path, internet: Internet, docker_client: Any, rules: str, **kw: Any
+) -> Iterator[Egress]:
     yield from make_egress(tmp_path, internet, docker_client, rules, **kw)
 
 
@@ -92,7 +94,9 @@ def test_a_name_resolving_to_an_internal_address_needs_an_ip_rule(
     tmp_path: Path, internet: Internet, docker_client: Any
 ) -> None:
     # The rule allows the name, but web.test resolves into a private range and no ip() looked at it.
-    for eg in _egress(tmp_path, internet, docker_client, 'p, *, net.connect, url(url, "*://web.test:*"), allow\n'):
+    for eg in _egress(
+        tmp_path, internet, docker_client, 'p, *, net.connect, url(url, "*://web.test:*"), allow\n'
+    ):
         result = eg.run(fetch(f"{internet.http_url}/"))
         assert result.stdout.startswith("HTTP 502 agentguard egress:"), result.stdout
         assert "internal address" in result.stdout
