@@ -84,7 +84,8 @@ def test_a_host_no_rule_allows_is_refused_with_403(web: Egress) -> None:
     result = web.run(fetch(f"http://other.test:{HTTP_PORT}/x") + fetch(f"https://other.test:{HTTPS_PORT}/"))
     lines = result.stdout.splitlines()
     assert lines[0].startswith("HTTP 403 agentguard egress:"), lines
-    assert lines[1].startswith("ERR") and "403" in lines[1], lines
+    assert lines[1].startswith("ERR"), lines
+    assert "403" in lines[1], lines
     for entry in web.connects():
         assert "execution.started" not in entry["events"]
         assert "call.refused" in entry["events"] or "policy.decided" in entry["events"]
@@ -113,7 +114,8 @@ def test_ask_goes_to_the_approver_and_its_answer_holds(
         result = eg.run(fetch(f"{internet.http_url}/first") + fetch(f"{internet.http_url}/second"))
         first, second = result.stdout.splitlines()
         assert first.startswith("OK hello http"), first
-        assert second.startswith("HTTP 403") and "not today" in second, second
+        assert second.startswith("HTTP 403"), second
+        assert "not today" in second, second
         assert [r.call.arguments["url"] for r in approver.requests] == [
             f"http://web.test:{HTTP_PORT}/first",
             f"http://web.test:{HTTP_PORT}/second",
@@ -180,7 +182,8 @@ def test_one_plain_request_per_connection_and_host_from_the_decided_url(web: Egr
 def test_a_request_body_is_forwarded_as_framed(web: Egress) -> None:
     code = (
         "import urllib.request\n"
-        f"r = urllib.request.urlopen(urllib.request.Request({web.internet.http_url + '/p'!r}, data=b'abc' * 1000))\n"
+        f"req = urllib.request.Request({web.internet.http_url + '/p'!r}, data=b'abc' * 1000)\n"
+        "r = urllib.request.urlopen(req)\n"
         "print(r.read().decode().strip())\n"
     )
     result = web.run(code)
