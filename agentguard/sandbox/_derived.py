@@ -82,7 +82,7 @@ def _download(packages: Sequence[str], dest: Path, version: str, machine: str, e
     cmd += [arg for p in platforms for arg in ("--platform", p)]
     cmd += [*packages, "pip"]
     emit(BuildEvent("download", f"pip download {' '.join(packages)} (Python {version}, {machine})", "start"))
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise SandboxError(

@@ -115,7 +115,13 @@ def run(args: argparse.Namespace) -> int:
     egress = _MountedEndpoint(args.egress_dir) if args.egress_dir else None
     workspace = Path(args.workspace) if args.workspace else None
     config = container_config(
-        api, image=args.image, key=key, workspace=workspace, call_id="mcp", egress=egress, command=args.command
+        api,
+        image=args.image,
+        key=key,
+        workspace=workspace,
+        call_id="mcp",
+        egress=egress,
+        command=args.command,
     )
     config["labels"][LANGUAGE] = "mcp-server"
     config["labels"][CALL_ID] = "mcp-server"
