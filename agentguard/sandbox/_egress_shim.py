@@ -16,7 +16,7 @@ import sys
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while True:
-            data = await reader.read(65536)
+            data = await reader.read(1 << 20)
             if not data:
                 break
             writer.write(data)
@@ -32,7 +32,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 async def _serve(listener: socket.socket, path: str) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_unix_connection(path)
+            up_reader, up_writer = await asyncio.open_unix_connection(path, limit=1 << 20)
         except OSError:
             writer.close()
             return
@@ -40,7 +40,7 @@ async def _serve(listener: socket.socket, path: str) -> None:
         for w in (writer, up_writer):
             w.close()
 
-    server = await asyncio.start_server(handle, sock=listener)
+    server = await asyncio.start_server(handle, sock=listener, limit=1 << 20)
     async with server:
         await server.serve_forever()
 

@@ -15,7 +15,6 @@ from agentguard.testing import FakeResolver, MemoryAudit, ScriptedApprover
 from agentguard.tools.egress import EgressProxy
 from tests.sandbox.internet import Internet
 
-PROFILES = {"net": SandboxProfile(network="policy", timeout_s=30)}
 
 
 @dataclass
@@ -45,7 +44,12 @@ class Egress:
 
 
 def make_egress(
-    tmp: Path, internet: Internet, client: Any, rules: str, approver: ScriptedApprover | None = None
+    tmp: Path,
+    internet: Internet,
+    client: Any,
+    rules: str,
+    approver: ScriptedApprover | None = None,
+    timeout_s: float = 30.0,
 ) -> Iterator[Egress]:
     policy = tmp / "policy"
     policy.mkdir()
@@ -59,7 +63,8 @@ def make_egress(
             "loop.test": ["127.0.0.1"],
         }
     )
-    sandbox_settings = SandboxSettings(pool_size=0, profiles=PROFILES)
+    profiles = {"net": SandboxProfile(network="policy", timeout_s=timeout_s, memory_mb=256)}
+    sandbox_settings = SandboxSettings(pool_size=0, profiles=profiles)
     (tmp / "ws").mkdir()
     settings = Settings(home=tmp / "home", workspace=tmp / "ws", sandbox=sandbox_settings)
     engine = PolicyEngine.load(policy, workspace=tmp / "ws", resolver=resolver)
