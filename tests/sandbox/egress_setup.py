@@ -16,7 +16,6 @@ from agentguard.tools.egress import EgressProxy
 from tests.sandbox.internet import Internet
 
 
-
 @dataclass
 class Egress:
     guard: Guard
