@@ -11,14 +11,14 @@ import contextlib
 import ipaddress
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import h11
 
 from agentguard.context import current_call
 from agentguard.errors import ToolFailed
-from agentguard.models import Decision
+from agentguard.models import Decision, Effect
 from agentguard.policy._addresses import parse_ranges, reachable_addresses
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, parse_url
 from agentguard.tools._egress_tls import RECORD_HEADER, ClientHelloError, record_length, server_name
@@ -130,6 +130,8 @@ class Connection:
         self.tunnel = request.method == b"CONNECT"
         self._pending: bytearray | None = None
         self.parsed = self._target()
+        # Set by the proxy once it knows whose call this is: the policy's answer for other arguments.
+        self.redecide: Callable[[dict[str, Any]], Decision] | None = None
 
     def _target(self) -> ParsedUrl:
         target = self.request.target.decode("ascii", "replace")
@@ -165,14 +167,17 @@ class Connection:
         if (scheme == "https") != self.tunnel:
             raise ToolFailed("the decided scheme does not fit the request", tool=TOOL, scheme=scheme)
         bare = host[1:-1] if host.startswith("[") else host
+        try:
+            decided = parse_url(url)
+        except UnreadableUrl as exc:
+            raise ToolFailed(f"unreadable decided url: {exc.reason}", tool=TOOL) from None
+        if decided.host != bare or decided.port != port or decided.scheme != scheme:
+            raise ToolFailed("the decided url does not name the decided host and port", tool=TOOL, url=url)
         addresses = self.proxy.addresses(bare, ctx.decision)
-        if any(_is_internal(a) for a in addresses) and not _ip_rule_matched(ctx.decision):
-            raise ToolFailed(
-                f"{host} is an internal address ({', '.join(addresses)}): allowed only by a rule that "
-                "tests the address with ip()",
-                tool=TOOL,
-                addresses=list(addresses),
-            )
+        for address in addresses:
+            if _is_internal(address):
+                approved = ctx.decision.effect is Effect.ASK  # it ran, so a person approved it
+                self._check_internal(host, address, port, scheme, url, parent_call, approved)
         upstream, address = self.proxy.dial(addresses, port)
         try:
             if self.tunnel:
@@ -193,6 +198,41 @@ class Connection:
         finally:
             with contextlib.suppress(OSError):
                 upstream.close()
+
+    def _check_internal(
+        self,
+        host: str,
+        address: str,
+        port: int,
+        scheme: str,
+        url: str,
+        parent_call: str | None,
+        approved: bool,
+    ) -> None:
+        """An internal address is reached only if the policy allows the address itself, by an ip() rule.
+
+        The call is decided again with the address in place of the name: an allow on a name (or a
+        rule on the name that merely excludes other ranges) is not an allow on what it resolves to.
+        ``approved``: a person approved this call, so an ip() rule that asks is enough.
+        """
+        literal = f"[{address}]" if ":" in address else address
+        rest = url.split("://", 1)[1].partition("/")[2]
+        arguments = {
+            "host": literal,
+            "port": port,
+            "scheme": scheme,
+            "url": f"{scheme}://{literal}:{port}/{rest}",
+            "parent_call": parent_call,
+        }
+        decision = self.redecide(arguments) if self.redecide is not None else None
+        allowed = {Effect.ALLOW, Effect.ASK} if approved else {Effect.ALLOW}
+        if decision is None or decision.effect not in allowed or not _ip_rule_matched(decision):
+            raise ToolFailed(
+                f"{host} is an internal address ({address}): reached only when a rule with ip() allows "
+                "that address itself",
+                tool=TOOL,
+                address=address,
+            )
 
     def _tunnel(self, upstream: socket.socket, host: str) -> str | None:
         self.client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")

@@ -35,10 +35,10 @@ import socket
 import struct
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import h11
 import structlog
@@ -50,18 +50,25 @@ from agentguard.policy._addresses import Resolver, SystemResolver
 from agentguard.sandbox_api import EGRESS_SOCKET
 from agentguard.tools._egress_conn import TOOL, Connection, Refused, is_address, next_event, respond
 
-__all__ = ["EgressOwner", "EgressProxy", "net_connect"]
+__all__ = ["EgressGuard", "EgressOwner", "EgressProxy", "net_connect"]
 
 log = structlog.get_logger("agentguard.egress")
 
 _HEAD_LIMIT = 65536
 
 
+@runtime_checkable
+class EgressGuard(ToolCaller, Protocol):
+    """The guard, as the proxy uses it: guarded calls, and a dry-run decision (for internal addresses)."""
+
+    def decide(self, tool: str, arguments: Mapping[str, Any], *, agent: str | None = None) -> Decision: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EgressOwner:
     """Whose code runs in the container: connections are decided and audited as this agent's calls."""
 
-    guard: ToolCaller
+    guard: EgressGuard
     agent: str | None = None
     session: str | None = None
     framework: str | None = None
@@ -222,6 +229,8 @@ class EgressProxy:
             owner = endpoint.owner
             if owner is None:
                 raise Refused(403, "no guarded call is running in this sandbox")
+            guard, agent = owner.guard, owner.agent
+            connection.redecide = lambda arguments: guard.decide(TOOL, arguments, agent=agent)
         except Refused as exc:
             respond(client, exc.status, str(exc))
             return

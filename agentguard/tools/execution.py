@@ -75,9 +75,9 @@ def sandbox_tools(settings: Settings, backend: SandboxBackend | None = None) -> 
         profile = ctx.decision.sandbox_profile if ctx else None
         call_id = ctx.call.id if ctx else None
         owner = None
-        if ctx is not None and ctx.guard is not None:
-            from agentguard.tools.egress import EgressOwner
+        from agentguard.tools.egress import EgressGuard, EgressOwner
 
+        if ctx is not None and isinstance(ctx.guard, EgressGuard):
             # A network = "policy" container's connections are decided as this agent's net.connect calls.
             owner = EgressOwner(
                 guard=ctx.guard,

@@ -31,7 +31,10 @@ def _egress(
     yield from make_egress(tmp_path, internet, docker_client, rules, **kw)
 
 
-ALLOW_WEB = 'p, *, net.connect, ip(host, "{addr}/32") && url(url, "*://web.test:*"), allow\n'
+# The test internet is on a private network: the rule must allow its address itself, by ip().
+ALLOW_WEB = (
+    'p, *, net.connect, ip(host, "{addr}/32"), allow\np, *, net.connect, url(url, "*://other.test:*"), deny\n'
+)
 
 
 @pytest.fixture

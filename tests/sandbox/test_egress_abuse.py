@@ -181,6 +181,19 @@ def test_the_hosts_loopback_is_not_reachable_through_a_careless_allow(
         assert "internal address" in entry["error"]["message"]
 
 
+def test_an_address_rule_that_only_excludes_other_ranges_does_not_open_loopback(
+    tmp_path: Path, internet: Internet, docker_client: Any, host_listener: tuple[int, list[object]]
+) -> None:
+    # The rule looks at addresses, but only to keep the metadata service out: loop.test -> 127.0.0.1.
+    port, accepted = host_listener
+    rule = 'p, *, net.connect, url(url, "*://loop.test:*") && !ip(host, "metadata"), allow\n'
+    for eg in make_egress(tmp_path, internet, docker_client, rule):
+        assert lines(eg, _connect_via_proxy(f"loop.test:{port}")) == ["HTTP/1.1 502 Bad Gateway"]
+        (entry,) = eg.connects()
+        assert "internal address (127.0.0.1)" in entry["error"]["message"]
+    assert accepted == []
+
+
 def test_the_metadata_address_is_refused_before_any_dial(allow_all: Egress) -> None:
     out = lines(allow_all, _connect_via_proxy("169.254.169.254:80") + _connect_via_proxy("meta.test:80"))
     assert out == ["HTTP/1.1 502 Bad Gateway", "HTTP/1.1 502 Bad Gateway"]
