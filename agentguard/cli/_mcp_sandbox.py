@@ -8,6 +8,7 @@ client machinery runs like any stdio server, so a crashed server is restarted th
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 from agentguard.errors import ConfigError
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
     from agentguard.tools.egress import EgressProxy
 
 __all__ = ["SandboxedServer"]
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class SandboxedServer:
@@ -50,6 +55,8 @@ class SandboxedServer:
         self._proxy: EgressProxy | None = None
         self._endpoint: EgressEndpoint | None = None
         if profile.network == "policy":
+            # An MCP client ends the proxy with SIGTERM: unwind like Ctrl-C so the socket goes too.
+            signal.signal(signal.SIGTERM, _interrupt)
             self._proxy = EgressProxy()
             self._endpoint = open_egress(self._proxy, key, workspace)
             if "net.connect" not in guard.tools:

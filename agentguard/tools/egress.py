@@ -55,6 +55,17 @@ __all__ = ["EgressGuard", "EgressOwner", "EgressProxy", "net_connect"]
 log = structlog.get_logger("agentguard.egress")
 
 _HEAD_LIMIT = 65536
+_PREFIX = "agentguard-egress-"
+
+
+def _sweep(directory: Path) -> None:
+    """Remove socket directories left by proxies whose process died (killed before it could close)."""
+    for path in directory.glob(f"{_PREFIX}*-*"):
+        pid = path.name[len(_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or Path(f"/proc/{pid}").exists():
+            continue
+        if path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @runtime_checkable
@@ -91,7 +102,7 @@ class _Endpoint:
     def __init__(self, proxy: EgressProxy, uid: int) -> None:
         self._proxy = proxy
         self._uid = uid
-        self._dir = Path(tempfile.mkdtemp(prefix="agentguard-egress-", dir=proxy.runtime_dir))
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=proxy.runtime_dir))
         self._path = self._dir / EGRESS_SOCKET
         self._owner: EgressOwner | None = None
         self._lock = threading.Lock()
@@ -170,6 +181,7 @@ class EgressProxy:
         self.head_timeout_s = head_timeout_s
         self.idle_timeout_s = idle_timeout_s
         self._endpoints: set[_Endpoint] = set()
+        _sweep(Path(runtime_dir or tempfile.gettempdir()))
         self._lock = threading.Lock()
 
     def open(self, uid: int) -> _Endpoint:

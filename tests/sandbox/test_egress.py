@@ -218,3 +218,21 @@ def test_the_socket_refuses_processes_of_other_users() -> None:
     finally:
         proxy.close()
     assert not Path(endpoint.directory).exists()
+
+
+def test_socket_directories_of_dead_proxies_are_swept(tmp_path: Path) -> None:
+    import os
+
+    from agentguard.tools.egress import EgressProxy
+
+    dead = tmp_path / "agentguard-egress-999999999-abc"
+    dead.mkdir()
+    (dead / "proxy.sock").write_text("")
+    alive = tmp_path / f"agentguard-egress-{os.getppid()}-abc"
+    alive.mkdir()
+    proxy = EgressProxy(runtime_dir=tmp_path)
+    endpoint = proxy.open(uid=os.getuid())
+    assert Path(endpoint.directory).name.startswith(f"agentguard-egress-{os.getpid()}-")
+    proxy.close()
+    assert not dead.exists()
+    assert alive.exists()
