@@ -129,16 +129,20 @@ def doctor(app: AppContext, as_json: bool) -> None:
     capabilities, no-new-privileges, seccomp, a read-only root and a network with only loopback.
     """
     from agentguard.sandbox import DoctorCheck, Sandbox
+    from agentguard.tools.egress import EgressProxy
 
     checks: list[DoctorCheck]
     with reports_errors():
         settings = app.settings
         quiet = settings.sandbox.model_copy(update={"pool_size": 0})
+        egress = EgressProxy()  # a network = "policy" default profile probes through it (no call: no way out)
         try:
-            with Sandbox(quiet, workspace=settings.workspace, reap_orphans=False) as sb:
+            with Sandbox(quiet, workspace=settings.workspace, reap_orphans=False, egress=egress) as sb:
                 checks = sb.doctor()
         except Exception as exc:  # noqa: BLE001 - the doctor reports, it does not crash
             checks = [DoctorCheck(name="engine reachable", ok=False, detail=str(exc))]
+        finally:
+            egress.close()
     failed = [c for c in checks if not c.ok and not c.warning]
     if as_json:
         _echo_json({"ok": not failed, "checks": [c.model_dump() for c in checks]})
