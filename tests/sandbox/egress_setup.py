@@ -22,6 +22,7 @@ class Egress:
     audit: MemoryAudit
     approver: ScriptedApprover
     internet: Internet
+    sandbox: Sandbox
 
     def run(self, code: str) -> SandboxResult:
         result = self.guard.call("python.exec", {"code": code})
@@ -49,6 +50,7 @@ def make_egress(
     rules: str,
     approver: ScriptedApprover | None = None,
     timeout_s: float = 30.0,
+    pool_size: int = 0,
 ) -> Iterator[Egress]:
     policy = tmp / "policy"
     policy.mkdir()
@@ -63,7 +65,9 @@ def make_egress(
         }
     )
     profiles = {"net": SandboxProfile(network="policy", timeout_s=timeout_s, memory_mb=256)}
-    sandbox_settings = SandboxSettings(pool_size=0, profiles=profiles)
+    sandbox_settings = SandboxSettings(
+        pool_size=pool_size, profiles=profiles, default_profile="net", pool_languages=("python",)
+    )
     (tmp / "ws").mkdir()
     settings = Settings(home=tmp / "home", workspace=tmp / "ws", sandbox=sandbox_settings)
     engine = PolicyEngine.load(policy, workspace=tmp / "ws", resolver=resolver)
@@ -74,7 +78,7 @@ def make_egress(
     sandbox = Sandbox(sandbox_settings, client=client, egress=proxy, reap_orphans=False)
     guard.register_builtins(sandbox=sandbox)
     try:
-        yield Egress(guard=guard, audit=audit, approver=approver, internet=internet)
+        yield Egress(guard=guard, audit=audit, approver=approver, internet=internet, sandbox=sandbox)
     finally:
         sandbox.close()
         proxy.close()

@@ -236,3 +236,21 @@ def test_socket_directories_of_dead_proxies_are_swept(tmp_path: Path) -> None:
     proxy.close()
     assert not dead.exists()
     assert alive.exists()
+
+
+def test_a_warm_container_connects_for_the_call_it_serves(
+    tmp_path: Path, internet: Internet, docker_client: Any
+) -> None:
+    # Warm containers exist before any call: their socket refuses until a call's code runs there.
+    rules = ALLOW_WEB.format(addr=internet.address)
+    for eg in _egress(tmp_path, internet, docker_client, rules, pool_size=1):
+        assert eg.sandbox.wait_warm("python", "net", timeout_s=60)
+        first = eg.run(fetch(f"{internet.http_url}/one"))
+        assert first.warm
+        assert first.stdout.startswith("OK hello http"), first
+        assert eg.sandbox.wait_warm("python", "net", timeout_s=60)
+        second = eg.run(fetch(f"{internet.http_url}/two"))
+        assert second.warm
+        calls = [r["call_id"] for r in eg.audit.records if r["tool"] == "python.exec"]
+        parents = [entry["arguments"]["parent_call"] for entry in eg.connects()]
+        assert parents == [calls[0], calls[-1]]
