@@ -7,7 +7,7 @@ which imports them: the guard sets the context, tools only read it.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ class ToolCaller(Protocol):
         agent: str | None = None,
         session: str | None = None,
         framework: str | None = None,
+        invoke: Callable[..., Any] | None = None,
     ) -> Any: ...
 
 

@@ -26,6 +26,8 @@ from pydantic import Field, field_validator, model_validator
 from agentguard.models import FrozenModel
 
 __all__ = [
+    "EgressEndpoint",
+    "EgressGate",
     "EndReason",
     "Language",
     "SandboxBackend",
@@ -45,7 +47,12 @@ LANGUAGES: tuple[Language, ...] = ("python", "shell")
 class SandboxProfile(FrozenModel):
     """How one execution is confined. Every default is the safe one."""
 
-    network: bool = Field(default=False, description="False: network_mode=none (only loopback exists).")
+    network: bool | Literal["policy"] = Field(
+        default=False,
+        description='False: network_mode=none (only loopback exists). "policy": still no interface, but an '
+        "egress proxy reached through a mounted socket decides every connection as a net.connect call. "
+        "True: the default bridge, unrestricted.",
+    )
     memory_mb: int = Field(default=256, ge=16, le=65_536, description="Memory limit; swap equals memory.")
     cpus: float = Field(default=1.0, gt=0, le=64, description="CPU quota in cores.")
     pids: int = Field(default=64, ge=8, le=32_768, description="Maximum number of processes and threads.")
@@ -61,7 +68,9 @@ class SandboxProfile(FrozenModel):
         """Each way this profile is more permissive than the defaults, as a sentence for the audit log."""
         base = _DEFAULT
         out: list[str] = []
-        if self.network:
+        if self.network == "policy":
+            out.append("network through the egress proxy (every connection decided as net.connect)")
+        elif self.network:
             out.append("network enabled (bridge network instead of none)")
         if self.workspace == "ro":
             out.append("workspace mounted read-only at /workspace")
@@ -191,6 +200,31 @@ class SandboxRequest:
     code: str
     profile: str | None = None
     call_id: str | None = None
+    egress_owner: object | None = None
+    """Whose connections a ``network = "policy"`` container makes (handed to :class:`EgressGate`)."""
+
+
+EGRESS_SOCKET = "proxy.sock"  # the socket's name inside an endpoint's directory
+
+
+class EgressEndpoint(Protocol):
+    """One container's way out: a host directory holding the proxy's socket, mounted read-only."""
+
+    @property
+    def directory(self) -> str: ...
+
+    def attach(self, owner: object | None) -> None:
+        """Decide this container's new connections for ``owner`` from now on (``None``: refuse them)."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class EgressGate(Protocol):
+    """Makes endpoints for ``network = "policy"`` containers (``agentguard.tools.egress.EgressProxy``)."""
+
+    def open(self, uid: int) -> EgressEndpoint:
+        """A new endpoint whose socket accepts only processes running as ``uid`` (the container's user)."""
 
 
 @runtime_checkable

@@ -212,6 +212,56 @@ def _provenance_section(p: Any) -> list[str]:
     ]
 
 
+def _egress_section(e: Any) -> list[str]:
+    if e is None:
+        return []
+    out = ["## Sandbox egress proxy and sandboxed MCP servers", ""]
+    if not _ok(e):
+        return [*out, _failed("egress", e), ""]
+    p, d = e["proxied"], e["direct"]
+    out += [
+        _table(
+            ["path", "per connection p50 ms", "p99 ms", f"{e['download_mb']} MB download MB/s"],
+            [
+                [
+                    "through the egress proxy (net.connect decided and audited)",
+                    p["per_connection"]["p50_ms"],
+                    p["per_connection"]["p99_ms"],
+                    p["download_mb_per_s"],
+                ],
+                [
+                    "plain container on the same network",
+                    d["per_connection"]["p50_ms"],
+                    d["per_connection"]["p99_ms"],
+                    d["download_mb_per_s"],
+                ],
+            ],
+        ),
+        "",
+        f"Added latency per connection (p50): {_fmt(e['added_latency_p50_ms'], 2)} ms; download "
+        f"throughput ratio proxied/direct: {_fmt(e['throughput_ratio'], 2)}.",
+        "",
+    ]
+    m = e.get("mcp")
+    if m:
+        out += [
+            _table(
+                ["mcp-server-time behind mcp-proxy", "start-up p50 ms", "tools/call p50 ms", "p99 ms"],
+                [
+                    [
+                        name,
+                        m[name]["startup"]["p50_ms"],
+                        m[name]["tools_call"]["p50_ms"],
+                        m[name]["tools_call"]["p99_ms"],
+                    ]
+                    for name in ("host", "sandbox")
+                ],
+            ),
+            "",
+        ]
+    return out
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     out = [
@@ -475,6 +525,7 @@ def markdown(result: dict[str, Any]) -> str:
         ]
     else:
         out += [_failed("detectors", dt), ""]
+    out += _egress_section(result.get("egress"))
     out += ["## AgentDojo: policy effectiveness", ""]
     ad = result.get("agentdojo")
     if _ok(ad):

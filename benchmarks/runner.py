@@ -22,7 +22,17 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("decision", "overhead", "provenance", "mcp", "audit", "detectors", "sandbox", "agentdojo")
+SECTIONS = (
+    "decision",
+    "overhead",
+    "provenance",
+    "mcp",
+    "audit",
+    "detectors",
+    "sandbox",
+    "egress",
+    "agentdojo",
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,16 @@ def _sandbox(s: Sizes) -> dict[str, Any]:
     return out
 
 
+def _egress(s: Sizes) -> dict[str, Any]:
+    from benchmarks import egress
+
+    if s.name == "smoke":
+        return egress.run(n=5, mb=5, mcp_calls=5, mcp_starts=1)
+    if s.name == "quick":
+        return egress.run(n=20, mb=100, mcp_calls=20, mcp_starts=2)
+    return egress.run()
+
+
 def _agentdojo(s: Sizes) -> dict[str, Any]:
     from benchmarks.agentdojo import evaluate
 
@@ -150,6 +170,7 @@ RUNNERS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "audit": _audit,
     "detectors": _detectors,
     "sandbox": _sandbox,
+    "egress": _egress,
     "agentdojo": _agentdojo,
 }
 

@@ -103,6 +103,20 @@ def _http_address(value: str) -> tuple[str, int]:
     help="Trust the client's tools/call _meta[\"agentguard/user_request\"] as the user's own text "
     "(provenance: from_user). Only for clients that put the user's words there, never the model's.",
 )
+@click.option(
+    "--sandbox",
+    "sandbox_profile",
+    metavar="PROFILE",
+    help="Run the server in a hardened sandbox container under this [sandbox.profiles] profile "
+    '(workspace mount, limits, network; network = "policy" decides its connections as net.connect).',
+)
+@click.option(
+    "--image",
+    "sandbox_image",
+    metavar="NAME",
+    help="Image for --sandbox, e.g. one from `agentguard sandbox build --pip PKG --tag NAME`. "
+    "[default: the python sandbox image]",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_app
 def mcp_proxy(
@@ -115,6 +129,8 @@ def mcp_proxy(
     max_argument_bytes: int,
     http_address: str | None,
     user_request_meta: bool,
+    sandbox_profile: str | None,
+    sandbox_image: str | None,
     command: tuple[str, ...],
 ) -> None:
     """Serve MCP on stdin/stdout, fronting the real server COMMAND: every tools/call is decided by
@@ -126,6 +142,7 @@ def mcp_proxy(
       agentguard mcp-proxy -- uvx mcp-server-time
       agentguard --policy ./permissions mcp-proxy --name git -- uvx mcp-server-git --repository .
       agentguard mcp-proxy --http 8765 -- uvx mcp-server-time    # http://127.0.0.1:8765/mcp
+      agentguard mcp-proxy --sandbox default --image mcp-time -- mcp-server-time
     Policy names: mcp.<name>.<tool>, e.g.  p, *, mcp.time.*, *, allow
     The server's requests of the client: mcp-client.<name>.sampling|elicitation|roots
     (denied unless a rule allows or asks), e.g.  p, *, mcp-client.time.elicitation, *, ask
@@ -140,26 +157,39 @@ def mcp_proxy(
             app = dataclasses.replace(app, overrides={**app.overrides, "policy_dir": policy_dir})
         settings = app.settings
         try:
-            from agentguard.integrations.mcp import McpProxy
+            from agentguard.integrations.mcp import McpProxy, server_name_from_command
             from agentguard.integrations.mcp._http import check_loopback
         except ImportError as exc:
             fail(str(exc))
         if http is not None:
             check_loopback(http[0])
+        if sandbox_image is not None and sandbox_profile is None:
+            raise click.UsageError("--image needs --sandbox PROFILE")
         guard = Guard.from_settings(settings, agent=agent)
+        from agentguard.cli._mcp_sandbox import SandboxedServer
+
+        contained: SandboxedServer | None = None
         try:
             guard.approver = _approver(approver_kind, settings, guard.audit)
+            run_command = list(command)
+            if sandbox_profile is not None:
+                contained = SandboxedServer(settings, guard, sandbox_profile, sandbox_image, run_command)
+                server_name = server_name or server_name_from_command(run_command)
+                run_command = contained.argv
             proxy = McpProxy(
                 guard,
-                command,
+                run_command,
                 server_name=server_name,
                 agent=agent,
                 show_hidden=show_hidden,
                 max_argument_bytes=max_argument_bytes,
                 user_request_meta=user_request_meta,
             )
+            if contained is not None:
+                contained.serve_for(agent or guard.agent, proxy.session_id)
+            where = f" in sandbox {contained.describe()}" if contained is not None else ""
             click.echo(
-                f"agentguard mcp-proxy: {' '.join(command)!r} as mcp.{proxy.server_name}.*, policy "
+                f"agentguard mcp-proxy: {' '.join(command)!r}{where} as mcp.{proxy.server_name}.*, policy "
                 f"{settings.resolved_policy_dir()}, audit {settings.audit_path}, approvals: "
                 f"{type(guard.approver).__name__}",
                 err=True,
@@ -187,4 +217,6 @@ def mcp_proxy(
                 first = first.exceptions[0]
             raise first from group
         finally:
+            if contained is not None:
+                contained.close()
             guard.close()

@@ -52,14 +52,33 @@ def sandbox() -> None:
     "(Debian's package archive, no registry); pull: let the engine pull the recipe's FROM. "
     "[default: [sandbox] base, i.e. auto]",
 )
+@click.option(
+    "--pip",
+    "pip_packages",
+    multiple=True,
+    metavar="PKG",
+    help="Also build a derived image with this PyPI package (repeatable), e.g. an MCP server for "
+    "`mcp-proxy --sandbox`. Fetched by pip on this host, installed in a build without network.",
+)
+@click.option("--tag", help="Name of the derived image (with --pip), e.g. mcp-time.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the image status.")
 @pass_app
-def build(app: AppContext, force: bool, base: str | None, as_json: bool) -> None:
+def build(
+    app: AppContext,
+    force: bool,
+    base: str | None,
+    pip_packages: tuple[str, ...],
+    tag: str | None,
+    as_json: bool,
+) -> None:
     """Build the sandbox images (python, shell) from sandbox_images/.
 
     Rebuilds only when a recipe changed (its content hash is an image label). The debootstrapped
     root filesystem is cached under the state directory, so a rebuild after `docker rmi` is fast.
+    With --pip PKG --tag NAME, also builds NAME: the python image plus those packages.
     """
+    if bool(pip_packages) != bool(tag):
+        raise click.UsageError("--pip PKG and --tag NAME go together")
     from rich.console import Console
 
     from agentguard.cli._first_run import build_display
@@ -78,10 +97,22 @@ def build(app: AppContext, force: bool, base: str | None, as_json: bool) -> None
                 progress=display.event,
                 force=force,
             )
+            derived = None
+            if tag is not None:
+                from agentguard.sandbox._derived import build_derived
+
+                derived = build_derived(
+                    client.api, settings.sandbox, pip_packages, tag, progress=display.event
+                )
         client.close()
     if as_json:
-        _echo_json({"images": [dataclasses.asdict(s) for s in statuses]})
+        out: dict[str, Any] = {"images": [dataclasses.asdict(s) for s in statuses]}
+        if derived is not None:
+            out["derived"] = {"tag": tag, "id": derived, "packages": list(pip_packages)}
+        _echo_json(out)
         return
+    if derived is not None:
+        click.echo(f"✓ {tag} ({derived[7:19]}): {' '.join(pip_packages)}")
     for st in statuses:
         ok = st.present and st.up_to_date
         click.echo(f"{'✓' if ok else '✗'} {st.image} ({(st.built_hash or '-')[:12]})")
@@ -98,16 +129,20 @@ def doctor(app: AppContext, as_json: bool) -> None:
     capabilities, no-new-privileges, seccomp, a read-only root and a network with only loopback.
     """
     from agentguard.sandbox import DoctorCheck, Sandbox
+    from agentguard.tools.egress import EgressProxy
 
     checks: list[DoctorCheck]
     with reports_errors():
         settings = app.settings
         quiet = settings.sandbox.model_copy(update={"pool_size": 0})
+        egress = EgressProxy()  # a network = "policy" default profile probes through it (no call: no way out)
         try:
-            with Sandbox(quiet, workspace=settings.workspace, reap_orphans=False) as sb:
+            with Sandbox(quiet, workspace=settings.workspace, reap_orphans=False, egress=egress) as sb:
                 checks = sb.doctor()
         except Exception as exc:  # noqa: BLE001 - the doctor reports, it does not crash
             checks = [DoctorCheck(name="engine reachable", ok=False, detail=str(exc))]
+        finally:
+            egress.close()
     failed = [c for c in checks if not c.ok and not c.warning]
     if as_json:
         _echo_json({"ok": not failed, "checks": [c.model_dump() for c in checks]})

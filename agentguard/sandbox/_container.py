@@ -26,10 +26,11 @@ from agentguard.sandbox._engine import (
     sensitive_reason,
 )
 from agentguard.sandbox._hardening import check_hardening
+from agentguard.sandbox._network import policy_command, policy_environment, policy_mounts
 from agentguard.sandbox._protocol import ResponseParser
-from agentguard.sandbox_api import Language, SandboxProfile
+from agentguard.sandbox_api import EgressEndpoint, EgressGate, Language, SandboxProfile
 
-__all__ = ["Exchange", "Live", "PoolKey", "container_config", "spawn"]
+__all__ = ["Exchange", "Live", "PoolKey", "container_config", "open_egress", "spawn"]
 
 RUNNER = ["python3", "-I", "-B", "/opt/agentguard/runner.py"]
 WORKSPACE_TARGET = "/workspace"
@@ -53,11 +54,12 @@ class Live:
     handle: Any
     parser: ResponseParser
     created: float = field(default_factory=time.monotonic)
+    egress: EgressEndpoint | None = None  # network = "policy": this container's way out
 
     def close_socket(self) -> None:
-        for closer in (self.sock, self.handle):
+        for closer in (self.sock, self.handle, self.egress):
             with contextlib.suppress(OSError, AttributeError):
-                closer.close()
+                closer.close()  # type: ignore[union-attr]
 
 
 def check_workspace(workspace: Path | None, mode: str) -> str | None:
@@ -78,6 +80,29 @@ def check_workspace(workspace: Path | None, mode: str) -> str | None:
     return str(resolved)
 
 
+def container_user(workspace_source: str | None) -> str:
+    """``uid:gid`` the container runs as: what it writes into the workspace belongs to its owner, not root."""
+    if workspace_source is not None:
+        st = os.stat(workspace_source)
+        if st.st_uid != 0:
+            return f"{st.st_uid}:{st.st_gid}"
+    return SANDBOX_UID
+
+
+def open_egress(gate: EgressGate | None, key: PoolKey, workspace: Path | None) -> EgressEndpoint | None:
+    """The endpoint a ``network = "policy"`` container connects through (None for other profiles)."""
+    if key.profile.network != "policy":
+        return None
+    if gate is None:
+        raise SandboxError(
+            f'sandbox profile {key.profile_name!r} sets network = "policy" but this Sandbox has no egress '
+            "proxy (the guard's python.exec/shell.run give it one)",
+            profile=key.profile_name,
+        )
+    source = check_workspace(workspace, key.profile.workspace)
+    return gate.open(int(container_user(source).split(":", 1)[0]))
+
+
 def container_config(
     api: Any,
     *,
@@ -86,15 +111,30 @@ def container_config(
     workspace: Path | None,
     call_id: str | None,
     pooled: bool = False,
+    egress: EgressEndpoint | None = None,
+    command: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``create_container`` arguments for ``key``: every hardening item, plus the given loosenings."""
+    """``create_container`` arguments for ``key``: every hardening item, plus the given loosenings.
+
+    ``command`` replaces the runner (an MCP server); ``egress`` is required for ``network = "policy"``.
+    """
     p = key.profile
     source = check_workspace(workspace, p.workspace)
     mounts = []
     if source is not None:
         mounts.append(Mount(WORKSPACE_TARGET, source, type="bind", read_only=p.workspace == "ro"))
+    argv = command if command is not None else [*RUNNER, key.language]
+    environment = {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8"}
+    if p.network == "policy":
+        if egress is None:
+            raise SandboxError(
+                'a network = "policy" profile needs the egress proxy', profile=key.profile_name
+            )
+        mounts.extend(policy_mounts(egress.directory))
+        argv = policy_command(argv)
+        environment.update(policy_environment())
     host_config = api.create_host_config(
-        network_mode="bridge" if p.network else "none",
+        network_mode="bridge" if p.network is True else "none",
         read_only=True,
         tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={p.tmpfs_mb}m,mode=1777"},
         cap_drop=["ALL"],
@@ -117,12 +157,7 @@ def container_config(
         mounts=mounts,
         init=False,
     )
-    user = SANDBOX_UID
-    if source is not None:
-        # Files the sandbox writes into the workspace belong to the workspace's owner, never root.
-        st = os.stat(source)
-        if st.st_uid != 0:
-            user = f"{st.st_uid}:{st.st_gid}"
+    user = container_user(source)
     owner = current_owner()
     labels = {
         MANAGED: "true",
@@ -135,14 +170,14 @@ def container_config(
     }
     return {
         "image": image,
-        "command": [*RUNNER, key.language],
+        "command": argv,
         "user": user,
         "stdin_open": True,  # with detach=False the SDK also sets StdinOnce: stdin EOF reaches the runner
         "detach": False,
         "use_config_proxy": False,
         "tty": False,
         "working_dir": WORKSPACE_TARGET if source is not None else "/tmp",
-        "environment": {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8"},
+        "environment": environment,
         "labels": labels,
         "host_config": host_config,
     }

@@ -8,7 +8,7 @@ from docker.errors import DockerException
 
 from agentguard.errors import SandboxError
 from agentguard.models import FrozenModel
-from agentguard.sandbox._container import PoolKey, container_config, remove, spawn
+from agentguard.sandbox._container import PoolKey, container_config, open_egress, remove, spawn
 from agentguard.sandbox._hardening import check_hardening
 from agentguard.sandbox._images import image_status
 from agentguard.sandbox._protocol import encode_request
@@ -88,10 +88,17 @@ def run_doctor(sandbox: Sandbox) -> list[DoctorCheck]:
     name, profile = sandbox.resolve_profile(None)
     key = PoolKey("python", name, profile)
     try:
+        endpoint = open_egress(sandbox.egress, key, sandbox.workspace)
         config = container_config(
-            api, image=sandbox._image("python"), key=key, workspace=sandbox.workspace, call_id="doctor-probe"
+            api,
+            image=sandbox._image("python"),
+            key=key,
+            workspace=sandbox.workspace,
+            call_id="doctor-probe",
+            egress=endpoint,
         )
         live = spawn(api, config, key)
+        live.egress = endpoint  # closed with the probe
     except SandboxError as exc:
         checks.append(DoctorCheck(name="probe container starts", ok=False, detail=str(exc)))
         return checks
@@ -135,7 +142,7 @@ def run_doctor(sandbox: Sandbox) -> list[DoctorCheck]:
                 f"rootfs {seen.get('rootfs')}",
             ),
         ]
-        if profile.network:
+        if profile.network is True:
             inside = [c for c in inside if c[0] not in ("inside: only loopback", "inside: no routes")]
         checks.extend(DoctorCheck(name=n, ok=bool(ok), detail=d) for n, ok, d in inside)
     finally:

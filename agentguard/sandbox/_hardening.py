@@ -55,7 +55,7 @@ def check_hardening(attrs: Mapping[str, Any], profile: SandboxProfile | None = N
     )
 
     net = str(host.get("NetworkMode") or "")
-    if profile is not None and profile.network:
+    if profile is not None and profile.network is True:
         items.append(
             _item("network none", "5.29", net != "host", f"NetworkMode={net} (profile enables network)", True)
         )

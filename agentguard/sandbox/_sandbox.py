@@ -21,6 +21,7 @@ from agentguard.sandbox._container import (
     PoolKey,
     container_config,
     exchange,
+    open_egress,
     remove,
     spawn,
 )
@@ -43,6 +44,7 @@ from agentguard.sandbox._pool import Remover, WarmPool
 from agentguard.sandbox._protocol import encode_request
 from agentguard.sandbox_api import (
     LANGUAGES,
+    EgressGate,
     EndReason,
     Language,
     SandboxProfile,
@@ -136,8 +138,10 @@ class Sandbox:
         client: Any = None,
         cache_dir: Path | None = None,
         reap_orphans: bool = True,
+        egress: EgressGate | None = None,
     ) -> None:
         self.settings = settings or SandboxSettings()
+        self.egress = egress  # the way out of network = "policy" containers
         self.workspace = workspace
         self.cache_dir = cache_dir or Path.home() / ".agentguard" / "sandbox"
         self._owns_client = client is None
@@ -161,7 +165,13 @@ class Sandbox:
 
     def execute(self, request: SandboxRequest) -> SandboxResult:
         """``SandboxBackend``: :meth:`run` for one request (what ``python.exec`` and ``shell.run`` call)."""
-        return self.run(request.language, request.code, profile=request.profile, call_id=request.call_id)
+        return self.run(
+            request.language,
+            request.code,
+            profile=request.profile,
+            call_id=request.call_id,
+            egress_owner=request.egress_owner,
+        )
 
     def run(
         self,
@@ -171,6 +181,7 @@ class Sandbox:
         profile: str | SandboxProfile | None = None,
         call_id: str | None = None,
         timeout_s: float | None = None,
+        egress_owner: object | None = None,
     ) -> SandboxResult:
         """Run ``code`` in a fresh container and return what it produced.
 
@@ -209,11 +220,15 @@ class Sandbox:
             live = self._spawn(key, call_id)
         wait_s = prof.timeout_s + REPORT_GRACE_S
         try:
+            if live.egress is not None:
+                live.egress.attach(egress_owner)  # its connections are decided for this call
             ex = exchange(live, request, timeout_s=wait_s, cap=prof.output_bytes)
             if not ex.sent and warm:
                 # A warm container that died while idle never saw the code: use a fresh one.
                 self._kill_now(live)
                 live, warm = self._spawn(key, call_id), False
+                if live.egress is not None:
+                    live.egress.attach(egress_owner)
                 ex = exchange(live, request, timeout_s=wait_s, cap=prof.output_bytes)
             result = self._result(live, ex, key, call_id, warm)
         except BaseException as exc:
@@ -361,10 +376,24 @@ class Sandbox:
 
     def _spawn(self, key: PoolKey, call_id: str | None, pooled: bool = False) -> Live:
         image = self._image(key.language)
-        config = container_config(
-            self.api, image=image, key=key, workspace=self.workspace, call_id=call_id, pooled=pooled
-        )
-        return spawn(self.api, config, key)
+        endpoint = open_egress(self.egress, key, self.workspace)
+        try:
+            config = container_config(
+                self.api,
+                image=image,
+                key=key,
+                workspace=self.workspace,
+                call_id=call_id,
+                pooled=pooled,
+                egress=endpoint,
+            )
+            live = spawn(self.api, config, key)
+        except BaseException:
+            if endpoint is not None:
+                endpoint.close()
+            raise
+        live.egress = endpoint
+        return live
 
     def _spawn_pooled(self, key: PoolKey) -> Live:
         return self._spawn(key, None, pooled=True)

@@ -1,7 +1,8 @@
 """The built-in tools, with canonical names and argument names the shipped policy is written for.
 
 ``fs.read(path)``, ``fs.write(path, content)``, ``fs.list(path)``, ``shell.run(command)``,
-``python.exec(code)``, ``http.get(url)``.
+``python.exec(code)``, ``http.get(url)``, and ``net.connect`` (a connection out of a ``network = "policy"``
+sandbox, opened only by the egress proxy).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class ToolSpec:
 def builtin_tools(settings: Settings, *, sandbox: SandboxBackend | None = None) -> list[ToolSpec]:
     """The built-in tools bound to ``settings`` (workspace root, sandbox profiles); code runs in
     ``sandbox`` (default: the Docker sandbox, started on first use)."""
+    from agentguard.tools.egress import net_connect
     from agentguard.tools.execution import sandbox_tools
     from agentguard.tools.filesystem import Workspace
     from agentguard.tools.web import http_get
@@ -39,4 +41,5 @@ def builtin_tools(settings: Settings, *, sandbox: SandboxBackend | None = None) 
         ToolSpec("fs.list", ws.list, "List a directory inside the workspace."),
         ToolSpec("http.get", http_get, "Fetch a URL over HTTP(S) (size- and time-limited)."),
         *sandbox_tools(settings, sandbox),
+        ToolSpec("net.connect", net_connect, net_connect.__doc__ or ""),
     ]

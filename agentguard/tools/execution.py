@@ -17,6 +17,7 @@ from agentguard.settings import Settings
 if TYPE_CHECKING:
     from agentguard.sandbox import Sandbox
     from agentguard.tools import ToolSpec
+    from agentguard.tools.egress import EgressProxy
 
 __all__ = ["DockerBackend", "sandbox_tools"]
 
@@ -27,14 +28,19 @@ class DockerBackend:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._sandbox: Sandbox | None = None
+        self._egress: EgressProxy | None = None
         self._lock = threading.Lock()
 
     def sandbox(self) -> Sandbox:
         with self._lock:
             if self._sandbox is None:
                 from agentguard.sandbox import Sandbox
+                from agentguard.tools.egress import EgressProxy
 
-                self._sandbox = Sandbox(self._settings.sandbox, workspace=self._settings.workspace)
+                self._egress = EgressProxy()
+                self._sandbox = Sandbox(
+                    self._settings.sandbox, workspace=self._settings.workspace, egress=self._egress
+                )
             return self._sandbox
 
     def execute(self, request: SandboxRequest) -> SandboxResult:
@@ -43,8 +49,11 @@ class DockerBackend:
     def close(self) -> None:
         with self._lock:
             sandbox, self._sandbox = self._sandbox, None
+            egress, self._egress = self._egress, None
         if sandbox is not None:
             sandbox.close()
+        if egress is not None:
+            egress.close()
 
 
 def sandbox_tools(settings: Settings, backend: SandboxBackend | None = None) -> list[ToolSpec]:
@@ -65,7 +74,20 @@ def sandbox_tools(settings: Settings, backend: SandboxBackend | None = None) -> 
         ctx = current_call()
         profile = ctx.decision.sandbox_profile if ctx else None
         call_id = ctx.call.id if ctx else None
-        return runner.execute(SandboxRequest(language, code, profile=profile, call_id=call_id))
+        owner = None
+        from agentguard.tools.egress import EgressGuard, EgressOwner
+
+        if ctx is not None and isinstance(ctx.guard, EgressGuard):
+            # A network = "policy" container's connections are decided as this agent's net.connect calls.
+            owner = EgressOwner(
+                guard=ctx.guard,
+                agent=ctx.call.agent,
+                session=ctx.call.session,
+                framework=ctx.call.framework,
+                parent_call=call_id,
+            )
+        request = SandboxRequest(language, code, profile=profile, call_id=call_id, egress_owner=owner)
+        return runner.execute(request)
 
     def python_exec(code: str) -> SandboxResult:
         """Run Python 3 code in a sandbox container; returns exit code, stdout, stderr, end reason."""

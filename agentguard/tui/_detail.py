@@ -38,7 +38,10 @@ def _kv(rows: list[tuple[str, RenderableType]]) -> Table:
 def _profile_text(name: str, profile: SandboxProfile | None) -> Text:
     if profile is None:
         return Text(f"{name} (not defined in settings: the sandbox refuses to run)", style="red")
-    net = "network ON" if profile.network else "no network"
+    if profile.network == "policy":
+        net = "network through the egress policy"
+    else:
+        net = "network ON" if profile.network else "no network"
     return Text(
         f"{name}: {net}, {profile.memory_mb} MB, {profile.cpus:g} CPU, {profile.pids} pids, "
         f"{profile.timeout_s:g}s, workspace {profile.workspace}"
