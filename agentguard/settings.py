@@ -77,6 +77,18 @@ class Settings(FrozenModel):
     approval: ApprovalSettings = ApprovalSettings()
     policy: PolicySettings = PolicySettings()
     sandbox: SandboxSettings = SandboxSettings()
+    # ``postgresql://...``: the approval queue, grants and audit log live in that database, shared by
+    # every host (docs/deployment.md). Unset: SQLite and files under ``home``.
+    database_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return v
 
     @property
     def audit_path(self) -> Path:
@@ -105,6 +117,7 @@ _ENV = {
     "AGENTGUARD_AUDIT_DURABILITY": ("audit", "durability"),
     "AGENTGUARD_APPROVAL_TIMEOUT": ("approval", "timeout_s"),
     "AGENTGUARD_CASE_INSENSITIVE_PATHS": ("policy", "case_insensitive_paths"),
+    "AGENTGUARD_DATABASE_URL": ("database_url",),
 }
 
 

@@ -7,7 +7,7 @@ import time
 
 from agentguard.approval._owner import Owner
 from agentguard.approval._records import QueuedRequest, RequestState
-from agentguard.approval._store import ApprovalStore, SqliteApprovalStore
+from agentguard.approval._store import ApprovalStore
 from agentguard.errors import ApprovalError
 from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus
 from agentguard.pipeline import AuditSink
@@ -101,5 +101,7 @@ class QueueApprover:
 
 
 def queue_approver_from_settings(settings: Settings, *, audit: AuditSink | None = None) -> QueueApprover:
-    """A ``QueueApprover`` on the shared queue in ``settings.home``."""
-    return QueueApprover(SqliteApprovalStore(settings.home, audit=audit))
+    """A ``QueueApprover`` on the shared queue: ``settings.home``, or the database at ``database_url``."""
+    from agentguard.approval._open import open_store
+
+    return QueueApprover(open_store(settings, audit=audit))

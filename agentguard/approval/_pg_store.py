@@ -1,0 +1,532 @@
+"""The approval store on PostgreSQL: one queue and one set of grants for every host.
+
+The same contract as :class:`SqliteApprovalStore`, with what a shared server changes:
+
+- every answer is one ``UPDATE ... WHERE status = 'pending'``; under READ COMMITTED a racing second
+  update waits for the first, re-reads the row and finds it no longer pending: applied exactly once;
+- each change ends with ``NOTIFY agentguard_approvals`` (delivered at commit), which a listener thread
+  per process turns into a wake-up; a lost listening connection wakes everyone to re-read;
+- an owner on another host cannot be looked up in ``/proc``: agent processes with requests pending
+  write a heartbeat (``ag_owners``, database clock); a heartbeat older than ``owner_stale_s`` means
+  the owner died or lost the database, and its requests are abandoned;
+- audit records owed for a change go to ``ag_outbox`` in the change's transaction and are handed to
+  an audit log by whichever store with one comes next, under an advisory lock (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import orjson
+
+from agentguard.approval._database import Flushable
+from agentguard.approval._owner import Owner, is_alive
+from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
+from agentguard.approval._rows import dt, dumps, row_to_grant, ts
+from agentguard.approval._store import AlreadyAnswered, validate_grant
+from agentguard.database import Database, DatabaseError, Listener, check_schema
+from agentguard.errors import AgentGuardError, ApprovalError
+from agentguard.models import ApprovalRequest, ApprovalStatus
+from agentguard.pipeline import AuditSink
+
+__all__ = ["CHANNEL", "PostgresApprovalStore"]
+
+CHANNEL = "agentguard_approvals"
+_OUTBOX_LOCK = 0x61676F62  # advisory lock key: one outbox hand-over at a time ("agob")
+_STALE_AFTER_S = 60.0  # no heartbeat row at all: only the deadline tells (as for SQLite's other hosts)
+
+
+class PostgresApprovalStore:
+    """:class:`ApprovalStore` on the PostgreSQL database at ``url`` (schema from ``agentguard db upgrade``).
+
+    ``owner_stale_s``: how long an owner's heartbeat may be silent before its requests are abandoned
+    (heartbeats are written every ``heartbeat_s``). ``database``: share a :class:`Database` (pool)
+    instead of opening one; it is then not closed with the store.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        database: Database | None = None,
+        audit: AuditSink | None = None,
+        sweep: bool = True,
+        clock: Callable[[], float] = time.time,
+        heartbeat_s: float = 5.0,
+        owner_stale_s: float = 30.0,
+        readonly: bool = False,
+    ) -> None:
+        if database is None and url is None:
+            raise ApprovalError("a PostgreSQL approval store needs a database_url")
+        self.audit = audit
+        self.clock = clock
+        self.heartbeat_s = heartbeat_s
+        self.owner_stale_s = owner_stale_s
+        self.readonly = readonly
+        self.export_error: str | None = None  # no grants.csv export: the database is the only copy
+        self._own_db = database is None
+        try:
+            self.db = database if database is not None else Database(url or "")
+            check_schema(self.db)
+        except DatabaseError as exc:
+            if self._own_db and database is None and hasattr(self, "db"):
+                self.db.close()
+            raise ApprovalError(str(exc), **exc.data) from exc
+        self.label = self.db.label
+        self._cond = threading.Condition(threading.Lock())
+        self._version = 0
+        self._listeners: set[Callable[[], None]] = set()
+        self._listener: Listener | None = None
+        self._listener_lock = threading.Lock()
+        self._owners: set[tuple[str, int, str]] = set()  # owners in this process with a heartbeat
+        self._closed = False
+        if readonly:
+            return
+        self.flush_audit()
+        if sweep:
+            self.sweep()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except AgentGuardError as exc:
+            if isinstance(exc, DatabaseError):
+                raise ApprovalError(f"approval queue: {exc}", **exc.data) from exc
+            raise
+        except Exception as exc:
+            if self.db.is_error(exc):
+                raise ApprovalError(f"{self.label}: approval queue error: {exc}", url=self.label) from exc
+            raise
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Any]:
+        """One transaction that ends by notifying every listening process (at commit)."""
+        if self.readonly:
+            raise ApprovalError("this approval store was opened read-only")
+        with self._errors(), self.db.transaction() as conn:
+            yield conn
+            conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+        self._bump()
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        from psycopg.rows import dict_row
+
+        with self._errors(), self.db.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+            conn.rollback()
+            return rows
+
+    def _bump(self) -> None:
+        with self._cond:
+            self._version += 1
+            self._cond.notify_all()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def _ensure_listener(self) -> None:
+        with self._listener_lock:
+            if self._listener is None and not self._closed:
+                self._listener = self.db.listen(
+                    CHANNEL, self._bump, tick=self._heartbeat, tick_every=self.heartbeat_s
+                )
+
+    def _heartbeat(self, conn: Any) -> None:
+        """Say that this process's owners are alive (database clock, so host clocks do not matter)."""
+        for host, pid, start in list(self._owners):
+            conn.execute(
+                "INSERT INTO ag_owners (host, pid, start, seen_at) VALUES (%s, %s, %s, clock_timestamp())"
+                " ON CONFLICT (host, pid, start) DO UPDATE SET seen_at = clock_timestamp()",
+                (host, pid, start),
+            )
+
+    def version(self) -> int:
+        """A counter that grows whenever the queue changes (here, or anywhere: by notification)."""
+        self._ensure_listener()
+        with self._cond:
+            return self._version
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        self._ensure_listener()
+        with self._cond:
+            self._cond.wait_for(lambda: self._version != seen or self._closed, timeout=max(timeout, 0))
+            return self._version
+
+    async def await_change(self, seen: int, timeout: float) -> int:
+        self._ensure_listener()
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(event.set)
+
+        with self._cond:
+            self._listeners.add(wake)
+            current = self._version
+        try:
+            if current == seen:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=max(timeout, 0))
+        finally:
+            with self._cond:
+                self._listeners.discard(wake)
+        with self._cond:
+            return self._version
+
+    def close(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        with self._listener_lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
+        if self._own_db:
+            self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- audit hand-off -----------------------------------------------------------------------
+
+    @staticmethod
+    def _owe_audit(conn: Any, event: str, **fields: Any) -> None:
+        conn.execute("INSERT INTO ag_outbox (event, fields) VALUES (%s, %s)", (event, dumps(fields)))
+
+    def flush_audit(self) -> int:
+        """Hand owed audit records to this store's audit log; how many (at least once, never lost)."""
+        if self.audit is None or self.readonly:
+            return 0
+        with self._errors(), self.db.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_OUTBOX_LOCK,))
+            rows = conn.execute("SELECT seq, event, fields FROM ag_outbox ORDER BY seq").fetchall()
+            for _seq, event, fields in rows:
+                self.audit.record(event, **orjson.loads(fields))
+            if rows and isinstance(self.audit, Flushable):
+                self.audit.flush()
+            if rows:
+                conn.execute("DELETE FROM ag_outbox WHERE seq <= %s", (rows[-1][0],))
+        return len(rows)
+
+    # -- requests -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _row_to_request(row: dict[str, Any]) -> QueuedRequest:
+        return QueuedRequest(
+            id=row["id"],
+            request=ApprovalRequest.model_validate_json(row["request"]),
+            state=RequestState(row["status"]),
+            owner=Owner(pid=row["owner_pid"], host=row["owner_host"], start=row["owner_start"]),
+            submitted_at=dt(row["submitted_at"]) or datetime.fromtimestamp(0, UTC),
+            deadline=dt(row["deadline"]) or datetime.fromtimestamp(0, UTC),
+            approver=row["approver"],
+            channel=row["channel"],
+            reason=row["reason"],
+            edited_arguments=orjson.loads(row["edited"]) if row["edited"] else None,
+            scope=row["scope"],
+            grant_id=row["grant_id"],
+            resolved_at=dt(row["resolved_at"]),
+        )
+
+    def submit(self, request: ApprovalRequest, owner: Owner) -> QueuedRequest:
+        """Queue ``request`` for ``owner``, whose heartbeat this process keeps up from now on."""
+        from psycopg.errors import UniqueViolation
+
+        now = self.clock()
+        key = (owner.host, owner.pid, owner.start or "")
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT INTO ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid,"
+                    " owner_host, owner_start) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        request.call.id,
+                        request.call.agent,
+                        request.call.tool,
+                        request.model_dump_json(),
+                        now,
+                        now + request.timeout_s,
+                        owner.pid,
+                        owner.host,
+                        owner.start,
+                    ),
+                )
+                self._heartbeat_owner(conn, key)
+        except ApprovalError as exc:
+            if isinstance(exc.__cause__, UniqueViolation) or isinstance(
+                getattr(exc.__cause__, "__cause__", None), UniqueViolation
+            ):
+                raise ApprovalError(
+                    f"call {request.call.id} is already in the approval queue", request_id=request.call.id
+                ) from exc
+            raise
+        self._owners.add(key)
+        self._ensure_listener()
+        return self.get(request.call.id)
+
+    @staticmethod
+    def _heartbeat_owner(conn: Any, key: tuple[str, int, str]) -> None:
+        conn.execute(
+            "INSERT INTO ag_owners (host, pid, start, seen_at) VALUES (%s, %s, %s, clock_timestamp())"
+            " ON CONFLICT (host, pid, start) DO UPDATE SET seen_at = clock_timestamp()",
+            key,
+        )
+
+    def get(self, request_id: str) -> QueuedRequest:
+        rows = self._read("SELECT * FROM ag_requests WHERE id = %s", (request_id,))
+        if not rows:
+            raise ApprovalError(f"no approval request {request_id!r}", request_id=request_id)
+        return self._row_to_request(rows[0])
+
+    def lookup(self, id_or_prefix: str) -> QueuedRequest:
+        prefix = id_or_prefix.strip().lower()
+        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+            raise ApprovalError(f"{id_or_prefix!r} is not a request id (hex digits)", request_id=id_or_prefix)
+        rows = self._read(
+            "SELECT * FROM ag_requests WHERE id >= %s AND id < %s ORDER BY seq LIMIT 3", (prefix, prefix + "g")
+        )
+        if not rows:
+            raise ApprovalError(f"no approval request matches {id_or_prefix!r}", request_id=id_or_prefix)
+        if len(rows) > 1:
+            raise ApprovalError(
+                f"{id_or_prefix!r} matches more than one request; give more characters",
+                request_id=id_or_prefix,
+                matches=[r["id"] for r in rows],
+            )
+        return self._row_to_request(rows[0])
+
+    def pending(self) -> list[QueuedRequest]:
+        rows = self._read("SELECT * FROM ag_requests WHERE status = 'pending' ORDER BY seq")
+        return [self._row_to_request(r) for r in rows]
+
+    def recent(self, limit: int = 100) -> list[QueuedRequest]:
+        rows = self._read("SELECT * FROM ag_requests ORDER BY seq DESC LIMIT %s", (limit,))
+        return [self._row_to_request(r) for r in rows]
+
+    def _answered_or_raise(self, request_id: str, wanted: str) -> None:
+        current = self.get(request_id)
+        raise AlreadyAnswered(
+            f"request {request_id[:12]} was already {current.state.value}"
+            + (f" by {current.approver}" if current.approver else "")
+            + f"; the {wanted} was not applied",
+            request_id=request_id,
+            state=current.state.value,
+        )
+
+    def resolve(self, request_id: str, answer: Answer, grant: Grant | None = None) -> QueuedRequest:
+        """Answer a pending request exactly once; with ``grant``, store it in the same transaction."""
+        if answer.status not in (ApprovalStatus.APPROVED, ApprovalStatus.DENIED):
+            raise ApprovalError(f"an answer is approved or denied, not {answer.status.value}")
+        if grant is not None and answer.status is not ApprovalStatus.APPROVED:
+            raise ApprovalError("only an approval can create a grant")
+        if grant is not None:
+            validate_grant(grant)
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE ag_requests SET status = %s, approver = %s, channel = %s, reason = %s, edited = %s,"
+                " scope = %s, grant_id = %s, resolved_at = %s WHERE id = %s AND status = 'pending'",
+                (
+                    answer.status.value,
+                    answer.approver,
+                    answer.channel,
+                    answer.reason,
+                    dumps(answer.edited_arguments) if answer.edited_arguments is not None else None,
+                    answer.scope,
+                    grant.id if grant else None,
+                    self.clock(),
+                    request_id,
+                ),
+            )
+            won = cur.rowcount == 1
+            if won and grant is not None:
+                self._insert_grant(conn, grant)
+        if not won:
+            self._answered_or_raise(request_id, "answer")
+        if grant is not None:
+            self.flush_audit()
+        return self.get(request_id)
+
+    def _owe_abandoned(self, conn: Any, request_id: str, row: Any, reason: str) -> None:
+        agent, tool, owner_pid, owner_host = row
+        self._owe_audit(
+            conn,
+            "approval.abandoned",
+            call_id=request_id,
+            agent=agent,
+            tool=tool,
+            reason=reason,
+            owner_pid=owner_pid,
+            owner_host=owner_host,
+            noticed_by={"pid": os.getpid(), "host": socket.gethostname()},
+        )
+
+    def close_unanswered(self, request_id: str, state: RequestState, reason: str) -> QueuedRequest:
+        if state not in (RequestState.TIMEOUT, RequestState.ABANDONED):
+            raise ApprovalError(f"close_unanswered takes timeout or abandoned, not {state.value}")
+        with self._write() as conn:
+            row = conn.execute(
+                "UPDATE ag_requests SET status = %s, approver = 'agentguard', channel = 'queue', reason = %s,"
+                " resolved_at = %s WHERE id = %s AND status = 'pending'"
+                " RETURNING agent, tool, owner_pid, owner_host",
+                (state.value, reason, self.clock(), request_id),
+            ).fetchone()
+            if row is not None and state is RequestState.ABANDONED:
+                self._owe_abandoned(conn, request_id, row, reason)
+        if state is RequestState.ABANDONED:
+            with contextlib.suppress(AgentGuardError):
+                self.flush_audit()
+        return self.get(request_id)
+
+    @staticmethod
+    def _local(owner: Owner) -> bool:
+        """Whether ``owner`` ran on this machine: host names are unique in a fleet (docs/deployment.md);
+        an owner of this host name from an earlier boot is judged here too (its start token differs)."""
+        return owner.host == socket.gethostname()
+
+    def sweep(self) -> list[str]:
+        """Abandon pending requests whose owner is gone: on this host by ``/proc``; on another by a
+        heartbeat silent for ``owner_stale_s`` (database clock); with no heartbeat at all, long past
+        the deadline. Each abandonment is owed to the audit log in the same transaction."""
+        rows = self._read(
+            "SELECT r.id, r.agent, r.tool, r.owner_pid, r.owner_host, r.owner_start, r.deadline,"
+            " extract(epoch FROM clock_timestamp() - o.seen_at) AS silent FROM ag_requests r"
+            " LEFT JOIN ag_owners o ON o.host = r.owner_host AND o.pid = r.owner_pid"
+            " AND o.start = coalesce(r.owner_start, '') WHERE r.status = 'pending'"
+        )
+        now = self.clock()
+        dead: list[tuple[str, str]] = []
+        for row in rows:
+            owner = Owner(pid=row["owner_pid"], host=row["owner_host"], start=row["owner_start"])
+            if self._local(owner):
+                if is_alive(owner) is False:
+                    dead.append((row["id"], "the agent process that asked has exited"))
+            elif row["silent"] is not None:
+                if float(row["silent"]) > self.owner_stale_s:
+                    dead.append((row["id"], f"the asking process on {owner.host} stopped its heartbeat"))
+            elif row["deadline"] + _STALE_AFTER_S < now:
+                dead.append((row["id"], "no answer long past the deadline and no waiter left"))
+        swept: list[str] = []
+        if not dead or self.readonly:
+            return swept
+        with self._write() as conn:
+            for request_id, reason in dead:
+                row = conn.execute(
+                    "UPDATE ag_requests SET status = 'abandoned', approver = 'agentguard', channel = 'sweep',"
+                    " reason = %s, resolved_at = %s WHERE id = %s AND status = 'pending'"
+                    " RETURNING agent, tool, owner_pid, owner_host",
+                    (reason, now, request_id),
+                ).fetchone()
+                if row is not None:
+                    swept.append(request_id)
+                    self._owe_abandoned(conn, request_id, row, reason)
+        self.flush_audit()
+        return swept
+
+    # -- grants -------------------------------------------------------------------------------
+
+    def _insert_grant(self, conn: Any, grant: Grant) -> None:
+        conn.execute(
+            "INSERT INTO ag_grants (id, agent, tool, scope, condition, created_by, created_at, expires_at,"
+            " request_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                grant.id,
+                grant.agent,
+                grant.tool,
+                grant.scope.value,
+                grant.condition,
+                grant.created_by,
+                ts(grant.created_at),
+                ts(grant.expires_at) if grant.expires_at else None,
+                grant.request_id,
+            ),
+        )
+        self._grants_changed(conn, "grant.created", grant)
+
+    def _grants_changed(self, conn: Any, event: str, grant: Grant) -> None:
+        conn.execute("UPDATE ag_meta SET value = value + 1 WHERE key = 'grants_version'")
+        fields: dict[str, Any] = {
+            "grant_id": grant.id,
+            "agent": grant.agent,
+            "tool": grant.tool,
+            "scope": grant.scope.value,
+            "condition": grant.condition,
+            "created_by": grant.created_by,
+            "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
+            "request_id": grant.request_id,
+        }
+        if event == "grant.revoked":
+            fields["revoked_by"] = grant.revoked_by
+        self._owe_audit(conn, event, **fields)
+
+    def grants(self, *, include_inactive: bool = False) -> list[Grant]:
+        found = [row_to_grant(r) for r in self._read("SELECT * FROM ag_grants ORDER BY seq")]
+        now = self.now()
+        return found if include_inactive else [g for g in found if g.active(now)]
+
+    def grants_version(self) -> int:
+        rows = self._read("SELECT value FROM ag_meta WHERE key = 'grants_version'")
+        return int(rows[0]["value"]) if rows else 0
+
+    def add_grant(self, grant: Grant) -> Grant:
+        validate_grant(grant)
+        with self._write() as conn:
+            self._insert_grant(conn, grant)
+        self.flush_audit()
+        return grant
+
+    def lookup_grant(self, id_or_prefix: str) -> Grant:
+        prefix = id_or_prefix.strip().lower()
+        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+            raise ApprovalError(f"{id_or_prefix!r} is not a grant id (hex digits)", grant_id=id_or_prefix)
+        rows = self._read(
+            "SELECT * FROM ag_grants WHERE id >= %s AND id < %s ORDER BY seq LIMIT 3", (prefix, prefix + "g")
+        )
+        if not rows:
+            raise ApprovalError(f"no grant matches {id_or_prefix!r}", grant_id=id_or_prefix)
+        if len(rows) > 1:
+            raise ApprovalError(
+                f"{id_or_prefix!r} matches more than one grant; give more characters", grant_id=id_or_prefix
+            )
+        return row_to_grant(rows[0])
+
+    def revoke_grant(self, grant_id: str, by: str) -> Grant:
+        """Revoke a grant: it stops applying on every host at the next call after this commits."""
+        from psycopg.rows import dict_row
+
+        with self._write() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                "UPDATE ag_grants SET revoked_at = %s, revoked_by = %s WHERE id = %s AND revoked_at IS NULL"
+                " RETURNING *",
+                (self.clock(), by, grant_id),
+            )
+            changed = cur.fetchone()
+            if changed is not None:
+                self._grants_changed(conn, "grant.revoked", row_to_grant(changed))
+                row = changed
+            else:
+                cur.execute("SELECT * FROM ag_grants WHERE id = %s", (grant_id,))
+                row = cur.fetchone()
+        if row is None:
+            raise ApprovalError(f"no grant {grant_id!r}", grant_id=grant_id)
+        self.flush_audit()
+        return row_to_grant(row)

@@ -1,0 +1,61 @@
+"""``agentguard db``: the shared PostgreSQL database's schema (``upgrade``, ``status``)."""
+
+from __future__ import annotations
+
+import click
+
+from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
+
+__all__ = ["db"]
+
+
+def _database(app: AppContext) -> object:
+    from agentguard.database import Database
+
+    url = app.settings.database_url
+    if url is None:
+        fail("no database_url is set (agentguard.toml, AGENTGUARD_DATABASE_URL or --database-url)")
+        raise AssertionError  # fail exits
+    return Database(url, max_size=1)
+
+
+@click.group()
+def db() -> None:
+    """The shared PostgreSQL database (set with --database-url / AGENTGUARD_DATABASE_URL)."""
+
+
+@db.command()
+@pass_app
+def upgrade(app: AppContext) -> None:
+    """Apply the schema migrations this agentguard ships that the database does not have yet."""
+    from agentguard.database import Database
+    from agentguard.database import upgrade as run_upgrade
+
+    with reports_errors():
+        database = _database(app)
+        assert isinstance(database, Database)
+        try:
+            applied = run_upgrade(database)
+        finally:
+            database.close()
+    if not applied:
+        click.echo(f"{database.label}: schema up to date")
+    for migration in applied:
+        click.echo(f"{database.label}: applied {migration.version:04d}_{migration.name}")
+
+
+@db.command()
+@pass_app
+def status(app: AppContext) -> None:
+    """The database's schema version and whether this agentguard can use it (exit 1 if not)."""
+    from agentguard.database import SCHEMA_VERSION, Database, check_schema, schema_version
+
+    with reports_errors():
+        database = _database(app)
+        assert isinstance(database, Database)
+        try:
+            found = schema_version(database)
+            click.echo(f"{database.label}: schema {found}, this agentguard needs {SCHEMA_VERSION}")
+            check_schema(database)
+        finally:
+            database.close()
