@@ -46,6 +46,9 @@ class AuditSettings(FrozenModel):
     durability: Durability = Durability.FSYNC
     batch_size: int = Field(default=64, ge=1, le=100_000)
     file: str = "audit.jsonl"
+    # With ``database_url``: also write every record to ``file`` on this host (first, so a call whose
+    # database write fails is still audited here).
+    local_copy: bool = True
 
 
 class ApprovalSettings(FrozenModel):

@@ -24,9 +24,12 @@ ALLOWED: dict[str, set[str]] = {
     "session": CORE,
     # the stages: the core only (the policy also the session); tools run code through the sandbox (loaded
     # on first use) and read URLs and addresses with the policy's own parser and resolver
+    # the shared database (PostgreSQL connections, notification, migrations): the core only, used by
+    # the stages that keep shared state when database_url is set
+    "database": CORE,
     "policy": CORE | {"session"},
-    "approval": CORE | {"policy"},  # a grant is compiled with the policy's own compiler before it is stored
-    "audit": CORE,
+    "approval": CORE | {"policy", "database"},  # a grant is compiled with the policy's compiler before it is stored
+    "audit": CORE | {"database"},
     "sandbox": CORE,
     "tools": CORE | {"context", "sandbox", "policy"},
     # the one module that knows the order of the steps, and what sits on top of it

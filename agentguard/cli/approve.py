@@ -28,14 +28,14 @@ def approve(app: AppContext, who: str | None, refresh: float) -> None:
     Agents anywhere on this machine that use the queue approver show up here; answers
     from `agentguard approvals ...` appear at once.
     """
-    from agentguard.approval import SqliteApprovalStore
-    from agentguard.audit import AuditLog
+    from agentguard.approval import open_store
+    from agentguard.audit import open_audit
     from agentguard.tui import ApprovalApp
 
     with reports_errors():
         settings = app.settings
-        audit = AuditLog(settings.audit_path, durability=settings.audit.durability)
-        store = SqliteApprovalStore(settings.home, audit=audit)
+        audit = open_audit(settings)
+        store = open_store(settings, audit=audit)
         try:
             ApprovalApp(
                 store,

@@ -10,7 +10,7 @@ import orjson
 import yaml
 from pydantic import ValidationError
 
-from agentguard.approval import grant_source
+from agentguard.approval import settings_grant_source
 from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
 from agentguard.models import Decision, ToolCall
 from agentguard.policy import LintFinding, PolicyEngine, load_cases, run_cases
@@ -22,7 +22,7 @@ __all__ = ["policy"]
 
 
 def _engine(app: AppContext, *, include_grants: bool = True) -> PolicyEngine:
-    grants = grant_source(app.settings.home) if include_grants else None
+    grants = settings_grant_source(app.settings) if include_grants else None
     return PolicyEngine.from_settings(app.settings, grants=grants)
 
 
@@ -152,7 +152,7 @@ def check(app: AppContext, strict: bool, as_json: bool) -> None:
         findings, loaded = check_policy(
             directory,
             workspace=settings.workspace,
-            grants=grant_source(settings.home),
+            grants=settings_grant_source(settings),
             state_dir=settings.home,
         )
     errors = [f for f in findings if f.severity == "error"]

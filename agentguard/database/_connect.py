@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 from agentguard.errors import AgentGuardError
 
 __all__ = ["Database", "DatabaseError", "Listener", "redact_url"]
+
+_STOP_CHECK_S = 0.2
 
 
 class DatabaseError(AgentGuardError):
@@ -55,7 +58,9 @@ class Database:
     fails (closed) after it rather than hanging.
     """
 
-    def __init__(self, url: str, *, max_size: int = 4, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, max_size: int = 4, connect_timeout: float = 5.0, application_name: str = "agentguard"
+    ) -> None:
         psycopg = _psycopg()
         from psycopg_pool import ConnectionPool
 
@@ -63,12 +68,16 @@ class Database:
         self.label = redact_url(url)
         self.connect_timeout = connect_timeout
         self._errors_type: type[Exception] = psycopg.Error
+        kwargs = {"connect_timeout": max(int(connect_timeout), 1), "application_name": application_name}
         try:
+            # One plain connection first: an unreachable server is reported at once, with its reason,
+            # instead of after the pool's retries.
+            psycopg.connect(url, **kwargs).close()
             self.pool = ConnectionPool(
                 url,
                 min_size=1,
                 max_size=max_size,
-                kwargs={"connect_timeout": max(int(connect_timeout), 1)},
+                kwargs=kwargs,
                 check=ConnectionPool.check_connection,  # a connection broken by a restart is replaced
                 timeout=connect_timeout,
                 open=False,
@@ -156,7 +165,10 @@ class Listener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(
-                    self.db.url, autocommit=True, connect_timeout=max(int(self.db.connect_timeout), 1)
+                    self.db.url,
+                    autocommit=True,
+                    connect_timeout=max(int(self.db.connect_timeout), 1),
+                    application_name=f"agentguard-listen-{self.channel}",
                 ) as conn:
                     self._conn = conn
                     conn.execute(f"LISTEN {self.channel}")
@@ -176,19 +188,18 @@ class Listener:
                 pause = min(pause * 2, 2.0)
 
     def _serve(self, conn: Any) -> None:
+        next_tick = 0.0
         while not self._stop.is_set():
-            if self.tick is not None:
+            if self.tick is not None and time.monotonic() >= next_tick:
                 self.tick(conn)
-            for _ in conn.notifies(timeout=self.tick_every):
+                next_tick = time.monotonic() + self.tick_every
+            # Short waits so that stop() is prompt (a cancel does not interrupt a wait for notifies).
+            for _ in conn.notifies(timeout=_STOP_CHECK_S):
                 self.wake()
                 if self._stop.is_set():
                     return
 
     def stop(self) -> None:
         self._stop.set()
-        conn = self._conn
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.cancel_safe()  # interrupt the wait in notifies()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
