@@ -28,7 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     # the stages that keep shared state when database_url is set
     "database": CORE,
     "policy": CORE | {"session"},
-    "approval": CORE | {"policy", "database"},  # a grant is compiled with the policy's compiler before it is stored
+    "approval": CORE
+    | {"policy", "database"},  # a grant is compiled with the policy's compiler before it is stored
     "audit": CORE | {"database"},
     "sandbox": CORE,
     "tools": CORE | {"context", "sandbox", "policy"},

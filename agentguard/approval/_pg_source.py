@@ -24,7 +24,9 @@ __all__ = ["PostgresGrantSource"]
 class PostgresGrantSource:
     """:class:`agentguard.policy.GrantSource` over the ``ag_grants`` table at ``url``."""
 
-    def __init__(self, url: str, *, clock: Callable[[], float] = time.time, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, clock: Callable[[], float] = time.time, connect_timeout: float = 5.0
+    ) -> None:
         self.url = url
         self._label = f"{redact_url(url)}#grants"
         self.clock = clock
@@ -56,9 +58,11 @@ class PostgresGrantSource:
 
         with self._lock:
             try:
-                row = self._connect().execute(
-                    "SELECT value FROM ag_meta WHERE key = 'grants_version'"
-                ).fetchone()
+                row = (
+                    self._connect()
+                    .execute("SELECT value FROM ag_meta WHERE key = 'grants_version'")
+                    .fetchone()
+                )
             except psycopg.Error as exc:
                 raise self._fail(exc) from exc
         return (self._label, int(row[0]) if row else 0)

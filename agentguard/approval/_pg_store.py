@@ -127,7 +127,7 @@ class PostgresApprovalStore:
 
         with self._errors(), self.db.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(sql, params)
-            rows = cur.fetchall()
+            rows: list[dict[str, Any]] = cur.fetchall()
             conn.rollback()
             return rows
 
@@ -303,7 +303,8 @@ class PostgresApprovalStore:
         if not prefix or not all(c in "0123456789abcdef" for c in prefix):
             raise ApprovalError(f"{id_or_prefix!r} is not a request id (hex digits)", request_id=id_or_prefix)
         rows = self._read(
-            "SELECT * FROM ag_requests WHERE id >= %s AND id < %s ORDER BY seq LIMIT 3", (prefix, prefix + "g")
+            "SELECT * FROM ag_requests WHERE id >= %s AND id < %s ORDER BY seq LIMIT 3",
+            (prefix, prefix + "g"),
         )
         if not rows:
             raise ApprovalError(f"no approval request matches {id_or_prefix!r}", request_id=id_or_prefix)

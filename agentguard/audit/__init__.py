@@ -4,8 +4,9 @@
         log.record("call.received", call_id=..., agent=..., tool=..., arguments={...})
     report = verify(settings.audit_path)   # report.ok, report.first_bad, report.torn_tail
 
-With ``database_url`` set, :class:`PostgresAuditLog` keeps the same lines in one database chain for
-every host (``open_audit(settings)`` picks). See docs/audit.md and docs/deployment.md for the record format and what the chain does and does not detect.
+With ``database_url`` set, :class:`PostgresAuditLog` keeps the same lines in one database chain
+for every host (``open_audit(settings)`` picks). See docs/audit.md and docs/deployment.md for the
+record format and what the chain does and does not detect.
 """
 
 from agentguard.audit._acknowledge import acknowledge

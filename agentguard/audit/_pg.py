@@ -43,6 +43,7 @@ __all__ = [
     "writer_privileges_sql",
 ]
 
+
 @runtime_checkable
 class _Flushable(Protocol):
     def flush(self) -> None: ...
@@ -65,7 +66,7 @@ GRANT SELECT, INSERT, DELETE ON ag_outbox TO {role};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role};
 GRANT SELECT, INSERT ON ag_audit TO {role};
 REVOKE UPDATE, DELETE, TRUNCATE ON ag_audit FROM {role};
-""".strip()
+""".strip()  # noqa: S608 - the role name is checked above, and DDL takes no parameters
 
 
 class PostgresAuditLog:
@@ -111,7 +112,11 @@ class PostgresAuditLog:
             raise AuditError(f"{self.label}: audit log is closed")
         if self.local is not None:
             self.local.record(event, **fields)
-        safe = {_free_key(k, fields): v for k, v in fields.items()} if RESERVED.intersection(fields) else dict(fields)
+        safe = (
+            {_free_key(k, fields): v for k, v in fields.items()}
+            if RESERVED.intersection(fields)
+            else dict(fields)
+        )
         if "writer" not in safe:
             safe["writer"] = self.writer
         event_dict: EventDict = dict(safe)
@@ -144,12 +149,21 @@ class PostgresAuditLog:
                     body["prev"] = prev
                     line, digest = seal(canonical(body))
                     call_id = body.get("call_id")
-                    rows.append((seq, digest, line[:-1].decode(), str(body["event"]),
-                                 call_id if isinstance(call_id, str) else None, self._host))
+                    rows.append(
+                        (
+                            seq,
+                            digest,
+                            line[:-1].decode(),
+                            str(body["event"]),
+                            call_id if isinstance(call_id, str) else None,
+                            self._host,
+                        )
+                    )
                     seq, prev = seq + 1, digest
                 with conn.cursor() as cur:
                     cur.executemany(
-                        "INSERT INTO ag_audit (seq, hash, line, event, call_id, host) VALUES (%s, %s, %s, %s, %s, %s)",
+                        "INSERT INTO ag_audit (seq, hash, line, event, call_id, host)"
+                        " VALUES (%s, %s, %s, %s, %s, %s)",
                         rows,
                     )
                 conn.execute("SELECT pg_notify(%s, %s)", (AUDIT_CHANNEL, str(seq - 1)))
@@ -261,8 +275,12 @@ def verify_database(db: Database) -> DatabaseVerifyReport:
 
     def bad(seq: int, reason: str) -> DatabaseVerifyReport:
         return DatabaseVerifyReport(
-            source=label, ok=False, records_verified=count, head=None if count == 0 else prev,
-            first_bad_seq=seq, reason=reason,
+            source=label,
+            ok=False,
+            records_verified=count,
+            head=None if count == 0 else prev,
+            first_bad_seq=seq,
+            reason=reason,
         )
 
     after = -1

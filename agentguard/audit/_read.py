@@ -16,7 +16,16 @@ import orjson
 
 from agentguard.errors import AuditError
 
-__all__ = ["CallIndex", "CallInfo", "filter_records", "follow", "parse_since", "query", "read_last", "read_records"]
+__all__ = [
+    "CallIndex",
+    "CallInfo",
+    "filter_records",
+    "follow",
+    "parse_since",
+    "query",
+    "read_last",
+    "read_records",
+]
 
 _CHUNK = 64 * 1024
 

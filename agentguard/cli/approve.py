@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from agentguard.cli.context import AppContext, pass_app, reports_errors
+from agentguard.pipeline import Closeable
 
 __all__ = ["approve"]
 
@@ -47,4 +48,5 @@ def approve(app: AppContext, who: str | None, refresh: float) -> None:
             ).run()
         finally:
             store.close()
-            audit.close()
+            if isinstance(audit, Closeable):
+                audit.close()

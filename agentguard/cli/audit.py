@@ -26,6 +26,7 @@ from agentguard.audit import (
     query,
     read_database,
     read_database_last,
+    read_last,
     verify,
     verify_database,
 )
@@ -195,7 +196,12 @@ def query_cmd(
     with reports_errors():
         index = CallIndex()
         filters: dict[str, Any] = {
-            "agent": agent, "tool": tool, "effect": effect, "event": event, "call_id": call_id, "since": when
+            "agent": agent,
+            "tool": tool,
+            "effect": effect,
+            "event": event,
+            "call_id": call_id,
+            "since": when,
         }
         database = _database(app, file)
         if database is not None:
@@ -291,7 +297,8 @@ def _verify_database(database: Database, as_json: bool) -> None:
     if as_json:
         click.echo(orjson.dumps(report.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode())
     elif report.ok:
-        click.echo(f"intact: {report.records_verified} records in {report.source}, chain head {report.head or '(empty log)'}")
+        head = report.head or "(empty log)"
+        click.echo(f"intact: {report.records_verified} records in {report.source}, chain head {head}")
     else:
         click.secho(
             f"TAMPERED: {report.source}: seq {report.first_bad_seq}: {report.reason}\n"

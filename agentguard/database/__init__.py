@@ -6,7 +6,14 @@ first use, so the embedded default needs none of it (``pip install 'agentguard[p
 """
 
 from agentguard.database._connect import Database, DatabaseError, Listener, redact_url
-from agentguard.database._migrate import SCHEMA_VERSION, Migration, check_schema, migrations, schema_version, upgrade
+from agentguard.database._migrate import (
+    SCHEMA_VERSION,
+    Migration,
+    check_schema,
+    migrations,
+    schema_version,
+    upgrade,
+)
 
 __all__ = [
     "SCHEMA_VERSION",

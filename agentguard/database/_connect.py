@@ -59,7 +59,12 @@ class Database:
     """
 
     def __init__(
-        self, url: str, *, max_size: int = 4, connect_timeout: float = 5.0, application_name: str = "agentguard"
+        self,
+        url: str,
+        *,
+        max_size: int = 4,
+        connect_timeout: float = 5.0,
+        application_name: str = "agentguard",
     ) -> None:
         psycopg = _psycopg()
         from psycopg_pool import ConnectionPool
@@ -112,8 +117,14 @@ class Database:
         with self.connection() as conn, conn.transaction():
             yield conn
 
-    def listen(self, channel: str, wake: Callable[[], None], *, tick: Callable[[Any], None] | None = None,
-               tick_every: float = 5.0) -> Listener:
+    def listen(
+        self,
+        channel: str,
+        wake: Callable[[], None],
+        *,
+        tick: Callable[[Any], None] | None = None,
+        tick_every: float = 5.0,
+    ) -> Listener:
         """Start a :class:`Listener` on ``channel`` calling ``wake`` for each notification."""
         listener = Listener(self, channel, wake, tick=tick, tick_every=tick_every)
         listener.start()

@@ -55,7 +55,10 @@ _RACER = textwrap.dedent(
 
 def test_racing_approver_processes_answer_each_request_exactly_once(pg_url: str) -> None:
     with PostgresApprovalStore(pg_url) as store:
-        ids = [store.submit(make_request(arguments={"command": f"job {i}"}), Owner.current()).id for i in range(30)]
+        ids = [
+            store.submit(make_request(arguments={"command": f"job {i}"}), Owner.current()).id
+            for i in range(30)
+        ]
         racers = [
             subprocess.Popen(
                 [sys.executable, "-c", _RACER.format(repo=str(REPO), url=pg_url, n=n, ids=ids)],
@@ -106,11 +109,13 @@ def test_a_waiter_still_gets_its_answer_when_its_listening_connection_is_killed(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND application_name LIKE 'agentguard-listen-%%'"
             ).fetchone()
-        assert killed is not None and killed[0] >= 1
+        assert killed is not None
+        assert killed[0] >= 1
         with PostgresApprovalStore(pg_url) as approver:
             ApprovalDesk(approver, approver="alice").approve(request.call.id)
         worker.join(15)
-        assert results and results[0].status is ApprovalStatus.APPROVED
+        assert results
+        assert results[0].status is ApprovalStatus.APPROVED
         assert results[0].approver == "alice"
     finally:
         worker.join(1)
@@ -140,7 +145,8 @@ def test_a_grant_made_or_revoked_on_one_host_applies_to_the_next_call_on_another
         host_b.refresh_due()  # what the guard does before every decision
         decision = host_b.decide(ToolCall(agent="coder", tool="shell.run", arguments={"command": "ls"}))
         assert decision.effect is Effect.ALLOW  # the very next call
-        assert decision.rule is not None and decision.rule.file.endswith("#grants")
+        assert decision.rule is not None
+        assert decision.rule.file.endswith("#grants")
         assert _effect(host_a, "make") is Effect.ALLOW
         approver.revoke_grant(grant.id, "bob")
     assert _effect(host_a, "ls") is Effect.ASK
@@ -173,7 +179,10 @@ def test_schema_versions_older_newer_and_upgrade(pg_url: str) -> None:
             assert upgrade(db) == []  # idempotent
             assert check_schema(db) == SCHEMA_VERSION
             with db.transaction() as conn:
-                conn.execute("INSERT INTO agentguard_schema (version, name) VALUES (%s, 'future')", (SCHEMA_VERSION + 1,))
+                conn.execute(
+                    "INSERT INTO agentguard_schema (version, name) VALUES (%s, 'future')",
+                    (SCHEMA_VERSION + 1,),
+                )
             with pytest.raises(DatabaseError, match="newer than this agentguard"):
                 check_schema(db)
             with pytest.raises(DatabaseError, match="refusing to touch it"):

@@ -40,6 +40,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, what: str =
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
 
+
 _WRITER = textwrap.dedent(
     """
     import sys
@@ -59,7 +60,11 @@ _WRITER = textwrap.dedent(
 def test_many_writer_processes_make_one_intact_chain(pg_url: str, durability: str) -> None:
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", _WRITER.format(repo=str(REPO), url=pg_url, n=40, w=w, durability=durability)],
+            [
+                sys.executable,
+                "-c",
+                _WRITER.format(repo=str(REPO), url=pg_url, n=40, w=w, durability=durability),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -89,8 +94,11 @@ def _append(url: str, n: int) -> None:
 def test_edits_and_deletions_by_the_owner_are_refused_and_detected(pg_url: str) -> None:
     _append(pg_url, 5)
     with psycopg.connect(pg_url, autocommit=True) as owner:
-        for statement in ("UPDATE ag_audit SET line = line WHERE seq = 2", "DELETE FROM ag_audit WHERE seq = 2",
-                          "TRUNCATE ag_audit"):
+        for statement in (
+            "UPDATE ag_audit SET line = line WHERE seq = 2",
+            "DELETE FROM ag_audit WHERE seq = 2",
+            "TRUNCATE ag_audit",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
                 owner.execute(statement)
         # Someone who can switch the triggers off (a superuser) can still change rows: verify sees it.
@@ -131,7 +139,8 @@ def test_the_writer_role_appends_but_cannot_alter_rows(pg_url: str) -> None:
             report = verify_database(db)
         finally:
             db.close()
-        assert report.ok and report.records_verified == 3
+        assert report.ok
+        assert report.records_verified == 3
     finally:
         with psycopg.connect(pg_url, autocommit=True) as owner:
             owner.execute(f"DROP OWNED BY {role}")
@@ -140,7 +149,8 @@ def test_the_writer_role_appends_but_cannot_alter_rows(pg_url: str) -> None:
 
 def test_the_local_copy_keeps_the_record_when_the_database_write_fails(pg_url: str, tmp_path: Path) -> None:
     settings = load_settings(
-        env={}, overrides={"home": str(tmp_path / "home"), "database_url": pg_url, "audit.durability": "fsync"}
+        env={},
+        overrides={"home": str(tmp_path / "home"), "database_url": pg_url, "audit.durability": "fsync"},
     )
     sink = open_audit(settings)
     assert isinstance(sink, PostgresAuditLog)
@@ -177,7 +187,19 @@ def test_cli_verify_query_and_tail_read_the_database(pg_url: str, tmp_path: Path
     last = _cli(pg_url, "tail", "-n", "2", "--json")
     assert [json.loads(line)["seq"] for line in last.stdout.splitlines()] == [2, 3]
     follower = subprocess.Popen(
-        [sys.executable, "-m", "agentguard.cli", "--database-url", pg_url, "audit", "tail", "-n", "0", "-f", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "agentguard.cli",
+            "--database-url",
+            pg_url,
+            "audit",
+            "tail",
+            "-n",
+            "0",
+            "-f",
+            "--json",
+        ],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO,
@@ -189,7 +211,8 @@ def test_cli_verify_query_and_tail_read_the_database(pg_url: str, tmp_path: Path
         def listening() -> bool:
             with psycopg.connect(pg_url, autocommit=True) as conn:
                 row = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'agentguard-listen-agentguard_audit'"
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = 'agentguard-listen-agentguard_audit'"
                 ).fetchone()
             return bool(row and row[0])
 
@@ -205,7 +228,8 @@ def test_cli_verify_query_and_tail_read_the_database(pg_url: str, tmp_path: Path
         owner.execute("DELETE FROM ag_audit WHERE seq = 1")
     tampered = _cli(pg_url, "verify")
     assert tampered.returncode == 1
-    assert "TAMPERED" in tampered.stderr and "seq 1" in tampered.stderr
+    assert "TAMPERED" in tampered.stderr
+    assert "seq 1" in tampered.stderr
 
 
 def test_file_log_unchanged_without_a_database_url(tmp_path: Path) -> None:
