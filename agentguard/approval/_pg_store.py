@@ -41,15 +41,15 @@ __all__ = ["CHANNEL", "PostgresApprovalStore"]
 
 CHANNEL = "agentguard_approvals"
 _OUTBOX_LOCK = 0x61676F62  # advisory lock key: one outbox hand-over at a time ("agob")
-_STALE_AFTER_S = 60.0  # no heartbeat row at all: only the deadline tells (as for SQLite's other hosts)
 
 
 class PostgresApprovalStore:
     """:class:`ApprovalStore` on the PostgreSQL database at ``url`` (schema from ``agentguard db upgrade``).
 
     ``owner_stale_s``: how long an owner's heartbeat may be silent before its requests are abandoned
-    (heartbeats are written every ``heartbeat_s``). ``database``: share a :class:`Database` (pool)
-    instead of opening one; it is then not closed with the store.
+    (heartbeats are written every ``heartbeat_s``); a request still pending ``stale_after_s`` after its
+    deadline has no waiter left, whoever owns it (a waiter gives up at the deadline). ``database``:
+    share a :class:`Database` (pool) instead of opening one; it is then not closed with the store.
     """
 
     def __init__(
@@ -62,6 +62,7 @@ class PostgresApprovalStore:
         clock: Callable[[], float] = time.time,
         heartbeat_s: float = 5.0,
         owner_stale_s: float = 30.0,
+        stale_after_s: float = 60.0,
         readonly: bool = False,
     ) -> None:
         if database is None and url is None:
@@ -70,6 +71,7 @@ class PostgresApprovalStore:
         self.clock = clock
         self.heartbeat_s = heartbeat_s
         self.owner_stale_s = owner_stale_s
+        self.stale_after_s = stale_after_s
         self.readonly = readonly
         self.export_error: str | None = None  # no grants.csv export: the database is the only copy
         self._own_db = database is None
@@ -109,7 +111,11 @@ class PostgresApprovalStore:
             raise
         except Exception as exc:
             if self.db.is_error(exc):
-                raise ApprovalError(f"{self.label}: approval queue error: {exc}", url=self.label) from exc
+                raise ApprovalError(
+                    f"{self.label}: approval queue error: {exc}",
+                    url=self.label,
+                    transient=self.db.is_transient(exc),
+                ) from exc
             raise
 
     @contextlib.contextmanager
@@ -406,8 +412,8 @@ class PostgresApprovalStore:
 
     def sweep(self) -> list[str]:
         """Abandon pending requests whose owner is gone: on this host by ``/proc``; on another by a
-        heartbeat silent for ``owner_stale_s`` (database clock); with no heartbeat at all, long past
-        the deadline. Each abandonment is owed to the audit log in the same transaction."""
+        heartbeat silent for ``owner_stale_s`` (database clock); any, ``stale_after_s`` past the
+        deadline. Each abandonment is owed to the audit log in the same transaction."""
         rows = self._read(
             "SELECT r.id, r.agent, r.tool, r.owner_pid, r.owner_host, r.owner_start, r.deadline,"
             " extract(epoch FROM clock_timestamp() - o.seen_at) AS silent FROM ag_requests r"
@@ -418,14 +424,13 @@ class PostgresApprovalStore:
         dead: list[tuple[str, str]] = []
         for row in rows:
             owner = Owner(pid=row["owner_pid"], host=row["owner_host"], start=row["owner_start"])
-            if self._local(owner):
+            if row["deadline"] + self.stale_after_s < now:
+                dead.append((row["id"], "no answer long past the deadline and no waiter left"))
+            elif self._local(owner):
                 if is_alive(owner) is False:
                     dead.append((row["id"], "the agent process that asked has exited"))
-            elif row["silent"] is not None:
-                if float(row["silent"]) > self.owner_stale_s:
-                    dead.append((row["id"], f"the asking process on {owner.host} stopped its heartbeat"))
-            elif row["deadline"] + _STALE_AFTER_S < now:
-                dead.append((row["id"], "no answer long past the deadline and no waiter left"))
+            elif row["silent"] is not None and float(row["silent"]) > self.owner_stale_s:
+                dead.append((row["id"], f"the asking process on {owner.host} stopped its heartbeat"))
         swept: list[str] = []
         if not dead or self.readonly:
             return swept

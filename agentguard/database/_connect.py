@@ -108,8 +108,17 @@ class Database:
             raise
         except Exception as exc:
             if self.is_error(exc):
-                raise DatabaseError(f"{self.label}: {exc}", url=self.label) from exc
+                raise DatabaseError(
+                    f"{self.label}: {exc}", url=self.label, transient=self.is_transient(exc)
+                ) from exc
             raise
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """A lost or refused connection (server restarting, network cut), not a bad statement."""
+        from psycopg import OperationalError
+        from psycopg_pool import PoolTimeout
+
+        return isinstance(exc, OperationalError | PoolTimeout)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
