@@ -20,7 +20,6 @@ from agentguard.audit._pg import (
     read_database,
     read_database_last,
     verify_database,
-    writer_privileges_sql,
 )
 from agentguard.audit._read import (
     CallIndex,
@@ -79,5 +78,4 @@ __all__ = [
     "redact_processor",
     "verify",
     "verify_database",
-    "writer_privileges_sql",
 ]

@@ -40,7 +40,6 @@ __all__ = [
     "read_database",
     "read_database_last",
     "verify_database",
-    "writer_privileges_sql",
 ]
 
 
@@ -51,22 +50,6 @@ class _Flushable(Protocol):
 
 AUDIT_CHANNEL = "agentguard_audit"
 _CHAIN_LOCK = 0x61676175  # advisory lock key of the global chain ("agau")
-
-
-def writer_privileges_sql(role: str) -> str:
-    """The privileges an agent host's database role needs, and no more: the audit table can be read
-    and appended to, never changed. Run as the owner of the tables (after ``agentguard db upgrade``)."""
-    if not role.replace("_", "").isalnum():
-        raise AuditError(f"{role!r} is not a plain role name")
-    return f"""
-GRANT USAGE ON SCHEMA public TO {role};
-GRANT SELECT ON agentguard_schema TO {role};
-GRANT SELECT, INSERT, UPDATE ON ag_requests, ag_grants, ag_meta, ag_owners TO {role};
-GRANT SELECT, INSERT, DELETE ON ag_outbox TO {role};
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role};
-GRANT SELECT, INSERT ON ag_audit TO {role};
-REVOKE UPDATE, DELETE, TRUNCATE ON ag_audit FROM {role};
-""".strip()  # noqa: S608 - the role name is checked above, and DDL takes no parameters
 
 
 class PostgresAuditLog:

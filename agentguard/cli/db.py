@@ -59,3 +59,18 @@ def status(app: AppContext) -> None:
             check_schema(database)
         finally:
             database.close()
+
+
+@db.command()
+@click.option("--agent", "agent_role", required=True, help="The database role agent hosts log in as.")
+@click.option("--approver", "approver_role", required=True, help="The database role approvers log in as.")
+def roles(agent_role: str, approver_role: str) -> None:
+    """Print the SQL that gives an agent role and an approver role their privileges (no more).
+
+    Agents submit requests, time them out and append audit records; they cannot answer a request or
+    write a grant (row-level security). Nobody can change or delete audit rows. Run it as the owner.
+    """
+    from agentguard.database import roles_sql
+
+    with reports_errors():
+        click.echo(roles_sql(agent=agent_role, approver=approver_role))

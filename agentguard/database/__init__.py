@@ -14,6 +14,7 @@ from agentguard.database._migrate import (
     schema_version,
     upgrade,
 )
+from agentguard.database._roles import roles_sql
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -24,6 +25,7 @@ __all__ = [
     "check_schema",
     "migrations",
     "redact_url",
+    "roles_sql",
     "schema_version",
     "upgrade",
 ]

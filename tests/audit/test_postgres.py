@@ -24,9 +24,8 @@ from agentguard.audit import (
     read_records,
     verify,
     verify_database,
-    writer_privileges_sql,
 )
-from agentguard.database import Database
+from agentguard.database import Database, roles_sql
 from agentguard.errors import AuditError
 from agentguard.settings import Durability, load_settings
 
@@ -120,10 +119,11 @@ def test_edits_and_deletions_by_the_owner_are_refused_and_detected(pg_url: str) 
 
 
 def test_the_writer_role_appends_but_cannot_alter_rows(pg_url: str) -> None:
-    role = f"agw_{uuid.uuid4().hex[:10]}"
+    role, approver = f"agw_{uuid.uuid4().hex[:10]}", f"agp_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_url, autocommit=True) as owner:
         owner.execute(f"CREATE ROLE {role} LOGIN")
-        owner.execute(writer_privileges_sql(role))
+        owner.execute(f"CREATE ROLE {approver} LOGIN")
+        owner.execute(roles_sql(agent=role, approver=approver))
         # Even with the triggers off, the writer role's lack of privileges stops it.
         owner.execute("ALTER TABLE ag_audit DISABLE TRIGGER USER")
     try:
@@ -143,8 +143,9 @@ def test_the_writer_role_appends_but_cannot_alter_rows(pg_url: str) -> None:
         assert report.records_verified == 3
     finally:
         with psycopg.connect(pg_url, autocommit=True) as owner:
-            owner.execute(f"DROP OWNED BY {role}")
-            owner.execute(f"DROP ROLE {role}")
+            for name in (role, approver):
+                owner.execute(f"DROP OWNED BY {name}")
+                owner.execute(f"DROP ROLE {name}")
 
 
 def test_the_local_copy_keeps_the_record_when_the_database_write_fails(pg_url: str, tmp_path: Path) -> None:
