@@ -121,7 +121,7 @@ class Guard:
         if policy is not None and not isinstance(policy, Path | str):
             return policy
         from agentguard.approval import settings_grant_source
-        from agentguard.policy import PolicyEngine
+        from agentguard.policy import PolicyEngine, policy_from_settings
 
         settings = self.settings
         if policy is not None:
@@ -131,9 +131,8 @@ class Guard:
             self.audit.record("policy.grant_skipped", **finding.model_dump())
 
         # Grants come from the approval store (the store of record), not from grants.csv.
-        return PolicyEngine.from_settings(
-            settings, grants=settings_grant_source(settings), on_grant_problem=grant_problem
-        )
+        build = PolicyEngine.from_settings if policy is not None else policy_from_settings
+        return build(settings, grants=settings_grant_source(settings), on_grant_problem=grant_problem)
 
     def _make_audit(self, audit: AuditSink | Path | str | None) -> AuditSink:
         if audit is not None and not isinstance(audit, Path | str):

@@ -68,6 +68,8 @@ class PolicySettings(FrozenModel):
     Windows and some mounts). ``"auto"`` probes the workspace's file system when the policy loads."""
 
     case_insensitive_paths: bool | Literal["auto"] = "auto"
+    # "database": the newest version pushed with `agentguard policy push` (needs database_url)
+    source: Literal["files", "database"] = "files"
 
 
 class Settings(FrozenModel):
@@ -121,6 +123,7 @@ _ENV = {
     "AGENTGUARD_APPROVAL_TIMEOUT": ("approval", "timeout_s"),
     "AGENTGUARD_CASE_INSENSITIVE_PATHS": ("policy", "case_insensitive_paths"),
     "AGENTGUARD_DATABASE_URL": ("database_url",),
+    "AGENTGUARD_POLICY_SOURCE": ("policy", "source"),
 }
 
 

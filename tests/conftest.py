@@ -73,7 +73,7 @@ def pg_server() -> Iterator[str]:
         shutil.chown(base, "postgres")
     port = _free_port()
     subprocess.run(
-        _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]),
+        _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
         check=True,
         capture_output=True,
     )

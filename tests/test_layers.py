@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     # the shared database (PostgreSQL connections, notification, migrations): the core only, used by
     # the stages that keep shared state when database_url is set
     "database": CORE,
-    "policy": CORE | {"session"},
+    "policy": CORE | {"session", "database"},  # a policy pushed to the shared database
     "approval": CORE
     | {"policy", "database"},  # a grant is compiled with the policy's compiler before it is stored
     "audit": CORE | {"database"},
