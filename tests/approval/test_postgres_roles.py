@@ -44,7 +44,10 @@ def roles(pg_url: str) -> Iterator[tuple[str, str]]:
         owner.execute(f"CREATE ROLE {approver} LOGIN")
         owner.execute(printed)
     try:
-        yield pg_url.replace("://postgres@", f"://{agent}@"), pg_url.replace("://postgres@", f"://{approver}@")
+        yield (
+            pg_url.replace("://postgres@", f"://{agent}@"),
+            pg_url.replace("://postgres@", f"://{approver}@"),
+        )
     finally:
         with psycopg.connect(pg_url, autocommit=True) as owner:
             for name in (agent, approver):
