@@ -22,7 +22,17 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("decision", "overhead", "provenance", "mcp", "audit", "detectors", "sandbox", "agentdojo")
+SECTIONS = (
+    "decision",
+    "overhead",
+    "provenance",
+    "mcp",
+    "audit",
+    "detectors",
+    "sandbox",
+    "agentdojo",
+    "shared_db",
+)
 
 
 @dataclass(frozen=True)
@@ -142,6 +152,16 @@ def _agentdojo(s: Sizes) -> dict[str, Any]:
     return evaluate(limit=s.agentdojo_limit)
 
 
+def _shared_db(s: Sizes) -> dict[str, Any]:
+    from benchmarks import shared_db
+
+    if s.name == "full":
+        return shared_db.run(round_trips=200, per_writer=300, decisions=5000)
+    if s.name == "quick":
+        return shared_db.run(round_trips=50, per_writer=100, decisions=1000)
+    return shared_db.run(round_trips=5, per_writer=5, decisions=50)
+
+
 RUNNERS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "decision": _decision,
     "overhead": _overhead,
@@ -151,6 +171,7 @@ RUNNERS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "detectors": _detectors,
     "sandbox": _sandbox,
     "agentdojo": _agentdojo,
+    "shared_db": _shared_db,
 }
 
 

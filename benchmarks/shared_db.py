@@ -87,6 +87,15 @@ _WRITER = textwrap.dedent(
     sys.path.insert(0, {repo!r})
     from agentguard.audit import AuditLog, PostgresAuditLog
     target, n = {target!r}, {n}
+    if target.startswith("plain:"):  # the baseline: one INSERT + commit per record, no chain, no lock
+        import psycopg, orjson
+        conn = psycopg.connect(target[6:], autocommit=True)
+        print("ready", flush=True)
+        sys.stdin.readline()
+        for i in range(n):
+            body = orjson.dumps({{"event": "call.received", "call_id": str(i), "arguments": {{"path": "x"}}}})
+            conn.execute("INSERT INTO bench_plain (line) VALUES (%s)", (body.decode(),))
+        sys.exit(0)
     log = PostgresAuditLog(target) if target.startswith("postgresql://") else AuditLog(target)
     log.record("bench.ready")
     print("ready", flush=True)
@@ -166,12 +175,16 @@ def run(*, round_trips: int = 100, per_writer: int = 200, decisions: int = 2000)
                     approver.close()
             out["approval_round_trip_us"] = rt
             # audit append rate
-            rates: dict[str, dict[int, float]] = {"file": {}, "postgres": {}}
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("CREATE TABLE bench_plain (seq bigserial PRIMARY KEY, line text NOT NULL)")
+            rates: dict[str, dict[int, float]] = {"file": {}, "postgres": {}, "postgres_plain_insert": {}}
             for writers in (1, 4, 16):
-                rates["file"][writers] = round(
-                    _append_rate(str(Path(tmp) / f"a{writers}.jsonl"), writers, per_writer)
-                )
+                file_log = str(Path(tmp) / f"a{writers}.jsonl")
+                rates["file"][writers] = round(_append_rate(file_log, writers, per_writer))
                 rates["postgres"][writers] = round(_append_rate(url, writers, per_writer))
+                rates["postgres_plain_insert"][writers] = round(
+                    _append_rate("plain:" + url, writers, per_writer)
+                )
             out["audit_append_per_s"] = rates
             # decision latency with grants read from the store
             policy = Path(tmp) / "policy"
