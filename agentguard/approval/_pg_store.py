@@ -77,9 +77,12 @@ class PostgresApprovalStore:
         self._own_db = database is None
         try:
             self.db = database if database is not None else Database(url or "")
+        except DatabaseError as exc:
+            raise ApprovalError(str(exc), **exc.data) from exc
+        try:
             check_schema(self.db)
         except DatabaseError as exc:
-            if self._own_db and database is None and hasattr(self, "db"):
+            if self._own_db:
                 self.db.close()
             raise ApprovalError(str(exc), **exc.data) from exc
         self.label = self.db.label

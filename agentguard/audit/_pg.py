@@ -72,8 +72,13 @@ class PostgresAuditLog:
         self._own_db = database is None
         try:
             self.db = database if database is not None else Database(url or "", max_size=2)
+        except DatabaseError as exc:
+            raise AuditError(f"audit log: {exc}", **exc.data) from exc
+        try:
             check_schema(self.db)
         except DatabaseError as exc:
+            if self._own_db:
+                self.db.close()
             raise AuditError(f"audit log: {exc}", **exc.data) from exc
         self.local = local
         self.durability = Durability(durability)

@@ -130,8 +130,13 @@ class StoredPolicy:
             raise PolicyError("a stored policy needs database_url")
         try:
             self.db = database if database is not None else Database(settings.database_url or "", max_size=1)
+        except DatabaseError as exc:
+            raise PolicyError(f"policy: {exc}", **exc.data) from exc
+        try:
             check_schema(self.db)
         except DatabaseError as exc:
+            if database is None:
+                self.db.close()
             raise PolicyError(f"policy: {exc}", **exc.data) from exc
         self.settings = settings
         self.cache = settings.home / "policy-db"
