@@ -2,7 +2,9 @@
 namespace (own host name), reach one PostgreSQL server over veth links. One agent is killed with
 SIGKILL mid-wait, the server is restarted mid-run, one host is cut off the network for a while.
 
-Checked: no answer reaches the wrong call, no answer given is contradicted by what the agent did,
+Checked: no answer reaches the wrong call, no answer given is contradicted by what the agent did (a
+call may fail closed while the database is away: then it was not approved, or its audit record could
+not be written and it did not run),
 every call ends in a definite outcome and every request in a definite state, every audit record the
 database acknowledged is in it, and the chain verifies. Needs root (namespaces) and PostgreSQL.
 """
@@ -251,8 +253,11 @@ def test_fleet_survives_kills_restarts_and_a_cut(fleet: tuple[Server, list[Host]
                 failed_closed.append((o, stored))
     assert misrouted == []
     assert contradicted == []
-    # an answer is never lost silently: a call refused while the database was away was not approved
-    assert [f for f in failed_closed if f[1] == "approved"] == [], failed_closed
+    # An answer is never lost: a call refused while the database was away was not approved, unless the
+    # approval reached it and what stopped the call was the audit record it could not write (the guard
+    # runs nothing it cannot audit).
+    lost = [f for f in failed_closed if f[1] == "approved" and f[0]["code"] != "audit.error"]
+    assert lost == [], failed_closed
     # every audit record the database acknowledged is there, and the chain is intact
     stored_acks = {orjson.loads(line).get("ack") for (line,) in rows("SELECT line FROM ag_audit")}
     for h in agents:
