@@ -8,6 +8,7 @@ not limited by it and should not be what agents or approvers log in as.
   security on ``ag_requests`` lets it change a request only from ``pending`` to ``timeout`` or
   ``abandoned``: it cannot answer a request (its own included) and cannot write a grant;
 - the approver role answers requests and writes grants, and appends to the audit log;
+- both read pushed policies; pushing one (``agentguard policy push``) is the owner's;
 - neither can update, delete or truncate audit rows (the triggers refuse it for the owner too).
 """
 
@@ -33,6 +34,7 @@ def roles_sql(*, agent: str, approver: str) -> str:
     return f"""
 GRANT USAGE ON SCHEMA public TO {both};
 GRANT SELECT ON agentguard_schema, ag_requests, ag_grants, ag_meta, ag_owners, ag_audit TO {both};
+GRANT SELECT ON ag_policy_versions, ag_policy_files TO {both};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {both};
 GRANT INSERT ON ag_audit TO {both};
 REVOKE UPDATE, DELETE, TRUNCATE ON ag_audit FROM {both};

@@ -82,3 +82,7 @@ def test_an_approver_writes_grants_and_an_agent_cannot(roles: tuple[str, str]) -
         with pytest.raises(ApprovalError, match="permission denied"):
             agent.revoke_grant(grant.id, "mallory")
         assert approver.revoke_grant(grant.id, "bob").revoked_by == "bob"
+    with psycopg.connect(agent_url, autocommit=True) as conn:  # pushed policies: read, never written
+        assert conn.execute("SELECT count(*) FROM ag_policy_versions").fetchone() == (0,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO ag_policy_versions (pushed_by, source, digest) VALUES ('m', 'x', 'y')")
