@@ -127,10 +127,12 @@ def test_wait_for_change_wakes_on_a_write_from_another_connection(
 ) -> None:
     seen = store.version()
     other = backend.open(sweep=False)
+    writer = threading.Thread(target=lambda: other.submit(make_request(), Owner.current()))
     try:
-        threading.Thread(target=lambda: other.submit(make_request(), Owner.current())).start()
+        writer.start()
         assert store.wait_for_change(seen, timeout=10) != seen
     finally:
+        writer.join(10)  # the writer reads its request back after the commit that woke us
         other.close()
 
 
