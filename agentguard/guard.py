@@ -78,8 +78,8 @@ class Guard(GuardSessions):
     def _make_policy(self, policy: PolicyDecider | Path | str | None) -> PolicyDecider:
         if policy is not None and not isinstance(policy, Path | str):
             return policy
-        from agentguard.approval import grant_source
-        from agentguard.policy import PolicyEngine
+        from agentguard.approval import settings_grant_source
+        from agentguard.policy import PolicyEngine, policy_from_settings
 
         settings = self.settings
         if policy is not None:
@@ -89,16 +89,17 @@ class Guard(GuardSessions):
             self.audit.record("policy.grant_skipped", **finding.model_dump())
 
         # Grants come from the approval store (the store of record), not from grants.csv.
-        return PolicyEngine.from_settings(
-            settings, grants=grant_source(settings.home), on_grant_problem=grant_problem
-        )
+        build = PolicyEngine.from_settings if policy is not None else policy_from_settings
+        return build(settings, grants=settings_grant_source(settings), on_grant_problem=grant_problem)
 
     def _make_audit(self, audit: AuditSink | Path | str | None) -> AuditSink:
         if audit is not None and not isinstance(audit, Path | str):
             return audit
-        from agentguard.audit import AuditLog
+        from agentguard.audit import AuditLog, open_audit
 
-        path = Path(audit) if audit is not None else self.settings.audit_path
+        if audit is None:
+            return open_audit(self.settings)  # the file in the home, or the shared database
+        path = Path(audit)
         return AuditLog(
             path, durability=self.settings.audit.durability, batch_size=self.settings.audit.batch_size
         )

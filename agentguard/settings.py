@@ -46,6 +46,9 @@ class AuditSettings(FrozenModel):
     durability: Durability = Durability.FSYNC
     batch_size: int = Field(default=4096, ge=1, le=100_000)
     file: str = "audit.jsonl"
+    # With ``database_url``: also write every record to ``file`` on this host (first, so a call whose
+    # database write fails is still audited here).
+    local_copy: bool = True
 
 
 class ApprovalSettings(FrozenModel):
@@ -65,6 +68,8 @@ class PolicySettings(FrozenModel):
     Windows and some mounts). ``"auto"`` probes the workspace's file system when the policy loads."""
 
     case_insensitive_paths: bool | Literal["auto"] = "auto"
+    # "database": the newest version pushed with `agentguard policy push` (needs database_url)
+    source: Literal["files", "database"] = "files"
 
 
 class Settings(FrozenModel):
@@ -77,6 +82,18 @@ class Settings(FrozenModel):
     approval: ApprovalSettings = ApprovalSettings()
     policy: PolicySettings = PolicySettings()
     sandbox: SandboxSettings = SandboxSettings()
+    # ``postgresql://...``: the approval queue, grants and audit log live in that database, shared by
+    # every host (docs/deployment.md). Unset: SQLite and files under ``home``.
+    database_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return v
 
     @property
     def audit_path(self) -> Path:
@@ -105,6 +122,8 @@ _ENV = {
     "AGENTGUARD_AUDIT_DURABILITY": ("audit", "durability"),
     "AGENTGUARD_APPROVAL_TIMEOUT": ("approval", "timeout_s"),
     "AGENTGUARD_CASE_INSENSITIVE_PATHS": ("policy", "case_insensitive_paths"),
+    "AGENTGUARD_DATABASE_URL": ("database_url",),
+    "AGENTGUARD_POLICY_SOURCE": ("policy", "source"),
 }
 
 

@@ -262,6 +262,41 @@ def _egress_section(e: Any) -> list[str]:
     return out
 
 
+def _shared_db_section(d: Any) -> list[str]:
+    out = ["## Shared database (PostgreSQL) beside SQLite and the file log", ""]
+    if isinstance(d, dict) and d.get("status") == "skipped":
+        return [*out, f"skipped: {d.get('why')}", ""]
+    if not _ok(d):
+        return [*out, _failed("shared_db", d), ""]
+    rt, dec, rates = d["approval_round_trip_us"], d["decision_us"], d["audit_append_per_s"]
+    ms = [(f"approval round trip {q} (ms)", f"{q}_us") for q in ("p50", "p99")]
+    return [
+        *out,
+        f"Load average during the run: {d['loadavg']} -> {d['loadavg_after']}.",
+        "",
+        _table(
+            ["measure", "SQLite / file", "PostgreSQL"],
+            [[label, _fmt(rt["sqlite"][k] / 1000), _fmt(rt["postgres"][k] / 1000)] for label, k in ms]
+            + [
+                [
+                    f"decision with grants {q} (us)",
+                    dec["sqlite_grants"][f"{q}_us"],
+                    dec["postgres_grants"][f"{q}_us"],
+                ]
+                for q in ("p50", "p99")
+            ]
+            + [
+                [f"audit records/s, {w} writer(s), fsync", rates["file"][w], rates["postgres"][w]]
+                for w in rates["file"]
+            ],
+        ),
+        "",
+        "PostgreSQL without the chain (one INSERT + commit per record, no lock): "
+        + ", ".join(f"{w} writer(s) {v}/s" for w, v in rates["postgres_plain_insert"].items()),
+        "",
+    ]
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     out = [
@@ -526,6 +561,7 @@ def markdown(result: dict[str, Any]) -> str:
     else:
         out += [_failed("detectors", dt), ""]
     out += _egress_section(result.get("egress"))
+    out += _shared_db_section(result.get("shared_db"))
     out += ["## AgentDojo: policy effectiveness", ""]
     ad = result.get("agentdojo")
     if _ok(ad):

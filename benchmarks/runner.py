@@ -32,6 +32,7 @@ SECTIONS = (
     "sandbox",
     "egress",
     "agentdojo",
+    "shared_db",
 )
 
 
@@ -162,6 +163,16 @@ def _agentdojo(s: Sizes) -> dict[str, Any]:
     return evaluate(limit=s.agentdojo_limit)
 
 
+def _shared_db(s: Sizes) -> dict[str, Any]:
+    from benchmarks import shared_db
+
+    if s.name == "full":
+        return shared_db.run(round_trips=200, per_writer=300, decisions=5000)
+    if s.name == "quick":
+        return shared_db.run(round_trips=50, per_writer=100, decisions=1000)
+    return shared_db.run(round_trips=5, per_writer=5, decisions=50)
+
+
 RUNNERS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "decision": _decision,
     "overhead": _overhead,
@@ -172,6 +183,7 @@ RUNNERS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "sandbox": _sandbox,
     "egress": _egress,
     "agentdojo": _agentdojo,
+    "shared_db": _shared_db,
 }
 
 

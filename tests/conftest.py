@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,106 @@ def make_policy(tmp_path: Path) -> Callable[[str], Path]:
         return directory
 
     return make
+
+
+# --- PostgreSQL: a real server (never mocked), started by the session on loopback unless one is given. ---
+
+PG_SERVER_ENV = "AGENTGUARD_TEST_DATABASE_URL"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    """``argv`` as the ``postgres`` user when run as root (PostgreSQL refuses to run as root)."""
+    import os
+
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server URL: ``$AGENTGUARD_TEST_DATABASE_URL`` if set, else a private cluster this
+    session starts from Debian's ``postgresql`` package (initdb + pg_ctl, loopback only, own port)."""
+    import glob
+    import os
+    import subprocess
+    import tempfile
+
+    given = os.environ.get(PG_SERVER_ENV)
+    if given:
+        yield given
+        return
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not installed: CI installs Debian's postgresql package (.ci/run)")
+        pytest.skip(f"no PostgreSQL: apt-get install postgresql, or set {PG_SERVER_ENV}=postgresql://...")
+    bin_dir = Path(found[-1]).parent
+    # Not under pytest's tmp folder: that is private to root, and the server runs as postgres.
+    base = Path(tempfile.mkdtemp(prefix="agentguard-test-pg-"))
+    data = base / "data"
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+    port = _free_port()
+    subprocess.run(
+        _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
+    ctl = [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-t", "60"]
+    subprocess.run(_as_postgres([*ctl, "-o", options, "start"]), check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(_as_postgres([*ctl, "-m", "fast", "stop"]), check=False, capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: str) -> Iterator[str]:
+    """A database upgraded to the current schema, copied for each test that asks for ``pg_url``."""
+    import psycopg
+
+    from agentguard.database import Database, upgrade
+
+    server = pg_server
+    name = f"agentguard_tmpl_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = _with_database(server, name)
+    db = Database(url, max_size=1)
+    try:
+        upgrade(db)
+    finally:
+        db.close()
+    yield name
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _with_database(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture
+def pg_url(pg_server: str, pg_template: str) -> Iterator[str]:
+    """A fresh, upgraded database of its own for one test (a copy of the template); dropped after."""
+    import psycopg
+
+    server = pg_server
+    name = f"agentguard_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
+    yield _with_database(server, name)
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -25,9 +25,13 @@ ALLOWED: dict[str, set[str]] = {
     "session": CORE,
     # the stages: the core only (the policy also the session); tools run code through the sandbox (loaded
     # on first use) and read URLs and addresses with the policy's own parser and resolver
-    "policy": CORE | {"session"},
-    "approval": CORE | {"policy"},  # a grant is compiled with the policy's own compiler before it is stored
-    "audit": CORE,
+    # the shared database (PostgreSQL connections, notification, migrations): the core only, used by
+    # the stages that keep shared state when database_url is set
+    "database": CORE,
+    "policy": CORE | {"session", "database"},  # a policy pushed to the shared database
+    "approval": CORE
+    | {"policy", "database"},  # a grant is compiled with the policy's compiler before it is stored
+    "audit": CORE | {"database"},
     "sandbox": CORE,
     "tools": CORE | {"context", "sandbox", "policy"},
     # the steps behind the guard (receive, decide, approve, execute, their records; its session methods)

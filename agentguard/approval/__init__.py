@@ -2,11 +2,15 @@
 
 The guard asks through :class:`QueueApprover`; people answer through :class:`ApprovalDesk` (used by
 ``agentguard approve`` and ``agentguard approvals``). Both meet in an :class:`ApprovalStore`, by default
-:class:`SqliteApprovalStore` in the state directory.
+:class:`SqliteApprovalStore` in the state directory, or :class:`PostgresApprovalStore` when
+``database_url`` is set (``open_store(settings)`` picks).
 """
 
 from agentguard.approval._desk import ApprovalDesk, current_user
 from agentguard.approval._grants import check_grant, parse_duration, render_rule, suggest_pattern
+from agentguard.approval._open import open_store, settings_grant_source
+from agentguard.approval._pg_source import PostgresGrantSource
+from agentguard.approval._pg_store import PostgresApprovalStore
 from agentguard.approval._queue import QueueApprover, queue_approver_from_settings
 from agentguard.approval._records import KEY_ARGUMENTS, Answer, Grant, GrantScope, QueuedRequest, RequestState
 from agentguard.approval._source import SqliteGrantSource, grant_source
@@ -23,6 +27,8 @@ __all__ = [
     "Grant",
     "GrantScope",
     "Owner",
+    "PostgresApprovalStore",
+    "PostgresGrantSource",
     "QueueApprover",
     "QueuedRequest",
     "RequestState",
@@ -33,10 +39,12 @@ __all__ = [
     "grant_json",
     "grant_source",
     "key_argument_text",
+    "open_store",
     "parse_duration",
     "queue_approver_from_settings",
     "render_rule",
     "request_json",
+    "settings_grant_source",
     "short_duration",
     "suggest_pattern",
 ]

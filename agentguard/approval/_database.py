@@ -27,11 +27,14 @@ from agentguard.approval._source import connect_readonly
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.pipeline import AuditSink
 
-__all__ = ["SqliteDatabase"]
+__all__ = ["Flushable", "SqliteDatabase"]
 
 
 @runtime_checkable
-class _Flushable(Protocol):
+class Flushable(Protocol):
+    """An audit sink that buffers (``AuditLog`` in batch mode): owed records are flushed before they
+    are deleted from the outbox."""
+
     def flush(self) -> None: ...
 
 
@@ -234,7 +237,7 @@ class SqliteDatabase:
                 rows = db.execute("SELECT seq, event, fields FROM outbox ORDER BY seq").fetchall()
                 for row in rows:
                     self.audit.record(row["event"], **orjson.loads(row["fields"]))
-                if isinstance(self.audit, _Flushable):
+                if isinstance(self.audit, Flushable):
                     self.audit.flush()
                 _faults.step("audit handed over")
                 if rows:

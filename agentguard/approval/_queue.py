@@ -6,7 +6,7 @@ import contextlib
 import time
 
 from agentguard.approval._records import QueuedRequest, RequestState
-from agentguard.approval._store import ApprovalStore, SqliteApprovalStore
+from agentguard.approval._store import ApprovalStore
 from agentguard.errors import ApprovalError
 from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus
 from agentguard.owner import Owner
@@ -16,6 +16,7 @@ from agentguard.settings import Settings
 __all__ = ["QueueApprover", "queue_approver_from_settings"]
 
 CHANNEL = "queue"
+_RETRY_S = 0.5  # how soon to read again after the store could not be reached
 
 
 class QueueApprover:
@@ -43,8 +44,13 @@ class QueueApprover:
         deadline = started + request.timeout_s
         try:
             while True:
-                seen = self.store.version()
-                queued = self.store.get(queued.id)
+                try:
+                    seen = self.store.version()
+                    queued = self.store.get(queued.id)
+                except ApprovalError as exc:
+                    seen = self._unreachable(exc, deadline)
+                    self.store.wait_for_change(seen, min(deadline - time.monotonic(), _RETRY_S))
+                    continue
                 if not queued.pending:
                     return self._result(queued, started)
                 remaining = deadline - time.monotonic()
@@ -62,8 +68,13 @@ class QueueApprover:
         deadline = started + request.timeout_s
         try:
             while True:
-                seen = self.store.version()
-                queued = self.store.get(queued.id)
+                try:
+                    seen = self.store.version()
+                    queued = self.store.get(queued.id)
+                except ApprovalError as exc:
+                    seen = self._unreachable(exc, deadline)
+                    await self.store.await_change(seen, min(deadline - time.monotonic(), _RETRY_S))
+                    continue
                 if not queued.pending:
                     return self._result(queued, started)
                 remaining = deadline - time.monotonic()
@@ -73,6 +84,13 @@ class QueueApprover:
         except BaseException:
             self._abandon(queued.id)
             raise
+
+    def _unreachable(self, exc: ApprovalError, deadline: float) -> int:
+        """A store that cannot be read for a moment (a database restarting, a network cut) is no news:
+        keep waiting until the deadline, then fail (closed) with the error. Anything else raises now."""
+        if not exc.data.get("transient") or time.monotonic() >= deadline:
+            raise exc
+        return self.store.version()
 
     def _abandon(self, request_id: str) -> None:
         # The interruption matters more than this bookkeeping; the sweep catches what is missed here.
@@ -101,5 +119,7 @@ class QueueApprover:
 
 
 def queue_approver_from_settings(settings: Settings, *, audit: AuditSink | None = None) -> QueueApprover:
-    """A ``QueueApprover`` on the shared queue in ``settings.home``."""
-    return QueueApprover(SqliteApprovalStore(settings.home, audit=audit))
+    """A ``QueueApprover`` on the shared queue: ``settings.home``, or the database at ``database_url``."""
+    from agentguard.approval._open import open_store
+
+    return QueueApprover(open_store(settings, audit=audit))

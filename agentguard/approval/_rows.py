@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,7 +78,8 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def row_to_grant(row: sqlite3.Row) -> Grant:
+def row_to_grant(row: Any) -> Grant:
+    """A grant from a row of either database (``sqlite3.Row`` or a psycopg dict row)."""
     return Grant(
         id=row["id"],
         agent=row["agent"],

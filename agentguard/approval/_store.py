@@ -36,7 +36,7 @@ from agentguard.models import ApprovalRequest, ApprovalStatus
 from agentguard.owner import Owner, is_alive
 from agentguard.pipeline import AuditSink
 
-__all__ = ["DB_FILE", "AlreadyAnswered", "ApprovalStore", "SqliteApprovalStore"]
+__all__ = ["DB_FILE", "AlreadyAnswered", "ApprovalStore", "SqliteApprovalStore", "validate_grant"]
 
 
 # A request still pending this long after its deadline has no live waiter worth keeping it for.
@@ -47,6 +47,13 @@ class AlreadyAnswered(ApprovalError):
     """The request was answered (or timed out, or abandoned) before this answer arrived."""
 
     code = "approval.already_answered"
+
+
+def validate_grant(grant: Grant) -> None:
+    """Refuse a grant that would not compile: one that is stored is one that is enforced."""
+    problem = check_grant(grant)
+    if problem is not None:
+        raise ApprovalError(f"grant {grant.id[:12]} cannot be enforced: {problem}", grant_id=grant.id)
 
 
 @runtime_checkable
@@ -316,11 +323,7 @@ class SqliteApprovalStore(SqliteDatabase):
 
     # -- grants -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _validate(grant: Grant) -> None:
-        problem = check_grant(grant)
-        if problem is not None:
-            raise ApprovalError(f"grant {grant.id[:12]} cannot be enforced: {problem}", grant_id=grant.id)
+    _validate = staticmethod(validate_grant)
 
     def _insert_grant(self, db: sqlite3.Connection, grant: Grant) -> None:
         """Insert ``grant``, bump the grants version and owe its audit record, in the caller's transaction."""

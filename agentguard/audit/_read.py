@@ -16,7 +16,16 @@ import orjson
 
 from agentguard.errors import AuditError
 
-__all__ = ["CallIndex", "CallInfo", "follow", "parse_since", "query", "read_last", "read_records"]
+__all__ = [
+    "CallIndex",
+    "CallInfo",
+    "filter_records",
+    "follow",
+    "parse_since",
+    "query",
+    "read_last",
+    "read_records",
+]
 
 _CHUNK = 64 * 1024
 
@@ -171,7 +180,7 @@ def query(
     may be a prefix; ``since`` keeps records at or after that time. Pass your own ``index`` to
     look up the call behind each returned record afterwards (it sees every record, matched or not).
     """
-    return _filter(
+    return filter_records(
         read_records(path),
         index or CallIndex(),
         agent=agent,
@@ -183,7 +192,7 @@ def query(
     )
 
 
-def _filter(
+def filter_records(
     records: Iterable[dict[str, Any]],
     index: CallIndex,
     *,
@@ -194,6 +203,7 @@ def _filter(
     call_id: str | None = None,
     since: datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
+    """``query``'s filters over any records (the file's, or the database's)."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     for record in records:

@@ -23,6 +23,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("agentguard.cli.approve", "approve"),
     ("agentguard.cli.mcp_proxy", "mcp_proxy"),
     ("agentguard.cli.serve", "serve"),
+    ("agentguard.cli.db", "db"),
 )
 
 
@@ -53,6 +54,12 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     type=click.Path(dir_okay=False, path_type=Path),
     help="Settings file. [default: ./agentguard.toml if present]",
 )
+@click.option(
+    "--database-url",
+    envvar="AGENTGUARD_DATABASE_URL",
+    help="postgresql://... : approvals, grants and audit in that shared database (docs/deployment.md). "
+    "[env: AGENTGUARD_DATABASE_URL; default: SQLite and files in the home]",
+)
 @click.version_option(package_name="agentguard")
 @click.pass_context
 def main(
@@ -61,6 +68,7 @@ def main(
     policy_dir: Path | None,
     workspace: Path | None,
     config_file: Path | None,
+    database_url: str | None,
 ) -> None:
     """agentguard: every tool call an agent makes is checked against policy, approved by a
     person when the rule says so, run sandboxed, and written to a tamper-evident audit log.
@@ -74,7 +82,12 @@ def main(
     """
     ctx.obj = AppContext(
         config_file=config_file,
-        overrides={"home": home, "policy_dir": policy_dir, "workspace": workspace},
+        overrides={
+            "home": home,
+            "policy_dir": policy_dir,
+            "workspace": workspace,
+            "database_url": database_url,
+        },
     )
 
 

@@ -13,12 +13,14 @@ from rich.table import Table
 
 from agentguard.approval import (
     ApprovalDesk,
+    ApprovalStore,
     Grant,
     GrantScope,
     SqliteApprovalStore,
     check_grant,
     grant_json,
     key_argument_text,
+    open_store,
     parse_duration,
     render_rule,
     request_json,
@@ -34,32 +36,30 @@ _AS_HELP = "Approver identity recorded with the answer. [default: the OS user na
 
 
 @contextmanager
-def _store(app: AppContext, *, readonly: bool = False) -> Iterator[SqliteApprovalStore]:
-    """The store; read-only for listing (works in a read-only home), else with the audit log, so
-    whatever this command notices (abandoned requests) or changes is audited."""
+def _store(app: AppContext, *, readonly: bool = False) -> Iterator[ApprovalStore]:
+    """The store (SQLite in the home, or the shared database); read-only for listing (works in a
+    read-only home), else with the audit log, so whatever this command notices (abandoned requests)
+    or changes is audited."""
     settings = app.settings
     if readonly:
-        store = SqliteApprovalStore(settings.home, readonly=True)
+        store = open_store(settings, readonly=True)
         try:
             yield store
         finally:
             store.close()
         return
-    from agentguard.audit import AuditLog
+    from agentguard.audit import open_audit
 
-    audit = AuditLog(
-        settings.audit_path, durability=settings.audit.durability, batch_size=settings.audit.batch_size
-    )
+    audit = open_audit(settings)
     try:
-        store = SqliteApprovalStore(settings.home, audit=audit)
+        store = open_store(settings, audit=audit)
         try:
             yield store
-            if store.export_error:
+            if isinstance(store, SqliteApprovalStore) and store.export_error:
                 click.echo(f"warning: {store.export_error} (the grants in force are unaffected)", err=True)
         finally:
             store.close()
     finally:
-        store.close()
         if isinstance(audit, Closeable):
             audit.close()
 

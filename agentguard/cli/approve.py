@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from agentguard.cli.context import AppContext, pass_app, reports_errors
+from agentguard.pipeline import Closeable
 
 __all__ = ["approve"]
 
@@ -28,14 +29,14 @@ def approve(app: AppContext, who: str | None, refresh: float) -> None:
     Agents anywhere on this machine that use the queue approver show up here; answers
     from `agentguard approvals ...` appear at once.
     """
-    from agentguard.approval import SqliteApprovalStore
-    from agentguard.audit import AuditLog
+    from agentguard.approval import open_store
+    from agentguard.audit import open_audit
     from agentguard.tui import ApprovalApp
 
     with reports_errors():
         settings = app.settings
-        audit = AuditLog(settings.audit_path, durability=settings.audit.durability)
-        store = SqliteApprovalStore(settings.home, audit=audit)
+        audit = open_audit(settings)
+        store = open_store(settings, audit=audit)
         try:
             ApprovalApp(
                 store,
@@ -47,4 +48,5 @@ def approve(app: AppContext, who: str | None, refresh: float) -> None:
             ).run()
         finally:
             store.close()
-            audit.close()
+            if isinstance(audit, Closeable):
+                audit.close()

@@ -19,13 +19,19 @@ from agentguard.audit import (
     Segment,
     VerifyReport,
     acknowledge,
+    filter_records,
     follow,
+    follow_database,
     parse_since,
     query,
+    read_database,
+    read_database_last,
     read_last,
     verify,
+    verify_database,
 )
 from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
+from agentguard.database import Database
 from agentguard.errors import AuditError
 
 __all__ = ["audit"]
@@ -40,6 +46,14 @@ def _path(app: AppContext, file: Path | None) -> Path:
     if not path.is_file():
         fail(f"{path} is not a file")
     return path
+
+
+def _database(app: AppContext, file: Path | None) -> Database | None:
+    """The shared database when ``database_url`` is set and no ``--file`` names a local log."""
+    url = app.settings.database_url
+    if url is None or file is not None:
+        return None
+    return Database(url, max_size=1)
 
 
 def _line(record: dict[str, Any]) -> str:
@@ -112,8 +126,15 @@ def audit() -> None:
 def tail(app: AppContext, n: int, follow_: bool, as_json: bool, file: Path | None) -> None:
     """Show the most recent records (and follow new ones with -f)."""
     with reports_errors():
-        path = _path(app, file)
-        records = read_last(path, n)
+        database = _database(app, file)
+        if database is not None:
+            path: Path | str = database.label
+            records = read_database_last(database, n)
+            new_records: Iterable[dict[str, Any]] = follow_database(database) if follow_ else ()
+        else:
+            path = _path(app, file)
+            records = read_last(path, n)
+            new_records = follow(path, from_end=True) if follow_ else ()
         index = CallIndex()
         if as_json:
             for record in records:
@@ -125,7 +146,7 @@ def tail(app: AppContext, n: int, follow_: bool, as_json: bool, file: Path | Non
         if not follow_:
             return
         try:
-            for record in follow(path, from_end=True):
+            for record in new_records:
                 if as_json:
                     click.echo(_line(record))
                 else:
@@ -173,11 +194,20 @@ def query_cmd(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--since") from None
     with reports_errors():
-        path = _path(app, file)
         index = CallIndex()
-        matches = query(
-            path, agent=agent, tool=tool, effect=effect, event=event, call_id=call_id, since=when, index=index
-        )
+        filters: dict[str, Any] = {
+            "agent": agent,
+            "tool": tool,
+            "effect": effect,
+            "event": event,
+            "call_id": call_id,
+            "since": when,
+        }
+        database = _database(app, file)
+        if database is not None:
+            matches = filter_records(read_database(database), index, **filters)
+        else:
+            matches = query(_path(app, file), index=index, **filters)
         if as_json:
             for record in matches:
                 click.echo(_line(record))
@@ -236,6 +266,9 @@ def verify_cmd(app: AppContext, file_arg: Path | None, file: Path | None, as_jso
     checkpoint: keep the printed chain head somewhere else to detect that too.
     """
     with reports_errors():
+        database = _database(app, file_arg or file)
+        if database is not None:
+            _verify_database(database, as_json)
         path = _path(app, file_arg or file)
         try:
             report = verify(path)
@@ -255,6 +288,24 @@ def verify_cmd(app: AppContext, file_arg: Path | None, file: Path | None, as_jso
             )
     else:
         click.secho(_report_text(report), fg="red", err=True)
+    raise SystemExit(0 if report.ok else 1)
+
+
+def _verify_database(database: Database, as_json: bool) -> None:
+    """``audit verify`` of the database's chain: exit 0 intact, 1 tampered."""
+    report = verify_database(database)
+    if as_json:
+        click.echo(orjson.dumps(report.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode())
+    elif report.ok:
+        head = report.head or "(empty log)"
+        click.echo(f"intact: {report.records_verified} records in {report.source}, chain head {head}")
+    else:
+        click.secho(
+            f"TAMPERED: {report.source}: seq {report.first_bad_seq}: {report.reason}\n"
+            f"verified: {report.records_verified} record(s) intact before that",
+            fg="red",
+            err=True,
+        )
     raise SystemExit(0 if report.ok else 1)
 
 

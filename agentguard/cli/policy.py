@@ -10,10 +10,19 @@ import orjson
 import yaml
 from pydantic import ValidationError
 
-from agentguard.approval import grant_source
+from agentguard.approval import settings_grant_source
 from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
+from agentguard.database import Database, check_schema
 from agentguard.models import Decision, ToolCall
-from agentguard.policy import LintFinding, PolicyEngine, load_cases, run_cases
+from agentguard.policy import (
+    LintFinding,
+    PolicyEngine,
+    StoredPolicy,
+    load_cases,
+    pull_policy,
+    push_policy,
+    run_cases,
+)
 from agentguard.policy._engine import check_policy
 from agentguard.policy._session_spec import SessionSpec, build_session
 from agentguard.session._evidence import collecting_evidence
@@ -22,8 +31,18 @@ __all__ = ["policy"]
 
 
 def _engine(app: AppContext, *, include_grants: bool = True) -> PolicyEngine:
-    grants = grant_source(app.settings.home) if include_grants else None
+    grants = settings_grant_source(app.settings) if include_grants else None
+    if app.settings.policy.source == "database":  # the newest pushed version, written under the home
+        return StoredPolicy(app.settings, grants=grants).engine
     return PolicyEngine.from_settings(app.settings, grants=grants)
+
+
+def _database(app: AppContext) -> Database:
+    url = app.settings.database_url
+    if url is None:
+        fail("no database_url is set (agentguard.toml, AGENTGUARD_DATABASE_URL or --database-url)")
+        raise AssertionError  # fail exits
+    return Database(url, max_size=1)
 
 
 def _dump(obj: Any) -> str:
@@ -152,7 +171,7 @@ def check(app: AppContext, strict: bool, as_json: bool) -> None:
         findings, loaded = check_policy(
             directory,
             workspace=settings.workspace,
-            grants=grant_source(settings.home),
+            grants=settings_grant_source(settings),
             state_dir=settings.home,
         )
     errors = [f for f in findings if f.severity == "error"]
@@ -250,3 +269,42 @@ def test_cases(app: AppContext, cases_file: Path, as_json: bool) -> None:
         )
     if failures:
         raise SystemExit(1)
+
+
+@policy.command()
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--as", "who", help="Who pushed it, recorded with the version. [default: the OS user name]")
+@pass_app
+def push(app: AppContext, directory: Path, who: str | None) -> None:
+    """Store DIRECTORY's policy in the shared database as a new version (it must load first).
+
+    Agents with policy.source = "database" load it at their next call (woken by a notification).
+    """
+    from agentguard.approval import current_user
+
+    with reports_errors():
+        database = _database(app)
+        try:
+            check_schema(database)
+            version = push_policy(
+                database, directory, workspace=app.settings.workspace, pushed_by=who or current_user()
+            )
+        finally:
+            database.close()
+    click.echo(f"{database.label}: policy version {version} pushed from {directory}")
+
+
+@policy.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--version", "version", type=int, help="A stored version. [default: the newest]")
+@pass_app
+def pull(app: AppContext, directory: Path, version: int | None) -> None:
+    """Write a policy version from the shared database into DIRECTORY (files are replaced)."""
+    with reports_errors():
+        database = _database(app)
+        try:
+            check_schema(database)
+            got = pull_policy(database, directory, version=version)
+        finally:
+            database.close()
+    click.echo(f"{database.label}: policy version {got} written to {directory}")

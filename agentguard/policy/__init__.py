@@ -14,6 +14,7 @@ from agentguard.policy._conditions import FUNCTION_NAMES, FactSource, StaticFact
 from agentguard.policy._engine import GRANTS_FILE, PolicyEngine, lint_policy
 from agentguard.policy._facts import CombinedFacts, EnumerableFacts
 from agentguard.policy._loader import EXPECTED_MATCHER, MODEL_FILE
+from agentguard.policy._stored import StoredPolicy, policy_from_settings, pull_policy, push_policy
 from agentguard.policy._types import LintFinding, RoleLink, Rule
 
 __all__ = [
@@ -33,8 +34,12 @@ __all__ = [
     "RoleLink",
     "Rule",
     "StaticFacts",
+    "StoredPolicy",
     "SystemResolver",
     "lint_policy",
     "load_cases",
+    "policy_from_settings",
+    "pull_policy",
+    "push_policy",
     "run_cases",
 ]

@@ -1,21 +1,48 @@
-"""Fixtures for the approval queue: a real SQLite store in a temp state directory."""
+"""Fixtures for the approval queue: a real SQLite store in a temp state directory, and ``backend``:
+the same tests on SQLite and on a real PostgreSQL database of their own."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agentguard.approval import SqliteApprovalStore
+from agentguard.approval import ApprovalStore, PostgresApprovalStore, SqliteApprovalStore
 from agentguard.models import ApprovalRequest, Decision, Effect, RuleRef, ToolCall
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
+
+
+def open_spec(spec: str, **options: Any) -> ApprovalStore:
+    """A store on ``spec``: a home directory (SQLite) or a ``postgresql://`` URL (also in subprocesses)."""
+    if spec.startswith("postgresql://"):
+        options.pop("poll_interval", None)  # PostgreSQL is woken by LISTEN/NOTIFY, not polled
+        return PostgresApprovalStore(spec, **options)
+    return SqliteApprovalStore(Path(spec), **options)
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    spec: str
+
+    def open(self, **options: Any) -> ApprovalStore:
+        return open_spec(self.spec, **options)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, home: Path) -> Backend:
+    """Where the store lives: each test using it runs once on SQLite and once on PostgreSQL."""
+    if request.param == "postgres":
+        return Backend("postgres", request.getfixturevalue("pg_url"))
+    return Backend("sqlite", str(home))
 
 
 @pytest.fixture

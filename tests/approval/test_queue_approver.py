@@ -1,4 +1,4 @@
-"""QueueApprover: the guard's side. Answers, timeouts, interruption, dead agents."""
+"""QueueApprover: the guard's side. Answers, timeouts, interruption, dead agents; on both backends."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +18,24 @@ import pytest
 from agentguard.approval import (
     AlreadyAnswered,
     ApprovalDesk,
+    ApprovalStore,
     Owner,
     QueueApprover,
     RequestState,
-    SqliteApprovalStore,
 )
 from agentguard.models import ApprovalResult, ApprovalStatus
 from agentguard.testing import MemoryAudit
 
-from .conftest import make_request, wait_until
+from .conftest import Backend, make_request, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[ApprovalStore]:
+    s = backend.open(poll_interval=0.02)
+    yield s
+    s.close()
 
 
 def _ask_in_thread(approver: QueueApprover, request: object) -> tuple[threading.Thread, list[ApprovalResult]]:
@@ -37,7 +45,7 @@ def _ask_in_thread(approver: QueueApprover, request: object) -> tuple[threading.
     return worker, results
 
 
-def test_approve_once_reaches_the_waiting_call(store: SqliteApprovalStore) -> None:
+def test_approve_once_reaches_the_waiting_call(store: ApprovalStore) -> None:
     request = make_request()
     worker, results = _ask_in_thread(QueueApprover(store), request)
     wait_until(lambda: bool(store.pending()), what="the request to be queued")
@@ -50,7 +58,7 @@ def test_approve_once_reaches_the_waiting_call(store: SqliteApprovalStore) -> No
     assert result.waited_s > 0
 
 
-def test_deny_reason_reaches_the_call(store: SqliteApprovalStore) -> None:
+def test_deny_reason_reaches_the_call(store: ApprovalStore) -> None:
     request = make_request()
     worker, results = _ask_in_thread(QueueApprover(store), request)
     wait_until(lambda: bool(store.pending()), what="the request to be queued")
@@ -60,7 +68,7 @@ def test_deny_reason_reaches_the_call(store: SqliteApprovalStore) -> None:
     assert results[0].reason == "push to a branch, not main"
 
 
-def test_edited_arguments_reach_the_call(store: SqliteApprovalStore) -> None:
+def test_edited_arguments_reach_the_call(store: ApprovalStore) -> None:
     request = make_request(arguments={"command": "git push --force"})
     worker, results = _ask_in_thread(QueueApprover(store), request)
     wait_until(lambda: bool(store.pending()), what="the request to be queued")
@@ -70,7 +78,7 @@ def test_edited_arguments_reach_the_call(store: SqliteApprovalStore) -> None:
     assert results[0].edited_arguments == {"command": "git push"}
 
 
-def test_timeout_is_reported_and_closes_the_request(store: SqliteApprovalStore) -> None:
+def test_timeout_is_reported_and_closes_the_request(store: ApprovalStore) -> None:
     request = make_request(timeout_s=0.3)
     started = time.monotonic()
     result = QueueApprover(store).request(request)
@@ -82,7 +90,7 @@ def test_timeout_is_reported_and_closes_the_request(store: SqliteApprovalStore) 
         ApprovalDesk(store, approver="late").approve(request.call.id)
 
 
-async def test_async_request_is_answered(store: SqliteApprovalStore) -> None:
+async def test_async_request_is_answered(store: ApprovalStore) -> None:
     request = make_request()
     task = asyncio.create_task(QueueApprover(store).arequest(request))
     while not store.pending():
@@ -92,12 +100,12 @@ async def test_async_request_is_answered(store: SqliteApprovalStore) -> None:
     assert result.status is ApprovalStatus.DENIED
 
 
-async def test_async_timeout(store: SqliteApprovalStore) -> None:
+async def test_async_timeout(store: ApprovalStore) -> None:
     result = await QueueApprover(store).arequest(make_request(timeout_s=0.2))
     assert result.status is ApprovalStatus.TIMEOUT
 
 
-async def test_cancelled_wait_abandons_the_request(store: SqliteApprovalStore) -> None:
+async def test_cancelled_wait_abandons_the_request(store: ApprovalStore) -> None:
     request = make_request()
     task = asyncio.create_task(QueueApprover(store).arequest(request))
     while not store.pending():
@@ -108,7 +116,7 @@ async def test_cancelled_wait_abandons_the_request(store: SqliteApprovalStore) -
     assert store.get(request.call.id).state is RequestState.ABANDONED
 
 
-def test_many_async_waiters_hold_no_threads(store: SqliteApprovalStore) -> None:
+def test_many_async_waiters_hold_no_threads(store: ApprovalStore) -> None:
     """200 awaiting calls on one event loop; each answer lands on its own call."""
 
     async def scenario() -> dict[str, ApprovalResult]:
@@ -141,23 +149,23 @@ _AGENT = textwrap.dedent(
     import sys
     from pathlib import Path
     sys.path.insert(0, {repo!r})
-    from tests.approval.conftest import make_request
-    from agentguard.approval import QueueApprover, SqliteApprovalStore
-    store = SqliteApprovalStore(Path({home!r}), poll_interval=0.02)
+    from tests.approval.conftest import make_request, open_spec
+    from agentguard.approval import QueueApprover
+    store = open_spec({spec!r}, poll_interval=0.02)
     result = QueueApprover(store).request(make_request(call_id={call_id!r}, timeout_s=60))
     print(result.model_dump_json(), flush=True)
     """
 )
 
 
-def _spawn_agent(home: Path, call_id: str) -> subprocess.Popen[str]:
-    code = _AGENT.format(repo=str(REPO), home=str(home), call_id=call_id)
+def _spawn_agent(backend: Backend, call_id: str) -> subprocess.Popen[str]:
+    code = _AGENT.format(repo=str(REPO), spec=backend.spec, call_id=call_id)
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=REPO)
 
 
-def test_answer_reaches_an_agent_in_another_process(store: SqliteApprovalStore, home: Path) -> None:
+def test_answer_reaches_an_agent_in_another_process(store: ApprovalStore, backend: Backend) -> None:
     call_id = "a1" * 16
-    agent = _spawn_agent(home, call_id)
+    agent = _spawn_agent(backend, call_id)
     try:
         wait_until(lambda: bool(store.pending()), what="the agent process to queue its request")
         assert store.pending()[0].owner.pid == agent.pid
@@ -170,10 +178,10 @@ def test_answer_reaches_an_agent_in_another_process(store: SqliteApprovalStore, 
     assert result.reason == "cross-process no"
 
 
-def test_dead_agent_requests_are_abandoned_by_the_next_opener(home: Path) -> None:
+def test_dead_agent_requests_are_abandoned_by_the_next_opener(backend: Backend) -> None:
     call_id = "d0" * 16
-    agent = _spawn_agent(home, call_id)
-    watcher = SqliteApprovalStore(home)
+    agent = _spawn_agent(backend, call_id)
+    watcher = backend.open()
     try:
         wait_until(lambda: bool(watcher.pending()), what="the agent process to queue its request")
     finally:
@@ -181,7 +189,7 @@ def test_dead_agent_requests_are_abandoned_by_the_next_opener(home: Path) -> Non
     os.kill(agent.pid, signal.SIGKILL)
     agent.wait(10)
     audit = MemoryAudit()
-    reopened = SqliteApprovalStore(home, audit=audit)  # opening the store sweeps
+    reopened = backend.open(audit=audit)  # opening the store sweeps
     try:
         q = reopened.get(call_id)
         assert q.state is RequestState.ABANDONED
@@ -195,7 +203,7 @@ def test_dead_agent_requests_are_abandoned_by_the_next_opener(home: Path) -> Non
         reopened.close()
 
 
-def test_sweep_leaves_live_owners_alone_and_catches_reused_pids(store: SqliteApprovalStore) -> None:
+def test_sweep_leaves_live_owners_alone_and_catches_reused_pids(store: ApprovalStore) -> None:
     me = Owner.current()
     live = store.submit(make_request(), me)
     reused = store.submit(make_request(), Owner(pid=me.pid, host=me.host, start="other-boot:1"))

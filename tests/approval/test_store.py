@@ -1,10 +1,12 @@
-"""The SQLite approval store: atomic answers, prefixes, waking waiters, restarts of the approver side."""
+"""The approval store on both backends (SQLite, PostgreSQL): atomic answers, prefixes, waking waiters,
+restarts of the approver side. The SQLite-only checks (WAL, a corrupt file) say so."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,16 +24,27 @@ from agentguard.approval import (
 from agentguard.errors import ApprovalError
 from agentguard.models import ApprovalStatus
 
-from .conftest import make_request, wait_until
+from .conftest import Backend, make_request, wait_until
 
 
-def test_store_is_wal_and_satisfies_protocol(store: SqliteApprovalStore, home: Path) -> None:
+@pytest.fixture
+def store(backend: Backend) -> Iterator[ApprovalStore]:
+    s = backend.open(poll_interval=0.02)
+    yield s
+    s.close()
+
+
+def test_store_satisfies_protocol(store: ApprovalStore) -> None:
     assert isinstance(store, ApprovalStore)
+
+
+def test_sqlite_store_is_wal(home: Path) -> None:
+    SqliteApprovalStore(home).close()
     mode = sqlite3.connect(home / "approvals.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
 
-def test_submit_get_and_pending_order(store: SqliteApprovalStore) -> None:
+def test_submit_get_and_pending_order(store: ApprovalStore) -> None:
     owner = Owner.current()
     first = store.submit(make_request(arguments={"command": "one"}), owner)
     second = store.submit(make_request(arguments={"command": "two"}), owner)
@@ -45,7 +58,7 @@ def test_submit_get_and_pending_order(store: SqliteApprovalStore) -> None:
         store.submit(make_request(call_id=first.id), owner)
 
 
-def test_lookup_by_unique_prefix(store: SqliteApprovalStore) -> None:
+def test_lookup_by_unique_prefix(store: ApprovalStore) -> None:
     owner = Owner.current()
     a = store.submit(make_request(call_id="abc1" + "0" * 28), owner)
     store.submit(make_request(call_id="abc2" + "0" * 28), owner)
@@ -59,7 +72,7 @@ def test_lookup_by_unique_prefix(store: SqliteApprovalStore) -> None:
         store.lookup("abc' OR 1=1 --")
 
 
-def test_an_answer_is_applied_once(store: SqliteApprovalStore) -> None:
+def test_an_answer_is_applied_once(store: ApprovalStore) -> None:
     q = store.submit(make_request(), Owner.current())
     desk = ApprovalDesk(store, approver="alice", channel="cli")
     done = desk.deny(q.id, "not on Fridays")
@@ -70,14 +83,14 @@ def test_an_answer_is_applied_once(store: SqliteApprovalStore) -> None:
     assert store.get(q.id).state is RequestState.DENIED
 
 
-def test_racing_approvers_exactly_one_wins(store: SqliteApprovalStore, home: Path) -> None:
+def test_racing_approvers_exactly_one_wins(store: ApprovalStore, backend: Backend) -> None:
     q = store.submit(make_request(), Owner.current())
     winners: list[str] = []
     losers: list[str] = []
     gate = threading.Barrier(20)
 
     def answer(i: int) -> None:
-        own = SqliteApprovalStore(home, sweep=False)  # each approver has its own connection
+        own = backend.open(sweep=False)  # each approver has its own connection
         try:
             gate.wait()
             ApprovalDesk(own, approver=f"approver-{i}").approve(q.id)
@@ -97,7 +110,7 @@ def test_racing_approvers_exactly_one_wins(store: SqliteApprovalStore, home: Pat
     assert store.get(q.id).approver == winners[0]
 
 
-def test_deny_needs_a_reason_and_edit_needs_an_object(store: SqliteApprovalStore) -> None:
+def test_deny_needs_a_reason_and_edit_needs_an_object(store: ApprovalStore) -> None:
     q = store.submit(make_request(), Owner.current())
     desk = ApprovalDesk(store, approver="alice")
     with pytest.raises(ApprovalError, match="needs a reason"):
@@ -110,25 +123,27 @@ def test_deny_needs_a_reason_and_edit_needs_an_object(store: SqliteApprovalStore
 
 
 def test_wait_for_change_wakes_on_a_write_from_another_connection(
-    store: SqliteApprovalStore, home: Path
+    store: ApprovalStore, backend: Backend
 ) -> None:
     seen = store.version()
-    other = SqliteApprovalStore(home, sweep=False)
+    other = backend.open(sweep=False)
+    writer = threading.Thread(target=lambda: other.submit(make_request(), Owner.current()))
     try:
-        threading.Thread(target=lambda: other.submit(make_request(), Owner.current())).start()
+        writer.start()
         assert store.wait_for_change(seen, timeout=10) != seen
     finally:
+        writer.join(10)  # the writer reads its request back after the commit that woke us
         other.close()
 
 
-def test_wait_for_change_times_out_without_writes(store: SqliteApprovalStore) -> None:
+def test_wait_for_change_times_out_without_writes(store: ApprovalStore) -> None:
     seen = store.version()
     assert store.wait_for_change(seen, timeout=0.05) == seen
 
 
-async def test_await_change_wakes_without_holding_a_thread(store: SqliteApprovalStore, home: Path) -> None:
+async def test_await_change_wakes_without_holding_a_thread(store: ApprovalStore, backend: Backend) -> None:
     seen = store.version()
-    other = SqliteApprovalStore(home, sweep=False)
+    other = backend.open(sweep=False)
     try:
         waiter = asyncio.create_task(store.await_change(seen, timeout=10))
         await asyncio.sleep(0)
@@ -138,19 +153,19 @@ async def test_await_change_wakes_without_holding_a_thread(store: SqliteApproval
         other.close()
 
 
-def test_pending_request_survives_an_approver_restart(home: Path) -> None:
+def test_pending_request_survives_an_approver_restart(backend: Backend) -> None:
     """The agent keeps waiting while the approver side closes and reopens the queue."""
-    agent_store = SqliteApprovalStore(home, poll_interval=0.02)
+    agent_store = backend.open(poll_interval=0.02)
     approver = QueueApprover(agent_store)
     request = make_request()
     results = []
     worker = threading.Thread(target=lambda: results.append(approver.request(request)))
     worker.start()
     try:
-        first = SqliteApprovalStore(home)
+        first = backend.open()
         wait_until(lambda: len(first.pending()) == 1, what="the request to be queued")
         first.close()  # the approver quits ...
-        second = SqliteApprovalStore(home)  # ... and comes back
+        second = backend.open()  # ... and comes back
         assert [q.id for q in second.pending()] == [request.call.id]
         ApprovalDesk(second, approver="alice", channel="tui").approve(request.call.id)
         second.close()

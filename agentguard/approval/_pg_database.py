@@ -1,0 +1,214 @@
+"""The PostgreSQL approval database: pool, write transactions that notify, waking waiters, audit hand-off.
+
+The store of record for requests and grants (:class:`PostgresApprovalStore` in ``_pg_store`` adds
+those), as ``_database`` is for SQLite. Every change ends with ``NOTIFY agentguard_approvals`` in its
+own transaction (delivered at commit); one listener thread per process turns notifications into
+wake-ups, and its connection also carries the heartbeat of this process's request owners. Audit
+records owed for a change go to ``ag_outbox`` in the change's transaction and are handed to an audit
+log by whichever store with one comes next, under an advisory lock (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import orjson
+
+from agentguard.approval._database import Flushable
+from agentguard.approval._rows import dumps
+from agentguard.database import Database, DatabaseError, Listener, check_schema
+from agentguard.errors import AgentGuardError, ApprovalError
+from agentguard.pipeline import AuditSink
+
+__all__ = ["CHANNEL", "PostgresQueueDatabase"]
+
+CHANNEL = "agentguard_approvals"
+_OUTBOX_LOCK = 0x61676F62  # advisory lock key: one outbox hand-over at a time ("agob")
+
+
+class PostgresQueueDatabase:
+    """Connection, notifying write transactions, change notification and audit hand-off.
+
+    ``database``: share a :class:`Database` (pool) instead of opening one at ``url``; it is then not
+    closed with the store. ``heartbeat_s``: how often owners in this process say they are alive.
+    """
+
+    def __init__(
+        self,
+        url: str | None,
+        *,
+        database: Database | None,
+        audit: AuditSink | None,
+        clock: Callable[[], float] = time.time,
+        heartbeat_s: float = 5.0,
+        readonly: bool = False,
+    ) -> None:
+        if database is None and url is None:
+            raise ApprovalError("a PostgreSQL approval store needs a database_url")
+        self.audit = audit
+        self.clock = clock
+        self.heartbeat_s = heartbeat_s
+        self.readonly = readonly
+        self._own_db = database is None
+        try:
+            self.db = database if database is not None else Database(url or "")
+        except DatabaseError as exc:
+            raise ApprovalError(str(exc), **exc.data) from exc
+        try:
+            check_schema(self.db)
+        except DatabaseError as exc:
+            if self._own_db:
+                self.db.close()
+            raise ApprovalError(str(exc), **exc.data) from exc
+        self.label = self.db.label
+        self._cond = threading.Condition(threading.Lock())
+        self._version = 0
+        self._listeners: set[Callable[[], None]] = set()
+        self._listener: Listener | None = None
+        self._listener_lock = threading.Lock()
+        self._owners: set[tuple[str, int, str]] = set()  # owners in this process with a heartbeat
+        self._closed = False
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except AgentGuardError as exc:
+            if isinstance(exc, DatabaseError):
+                raise ApprovalError(f"approval queue: {exc}", **exc.data) from exc
+            raise
+        except Exception as exc:
+            if self.db.is_error(exc):
+                raise ApprovalError(
+                    f"{self.label}: approval queue error: {exc}",
+                    url=self.label,
+                    transient=self.db.is_transient(exc),
+                ) from exc
+            raise
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Any]:
+        """One transaction that ends by notifying every listening process (at commit)."""
+        if self.readonly:
+            raise ApprovalError("this approval store was opened read-only")
+        with self._errors(), self.db.transaction() as conn:
+            yield conn
+            conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+        self._bump()
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        from psycopg.rows import dict_row
+
+        with self._errors(), self.db.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql, params)
+            rows: list[dict[str, Any]] = cur.fetchall()
+            conn.rollback()
+            return rows
+
+    def _bump(self) -> None:
+        with self._cond:
+            self._version += 1
+            self._cond.notify_all()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def _ensure_listener(self) -> None:
+        with self._listener_lock:
+            if self._listener is None and not self._closed:
+                self._listener = self.db.listen(
+                    CHANNEL, self._bump, tick=self._heartbeat, tick_every=self.heartbeat_s
+                )
+
+    def _heartbeat(self, conn: Any) -> None:
+        """Say that this process's owners are alive (database clock, so host clocks do not matter)."""
+        for host, pid, start in list(self._owners):
+            conn.execute(
+                "INSERT INTO ag_owners (host, pid, start, seen_at) VALUES (%s, %s, %s, clock_timestamp())"
+                " ON CONFLICT (host, pid, start) DO UPDATE SET seen_at = clock_timestamp()",
+                (host, pid, start),
+            )
+
+    def version(self) -> int:
+        """A counter that grows whenever the queue changes (here, or anywhere: by notification)."""
+        self._ensure_listener()
+        with self._cond:
+            return self._version
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        self._ensure_listener()
+        with self._cond:
+            self._cond.wait_for(lambda: self._version != seen or self._closed, timeout=max(timeout, 0))
+            return self._version
+
+    async def await_change(self, seen: int, timeout: float) -> int:
+        self._ensure_listener()
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(event.set)
+
+        with self._cond:
+            self._listeners.add(wake)
+            current = self._version
+        try:
+            if current == seen:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=max(timeout, 0))
+        finally:
+            with self._cond:
+                self._listeners.discard(wake)
+        with self._cond:
+            return self._version
+
+    def close(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        with self._listener_lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
+        if self._own_db:
+            self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- audit hand-off -----------------------------------------------------------------------
+
+    @staticmethod
+    def _owe_audit(conn: Any, event: str, **fields: Any) -> None:
+        conn.execute("INSERT INTO ag_outbox (event, fields) VALUES (%s, %s)", (event, dumps(fields)))
+
+    def flush_audit(self) -> int:
+        """Hand owed audit records to this store's audit log; how many (at least once, never lost)."""
+        if self.audit is None or self.readonly:
+            return 0
+        with self._errors(), self.db.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_OUTBOX_LOCK,))
+            rows = conn.execute("SELECT seq, event, fields FROM ag_outbox ORDER BY seq").fetchall()
+            for _seq, event, fields in rows:
+                self.audit.record(event, **orjson.loads(fields))
+            if rows and isinstance(self.audit, Flushable):
+                self.audit.flush()
+            if rows:
+                conn.execute("DELETE FROM ag_outbox WHERE seq <= %s", (rows[-1][0],))
+        return len(rows)

@@ -1,0 +1,373 @@
+"""The approval store on PostgreSQL: one queue and one set of grants for every host.
+
+The same contract as :class:`SqliteApprovalStore`, with what a shared server changes:
+
+- every answer is one ``UPDATE ... WHERE status = 'pending'``; under READ COMMITTED a racing second
+  update waits for the first, re-reads the row and finds it no longer pending: applied exactly once;
+- waiters are woken by ``LISTEN``/``NOTIFY`` (``_pg_database``), not by polling;
+- an owner on another host cannot be looked up in ``/proc``: agent processes with requests pending
+  write a heartbeat (``ag_owners``, database clock); a heartbeat older than ``owner_stale_s`` means
+  the owner died or lost the database, and its requests are abandoned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from agentguard.approval._pg_database import CHANNEL, PostgresQueueDatabase
+from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
+from agentguard.approval._rows import dt, dumps, row_to_grant, ts
+from agentguard.approval._store import AlreadyAnswered, validate_grant
+from agentguard.database import Database
+from agentguard.errors import AgentGuardError, ApprovalError
+from agentguard.models import ApprovalRequest, ApprovalStatus
+from agentguard.owner import Owner, is_alive
+from agentguard.pipeline import AuditSink
+
+__all__ = ["CHANNEL", "PostgresApprovalStore"]
+
+
+class PostgresApprovalStore(PostgresQueueDatabase):
+    """:class:`ApprovalStore` on the PostgreSQL database at ``url`` (schema from ``agentguard db upgrade``).
+
+    ``owner_stale_s``: how long an owner's heartbeat may be silent before its requests are abandoned
+    (heartbeats are written every ``heartbeat_s``); a request still pending ``stale_after_s`` after its
+    deadline has no waiter left, whoever owns it (a waiter gives up at the deadline). ``database``:
+    share a :class:`Database` (pool) instead of opening one; it is then not closed with the store.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        database: Database | None = None,
+        audit: AuditSink | None = None,
+        sweep: bool = True,
+        clock: Callable[[], float] = time.time,
+        heartbeat_s: float = 5.0,
+        owner_stale_s: float = 30.0,
+        stale_after_s: float = 60.0,
+        readonly: bool = False,
+    ) -> None:
+        super().__init__(
+            url, database=database, audit=audit, clock=clock, heartbeat_s=heartbeat_s, readonly=readonly
+        )
+        self.owner_stale_s = owner_stale_s
+        self.stale_after_s = stale_after_s
+        self.export_error: str | None = None  # no grants.csv export: the database is the only copy
+        if readonly:
+            return
+        self.flush_audit()
+        if sweep:
+            self.sweep()
+
+    # -- requests -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _row_to_request(row: dict[str, Any]) -> QueuedRequest:
+        return QueuedRequest(
+            id=row["id"],
+            request=ApprovalRequest.model_validate_json(row["request"]),
+            state=RequestState(row["status"]),
+            owner=Owner(pid=row["owner_pid"], host=row["owner_host"], start=row["owner_start"]),
+            submitted_at=dt(row["submitted_at"]) or datetime.fromtimestamp(0, UTC),
+            deadline=dt(row["deadline"]) or datetime.fromtimestamp(0, UTC),
+            approver=row["approver"],
+            channel=row["channel"],
+            reason=row["reason"],
+            edited_arguments=orjson.loads(row["edited"]) if row["edited"] else None,
+            scope=row["scope"],
+            grant_id=row["grant_id"],
+            resolved_at=dt(row["resolved_at"]),
+        )
+
+    def submit(self, request: ApprovalRequest, owner: Owner) -> QueuedRequest:
+        """Queue ``request`` for ``owner``, whose heartbeat this process keeps up from now on."""
+        from psycopg.errors import UniqueViolation
+
+        now = self.clock()
+        key = (owner.host, owner.pid, owner.start or "")
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT INTO ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid,"
+                    " owner_host, owner_start) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        request.call.id,
+                        request.call.agent,
+                        request.call.tool,
+                        request.model_dump_json(),
+                        now,
+                        now + request.timeout_s,
+                        owner.pid,
+                        owner.host,
+                        owner.start,
+                    ),
+                )
+                self._heartbeat_owner(conn, key)
+        except ApprovalError as exc:
+            if isinstance(exc.__cause__, UniqueViolation) or isinstance(
+                getattr(exc.__cause__, "__cause__", None), UniqueViolation
+            ):
+                raise ApprovalError(
+                    f"call {request.call.id} is already in the approval queue", request_id=request.call.id
+                ) from exc
+            raise
+        self._owners.add(key)
+        self._ensure_listener()
+        return self.get(request.call.id)
+
+    @staticmethod
+    def _heartbeat_owner(conn: Any, key: tuple[str, int, str]) -> None:
+        conn.execute(
+            "INSERT INTO ag_owners (host, pid, start, seen_at) VALUES (%s, %s, %s, clock_timestamp())"
+            " ON CONFLICT (host, pid, start) DO UPDATE SET seen_at = clock_timestamp()",
+            key,
+        )
+
+    def get(self, request_id: str) -> QueuedRequest:
+        rows = self._read("SELECT * FROM ag_requests WHERE id = %s", (request_id,))
+        if not rows:
+            raise ApprovalError(f"no approval request {request_id!r}", request_id=request_id)
+        return self._row_to_request(rows[0])
+
+    def lookup(self, id_or_prefix: str) -> QueuedRequest:
+        prefix = id_or_prefix.strip().lower()
+        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+            raise ApprovalError(f"{id_or_prefix!r} is not a request id (hex digits)", request_id=id_or_prefix)
+        rows = self._read(
+            "SELECT * FROM ag_requests WHERE id >= %s AND id < %s ORDER BY seq LIMIT 3",
+            (prefix, prefix + "g"),
+        )
+        if not rows:
+            raise ApprovalError(f"no approval request matches {id_or_prefix!r}", request_id=id_or_prefix)
+        if len(rows) > 1:
+            raise ApprovalError(
+                f"{id_or_prefix!r} matches more than one request; give more characters",
+                request_id=id_or_prefix,
+                matches=[r["id"] for r in rows],
+            )
+        return self._row_to_request(rows[0])
+
+    def pending(self) -> list[QueuedRequest]:
+        rows = self._read("SELECT * FROM ag_requests WHERE status = 'pending' ORDER BY seq")
+        return [self._row_to_request(r) for r in rows]
+
+    def recent(self, limit: int = 100) -> list[QueuedRequest]:
+        rows = self._read("SELECT * FROM ag_requests ORDER BY seq DESC LIMIT %s", (limit,))
+        return [self._row_to_request(r) for r in rows]
+
+    def _answered_or_raise(self, request_id: str, wanted: str) -> None:
+        current = self.get(request_id)
+        raise AlreadyAnswered(
+            f"request {request_id[:12]} was already {current.state.value}"
+            + (f" by {current.approver}" if current.approver else "")
+            + f"; the {wanted} was not applied",
+            request_id=request_id,
+            state=current.state.value,
+        )
+
+    def resolve(self, request_id: str, answer: Answer, grant: Grant | None = None) -> QueuedRequest:
+        """Answer a pending request exactly once; with ``grant``, store it in the same transaction."""
+        if answer.status not in (ApprovalStatus.APPROVED, ApprovalStatus.DENIED):
+            raise ApprovalError(f"an answer is approved or denied, not {answer.status.value}")
+        if grant is not None and answer.status is not ApprovalStatus.APPROVED:
+            raise ApprovalError("only an approval can create a grant")
+        if grant is not None:
+            validate_grant(grant)
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE ag_requests SET status = %s, approver = %s, channel = %s, reason = %s, edited = %s,"
+                " scope = %s, grant_id = %s, resolved_at = %s WHERE id = %s AND status = 'pending'",
+                (
+                    answer.status.value,
+                    answer.approver,
+                    answer.channel,
+                    answer.reason,
+                    dumps(answer.edited_arguments) if answer.edited_arguments is not None else None,
+                    answer.scope,
+                    grant.id if grant else None,
+                    self.clock(),
+                    request_id,
+                ),
+            )
+            won = cur.rowcount == 1
+            if won and grant is not None:
+                self._insert_grant(conn, grant)
+        if not won:
+            self._answered_or_raise(request_id, "answer")
+        if grant is not None:
+            self.flush_audit()
+        return self.get(request_id)
+
+    def _owe_abandoned(self, conn: Any, request_id: str, row: Any, reason: str) -> None:
+        agent, tool, owner_pid, owner_host = row
+        self._owe_audit(
+            conn,
+            "approval.abandoned",
+            call_id=request_id,
+            agent=agent,
+            tool=tool,
+            reason=reason,
+            owner_pid=owner_pid,
+            owner_host=owner_host,
+            noticed_by={"pid": os.getpid(), "host": socket.gethostname()},
+        )
+
+    def close_unanswered(self, request_id: str, state: RequestState, reason: str) -> QueuedRequest:
+        if state not in (RequestState.TIMEOUT, RequestState.ABANDONED):
+            raise ApprovalError(f"close_unanswered takes timeout or abandoned, not {state.value}")
+        with self._write() as conn:
+            row = conn.execute(
+                "UPDATE ag_requests SET status = %s, approver = 'agentguard', channel = 'queue', reason = %s,"
+                " resolved_at = %s WHERE id = %s AND status = 'pending'"
+                " RETURNING agent, tool, owner_pid, owner_host",
+                (state.value, reason, self.clock(), request_id),
+            ).fetchone()
+            if row is not None and state is RequestState.ABANDONED:
+                self._owe_abandoned(conn, request_id, row, reason)
+        if state is RequestState.ABANDONED:
+            with contextlib.suppress(AgentGuardError):
+                self.flush_audit()
+        return self.get(request_id)
+
+    @staticmethod
+    def _local(owner: Owner) -> bool:
+        """Whether ``owner`` ran on this machine: host names are unique in a fleet (docs/deployment.md);
+        an owner of this host name from an earlier boot is judged here too (its start token differs)."""
+        return owner.host == socket.gethostname()
+
+    def sweep(self) -> list[str]:
+        """Abandon pending requests whose owner is gone: on this host by ``/proc``; on another by a
+        heartbeat silent for ``owner_stale_s`` (database clock); any, ``stale_after_s`` past the
+        deadline. Each abandonment is owed to the audit log in the same transaction."""
+        rows = self._read(
+            "SELECT r.id, r.agent, r.tool, r.owner_pid, r.owner_host, r.owner_start, r.deadline,"
+            " extract(epoch FROM clock_timestamp() - o.seen_at) AS silent FROM ag_requests r"
+            " LEFT JOIN ag_owners o ON o.host = r.owner_host AND o.pid = r.owner_pid"
+            " AND o.start = coalesce(r.owner_start, '') WHERE r.status = 'pending'"
+        )
+        now = self.clock()
+        dead: list[tuple[str, str]] = []
+        for row in rows:
+            owner = Owner(pid=row["owner_pid"], host=row["owner_host"], start=row["owner_start"])
+            if row["deadline"] + self.stale_after_s < now:
+                dead.append((row["id"], "no answer long past the deadline and no waiter left"))
+            elif self._local(owner):
+                if is_alive(owner) is False:
+                    dead.append((row["id"], "the agent process that asked has exited"))
+            elif row["silent"] is not None and float(row["silent"]) > self.owner_stale_s:
+                dead.append((row["id"], f"the asking process on {owner.host} stopped its heartbeat"))
+        swept: list[str] = []
+        if not dead or self.readonly:
+            return swept
+        with self._write() as conn:
+            for request_id, reason in dead:
+                row = conn.execute(
+                    "UPDATE ag_requests SET status = 'abandoned', approver = 'agentguard', channel = 'sweep',"
+                    " reason = %s, resolved_at = %s WHERE id = %s AND status = 'pending'"
+                    " RETURNING agent, tool, owner_pid, owner_host",
+                    (reason, now, request_id),
+                ).fetchone()
+                if row is not None:
+                    swept.append(request_id)
+                    self._owe_abandoned(conn, request_id, row, reason)
+        self.flush_audit()
+        return swept
+
+    # -- grants -------------------------------------------------------------------------------
+
+    def _insert_grant(self, conn: Any, grant: Grant) -> None:
+        conn.execute(
+            "INSERT INTO ag_grants (id, agent, tool, scope, condition, created_by, created_at, expires_at,"
+            " request_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                grant.id,
+                grant.agent,
+                grant.tool,
+                grant.scope.value,
+                grant.condition,
+                grant.created_by,
+                ts(grant.created_at),
+                ts(grant.expires_at) if grant.expires_at else None,
+                grant.request_id,
+            ),
+        )
+        self._grants_changed(conn, "grant.created", grant)
+
+    def _grants_changed(self, conn: Any, event: str, grant: Grant) -> None:
+        conn.execute("UPDATE ag_meta SET value = value + 1 WHERE key = 'grants_version'")
+        fields: dict[str, Any] = {
+            "grant_id": grant.id,
+            "agent": grant.agent,
+            "tool": grant.tool,
+            "scope": grant.scope.value,
+            "condition": grant.condition,
+            "created_by": grant.created_by,
+            "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
+            "request_id": grant.request_id,
+        }
+        if event == "grant.revoked":
+            fields["revoked_by"] = grant.revoked_by
+        self._owe_audit(conn, event, **fields)
+
+    def grants(self, *, include_inactive: bool = False) -> list[Grant]:
+        found = [row_to_grant(r) for r in self._read("SELECT * FROM ag_grants ORDER BY seq")]
+        now = self.now()
+        return found if include_inactive else [g for g in found if g.active(now)]
+
+    def grants_version(self) -> int:
+        rows = self._read("SELECT value FROM ag_meta WHERE key = 'grants_version'")
+        return int(rows[0]["value"]) if rows else 0
+
+    def add_grant(self, grant: Grant) -> Grant:
+        validate_grant(grant)
+        with self._write() as conn:
+            self._insert_grant(conn, grant)
+        self.flush_audit()
+        return grant
+
+    def lookup_grant(self, id_or_prefix: str) -> Grant:
+        prefix = id_or_prefix.strip().lower()
+        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+            raise ApprovalError(f"{id_or_prefix!r} is not a grant id (hex digits)", grant_id=id_or_prefix)
+        rows = self._read(
+            "SELECT * FROM ag_grants WHERE id >= %s AND id < %s ORDER BY seq LIMIT 3", (prefix, prefix + "g")
+        )
+        if not rows:
+            raise ApprovalError(f"no grant matches {id_or_prefix!r}", grant_id=id_or_prefix)
+        if len(rows) > 1:
+            raise ApprovalError(
+                f"{id_or_prefix!r} matches more than one grant; give more characters", grant_id=id_or_prefix
+            )
+        return row_to_grant(rows[0])
+
+    def revoke_grant(self, grant_id: str, by: str) -> Grant:
+        """Revoke a grant: it stops applying on every host at the next call after this commits."""
+        from psycopg.rows import dict_row
+
+        with self._write() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                "UPDATE ag_grants SET revoked_at = %s, revoked_by = %s WHERE id = %s AND revoked_at IS NULL"
+                " RETURNING *",
+                (self.clock(), by, grant_id),
+            )
+            changed = cur.fetchone()
+            if changed is not None:
+                self._grants_changed(conn, "grant.revoked", row_to_grant(changed))
+                row = changed
+            else:
+                cur.execute("SELECT * FROM ag_grants WHERE id = %s", (grant_id,))
+                row = cur.fetchone()
+        if row is None:
+            raise ApprovalError(f"no grant {grant_id!r}", grant_id=grant_id)
+        self.flush_audit()
+        return row_to_grant(row)
