@@ -21,6 +21,7 @@ are false, so rules that matter must be written as ``!trusted(x)``, never as ``u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from agentguard.policy import _conditions as c
 from agentguard.session._evidence import collecting as _collecting
 from agentguard.session._evidence import note as _note
 from agentguard.session._index import TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry
-from agentguard.session._session import Session, current_session
+from agentguard.session._session import MAX_SEARCH, Session, current_session
 
 if TYPE_CHECKING:
     from agentguard.policy._conditions import EvalContext, Predicate, _Builder
@@ -66,15 +67,28 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+# An object key that looks like a field name (``amount``, ``Content-Type``, ``line2``) names a field;
+# any other key (``https://evil.example/x``, ``drop@evil.example``, an IBAN) is data, read as a value.
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z_-]{0,63}[0-9]{0,3}")
+
+
+def is_field_name(key: str) -> bool:
+    """Whether an object key names a field rather than carrying a value (shared with outputs.toml)."""
+    return _FIELD_NAME.fullmatch(key) is not None
+
+
 def _scalars(value: Any, out: list[Any] | None = None) -> list[Any]:
-    """Strings and numbers inside ``value`` (object values and list items, recursively), capped."""
+    """Strings and numbers inside ``value`` (object keys that are not field names, object values and
+    list items, recursively), capped. Keys count: a value carried as a key reaches the tool too."""
     out = [] if out is None else out
     if isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
         out.append(value)
     elif isinstance(value, dict):
-        for item in value.values():
+        for key, item in value.items():
             if len(out) >= _MAX_ITEMS:
                 break
+            if isinstance(key, str) and not is_field_name(key):
+                out.append(key)
             _scalars(item, out)
     elif isinstance(value, list | tuple):
         for item in value:
@@ -85,14 +99,16 @@ def _scalars(value: Any, out: list[Any] | None = None) -> list[Any]:
 
 
 def _texts(ctx: EvalContext, ref: tuple[str, ...] | None) -> list[str] | None:
-    """The string values of one argument, or of all (plus all of them joined) for ``*``; None if missing."""
+    """The string values of one argument, or of all for ``*``, plus all of them joined (a value split
+    across arguments or list items is still found); None if the argument is missing."""
     if ref is None:
         strings = [s for s in _scalars(ctx.arguments) if isinstance(s, str)]
-        return [*strings, "".join(strings)] if len(strings) > 1 else strings
-    value = c._lookup(ctx.arguments, ref)
-    if value is c._MISSING:
-        return None
-    return [s for s in _scalars(value) if isinstance(s, str)]
+    else:
+        value = c._lookup(ctx.arguments, ref)
+        if value is c._MISSING:
+            return None
+        strings = [s for s in _scalars(value) if isinstance(s, str)]
+    return [*strings, "".join(strings)] if len(strings) > 1 else strings
 
 
 def _looked_up(ctx: EvalContext, session: Session, value: Any) -> tuple[int, list[Entry]]:
@@ -213,6 +229,9 @@ def carries_untrusted(b: _Builder) -> Predicate:
         if not texts or session is None:
             return False
         for text in texts:
+            if len(text) > MAX_SEARCH:  # past what is searched: cannot tell, so it may carry one
+                _note(lambda: f"{label}: text of {len(text)} characters, past the search limit")  # noqa: B023
+                return True
             hits = [
                 (k, e) for k, e in session.find_in(text) if e.mask & UNTRUSTED and not e.mask & TRUSTED_ANY
             ]

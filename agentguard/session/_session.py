@@ -27,10 +27,11 @@ from agentguard.session._values import (
     tokens,
 )
 
-__all__ = ["Leaf", "ResultRecord", "Session", "Source", "Trust", "current_session"]
+__all__ = ["MAX_SEARCH", "Leaf", "ResultRecord", "Session", "Source", "Trust", "current_session"]
 
 Trust = Literal["trusted", "untrusted"]
 _MARKS = frozenset({"untrusted", "secret", "pii"})
+MAX_SEARCH = 1_000_000  # characters of a text argument searched for seen values
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +161,8 @@ class Session:
 
     def find_in(self, text: str) -> list[tuple[str, Entry]]:
         """Seen values written inside ``text``: long values, URLs, e-mails, IBANs, hosts, or all of it."""
-        if len(text) > 1_000_000:
-            text = text[:1_000_000]
+        if len(text) > MAX_SEARCH:  # callers treat longer text as "cannot tell" (carries_untrusted)
+            text = text[:MAX_SEARCH]
         normalised = key_of(text)
         with self._lock:  # a search may seal pending keys into a new automaton
             hits = list(self.index.find_in(normalised))
