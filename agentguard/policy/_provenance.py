@@ -21,7 +21,6 @@ are false, so rules that matter must be written as ``!trusted(x)``, never as ``u
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from agentguard.session._evidence import collecting as _collecting
 from agentguard.session._evidence import note as _note
 from agentguard.session._index import TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry
 from agentguard.session._session import MAX_SEARCH, Session, current_session
+from agentguard.session._values import is_field_name
 
 if TYPE_CHECKING:
     from agentguard.policy._conditions import EvalContext, Predicate, _Builder
@@ -65,16 +65,6 @@ def _where(session: Session, entries: list[Entry]) -> str:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-# An object key that looks like a field name (``amount``, ``Content-Type``, ``line2``) names a field;
-# any other key (``https://evil.example/x``, ``drop@evil.example``, an IBAN) is data, read as a value.
-_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z_-]{0,63}[0-9]{0,3}")
-
-
-def is_field_name(key: str) -> bool:
-    """Whether an object key names a field rather than carrying a value (shared with outputs.toml)."""
-    return _FIELD_NAME.fullmatch(key) is not None
 
 
 def _scalars(value: Any, out: list[Any] | None = None) -> list[Any]:

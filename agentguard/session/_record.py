@@ -8,7 +8,7 @@ the tool *read* the secret even if the model never sees it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, cast, runtime_checkable
 
 from agentguard import detectors
@@ -47,6 +47,20 @@ def _treats_outputs(policy: object) -> TreatsOutputs | None:
     return cast(TreatsOutputs, policy) if known else None
 
 
+def _unreadable(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` holds content the guard cannot read without consuming it (a generator, an
+    iterator, an open file, an awaitable): it is neither indexed nor scanned, so it cannot be told."""
+    if isinstance(value, Iterator | AsyncIterator | Awaitable):
+        return True
+    if depth >= 64:
+        return False
+    if isinstance(value, Mapping):
+        return any(_unreadable(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_unreadable(v, depth + 1) for v in value)
+    return False
+
+
 def process_result(
     policy: object,
     session: Session | None,
@@ -74,6 +88,8 @@ def process_result(
         for mark, category in (("secret", "secret"), ("pii", "pii"))
         if detectors.contains(value, category)  # type: ignore[arg-type]
     ]
+    if _unreadable(value):  # a stream the model reads later: nothing in it was seen, so anything may be
+        marks = ["untrusted", "secret", "pii"]
     if handling is None:
         leaves: Iterable[Leaf] = [Leaf("$", v, "untrusted") for v in detectors.iter_strings(value)]
     else:

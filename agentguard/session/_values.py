@@ -29,6 +29,7 @@ __all__ = [
     "Entity",
     "entities",
     "host_of",
+    "is_field_name",
     "key_of",
     "keys_of",
     "tokens",
@@ -46,6 +47,17 @@ _EMAIL = re.compile(r"(?i)(?<![\w.%+-])[a-z0-9._%+-]{1,64}@[a-z0-9-]+(?:\.[a-z0-
 _IBAN = re.compile(r"(?i)\b[a-z]{2}\d{2}(?:[ -]?[a-z0-9]){11,30}\b")
 _TOKEN_EDGE = ".,;:!?\"'`()[]{}<>*_~"  # noqa: S105 - punctuation, not a password
 _TRAILING_URL_PUNCT = ".,;:!?'\")]}>"
+
+
+# An object key that looks like a field name (``amount``, ``Content-Type``, ``line2``) names a field;
+# any other key (``https://evil.example/x``, ``drop@evil.example``, an IBAN) is data, read as a value
+# (in arguments by the provenance conditions, in results by the index).
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z_-]{0,63}[0-9]{0,3}")
+
+
+def is_field_name(key: str) -> bool:
+    """Whether an object key names a field rather than carrying a value."""
+    return _FIELD_NAME.fullmatch(key) is not None
 
 
 def _is_format_char(ch: str) -> bool:
