@@ -21,10 +21,12 @@ from agentguard.session._index import TRUSTED, UNTRUSTED, USER, VOUCHED, Entry, 
 from agentguard.session._values import (
     MAX_KEY_CHARS,
     MIN_CONTAINED,
+    decoded,
     entities,
     key_of,
     keys_of,
     tokens,
+    url_keys,
 )
 
 __all__ = ["MAX_SEARCH", "Leaf", "ResultRecord", "Session", "Source", "Trust", "current_session"]
@@ -260,10 +262,18 @@ class Session:
                 add(key, source, bit, contained=len(key) >= MIN_CONTAINED)
         if whole_only:
             return True
-        for entity in entities(value):
-            add(entity.key, source, bit, contained=entity.kind != "host")
+        plain = decoded(value)  # what a reader of the page sees: %40 is @, &#64; is @
+        for text in (value,) if plain is None else (value, plain):
+            for entity in entities(text):
+                add(entity.key, source, bit, contained=entity.kind != "host")
+                if entity.kind == "url":
+                    for key in url_keys(entity.text)[1:]:  # the same link over http/https
+                        add(key, source, bit, contained=True)
         for word in tokens(base):
             add(word, source, bit)
+            if "." in word and ":" not in word:  # a link written without its scheme: evil.example/drop
+                for key in url_keys(word):
+                    add(key, source, bit, contained=len(key) >= MIN_CONTAINED)
         return True
 
     # -- the current session ---------------------------------------------------------------------

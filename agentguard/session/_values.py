@@ -15,24 +15,29 @@ from there"; rules that matter treat a value of unknown provenance as untrusted.
 from __future__ import annotations
 
 import functools
+import html
 import math
 import re
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import ada_url
+from stdnum import iban as _stdnum_iban
+from stdnum import numdb
 
 __all__ = [
     "MIN_CONTAINED",
     "Entity",
+    "decoded",
     "entities",
     "host_of",
     "is_field_name",
     "key_of",
     "keys_of",
     "tokens",
+    "url_keys",
 ]
 
 # Leaf values at least this long (after normalising) are also found *inside* a longer text
@@ -108,7 +113,10 @@ _URL_SCHEMES = frozenset({"http", "https", "ftp", "ws", "wss"})
 
 @functools.lru_cache(maxsize=16_384)
 def _url_parts(raw: str) -> tuple[str, str] | None:
-    """(key, host) of a URL, WHATWG-parsed by ada; cached: the same URLs recur in outputs and calls."""
+    """(key, host) of a URL, WHATWG-parsed by ada; cached: the same URLs recur in outputs and calls.
+
+    A trailing dot on the host is dropped (``evil.example.`` is the same DNS name as ``evil.example``).
+    """
     if raw.lower().startswith("www."):
         raw = "http://" + raw
     try:
@@ -118,10 +126,46 @@ def _url_parts(raw: str) -> tuple[str, str] | None:
     parts = urlsplit(href)  # of ada's own serialisation: unambiguous
     if parts.scheme not in _URL_SCHEMES or not parts.hostname:
         return None
+    host = parts.hostname.rstrip(".")
+    if not host:
+        return None
+    if host != parts.hostname:
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = (userinfo + "@" if userinfo else "") + host + (f":{parts.port}" if parts.port else "")
+        href = parts._replace(netloc=netloc).geturl()
+        parts = urlsplit(href)
     href = href.split("#", 1)[0]
     if parts.path == "/" and not parts.query and href.endswith("/"):
         href = href[:-1]
-    return _clean(href), parts.hostname.rstrip(".").casefold()
+    return _clean(href), host.casefold()
+
+
+def _other_scheme(url_key: str) -> str | None:
+    """The same URL over the other of http/https: a link written ``http://`` is fetched as ``https://``."""
+    if url_key.startswith("https://"):
+        return "http://" + url_key[8:]
+    if url_key.startswith("http://"):
+        return "https://" + url_key[7:]
+    return None
+
+
+# A link written without a scheme: a domain name (letters for a top-level label), maybe a path.
+_BARE_LINK = re.compile(r"(?i)[a-z0-9](?:[a-z0-9-]{0,62}\.)+[a-z]{2,63}\.?(?:[/?][^\s]*)?")
+
+
+def url_keys(text: str) -> tuple[str, ...]:
+    """The keys a URL is known by: its canonical form and the same over http/https; a link written
+    without a scheme (``evil.example/drop``) is read as ``http://``. Empty when ``text`` is no URL."""
+    raw = text.strip().rstrip(_TRAILING_URL_PUNCT)
+    if ":" not in raw and not raw.lower().startswith("www."):
+        if _BARE_LINK.fullmatch(raw) is None:
+            return ()
+        raw = "http://" + raw
+    key = canonical_url(raw)
+    if key is None:
+        return ()
+    other = _other_scheme(key)
+    return (key,) if other is None else (key, other)
 
 
 def canonical_url(text: str) -> str | None:
@@ -152,6 +196,60 @@ def _iban_key(text: str) -> str | None:
     return None
 
 
+def _iban_lengths() -> dict[str, int]:
+    """Each IBAN country's length, from python-stdnum's registry (``GB``: 22)."""
+    lengths: dict[str, int] = {}
+    for _length, low, high, props, _children in numdb.get("iban").prefixes:
+        if low == high and "bban" in props:
+            size = sum(int(n) for n in re.findall(r"(\d+)!", props["bban"]))
+            lengths[low.upper()] = 4 + size
+    return lengths
+
+
+_IBAN_LENGTHS = _iban_lengths()
+_IBAN_START = re.compile(r"[A-Za-z]{2}\d{2}")
+_MAX_SEPARATOR = 3  # characters between two characters of an IBAN: "GB29 - NWBK", a line break
+
+
+def _iban_at(text: str, start: int) -> tuple[str, str] | None:
+    """(as written, key) of a valid IBAN starting at ``start``, whatever separates its characters.
+
+    The country fixes the length, and python-stdnum checks the format and the checksum, so a run of
+    words is not read into an IBAN by chance; separators are up to three characters of anything that
+    is not an ASCII letter or digit (spaces, dots, slashes, line breaks, underscores).
+    """
+    length = _IBAN_LENGTHS.get(text[start : start + 2].upper())
+    if length is None:
+        return None
+    chars: list[str] = []
+    pos = start
+    gap = 0
+    end = start
+    while pos < len(text) and len(chars) < length:
+        ch = text[pos]
+        if ch.isascii() and ch.isalnum():
+            chars.append(ch)
+            gap = 0
+            end = pos + 1
+        else:
+            gap += 1
+            if gap > _MAX_SEPARATOR:
+                break
+        pos += 1
+    if len(chars) != length:
+        return None
+    compact = "".join(chars).upper()
+    if not _stdnum_iban.is_valid(compact, check_country=False):
+        return None
+    return text[start:end], compact.casefold()
+
+
+def _loose_iban_key(text: str) -> str | None:
+    """The key of a text that is one IBAN written with any separators (``GB29.NWBK.6016...``)."""
+    found = _iban_at(text, 0) if _IBAN_START.match(text) else None
+    return found[1] if found is not None and len(found[0]) == len(text) else None
+
+
 def keys_of(value: Any) -> frozenset[str]:
     """Every key a scalar argument value is known by (empty for values that are not scalars)."""
     if isinstance(value, bool) or value is None:
@@ -179,12 +277,14 @@ def _text_keys(value: str) -> frozenset[str]:
     number = numeric_key(bare) if bare[:1].isdigit() or bare[:1] in "$€£¥+-" else None
     if number is not None:
         keys.add(number)
-    if (":" in base or base.startswith("www.")) and " " not in base:
-        url = canonical_url(value)
-        if url is not None:
-            keys.add(url)
+    if ("." in base or ":" in base) and " " not in base:
+        keys.update(url_keys(value))
     if _IBAN.fullmatch(base):
         iban = _iban_key(base)
+        if iban is not None:
+            keys.add(iban)
+    elif bare[:1].isalpha() and len(bare) <= 34 * (1 + _MAX_SEPARATOR):
+        iban = _loose_iban_key(bare)
         if iban is not None:
             keys.add(iban)
     return frozenset(keys)
@@ -242,11 +342,27 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
                 domain = m.group().rsplit("@", 1)[1].casefold()
                 found.append(Entity("host", domain, domain))
     if want_ibans:
+        seen: set[str] = set()
         for m in _IBAN.finditer(cleaned):
             iban = _iban_in(m.group())
             if iban is not None:
+                seen.add(iban[1])
+                found.append(Entity("iban", *iban))
+        for m in _IBAN_START.finditer(cleaned):
+            iban = _iban_at(cleaned, m.start())
+            if iban is not None and iban[1] not in seen:
+                seen.add(iban[1])
                 found.append(Entity("iban", *iban))
     return tuple(found)
+
+
+def decoded(text: str) -> str | None:
+    """``text`` with percent-encoding and HTML character references undone, when that changes it:
+    what a reader (a model, a browser) of a page or a link sees (``drop%40evil.example``)."""
+    if "%" not in text and "&" not in text:
+        return None
+    plain = html.unescape(unquote(text)) if len(text) <= 20_000_000 else text
+    return plain if plain != text else None
 
 
 _entities_cached = functools.lru_cache(maxsize=4096)(_entities)
