@@ -30,7 +30,7 @@ from agentguard.policy import _conditions as c
 from agentguard.session._evidence import collecting as _collecting
 from agentguard.session._evidence import note as _note
 from agentguard.session._index import TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry
-from agentguard.session._session import MAX_SEARCH, Session, current_session
+from agentguard.session._session import MAX_SEARCH, Session, live_session
 from agentguard.session._values import is_field_name
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def _provenance(b: _Builder, test: _ValueTest, *, every: bool, no_session: bool,
         items = _scalars(value)
         if not items:
             return False
-        session = current_session()
+        session = live_session()
         if session is None:
             _note(lambda: f"{name}({label}): no session, provenance unknown")
             return no_session
@@ -193,7 +193,7 @@ def session_read(b: _Builder) -> Predicate:
         raise b.fail(f"{mark!r} is not one of {', '.join(_MARKS)}", b.call.args[0])
 
     def pred(ctx: EvalContext) -> bool:
-        session = current_session()
+        session = live_session()
         if session is None:
             _note(lambda: f'session_read("{mark}"): no session, assumed true')
             return True
@@ -215,7 +215,7 @@ def carries_untrusted(b: _Builder) -> Predicate:
 
     def pred(ctx: EvalContext) -> bool:
         texts = _texts(ctx, ref)
-        session = current_session()
+        session = live_session()
         if not texts or session is None:
             return False
         for text in texts:

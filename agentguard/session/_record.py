@@ -14,7 +14,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 from agentguard import detectors
 from agentguard.session._session import Leaf, Session
 
-__all__ = ["OutputHandling", "TreatsOutputs", "process_result"]
+__all__ = ["OutputHandling", "TreatsOutputs", "process_failure", "process_result"]
 
 
 class OutputHandling(Protocol):
@@ -108,3 +108,24 @@ def process_result(
         "marks": sorted(record.marks),
     }
     return shown, fields
+
+
+def process_failure(
+    policy: object,
+    session: Session | None,
+    *,
+    tool: str,
+    call_id: str,
+    arguments: Mapping[str, Any],
+    error: BaseException,
+) -> None:
+    """Record a failed call's error text in the session, labelled like the tool's results: adapters
+    hand it to the model (a server's error page, a message quoting what the tool read)."""
+    if session is None or session.closed or not isinstance(error, Exception):
+        return
+    text = f"{type(error).__name__}: {error}"
+    treats = _treats_outputs(policy)
+    handling = treats.output_treatment(tool) if treats is not None else None
+    leaves = handling.leaves(text) if handling is not None else [Leaf("$", text, "untrusted")]
+    marks = [mark for mark in ("secret", "pii") if detectors.contains(text, mark)]
+    session.record_result(tool=tool, call_id=call_id, arguments=arguments, leaves=leaves, marks=marks)

@@ -29,7 +29,16 @@ from agentguard.session._values import (
     url_keys,
 )
 
-__all__ = ["MAX_SEARCH", "Leaf", "ResultRecord", "Session", "Source", "Trust", "current_session"]
+__all__ = [
+    "MAX_SEARCH",
+    "Leaf",
+    "ResultRecord",
+    "Session",
+    "Source",
+    "Trust",
+    "current_session",
+    "live_session",
+]
 
 Trust = Literal["trusted", "untrusted"]
 _MARKS = frozenset({"untrusted", "secret", "pii"})
@@ -87,6 +96,13 @@ _CURRENT: contextvars.ContextVar[Session | None] = contextvars.ContextVar("agent
 def current_session() -> Session | None:
     """The session this code runs in, or ``None`` outside any session."""
     return _CURRENT.get()
+
+
+def live_session() -> Session | None:
+    """The current session if it has not ended: an ended one (still the context of a task created
+    inside it) knows nothing more, so conditions answer as outside any session and nothing is recorded."""
+    session = _CURRENT.get()
+    return session if session is not None and not session.closed else None
 
 
 def _flatten(value: Any) -> Iterator[Any]:
@@ -226,6 +242,16 @@ class Session:
             self.results.append(record)
         return record
 
+    def take_marks(self, other: Session) -> None:
+        """Add the marks of a session that ran inside this one (a sub-task): what it read, the agent
+        that carries on here has read too."""
+        if other is self:
+            return
+        for mark in other.marks - self.marks:
+            with self._lock:
+                self._marked_by.setdefault(mark, f"session {other.id} ({other.marked_by(mark)})")
+                self._marks.add(mark)
+
     def mark(self, mark: str) -> None:
         """Note that the session read something (``untrusted``, ``secret``, ``pii``) outside a result."""
         if mark not in _MARKS:
@@ -280,8 +306,11 @@ class Session:
     @contextmanager
     def active(self) -> Iterator[Session]:
         """Make this the current session for the code inside the ``with`` block (this context only)."""
+        enclosing = _CURRENT.get()
         token = _CURRENT.set(self)
         try:
             yield self
         finally:
             _CURRENT.reset(token)
+            if enclosing is not None:
+                enclosing.take_marks(self)
