@@ -70,11 +70,15 @@ def _is_format_char(ch: str) -> bool:
 
 
 def _clean(text: str) -> str:
-    """NFKC, no invisible format characters (zero-width spaces, joiners, bidi marks), casefolded."""
+    """NFKC, no invisible format characters (zero-width spaces, joiners, bidi marks), lower-cased.
+
+    Lowered, not case-folded: folding merges ``ß`` with ``ss`` and ``ς`` with ``σ``, which tools keep
+    apart (IDNA2008 domains), so a look-alike would share the key of the value the user wrote.
+    """
     text = unicodedata.normalize("NFKC", text)
     if not text.isascii():
         text = "".join(ch for ch in text if not _is_format_char(ch))
-    return text.casefold()
+    return text.lower()
 
 
 def _visible(text: str) -> str:
@@ -137,7 +141,7 @@ def _url_parts(raw: str) -> tuple[str, str] | None:
     href = href.split("#", 1)[0]
     if parts.path == "/" and not parts.query and href.endswith("/"):
         href = href[:-1]
-    return _clean(href), host.casefold()
+    return _clean(href), host.lower()
 
 
 def _other_scheme(url_key: str) -> str | None:
@@ -169,7 +173,7 @@ def url_keys(text: str) -> tuple[str, ...]:
 
 
 def canonical_url(text: str) -> str | None:
-    """A URL's key: the WHATWG parse, without fragment or a bare trailing ``/``, casefolded."""
+    """A URL's key: the WHATWG parse, without fragment or a bare trailing ``/``, lower-cased."""
     raw = text.strip().rstrip(_TRAILING_URL_PUNCT)
     if not raw or len(raw) > MAX_KEY_CHARS or _SPACE.search(raw) is not None:
         return None
@@ -182,7 +186,7 @@ def host_of(text: str) -> str | None:
     raw = text.strip()
     if "@" in raw and "://" not in raw:
         m = _EMAIL.fullmatch(raw)
-        return m.group().rsplit("@", 1)[1].casefold() if m else None
+        return m.group().rsplit("@", 1)[1].lower() if m else None
     if ("://" not in raw and not raw.lower().startswith("www.")) or len(raw) > MAX_KEY_CHARS:
         return None
     parts = _url_parts(raw)
@@ -192,7 +196,7 @@ def host_of(text: str) -> str | None:
 def _iban_key(text: str) -> str | None:
     compact = re.sub(r"[ -]", "", text)
     if 15 <= len(compact) <= 34 and compact[:2].isalpha() and compact[2:4].isdigit() and compact.isalnum():
-        return compact.casefold()
+        return compact.lower()
     return None
 
 
@@ -241,7 +245,7 @@ def _iban_at(text: str, start: int) -> tuple[str, str] | None:
     compact = "".join(chars).upper()
     if not _stdnum_iban.is_valid(compact, check_country=False):
         return None
-    return text[start:end], compact.casefold()
+    return text[start:end], compact.lower()
 
 
 def _loose_iban_key(text: str) -> str | None:
@@ -337,9 +341,9 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
     if want_emails:
         for m in _EMAIL.finditer(cleaned):
             if "email" in kinds:
-                found.append(Entity("email", m.group(), m.group().casefold()))
+                found.append(Entity("email", m.group(), m.group().lower()))
             if "host" in kinds:
-                domain = m.group().rsplit("@", 1)[1].casefold()
+                domain = m.group().rsplit("@", 1)[1].lower()
                 found.append(Entity("host", domain, domain))
     if want_ibans:
         seen: set[str] = set()

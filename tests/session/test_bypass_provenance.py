@@ -171,3 +171,22 @@ def test_spellings_do_not_grant_trust_to_another_value(probe: PolicyEngine) -> N
         assert not holds(probe, v="https://example.com/reports/../../evil")["trusted(v)"]
         assert not holds(probe, v="https://evil.example/?example.com/reports")["trusted(v)"]
         assert not holds(probe, v="bob@example.com.evil.example")["trusted(v)"]
+
+
+@pytest.mark.parametrize(
+    ("written", "used"),
+    [
+        ("mail anna@strasse.de the minutes", "anna@straße.de"),  # another domain under IDNA2008
+        ("pay the invoice to STRASSE-BAU", "straße-bau"),
+        ("send it to οδυσσευσ@example.gr", "οδυσσευς@example.gr"),  # final sigma
+    ],
+)
+def test_folding_does_not_merge_different_values_into_trust(
+    probe: PolicyEngine, written: str, used: str
+) -> None:
+    """Class: full Unicode case folding (``ß`` -> ``ss``, ``ς`` -> ``σ``) merged values that tools
+    treat as different (IDNA2008 keeps ``straße.de`` apart from ``strasse.de``), so an attacker's
+    look-alike was trusted because the user wrote the other one. Case is lowered, not folded."""
+    with read(probe, "nothing", user=written).active():
+        assert not holds(probe, v=used)["trusted(v)"]
+        assert not holds(probe, v=used)["from_user(v)"]
