@@ -16,6 +16,7 @@ subtree under it. A string result that holds JSON (an object or array) is read a
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable, Iterator
@@ -88,6 +89,22 @@ def _as_json(value: Any) -> Any:
     return value
 
 
+def _duplicate_keys(text: str) -> bool:
+    """Whether JSON ``text`` has an object with a key written twice (or parses differently here)."""
+    found = False
+
+    def pairs(items: list[tuple[str, Any]]) -> None:
+        nonlocal found
+        if not found and len({k for k, _ in items}) != len(items):
+            found = True
+
+    try:
+        json.loads(text, object_pairs_hook=pairs)
+    except ValueError:
+        return True
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class OutputTreatment:
     """What applies to one tool's results: its trust, per-field trust, redaction categories."""
@@ -102,19 +119,30 @@ class OutputTreatment:
         Object keys that are not field names (an address, a URL used as a key) are values too.
         """
         count = 0
-        stack: list[tuple[tuple[str | int, ...], Any, int]] = [((), _as_json(value), 0)]
+        stack: list[tuple[tuple[str | int, ...], Any, int]] = [((), value, 0)]
         while stack:
-            path, node, depth = stack.pop()
+            path, raw, depth = stack.pop()
+            node = _as_json(raw)
+            if (
+                node is not raw
+                and isinstance(raw, str)
+                and self.trust_of(path) == "untrusted"
+                and _duplicate_keys(raw)
+            ):
+                # JSON text where a third party writes, with a key written twice: the parse keeps one
+                # value, the model reads both, so the text is also read as the text it is.
+                count += 1
+                yield Leaf(_render(path), raw, "untrusted")
             if isinstance(node, dict) and depth < MAX_DEPTH:
                 for k in node:
                     if isinstance(k, str) and not is_field_name(k):
                         count += 1
                         trust = self.trust_of((*path, k)) if count <= MAX_LEAVES else "untrusted"
                         yield Leaf(_render(path) + f"{{{k!r}}}", k, trust)
-                stack.extend(((*path, str(k)), _as_json(v), depth + 1) for k, v in reversed(node.items()))
+                stack.extend(((*path, str(k)), v, depth + 1) for k, v in reversed(node.items()))
                 continue
             if isinstance(node, list | tuple) and depth < MAX_DEPTH:
-                stack.extend(((*path, i), _as_json(v), depth + 1) for i, v in reversed(list(enumerate(node))))
+                stack.extend(((*path, i), v, depth + 1) for i, v in reversed(list(enumerate(node))))
                 continue
             if node is None or isinstance(node, bool):
                 continue
