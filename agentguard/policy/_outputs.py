@@ -194,6 +194,26 @@ class OutputTreatment:
                     counts["encoded_secret"] = counts.get("encoded_secret", 0) + added
             return shown
 
+        def joined(items: list[Any]) -> list[Any]:
+            """Items that together hold a secret (a token split across chunks or lines) are replaced."""
+            if "secret" not in categories or sum(isinstance(v, str) for v in items) < 2:
+                return items
+            starts: list[tuple[int, int]] = []  # (offset in the joined text, item index)
+            pos = 0
+            for i, v in enumerate(items):
+                if isinstance(v, str):
+                    starts.append((pos, i))
+                    pos += len(v)
+            whole = "".join(v for v in items if isinstance(v, str))
+            for f in detectors.scan(whole, ("secret",)):
+                hit = [i for (start, i) in starts if start < f.end and start + len(items[i]) > f.start]
+                if len(hit) < 2:
+                    continue  # within one item: that item's own scan found it
+                for i in hit:
+                    items[i] = f"[REDACTED:{f.kind}]"
+                counts[f.kind] = counts.get(f.kind, 0) + 1
+            return items
+
         def walk(node: Any, depth: int) -> Any:
             if isinstance(node, str):
                 return text(node)
@@ -202,9 +222,9 @@ class OutputTreatment:
             if isinstance(node, dict):  # keys too: a token used as a key reaches the model as well
                 return {(text(k) if isinstance(k, str) else k): walk(v, depth + 1) for k, v in node.items()}
             if isinstance(node, list):
-                return [walk(v, depth + 1) for v in node]
+                return joined([walk(v, depth + 1) for v in node])
             if isinstance(node, tuple):
-                return tuple(walk(v, depth + 1) for v in node)
+                return tuple(joined([walk(v, depth + 1) for v in node]))
             if isinstance(node, BaseModel):
                 dumped = node.model_dump(mode="json", by_alias=True)
                 redacted = walk(dumped, depth + 1)

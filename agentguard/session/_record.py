@@ -47,6 +47,22 @@ def _treats_outputs(policy: object) -> TreatsOutputs | None:
     return cast(TreatsOutputs, policy) if known else None
 
 
+def _joined(value: Any, depth: int = 0) -> Iterator[str]:
+    """The strings of each list (or tuple) inside ``value`` joined: chunks of one text."""
+    if depth >= 64:
+        return
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _joined(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        strings = [v for v in value if isinstance(v, str)]
+        if len(strings) > 1:
+            yield "".join(strings)
+        for item in value:
+            if not isinstance(item, str):
+                yield from _joined(item, depth + 1)
+
+
 def _unreadable(value: Any, depth: int = 0) -> bool:
     """Whether ``value`` holds content the guard cannot read without consuming it (a generator, an
     iterator, an open file, an awaitable): it is neither indexed nor scanned, so it cannot be told."""
@@ -88,6 +104,8 @@ def process_result(
         for mark, category in (("secret", "secret"), ("pii", "pii"))
         if detectors.contains(value, category)  # type: ignore[arg-type]
     ]
+    if "secret" not in marks and any(detectors.contains(text, "secret") for text in _joined(value)):
+        marks.append("secret")  # a key split across the items of a list: the model joins them
     if _unreadable(value):  # a stream the model reads later: nothing in it was seen, so anything may be
         marks = ["untrusted", "secret", "pii"]
     if handling is None:

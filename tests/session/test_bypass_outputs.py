@@ -128,3 +128,20 @@ def test_json_text_with_duplicate_keys_does_not_hide_a_value() -> None:
     rows = [{"iban": OWN_IBAN, "subject": subject}]
     assert trust_of(HISTORY, rows, ATTACKER_IBAN) == {"untrusted"}
     assert trust_of(HISTORY, subject, ATTACKER_IBAN) == {"untrusted"}
+
+
+def test_a_secret_split_across_list_items_is_redacted(guard: tuple[Guard, Tools, Path]) -> None:
+    """Class: redaction and the ``secret`` mark read each string alone; a token split across the
+    items of a list (chunks of a streamed page, lines of a file) passed, and the model joins them."""
+    treatment = OutputTreatment(redact=frozenset({"secret"}))
+    chunks = ["config loaded, token ", TOKEN[:20], TOKEN[20:], " done"]
+    shown, counts = treatment.apply_redaction({"chunks": chunks})
+    assert TOKEN[:20] not in str(shown)
+    assert TOKEN[20:] not in str(shown)
+    assert shown["chunks"][0] == "config loaded, token "
+    assert counts == {"github_token": 1}
+    g, tools, _ = guard
+    tools.outputs["web.get"] = chunks
+    with g.session(user_request="read the page") as session:
+        g.call("web.get", {"url": "https://forum.example/t"})
+        assert session.has_read("secret")
