@@ -108,6 +108,7 @@ def process_result(
         marks.append("secret")  # a key split across the items of a list: the model joins them
     if _unreadable(value):  # a stream the model reads later: nothing in it was seen, so anything may be
         marks = ["untrusted", "secret", "pii"]
+    session.wrote(arguments)  # before the result is read: a store may give the values straight back
     if handling is None:
         leaves: Iterable[Leaf] = [Leaf("$", v, "untrusted") for v in detectors.iter_strings(value)]
     else:

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from agentguard.session._index import TRUSTED, UNTRUSTED, USER, VOUCHED, Entry, ValueIndex
+from agentguard.session._index import TRUSTED, TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry, ValueIndex
 from agentguard.session._values import (
     MAX_KEY_CHARS,
     MIN_CONTAINED,
     decoded,
     entities,
+    is_field_name,
     key_of,
     keys_of,
     tokens,
@@ -105,6 +106,22 @@ def live_session() -> Session | None:
     return session if session is not None and not session.closed else None
 
 
+def _written(value: Any, depth: int = 0) -> Iterator[Any]:
+    """Scalars a call sent: object values, list items and object keys that are not field names."""
+    if depth > 64:
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and not is_field_name(key):
+                yield key
+            yield from _written(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _written(item, depth + 1)
+    elif isinstance(value, str | int | float) and not isinstance(value, bool):
+        yield value
+
+
 def _flatten(value: Any) -> Iterator[Any]:
     """Scalars inside vouched values: an address book may be a list, a contact a mapping."""
     if isinstance(value, Mapping):
@@ -141,6 +158,7 @@ class Session:
         self._marks: set[str] = set()
         self._marked_by: dict[str, str] = {}  # mark -> what first set it (evidence)
         self._lock = threading.Lock()
+        self._written: set[str] = set()  # keys the agent sent before any trusted source had them
         self.closed = False
         if user_request:
             source = self._source("user", "trusted")
@@ -197,6 +215,20 @@ class Session:
         return self.sources[index]
 
     # -- recording -----------------------------------------------------------------------------
+    def wrote(self, arguments: Mapping[str, Any]) -> None:
+        """Note the values a call sent that were not trusted when it sent them (the whole value, and
+        the URLs, addresses and IBANs in text): a tool that stores them and gives them back (a note,
+        a profile field, a file) does not make them the user's data, so they stay untrusted."""
+        with self._lock:
+            for value in _written(arguments):
+                keys = set(keys_of(value))
+                if isinstance(value, str) and len(value) <= MAX_SEARCH:
+                    keys.update(entity.key for entity in entities(value))
+                for key in keys:
+                    entry = self.index.get(key)
+                    if entry is None or not entry.mask & TRUSTED_ANY:
+                        self._written.add(key)
+
     def record_result(
         self,
         *,
@@ -275,6 +307,12 @@ class Session:
     def _index_value(self, value: Any, source: int, bit: int, *, whole_only: bool = False) -> bool:
         """Index one scalar: its keys, and for text the URLs, e-mails, IBANs, hosts and words in it."""
         add = self.index.add
+        if bit == TRUSTED and self._written:
+            written = self._written
+
+            def add(key: str, source: int, mask: int, *, contained: bool = False) -> None:
+                self.index.add(key, source, UNTRUSTED if key in written else mask, contained=contained)
+
         if not isinstance(value, str):
             keys = keys_of(value)
             for key in keys:
