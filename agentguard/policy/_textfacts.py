@@ -18,7 +18,7 @@ from agentguard.policy import _conditions as c
 from agentguard.policy._provenance import _scalars, _short, _texts
 from agentguard.policy._shellmatch import Tri
 from agentguard.session._evidence import note as _note
-from agentguard.session._values import entities, host_of, key_of, keys_of
+from agentguard.session._values import entities, host_name, host_of, keys_of
 
 if TYPE_CHECKING:
     from agentguard.policy._conditions import EvalContext, Predicate, _Builder
@@ -123,12 +123,9 @@ def host_in(b: _Builder) -> Predicate:
         for item in items:
             if not isinstance(item, str):
                 return False
-            host = host_of(item)
+            host = host_of(item) or host_name(item)
             if host is None:
-                bare = key_of(item).rstrip(".")
-                if not bare or any(ch in bare for ch in "/@: "):
-                    return False
-                host = bare
+                return False
             if not _host_in(host, fact, ctx):
                 return False
         return True

@@ -32,6 +32,7 @@ __all__ = [
     "Entity",
     "decoded",
     "entities",
+    "host_name",
     "host_of",
     "is_field_name",
     "key_of",
@@ -46,8 +47,28 @@ MIN_CONTAINED = 12
 MAX_KEY_CHARS = 4096
 
 _SPACE = re.compile(r"\s+")
-_URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"'`(){}\[\]|\\^]+")
-_EMAIL = re.compile(r"(?i)(?<![\w.%+-])[a-z0-9._%+-]{1,64}@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b")
+_URL_TAIL = r"[^\s<>\"'`(){}\[\]|\\^]+"
+# Links as browsers and mail clients follow them: a web scheme with any slashes or backslashes after
+# it (``https:/x``, ``https:\\x`` and ``https:x`` are all https://x), ``www.``, any other
+# ``scheme://`` (not read: cannot tell), a domain with a path but no scheme (``evil.example/d``),
+# and a protocol-relative link (``//evil.example``, as in an href).
+_URL = re.compile(
+    r"(?i)\b(?:(?:https?|ftp|wss?):[/\\]*|www\.|[a-z][a-z0-9+.-]{1,30}://)"
+    + _URL_TAIL
+    + r"|(?<![\w@./:%-])[a-z0-9](?:[a-z0-9-]{0,62}\.)+[a-z]{2,63}/"
+    + _URL_TAIL.replace("+", "*")
+    + r"|(?<![\w:/])//[a-z0-9](?:[a-z0-9-]{0,62}\.)+[a-z]{2,63}(?![\w.-])"
+    + _URL_TAIL.replace("+", "*")
+)
+_WEB_SCHEME = re.compile(r"(?i)(?:https?|ftp|wss?):")
+_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+# Addresses as mail servers deliver them: internationalised local parts and domains, quoted local
+# parts, address literals (``bob@[192.0.2.1]``).
+_EMAIL = re.compile(
+    r"(?i)(?<![\w.%+-])(?:\"[^\"\s@]{1,64}\"|[\w.%+-]{1,64})@"
+    r"(?:(?:" + _LABEL + r"\.)+[^\W\d_]{2,63}(?![\w-])|\[[0-9a-f:.]{2,45}\])"
+)
+_HOST_NAME = re.compile(r"(?:" + _LABEL + r"\.)*" + _LABEL)
 # An IBAN as people write it: letters and digits in groups of up to four, single spaces allowed.
 _IBAN = re.compile(r"(?i)\b[a-z]{2}\d{2}(?:[ -]?[a-z0-9]){11,30}\b")
 _TOKEN_EDGE = ".,;:!?\"'`()[]{}<>*_~"  # noqa: S105 - punctuation, not a password
@@ -181,13 +202,24 @@ def canonical_url(text: str) -> str | None:
     return parts[0] if parts is not None else None
 
 
+def host_name(text: str) -> str | None:
+    """``text`` as a bare host name (``Example.COM.`` is ``example.com``), or None when it is not one:
+    ``evil.example?.example.com`` ends like a subdomain but is another host once put in a URL."""
+    bare = key_of(text).rstrip(".")
+    if not bare or _HOST_NAME.fullmatch(bare) is None:
+        return None
+    return bare if bare.isascii() else host_of("http://" + bare)
+
+
 def host_of(text: str) -> str | None:
     """The host of a URL or the domain of an e-mail address, lowercased without a trailing dot."""
     raw = text.strip()
     if "@" in raw and "://" not in raw:
         m = _EMAIL.fullmatch(raw)
         return m.group().rsplit("@", 1)[1].lower() if m else None
-    if ("://" not in raw and not raw.lower().startswith("www.")) or len(raw) > MAX_KEY_CHARS:
+    if "://" not in raw and not raw.lower().startswith("www.") and not _WEB_SCHEME.match(raw):
+        return None
+    if len(raw) > MAX_KEY_CHARS:
         return None
     parts = _url_parts(raw)
     return parts[1] if parts is not None else None
@@ -324,14 +356,21 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
     found: list[Entity] = []
     cleaned = text if text.isascii() else _visible(unicodedata.normalize("NFKC", text))
     lowered = cleaned.lower()
-    want_urls = ("url" in kinds or "host" in kinds) and ("://" in lowered or "www." in lowered)
+    linked = ":" in lowered or "/" in lowered or "www." in lowered
+    want_urls = ("url" in kinds or "host" in kinds) and linked
     want_emails = ("email" in kinds or "host" in kinds) and "@" in cleaned
     want_ibans = "iban" in kinds and _DIGIT_PAIR.search(cleaned) is not None
     if want_urls:
         for m in _URL.finditer(cleaned):
             raw = m.group().rstrip(_TRAILING_URL_PUNCT)
+            if raw.startswith("//"):
+                raw = "http:" + raw  # protocol-relative, as in an href
+            elif ":" not in raw.split("/", 1)[0] and not raw.lower().startswith("www."):
+                raw = "http://" + raw  # a link without a scheme is read as http://
             key = canonical_url(raw)
             if key is None:
+                if "url" in kinds and "://" in raw:  # a scheme the guard does not read: still a link
+                    found.append(Entity("url", raw, raw.lower()))
                 continue
             if "url" in kinds:
                 found.append(Entity("url", raw, key))
