@@ -67,23 +67,26 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+class TooManyValues(Exception):
+    """An argument holds more values than a condition reads: the answer is "cannot tell"."""
+
+
 def _scalars(value: Any, out: list[Any] | None = None) -> list[Any]:
     """Strings and numbers inside ``value`` (object keys that are not field names, object values and
-    list items, recursively), capped. Keys count: a value carried as a key reaches the tool too."""
+    list items, recursively). Keys count: a value carried as a key reaches the tool too. Past
+    ``_MAX_ITEMS`` values: ``TooManyValues`` (a value behind the cap must not go unread)."""
     out = [] if out is None else out
     if isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+        if len(out) >= _MAX_ITEMS:
+            raise TooManyValues
         out.append(value)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if len(out) >= _MAX_ITEMS:
-                break
             if isinstance(key, str) and not is_field_name(key):
-                out.append(key)
+                _scalars(key, out)
             _scalars(item, out)
     elif isinstance(value, list | tuple):
         for item in value:
-            if len(out) >= _MAX_ITEMS:
-                break
             _scalars(item, out)
     return out
 
@@ -124,7 +127,11 @@ def _provenance(b: _Builder, test: _ValueTest, *, every: bool, no_session: bool,
         value = c._lookup(ctx.arguments, ref)
         if value is c._MISSING:
             return False
-        items = _scalars(value)
+        try:
+            items = _scalars(value)
+        except TooManyValues:  # cannot tell: "every value is trusted" is false, "some is not" true
+            _note(lambda: f"{name}({label}): more than {_MAX_ITEMS} values, cannot tell")
+            return not every
         if not items:
             return False
         session = live_session()
@@ -214,7 +221,11 @@ def carries_untrusted(b: _Builder) -> Predicate:
     label = "*" if ref is None else ".".join(ref)
 
     def pred(ctx: EvalContext) -> bool:
-        texts = _texts(ctx, ref)
+        try:
+            texts = _texts(ctx, ref)
+        except TooManyValues:
+            _note(lambda: f"{label}: more than {_MAX_ITEMS} values, cannot tell")
+            return True
         session = live_session()
         if not texts or session is None:
             return False
