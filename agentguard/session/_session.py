@@ -284,6 +284,14 @@ class Session:
                 self._marked_by.setdefault(mark, f"session {other.id} ({other.marked_by(mark)})")
                 self._marks.add(mark)
 
+    def read_earlier(self, texts: Iterable[str]) -> None:
+        """Record what the model's context already holds besides the user's words (earlier tool
+        results and replies of a continued conversation) as untrusted output: it was read before
+        the session began, by whoever wrote it."""
+        leaves = [Leaf(f"$[{i}]", text, "untrusted") for i, text in enumerate(texts) if text.strip()]
+        if leaves:
+            self.record_result(tool="(earlier conversation)", call_id="earlier", arguments={}, leaves=leaves)
+
     def mark(self, mark: str) -> None:
         """Note that the session read something (``untrusted``, ``secret``, ``pii``) outside a result."""
         if mark not in _MARKS:
