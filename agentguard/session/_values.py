@@ -86,8 +86,19 @@ def is_field_name(key: str) -> bool:
     return _FIELD_NAME.fullmatch(key) is not None
 
 
+# Invisible code points that are not format characters (Cf): variation selectors, the combining
+# grapheme joiner, Hangul and Khmer fillers, Mongolian selectors (Unicode's default-ignorables).
+_IGNORABLE = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u180f\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+
+
 def _is_format_char(ch: str) -> bool:
-    return unicodedata.category(ch) == "Cf"
+    """Invisible: a format character (zero-width, joiners, bidi marks, soft hyphen) or another
+    default-ignorable code point (variation selectors, Hangul fillers)."""
+    return ch in _IGNORABLE or unicodedata.category(ch) == "Cf"
 
 
 def _clean(text: str) -> str:
