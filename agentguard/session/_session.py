@@ -44,6 +44,7 @@ __all__ = [
 Trust = Literal["trusted", "untrusted"]
 _MARKS = frozenset({"untrusted", "secret", "pii"})
 MAX_SEARCH = 1_000_000  # characters of a text argument searched for seen values
+_WHOLE_WRITTEN = 100  # a written text up to this long is also tainted as a whole value
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,10 +220,16 @@ class Session:
         """Note the values a call sent that were not trusted when it sent them (the whole value, and
         the URLs, addresses and IBANs in text): a tool that stores them and gives them back (a note,
         a profile field, a file) does not make them the user's data, so they stay untrusted."""
+        if "untrusted" not in self._marks:  # nothing a third party wrote was read yet: nothing to carry
+            return
         with self._lock:
             for value in _written(arguments):
-                keys = set(keys_of(value))
-                if isinstance(value, str) and len(value) <= MAX_SEARCH:
+                if not isinstance(value, str):
+                    keys = set(keys_of(value))
+                elif len(value) > MAX_SEARCH:
+                    continue
+                else:  # identifiers whole (names, ids, passwords), and the entities written in text
+                    keys = set(keys_of(value)) if len(value) <= _WHOLE_WRITTEN else set()
                     keys.update(entity.key for entity in entities(value))
                 for key in keys:
                     entry = self.index.get(key)

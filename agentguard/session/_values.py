@@ -52,14 +52,42 @@ _URL_TAIL = r"[^\s<>\"'`(){}\[\]|\\^]+"
 # it (``https:/x``, ``https:\\x`` and ``https:x`` are all https://x), ``www.``, any other
 # ``scheme://`` (not read: cannot tell), a domain with a path but no scheme (``evil.example/d``),
 # and a protocol-relative link (``//evil.example``, as in an href).
-_URL = re.compile(
-    r"(?i)\b(?:(?:https?|ftp|wss?):[/\\]*|www\.|[a-z][a-z0-9+.-]{1,30}://)"
-    + _URL_TAIL
-    + r"|(?<![\w@./:%-])[a-z0-9](?:[a-z0-9-]{0,62}\.)+[a-z]{2,63}/"
+_URL = re.compile(r"(?i)\b(?:(?:https?|ftp|wss?):[/\\]*|www\.)" + _URL_TAIL)
+_OTHER_SCHEME = re.compile(r"(?i)[a-z][a-z0-9+.-]{0,30}\Z")
+_TAIL = re.compile(_URL_TAIL)
+# Links without a scheme, looked for only in the words that hold a "/" and a ".": cheap on prose.
+_SCHEMELESS = re.compile(
+    r"(?i)(?<![\w@./:%-])[a-z0-9](?:[a-z0-9-]{0,62}\.)+[a-z]{2,63}/"
     + _URL_TAIL.replace("+", "*")
     + r"|(?<![\w:/])//[a-z0-9](?:[a-z0-9-]{0,62}\.)+[a-z]{2,63}(?![\w.-])"
     + _URL_TAIL.replace("+", "*")
 )
+
+
+def _links(text: str) -> Iterator[str]:
+    """Every link written in ``text``, as written."""
+    web = [m.group() for m in _URL.finditer(text)]
+    yield from web
+    if text.count("://") > sum("://" in link for link in web):
+        at = text.find("://")
+        while at > 0:  # any other scheme://: a link the guard does not read
+            scheme = _OTHER_SCHEME.search(text, max(0, at - 31), at)
+            tail = _TAIL.match(text, at + 3)
+            if (
+                scheme is not None
+                and tail is not None
+                and scheme.group().lower() not in _URL_SCHEMES
+                and (scheme.start() == 0 or not text[scheme.start() - 1].isalnum())
+            ):
+                yield text[scheme.start() : tail.end()]
+            at = text.find("://", at + 3)
+    if "/" in text.replace("://", ""):  # a slash outside scheme:// : maybe a link without a scheme
+        for word in text.split():
+            if "/" in word and "." in word and "://" not in word:
+                for m in _SCHEMELESS.finditer(word):
+                    yield m.group()
+
+
 _WEB_SCHEME = re.compile(r"(?i)(?:https?|ftp|wss?):")
 _LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
 # Addresses as mail servers deliver them: internationalised local parts and domains, quoted local
@@ -372,8 +400,8 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
     want_emails = ("email" in kinds or "host" in kinds) and "@" in cleaned
     want_ibans = "iban" in kinds and _DIGIT_PAIR.search(cleaned) is not None
     if want_urls:
-        for m in _URL.finditer(cleaned):
-            raw = m.group().rstrip(_TRAILING_URL_PUNCT)
+        for link in _links(cleaned):
+            raw = link.rstrip(_TRAILING_URL_PUNCT)
             if raw.startswith("//"):
                 raw = "http:" + raw  # protocol-relative, as in an href
             elif ":" not in raw.split("/", 1)[0] and not raw.lower().startswith("www."):
