@@ -107,20 +107,22 @@ def live_session() -> Session | None:
     return session if session is not None and not session.closed else None
 
 
-def _written(value: Any, depth: int = 0) -> Iterator[Any]:
-    """Scalars a call sent: object values, list items and object keys that are not field names."""
-    if depth > 64:
-        return
-    if isinstance(value, Mapping):
+def _written(value: Any, out: list[str], depth: int = 0) -> list[str]:
+    """Strings a call sent: object values, list items and object keys that are not field names."""
+    kind = type(value)
+    if kind is str:
+        out.append(value)
+    elif depth > 64:
+        pass
+    elif kind is dict or isinstance(value, Mapping):
         for key, item in value.items():
-            if isinstance(key, str) and not is_field_name(key):
-                yield key
-            yield from _written(item, depth + 1)
-    elif isinstance(value, list | tuple):
+            if type(key) is str and not is_field_name(key):
+                out.append(key)
+            _written(item, out, depth + 1)
+    elif kind is list or kind is tuple:
         for item in value:
-            yield from _written(item, depth + 1)
-    elif isinstance(value, str | int | float) and not isinstance(value, bool):
-        yield value
+            _written(item, out, depth + 1)
+    return out
 
 
 def _flatten(value: Any) -> Iterator[Any]:
@@ -217,20 +219,19 @@ class Session:
 
     # -- recording -----------------------------------------------------------------------------
     def wrote(self, arguments: Mapping[str, Any]) -> None:
-        """Note the values a call sent that were not trusted when it sent them (the whole value, and
-        the URLs, addresses and IBANs in text): a tool that stores them and gives them back (a note,
-        a profile field, a file) does not make them the user's data, so they stay untrusted."""
+        """Note the values a call sent that were not trusted when it sent them (a short text as a
+        whole, and the URLs, addresses and IBANs in any text): a tool that stores them and gives them
+        back (a note, a profile field, a file) does not make them the user's data, so they stay
+        untrusted. Numbers are not noted."""
         if "untrusted" not in self._marks:  # nothing a third party wrote was read yet: nothing to carry
             return
         with self._lock:
-            for value in _written(arguments):
-                if not isinstance(value, str):
-                    keys = set(keys_of(value))
-                elif len(value) > MAX_SEARCH:
+            for value in _written(arguments, []):
+                if len(value) > MAX_SEARCH:
                     continue
-                else:  # identifiers whole (names, ids, passwords), and the entities written in text
-                    keys = set(keys_of(value)) if len(value) <= _WHOLE_WRITTEN else set()
-                    keys.update(entity.key for entity in entities(value))
+                # identifiers whole (names, ids, passwords), and the entities written in text
+                keys = set(keys_of(value)) if len(value) <= _WHOLE_WRITTEN else set()
+                keys.update(entity.key for entity in entities(value))
                 for key in keys:
                     entry = self.index.get(key)
                     if entry is None or not entry.mask & TRUSTED_ANY:
