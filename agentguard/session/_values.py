@@ -81,7 +81,7 @@ def _links(text: str) -> Iterator[str]:
             ):
                 yield text[scheme.start() : tail.end()]
             at = text.find("://", at + 3)
-    if "/" in text.replace("://", ""):  # a slash outside scheme:// : maybe a link without a scheme
+    if text.count("/") > sum(link.count("/") for link in web):  # a slash outside the links found
         for word in text.split():
             if "/" in word and "." in word and "://" not in word:
                 for m in _SCHEMELESS.finditer(word):
@@ -430,8 +430,11 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
             if iban is not None:
                 seen.add(iban[1])
                 found.append(Entity("iban", *iban))
-        for m in _IBAN_START.finditer(cleaned):
-            iban = _iban_at(cleaned, m.start())
+        for m in _DIGIT_PAIR.finditer(cleaned, 2):  # an IBAN's check digits, after its country
+            start = m.start() - 2
+            if not (cleaned[start].isascii() and cleaned[start : start + 2].isalpha()):
+                continue
+            iban = _iban_at(cleaned, start)
             if iban is not None and iban[1] not in seen:
                 seen.add(iban[1])
                 found.append(Entity("iban", *iban))
