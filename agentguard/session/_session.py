@@ -9,6 +9,7 @@ threads never see each other's values.
 from __future__ import annotations
 
 import contextvars
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -26,6 +27,7 @@ from agentguard.session._values import (
     is_field_name,
     key_of,
     keys_of,
+    other_readings,
     tokens,
     url_keys,
 )
@@ -44,6 +46,7 @@ __all__ = [
 Trust = Literal["trusted", "untrusted"]
 _MARKS = frozenset({"untrusted", "secret", "pii"})
 MAX_SEARCH = 1_000_000  # characters of a text argument searched for seen values
+_GROUPED_DIGITS = re.compile(r"\d[ .]\d{3}")
 _WHOLE_WRITTEN = 100  # a written text up to this long is also tainted as a whole value
 
 
@@ -349,6 +352,9 @@ class Session:
                 if entity.kind == "url":
                     for key in url_keys(entity.text)[1:]:  # the same link over http/https
                         add(key, source, bit, contained=True)
+        if bit == UNTRUSTED and _GROUPED_DIGITS.search(base):  # "1.000.000,00": also the million
+            for key in other_readings(base):
+                add(key, source, bit)
         for word in tokens(base):
             add(word, source, bit)
             if "." in word and ":" not in word:  # a link written without its scheme: evil.example/drop

@@ -37,6 +37,7 @@ __all__ = [
     "is_field_name",
     "key_of",
     "keys_of",
+    "other_readings",
     "tokens",
     "url_keys",
 ]
@@ -164,6 +165,18 @@ def numeric_key(text: str) -> str | None:
     except ValueError:
         return None
     return _number_key(number) if math.isfinite(number) else None
+
+
+# A number grouped with spaces or dots, maybe with a decimal comma: "1 000 000", "1.000.000,00".
+_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}([ .])\d{3}(?:\1\d{3})*(?:,\d{1,2})?(?!\d)")
+
+
+def other_readings(text: str) -> Iterator[str]:
+    """Number keys of the amounts in ``text`` read the European or spaced way ("1.000.000,00" is a
+    million). Ambiguous, so only ever indexed from untrusted text: they never make a value trusted."""
+    for m in _GROUPED.finditer(text):
+        number = float(m.group().replace(m.group(1), "").replace(",", "."))
+        yield _number_key(number)
 
 
 def _number_key(value: float) -> str:
