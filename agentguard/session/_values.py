@@ -110,6 +110,7 @@ _TRAILING_URL_PUNCT = ".,;:!?'\")]}>"
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z_-]{0,63}[0-9]{0,3}")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_field_name(key: str) -> bool:
     """Whether an object key names a field rather than carrying a value."""
     return _FIELD_NAME.fullmatch(key) is not None
