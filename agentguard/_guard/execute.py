@@ -19,8 +19,8 @@ from agentguard.errors import AgentGuardError, AuditError, ToolFailed
 from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
 from agentguard.registry import RegisteredTool
-from agentguard.session import current_session
-from agentguard.session._record import process_result
+from agentguard.session import live_session
+from agentguard.session._record import process_failure, process_result
 
 __all__ = ["finished", "run_coroutine", "running", "start"]
 
@@ -51,6 +51,15 @@ def running(parts: Parts, call: ToolCall, decision: Decision, *, caller: ToolCal
         try:
             yield started
         except BaseException as exc:
+            # The error text reaches the model too: read into the session like a result.
+            process_failure(
+                parts.policy,
+                live_session(),
+                tool=call.tool,
+                call_id=call.id,
+                arguments=call.arguments,
+                error=exc,
+            )
             error = _failed(parts.audit, call, exc, started)
             if error is exc:
                 raise
@@ -62,7 +71,7 @@ def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
     duration_ms = (time.perf_counter() - started) * 1000
     value, fields = process_result(
         parts.policy,
-        current_session(),
+        live_session(),
         tool=call.tool,
         call_id=call.id,
         arguments=call.arguments,

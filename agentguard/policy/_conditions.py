@@ -815,7 +815,9 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "le_arg": _text.le_arg,
 }
 # The functions that may answer None: the shell ones, and those that run an inner condition.
-_TRI_FUNCTIONS = frozenset({"cmd", "cmd_any", "opt", "is", "every_url", "every_email", "every_iban"})
+_TRI_FUNCTIONS = frozenset(
+    {"cmd", "cmd_any", "opt", "is", "every_url", "every_email", "every_iban", "contains_fact"}
+)
 _ANNOTATIONS = ("sandbox", "timeout")
 FUNCTION_NAMES = frozenset(_FUNCTIONS) | frozenset(_ANNOTATIONS)
 

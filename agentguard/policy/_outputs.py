@@ -16,6 +16,7 @@ subtree under it. A string result that holds JSON (an object or array) is read a
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from pydantic import BaseModel
 from agentguard import detectors
 from agentguard.policy._types import LintFinding
 from agentguard.session._session import Leaf, Trust
+from agentguard.session._values import is_field_name
 
 __all__ = ["OUTPUTS_FILE", "OutputRules", "OutputTreatment", "load_outputs", "parse_json_path"]
 
@@ -37,6 +39,7 @@ MAX_LEAVES = 200_000
 MAX_DEPTH = 64
 _Segment = str | int | None  # None: any key or index
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*|\*)|\[(\*|\d+|\"[^\"]*\"|'[^']*')\]")
+_ENCODED = "[REDACTED:encoded_secret]"
 _CATEGORIES: dict[str, detectors.Category] = {"secret": "secret", "pii": "pii"}
 
 
@@ -86,6 +89,22 @@ def _as_json(value: Any) -> Any:
     return value
 
 
+def _duplicate_keys(text: str) -> bool:
+    """Whether JSON ``text`` has an object with a key written twice (or parses differently here)."""
+    found = False
+
+    def pairs(items: list[tuple[str, Any]]) -> None:
+        nonlocal found
+        if not found and len({k for k, _ in items}) != len(items):
+            found = True
+
+    try:
+        json.loads(text, object_pairs_hook=pairs)
+    except ValueError:
+        return True
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class OutputTreatment:
     """What applies to one tool's results: its trust, per-field trust, redaction categories."""
@@ -95,16 +114,35 @@ class OutputTreatment:
     redact: frozenset[str] = frozenset()
 
     def leaves(self, value: Any) -> Iterator[Leaf]:
-        """Every scalar of the result with its JSON path and trust (past ``MAX_LEAVES``: untrusted)."""
+        """Every scalar of the result with its JSON path and trust (past ``MAX_LEAVES``: untrusted).
+
+        Object keys that are not field names (an address, a URL used as a key) are values too.
+        """
         count = 0
-        stack: list[tuple[tuple[str | int, ...], Any, int]] = [((), _as_json(value), 0)]
+        stack: list[tuple[tuple[str | int, ...], Any, int]] = [((), value, 0)]
         while stack:
-            path, node, depth = stack.pop()
+            path, raw, depth = stack.pop()
+            node = _as_json(raw)
+            if (
+                node is not raw
+                and isinstance(raw, str)
+                and self.trust_of(path) == "untrusted"
+                and _duplicate_keys(raw)
+            ):
+                # JSON text where a third party writes, with a key written twice: the parse keeps one
+                # value, the model reads both, so the text is also read as the text it is.
+                count += 1
+                yield Leaf(_render(path), raw, "untrusted")
             if isinstance(node, dict) and depth < MAX_DEPTH:
-                stack.extend(((*path, str(k)), _as_json(v), depth + 1) for k, v in reversed(node.items()))
+                for k in node:
+                    if isinstance(k, str) and not is_field_name(k):
+                        count += 1
+                        trust = self.trust_of((*path, k)) if count <= MAX_LEAVES else "untrusted"
+                        yield Leaf(_render(path) + f"{{{k!r}}}", k, trust)
+                stack.extend(((*path, str(k)), v, depth + 1) for k, v in reversed(node.items()))
                 continue
             if isinstance(node, list | tuple) and depth < MAX_DEPTH:
-                stack.extend(((*path, i), _as_json(v), depth + 1) for i, v in reversed(list(enumerate(node))))
+                stack.extend(((*path, i), v, depth + 1) for i, v in reversed(list(enumerate(node))))
                 continue
             if node is None or isinstance(node, bool):
                 continue
@@ -115,8 +153,14 @@ class OutputTreatment:
             yield Leaf(_render(path), node, trust)
 
     def trust_of(self, path: tuple[str | int, ...]) -> Trust:
+        """The trust of the field at ``path``: the longest matching path's, or the tool's; untrusted when
+        an untrusted path reaches *inside* it (text or an object the paths cannot split into fields:
+        YAML, a printed list, a row where a list of rows was expected), since that field may be in it."""
         best: tuple[int, Trust] = (-1, self.trust)
         for pattern, trust in self.fields:
+            inside = len(pattern) > len(path) and _path_matches(pattern[: len(path)], path)
+            if inside and trust == "untrusted":
+                return "untrusted"
             if len(pattern) >= best[0] and _path_matches(pattern, path):
                 best = (len(pattern), trust)
         return best[1]
@@ -130,8 +174,6 @@ class OutputTreatment:
 
         def text(s: str) -> str:
             findings = detectors.scan(s, categories)
-            if not findings:
-                return s
             out: list[str] = []
             pos = 0
             for f in findings:
@@ -142,19 +184,47 @@ class OutputTreatment:
                 counts[f.kind] = counts.get(f.kind, 0) + 1
                 pos = f.end
             out.append(s[pos:])
-            return "".join(out)
+            shown = "".join(out)
+            # A key in an encoded view (base64, hex, percent) is a secret too: the token carrying it goes.
+            if "secret" in categories and detectors.contains(shown, "secret"):
+                before = shown.count(_ENCODED)
+                shown = detectors.redact_text(shown, ("secret",))
+                added = shown.count(_ENCODED) - before
+                if added:
+                    counts["encoded_secret"] = counts.get("encoded_secret", 0) + added
+            return shown
+
+        def joined(items: list[Any]) -> list[Any]:
+            """Items that together hold a secret (a token split across chunks or lines) are replaced."""
+            if "secret" not in categories or sum(isinstance(v, str) for v in items) < 2:
+                return items
+            starts: list[tuple[int, int]] = []  # (offset in the joined text, item index)
+            pos = 0
+            for i, v in enumerate(items):
+                if isinstance(v, str):
+                    starts.append((pos, i))
+                    pos += len(v)
+            whole = "".join(v for v in items if isinstance(v, str))
+            for f in detectors.scan(whole, ("secret",)):
+                hit = [i for (start, i) in starts if start < f.end and start + len(items[i]) > f.start]
+                if len(hit) < 2:
+                    continue  # within one item: that item's own scan found it
+                for i in hit:
+                    items[i] = f"[REDACTED:{f.kind}]"
+                counts[f.kind] = counts.get(f.kind, 0) + 1
+            return items
 
         def walk(node: Any, depth: int) -> Any:
             if isinstance(node, str):
                 return text(node)
             if depth >= MAX_DEPTH:
                 return node
-            if isinstance(node, dict):
-                return {k: walk(v, depth + 1) for k, v in node.items()}
+            if isinstance(node, dict):  # keys too: a token used as a key reaches the model as well
+                return {(text(k) if isinstance(k, str) else k): walk(v, depth + 1) for k, v in node.items()}
             if isinstance(node, list):
-                return [walk(v, depth + 1) for v in node]
+                return joined([walk(v, depth + 1) for v in node])
             if isinstance(node, tuple):
-                return tuple(walk(v, depth + 1) for v in node)
+                return tuple(joined([walk(v, depth + 1) for v in node]))
             if isinstance(node, BaseModel):
                 dumped = node.model_dump(mode="json", by_alias=True)
                 redacted = walk(dumped, depth + 1)

@@ -33,8 +33,8 @@ from agentguard.policy import _conditions as c
 from agentguard.session._evidence import collecting as _collecting
 from agentguard.session._evidence import note as _note
 from agentguard.session._index import TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry
-from agentguard.session._session import Session, current_session
-from agentguard.session._values import key_of, tokens
+from agentguard.session._session import MAX_SEARCH, Session, live_session
+from agentguard.session._values import is_field_name, key_of, tokens
 
 if TYPE_CHECKING:
     from agentguard.policy._conditions import EvalContext, Predicate, _Builder
@@ -72,33 +72,41 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+class TooManyValues(Exception):
+    """An argument holds more values than a condition reads: the answer is "cannot tell"."""
+
+
 def _scalars(value: Any, out: list[Any] | None = None) -> list[Any]:
-    """Strings and numbers inside ``value`` (object values and list items, recursively), capped."""
+    """Strings and numbers inside ``value`` (object keys that are not field names, object values and
+    list items, recursively). Keys count: a value carried as a key reaches the tool too. Past
+    ``_MAX_ITEMS`` values: ``TooManyValues`` (a value behind the cap must not go unread)."""
     out = [] if out is None else out
     if isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+        if len(out) >= _MAX_ITEMS:
+            raise TooManyValues
         out.append(value)
     elif isinstance(value, dict):
-        for item in value.values():
-            if len(out) >= _MAX_ITEMS:
-                break
+        for key, item in value.items():
+            if isinstance(key, str) and not is_field_name(key):
+                _scalars(key, out)
             _scalars(item, out)
     elif isinstance(value, list | tuple):
         for item in value:
-            if len(out) >= _MAX_ITEMS:
-                break
             _scalars(item, out)
     return out
 
 
 def _texts(ctx: EvalContext, ref: tuple[str, ...] | None) -> list[str] | None:
-    """The string values of one argument, or of all (plus all of them joined) for ``*``; None if missing."""
+    """The string values of one argument, or of all for ``*``, plus all of them joined (a value split
+    across arguments or list items is still found); None if the argument is missing."""
     if ref is None:
         strings = [s for s in _scalars(ctx.arguments) if isinstance(s, str)]
-        return [*strings, "".join(strings)] if len(strings) > 1 else strings
-    value = c._lookup(ctx.arguments, ref)
-    if value is c._MISSING:
-        return None
-    return [s for s in _scalars(value) if isinstance(s, str)]
+    else:
+        value = c._lookup(ctx.arguments, ref)
+        if value is c._MISSING:
+            return None
+        strings = [s for s in _scalars(value) if isinstance(s, str)]
+    return [*strings, "".join(strings)] if len(strings) > 1 else strings
 
 
 def _looked_up(ctx: EvalContext, session: Session, value: Any) -> tuple[int, list[Entry]]:
@@ -124,10 +132,14 @@ def _provenance(b: _Builder, test: _ValueTest, *, every: bool, no_session: bool,
         value = c._lookup(ctx.arguments, ref)
         if value is c._MISSING:
             return False
-        items = _scalars(value)
+        try:
+            items = _scalars(value)
+        except TooManyValues:  # cannot tell: "every value is trusted" is false, "some is not" true
+            _note(lambda: f"{name}({label}): more than {_MAX_ITEMS} values, cannot tell")
+            return not every
         if not items:
             return False
-        session = current_session()
+        session = live_session()
         if session is None:
             _note(lambda: f"{name}({label}): no session, provenance unknown")
             return no_session
@@ -193,7 +205,7 @@ def session_read(b: _Builder) -> Predicate:
         raise b.fail(f"{mark!r} is not one of {', '.join(_MARKS)}", b.call.args[0])
 
     def pred(ctx: EvalContext) -> bool:
-        session = current_session()
+        session = live_session()
         if session is None:
             _note(lambda: f'session_read("{mark}"): no session, assumed true')
             return True
@@ -214,11 +226,18 @@ def carries_untrusted(b: _Builder) -> Predicate:
     label = "*" if ref is None else ".".join(ref)
 
     def pred(ctx: EvalContext) -> bool:
-        texts = _texts(ctx, ref)
-        session = current_session()
+        try:
+            texts = _texts(ctx, ref)
+        except TooManyValues:
+            _note(lambda: f"{label}: more than {_MAX_ITEMS} values, cannot tell")
+            return True
+        session = live_session()
         if not texts or session is None:
             return False
         for text in texts:
+            if len(text) > MAX_SEARCH:  # past what is searched: cannot tell, so it may carry one
+                _note(lambda: f"{label}: text of {len(text)} characters, past the search limit")  # noqa: B023
+                return True
             hits = [
                 (k, e) for k, e in session.find_in(text) if e.mask & UNTRUSTED and not e.mask & TRUSTED_ANY
             ]
@@ -258,7 +277,7 @@ def same_source(b: _Builder) -> Predicate:
         items_a, items_z = _scalars(a), _scalars(z)
         if not items_a or not items_z:
             return False
-        session = current_session()
+        session = live_session()
         if session is None:
             _note(lambda: f"same_source({label}): no session, provenance unknown")
             return False
@@ -295,7 +314,7 @@ def leaks_to(b: _Builder) -> Predicate:
     def pred(ctx: EvalContext) -> bool:
         recipient = c._lookup(ctx.arguments, to)
         texts = _texts(ctx, ref)
-        session = current_session()
+        session = live_session()
         if recipient is c._MISSING or not texts or session is None:
             return False
         around = {

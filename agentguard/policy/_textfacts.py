@@ -15,10 +15,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from agentguard.policy import _conditions as c
-from agentguard.policy._provenance import _scalars, _short, _texts
+from agentguard.policy._provenance import TooManyValues, _scalars, _short, _texts
 from agentguard.policy._shellmatch import Tri
 from agentguard.session._evidence import note as _note
-from agentguard.session._values import entities, host_of, key_of, keys_of
+from agentguard.session._values import entities, host_name, host_of, keys_of
 
 if TYPE_CHECKING:
     from agentguard.policy._conditions import EvalContext, Predicate, _Builder
@@ -43,9 +43,12 @@ def contains_fact(b: _Builder) -> Predicate:
     ref = b.ref_or_star(0)
     fact = b.string(1)
 
-    def pred(ctx: EvalContext) -> bool:
+    def pred(ctx: EvalContext) -> Tri:
         facts = ctx.facts
-        texts = _texts(ctx, ref)
+        try:
+            texts = _texts(ctx, ref)
+        except TooManyValues:
+            return None  # cannot tell
         if not texts or not isinstance(facts, EnumerableFacts):
             return False
         return any(facts.find_in(fact, text) is not None for text in texts)
@@ -77,7 +80,10 @@ def _f_every(b: _Builder, kind: str) -> Predicate:
     label = "*" if ref is None else ".".join(ref)
 
     def pred(ctx: EvalContext) -> Tri:
-        texts = _texts(ctx, ref)
+        try:
+            texts = _texts(ctx, ref)
+        except TooManyValues:
+            return None  # cannot tell
         if texts is None:
             return False
         result: Tri = True  # "cannot tell" for one entity (a shell inner condition) stays unless one fails
@@ -117,18 +123,18 @@ def host_in(b: _Builder) -> Predicate:
 
     def pred(ctx: EvalContext) -> bool:
         value = c._lookup(ctx.arguments, ref)
-        items = _scalars(value) if value is not c._MISSING else []
+        try:
+            items = _scalars(value) if value is not c._MISSING else []
+        except TooManyValues:
+            return False  # cannot tell: not every host is known to be in the set
         if not items:
             return False
         for item in items:
             if not isinstance(item, str):
                 return False
-            host = host_of(item)
+            host = host_of(item) or host_name(item)
             if host is None:
-                bare = key_of(item).rstrip(".")
-                if not bare or any(ch in bare for ch in "/@: "):
-                    return False
-                host = bare
+                return False
             if not _host_in(host, fact, ctx):
                 return False
         return True

@@ -11,7 +11,15 @@ from the policy's ``outputs.toml``), so conditions such as ``trusted(recipient)`
 from agentguard.session._evidence import collecting_evidence
 from agentguard.session._index import TRUSTED, TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry, ValueIndex
 from agentguard.session._scope import SessionScope
-from agentguard.session._session import Leaf, ResultRecord, Session, Source, Trust, current_session
+from agentguard.session._session import (
+    Leaf,
+    ResultRecord,
+    Session,
+    Source,
+    Trust,
+    current_session,
+    live_session,
+)
 from agentguard.session._values import Entity, canonical_url, entities, host_of, key_of, keys_of
 
 __all__ = [
@@ -36,4 +44,5 @@ __all__ = [
     "host_of",
     "key_of",
     "keys_of",
+    "live_session",
 ]

@@ -8,13 +8,13 @@ the tool *read* the secret even if the model never sees it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, cast, runtime_checkable
 
 from agentguard import detectors
 from agentguard.session._session import Leaf, Session
 
-__all__ = ["OutputHandling", "TreatsOutputs", "process_result"]
+__all__ = ["OutputHandling", "TreatsOutputs", "process_failure", "process_result"]
 
 
 class OutputHandling(Protocol):
@@ -47,6 +47,36 @@ def _treats_outputs(policy: object) -> TreatsOutputs | None:
     return cast(TreatsOutputs, policy) if known else None
 
 
+def _joined(value: Any, depth: int = 0) -> Iterator[str]:
+    """The strings of each list (or tuple) inside ``value`` joined: chunks of one text."""
+    if depth >= 64:
+        return
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _joined(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        strings = [v for v in value if isinstance(v, str)]
+        if len(strings) > 1:
+            yield "".join(strings)
+        for item in value:
+            if not isinstance(item, str):
+                yield from _joined(item, depth + 1)
+
+
+def _unreadable(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` holds content the guard cannot read without consuming it (a generator, an
+    iterator, an open file, an awaitable): it is neither indexed nor scanned, so it cannot be told."""
+    if isinstance(value, Iterator | AsyncIterator | Awaitable):
+        return True
+    if depth >= 64:
+        return False
+    if isinstance(value, Mapping):
+        return any(_unreadable(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_unreadable(v, depth + 1) for v in value)
+    return False
+
+
 def process_result(
     policy: object,
     session: Session | None,
@@ -74,6 +104,11 @@ def process_result(
         for mark, category in (("secret", "secret"), ("pii", "pii"))
         if detectors.contains(value, category)  # type: ignore[arg-type]
     ]
+    if "secret" not in marks and any(detectors.contains(text, "secret") for text in _joined(value)):
+        marks.append("secret")  # a key split across the items of a list: the model joins them
+    if _unreadable(value):  # a stream the model reads later: nothing in it was seen, so anything may be
+        marks = ["untrusted", "secret", "pii"]
+    session.wrote(arguments)  # before the result is read: a store may give the values straight back
     if handling is None:
         leaves: Iterable[Leaf] = [Leaf("$", v, "untrusted") for v in detectors.iter_strings(value)]
     else:
@@ -92,3 +127,24 @@ def process_result(
         "marks": sorted(record.marks),
     }
     return shown, fields
+
+
+def process_failure(
+    policy: object,
+    session: Session | None,
+    *,
+    tool: str,
+    call_id: str,
+    arguments: Mapping[str, Any],
+    error: BaseException,
+) -> None:
+    """Record a failed call's error text in the session, labelled like the tool's results: adapters
+    hand it to the model (a server's error page, a message quoting what the tool read)."""
+    if session is None or session.closed or not isinstance(error, Exception):
+        return
+    text = f"{type(error).__name__}: {error}"
+    treats = _treats_outputs(policy)
+    handling = treats.output_treatment(tool) if treats is not None else None
+    leaves = handling.leaves(text) if handling is not None else [Leaf("$", text, "untrusted")]
+    marks = [mark for mark in ("secret", "pii") if detectors.contains(text, mark)]
+    session.record_result(tool=tool, call_id=call_id, arguments=arguments, leaves=leaves, marks=marks)

@@ -28,6 +28,7 @@ class SessionScope:
         self._on_start = on_start
         self._on_end = on_end
         self._token: contextvars.Token[Session | None] | None = None
+        self._enclosing: Session | None = None
         self._used = False
 
     def __enter__(self) -> Session:
@@ -36,6 +37,7 @@ class SessionScope:
         self._used = True
         if self._on_start is not None:
             self._on_start(self.session)
+        self._enclosing = _CURRENT.get()
         self._token = _CURRENT.set(self.session)
         return self.session
 
@@ -46,6 +48,9 @@ class SessionScope:
             _CURRENT.reset(self._token)
             self._token = None
         self.session.closed = True
+        if self._enclosing is not None:  # a session inside another: the agent there read it too
+            self._enclosing.take_marks(self.session)
+            self._enclosing = None
         if self._on_end is not None:
             self._on_end(self.session, exc)
 

@@ -9,6 +9,7 @@ threads never see each other's values.
 from __future__ import annotations
 
 import contextvars
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,20 +18,36 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from agentguard.session._index import TRUSTED, UNTRUSTED, USER, VOUCHED, Entry, ValueIndex
+from agentguard.session._index import TRUSTED, TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry, ValueIndex
 from agentguard.session._values import (
     MAX_KEY_CHARS,
     MIN_CONTAINED,
+    decoded,
     entities,
+    is_field_name,
     key_of,
     keys_of,
+    other_readings,
     tokens,
+    url_keys,
 )
 
-__all__ = ["Leaf", "ResultRecord", "Session", "Source", "Trust", "current_session"]
+__all__ = [
+    "MAX_SEARCH",
+    "Leaf",
+    "ResultRecord",
+    "Session",
+    "Source",
+    "Trust",
+    "current_session",
+    "live_session",
+]
 
 Trust = Literal["trusted", "untrusted"]
 _MARKS = frozenset({"untrusted", "secret", "pii"})
+MAX_SEARCH = 1_000_000  # characters of a text argument searched for seen values
+_GROUPED_DIGITS = re.compile(r"\d[ .]\d{3}")
+_WHOLE_WRITTEN = 100  # a written text up to this long is also tainted as a whole value
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +103,31 @@ def current_session() -> Session | None:
     return _CURRENT.get()
 
 
+def live_session() -> Session | None:
+    """The current session if it has not ended: an ended one (still the context of a task created
+    inside it) knows nothing more, so conditions answer as outside any session and nothing is recorded."""
+    session = _CURRENT.get()
+    return session if session is not None and not session.closed else None
+
+
+def _written(value: Any, out: list[str], depth: int = 0) -> list[str]:
+    """Strings a call sent: object values, list items and object keys that are not field names."""
+    kind = type(value)
+    if kind is str:
+        out.append(value)
+    elif depth > 64:
+        pass
+    elif kind is dict or isinstance(value, Mapping):
+        for key, item in value.items():
+            if type(key) is str and not is_field_name(key):
+                out.append(key)
+            _written(item, out, depth + 1)
+    elif kind is list or kind is tuple:
+        for item in value:
+            _written(item, out, depth + 1)
+    return out
+
+
 def _flatten(value: Any) -> Iterator[Any]:
     """Scalars inside vouched values: an address book may be a list, a contact a mapping."""
     if isinstance(value, Mapping):
@@ -122,6 +164,7 @@ class Session:
         self._marks: set[str] = set()
         self._marked_by: dict[str, str] = {}  # mark -> what first set it (evidence)
         self._lock = threading.Lock()
+        self._written: set[str] = set()  # keys the agent sent before any trusted source had them
         self.closed = False
         if user_request:
             source = self._source("user", "trusted")
@@ -170,8 +213,8 @@ class Session:
 
     def find_in(self, text: str) -> list[tuple[str, Entry]]:
         """Seen values written inside ``text``: long values, URLs, e-mails, IBANs, hosts, or all of it."""
-        if len(text) > 1_000_000:
-            text = text[:1_000_000]
+        if len(text) > MAX_SEARCH:  # callers treat longer text as "cannot tell" (carries_untrusted)
+            text = text[:MAX_SEARCH]
         normalised = key_of(text)
         with self._lock:  # a search may seal pending keys into a new automaton
             hits = list(self.index.find_in(normalised))
@@ -188,6 +231,25 @@ class Session:
         return self.sources[index]
 
     # -- recording -----------------------------------------------------------------------------
+    def wrote(self, arguments: Mapping[str, Any]) -> None:
+        """Note the values a call sent that were not trusted when it sent them (a short text as a
+        whole, and the URLs, addresses and IBANs in any text): a tool that stores them and gives them
+        back (a note, a profile field, a file) does not make them the user's data, so they stay
+        untrusted. Numbers are not noted."""
+        if "untrusted" not in self._marks:  # nothing a third party wrote was read yet: nothing to carry
+            return
+        with self._lock:
+            for value in _written(arguments, []):
+                if len(value) > MAX_SEARCH:
+                    continue
+                # identifiers whole (names, ids, passwords), and the entities written in text
+                keys = set(keys_of(value)) if len(value) <= _WHOLE_WRITTEN else set()
+                keys.update(entity.key for entity in entities(value))
+                for key in keys:
+                    entry = self.index.get(key)
+                    if entry is None or not entry.mask & TRUSTED_ANY:
+                        self._written.add(key)
+
     def record_result(
         self,
         *,
@@ -233,6 +295,24 @@ class Session:
             self.results.append(record)
         return record
 
+    def take_marks(self, other: Session) -> None:
+        """Add the marks of a session that ran inside this one (a sub-task): what it read, the agent
+        that carries on here has read too."""
+        if other is self:
+            return
+        for mark in other.marks - self.marks:
+            with self._lock:
+                self._marked_by.setdefault(mark, f"session {other.id} ({other.marked_by(mark)})")
+                self._marks.add(mark)
+
+    def read_earlier(self, texts: Iterable[str]) -> None:
+        """Record what the model's context already holds besides the user's words (earlier tool
+        results and replies of a continued conversation) as untrusted output: it was read before
+        the session began, by whoever wrote it."""
+        leaves = [Leaf(f"$[{i}]", text, "untrusted") for i, text in enumerate(texts) if text.strip()]
+        if leaves:
+            self.record_result(tool="(earlier conversation)", call_id="earlier", arguments={}, leaves=leaves)
+
     def mark(self, mark: str) -> None:
         """Note that the session read something (``untrusted``, ``secret``, ``pii``) outside a result."""
         if mark not in _MARKS:
@@ -256,6 +336,12 @@ class Session:
     def _index_value(self, value: Any, source: int, bit: int, *, whole_only: bool = False) -> bool:
         """Index one scalar: its keys, and for text the URLs, e-mails, IBANs, hosts and words in it."""
         add = self.index.add
+        if bit == TRUSTED and self._written:
+            written = self._written
+
+            def add(key: str, source: int, mask: int, *, contained: bool = False) -> None:
+                self.index.add(key, source, UNTRUSTED if key in written else mask, contained=contained)
+
         if not isinstance(value, str):
             keys = keys_of(value)
             for key in keys:
@@ -269,18 +355,32 @@ class Session:
                 add(key, source, bit, contained=len(key) >= MIN_CONTAINED)
         if whole_only:
             return True
-        for entity in entities(value):
-            add(entity.key, source, bit, contained=entity.kind != "host")
+        plain = decoded(value)  # what a reader of the page sees: %40 is @, &#64; is @
+        for text in (value,) if plain is None else (value, plain):
+            for entity in entities(text):
+                add(entity.key, source, bit, contained=entity.kind != "host")
+                if entity.kind == "url":
+                    for key in url_keys(entity.text)[1:]:  # the same link over http/https
+                        add(key, source, bit, contained=True)
+        if bit == UNTRUSTED and _GROUPED_DIGITS.search(base):  # "1.000.000,00": also the million
+            for key in other_readings(base):
+                add(key, source, bit)
         for word in tokens(base):
             add(word, source, bit)
+            if "." in word and ":" not in word:  # a link written without its scheme: evil.example/drop
+                for key in url_keys(word):
+                    add(key, source, bit, contained=len(key) >= MIN_CONTAINED)
         return True
 
     # -- the current session ---------------------------------------------------------------------
     @contextmanager
     def active(self) -> Iterator[Session]:
         """Make this the current session for the code inside the ``with`` block (this context only)."""
+        enclosing = _CURRENT.get()
         token = _CURRENT.set(self)
         try:
             yield self
         finally:
             _CURRENT.reset(token)
+            if enclosing is not None:
+                enclosing.take_marks(self)

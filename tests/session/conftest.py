@@ -73,13 +73,16 @@ def engine(policy_dir: Callable[..., Path], tmp_path: Path) -> PolicyEngine:
 
 
 class Tools:
-    """Tools whose outputs the tests script: each returns what the test put in ``outputs``."""
+    """Tools whose outputs the tests script: each returns what the test put in ``outputs`` (or raises it)."""
 
     def __init__(self) -> None:
         self.outputs: dict[str, Any] = {}
 
     def get(self, name: str) -> Any:
-        return self.outputs.get(name, "")
+        value = self.outputs.get(name, "")
+        if isinstance(value, BaseException):  # a tool that fails
+            raise value
+        return value
 
 
 @pytest.fixture

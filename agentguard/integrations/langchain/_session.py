@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from agentguard.guard import Guard
 from agentguard.integrations.langchain._tools import FRAMEWORK
 
-__all__ = ["user_text", "with_session"]
+__all__ = ["earlier_text", "user_text", "with_session"]
 
 
 def user_text(run_input: Any) -> str | None:
@@ -39,6 +39,31 @@ def user_text(run_input: Any) -> str | None:
     return None
 
 
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(c.get("text")) if isinstance(c, Mapping) else str(c) for c in content if c)
+    return str(content) if content else ""
+
+
+def earlier_text(run_input: Any) -> list[str]:
+    """What a run's input holds besides the user's words and the system prompt: earlier tool results
+    and model replies of a continued conversation (the model has read them; a third party may have
+    written them)."""
+    if isinstance(run_input, Mapping):
+        run_input = run_input.get("messages")
+    if not isinstance(run_input, list):
+        return []
+    texts: list[str] = []
+    for m in run_input:
+        if isinstance(m, BaseMessage) and not isinstance(m, HumanMessage | SystemMessage):
+            texts.append(_text_of(m.content))
+        elif isinstance(m, tuple) and len(m) == 2 and m[0] not in ("human", "user", "system"):
+            texts.append(_text_of(m[1]))
+    return [t for t in texts if t]
+
+
 def with_session(
     guard: Guard,
     runnable: Runnable[Any, Any],
@@ -54,11 +79,17 @@ def with_session(
     """
 
     def run(run_input: Any, config: RunnableConfig) -> Any:
-        with guard.session(user_request=user_request(run_input), vouched=vouched, framework=FRAMEWORK):
+        with guard.session(
+            user_request=user_request(run_input), vouched=vouched, framework=FRAMEWORK
+        ) as session:
+            session.read_earlier(earlier_text(run_input))
             return runnable.invoke(run_input, config)
 
     async def arun(run_input: Any, config: RunnableConfig) -> Any:
-        async with guard.session(user_request=user_request(run_input), vouched=vouched, framework=FRAMEWORK):
+        async with guard.session(
+            user_request=user_request(run_input), vouched=vouched, framework=FRAMEWORK
+        ) as session:
+            session.read_earlier(earlier_text(run_input))
             return await runnable.ainvoke(run_input, config)
 
     return RunnableLambda(run, afunc=arun, name=f"guard_session({runnable.get_name()})")
