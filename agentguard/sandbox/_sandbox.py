@@ -147,12 +147,13 @@ class Sandbox:
         self._images_lock = threading.Lock()
         self._closed = False
         self.reaped: list[ManagedContainer] = reap(self.api) if reap_orphans else []
-        self._remover = Remover(lambda cid: remove(self.api, cid))
+        self._remover = Remover(lambda cid: remove(self.api, cid), self._own_container_ids)
         self._pool = WarmPool(
             self._spawn_pooled,
-            self._remover.submit,
+            self._remover.discard,
             size=self.settings.pool_size,
             max_idle_s=self.settings.pool_max_idle_s,
+            fillers=self.settings.pool_fillers,
         )
         self._prewarm()
         atexit.register(self.close)
@@ -366,6 +367,13 @@ class Sandbox:
         )
         return spawn(self.api, config, key)
 
+    def _own_container_ids(self) -> list[str]:
+        """Ids of every container this process started that the engine still has (one API call)."""
+        owner = current_owner()
+        labels = [f"{k}={v}" for k, v in owner.labels().items()]
+        rows = self.api.containers(all=True, quiet=True, filters={"label": [f"{MANAGED}=true", *labels]})
+        return [row["Id"] for row in rows]
+
     def _spawn_pooled(self, key: PoolKey) -> Live:
         return self._spawn(key, None, pooled=True)
 
@@ -374,7 +382,7 @@ class Sandbox:
         try:
             remove(self.api, live.id)
         except Exception:  # noqa: BLE001 - the engine hiccuped: retry in the background, reap catches the rest
-            self._remover.submit(live)
+            self._remover.discard(live)
 
     def _result(
         self, live: Live, ex: Exchange, key: PoolKey, call_id: str | None, warm: bool
@@ -388,7 +396,9 @@ class Sandbox:
             if reason is EndReason.TIMEOUT:
                 self._kill_now(live)  # a run that overstayed is gone before the caller hears of it
             else:
-                self._remover.submit(live)  # the runner ended everything: remove off the hot path
+                # The runner ended everything and exits; the engine removes the container (auto-remove)
+                # and the remover only confirms it, in one listing for many containers.
+                self._remover.submit(live)
         else:
             if ex.timed_out:
                 reason = EndReason.TIMEOUT
