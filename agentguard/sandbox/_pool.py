@@ -49,7 +49,9 @@ class Remover:
         self._watched: dict[str, float] = {}  # container id -> when to force-remove it if still there
         self._cond = threading.Condition()
         self._closed = False
-        self._watcher = threading.Thread(target=self._watch_loop, name="agentguard-sandbox-watch", daemon=True)
+        self._watcher = threading.Thread(
+            target=self._watch_loop, name="agentguard-sandbox-watch", daemon=True
+        )
         self._watcher.start()
 
     def submit(self, live: Live) -> None:
