@@ -94,14 +94,18 @@ class Remover:
             self._cond.notify_all()
 
     def _watch_loop(self) -> None:
+        listed = 0.0
         while True:
             with self._cond:
                 while not self._watched and not self._closed:
                     self._cond.wait()
                 if not self._watched:
                     return
-                # Poll interval (not synchronisation): let more containers finish before one listing.
-                self._cond.wait(self._interval_s)
+                # A poll interval, not synchronisation: at most one listing per interval, however
+                # many containers finish in it.
+                while (left := listed + self._interval_s - time.monotonic()) > 0 and not self._closed:
+                    self._cond.wait(left)
+            listed = time.monotonic()
             try:
                 present = set(self._present())
             except Exception as exc:  # noqa: BLE001 - the engine hiccuped: try again next round
@@ -153,7 +157,10 @@ class WarmPool:
 
     ``fillers`` threads start containers in parallel (the engine's throughput peaks at a few
     concurrent starts; one filler per caller would overload it). The target per key is ``size``
-    plus the callers waiting, so the pool follows demand. ``take`` hands a caller the next warm
+    plus the callers waiting, so the pool follows demand. A taken container holds its place until
+    ``release`` (its execution ended) or for ``hold_s``, whichever comes first: the refill does not
+    compete for the CPU with the short execution it replaces, and a long one does not leave the
+    pool short. ``take`` hands a caller the next warm
     container, waiting for one the fillers are starting; it returns None (the caller starts its own,
     a cold start) when the pool is off, filling fails (so the caller sees the error) or is closed.
     A container leaves the pool once: ``take`` pops it under the lock.
@@ -167,14 +174,17 @@ class WarmPool:
         size: int,
         max_idle_s: float,
         fillers: int = 4,
+        hold_s: float = 1.0,
     ) -> None:
         self._spawn = spawn
         self._discard = discard
         self._size = size
         self._max_idle_s = max_idle_s
+        self._hold_s = hold_s
         self._idle: dict[PoolKey, deque[Live]] = {}
         self._pending: dict[PoolKey, int] = {}
         self._waiting: dict[PoolKey, int] = {}
+        self._held: dict[PoolKey, list[float]] = {}  # when each taken container's hold ends
         self._cond = threading.Condition()
         self._closed = False
         self._backoff_until = 0.0
@@ -194,6 +204,7 @@ class WarmPool:
     def _track(self, key: PoolKey) -> deque[Live]:
         self._pending.setdefault(key, 0)
         self._waiting.setdefault(key, 0)
+        self._held.setdefault(key, [])
         return self._idle.setdefault(key, deque())
 
     def want(self, key: PoolKey) -> None:
@@ -230,10 +241,20 @@ class WarmPool:
                     self._cond.wait(deadline - now)
             finally:
                 self._waiting[key] -= 1
+                if found is not None:
+                    self._held[key].append(time.monotonic() + self._hold_s)
                 self._cond.notify_all()
         for live in stale:
             self._discard(live)
         return found
+
+    def release(self, key: PoolKey) -> None:
+        """The execution in a container ``take`` returned for ``key`` has ended: refill its place."""
+        with self._cond:
+            held = self._held.get(key)
+            if held:
+                held.remove(min(held))
+            self._cond.notify_all()
 
     def ready(self, key: PoolKey) -> int:
         with self._cond:
@@ -251,11 +272,18 @@ class WarmPool:
                 self._cond.wait(remaining)
             return True
 
-    def _next_key(self) -> PoolKey | None:
+    def _next_key(self, now: float) -> tuple[PoolKey | None, float | None]:
+        """A key to start a container for, else how long until a hold ends (None: no hold)."""
+        until: float | None = None
         for key, queue in self._idle.items():
-            if len(queue) + self._pending[key] < self._size + self._waiting[key]:
-                return key
-        return None
+            held = [end for end in self._held[key] if end > now]
+            self._held[key] = held
+            if len(queue) + self._pending[key] + len(held) < self._size + self._waiting[key]:
+                return key, None
+            if held:
+                soonest = min(held) - now
+                until = soonest if until is None else min(until, soonest)
+        return None, until
 
     def _fill_loop(self) -> None:
         while True:
@@ -263,11 +291,13 @@ class WarmPool:
                 while True:
                     if self._closed:
                         return
-                    wait = self._backoff_until - time.monotonic()
-                    key = self._next_key() if wait <= 0 else None
-                    if key is not None:
-                        break
-                    self._cond.wait(wait if wait > 0 else None)
+                    now = time.monotonic()
+                    wait: float | None = self._backoff_until - now
+                    if wait is not None and wait <= 0:
+                        key, wait = self._next_key(now)
+                        if key is not None:
+                            break
+                    self._cond.wait(wait)
                 self._pending[key] += 1
             live: Live | None = None
             try:

@@ -205,7 +205,17 @@ class Sandbox:
             payload,
         )
         live = self._pool.take(key)
-        warm = live is not None
+        warm = taken = live is not None
+        try:
+            return self._run_in(live, key, request, call_id, warm)
+        finally:
+            if taken:
+                self._pool.release(key)  # its place in the pool is refilled now, not during the run
+
+    def _run_in(
+        self, live: Live | None, key: PoolKey, request: bytes, call_id: str | None, warm: bool
+    ) -> SandboxResult:
+        prof = key.profile
         if live is None:
             live = self._spawn(key, call_id)
         wait_s = prof.timeout_s + REPORT_GRACE_S

@@ -41,3 +41,10 @@ def test_benchmark_quick(images: Any, tmp_path: Path) -> None:
     assert latency["warm_pool"]["p50"] < latency["cold_start"]["p50"]
     assert set(result["throughput_per_s"]) == {"1", "4", "16"}
     assert all(rate > 0 for rate in result["throughput_per_s"].values())
+    assert result["engine_limit_per_s"] > 0
+    limit = result["engine_limit_per_s"]
+    shares = result["throughput_over_engine_limit"]
+    assert shares == {c: round(r / limit, 2) for c, r in result["throughput_per_s"].items()}
+    phases = result["breakdown_ms"]
+    assert list(phases) == ["create", "inspect", "attach", "start", "runner_ready", "exchange", "removed"]
+    assert all(stats["p50"] > 0 for stats in phases.values())
