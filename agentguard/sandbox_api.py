@@ -103,10 +103,10 @@ class SandboxSettings(FrozenModel):
         default=LANGUAGES, description="Languages whose default-profile pool is filled at start."
     )
     pool_fillers: int = Field(
-        default=4,
+        default=6,
         ge=1,
         le=32,
-        description="Containers started in parallel to refill the pool (the engine's throughput peaks at a few).",
+        description="Containers started in parallel to refill the pools (engine rate peaks at a few).",
     )
     pool_max_idle_s: float = Field(
         default=900.0, gt=0, description="A warm container older than this is replaced."

@@ -14,9 +14,11 @@ Throughput: executions per second with 1, 4 and 16 concurrent callers sharing on
 the first call until every used container is gone (pool refills and removals included, since they
 are real costs), next to ``engine_limit_per_s``: the highest rate at which this engine itself
 creates, starts, waits for and removes containers with the same hardening and image (Docker SDK,
-command ``true``, at 1 to 16 concurrent loops; measured before and after the throughput runs, the
-higher figure kept). That is the physical limit for single-use containers. ``breakdown_ms``: where
-one execution's time goes, phase by phase, with the engine otherwise idle. Results go to
+command ``true``; a sweep of 1 to 16 concurrent loops, explicit removal and auto-remove). That is
+the physical limit for single-use containers. Each throughput run is bracketed by two runs of the
+engine's best way and concurrency; ``throughput_over_engine_limit`` divides by the higher bracket,
+so a change of the machine's load between the runs does not masquerade as a ratio.
+``breakdown_ms``: where one execution's time goes, phase by phase, one at a time. Results go to
 benchmarks/results/sandbox.json; ``run(quick)`` returns the same dict.
 """
 
@@ -204,24 +206,28 @@ def _hardened_config(api: Any, image: str, command: list[str], *, auto_remove: b
     return {**config, "command": command, "stdin_open": False, "detach": True, "host_config": host_config}
 
 
-def _engine_limit(
-    api: Any, image: str, levels: tuple[int, ...], per_level: int
-) -> dict[str, dict[str, float]]:
-    """Containers/s this engine creates, starts, waits for and removes, by concurrent loops.
+class _Engine:
+    """Containers/s this engine creates, starts, waits for and removes (hardened, running ``true``).
 
     Two ways, since either may be the faster on an engine: ``explicit_remove`` (create, start, wait,
-    remove) and ``auto_remove`` (the engine removes the container when it exits; the level ends when
-    all are gone, confirmed by listing them).
+    remove) and ``auto_remove`` (the engine removes the container when it exits; a run ends when all
+    are gone, confirmed by listing them).
     """
-    configs = {
-        "explicit_remove": _hardened_config(api, image, ["true"], auto_remove=False),
-        "auto_remove": _hardened_config(api, image, ["true"], auto_remove=True),
-    }
-    ids: set[str] = set()
 
-    def lifecycle(way: str) -> None:
-        cid = api.create_container(**configs[way])["Id"]
-        ids.add(cid)
+    WAYS = ("explicit_remove", "auto_remove")
+
+    def __init__(self, api: Any, image: str) -> None:
+        self.api = api
+        self.configs = {
+            "explicit_remove": _hardened_config(api, image, ["true"], auto_remove=False),
+            "auto_remove": _hardened_config(api, image, ["true"], auto_remove=True),
+        }
+        self.ids: set[str] = set()
+
+    def _lifecycle(self, way: str) -> None:
+        api = self.api
+        cid = api.create_container(**self.configs[way])["Id"]
+        self.ids.add(cid)
         if way == "auto_remove":
             api.start(cid)
             with contextlib.suppress(NotFound):  # already exited and removed
@@ -233,25 +239,28 @@ def _engine_limit(
         finally:
             api.remove_container(cid, force=True)
 
-    def gone() -> bool:
-        labels = [f"{k}={v}" for k, v in configs["auto_remove"]["labels"].items()]
-        present = {row["Id"] for row in api.containers(all=True, quiet=True, filters={"label": labels})}
-        return not present & ids
+    def _gone(self) -> bool:
+        labels = [f"{k}={v}" for k, v in self.configs["auto_remove"]["labels"].items()]
+        rows = self.api.containers(all=True, quiet=True, filters={"label": labels})
+        return not {row["Id"] for row in rows} & self.ids
 
-    rates: dict[str, dict[str, float]] = {way: {} for way in configs}
-    for way in configs:
-        for level in levels:
-            n = max(per_level, 2 * level)
-            ids.clear()
-            start = time.perf_counter()
-            with ThreadPoolExecutor(level) as pool:
-                list(pool.map(lifecycle, [way] * n))
-            deadline = time.monotonic() + 60
-            while not gone():
-                _check(time.monotonic() < deadline, "engine did not remove its containers")
-                time.sleep(0.01)  # polling the engine for the removals it does by itself
-            rates[way][str(level)] = round(n / (time.perf_counter() - start), 2)
-    return rates
+    def rate(self, way: str, level: int, n: int) -> float:
+        self.ids.clear()
+        start = time.perf_counter()
+        with ThreadPoolExecutor(level) as pool:
+            list(pool.map(self._lifecycle, [way] * n))
+        deadline = time.monotonic() + 60
+        while not self._gone():
+            _check(time.monotonic() < deadline, "engine did not remove its containers")
+            time.sleep(0.01)  # polling the engine for the removals it does by itself
+        return round(n / (time.perf_counter() - start), 2)
+
+    def sweep(self, levels: tuple[int, ...], per_level: int) -> dict[str, dict[str, float]]:
+        """Both ways at each number of concurrent loops."""
+        return {
+            way: {str(level): self.rate(way, level, max(per_level, 2 * level)) for level in levels}
+            for way in self.WAYS
+        }
 
 
 def _breakdown(api: Any, image: str, n: int) -> dict[str, dict[str, float]]:
@@ -324,12 +333,23 @@ def run(quick: bool = False, *, results_path: Path | None = RESULTS) -> dict[str
         latency["docker_run_cli"] = _docker_run_cli(image, n_slow)
     latency.update(_docker_exec(api, image, n_slow))
     breakdown = _breakdown(api, image, n_break)
-    engine_before = _engine_limit(api, image, levels, per_level)
-    runs = {str(c): _throughput(c, total) for c in (1, 4, 16)}
-    engine_after = engine_before if quick else _engine_limit(api, image, levels, per_level)
-    limit = max(r for rates in (engine_before, engine_after) for way in rates.values() for r in way.values())
+    # The engine's limit is found by a sweep; then each throughput run is bracketed by two runs of
+    # the engine's best way and concurrency (the machine's load moves; ratios stay comparable).
+    engine = _Engine(api, image)
+    sweep = engine.sweep(levels, per_level)
+    best_way, best_level = max(
+        ((way, level) for way in sweep for level in sweep[way]), key=lambda wl: sweep[wl[0]][wl[1]]
+    )
+    bracket = [engine.rate(best_way, int(best_level), per_level * 2)]
+    runs = {}
+    for c in (1, 4, 16):
+        runs[str(c)] = _throughput(c, total)
+        bracket.append(engine.rate(best_way, int(best_level), per_level * 2))
+    limit = max(max(bracket), *(r for way in sweep.values() for r in way.values()))
     throughput = {c: r["per_s"] for c, r in runs.items()}
-    share = {c: round(rate / limit, 2) for c, rate in throughput.items()}
+    share = {
+        c: round(throughput[c] / max(bracket[i], bracket[i + 1]), 2) for i, c in enumerate(throughput)
+    }
     version = api.version()
     result: dict[str, Any] = {
         "benchmark": "sandbox",
@@ -347,7 +367,9 @@ def run(quick: bool = False, *, results_path: Path | None = RESULTS) -> dict[str
         "throughput_per_s": throughput,
         "throughput_warm_share": {c: r["warm_share"] for c, r in runs.items()},
         "engine_limit_per_s": limit,
-        "engine_by_concurrency_per_s": {"before": engine_before, "after": engine_after},
+        "engine_sweep_per_s": sweep,
+        "engine_best": {"way": best_way, "concurrency": int(best_level)},
+        "engine_brackets_per_s": bracket,
         "throughput_over_engine_limit": share,
         "target": {
             "warm_pool_p50_ms": TARGET_WARM_P50_MS,

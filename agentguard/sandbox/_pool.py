@@ -173,7 +173,7 @@ class WarmPool:
         *,
         size: int,
         max_idle_s: float,
-        fillers: int = 4,
+        fillers: int = 6,
         hold_s: float = 1.0,
     ) -> None:
         self._spawn = spawn
