@@ -347,9 +347,7 @@ def run(quick: bool = False, *, results_path: Path | None = RESULTS) -> dict[str
         bracket.append(engine.rate(best_way, int(best_level), per_level * 2))
     limit = max(max(bracket), *(r for way in sweep.values() for r in way.values()))
     throughput = {c: r["per_s"] for c, r in runs.items()}
-    share = {
-        c: round(throughput[c] / max(bracket[i], bracket[i + 1]), 2) for i, c in enumerate(throughput)
-    }
+    share = {c: round(throughput[c] / max(bracket[i], bracket[i + 1]), 2) for i, c in enumerate(throughput)}
     version = api.version()
     result: dict[str, Any] = {
         "benchmark": "sandbox",
@@ -404,7 +402,8 @@ def main() -> None:
     limit = result["engine_limit_per_s"]
     for c, rate in result["throughput_per_s"].items():
         share = result["throughput_over_engine_limit"][c]
-        print(f"throughput, {c:>2} concurrent callers: {rate:.1f} executions/s ({share:.0%} of {limit:g})")
+        print(f"throughput, {c:>2} concurrent callers: {rate:.1f} executions/s ({share:.0%} of the engine's)")
+    print(f"engine limit: {limit:g} containers/s ({result['engine_best']})")
     target = result["target"]
     print(
         f"targets: warm p50 <= {TARGET_WARM_P50_MS:g} ms {'met' if target['warm_met'] else 'NOT met'}; "
