@@ -403,8 +403,10 @@ class Sandbox:
         error: str | None = ex.failure or p.malformed or report.get("error")
         if p.report is not None and not ex.over_cap:
             reason = _REASONS.get(str(report.get("reason")), EndReason.ERROR)
-            if reason is EndReason.TIMEOUT:
-                self._kill_now(live)  # a run that overstayed is gone before the caller hears of it
+            if reason is EndReason.TIMEOUT or p.malformed:
+                # A run that overstayed, or a report the host could not read (the runner's state is
+                # unknown): gone before the caller hears of it.
+                self._kill_now(live)
             else:
                 # The runner ended everything and exits; the engine removes the container (auto-remove)
                 # and the remover only confirms it, in one listing for many containers.
