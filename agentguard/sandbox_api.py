@@ -103,10 +103,10 @@ class SandboxSettings(FrozenModel):
         default=LANGUAGES, description="Languages whose default-profile pool is filled at start."
     )
     pool_fillers: int = Field(
-        default=6,
+        default=12,
         ge=1,
         le=32,
-        description="Containers started in parallel to refill the pools (engine rate peaks at a few).",
+        description="Containers started at once to refill the pools (a filler also waits for its runner).",
     )
     pool_max_idle_s: float = Field(
         default=900.0, gt=0, description="A warm container older than this is replaced."

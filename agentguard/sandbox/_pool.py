@@ -155,8 +155,8 @@ class Remover:
 class WarmPool:
     """Per (language, profile) a queue of started containers, each used for exactly one execution.
 
-    ``fillers`` threads start containers in parallel (the engine's throughput peaks at a few
-    concurrent starts; one filler per caller would overload it). The target per key is ``size``
+    ``fillers`` threads start containers in parallel (the engine's rate of starts rises up to 8-16
+    concurrent ones, and each filler also waits for its runner to be ready). The target per key is ``size``
     plus the callers waiting, so the pool follows demand. A taken container holds its place until
     ``release`` (its execution ended) or for ``hold_s``, whichever comes first: the refill does not
     compete for the CPU with the short execution it replaces, and a long one does not leave the
@@ -173,7 +173,7 @@ class WarmPool:
         *,
         size: int,
         max_idle_s: float,
-        fillers: int = 6,
+        fillers: int = 12,
         hold_s: float = 1.0,
     ) -> None:
         self._spawn = spawn
