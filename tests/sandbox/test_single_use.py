@@ -4,14 +4,15 @@ containers, no container ever runs two executions, and every finished one is rem
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from agentguard.sandbox import Sandbox, SandboxSettings, check_hardening
+from agentguard.sandbox import Sandbox, SandboxProfile, SandboxSettings, check_hardening
 
-from .conftest import containers_of
+from .conftest import containers_of, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -61,3 +62,33 @@ def test_callers_beyond_the_pool_are_served_warm_and_the_pool_refills(
         assert sb.drain(60)
         # Back to its size: the extra containers started for waiting callers were all used.
         assert len(containers_of(sb.api, os.getpid())) == 1
+
+
+def test_a_long_run_does_not_leave_the_pool_short(images: Any, docker_client: Any) -> None:
+    # A taken container holds its pool place only briefly: during a long run the pool refills.
+    settings = SandboxSettings(
+        pool_size=1,
+        pool_languages=("shell",),
+        profiles={"long": SandboxProfile(timeout_s=60)},
+        default_profile="long",
+    )
+    with Sandbox(settings, client=docker_client, reap_orphans=False) as sb:
+        assert sb.wait_warm("shell", timeout_s=120)
+        box: dict[str, Any] = {}
+        started = threading.Event()
+
+        def long_run() -> None:
+            started.set()
+            box["r"] = sb.run("shell", "sleep 20; echo done")
+
+        thread = threading.Thread(target=long_run)
+        thread.start()
+        try:
+            started.wait(10)
+            wait_until(lambda: sb.warm_count("shell") == 0, 30, "the warm container to be taken")
+            assert sb.wait_warm("shell", timeout_s=15)
+            assert thread.is_alive()  # refilled while the run still runs
+        finally:
+            thread.join(60)
+        assert box["r"].stdout == "done\n"
+        assert box["r"].warm
