@@ -118,11 +118,12 @@ class Remover:
                     if present is not None and cid not in present:
                         del self._watched[cid]
                     elif now >= deadline:
-                        del self._watched[cid]
                         overdue.append(cid)
                 self._cond.notify_all()
             for cid in overdue:
-                self._force(cid)
+                self._force(cid)  # registered as removing before it stops being watched: drain sees it
+                with self._cond:
+                    del self._watched[cid]
 
     def pending(self) -> int:
         with self._cond:
