@@ -111,6 +111,12 @@ class SandboxSettings(FrozenModel):
     pool_languages: tuple[Language, ...] = Field(
         default=LANGUAGES, description="Languages whose default-profile pool is filled at start."
     )
+    pool_fillers: int = Field(
+        default=12,
+        ge=1,
+        le=32,
+        description="Containers started at once to refill the pools (a filler also waits for its runner).",
+    )
     pool_max_idle_s: float = Field(
         default=900.0, gt=0, description="A warm container older than this is replaced."
     )

@@ -485,8 +485,16 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             *notes,
             "",
-            "Throughput (executions/s by concurrent callers): "
-            + ", ".join(f"{c}: {_fmt(v)}" for c, v in s["throughput_per_s"].items()),
+            "Throughput (executions/s by concurrent callers, fresh container each, removal included): "
+            + ", ".join(
+                f"{c}: {_fmt(v)} ({_fmt(100 * s['throughput_over_engine_limit'][c])}% of the engine limit)"
+                for c, v in s["throughput_per_s"].items()
+            )
+            + f"; engine limit (create, start, wait, remove of a hardened container running `true`): "
+            f"{_fmt(s['engine_limit_per_s'])}/s",
+            "",
+            "Where one execution's time goes (p50 ms, one at a time): "
+            + ", ".join(f"{k} {_fmt(v)}" for k, v in s["breakdown_ms"].items()),
             "",
             "Ratios to agentguard's warm-pool p50: "
             + ", ".join(f"{k.replace('_p50_over_warm', '')} {_fmt(v, 2)}x" for k, v in s["ratios"].items()),

@@ -133,7 +133,11 @@ def _sandbox(s: Sizes) -> dict[str, Any]:
         "cold_p50_ms": latency["cold_start"]["p50"],
         "docker_run_p50_ms": latency.get("docker_run_cli", {}).get("p50"),
         "docker_exec_p50_ms": latency.get("docker_exec_sdk", {}).get("p50"),
+        "warm_p99_ms": latency["warm_pool"]["p99"],
         "throughput_per_s": ours["throughput_per_s"],
+        "engine_limit_per_s": ours["engine_limit_per_s"],
+        "throughput_over_engine_limit": ours["throughput_over_engine_limit"],
+        "breakdown_ms": {phase: v["p50"] for phase, v in ours["breakdown_ms"].items()},
     }
     ratios: dict[str, float | None] = {}
     for name in ("docker_run_cli", "cold_start", "docker_exec_sdk", "docker_exec_cli"):

@@ -30,7 +30,17 @@ from agentguard.sandbox._network import policy_command, policy_environment, poli
 from agentguard.sandbox._protocol import ResponseParser
 from agentguard.sandbox_api import EgressEndpoint, EgressGate, Language, SandboxProfile
 
-__all__ = ["Exchange", "Live", "PoolKey", "container_config", "open_egress", "spawn"]
+__all__ = [
+    "Exchange",
+    "Live",
+    "PoolKey",
+    "await_ready",
+    "container_config",
+    "exchange",
+    "open_egress",
+    "remove",
+    "spawn",
+]
 
 RUNNER = ["python3", "-I", "-B", "/opt/agentguard/runner.py"]
 WORKSPACE_TARGET = "/workspace"
@@ -201,7 +211,7 @@ def spawn(api: Any, config: dict[str, Any], key: PoolKey, *, ready_timeout_s: fl
         api.start(cid)
         raw = getattr(handle, "_sock", handle)
         live = Live(id=cid, key=key, sock=raw, handle=handle, parser=ResponseParser(key.profile.output_bytes))
-        _await_ready(live, ready_timeout_s)
+        await_ready(live, ready_timeout_s)
     except BaseException as exc:
         with contextlib.suppress(OSError, AttributeError):
             handle.close()
@@ -221,7 +231,7 @@ def _verify(api: Any, cid: str, key: PoolKey) -> None:
         raise SandboxError(f"sandbox container failed the hardening check: {detail}", container=cid)
 
 
-def _await_ready(live: Live, timeout_s: float) -> None:
+def await_ready(live: Live, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not live.parser.ready:
         remaining = deadline - time.monotonic()

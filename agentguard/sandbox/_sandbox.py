@@ -38,6 +38,7 @@ from agentguard.sandbox._engine import (
     connect,
     image_name,
     owner_alive,
+    owner_labels,
 )
 from agentguard.sandbox._images import ImageStatus, Progress, build_images
 from agentguard.sandbox._pool import Remover, WarmPool
@@ -151,12 +152,13 @@ class Sandbox:
         self._images_lock = threading.Lock()
         self._closed = False
         self.reaped: list[ManagedContainer] = reap(self.api) if reap_orphans else []
-        self._remover = Remover(lambda cid: remove(self.api, cid))
+        self._remover = Remover(lambda cid: remove(self.api, cid), self._own_container_ids)
         self._pool = WarmPool(
             self._spawn_pooled,
-            self._remover.submit,
+            self._remover.discard,
             size=self.settings.pool_size,
             max_idle_s=self.settings.pool_max_idle_s,
+            fillers=self.settings.pool_fillers,
         )
         self._prewarm()
         atexit.register(self.close)
@@ -215,7 +217,23 @@ class Sandbox:
             payload,
         )
         live = self._pool.take(key)
-        warm = live is not None
+        warm = taken = live is not None
+        try:
+            return self._run_in(live, key, request, call_id, warm, egress_owner)
+        finally:
+            if taken:
+                self._pool.release(key)  # its place in the pool is refilled now, not during the run
+
+    def _run_in(
+        self,
+        live: Live | None,
+        key: PoolKey,
+        request: bytes,
+        call_id: str | None,
+        warm: bool,
+        egress_owner: object | None,
+    ) -> SandboxResult:
+        prof = key.profile
         if live is None:
             live = self._spawn(key, call_id)
         wait_s = prof.timeout_s + REPORT_GRACE_S
@@ -395,6 +413,13 @@ class Sandbox:
         live.egress = endpoint
         return live
 
+    def _own_container_ids(self) -> list[str]:
+        """Ids of every container this process started that the engine still has (one API call)."""
+        owner = current_owner()
+        labels = [f"{k}={v}" for k, v in owner_labels(owner).items() if v]
+        rows = self.api.containers(all=True, quiet=True, filters={"label": [f"{MANAGED}=true", *labels]})
+        return [row["Id"] for row in rows]
+
     def _spawn_pooled(self, key: PoolKey) -> Live:
         return self._spawn(key, None, pooled=True)
 
@@ -403,7 +428,7 @@ class Sandbox:
         try:
             remove(self.api, live.id)
         except Exception:  # noqa: BLE001 - the engine hiccuped: retry in the background, reap catches the rest
-            self._remover.submit(live)
+            self._remover.discard(live)
 
     def _result(
         self, live: Live, ex: Exchange, key: PoolKey, call_id: str | None, warm: bool
@@ -414,10 +439,14 @@ class Sandbox:
         error: str | None = ex.failure or p.malformed or report.get("error")
         if p.report is not None and not ex.over_cap:
             reason = _REASONS.get(str(report.get("reason")), EndReason.ERROR)
-            if reason is EndReason.TIMEOUT:
-                self._kill_now(live)  # a run that overstayed is gone before the caller hears of it
+            if reason is EndReason.TIMEOUT or p.malformed:
+                # A run that overstayed, or a report the host could not read (the runner's state is
+                # unknown): gone before the caller hears of it.
+                self._kill_now(live)
             else:
-                self._remover.submit(live)  # the runner ended everything: remove off the hot path
+                # The runner ended everything and exits; the engine removes the container (auto-remove)
+                # and the remover only confirms it, in one listing for many containers.
+                self._remover.submit(live)
         else:
             if ex.timed_out:
                 reason = EndReason.TIMEOUT

@@ -132,6 +132,8 @@ def test_sandbox_section_with_peers(tmp_path: Path) -> None:
     assert s.get("status") is None, s
     assert s["warm_p50_ms"] > 0
     assert s["docker_run_p50_ms"] > 0
+    assert s["engine_limit_per_s"] > 0
+    assert set(s["throughput_per_s"]) == set(s["throughput_over_engine_limit"]) == {"1", "4", "16"}
     for peer in ("llm_sandbox", "autogen_docker"):
         entry = s["peers"][peer]
         assert entry["status"] in ("ok", "unavailable"), entry

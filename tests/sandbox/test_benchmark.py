@@ -41,3 +41,14 @@ def test_benchmark_quick(images: Any, tmp_path: Path) -> None:
     assert latency["warm_pool"]["p50"] < latency["cold_start"]["p50"]
     assert set(result["throughput_per_s"]) == {"1", "4", "16"}
     assert all(rate > 0 for rate in result["throughput_per_s"].values())
+    assert result["engine_limit_per_s"] > 0
+    limit = result["engine_limit_per_s"]
+    brackets = result["engine_brackets_per_s"]
+    assert len(brackets) == 4
+    assert all(0 < rate <= limit for rate in brackets)
+    shares = result["throughput_over_engine_limit"]
+    assert set(shares) == {"1", "4", "16"}
+    assert all(share > 0 for share in shares.values())
+    phases = result["breakdown_ms"]
+    assert list(phases) == ["create", "inspect", "attach", "start", "runner_ready", "exchange", "removed"]
+    assert all(stats["p50"] > 0 for stats in phases.values())

@@ -224,8 +224,8 @@ def test_warm_pool_serves_single_use_containers(images: Any, docker_client: Any)
             results = list(pool.map(lambda i: sb.run("python", f"print({i}*2)"), range(8)))
         assert [r.stdout for r in results] == [f"{i * 2}\n" for i in range(8)]
         assert len({r.container_id for r in results}) == 8
-        assert any(r.warm for r in results)
-        assert any(not r.warm for r in results)
+        # Callers beyond the pool wait for the containers the fillers are starting (no cold start).
+        assert all(r.warm for r in results)
         assert sb.wait_warm("python", timeout_s=60)  # refilled in the background
         assert sb.drain(30)
         warm_ids = {c["Id"] for c in containers_of(sb.api, os.getpid())}
