@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from agentguard.audit._log import AuditLog
 from agentguard.pipeline import AuditSink
 from agentguard.settings import Settings
 
-__all__ = ["open_audit"]
+__all__ = ["database_witness", "open_audit"]
+
+
+def database_witness(settings: Settings) -> Path:
+    """This host's witness of the database chain (the last row it appended), beside the file log."""
+    return settings.audit_path.with_name("audit-db.witness")
 
 
 def open_audit(settings: Settings) -> AuditSink:
@@ -28,6 +35,7 @@ def open_audit(settings: Settings) -> AuditSink:
             local=local,
             durability=settings.audit.durability,
             batch_size=settings.audit.batch_size,
+            witness=database_witness(settings),
         )
     except BaseException:
         if local is not None:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import orjson
@@ -68,8 +70,11 @@ class PostgresAuditLog:
         local: AuditSink | None = None,
         durability: Durability = Durability.FSYNC,
         batch_size: int = 64,
+        witness: Path | None = None,
     ) -> None:
         self._own_db = database is None
+        self.witness = witness
+        self._witness_warned = False
         try:
             self.db = database if database is not None else Database(url or "", max_size=2)
         except DatabaseError as exc:
@@ -162,6 +167,13 @@ class PostgresAuditLog:
                 raise AuditError(f"{self.label}: cannot append {len(batch)} record(s): {exc}") from exc
             raise
         self._pending = []
+        if self.witness is not None:
+            try:
+                write_witness(self.witness, seq - 1, prev)
+            except AuditError as exc:  # the records are stored; only the truncation check is weaker
+                if not self._witness_warned:
+                    self._witness_warned = True
+                    print(f"agentguard: warning: {exc}", file=sys.stderr)
 
     def flush(self) -> None:
         if isinstance(self.local, _Flushable):
@@ -244,6 +256,39 @@ def follow_database(db: Database, *, stop: threading.Event | None = None) -> Ite
         listener.stop()
 
 
+def write_witness(path: Path, seq: int, digest: str) -> None:
+    """Remember, on this host, the last row this host appended (``seq``, hash).
+
+    The database's append-only rules stop the writer roles, not a superuser: rows deleted off the
+    end leave an intact shorter chain. A witness kept outside the database is what notices that, as
+    the checkpoint does for the file log. Not fsynced: an older witness only checks less.
+    """
+    try:
+        known = read_witness(path)
+        if known is not None and known[0] >= seq:
+            return  # another writer on this host got further
+        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        tmp.write_bytes(orjson.dumps({"seq": seq, "hash": digest}))
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise AuditError(f"cannot write the audit witness {path}: {exc}", path=str(path)) from exc
+
+
+def read_witness(path: Path) -> tuple[int, str] | None:
+    """(seq, hash) from a witness file; ``None`` when there is none. A malformed one is an error."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise AuditError(f"unreadable audit witness {path}: {exc}", path=str(path)) from exc
+    if not (
+        isinstance(data, dict) and isinstance(data.get("seq"), int) and isinstance(data.get("hash"), str)
+    ):
+        raise AuditError(f"malformed audit witness {path}", path=str(path))
+    return data["seq"], data["hash"]
+
+
 class DatabaseVerifyReport(BaseModel):
     """What ``verify_database`` found: ``ok`` and the first bad row (``seq``, why) if not."""
 
@@ -255,9 +300,12 @@ class DatabaseVerifyReport(BaseModel):
     reason: str | None = None
 
 
-def verify_database(db: Database) -> DatabaseVerifyReport:
+def verify_database(db: Database, *, witness: Path | None = None) -> DatabaseVerifyReport:
     """Check the chain row by row: each line hashes to its stated hash, names the previous record's
-    hash, and the ``seq`` run has no gap (a deleted row) and no edit (a changed line or hash)."""
+    hash, and the ``seq`` run has no gap (a deleted row) and no edit (a changed line or hash).
+    ``witness``: this host's record of the last row it appended, which must still be there with the
+    same hash (rows cut off the end are noticed)."""
+    seen = read_witness(witness) if witness is not None else None
     expected_seq, prev, count = 0, GENESIS, 0
     label = f"{db.label}#audit"
 
@@ -295,5 +343,13 @@ def verify_database(db: Database) -> DatabaseVerifyReport:
                 return bad(seq, f"the record says seq {record.get('seq')!r}")
             if record.get("prev") != prev:
                 return bad(seq, "the record does not link to the one before it")
+            if seen is not None and seq == seen[0] and stated != seen[1]:
+                return bad(seq, f"record {seq} is not the one this host appended (witness {witness})")
             prev, expected_seq, count = stated, expected_seq + 1, count + 1
+    if seen is not None and seen[0] >= expected_seq:
+        return bad(
+            expected_seq,
+            f"records {expected_seq}..{seen[0]} are gone: this host appended up to {seen[0]} "
+            f"(witness {witness}); rows were cut off the end",
+        )
     return DatabaseVerifyReport(source=label, ok=True, records_verified=count, head=prev if count else None)

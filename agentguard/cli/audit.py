@@ -30,6 +30,7 @@ from agentguard.audit import (
     verify,
     verify_database,
 )
+from agentguard.audit._open import database_witness
 from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
 from agentguard.database import Database
 from agentguard.errors import AuditError
@@ -268,7 +269,7 @@ def verify_cmd(app: AppContext, file_arg: Path | None, file: Path | None, as_jso
     with reports_errors():
         database = _database(app, file_arg or file)
         if database is not None:
-            _verify_database(database, as_json)
+            _verify_database(database, as_json, database_witness(app.settings))
         path = _path(app, file_arg or file)
         try:
             report = verify(path)
@@ -291,14 +292,25 @@ def verify_cmd(app: AppContext, file_arg: Path | None, file: Path | None, as_jso
     raise SystemExit(0 if report.ok else 1)
 
 
-def _verify_database(database: Database, as_json: bool) -> None:
-    """``audit verify`` of the database's chain: exit 0 intact, 1 tampered."""
-    report = verify_database(database)
+def _verify_database(database: Database, as_json: bool, witness: Path) -> None:
+    """``audit verify`` of the database's chain: exit 0 intact, 1 tampered. This host's witness (the
+    last row it appended) must still be there: rows cut off the end are noticed."""
+    try:
+        report = verify_database(database, witness=witness)
+    except AuditError as exc:
+        fail(str(exc))
+        return
     if as_json:
         click.echo(orjson.dumps(report.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode())
     elif report.ok:
         head = report.head or "(empty log)"
         click.echo(f"intact: {report.records_verified} records in {report.source}, chain head {head}")
+        if not witness.exists():
+            click.echo(
+                f"note: no witness at {witness} (this host appended nothing yet); rows cut off the "
+                "end are noticed only by a host that appended them",
+                err=True,
+            )
     else:
         click.secho(
             f"TAMPERED: {report.source}: seq {report.first_bad_seq}: {report.reason}\n"
