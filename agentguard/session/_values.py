@@ -395,6 +395,7 @@ class Entity:
 
 ALL_KINDS = frozenset({"url", "email", "iban", "host"})
 _DIGIT_PAIR = re.compile(r"\d\d")
+_IBAN_HINT = re.compile(r"(?i)[a-z]{2}\d\d")  # what both IBAN scans below need at their start
 
 
 def entities(text: str, kinds: frozenset[str] = ALL_KINDS) -> tuple[Entity, ...]:
@@ -412,7 +413,8 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
     linked = ":" in lowered or "/" in lowered or "www." in lowered
     want_urls = ("url" in kinds or "host" in kinds) and linked
     want_emails = ("email" in kinds or "host" in kinds) and "@" in cleaned
-    want_ibans = "iban" in kinds and _DIGIT_PAIR.search(cleaned) is not None
+    # Every IBAN starts with two letters and two digits: without that pair anywhere, skip both scans.
+    want_ibans = "iban" in kinds and _IBAN_HINT.search(cleaned) is not None
     if want_urls:
         for link in _links(cleaned):
             raw = link.rstrip(_TRAILING_URL_PUNCT)
