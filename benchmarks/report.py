@@ -286,6 +286,15 @@ def _shared_db_section(d: Any) -> list[str]:
                 for q in ("p50", "p99")
             ]
             + [
+                [
+                    f"decision, policy and grants from the database {q} (us)",
+                    dec["sqlite_grants"][f"{q}_us"],
+                    dec["postgres_policy_and_grants"][f"{q}_us"],
+                ]
+                for q in ("p50", "p99")
+                if "postgres_policy_and_grants" in dec
+            ]
+            + [
                 [f"audit records/s, {w} writer(s), fsync", rates["file"][w], rates["postgres"][w]]
                 for w in rates["file"]
             ],

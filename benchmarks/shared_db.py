@@ -36,7 +36,8 @@ from agentguard.approval import (
 )
 from agentguard.database import Database, upgrade
 from agentguard.models import ApprovalRequest, Decision, Effect, RuleRef, ToolCall
-from agentguard.policy import PolicyEngine
+from agentguard.policy import PolicyEngine, StoredPolicy, push_policy
+from agentguard.settings import Settings
 from benchmarks._stats import ratio, summary_us
 
 ENV = "AGENTGUARD_BENCH_DATABASE_URL"
@@ -143,6 +144,26 @@ def _decisions(grants: Any, policy: Path, n: int) -> list[float]:
     return samples
 
 
+def _stored_decisions(url: str, policy: Path, home: Path, grants: Any, n: int) -> list[float]:
+    """The same decisions with the policy pushed to the database and loaded from there
+    (``[policy] source = "database"``): each decision also checks for a newer pushed version."""
+    db = Database(url, max_size=1)
+    try:
+        push_policy(db, policy, workspace=policy, pushed_by="bench")
+        settings = Settings(home=home, workspace=policy, database_url=url)
+        stored = StoredPolicy(settings, database=db, grants=grants)
+        call = ToolCall(agent="bench", tool="shell.run", arguments={"command": "ls"})
+        samples = []
+        for _ in range(n):
+            started = time.perf_counter()
+            stored.refresh_due()
+            stored.decide(call)
+            samples.append(time.perf_counter() - started)
+        return samples
+    finally:
+        db.close()
+
+
 def run(*, round_trips: int = 100, per_writer: int = 200, decisions: int = 2000) -> dict[str, Any]:
     server = os.environ.get(ENV)
     if not server:
@@ -195,6 +216,9 @@ def run(*, round_trips: int = 100, per_writer: int = 200, decisions: int = 2000)
             dec = {
                 "sqlite_grants": summary_us(_decisions(sqlite_grants, policy, decisions)),
                 "postgres_grants": summary_us(_decisions(pg_grants, policy, decisions)),
+                "postgres_policy_and_grants": summary_us(
+                    _stored_decisions(url, policy, home, pg_grants, decisions)
+                ),
             }
             sqlite_grants.close()
             pg_grants.close()
