@@ -20,6 +20,7 @@ from agentguard.context import current_call
 from agentguard.errors import ToolFailed
 from agentguard.models import Decision, Effect
 from agentguard.policy._addresses import parse_ranges, reachable_addresses
+from agentguard.policy._net_conditions import rule_names_address
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, parse_url
 from agentguard.tools._egress_tls import RECORD_HEADER, ClientHelloError, record_length, server_name
 
@@ -40,6 +41,7 @@ _HOP_BY_HOP = frozenset(
     }
 )
 _INTERNAL = parse_ranges(["internal"])
+_ADDRESS_REFS = frozenset({"host", "url"})
 
 
 class Dialer(Protocol):
@@ -77,9 +79,10 @@ def _is_internal(address: str) -> bool:
     return any(a in net for a in reachable_addresses(ip) for net in _INTERNAL)
 
 
-def _ip_rule_matched(decision: Decision) -> bool:
-    refs = [r for r in (decision.rule, *decision.matched) if r is not None]
-    return any("ip(" in ref.text.replace(" ", "") for ref in refs)
+def _rule_names(decision: Decision, address: str) -> bool:
+    """The deciding rule allows ``address`` itself: a positive ip() on host/url names its range."""
+    rule = decision.rule
+    return rule is not None and rule_names_address(rule.text, address, _ADDRESS_REFS)
 
 
 class _Counter:
@@ -226,10 +229,10 @@ class Connection:
         }
         decision = self.redecide(arguments) if self.redecide is not None else None
         allowed = {Effect.ALLOW, Effect.ASK} if approved else {Effect.ALLOW}
-        if decision is None or decision.effect not in allowed or not _ip_rule_matched(decision):
+        if decision is None or decision.effect not in allowed or not _rule_names(decision, address):
             raise ToolFailed(
-                f"{host} is an internal address ({address}): reached only when a rule with ip() allows "
-                "that address itself",
+                f"{host} is an internal address ({address}): reached only when the deciding rule "
+                "names that address in a positive ip() range",
                 tool=TOOL,
                 address=address,
             )
