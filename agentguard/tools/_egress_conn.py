@@ -145,6 +145,10 @@ class Connection:
             parsed = parse_url(text)
         except UnreadableUrl as exc:
             raise Refused(400, f"unreadable target {target!r}: {exc.reason}") from None
+        names = {k.lower() for k, _ in self.request.headers}
+        if b"transfer-encoding" in names and b"content-length" in names:
+            # Two framings: a server that reads the other one sees a second request (RFC 9112 6.1).
+            raise Refused(400, "Content-Length together with Transfer-Encoding is refused")
         if not self.tunnel and parsed.scheme != "http":
             raise Refused(400, "plain requests must use an absolute http:// URL (https goes through CONNECT)")
         if parsed.port is None or not 0 < parsed.port < 65536:

@@ -111,3 +111,19 @@ def test_a_rule_naming_loopback_in_ip_still_opens_it(
     out = _proxy_answer(tmp_path, 'p, *, net.connect, ip(host, "127.0.0.1/32"), allow\n', head)
     # the listener closes at once: the proxy reached it (and reports the early end), which is the point
     assert len(accepted) == 1, out
+
+
+def test_a_request_framed_two_ways_is_refused_before_any_decision(
+    tmp_path: Path, listener: tuple[int, list[object]]
+) -> None:
+    # Content-Length and Transfer-Encoding together: the proxy reads one body, a server that prefers
+    # Content-Length reads another, and the rest becomes a second request nobody decided (RFC 9112 6.1).
+    port, accepted = listener
+    head = (
+        f"POST http://127.0.0.1:{port}/public HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+        "25\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n\r\n\r\n0\r\n\r\n"
+    ).encode()
+    out = _proxy_answer(tmp_path, 'p, *, net.connect, ip(host, "127.0.0.1/32"), allow\n', head)
+    assert out.startswith(b"HTTP/1.1 400"), out
+    assert accepted == []
