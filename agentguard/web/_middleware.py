@@ -33,10 +33,18 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def host_name(host: str) -> str:
-    """``example.org`` from ``example.org:8443``, ``::1`` from ``[::1]:8765``."""
+    """``example.org`` from ``example.org:8443``, ``::1`` from ``[::1]:8765``; ``""`` (served nowhere)
+    for anything else, e.g. ``[::1]evil.example`` or a port that is not digits."""
     if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        end = host.find("]")
+        rest = host[end + 1 :] if end > 0 else ""
+        if end < 0 or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return ""
+        return host[1:end]
+    if host.count(":") == 1:
+        name, port = host.split(":")
+        return name if port.isdigit() else ""
+    return host
 
 
 class Gate:
