@@ -69,7 +69,7 @@ def test_null_and_lookalike_origins_are_refused(serve: Callable[..., Served]) ->
 def test_every_post_needs_the_csrf_token(serve: Callable[..., Served]) -> None:
     served = serve()
     q = submit(served)
-    client, csrf = login(served)
+    client, _csrf = login(served)
     with contextlib.closing(client):
         for path in (
             f"/api/requests/{q.id}/approve",
@@ -109,7 +109,8 @@ def test_login_refuses_a_cross_site_form_and_rotates_the_session(serve: Callable
         assert done.status_code == 303
         assert done.headers["location"] == "/"
         issued = done.cookies.get("agentguard_session")
-        assert issued and issued != "planted-by-attacker"
+        assert issued
+        assert issued != "planted-by-attacker"
 
 
 def test_login_has_no_open_redirect(serve: Callable[..., Served]) -> None:
@@ -134,7 +135,8 @@ def test_static_files_do_not_traverse(serve: Callable[..., Served]) -> None:
         b"/static/....//_tokens.py",
     ):
         out = _raw(served, b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        assert b"hashlib" not in out and b"import" not in out, path
+        assert b"hashlib" not in out, path
+        assert b"import" not in out, path
 
 
 def test_api_answers_are_json_with_nosniff(serve: Callable[..., Served]) -> None:
