@@ -157,6 +157,18 @@ async def _approve(request: Request, console: Console) -> Response:
         raise _BadRequest(400, "edit the arguments or approve always, not both")
     if "always" in data:
         scope, pattern, expires_in = _grant_choice(data["always"])
+        shown = data["always"].get("condition")
+        if shown is not None:  # the page sends the condition its preview showed: store that or nothing
+            if not isinstance(shown, str):
+                raise _BadRequest(400, "condition must be the previewed condition text", field="condition")
+            would = desk.preview_grant(queued.id, scope, pattern=pattern, expires_in=expires_in)
+            if would.condition != shown:
+                raise _BadRequest(
+                    409,
+                    f"the grant would be {would.condition!r}, not the previewed {shown!r}; "
+                    "check the preview and approve again",
+                    field="pattern",
+                )
         answered, grant = await asyncio.to_thread(
             desk.approve_always, queued.id, scope, pattern=pattern, expires_in=expires_in
         )

@@ -182,3 +182,35 @@ def test_an_answer_is_given_once_and_attributed_to_the_logged_in_approver(
         twice = api.post(f"/api/requests/{q.id}/approve", json={})
         assert twice.status_code == 409
     assert not served.store.get(q.id).pending
+
+
+def test_approve_always_refuses_a_rule_other_than_the_one_previewed(serve: Callable[..., Served]) -> None:
+    # The page previews the rule 150 ms after typing stops; a quick Enter would otherwise store a
+    # wider pattern than the one on screen. The page sends the condition it showed; the server checks.
+    served = serve()
+    q = submit(served, {"path": str(served.workspace / "docs" / "a.md"), "content": "x"})
+    narrow = f"{served.workspace}/docs/*.md"
+    wide = f"{served.workspace}/**"
+    with httpx.Client(base_url=served.url, headers=bearer(served)) as api:
+        shown = api.post(
+            f"/api/requests/{q.id}/preview-grant", json={"scope": "pattern", "pattern": narrow}
+        ).json()["grant"]["condition"]
+        r = api.post(
+            f"/api/requests/{q.id}/approve",
+            json={"always": {"scope": "pattern", "pattern": wide, "condition": shown}},
+        )
+        assert r.status_code == 409, r.text
+        assert "preview" in r.json()["error"]
+        assert served.store.get(q.id).pending
+        assert served.store.grants() == []
+        bad = api.post(
+            f"/api/requests/{q.id}/approve",
+            json={"always": {"scope": "pattern", "pattern": narrow, "condition": 3}},
+        )
+        assert bad.status_code == 400
+        ok = api.post(
+            f"/api/requests/{q.id}/approve",
+            json={"always": {"scope": "pattern", "pattern": narrow, "condition": shown}},
+        )
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["grant"]["condition"] == shown
