@@ -127,3 +127,34 @@ def test_a_request_framed_two_ways_is_refused_before_any_decision(
     out = _proxy_answer(tmp_path, 'p, *, net.connect, ip(host, "127.0.0.1/32"), allow\n', head)
     assert out.startswith(b"HTTP/1.1 400"), out
     assert accepted == []
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "2130706433",
+        "0x7f.1",
+        "0177.0.0.1",
+        "127.1",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+        "[0:0:0:0:0:ffff:127.0.0.1]",
+        "0.0.0.0",
+        "[::]",
+        "[::1]",
+        "LOOP.TEST",
+        "loop.test.",
+    ],
+)
+@pytest.mark.parametrize("method", ["CONNECT", "GET"])
+def test_loopback_in_any_spelling_is_refused_by_an_allow_all_rule(
+    tmp_path: Path, listener: tuple[int, list[object]], form: str, method: str
+) -> None:
+    port, accepted = listener
+    if method == "CONNECT":
+        head = f"CONNECT {form}:{port} HTTP/1.1\r\nHost: {form}:{port}\r\n\r\n".encode()
+    else:
+        head = f"GET http://{form}:{port}/ HTTP/1.1\r\nHost: {form}:{port}\r\n\r\n".encode()
+    out = _proxy_answer(tmp_path, "p, *, net.connect, *, allow\n", head)
+    assert out.split(b"\r\n")[0] in (b"HTTP/1.1 502 Bad Gateway", b"HTTP/1.1 400 Bad Request"), out
+    assert accepted == []
