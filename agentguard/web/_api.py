@@ -240,10 +240,17 @@ def _queue_json(console: Console, pending: list[QueuedRequest]) -> dict[str, Any
 async def _events(request: Request) -> Response:
     """Server-sent events: the pending queue, sent at once and again whenever the store changes."""
     console = _console(request)
+    token_id: str = request.state.token_id
+    session_id: str | None = request.state.session_id
+
+    def valid() -> bool:  # checked before every message: a revoke or logout ends the stream
+        return console.tokens.is_active(token_id) and (
+            session_id is None or console.sessions.get(session_id) is not None
+        )
 
     async def stream() -> AsyncIterator[bytes]:
         seen = -1
-        while not await request.is_disconnected():
+        while not await request.is_disconnected() and await asyncio.to_thread(valid):
             version = console.store.version()
             if version != seen:
                 seen = version

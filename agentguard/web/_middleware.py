@@ -80,14 +80,15 @@ class Gate:
             else:
                 await _redirect(send, "/login")
             return
-        approver, token_id, csrf, by_cookie = who
+        approver, token_id, csrf, session_id = who
+        by_cookie = session_id is not None
         if by_cookie and method not in _SAFE_METHODS:
             sent = headers.get("x-csrf-token", "")
             if not sent or not secrets.compare_digest(sent, csrf):
                 await _json(send, 403, {"error": "missing or wrong CSRF token"})
                 return
         state = scope.setdefault("state", {})
-        state.update(approver=approver, token_id=token_id, csrf=csrf)
+        state.update(approver=approver, token_id=token_id, csrf=csrf, session_id=session_id)
         await self.app(scope, receive, send)
 
     def _same_origin(self, origin: str, headers: dict[str, str]) -> bool:
@@ -95,15 +96,15 @@ class Gate:
         want = "https" if self.console.options.tls else "http"
         return parts.scheme == want and parts.netloc.lower() == headers.get("host", "").lower()
 
-    def _authenticate(self, headers: dict[str, str]) -> tuple[str, str, str, bool] | None:
-        """(approver, token id, CSRF token, came from the cookie) or ``None``."""
+    def _authenticate(self, headers: dict[str, str]) -> tuple[str, str, str, str | None] | None:
+        """(approver, token id, CSRF token, session id when it came from the cookie) or ``None``."""
         auth = headers.get("authorization", "")
         if auth:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer":
                 return None
             record = self.console.tokens.check(token.strip())
-            return (record.approver, record.id, "", False) if record else None
+            return (record.approver, record.id, "", None) if record else None
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
@@ -113,7 +114,7 @@ class Gate:
         session = self.console.sessions.get(morsel.value) if morsel else None
         if session is None or not self.console.tokens.is_active(session.token_id):
             return None
-        return session.approver, session.token_id, session.csrf, True
+        return session.approver, session.token_id, session.csrf, session.id
 
     def _with_headers(self, send: Send) -> Send:
         tls = self.console.options.tls
