@@ -222,19 +222,18 @@ def test_an_open_event_stream_ends_when_its_token_is_revoked_or_its_session_logs
     served = serve()
     submit(served)
     client, csrf = login(served)
-    with contextlib.closing(client):
-        with client.stream("GET", "/api/events") as stream:
-            lines = stream.iter_lines()
-            assert next(line for line in lines if line.startswith("data:"))
-            assert client.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
-            secret = submit(served, {"path": "after-logout.md", "content": "secret"})
-            rest = list(lines)  # the server must end the stream; a hang fails by the client's timeout
-            assert not any(secret.id in line for line in rest)
-    with httpx.Client(base_url=served.url, headers=bearer(served), timeout=60) as api:
-        with api.stream("GET", "/api/events") as stream:
-            lines = stream.iter_lines()
-            assert next(line for line in lines if line.startswith("data:"))
-            served.tokens.revoke("alice")
-            secret = submit(served, {"path": "after-revoke.md", "content": "secret"})
-            rest = list(lines)
-            assert not any(secret.id in line for line in rest)
+    with contextlib.closing(client), client.stream("GET", "/api/events") as stream:
+        lines = stream.iter_lines()
+        assert next(line for line in lines if line.startswith("data:"))
+        assert client.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+        secret = submit(served, {"path": "after-logout.md", "content": "secret"})
+        rest = list(lines)  # the server must end the stream; a hang fails by the client's timeout
+        assert not any(secret.id in line for line in rest)
+    api = httpx.Client(base_url=served.url, headers=bearer(served), timeout=60)
+    with api, api.stream("GET", "/api/events") as stream:
+        lines = stream.iter_lines()
+        assert next(line for line in lines if line.startswith("data:"))
+        served.tokens.revoke("alice")
+        secret = submit(served, {"path": "after-revoke.md", "content": "secret"})
+        rest = list(lines)
+        assert not any(secret.id in line for line in rest)
