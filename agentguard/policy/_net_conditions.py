@@ -133,8 +133,9 @@ def f_ip(b: _Builder) -> Predicate:
     return pred
 
 
-def rule_names_address(rule_text: str, address: str, refs: frozenset[str]) -> bool:
-    """True when the ``p`` rule's condition can hold only for an address inside a range it names.
+def rule_names_address(rule_text: str, address: str, refs: frozenset[str], effects: frozenset[str]) -> bool:
+    """True when the ``p`` rule's effect is one of ``effects`` and its condition can hold only for an
+    address inside a range it names.
 
     That is: a positive ``ip(ref, ...)`` on one of ``refs`` whose ranges contain ``address`` is a
     term of every way the condition can be true (``&&``: any term; ``||``: every branch; ``!``:
@@ -146,6 +147,8 @@ def rule_names_address(rule_text: str, address: str, refs: frozenset[str]) -> bo
 
     pieces = _pieces(rule_text)
     if isinstance(pieces, str) or len(pieces) != 5 or pieces[0].strip() != "p":
+        return False
+    if pieces[4].strip() not in effects:
         return False
     try:
         ip = ipaddress.ip_address(address)

@@ -80,9 +80,11 @@ def _is_internal(address: str) -> bool:
 
 
 def _rule_names(decision: Decision, address: str) -> bool:
-    """The deciding rule allows ``address`` itself: a positive ip() on host/url names its range."""
-    rule = decision.rule
-    return rule is not None and rule_names_address(rule.text, address, _ADDRESS_REFS)
+    """A matched rule of the decision's own effect allows ``address`` itself: a positive ip() on
+    host/url names its range (with several allow rules, the first one decides, not necessarily that one)."""
+    effects = frozenset({decision.effect.value})
+    refs = [r for r in (decision.rule, *decision.matched) if r is not None]
+    return any(rule_names_address(r.text, address, _ADDRESS_REFS, effects) for r in refs)
 
 
 class _Counter:

@@ -158,3 +158,18 @@ def test_loopback_in_any_spelling_is_refused_by_an_allow_all_rule(
     out = _proxy_answer(tmp_path, "p, *, net.connect, *, allow\n", head)
     assert out.split(b"\r\n")[0] in (b"HTTP/1.1 502 Bad Gateway", b"HTTP/1.1 400 Bad Request"), out
     assert accepted == []
+
+
+def test_an_ip_rule_after_another_allow_still_opens_its_range(
+    tmp_path: Path, listener: tuple[int, list[object]]
+) -> None:
+    # Two allow rules match; the first (on the name) is the one the decision names. The second names
+    # the address itself, so the connection is allowed: the check looks at every matched allow.
+    port, accepted = listener
+    rules = (
+        'p, *, net.connect, url(url, "http://*:*"), allow\n'
+        'p, *, net.connect, ip(host, "127.0.0.0/8"), allow\n'
+    )
+    head = f"GET http://loop.test:{port}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    _proxy_answer(tmp_path, rules, head)
+    assert len(accepted) == 1
