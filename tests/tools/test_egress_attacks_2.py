@@ -6,7 +6,9 @@ must not reach.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import struct
 import socket
 import threading
 from collections.abc import Iterator
@@ -68,6 +70,7 @@ def _proxy_answer(tmp: Path, rules: str, request: bytes) -> bytes:
         s.settimeout(10)
         s.connect(str(Path(endpoint.directory) / "proxy.sock"))
         s.sendall(request)
+        s.shutdown(socket.SHUT_WR)  # all sent: a tunnel ends once the server has read it
         out = b""
         while True:
             data = s.recv(4096)
@@ -173,3 +176,85 @@ def test_an_ip_rule_after_another_allow_still_opens_its_range(
     head = f"GET http://loop.test:{port}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode()
     _proxy_answer(tmp_path, rules, head)
     assert len(accepted) == 1
+
+
+def _client_hello(sni: str | None) -> bytes:
+    """A minimal TLS 1.2 ClientHello handshake message (no record header), with or without SNI."""
+    ext = b""
+    if sni is not None:
+        name = sni.encode()
+        entry = b"\x00" + struct.pack(">H", len(name)) + name
+        data = struct.pack(">H", len(entry)) + entry
+        ext = struct.pack(">HH", 0, len(data)) + data
+    body = b"\x03\x03" + b"\x11" * 32 + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
+    body += struct.pack(">H", len(ext)) + ext
+    return b"\x01" + len(body).to_bytes(3, "big") + body
+
+
+def _record(payload: bytes) -> bytes:
+    return b"\x16\x03\x01" + struct.pack(">H", len(payload)) + payload
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[int, list[bytes]]]:
+    """A loopback server that keeps what each connection sent until it closed."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    received: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.settimeout(10)
+            data = b""
+            with contextlib.suppress(OSError):
+                while chunk := conn.recv(65536):
+                    data += chunk
+            received.append(data)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], received
+    server.close()
+    thread.join(15)
+
+
+_LOOP_RULE = 'p, *, net.connect, ip(host, "127.0.0.1/32"), allow\n'
+
+
+@pytest.mark.parametrize(
+    ("tunnel", "why"),
+    [
+        (_record(_client_hello("evil.test")), "another name"),
+        (_record(_client_hello("loop.test.evil")), "a longer name"),
+        (lambda h: _record(h[:20]) + _record(h[20:]), "the ClientHello split across two records"),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "an HTTP/2 preface"),
+        (b"GET / HTTP/1.1\r\nHost: loop.test\r\n\r\n", "plain HTTP in a tunnel"),
+    ],
+)
+def test_a_tunnel_that_does_not_carry_tls_for_the_decided_name_sends_nothing(
+    tmp_path: Path, recorder: tuple[int, list[bytes]], tunnel: object, why: str
+) -> None:
+    port, received = recorder
+    data = tunnel(_client_hello("loop.test")) if callable(tunnel) else tunnel
+    assert isinstance(data, bytes)
+    head = f"CONNECT loop.test:{port} HTTP/1.1\r\nHost: loop.test\r\n\r\n".encode()
+    out = _proxy_answer(tmp_path, _LOOP_RULE, head + data)
+    assert out.startswith(b"HTTP/1.1 200"), why
+    assert all(r == b"" for r in received), why  # at most a TCP handshake: no byte reached the server
+
+
+@pytest.mark.parametrize("sni", ["loop.test", "LOOP.TEST", "loop.test.", None])
+def test_a_tunnel_for_the_decided_name_reaches_the_server(
+    tmp_path: Path, recorder: tuple[int, list[bytes]], sni: str | None
+) -> None:
+    port, received = recorder
+    hello = _record(_client_hello(sni))
+    head = f"CONNECT loop.test:{port} HTTP/1.1\r\nHost: loop.test\r\n\r\n".encode()
+    _proxy_answer(tmp_path, _LOOP_RULE, head + hello)
+    assert received == [hello]
