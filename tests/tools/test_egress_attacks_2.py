@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import struct
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
