@@ -237,4 +237,3 @@ def test_an_open_event_stream_ends_when_its_token_is_revoked_or_its_session_logs
         secret = submit(served, {"path": "after-revoke.md", "content": "secret"})
         rest = list(lines)
         assert not any(secret.id in line for line in rest)
-
