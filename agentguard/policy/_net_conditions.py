@@ -19,7 +19,7 @@ from agentguard.policy._urls import ParsedUrl, UnreadableUrl, UrlPattern, parse_
 if TYPE_CHECKING:
     from agentguard.policy._conditions import EvalContext, _Builder
 
-__all__ = ["CannotTell", "f_ip", "f_url"]
+__all__ = ["CannotTell", "f_ip", "f_url", "rule_names_address"]
 
 Predicate = Callable[["EvalContext"], bool]
 
@@ -131,3 +131,46 @@ def f_ip(b: _Builder) -> Predicate:
         return answers.pop()
 
     return pred
+
+
+def rule_names_address(rule_text: str, address: str, refs: frozenset[str], effects: frozenset[str]) -> bool:
+    """True when the ``p`` rule's effect is one of ``effects`` and its condition can hold only for an
+    address inside a range it names.
+
+    That is: a positive ``ip(ref, ...)`` on one of ``refs`` whose ranges contain ``address`` is a
+    term of every way the condition can be true (``&&``: any term; ``||``: every branch; ``!``:
+    never). ``!ip(host, "10.0.0.0/8")`` looks at addresses but allows loopback by leaving it out,
+    so it does not name it. Any rule text that does not parse names nothing.
+    """
+    from agentguard.policy._conditions import ConditionError, _Bool, _Node, _Not, _Parser, _tokenize
+    from agentguard.policy._loader import _pieces
+
+    pieces = _pieces(rule_text)
+    if isinstance(pieces, str) or len(pieces) != 5 or pieces[0].strip() != "p":
+        return False
+    if pieces[4].strip() not in effects:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+        tree = _Parser(_tokenize(pieces[3].strip())).parse()
+    except (ConditionError, ValueError, RecursionError):
+        return False
+
+    def names(node: _Node) -> bool:
+        if isinstance(node, _Not):
+            return False
+        if isinstance(node, _Bool):
+            results = [names(item) for item in node.items]
+            return any(results) if node.op == "&&" else all(results)
+        if node.name != "ip" or len(node.args) < 2:
+            return False
+        ref, *ranges = node.args
+        if ref.kind != "name" or ref.value not in refs or any(t.kind != "str" for t in ranges):
+            return False
+        try:
+            networks = parse_ranges([str(t.value) for t in ranges])
+        except ValueError:
+            return False
+        return any(a in net for a in reachable_addresses(ip) for net in networks)
+
+    return names(tree)

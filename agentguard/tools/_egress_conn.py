@@ -20,6 +20,7 @@ from agentguard.context import current_call
 from agentguard.errors import ToolFailed
 from agentguard.models import Decision, Effect
 from agentguard.policy._addresses import parse_ranges, reachable_addresses
+from agentguard.policy._net_conditions import rule_names_address
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, parse_url
 from agentguard.tools._egress_tls import RECORD_HEADER, ClientHelloError, record_length, server_name
 
@@ -40,6 +41,7 @@ _HOP_BY_HOP = frozenset(
     }
 )
 _INTERNAL = parse_ranges(["internal"])
+_ADDRESS_REFS = frozenset({"host", "url"})
 
 
 class Dialer(Protocol):
@@ -77,9 +79,12 @@ def _is_internal(address: str) -> bool:
     return any(a in net for a in reachable_addresses(ip) for net in _INTERNAL)
 
 
-def _ip_rule_matched(decision: Decision) -> bool:
+def _rule_names(decision: Decision, address: str) -> bool:
+    """A matched rule of the decision's own effect allows ``address`` itself: a positive ip() on
+    host/url names its range (with several allow rules, the first one decides, not necessarily that one)."""
+    effects = frozenset({decision.effect.value})
     refs = [r for r in (decision.rule, *decision.matched) if r is not None]
-    return any("ip(" in ref.text.replace(" ", "") for ref in refs)
+    return any(rule_names_address(r.text, address, _ADDRESS_REFS, effects) for r in refs)
 
 
 class _Counter:
@@ -142,6 +147,10 @@ class Connection:
             parsed = parse_url(text)
         except UnreadableUrl as exc:
             raise Refused(400, f"unreadable target {target!r}: {exc.reason}") from None
+        names = {k.lower() for k, _ in self.request.headers}
+        if b"transfer-encoding" in names and b"content-length" in names:
+            # Two framings: a server that reads the other one sees a second request (RFC 9112 6.1).
+            raise Refused(400, "Content-Length together with Transfer-Encoding is refused")
         if not self.tunnel and parsed.scheme != "http":
             raise Refused(400, "plain requests must use an absolute http:// URL (https goes through CONNECT)")
         if parsed.port is None or not 0 < parsed.port < 65536:
@@ -226,10 +235,10 @@ class Connection:
         }
         decision = self.redecide(arguments) if self.redecide is not None else None
         allowed = {Effect.ALLOW, Effect.ASK} if approved else {Effect.ALLOW}
-        if decision is None or decision.effect not in allowed or not _ip_rule_matched(decision):
+        if decision is None or decision.effect not in allowed or not _rule_names(decision, address):
             raise ToolFailed(
-                f"{host} is an internal address ({address}): reached only when a rule with ip() allows "
-                "that address itself",
+                f"{host} is an internal address ({address}): reached only when the deciding rule "
+                "names that address in a positive ip() range",
                 tool=TOOL,
                 address=address,
             )

@@ -157,6 +157,18 @@ async def _approve(request: Request, console: Console) -> Response:
         raise _BadRequest(400, "edit the arguments or approve always, not both")
     if "always" in data:
         scope, pattern, expires_in = _grant_choice(data["always"])
+        shown = data["always"].get("condition")
+        if shown is not None:  # the page sends the condition its preview showed: store that or nothing
+            if not isinstance(shown, str):
+                raise _BadRequest(400, "condition must be the previewed condition text", field="condition")
+            would = desk.preview_grant(queued.id, scope, pattern=pattern, expires_in=expires_in)
+            if would.condition != shown:
+                raise _BadRequest(
+                    409,
+                    f"the grant would be {would.condition!r}, not the previewed {shown!r}; "
+                    "check the preview and approve again",
+                    field="pattern",
+                )
         answered, grant = await asyncio.to_thread(
             desk.approve_always, queued.id, scope, pattern=pattern, expires_in=expires_in
         )
@@ -228,10 +240,17 @@ def _queue_json(console: Console, pending: list[QueuedRequest]) -> dict[str, Any
 async def _events(request: Request) -> Response:
     """Server-sent events: the pending queue, sent at once and again whenever the store changes."""
     console = _console(request)
+    token_id: str = request.state.token_id
+    session_id: str | None = request.state.session_id
+
+    def valid() -> bool:  # checked before every message: a revoke or logout ends the stream
+        return console.tokens.is_active(token_id) and (
+            session_id is None or console.sessions.get(session_id) is not None
+        )
 
     async def stream() -> AsyncIterator[bytes]:
         seen = -1
-        while not await request.is_disconnected():
+        while not await request.is_disconnected() and await asyncio.to_thread(valid):
             version = console.store.version()
             if version != seen:
                 seen = version

@@ -33,10 +33,18 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def host_name(host: str) -> str:
-    """``example.org`` from ``example.org:8443``, ``::1`` from ``[::1]:8765``."""
+    """``example.org`` from ``example.org:8443``, ``::1`` from ``[::1]:8765``; ``""`` (served nowhere)
+    for anything else, e.g. ``[::1]evil.example`` or a port that is not digits."""
     if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        end = host.find("]")
+        rest = host[end + 1 :] if end > 0 else ""
+        if end < 0 or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return ""
+        return host[1:end]
+    if host.count(":") == 1:
+        name, port = host.split(":")
+        return name if port.isdigit() else ""
+    return host
 
 
 class Gate:
@@ -72,14 +80,15 @@ class Gate:
             else:
                 await _redirect(send, "/login")
             return
-        approver, token_id, csrf, by_cookie = who
+        approver, token_id, csrf, session_id = who
+        by_cookie = session_id is not None
         if by_cookie and method not in _SAFE_METHODS:
             sent = headers.get("x-csrf-token", "")
             if not sent or not secrets.compare_digest(sent, csrf):
                 await _json(send, 403, {"error": "missing or wrong CSRF token"})
                 return
         state = scope.setdefault("state", {})
-        state.update(approver=approver, token_id=token_id, csrf=csrf)
+        state.update(approver=approver, token_id=token_id, csrf=csrf, session_id=session_id)
         await self.app(scope, receive, send)
 
     def _same_origin(self, origin: str, headers: dict[str, str]) -> bool:
@@ -87,15 +96,15 @@ class Gate:
         want = "https" if self.console.options.tls else "http"
         return parts.scheme == want and parts.netloc.lower() == headers.get("host", "").lower()
 
-    def _authenticate(self, headers: dict[str, str]) -> tuple[str, str, str, bool] | None:
-        """(approver, token id, CSRF token, came from the cookie) or ``None``."""
+    def _authenticate(self, headers: dict[str, str]) -> tuple[str, str, str, str | None] | None:
+        """(approver, token id, CSRF token, session id when it came from the cookie) or ``None``."""
         auth = headers.get("authorization", "")
         if auth:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer":
                 return None
             record = self.console.tokens.check(token.strip())
-            return (record.approver, record.id, "", False) if record else None
+            return (record.approver, record.id, "", None) if record else None
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
@@ -105,7 +114,7 @@ class Gate:
         session = self.console.sessions.get(morsel.value) if morsel else None
         if session is None or not self.console.tokens.is_active(session.token_id):
             return None
-        return session.approver, session.token_id, session.csrf, True
+        return session.approver, session.token_id, session.csrf, session.id
 
     def _with_headers(self, send: Send) -> Send:
         tls = self.console.options.tls

@@ -168,21 +168,32 @@ function alwaysChoice() {
 }
 
 let previewTimer = null;
-function preview() {
-  clearTimeout(previewTimer);
-  previewTimer = setTimeout(async () => {
-    const id = document.getElementById("request").dataset.id;
-    const out = document.getElementById("rule-preview");
-    const err = document.getElementById("always-error");
-    try {
-      const data = await api("POST", "/api/requests/" + encodeURIComponent(id) + "/preview-grant", alwaysChoice());
-      out.textContent = data.rule;
-      err.textContent = "";
-    } catch (e) {
-      out.textContent = "";
-      err.textContent = e.message;
+// The choice whose rule is on screen, and that rule's condition: approving sends it, and the server
+// refuses a grant that differs (a quick Enter must not store a pattern the preview never showed).
+let shown = null;
+async function showPreview() {
+  const id = document.getElementById("request").dataset.id;
+  const out = document.getElementById("rule-preview");
+  const err = document.getElementById("always-error");
+  const choice = alwaysChoice();
+  shown = null;
+  try {
+    const data = await api("POST", "/api/requests/" + encodeURIComponent(id) + "/preview-grant", choice);
+    out.textContent = data.rule;
+    err.textContent = "";
+    if (JSON.stringify(alwaysChoice()) === JSON.stringify(choice)) {
+      shown = { key: JSON.stringify(choice), condition: data.grant.condition };
     }
-  }, 150);
+  } catch (e) {
+    out.textContent = "";
+    err.textContent = e.message;
+  }
+}
+function preview() {
+  if (shown && shown.key === JSON.stringify(alwaysChoice())) return;  // e.g. the change event on blur
+  shown = null;
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(showPreview, 150);
 }
 
 async function answer(kind, body, errorBox) {
@@ -218,7 +229,14 @@ function setUpDetail() {
     always.addEventListener("change", preview);
     always.addEventListener("submit", (e) => {
       e.preventDefault();
-      answer("approve", { always: alwaysChoice() }, document.getElementById("always-error"));
+      const choice = alwaysChoice();
+      if (!shown || shown.key !== JSON.stringify(choice)) {
+        clearTimeout(previewTimer);
+        showPreview();
+        flash("Check the rule shown, then approve.", "error");
+        return;
+      }
+      answer("approve", { always: { ...choice, condition: shown.condition } }, document.getElementById("always-error"));
     });
   }
   const edit = document.getElementById("edit-form");
