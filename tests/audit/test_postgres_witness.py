@@ -65,7 +65,7 @@ def test_a_malformed_witness_is_a_clear_error(pg_url: str, tmp_path: Path) -> No
     witness.write_text("{not json")
     db = Database(pg_url, max_size=1)
     try:
-        with pytest.raises(AuditError, match="audit-db.witness"):
+        with pytest.raises(AuditError, match=r"audit-db\.witness"):
             verify_database(db, witness=witness)
     finally:
         db.close()
