@@ -43,6 +43,8 @@ def listener() -> Iterator[tuple[int, list[object]]]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield server.getsockname()[1], accepted
+    with contextlib.suppress(OSError):
+        server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
     server.close()
     thread.join(5)
 
@@ -220,6 +222,8 @@ def recorder() -> Iterator[tuple[int, list[bytes]]]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield server.getsockname()[1], received
+    with contextlib.suppress(OSError):
+        server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
     server.close()
     thread.join(15)
 
