@@ -9,7 +9,6 @@ without an audit log.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
 import threading
@@ -23,6 +22,7 @@ import orjson
 
 from agentguard.approval import _faults
 from agentguard.approval._rows import DB_FILE, SCHEMA, SCHEMA_META, SCHEMA_VERSION, dumps
+from agentguard.approval._signal import ChangeSignal
 from agentguard.approval._source import connect_readonly
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.pipeline import AuditSink
@@ -61,10 +61,8 @@ class SqliteDatabase:
         self.poll_interval = poll_interval
         self.clock = clock
         self._lock = threading.RLock()
-        self._cond = threading.Condition(threading.Lock())
-        self._version = 0
+        self._signal = ChangeSignal()
         self._data_version = -1
-        self._listeners: set[Callable[[], None]] = set()
         self._watcher: threading.Thread | None = None
         self._closed = threading.Event()
         self.readonly = readonly
@@ -125,7 +123,7 @@ class SqliteDatabase:
             _faults.step("before commit")
             self._db.execute("COMMIT")
             _faults.step("after commit")
-        self._bump()
+        self._signal.bump()
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -136,14 +134,6 @@ class SqliteDatabase:
         except sqlite3.Error as exc:
             raise ApprovalError(f"{self.path}: approval queue error: {exc}", path=str(self.path)) from exc
 
-    def _bump(self) -> None:
-        with self._cond:
-            self._version += 1
-            self._cond.notify_all()
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener()
-
     def version(self) -> int:
         """A counter that grows whenever the database changes (here or in another process)."""
         with self._lock, self._errors():
@@ -151,9 +141,8 @@ class SqliteDatabase:
             changed = dv != self._data_version
             self._data_version = dv
         if changed:
-            self._bump()
-        with self._cond:
-            return self._version
+            self._signal.bump()
+        return self._signal.version
 
     def _ensure_watcher(self) -> None:
         with self._lock:
@@ -171,38 +160,16 @@ class SqliteDatabase:
     def wait_for_change(self, seen: int, timeout: float) -> int:
         """Block until :meth:`version` passes ``seen`` or ``timeout`` seconds pass; the new version."""
         self._ensure_watcher()
-        with self._cond:
-            self._cond.wait_for(
-                lambda: self._version != seen or self._closed.is_set(), timeout=max(timeout, 0)
-            )
-            return self._version
+        return self._signal.wait(seen, timeout)
 
     async def await_change(self, seen: int, timeout: float) -> int:
         """The async form of :meth:`wait_for_change`: no thread is held while waiting."""
         self._ensure_watcher()
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(event.set)
-
-        with self._cond:
-            self._listeners.add(wake)
-            current = self._version
-        try:
-            if current == seen:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), timeout=max(timeout, 0))
-        finally:
-            with self._cond:
-                self._listeners.discard(wake)
-        with self._cond:
-            return self._version
+        return await self._signal.await_change(seen, timeout)
 
     def close(self) -> None:
         self._closed.set()
-        with self._cond:
-            self._cond.notify_all()
+        self._signal.close()
         watcher = self._watcher
         if watcher is not None and watcher is not threading.current_thread():
             watcher.join(timeout=5)

@@ -10,7 +10,6 @@ log by whichever store with one comes next, under an advisory lock (at least onc
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import time
@@ -22,6 +21,7 @@ import orjson
 
 from agentguard.approval._database import Flushable
 from agentguard.approval._rows import dumps
+from agentguard.approval._signal import ChangeSignal
 from agentguard.database import Database, DatabaseError, Listener, check_schema
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.pipeline import AuditSink
@@ -67,13 +67,10 @@ class PostgresQueueDatabase:
                 self.db.close()
             raise ApprovalError(str(exc), **exc.data) from exc
         self.label = self.db.label
-        self._cond = threading.Condition(threading.Lock())
-        self._version = 0
-        self._listeners: set[Callable[[], None]] = set()
+        self._signal = ChangeSignal()
         self._listener: Listener | None = None
         self._listener_lock = threading.Lock()
         self._owners: set[tuple[str, int, str]] = set()  # owners in this process with a heartbeat
-        self._closed = False
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -105,7 +102,7 @@ class PostgresQueueDatabase:
         with self._errors(), self.db.transaction() as conn:
             yield conn
             conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
-        self._bump()
+        self._signal.bump()
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         from psycopg.rows import dict_row
@@ -116,19 +113,11 @@ class PostgresQueueDatabase:
             conn.rollback()
             return rows
 
-    def _bump(self) -> None:
-        with self._cond:
-            self._version += 1
-            self._cond.notify_all()
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener()
-
     def _ensure_listener(self) -> None:
         with self._listener_lock:
-            if self._listener is None and not self._closed:
+            if self._listener is None and not self._signal.closed:
                 self._listener = self.db.listen(
-                    CHANNEL, self._bump, tick=self._heartbeat, tick_every=self.heartbeat_s
+                    CHANNEL, self._signal.bump, tick=self._heartbeat, tick_every=self.heartbeat_s
                 )
 
     def _heartbeat(self, conn: Any) -> None:
@@ -143,42 +132,19 @@ class PostgresQueueDatabase:
     def version(self) -> int:
         """A counter that grows whenever the queue changes (here, or anywhere: by notification)."""
         self._ensure_listener()
-        with self._cond:
-            return self._version
+        return self._signal.version
 
     def wait_for_change(self, seen: int, timeout: float) -> int:
         self._ensure_listener()
-        with self._cond:
-            self._cond.wait_for(lambda: self._version != seen or self._closed, timeout=max(timeout, 0))
-            return self._version
+        return self._signal.wait(seen, timeout)
 
     async def await_change(self, seen: int, timeout: float) -> int:
         self._ensure_listener()
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(event.set)
-
-        with self._cond:
-            self._listeners.add(wake)
-            current = self._version
-        try:
-            if current == seen:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), timeout=max(timeout, 0))
-        finally:
-            with self._cond:
-                self._listeners.discard(wake)
-        with self._cond:
-            return self._version
+        return await self._signal.await_change(seen, timeout)
 
     def close(self) -> None:
-        with self._cond:
-            if self._closed:
-                return
-            self._closed = True
-            self._cond.notify_all()
+        if not self._signal.close():
+            return
         with self._listener_lock:
             listener, self._listener = self._listener, None
         if listener is not None:

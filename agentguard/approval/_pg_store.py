@@ -17,14 +17,11 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
-
-import orjson
 
 from agentguard.approval._pg_database import CHANNEL, PostgresQueueDatabase
 from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
-from agentguard.approval._rows import dt, dumps, row_to_grant, ts
+from agentguard.approval._rows import dumps, row_to_grant, row_to_request, ts
 from agentguard.approval._store import AlreadyAnswered, validate_grant
 from agentguard.database import Database
 from agentguard.errors import AgentGuardError, ApprovalError
@@ -70,24 +67,6 @@ class PostgresApprovalStore(PostgresQueueDatabase):
             self.sweep()
 
     # -- requests -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _row_to_request(row: dict[str, Any]) -> QueuedRequest:
-        return QueuedRequest(
-            id=row["id"],
-            request=ApprovalRequest.model_validate_json(row["request"]),
-            state=RequestState(row["status"]),
-            owner=Owner(pid=row["owner_pid"], host=row["owner_host"], start=row["owner_start"]),
-            submitted_at=dt(row["submitted_at"]) or datetime.fromtimestamp(0, UTC),
-            deadline=dt(row["deadline"]) or datetime.fromtimestamp(0, UTC),
-            approver=row["approver"],
-            channel=row["channel"],
-            reason=row["reason"],
-            edited_arguments=orjson.loads(row["edited"]) if row["edited"] else None,
-            scope=row["scope"],
-            grant_id=row["grant_id"],
-            resolved_at=dt(row["resolved_at"]),
-        )
 
     def submit(self, request: ApprovalRequest, owner: Owner) -> QueuedRequest:
         """Queue ``request`` for ``owner``, whose heartbeat this process keeps up from now on."""
@@ -137,7 +116,7 @@ class PostgresApprovalStore(PostgresQueueDatabase):
         rows = self._read("SELECT * FROM ag_requests WHERE id = %s", (request_id,))
         if not rows:
             raise ApprovalError(f"no approval request {request_id!r}", request_id=request_id)
-        return self._row_to_request(rows[0])
+        return row_to_request(rows[0])
 
     def lookup(self, id_or_prefix: str) -> QueuedRequest:
         prefix = id_or_prefix.strip().lower()
@@ -155,15 +134,15 @@ class PostgresApprovalStore(PostgresQueueDatabase):
                 request_id=id_or_prefix,
                 matches=[r["id"] for r in rows],
             )
-        return self._row_to_request(rows[0])
+        return row_to_request(rows[0])
 
     def pending(self) -> list[QueuedRequest]:
         rows = self._read("SELECT * FROM ag_requests WHERE status = 'pending' ORDER BY seq")
-        return [self._row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     def recent(self, limit: int = 100) -> list[QueuedRequest]:
         rows = self._read("SELECT * FROM ag_requests ORDER BY seq DESC LIMIT %s", (limit,))
-        return [self._row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     def _answered_or_raise(self, request_id: str, wanted: str) -> None:
         current = self.get(request_id)

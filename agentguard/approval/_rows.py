@@ -7,9 +7,21 @@ from typing import Any
 
 import orjson
 
-from agentguard.approval._records import Grant, GrantScope
+from agentguard.approval._records import Grant, GrantScope, QueuedRequest, RequestState
+from agentguard.models import ApprovalRequest
+from agentguard.owner import Owner
 
-__all__ = ["DB_FILE", "SCHEMA", "SCHEMA_META", "SCHEMA_VERSION", "dt", "dumps", "row_to_grant", "ts"]
+__all__ = [
+    "DB_FILE",
+    "SCHEMA",
+    "SCHEMA_META",
+    "SCHEMA_VERSION",
+    "dt",
+    "dumps",
+    "row_to_grant",
+    "row_to_request",
+    "ts",
+]
 
 
 DB_FILE = "approvals.db"
@@ -92,4 +104,23 @@ def row_to_grant(row: Any) -> Grant:
         request_id=row["request_id"],
         revoked_at=dt(row["revoked_at"]),
         revoked_by=row["revoked_by"],
+    )
+
+
+def row_to_request(row: Any) -> QueuedRequest:
+    """A queued request from its row (an ``sqlite3.Row`` or a PostgreSQL dict row: same columns)."""
+    return QueuedRequest(
+        id=row["id"],
+        request=ApprovalRequest.model_validate_json(row["request"]),
+        state=RequestState(row["status"]),
+        owner=Owner(pid=row["owner_pid"], host=row["owner_host"], start=row["owner_start"]),
+        submitted_at=dt(row["submitted_at"]) or datetime.fromtimestamp(0, UTC),
+        deadline=dt(row["deadline"]) or datetime.fromtimestamp(0, UTC),
+        approver=row["approver"],
+        channel=row["channel"],
+        reason=row["reason"],
+        edited_arguments=orjson.loads(row["edited"]) if row["edited"] else None,
+        scope=row["scope"],
+        grant_id=row["grant_id"],
+        resolved_at=dt(row["resolved_at"]),
     )

@@ -14,11 +14,9 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
-
-import orjson
 
 from agentguard.approval import _faults
 from agentguard.approval._database import SqliteDatabase
@@ -26,9 +24,9 @@ from agentguard.approval._grants import GRANTS_FILE, check_grant, render_grants,
 from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
 from agentguard.approval._rows import (
     DB_FILE,
-    dt,
     dumps,
     row_to_grant,
+    row_to_request,
     ts,
 )
 from agentguard.errors import AgentGuardError, ApprovalError
@@ -112,23 +110,6 @@ class SqliteApprovalStore(SqliteDatabase):
 
     # -- requests -----------------------------------------------------------------------------
 
-    def _row_to_request(self, row: sqlite3.Row) -> QueuedRequest:
-        return QueuedRequest(
-            id=row["id"],
-            request=ApprovalRequest.model_validate_json(row["request"]),
-            state=RequestState(row["status"]),
-            owner=Owner(pid=row["owner_pid"], host=row["owner_host"], start=row["owner_start"]),
-            submitted_at=dt(row["submitted_at"]) or datetime.fromtimestamp(0, UTC),
-            deadline=dt(row["deadline"]) or datetime.fromtimestamp(0, UTC),
-            approver=row["approver"],
-            channel=row["channel"],
-            reason=row["reason"],
-            edited_arguments=orjson.loads(row["edited"]) if row["edited"] else None,
-            scope=row["scope"],
-            grant_id=row["grant_id"],
-            resolved_at=dt(row["resolved_at"]),
-        )
-
     def submit(self, request: ApprovalRequest, owner: Owner) -> QueuedRequest:
         """Queue ``request`` (its id is the call id) on behalf of ``owner``."""
         now = self.clock()
@@ -161,7 +142,7 @@ class SqliteApprovalStore(SqliteDatabase):
             row = self._db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
         if row is None:
             raise ApprovalError(f"no approval request {request_id!r}", request_id=request_id)
-        return self._row_to_request(row)
+        return row_to_request(row)
 
     def lookup(self, id_or_prefix: str) -> QueuedRequest:
         """The request whose id is or starts with ``id_or_prefix`` (which must be unambiguous)."""
@@ -181,19 +162,19 @@ class SqliteApprovalStore(SqliteDatabase):
                 request_id=id_or_prefix,
                 matches=[r["id"] for r in rows],
             )
-        return self._row_to_request(rows[0])
+        return row_to_request(rows[0])
 
     def pending(self) -> list[QueuedRequest]:
         """Pending requests, oldest first."""
         with self._lock, self._errors():
             rows = self._db.execute("SELECT * FROM requests WHERE status = 'pending' ORDER BY seq").fetchall()
-        return [self._row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     def recent(self, limit: int = 100) -> list[QueuedRequest]:
         """The newest ``limit`` requests in any state, newest first."""
         with self._lock, self._errors():
             rows = self._db.execute("SELECT * FROM requests ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
-        return [self._row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     def _answered_or_raise(self, request_id: str, wanted: str) -> None:
         current = self.get(request_id)
