@@ -101,8 +101,9 @@ def _run(
 ) -> None:
     import uvicorn
 
-    from agentguard.approval import SqliteApprovalStore
-    from agentguard.audit import AuditLog
+    from agentguard.approval import open_store
+    from agentguard.audit import open_audit
+    from agentguard.pipeline import Closeable
     from agentguard.web import Console, ConsoleOptions, TokenStore, Webhook, builtin_schemas, create_app
     from agentguard.web._state import LOOPBACK_HOSTS
 
@@ -111,8 +112,9 @@ def _run(
     base = public_url or f"{'https' if tls else 'http'}://{shown}:{port}"
     with reports_errors():
         settings = app.settings
-        audit = AuditLog(settings.audit_path, durability=settings.audit.durability)
-        store = SqliteApprovalStore(settings.home, audit=audit)
+        # The same store and audit log the agents use: SQLite and the file, or the shared database.
+        audit = open_audit(settings)
+        store = open_store(settings, audit=audit)
         tokens = TokenStore(settings.home)
         try:
             if not tokens.all():
@@ -144,7 +146,8 @@ def _run(
         finally:
             tokens.close()
             store.close()
-            audit.close()
+            if isinstance(audit, Closeable):
+                audit.close()
 
 
 @serve.group()
