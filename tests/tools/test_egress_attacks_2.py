@@ -11,7 +11,7 @@ import os
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +23,12 @@ from agentguard.testing import FakeResolver, FakeSandbox, MemoryAudit, ScriptedA
 from agentguard.tools.egress import EgressOwner, EgressProxy
 
 
-@pytest.fixture
-def listener() -> Iterator[tuple[int, list[object]]]:
-    """A host service on loopback; ``accepted`` lists every connection that reached it."""
+@contextlib.contextmanager
+def _loopback_server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A host service on loopback that hands each connection to ``handle``; yields its port."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)
-    accepted: list[object] = []
 
     def serve() -> None:
         while True:
@@ -37,16 +36,30 @@ def listener() -> Iterator[tuple[int, list[object]]]:
                 conn, _ = server.accept()
             except OSError:
                 return
-            accepted.append(conn)
-            conn.close()
+            handle(conn)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield server.getsockname()[1], accepted
-    with contextlib.suppress(OSError):
-        server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
-    server.close()
-    thread.join(5)
+    try:
+        yield server.getsockname()[1]
+    finally:
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
+        server.close()
+        thread.join(15)
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[int, list[object]]]:
+    """A host service on loopback; ``accepted`` lists every connection that reached it."""
+    accepted: list[object] = []
+
+    def handle(conn: socket.socket) -> None:
+        accepted.append(conn)
+        conn.close()
+
+    with _loopback_server(handle) as port:
+        yield port, accepted
 
 
 def _proxy_answer(tmp: Path, rules: str, request: bytes) -> bytes:
@@ -200,32 +213,19 @@ def _record(payload: bytes) -> bytes:
 @pytest.fixture
 def recorder() -> Iterator[tuple[int, list[bytes]]]:
     """A loopback server that keeps what each connection sent until it closed."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
     received: list[bytes] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            conn.settimeout(10)
-            data = b""
-            with contextlib.suppress(OSError):
-                while chunk := conn.recv(65536):
-                    data += chunk
-            received.append(data)
-            conn.close()
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(10)
+        data = b""
+        with contextlib.suppress(OSError):
+            while chunk := conn.recv(65536):
+                data += chunk
+        received.append(data)
+        conn.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], received
-    with contextlib.suppress(OSError):
-        server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
-    server.close()
-    thread.join(15)
+    with _loopback_server(handle) as port:
+        yield port, received
 
 
 _LOOP_RULE = 'p, *, net.connect, ip(host, "127.0.0.1/32"), allow\n'
