@@ -296,29 +296,6 @@ def test_unwritable_location_raises_audit_error(tmp_path: Path) -> None:
         AuditLog(tmp_path / "dir.jsonl")
 
 
-def test_concurrent_threads_share_one_log(tmp_path: Path) -> None:
-    import threading
-
-    path = tmp_path / "a.jsonl"
-    log = AuditLog(path, durability=Durability.BATCH, batch_size=8)
-
-    def work(t: int) -> None:
-        for i in range(50):
-            log.record("tick", t=t, i=i)
-
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    log.close()
-    records = list(read_records(path))
-    assert len(records) == 200
-    for t in range(4):
-        assert [r["i"] for r in records if r["t"] == t] == list(range(50))
-    assert verify(path).ok
-
-
 @pytest.mark.parametrize("durability", [Durability.FSYNC, Durability.BATCH])
 def test_redaction_does_not_hold_up_other_writers(tmp_path: Path, durability: Durability) -> None:
     """A record whose redaction takes long (a huge argument) must not block another thread's append.
