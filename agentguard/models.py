@@ -7,7 +7,7 @@ queue and ``--json`` output.
 
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -32,8 +32,9 @@ def _now() -> datetime:
 
 
 def new_id() -> str:
-    """A call id: 32 hex characters, unique per call."""
-    return uuid.uuid4().hex
+    """A call id: 32 hex characters from 128 random bits, unique per call (``uuid4().hex`` costs
+    four times as much for the same randomness)."""
+    return os.urandom(16).hex()
 
 
 class FrozenModel(BaseModel):

@@ -23,6 +23,24 @@ __all__ = ["dropped_keys", "guarded_wrapper", "receive", "record_rejected"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_CALL_FIELDS = frozenset(ToolCall.model_fields)
+_set_attribute = object.__setattr__
+
+
+def _built_call(fields: dict[str, Any]) -> ToolCall:
+    """The ``ToolCall`` of ``fields``, which the guard built itself from checked types (every field
+    given): what ``model_construct`` makes, without its per-field alias and default handling, which
+    cost two of every hundred microseconds of a guarded call. Anything else: ``model_construct``."""
+    if fields.keys() != _CALL_FIELDS:
+        return ToolCall.model_construct(**fields)
+    call = ToolCall.__new__(ToolCall)
+    _set_attribute(call, "__dict__", fields)
+    _set_attribute(call, "__pydantic_fields_set__", set(fields))
+    _set_attribute(call, "__pydantic_extra__", None)
+    _set_attribute(call, "__pydantic_private__", None)
+    return call
+
+
 def receive(
     audit: AuditSink,
     registry: ToolRegistry,
@@ -46,9 +64,14 @@ def receive(
     }
     # Every field is built right here from checked types, so the model's validation (a sixth of a
     # guarded call's cost) is only needed when a caller passed something odd.
-    plain = all(isinstance(fields[k], str | None) for k in ("agent", "tool", "session", "framework"))
+    plain = (
+        isinstance(agent, str)
+        and isinstance(tool, str)
+        and isinstance(session, str | None)
+        and isinstance(framework, str | None)
+    )
     try:
-        raw = ToolCall.model_construct(**fields) if plain else ToolCall.model_validate(fields)
+        raw = _built_call(dict(fields)) if plain else ToolCall.model_validate(fields)
     except ValidationError as exc:
         raise InvalidArguments(f"malformed call: {exc.errors()[0]['msg']}", tool=str(tool)) from None
     record(audit, "call.received", raw, arguments=raw.arguments)
@@ -61,7 +84,7 @@ def receive(
     dropped = dropped_keys(raw.arguments, json_args)
     if dropped:  # keys the tool's schema does not declare: never decided on, never forwarded
         record(audit, "call.arguments_dropped", raw, dropped=dropped)
-    return entry, ToolCall.model_construct(**{**fields, "tool": entry.name, "arguments": json_args})
+    return entry, _built_call({**fields, "tool": entry.name, "arguments": json_args})
 
 
 def record_rejected(

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from agentguard.policy import _conditions as c
+from agentguard.policy._facts import EnumerableFacts
 from agentguard.policy._provenance import TooManyValues, _scalars, _short, _texts
 from agentguard.policy._shellmatch import Tri
 from agentguard.session._evidence import note as _note
@@ -104,15 +105,18 @@ def _f_every(b: _Builder, kind: str) -> Predicate:
 
 
 def _host_in(host: str, fact: str, ctx: EvalContext) -> bool:
-    from agentguard.policy._facts import EnumerableFacts
-
     facts = ctx.facts
     if facts is None:
         return False
     if facts.contains(fact, host):
         return True
     if isinstance(facts, EnumerableFacts):
-        return any(host.endswith("." + member) for member in facts.members(fact))
+        # under a member: a member is what follows one of the host's dots (a look-up per label,
+        # not a scan of the set)
+        parents = [host[i + 1 :] for i, char in enumerate(host) if char == "."]
+        if parents:
+            members = facts.members(fact)
+            return any(parent in members for parent in parents)
     return False
 
 

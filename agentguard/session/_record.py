@@ -63,9 +63,14 @@ def _joined(value: Any, depth: int = 0) -> Iterator[str]:
                 yield from _joined(item, depth + 1)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def _unreadable(value: Any, depth: int = 0) -> bool:
     """Whether ``value`` holds content the guard cannot read without consuming it (a generator, an
     iterator, an open file, an awaitable): it is neither indexed nor scanned, so it cannot be told."""
+    if type(value) in _PLAIN:  # the common result, decided without the ABC checks below
+        return False
     if isinstance(value, Iterator | AsyncIterator | Awaitable):
         return True
     if depth >= 64:

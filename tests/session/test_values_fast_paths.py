@@ -1,0 +1,55 @@
+"""The fast paths of value normalisation give exactly what the plain regular expressions give.
+
+Each fast path skips work sre would do position by position; a difference would be a value the
+guard reads differently from the way it was indexed, so every one is checked against the slow form
+on generated text built from the characters that matter (schemes, colons, slashes, case, digits,
+white space of every kind, non-ASCII look-alikes).
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentguard.session import _values as v
+
+_PIECES = [
+    "http", "HTTPS", "hTtPs", "ftp", "FTP", "ws", "wss", "WsS", "www.", "WWW.", "wWw.", ":", "://", ":/", ":\\\\",
+    "/", ".", "example.com", "evil.example", "a", "Z", "_", "-", " ", "  ", "\t", "\n", "\x1c", "\x0b",
+    "(", ")", "<", ">", '"', "'", "1", "23", "DE89", "gb29", "k", "\u212a", "\u017f", "\u00e9", "\u0130",
+    "\u200b", "\u00a0", "\uff48ttps", "x", "@", "%40", "#", "?q=1",
+]
+texts = st.lists(st.sampled_from(_PIECES), max_size=24).map("".join)
+
+
+def _slow_key(text: str) -> str:
+    return v._SPACE.sub(" ", v._clean(text)).strip()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(texts)
+def test_web_links_equal_finditer(text: str) -> None:
+    assert v._web_links(text) == [m.group() for m in v._URL.finditer(text)]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(texts)
+def test_iban_hint_equals_search(text: str) -> None:
+    assert v._iban_hint(text) == (v._IBAN_HINT.search(text) is not None)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(texts, st.text(max_size=40)))
+def test_key_of_equals_slow_form(text: str) -> None:
+    assert v.key_of(text) == _slow_key(text)
+
+
+def test_cases_that_need_the_slow_path() -> None:
+    """Look-alikes and white space other than single spaces take the full normal form."""
+    assert v.key_of("Bob\u00a0Smith") == "bob smith"
+    assert v.key_of("bob\t smith ") == "bob smith"
+    assert v.key_of("\uff22ob") == "bob"
+    assert v._web_links("xhttps://a.example https://b.example") == ["https://b.example"]
+    assert v._web_links("xwww.https://evil.example") == ["https://evil.example"]
+    assert v._iban_hint("a1b23") is False
+    assert v._iban_hint("iban: de89 3704") is True
