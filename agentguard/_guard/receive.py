@@ -116,6 +116,12 @@ def record_rejected(
 
 def dropped_keys(given: Any, kept: Any, prefix: str = "") -> list[str]:
     """Dotted names of the object keys in ``given`` that validation left out of ``kept``."""
+    if not prefix:
+        try:
+            if given == kept:  # the common case: validation kept every key (and value)
+                return []
+        except Exception:  # noqa: BLE001, S110 - an odd value's __eq__: the walk below decides
+            pass
     if isinstance(given, list) and isinstance(kept, list) and len(given) == len(kept):
         return [
             n

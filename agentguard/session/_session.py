@@ -9,7 +9,6 @@ threads never see each other's values.
 from __future__ import annotations
 
 import contextvars
-import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -19,17 +18,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from agentguard.session._index import TRUSTED, TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry, ValueIndex
+from agentguard.session._leaf import text_keys
 from agentguard.session._values import (
-    MAX_KEY_CHARS,
-    MIN_CONTAINED,
-    decoded,
     entities,
     is_field_name,
     key_of,
     keys_of,
-    other_readings,
-    tokens,
-    url_keys,
 )
 
 __all__ = [
@@ -46,7 +40,6 @@ __all__ = [
 Trust = Literal["trusted", "untrusted"]
 _MARKS = frozenset({"untrusted", "secret", "pii"})
 MAX_SEARCH = 1_000_000  # characters of a text argument searched for seen values
-_GROUPED_DIGITS = re.compile(r"\d[ .]\d{3}")
 _WHOLE_WRITTEN = 100  # a written text up to this long is also tainted as a whole value
 
 
@@ -347,30 +340,13 @@ class Session:
             for key in keys:
                 add(key, source, bit)
             return bool(keys)
-        if not value.strip():
-            return False
-        base = key_of(value)
-        if len(base) <= MAX_KEY_CHARS:
-            for key in keys_of(value):
-                add(key, source, bit, contained=len(key) >= MIN_CONTAINED)
-        if whole_only:
-            return True
-        plain = decoded(value)  # what a reader of the page sees: %40 is @, &#64; is @
-        for text in (value,) if plain is None else (value, plain):
-            for entity in entities(text):
-                add(entity.key, source, bit, contained=entity.kind != "host")
-                if entity.kind == "url":
-                    for key in url_keys(entity.text)[1:]:  # the same link over http/https
-                        add(key, source, bit, contained=True)
-        if bit == UNTRUSTED and _GROUPED_DIGITS.search(base):  # "1.000.000,00": also the million
-            for key in other_readings(base):
+        found = text_keys(value, untrusted=bit == UNTRUSTED, whole_only=whole_only)
+        for key, contained in found:
+            if contained:
+                add(key, source, bit, contained=True)
+            else:
                 add(key, source, bit)
-        for word in tokens(base):
-            add(word, source, bit)
-            if "." in word and ":" not in word:  # a link written without its scheme: evil.example/drop
-                for key in url_keys(word):
-                    add(key, source, bit, contained=len(key) >= MIN_CONTAINED)
-        return True
+        return bool(found) or bool(value.strip())
 
     # -- the current session ---------------------------------------------------------------------
     @contextmanager

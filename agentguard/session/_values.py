@@ -374,6 +374,8 @@ def _loose_iban_key(text: str) -> str | None:
 
 def keys_of(value: Any) -> frozenset[str]:
     """Every key a scalar argument value is known by (empty for values that are not scalars)."""
+    if type(value) is str:  # the common case first
+        return _text_keys(value) if len(value) <= MAX_KEY_CHARS else frozenset()
     if isinstance(value, bool) or value is None:
         return frozenset()
     if isinstance(value, int | float):
