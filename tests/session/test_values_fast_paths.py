@@ -11,6 +11,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentguard.session import _ibans as ibans_mod
+from agentguard.session import _links as links_mod
+from agentguard.session import _normal as normal_mod
 from agentguard.session import _values as v
 
 _PIECES = [
@@ -71,19 +74,19 @@ texts = st.lists(st.sampled_from(_PIECES), max_size=24).map("".join)
 
 
 def _slow_key(text: str) -> str:
-    return v._SPACE.sub(" ", v._clean(text)).strip()
+    return normal_mod._SPACE.sub(" ", normal_mod._clean(text)).strip()
 
 
 @settings(max_examples=3000, deadline=None)
 @given(texts)
 def test_web_links_equal_finditer(text: str) -> None:
-    assert v._web_links(text) == [m.group() for m in v._URL.finditer(text)]
+    assert links_mod._web_links(text) == [m.group() for m in links_mod._URL.finditer(text)]
 
 
 @settings(max_examples=3000, deadline=None)
 @given(texts)
 def test_iban_hint_equals_search(text: str) -> None:
-    assert v._iban_hint(text) == (v._IBAN_HINT.search(text) is not None)
+    assert ibans_mod.iban_hint(text) == (ibans_mod._IBAN_HINT.search(text) is not None)
 
 
 @settings(max_examples=3000, deadline=None)
@@ -97,7 +100,7 @@ def test_cases_that_need_the_slow_path() -> None:
     assert v.key_of("Bob\u00a0Smith") == "bob smith"
     assert v.key_of("bob\t smith ") == "bob smith"
     assert v.key_of("\uff22ob") == "bob"
-    assert v._web_links("xhttps://a.example https://b.example") == ["https://b.example"]
-    assert v._web_links("xwww.https://evil.example") == ["https://evil.example"]
-    assert v._iban_hint("a1b23") is False
-    assert v._iban_hint("iban: de89 3704") is True
+    assert links_mod._web_links("xhttps://a.example https://b.example") == ["https://b.example"]
+    assert links_mod._web_links("xwww.https://evil.example") == ["https://evil.example"]
+    assert ibans_mod.iban_hint("a1b23") is False
+    assert ibans_mod.iban_hint("iban: de89 3704") is True
