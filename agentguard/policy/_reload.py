@@ -44,6 +44,7 @@ __all__ = ["BACKGROUND_RULES", "Reloader"]
 BACKGROUND_RULES = 20_000
 
 _Stat = tuple[int, int, int] | None
+_UNREAD: _Stat = (-1, -1, -1)  # a file not read yet: differs from any stat, a missing file's None too
 
 
 def stat(path: str) -> _Stat:
@@ -133,7 +134,13 @@ class Reloader:
         # files in load order: a change to it rebuilds the base, at once (it is a grant).
         inside = {i for i in urgent if Path(paths[i]).parent == directory and paths[i].endswith(".csv")}
         grant_only = frozenset(urgent) - inside
-        return _Watch(paths, tuple(stat(path) for path in paths), urgent, grant_only)
+        # The grant files are stamped when they are read (_install_grants): until then, as last read, so
+        # a grant written while a background rebuild reads the policy still applies at the next call.
+        before = dict(zip(self._watch.paths, self._watch.stamp, strict=True))
+        stamp = tuple(
+            before.get(path, _UNREAD) if i in grant_only else stat(path) for i, path in enumerate(paths)
+        )
+        return _Watch(paths, stamp, urgent, grant_only)
 
     def _install_grants(self) -> None:
         """Read the grants, build their layer over the current base and swap the whole state in (the
@@ -141,6 +148,11 @@ class Reloader:
         base = self._base
         if base is None:
             return
+        watch = self._watch
+        stamp = list(watch.stamp)
+        for i in watch.grant_only:  # taken first: a change during the read is seen next time
+            stamp[i] = stat(watch.paths[i])
+        self._watch = _Watch(watch.paths, tuple(stamp), watch.urgent, watch.grant_only)
         texts, unavailable = self._read_grants()
         files = grant_files(base, self._extra)
         grants = build_grants(base, self._directory, files, texts, self._conditions, self._grant_cache)
@@ -244,14 +256,8 @@ class Reloader:
         )
 
     def _refresh_grants(self) -> None:
-        with self._lock:
-            watch = self._watch
-            stamp = list(watch.stamp)
-            for i in watch.grant_only:
-                stamp[i] = stat(watch.paths[i])
-            self._watch = _Watch(watch.paths, tuple(stamp), watch.urgent, watch.grant_only)
-            with contextlib.suppress(PolicyError):
-                self._install_grants()
+        with self._lock, contextlib.suppress(PolicyError):  # kept in failure; decide denies
+            self._install_grants()
 
     # ---------------------------------------------------------------- background
 

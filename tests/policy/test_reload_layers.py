@@ -401,3 +401,31 @@ def test_lint_sees_the_grants_after_a_grant_only_rebuild(layout: tuple[Path, Pat
     assert engine.refresh_due() is True
     assert [f.line for f in engine.lint() if f.file == str(grants_file)] == [1]
     _same_as_fresh(engine, directory, grants_file, None)
+
+
+def test_a_grant_written_as_a_background_rebuild_starts_applies_at_once(
+    layout: tuple[Path, Path], no_wait: None, gated: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory, grants_file = layout
+    gated.release.set()
+    engine = _engine_for(directory, grants_file, None)
+    gated.release.clear()
+    gated.started.clear()
+    real = _reload.policy_files
+
+    def listing(*args: Any) -> Any:  # the rebuild lists the files: an approver writes a grant just then
+        if threading.current_thread().name == "agentguard-policy-reload":
+            _write(grants_file, "p, coder, shell.run, *, allow\n")
+        return real(*args)
+
+    monkeypatch.setattr(_reload, "policy_files", listing)
+    _write(directory / "30-tail.csv", FILES["30-tail.csv"] + "p, *, fs.list, *, allow\n")
+    assert engine.refresh_due() is True
+    assert gated.started.wait(10)
+    assert engine.refresh_due() is True  # the grant is seen while the policy is still being rebuilt
+    assert _make_test(engine).effect is Effect.ALLOW
+    assert decide(engine, "fs.list").effect is Effect.DENY  # the edit is not in force yet
+    gated.release.set()
+    assert engine.wait_reloaded(10) is True
+    assert decide(engine, "fs.list").effect is Effect.ALLOW
+    _same_as_fresh(engine, directory, grants_file, None)
