@@ -6,13 +6,19 @@ services and deny rules. The reference evaluation is the model's own: deny if
 ``enforce(sub, tool, args, "deny")`` else ask if ``..."ask"`` else allow if ``..."allow"`` else the
 default, with ``engine.casbin_functions()`` registered. Every sampled request is checked to get the
 same verdict from both, so the comparison is between two correct answers.
+
+Reload figures (``measure_reload``): the same kind of policy split into several files, plus a grants
+file: the time until a new grant applies, until a one-line edit to one file applies, and for a reload
+where every file changed.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import random
 import shutil
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -22,7 +28,7 @@ from typing import Any
 import casbin
 
 from agentguard.models import Effect, ToolCall
-from agentguard.policy import PolicyEngine
+from agentguard.policy import PolicyEngine, _engine
 from agentguard.policy._loader import tool_pattern
 from benchmarks._stats import ratio, summary_us, time_each, time_each_with_cpu
 
@@ -79,6 +85,85 @@ def generate_policy(n_rules: int, seed: int = 7) -> tuple[str, list[str], list[s
     return "\n".join(lines + rules) + "\n", agents, tools
 
 
+def write_policy(directory: Path, text: str, files: int = 1) -> list[Path]:
+    """``model.conf`` and the policy in ``directory``: ``policy.csv``, or ``files`` parts
+    (``policy-00.csv``, ...) that load in the same order, so the rules are the same."""
+    shutil.copy(MODEL, directory / "model.conf")
+    if files <= 1:
+        (directory / "policy.csv").write_text(text)
+        return [directory / "policy.csv"]
+    lines = text.splitlines()
+    size = -(-len(lines) // files)
+    parts = [directory / f"policy-{i:02d}.csv" for i in range(files)]
+    for i, path in enumerate(parts):
+        path.write_text("\n".join(lines[i * size : (i + 1) * size]) + "\n")
+    return parts
+
+
+def _replace(path: Path, text: str) -> None:
+    """As an editor or the approval store writes: a new file renamed into place."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def measure_reload(n_rules: int, *, files: int = 10, repeats: int = 5) -> dict[str, Any]:
+    """Seconds until a change applies, medians of ``repeats``: a new grant (``refresh_due``, as before
+    a guarded call: only the grant layer is rebuilt), a line appended to one of ``files`` policy files
+    (``refresh``: that file parsed again, the policy re-indexed) and every file changed (all parsed
+    again). ``reload_edit_call_s``: what the per-call check costs the caller when it notices that edit
+    (a large policy is rebuilt in the background, the old one deciding meanwhile)."""
+    text, _, _ = generate_policy(n_rules)
+    with tempfile.TemporaryDirectory(prefix="agentguard-bench-reload-") as tmp:
+        directory, home = Path(tmp) / "permissions", Path(tmp) / "home"
+        directory.mkdir()
+        home.mkdir()
+        parts = write_policy(directory, text, files)
+        grants = home / "grants.csv"
+        engine = PolicyEngine.load(directory, workspace=directory, extra_files=[grants])
+        grant_s, edit_s, full_s, call_s = [], [], [], []
+        granted = ""
+        for i in range(repeats):
+            granted += f"p, agent{i}, svc{i}.write, *, allow\n"
+            _replace(grants, granted)
+            started = time.perf_counter()
+            engine.refresh_due()
+            grant_s.append(time.perf_counter() - started)
+            assert engine.rules[-1].ref.text == f"p, agent{i}, svc{i}.write, *, allow"
+        target = parts[len(parts) // 2]
+        for i in range(repeats):
+            _replace(target, target.read_text() + f"p, *, svc{i}.purge, *, deny\n")
+            started = time.perf_counter()
+            engine.refresh()
+            edit_s.append(time.perf_counter() - started)
+        for i in range(max(1, repeats // 2)):
+            for part in parts:
+                _replace(part, part.read_text() + f"# edit {i}\n")
+            started = time.perf_counter()
+            engine.refresh()
+            full_s.append(time.perf_counter() - started)
+        recheck = _engine.POLICY_RECHECK_S
+        _engine.POLICY_RECHECK_S = 0.0  # the per-call check looks at the policy files every time
+        try:
+            for i in range(repeats):
+                _replace(target, target.read_text() + f"p, *, svc{i}.wipe, *, deny\n")
+                started = time.perf_counter()
+                engine.refresh_due()
+                call_s.append(time.perf_counter() - started)
+                engine.wait_reloaded()
+        finally:
+            _engine.POLICY_RECHECK_S = recheck
+        assert engine.load_error is None
+    return {
+        "rules": n_rules,
+        "files": files,
+        "reload_grant_s": round(statistics.median(grant_s), 5),
+        "reload_edit_s": round(statistics.median(edit_s), 3),
+        "reload_full_s": round(statistics.median(full_s), 3),
+        "reload_edit_call_s": round(statistics.median(call_s), 5),
+    }
+
+
 def requests(
     agents: list[str], tools: list[str], n: int, seed: int = 11
 ) -> list[tuple[str, str, dict[str, Any]]]:
@@ -119,8 +204,7 @@ def measure(n_rules: int, *, samples: int, casbin_samples: int) -> dict[str, Any
     text, agents, tools = generate_policy(n_rules)
     with tempfile.TemporaryDirectory(prefix="agentguard-bench-policy-") as tmp:
         directory = Path(tmp)
-        shutil.copy(MODEL, directory / "model.conf")
-        (directory / "policy.csv").write_text(text)
+        write_policy(directory, text)
         tool_pattern.cache_clear()  # no tool pattern compiled by a smaller size's run
         gc.collect()
         started, started_cpu = time.perf_counter(), time.thread_time()
@@ -172,9 +256,21 @@ QUICK = {10: (1000, 300), 1_000: (1000, 50), 10_000: (2000, 8)}
 SMOKE = {10: (200, 50), 1_000: (200, 5)}
 
 
-def run(sizes: dict[int, tuple[int, int]]) -> dict[str, Any]:
+RELOAD_RULES = 100_000
+
+
+def run(sizes: dict[int, tuple[int, int]], reload_rules: int | None = None) -> dict[str, Any]:
+    """``reload_rules``: the policy size of the reload figures (default: 100,000 unless the largest
+    decision size is smaller, as in ``--smoke``)."""
     results = {str(n): measure(n, samples=s, casbin_samples=c) for n, (s, c) in sizes.items()}
+    if reload_rules is None:
+        reload_rules = RELOAD_RULES if max(sizes) >= 10_000 else max(sizes)
+    reload = measure_reload(reload_rules)
     return {
+        "reload": reload,
+        "reload_grant_s": reload["reload_grant_s"],
+        "reload_edit_s": reload["reload_edit_s"],
+        "reload_full_s": reload["reload_full_s"],
         "by_rules": results,
         "speedup_vs_pycasbin": {n: r["speedup_p50"] for n, r in results.items()},
         "p50_us": {n: r["agentguard"]["p50_us"] for n, r in results.items()},

@@ -375,6 +375,18 @@ def markdown(result: dict[str, Any]) -> str:
             "![decision latency](decision_latency.png)",
             "",
         ]
+        reload = d.get("reload")
+        if reload:
+            out += [
+                f"Reload at {_fmt(reload['rules'])} rules in {reload['files']} files, until the change "
+                f"applies: a new grant {_fmt(reload['reload_grant_s'] * 1000, 2)} ms (only the grant layer "
+                "is rebuilt), "
+                f"a line appended to one file {_fmt(reload['reload_edit_s'], 2)} s (that file parsed again, "
+                f"the policy re-indexed), every file changed {_fmt(reload['reload_full_s'], 2)} s. A large "
+                "policy's edit is rebuilt in the background: the per-call check that notices it took "
+                f"{_fmt(reload['reload_edit_call_s'] * 1000, 2)} ms, the old policy deciding until the swap.",
+                "",
+            ]
     else:
         out += [_failed("decision", d), ""]
     out += ["## Guarded-call overhead", ""]

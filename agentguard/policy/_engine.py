@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,66 +20,27 @@ from agentguard.policy._conditions import (
     compile_condition,
     normalise_path,
 )
-from agentguard.policy._facts import FACTS_FILE, CombinedFacts
-from agentguard.policy._index import MEMO_LIMIT, RuleIndex
+from agentguard.policy._index import MEMO_LIMIT
+from agentguard.policy._layers import PolicyState, check_policy, lint_policy
 from agentguard.policy._lint import lint_loaded
-from agentguard.policy._loader import (
-    MODEL_FILE,
-    LoadedPolicy,
-    compile_env,
-    condition_cache_key,
-    load_policy,
-    paused_gc,
-    policy_files,
-)
+from agentguard.policy._loader import compile_env, condition_cache_key
 from agentguard.policy._net_conditions import CannotTell
-from agentguard.policy._outputs import OUTPUTS_FILE, OutputTreatment
+from agentguard.policy._outputs import OutputTreatment
 from agentguard.policy._paths import detect_case_folding, resolve_path_arguments
+from agentguard.policy._reload import Reloader
 from agentguard.policy._types import GrantSource, LintFinding, RoleLink, Rule
 from agentguard.settings import GRANTS_FILE
 
 if TYPE_CHECKING:
     from agentguard.settings import Settings
 
-__all__ = ["GRANTS_FILE", "PolicyEngine", "lint_policy"]
+__all__ = ["GRANTS_FILE", "PolicyEngine", "check_policy", "lint_policy"]
 
 _VERB = {Effect.DENY: "denied by", Effect.ASK: "approval required by", Effect.ALLOW: "allowed by"}
 _CACHE_LIMIT = 10_000
 VERDICT_CACHE_LIMIT = 50_000
 # How stale a hand-edited policy file may be; grants (extra files) are re-checked on every call.
 POLICY_RECHECK_S = 0.5
-
-_Stamp = tuple[tuple[int, int, int] | None, ...]
-
-
-def _stat(path: str) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-@dataclass
-class _State:
-    """One loaded policy, immutable once built, plus its rule index (caches live and die with it)."""
-
-    loaded: LoadedPolicy
-    runtime_facts: FactSource | None = None
-    index: RuleIndex = field(init=False)
-    facts: FactSource | None = field(init=False)
-    # matched rules (their load order; ~order when matched as "cannot tell") -> the Decision
-    verdicts: dict[tuple[int, ...], Decision] = field(init=False, default_factory=dict)
-
-    def __post_init__(self) -> None:
-        with paused_gc():
-            self.index = RuleIndex(self.loaded.rules, self.loaded.roles)
-        static = self.loaded.facts
-        self.facts = self.runtime_facts if static.empty else CombinedFacts(static, self.runtime_facts)
-
-    def candidates(self, tool: str) -> tuple[Rule, ...]:
-        """Rules whose tool pattern matches ``tool``, in file/line order."""
-        return self.index.for_tool(tool)
 
 
 def _canonical(cache: dict[str, str], name: str, canonical: Callable[[str], str]) -> str:
@@ -137,9 +96,6 @@ class PolicyEngine:
         self._state_dir = Path(state_dir) if state_dir is not None else None
         self._resolver: Resolver = resolver if resolver is not None else SystemResolver()
         self._grants = grants
-        self._on_grant_problem = on_grant_problem
-        self._grants_version: object = None
-        self._grant_problems: tuple[LintFinding, ...] = ()
         self._directory = Path(directory)
         self._workspace = Path(workspace)
         self._default = Effect(default_effect)
@@ -153,13 +109,15 @@ class PolicyEngine:
             else bool(case_insensitive)
         )
         self._env = replace(compile_env(self._workspace, self._state_dir), case_insensitive=fold)
-        self._state: _State | None = None
-        self._failure: PolicyError | None = PolicyError("policy not loaded yet", file=str(self._directory))
-        self._stamp: _Stamp = ()
-        self._watched: tuple[str, ...] = ()  # what refresh() stats, as strings (it runs before every call)
-        self._urgent: tuple[int, ...] = ()  # positions in _watched of the extra (grants) files
-        self._checked_all = 0.0
-        self._lock = threading.Lock()
+        self._reloader = Reloader(
+            self._directory,
+            self._extra,
+            self._env,
+            self._cache,
+            facts=facts,
+            grants=grants,
+            on_grant_problem=on_grant_problem,
+        )
 
     # ---------------------------------------------------------------- building
 
@@ -225,120 +183,41 @@ class PolicyEngine:
             state_dir=settings.home,
         )
 
-    def _current_stamp(self) -> _Stamp:
-        # The directory's own mtime changes when a file is added, removed or renamed into place,
-        # so stat-ing the files found at the last load is enough; no directory listing per call.
-        return tuple([_stat(path) for path in self._watched])
-
     def reload(self) -> None:
-        """Read the files again. On failure the engine denies every call until a reload succeeds."""
-        with self._lock:
-            try:
-                files = tuple(policy_files(self._directory, self._extra))
-            except OSError:
-                files = self._extra
-            own = (self._directory / MODEL_FILE, self._directory / FACTS_FILE, self._directory / OUTPUTS_FILE)
-            paths = (self._directory, *own, *files)
-            self._watched = tuple(str(path) for path in paths)
-            extra = {str(path) for path in self._extra}
-            self._urgent = tuple(i for i, path in enumerate(self._watched) if path in extra)
-            self._checked_all = time.monotonic()
-            self._stamp = self._current_stamp()  # taken first: a change during the read is seen next time
-            grant_texts, unavailable = self._read_grants()
-            with paused_gc():  # one collection after the whole build, not one per stage
-                self._build(grant_texts, unavailable)
-
-    def _build(self, grant_texts: list[tuple[str, bytes]], unavailable: tuple[LintFinding, ...]) -> None:
-        """Load the files and swap the new state in whole (the caller holds the lock)."""
-        loaded = load_policy(
-            self._directory,
-            workspace=self._workspace,
-            extra_files=self._extra,
-            cache=self._cache,
-            case_insensitive=self._env.case_insensitive,
-            grant_texts=grant_texts,
-            state_dir=self._state_dir,
-        )
-        self._set_grant_problems((*unavailable, *loaded.skipped))
-        if loaded.errors:
-            first = loaded.errors[0]
-            more = len(loaded.errors) - 1
-            suffix = (
-                f" (and {more} more problem{'s' if more > 1 else ''}; run 'agentguard policy check')"
-                if more
-                else ""
-            )
-            self._state = None
-            self._failure = PolicyError(
-                first.message + suffix,
-                file=first.file,
-                line=first.line,
-                findings=[f.model_dump() for f in loaded.errors],
-            )
-            raise self._failure
-        self._state = _State(loaded, self._facts)
-        self._failure = None
-
-    def _read_grants(self) -> tuple[list[tuple[str, bytes]], tuple[LintFinding, ...]]:
-        """The grants from the store of record; if it cannot be read, none apply (fail closed)."""
-        source = self._grants
-        if source is None:
-            return [], ()
-        try:
-            version, text = source.grants_snapshot()
-        except Exception as exc:  # noqa: BLE001 - any failure: no grant applies, and say why
-            self._grants_version = None
-            finding = LintFinding(
-                severity="warning",
-                file=source.label,
-                message=f"grants unavailable, none applies until the store can be read: "
-                f"{type(exc).__name__}: {exc}",
-                code="grants-unavailable",
-            )
-            return [], (finding,)
-        self._grants_version = version
-        return [(source.label, text.encode("utf-8"))], ()
-
-    def _set_grant_problems(self, problems: tuple[LintFinding, ...]) -> None:
-        new = [p for p in problems if p not in self._grant_problems]
-        self._grant_problems = problems
-        if self._on_grant_problem is not None:
-            for problem in new:
-                with contextlib.suppress(Exception):  # reporting must never break deciding
-                    self._on_grant_problem(problem)
-
-    def _grants_changed(self) -> bool:
-        if self._grants is None:
-            return False
-        try:
-            return self._grants.grants_version() != self._grants_version
-        except Exception:  # noqa: BLE001 - unreadable store: reload, which then applies no grant
-            return self._grants_version is not None
+        """Read the files again, now (only those whose content changed are parsed again). On failure
+        it raises ``PolicyError`` and the engine denies every call until a reload succeeds."""
+        self._reloader.reload()
 
     def refresh(self) -> bool:
-        """Reload if any policy file changed (stat: mtime, size, inode) or the grants did.
+        """Reload, now, what changed: policy files (stat: mtime, size, inode) or the grants.
         True when something changed.
 
         A failed reload does not raise: the engine denies every call, naming the problem, until
         the files are valid again.
         """
-        self._checked_all = time.monotonic()
-        if self._current_stamp() == self._stamp and not self._grants_changed():
-            return False
-        with contextlib.suppress(PolicyError):  # the failure is kept in load_error; decide denies
-            self.reload()
-        return True
+        return self._reloader.refresh()
 
     def refresh_due(self) -> bool:
         """The guard's per-call check: the grants every time (a revoked grant stops applying at
-        once), the policy directory at most every ``POLICY_RECHECK_S`` seconds."""
-        if (
-            time.monotonic() - self._checked_all < POLICY_RECHECK_S
-            and all(_stat(self._watched[i]) == self._stamp[i] for i in self._urgent)
-            and not self._grants_changed()
-        ):
+        once; only the grant layer is rebuilt), the policy directory at most every
+        ``POLICY_RECHECK_S`` seconds. An edit to a large policy is rebuilt in the background while
+        the current policy keeps deciding (see ``_reload``)."""
+        loader = self._reloader
+        if time.monotonic() - loader.checked_at < POLICY_RECHECK_S and not loader.urgent_changed():
             return False
-        return self.refresh()
+        return loader.refresh(background=True)
+
+    def wait_reloaded(self, timeout: float | None = None) -> bool:
+        """Wait until no background rebuild is running; True when none is (within ``timeout``)."""
+        return self._reloader.wait(timeout)
+
+    @property
+    def _state(self) -> PolicyState | None:
+        return self._reloader.state
+
+    @property
+    def _failure(self) -> PolicyError | None:
+        return self._reloader.failure
 
     # ---------------------------------------------------------------- reading
 
@@ -404,7 +283,7 @@ class PolicyEngine:
     @property
     def grant_problems(self) -> tuple[LintFinding, ...]:
         """Grant lines skipped at the last load (and why), or the store being unreadable."""
-        return self._grant_problems
+        return self._reloader.grant_problems
 
     @property
     def load_error(self) -> PolicyError | None:
@@ -524,7 +403,7 @@ class PolicyEngine:
             decision = decision.model_copy(update={"arguments": resolved})
         return decision
 
-    def _shared_verdict(self, state: _State, rules: Sequence[Rule], hits: Sequence[int]) -> Decision:
+    def _shared_verdict(self, state: PolicyState, rules: Sequence[Rule], hits: Sequence[int]) -> Decision:
         """The verdict for these matched rules, shared by every (agent, tool) plan of the policy: a new
         pair mostly matches what others did (no rule at all, most often)."""
         key = tuple(rules[i].order if i >= 0 else ~rules[~i].order for i in hits)
@@ -607,66 +486,3 @@ class PolicyEngine:
     def __repr__(self) -> str:
         state = "failed" if self._failure else f"{len(self.rules)} rules"
         return f"PolicyEngine({str(self._directory)!r}, {state})"
-
-
-def lint_policy(
-    directory: Path,
-    *,
-    workspace: Path,
-    extra_files: Sequence[Path] = (),
-    case_insensitive: bool = False,
-    grants: GrantSource | None = None,
-    state_dir: Path | None = None,
-) -> list[LintFinding]:
-    """Every error and warning in a policy directory, without raising."""
-    return check_policy(
-        directory,
-        workspace=workspace,
-        extra_files=extra_files,
-        case_insensitive=case_insensitive,
-        grants=grants,
-        state_dir=state_dir,
-    )[0]
-
-
-def check_policy(
-    directory: Path,
-    *,
-    workspace: Path,
-    extra_files: Sequence[Path] = (),
-    case_insensitive: bool = False,
-    grants: GrantSource | None = None,
-    state_dir: Path | None = None,
-) -> tuple[list[LintFinding], LoadedPolicy]:
-    """Every error and warning in a policy directory, without raising, and what was loaded (for
-    counts): what ``policy check`` prints, from one load.
-
-    Grant lines that would be skipped are warnings: they never stop the policy from loading.
-    """
-    texts: list[tuple[str, bytes]] = []
-    findings: list[LintFinding] = []
-    if grants is not None:
-        try:
-            texts.append((grants.label, grants.grants_snapshot()[1].encode("utf-8")))
-        except Exception as exc:  # noqa: BLE001 - reported, like the engine does
-            findings.append(
-                LintFinding(
-                    severity="warning",
-                    file=grants.label,
-                    message=f"grants unavailable, none applies: {type(exc).__name__}: {exc}",
-                    code="grants-unavailable",
-                )
-            )
-    loaded = load_policy(
-        Path(directory),
-        workspace=Path(workspace),
-        extra_files=extra_files,
-        grant_texts=texts,
-        case_insensitive=case_insensitive,
-        state_dir=state_dir,
-    )
-    findings.extend(loaded.errors)
-    findings.extend(loaded.skipped)
-    if loaded.rules or loaded.links:
-        findings.extend(lint_loaded(loaded))
-    return findings, loaded

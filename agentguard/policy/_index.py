@@ -9,11 +9,14 @@ tool name finds every filed fragment in it, whatever the pattern's shape (prefix
 text at all, are checked with the exact matcher; the index only skips rules that cannot match.
 
 Results are cached per tool and per (agent, tool) for the life of one loaded policy; a reload
-builds a new index, so a cache can never outlive the rules it was computed from.
+builds a new index, so a cache can never outlive the rules it was computed from. Grants are a small
+index layered over the policy's (``base``): a new grant rebuilds only that layer and its caches, while
+the policy's per-tool candidates, which do not depend on grants, are kept.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,6 +90,15 @@ def literal_fragments(pattern: str) -> list[str]:
     return runs
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def _glob_runs(pattern: str) -> tuple[str, ...] | None:
+    """``None`` for a pattern without glob characters, else its distinct literal fragments
+    (remembered: a rebuild after an edit sees the same patterns again)."""
+    if _WILD.search(pattern) is None and "/" not in pattern:
+        return None
+    return tuple(dict.fromkeys(literal_fragments(pattern)))
+
+
 class RuleIndex:
     """Rules found by the literal text of their tool patterns, plus per-tool and per-(agent, tool) caches.
 
@@ -97,10 +109,15 @@ class RuleIndex:
     every new tool name. The candidates are a superset of the matches; the matcher decides.
     """
 
-    __slots__ = ("_always", "_automaton", "_by_tool", "_exact", "_groups", "_plans", "_roles")
+    __slots__ = ("_always", "_automaton", "_base", "_by_tool", "_exact", "_groups", "_plans", "_roles")
 
-    def __init__(self, rules: Sequence[Rule], roles: Mapping[str, frozenset[str]]) -> None:
-        self._roles = roles
+    def __init__(
+        self, rules: Sequence[Rule], roles: Mapping[str, frozenset[str]], base: RuleIndex | None = None
+    ) -> None:
+        """``base``: an index whose rules all come before these (every ``order`` lower); its
+        candidates come first, then these. Its roles are the ones that apply."""
+        self._base = base
+        self._roles: Mapping[str, frozenset[str]] = roles if base is None else base.roles
         by_pattern: dict[str, list[Rule]] = {}
         for rule in rules:
             found = by_pattern.get(rule.tool)
@@ -109,13 +126,13 @@ class RuleIndex:
             else:
                 found.append(rule)
         exact: dict[str, tuple[Rule, ...]] = {}
-        globs: list[tuple[str, list[str]]] = []
+        globs: list[tuple[str, tuple[str, ...]]] = []
         counts: dict[str, int] = {}
         for text in by_pattern:
-            if _WILD.search(text) is None and "/" not in text:
+            runs = _glob_runs(text)
+            if runs is None:
                 exact[text] = tuple(by_pattern[text])
                 continue
-            runs = list(dict.fromkeys(literal_fragments(text)))
             globs.append((text, runs))
             for run in runs:
                 counts[run] = counts.get(run, 0) + 1
@@ -126,7 +143,7 @@ class RuleIndex:
             if not runs:
                 always.append(entry)
                 continue
-            key = min(runs, key=lambda run: (counts[run], -len(run)))
+            key = runs[0] if len(runs) == 1 else min(runs, key=lambda run: (counts[run], -len(run)))
             keyed.setdefault(key, []).append(entry)
         automaton = ahocorasick.Automaton()
         groups: list[list[tuple[ToolPattern, tuple[Rule, ...]]]] = []
@@ -171,10 +188,17 @@ class RuleIndex:
                     hits.extend(rules)
             hits.sort(key=_order)
             found = tuple(hits)
+            if self._base is not None:
+                found = self._base.for_tool(tool) + found if found else self._base.for_tool(tool)
             if len(self._by_tool) >= TOOL_CACHE_LIMIT:
                 self._by_tool.clear()
             self._by_tool[tool] = found
         return found
+
+    @property
+    def roles(self) -> Mapping[str, frozenset[str]]:
+        """Member -> itself plus every role it reaches (shared with a layer over this index)."""
+        return self._roles
 
     def subjects(self, agent: str) -> frozenset[str]:
         """The agent plus every role it reaches through ``g`` lines (``agent`` canonical, lower case)."""

@@ -34,11 +34,17 @@ __all__ = [
     "EXPECTED_MATCHER",
     "MODEL_FILE",
     "LoadedPolicy",
+    "ParsedSource",
     "ToolPattern",
-    "load_policy",
+    "expand_roles",
+    "parse_source",
     "paused_gc",
     "policy_files",
+    "provenance_files",
+    "read_source",
+    "source_label",
     "tool_pattern",
+    "validate_model",
 ]
 
 MODEL_FILE = "model.conf"
@@ -72,7 +78,7 @@ def policy_files(directory: Path, extra_files: Sequence[Path] = ()) -> list[Path
     return [*own, *(p for p in extra_files if p not in own)]
 
 
-def _label(path: Path, directory: Path) -> str:
+def source_label(path: Path, directory: Path) -> str:
     return path.name if path.parent == directory else str(path)
 
 
@@ -219,27 +225,86 @@ def _column(pieces: Sequence[str], index: int) -> int:
     return start + (len(piece) - len(piece.lstrip())) + 1
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedSource:
+    """One source's valid rules and role links, and its problems; ``first_order`` is the first rule's
+    ``order`` (rules are numbered ``first_order``, ``first_order + 1``, ... in line order)."""
+
+    rules: tuple[Rule, ...]
+    links: tuple[RoleLink, ...]
+    errors: tuple[LintFinding, ...]
+    skipped: tuple[LintFinding, ...]
+    first_order: int
+
+    def renumbered(self, first_order: int) -> ParsedSource:
+        """The same source at another place in the load order (a file before it grew or shrank)."""
+        if first_order == self.first_order:
+            return self
+        shift = first_order - self.first_order
+        rules = tuple(
+            Rule(
+                ref=r.ref,
+                subject=r.subject,
+                tool=r.tool,
+                cond=r.cond,
+                effect=r.effect,
+                order=r.order + shift,
+                condition=r.condition,
+                grant=r.grant,
+            )
+            for r in self.rules
+        )
+        return ParsedSource(rules, self.links, self.errors, self.skipped, first_order)
+
+
+def read_source(path: Path, label: str, in_directory: bool) -> bytes | LintFinding | None:
+    """A policy file's bytes, the problem reading it, or ``None`` for an extra file (``grants.csv``)
+    that does not exist yet (simply empty)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return _error(label, None, "file vanished while loading", "io") if in_directory else None
+    except OSError as exc:
+        return _error(label, None, f"cannot read: {exc.strerror or exc}", "io")
+
+
+def parse_source(
+    label: str,
+    data: bytes | LintFinding | None,
+    *,
+    grant: bool,
+    env: CompileEnv,
+    cache: MutableMapping[str, Condition | ConditionError],
+    first_order: int,
+) -> ParsedSource:
+    """Parse one source (what ``read_source`` returned, or grant text). In a grant source a problem
+    skips the line (reported in ``skipped``); anywhere else it is an error."""
+    reader = _LineReader(env, cache, grant, first_order)
+    if isinstance(data, LintFinding):
+        reader._problem(data)
+    elif data is not None:
+        reader.read(label, data)
+    return ParsedSource(
+        tuple(reader.rules), tuple(reader.links), tuple(reader.errors), tuple(reader.skipped), first_order
+    )
+
+
 class _LineReader:
-    """Reads the policy lines as casbin's file adapter would, keeping the valid ones with where each
+    """Reads one source's lines as casbin's file adapter would, keeping the valid ones with where each
     came from. (Building a casbin ``Enforcer`` as well would double a large policy's load time and add
     nothing: its rules are these lines split the same way.)"""
 
     def __init__(
         self,
-        files: Sequence[Path],
-        directory: Path,
         env: CompileEnv,
         cache: MutableMapping[str, Condition | ConditionError],
-        extra: Sequence[Path] = (),
-        grant_texts: Sequence[tuple[str, bytes]] = (),
+        grant_file: bool,
+        first_order: int,
     ) -> None:
-        self.files = files
-        self.directory = directory
         self.env = env
         self.cache = cache
-        self.extra = frozenset(extra)
-        self.grant_texts = tuple(grant_texts)
-        self._grant_file = False
+        self._grant_file = grant_file
+        self._first_order = first_order
         self.rules: list[Rule] = []
         self.links: list[RoleLink] = []
         self.errors: list[LintFinding] = []
@@ -260,44 +325,22 @@ class _LineReader:
             )
         )
 
-    def read(self) -> None:
-        self.rules.clear()
-        self.links.clear()
-        self.errors.clear()
-        self.skipped.clear()
-        sources: list[tuple[str, bool, Path | bytes]] = [
-            (_label(path, self.directory), path in self.extra, path) for path in self.files
-        ]
-        sources.extend((label, True, data) for label, data in self.grant_texts)
-        for label, grant_file, source in sources:
-            self._grant_file = grant_file
-            if isinstance(source, bytes):
-                data = source
-            else:
+    def read(self, label: str, data: bytes) -> None:
+        try:  # the whole file at once; line by line only to name the lines that are not UTF-8
+            lines: list[str | None] = list(data.decode("utf-8").split("\n"))
+        except UnicodeDecodeError:
+            lines = []
+            for number, raw in enumerate(data.split(b"\n"), start=1):
                 try:
-                    data = source.read_bytes()
-                except FileNotFoundError:
-                    if source.parent == self.directory:
-                        self._problem(_error(label, None, "file vanished while loading", "io"))
-                    continue  # an extra file (grants.csv) that does not exist yet is simply empty
-                except OSError as exc:
-                    self._problem(_error(label, None, f"cannot read: {exc.strerror or exc}", "io"))
-                    continue
-            try:  # the whole file at once; line by line only to name the lines that are not UTF-8
-                lines: list[str | None] = list(data.decode("utf-8").split("\n"))
-            except UnicodeDecodeError:
-                lines = []
-                for number, raw in enumerate(data.split(b"\n"), start=1):
-                    try:
-                        lines.append(raw.decode("utf-8"))
-                    except UnicodeDecodeError as exc:
-                        self._problem(_error(label, number, f"not UTF-8: {exc.reason}", "encoding"))
-                        lines.append(None)
-            for number, text in enumerate(lines, start=1):
-                line = text.strip() if text is not None else ""
-                if not line or line.startswith("#"):
-                    continue
-                self._check_line(line, label, number)
+                    lines.append(raw.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    self._problem(_error(label, number, f"not UTF-8: {exc.reason}", "encoding"))
+                    lines.append(None)
+        for number, text in enumerate(lines, start=1):
+            line = text.strip() if text is not None else ""
+            if not line or line.startswith("#"):
+                continue
+            self._check_line(line, label, number)
 
     def _check_line(self, line: str, label: str, number: int) -> bool:
         pieces = _pieces(line)
@@ -415,7 +458,7 @@ class _LineReader:
                 tool=tool,
                 cond=cond,
                 effect=Effect(act),
-                order=len(self.rules),
+                order=self._first_order + len(self.rules),
                 condition=condition,
                 grant=self._grant_file,
             )
@@ -441,7 +484,7 @@ def condition_cache_key(text: str, env: CompileEnv) -> str:
     return text if not env.definitions else f"{text}\x00{hash(env.definitions)}"
 
 
-def _provenance_files(
+def provenance_files(
     directory: Path, env: CompileEnv
 ) -> tuple[PolicyFacts, OutputRules, CompileEnv, list[LintFinding]]:
     """facts.toml and outputs.toml: the named sets and conditions, and how tool results are treated."""
@@ -518,7 +561,7 @@ def _cond_code(err: ConditionError) -> str:
     return "condition"
 
 
-def _expand_roles(links: Iterable[RoleLink]) -> dict[str, frozenset[str]]:
+def expand_roles(links: Iterable[RoleLink]) -> dict[str, frozenset[str]]:
     """Every member's roles, by canonical (lower-case) name, as casbin's role manager walks them."""
     graph: dict[str, set[str]] = {}
     for link in links:
@@ -563,50 +606,3 @@ def compile_env(workspace: Path, state_dir: Path | None = None) -> CompileEnv:
     home = os.path.realpath(Path.home())
     state = os.path.realpath(state_dir) if state_dir is not None else ""
     return CompileEnv(workspace=os.path.realpath(workspace), home=home, state=state)
-
-
-def load_policy(
-    directory: Path,
-    *,
-    workspace: Path,
-    extra_files: Sequence[Path] = (),
-    cache: MutableMapping[str, Condition | ConditionError] | None = None,
-    case_insensitive: bool = False,
-    state_dir: Path | None = None,
-    grant_texts: Sequence[tuple[str, bytes]] = (),
-) -> LoadedPolicy:
-    """Read a policy directory. Problems are returned as error findings, never raised.
-
-    ``extra_files`` and ``grant_texts`` (label, content) hold grants: a line there that does not load
-    is skipped and reported in ``skipped``, so one broken grant cannot stop the whole policy.
-    ``case_insensitive``: ``path()`` patterns match case-insensitively (a case-folding workspace).
-    ``state_dir`` is what ``{state}`` in path patterns means (default ``~/.agentguard``).
-    """
-    directory = Path(directory)
-    files = [Path(p) for p in extra_files]
-    if not directory.is_dir():
-        err = _error(str(directory), None, "policy directory not found", "io")
-        return LoadedPolicy((), (), {}, tuple(files), (err,))
-    env = replace(compile_env(workspace, state_dir), case_insensitive=case_insensitive)
-    facts, outputs, env, fact_errors = _provenance_files(directory, env)
-    model, errors = validate_model(directory / MODEL_FILE)
-    errors = fact_errors + errors
-    all_files = policy_files(directory, files)
-    reader = _LineReader(all_files, directory, env, {} if cache is None else cache, files, grant_texts)
-    with paused_gc():
-        reader.read()  # even when the model is bad: every line's problems are reported
-    if model is None or errors:
-        problems = tuple(errors + reader.errors)
-        return LoadedPolicy((), (), {}, tuple(all_files), problems, tuple(reader.skipped))
-    roles = _expand_roles(reader.links)
-    return LoadedPolicy(
-        tuple(reader.rules),
-        tuple(reader.links),
-        roles,
-        tuple(all_files),
-        tuple(reader.errors),
-        tuple(reader.skipped),
-        facts=facts,
-        outputs=outputs,
-        env=env,
-    )

@@ -54,6 +54,9 @@ def test_smoke_run_writes_json_markdown_and_plots(smoke: tuple[dict[str, Any], P
     assert set(d["memoised_p99_us"]) == set(d["cpu_p99_us"]) == set(d["p99_us"])
     assert all(v["agentguard"] > 0 and v["pycasbin"] > 0 for v in d["load_s"].values())
     assert all(v > 0 for v in d["p99_us"].values())
+    assert d["reload"]["rules"] == 1000
+    assert 0 < d["reload_grant_s"] < d["reload_full_s"]
+    assert d["reload_edit_s"] > 0
     o = data["overhead"]
     assert o["batch"]["call"]["n"] == 300
     assert o["fsync"]["call"]["n"] == 30
