@@ -39,6 +39,22 @@ _PLAIN_WORD = re.compile(r"[^\\*?\[{}()~$`'\"]*\Z")
 _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
 
+def _bare_space(text: str) -> bool:
+    """Whether an unquoted word's text holds white space no backslash escapes (bash never does)."""
+    if " " not in text and "\t" not in text and "\n" not in text:
+        return False
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char in " \t\n":
+            return True
+        i += 1
+    return False
+
+
 class ShellParseError(ValueError):
     """The command is not something the parser can analyse with confidence."""
 
@@ -294,7 +310,7 @@ class _Walker:
     def word(self, node: tree_sitter.Node, depth: int) -> Word:
         if node.type == "word":  # the common case: no quotes, escapes or expansions
             text = self.text(node)
-            if _PLAIN_WORD.match(text):
+            if _PLAIN_WORD.match(text) and not _bare_space(text):
                 return text
         parts: list[tuple[str, bool]] = []  # (text, quoted); a Dyn part is ("", ...) plus flags
         dyn: list[tuple[int, bool]] = []  # (index into parts, quoted)
@@ -327,7 +343,12 @@ class _Walker:
     ) -> None:
         kind = node.type
         if kind in ("word", "number") or (kind == "extglob_pattern" and self.in_test):
-            parts.extend(unescape(self.text(node)))  # in [ ], tree-sitter's "pattern" is a word
+            text = self.text(node)
+            if _bare_space(text):
+                # bash ends a word at unquoted white space; tree-sitter-bash folds "ls<newline>\\rm"
+                # into one command whose argument is "<newline>\\rm": what it read is not what runs
+                raise CannotTell("white space inside an unquoted word (the parse is not bash's)")
+            parts.extend(unescape(text))  # in [ ], tree-sitter's "pattern" is a word
         elif kind == "raw_string":
             parts.append((self.text(node)[1:-1], True))
         elif kind == "ansi_c_string":
