@@ -389,12 +389,17 @@ class PolicyEngine:
                         hits.append(~i)  # recorded apart, so the reason can say so
                     continue
             hits.append(i)
-        key = tuple(hits)
-        decision = plan.memo.get(key)
+        memo = plan.memo
+        decision = memo.get(tuple(hits)) if memo is not None else None
         if decision is None:
             decision = self._shared_verdict(state, plan.rules, hits)
-            if len(plan.memo) < MEMO_LIMIT:
-                plan.memo[key] = decision
+            if memo is not None:
+                if len(memo) < MEMO_LIMIT:
+                    memo[tuple(hits)] = decision
+            elif plan.used:  # a pair seen again: worth its own memo
+                plan.memo = {tuple(hits): decision}
+            else:
+                plan.used = True
         resolved_addresses = recorder.answers() if recorder is not None else {}
         if why_unsure or resolved_addresses:
             reason = decision.reason + "".join(f"; cannot tell ({u}), so it applies" for u in why_unsure)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import ahocorasick
@@ -50,13 +50,16 @@ class Plan:
     """The rules that can apply to one (agent, tool), in file order, ready to evaluate.
 
     ``predicates[i]`` is ``None`` when rule ``i`` is unconditional. ``memo`` maps the indexes of the
-    rules whose conditions held to the finished ``Decision`` (it depends on nothing else).
+    rules whose conditions held to the finished ``Decision`` (it depends on nothing else). It is made
+    when the plan is used a second time: most (agent, tool) pairs of a large policy are seen once, and
+    every object a first-sight decision leaves behind brings the next garbage-collection pass closer.
     """
 
     rules: tuple[Rule, ...]
     predicates: tuple[Predicate | None, ...]
-    memo: dict[tuple[int, ...], Decision] = field(default_factory=dict)
+    memo: dict[tuple[int, ...], Decision] | None = None
     path_refs: tuple[tuple[str, ...], ...] = ()  # arguments any of these rules reads with path()
+    used: bool = False  # decided once already: the next decision makes the memo
 
 
 def literal_fragments(pattern: str) -> list[str]:
@@ -109,7 +112,17 @@ class RuleIndex:
     every new tool name. The candidates are a superset of the matches; the matcher decides.
     """
 
-    __slots__ = ("_always", "_automaton", "_base", "_by_tool", "_exact", "_groups", "_plans", "_roles")
+    __slots__ = (
+        "_always",
+        "_automaton",
+        "_base",
+        "_by_tool",
+        "_exact",
+        "_groups",
+        "_plan_count",
+        "_plans",
+        "_roles",
+    )
 
     def __init__(
         self, rules: Sequence[Rule], roles: Mapping[str, frozenset[str]], base: RuleIndex | None = None
@@ -157,7 +170,8 @@ class RuleIndex:
         self._groups = groups
         self._always = always
         self._by_tool: dict[str, tuple[Rule, ...]] = {}
-        self._plans: dict[tuple[str, str], Plan] = {}
+        self._plans: dict[str, dict[str, Plan]] = {}  # agent -> tool -> plan: no key tuple per pair
+        self._plan_count = 0
 
     def _literal_hits(self, tool: str) -> list[Rule]:
         """Globless patterns matching a name with ``/``: such a pattern is one segment, so it can only
@@ -206,15 +220,22 @@ class RuleIndex:
 
     def plan(self, agent: str, tool: str) -> Plan:
         """The rules that can apply to ``agent`` calling ``tool`` (canonical), cached."""
-        key = (agent, tool)
-        found = self._plans.get(key)
+        plans = self._plans.get(agent)
+        found = plans.get(tool) if plans is not None else None
         if found is None:
             subjects = self.subjects(agent)
-            rules = tuple(r for r in self.for_tool(tool) if r.subject == "*" or r.subject.lower() in subjects)
+            candidates = self.for_tool(tool)
+            rules = tuple(r for r in candidates if r.subject == "*" or r.subject.lower() in subjects)
+            if rules == candidates:
+                rules = candidates  # the same rules: keep one tuple, not two
             predicates = tuple(None if r.unconditional else r.condition.predicate for r in rules)
             refs = sorted({ref for r in rules for ref in r.condition.path_refs})
             found = Plan(rules, predicates, path_refs=tuple(refs))
-            if len(self._plans) >= PLAN_CACHE_LIMIT:
+            if self._plan_count >= PLAN_CACHE_LIMIT:
                 self._plans.clear()
-            self._plans[key] = found
+                self._plan_count = 0
+            if plans is None:
+                plans = self._plans[agent] = {}
+            plans[tool] = found
+            self._plan_count += 1
         return found

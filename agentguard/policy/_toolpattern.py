@@ -82,6 +82,14 @@ def _class_chars(body: str) -> frozenset[str] | None:
     return frozenset(chars)
 
 
+@functools.lru_cache(maxsize=1024)
+def _class_entry(body: str, negate: bool) -> tuple[frozenset[str], bool] | None:
+    """One shared (characters, negated) entry per class: patterns compiled on first use leave fewer
+    objects behind."""
+    chars = _class_chars(body)
+    return None if chars is None else (chars, negate)
+
+
 def _simple_parts(text: str) -> tuple[_Piece, ...] | None:
     """``text`` split at ``*`` into pieces, or None when it has more than literal text, ``*``, ``?``
     and plain classes (``[a-c9]``, ``[!x]``) in one segment."""
@@ -99,10 +107,10 @@ def _simple_parts(text: str) -> tuple[_Piece, ...] | None:
         elif any_char:
             current.append(None)
         elif body:
-            chars = _class_chars(body)
-            if chars is None:
+            entry = _class_entry(body, bool(negate))
+            if entry is None:
                 return None
-            current.append((chars, bool(negate)))
+            current.append(entry)
         elif literal:
             current.extend(literal)
         else:  # a "[" or "]" that is not a plain class

@@ -177,7 +177,7 @@ def test_caches_stay_bounded_under_many_agents_and_tool_names(
     assert decide(engine, "t.y", agent="agent8").effect is Effect.DENY
     index = engine._state.index if engine._state else None
     assert index is not None
-    assert len(index._plans) <= 50
+    assert sum(len(plans) for plans in index._plans.values()) <= 50
     assert len(index._by_tool) <= 20
     assert len(engine._names) <= 30
 
@@ -200,7 +200,8 @@ def test_memo_is_bounded_and_still_right(make_policy: Callable[..., Path], works
             assert decision.rule.line == lines[0]
     state = engine._state
     assert state is not None
-    assert all(len(plan.memo) <= MEMO_LIMIT for plan in state.index._plans.values())
+    plans = [plan for by_tool in state.index._plans.values() for plan in by_tool.values()]
+    assert plans and all(plan.memo is not None and len(plan.memo) <= MEMO_LIMIT for plan in plans)
 
 
 def test_decisions_during_reloads_are_always_one_of_the_two_policies(
