@@ -273,3 +273,19 @@ async def test_sdk_and_fast_paths_share_one_guard_session(
     records = audit_records(tmp_path / "home" / "audit.jsonl")
     sessions = {rs[0]["session"] for rs in calls(records).values() if rs[0]["tool"] == "mcp.notes.echo"}
     assert len(sessions) == 1
+
+
+async def test_a_call_asking_for_progress_still_gets_it(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    policy = make_policy(RULES + "p, *, mcp.notes.count, *, allow\n")
+    steps: list[float] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        steps.append(value)
+
+    async with _client(tmp_path, policy) as client:
+        await client.list_tools()
+        result = await client.call_tool("count", {"n": 3}, progress_callback=progress)
+    assert _text(result) == "counted to 3"
+    assert steps == [1, 2, 3]

@@ -252,8 +252,10 @@ class ClientLane:
             message = _loads(line)
         except ValueError:
             return False
-        params = message.get("params") if type(message) is dict else None
-        if message.get("method") != "notifications/cancelled" or type(params) is not dict:
+        if type(message) is not dict or message.get("method") != "notifications/cancelled":
+            return False
+        params = message.get("params")
+        if type(params) is not dict:
             return False
         request_id = params.get("requestId")
         if not _is_id(request_id) or request_id not in self._inflight:

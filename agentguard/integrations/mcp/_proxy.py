@@ -5,7 +5,8 @@ with the SDK's low-level ``Server``. ``tools/call`` goes through ``Guard.acall``
 audit) and ``tools/list`` hides the tools no call of which could run (an unconditional deny, or no
 allow or ask rule for the tool); the server's own requests of the client (sampling, elicitation,
 roots) are guarded too (``_back_channel``). Resources, prompts, completions, subscriptions, server
-notifications, progress and cancellation are relayed unchanged.
+notifications, progress and cancellation are relayed unchanged. On stdio pipes a plain ``tools/call``
+skips the SDK's request machinery on both sides (``_fast``) and runs the same ``_guarded_call``.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ class _Upstream:
         return self.initialized
 
     async def get(self) -> ClientSession:
+        if self.session is not None:  # the common case, without the lock's checkpoint
+            return self.session
         async with self._lock:
             if self.session is not None:
                 return self.session
