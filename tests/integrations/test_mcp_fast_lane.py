@@ -68,6 +68,7 @@ async def _lane(connection: _Connection | None = None) -> tuple[ClientLane, list
         _call(1, name="echo", arguments=[1, 2]),  # the SDK's own refusal
         _call(1, name="not_listed", arguments={}),
         _call(1, name=7),
+        _call(1, name="echo", arguments={"text": float("nan")}),  # NaN: not JSON, the SDK refuses it
         {**_call(), "extra": 1},
         {**_call(), "jsonrpc": "1.0"},
         [_call()],  # a batch

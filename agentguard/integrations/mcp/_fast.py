@@ -51,8 +51,11 @@ def _no_constants(text: str) -> Any:
     raise ValueError(f"{text} is not JSON")  # NaN/Infinity: the SDK's parser refuses them too
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)  # one decoder, not one per line
+
+
 def _loads(line: str) -> Any:
-    return json.loads(line, parse_constant=_no_constants)
+    return _DECODER.decode(line)
 
 
 def _dumps(message: dict[str, Any]) -> str:
