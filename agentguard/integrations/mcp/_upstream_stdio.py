@@ -5,8 +5,9 @@ the ``ClientSession`` through a memory stream. The proxy's fast path (``_fast``)
 ``tools/call`` requests as raw JSON-RPC lines under ids of its own and must see their responses
 before the SDK does: ``tap`` is offered each line first and keeps the ones it owns. Everything
 else is exactly the SDK's transport (the same process start, parse, and shutdown sequence, built
-from the SDK's own pieces). Raw lines and the SDK's messages are written whole by one
-``send`` each on the same pipe, so they never interleave mid-line.
+from the private helpers of ``mcp.client.stdio``; an SDK release that moves them fails the MCP
+tests). Raw lines and the SDK's messages are written whole by one ``send`` each on the same pipe, so
+they never interleave mid-line.
 """
 
 from __future__ import annotations
