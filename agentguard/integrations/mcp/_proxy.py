@@ -5,7 +5,8 @@ with the SDK's low-level ``Server``. ``tools/call`` goes through ``Guard.acall``
 audit) and ``tools/list`` hides the tools no call of which could run (an unconditional deny, or no
 allow or ask rule for the tool); the server's own requests of the client (sampling, elicitation,
 roots) are guarded too (``_back_channel``). Resources, prompts, completions, subscriptions, server
-notifications, progress and cancellation are relayed unchanged.
+notifications, progress and cancellation are relayed unchanged. On stdio pipes a plain ``tools/call``
+skips the SDK's request machinery on both sides (``_fast``) and runs the same ``_guarded_call``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import anyio
 import anyio.abc
 import mcp_types as types
 from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.stdio import StdioServerParameters
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.session import ServerSession
@@ -39,8 +40,10 @@ from agentguard.integrations._arguments import (
     rejection_text,
 )
 from agentguard.integrations.mcp._back_channel import BackChannel
+from agentguard.integrations.mcp._fast import ClientLane, Result, UpstreamLane, checked_call_result
 from agentguard.integrations.mcp._naming import policy_tool_name, server_name_from_command
 from agentguard.integrations.mcp._stdio import fast_stdio_server
+from agentguard.integrations.mcp._upstream_stdio import tapped_stdio_client
 from agentguard.models import Decision, Effect
 from agentguard.pipeline import ListablePolicy
 from agentguard.session import Session
@@ -87,6 +90,7 @@ class _Upstream:
     back_channel: BackChannel
     connect_timeout_s: float = 30.0
     session: ClientSession | None = None
+    lane: UpstreamLane | None = None  # the raw lane of ``session`` (the fast path's)
     initialized: types.InitializeResult | None = None
     _stop: anyio.Event | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -100,6 +104,8 @@ class _Upstream:
         return self.initialized
 
     async def get(self) -> ClientSession:
+        if self.session is not None:  # the common case, without the lock's checkpoint
+            return self.session
         async with self._lock:
             if self.session is not None:
                 return self.session
@@ -118,6 +124,7 @@ class _Upstream:
         """Forget ``session`` (its server died); the next request starts a fresh one."""
         if session is not None and session is self.session:
             self.session = None
+            self.lane = None
             if self._stop is not None:
                 self._stop.set()
 
@@ -128,9 +135,10 @@ class _Upstream:
     async def _own(self, ready: anyio.Event, box: dict[str, Any]) -> None:
         stop = anyio.Event()
         command = " ".join([self.params.command, *self.params.args])
+        lane = UpstreamLane()
         try:
             async with (
-                stdio_client(self.params, errlog=self.errlog) as (read, write),
+                tapped_stdio_client(self.params, self.errlog, lane.tap, lane.close) as (read, write, send),
                 ClientSession(
                     read,
                     write,
@@ -142,7 +150,9 @@ class _Upstream:
             ):
                 with anyio.fail_after(self.connect_timeout_s):
                     self.initialized = await session.initialize()
+                lane.send = send
                 self.session = session
+                self.lane = lane
                 self._stop = stop
                 box["session"] = session
                 ready.set()
@@ -155,8 +165,10 @@ class _Upstream:
             else:
                 _log.warning("MCP server %r connection ended: %s", command, exc)
         finally:
+            lane.close()
             if box.get("session") is not None and self.session is box["session"]:
                 self.session = None
+                self.lane = None
             ready.set()
 
 
@@ -221,6 +233,7 @@ class McpProxy:
         self._tools: dict[str, _Tool] = {}
         self._registered: set[str] = set()
         self._downstream: ServerSession | None = None
+        self._fast = ClientLane(self._guarded_call, self._fast_path_knows)
         self.back_channel = BackChannel(
             guard,
             self.server_name,
@@ -245,7 +258,7 @@ class McpProxy:
     # -- running ----------------------------------------------------------------------------------
     async def serve_stdio(self) -> None:
         """Serve the agent on this process's stdin/stdout until it disconnects."""
-        async with fast_stdio_server() as (read, write):
+        async with fast_stdio_server(self._fast) as (read, write):
             await self.run(read, write)
 
     async def serve_http(
@@ -266,9 +279,11 @@ class McpProxy:
                 failure = exc
             else:
                 server = self.build_server(init)
+                self._fast.start(tg, cache_hinted=bool(server.cache_hints))
                 try:
                     await server.run(read, write, server.create_initialization_options())
                 finally:
+                    self._fast.stop()
                     await self.stop_upstream()
             tg.cancel_scope.cancel()
         if failure is not None:
@@ -538,6 +553,7 @@ class McpProxy:
 
     async def _screen(self, ctx: ServerRequestContext[Any], call_next: Any) -> Any:
         """Answer a ``tools/call`` whose params the SDK would reject with an audited tool error."""
+        self._fast.client = ctx.session  # the fast path answers on this agent connection
         if ctx.method != "tools/call" or ctx.request_id is None:
             return await call_next(ctx)
         params = ctx.params if isinstance(ctx.params, Mapping) else {}
@@ -554,46 +570,80 @@ class McpProxy:
         error = InvalidArguments(f"invalid arguments for {tool}: {problem}", tool=tool)
         return self._refuse(tool, error, argument_type=type(arguments).__name__)
 
-    async def _call_tool(
-        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult | types.InputRequiredResult:
-        self._downstream = ctx.session
+    async def _call_tool(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> Result:
+        async def forward(upstream_name: str, decided: dict[str, Any]) -> Any:
+            return await self._forward(ctx, upstream_name, decided)
+
         arguments: Any = params.arguments if params.arguments is not None else {}
+        return await self._guarded_call(params.name, arguments, ctx.session, params.meta, forward)
+
+    def _fast_path_knows(self, name: str) -> bool:
+        """Whether a call of ``name`` may take the fast path: a listed tool that can be guarded."""
+        entry = self._tools.get(name)
+        return entry is not None and entry.policy_name is not None
+
+    async def _forward_raw(self, upstream_name: str, arguments: dict[str, Any]) -> Any:
+        """``_forward`` on the raw lane: the decided ``arguments`` as a JSON-RPC request of the proxy's."""
+        session = await self._upstream.get()
+        lane = self._upstream.lane
         try:
-            policy_name = policy_tool_name(self.server_name, params.name)
+            if lane is None:
+                raise MCPError(code=types.CONNECTION_CLOSED, message="Connection closed")
+            raw = await lane.request("tools/call", {"name": upstream_name, "arguments": arguments})
+            return await checked_call_result(session, upstream_name, raw)
+        except MCPError as exc:
+            if exc.code == types.CONNECTION_CLOSED:
+                self._upstream.lost(session)
+                raise UpstreamUnavailable(
+                    f"the MCP server stopped during the call: {exc.message}", command=self.command
+                ) from exc
+            raise
+
+    async def _guarded_call(
+        self,
+        name: str,
+        arguments: Any,
+        downstream: ServerSession,
+        meta: Mapping[str, Any] | None = None,
+        forward_to: Callable[[str, dict[str, Any]], Any] | None = None,
+    ) -> Result:
+        """One ``tools/call`` through the guard, from the SDK's handler or the fast path (``_fast``)."""
+        self._downstream = downstream
+        forward_to = forward_to or self._forward_raw
+        try:
+            policy_name = policy_tool_name(self.server_name, name)
         except ValueError:
-            policy_name = f"mcp.{self.server_name}.{params.name}"
+            policy_name = f"mcp.{self.server_name}.{name}"
         try:
             size = check_size(policy_name, arguments, self.max_argument_bytes)
         except CallRejected as exc:
             return self._refuse(policy_name, exc, argument_bytes=exc.data.get("size"))
-        entry = self._tools.get(params.name)
+        entry = self._tools.get(name)
         if entry is None:
             try:
-                entry = (await self._refresh_tools()).get(params.name)
+                entry = (await self._refresh_tools()).get(name)
             except (MCPError, AgentGuardError) as exc:
                 error = exc if isinstance(exc, AgentGuardError) else UpstreamUnavailable(str(exc))
                 return self._refuse(policy_name, error, argument_bytes=size)
         if entry is not None and entry.policy_name is None:
             return self._refuse(
                 policy_name,
-                CallRejected(f"{params.name} cannot be guarded: {entry.problem}", tool=params.name),
+                CallRejected(f"{name} cannot be guarded: {entry.problem}", tool=name),
                 argument_bytes=size,
             )
-        upstream_name = params.name
 
         async def forward(**decided: Any) -> Any:
-            return await self._forward(ctx, upstream_name, decided)
+            return await forward_to(name, decided)
 
-        session = self._session_for(ctx.session)
+        session = self._session_for(downstream)
         if self.user_request_meta:
-            said = (params.meta or {}).get(USER_REQUEST_META)
+            said = (meta or {}).get(USER_REQUEST_META)
             if isinstance(said, str) and said and (session.id, said) != self._last_said:
                 self._last_said = (session.id, said)
                 self.guard.add_user_request(session, said, agent=self.agent, framework=FRAMEWORK)
         try:
             with session.active():
-                result: types.CallToolResult | types.InputRequiredResult = await self.guard.acall(
+                result: Result = await self.guard.acall(
                     policy_name, arguments, agent=self.agent, framework=FRAMEWORK, invoke=forward
                 )
         except AgentGuardError as exc:

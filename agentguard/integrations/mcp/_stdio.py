@@ -14,12 +14,21 @@ import asyncio
 import contextlib
 import os
 import stat
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
 from mcp.server.stdio import stdio_server
 
-__all__ = ["fast_stdio_server", "is_pipe"]
+__all__ = ["LineTap", "fast_stdio_server", "is_pipe"]
+
+
+class LineTap(Protocol):
+    """Sees each line from the agent before the SDK does (``_fast.ClientLane``)."""
+
+    def attach(self, write: Callable[[str], Awaitable[None]]) -> None: ...
+
+    def from_client(self, line: str) -> bool: ...
+
 
 # A message is one line; the proxy refuses arguments past its own limit after reading them, so the
 # reader only has to hold any line a client may legitimately send.
@@ -38,17 +47,21 @@ def is_pipe(fd: int) -> bool:
 class _Lines:
     """``async for line in ...`` over a pipe, as the SDK reads its stdin."""
 
-    def __init__(self, reader: asyncio.StreamReader) -> None:
+    def __init__(self, reader: asyncio.StreamReader, tap: LineTap | None) -> None:
         self._reader = reader
+        self._tap = tap
 
     def __aiter__(self) -> _Lines:
         return self
 
     async def __anext__(self) -> str:
-        line = await self._reader.readline()
-        if not line:
-            raise StopAsyncIteration
-        return line.decode("utf-8", "replace")
+        while True:
+            line = await self._reader.readline()
+            if not line:
+                raise StopAsyncIteration
+            text = line.decode("utf-8", "replace")
+            if self._tap is None or not self._tap.from_client(text):
+                return text
 
 
 class _Out:
@@ -66,8 +79,11 @@ class _Out:
 
 
 @contextlib.asynccontextmanager
-async def fast_stdio_server() -> AsyncIterator[tuple[Any, Any]]:
-    """The SDK's ``stdio_server`` streams, served by the event loop when stdin and stdout are pipes."""
+async def fast_stdio_server(tap: LineTap | None = None) -> AsyncIterator[tuple[Any, Any]]:
+    """The SDK's ``stdio_server`` streams, served by the event loop when stdin and stdout are pipes.
+
+    With pipes, ``tap`` sees each line first (True: it took the line) and is given the writer the
+    SDK's replies go through, so its own replies are whole lines on the same writer."""
     if not (is_pipe(0) and is_pipe(1)):
         async with stdio_server() as streams:
             yield streams
@@ -84,8 +100,11 @@ async def fast_stdio_server() -> AsyncIterator[tuple[Any, Any]]:
             asyncio.streams.FlowControlMixin, os.fdopen(wire_out, "wb", buffering=0)
         )
         writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
+        out = _Out(writer)
+        if tap is not None:
+            tap.attach(out.write)
         try:
-            async with stdio_server(_Lines(reader), _Out(writer)) as streams:  # type: ignore[arg-type]
+            async with stdio_server(_Lines(reader, tap), out) as streams:  # type: ignore[arg-type]
                 yield streams
         finally:
             read_transport.close()

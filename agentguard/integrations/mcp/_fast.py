@@ -1,0 +1,333 @@
+"""The stdio fast path for ``tools/call``: the same guarded call, without the SDK's request machinery.
+
+Through the SDK, a proxied ``tools/call`` is parsed into pydantic models and passed through memory
+streams and a task on each side (the agent-facing ``Server``, the server-facing ``ClientSession``):
+most of what the proxy added to a call. Here a plain ``tools/call`` for a listed tool on an
+initialized stdio connection is taken off the agent's pipe before the SDK reads it, run through
+exactly the handler the SDK would run (``McpProxy._guarded_call``: size check, policy, approval,
+audit, provenance, redaction), forwarded to the server as a raw JSON-RPC request under an id of
+the proxy's own (a string; the SDK's client only uses integers), matched by id on the server's
+pipe before the SDK sees it, checked as the SDK's client checks a result, and answered with the
+agent's own id. Anything else (other methods, ``_meta``, unknown fields, batches, ids of other
+types, a tool not in the current list, a 2026-era connection) stays on the SDK path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeGuard
+
+import anyio
+import anyio.abc
+import mcp_types as types
+from mcp.client.extension import UnexpectedClaimedResult
+from mcp.client.session import ClientSession, _clamp_inbound_ttl, _later_revision_fields
+from mcp.server.session import ServerSession
+from mcp.shared.exceptions import MCPError
+from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
+from mcp_types import methods
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+from pydantic_core import to_json
+
+__all__ = ["ClientLane", "UpstreamLane", "checked_call_result"]
+
+_log = logging.getLogger("agentguard.mcp_proxy")
+_ID_MARK = "agentguard-fast-"
+_REQUEST_KEYS = frozenset({"jsonrpc", "id", "method", "params"})
+_PARAM_KEYS = frozenset({"name", "arguments"})
+_CANCEL_WRITE_TIMEOUT_S = 1.0
+_METHOD = "tools/call"
+
+Result = types.CallToolResult | types.InputRequiredResult
+GuardedCall = Callable[[str, Any, ServerSession], Awaitable[Result]]
+
+
+def _no_constants(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")  # NaN/Infinity: the SDK's parser refuses them too
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)  # one decoder, not one per line
+
+
+def _loads(line: str) -> Any:
+    return _DECODER.decode(line)
+
+
+def _dumps(message: dict[str, Any]) -> str:
+    return to_json(message).decode() + "\n"
+
+
+def _closed() -> MCPError:
+    return MCPError(code=types.CONNECTION_CLOSED, message="Connection closed")
+
+
+class UpstreamLane:
+    """Raw requests to one connection of the real server: proxy-owned ids and their waiting calls."""
+
+    def __init__(self) -> None:
+        self.send: Callable[[str], Awaitable[None]] | None = None
+        self.closed = False
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._next = 0
+
+    def tap(self, line: str) -> bool:
+        """Whether ``line`` is the response to a pending raw request (then it is taken here)."""
+        if not self._pending or _ID_MARK not in line:
+            return False
+        try:
+            message = _loads(line)
+        except ValueError:
+            return False
+        if (
+            type(message) is not dict
+            or "method" in message
+            or not ("result" in message or "error" in message)
+        ):
+            return False
+        key = message.get("id")
+        waiter = self._pending.pop(key, None) if isinstance(key, str) else None
+        if waiter is None:
+            return False
+        if not waiter.done():
+            waiter.set_result(message)
+        return True
+
+    def close(self) -> None:
+        """The server's output ended: every waiting request fails as the SDK's would."""
+        self.closed = True
+        pending, self._pending = self._pending, {}
+        for waiter in pending.values():
+            if not waiter.done():
+                waiter.set_exception(_closed())
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The result of ``method``; ``MCPError`` for an error response or a lost connection."""
+        if self.closed or self.send is None:
+            raise _closed()
+        self._next += 1
+        request_id = f"{_ID_MARK}{self._next}"
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = waiter
+        line = _dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        try:
+            try:
+                await self.send(line)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+                raise _closed() from exc
+            message = await waiter
+        except anyio.get_cancelled_exc_class():
+            await self._cancel(request_id)
+            raise
+        finally:
+            self._pending.pop(request_id, None)
+        return _outcome(message)
+
+    async def _cancel(self, request_id: str) -> None:
+        """Tell the server the call was abandoned, as the SDK's client does."""
+        if self.closed or self.send is None:
+            return
+        line = _dumps(
+            {
+                "jsonrpc": "2.0",
+                "method": "notifications/cancelled",
+                "params": {"requestId": request_id, "reason": "caller cancelled"},
+            }
+        )
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(_CANCEL_WRITE_TIMEOUT_S),
+            contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError),
+        ):
+            await self.send(line)
+
+
+def _outcome(message: dict[str, Any]) -> dict[str, Any]:
+    if "error" in message:
+        error = message["error"]
+        try:
+            data = types.ErrorData.model_validate(error)
+        except ValidationError:
+            raise MCPError(
+                code=types.INTERNAL_ERROR, message="invalid error response from the server"
+            ) from None
+        raise MCPError.from_error_data(data)
+    result = message.get("result")
+    if type(result) is not dict:
+        raise MCPError(code=types.INTERNAL_ERROR, message="invalid result from the server")
+    return result
+
+
+async def checked_call_result(session: ClientSession, name: str, raw: dict[str, Any]) -> Result:
+    """A raw ``tools/call`` result checked and typed as ``ClientSession.call_tool`` does it."""
+    _clamp_inbound_ttl(raw)
+    version = session.protocol_version or "2025-11-25"
+    with contextlib.suppress(KeyError):
+        methods.validate_server_result(_METHOD, version, raw)
+    if not (foreign := _later_revision_fields(_METHOD, version)).isdisjoint(raw):
+        raw = {key: value for key, value in raw.items() if key not in foreign}
+    result = session._call_tool_adapter.validate_python(raw, by_name=False)
+    if isinstance(result, types.CallToolResult) and not result.is_error:
+        await session.validate_tool_result(name, result)
+    if not isinstance(result, types.CallToolResult | types.InputRequiredResult):
+        raise UnexpectedClaimedResult(result)
+    return result
+
+
+class ClientLane:
+    """The agent's side of the fast path: which lines it takes, and their answers."""
+
+    def __init__(self, guarded_call: GuardedCall, known: Callable[[str], bool]) -> None:
+        self._guarded_call = guarded_call
+        self._known = known
+        self.client: ServerSession | None = None  # a session of the agent's connection, once it has one
+        self._write: Callable[[str], Awaitable[None]] | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._cache_hinted = True
+        self._inflight: dict[int | str, tuple[anyio.CancelScope, list[bool]]] = {}
+
+    def attach(self, write: Callable[[str], Awaitable[None]]) -> None:
+        """The writer the SDK's own replies go through (whole lines, one at a time)."""
+        self._write = write
+
+    def start(self, tg: anyio.abc.TaskGroup, cache_hinted: bool) -> None:
+        self._tg = tg
+        self._cache_hinted = cache_hinted
+
+    def stop(self) -> None:
+        self._tg = None
+
+    def _version(self) -> str | None:
+        """The agent connection's protocol version once it is initialized and the path applies."""
+        client = self.client
+        if client is None or self._write is None or self._tg is None or self._cache_hinted:
+            return None
+        connection = client._connection
+        version = connection.protocol_version
+        if not connection.initialize_accepted or version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            return None
+        return str(version)
+
+    def from_client(self, line: str) -> bool:
+        """Whether ``line`` is taken here (a plain ``tools/call``, or the cancellation of one)."""
+        if '"tools/call"' in line:
+            return self._take_call(line)
+        if '"notifications/cancelled"' in line and self._inflight:
+            return self._take_cancel(line)
+        return False
+
+    def _take_call(self, line: str) -> bool:
+        version = self._version()
+        if version is None:
+            return False
+        try:
+            message = _loads(line)
+        except ValueError:
+            return False
+        if (
+            type(message) is not dict
+            or not message.keys() <= _REQUEST_KEYS
+            or message.get("jsonrpc") != "2.0"
+        ):
+            return False
+        request_id, params = message.get("id"), message.get("params")
+        if message.get("method") != _METHOD or not _is_id(request_id) or type(params) is not dict:
+            return False
+        name, arguments = params.get("name"), params.get("arguments")
+        if not params.keys() <= _PARAM_KEYS or type(name) is not str:
+            return False
+        if not (arguments is None or type(arguments) is dict) or not self._known(name):
+            return False
+        if request_id in self._inflight or self._tg is None:
+            return False  # a reused id while the first is running: the SDK's rules apply
+        scope = anyio.CancelScope()
+        by_client: list[bool] = []
+        self._inflight[request_id] = (scope, by_client)
+        self._tg.start_soon(self._run, request_id, name, arguments, version, scope, by_client)
+        return True
+
+    def _take_cancel(self, line: str) -> bool:
+        try:
+            message = _loads(line)
+        except ValueError:
+            return False
+        if type(message) is not dict or message.get("method") != "notifications/cancelled":
+            return False
+        params = message.get("params")
+        if type(params) is not dict:
+            return False
+        request_id = params.get("requestId")
+        if not _is_id(request_id) or request_id not in self._inflight:
+            return False
+        scope, by_client = self._inflight[request_id]
+        by_client.append(True)
+        scope.cancel()
+        return True
+
+    async def _run(
+        self,
+        request_id: int | str,
+        name: str,
+        arguments: Any,
+        version: str,
+        scope: anyio.CancelScope,
+        by_client: list[bool],
+    ) -> None:
+        answer: dict[str, Any] | None = None
+        client = self.client
+        assert client is not None
+        try:
+            with scope:
+                result = await self._guarded_call(name, arguments if arguments is not None else {}, client)
+                answer = {"jsonrpc": "2.0", "id": request_id, "result": _serialize(result, version)}
+        except anyio.get_cancelled_exc_class():
+            if not by_client:  # shutdown: answer so the agent is not left waiting, as the SDK does
+                error = types.ErrorData(code=types.CONNECTION_CLOSED, message="Connection closed")
+                with anyio.CancelScope(shield=True), anyio.move_on_after(_CANCEL_WRITE_TIMEOUT_S):
+                    await self._answer(_error(request_id, error))
+            raise
+        except Exception as exc:  # noqa: BLE001 - the SDK's exception-to-wire rule
+            data = handler_exception_to_error_data(exc)
+            if data is None:
+                _log.exception("handler for %r raised", _METHOD)
+                data = types.ErrorData(code=0, message=str(exc))
+            answer = _error(request_id, data)
+        finally:
+            self._inflight.pop(request_id, None)
+        if answer is not None and not by_client:
+            await self._answer(answer)
+
+    async def _answer(self, answer: dict[str, Any]) -> None:
+        if self._write is None:
+            return
+        try:
+            await self._write(_dumps(answer))
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            _log.debug("dropped the answer to %r: %s", answer.get("id"), exc)
+
+
+def _is_id(value: Any) -> TypeGuard[int | str]:
+    """A JSON-RPC id the fast path relays: an integer or a string (not a bool, float or null)."""
+    return type(value) is int or type(value) is str
+
+
+def _serialize(result: Result, version: str) -> dict[str, Any]:
+    """The result's wire form as the SDK's server shapes it on a handshake-era connection."""
+    dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    try:
+        return methods.serialize_server_result(_METHOD, version, dumped)
+    except ValidationError:
+        _log.exception("handler for %r returned an invalid result", _METHOD)
+        raise MCPError(code=types.INTERNAL_ERROR, message="Handler returned an invalid result") from None
+
+
+def _error(request_id: int | str, error: types.ErrorData) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": error.model_dump(by_alias=True, mode="json", exclude_unset=True),
+    }

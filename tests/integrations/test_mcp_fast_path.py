@@ -1,0 +1,291 @@
+"""The proxy's stdio fast path for ``tools/call`` (``_fast``) against the SDK path it stands in for.
+
+Each test runs ``agentguard mcp-proxy`` as a subprocess on pipes in front of the real fixture
+server. A call with ``_meta`` stays on the SDK path, the same call without it takes the fast path,
+so the two can be compared side by side in one session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from anyio.abc import Process
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from .conftest import audit_records, calls
+from .test_mcp_cli import REPO, proxy_argv
+
+pytestmark = pytest.mark.timeout(180)
+
+RULES = """
+p, *, mcp.notes.echo, *, allow
+p, *, mcp.notes.write_note, path(path, "{workspace}/**"), allow
+p, *, mcp.notes.delete_all, *, deny
+p, *, mcp.notes.crash, *, allow
+p, *, mcp.notes.ask_user, *, allow
+p, *, mcp-client.notes.elicitation, *, allow
+"""
+META = {"agentguard-test": "stay on the SDK path"}
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "FIXTURE_LOG": str(tmp_path / "fixture.log")}
+
+
+def _events(records: list[dict[str, Any]]) -> list[list[str]]:
+    return [[r["event"] for r in rs] for rs in calls(records).values() if rs[0]["tool"].startswith("mcp.")]
+
+
+@asynccontextmanager
+async def _client(tmp_path: Path, policy: Path) -> AsyncIterator[ClientSession]:
+    argv = proxy_argv(tmp_path / "home", policy, "--approver", "deny")
+    params = StdioServerParameters(command=argv[0], args=argv[1:], env=_env(tmp_path), cwd=str(tmp_path))
+    with (tmp_path / "stderr.log").open("a") as err:
+        async with stdio_client(params, errlog=err) as (r, w), ClientSession(r, w) as client:
+            with anyio.fail_after(60):
+                await client.initialize()
+                yield client
+
+
+def _text(result: Any) -> str:
+    return str(result.content[0].text)
+
+
+async def test_allow_deny_and_refusals_match_the_sdk_path(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    policy = make_policy(RULES)
+    async with _client(tmp_path, policy) as client:
+        await client.list_tools()
+        cases = [("echo", {"text": "hi"}), ("delete_all", {}), ("echo", {"text": 3}), ("echo", {})]
+        for name, arguments in cases:
+            sdk = await client.call_tool(name, arguments, meta=META)
+            fast = await client.call_tool(name, arguments)
+            assert (fast.is_error, fast.structured_content) == (sdk.is_error, sdk.structured_content)
+            if not sdk.is_error:
+                assert _text(fast) == _text(sdk)
+            else:  # the refusal names the same rule or problem; only the call id differs
+                assert _text(fast).split("call ")[0] == _text(sdk).split("call ")[0]
+    records = audit_records(tmp_path / "home" / "audit.jsonl")
+    events = _events(records)
+    assert len(events) == 2 * len(cases)
+    for i in range(0, len(events), 2):
+        assert events[i] == events[i + 1]  # the same audit records for the call, either path
+    assert events[0][-1] == "execution.finished"
+    assert events[2][-1] == "policy.decided"  # denied: decided, never started
+    assert "execution.started" not in events[2]
+
+
+async def test_the_server_receives_the_decided_arguments(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    policy = make_policy(RULES)
+    async with _client(tmp_path, policy) as client:
+        await client.list_tools()
+        result = await client.call_tool("write_note", {"path": "notes.txt", "content": "x"})
+    assert not result.is_error, result
+    logged = (tmp_path / "fixture.log").read_text().split()
+    assert logged[0] == "write_note"
+    assert os.path.isabs(logged[1])  # the path the rule resolved, not the client's text
+    assert logged[1].endswith("/notes.txt")
+
+
+async def test_concurrent_calls_interleave_and_map_back(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    policy = make_policy(RULES)
+    async with _client(tmp_path, policy) as client:
+        await client.list_tools()
+        got: dict[int, str] = {}
+
+        async def one(i: int) -> None:
+            got[i] = _text(await client.call_tool("echo", {"text": f"call {i}"}))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(30):
+                tg.start_soon(one, i)
+    assert got == {i: f"call {i}" for i in range(30)}
+
+
+async def test_an_upstream_crash_is_an_error_result_and_the_next_call_restarts_it(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    policy = make_policy(RULES)
+    async with _client(tmp_path, policy) as client:
+        await client.list_tools()
+        crashed = await client.call_tool("crash", {})
+        assert crashed.is_error
+        assert "stopped" in _text(crashed) or "unavailable" in _text(crashed).lower()
+        await client.list_tools()  # the tool list is read again from the restarted server
+        again = await client.call_tool("echo", {"text": "back"})
+        assert not again.is_error
+        assert _text(again) == "back"
+
+
+class _Raw:
+    """A bare JSON-RPC client on the proxy's pipes, to send ids and lines the SDK client would not."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self._buffer = b""
+
+    async def send(self, message: dict[str, Any] | str) -> None:
+        text = message if isinstance(message, str) else json.dumps(message)
+        assert self.process.stdin is not None
+        await self.process.stdin.send(text.encode() + b"\n")
+
+    async def receive(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        while b"\n" not in self._buffer:
+            self._buffer += await self.process.stdout.receive()
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    async def answer(self) -> dict[str, Any]:
+        """The next response, past any notification or request the proxy sends meanwhile."""
+        while True:
+            message = await self.receive()
+            if "method" not in message:
+                return message
+
+
+@asynccontextmanager
+async def _raw(tmp_path: Path, policy: Path) -> AsyncIterator[_Raw]:
+    argv = proxy_argv(tmp_path / "home", policy, "--approver", "deny")
+    with (tmp_path / "stderr.log").open("a") as err:
+        async with await anyio.open_process(
+            argv, env=_env(tmp_path), cwd=str(tmp_path), stderr=err
+        ) as process:
+            raw = _Raw(process)
+            with anyio.fail_after(60):
+                await raw.send(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": 0,
+                        "method": "initialize",
+                        "params": {
+                            "protocolVersion": "2025-06-18",
+                            "capabilities": {"elicitation": {}},
+                            "clientInfo": {"name": "raw", "version": "1"},
+                        },
+                    }
+                )
+                assert (await raw.receive())["id"] == 0
+                await raw.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+                await raw.send({"jsonrpc": "2.0", "id": "list", "method": "tools/list"})
+                assert (await raw.receive())["id"] == "list"
+                yield raw
+            assert process.stdin is not None
+            await process.stdin.aclose()
+            await process.wait()
+
+
+def _call(request_id: Any, text: str, name: str = "echo") -> dict[str, Any]:
+    arguments = {"text": text} if name == "echo" else {"n": 1}
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+
+
+async def test_odd_ids_map_back_to_their_calls(make_policy: Callable[[str], Path], tmp_path: Path) -> None:
+    policy = make_policy(RULES)
+    ids: list[Any] = ["a string id", 2**62 + 7, -3, "", "agentguard-fast-1", 17]
+    async with _raw(tmp_path, policy) as raw:
+        for request_id in ids:
+            await raw.send(_call(request_id, f"text {request_id!r}"))
+        await raw.send(_call(17, "reused id, sent while the first may still run"))
+        answers = [await raw.answer() for _ in range(len(ids) + 1)]
+    texts: dict[str, list[str]] = {}
+    for answer in answers:
+        assert "result" in answer, answer
+        texts.setdefault(json.dumps(answer["id"]), []).append(answer["result"]["content"][0]["text"])
+    for request_id in ids:
+        if request_id != 17:
+            assert texts[json.dumps(request_id)] == [f"text {request_id!r}"]
+    assert sorted(texts["17"]) == sorted(["text 17", "reused id, sent while the first may still run"])
+
+
+async def test_malformed_and_odd_lines_are_answered_as_the_sdk_answers_them(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    policy = make_policy(RULES)
+    async with _raw(tmp_path, policy) as raw:
+        await raw.send('{"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo"')  # cut
+        await raw.send(_call(6.5, "a float id"))
+        params = {"name": "echo", "arguments": {"text": "x"}, "extra": True}
+        await raw.send({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params})
+        await raw.send(_call(8, "still served"))
+        answers: dict[str, dict[str, Any]] = {}
+        while not {"7", "8"} <= answers.keys():  # the SDK drops what it cannot parse, unanswered
+            answer = await raw.answer()
+            answers[json.dumps(answer.get("id"))] = answer
+    assert answers["8"]["result"]["content"][0]["text"] == "still served"
+    assert answers["7"]["result"]["content"][0]["text"] == "x"  # unknown params fields: the SDK's path
+    assert "5" not in answers  # the cut line was not taken for a call
+
+
+async def test_cancelling_a_fast_call_leaves_it_unanswered_and_audited(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    policy = make_policy(RULES)
+    async with _raw(tmp_path, policy) as raw:
+        # ask_user waits for this client to answer an elicitation it is never given an answer to
+        slow = {"jsonrpc": "2.0", "id": "slow", "method": "tools/call", "params": {"name": "ask_user"}}
+        await raw.send(slow)
+        asked = await raw.receive()
+        assert asked["method"] == "elicitation/create"
+        await raw.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "notifications/cancelled",
+                "params": {"requestId": "slow", "reason": "x"},
+            }
+        )
+        await raw.send(_call("after", "after the cancel"))
+        answer = await raw.answer()
+    assert answer["id"] == "after"  # the cancelled call is never answered
+    assert answer["result"]["content"][0]["text"] == "after the cancel"
+    records = audit_records(tmp_path / "home" / "audit.jsonl")
+    last = [rs[-1]["event"] for rs in calls(records).values() if rs[0]["tool"] == "mcp.notes.ask_user"]
+    assert last == ["execution.failed"]
+
+
+async def test_sdk_and_fast_paths_share_one_guard_session(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    policy = make_policy(RULES)
+    async with _client(tmp_path, policy) as client:
+        await client.list_tools()
+        await client.call_tool("echo", {"text": "one"}, meta=META)
+        await client.call_tool("echo", {"text": "two"})
+    records = audit_records(tmp_path / "home" / "audit.jsonl")
+    sessions = {rs[0]["session"] for rs in calls(records).values() if rs[0]["tool"] == "mcp.notes.echo"}
+    assert len(sessions) == 1
+
+
+async def test_a_call_asking_for_progress_still_gets_it(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    policy = make_policy(RULES + "p, *, mcp.notes.count, *, allow\n")
+    steps: list[float] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        steps.append(value)
+
+    async with _client(tmp_path, policy) as client:
+        await client.list_tools()
+        result = await client.call_tool("count", {"n": 3}, progress_callback=progress)
+    assert _text(result) == "counted to 3"
+    assert steps == [1, 2, 3]
