@@ -201,7 +201,8 @@ def test_memo_is_bounded_and_still_right(make_policy: Callable[..., Path], works
     state = engine._state
     assert state is not None
     plans = [plan for by_tool in state.index._plans.values() for plan in by_tool.values()]
-    assert plans and all(plan.memo is not None and len(plan.memo) <= MEMO_LIMIT for plan in plans)
+    assert plans
+    assert all(plan.memo is not None and len(plan.memo) <= MEMO_LIMIT for plan in plans)
 
 
 def test_decisions_during_reloads_are_always_one_of_the_two_policies(
