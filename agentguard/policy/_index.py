@@ -122,6 +122,7 @@ class RuleIndex:
         "_plan_count",
         "_plans",
         "_roles",
+        "_seen_tools",
     )
 
     def __init__(
@@ -170,6 +171,7 @@ class RuleIndex:
         self._groups = groups
         self._always = always
         self._by_tool: dict[str, tuple[Rule, ...]] = {}
+        self._seen_tools: set[str] = set()
         self._plans: dict[str, dict[str, Plan]] = {}  # agent -> tool -> plan: no key tuple per pair
         self._plan_count = 0
 
@@ -204,9 +206,17 @@ class RuleIndex:
             found = tuple(hits)
             if self._base is not None:
                 found = self._base.for_tool(tool) + found if found else self._base.for_tool(tool)
-            if len(self._by_tool) >= TOOL_CACHE_LIMIT:
-                self._by_tool.clear()
-            self._by_tool[tool] = found
+            # kept from the second time a name is looked up (another agent, or ``may_allow``): a
+            # name seen once is answered by its plans, and a kept tuple would only bring the next
+            # garbage-collection pass closer (names go into a set, which leaves no object behind)
+            if tool in self._seen_tools:
+                if len(self._by_tool) >= TOOL_CACHE_LIMIT:
+                    self._by_tool.clear()
+                self._by_tool[tool] = found
+            else:
+                if len(self._seen_tools) >= TOOL_CACHE_LIMIT:
+                    self._seen_tools.clear()
+                self._seen_tools.add(tool)
         return found
 
     @property

@@ -25,17 +25,23 @@ class ToolPattern:
     compare it with casbin's ``globMatch``.
     """
 
-    __slots__ = ("_matcher", "_parts", "literal", "text")
+    __slots__ = ("_first", "_last", "_matcher", "_middle", "_simple", "literal", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         globby = _GLOB_CHARS.search(text) is not None
         self.literal = None if globby or "/" in text else text
         self._matcher: Any = None
-        self._parts: tuple[_Piece, ...] | bool | None = None  # None: not parsed yet; False: not simple
+        # The pieces of a simple pattern between stars, held in slots rather than a tuple: patterns
+        # are compiled on first use, during decisions, and each object left behind brings the next
+        # garbage-collection pass closer. ``_middle`` is None for a pattern without a star.
+        self._simple: bool | None = None  # None: not parsed yet
+        self._first: _Piece = ""
+        self._last: _Piece = ""
+        self._middle: tuple[_Piece, ...] | None = None
         if globby and "{" in text:
             self._matcher = self._compile()  # now, so a bad pattern is a load error
-            self._parts = False
+            self._simple = False
 
     def _compile(self) -> Any:
         pattern = self.text[1:] if self.text.startswith("*/") else self.text
@@ -55,12 +61,40 @@ class ToolPattern:
         if self.literal is not None and "/" not in tool:
             return tool == self.literal
         if self.literal is None and "/" not in tool and not tool.startswith("."):
-            parts = self._parts
-            if parts is None:
-                parts = self._parts = _simple_parts(self.text) or False
-            if parts is not False and parts is not True:
-                return _wild_match(parts, tool)
+            if self._simple is None:
+                self._parse_simple()
+            if self._simple:
+                return self._wild_match(tool)
         return bool(self.matcher.match(tool))
+
+    def _parse_simple(self) -> None:
+        parts = _simple_parts(self.text)
+        if not parts:
+            self._simple = False
+            return
+        self._first = parts[0]
+        if len(parts) > 1:
+            self._last = parts[-1]
+            self._middle = parts[1:-1]  # () for two pieces: the shared empty tuple
+        self._simple = True
+
+    def _wild_match(self, name: str) -> bool:
+        """``name`` against the pieces between stars: the first must start it, the last end it, the
+        others follow in order between (the leftmost place is always the best)."""
+        first, middle = self._first, self._middle
+        if middle is None:
+            return len(first) == len(name) and _part_at(first, name, 0)
+        last = self._last
+        end = len(name) - len(last)
+        if end < len(first) or not _part_at(first, name, 0) or not _part_at(last, name, end):
+            return False
+        at = len(first)
+        for part in middle:
+            found = _find_part(part, name, at, end)
+            if found < 0:
+                return False
+            at = found + len(part)
+        return True
 
 
 # One piece of a pattern between stars: plain text, or per character a literal, None for "?" or a
@@ -143,24 +177,6 @@ def _find_part(part: _Piece, name: str, start: int, end: int) -> int:
         if _part_at(part, name, at):
             return at
     return -1
-
-
-def _wild_match(parts: tuple[_Piece, ...], name: str) -> bool:
-    """``name`` against the pieces of a pattern split at ``*``: the first must start it, the last end
-    it, the others follow in order between (the leftmost place is always the best)."""
-    if len(parts) == 1:
-        return len(parts[0]) == len(name) and _part_at(parts[0], name, 0)
-    first, last = parts[0], parts[-1]
-    end = len(name) - len(last)
-    if end < len(first) or not _part_at(first, name, 0) or not _part_at(last, name, end):
-        return False
-    at = len(first)
-    for part in parts[1:-1]:
-        found = _find_part(part, name, at, end)
-        if found < 0:
-            return False
-        at = found + len(part)
-    return True
 
 
 @functools.lru_cache(maxsize=65_536)
