@@ -407,7 +407,7 @@ class _LineReader:
             return False
         problem = None if sub == "*" else _subject_problem(sub, "subject")
         if problem:
-            self.errors.append(_error(label, number, problem, "subject"))
+            self._problem(_error(label, number, problem, "subject"))  # in a grant file: skipped
             ok = False
         if act not in ("allow", "ask", "deny"):
             self._problem(

@@ -132,6 +132,7 @@ def test_a_broken_grant_line_is_skipped_and_reported_not_fatal(
         'p, coder, fs.read, path(path, "relative/**"), allow\n'  # does not compile: not absolute
         "p, coder, fs.read, nosuchfn(path), allow\n"
         "g, coder, admin\n"  # roles never come from a grant file
+        "p, review-*, fs.read, *, allow\n"  # a subject glob names nobody
         "p, coder, shell.run, *, allow\n"
     )
     problems: list[LintFinding] = []
@@ -145,12 +146,12 @@ def test_a_broken_grant_line_is_skipped_and_reported_not_fatal(
     assert decide(engine, "shell.run", command="ls").effect is Effect.ALLOW  # the good grant applies
     assert decide(engine, "fs.read", path="/etc/passwd").effect is Effect.ASK  # the policy still works
     assert decide(engine, "fs.write", path="/tmp/x").effect is Effect.ASK  # no role from the grant file
-    assert [p.line for p in engine.grant_problems] == [1, 2, 3]
+    assert [p.line for p in engine.grant_problems] == [1, 2, 3, 4]
     assert problems == list(engine.grant_problems)
     assert all(p.severity == "warning" and p.code == "grant-skipped" for p in problems)
     findings = lint_policy(make_policy(ASK_ALL), workspace=workspace, extra_files=[grants])
     assert not [f for f in findings if f.severity == "error"]
-    assert len([f for f in findings if f.code == "grant-skipped"]) == 3
+    assert len([f for f in findings if f.code == "grant-skipped"]) == 4
 
 
 def test_a_grant_row_that_does_not_compile_is_skipped_and_audited_by_the_guard(
