@@ -236,8 +236,8 @@ class RuleIndex:
             subjects = self.subjects(agent)
             candidates = self.for_tool(tool)
             rules = tuple(r for r in candidates if r.subject == "*" or r.subject.lower() in subjects)
-            if rules == candidates:
-                rules = candidates  # the same rules: keep one tuple, not two
+            if len(rules) == len(candidates):
+                rules = candidates  # none filtered out: keep one tuple, not two
             predicates = tuple(None if r.unconditional else r.condition.predicate for r in rules)
             refs = sorted({ref for r in rules for ref in r.condition.path_refs})
             found = Plan(rules, predicates, path_refs=tuple(refs))
