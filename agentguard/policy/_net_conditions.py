@@ -14,10 +14,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agentguard.policy._addresses import Address, parse_ranges, reachable_addresses
+from agentguard.policy._casbin_fields import _pieces
+from agentguard.policy._condition_syntax import ConditionError, _Bool, _Node, _Not, _Parser, _tokenize
+from agentguard.policy._condition_types import _MISSING, _lookup
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, UrlPattern, parse_url
 
 if TYPE_CHECKING:
-    from agentguard.policy._conditions import EvalContext, _Builder
+    from agentguard.policy._condition_types import EvalContext, _Builder
 
 __all__ = ["CannotTell", "f_ip", "f_url", "rule_names_address"]
 
@@ -50,8 +53,7 @@ def _parsed(ctx: EvalContext, value: Any) -> ParsedUrl:
 
 
 def _reader(ref: tuple[str, ...]) -> Callable[[EvalContext], Any]:
-    """The argument's value, or None when it is missing (imported late: _conditions imports us)."""
-    from agentguard.policy._conditions import _MISSING, _lookup
+    """The argument's value, or None when it is missing."""
 
     def read(ctx: EvalContext) -> Any:
         value = _lookup(ctx.arguments, ref)
@@ -142,9 +144,6 @@ def rule_names_address(rule_text: str, address: str, refs: frozenset[str], effec
     never). ``!ip(host, "10.0.0.0/8")`` looks at addresses but allows loopback by leaving it out,
     so it does not name it. Any rule text that does not parse names nothing.
     """
-    from agentguard.policy._conditions import ConditionError, _Bool, _Node, _Not, _Parser, _tokenize
-    from agentguard.policy._loader import _pieces
-
     pieces = _pieces(rule_text)
     if isinstance(pieces, str) or len(pieces) != 5 or pieces[0].strip() != "p":
         return False

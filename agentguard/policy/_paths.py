@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["detect_case_folding", "on_disk_spelling", "resolve_path_arguments"]
+__all__ = ["detect_case_folding", "normalise_path", "on_disk_spelling", "resolve_path_arguments"]
 
 _MISSING: Any = object()
 
@@ -46,6 +46,30 @@ def _put(arguments: Any, ref: tuple[str, ...], new: Any) -> Any:
     items = list(arguments)
     items[int(head)] = _put(items[int(head)], rest, new)
     return items
+
+
+def normalise_path(value: Any, workspace: str, fold: bool = False) -> str | None:
+    """The absolute, symlink-free path a tool would open, or ``None`` for values that are not paths.
+
+    With ``fold`` (a case-folding file system), existing components are spelled as on disk."""
+    if not isinstance(value, str) or not value or "\x00" in value or len(value) > 4096:
+        return None
+    path = os.path.expanduser(value) if value.startswith("~") else value
+    if not os.path.isabs(path):
+        path = os.path.join(workspace, path)
+    try:
+        resolved = os.path.realpath(path)
+        # realpath leaves a symlink loop in place instead of failing: refuse any symlink left over
+        probe, parent = resolved, os.path.dirname(resolved)
+        while probe != parent:
+            if os.path.islink(probe):
+                return None
+            probe, parent = parent, os.path.dirname(parent)
+        if fold:
+            resolved = on_disk_spelling(resolved, workspace)
+    except (OSError, ValueError):
+        return None
+    return resolved
 
 
 def resolve_path_arguments(

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from agentguard.errors import PolicyError
 from agentguard.models import Effect, RuleRef, ToolCall
-from agentguard.policy import PolicyEngine, _loader
+from agentguard.policy import PolicyEngine, _policy_lines
+from agentguard.policy._casbin_fields import _pieces, _token_spans
 from agentguard.policy._conditions import (
     CompileEnv,
     ConditionError,
@@ -34,7 +35,7 @@ from agentguard.policy._conditions import (
 )
 from agentguard.policy._glob import Glob
 from agentguard.policy._index import RuleIndex, literal_fragments
-from agentguard.policy._loader import ToolPattern, _pieces, _token_spans, tool_pattern
+from agentguard.policy._loader import ToolPattern, tool_pattern
 from agentguard.policy._types import Rule
 
 from .conftest import PERMISSIONS
@@ -279,7 +280,7 @@ def test_a_reload_after_an_edit_compiles_only_the_new_condition(tmp_path: Path) 
     policy.write_text("\n".join(lines) + "\n")
     engine = PolicyEngine.load(tmp_path, workspace=tmp_path)
     compiled: list[str] = []
-    real = _loader.compile_condition  # type: ignore[attr-defined]
+    real = _policy_lines.compile_condition
 
     def counting(text: str, env: CompileEnv) -> Any:
         compiled.append(text)
@@ -288,7 +289,7 @@ def test_a_reload_after_an_edit_compiles_only_the_new_condition(tmp_path: Path) 
     lines[7] = 'p, *, svc7.write, glob(path, "/data/other/**"), allow'
     policy.write_text("\n".join(lines) + "\n")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_loader, "compile_condition", counting)
+        mp.setattr(_policy_lines, "compile_condition", counting)
         assert engine.refresh()
     assert compiled == ['glob(path, "/data/other/**")']
     call = ToolCall(agent="a", tool="svc7.write", arguments={"path": "/data/other/x"})

@@ -1,0 +1,228 @@
+"""The condition language's syntax: tokens and the tree the compiler walks, with no meaning attached.
+
+    cond   := "*" | or
+    or     := and ("||" and)*
+    and    := unary ("&&" unary)*
+    unary  := "!" unary | "(" or ")" | call
+    call   := NAME "(" [arg ("," arg)*] ")"
+    arg    := "string" | number | "*" | argument.name
+
+Kept apart from the compiler so that code which only reads a rule's shape (``rule_names_address``)
+parses it without building predicates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+__all__ = ["ConditionError"]
+
+
+class ConditionError(ValueError):
+    """A condition that does not compile; ``column`` is 1-based within the condition text."""
+
+    def __init__(self, message: str, column: int, token: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+        self.token = token
+
+
+class _Tok(NamedTuple):  # a tuple: made ~7 times per condition, 100,000s of times in a large policy
+    kind: str  # op ( ) , str num star name end
+    value: Any
+    col: int
+    text: str
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
+_NUMBER = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
+
+
+_STRING_STOP = re.compile(r'["\\]')
+# One token at a time, the same choices as _tokenize_exact makes (it runs whenever this cannot go on).
+_TOKEN = re.compile(
+    r'(?s)[ \t]+|(\|\||&&|[!(),*])|("(?:[^"\\]|\\.)*")'
+    r"|(-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*)"
+)
+_ESCAPE = re.compile(r"(?s)\\(.)")
+_OP_KIND = {"!": "op", "*": "star", "(": "(", ")": ")", ",": ",", "||": "op", "&&": "op"}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    char = match.group(1)
+    return char if char in '"\\' else match.group(0)
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    """The condition's tokens, by one regex; anything it cannot read goes to the exact tokenizer,
+    which raises the error naming the column (the tests compare the two)."""
+    toks: list[_Tok] = []
+    i = 0
+    n = len(text)
+    match = _TOKEN.match
+    while i < n:
+        found = match(text, i)
+        if found is None:
+            return _tokenize_exact(text)
+        op, string, number, name = found.groups()
+        if op is not None:
+            toks.append(_Tok(_OP_KIND[op], op, i + 1, op))
+        elif string is not None:
+            body = string[1:-1]
+            value = _ESCAPE.sub(_unescape, body) if "\\" in body else body
+            toks.append(_Tok("str", value, i + 1, string))
+        elif number is not None:
+            if number[0] not in "-." and not number[0].isdigit():
+                return _tokenize_exact(text)
+            value_num = float(number) if any(x in number for x in ".eE") else int(number)
+            toks.append(_Tok("num", value_num, i + 1, number))
+        elif name is not None:
+            toks.append(_Tok("name", name, i + 1, name))
+        i = found.end()
+    toks.append(_Tok("end", None, n + 1, "end of condition"))
+    return toks
+
+
+def _tokenize_exact(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        col = i + 1
+        if c in " \t":
+            i += 1
+        elif text.startswith("||", i) or text.startswith("&&", i):
+            toks.append(_Tok("op", text[i : i + 2], col, text[i : i + 2]))
+            i += 2
+        elif c in "!(),*":
+            toks.append(_Tok("op" if c == "!" else c if c != "*" else "star", c, col, c))
+            i += 1
+        elif c == '"':
+            j = i + 1
+            out: list[str] = []
+            while True:
+                stop = _STRING_STOP.search(text, j)  # runs of plain characters are copied whole
+                if stop is None:
+                    raise ConditionError("unterminated string", col, text[i:])
+                out.append(text[j : stop.start()])
+                j = stop.start()
+                if text[j] == '"':
+                    break
+                if j + 1 >= n:  # a backslash that ends the text
+                    raise ConditionError("unterminated string", col, text[i:])
+                nxt = text[j + 1]
+                out.append(nxt if nxt in '"\\' else "\\" + nxt)
+                j += 2
+            toks.append(_Tok("str", "".join(out), col, text[i : j + 1]))
+            i = j + 1
+        else:
+            m = _NUMBER.match(text, i)
+            if m and (c.isdigit() or c in "-."):
+                toks.append(
+                    _Tok(
+                        "num",
+                        float(m.group()) if any(x in m.group() for x in ".eE") else int(m.group()),
+                        col,
+                        m.group(),
+                    )
+                )
+                i = m.end()
+                continue
+            m = _NAME.match(text, i)
+            if not m:
+                raise ConditionError(f"unexpected character {c!r}", col, c)
+            toks.append(_Tok("name", m.group(), col, m.group()))
+            i = m.end()
+    toks.append(_Tok("end", None, n + 1, "end of condition"))
+    return toks
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    name: str
+    args: tuple[_Tok, ...]
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Not:
+    inner: _Node
+
+
+@dataclass(frozen=True, slots=True)
+class _Bool:
+    op: str  # && or ||
+    items: tuple[_Node, ...]
+
+
+_Node = _Call | _Not | _Bool
+
+
+class _Parser:
+    def __init__(self, toks: list[_Tok]) -> None:
+        self.toks = toks
+        self.i = 0
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self, kind: str, what: str) -> _Tok:
+        tok = self.toks[self.i]
+        if tok.kind != kind:
+            raise ConditionError(f"expected {what}, found {tok.text!r}", tok.col, tok.text)
+        self.i += 1
+        return tok
+
+    def parse(self) -> _Node:
+        node = self.or_()
+        tok = self.peek()
+        if tok.kind != "end":
+            raise ConditionError(f"unexpected {tok.text!r}", tok.col, tok.text)
+        return node
+
+    def or_(self) -> _Node:
+        items = [self.and_()]
+        while self.peek().kind == "op" and self.peek().value == "||":
+            self.i += 1
+            items.append(self.and_())
+        return items[0] if len(items) == 1 else _Bool("||", tuple(items))
+
+    def and_(self) -> _Node:
+        items = [self.unary()]
+        while self.peek().kind == "op" and self.peek().value == "&&":
+            self.i += 1
+            items.append(self.unary())
+        return items[0] if len(items) == 1 else _Bool("&&", tuple(items))
+
+    def unary(self) -> _Node:
+        tok = self.peek()
+        if tok.kind == "op" and tok.value == "!":
+            self.i += 1
+            return _Not(self.unary())
+        if tok.kind == "(":
+            self.i += 1
+            node = self.or_()
+            self.take(")", "')'")
+            return node
+        name = self.take("name", "a function call")
+        if "." in name.value:
+            raise ConditionError(f"{name.value!r} is not a function name", name.col, name.text)
+        self.take("(", f"'(' after {name.value}")
+        args: list[_Tok] = []
+        if self.peek().kind != ")":
+            while True:
+                tok = self.peek()
+                if tok.kind not in ("str", "num", "star", "name"):
+                    raise ConditionError(f"expected an argument, found {tok.text!r}", tok.col, tok.text)
+                self.i += 1
+                args.append(tok)
+                if self.peek().kind == ",":
+                    self.i += 1
+                    continue
+                break
+        self.take(")", f"')' to close {name.value}(")
+        return _Call(name.value, tuple(args), name.col)
