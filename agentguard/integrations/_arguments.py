@@ -136,7 +136,7 @@ class _Passed:
         if plain != data:
             return
         if len(self._seen) >= self.ENTRIES:
-            self._seen.pop(next(iter(self._seen)))
+            self._seen.clear()  # atomic, unlike evicting one entry while another thread adds one
         self._seen[raw] = plain
 
 

@@ -98,5 +98,5 @@ def test_the_memory_is_bounded(checks: list[Any]) -> None:
     model = _model(ECHO)
     for i in range(_arguments._Passed.ENTRIES + 1):
         model.model_validate({"text": str(i)})
-    model.model_validate({"text": "0"})  # the oldest was let go: checked again
+    model.model_validate({"text": "0"})  # the memory was full and emptied: checked again
     assert len(checks) == _arguments._Passed.ENTRIES + 2
