@@ -59,6 +59,7 @@ def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
     every call is rejected.
     """
     cache: dict[str, Any] = {}
+    passed = _Passed()
 
     def current() -> tuple[Any, Mapping[str, Any]]:
         value = schema() if callable(schema) else schema
@@ -68,6 +69,7 @@ def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
         if cache.get("key") != key:
             cache["validator"] = _validator(value)
             cache["key"] = key
+            passed.clear()  # what passed the old schema says nothing about the new one
         return cache["validator"], value
 
     class JsonSchemaArguments(BaseModel):
@@ -79,12 +81,14 @@ def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
             if not isinstance(data, Mapping):
                 raise PydanticCustomError("json_schema", "arguments must be a JSON object")
             try:
-                orjson.dumps(data)
+                raw = orjson.dumps(data)
             except TypeError as exc:
                 raise PydanticCustomError(
                     "json_schema", "arguments are not JSON: {e}", {"e": str(exc)}
                 ) from None
             validator, root = current()
+            if passed.knows(raw, data):
+                return data
             errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(map(str, e.path)))
             if errors:
                 text = "; ".join(
@@ -92,10 +96,48 @@ def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
                     for e in errors
                 )
                 raise PydanticCustomError("json_schema", "{problems}", {"problems": text})
-            return declared_only(root, data)
+            kept = declared_only(root, data)
+            passed.remember(raw, data, kept)
+            return kept
 
     JsonSchemaArguments.__name__ = "Args_" + "".join(c if c.isalnum() else "_" for c in tool)
     return JsonSchemaArguments
+
+
+class _Passed:
+    """Arguments that passed the current schema unchanged, by their exact JSON bytes.
+
+    The guard validates a call's arguments as received, then validates the decided (JSON) form again
+    right before the tool runs, so the tool runs exactly what was decided. When nothing changed in
+    between (no path resolved, no approver edit, no undeclared key dropped), the second check would
+    repeat the first on the same JSON under the same schema; it is answered from here instead.
+    Only plain JSON data is remembered and matched (``orjson.loads`` of the bytes equals the value):
+    a tuple dumps like a list but JSON schema does not take it for an array.
+    """
+
+    ENTRIES = 64
+    MAX_BYTES = 64 * 1024
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, Any] = {}
+
+    def clear(self) -> None:
+        self._seen.clear()
+
+    def knows(self, raw: bytes, data: Mapping[str, Any]) -> bool:
+        plain = self._seen.get(raw)
+        return plain is not None and plain == data
+
+    def remember(self, raw: bytes, data: Mapping[str, Any], kept: Any) -> None:
+        """Remember ``data`` if it passed as it is (``kept``, what the tool gets, is the same JSON)."""
+        if len(raw) > self.MAX_BYTES or orjson.dumps(kept) != raw:
+            return
+        plain = orjson.loads(raw)
+        if plain != data:
+            return
+        if len(self._seen) >= self.ENTRIES:
+            self._seen.clear()  # atomic, unlike evicting one entry while another thread adds one
+        self._seen[raw] = plain
 
 
 _EXTRA_KEYWORDS = ("additionalProperties", "patternProperties", "unevaluatedProperties")
