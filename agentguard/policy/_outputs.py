@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from agentguard import detectors
 from agentguard.policy._types import LintFinding
+from agentguard.session._record import readable
 from agentguard.session._session import Leaf, Trust
 from agentguard.session._values import is_field_name
 
@@ -231,7 +232,13 @@ class OutputTreatment:
                 return node if redacted == dumped else type(node).model_validate(redacted)
             if isinstance(node, bytes):
                 return text(node.decode("utf-8", "replace"))
-            return node
+            if node is None or isinstance(node, bool | int | float | Iterator | AsyncIterator | Awaitable):
+                return node  # nothing to redact; a stream is marked, never consumed, here
+            # a dataclass, a set, an object a framework prints: redacted in the form the model reads,
+            # and handed back as the object itself when nothing was found
+            plain = readable(node)
+            redacted = walk(plain, depth + 1)
+            return node if redacted == plain else redacted
 
         return walk(value, 0), counts
 

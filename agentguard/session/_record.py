@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, cast, runtime_checkable
 
+from pydantic_core import to_jsonable_python
+
 from agentguard import detectors
 from agentguard.session._session import Leaf, Session
 
@@ -66,6 +68,22 @@ def _joined(value: Any, depth: int = 0) -> Iterator[str]:
 _PLAIN = frozenset({str, int, float, bool, type(None), bytes})
 
 
+def readable(value: Any) -> Any:
+    """What the model reads of a result, as JSON-like data: a pydantic model (an MCP
+    ``CallToolResult``), a dataclass or an object a framework prints (its ``str()``), at any depth.
+    Detectors walk only strings, mappings and sequences; a secret inside an object is read too.
+    Never call it on a stream (``_unreadable``): converting one would consume it."""
+    if type(value) in _PLAIN:
+        return value
+    try:
+        return to_jsonable_python(value, fallback=str, by_alias=True)
+    except Exception:  # noqa: BLE001 - an object that cannot be converted: read what it prints
+        try:
+            return str(value)
+        except Exception:  # noqa: BLE001 - nor printed: nothing the guard can read
+            return ""
+
+
 def _unreadable(value: Any, depth: int = 0) -> bool:
     """Whether ``value`` holds content the guard cannot read without consuming it (a generator, an
     iterator, an open file, an awaitable): it is neither indexed nor scanned, so it cannot be told."""
@@ -104,18 +122,20 @@ def process_result(
             fields["redacted"] = [{"kind": kind, "count": n} for kind, n in sorted(counts.items())]
     if session is None:
         return shown, fields
+    stream = _unreadable(value)
+    read = value if stream else readable(value)
     marks = [
         mark
         for mark, category in (("secret", "secret"), ("pii", "pii"))
-        if detectors.contains(value, category)  # type: ignore[arg-type]
+        if detectors.contains(read, category)  # type: ignore[arg-type]
     ]
-    if "secret" not in marks and any(detectors.contains(text, "secret") for text in _joined(value)):
+    if "secret" not in marks and any(detectors.contains(text, "secret") for text in _joined(read)):
         marks.append("secret")  # a key split across the items of a list: the model joins them
-    if _unreadable(value):  # a stream the model reads later: nothing in it was seen, so anything may be
+    if stream:  # a stream the model reads later: nothing in it was seen, so anything may be
         marks = ["untrusted", "secret", "pii"]
     session.wrote(arguments)  # before the result is read: a store may give the values straight back
     if handling is None:
-        leaves: Iterable[Leaf] = [Leaf("$", v, "untrusted") for v in detectors.iter_strings(value)]
+        leaves: Iterable[Leaf] = [Leaf("$", v, "untrusted") for v in detectors.iter_strings(read)]
     else:
         leaves = handling.leaves(shown)
     record = session.record_result(
