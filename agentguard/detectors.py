@@ -306,6 +306,20 @@ def iter_strings(value: Any) -> Iterator[str]:
             yield from iter_strings(item)
 
 
+def categories_in(value: Any, categories: Iterable[Category] = ("secret", "pii")) -> set[Category]:
+    """Which of ``categories`` have a hit somewhere inside ``value``: ``contains`` for each, in one
+    walk over the strings (a tool result is read once for the session's marks, not once per mark)."""
+    wanted = list(categories)
+    found: set[Category] = set()
+    for text in iter_strings(value):
+        for category in wanted:
+            if category not in found and _kinds(text, category):
+                found.add(category)
+        if len(found) == len(wanted):
+            break
+    return found
+
+
 def contains(value: Any, category: Category, kinds: Iterable[str] | None = None) -> bool:
     """Whether any string inside ``value`` has a hit of ``category`` (optionally only ``kinds``).
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, cast, runtime_checkable
 
+from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from agentguard import detectors
@@ -124,11 +125,8 @@ def process_result(
         return shown, fields
     stream = _unreadable(value)
     read = value if stream else readable(value)
-    marks = [
-        mark
-        for mark, category in (("secret", "secret"), ("pii", "pii"))
-        if detectors.contains(read, category)  # type: ignore[arg-type]
-    ]
+    found = detectors.categories_in(read)
+    marks: list[str] = [mark for mark in ("secret", "pii") if mark in found]
     if "secret" not in marks and any(detectors.contains(text, "secret") for text in _joined(read)):
         marks.append("secret")  # a key split across the items of a list: the model joins them
     if stream:  # a stream the model reads later: nothing in it was seen, so anything may be
@@ -137,7 +135,8 @@ def process_result(
     if handling is None:
         leaves: Iterable[Leaf] = [Leaf("$", v, "untrusted") for v in detectors.iter_strings(read)]
     else:
-        leaves = handling.leaves(shown)
+        # a model's leaves from its dump above (the same JSON); anything else as the paths read it
+        leaves = handling.leaves(read if shown is value and isinstance(value, BaseModel) else shown)
     record = session.record_result(
         tool=tool,
         call_id=call_id,
