@@ -22,6 +22,7 @@ import anyio
 from benchmarks._stats import ratio, summary_us
 
 SERVER = Path(__file__).with_name("mcp_echo_server.py")
+RELAY = Path(__file__).with_name("mcp_relay.py")
 MODEL = Path(__file__).resolve().parents[1] / "permissions" / "model.conf"
 POLICY = "p, *, mcp.echo.echo, *, allow\n"
 WARMUP = 20
@@ -66,6 +67,8 @@ def run(n: int) -> dict[str, Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out["direct"] = _ms(anyio.run(_timed_calls, server, None, n, tmp / "stderr.log"))
+            relay = [sys.executable, str(RELAY), *server]
+            out["bare_relay"] = _ms(anyio.run(_timed_calls, relay, None, n, tmp / "stderr.log"))
             for durability in ("batch", "fsync"):
                 home = tmp / f"home-{durability}"
                 proxy = [sys.executable, "-m", "agentguard.cli", "--home", str(home), "--policy", str(policy)]
@@ -74,6 +77,8 @@ def run(n: int) -> dict[str, Any]:
                 out[f"proxy_{durability}"] = _ms(anyio.run(_timed_calls, proxy, env, n, tmp / "stderr.log"))
     direct = out["direct"]["p50_ms"]
     out["overhead_p50_ms"] = {d: round(out[f"proxy_{d}"]["p50_ms"] - direct, 3) for d in ("batch", "fsync")}
+    # the floor: a process that only copies lines costs this much; the rest is the guard's work
+    out["bare_relay_overhead_p50_ms"] = round(out["bare_relay"]["p50_ms"] - direct, 3)
     out["slowdown_vs_direct_p50"] = {
         d: ratio(out[f"proxy_{d}"]["p50_ms"], direct) for d in ("batch", "fsync")
     }

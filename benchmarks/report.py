@@ -176,6 +176,15 @@ def _failed(name: str, section: Any) -> str:
     return f"_{name}: {section.get('status')}: {section.get('why')}_"
 
 
+def _mcp_slowdown(mp: dict[str, Any], key: str) -> str:
+    if key == "direct":
+        return "1x"
+    if key == "bare_relay":
+        direct = mp["direct"]["p50_ms"]
+        return f"{_fmt(mp[key]['p50_ms'] / direct, 2)}x" if direct else "-"
+    return f"{_fmt(mp['slowdown_vs_direct_p50'][key[6:]], 2)}x"
+
+
 def _provenance_section(p: Any) -> list[str]:
     out = ["## Provenance: a guarded call over a session with 1 MB of tool output", ""]
     if not _ok(p):
@@ -447,6 +456,7 @@ def markdown(result: dict[str, Any]) -> str:
     if _ok(mp):
         paths = [
             ("straight to the server (stdio)", "direct"),
+            ("through a bare line relay (`benchmarks/mcp_relay.py`): the hop alone", "bare_relay"),
             ("through `agentguard mcp-proxy`, batch audit", "proxy_batch"),
             ("through `agentguard mcp-proxy`, fsync audit", "proxy_fsync"),
         ]
@@ -459,15 +469,22 @@ def markdown(result: dict[str, Any]) -> str:
                         mp[key]["p50_ms"],
                         mp[key]["p99_ms"],
                         mp[key]["n"],
-                        "1x" if key == "direct" else f"{_fmt(mp['slowdown_vs_direct_p50'][key[6:]], 2)}x",
+                        _mcp_slowdown(mp, key),
                     ]
                     for label, key in paths
+                    if key in mp
                 ],
             ),
             "",
             "The same `tools/call` from the MCP SDK's client to the same server "
             "(`benchmarks/mcp_echo_server.py`), as a desktop client runs it: a subprocess on stdio. The "
-            "proxy adds a process hop, schema validation, the decision and four audit records.",
+            "proxy adds a process hop, schema validation, the decision and four audit records. "
+            + (
+                f"Added p50: {mp['overhead_p50_ms']['batch']} ms (batch audit); a bare relay in the same "
+                f"place adds {mp['bare_relay_overhead_p50_ms']} ms: the guard's own work is the difference."
+                if "bare_relay_overhead_p50_ms" in mp
+                else ""
+            ),
             "",
         ]
     else:
