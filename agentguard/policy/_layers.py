@@ -220,7 +220,10 @@ class PolicyState:
             raise ValueError("a policy state needs both layers loaded")
         self.index = self.grants.index
         static = self.loaded.facts
-        self.facts = self.runtime_facts if static.empty else CombinedFacts(static, self.runtime_facts)
+        if static.empty or self.runtime_facts is None:  # one source: asked directly, not through a combiner
+            self.facts = self.runtime_facts if static.empty else static
+        else:
+            self.facts = CombinedFacts(static, self.runtime_facts)
 
     def candidates(self, tool: str) -> tuple[Rule, ...]:
         """Rules whose tool pattern matches ``tool``, in file/line order."""

@@ -52,19 +52,21 @@ def _web_links(text: str) -> list[str]:
     """
     if not text.isascii():  # lower() keeps positions in ASCII only; elsewhere finditer itself
         return [m.group() for m in _URL.finditer(text)]
-    starts: set[int] = set()
+    starts: list[int] = []
     at = text.find(":")
-    while at >= 0:
-        starts.update(range(max(0, at - 5), at - 1))
+    while at >= 0:  # colons in order: each one's candidates follow the last one's
+        starts.extend(range(max(0, at - 5), at - 1))
         at = text.find(":", at + 1)
     lowered = text.lower()
     at = lowered.find("www.")
-    while at >= 0:
-        starts.add(at)
-        at = lowered.find("www.", at + 1)
+    if at >= 0:
+        while at >= 0:
+            starts.append(at)
+            at = lowered.find("www.", at + 1)
+        starts.sort()
     found: list[str] = []
     end = 0
-    for start in sorted(starts):
+    for start in starts:
         if start >= end:
             m = _URL.match(text, start)
             if m is not None:

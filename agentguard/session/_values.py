@@ -169,7 +169,9 @@ def entities(text: str, kinds: frozenset[str] = ALL_KINDS) -> tuple[Entity, ...]
     """The URLs, e-mail addresses, IBANs (checksum-valid) and their hosts written in ``text``."""
     if len(text) <= MAX_KEY_CHARS:
         found = _entities_cached(text, ALL_KINDS)  # one analysis per text, whatever the kinds asked
-        return found if kinds == ALL_KINDS else tuple(e for e in found if e.kind in kinds)
+        if kinds == ALL_KINDS or not found:
+            return found
+        return tuple(e for e in found if e.kind in kinds)
     return _entities(text, kinds)
 
 
