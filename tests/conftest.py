@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,3 +129,23 @@ def pg_url(pg_server: str, pg_template: str) -> Iterator[str]:
     yield _with_database(server, name)
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def schema_checks(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every instance the JSON-schema validator of ``json_schema_model`` is run on (objects copied)."""
+    from agentguard.integrations import _arguments
+
+    seen: list[Any] = []
+    real = _arguments._validator
+
+    class Counting:
+        def __init__(self, schema: Mapping[str, Any]) -> None:
+            self.inner = real(schema)
+
+        def iter_errors(self, instance: Any) -> Iterator[Any]:
+            seen.append(dict(instance) if isinstance(instance, Mapping) else instance)
+            return iter(self.inner.iter_errors(instance))
+
+    monkeypatch.setattr(_arguments, "_validator", Counting)
+    return seen

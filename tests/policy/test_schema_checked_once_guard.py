@@ -3,35 +3,17 @@ from what was received (a resolved path) is checked again, and the tool runs tha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentguard import Guard, Settings
-from agentguard.integrations import _arguments
 from agentguard.integrations._arguments import json_schema_model
 from agentguard.testing import MemoryAudit
 
 SCHEMA = {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}
-
-
-@pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    seen: list[Any] = []
-    real = _arguments._validator
-
-    class Counting:
-        def __init__(self, schema: Mapping[str, Any]) -> None:
-            self.inner = real(schema)
-
-        def iter_errors(self, instance: Any) -> Iterator[Any]:
-            seen.append(dict(instance))
-            return iter(self.inner.iter_errors(instance))
-
-    monkeypatch.setattr(_arguments, "_validator", Counting)
-    return seen
 
 
 @pytest.fixture
@@ -51,17 +33,19 @@ def guard_for(
         guard.close()
 
 
-def test_an_unchanged_call_is_checked_once(guard_for: Callable[[str], Guard], checks: list[Any]) -> None:
+def test_an_unchanged_call_is_checked_once(
+    guard_for: Callable[[str], Guard], schema_checks: list[Any]
+) -> None:
     guard = guard_for("p, *, read, *, allow")
     received: list[dict[str, Any]] = []
     guard.register("read", lambda **a: received.append(a), args_model=json_schema_model("read", SCHEMA))
     guard.call("read", {"path": "notes.txt"})
     assert received == [{"path": "notes.txt"}]
-    assert checks == [{"path": "notes.txt"}]
+    assert schema_checks == [{"path": "notes.txt"}]
 
 
 def test_a_resolved_path_is_checked_again_and_is_what_runs(
-    guard_for: Callable[[str], Guard], checks: list[Any], workspace: Path
+    guard_for: Callable[[str], Guard], schema_checks: list[Any], workspace: Path
 ) -> None:
     guard = guard_for('p, *, read, path(path, "{workspace}/**"), allow')
     received: list[dict[str, Any]] = []
@@ -69,4 +53,4 @@ def test_a_resolved_path_is_checked_again_and_is_what_runs(
     guard.call("read", {"path": "src/app.py"})
     resolved = str((workspace / "src" / "app.py").resolve())
     assert received == [{"path": resolved}]
-    assert checks == [{"path": "src/app.py"}, {"path": resolved}]
+    assert schema_checks == [{"path": "src/app.py"}, {"path": resolved}]

@@ -514,10 +514,7 @@ class McpProxy:
             )
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED:
-                self._upstream.lost(session)
-                raise UpstreamUnavailable(
-                    f"the MCP server stopped during the call: {exc.message}", command=self.command
-                ) from exc
+                raise self._lost(session, exc) from exc
             raise
 
     async def _list_tools(
@@ -593,11 +590,15 @@ class McpProxy:
             return await checked_call_result(session, upstream_name, raw)
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED:
-                self._upstream.lost(session)
-                raise UpstreamUnavailable(
-                    f"the MCP server stopped during the call: {exc.message}", command=self.command
-                ) from exc
+                raise self._lost(session, exc) from exc
             raise
+
+    def _lost(self, session: ClientSession, exc: MCPError) -> UpstreamUnavailable:
+        """The server went away during a forward: forget the session (it restarts on the next call)."""
+        self._upstream.lost(session)
+        return UpstreamUnavailable(
+            f"the MCP server stopped during the call: {exc.message}", command=self.command
+        )
 
     async def _guarded_call(
         self,
