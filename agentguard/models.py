@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -35,6 +35,24 @@ def new_id() -> str:
     """A call id: 32 hex characters from 128 random bits, unique per call (``uuid4().hex`` costs
     four times as much for the same randomness)."""
     return os.urandom(16).hex()
+
+
+_set_attribute = object.__setattr__
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def built(cls: type[_M], fields: dict[str, Any]) -> _M:
+    """``cls`` from ``fields`` that agentguard built itself from checked values, every field given:
+    what ``model_construct`` makes, without its per-field alias and default handling (hot paths: a
+    guarded call's ``ToolCall``, a policy line's ``RuleRef``). Anything else: ``model_construct``."""
+    if fields.keys() != cls.model_fields.keys():
+        return cls.model_construct(**fields)
+    made = cls.__new__(cls)
+    _set_attribute(made, "__dict__", fields)
+    _set_attribute(made, "__pydantic_fields_set__", set(fields))
+    _set_attribute(made, "__pydantic_extra__", None)
+    _set_attribute(made, "__pydantic_private__", None)
+    return made
 
 
 class FrozenModel(BaseModel):
