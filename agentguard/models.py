@@ -39,13 +39,17 @@ def new_id() -> str:
 
 _set_attribute = object.__setattr__
 _M = TypeVar("_M", bound=BaseModel)
+_FIELD_NAMES: dict[type[BaseModel], frozenset[str]] = {}
 
 
 def built(cls: type[_M], fields: dict[str, Any]) -> _M:
     """``cls`` from ``fields`` that agentguard built itself from checked values, every field given:
     what ``model_construct`` makes, without its per-field alias and default handling (hot paths: a
     guarded call's ``ToolCall``, a policy line's ``RuleRef``). Anything else: ``model_construct``."""
-    if fields.keys() != cls.model_fields.keys():
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(cls.model_fields)
+    if fields.keys() != names:
         return cls.model_construct(**fields)
     made = cls.__new__(cls)
     _set_attribute(made, "__dict__", fields)
