@@ -4,7 +4,7 @@ Through the SDK, a proxied ``tools/call`` is parsed into pydantic models and pas
 streams and a task on each side (the agent-facing ``Server``, the server-facing ``ClientSession``):
 most of what the proxy added to a call. Here a plain ``tools/call`` for a listed tool on an
 initialized stdio connection is taken off the agent's pipe before the SDK reads it, run through
-exactly the handler the SDK would run (``McpProxy._guarded_call``: size check, policy, approval,
+exactly the handler the SDK would run (``ToolCalls.guarded_call``: size check, policy, approval,
 audit, provenance, redaction), forwarded to the server as a raw JSON-RPC request under an id of
 the proxy's own (a string; the SDK's client only uses integers), matched by id on the server's
 pipe before the SDK sees it, checked as the SDK's client checks a result, and answered with the

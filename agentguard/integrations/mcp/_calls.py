@@ -1,0 +1,228 @@
+"""The agent's ``tools/call``: through the guard, then to the real server, one guard session per connection.
+
+The SDK's handler and the stdio fast path (``_fast``) both end in ``ToolCalls.guarded_call``, so a
+call gets the same size check, policy, approval, audit and refusal texts whichever way it came.
+Refusals are tool errors (``is_error``), not protocol errors: the agent reads them as results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import mcp_types as types
+from mcp.client.session import ClientSession
+from mcp.server.context import ServerRequestContext
+from mcp.server.session import ServerSession
+from mcp.shared.exceptions import MCPError
+
+from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments
+from agentguard.guard import Guard
+from agentguard.integrations._arguments import check_size, refusal_text, rejection_text
+from agentguard.integrations.mcp._catalogue import Catalogue
+from agentguard.integrations.mcp._fast import Result, checked_call_result
+from agentguard.integrations.mcp._naming import policy_tool_name
+from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable
+from agentguard.session import Session
+
+__all__ = ["FRAMEWORK", "USER_REQUEST_META", "ToolCalls"]
+
+FRAMEWORK = "mcp"
+"""The ``framework`` of the proxy's guarded calls, guard sessions and audit records."""
+
+USER_REQUEST_META = "agentguard/user_request"
+"""The tools/call ``_meta`` key a trusted client uses to pass the user's own text (``user_request_meta``)."""
+
+
+class ToolCalls:
+    """Guards and forwards each ``tools/call``; owns the guard session of the current agent connection."""
+
+    def __init__(
+        self,
+        guard: Guard,
+        server_name: str,
+        catalogue: Catalogue,
+        upstream: Upstream,
+        *,
+        agent: str | None,
+        command: Sequence[str],
+        session_id: str,
+        max_argument_bytes: int,
+        user_request_meta: bool,
+        on_downstream: Callable[[ServerSession], None],
+    ) -> None:
+        self.guard = guard
+        self.server_name = server_name
+        self.agent = agent
+        self.command = command
+        self.session_id = session_id
+        self.max_argument_bytes = max_argument_bytes
+        self.user_request_meta = user_request_meta
+        self._catalogue = catalogue
+        self._upstream = upstream
+        self._on_downstream = on_downstream  # the proxy relays notifications to the latest agent session
+        self._last_said: tuple[str, str] | None = None  # (session id, text): repeated turns added once
+        # One guard session per agent connection (docs/provenance.md): opened at its first tools/call.
+        self._session: Session | None = None
+        self._session_owner: object = None  # the SDK's Connection the session belongs to
+        self._sessions_opened = 0
+
+    # -- the guard session ------------------------------------------------------------------------
+    def session_for(self, downstream: ServerSession) -> Session:
+        """The guard session of this agent connection; a new connection ends the previous one.
+
+        The SDK builds a ``ServerSession`` per request; the ``Connection`` behind it is the one
+        object that lives as long as the agent's connection (stdio, or one streamable-HTTP session).
+        """
+        connection = downstream._connection
+        if self._session is not None and self._session_owner is connection:
+            return self._session
+        self.end_session()
+        self._sessions_opened += 1
+        suffix = "" if self._sessions_opened == 1 else f"-{self._sessions_opened}"
+        self._session = self.guard.open_session(
+            session_id=self.session_id + suffix, agent=self.agent, framework=FRAMEWORK
+        )
+        self._session_owner = connection
+        return self._session
+
+    def end_session(self) -> None:
+        session, self._session, self._session_owner = self._session, None, None
+        if session is not None:
+            self.guard.close_session(session, agent=self.agent, framework=FRAMEWORK)
+
+    # -- the SDK's side ---------------------------------------------------------------------------
+    async def screen(self, ctx: ServerRequestContext[Any], call_next: Any) -> Any:
+        """Answer a ``tools/call`` whose params the SDK would reject with an audited tool error."""
+        if ctx.method != "tools/call" or ctx.request_id is None:
+            return await call_next(ctx)
+        params = ctx.params if isinstance(ctx.params, Mapping) else {}
+        name = params.get("name")
+        arguments = params.get("arguments")
+        if isinstance(name, str) and (arguments is None or isinstance(arguments, Mapping)):
+            return await call_next(ctx)
+        tool = f"mcp.{self.server_name}.{name if isinstance(name, str) else '(no name)'}"
+        problem = (
+            "the tool name is missing or not a string"
+            if not isinstance(name, str)
+            else (f"arguments must be a JSON object, got {type(arguments).__name__}")
+        )
+        error = InvalidArguments(f"invalid arguments for {tool}: {problem}", tool=tool)
+        return self._refuse(tool, error, argument_type=type(arguments).__name__)
+
+    async def call_tool(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> Result:
+        """The SDK's ``tools/call`` handler: forwarded through the SDK's client, with progress relayed."""
+
+        async def forward(upstream_name: str, decided: dict[str, Any]) -> Any:
+            return await self._forward(ctx, upstream_name, decided)
+
+        arguments: Any = params.arguments if params.arguments is not None else {}
+        return await self.guarded_call(params.name, arguments, ctx.session, params.meta, forward)
+
+    # -- every call -------------------------------------------------------------------------------
+    async def guarded_call(
+        self,
+        name: str,
+        arguments: Any,
+        downstream: ServerSession,
+        meta: Mapping[str, Any] | None = None,
+        forward_to: Callable[[str, dict[str, Any]], Any] | None = None,
+    ) -> Result:
+        """One ``tools/call`` through the guard, from the SDK's handler or the fast path (``_fast``)."""
+        self._on_downstream(downstream)
+        forward_to = forward_to or self._forward_raw
+        try:
+            policy_name = policy_tool_name(self.server_name, name)
+        except ValueError:
+            policy_name = f"mcp.{self.server_name}.{name}"
+        try:
+            size = check_size(policy_name, arguments, self.max_argument_bytes)
+        except CallRejected as exc:
+            return self._refuse(policy_name, exc, argument_bytes=exc.data.get("size"))
+        entry = self._catalogue.tools.get(name)
+        if entry is None:
+            try:
+                entry = (await self._catalogue.refresh()).get(name)
+            except (MCPError, AgentGuardError) as exc:
+                error = exc if isinstance(exc, AgentGuardError) else UpstreamUnavailable(str(exc))
+                return self._refuse(policy_name, error, argument_bytes=size)
+        if entry is not None and entry.policy_name is None:
+            return self._refuse(
+                policy_name,
+                CallRejected(f"{name} cannot be guarded: {entry.problem}", tool=name),
+                argument_bytes=size,
+            )
+
+        async def forward(**decided: Any) -> Any:
+            return await forward_to(name, decided)
+
+        session = self.session_for(downstream)
+        if self.user_request_meta:
+            said = (meta or {}).get(USER_REQUEST_META)
+            if isinstance(said, str) and said and (session.id, said) != self._last_said:
+                self._last_said = (session.id, said)
+                self.guard.add_user_request(session, said, agent=self.agent, framework=FRAMEWORK)
+        try:
+            with session.active():
+                result: Result = await self.guard.acall(
+                    policy_name, arguments, agent=self.agent, framework=FRAMEWORK, invoke=forward
+                )
+        except AgentGuardError as exc:
+            return _error_result(rejection_text(exc))
+        return result
+
+    async def _forward(
+        self, ctx: ServerRequestContext[Any], upstream_name: str, arguments: dict[str, Any]
+    ) -> Any:
+        """Call the real server's tool with the decided ``arguments``, relaying its progress to the agent."""
+        downstream = ctx.session
+
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
+            await downstream.report_progress(progress, total, message)
+
+        session = await self._upstream.get()
+        try:
+            return await session.call_tool(
+                upstream_name, arguments, progress_callback=progress, allow_input_required=True
+            )
+        except MCPError as exc:
+            if exc.code == types.CONNECTION_CLOSED:
+                raise self._lost(session, exc) from exc
+            raise
+
+    async def _forward_raw(self, upstream_name: str, arguments: dict[str, Any]) -> Any:
+        """``_forward`` on the raw lane: the decided ``arguments`` as a JSON-RPC request of the proxy's."""
+        session = await self._upstream.get()
+        lane = self._upstream.lane
+        try:
+            if lane is None:
+                raise MCPError(code=types.CONNECTION_CLOSED, message="Connection closed")
+            raw = await lane.request("tools/call", {"name": upstream_name, "arguments": arguments})
+            return await checked_call_result(session, upstream_name, raw)
+        except MCPError as exc:
+            if exc.code == types.CONNECTION_CLOSED:
+                raise self._lost(session, exc) from exc
+            raise
+
+    def _lost(self, session: ClientSession, exc: MCPError) -> UpstreamUnavailable:
+        """The server went away during a forward: forget the session (it restarts on the next call)."""
+        self._upstream.lost(session)
+        return UpstreamUnavailable(
+            f"the MCP server stopped during the call: {exc.message}", command=self.command
+        )
+
+    def _refuse(self, policy_name: str, error: AgentGuardError, **received: Any) -> types.CallToolResult:
+        text = refusal_text(
+            self.guard,
+            policy_name,
+            error,
+            framework=FRAMEWORK,
+            agent=self.agent,
+            session=self._session.id if self._session is not None else self.session_id,
+            **received,
+        )
+        return _error_result(text)
+
+
+def _error_result(text: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
