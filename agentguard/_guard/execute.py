@@ -20,7 +20,7 @@ from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
 from agentguard.registry import RegisteredTool
 from agentguard.session import live_session
-from agentguard.session._record import process_failure, process_result
+from agentguard.session._record import process_failure, process_result, redacted_text
 
 __all__ = ["finished", "run_coroutine", "running", "start"]
 
@@ -60,7 +60,7 @@ def running(parts: Parts, call: ToolCall, decision: Decision, *, caller: ToolCal
                 arguments=call.arguments,
                 error=exc,
             )
-            error = _failed(parts.audit, call, exc, started)
+            error = _failed(parts, call, exc, started)
             if error is exc:
                 raise
             raise error from exc
@@ -90,13 +90,15 @@ def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
     return value
 
 
-def _failed(audit: AuditSink, call: ToolCall, exc: BaseException, started: float) -> BaseException:
+def _failed(parts: Parts, call: ToolCall, exc: BaseException, started: float) -> BaseException:
     duration = round((time.perf_counter() - started) * 1000, 3)
+    audit: AuditSink = parts.audit
     if isinstance(exc, AgentGuardError):
         error = exc
     elif isinstance(exc, Exception):
+        # the message reaches the model (the MCP proxy answers with it): redacted as a result would be
         error = ToolFailed(
-            f"{call.tool} failed: {type(exc).__name__}: {exc}",
+            redacted_text(parts.policy, call.tool, f"{call.tool} failed: {type(exc).__name__}: {exc}"),
             tool=call.tool,
             exception=type(exc).__name__,
         )

@@ -17,7 +17,7 @@ from pydantic_core import to_jsonable_python
 from agentguard import detectors
 from agentguard.session._session import Leaf, Session
 
-__all__ = ["OutputHandling", "TreatsOutputs", "process_failure", "process_result"]
+__all__ = ["OutputHandling", "TreatsOutputs", "process_failure", "process_result", "redacted_text"]
 
 
 class OutputHandling(Protocol):
@@ -172,3 +172,14 @@ def process_failure(
     leaves = handling.leaves(text) if handling is not None else [Leaf("$", text, "untrusted")]
     marks = [mark for mark in ("secret", "pii") if detectors.contains(text, mark)]
     session.record_result(tool=tool, call_id=call_id, arguments=arguments, leaves=leaves, marks=marks)
+
+
+def redacted_text(policy: object, tool: str, text: str) -> str:
+    """``text`` (a failed call's error message) with the tool's ``redact`` categories replaced: the
+    adapters hand it to the model as they hand it a result."""
+    treats = _treats_outputs(policy)
+    handling = treats.output_treatment(tool) if treats is not None else None
+    if handling is None or not handling.redact:
+        return text
+    shown, _ = handling.apply_redaction(text)
+    return shown if isinstance(shown, str) else text
