@@ -55,7 +55,11 @@ _DECODER = json.JSONDecoder(parse_constant=_no_constants)  # one decoder, not on
 
 
 def _loads(line: str) -> Any:
-    return _DECODER.decode(line)
+    """The parsed line; ``ValueError`` for anything the fast path cannot parse (the SDK then reads it)."""
+    try:
+        return _DECODER.decode(line)
+    except RecursionError:  # nested past the decoder's recursion: the SDK's parser refuses it cleanly
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _dumps(message: dict[str, Any]) -> str:
