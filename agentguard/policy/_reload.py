@@ -119,6 +119,9 @@ class Reloader:
 
     def _new_watch(self) -> _Watch:
         directory = self._directory
+        # Stamped before the listing: a file added after the listing changes this stamp, so the next
+        # check lists it again (stamped after, such a file would be loaded but never watched).
+        folder = stat(str(directory))
         try:
             own = policy_files(directory)
         except OSError:
@@ -138,7 +141,8 @@ class Reloader:
         # a grant written while a background rebuild reads the policy still applies at the next call.
         before = dict(zip(self._watch.paths, self._watch.stamp, strict=True))
         stamp = tuple(
-            before.get(path, _UNREAD) if i in grant_only else stat(path) for i, path in enumerate(paths)
+            folder if i == 0 else before.get(path, _UNREAD) if i in grant_only else stat(path)
+            for i, path in enumerate(paths)
         )
         return _Watch(paths, stamp, urgent, grant_only)
 

@@ -1,0 +1,44 @@
+"""Reload races: a file added while the watch is being taken must still be watched afterwards."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agentguard.models import Effect, ToolCall
+from agentguard.policy import PolicyEngine, _reload
+
+from .conftest import PERMISSIONS
+
+CALL = ToolCall(agent="a", tool="fs.read", arguments={"path": "/x"})
+
+
+def test_a_file_added_during_the_watch_listing_is_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The directory is stamped before it is listed: a file created after the listing changes the
+    directory's stamp, so the next refresh lists (and then watches) it; an edit adding a deny to it
+    is never missed."""
+    directory = tmp_path / "p"
+    directory.mkdir()
+    shutil.copyfile(PERMISSIONS / "model.conf", directory / "model.conf")
+    (directory / "a.csv").write_text("")
+    engine = PolicyEngine.load(directory, workspace=directory)
+    listing = _reload.policy_files
+
+    def listed_then_added(folder: Path) -> list[Path]:
+        found = listing(folder)
+        if not (folder / "z.csv").exists():  # created just after the listing, before anything else
+            (folder / "z.csv").write_text("p, *, fs.read, *, allow\n")
+        return found
+
+    monkeypatch.setattr(_reload, "policy_files", listed_then_added)
+    engine.reload()
+    monkeypatch.setattr(_reload, "policy_files", listing)
+    engine.refresh()
+    assert engine.decide(CALL).effect is Effect.ALLOW
+    (directory / "z.csv").write_text("p, *, fs.read, *, deny\n")
+    engine.refresh()
+    assert engine.decide(CALL).effect is Effect.DENY
