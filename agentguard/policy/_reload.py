@@ -43,8 +43,8 @@ __all__ = ["BACKGROUND_RULES", "Reloader"]
 
 BACKGROUND_RULES = 20_000
 
-_Stat = tuple[int, int, int] | None
-_UNREAD: _Stat = (-1, -1, -1)  # a file not read yet: differs from any stat, a missing file's None too
+_Stat = tuple[int, int, int, int] | None
+_UNREAD: _Stat = (-1, -1, -1, -1)  # a file not read yet: differs from any stat, a missing file's None too
 
 
 def stat(path: str) -> _Stat:
@@ -52,7 +52,8 @@ def stat(path: str) -> _Stat:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    # ctime too: cp -p, rsync -a and tar set mtime back after writing in place; nothing sets ctime back
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 @dataclass(frozen=True)

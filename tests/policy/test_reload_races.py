@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -41,4 +42,21 @@ def test_a_file_added_during_the_watch_listing_is_watched(
     assert engine.decide(CALL).effect is Effect.ALLOW
     (directory / "z.csv").write_text("p, *, fs.read, *, deny\n")
     engine.refresh()
+    assert engine.decide(CALL).effect is Effect.DENY
+
+
+def test_an_edit_that_keeps_size_inode_and_mtime_is_noticed(tmp_path: Path) -> None:
+    """``cp -p``, ``rsync -a`` and ``tar x`` write a file in place and set its mtime back (and a coarse
+    clock gives two writes one mtime): the change time still moves, so a new deny is not missed."""
+    directory = tmp_path / "p"
+    directory.mkdir()
+    shutil.copyfile(PERMISSIONS / "model.conf", directory / "model.conf")
+    policy = directory / "a.csv"
+    policy.write_text("p, *, fs.read, *, allow\n")
+    engine = PolicyEngine.load(directory, workspace=directory)
+    before = policy.stat()
+    with policy.open("r+") as handle:  # same inode, same size
+        handle.write("p, *, fs.read, *, deny \n")
+    os.utime(policy, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert engine.refresh() is True
     assert engine.decide(CALL).effect is Effect.DENY
