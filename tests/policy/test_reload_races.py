@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from agentguard.errors import PolicyError
 from agentguard.models import Effect, ToolCall
 from agentguard.policy import PolicyEngine, _reload
 
@@ -60,3 +62,26 @@ def test_an_edit_that_keeps_size_inode_and_mtime_is_noticed(tmp_path: Path) -> N
     os.utime(policy, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert engine.refresh() is True
     assert engine.decide(CALL).effect is Effect.DENY
+
+
+def test_a_dangling_symlinked_policy_file_fails_closed_and_is_watched(tmp_path: Path) -> None:
+    """A ``*.csv`` symlink whose target is missing (an unmounted share) is a policy file that cannot be
+    read: the policy fails closed rather than loading without its rules, and the target coming back
+    is noticed."""
+    directory = tmp_path / "p"
+    directory.mkdir()
+    shutil.copyfile(PERMISSIONS / "model.conf", directory / "model.conf")
+    (directory / "a.csv").write_text("p, *, fs.read, *, allow\n")
+    target = tmp_path / "shared" / "deny.csv"
+    (directory / "deny.csv").symlink_to(target)
+    engine = PolicyEngine(directory, workspace=directory)
+    with contextlib.suppress(PolicyError):
+        engine.reload()
+    assert engine.decide(CALL).effect is Effect.DENY
+    assert engine.load_error is not None
+    target.parent.mkdir()
+    target.write_text("p, *, fs.read, *, deny\n")
+    engine.refresh()
+    assert engine.load_error is None
+    assert engine.decide(CALL).effect is Effect.DENY
+    assert "deny.csv" in [path.name for path in engine.files]
