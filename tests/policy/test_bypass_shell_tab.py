@@ -22,6 +22,14 @@ HIDDEN = [
     "\\\t#;rm",
     "ls\\\t#\nrm x",
     "echo a\\\t# `rm x`",
+    "ls ]\\ #; rm -rf x",
+    "ls \\ #; rm x",
+    "ls ''\\ #; rm x",
+    "ls a'b'\\ #; rm x",
+    "ls [a]\\ #; rm x",
+    "ls {a,b}\\ #; rm x",
+    "ls ;\\ #; rm x",
+    "ls $'a'\\ #; rm x",
 ]
 
 
@@ -38,5 +46,6 @@ def test_backslash_tab_agrees_with_bash(sandbox_dir, command: str) -> None:  # n
     _check_against_bash(sandbox_dir, command)
 
 
-def test_a_plain_tab_still_separates_words() -> None:
+def test_a_plain_tab_and_an_escaped_space_in_a_word_still_read_as_bash_reads_them() -> None:
     assert cmd_any_result("ls\ta", [CommandPattern(("ls", "a"), False)]) is True
+    assert cmd_any_result("ls my\\ file.txt", [CommandPattern(("ls", "my file.txt"), False)]) is True
