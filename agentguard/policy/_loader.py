@@ -79,7 +79,9 @@ class LoadedPolicy:
 
 def policy_files(directory: Path, extra_files: Sequence[Path] = ()) -> list[Path]:
     """``*.csv`` directly inside ``directory`` sorted by name, then ``extra_files`` in order."""
-    own = sorted((p for p in directory.glob("*.csv") if p.is_file()), key=lambda p: p.name)
+    # A symlink whose target is missing is kept: reading it fails the policy closed (its rules may be
+    # denies on an unmounted share), where skipping it would load the policy without them.
+    own = sorted((p for p in directory.glob("*.csv") if p.is_file() or p.is_symlink()), key=lambda p: p.name)
     return [*own, *(p for p in extra_files if p not in own)]
 
 

@@ -43,8 +43,8 @@ __all__ = ["BACKGROUND_RULES", "Reloader"]
 
 BACKGROUND_RULES = 20_000
 
-_Stat = tuple[int, int, int] | None
-_UNREAD: _Stat = (-1, -1, -1)  # a file not read yet: differs from any stat, a missing file's None too
+_Stat = tuple[int, int, int, int] | None
+_UNREAD: _Stat = (-1, -1, -1, -1)  # a file not read yet: differs from any stat, a missing file's None too
 
 
 def stat(path: str) -> _Stat:
@@ -52,7 +52,8 @@ def stat(path: str) -> _Stat:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    # ctime too: cp -p, rsync -a and tar set mtime back after writing in place; nothing sets ctime back
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,9 @@ class Reloader:
 
     def _new_watch(self) -> _Watch:
         directory = self._directory
+        # Stamped before the listing: a file added after the listing changes this stamp, so the next
+        # check lists it again (stamped after, such a file would be loaded but never watched).
+        folder = stat(str(directory))
         try:
             own = policy_files(directory)
         except OSError:
@@ -138,7 +142,8 @@ class Reloader:
         # a grant written while a background rebuild reads the policy still applies at the next call.
         before = dict(zip(self._watch.paths, self._watch.stamp, strict=True))
         stamp = tuple(
-            before.get(path, _UNREAD) if i in grant_only else stat(path) for i, path in enumerate(paths)
+            folder if i == 0 else before.get(path, _UNREAD) if i in grant_only else stat(path)
+            for i, path in enumerate(paths)
         )
         return _Watch(paths, stamp, urgent, grant_only)
 

@@ -30,6 +30,10 @@ _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
 _JOINED_LINE = re.compile(r"[^\s\\]\\\n|\\\n[^\s]")
 # Other control characters: bash reads \r, \v, \f as word characters; a parser may not.
 _CONTROL = re.compile(r"[\x01-\x08\x0b-\x1f\x7f]")
+# bash reads backslash-tab, and backslash-space, as white space inside the word; tree-sitter-bash ends
+# the word at the backslash (a tab anywhere; a space after anything but a word character), so in
+# "ls a\\<TAB>#; rm x" or "ls ''\\ #; rm x" it reads "#; rm x" as a comment.
+_ESCAPED_TAB = re.compile(r"\\\t|(?<![\w./:@%+,=-])\\ ")
 _GLOB_CHARS = frozenset("*?[")
 # Variables whose value the shell itself runs or expands as code (PS4 under set -x, a file
 # sourced at start-up, imported functions, options): assigning them changes what later lines do.
@@ -429,6 +433,8 @@ def _parse(text: str, posix: bool) -> Script:
         return Script(plain=False, unknown="backslash-newline inside a word")
     if _CONTROL.search(text):
         return Script(plain=False, unknown="control character")
+    if _ESCAPED_TAB.search(text):
+        return Script(plain=False, unknown="backslash before white space (not read as bash reads it)")
     source = text.encode("utf-8", "surrogateescape")
     tree = _PARSER.parse(source)
     root = tree.root_node
