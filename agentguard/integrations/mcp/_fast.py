@@ -62,6 +62,15 @@ def _loads(line: str) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
+def _object(line: str) -> dict[str, Any] | None:
+    """The line as a JSON object, or None (anything else is left to the SDK)."""
+    try:
+        message = _loads(line)
+    except ValueError:
+        return None
+    return message if type(message) is dict else None
+
+
 def _dumps(message: dict[str, Any]) -> str:
     return to_json(message).decode() + "\n"
 
@@ -83,15 +92,8 @@ class UpstreamLane:
         """Whether ``line`` is the response to a pending raw request (then it is taken here)."""
         if not self._pending or _ID_MARK not in line:
             return False
-        try:
-            message = _loads(line)
-        except ValueError:
-            return False
-        if (
-            type(message) is not dict
-            or "method" in message
-            or not ("result" in message or "error" in message)
-        ):
+        message = _object(line)
+        if message is None or "method" in message or not ("result" in message or "error" in message):
             return False
         key = message.get("id")
         waiter = self._pending.pop(key, None) if isinstance(key, str) else None
@@ -228,15 +230,8 @@ class ClientLane:
         version = self._version()
         if version is None:
             return False
-        try:
-            message = _loads(line)
-        except ValueError:
-            return False
-        if (
-            type(message) is not dict
-            or not message.keys() <= _REQUEST_KEYS
-            or message.get("jsonrpc") != "2.0"
-        ):
+        message = _object(line)
+        if message is None or not message.keys() <= _REQUEST_KEYS or message.get("jsonrpc") != "2.0":
             return False
         request_id, params = message.get("id"), message.get("params")
         if message.get("method") != _METHOD or not _is_id(request_id) or type(params) is not dict:
