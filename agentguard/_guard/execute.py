@@ -20,7 +20,7 @@ from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
 from agentguard.registry import RegisteredTool
 from agentguard.session import live_session
-from agentguard.session._record import process_failure, process_result, redacted_text
+from agentguard.session._record import process_failure, process_result, redacted_error, redacted_text
 
 __all__ = ["finished", "run_coroutine", "running", "start"]
 
@@ -69,14 +69,18 @@ def running(parts: Parts, call: ToolCall, decision: Decision, *, caller: ToolCal
 def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
     """Process the result for the session, record ``execution.finished``; the value the caller gets."""
     duration_ms = (time.perf_counter() - started) * 1000
-    value, fields = process_result(
-        parts.policy,
-        live_session(),
-        tool=call.tool,
-        call_id=call.id,
-        arguments=call.arguments,
-        value=value,
-    )
+    try:
+        value, fields = process_result(
+            parts.policy,
+            live_session(),
+            tool=call.tool,
+            call_id=call.id,
+            arguments=call.arguments,
+            value=value,
+        )
+    except ToolFailed as withheld:  # the result could not be redacted: the caller gets this instead
+        _audit_failure(parts.audit, call, withheld, round(duration_ms, 3))
+        raise withheld from None
     if "redacted" in fields:
         record(parts.audit, "result.redacted", call, kinds=fields["redacted"])
     record(
@@ -93,8 +97,9 @@ def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
 def _failed(parts: Parts, call: ToolCall, exc: BaseException, started: float) -> BaseException:
     duration = round((time.perf_counter() - started) * 1000, 3)
     audit: AuditSink = parts.audit
-    if isinstance(exc, AgentGuardError):
-        error = exc
+    shown = redacted_error(parts.policy, call.tool, exc) if isinstance(exc, AgentGuardError) else None
+    if isinstance(shown, AgentGuardError):  # the tool's own typed error (an upstream's, a nested call's)
+        error = shown
     elif isinstance(exc, Exception):
         # the message reaches the model (the MCP proxy answers with it): redacted as a result would be
         error = ToolFailed(
@@ -106,11 +111,16 @@ def _failed(parts: Parts, call: ToolCall, exc: BaseException, started: float) ->
         error = ToolFailed(
             f"{call.tool} interrupted: {type(exc).__name__}", tool=call.tool, exception=type(exc).__name__
         )
+    _audit_failure(audit, call, error, duration)
+    return error if isinstance(exc, Exception) else exc
+
+
+def _audit_failure(audit: AuditSink, call: ToolCall, error: AgentGuardError, duration_ms: float) -> None:
+    """``execution.failed``; a failed write is named in the error rather than hiding it."""
     try:
-        record(audit, "execution.failed", call, duration_ms=duration, error=error.to_dict())
+        record(audit, "execution.failed", call, duration_ms=duration_ms, error=error.to_dict())
     except AuditError as audit_exc:
         error.data["audit_error"] = str(audit_exc)
-    return error if isinstance(exc, Exception) else exc
 
 
 def run_coroutine(coro: Awaitable[Any]) -> Any:

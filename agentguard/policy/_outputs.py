@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,19 +28,24 @@ import orjson
 from pydantic import BaseModel
 
 from agentguard import detectors
+from agentguard.policy._redact import MAX_DEPTH, RedactionFailed, redact
 from agentguard.policy._types import LintFinding
-from agentguard.session._record import readable
 from agentguard.session._session import Leaf, Trust
 from agentguard.session._values import is_field_name
 
-__all__ = ["OUTPUTS_FILE", "OutputRules", "OutputTreatment", "load_outputs", "parse_json_path"]
+__all__ = [
+    "OUTPUTS_FILE",
+    "OutputRules",
+    "OutputTreatment",
+    "RedactionFailed",
+    "load_outputs",
+    "parse_json_path",
+]
 
 OUTPUTS_FILE = "outputs.toml"
 MAX_LEAVES = 200_000
-MAX_DEPTH = 64
 _Segment = str | int | None  # None: any key or index
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*|\*)|\[(\*|\d+|\"[^\"]*\"|'[^']*')\]")
-_ENCODED = "[REDACTED:encoded_secret]"
 _CATEGORIES: dict[str, detectors.Category] = {"secret": "secret", "pii": "pii"}
 
 
@@ -170,77 +175,7 @@ class OutputTreatment:
         """``value`` with detector hits of the ``redact`` categories replaced, and the count per kind."""
         if not self.redact:
             return value, {}
-        categories = tuple(_CATEGORIES[c] for c in sorted(self.redact))
-        counts: dict[str, int] = {}
-
-        def text(s: str) -> str:
-            findings = detectors.scan(s, categories)
-            out: list[str] = []
-            pos = 0
-            for f in findings:
-                if f.start < pos:
-                    continue
-                out.append(s[pos : f.start])
-                out.append(f"[REDACTED:{f.kind}]")
-                counts[f.kind] = counts.get(f.kind, 0) + 1
-                pos = f.end
-            out.append(s[pos:])
-            shown = "".join(out)
-            # A key in an encoded view (base64, hex, percent) is a secret too: the token carrying it goes.
-            if "secret" in categories and detectors.contains(shown, "secret"):
-                before = shown.count(_ENCODED)
-                shown = detectors.redact_text(shown, ("secret",))
-                added = shown.count(_ENCODED) - before
-                if added:
-                    counts["encoded_secret"] = counts.get("encoded_secret", 0) + added
-            return shown
-
-        def joined(items: list[Any]) -> list[Any]:
-            """Items that together hold a secret (a token split across chunks or lines) are replaced."""
-            if "secret" not in categories or sum(isinstance(v, str) for v in items) < 2:
-                return items
-            starts: list[tuple[int, int]] = []  # (offset in the joined text, item index)
-            pos = 0
-            for i, v in enumerate(items):
-                if isinstance(v, str):
-                    starts.append((pos, i))
-                    pos += len(v)
-            whole = "".join(v for v in items if isinstance(v, str))
-            for f in detectors.scan(whole, ("secret",)):
-                hit = [i for (start, i) in starts if start < f.end and start + len(items[i]) > f.start]
-                if len(hit) < 2:
-                    continue  # within one item: that item's own scan found it
-                for i in hit:
-                    items[i] = f"[REDACTED:{f.kind}]"
-                counts[f.kind] = counts.get(f.kind, 0) + 1
-            return items
-
-        def walk(node: Any, depth: int) -> Any:
-            if isinstance(node, str):
-                return text(node)
-            if depth >= MAX_DEPTH:
-                return node
-            if isinstance(node, dict):  # keys too: a token used as a key reaches the model as well
-                return {(text(k) if isinstance(k, str) else k): walk(v, depth + 1) for k, v in node.items()}
-            if isinstance(node, list):
-                return joined([walk(v, depth + 1) for v in node])
-            if isinstance(node, tuple):
-                return tuple(joined([walk(v, depth + 1) for v in node]))
-            if isinstance(node, BaseModel):
-                dumped = node.model_dump(mode="json", by_alias=True)
-                redacted = walk(dumped, depth + 1)
-                return node if redacted == dumped else type(node).model_validate(redacted)
-            if isinstance(node, bytes):
-                return text(node.decode("utf-8", "replace"))
-            if node is None or isinstance(node, bool | int | float | Iterator | AsyncIterator | Awaitable):
-                return node  # nothing to redact; a stream is marked, never consumed, here
-            # a dataclass, a set, an object a framework prints: redacted in the form the model reads,
-            # and handed back as the object itself when nothing was found
-            plain = readable(node)
-            redacted = walk(plain, depth + 1)
-            return node if redacted == plain else redacted
-
-        return walk(value, 0), counts
+        return redact(value, tuple(_CATEGORIES[c] for c in sorted(self.redact)))
 
 
 class OutputRules:

@@ -15,9 +15,17 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from agentguard import detectors
+from agentguard.errors import ToolFailed
 from agentguard.session._session import Leaf, Session
 
-__all__ = ["OutputHandling", "TreatsOutputs", "process_failure", "process_result", "redacted_text"]
+__all__ = [
+    "OutputHandling",
+    "TreatsOutputs",
+    "process_failure",
+    "process_result",
+    "redacted_error",
+    "redacted_text",
+]
 
 
 class OutputHandling(Protocol):
@@ -117,11 +125,22 @@ def process_result(
         return value, {}
     fields: dict[str, Any] = {}
     shown = value
+    withheld: ToolFailed | None = None
     if handling is not None and handling.redact:
-        shown, counts = handling.apply_redaction(value)
+        try:
+            shown, counts = handling.apply_redaction(value)
+        except Exception as exc:  # noqa: BLE001 - fail closed: the model gets an error, not the secret
+            withheld = ToolFailed(
+                f"{tool}: the result was withheld: it could not be redacted ({type(exc).__name__})",
+                tool=tool,
+                withheld=True,
+            )
+            shown, counts = None, {}
         if counts:  # a list, not {kind: n}: the audit log would take "github_token" for a secret's name
             fields["redacted"] = [{"kind": kind, "count": n} for kind, n in sorted(counts.items())]
     if session is None:
+        if withheld is not None:
+            raise withheld
         return shown, fields
     stream = _unreadable(value)
     read = value if stream else readable(value)
@@ -132,8 +151,10 @@ def process_result(
     if stream:  # a stream the model reads later: nothing in it was seen, so anything may be
         marks = ["untrusted", "secret", "pii"]
     session.wrote(arguments)  # before the result is read: a store may give the values straight back
-    if handling is None:
-        leaves: Iterable[Leaf] = [Leaf("$", v, "untrusted") for v in detectors.iter_strings(read)]
+    if withheld is not None:
+        leaves: Iterable[Leaf] = []  # the model reads none of it
+    elif handling is None:
+        leaves = [Leaf("$", v, "untrusted") for v in detectors.iter_strings(read)]
     else:
         # a model's leaves from its dump above (the same JSON); anything else as the paths read it
         leaves = handling.leaves(read if shown is value and isinstance(value, BaseModel) else shown)
@@ -150,6 +171,8 @@ def process_result(
         "untrusted_fields": record.untrusted_fields,
         "marks": sorted(record.marks),
     }
+    if withheld is not None:
+        raise withheld
     return shown, fields
 
 
@@ -183,3 +206,32 @@ def redacted_text(policy: object, tool: str, text: str) -> str:
         return text
     shown, _ = handling.apply_redaction(text)
     return shown if isinstance(shown, str) else text
+
+
+def redacted_error(policy: object, tool: str, error: BaseException) -> BaseException | None:
+    """``error`` as the model may read it (its message, arguments and attributes, through ``str``,
+    ``repr`` or a framework's handler) with the tool's ``redact`` categories replaced: ``error`` itself
+    when nothing is, else a copy of the same type (its ``__init__`` not run), or ``None`` when no copy
+    reads clean (a ``__str__`` that finds the secret elsewhere): the caller then raises its own text."""
+    treats = _treats_outputs(policy)
+    handling = treats.output_treatment(tool) if treats is not None else None
+    if handling is None or not handling.redact:
+        return error
+    try:
+        args, _ = handling.apply_redaction(list(error.args))
+        state, _ = handling.apply_redaction(dict(vars(error)))
+        if args == list(error.args) and state == vars(error) and _clean(handling, error):
+            return error
+        copy = type(error).__new__(type(error))
+        copy.args = tuple(args)
+        copy.__dict__.update(state)
+        copy.__traceback__ = error.__traceback__
+        return copy if _clean(handling, copy) else None
+    except Exception:  # noqa: BLE001 - fail closed: the caller raises redacted text of its own
+        return None
+
+
+def _clean(handling: OutputHandling, error: BaseException) -> bool:
+    """Whether ``error`` prints (``str`` and ``repr``) without a hit of the ``redact`` categories."""
+    text = f"{error}\n{error!r}"
+    return not any(detectors.contains(text, cast(detectors.Category, c)) for c in handling.redact)

@@ -9,14 +9,16 @@ from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.runnables import ensure_config
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, PrivateAttr, ValidationError
 from pydantic_core import to_jsonable_python
 
 from agentguard.errors import CallRejected, InvalidArguments, ToolFailed
 from agentguard.guard import Guard
 from agentguard.integrations._arguments import json_schema_model, rejection_text
+from agentguard.integrations.langchain._content import shown_content
 from agentguard.models import canonical_tool_name
+from agentguard.session._record import redacted_error
 
 __all__ = ["FRAMEWORK", "GuardedTool", "guard_tools"]
 
@@ -110,7 +112,7 @@ class GuardedTool(BaseTool):
 
         def invoke(**arguments: Any) -> Any:
             target, call_args, call_kwargs = self._original_call(pending, arguments)
-            return target(*call_args, **call_kwargs)
+            return self._shown(target(*call_args, **call_kwargs))
 
         try:
             return self._guard.call(
@@ -119,7 +121,7 @@ class GuardedTool(BaseTool):
         except CallRejected as exc:
             return self._refused(exc)
         except ToolFailed as exc:
-            raise (exc.__cause__ or exc) from None
+            raise self._failure(exc) from None
 
     async def _arun(
         self, *args: Any, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
@@ -129,7 +131,7 @@ class GuardedTool(BaseTool):
 
         async def invoke(**arguments: Any) -> Any:
             target, call_args, call_kwargs = self._original_call(pending, arguments)
-            return await target(*call_args, **call_kwargs)
+            return self._shown(await target(*call_args, **call_kwargs))
 
         try:
             return await self._guard.acall(
@@ -138,7 +140,28 @@ class GuardedTool(BaseTool):
         except CallRejected as exc:
             return self._refused(exc)
         except ToolFailed as exc:
-            raise (exc.__cause__ or exc) from None
+            raise self._failure(exc) from None
+
+    def _shown(self, response: Any) -> Any:
+        """The tool's response with its content in the form LangChain shows the model (the guard reads,
+        marks and redacts that form); an artifact, which the model is not shown, as it was."""
+        if self.response_format != "content_and_artifact":
+            return shown_content(response)
+        if isinstance(response, tuple) and len(response) == 2:
+            return (shown_content(response[0]), response[1])
+        return response  # LangChain refuses it (not a two-tuple): nothing reaches the model
+
+    def _failure(self, failed: ToolFailed) -> BaseException:
+        """What to raise for a tool that failed: its own exception (``handle_tool_error`` and the app
+        see the type they expect) with the tool's redaction applied, chaining hidden; when no clean copy
+        can be made, the guard's ``ToolFailed`` (a ``ToolException`` for one), whose text is redacted."""
+        original = failed.__cause__
+        if original is None:
+            return failed
+        shown = redacted_error(self._guard.policy, self.policy_name, original)
+        if shown is not None:
+            return shown
+        return ToolException(failed.message) if isinstance(original, ToolException) else failed
 
     def _refused(self, exc: CallRejected) -> Any:
         if self.on_deny == "raise":

@@ -18,7 +18,9 @@ from agentguard.integrations._arguments import (
     json_schema_model,
     rejection_text,
 )
+from agentguard.integrations.openai_agents._output import shown_output
 from agentguard.models import canonical_tool_name
+from agentguard.session._record import redacted_error
 
 __all__ = ["FRAMEWORK", "guard_function_tools"]
 
@@ -79,7 +81,7 @@ def _guard_one(
         async def run_original(**arguments: Any) -> Any:
             # The model's own JSON text when the decided arguments are what it sent, else the edit.
             payload = raw if arguments == parsed else orjson.dumps(arguments).decode()
-            return await invoke_original(ctx, payload)
+            return shown_output(original, ctx, await invoke_original(ctx, payload))
 
         try:
             return await guard.acall(
@@ -88,7 +90,11 @@ def _guard_one(
         except CallRejected as exc:
             return refused(exc)
         except ToolFailed as exc:
-            raise (exc.__cause__ or exc) from None
+            # the tool's own exception (the type the app expects) with the tool's redaction applied;
+            # the guard's ToolFailed (its text redacted) when no clean copy can be made
+            cause = exc.__cause__
+            shown = redacted_error(guard.policy, policy_name, cause) if cause is not None else None
+            raise (shown or exc) from None
 
     return dataclasses.replace(original, on_invoke_tool=on_invoke_tool)
 
