@@ -57,6 +57,7 @@ __all__ = [
     "key_of",
     "keys_of",
     "other_readings",
+    "part_keys",
     "tokens",
     "url_keys",
 ]
@@ -224,6 +225,39 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
                 seen.add(iban[1])
                 found.append(Entity("iban", *iban))
     return tuple(found)
+
+
+_PART_KINDS = frozenset({"url", "email", "iban"})
+_WHATWG_STRIPS = re.compile(r"[\t\n\r]")
+
+
+def part_keys(text: str) -> tuple[str, ...]:
+    """Keys of the URLs, e-mail addresses and IBANs written *inside* a value, as a tool acting on
+    the value would read them: ``Bob <drop@evil.example>``, ``mailto:drop@...``, a list of
+    recipients in one string, ``IBAN: GB29...``; also a quoted local part unquoted (``"drop"@x`` is
+    ``drop@x``), a sub-address dropped (``drop+tag@x`` is delivered to ``drop@x``) and a URL with
+    the tabs and line breaks a WHATWG parser strips removed. Only ever used to find an *untrusted*
+    part: these readings merge spellings, so they never make a value trusted."""
+    return _part_keys(text) if len(text) <= MAX_KEY_CHARS else ()
+
+
+@functools.lru_cache(maxsize=4096)
+def _part_keys(text: str) -> tuple[str, ...]:
+    readings = [text]
+    if _WHATWG_STRIPS.search(text) is not None:
+        readings.append(_WHATWG_STRIPS.sub("", text))
+    keys: list[str] = []
+    for reading in readings:
+        for entity in entities(reading, _PART_KINDS):
+            keys.append(entity.key)
+            if entity.kind == "email":
+                local, _, domain = entity.key.rpartition("@")
+                bare = local.strip('"')
+                if bare != local:
+                    keys.append(f"{bare}@{domain}")
+                if "+" in bare.strip("+"):
+                    keys.append(f"{bare.split('+', 1)[0]}@{domain}")
+    return tuple(dict.fromkeys(keys))
 
 
 def decoded(text: str) -> str | None:
