@@ -20,7 +20,7 @@ from agentguard.policy._provenance import TooManyValues, _scalars, _short, _text
 from agentguard.policy._shellmatch import Tri
 from agentguard.policy._urls import UnreadableUrl, parse_url
 from agentguard.session._evidence import note as _note
-from agentguard.session._values import entities, host_name, host_of, keys_of
+from agentguard.session._values import entities, host_name, host_of, keys_of, read_as_shown
 
 if TYPE_CHECKING:
     from agentguard.policy._conditions import EvalContext, Predicate, _Builder
@@ -89,7 +89,7 @@ def _f_every(b: _Builder, kind: str) -> Predicate:
         if texts is None:
             return False
         result: Tri = True  # "cannot tell" for one entity (a shell inner condition) stays unless one fails
-        for text in texts:
+        for text in (t for written in texts for t in (written, *read_as_shown(written))):
             for entity in entities(text, kinds):
                 held = sub(_bound(ctx, entity.text))
                 if held is False:

@@ -58,6 +58,7 @@ __all__ = [
     "keys_of",
     "other_readings",
     "part_keys",
+    "read_as_shown",
     "tokens",
     "url_keys",
 ]
@@ -270,6 +271,27 @@ def decoded(text: str) -> str | None:
 
 
 _entities_cached = functools.lru_cache(maxsize=4096)(_entities)
+
+# A quoted attribute value without spaces (``href="..."``): a WHATWG parser strips the tabs and line
+# breaks inside the URL it holds. Prose quotes have spaces, so they are left as they are.
+_ATTRIBUTE = re.compile(r"\"[^\"<> ]*[\t\n\r][^\"<> ]*\"|'[^'<> ]*[\t\n\r][^'<> ]*'")
+
+
+def read_as_shown(text: str) -> list[str]:
+    """The other readings of a text the agent writes, as a browser or mail client shows and follows
+    it: percent-encoding and character references undone (``drop&#64;evil.example``), and tabs and
+    line breaks inside a quoted attribute value removed (``href="https://evil.exa&#9;mple"``).
+    Empty when there are none. Links and addresses are looked for in these too."""
+    out: list[str] = []
+    plain = decoded(text)
+    for reading in (text,) if plain is None else (text, plain):
+        if "\t" in reading or "\n" in reading or "\r" in reading:
+            joined = _ATTRIBUTE.sub(lambda m: _WHATWG_STRIPS.sub("", m.group()), reading)
+            if joined != reading:
+                out.append(joined)
+    if plain is not None:
+        out.append(plain)
+    return out
 
 
 def tokens(key: str) -> Iterator[str]:
