@@ -34,7 +34,7 @@ from agentguard.session._evidence import collecting as _collecting
 from agentguard.session._evidence import note as _note
 from agentguard.session._index import TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry
 from agentguard.session._session import MAX_SEARCH, Session, live_session
-from agentguard.session._values import is_field_name, key_of, tokens
+from agentguard.session._values import is_field_name, key_of, part_keys, tokens
 
 if TYPE_CHECKING:
     from agentguard.policy._conditions import EvalContext, Predicate, _Builder
@@ -122,7 +122,31 @@ def _looked_up(ctx: EvalContext, session: Session, value: Any) -> tuple[int, lis
 _ValueTest = Callable[[int, list[Entry], Session], bool]
 
 
-def _provenance(b: _Builder, test: _ValueTest, *, every: bool, no_session: bool, extra: int = 0) -> Predicate:
+def _untrusted_part(session: Session, item: Any, test: _ValueTest) -> tuple[str, Entry] | None:
+    """A URL, address or IBAN written inside a text value that passes ``test`` (an untrusted one):
+    ``Bob <drop@evil.example>`` is sent to drop@evil.example. A value trusted as a whole (a vouched
+    ``Name <address>``) is the user's: its parts are not looked at."""
+    if type(item) is not str:
+        return None
+    get = session.index.get
+    for key in part_keys(item):
+        entry = get(key)
+        if entry is not None and test(entry.mask, [entry], session):
+            return key, entry
+    return None
+
+
+def _provenance(
+    b: _Builder,
+    test: _ValueTest,
+    *,
+    every: bool,
+    no_session: bool,
+    extra: int = 0,
+    parts: bool = False,
+) -> Predicate:
+    """``parts``: for a "some value" test, a value that is not trusted as a whole also counts when a
+    URL, address or IBAN written inside it passes (see ``_untrusted_part``)."""
     b.arity(1 + extra)
     ref = b.ref(0)
     name = b.call.name
@@ -150,6 +174,12 @@ def _provenance(b: _Builder, test: _ValueTest, *, every: bool, no_session: bool,
                 _note(lambda: f"{label} = {_short(item)} {_where(session, entries)}")  # noqa: B023
             if test(mask, entries, session) is not every:
                 return not every
+            if parts and not mask & TRUSTED_ANY:
+                part = _untrusted_part(session, item, test)
+                if part is not None:
+                    key, entry = part
+                    _note(lambda: f"{label} = {_short(item)} writes {key!r} {_where(session, [entry])}")  # noqa: B023
+                    return True
         return every
 
     return pred
@@ -164,12 +194,16 @@ def trusted(b: _Builder) -> Predicate:
 
 
 def untrusted(b: _Builder) -> Predicate:
-    return _provenance(b, lambda m, e, s: bool(m & UNTRUSTED), every=False, no_session=False)
+    return _provenance(b, lambda m, e, s: bool(m & UNTRUSTED), every=False, no_session=False, parts=True)
 
 
 def untrusted_only(b: _Builder) -> Predicate:
     return _provenance(
-        b, lambda m, e, s: bool(m & UNTRUSTED) and not m & TRUSTED_ANY, every=False, no_session=False
+        b,
+        lambda m, e, s: bool(m & UNTRUSTED) and not m & TRUSTED_ANY,
+        every=False,
+        no_session=False,
+        parts=True,
     )
 
 

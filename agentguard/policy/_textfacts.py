@@ -18,8 +18,9 @@ from agentguard.policy import _conditions as c
 from agentguard.policy._facts import EnumerableFacts
 from agentguard.policy._provenance import TooManyValues, _scalars, _short, _texts
 from agentguard.policy._shellmatch import Tri
+from agentguard.policy._urls import UnreadableUrl, parse_url
 from agentguard.session._evidence import note as _note
-from agentguard.session._values import entities, host_name, host_of, keys_of
+from agentguard.session._values import entities, host_name, host_of, keys_of, read_as_shown
 
 if TYPE_CHECKING:
     from agentguard.policy._conditions import EvalContext, Predicate, _Builder
@@ -88,7 +89,7 @@ def _f_every(b: _Builder, kind: str) -> Predicate:
         if texts is None:
             return False
         result: Tri = True  # "cannot tell" for one entity (a shell inner condition) stays unless one fails
-        for text in texts:
+        for text in (t for written in texts for t in (written, *read_as_shown(written))):
             for entity in entities(text, kinds):
                 held = sub(_bound(ctx, entity.text))
                 if held is False:
@@ -120,6 +121,26 @@ def _host_in(host: str, fact: str, ctx: EvalContext) -> bool:
     return False
 
 
+def _host_to_check(item: str) -> str | None:
+    """The host ``item`` names: an e-mail address's domain, a bare host name, or the host of a URL
+    that every common parser reads the same way. A URL that WHATWG (ada, browsers) and RFC 3986
+    parsers (``urllib.parse``, httpx) read differently (``https://example.com\\@evil.example``,
+    a tab inside, user info, ``https:host`` without slashes) has no one host: None, cannot tell."""
+    host = host_of(item)
+    if host is None:
+        return host_name(item)
+    if "://" not in item and "@" in item:
+        return host  # an e-mail address
+    url = item if "://" in item else "http://" + item if item.lower().startswith("www.") else None
+    if url is None:
+        return None
+    try:
+        parse_url(url)
+    except UnreadableUrl:
+        return None
+    return host
+
+
 def host_in(b: _Builder) -> Predicate:
     b.arity(2)
     ref = b.ref(0)
@@ -136,7 +157,7 @@ def host_in(b: _Builder) -> Predicate:
         for item in items:
             if not isinstance(item, str):
                 return False
-            host = host_of(item) or host_name(item)
+            host = _host_to_check(item)
             if host is None:
                 return False
             if not _host_in(host, fact, ctx):

@@ -24,6 +24,7 @@ from agentguard.session._values import (
     is_field_name,
     key_of,
     keys_of,
+    read_as_shown,
 )
 
 __all__ = [
@@ -208,16 +209,18 @@ class Session:
         """Seen values written inside ``text``: long values, URLs, e-mails, IBANs, hosts, or all of it."""
         if len(text) > MAX_SEARCH:  # callers treat longer text as "cannot tell" (carries_untrusted)
             text = text[:MAX_SEARCH]
-        normalised = key_of(text)
-        with self._lock:  # a search may seal pending keys into a new automaton
-            hits = list(self.index.find_in(normalised))
-        whole = self.index.get(normalised)  # the whole text, when it is one short value seen before
-        if whole is not None:
-            hits.append((normalised, whole))
-        for entity in entities(text):
-            entry = self.index.get(entity.key)
-            if entry is not None:
-                hits.append((entity.key, entry))
+        hits: list[tuple[str, Entry]] = []
+        for reading in (text, *read_as_shown(text)):  # as written, and as a browser shows it
+            normalised = key_of(reading)
+            with self._lock:  # a search may seal pending keys into a new automaton
+                hits.extend(self.index.find_in(normalised))
+            whole = self.index.get(normalised)  # the whole text, when it is one short value seen before
+            if whole is not None:
+                hits.append((normalised, whole))
+            for entity in entities(reading):
+                entry = self.index.get(entity.key)
+                if entry is not None:
+                    hits.append((entity.key, entry))
         return hits
 
     def source(self, index: int) -> Source:

@@ -57,6 +57,8 @@ __all__ = [
     "key_of",
     "keys_of",
     "other_readings",
+    "part_keys",
+    "read_as_shown",
     "tokens",
     "url_keys",
 ]
@@ -226,6 +228,39 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
     return tuple(found)
 
 
+_PART_KINDS = frozenset({"url", "email", "iban"})
+_WHATWG_STRIPS = re.compile(r"[\t\n\r]")
+
+
+def part_keys(text: str) -> tuple[str, ...]:
+    """Keys of the URLs, e-mail addresses and IBANs written *inside* a value, as a tool acting on
+    the value would read them: ``Bob <drop@evil.example>``, ``mailto:drop@...``, a list of
+    recipients in one string, ``IBAN: GB29...``; also a quoted local part unquoted (``"drop"@x`` is
+    ``drop@x``), a sub-address dropped (``drop+tag@x`` is delivered to ``drop@x``) and a URL with
+    the tabs and line breaks a WHATWG parser strips removed. Only ever used to find an *untrusted*
+    part: these readings merge spellings, so they never make a value trusted."""
+    return _part_keys(text) if len(text) <= MAX_KEY_CHARS else ()
+
+
+@functools.lru_cache(maxsize=4096)
+def _part_keys(text: str) -> tuple[str, ...]:
+    readings = [text]
+    if _WHATWG_STRIPS.search(text) is not None:
+        readings.append(_WHATWG_STRIPS.sub("", text))
+    keys: list[str] = []
+    for reading in readings:
+        for entity in entities(reading, _PART_KINDS):
+            keys.append(entity.key)
+            if entity.kind == "email":
+                local, _, domain = entity.key.rpartition("@")
+                bare = local.strip('"')
+                if bare != local:
+                    keys.append(f"{bare}@{domain}")
+                if "+" in bare.strip("+"):
+                    keys.append(f"{bare.split('+', 1)[0]}@{domain}")
+    return tuple(dict.fromkeys(keys))
+
+
 def decoded(text: str) -> str | None:
     """``text`` with percent-encoding and HTML character references undone, when that changes it:
     what a reader (a model, a browser) of a page or a link sees (``drop%40evil.example``)."""
@@ -236,6 +271,27 @@ def decoded(text: str) -> str | None:
 
 
 _entities_cached = functools.lru_cache(maxsize=4096)(_entities)
+
+# A quoted attribute value without spaces (``href="..."``): a WHATWG parser strips the tabs and line
+# breaks inside the URL it holds. Prose quotes have spaces, so they are left as they are.
+_ATTRIBUTE = re.compile(r"\"[^\"<> ]*[\t\n\r][^\"<> ]*\"|'[^'<> ]*[\t\n\r][^'<> ]*'")
+
+
+def read_as_shown(text: str) -> list[str]:
+    """The other readings of a text the agent writes, as a browser or mail client shows and follows
+    it: percent-encoding and character references undone (``drop&#64;evil.example``), and tabs and
+    line breaks inside a quoted attribute value removed (``href="https://evil.exa&#9;mple"``).
+    Empty when there are none. Links and addresses are looked for in these too."""
+    out: list[str] = []
+    plain = decoded(text)
+    for reading in (text,) if plain is None else (text, plain):
+        if "\t" in reading or "\n" in reading or "\r" in reading:
+            joined = _ATTRIBUTE.sub(lambda m: _WHATWG_STRIPS.sub("", m.group()), reading)
+            if joined != reading:
+                out.append(joined)
+    if plain is not None:
+        out.append(plain)
+    return out
 
 
 def tokens(key: str) -> Iterator[str]:
