@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import ada_url
 
@@ -129,9 +129,31 @@ def _url_parts(raw: str) -> tuple[str, str] | None:
         href = parts._replace(netloc=netloc).geturl()
         parts = urlsplit(href)
     href = href.split("#", 1)[0]
+    if "%" in href or (len(parts.path) > 1 and parts.path.endswith("/")):
+        href = _folded(urlsplit(href))
     if parts.path == "/" and not parts.query and href.endswith("/"):
         href = href[:-1]
     return _clean(href), host.lower()
+
+
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else match.group()
+
+
+def _folded(parts: SplitResult) -> str:
+    """Spellings every server reads as one resource, folded: a percent-encoded unreserved character
+    decoded (``/%64rop`` is ``/drop``, RFC 3986 6.2.2.2; ``%2F`` and the other reserved ones stay) and
+    trailing slashes after a path dropped (``/drop/`` is served as ``/drop``)."""
+    path = _ESCAPE.sub(_unescaped, parts.path) if "%" in parts.path else parts.path
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    query = _ESCAPE.sub(_unescaped, parts.query) if "%" in parts.query else parts.query
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
 
 def _other_scheme(url_key: str) -> str | None:
