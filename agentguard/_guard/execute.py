@@ -78,7 +78,17 @@ def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
             arguments=call.arguments,
             value=value,
         )
+        shown = summary(value)
     except ToolFailed as withheld:  # the result could not be redacted: the caller gets this instead
+        _audit_failure(parts.audit, call, withheld, round(duration_ms, 3))
+        raise withheld from None
+    except Exception as exc:  # noqa: BLE001 - a result the guard cannot read (nested past the
+        # interpreter's recursion limit, an object whose printing raises) is not handed back unread
+        withheld = ToolFailed(
+            f"{call.tool}: the result was withheld: the guard could not read it ({type(exc).__name__})",
+            tool=call.tool,
+            withheld=True,
+        )
         _audit_failure(parts.audit, call, withheld, round(duration_ms, 3))
         raise withheld from None
     if "redacted" in fields:
@@ -88,7 +98,7 @@ def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
         "execution.finished",
         call,
         duration_ms=round(duration_ms, 3),
-        result=summary(value),
+        result=shown,
         **fields,
     )
     return value

@@ -13,6 +13,7 @@ Classes:
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,26 @@ def test_a_result_that_cannot_be_redacted_is_withheld(guard: tuple[Guard, Tools,
     assert "execution.failed" in [r["event"] for r in records(audit_path)]
     with pytest.raises(ToolFailed):  # without a session too
         g.call("files.read", {"path": "/x"})
+
+
+@pytest.mark.parametrize("tool", ["files.read", "web.get"])  # with and without redact rules
+@pytest.mark.parametrize("in_session", [True, False])
+def test_a_result_nested_past_the_recursion_limit_is_withheld_and_audited(
+    guard: tuple[Guard, Tools, Path], tool: str, in_session: bool
+) -> None:
+    """Reading such a result raised RecursionError out of the guard after the tool ran: the caller
+    got a bare interpreter error and the audit log no record of how the call ended."""
+    g, tools, audit_path = guard
+    deep: Any = f"the key {TOKEN}"
+    for _ in range(5000):
+        deep = [deep]
+    tools.outputs[tool] = deep
+    arguments = {"path": "/x"} if tool == "files.read" else {"url": "https://example.com/"}
+    scope = g.session(user_request="read it") if in_session else contextlib.nullcontext()
+    with scope, pytest.raises(ToolFailed) as info:
+        g.call(tool, arguments)
+    assert info.value.data.get("withheld") is True
+    g.audit.flush()
+    events = [r["event"] for r in records(audit_path)]
+    assert events[-1 if not in_session else -2] == "execution.failed"
+    assert TOKEN not in audit_path.read_text()
