@@ -84,13 +84,13 @@ def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
         raise withheld from None
     except Exception as exc:  # noqa: BLE001 - a result the guard cannot read (nested past the
         # interpreter's recursion limit, an object whose printing raises) is not handed back unread
-        withheld = ToolFailed(
+        unread = ToolFailed(
             f"{call.tool}: the result was withheld: the guard could not read it ({type(exc).__name__})",
             tool=call.tool,
             withheld=True,
         )
-        _audit_failure(parts.audit, call, withheld, round(duration_ms, 3))
-        raise withheld from None
+        _audit_failure(parts.audit, call, unread, round(duration_ms, 3))
+        raise unread from None
     if "redacted" in fields:
         record(parts.audit, "result.redacted", call, kinds=fields["redacted"])
     record(
