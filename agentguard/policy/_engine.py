@@ -189,7 +189,7 @@ class PolicyEngine:
         self._reloader.reload()
 
     def refresh(self) -> bool:
-        """Reload, now, what changed: policy files (stat: mtime, ctime, size, inode) or the grants.
+        """Reload, now, what changed: policy files (stat: mtime, ctime, size, inode; content when recent) or the grants.
         True when something changed.
 
         A failed reload does not raise: the engine denies every call, naming the problem, until

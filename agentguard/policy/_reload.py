@@ -15,10 +15,11 @@ until the files are valid again (never a mix of the old policy and a broken edit
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,17 +44,66 @@ __all__ = ["BACKGROUND_RULES", "Reloader"]
 
 BACKGROUND_RULES = 20_000
 
-_Stat = tuple[int, int, int, int] | None
+# (mtime, ctime, size, inode), plus the content's digest when the stamp was taken within
+# ``RACY_NS`` of the file's last change (see ``stamp``); None for a missing file.
+_Plain = tuple[int, int, int, int]
+_Stat = _Plain | tuple[int, int, int, int, bytes] | None
 _UNREAD: _Stat = (-1, -1, -1, -1)  # a file not read yet: differs from any stat, a missing file's None too
+# File times come from a coarse clock (a kernel tick; whole seconds, or two, on some file systems):
+# two writes of the same size within one tick leave the same stat, so a stat taken that soon after
+# a change cannot tell the second write from the first. Such a stamp also holds the content's digest.
+RACY_NS = 2_000_000_000
 
 
-def stat(path: str) -> _Stat:
+def stat(path: str) -> _Plain | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
     # ctime too: cp -p, rsync -a and tar set mtime back after writing in place; nothing sets ctime back
     return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+
+
+def _digest(path: str) -> bytes:
+    """The content of a file (the sorted names of a folder), hashed; empty when it cannot be read
+    (so it differs from any content's digest)."""
+    try:
+        if os.path.isdir(path):
+            data = "\0".join(sorted(os.listdir(path))).encode("utf-8", "surrogateescape")
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError:
+        return b""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _racy(st: _Plain) -> bool:
+    return time.time_ns() - max(st[0], st[1]) < RACY_NS
+
+
+def stamp(path: str) -> _Stat:
+    """How ``path`` looks now: its stat, and its digest when the stat is too recent to tell two
+    writes in one clock tick apart. Taken *before* the file is read: a write after it changes the
+    stat, or (within one tick) the digest."""
+    now = stat(path)
+    if now is None or not _racy(now):
+        return now
+    return (*now, _digest(path))
+
+
+def unchanged(path: str, old: _Stat) -> tuple[bool, _Stat]:
+    """Whether ``path`` is as stamped, and the stamp to keep: a racy stamp whose content still
+    matches once its tick is long past settles to the plain stat (no digest on every later check)."""
+    now = stat(path)
+    if now is None or old is None:
+        return now == old, old
+    if now != old[:4]:
+        return False, old
+    if len(old) == 4:
+        return True, old
+    same = _digest(path) == old[4]
+    return same, (now if same and not _racy(now) else old)
 
 
 @dataclass(frozen=True)
@@ -122,7 +172,7 @@ class Reloader:
         directory = self._directory
         # Stamped before the listing: a file added after the listing changes this stamp, so the next
         # check lists it again (stamped after, such a file would be loaded but never watched).
-        folder = stat(str(directory))
+        folder = stamp(str(directory))
         try:
             own = policy_files(directory)
         except OSError:
@@ -141,11 +191,11 @@ class Reloader:
         # The grant files are stamped when they are read (_install_grants): until then, as last read, so
         # a grant written while a background rebuild reads the policy still applies at the next call.
         before = dict(zip(self._watch.paths, self._watch.stamp, strict=True))
-        stamp = tuple(
-            folder if i == 0 else before.get(path, _UNREAD) if i in grant_only else stat(path)
+        stamps = tuple(
+            folder if i == 0 else before.get(path, _UNREAD) if i in grant_only else stamp(path)
             for i, path in enumerate(paths)
         )
-        return _Watch(paths, stamp, urgent, grant_only)
+        return _Watch(paths, stamps, urgent, grant_only)
 
     def _install_grants(self) -> None:
         """Read the grants, build their layer over the current base and swap the whole state in (the
@@ -154,10 +204,10 @@ class Reloader:
         if base is None:
             return
         watch = self._watch
-        stamp = list(watch.stamp)
+        stamps = list(watch.stamp)
         for i in watch.grant_only:  # taken first: a change during the read is seen next time
-            stamp[i] = stat(watch.paths[i])
-        self._watch = _Watch(watch.paths, tuple(stamp), watch.urgent, watch.grant_only)
+            stamps[i] = stamp(watch.paths[i])
+        self._watch = _Watch(watch.paths, tuple(stamps), watch.urgent, watch.grant_only)
         texts, unavailable = self._read_grants()
         files = grant_files(base, self._extra)
         grants = build_grants(base, self._directory, files, texts, self._conditions, self._grant_cache)
@@ -226,8 +276,7 @@ class Reloader:
 
     def urgent_changed(self) -> bool:
         """Whether a grant file or the grant store changed (checked before every call)."""
-        watch = self._watch
-        return any(stat(watch.paths[i]) != watch.stamp[i] for i in watch.urgent) or self.grants_changed()
+        return bool(self._changed(self._watch.urgent)) or self.grants_changed()
 
     def refresh(self, *, background: bool = False) -> bool:
         """Rebuild what changed (policy files, grants); True when something did. Never raises: a
@@ -235,7 +284,7 @@ class Reloader:
         another thread while the current policy keeps deciding."""
         self.checked_at = time.monotonic()
         watch = self._watch
-        changed = {i for i, path in enumerate(watch.paths) if stat(path) != watch.stamp[i]}
+        changed = self._changed(range(len(watch.paths)))
         policy_changed = changed - watch.grant_only
         grants_changed = bool(changed & watch.grant_only) or self.grants_changed()
         if not policy_changed and not grants_changed:
@@ -250,6 +299,25 @@ class Reloader:
             with contextlib.suppress(PolicyError):  # the failure is kept in failure; decide denies
                 self.reload()
         return True
+
+    def _changed(self, indexes: Iterable[int]) -> set[int]:
+        """Which of the watched files changed since they were stamped; a racy stamp that has
+        settled is replaced by its plain stat (unless a reload swapped the watch meanwhile)."""
+        watch = self._watch
+        changed: set[int] = set()
+        settled: dict[int, _Stat] = {}
+        for i in indexes:
+            same, kept = unchanged(watch.paths[i], watch.stamp[i])
+            if not same:
+                changed.add(i)
+            elif kept is not watch.stamp[i]:
+                settled[i] = kept
+        if settled:
+            with self._lock:
+                if self._watch is watch:
+                    stamps = [settled.get(i, s) for i, s in enumerate(watch.stamp)]
+                    self._watch = _Watch(watch.paths, tuple(stamps), watch.urgent, watch.grant_only)
+        return changed
 
     def _deferrable(self, changed: set[int], watch: _Watch) -> bool:
         """A valid, large policy whose edit touched no grant: the old policy may serve meanwhile."""

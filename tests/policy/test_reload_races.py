@@ -85,3 +85,58 @@ def test_a_dangling_symlinked_policy_file_fails_closed_and_is_watched(tmp_path: 
     assert engine.load_error is None
     assert engine.decide(CALL).effect is Effect.DENY
     assert "deny.csv" in [path.name for path in engine.files]
+
+
+TICK = 10**15  # ns: a file-system clock that ticks every ~11.6 days, so every write here is in one tick
+
+
+def _coarse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """File times from a coarse clock: two writes of the same size in one tick leave the same stat."""
+    real = _reload.stat
+
+    def coarse_stat(path: str) -> tuple[int, int, int, int] | None:
+        st = real(path)
+        return None if st is None else (st[0] // TICK * TICK, st[1] // TICK * TICK, st[2], st[3])
+
+    monkeypatch.setattr(_reload, "stat", coarse_stat)
+    monkeypatch.setattr(_reload, "RACY_NS", 2 * TICK)
+
+
+@pytest.mark.parametrize("file", ["a.csv", "grants.csv"])
+def test_two_same_size_writes_in_one_clock_tick_are_both_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file: str
+) -> None:
+    """The stat of a file written within one clock tick of being read cannot tell a second write
+    of the same size from the first: such a stamp holds the content's digest, so the edit (here a
+    rule that allowed fs.read renamed away) is seen and the old allow stops at once."""
+    _coarse(monkeypatch)
+    directory = tmp_path / "p"
+    directory.mkdir()
+    shutil.copyfile(PERMISSIONS / "model.conf", directory / "model.conf")
+    policy = directory / file
+    policy.write_text("p, *, fs.read, *, allow\n")
+    extra = [policy] if file == "grants.csv" else []
+    engine = PolicyEngine.load(directory, workspace=directory, extra_files=extra)
+    assert engine.decide(CALL).effect is Effect.ALLOW
+    with policy.open("r+") as handle:  # same inode, same size, same (coarse) times
+        handle.write("p, *, fs.list, *, allow\n")
+    engine.refresh()
+    assert engine.decide(CALL).effect is Effect.DENY
+
+
+def test_a_racy_stamp_settles_once_its_tick_is_past(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A racy stamp whose content still matches is kept, and replaced by the plain stat once the
+    tick is long past, so the content is not hashed on every later check."""
+    path = tmp_path / "a.csv"
+    path.write_text("p, *, fs.read, *, allow\n")
+    monkeypatch.setattr(_reload, "RACY_NS", 10**18)  # everything is recent
+    old = _reload.stamp(str(path))
+    assert old is not None
+    assert len(old) == 5
+    assert _reload.unchanged(str(path), old) == (True, old)
+    monkeypatch.setattr(_reload, "RACY_NS", 0)  # now nothing is
+    same, kept = _reload.unchanged(str(path), old)
+    assert same
+    assert kept == old[:4]
+    path.write_text("p, *, fs.read, *, deny!\n")
+    assert _reload.unchanged(str(path), old)[0] is False
