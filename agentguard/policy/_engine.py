@@ -189,8 +189,8 @@ class PolicyEngine:
         self._reloader.reload()
 
     def refresh(self) -> bool:
-        """Reload, now, what changed: policy files (stat: mtime, ctime, size, inode; content when recent) or the grants.
-        True when something changed.
+        """Reload, now, what changed: policy files (stat: mtime, ctime, size, inode; the content too
+        when it changed within the last 2 s) or the grants. True when something changed.
 
         A failed reload does not raise: the engine denies every call, naming the problem, until
         the files are valid again.
