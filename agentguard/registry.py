@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from agentguard.errors import InvalidArguments, UnknownTool
 from agentguard.models import canonical_tool_name
 
-__all__ = ["RegisteredTool", "ToolRegistry", "arguments_model", "bind_arguments"]
+__all__ = ["Inexact", "RegisteredTool", "ToolRegistry", "arguments_model", "bind_arguments", "json_number"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class RegisteredTool:
         if _spells_numbers_as_text(self.model):
             try:
                 dumped = _numbers_as_numbers(parsed.model_dump(), dumped)
-            except _Inexact as exc:
+            except Inexact as exc:
                 raise InvalidArguments(
                     f"invalid arguments for {self.name}: {exc}", tool=self.name, value=str(exc.value)
                 ) from None
@@ -93,25 +93,28 @@ def _spells_numbers_as_text(model: type[BaseModel]) -> bool:
     return known
 
 
-class _Inexact(ValueError):
+class Inexact(ValueError):
+    """A number no JSON number holds exactly: refused rather than decided on a rounding."""
+
     def __init__(self, value: Any, why: str) -> None:
         super().__init__(f"{value!s} {why}")
         self.value = value
 
 
-def _number(value: Decimal | timedelta) -> int | float:
+def json_number(value: Decimal | timedelta) -> int | float:
+    """``value`` as the JSON number that holds it exactly (a ``timedelta`` in seconds); else ``Inexact``."""
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
         if timedelta(seconds=seconds) != value:
-            raise _Inexact(value, "is not a whole number of microseconds as seconds; cannot decide on it")
+            raise Inexact(value, "is not a whole number of microseconds as seconds; cannot decide on it")
         return int(seconds) if seconds.is_integer() else seconds
     if not value.is_finite():
-        raise _Inexact(value, "is not a finite number; cannot decide on it")
+        raise Inexact(value, "is not a finite number; cannot decide on it")
     if value == value.to_integral_value():
         return int(value)
     number = float(value)
     if Decimal(repr(number)) != value:
-        raise _Inexact(value, "has more digits than a JSON number holds exactly; cannot decide on it")
+        raise Inexact(value, "has more digits than a JSON number holds exactly; cannot decide on it")
     return number
 
 
@@ -119,7 +122,7 @@ def _numbers_as_numbers(python: Any, dumped: Any) -> Any:
     """``dumped`` (the JSON form) with each ``Decimal``/``timedelta`` of ``python`` (the same value
     dumped in Python mode, walked alongside) as a JSON number."""
     if isinstance(python, Decimal | timedelta):
-        return _number(python) if isinstance(dumped, str) else dumped
+        return json_number(python) if isinstance(dumped, str) else dumped
     if isinstance(python, dict) and isinstance(dumped, dict) and len(python) == len(dumped):
         return {
             key: _numbers_as_numbers(value, item)
@@ -129,8 +132,8 @@ def _numbers_as_numbers(python: Any, dumped: Any) -> Any:
         return [_numbers_as_numbers(value, item) for value, item in zip(python, dumped, strict=True)]
     if isinstance(python, set | frozenset) and any(isinstance(v, Decimal | timedelta) for v in python):
         if not all(isinstance(v, Decimal | timedelta) for v in python):
-            raise _Inexact(python, "mixes numbers with other values in a set; cannot decide on it")
-        return [_number(v) for v in python]
+            raise Inexact(python, "mixes numbers with other values in a set; cannot decide on it")
+        return [json_number(v) for v in python]
     return dumped
 
 
