@@ -12,6 +12,8 @@ import inspect
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from agentguard.errors import InvalidArguments, UnknownTool
 from agentguard.models import canonical_tool_name
 
-__all__ = ["RegisteredTool", "ToolRegistry", "arguments_model", "bind_arguments"]
+__all__ = ["Inexact", "RegisteredTool", "ToolRegistry", "arguments_model", "bind_arguments", "json_number"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,15 @@ class RegisteredTool:
     def validate(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """(values to call the tool with, JSON-able values for the policy and the log)."""
         parsed = self._parse(arguments)
-        return self._values(parsed), parsed.model_dump(mode="json")
+        dumped = parsed.model_dump(mode="json")
+        if _spells_numbers_as_text(self.model):
+            try:
+                dumped = _numbers_as_numbers(parsed.model_dump(), dumped)
+            except Inexact as exc:
+                raise InvalidArguments(
+                    f"invalid arguments for {self.name}: {exc}", tool=self.name, value=str(exc.value)
+                ) from None
+        return self._values(parsed), dumped
 
     def kwargs(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """The values to call the tool with (``validate`` without the JSON form)."""
@@ -60,6 +70,71 @@ class RegisteredTool:
             raise InvalidArguments(
                 f"invalid arguments for {self.name}: {text}", tool=self.name, problems=problems
             ) from None
+
+
+# ------------------------------------------------------------- numbers the JSON form spells as text
+#
+# pydantic's JSON form of a ``Decimal`` is ``"5000"`` and of a ``timedelta`` ``"PT1H23M20S"``. The
+# policy decides on the JSON form, and its comparisons (``gt``, ``lt``, ``between``, ``eq`` with a
+# number) never match a string: ``gt(amount, 1000), deny`` would pass ``pay(amount: Decimal)`` 5000.
+# So in the decided form such values are JSON numbers (a ``timedelta`` its seconds); the tool is
+# called with them validated again, the same value. One no JSON number holds exactly is refused.
+
+_TEXT_NUMBER_SCHEMAS = ("'type': 'decimal'", "'type': 'timedelta'")
+_SPELLS: dict[type[BaseModel], bool] = {}
+
+
+def _spells_numbers_as_text(model: type[BaseModel]) -> bool:
+    """Whether ``model`` (or a model nested in it) has a ``Decimal`` or ``timedelta`` anywhere."""
+    known = _SPELLS.get(model)
+    if known is None:
+        schema = str(getattr(model, "__pydantic_core_schema__", ""))
+        known = _SPELLS[model] = any(kind in schema for kind in _TEXT_NUMBER_SCHEMAS)
+    return known
+
+
+class Inexact(ValueError):
+    """A number no JSON number holds exactly: refused rather than decided on a rounding."""
+
+    def __init__(self, value: Any, why: str) -> None:
+        super().__init__(f"{value!s} {why}")
+        self.value = value
+
+
+def json_number(value: Decimal | timedelta) -> int | float:
+    """``value`` as the JSON number that holds it exactly (a ``timedelta`` in seconds); else ``Inexact``."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+        if timedelta(seconds=seconds) != value:
+            raise Inexact(value, "is not a whole number of microseconds as seconds; cannot decide on it")
+        return int(seconds) if seconds.is_integer() else seconds
+    if not value.is_finite():
+        raise Inexact(value, "is not a finite number; cannot decide on it")
+    if value == value.to_integral_value():
+        return int(value)
+    number = float(value)
+    if Decimal(repr(number)) != value:
+        raise Inexact(value, "has more digits than a JSON number holds exactly; cannot decide on it")
+    return number
+
+
+def _numbers_as_numbers(python: Any, dumped: Any) -> Any:
+    """``dumped`` (the JSON form) with each ``Decimal``/``timedelta`` of ``python`` (the same value
+    dumped in Python mode, walked alongside) as a JSON number."""
+    if isinstance(python, Decimal | timedelta):
+        return json_number(python) if isinstance(dumped, str) else dumped
+    if isinstance(python, dict) and isinstance(dumped, dict) and len(python) == len(dumped):
+        return {
+            key: _numbers_as_numbers(value, item)
+            for value, (key, item) in zip(python.values(), dumped.items(), strict=True)
+        }
+    if isinstance(python, list | tuple) and isinstance(dumped, list) and len(python) == len(dumped):
+        return [_numbers_as_numbers(value, item) for value, item in zip(python, dumped, strict=True)]
+    if isinstance(python, set | frozenset) and any(isinstance(v, Decimal | timedelta) for v in python):
+        if not all(isinstance(v, Decimal | timedelta) for v in python):
+            raise Inexact(python, "mixes numbers with other values in a set; cannot decide on it")
+        return [json_number(v) for v in python]
+    return dumped
 
 
 def arguments_model(name: str, fn: Callable[..., Any]) -> type[BaseModel]:

@@ -16,6 +16,7 @@ extra keys, and they are kept.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import orjson
@@ -24,6 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, PolicyDenied
 from agentguard.guard import Guard
+from agentguard.registry import Inexact, json_number
 
 __all__ = [
     "MAX_ARGUMENT_BYTES",
@@ -96,7 +98,10 @@ def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
                     for e in errors
                 )
                 raise PydanticCustomError("json_schema", "{problems}", {"problems": text})
-            kept = declared_only(root, data)
+            try:
+                kept = declared_only(root, data)
+            except Inexact as exc:
+                raise PydanticCustomError("json_schema", "{problem}", {"problem": str(exc)}) from None
             passed.remember(raw, data, kept)
             return kept
 
@@ -153,6 +158,8 @@ def declared_only(root: Mapping[str, Any], value: Any, node: Any = None, depth: 
     node = root if node is None else node
     if depth > 32 or not isinstance(node, Mapping):
         return value
+    if isinstance(value, str) and _is_decimal(node):
+        return _decimal_number(value)
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/"):
         target: Any = root
@@ -173,6 +180,35 @@ def declared_only(root: Mapping[str, Any], value: Any, node: Any = None, depth: 
         for key, item in value.items()
         if key in properties or keep_extra
     }
+
+
+# pydantic's JSON schema of a ``Decimal``: a number, or a string of this pattern. The tool (LangChain,
+# the Agents SDK, a pydantic server) reads "5000" as the number 5000, but the policy's comparisons
+# never match a string: gt(amount, 1000), deny would pass it. Such a string is decided, and forwarded,
+# as the JSON number it spells (exactly, or the call is refused).
+_DECIMAL_PATTERN = "^(?!^[-+.]*$)[+-]?0*"
+
+
+def _is_decimal(node: Mapping[str, Any]) -> bool:
+    branches = node.get("anyOf")
+    if not isinstance(branches, list):
+        return False
+    kinds = [b.get("type") for b in branches if isinstance(b, Mapping)]
+    decimal_text = any(
+        isinstance(b, Mapping)
+        and b.get("type") == "string"
+        and str(b.get("pattern", "")).startswith(_DECIMAL_PATTERN)
+        for b in branches
+    )
+    return decimal_text and "number" in kinds
+
+
+def _decimal_number(text: str) -> Any:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        return text  # not a number: the tool's own schema check refuses it
+    return json_number(value)
 
 
 def check_size(tool: str, arguments: Any, limit: int = MAX_ARGUMENT_BYTES) -> int:

@@ -2,7 +2,8 @@
 ``oneof``, the comparisons, ``secret``/``pii``/``email``, ``before`` and ``known``.
 
 Each builder checks its arguments when the policy loads and returns the predicate; a missing
-argument or a value of the wrong type makes the predicate false, never an error.
+argument or a value of the wrong type makes the predicate false, never an error, except ``path()``:
+a value that is neither a string nor null raises ``CannotTell`` (see ``f_path``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from wcmatch import glob
 from agentguard import detectors
 from agentguard.policy._condition_types import _MISSING, _is_number, _lookup, _strict_equal
 from agentguard.policy._glob import Glob, GlobError
+from agentguard.policy._net_conditions import CannotTell
 from agentguard.policy._paths import normalise_path
 from agentguard.policy._shell import ShellParseError, parse_script
 from agentguard.policy._shellmatch import (
@@ -116,8 +118,12 @@ def f_path(b: _Builder) -> Predicate:
 
     def pred(ctx: EvalContext) -> bool:
         value = _lookup(ctx.arguments, ref)
-        if value is _MISSING:
+        if value is _MISSING or value is None:
             return False
+        if not isinstance(value, str):
+            # open(3) reads descriptor 3 (open(True) descriptor 1); a tool may take a list of paths:
+            # which file that is cannot be told from the value, so no deny rule may pass over it.
+            raise CannotTell(f"{'.'.join(ref)} is a {type(value).__name__}, not a path")
         key = ("path", ref)
         if key in ctx.memo:
             path = ctx.memo[key]

@@ -1,0 +1,97 @@
+"""A ``Decimal`` argument of a framework tool is decided as the number the tool reads.
+
+pydantic's JSON schema of a ``Decimal`` accepts a number or a numeric string. The tool (LangChain,
+the Agents SDK) turns ``"5000"`` into ``Decimal("5000")``, but the policy saw the string, which
+``gt(amount, 1000)`` never matches: the deny did not fire and 5000 was paid (through LangChain even
+when the model sent the number, which LangChain parses and the adapter re-serialises as text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+from agents import function_tool
+from agents.tool_context import ToolContext
+from langchain_core.tools import tool
+
+from agentguard import Guard
+from agentguard.integrations.langchain import guard_tools
+from agentguard.integrations.openai_agents import guard_function_tools
+
+RULES = """
+p, *, *, *, allow
+p, *, pay, gt(amount, 1000), deny
+p, *, pay_oa, gt(amount, 1000), deny
+"""
+
+paid: list[Decimal] = []
+
+
+@tool
+def pay(amount: Decimal) -> str:
+    """Pay an amount."""
+    paid.append(amount)
+    return f"paid {amount}"
+
+
+@function_tool
+def pay_oa(amount: Decimal) -> str:
+    """Pay an amount."""
+    paid.append(amount)
+    return f"paid {amount}"
+
+
+@pytest.mark.parametrize("amount", ["5000", 5000, "1000.5"])
+def test_langchain_decimal_over_the_limit_is_denied(make_guard: Callable[..., Guard], amount: Any) -> None:
+    (guarded,) = guard_tools(make_guard(RULES), [pay])
+    paid.clear()
+    assert "policy.denied" in guarded.invoke({"amount": amount})
+    assert paid == []
+    assert guarded.invoke({"amount": "999.5"}) == "paid 999.5"
+    assert paid == [Decimal("999.5")]
+
+
+async def _invoke(guarded: Any, arguments: dict[str, Any]) -> Any:
+    raw = orjson.dumps(arguments).decode()
+    ctx: ToolContext[Any] = ToolContext(
+        context=None, tool_name=guarded.name, tool_call_id="c1", tool_arguments=raw
+    )
+    return await guarded.on_invoke_tool(ctx, raw)
+
+
+async def test_agents_sdk_decimal_text_over_the_limit_is_denied(make_guard: Callable[..., Guard]) -> None:
+    (guarded,) = guard_function_tools(make_guard(RULES), [pay_oa])
+    paid.clear()
+    assert "policy.denied" in await _invoke(guarded, {"amount": "5000"})
+    assert paid == []
+    assert await _invoke(guarded, {"amount": "12.25"}) == "paid 12.25"
+    assert paid == [Decimal("12.25")]
+
+
+async def test_a_decimal_no_number_holds_exactly_is_refused(make_guard: Callable[..., Guard]) -> None:
+    (guarded,) = guard_function_tools(make_guard(RULES), [pay_oa])
+    paid.clear()
+    answer = await _invoke(guarded, {"amount": "1000.0000000000000000001"})
+    assert "invalid_arguments" in answer or "refused" in answer
+    assert paid == []
+
+
+@tool
+def wait(duration: timedelta) -> str:
+    """Wait."""
+    return f"waited {duration.total_seconds():g}s"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: a framework tool's timedelta schema is a string (format: duration); 'PT2H' is "
+    "decided as text, which gt(duration, 60) never matches, while the tool waits 7200 s",
+)
+def test_langchain_timedelta_over_the_limit_is_denied(make_guard: Callable[..., Guard]) -> None:
+    (guarded,) = guard_tools(make_guard("p, *, *, *, allow\np, *, wait, gt(duration, 60), deny"), [wait])
+    assert "policy.denied" in guarded.invoke({"duration": "PT2H"})
