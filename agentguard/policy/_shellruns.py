@@ -40,6 +40,8 @@ _SCRIPT_OPTION = frozenset({"su", "runuser", "flock", "script", "sg"})  # -c/--c
 _EACH_WORD_A_SCRIPT = frozenset({"watch", "parallel"})  # they hand their words to sh -c
 # Builtins that change what later words mean in ways the line does not show.
 _STATE_CHANGERS = frozenset({"alias", "shopt", "enable", "hash", "trap", "bind"})
+# Builtins that expand or run their arguments as code: compgen -W '$(cmd)', compgen -C cmd, -F func.
+_RUN_ARGUMENTS = frozenset({"compgen", "complete"})
 _EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 # Builtins that evaluate an array subscript in a name argument (a[$(cmd)]) or run a callback.
 _SUBSCRIPT_BUILTINS = frozenset({"let", "printf", "read", "mapfile", "readarray", "test", "[", "unset",
@@ -125,6 +127,8 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
         name = _name(head)
         if name in _STATE_CHANGERS:
             runs.fail(f"{name} changes how later commands are read")
+        elif name in _RUN_ARGUMENTS:
+            runs.fail(f"{name} expands or runs its arguments as code")
         elif name in _SUBSCRIPT_BUILTINS and _evaluates(name, argv):
             runs.fail(f"{name} evaluates its arguments as code (array subscripts, callbacks)")
         if any(isinstance(w, str) and EVAL_VARIABLE.match(w) for w in argv[1:]):
@@ -186,14 +190,60 @@ def _git_subcommand(argv: tuple[Word, ...]) -> tuple[Word, ...] | None:
 
 
 def _evaluates(name: str, argv: tuple[Word, ...]) -> bool:
+    """Whether a name argument may hold an array subscript (``a[$(cmd)]``) or ``-C`` a callback.
+
+    A word known only at run time in a name position may be one (``printf -v "$n"``)."""
+    args = argv[1:]
     if name == "let":
         return True
-    for word in argv[1:]:
+    if name == "printf":
+        return _printf_name_evaluates(args)
+    if name in ("test", "["):
+        return _test_evaluates(args)
+    if name == "wait":
+        option_p = any(isinstance(w, str) and w.startswith("-") and "p" in w for w in args)
+        if any(isinstance(w, Dyn) and (option_p or w.multi or k < len(args) - 1)
+               for k, w in enumerate(args)):  # fmt: skip
+            return True
+    elif any(isinstance(w, Dyn) for w in args):
+        return True  # read "$n", read a* (a file may be named 'a[$(cmd)]')
+    for word in args:
         if not isinstance(word, str):
             continue
-        if "[" in word or (name in ("mapfile", "readarray") and word.startswith("-C")):
+        if "[" in word:
             return True
+        if name in ("mapfile", "readarray") and word[:1] == "-" and word[1:2] != "-" and "C" in word:
+            return True  # -C callback, also in a cluster: -tC 'cmd'
     return False
+
+
+def _printf_name_evaluates(args: tuple[Word, ...]) -> bool:
+    """``printf -v name``: the name (attached or the next word); a run-time word may be ``-v...``."""
+    k = 0
+    while k < len(args):
+        word = args[k]
+        if isinstance(word, Dyn):
+            return True  # "$fmt" may be -va[$(cmd)]; a glob may expand to -v and a name
+        if word == "--" or not word.startswith("-v"):
+            return False
+        target = word[2:] if len(word) > 2 else (args[k + 1] if k + 1 < len(args) else "")
+        if isinstance(target, Dyn) or "[" in target:
+            return True
+        k += 1 if len(word) > 2 else 2
+    return False
+
+
+def _test_evaluates(args: tuple[Word, ...]) -> bool:
+    """``test -v name`` / ``[ -R name ]``; a run-time word (or a glob over file names) may split
+    into, or be, ``-v`` and the name."""
+    if any(isinstance(w, str) and "[" in w for w in args):
+        return True
+    dyn = {k: w for k, w in enumerate(args) if isinstance(w, Dyn)}
+    if not dyn:
+        return False
+    if any(w in ("-v", "-R") for w in args):
+        return True
+    return any(w.multi or k + 1 in dyn for k, w in dyn.items())
 
 
 def _has_shell_flag(argv: tuple[Word, ...]) -> bool:
