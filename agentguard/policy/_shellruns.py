@@ -30,7 +30,9 @@ _WRAPPERS = frozenset(
     {"sudo", "doas", "env", "command", "builtin", "exec", "nice", "nohup", "time", "timeout", "xargs",
      "parallel", "stdbuf", "ionice", "chroot", "setsid", "unbuffer", "busybox", "strace", "ltrace", "watch",
      "caffeinate", "coproc", "taskset", "chrt", "flock", "torsocks", "proxychains", "proxychains4",
-     "firejail", "systemd-run", "runuser", "su", "sg", "script", "unshare", "nsenter", "fakeroot"}
+     "firejail", "systemd-run", "runuser", "su", "sg", "script", "unshare", "nsenter", "fakeroot", "pkexec",
+     "run0", "setpriv", "prlimit", "setarch", "linux32", "linux64", "numactl", "cgexec", "runcon", "faketime",
+     "catchsegv", "valgrind", "dbus-run-session", "xvfb-run", "chpst"}
 )  # fmt: skip
 _SHELLS = frozenset({"sh", "bash", "dash", "ksh", "mksh", "ash", "rbash", "yash", "posh", "zsh", "fish",
                      "csh", "tcsh"})  # fmt: skip
