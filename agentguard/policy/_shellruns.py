@@ -262,15 +262,29 @@ def _shell(argv: tuple[Word, ...], name: str, stdin: Word | None, depth: int, ru
     inline = False
     reads_stdin = False
     operands: list[str] = []
+    values: list[str] = []  # of -o/-O/--rcfile: not the script file ("bash -o posix" reads stdin)
     options_done = False
+    takes_value = False
     for word in argv[1:]:
         if isinstance(word, Dyn):
             runs.fail(f"{name} with arguments known only at run time")
             continue
-        if options_done or not word.startswith(("-", "+")) or word in ("-", "+"):
-            operands.append(word)
+        if takes_value:
+            takes_value = False
+            values.append(word)
+        elif options_done or not word.startswith(("-", "+")) or word in ("-", "+"):
+            if word == "-" and name in _SHELLS and not options_done:
+                options_done = True  # "bash -" ends the options: it reads stdin, or runs the next word
+            else:
+                operands.append(word)
         elif word == "--":
             options_done = True
+        elif name in _SHELLS and (
+            (word[-1] in "oO" and word[1:2] != "-") or word in ("--rcfile", "--init-file")
+        ):
+            takes_value = True
+            if "c" in word[1:] and not word.startswith("--"):
+                inline = True
         elif word.startswith("--"):
             if word.startswith("--command") or word.startswith("--session-command"):
                 inline = True
@@ -282,8 +296,10 @@ def _shell(argv: tuple[Word, ...], name: str, stdin: Word | None, depth: int, ru
         elif "s" in word[1:]:
             reads_stdin = True
     shell = name if name in _SHELLS else "sh"  # su -c and friends run the user's shell: sh at best
+    if any(v.startswith(("/dev/", "/proc/")) for v in values):
+        runs.fail(f"{name} runs a start-up file known only at run time")
     if inline:
-        for operand in operands:
+        for operand in operands + values:
             _script(operand, depth, runs, shell)
     elif name in _SHELLS:
         if reads_stdin or not operands:
