@@ -42,8 +42,9 @@ _SCRIPT_OPTION = frozenset({"su", "runuser", "flock", "script", "sg"})  # -c/--c
 _EACH_WORD_A_SCRIPT = frozenset({"watch", "parallel"})  # they hand their words to sh -c
 # Builtins that change what later words mean in ways the line does not show.
 _STATE_CHANGERS = frozenset({"alias", "shopt", "enable", "hash", "trap", "bind"})
-# Builtins that expand or run their arguments as code: compgen -W '$(cmd)', compgen -C cmd, -F func.
-_RUN_ARGUMENTS = frozenset({"compgen", "complete"})
+# Builtins that expand or run their arguments as code: compgen -W '$(cmd)', compgen -C cmd, -F func;
+# fc runs history entries (history -s 'cmd'; fc -s) and its -e editor.
+_RUN_ARGUMENTS = frozenset({"compgen", "complete", "fc"})
 _EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 # Builtins that evaluate an array subscript in a name argument (a[$(cmd)]) or run a callback.
 _SUBSCRIPT_BUILTINS = frozenset({"let", "printf", "read", "mapfile", "readarray", "test", "[", "unset",

@@ -1,9 +1,9 @@
 """Builtins that run their arguments as code: an array subscript in a variable name is evaluated
-(``printf -v 'a[$(cmd)]'``, ``test -v``, ``read``, ``wait -p``), ``mapfile -C`` runs a callback and
-``compgen -W``/``-C``/``-F`` expands or runs its arguments. ``cmd()`` once allowed such a line when
-the builtin was an allowed pattern (it looked only at the words, not at what they run), and
-``cmd_any``/``opt`` missed ``compgen``, a clustered ``mapfile -tC`` and a name known only at run
-time (``printf -v "$n"``). All of these are cannot tell now."""
+(``printf -v 'a[$(cmd)]'``, ``test -v``, ``read``, ``wait -p``), ``mapfile -C`` runs a callback,
+``compgen -W``/``-C``/``-F`` expands or runs its arguments and ``fc -s`` runs a history entry.
+``cmd()`` once allowed such a line when the builtin was an allowed pattern (it looked only at the
+words, not at what they run), and ``cmd_any``/``opt`` missed ``compgen``, ``fc``, a clustered
+``mapfile -tC`` and a name known only at run time (``printf -v "$n"``). All are cannot tell now."""
 
 from __future__ import annotations
 
@@ -20,7 +20,19 @@ from tests.policy.test_bypass_shell import (  # noqa: F401 - sandbox_dir is a fi
     sandbox_dir,
 )
 
-ALLOWED = ["printf *", "test *", "[ *", "read *", "wait *", "mapfile *", "compgen *", "echo *", "true"]
+ALLOWED = [
+    "history *",
+    "fc *",
+    "printf *",
+    "test *",
+    "[ *",
+    "read *",
+    "wait *",
+    "mapfile *",
+    "compgen *",
+    "echo *",
+    "true",
+]
 # casbin counts brackets even inside quotes: the policy line cannot name "[ *"
 _NAMED = ", ".join(f'"{p}"' for p in ALLOWED if "[" not in p)
 ALLOWLIST = f"p, *, shell.run, cmd(command, {_NAMED}), allow\n"
@@ -37,9 +49,11 @@ ALLOWED_BUILTIN_RUNS_RM = [
     "echo a | mapfile -C 'rm x' -c 1",
     "compgen -W '$(rm x)' w",
     "compgen -A function -W '`rm x`'",
+    "history -s 'rm x'; fc -s",
 ]
 # Lines cmd_any once read as running no rm.
 HIDDEN_FROM_DENY_RULES = [
+    "history -s 'rm x'; fc -s",
     "compgen -W '$(rm x)' w",
     "echo a | mapfile -tC 'rm x' -c 1",
     "n='a[$(rm x)]'; printf -v \"$n\" 1",
