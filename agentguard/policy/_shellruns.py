@@ -130,8 +130,8 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
         name = _name(head)
         if name in _STATE_CHANGERS:
             runs.fail(f"{name} changes how later commands are read")
-        elif name in _RUN_ARGUMENTS:
-            runs.fail(f"{name} expands or runs its arguments as code")
+        elif name in _RUN_ARGUMENTS or (name == "jobs" and any(_option_x(w) for w in argv[1:])):
+            runs.fail(f"{name} expands or runs its arguments as code")  # jobs -x cmd runs cmd
         elif name in _SUBSCRIPT_BUILTINS and _evaluates(name, argv):
             runs.fail(f"{name} evaluates its arguments as code (array subscripts, callbacks)")
         if any(isinstance(w, str) and EVAL_VARIABLE.match(w) for w in argv[1:]):
@@ -247,6 +247,10 @@ def _test_evaluates(args: tuple[Word, ...]) -> bool:
     if any(w in ("-v", "-R") for w in args):
         return True
     return any(w.multi or k + 1 in dyn for k, w in dyn.items())
+
+
+def _option_x(word: Word) -> bool:
+    return isinstance(word, Dyn) or (word[:1] == "-" and "x" in word)
 
 
 def _has_shell_flag(argv: tuple[Word, ...]) -> bool:

@@ -1,8 +1,8 @@
 """Builtins that run their arguments as code: an array subscript in a variable name is evaluated
 (``printf -v 'a[$(cmd)]'``, ``test -v``, ``read``, ``wait -p``), ``mapfile -C`` runs a callback,
-``compgen -W``/``-C``/``-F`` expands or runs its arguments and ``fc -s`` runs a history entry.
+``compgen -W``/``-C``/``-F`` expands or runs its arguments, ``fc -s`` a history entry, ``jobs -x`` a command.
 ``cmd()`` once allowed such a line when the builtin was an allowed pattern (it looked only at the
-words, not at what they run), and ``cmd_any``/``opt`` missed ``compgen``, ``fc``, a clustered
+words, not at what they run), and ``cmd_any``/``opt`` missed ``compgen``, ``fc``, ``jobs -x``, a clustered
 ``mapfile -tC`` and a name known only at run time (``printf -v "$n"``). All are cannot tell now."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tests.policy.test_bypass_shell import (  # noqa: F401 - sandbox_dir is a fi
 )
 
 ALLOWED = [
+    "jobs*",
     "history *",
     "fc *",
     "printf *",
@@ -50,9 +51,11 @@ ALLOWED_BUILTIN_RUNS_RM = [
     "compgen -W '$(rm x)' w",
     "compgen -A function -W '`rm x`'",
     "history -s 'rm x'; fc -s",
+    "jobs -x rm x",
 ]
 # Lines cmd_any once read as running no rm.
 HIDDEN_FROM_DENY_RULES = [
+    "jobs -x rm x",
     "history -s 'rm x'; fc -s",
     "compgen -W '$(rm x)' w",
     "echo a | mapfile -tC 'rm x' -c 1",
@@ -107,5 +110,5 @@ def test_ordinary_uses_are_still_told(command: str) -> None:
 
 
 def test_ordinary_builtins_are_still_allowed(allowlist: PolicyEngine) -> None:
-    for command in ["printf '%s\\n' a", "test -f x", "echo a | read b", "true"]:
+    for command in ["printf '%s\\n' a", "test -f x", "echo a | read b", "true", "jobs -l"]:
         assert decide(allowlist, "shell.run", command=command).effect is Effect.ALLOW, command
