@@ -187,6 +187,15 @@ class _Walker:
             raise CannotTell(f"{kind} is not analysed")
 
     def bracket_test(self, node: tree_sitter.Node, depth: int) -> None:
+        # bash reads "[" and "]" as words of their own only between blanks: "[m]" is a glob (it runs
+        # a file named m), "[m ]" the command "[m"; tree-sitter-bash reads both as "[ m ]"
+        before, after = self.src[node.children[0].end_byte : node.children[0].end_byte + 1], b""
+        if node.children[-1].type == "]":
+            close = node.children[-1]
+            before += self.src[close.start_byte - 1 : close.start_byte]
+            after = self.src[close.end_byte : close.end_byte + 1]
+        if len(before) != 2 or before.strip(b" \t") or after.strip(b" \t\n;&|)<>"):
+            raise CannotTell("[ or ] not a word of its own")
         words: list[Word] = ["["]
         self.in_test = True
         for child in node.children[1:-1]:

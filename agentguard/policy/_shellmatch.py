@@ -157,8 +157,8 @@ def _parsed(command: str | Script | None) -> Script | None:
 def cmd_result(command: str | Script | None, patterns: Sequence[CommandPattern]) -> Tri:
     """For allow rules: a plain line whose every command matches (names as written, not basenames)."""
     script = _parsed(command)
-    if script is None or script.unknown:
-        return None
+    if script is None or script.unknown or runs_of(script).unknown:
+        return None  # also a builtin that runs its arguments as code: printf -v 'a[$(cmd)]', trap
     if not script.plain or not script.commands:
         return False
     result: Tri = True

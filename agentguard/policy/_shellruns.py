@@ -30,7 +30,9 @@ _WRAPPERS = frozenset(
     {"sudo", "doas", "env", "command", "builtin", "exec", "nice", "nohup", "time", "timeout", "xargs",
      "parallel", "stdbuf", "ionice", "chroot", "setsid", "unbuffer", "busybox", "strace", "ltrace", "watch",
      "caffeinate", "coproc", "taskset", "chrt", "flock", "torsocks", "proxychains", "proxychains4",
-     "firejail", "systemd-run", "runuser", "su", "sg", "script", "unshare", "nsenter", "fakeroot"}
+     "firejail", "systemd-run", "runuser", "su", "sg", "script", "unshare", "nsenter", "fakeroot", "pkexec",
+     "run0", "setpriv", "prlimit", "setarch", "linux32", "linux64", "numactl", "cgexec", "runcon", "faketime",
+     "catchsegv", "valgrind", "dbus-run-session", "xvfb-run", "chpst"}
 )  # fmt: skip
 _SHELLS = frozenset({"sh", "bash", "dash", "ksh", "mksh", "ash", "rbash", "yash", "posh", "zsh", "fish",
                      "csh", "tcsh"})  # fmt: skip
@@ -40,6 +42,9 @@ _SCRIPT_OPTION = frozenset({"su", "runuser", "flock", "script", "sg"})  # -c/--c
 _EACH_WORD_A_SCRIPT = frozenset({"watch", "parallel"})  # they hand their words to sh -c
 # Builtins that change what later words mean in ways the line does not show.
 _STATE_CHANGERS = frozenset({"alias", "shopt", "enable", "hash", "trap", "bind"})
+# Builtins that expand or run their arguments as code: compgen -W '$(cmd)', compgen -C cmd, -F func;
+# fc runs history entries (history -s 'cmd'; fc -s) and its -e editor.
+_RUN_ARGUMENTS = frozenset({"compgen", "complete", "fc"})
 _EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 # Builtins that evaluate an array subscript in a name argument (a[$(cmd)]) or run a callback.
 _SUBSCRIPT_BUILTINS = frozenset({"let", "printf", "read", "mapfile", "readarray", "test", "[", "unset",
@@ -125,6 +130,8 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
         name = _name(head)
         if name in _STATE_CHANGERS:
             runs.fail(f"{name} changes how later commands are read")
+        elif name in _RUN_ARGUMENTS or (name == "jobs" and any(_option_x(w) for w in argv[1:])):
+            runs.fail(f"{name} expands or runs its arguments as code")  # jobs -x cmd runs cmd
         elif name in _SUBSCRIPT_BUILTINS and _evaluates(name, argv):
             runs.fail(f"{name} evaluates its arguments as code (array subscripts, callbacks)")
         if any(isinstance(w, str) and EVAL_VARIABLE.match(w) for w in argv[1:]):
@@ -186,14 +193,64 @@ def _git_subcommand(argv: tuple[Word, ...]) -> tuple[Word, ...] | None:
 
 
 def _evaluates(name: str, argv: tuple[Word, ...]) -> bool:
+    """Whether a name argument may hold an array subscript (``a[$(cmd)]``) or ``-C`` a callback.
+
+    A word known only at run time in a name position may be one (``printf -v "$n"``)."""
+    args = argv[1:]
     if name == "let":
         return True
-    for word in argv[1:]:
+    if name == "printf":
+        return _printf_name_evaluates(args)
+    if name in ("test", "["):
+        return _test_evaluates(args)
+    if name == "wait":
+        option_p = any(isinstance(w, str) and w.startswith("-") and "p" in w for w in args)
+        if any(isinstance(w, Dyn) and (option_p or w.multi or k < len(args) - 1)
+               for k, w in enumerate(args)):  # fmt: skip
+            return True
+    elif any(isinstance(w, Dyn) for w in args):
+        return True  # read "$n", read a* (a file may be named 'a[$(cmd)]')
+    for word in args:
         if not isinstance(word, str):
             continue
-        if "[" in word or (name in ("mapfile", "readarray") and word.startswith("-C")):
+        if "[" in word:
             return True
+        if name in ("mapfile", "readarray") and word[:1] == "-" and word[1:2] != "-" and "C" in word:
+            return True  # -C callback, also in a cluster: -tC 'cmd'
     return False
+
+
+def _printf_name_evaluates(args: tuple[Word, ...]) -> bool:
+    """``printf -v name``: the name (attached or the next word); a run-time word may be ``-v...``."""
+    k = 0
+    while k < len(args):
+        word = args[k]
+        if isinstance(word, Dyn):
+            return True  # "$fmt" may be -va[$(cmd)]; a glob may expand to -v and a name
+        if word == "--" or not word.startswith("-v"):
+            return False
+        target = word[2:] if len(word) > 2 else (args[k + 1] if k + 1 < len(args) else "")
+        if isinstance(target, Dyn) or "[" in target:
+            return True
+        k += 1 if len(word) > 2 else 2
+    return False
+
+
+def _test_evaluates(args: tuple[Word, ...]) -> bool:
+    """``test -v name`` / ``[ -R name ]``; a run-time word (or a glob over file names) may split
+    into, or be, ``-v`` and the name."""
+    if any(isinstance(w, str) and "[" in w for w in args):
+        return True
+    dyn = {k: w for k, w in enumerate(args) if isinstance(w, Dyn)}
+    if not dyn:
+        return False
+    if any(w in ("-v", "-R") for w in args):
+        return True
+    return any(w.multi or k + 1 in dyn for k, w in dyn.items())
+
+
+def _option_x(word: Word) -> bool:
+    return isinstance(word, Dyn) or (word[:1] == "-" and "x" in word)
 
 
 def _has_shell_flag(argv: tuple[Word, ...]) -> bool:
@@ -210,15 +267,29 @@ def _shell(argv: tuple[Word, ...], name: str, stdin: Word | None, depth: int, ru
     inline = False
     reads_stdin = False
     operands: list[str] = []
+    values: list[str] = []  # of -o/-O/--rcfile: not the script file ("bash -o posix" reads stdin)
     options_done = False
+    takes_value = False
     for word in argv[1:]:
         if isinstance(word, Dyn):
             runs.fail(f"{name} with arguments known only at run time")
             continue
-        if options_done or not word.startswith(("-", "+")) or word in ("-", "+"):
-            operands.append(word)
+        if takes_value:
+            takes_value = False
+            values.append(word)
+        elif options_done or not word.startswith(("-", "+")) or word in ("-", "+"):
+            if word == "-" and name in _SHELLS and not options_done:
+                options_done = True  # "bash -" ends the options: it reads stdin, or runs the next word
+            else:
+                operands.append(word)
         elif word == "--":
             options_done = True
+        elif name in _SHELLS and (
+            (word[-1] in "oO" and word[1:2] != "-") or word in ("--rcfile", "--init-file")
+        ):
+            takes_value = True
+            if "c" in word[1:] and not word.startswith("--"):
+                inline = True
         elif word.startswith("--"):
             if word.startswith("--command") or word.startswith("--session-command"):
                 inline = True
@@ -230,8 +301,10 @@ def _shell(argv: tuple[Word, ...], name: str, stdin: Word | None, depth: int, ru
         elif "s" in word[1:]:
             reads_stdin = True
     shell = name if name in _SHELLS else "sh"  # su -c and friends run the user's shell: sh at best
+    if any(v.startswith(("/dev/", "/proc/")) for v in values):
+        runs.fail(f"{name} runs a start-up file known only at run time")
     if inline:
-        for operand in operands:
+        for operand in operands + values:
             _script(operand, depth, runs, shell)
     elif name in _SHELLS:
         if reads_stdin or not operands:
