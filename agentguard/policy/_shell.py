@@ -1,29 +1,38 @@
 """Shell command lines as bash would split them, parsed by tree-sitter-bash; nothing is ever run.
 
-The syntax tree is walked with an explicit allowlist of node types. Anything else (an unknown
-node, an ERROR or MISSING node, a construct tree-sitter-bash is known to get wrong: here-documents,
-``case``, backticks, ``$"..."``, arithmetic, ``[[ ]]``) makes the whole line *cannot tell*
-(``Script.unknown`` says why). Words are expanded only where that is static: quote removal
+The syntax tree is walked with an explicit allowlist of node types (``_shellwalk``). Anything else
+(an unknown node, an ERROR or MISSING node, a construct tree-sitter-bash is known to get wrong:
+here-documents, ``case``, backticks, ``$"..."``, arithmetic, ``[[ ]]``) makes the whole line *cannot
+tell* (``Script.unknown`` says why). Words are expanded only where that is static: quote removal
 (``'..'``, ``".."``, ``$'..'``), backslashes and concatenation. A word whose value is known only when
-it runs (``$x``, ``$(..)``, a glob, ``{a,b}``, ``~``) is a :class:`Dyn`.
+it runs (``$x``, ``$(..)``, a glob, ``{a,b}``, ``~``) is a :class:`Dyn`. Some lines are cannot tell
+before any parse: where bash and tree-sitter-bash are known to split words differently.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 import tree_sitter
 import tree_sitter_bash
 
-from agentguard.policy._shellwords import CannotTell, ansi_c, dq_unescape, unescape
+from agentguard.policy._shellscript import Dyn, Script, ShellParseError, Simple, Word
+from agentguard.policy._shellwalk import EVAL_VARIABLE, MAX_DEPTH, Walker
+from agentguard.policy._shellwords import CannotTell
 
-__all__ = ["EVAL_VARIABLE", "Dyn", "Script", "ShellParseError", "Simple", "Word", "parse_script"]
+__all__ = [
+    "EVAL_VARIABLE",
+    "MAX_DEPTH",
+    "Dyn",
+    "Script",
+    "ShellParseError",
+    "Simple",
+    "Word",
+    "parse_script",
+]
 
 MAX_COMMAND_CHARS = 100_000
-MAX_DEPTH = 16  # nested substitutions, compound commands and inline scripts
-MAX_WORDS = 1000
 
 _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
 # bash joins "a\<newline>b" into one word; tree-sitter-bash splits it into two.
@@ -34,387 +43,6 @@ _CONTROL = re.compile(r"[\x01-\x08\x0b-\x1f\x7f]")
 # the word at the backslash (a tab anywhere; a space after anything but a word character), so in
 # "ls a\\<TAB>#; rm x" or "ls ''\\ #; rm x" it reads "#; rm x" as a comment.
 _ESCAPED_TAB = re.compile(r"\\\t|(?<![\w./:@%+,=-])\\ ")
-_GLOB_CHARS = frozenset("*?[")
-# Variables whose value the shell itself runs or expands as code (PS4 under set -x, a file
-# sourced at start-up, imported functions, options): assigning them changes what later lines do.
-EVAL_VARIABLE = re.compile(r"(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|BASH_FUNC_[^=]*)=")
-_EVAL_VARIABLE = EVAL_VARIABLE
-_PLAIN_WORD = re.compile(r"[^\\*?\[{}()~$`'\"]*\Z")
-_BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
-
-
-def _bare_space(text: str) -> bool:
-    """Whether an unquoted word's text holds white space no backslash escapes (bash never does)."""
-    if " " not in text and "\t" not in text and "\n" not in text:
-        return False
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char in " \t\n":
-            return True
-        i += 1
-    return False
-
-
-class ShellParseError(ValueError):
-    """The command is not something the parser can analyse with confidence."""
-
-
-@dataclass(frozen=True, slots=True)
-class Dyn:
-    """A word known only at run time. ``multi``: may become any number of words (unquoted
-    expansion, glob); ``prefix``: its static leading text (a glob ``src/*`` is never an option)."""
-
-    text: str
-    multi: bool
-    prefix: str = ""
-    glob: bool = False  # from pathname, brace or tilde expansion: no side effects, no variables
-
-
-Word = str | Dyn
-
-
-@dataclass(frozen=True, slots=True)
-class Simple:
-    """One simple command: its words after the assignment prefix (``X=1``)."""
-
-    words: tuple[Word, ...]
-    assigns: bool = False
-    stdin: Word | None = None  # a here-string (``<<< text``): a script when fed to a shell
-
-
-@dataclass(slots=True)
-class Script:
-    """Every simple command anywhere in a line (inside substitutions, bodies, branches).
-
-    ``plain``: only simple commands of static words (globs allowed) joined by ``;`` ``&&`` ``||``
-    ``|`` ``&``, no assignment, redirection, substitution or compound command. ``unknown``: why
-    the line cannot be analysed (then no answer about it may be "no").
-    """
-
-    commands: list[Simple] = field(default_factory=list)
-    plain: bool = True
-    unknown: str | None = None
-    runs: object = None  # what it may run, computed once by _shellruns.runs_of
-
-
-_SEPARATORS = frozenset({";", "&", "\n", "&&", "||", "|", "|&", "(", ")", "{", "}", "do", "done",
-                         "then", "fi", "else", "elif", "if", "while", "until", "!", "function", "$(", "<(",
-                         ">("})  # fmt: skip
-_BLOCKS = frozenset({"subshell", "compound_statement", "do_group", "if_statement", "elif_clause",
-                     "else_clause", "while_statement", "negated_command", "function_definition"})  # fmt: skip
-_TEST_TOKENS = frozenset({"=", "==", "!=", "!"})
-
-
-class _Walker:
-    def __init__(self, source: bytes, posix: bool) -> None:
-        self.src = source
-        self.posix = posix  # sh/dash: $'...' is not a quoting form there
-        self.in_test = False
-        self.out = Script()
-
-    def text(self, node: tree_sitter.Node) -> str:
-        return self.src[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
-
-    # ------------------------------------------------------------ statements
-
-    def statements(self, node: tree_sitter.Node, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            raise CannotTell("nests too deeply")
-        for child in node.children:
-            if not child.is_named:
-                if child.type not in _SEPARATORS:
-                    raise CannotTell(f"unexpected {child.type!r}")
-                continue
-            self.statement(child, depth)
-
-    def statement(self, node: tree_sitter.Node, depth: int) -> None:
-        kind = node.type
-        if kind == "comment":
-            return
-        if kind == "command":
-            self.command(node, depth, ())
-        elif kind in ("list", "pipeline"):
-            self.statements(node, depth)
-        elif kind in _BLOCKS:
-            self.out.plain = False
-            for child in node.children:
-                if child.is_named and child.type == "word" and kind == "function_definition":
-                    continue  # the function's name
-                if child.is_named:
-                    self.statement(child, depth + 1)
-                elif child.type not in _SEPARATORS:
-                    raise CannotTell(f"unexpected {child.type!r} in {kind}")
-        elif kind == "for_statement":
-            self.out.plain = False
-            for child in node.children:
-                if child.type == "do_group":
-                    self.statement(child, depth + 1)
-                elif child.type == "variable_name" or child.type in ("for", "select", "in", ";", "\n"):
-                    continue
-                elif child.is_named:
-                    self.word(child, depth)  # the list: only its substitutions matter
-                else:
-                    raise CannotTell(f"unexpected {child.type!r} in for")
-        elif kind in ("variable_assignment", "variable_assignments"):
-            self.out.plain = False
-            self.assignments(node, depth)
-        elif kind in ("declaration_command", "unset_command"):
-            self.out.plain = False
-            words: list[Word] = []
-            for child in node.children:
-                if not child.is_named:
-                    words.append(child.type)  # the keyword: export, declare, local, unset ...
-                elif child.type == "variable_assignment":
-                    self.assignments(child, depth)
-                    words.append(self.text(child))
-                elif child.type == "variable_name":
-                    words.append(self.text(child))
-                else:
-                    words.append(self.word(child, depth))
-            if any(not isinstance(w, str) or w.startswith("-") for w in words[1:]):
-                raise CannotTell("declaration with options or computed names")  # declare -i evaluates
-            self.add(Simple(tuple(words)))
-        elif kind == "test_command" and node.children and node.children[0].type == "[":
-            self.bracket_test(node, depth)
-        elif kind == "redirected_statement":
-            self.out.plain = False
-            self.redirected(node, depth)
-        else:
-            raise CannotTell(f"{kind} is not analysed")
-
-    def bracket_test(self, node: tree_sitter.Node, depth: int) -> None:
-        # bash reads "[" and "]" as words of their own only between blanks: "[m]" is a glob (it runs
-        # a file named m), "[m ]" the command "[m"; tree-sitter-bash reads both as "[ m ]"
-        before, after = self.src[node.children[0].end_byte : node.children[0].end_byte + 1], b""
-        if node.children[-1].type == "]":
-            close = node.children[-1]
-            before += self.src[close.start_byte - 1 : close.start_byte]
-            after = self.src[close.end_byte : close.end_byte + 1]
-        if len(before) != 2 or before.strip(b" \t") or after.strip(b" \t\n;&|)<>"):
-            raise CannotTell("[ or ] not a word of its own")
-        words: list[Word] = ["["]
-        self.in_test = True
-        for child in node.children[1:-1]:
-            self.test_words(child, depth, words)
-        self.in_test = False
-        if node.children[-1].type != "]":
-            raise CannotTell("unclosed [")
-        self.add(Simple((*words, "]")))
-
-    def test_words(self, node: tree_sitter.Node, depth: int, out: list[Word]) -> None:
-        """``[ ... ]`` is an ordinary command: its expression tree flattened back into words."""
-        if node.type in ("unary_expression", "binary_expression"):
-            for child in node.children:
-                self.test_words(child, depth, out)
-        elif node.type == "test_operator":
-            out.append(self.text(node))
-        elif not node.is_named:
-            if node.type not in _TEST_TOKENS:
-                raise CannotTell(f"{node.type!r} inside [ ]")  # '<' there is a redirection in bash
-            out.append(node.type)
-        else:
-            out.append(self.word(node, depth))
-
-    def add(self, simple: Simple) -> None:
-        if len(simple.words) > MAX_WORDS:
-            raise CannotTell(f"a command with more than {MAX_WORDS} words")
-        self.out.commands.append(simple)
-
-    def assignments(self, node: tree_sitter.Node, depth: int) -> None:
-        for child in node.children:
-            if child.type == "variable_assignment":
-                self.assignments(child, depth)
-            elif child.type == "variable_name":
-                if _EVAL_VARIABLE.match(self.text(child) + "="):
-                    raise CannotTell(f"assignment to {self.text(child)}, which the shell evaluates")
-            elif child.type in ("=", "+="):
-                continue
-            elif child.type == "array":
-                for item in child.named_children:
-                    self.word(item, depth)
-            elif child.type == "subscript":
-                raise CannotTell("array subscript (arithmetic)")
-            elif child.is_named:
-                self.word(child, depth)
-            else:
-                raise CannotTell(f"unexpected {child.type!r} in an assignment")
-
-    def redirected(self, node: tree_sitter.Node, depth: int) -> None:
-        body: tree_sitter.Node | None = None
-        extra: list[Word] = []
-        stdin: Word | None = None
-        for child in node.children:
-            if child.type in ("file_redirect", "herestring_redirect"):
-                words, here = self.redirect(child, depth)
-                extra.extend(words)
-                stdin = here if here is not None else stdin
-            elif child.type == "heredoc_redirect":
-                raise CannotTell("here-document")
-            elif child.is_named and body is None:
-                body = child
-            else:
-                raise CannotTell(f"unexpected {child.type!r} in a redirection")
-        if body is None:
-            return
-        if body.type == "command":
-            self.command(body, depth, tuple(extra), stdin)
-        elif extra:
-            raise CannotTell("words after a redirection of a compound command")
-        else:
-            self.statement(body, depth + 1)
-
-    def redirect(self, node: tree_sitter.Node, depth: int) -> tuple[list[Word], Word | None]:
-        """The words bash would pass as arguments (tree-sitter puts ``rm >x -rf``'s ``-rf`` here)."""
-        self.out.plain = False
-        words: list[Word] = []
-        target: Word | None = None
-        for child in node.children:
-            if not child.is_named or child.type == "file_descriptor":
-                continue
-            value = self.word(child, depth)
-            if target is None:
-                target = value  # the file, or the here-string's text
-            else:
-                words.append(value)
-        return words, target if node.type == "herestring_redirect" else None
-
-    def command(
-        self,
-        node: tree_sitter.Node,
-        depth: int,
-        extra: tuple[Word, ...],
-        stdin: Word | None = None,
-    ) -> None:
-        words: list[Word] = []
-        assigns = False
-        for child in node.children:
-            kind = child.type
-            if kind == "variable_assignment":
-                assigns = True
-                self.out.plain = False
-                self.assignments(child, depth)
-            elif kind == "command_name":
-                if child.named_child_count != 1:
-                    raise CannotTell("odd command name")
-                words.append(self.word(child.named_children[0], depth))
-            elif kind in ("file_redirect", "herestring_redirect"):
-                more, here = self.redirect(child, depth)
-                words.extend(more)
-                stdin = here if here is not None else stdin
-            elif kind == "heredoc_redirect":
-                raise CannotTell("here-document")
-            elif child.is_named:
-                words.append(self.word(child, depth))
-            else:
-                raise CannotTell(f"unexpected {kind!r} in a command")  # $"..." shows up as a bare '$'
-        words.extend(extra)
-        if not words:
-            return
-        if any(isinstance(w, Dyn) and not w.glob for w in words):
-            self.out.plain = False
-        self.add(Simple(tuple(words), assigns, stdin))
-
-    # ------------------------------------------------------------ words
-
-    def word(self, node: tree_sitter.Node, depth: int) -> Word:
-        if node.type == "word":  # the common case: no quotes, escapes or expansions
-            text = self.text(node)
-            if _PLAIN_WORD.match(text) and not _bare_space(text):
-                return text
-        parts: list[tuple[str, bool]] = []  # (text, quoted); a Dyn part is ("", ...) plus flags
-        dyn: list[tuple[int, bool]] = []  # (index into parts, quoted)
-        self.pieces(node, depth, parts, dyn, quoted=False)
-        unquoted = "".join(t if not q else "\x00" * len(t) for t, q in parts)
-        value = "".join(t for t, _ in parts)
-        if "(" in unquoted or ")" in unquoted:
-            raise CannotTell("extended glob")
-        first = dyn[0][0] if dyn else len(parts)
-        prefix = "".join(t for t, _ in parts[:first])
-        if dyn:
-            return Dyn(self.text(node), any(not q for _, q in dyn), prefix)
-        if _BRACE.search(unquoted):
-            return Dyn(self.text(node), True, value[: unquoted.index("{")], glob=True)
-        if unquoted.startswith("~"):
-            return Dyn(self.text(node), False, "~", glob=True)
-        glob = next((i for i, c in enumerate(unquoted) if c in _GLOB_CHARS), -1)
-        if glob >= 0:
-            return Dyn(self.text(node), True, value[:glob], glob=True)
-        return value
-
-    def pieces(
-        self,
-        node: tree_sitter.Node,
-        depth: int,
-        parts: list[tuple[str, bool]],
-        dyn: list[tuple[int, bool]],
-        *,
-        quoted: bool,
-    ) -> None:
-        kind = node.type
-        if kind in ("word", "number") or (kind == "extglob_pattern" and self.in_test):
-            text = self.text(node)
-            if _bare_space(text):
-                # bash ends a word at unquoted white space; tree-sitter-bash folds "ls<newline>\\rm"
-                # into one command whose argument is "<newline>\\rm": what it read is not what runs
-                raise CannotTell("white space inside an unquoted word (the parse is not bash's)")
-            parts.extend(unescape(text))  # in [ ], tree-sitter's "pattern" is a word
-        elif kind == "raw_string":
-            parts.append((self.text(node)[1:-1], True))
-        elif kind == "ansi_c_string":
-            if self.posix:
-                raise CannotTell("$'...' in a POSIX shell")
-            parts.append((ansi_c(self.text(node)[2:-1]), True))
-        elif kind == "string":
-            self.string(node, depth, parts, dyn)
-        elif kind == "concatenation":
-            for child in node.children:
-                if not child.is_named:
-                    raise CannotTell(f"unexpected {child.type!r} in a word")
-                self.pieces(child, depth, parts, dyn, quoted=quoted)
-        elif kind == "simple_expansion":
-            dyn.append((len(parts), quoted))
-            parts.append(("", quoted))
-        elif kind == "expansion":
-            inner = [c.type for c in node.children]
-            if inner not in (["${", "variable_name", "}"], ["${", "special_variable_name", "}"]):
-                raise CannotTell("parameter expansion with operators")  # ${x@P}, ${a[$(..)]}, ${x:-$(..)}
-            dyn.append((len(parts), quoted))
-            parts.append(("", quoted))
-        elif kind == "command_substitution":
-            if self.text(node).startswith("`"):
-                raise CannotTell("backticks")  # their escaping rules are not tree-sitter's
-            self.out.plain = False
-            self.statements(node, depth + 1)
-            dyn.append((len(parts), quoted))
-            parts.append(("", quoted))
-        elif kind == "process_substitution":
-            self.out.plain = False
-            self.statements(node, depth + 1)
-            dyn.append((len(parts), True))
-            parts.append(("", True))
-        else:
-            raise CannotTell(f"{kind} is not analysed")  # arithmetic, brace_expression, translated $".."
-
-    def string(
-        self, node: tree_sitter.Node, depth: int, parts: list[tuple[str, bool]], dyn: list[tuple[int, bool]]
-    ) -> None:
-        """A double-quoted string from its bytes, so text between tree-sitter's children is kept."""
-        pos = node.start_byte + 1
-        end = node.end_byte - 1
-        for child in node.named_children:
-            if child.type == "string_content":
-                continue
-            parts.append((dq_unescape(self._between(pos, child.start_byte)), True))
-            self.pieces(child, depth, parts, dyn, quoted=True)
-            pos = child.end_byte
-        parts.append((dq_unescape(self._between(pos, end)), True))
-
-    def _between(self, start: int, end: int) -> str:
-        return self.src[start:end].decode("utf-8", "surrogateescape")
 
 
 def parse_script(text: str, *, posix: bool = False) -> Script:
@@ -449,7 +77,7 @@ def _parse(text: str, posix: bool) -> Script:
     root = tree.root_node
     if root.has_error:
         return Script(plain=False, unknown="syntax error")
-    walker = _Walker(source, posix)
+    walker = Walker(source, posix)
     try:
         walker.statements(root, 0)
     except CannotTell as exc:
