@@ -90,6 +90,26 @@ def test_iban_hint_equals_search(text: str) -> None:
 
 
 @settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_iban_hint_equals_search_on_any_ascii(text: str) -> None:
+    assert ibans_mod.iban_hint(text) == (ibans_mod._IBAN_HINT.search(text) is not None)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(texts, st.text(max_size=40)))
+def test_has_space_equals_search(text: str) -> None:
+    assert links_mod._has_space(text) == (normal_mod._SPACE.search(text) is not None)
+
+
+def test_has_space_on_every_white_space_character() -> None:
+    """Every character sre reads as white space, and every printable one, answers as sre does."""
+    for code in range(0x110000):
+        char = chr(code)
+        if char.isspace() or char.isprintable():
+            assert links_mod._has_space(f"a{char}b") == (normal_mod._SPACE.search(char) is not None)
+
+
+@settings(max_examples=3000, deadline=None)
 @given(st.one_of(texts, st.text(max_size=40)))
 def test_key_of_equals_slow_form(text: str) -> None:
     assert v.key_of(text) == _slow_key(text)
@@ -104,3 +124,6 @@ def test_cases_that_need_the_slow_path() -> None:
     assert links_mod._web_links("xwww.https://evil.example") == ["https://evil.example"]
     assert ibans_mod.iban_hint("a1b23") is False
     assert ibans_mod.iban_hint("iban: de89 3704") is True
+    assert ibans_mod.iban_hint("\u212ab12") is True  # the Kelvin sign is a k to (?i)[a-z]: not ASCII
+    assert links_mod._has_space("https://a.example/\u2028x") is True
+    assert links_mod._has_space("https://a.example/x") is False
