@@ -11,6 +11,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentguard.policy._outputs import OutputTreatment
 from agentguard.session import _ibans as ibans_mod
 from agentguard.session import _links as links_mod
 from agentguard.session import _normal as normal_mod
@@ -127,3 +128,20 @@ def test_cases_that_need_the_slow_path() -> None:
     assert ibans_mod.iban_hint("\u212ab12") is True  # the Kelvin sign is a k to (?i)[a-z]: not ASCII
     assert links_mod._has_space("https://a.example/\u2028x") is True
     assert links_mod._has_space("https://a.example/x") is False
+
+
+_TREATMENTS = [
+    OutputTreatment(),
+    OutputTreatment(trust="trusted"),
+    OutputTreatment(trust="trusted", fields=(((None, "subject"), "untrusted"),)),
+    OutputTreatment(trust="untrusted", fields=(((), "trusted"),)),
+    OutputTreatment(trust="trusted", fields=((("body",), "untrusted"),)),
+]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(texts, st.text(max_size=40)), st.sampled_from(_TREATMENTS))
+def test_plain_text_leaf_equals_the_walk(text: str, treatment: OutputTreatment) -> None:
+    """A text result's one leaf is what walking it gives (JSON-looking text still takes the walk)."""
+    assert list(treatment.leaves(text)) == list(treatment._walk(text))
+    assert list(treatment.leaves("{" + text)) == list(treatment._walk("{" + text))
