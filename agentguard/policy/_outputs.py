@@ -124,6 +124,11 @@ class OutputTreatment:
 
         Object keys that are not field names (an address, a URL used as a key) are values too.
         """
+        if type(value) is str and value[:1] not in ("{", "["):  # plain text (most results): one leaf
+            return iter((Leaf("$", value, self.trust_of(())),))
+        return self._walk(value)
+
+    def _walk(self, value: Any) -> Iterator[Leaf]:
         count = 0
         stack: list[tuple[tuple[str | int, ...], Any, int]] = [((), value, 0)]
         while stack:

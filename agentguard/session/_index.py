@@ -9,7 +9,7 @@ O(log n) of them and each key is rebuilt into a larger automaton O(log n) times 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import ahocorasick
 
@@ -55,6 +55,8 @@ class ValueIndex:
         self._contained: set[str] = set()
         self._pending: list[str] = []
         self._runs: list[tuple[list[str], ahocorasick.Automaton]] = []  # oldest (largest) first
+        # the entry of a key, or None: the dict's own get (conditions probe it a dozen times a call)
+        self.get: Callable[[str], Entry | None] = self._entries.get
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -68,9 +70,6 @@ class ValueIndex:
         if contained and key not in self._contained:
             self._contained.add(key)
             self._pending.append(key)
-
-    def get(self, key: str) -> Entry | None:
-        return self._entries.get(key)
 
     def find_in(self, text: str) -> Iterator[tuple[str, Entry]]:
         """Every contained key that occurs inside ``text`` (already normalised), with its entry."""

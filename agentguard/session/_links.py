@@ -184,10 +184,18 @@ def url_keys(text: str) -> tuple[str, ...]:
     return (key,) if other is None else (key, other)
 
 
+def _has_space(text: str) -> bool:
+    """``_SPACE.search(text) is not None``: every white space character but " " is unprintable, so
+    printable text has white space only if it holds a " " (two C passes, not sre's per-position loop)."""
+    if text.isprintable():
+        return " " in text
+    return _SPACE.search(text) is not None
+
+
 def canonical_url(text: str) -> str | None:
     """A URL's key: the WHATWG parse, without fragment or a bare trailing ``/``, lower-cased."""
     raw = text.strip().rstrip(_TRAILING_URL_PUNCT)
-    if not raw or len(raw) > MAX_KEY_CHARS or _SPACE.search(raw) is not None:
+    if not raw or len(raw) > MAX_KEY_CHARS or _has_space(raw):
         return None
     parts = _url_parts(raw)
     return parts[0] if parts is not None else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentguard.policy._outputs import OutputTreatment
 from agentguard.session import _ibans as ibans_mod
 from agentguard.session import _links as links_mod
 from agentguard.session import _normal as normal_mod
@@ -90,6 +91,26 @@ def test_iban_hint_equals_search(text: str) -> None:
 
 
 @settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_iban_hint_equals_search_on_any_ascii(text: str) -> None:
+    assert ibans_mod.iban_hint(text) == (ibans_mod._IBAN_HINT.search(text) is not None)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(texts, st.text(max_size=40)))
+def test_has_space_equals_search(text: str) -> None:
+    assert links_mod._has_space(text) == (normal_mod._SPACE.search(text) is not None)
+
+
+def test_has_space_on_every_white_space_character() -> None:
+    """Every character sre reads as white space, and every printable one, answers as sre does."""
+    for code in range(0x110000):
+        char = chr(code)
+        if char.isspace() or char.isprintable():
+            assert links_mod._has_space(f"a{char}b") == (normal_mod._SPACE.search(char) is not None)
+
+
+@settings(max_examples=3000, deadline=None)
 @given(st.one_of(texts, st.text(max_size=40)))
 def test_key_of_equals_slow_form(text: str) -> None:
     assert v.key_of(text) == _slow_key(text)
@@ -104,3 +125,23 @@ def test_cases_that_need_the_slow_path() -> None:
     assert links_mod._web_links("xwww.https://evil.example") == ["https://evil.example"]
     assert ibans_mod.iban_hint("a1b23") is False
     assert ibans_mod.iban_hint("iban: de89 3704") is True
+    assert ibans_mod.iban_hint("\u212ab12") is True  # the Kelvin sign is a k to (?i)[a-z]: not ASCII
+    assert links_mod._has_space("https://a.example/\u2028x") is True
+    assert links_mod._has_space("https://a.example/x") is False
+
+
+_TREATMENTS = [
+    OutputTreatment(),
+    OutputTreatment(trust="trusted"),
+    OutputTreatment(trust="trusted", fields=(((None, "subject"), "untrusted"),)),
+    OutputTreatment(trust="untrusted", fields=(((), "trusted"),)),
+    OutputTreatment(trust="trusted", fields=((("body",), "untrusted"),)),
+]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(texts, st.text(max_size=40)), st.sampled_from(_TREATMENTS))
+def test_plain_text_leaf_equals_the_walk(text: str, treatment: OutputTreatment) -> None:
+    """A text result's one leaf is what walking it gives (JSON-looking text still takes the walk)."""
+    assert list(treatment.leaves(text)) == list(treatment._walk(text))
+    assert list(treatment.leaves("{" + text)) == list(treatment._walk("{" + text))
