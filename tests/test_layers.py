@@ -38,7 +38,8 @@ ALLOWED: dict[str, set[str]] = {
     "_guard": CORE | {"context", "registry", "session", "audit"},
     # the one module that knows the order of the steps, and what sits on top of it
     "guard": CORE | {"_guard", "context", "registry", "policy", "approval", "audit", "tools"},
-    "integrations": CORE | {"guard", "session"},
+    # the registry for the JSON form decided arguments take (exact numbers for Decimal fields)
+    "integrations": CORE | {"guard", "session", "registry"},
     "testing": CORE | {"approval"},
     "tui": CORE | {"approval", "audit"},
     # the web console sits beside the TUI: the approval store and the audit log; the registry and the
