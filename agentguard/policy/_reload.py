@@ -276,7 +276,8 @@ class Reloader:
 
     def urgent_changed(self) -> bool:
         """Whether a grant file or the grant store changed (checked before every call)."""
-        return bool(self._changed(self._watch.urgent)) or self.grants_changed()
+        watch = self._watch
+        return bool(self._changed(watch, watch.urgent)) or self.grants_changed()
 
     def refresh(self, *, background: bool = False) -> bool:
         """Rebuild what changed (policy files, grants); True when something did. Never raises: a
@@ -284,7 +285,7 @@ class Reloader:
         another thread while the current policy keeps deciding."""
         self.checked_at = time.monotonic()
         watch = self._watch
-        changed = self._changed(range(len(watch.paths)))
+        changed = self._changed(watch, range(len(watch.paths)))
         policy_changed = changed - watch.grant_only
         grants_changed = bool(changed & watch.grant_only) or self.grants_changed()
         if not policy_changed and not grants_changed:
@@ -300,10 +301,9 @@ class Reloader:
                 self.reload()
         return True
 
-    def _changed(self, indexes: Iterable[int]) -> set[int]:
-        """Which of the watched files changed since they were stamped; a racy stamp that has
+    def _changed(self, watch: _Watch, indexes: Iterable[int]) -> set[int]:
+        """Which of ``watch``'s files changed since they were stamped; a racy stamp that has
         settled is replaced by its plain stat (unless a reload swapped the watch meanwhile)."""
-        watch = self._watch
         changed: set[int] = set()
         settled: dict[int, _Stat] = {}
         for i in indexes:
