@@ -40,8 +40,16 @@ class QueueApprover:
 
     def request(self, request: ApprovalRequest) -> ApprovalResult:
         started = time.monotonic()
-        queued = self.store.submit(request, self.owner)
         deadline = started + request.timeout_s
+        maybe_queued = False
+        while True:
+            try:
+                queued = self._submit(request, maybe_queued)
+                break
+            except ApprovalError as exc:
+                seen = self._unsubmitted(exc, request, deadline, maybe_queued)
+                maybe_queued = True
+                self.store.wait_for_change(seen, min(deadline - time.monotonic(), _RETRY_S))
         try:
             while True:
                 try:
@@ -64,8 +72,16 @@ class QueueApprover:
     async def arequest(self, request: ApprovalRequest) -> ApprovalResult:
         """The async form of :meth:`request`; the wait holds no thread, so hundreds can wait at once."""
         started = time.monotonic()
-        queued = self.store.submit(request, self.owner)
         deadline = started + request.timeout_s
+        maybe_queued = False
+        while True:
+            try:
+                queued = self._submit(request, maybe_queued)
+                break
+            except ApprovalError as exc:
+                seen = self._unsubmitted(exc, request, deadline, maybe_queued)
+                maybe_queued = True
+                await self.store.await_change(seen, min(deadline - time.monotonic(), _RETRY_S))
         try:
             while True:
                 try:
@@ -83,6 +99,29 @@ class QueueApprover:
                 await self.store.await_change(seen, remaining)
         except BaseException:
             self._abandon(queued.id)
+            raise
+
+    def _submit(self, request: ApprovalRequest, maybe_queued: bool) -> QueuedRequest:
+        """Queue ``request``; after an attempt that failed on a lost connection (``maybe_queued``),
+        a request already queued under this call's id is that attempt's, committed before its
+        answer was lost: it is waited on, not refused (an approval given to it would be lost)."""
+        try:
+            return self.store.submit(request, self.owner)
+        except ApprovalError as exc:
+            if maybe_queued and exc.data.get("request_id") == request.call.id:
+                return self.store.get(request.call.id)
+            raise
+
+    def _unsubmitted(
+        self, exc: ApprovalError, request: ApprovalRequest, deadline: float, maybe_queued: bool
+    ) -> int:
+        """A submission the store could not take for a moment is tried again until the deadline;
+        when it gives up, a copy an earlier attempt may have committed is closed (nobody awaits it)."""
+        try:
+            return self._unreachable(exc, deadline)
+        except ApprovalError:
+            if maybe_queued:
+                self._abandon(request.call.id)
             raise
 
     def _unreachable(self, exc: ApprovalError, deadline: float) -> int:
