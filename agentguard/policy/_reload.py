@@ -312,11 +312,15 @@ class Reloader:
                 changed.add(i)
             elif kept is not watch.stamp[i]:
                 settled[i] = kept
-        if settled:
-            with self._lock:
+        # Settling is bookkeeping: never wait for the lock on the per-call path (a reload holding
+        # it may be reading grants from a database); a later check settles them instead.
+        if settled and self._lock.acquire(blocking=False):
+            try:
                 if self._watch is watch:
                     stamps = [settled.get(i, s) for i, s in enumerate(watch.stamp)]
                     self._watch = _Watch(watch.paths, tuple(stamps), watch.urgent, watch.grant_only)
+            finally:
+                self._lock.release()
         return changed
 
     def _deferrable(self, changed: set[int], watch: _Watch) -> bool:
