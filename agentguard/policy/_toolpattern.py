@@ -126,31 +126,34 @@ def _class_entry(body: str, negate: bool) -> tuple[frozenset[str], bool] | None:
 
 def _simple_parts(text: str) -> tuple[_Piece, ...] | None:
     """``text`` split at ``*`` into pieces, or None when it has more than literal text, ``*``, ``?``
-    and plain classes (``[a-c9]``, ``[!x]``) in one segment."""
+    and plain classes (``[a-c9]``, ``[!x]``) in one segment. Parsed on a pattern's first use, during
+    a decision: a piece is checked for being plain text once, as it is built, not per token."""
     if "**" in text or not _ONE_SEGMENT.match(text):
         return None
     if "[" not in text and "]" not in text and "?" not in text:
         return tuple(text.split("*"))
     pieces: list[_Piece] = []
     current: list[str | tuple[frozenset[str], bool] | None] = []
+    plain = True  # ``current`` holds only literal characters so far
     for star, any_char, negate, body, literal, _other in _PIECE_TOKENS.findall(text):
         if star:
-            plain = all(isinstance(e, str) for e in current)
-            pieces.append("".join(e for e in current if isinstance(e, str)) if plain else tuple(current))
+            pieces.append("".join(current) if plain else tuple(current))  # type: ignore[arg-type]
             current = []
+            plain = True
         elif any_char:
             current.append(None)
+            plain = False
         elif body:
             entry = _class_entry(body, bool(negate))
             if entry is None:
                 return None
             current.append(entry)
+            plain = False
         elif literal:
             current.extend(literal)
         else:  # a "[" or "]" that is not a plain class
             return None
-    plain = all(isinstance(e, str) for e in current)
-    pieces.append("".join(e for e in current if isinstance(e, str)) if plain else tuple(current))
+    pieces.append("".join(current) if plain else tuple(current))  # type: ignore[arg-type]
     return tuple(pieces)
 
 
