@@ -20,7 +20,12 @@ from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
 from agentguard.registry import RegisteredTool
 from agentguard.session import live_session
-from agentguard.session._record import process_failure, process_result, redacted_error, redacted_text
+from agentguard.session._record import (
+    process_failure,
+    process_result,
+    redacted_chain,
+    redacted_text,
+)
 
 __all__ = ["finished", "run_coroutine", "running", "start"]
 
@@ -60,10 +65,13 @@ def running(parts: Parts, call: ToolCall, decision: Decision, *, caller: ToolCal
                 arguments=call.arguments,
                 error=exc,
             )
-            error = _failed(parts, call, exc, started)
+            error, own = _failed(parts, call, exc, started)
             if error is exc:
                 raise
-            raise error from exc
+            if own:  # a redacted copy of the tool's own typed error, with its redacted chain
+                raise error from error.__cause__
+            # the tool's error is the cause a traceback prints: redacted as its message is
+            raise error from redacted_chain(parts.policy, call.tool, exc)
 
 
 def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
@@ -104,10 +112,13 @@ def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
     return value
 
 
-def _failed(parts: Parts, call: ToolCall, exc: BaseException, started: float) -> BaseException:
+def _failed(parts: Parts, call: ToolCall, exc: BaseException, started: float) -> tuple[BaseException, bool]:
+    """(what the caller gets, whether it is the tool's own typed error: ``exc`` itself when nothing in
+    it or its causes is redacted, else a copy with its causes redacted)."""
     duration = round((time.perf_counter() - started) * 1000, 3)
     audit: AuditSink = parts.audit
-    shown = redacted_error(parts.policy, call.tool, exc) if isinstance(exc, AgentGuardError) else None
+    shown = redacted_chain(parts.policy, call.tool, exc) if isinstance(exc, AgentGuardError) else None
+    own = isinstance(shown, AgentGuardError)
     if isinstance(shown, AgentGuardError):  # the tool's own typed error (an upstream's, a nested call's)
         error = shown
     elif isinstance(exc, Exception):
@@ -122,7 +133,7 @@ def _failed(parts: Parts, call: ToolCall, exc: BaseException, started: float) ->
             f"{call.tool} interrupted: {type(exc).__name__}", tool=call.tool, exception=type(exc).__name__
         )
     _audit_failure(audit, call, error, duration)
-    return error if isinstance(exc, Exception) else exc
+    return (error, own) if isinstance(exc, Exception) else (exc, False)
 
 
 def _audit_failure(audit: AuditSink, call: ToolCall, error: AgentGuardError, duration_ms: float) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "TreatsOutputs",
     "process_failure",
     "process_result",
+    "redacted_chain",
     "redacted_error",
     "redacted_text",
 ]
@@ -235,3 +236,41 @@ def _clean(handling: OutputHandling, error: BaseException) -> bool:
     """Whether ``error`` prints (``str`` and ``repr``) without a hit of the ``redact`` categories."""
     text = f"{error}\n{error!r}"
     return not any(detectors.contains(text, cast(detectors.Category, c)) for c in handling.redact)
+
+
+_MAX_CHAIN = 16  # links of a cause chain read; a longer chain is cut there
+
+
+def _link(error: BaseException) -> BaseException | None:
+    """The next exception a traceback prints after ``error``: its cause, else its unsuppressed context."""
+    if error.__cause__ is not None:
+        return error.__cause__
+    return None if error.__suppress_context__ else error.__context__
+
+
+def redacted_chain(policy: object, tool: str, error: BaseException, _depth: int = 0) -> BaseException | None:
+    """``error`` and every cause a traceback prints after it, as :func:`redacted_error` shows each:
+    ``error`` itself when no link needs redacting, else a copy whose chain is the redacted links
+    (cut at a link that cannot be made clean, or past ``_MAX_CHAIN``). A framework that prints the
+    traceback of a failed call (``ToolFailed`` raised from the tool's error) shows the model every
+    link, so a secret in a cause is a secret handed to the model."""
+    shown = redacted_error(policy, tool, error)
+    if shown is None:
+        return None
+    link = _link(error)
+    if link is None:
+        return shown
+    inner = redacted_chain(policy, tool, link, _depth + 1) if _depth < _MAX_CHAIN else None
+    if shown is error and inner is link:
+        return error
+    if shown is error:
+        try:  # a copy: the tool's own exception keeps its chain
+            shown = type(error).__new__(type(error))
+            shown.args = error.args
+            shown.__dict__.update(vars(error))
+            shown.__traceback__ = error.__traceback__
+        except Exception:  # noqa: BLE001 - an exception that cannot be copied: the chain is cut
+            return None
+    shown.__cause__ = inner
+    shown.__suppress_context__ = True
+    return shown
