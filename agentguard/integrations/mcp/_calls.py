@@ -86,6 +86,10 @@ class ToolCalls:
         self._session_owner = connection
         return self._session
 
+    def remember(self, downstream: ServerSession) -> None:
+        """The agent session the server's notifications and requests go to (a request came from it)."""
+        self._on_downstream(downstream)
+
     def end_session(self) -> None:
         session, self._session, self._session_owner = self._session, None, None
         if session is not None:

@@ -1,0 +1,82 @@
+"""Red team: ``resources/read`` and ``prompts/get`` were relayed to the server without a decision.
+
+Class: server content the agent reads outside ``tools/call``. A policy that confined a tool's reads
+(or said nothing, so the default deny applied) did not stop the same data arriving through
+``resources/read``; nothing was audited, and the content never reached the guard session, so taint
+rules (``session_read("untrusted")``) did not see what the agent had read. Each is now a guarded
+call: ``mcp-resource.<server>.read`` (argument ``uri``) and ``mcp-prompt.<server>.get`` (``name``,
+``arguments``), decided, approved, audited and recorded like a tool call. Real fixture MCP server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from agentguard import Guard
+from agentguard.integrations.mcp import McpProxy
+
+from .conftest import audit_records
+from .test_mcp_proxy import FIXTURE, connected, fixture_log, ran  # noqa: F401 - fixture_log is a fixture
+
+pytestmark = pytest.mark.timeout(120)
+
+TOOLS = """
+p, *, mcp.fixture.echo, *, allow
+p, *, mcp.fixture.echo, session_read("untrusted"), ask
+"""
+
+
+async def test_resource_and_prompt_without_a_rule_are_refused_and_audited(
+    make_guard: Callable[..., Guard], audit_path: Path
+) -> None:
+    guard = make_guard(TOOLS)
+    async with connected(McpProxy(guard, FIXTURE)) as client:
+        with pytest.raises(MCPError) as read:
+            await client.read_resource("note://hello")
+        with pytest.raises(MCPError) as prompt:
+            await client.get_prompt("greet", {"name": "Ada"})
+    assert "call refused" in read.value.error.message
+    assert "call refused" in prompt.value.error.message
+    guard.close()
+    records = audit_records(audit_path)
+    denied = [(r["tool"], r["effect"]) for r in records if r["event"] == "policy.decided"]
+    assert denied == [("mcp-resource.fixture.read", "deny"), ("mcp-prompt.fixture.get", "deny")]
+    received = [r["arguments"] for r in records if r["event"] == "call.received"]
+    assert received == [{"uri": "note://hello"}, {"name": "greet", "arguments": {"name": "Ada"}}]
+
+
+async def test_a_conditional_rule_decides_on_the_uri(make_guard: Callable[..., Guard]) -> None:
+    guard = make_guard(
+        TOOLS
+        + """
+        p, *, mcp-resource.fixture.read, regex(uri, "note://.*"), allow
+        p, *, mcp-resource.fixture.read, regex(uri, "note://secret.*"), deny
+        """
+    )
+    async with connected(McpProxy(guard, FIXTURE)) as client:
+        allowed = await client.read_resource("note://hello")
+        with pytest.raises(MCPError) as refused:
+            await client.read_resource("note://secret/keys")
+    assert allowed.contents[0].text == "hello from the fixture"  # type: ignore[union-attr]
+    assert "call refused" in refused.value.error.message
+
+
+async def test_what_a_resource_gave_the_agent_taints_the_session(
+    make_guard: Callable[..., Guard],
+    fixture_log: Path,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Read through a resource, the untrusted text makes the next echo an ask (answered deny here)."""
+    guard = make_guard(
+        TOOLS + "p, *, mcp-resource.fixture.read, *, allow\n", ["deny: read something untrusted"]
+    )
+    async with connected(McpProxy(guard, FIXTURE)) as client:
+        before = await client.call_tool("echo", {"text": "one"})
+        await client.read_resource("note://hello")
+        after = await client.call_tool("echo", {"text": "two"})
+    assert not before.is_error
+    assert after.is_error
+    assert ran(fixture_log) == ["echo one"]
