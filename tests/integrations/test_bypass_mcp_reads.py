@@ -80,3 +80,25 @@ async def test_what_a_resource_gave_the_agent_taints_the_session(
     assert not before.is_error
     assert after.is_error
     assert ran(fixture_log) == ["echo one"]
+
+
+async def test_a_case_variant_of_a_listed_tool_is_unknown_not_forwarded(
+    make_guard: Callable[..., Guard],
+    audit_path: Path,
+    fixture_log: Path,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Red team: ``ECHO`` (not listed) shares ``echo``'s policy name (names are case-insensitive in
+    policy), so it was decided by echo's rules and forwarded to the server as ``ECHO``: the server
+    was asked for a tool it never listed, which a case-insensitive dispatcher may map to another
+    tool. Only names the server listed are forwarded; anything else is an unknown tool."""
+    guard = make_guard(TOOLS)
+    async with connected(McpProxy(guard, FIXTURE)) as client:
+        variant = await client.call_tool("ECHO", {"text": "loud"})
+        listed = await client.call_tool("echo", {"text": "quiet"})
+    assert variant.is_error
+    assert "[call.unknown_tool]" in variant.content[0].text  # type: ignore[union-attr]
+    assert not listed.is_error
+    assert ran(fixture_log) == ["echo quiet"]
+    guard.close()
+    decided = [r["tool"] for r in audit_records(audit_path) if r["event"] == "policy.decided"]
+    assert decided == ["mcp.fixture.echo"]  # only the listed one was decided

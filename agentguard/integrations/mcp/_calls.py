@@ -16,7 +16,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
 
-from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments
+from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, UnknownTool
 from agentguard.guard import Guard
 from agentguard.integrations._arguments import check_size, refusal_text, rejection_text
 from agentguard.integrations.mcp._catalogue import Catalogue
@@ -150,7 +150,12 @@ class ToolCalls:
             except (MCPError, AgentGuardError) as exc:
                 error = exc if isinstance(exc, AgentGuardError) else UpstreamUnavailable(str(exc))
                 return self._refuse(policy_name, error, argument_bytes=size)
-        if entry is not None and entry.policy_name is None:
+        if entry is None:  # not listed: even a case variant of a listed tool's name (one policy name)
+            error = UnknownTool(
+                f"unknown tool {policy_name}: the MCP server does not list {name!r}", tool=name
+            )
+            return self._refuse(policy_name, error)
+        if entry.policy_name is None:
             return self._refuse(
                 policy_name,
                 CallRejected(f"{name} cannot be guarded: {entry.problem}", tool=name),
