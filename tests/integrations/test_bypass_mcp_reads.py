@@ -102,3 +102,31 @@ async def test_a_case_variant_of_a_listed_tool_is_unknown_not_forwarded(
     guard.close()
     decided = [r["tool"] for r in audit_records(audit_path) if r["event"] == "policy.decided"]
     assert decided == ["mcp.fixture.echo"]  # only the listed one was decided
+
+
+async def test_completion_is_a_guarded_call(
+    make_guard: Callable[..., Guard],
+    audit_path: Path,
+    fixture_log: Path,  # noqa: F811 - the fixture imported above
+) -> None:
+    """``completion/complete`` runs the server's code on the agent's text and returns what it holds
+    (a path completion lists a folder): refused with no rule, decided on its arguments with one."""
+    import mcp_types as types
+
+    ref = types.PromptReference(type="ref/prompt", name="greet")
+    guard = make_guard(
+        TOOLS + 'p, *, mcp-completion.fixture.complete, regex(argument.value, "[a-z]+"), allow\n'
+    )
+    async with connected(McpProxy(guard, FIXTURE)) as client:
+        allowed = await client.complete(ref, {"name": "name", "value": "ada"})
+        with pytest.raises(MCPError) as refused:
+            await client.complete(ref, {"name": "name", "value": "../etc"})
+    assert allowed.completion.values == ["ada-draft", "ada-final"]
+    assert "call refused" in refused.value.error.message
+    assert ran(fixture_log) == ["complete name ada"]
+    guard.close()
+    decided = [(r["tool"], r["effect"]) for r in audit_records(audit_path) if r["event"] == "policy.decided"]
+    assert decided == [
+        ("mcp-completion.fixture.complete", "allow"),
+        ("mcp-completion.fixture.complete", "deny"),
+    ]

@@ -5,8 +5,8 @@ the agent with the SDK's low-level ``Server``. ``tools/call`` goes through ``Gua
 approval, audit; ``_calls``) and ``tools/list`` hides the tools no call of which could run (an
 unconditional deny, or no allow or ask rule for the tool; ``_catalogue``); the server's own requests
 of the client (sampling, elicitation, roots) are guarded too (``_back_channel``), and so are
-``resources/read`` and ``prompts/get`` (``_reads``). Lists, completions, subscriptions, server
-notifications, progress and cancellation are relayed unchanged.
+``resources/read``, ``prompts/get`` and ``completion/complete`` (``_reads``). Lists, subscriptions,
+server notifications, progress and cancellation are relayed unchanged.
 On stdio pipes a plain ``tools/call`` skips the SDK's request machinery on both sides (``_fast``) and
 runs the same ``ToolCalls.guarded_call``. This module wires those parts together and serves.
 """
@@ -239,12 +239,8 @@ class McpProxy:
             )
             server.add_request_handler("prompts/get", types.GetPromptRequestParams, self._reads.get_prompt)
         if caps.completions is not None:
-            self._relay(
-                server,
-                "completion/complete",
-                types.CompleteRequestParams,
-                types.CompleteRequest,
-                types.CompleteResult,
+            server.add_request_handler(
+                "completion/complete", types.CompleteRequestParams, self._reads.complete
             )
         return server
 

@@ -1,12 +1,14 @@
-"""The server content an agent reads outside ``tools/call``: ``resources/read`` and ``prompts/get``.
+"""Server content an agent reads outside ``tools/call``: ``resources/read``, ``prompts/get``, and
+``completion/complete``.
 
-Both run the server's code on the agent's arguments and hand its text to the model, so each is a
-guarded call like a tool call: ``mcp-resource.<server>.read`` (argument ``uri``) and
-``mcp-prompt.<server>.get`` (``name``, ``arguments``). Policy decides, a person may be asked, the
-audit log records it, and the content is recorded in the connection's guard session (taint rules see
-what the agent read) and redacted as ``outputs.toml`` says. Relayed unguarded, a resource was a way
-round a rule confining the tool that reads the same data. The names sit outside ``mcp.*`` (as the
-back channel's do): a server's tool cannot be listed under them.
+Each runs the server's code on the agent's arguments and hands its output back, so each is a
+guarded call like a tool call: ``mcp-resource.<server>.read`` (argument ``uri``),
+``mcp-prompt.<server>.get`` (``name``, ``arguments``) and ``mcp-completion.<server>.complete``
+(``ref``, ``argument``, ``context``: a completion can list what a server holds). Policy decides,
+a person may be asked, the audit log records it, and the content is recorded in the connection's
+guard session (taint rules see what the agent read) and redacted as ``outputs.toml`` says.
+Relayed unguarded, a resource was a way round a rule confining the tool that reads the same data.
+The names sit outside ``mcp.*`` (as the back channel's do): no server's tool can take them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from agentguard.integrations.mcp._calls import FRAMEWORK, ToolCalls
 from agentguard.integrations.mcp._upstream import Upstream
 from agentguard.models import canonical_tool_name
 
-__all__ = ["ContentReads", "prompt_tool_name", "resource_tool_name"]
+__all__ = ["ContentReads", "completion_tool_name", "prompt_tool_name", "resource_tool_name"]
 
 _RESOURCE_SCHEMA = {
     "type": "object",
@@ -41,6 +43,12 @@ _PROMPT_SCHEMA = {
     "required": ["name"],
 }
 
+_COMPLETION_SCHEMA = {
+    "type": "object",
+    "properties": {"ref": {"type": "object"}, "argument": {"type": "object"}, "context": {"type": "object"}},
+    "required": ["ref", "argument"],
+}
+
 
 def resource_tool_name(server: str) -> str:
     """``mcp-resource.<server>.read``: the policy name of the server's ``resources/read``."""
@@ -50,6 +58,11 @@ def resource_tool_name(server: str) -> str:
 def prompt_tool_name(server: str) -> str:
     """``mcp-prompt.<server>.get``: the policy name of the server's ``prompts/get``."""
     return canonical_tool_name(f"mcp-prompt.{server}.get")
+
+
+def completion_tool_name(server: str) -> str:
+    """``mcp-completion.<server>.complete``: the policy name of the server's ``completion/complete``."""
+    return canonical_tool_name(f"mcp-completion.{server}.complete")
 
 
 class ContentReads:
@@ -64,9 +77,11 @@ class ContentReads:
         self._calls = calls
         self.resource_name = resource_tool_name(server_name)
         self.prompt_name = prompt_tool_name(server_name)
+        self.completion_name = completion_tool_name(server_name)
         for name, schema, what in (
             (self.resource_name, _RESOURCE_SCHEMA, "a resource"),
             (self.prompt_name, _PROMPT_SCHEMA, "a prompt"),
+            (self.completion_name, _COMPLETION_SCHEMA, "completions of an argument"),
         ):
             guard.register(
                 name,
@@ -98,6 +113,17 @@ class ContentReads:
             arguments["arguments"] = dict(params.arguments)
         result = await self._guarded(ctx, self.prompt_name, arguments, forward)
         return types.GetPromptResult.model_validate(result, from_attributes=True)
+
+    async def complete(
+        self, ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        async def forward(**decided: Any) -> BaseModel:
+            forwarded = types.CompleteRequestParams.model_validate(decided)
+            return await self._send(types.CompleteRequest(params=forwarded), types.CompleteResult)
+
+        arguments = params.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"meta"})
+        result = await self._guarded(ctx, self.completion_name, arguments, forward)
+        return types.CompleteResult.model_validate(result, from_attributes=True)
 
     async def _guarded(
         self, ctx: ServerRequestContext[Any], name: str, arguments: dict[str, Any], forward: Any
