@@ -13,6 +13,7 @@ from agentguard.approval._pg_source import PostgresGrantSource
 from agentguard.approval._pg_store import PostgresApprovalStore
 from agentguard.approval._queue import QueueApprover, queue_approver_from_settings
 from agentguard.approval._records import KEY_ARGUMENTS, Answer, Grant, GrantScope, QueuedRequest, RequestState
+from agentguard.approval._shown import shown_json, shown_text
 from agentguard.approval._source import SqliteGrantSource, grant_source
 from agentguard.approval._store import AlreadyAnswered, ApprovalStore, SqliteApprovalStore
 from agentguard.approval._view import grant_json, key_argument_text, request_json, short_duration
@@ -46,5 +47,7 @@ __all__ = [
     "request_json",
     "settings_grant_source",
     "short_duration",
+    "shown_json",
+    "shown_text",
     "suggest_pattern",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from agentguard.approval._grants import check_grant, render_rule
 from agentguard.approval._records import KEY_ARGUMENTS, Grant, QueuedRequest
+from agentguard.approval._shown import shown_text
 from agentguard.models import ToolCall
 
 __all__ = ["grant_json", "key_argument_text", "request_json", "short_duration"]
@@ -24,7 +25,7 @@ def key_argument_text(call: ToolCall, width: int = 60) -> str:
     if value is None and args:
         value = next(iter(args.values()))
     text = "" if value is None else str(value)
-    text = " ".join(text.split())
+    text = " ".join(shown_text(text)[0].split())  # what the agent hid is shown, not dropped
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 

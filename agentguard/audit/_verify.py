@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -29,6 +30,7 @@ __all__ = [
     "BadRecord",
     "CheckpointState",
     "CheckpointStatus",
+    "ExportedHead",
     "Segment",
     "TornTail",
     "VerifyReport",
@@ -90,6 +92,14 @@ class CheckpointState(FrozenModel):
     problem: str | None = None
 
 
+class ExportedHead(FrozenModel):
+    """A chain head kept somewhere else, looked for in the log: ``seq`` of the record it is, or None
+    when no record has it (records after it were cut off, or the log was rewritten)."""
+
+    hash: str
+    seq: int | None = None
+
+
 class VerifyReport(FrozenModel):
     """The outcome of :func:`verify`. ``ok`` only if every record links, the checkpoint agrees,
     and every segment (a change no crash produces, found by a writer) has been acknowledged."""
@@ -102,6 +112,7 @@ class VerifyReport(FrozenModel):
     torn_tail: TornTail | None = None
     checkpoint: CheckpointState
     segments: list[Segment] = Field(default_factory=list)
+    heads: list[ExportedHead] = Field(default_factory=list)
 
     @property
     def unacknowledged(self) -> list[Segment]:
@@ -132,9 +143,15 @@ def _snapshot(path: Path) -> tuple[int, Checkpoint | None, str | None]:
     return size, cp, problem
 
 
-def verify(path: Path) -> VerifyReport:
-    """Verify ``path`` record by record. Raises ``AuditError`` only if the file cannot be read."""
+def verify(path: Path, heads: Sequence[str] = ()) -> VerifyReport:
+    """Verify ``path`` record by record. Raises ``AuditError`` only if the file cannot be read.
+
+    ``heads`` are chain heads printed earlier and kept elsewhere: each must still be the hash of a
+    record of the intact chain, or the report is not ``ok``. The checkpoint beside the log can be
+    deleted or rewritten with it; a head kept out of reach cannot.
+    """
     path = Path(path)
+    wanted = {h: -1 for h in heads}  # hash -> seq of the record that has it (-1: not seen)
     size, cp, cp_problem = _snapshot(path)
     sha256 = hashlib.sha256
     loads = orjson.loads
@@ -193,6 +210,8 @@ def verify(path: Path) -> VerifyReport:
                 break
             if cp is not None and seq == cp.seq:
                 cp_found = stated == cp.hash
+            if stated in wanted and wanted[stated] < 0:
+                wanted[stated] = seq
             if pending is not None and seq == pending.seq:
                 pending_found = stated == pending.hash
             event = record.get("event")
@@ -209,9 +228,12 @@ def verify(path: Path) -> VerifyReport:
         first_bad = cp_bad
     cp_ok = checkpoint.status in (CheckpointStatus.MATCH, CheckpointStatus.MISSING)
     all_acknowledged = all(s.acknowledged is not None for s in segments.values())
+    exported = [ExportedHead(hash=h, seq=seq if seq >= 0 else None) for h, seq in wanted.items()]
+    heads_found = all(h.seq is not None for h in exported)
     return VerifyReport(
         path=str(path),
-        ok=first_bad is None and torn is None and cp_ok and all_acknowledged,
+        ok=first_bad is None and torn is None and cp_ok and all_acknowledged and heads_found,
+        heads=exported,
         segments=list(segments.values()),
         records_verified=verified,
         head=head,

@@ -25,6 +25,7 @@ from agentguard.approval import (
     render_rule,
     request_json,
     short_duration,
+    shown_json,
 )
 from agentguard.cli.context import AppContext, pass_app, reports_errors
 from agentguard.errors import ApprovalError
@@ -129,7 +130,7 @@ def show_request(app: AppContext, request_id: str, as_json: bool) -> None:
     for key in ("id", "state", "agent", "tool", "rule", "rule_text", "reason", "sandbox_profile", "deadline"):
         click.echo(f"{key:16} {data[key]}")
     click.echo("arguments:")
-    click.echo(orjson.dumps(q.call.arguments, option=orjson.OPT_INDENT_2).decode())
+    click.echo(shown_json(orjson.dumps(q.call.arguments, option=orjson.OPT_INDENT_2).decode())[0])
     if not q.pending:
         click.echo(f"answered by {q.approver} via {q.channel}: {q.reason or ''}")
 

@@ -242,6 +242,12 @@ def _report_text(report: VerifyReport) -> str:
             "(moved to a side file by the next writer: noted if an interrupted write explains them, "
             "a new segment otherwise)"
         )
+    for head in report.heads:
+        if head.seq is None:
+            lines.append(
+                f"TAMPERED: {report.path}: the exported chain head {head.hash} is not in the log "
+                "(records after it were cut off, or the log was rewritten)"
+            )
     status = report.checkpoint.status.value
     if report.first_bad is not None or report.torn_tail is not None:
         lines.append(f"verified: {report.records_verified} record(s) intact before that; checkpoint {status}")
@@ -250,12 +256,28 @@ def _report_text(report: VerifyReport) -> str:
     return "\n".join(lines)
 
 
+def _check_heads(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    for head in value:
+        if len(head) != 64 or not all(c in "0123456789abcdef" for c in head):
+            raise click.BadParameter(f"{head!r} is not a chain head (64 lowercase hex digits)")
+    return value
+
+
 @audit.command(name="verify")
 @click.argument("file_arg", metavar="[FILE]", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--file", type=click.Path(dir_okay=False, path_type=Path), help=_FILE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the verification report as one JSON object.")
+@click.option(
+    "--head",
+    "heads",
+    multiple=True,
+    callback=_check_heads,
+    help="A chain head printed earlier and kept elsewhere: it must still be a record's hash (repeatable).",
+)
 @pass_app
-def verify_cmd(app: AppContext, file_arg: Path | None, file: Path | None, as_json: bool) -> None:
+def verify_cmd(
+    app: AppContext, file_arg: Path | None, file: Path | None, as_json: bool, heads: tuple[str, ...]
+) -> None:
     """Check the hash chain: exit 0 intact, 1 tampered, torn or unacknowledged, 2 unreadable.
 
     Exit 1 names the first bad record (line, seq, why): edited, deleted, inserted, reordered, or
@@ -264,15 +286,18 @@ def verify_cmd(app: AppContext, file_arg: Path | None, file: Path | None, as_jso
     produces; exit 1 until each is acknowledged (`audit acknowledge`), listed for ever after.
 
     Detects changes made with the log's own format, not a full rewrite of the file together with its
-    checkpoint: keep the printed chain head somewhere else to detect that too.
+    checkpoint: keep the printed chain head somewhere else and pass it back with --head to detect
+    that too (and records cut off together with the checkpoint file).
     """
     with reports_errors():
         database = _database(app, file_arg or file)
         if database is not None:
+            if heads:  # not silently ignored: the database's chain is anchored by this host's witness
+                fail("--head checks an audit file; the log here is a database (its witness anchors it)")
             _verify_database(database, as_json, database_witness(app.settings))
         path = _path(app, file_arg or file)
         try:
-            report = verify(path)
+            report = verify(path, heads=heads)
         except AuditError as exc:
             fail(str(exc))
             return

@@ -12,7 +12,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from agentguard.approval import QueuedRequest, short_duration
+from agentguard.approval import QueuedRequest, short_duration, shown_json, shown_text
 from agentguard.sandbox_api import SandboxProfile
 
 __all__ = ["CODE_ARGUMENTS", "render_detail"]
@@ -84,9 +84,12 @@ def render_detail(
         key, lexer = code_spec
         code = arguments.pop(key)
         parts.append(Text(f"\n{key}", style="bold"))
+        code = shown_text(code)[0]  # invisible characters as marks: read the call as it runs
         parts.append(Syntax(code, lexer, theme=_THEME, line_numbers=code.count("\n") > 0, word_wrap=True))
     if arguments or code_spec is None:
-        pretty = orjson.dumps(arguments, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+        pretty = shown_json(
+            orjson.dumps(arguments, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+        )[0]
         parts.append(Text("\narguments" if code_spec is None else "\nother arguments", style="bold"))
         parts.append(Syntax(pretty, "json", theme=_THEME, word_wrap=True))
     return Padding(Group(*parts), (0, 1))

@@ -17,7 +17,15 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static, TextArea
 
-from agentguard.approval import Grant, GrantScope, QueuedRequest, parse_duration, render_rule, suggest_pattern
+from agentguard.approval import (
+    Grant,
+    GrantScope,
+    QueuedRequest,
+    parse_duration,
+    render_rule,
+    shown_json,
+    suggest_pattern,
+)
 from agentguard.errors import ApprovalError
 
 __all__ = ["ConfirmDialog", "DenyDialog", "EditDialog", "GrantChoice", "HelpScreen", "ScopeDialog"]
@@ -117,7 +125,7 @@ class EditDialog(_Dialog[dict[str, Any] | None]):
         self.queued = queued
 
     def compose(self) -> ComposeResult:
-        text = orjson.dumps(self.queued.call.arguments, option=orjson.OPT_INDENT_2).decode()
+        text = shown_json(orjson.dumps(self.queued.call.arguments, option=orjson.OPT_INDENT_2).decode())[0]
         with Vertical(classes="dialog wide"):
             yield Label(
                 f"Edit the arguments of {self.queued.call.tool}, then approve", classes="dialog-title"

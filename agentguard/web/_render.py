@@ -20,7 +20,7 @@ from pygments import highlight as _pygments_highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 
-from agentguard.approval import QueuedRequest, short_duration
+from agentguard.approval import QueuedRequest, short_duration, shown_json, shown_text
 from agentguard.errors import AgentGuardError
 from agentguard.policy._shell import Dyn, ShellParseError, parse_script
 from agentguard.sandbox_api import SandboxProfile
@@ -63,6 +63,7 @@ class Detail:
     other_json: str | None = None
     edit_json: str = "{}"
     schema: list[tuple[str, str, bool]] | None = None
+    hidden: int = 0  # invisible or direction-changing characters, shown as marks (the page warns)
 
 
 def _sandbox_text(name: str, profile: SandboxProfile | None) -> str:
@@ -80,7 +81,7 @@ def _commands(command: str) -> tuple[list[list[str]] | None, str | None]:
         script = parse_script(command)
     except ShellParseError as exc:
         return None, f"not analysed: {exc}"
-    rows = [[w.text if isinstance(w, Dyn) else w for w in simple.words] for simple in script.commands]
+    rows = [[_seen(w.text if isinstance(w, Dyn) else w) for w in simple.words] for simple in script.commands]
     note = f"cannot tell what this runs: {script.unknown}" if script.unknown else None
     if note is None and not script.plain:
         note = "uses expansions, redirections or compound commands: read the whole line"
@@ -113,7 +114,7 @@ def _diff(workspace: Path | None, path: object, content: object) -> tuple[list[t
         kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "ctx")
         if line.startswith(("+++", "---")):
             kind = "head"
-        out.append((kind, line))
+        out.append((kind, _seen(line)))
     return out, note or ("no change" if not out else "")
 
 
@@ -130,6 +131,24 @@ def _schema_rows(model: type[BaseModel] | None) -> list[tuple[str, str, bool]] |
 
 def _pretty(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+
+
+def _seen(text: str) -> str:
+    """``text`` as the page shows it: invisible characters as marks (counted by ``_hidden_in``)."""
+    return shown_text(text)[0]
+
+
+def _hidden_in(value: Any, depth: int = 0) -> int:
+    """How many invisible or direction-changing characters the arguments hold, keys included."""
+    if isinstance(value, str):
+        return shown_text(value)[1]
+    if depth > 100:
+        return 0
+    if isinstance(value, dict):
+        return sum(_hidden_in(k, depth + 1) + _hidden_in(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_hidden_in(v, depth + 1) for v in value)
+    return 0
 
 
 def detail(
@@ -157,15 +176,16 @@ def detail(
         rule=decision.rule_id,
         rule_text=decision.rule.text if decision.rule else "",
         sandbox=sandbox,
-        edit_json=orjson.dumps(call.arguments, option=orjson.OPT_INDENT_2).decode(),
+        edit_json=shown_json(orjson.dumps(call.arguments, option=orjson.OPT_INDENT_2).decode())[0],
         schema=_schema_rows(schema),
+        hidden=_hidden_in(call.arguments),
     )
     arguments: dict[str, Any] = dict(call.arguments)
     code_spec = CODE_ARGUMENTS.get(call.tool)
     if code_spec is not None and isinstance(arguments.get(code_spec[0]), str):
         key, lexer = code_spec
         code = arguments.pop(key)
-        view.code = (key, highlight(code, lexer))
+        view.code = (key, highlight(_seen(code), lexer))
         if call.tool == "shell.run":
             view.commands, view.commands_note = _commands(code)
     write = _WRITE_TOOLS.get(call.tool)
@@ -175,5 +195,5 @@ def detail(
         if view.diff is not None:
             arguments.pop(write[1], None)
     if arguments:
-        view.other_json = _pretty(arguments)
+        view.other_json = shown_json(_pretty(arguments))[0]
     return view

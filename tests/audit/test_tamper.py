@@ -514,3 +514,60 @@ def test_cli_acknowledge_refuses_a_broken_chain(make_log: Callable[..., Path]) -
     code, _, err = _cli("audit", "acknowledge", "--reason", "x", "--file", str(path))
     assert code == 2
     assert "chain itself is broken at line 3" in err
+
+
+def _cut_and_hide(path: Path, whole: int) -> None:
+    """Records cut off the end and the checkpoint deleted: what someone who can write the directory does."""
+    lines = lines_of(path)
+    path.write_bytes(b"".join(lines[: len(lines) - whole]))
+    checkpoint_path(path).unlink()
+
+
+def test_an_exported_head_catches_records_cut_off_with_the_checkpoint_deleted(
+    make_log: Callable[..., Path],
+) -> None:
+    """Red team: cutting records off the end and deleting the checkpoint left a log that verifies
+    (checkpoint `missing` is allowed). The head kept elsewhere, given back to verify, catches it."""
+    path = make_log(6)
+    exported = verify(path).head
+    assert exported is not None
+    _cut_and_hide(path, 2)
+    assert verify(path).ok  # unchanged: without an anchor this cannot be told from an old log
+    report = verify(path, heads=[exported])
+    assert not report.ok
+    assert [(h.hash, h.seq) for h in report.heads] == [(exported, None)]
+
+
+def test_an_exported_head_catches_a_full_rewrite(make_log: Callable[..., Path]) -> None:
+    path = make_log(2)
+    lines = lines_of(path)
+    exported = verify(path).head
+    assert exported is not None
+    record = orjson.loads(lines[1])
+    del record["hash"]
+    record["effect"] = "deny"
+    lines[1], new_head = forge_line(record)
+    path.write_bytes(b"".join(lines))
+    checkpoint_path(path).write_bytes(orjson.dumps({"seq": 1, "hash": new_head, "end": path.stat().st_size}))
+    assert verify(path).ok
+    assert not verify(path, heads=[exported]).ok
+
+
+def test_an_older_head_still_in_the_log_passes_with_its_seq(make_log: Callable[..., Path]) -> None:
+    path = make_log(5)
+    older = stated_hash(lines_of(path)[2])
+    report = verify(path, heads=[older, verify(path).head or ""])
+    assert report.ok
+    assert [h.seq for h in report.heads] == [2, 4]
+
+
+def test_cli_verify_head(make_log: Callable[..., Path]) -> None:
+    path = make_log(4)
+    exported = verify(path).head
+    assert exported is not None
+    assert _cli("audit", "verify", str(path), "--head", exported)[0] == 0
+    _cut_and_hide(path, 1)
+    code, _, err = _cli("audit", "verify", str(path), "--head", exported)
+    assert code == 1
+    assert f"head {exported} is not in the log" in err
+    assert _cli("audit", "verify", str(path), "--head", "not-a-hash")[0] == 2

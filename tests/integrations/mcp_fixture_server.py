@@ -101,5 +101,12 @@ def greet(name: str) -> str:
     return f"Say hello to {name}."
 
 
+@server.completion()
+async def complete(ref: object, argument: types.CompletionArgument, context: object) -> types.Completion:
+    """Names starting with what was typed: server data reaching the agent outside tools/call."""
+    _log(f"complete {argument.name} {argument.value}")
+    return types.Completion(values=[f"{argument.value}-draft", f"{argument.value}-final"])
+
+
 if __name__ == "__main__":
     server.run()

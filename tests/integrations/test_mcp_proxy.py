@@ -208,7 +208,10 @@ async def test_server_crash_mid_call_is_an_error_result_and_the_next_call_restar
 
 
 async def test_progress_resources_and_prompts_pass_through(make_guard: Callable[..., Guard]) -> None:
-    guard = make_guard(RULES)
+    """Resources and prompts are read through the guard (test_bypass_mcp_reads); allowed here."""
+    guard = make_guard(
+        RULES + "p, *, mcp-resource.fixture.read, *, allow\np, *, mcp-prompt.fixture.get, *, allow\n"
+    )
     seen: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:

@@ -388,3 +388,17 @@ def test_an_answer_given_elsewhere_shows_at_once_and_logout_ends_the_session(
         assert replay.get("/api/grants").status_code == 401  # ended on the server, not just forgotten
     visit(page, served.url + "/grants")
     expect(page).to_have_url(served.url + "/login")
+
+
+def test_invisible_characters_in_the_live_queue_are_marks(
+    serve: Callable[..., Served], new_page: Callable[..., Page]
+) -> None:
+    """Red team: the row the script builds from the event stream showed bidi controls as layout
+    (test_bypass_invisible_text covers the server's pages)."""
+    served = serve()
+    page = new_page()
+    log_in(page, served)
+    expect(page.locator("#empty")).to_be_visible()
+    submit(served, {"path": "notes/report\u202efdp.exe\u200b", "content": "x"})
+    row = page.locator("#queue tbody tr").first  # rendered by the script from the event stream
+    expect(row.locator(".arg")).to_have_text("notes/report⟦U+202E⟧fdp.exe⟦U+200B⟧")

@@ -16,7 +16,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
 
-from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments
+from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, UnknownTool
 from agentguard.guard import Guard
 from agentguard.integrations._arguments import check_size, refusal_text, rejection_text
 from agentguard.integrations.mcp._catalogue import Catalogue
@@ -86,6 +86,10 @@ class ToolCalls:
         self._session_owner = connection
         return self._session
 
+    def remember(self, downstream: ServerSession) -> None:
+        """The agent session the server's notifications and requests go to (a request came from it)."""
+        self._on_downstream(downstream)
+
     def end_session(self) -> None:
         session, self._session, self._session_owner = self._session, None, None
         if session is not None:
@@ -146,7 +150,12 @@ class ToolCalls:
             except (MCPError, AgentGuardError) as exc:
                 error = exc if isinstance(exc, AgentGuardError) else UpstreamUnavailable(str(exc))
                 return self._refuse(policy_name, error, argument_bytes=size)
-        if entry is not None and entry.policy_name is None:
+        if entry is None:  # not listed: even a case variant of a listed tool's name (one policy name)
+            error = UnknownTool(
+                f"unknown tool {policy_name}: the MCP server does not list {name!r}", tool=name
+            )
+            return self._refuse(policy_name, error)
+        if entry.policy_name is None:
             return self._refuse(
                 policy_name,
                 CallRejected(f"{name} cannot be guarded: {entry.problem}", tool=name),

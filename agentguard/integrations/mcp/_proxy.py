@@ -4,8 +4,9 @@ The proxy starts the real server as a subprocess (the SDK's stdio client, ``_ups
 the agent with the SDK's low-level ``Server``. ``tools/call`` goes through ``Guard.acall`` (policy,
 approval, audit; ``_calls``) and ``tools/list`` hides the tools no call of which could run (an
 unconditional deny, or no allow or ask rule for the tool; ``_catalogue``); the server's own requests
-of the client (sampling, elicitation, roots) are guarded too (``_back_channel``). Resources, prompts,
-completions, subscriptions, server notifications, progress and cancellation are relayed unchanged.
+of the client (sampling, elicitation, roots) are guarded too (``_back_channel``), and so are
+``resources/read``, ``prompts/get`` and ``completion/complete`` (``_reads``). Lists, subscriptions,
+server notifications, progress and cancellation are relayed unchanged.
 On stdio pipes a plain ``tools/call`` skips the SDK's request machinery on both sides (``_fast``) and
 runs the same ``ToolCalls.guarded_call``. This module wires those parts together and serves.
 """
@@ -36,6 +37,7 @@ from agentguard.integrations.mcp._calls import FRAMEWORK, USER_REQUEST_META, Too
 from agentguard.integrations.mcp._catalogue import Catalogue, is_unconditional_deny
 from agentguard.integrations.mcp._fast import ClientLane
 from agentguard.integrations.mcp._naming import policy_tool_name, server_name_from_command
+from agentguard.integrations.mcp._reads import ContentReads
 from agentguard.integrations.mcp._stdio import fast_stdio_server
 from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable
 
@@ -129,6 +131,7 @@ class McpProxy:
             user_request_meta=user_request_meta,
             on_downstream=self._remember,
         )
+        self._reads = ContentReads(guard, self.server_name, self._upstream, self._calls, agent=agent)
         self._fast = ClientLane(self._calls.guarded_call, self._catalogue.guardable)
 
     # -- running ----------------------------------------------------------------------------------
@@ -208,12 +211,8 @@ class McpProxy:
                 types.ListResourceTemplatesRequest,
                 types.ListResourceTemplatesResult,
             )
-            self._relay(
-                server,
-                "resources/read",
-                types.ReadResourceRequestParams,
-                types.ReadResourceRequest,
-                types.ReadResourceResult,
+            server.add_request_handler(
+                "resources/read", types.ReadResourceRequestParams, self._reads.read_resource
             )
             if caps.resources.subscribe:
                 self._relay(
@@ -238,20 +237,10 @@ class McpProxy:
                 types.ListPromptsRequest,
                 types.ListPromptsResult,
             )
-            self._relay(
-                server,
-                "prompts/get",
-                types.GetPromptRequestParams,
-                types.GetPromptRequest,
-                types.GetPromptResult,
-            )
+            server.add_request_handler("prompts/get", types.GetPromptRequestParams, self._reads.get_prompt)
         if caps.completions is not None:
-            self._relay(
-                server,
-                "completion/complete",
-                types.CompleteRequestParams,
-                types.CompleteRequest,
-                types.CompleteResult,
+            server.add_request_handler(
+                "completion/complete", types.CompleteRequestParams, self._reads.complete
             )
         return server
 

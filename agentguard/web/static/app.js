@@ -35,6 +35,15 @@ function shortDuration(seconds) {
 
 function serverNow() { return Date.now() + clockSkewMs; }
 
+// Characters no one sees (bidi controls, zero-width, tag, control characters): shown as marks, as
+// the server's pages show them (agentguard/approval/_shown.py), so the row reads as the call runs.
+const HIDDEN = /[\p{Cf}\p{Cc}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/gu;
+
+function marked(text) {
+  return text.replace(HIDDEN, (ch) => (ch === "\n" || ch === "\t") ? ch
+    : "\u27e6U+" + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0") + "\u27e7");
+}
+
 function keyArgument(args) {
   const keys = ["command", "cmd", "path", "file", "filename", "file_path", "directory", "dir", "url", "uri",
     "code", "query", "pattern"];
@@ -42,7 +51,7 @@ function keyArgument(args) {
   for (const k of keys) { if (k in args) { value = args[k]; break; } }
   if (value === null) { const vs = Object.values(args); if (vs.length) value = vs[0]; }
   let text = value === null ? "" : (typeof value === "string" ? value : JSON.stringify(value));
-  text = text.split(/\s+/).join(" ").trim();
+  text = marked(text).split(/\s+/).join(" ").trim();
   return text.length > 80 ? text.slice(0, 79) + "…" : text;
 }
 
