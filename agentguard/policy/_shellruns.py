@@ -155,6 +155,8 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
                 runs.argvs.append(sub)
         elif name == "env":
             _env_split(argv, depth, runs)
+        elif name == "capsh":
+            _capsh(argv, stdin, depth, runs)
         if name in _EACH_WORD_A_SCRIPT or (name in ("sudo", "doas") and _has_shell_flag(argv)):
             for word in argv[1:]:
                 if not (isinstance(word, str) and word.startswith("-")):
@@ -169,6 +171,25 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
         elif name in _WRAPPERS:
             # Wrapper options differ (``sudo -u root``, ``timeout 5``): every later word may be the command.
             starts.extend(range(len(words) - 1, i, -1))
+
+
+def _capsh(argv: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs) -> None:
+    """``capsh [options] -- args`` runs ``/bin/bash args`` (``--shell=PATH``: that program instead);
+    ``== args`` runs capsh again with ``args``. ``capsh -- -c 'rm x'`` is ``bash -c 'rm x'``."""
+    shell: Word = "/bin/bash"
+    for k in range(1, len(argv)):
+        word = argv[k]
+        if isinstance(word, Dyn):
+            runs.fail("capsh with arguments known only at run time")  # may be --, == or --shell=
+            return
+        if word.startswith("--shell="):
+            shell = word.partition("=")[2]
+        elif word == "--":
+            _unwrap((shell, *argv[k + 1 :]), stdin, depth + 1, runs)
+            return
+        elif word == "==":
+            _unwrap(("capsh", *argv[k + 1 :]), stdin, depth + 1, runs)
+            return
 
 
 _GIT_VALUED = frozenset(

@@ -45,3 +45,34 @@ def test_these_wrappers_run_the_command(tmp_path: Path, wrapper: str) -> None:
         pytest.skip(f"no {wrapper}")
     subprocess.run([str(BASH), "--norc", "-c", f"{wrapper} touch marker"], cwd=tmp_path, check=False)
     assert (tmp_path / "marker").exists()
+
+
+# capsh hands the words after "--" to /bin/bash (or --shell=PATH): found by the red team, last session
+CAPSH = [
+    "capsh -- -c 'rm x'",
+    "capsh --caps=cap_net_raw+ep -- -c 'rm -rf x'",
+    "capsh --user=nobody -- -c 'true; rm x'",
+    "capsh --shell=/bin/rm -- x",
+    "capsh --shell=/bin/sh -- -c 'rm x'",
+]
+
+
+@pytest.mark.parametrize("command", CAPSH)
+def test_capsh_runs_its_shell_arguments(command: str) -> None:
+    assert cmd_any_result(command, RM) is True
+
+
+@pytest.mark.parametrize("command", ["capsh --print", "capsh -- -c 'ls'", "capsh --shell=/bin/ls -- x"])
+def test_capsh_without_rm_runs_no_rm(command: str) -> None:
+    assert cmd_any_result(command, RM) is False
+
+
+@pytest.mark.parametrize("command", ['capsh "$opt" -- -c ls', "capsh == -- -c 'rm x'"])
+def test_capsh_it_cannot_follow_is_cannot_tell_or_seen(command: str) -> None:
+    assert cmd_any_result(command, RM) is not False
+
+
+@pytest.mark.skipif(BASH is None or shutil.which("capsh") is None, reason="needs bash and capsh")
+def test_capsh_really_runs_the_script(tmp_path: Path) -> None:
+    subprocess.run(["capsh", "--", "-c", "touch marker"], cwd=tmp_path, check=False)
+    assert (tmp_path / "marker").exists()
