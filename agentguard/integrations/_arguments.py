@@ -15,12 +15,14 @@ extra keys, and they are kept.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, PolicyDenied
@@ -41,7 +43,7 @@ MAX_ARGUMENT_BYTES = 1024 * 1024
 SchemaSource = Mapping[str, Any] | Callable[[], Mapping[str, Any] | None]
 
 
-def _validator(schema: Mapping[str, Any]) -> Any:
+def _validator(schema: Mapping[str, Any], durations: bool = False) -> Any:
     from jsonschema import validators  # type: ignore[import-untyped,unused-ignore]
     from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped,unused-ignore]
 
@@ -50,15 +52,31 @@ def _validator(schema: Mapping[str, Any]) -> Any:
         cls.check_schema(dict(schema))
     except SchemaError as exc:
         raise ValueError(f"the tool's own input schema is invalid: {exc.message}") from None
+    if durations:
+        cls = validators.extend(cls, {"type": _seconds_are_durations(cls.VALIDATORS["type"])})  # type: ignore[no-untyped-call,unused-ignore]
     return cls(schema)
 
 
-def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
+def _seconds_are_durations(check_type: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``type`` keyword, where a duration string (``format: duration``) may also be the number of
+    seconds it was decided as (see ``_duration_seconds``): the decided form is checked again before
+    the tool runs."""
+
+    def check(validator: Any, types: Any, instance: Any, schema: Mapping[str, Any]) -> Any:
+        if _is_duration(schema) and _is_seconds(instance):
+            return iter(())
+        return check_type(validator, types, instance, schema)
+
+    return check
+
+
+def json_schema_model(tool: str, schema: SchemaSource, *, durations: bool = False) -> type[BaseModel]:
     """A pydantic model that accepts exactly the JSON objects ``schema`` accepts.
 
     ``schema`` is a JSON schema, or a callable returning the current one (an MCP server may change
     its tools while the proxy runs); a callable returning ``None`` means the tool is gone, and
-    every call is rejected.
+    every call is rejected. ``durations``: the tool reads its arguments with pydantic (LangChain,
+    the Agents SDK), so a ``format: duration`` string is decided and passed on as its seconds.
     """
     cache: dict[str, Any] = {}
     passed = _Passed()
@@ -69,7 +87,7 @@ def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
             raise ValueError(f"{tool} is no longer offered by its server")
         key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
         if cache.get("key") != key:
-            cache["validator"] = _validator(value)
+            cache["validator"] = _validator(value, durations)
             cache["key"] = key
             passed.clear()  # what passed the old schema says nothing about the new one
         return cache["validator"], value
@@ -99,7 +117,7 @@ def json_schema_model(tool: str, schema: SchemaSource) -> type[BaseModel]:
                 )
                 raise PydanticCustomError("json_schema", "{problems}", {"problems": text})
             try:
-                kept = declared_only(root, data)
+                kept = declared_only(root, data, durations=durations)
             except Inexact as exc:
                 raise PydanticCustomError("json_schema", "{problem}", {"problem": str(exc)}) from None
             passed.remember(raw, data, kept)
@@ -149,26 +167,31 @@ _EXTRA_KEYWORDS = ("additionalProperties", "patternProperties", "unevaluatedProp
 _COMBINATORS = ("anyOf", "oneOf", "allOf", "if", "dependentSchemas", "dependencies")
 
 
-def declared_only(root: Mapping[str, Any], value: Any, node: Any = None, depth: int = 0) -> Any:
+def declared_only(
+    root: Mapping[str, Any], value: Any, node: Any = None, depth: int = 0, *, durations: bool = False
+) -> Any:
     """``value`` without the object keys ``root`` does not declare (see the module docstring).
 
     Walks ``properties``, array ``items`` and local ``$ref``s; a node with combinators
     (``anyOf``/``oneOf``/``allOf``) or no ``properties`` is left as it is: nothing to compare with.
+    Decimal strings become the numbers they spell; with ``durations``, duration strings their seconds.
     """
     node = root if node is None else node
     if depth > 32 or not isinstance(node, Mapping):
         return value
     if isinstance(value, str) and _is_decimal(node):
         return _decimal_number(value)
+    if durations and isinstance(value, str) and _is_duration(node):
+        return _duration_seconds(value)
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/"):
         target: Any = root
         for part in ref[2:].split("/"):
             target = target.get(part) if isinstance(target, Mapping) else None
-        return declared_only(root, value, target, depth + 1)
+        return declared_only(root, value, target, depth + 1, durations=durations)
     items = node.get("items")
     if isinstance(value, list) and isinstance(items, Mapping):
-        return [declared_only(root, item, items, depth + 1) for item in value]
+        return [declared_only(root, item, items, depth + 1, durations=durations) for item in value]
     properties = node.get("properties")
     if not isinstance(value, Mapping) or not isinstance(properties, Mapping):
         return value
@@ -176,7 +199,9 @@ def declared_only(root: Mapping[str, Any], value: Any, node: Any = None, depth: 
         return value
     keep_extra = any(node.get(key, False) is not False for key in _EXTRA_KEYWORDS)
     return {
-        key: declared_only(root, item, properties[key], depth + 1) if key in properties else item
+        key: declared_only(root, item, properties[key], depth + 1, durations=durations)
+        if key in properties
+        else item
         for key, item in value.items()
         if key in properties or keep_extra
     }
@@ -208,6 +233,29 @@ def _decimal_number(text: str) -> Any:
         value = Decimal(text)
     except ArithmeticError:
         return text  # not a number: the tool's own schema check refuses it
+    return json_number(value)
+
+
+# pydantic's JSON schema of a ``timedelta``: a string of format ``duration``. A tool that reads its
+# arguments with pydantic turns "PT2H" (or "02:00:00", "P1D") into a timedelta, and reads a number as
+# seconds; the policy's comparisons never match the string: gt(duration, 60), deny would pass "PT2H".
+# Such a string is decided, and passed on, as its seconds (exactly, or the call is refused).
+_TIMEDELTA = TypeAdapter(timedelta)
+
+
+def _is_duration(node: Mapping[str, Any]) -> bool:
+    return node.get("type") == "string" and node.get("format") == "duration"
+
+
+def _is_seconds(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _duration_seconds(text: str) -> Any:
+    try:
+        value = _TIMEDELTA.validate_python(text)
+    except ValidationError:
+        return text  # not a duration pydantic reads: the tool's own check refuses it
     return json_number(value)
 
 

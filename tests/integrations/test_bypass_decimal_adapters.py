@@ -87,11 +87,45 @@ def wait(duration: timedelta) -> str:
     return f"waited {duration.total_seconds():g}s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a framework tool's timedelta schema is a string (format: duration); 'PT2H' is "
-    "decided as text, which gt(duration, 60) never matches, while the tool waits 7200 s",
-)
 def test_langchain_timedelta_over_the_limit_is_denied(make_guard: Callable[..., Guard]) -> None:
     (guarded,) = guard_tools(make_guard("p, *, *, *, allow\np, *, wait, gt(duration, 60), deny"), [wait])
     assert "policy.denied" in guarded.invoke({"duration": "PT2H"})
+
+
+@function_tool
+def wait_oa(duration: timedelta) -> str:
+    """Wait."""
+    waited.append(duration)
+    return f"waited {duration.total_seconds():g}s"
+
+
+waited: list[timedelta] = []
+DURATION_RULES = (
+    "p, *, *, *, allow\np, *, wait, gt(duration, 60), deny\np, *, wait_oa, gt(duration, 60), deny"
+)
+
+
+@pytest.mark.parametrize("duration", ["PT2H", "02:00:00", "P1D", 7200, 3600.5])
+def test_langchain_duration_over_the_limit_is_denied(make_guard: Callable[..., Guard], duration: Any) -> None:
+    (guarded,) = guard_tools(make_guard(DURATION_RULES), [wait])
+    assert "policy.denied" in guarded.invoke({"duration": duration})
+    assert guarded.invoke({"duration": "PT30S"}) == "waited 30s"
+
+
+@pytest.mark.parametrize("duration", ["PT2H", "01:01:00", 7200])
+async def test_agents_sdk_duration_over_the_limit_is_denied(
+    make_guard: Callable[..., Guard], duration: Any
+) -> None:
+    (guarded,) = guard_function_tools(make_guard(DURATION_RULES), [wait_oa])
+    waited.clear()
+    assert "policy.denied" in await _invoke(guarded, {"duration": duration})
+    assert waited == []
+    assert await _invoke(guarded, {"duration": "PT0.5S"}) == "waited 0.5s"
+    assert waited == [timedelta(seconds=0.5)]
+
+
+async def test_a_duration_is_passed_on_as_the_seconds_decided(make_guard: Callable[..., Guard]) -> None:
+    (guarded,) = guard_function_tools(make_guard(DURATION_RULES), [wait_oa])
+    waited.clear()
+    assert await _invoke(guarded, {"duration": "PT45S"}) == "waited 45s"
+    assert waited == [timedelta(seconds=45)]

@@ -236,7 +236,7 @@ def guard_tools(
             policy_name,
             guarded._outside_langchain,
             description=original.description,
-            args_model=json_schema_model(policy_name, schema),
+            args_model=json_schema_model(policy_name, schema, durations=True),
         )
         wrapped.append(guarded)
     return wrapped
