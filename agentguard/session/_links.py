@@ -210,12 +210,22 @@ def host_name(text: str) -> str | None:
     return bare if bare.isascii() else host_of("http://" + bare)
 
 
+def email_domain(domain: str) -> str:
+    """An e-mail address's domain as its host is read: lower case, and a Unicode name in the ASCII
+    (punycode) form a URL's host takes (``exämple.com`` is ``xn--exmple-cua.com``), so the two
+    spellings of one domain share a key."""
+    lowered = domain.lower()
+    if lowered.isascii():
+        return lowered
+    return host_of("http://" + lowered) or lowered
+
+
 def host_of(text: str) -> str | None:
     """The host of a URL or the domain of an e-mail address, lowercased without a trailing dot."""
     raw = text.strip()
     if "@" in raw and "://" not in raw:
         m = _EMAIL.fullmatch(raw)
-        return m.group().rsplit("@", 1)[1].lower() if m else None
+        return email_domain(m.group().rsplit("@", 1)[1]) if m else None
     if "://" not in raw and not raw.lower().startswith("www.") and not _WEB_SCHEME.match(raw):
         return None
     if len(raw) > MAX_KEY_CHARS:

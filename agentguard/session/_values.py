@@ -33,7 +33,7 @@ from agentguard.session._ibans import (
     iban_key,
     loose_iban_key,
 )
-from agentguard.session._links import canonical_url, host_name, host_of, links, url_keys
+from agentguard.session._links import canonical_url, email_domain, host_name, host_of, links, url_keys
 from agentguard.session._normal import (
     _EMAIL,
     _TOKEN_EDGE,
@@ -139,6 +139,9 @@ def _text_keys(value: str) -> frozenset[str]:
         keys.add(number)
     if ("." in base or ":" in base) and " " not in base:
         keys.update(url_keys(value))
+        if "@" in bare and not bare.isascii() and _EMAIL.fullmatch(bare):  # exämple.com: its ASCII form
+            local, _, domain = bare.rpartition("@")
+            keys.add(f"{local}@{email_domain(domain)}")
     if _IBAN.fullmatch(base):
         iban = iban_key(base)
         if iban is not None:
@@ -205,10 +208,11 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
                 found.append(Entity("host", host, host))
     if want_emails:
         for m in _EMAIL.finditer(cleaned):
+            local, _, written = m.group().rpartition("@")
+            domain = email_domain(written)
             if "email" in kinds:
-                found.append(Entity("email", m.group(), m.group().lower()))
+                found.append(Entity("email", m.group(), f"{local.lower()}@{domain}"))
             if "host" in kinds:
-                domain = m.group().rsplit("@", 1)[1].lower()
                 found.append(Entity("host", domain, domain))
     if want_ibans:
         seen: set[str] = set()
