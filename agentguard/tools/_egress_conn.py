@@ -19,10 +19,9 @@ import h11
 from agentguard.context import current_call
 from agentguard.errors import ToolFailed
 from agentguard.models import Decision, Effect
-from agentguard.policy._addresses import parse_ranges, reachable_addresses
-from agentguard.policy._net_conditions import rule_names_address
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, parse_url
 from agentguard.tools._egress_tls import RECORD_HEADER, ClientHelloError, record_length, server_name
+from agentguard.tools._internal import decision_names_address, is_internal
 
 __all__ = ["TOOL", "Connection", "Dialer", "Refused", "is_address", "next_event", "respond"]
 
@@ -40,7 +39,6 @@ _HOP_BY_HOP = frozenset(
         b"host",
     }
 )
-_INTERNAL = parse_ranges(["internal"])
 _ADDRESS_REFS = frozenset({"host", "url"})
 
 
@@ -72,19 +70,6 @@ def respond(sock: socket.socket, status: int, message: str) -> None:
     ).encode()
     with contextlib.suppress(OSError):
         sock.sendall(head + body)
-
-
-def _is_internal(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return any(a in net for a in reachable_addresses(ip) for net in _INTERNAL)
-
-
-def _rule_names(decision: Decision, address: str) -> bool:
-    """A matched rule of the decision's own effect allows ``address`` itself: a positive ip() on
-    host/url names its range (with several allow rules, the first one decides, not necessarily that one)."""
-    effects = frozenset({decision.effect.value})
-    refs = [r for r in (decision.rule, *decision.matched) if r is not None]
-    return any(rule_names_address(r.text, address, _ADDRESS_REFS, effects) for r in refs)
 
 
 class _Counter:
@@ -184,7 +169,7 @@ class Connection:
             raise ToolFailed("the decided url does not name the decided host and port", tool=TOOL, url=url)
         addresses = self.proxy.addresses(bare, ctx.decision)
         for address in addresses:
-            if _is_internal(address):
+            if is_internal(address):
                 approved = ctx.decision.effect is Effect.ASK  # it ran, so a person approved it
                 self._check_internal(host, address, port, scheme, url, parent_call, approved)
         upstream, address = self.proxy.dial(addresses, port)
@@ -235,7 +220,11 @@ class Connection:
         }
         decision = self.redecide(arguments) if self.redecide is not None else None
         allowed = {Effect.ALLOW, Effect.ASK} if approved else {Effect.ALLOW}
-        if decision is None or decision.effect not in allowed or not _rule_names(decision, address):
+        if (
+            decision is None
+            or decision.effect not in allowed
+            or not decision_names_address(decision, address, _ADDRESS_REFS)
+        ):
             raise ToolFailed(
                 f"{host} is an internal address ({address}): reached only when the deciding rule "
                 "names that address in a positive ip() range",
