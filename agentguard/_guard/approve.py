@@ -127,8 +127,16 @@ def resolve(
     if edited:
         # An approver's edit cannot override a deny rule: the edited call is decided again.
         redecision = decide(parts.policy, parts.audit, new_call, edited=True)
+        # The tool runs on what the re-decision checked: its resolved paths, the addresses its ip()
+        # conditions saw (no second lookup for an edited host) and the rules that matched the edit.
         decision = decision.model_copy(
-            update={"sandbox_profile": redecision.sandbox_profile, "arguments": redecision.arguments}
+            update={
+                "sandbox_profile": redecision.sandbox_profile,
+                "arguments": redecision.arguments,
+                "resolved": redecision.resolved,
+                "rule": redecision.rule,
+                "matched": redecision.matched,
+            }
         )
     else:
         recheck(parts, call, decision)

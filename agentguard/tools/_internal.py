@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from agentguard.models import Decision
+from agentguard.models import Decision, Effect
 from agentguard.policy._addresses import parse_ranges, reachable_addresses
 from agentguard.policy._net_conditions import rule_names_address
 
@@ -27,9 +27,10 @@ def is_internal(address: str) -> bool:
 
 
 def decision_names_address(decision: Decision, address: str, refs: Iterable[str]) -> bool:
-    """A matched rule of the decision's own effect allows ``address`` itself: a positive ip() on
-    one of ``refs`` names its range (of several allow rules, any that matched, not only the first)."""
-    effects = frozenset({decision.effect.value})
+    """A matched rule allows ``address`` itself: a positive ip() on one of ``refs`` names its range
+    (of several allow rules, any that matched, not only the first). The rule's effect is the
+    decision's, or ``allow`` for a call that asked (it runs, so a person approved it)."""
+    effects = frozenset({decision.effect.value, Effect.ALLOW.value})
     names = frozenset(refs)
     rules = [r for r in (decision.rule, *decision.matched) if r is not None]
     return any(rule_names_address(r.text, address, names, effects) for r in rules)

@@ -4,6 +4,8 @@ An allow on ``http://*.test:*`` (or ``https://*.example-hosting.io``, where anyo
 name) is a decision about names. A name that resolves to loopback, a private range or the cloud
 metadata address is then a request to a host service the policy never saw: the egress proxy
 refuses exactly this unless a rule names the address with ``ip()``; ``http.get`` connected.
+An approver's edit had the same gap one step later: the edited URL is decided again, but the tool
+connected by the first decision's addresses and rules (a second lookup for the new name).
 A real guard and policy decide; a real HTTP server on loopback stands for the host service.
 """
 
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from agentguard import Guard, Settings, ToolFailed
+from agentguard.models import ApprovalResult, ApprovalStatus
 from agentguard.policy import PolicyEngine
 from agentguard.testing import FakeResolver, MemoryAudit, ScriptedApprover
 from agentguard.tools.web import http_get
@@ -145,3 +148,39 @@ def test_an_address_written_in_the_url_is_what_the_policy_saw(
     guard = guard_for('p, *, http.get, url(url, "http://127.0.0.1:*"), allow', {})
     port = service.server_address[1]
     assert guard.call("http.get", {"url": f"http://127.0.0.1:{port}/ok"}) == "host service secret"
+
+
+# ---------------------------------------------------------------- an approver's edit
+
+
+def test_an_edited_url_connects_to_the_addresses_its_re_decision_checked(
+    service: ThreadingHTTPServer, make_policy: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The edit is decided again (ip() resolves the new name); the tool used the first decision's
+    addresses, which do not cover the new name, and so looked the name up a second time (the
+    lookup a rebinding DNS server answers differently) and checked it against the first call's rules."""
+    port = service.server_address[1]
+    rules = """
+p, *, http.get, ip(url, "203.0.113.0/24"), deny
+p, *, http.get, url(url, "http://asked.test:*"), ask
+p, *, http.get, url(url, "http://edited.test:*") && ip(url, "loopback"), ask
+"""
+    dns = FakeResolver({"asked.test": ["198.51.100.7"], "edited.test": ["127.0.0.1"]})
+    edit = ApprovalResult(
+        status=ApprovalStatus.APPROVED,
+        approver="ops",
+        channel="t",
+        edited_arguments={"url": f"http://edited.test:{port}/edited"},
+    )
+    guard = Guard(
+        PolicyEngine.load(make_policy(rules), workspace=tmp_path, resolver=dns),
+        approver=ScriptedApprover([edit]),
+        audit=MemoryAudit(),
+        settings=Settings(home=tmp_path / "home", workspace=tmp_path),
+        agent="researcher",
+    )
+    guard.register("http.get", http_get)
+    with guard:
+        assert guard.call("http.get", {"url": f"http://asked.test:{port}/asked"}) == "host service secret"
+    assert "/edited" in _seen(service)
+    assert dns.lookups.count("edited.test") == 1  # the re-decision's lookup, and no other
