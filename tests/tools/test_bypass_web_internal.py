@@ -5,7 +5,9 @@ name) is a decision about names. A name that resolves to loopback, a private ran
 metadata address is then a request to a host service the policy never saw: the egress proxy
 refuses exactly this unless a rule names the address with ``ip()``; ``http.get`` connected.
 An approver's edit had the same gap one step later: the edited URL is decided again, but the tool
-connected by the first decision's addresses and rules (a second lookup for the new name).
+connected by the first decision's addresses and rules (a second lookup for the new name). And the
+check just before an approved call runs saw the name's new address, while the tool connected to the
+one from before the wait, which the policy may have denied meanwhile.
 A real guard and policy decide; a real HTTP server on loopback stands for the host service.
 """
 
@@ -184,3 +186,59 @@ p, *, http.get, url(url, "http://edited.test:*") && ip(url, "loopback"), ask
         assert guard.call("http.get", {"url": f"http://asked.test:{port}/asked"}) == "host service secret"
     assert "/edited" in _seen(service)
     assert dns.lookups.count("edited.test") == 1  # the re-decision's lookup, and no other
+
+
+# ---------------------------------------------------------------- the check just before it runs
+
+
+@pytest.fixture
+def two_services() -> Iterator[tuple[ThreadingHTTPServer, ThreadingHTTPServer]]:
+    """The same port on 127.0.0.1 and 127.0.0.2 (Linux routes all of 127/8 to lo)."""
+    first = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    second = ThreadingHTTPServer(("127.0.0.2", first.server_address[1]), _Handler)
+    threads = []
+    for server in (first, second):
+        server.seen = []  # type: ignore[attr-defined]
+        threads.append(threading.Thread(target=server.serve_forever, daemon=True))
+        threads[-1].start()
+    try:
+        yield first, second
+    finally:
+        for server, thread in zip((first, second), threads, strict=True):
+            server.shutdown()
+            server.server_close()
+            thread.join()
+
+
+def test_an_approved_call_connects_to_what_the_last_check_saw(
+    two_services: tuple[ThreadingHTTPServer, ThreadingHTTPServer],
+    make_policy: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """During the wait the operator denies the address the name had, and the name moves. The check
+    before running decided on the new address; the tool connected to the old, now denied, one."""
+    first, second = two_services
+    port = first.server_address[1]
+    ask = 'p, *, http.get, url(url, "http://*.test:*") && ip(url, "loopback"), ask\n'
+    directory = make_policy(ask)
+    dns = FakeResolver({"moving.test": ["127.0.0.2"]})
+    engine = PolicyEngine.load(directory, workspace=tmp_path, resolver=dns)
+
+    def answer(request: object) -> str:
+        (directory / "policy.csv").write_text('p, *, http.get, ip(url, "127.0.0.2/32"), deny\n' + ask)
+        engine.reload()
+        dns.table["moving.test"] = ("127.0.0.1",)
+        return "approve"
+
+    guard = Guard(
+        engine,
+        approver=ScriptedApprover([answer]),
+        audit=MemoryAudit(),
+        settings=Settings(home=tmp_path / "home", workspace=tmp_path),
+        agent="researcher",
+    )
+    guard.register("http.get", http_get)
+    with guard:
+        assert guard.call("http.get", {"url": f"http://moving.test:{port}/x"}) == "host service secret"
+    assert _seen(second) == []  # the denied address was never contacted
+    assert _seen(first) == ["/x"]
