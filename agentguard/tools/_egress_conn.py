@@ -151,15 +151,31 @@ class Connection:
             "scheme": "https" if self.tunnel else "http",
             "url": p.href,
             "parent_call": parent_call,
+            "method": self.method,
         }
 
+    @property
+    def method(self) -> str:
+        """The request's method (``CONNECT`` for a tunnel): decided, audited, and the one sent."""
+        return self.request.method.decode("ascii")
+
     # -- the decided connection (runs inside the guarded call) --------------------------------------
-    def run(self, host: str, port: int, scheme: str, url: str, parent_call: str | None = None) -> Any:
+    def run(
+        self,
+        host: str,
+        port: int,
+        scheme: str,
+        url: str,
+        parent_call: str | None = None,
+        method: str | None = None,
+    ) -> Any:
         ctx = current_call()
         if ctx is None:
             raise ToolFailed("net.connect ran outside a guarded call", tool=TOOL)
         if (scheme == "https") != self.tunnel:
             raise ToolFailed("the decided scheme does not fit the request", tool=TOOL, scheme=scheme)
+        if method != self.method:  # e.g. an approver's edit: the request's body is framed for its own
+            raise ToolFailed("the decided method is not the request's", tool=TOOL, method=method)
         bare = host[1:-1] if host.startswith("[") else host
         try:
             decided = parse_url(url)
@@ -171,7 +187,7 @@ class Connection:
         for address in addresses:
             if is_internal(address):
                 approved = ctx.decision.effect is Effect.ASK  # it ran, so a person approved it
-                self._check_internal(host, address, port, scheme, url, parent_call, approved)
+                self._check_internal(host, address, port, scheme, url, parent_call, approved, method)
         upstream, address = self.proxy.dial(addresses, port)
         try:
             if self.tunnel:
@@ -202,6 +218,7 @@ class Connection:
         url: str,
         parent_call: str | None,
         approved: bool,
+        method: str | None,
     ) -> None:
         """An internal address is reached only if the policy allows the address itself, by an ip() rule.
 
@@ -217,6 +234,7 @@ class Connection:
             "scheme": scheme,
             "url": f"{scheme}://{literal}:{port}/{rest}",
             "parent_call": parent_call,
+            "method": method,
         }
         decision = self.redecide(arguments) if self.redecide is not None else None
         allowed = {Effect.ALLOW, Effect.ASK} if approved else {Effect.ALLOW}
