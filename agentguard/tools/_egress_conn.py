@@ -39,6 +39,11 @@ _HOP_BY_HOP = frozenset(
         b"host",
     }
 )
+# Headers some servers route on instead of the request line: they would replace the decided path
+# (IIS URL Rewrite, Symfony) or method (Google APIs, method-override middleware).
+_OVERRIDES = frozenset(
+    {b"x-original-url", b"x-rewrite-url", b"x-http-method-override", b"x-http-method", b"x-method-override"}
+)
 _ADDRESS_REFS = frozenset({"host", "url"})
 
 
@@ -288,7 +293,7 @@ class Connection:
         authority = decided.href.split("://", 1)[1].split("/", 1)[0]
         target = "/" + decided.href.split("://", 1)[1].partition("/")[2]
         up = h11.Connection(h11.CLIENT)
-        headers = [(k, v) for k, v in self.request.headers if k.lower() not in _HOP_BY_HOP]
+        headers = [(k, v) for k, v in self.request.headers if k.lower() not in _HOP_BY_HOP | _OVERRIDES]
         headers += [(b"host", authority.encode()), (b"connection", b"close")]
         upstream.settimeout(self.proxy.idle_timeout_s)
         self.client.settimeout(self.proxy.idle_timeout_s)

@@ -22,7 +22,9 @@ What runs is what was decided:
 * a CONNECT tunnel must start with a TLS ClientHello whose server name (SNI), when present, is the
   decided host; anything else is refused before a byte reaches the server;
 * a plain HTTP connection carries exactly one request (``Connection: close``), with ``Host`` set
-  from the decided URL, so a second request cannot ride on a decision about the first.
+  from the decided URL, so a second request cannot ride on a decision about the first; its method
+  is decided too, and headers that some servers route on instead of the request line
+  (``X-Original-URL``, ``X-HTTP-Method-Override``, ...) are dropped.
 """
 
 from __future__ import annotations

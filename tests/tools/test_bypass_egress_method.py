@@ -3,7 +3,9 @@
 ``net.connect`` carried host, port, scheme and URL, so a ``DELETE`` (or ``POST`` with a body) was
 decided, approved and audited exactly like a ``GET`` of the same URL: no rule could tell them apart
 and an approver asked about "the URL" could not see what would be done to it. The method is now an
-argument of the call (``CONNECT`` for a tunnel), and a decided method is the one sent.
+argument of the call (``CONNECT`` for a tunnel), and a decided method is the one sent. Headers that
+some servers route on instead of the request line (``X-Original-URL``, ``X-HTTP-Method-Override``)
+replaced the decided path or method; they are dropped.
 Without Docker: the proxy's Unix socket driven directly; a real guard and policy decide; a real
 listener on loopback stands for the server.
 """
@@ -118,3 +120,26 @@ def test_a_get_is_decided_as_a_get_and_sent_as_one(tmp_path: Path, server: tuple
     assert out.startswith(b"HTTP/1.1 200"), out
     assert heads[0].startswith(b"GET /items/1 HTTP/1.1")
     assert _decided(audit)[0]["method"] == "GET"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "X-Original-URL: /admin/users",  # IIS URL Rewrite, Symfony: the path the app routes on
+        "X-Rewrite-URL: /admin/users",
+        "X-HTTP-Method-Override: DELETE",  # Google APIs, method-override middleware
+        "X-HTTP-Method: DELETE",
+        "X-Method-Override: DELETE",
+    ],
+)
+def test_headers_that_replace_the_decided_path_or_method_are_not_forwarded(
+    tmp_path: Path, server: tuple[int, list[bytes]], header: str
+) -> None:
+    port, heads = server
+    rules = ALLOW + 'p, *, net.connect, url(url, "http://*:*/admin/**"), deny\n'
+    head = f"GET http://127.0.0.1:{port}/public HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n"
+    out = _through_proxy(tmp_path, rules, head.encode(), MemoryAudit())
+    assert out.startswith(b"HTTP/1.1 200"), out
+    name = header.split(":", 1)[0].lower().encode()
+    assert heads[0].startswith(b"GET /public HTTP/1.1")
+    assert name not in heads[0].lower(), heads[0]
