@@ -29,6 +29,8 @@ READS_A_FILE = [
     "git diff --stat -p /dev/null .env",
     "git diff -- /dev/null .env",
     "git diff HEAD --no-index .env",  # --no-index reads files even after a revision word
+    "git diff HEAD~1:README.md .env",  # a blob against a file on disk
+    "git diff HEAD:README.md .env",
 ]
 STILL_ALLOWED = [
     "git diff",
@@ -36,6 +38,7 @@ STILL_ALLOWED = [
     "git diff --cached",
     "git diff HEAD",
     "git diff HEAD~1 -- src",  # after a revision, operands are paths in the repository only
+    "git diff HEAD~12 src",
     "git status",
 ]
 
