@@ -127,21 +127,35 @@ def resolve(
     if edited:
         # An approver's edit cannot override a deny rule: the edited call is decided again.
         redecision = decide(parts.policy, parts.audit, new_call, edited=True)
-        decision = decision.model_copy(
-            update={"sandbox_profile": redecision.sandbox_profile, "arguments": redecision.arguments}
-        )
-    else:
-        recheck(parts, call, decision)
-    return new_call, decision
+        # The tool runs on what the re-decision checked: its resolved paths, the addresses its ip()
+        # conditions saw (no second lookup for an edited host) and the rules that matched the edit.
+        return new_call, _checked(decision, redecision, redecision.sandbox_profile)
+    current = recheck(parts, call, decision)
+    # Names may resolve elsewhere after the wait: connect to the addresses the last check allowed.
+    return new_call, _checked(decision, current, decision.sandbox_profile)
 
 
-def recheck(parts: Parts, call: ToolCall, approved: Decision) -> None:
+def _checked(approved: Decision, last: Decision, profile: str | None) -> Decision:
+    """The approved decision, carrying what ``last`` (the latest decision on the call) checked."""
+    return approved.model_copy(
+        update={
+            "sandbox_profile": profile,
+            "arguments": last.arguments,
+            "resolved": last.resolved,
+            "rule": last.rule,
+            "matched": last.matched,
+        }
+    )
+
+
+def recheck(parts: Parts, call: ToolCall, approved: Decision) -> Decision:
     """Decide the approved call again just before it runs: files (and the policy) may have changed
     during the wait. A deny, or resolved arguments other than the approved ones (the path now
-    names another file), refuses the call and audits ``execution.refused`` with both verdicts."""
+    names another file), refuses the call and audits ``execution.refused`` with both verdicts.
+    Returns the current decision (its ``resolved`` addresses are the ones to connect to)."""
     current = policy_decide(parts.policy, call)
     if current.effect is not Effect.DENY and current.arguments == approved.arguments:
-        return
+        return current
     verdicts = {"approved": verdict(call, approved), "current": verdict(call, current)}
     what = "is now denied" if current.effect is Effect.DENY else "now resolves to other arguments"
     error = VerdictChanged(

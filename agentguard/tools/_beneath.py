@@ -183,7 +183,8 @@ def write_beneath(root: str, parts: list[str], data: bytes) -> None:
     """Replace ``root/parts...`` with ``data`` atomically: a fresh temp file, then a rename.
 
     The directory is reached without following links; the temp file is created ``O_EXCL`` under a
-    random name; an existing target keeps its permission bits; a target that is a symlink or not a
+    random name; an existing target keeps its ``rwx`` permission bits (not set-user-ID, set-group-ID
+    or sticky); a target that is a symlink or not a
     regular file is refused (the rename would replace the link, not write through it, but the
     policy decided on a file).
     """
@@ -202,7 +203,9 @@ def write_beneath(root: str, parts: list[str], data: bytes) -> None:
             raise IsADirectoryError(errno.EISDIR, f"{name!r} is not a regular file")
         with _temp_file(dir_fd, name) as (fd, tmp):
             if existing is not None:
-                os.fchmod(fd, stat.S_IMODE(existing.st_mode))
+                # rwx only: set-user-ID/-group-ID would make the new content a privileged program
+                # of this process's user (the kernel drops them on a write, too).
+                os.fchmod(fd, stat.S_IMODE(existing.st_mode) & 0o777)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]

@@ -19,10 +19,9 @@ import h11
 from agentguard.context import current_call
 from agentguard.errors import ToolFailed
 from agentguard.models import Decision, Effect
-from agentguard.policy._addresses import parse_ranges, reachable_addresses
-from agentguard.policy._net_conditions import rule_names_address
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, parse_url
 from agentguard.tools._egress_tls import RECORD_HEADER, ClientHelloError, record_length, server_name
+from agentguard.tools._internal import decision_names_address, is_internal
 
 __all__ = ["TOOL", "Connection", "Dialer", "Refused", "is_address", "next_event", "respond"]
 
@@ -40,7 +39,11 @@ _HOP_BY_HOP = frozenset(
         b"host",
     }
 )
-_INTERNAL = parse_ranges(["internal"])
+# Headers some servers route on instead of the request line: they would replace the decided path
+# (IIS URL Rewrite, Symfony) or method (Google APIs, method-override middleware).
+_OVERRIDES = frozenset(
+    {b"x-original-url", b"x-rewrite-url", b"x-http-method-override", b"x-http-method", b"x-method-override"}
+)
 _ADDRESS_REFS = frozenset({"host", "url"})
 
 
@@ -72,19 +75,6 @@ def respond(sock: socket.socket, status: int, message: str) -> None:
     ).encode()
     with contextlib.suppress(OSError):
         sock.sendall(head + body)
-
-
-def _is_internal(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return any(a in net for a in reachable_addresses(ip) for net in _INTERNAL)
-
-
-def _rule_names(decision: Decision, address: str) -> bool:
-    """A matched rule of the decision's own effect allows ``address`` itself: a positive ip() on
-    host/url names its range (with several allow rules, the first one decides, not necessarily that one)."""
-    effects = frozenset({decision.effect.value})
-    refs = [r for r in (decision.rule, *decision.matched) if r is not None]
-    return any(rule_names_address(r.text, address, _ADDRESS_REFS, effects) for r in refs)
 
 
 class _Counter:
@@ -166,15 +156,31 @@ class Connection:
             "scheme": "https" if self.tunnel else "http",
             "url": p.href,
             "parent_call": parent_call,
+            "method": self.method,
         }
 
+    @property
+    def method(self) -> str:
+        """The request's method (``CONNECT`` for a tunnel): decided, audited, and the one sent."""
+        return self.request.method.decode("ascii")
+
     # -- the decided connection (runs inside the guarded call) --------------------------------------
-    def run(self, host: str, port: int, scheme: str, url: str, parent_call: str | None = None) -> Any:
+    def run(
+        self,
+        host: str,
+        port: int,
+        scheme: str,
+        url: str,
+        parent_call: str | None = None,
+        method: str | None = None,
+    ) -> Any:
         ctx = current_call()
         if ctx is None:
             raise ToolFailed("net.connect ran outside a guarded call", tool=TOOL)
         if (scheme == "https") != self.tunnel:
             raise ToolFailed("the decided scheme does not fit the request", tool=TOOL, scheme=scheme)
+        if method != self.method:  # e.g. an approver's edit: the request's body is framed for its own
+            raise ToolFailed("the decided method is not the request's", tool=TOOL, method=method)
         bare = host[1:-1] if host.startswith("[") else host
         try:
             decided = parse_url(url)
@@ -184,9 +190,9 @@ class Connection:
             raise ToolFailed("the decided url does not name the decided host and port", tool=TOOL, url=url)
         addresses = self.proxy.addresses(bare, ctx.decision)
         for address in addresses:
-            if _is_internal(address):
+            if is_internal(address):
                 approved = ctx.decision.effect is Effect.ASK  # it ran, so a person approved it
-                self._check_internal(host, address, port, scheme, url, parent_call, approved)
+                self._check_internal(host, address, port, scheme, url, parent_call, approved, method)
         upstream, address = self.proxy.dial(addresses, port)
         try:
             if self.tunnel:
@@ -217,6 +223,7 @@ class Connection:
         url: str,
         parent_call: str | None,
         approved: bool,
+        method: str | None,
     ) -> None:
         """An internal address is reached only if the policy allows the address itself, by an ip() rule.
 
@@ -232,10 +239,15 @@ class Connection:
             "scheme": scheme,
             "url": f"{scheme}://{literal}:{port}/{rest}",
             "parent_call": parent_call,
+            "method": method,
         }
         decision = self.redecide(arguments) if self.redecide is not None else None
         allowed = {Effect.ALLOW, Effect.ASK} if approved else {Effect.ALLOW}
-        if decision is None or decision.effect not in allowed or not _rule_names(decision, address):
+        if (
+            decision is None
+            or decision.effect not in allowed
+            or not decision_names_address(decision, address, _ADDRESS_REFS)
+        ):
             raise ToolFailed(
                 f"{host} is an internal address ({address}): reached only when the deciding rule "
                 "names that address in a positive ip() range",
@@ -281,7 +293,7 @@ class Connection:
         authority = decided.href.split("://", 1)[1].split("/", 1)[0]
         target = "/" + decided.href.split("://", 1)[1].partition("/")[2]
         up = h11.Connection(h11.CLIENT)
-        headers = [(k, v) for k, v in self.request.headers if k.lower() not in _HOP_BY_HOP]
+        headers = [(k, v) for k, v in self.request.headers if k.lower() not in _HOP_BY_HOP | _OVERRIDES]
         headers += [(b"host", authority.encode()), (b"connection", b"close")]
         upstream.settimeout(self.proxy.idle_timeout_s)
         self.client.settimeout(self.proxy.idle_timeout_s)

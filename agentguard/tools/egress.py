@@ -7,7 +7,7 @@ Inside, ``127.0.0.1:3128`` forwards to it and ``HTTP_PROXY``/``HTTPS_PROXY`` poi
 
 Per connection the proxy reads one HTTP request head: ``CONNECT host:port`` (a TLS tunnel) or an
 absolute-form ``GET http://host/...`` (one plain HTTP request). It then makes the guarded call
-``net.connect(host, port, scheme, url, parent_call)`` through the same guard, agent and session as
+``net.connect(host, port, scheme, url, parent_call, method)`` through the same guard, agent and session as
 the call that ran the code, so the policy allows, asks (the same approval queue; "approve always"
 becomes a grant on the URL's host) or denies it, and the audit log records it like any call, with
 the address and byte counts in its ``execution.finished`` record.
@@ -22,7 +22,9 @@ What runs is what was decided:
 * a CONNECT tunnel must start with a TLS ClientHello whose server name (SNI), when present, is the
   decided host; anything else is refused before a byte reaches the server;
 * a plain HTTP connection carries exactly one request (``Connection: close``), with ``Host`` set
-  from the decided URL, so a second request cannot ride on a decision about the first.
+  from the decided URL, so a second request cannot ride on a decision about the first; its method
+  is decided too, and headers that some servers route on instead of the request line
+  (``X-Original-URL``, ``X-HTTP-Method-Override``, ...) are dropped.
 """
 
 from __future__ import annotations
@@ -86,7 +88,9 @@ class EgressOwner:
     parent_call: str | None = None
 
 
-def net_connect(host: str, port: int, scheme: str, url: str, parent_call: str | None = None) -> Any:
+def net_connect(
+    host: str, port: int, scheme: str, url: str, parent_call: str | None = None, method: str | None = None
+) -> Any:
     """A connection out of a ``network = "policy"`` sandbox, decided and opened by the egress proxy.
 
     Registered so the policy, approvals and audit know the tool; called directly it refuses.

@@ -7,6 +7,8 @@ What runs is what was decided:
 * the connection goes to the addresses the policy's ``ip()`` conditions checked
   (``Decision.resolved``), or, when no rule looked at addresses, to one fresh lookup: never a second
   lookup that a rebinding DNS server could answer differently. ``Host`` and TLS SNI stay the name;
+* a name's internal addresses (loopback, private, metadata) are reached only when a matched rule
+  names them with ``ip()``: an allow on a name is not an allow on what it resolves to;
 * redirects are not followed here: each hop is a new guarded call of the same tool, by the same
   agent and session (decided, approved and audited on its own), at most ``MAX_REDIRECTS`` deep.
 
@@ -31,6 +33,7 @@ from agentguard.context import current_call
 from agentguard.errors import ToolFailed
 from agentguard.policy._addresses import SystemResolver
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, parse_url
+from agentguard.tools._internal import decision_names_address, is_internal
 
 __all__ = ["MAX_REDIRECTS", "HttpUrl", "canonical_http_url", "http_get"]
 
@@ -39,6 +42,7 @@ MAX_REDIRECTS = 5
 MAX_TIMEOUT_S = 60.0
 _HEADERS = {"User-Agent": "agentguard/0.1", "Accept-Encoding": "identity"}
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_REFS = frozenset({"url"})
 _CHAIN: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("agentguard_http_chain", default=())
 
 
@@ -77,14 +81,26 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
 
 def _addresses(url: ParsedUrl) -> Sequence[str]:
-    """The checked addresses for this host, else one lookup (the connection uses only these)."""
+    """The checked addresses for this host, else one lookup (the connection uses only these).
+
+    An address written in the URL is what the policy saw. A name's internal addresses (loopback,
+    private, metadata, ...) are used only when a matched rule names them with ``ip()``.
+    """
     if url.ip is not None:
         return [url.ip.compressed]
     ctx = current_call()
     pinned = ctx.decision.resolved.get(url.host) if ctx is not None else None
-    if pinned:
-        return pinned
-    return SystemResolver().resolve(url.host)
+    addresses = list(pinned) if pinned else list(SystemResolver().resolve(url.host))
+    for address in addresses:
+        if is_internal(address) and (ctx is None or not decision_names_address(ctx.decision, address, _REFS)):
+            raise ToolFailed(
+                f"http.get: {url.host} is an internal address ({address}): reached only when the "
+                "deciding rule names that address in a positive ip() range",
+                tool="http.get",
+                host=url.host,
+                address=address,
+            )
+    return addresses
 
 
 def _fetch(url: ParsedUrl, timeout_s: float) -> tuple[int, str | None, bytes]:

@@ -140,9 +140,17 @@ def finish(status):
 
 
 def run_python(code):
-    """Behave like ``python3 -`` reading ``code``: same exit codes, same tracebacks."""
+    """Behave like ``python3 -`` reading ``code``: same exit codes, same tracebacks.
+
+    The code is compiled as the UTF-8 *text* the guard decided, never as bytes: from bytes, a
+    coding declaration (``# coding: utf-7``) would make Python read another program than that text.
+    """
     set_dumpable(1)
-    text = code.decode("utf-8", "replace")
+    try:
+        text = code.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        print(f"SyntaxError: the code is not UTF-8 (byte {exc.start}: {exc.reason})", file=sys.stderr)
+        finish(1)
     linecache.cache["<sandbox>"] = (len(text), None, text.splitlines(True), "<sandbox>")
     main = types.ModuleType("__main__")
     main.__dict__["__builtins__"] = __builtins__
@@ -150,7 +158,7 @@ def run_python(code):
     sys.argv = ["-"]
     sys.path.insert(0, "")
     try:
-        compiled = compile(code, "<sandbox>", "exec")
+        compiled = compile(text, "<sandbox>", "exec")
         exec(compiled, main.__dict__)  # noqa: S102 - this is the sandboxed program
     except SystemExit as exc:
         if exc.code is None:

@@ -615,7 +615,9 @@ def test_outside_a_guard_redirects_are_not_followed(servers: Any) -> None:
 
 def test_the_checked_address_is_the_one_connected_to(servers: Any, web: Any) -> None:
     port = servers[0].server_address[1]
-    guard, audit, dns = web(table={"pinned.test": ["127.0.0.1"]})
+    # a name reaches a loopback address only through a rule naming that address (see test_bypass_web_internal)
+    rules = WEB_RULES + 'p, *, http.get, ip(url, "127.0.0.1/32"), allow\n'
+    guard, audit, dns = web(table={"pinned.test": ["127.0.0.1"]}, rules=rules)
     # the name is resolved once, for ip(); a rebinding answer later is never asked for
     result = guard.call("http.get", {"url": f"http://PINNED.test:{port}/host"})
     assert result == f"pinned.test:{port}"  # Host stays the name

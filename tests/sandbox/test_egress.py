@@ -73,6 +73,7 @@ def test_allowed_http_and_https_go_through_and_are_audited_under_the_call(web: E
         "scheme": "http",
         "url": f"http://web.test:{HTTP_PORT}/a?b=1",
         "parent_call": exec_call,
+        "method": "GET",
     }
     assert https["arguments"]["scheme"] == "https"
     assert https["arguments"]["url"] == f"https://web.test:{HTTPS_PORT}/"

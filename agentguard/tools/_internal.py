@@ -1,0 +1,36 @@
+"""Internal addresses reached through a name: only when a rule names the address itself.
+
+A rule on a name (``url(url, "https://*.example.com")``) decides about names; the name may resolve
+to loopback, a private range or the cloud metadata address, which the rule's author never saw.
+``http.get`` and the egress proxy connect there only when a matched rule of the decision's own
+effect names the address in a positive ``ip()`` range.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from agentguard.models import Decision, Effect
+from agentguard.policy._addresses import parse_ranges, reachable_addresses
+from agentguard.policy._net_conditions import rule_names_address
+
+__all__ = ["decision_names_address", "is_internal"]
+
+_INTERNAL = parse_ranges(["internal"])
+
+
+def is_internal(address: str) -> bool:
+    """True for an address in the ``internal`` ranges (also through the IPv4 address it embeds)."""
+    ip = ipaddress.ip_address(address)
+    return any(a in net for a in reachable_addresses(ip) for net in _INTERNAL)
+
+
+def decision_names_address(decision: Decision, address: str, refs: Iterable[str]) -> bool:
+    """A matched rule allows ``address`` itself: a positive ip() on one of ``refs`` names its range
+    (of several allow rules, any that matched, not only the first). The rule's effect is the
+    decision's, or ``allow`` for a call that asked (it runs, so a person approved it)."""
+    effects = frozenset({decision.effect.value, Effect.ALLOW.value})
+    names = frozenset(refs)
+    rules = [r for r in (decision.rule, *decision.matched) if r is not None]
+    return any(rule_names_address(r.text, address, names, effects) for r in rules)
