@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from agentguard._guard.receive import _built_call
-from agentguard.models import ToolCall, new_id
+from agentguard.models import RuleRef, ToolCall, new_id, rule_ref
 
 
 def _fields(**over: object) -> dict[str, object]:
@@ -52,3 +52,19 @@ def test_call_ids_are_32_hex_and_distinct() -> None:
     ids = {new_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(len(i) == 32 and int(i, 16) >= 0 and i == i.lower() for i in ids)
+
+
+def test_rule_ref_is_the_model() -> None:
+    """The policy reader's ``RuleRef`` (one per line of a large policy) is the validated model."""
+    made = rule_ref("policy.csv", 12, "p, *, fs.read, *, allow")
+    validated = RuleRef(file="policy.csv", line=12, text="p, *, fs.read, *, allow")
+    assert made == validated
+    assert hash(made) == hash(validated)
+    assert made.model_fields_set == validated.model_fields_set
+    assert made.model_dump_json() == validated.model_dump_json()
+    assert str(made) == "policy.csv:12"
+    assert made.model_copy(update={"line": 3}).line == 3
+    assert made.line == 12
+    assert rule_ref("a", 1, "x").model_fields_set is not rule_ref("a", 1, "x").model_fields_set
+    with pytest.raises(ValidationError):
+        made.line = 1  # type: ignore[misc]

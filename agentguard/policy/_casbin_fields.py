@@ -14,6 +14,13 @@ __all__ = ["_column", "_pieces", "_token_spans"]  # for the policy package only
 
 _SPLIT_CHARS = re.compile(r"[,\[\]()]")
 _BRACKET = re.compile(r"[\[\]()]")
+# A field whose brackets nest at most two deep, as casbin counts them (any closer closes any opener,
+# quotes do not hide brackets), and a line of five such fields (a rule): a line this matches has no
+# other top-level comma, so the groups are casbin's fields. Most rule lines are read this way.
+_FLAT_GROUP = r"[(\[][^()\[\]]*[)\]]"
+_GROUP = rf"[(\[](?:[^()\[\]]++|{_FLAT_GROUP})*+[)\]]"
+_FIELD = rf"((?:[^,()\[\]]++|{_GROUP})*+)"
+_RULE_FIELDS = re.compile(",".join([_FIELD] * 5))
 
 
 def _token_spans(line: str) -> list[tuple[int, int]] | str:
@@ -48,13 +55,17 @@ def _token_spans(line: str) -> list[tuple[int, int]] | str:
 def _pieces(line: str) -> list[str] | str:
     """The line's fields, unstripped, split at top-level commas (see ``_token_spans``).
 
-    Most lines need no bracket walk: split at every comma, then join pieces back while brackets are
-    open; a piece that closes more brackets than are open before it takes the exact walk (which
+    Most lines need no bracket walk: split at every comma; a rule line whose brackets nest at most
+    two deep is read by one regex (``_RULE_FIELDS``); else pieces are joined back while brackets are
+    open, and a piece that closes more brackets than are open before it takes the exact walk (which
     explains the problem).
     """
     raw = line.split(",")
     if "(" not in line and "[" not in line and ")" not in line and "]" not in line:
         return raw
+    fields = _RULE_FIELDS.fullmatch(line)
+    if fields is not None:
+        return list(fields.groups())
     out: list[str] = []
     depth = 0
     for piece in raw:

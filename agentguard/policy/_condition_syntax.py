@@ -42,12 +42,14 @@ _NUMBER = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
 
 
 _STRING_STOP = re.compile(r'["\\]')
-# One token at a time, the same choices as _tokenize_exact makes (it runs whenever this cannot go on).
-_TOKEN = re.compile(
-    r'(?s)[ \t]+|(\|\||&&|[!(),*])|("(?:[^"\\]|\\.)*")'
+# Every token, blanks included (group 1), by one ``findall``: the same choices as _tokenize_exact
+# makes (it runs whenever these tokens do not cover the whole text). A string's body is read in runs.
+_TOKENS = re.compile(
+    r'(?s)([ \t]+)|(\|\||&&|[!(),*])|("[^"\\]*+(?:\\.[^"\\]*+)*+")'
     r"|(-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*)"
 )
 _ESCAPE = re.compile(r"(?s)\\(.)")
+_new_tuple = tuple.__new__  # _Tok(...) without the named tuple's Python-level __new__
 _OP_KIND = {"!": "op", "*": "star", "(": "(", ")": ")", ",": ",", "||": "op", "&&": "op"}
 
 
@@ -60,29 +62,31 @@ def _tokenize(text: str) -> list[_Tok]:
     """The condition's tokens, by one regex; anything it cannot read goes to the exact tokenizer,
     which raises the error naming the column (the tests compare the two)."""
     toks: list[_Tok] = []
-    i = 0
-    n = len(text)
-    match = _TOKEN.match
-    while i < n:
-        found = match(text, i)
-        if found is None:
-            return _tokenize_exact(text)
-        op, string, number, name = found.groups()
-        if op is not None:
-            toks.append(_Tok(_OP_KIND[op], op, i + 1, op))
-        elif string is not None:
+    i = 0  # where the next token starts, if the matches are contiguous (checked at the end)
+    for blank, op, string, number, name in _TOKENS.findall(text):
+        if blank:
+            i += len(blank)
+            continue
+        if op:
+            toks.append(_new_tuple(_Tok, (_OP_KIND[op], op, i + 1, op)))
+            i += len(op)
+        elif string:
             body = string[1:-1]
             value = _ESCAPE.sub(_unescape, body) if "\\" in body else body
-            toks.append(_Tok("str", value, i + 1, string))
-        elif number is not None:
+            toks.append(_new_tuple(_Tok, ("str", value, i + 1, string)))
+            i += len(string)
+        elif number:
             if number[0] not in "-." and not number[0].isdigit():
                 return _tokenize_exact(text)
-            value_num = float(number) if any(x in number for x in ".eE") else int(number)
-            toks.append(_Tok("num", value_num, i + 1, number))
-        elif name is not None:
-            toks.append(_Tok("name", name, i + 1, name))
-        i = found.end()
-    toks.append(_Tok("end", None, n + 1, "end of condition"))
+            value_num = float(number) if "." in number or "e" in number or "E" in number else int(number)
+            toks.append(_new_tuple(_Tok, ("num", value_num, i + 1, number)))
+            i += len(number)
+        else:
+            toks.append(_new_tuple(_Tok, ("name", name, i + 1, name)))
+            i += len(name)
+    if i != len(text):  # findall skipped something no token reads
+        return _tokenize_exact(text)
+    toks.append(_new_tuple(_Tok, ("end", None, i + 1, "end of condition")))
     return toks
 
 

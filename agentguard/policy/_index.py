@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["Plan", "RuleIndex", "literal_fragments"]
 
 _WILD = re.compile(r"[*?\[\]{}\\!]")
-_BREAKS = frozenset("*?[]{}\\!/")
 _RUN_BREAKS = re.compile(r"[*?\[\]{}\\!/]+")
 TOOL_CACHE_LIMIT = 10_000
 PLAN_CACHE_LIMIT = 50_000
@@ -70,27 +69,16 @@ def literal_fragments(pattern: str) -> list[str]:
     skipped whole: classes and braces match text we cannot name, and skipping more than needed only
     means fewer fragments (a pattern without any is checked for every tool name).
     """
-    if "[" not in pattern and "{" not in pattern:
-        return [run for run in _RUN_BREAKS.split(pattern) if run]
-    skip = [False] * len(pattern)
-    for opening, closing in ("[]", "{}"):
-        first = pattern.find(opening)
-        last = pattern.rfind(closing)
-        if first >= 0:
-            for i in range(first, last + 1 if last > first else first + 1):
-                skip[i] = True
-    runs: list[str] = []
-    current: list[str] = []
-    for i, char in enumerate(pattern):
-        if skip[i] or char in _BREAKS:
-            if current:
-                runs.append("".join(current))
-                current = []
-        else:
-            current.append(char)
-    if current:
-        runs.append("".join(current))
-    return runs
+    if "[" in pattern or "{" in pattern:
+        spans = []
+        for opening, closing in ("[]", "{}"):  # both found in the pattern as written
+            first = pattern.find(opening)
+            if first >= 0:
+                last = pattern.rfind(closing)
+                spans.append((first, last + 1 if last > first else first + 1))
+        for first, end in spans:  # a skipped span becomes breaks (same length): no run crosses it
+            pattern = pattern[:first] + "/" * (end - first) + pattern[end:]
+    return [run for run in _RUN_BREAKS.split(pattern) if run]
 
 
 @functools.lru_cache(maxsize=1 << 18)
@@ -140,25 +128,35 @@ class RuleIndex:
             else:
                 found.append(rule)
         exact: dict[str, tuple[Rule, ...]] = {}
-        globs: list[tuple[str, tuple[str, ...]]] = []
+        globs: list[tuple[str, tuple[str, ...], tuple[Rule, ...]]] = []
         counts: dict[str, int] = {}
-        for text in by_pattern:
+        for text, named in by_pattern.items():
             runs = _glob_runs(text)
             if runs is None:
-                exact[text] = tuple(by_pattern[text])
+                exact[text] = tuple(named)
                 continue
-            globs.append((text, runs))
+            globs.append((text, runs, tuple(named)))
             for run in runs:
                 counts[run] = counts.get(run, 0) + 1
         always: list[tuple[ToolPattern, tuple[Rule, ...]]] = []
         keyed: dict[str, list[tuple[ToolPattern, tuple[Rule, ...]]]] = {}
-        for text, runs in globs:
-            entry = (tool_pattern(text), tuple(by_pattern[text]))
+        for text, runs, matching in globs:
+            entry = (tool_pattern(text), matching)
             if not runs:
                 always.append(entry)
                 continue
-            key = runs[0] if len(runs) == 1 else min(runs, key=lambda run: (counts[run], -len(run)))
-            keyed.setdefault(key, []).append(entry)
+            key = runs[0]
+            if len(runs) > 1:  # the rarest fragment, the longest of those, the first of those
+                best = counts[key]
+                for run in runs[1:]:
+                    count = counts[run]
+                    if count < best or (count == best and len(run) > len(key)):
+                        key, best = run, count
+            group = keyed.get(key)
+            if group is None:
+                keyed[key] = [entry]
+            else:
+                group.append(entry)
         automaton = ahocorasick.Automaton()
         groups: list[list[tuple[ToolPattern, tuple[Rule, ...]]]] = []
         for key, entries in keyed.items():

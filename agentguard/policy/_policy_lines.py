@@ -16,7 +16,7 @@ from pathlib import Path
 
 from wcmatch._wcparse import PatternLimitException
 
-from agentguard.models import Effect, RuleRef, built, canonical_agent_name
+from agentguard.models import Effect, RuleRef, canonical_agent_name, rule_ref
 from agentguard.policy._casbin_fields import _column, _pieces
 from agentguard.policy._conditions import CompileEnv, Condition, ConditionError, compile_condition
 from agentguard.policy._toolpattern import tool_pattern
@@ -110,6 +110,7 @@ class _LineReader:
     ) -> None:
         self.env = env
         self.cache = cache
+        self._key_suffix = _key_suffix(env)
         self._grant_file = grant_file
         self._first_order = first_order
         self.rules: list[Rule] = []
@@ -155,7 +156,7 @@ class _LineReader:
             self._problem(_error(label, number, pieces, "brackets"))
             return False
         texts = [piece.strip() for piece in pieces]
-        ref = built(RuleRef, {"file": label, "line": number, "text": line})  # 100,000s at a load
+        ref = rule_ref(label, number, line)  # 100,000s at a load
         kind = texts[0]
         if kind == "p":
             return self._rule(ref, pieces, texts, label, number)
@@ -205,13 +206,12 @@ class _LineReader:
             )
             return False
         _, sub, tool, cond, act = texts
-        ok = True
-        for name, value in (("subject", sub), ("tool", tool), ("condition", cond), ("effect", act)):
-            if not value:
-                self._problem(_error(label, number, f"empty {name} field", "empty-field"))
-                ok = False
-        if not ok:
+        if not (sub and tool and cond and act):
+            for name, value in (("subject", sub), ("tool", tool), ("condition", cond), ("effect", act)):
+                if not value:
+                    self._problem(_error(label, number, f"empty {name} field", "empty-field"))
             return False
+        ok = True
         problem = None if sub == "*" else _subject_problem(sub, "subject")
         if problem:
             self._problem(_error(label, number, problem, "subject"))  # in a grant file: skipped
@@ -258,22 +258,14 @@ class _LineReader:
             return False
         if not ok:
             return False
-        self.rules.append(
-            Rule(
-                ref=ref,
-                subject=sub,
-                tool=tool,
-                cond=cond,
-                effect=_EFFECTS[act],
-                order=self._first_order + len(self.rules),
-                condition=condition,
-                grant=self._grant_file,
-            )
-        )
+        # positional: Rule(ref, subject, tool, cond, effect, order, condition, grant), keywords cost more
+        rules = self.rules
+        order = self._first_order + len(rules)
+        rules.append(Rule(ref, sub, tool, cond, _EFFECTS[act], order, condition, self._grant_file))
         return True
 
     def _condition(self, text: str) -> Condition | ConditionError:
-        key = condition_cache_key(text, self.env)
+        key = text if self._key_suffix is None else text + self._key_suffix  # condition_cache_key
         cached = self.cache.get(key)
         if cached is None:
             try:
@@ -288,7 +280,12 @@ class _LineReader:
 
 def condition_cache_key(text: str, env: CompileEnv) -> str:
     """Compiled conditions are cached by text, and by the named conditions they may refer to."""
-    return text if not env.definitions else f"{text}\x00{hash(env.definitions)}"
+    suffix = _key_suffix(env)
+    return text if suffix is None else text + suffix
+
+
+def _key_suffix(env: CompileEnv) -> str | None:
+    return f"\x00{hash(env.definitions)}" if env.definitions else None
 
 
 _SUBJECT_GLOB = re.compile(r"[*?\[\]{}!]")

@@ -158,6 +158,32 @@ def test_lines_split_as_casbin_splits_them(line: list[str]) -> None:
     assert [p.strip() for p in pieces] == _extract_tokens(text)
 
 
+FIELD_PIECES = ["(", ")", "[", "]", "a", '"', ",", " ", "x,y", "(b, c)", "[d]"]
+
+
+@SETTINGS
+@given(
+    fields=st.lists(
+        st.lists(
+            st.sampled_from(["(", ")", "[", "]", "a", '"', ",", " ", "x,y", "(b, c)", "[d]"]), max_size=8
+        ),
+        min_size=4,
+        max_size=6,
+    )
+)
+def test_rule_lines_split_by_the_regex_as_casbin_splits_them(fields: list[list[str]]) -> None:
+    """Lines of about five fields with brackets: the ones ``_RULE_FIELDS`` reads (nested brackets,
+    commas inside them, mixed kinds) and the ones it leaves to the walk."""
+    text = ", ".join(["p", *("".join(field) for field in fields)])
+    pieces = _pieces(text)
+    spans = _token_spans(text)
+    if isinstance(spans, str):
+        assert isinstance(pieces, str)
+        return
+    assert pieces == [text[a:b] for a, b in spans]  # unstripped: error columns are counted from them
+    assert [p.strip() for p in pieces] == _extract_tokens(text)
+
+
 @SETTINGS
 @given(
     pattern=st.lists(st.sampled_from(["a", "b", "x.y", "a-b", "."]), min_size=1, max_size=3).map(
