@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -41,7 +42,7 @@ class RegisteredTool:
         dumped = parsed.model_dump(mode="json")
         if _spells_numbers_as_text(self.model):
             try:
-                dumped = _numbers_as_numbers(parsed.model_dump(), dumped)
+                dumped = _numbers_as_numbers(_values_of(parsed), dumped)
             except Inexact as exc:
                 raise InvalidArguments(
                     f"invalid arguments for {self.name}: {exc}", tool=self.name, value=str(exc.value)
@@ -80,12 +81,12 @@ class RegisteredTool:
 # So in the decided form such values are JSON numbers (a ``timedelta`` its seconds); the tool is
 # called with them validated again, the same value. One no JSON number holds exactly is refused.
 
-_TEXT_NUMBER_SCHEMAS = ("'type': 'decimal'", "'type': 'timedelta'")
+_TEXT_NUMBER_SCHEMAS = ("'type': 'decimal'", "'type': 'timedelta'", "fraction_validator")
 _SPELLS: dict[type[BaseModel], bool] = {}
 
 
 def _spells_numbers_as_text(model: type[BaseModel]) -> bool:
-    """Whether ``model`` (or a model nested in it) has a ``Decimal`` or ``timedelta`` anywhere."""
+    """Whether ``model`` (or a model nested in it) has a ``Decimal``, ``Fraction`` or ``timedelta``."""
     known = _SPELLS.get(model)
     if known is None:
         schema = str(getattr(model, "__pydantic_core_schema__", ""))
@@ -101,8 +102,18 @@ class Inexact(ValueError):
         self.value = value
 
 
-def json_number(value: Decimal | timedelta) -> int | float:
+def json_number(value: Decimal | Fraction | timedelta) -> int | float:
     """``value`` as the JSON number that holds it exactly (a ``timedelta`` in seconds); else ``Inexact``."""
+    if isinstance(value, Fraction):
+        if value.denominator == 1:
+            return int(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise Inexact(value, "is too large for a JSON number; cannot decide on it") from None
+        if Fraction(number) != value:
+            raise Inexact(value, "has no exact JSON number (1/3 is not one); cannot decide on it")
+        return number
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
         if timedelta(seconds=seconds) != value:
@@ -118,20 +129,39 @@ def json_number(value: Decimal | timedelta) -> int | float:
     return number
 
 
+def _values_of(value: Any) -> Any:
+    """``value`` with each model as a dict of its fields' values (not their serialised forms: pydantic
+    serialises a ``Fraction`` as text even in Python mode), keyed as the JSON dump keys them."""
+    if isinstance(value, BaseModel):
+        fields = {name: _values_of(getattr(value, name)) for name in type(value).model_fields}
+        fields.update({k: _values_of(v) for k, v in (value.model_extra or {}).items()})
+        return fields
+    if isinstance(value, dict):
+        return {k: _values_of(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_values_of(v) for v in value]
+    return value
+
+
 def _numbers_as_numbers(python: Any, dumped: Any) -> Any:
-    """``dumped`` (the JSON form) with each ``Decimal``/``timedelta`` of ``python`` (the same value
-    dumped in Python mode, walked alongside) as a JSON number."""
-    if isinstance(python, Decimal | timedelta):
+    """``dumped`` (the JSON form) with each ``Decimal``/``Fraction``/``timedelta`` of ``python`` (the
+    same value dumped in Python mode, walked alongside) as a JSON number."""
+    if isinstance(python, Decimal | Fraction | timedelta):
         return json_number(python) if isinstance(dumped, str) else dumped
-    if isinstance(python, dict) and isinstance(dumped, dict) and len(python) == len(dumped):
-        return {
-            key: _numbers_as_numbers(value, item)
-            for value, (key, item) in zip(python.values(), dumped.items(), strict=True)
-        }
+    if isinstance(python, dict) and isinstance(dumped, dict):
+        if len(python) == len(dumped):  # the same entries in the same order (keys may be JSON text)
+            return {
+                key: _numbers_as_numbers(value, item)
+                for value, (key, item) in zip(python.values(), dumped.items(), strict=True)
+            }
+        # a field left out of the dump (exclude=True), or one only the dump has (a computed field)
+        return {key: _numbers_as_numbers(python.get(key), item) for key, item in dumped.items()}
     if isinstance(python, list | tuple) and isinstance(dumped, list) and len(python) == len(dumped):
         return [_numbers_as_numbers(value, item) for value, item in zip(python, dumped, strict=True)]
-    if isinstance(python, set | frozenset) and any(isinstance(v, Decimal | timedelta) for v in python):
-        if not all(isinstance(v, Decimal | timedelta) for v in python):
+    if isinstance(python, set | frozenset) and any(
+        isinstance(v, Decimal | Fraction | timedelta) for v in python
+    ):
+        if not all(isinstance(v, Decimal | Fraction | timedelta) for v in python):
             raise Inexact(python, "mixes numbers with other values in a set; cannot decide on it")
         return [json_number(v) for v in python]
     return dumped

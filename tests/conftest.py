@@ -140,8 +140,8 @@ def schema_checks(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     real = _arguments._validator
 
     class Counting:
-        def __init__(self, schema: Mapping[str, Any], durations: bool = False) -> None:
-            self.inner = real(schema, durations)
+        def __init__(self, schema: Mapping[str, Any], pydantic: bool = False) -> None:
+            self.inner = real(schema, pydantic)
 
         def iter_errors(self, instance: Any) -> Iterator[Any]:
             seen.append(dict(instance) if isinstance(instance, Mapping) else instance)

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ p, *, pay, gt(amount, 1000), deny
 p, *, pay_many, gt(amounts.1, 1000), deny
 p, *, pay_order, gt(order.total, 1000), deny
 p, *, wait, gt(duration, 60), deny
+p, *, scale, gt(factor, 10), deny
 """
 
 
@@ -60,6 +62,11 @@ def wait(duration: timedelta) -> str:
     return "waited"
 
 
+def scale(factor: Fraction) -> str:
+    paid.append(factor)
+    return "scaled"
+
+
 @pytest.fixture
 def guard(tmp_path: Path) -> Iterator[Guard]:
     policy = tmp_path / "policy"
@@ -69,7 +76,7 @@ def guard(tmp_path: Path) -> Iterator[Guard]:
     (tmp_path / "ws").mkdir()
     settings = Settings(home=tmp_path / "home", workspace=tmp_path / "ws")
     guard = Guard(policy, approver=ScriptedApprover(), audit=MemoryAudit(), settings=settings)
-    for tool in (pay, pay_many, pay_order, wait):
+    for tool in (pay, pay_many, pay_order, wait, scale):
         guard.register(tool.__name__, tool)
     paid.clear()
     yield guard
@@ -135,4 +142,23 @@ def test_an_approvers_edit_is_decided_as_a_number_too(tmp_path: Path) -> None:
             guard.call("pay", {"amount": "10"})
     finally:
         guard.close()
+    assert paid == []
+
+
+@pytest.mark.parametrize("factor", ["5000", "21/2", 11, "10.5"])
+def test_a_fraction_over_the_limit_is_denied(guard: Guard, factor: object) -> None:
+    # a Fraction's JSON form is "21/2": text no comparison matched
+    with pytest.raises(PolicyDenied):
+        guard.call("scale", {"factor": factor})
+    assert paid == []
+
+
+def test_a_fraction_under_the_limit_runs_with_the_same_value(guard: Guard) -> None:
+    assert guard.call("scale", {"factor": "19/2"}) == "scaled"
+    assert paid == [Fraction(19, 2)]
+
+
+def test_a_fraction_no_number_holds_exactly_is_refused(guard: Guard) -> None:
+    with pytest.raises(InvalidArguments):
+        guard.call("scale", {"factor": "1/3"})
     assert paid == []

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, ClassVar
 
 import orjson
@@ -43,7 +44,7 @@ MAX_ARGUMENT_BYTES = 1024 * 1024
 SchemaSource = Mapping[str, Any] | Callable[[], Mapping[str, Any] | None]
 
 
-def _validator(schema: Mapping[str, Any], durations: bool = False) -> Any:
+def _validator(schema: Mapping[str, Any], pydantic: bool = False) -> Any:
     from jsonschema import validators  # type: ignore[import-untyped,unused-ignore]
     from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped,unused-ignore]
 
@@ -52,31 +53,31 @@ def _validator(schema: Mapping[str, Any], durations: bool = False) -> Any:
         cls.check_schema(dict(schema))
     except SchemaError as exc:
         raise ValueError(f"the tool's own input schema is invalid: {exc.message}") from None
-    if durations:
-        cls = validators.extend(cls, {"type": _seconds_are_durations(cls.VALIDATORS["type"])})  # type: ignore[no-untyped-call,unused-ignore]
+    if pydantic:
+        cls = validators.extend(cls, {"type": _numbers_for_text(cls.VALIDATORS["type"])})  # type: ignore[no-untyped-call,unused-ignore]
     return cls(schema)
 
 
-def _seconds_are_durations(check_type: Callable[..., Any]) -> Callable[..., Any]:
-    """The ``type`` keyword, where a duration string (``format: duration``) may also be the number of
-    seconds it was decided as (see ``_duration_seconds``): the decided form is checked again before
-    the tool runs."""
+def _numbers_for_text(check_type: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``type`` keyword, where a duration or fraction string may also be the number it was decided
+    as (see ``_read_number``): the decided form is checked again before the tool runs."""
 
     def check(validator: Any, types: Any, instance: Any, schema: Mapping[str, Any]) -> Any:
-        if _is_duration(schema) and _is_seconds(instance):
+        if _text_number(schema) is not None and _is_number(instance):
             return iter(())
         return check_type(validator, types, instance, schema)
 
     return check
 
 
-def json_schema_model(tool: str, schema: SchemaSource, *, durations: bool = False) -> type[BaseModel]:
+def json_schema_model(tool: str, schema: SchemaSource, *, pydantic: bool = False) -> type[BaseModel]:
     """A pydantic model that accepts exactly the JSON objects ``schema`` accepts.
 
     ``schema`` is a JSON schema, or a callable returning the current one (an MCP server may change
     its tools while the proxy runs); a callable returning ``None`` means the tool is gone, and
-    every call is rejected. ``durations``: the tool reads its arguments with pydantic (LangChain,
-    the Agents SDK), so a ``format: duration`` string is decided and passed on as its seconds.
+    every call is rejected. ``pydantic``: the tool reads its arguments with pydantic (LangChain,
+    the Agents SDK), so a ``format: duration`` string is decided and passed on as its seconds, a
+    ``format: fraction`` one as its number.
     """
     cache: dict[str, Any] = {}
     passed = _Passed()
@@ -87,7 +88,7 @@ def json_schema_model(tool: str, schema: SchemaSource, *, durations: bool = Fals
             raise ValueError(f"{tool} is no longer offered by its server")
         key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
         if cache.get("key") != key:
-            cache["validator"] = _validator(value, durations)
+            cache["validator"] = _validator(value, pydantic)
             cache["key"] = key
             passed.clear()  # what passed the old schema says nothing about the new one
         return cache["validator"], value
@@ -117,7 +118,7 @@ def json_schema_model(tool: str, schema: SchemaSource, *, durations: bool = Fals
                 )
                 raise PydanticCustomError("json_schema", "{problems}", {"problems": text})
             try:
-                kept = declared_only(root, data, durations=durations)
+                kept = declared_only(root, data, pydantic=pydantic)
             except Inexact as exc:
                 raise PydanticCustomError("json_schema", "{problem}", {"problem": str(exc)}) from None
             passed.remember(raw, data, kept)
@@ -168,30 +169,31 @@ _COMBINATORS = ("anyOf", "oneOf", "allOf", "if", "dependentSchemas", "dependenci
 
 
 def declared_only(
-    root: Mapping[str, Any], value: Any, node: Any = None, depth: int = 0, *, durations: bool = False
+    root: Mapping[str, Any], value: Any, node: Any = None, depth: int = 0, *, pydantic: bool = False
 ) -> Any:
     """``value`` without the object keys ``root`` does not declare (see the module docstring).
 
     Walks ``properties``, array ``items`` and local ``$ref``s; a node with combinators
     (``anyOf``/``oneOf``/``allOf``) or no ``properties`` is left as it is: nothing to compare with.
-    Decimal strings become the numbers they spell; with ``durations``, duration strings their seconds.
+    Decimal strings become the numbers they spell; with ``pydantic``, duration strings their seconds
+    and fraction strings their numbers.
     """
     node = root if node is None else node
     if depth > 32 or not isinstance(node, Mapping):
         return value
     if isinstance(value, str) and _is_decimal(node):
         return _decimal_number(value)
-    if durations and isinstance(value, str) and _is_duration(node):
-        return _duration_seconds(value)
+    if pydantic and isinstance(value, str) and _text_number(node) is not None:
+        return _read_number(value, _text_number(node))
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/"):
         target: Any = root
         for part in ref[2:].split("/"):
             target = target.get(part) if isinstance(target, Mapping) else None
-        return declared_only(root, value, target, depth + 1, durations=durations)
+        return declared_only(root, value, target, depth + 1, pydantic=pydantic)
     items = node.get("items")
     if isinstance(value, list) and isinstance(items, Mapping):
-        return [declared_only(root, item, items, depth + 1, durations=durations) for item in value]
+        return [declared_only(root, item, items, depth + 1, pydantic=pydantic) for item in value]
     properties = node.get("properties")
     if not isinstance(value, Mapping) or not isinstance(properties, Mapping):
         return value
@@ -199,7 +201,7 @@ def declared_only(
         return value
     keep_extra = any(node.get(key, False) is not False for key in _EXTRA_KEYWORDS)
     return {
-        key: declared_only(root, item, properties[key], depth + 1, durations=durations)
+        key: declared_only(root, item, properties[key], depth + 1, pydantic=pydantic)
         if key in properties
         else item
         for key, item in value.items()
@@ -236,26 +238,36 @@ def _decimal_number(text: str) -> Any:
     return json_number(value)
 
 
-# pydantic's JSON schema of a ``timedelta``: a string of format ``duration``. A tool that reads its
-# arguments with pydantic turns "PT2H" (or "02:00:00", "P1D") into a timedelta, and reads a number as
-# seconds; the policy's comparisons never match the string: gt(duration, 60), deny would pass "PT2H".
-# Such a string is decided, and passed on, as its seconds (exactly, or the call is refused).
-_TIMEDELTA = TypeAdapter(timedelta)
+# pydantic's JSON schema of a ``timedelta``: a string of format ``duration``; of a ``Fraction``: format
+# ``fraction``. A tool that reads its arguments with pydantic turns "PT2H" (or "02:00:00", "P1D") into a
+# timedelta and "21/2" into a Fraction, and reads a number as seconds or as that number; the policy's
+# comparisons never match the string: gt(duration, 60), deny would pass "PT2H". Such a string is
+# decided, and passed on, as the number (exactly, or the call is refused).
+_TEXT_NUMBERS: dict[str, TypeAdapter[Any]] = {
+    "duration": TypeAdapter(timedelta),
+    "fraction": TypeAdapter(Fraction),
+}
 
 
-def _is_duration(node: Mapping[str, Any]) -> bool:
-    return node.get("type") == "string" and node.get("format") == "duration"
+def _text_number(node: Mapping[str, Any]) -> TypeAdapter[Any] | None:
+    """How pydantic reads the string at ``node`` as a number, if it does."""
+    if node.get("type") != "string":
+        return None
+    form = node.get("format")
+    return _TEXT_NUMBERS.get(form) if isinstance(form, str) else None
 
 
-def _is_seconds(value: Any) -> bool:
+def _is_number(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
 
 
-def _duration_seconds(text: str) -> Any:
+def _read_number(text: str, adapter: TypeAdapter[Any] | None) -> Any:
+    if adapter is None:
+        return text
     try:
-        value = _TIMEDELTA.validate_python(text)
+        value = adapter.validate_python(text)
     except ValidationError:
-        return text  # not a duration pydantic reads: the tool's own check refuses it
+        return text  # not one pydantic reads: the tool's own check refuses it
     return json_number(value)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import orjson
@@ -129,3 +130,39 @@ async def test_a_duration_is_passed_on_as_the_seconds_decided(make_guard: Callab
     waited.clear()
     assert await _invoke(guarded, {"duration": "PT45S"}) == "waited 45s"
     assert waited == [timedelta(seconds=45)]
+
+
+@tool
+def scale(factor: Fraction) -> str:
+    """Scale."""
+    scaled.append(factor)
+    return f"scaled {factor}"
+
+
+@function_tool
+def scale_oa(factor: Fraction) -> str:
+    """Scale."""
+    scaled.append(factor)
+    return f"scaled {factor}"
+
+
+scaled: list[Fraction] = []
+FRACTION_RULES = "p, *, *, *, allow\np, *, scale, gt(factor, 10), deny\np, *, scale_oa, gt(factor, 10), deny"
+
+
+@pytest.mark.parametrize("factor", ["21/2", "5000", 11])
+def test_langchain_fraction_over_the_limit_is_denied(make_guard: Callable[..., Guard], factor: Any) -> None:
+    (guarded,) = guard_tools(make_guard(FRACTION_RULES), [scale])
+    scaled.clear()
+    assert "policy.denied" in guarded.invoke({"factor": factor})
+    assert scaled == []
+    assert guarded.invoke({"factor": "19/2"}) == "scaled 19/2"
+    assert scaled == [Fraction(19, 2)]
+
+
+async def test_agents_sdk_fraction_over_the_limit_is_denied(make_guard: Callable[..., Guard]) -> None:
+    (guarded,) = guard_function_tools(make_guard(FRACTION_RULES), [scale_oa])
+    scaled.clear()
+    assert "policy.denied" in await _invoke(guarded, {"factor": "21/2"})
+    assert "refused" in await _invoke(guarded, {"factor": "1/3"})  # no JSON number holds it exactly
+    assert scaled == []

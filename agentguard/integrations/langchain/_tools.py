@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
@@ -51,6 +52,13 @@ def _schema_of(tool: BaseTool) -> dict[str, Any]:
         value: dict[str, Any] = json_schema()
         return value
     raise TypeError(f"tool {tool.name!r}: cannot read its argument schema ({schema!r})")
+
+
+def _as_text(value: Any) -> str:
+    """A ``Fraction`` LangChain parsed, as the text its schema takes (``"21/2"``; decided as 10.5)."""
+    if isinstance(value, Fraction):
+        return str(value)
+    raise TypeError(f"cannot read a {type(value).__name__} argument as JSON")
 
 
 def _accepts(fn: Callable[..., Any], name: str) -> bool:
@@ -104,7 +112,7 @@ class GuardedTool(BaseTool):
         if args and len(self._fields) == 1:
             visible = {next(iter(self._fields)): args[0]}
         extra = {k: v for k, v in kwargs.items() if k not in self._fields}
-        return to_jsonable_python(visible), extra
+        return to_jsonable_python(visible, fallback=_as_text), extra
 
     def _run(self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any) -> Any:
         sent, extra = self._split(args, kwargs)
@@ -236,7 +244,7 @@ def guard_tools(
             policy_name,
             guarded._outside_langchain,
             description=original.description,
-            args_model=json_schema_model(policy_name, schema, durations=True),
+            args_model=json_schema_model(policy_name, schema, pydantic=True),
         )
         wrapped.append(guarded)
     return wrapped

@@ -47,7 +47,7 @@ def _guard_one(
         policy_name,
         outside_runner,
         description=original.description,
-        args_model=json_schema_model(policy_name, original.params_json_schema, durations=True),
+        args_model=json_schema_model(policy_name, original.params_json_schema, pydantic=True),
     )
 
     def refused(error: AgentGuardError) -> str:
