@@ -169,14 +169,20 @@ _COMBINATORS = ("anyOf", "oneOf", "allOf", "if", "dependentSchemas", "dependenci
 
 
 def declared_only(
-    root: Mapping[str, Any], value: Any, node: Any = None, depth: int = 0, *, pydantic: bool = False
+    root: Mapping[str, Any],
+    value: Any,
+    node: Any = None,
+    depth: int = 0,
+    *,
+    pydantic: bool = False,
+    keep: bool = False,
 ) -> Any:
     """``value`` without the object keys ``root`` does not declare (see the module docstring).
 
-    Walks ``properties``, array ``items`` and local ``$ref``s; a node with combinators
-    (``anyOf``/``oneOf``/``allOf``) or no ``properties`` is left as it is: nothing to compare with.
+    Walks ``properties``, array ``items`` and local ``$ref``s; below a node with combinators
+    (``anyOf``/``oneOf``/``allOf``) nothing is dropped (``keep``): nothing to compare with.
     Decimal strings become the numbers they spell; with ``pydantic``, duration strings their seconds
-    and fraction strings their numbers.
+    and fraction strings their numbers, also inside the alternatives a value matches.
     """
     node = root if node is None else node
     if depth > 32 or not isinstance(node, Mapping):
@@ -190,23 +196,74 @@ def declared_only(
         target: Any = root
         for part in ref[2:].split("/"):
             target = target.get(part) if isinstance(target, Mapping) else None
-        return declared_only(root, value, target, depth + 1, pydantic=pydantic)
+        return declared_only(root, value, target, depth + 1, pydantic=pydantic, keep=keep)
     items = node.get("items")
     if isinstance(value, list) and isinstance(items, Mapping):
-        return [declared_only(root, item, items, depth + 1, pydantic=pydantic) for item in value]
+        return [declared_only(root, item, items, depth + 1, pydantic=pydantic, keep=keep) for item in value]
+    combined = any(key in node for key in _COMBINATORS)
+    if combined and isinstance(value, Mapping | list) and _holds_text_numbers(root, pydantic):
+        value = _through_alternatives(root, value, node, depth, pydantic)
     properties = node.get("properties")
     if not isinstance(value, Mapping) or not isinstance(properties, Mapping):
         return value
-    if any(key in node for key in _COMBINATORS):
-        return value
-    keep_extra = any(node.get(key, False) is not False for key in _EXTRA_KEYWORDS)
+    keep = keep or combined
+    keep_extra = keep or any(node.get(key, False) is not False for key in _EXTRA_KEYWORDS)
     return {
-        key: declared_only(root, item, properties[key], depth + 1, pydantic=pydantic)
+        key: declared_only(root, item, properties[key], depth + 1, pydantic=pydantic, keep=keep)
         if key in properties
         else item
         for key, item in value.items()
         if key in properties or keep_extra
     }
+
+
+def _through_alternatives(
+    root: Mapping[str, Any], value: Any, node: Mapping[str, Any], depth: int, pydantic: bool
+) -> Any:
+    """``value`` with the numbers written as text converted as the alternatives that accept it read
+    them (a union of models: ``{"amount": "5000"}`` for a payment that is a card or a transfer).
+    Alternatives that read it differently cannot be told apart from here: the call is refused."""
+    for branch in node.get("allOf") or ():
+        value = declared_only(root, value, branch, depth + 1, pydantic=pydantic, keep=True)
+    readings: dict[bytes, Any] = {}
+    for key in ("anyOf", "oneOf"):
+        branches = node.get(key)
+        for branch in branches if isinstance(branches, list) else ():
+            if isinstance(branch, Mapping) and _accepts(root, branch, value):
+                read = declared_only(root, value, branch, depth + 1, pydantic=pydantic, keep=True)
+                readings[orjson.dumps(read, option=orjson.OPT_SORT_KEYS)] = read
+    if len(readings) > 1:
+        raise Inexact(value, "is read differently by the schema's alternatives; cannot decide on it")
+    return next(iter(readings.values()), value)
+
+
+def _accepts(root: Mapping[str, Any], branch: Mapping[str, Any], value: Any) -> bool:
+    from jsonschema import validators  # type: ignore[import-untyped,unused-ignore]
+
+    schema = dict(branch)
+    for key in ("$defs", "definitions"):  # the local $refs of the branch point into the root
+        if key in root and key not in schema:
+            schema[key] = root[key]
+    return bool(validators.validator_for(root)(schema).is_valid(value))
+
+
+_MARKED: dict[int, tuple[Mapping[str, Any], bool, bool]] = {}
+
+
+def _holds_text_numbers(root: Mapping[str, Any], pydantic: bool) -> bool:
+    """Whether ``root`` has a number written as text anywhere (only then are alternatives read)."""
+    found = _MARKED.get(id(root))
+    if found is None or found[0] is not root:  # the entry holds its schema: an id is not reused
+        text = orjson.dumps(root).decode()
+        found = (
+            root,
+            _DECIMAL_PATTERN in text,
+            '"format":"duration"' in text or '"format":"fraction"' in text,
+        )
+        if len(_MARKED) >= 64:
+            _MARKED.clear()
+        _MARKED[id(root)] = found
+    return found[1] or (pydantic and found[2])
 
 
 # pydantic's JSON schema of a ``Decimal``: a number, or a string of this pattern. The tool (LangChain,

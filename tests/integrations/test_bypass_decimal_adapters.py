@@ -12,15 +12,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import pytest
 from agents import function_tool
 from agents.tool_context import ToolContext
 from langchain_core.tools import tool
+from pydantic import BaseModel
 
 from agentguard import Guard
+from agentguard.integrations import json_schema_model
 from agentguard.integrations.langchain import guard_tools
 from agentguard.integrations.openai_agents import guard_function_tools
 
@@ -166,3 +168,62 @@ async def test_agents_sdk_fraction_over_the_limit_is_denied(make_guard: Callable
     assert "policy.denied" in await _invoke(guarded, {"factor": "21/2"})
     assert "refused" in await _invoke(guarded, {"factor": "1/3"})  # no JSON number holds it exactly
     assert scaled == []
+
+
+class Card(BaseModel):
+    kind: Literal["card"] = "card"
+    amount: Decimal
+
+
+class Transfer(BaseModel):
+    iban: str
+    amount: Decimal
+
+
+@tool
+def settle(payment: Card | Transfer) -> str:
+    """Settle a payment."""
+    paid.append(payment.amount)
+    return f"settled {payment.amount}"
+
+
+UNION_RULES = "p, *, *, *, allow\np, *, settle, gt(payment.amount, 1000), deny"
+
+
+@pytest.mark.parametrize(
+    "payment",
+    [
+        {"amount": "5000"},
+        {"iban": "DE89370400440532013000", "amount": "5000"},
+        {"kind": "card", "amount": "5000.00"},
+    ],
+)
+def test_a_decimal_inside_a_union_of_models_is_a_number(
+    make_guard: Callable[..., Guard], payment: Any
+) -> None:
+    # {"anyOf": [{"$ref": Card}, {"$ref": Transfer}]}: the amount was decided as text below the union
+    (guarded,) = guard_tools(make_guard(UNION_RULES), [settle])
+    paid.clear()
+    assert "policy.denied" in guarded.invoke({"payment": payment})
+    assert paid == []
+    assert guarded.invoke({"payment": {"amount": "12.5"}}) == "settled 12.5"
+    assert paid == [Decimal("12.5")]
+
+
+def test_alternatives_that_read_a_value_differently_are_refused() -> None:
+    decimal = Card.model_json_schema()["properties"]["amount"]
+    schema = {
+        "type": "object",
+        "properties": {
+            "x": {
+                "anyOf": [
+                    {"type": "object", "properties": {"v": decimal}},
+                    {"type": "object", "properties": {"v": {"type": "string"}}},
+                ]
+            }
+        },
+    }
+    model = json_schema_model("t", schema)
+    with pytest.raises(ValueError, match="read differently"):
+        model.model_validate({"x": {"v": "5000"}})
+    assert model.model_validate({"x": {"v": 5000}}).model_dump() == {"x": {"v": 5000}}
