@@ -21,7 +21,7 @@ from agentguard import detectors
 from agentguard.policy._condition_types import _MISSING, _is_number, _lookup, _strict_equal
 from agentguard.policy._glob import Glob, GlobError
 from agentguard.policy._net_conditions import CannotTell
-from agentguard.policy._paths import normalise_path
+from agentguard.policy._paths import file_uri_path, normalise_path
 from agentguard.policy._shell import ShellParseError, parse_script
 from agentguard.policy._shellmatch import (
     CommandPattern,
@@ -86,10 +86,9 @@ def _value_pred(path: tuple[str, ...] | None, test: Callable[[Any], bool]) -> Pr
     return pred
 
 
-def f_path(b: _Builder) -> Predicate:
-    b.arity(2)
-    ref = b.ref(0)
-    b.path_refs.add(ref)
+def _path_matchers(b: _Builder) -> list[Glob]:
+    """The globs of a path pattern (argument 1): placeholders filled in, absolute, ``/**`` also
+    matching the folder itself."""
     raw = b.string(1)
     tok = b.call.args[1]
     for m in _PLACEHOLDER.finditer(raw):
@@ -113,6 +112,37 @@ def f_path(b: _Builder) -> Predicate:
             matchers.append(Glob(pattern[:-3] or "/", ignore_case=fold))
     except GlobError as exc:
         raise b.fail(f"bad glob {raw!r}: {exc}", tok) from None
+    return matchers
+
+
+def f_uri_path(b: _Builder) -> Predicate:
+    """``uri_path(uri, "glob")``: the file a ``file:`` URI names (an MCP resource) matches, resolved as
+    ``path()`` resolves a path; *cannot tell* for any other URI or one parsers read differently."""
+    b.arity(2)
+    ref = b.ref(0)
+    matchers = _path_matchers(b)
+    workspace = b.env.workspace
+    fold = b.env.case_insensitive
+    label = ".".join(ref)
+
+    def pred(ctx: EvalContext) -> bool:
+        value = _lookup(ctx.arguments, ref)
+        if value is _MISSING or value is None:
+            return False
+        local = file_uri_path(value) if isinstance(value, str) else None
+        if local is None:
+            raise CannotTell(f"{label} is not a file: URI every reader takes for the same local file")
+        path = normalise_path(local, workspace, fold)
+        return path is not None and any(m.match(path) for m in matchers)
+
+    return pred
+
+
+def f_path(b: _Builder) -> Predicate:
+    b.arity(2)
+    ref = b.ref(0)
+    b.path_refs.add(ref)
+    matchers = _path_matchers(b)
     workspace = b.env.workspace
     fold = b.env.case_insensitive
 

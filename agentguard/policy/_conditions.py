@@ -66,6 +66,7 @@ from agentguard.policy import _textfacts as _text  # noqa: E402
 
 _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "path": _arg.f_path,
+    "uri_path": _arg.f_uri_path,
     "cmd": lambda b: _arg.f_cmd(b, any_=False),
     "cmd_any": lambda b: _arg.f_cmd(b, any_=True),
     "opt": _arg.f_opt,

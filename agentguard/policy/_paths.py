@@ -14,8 +14,17 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
-__all__ = ["detect_case_folding", "normalise_path", "on_disk_spelling", "resolve_path_arguments"]
+import ada_url
+
+__all__ = [
+    "detect_case_folding",
+    "file_uri_path",
+    "normalise_path",
+    "on_disk_spelling",
+    "resolve_path_arguments",
+]
 
 _MISSING: Any = object()
 
@@ -70,6 +79,29 @@ def normalise_path(value: Any, workspace: str, fold: bool = False) -> str | None
     except (OSError, ValueError):
         return None
     return resolved
+
+
+_URI_REFUSED = ("%2f", "%5c", "%00")  # a separator or NUL inside a segment: servers read these differently
+
+
+def file_uri_path(value: str) -> str | None:
+    """The absolute path a ``file:`` URI names, as a WHATWG parser (Node's ``fileURLToPath``) and a
+    server joining urllib's path read it alike: dot segments (``..``, ``%2e%2e``) resolved and the
+    path percent-decoded. None when readings may differ or it names no local file: another scheme, a
+    host other than ``localhost``, a query or fragment, backslashes, white space or control
+    characters, an encoded separator or NUL."""
+    if value[:6].lower() != "file:/" or not value.isprintable() or any(c in value for c in " \\?#"):
+        return None  # file:x is /x to WHATWG, x under the server's working directory to urllib
+    try:
+        parsed = ada_url.URL(value)
+    except ValueError:
+        return None
+    if parsed.protocol != "file:" or parsed.hostname or parsed.search or parsed.hash:
+        return None
+    path = parsed.pathname
+    if any(code in path.lower() for code in _URI_REFUSED):
+        return None
+    return unquote(path)
 
 
 def resolve_path_arguments(
