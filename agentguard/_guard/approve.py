@@ -125,10 +125,17 @@ def resolve(
             reason=result.reason,
         )
     if edited:
-        # An approver's edit cannot override a deny rule: the edited call is decided again.
+        # An approver's edit cannot override a deny rule: the edited call is decided again, and runs
+        # with what that decision checked (sandbox profile, resolved paths, the addresses ip() saw);
+        # only the rule that asked, which the approver answered, is kept for the record.
         redecision = decide(parts.policy, parts.audit, new_call, edited=True)
-        decision = decision.model_copy(
-            update={"sandbox_profile": redecision.sandbox_profile, "arguments": redecision.arguments}
+        decision = redecision.model_copy(
+            update={
+                "effect": decision.effect,
+                "rule": decision.rule,
+                "reason": decision.reason,
+                "matched": decision.matched,
+            }
         )
     else:
         recheck(parts, call, decision)
