@@ -11,7 +11,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackMan
 from langchain_core.runnables import ensure_config
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langchain_core.utils.pydantic import get_fields
-from pydantic import BaseModel, PrivateAttr, ValidationError
+from pydantic import BaseModel, PrivateAttr, SecretBytes, SecretStr, ValidationError
 from pydantic.v1 import BaseModel as BaseModelV1
 from pydantic_core import to_jsonable_python
 
@@ -85,6 +85,45 @@ def _text_field(tool: BaseTool, fields: list[str]) -> str | None:
     return fields[0] if len(fields) == 1 else None
 
 
+def _lost_in_json(
+    tool: BaseTool, values: dict[str, Any], hidden: dict[str, Any], shown: dict[str, Any]
+) -> str | None:
+    """The first argument whose JSON form (what the guard decides on) parses back, through the tool's
+    schema, to something other than what the tool gets; ``None`` when every one round-trips."""
+    schema = tool.args_schema
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        return None  # a JSON-schema dict (values are JSON already) or no schema (nothing parsed)
+    try:
+        again = schema.model_validate({**hidden, **shown}, by_alias=True, by_name=True)
+    except ValidationError:
+        return next(iter(values), "(arguments)")
+    for key, value in values.items():
+        if not _same(value, getattr(again, key, None)):
+            return key
+    return None
+
+
+def _same(given: Any, again: Any) -> bool:
+    """Equal as the tool sees them. A secret's JSON form is its mask by design (it is decided and
+    logged masked: docs/integrations/langchain.md), so two secrets of one type count as the same."""
+    if isinstance(given, SecretStr | SecretBytes):
+        return type(given) is type(again)
+    if isinstance(given, BaseModel):
+        if type(given) is not type(again):
+            return False
+        pairs = [*given.__dict__.items(), *(given.model_extra or {}).items()]
+        extra = again.model_extra or {}
+        return all(_same(v, again.__dict__[k] if k in again.__dict__ else extra.get(k)) for k, v in pairs)
+    if isinstance(given, dict) and isinstance(again, dict):
+        return given.keys() == again.keys() and all(_same(v, again[k]) for k, v in given.items())
+    if isinstance(given, list | tuple) and isinstance(again, list | tuple):
+        return len(given) == len(again) and all(_same(a, b) for a, b in zip(given, again, strict=True))
+    try:
+        return bool(given == again)
+    except Exception:  # noqa: BLE001 - a value that cannot be compared is not known to be the same
+        return False
+
+
 def _accepts(fn: Callable[..., Any], name: str) -> bool:
     try:
         return name in inspect.signature(fn).parameters
@@ -153,8 +192,15 @@ class GuardedTool(BaseTool):
         hidden = {k: v for k, v in kwargs.items() if k not in self._fields}
         written = {k: v for k, v in hidden.items() if _plain_json(v)}
         objects = {k: v for k, v in hidden.items() if k not in written}
-        sent = {**to_jsonable_python(visible), **written}
-        return _Pending(False, kwargs, sent, None, objects)
+        shown = to_jsonable_python(visible)
+        lost = None if _plain_json(visible) else _lost_in_json(self._original, visible, hidden, shown)
+        if lost is not None:
+            return InvalidArguments(
+                f"invalid arguments for {self.policy_name}: the JSON form of {lost!r} does not hold "
+                "what the tool gets (a field left out of dumps, a custom serializer); cannot decide on it",
+                tool=self.policy_name,
+            )
+        return _Pending(False, kwargs, {**shown, **written}, None, objects)
 
     def _run(self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any) -> Any:
         pending = self._split(args, kwargs)
