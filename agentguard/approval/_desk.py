@@ -80,6 +80,7 @@ class ApprovalDesk:
             expires_at=expires_at,
             request_id=queued.id,
             now=now,
+            decided=queued.request.decision.arguments,
         )
 
     def approve_always(

@@ -10,14 +10,13 @@ or pattern must never be able to smuggle in a second rule.
 
 from __future__ import annotations
 
-import math
 import os
 import posixpath
 import re
 import shlex
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 
 from wcmatch import glob
 
+from agentguard.approval._exact import exact_json, pinned_paths, quote
 from agentguard.approval._records import KEY_ARGUMENTS, Grant, GrantScope
 from agentguard.errors import ApprovalError
 from agentguard.models import ToolCall
@@ -50,16 +50,6 @@ _AGENT_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@:/+-]{0,199}$")
 _TOOL_OK = re.compile(r"^[a-z0-9._/:-]{1,200}$")
 _HOST_OK = re.compile(r"^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$")
 _SCHEME_OK = re.compile(r"^[a-z][a-z0-9+.-]*$")
-
-
-# String literals of the policy language know only the escapes \" and \\, and pycasbin's line tokenizer
-# splits on commas outside ()/[] while ignoring quotes: every literal built here is checked (or
-# escaped) so nothing an agent sends can end the literal, the rule or the line.
-def quote(value: str) -> str:
-    """``value`` as a double-quoted string literal of the policy language (escapes \" and \\ only)."""
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise ApprovalError("a policy string cannot hold control characters or line breaks")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def split_rule_line(line: str) -> list[str] | None:
@@ -186,64 +176,26 @@ def _check_pattern(pattern: str) -> str:
     return pattern
 
 
-# Inside a JSON string every character but these is written as \uXXXX: no quote, backslash, bracket,
-# comma or '#' can then end the policy literal, the condition or the rule line.
-_JSON_PLAIN = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-./:@=%+*!~^$&'<>?|`;{}"
-)
-
-
-def _json_string(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        if ch in _JSON_PLAIN:
-            out.append(ch)
-        else:
-            for unit in ch.encode("utf-16-be", "surrogatepass").hex(" ", 2).split():
-                out.append(f"\\u{unit}")
-    out.append('"')
-    return "".join(out)
-
-
-def exact_json(value: Any) -> str:
-    """``value`` as canonical JSON (sorted keys, no spaces) safe to embed in a policy string literal."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ApprovalError("a non-finite number cannot be matched exactly; choose the tool scope")
-        return repr(value)
-    if isinstance(value, str):
-        return _json_string(value)
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise ApprovalError("argument keys must be strings to be matched exactly", field="arguments")
-        items = (f"{_json_string(k)}:{exact_json(value[k])}" for k in sorted(value))
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(exact_json(v) for v in value) + "]"
-    raise ApprovalError(
-        f"a {type(value).__name__} argument cannot be matched exactly; choose the tool scope",
-        field="arguments",
-    )
-
-
-def condition_for(call: ToolCall, scope: GrantScope, pattern: str | None = None) -> str:
+def condition_for(
+    call: ToolCall,
+    scope: GrantScope,
+    pattern: str | None = None,
+    decided: Mapping[str, Any] | None = None,
+) -> str:
     """The policy condition of a grant of ``scope`` for ``call`` (``*`` for the whole tool).
 
     An exact-call grant is ``eq(*, "{...}")``: the whole argument object, every key and its JSON type,
-    so a call with one key more (``bcc``), one less, or ``"5"`` for ``5`` is not covered.
+    so a call with one key more (``bcc``), one less, or ``"5"`` for ``5`` is not covered; and each
+    path the decision resolved (``decided``, the request's decided arguments) must still resolve to
+    the same file (``path(key, "<that file>")``).
     """
     if scope is GrantScope.TOOL:
         return "*"
     if scope is GrantScope.CALL:
-        return f"eq(*, {quote(exact_json(dict(call.arguments)))})"
+        paths = (name for name, matcher in KEY_ARGUMENTS if matcher == "path")
+        return f"eq(*, {quote(exact_json(dict(call.arguments)))})" + pinned_paths(
+            call.arguments, decided, paths
+        )
     key = key_argument(call)
     if key is None:
         raise ApprovalError(
@@ -291,8 +243,11 @@ def new_grant(
     expires_at: datetime | None = None,
     request_id: str | None = None,
     now: datetime,
+    decided: Mapping[str, Any] | None = None,
 ) -> Grant:
-    """A grant for ``call``'s agent and tool, validated: it renders as exactly one rule that compiles."""
+    """A grant for ``call``'s agent and tool, validated: it renders as exactly one rule that compiles.
+    ``decided``: the arguments as the policy decided them (resolved paths), which an exact-call grant
+    pins."""
     if not _AGENT_OK.match(call.agent):
         raise ApprovalError(
             f"agent name {call.agent!r} cannot be written into a policy rule; approve once instead",
@@ -307,7 +262,7 @@ def new_grant(
         agent=call.agent,
         tool=call.tool,
         scope=scope,
-        condition=condition_for(call, scope, pattern),
+        condition=condition_for(call, scope, pattern, decided),
         created_by=_comment_safe(created_by.strip()) or "unknown",
         created_at=now,
         expires_at=expires_at,

@@ -25,7 +25,14 @@ from agentguard.approval import (
 from agentguard.errors import AgentGuardError
 from agentguard.sandbox_api import SandboxProfile
 from agentguard.tui._detail import render_detail
-from agentguard.tui._dialogs import DenyDialog, EditDialog, GrantChoice, HelpScreen, ScopeDialog
+from agentguard.tui._dialogs import (
+    ConfirmDialog,
+    DenyDialog,
+    EditDialog,
+    GrantChoice,
+    HelpScreen,
+    ScopeDialog,
+)
 from agentguard.tui._screens import AuditScreen, GrantsScreen
 
 __all__ = ["ApprovalApp"]
@@ -84,6 +91,10 @@ class ApprovalApp(App[None]):
         self._rows: dict[str, QueuedRequest] = {}
         self._seen_version: int | None = None
         self._shown: str | None = None
+        # The request that came under the cursor because the one the approver had selected left the
+        # queue (answered here or elsewhere, timed out), until the approver moves the cursor: ``a``
+        # asks before approving it, so a keypress meant for the one that left cannot approve it.
+        self._slid_in: str | None = None
         self._arg_width = 0
 
     # -- layout ---------------------------------------------------------------------------------
@@ -157,6 +168,7 @@ class ApprovalApp(App[None]):
 
     def _sync(self, pending: list[QueuedRequest], notify: bool) -> None:
         table = self._table
+        before = self._shown
         current = {q.id: q for q in pending}
         for gone in [rid for rid in self._rows if rid not in current]:
             table.remove_row(gone)
@@ -172,6 +184,9 @@ class ApprovalApp(App[None]):
             self.notify(f"{first.call.agent} asks for {first.call.tool}{more}", title="new request")
             self.bell()
         self._status(f"{len(self._rows)} pending")
+        if before is not None and before not in current:
+            now_selected = self.selected()
+            self._slid_in = now_selected.id if now_selected is not None else None
         self._show_selected()
 
     def _cells(self, q: QueuedRequest, now: datetime) -> tuple[Any, ...]:
@@ -230,6 +245,9 @@ class ApprovalApp(App[None]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "queue":
+            key = event.row_key.value
+            if key != self._slid_in:
+                self._slid_in = None  # the approver chose a row
             self._show_selected()
 
     # -- answers --------------------------------------------------------------------------------
@@ -251,8 +269,25 @@ class ApprovalApp(App[None]):
 
     def action_approve(self) -> None:
         q = self._need_selection()
-        if q is not None:
+        if q is None:
+            return
+        if q.id != self._slid_in:
             self._answer(f"approved {q.call.tool} ({q.id[:8]})", lambda: self.desk.approve(q.id))
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._slid_in = None
+                self._answer(f"approved {q.call.tool} ({q.id[:8]})", lambda: self.desk.approve(q.id))
+
+        self.push_screen(
+            ConfirmDialog(
+                f"Approve {q.call.agent}: {q.call.tool} ({q.id[:8]})?",
+                "The request you had selected left the queue; this one took its place:\n"
+                + key_argument_text(q.call, 200),
+            ),
+            done,
+        )
 
     def action_deny(self) -> None:
         q = self._need_selection()

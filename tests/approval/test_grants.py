@@ -49,7 +49,8 @@ def test_rules_for_each_scope() -> None:
     assert (
         render_rule(new_grant(c, GrantScope.CALL, created_by="alice", now=NOW))
         == "p, coder, fs.write, "
-        + 'eq(*, "{\\"content\\":\\"x = 1\\",\\"path\\":\\"/work/project/src/app.py\\"}"), allow'
+        + 'eq(*, "{\\"content\\":\\"x = 1\\",\\"path\\":\\"/work/project/src/app.py\\"}")'
+        + ' && path(path, "/work/project/src/app.py"), allow'  # the file it names, pinned
     )
     shell = call("shell.run", command="git log -n 5")
     assert render_rule(new_grant(shell, GrantScope.PATTERN, created_by="a", now=NOW)).endswith(

@@ -11,7 +11,9 @@ from typing import Any, Literal
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.runnables import ensure_config
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
-from pydantic import BaseModel, PrivateAttr, ValidationError
+from langchain_core.utils.pydantic import get_fields
+from pydantic import BaseModel, PrivateAttr, SecretBytes, SecretStr, ValidationError
+from pydantic.v1 import BaseModel as BaseModelV1
 from pydantic_core import to_jsonable_python
 
 from agentguard.errors import CallRejected, InvalidArguments, ToolFailed
@@ -29,16 +31,29 @@ OnDeny = Literal["return", "raise"]
 
 @dataclass
 class _Pending:
-    """What LangChain handed our ``_run`` that is not a model-visible argument (it cannot go through
-    the guard's JSON check) and is needed to call the original tool the way LangChain would; the
-    per-call ``invoke`` the guard runs holds it."""
+    """What LangChain handed our ``_run``, needed to call the original tool the way LangChain would;
+    the per-call ``invoke`` the guard runs holds it. ``extra``: injected objects (a graph's state, a
+    store) no model could have written, which cannot go through the guard's JSON check."""
 
     is_async: bool
-    args: tuple[Any, ...]
     parsed: dict[str, Any]
     sent: dict[str, Any]
     run_manager: Any
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _plain_json(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is what a model's JSON arguments can hold (str, number, bool, null, and lists
+    and string-keyed objects of them). Too deep to tell counts as plain: it is then decided on."""
+    if value is None or type(value) in (str, int, float, bool):
+        return True
+    if depth > 64:
+        return True
+    if type(value) is list:
+        return all(_plain_json(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _plain_json(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def _schema_of(tool: BaseTool) -> dict[str, Any]:
@@ -61,6 +76,62 @@ def _as_text(value: Any) -> str:
     raise TypeError(f"cannot read a {type(value).__name__} argument as JSON")
 
 
+def _schema_fields(tool: BaseTool) -> list[str]:
+    """The field names of a pydantic ``args_schema``, in order (injected arguments included)."""
+    schema = tool.args_schema
+    if isinstance(schema, type) and issubclass(schema, BaseModel | BaseModelV1):
+        return list(get_fields(schema))
+    return []
+
+
+def _text_field(tool: BaseTool, fields: list[str]) -> str | None:
+    """The argument a text input stands for: the field LangChain checks it as (the schema's first),
+    or with no pydantic schema the one tool-call field; ``None``: a text input is refused."""
+    if tool.args_schema is not None:
+        names = _schema_fields(tool)
+        return names[0] if names else None
+    return fields[0] if len(fields) == 1 else None
+
+
+def _lost_in_json(
+    tool: BaseTool, values: dict[str, Any], hidden: dict[str, Any], shown: dict[str, Any]
+) -> str | None:
+    """The first argument whose JSON form (what the guard decides on) parses back, through the tool's
+    schema, to something other than what the tool gets; ``None`` when every one round-trips."""
+    schema = tool.args_schema
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        return None  # a JSON-schema dict (values are JSON already) or no schema (nothing parsed)
+    try:
+        again = schema.model_validate({**hidden, **shown}, by_alias=True, by_name=True)
+    except ValidationError:
+        return next(iter(values), "(arguments)")
+    for key, value in values.items():
+        if not _same(value, getattr(again, key, None)):
+            return key
+    return None
+
+
+def _same(given: Any, again: Any) -> bool:
+    """Equal as the tool sees them. A secret's JSON form is its mask by design (it is decided and
+    logged masked: docs/integrations/langchain.md), so two secrets of one type count as the same."""
+    if isinstance(given, SecretStr | SecretBytes):
+        return type(given) is type(again)
+    if isinstance(given, BaseModel):
+        if type(given) is not type(again):
+            return False
+        pairs = [*given.__dict__.items(), *(given.model_extra or {}).items()]
+        extra = again.model_extra or {}
+        return all(_same(v, again.__dict__[k] if k in again.__dict__ else extra.get(k)) for k, v in pairs)
+    if isinstance(given, dict) and isinstance(again, dict):
+        return given.keys() == again.keys() and all(_same(v, again[k]) for k, v in given.items())
+    if isinstance(given, list | tuple) and isinstance(again, list | tuple):
+        return len(given) == len(again) and all(_same(a, b) for a, b in zip(given, again, strict=True))
+    try:
+        return bool(given == again)
+    except Exception:  # noqa: BLE001 - a value that cannot be compared is not known to be the same
+        return False
+
+
 def _accepts(fn: Callable[..., Any], name: str) -> bool:
     try:
         return name in inspect.signature(fn).parameters
@@ -81,11 +152,15 @@ class GuardedTool(BaseTool):
     _guard: Guard = PrivateAttr()
     _original: BaseTool = PrivateAttr()
     _fields: frozenset[str] = PrivateAttr()
+    _text_field: str | None = PrivateAttr()
 
-    def attach(self, guard: Guard, original: BaseTool, fields: Iterable[str]) -> GuardedTool:
+    def attach(
+        self, guard: Guard, original: BaseTool, fields: Iterable[str], text_field: str | None
+    ) -> GuardedTool:
         self._guard = guard
         self._original = original
         self._fields = frozenset(fields)
+        self._text_field = text_field
         return self
 
     @property
@@ -107,24 +182,47 @@ class GuardedTool(BaseTool):
             self._guard.reject(self.policy_name, None, error, framework=FRAMEWORK, agent=self.agent)
             raise
 
-    def _split(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _split(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Pending | InvalidArguments:
+        """What the guard decides, and what the original gets besides. Every value a model could have
+        written is decided: the tool-call schema's fields, and plain JSON under any other name (an
+        ``InjectedToolArg`` the app left unset takes the model's value; with a JSON-schema
+        ``args_schema`` LangChain forwards undeclared keys, which the guard then drops). A text input
+        is bound by name to the field LangChain checked it as, and the original is called that way."""
+        if args:
+            if len(args) != 1 or self._text_field is None:
+                return InvalidArguments(
+                    f"invalid arguments for {self.policy_name}: a text input cannot be bound to one "
+                    "argument of this tool; send the arguments as an object",
+                    tool=self.policy_name,
+                )
+            kwargs = {**kwargs, self._text_field: args[0]}
         visible = {k: v for k, v in kwargs.items() if k in self._fields}
-        if args and len(self._fields) == 1:
-            visible = {next(iter(self._fields)): args[0]}
-        extra = {k: v for k, v in kwargs.items() if k not in self._fields}
-        return to_jsonable_python(visible, fallback=_as_text), extra
+        hidden = {k: v for k, v in kwargs.items() if k not in self._fields}
+        written = {k: v for k, v in hidden.items() if _plain_json(v)}
+        objects = {k: v for k, v in hidden.items() if k not in written}
+        shown = to_jsonable_python(visible, fallback=_as_text)
+        lost = None if _plain_json(visible) else _lost_in_json(self._original, visible, hidden, shown)
+        if lost is not None:
+            return InvalidArguments(
+                f"invalid arguments for {self.policy_name}: the JSON form of {lost!r} does not hold "
+                "what the tool gets (a field left out of dumps, a custom serializer); cannot decide on it",
+                tool=self.policy_name,
+            )
+        return _Pending(False, kwargs, {**shown, **written}, None, objects)
 
     def _run(self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any) -> Any:
-        sent, extra = self._split(args, kwargs)
-        pending = _Pending(False, args, kwargs, sent, run_manager, extra)
+        pending = self._split(args, kwargs)
+        if isinstance(pending, InvalidArguments):
+            return self._unbound(pending)
+        pending.run_manager = run_manager
 
         def invoke(**arguments: Any) -> Any:
-            target, call_args, call_kwargs = self._original_call(pending, arguments)
-            return self._shown(target(*call_args, **call_kwargs))
+            target, call_kwargs = self._original_call(pending, arguments)
+            return self._shown(target(**call_kwargs))
 
         try:
             return self._guard.call(
-                self.policy_name, sent, agent=self.agent, framework=FRAMEWORK, invoke=invoke
+                self.policy_name, pending.sent, agent=self.agent, framework=FRAMEWORK, invoke=invoke
             )
         except CallRejected as exc:
             return self._refused(exc)
@@ -134,21 +232,27 @@ class GuardedTool(BaseTool):
     async def _arun(
         self, *args: Any, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
     ) -> Any:
-        sent, extra = self._split(args, kwargs)
-        pending = _Pending(True, args, kwargs, sent, run_manager, extra)
+        pending = self._split(args, kwargs)
+        if isinstance(pending, InvalidArguments):
+            return self._unbound(pending)
+        pending.is_async, pending.run_manager = True, run_manager
 
         async def invoke(**arguments: Any) -> Any:
-            target, call_args, call_kwargs = self._original_call(pending, arguments)
-            return self._shown(await target(*call_args, **call_kwargs))
+            target, call_kwargs = self._original_call(pending, arguments)
+            return self._shown(await target(**call_kwargs))
 
         try:
             return await self._guard.acall(
-                self.policy_name, sent, agent=self.agent, framework=FRAMEWORK, invoke=invoke
+                self.policy_name, pending.sent, agent=self.agent, framework=FRAMEWORK, invoke=invoke
             )
         except CallRejected as exc:
             return self._refused(exc)
         except ToolFailed as exc:
             raise self._failure(exc) from None
+
+    def _unbound(self, error: InvalidArguments) -> Any:
+        self._guard.reject(self.policy_name, None, error, framework=FRAMEWORK, agent=self.agent)
+        return self._refused(error)
 
     def _shown(self, response: Any) -> Any:
         """The tool's response with its content in the form LangChain shows the model (the guard reads,
@@ -180,20 +284,23 @@ class GuardedTool(BaseTool):
     # -- what the guard runs ------------------------------------------------------------------------
     def _original_call(
         self, pending: _Pending, arguments: dict[str, Any]
-    ) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+    ) -> tuple[Callable[..., Any], dict[str, Any]]:
         """How to call the original with the decided ``arguments``, the way LangChain would have."""
         original = self._original
         if arguments == pending.sent:
-            args, kwargs = pending.args, dict(pending.parsed)
-        else:  # an approver edited the arguments: parse them the way LangChain would
-            parsed = original._parse_input(dict(arguments), None)
-            args, kwargs = ((parsed,), {}) if isinstance(parsed, str) else ((), {**pending.extra, **parsed})
+            kwargs = dict(pending.parsed)
+        else:  # edited, a path resolved or a key dropped: parse them the way LangChain would
+            # the injected objects go in too: LangChain passes them through as they are
+            parsed = original._parse_input({**pending.extra, **arguments}, None)
+            if not isinstance(parsed, dict):
+                raise TypeError(f"{self.name}: the decided arguments did not parse as an object")
+            kwargs = parsed
         target = original._arun if pending.is_async else original._run
         if pending.run_manager is not None and _accepts(target, "run_manager"):
             kwargs["run_manager"] = pending.run_manager
         if _accepts(target, "config") and "config" not in kwargs:
             kwargs["config"] = ensure_config()
-        return target, args, kwargs
+        return target, kwargs
 
     def _outside_langchain(self, **_arguments: Any) -> Any:
         raise RuntimeError(f"{self.name}: the guarded tool was run outside LangChain")
@@ -222,7 +329,10 @@ def guard_tools(
         policy_name = canonical_tool_name(prefix + original.name)
         schema = _schema_of(original)
         properties = schema.get("properties")
-        fields = properties.keys() if isinstance(properties, Mapping) else ()
+        fields = list(properties) if isinstance(properties, Mapping) else []
+        injected = [name for name in _schema_fields(original) if name not in fields]
+        if injected:  # declared to the guard (any JSON value), so a value the model set is decided
+            schema = {**schema, "properties": {**(properties or {}), **{name: {} for name in injected}}}
         guarded = GuardedTool(
             name=original.name,
             description=original.description,
@@ -239,7 +349,7 @@ def guard_tools(
             policy_name=policy_name,
             on_deny=on_deny,
             agent=agent,
-        ).attach(guard, original, fields)
+        ).attach(guard, original, fields, _text_field(original, fields))
         guard.register(
             policy_name,
             guarded._outside_langchain,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -26,6 +28,43 @@ __all__ = ["FRAMEWORK", "guard_function_tools"]
 
 FRAMEWORK = "openai-agents"
 OnDeny = Literal["return", "raise"]
+
+
+_INT_RANGE = (-(2**63), 2**64 - 1)  # what the guard's JSON (orjson) carries exactly
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("a key is given twice")
+    return out
+
+
+def _integer(text: str) -> int:
+    value = int(text)
+    if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+        raise ValueError(f"the integer {text[:40]} is past 64 bits")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+def read_arguments(raw: str) -> Any:
+    """The model's arguments text as the SDK reads it (``json.loads``, which the tool's own parsing
+    uses), refusing what a reader could take two ways or the guard could only decide on rounded: a
+    key given twice, an integer past 64 bits, a number out of float range, ``NaN``/``Infinity``."""
+    return json.loads(
+        raw, object_pairs_hook=_pairs, parse_int=_integer, parse_float=_finite, parse_constant=_constant
+    )
 
 
 def _guard_one(
@@ -58,19 +97,20 @@ def _guard_one(
     async def on_invoke_tool(ctx: ToolContext[Any], raw: str) -> Any:
         try:
             check_size(policy_name, raw, max_argument_bytes)
-            parsed = orjson.loads(raw) if raw.strip() else {}
+            parsed = read_arguments(raw) if raw.strip() else {}
             if not isinstance(parsed, dict):
                 kind = type(parsed).__name__
                 raise InvalidArguments(
                     f"invalid arguments for {policy_name}: expected a JSON object, got {kind}",
                     tool=policy_name,
                 )
-        except (InvalidArguments, orjson.JSONDecodeError) as exc:
+        except (InvalidArguments, ValueError, RecursionError) as exc:
             error = (
                 exc
                 if isinstance(exc, InvalidArguments)
                 else InvalidArguments(
-                    f"invalid arguments for {policy_name}: not JSON ({exc})", tool=policy_name
+                    f"invalid arguments for {policy_name}: not JSON the guard can read exactly ({exc})",
+                    tool=policy_name,
                 )
             )
             guard.reject(
