@@ -36,6 +36,7 @@ PRINTS_COMMITTED = [
     f"git diff HEAD {EMPTY_TREE}",
     "git diff HEAD~2",  # every commit's changes since HEAD~2, .env's addition included
     "git diff HEAD~2 HEAD~1",
+    f"git diff --unified=3 {EMPTY_TREE}",  # what mcp-server-git's git_diff runs for that target
     "git cat-file -p HEAD~1:.env",
     "git grep API_KEY HEAD~1",
     "git blame HEAD~1 -- .env",
@@ -114,3 +115,43 @@ def test_names_status_and_uncommitted_work_stay_allowed(
     engines: dict[str, PolicyEngine], policy: str, command: str
 ) -> None:
     assert decide(engines[policy], "shell.run", command=command).effect is Effect.ALLOW
+
+
+MCP_GIT_PRINTS = [
+    ("mcp.git.git_show", {"revision": "HEAD"}),  # the commit's patch
+    ("mcp.git.git_diff", {"target": EMPTY_TREE}),  # runs git diff --unified=3 TARGET
+    ("mcp.git.git_diff", {"target": "HEAD~2"}),
+    ("mcp.git.git_diff", {"target": "--output=/tmp/x"}),  # an option, passed to git as it is
+]
+MCP_GIT_ALLOWED = [
+    ("mcp.git.git_status", {}),
+    ("mcp.git.git_log", {"max_count": 5}),
+    ("mcp.git.git_diff_unstaged", {}),
+    ("mcp.git.git_diff_staged", {}),
+    ("mcp.git.git_diff", {"target": "HEAD"}),
+]
+
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory: pytest.TempPathFactory) -> tuple[PolicyEngine, Path]:
+    ws = tmp_path_factory.mktemp("ws")
+    return PolicyEngine.load(EXAMPLES / "mcp-desktop", workspace=ws), ws
+
+
+@pytest.mark.parametrize(("tool", "arguments"), MCP_GIT_PRINTS)
+def test_mcp_git_committed_content_is_not_printed_unasked(
+    desktop: tuple[PolicyEngine, Path], tool: str, arguments: dict[str, object]
+) -> None:
+    engine, ws = desktop
+    # the filesystem server's rules deny .env inside the workspace
+    env = decide(engine, "mcp.filesystem.read_text_file", agent="desktop", path=str(ws / ".env"))
+    assert env.effect is Effect.DENY
+    decision = decide(engine, tool, agent="desktop", repo_path="/r", **arguments)
+    assert decision.effect is not Effect.ALLOW, (tool, arguments, decision.reason)
+
+
+@pytest.mark.parametrize(("tool", "arguments"), MCP_GIT_ALLOWED)
+def test_mcp_git_status_history_and_uncommitted_work_stay_allowed(
+    desktop: tuple[PolicyEngine, Path], tool: str, arguments: dict[str, object]
+) -> None:
+    assert decide(desktop[0], tool, agent="desktop", repo_path="/r", **arguments).effect is Effect.ALLOW
