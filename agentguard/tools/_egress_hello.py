@@ -1,11 +1,12 @@
 """The opening of a CONNECT tunnel: every ClientHello is checked, also the one after a HelloRetryRequest.
 
 A TLS 1.3 server that wants another key share answers the first ClientHello with a
-HelloRetryRequest, and the client sends a second ClientHello in the clear. A server may take its
-server name (SNI) from that second one (OpenSSL re-reads it), so a tunnel decided for one host
-could end up served as another. The proxy therefore holds the client's bytes until the server's
-first record arrives; after a HelloRetryRequest the next ClientHello is checked like the first
-before anything else goes up. Only then is the tunnel spliced.
+HelloRetryRequest, and the client sends a second ClientHello in the clear. RFC 8446 forbids a
+changed server name (SNI) there, but a server that does not check may read it from that second
+one, so a tunnel decided for one host could end up served as another. The proxy therefore holds
+the client's bytes until the server's first record arrives; after a HelloRetryRequest the next
+ClientHello is checked like the first before anything else goes up. Only then is the tunnel
+spliced.
 """
 
 from __future__ import annotations

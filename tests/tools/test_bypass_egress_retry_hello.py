@@ -2,12 +2,13 @@
 
 The proxy read the first ClientHello of a CONNECT tunnel, checked its server name (SNI) against the
 decided host, and spliced. A TLS 1.3 server that wants another key share answers with a
-HelloRetryRequest and the client sends a second ClientHello in the clear; OpenSSL takes the server
-name from that one, so a tunnel decided for ``loop.test`` could ask the server for another virtual
-host. The proxy now holds the client's bytes until the server's first record, and after a
-HelloRetryRequest checks the next ClientHello like the first. Without Docker: the proxy's Unix
-socket driven directly; a real guard and policy decide; servers on loopback, one a real TLS 1.3
-server that asks for a retry.
+HelloRetryRequest and the client sends a second ClientHello in the clear, which reached the server
+unseen; a server that reads the name from it (RFC 8446 forbids changing it, not every server
+checks) could serve a tunnel decided for ``loop.test`` as another virtual host. The proxy now
+holds the client's bytes until the server's first record, and after a HelloRetryRequest checks
+the next ClientHello like the first. Without Docker: the proxy's Unix socket driven directly; a
+real guard and policy decide; servers on loopback, one a real TLS 1.3 server that asks for a
+retry.
 """
 
 from __future__ import annotations
