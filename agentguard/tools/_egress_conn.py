@@ -20,7 +20,7 @@ from agentguard.context import current_call
 from agentguard.errors import ToolFailed
 from agentguard.models import Decision, Effect
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, parse_url
-from agentguard.tools._egress_tls import RECORD_HEADER, ClientHelloError, record_length, server_name
+from agentguard.tools._egress_hello import HelloGate
 from agentguard.tools._internal import decision_names_address, is_internal
 
 __all__ = ["TOOL", "Connection", "Dialer", "Refused", "is_address", "next_event", "respond"]
@@ -39,11 +39,41 @@ _HOP_BY_HOP = frozenset(
         b"host",
     }
 )
-# Headers some servers route on instead of the request line: they would replace the decided path
-# (IIS URL Rewrite, Symfony) or method (Google APIs, method-override middleware).
-_OVERRIDES = frozenset(
-    {b"x-original-url", b"x-rewrite-url", b"x-http-method-override", b"x-http-method", b"x-method-override"}
+# Headers that tell a server the request meant another host, scheme, path, method or client than
+# the request line says (proxies, load balancers, rewrite and method-override middleware): by
+# family, so a variant no list names (X-Forwarded-Prefix, X-Original-Host, X-HTTP-Host-Override)
+# goes too. Not an allowlist: the proxy cannot know an API's own headers (X-Api-Key, ...).
+_ROUTING_PREFIXES = (
+    b"x-forwarded",
+    b"x-original",
+    b"x-rewrite",
+    b"x-http-",
+    b"x-method",
+    b"x-host",
+    b"x-real",
 )
+_ROUTING_NAMES = frozenset(
+    {
+        b"forwarded",
+        b"via",
+        b"x-client-ip",
+        b"client-ip",
+        b"true-client-ip",
+        b"x-cluster-client-ip",
+        b"x-url-scheme",
+        b"x-scheme",
+        b"front-end-https",
+        b"x-override-url",
+    }
+)
+
+
+def routes_elsewhere(name: bytes) -> bool:
+    """Whether a request header could make the server route or authorise other than the request line."""
+    lowered = name.lower()
+    return lowered in _ROUTING_NAMES or lowered.startswith(_ROUTING_PREFIXES)
+
+
 _ADDRESS_REFS = frozenset({"host", "url"})
 
 
@@ -123,7 +153,6 @@ class Connection:
         self.responded = False
         self.counter = _Counter()
         self.tunnel = request.method == b"CONNECT"
-        self._pending: bytearray | None = None
         self.parsed = self._target()
         # Set by the proxy once it knows whose call this is: the policy's answer for other arguments.
         self.redecide: Callable[[dict[str, Any]], Decision] | None = None
@@ -258,42 +287,34 @@ class Connection:
     def _tunnel(self, upstream: socket.socket, host: str) -> str | None:
         self.client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
         self.responded = True
-        first = self._read_exact(RECORD_HEADER)
-        try:
-            record = first + self._read_exact(record_length(first) - RECORD_HEADER)
-            sni = server_name(record)
-        except ClientHelloError as exc:
-            raise ToolFailed(f"tunnel to {host} refused: {exc}", tool=TOOL) from None
         literal = is_address(host)
-        if sni is not None and (literal or sni != host.lower().rstrip(".")):
-            raise ToolFailed(
-                f"tunnel to {host} refused: the TLS server name is {sni!r}", tool=TOOL, sni=sni, host=host
-            )
-        upstream.sendall(record + bytes(self._pending or b""))
-        self.counter.up += len(record) + len(self._pending or b"")
+
+        def check(sni: str | None) -> None:
+            if sni is not None and (literal or sni != host.lower().rstrip(".")):
+                raise ToolFailed(
+                    f"tunnel to {host} refused: the TLS server name is {sni!r}", tool=TOOL, sni=sni, host=host
+                )
+
+        held = bytearray(self.conn.trailing_data[0])  # sent right after the CONNECT head
+        gate = HelloGate(self.client, upstream, held, self.proxy.head_timeout_s, check)
+        try:
+            sni = gate.run()
+        finally:
+            self.counter.up += gate.up
+            self.counter.down += gate.down
         _splice(self.client, upstream, self.counter, self.proxy.idle_timeout_s)
         return sni
-
-    def _read_exact(self, n: int) -> bytes:
-        if self._pending is None:  # bytes the client sent right after the CONNECT head come first
-            self._pending = bytearray(self.conn.trailing_data[0])
-        buf = self._pending
-        self.client.settimeout(self.proxy.head_timeout_s)
-        while len(buf) < n:
-            data = self.client.recv(n - len(buf))
-            if not data:
-                raise ToolFailed("the client closed the tunnel before its TLS ClientHello", tool=TOOL)
-            buf += data
-        out = bytes(buf[:n])
-        del buf[:n]
-        return out
 
     def _forward(self, upstream: socket.socket, url: str) -> int:
         decided = parse_url(url)
         authority = decided.href.split("://", 1)[1].split("/", 1)[0]
         target = "/" + decided.href.split("://", 1)[1].partition("/")[2]
         up = h11.Connection(h11.CLIENT)
-        headers = [(k, v) for k, v in self.request.headers if k.lower() not in _HOP_BY_HOP | _OVERRIDES]
+        headers = [
+            (k, v)
+            for k, v in self.request.headers
+            if k.lower() not in _HOP_BY_HOP and not routes_elsewhere(k)
+        ]
         headers += [(b"host", authority.encode()), (b"connection", b"close")]
         upstream.settimeout(self.proxy.idle_timeout_s)
         self.client.settimeout(self.proxy.idle_timeout_s)

@@ -20,11 +20,13 @@ What runs is what was decided:
   refused unless a rule that matched the call tested addresses with ``ip()``: an allow rule on a
   name is not an allow on whatever that name resolves to;
 * a CONNECT tunnel must start with a TLS ClientHello whose server name (SNI), when present, is the
-  decided host; anything else is refused before a byte reaches the server;
+  decided host, and so must the ClientHello after a HelloRetryRequest; anything else is refused
+  before a byte reaches the server;
 * a plain HTTP connection carries exactly one request (``Connection: close``), with ``Host`` set
   from the decided URL, so a second request cannot ride on a decision about the first; its method
-  is decided too, and headers that some servers route on instead of the request line
-  (``X-Original-URL``, ``X-HTTP-Method-Override``, ...) are dropped.
+  is decided too, and headers that some servers route on instead of the request line, or that
+  name another host or client (``X-Original-URL``, ``X-HTTP-Method-Override``, ``X-Forwarded-*``,
+  ``Forwarded``, ...), are dropped by family.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The HTML pages, rendered on the server with Jinja2 (autoescaping every value), and the login.
 
 The pages hold no inline script or style (the Content Security Policy forbids both); ``app.js``
-reads what it needs from ``data-`` attributes and answers through the JSON API.
+reads what it needs from ``data-`` attributes and answers through the JSON API. Every value a
+template prints passes :func:`_visible`: no page shows an invisible or bidi character as it is.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -21,6 +23,7 @@ from agentguard.approval import (
     key_argument_text,
     render_rule,
     short_duration,
+    shown_text,
     suggest_pattern,
 )
 from agentguard.errors import ApprovalError
@@ -32,11 +35,29 @@ from agentguard.web._state import Console
 __all__ = ["page_routes"]
 
 _LOGIN_COOKIE = "agentguard_login"
+
+
+def _visible(value: Any) -> Any:
+    """A printed value with invisible/bidi characters as ``⟦U+XXXX⟧`` marks, on every page (audit
+    records, grants, names), not only in the arguments an approval page already marks."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    shown, hidden = shown_text(str(value))
+    if not hidden:
+        return value
+    if isinstance(value, Markup):  # Markup.replace escapes the mark and keeps the markup
+        for ch in {c for c in str(value) if shown_text(c)[1]}:
+            value = value.replace(ch, shown_text(ch)[0])
+        return value
+    return shown
+
+
 _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_visible,
 )
 _ENV.globals.update(short_duration=short_duration, key_argument_text=key_argument_text)
 _SCOPES = (

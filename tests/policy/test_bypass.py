@@ -202,16 +202,16 @@ def test_destructive_commands_are_denied(shell_engine: PolicyEngine, command: st
 
 @pytest.mark.parametrize(
     "command",
-    ["git status", "git status -s", "git log --oneline -5", "ls -la", "pwd", "git diff HEAD~1 -- src"],
+    ["git status", "git status -s", "git log --oneline -5", "ls -la", "pwd", "git diff HEAD -- src"],
 )
 def test_plain_read_only_commands_are_allowed(shell_engine: PolicyEngine, command: str) -> None:
     assert decide(shell_engine, "shell.run", command=command).effect is Effect.ALLOW
 
 
 def test_quoted_operators_are_data(shell_engine: PolicyEngine) -> None:
-    assert decide(shell_engine, "shell.run", command="git log --grep='a; rm -rf /'").effect is Effect.ALLOW
-    assert decide(shell_engine, "shell.run", command="git log --grep '$(x)'").effect is Effect.ALLOW
-    assert decide(shell_engine, "shell.run", command='git log --grep "$(x)"').effect is Effect.ASK
+    assert decide(shell_engine, "shell.run", command="ls -la 'a; rm -rf /'").effect is Effect.ALLOW
+    assert decide(shell_engine, "shell.run", command="ls -la '$(x)'").effect is Effect.ALLOW
+    assert decide(shell_engine, "shell.run", command='ls -la "$(x)"').effect is Effect.ASK
 
 
 def test_non_string_commands(shell_engine: PolicyEngine) -> None:

@@ -6,11 +6,15 @@ own tools, so each is a guarded call like any other, named ``mcp-client.<server>
 decides, a person may be asked, the audit log records it. The names sit outside ``mcp.*`` on
 purpose: a rule allowing every tool of every MCP server does not also hand servers the agent's
 model. With no rule, the policy's default applies (deny, unless configured otherwise).
+
+Each request is decided in the guard session of the agent connection it goes to (the one the
+proxy's tool calls use), and is sent to that connection even if another one arrives meanwhile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Literal
 
 import mcp_types as types
@@ -28,6 +32,7 @@ from agentguard.integrations._arguments import (
     rejection_text,
 )
 from agentguard.models import canonical_tool_name
+from agentguard.session import Session
 
 __all__ = ["KINDS", "BackChannel", "back_channel_tool_name"]
 
@@ -40,6 +45,8 @@ _CAPABILITY: dict[Kind, types.ClientCapabilities] = {
     "roots": types.ClientCapabilities(roots=types.RootsCapability()),
 }
 _ANY_OBJECT = {"type": "object"}
+# The agent connection a decided request goes to: the one it was decided for.
+_TARGET: ContextVar[ServerSession | None] = ContextVar("agentguard_mcp_back_channel_target", default=None)
 
 
 def back_channel_tool_name(server: str, kind: str) -> str:
@@ -58,6 +65,7 @@ class BackChannel:
         agent: str | None,
         session_id: str,
         downstream: Callable[[], ServerSession | None],
+        session_for: Callable[[ServerSession], Session],
         framework: str,
         max_argument_bytes: int = MAX_ARGUMENT_BYTES,
     ) -> None:
@@ -68,6 +76,7 @@ class BackChannel:
         self.framework = framework
         self.max_argument_bytes = max_argument_bytes
         self._downstream = downstream
+        self._session_for = session_for  # the guard session of an agent connection
         self.names = {kind: back_channel_tool_name(server_name, kind) for kind in KINDS}
         relays = {
             "sampling": self._send_sampling,
@@ -104,38 +113,43 @@ class BackChannel:
             if params is not None
             else {}
         )
-        error = self._refusal(kind, name, arguments)
-        if error is not None:
+        downstream = self._downstream()
+        session = self._session_for(downstream) if downstream is not None else None
+        error = self._refusal(kind, name, arguments, downstream)
+        if error is not None or session is None:
             return _error(
                 refusal_text(
                     self.guard,
                     name,
-                    error,
+                    error or CallRejected("the agent's MCP client is not connected", tool=name),
                     framework=self.framework,
                     agent=self.agent,
-                    session=self.session_id,
+                    session=session.id if session is not None else self.session_id,
                 )
             )
+        token = _TARGET.set(downstream)
         try:
-            return await self.guard.acall(
-                name, arguments, agent=self.agent, session=self.session_id, framework=self.framework
-            )
+            with session.active():
+                return await self.guard.acall(name, arguments, agent=self.agent, framework=self.framework)
         except AgentGuardError as exc:
             return _error(rejection_text(exc))
+        finally:
+            _TARGET.reset(token)
 
-    def _refusal(self, kind: Kind, name: str, arguments: dict[str, Any]) -> CallRejected | None:
+    def _refusal(
+        self, kind: Kind, name: str, arguments: dict[str, Any], session: ServerSession | None
+    ) -> CallRejected | None:
         """Why the request cannot even be decided: too large, or a client that cannot answer it."""
         try:
             check_size(name, arguments, self.max_argument_bytes)
         except CallRejected as exc:
             return exc
-        session = self._downstream()
         if session is None or not session.check_client_capability(_CAPABILITY[kind]):
             return CallRejected(f"the agent's MCP client does not offer {kind}", tool=name)
         return None
 
     def _session(self) -> ServerSession:
-        session = self._downstream()
+        session = _TARGET.get()  # set for the decided call; never another connection's
         if session is None:
             raise CallRejected("the agent's MCP client is not connected")
         return session

@@ -102,6 +102,7 @@ class McpProxy:
             agent=agent,
             session_id=self.session_id,
             downstream=lambda: self._downstream,
+            session_for=lambda downstream: self._calls.session_for(downstream),
             framework=FRAMEWORK,
             max_argument_bytes=max_argument_bytes,
         )
