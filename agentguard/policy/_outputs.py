@@ -181,6 +181,8 @@ class OutputTreatment:
         """The trust of the field at ``path``: the longest matching path's, or the tool's; untrusted when
         an untrusted path reaches *inside* it (text or an object the paths cannot split into fields:
         YAML, a printed list, a row where a list of rows was expected), since that field may be in it."""
+        if not self.fields:  # no per-field trust (most tools): the tool's own
+            return self.trust
         best: tuple[int, Trust] = (-1, self.trust)
         for pattern, trust in self.fields:
             inside = len(pattern) > len(path) and _path_matches(pattern[: len(path)], path)
