@@ -272,9 +272,28 @@ def scan(text: str, categories: Iterable[Category] = ("secret", "pii")) -> list[
 _SHORT_HEX = frozenset("0123456789abcdef")
 
 
+def _no_secret_uncached(text: str) -> bool:
+    """Whether ``text`` settles as holding no secret in two passes: no detector of the set matches
+    it at all, and none matches its decoded views."""
+    data = _ascii(text)
+    return not _SETS["secret"][0].Match(data) and not _encoded_secret(data)
+
+
+_CACHED_CHARS = 512
+# The audit log's redaction and the session's marks both ask this of the same short texts (a call's
+# argument is redacted in its records, then read again in a result that echoes it): one scan.
+_no_secret_cached = functools.lru_cache(maxsize=16384)(_no_secret_uncached)
+
+
+def _no_secret(text: str) -> bool:
+    return _no_secret_cached(text) if len(text) <= _CACHED_CHARS else _no_secret_uncached(text)
+
+
 def _kinds_uncached(text: str, category: Category) -> frozenset[str]:
     if category == "secret" and len(text) < 32 and _SHORT_HEX.issuperset(text):
         return frozenset()
+    if category == "secret" and len(text) <= _CACHED_CHARS and _no_secret_cached(text):
+        return frozenset()  # settled already (a redacted text): what _kinds_in and _encoded_secret find
     data = _ascii(text)
     kinds = _kinds_in(data, category, None)
     if category == "secret" and not kinds and _encoded_secret(data):
@@ -282,13 +301,17 @@ def _kinds_uncached(text: str, category: Category) -> frozenset[str]:
     return kinds
 
 
-_CACHED_CHARS = 512
 # Argument names and short values repeat from call to call; strings are immutable, so a hit list is too.
 _kinds_cached = functools.lru_cache(maxsize=16384)(_kinds_uncached)
 
 
 def _kinds(text: str, category: Category) -> frozenset[str]:
     return _kinds_cached(text, category) if len(text) <= _CACHED_CHARS else _kinds_uncached(text, category)
+
+
+_COLLECTIONS = (list, tuple, set, frozenset)  # a tuple: isinstance with ``a | b`` builds a union per call
+# Values that hold no string: skipped without the ABC checks below (a result's flags and numbers).
+_NO_STRINGS = frozenset({int, float, bool, type(None)})
 
 
 def iter_strings(value: Any) -> Iterator[str]:
@@ -299,11 +322,30 @@ def iter_strings(value: Any) -> Iterator[str]:
         yield value.decode("utf-8", "replace")
     elif isinstance(value, Mapping):
         for k, v in value.items():
-            yield from iter_strings(k)
-            yield from iter_strings(v)
-    elif isinstance(value, list | tuple | set | frozenset):
+            if type(k) is str:  # plain strings and scalars inline: no generator per leaf
+                yield k
+            elif type(k) not in _NO_STRINGS:
+                yield from iter_strings(k)
+            if type(v) is str:
+                yield v
+            elif type(v) not in _NO_STRINGS:
+                yield from iter_strings(v)
+    elif isinstance(value, _COLLECTIONS):
         for item in value:
-            yield from iter_strings(item)
+            if type(item) is str:
+                yield item
+            elif type(item) not in _NO_STRINGS:
+                yield from iter_strings(item)
+
+
+_BOTH: list[Category] = ["secret", "pii"]
+
+
+def _both(text: str) -> frozenset[Category]:
+    return frozenset(c for c in _BOTH if _kinds(text, c))
+
+
+_both_cached = functools.lru_cache(maxsize=16384)(_both)
 
 
 def categories_in(value: Any, categories: Iterable[Category] = ("secret", "pii")) -> set[Category]:
@@ -311,6 +353,12 @@ def categories_in(value: Any, categories: Iterable[Category] = ("secret", "pii")
     walk over the strings (a tool result is read once for the session's marks, not once per mark)."""
     wanted = list(categories)
     found: set[Category] = set()
+    if wanted == _BOTH:  # the session's marks: one cached answer per string for both categories
+        for text in iter_strings(value):
+            found |= _both_cached(text) if len(text) <= _CACHED_CHARS else _both(text)
+            if len(found) == 2:
+                break
+        return found
     for text in iter_strings(value):
         for category in wanted:
             if category not in found and _kinds(text, category):
@@ -399,10 +447,8 @@ def redact_text(text: str, categories: Iterable[Category] = ("secret",)) -> str:
     ``[REDACTED:encoded_secret]``.
     """
     cats = tuple(dict.fromkeys(categories))
-    if cats == ("secret",):  # the audit log's case: most texts hold nothing, settled in two passes
-        data = _ascii(text)
-        if not _SETS["secret"][0].Match(data) and not _encoded_secret(data):
-            return text
+    if cats == ("secret",) and _no_secret(text):  # the audit log's case: most texts hold nothing
+        return text
     return _redact_found(text, cats)
 
 

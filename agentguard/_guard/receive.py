@@ -22,6 +22,8 @@ __all__ = ["dropped_keys", "guarded_wrapper", "receive", "record_rejected"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_TEXT_OR_NONE = (str, type(None))  # a tuple: isinstance with ``a | b`` builds a union per call
+
 
 def _built_call(fields: dict[str, Any]) -> ToolCall:
     """The ``ToolCall`` of fields built right here from checked types (``models.built``)."""
@@ -54,8 +56,8 @@ def receive(
     plain = (
         isinstance(agent, str)
         and isinstance(tool, str)
-        and isinstance(session, str | None)
-        and isinstance(framework, str | None)
+        and isinstance(session, _TEXT_OR_NONE)
+        and isinstance(framework, _TEXT_OR_NONE)
     )
     try:
         raw = _built_call(dict(fields)) if plain else ToolCall.model_validate(fields)

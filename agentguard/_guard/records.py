@@ -34,10 +34,13 @@ def record(audit: AuditSink, event: str, call: ToolCall, **fields: Any) -> None:
         raise AuditError(f"audit log write failed: {exc}", event=event, call_id=call.id) from exc
 
 
+_NUMBERS = (bool, int, float)  # a tuple: isinstance with ``a | b`` builds a union per call
+
+
 def summary(value: Any) -> Any:
     """A tool's result as the ``execution.finished`` record shows it: scalars as they are, else text
     cut at 500 characters."""
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, _NUMBERS):
         return value
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")

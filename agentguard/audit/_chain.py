@@ -8,6 +8,7 @@ hashes the remaining bytes: nothing is ever re-serialised, so the check is byte-
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Mapping
@@ -122,6 +123,14 @@ def checkpoint_path(log: Path) -> Path:
     return log.with_name(log.name + ".head")
 
 
+@functools.lru_cache(maxsize=64)
+def _checkpoint_files(log: Path, pid: int) -> tuple[str, str]:
+    """The checkpoint's path and this process's temp file beside it, as strings: the writer thread
+    opens them on every batch, and building them with pathlib each time cost more than the opens."""
+    target = checkpoint_path(log)
+    return str(target), str(target.with_name(f"{target.name}.tmp-{pid}"))
+
+
 class CheckpointError(ValueError):
     pass
 
@@ -143,7 +152,7 @@ def _mark(data: Any) -> Mark:
 def read_checkpoint(log: Path) -> Checkpoint | None:
     """The checkpoint beside ``log``, ``None`` if there is none; ``CheckpointError`` if unreadable."""
     try:  # os-level: the writer thread reads it on every batch, and each call hands the GIL over
-        fd = os.open(checkpoint_path(log), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(_checkpoint_files(log, os.getpid())[0], os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -176,8 +185,7 @@ def write_checkpoint(log: Path, cp: Checkpoint, *, sync: bool = True) -> None:
     ``sync=False`` is for the commit after a batch: losing it in a power cut leaves the
     ``pending`` checkpoint, which names the same end, so it need not be durable.
     """
-    target = checkpoint_path(log)
-    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    target, tmp = _checkpoint_files(log, os.getpid())
     body = _mark_json(cp.committed)
     if cp.pending is not None:
         body["pending"] = _mark_json(cp.pending)

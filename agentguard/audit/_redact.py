@@ -33,6 +33,8 @@ _CACHE_ENTRIES = 16384
 # remembered with what redaction made of them. A plain dict, read inline on the hot path; it is
 # emptied when full (cheaper than LRU bookkeeping, and a miss only costs one scan).
 _seen: dict[str, str] = {}
+_COLLECTIONS = (list, tuple, set, frozenset)  # isinstance with ``a | b`` builds a union per call
+_BYTES = (bytes, bytearray)
 
 
 def _text(value: str) -> str:
@@ -102,9 +104,9 @@ def redact(value: Any, _depth: int = 0) -> Any:
             else:
                 out[key] = redact(v, _depth + 1)
         return out
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, _COLLECTIONS):
         return [redact(v, _depth + 1) for v in value]
-    if isinstance(value, bytes | bytearray):
+    if isinstance(value, _BYTES):
         return _text(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, Enum):
         return redact(value.value, _depth + 1)

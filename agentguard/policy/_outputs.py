@@ -16,6 +16,7 @@ subtree under it. A string result that holds JSON (an object or array) is read a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tomllib
@@ -80,11 +81,19 @@ def _path_matches(pattern: tuple[_Segment, ...], path: tuple[str | int, ...]) ->
     return all(p is None or p == q for p, q in zip(pattern, path, strict=False))
 
 
+@functools.lru_cache(maxsize=4096)  # a tool's results repeat the same few paths call after call
 def _render(path: tuple[str | int, ...]) -> str:
     return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
 
+_SEQUENCES = (list, tuple)  # tuples: isinstance with ``a | b`` builds a union on each call
+_SCALARS = (str, int, float)
+_JSON_NODES = frozenset({dict, list, int, float, bool, type(None)})
+
+
 def _as_json(value: Any) -> Any:
+    if type(value) in _JSON_NODES:  # a dumped result's nodes, without the model class's ABC check
+        return value
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, str) and value[:1] in ("{", "[") and len(value) < 20_000_000:
@@ -133,6 +142,11 @@ class OutputTreatment:
         stack: list[tuple[tuple[str | int, ...], Any, int]] = [((), value, 0)]
         while stack:
             path, raw, depth = stack.pop()
+            if type(raw) is str and raw[:1] not in ("{", "["):  # plain text: _as_json keeps it as it is
+                count += 1
+                trust = self.trust_of(path) if count <= MAX_LEAVES else "untrusted"
+                yield Leaf(_render(path), raw, trust)
+                continue
             node = _as_json(raw)
             if (
                 node is not raw
@@ -150,14 +164,14 @@ class OutputTreatment:
                         count += 1
                         trust = self.trust_of((*path, k)) if count <= MAX_LEAVES else "untrusted"
                         yield Leaf(_render(path) + f"{{{k!r}}}", k, trust)
-                stack.extend(((*path, str(k)), v, depth + 1) for k, v in reversed(node.items()))
+                stack.extend([((*path, str(k)), v, depth + 1) for k, v in reversed(node.items())])
                 continue
-            if isinstance(node, list | tuple) and depth < MAX_DEPTH:
-                stack.extend(((*path, i), v, depth + 1) for i, v in reversed(list(enumerate(node))))
+            if isinstance(node, _SEQUENCES) and depth < MAX_DEPTH:
+                stack.extend([((*path, i), v, depth + 1) for i, v in reversed(list(enumerate(node)))])
                 continue
             if node is None or isinstance(node, bool):
                 continue
-            if not isinstance(node, str | int | float):
+            if not isinstance(node, _SCALARS):
                 node = repr(node)
             count += 1
             trust = self.trust_of(path) if count <= MAX_LEAVES else "untrusted"
@@ -167,6 +181,8 @@ class OutputTreatment:
         """The trust of the field at ``path``: the longest matching path's, or the tool's; untrusted when
         an untrusted path reaches *inside* it (text or an object the paths cannot split into fields:
         YAML, a printed list, a row where a list of rows was expected), since that field may be in it."""
+        if not self.fields:  # no per-field trust (most tools): the tool's own
+            return self.trust
         best: tuple[int, Trust] = (-1, self.trust)
         for pattern, trust in self.fields:
             inside = len(pattern) > len(path) and _path_matches(pattern[: len(path)], path)

@@ -59,23 +59,29 @@ def _treats_outputs(policy: object) -> TreatsOutputs | None:
     return cast(TreatsOutputs, policy) if known else None
 
 
-def _joined(value: Any, depth: int = 0) -> Iterator[str]:
-    """The strings of each list (or tuple) inside ``value`` joined: chunks of one text."""
-    if depth >= 64:
-        return
+_SEQUENCES = (list, tuple)  # tuples: isinstance with ``a | b`` builds a union on each call
+_STREAMS = (Iterator, AsyncIterator, Awaitable)
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes})
+
+
+def _joined(value: Any, depth: int = 0, out: list[str] | None = None) -> list[str]:
+    """The strings of each list (or tuple) inside ``value`` joined: chunks of one text. A list, not a
+    generator: results are small, and a generator per node cost more than the walk itself."""
+    out = [] if out is None else out
+    if depth >= 64 or type(value) in _PLAIN:  # a scalar holds no list (no ABC checks for it)
+        return out
     if isinstance(value, Mapping):
         for item in value.values():
-            yield from _joined(item, depth + 1)
-    elif isinstance(value, list | tuple):
+            if type(item) not in _PLAIN:
+                _joined(item, depth + 1, out)
+    elif isinstance(value, _SEQUENCES):
         strings = [v for v in value if isinstance(v, str)]
         if len(strings) > 1:
-            yield "".join(strings)
+            out.append("".join(strings))
         for item in value:
             if not isinstance(item, str):
-                yield from _joined(item, depth + 1)
-
-
-_PLAIN = frozenset({str, int, float, bool, type(None), bytes})
+                _joined(item, depth + 1, out)
+    return out
 
 
 def readable(value: Any) -> Any:
@@ -99,13 +105,13 @@ def _unreadable(value: Any, depth: int = 0) -> bool:
     iterator, an open file, an awaitable): it is neither indexed nor scanned, so it cannot be told."""
     if type(value) in _PLAIN:  # the common result, decided without the ABC checks below
         return False
-    if isinstance(value, Iterator | AsyncIterator | Awaitable):
+    if isinstance(value, _STREAMS):
         return True
     if depth >= 64:
         return False
     if isinstance(value, Mapping):
         return any(_unreadable(v, depth + 1) for v in value.values())
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return any(_unreadable(v, depth + 1) for v in value)
     return False
 

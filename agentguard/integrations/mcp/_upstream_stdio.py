@@ -12,6 +12,7 @@ they never interleave mid-line.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TextIO
@@ -24,6 +25,13 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.shared.message import SessionMessage
 
 __all__ = ["tapped_stdio_client"]
+
+
+def _asyncio_writer(stdin: Any) -> asyncio.StreamWriter | None:
+    """The asyncio writer under anyio's process stdin (None on another backend or anyio layout)."""
+    writer = getattr(stdin, "_stream", None)
+    return writer if isinstance(writer, asyncio.StreamWriter) else None
+
 
 Tap = Callable[[str], bool]
 SendLine = Callable[[str], Awaitable[None]]
@@ -53,9 +61,27 @@ async def tapped_stdio_client(
     assert process.stdin is not None
     assert process.stdout is not None
 
+    pipe = _asyncio_writer(process.stdin)
+
     async def send_line(line: str) -> None:
         assert process.stdin is not None
-        await process.stdin.send(line.encode(server.encoding, server.encoding_error_handler))
+        data = line.encode(server.encoding, server.encoding_error_handler)
+        if pipe is None:
+            await process.stdin.send(data)
+            return
+        # anyio's ``send`` without its closing checkpoint (a whole extra event-loop turn per request,
+        # yielded after the line is already written): the same cancellation check first, the same
+        # write and drain, errors mapped as anyio maps them.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        try:
+            pipe.write(data)
+            await pipe.drain()
+        except (ConnectionResetError, BrokenPipeError, RuntimeError) as exc:
+            if getattr(process.stdin, "_closed", False):
+                raise anyio.ClosedResourceError from exc
+            if pipe.is_closing():
+                raise anyio.BrokenResourceError from exc
+            raise
 
     async def stdout_reader() -> None:
         assert process.stdout is not None
