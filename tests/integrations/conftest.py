@@ -62,3 +62,13 @@ def calls(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def outcome(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """(tool, framework, last event) per call, in order: what happened to each call at a glance."""
     return [(rs[0]["tool"], rs[0]["framework"], rs[-1]["event"]) for rs in calls(records).values()]
+
+
+async def invoke_agents_tool(guarded: Any, raw: str) -> Any:
+    """Call an Agents SDK function tool as the SDK's runner does: its arguments as the model's JSON text."""
+    from agents.tool_context import ToolContext
+
+    ctx: ToolContext[Any] = ToolContext(
+        context=None, tool_name=guarded.name, tool_call_id="c1", tool_arguments=raw
+    )
+    return await guarded.on_invoke_tool(ctx, raw)

@@ -4,17 +4,17 @@ guarded call (``current_call()`` names it), also for a sync LangChain tool invok
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import orjson
 import pytest
 from agents import function_tool
-from agents.tool_context import ToolContext
 from langchain_core.tools import tool
 
 from agentguard import Guard, ToolFailed, current_call
 from agentguard.integrations.langchain import guard_tools
 from agentguard.integrations.openai_agents import guard_function_tools
+
+from .conftest import invoke_agents_tool
 
 RULES = """
 p, *, where, *, allow
@@ -55,10 +55,7 @@ async def test_an_openai_agents_tool_runs_inside_its_guarded_call(make_guard: Ca
 
     (guarded,) = guard_function_tools(make_guard("p, *, where_agents, *, allow"), [where_agents])
     raw = orjson.dumps({"label": "oa"}).decode()
-    ctx: ToolContext[Any] = ToolContext(
-        context=None, tool_name=guarded.name, tool_call_id="c1", tool_arguments=raw
-    )
-    assert await guarded.on_invoke_tool(ctx, raw) == "oa:where_agents:openai-agents"
+    assert await invoke_agents_tool(guarded, raw) == "oa:where_agents:openai-agents"
 
 
 def test_the_registered_stand_ins_refuse_to_run_outside_their_framework(

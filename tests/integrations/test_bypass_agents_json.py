@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 from agents import function_tool
-from agents.tool_context import ToolContext
 from langchain_core.tools import tool
 
 from agentguard import Guard
 from agentguard.integrations.langchain import guard_tools
 from agentguard.integrations.openai_agents import guard_function_tools
 
-from .conftest import audit_records
+from .conftest import audit_records, invoke_agents_tool
 
 RULES = """
 p, *, *, *, allow
@@ -50,11 +49,7 @@ def _clear() -> None:
     SENT.clear()
 
 
-async def invoke(guarded: Any, raw: str) -> Any:
-    ctx: ToolContext[Any] = ToolContext(
-        context=None, tool_name=guarded.name, tool_call_id="c1", tool_arguments=raw
-    )
-    return await guarded.on_invoke_tool(ctx, raw)
+invoke = invoke_agents_tool
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,6 @@ from typing import Any, Literal
 import orjson
 import pytest
 from agents import function_tool
-from agents.tool_context import ToolContext
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
@@ -25,6 +24,8 @@ from agentguard import Guard
 from agentguard.integrations import json_schema_model
 from agentguard.integrations.langchain import guard_tools
 from agentguard.integrations.openai_agents import guard_function_tools
+
+from .conftest import invoke_agents_tool
 
 RULES = """
 p, *, *, *, allow
@@ -60,11 +61,7 @@ def test_langchain_decimal_over_the_limit_is_denied(make_guard: Callable[..., Gu
 
 
 async def _invoke(guarded: Any, arguments: dict[str, Any]) -> Any:
-    raw = orjson.dumps(arguments).decode()
-    ctx: ToolContext[Any] = ToolContext(
-        context=None, tool_name=guarded.name, tool_call_id="c1", tool_arguments=raw
-    )
-    return await guarded.on_invoke_tool(ctx, raw)
+    return await invoke_agents_tool(guarded, orjson.dumps(arguments).decode())
 
 
 async def test_agents_sdk_decimal_text_over_the_limit_is_denied(make_guard: Callable[..., Guard]) -> None:

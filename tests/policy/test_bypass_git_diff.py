@@ -17,11 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from agentguard.models import Effect
-from agentguard.policy import PolicyEngine
-
-from .conftest import EXAMPLES, PERMISSIONS, decide
-
 READS_A_FILE = [
     "git diff /dev/null .env",
     "git diff --no-index /dev/null .env",
@@ -54,29 +49,4 @@ def test_git_diff_prints_an_ignored_file(tmp_path: Path) -> None:
     assert "+API_KEY=s3cret" in shown.stdout  # no option needed: /dev/null is outside the work tree
 
 
-@pytest.fixture(scope="module")
-def engines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PolicyEngine]:
-    ws = tmp_path_factory.mktemp("ws")
-    return {
-        "shipped": PolicyEngine.load(PERMISSIONS, workspace=ws),
-        "read-only": PolicyEngine.load(EXAMPLES / "read-only", workspace=ws),
-    }
-
-
-@pytest.mark.parametrize("command", READS_A_FILE)
-@pytest.mark.parametrize("policy", ["shipped", "read-only"])
-def test_a_git_diff_of_files_is_not_allowed_unasked(
-    engines: dict[str, PolicyEngine], policy: str, command: str
-) -> None:
-    # .env is asked for (shipped) or denied (read-only) when read with fs.read
-    assert decide(engines[policy], "fs.read", path=".env").effect is not Effect.ALLOW
-    decision = decide(engines[policy], "shell.run", command=command)
-    assert decision.effect is not Effect.ALLOW, (policy, command, decision.reason)
-
-
-@pytest.mark.parametrize("command", STILL_ALLOWED)
-@pytest.mark.parametrize("policy", ["shipped", "read-only"])
-def test_git_diff_without_file_operands_stays_allowed(
-    engines: dict[str, PolicyEngine], policy: str, command: str
-) -> None:
-    assert decide(engines[policy], "shell.run", command=command).effect is Effect.ALLOW
+# The decisions on these tables run in test_bypass_git_history.py, with its own tables.

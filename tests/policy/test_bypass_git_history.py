@@ -22,6 +22,8 @@ from agentguard.models import Effect
 from agentguard.policy import PolicyEngine
 
 from .conftest import EXAMPLES, PERMISSIONS, decide
+from .test_bypass_git_diff import READS_A_FILE
+from .test_bypass_git_diff import STILL_ALLOWED as DIFF_STILL_ALLOWED
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 PRINTS_COMMITTED = [
@@ -99,7 +101,7 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PolicyEngine]
     }
 
 
-@pytest.mark.parametrize("command", PRINTS_COMMITTED)
+@pytest.mark.parametrize("command", PRINTS_COMMITTED + READS_A_FILE)
 @pytest.mark.parametrize("policy", ["shipped", "read-only"])
 def test_committed_content_is_not_printed_unasked(
     engines: dict[str, PolicyEngine], policy: str, command: str
@@ -109,7 +111,7 @@ def test_committed_content_is_not_printed_unasked(
     assert decision.effect is not Effect.ALLOW, (policy, command, decision.reason)
 
 
-@pytest.mark.parametrize("command", STILL_ALLOWED)
+@pytest.mark.parametrize("command", STILL_ALLOWED + DIFF_STILL_ALLOWED)
 @pytest.mark.parametrize("policy", ["shipped", "read-only"])
 def test_names_status_and_uncommitted_work_stay_allowed(
     engines: dict[str, PolicyEngine], policy: str, command: str

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import itertools
-import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +28,7 @@ from agentguard.policy import PolicyEngine
 from agentguard.policy._urls import UnreadableUrl, UrlPattern, parse_url
 from agentguard.testing import FakeResolver, MemoryAudit, ScriptedApprover
 from agentguard.tools.web import MAX_REDIRECTS, http_get
+from tests.loopback import http_service
 
 from .conftest import decide
 
@@ -487,18 +487,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet."""
 
 
-@contextlib.contextmanager
-def _server(address: str, port: int = 0) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer((address, port), _Handler)
-    server.seen = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def _server(address: str, port: int = 0) -> contextlib.AbstractContextManager[ThreadingHTTPServer]:
+    return http_service(_Handler, address, port)
 
 
 @pytest.fixture(scope="module")

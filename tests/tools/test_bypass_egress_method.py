@@ -12,20 +12,14 @@ listener on loopback stands for the server.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from agentguard import Guard, Settings
-from agentguard.policy import PolicyEngine
-from agentguard.settings import DEFAULT_POLICY_DIR
-from agentguard.testing import FakeResolver, FakeSandbox, MemoryAudit, ScriptedApprover
-from agentguard.tools.egress import EgressOwner, EgressProxy
+from agentguard.testing import FakeResolver, MemoryAudit
+from tests.tools.egress_rig import exchange, loopback_server
 
 ALLOW = 'p, *, net.connect, ip(host, "127.0.0.1/32"), allow\n'
 
@@ -34,66 +28,24 @@ ALLOW = 'p, *, net.connect, ip(host, "127.0.0.1/32"), allow\n'
 def server() -> Iterator[tuple[int, list[bytes]]]:
     """A server on loopback answering 200 to anything; ``heads`` holds each request head it read."""
     heads: list[bytes] = []
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                heads.append(data.split(b"\r\n\r\n", 1)[0])
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            heads.append(data.split(b"\r\n\r\n", 1)[0])
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], heads
-    finally:
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)
-        listener.close()
-        thread.join(15)
+    with loopback_server(handle) as port:
+        yield port, heads
 
 
 def _through_proxy(tmp: Path, rules: str, request: bytes, audit: MemoryAudit) -> bytes:
-    policy = tmp / "policy"
-    policy.mkdir()
-    (policy / "model.conf").write_text((DEFAULT_POLICY_DIR / "model.conf").read_text())
-    (policy / "policy.csv").write_text(rules)
-    (tmp / "ws").mkdir()
-    resolver = FakeResolver({})
-    guard = Guard(
-        PolicyEngine.load(policy, workspace=tmp / "ws", resolver=resolver),
-        approver=ScriptedApprover(),
-        audit=audit,
-        settings=Settings(home=tmp / "home", workspace=tmp / "ws"),
-    )
-    guard.register_builtins(sandbox=FakeSandbox())
-    proxy = EgressProxy(resolver=resolver, runtime_dir=tmp)
-    try:
-        endpoint = proxy.open(uid=os.getuid())
-        endpoint.attach(EgressOwner(guard=guard))
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(10)
-            s.connect(str(Path(endpoint.directory) / "proxy.sock"))
-            s.sendall(request)
-            out = b""
-            while data := s.recv(4096):
-                out += data
-        return out
-    finally:
-        proxy.close()
-        guard.close()
+    return exchange(tmp, rules, request, FakeResolver({}), audit=audit)
 
 
 def _decided(audit: MemoryAudit) -> list[dict[str, object]]:

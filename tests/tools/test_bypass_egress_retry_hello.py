@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import socket
 import ssl
 import struct
@@ -29,13 +28,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from agentguard import Guard, Settings
-from agentguard.policy import PolicyEngine
-from agentguard.settings import DEFAULT_POLICY_DIR
-from agentguard.testing import FakeResolver, FakeSandbox, MemoryAudit, ScriptedApprover
+from agentguard.testing import FakeResolver
 from agentguard.tools._egress_hello import is_retry_request
-from agentguard.tools.egress import EgressOwner, EgressProxy
-from tests.tools.test_egress_attacks_2 import _client_hello, _loopback_server, _record
+from tests.tools.egress_rig import egress_proxy, loopback_server
+from tests.tools.test_egress_attacks_2 import _client_hello, _record
 
 RULE = 'p, *, net.connect, ip(host, "127.0.0.1/32"), allow\n'
 RETRY_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
@@ -87,41 +83,15 @@ class Retrying:
 @pytest.fixture
 def retrying() -> Iterator[Retrying]:
     server = Retrying()
-    with _loopback_server(server.handle) as port:
+    with loopback_server(server.handle) as port:
         server.port = port
         yield server
 
 
 @contextlib.contextmanager
 def _proxy(tmp: Path) -> Iterator[Callable[[], socket.socket]]:
-    policy = tmp / "policy"
-    policy.mkdir()
-    (policy / "model.conf").write_text((DEFAULT_POLICY_DIR / "model.conf").read_text())
-    (policy / "policy.csv").write_text(RULE)
-    (tmp / "ws").mkdir()
-    resolver = FakeResolver({"loop.test": ["127.0.0.1"]})
-    guard = Guard(
-        PolicyEngine.load(policy, workspace=tmp / "ws", resolver=resolver),
-        approver=ScriptedApprover(),
-        audit=MemoryAudit(),
-        settings=Settings(home=tmp / "home", workspace=tmp / "ws"),
-    )
-    guard.register_builtins(sandbox=FakeSandbox())
-    proxy = EgressProxy(resolver=resolver, runtime_dir=tmp)
-    try:
-        endpoint = proxy.open(uid=os.getuid())
-        endpoint.attach(EgressOwner(guard=guard))
-
-        def connect() -> socket.socket:
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(10)
-            s.connect(str(Path(endpoint.directory) / "proxy.sock"))
-            return s
-
+    with egress_proxy(tmp, RULE, FakeResolver({"loop.test": ["127.0.0.1"]})) as connect:
         yield connect
-    finally:
-        proxy.close()
-        guard.close()
 
 
 def _drain(s: socket.socket) -> bytes:
@@ -214,7 +184,7 @@ def test_a_real_tls_handshake_with_a_retry_still_works(tmp_path: Path) -> None:
         ):
             tls.sendall(b"hello " + tls.recv(100))
 
-    with _loopback_server(handle) as port:
+    with loopback_server(handle) as port:
         # the server really asks for a retry: its answer to a real client's first ClientHello
         probe = _client_context().wrap_bio(
             ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname="loop.test"

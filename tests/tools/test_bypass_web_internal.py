@@ -14,7 +14,6 @@ A real guard and policy decide; a real HTTP server on loopback stands for the ho
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +25,7 @@ from agentguard.models import ApprovalResult, ApprovalStatus
 from agentguard.policy import PolicyEngine
 from agentguard.testing import FakeResolver, MemoryAudit, ScriptedApprover
 from agentguard.tools.web import http_get
+from tests.loopback import http_service
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -49,16 +49,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.seen = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_service(_Handler) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture
@@ -194,20 +186,11 @@ p, *, http.get, url(url, "http://edited.test:*") && ip(url, "loopback"), ask
 @pytest.fixture
 def two_services() -> Iterator[tuple[ThreadingHTTPServer, ThreadingHTTPServer]]:
     """The same port on 127.0.0.1 and 127.0.0.2 (Linux routes all of 127/8 to lo)."""
-    first = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    second = ThreadingHTTPServer(("127.0.0.2", first.server_address[1]), _Handler)
-    threads = []
-    for server in (first, second):
-        server.seen = []  # type: ignore[attr-defined]
-        threads.append(threading.Thread(target=server.serve_forever, daemon=True))
-        threads[-1].start()
-    try:
+    with (
+        http_service(_Handler) as first,
+        http_service(_Handler, "127.0.0.2", first.server_address[1]) as second,
+    ):
         yield first, second
-    finally:
-        for server, thread in zip((first, second), threads, strict=True):
-            server.shutdown()
-            server.server_close()
-            thread.join()
 
 
 def test_an_approved_call_connects_to_what_the_last_check_saw(

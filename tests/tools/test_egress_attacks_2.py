@@ -7,46 +7,15 @@ must not reach.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import struct
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from agentguard import Guard, Settings
-from agentguard.policy import PolicyEngine
-from agentguard.settings import DEFAULT_POLICY_DIR
-from agentguard.testing import FakeResolver, FakeSandbox, MemoryAudit, ScriptedApprover
-from agentguard.tools.egress import EgressOwner, EgressProxy
-
-
-@contextlib.contextmanager
-def _loopback_server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
-    """A host service on loopback that hands each connection to ``handle``; yields its port."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            handle(conn)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        with contextlib.suppress(OSError):
-            server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
-        server.close()
-        thread.join(15)
+from agentguard.testing import FakeResolver
+from tests.tools.egress_rig import exchange, loopback_server
 
 
 @pytest.fixture
@@ -58,45 +27,13 @@ def listener() -> Iterator[tuple[int, list[object]]]:
         accepted.append(conn)
         conn.close()
 
-    with _loopback_server(handle) as port:
+    with loopback_server(handle) as port:
         yield port, accepted
 
 
 def _proxy_answer(tmp: Path, rules: str, request: bytes) -> bytes:
-    policy = tmp / "policy"
-    policy.mkdir()
-    (policy / "model.conf").write_text((DEFAULT_POLICY_DIR / "model.conf").read_text())
-    (policy / "policy.csv").write_text(rules)
-    (tmp / "ws").mkdir()
     resolver = FakeResolver({"loop.test": ["127.0.0.1"], "meta.test": ["169.254.169.254"]})
-    engine = PolicyEngine.load(policy, workspace=tmp / "ws", resolver=resolver)
-    guard = Guard(
-        engine,
-        approver=ScriptedApprover(),
-        audit=MemoryAudit(),
-        settings=Settings(home=tmp / "home", workspace=tmp / "ws"),
-    )
-    guard.register_builtins(sandbox=FakeSandbox())
-    proxy = EgressProxy(resolver=resolver, runtime_dir=tmp)
-    try:
-        endpoint = proxy.open(uid=os.getuid())
-        endpoint.attach(EgressOwner(guard=guard))
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
-        s.connect(str(Path(endpoint.directory) / "proxy.sock"))
-        s.sendall(request)
-        s.shutdown(socket.SHUT_WR)  # all sent: a tunnel ends once the server has read it
-        out = b""
-        while True:
-            data = s.recv(4096)
-            if not data:
-                break
-            out += data
-        s.close()
-        return out
-    finally:
-        proxy.close()
-        guard.close()
+    return exchange(tmp, rules, request, resolver, half_close=True)
 
 
 @pytest.mark.parametrize(
@@ -224,7 +161,7 @@ def recorder() -> Iterator[tuple[int, list[bytes]]]:
         received.append(data)
         conn.close()
 
-    with _loopback_server(handle) as port:
+    with loopback_server(handle) as port:
         yield port, received
 
 
