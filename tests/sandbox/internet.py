@@ -9,7 +9,6 @@ Nothing in the egress tests connects to any other address.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import socket
 import tempfile
@@ -19,10 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.loopback import self_signed
 
 PREFIX = f"agtest-egress-{os.getpid()}"
 HTTP_PORT = 8080
@@ -93,29 +89,8 @@ class Internet:
 
 
 def _certificate(directory: Path, names: list[str]) -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    now = datetime.datetime.now(datetime.UTC)
-    san = [x509.DNSName(n) for n in names]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=2))
-        .add_extension(x509.SubjectAlternativeName(san), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    (directory / "cert.pem").write_text(pem)
-    (directory / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    certfile, _ = self_signed(directory, *names, ca=True)
+    pem = certfile.read_text()
     for p in directory.iterdir():
         p.chmod(0o644)
     directory.chmod(0o755)

@@ -14,7 +14,6 @@ retry.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import socket
 import ssl
 import struct
@@ -23,13 +22,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from agentguard.testing import FakeResolver
 from agentguard.tools._egress_hello import is_retry_request
+from tests.loopback import self_signed
 from tests.tools.egress_rig import egress_proxy, loopback_server
 from tests.tools.test_egress_attacks_2 import _client_hello, _record
 
@@ -137,27 +133,7 @@ def test_a_second_client_hello_for_the_decided_name_goes_through(tmp_path: Path,
 
 
 def _server_context(directory: Path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "loop.test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("loop.test")]), False)
-        .sign(key, hashes.SHA256())
-    )
-    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    certfile, keyfile = self_signed(directory, "loop.test")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_3
     context.load_cert_chain(certfile, keyfile)
