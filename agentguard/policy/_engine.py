@@ -257,7 +257,7 @@ class PolicyEngine:
         if self._state is None:
             return OutputTreatment()
         try:
-            name = canonical_tool_name(tool)
+            name = _canonical(self._names, tool, canonical_tool_name)  # once per name, as _decide does
         except ValueError:
             return OutputTreatment()
         return self._state.loaded.outputs.for_tool(name)
