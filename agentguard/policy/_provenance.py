@@ -308,13 +308,10 @@ def carries_untrusted(b: _Builder) -> Predicate:
             if len(text) > MAX_SEARCH:  # past what is searched: cannot tell, so it may carry one
                 _note(lambda: f"{label}: text of {len(text)} characters, past the search limit")  # noqa: B023
                 return True
-            hits = [
-                (k, e) for k, e in session.find_in(text) if e.mask & UNTRUSTED and not e.mask & TRUSTED_ANY
-            ]
-            if hits:
-                key, entry = hits[0]
-                _note(lambda: f"{label} carries {_short(key)}, {_where(session, [entry])}")  # noqa: B023
-                return True
+            for key, entry in session.find_in(text):  # the first untrusted-only value found
+                if entry.mask & UNTRUSTED and not entry.mask & TRUSTED_ANY:
+                    _note(lambda: f"{label} carries {_short(key)}, {_where(session, [entry])}")  # noqa: B023
+                    return True
         return False
 
     return pred
