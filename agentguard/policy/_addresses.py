@@ -116,5 +116,7 @@ class RecordingResolver:
 
     def answers(self) -> dict[str, tuple[str, ...]]:
         """The names that resolved, with their addresses (for ``Decision.resolved``)."""
+        if not self._answers:  # the common decision: nothing was resolved
+            return {}
         with self._lock:
             return {h: a for h, a in self._answers.items() if not isinstance(a, OSError)}

@@ -163,6 +163,44 @@ def _or3(items: tuple[Predicate, ...]) -> Predicate:
     return pred
 
 
+def _and2(items: tuple[Predicate, ...]) -> Predicate:
+    """``all(p(ctx) for p in items)`` without a generator per evaluation."""
+    if len(items) == 2:
+        first, second = items
+
+        def pred2(ctx: EvalContext) -> bool:
+            return True if first(ctx) and second(ctx) else False  # noqa: SIM210 - no bool() call
+
+        return pred2
+
+    def pred(ctx: EvalContext) -> bool:
+        for p in items:  # noqa: SIM110 - no generator per evaluation
+            if not p(ctx):
+                return False
+        return True
+
+    return pred
+
+
+def _or2(items: tuple[Predicate, ...]) -> Predicate:
+    """``any(p(ctx) for p in items)`` without a generator per evaluation."""
+    if len(items) == 2:
+        first, second = items
+
+        def pred2(ctx: EvalContext) -> bool:
+            return True if first(ctx) or second(ctx) else False  # noqa: SIM210 - no bool() call
+
+        return pred2
+
+    def pred(ctx: EvalContext) -> bool:
+        for p in items:  # noqa: SIM110 - no generator per evaluation
+            if p(ctx):
+                return True
+        return False
+
+    return pred
+
+
 def _calls(node: _Node) -> set[tuple[str, str]]:
     if isinstance(node, _Not):
         return _calls(node.inner)
@@ -182,9 +220,7 @@ def _build(node: _Node, env: CompileEnv, used: set[str], paths: set[tuple[str, .
         items = tuple(_build(item, env, used, paths) for item in node.items)
         if _tri(node):
             return _and3(items) if node.op == "&&" else _or3(items)
-        if node.op == "&&":
-            return lambda ctx: all(p(ctx) for p in items)
-        return lambda ctx: any(p(ctx) for p in items)
+        return _and2(items) if node.op == "&&" else _or2(items)
     if node.name in _ANNOTATIONS:
         raise ConditionError(
             f"{node.name}() is an annotation and may only appear as a top-level '&&' term",
@@ -244,10 +280,7 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
     elif any(_tri(term) for term in rest):
         predicate = _and3(tuple(preds))
     else:
-        items = tuple(preds)
-
-        def predicate(ctx: EvalContext) -> Tri:
-            return all(p(ctx) for p in items)
+        predicate = _and2(tuple(preds))
 
     tri = any(_tri(term) for term in rest)
     calls = frozenset(set().union(*(_calls(term) for term in rest))) if rest else frozenset()

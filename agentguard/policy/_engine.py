@@ -254,13 +254,14 @@ class PolicyEngine:
 
     def output_treatment(self, tool: str) -> OutputTreatment:
         """How ``outputs.toml`` treats ``tool``'s results (untrusted and unredacted if it says nothing)."""
-        if self._state is None:
+        state = self._state
+        if state is None:
             return OutputTreatment()
         try:
-            name = canonical_tool_name(tool)
+            name = _canonical(self._names, tool, canonical_tool_name)  # once per name, as _decide does
         except ValueError:
             return OutputTreatment()
-        return self._state.loaded.outputs.for_tool(name)
+        return state.loaded.outputs.for_tool(name)
 
     @property
     def files(self) -> tuple[Path, ...]:

@@ -103,6 +103,8 @@ def _texts(ctx: EvalContext, ref: tuple[str, ...] | None) -> list[str] | None:
         strings = [s for s in _scalars(ctx.arguments) if isinstance(s, str)]
     else:
         value = c._lookup(ctx.arguments, ref)
+        if type(value) is str:  # the common case: one text
+            return [value]
         if value is c._MISSING:
             return None
         strings = [s for s in _scalars(value) if isinstance(s, str)]
@@ -144,35 +146,53 @@ def _provenance(
     no_session: bool,
     extra: int = 0,
     parts: bool = False,
+    bits: tuple[int, int] | None = None,
 ) -> Predicate:
     """``parts``: for a "some value" test, a value that is not trusted as a whole also counts when a
-    URL, address or IBAN written inside it passes (see ``_untrusted_part``)."""
+    URL, address or IBAN written inside it passes (see ``_untrusted_part``). ``bits``: (need, forbid),
+    ``test`` as masks (some bit of ``need`` and none of ``forbid``), tested without a call."""
+    need, forbid = bits if bits is not None else (0, 0)
     b.arity(1 + extra)
     ref = b.ref(0)
     name = b.call.name
     label = ".".join(ref)
+    top = ref[0] if len(ref) == 1 else None  # an argument at the top: read without _lookup's call
 
     def pred(ctx: EvalContext) -> bool:
-        value = c._lookup(ctx.arguments, ref)
-        if value is c._MISSING:
+        arguments = ctx.arguments
+        if top is not None and type(arguments) is dict:
+            value = arguments.get(top, c._MISSING)
+        else:
+            value = c._lookup(arguments, ref)
+        if type(value) is str:  # the common case: one text, its own only scalar
+            items: list[Any] = [value]
+        elif value is c._MISSING:
             return False
-        try:
-            items = _scalars(value)
-        except TooManyValues:  # cannot tell: "every value is trusted" is false, "some is not" true
-            _note(lambda: f"{name}({label}): more than {_MAX_ITEMS} values, cannot tell")
-            return not every
-        if not items:
-            return False
+        else:
+            try:
+                items = _scalars(value)
+            except TooManyValues:  # cannot tell: "every value is trusted" is false, "some is not" true
+                _note(lambda: f"{name}({label}): more than {_MAX_ITEMS} values, cannot tell")
+                return not every
+            if not items:
+                return False
         session = live_session()
         if session is None:
             _note(lambda: f"{name}({label}): no session, provenance unknown")
             return no_session
         collecting = _collecting()
+        memo = ctx.memo
+        sid = session.id
         for item in items:
-            mask, entries = _looked_up(ctx, session, item)
+            memo_key = ("prov", sid, item)
+            hit = memo.get(memo_key)
+            if hit is None:
+                hit = memo[memo_key] = session.lookup(item)
+            mask, entries = hit
             if collecting:
                 _note(lambda: f"{label} = {_short(item)} {_where(session, entries)}")  # noqa: B023
-            if test(mask, entries, session) is not every:
+            held = (bool(mask & need) and not mask & forbid) if bits else test(mask, entries, session)
+            if held is not every:
                 return not every
             if parts and not mask & TRUSTED_ANY:
                 part = _untrusted_part(session, item, test)
@@ -186,15 +206,30 @@ def _provenance(
 
 
 def from_user(b: _Builder) -> Predicate:
-    return _provenance(b, lambda m, e, s: bool(m & (USER | VOUCHED)), every=True, no_session=False)
+    return _provenance(
+        b,
+        lambda m, e, s: bool(m & (USER | VOUCHED)),
+        every=True,
+        no_session=False,
+        bits=(USER | VOUCHED, 0),
+    )
 
 
 def trusted(b: _Builder) -> Predicate:
-    return _provenance(b, lambda m, e, s: bool(m & TRUSTED_ANY), every=True, no_session=False)
+    return _provenance(
+        b, lambda m, e, s: bool(m & TRUSTED_ANY), every=True, no_session=False, bits=(TRUSTED_ANY, 0)
+    )
 
 
 def untrusted(b: _Builder) -> Predicate:
-    return _provenance(b, lambda m, e, s: bool(m & UNTRUSTED), every=False, no_session=False, parts=True)
+    return _provenance(
+        b,
+        lambda m, e, s: bool(m & UNTRUSTED),
+        every=False,
+        no_session=False,
+        parts=True,
+        bits=(UNTRUSTED, 0),
+    )
 
 
 def untrusted_only(b: _Builder) -> Predicate:
@@ -204,6 +239,7 @@ def untrusted_only(b: _Builder) -> Predicate:
         every=False,
         no_session=False,
         parts=True,
+        bits=(UNTRUSTED, TRUSTED_ANY),
     )
 
 
@@ -272,13 +308,10 @@ def carries_untrusted(b: _Builder) -> Predicate:
             if len(text) > MAX_SEARCH:  # past what is searched: cannot tell, so it may carry one
                 _note(lambda: f"{label}: text of {len(text)} characters, past the search limit")  # noqa: B023
                 return True
-            hits = [
-                (k, e) for k, e in session.find_in(text) if e.mask & UNTRUSTED and not e.mask & TRUSTED_ANY
-            ]
-            if hits:
-                key, entry = hits[0]
-                _note(lambda: f"{label} carries {_short(key)}, {_where(session, [entry])}")  # noqa: B023
-                return True
+            for key, entry in session.find_in(text):  # the first untrusted-only value found
+                if entry.mask & UNTRUSTED and not entry.mask & TRUSTED_ANY:
+                    _note(lambda: f"{label} carries {_short(key)}, {_where(session, [entry])}")  # noqa: B023
+                    return True
         return False
 
     return pred

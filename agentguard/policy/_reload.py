@@ -277,7 +277,8 @@ class Reloader:
     def urgent_changed(self) -> bool:
         """Whether a grant file or the grant store changed (checked before every call)."""
         watch = self._watch
-        return bool(self._changed(watch, watch.urgent)) or self.grants_changed()
+        # no grant files (the common policy): nothing to stat, and no call to find that out
+        return (bool(watch.urgent) and bool(self._changed(watch, watch.urgent))) or self.grants_changed()
 
     def refresh(self, *, background: bool = False) -> bool:
         """Rebuild what changed (policy files, grants); True when something did. Never raises: a

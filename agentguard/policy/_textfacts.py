@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from agentguard.policy import _conditions as c
+from agentguard.policy._condition_types import EvalContext
 from agentguard.policy._facts import EnumerableFacts
 from agentguard.policy._provenance import TooManyValues, _scalars, _short, _texts
 from agentguard.policy._shellmatch import Tri
@@ -23,7 +24,7 @@ from agentguard.session._evidence import note as _note
 from agentguard.session._values import entities, host_name, host_of, keys_of, read_as_shown
 
 if TYPE_CHECKING:
-    from agentguard.policy._conditions import EvalContext, Predicate, _Builder
+    from agentguard.policy._conditions import Predicate, _Builder
 
 __all__ = [
     "contains_fact",
@@ -78,6 +79,7 @@ def _f_every(b: _Builder, kind: str) -> Predicate:
     b.arity(2)
     ref = b.ref_or_star(0)
     sub = _sub_condition(b, 1)
+    holds = sub.predicate  # not through Condition.__call__: one frame less per entity
     kinds = frozenset({kind})
     label = "*" if ref is None else ".".join(ref)
 
@@ -89,14 +91,17 @@ def _f_every(b: _Builder, kind: str) -> Predicate:
         if texts is None:
             return False
         result: Tri = True  # "cannot tell" for one entity (a shell inner condition) stays unless one fails
-        for text in (t for written in texts for t in (written, *read_as_shown(written))):
-            for entity in entities(text, kinds):
-                held = sub(_bound(ctx, entity.text))
-                if held is False:
-                    _note(lambda: f"{label}: {kind} {_short(entity.text)} fails {sub.text!r}")  # noqa: B023
-                    return False
-                if held is None:
-                    result = None
+        facts, resolver = ctx.facts, ctx.resolver
+        for written in texts:
+            shown = read_as_shown(written)
+            for text in (written, *shown) if shown else (written,):
+                for entity in entities(text, kinds):
+                    held = holds(EvalContext({"_": entity.text}, None, facts, resolver))
+                    if held is False:
+                        _note(lambda: f"{label}: {kind} {_short(entity.text)} fails {sub.text!r}")  # noqa: B023
+                        return False
+                    if held is None:
+                        result = None
         return result
 
     return pred
@@ -114,10 +119,13 @@ def _host_in(host: str, fact: str, ctx: EvalContext) -> bool:
     if isinstance(facts, EnumerableFacts):
         # under a member: a member is what follows one of the host's dots (a look-up per label,
         # not a scan of the set)
-        parents = [host[i + 1 :] for i, char in enumerate(host) if char == "."]
-        if parents:
+        at = host.find(".")
+        if at >= 0:
             members = facts.members(fact)
-            return any(parent in members for parent in parents)
+            while at >= 0:  # each parent in turn, shortest prefix cut first
+                if host[at + 1 :] in members:
+                    return True
+                at = host.find(".", at + 1)
     return False
 
 
@@ -145,9 +153,17 @@ def host_in(b: _Builder) -> Predicate:
     b.arity(2)
     ref = b.ref(0)
     fact = b.string(1)
+    top = ref[0] if len(ref) == 1 else None  # an argument at the top: read without _lookup's call
 
     def pred(ctx: EvalContext) -> bool:
-        value = c._lookup(ctx.arguments, ref)
+        arguments = ctx.arguments
+        if top is not None and type(arguments) is dict:
+            value = arguments.get(top, c._MISSING)
+        else:
+            value = c._lookup(arguments, ref)
+        if type(value) is str:  # the common case: one text
+            host = _host_to_check(value)
+            return host is not None and _host_in(host, fact, ctx)
         try:
             items = _scalars(value) if value is not c._MISSING else []
         except TooManyValues:
@@ -181,9 +197,17 @@ def is_(b: _Builder) -> Predicate:
     except c.ConditionError as exc:
         raise b.fail(f"named condition {name!r}: {exc.message}", b.call.args[1]) from None
 
+    holds = sub.predicate
+    bare = ref == ("_",)
+
     def pred(ctx: EvalContext) -> Tri:
-        value = c._lookup(ctx.arguments, ref)
-        return False if value is c._MISSING else sub(_bound(ctx, value))
+        arguments = ctx.arguments
+        if bare and type(arguments) is dict and len(arguments) == 1 and "_" in arguments:
+            # is(_, "name") inside every_url(...): the binding it would make is this one (same
+            # arguments, facts and resolver), so no second context is built
+            return holds(ctx)
+        value = c._lookup(arguments, ref)
+        return False if value is c._MISSING else holds(_bound(ctx, value))
 
     return pred
 

@@ -99,7 +99,8 @@ def iban_hint(text: str) -> bool:
     makes sre try every letter. Pairs do not overlap, but the pair right after two letters cannot be
     cut, since a letter precedes its first digit."""
     if text.isascii():
-        return b"LLDD" in text.encode("ascii").translate(_CLASSES)
+        # find, not ``in``: bytes ``in`` first tries its operand as an int and raises and clears a TypeError
+        return text.encode("ascii").translate(_CLASSES).find(b"LLDD") >= 0
     return any(_TWO_LETTERS.match(text, m.start() - 2) for m in _DIGIT_PAIR.finditer(text, 2))
 
 

@@ -55,7 +55,7 @@ def _web_links(text: str) -> list[str]:
     starts: list[int] = []
     at = text.find(":")
     while at >= 0:  # colons in order: each one's candidates follow the last one's
-        starts.extend(range(max(0, at - 5), at - 1))
+        starts.extend(range(at - 5 if at > 5 else 0, at - 1))
         at = text.find(":", at + 1)
     lowered = text.lower()
     at = lowered.find("www.")
@@ -79,7 +79,12 @@ def links(text: str) -> Iterator[str]:
     """Every link written in ``text``, as written."""
     web = _web_links(text)
     yield from web
-    if text.count("://") > sum("://" in link for link in web):
+    schemes = slashes = 0  # what the links found hold (loops: no generator per link)
+    for link in web:
+        if "://" in link:
+            schemes += 1
+        slashes += link.count("/")
+    if text.count("://") > schemes:
         at = text.find("://")
         while at > 0:  # any other scheme://: a link the guard does not read
             scheme = _OTHER_SCHEME.search(text, max(0, at - 31), at)
@@ -92,7 +97,7 @@ def links(text: str) -> Iterator[str]:
             ):
                 yield text[scheme.start() : tail.end()]
             at = text.find("://", at + 3)
-    if text.count("/") > sum(link.count("/") for link in web):  # a slash outside the links found
+    if text.count("/") > slashes:  # a slash outside the links found
         for word in text.split():
             if "/" in word and "." in word and "://" not in word:
                 for m in _SCHEMELESS.finditer(word):

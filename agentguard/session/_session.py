@@ -20,6 +20,8 @@ from typing import Any, Literal
 from agentguard.session._index import TRUSTED, TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry, ValueIndex
 from agentguard.session._leaf import text_keys
 from agentguard.session._values import (
+    MAX_KEY_CHARS,
+    _text_keys,
     entities,
     is_field_name,
     key_of,
@@ -115,10 +117,16 @@ def _written(value: Any, out: list[str], depth: int = 0) -> list[str]:
         for key, item in value.items():
             if type(key) is str and not is_field_name(key):
                 out.append(key)
-            _written(item, out, depth + 1)
+            if type(item) is str:  # the common argument: no call for it
+                out.append(item)
+            else:
+                _written(item, out, depth + 1)
     elif kind is list or kind is tuple:
         for item in value:
-            _written(item, out, depth + 1)
+            if type(item) is str:
+                out.append(item)
+            else:
+                _written(item, out, depth + 1)
     return out
 
 
@@ -198,7 +206,9 @@ class Session:
         mask = 0
         found: list[Entry] = []
         get = self.index.get
-        for key in keys_of(value):
+        # keys_of's common case (a text short enough to have keys) without its call
+        keys = _text_keys(value) if type(value) is str and len(value) <= MAX_KEY_CHARS else keys_of(value)
+        for key in keys:
             entry = get(key)
             if entry is not None:
                 mask |= entry.mask
@@ -234,17 +244,20 @@ class Session:
         untrusted. Numbers are not noted."""
         if "untrusted" not in self._marks:  # nothing a third party wrote was read yet: nothing to carry
             return
+        get, written = self.index.get, self._written
         with self._lock:
             for value in _written(arguments, []):
-                if len(value) > MAX_SEARCH:
+                size = len(value)
+                if size > MAX_SEARCH:
                     continue
                 # identifiers whole (names, ids, passwords), and the entities written in text
-                keys = set(keys_of(value)) if len(value) <= _WHOLE_WRITTEN else set()
-                keys.update(entity.key for entity in entities(value))
+                keys = {entity.key for entity in entities(value)}
+                if size <= _WHOLE_WRITTEN:
+                    keys.update(keys_of(value))
                 for key in keys:
-                    entry = self.index.get(key)
+                    entry = get(key)
                     if entry is None or not entry.mask & TRUSTED_ANY:
-                        self._written.add(key)
+                        written.add(key)
 
     def record_result(
         self,

@@ -176,7 +176,7 @@ def entities(text: str, kinds: frozenset[str] = ALL_KINDS) -> tuple[Entity, ...]
         found = _entities_cached(text, ALL_KINDS)  # one analysis per text, whatever the kinds asked
         if kinds == ALL_KINDS or not found:
             return found
-        return tuple(e for e in found if e.kind in kinds)
+        return tuple([e for e in found if e.kind in kinds])
     return _entities(text, kinds)
 
 
@@ -286,6 +286,8 @@ def read_as_shown(text: str) -> list[str]:
     it: percent-encoding and character references undone (``drop&#64;evil.example``), and tabs and
     line breaks inside a quoted attribute value removed (``href="https://evil.exa&#9;mple"``).
     Empty when there are none. Links and addresses are looked for in these too."""
+    if "%" not in text and "&" not in text and "\t" not in text and "\n" not in text and "\r" not in text:
+        return []  # the common text: nothing encoded, no line breaks, so no other reading
     out: list[str] = []
     plain = decoded(text)
     for reading in (text,) if plain is None else (text, plain):
