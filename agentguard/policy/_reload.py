@@ -52,7 +52,12 @@ _UNREAD: _Stat = (-1, -1, -1, -1)  # a file not read yet: differs from any stat,
 # File times come from a coarse clock (a kernel tick; whole seconds, or two, on some file systems):
 # two writes of the same size within one tick leave the same stat, so a stat taken that soon after
 # a change cannot tell the second write from the first. Such a stamp also holds the content's digest.
+# A file system that keeps whole seconds (FAT: two) gets RACY_NS; one that keeps finer times stamps
+# from the kernel's coarse clock, a tick of at most 10 ms (HZ >= 100): FINE_RACY_NS is ten of them.
+# (Within the window every check hashes the file: at 100,000 rules, milliseconds a call.)
 RACY_NS = 2_000_000_000
+FINE_RACY_NS = 100_000_000
+_SECOND = 1_000_000_000
 
 
 def stat(path: str) -> _Plain | None:
@@ -79,7 +84,8 @@ def _digest(path: str) -> bytes:
 
 
 def _racy(st: _Plain) -> bool:
-    return time.time_ns() - max(st[0], st[1]) < RACY_NS
+    coarse = st[0] % _SECOND == 0 and st[1] % _SECOND == 0  # whole seconds: a coarse file system
+    return time.time_ns() - max(st[0], st[1]) < (RACY_NS if coarse else FINE_RACY_NS)
 
 
 def stamp(path: str) -> _Stat:

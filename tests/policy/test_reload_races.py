@@ -130,13 +130,31 @@ def test_a_racy_stamp_settles_once_its_tick_is_past(tmp_path: Path, monkeypatch:
     path = tmp_path / "a.csv"
     path.write_text("p, *, fs.read, *, allow\n")
     monkeypatch.setattr(_reload, "RACY_NS", 10**18)  # everything is recent
+    monkeypatch.setattr(_reload, "FINE_RACY_NS", 10**18)
     old = _reload.stamp(str(path))
     assert old is not None
     assert len(old) == 5
     assert _reload.unchanged(str(path), old) == (True, old)
     monkeypatch.setattr(_reload, "RACY_NS", 0)  # now nothing is
+    monkeypatch.setattr(_reload, "FINE_RACY_NS", 0)
     same, kept = _reload.unchanged(str(path), old)
     assert same
     assert kept == old[:4]
     path.write_text("p, *, fs.read, *, deny!\n")
     assert _reload.unchanged(str(path), old)[0] is False
+
+
+def test_the_racy_window_follows_the_file_systems_clock() -> None:
+    """Whole-second times (FAT, ext3, HFS+) keep a stamp racy for RACY_NS; finer times come from the
+    kernel's coarse clock, so a stamp settles after FINE_RACY_NS (every check hashes the file
+    meanwhile: at 100,000 rules that was milliseconds a call for two seconds after each edit)."""
+    import time
+
+    now = time.time_ns()
+    fine = now - 3 * _reload.FINE_RACY_NS + 123_457  # 0.3 s ago, a time with nanoseconds
+    whole = (now - 3 * _reload.FINE_RACY_NS) // 10**9 * 10**9  # about as old, whole seconds
+    assert not _reload._racy((fine, fine, 10, 1))
+    assert _reload._racy((whole, whole, 10, 1))
+    recent = now - _reload.FINE_RACY_NS // 10 + 7
+    assert _reload._racy((recent, recent, 10, 1))
+    assert not _reload._racy((now - _reload.RACY_NS - 1, now - _reload.RACY_NS - 1, 10, 1))
