@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -81,7 +82,8 @@ def normalise_path(value: Any, workspace: str, fold: bool = False) -> str | None
     return resolved
 
 
-_URI_REFUSED = ("%2f", "%5c", "%00")  # a separator or NUL inside a segment: servers read these differently
+_URI_REFUSED = ("%2f", "%5c", "%00")
+_DRIVE = re.compile(r"[A-Za-z][:|]$")  # a separator or NUL inside a segment: servers read these differently
 
 
 def file_uri_path(value: str) -> str | None:
@@ -89,9 +91,15 @@ def file_uri_path(value: str) -> str | None:
     server joining urllib's path read it alike: dot segments (``..``, ``%2e%2e``) resolved and the
     path percent-decoded. None when readings may differ or it names no local file: another scheme, a
     host other than ``localhost``, a query or fragment, backslashes, white space or control
-    characters, an encoded separator or NUL."""
+    characters, an encoded separator or NUL, a dot segment (``..``: WHATWG removes ``a/..`` as text,
+    a server's ``open`` lets the kernel follow a symlink ``a`` first), a Windows drive letter."""
     if value[:6].lower() != "file:/" or not value.isprintable() or any(c in value for c in " \\?#"):
         return None  # file:x is /x to WHATWG, x under the server's working directory to urllib
+    segments = unquote(value[5:]).split("/")
+    if any(part in (".", "..") for part in segments):
+        return None  # WHATWG drops a/.. by text; a server opening the path lets the kernel follow a first
+    if _DRIVE.match(next((part for part in segments if part), "")):
+        return None  # C:/.. : WHATWG never pops a drive letter, os.path does
     try:
         parsed = ada_url.URL(value)
     except ValueError:
