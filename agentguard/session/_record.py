@@ -8,6 +8,7 @@ the tool *read* the secret even if the model never sees it.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -238,9 +239,22 @@ def redacted_error(policy: object, tool: str, error: BaseException) -> BaseExcep
         return None
 
 
+def _printed(error: BaseException) -> str:
+    """What a traceback prints of ``error`` itself: its text and repr, its notes, a ``SyntaxError``'s
+    source line, and an exception group's members with their own causes (printed under the group)."""
+    text = f"{error}\n{error!r}\n" + "".join(traceback.format_exception(error, chain=False))
+    if isinstance(error, BaseExceptionGroup):
+        text += "".join("".join(traceback.format_exception(sub)) for sub in error.exceptions)
+    return text
+
+
 def _clean(handling: OutputHandling, error: BaseException) -> bool:
-    """Whether ``error`` prints (``str`` and ``repr``) without a hit of the ``redact`` categories."""
-    text = f"{error}\n{error!r}"
+    """Whether ``error`` prints (``str``, ``repr``, a traceback of it) without a hit of the ``redact``
+    categories."""
+    try:
+        text = _printed(error)
+    except Exception:  # noqa: BLE001 - an exception that cannot be printed cannot be shown clean
+        return False
     return not any(detectors.contains(text, cast(detectors.Category, c)) for c in handling.redact)
 
 

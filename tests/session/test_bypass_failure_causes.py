@@ -44,6 +44,17 @@ def _caused(message: str, cause: BaseException, *, implicit: bool = False) -> Ba
     return error
 
 
+def _noted(error: BaseException, note: str) -> BaseException:
+    error.add_note(note)
+    return error
+
+
+def _syntax(line: str) -> SyntaxError:
+    error = SyntaxError("bad config")
+    error.filename, error.lineno, error.text = "cfg", 1, line
+    return error
+
+
 def _with_cause(error: BaseException, cause: BaseException) -> BaseException:
     error.__cause__ = cause
     return error
@@ -61,6 +72,12 @@ def _with_cause(error: BaseException, cause: BaseException) -> BaseException:
         pytest.param(
             lambda: _caused("outer", _caused("middle", OSError(f"open {TOKEN}"))), id="two-links-down"
         ),
+        pytest.param(
+            lambda: ExceptionGroup("boom", [_caused("x", KeyError(TOKEN))]), id="group-member-cause"
+        ),
+        pytest.param(lambda: _noted(RuntimeError("bad config"), f"token {TOKEN}"), id="a-note"),
+        pytest.param(lambda: _caused("outer", _noted(ValueError("x"), TOKEN)), id="a-note-on-the-cause"),
+        pytest.param(lambda: _syntax(f"token = {TOKEN}"), id="syntax-error-text"),
         pytest.param(
             lambda: _with_cause(CallRejected("nested call refused", tool="x"), KeyError(TOKEN)),
             id="own-typed-error",
