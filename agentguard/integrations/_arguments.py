@@ -198,23 +198,43 @@ def declared_only(
             target = target.get(part) if isinstance(target, Mapping) else None
         return declared_only(root, value, target, depth + 1, pydantic=pydantic, keep=keep)
     items = node.get("items")
-    if isinstance(value, list) and isinstance(items, Mapping):
-        return [declared_only(root, item, items, depth + 1, pydantic=pydantic, keep=keep) for item in value]
+    prefix = node.get("prefixItems")
+    if isinstance(value, list) and (isinstance(items, Mapping) or isinstance(prefix, list)):
+        # a tuple's places (prefixItems), then items for the rest
+        return [
+            declared_only(root, item, _item_schema(prefix, items, n), depth + 1, pydantic=pydantic, keep=keep)
+            for n, item in enumerate(value)
+        ]
     combined = any(key in node for key in _COMBINATORS)
     if combined and isinstance(value, Mapping | list) and _holds_text_numbers(root, pydantic):
         value = _through_alternatives(root, value, node, depth, pydantic)
     properties = node.get("properties")
+    if (
+        isinstance(value, Mapping)
+        and not isinstance(properties, Mapping)
+        and isinstance(node.get("additionalProperties"), Mapping)
+    ):
+        properties = {}  # a mapping of any keys (dict[str, Decimal]): its values are still read
     if not isinstance(value, Mapping) or not isinstance(properties, Mapping):
         return value
     keep = keep or combined
     keep_extra = keep or any(node.get(key, False) is not False for key in _EXTRA_KEYWORDS)
+    extra = node.get("additionalProperties")  # a dict[str, Decimal]: each value read by this schema
     return {
         key: declared_only(root, item, properties[key], depth + 1, pydantic=pydantic, keep=keep)
         if key in properties
+        else declared_only(root, item, extra, depth + 1, pydantic=pydantic, keep=keep)
+        if isinstance(extra, Mapping)
         else item
         for key, item in value.items()
         if key in properties or keep_extra
     }
+
+
+def _item_schema(prefix: Any, items: Any, n: int) -> Any:
+    if isinstance(prefix, list) and n < len(prefix):
+        return prefix[n]
+    return items if isinstance(items, Mapping) else None
 
 
 def _through_alternatives(

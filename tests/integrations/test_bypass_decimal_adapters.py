@@ -224,3 +224,28 @@ def test_alternatives_that_read_a_value_differently_are_refused() -> None:
     with pytest.raises(ValueError, match="read differently"):
         model.model_validate({"x": {"v": "5000"}})
     assert model.model_validate({"x": {"v": 5000}}).model_dump() == {"x": {"v": 5000}}
+
+
+@tool
+def spread(amounts: dict[str, Decimal], pair: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0))) -> str:
+    """Spread amounts."""
+    paid.append(amounts)
+    return "spread"
+
+
+SPREAD_RULES = "p, *, *, *, allow\np, *, spread, gt(amounts.a, 1000) || gt(pair.0, 1000), deny"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"amounts": {"a": 5000}}, {"amounts": {"a": "5000"}}, {"amounts": {"b": 1}, "pair": ["5000", "1"]}],
+)
+def test_decimals_in_a_mapping_or_a_tuple_are_numbers(
+    make_guard: Callable[..., Guard], arguments: Any
+) -> None:
+    # dict values (additionalProperties), tuple places (prefixItems): decided as text (found by the review)
+    (guarded,) = guard_tools(make_guard(SPREAD_RULES), [spread])
+    paid.clear()
+    assert "policy.denied" in guarded.invoke(arguments)
+    assert paid == []
+    assert guarded.invoke({"amounts": {"a": "12"}, "pair": ["1", "2"]}) == "spread"
