@@ -139,8 +139,11 @@ def _text_keys(value: str) -> frozenset[str]:
         keys.add(number)
     if ("." in base or ":" in base) and " " not in base:
         keys.update(url_keys(value))
-        if "@" in bare and not bare.isascii() and _EMAIL.fullmatch(bare):  # exämple.com: its ASCII form
-            local, _, domain = bare.rpartition("@")
+
+    if "@" in bare and not bare.isascii():  # exämple.com: its ASCII form; example。com: a dot
+        dotted = bare.replace(_IDEOGRAPHIC_STOP, ".")
+        if _EMAIL.fullmatch(dotted):
+            local, _, domain = dotted.rpartition("@")
             keys.add(f"{local}@{email_domain(domain)}")
     if _IBAN.fullmatch(base):
         iban = iban_key(base)
@@ -151,6 +154,24 @@ def _text_keys(value: str) -> frozenset[str]:
         if iban is not None:
             keys.add(iban)
     return frozenset(keys)
+
+
+_IDEOGRAPHIC_STOP = "\u3002"
+_ASCII_LOCAL_TAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+$")
+
+
+def _email_keys(local: str, domain: str) -> tuple[str, ...]:
+    """The address, and where its local part starts with other letters (CJK prose has no space
+    before an address: 请发给drop@x), also the address its ASCII tail makes: the one most likely meant."""
+    key = f"{local}@{domain}"
+    if local.isascii():
+        return (key,)
+    tail = _ASCII_LOCAL_TAIL.search(local)
+    return (
+        (key, f"{tail.group().lstrip('.')}@{domain}")
+        if tail is not None and tail.group().strip(".")
+        else (key,)
+    )
 
 
 class Entity:
@@ -207,13 +228,26 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
             if host and "host" in kinds:
                 found.append(Entity("host", host, host))
     if want_emails:
-        for m in _EMAIL.finditer(cleaned):
-            local, _, written = m.group().rpartition("@")
-            domain = email_domain(written)
-            if "email" in kinds:
-                found.append(Entity("email", m.group(), f"{local.lower()}@{domain}"))
-            if "host" in kinds:
-                found.append(Entity("host", domain, domain))
+        # U+3002 (what NFKC leaves of the ideographic full stops) is a dot in a domain to IDNA (UTS 46):
+        # drop@example。com is drop@example.com; read both ways, as it may end a sentence instead
+        readings = (
+            (cleaned,)
+            if _IDEOGRAPHIC_STOP not in cleaned
+            else (cleaned, cleaned.replace(_IDEOGRAPHIC_STOP, "."))
+        )
+        keys: set[str] = set()
+        for reading in readings:
+            for m in _EMAIL.finditer(reading):
+                local, _, written = m.group().rpartition("@")
+                domain = email_domain(written)
+                for key in _email_keys(local.lower(), domain):
+                    if key in keys:
+                        continue
+                    keys.add(key)
+                    if "email" in kinds:
+                        found.append(Entity("email", m.group(), key))
+                    if "host" in kinds and len(keys) == 1:
+                        found.append(Entity("host", domain, domain))
     if want_ibans:
         seen: set[str] = set()
         for m in _IBAN.finditer(cleaned):
