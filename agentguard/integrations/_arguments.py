@@ -220,12 +220,8 @@ def declared_only(
     keep = keep or combined
     keep_extra = keep or any(node.get(key, False) is not False for key in _EXTRA_KEYWORDS)
     extra = node.get("additionalProperties")  # a dict[str, Decimal]: each value read by this schema
-    return {
-        key: declared_only(root, item, properties[key], depth + 1, pydantic=pydantic, keep=keep)
-        if key in properties
-        else declared_only(root, item, extra, depth + 1, pydantic=pydantic, keep=keep)
-        if isinstance(extra, Mapping)
-        else item
+    return {  # a schema that is not a mapping (true, absent) leaves the value as it is
+        key: declared_only(root, item, properties.get(key, extra), depth + 1, pydantic=pydantic, keep=keep)
         for key, item in value.items()
         if key in properties or keep_extra
     }
