@@ -227,9 +227,16 @@ class Guard(GuardSessions):
         session: str | None = None,
         framework: str | None = None,
         invoke: Callable[..., Any] | None = None,
+        deliver: Callable[[Any], None] | None = None,
     ) -> Any:
         """The async form of :meth:`call`: approval waits off the event loop; sync tools (and a sync
-        ``invoke``) run in a thread."""
+        ``invoke``) run in a thread.
+
+        ``deliver`` (sync) gets the result the caller gets as soon as it is known: redacted and read,
+        before the session records it and before ``execution.finished`` (an adapter's way to answer
+        first, e.g. the MCP proxy writing the answer line). Recording follows at once, without
+        yielding to the event loop, so no later call is decided before it; the result is returned
+        as well."""
         entry, call, decision = self._received(tool, arguments, agent, session, framework)
         if decision.effect is Effect.ASK:
             result = await approve.aask(self, call, decision)
@@ -241,7 +248,7 @@ class Guard(GuardSessions):
             value = fn(**kwargs) if is_async else await asyncio.to_thread(fn, **kwargs)
             if inspect.isawaitable(value):
                 value = await value
-        return execute.finished(self, call, value, started)
+        return execute.finished(self, call, value, started, deliver)
 
     def reject(
         self,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import threading
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -19,15 +20,19 @@ from agentguard.errors import AgentGuardError, AuditError, ToolFailed
 from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
 from agentguard.registry import RegisteredTool
-from agentguard.session import live_session
+from agentguard.session import Session, live_session
 from agentguard.session._record import (
+    ReadResult,
+    keep_result,
     process_failure,
-    process_result,
+    read_result,
     redacted_chain,
     redacted_text,
 )
 
 __all__ = ["finished", "run_coroutine", "running", "start"]
+
+_logger = logging.getLogger("agentguard.guard")
 
 
 def start(parts: Parts, entry: RegisteredTool, call: ToolCall, decision: Decision) -> dict[str, Any]:
@@ -74,19 +79,26 @@ def running(parts: Parts, call: ToolCall, decision: Decision, *, caller: ToolCal
             raise error from redacted_chain(parts.policy, call.tool, exc)
 
 
-def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
-    """Process the result for the session, record ``execution.finished``; the value the caller gets."""
+def finished(
+    parts: Parts,
+    call: ToolCall,
+    value: Any,
+    started: float,
+    deliver: Callable[[Any], None] | None = None,
+) -> Any:
+    """Process the result for the session, record ``execution.finished``; the value the caller gets.
+
+    ``deliver`` gets that value as soon as it is known (redacted, read, its summary made), before the
+    session records it and before ``execution.finished``. Both follow at once, in this thread and
+    without yielding to an event loop, so no later call is decided before the result is recorded.
+    """
     duration_ms = (time.perf_counter() - started) * 1000
+    session = live_session()
     try:
-        value, fields = process_result(
-            parts.policy,
-            live_session(),
-            tool=call.tool,
-            call_id=call.id,
-            arguments=call.arguments,
-            value=value,
-        )
-        shown = summary(value)
+        read = read_result(parts.policy, session, tool=call.tool, value=value)
+        shown = summary(read.shown)
+        if deliver is None or read.withheld is not None:
+            fields = keep_result(session, read, tool=call.tool, call_id=call.id, arguments=call.arguments)
     except ToolFailed as withheld:  # the result could not be redacted: the caller gets this instead
         _audit_failure(parts.audit, call, withheld, round(duration_ms, 3))
         raise withheld from None
@@ -99,6 +111,8 @@ def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
         )
         _audit_failure(parts.audit, call, unread, round(duration_ms, 3))
         raise unread from None
+    if deliver is not None and read.withheld is None:
+        fields = _delivered(call, session, read, deliver)
     if "redacted" in fields:
         record(parts.audit, "result.redacted", call, kinds=fields["redacted"])
     record(
@@ -109,7 +123,29 @@ def finished(parts: Parts, call: ToolCall, value: Any, started: float) -> Any:
         result=shown,
         **fields,
     )
-    return value
+    return read.shown
+
+
+def _delivered(
+    call: ToolCall, session: Session | None, read: ReadResult, deliver: Callable[[Any], None]
+) -> dict[str, Any]:
+    """Hand the result on, then record it in the session (also when handing it on failed: part of it
+    may have gone). If recording fails after the caller has the result, the session counts as having
+    read anything (untrusted, secret, pii), so what comes next is decided as if nothing were known."""
+    try:
+        deliver(read.shown)
+    finally:
+        try:
+            fields = keep_result(session, read, tool=call.tool, call_id=call.id, arguments=call.arguments)
+        except Exception as exc:  # noqa: BLE001 - the result is already out: fail closed from here on
+            _logger.error(
+                "%s: the result of call %s was not recorded in its session: %r", call.tool, call.id, exc
+            )
+            if session is not None:
+                for mark in ("untrusted", "secret", "pii"):
+                    session.mark(mark, by=f"the output of {call.tool}, which could not be recorded")
+            fields = {**read.fields, "provenance_error": type(exc).__name__}
+    return fields
 
 
 def _failed(parts: Parts, call: ToolCall, exc: BaseException, started: float) -> tuple[BaseException, bool]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, cast, runtime_checkable
 
 from pydantic import BaseModel
@@ -21,9 +22,12 @@ from agentguard.session._session import Leaf, Session
 
 __all__ = [
     "OutputHandling",
+    "ReadResult",
     "TreatsOutputs",
+    "keep_result",
     "process_failure",
     "process_result",
+    "read_result",
     "redacted_chain",
     "redacted_error",
     "redacted_text",
@@ -117,21 +121,28 @@ def _unreadable(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def process_result(
-    policy: object,
-    session: Session | None,
-    *,
-    tool: str,
-    call_id: str,
-    arguments: Mapping[str, Any],
-    value: Any,
-) -> tuple[Any, dict[str, Any]]:
-    """(the value to hand back, fields for the audit record). Fields are empty when nothing applied."""
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """A result as read for the caller and the session (``read_result``), before it is recorded."""
+
+    shown: Any  # what the caller gets (redacted); None when withheld
+    fields: dict[str, Any]  # for the audit record so far (``redacted``)
+    withheld: ToolFailed | None  # the result could not be redacted: the caller gets this instead
+    marks: list[str]
+    leaves: list[Leaf]
+
+
+def read_result(policy: object, session: Session | None, *, tool: str, value: Any) -> ReadResult:
+    """Redact ``value`` and read it for the session (its marks and leaves), without recording it.
+
+    Everything that decides what the caller gets, or that could fail on an odd result, happens here,
+    so a result can be handed on before ``keep_result`` records it (``Guard.acall``'s ``deliver``).
+    Raises for a result the guard cannot read (the caller withholds it)."""
     treats = _treats_outputs(policy)
     handling = treats.output_treatment(tool) if treats is not None else None
-    if handling is None and session is None:
-        return value, {}
     fields: dict[str, Any] = {}
+    if handling is None and session is None:
+        return ReadResult(value, fields, None, [], [])
     shown = value
     withheld: ToolFailed | None = None
     if handling is not None and handling.redact:
@@ -147,9 +158,7 @@ def process_result(
         if counts:  # a list, not {kind: n}: the audit log would take "github_token" for a secret's name
             fields["redacted"] = [{"kind": kind, "count": n} for kind, n in sorted(counts.items())]
     if session is None:
-        if withheld is not None:
-            raise withheld
-        return shown, fields
+        return ReadResult(shown, fields, withheld, [], [])
     stream = _unreadable(value)
     read = value if stream else readable(value)
     found = detectors.categories_in(read)
@@ -158,30 +167,55 @@ def process_result(
         marks.append("secret")  # a key split across the items of a list: the model joins them
     if stream:  # a stream the model reads later: nothing in it was seen, so anything may be
         marks = ["untrusted", "secret", "pii"]
-    session.wrote(arguments)  # before the result is read: a store may give the values straight back
+    leaves: list[Leaf]
     if withheld is not None:
-        leaves: Iterable[Leaf] = []  # the model reads none of it
+        leaves = []  # the model reads none of it
     elif handling is None:
         leaves = [Leaf("$", v, "untrusted") for v in detectors.iter_strings(read)]
     else:
         # a model's leaves from its dump above (the same JSON); anything else as the paths read it
-        leaves = handling.leaves(read if shown is value and isinstance(value, BaseModel) else shown)
-    record = session.record_result(
-        tool=tool,
-        call_id=call_id,
-        arguments=arguments,
-        leaves=leaves,
-        marks=marks,
-        redactions={r["kind"]: r["count"] for r in fields.get("redacted", ())},
-    )
-    fields["provenance"] = {
-        "trusted_fields": record.trusted_fields,
-        "untrusted_fields": record.untrusted_fields,
-        "marks": sorted(record.marks),
-    }
-    if withheld is not None:
-        raise withheld
-    return shown, fields
+        leaves = list(handling.leaves(read if shown is value and isinstance(value, BaseModel) else shown))
+    return ReadResult(shown, fields, withheld, marks, leaves)
+
+
+def keep_result(
+    session: Session | None, read: ReadResult, *, tool: str, call_id: str, arguments: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Record a read result in ``session``; the fields for the audit record. Raises the withheld error
+    (after recording that the call's values were written) when the result was withheld."""
+    fields = dict(read.fields)
+    if session is not None:
+        session.wrote(arguments)  # before the result is read: a store may give the values straight back
+        record = session.record_result(
+            tool=tool,
+            call_id=call_id,
+            arguments=arguments,
+            leaves=read.leaves,
+            marks=read.marks,
+            redactions={r["kind"]: r["count"] for r in fields.get("redacted", ())},
+        )
+        fields["provenance"] = {
+            "trusted_fields": record.trusted_fields,
+            "untrusted_fields": record.untrusted_fields,
+            "marks": sorted(record.marks),
+        }
+    if read.withheld is not None:
+        raise read.withheld
+    return fields
+
+
+def process_result(
+    policy: object,
+    session: Session | None,
+    *,
+    tool: str,
+    call_id: str,
+    arguments: Mapping[str, Any],
+    value: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """(the value to hand back, fields for the audit record). Fields are empty when nothing applied."""
+    read = read_result(policy, session, tool=tool, value=value)
+    return read.shown, keep_result(session, read, tool=tool, call_id=call_id, arguments=arguments)
 
 
 def process_failure(

@@ -322,12 +322,13 @@ class Session:
         if leaves:
             self.record_result(tool="(earlier conversation)", call_id="earlier", arguments={}, leaves=leaves)
 
-    def mark(self, mark: str) -> None:
-        """Note that the session read something (``untrusted``, ``secret``, ``pii``) outside a result."""
+    def mark(self, mark: str, *, by: str = "the application") -> None:
+        """Note that the session read something (``untrusted``, ``secret``, ``pii``) outside a result;
+        ``by`` says what, for the person asked (``marked_by``)."""
         if mark not in _MARKS:
             raise ValueError(f"unknown session mark {mark!r} (one of {sorted(_MARKS)})")
         with self._lock:
-            self._marked_by.setdefault(mark, "the application")
+            self._marked_by.setdefault(mark, by)
             self._marks.add(mark)
 
     def _source(

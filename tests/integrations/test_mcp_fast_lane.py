@@ -14,7 +14,7 @@ import anyio
 import mcp_types as types
 import pytest
 
-from agentguard.integrations.mcp._fast import ClientLane, UpstreamLane
+from agentguard.integrations.mcp._fast import ClientLane, GuardedCall, UpstreamLane
 
 
 @dataclass
@@ -41,21 +41,43 @@ def _call(request_id: Any = 1, **params: Any) -> dict[str, Any]:
     }
 
 
-async def _lane(connection: _Connection | None = None) -> tuple[ClientLane, list[tuple[str, Any]], list[str]]:
-    seen: list[tuple[str, Any]] = []
-    written: list[str] = []
+class _Wire:
+    """The agent's pipe: what was written, and how (at once, or awaited)."""
 
-    async def guarded(name: str, arguments: Any, client: Any) -> types.CallToolResult:
+    def __init__(self) -> None:
+        self.written: list[str] = []
+        self.now: list[str] = []
+        self.drained = 0
+
+    async def write(self, text: str) -> None:
+        self.written.append(text)
+
+    def write_now(self, text: str) -> None:
+        self.written.append(text)
+        self.now.append(text)
+
+    async def drain(self) -> None:
+        self.drained += 1
+
+
+async def _lane(
+    connection: _Connection | None = None,
+    guarded: GuardedCall | None = None,
+    wire: _Wire | None = None,
+) -> tuple[ClientLane, list[tuple[str, Any]], list[str]]:
+    seen: list[tuple[str, Any]] = []
+    wire = wire or _Wire()
+
+    async def plain(
+        name: str, arguments: Any, client: Any, meta: Any, forward_to: Any, deliver: Any
+    ) -> types.CallToolResult:
         seen.append((name, arguments))
         return types.CallToolResult(content=[types.TextContent(type="text", text=f"ran {name}")])
 
-    async def write(text: str) -> None:
-        written.append(text)
-
-    lane = ClientLane(guarded, lambda name: name == "echo")
+    lane = ClientLane(guarded or plain, lambda name: name == "echo")
     lane.client = _Client(connection or _Connection())  # type: ignore[assignment]
-    lane.attach(write)
-    return lane, seen, written
+    lane.attach(wire)
+    return lane, seen, wire.written
 
 
 @pytest.mark.parametrize(
@@ -114,6 +136,44 @@ async def test_a_plain_call_is_answered_with_the_agents_own_id() -> None:
     answers = [json.loads(text) for text in written]
     assert sorted(json.dumps(a["id"]) for a in answers) == sorted(json.dumps(i) for i in [*ids, 5])
     assert all(a["result"]["content"][0]["text"] == "ran echo" for a in answers)
+
+
+async def test_a_delivered_answer_is_written_at_once_and_only_once() -> None:
+    """The guard hands the result on before recording it: the line is on the pipe before the guarded
+    call returns (no event-loop turn in between), and the lane does not answer a second time."""
+    wire = _Wire()
+    on_pipe_before_return: list[list[str]] = []
+
+    async def guarded(
+        name: str, arguments: Any, client: Any, meta: Any, forward_to: Any, deliver: Any
+    ) -> types.CallToolResult:
+        result = types.CallToolResult(content=[types.TextContent(type="text", text="early")])
+        deliver(result)
+        on_pipe_before_return.append(list(wire.now))
+        return result
+
+    lane, _, written = await _lane(guarded=guarded, wire=wire)
+    async with anyio.create_task_group() as tg:
+        lane.start(tg, cache_hinted=False)
+        assert lane.from_client(_line(_call(7)))
+    assert [json.loads(t)["id"] for t in on_pipe_before_return[0]] == [7]
+    assert len(written) == 1
+    assert json.loads(written[0])["result"]["content"][0]["text"] == "early"
+    assert wire.drained == 1  # flow control still applies, after the bookkeeping
+
+
+async def test_a_failure_after_the_answer_is_not_answered_again() -> None:
+    async def guarded(
+        name: str, arguments: Any, client: Any, meta: Any, forward_to: Any, deliver: Any
+    ) -> types.CallToolResult:
+        deliver(types.CallToolResult(content=[types.TextContent(type="text", text="early")]))
+        raise RuntimeError("the audit log failed after the answer")
+
+    lane, _, written = await _lane(guarded=guarded)
+    async with anyio.create_task_group() as tg:
+        lane.start(tg, cache_hinted=False)
+        assert lane.from_client(_line(_call(8)))
+    assert [json.loads(t).get("result", {}).get("content", [{}])[0].get("text") for t in written] == ["early"]
 
 
 async def test_a_cancellation_is_taken_only_for_a_running_fast_call() -> None:

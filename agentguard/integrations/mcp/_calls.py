@@ -131,8 +131,12 @@ class ToolCalls:
         downstream: ServerSession,
         meta: Mapping[str, Any] | None = None,
         forward_to: Callable[[str, dict[str, Any]], Any] | None = None,
+        deliver: Callable[[Result], None] | None = None,
     ) -> Result:
-        """One ``tools/call`` through the guard, from the SDK's handler or the fast path (``_fast``)."""
+        """One ``tools/call`` through the guard, from the SDK's handler or the fast path (``_fast``).
+
+        ``deliver`` (the fast path's) answers the agent with the server's result before the guard's
+        bookkeeping of it (``Guard.acall``); refusals and errors are only returned."""
         self._on_downstream(downstream)
         forward_to = forward_to or self._forward_raw
         try:
@@ -174,7 +178,12 @@ class ToolCalls:
         try:
             with session.active():
                 result: Result = await self.guard.acall(
-                    policy_name, arguments, agent=self.agent, framework=FRAMEWORK, invoke=forward
+                    policy_name,
+                    arguments,
+                    agent=self.agent,
+                    framework=FRAMEWORK,
+                    invoke=forward,
+                    deliver=deliver,
                 )
         except AgentGuardError as exc:
             return _error_result(rejection_text(exc))

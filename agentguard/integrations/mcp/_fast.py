@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeGuard
 
 import anyio
@@ -34,6 +34,8 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from pydantic_core import to_json
 
+from agentguard.integrations.mcp._stdio import Wire
+
 __all__ = ["ClientLane", "UpstreamLane", "checked_call_result"]
 
 _log = logging.getLogger("agentguard.mcp_proxy")
@@ -44,7 +46,8 @@ _CANCEL_WRITE_TIMEOUT_S = 1.0
 _METHOD = "tools/call"
 
 Result = types.CallToolResult | types.InputRequiredResult
-GuardedCall = Callable[[str, Any, ServerSession], Awaitable[Result]]
+Deliver = Callable[[Result], None]
+GuardedCall = Callable[[str, Any, ServerSession, Mapping[str, Any] | None, Any, Deliver], Awaitable[Result]]
 
 
 def _no_constants(text: str) -> Any:
@@ -191,14 +194,14 @@ class ClientLane:
         self._guarded_call = guarded_call
         self._known = known
         self.client: ServerSession | None = None  # a session of the agent's connection, once it has one
-        self._write: Callable[[str], Awaitable[None]] | None = None
+        self._wire: Wire | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._cache_hinted = True
         self._inflight: dict[int | str, tuple[anyio.CancelScope, list[bool]]] = {}
 
-    def attach(self, write: Callable[[str], Awaitable[None]]) -> None:
-        """The writer the SDK's own replies go through (whole lines, one at a time)."""
-        self._write = write
+    def attach(self, wire: Wire) -> None:
+        """The pipe the SDK's own replies go through (whole lines, one at a time)."""
+        self._wire = wire
 
     def start(self, tg: anyio.abc.TaskGroup, cache_hinted: bool) -> None:
         self._tg = tg
@@ -210,7 +213,7 @@ class ClientLane:
     def _version(self) -> str | None:
         """The agent connection's protocol version once it is initialized and the path applies."""
         client = self.client
-        if client is None or self._write is None or self._tg is None or self._cache_hinted:
+        if client is None or self._wire is None or self._tg is None or self._cache_hinted:
             return None
         connection = client._connection
         version = connection.protocol_version
@@ -279,34 +282,64 @@ class ClientLane:
         answer: dict[str, Any] | None = None
         client = self.client
         assert client is not None
+        delivered: list[bool] = []
+
+        def deliver(result: Result) -> None:
+            """The answer, written before the guard records the result (``Guard.acall``'s ``deliver``)."""
+            line = _dumps({"jsonrpc": "2.0", "id": request_id, "result": _serialize(result, version)})
+            if by_client or self._wire is None:  # cancelled by the agent: no answer, as the SDK does
+                return
+            delivered.append(True)
+            try:
+                self._wire.write_now(line)
+            except (ConnectionError, OSError, RuntimeError) as exc:
+                _log.debug("dropped the answer to %r: %s", request_id, exc)
+
         try:
             with scope:
-                result = await self._guarded_call(name, arguments if arguments is not None else {}, client)
-                answer = {"jsonrpc": "2.0", "id": request_id, "result": _serialize(result, version)}
+                result = await self._guarded_call(
+                    name, arguments if arguments is not None else {}, client, None, None, deliver
+                )
+                if not delivered:  # a refusal, or an error the guard answers with
+                    answer = {"jsonrpc": "2.0", "id": request_id, "result": _serialize(result, version)}
         except anyio.get_cancelled_exc_class():
-            if not by_client:  # shutdown: answer so the agent is not left waiting, as the SDK does
+            if not by_client and not delivered:  # shutdown: answer so the agent is not left waiting
                 error = types.ErrorData(code=types.CONNECTION_CLOSED, message="Connection closed")
                 with anyio.CancelScope(shield=True), anyio.move_on_after(_CANCEL_WRITE_TIMEOUT_S):
                     await self._answer(_error(request_id, error))
             raise
         except Exception as exc:  # noqa: BLE001 - the SDK's exception-to-wire rule
-            data = handler_exception_to_error_data(exc)
-            if data is None:
-                _log.exception("handler for %r raised", _METHOD)
-                data = types.ErrorData(code=0, message=str(exc))
-            answer = _error(request_id, data)
+            if delivered:  # the agent has its answer; what failed after it is in the audit log
+                _log.error("after answering %r: %r", request_id, exc)
+            else:
+                data = handler_exception_to_error_data(exc)
+                if data is None:
+                    _log.exception("handler for %r raised", _METHOD)
+                    data = types.ErrorData(code=0, message=str(exc))
+                answer = _error(request_id, data)
         finally:
             self._inflight.pop(request_id, None)
-        if answer is not None and not by_client:
+        if delivered:
+            await self._drain()
+        elif answer is not None and not by_client:
             await self._answer(answer)
 
     async def _answer(self, answer: dict[str, Any]) -> None:
-        if self._write is None:
+        if self._wire is None:
             return
         try:
-            await self._write(_dumps(answer))
+            await self._wire.write(_dumps(answer))
         except (ConnectionError, OSError, RuntimeError) as exc:
             _log.debug("dropped the answer to %r: %s", answer.get("id"), exc)
+
+    async def _drain(self) -> None:
+        """Wait for room on the agent's pipe after an answer written at once (flow control)."""
+        if self._wire is None:
+            return
+        try:
+            await self._wire.drain()
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            _log.debug("the agent's pipe failed after an answer: %s", exc)
 
 
 def _is_id(value: Any) -> TypeGuard[int | str]:

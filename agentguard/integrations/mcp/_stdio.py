@@ -14,18 +14,32 @@ import asyncio
 import contextlib
 import os
 import stat
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from mcp.server.stdio import stdio_server
 
-__all__ = ["LineTap", "fast_stdio_server", "is_pipe"]
+__all__ = ["LineTap", "Wire", "fast_stdio_server", "is_pipe"]
+
+
+class Wire(Protocol):
+    """The agent's pipe as the fast path writes it: whole lines, in the order written."""
+
+    async def write(self, text: str) -> None:
+        """Write ``text`` and wait until the pipe has room again."""
+
+    def write_now(self, text: str) -> None:
+        """Write ``text`` without yielding to the event loop (kept in the transport's buffer if the
+        pipe is full); ``drain`` afterwards."""
+
+    async def drain(self) -> None:
+        """Wait until the pipe has room again."""
 
 
 class LineTap(Protocol):
     """Sees each line from the agent before the SDK does (``_fast.ClientLane``)."""
 
-    def attach(self, write: Callable[[str], Awaitable[None]]) -> None: ...
+    def attach(self, wire: Wire) -> None: ...
 
     def from_client(self, line: str) -> bool: ...
 
@@ -65,13 +79,19 @@ class _Lines:
 
 
 class _Out:
-    """``await write(text)`` / ``await flush()`` on a pipe, as the SDK writes its stdout."""
+    """``await write(text)`` / ``await flush()`` on a pipe, as the SDK writes its stdout (a ``Wire``)."""
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
 
     async def write(self, text: str) -> None:
         self._writer.write(text.encode("utf-8"))
+        await self._writer.drain()
+
+    def write_now(self, text: str) -> None:
+        self._writer.write(text.encode("utf-8"))
+
+    async def drain(self) -> None:
         await self._writer.drain()
 
     async def flush(self) -> None:
@@ -102,7 +122,7 @@ async def fast_stdio_server(tap: LineTap | None = None) -> AsyncIterator[tuple[A
         writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
         out = _Out(writer)
         if tap is not None:
-            tap.attach(out.write)
+            tap.attach(out)
         try:
             async with stdio_server(_Lines(reader, tap), out) as streams:  # type: ignore[arg-type]
                 yield streams
