@@ -58,16 +58,19 @@ def _binary_views(data: bytes) -> Iterator[bytes]:
     Everything outside the alphabet is dropped and the rest decoded at each alignment, so each run,
     wherever it starts, decodes correctly in one of the views (also when wrapped over lines).
     """
-    if _B64_RUN.search(data) is not None:
-        stream = data.translate(_B64_TABLE, _NON_B64)
-        for k in range(4):
-            chunk = stream[k:]
-            if len(chunk) % 4 == 1:
-                chunk = chunk[:-1]  # one character carries no whole byte
-            if chunk:  # a run's last partial group is whole here; where runs are glued, the next
-                # run's characters only fill bits past the run's own last byte
-                yield binascii.a2b_base64(chunk + b"=" * (-len(chunk) % 4))
-    if _HEX_RUN.search(data) is not None:
+    # A hex run of 32 is also a run of 24 in the base64 alphabet: without one, neither decoding can
+    # hold a key (the common text, an argument or a summary, settles with one search or none).
+    if len(data) < 24 or _B64_RUN.search(data) is None:
+        return
+    stream = data.translate(_B64_TABLE, _NON_B64)
+    for k in range(4):
+        chunk = stream[k:]
+        if len(chunk) % 4 == 1:
+            chunk = chunk[:-1]  # one character carries no whole byte
+        if chunk:  # a run's last partial group is whole here; where runs are glued, the next
+            # run's characters only fill bits past the run's own last byte
+            yield binascii.a2b_base64(chunk + b"=" * (-len(chunk) % 4))
+    if len(data) >= 32 and _HEX_RUN.search(data) is not None:
         stream = data.translate(None, _NON_HEX)
         for k in range(2):
             chunk = stream[k:]

@@ -45,3 +45,34 @@ def test_a_clean_text_comes_back_as_it_is() -> None:
 def test_any_mix_agrees_with_the_full_path(parts: list[str]) -> None:
     text = "".join(parts)
     assert redact_text(text) == _full(text)
+
+
+def _views_without_shortcut(data: bytes) -> list[bytes]:
+    """``_binary_views`` as it was before its length and one-search shortcut: both searches, always."""
+    from agentguard import _decoded as d
+
+    out: list[bytes] = []
+    if d._B64_RUN.search(data) is not None:
+        stream = data.translate(d._B64_TABLE, d._NON_B64)
+        for k in range(4):
+            chunk = stream[k:]
+            if len(chunk) % 4 == 1:
+                chunk = chunk[:-1]
+            if chunk:
+                out.append(base64.b64decode(chunk + b"=" * (-len(chunk) % 4)))
+    if d._HEX_RUN.search(data) is not None:
+        stream = data.translate(None, d._NON_HEX)
+        for k in range(2):
+            chunk = stream[k:]
+            out.append(bytes.fromhex(chunk[: len(chunk) // 2 * 2].decode("ascii")))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.binary(max_size=80) | st.text(alphabet="abcdefABCDEF0123456789+/_-= .\n", max_size=80).map(str.encode)
+)
+def test_the_decoded_views_shortcut_drops_no_view(data: bytes) -> None:
+    from agentguard._decoded import _binary_views
+
+    assert list(_binary_views(data)) == _views_without_shortcut(data)
