@@ -24,13 +24,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from agentguard.session._ibans import (
-    _DIGIT_PAIR,
     _IBAN,
     _MAX_SEPARATOR,
     iban_at,
     iban_hint,
     iban_in,
     iban_key,
+    iban_starts,
     loose_iban_key,
 )
 from agentguard.session._links import canonical_url, email_domain, host_name, host_of, links, url_keys
@@ -255,10 +255,7 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
             if iban is not None:
                 seen.add(iban[1])
                 found.append(Entity("iban", *iban))
-        for m in _DIGIT_PAIR.finditer(cleaned, 2):  # an IBAN's check digits, after its country
-            start = m.start() - 2
-            if not (cleaned[start].isascii() and cleaned[start : start + 2].isalpha()):
-                continue
+        for start in iban_starts(cleaned):  # a country, then check digits
             iban = iban_at(cleaned, start)
             if iban is not None and iban[1] not in seen:
                 seen.add(iban[1])
