@@ -14,6 +14,7 @@ from there"; rules that matter treat a value of unknown provenance as untrusted.
 
 from __future__ import annotations
 
+import email.utils
 import functools
 import html
 import math
@@ -272,7 +273,8 @@ def part_keys(text: str) -> tuple[str, ...]:
     the value would read them: ``Bob <drop@evil.example>``, ``mailto:drop@...``, a list of
     recipients in one string, ``IBAN: GB29...``; also a quoted local part unquoted (``"drop"@x`` is
     ``drop@x``), a sub-address dropped (``drop+tag@x`` is delivered to ``drop@x``) and a URL with
-    the tabs and line breaks a WHATWG parser strips removed. Only ever used to find an *untrusted*
+    the tabs and line breaks a WHATWG parser strips removed, and addresses as an RFC 5322 parser
+    reads them (comments and spaces around ``@`` dropped). Only ever used to find an *untrusted*
     part: these readings merge spellings, so they never make a value trusted."""
     return _part_keys(text) if len(text) <= MAX_KEY_CHARS else ()
 
@@ -293,7 +295,22 @@ def _part_keys(text: str) -> tuple[str, ...]:
                     keys.append(f"{bare}@{domain}")
                 if "+" in bare.strip("+"):
                     keys.append(f"{bare.split('+', 1)[0]}@{domain}")
+    if "@" in text:
+        keys.extend(_rfc5322_keys(text))
     return tuple(dict.fromkeys(keys))
+
+
+def _rfc5322_keys(text: str) -> Iterator[str]:
+    """The addresses a mail library delivers to: comments and the white space around ``@`` and
+    dots dropped (``drop (x) @ evil . example`` is ``drop@evil.example``), as
+    ``email.utils.getaddresses`` (what ``smtplib.send_message`` reads ``To`` with) reads them."""
+    for _name, address in email.utils.getaddresses([text]):
+        if _EMAIL.fullmatch(address):
+            local, _, domain = address.rpartition("@")
+            local = local.lower().strip('"')
+            yield f"{local}@{email_domain(domain)}"
+            if "+" in local.strip("+"):  # a sub-address, as above
+                yield f"{local.split('+', 1)[0]}@{email_domain(domain)}"
 
 
 def decoded(text: str) -> str | None:
