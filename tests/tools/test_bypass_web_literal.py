@@ -13,12 +13,15 @@ A real guard and policy decide; a real HTTP server on loopback stands for the ho
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 
 import pytest
 
 from agentguard import Guard, ToolFailed
+from agentguard.policy._addresses import parse_ranges
+from agentguard.tools._internal import is_internal
 from tests.tools.test_bypass_web_internal import _seen, guard_for, service  # noqa: F401
 
 SPELLINGS = ["127.0.0.1", "2130706433", "0x7f.1", "[::ffff:127.0.0.1]", "127.1"]
@@ -66,3 +69,12 @@ def test_a_rule_written_for_the_address_still_opens_it(
     guard = guard_for(rule, {})
     port = service.server_address[1]
     assert guard.call("http.get", {"url": f"http://{spelling}:{port}/admin"}) == "host service secret"
+
+
+@pytest.mark.parametrize("address", ["168.63.129.16"])
+def test_cloud_host_endpoints_outside_private_ranges_are_internal(address: str) -> None:
+    """Azure's WireServer (168.63.129.16: the VM agent's configuration, extension settings) is a
+    public address every Azure VM reaches: it was not ``internal``, so an allow on a name resolving
+    there, or on ``http://*``, reached it. (Checked on the ranges: a test must not connect there.)"""
+    assert is_internal(address)
+    assert any(ipaddress.ip_address(address) in net for net in parse_ranges(["metadata"]))
