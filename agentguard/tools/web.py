@@ -32,6 +32,7 @@ from pydantic import AfterValidator
 
 from agentguard.context import current_call
 from agentguard.errors import ToolFailed
+from agentguard.models import Effect
 from agentguard.policy._addresses import SystemResolver
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, parse_url
 from agentguard.tools._internal import decision_names_address, is_internal
@@ -86,13 +87,18 @@ def _addresses(url: ParsedUrl) -> Sequence[str]:
 
     Internal addresses (loopback, private, metadata, ...) are used only when a matched rule names
     them: with ``ip()``, or, for an address written in the URL, with a ``url()`` pattern for that
-    very address. ``http://*`` or ``*`` is not a decision about ``169.254.169.254``.
+    very address, or a person approved the URL that shows it. ``http://*`` or ``*`` is not a
+    decision about ``169.254.169.254``.
     """
     ctx = current_call()
     if url.ip is not None:
         address = url.ip.compressed
         if is_internal(address) and (
-            ctx is None or not decision_names_address(ctx.decision, address, _REFS, literal=url.host)
+            ctx is None
+            or (
+                ctx.decision.effect is not Effect.ASK  # it ran: a person approved this very address
+                and not decision_names_address(ctx.decision, address, _REFS, literal=url.host)
+            )
         ):
             raise ToolFailed(
                 f"http.get: {url.host} is an internal address: reached only when the deciding rule "

@@ -71,6 +71,18 @@ def test_a_rule_written_for_the_address_still_opens_it(
     assert guard.call("http.get", {"url": f"http://{spelling}:{port}/admin"}) == "host service secret"
 
 
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_person_who_approved_the_address_opens_it(
+    service: ThreadingHTTPServer,  # noqa: F811
+    guard_for: Callable[..., Guard],  # noqa: F811
+    spelling: str,
+) -> None:
+    """The approver is shown the URL in normal form (``http://127.0.0.1:port/admin``): the address."""
+    guard = guard_for('p, *, http.get, url(url, "http://*:*"), ask', {})
+    port = service.server_address[1]
+    assert guard.call("http.get", {"url": f"http://{spelling}:{port}/admin"}) == "host service secret"
+
+
 @pytest.mark.parametrize("address", ["168.63.129.16"])
 def test_cloud_host_endpoints_outside_private_ranges_are_internal(address: str) -> None:
     """Azure's WireServer (168.63.129.16: the VM agent's configuration, extension settings) is a
