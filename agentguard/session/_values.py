@@ -141,6 +141,10 @@ def _text_keys(value: str) -> frozenset[str]:
     if ("." in base or ":" in base) and " " not in base:
         keys.update(url_keys(value))
 
+    if "." in bare and not bare.isascii() and "@" not in bare:  # a bare host: exämple.com is its punycode
+        host = host_name(bare)
+        if host is not None:
+            keys.add(host)
     if "@" in bare and not bare.isascii():  # exämple.com: its ASCII form; example。com: a dot
         dotted = bare.replace(_IDEOGRAPHIC_STOP, ".")
         if _EMAIL.fullmatch(dotted):
