@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
 
 import h11
 
@@ -189,6 +190,11 @@ class Connection:
             raise Refused(400, "Content-Length together with Transfer-Encoding is refused")
         if not self.tunnel and parsed.scheme != "http":
             raise Refused(400, "plain requests must use an absolute http:// URL (https goes through CONNECT)")
+        overrides = set() if self.tunnel else _method_parameters(parsed.href) - {self.method}
+        if overrides:
+            raise Refused(
+                400, f"a _method parameter asks the server for {sorted(overrides)}, not {self.method!r}"
+            )
         if parsed.port is None or not 0 < parsed.port < 65536:
             raise Refused(400, f"no usable port in {target!r}")
         return parsed
@@ -370,6 +376,20 @@ class Connection:
         if data:
             upstream.sendall(data)
             self.counter.up += len(data)
+
+
+# PHP makes ``_`` of these in a parameter name's place: ``.method`` and ``[method`` are ``_method``.
+_PHP_NAME = str.maketrans({".": "_", " ": "_", "[": "_"})
+
+
+def _method_parameters(href: str) -> set[str]:
+    """The methods ``_method`` query parameters ask for (Symfony, Laravel, Express's
+    method-override run a POST as that; PHP reads the last of several), upper-cased."""
+    return {
+        value.upper()
+        for name, value in parse_qsl(urlsplit(href).query, keep_blank_values=True)
+        if name.translate(_PHP_NAME) == "_method"
+    }
 
 
 def is_address(host: str) -> bool:
