@@ -19,6 +19,7 @@ import pytest
 from agentguard.models import Effect, ToolCall
 from agentguard.policy import PolicyEngine
 from agentguard.session import Session
+from agentguard.session._values import part_keys
 
 RULES = """\
 p, *, untrusted_only, untrusted_only(v), deny
@@ -64,3 +65,9 @@ def test_the_users_address_with_a_comment_is_not_made_untrusted(engine: PolicyEn
     s.read_earlier([PAGE])
     with s.active():
         assert _effect(engine, "untrusted_only", "bob (work) @ example.com") is Effect.ALLOW
+
+
+@pytest.mark.parametrize("junk", ["(" * 3000, '"' * 4000, "<" * 4000, "(a)" * 1000 + "@x.example"])
+def test_text_the_parser_cannot_read_still_has_its_parts(junk: str) -> None:
+    """Deeply nested comments make the parser recurse: the other readings must still be there."""
+    assert "drop@evil.example" in part_keys(junk[:4000] + " drop@evil.example")
