@@ -304,19 +304,14 @@ def _part_keys(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(keys))
 
 
-_MAX_COMMENTS = 32
-
-
 def _rfc5322_keys(text: str) -> Iterator[str]:
     """The addresses a mail library delivers to: comments and the white space around ``@`` and
     dots dropped (``drop (x) @ evil . example`` is ``drop@evil.example``), as
     ``email.utils.getaddresses`` (what ``smtplib.send_message`` reads ``To`` with) reads them."""
-    if text.count("(") > _MAX_COMMENTS:
-        return  # the parser recurses per nested comment: a mail library fails on these as well
     try:
         found = email.utils.getaddresses([text])
     except (RecursionError, ValueError, IndexError):
-        return
+        return  # it recurses per nested comment: a mail library fails on the same text
     for _name, address in found:
         if _EMAIL.fullmatch(address):
             local, _, domain = address.rpartition("@")

@@ -50,6 +50,7 @@ def _effect(engine: PolicyEngine, tool: str, value: object) -> Effect:
         "bob@example.com, drop (x) @ evil.example",
         ["Refund desk <drop (x)@evil.example>"],
         "drop+refund (x) @ evil.example",
+        "()" * 40 + "drop(x)@evil.example",  # many comments, not nested
     ],
 )
 def test_an_address_with_comments_or_spaces_is_the_address(engine: PolicyEngine, value: object) -> None:
