@@ -210,7 +210,12 @@ def condition_for(
             f"no pattern can be suggested for this {name}; type one, or choose the call scope",
             field="pattern",
         )
-    return f"{matcher}({name}, {quote(_check_pattern(chosen))})"
+    condition = f"{matcher}({name}, {quote(_check_pattern(chosen))})"
+    method = call.arguments.get("method")
+    if matcher == "url" and isinstance(method, str) and method:
+        # A pattern on the URL says where, not what: an approved GET is not an approved DELETE.
+        condition += f" && oneof(method, {quote(method)})"
+    return condition
 
 
 def _neutral_env() -> CompileEnv:

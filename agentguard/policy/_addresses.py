@@ -28,6 +28,7 @@ _METADATA = (
     "fd00:ec2::254/128",  # AWS IMDS over IPv6
     "fd00:ec2::23/128",
     "100.100.100.200/32",  # Alibaba Cloud
+    "168.63.129.16/32",  # Azure WireServer: VM agent configuration, extension settings
 )
 _UNSPECIFIED = ("0.0.0.0/8", "::/128")  # 0.0.0.0 reaches the local host on Linux
 _MULTICAST = ("224.0.0.0/4", "ff00::/8")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentguard.policy._addresses import Address, parse_ranges, reachable_addresses
 from agentguard.policy._casbin_fields import _pieces
-from agentguard.policy._condition_syntax import ConditionError, _Bool, _Node, _Not, _Parser, _tokenize
+from agentguard.policy._condition_syntax import ConditionError, _Bool, _Call, _Node, _Not, _Parser, _tokenize
 from agentguard.policy._condition_types import _MISSING, _lookup
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, UrlPattern, parse_url
 
@@ -135,14 +135,22 @@ def f_ip(b: _Builder) -> Predicate:
     return pred
 
 
-def rule_names_address(rule_text: str, address: str, refs: frozenset[str], effects: frozenset[str]) -> bool:
+def rule_names_address(
+    rule_text: str,
+    address: str,
+    refs: frozenset[str],
+    effects: frozenset[str],
+    literal: str | None = None,
+) -> bool:
     """True when the ``p`` rule's effect is one of ``effects`` and its condition can hold only for an
     address inside a range it names.
 
     That is: a positive ``ip(ref, ...)`` on one of ``refs`` whose ranges contain ``address`` is a
     term of every way the condition can be true (``&&``: any term; ``||``: every branch; ``!``:
     never). ``!ip(host, "10.0.0.0/8")`` looks at addresses but allows loopback by leaving it out,
-    so it does not name it. Any rule text that does not parse names nothing.
+    so it does not name it. Any rule text that does not parse names nothing. ``literal``: the host
+    as the call wrote it (an address, in ``ParsedUrl.host`` form); a positive ``url(ref, pattern)``
+    whose pattern host is exactly that address names it too (``http://*`` does not).
     """
     pieces = _pieces(rule_text)
     if isinstance(pieces, str) or len(pieces) != 5 or pieces[0].strip() != "p":
@@ -161,6 +169,8 @@ def rule_names_address(rule_text: str, address: str, refs: frozenset[str], effec
         if isinstance(node, _Bool):
             results = [names(item) for item in node.items]
             return any(results) if node.op == "&&" else all(results)
+        if node.name == "url" and literal is not None:
+            return _pattern_names(node, literal, refs)
         if node.name != "ip" or len(node.args) < 2:
             return False
         ref, *ranges = node.args
@@ -173,3 +183,16 @@ def rule_names_address(rule_text: str, address: str, refs: frozenset[str], effec
         return any(a in net for a in reachable_addresses(ip) for net in networks)
 
     return names(tree)
+
+
+def _pattern_names(node: _Call, host: str, refs: frozenset[str]) -> bool:
+    """``url(ref, pattern)`` on one of ``refs`` whose pattern's host is exactly ``host``."""
+    if len(node.args) != 2:
+        return False
+    ref, text = node.args
+    if ref.kind != "name" or ref.value not in refs or text.kind != "str":
+        return False
+    try:
+        return UrlPattern.parse(str(text.value)).host == host
+    except ValueError:
+        return False

@@ -14,6 +14,7 @@ from there"; rules that matter treat a value of unknown provenance as untrusted.
 
 from __future__ import annotations
 
+import email.utils
 import functools
 import html
 import math
@@ -24,13 +25,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from agentguard.session._ibans import (
-    _DIGIT_PAIR,
     _IBAN,
     _MAX_SEPARATOR,
     iban_at,
     iban_hint,
     iban_in,
     iban_key,
+    iban_starts,
     loose_iban_key,
 )
 from agentguard.session._links import canonical_url, email_domain, host_name, host_of, links, url_keys
@@ -140,6 +141,10 @@ def _text_keys(value: str) -> frozenset[str]:
     if ("." in base or ":" in base) and " " not in base:
         keys.update(url_keys(value))
 
+    if "." in bare and not bare.isascii() and "@" not in bare:  # a bare host: exämple.com is its punycode
+        host = host_name(bare)
+        if host is not None:
+            keys.add(host)
     if "@" in bare and not bare.isascii():  # exämple.com: its ASCII form; example。com: a dot
         dotted = bare.replace(_IDEOGRAPHIC_STOP, ".")
         if _EMAIL.fullmatch(dotted):
@@ -255,10 +260,7 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
             if iban is not None:
                 seen.add(iban[1])
                 found.append(Entity("iban", *iban))
-        for m in _DIGIT_PAIR.finditer(cleaned, 2):  # an IBAN's check digits, after its country
-            start = m.start() - 2
-            if not (cleaned[start].isascii() and cleaned[start : start + 2].isalpha()):
-                continue
+        for start in iban_starts(cleaned):  # a country, then check digits
             iban = iban_at(cleaned, start)
             if iban is not None and iban[1] not in seen:
                 seen.add(iban[1])
@@ -275,7 +277,8 @@ def part_keys(text: str) -> tuple[str, ...]:
     the value would read them: ``Bob <drop@evil.example>``, ``mailto:drop@...``, a list of
     recipients in one string, ``IBAN: GB29...``; also a quoted local part unquoted (``"drop"@x`` is
     ``drop@x``), a sub-address dropped (``drop+tag@x`` is delivered to ``drop@x``) and a URL with
-    the tabs and line breaks a WHATWG parser strips removed. Only ever used to find an *untrusted*
+    the tabs and line breaks a WHATWG parser strips removed, and addresses as an RFC 5322 parser
+    reads them (comments and spaces around ``@`` dropped). Only ever used to find an *untrusted*
     part: these readings merge spellings, so they never make a value trusted."""
     return _part_keys(text) if len(text) <= MAX_KEY_CHARS else ()
 
@@ -296,7 +299,26 @@ def _part_keys(text: str) -> tuple[str, ...]:
                     keys.append(f"{bare}@{domain}")
                 if "+" in bare.strip("+"):
                     keys.append(f"{bare.split('+', 1)[0]}@{domain}")
+    if "@" in text:
+        keys.extend(_rfc5322_keys(text))
     return tuple(dict.fromkeys(keys))
+
+
+def _rfc5322_keys(text: str) -> Iterator[str]:
+    """The addresses a mail library delivers to: comments and the white space around ``@`` and
+    dots dropped (``drop (x) @ evil . example`` is ``drop@evil.example``), as
+    ``email.utils.getaddresses`` (what ``smtplib.send_message`` reads ``To`` with) reads them."""
+    try:
+        found = email.utils.getaddresses([text])
+    except (RecursionError, ValueError, IndexError):
+        return  # it recurses per nested comment: a mail library fails on the same text
+    for _name, address in found:
+        if _EMAIL.fullmatch(address):
+            local, _, domain = address.rpartition("@")
+            local = local.lower().strip('"')
+            yield f"{local}@{email_domain(domain)}"
+            if "+" in local.strip("+"):  # a sub-address, as above
+                yield f"{local.split('+', 1)[0]}@{email_domain(domain)}"
 
 
 def decoded(text: str) -> str | None:

@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
 
 import h11
 
@@ -43,6 +44,9 @@ _HOP_BY_HOP = frozenset(
 # the request line says (proxies, load balancers, rewrite and method-override middleware): by
 # family, so a variant no list names (X-Forwarded-Prefix, X-Original-Host, X-HTTP-Host-Override)
 # goes too. Not an allowlist: the proxy cannot know an API's own headers (X-Api-Key, ...).
+# Names are compared with ``_`` read as ``-``, as CGI and WSGI servers read them (both become the
+# same ``HTTP_*`` key), and a name with an ``ip`` or ``addr`` word names a client address
+# (X-Originating-IP, CF-Connecting-IP, X-Remote-Addr).
 _ROUTING_PREFIXES = (
     b"x-forwarded",
     b"x-original",
@@ -51,7 +55,9 @@ _ROUTING_PREFIXES = (
     b"x-method",
     b"x-host",
     b"x-real",
+    b"x-originating",
 )
+_CLIENT_WORDS = frozenset({b"ip", b"addr"})
 _ROUTING_NAMES = frozenset(
     {
         b"forwarded",
@@ -64,14 +70,22 @@ _ROUTING_NAMES = frozenset(
         b"x-scheme",
         b"front-end-https",
         b"x-override-url",
+        b"proxy",  # CGI's HTTP_PROXY: the server's own outbound proxy (httpoxy)
     }
 )
+# Written with ``_``, these would reach a CGI-style server as the framing or hop-by-hop header the
+# proxy itself sets or removes (``Content_Length`` is HTTP_CONTENT_LENGTH).
+_SPELLED_AS_OWN = _HOP_BY_HOP | {b"content-length", b"transfer-encoding"}
 
 
 def routes_elsewhere(name: bytes) -> bool:
     """Whether a request header could make the server route or authorise other than the request line."""
-    lowered = name.lower()
-    return lowered in _ROUTING_NAMES or lowered.startswith(_ROUTING_PREFIXES)
+    lowered = name.lower().replace(b"_", b"-")
+    if lowered in _ROUTING_NAMES or lowered.startswith(_ROUTING_PREFIXES):
+        return True
+    if b"_" in name and lowered in _SPELLED_AS_OWN:
+        return True
+    return not _CLIENT_WORDS.isdisjoint(lowered.split(b"-"))
 
 
 _ADDRESS_REFS = frozenset({"host", "url"})
@@ -160,6 +174,10 @@ class Connection:
     def _target(self) -> ParsedUrl:
         target = self.request.target.decode("ascii", "replace")
         text = f"https://{target}/" if self.tunnel else target
+        if self.request.method != self.request.method.upper():
+            # Methods are case-sensitive, yet Werkzeug and Django read ``delete`` as DELETE: a
+            # rule on the method would decide one spelling and the server run another.
+            raise Refused(400, f"method {self.method!r} is not in upper case")
         if self.tunnel and ("/" in target or "@" in target or ":" not in target):
             raise Refused(400, f"CONNECT needs host:port, got {target!r}")
         try:
@@ -172,6 +190,11 @@ class Connection:
             raise Refused(400, "Content-Length together with Transfer-Encoding is refused")
         if not self.tunnel and parsed.scheme != "http":
             raise Refused(400, "plain requests must use an absolute http:// URL (https goes through CONNECT)")
+        overrides = set() if self.tunnel else _method_parameters(parsed.href) - {self.method}
+        if overrides:
+            raise Refused(
+                400, f"a _method parameter asks the server for {sorted(overrides)}, not {self.method!r}"
+            )
         if parsed.port is None or not 0 < parsed.port < 65536:
             raise Refused(400, f"no usable port in {target!r}")
         return parsed
@@ -353,6 +376,20 @@ class Connection:
         if data:
             upstream.sendall(data)
             self.counter.up += len(data)
+
+
+# PHP makes ``_`` of these in a parameter name's place: ``.method`` and ``[method`` are ``_method``.
+_PHP_NAME = str.maketrans({".": "_", " ": "_", "[": "_"})
+
+
+def _method_parameters(href: str) -> set[str]:
+    """The methods ``_method`` query parameters ask for (Symfony, Laravel, Express's
+    method-override run a POST as that; PHP reads the last of several), upper-cased."""
+    return {
+        value.upper()
+        for name, value in parse_qsl(urlsplit(href).query, keep_blank_values=True)
+        if name.translate(_PHP_NAME) == "_method"
+    }
 
 
 def is_address(host: str) -> bool:

@@ -1,7 +1,8 @@
 """The server name (SNI) in a TLS ClientHello, so a CONNECT tunnel carries TLS for the host that was decided.
 
 Only the first handshake record is read, and only as far as the ``server_name`` extension
-(RFC 8446 4.1.2, RFC 6066 3). Anything that does not parse is an error: the caller refuses the tunnel.
+(RFC 8446 4.1.2, RFC 6066 3). Anything that does not parse is an error: the caller refuses the tunnel;
+so is an encrypted inner name (ECH), which the server would serve instead of the one in the clear.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ _HANDSHAKE = 0x16
 _CLIENT_HELLO = 0x01
 _SERVER_NAME = 0x0000
 _HOST_NAME = 0x00
+# Encrypted Client Hello and its draft (ESNI): the server serves the name inside, which the
+# proxy cannot read, so the name in the clear says nothing.
+_ENCRYPTED_NAME = frozenset({0xFE0D, 0xFFCE})
 
 
 class ClientHelloError(ValueError):
@@ -79,6 +83,8 @@ def server_name(record: bytes) -> str | None:
         if kind in seen:
             raise ClientHelloError(f"TLS extension {kind} appears twice")
         seen.add(kind)
+        if kind in _ENCRYPTED_NAME:
+            raise ClientHelloError("the ClientHello has an encrypted server name (ECH): unreadable here")
         if kind != _SERVER_NAME:
             continue
         names = _Reader(_Reader(data).vec(2))

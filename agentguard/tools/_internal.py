@@ -26,11 +26,14 @@ def is_internal(address: str) -> bool:
     return any(a in net for a in reachable_addresses(ip) for net in _INTERNAL)
 
 
-def decision_names_address(decision: Decision, address: str, refs: Iterable[str]) -> bool:
+def decision_names_address(
+    decision: Decision, address: str, refs: Iterable[str], literal: str | None = None
+) -> bool:
     """A matched rule allows ``address`` itself: a positive ip() on one of ``refs`` names its range
     (of several allow rules, any that matched, not only the first). The rule's effect is the
-    decision's, or ``allow`` for a call that asked (it runs, so a person approved it)."""
+    decision's, or ``allow`` for a call that asked (it runs, so a person approved it).
+    ``literal``: the call wrote the address as its host; a url() pattern for exactly it names it too."""
     effects = frozenset({decision.effect.value, Effect.ALLOW.value})
     names = frozenset(refs)
     rules = [r for r in (decision.rule, *decision.matched) if r is not None]
-    return any(rule_names_address(r.text, address, names, effects) for r in rules)
+    return any(rule_names_address(r.text, address, names, effects, literal) for r in rules)

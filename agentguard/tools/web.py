@@ -8,7 +8,8 @@ What runs is what was decided:
   (``Decision.resolved``), or, when no rule looked at addresses, to one fresh lookup: never a second
   lookup that a rebinding DNS server could answer differently. ``Host`` and TLS SNI stay the name;
 * a name's internal addresses (loopback, private, metadata) are reached only when a matched rule
-  names them with ``ip()``: an allow on a name is not an allow on what it resolves to;
+  names them with ``ip()``: an allow on a name is not an allow on what it resolves to; an internal
+  address written in the URL, only when the rule names it (``ip()``, or a ``url()`` pattern for it);
 * redirects are not followed here: each hop is a new guarded call of the same tool, by the same
   agent and session (decided, approved and audited on its own), at most ``MAX_REDIRECTS`` deep.
 
@@ -31,6 +32,7 @@ from pydantic import AfterValidator
 
 from agentguard.context import current_call
 from agentguard.errors import ToolFailed
+from agentguard.models import Effect
 from agentguard.policy._addresses import SystemResolver
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, parse_url
 from agentguard.tools._internal import decision_names_address, is_internal
@@ -83,12 +85,29 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 def _addresses(url: ParsedUrl) -> Sequence[str]:
     """The checked addresses for this host, else one lookup (the connection uses only these).
 
-    An address written in the URL is what the policy saw. A name's internal addresses (loopback,
-    private, metadata, ...) are used only when a matched rule names them with ``ip()``.
+    Internal addresses (loopback, private, metadata, ...) are used only when a matched rule names
+    them: with ``ip()``, or, for an address written in the URL, with a ``url()`` pattern for that
+    very address, or a person approved the URL that shows it. ``http://*`` or ``*`` is not a
+    decision about ``169.254.169.254``.
     """
-    if url.ip is not None:
-        return [url.ip.compressed]
     ctx = current_call()
+    if url.ip is not None:
+        address = url.ip.compressed
+        if is_internal(address) and (
+            ctx is None
+            or (
+                ctx.decision.effect is not Effect.ASK  # it ran: a person approved this very address
+                and not decision_names_address(ctx.decision, address, _REFS, literal=url.host)
+            )
+        ):
+            raise ToolFailed(
+                f"http.get: {url.host} is an internal address: reached only when the deciding rule "
+                "names it, in a positive ip() range or a url() pattern for that address",
+                tool="http.get",
+                host=url.host,
+                address=address,
+            )
+        return [address]
     pinned = ctx.decision.resolved.get(url.host) if ctx is not None else None
     addresses = list(pinned) if pinned else list(SystemResolver().resolve(url.host))
     for address in addresses:

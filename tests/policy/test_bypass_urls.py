@@ -502,6 +502,7 @@ WEB_RULES = """
 p, *, http.get, url(url, "http://*:*/admin/**"), deny
 p, *, http.get, ip(url, "127.0.0.2/32"), deny
 p, *, http.get, url(url, "http://*:*/ask/**"), ask
+p, *, http.get, url(url, "http://127.0.0.1:*"), allow
 p, *, http.get, url(url, "http://*:*"), allow
 """
 
@@ -597,8 +598,12 @@ def test_redirect_loops_stop(servers: Any, web: Any) -> None:
     assert len(_decided(audit)) == 2
 
 
-def test_outside_a_guard_redirects_are_not_followed(servers: Any) -> None:
+def test_outside_a_guard_redirects_are_not_followed(servers: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     port = servers[0].server_address[1]
+    with pytest.raises(ToolFailed, match="internal address"):  # no decision names loopback
+        http_get(f"http://127.0.0.1:{port}/to?/ok")
+    # the servers stand for public hosts here: the redirect itself is what is not followed
+    monkeypatch.setattr("agentguard.tools.web.is_internal", lambda address: False)
     with pytest.raises(ToolFailed, match="not followed"):
         http_get(f"http://127.0.0.1:{port}/to?/ok")
 
@@ -621,7 +626,8 @@ def test_the_checked_address_is_the_one_connected_to(servers: Any, web: Any) -> 
 
 
 def test_the_tool_gets_the_canonical_url(servers: Any, web: Any) -> None:
-    guard, _, _ = web(rules=r'p, *, http.get, regex(url, "http://127\.0\.0\.1:[0-9]+/ok"), allow')
+    rule = r'regex(url, "http://127\.0\.0\.1:[0-9]+/ok") && ip(url, "127.0.0.1/32")'
+    guard, _, _ = web(rules=f"p, *, http.get, {rule}, allow")
     port = servers[0].server_address[1]
     # the policy saw the normal form (or the regex would not match) and the tool fetched it
     assert guard.call("http.get", {"url": f"http://0x7f.1:{port}/a/%2e%2e/ok#frag"}) == "127.0.0.1 /ok"
