@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import string
+from collections.abc import Iterable
 
 from stdnum import iban as _stdnum_iban
 from stdnum import numdb
@@ -150,10 +151,22 @@ def iban_hint(text: str) -> bool:
         classes = text.encode("ascii").translate(_CLASSES)
         if classes.find(b"LLDD") >= 0:
             return True
-        return classes.find(b"D") >= 0 and _REVERSED_START.search(classes[::-1]) is not None
-    if any(_TWO_LETTERS.match(text, m.start() - 2) for m in _DIGIT_PAIR.finditer(text, 2)):
-        return True
-    return any(country_before(text, m.start()) is not None for m in _CHECK_DIGITS.finditer(text, 2))
+        if classes.find(b"D") < 0:
+            return False
+        starts: Iterable[int | None] = (len(text) - m.end() for m in _REVERSED_START.finditer(classes[::-1]))
+    else:
+        if any(_TWO_LETTERS.match(text, m.start() - 2) for m in _DIGIT_PAIR.finditer(text, 2)):
+            return True
+        starts = (country_before(text, m.start()) for m in _CHECK_DIGITS.finditer(text, 2))
+    # Written apart ("Q3 2024", "Regards #12" look alike to the classes): only an IBAN country counts,
+    # as iban_at requires one; prose then skips the scans of the text for IBANs.
+    return any(start is not None and _country_at(text, start) in _IBAN_LENGTHS for start in starts)
+
+
+def _country_at(text: str, start: int) -> str | None:
+    """The country code written at ``start`` (two ASCII letters, up to three separators between)."""
+    country = _COUNTRY.match(text, start)
+    return None if country is None else (country.group()[0] + country.group()[-1]).upper()
 
 
 def iban_in(candidate: str) -> tuple[str, str] | None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, NamedTuple, Protocol, cast, runtime_checkable
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
@@ -121,8 +120,7 @@ def _unreadable(value: Any, depth: int = 0) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class ReadResult:
+class ReadResult(NamedTuple):
     """A result as read for the caller and the session (``read_result``), before it is recorded."""
 
     shown: Any  # what the caller gets (redacted); None when withheld
