@@ -21,6 +21,13 @@ EVAL_VARIABLE = re.compile(r"(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|SHELLOPTS|BASH
 _EVAL_VARIABLE = EVAL_VARIABLE
 _PLAIN_WORD = re.compile(r"[^\\*?\[{}()~$`'\"]*\Z")
 _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
+# What bash reads as a parameter: tree-sitter-bash also reads "$<newline>rm" and "${ rm<newline>}" so
+# (bash: a literal "$" and a word "rm"; a bad substitution, or in bash 5.3 a command substitution).
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_PARAMETER = re.compile(rf"\$({_NAME}|[0-9]|[-*@#?$!])\Z|\$\{{({_NAME}|[0-9]+|[-*@#?$!])\}}\Z")
+# "{name}>file" opens a descriptor and stores its number in name; "{a[x]}>file" evaluates x as arithmetic.
+_FD_NAME = re.compile(rf"\{{{_NAME}\}}\Z")
+_FD_ARRAY = re.compile(rf"\{{{_NAME}\[")
 
 
 def _bare_space(text: str) -> bool:
@@ -173,6 +180,8 @@ class Walker:
                 continue
             elif child.type == "array":
                 for item in child.named_children:
+                    if re.match(r"\[[^]]*\]\+?=", self.text(item)):
+                        raise CannotTell("array subscript (arithmetic)")  # b=([x]=1): x='a[$(cmd)]' runs cmd
                     self.word(item, depth)
             elif child.type == "subscript":
                 raise CannotTell("array subscript (arithmetic)")
@@ -210,11 +219,21 @@ class Walker:
         self.out.plain = False
         words: list[Word] = []
         target: Word | None = None
+        # "<&-" and ">&-" close a descriptor and take no file: "git <&- push" is "git push"
+        closes = any(child.type in ("<&-", ">&-") for child in node.children)
         for child in node.children:
-            if not child.is_named or child.type == "file_descriptor":
+            if child.type == "file_descriptor":
+                fd = self.text(child)
+                if not (fd.isascii() and fd.isdigit()):
+                    # bash: only digits name a descriptor; tree-sitter also reads "-n2>x" so (the word -n2)
+                    if not _PLAIN_WORD.match(fd) or _bare_space(fd):
+                        raise CannotTell("a word read as a file descriptor")
+                    words.append(fd)
+                continue
+            if not child.is_named or self.fd_name(child):
                 continue
             value = self.word(child, depth)
-            if target is None:
+            if target is None and not closes:
                 target = value  # the file, or the here-string's text
             else:
                 words.append(value)
@@ -238,7 +257,8 @@ class Walker:
             elif kind == "command_name":
                 if child.named_child_count != 1:
                     raise CannotTell("odd command name")
-                words.append(self.word(child.named_children[0], depth))
+                if not self.fd_name(child.named_children[0]):
+                    words.append(self.word(child.named_children[0], depth))
             elif kind in ("file_redirect", "herestring_redirect"):
                 more, here = self.redirect(child, depth)
                 words.extend(more)
@@ -246,7 +266,8 @@ class Walker:
             elif kind == "heredoc_redirect":
                 raise CannotTell("here-document")
             elif child.is_named:
-                words.append(self.word(child, depth))
+                if not self.fd_name(child):
+                    words.append(self.word(child, depth))
             else:
                 raise CannotTell(f"unexpected {kind!r} in a command")  # $"..." shows up as a bare '$'
         words.extend(extra)
@@ -255,6 +276,19 @@ class Walker:
         if any(isinstance(w, Dyn) and not w.glob for w in words):
             self.out.plain = False
         self.add(Simple(tuple(words), assigns, stdin))
+
+    def fd_name(self, node: tree_sitter.Node) -> bool:
+        """Whether ``node`` is the ``{name}`` of ``{name}>file`` (no argument: bash stores the
+        descriptor's number in ``name``); with a subscript, ``{a[x]}>file``, cannot tell."""
+        if self.src[node.end_byte : node.end_byte + 1] not in (b"<", b">"):
+            return False
+        text = self.text(node)
+        if _FD_ARRAY.match(text):
+            raise CannotTell("a descriptor stored in an array element (its subscript is arithmetic)")
+        if _FD_NAME.match(text):
+            self.out.plain = False
+            return True
+        return False
 
     # ------------------------------------------------------------ words
 
@@ -313,6 +347,8 @@ class Walker:
                 if not child.is_named:
                     raise CannotTell(f"unexpected {child.type!r} in a word")
                 self.pieces(child, depth, parts, dyn, quoted=quoted)
+        elif kind in ("simple_expansion", "expansion") and not _PARAMETER.match(self.text(node)):
+            raise CannotTell("parameter expansion not as bash reads it")  # "$<newline>rm", "${ rm<newline>}"
         elif kind == "simple_expansion":
             dyn.append((len(parts), quoted))
             parts.append(("", quoted))
