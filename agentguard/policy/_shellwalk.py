@@ -54,6 +54,15 @@ _BLOCKS = frozenset({"subshell", "compound_statement", "do_group", "if_statement
 _TEST_TOKENS = frozenset({"=", "==", "!=", "!"})
 
 
+def _join(items: list[Word | list[tree_sitter.Node]], node: tree_sitter.Node) -> None:
+    """Add an argument node: to the word before it when nothing separates them (bash joins them)."""
+    last = items[-1] if items else None
+    if isinstance(last, list) and last[-1].end_byte == node.start_byte:
+        last.append(node)
+    else:
+        items.append([node])
+
+
 class Walker:
     def __init__(self, source: bytes, posix: bool) -> None:
         self.src = source
@@ -101,7 +110,7 @@ class Walker:
                 elif child.type == "variable_name" or child.type in ("for", "select", "in", ";", "\n"):
                     continue
                 elif child.is_named:
-                    self.word(child, depth)  # the list: only its substitutions matter
+                    self.word(child, depth=depth)  # the list: only its substitutions matter
                 else:
                     raise CannotTell(f"unexpected {child.type!r} in for")
         elif kind in ("variable_assignment", "variable_assignments"):
@@ -119,7 +128,7 @@ class Walker:
                 elif child.type == "variable_name":
                     words.append(self.text(child))
                 else:
-                    words.append(self.word(child, depth))
+                    words.append(self.word(child, depth=depth))
             if any(not isinstance(w, str) or w.startswith("-") for w in words[1:]):
                 raise CannotTell("declaration with options or computed names")  # declare -i evaluates
             self.add(Simple(tuple(words)))
@@ -162,7 +171,7 @@ class Walker:
                 raise CannotTell(f"{node.type!r} inside [ ]")  # '<' there is a redirection in bash
             out.append(node.type)
         else:
-            out.append(self.word(node, depth))
+            out.append(self.word(node, depth=depth))
 
     def add(self, simple: Simple) -> None:
         if len(simple.words) > MAX_WORDS:
@@ -182,11 +191,11 @@ class Walker:
                 for item in child.named_children:
                     if re.match(r"\[[^]]*\]\+?=", self.text(item)):
                         raise CannotTell("array subscript (arithmetic)")  # b=([x]=1): x='a[$(cmd)]' runs cmd
-                    self.word(item, depth)
+                    self.word(item, depth=depth)
             elif child.type == "subscript":
                 raise CannotTell("array subscript (arithmetic)")
             elif child.is_named:
-                self.word(child, depth)
+                self.word(child, depth=depth)
             else:
                 raise CannotTell(f"unexpected {child.type!r} in an assignment")
 
@@ -221,6 +230,7 @@ class Walker:
         target: Word | None = None
         # "<&-" and ">&-" close a descriptor and take no file: "git <&- push" is "git push"
         closes = any(child.type in ("<&-", ">&-") for child in node.children)
+        items: list[Word | list[tree_sitter.Node]] = []
         for child in node.children:
             if child.type == "file_descriptor":
                 fd = self.text(child)
@@ -229,10 +239,14 @@ class Walker:
                     if not _PLAIN_WORD.match(fd) or _bare_space(fd):
                         raise CannotTell("a word read as a file descriptor")
                     words.append(fd)
+            elif child.is_named:
+                _join(items, child)
+            else:
+                items.append("")  # the operator: no word joins across it
+        for item in items:
+            if not isinstance(item, list) or self.fd_name(item):
                 continue
-            if not child.is_named or self.fd_name(child):
-                continue
-            value = self.word(child, depth)
+            value = self.word(*item, depth=depth)
             if target is None and not closes:
                 target = value  # the file, or the here-string's text
             else:
@@ -246,7 +260,7 @@ class Walker:
         extra: tuple[Word, ...],
         stdin: Word | None = None,
     ) -> None:
-        words: list[Word] = []
+        items: list[Word | list[tree_sitter.Node]] = []  # words, and argument nodes still to join
         assigns = False
         for child in node.children:
             kind = child.type
@@ -257,19 +271,23 @@ class Walker:
             elif kind == "command_name":
                 if child.named_child_count != 1:
                     raise CannotTell("odd command name")
-                if not self.fd_name(child.named_children[0]):
-                    words.append(self.word(child.named_children[0], depth))
+                _join(items, child.named_children[0])
             elif kind in ("file_redirect", "herestring_redirect"):
                 more, here = self.redirect(child, depth)
-                words.extend(more)
+                items.extend(more)
                 stdin = here if here is not None else stdin
             elif kind == "heredoc_redirect":
                 raise CannotTell("here-document")
             elif child.is_named:
-                if not self.fd_name(child):
-                    words.append(self.word(child, depth))
+                _join(items, child)
             else:
                 raise CannotTell(f"unexpected {kind!r} in a command")  # $"..." shows up as a bare '$'
+        words: list[Word] = []
+        for item in items:
+            if not isinstance(item, list):
+                words.append(item)
+            elif not self.fd_name(item):
+                words.append(self.word(*item, depth=depth))
         words.extend(extra)
         if not words:
             return
@@ -277,12 +295,13 @@ class Walker:
             self.out.plain = False
         self.add(Simple(tuple(words), assigns, stdin))
 
-    def fd_name(self, node: tree_sitter.Node) -> bool:
+    def fd_name(self, nodes: list[tree_sitter.Node]) -> bool:
         """Whether ``node`` is the ``{name}`` of ``{name}>file`` (no argument: bash stores the
         descriptor's number in ``name``); with a subscript, ``{a[x]}>file``, cannot tell."""
-        if self.src[node.end_byte : node.end_byte + 1] not in (b"<", b">"):
+        end = nodes[-1].end_byte
+        if self.src[end : end + 1] not in (b"<", b">"):
             return False
-        text = self.text(node)
+        text = self.src[nodes[0].start_byte : end].decode("utf-8", "surrogateescape")
         if _FD_ARRAY.match(text):
             raise CannotTell("a descriptor stored in an array element (its subscript is arithmetic)")
         if _FD_NAME.match(text):
@@ -292,14 +311,20 @@ class Walker:
 
     # ------------------------------------------------------------ words
 
-    def word(self, node: tree_sitter.Node, depth: int) -> Word:
-        if node.type == "word":  # the common case: no quotes, escapes or expansions
+    def word(self, node: tree_sitter.Node, *more: tree_sitter.Node, depth: int) -> Word:
+        """One word from ``node`` and the nodes straight after it (``more``: bash joins ``''\\x``,
+        which tree-sitter-bash reads as two words)."""
+        if node.type == "word" and not more:  # the common case: no quotes, escapes or expansions
             text = self.text(node)
             if _PLAIN_WORD.match(text) and not _bare_space(text):
                 return text
+        source = self.src[node.start_byte : (more[-1] if more else node).end_byte].decode(
+            "utf-8", "surrogateescape"
+        )
         parts: list[tuple[str, bool]] = []  # (text, quoted); a Dyn part is ("", ...) plus flags
         dyn: list[tuple[int, bool]] = []  # (index into parts, quoted)
-        self.pieces(node, depth, parts, dyn, quoted=False)
+        for piece in (node, *more):
+            self.pieces(piece, depth, parts, dyn, quoted=False)
         unquoted = "".join(t if not q else "\x00" * len(t) for t, q in parts)
         value = "".join(t for t, _ in parts)
         if "(" in unquoted or ")" in unquoted:
@@ -307,14 +332,14 @@ class Walker:
         first = dyn[0][0] if dyn else len(parts)
         prefix = "".join(t for t, _ in parts[:first])
         if dyn:
-            return Dyn(self.text(node), any(not q for _, q in dyn), prefix)
+            return Dyn(source, any(not q for _, q in dyn), prefix)
         if _BRACE.search(unquoted):
-            return Dyn(self.text(node), True, value[: unquoted.index("{")], glob=True)
+            return Dyn(source, True, value[: unquoted.index("{")], glob=True)
         if unquoted.startswith("~"):
-            return Dyn(self.text(node), False, "~", glob=True)
+            return Dyn(source, False, "~", glob=True)
         glob = next((i for i, c in enumerate(unquoted) if c in _GLOB_CHARS), -1)
         if glob >= 0:
-            return Dyn(self.text(node), True, value[:glob], glob=True)
+            return Dyn(source, True, value[:glob], glob=True)
         return value
 
     def pieces(
