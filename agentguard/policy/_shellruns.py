@@ -153,6 +153,8 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
             sub = _git_subcommand(argv)
             if sub is not None:
                 runs.argvs.append(sub)
+            if _git_alias(argv):
+                runs.fail("git with an alias (or config from the environment) on its command line")
         elif name == "env":
             _env_split(argv, depth, runs)
         elif name == "capsh":
@@ -211,6 +213,35 @@ def _git_subcommand(argv: tuple[Word, ...]) -> tuple[Word, ...] | None:
         else:
             return None if k == 1 else (argv[0], *argv[k:])
     return None
+
+
+def _git_alias(argv: tuple[Word, ...]) -> bool:
+    """Whether git's global options may define an alias: ``-c alias.p=push`` makes ``git p`` a push
+    (section and key names ignore case); ``--config-env`` and run-time words may hold one."""
+    k = 1
+    while k < len(argv):
+        word = argv[k]
+        if isinstance(word, Dyn):
+            return True
+        value: Word | None = None
+        if word in ("-c", "--config-env"):
+            value = argv[k + 1] if k + 1 < len(argv) else None
+            k += 2
+        elif word.startswith("--config-env="):
+            return True
+        elif word in _GIT_VALUED:
+            k += 2
+            continue
+        elif word.startswith("-"):
+            k += 1
+            continue
+        else:
+            return False  # the subcommand: later words are its own
+        if word == "--config-env" or isinstance(value, Dyn):
+            return True
+        if value is not None and value.lower().startswith("alias."):
+            return True
+    return False
 
 
 def _evaluates(name: str, argv: tuple[Word, ...]) -> bool:
