@@ -21,6 +21,7 @@ from agentguard.policy._shell import (
     Word,
     parse_script,
 )
+from agentguard.policy._shellwalk import integer_value
 
 __all__ = ["Runs", "runs_of"]
 
@@ -50,6 +51,7 @@ _EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 _SUBSCRIPT_BUILTINS = frozenset({"let", "printf", "read", "mapfile", "readarray", "test", "[", "unset",
                                  "wait", "getopts", "declare", "typeset", "local", "export",
                                  "readonly"})  # fmt: skip
+_NO_ASSIGNMENT = frozenset({"test", "[", "unset", "wait"})  # name arguments they never assign
 _STDIN = Dyn("<stdin>", True)
 _ANY = Dyn("<run time>", False)
 _FOUND = Dyn("{}", False, ".")  # a path find found: it starts with a starting point, never with "-"
@@ -249,8 +251,10 @@ def _evaluates(name: str, argv: tuple[Word, ...]) -> bool:
 
     A word known only at run time in a name position may be one (``printf -v "$n"``)."""
     args = argv[1:]
-    if name == "let":
-        return True
+    if name == "let" or (
+        name not in _NO_ASSIGNMENT and any(isinstance(w, str) and integer_value(w) for w in args)
+    ):
+        return True  # read OPTIND, printf -v RANDOM, export OPTIND=x: the value is arithmetic
     if name == "printf":
         return _printf_name_evaluates(args)
     if name in ("test", "["):

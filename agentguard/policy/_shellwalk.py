@@ -10,7 +10,7 @@ import tree_sitter
 from agentguard.policy._shellscript import Dyn, Script, Simple, Word
 from agentguard.policy._shellwords import CannotTell, ansi_c, dq_unescape, unescape
 
-__all__ = ["EVAL_VARIABLE", "MAX_DEPTH", "MAX_WORDS", "Walker"]
+__all__ = ["EVAL_VARIABLE", "INTEGER_VARIABLES", "MAX_DEPTH", "MAX_WORDS", "Walker", "integer_value"]
 
 MAX_DEPTH = 16  # nested substitutions, compound commands and inline scripts
 MAX_WORDS = 1000
@@ -19,6 +19,19 @@ _GLOB_CHARS = frozenset("*?[")
 # sourced at start-up, imported functions, options): assigning them changes what later lines do.
 EVAL_VARIABLE = re.compile(r"(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|BASH_FUNC_[^=]*)=")
 _EVAL_VARIABLE = EVAL_VARIABLE
+# bash's integer variables: a value given to them is evaluated as arithmetic, and RANDOM='a[$(cmd)]'
+# (or RANDOM=x with x='a[$(cmd)]') runs cmd; only a plain number is known not to.
+INTEGER_VARIABLES = frozenset({"RANDOM", "SRANDOM", "OPTIND", "HISTCMD"})
+
+
+def integer_value(word: str) -> bool:
+    """Whether ``word`` names an integer variable (``OPTIND``, ``OPTIND=x``) other than with a number."""
+    name, equals, value = word.partition("=")
+    return name.removesuffix("+") in INTEGER_VARIABLES and not (
+        equals and value.isascii() and value.isdigit()
+    )
+
+
 _PLAIN_WORD = re.compile(r"[^\\*?\[{}()~$`'\"]*\Z")
 _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 # What bash reads as a parameter: tree-sitter-bash also reads "$<newline>rm" and "${ rm<newline>}" so
@@ -107,7 +120,10 @@ class Walker:
             for child in node.children:
                 if child.type == "do_group":
                     self.statement(child, depth + 1)
-                elif child.type == "variable_name" or child.type in ("for", "select", "in", ";", "\n"):
+                elif child.type == "variable_name":
+                    if self.text(child) in INTEGER_VARIABLES:
+                        raise CannotTell(f"a loop over {self.text(child)}, which evaluates its values")
+                elif child.type in ("for", "select", "in", ";", "\n"):
                     continue
                 elif child.is_named:
                     self.word(child, depth=depth)  # the list: only its substitutions matter
@@ -185,6 +201,8 @@ class Walker:
             elif child.type == "variable_name":
                 if _EVAL_VARIABLE.match(self.text(child) + "="):
                     raise CannotTell(f"assignment to {self.text(child)}, which the shell evaluates")
+                if node.type == "variable_assignment" and integer_value(self.text(node)):
+                    raise CannotTell(f"assignment to {self.text(child)}, which evaluates it as arithmetic")
             elif child.type in ("=", "+="):
                 continue
             elif child.type == "array":
