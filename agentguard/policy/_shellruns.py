@@ -33,7 +33,9 @@ _WRAPPERS = frozenset(
      "caffeinate", "coproc", "taskset", "chrt", "flock", "torsocks", "proxychains", "proxychains4",
      "firejail", "systemd-run", "runuser", "su", "sg", "script", "unshare", "nsenter", "fakeroot", "pkexec",
      "run0", "setpriv", "prlimit", "setarch", "linux32", "linux64", "numactl", "cgexec", "runcon", "faketime",
-     "catchsegv", "valgrind", "dbus-run-session", "xvfb-run", "chpst"}
+     "catchsegv", "valgrind", "dbus-run-session", "xvfb-run", "chpst", "gosu", "su-exec", "tini", "dumb-init",
+     "ssh-agent", "dbus-launch", "bwrap", "chronic", "ifne", "entr", "sem", "envdir", "setuidgid",
+     "softlimit", "systemd-nspawn"}
 )  # fmt: skip
 _SHELLS = frozenset({"sh", "bash", "dash", "ksh", "mksh", "ash", "rbash", "yash", "posh", "zsh", "fish",
                      "csh", "tcsh"})  # fmt: skip
