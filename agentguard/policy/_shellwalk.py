@@ -246,6 +246,9 @@ class Walker:
         self.out.plain = False
         words: list[Word] = []
         target: Word | None = None
+        if self.posix and any(child.type in ("&>", "&>>") for child in node.children):
+            # sh reads "ls &>f rm x" as "ls &" then ">f rm x": a second command
+            raise CannotTell("&> in a POSIX shell (& then >)")
         # "<&-" and ">&-" close a descriptor and take no file: "git <&- push" is "git push"
         closes = any(child.type in ("<&-", ">&-") for child in node.children)
         items: list[Word | list[tree_sitter.Node]] = []
