@@ -159,6 +159,7 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
                 runs.argvs.append(sub)
             if _git_alias(argv):
                 runs.fail("git with an alias (or config from the environment) on its command line")
+            _git_commands(sub or argv, depth, runs, shell)
         elif name == "env":
             _env_split(argv, depth, runs)
         elif name == "capsh":
@@ -217,6 +218,37 @@ def _git_subcommand(argv: tuple[Word, ...]) -> tuple[Word, ...] | None:
         else:
             return None if k == 1 else (argv[0], *argv[k:])
     return None
+
+
+def _git_commands(argv: tuple[Word, ...], depth: int, runs: Runs, shell: str) -> None:
+    """What ``git SUBCOMMAND ...`` runs itself: ``bisect run`` an argv; ``rebase -x/--exec``,
+    ``submodule foreach`` and ``filter-branch``'s ``--*-filter`` options a script for sh."""
+    sub, args = (argv[1], argv[2:]) if len(argv) > 1 else (None, ())
+    if sub == "bisect" and args[:1] == ("run",):
+        _unwrap(args[1:], None, depth + 1, runs, shell)
+    elif sub == "submodule" and "foreach" in args:
+        tail = list(args[args.index("foreach") + 1 :])
+        while tail and isinstance(tail[0], str) and tail[0].startswith("-"):
+            del tail[0]  # --recursive, --quiet
+        if tail:  # one word: a script; more: sh -c 'FIRST "$@"' with the others as its arguments
+            _script(tail[0], depth, runs, "sh")
+            _unwrap(tuple(tail), None, depth + 1, runs, shell)
+    elif sub in ("rebase", "filter-branch"):
+        for k, word in enumerate(args):
+            if isinstance(word, Dyn):
+                continue  # an option known only at run time: the line as written already cannot tell
+            value: Word | None = None
+            if word.startswith("--") and (
+                word.startswith("--exec") or word.partition("=")[0].endswith("-filter")
+            ):
+                value = (
+                    word.partition("=")[2] if "=" in word else (args[k + 1] if k + 1 < len(args) else None)
+                )
+            elif sub == "rebase" and word[:1] == "-" and word[1:2] != "-" and "x" in word:
+                rest = word[word.index("x") + 1 :]
+                value = rest if rest else (args[k + 1] if k + 1 < len(args) else None)
+            if value is not None:
+                _script(value, depth, runs, "sh")
 
 
 def _git_alias(argv: tuple[Word, ...]) -> bool:
