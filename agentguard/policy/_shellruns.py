@@ -10,6 +10,7 @@ followed (a shell reading a pipe, ``alias``, ``PS4=..``, ``printf -v 'a[$(..)]'`
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from agentguard.policy._shell import (
@@ -54,6 +55,8 @@ _SUBSCRIPT_BUILTINS = frozenset({"let", "printf", "read", "mapfile", "readarray"
                                  "wait", "getopts", "declare", "typeset", "local", "export",
                                  "readonly"})  # fmt: skip
 _NO_ASSIGNMENT = frozenset({"test", "[", "unset", "wait"})  # name arguments they never assign
+# git reads config (aliases: GIT_CONFIG_KEY_0=alias.p GIT_CONFIG_VALUE_0=push git p) from these.
+_GIT_CONFIG = re.compile(r"GIT_CONFIG(_[A-Za-z0-9_]*)?(=|\Z)")
 _STDIN = Dyn("<stdin>", True)
 _ANY = Dyn("<run time>", False)
 _FOUND = Dyn("{}", False, ".")  # a path find found: it starts with a starting point, never with "-"
@@ -79,6 +82,7 @@ def runs_of(script: Script) -> Runs:
     runs = Runs()
     if script.unknown:
         runs.fail(script.unknown)
+    _git_environment(script, runs)
     for simple in script.commands:
         _unwrap(simple.words, simple.stdin, 0, runs)
     script.runs = runs
@@ -107,8 +111,21 @@ def _script(word: Word, depth: int, runs: Runs, shell: str = "bash") -> None:
         return
     if inner.unknown:
         runs.fail(inner.unknown)
+    _git_environment(inner, runs)
     for simple in inner.commands:
         _unwrap(simple.words, simple.stdin, depth + 1, runs, shell)
+
+
+def _runs_git(words: tuple[Word, ...]) -> bool:
+    return any(isinstance(w, str) and _name(w) == "git" for w in words)
+
+
+def _git_environment(script: Script, runs: Runs) -> None:
+    """git config set in the environment by the line itself (a prefix, an assignment then export)."""
+    if any(_GIT_CONFIG.match(name) for name in script.assigned) and any(
+        _runs_git(simple.words) for simple in script.commands
+    ):
+        runs.fail("git with config from the environment (GIT_CONFIG_*)")
 
 
 def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs, shell: str = "bash") -> None:
@@ -138,6 +155,10 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
             runs.fail(f"{name} expands or runs its arguments as code")  # jobs -x cmd runs cmd
         elif name in _SUBSCRIPT_BUILTINS and _evaluates(name, argv):
             runs.fail(f"{name} evaluates its arguments as code (array subscripts, callbacks)")
+        if any(isinstance(w, str) and _GIT_CONFIG.match(w) and "=" in w for w in argv[1:]) and _runs_git(
+            argv[1:]
+        ):
+            runs.fail("git with config from the environment (env GIT_CONFIG_*=..)")
         if any(isinstance(w, str) and EVAL_VARIABLE.match(w) for w in argv[1:]):
             runs.fail("sets a variable the shell runs as code (env PS4=.., BASH_FUNC_f%%=..)")
         elif name in _SHELLS or name in _SCRIPT_OPTION:

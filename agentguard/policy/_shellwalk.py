@@ -142,6 +142,7 @@ class Walker:
                     self.assignments(child, depth)
                     words.append(self.text(child))
                 elif child.type == "variable_name":
+                    self.out.assigned.add(self.text(child))  # export NAME
                     words.append(self.text(child))
                 else:
                     words.append(self.word(child, depth=depth))
@@ -199,6 +200,7 @@ class Walker:
             if child.type == "variable_assignment":
                 self.assignments(child, depth)
             elif child.type == "variable_name":
+                self.out.assigned.add(self.text(child))
                 if _EVAL_VARIABLE.match(self.text(child) + "="):
                     raise CannotTell(f"assignment to {self.text(child)}, which the shell evaluates")
                 if node.type == "variable_assignment" and integer_value(self.text(node)):
