@@ -3,6 +3,7 @@ expanded only where that is static (see ``_shell`` for what makes a line *cannot
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import tree_sitter
@@ -40,6 +41,7 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _PARAMETER = re.compile(rf"\$({_NAME}|[0-9]|[-*@#?$!])\Z|\$\{{({_NAME}|[0-9]+|[-*@#?$!])\}}\Z")
 # "{name}>file" opens a descriptor and stores its number in name; "{a[x]}>file" evaluates x as arithmetic.
 _FD_NAME = re.compile(rf"\{{{_NAME}\}}\Z")
+_NEWLINE = re.compile(rb"(?<!\\)\n")  # a newline no backslash continues
 _FD_ARRAY = re.compile(rf"\{{{_NAME}\[")
 
 
@@ -219,7 +221,15 @@ class Walker:
             else:
                 raise CannotTell(f"unexpected {child.type!r} in an assignment")
 
+    def one_line(self, node: tree_sitter.Node) -> None:
+        """bash ends a simple command at a newline; tree-sitter-bash carries a line of redirections
+        only (">f <<<a") on into the next line's words, whose command it then is not."""
+        for before, after in itertools.pairwise(node.children):
+            if _NEWLINE.search(self.src[before.end_byte : after.start_byte]):
+                raise CannotTell("a command continued on the next line (not as bash reads it)")
+
     def redirected(self, node: tree_sitter.Node, depth: int) -> None:
+        self.one_line(node)
         body: tree_sitter.Node | None = None
         extra: list[Word] = []
         stdin: Word | None = None
@@ -283,6 +293,7 @@ class Walker:
         extra: tuple[Word, ...],
         stdin: Word | None = None,
     ) -> None:
+        self.one_line(node)
         items: list[Word | list[tree_sitter.Node]] = []  # words, and argument nodes still to join
         assigns = False
         for child in node.children:

@@ -93,3 +93,24 @@ def test_bash_runs_rm_there(sandbox_dir: Path, command: str) -> None:
     runs = _bash_runs(sandbox_dir, command)
     assert any(argv[0] == "rm" and "-rf" in argv for argv in runs), runs
     _check_against_bash(sandbox_dir, command)
+
+
+# A line of redirections only ends at its newline; tree-sitter-bash carries the command on into the
+# next line's words, so a word read off a descriptor ("-2>f") became that command's name.
+NEXT_LINE = ["true\n-2>f <<<a \nrm -rf x", "true\n-n2>f\nrm -rf x", ">f <<<a \n-2>g\nrm -rf x"]
+
+
+@pytest.mark.parametrize("command", NEXT_LINE)
+def test_a_command_is_not_continued_on_the_next_line(command: str) -> None:
+    assert opt_result(command, RM, RF) is not False
+
+
+def test_a_backslash_newline_still_continues_a_command() -> None:
+    assert parse_script("ls \\\n -la").commands[0].words == ("ls", "-la")
+
+
+@pytest.mark.skipif(BASH is None, reason="needs bash")
+@pytest.mark.parametrize("command", NEXT_LINE)
+def test_bash_runs_rm_on_the_next_line(sandbox_dir: Path, command: str) -> None:
+    assert ["rm", "-rf", "x"] in _bash_runs(sandbox_dir, command)
+    _check_against_bash(sandbox_dir, command)
