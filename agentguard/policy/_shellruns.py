@@ -10,6 +10,7 @@ followed (a shell reading a pipe, ``alias``, ``PS4=..``, ``printf -v 'a[$(..)]'`
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from agentguard.policy._shell import (
@@ -21,6 +22,7 @@ from agentguard.policy._shell import (
     Word,
     parse_script,
 )
+from agentguard.policy._shellwalk import integer_value
 
 __all__ = ["Runs", "runs_of"]
 
@@ -32,7 +34,9 @@ _WRAPPERS = frozenset(
      "caffeinate", "coproc", "taskset", "chrt", "flock", "torsocks", "proxychains", "proxychains4",
      "firejail", "systemd-run", "runuser", "su", "sg", "script", "unshare", "nsenter", "fakeroot", "pkexec",
      "run0", "setpriv", "prlimit", "setarch", "linux32", "linux64", "numactl", "cgexec", "runcon", "faketime",
-     "catchsegv", "valgrind", "dbus-run-session", "xvfb-run", "chpst"}
+     "catchsegv", "valgrind", "dbus-run-session", "xvfb-run", "chpst", "gosu", "su-exec", "tini", "dumb-init",
+     "ssh-agent", "dbus-launch", "bwrap", "chronic", "ifne", "entr", "sem", "envdir", "setuidgid",
+     "softlimit", "systemd-nspawn"}
 )  # fmt: skip
 _SHELLS = frozenset({"sh", "bash", "dash", "ksh", "mksh", "ash", "rbash", "yash", "posh", "zsh", "fish",
                      "csh", "tcsh"})  # fmt: skip
@@ -50,6 +54,9 @@ _EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 _SUBSCRIPT_BUILTINS = frozenset({"let", "printf", "read", "mapfile", "readarray", "test", "[", "unset",
                                  "wait", "getopts", "declare", "typeset", "local", "export",
                                  "readonly"})  # fmt: skip
+_NO_ASSIGNMENT = frozenset({"test", "[", "unset", "wait"})  # name arguments they never assign
+# git reads config (aliases: GIT_CONFIG_KEY_0=alias.p GIT_CONFIG_VALUE_0=push git p) from these.
+_GIT_CONFIG = re.compile(r"GIT_CONFIG(_[A-Za-z0-9_]*)?(=|\Z)")
 _STDIN = Dyn("<stdin>", True)
 _ANY = Dyn("<run time>", False)
 _FOUND = Dyn("{}", False, ".")  # a path find found: it starts with a starting point, never with "-"
@@ -75,6 +82,7 @@ def runs_of(script: Script) -> Runs:
     runs = Runs()
     if script.unknown:
         runs.fail(script.unknown)
+    _git_environment(script, runs)
     for simple in script.commands:
         _unwrap(simple.words, simple.stdin, 0, runs)
     script.runs = runs
@@ -103,8 +111,21 @@ def _script(word: Word, depth: int, runs: Runs, shell: str = "bash") -> None:
         return
     if inner.unknown:
         runs.fail(inner.unknown)
+    _git_environment(inner, runs)
     for simple in inner.commands:
         _unwrap(simple.words, simple.stdin, depth + 1, runs, shell)
+
+
+def _runs_git(words: tuple[Word, ...]) -> bool:
+    return any(isinstance(w, str) and _name(w) == "git" for w in words)
+
+
+def _git_environment(script: Script, runs: Runs) -> None:
+    """git config set in the environment by the line itself (a prefix, an assignment then export)."""
+    if any(_GIT_CONFIG.match(name) for name in script.assigned) and any(
+        _runs_git(simple.words) for simple in script.commands
+    ):
+        runs.fail("git with config from the environment (GIT_CONFIG_*)")
 
 
 def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs, shell: str = "bash") -> None:
@@ -134,6 +155,10 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
             runs.fail(f"{name} expands or runs its arguments as code")  # jobs -x cmd runs cmd
         elif name in _SUBSCRIPT_BUILTINS and _evaluates(name, argv):
             runs.fail(f"{name} evaluates its arguments as code (array subscripts, callbacks)")
+        if any(isinstance(w, str) and _GIT_CONFIG.match(w) and "=" in w for w in argv[1:]) and _runs_git(
+            argv[1:]
+        ):
+            runs.fail("git with config from the environment (env GIT_CONFIG_*=..)")
         if any(isinstance(w, str) and EVAL_VARIABLE.match(w) for w in argv[1:]):
             runs.fail("sets a variable the shell runs as code (env PS4=.., BASH_FUNC_f%%=..)")
         elif name in _SHELLS or name in _SCRIPT_OPTION:
@@ -153,6 +178,9 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
             sub = _git_subcommand(argv)
             if sub is not None:
                 runs.argvs.append(sub)
+            if _git_alias(argv):
+                runs.fail("git with an alias (or config from the environment) on its command line")
+            _git_commands(sub or argv, depth, runs, shell)
         elif name == "env":
             _env_split(argv, depth, runs)
         elif name == "capsh":
@@ -213,13 +241,75 @@ def _git_subcommand(argv: tuple[Word, ...]) -> tuple[Word, ...] | None:
     return None
 
 
+def _git_commands(argv: tuple[Word, ...], depth: int, runs: Runs, shell: str) -> None:
+    """What ``git SUBCOMMAND ...`` runs itself: ``bisect run`` an argv; ``rebase -x/--exec``,
+    ``submodule foreach`` and ``filter-branch``'s ``--*-filter`` options a script for sh."""
+    sub, args = (argv[1], argv[2:]) if len(argv) > 1 else (None, ())
+    if sub == "bisect" and args[:1] == ("run",):
+        _unwrap(args[1:], None, depth + 1, runs, shell)
+    elif sub == "submodule" and "foreach" in args:
+        tail = list(args[args.index("foreach") + 1 :])
+        while tail and isinstance(tail[0], str) and tail[0].startswith("-"):
+            del tail[0]  # --recursive, --quiet
+        if tail:  # one word: a script; more: sh -c 'FIRST "$@"' with the others as its arguments
+            _script(tail[0], depth, runs, "sh")
+            _unwrap(tuple(tail), None, depth + 1, runs, shell)
+    elif sub in ("rebase", "filter-branch"):
+        for k, word in enumerate(args):
+            if isinstance(word, Dyn):
+                continue  # an option known only at run time: the line as written already cannot tell
+            value: Word | None = None
+            if word.startswith("--") and (
+                word.startswith("--exec") or word.partition("=")[0].endswith("-filter")
+            ):
+                value = (
+                    word.partition("=")[2] if "=" in word else (args[k + 1] if k + 1 < len(args) else None)
+                )
+            elif sub == "rebase" and word[:1] == "-" and word[1:2] != "-" and "x" in word:
+                rest = word[word.index("x") + 1 :]
+                value = rest if rest else (args[k + 1] if k + 1 < len(args) else None)
+            if value is not None:
+                _script(value, depth, runs, "sh")
+
+
+def _git_alias(argv: tuple[Word, ...]) -> bool:
+    """Whether git's global options may define an alias: ``-c alias.p=push`` makes ``git p`` a push
+    (section and key names ignore case); ``--config-env`` and run-time words may hold one."""
+    k = 1
+    while k < len(argv):
+        word = argv[k]
+        if isinstance(word, Dyn):
+            return True
+        value: Word | None = None
+        if word in ("-c", "--config-env"):
+            value = argv[k + 1] if k + 1 < len(argv) else None
+            k += 2
+        elif word.startswith("--config-env="):
+            return True
+        elif word in _GIT_VALUED:
+            k += 2
+            continue
+        elif word.startswith("-"):
+            k += 1
+            continue
+        else:
+            return False  # the subcommand: later words are its own
+        if word == "--config-env" or isinstance(value, Dyn):
+            return True
+        if value is not None and value.lower().startswith("alias."):
+            return True
+    return False
+
+
 def _evaluates(name: str, argv: tuple[Word, ...]) -> bool:
     """Whether a name argument may hold an array subscript (``a[$(cmd)]``) or ``-C`` a callback.
 
     A word known only at run time in a name position may be one (``printf -v "$n"``)."""
     args = argv[1:]
-    if name == "let":
-        return True
+    if name == "let" or (
+        name not in _NO_ASSIGNMENT and any(isinstance(w, str) and integer_value(w) for w in args)
+    ):
+        return True  # read OPTIND, printf -v RANDOM, export OPTIND=x: the value is arithmetic
     if name == "printf":
         return _printf_name_evaluates(args)
     if name in ("test", "["):

@@ -49,3 +49,4 @@ class Script:
     plain: bool = True
     unknown: str | None = None
     runs: object = None  # what it may run, computed once by _shellruns.runs_of
+    assigned: set[str] = field(default_factory=set)  # variables assigned or exported anywhere in it

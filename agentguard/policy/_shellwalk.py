@@ -3,6 +3,7 @@ expanded only where that is static (see ``_shell`` for what makes a line *cannot
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import tree_sitter
@@ -10,7 +11,7 @@ import tree_sitter
 from agentguard.policy._shellscript import Dyn, Script, Simple, Word
 from agentguard.policy._shellwords import CannotTell, ansi_c, dq_unescape, unescape
 
-__all__ = ["EVAL_VARIABLE", "MAX_DEPTH", "MAX_WORDS", "Walker"]
+__all__ = ["EVAL_VARIABLE", "INTEGER_VARIABLES", "MAX_DEPTH", "MAX_WORDS", "Walker", "integer_value"]
 
 MAX_DEPTH = 16  # nested substitutions, compound commands and inline scripts
 MAX_WORDS = 1000
@@ -19,8 +20,29 @@ _GLOB_CHARS = frozenset("*?[")
 # sourced at start-up, imported functions, options): assigning them changes what later lines do.
 EVAL_VARIABLE = re.compile(r"(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|BASH_FUNC_[^=]*)=")
 _EVAL_VARIABLE = EVAL_VARIABLE
+# bash's integer variables: a value given to them is evaluated as arithmetic, and RANDOM='a[$(cmd)]'
+# (or RANDOM=x with x='a[$(cmd)]') runs cmd; only a plain number is known not to.
+INTEGER_VARIABLES = frozenset({"RANDOM", "SRANDOM", "OPTIND", "HISTCMD"})
+
+
+def integer_value(word: str) -> bool:
+    """Whether ``word`` names an integer variable (``OPTIND``, ``OPTIND=x``) other than with a number."""
+    name, equals, value = word.partition("=")
+    return name.removesuffix("+") in INTEGER_VARIABLES and not (
+        equals and value.isascii() and value.isdigit()
+    )
+
+
 _PLAIN_WORD = re.compile(r"[^\\*?\[{}()~$`'\"]*\Z")
 _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
+# What bash reads as a parameter: tree-sitter-bash also reads "$<newline>rm" and "${ rm<newline>}" so
+# (bash: a literal "$" and a word "rm"; a bad substitution, or in bash 5.3 a command substitution).
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_PARAMETER = re.compile(rf"\$({_NAME}|[0-9]|[-*@#?$!])\Z|\$\{{({_NAME}|[0-9]+|[-*@#?$!])\}}\Z")
+# "{name}>file" opens a descriptor and stores its number in name; "{a[x]}>file" evaluates x as arithmetic.
+_FD_NAME = re.compile(rf"\{{{_NAME}\}}\Z")
+_NEWLINE = re.compile(rb"(?<!\\)\n")  # a newline no backslash continues
+_FD_ARRAY = re.compile(rf"\{{{_NAME}\[")
 
 
 def _bare_space(text: str) -> bool:
@@ -45,6 +67,15 @@ _SEPARATORS = frozenset({";", "&", "\n", "&&", "||", "|", "|&", "(", ")", "{", "
 _BLOCKS = frozenset({"subshell", "compound_statement", "do_group", "if_statement", "elif_clause",
                      "else_clause", "while_statement", "negated_command", "function_definition"})  # fmt: skip
 _TEST_TOKENS = frozenset({"=", "==", "!=", "!"})
+
+
+def _join(items: list[Word | list[tree_sitter.Node]], node: tree_sitter.Node) -> None:
+    """Add an argument node: to the word before it when nothing separates them (bash joins them)."""
+    last = items[-1] if items else None
+    if isinstance(last, list) and last[-1].end_byte == node.start_byte:
+        last.append(node)
+    else:
+        items.append([node])
 
 
 class Walker:
@@ -91,10 +122,13 @@ class Walker:
             for child in node.children:
                 if child.type == "do_group":
                     self.statement(child, depth + 1)
-                elif child.type == "variable_name" or child.type in ("for", "select", "in", ";", "\n"):
+                elif child.type == "variable_name":
+                    if self.text(child) in INTEGER_VARIABLES:
+                        raise CannotTell(f"a loop over {self.text(child)}, which evaluates its values")
+                elif child.type in ("for", "select", "in", ";", "\n"):
                     continue
                 elif child.is_named:
-                    self.word(child, depth)  # the list: only its substitutions matter
+                    self.word(child, depth=depth)  # the list: only its substitutions matter
                 else:
                     raise CannotTell(f"unexpected {child.type!r} in for")
         elif kind in ("variable_assignment", "variable_assignments"):
@@ -110,9 +144,10 @@ class Walker:
                     self.assignments(child, depth)
                     words.append(self.text(child))
                 elif child.type == "variable_name":
+                    self.out.assigned.add(self.text(child))  # export NAME
                     words.append(self.text(child))
                 else:
-                    words.append(self.word(child, depth))
+                    words.append(self.word(child, depth=depth))
             if any(not isinstance(w, str) or w.startswith("-") for w in words[1:]):
                 raise CannotTell("declaration with options or computed names")  # declare -i evaluates
             self.add(Simple(tuple(words)))
@@ -155,7 +190,7 @@ class Walker:
                 raise CannotTell(f"{node.type!r} inside [ ]")  # '<' there is a redirection in bash
             out.append(node.type)
         else:
-            out.append(self.word(node, depth))
+            out.append(self.word(node, depth=depth))
 
     def add(self, simple: Simple) -> None:
         if len(simple.words) > MAX_WORDS:
@@ -167,21 +202,34 @@ class Walker:
             if child.type == "variable_assignment":
                 self.assignments(child, depth)
             elif child.type == "variable_name":
+                self.out.assigned.add(self.text(child))
                 if _EVAL_VARIABLE.match(self.text(child) + "="):
                     raise CannotTell(f"assignment to {self.text(child)}, which the shell evaluates")
+                if node.type == "variable_assignment" and integer_value(self.text(node)):
+                    raise CannotTell(f"assignment to {self.text(child)}, which evaluates it as arithmetic")
             elif child.type in ("=", "+="):
                 continue
             elif child.type == "array":
                 for item in child.named_children:
-                    self.word(item, depth)
+                    if re.match(r"\[[^]]*\]\+?=", self.text(item)):
+                        raise CannotTell("array subscript (arithmetic)")  # b=([x]=1): x='a[$(cmd)]' runs cmd
+                    self.word(item, depth=depth)
             elif child.type == "subscript":
                 raise CannotTell("array subscript (arithmetic)")
             elif child.is_named:
-                self.word(child, depth)
+                self.word(child, depth=depth)
             else:
                 raise CannotTell(f"unexpected {child.type!r} in an assignment")
 
+    def one_line(self, node: tree_sitter.Node) -> None:
+        """bash ends a simple command at a newline; tree-sitter-bash carries a line of redirections
+        only (">f <<<a") on into the next line's words, whose command it then is not."""
+        for before, after in itertools.pairwise(node.children):
+            if _NEWLINE.search(self.src[before.end_byte : after.start_byte]):
+                raise CannotTell("a command continued on the next line (not as bash reads it)")
+
     def redirected(self, node: tree_sitter.Node, depth: int) -> None:
+        self.one_line(node)
         body: tree_sitter.Node | None = None
         extra: list[Word] = []
         stdin: Word | None = None
@@ -210,11 +258,29 @@ class Walker:
         self.out.plain = False
         words: list[Word] = []
         target: Word | None = None
+        if self.posix and any(child.type in ("&>", "&>>") for child in node.children):
+            # sh reads "ls &>f rm x" as "ls &" then ">f rm x": a second command
+            raise CannotTell("&> in a POSIX shell (& then >)")
+        # "<&-" and ">&-" close a descriptor and take no file: "git <&- push" is "git push"
+        closes = any(child.type in ("<&-", ">&-") for child in node.children)
+        items: list[Word | list[tree_sitter.Node]] = []
         for child in node.children:
-            if not child.is_named or child.type == "file_descriptor":
+            if child.type == "file_descriptor":
+                fd = self.text(child)
+                if not (fd.isascii() and fd.isdigit()):
+                    # bash: only digits name a descriptor; tree-sitter also reads "-n2>x" so (the word -n2)
+                    if not _PLAIN_WORD.match(fd) or _bare_space(fd):
+                        raise CannotTell("a word read as a file descriptor")
+                    words.append(fd)
+            elif child.is_named:
+                _join(items, child)
+            else:
+                items.append("")  # the operator: no word joins across it
+        for item in items:
+            if not isinstance(item, list) or self.fd_name(item):
                 continue
-            value = self.word(child, depth)
-            if target is None:
+            value = self.word(*item, depth=depth)
+            if target is None and not closes:
                 target = value  # the file, or the here-string's text
             else:
                 words.append(value)
@@ -227,7 +293,8 @@ class Walker:
         extra: tuple[Word, ...],
         stdin: Word | None = None,
     ) -> None:
-        words: list[Word] = []
+        self.one_line(node)
+        items: list[Word | list[tree_sitter.Node]] = []  # words, and argument nodes still to join
         assigns = False
         for child in node.children:
             kind = child.type
@@ -238,17 +305,23 @@ class Walker:
             elif kind == "command_name":
                 if child.named_child_count != 1:
                     raise CannotTell("odd command name")
-                words.append(self.word(child.named_children[0], depth))
+                _join(items, child.named_children[0])
             elif kind in ("file_redirect", "herestring_redirect"):
                 more, here = self.redirect(child, depth)
-                words.extend(more)
+                items.extend(more)
                 stdin = here if here is not None else stdin
             elif kind == "heredoc_redirect":
                 raise CannotTell("here-document")
             elif child.is_named:
-                words.append(self.word(child, depth))
+                _join(items, child)
             else:
                 raise CannotTell(f"unexpected {kind!r} in a command")  # $"..." shows up as a bare '$'
+        words: list[Word] = []
+        for item in items:
+            if not isinstance(item, list):
+                words.append(item)
+            elif not self.fd_name(item):
+                words.append(self.word(*item, depth=depth))
         words.extend(extra)
         if not words:
             return
@@ -256,16 +329,36 @@ class Walker:
             self.out.plain = False
         self.add(Simple(tuple(words), assigns, stdin))
 
+    def fd_name(self, nodes: list[tree_sitter.Node]) -> bool:
+        """Whether ``node`` is the ``{name}`` of ``{name}>file`` (no argument: bash stores the
+        descriptor's number in ``name``); with a subscript, ``{a[x]}>file``, cannot tell."""
+        end = nodes[-1].end_byte
+        if self.src[end : end + 1] not in (b"<", b">"):
+            return False
+        text = self.src[nodes[0].start_byte : end].decode("utf-8", "surrogateescape")
+        if _FD_ARRAY.match(text):
+            raise CannotTell("a descriptor stored in an array element (its subscript is arithmetic)")
+        if _FD_NAME.match(text):
+            self.out.plain = False
+            return True
+        return False
+
     # ------------------------------------------------------------ words
 
-    def word(self, node: tree_sitter.Node, depth: int) -> Word:
-        if node.type == "word":  # the common case: no quotes, escapes or expansions
+    def word(self, node: tree_sitter.Node, *more: tree_sitter.Node, depth: int) -> Word:
+        """One word from ``node`` and the nodes straight after it (``more``: bash joins ``''\\x``,
+        which tree-sitter-bash reads as two words)."""
+        if node.type == "word" and not more:  # the common case: no quotes, escapes or expansions
             text = self.text(node)
             if _PLAIN_WORD.match(text) and not _bare_space(text):
                 return text
+        source = self.src[node.start_byte : (more[-1] if more else node).end_byte].decode(
+            "utf-8", "surrogateescape"
+        )
         parts: list[tuple[str, bool]] = []  # (text, quoted); a Dyn part is ("", ...) plus flags
         dyn: list[tuple[int, bool]] = []  # (index into parts, quoted)
-        self.pieces(node, depth, parts, dyn, quoted=False)
+        for piece in (node, *more):
+            self.pieces(piece, depth, parts, dyn, quoted=False)
         unquoted = "".join(t if not q else "\x00" * len(t) for t, q in parts)
         value = "".join(t for t, _ in parts)
         if "(" in unquoted or ")" in unquoted:
@@ -273,14 +366,14 @@ class Walker:
         first = dyn[0][0] if dyn else len(parts)
         prefix = "".join(t for t, _ in parts[:first])
         if dyn:
-            return Dyn(self.text(node), any(not q for _, q in dyn), prefix)
+            return Dyn(source, any(not q for _, q in dyn), prefix)
         if _BRACE.search(unquoted):
-            return Dyn(self.text(node), True, value[: unquoted.index("{")], glob=True)
+            return Dyn(source, True, value[: unquoted.index("{")], glob=True)
         if unquoted.startswith("~"):
-            return Dyn(self.text(node), False, "~", glob=True)
+            return Dyn(source, False, "~", glob=True)
         glob = next((i for i, c in enumerate(unquoted) if c in _GLOB_CHARS), -1)
         if glob >= 0:
-            return Dyn(self.text(node), True, value[:glob], glob=True)
+            return Dyn(source, True, value[:glob], glob=True)
         return value
 
     def pieces(
@@ -313,6 +406,8 @@ class Walker:
                 if not child.is_named:
                     raise CannotTell(f"unexpected {child.type!r} in a word")
                 self.pieces(child, depth, parts, dyn, quoted=quoted)
+        elif kind in ("simple_expansion", "expansion") and not _PARAMETER.match(self.text(node)):
+            raise CannotTell("parameter expansion not as bash reads it")  # "$<newline>rm", "${ rm<newline>}"
         elif kind == "simple_expansion":
             dyn.append((len(parts), quoted))
             parts.append(("", quoted))
