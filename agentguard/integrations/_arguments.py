@@ -15,6 +15,7 @@ extra keys, and they are kept.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -117,6 +118,13 @@ def json_schema_model(tool: str, schema: SchemaSource, *, pydantic: bool = False
                     for e in errors
                 )
                 raise PydanticCustomError("json_schema", "{problems}", {"problems": text})
+            if (key := _json_text_key(validator, data)) is not None:
+                raise PydanticCustomError(
+                    "json_schema",
+                    "{key}: is the JSON text of a value the schema also takes there (a server may "
+                    "read either); send the value itself",
+                    {"key": key},
+                )
             try:
                 kept = declared_only(root, data, pydantic=pydantic)
             except Inexact as exc:
@@ -126,6 +134,26 @@ def json_schema_model(tool: str, schema: SchemaSource, *, pydantic: bool = False
 
     JsonSchemaArguments.__name__ = "Args_" + "".join(c if c.isalnum() else "_" for c in tool)
     return JsonSchemaArguments
+
+
+def _json_text_key(validator: Any, data: Mapping[str, Any]) -> str | None:
+    """The first argument that is text spelling a JSON list, object, boolean or null the schema also
+    takes there, or None.
+
+    The Python MCP SDK's servers parse such text into the value when the parameter is not plain
+    ``str`` (``pre_parse_json``): decided as text, ``{"overwrite": true}`` would run as the object.
+    """
+    for key, value in data.items():
+        if not isinstance(value, str) or value.lstrip()[:1] not in ("[", "{", "t", "f", "n"):
+            continue
+        try:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
+            continue
+        read_as_value = isinstance(parsed, list | dict | bool) or parsed is None
+        if read_as_value and validator.is_valid({**data, key: parsed}):
+            return str(key)
+    return None
 
 
 class _Passed:

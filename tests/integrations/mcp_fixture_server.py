@@ -32,6 +32,12 @@ def write_note(path: str, content: str) -> str:
     return f"wrote {len(content)} bytes to {path}"
 
 
+@server.tool(description="Copy a note; options is an object, or its JSON text (as some clients send it).")
+def copy_note(path: str, options: dict[str, bool] | str = "{}") -> str:
+    _log(f"copy_note {path} {type(options).__name__} {options}")
+    return f"copied {path} with {options}"
+
+
 @server.tool(description="Delete everything.")
 def delete_all() -> str:
     _log("delete_all")
