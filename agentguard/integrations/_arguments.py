@@ -10,7 +10,8 @@ audits which). A JSON schema without ``additionalProperties`` accepts any extra 
 tool then ignores it (FastMCP, pydantic and LangChain all do), so a rule reading such a key
 would decide on a decoy: ``{"paths": [".env"], "path": "todo.md"}`` against a rule on ``path``.
 A schema that sets ``additionalProperties`` (or ``patternProperties``) says the tool reads
-extra keys, and they are kept.
+extra keys, and they are kept. A left-out argument with a top-level schema ``default`` is decided
+and forwarded as that default: the tool fills it in anyway.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def json_schema_model(tool: str, schema: SchemaSource, *, pydantic: bool = False
                     for e in errors
                 )
                 raise PydanticCustomError("json_schema", "{problems}", {"problems": text})
-            if (key := _json_text_key(validator, data)) is not None:
+            if (key := _json_text_key(validator, root, data)) is not None:
                 raise PydanticCustomError(
                     "json_schema",
                     "{key}: is the JSON text of a value the schema also takes there (a server may "
@@ -126,7 +127,7 @@ def json_schema_model(tool: str, schema: SchemaSource, *, pydantic: bool = False
                     {"key": key},
                 )
             try:
-                kept = declared_only(root, data, pydantic=pydantic)
+                kept = declared_only(root, _with_defaults(validator, root, data), pydantic=pydantic)
             except Inexact as exc:
                 raise PydanticCustomError("json_schema", "{problem}", {"problem": str(exc)}) from None
             passed.remember(raw, data, kept)
@@ -136,15 +137,45 @@ def json_schema_model(tool: str, schema: SchemaSource, *, pydantic: bool = False
     return JsonSchemaArguments
 
 
-def _json_text_key(validator: Any, data: Mapping[str, Any]) -> str | None:
+def _defaults(root: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``default`` of each top-level property of ``root`` that names one."""
+    properties = root.get("properties")
+    if not isinstance(properties, Mapping):
+        return {}
+    return {
+        key: node["default"]
+        for key, node in properties.items()
+        if isinstance(node, Mapping) and "default" in node
+    }
+
+
+def _with_defaults(validator: Any, root: Mapping[str, Any], data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with each left-out top-level argument as the schema's ``default`` for it.
+
+    The server fills in a default the call leaves out (the Python SDK's servers, pydantic and zod
+    all do), so the policy decides on it and it is forwarded: ``remove(path, recursive=True)`` sent
+    without ``recursive`` runs recursively, and ``eq(recursive, "true"), deny`` must see that. A
+    default the schema itself refuses is left out, as before (the tool's own affair)."""
+    missing = {key: value for key, value in _defaults(root).items() if key not in data}
+    if not missing:
+        return data
+    filled = {**data, **missing}
+    return filled if validator.is_valid(filled) else data
+
+
+def _json_text_key(validator: Any, root: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
     """The first argument that is text spelling a JSON list, object, boolean or null the schema also
     takes there, or None.
 
     The Python MCP SDK's servers parse such text into the value when the parameter is not plain
     ``str`` (``pre_parse_json``): decided as text, ``{"overwrite": true}`` would run as the object.
+    The schema's own default for the key is its author's text, not the agent's: it is let through.
     """
+    defaults = _defaults(root)
     for key, value in data.items():
         if not isinstance(value, str) or value.lstrip()[:1] not in ("[", "{", "t", "f", "n"):
+            continue
+        if key in defaults and defaults[key] == value:
             continue
         try:
             parsed = json.loads(value)

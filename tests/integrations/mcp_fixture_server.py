@@ -38,6 +38,12 @@ def copy_note(path: str, options: dict[str, bool] | str = "{}") -> str:
     return f"copied {path} with {options}"
 
 
+@server.tool(description="Remove a folder, with what is in it unless told otherwise.")
+def remove(path: str, recursive: bool = True) -> str:
+    _log(f"remove {path} recursive={recursive}")
+    return f"removed {path}"
+
+
 @server.tool(description="Delete everything.")
 def delete_all() -> str:
     _log("delete_all")
