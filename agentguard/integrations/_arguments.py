@@ -10,12 +10,13 @@ audits which). A JSON schema without ``additionalProperties`` accepts any extra 
 tool then ignores it (FastMCP, pydantic and LangChain all do), so a rule reading such a key
 would decide on a decoy: ``{"paths": [".env"], "path": "todo.md"}`` against a rule on ``path``.
 A schema that sets ``additionalProperties`` (or ``patternProperties``) says the tool reads
-extra keys, and they are kept. A left-out argument with a top-level schema ``default`` is decided
-and forwarded as that default: the tool fills it in anyway.
+extra keys, and they are kept. A left-out argument (or field of a nested object) with a schema
+``default`` is decided and forwarded as that default: the tool fills it in anyway.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -150,17 +151,56 @@ def _defaults(root: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _with_defaults(validator: Any, root: Mapping[str, Any], data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``data`` with each left-out top-level argument as the schema's ``default`` for it.
+    """``data`` with each left-out property that has a schema ``default`` as that default.
 
     The server fills in a default the call leaves out (the Python SDK's servers, pydantic and zod
     all do), so the policy decides on it and it is forwarded: ``remove(path, recursive=True)`` sent
     without ``recursive`` runs recursively, and ``eq(recursive, "true"), deny`` must see that. A
     default the schema itself refuses is left out, as before (the tool's own affair)."""
-    missing = {key: value for key, value in _defaults(root).items() if key not in data}
-    if not missing:
+    filled = _filled(root, data, root, 0)
+    if filled == data:
         return data
-    filled = {**data, **missing}
     return filled if validator.is_valid(filled) else data
+
+
+def _filled(root: Mapping[str, Any], value: Any, node: Any, depth: int) -> Any:
+    """``value`` with the defaults of ``node``'s left-out properties, through nested objects, arrays,
+    local ``$ref``s, ``allOf`` and the one ``anyOf``/``oneOf`` alternative that takes the value."""
+    if depth > 32 or not isinstance(node, Mapping) or not isinstance(value, Mapping | list):
+        return value
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        value = _filled(root, value, target, depth + 1)
+    all_of = node.get("allOf")
+    for branch in all_of if isinstance(all_of, list) else ():
+        value = _filled(root, value, branch, depth + 1)
+    for key in ("anyOf", "oneOf"):
+        branches = node.get(key)
+        taking = [
+            b
+            for b in (branches if isinstance(branches, list) else ())
+            if isinstance(b, Mapping) and _accepts(root, b, value)
+        ]
+        if len(taking) == 1:
+            value = _filled(root, value, taking[0], depth + 1)
+    if isinstance(value, list):
+        items, prefix = node.get("items"), node.get("prefixItems")
+        return [
+            _filled(root, item, _item_schema(prefix, items, n), depth + 1) for n, item in enumerate(value)
+        ]
+    properties = node.get("properties")
+    if not isinstance(properties, Mapping):
+        return value
+    given = {key: _filled(root, item, properties.get(key), depth + 1) for key, item in value.items()}
+    left_out = {
+        key: copy.deepcopy(schema["default"])
+        for key, schema in properties.items()
+        if key not in value and isinstance(schema, Mapping) and "default" in schema
+    }
+    return {**given, **left_out}
 
 
 def _json_text_key(validator: Any, root: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:

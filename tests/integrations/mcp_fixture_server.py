@@ -44,6 +44,16 @@ def remove(path: str, recursive: bool = True) -> str:
     return f"removed {path}"
 
 
+class SyncOptions(BaseModel):
+    overwrite: bool = True
+
+
+@server.tool(description="Sync a folder; options.overwrite unless told otherwise.")
+def sync(path: str, options: SyncOptions) -> str:
+    _log(f"sync {path} overwrite={options.overwrite}")
+    return f"synced {path}"
+
+
 @server.tool(description="Delete everything.")
 def delete_all() -> str:
     _log("delete_all")

@@ -26,6 +26,8 @@ pytestmark = pytest.mark.timeout(120)
 RULES = """
 p, *, mcp.fixture.remove, *, allow
 p, *, mcp.fixture.remove, eq(recursive, "true"), deny
+p, *, mcp.fixture.sync, *, allow
+p, *, mcp.fixture.sync, eq(options.overwrite, "true"), deny
 """
 
 
@@ -48,3 +50,17 @@ async def test_a_left_out_argument_is_decided_as_the_default_the_server_uses(
     decided = [r for r in audit_records(audit_path) if r["event"] == "policy.decided"]
     assert [r["effect"] for r in decided] == ["deny", "deny", "allow"]
     assert decided[1]["rule_text"] == decided[0]["rule_text"]  # the same deny rule
+
+
+async def test_a_left_out_field_of_a_nested_object_is_decided_as_its_default(
+    make_guard: Callable[..., Guard],
+    fixture_log: Path,  # noqa: F811 - the fixture imported above
+) -> None:
+    guard = make_guard(RULES)
+    async with connected(McpProxy(guard, FIXTURE)) as client:
+        left_out = await client.call_tool("sync", {"path": "src", "options": {}})
+        kept = await client.call_tool("sync", {"path": "src", "options": {"overwrite": False}})
+    assert left_out.is_error, text(left_out)
+    assert "call refused" in text(left_out)
+    assert not kept.is_error
+    assert ran(fixture_log) == ["sync src overwrite=False"]
