@@ -73,14 +73,18 @@ def _numbers_for_text(check_type: Callable[..., Any]) -> Callable[..., Any]:
     return check
 
 
-def json_schema_model(tool: str, schema: SchemaSource, *, pydantic: bool = False) -> type[BaseModel]:
+def json_schema_model(
+    tool: str, schema: SchemaSource, *, pydantic: bool = False, json_text: bool = False
+) -> type[BaseModel]:
     """A pydantic model that accepts exactly the JSON objects ``schema`` accepts.
 
     ``schema`` is a JSON schema, or a callable returning the current one (an MCP server may change
     its tools while the proxy runs); a callable returning ``None`` means the tool is gone, and
     every call is rejected. ``pydantic``: the tool reads its arguments with pydantic (LangChain,
     the Agents SDK), so a ``format: duration`` string is decided and passed on as its seconds, a
-    ``format: fraction`` one as its number.
+    ``format: fraction`` one as its number. ``json_text``: the tool may read a string argument as the
+    JSON it spells (an MCP server), so one that is the JSON of a value the schema also takes there
+    is refused.
     """
     cache: dict[str, Any] = {}
     passed = _Passed()
@@ -120,7 +124,7 @@ def json_schema_model(tool: str, schema: SchemaSource, *, pydantic: bool = False
                     for e in errors
                 )
                 raise PydanticCustomError("json_schema", "{problems}", {"problems": text})
-            if (key := _json_text_key(validator, root, data)) is not None:
+            if json_text and (key := _json_text_key(validator, root, data)) is not None:
                 raise PydanticCustomError(
                     "json_schema",
                     "{key}: is the JSON text of a value the schema also takes there (a server may "
