@@ -160,7 +160,7 @@ def _with_defaults(validator: Any, root: Mapping[str, Any], data: Mapping[str, A
     The server fills in a default the call leaves out (the Python SDK's servers, pydantic and zod
     all do), so the policy decides on it and it is forwarded: ``remove(path, recursive=True)`` sent
     without ``recursive`` runs recursively, and ``eq(recursive, "true"), deny`` must see that. A
-    default the schema itself refuses is left out, as before (the tool's own affair)."""
+    default the schema itself refuses is left out (the tool's own affair)."""
     filled = _filled(root, data, root, 0)
     if filled == data:
         return data
@@ -199,10 +199,13 @@ def _filled(root: Mapping[str, Any], value: Any, node: Any, depth: int) -> Any:
     if not isinstance(properties, Mapping):
         return value
     given = {key: _filled(root, item, properties.get(key), depth + 1) for key, item in value.items()}
-    left_out = {
+    left_out = {  # a default its own schema refuses (``x: int = None``) is left out, the others kept
         key: copy.deepcopy(schema["default"])
         for key, schema in properties.items()
-        if key not in value and isinstance(schema, Mapping) and "default" in schema
+        if key not in value
+        and isinstance(schema, Mapping)
+        and "default" in schema
+        and _accepts(root, schema, schema["default"])
     }
     return {**given, **left_out}
 

@@ -39,7 +39,8 @@ def copy_note(path: str, options: dict[str, bool] | str = "{}") -> str:
 
 
 @server.tool(description="Remove a folder, with what is in it unless told otherwise.")
-def remove(path: str, recursive: bool = True) -> str:
+def remove(path: str, recursive: bool = True, depth: int = None) -> str:  # type: ignore[assignment]  # noqa: RUF013
+    """``depth``: a default its own schema refuses (null for an integer), as sloppy servers have."""
     _log(f"remove {path} recursive={recursive}")
     return f"removed {path}"
 
