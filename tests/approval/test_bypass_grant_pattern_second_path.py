@@ -1,20 +1,18 @@
-"""A pattern grant constrains one argument; a second path argument of the same call is left open
-(found by the red team; open).
+"""A pattern grant constrained one argument; a second path argument of the same call was left open
+(found by the red team).
 
-``approve always`` with the pattern scope writes ``path(path, "<ws>/src/**")``: the call's first key
+``approve always`` with the pattern scope wrote ``path(path, "<ws>/src/**")``: the call's first key
 argument only. For a tool with two paths (an MCP server's ``copy_file(path, destination)``), the
-grant then allows a copy of a file under ``src`` to anywhere, ``~/.ssh/authorized_keys`` included,
-though the approver saw a destination inside the workspace. Closing it needs the grant to constrain
-every argument the policy reads as a path (or pin the others), which the grant code cannot see today
-(the decision records resolved values, not which arguments are paths).
+grant then allowed a copy of a file under ``src`` to anywhere, ``~/.ssh/authorized_keys`` included,
+though the approver saw a destination inside the workspace. The decision now names the arguments
+the policy reads with ``path()``, and a pattern grant pins each of them but its key argument to the
+file it named when approved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from agentguard.approval import ApprovalDesk, GrantScope, Owner, SqliteApprovalStore, grant_source
 from agentguard.models import ApprovalRequest, Effect, ToolCall
@@ -26,9 +24,6 @@ p, *, mcp.files.copy_file, path(destination, "/etc/**"), deny
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: a pattern grant constrains one path argument; a second one stays open"
-)
 def test_a_pattern_grant_does_not_cover_a_second_path_outside_it(
     make_policy: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -42,8 +37,12 @@ def test_a_pattern_grant_does_not_cover_a_second_path_outside_it(
         queued = store.submit(request, Owner.current())
         grant = ApprovalDesk(store, approver="alice").approve_always(queued.id, GrantScope.PATTERN)[1]
     assert grant.condition.startswith("path(path, ")  # the suggested pattern: the parent folder
-    assert grant.condition.endswith('/src/**")')
+    assert '/src/**") && path(destination, "' in grant.condition  # the destination pinned
     engine.refresh_due()
     assert engine.decide(call).effect is Effect.ALLOW  # what alice granted
+    other_source = {**seen, "path": str(workspace / "src" / "c.txt")}
+    assert engine.decide(call.model_copy(update={"arguments": other_source})).effect is Effect.ALLOW
     away = {**seen, "destination": str(Path.home() / ".ssh" / "authorized_keys")}
     assert engine.decide(call.model_copy(update={"arguments": away})).effect is Effect.ASK
+    no_destination = {"path": seen["path"]}
+    assert engine.decide(call.model_copy(update={"arguments": no_destination})).effect is Effect.ASK
