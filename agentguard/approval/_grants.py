@@ -195,9 +195,9 @@ def condition_for(
     if scope is GrantScope.TOOL:
         return "*"
     if scope is GrantScope.CALL:
-        paths = (name for name, matcher in KEY_ARGUMENTS if matcher == "path")
+        named = {name for name, matcher in KEY_ARGUMENTS if matcher == "path"} | set(paths)
         return f"eq(*, {quote(exact_json(dict(call.arguments)))})" + pinned_paths(
-            call.arguments, decided, paths
+            call.arguments, decided, sorted(named)
         )
     key = key_argument(call)
     if key is None:

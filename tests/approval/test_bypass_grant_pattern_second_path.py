@@ -46,3 +46,26 @@ def test_a_pattern_grant_does_not_cover_a_second_path_outside_it(
     assert engine.decide(call.model_copy(update={"arguments": away})).effect is Effect.ASK
     no_destination = {"path": seen["path"]}
     assert engine.decide(call.model_copy(update={"arguments": no_destination})).effect is Effect.ASK
+
+
+def test_an_exact_call_grant_pins_every_path_the_policy_reads(
+    make_policy: Callable[..., Path], tmp_path: Path
+) -> None:
+    """``destination`` is no path-named argument, and absolute and symlink-free when approved (so not
+    rewritten by the decision): the exact-call grant pinned only its text, and a symlink put there
+    afterwards was covered."""
+    home, workspace, outside = tmp_path / "home", tmp_path / "ws", tmp_path / "outside"
+    (workspace / "src").mkdir(parents=True)
+    outside.mkdir()
+    engine = PolicyEngine.load(make_policy(RULES), workspace=workspace, grants=grant_source(home))
+    seen = {"path": str(workspace / "src" / "a.txt"), "destination": str(workspace / "src" / "b.txt")}
+    call = ToolCall(agent="coder", tool="mcp.files.copy_file", arguments=seen)
+    request = ApprovalRequest(call=call, decision=engine.decide(call), timeout_s=60)
+    with SqliteApprovalStore(home) as store:
+        queued = store.submit(request, Owner.current())
+        grant = ApprovalDesk(store, approver="alice").approve_always(queued.id, GrantScope.CALL)[1]
+    assert "path(destination, " in grant.condition
+    engine.refresh_due()
+    assert engine.decide(call).effect is Effect.ALLOW
+    (workspace / "src" / "b.txt").symlink_to(outside / "authorized_keys")
+    assert engine.decide(call).effect is Effect.ASK
