@@ -81,6 +81,7 @@ class ApprovalDesk:
             request_id=queued.id,
             now=now,
             decided=queued.request.decision.arguments,
+            paths=queued.request.decision.path_arguments,
         )
 
     def approve_always(

@@ -95,13 +95,18 @@ def _as_written(value: str) -> str | None:
 
 
 def pinned_paths(
-    arguments: Mapping[str, Any], decided: Mapping[str, Any] | None, path_keys: Iterable[str]
+    arguments: Mapping[str, Any],
+    decided: Mapping[str, Any] | None,
+    path_keys: Iterable[str],
+    *,
+    grant: str = "an exact-call grant",
 ) -> str:
     """`` && path(key, "<file>")`` for each path argument (``path_keys`` the call has as text) and
     each argument the decision resolved to another text (a relative path, a symlink, ``..``): the
     grant then covers the call only while each names the file it named when approved, never a
     symlink swapped in later or the same text in another workspace. A value no such term can pin
-    (inside a list, under a key that is not a plain name, ``~user``) refuses the exact-call scope."""
+    (inside a list, under a key that is not a plain name, ``~user``) refuses the grant (``grant``
+    names it in the message)."""
     pins: dict[str, str | None] = {}
     for key in path_keys:
         value = arguments.get(key)
@@ -113,9 +118,9 @@ def pinned_paths(
     terms: list[str] = []
     for key, pattern in pins.items():
         if pattern is None or not _NAME.match(key):
+            other = "" if grant != "an exact-call grant" else ", or choose the pattern scope"
             raise ApprovalError(
-                f"argument {key!r} names a file an exact-call grant cannot pin; "
-                "approve once, or choose the pattern scope",
+                f"argument {key!r} names a file {grant} cannot pin; approve once{other}",
                 field="scope",
             )
         terms.append(f"path({key}, {quote(pattern)})")

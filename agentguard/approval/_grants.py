@@ -181,20 +181,23 @@ def condition_for(
     scope: GrantScope,
     pattern: str | None = None,
     decided: Mapping[str, Any] | None = None,
+    paths: Iterable[str] = (),
 ) -> str:
     """The policy condition of a grant of ``scope`` for ``call`` (``*`` for the whole tool).
 
     An exact-call grant is ``eq(*, "{...}")``: the whole argument object, every key and its JSON type,
     so a call with one key more (``bcc``), one less, or ``"5"`` for ``5`` is not covered; and each
     path the decision resolved (``decided``, the request's decided arguments) must still resolve to
-    the same file (``path(key, "<that file>")``).
+    the same file (``path(key, "<that file>")``). A pattern grant matches its pattern on the key
+    argument and pins every other path argument (``paths``: those the policy reads with ``path()``,
+    and the path-named ones) to the file it named: the approver chose a pattern for one of them.
     """
     if scope is GrantScope.TOOL:
         return "*"
     if scope is GrantScope.CALL:
-        paths = (name for name, matcher in KEY_ARGUMENTS if matcher == "path")
+        named = {name for name, matcher in KEY_ARGUMENTS if matcher == "path"} | set(paths)
         return f"eq(*, {quote(exact_json(dict(call.arguments)))})" + pinned_paths(
-            call.arguments, decided, paths
+            call.arguments, decided, sorted(named)
         )
     key = key_argument(call)
     if key is None:
@@ -215,7 +218,15 @@ def condition_for(
     if matcher == "url" and isinstance(method, str) and method:
         # A pattern on the URL says where, not what: an approved GET is not an approved DELETE.
         condition += f" && oneof(method, {quote(method)})"
-    return condition
+    others = {key for key, kind in KEY_ARGUMENTS if kind == "path"} | set(paths)
+    others.discard(name)
+    pins = pinned_paths(
+        {key: value for key, value in call.arguments.items() if key != name},
+        {key: value for key, value in (decided or {}).items() if key != name},
+        sorted(others),
+        grant="a pattern grant",
+    )
+    return condition + pins
 
 
 def _neutral_env() -> CompileEnv:
@@ -249,10 +260,11 @@ def new_grant(
     request_id: str | None = None,
     now: datetime,
     decided: Mapping[str, Any] | None = None,
+    paths: Iterable[str] = (),
 ) -> Grant:
     """A grant for ``call``'s agent and tool, validated: it renders as exactly one rule that compiles.
     ``decided``: the arguments as the policy decided them (resolved paths), which an exact-call grant
-    pins."""
+    pins; ``paths``: the arguments the policy reads as paths, which a pattern grant pins."""
     if not _AGENT_OK.match(call.agent):
         raise ApprovalError(
             f"agent name {call.agent!r} cannot be written into a policy rule; approve once instead",
@@ -267,7 +279,7 @@ def new_grant(
         agent=call.agent,
         tool=call.tool,
         scope=scope,
-        condition=condition_for(call, scope, pattern, decided),
+        condition=condition_for(call, scope, pattern, decided, paths),
         created_by=_comment_safe(created_by.strip()) or "unknown",
         created_at=now,
         expires_at=expires_at,

@@ -10,11 +10,14 @@ audits which). A JSON schema without ``additionalProperties`` accepts any extra 
 tool then ignores it (FastMCP, pydantic and LangChain all do), so a rule reading such a key
 would decide on a decoy: ``{"paths": [".env"], "path": "todo.md"}`` against a rule on ``path``.
 A schema that sets ``additionalProperties`` (or ``patternProperties``) says the tool reads
-extra keys, and they are kept.
+extra keys, and they are kept. A left-out argument (or field of a nested object) with a schema
+``default`` is decided and forwarded as that default: the tool fills it in anyway.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -70,14 +73,18 @@ def _numbers_for_text(check_type: Callable[..., Any]) -> Callable[..., Any]:
     return check
 
 
-def json_schema_model(tool: str, schema: SchemaSource, *, pydantic: bool = False) -> type[BaseModel]:
+def json_schema_model(
+    tool: str, schema: SchemaSource, *, pydantic: bool = False, json_text: bool = False
+) -> type[BaseModel]:
     """A pydantic model that accepts exactly the JSON objects ``schema`` accepts.
 
     ``schema`` is a JSON schema, or a callable returning the current one (an MCP server may change
     its tools while the proxy runs); a callable returning ``None`` means the tool is gone, and
     every call is rejected. ``pydantic``: the tool reads its arguments with pydantic (LangChain,
     the Agents SDK), so a ``format: duration`` string is decided and passed on as its seconds, a
-    ``format: fraction`` one as its number.
+    ``format: fraction`` one as its number. ``json_text``: the tool may read a string argument as the
+    JSON it spells (an MCP server), so one that is the JSON of a value the schema also takes there
+    is refused.
     """
     cache: dict[str, Any] = {}
     passed = _Passed()
@@ -117,8 +124,15 @@ def json_schema_model(tool: str, schema: SchemaSource, *, pydantic: bool = False
                     for e in errors
                 )
                 raise PydanticCustomError("json_schema", "{problems}", {"problems": text})
+            if json_text and (key := _json_text_key(validator, root, data)) is not None:
+                raise PydanticCustomError(
+                    "json_schema",
+                    "{key}: is the JSON text of a value the schema also takes there (a server may "
+                    "read either); send the value itself",
+                    {"key": key},
+                )
             try:
-                kept = declared_only(root, data, pydantic=pydantic)
+                kept = declared_only(root, _with_defaults(root, data), pydantic=pydantic)
             except Inexact as exc:
                 raise PydanticCustomError("json_schema", "{problem}", {"problem": str(exc)}) from None
             passed.remember(raw, data, kept)
@@ -126,6 +140,104 @@ def json_schema_model(tool: str, schema: SchemaSource, *, pydantic: bool = False
 
     JsonSchemaArguments.__name__ = "Args_" + "".join(c if c.isalnum() else "_" for c in tool)
     return JsonSchemaArguments
+
+
+def _defaults(root: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``default`` of each top-level property of ``root`` that names one."""
+    properties = root.get("properties")
+    if not isinstance(properties, Mapping):
+        return {}
+    return {
+        key: node["default"]
+        for key, node in properties.items()
+        if isinstance(node, Mapping) and "default" in node
+    }
+
+
+def _with_defaults(root: Mapping[str, Any], data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with each left-out property that has a schema ``default`` as that default.
+
+    The server fills in a default the call leaves out (the Python SDK's servers, pydantic and zod
+    all do), so the policy decides on it and it is forwarded: ``remove(path, recursive=True)`` sent
+    without ``recursive`` runs recursively, and ``eq(recursive, "true"), deny`` must see that. A
+    default its own schema refuses is left out (the tool's own affair); defaults that only break the
+    schema together are refused with the call when its decided form is checked before it runs."""
+    filled: Mapping[str, Any] = _filled(root, data, root, 0, deep=_nested_defaults(root))
+    return filled
+
+
+def _filled(root: Mapping[str, Any], value: Any, node: Any, depth: int, *, deep: bool) -> Any:
+    """``value`` with the defaults of ``node``'s left-out properties, through nested objects, arrays,
+    local ``$ref``s, ``allOf`` and the one ``anyOf``/``oneOf`` alternative that takes the value
+    (``deep``: only when the schema has a default below its top level; walking a large value through
+    alternatives costs a validation per item)."""
+    if depth > 32 or not isinstance(node, Mapping) or not isinstance(value, Mapping | list):
+        return value
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        value = _filled(root, value, target, depth + 1, deep=deep)
+    all_of = node.get("allOf")
+    for branch in all_of if isinstance(all_of, list) else ():
+        value = _filled(root, value, branch, depth + 1, deep=deep)
+    for key in ("anyOf", "oneOf"):
+        branches = node.get(key)
+        kind = "object" if isinstance(value, Mapping) else "array"
+        taking = [b for b in (branches if isinstance(branches, list) else ()) if _may_take(b, kind)]
+        if len(taking) > 1:  # the value passed the schema: one alternative of its type is the one
+            taking = [b for b in taking if _accepts(root, b, value)]
+        if len(taking) == 1:
+            value = _filled(root, value, taking[0], depth + 1, deep=deep)
+    if isinstance(value, list):
+        if not deep:
+            return value
+        items, prefix = node.get("items"), node.get("prefixItems")
+        return [
+            _filled(root, item, _item_schema(prefix, items, n), depth + 1, deep=deep)
+            for n, item in enumerate(value)
+        ]
+    properties = node.get("properties")
+    if not isinstance(properties, Mapping):
+        return value
+    given = {
+        key: _filled(root, item, properties.get(key), depth + 1, deep=deep) if deep else item
+        for key, item in value.items()
+    }
+    left_out = {  # a default its own schema refuses (``x: int = None``) is left out, the others kept
+        key: copy.deepcopy(schema["default"])
+        for key, schema in properties.items()
+        if key not in value
+        and isinstance(schema, Mapping)
+        and "default" in schema
+        and _default_ok(root, schema)
+    }
+    return {**given, **left_out}
+
+
+def _json_text_key(validator: Any, root: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
+    """The first argument that is text spelling a JSON list, object, boolean or null the schema also
+    takes there, or None.
+
+    The Python MCP SDK's servers parse such text into the value when the parameter is not plain
+    ``str`` (``pre_parse_json``): decided as text, ``{"overwrite": true}`` would run as the object.
+    The schema's own default for the key is its author's text, not the agent's: it is let through.
+    """
+    defaults = _defaults(root)
+    for key, value in data.items():
+        if not isinstance(value, str) or value.lstrip()[:1] not in ("[", "{", "t", "f", "n"):
+            continue
+        if key in defaults and defaults[key] == value:
+            continue
+        try:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
+            continue
+        read_as_value = isinstance(parsed, list | dict | bool) or parsed is None
+        if read_as_value and validator.is_valid({**data, key: parsed}):
+            return str(key)
+    return None
 
 
 class _Passed:
@@ -253,14 +365,68 @@ def _through_alternatives(
     return next(iter(readings.values()), value)
 
 
-def _accepts(root: Mapping[str, Any], branch: Mapping[str, Any], value: Any) -> bool:
-    from jsonschema import validators  # type: ignore[import-untyped,unused-ignore]
+_DEFAULTS_OK: dict[tuple[int, int], tuple[Mapping[str, Any], Mapping[str, Any], bool]] = {}
 
-    schema = dict(branch)
-    for key in ("$defs", "definitions"):  # the local $refs of the branch point into the root
-        if key in root and key not in schema:
-            schema[key] = root[key]
-    return bool(validators.validator_for(root)(schema).is_valid(value))
+
+def _default_ok(root: Mapping[str, Any], schema: Mapping[str, Any]) -> bool:
+    """Whether the property ``schema`` (a part of ``root``) takes its own ``default``; answered once."""
+    found = _DEFAULTS_OK.get((id(root), id(schema)))
+    if found is None or found[0] is not root or found[1] is not schema:  # ids are not reused meanwhile
+        found = (root, schema, _accepts(root, schema, schema["default"]))
+        if len(_DEFAULTS_OK) >= 1024:
+            _DEFAULTS_OK.clear()
+        _DEFAULTS_OK[(id(root), id(schema))] = found
+    return found[2]
+
+
+def _may_take(branch: Any, kind: str) -> bool:
+    """Whether ``branch`` may take a value of JSON type ``kind`` (its ``type`` does not rule it out)."""
+    if not isinstance(branch, Mapping):
+        return False
+    declared = branch.get("type")
+    if isinstance(declared, str):
+        return declared == kind
+    return not isinstance(declared, list) or kind in declared
+
+
+_BRANCHES: dict[tuple[int, int], tuple[Mapping[str, Any], Mapping[str, Any], Any]] = {}
+
+
+def _accepts(root: Mapping[str, Any], branch: Mapping[str, Any], value: Any) -> bool:
+    """Whether ``branch`` (a part of ``root``) takes ``value``; its validator is built once."""
+    found = _BRANCHES.get((id(root), id(branch)))
+    if found is None or found[0] is not root or found[1] is not branch:  # ids are not reused meanwhile
+        from jsonschema import validators  # type: ignore[import-untyped,unused-ignore]
+
+        schema = dict(branch)
+        for key in ("$defs", "definitions"):  # the local $refs of the branch point into the root
+            if key in root and key not in schema:
+                schema[key] = root[key]
+        found = (root, branch, validators.validator_for(root)(schema))
+        if len(_BRANCHES) >= 1024:
+            _BRANCHES.clear()
+        _BRANCHES[(id(root), id(branch))] = found
+    return bool(found[2].is_valid(value))
+
+
+_DEEP: dict[int, tuple[Mapping[str, Any], bool]] = {}
+
+
+def _nested_defaults(root: Mapping[str, Any]) -> bool:
+    """Whether ``root`` may have a ``default`` below its top-level properties (a nested model's)."""
+    found = _DEEP.get(id(root))
+    if found is None or found[0] is not root:  # the entry holds its schema: an id is not reused
+        properties = root.get("properties")
+        top = sum(
+            1
+            for node in (properties.values() if isinstance(properties, Mapping) else ())
+            if isinstance(node, Mapping) and "default" in node
+        )
+        found = (root, orjson.dumps(root).decode().count('"default":') > top)
+        if len(_DEEP) >= 64:
+            _DEEP.clear()
+        _DEEP[id(root)] = found
+    return found[1]
 
 
 _MARKED: dict[int, tuple[Mapping[str, Any], bool, bool]] = {}

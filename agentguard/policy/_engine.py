@@ -405,8 +405,12 @@ class PolicyEngine:
         if why_unsure or resolved_addresses:
             reason = decision.reason + "".join(f"; cannot tell ({u}), so it applies" for u in why_unsure)
             decision = decision.model_copy(update={"reason": reason, "resolved": resolved_addresses})
-        if resolved is not None:
-            decision = decision.model_copy(update={"arguments": resolved})
+        if plan.path_refs:
+            names = tuple(ref[0] for ref in plan.path_refs if len(ref) == 1)
+            update: dict[str, Any] = {"path_arguments": names}
+            if resolved is not None:
+                update["arguments"] = resolved
+            decision = decision.model_copy(update=update)
         return decision
 
     def _shared_verdict(self, state: PolicyState, rules: Sequence[Rule], hits: Sequence[int]) -> Decision:

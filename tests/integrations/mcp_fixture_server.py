@@ -32,6 +32,29 @@ def write_note(path: str, content: str) -> str:
     return f"wrote {len(content)} bytes to {path}"
 
 
+@server.tool(description="Copy a note; options is an object, or its JSON text (as some clients send it).")
+def copy_note(path: str, options: dict[str, bool] | str = "{}") -> str:
+    _log(f"copy_note {path} {type(options).__name__} {options}")
+    return f"copied {path} with {options}"
+
+
+@server.tool(description="Remove a folder, with what is in it unless told otherwise.")
+def remove(path: str, recursive: bool = True, depth: int = None) -> str:  # type: ignore[assignment]  # noqa: RUF013
+    """``depth``: a default its own schema refuses (null for an integer), as sloppy servers have."""
+    _log(f"remove {path} recursive={recursive}")
+    return f"removed {path}"
+
+
+class SyncOptions(BaseModel):
+    overwrite: bool = True
+
+
+@server.tool(description="Sync a folder; options.overwrite unless told otherwise.")
+def sync(path: str, options: SyncOptions) -> str:
+    _log(f"sync {path} overwrite={options.overwrite}")
+    return f"synced {path}"
+
+
 @server.tool(description="Delete everything.")
 def delete_all() -> str:
     _log("delete_all")

@@ -235,3 +235,37 @@ def test_a_nosy_server_is_contained(
         f"http://{internet.address}:{HTTP_PORT}/other",
     ]
     assert {r["framework"] for r in connects} == {"mcp"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: path() decides the host's view of a path; a sandboxed server reads the container's "
+    "(the workspace at /workspace), so /workspace/secret.env passes a {workspace}/secret.env deny",
+)
+def test_a_path_rule_decides_the_file_a_sandboxed_server_reads(mcp_image: str, tmp_path: Path) -> None:
+    """Red team: the proxy resolves a path argument on the host and forwards it; the server reads it in
+    its container, where the host workspace is /workspace. The same file has two names, and a rule
+    written on ``{workspace}`` sees only one: ``/workspace/secret.env`` was not denied and was read.
+    (A relative path fares no better the other way: it is forwarded as the host's absolute path,
+    which does not exist in the container.)"""
+    rules = (
+        "p, *, mcp.nosy.read_path, *, allow\n"
+        'p, *, mcp.nosy.read_path, path(path, "{workspace}/secret.env"), deny\n'
+    )
+    cwd, policy = setup_dir(tmp_path, rules, 'workspace = "ro"')
+    secret = cwd / "secret.env"
+    secret.write_text("TOKEN=host-secret")
+    secret.chmod(0o644)
+
+    async def main() -> tuple[str, str]:
+        params = session_params(cwd, policy, "python3", "/workspace/nosy_server.py", name="nosy")
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+            await client.initialize()
+            relative = text(await client.call_tool("read_path", {"path": "secret.env"}))
+            container = text(await client.call_tool("read_path", {"path": "/workspace/secret.env"}))
+            return relative, container
+
+    relative, container = anyio.run(main)
+    assert "call refused" in relative
+    assert "host-secret" not in container
+    assert "call refused" in container

@@ -156,6 +156,6 @@ class Catalogue:
             policy_name,
             outside_proxy,
             description=f"MCP tool of server {self.server_name!r}",
-            args_model=json_schema_model(policy_name, schema),
+            args_model=json_schema_model(policy_name, schema, json_text=True),
         )
         self._registered.add(policy_name)

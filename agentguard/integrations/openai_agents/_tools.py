@@ -86,7 +86,9 @@ def _guard_one(
         policy_name,
         outside_runner,
         description=original.description,
-        args_model=json_schema_model(policy_name, original.params_json_schema, pydantic=True),
+        args_model=json_schema_model(
+            policy_name, original.params_json_schema, pydantic=True, json_text=_from_mcp(original)
+        ),
     )
 
     def refused(error: AgentGuardError) -> str:
@@ -177,3 +179,12 @@ def guard_function_tools(
             )
         )
     return out
+
+
+def _from_mcp(tool: FunctionTool) -> bool:
+    """Whether ``tool`` forwards to an MCP server (``MCPUtil``): such a server may read a string
+    argument as the JSON it spells, so the guard refuses text it could read either way."""
+    from agents.tool import ToolOriginType, get_function_tool_origin
+
+    origin = get_function_tool_origin(tool)
+    return origin is not None and origin.type is ToolOriginType.MCP
