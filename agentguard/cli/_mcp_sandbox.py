@@ -9,6 +9,7 @@ client machinery runs like any stdio server, so a crashed server is restarted th
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentguard.errors import ConfigError
@@ -32,7 +33,8 @@ class SandboxedServer:
     def __init__(
         self, settings: Settings, guard: Guard, profile_name: str, image: str | None, command: list[str]
     ) -> None:
-        from agentguard.sandbox._container import PoolKey, check_workspace, open_egress
+        from agentguard.integrations.mcp._paths import ContainerPaths
+        from agentguard.sandbox._container import WORKSPACE_TARGET, PoolKey, check_workspace, open_egress
         from agentguard.sandbox._engine import image_name
         from agentguard.sandbox._mcp_launch import launch_argv
         from agentguard.tools.egress import EgressProxy, net_connect
@@ -52,6 +54,10 @@ class SandboxedServer:
         key = PoolKey("python", profile_name, profile)
         workspace = settings.workspace if profile.workspace != "none" else None
         check_workspace(workspace, profile.workspace)
+        # The server sees the workspace as /workspace: its calls are decided on the host's names.
+        self.container_paths = (
+            ContainerPaths(Path(workspace).resolve(), WORKSPACE_TARGET) if workspace is not None else None
+        )
         self._proxy: EgressProxy | None = None
         self._endpoint: EgressEndpoint | None = None
         if profile.network == "policy":

@@ -184,6 +184,7 @@ def mcp_proxy(
                 show_hidden=show_hidden,
                 max_argument_bytes=max_argument_bytes,
                 user_request_meta=user_request_meta,
+                container_paths=contained.container_paths if contained is not None else None,
             )
             if contained is not None:
                 contained.serve_for(agent or guard.agent, proxy.session_id)

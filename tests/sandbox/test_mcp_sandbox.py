@@ -237,17 +237,13 @@ def test_a_nosy_server_is_contained(
     assert {r["framework"] for r in connects} == {"mcp"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: path() decides the host's view of a path; a sandboxed server reads the container's "
-    "(the workspace at /workspace), so /workspace/secret.env passes a {workspace}/secret.env deny",
-)
 def test_a_path_rule_decides_the_file_a_sandboxed_server_reads(mcp_image: str, tmp_path: Path) -> None:
-    """Red team: the proxy resolves a path argument on the host and forwards it; the server reads it in
+    """Red team: the proxy resolved a path argument on the host and forwarded it; the server reads it in
     its container, where the host workspace is /workspace. The same file has two names, and a rule
-    written on ``{workspace}`` sees only one: ``/workspace/secret.env`` was not denied and was read.
-    (A relative path fares no better the other way: it is forwarded as the host's absolute path,
-    which does not exist in the container.)"""
+    written on ``{workspace}`` saw only one: ``/workspace/secret.env`` was not denied and was read.
+    (A relative path fared no better the other way: it was forwarded as the host's absolute path,
+    which does not exist in the container.) Now a container path is decided as the host's, and the
+    server is sent the container's name of what was decided."""
     rules = (
         "p, *, mcp.nosy.read_path, *, allow\n"
         'p, *, mcp.nosy.read_path, path(path, "{workspace}/secret.env"), deny\n'
@@ -269,3 +265,38 @@ def test_a_path_rule_decides_the_file_a_sandboxed_server_reads(mcp_image: str, t
     assert "call refused" in relative
     assert "host-secret" not in container
     assert "call refused" in container
+
+
+def test_a_sandboxed_server_gets_the_container_name_of_what_was_decided(
+    mcp_image: str, tmp_path: Path
+) -> None:
+    """The other half: an allowed file is read by either name (the host's relative form reaches the
+    server as /workspace/...), and a link in the workspace to an absolute name (the container's
+    /workspace/secret.env, the host's nothing) is refused: the file the server would read through it
+    is not the one the host's resolution decided."""
+    rules = (
+        "p, *, mcp.nosy.read_path, *, allow\n"
+        'p, *, mcp.nosy.read_path, path(path, "{workspace}/secret.env"), deny\n'
+    )
+    cwd, policy = setup_dir(tmp_path, rules, 'workspace = "ro"')
+    (cwd / "secret.env").write_text("TOKEN=host-secret")
+    (cwd / "notes.txt").write_text("plain notes")
+    (cwd / "link").symlink_to("/workspace/secret.env")
+    for name in ("secret.env", "notes.txt"):
+        (cwd / name).chmod(0o644)
+
+    async def main() -> list[str]:
+        params = session_params(cwd, policy, "python3", "/workspace/nosy_server.py", name="nosy")
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+            await client.initialize()
+            return [
+                text(await client.call_tool("read_path", {"path": path}))
+                for path in ("notes.txt", "/workspace/notes.txt", "//workspace/./notes.txt", "link")
+            ]
+
+    relative, container, spelled, link = anyio.run(main)
+    assert relative.startswith("READ plain notes")
+    assert container.startswith("READ plain notes")
+    assert spelled.startswith("READ plain notes")
+    assert "host-secret" not in link
+    assert "call refused" in link

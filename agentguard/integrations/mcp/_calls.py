@@ -17,11 +17,12 @@ from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
 
 from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, UnknownTool
-from agentguard.guard import Guard
+from agentguard.guard import Guard, current_call
 from agentguard.integrations._arguments import check_size, refusal_text, rejection_text
 from agentguard.integrations.mcp._catalogue import Catalogue
 from agentguard.integrations.mcp._fast import Result, checked_call_result
 from agentguard.integrations.mcp._naming import policy_tool_name
+from agentguard.integrations.mcp._paths import ContainerPaths
 from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable
 from agentguard.session import Session
 
@@ -50,6 +51,7 @@ class ToolCalls:
         max_argument_bytes: int,
         user_request_meta: bool,
         on_downstream: Callable[[ServerSession], None],
+        container_paths: ContainerPaths | None = None,
     ) -> None:
         self.guard = guard
         self.server_name = server_name
@@ -61,6 +63,7 @@ class ToolCalls:
         self._catalogue = catalogue
         self._upstream = upstream
         self._on_downstream = on_downstream  # the proxy relays notifications to the latest agent session
+        self.container_paths = container_paths  # a sandboxed server: its workspace is /workspace
         self._last_said: tuple[str, str] | None = None  # (session id, text): repeated turns added once
         # One guard session per agent connection (docs/provenance.md): opened at its first tools/call.
         self._session: Session | None = None
@@ -167,7 +170,12 @@ class ToolCalls:
             )
 
         async def forward(**decided: Any) -> Any:
+            if self.container_paths is not None:
+                decided = self._in_container(policy_name, self.container_paths, decided)
             return await forward_to(name, decided)
+
+        if self.container_paths is not None:  # decided on the host's names of the container's files
+            arguments = self.container_paths.to_host(arguments)
 
         session = self.session_for(downstream)
         if self.user_request_meta:
@@ -188,6 +196,24 @@ class ToolCalls:
         except AgentGuardError as exc:
             return _error_result(rejection_text(exc))
         return result
+
+    @staticmethod
+    def _in_container(tool: str, paths: ContainerPaths, decided: dict[str, Any]) -> dict[str, Any]:
+        """The decided arguments as the sandboxed server names them. A path a ``path()`` rule decided
+        must be in the workspace: anywhere else the container's file of that name is not the one
+        decided (its own, or one a link inside the container points to)."""
+        context = current_call()
+        for name in context.decision.path_arguments if context is not None else ():
+            value = decided.get(name)
+            if isinstance(value, str) and not paths.holds(value):
+                raise CallRejected(
+                    f"{tool}: {name} is {value!r}, outside the workspace the sandboxed server sees "
+                    f"at {paths.container}: the file it would read there is not the one decided",
+                    tool=tool,
+                    argument=name,
+                )
+        forwarded: dict[str, Any] = paths.to_container(decided)
+        return forwarded
 
     async def _forward(
         self, ctx: ServerRequestContext[Any], upstream_name: str, arguments: dict[str, Any]

@@ -37,6 +37,7 @@ from agentguard.integrations.mcp._calls import FRAMEWORK, USER_REQUEST_META, Too
 from agentguard.integrations.mcp._catalogue import Catalogue, is_unconditional_deny
 from agentguard.integrations.mcp._fast import ClientLane
 from agentguard.integrations.mcp._naming import policy_tool_name, server_name_from_command
+from agentguard.integrations.mcp._paths import ContainerPaths
 from agentguard.integrations.mcp._reads import ContentReads
 from agentguard.integrations.mcp._stdio import fast_stdio_server
 from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable
@@ -81,7 +82,10 @@ class McpProxy:
         cwd: str | None = None,
         errlog: TextIO | None = None,
         user_request_meta: bool = False,
+        container_paths: ContainerPaths | None = None,
     ) -> None:
+        """``container_paths``: the server runs in a container that sees the host workspace under
+        another name (``mcp-proxy --sandbox``); calls are decided on the host's names."""
         if not command:
             raise ValueError("the MCP server command is empty")
         self.guard = guard
@@ -131,6 +135,7 @@ class McpProxy:
             max_argument_bytes=max_argument_bytes,
             user_request_meta=user_request_meta,
             on_downstream=self._remember,
+            container_paths=container_paths,
         )
         self._reads = ContentReads(guard, self.server_name, self._upstream, self._calls, agent=agent)
         self._fast = ClientLane(self._calls.guarded_call, self._catalogue.guardable)
