@@ -4,14 +4,20 @@ A careful operator's notion of "someone the user already deals with": for bankin
 user has paid or been paid by (history and standing orders) and the merchants named in payments the
 user made (every word of those subjects counts: a recipient given by name can only be paid through
 the bank's directory, never to an account number an attacker chose); for workspace, the people in the
-address book, on the user's calendar, or at the user's own e-mail domain. Nothing here names an
-attacker: the sets come from the user's own data as it is when the call is decided.
+address book, on the user's calendar, or at the user's own e-mail domain; for travel, the same people,
+the user's identifiers as the profile holds them, and the days before the user's today. Nothing here
+names an attacker: the sets come from the user's own data as it is when the call is decided.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
+from collections.abc import Callable
 from typing import Any
+
+from agentguard.policy import EnumerableFacts, FactSource
+from agentguard.session._values import key_of, keys_of
 
 # Letters only: a name, never an account number, even when a subject quotes one.
 _WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z&'-]*(?![A-Za-z0-9])")
@@ -79,4 +85,48 @@ class WorkspaceFacts:
         return value in sets.get(fact, frozenset())
 
 
-FACTS = {"banking": BankingFacts, "workspace": WorkspaceFacts}
+class TravelFacts(WorkspaceFacts, EnumerableFacts):
+    """Workspace's ``people`` (the travel suite has the same mailbox and calendar), and ``identity``.
+
+    ``identity``: the user's identifiers as the profile holds them (ID, passport, bank account and
+    card numbers), for ``contains_fact``: text that carries one of them carries the user's identity.
+
+    ``past_days``: a date (``2024-05-01``, or a time on it, ``2024-05-01 09:00``) before the user's
+    today (the calendar's current day). Not enumerable: asked with ``known()`` only.
+    """
+
+    _IDENTIFIERS = ("ID_number", "passport_number", "bank_account_number", "credit_card_number")
+
+    def members(self, fact: str) -> frozenset[str]:
+        if fact != "identity":
+            return frozenset()
+        user = self._binding.env.user
+        values = (str(getattr(user, name, "") or "") for name in self._IDENTIFIERS)
+        return frozenset(key_of(value) for value in values if value.strip())
+
+    def _past(self, value: str) -> bool:
+        try:
+            day = datetime.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return False  # not a date: never "past", so a rule about the past does not fire
+        today = self._binding.env.calendar.current_day
+        return bool(day < today)
+
+    def contains(self, fact: str, value: str) -> bool:
+        if fact == "past_days":
+            return self._past(value)
+        if fact == "identity":
+            return not self.members(fact).isdisjoint(keys_of(value))
+        return super().contains(fact, value)
+
+    def find_in(self, fact: str, text: str) -> str | None:
+        """The first identifier written inside ``text`` (both normalised), or None."""
+        written = key_of(text)
+        return next((key for key in sorted(self.members(fact)) if key in written), None)
+
+
+FACTS: dict[str, Callable[[Binding], FactSource]] = {
+    "banking": BankingFacts,
+    "workspace": WorkspaceFacts,
+    "travel": TravelFacts,
+}
