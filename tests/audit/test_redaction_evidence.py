@@ -105,3 +105,39 @@ def test_an_assigned_secret_does_not_hide_the_command_glued_to_it(tmp_path: Path
         log.record("call.received", tool="shell.run", arguments={"command": command})
     [record] = read_records(path)
     assert "evil.example" in record["arguments"]["command"]
+
+
+URL_SECRETS = {
+    "postgres dsn": (
+        "postgresql://admin:S3cr3tPassw0rd@db.internal:5432/app",
+        "S3cr3tPassw0rd",
+        "db.internal",
+    ),
+    "https userinfo": (
+        "git clone https://oauth2:glpat-Zx81kQ9@gitlab.example/org/repo",
+        "glpat-Zx81kQ9",
+        "gitlab",
+    ),
+    "redis, no user": ("redis://:hunter2hunter2@cache:6379/0", "hunter2hunter2", "cache:6379"),
+}
+
+
+@pytest.mark.parametrize("label", sorted(URL_SECRETS))
+def test_a_password_in_a_url_is_redacted(tmp_path: Path, label: str) -> None:
+    """Red team: credentials in a URL's userinfo (a DSN, a clone URL) went to the log as they were."""
+    text, secret, kept = URL_SECRETS[label]
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.record("call.received", tool="shell.run", arguments={"command": text})
+    [record] = read_records(path)
+    written = record["arguments"]["command"]
+    assert secret not in written
+    assert "[REDACTED:url_credentials]" in written
+    assert kept in written
+
+
+@pytest.mark.parametrize(
+    "text", ["see https://example.com/a:b@c", "git@github.com:org/repo.git", "http://[::1]:8080/x", "a://b"]
+)
+def test_urls_without_a_password_are_kept(text: str) -> None:
+    assert redact(text) == text
