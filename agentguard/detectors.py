@@ -130,13 +130,24 @@ def _d(
     )
 
 
+# A PEM private key: what a key's text can hold, not whatever lies between a header and the next
+# "-----END": an agent that wrote the header line before a command had the command audited as
+# [REDACTED:private_key] (red team). Between the lines: whitespace or escaped newlines (a backslash
+# and n, as in JSON or .env text); RFC 1421 headers (Proc-Type, DEK-Info); base64 runs of 16 or
+# more; and a shorter last run only where the footer or the end of the text follows it.
+_PEM_LABEL = r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?"
+_PEM_SEP = r"(?:\s|\\+[nrt])*"
+_PEM_END = rf"{_PEM_SEP}-----END {_PEM_LABEL}-----"
+_PEM_KEY = (
+    rf"-----BEGIN {_PEM_LABEL}-----"
+    rf"(?:{_PEM_SEP}(?:Proc-Type|DEK-Info):[ \t]*[A-Za-z0-9,+/=._-]+)*"
+    rf"(?:{_PEM_SEP}[A-Za-z0-9+/]{{16,}}={{0,2}})*"
+    rf"(?:{_PEM_SEP}[A-Za-z0-9+/]{{1,15}}={{0,2}}(?:{_PEM_END}|{_PEM_SEP}$)|{_PEM_END})?"
+)
+
 # No word boundaries before the distinctive prefixes: "xAKIA..." or "DB_PASSWORD=" must not hide a key.
 _DETECTORS: tuple[_Detector, ...] = (
-    _d(
-        "private_key",
-        "secret",
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[^-]*-----|$)",
-    ),
+    _d("private_key", "secret", _PEM_KEY),
     _d(
         "aws_access_key",
         "secret",
@@ -157,6 +168,8 @@ _DETECTORS: tuple[_Detector, ...] = (
     _d("jwt", "secret", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     _d("bearer_token", "secret", r"(?i)bearer\s+[A-Za-z0-9._~+/-]{20,}=*"),
     _d("basic_auth", "secret", r"(?i)basic\s+[A-Za-z0-9+/]{8,}={0,2}", _basic_ok),
+    # A URL's user:password@ (a DSN, a clone URL): from "://" up to the "@", so the host stays.
+    _d("url_credentials", "secret", r"://[^\s/?#@:'\"<>\\]{0,256}:[^\s/?#@'\"<>\\]{1,256}@"),
     _d(
         "assigned_secret",
         "secret",

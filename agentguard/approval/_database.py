@@ -10,7 +10,9 @@ without an audit log.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +30,25 @@ from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.pipeline import AuditSink
 
 __all__ = ["Flushable", "SqliteDatabase"]
+
+
+def _private(path: Path) -> None:
+    """Create ``path`` 0600, or take away what an existing one grants to others: the queue holds every
+    request's arguments unredacted (the approver sees what runs), and SQLite gives its ``-wal`` and
+    ``-shm`` files the database's mode. A group the owner shared it with keeps its access."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o007:
+            os.fchmod(fd, mode & ~0o007)
+    finally:
+        os.close(fd)
+    for side in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            side_path = path.with_name(path.name + side)
+            side_mode = stat.S_IMODE(side_path.stat().st_mode)
+            if side_mode & 0o007:
+                side_path.chmod(side_mode & ~0o007)
 
 
 @runtime_checkable
@@ -71,6 +92,7 @@ class SqliteDatabase:
             return
         try:
             self.home.mkdir(parents=True, exist_ok=True)
+            _private(self.path)
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 30000")

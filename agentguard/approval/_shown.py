@@ -5,6 +5,11 @@ Bidi overrides and isolates make a browser or terminal lay text out in another o
 answer what the call really holds, so each such character is shown as a mark (``⟦U+202E⟧``), or in
 JSON as its ``\\uXXXX`` escape (the same value, so an edit still round-trips), and the count is
 returned so a page can warn.
+
+A letter or digit from another script inside a word that also holds ASCII letters reads as the Latin
+letter it looks like (a Cyrillic ``і`` makes ``gіthub.com`` another host): it is marked the same
+way. A word is a run of letters, digits, marks and ``.-_`` (a host, a file name, an identifier);
+words wholly in one other script, and accented Latin letters, are shown as they are.
 """
 
 from __future__ import annotations
@@ -43,13 +48,41 @@ def _escape(ch: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
+def _in_word(ch: str) -> bool:
+    return ch.isalnum() or ch in "._-" or unicodedata.category(ch).startswith("M")
+
+
+def _foreign(ch: str) -> bool:
+    """A non-ASCII letter or digit that is not a Latin one (fullwidth and mathematical forms are not)."""
+    return (
+        not ch.isascii()
+        and unicodedata.category(ch)[0] in "LN"
+        and not unicodedata.name(ch, "").startswith("LATIN ")
+    )
+
+
+def _lookalikes(text: str) -> set[int]:
+    """Offsets of the foreign letters in words that also hold an ASCII letter."""
+    found: set[int] = set()
+    start = 0
+    for end in range(len(text) + 1):
+        if end < len(text) and _in_word(text[end]):
+            continue
+        word = text[start:end]
+        if not word.isascii() and any(c.isascii() and c.isalpha() for c in word):
+            found.update(start + i for i, c in enumerate(word) if _foreign(c))
+        start = end + 1
+    return found
+
+
 def _replace(text: str, how: Callable[[str], str]) -> tuple[str, int]:
     if text.isascii() and not _ASCII_HIDDEN.search(text):
         return text, 0
+    lookalike = _lookalikes(text)
     out: list[str] = []
     count = 0
-    for ch in text:
-        if _hidden(ch):
+    for i, ch in enumerate(text):
+        if _hidden(ch) or i in lookalike:
             out.append(how(ch))
             count += 1
         else:

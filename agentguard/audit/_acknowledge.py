@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from agentguard.audit._log import AuditLog
@@ -12,12 +13,18 @@ from agentguard.errors import AuditIntegrityError
 __all__ = ["acknowledge"]
 
 
-def acknowledge(path: Path, *, reason: str, by: str) -> list[Segment]:
+def acknowledge(
+    path: Path, *, reason: str, by: str, segments: Collection[int] | None = None
+) -> list[Segment]:
     """Record ``audit.acknowledged`` for every unacknowledged segment; returns them.
 
     Opening the log first lets a writer turn a mismatch nobody has written down yet into a
     segment, so what is acknowledged is always in the chain. A broken chain cannot be
     acknowledged: the evidence of what was acknowledged would not verify.
+
+    ``segments``: the seqs of the segments the person looked into. If any other segment is
+    unacknowledged (one started after they ran ``verify``: records cut off in between), nothing
+    is acknowledged and ``AuditIntegrityError`` says which. ``None`` acknowledges all of them.
     """
     if not reason.strip():
         raise AuditIntegrityError(f"{path}: an acknowledgement needs a reason", path=str(path))
@@ -31,6 +38,17 @@ def acknowledge(path: Path, *, reason: str, by: str) -> list[Segment]:
                 path=str(path),
             )
         todo = report.unacknowledged
+        if segments is not None:
+            unseen = [seg for seg in todo if seg.seq not in segments]
+            if unseen:
+                listed = ", ".join(f"seq {seg.seq} ({seg.reason})" for seg in unseen)
+                raise AuditIntegrityError(
+                    f"{path}: unacknowledged segment(s) not named: {listed}; they may have started "
+                    "after you looked: run `agentguard audit verify`, look into them, and name each "
+                    "with --segment; nothing was acknowledged",
+                    path=str(path),
+                    segments=[seg.seq for seg in unseen],
+                )
         for seg in todo:
             log.record(ACKNOWLEDGED, segment_seq=seg.seq, segment_hash=seg.hash, reason=reason, by=by)
     return todo

@@ -205,7 +205,7 @@ class ChainFile:
             if note.event == SEGMENT:
                 _logger.error(
                     "%s: %s (%s); starting a new segment: look into it, then run "
-                    "`agentguard audit acknowledge --reason ...`",
+                    "`agentguard audit acknowledge --segment SEQ --reason ...`",
                     self.path,
                     note.fields["reason"],
                     note.fields["detail"],

@@ -106,7 +106,7 @@ def audit() -> None:
     agentguard audit tail -f               follow new records (Ctrl-C to stop)
     agentguard audit query --effect deny --since 1h
     agentguard audit verify                check nothing was edited, removed, inserted or reordered
-    agentguard audit acknowledge --reason "..."   after looking into a segment verify reports
+    agentguard audit acknowledge --segment SEQ --reason "..."   after looking into that segment
     """
 
 
@@ -225,7 +225,10 @@ def _segment_text(seg: Segment) -> str:
     text = f"segment at line {seg.line} (seq {seg.seq}, {seg.ts or 'no time'}): {seg.reason}: {seg.detail}"
     ack = seg.acknowledged
     if ack is None:
-        return f"{text}\n  NOT ACKNOWLEDGED: look into it, then `agentguard audit acknowledge --reason ...`"
+        return (
+            f"{text}\n  NOT ACKNOWLEDGED: look into it, then "
+            f"`agentguard audit acknowledge --segment {seg.seq} --reason ...`"
+        )
     return f"{text}\n  acknowledged by {ack.by} at {ack.ts} (line {ack.line}): {ack.reason}"
 
 
@@ -357,21 +360,35 @@ def _user() -> str:
 @click.option(
     "--reason", required=True, help="What you found and why writing may go on (recorded in the log)."
 )
+@click.option(
+    "--segment",
+    "segments",
+    type=click.IntRange(min=0),
+    multiple=True,
+    help="The seq of a segment you looked into, as verify lists it (repeatable).",
+)
+@click.option("--all", "all_", is_flag=True, help="Acknowledge every unacknowledged segment, seen or not.")
 @click.option("--file", type=click.Path(dir_okay=False, path_type=Path), help=_FILE_HELP)
 @pass_app
-def acknowledge_cmd(app: AppContext, reason: str, file: Path | None) -> None:
+def acknowledge_cmd(
+    app: AppContext, reason: str, segments: tuple[int, ...], all_: bool, file: Path | None
+) -> None:
     """Acknowledge the segments `audit verify` reports, after looking into them.
 
     A writer starts a segment when the log or its checkpoint changed in a way no crash produces
     (records cut off or appended, the tail rewritten, the checkpoint rolled back or removed).
     `audit verify` fails until a person acknowledges each; the acknowledgement (your reason and
-    user name) is itself a record in the chain, and verify keeps listing both.
+    user name) is itself a record in the chain, and verify keeps listing both. Name each segment
+    you looked into with --segment: if another one is unacknowledged (started after you looked),
+    nothing is acknowledged.
     """
     if not reason.strip():
         raise click.BadParameter("must not be empty", param_hint="--reason")
+    if bool(segments) == all_:
+        raise click.UsageError("name the segments you looked into (--segment SEQ, repeatable) or give --all")
     with reports_errors():
         path = _path(app, file)
-        done = acknowledge(path, reason=reason, by=_user())
+        done = acknowledge(path, reason=reason, by=_user(), segments=None if all_ else set(segments))
     if not done:
         click.echo(f"{path}: nothing to acknowledge")
         return

@@ -63,7 +63,7 @@ class Detail:
     other_json: str | None = None
     edit_json: str = "{}"
     schema: list[tuple[str, str, bool]] | None = None
-    hidden: int = 0  # invisible or direction-changing characters, shown as marks (the page warns)
+    hidden: int = 0  # invisible, direction-changing or look-alike characters, shown as marks (the page warns)
 
 
 def _sandbox_text(name: str, profile: SandboxProfile | None) -> str:

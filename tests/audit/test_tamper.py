@@ -362,7 +362,10 @@ def _replace_with_valid_hash(i: int) -> Callable[[Path], None]:
 
 
 def _truncate(cut: int) -> Callable[[Path], None]:
-    return lambda path: path.write_bytes(path.read_bytes()[:-cut])
+    def cut_off(path: Path) -> None:
+        path.write_bytes(path.read_bytes()[:-cut])
+
+    return cut_off
 
 
 def _cut_whole(n: int) -> Callable[[Path], None]:
@@ -494,7 +497,9 @@ def test_cli_acknowledge_then_verify_lists_the_segment(make_log: Callable[..., P
     assert "checkpoint_behind" in err
     assert "NOT ACKNOWLEDGED" in err
 
-    code, out, _ = _cli("audit", "acknowledge", "--reason", "forged by the red team", "--file", str(path))
+    code, out, _ = _cli(
+        "audit", "acknowledge", "--segment", "7", "--reason", "forged by the red team", "--file", str(path)
+    )
     assert code == 0, out
     assert "acknowledged: segment at line 8 (seq 7): checkpoint_behind" in out
 
@@ -504,14 +509,14 @@ def test_cli_acknowledge_then_verify_lists_the_segment(make_log: Callable[..., P
     assert "segment at line 8 (seq 7" in out
     assert "acknowledged by" in out
     assert "forged by the red team" in out
-    code, out, _ = _cli("audit", "acknowledge", "--reason", "again", "--file", str(path))
+    code, out, _ = _cli("audit", "acknowledge", "--all", "--reason", "again", "--file", str(path))
     assert (code, out.strip()) == (0, f"{path}: nothing to acknowledge")
 
 
 def test_cli_acknowledge_refuses_a_broken_chain(make_log: Callable[..., Path]) -> None:
     path = make_log(6)
     _delete(2)(path)
-    code, _, err = _cli("audit", "acknowledge", "--reason", "x", "--file", str(path))
+    code, _, err = _cli("audit", "acknowledge", "--all", "--reason", "x", "--file", str(path))
     assert code == 2
     assert "chain itself is broken at line 3" in err
 

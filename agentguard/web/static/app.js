@@ -39,9 +39,25 @@ function serverNow() { return Date.now() + clockSkewMs; }
 // the server's pages show them (agentguard/approval/_shown.py), so the row reads as the call runs.
 const HIDDEN = /[\p{Cf}\p{Cc}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/gu;
 
+// As approval/_shown.py: a non-Latin letter or digit in a word that also holds ASCII letters (a
+// Cyrillic і in gіthub.com) reads as the Latin one it looks like, so it is marked too.
+const WORD = /[\p{L}\p{N}\p{M}._-]+/gu;
+const LETTER = /[\p{L}\p{N}]/gu;
+const LATIN = /^\p{Script=Latin}$/u;
+const FULLWIDTH = /^[\uff00-\uffef]$/u;
+
+function mark(ch) {
+  return "\u27e6U+" + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0") + "\u27e7";
+}
+
+function foreign(ch) {
+  return ch.codePointAt(0) > 127 && !(LATIN.test(ch) && !FULLWIDTH.test(ch));
+}
+
 function marked(text) {
-  return text.replace(HIDDEN, (ch) => (ch === "\n" || ch === "\t") ? ch
-    : "\u27e6U+" + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0") + "\u27e7");
+  const shown = text.replace(WORD, (word) => /[A-Za-z]/.test(word) && /[^\x00-\x7f]/.test(word)
+    ? word.replace(LETTER, (ch) => foreign(ch) ? mark(ch) : ch) : word);
+  return shown.replace(HIDDEN, (ch) => (ch === "\n" || ch === "\t") ? ch : mark(ch));
 }
 
 function keyArgument(args) {
