@@ -4,14 +4,18 @@ A careful operator's notion of "someone the user already deals with": for bankin
 user has paid or been paid by (history and standing orders) and the merchants named in payments the
 user made (every word of those subjects counts: a recipient given by name can only be paid through
 the bank's directory, never to an account number an attacker chose); for workspace, the people in the
-address book, on the user's calendar, or at the user's own e-mail domain. Nothing here names an
+address book, on the user's calendar, or at the user's own e-mail domain; for slack, the workspace's
+members and channels. Nothing here names an
 attacker: the sets come from the user's own data as it is when the call is decided.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
+
+from agentguard.policy import FactSource
 
 # Letters only: a name, never an account number, even when a subject quotes one.
 _WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z&'-]*(?![A-Za-z0-9])")
@@ -79,4 +83,26 @@ class WorkspaceFacts:
         return value in sets.get(fact, frozenset())
 
 
-FACTS = {"banking": BankingFacts, "workspace": WorkspaceFacts}
+class SlackFacts:
+    """``members``: the workspace's users; ``channels``: its channels, as they are at call time.
+
+    A user invited earlier in the same task is a member from then on (the invitation itself is
+    decided by the pack). Names compare exactly, as the workspace's own tools compare them.
+    """
+
+    def __init__(self, binding: Binding) -> None:
+        self._binding = binding
+
+    def sets(self) -> dict[str, frozenset[str]]:
+        slack = self._binding.env.slack
+        return {"members": frozenset(slack.users), "channels": frozenset(slack.channels)}
+
+    def contains(self, fact: str, value: str) -> bool:
+        return value in self.sets().get(fact, frozenset())
+
+
+FACTS: dict[str, Callable[[Binding], FactSource]] = {
+    "banking": BankingFacts,
+    "workspace": WorkspaceFacts,
+    "slack": SlackFacts,
+}

@@ -1,4 +1,4 @@
-"""Attacks on the AgentDojo banking facts: what makes a recipient "known" is not the attacker's to write."""
+"""Attacks on the AgentDojo facts: what makes a recipient "known" is not the attacker's to write."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.agentdojo._facts import BankingFacts, Binding
+from benchmarks.agentdojo._facts import BankingFacts, Binding, SlackFacts
 
 ATTACKER = "US133000000121212121212"
 
@@ -63,3 +63,28 @@ def test_an_iban_quoted_in_a_payment_subject_does_not_become_a_merchant(env: Any
     for value in (ATTACKER, "US", "GS", "3GS"):
         assert not facts.contains("merchants", value), value
     assert not facts.contains("payees", ATTACKER)
+
+
+def _slack() -> tuple[Any, SlackFacts]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from agentdojo.task_suite.load_suites import get_suite
+
+        env = get_suite("v1.2.1", "slack").load_and_inject_default_environment({})
+    binding = Binding()
+    binding.env = env
+    return env, SlackFacts(binding)
+
+
+def test_slack_members_and_channels_are_the_workspaces_own_at_call_time() -> None:
+    env, facts = _slack()
+    assert facts.contains("members", "Alice")
+    assert facts.contains("channels", "general")
+    # a name or a channel only a message or a page mentions is no member, whatever its case
+    assert not facts.contains("members", "Dora")
+    assert not facts.contains("members", "alice")
+    assert not facts.contains("channels", "www.dora-website.com")
+    env.slack.users.append("Dora")  # invited earlier in the task (the pack decided the invitation)
+    assert facts.contains("members", "Dora")
+    env.slack.users.remove("Alice")  # removed: no longer a member
+    assert not facts.contains("members", "Alice")
