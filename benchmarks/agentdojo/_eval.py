@@ -54,7 +54,7 @@ from benchmarks.agentdojo._runtime import (
 
 REPO = Path(__file__).resolve().parents[2]
 POLICIES = REPO / "permissions" / "examples" / "agentdojo"
-SUITES = ("banking", "workspace", "travel")  # the suites with a policy pack
+SUITES = ("banking", "workspace", "slack", "travel")  # the suites with a policy pack
 ALL_SUITES = ("banking", "workspace", "slack", "travel")
 BENCHMARK_VERSION = "v1.2.1"
 

@@ -4,9 +4,10 @@ A careful operator's notion of "someone the user already deals with": for bankin
 user has paid or been paid by (history and standing orders) and the merchants named in payments the
 user made (every word of those subjects counts: a recipient given by name can only be paid through
 the bank's directory, never to an account number an attacker chose); for workspace, the people in the
-address book, on the user's calendar, or at the user's own e-mail domain; for travel, the same people,
-the user's identifiers as the profile holds them, and the days before the user's today. Nothing here
-names an attacker: the sets come from the user's own data as it is when the call is decided.
+address book, on the user's calendar, or at the user's own e-mail domain; for slack, the workspace's
+members and channels; for travel, the same people as workspace, the user's identifiers as the
+profile holds them, and the days before the user's today. Nothing here names an attacker: the
+sets come from the user's own data as it is when the call is decided.
 """
 
 from __future__ import annotations
@@ -85,6 +86,24 @@ class WorkspaceFacts:
         return value in sets.get(fact, frozenset())
 
 
+class SlackFacts:
+    """``members``: the workspace's users; ``channels``: its channels, as they are at call time.
+
+    A user invited earlier in the same task is a member from then on (the invitation itself is
+    decided by the pack). Names compare exactly, as the workspace's own tools compare them.
+    """
+
+    def __init__(self, binding: Binding) -> None:
+        self._binding = binding
+
+    def sets(self) -> dict[str, frozenset[str]]:
+        slack = self._binding.env.slack
+        return {"members": frozenset(slack.users), "channels": frozenset(slack.channels)}
+
+    def contains(self, fact: str, value: str) -> bool:
+        return value in self.sets().get(fact, frozenset())
+
+
 class TravelFacts(WorkspaceFacts, EnumerableFacts):
     """Workspace's ``people`` (the travel suite has the same mailbox and calendar), and ``identity``.
 
@@ -128,5 +147,6 @@ class TravelFacts(WorkspaceFacts, EnumerableFacts):
 FACTS: dict[str, Callable[[Binding], FactSource]] = {
     "banking": BankingFacts,
     "workspace": WorkspaceFacts,
+    "slack": SlackFacts,
     "travel": TravelFacts,
 }

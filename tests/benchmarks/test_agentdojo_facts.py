@@ -12,7 +12,7 @@ import yaml
 
 from agentguard.policy import PolicyEngine, load_cases, run_cases
 from benchmarks.agentdojo import POLICIES
-from benchmarks.agentdojo._facts import BankingFacts, Binding, TravelFacts
+from benchmarks.agentdojo._facts import BankingFacts, Binding, SlackFacts, TravelFacts
 
 ATTACKER = "US133000000121212121212"
 
@@ -196,3 +196,31 @@ def test_the_travel_pack_with_live_facts(travel_env: Any, tmp_path: Path) -> Non
     engine = PolicyEngine.load(POLICIES / "travel", workspace=tmp_path, facts=_travel(travel_env))
     results = run_cases(engine, load_cases(path), default_agent="agentdojo")
     assert [f"{r.case.label}: {r.decision.effect}" for r in results if not r.ok] == []
+
+
+# ---------------------------------------------------------------- slack
+
+
+def _slack() -> tuple[Any, SlackFacts]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from agentdojo.task_suite.load_suites import get_suite
+
+        env = get_suite("v1.2.1", "slack").load_and_inject_default_environment({})
+    binding = Binding()
+    binding.env = env
+    return env, SlackFacts(binding)
+
+
+def test_slack_members_and_channels_are_the_workspaces_own_at_call_time() -> None:
+    env, facts = _slack()
+    assert facts.contains("members", "Alice")
+    assert facts.contains("channels", "general")
+    # a name or a channel only a message or a page mentions is no member, whatever its case
+    assert not facts.contains("members", "Dora")
+    assert not facts.contains("members", "alice")
+    assert not facts.contains("channels", "www.dora-website.com")
+    env.slack.users.append("Dora")  # invited earlier in the task (the pack decided the invitation)
+    assert facts.contains("members", "Dora")
+    env.slack.users.remove("Alice")  # removed: no longer a member
+    assert not facts.contains("members", "Alice")

@@ -74,7 +74,7 @@ def test_smoke_run_writes_json_markdown_and_plots(smoke: tuple[dict[str, Any], P
     assert det["bytes"] == 1 << 20
     assert isinstance(det["target_met"], bool)
     assert {"secret_best_ms", "pii_best_ms", "redact_best_ms"} <= set(det["inputs"]["one letter"])
-    for suite in ("banking", "workspace"):
+    for suite in ("banking", "workspace", "slack"):
         s = data["agentdojo"]["suites"][suite]
         for key in (
             "attacks_stopped",
