@@ -14,7 +14,7 @@ from wcmatch import glob
 
 from agentguard.errors import ApprovalError
 
-__all__ = ["exact_json", "pinned_paths", "quote"]
+__all__ = ["NAME", "exact_json", "pinned_paths", "quote"]
 
 
 # String literals of the policy language know only the escapes \" and \\, and pycasbin's line tokenizer
@@ -75,7 +75,7 @@ def exact_json(value: Any) -> str:
     )
 
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # an argument a condition can name
 
 
 def _as_written(value: str) -> str | None:
@@ -117,7 +117,7 @@ def pinned_paths(
             pins[key] = glob.escape(value) if isinstance(value, str) and value.startswith("/") else None
     terms: list[str] = []
     for key, pattern in pins.items():
-        if pattern is None or not _NAME.match(key):
+        if pattern is None or not NAME.match(key):
             other = "" if grant != "an exact-call grant" else ", or choose the pattern scope"
             raise ApprovalError(
                 f"argument {key!r} names a file {grant} cannot pin; approve once{other}",

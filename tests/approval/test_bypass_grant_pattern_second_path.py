@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agentguard.approval import ApprovalDesk, GrantScope, Owner, SqliteApprovalStore, grant_source
 from agentguard.models import ApprovalRequest, Effect, ToolCall
@@ -69,3 +70,32 @@ def test_an_exact_call_grant_pins_every_path_the_policy_reads(
     assert engine.decide(call).effect is Effect.ALLOW
     (workspace / "src" / "b.txt").symlink_to(outside / "authorized_keys")
     assert engine.decide(call).effect is Effect.ASK
+
+
+def test_a_pattern_grant_for_a_call_without_the_second_path_does_not_cover_one(
+    make_policy: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The approved call left ``destination`` out (or null, as a schema default fills it in): the
+    grant pinned nothing for it, so it covered a later call that copies to ``~/.ssh``. A path
+    argument the approved call did not have stays absent (or null) under the grant."""
+    home, workspace = tmp_path / "home", tmp_path / "ws"
+    (workspace / "src").mkdir(parents=True)
+    engine = PolicyEngine.load(make_policy(RULES), workspace=workspace, grants=grant_source(home))
+    approved: list[dict[str, Any]] = [
+        {"path": str(workspace / "src" / "a.txt")},
+        {"path": str(workspace / "src" / "a.txt"), "destination": None},
+    ]
+    for n, seen in enumerate(approved):
+        call = ToolCall(agent=f"coder{n}", tool="mcp.files.copy_file", arguments=seen)
+        request = ApprovalRequest(call=call, decision=engine.decide(call), timeout_s=60)
+        with SqliteApprovalStore(home) as store:
+            queued = store.submit(request, Owner.current())
+            ApprovalDesk(store, approver="alice").approve_always(queued.id, GrantScope.PATTERN)
+        engine.refresh_due()
+        assert engine.decide(call).effect is Effect.ALLOW  # what alice granted
+        destinations: list[Any] = [str(Path.home() / ".ssh" / "authorized_keys"), "b.txt", ["x"], "/"]
+        for destination in destinations:
+            away = {**seen, "destination": destination}
+            assert engine.decide(call.model_copy(update={"arguments": away})).effect is not Effect.ALLOW, (
+                destination
+            )
