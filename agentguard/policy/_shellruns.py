@@ -55,8 +55,11 @@ _SUBSCRIPT_BUILTINS = frozenset({"let", "printf", "read", "mapfile", "readarray"
                                  "wait", "getopts", "declare", "typeset", "local", "export",
                                  "readonly"})  # fmt: skip
 _NO_ASSIGNMENT = frozenset({"test", "[", "unset", "wait"})  # name arguments they never assign
-# git reads config (aliases: GIT_CONFIG_KEY_0=alias.p GIT_CONFIG_VALUE_0=push git p) from these.
-_GIT_CONFIG = re.compile(r"GIT_CONFIG(_[A-Za-z0-9_]*)?(=|\Z)")
+# git reads config (aliases: GIT_CONFIG_KEY_0=alias.p GIT_CONFIG_VALUE_0=push git p) from these,
+# and its global and repository config from files these name (HOME=. reads ./.gitconfig).
+_GIT_CONFIG = re.compile(r"(GIT_CONFIG(_[A-Za-z0-9_]*)?|HOME|XDG_CONFIG_HOME|GIT_DIR|GIT_COMMON_DIR)(=|\Z)")
+# Config keys that define an alias or read another file that may (section names ignore case).
+_GIT_ALIAS_KEYS = ("alias.", "include.", "includeif.")
 _STDIN = Dyn("<stdin>", True)
 _ANY = Dyn("<run time>", False)
 _FOUND = Dyn("{}", False, ".")  # a path find found: it starts with a starting point, never with "-"
@@ -125,7 +128,7 @@ def _git_environment(script: Script, runs: Runs) -> None:
     if any(_GIT_CONFIG.match(name) for name in script.assigned) and any(
         _runs_git(simple.words) for simple in script.commands
     ):
-        runs.fail("git with config from the environment (GIT_CONFIG_*)")
+        runs.fail("git with config from the environment (GIT_CONFIG_*, HOME, GIT_DIR, ...)")
 
 
 def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs, shell: str = "bash") -> None:
@@ -158,7 +161,7 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
         if any(isinstance(w, str) and _GIT_CONFIG.match(w) and "=" in w for w in argv[1:]) and _runs_git(
             argv[1:]
         ):
-            runs.fail("git with config from the environment (env GIT_CONFIG_*=..)")
+            runs.fail("git with config from the environment (env GIT_CONFIG_*=.., HOME=.., ...)")
         if any(isinstance(w, str) and EVAL_VARIABLE.match(w) for w in argv[1:]):
             runs.fail("sets a variable the shell runs as code (env PS4=.., BASH_FUNC_f%%=..)")
         elif name in _SHELLS or name in _SCRIPT_OPTION:
@@ -274,7 +277,8 @@ def _git_commands(argv: tuple[Word, ...], depth: int, runs: Runs, shell: str) ->
 
 def _git_alias(argv: tuple[Word, ...]) -> bool:
     """Whether git's global options may define an alias: ``-c alias.p=push`` makes ``git p`` a push
-    (section and key names ignore case); ``--config-env`` and run-time words may hold one."""
+    (section and key names ignore case); ``-c include.path=f``, ``--git-dir`` (another repository's
+    config), ``--config-env`` and run-time words may hold one."""
     k = 1
     while k < len(argv):
         word = argv[k]
@@ -284,7 +288,7 @@ def _git_alias(argv: tuple[Word, ...]) -> bool:
         if word in ("-c", "--config-env"):
             value = argv[k + 1] if k + 1 < len(argv) else None
             k += 2
-        elif word.startswith("--config-env="):
+        elif word.startswith(("--config-env=", "--git-dir")):  # another repository's config
             return True
         elif word in _GIT_VALUED:
             k += 2
@@ -296,7 +300,7 @@ def _git_alias(argv: tuple[Word, ...]) -> bool:
             return False  # the subcommand: later words are its own
         if word == "--config-env" or isinstance(value, Dyn):
             return True
-        if value is not None and value.lower().startswith("alias."):
+        if value is not None and value.lower().startswith(_GIT_ALIAS_KEYS):
             return True
     return False
 
