@@ -46,6 +46,9 @@ def test_default_policy_denies_it(command: str, workspace: Path) -> None:
 
 
 def test_other_config_stays_decidable() -> None:
+    """An alias never renames one of git's own commands, wherever config comes from."""
+    for own in ["git --git-dir=.git status", "HOME=/tmp/h git log", "git -c include.path=/f fetch"]:
+        assert cmd_any_result(own, PUSH) is False, own
     assert cmd_any_result("git -c color.ui=never log", PUSH) is False
     assert cmd_any_result("git -c core.quotepath=off status", PUSH) is False
     assert cmd_any_result("HOME=/tmp/h make", PUSH) is False
