@@ -36,7 +36,9 @@ _WRAPPERS = frozenset(
      "run0", "setpriv", "prlimit", "setarch", "linux32", "linux64", "numactl", "cgexec", "runcon", "faketime",
      "catchsegv", "valgrind", "dbus-run-session", "xvfb-run", "chpst", "gosu", "su-exec", "tini", "dumb-init",
      "ssh-agent", "dbus-launch", "bwrap", "chronic", "ifne", "entr", "sem", "envdir", "setuidgid",
-     "softlimit", "systemd-nspawn"}
+     "softlimit", "systemd-nspawn", "uv", "poetry", "pipenv", "bundle", "direnv", "dotenv", "aws-vault",
+     "doppler", "eatmydata", "toybox", "proot", "s6-setuidgid", "run-one", "lckdo", "with-lock-ex",
+     "timelimit", "cpulimit", "trickle", "nocache", "tsocks", "schedtool"}
 )  # fmt: skip
 _SHELLS = frozenset({"sh", "bash", "dash", "ksh", "mksh", "ash", "rbash", "yash", "posh", "zsh", "fish",
                      "csh", "tcsh"})  # fmt: skip
