@@ -133,8 +133,8 @@ class Decision(FrozenModel):
     """The arguments as decided, when deciding canonicalised any (paths resolved to the absolute,
     symlink-free path the rules saw); ``None``: exactly as called. The guard runs the tool with these."""
     path_arguments: tuple[str, ...] = ()
-    """The top-level arguments some ``path()`` of the tool's rules reads: a grant pins those it does
-    not match with its pattern (a second path of the call is not left open)."""
+    """The arguments some ``path()`` of the tool's rules reads (a nested one dotted, ``options.dest``):
+    a grant pins those it does not match with its pattern (a second path of the call is not left open)."""
 
     @property
     def rule_id(self) -> str:

@@ -112,7 +112,10 @@ def finished(
         _audit_failure(parts.audit, call, unread, round(duration_ms, 3))
         raise unread from None
     if deliver is not None and read.withheld is None:
-        fields = _delivered(call, session, read, deliver)
+        fields, undelivered = _delivered(call, session, read, deliver)
+        if undelivered is not None:  # recorded, but the caller has no answer: the call failed
+            _audit_failure(parts.audit, call, undelivered, round(duration_ms, 3))
+            raise undelivered
     if "redacted" in fields:
         record(parts.audit, "result.redacted", call, kinds=fields["redacted"])
     record(
@@ -128,12 +131,21 @@ def finished(
 
 def _delivered(
     call: ToolCall, session: Session | None, read: ReadResult, deliver: Callable[[Any], None]
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], ToolFailed | None]:
     """Hand the result on, then record it in the session (also when handing it on failed: part of it
     may have gone). If recording fails after the caller has the result, the session counts as having
-    read anything (untrusted, secret, pii), so what comes next is decided as if nothing were known."""
+    read anything (untrusted, secret, pii), so what comes next is decided as if nothing were known.
+    (the audit fields, the error the caller gets instead when ``deliver`` raised)."""
+    undelivered: ToolFailed | None = None
     try:
         deliver(read.shown)
+    except Exception as exc:  # noqa: BLE001 - e.g. an answer the agent's protocol cannot carry
+        # only the type: the message may quote the result, which is not audited unredacted
+        undelivered = ToolFailed(
+            f"{call.tool}: its result could not be handed on: {type(exc).__name__}",
+            tool=call.tool,
+            exception=type(exc).__name__,
+        )
     finally:
         try:
             fields = keep_result(session, read, tool=call.tool, call_id=call.id, arguments=call.arguments)
@@ -145,7 +157,7 @@ def _delivered(
                 for mark in ("untrusted", "secret", "pii"):
                     session.mark(mark, by=f"the output of {call.tool}, which could not be recorded")
             fields = {**read.fields, "provenance_error": type(exc).__name__}
-    return fields
+    return fields, undelivered
 
 
 def _failed(parts: Parts, call: ToolCall, exc: BaseException, started: float) -> tuple[BaseException, bool]:

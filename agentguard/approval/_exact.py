@@ -14,7 +14,7 @@ from wcmatch import glob
 
 from agentguard.errors import ApprovalError
 
-__all__ = ["exact_json", "pinned_paths", "quote"]
+__all__ = ["NAME", "argument_at", "exact_json", "pinned_paths", "quote"]
 
 
 # String literals of the policy language know only the escapes \" and \\, and pycasbin's line tokenizer
@@ -75,7 +75,18 @@ def exact_json(value: Any) -> str:
     )
 
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# An argument a condition can name: a plain name, or a dotted path of them into nested objects.
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def argument_at(arguments: Mapping[str, Any], key: str) -> Any:
+    """The value of ``key`` (dotted: ``options.destination``) in ``arguments``; None when absent."""
+    value: Any = arguments
+    for part in key.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
 def _as_written(value: str) -> str | None:
@@ -109,7 +120,7 @@ def pinned_paths(
     names it in the message)."""
     pins: dict[str, str | None] = {}
     for key in path_keys:
-        value = arguments.get(key)
+        value = argument_at(arguments, key)
         if isinstance(value, str):
             pins[key] = _as_written(value)
     for key, value in (decided or {}).items():
@@ -117,7 +128,7 @@ def pinned_paths(
             pins[key] = glob.escape(value) if isinstance(value, str) and value.startswith("/") else None
     terms: list[str] = []
     for key, pattern in pins.items():
-        if pattern is None or not _NAME.match(key):
+        if pattern is None or not NAME.match(key):
             other = "" if grant != "an exact-call grant" else ", or choose the pattern scope"
             raise ApprovalError(
                 f"argument {key!r} names a file {grant} cannot pin; approve once{other}",

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from wcmatch import glob
 
-from agentguard.approval._exact import exact_json, pinned_paths, quote
+from agentguard.approval._exact import NAME, argument_at, exact_json, pinned_paths, quote
 from agentguard.approval._records import KEY_ARGUMENTS, Grant, GrantScope
 from agentguard.errors import ApprovalError
 from agentguard.models import ToolCall
@@ -226,7 +226,15 @@ def condition_for(
         sorted(others),
         grant="a pattern grant",
     )
-    return condition + pins
+    # One the policy reads as a path that the approved call left out (or null): it stays so. path()
+    # is false only for those (and for what no tool opens), cannot tell for a value of another type.
+    absent = sorted(key for key in set(paths) - {name} if argument_at(call.arguments, key) is None)
+    for left_out in absent:
+        if not NAME.match(left_out):
+            raise ApprovalError(
+                f"argument {left_out!r} cannot be pinned by a pattern grant; approve once", field="scope"
+            )
+    return condition + pins + "".join(f' && !path({key}, "/**")' for key in absent)
 
 
 def _neutral_env() -> CompileEnv:

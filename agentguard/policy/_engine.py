@@ -406,7 +406,7 @@ class PolicyEngine:
             reason = decision.reason + "".join(f"; cannot tell ({u}), so it applies" for u in why_unsure)
             decision = decision.model_copy(update={"reason": reason, "resolved": resolved_addresses})
         if plan.path_refs:
-            names = tuple(ref[0] for ref in plan.path_refs if len(ref) == 1)
+            names = tuple(".".join(ref) for ref in plan.path_refs)  # options.destination too
             update: dict[str, Any] = {"path_arguments": names}
             if resolved is not None:
                 update["arguments"] = resolved

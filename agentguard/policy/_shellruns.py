@@ -36,7 +36,9 @@ _WRAPPERS = frozenset(
      "run0", "setpriv", "prlimit", "setarch", "linux32", "linux64", "numactl", "cgexec", "runcon", "faketime",
      "catchsegv", "valgrind", "dbus-run-session", "xvfb-run", "chpst", "gosu", "su-exec", "tini", "dumb-init",
      "ssh-agent", "dbus-launch", "bwrap", "chronic", "ifne", "entr", "sem", "envdir", "setuidgid",
-     "softlimit", "systemd-nspawn"}
+     "softlimit", "systemd-nspawn", "uv", "poetry", "pipenv", "bundle", "direnv", "dotenv", "aws-vault",
+     "doppler", "eatmydata", "toybox", "proot", "s6-setuidgid", "run-one", "lckdo", "with-lock-ex",
+     "timelimit", "cpulimit", "trickle", "nocache", "tsocks", "schedtool"}
 )  # fmt: skip
 _SHELLS = frozenset({"sh", "bash", "dash", "ksh", "mksh", "ash", "rbash", "yash", "posh", "zsh", "fish",
                      "csh", "tcsh"})  # fmt: skip
@@ -55,8 +57,160 @@ _SUBSCRIPT_BUILTINS = frozenset({"let", "printf", "read", "mapfile", "readarray"
                                  "wait", "getopts", "declare", "typeset", "local", "export",
                                  "readonly"})  # fmt: skip
 _NO_ASSIGNMENT = frozenset({"test", "[", "unset", "wait"})  # name arguments they never assign
-# git reads config (aliases: GIT_CONFIG_KEY_0=alias.p GIT_CONFIG_VALUE_0=push git p) from these.
+# git reads config (aliases: GIT_CONFIG_KEY_0=alias.p GIT_CONFIG_VALUE_0=push git p) from these,
 _GIT_CONFIG = re.compile(r"GIT_CONFIG(_[A-Za-z0-9_]*)?(=|\Z)")
+# and its global and repository config from files these name (HOME=. reads ./.gitconfig).
+_GIT_CONFIG_FILES = re.compile(r"(HOME|XDG_CONFIG_HOME|GIT_DIR|GIT_COMMON_DIR)(=|\Z)")
+# Config keys that read another file, which may define an alias (section names ignore case).
+_GIT_INCLUDE_KEYS = ("include.", "includeif.")
+# git's own commands: git ignores an alias of the same name, so config read from a file (-c
+# include.path, --git-dir, HOME=..) cannot make one of these run another (git --list-cmds=builtins).
+_GIT_OWN = frozenset(
+    {
+        "add",
+        "am",
+        "annotate",
+        "apply",
+        "archive",
+        "bisect",
+        "blame",
+        "branch",
+        "bugreport",
+        "bundle",
+        "cat-file",
+        "check-attr",
+        "check-ignore",
+        "check-mailmap",
+        "check-ref-format",
+        "checkout",
+        "checkout-index",
+        "cherry",
+        "cherry-pick",
+        "clean",
+        "clone",
+        "column",
+        "commit",
+        "commit-graph",
+        "commit-tree",
+        "config",
+        "count-objects",
+        "credential",
+        "credential-cache",
+        "credential-store",
+        "describe",
+        "diagnose",
+        "diff",
+        "diff-files",
+        "diff-index",
+        "diff-tree",
+        "difftool",
+        "fast-export",
+        "fast-import",
+        "fetch",
+        "fetch-pack",
+        "filter-branch",
+        "fmt-merge-msg",
+        "for-each-ref",
+        "for-each-repo",
+        "format-patch",
+        "fsck",
+        "fsck-objects",
+        "gc",
+        "get-tar-commit-id",
+        "grep",
+        "hash-object",
+        "help",
+        "hook",
+        "index-pack",
+        "init",
+        "init-db",
+        "interpret-trailers",
+        "log",
+        "ls-files",
+        "ls-remote",
+        "ls-tree",
+        "mailinfo",
+        "mailsplit",
+        "maintenance",
+        "merge",
+        "merge-base",
+        "merge-file",
+        "merge-index",
+        "merge-ours",
+        "merge-recursive",
+        "merge-recursive-ours",
+        "merge-recursive-theirs",
+        "merge-subtree",
+        "merge-tree",
+        "mergetool",
+        "mktag",
+        "mktree",
+        "multi-pack-index",
+        "mv",
+        "name-rev",
+        "notes",
+        "pack-objects",
+        "pack-redundant",
+        "pack-refs",
+        "patch-id",
+        "pickaxe",
+        "prune",
+        "prune-packed",
+        "pull",
+        "push",
+        "range-diff",
+        "read-tree",
+        "rebase",
+        "receive-pack",
+        "reflog",
+        "refs",
+        "remote",
+        "remote-ext",
+        "remote-fd",
+        "repack",
+        "replace",
+        "replay",
+        "request-pull",
+        "rerere",
+        "reset",
+        "restore",
+        "rev-list",
+        "rev-parse",
+        "revert",
+        "rm",
+        "send-pack",
+        "shortlog",
+        "show",
+        "show-branch",
+        "show-index",
+        "show-ref",
+        "sparse-checkout",
+        "stage",
+        "stash",
+        "status",
+        "stripspace",
+        "submodule",
+        "switch",
+        "symbolic-ref",
+        "tag",
+        "unpack-file",
+        "unpack-objects",
+        "update-index",
+        "update-ref",
+        "update-server-info",
+        "upload-archive",
+        "upload-pack",
+        "var",
+        "verify-commit",
+        "verify-pack",
+        "verify-tag",
+        "version",
+        "whatchanged",
+        "worktree",
+        "write-tree",
+    }
+)
+
 _STDIN = Dyn("<stdin>", True)
 _ANY = Dyn("<run time>", False)
 _FOUND = Dyn("{}", False, ".")  # a path find found: it starts with a starting point, never with "-"
@@ -120,12 +274,30 @@ def _runs_git(words: tuple[Word, ...]) -> bool:
     return any(isinstance(w, str) and _name(w) == "git" for w in words)
 
 
+def _runs_git_alias(words: tuple[Word, ...]) -> bool:
+    """Whether ``words`` run git with a subcommand an alias may name (none of git's own commands)."""
+    for k, word in enumerate(words):
+        if isinstance(word, str) and _name(word) == "git":
+            argv = words[k:]
+            sub = _git_subcommand(argv) or argv[:2]  # None: right after git, or none known
+            if len(sub) < 2 or sub[1] not in _GIT_OWN:
+                return True
+    return False
+
+
 def _git_environment(script: Script, runs: Runs) -> None:
-    """git config set in the environment by the line itself (a prefix, an assignment then export)."""
+    """git config set in the environment by the line itself (a prefix, an assignment then export),
+    or moved to files the line names (``HOME=.``: an alias in ``./.gitconfig``)."""
     if any(_GIT_CONFIG.match(name) for name in script.assigned) and any(
         _runs_git(simple.words) for simple in script.commands
     ):
         runs.fail("git with config from the environment (GIT_CONFIG_*)")
+    if any(_GIT_CONFIG_FILES.match(name) for name in script.assigned) and any(
+        _runs_git_alias(simple.words) for simple in script.commands
+    ):
+        runs.fail(
+            "git with config from files the line names (HOME, GIT_DIR, ..) and a subcommand an alias may name"
+        )
 
 
 def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs, shell: str = "bash") -> None:
@@ -159,6 +331,12 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
             argv[1:]
         ):
             runs.fail("git with config from the environment (env GIT_CONFIG_*=..)")
+        if any(
+            isinstance(w, str) and _GIT_CONFIG_FILES.match(w) and "=" in w for w in argv[1:]
+        ) and _runs_git_alias(argv[1:]):
+            runs.fail(
+                "git with config from files the line names (env HOME=..) and a subcommand an alias may name"
+            )
         if any(isinstance(w, str) and EVAL_VARIABLE.match(w) for w in argv[1:]):
             runs.fail("sets a variable the shell runs as code (env PS4=.., BASH_FUNC_f%%=..)")
         elif name in _SHELLS or name in _SCRIPT_OPTION:
@@ -274,7 +452,10 @@ def _git_commands(argv: tuple[Word, ...], depth: int, runs: Runs, shell: str) ->
 
 def _git_alias(argv: tuple[Word, ...]) -> bool:
     """Whether git's global options may define an alias: ``-c alias.p=push`` makes ``git p`` a push
-    (section and key names ignore case); ``--config-env`` and run-time words may hold one."""
+    (section and key names ignore case); ``--config-env`` and run-time words may hold one. Config
+    read from a file (``-c include.path=f``, ``--git-dir``: another repository's) may too, which
+    matters unless the subcommand is one of git's own (an alias never renames those)."""
+    from_file = False
     k = 1
     while k < len(argv):
         word = argv[k]
@@ -286,18 +467,23 @@ def _git_alias(argv: tuple[Word, ...]) -> bool:
             k += 2
         elif word.startswith("--config-env="):
             return True
+        elif word.startswith("--git-dir"):
+            from_file = True
+            k += 1 if "=" in word else 2
+            continue
         elif word in _GIT_VALUED:
             k += 2
             continue
         elif word.startswith("-"):
             k += 1
             continue
-        else:
-            return False  # the subcommand: later words are its own
+        else:  # the subcommand: later words are its own
+            return from_file and word not in _GIT_OWN
         if word == "--config-env" or isinstance(value, Dyn):
             return True
         if value is not None and value.lower().startswith("alias."):
             return True
+        from_file = from_file or (value is not None and value.lower().startswith(_GIT_INCLUDE_KEYS))
     return False
 
 

@@ -78,6 +78,9 @@ def _join(items: list[Word | list[tree_sitter.Node]], node: tree_sitter.Node) ->
         items.append([node])
 
 
+_MAX_FD = 2**31 - 1  # bash reads digits before < or > as a descriptor when they fit an int, else as a word
+
+
 class Walker:
     def __init__(self, source: bytes, posix: bool) -> None:
         self.src = source
@@ -331,11 +334,14 @@ class Walker:
 
     def fd_name(self, nodes: list[tree_sitter.Node]) -> bool:
         """Whether ``node`` is the ``{name}`` of ``{name}>file`` (no argument: bash stores the
-        descriptor's number in ``name``); with a subscript, ``{a[x]}>file``, cannot tell."""
+        descriptor's number in ``name``), or digits bash reads as the descriptor of ``0<file``; with
+        a subscript, ``{a[x]}>file``, cannot tell."""
         end = nodes[-1].end_byte
         if self.src[end : end + 1] not in (b"<", b">"):
             return False
         text = self.src[nodes[0].start_byte : end].decode("utf-8", "surrogateescape")
+        if text.isascii() and text.isdigit() and int(text) <= _MAX_FD:
+            return True  # bash's descriptor ("0<&- push"), which tree-sitter reads as a number argument
         if _FD_ARRAY.match(text):
             raise CannotTell("a descriptor stored in an array element (its subscript is arithmetic)")
         if _FD_NAME.match(text):

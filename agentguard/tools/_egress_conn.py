@@ -382,13 +382,19 @@ class Connection:
 _PHP_NAME = str.maketrans({".": "_", " ": "_", "[": "_"})
 
 
+def _php_name(name: str) -> str:
+    """A query parameter's name as PHP registers it: up to a NUL (names are C strings there),
+    leading spaces dropped (`` _method`` is ``_method``), then ``_PHP_NAME``."""
+    return name.partition("\x00")[0].lstrip(" ").translate(_PHP_NAME)
+
+
 def _method_parameters(href: str) -> set[str]:
     """The methods ``_method`` query parameters ask for (Symfony, Laravel, Express's
     method-override run a POST as that; PHP reads the last of several), upper-cased."""
     return {
         value.upper()
         for name, value in parse_qsl(urlsplit(href).query, keep_blank_values=True)
-        if name.translate(_PHP_NAME) == "_method"
+        if _php_name(name) == "_method"
     }
 
 

@@ -289,3 +289,27 @@ async def test_a_call_asking_for_progress_still_gets_it(
         result = await client.call_tool("count", {"n": 3}, progress_callback=progress)
     assert _text(result) == "counted to 3"
     assert steps == [1, 2, 3]
+
+
+async def test_a_fast_answer_is_redacted_by_outputs_toml_as_the_sdk_path_is(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """The fast path writes the answer before the guard records the result: it must still be the
+    redacted one, and the session must have read the secret (a later send is decided on it)."""
+    policy = make_policy(RULES + "p, *, mcp.notes.write_note, session_read(\"secret\"), deny\n")
+    (policy / "outputs.toml").write_text(
+        '[[output]]\ntool = "mcp.notes.echo"\ntrust = "untrusted"\nredact = ["secret"]\n', encoding="utf-8"
+    )
+    token = "ghp_" + "e" * 36
+    async with _client(tmp_path, policy) as client:
+        await client.list_tools()
+        sdk = await client.call_tool("echo", {"text": f"key {token}"}, meta=META)
+        fast = await client.call_tool("echo", {"text": f"key {token} again"})
+        after = await client.call_tool("write_note", {"path": str(tmp_path / "n.txt"), "content": "x"})
+    assert token not in _text(sdk) and "[REDACTED:" in _text(sdk)
+    assert token not in _text(fast) and "[REDACTED:" in _text(fast)
+    assert fast.structured_content is None or token not in json.dumps(fast.structured_content)
+    assert after.is_error  # the session read a secret: decided on the recorded result
+    records = audit_records(tmp_path / "home" / "audit.jsonl")
+    assert token not in json.dumps(records)
+    assert [r["event"] for r in records].count("result.redacted") == 2

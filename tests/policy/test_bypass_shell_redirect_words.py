@@ -114,3 +114,21 @@ def test_a_backslash_newline_still_continues_a_command() -> None:
 def test_bash_runs_rm_on_the_next_line(sandbox_dir: Path, command: str) -> None:
     assert ["rm", "-rf", "x"] in _bash_runs(sandbox_dir, command)
     _check_against_bash(sandbox_dir, command)
+
+
+# tree-sitter-bash reads a 0 right before a redirection ("0<&-", "0</dev/null") as a number argument
+# of the command, not as the redirection's descriptor: "git 0<&- push" was "git 0 push" (no push).
+ZERO = ["git 0<&- push", "git 0</dev/null push", "git 0>&- push", "git -C . 0<&- push"]
+
+
+@pytest.mark.parametrize("command", ZERO)
+def test_a_zero_descriptor_is_no_argument(command: str) -> None:
+    assert "0" not in parse_script(command).commands[0].words
+    assert cmd_any_result(command, PUSH) is not False
+
+
+@pytest.mark.skipif(BASH is None, reason="needs bash")
+def test_bash_passes_no_zero_argument(sandbox_dir: Path) -> None:
+    runs = _bash_runs(sandbox_dir, "rm 0</dev/null -rf x")
+    assert any(list(argv) == ["rm", "-rf", "x"] for argv in runs), runs
+    _check_against_bash(sandbox_dir, "rm 0</dev/null -rf x")
