@@ -296,7 +296,7 @@ async def test_a_fast_answer_is_redacted_by_outputs_toml_as_the_sdk_path_is(
 ) -> None:
     """The fast path writes the answer before the guard records the result: it must still be the
     redacted one, and the session must have read the secret (a later send is decided on it)."""
-    policy = make_policy(RULES + "p, *, mcp.notes.write_note, session_read(\"secret\"), deny\n")
+    policy = make_policy(RULES + 'p, *, mcp.notes.write_note, session_read("secret"), deny\n')
     (policy / "outputs.toml").write_text(
         '[[output]]\ntool = "mcp.notes.echo"\ntrust = "untrusted"\nredact = ["secret"]\n', encoding="utf-8"
     )
@@ -306,8 +306,10 @@ async def test_a_fast_answer_is_redacted_by_outputs_toml_as_the_sdk_path_is(
         sdk = await client.call_tool("echo", {"text": f"key {token}"}, meta=META)
         fast = await client.call_tool("echo", {"text": f"key {token} again"})
         after = await client.call_tool("write_note", {"path": str(tmp_path / "n.txt"), "content": "x"})
-    assert token not in _text(sdk) and "[REDACTED:" in _text(sdk)
-    assert token not in _text(fast) and "[REDACTED:" in _text(fast)
+    assert token not in _text(sdk)
+    assert "[REDACTED:" in _text(sdk)
+    assert token not in _text(fast)
+    assert "[REDACTED:" in _text(fast)
     assert fast.structured_content is None or token not in json.dumps(fast.structured_content)
     assert after.is_error  # the session read a secret: decided on the recorded result
     records = audit_records(tmp_path / "home" / "audit.jsonl")
