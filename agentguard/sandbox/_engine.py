@@ -115,7 +115,12 @@ def sensitive_reason(path: str) -> str | None:
             return f"{p} is inside {tree}"
     if p.endswith("docker.sock") or p.endswith("containerd.sock"):
         return f"{p} is a container engine socket"
-    home = os.path.normpath(str(Path.home()))
-    if p == home:
+    # The home directory as given and resolved: a workspace is compared resolved, HOME may be a link.
+    homes = {os.path.normpath(str(Path.home())), os.path.realpath(Path.home())}
+    if p in homes:
         return f"{p} is the home directory (keys, credentials)"
+    inside = p.rstrip("/") + "/"
+    for held in (*SENSITIVE_PATHS, *sorted(homes)):
+        if held.startswith(inside):
+            return f"{p} holds {held}"
     return None

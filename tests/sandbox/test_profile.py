@@ -127,3 +127,21 @@ def test_workspace_mount_follows_the_profile(tmp_path: Path) -> None:
     assert rw[0]["ReadOnly"] is False
     assert _config(SandboxProfile(), tmp_path)["host_config"].get("Mounts") in (None, [])
     assert _config(SandboxProfile(network=True))["host_config"]["NetworkMode"] == "bridge"
+
+
+def test_a_workspace_holding_a_sensitive_path_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "mounting one, or any ancestor of one, is refused": /var/lib holds /var/lib/docker, and a
+    # directory above the home directory holds the keys in it. HOME may be a symlink: the workspace
+    # is compared resolved, so the home directory must be too.
+    real = tmp_path / "users" / "alice"
+    real.mkdir(parents=True)
+    link = tmp_path / "home-link"
+    link.symlink_to(real)
+    monkeypatch.setenv("HOME", str(link))
+    for path in (real, tmp_path / "users", tmp_path, Path("/var/lib")):
+        with pytest.raises(SandboxError, match="refusing to mount"):
+            check_workspace(path, "ro")
+    (real / "project").mkdir()
+    assert check_workspace(real / "project", "ro") == str(real / "project")
