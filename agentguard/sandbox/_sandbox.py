@@ -57,6 +57,10 @@ from agentguard.sandbox_api import (
 __all__ = ["ManagedContainer", "Sandbox", "list_managed", "reap"]
 
 MAX_CODE_BYTES = 4 * 1024 * 1024
+# bash gets a shell command as its -c argument only up to this size and without NUL; the runner
+# would hand it anything else as a script file, which the command can append to before bash reads
+# on (and bash drops NUL bytes from a script): bash would run lines no decision saw.
+MAX_SHELL_BYTES = 65535
 # The runner enforces the timeout itself (so it can still report memory and CPU used); the host
 # waits this much longer for that report before it kills the container on its own.
 REPORT_GRACE_S = 1.0
@@ -203,6 +207,12 @@ class Sandbox:
         if len(payload) > MAX_CODE_BYTES:
             raise SandboxError(
                 f"code is {len(payload)} bytes; the limit is {MAX_CODE_BYTES}", size=len(payload)
+            )
+        if language == "shell" and (len(payload) > MAX_SHELL_BYTES or b"\0" in payload):
+            raise SandboxError(
+                f"a shell command is given to bash as its -c argument: at most {MAX_SHELL_BYTES} bytes "
+                f"and no NUL byte (this one: {len(payload)} bytes); write a longer script to a file",
+                size=len(payload),
             )
         key = PoolKey(language, name, prof)
         self._image(language)
