@@ -434,11 +434,14 @@ class Sandbox:
         return self._spawn(key, None, pooled=True)
 
     def _kill_now(self, live: Live) -> None:
-        live.close_socket()
+        # Killed before its stdin closes: closing it first would hand the runner EOF, and the runner
+        # would run whatever part of the code it had (a send cut short) until the kill lands.
         try:
             remove(self.api, live.id)
         except Exception:  # noqa: BLE001 - the engine hiccuped: retry in the background, reap catches the rest
             self._remover.discard(live)
+            return
+        live.close_socket()
 
     def _result(
         self, live: Live, ex: Exchange, key: PoolKey, call_id: str | None, warm: bool
