@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import docker
@@ -145,3 +146,17 @@ def test_a_workspace_holding_a_sensitive_path_is_refused(
             check_workspace(path, "ro")
     (real / "project").mkdir()
     assert check_workspace(real / "project", "ro") == str(real / "project")
+
+
+def test_a_temp_directory_is_not_a_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # /tmp holds every container's egress proxy socket (a network=none container could connect
+    # through another call's, decided as that call's agent), X11 and other programs' sockets.
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    for path in (Path("/tmp"), Path("/var/tmp"), temp, tmp_path):
+        with pytest.raises(SandboxError, match="refusing to mount"):
+            check_workspace(path, "ro")
+    (tmp_path / "project").mkdir()
+    assert check_workspace(tmp_path / "project", "ro") == str((tmp_path / "project").resolve())
