@@ -144,10 +144,13 @@ class Sandbox:
         cache_dir: Path | None = None,
         reap_orphans: bool = True,
         egress: EgressGate | None = None,
+        protected: Iterable[Path] = (),
     ) -> None:
         self.settings = settings or SandboxSettings()
         self.egress = egress  # the way out of network = "policy" containers
         self.workspace = workspace
+        # Kept read-only inside a rw workspace (the policy directory, the state directory).
+        self.protected = tuple(protected)
         self.cache_dir = cache_dir or Path.home() / ".agentguard" / "sandbox"
         self._owns_client = client is None
         self.client = client if client is not None else connect(self.settings.docker_host)
@@ -414,6 +417,7 @@ class Sandbox:
                 call_id=call_id,
                 pooled=pooled,
                 egress=endpoint,
+                protected=self.protected,
             )
             live = spawn(self.api, config, key)
         except BaseException:

@@ -38,8 +38,13 @@ class DockerBackend:
                 from agentguard.tools.egress import EgressProxy
 
                 self._egress = EgressProxy()
+                settings = self._settings
                 self._sandbox = Sandbox(
-                    self._settings.sandbox, workspace=self._settings.workspace, egress=self._egress
+                    settings.sandbox,
+                    workspace=settings.workspace,
+                    egress=self._egress,
+                    # The rules that decide the next calls stay out of reach of a rw workspace.
+                    protected=(settings.resolved_policy_dir(), settings.home),
                 )
             return self._sandbox
 
