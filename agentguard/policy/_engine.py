@@ -446,6 +446,11 @@ class PolicyEngine:
         winners = _winners(matched)
         rule = winners[0]
         sandbox = next((r.sandbox_profile for r in winners if r.sandbox_profile), None)
+        if sandbox is None and rule.grant:
+            # A grant settles an ask; it does not say where the code runs: the rules it settles do
+            # (without this, an "approve always" moved every later call to the default profile).
+            settled = _winners([r for r in matched if not r.grant])
+            sandbox = next((r.sandbox_profile for r in settled if r.sandbox_profile), None)
         timeout = next((r.approval_timeout_s for r in winners if r.approval_timeout_s is not None), None)
         reason = f"{_VERB[rule.effect]} {'grant ' if rule.grant else ''}{rule.ref} ({rule.ref.text})"
         if rule.ref in unsure:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = [
     "container_config",
     "exchange",
     "open_egress",
+    "protected_mounts",
     "remove",
     "spawn",
 ]
@@ -90,6 +92,28 @@ def check_workspace(workspace: Path | None, mode: str) -> str | None:
     return str(resolved)
 
 
+# Inside a workspace, what runs programs on the host: git's hooks and config (core.fsmonitor runs
+# on the next `git status`). Mounted read-only over a rw workspace, with the guard's own files.
+GIT_PROTECTED = (".git/hooks", ".git/config")
+
+
+def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]:
+    """Read-only mounts over a rw workspace for each of ``protected`` (the policy directory, the
+    state directory) and ``GIT_PROTECTED`` that exists inside it: the code cannot rewrite the rules
+    that decide the next calls, or plant a program the host runs."""
+    root = Path(source)
+    mounts: list[Mount] = []
+    seen: set[Path] = set()
+    for path in (*protected, *(root / rel for rel in GIT_PROTECTED)):
+        real = Path(os.path.realpath(path))
+        if real in seen or root not in real.parents or not real.exists():
+            continue
+        seen.add(real)
+        target = f"{WORKSPACE_TARGET}/{real.relative_to(root).as_posix()}"
+        mounts.append(Mount(target, str(real), type="bind", read_only=True))
+    return mounts
+
+
 def container_user(workspace_source: str | None) -> str:
     """``uid:gid`` the container runs as: what it writes into the workspace belongs to its owner, not root."""
     if workspace_source is not None:
@@ -123,16 +147,20 @@ def container_config(
     pooled: bool = False,
     egress: EgressEndpoint | None = None,
     command: list[str] | None = None,
+    protected: Iterable[Path] = (),
 ) -> dict[str, Any]:
     """``create_container`` arguments for ``key``: every hardening item, plus the given loosenings.
 
-    ``command`` replaces the runner (an MCP server); ``egress`` is required for ``network = "policy"``.
+    ``command`` replaces the runner (an MCP server); ``egress`` is required for ``network = "policy"``;
+    ``protected``: paths that stay read-only inside a rw workspace (see ``protected_mounts``).
     """
     p = key.profile
     source = check_workspace(workspace, p.workspace)
     mounts = []
     if source is not None:
         mounts.append(Mount(WORKSPACE_TARGET, source, type="bind", read_only=p.workspace == "ro"))
+        if p.workspace == "rw":
+            mounts.extend(protected_mounts(source, protected))
     argv = command if command is not None else [*RUNNER, key.language]
     environment = {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8"}
     if p.network == "policy":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,9 @@ SENSITIVE_PATHS: tuple[str, ...] = (
     "/var/run/docker.sock",
     "/run/docker.sock",
     "/var/lib/docker",
+    # Temp directories hold other programs' sockets: X11, agents, every container's egress proxy socket.
+    "/tmp",
+    "/var/tmp",
 )
 _SENSITIVE_TREES = ("/proc", "/sys", "/dev", "/boot", "/etc", "/run", "/var/run", "/var/lib/docker")
 
@@ -115,7 +119,15 @@ def sensitive_reason(path: str) -> str | None:
             return f"{p} is inside {tree}"
     if p.endswith("docker.sock") or p.endswith("containerd.sock"):
         return f"{p} is a container engine socket"
-    home = os.path.normpath(str(Path.home()))
-    if p == home:
+    # The home directory as given and resolved: a workspace is compared resolved, HOME may be a link.
+    homes = {os.path.normpath(str(Path.home())), os.path.realpath(Path.home())}
+    if p in homes:
         return f"{p} is the home directory (keys, credentials)"
+    temp = os.path.realpath(tempfile.gettempdir())  # the egress proxy's sockets are made here
+    if p == temp:
+        return f"{p} is the temp directory (other programs' sockets)"
+    inside = p.rstrip("/") + "/"
+    for held in (*SENSITIVE_PATHS, *sorted(homes), temp):
+        if held.startswith(inside):
+            return f"{p} holds {held}"
     return None

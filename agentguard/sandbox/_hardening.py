@@ -95,10 +95,12 @@ def check_hardening(attrs: Mapping[str, Any], profile: SandboxProfile | None = N
     )
 
     bad_mounts = []
+    # /workspace may be writable only where the profile mounts it rw (unknown profile: as before).
+    writable = ("/workspace",) if profile is None or profile.workspace == "rw" else ()
     for mount in attrs.get("Mounts") or []:
         source = str(mount.get("Source") or "")
         why = sensitive_reason(source) if mount.get("Type") == "bind" else None
-        if why or (mount.get("RW") and mount.get("Destination") not in ("/workspace",)):
+        if why or (mount.get("RW") and mount.get("Destination") not in writable):
             bad_mounts.append(f"{source}->{mount.get('Destination')} ({why or 'writable'})")
     for bind in host.get("Binds") or []:
         why = sensitive_reason(str(bind).split(":", 1)[0])

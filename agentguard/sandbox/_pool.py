@@ -68,25 +68,28 @@ class Remover:
             self._force(live.id)
 
     def discard(self, live: Live) -> None:
-        """Force-remove ``live`` in the background (its runner may still be waiting for code)."""
-        live.close_socket()
-        self._force(live.id)
+        """Force-remove ``live`` in the background (its runner may still be waiting for code), then close
+        its socket: closed first, the runner would read EOF and run any code it had been sent in part."""
+        self._force(live.id, live.close_socket)
 
-    def _force(self, cid: str) -> None:
+    def _force(self, cid: str, then: Callable[[], None] | None = None) -> None:
         try:
-            future = self._executor.submit(self._run, cid)
+            future = self._executor.submit(self._run, cid, then)
         except RuntimeError:  # shut down (close() raced a running call): remove inline instead
-            self._run(cid)
+            self._run(cid, then)
             return
         with self._cond:
             self._removing.add(future)
         future.add_done_callback(self._done)
 
-    def _run(self, cid: str) -> None:
+    def _run(self, cid: str, then: Callable[[], None] | None = None) -> None:
         try:
             self._remove(cid)
         except Exception as exc:  # noqa: BLE001 - logged; `agentguard sandbox reap` catches leftovers
             log.warning("sandbox.remove_failed", container=cid, error=str(exc))
+        finally:
+            if then is not None:
+                then()
 
     def _done(self, future: Future[None]) -> None:
         with self._cond:

@@ -57,6 +57,10 @@ from agentguard.sandbox_api import (
 __all__ = ["ManagedContainer", "Sandbox", "list_managed", "reap"]
 
 MAX_CODE_BYTES = 4 * 1024 * 1024
+# bash gets a shell command as its -c argument only up to this size and without NUL; the runner
+# would hand it anything else as a script file, which the command can append to before bash reads
+# on (and bash drops NUL bytes from a script): bash would run lines no decision saw.
+MAX_SHELL_BYTES = 65535
 # The runner enforces the timeout itself (so it can still report memory and CPU used); the host
 # waits this much longer for that report before it kills the container on its own.
 REPORT_GRACE_S = 1.0
@@ -140,10 +144,13 @@ class Sandbox:
         cache_dir: Path | None = None,
         reap_orphans: bool = True,
         egress: EgressGate | None = None,
+        protected: Iterable[Path] = (),
     ) -> None:
         self.settings = settings or SandboxSettings()
         self.egress = egress  # the way out of network = "policy" containers
         self.workspace = workspace
+        # Kept read-only inside a rw workspace (the policy directory, the state directory).
+        self.protected = tuple(protected)
         self.cache_dir = cache_dir or Path.home() / ".agentguard" / "sandbox"
         self._owns_client = client is None
         self.client = client if client is not None else connect(self.settings.docker_host)
@@ -203,6 +210,12 @@ class Sandbox:
         if len(payload) > MAX_CODE_BYTES:
             raise SandboxError(
                 f"code is {len(payload)} bytes; the limit is {MAX_CODE_BYTES}", size=len(payload)
+            )
+        if language == "shell" and (len(payload) > MAX_SHELL_BYTES or b"\0" in payload):
+            raise SandboxError(
+                f"a shell command is given to bash as its -c argument: at most {MAX_SHELL_BYTES} bytes "
+                f"and no NUL byte (this one: {len(payload)} bytes); write a longer script to a file",
+                size=len(payload),
             )
         key = PoolKey(language, name, prof)
         self._image(language)
@@ -404,6 +417,7 @@ class Sandbox:
                 call_id=call_id,
                 pooled=pooled,
                 egress=endpoint,
+                protected=self.protected,
             )
             live = spawn(self.api, config, key)
         except BaseException:
@@ -424,11 +438,14 @@ class Sandbox:
         return self._spawn(key, None, pooled=True)
 
     def _kill_now(self, live: Live) -> None:
-        live.close_socket()
+        # Killed before its stdin closes: closing it first would hand the runner EOF, and the runner
+        # would run whatever part of the code it had (a send cut short) until the kill lands.
         try:
             remove(self.api, live.id)
         except Exception:  # noqa: BLE001 - the engine hiccuped: retry in the background, reap catches the rest
             self._remover.discard(live)
+            return
+        live.close_socket()
 
     def _result(
         self, live: Live, ex: Exchange, key: PoolKey, call_id: str | None, warm: bool

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentguard.context import current_call
 from agentguard.sandbox_api import Language, SandboxBackend, SandboxRequest, SandboxResult
-from agentguard.settings import Settings
+from agentguard.settings import SETTINGS_FILE, Settings
 
 if TYPE_CHECKING:
     from agentguard.sandbox import Sandbox
@@ -38,8 +39,18 @@ class DockerBackend:
                 from agentguard.tools.egress import EgressProxy
 
                 self._egress = EgressProxy()
+                settings = self._settings
                 self._sandbox = Sandbox(
-                    self._settings.sandbox, workspace=self._settings.workspace, egress=self._egress
+                    settings.sandbox,
+                    workspace=settings.workspace,
+                    egress=self._egress,
+                    # The rules and settings that decide the next calls stay out of reach of a rw workspace.
+                    protected=(
+                        settings.resolved_policy_dir(),
+                        settings.home,
+                        settings.workspace / SETTINGS_FILE,
+                        Path.cwd() / SETTINGS_FILE,
+                    ),
                 )
             return self._sandbox
 

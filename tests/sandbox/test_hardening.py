@@ -142,3 +142,14 @@ def test_a_weakened_container_is_refused_before_it_starts(images: Any, docker_cl
     ):
         spawn(api, config, key)
     assert api.containers(all=True, filters={"label": "io.agentguard.call-id=weak"}) == []
+
+
+def test_a_workspace_mounted_writable_against_its_profile_fails(sandbox_inspect: dict[str, Any]) -> None:
+    # /workspace may be writable only when the profile says rw: an engine that came out with a
+    # writable mount for "ro" (or a workspace for "none") must not start the container.
+    attrs = copy.deepcopy(sandbox_inspect)
+    attrs["Mounts"] = [{"Type": "bind", "Source": "/srv/ws", "Destination": "/workspace", "RW": True}]
+    item = "no docker socket or sensitive host path mounted"
+    assert failing(check_hardening(attrs, SandboxProfile(workspace="ro"))) == {item}
+    assert failing(check_hardening(attrs, SandboxProfile())) == {item}
+    assert not failing(check_hardening(attrs, SandboxProfile(workspace="rw")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import docker
@@ -127,3 +128,35 @@ def test_workspace_mount_follows_the_profile(tmp_path: Path) -> None:
     assert rw[0]["ReadOnly"] is False
     assert _config(SandboxProfile(), tmp_path)["host_config"].get("Mounts") in (None, [])
     assert _config(SandboxProfile(network=True))["host_config"]["NetworkMode"] == "bridge"
+
+
+def test_a_workspace_holding_a_sensitive_path_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "mounting one, or any ancestor of one, is refused": /var/lib holds /var/lib/docker, and a
+    # directory above the home directory holds the keys in it. HOME may be a symlink: the workspace
+    # is compared resolved, so the home directory must be too.
+    real = tmp_path / "users" / "alice"
+    real.mkdir(parents=True)
+    link = tmp_path / "home-link"
+    link.symlink_to(real)
+    monkeypatch.setenv("HOME", str(link))
+    for path in (real, tmp_path / "users", tmp_path, Path("/var/lib")):
+        with pytest.raises(SandboxError, match="refusing to mount"):
+            check_workspace(path, "ro")
+    (real / "project").mkdir()
+    assert check_workspace(real / "project", "ro") == str(real / "project")
+
+
+def test_a_temp_directory_is_not_a_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # /tmp holds every container's egress proxy socket (a network=none container could connect
+    # through another call's, decided as that call's agent), X11 and other programs' sockets.
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    for path in (Path("/tmp"), Path("/var/tmp"), temp, tmp_path):
+        with pytest.raises(SandboxError, match="refusing to mount"):
+            check_workspace(path, "ro")
+    (tmp_path / "project").mkdir()
+    assert check_workspace(tmp_path / "project", "ro") == str((tmp_path / "project").resolve())
