@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentguard.errors import PolicyError
-from agentguard.models import Decision, Effect, RuleRef, ToolCall, canonical_agent_name, canonical_tool_name
+from agentguard.models import (
+    Decision,
+    Effect,
+    RuleRef,
+    ToolCall,
+    built,
+    canonical_agent_name,
+    canonical_tool_name,
+)
 from agentguard.policy._addresses import RecordingResolver, Resolver, SystemResolver
 from agentguard.policy._conditions import (
     Condition,
@@ -405,12 +413,11 @@ class PolicyEngine:
         if why_unsure or resolved_addresses:
             reason = decision.reason + "".join(f"; cannot tell ({u}), so it applies" for u in why_unsure)
             decision = decision.model_copy(update={"reason": reason, "resolved": resolved_addresses})
-        if plan.path_refs:
-            names = tuple(".".join(ref) for ref in plan.path_refs)  # options.destination too
-            update: dict[str, Any] = {"path_arguments": names}
+        if plan.path_refs:  # every decision of such a plan: a plain copy, not model_copy (~4 us)
+            fields = {**decision.__dict__, "path_arguments": plan.path_names}
             if resolved is not None:
-                update["arguments"] = resolved
-            decision = decision.model_copy(update=update)
+                fields["arguments"] = resolved
+            decision = built(Decision, fields)
         return decision
 
     def _shared_verdict(self, state: PolicyState, rules: Sequence[Rule], hits: Sequence[int]) -> Decision:

@@ -58,6 +58,7 @@ class Plan:
     predicates: tuple[Predicate | None, ...]
     memo: dict[tuple[int, ...], Decision] | None = None
     path_refs: tuple[tuple[str, ...], ...] = ()  # arguments any of these rules reads with path()
+    path_names: tuple[str, ...] = ()  # the same, dotted (``options.destination``): Decision.path_arguments
     used: bool = False  # decided once already: the next decision makes the memo
 
 
@@ -238,7 +239,9 @@ class RuleIndex:
                 rules = candidates  # none filtered out: keep one tuple, not two
             predicates = tuple(None if r.unconditional else r.condition.predicate for r in rules)
             refs = sorted({ref for r in rules for ref in r.condition.path_refs})
-            found = Plan(rules, predicates, path_refs=tuple(refs))
+            found = Plan(
+                rules, predicates, path_refs=tuple(refs), path_names=tuple(".".join(ref) for ref in refs)
+            )
             if self._plan_count >= PLAN_CACHE_LIMIT:
                 self._plans.clear()
                 self._plan_count = 0
