@@ -11,6 +11,7 @@ decision resolved outside the workspace is sent as it is: the container has no s
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,15 @@ class ContainerPaths:
         """Whether ``host_path`` (absolute, resolved) is the mounted directory or below it."""
         return _renamed(host_path, str(self.host), self.container) is not host_path
 
+    def outside(self, arguments: Mapping[str, Any], names: Iterable[str]) -> tuple[str, str] | None:
+        """The first (name, text) of the arguments ``names`` (dotted for nested ones, as a decision's
+        ``path_arguments``: ``options.destination``, ``files.0``) whose text is not under the mount."""
+        for name in names:
+            value = arguments.get(name) if name in arguments else _at(arguments, name.split("."))
+            if isinstance(value, str) and not self.holds(value):
+                return name, value
+        return None
+
     def to_host(self, value: Any, depth: int = 0) -> Any:
         """``value`` with each text that is a container path under the mount renamed to the host's."""
         return self._map(value, self.container, str(self.host), depth)
@@ -49,6 +59,17 @@ class ContainerPaths:
         if type(value) is list:
             return [self._map(item, source, target, depth + 1) for item in value]
         return value
+
+
+def _at(value: Any, parts: list[str]) -> Any:
+    for part in parts:
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list | tuple) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
 
 
 def _renamed(text: str, source: str, target: str) -> str:
