@@ -15,6 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from agentguard.policy._paths import file_uri_path
 
 __all__ = ["ContainerPaths"]
 
@@ -75,7 +78,11 @@ def _at(value: Any, parts: list[str]) -> Any:
 def _renamed(text: str, source: str, target: str) -> str:
     """``text`` under ``target`` if, read as a file system reads a path (``//``, ``.`` and ``..``
     dropped: ``//workspace/x``, ``/tmp/../workspace/x``), it is ``source`` or below it; else ``text``
-    itself (the same object)."""
+    itself (the same object). A ``file:`` URI is renamed so by the path every reader takes from it."""
+    if text[:5].lower() == "file:":  # file:///workspace/x: the URI of the file under the mount
+        local = file_uri_path(text)  # None where readers differ: uri_path() cannot tell either
+        renamed = _renamed(local, source, target) if local is not None else local
+        return text if renamed is local or renamed is None else "file://" + quote(renamed)
     if not text.startswith("/") or any(c in text for c in _NOT_A_PATH):
         return text
     normal = "/" + posixpath.normpath(text).lstrip("/")
