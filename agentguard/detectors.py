@@ -173,8 +173,13 @@ _DETECTORS: tuple[_Detector, ...] = (
     _d("jwt", "secret", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     _d("bearer_token", "secret", r"(?i)bearer\s+[A-Za-z0-9._~+/-]{20,}=*"),
     _d("basic_auth", "secret", r"(?i)basic\s+[A-Za-z0-9+/]{8,}={0,2}", _basic_ok),
-    # A URL's user:password@ (a DSN, a clone URL): from "://" up to the "@", so the host stays.
-    _d("url_credentials", "secret", r"://[^\s/?#@:'\"<>\\]{0,256}:[^\s/?#@'\"<>\\]{1,256}@"),
+    # A URL's user:password@ (a DSN, a clone URL): from "://" up to the "@", so the host stays. The
+    # userinfo ends at its last "@" (a parser's split: "pa@ss" is one password); "\/" as JSON escapes.
+    _d(
+        "url_credentials",
+        "secret",
+        r":(?:\\?/){2}[^\s/?#:'\"<>\\]{0,256}:[^\s/?#'\"<>\\]{1,256}@",
+    ),
     _d(
         "assigned_secret",
         "secret",

@@ -120,6 +120,14 @@ URL_SECRETS = {
         "gitlab",
     ),
     "redis, no user": ("redis://:hunter2hunter2@cache:6379/0", "hunter2hunter2", "cache:6379"),
+    # A parser splits the userinfo at its last "@" (and the user from the password at the first ":")
+    "an @ in the password": ("postgres://app:pa@ssw0rdX1@db.example/x", "ssw0rdX1", "db.example"),
+    "an @ in the user": ("https://me@corp:Tr0ub4dor99@git.example/r", "Tr0ub4dor99", "git.example"),
+    "JSON-escaped slashes": (
+        "https:\\/\\/deploy:Tr0ub4dor99@host.example\\/x",
+        "Tr0ub4dor99",
+        "host.example",
+    ),
 }
 
 
