@@ -136,13 +136,18 @@ def _d(
 # and n, as in JSON or .env text); RFC 1421 headers (Proc-Type, DEK-Info); base64 runs of 16 or
 # more; and a shorter last run only where the footer or the end of the text follows it.
 _PEM_LABEL = r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?"
-_PEM_SEP = r"(?:\s|\\+[nrt])*"
+# Lines are also taken apart by what a tool shows around them: line numbers (``cat -n``, an editor's
+# "12→"), quotes and commas (a JSON list of lines, string literals), quoting marks (``> ``, ``# ``),
+# ``<br>``, ``&#10;``; a non-ASCII separator (U+2028) is a "?" here. PGP armour: Version/Comment
+# headers and a "=" checksum line.
+_PEM_SEP = r"(?:\s|\\+[nrt]|[\"',>#?]|<br\s*/?>|&#1[03];|[0-9]{1,9}[\t:|?])*"
 _PEM_END = rf"{_PEM_SEP}-----END {_PEM_LABEL}-----"
 _PEM_KEY = (
     rf"-----BEGIN {_PEM_LABEL}-----"
-    rf"(?:{_PEM_SEP}(?:Proc-Type|DEK-Info):[ \t]*[A-Za-z0-9,+/=._-]+)*"
+    rf"(?:{_PEM_SEP}(?:(?:Proc-Type|DEK-Info):[ \t]*[A-Za-z0-9,+/=._-]+"
+    r"|(?:Version|Comment|Hash|Charset):[ \t]*[A-Za-z0-9,+/=._()-]+(?:[ \t][A-Za-z0-9,+/=._()-]+){0,8}))*"
     rf"(?:{_PEM_SEP}[A-Za-z0-9+/]{{16,}}={{0,2}})*"
-    rf"(?:{_PEM_SEP}[A-Za-z0-9+/]{{1,15}}={{0,2}}(?:{_PEM_END}|{_PEM_SEP}$)|{_PEM_END})?"
+    rf"(?:{_PEM_SEP}=?[A-Za-z0-9+/]{{1,15}}={{0,2}}(?:{_PEM_END}|{_PEM_SEP}$)|{_PEM_END})?"
 )
 
 # No word boundaries before the distinctive prefixes: "xAKIA..." or "DB_PASSWORD=" must not hide a key.
@@ -168,8 +173,13 @@ _DETECTORS: tuple[_Detector, ...] = (
     _d("jwt", "secret", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     _d("bearer_token", "secret", r"(?i)bearer\s+[A-Za-z0-9._~+/-]{20,}=*"),
     _d("basic_auth", "secret", r"(?i)basic\s+[A-Za-z0-9+/]{8,}={0,2}", _basic_ok),
-    # A URL's user:password@ (a DSN, a clone URL): from "://" up to the "@", so the host stays.
-    _d("url_credentials", "secret", r"://[^\s/?#@:'\"<>\\]{0,256}:[^\s/?#@'\"<>\\]{1,256}@"),
+    # A URL's user:password@ (a DSN, a clone URL): from "://" up to the "@", so the host stays. The
+    # userinfo ends at its last "@" (a parser's split: "pa@ss" is one password); "\/" as JSON escapes.
+    _d(
+        "url_credentials",
+        "secret",
+        r":(?:\\?/){2}[^\s/?#:'\"<>\\]{0,256}:[^\s/?#'\"<>\\]{1,256}@",
+    ),
     _d(
         "assigned_secret",
         "secret",

@@ -9,6 +9,7 @@ the header line in front of a command had the command written to the audit log a
 from __future__ import annotations
 
 import base64
+import json
 import os
 import textwrap
 from pathlib import Path
@@ -119,6 +120,14 @@ URL_SECRETS = {
         "gitlab",
     ),
     "redis, no user": ("redis://:hunter2hunter2@cache:6379/0", "hunter2hunter2", "cache:6379"),
+    # A parser splits the userinfo at its last "@" (and the user from the password at the first ":")
+    "an @ in the password": ("postgres://app:pa@ssw0rdX1@db.example/x", "ssw0rdX1", "db.example"),
+    "an @ in the user": ("https://me@corp:Tr0ub4dor99@git.example/r", "Tr0ub4dor99", "git.example"),
+    "JSON-escaped slashes": (
+        "https:\\/\\/deploy:Tr0ub4dor99@host.example\\/x",
+        "Tr0ub4dor99",
+        "host.example",
+    ),
 }
 
 
@@ -141,3 +150,55 @@ def test_a_password_in_a_url_is_redacted(tmp_path: Path, label: str) -> None:
 )
 def test_urls_without_a_password_are_kept(text: str) -> None:
     assert redact(text) == text
+
+
+def _shown(pem: str, shape: str) -> str:
+    lines = pem.split("\n")
+    if shape == "cat -n":
+        return "\n".join(f"{i + 1:6}\t{line}" for i, line in enumerate(lines))
+    if shape == "an editor's numbered view":
+        return "\n".join(f"{i + 1:6}\u2192{line}" for i, line in enumerate(lines))
+    if shape == "a JSON list of lines":
+        return json.dumps(lines)
+    if shape == "string literals":
+        return "\n".join(f'"{line}\\n"' for line in lines)
+    if shape == "quoted in a mail":
+        return "\n".join(f"> {line}" for line in lines)
+    if shape == "commented out":
+        return "\n".join(f"# {line}" for line in lines)
+    if shape == "html line breaks":
+        return "<br>".join(lines)
+    return "\u2028".join(lines)  # Unicode line separators
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "cat -n",
+        "an editor's numbered view",
+        "a JSON list of lines",
+        "string literals",
+        "quoted in a mail",
+        "commented out",
+        "html line breaks",
+        "line separators",
+    ],
+)
+def test_a_key_shown_with_line_decorations_is_redacted_whole(shape: str) -> None:
+    """A key's lines as tools show them: the narrowed pattern stopped at the header, body in the clear."""
+    pem, body = _pem("RSA PRIVATE KEY")
+    out = redact({"text": _shown(pem, shape)})["text"]
+    assert "[REDACTED:private_key]" in out
+    leaked = [part for part in _body_parts(body) if part in out]
+    assert not leaked, out
+
+
+def test_a_pgp_private_key_block_is_redacted_whole() -> None:
+    body = base64.b64encode(os.urandom(600)).decode()
+    lines = "\n".join(textwrap.wrap(body, 64))
+    block = (
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\nComment: a key\n\n"
+        f"{lines}\n=Ab3d\n-----END PGP PRIVATE KEY BLOCK-----"
+    )
+    out = redact({"text": block})["text"]
+    assert [part for part in _body_parts(body) if part in out] == [], out

@@ -60,3 +60,26 @@ def test_a_decided_path_reaches_the_server_by_its_container_name(
 ) -> None:
     assert PATHS.to_container({"path": decided}) == {"path": container}
     assert PATHS.holds(decided) is held
+
+
+@pytest.mark.parametrize(
+    ("decided", "names"),
+    [
+        ({"path": "/workspace/secret.env"}, ("path",)),
+        ({"options": {"destination": "/workspace/secret.env"}}, ("options.destination",)),
+        ({"files": ["/home/u/ws/a", "/etc/passwd"]}, ("files.0", "files.1")),
+    ],
+)
+def test_a_nested_path_decided_outside_the_workspace_is_found(
+    decided: dict[str, object], names: tuple[str, ...]
+) -> None:
+    # A host link <ws>/x -> /workspace/secret.env is decided as /workspace/secret.env (no host file):
+    # the container would read its workspace's secret.env. Dotted names reach nested arguments.
+    found = PATHS.outside(decided, names)
+    assert found is not None
+    assert found[0] == names[-1]
+
+
+def test_paths_in_the_workspace_or_absent_are_not_outside() -> None:
+    decided = {"options": {"destination": "/home/u/ws/a"}, "n": 3}
+    assert PATHS.outside(decided, ("options.destination", "options.missing", "n", "x.y")) is None

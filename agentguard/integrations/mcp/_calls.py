@@ -203,15 +203,15 @@ class ToolCalls:
         must be in the workspace: anywhere else the container's file of that name is not the one
         decided (its own, or one a link inside the container points to)."""
         context = current_call()
-        for name in context.decision.path_arguments if context is not None else ():
-            value = decided.get(name)
-            if isinstance(value, str) and not paths.holds(value):
-                raise CallRejected(
-                    f"{tool}: {name} is {value!r}, outside the workspace the sandboxed server sees "
-                    f"at {paths.container}: the file it would read there is not the one decided",
-                    tool=tool,
-                    argument=name,
-                )
+        outside = paths.outside(decided, context.decision.path_arguments if context is not None else ())
+        if outside is not None:
+            name, value = outside
+            raise CallRejected(
+                f"{tool}: {name} is {value!r}, outside the workspace the sandboxed server sees "
+                f"at {paths.container}: the file it would read there is not the one decided",
+                tool=tool,
+                argument=name,
+            )
         forwarded: dict[str, Any] = paths.to_container(decided)
         return forwarded
 

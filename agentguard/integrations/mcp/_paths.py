@@ -11,9 +11,13 @@ decision resolved outside the workspace is sent as it is: the container has no s
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from agentguard.policy._paths import file_uri_path
 
 __all__ = ["ContainerPaths"]
 
@@ -30,6 +34,15 @@ class ContainerPaths:
     def holds(self, host_path: str) -> bool:
         """Whether ``host_path`` (absolute, resolved) is the mounted directory or below it."""
         return _renamed(host_path, str(self.host), self.container) is not host_path
+
+    def outside(self, arguments: Mapping[str, Any], names: Iterable[str]) -> tuple[str, str] | None:
+        """The first (name, text) of the arguments ``names`` (dotted for nested ones, as a decision's
+        ``path_arguments``: ``options.destination``, ``files.0``) whose text is not under the mount."""
+        for name in names:
+            value = arguments.get(name) if name in arguments else _at(arguments, name.split("."))
+            if isinstance(value, str) and not self.holds(value):
+                return name, value
+        return None
 
     def to_host(self, value: Any, depth: int = 0) -> Any:
         """``value`` with each text that is a container path under the mount renamed to the host's."""
@@ -51,10 +64,25 @@ class ContainerPaths:
         return value
 
 
+def _at(value: Any, parts: list[str]) -> Any:
+    for part in parts:
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list | tuple) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
 def _renamed(text: str, source: str, target: str) -> str:
     """``text`` under ``target`` if, read as a file system reads a path (``//``, ``.`` and ``..``
     dropped: ``//workspace/x``, ``/tmp/../workspace/x``), it is ``source`` or below it; else ``text``
-    itself (the same object)."""
+    itself (the same object). A ``file:`` URI is renamed so by the path every reader takes from it."""
+    if text[:5].lower() == "file:":  # file:///workspace/x: the URI of the file under the mount
+        local = file_uri_path(text)  # None where readers differ: uri_path() cannot tell either
+        renamed = _renamed(local, source, target) if local is not None else local
+        return text if renamed is local or renamed is None else "file://" + quote(renamed)
     if not text.startswith("/") or any(c in text for c in _NOT_A_PATH):
         return text
     normal = "/" + posixpath.normpath(text).lstrip("/")

@@ -93,11 +93,14 @@ class ContentReads:
     async def read_resource(
         self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
+        paths = self._calls.container_paths  # a sandboxed server: decided on the host's file names
+
         async def forward(**decided: Any) -> BaseModel:
-            request = types.ReadResourceRequest(params=types.ReadResourceRequestParams(uri=decided["uri"]))
+            uri = decided["uri"] if paths is None else paths.to_container(decided["uri"])
+            request = types.ReadResourceRequest(params=types.ReadResourceRequestParams(uri=uri))
             return await self._send(request, types.ReadResourceResult)
 
-        arguments = {"uri": str(params.uri)}
+        arguments = {"uri": str(params.uri) if paths is None else paths.to_host(str(params.uri))}
         result = await self._guarded(ctx, self.resource_name, arguments, forward)
         return types.ReadResourceResult.model_validate(result, from_attributes=True)
 
