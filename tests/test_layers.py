@@ -39,7 +39,8 @@ ALLOWED: dict[str, set[str]] = {
     # the one module that knows the order of the steps, and what sits on top of it
     "guard": CORE | {"_guard", "context", "registry", "policy", "approval", "audit", "tools"},
     # the registry for the JSON form decided arguments take (exact numbers for Decimal fields)
-    "integrations": CORE | {"guard", "session", "registry"},
+    # and the policy's reading of a file: URI (a sandboxed MCP server's /workspace names, the same reading)
+    "integrations": CORE | {"guard", "session", "registry", "policy"},
     "testing": CORE | {"approval"},
     "tui": CORE | {"approval", "audit"},
     # the web console sits beside the TUI: the approval store and the audit log; the registry and the
