@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, PolicyDenied
 from agentguard.guard import Guard
+from agentguard.integrations._compiled_schema import compiled
 from agentguard.registry import Inexact, json_number
 
 __all__ = [
@@ -96,6 +97,8 @@ def json_schema_model(
         key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
         if cache.get("key") != key:
             cache["validator"] = _validator(value, pydantic)
+            # text numbers (``pydantic``) are read by an extended ``type``: jsonschema's alone
+            cache["compiled"] = None if pydantic else compiled(value)
             cache["key"] = key
             passed.clear()  # what passed the old schema says nothing about the new one
         return cache["validator"], value
@@ -117,7 +120,9 @@ def json_schema_model(
             validator, root = current()
             if passed.knows(raw, data):
                 return data
-            errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(map(str, e.path)))
+            errors: list[Any] = []
+            if not _compiled_valid(cache.get("compiled"), raw, data):  # else jsonschema's verdict, texts
+                errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(map(str, e.path)))
             if errors:
                 text = "; ".join(
                     f"{'.'.join(str(p) for p in e.path)}: {e.message}" if e.path else e.message
@@ -140,6 +145,15 @@ def json_schema_model(
 
     JsonSchemaArguments.__name__ = "Args_" + "".join(c if c.isalnum() else "_" for c in tool)
     return JsonSchemaArguments
+
+
+def _compiled_valid(check: Callable[[Any], bool] | None, raw: bytes, data: Mapping[str, Any]) -> bool:
+    """Whether the compiled check takes ``data``: only for plain JSON (read back from its bytes, equal
+    to what was sent: a tuple is not an array to ``jsonschema``); False means "ask jsonschema"."""
+    if check is None:
+        return False
+    plain = orjson.loads(raw)
+    return plain == data and check(plain)
 
 
 def _defaults(root: Mapping[str, Any]) -> dict[str, Any]:

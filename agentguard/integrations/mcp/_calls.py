@@ -7,6 +7,7 @@ Refusals are tool errors (``is_error``), not protocol errors: the agent reads th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, U
 from agentguard.guard import Guard, current_call
 from agentguard.integrations._arguments import check_size, refusal_text, rejection_text
 from agentguard.integrations.mcp._catalogue import Catalogue
-from agentguard.integrations.mcp._fast import Result, checked_call_result
+from agentguard.integrations.mcp._fast import Answer, Result, checked_call_result
 from agentguard.integrations.mcp._naming import policy_tool_name
 from agentguard.integrations.mcp._paths import ContainerPaths
 from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable
@@ -124,7 +125,10 @@ class ToolCalls:
             return await self._forward(ctx, upstream_name, decided)
 
         arguments: Any = params.arguments if params.arguments is not None else {}
-        return await self.guarded_call(params.name, arguments, ctx.session, params.meta, forward)
+        result = await self.guarded_call(params.name, arguments, ctx.session, params.meta, forward)
+        if isinstance(result, dict):  # only the raw lane's forward gives one; this one is the SDK's
+            raise MCPError(code=types.INTERNAL_ERROR, message="Handler returned an invalid result")
+        return result
 
     # -- every call -------------------------------------------------------------------------------
     async def guarded_call(
@@ -134,14 +138,17 @@ class ToolCalls:
         downstream: ServerSession,
         meta: Mapping[str, Any] | None = None,
         forward_to: Callable[[str, dict[str, Any]], Any] | None = None,
-        deliver: Callable[[Result], None] | None = None,
-    ) -> Result:
+        deliver: Callable[[Answer], None] | None = None,
+    ) -> Answer:
         """One ``tools/call`` through the guard, from the SDK's handler or the fast path (``_fast``).
 
         ``deliver`` (the fast path's) answers the agent with the server's result before the guard's
         bookkeeping of it (``Guard.acall``); refusals and errors are only returned."""
         self._on_downstream(downstream)
-        forward_to = forward_to or self._forward_raw
+        if forward_to is None:
+            forward_to = functools.partial(
+                self._forward_raw, answer_version=downstream._connection.protocol_version
+            )
         try:
             policy_name = policy_tool_name(self.server_name, name)
         except ValueError:
@@ -185,7 +192,7 @@ class ToolCalls:
                 self.guard.add_user_request(session, said, agent=self.agent, framework=FRAMEWORK)
         try:
             with session.active():
-                result: Result = await self.guard.acall(
+                result: Answer = await self.guard.acall(
                     policy_name,
                     arguments,
                     agent=self.agent,
@@ -234,15 +241,18 @@ class ToolCalls:
                 raise self._lost(session, exc) from exc
             raise
 
-    async def _forward_raw(self, upstream_name: str, arguments: dict[str, Any]) -> Any:
-        """``_forward`` on the raw lane: the decided ``arguments`` as a JSON-RPC request of the proxy's."""
+    async def _forward_raw(
+        self, upstream_name: str, arguments: dict[str, Any], *, answer_version: str | None = None
+    ) -> Any:
+        """``_forward`` on the raw lane: the decided ``arguments`` as a JSON-RPC request of the proxy's
+        (a result in its wire form when the agent's connection has the server's protocol version)."""
         session = await self._upstream.get()
         lane = self._upstream.lane
         try:
             if lane is None:
                 raise MCPError(code=types.CONNECTION_CLOSED, message="Connection closed")
             raw = await lane.request("tools/call", {"name": upstream_name, "arguments": arguments})
-            return await checked_call_result(session, upstream_name, raw)
+            return await checked_call_result(session, upstream_name, raw, answer_version)
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED:
                 raise self._lost(session, exc) from exc

@@ -34,9 +34,10 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from pydantic_core import to_json
 
+from agentguard.integrations._compiled_schema import compiled
 from agentguard.integrations.mcp._stdio import Wire
 
-__all__ = ["ClientLane", "UpstreamLane", "checked_call_result"]
+__all__ = ["Answer", "ClientLane", "UpstreamLane", "WireResult", "checked_call_result"]
 
 _log = logging.getLogger("agentguard.mcp_proxy")
 _ID_MARK = "agentguard-fast-"
@@ -46,8 +47,9 @@ _CANCEL_WRITE_TIMEOUT_S = 1.0
 _METHOD = "tools/call"
 
 Result = types.CallToolResult | types.InputRequiredResult
-Deliver = Callable[[Result], None]
-GuardedCall = Callable[[str, Any, ServerSession, Mapping[str, Any] | None, Any, Deliver], Awaitable[Result]]
+Answer = Result | dict[str, Any]  # a typed result, or a wire form (``WireResult``; redacted: a dict)
+Deliver = Callable[[Answer], None]
+GuardedCall = Callable[[str, Any, ServerSession, Mapping[str, Any] | None, Any, Deliver], Awaitable[Answer]]
 
 
 def _no_constants(text: str) -> Any:
@@ -171,10 +173,38 @@ def _outcome(message: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-async def checked_call_result(session: ClientSession, name: str, raw: dict[str, Any]) -> Result:
-    """A raw ``tools/call`` result checked and typed as ``ClientSession.call_tool`` does it."""
+class WireResult(dict[str, Any]):
+    """A plain ``tools/call`` result in its wire form, checked as the SDK's client checks one, on a
+    connection of the same protocol version as the agent's: it is answered as it is (no typed model
+    built, dumped and checked again on the way back). Redaction hands back a plain ``dict``, which
+    is checked again before it is sent (``_serialize``)."""
+
+    __slots__ = ()
+
+
+_PLAIN_RESULT_KEYS = frozenset({"content", "structuredContent", "isError", "_meta"})
+
+
+async def checked_call_result(
+    session: ClientSession, name: str, raw: dict[str, Any], answer_version: str | None = None
+) -> Result | WireResult:
+    """A raw ``tools/call`` result checked and typed as ``ClientSession.call_tool`` does it.
+
+    With ``answer_version`` (the agent connection's) equal to the server connection's, a plain
+    result (no later-revision, input-required or extension fields) is checked the same way, against
+    the same surface model, and kept in its wire form (``WireResult``)."""
     _clamp_inbound_ttl(raw)
     version = session.protocol_version or "2025-11-25"
+    if version == answer_version and raw.keys() <= _PLAIN_RESULT_KEYS:
+        try:
+            wire = methods.serialize_server_result(_METHOD, version, raw)
+        except KeyError:  # a version without a surface: the typed way below
+            pass
+        else:
+            wire.setdefault("isError", False)  # the typed result's default, which its dump keeps
+            if not wire["isError"] and not _structured_valid(session, name, wire):
+                await session.validate_tool_result(name, _structured(wire))  # its verdict and text
+            return WireResult(wire)
     with contextlib.suppress(KeyError):
         methods.validate_server_result(_METHOD, version, raw)
     if not (foreign := _later_revision_fields(_METHOD, version)).isdisjoint(raw):
@@ -185,6 +215,36 @@ async def checked_call_result(session: ClientSession, name: str, raw: dict[str, 
     if not isinstance(result, types.CallToolResult | types.InputRequiredResult):
         raise UnexpectedClaimedResult(result)
     return result
+
+
+_OUTPUT_CHECKS: dict[int, tuple[object, Callable[[Any], bool] | None]] = {}
+
+
+def _structured_valid(session: ClientSession, name: str, wire: dict[str, Any]) -> bool:
+    """Whether the result's structured content passes the tool's output schema by the compiled check
+    (a listed tool with a schema both validators read alike); False means "ask the SDK"."""
+    schemas = session._tool_output_schemas
+    if name not in schemas or "structuredContent" not in wire:
+        return False
+    schema = schemas[name]
+    if schema is None:
+        return True  # the tool declares no output schema: the SDK checks nothing either
+    found = _OUTPUT_CHECKS.get(id(schema))
+    if found is None or found[0] is not schema:  # the entry holds its schema: an id is not reused
+        found = (schema, compiled(schema))
+        if len(_OUTPUT_CHECKS) >= 256:
+            _OUTPUT_CHECKS.clear()
+        _OUTPUT_CHECKS[id(schema)] = found
+    check = found[1]
+    return check is not None and check(wire["structuredContent"])
+
+
+def _structured(wire: dict[str, Any]) -> types.CallToolResult:
+    """What ``ClientSession.validate_tool_result`` reads of a result (its structured content, and
+    whether it had any), without validating the rest again."""
+    if "structuredContent" not in wire:
+        return types.CallToolResult.model_construct(content=[])
+    return types.CallToolResult.model_construct(content=[], structured_content=wire["structuredContent"])
 
 
 class ClientLane:
@@ -284,7 +344,7 @@ class ClientLane:
         assert client is not None
         delivered: list[bool] = []
 
-        def deliver(result: Result) -> None:
+        def deliver(result: Answer) -> None:
             """The answer, written before the guard records the result (``Guard.acall``'s ``deliver``)."""
             line = _dumps({"jsonrpc": "2.0", "id": request_id, "result": _serialize(result, version)})
             if by_client or self._wire is None:  # cancelled by the agent: no answer, as the SDK does
@@ -347,9 +407,15 @@ def _is_id(value: Any) -> TypeGuard[int | str]:
     return type(value) is int or type(value) is str
 
 
-def _serialize(result: Result, version: str) -> dict[str, Any]:
+def _serialize(result: Result | dict[str, Any], version: str) -> dict[str, Any]:
     """The result's wire form as the SDK's server shapes it on a handshake-era connection."""
-    dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    if type(result) is WireResult:  # checked against this version's surface, and not changed since
+        return result
+    # a wire form redaction changed is checked again, as a typed result's dump is
+    if isinstance(result, dict):
+        dumped = result
+    else:
+        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
     try:
         return methods.serialize_server_result(_METHOD, version, dumped)
     except ValidationError:
