@@ -1,0 +1,168 @@
+"""What stays read-only inside a rw workspace, and the mounts that keep it there.
+
+Read-only: the guard's own files inside the workspace (the policy directory, ``agentguard.toml``, the
+state directory), every ``.git`` of the workspace (directories, and ``.git`` files: gitlinks of
+submodules and linked worktrees), and the git directories those gitlinks and ``commondir`` files name
+inside the workspace. Git runs programs the host executes from these (hooks, ``core.fsmonitor`` on the
+next ``git status``); making all of ``.git`` read-only means no git writes inside a rw sandbox.
+
+A read-only mount protects an inode, not a name: code could rename the protected path's parent away
+and make a new one, which the host then reads. So each directory between the workspace root and a
+protected path is bound onto itself (read-write): a mount point cannot be renamed or removed
+(``EBUSY``), and what is inside it stays writable. Protected paths named through a symlink inside
+the workspace, or hard-linked files, cannot be kept that way: the container is refused (fail closed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from docker.types import Mount
+
+from agentguard.errors import SandboxError
+
+__all__ = ["WORKSPACE_TARGET", "git_entries", "protected_mounts"]
+
+WORKSPACE_TARGET = "/workspace"
+GIT = ".git"
+# Inside a git directory: what git reads as configuration or runs (hard links there would let the
+# same bytes be written through another, writable name).
+_GIT_RUN = ("config", "config.worktree", "commondir")
+
+
+def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]:
+    """Mounts over a rw workspace at ``source`` (resolved): read-only for each protected path and
+    git directory inside it, and read-write self-binds pinning the directories above them."""
+    root = Path(source)
+    read_only: set[Path] = set()
+    for path in protected:
+        real = _inside(root, path)
+        if real is not None:
+            _refuse_hard_links(real, whole=True)
+            read_only.add(real)
+    for entry in git_entries(root):
+        read_only.update(_git_paths(root, entry))
+    kept = sorted(
+        (p for p in read_only if not any(a in read_only for a in p.parents)),
+        key=lambda p: (len(p.parts), str(p)),
+    )
+    pins = {a for p in kept for a in p.parents if root in a.parents}
+    mounts = [
+        (path, path not in pins) for path in sorted(pins | set(kept), key=lambda p: (len(p.parts), str(p)))
+    ]
+    return [
+        Mount(f"{WORKSPACE_TARGET}/{path.relative_to(root).as_posix()}", str(path), type="bind", read_only=ro)
+        for path, ro in mounts
+    ]
+
+
+def git_entries(root: Path) -> Iterator[Path]:
+    """Every ``.git`` in the workspace, at any depth (without entering them or following symlinks)."""
+    for top, dirs, files in os.walk(root, onerror=None, followlinks=False):
+        here = Path(top)
+        if GIT in dirs:
+            dirs.remove(GIT)
+            yield here / GIT
+        elif GIT in files:
+            yield here / GIT
+
+
+def _git_paths(root: Path, entry: Path) -> list[Path]:
+    """``entry`` (a ``.git``) and the git directories inside the workspace it leads host git to."""
+    if entry.is_symlink():
+        raise SandboxError(
+            f"{entry} is a symlink: code in a rw sandbox could replace it with a git directory of its "
+            "own; refusing the rw workspace (make it a directory or a gitdir: file)",
+            path=str(entry),
+        )
+    found = [entry]
+    if entry.is_file():
+        _refuse_hard_links(entry)
+        target = _gitdir_of(entry)
+        if target is None:
+            return found
+        gitdir = _inside(root, target)
+        if gitdir is None or not gitdir.is_dir():
+            return found
+    else:
+        gitdir = entry
+    seen: set[Path] = set()
+    while gitdir not in seen:  # a linked worktree's git directory names the common one in commondir
+        seen.add(gitdir)
+        found.append(gitdir)
+        _refuse_hard_links(gitdir)
+        common = _read_line(gitdir / "commondir")
+        if common is None:
+            break
+        nxt = _inside(root, gitdir / common)
+        if nxt is None or not nxt.is_dir():
+            break
+        gitdir = nxt
+    return found
+
+
+def _gitdir_of(gitlink: Path) -> Path | None:
+    line = _read_line(gitlink)
+    if line is None or not line.startswith("gitdir:"):
+        return None
+    return gitlink.parent / line[len("gitdir:") :].strip()
+
+
+def _read_line(path: Path) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            text = handle.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return None
+    lines = text.splitlines()
+    return lines[0].strip() if lines else None
+
+
+def _inside(root: Path, path: Path) -> Path | None:
+    """``path`` resolved, when it exists strictly inside ``root``; refusing a symlink on its way
+    below ``root`` (code could swap the link: the host would follow the new one)."""
+    real = Path(os.path.realpath(path))
+    if root not in real.parents or not real.exists():
+        return None
+    probe = Path(os.path.abspath(path))
+    while probe != probe.parent:
+        parent_real = Path(os.path.realpath(probe.parent))
+        if parent_real != root and root not in parent_real.parents:
+            break
+        if probe.is_symlink():
+            raise SandboxError(
+                f"{path} is reached through the symlink {probe} inside the workspace, which code in a "
+                "rw sandbox could replace; refusing the rw workspace",
+                path=str(path),
+            )
+        probe = probe.parent
+    return real
+
+
+def _refuse_hard_links(path: Path, *, whole: bool = False) -> None:
+    """A read-only mount keeps a name, not an inode: another hard link elsewhere in the workspace
+    would let code write the same file. ``whole``: every file below a directory; else only what
+    git reads as configuration or runs."""
+    if path.is_file():
+        candidates: Iterable[Path] = [path]
+    elif whole:
+        candidates = (Path(top) / f for top, _, files in os.walk(path) for f in files)
+    else:
+        hooks = path / "hooks"
+        candidates = [
+            *(path / name for name in _GIT_RUN),
+            *(hooks.iterdir() if hooks.is_dir() else ()),
+        ]
+    for file in candidates:
+        try:
+            st = file.lstat()
+        except OSError:
+            continue
+        if st.st_nlink > 1 and file.is_file() and not file.is_symlink():
+            raise SandboxError(
+                f"{file} has {st.st_nlink} hard links: code in a rw sandbox could write it through "
+                "another one; refusing the rw workspace (copy the file to break the links)",
+                path=str(file),
+            )
