@@ -74,6 +74,7 @@ class SandboxedServer:
             profile=profile,
             command=command,
             workspace=workspace,
+            protected=settings.guard_paths(),
             egress_dir=self._endpoint.directory if self._endpoint is not None else None,
             docker_host=sandbox.docker_host,
         )
