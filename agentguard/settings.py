@@ -105,9 +105,12 @@ class Settings(FrozenModel):
 
     def guard_paths(self) -> tuple[Path, ...]:
         """What decides or records the next calls: kept read-only where a rw sandbox workspace holds it
-        (the policy directory, the settings files, the state directory and the audit log)."""
+        (the policy directory, the settings files, the state directory and the audit log), or that
+        a rw sandbox must not create (``./permissions/model.conf`` makes ``./permissions`` the
+        policy of the next start)."""
         return (
             self.resolved_policy_dir(),
+            Path.cwd() / "permissions" / "model.conf",
             self.home,
             self.audit_path,
             self.workspace / SETTINGS_FILE,

@@ -11,11 +11,19 @@ and make a new one, which the host then reads. So each directory between the wor
 protected path is bound onto itself (read-write): a mount point cannot be renamed or removed
 (``EBUSY``), and what is inside it stays writable. Protected paths named through a symlink inside
 the workspace, or hard-linked files, cannot be kept that way: the container is refused (fail closed).
+
+What did not exist cannot be mounted: a new ``.git`` (``git init``, a clone, a planted ``sub/.git``
+that a shell prompt's ``git status`` reads), a new ``agentguard.toml``, or a directory a gitlink or
+``commondir`` names that was missing. ``Watch`` notes which of these exist before a call and, once
+its processes are gone, renames each new one aside (``<name>.agentguard-quarantine-<random>``): host
+git and the guard's next start do not read it, and nothing is deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -23,7 +31,7 @@ from docker.types import Mount
 
 from agentguard.errors import SandboxError
 
-__all__ = ["WORKSPACE_TARGET", "git_entries", "protected_mounts"]
+__all__ = ["WORKSPACE_TARGET", "Watch", "git_entries", "protected_mounts"]
 
 WORKSPACE_TARGET = "/workspace"
 GIT = ".git"
@@ -166,3 +174,84 @@ def _refuse_hard_links(path: Path, *, whole: bool = False) -> None:
                 "another one; refusing the rw workspace (copy the file to break the links)",
                 path=str(file),
             )
+
+
+QUARANTINE = ".agentguard-quarantine-"
+
+
+class Watch:
+    """What host git or the guard would read next, present before a call in a rw workspace."""
+
+    def __init__(self, source: str, protected: Iterable[Path] = ()) -> None:
+        self.root = Path(source)
+        self.protected = tuple(protected)
+        self.before = self._present(None)
+
+    def settle(self) -> tuple[str, ...]:
+        """Rename aside each watched path that appeared since; ``"<old> -> <new>"`` (workspace-relative).
+        What a new ``.git`` file names is left: the file is renamed, nothing reads its target."""
+        moved = []
+        for rel in sorted(self._present(self.before) - self.before, key=lambda r: (r.count("/"), r)):
+            try:
+                moved.append(f"{rel} -> {_rename_aside(self.root, rel)}")
+            except OSError as exc:
+                moved.append(f"{rel} (left in place: {exc.strerror or exc})")
+        return tuple(moved)
+
+    def _present(self, old: frozenset[str] | None) -> frozenset[str]:
+        names: set[str] = set()
+        for entry in git_entries(self.root):
+            rel = entry.relative_to(self.root).as_posix()
+            names.add(rel)
+            if old is None or rel in old:
+                names.update(_named_by(self.root, entry))
+        for path in self.protected:
+            nominal = _nominal(self.root, Path(path))
+            if nominal is not None:
+                names.add(nominal)
+        return frozenset(n for n in names if os.path.lexists(self.root / n))
+
+
+def _named_by(root: Path, entry: Path) -> set[str]:
+    """The directories a ``.git`` file's ``gitdir:`` and a git directory's ``commondir`` name inside
+    the workspace, whether they exist or not (one that is missing can be made by the code)."""
+    found: set[str] = set()
+    gitdir = _gitdir_of(entry) if entry.is_file() and not entry.is_symlink() else entry
+    for _ in range(4):
+        if gitdir is None:
+            break
+        rel = _nominal(root, gitdir)
+        if rel is not None and gitdir != entry:
+            found.add(rel)
+        common = _read_line(gitdir / "commondir") if gitdir.is_dir() else None
+        gitdir = gitdir / common if common else None
+    return found
+
+
+def _nominal(root: Path, path: Path) -> str | None:
+    """``path`` relative to ``root``, its directory resolved and its last name kept (a link there is
+    itself what the host would read), when inside ``root``."""
+    absolute = Path(os.path.abspath(path))
+    parent = Path(os.path.realpath(absolute.parent))
+    candidate = parent / absolute.name
+    if root not in candidate.parents:
+        return None
+    return candidate.relative_to(root).as_posix()
+
+
+def _rename_aside(root: Path, rel: str) -> str:
+    """Rename ``root/rel`` to a quarantine name beside it, following no symlink on the way."""
+    *dirs, name = rel.split("/")
+    new = f"{name}{QUARANTINE}{secrets.token_hex(4)}"
+    flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(root, flags)
+    try:
+        for part in dirs:
+            nxt = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        os.rename(name, new, src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    return "/".join([*dirs, new])

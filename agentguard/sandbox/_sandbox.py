@@ -19,6 +19,7 @@ from agentguard.sandbox._container import (
     Exchange,
     Live,
     PoolKey,
+    check_workspace,
     container_config,
     exchange,
     open_egress,
@@ -42,6 +43,7 @@ from agentguard.sandbox._engine import (
 )
 from agentguard.sandbox._images import ImageStatus, Progress, build_images
 from agentguard.sandbox._pool import Remover, WarmPool
+from agentguard.sandbox._protect import Watch
 from agentguard.sandbox._protocol import encode_request
 from agentguard.sandbox_api import (
     LANGUAGES,
@@ -250,6 +252,8 @@ class Sandbox:
         if live is None:
             live = self._spawn(key, call_id)
         wait_s = prof.timeout_s + REPORT_GRACE_S
+        source = check_workspace(self.workspace, prof.workspace) if prof.workspace == "rw" else None
+        watch = Watch(source, self.protected) if source is not None else None
         try:
             if live.egress is not None:
                 live.egress.attach(egress_owner)  # its connections are decided for this call
@@ -262,8 +266,13 @@ class Sandbox:
                     live.egress.attach(egress_owner)
                 ex = exchange(live, request, timeout_s=wait_s, cap=prof.output_bytes)
             result = self._result(live, ex, key, call_id, warm)
+            if watch is not None:  # the call's processes are gone (reaped by the runner, or killed)
+                result = result.model_copy(update={"quarantined": watch.settle()})
         except BaseException as exc:
             self._kill_now(live)  # Ctrl-C or a bug: never leave the container behind
+            if watch is not None:
+                with contextlib.suppress(OSError):
+                    watch.settle()
             if isinstance(exc, Exception) and not isinstance(exc, SandboxError):
                 raise SandboxError(
                     f"sandbox failure: {type(exc).__name__}: {exc}", container=live.id

@@ -76,6 +76,7 @@ mv .git .git.old; rm -rf .git; mkdir -p .git/hooks; printf '{FSMONITOR}' > .git/
 mv agentguard.toml x.toml; rm -f agentguard.toml; ln -sfn /tmp/x agentguard.toml
 echo 'default_effect = "allow"' > agentguard.toml
 mkdir d && mv d .git; ln -sfn /tmp .git
+ln agentguard.toml t.toml; ln .git/config c; echo 'default_effect = "allow"' >> t.toml
 echo ok > notes.txt
 """
     result = run_rw(ws, tmp_path / "state", attack)
@@ -84,6 +85,8 @@ echo ok > notes.txt
     assert not (ws / ".git.old").exists()
     assert (ws / "agentguard.toml").read_text() == "# settings\n"
     assert not (ws / "x.toml").exists()
+    assert not (ws / "c").exists()  # a hard link across mounts: EXDEV
+    assert "Invalid cross-device link" in result.stderr
     assert "Read-only file system" in result.stderr
 
 
