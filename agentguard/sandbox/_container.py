@@ -67,6 +67,7 @@ class Live:
     parser: ResponseParser
     created: float = field(default_factory=time.monotonic)
     egress: EgressEndpoint | None = None  # network = "policy": this container's way out
+    kept: tuple[str, ...] = ()  # a rw workspace's read-only paths and pins at creation (mount_key)
 
     def close_socket(self) -> None:
         for closer in (self.sock, self.handle, self.egress):

@@ -31,7 +31,7 @@ from docker.types import Mount
 
 from agentguard.errors import SandboxError
 
-__all__ = ["WORKSPACE_TARGET", "Watch", "git_entries", "protected_mounts"]
+__all__ = ["WORKSPACE_TARGET", "Watch", "git_entries", "mount_key", "protected_mounts"]
 
 WORKSPACE_TARGET = "/workspace"
 GIT = ".git"
@@ -66,15 +66,24 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
     ]
 
 
+def mount_key(mounts: Iterable[Mount]) -> tuple[str, ...]:
+    """The mounts below /workspace, comparable: a warm container made before a ``.git`` or a
+    protected path appeared lacks its mount, and must not take the call."""
+    below = (m for m in mounts if str(m.get("Target", "")).startswith(f"{WORKSPACE_TARGET}/"))
+    return tuple(sorted(f"{m['Target']}={m['Source']}:{'ro' if m.get('ReadOnly') else 'rw'}" for m in below))
+
+
 def git_entries(root: Path) -> Iterator[Path]:
-    """Every ``.git`` in the workspace, at any depth (without entering them or following symlinks)."""
+    """Every ``.git`` in the workspace, at any depth (without entering them or following symlinks),
+    in any case: on a case-insensitive file system (macOS, Windows) ``.GIT`` is what git opens."""
     for top, dirs, files in os.walk(root, onerror=None, followlinks=False):
         here = Path(top)
-        if GIT in dirs:
-            dirs.remove(GIT)
-            yield here / GIT
-        elif GIT in files:
-            yield here / GIT
+        for name in [d for d in dirs if d.casefold() == GIT]:
+            dirs.remove(name)
+            yield here / name
+        for name in files:
+            if name.casefold() == GIT:
+                yield here / name
 
 
 def _git_paths(root: Path, entry: Path) -> list[Path]:

@@ -43,7 +43,7 @@ from agentguard.sandbox._engine import (
 )
 from agentguard.sandbox._images import ImageStatus, Progress, build_images
 from agentguard.sandbox._pool import Remover, WarmPool
-from agentguard.sandbox._protect import Watch
+from agentguard.sandbox._protect import Watch, mount_key, protected_mounts
 from agentguard.sandbox._protocol import encode_request
 from agentguard.sandbox_api import (
     LANGUAGES,
@@ -253,8 +253,13 @@ class Sandbox:
             live = self._spawn(key, call_id)
         wait_s = prof.timeout_s + REPORT_GRACE_S
         source = check_workspace(self.workspace, prof.workspace) if prof.workspace == "rw" else None
-        watch = Watch(source, self.protected) if source is not None else None
+        watch: Watch | None = None
         try:
+            if source is not None:
+                if warm and live.kept != mount_key(protected_mounts(source, self.protected)):
+                    self._kill_now(live)  # made before a .git or a protected path appeared
+                    live, warm = self._spawn(key, call_id), False
+                watch = Watch(source, self.protected)
             if live.egress is not None:
                 live.egress.attach(egress_owner)  # its connections are decided for this call
             ex = exchange(live, request, timeout_s=wait_s, cap=prof.output_bytes)
@@ -433,6 +438,7 @@ class Sandbox:
             if endpoint is not None:
                 endpoint.close()
             raise
+        live.kept = mount_key(config["host_config"].get("Mounts") or [])
         live.egress = endpoint
         return live
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agentguard.errors import SandboxError
-from agentguard.sandbox import SandboxSettings
+from agentguard.sandbox import Sandbox, SandboxSettings
 from agentguard.sandbox_api import SandboxRequest, SandboxResult
 from agentguard.settings import Settings
 from agentguard.tools.execution import DockerBackend
@@ -187,3 +188,25 @@ def test_a_protected_file_with_another_hard_link_is_refused(
     with pytest.raises(SandboxError, match="hard links"):
         run_rw(ws, tmp_path / "state", f"printf '{FSMONITOR}' > innocent.txt")
     assert (ws / linked).read_text() == "[core]\n"
+
+
+def test_a_warm_container_made_before_a_git_appeared_does_not_take_the_call(
+    images: object, docker_client: Any, tmp_path: Path
+) -> None:
+    # The pool makes rw containers ahead of the call: one made before the user's `git init sub`
+    # has no read-only mount for sub/.git, which is no new .git for the run (it was there before).
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    if os.geteuid() == 0:
+        os.chown(ws, 1000, 1000)
+    settings = SandboxSettings(pool_size=1)
+    with Sandbox(settings, workspace=ws, client=docker_client, reap_orphans=False) as sb:
+        assert sb.wait_warm("shell", "workspace-rw", timeout_s=60)
+        git_dir(ws / "sub" / ".git")
+        if os.geteuid() == 0:
+            for path in ws.rglob("*"):
+                os.chown(path, 1000, 1000)
+        result = sb.run("shell", f"printf '{FSMONITOR}' >> sub/.git/config", profile="workspace-rw")
+    assert (ws / "sub" / ".git" / "config").read_text() == "[core]\n"
+    assert "Read-only file system" in result.stderr
+    assert not result.warm

@@ -46,7 +46,8 @@ def test_a_new_git_at_the_root_or_below_is_renamed_aside(images: object, tmp_pat
     ws = tmp_path / "ws"
     ws.mkdir()
     attack = f"""
-mkdir -p .git/hooks a/b/.git && printf '{FSMONITOR}' > .git/config && cp .git/config a/b/.git/config
+mkdir -p .git/hooks a/b/.git c/.GIT && printf '{FSMONITOR}' > .git/config && cp .git/config a/b/.git/config
+cp .git/config c/.GIT/config
 echo ok > notes.txt
 """
     result = run_rw(ws, tmp_path, attack)
@@ -55,8 +56,13 @@ echo ok > notes.txt
     assert not (ws / "a" / "b" / ".git").exists()
     (root,) = aside(ws, ".git")
     (nested,) = aside(ws / "a" / "b", ".git")
+    (upper,) = aside(ws / "c", ".GIT")  # what git opens on a case-insensitive file system
     assert (root / "config").read_text() == FSMONITOR  # nothing is deleted
-    assert result.quarantined == (f".git -> {root.name}", f"a/b/.git -> a/b/{nested.name}")
+    assert result.quarantined == (
+        f".git -> {root.name}",
+        f"c/.GIT -> c/{upper.name}",
+        f"a/b/.git -> a/b/{nested.name}",
+    )
     assert (ws / "notes.txt").read_text() == "ok\n"
 
 
