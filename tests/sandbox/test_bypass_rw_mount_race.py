@@ -19,7 +19,8 @@ import pytest
 from agentguard.sandbox import Sandbox, SandboxProfile, SandboxSettings
 from agentguard.sandbox import _sandbox as sandbox_module
 from agentguard.sandbox_api import SandboxResult
-from tests.sandbox.conftest import wait_until
+
+from .conftest import wait_until
 
 pytestmark = pytest.mark.docker
 
