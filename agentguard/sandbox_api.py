@@ -191,6 +191,8 @@ class SandboxResult(FrozenModel):
     container_id: str | None = None
     warm: bool = False
     error: str | None = None
+    # rw workspace: each .git or guard file the run made, renamed aside (what host git would run).
+    quarantined: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

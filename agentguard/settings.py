@@ -103,6 +103,20 @@ class Settings(FrozenModel):
     def grants_path(self) -> Path:
         return self.home / GRANTS_FILE
 
+    def guard_paths(self) -> tuple[Path, ...]:
+        """What decides or records the next calls: kept read-only where a rw sandbox workspace holds it
+        (the policy directory, the settings files, the state directory and the audit log), or that
+        a rw sandbox must not create (``./permissions/model.conf`` makes ``./permissions`` the
+        policy of the next start)."""
+        return (
+            self.resolved_policy_dir(),
+            Path.cwd() / "permissions" / "model.conf",
+            self.home,
+            self.audit_path,
+            self.workspace / SETTINGS_FILE,
+            Path.cwd() / SETTINGS_FILE,
+        )
+
     def resolved_policy_dir(self) -> Path:
         """The configured policy directory, else ``./permissions``, else the shipped default."""
         if self.policy_dir is not None:

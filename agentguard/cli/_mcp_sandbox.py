@@ -34,9 +34,10 @@ class SandboxedServer:
         self, settings: Settings, guard: Guard, profile_name: str, image: str | None, command: list[str]
     ) -> None:
         from agentguard.integrations.mcp._paths import ContainerPaths
-        from agentguard.sandbox._container import WORKSPACE_TARGET, PoolKey, check_workspace, open_egress
+        from agentguard.sandbox._container import PoolKey, check_workspace, open_egress
         from agentguard.sandbox._engine import image_name
         from agentguard.sandbox._mcp_launch import launch_argv
+        from agentguard.sandbox._protect import WORKSPACE_TARGET
         from agentguard.tools.egress import EgressProxy, net_connect
 
         sandbox = settings.sandbox
@@ -73,6 +74,7 @@ class SandboxedServer:
             profile=profile,
             command=command,
             workspace=workspace,
+            protected=settings.guard_paths(),
             egress_dir=self._endpoint.directory if self._endpoint is not None else None,
             docker_host=sandbox.docker_host,
         )

@@ -28,6 +28,7 @@ from agentguard.sandbox._engine import (
 )
 from agentguard.sandbox._hardening import check_hardening
 from agentguard.sandbox._network import policy_command, policy_environment, policy_mounts
+from agentguard.sandbox._protect import WORKSPACE_TARGET, protected_mounts
 from agentguard.sandbox._protocol import ResponseParser
 from agentguard.sandbox_api import EgressEndpoint, EgressGate, Language, SandboxProfile
 
@@ -45,7 +46,6 @@ __all__ = [
 ]
 
 RUNNER = ["python3", "-I", "-B", "/opt/agentguard/runner.py"]
-WORKSPACE_TARGET = "/workspace"
 _MiB = 1024 * 1024
 
 
@@ -67,6 +67,7 @@ class Live:
     parser: ResponseParser
     created: float = field(default_factory=time.monotonic)
     egress: EgressEndpoint | None = None  # network = "policy": this container's way out
+    kept: tuple[str, ...] = ()  # a rw workspace's read-only paths and pins at creation (mount_key)
 
     def close_socket(self) -> None:
         for closer in (self.sock, self.handle, self.egress):
@@ -90,28 +91,6 @@ def check_workspace(workspace: Path | None, mode: str) -> str | None:
     if why:
         raise SandboxError(f"refusing to mount workspace {resolved}: {why}", workspace=str(resolved))
     return str(resolved)
-
-
-# Inside a workspace, what runs programs on the host: git's hooks and config (core.fsmonitor runs
-# on the next `git status`). Mounted read-only over a rw workspace, with the guard's own files.
-GIT_PROTECTED = (".git/hooks", ".git/config")
-
-
-def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]:
-    """Read-only mounts over a rw workspace for each of ``protected`` (the policy directory, the
-    state directory) and ``GIT_PROTECTED`` that exists inside it: the code cannot rewrite the rules
-    that decide the next calls, or plant a program the host runs."""
-    root = Path(source)
-    mounts: list[Mount] = []
-    seen: set[Path] = set()
-    for path in (*protected, *(root / rel for rel in GIT_PROTECTED)):
-        real = Path(os.path.realpath(path))
-        if real in seen or root not in real.parents or not real.exists():
-            continue
-        seen.add(real)
-        target = f"{WORKSPACE_TARGET}/{real.relative_to(root).as_posix()}"
-        mounts.append(Mount(target, str(real), type="bind", read_only=True))
-    return mounts
 
 
 def container_user(workspace_source: str | None) -> str:

@@ -7,6 +7,7 @@ Items a profile explicitly loosens (network) are reported as waived, not as pass
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import Any
 
 from agentguard.models import FrozenModel
@@ -95,12 +96,13 @@ def check_hardening(attrs: Mapping[str, Any], profile: SandboxProfile | None = N
     )
 
     bad_mounts = []
-    # /workspace may be writable only where the profile mounts it rw (unknown profile: as before).
-    writable = ("/workspace",) if profile is None or profile.workspace == "rw" else ()
+    # /workspace may be writable only where the profile mounts it rw (unknown profile: as before),
+    # and below it only a directory of that workspace bound onto itself (pinned: see _protect).
+    writable = _writable(attrs) if profile is None or profile.workspace == "rw" else {}
     for mount in attrs.get("Mounts") or []:
         source = str(mount.get("Source") or "")
         why = sensitive_reason(source) if mount.get("Type") == "bind" else None
-        if why or (mount.get("RW") and mount.get("Destination") not in writable):
+        if why or (mount.get("RW") and writable.get(str(mount.get("Destination"))) != source):
             bad_mounts.append(f"{source}->{mount.get('Destination')} ({why or 'writable'})")
     for bind in host.get("Binds") or []:
         why = sensitive_reason(str(bind).split(":", 1)[0])
@@ -142,6 +144,21 @@ def check_hardening(attrs: Mapping[str, Any], profile: SandboxProfile | None = N
     devices = host.get("Devices") or []
     items.append(_item("no host devices", "5.17", not devices, f"Devices={devices}"))
     return items
+
+
+def _writable(attrs: Mapping[str, Any]) -> dict[str, str]:
+    """Destination -> source of each mount that may be writable: /workspace, and its self-binds."""
+    mounts = list(attrs.get("Mounts") or [])
+    root = next((str(m.get("Source")) for m in mounts if m.get("Destination") == "/workspace"), None)
+    if root is None:
+        return {}
+    allowed = {"/workspace": root}
+    for mount in mounts:
+        dest = str(mount.get("Destination") or "")
+        rel = PurePosixPath(dest).relative_to("/workspace") if dest.startswith("/workspace/") else None
+        if rel is not None and ".." not in rel.parts and mount.get("Type") == "bind":
+            allowed[dest] = str(PurePosixPath(root) / rel)
+    return allowed
 
 
 def hardening_failures(items: list[HardeningItem]) -> list[HardeningItem]:

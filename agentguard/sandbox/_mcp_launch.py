@@ -19,6 +19,7 @@ import socket
 import struct
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,16 @@ def launch_argv(
     workspace: Path | None,
     egress_dir: str | None,
     docker_host: str | None,
+    protected: Iterable[Path] = (),
 ) -> list[str]:
-    """The argv that starts ``command`` in a sandbox container through this module."""
+    """The argv that starts ``command`` in a sandbox container through this module (``protected``:
+    paths kept read-only inside a rw workspace, see ``protected_mounts``)."""
     argv = [sys.executable, "-m", "agentguard.sandbox._mcp_launch", "--image", image]
     argv += ["--profile", profile_name, "--profile-json", profile.model_dump_json()]
     if workspace is not None:
         argv += ["--workspace", str(workspace)]
+        for path in protected:
+            argv += ["--protect", str(path.absolute())]
     if egress_dir is not None:
         argv += ["--egress-dir", egress_dir]
     if docker_host is not None:
@@ -122,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         call_id="mcp",
         egress=egress,
         command=args.command,
+        protected=[Path(p) for p in args.protect],
     )
     config["labels"][LANGUAGE] = "mcp-server"
     config["labels"][CALL_ID] = "mcp-server"
@@ -156,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", required=True)
     parser.add_argument("--profile-json", required=True)
     parser.add_argument("--workspace")
+    parser.add_argument("--protect", action="append", default=[])
     parser.add_argument("--egress-dir")
     parser.add_argument("--docker-host")
     parser.add_argument("command", nargs=argparse.REMAINDER)

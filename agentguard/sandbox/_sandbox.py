@@ -19,6 +19,7 @@ from agentguard.sandbox._container import (
     Exchange,
     Live,
     PoolKey,
+    check_workspace,
     container_config,
     exchange,
     open_egress,
@@ -42,6 +43,7 @@ from agentguard.sandbox._engine import (
 )
 from agentguard.sandbox._images import ImageStatus, Progress, build_images
 from agentguard.sandbox._pool import Remover, WarmPool
+from agentguard.sandbox._protect import RwGate, Watch, mount_key, protected_mounts
 from agentguard.sandbox._protocol import encode_request
 from agentguard.sandbox_api import (
     LANGUAGES,
@@ -157,6 +159,7 @@ class Sandbox:
         self.api: Any = self.client.api if hasattr(self.client, "api") else self.client
         self._images: dict[str, str] = {}
         self._images_lock = threading.Lock()
+        self._gate = RwGate()  # rw containers are made only while no rw code runs
         self._closed = False
         self.reaped: list[ManagedContainer] = reap(self.api) if reap_orphans else []
         self._remover = Remover(lambda cid: remove(self.api, cid), self._own_container_ids)
@@ -249,19 +252,28 @@ class Sandbox:
         prof = key.profile
         if live is None:
             live = self._spawn(key, call_id)
-        wait_s = prof.timeout_s + REPORT_GRACE_S
+        source = check_workspace(self.workspace, prof.workspace) if prof.workspace == "rw" else None
+        watch = Watch(source, self.protected) if source is not None else None
         try:
+            if (
+                source is not None
+                and warm
+                and live.kept != mount_key(protected_mounts(source, self.protected))
+            ):
+                self._kill_now(live)  # made before a .git or a protected path appeared
+                live, warm = self._spawn(key, call_id), False
             if live.egress is not None:
                 live.egress.attach(egress_owner)  # its connections are decided for this call
-            ex = exchange(live, request, timeout_s=wait_s, cap=prof.output_bytes)
-            if not ex.sent and warm:
+            result = self._exchange(live, request, key, call_id, warm, watch)
+            if result is None:
                 # A warm container that died while idle never saw the code: use a fresh one.
                 self._kill_now(live)
                 live, warm = self._spawn(key, call_id), False
                 if live.egress is not None:
                     live.egress.attach(egress_owner)
-                ex = exchange(live, request, timeout_s=wait_s, cap=prof.output_bytes)
-            result = self._result(live, ex, key, call_id, warm)
+                result = self._exchange(live, request, key, call_id, warm, watch)
+                if result is None:  # a cold container always answers: its exchange has a result
+                    raise SandboxError("the sandbox container did not take the code", container=live.id)
         except BaseException as exc:
             self._kill_now(live)  # Ctrl-C or a bug: never leave the container behind
             if isinstance(exc, Exception) and not isinstance(exc, SandboxError):
@@ -270,6 +282,29 @@ class Sandbox:
                 ) from exc
             raise
         return result
+
+    def _exchange(
+        self, live: Live, request: bytes, key: PoolKey, call_id: str | None, warm: bool, watch: Watch | None
+    ) -> SandboxResult | None:
+        """Send the code and make the result (the container is done when it returns); None: a warm
+        container that never saw the code. A rw run (``watch``) holds the gate until its processes
+        are gone (reaped by the runner before its report, or killed), then sets aside what it made."""
+        prof = key.profile
+        with self._gate.running(watch) as before:
+            try:
+                ex = exchange(live, request, timeout_s=prof.timeout_s + REPORT_GRACE_S, cap=prof.output_bytes)
+                if not ex.sent and warm:
+                    return None
+                result = self._result(live, ex, key, call_id, warm)
+            except BaseException:
+                self._kill_now(live)
+                if watch is not None:
+                    with contextlib.suppress(OSError):
+                        watch.settle(before)
+                raise
+            if watch is not None:
+                result = result.model_copy(update={"quarantined": watch.settle(before)})
+            return result
 
     def resolve_profile(self, profile: str | SandboxProfile | None) -> tuple[str, SandboxProfile]:
         """(name, profile) for a name, a profile object or None (the default). Unknown names fail closed."""
@@ -409,21 +444,23 @@ class Sandbox:
         image = self._image(key.language)
         endpoint = open_egress(self.egress, key, self.workspace)
         try:
-            config = container_config(
-                self.api,
-                image=image,
-                key=key,
-                workspace=self.workspace,
-                call_id=call_id,
-                pooled=pooled,
-                egress=endpoint,
-                protected=self.protected,
-            )
-            live = spawn(self.api, config, key)
+            with self._gate.making(key.profile.workspace == "rw"):
+                config = container_config(
+                    self.api,
+                    image=image,
+                    key=key,
+                    workspace=self.workspace,
+                    call_id=call_id,
+                    pooled=pooled,
+                    egress=endpoint,
+                    protected=self.protected,
+                )
+                live = spawn(self.api, config, key)
         except BaseException:
             if endpoint is not None:
                 endpoint.close()
             raise
+        live.kept = mount_key(config["host_config"].get("Mounts") or [])
         live.egress = endpoint
         return live
 

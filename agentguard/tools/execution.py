@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentguard.context import current_call
 from agentguard.sandbox_api import Language, SandboxBackend, SandboxRequest, SandboxResult
-from agentguard.settings import SETTINGS_FILE, Settings
+from agentguard.settings import Settings
 
 if TYPE_CHECKING:
     from agentguard.sandbox import Sandbox
@@ -45,12 +44,7 @@ class DockerBackend:
                     workspace=settings.workspace,
                     egress=self._egress,
                     # The rules and settings that decide the next calls stay out of reach of a rw workspace.
-                    protected=(
-                        settings.resolved_policy_dir(),
-                        settings.home,
-                        settings.workspace / SETTINGS_FILE,
-                        Path.cwd() / SETTINGS_FILE,
-                    ),
+                    protected=settings.guard_paths(),
                 )
             return self._sandbox
 

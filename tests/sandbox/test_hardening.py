@@ -153,3 +153,23 @@ def test_a_workspace_mounted_writable_against_its_profile_fails(sandbox_inspect:
     assert failing(check_hardening(attrs, SandboxProfile(workspace="ro"))) == {item}
     assert failing(check_hardening(attrs, SandboxProfile())) == {item}
     assert not failing(check_hardening(attrs, SandboxProfile(workspace="rw")))
+
+
+def test_below_a_rw_workspace_only_its_own_directories_may_be_writable(
+    sandbox_inspect: dict[str, Any],
+) -> None:
+    # The directories above a read-only path are bound onto themselves (read-write) so they cannot
+    # be renamed; any other writable mount below /workspace fails the check.
+    attrs = copy.deepcopy(sandbox_inspect)
+    ws = {"Type": "bind", "Source": "/srv/ws", "Destination": "/workspace", "RW": True}
+    pin = {"Type": "bind", "Source": "/srv/ws/config", "Destination": "/workspace/config", "RW": True}
+    ro = {"Type": "bind", "Source": "/srv/ws/.git", "Destination": "/workspace/.git", "RW": False}
+    rw = SandboxProfile(workspace="rw")
+    attrs["Mounts"] = [ws, pin, ro]
+    assert not failing(check_hardening(attrs, rw))
+    item = "no docker socket or sensitive host path mounted"
+    for source in ("/srv/other", "/srv/ws/elsewhere", "/srv/ws"):
+        attrs["Mounts"] = [ws, {**pin, "Source": source}, ro]
+        assert failing(check_hardening(attrs, rw)) == {item}, source
+    attrs["Mounts"] = [{**ws, "RW": False}, pin]
+    assert failing(check_hardening(attrs, SandboxProfile(workspace="ro"))) == {item}

@@ -46,6 +46,23 @@ def read_path(path: str) -> str:
     except OSError as e:
         return f"cannot read: {type(e).__name__}"
 
+@server.tool(description="Write a file.")
+def write_path(path: str, text: str) -> str:
+    try:
+        with open(path, "a") as f:
+            f.write(text)
+        return "WROTE"
+    except OSError as e:
+        return f"cannot write: {e.strerror}"
+
+@server.tool(description="Rename a file.")
+def rename_path(path: str, to: str) -> str:
+    try:
+        os.rename(path, to)
+        return "RENAMED"
+    except OSError as e:
+        return f"cannot rename: {e.strerror}"
+
 @server.tool(description="Fetch a URL.")
 def fetch(url: str) -> str:
     try:
@@ -300,3 +317,39 @@ def test_a_sandboxed_server_gets_the_container_name_of_what_was_decided(
     assert spelled.startswith("READ plain notes")
     assert "host-secret" not in link
     assert "call refused" in link
+
+
+def test_a_rw_server_cannot_rewrite_the_settings_or_git(mcp_image: str, tmp_path: Path) -> None:
+    """Red team: a sandboxed server with a rw workspace kept ``.git`` read-only, but not the guard's
+    files: the launcher was given no protected paths, so the server rewrote ``agentguard.toml`` (which
+    the next start reads: its policy directory, its approver). It now gets the same as python.exec."""
+    cwd, policy = setup_dir(tmp_path, "p, *, mcp.nosy.*, *, allow\n", 'workspace = "rw"')
+    (cwd / ".git").mkdir()
+    (cwd / ".git" / "config").write_text("[core]\n")
+    settings_text = (cwd / "agentguard.toml").read_text()
+    if os.geteuid() == 0:
+        for path in (cwd, *cwd.rglob("*")):
+            os.chown(path, 1000, 1000)
+
+    async def main() -> list[str]:
+        params = session_params(cwd, policy, "python3", "/workspace/nosy_server.py", name="nosy")
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+            await client.initialize()
+
+            async def call(tool: str, **args: Any) -> str:
+                return text(await client.call_tool(tool, args))
+
+            return [
+                await call("write_path", path="/workspace/agentguard.toml", text="\n[policy]\n"),
+                await call("rename_path", path="/workspace/agentguard.toml", to="/workspace/old.toml"),
+                await call("write_path", path="/workspace/.git/config", text="fsmonitor = x\n"),
+                await call("write_path", path="/workspace/notes.txt", text="ok"),
+            ]
+
+    settings, renamed, git, notes = anyio.run(main)
+    assert settings == "cannot write: Read-only file system"
+    assert renamed == "cannot rename: Device or resource busy"
+    assert git == "cannot write: Read-only file system"
+    assert notes == "WROTE"
+    assert (cwd / "agentguard.toml").read_text() == settings_text
+    assert (cwd / ".git" / "config").read_text() == "[core]\n"
