@@ -349,14 +349,18 @@ class PolicyEngine:
         if state is None or self._failure is not None:
             cause = self._failure or "no policy loaded"
             return Decision(effect=Effect.DENY, reason=f"policy could not be loaded, failing closed: {cause}")
-        try:
-            tool = _canonical(self._names, call.tool, canonical_tool_name)
-        except ValueError as exc:
-            return Decision(effect=Effect.DENY, reason=f"invalid tool name, denied: {exc}")
-        try:
-            agent = _canonical(self._agents, call.agent, canonical_agent_name)
-        except ValueError as exc:
-            return Decision(effect=Effect.DENY, reason=f"invalid agent name, denied: {exc}")
+        tool = self._names.get(call.tool)  # names repeat: _canonical's cache, read in place
+        if tool is None:
+            try:
+                tool = _canonical(self._names, call.tool, canonical_tool_name)
+            except ValueError as exc:
+                return Decision(effect=Effect.DENY, reason=f"invalid tool name, denied: {exc}")
+        agent = self._agents.get(call.agent)
+        if agent is None:
+            try:
+                agent = _canonical(self._agents, call.agent, canonical_agent_name)
+            except ValueError as exc:
+                return Decision(effect=Effect.DENY, reason=f"invalid agent name, denied: {exc}")
         plan = state.index.plan(agent, tool)
         ctx: EvalContext | None = None
         recorder: RecordingResolver | None = None
@@ -373,19 +377,19 @@ class PolicyEngine:
                 )
         hits: list[int] = []
         why_unsure: list[str] = []  # what url()/ip() could not read, for the reason
-        for i, predicate in enumerate(plan.predicates):
-            if predicate is not None:
+        for i, rule in enumerate(plan.rules):
+            condition = rule.condition
+            if not condition.unconditional:
                 if ctx is None:
                     recorder = RecordingResolver(self._resolver)
                     ctx = EvalContext(call.arguments, facts=state.facts, resolver=recorder)
                 try:
-                    held = predicate(ctx)
+                    held = condition.predicate(ctx)
                 except CannotTell as exc:  # url()/ip() could not read the value: as "cannot tell"
                     held = None
-                    if plan.rules[i].effect is not Effect.ALLOW:
-                        why_unsure.append(f"{plan.rules[i].ref}: {exc.reason}")
+                    if rule.effect is not Effect.ALLOW:
+                        why_unsure.append(f"{rule.ref}: {exc.reason}")
                 except Exception as exc:  # noqa: BLE001 - fail closed, naming the rule
-                    rule = plan.rules[i]
                     return Decision(
                         effect=Effect.DENY,
                         reason=f"error evaluating {rule.ref} ({rule.ref.text}), failing closed: "
@@ -394,7 +398,7 @@ class PolicyEngine:
                     )
                 if not held:
                     # None is "cannot tell": a match for deny and ask rules, never for an allow rule.
-                    if held is None and plan.rules[i].effect is not Effect.ALLOW:
+                    if held is None and rule.effect is not Effect.ALLOW:
                         hits.append(~i)  # recorded apart, so the reason can say so
                     continue
             hits.append(i)
@@ -423,7 +427,7 @@ class PolicyEngine:
     def _shared_verdict(self, state: PolicyState, rules: Sequence[Rule], hits: Sequence[int]) -> Decision:
         """The verdict for these matched rules, shared by every (agent, tool) plan of the policy: a new
         pair mostly matches what others did (no rule at all, most often)."""
-        key = tuple(rules[i].order if i >= 0 else ~rules[~i].order for i in hits)
+        key = tuple([rules[i].order if i >= 0 else ~rules[~i].order for i in hits]) if hits else ()
         decision = state.verdicts.get(key)
         if decision is None:
             matched = [rules[i if i >= 0 else ~i] for i in hits]

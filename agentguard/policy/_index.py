@@ -17,6 +17,7 @@ the policy's per-tool candidates, which do not depend on grants, are kept.
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,6 @@ from typing import TYPE_CHECKING
 
 import ahocorasick
 
-from agentguard.policy._conditions import Predicate
 from agentguard.policy._toolpattern import ToolPattern, tool_pattern
 from agentguard.policy._types import Rule
 
@@ -38,27 +38,29 @@ _RUN_BREAKS = re.compile(r"[*?\[\]{}\\!/]+")
 TOOL_CACHE_LIMIT = 10_000
 PLAN_CACHE_LIMIT = 50_000
 MEMO_LIMIT = 64
+# A glob filed under its key fragment: the pattern, its rules, and a second fragment of it ("" if it has one)
+_Entry = tuple[ToolPattern, tuple[Rule, ...], str]
 
 
-def _order(rule: Rule) -> int:
-    return rule.order
+_order = operator.attrgetter("order")
+_value = operator.itemgetter(1)  # of an automaton hit: (end index, value)
 
 
 @dataclass(slots=True)
 class Plan:
-    """The rules that can apply to one (agent, tool), in file order, ready to evaluate.
+    """The rules that can apply to one (agent, tool), in file order, ready to evaluate (a rule's
+    ``condition.predicate`` unless ``condition.unconditional``).
 
-    ``predicates[i]`` is ``None`` when rule ``i`` is unconditional. ``memo`` maps the indexes of the
-    rules whose conditions held to the finished ``Decision`` (it depends on nothing else). It is made
-    when the plan is used a second time: most (agent, tool) pairs of a large policy are seen once, and
-    every object a first-sight decision leaves behind brings the next garbage-collection pass closer.
+    ``memo`` maps the indexes of the rules whose conditions held to the finished ``Decision`` (it
+    depends on nothing else). It is made when the plan is used a second time: most (agent, tool)
+    pairs of a large policy are seen once, and every object a first-sight decision leaves behind
+    brings the next garbage-collection pass closer.
     """
 
     rules: tuple[Rule, ...]
-    predicates: tuple[Predicate | None, ...]
-    memo: dict[tuple[int, ...], Decision] | None = None
     path_refs: tuple[tuple[str, ...], ...] = ()  # arguments any of these rules reads with path()
     path_names: tuple[str, ...] = ()  # the same, dotted (``options.destination``): Decision.path_arguments
+    memo: dict[tuple[int, ...], Decision] | None = None
     used: bool = False  # decided once already: the next decision makes the memo
 
 
@@ -108,6 +110,7 @@ class RuleIndex:
         "_by_tool",
         "_exact",
         "_groups",
+        "_only_base",
         "_plan_count",
         "_plans",
         "_roles",
@@ -120,6 +123,8 @@ class RuleIndex:
         """``base``: an index whose rules all come before these (every ``order`` lower); its
         candidates come first, then these. Its roles are the ones that apply."""
         self._base = base
+        # a grants layer without grants: the base answers every look-up (no second pass, no caches here)
+        self._only_base = base if not rules else None
         self._roles: Mapping[str, frozenset[str]] = roles if base is None else base.roles
         by_pattern: dict[str, list[Rule]] = {}
         for rule in rules:
@@ -140,26 +145,33 @@ class RuleIndex:
             for run in runs:
                 counts[run] = counts.get(run, 0) + 1
         always: list[tuple[ToolPattern, tuple[Rule, ...]]] = []
-        keyed: dict[str, list[tuple[ToolPattern, tuple[Rule, ...]]]] = {}
+        keyed: dict[str, list[_Entry]] = {}
         for text, runs, matching in globs:
-            entry = (tool_pattern(text), matching)
             if not runs:
-                always.append(entry)
+                always.append((tool_pattern(text), matching))
                 continue
-            key = runs[0]
+            key, other = runs[0], ""
             if len(runs) > 1:  # the rarest fragment, the longest of those, the first of those
                 best = counts[key]
                 for run in runs[1:]:
                     count = counts[run]
                     if count < best or (count == best and len(run) > len(key)):
                         key, best = run, count
+                # and the next rarest (longest, first), tested with ``in`` before the matcher runs
+                rest = [run for run in runs if run != key]
+                other, best = rest[0], counts[rest[0]]
+                for run in rest[1:]:
+                    count = counts[run]
+                    if count < best or (count == best and len(run) > len(other)):
+                        other, best = run, count
+            entry = (tool_pattern(text), matching, other)
             group = keyed.get(key)
             if group is None:
                 keyed[key] = [entry]
             else:
                 group.append(entry)
         automaton = ahocorasick.Automaton()
-        groups: list[list[tuple[ToolPattern, tuple[Rule, ...]]]] = []
+        groups: list[list[_Entry]] = []
         for key, entries in keyed.items():
             automaton.add_word(key, len(groups))
             groups.append(entries)
@@ -186,22 +198,25 @@ class RuleIndex:
 
     def for_tool(self, tool: str) -> tuple[Rule, ...]:
         """Rules whose tool pattern matches the canonical name ``tool``, in file/line order."""
+        if self._only_base is not None:
+            return self._only_base.for_tool(tool)
         found = self._by_tool.get(tool)
         if found is None:
-            hits: list[Rule] = []
-            if "/" in tool:
-                hits.extend(self._literal_hits(tool))
-            else:
-                hits.extend(self._exact.get(tool, ()))
-            if self._automaton is not None:
-                for group in {group for _, group in self._automaton.iter(tool)}:
-                    for pattern, rules in self._groups[group]:
-                        if pattern.matches(tool):
+            exact = self._exact.get(tool) if "/" not in tool else self._literal_hits(tool)
+            hits: list[Rule] = list(exact) if exact else []
+            automaton = self._automaton
+            if automaton is not None:
+                groups = self._groups
+                for group in set(map(_value, automaton.iter(tool))):  # each fragment found, once
+                    for pattern, rules, other in groups[group]:
+                        # ``other``: a second fragment every matching name contains ("" if none)
+                        if other in tool and pattern.matches(tool):
                             hits.extend(rules)
             for pattern, rules in self._always:
                 if pattern.matches(tool):
                     hits.extend(rules)
-            hits.sort(key=_order)
+            if len(hits) > 1:
+                hits.sort(key=_order)
             found = tuple(hits)
             if self._base is not None:
                 found = self._base.for_tool(tool) + found if found else self._base.for_tool(tool)
@@ -232,16 +247,18 @@ class RuleIndex:
         plans = self._plans.get(agent)
         found = plans.get(tool) if plans is not None else None
         if found is None:
-            subjects = self.subjects(agent)
+            subjects = self._roles.get(agent) or frozenset((agent,))
             candidates = self.for_tool(tool)
-            rules = tuple(r for r in candidates if r.subject == "*" or r.subject.lower() in subjects)
-            if len(rules) == len(candidates):
-                rules = candidates  # none filtered out: keep one tuple, not two
-            predicates = tuple(None if r.unconditional else r.condition.predicate for r in rules)
-            refs = sorted({ref for r in rules for ref in r.condition.path_refs})
-            found = Plan(
-                rules, predicates, path_refs=tuple(refs), path_names=tuple(".".join(ref) for ref in refs)
-            )
+            kept = [r for r in candidates if r.subject == "*" or r.subject.lower() in subjects]
+            rules = candidates if len(kept) == len(candidates) else tuple(kept)  # none filtered: one tuple
+            found = None
+            for rule in rules:
+                if rule.condition.path_refs:
+                    refs = sorted({ref for r in rules for ref in r.condition.path_refs})
+                    found = Plan(rules, tuple(refs), tuple(".".join(ref) for ref in refs))
+                    break
+            if found is None:
+                found = Plan(rules)
             if self._plan_count >= PLAN_CACHE_LIMIT:
                 self._plans.clear()
                 self._plan_count = 0

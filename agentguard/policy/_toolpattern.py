@@ -58,12 +58,16 @@ class ToolPattern:
         return self._matcher
 
     def matches(self, tool: str) -> bool:
-        if self.literal is not None and "/" not in tool:
-            return tool == self.literal
-        if self.literal is None and "/" not in tool and not tool.startswith("."):
-            if self._simple is None:
+        literal = self.literal
+        if literal is not None:
+            if "/" not in tool:
+                return tool == literal
+        elif "/" not in tool and not tool.startswith("."):
+            simple = self._simple
+            if simple is None:
                 self._parse_simple()
-            if self._simple:
+                simple = self._simple
+            if simple:
                 return self._wild_match(tool)
         return bool(self.matcher.match(tool))
 
@@ -80,13 +84,24 @@ class ToolPattern:
 
     def _wild_match(self, name: str) -> bool:
         """``name`` against the pieces between stars: the first must start it, the last end it, the
-        others follow in order between (the leftmost place is always the best)."""
+        others follow in order between (the leftmost place is always the best). Plain-text pieces,
+        the common case (``svc12.*``, ``*.admin``), are tested in place by ``str`` methods."""
         first, middle = self._first, self._middle
         if middle is None:
             return len(first) == len(name) and _part_at(first, name, 0)
         last = self._last
         end = len(name) - len(last)
-        if end < len(first) or not _part_at(first, name, 0) or not _part_at(last, name, end):
+        if end < len(first):
+            return False
+        if type(first) is str:
+            if not name.startswith(first):
+                return False
+        elif not _part_at(first, name, 0):
+            return False
+        if type(last) is str:
+            if not name.endswith(last):  # end >= 0 here: the same as startswith(last, end)
+                return False
+        elif not _part_at(last, name, end):
             return False
         at = len(first)
         for part in middle:
