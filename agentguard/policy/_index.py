@@ -228,13 +228,20 @@ class RuleIndex:
         return self._roles.get(agent) or frozenset({agent})
 
     def plan(self, agent: str, tool: str) -> Plan:
-        """The rules that can apply to ``agent`` calling ``tool`` (canonical), cached."""
+        """The rules that can apply to ``agent`` calling ``tool`` (both canonical), cached: policy rules
+        for ``*``, the agent or one of its roles; grants for ``*`` or the agent itself."""
         plans = self._plans.get(agent)
         found = plans.get(tool) if plans is not None else None
         if found is None:
             subjects = self.subjects(agent)
             candidates = self.for_tool(tool)
-            rules = tuple(r for r in candidates if r.subject == "*" or r.subject.lower() in subjects)
+            # A policy rule applies to the agent's roles too; a grant (a person's answer about one
+            # agent) only to the agent it names: never to those that inherit that name as a role.
+            rules = tuple(
+                r
+                for r in candidates
+                if r.subject == "*" or r.subject.lower() in ((agent,) if r.grant else subjects)
+            )
             if len(rules) == len(candidates):
                 rules = candidates  # none filtered out: keep one tuple, not two
             predicates = tuple(None if r.unconditional else r.condition.predicate for r in rules)
