@@ -102,6 +102,9 @@ class ToolCall(FrozenModel):
     session: str | None = None
     framework: str | None = None
     time: datetime = Field(default_factory=_now)
+    # Paths (keys and list indexes) of the arguments that are secrets: decided on their text, masked
+    # wherever the call is written down or shown (agentguard.secret_arguments).
+    secrets: tuple[tuple[str | int, ...], ...] = ()
 
 
 class RuleRef(FrozenModel):

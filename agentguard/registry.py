@@ -21,6 +21,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from agentguard.errors import InvalidArguments, UnknownTool
 from agentguard.models import canonical_tool_name
+from agentguard.secret_arguments import (
+    SecretPath,
+    Undecidable,
+    concrete_paths,
+    reveal,
+    schema_secret_paths,
+    schema_secrets,
+)
 
 __all__ = ["Inexact", "RegisteredTool", "ToolRegistry", "arguments_model", "bind_arguments", "json_number"]
 
@@ -36,10 +44,23 @@ class RegisteredTool:
     sandboxed: bool
     description: str
 
-    def validate(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(values to call the tool with, JSON-able values for the policy and the log)."""
+    def validate(
+        self, arguments: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], tuple[SecretPath, ...]]:
+        """(values to call the tool with, JSON-able values for the policy, the paths of the secrets
+        among them). A secret's JSON form is its text, not pydantic's mask: the policy decides on
+        what the tool gets; whoever writes the call down or shows it masks those paths."""
         parsed = self._parse(arguments)
         dumped = parsed.model_dump(mode="json")
+        found: list[SecretPath] = []
+        if _has_secret_fields(self.model):
+            try:
+                dumped, found = reveal(parsed, dumped)
+            except Undecidable as exc:
+                raise InvalidArguments(f"invalid arguments for {self.name}: {exc}", tool=self.name) from None
+        declared = _secret_patterns(self.model)
+        if declared:
+            found += concrete_paths(dumped, declared)
         if _spells_numbers_as_text(self.model):
             try:
                 dumped = _numbers_as_numbers(_values_of(parsed), dumped)
@@ -47,7 +68,12 @@ class RegisteredTool:
                 raise InvalidArguments(
                     f"invalid arguments for {self.name}: {exc}", tool=self.name, value=str(exc.value)
                 ) from None
-        return self._values(parsed), dumped
+        return self._values(parsed), dumped, tuple(dict.fromkeys(found))
+
+    def declared_secrets(self, arguments: Mapping[str, Any]) -> tuple[SecretPath, ...]:
+        """The paths of ``arguments`` the tool's schema declares secret (for a call that did not
+        validate: what can be masked without its parsed values)."""
+        return tuple(concrete_paths(dict(arguments), _secret_patterns(self.model)))
 
     def kwargs(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """The values to call the tool with (``validate`` without the JSON form)."""
@@ -91,6 +117,37 @@ def _spells_numbers_as_text(model: type[BaseModel]) -> bool:
     if known is None:
         schema = str(getattr(model, "__pydantic_core_schema__", ""))
         known = _SPELLS[model] = any(kind in schema for kind in _TEXT_NUMBER_SCHEMAS)
+    return known
+
+
+_SECRET_FIELDS: dict[type[BaseModel], bool] = {}
+
+
+def _has_secret_fields(model: type[BaseModel]) -> bool:
+    """Whether a value of ``model`` can hold a ``SecretStr``/``SecretBytes`` (a field of that type, or
+    one that takes any object)."""
+    known = _SECRET_FIELDS.get(model)
+    if known is None:
+        schema = str(getattr(model, "__pydantic_core_schema__", ""))
+        known = _SECRET_FIELDS[model] = "Secret" in schema or "'type': 'any'" in schema
+    return known
+
+
+_PATTERNS: dict[type[BaseModel], tuple[tuple[str, ...], ...]] = {}
+
+
+def _secret_patterns(model: type[BaseModel]) -> tuple[tuple[str, ...], ...]:
+    """The secret paths ``model`` declares: those its JSON schema marks (a ``SecretStr`` field is
+    ``writeOnly``), or those of the JSON schema a tool brought (``set_schema_secrets``)."""
+    known = _PATTERNS.get(model)
+    if known is None:
+        known = schema_secrets(model)
+        if not known:
+            try:
+                known = tuple(schema_secret_paths(model.model_json_schema()))
+            except Exception:  # noqa: BLE001 - a type with no JSON schema: its values are revealed
+                known = ()
+        _PATTERNS[model] = known
     return known
 
 

@@ -20,6 +20,7 @@ from agentguard.errors import (
 from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus, Decision, Effect, ToolCall
 from agentguard.pipeline import AsyncApprover
 from agentguard.registry import RegisteredTool
+from agentguard.secret_arguments import masked, unmasked
 
 __all__ = ["aask", "ask", "recheck", "resolve"]
 
@@ -34,6 +35,10 @@ def _request(parts: Parts, call: ToolCall, decision: Decision) -> ApprovalReques
         rule=decision.rule_id,
         reason=decision.reason,
     )
+    if call.secrets:  # a person sees (and the queue stores) the call with its secrets masked
+        call = call.model_copy(update={"arguments": masked(call.arguments, call.secrets)})
+        if decision.arguments is not None:
+            decision = decision.model_copy(update={"arguments": masked(decision.arguments, call.secrets)})
     return ApprovalRequest(call=call, decision=decision, timeout_s=timeout)
 
 
@@ -86,15 +91,17 @@ def resolve(
     new_call = call
     failure: AgentGuardError | None = None
     if edited:
+        # the approver saw the secrets masked: where the edit still holds the mask, the secret stays
+        edit = unmasked(result.edited_arguments or {}, call.arguments, call.secrets)
         try:
-            _, json_args = entry.validate(result.edited_arguments or {})
-            new_call = call.model_copy(update={"arguments": json_args})
+            _, json_args, secrets = entry.validate(edit)
+            new_call = call.model_copy(update={"arguments": json_args, "secrets": secrets})
         except InvalidArguments as exc:
             failure = exc
     record(
         parts.audit,
         "approval.resolved",
-        call,
+        call.model_copy(update={"secrets": tuple(dict.fromkeys(call.secrets + new_call.secrets))}),
         status=result.status.value,
         approver=result.approver,
         channel=result.channel,

@@ -17,6 +17,7 @@ from agentguard.errors import AgentGuardError, InvalidArguments, UnknownTool
 from agentguard.models import ToolCall, built, new_id
 from agentguard.pipeline import AuditSink
 from agentguard.registry import RegisteredTool, ToolRegistry, bind_arguments
+from agentguard.secret_arguments import SecretPath
 
 __all__ = ["dropped_keys", "guarded_wrapper", "receive", "record_rejected"]
 
@@ -50,6 +51,7 @@ def receive(
         "session": session,
         "framework": framework,
         "time": datetime.now(UTC),
+        "secrets": (),
     }
     # Every field is built right here from checked types, so the model's validation (a sixth of a
     # guarded call's cost) is only needed when a caller passed something odd.
@@ -63,17 +65,27 @@ def receive(
         raw = _built_call(dict(fields)) if plain else ToolCall.model_validate(fields)
     except ValidationError as exc:
         raise InvalidArguments(f"malformed call: {exc.errors()[0]['msg']}", tool=str(tool)) from None
-    record(audit, "call.received", raw, arguments=raw.arguments)
+    # Validated before call.received is written: the record masks the arguments that are secrets.
+    failure: UnknownTool | InvalidArguments | None = None
+    entry: RegisteredTool | None = None
+    json_args: dict[str, Any] = {}
+    secrets: tuple[SecretPath, ...] = ()
     try:
         entry = registry.lookup(tool)
-        _, json_args = entry.validate(arguments)
+        _, json_args, secrets = entry.validate(arguments)
     except (UnknownTool, InvalidArguments) as exc:
-        record(audit, "call.rejected", raw, error=exc.to_dict())
-        raise
+        failure = exc
+        secrets = entry.declared_secrets(raw.arguments) if entry is not None else ()
+    if secrets:
+        raw = raw.model_copy(update={"secrets": secrets})
+    record(audit, "call.received", raw, arguments=raw.arguments)
+    if failure is not None or entry is None:
+        record(audit, "call.rejected", raw, error=failure.to_dict() if failure else {})
+        raise failure or InvalidArguments("no tool", tool=str(tool))
     dropped = dropped_keys(raw.arguments, json_args)
     if dropped:  # keys the tool's schema does not declare: never decided on, never forwarded
         record(audit, "call.arguments_dropped", raw, dropped=dropped)
-    return entry, _built_call({**fields, "tool": entry.name, "arguments": json_args})
+    return entry, _built_call({**fields, "tool": entry.name, "arguments": json_args, "secrets": secrets})
 
 
 def record_rejected(

@@ -9,15 +9,47 @@ from pydantic import BaseModel
 from agentguard.errors import AuditError
 from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
+from agentguard.secret_arguments import SecretPath, masked, scrubbed, secret_texts
 
 __all__ = ["decided_arguments", "record", "resolved_field", "summary", "verdict"]
 
 _SUMMARY_CHARS = 500
 
 
+_ARGUMENT_FIELDS = frozenset({"arguments", "original_arguments", "resolved_arguments"})
+
+
+def _without_secrets(
+    fields: dict[str, Any], arguments: dict[str, Any], paths: tuple[SecretPath, ...]
+) -> dict[str, Any]:
+    """``fields`` with the call's secret arguments masked wherever arguments are (any depth), and their
+    texts replaced wherever else they appear (a reason, an error, a result)."""
+    texts: set[str] = set(secret_texts(arguments, paths))
+
+    def walk(value: Any, depth: int) -> Any:
+        if depth > 8 or not isinstance(value, dict):
+            return value
+        out = {}
+        for key, item in value.items():
+            if key in _ARGUMENT_FIELDS and isinstance(item, dict):
+                texts.update(secret_texts(item, paths))
+                out[key] = walk(masked(item, paths), depth + 1)
+            else:
+                out[key] = walk(item, depth + 1)
+        return out
+
+    shown: dict[str, Any] = walk(fields, 0)
+    if texts:
+        shown = scrubbed(shown, sorted(texts, key=len, reverse=True))
+    return shown
+
+
 def record(audit: AuditSink, event: str, call: ToolCall, **fields: Any) -> None:
-    """Write ``event`` for ``call``; any failure is an ``AuditError`` (the call stops there)."""
+    """Write ``event`` for ``call``; any failure is an ``AuditError`` (the call stops there). A call's
+    secret arguments are masked in every record (``agentguard.secret_arguments``)."""
     own = call.__dict__  # the fields themselves: pydantic's attribute hook costs ~650 instructions a read
+    if own["secrets"]:
+        fields = _without_secrets(fields, own["arguments"], own["secrets"])
     try:
         audit.record(
             event,

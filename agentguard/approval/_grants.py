@@ -195,6 +195,12 @@ def condition_for(
     if scope is GrantScope.TOOL:
         return "*"
     if scope is GrantScope.CALL:
+        if call.secrets:  # the request holds them masked: an exact grant would pin the mask
+            raise ApprovalError(
+                f"{call.tool} has secret arguments, shown masked: this exact call cannot be approved "
+                "always; approve once, or choose a pattern or the tool",
+                field="scope",
+            )
         named = {name for name, matcher in KEY_ARGUMENTS if matcher == "path"} | set(paths)
         return f"eq(*, {quote(exact_json(dict(call.arguments)))})" + pinned_paths(
             call.arguments, decided, sorted(named)

@@ -33,6 +33,7 @@ from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, P
 from agentguard.guard import Guard
 from agentguard.integrations._compiled_schema import compiled
 from agentguard.registry import Inexact, json_number
+from agentguard.secret_arguments import schema_secret_paths, set_schema_secrets
 
 __all__ = [
     "MAX_ARGUMENT_BYTES",
@@ -144,6 +145,8 @@ def json_schema_model(
             return kept
 
     JsonSchemaArguments.__name__ = "Args_" + "".join(c if c.isalnum() else "_" for c in tool)
+    if isinstance(schema, Mapping):  # writeOnly / format: password properties are secrets
+        set_schema_secrets(JsonSchemaArguments, schema_secret_paths(schema))
     return JsonSchemaArguments
 
 

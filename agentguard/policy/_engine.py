@@ -82,8 +82,9 @@ class PolicyEngine:
     its condition holds. ``deny`` beats ``ask`` beats ``allow``; no match gives ``default_effect``.
     Rules from ``extra_files`` and from ``grants`` (the approval store, the store of record) are
     grants (an approver's "approve always"): an ``allow`` there settles an ``ask``, but nothing
-    overrides a ``deny``. A grant line that does not load is skipped and reported (``grant_problems``,
-    ``on_grant_problem``); it never stops the rest of the policy.
+    overrides a ``deny``; a grant's subject is ``*`` or the agent itself, never a role the agent
+    inherits (an approval is about one agent). A grant line that does not load is skipped and
+    reported (``grant_problems``, ``on_grant_problem``); it never stops the rest of the policy.
     """
 
     def __init__(
@@ -321,13 +322,14 @@ class PolicyEngine:
         True when an allow or ask rule for the agent (or one of its roles) has a tool pattern matching
         the name, or when the default effect is not deny. Conditions are not evaluated: a screen for
         listing tools (the MCP proxy hides the others), never a decision. False while the policy
-        cannot be loaded (every call is denied then) or for a name that cannot be a tool name.
+        cannot be loaded (every call is denied then) or for a name that cannot be a tool (or agent) name.
         """
         state = self._state
         if state is None or self._failure is not None:
             return False
         try:
             name = canonical_tool_name(tool)
+            agent = canonical_agent_name(agent)  # as decide() reads it: "Coder" has coder's roles
         except ValueError:
             return False
         if self._default is not Effect.DENY:

@@ -243,13 +243,21 @@ class RuleIndex:
         return self._roles.get(agent) or frozenset({agent})
 
     def plan(self, agent: str, tool: str) -> Plan:
-        """The rules that can apply to ``agent`` calling ``tool`` (canonical), cached."""
+        """The rules that can apply to ``agent`` calling ``tool`` (both canonical), cached: policy rules
+        for ``*``, the agent or one of its roles; grants for ``*`` or the agent itself."""
         plans = self._plans.get(agent)
         found = plans.get(tool) if plans is not None else None
         if found is None:
             subjects = self._roles.get(agent) or frozenset((agent,))
             candidates = self.for_tool(tool)
-            kept = [r for r in candidates if r.subject == "*" or r.subject.lower() in subjects]
+            # A policy rule applies to the agent's roles too; a grant (a person's answer about one
+            # agent) only to the agent it names: never to those that inherit that name as a role.
+            own = (agent,)
+            kept = [
+                r
+                for r in candidates
+                if r.subject == "*" or r.subject.lower() in (own if r.grant else subjects)
+            ]
             rules = candidates if len(kept) == len(candidates) else tuple(kept)  # none filtered: one tuple
             found = None
             for rule in rules:

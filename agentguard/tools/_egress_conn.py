@@ -13,7 +13,7 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import h11
 
@@ -21,73 +21,14 @@ from agentguard.context import current_call
 from agentguard.errors import ToolFailed
 from agentguard.models import Decision, Effect
 from agentguard.policy._urls import ParsedUrl, UnreadableUrl, parse_url
+from agentguard.tools._egress_headers import HOP_BY_HOP, routes_elsewhere
 from agentguard.tools._egress_hello import HelloGate
+from agentguard.tools._egress_override import BODY_LIMIT, body_refusal, query_overrides
 from agentguard.tools._internal import decision_names_address, is_internal
 
 __all__ = ["TOOL", "Connection", "Dialer", "Refused", "is_address", "next_event", "respond"]
 
 TOOL = "net.connect"
-_HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"proxy-connection",
-        b"keep-alive",
-        b"proxy-authorization",
-        b"proxy-authenticate",
-        b"te",
-        b"trailer",
-        b"upgrade",
-        b"host",
-    }
-)
-# Headers that tell a server the request meant another host, scheme, path, method or client than
-# the request line says (proxies, load balancers, rewrite and method-override middleware): by
-# family, so a variant no list names (X-Forwarded-Prefix, X-Original-Host, X-HTTP-Host-Override)
-# goes too. Not an allowlist: the proxy cannot know an API's own headers (X-Api-Key, ...).
-# Names are compared with ``_`` read as ``-``, as CGI and WSGI servers read them (both become the
-# same ``HTTP_*`` key), and a name with an ``ip`` or ``addr`` word names a client address
-# (X-Originating-IP, CF-Connecting-IP, X-Remote-Addr).
-_ROUTING_PREFIXES = (
-    b"x-forwarded",
-    b"x-original",
-    b"x-rewrite",
-    b"x-http-",
-    b"x-method",
-    b"x-host",
-    b"x-real",
-    b"x-originating",
-)
-_CLIENT_WORDS = frozenset({b"ip", b"addr"})
-_ROUTING_NAMES = frozenset(
-    {
-        b"forwarded",
-        b"via",
-        b"x-client-ip",
-        b"client-ip",
-        b"true-client-ip",
-        b"x-cluster-client-ip",
-        b"x-url-scheme",
-        b"x-scheme",
-        b"front-end-https",
-        b"x-override-url",
-        b"proxy",  # CGI's HTTP_PROXY: the server's own outbound proxy (httpoxy)
-    }
-)
-# Written with ``_``, these would reach a CGI-style server as the framing or hop-by-hop header the
-# proxy itself sets or removes (``Content_Length`` is HTTP_CONTENT_LENGTH).
-_SPELLED_AS_OWN = _HOP_BY_HOP | {b"content-length", b"transfer-encoding"}
-
-
-def routes_elsewhere(name: bytes) -> bool:
-    """Whether a request header could make the server route or authorise other than the request line."""
-    lowered = name.lower().replace(b"_", b"-")
-    if lowered in _ROUTING_NAMES or lowered.startswith(_ROUTING_PREFIXES):
-        return True
-    if b"_" in name and lowered in _SPELLED_AS_OWN:
-        return True
-    return not _CLIENT_WORDS.isdisjoint(lowered.split(b"-"))
-
-
 _ADDRESS_REFS = frozenset({"host", "url"})
 
 
@@ -111,7 +52,9 @@ class Refused(Exception):
 
 
 def respond(sock: socket.socket, status: int, message: str) -> None:
-    reason = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}.get(status, "Error")
+    reason = {400: "Bad Request", 403: "Forbidden", 413: "Content Too Large", 502: "Bad Gateway"}.get(
+        status, "Error"
+    )
     body = ("agentguard egress: " + message.replace("\r", " ").replace("\n", " ") + "\n").encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -168,6 +111,7 @@ class Connection:
         self.counter = _Counter()
         self.tunnel = request.method == b"CONNECT"
         self.parsed = self._target()
+        self.body: bytes | None = None  # a plain request's body, read before the decision (read_body)
         # Set by the proxy once it knows whose call this is: the policy's answer for other arguments.
         self.redecide: Callable[[dict[str, Any]], Decision] | None = None
 
@@ -190,7 +134,7 @@ class Connection:
             raise Refused(400, "Content-Length together with Transfer-Encoding is refused")
         if not self.tunnel and parsed.scheme != "http":
             raise Refused(400, "plain requests must use an absolute http:// URL (https goes through CONNECT)")
-        overrides = set() if self.tunnel else _method_parameters(parsed.href) - {self.method}
+        overrides = set() if self.tunnel else query_overrides(urlsplit(parsed.href).query) - {self.method}
         if overrides:
             raise Refused(
                 400, f"a _method parameter asks the server for {sorted(overrides)}, not {self.method!r}"
@@ -198,6 +142,32 @@ class Connection:
         if parsed.port is None or not 0 < parsed.port < 65536:
             raise Refused(400, f"no usable port in {target!r}")
         return parsed
+
+    def read_body(self) -> None:
+        """Read a plain request's body before the decision: a ``_method`` in it (a form, multipart,
+        JSON) would make the server run another method than the one decided, so it is refused."""
+        if self.tunnel:
+            return
+        lengths = [int(v) for k, v in self.request.headers if k.lower() == b"content-length"]
+        if lengths and max(lengths) > BODY_LIMIT:
+            raise Refused(413, f"a plain HTTP request body over {BODY_LIMIT} bytes cannot be checked")
+        if self.conn.they_are_waiting_for_100_continue:
+            self.client.sendall(self.conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b"")
+        body = bytearray()
+        while True:
+            event = next_event(self.conn, self.client, None)
+            if isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > BODY_LIMIT:
+                    raise Refused(413, f"a plain HTTP request body over {BODY_LIMIT} bytes cannot be checked")
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            else:
+                raise Refused(400, f"unexpected {type(event).__name__} in the request body")
+        problem = body_refusal(self.method, self.request.headers, bytes(body))
+        if problem is not None:
+            raise Refused(400, problem)
+        self.body = bytes(body)
 
     def arguments(self, parent_call: str | None) -> dict[str, Any]:
         p = self.parsed
@@ -334,23 +304,17 @@ class Connection:
         target = "/" + decided.href.split("://", 1)[1].partition("/")[2]
         up = h11.Connection(h11.CLIENT)
         headers = [
-            (k, v)
-            for k, v in self.request.headers
-            if k.lower() not in _HOP_BY_HOP and not routes_elsewhere(k)
+            (k, v) for k, v in self.request.headers if k.lower() not in HOP_BY_HOP and not routes_elsewhere(k)
         ]
         headers += [(b"host", authority.encode()), (b"connection", b"close")]
         upstream.settimeout(self.proxy.idle_timeout_s)
         self.client.settimeout(self.proxy.idle_timeout_s)
+        if self.body is None:
+            raise ToolFailed("the request body was not read before the decision", tool=TOOL)
         self._up(upstream, up.send(h11.Request(method=self.request.method, target=target, headers=headers)))
-        while True:  # the request body, exactly as framed
-            event = next_event(self.conn, self.client, None)
-            if isinstance(event, h11.Data):
-                self._up(upstream, up.send(h11.Data(data=event.data)))
-            elif isinstance(event, h11.EndOfMessage):
-                self._up(upstream, up.send(h11.EndOfMessage()))
-                break
-            else:
-                raise ToolFailed(f"unexpected {type(event).__name__} in the request body", tool=TOOL)
+        if self.body:  # the body that was checked, framed as the request framed it
+            self._up(upstream, up.send(h11.Data(data=self.body)))
+        self._up(upstream, up.send(h11.EndOfMessage()))
         status = 0
         while True:
             event = next_event(up, upstream, self.counter)
@@ -358,7 +322,7 @@ class Connection:
                 continue  # 1xx stays between proxy and server
             if isinstance(event, h11.Response):
                 status = event.status_code
-                kept = [(k, v) for k, v in event.headers if k.lower() not in _HOP_BY_HOP]
+                kept = [(k, v) for k, v in event.headers if k.lower() not in HOP_BY_HOP]
                 response = h11.Response(
                     status_code=status, headers=[*kept, (b"connection", b"close")], reason=event.reason
                 )
@@ -376,26 +340,6 @@ class Connection:
         if data:
             upstream.sendall(data)
             self.counter.up += len(data)
-
-
-# PHP makes ``_`` of these in a parameter name's place: ``.method`` and ``[method`` are ``_method``.
-_PHP_NAME = str.maketrans({".": "_", " ": "_", "[": "_"})
-
-
-def _php_name(name: str) -> str:
-    """A query parameter's name as PHP registers it: up to a NUL (names are C strings there),
-    leading spaces dropped (`` _method`` is ``_method``), then ``_PHP_NAME``."""
-    return name.partition("\x00")[0].lstrip(" ").translate(_PHP_NAME)
-
-
-def _method_parameters(href: str) -> set[str]:
-    """The methods ``_method`` query parameters ask for (Symfony, Laravel, Express's
-    method-override run a POST as that; PHP reads the last of several), upper-cased."""
-    return {
-        value.upper()
-        for name, value in parse_qsl(urlsplit(href).query, keep_blank_values=True)
-        if _php_name(name) == "_method"
-    }
 
 
 def is_address(host: str) -> bool:

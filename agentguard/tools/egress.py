@@ -24,9 +24,11 @@ What runs is what was decided:
   before a byte reaches the server;
 * a plain HTTP connection carries exactly one request (``Connection: close``), with ``Host`` set
   from the decided URL, so a second request cannot ride on a decision about the first; its method
-  is decided too, and headers that some servers route on instead of the request line, or that
-  name another host or client (``X-Original-URL``, ``X-HTTP-Method-Override``, ``X-Forwarded-*``,
-  ``Forwarded``, ...), are dropped by family.
+  is decided too, its body is read before the decision and refused if a ``_method`` in it (or in
+  the query) asks for another method (:mod:`agentguard.tools._egress_override`), and headers that
+  some servers route on instead of the request line, or that name another host or client
+  (``X-Original-URL``, ``X-HTTP-Method-Override``, ``X-Forwarded-*``, ``Forwarded``, ...), are
+  dropped by family (:mod:`agentguard.tools._egress_headers`).
 """
 
 from __future__ import annotations
@@ -247,6 +249,7 @@ class EgressProxy:
             owner = endpoint.owner
             if owner is None:
                 raise Refused(403, "no guarded call is running in this sandbox")
+            connection.read_body()
             guard, agent = owner.guard, owner.agent
             connection.redecide = lambda arguments: guard.decide(TOOL, arguments, agent=agent)
         except Refused as exc:

@@ -3,21 +3,22 @@ what the tool gets (found by the red team). A field excluded from dumps (or a cu
 nested model left its value out of the decision while the tool got it: such arguments, whose JSON
 form does not parse back to what the tool gets, are now refused.
 
-Open: a ``SecretStr`` serialises as ``"**********"``, so a rule on the value (``eq``, ``secret()``,
-where a value came from) reads the mask while the tool gets the text the model wrote. A fix has to
-choose between deciding (and logging) the secret's text and refusing such tools.
+A ``SecretStr`` serialised as ``"**********"``, so a rule on the value (``eq``, where a value came
+from) read the mask while the tool got the text the model wrote. It is now decided on its text (the
+schema says ``writeOnly``/``format: password``), and logged masked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-import pytest
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field, SecretStr
 
 from agentguard import Guard
 from agentguard.integrations.langchain import guard_tools
+from agentguard.secret_arguments import MASK
 
 RAN: list[str] = []
 
@@ -47,12 +48,19 @@ def call_api(options: Options) -> str:
     return "ok"
 
 
-@pytest.mark.xfail(strict=True, reason="open: a SecretStr argument is decided masked, the tool gets its text")
-def test_a_secret_argument_is_decided_on_what_the_tool_gets(make_guard: Callable[..., Guard]) -> None:
+def test_a_secret_argument_is_decided_on_what_the_tool_gets(
+    make_guard: Callable[..., Guard], audit_path: Path
+) -> None:
     RAN.clear()
     (guarded,) = guard_tools(make_guard(RULES), [login])
     assert "[policy.denied]" in guarded.invoke({"user": "u", "password": "hunter2"})
     assert RAN == []
+    assert guarded.invoke({"user": "u", "password": "correct-horse-9"}) == "ok"
+    assert RAN == ["correct-horse-9"]
+    log = audit_path.read_text()
+    assert "hunter2" not in log
+    assert "correct-horse-9" not in log
+    assert MASK in log
 
 
 def test_an_argument_whose_json_form_hides_a_value_is_refused(make_guard: Callable[..., Guard]) -> None:

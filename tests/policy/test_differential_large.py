@@ -6,7 +6,8 @@ Two references, both written from the documented semantics (docs/policy.md, "The
 * stock ``casbin.Enforcer`` with ``engine.casbin_functions()`` registered, for a subset of the
   requests on small policies (it is slow: every rule on every request);
 * a brute-force evaluator for every request: it walks every rule in file order, asks casbin's own
-  role manager for ``g(agent, subject)`` and the tool matcher for the glob, and applies the
+  role manager for ``g(agent, subject)`` (a grant: ``*`` or the agent's own name) and the tool
+  matcher for the glob, and applies the
   precedence rule (deny > granted allow > ask > allow > default). It reports the deciding rule and
   every matching rule, so ``Decision.rule`` and ``Decision.matched`` are compared too.
 
@@ -194,7 +195,10 @@ class BruteForce:
         self.by_tool: dict[str, list[RefRule]] = {}
         self.globs_used: set[tuple[str, str]] = set()
 
-    def _link(self, agent: str, subject: str) -> bool:
+    def _link(self, agent: str, rule: RefRule) -> bool:
+        subject = rule.subject
+        if rule.grant:  # a grant binds the agent it names, never the members of a role of that name
+            return subject == "*" or subject.lower() == agent.lower()
         key = (agent, subject)
         found = self.links.get(key)
         if found is None:
@@ -215,7 +219,7 @@ class BruteForce:
         matched = [
             r
             for r in self._tool_rules(tool)
-            if self._link(agent, r.subject) and self.args_match(args, r.cond, r.effect)
+            if self._link(agent, r) and self.args_match(args, r.cond, r.effect)
         ]
         for effect, grant_only in (("deny", False), ("allow", True), ("ask", False), ("allow", False)):
             for rule in matched:
@@ -267,9 +271,7 @@ class Case:
         self.files = {
             "plain": _write(root / f"{name}-plain.csv", lines),
             "all": _write(root / f"{name}-all.csv", lines + grants),
-            "grants": _write(
-                root / f"{name}-grants-ref.csv", grants + [x for x in lines if x.startswith("g")]
-            ),
+            "grants": _write(root / f"{name}-grants-ref.csv", grants),  # no role links: grants are exact
         }
         self.has_grants = bool(grants)
         roles = RoleManager(MAX_HIERARCHY)  # casbin's own role manager, as its enforcer configures it
@@ -279,7 +281,7 @@ class Case:
         self.brute = BruteForce(rules, roles, self.engine.casbin_functions()["argsMatch"])
 
     def stock(self) -> tuple[casbin.Enforcer, casbin.Enforcer | None]:
-        """Stock enforcers: the directory's rules, and the grant rules alone (with the role links)."""
+        """Stock enforcers: the directory's rules, and the grant rules alone (no role links: exact)."""
         plain = _stock(self.model, self.files["plain"], self.engine)
         grants = _stock(self.model, self.files["grants"], self.engine) if self.has_grants else None
         return plain, grants

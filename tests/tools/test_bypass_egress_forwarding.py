@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from agentguard.testing import MemoryAudit
-from agentguard.tools._egress_conn import routes_elsewhere
+from agentguard.tools._egress_headers import routes_elsewhere
 from tests.tools.test_bypass_egress_method import ALLOW, _through_proxy, server  # noqa: F401
 
 ROUTING = [

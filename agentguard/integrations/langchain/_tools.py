@@ -21,6 +21,7 @@ from agentguard.guard import Guard
 from agentguard.integrations._arguments import json_schema_model, rejection_text
 from agentguard.integrations.langchain._content import shown_content
 from agentguard.models import canonical_tool_name
+from agentguard.secret_arguments import Undecidable, holds_secret, reveal
 from agentguard.session._record import redacted_error
 
 __all__ = ["FRAMEWORK", "GuardedTool", "guard_tools"]
@@ -112,10 +113,9 @@ def _lost_in_json(
 
 
 def _same(given: Any, again: Any) -> bool:
-    """Equal as the tool sees them. A secret's JSON form is its mask by design (it is decided and
-    logged masked: docs/integrations/langchain.md), so two secrets of one type count as the same."""
+    """Equal as the tool sees them (a secret by its value: its JSON form is its text)."""
     if isinstance(given, SecretStr | SecretBytes):
-        return type(given) is type(again)
+        return type(given) is type(again) and given.get_secret_value() == again.get_secret_value()
     if isinstance(given, BaseModel):
         if type(given) is not type(again):
             return False
@@ -201,6 +201,13 @@ class GuardedTool(BaseTool):
         written = {k: v for k, v in hidden.items() if _plain_json(v)}
         objects = {k: v for k, v in hidden.items() if k not in written}
         shown = to_jsonable_python(visible, fallback=_as_text)
+        if holds_secret(visible):  # decided on the secret's text, as the tool gets it (logged masked)
+            try:
+                shown = reveal(visible, shown)[0]
+            except Undecidable as exc:
+                return InvalidArguments(
+                    f"invalid arguments for {self.policy_name}: {exc}", tool=self.policy_name
+                )
         lost = None if _plain_json(visible) else _lost_in_json(self._original, visible, hidden, shown)
         if lost is not None:
             return InvalidArguments(
