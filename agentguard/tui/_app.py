@@ -21,6 +21,7 @@ from agentguard.approval import (
     key_argument_text,
     render_rule,
     short_duration,
+    shown_text,
 )
 from agentguard.errors import AgentGuardError
 from agentguard.sandbox_api import SandboxProfile
@@ -194,8 +195,8 @@ class ApprovalApp(App[None]):
     def _cells(self, q: QueuedRequest, now: datetime) -> tuple[Any, ...]:
         return (
             Text(q.id[:8]),
-            Text(q.call.agent),  # Text, not str: a DataTable reads a str cell as markup
-            Text(q.call.tool),
+            Text(shown_text(q.call.agent)[0]),  # Text, not str: a DataTable reads a str cell as markup
+            Text(shown_text(q.call.tool)[0]),
             Text(key_argument_text(q.call, self._arg_width)),
             short_duration((now - q.submitted_at).total_seconds()),
             self._left(q, now),

@@ -14,7 +14,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from agentguard.approval import ApprovalDesk, Grant, render_rule
+from agentguard.approval import ApprovalDesk, Grant, render_rule, shown_text
 from agentguard.errors import AgentGuardError
 from agentguard.tui._dialogs import ConfirmDialog
 
@@ -67,10 +67,10 @@ class GrantsScreen(Screen[None]):
             table.add_row(
                 g.id[:8],
                 Text(state, style="green" if state == "active" else "dim", justify="left"),
-                Text(g.agent),  # Text, not str: a DataTable reads a str cell as markup
-                Text(g.tool),
+                Text(shown_text(g.agent)[0]),  # Text, not str: a DataTable reads a str cell as markup
+                Text(shown_text(g.tool)[0]),
                 g.scope.value,
-                Text(g.created_by),
+                Text(shown_text(g.created_by)[0]),
                 g.created_at.strftime("%m-%d %H:%M"),
                 g.expires_at.strftime("%m-%d %H:%M") if g.expires_at else "never",
                 key=g.id,
@@ -219,8 +219,8 @@ class AuditScreen(Screen[None]):
             table.add_row(
                 ts[11:19] if len(ts) >= 19 else ts,
                 Text(str(r.get("event") or "")),  # Text, not str: a DataTable reads a str as markup
-                Text(str(r.get("agent") or "")),
-                Text(str(r.get("tool") or "")),
+                Text(shown_text(str(r.get("agent") or ""))[0]),
+                Text(shown_text(str(r.get("tool") or ""))[0]),
                 Text(outcome, style=_EFFECT_STYLE.get(outcome, ""), justify="left"),
                 Text(str(r.get("call_id") or "")[:8]),
             )

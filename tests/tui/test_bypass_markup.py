@@ -68,3 +68,27 @@ async def test_the_question_for_a_request_that_slid_in_shows_its_command(queue: 
         detail = app.screen.query_one(".rule-preview", Static)
         assert command in str(detail.visual)
         assert queue.store.get("b2" * 16).state is RequestState.PENDING
+
+
+async def test_the_detail_pane_marks_what_an_agent_hid_in_its_name_and_the_reason(queue: Queue) -> None:
+    # The arguments were marked, but the agent name, the reason (which quotes where values came from),
+    # the rule and the session went to the terminal as they are: an escape sequence, a bidi override.
+    req = request("shell.run", {"command": "ls"}, call_id="a1" * 16, agent="co\x1b[8mder\u202e")
+    reason = "asked; evidence: url from \u202etxt.fdp"
+    req = req.model_copy(
+        update={
+            "decision": req.decision.model_copy(update={"reason": reason}),
+            "call": req.call.model_copy(update={"session": "s\u200b1"}),
+        }
+    )
+    queue.submit(req)
+    app = make_app(queue)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: rows(app) == 1, "the row")
+        table = app.query_one("#queue", DataTable)
+        assert cell_text(table.get_row_at(0)[1]) == "co⟦U+001B⟧[8mder⟦U+202E⟧"
+        body = app.query_one("#detail-body", Static)
+        shown = app.export_screenshot()
+        assert "\x1b[8m" not in str(body.visual)
+        assert "⟦U+202E⟧txt.fdp" in shown.replace("&#160;", " ")
+        assert "s⟦U+200B⟧1" in shown
