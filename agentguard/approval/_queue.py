@@ -141,6 +141,17 @@ class QueueApprover:
     def _result(self, queued: QueuedRequest, started: float) -> ApprovalResult:
         result = queued.result(time.monotonic() - started)
         assert result is not None
+        if result.status is ApprovalStatus.TIMEOUT:
+            # Only this waiter times its request out (``_timed_out``, at the deadline); sweeps abandon.
+            # A timeout someone else wrote (in a fleet the agent role may close any pending request) is
+            # no timeout of this call: ``on_timeout = "allow"`` must not run it unapproved.
+            return result.model_copy(
+                update={
+                    "status": ApprovalStatus.ABANDONED,
+                    "reason": f"closed as timed out by another process before this call's deadline"
+                    f" ({result.reason or 'no reason given'})",
+                }
+            )
         return result
 
     def _timed_out(self, queued: QueuedRequest, request: ApprovalRequest, started: float) -> ApprovalResult:

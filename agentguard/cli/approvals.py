@@ -10,6 +10,7 @@ import click
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agentguard.approval import (
     ApprovalDesk,
@@ -26,6 +27,7 @@ from agentguard.approval import (
     request_json,
     short_duration,
     shown_json,
+    shown_text,
 )
 from agentguard.cli.context import AppContext, pass_app, reports_errors
 from agentguard.errors import ApprovalError
@@ -34,6 +36,12 @@ from agentguard.pipeline import Closeable
 __all__ = ["approvals", "grants"]
 
 _AS_HELP = "Approver identity recorded with the answer. [default: the OS user name]"
+
+
+def _seen(text: str) -> Text:
+    """A table cell an agent may have written: invisible characters as marks, and ``Text``, which
+    Rich does not read as markup (``[rm -rf ~]`` in a command is shown, ``[/]`` does not fail)."""
+    return Text(shown_text(text)[0])
 
 
 @contextmanager
@@ -106,9 +114,9 @@ def list_requests(app: AppContext, show_all: bool, limit: int, as_json: bool) ->
         table.add_row(
             q.id[:8],
             q.state.value,
-            q.call.agent,
-            q.call.tool,
-            key_argument_text(q.call, 60),
+            _seen(q.call.agent),
+            _seen(q.call.tool),
+            Text(key_argument_text(q.call, 60)),
             short_duration((now - q.submitted_at).total_seconds()),
             short_duration(left) if q.pending and left > 0 else "-",
         )
@@ -128,11 +136,11 @@ def show_request(app: AppContext, request_id: str, as_json: bool) -> None:
         _json(data)
         return
     for key in ("id", "state", "agent", "tool", "rule", "rule_text", "reason", "sandbox_profile", "deadline"):
-        click.echo(f"{key:16} {data[key]}")
+        click.echo(f"{key:16} {shown_text(str(data[key]))[0]}")
     click.echo("arguments:")
     click.echo(shown_json(orjson.dumps(q.call.arguments, option=orjson.OPT_INDENT_2).decode())[0])
     if not q.pending:
-        click.echo(f"answered by {q.approver} via {q.channel}: {q.reason or ''}")
+        click.echo(shown_text(f"answered by {q.approver} via {q.channel}: {q.reason or ''}")[0])
 
 
 @approvals.command("approve")
@@ -197,7 +205,7 @@ def approve_request(
         _json({"request": request_json(q), "grant": grant_json(grant, now) if grant else None})
         return
     click.echo(
-        f"approved {q.id[:8]} ({q.call.agent} {q.call.tool})"
+        shown_text(f"approved {q.id[:8]} ({q.call.agent} {q.call.tool})")[0]
         + (" with edited arguments" if arguments else "")
     )
     if grant is not None:
@@ -218,7 +226,7 @@ def deny_request(app: AppContext, request_id: str, reason: str, who: str | None,
     if as_json:
         _json({"request": request_json(q)})
         return
-    click.echo(f"denied {q.id[:8]} ({q.call.agent} {q.call.tool}): {reason}")
+    click.echo(shown_text(f"denied {q.id[:8]} ({q.call.agent} {q.call.tool}): {reason}")[0])
 
 
 @click.group()
@@ -259,10 +267,10 @@ def list_grants(app: AppContext, show_all: bool, as_json: bool) -> None:
         table.add_row(
             g.id[:8],
             g.state(now),
-            g.agent,
-            g.tool,
-            g.condition,
-            g.created_by,
+            _seen(g.agent),
+            _seen(g.tool),
+            _seen(g.condition),
+            _seen(g.created_by),
             g.created_at.strftime("%Y-%m-%d %H:%M"),
             g.expires_at.strftime("%Y-%m-%d %H:%M") if g.expires_at else "never",
         )

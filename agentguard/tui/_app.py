@@ -21,6 +21,7 @@ from agentguard.approval import (
     key_argument_text,
     render_rule,
     short_duration,
+    shown_text,
 )
 from agentguard.errors import AgentGuardError
 from agentguard.sandbox_api import SandboxProfile
@@ -106,8 +107,8 @@ class ApprovalApp(App[None]):
     def compose(self) -> ComposeResult:
         # Kept as attributes: App.query_one searches the *active* screen, which may be a dialog.
         self._table: DataTable[Any] = DataTable(id="queue", cursor_type="row", zebra_stripes=True)
-        self._body = Static("", id="detail-body")
-        self._status_line = Static("", id="status")
+        self._body = Static("", id="detail-body", markup=False)
+        self._status_line = Static("", id="status", markup=False)
         self._main = Container(id="main")
         yield Header()
         with self._main:
@@ -162,7 +163,7 @@ class ApprovalApp(App[None]):
                 self._seen_version = version
                 self._sync(self.store.pending(), notify)
         except AgentGuardError as exc:
-            self._status(f"[red]queue error:[/red] {exc}")
+            self._status(Text.assemble(("queue error:", "red"), f" {exc}"))
             return
         self._tick()
 
@@ -181,7 +182,9 @@ class ApprovalApp(App[None]):
         if arrivals and notify:
             first = arrivals[0]
             more = f" (+{len(arrivals) - 1} more)" if len(arrivals) > 1 else ""
-            self.notify(f"{first.call.agent} asks for {first.call.tool}{more}", title="new request")
+            self.notify(
+                f"{first.call.agent} asks for {first.call.tool}{more}", title="new request", markup=False
+            )
             self.bell()
         self._status(f"{len(self._rows)} pending")
         if before is not None and before not in current:
@@ -191,10 +194,10 @@ class ApprovalApp(App[None]):
 
     def _cells(self, q: QueuedRequest, now: datetime) -> tuple[Any, ...]:
         return (
-            q.id[:8],
-            q.call.agent,
-            q.call.tool,
-            key_argument_text(q.call, self._arg_width),
+            Text(q.id[:8]),
+            Text(shown_text(q.call.agent)[0]),  # Text, not str: a DataTable reads a str cell as markup
+            Text(shown_text(q.call.tool)[0]),
+            Text(key_argument_text(q.call, self._arg_width)),
             short_duration((now - q.submitted_at).total_seconds()),
             self._left(q, now),
         )
@@ -219,9 +222,9 @@ class ApprovalApp(App[None]):
         try:
             self.store.sweep()
         except AgentGuardError as exc:
-            self._status(f"[red]sweep failed:[/red] {exc}")
+            self._status(Text.assemble(("sweep failed:", "red"), f" {exc}"))
 
-    def _status(self, text: str) -> None:
+    def _status(self, text: str | Text) -> None:
         self._status_line.update(text)
 
     def selected(self) -> QueuedRequest | None:
@@ -256,9 +259,9 @@ class ApprovalApp(App[None]):
         try:
             fn()
         except AgentGuardError as exc:
-            self.notify(str(exc), title=f"{what} failed", severity="error")
+            self.notify(str(exc), title=f"{what} failed", severity="error", markup=False)
         else:
-            self.notify(what)
+            self.notify(what, markup=False)
         self.refresh_queue(notify=False)
 
     def _need_selection(self) -> QueuedRequest | None:

@@ -26,6 +26,13 @@ CODE_ARGUMENTS: dict[str, tuple[str, str]] = {
 _THEME = "ansi_dark"
 
 
+def _seen(text: str, style: str = "") -> Text:
+    """A value the agent wrote (its name, the reason quoting its values, the session): invisible and
+    direction-changing characters as marks, as the arguments are; an escape sequence never reaches
+    the terminal."""
+    return Text(shown_text(text)[0], style=style)
+
+
 def _kv(rows: list[tuple[str, RenderableType]]) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
@@ -59,8 +66,8 @@ def render_detail(
     call, decision = queued.call, queued.request.decision
     left = (queued.deadline - now).total_seconds()
     rows: list[tuple[str, RenderableType]] = [
-        ("agent", Text(call.agent)),
-        ("tool", Text(call.tool, style="bold cyan")),
+        ("agent", _seen(call.agent)),
+        ("tool", _seen(call.tool, style="bold cyan")),
         ("request", Text(queued.id)),
         (
             "waiting",
@@ -69,14 +76,14 @@ def render_detail(
                 + (f"{short_duration(left)} left" if left > 0 else "deadline passed")
             ),
         ),
-        ("rule", Text(f"{decision.rule_id}  {decision.rule.text if decision.rule else ''}".rstrip())),
-        ("why", Text(decision.reason)),
+        ("rule", _seen(f"{decision.rule_id}  {decision.rule.text if decision.rule else ''}".rstrip())),
+        ("why", _seen(decision.reason)),
     ]
     if call.tool in CODE_ARGUMENTS or decision.sandbox_profile:
         name = decision.sandbox_profile or default_profile
         rows.append(("sandbox", _profile_text(name, (profiles or {}).get(name))))
     if call.session:
-        rows.append(("session", Text(call.session)))
+        rows.append(("session", _seen(call.session)))
     parts: list[RenderableType] = [_kv(rows)]
     arguments: dict[str, Any] = dict(call.arguments)
     code_spec = CODE_ARGUMENTS.get(call.tool)

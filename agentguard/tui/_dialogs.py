@@ -88,10 +88,14 @@ class DenyDialog(_Dialog[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Deny {self.queued.call.tool} for {self.queued.call.agent}", classes="dialog-title")
+            yield Label(
+                f"Deny {self.queued.call.tool} for {self.queued.call.agent}",
+                classes="dialog-title",
+                markup=False,
+            )
             yield Label("Reason (the agent sees it):")
             yield Input(placeholder="e.g. use the staging bucket instead", id="reason", compact=True)
-            yield Label("", id="error", classes="error")
+            yield Label("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Deny", variant="error", id="ok", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
@@ -128,10 +132,12 @@ class EditDialog(_Dialog[dict[str, Any] | None]):
         text = shown_json(orjson.dumps(self.queued.call.arguments, option=orjson.OPT_INDENT_2).decode())[0]
         with Vertical(classes="dialog wide"):
             yield Label(
-                f"Edit the arguments of {self.queued.call.tool}, then approve", classes="dialog-title"
+                f"Edit the arguments of {self.queued.call.tool}, then approve",
+                classes="dialog-title",
+                markup=False,
             )
             yield TextArea(text, id="json", tab_behavior="indent", soft_wrap=True, compact=True)
-            yield Label("", id="error", classes="error")
+            yield Label("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Approve edited (ctrl+s)", variant="success", id="ok", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
@@ -168,7 +174,7 @@ class ScopeDialog(_Dialog[GrantChoice | None]):
     def compose(self) -> ComposeResult:
         call = self.queued.call
         with Vertical(classes="dialog wide"):
-            yield Label(f"Approve always: {call.tool} for {call.agent}", classes="dialog-title")
+            yield Label(f"Approve always: {call.tool} for {call.agent}", classes="dialog-title", markup=False)
             with RadioSet(id="scope", compact=True):
                 for scope, label in _SCOPE_LABELS.items():
                     disabled = scope is GrantScope.PATTERN and self.suggested is None
@@ -185,8 +191,8 @@ class ScopeDialog(_Dialog[GrantChoice | None]):
             )
             yield Label("Expires after (e.g. 30m, 8h, 7d; empty = never):")
             yield Input("", id="expires", placeholder="never", compact=True)
-            yield Static("", id="rule", classes="rule-preview")
-            yield Label("", id="error", classes="error")
+            yield Static("", id="rule", classes="rule-preview", markup=False)
+            yield Label("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Grant", variant="warning", id="ok", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
@@ -257,9 +263,9 @@ class ConfirmDialog(_Dialog[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
-            yield Static(self.detail, classes="rule-preview")
-            yield Label("", id="error", classes="error")
+            yield Label(self.question, classes="dialog-title", markup=False)
+            yield Static(self.detail, classes="rule-preview", markup=False)
+            yield Label("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", variant="error", id="ok", compact=True)
                 yield Button("No (n)", id="cancel", compact=True)

@@ -14,7 +14,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from agentguard.approval import ApprovalDesk, Grant, render_rule
+from agentguard.approval import ApprovalDesk, Grant, render_rule, shown_text
 from agentguard.errors import AgentGuardError
 from agentguard.tui._dialogs import ConfirmDialog
 
@@ -40,7 +40,7 @@ class GrantsScreen(Screen[None]):
             "Grants  (approve-always rules, enforced from the approval store)", classes="screen-title"
         )
         yield DataTable(id="grants", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="grant-rule", classes="rule-preview")
+        yield Static("", id="grant-rule", classes="rule-preview", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -67,10 +67,10 @@ class GrantsScreen(Screen[None]):
             table.add_row(
                 g.id[:8],
                 Text(state, style="green" if state == "active" else "dim", justify="left"),
-                g.agent,
-                g.tool,
+                Text(shown_text(g.agent)[0]),  # Text, not str: a DataTable reads a str cell as markup
+                Text(shown_text(g.tool)[0]),
                 g.scope.value,
-                g.created_by,
+                Text(shown_text(g.created_by)[0]),
                 g.created_at.strftime("%m-%d %H:%M"),
                 g.expires_at.strftime("%m-%d %H:%M") if g.expires_at else "never",
                 key=g.id,
@@ -112,7 +112,7 @@ class GrantsScreen(Screen[None]):
             try:
                 self.desk.revoke(grant.id)
             except AgentGuardError as exc:
-                self.notify(str(exc), severity="error")
+                self.notify(str(exc), severity="error", markup=False)
                 return
             self.notify(f"revoked grant {grant.id[:8]}")
             self.reload()
@@ -172,7 +172,7 @@ class AuditScreen(Screen[None]):
         self.records: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
-        yield Label(f"Audit log  {self.path or '(none)'}", classes="screen-title")
+        yield Label(f"Audit log  {self.path or '(none)'}", classes="screen-title", markup=False)
         yield Static("chain: checking...", id="chain")
         with Horizontal(id="filters"):
             yield Input(placeholder="agent", id="f-agent")
@@ -194,7 +194,7 @@ class AuditScreen(Screen[None]):
             try:
                 self.records = self.reader(self.path, self.limit)
             except AgentGuardError as exc:
-                self.notify(str(exc), severity="error")
+                self.notify(str(exc), severity="error", markup=False)
         self._fill()
         self.query_one("#chain", Static).update("chain: checking...")
         self._verify()
@@ -218,11 +218,11 @@ class AuditScreen(Screen[None]):
             ts = str(r.get("ts") or "")
             table.add_row(
                 ts[11:19] if len(ts) >= 19 else ts,
-                str(r.get("event") or ""),
-                str(r.get("agent") or ""),
-                str(r.get("tool") or ""),
+                Text(str(r.get("event") or "")),  # Text, not str: a DataTable reads a str as markup
+                Text(shown_text(str(r.get("agent") or ""))[0]),
+                Text(shown_text(str(r.get("tool") or ""))[0]),
                 Text(outcome, style=_EFFECT_STYLE.get(outcome, ""), justify="left"),
-                str(r.get("call_id") or "")[:8],
+                Text(str(r.get("call_id") or "")[:8]),
             )
 
     def on_input_changed(self, event: Input.Changed) -> None:

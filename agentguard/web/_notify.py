@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from agentguard.approval import QueuedRequest, key_argument_text, request_json
+from agentguard.audit import redact
 from agentguard.errors import AgentGuardError
 from agentguard.web._state import Console, Webhook
 
@@ -26,8 +27,9 @@ def _slack_escape(text: str) -> str:
 
 
 def payload(hook: Webhook, queued: QueuedRequest, link: str) -> dict[str, Any]:
-    """What is POSTed for ``queued``."""
-    call = queued.call
+    """What is POSTed for ``queued``: redacted as the audit log is (the receiver, and a Slack channel's
+    history, are no place for a token in a command); the approver's page shows the whole call."""
+    call = queued.call.model_copy(update={"arguments": redact(queued.call.arguments)})
     if hook.style == "slack":
         summary = (
             f"*{_slack_escape(call.agent)}* asks to run *{_slack_escape(call.tool)}*: "
@@ -43,7 +45,7 @@ def payload(hook: Webhook, queued: QueuedRequest, link: str) -> dict[str, Any]:
                 },
             ],
         }
-    return {"event": "approval.pending", "url": link, "request": request_json(queued)}
+    return {"event": "approval.pending", "url": link, "request": redact(request_json(queued))}
 
 
 async def _post(client: httpx.AsyncClient, hook: Webhook, body: dict[str, Any]) -> None:
