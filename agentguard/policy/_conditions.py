@@ -61,6 +61,7 @@ MAX_CONDITION_CHARS = 20_000
 
 # Last: they read this module back (``c.compile_condition``: named conditions compile conditions), and
 # modules they import (_facts) import names from here.
+from agentguard.policy import _copied as _copy  # noqa: E402
 from agentguard.policy import _provenance as _prov  # noqa: E402
 from agentguard.policy import _textfacts as _text  # noqa: E402
 
@@ -94,6 +95,7 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "unseen": _prov.unseen,
     "session_read": _prov.session_read,
     "carries_untrusted": _prov.carries_untrusted,
+    "copies_untrusted": _copy.copies_untrusted,
     "leaks_to": _prov.leaks_to,
     "same_source": _prov.same_source,
     "contains_fact": _text.contains_fact,

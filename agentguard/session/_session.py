@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from agentguard.session._index import TRUSTED, TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry, ValueIndex
 from agentguard.session._leaf import text_keys
+from agentguard.session._phrases import PhraseIndex
 from agentguard.session._values import (
     MAX_KEY_CHARS,
     _text_keys,
@@ -161,6 +162,7 @@ class Session:
         self.vouched: tuple[Any, ...] = tuple(vouched.values() if isinstance(vouched, Mapping) else vouched)
         self.started = datetime.now(UTC)
         self.index = ValueIndex()
+        self.phrases = PhraseIndex()  # built only when a condition asks (copies_untrusted)
         self.sources: list[Source] = []
         self.results: list[ResultRecord] = []
         self._marks: set[str] = set()
@@ -232,6 +234,12 @@ class Session:
                 if entry is not None:
                     hits.append((entity.key, entry))
         return hits
+
+    def copied(self, text: str) -> tuple[str, int] | None:
+        """A phrase of ``text`` copied from untrusted output and held by no trusted source, and the
+        index of the source it was first seen in (see ``_phrases``); None when there is none."""
+        with self._lock:  # the first question builds the phrase index from the texts read so far
+            return self.phrases.copied(text)
 
     def source(self, index: int) -> Source:
         return self.sources[index]
@@ -358,6 +366,9 @@ class Session:
                 add(key, source, bit)
             return bool(keys)
         found = text_keys(value, untrusted=bit == UNTRUSTED, whole_only=whole_only)
+        # an echo of text the agent wrote while it was not trusted stays untrusted, as its keys do
+        echoed = bit == TRUSTED and self._written and key_of(value) in self._written
+        self.phrases.note(value, source, UNTRUSTED if echoed else bit)
         for key, contained in found:
             if contained:
                 add(key, source, bit, contained=True)
