@@ -7,7 +7,17 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "agentguard"
 
-CORE = {"errors", "models", "owner", "pipeline", "sandbox_api", "settings", "detectors", "_decoded"}
+CORE = {
+    "errors",
+    "models",
+    "owner",
+    "pipeline",
+    "sandbox_api",
+    "settings",
+    "detectors",
+    "_decoded",
+    "secret_arguments",
+}
 ALLOWED: dict[str, set[str]] = {
     # the core: value objects, errors, Protocols, settings; nothing above it
     "errors": set(),
@@ -15,12 +25,13 @@ ALLOWED: dict[str, set[str]] = {
     "owner": {"models"},  # which process owns a queued request or a container: one notion for both
     "detectors": {"_decoded"},  # the decoded views (percent, base64, hex) secrets are also looked for in
     "_decoded": set(),
+    "secret_arguments": set(),  # which arguments are secrets, and their masked forms: plain values
     "pipeline": {"models"},
     "sandbox_api": {"models"},
     "settings": {"errors", "models", "sandbox_api"},
     # what the guard is built from
     "context": {"models", "settings"},
-    "registry": {"errors", "models"},
+    "registry": {"errors", "models", "secret_arguments"},  # a SecretStr argument decided on its text
     # what a conversation has read (provenance): the core only; the policy's conditions read it
     "session": CORE,
     # the stages: the core only (the policy also the session); tools run code through the sandbox (loaded
