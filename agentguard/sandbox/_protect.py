@@ -52,7 +52,8 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
             _refuse_hard_links(real, whole=True)
             read_only.add(real)
     for entry in git_entries(root):
-        read_only.update(_git_paths(root, entry))
+        if entry != root:  # the workspace itself as a bare repository: only what appears is set aside
+            read_only.update(_git_paths(root, entry))
     kept = sorted(
         (p for p in read_only if not any(a in read_only for a in p.parents)),
         key=lambda p: (len(p.parts), str(p)),
@@ -76,15 +77,27 @@ def mount_key(mounts: Iterable[Mount]) -> tuple[str, ...]:
 
 def git_entries(root: Path) -> Iterator[Path]:
     """Every ``.git`` in the workspace, at any depth (without entering them or following symlinks),
-    in any case: on a case-insensitive file system (macOS, Windows) ``.GIT`` is what git opens."""
+    in any case: on a case-insensitive file system (macOS, Windows) ``.GIT`` is what git opens.
+    And every directory git takes as a git directory itself (a bare repository: ``HEAD``,
+    ``objects`` and ``refs`` in it), which git's discovery opens with no ``.git`` name at all."""
     for top, dirs, files in os.walk(root, onerror=None, followlinks=False):
         here = Path(top)
+        if bare_head(dirs + files) is not None:
+            yield here
         for name in [d for d in dirs if d.casefold() == GIT]:
             dirs.remove(name)
             yield here / name
         for name in files:
             if name.casefold() == GIT:
                 yield here / name
+
+
+def bare_head(names: Iterable[str]) -> str | None:
+    """The name of ``HEAD`` among a directory's entries, when they make it a git directory."""
+    folded = {name.casefold(): name for name in names}
+    if "objects" in folded and "refs" in folded:
+        return folded.get("head")
+    return None
 
 
 def _git_paths(root: Path, entry: Path) -> list[Path]:
@@ -216,6 +229,11 @@ class Watch:
         names: set[str] = set()
         for entry in git_entries(self.root):
             rel = entry.relative_to(self.root).as_posix()
+            if entry.name.casefold() != GIT:  # a bare git directory: its HEAD is set aside, not it
+                head = bare_head(os.listdir(entry)) if entry.is_dir() else None
+                if head is None:
+                    continue
+                rel = (entry.relative_to(self.root) / head).as_posix()
             names.add(rel)
             if old is None or rel in old:
                 names.update(_named_by(self.root, entry))
