@@ -79,8 +79,14 @@ def git_entries(root: Path) -> Iterator[Path]:
     """Every ``.git`` in the workspace, at any depth (without entering them or following symlinks),
     in any case: on a case-insensitive file system (macOS, Windows) ``.GIT`` is what git opens.
     And every directory git takes as a git directory itself (a bare repository: ``HEAD``,
-    ``objects`` and ``refs`` in it), which git's discovery opens with no ``.git`` name at all."""
-    for top, dirs, files in os.walk(root, onerror=None, followlinks=False):
+    ``objects`` and ``refs`` in it), which git's discovery opens with no ``.git`` name at all.
+    And every directory below ``root`` that cannot be listed (``chmod 111``): git still opens a
+    ``.git`` in it by name, so it is kept (mounted read-only, set aside when new) as a whole."""
+    unlisted: list[Path] = []
+    for top, dirs, files in os.walk(
+        root, onerror=lambda e: unlisted.append(Path(e.filename)), followlinks=False
+    ):
+        yield from (d for d in _drain(unlisted) if d != root)
         here = Path(top)
         if bare_head(dirs + files) is not None:
             yield here
@@ -90,6 +96,12 @@ def git_entries(root: Path) -> Iterator[Path]:
         for name in files:
             if name.casefold() == GIT:
                 yield here / name
+    yield from (d for d in _drain(unlisted) if d != root)
+
+
+def _drain(items: list[Path]) -> Iterator[Path]:
+    while items:
+        yield items.pop()
 
 
 def bare_head(names: Iterable[str]) -> str | None:
@@ -230,10 +242,14 @@ class Watch:
         for entry in git_entries(self.root):
             rel = entry.relative_to(self.root).as_posix()
             if entry.name.casefold() != GIT:  # a bare git directory: its HEAD is set aside, not it
-                head = bare_head(os.listdir(entry)) if entry.is_dir() else None
+                try:
+                    head = bare_head(os.listdir(entry)) if entry.is_dir() else None
+                except OSError:  # a directory that cannot be listed: it, as a whole
+                    head = ""
                 if head is None:
                     continue
-                rel = (entry.relative_to(self.root) / head).as_posix()
+                if head:
+                    rel = (entry.relative_to(self.root) / head).as_posix()
             names.add(rel)
             if old is None or rel in old:
                 names.update(_named_by(self.root, entry))

@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +71,41 @@ def test_a_plain_head_file_is_not_a_git_directory(tmp_path: Path) -> None:
     (ws / "docs" / "refs").mkdir()
     assert watch.settle(before) == ()
     assert protected_mounts(str(ws)) == []
+
+
+def test_a_new_git_in_a_directory_that_cannot_be_listed_is_set_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``chmod 111 x``: walking the workspace skipped ``x``, while ``cd x; git status`` opens
+    ``x/.git`` by name and runs its ``core.fsmonitor``. (Root lists any directory: the workspace
+    owner's view, no read permission no listing, is what ``scandir``/``listdir`` are given here.)"""
+    scandir, listdir = os.scandir, os.listdir
+
+    def unreadable(real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(path: Any = ".") -> Any:
+            if not isinstance(path, int) and not os.stat(path).st_mode & 0o400:
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real(path)
+
+        return call
+
+    monkeypatch.setattr(os, "scandir", unreadable(scandir))
+    monkeypatch.setattr(os, "listdir", unreadable(listdir))
+    ws = (tmp_path / "ws").resolve()
+    ws.mkdir()
+    old = ws / "old"
+    (old / ".git").mkdir(parents=True)
+    old.chmod(0o111)
+    watch = Watch(str(ws))
+    before = watch.snapshot()
+    (ws / "x" / ".git" / "objects").mkdir(parents=True)
+    (ws / "x" / ".git" / "config").write_text("[core]\n\tfsmonitor = touch ran\n")
+    (ws / "x").chmod(0o111)
+    try:
+        moved = watch.settle(before)
+        assert [m.split(" -> ")[0] for m in moved] == ["x"]
+        assert not (ws / "x").exists()
+        assert "/workspace/old" in {m["Target"] for m in protected_mounts(str(ws)) if m["ReadOnly"]}
+    finally:
+        for path in (old, *ws.iterdir()):
+            path.chmod(0o755)
