@@ -77,7 +77,8 @@ def mount_key(mounts: Iterable[Mount]) -> tuple[str, ...]:
 
 def git_entries(root: Path) -> Iterator[Path]:
     """Every ``.git`` in the workspace, at any depth (without entering them or following symlinks),
-    in any case: on a case-insensitive file system (macOS, Windows) ``.GIT`` is what git opens.
+    in any case: on a case-insensitive file system (macOS, Windows) ``.GIT`` is what git opens
+    (and on HFS+, ``.g\u200cit``: see ``is_dot_git``).
     And every directory git takes as a git directory itself (a bare repository: ``HEAD``,
     ``objects`` and ``refs`` in it), which git's discovery opens with no ``.git`` name at all.
     And every directory below ``root`` that cannot be listed (``chmod 111``): git still opens a
@@ -90,11 +91,11 @@ def git_entries(root: Path) -> Iterator[Path]:
         here = Path(top)
         if bare_head(dirs + files) is not None:
             yield here
-        for name in [d for d in dirs if d.casefold() == GIT]:
+        for name in [d for d in dirs if is_dot_git(d)]:
             dirs.remove(name)
             yield here / name
         for name in files:
-            if name.casefold() == GIT:
+            if is_dot_git(name):
                 yield here / name
     yield from (d for d in _drain(unlisted) if d != root)
 
@@ -102,6 +103,18 @@ def git_entries(root: Path) -> Iterator[Path]:
 def _drain(items: list[Path]) -> Iterator[Path]:
     while items:
         yield items.pop()
+
+
+# code points HFS+ (a macOS volume) ignores when it compares names, as git's ``is_hfs_dotgit`` lists them
+_HFS_IGNORED = dict.fromkeys(
+    [*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF], None
+)
+
+
+def is_dot_git(name: str) -> bool:
+    """Whether a file system may open ``name`` for ``.git``: in any case (macOS, Windows), and with the
+    characters HFS+ ignores left out (``.g\u200cit`` is ``.git`` there)."""
+    return name.translate(_HFS_IGNORED).casefold() == GIT
 
 
 def bare_head(names: Iterable[str]) -> str | None:
@@ -241,7 +254,7 @@ class Watch:
         names: set[str] = set()
         for entry in git_entries(self.root):
             rel = entry.relative_to(self.root).as_posix()
-            if entry.name.casefold() != GIT:  # a bare git directory: its HEAD is set aside, not it
+            if not is_dot_git(entry.name):  # a bare git directory: its HEAD is set aside, not it
                 try:
                     head = bare_head(os.listdir(entry)) if entry.is_dir() else None
                 except OSError:  # a directory that cannot be listed: it, as a whole

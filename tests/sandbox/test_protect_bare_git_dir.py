@@ -109,3 +109,16 @@ def test_a_new_git_in_a_directory_that_cannot_be_listed_is_set_aside(
     finally:
         for path in (old, *ws.iterdir()):
             path.chmod(0o755)
+
+
+@pytest.mark.parametrize("name", [".g\u200cit", "\ufeff.GIT", ".gi\u206at"])
+def test_a_new_git_spelled_with_characters_hfs_ignores_is_set_aside(tmp_path: Path, name: str) -> None:
+    """On an HFS+ volume (macOS) these names are the same file as ``.git``: what host git opens."""
+    ws = (tmp_path / "ws").resolve()
+    ws.mkdir()
+    watch = Watch(str(ws))
+    before = watch.snapshot()
+    (ws / "sub" / name).mkdir(parents=True)
+    moved = watch.settle(before)
+    assert [m.split(" -> ")[0] for m in moved] == [f"sub/{name}"]
+    assert not (ws / "sub" / name).exists()
