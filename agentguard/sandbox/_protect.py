@@ -89,7 +89,7 @@ def git_entries(root: Path) -> Iterator[Path]:
     ):
         yield from (d for d in _drain(unlisted) if d != root)
         here = Path(top)
-        if bare_head(dirs + files) is not None:
+        if len(dirs) > 1 and bare_head(dirs, dirs + files) is not None:
             yield here
         for name in [d for d in dirs if is_dot_git(d)]:
             dirs.remove(name)
@@ -114,15 +114,18 @@ _HFS_IGNORED = dict.fromkeys(
 def is_dot_git(name: str) -> bool:
     """Whether a file system may open ``name`` for ``.git``: in any case (macOS, Windows), and with the
     characters HFS+ ignores left out (``.g\u200cit`` is ``.git`` there)."""
+    if name.isascii():  # the common name, without the translation
+        return len(name) == len(GIT) and name.casefold() == GIT
     return name.translate(_HFS_IGNORED).casefold() == GIT
 
 
-def bare_head(names: Iterable[str]) -> str | None:
-    """The name of ``HEAD`` among a directory's entries, when they make it a git directory."""
-    folded = {name.casefold(): name for name in names}
-    if "objects" in folded and "refs" in folded:
-        return folded.get("head")
-    return None
+def bare_head(dirs: Iterable[str], names: Iterable[str]) -> str | None:
+    """The name of ``HEAD`` among a directory's entries (``names``), when they make it a git directory
+    (``objects`` and ``refs`` among its directories, ``dirs``)."""
+    folded = {name.casefold() for name in dirs}
+    if "objects" not in folded or "refs" not in folded:
+        return None
+    return next((name for name in names if name.casefold() == "head"), None)
 
 
 def _git_paths(root: Path, entry: Path) -> list[Path]:
@@ -256,9 +259,10 @@ class Watch:
             rel = entry.relative_to(self.root).as_posix()
             if not is_dot_git(entry.name):  # a bare git directory: its HEAD is set aside, not it
                 try:
-                    head = bare_head(os.listdir(entry)) if entry.is_dir() else None
+                    listed = os.listdir(entry) if entry.is_dir() else []
                 except OSError:  # a directory that cannot be listed: it, as a whole
-                    head = ""
+                    listed = None
+                head = "" if listed is None else bare_head(listed, listed)
                 if head is None:
                     continue
                 if head:
