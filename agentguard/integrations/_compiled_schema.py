@@ -16,13 +16,16 @@ only offered for schemas built from keywords both read alike (a differential tes
 
 Such a keyword anywhere in the schema keeps it on ``jsonschema`` alone (a property named ``if`` too;
 one named ``pattern`` or ``id`` maps to a schema, not a string, and is fine); so does a schema
-jsonschema-rs cannot build, a ``$schema`` other than the five drafts, or a missing package.
+jsonschema-rs cannot build, a ``$schema`` other than the five drafts, a ``$ref`` that could lead back to
+itself (a recursive schema: ``jsonschema`` never ends a cycle, jsonschema-rs calls it valid), or a
+missing package.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 __all__ = ["compiled"]
 
@@ -91,11 +94,44 @@ def _shared(node: Any, depth: int = 0) -> bool:
     return isinstance(node, str | int | float | bool) or node is None
 
 
+def _refs(node: Any, at: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Each ``$ref`` in ``node``: where it is (a JSON pointer's parts) and what it names."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "$ref":
+                yield at, value
+            yield from _refs(value, (*at, str(key)))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _refs(item, (*at, str(index)))
+
+
+def _no_ref_cycle(schema: Mapping[str, Any]) -> bool:
+    """Whether no ``$ref`` can lead back to itself: each names a part holding no ``$ref`` and not
+    around it. ``jsonschema`` recurses without end through a cycle (``{"$ref": "#"}``), where
+    jsonschema-rs answers "valid"; recursive schemas are therefore left to ``jsonschema``."""
+    for at, ref in _refs(schema):
+        parts = tuple(unquote(p).replace("~1", "/").replace("~0", "~") for p in str(ref)[1:].split("/")[1:])
+        if at[: len(parts)] == parts:
+            return False
+        node: Any = schema
+        for part in parts:
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                return False
+        if next(_refs(node), None) is not None:
+            return False
+    return True
+
+
 def compiled(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
     """jsonschema-rs's ``is_valid`` for ``schema``, or None where only ``jsonschema`` may answer.
 
     The caller passes plain JSON data only, and asks ``jsonschema`` whenever this says False."""
-    if not _shared(schema):
+    if not _shared(schema) or not _no_ref_cycle(schema):
         return None
     try:
         import jsonschema_rs

@@ -52,7 +52,8 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
             _refuse_hard_links(real, whole=True)
             read_only.add(real)
     for entry in git_entries(root):
-        read_only.update(_git_paths(root, entry))
+        if entry != root:  # the workspace itself as a bare repository: only what appears is set aside
+            read_only.update(_git_paths(root, entry))
     kept = sorted(
         (p for p in read_only if not any(a in read_only for a in p.parents)),
         key=lambda p: (len(p.parts), str(p)),
@@ -76,15 +77,55 @@ def mount_key(mounts: Iterable[Mount]) -> tuple[str, ...]:
 
 def git_entries(root: Path) -> Iterator[Path]:
     """Every ``.git`` in the workspace, at any depth (without entering them or following symlinks),
-    in any case: on a case-insensitive file system (macOS, Windows) ``.GIT`` is what git opens."""
-    for top, dirs, files in os.walk(root, onerror=None, followlinks=False):
+    in any case: on a case-insensitive file system (macOS, Windows) ``.GIT`` is what git opens
+    (and on HFS+, ``.g\u200cit``: see ``is_dot_git``).
+    And every directory git takes as a git directory itself (a bare repository: ``HEAD``,
+    ``objects`` and ``refs`` in it), which git's discovery opens with no ``.git`` name at all.
+    And every directory below ``root`` that cannot be listed (``chmod 111``): git still opens a
+    ``.git`` in it by name, so it is kept (mounted read-only, set aside when new) as a whole."""
+    unlisted: list[Path] = []
+    for top, dirs, files in os.walk(
+        root, onerror=lambda e: unlisted.append(Path(e.filename)), followlinks=False
+    ):
+        yield from (d for d in _drain(unlisted) if d != root)
         here = Path(top)
-        for name in [d for d in dirs if d.casefold() == GIT]:
+        if len(dirs) > 1 and bare_head(dirs, dirs + files) is not None:
+            yield here
+        for name in [d for d in dirs if is_dot_git(d)]:
             dirs.remove(name)
             yield here / name
         for name in files:
-            if name.casefold() == GIT:
+            if is_dot_git(name):
                 yield here / name
+    yield from (d for d in _drain(unlisted) if d != root)
+
+
+def _drain(items: list[Path]) -> Iterator[Path]:
+    while items:
+        yield items.pop()
+
+
+# code points HFS+ (a macOS volume) ignores when it compares names, as git's ``is_hfs_dotgit`` lists them
+_HFS_IGNORED = dict.fromkeys(
+    [*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF], None
+)
+
+
+def is_dot_git(name: str) -> bool:
+    """Whether a file system may open ``name`` for ``.git``: in any case (macOS, Windows), and with the
+    characters HFS+ ignores left out (``.g\u200cit`` is ``.git`` there)."""
+    if name.isascii():  # the common name, without the translation
+        return len(name) == len(GIT) and name.casefold() == GIT
+    return name.translate(_HFS_IGNORED).casefold() == GIT
+
+
+def bare_head(dirs: Iterable[str], names: Iterable[str]) -> str | None:
+    """The name of ``HEAD`` among a directory's entries (``names``), when they make it a git directory
+    (``objects`` and ``refs`` among its directories, ``dirs``)."""
+    folded = {name.casefold() for name in dirs}
+    if "objects" not in folded or "refs" not in folded:
+        return None
+    return next((name for name in names if name.casefold() == "head"), None)
 
 
 def _git_paths(root: Path, entry: Path) -> list[Path]:
@@ -216,6 +257,16 @@ class Watch:
         names: set[str] = set()
         for entry in git_entries(self.root):
             rel = entry.relative_to(self.root).as_posix()
+            if not is_dot_git(entry.name):  # a bare git directory: its HEAD is set aside, not it
+                try:
+                    listed = os.listdir(entry) if entry.is_dir() else []
+                except OSError:  # a directory that cannot be listed: it, as a whole
+                    listed = None
+                head = "" if listed is None else bare_head(listed, listed)
+                if head is None:
+                    continue
+                if head:
+                    rel = (entry.relative_to(self.root) / head).as_posix()
             names.add(rel)
             if old is None or rel in old:
                 names.update(_named_by(self.root, entry))

@@ -60,7 +60,7 @@ def _schemas(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]
     return st.lists(keyword, max_size=4).map(dict)
 
 
-SCHEMAS = st.recursive(
+SCHEMAS: st.SearchStrategy[Any] = st.recursive(
     st.just({}) | st.booleans().map(lambda b: {"not": {}} if not b else {}), _schemas, max_leaves=8
 )
 
@@ -122,3 +122,82 @@ def test_a_refusal_still_carries_jsonschemas_message() -> None:
     model = json_schema_model("t", {"type": "object", "properties": {"n": {"type": "integer", "maximum": 3}}})
     with pytest.raises(ValueError, match=r"n: 5 is greater than the maximum of 3"):
         model.model_validate({"n": 5})
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$ref": "#"},
+        {"type": "object", "properties": {"child": {"$ref": "#"}}},
+        {"$defs": {"d": {"prefixItems": [{}], "$ref": "#/$defs/d"}}, "propertyNames": {"$ref": "#/$defs/d"}},
+        {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
+        {"$defs": {"a": {"type": "string"}}, "$ref": "#/$defs/missing"},
+    ],
+)
+def test_a_ref_that_could_lead_back_to_itself_is_left_to_jsonschema(schema: dict[str, Any]) -> None:
+    """jsonschema-rs calls an instance valid where ``jsonschema`` never ends the cycle."""
+    assert compiled(schema) is None
+
+
+def test_a_ref_to_a_part_without_refs_is_still_compiled() -> None:
+    schema = {"$defs": {"n": {"type": "integer"}}, "properties": {"a": {"$ref": "#/$defs/n"}}}
+    check = compiled(schema)
+    assert check is not None
+    assert not check({"a": "1"})
+
+
+DRAFTS = st.sampled_from(
+    [
+        "http://json-schema.org/draft-04/schema#",
+        "http://json-schema.org/draft-06/schema#",
+        "http://json-schema.org/draft-07/schema#",
+        "https://json-schema.org/draft/2019-09/schema",
+        "https://json-schema.org/draft/2020-12/schema",
+    ]
+)
+WIDE = st.one_of(
+    NUMBERS, st.sampled_from([2**63 - 1, 2**64 - 1, 2**64, 9007199254740993, 9007199254740992.0, 1.0, True])
+)
+
+
+def _draft_schemas(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """Keywords whose reading changed between drafts, and refs into ``definitions``/``$defs``."""
+    keyword = st.one_of(
+        st.tuples(st.just("items"), inner | st.lists(inner, max_size=2)),
+        st.tuples(st.just("additionalItems"), st.booleans() | inner),
+        st.tuples(st.just("prefixItems"), st.lists(inner, min_size=1, max_size=2)),
+        st.tuples(st.sampled_from(["minContains", "maxContains"]), st.integers(0, 2)),
+        st.tuples(st.just("contains"), inner),
+        st.tuples(st.sampled_from(["exclusiveMinimum", "exclusiveMaximum"]), st.booleans() | WIDE),
+        st.tuples(st.sampled_from(["minimum", "maximum"]), WIDE),
+        st.tuples(st.sampled_from(["enum"]), st.lists(JSON | WIDE, min_size=1, max_size=3)),
+        st.tuples(st.just("const"), JSON | WIDE),
+        st.tuples(st.just("uniqueItems"), st.booleans()),
+        st.tuples(st.sampled_from(["minLength", "maxLength"]), st.integers(0, 2)),
+        st.tuples(st.just("$ref"), st.sampled_from(["#/definitions/d", "#/$defs/d"])),
+        st.tuples(st.just("contentEncoding"), st.just("base64")),
+        st.tuples(st.just("type"), TYPES),
+    )
+    return st.lists(keyword, max_size=4).map(dict)
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    schema=_draft_schemas(SCHEMAS),
+    defs=SCHEMAS,
+    draft=DRAFTS,
+    instances=st.lists(
+        JSON | WIDE | st.sampled_from(["😀", "a\u0301", [1, True], [1, 1.0]]), min_size=1, max_size=5
+    ),
+)
+def test_under_every_draft_the_compiled_check_takes_nothing_jsonschema_refuses(
+    schema: dict[str, Any], defs: dict[str, Any], draft: str, instances: list[Any]
+) -> None:
+    schema = {**schema, "$schema": draft, "definitions": {"d": defs}, "$defs": {"d": defs}}
+    check = compiled(schema)
+    if check is None:
+        return
+    python = validators.validator_for(schema)(schema)
+    for instance in instances:
+        if check(instance):
+            assert python.is_valid(instance), (schema, instance)

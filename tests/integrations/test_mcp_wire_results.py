@@ -72,6 +72,48 @@ RESULTS: list[tuple[str, dict[str, Any]]] = [
     ("point", {"content": [TEXT], "structuredContent": {"x": "1", "y": 2}}),
     ("plain", {"content": [TEXT], "ttlMs": -5}),  # a later revision's field: the typed way
     ("plain", {"content": [TEXT], "unknown": 1}),  # not a plain result's key: the typed way
+    # null isError: the surface model reads it as false, the typed result refuses it
+    ("plain", {"content": [TEXT], "isError": None}),
+    ("echo", {"content": [TEXT], "structuredContent": {"result": 3}, "isError": None}),
+    ("plain", {"content": [TEXT], "structuredContent": [1, 2]}),
+    ("plain", {"content": [TEXT], "structuredContent": "s"}),
+    ("plain", {"content": [TEXT], "structuredContent": None}),
+    ("echo", {"content": [TEXT], "structuredContent": ["hi"]}),
+    ("plain", {"content": [TEXT], "_meta": None}),
+    ("plain", {"content": [{**TEXT, "_meta": {"a": {"b": 2**70}}}]}),
+    ("plain", {"content": [TEXT], "_meta": {"n": 2**70, "f": 1e300, "z": -0.0}}),
+    ("plain", {"content": [TEXT], "structuredContent": {"n": 2**64, "f": 1.0, "z": -0.0}}),
+    ("plain", {"content": [{**TEXT, "annotations": {"audience": ["user"], "extra": 1}}]}),
+    ("plain", {"content": [{**TEXT, "annotations": None}]}),
+    ("plain", {"content": [{**TEXT, "annotations": {"lastModified": "2025-01-01T00:00:00Z"}}]}),
+    ("plain", {"content": [{**TEXT, "annotations": {"priority": 2}}]}),
+    ("plain", {"content": [{"type": "resource", "resource": {"uri": "file:///a", "blob": "aGk="}}]}),
+    (
+        "plain",
+        {"content": [{"type": "resource", "resource": {"uri": "file:///a", "blob": "aGk=", "text": "t"}}]},
+    ),
+    ("plain", {"content": [{"type": "resource", "resource": {"uri": "file:///a"}}]}),
+    ("plain", {"content": [{"type": "resource", "resource": {"uri": "file:///a", "text": "t", "x": 1}}]}),
+    (
+        "plain",
+        {"content": [{"type": "resource", "resource": {"uri": "file:///a", "text": "t", "_meta": {}}}]},
+    ),
+    ("plain", {"content": [{"type": "resource", "resource": {"uri": "not a uri", "text": "t"}}]}),
+    ("plain", {"content": [{"type": "resource_link", "uri": "file:///a", "name": "a", "size": 2**70}]}),
+    ("plain", {"content": [{"type": "resource_link", "uri": "file:///a", "name": "a", "icons": []}]}),
+    ("plain", {"content": [{"type": "audio", "data": "aGk=", "mimeType": "audio/wav"}]}),
+    ("plain", {"content": [{"type": "image", "data": "not base64!", "mimeType": "image/png"}]}),
+    ("plain", {"content": [{"type": "text", "text": "hi", "type2": 1}]}),
+    ("plain", {"content": [{"type": "text", "text": None}]}),
+    ("plain", {"content": None}),
+    ("plain", {}),
+    ("plain", {"isError": False}),
+    ("point", {"content": [TEXT], "structuredContent": {"x": 1.0, "y": 2}}),
+    ("point", {"content": [TEXT], "structuredContent": {"x": True, "y": 2}}),
+    ("point", {"content": [TEXT], "structuredContent": {"x": 2**70, "y": 2}}),
+    ("point", {"content": [TEXT], "structuredContent": {"x": 1, "y": 2, "z": 3}}),
+    ("nosuch", {"content": [TEXT], "structuredContent": {"x": 1}}),
+    ("nosuch", {"content": [TEXT]}),
 ]
 
 

@@ -195,7 +195,12 @@ async def checked_call_result(
     the same surface model, and kept in its wire form (``WireResult``)."""
     _clamp_inbound_ttl(raw)
     version = session.protocol_version or "2025-11-25"
-    if version == answer_version and raw.keys() <= _PLAIN_RESULT_KEYS:
+    # ``isError: null``: the surface model takes it (as false), the typed result refuses it
+    if (
+        version == answer_version
+        and raw.keys() <= _PLAIN_RESULT_KEYS
+        and raw.get("isError", False) is not None
+    ):
         try:
             wire = methods.serialize_server_result(_METHOD, version, raw)
         except KeyError:  # a version without a surface: the typed way below
