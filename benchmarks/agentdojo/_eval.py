@@ -21,7 +21,7 @@ import contextlib
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,20 @@ def _agentdojo() -> tuple[Any, Any, Any]:
         from agentdojo.functions_runtime import FunctionsRuntime
         from agentdojo.task_suite.load_suites import get_suite
     return replay_pipeline(GroundTruthPipeline), FunctionsRuntime, get_suite
+
+
+@contextlib.contextmanager
+def _no_utility(suite: Any, skip: bool) -> Iterator[None]:
+    """While ``skip``, ``suite`` scores no user-task utility (AgentDojo's deep diff of the whole
+    environment): ``run_task_with_pipeline`` still runs the pipeline and scores security as before."""
+    if not skip:
+        yield
+        return
+    suite._check_user_task_utility = lambda *_args, **_kwargs: False
+    try:
+        yield
+    finally:
+        del suite._check_user_task_utility
 
 
 class SuiteEvaluation:
@@ -141,7 +155,8 @@ class SuiteEvaluation:
         self, task: Any, carrier: Any, injection: Any | None, approver: Approver | None, env: Any = None
     ) -> tuple[bool, bool, CallLog]:
         """(utility, security, call log); ``approver=None`` replays without the guard. ``env`` is the
-        injected environment for an attack (copied here, never changed)."""
+        injected environment for an attack (copied here, never changed). An attack's utility is not
+        scored (always False): only its security is read, and the user task's check was half the run."""
         log = CallLog()
         env = (env if env is not None else self._default_env).model_copy(deep=True)
         pipeline_task = task
@@ -161,7 +176,7 @@ class SuiteEvaluation:
             pipeline = honest(pipeline, log)
             # The user's own request: the carrier user task's prompt, never the attacker's goal.
             scope = guard.session(user_request=carrier.PROMPT, framework="agentdojo")
-        with warnings.catch_warnings(), scope:
+        with warnings.catch_warnings(), scope, _no_utility(self.suite, injection is not None):
             warnings.simplefilter("ignore")
             utility, security = self.suite.run_task_with_pipeline(
                 pipeline,

@@ -18,7 +18,7 @@ import pytest
 
 from benchmarks.agentdojo import _eval, evaluate
 
-# All pairs: ~80 s of CPU, several minutes when the machine is busy.
+# All pairs: ~40 s of CPU (attacks score security only), a few minutes when the machine is busy.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
