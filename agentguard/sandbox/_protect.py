@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from docker.types import Mount
 
 from agentguard.errors import SandboxError
 
-__all__ = ["WORKSPACE_TARGET", "RwGate", "Watch", "git_entries", "mount_key", "protected_mounts"]
+__all__ = ["WORKSPACE_TARGET", "Watch", "git_entries", "mount_key", "protected_mounts"]
 
 WORKSPACE_TARGET = "/workspace"
 GIT = ".git"
@@ -320,50 +319,3 @@ def _rename_aside(root: Path, rel: str) -> str:
         with contextlib.suppress(OSError):
             os.close(fd)
     return "/".join([*dirs, new])
-
-
-class RwGate:
-    """No rw container is made while code runs in another one on the same workspace, and what runs
-    make is measured from the last moment none ran.
-
-    The engine reads a mount's source path when the container starts, following symlinks: code
-    running elsewhere in the workspace could swap a directory about to be mounted (a new ``sub/``
-    holding a new ``.git``) for a link to any host directory, mounted then in the new container.
-    Making containers (mount paths computed, container started) and running code exclude each other;
-    runs overlap runs and makings overlap makings. Runs that overlap share one snapshot, taken when
-    the first began: a run's own snapshot could hold what another, still running, made. Within one
-    ``Sandbox`` (one process).
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._count = {"making": 0, "running": 0}
-        self._baseline: frozenset[str] = frozenset()
-
-    @contextlib.contextmanager
-    def making(self, gated: bool) -> Iterator[None]:
-        with self._held("making", "running", gated, None):
-            yield
-
-    @contextlib.contextmanager
-    def running(self, watch: Watch | None) -> Iterator[frozenset[str]]:
-        """Held while code runs (``watch``: a rw workspace, else not gated); yields the snapshot."""
-        with self._held("running", "making", watch is not None, watch):
-            yield self._baseline
-
-    @contextlib.contextmanager
-    def _held(self, mine: str, other: str, gated: bool, watch: Watch | None) -> Iterator[None]:
-        if not gated:
-            yield
-            return
-        with self._cond:
-            self._cond.wait_for(lambda: self._count[other] == 0)
-            if watch is not None and self._count[mine] == 0:
-                self._baseline = watch.snapshot()
-            self._count[mine] += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._count[mine] -= 1
-                self._cond.notify_all()

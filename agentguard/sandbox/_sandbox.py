@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -43,8 +43,9 @@ from agentguard.sandbox._engine import (
 )
 from agentguard.sandbox._images import ImageStatus, Progress, build_images
 from agentguard.sandbox._pool import Remover, WarmPool
-from agentguard.sandbox._protect import RwGate, Watch, mount_key, protected_mounts
+from agentguard.sandbox._protect import Watch, mount_key, protected_mounts
 from agentguard.sandbox._protocol import encode_request
+from agentguard.sandbox._rwgate import gate_for
 from agentguard.sandbox_api import (
     LANGUAGES,
     EgressGate,
@@ -159,7 +160,6 @@ class Sandbox:
         self.api: Any = self.client.api if hasattr(self.client, "api") else self.client
         self._images: dict[str, str] = {}
         self._images_lock = threading.Lock()
-        self._gate = RwGate()  # rw containers are made only while no rw code runs
         self._closed = False
         self.reaped: list[ManagedContainer] = reap(self.api) if reap_orphans else []
         self._remover = Remover(lambda cid: remove(self.api, cid), self._own_container_ids)
@@ -290,7 +290,7 @@ class Sandbox:
         container that never saw the code. A rw run (``watch``) holds the gate until its processes
         are gone (reaped by the runner before its report, or killed), then sets aside what it made."""
         prof = key.profile
-        with self._gate.running(watch) as before:
+        with gate_for(str(watch.root)).running(watch) if watch is not None else _ungated() as before:
             try:
                 ex = exchange(live, request, timeout_s=prof.timeout_s + REPORT_GRACE_S, cap=prof.output_bytes)
                 if not ex.sent and warm:
@@ -444,7 +444,9 @@ class Sandbox:
         image = self._image(key.language)
         endpoint = open_egress(self.egress, key, self.workspace)
         try:
-            with self._gate.making(key.profile.workspace == "rw"):
+            rw = key.profile.workspace == "rw"
+            # rw containers are made only while no rw code runs on the workspace (see _rwgate)
+            with gate_for(str(check_workspace(self.workspace, "rw"))).making() if rw else _ungated():
                 config = container_config(
                     self.api,
                     image=image,
@@ -553,6 +555,11 @@ class Sandbox:
             return EndReason.OOM, "the sandbox runner was killed for exceeding the memory limit"
         detail = f"exit code {state.get('ExitCode')}" + (f", {state['Error']}" if state.get("Error") else "")
         return EndReason.ERROR, error or f"the container ended without reporting a result ({detail})"
+
+
+@contextlib.contextmanager
+def _ungated() -> Iterator[frozenset[str]]:
+    yield frozenset()
 
 
 def _text(data: bytearray, truncated: bool, stream: str, cap: int) -> str:
