@@ -15,17 +15,22 @@ the workspace, or hard-linked files, cannot be kept that way: the container is r
 What did not exist cannot be mounted: a new ``.git`` (``git init``, a clone, a planted ``sub/.git``
 that a shell prompt's ``git status`` reads), a new ``agentguard.toml``, or a directory a gitlink or
 ``commondir`` names that was missing. ``Watch`` notes which of these exist before a call and, once
-its processes are gone, renames each new one aside (``<name>.agentguard-quarantine-<random>``): host
+its processes are gone, renames each new one aside (``<name>.agentguard-quarantine-<random>``, never
+over an existing name): host
 git and the guard's next start do not read it, and nothing is deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from docker.types import Mount
 
@@ -304,9 +309,9 @@ def _nominal(root: Path, path: Path) -> str | None:
 
 
 def _rename_aside(root: Path, rel: str) -> str:
-    """Rename ``root/rel`` to a quarantine name beside it, following no symlink on the way."""
+    """Rename ``root/rel`` to a quarantine name beside it, following no symlink on the way and
+    replacing nothing (a taken name: another one)."""
     *dirs, name = rel.split("/")
-    new = f"{name}{QUARANTINE}{secrets.token_hex(4)}"
     flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(root, flags)
     try:
@@ -314,8 +319,61 @@ def _rename_aside(root: Path, rel: str) -> str:
             nxt = os.open(part, flags, dir_fd=fd)
             os.close(fd)
             fd = nxt
-        os.rename(name, new, src_dir_fd=fd, dst_dir_fd=fd)
+        for _ in range(8):
+            new = f"{name}{QUARANTINE}{secrets.token_hex(4)}"
+            try:
+                _rename_noreplace(fd, name, new)
+            except FileExistsError:
+                continue
+            return "/".join([*dirs, new])
+        raise FileExistsError(errno.EEXIST, "every quarantine name tried was taken", rel)
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
-    return "/".join([*dirs, new])
+
+
+def _load_renameat2() -> Any:
+    """libc's ``renameat2`` (glibc 2.28+, musl 1.2.?), or None (macOS, an old libc)."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_RENAMEAT2 = _load_renameat2()
+_RENAME_NOREPLACE = 1
+
+
+def _rename_noreplace(fd: int, name: str, new: str) -> None:
+    """Rename ``name`` to ``new`` in the directory ``fd``; ``FileExistsError`` when ``new`` exists.
+
+    ``renameat2(RENAME_NOREPLACE)`` does it in one step. Without it (no such call, or a file
+    system that refuses the flag): a hard link, which never replaces, then the old name removed,
+    for anything but a directory; a directory is renamed after checking the name is free (a
+    rename fails over a non-empty directory or a file; only an empty directory made in between
+    could be replaced).
+    """
+    if _RENAMEAT2 is not None:
+        if _RENAMEAT2(fd, os.fsencode(name), fd, os.fsencode(new), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), name)
+    if stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+        if _exists_at(fd, new):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), new)
+        os.rename(name, new, src_dir_fd=fd, dst_dir_fd=fd)
+        return
+    os.link(name, new, src_dir_fd=fd, dst_dir_fd=fd, follow_symlinks=False)
+    os.unlink(name, dir_fd=fd)
+
+
+def _exists_at(fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
