@@ -29,7 +29,7 @@ from agentguard.errors import SandboxError
 from agentguard.sandbox._container import PoolKey, check_workspace, container_config, remove
 from agentguard.sandbox._engine import CALL_ID, LANGUAGE, connect
 from agentguard.sandbox._hardening import check_hardening
-from agentguard.sandbox._protect import Watch
+from agentguard.sandbox._quarantine import Watch
 from agentguard.sandbox._rwgate import ServerHold
 from agentguard.sandbox_api import SandboxProfile
 

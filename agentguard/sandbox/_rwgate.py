@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agentguard.errors import SandboxError
-from agentguard.sandbox._protect import Watch
+from agentguard.sandbox._quarantine import Watch
 
 __all__ = ["RwGate", "ServerHold", "gate_for", "lock_dir"]
 

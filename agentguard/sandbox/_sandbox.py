@@ -43,8 +43,9 @@ from agentguard.sandbox._engine import (
 )
 from agentguard.sandbox._images import ImageStatus, Progress, build_images
 from agentguard.sandbox._pool import Remover, WarmPool
-from agentguard.sandbox._protect import Watch, mount_key, protected_mounts
+from agentguard.sandbox._protect import mount_key, protected_mounts
 from agentguard.sandbox._protocol import encode_request
+from agentguard.sandbox._quarantine import Watch
 from agentguard.sandbox._rwgate import gate_for
 from agentguard.sandbox_api import (
     LANGUAGES,

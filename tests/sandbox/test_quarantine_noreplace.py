@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agentguard.sandbox import _protect
-from agentguard.sandbox._protect import Watch
+from agentguard.sandbox import _quarantine
+from agentguard.sandbox._quarantine import Watch
 
 
 @pytest.mark.parametrize("renameat2", [True, False], ids=["renameat2", "fallback"])
@@ -22,8 +22,8 @@ def test_a_taken_quarantine_name_is_not_replaced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, renameat2: bool
 ) -> None:
     if not renameat2:  # an old libc, macOS, or a file system that refuses the flag
-        monkeypatch.setattr(_protect, "_RENAMEAT2", None)
-    elif _protect._RENAMEAT2 is None:
+        monkeypatch.setattr(_quarantine, "_RENAMEAT2", None)
+    elif _quarantine._RENAMEAT2 is None:
         pytest.skip("this libc has no renameat2")
     ws = tmp_path.resolve()
     watch = Watch(str(ws))
@@ -37,7 +37,7 @@ def test_a_taken_quarantine_name_is_not_replaced(
         (ws / ".git").mkdir()
         (ws / ".git" / "config").write_text("[core]\n")
     names: Iterator[str] = iter(["deadbeef", "cafef00d", "0badf00d"])
-    monkeypatch.setattr(_protect.secrets, "token_hex", lambda _n: next(names))
+    monkeypatch.setattr(_quarantine.secrets, "token_hex", lambda _n: next(names))
     moved = watch.settle(before)
     assert moved == (".git -> .git.agentguard-quarantine-cafef00d",)
     assert not (ws / ".git").exists()

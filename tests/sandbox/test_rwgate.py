@@ -9,7 +9,7 @@ import pytest
 
 from agentguard.errors import SandboxError
 from agentguard.sandbox import _rwgate
-from agentguard.sandbox._protect import Watch
+from agentguard.sandbox._quarantine import Watch
 from agentguard.sandbox._rwgate import RwGate, ServerHold
 
 
