@@ -2,9 +2,11 @@
 
 Read-only: the guard's own files inside the workspace (the policy directory, ``agentguard.toml``, the
 state directory), every ``.git`` of the workspace (directories, and ``.git`` files: gitlinks of
-submodules and linked worktrees), and the git directories those gitlinks and ``commondir`` files name
-inside the workspace. Git runs programs the host executes from these (hooks, ``core.fsmonitor`` on the
-next ``git status``); making all of ``.git`` read-only means no git writes inside a rw sandbox.
+submodules and linked worktrees), every bare git directory (at the root: its git files), the git
+directories those gitlinks and ``commondir`` files name inside the workspace, and the hooks
+directories ``core.hooksPath`` names there (``.husky``). Git runs programs the host executes from
+these (hooks, ``core.fsmonitor`` on the next ``git status``); making all of ``.git`` read-only means
+no git writes inside a rw sandbox.
 
 A read-only mount protects an inode, not a name: code could rename the protected path's parent away
 and make a new one, which the host then reads. So each directory between the workspace root and a
@@ -23,7 +25,7 @@ from pathlib import Path
 from docker.types import Mount
 
 from agentguard.errors import SandboxError
-from agentguard.sandbox._gitscan import git_entries, gitdir_of, read_line
+from agentguard.sandbox._gitscan import BARE_NAMES, git_entries, gitdir_of, hooks_paths, read_line
 
 __all__ = ["WORKSPACE_TARGET", "mount_key", "protected_mounts"]
 
@@ -44,8 +46,14 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
             _refuse_hard_links(real, whole=True)
             read_only.add(real)
     for entry in git_entries(root):
-        if entry != root:  # the workspace itself as a bare repository: only what appears is set aside
-            read_only.update(_git_paths(root, entry))
+        if entry == root:  # the workspace itself is a bare repository: its git files, not all of it
+            gitdirs = [root]
+            read_only.update(_bare_root_paths(root))
+        else:
+            found = _git_paths(root, entry)
+            read_only.update(found)
+            gitdirs = [p for p in found if p.is_dir()]
+        read_only.update(_hooks_dirs(root, entry, gitdirs))
     kept = sorted(
         (p for p in read_only if not any(a in read_only for a in p.parents)),
         key=lambda p: (len(p.parts), str(p)),
@@ -65,6 +73,42 @@ def mount_key(mounts: Iterable[Mount]) -> tuple[str, ...]:
     protected path appeared lacks its mount, and must not take the call."""
     below = (m for m in mounts if str(m.get("Target", "")).startswith(f"{WORKSPACE_TARGET}/"))
     return tuple(sorted(f"{m['Target']}={m['Source']}:{'ro' if m.get('ReadOnly') else 'rw'}" for m in below))
+
+
+def _bare_root_paths(root: Path) -> list[Path]:
+    """What git reads or runs in a workspace root that is a bare repository (the rest of the root
+    stays writable; what of ``BARE_NAMES`` appears there is set aside after the run)."""
+    found = []
+    for name in BARE_NAMES:
+        path = root / name
+        if path.is_symlink():
+            raise SandboxError(
+                f"{path} is a symlink in a workspace that is a bare git repository: code in a rw "
+                "sandbox could replace it; refusing the rw workspace",
+                path=str(path),
+            )
+        if path.exists():
+            found.append(path)
+    _refuse_hard_links(root)
+    return found
+
+
+def _hooks_dirs(root: Path, entry: Path, gitdirs: list[Path]) -> list[Path]:
+    """The hooks directories inside the workspace that ``core.hooksPath`` names for ``entry``'s
+    repository (``.husky``): working-tree files host git runs on the next commit."""
+    found = []
+    for path in hooks_paths(entry, gitdirs):
+        if os.path.realpath(path) == str(root):
+            raise SandboxError(
+                f"core.hooksPath of {entry} names the workspace root itself: every file of a rw sandbox "
+                "could be a hook; refusing the rw workspace",
+                path=str(entry),
+            )
+        real = _inside(root, path)
+        if real is not None:
+            _refuse_hard_links(real, whole=True)
+            found.append(real)
+    return found
 
 
 def _git_paths(root: Path, entry: Path) -> list[Path]:

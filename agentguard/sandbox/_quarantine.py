@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from agentguard.sandbox._gitscan import (
+    BARE_NAMES,
     bare_head,
     git_entries,
     gitdir_of,
+    hooks_paths,
     is_dot_git,
     read_line,
 )
@@ -73,6 +75,8 @@ class Watch:
             names.add(rel)
             if old is None or rel in old:
                 names.update(_named_by(self.root, entry))
+                if entry == self.root:  # a bare repository: what git reads there, when it appears
+                    names.update(BARE_NAMES)
         for path in self.protected:
             nominal = _nominal(self.root, Path(path))
             if nominal is not None:
@@ -81,9 +85,11 @@ class Watch:
 
 
 def _named_by(root: Path, entry: Path) -> set[str]:
-    """The directories a ``.git`` file's ``gitdir:`` and a git directory's ``commondir`` name inside
-    the workspace, whether they exist or not (one that is missing can be made by the code)."""
+    """The directories a ``.git`` file's ``gitdir:``, a git directory's ``commondir`` and its config's
+    ``core.hooksPath`` name inside the workspace, whether they exist or not (one that is missing can
+    be made by the code)."""
     found: set[str] = set()
+    gitdirs: list[Path] = []
     gitdir = gitdir_of(entry) if entry.is_file() and not entry.is_symlink() else entry
     for _ in range(4):
         if gitdir is None:
@@ -91,8 +97,15 @@ def _named_by(root: Path, entry: Path) -> set[str]:
         rel = _nominal(root, gitdir)
         if rel is not None and gitdir != entry:
             found.add(rel)
-        common = read_line(gitdir / "commondir") if gitdir.is_dir() else None
+        is_dir = gitdir.is_dir()
+        if is_dir:
+            gitdirs.append(gitdir)
+        common = read_line(gitdir / "commondir") if is_dir else None
         gitdir = gitdir / common if common else None
+    for hooks in hooks_paths(entry, gitdirs):  # a hooks directory its config names, made by the code
+        rel = _nominal(root, hooks)
+        if rel is not None:
+            found.add(rel)
     return found
 
 
