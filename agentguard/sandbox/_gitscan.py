@@ -25,6 +25,7 @@ __all__ = [
     "hooks_paths",
     "is_dot_git",
     "read_line",
+    "user_hooks_paths",
 ]
 
 GIT = ".git"
@@ -57,27 +58,39 @@ def git_entries(root: Path) -> Iterator[Path]:
     And every directory git takes as a git directory itself (a bare repository: ``HEAD``,
     ``objects`` and ``refs`` in it), which git's discovery opens with no ``.git`` name at all.
     And every directory below ``root`` that cannot be listed (``chmod 111``): git still opens a
-    ``.git`` in it by name, so it is kept (mounted read-only, set aside when new) as a whole."""
-    unlisted: list[Path] = []
-    for top, dirs, files in os.walk(
-        root, onerror=lambda e: unlisted.append(Path(e.filename)), followlinks=False
-    ):
-        yield from (d for d in _drain(unlisted) if d != root)
-        here = Path(top)
-        if len(dirs) > 1 and bare_head(dirs, dirs + files) is not None:
-            yield here
-        for name in [d for d in dirs if is_dot_git(d)]:
-            dirs.remove(name)
-            yield here / name
-        for name in files:
-            if is_dot_git(name):
-                yield here / name
-    yield from (d for d in _drain(unlisted) if d != root)
-
-
-def _drain(items: list[Path]) -> Iterator[Path]:
-    while items:
-        yield items.pop()
+    ``.git`` in it by name, so it is kept (mounted read-only, set aside when new) as a whole.
+    One ``scandir`` per directory and no ``Path`` but for what is found: every rw call walks the
+    whole workspace (``node_modules`` included: a ``.git`` there is opened as well) up to three
+    times."""
+    start = os.fspath(root)
+    stack = [start]
+    while stack:
+        top = stack.pop()
+        try:
+            listing = os.scandir(top)
+        except OSError:
+            if top != start:
+                yield Path(top)
+            continue
+        dirs: list[str] = []  # what git takes for a directory (a link to one included)
+        names: list[str] = []
+        with listing:
+            for entry in listing:
+                name = entry.name
+                names.append(name)
+                if (len(name) == len(GIT) or not name.isascii()) and is_dot_git(name):
+                    yield Path(entry.path)  # not entered
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        dirs.append(name)
+                        stack.append(entry.path)
+                    elif entry.is_symlink() and entry.is_dir():
+                        dirs.append(name)  # counts for a bare repository, not entered
+                except OSError:
+                    continue
+        if len(dirs) > 1 and bare_head(dirs, names) is not None:
+            yield Path(top)
 
 
 # code points HFS+ (a macOS volume) ignores when it compares names, as git's ``is_hfs_dotgit`` lists them
@@ -120,19 +133,28 @@ def read_line(path: Path) -> str | None:
     return lines[0].strip() if lines else None
 
 
-def hooks_paths(entry: Path, gitdirs: Iterable[Path]) -> list[Path]:
+def hooks_paths(entry: Path, gitdirs: Iterable[Path], user: Iterable[str] | None = None) -> list[Path]:
     """Where git looks for hooks of the repository at ``entry`` (a ``.git``, or a bare git directory)
-    besides its ``hooks``: each ``core.hooksPath`` of its config files (and the user's and the
-    system's), relative to the working tree (``.husky``), or to the git directory when bare."""
+    besides its ``hooks``: each ``core.hooksPath`` of its config files and of the user's and the
+    system's (``user``: ``user_hooks_paths()``, read once for many repositories), relative to the
+    working tree (``.husky``), or to the git directory when bare."""
     base = entry.parent if is_dot_git(entry.name) else entry
-    values = list(_global_hooks_paths())
+    values = list(user_hooks_paths() if user is None else user)
     for gitdir in gitdirs:
         for name in ("config", "config.worktree"):
             values.extend(_config_values(gitdir / name))
     return [base / Path(v).expanduser() for v in dict.fromkeys(values)]
 
 
+def user_hooks_paths() -> list[str]:
+    """``core.hooksPath`` of the user's and the system's configuration (includes followed)."""
+    return _git_config(["--includes"], None)
+
+
 _GIT_ENV = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), "LC_ALL": "C"}
+# A config file holding neither of these cannot set core.hooksPath (a key name is never escaped or
+# split across lines): git is not asked.
+_MENTIONS = (b"hookspath", b"include")
 
 
 def _config_values(config: Path) -> list[str]:
@@ -140,13 +162,12 @@ def _config_values(config: Path) -> list[str]:
     try:
         if not stat.S_ISREG(config.lstat().st_mode):
             return []
+        text = config.read_bytes().lower()
     except OSError:
         return []
+    if not any(word in text for word in _MENTIONS):
+        return []
     return _git_config(["--file", str(config), "--includes"], config)
-
-
-def _global_hooks_paths() -> list[str]:
-    return _git_config(["--includes"], None)
 
 
 def _git_config(where: list[str], config: Path | None) -> list[str]:

@@ -25,7 +25,14 @@ from pathlib import Path
 from docker.types import Mount
 
 from agentguard.errors import SandboxError
-from agentguard.sandbox._gitscan import BARE_NAMES, git_entries, gitdir_of, hooks_paths, read_line
+from agentguard.sandbox._gitscan import (
+    BARE_NAMES,
+    git_entries,
+    gitdir_of,
+    hooks_paths,
+    read_line,
+    user_hooks_paths,
+)
 
 __all__ = ["WORKSPACE_TARGET", "mount_key", "protected_mounts"]
 
@@ -45,6 +52,7 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
         if real is not None:
             _refuse_hard_links(real, whole=True)
             read_only.add(real)
+    user = user_hooks_paths()
     for entry in git_entries(root):
         if entry == root:  # the workspace itself is a bare repository: its git files, not all of it
             gitdirs = [root]
@@ -53,7 +61,7 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
             found = _git_paths(root, entry)
             read_only.update(found)
             gitdirs = [p for p in found if p.is_dir()]
-        read_only.update(_hooks_dirs(root, entry, gitdirs))
+        read_only.update(_hooks_dirs(root, entry, gitdirs, user))
     kept = sorted(
         (p for p in read_only if not any(a in read_only for a in p.parents)),
         key=lambda p: (len(p.parts), str(p)),
@@ -93,11 +101,11 @@ def _bare_root_paths(root: Path) -> list[Path]:
     return found
 
 
-def _hooks_dirs(root: Path, entry: Path, gitdirs: list[Path]) -> list[Path]:
+def _hooks_dirs(root: Path, entry: Path, gitdirs: list[Path], user: list[str]) -> list[Path]:
     """The hooks directories inside the workspace that ``core.hooksPath`` names for ``entry``'s
     repository (``.husky``): working-tree files host git runs on the next commit."""
     found = []
-    for path in hooks_paths(entry, gitdirs):
+    for path in hooks_paths(entry, gitdirs, user):
         if os.path.realpath(path) == str(root):
             raise SandboxError(
                 f"core.hooksPath of {entry} names the workspace root itself: every file of a rw sandbox "

@@ -28,6 +28,7 @@ from agentguard.sandbox._gitscan import (
     hooks_paths,
     is_dot_git,
     read_line,
+    user_hooks_paths,
 )
 
 __all__ = ["QUARANTINE", "Watch"]
@@ -60,6 +61,7 @@ class Watch:
 
     def _present(self, old: frozenset[str] | None) -> frozenset[str]:
         names: set[str] = set()
+        user: list[str] | None = None  # the user's core.hooksPath, read once (for the first repository)
         for entry in git_entries(self.root):
             rel = entry.relative_to(self.root).as_posix()
             if not is_dot_git(entry.name):  # a bare git directory: its HEAD is set aside, not it
@@ -74,7 +76,8 @@ class Watch:
                     rel = (entry.relative_to(self.root) / head).as_posix()
             names.add(rel)
             if old is None or rel in old:
-                names.update(_named_by(self.root, entry))
+                user = user_hooks_paths() if user is None else user
+                names.update(_named_by(self.root, entry, user))
                 if entry == self.root:  # a bare repository: what git reads there, when it appears
                     names.update(BARE_NAMES)
         for path in self.protected:
@@ -84,7 +87,7 @@ class Watch:
         return frozenset(n for n in names if os.path.lexists(self.root / n))
 
 
-def _named_by(root: Path, entry: Path) -> set[str]:
+def _named_by(root: Path, entry: Path, user: list[str]) -> set[str]:
     """The directories a ``.git`` file's ``gitdir:``, a git directory's ``commondir`` and its config's
     ``core.hooksPath`` name inside the workspace, whether they exist or not (one that is missing can
     be made by the code)."""
@@ -102,7 +105,7 @@ def _named_by(root: Path, entry: Path) -> set[str]:
             gitdirs.append(gitdir)
         common = read_line(gitdir / "commondir") if is_dir else None
         gitdir = gitdir / common if common else None
-    for hooks in hooks_paths(entry, gitdirs):  # a hooks directory its config names, made by the code
+    for hooks in hooks_paths(entry, gitdirs, user):  # a hooks directory its config names, made by the code
         rel = _nominal(root, hooks)
         if rel is not None:
             found.add(rel)
