@@ -20,7 +20,7 @@ from agentguard.sandbox._engine import (
     owner_alive,
 )
 
-__all__ = ["ManagedContainer", "list_managed", "reap"]
+__all__ = ["ManagedContainer", "list_managed", "reap", "reap_rw_orphans"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,4 +80,28 @@ def reap(api: Any, *, everything: bool = False) -> list[ManagedContainer]:
             except DockerException as exc:
                 raise SandboxError(f"cannot remove sandbox container {container.id[:12]}: {exc}") from exc
             removed.append(container)
+    return removed
+
+
+def reap_rw_orphans(api: Any, source: str) -> list[str]:
+    """Remove the containers of dead owners that mount the workspace at ``source`` read-write, and
+    return their ids. Their code may still run (the server of a killed MCP launcher runs on): a rw
+    container made meanwhile could mount what it swaps in, and the gate its owner held is gone."""
+    try:
+        rows = api.containers(all=True, filters={"label": f"{MANAGED}=true"})
+    except DockerException as exc:
+        raise SandboxError(f"cannot list sandbox containers before making a rw one: {exc}") from exc
+    removed = []
+    for row in rows:
+        if owner_alive(row.get("Labels") or {}) is not False:
+            continue
+        if not any(m.get("Source") == source and m.get("RW") for m in row.get("Mounts") or []):
+            continue
+        try:
+            remove(api, row["Id"])
+        except DockerException as exc:
+            raise SandboxError(
+                f"cannot remove the orphaned rw sandbox container {row['Id'][:12]} on {source}: {exc}"
+            ) from exc
+        removed.append(row["Id"])
     return removed

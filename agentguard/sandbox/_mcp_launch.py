@@ -29,6 +29,7 @@ from agentguard.errors import SandboxError
 from agentguard.sandbox._container import PoolKey, check_workspace, container_config, remove
 from agentguard.sandbox._engine import CALL_ID, LANGUAGE, connect
 from agentguard.sandbox._hardening import check_hardening
+from agentguard.sandbox._managed import reap_rw_orphans
 from agentguard.sandbox._quarantine import Watch
 from agentguard.sandbox._rwgate import ServerHold
 from agentguard.sandbox_api import SandboxProfile
@@ -149,6 +150,8 @@ def _serve(
     before: frozenset[str] | None = None
     try:
         with rw[0].making() if rw is not None else contextlib.nullcontext():
+            if rw is not None:  # a killed launcher's server may run on: gone before this one starts
+                reap_rw_orphans(api, rw[0].source)
             config = container_config(
                 api,
                 image=args.image,

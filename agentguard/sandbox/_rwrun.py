@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 from agentguard.sandbox._container import Live, check_workspace
+from agentguard.sandbox._managed import reap_rw_orphans
 from agentguard.sandbox._protect import mount_key, protected_mounts
 from agentguard.sandbox._quarantine import Watch
 from agentguard.sandbox._rwgate import gate_for
@@ -21,12 +22,18 @@ from agentguard.sandbox_api import SandboxProfile
 __all__ = ["making", "running", "stale", "watch_for"]
 
 
-def making(workspace: Path | None, profile: SandboxProfile) -> AbstractContextManager[None]:
+@contextlib.contextmanager
+def making(api: Any, workspace: Path | None, profile: SandboxProfile) -> Iterator[None]:
     """Held while a container for ``profile`` is made (mounts computed, container started): a rw one
-    waits until no rw code runs on the workspace."""
+    waits until no rw code runs on the workspace, and first removes the containers of dead owners
+    still running on it (``reap_rw_orphans``)."""
     if profile.workspace != "rw":
-        return contextlib.nullcontext()
-    return gate_for(str(check_workspace(workspace, "rw"))).making()
+        yield
+        return
+    source = str(check_workspace(workspace, "rw"))
+    with gate_for(source).making():
+        reap_rw_orphans(api, source)
+        yield
 
 
 def watch_for(workspace: Path | None, protected: Iterable[Path], profile: SandboxProfile) -> Watch | None:

@@ -368,7 +368,7 @@ class Sandbox:
         image = self._image(key.language)
         endpoint = open_egress(self.egress, key, self.workspace)
         try:
-            with rwrun.making(self.workspace, key.profile):
+            with rwrun.making(self.api, self.workspace, key.profile):
                 config = container_config(
                     self.api,
                     image=image,

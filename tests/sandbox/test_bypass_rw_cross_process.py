@@ -19,6 +19,7 @@ import pytest
 from agentguard.errors import SandboxError
 from agentguard.sandbox import Sandbox, SandboxProfile, SandboxSettings
 from agentguard.sandbox import _sandbox as sandbox_module
+from agentguard.sandbox._engine import OWNER_PID
 
 from .conftest import wait_until
 
@@ -134,3 +135,23 @@ def test_a_rw_mcp_server_holds_the_gate_and_is_swept_when_it_exits(
     # The server is gone: rw containers are made again.
     with Sandbox(SandboxSettings(pool_size=0), workspace=ws, client=docker_client, reap_orphans=False) as sb:
         assert sb.run("shell", "echo ok", profile=RW).stdout == "ok\n"
+
+
+def test_the_server_of_a_killed_launcher_is_removed_before_a_rw_container_is_made(
+    images: object, docker_client: Any, tmp_path: Path
+) -> None:
+    """A launcher killed with SIGKILL leaves its server running, and the gate it held released."""
+    ws, _ = _workspace(tmp_path)
+    api = docker_client.api
+    server = _launcher(ws, "touch made; exec sleep 100000")  # stdin closing does not end it
+    try:
+        wait_until(lambda: (ws / "made").exists() or server.poll() is not None, 120, "the server to start")
+        assert server.poll() is None, server.communicate()
+    finally:
+        server.kill()
+        server.communicate(timeout=60)
+    orphans = api.containers(filters={"label": [f"{OWNER_PID}={server.pid}"]})
+    assert len(orphans) == 1  # still running: nothing ties it to the dead launcher
+    with Sandbox(SandboxSettings(pool_size=0), workspace=ws, client=docker_client, reap_orphans=False) as sb:
+        assert sb.run("shell", "echo ok", profile=RW).stdout == "ok\n"
+    assert api.containers(all=True, filters={"id": orphans[0]["Id"]}) == []
