@@ -67,28 +67,28 @@ def git_entries(root: Path) -> Iterator[Path]:
     while stack:
         top = stack.pop()
         try:
-            listing = os.scandir(top)
-        except OSError:
+            with os.scandir(top) as listing:
+                entries = list(listing)
+        except OSError:  # cannot be listed (or stopped listing): kept as a whole
             if top != start:
                 yield Path(top)
             continue
         dirs: list[str] = []  # what git takes for a directory (a link to one included)
         names: list[str] = []
-        with listing:
-            for entry in listing:
-                name = entry.name
-                names.append(name)
-                if (len(name) == len(GIT) or not name.isascii()) and is_dot_git(name):
-                    yield Path(entry.path)  # not entered
-                    continue
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        dirs.append(name)
-                        stack.append(entry.path)
-                    elif entry.is_symlink() and entry.is_dir():
-                        dirs.append(name)  # counts for a bare repository, not entered
-                except OSError:
-                    continue
+        for entry in entries:
+            name = entry.name
+            names.append(name)
+            if (len(name) == len(GIT) or not name.isascii()) and is_dot_git(name):
+                yield Path(entry.path)  # not entered
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    dirs.append(name)
+                    stack.append(entry.path)
+                elif entry.is_symlink() and entry.is_dir():
+                    dirs.append(name)  # counts for a bare repository, not entered
+            except OSError:
+                continue
         if len(dirs) > 1 and bare_head(dirs, names) is not None:
             yield Path(top)
 

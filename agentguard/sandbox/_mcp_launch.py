@@ -195,7 +195,7 @@ def _sweep(watch: Watch, before: frozenset[str]) -> None:
     """Set aside what the server made (its container is gone), and say so on stderr."""
     try:
         moved = watch.settle(before)
-    except OSError as exc:
+    except (OSError, SandboxError) as exc:
         print(f"agentguard mcp sandbox: cannot sweep the workspace: {exc}", file=sys.stderr)
         return
     for line in moved:

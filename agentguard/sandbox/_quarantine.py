@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from agentguard.errors import SandboxError
 from agentguard.sandbox._gitscan import (
     BARE_NAMES,
     bare_head,
@@ -76,8 +77,8 @@ class Watch:
                     rel = (entry.relative_to(self.root) / head).as_posix()
             names.add(rel)
             if old is None or rel in old:
-                user = user_hooks_paths() if user is None else user
-                names.update(_named_by(self.root, entry, user))
+                user = _user_hooks(strict=old is None) if user is None else user
+                names.update(_named_by(self.root, entry, user, strict=old is None))
                 if entry == self.root:  # a bare repository: what git reads there, when it appears
                     names.update(BARE_NAMES)
         for path in self.protected:
@@ -87,10 +88,11 @@ class Watch:
         return frozenset(n for n in names if os.path.lexists(self.root / n))
 
 
-def _named_by(root: Path, entry: Path, user: list[str]) -> set[str]:
+def _named_by(root: Path, entry: Path, user: list[str], *, strict: bool) -> set[str]:
     """The directories a ``.git`` file's ``gitdir:``, a git directory's ``commondir`` and its config's
     ``core.hooksPath`` name inside the workspace, whether they exist or not (one that is missing can
-    be made by the code)."""
+    be made by the code). ``strict``: a config git cannot read refuses the run (before it); after
+    it, the sweep goes on without it (code could make an included file unreadable to stop it)."""
     found: set[str] = set()
     gitdirs: list[Path] = []
     gitdir = gitdir_of(entry) if entry.is_file() and not entry.is_symlink() else entry
@@ -105,11 +107,26 @@ def _named_by(root: Path, entry: Path, user: list[str]) -> set[str]:
             gitdirs.append(gitdir)
         common = read_line(gitdir / "commondir") if is_dir else None
         gitdir = gitdir / common if common else None
-    for hooks in hooks_paths(entry, gitdirs, user):  # a hooks directory its config names, made by the code
+    try:
+        hooks_dirs = hooks_paths(entry, gitdirs, user)
+    except SandboxError:
+        if strict:
+            raise
+        hooks_dirs = []  # a config git cannot read: host git cannot either (and runs no hook)
+    for hooks in hooks_dirs:  # a hooks directory its config names, made by the code
         rel = _nominal(root, hooks)
         if rel is not None:
             found.add(rel)
     return found
+
+
+def _user_hooks(*, strict: bool) -> list[str]:
+    try:
+        return user_hooks_paths()
+    except SandboxError:
+        if strict:
+            raise
+        return []
 
 
 def _nominal(root: Path, path: Path) -> str | None:

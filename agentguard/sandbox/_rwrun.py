@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from agentguard.errors import SandboxError
 from agentguard.sandbox._container import Live, check_workspace
 from agentguard.sandbox._managed import reap_rw_orphans
 from agentguard.sandbox._protect import mount_key, protected_mounts
@@ -60,6 +61,6 @@ def running(watch: Watch | None) -> Iterator[Callable[[], tuple[str, ...]]]:
         try:
             yield lambda: watch.settle(before)
         except BaseException:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, SandboxError):  # the first error is the one raised
                 watch.settle(before)
             raise

@@ -30,3 +30,23 @@ def test_hooks_path_outside_the_workspace_needs_no_mount(tmp_path: Path) -> None
     (tmp_path / "hooks").mkdir()
     subprocess.run(["git", "-C", str(ws), "config", "core.hooksPath", str(tmp_path / "hooks")], check=True)
     assert [m["Target"] for m in protected_mounts(str(ws))] == ["/workspace/.git"]
+
+
+def test_an_unreadable_included_config_does_not_stop_the_sweep(tmp_path: Path) -> None:
+    """Code cannot write ``.git/config``, but can break a working-tree file it includes: git then fails
+    to read the config, and the sweep must still set aside the ``.git`` the code made."""
+    from agentguard.sandbox._quarantine import Watch
+
+    ws = (tmp_path / "ws").resolve()
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    (ws / "shared.gitconfig").write_text("[core]\n\tautocrlf = false\n")
+    subprocess.run(["git", "-C", str(ws), "config", "include.path", "../shared.gitconfig"], check=True)
+    watch = Watch(str(ws))
+    before = watch.snapshot()
+    (ws / "shared.gitconfig").write_text("[core\nthis is not a config\n")
+    (ws / "sub" / ".git").mkdir(parents=True)
+    moved = watch.settle(before)
+    assert [m.split(" -> ")[0] for m in moved] == ["sub/.git"]
+    assert not (ws / "sub" / ".git").exists()
+    with pytest.raises(SandboxError, match="cannot read"):  # before a run: refused, not guessed
+        watch.snapshot()
