@@ -151,7 +151,6 @@ def user_hooks_paths() -> list[str]:
     return _git_config(["--includes"], None)
 
 
-_GIT_ENV = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), "LC_ALL": "C"}
 # A config file holding neither of these cannot set core.hooksPath (a key name is never escaped or
 # split across lines): git is not asked.
 _MENTIONS = (b"hookspath", b"include")
@@ -181,9 +180,9 @@ def _git_config(where: list[str], config: Path | None) -> list[str]:
             )
         return []
     argv = [git, "config", *where, "--get-all", "core.hooksPath"]
-    env = dict(_GIT_ENV)
-    if config is None:  # the user's and the system's configuration, outside any repository
-        env["GIT_DIR"] = os.devnull
+    # This process's environment, as host git run by the user sees it (GIT_CONFIG_GLOBAL, HOME,
+    # XDG_CONFIG_HOME, GIT_CONFIG_COUNT...), outside any repository: a GIT_DIR no repository has.
+    env = {**os.environ, "LC_ALL": "C", "GIT_DIR": os.devnull}
     try:
         proc = subprocess.run(argv, capture_output=True, timeout=30, env=env, cwd="/", check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -50,3 +50,18 @@ def test_an_unreadable_included_config_does_not_stop_the_sweep(tmp_path: Path) -
     assert not (ws / "sub" / ".git").exists()
     with pytest.raises(SandboxError, match="cannot read"):  # before a run: refused, not guessed
         watch.snapshot()
+
+
+def test_the_users_hooks_path_inside_the_workspace_is_kept_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = (tmp_path / "ws").resolve()
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    (ws / "team-hooks").mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(f"[core]\n\thooksPath = {ws / 'team-hooks'}\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    read_only = {m["Target"] for m in protected_mounts(str(ws)) if m["ReadOnly"]}
+    assert read_only == {"/workspace/.git", "/workspace/team-hooks"}
