@@ -16,7 +16,9 @@ keyed by the workspace's real path, in a directory private to the user outside a
   meanwhile: the attempt is refused at once, naming the server, instead of waiting for its end.
 - ``<key>.slot``: held by a rw MCP server for its life: a second one on the same workspace is refused.
 
-Locks go with their process (a killed launcher leaves nothing held).
+``<key>.server`` names the server holding them, for the refusals. Locks go with their process; a
+container can outlive its owner, so the containers of dead owners on the workspace are removed
+before a rw container is made (``reap_rw_orphans``). Processes of other users are not seen.
 """
 
 from __future__ import annotations
