@@ -8,7 +8,8 @@ named ``SandboxProfile``; see docs/sandbox.md.
 from agentguard.sandbox._doctor import DoctorCheck
 from agentguard.sandbox._hardening import HardeningItem, check_hardening, hardening_failures
 from agentguard.sandbox._images import BuildEvent, ImageStatus, build_images, image_status
-from agentguard.sandbox._sandbox import ManagedContainer, Sandbox, list_managed, reap
+from agentguard.sandbox._managed import ManagedContainer, list_managed, reap
+from agentguard.sandbox._sandbox import Sandbox
 from agentguard.sandbox_api import (
     EndReason,
     Language,

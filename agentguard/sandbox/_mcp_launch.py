@@ -26,9 +26,12 @@ from typing import Any
 from docker.errors import DockerException
 
 from agentguard.errors import SandboxError
-from agentguard.sandbox._container import PoolKey, container_config, remove
+from agentguard.sandbox._container import PoolKey, check_workspace, container_config, remove
 from agentguard.sandbox._engine import CALL_ID, LANGUAGE, connect
 from agentguard.sandbox._hardening import check_hardening
+from agentguard.sandbox._managed import reap_rw_orphans
+from agentguard.sandbox._quarantine import Watch
+from agentguard.sandbox._rwgate import ServerHold
 from agentguard.sandbox_api import SandboxProfile
 
 __all__ = ["launch_argv", "main"]
@@ -114,42 +117,89 @@ def _pump_output(sock: socket.socket) -> None:
 
 def run(args: argparse.Namespace) -> int:
     profile = SandboxProfile.model_validate_json(args.profile_json)
+    workspace = Path(args.workspace) if args.workspace else None
+    protected = [Path(p) for p in args.protect]
+    if profile.workspace != "rw":
+        return _serve(args, profile, workspace, protected, None)
+    # A rw server's code runs as long as it lives: it holds the rw gate all that time (no rw
+    # container is made on the workspace meanwhile, no second rw server starts), and what it made
+    # that host git or the guard would read is set aside when it is gone.
+    source = check_workspace(workspace, "rw")
+    if source is None:  # check_workspace raises first; kept for the type
+        raise SandboxError("a rw MCP server needs a workspace")
+    hold = ServerHold(source, f"the rw sandboxed MCP server `{' '.join(args.command)}`")
+    watch = Watch(source, protected)
+    try:
+        return _serve(args, profile, workspace, protected, (hold, watch))
+    finally:
+        hold.release()
+
+
+def _serve(
+    args: argparse.Namespace,
+    profile: SandboxProfile,
+    workspace: Path | None,
+    protected: list[Path],
+    rw: tuple[ServerHold, Watch] | None,
+) -> int:
     key = PoolKey("python", args.profile, profile)
     client = connect(args.docker_host)
     api: Any = client.api
     egress = _MountedEndpoint(args.egress_dir) if args.egress_dir else None
-    workspace = Path(args.workspace) if args.workspace else None
-    config = container_config(
-        api,
-        image=args.image,
-        key=key,
-        workspace=workspace,
-        call_id="mcp",
-        egress=egress,
-        command=args.command,
-        protected=[Path(p) for p in args.protect],
-    )
-    config["labels"][LANGUAGE] = "mcp-server"
-    config["labels"][CALL_ID] = "mcp-server"
+    cid: str | None = None
+    before: frozenset[str] | None = None
     try:
-        cid = api.create_container(**config)["Id"]
-    except DockerException as exc:
-        raise SandboxError(f"cannot create the MCP server container from {args.image}: {exc}") from exc
-    try:
-        failures = [i for i in check_hardening(api.inspect_container(cid), profile) if not i.ok]
-        if failures:
-            detail = "; ".join(f"{i.name} ({i.detail})" for i in failures)
-            raise SandboxError(f"the MCP server container failed the hardening check: {detail}")
-        handle = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-        sock: socket.socket = getattr(handle, "_sock", handle)
-        api.start(cid)
+        with rw[0].making() if rw is not None else contextlib.nullcontext():
+            if rw is not None:  # a killed launcher's server may run on: gone before this one starts
+                reap_rw_orphans(api, rw[0].source)
+            config = container_config(
+                api,
+                image=args.image,
+                key=key,
+                workspace=workspace,
+                call_id="mcp",
+                egress=egress,
+                command=args.command,
+                protected=protected,
+            )
+            config["labels"][LANGUAGE] = "mcp-server"
+            config["labels"][CALL_ID] = "mcp-server"
+            try:
+                cid = api.create_container(**config)["Id"]
+            except DockerException as exc:
+                raise SandboxError(
+                    f"cannot create the MCP server container from {args.image}: {exc}"
+                ) from exc
+            failures = [i for i in check_hardening(api.inspect_container(cid), profile) if not i.ok]
+            if failures:
+                detail = "; ".join(f"{i.name} ({i.detail})" for i in failures)
+                raise SandboxError(f"the MCP server container failed the hardening check: {detail}")
+            handle = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            sock: socket.socket = getattr(handle, "_sock", handle)
+            if rw is not None:
+                before = rw[1].snapshot()
+            api.start(cid)
         threading.Thread(target=_pump_stdin, args=(sock,), daemon=True).start()
         _pump_output(sock)
         return 0
     finally:
-        with contextlib.suppress(DockerException, OSError):
-            remove(api, cid)
+        if cid is not None:
+            with contextlib.suppress(DockerException, OSError):
+                remove(api, cid)
         client.close()
+        if rw is not None and before is not None:
+            _sweep(rw[1], before)
+
+
+def _sweep(watch: Watch, before: frozenset[str]) -> None:
+    """Set aside what the server made (its container is gone), and say so on stderr."""
+    try:
+        moved = watch.settle(before)
+    except (OSError, SandboxError) as exc:
+        print(f"agentguard mcp sandbox: cannot sweep the workspace: {exc}", file=sys.stderr)
+        return
+    for line in moved:
+        print(f"agentguard mcp sandbox: set aside {line}", file=sys.stderr)
 
 
 def _stop(signum: int, _frame: object) -> None:

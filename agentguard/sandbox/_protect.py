@@ -2,40 +2,41 @@
 
 Read-only: the guard's own files inside the workspace (the policy directory, ``agentguard.toml``, the
 state directory), every ``.git`` of the workspace (directories, and ``.git`` files: gitlinks of
-submodules and linked worktrees), and the git directories those gitlinks and ``commondir`` files name
-inside the workspace. Git runs programs the host executes from these (hooks, ``core.fsmonitor`` on the
-next ``git status``); making all of ``.git`` read-only means no git writes inside a rw sandbox.
+submodules and linked worktrees), every bare git directory (at the root: its git files), the git
+directories those gitlinks and ``commondir`` files name inside the workspace, and the hooks
+directories ``core.hooksPath`` names there (``.husky``). Git runs programs the host executes from
+these (hooks, ``core.fsmonitor`` on the next ``git status``); making all of ``.git`` read-only means
+no git writes inside a rw sandbox.
 
 A read-only mount protects an inode, not a name: code could rename the protected path's parent away
 and make a new one, which the host then reads. So each directory between the workspace root and a
 protected path is bound onto itself (read-write): a mount point cannot be renamed or removed
 (``EBUSY``), and what is inside it stays writable. Protected paths named through a symlink inside
 the workspace, or hard-linked files, cannot be kept that way: the container is refused (fail closed).
-
-What did not exist cannot be mounted: a new ``.git`` (``git init``, a clone, a planted ``sub/.git``
-that a shell prompt's ``git status`` reads), a new ``agentguard.toml``, or a directory a gitlink or
-``commondir`` names that was missing. ``Watch`` notes which of these exist before a call and, once
-its processes are gone, renames each new one aside (``<name>.agentguard-quarantine-<random>``): host
-git and the guard's next start do not read it, and nothing is deleted.
+What did not exist cannot be mounted: ``_quarantine`` sets it aside after the run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from docker.types import Mount
 
 from agentguard.errors import SandboxError
+from agentguard.sandbox._gitscan import (
+    BARE_NAMES,
+    git_entries,
+    gitdir_of,
+    hooks_paths,
+    read_line,
+    user_hooks_paths,
+)
 
-__all__ = ["WORKSPACE_TARGET", "RwGate", "Watch", "git_entries", "mount_key", "protected_mounts"]
+__all__ = ["WORKSPACE_TARGET", "mount_key", "protected_mounts"]
 
 WORKSPACE_TARGET = "/workspace"
-GIT = ".git"
 # Inside a git directory: what git reads as configuration or runs (hard links there would let the
 # same bytes be written through another, writable name).
 _GIT_RUN = ("config", "config.worktree", "commondir")
@@ -51,9 +52,16 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
         if real is not None:
             _refuse_hard_links(real, whole=True)
             read_only.add(real)
+    user = user_hooks_paths()
     for entry in git_entries(root):
-        if entry != root:  # the workspace itself as a bare repository: only what appears is set aside
-            read_only.update(_git_paths(root, entry))
+        if entry == root:  # the workspace itself is a bare repository: its git files, not all of it
+            gitdirs = [root]
+            read_only.update(_bare_root_paths(root))
+        else:
+            found = _git_paths(root, entry)
+            read_only.update(found)
+            gitdirs = [p for p in found if p.is_dir()]
+        read_only.update(_hooks_dirs(root, entry, gitdirs, user))
     kept = sorted(
         (p for p in read_only if not any(a in read_only for a in p.parents)),
         key=lambda p: (len(p.parts), str(p)),
@@ -75,57 +83,40 @@ def mount_key(mounts: Iterable[Mount]) -> tuple[str, ...]:
     return tuple(sorted(f"{m['Target']}={m['Source']}:{'ro' if m.get('ReadOnly') else 'rw'}" for m in below))
 
 
-def git_entries(root: Path) -> Iterator[Path]:
-    """Every ``.git`` in the workspace, at any depth (without entering them or following symlinks),
-    in any case: on a case-insensitive file system (macOS, Windows) ``.GIT`` is what git opens
-    (and on HFS+, ``.g\u200cit``: see ``is_dot_git``).
-    And every directory git takes as a git directory itself (a bare repository: ``HEAD``,
-    ``objects`` and ``refs`` in it), which git's discovery opens with no ``.git`` name at all.
-    And every directory below ``root`` that cannot be listed (``chmod 111``): git still opens a
-    ``.git`` in it by name, so it is kept (mounted read-only, set aside when new) as a whole."""
-    unlisted: list[Path] = []
-    for top, dirs, files in os.walk(
-        root, onerror=lambda e: unlisted.append(Path(e.filename)), followlinks=False
-    ):
-        yield from (d for d in _drain(unlisted) if d != root)
-        here = Path(top)
-        if len(dirs) > 1 and bare_head(dirs, dirs + files) is not None:
-            yield here
-        for name in [d for d in dirs if is_dot_git(d)]:
-            dirs.remove(name)
-            yield here / name
-        for name in files:
-            if is_dot_git(name):
-                yield here / name
-    yield from (d for d in _drain(unlisted) if d != root)
+def _bare_root_paths(root: Path) -> list[Path]:
+    """What git reads or runs in a workspace root that is a bare repository (the rest of the root
+    stays writable; what of ``BARE_NAMES`` appears there is set aside after the run)."""
+    found = []
+    for name in BARE_NAMES:
+        path = root / name
+        if path.is_symlink():
+            raise SandboxError(
+                f"{path} is a symlink in a workspace that is a bare git repository: code in a rw "
+                "sandbox could replace it; refusing the rw workspace",
+                path=str(path),
+            )
+        if path.exists():
+            found.append(path)
+    _refuse_hard_links(root)
+    return found
 
 
-def _drain(items: list[Path]) -> Iterator[Path]:
-    while items:
-        yield items.pop()
-
-
-# code points HFS+ (a macOS volume) ignores when it compares names, as git's ``is_hfs_dotgit`` lists them
-_HFS_IGNORED = dict.fromkeys(
-    [*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF], None
-)
-
-
-def is_dot_git(name: str) -> bool:
-    """Whether a file system may open ``name`` for ``.git``: in any case (macOS, Windows), and with the
-    characters HFS+ ignores left out (``.g\u200cit`` is ``.git`` there)."""
-    if name.isascii():  # the common name, without the translation
-        return len(name) == len(GIT) and name.casefold() == GIT
-    return name.translate(_HFS_IGNORED).casefold() == GIT
-
-
-def bare_head(dirs: Iterable[str], names: Iterable[str]) -> str | None:
-    """The name of ``HEAD`` among a directory's entries (``names``), when they make it a git directory
-    (``objects`` and ``refs`` among its directories, ``dirs``)."""
-    folded = {name.casefold() for name in dirs}
-    if "objects" not in folded or "refs" not in folded:
-        return None
-    return next((name for name in names if name.casefold() == "head"), None)
+def _hooks_dirs(root: Path, entry: Path, gitdirs: list[Path], user: list[str]) -> list[Path]:
+    """The hooks directories inside the workspace that ``core.hooksPath`` names for ``entry``'s
+    repository (``.husky``): working-tree files host git runs on the next commit."""
+    found = []
+    for path in hooks_paths(entry, gitdirs, user):
+        if os.path.realpath(path) == str(root):
+            raise SandboxError(
+                f"core.hooksPath of {entry} names the workspace root itself: every file of a rw sandbox "
+                "could be a hook; refusing the rw workspace",
+                path=str(entry),
+            )
+        real = _inside(root, path)
+        if real is not None:
+            _refuse_hard_links(real, whole=True)
+            found.append(real)
+    return found
 
 
 def _git_paths(root: Path, entry: Path) -> list[Path]:
@@ -139,7 +130,7 @@ def _git_paths(root: Path, entry: Path) -> list[Path]:
     found = [entry]
     if entry.is_file():
         _refuse_hard_links(entry)
-        target = _gitdir_of(entry)
+        target = gitdir_of(entry)
         if target is None:
             return found
         gitdir = _inside(root, target)
@@ -152,7 +143,7 @@ def _git_paths(root: Path, entry: Path) -> list[Path]:
         seen.add(gitdir)
         found.append(gitdir)
         _refuse_hard_links(gitdir)
-        common = _read_line(gitdir / "commondir")
+        common = read_line(gitdir / "commondir")
         if common is None:
             break
         nxt = _inside(root, gitdir / common)
@@ -160,23 +151,6 @@ def _git_paths(root: Path, entry: Path) -> list[Path]:
             break
         gitdir = nxt
     return found
-
-
-def _gitdir_of(gitlink: Path) -> Path | None:
-    line = _read_line(gitlink)
-    if line is None or not line.startswith("gitdir:"):
-        return None
-    return gitlink.parent / line[len("gitdir:") :].strip()
-
-
-def _read_line(path: Path) -> str | None:
-    try:
-        with path.open("rb") as handle:
-            text = handle.read(4096).decode("utf-8", "replace")
-    except OSError:
-        return None
-    lines = text.splitlines()
-    return lines[0].strip() if lines else None
 
 
 def _inside(root: Path, path: Path) -> Path | None:
@@ -225,145 +199,3 @@ def _refuse_hard_links(path: Path, *, whole: bool = False) -> None:
                 "another one; refusing the rw workspace (copy the file to break the links)",
                 path=str(file),
             )
-
-
-QUARANTINE = ".agentguard-quarantine-"
-
-
-class Watch:
-    """What host git or the guard would read next in a rw workspace: which of it exists, and
-    setting aside what appeared since a snapshot."""
-
-    def __init__(self, source: str, protected: Iterable[Path] = ()) -> None:
-        self.root = Path(source)
-        self.protected = tuple(protected)
-
-    def snapshot(self) -> frozenset[str]:
-        return self._present(None)
-
-    def settle(self, before: frozenset[str]) -> tuple[str, ...]:
-        """Rename aside each watched path absent from ``before``; ``"<old> -> <new>"``
-        (workspace-relative). What a new ``.git`` file names is left: the file is renamed, nothing
-        reads its target."""
-        moved = []
-        for rel in sorted(self._present(before) - before, key=lambda r: (r.count("/"), r)):
-            try:
-                moved.append(f"{rel} -> {_rename_aside(self.root, rel)}")
-            except OSError as exc:
-                moved.append(f"{rel} (left in place: {exc.strerror or exc})")
-        return tuple(moved)
-
-    def _present(self, old: frozenset[str] | None) -> frozenset[str]:
-        names: set[str] = set()
-        for entry in git_entries(self.root):
-            rel = entry.relative_to(self.root).as_posix()
-            if not is_dot_git(entry.name):  # a bare git directory: its HEAD is set aside, not it
-                try:
-                    listed = os.listdir(entry) if entry.is_dir() else []
-                except OSError:  # a directory that cannot be listed: it, as a whole
-                    listed = None
-                head = "" if listed is None else bare_head(listed, listed)
-                if head is None:
-                    continue
-                if head:
-                    rel = (entry.relative_to(self.root) / head).as_posix()
-            names.add(rel)
-            if old is None or rel in old:
-                names.update(_named_by(self.root, entry))
-        for path in self.protected:
-            nominal = _nominal(self.root, Path(path))
-            if nominal is not None:
-                names.add(nominal)
-        return frozenset(n for n in names if os.path.lexists(self.root / n))
-
-
-def _named_by(root: Path, entry: Path) -> set[str]:
-    """The directories a ``.git`` file's ``gitdir:`` and a git directory's ``commondir`` name inside
-    the workspace, whether they exist or not (one that is missing can be made by the code)."""
-    found: set[str] = set()
-    gitdir = _gitdir_of(entry) if entry.is_file() and not entry.is_symlink() else entry
-    for _ in range(4):
-        if gitdir is None:
-            break
-        rel = _nominal(root, gitdir)
-        if rel is not None and gitdir != entry:
-            found.add(rel)
-        common = _read_line(gitdir / "commondir") if gitdir.is_dir() else None
-        gitdir = gitdir / common if common else None
-    return found
-
-
-def _nominal(root: Path, path: Path) -> str | None:
-    """``path`` relative to ``root``, its directory resolved and its last name kept (a link there is
-    itself what the host would read), when inside ``root``."""
-    absolute = Path(os.path.abspath(path))
-    parent = Path(os.path.realpath(absolute.parent))
-    candidate = parent / absolute.name
-    if root not in candidate.parents:
-        return None
-    return candidate.relative_to(root).as_posix()
-
-
-def _rename_aside(root: Path, rel: str) -> str:
-    """Rename ``root/rel`` to a quarantine name beside it, following no symlink on the way."""
-    *dirs, name = rel.split("/")
-    new = f"{name}{QUARANTINE}{secrets.token_hex(4)}"
-    flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(root, flags)
-    try:
-        for part in dirs:
-            nxt = os.open(part, flags, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-        os.rename(name, new, src_dir_fd=fd, dst_dir_fd=fd)
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    return "/".join([*dirs, new])
-
-
-class RwGate:
-    """No rw container is made while code runs in another one on the same workspace, and what runs
-    make is measured from the last moment none ran.
-
-    The engine reads a mount's source path when the container starts, following symlinks: code
-    running elsewhere in the workspace could swap a directory about to be mounted (a new ``sub/``
-    holding a new ``.git``) for a link to any host directory, mounted then in the new container.
-    Making containers (mount paths computed, container started) and running code exclude each other;
-    runs overlap runs and makings overlap makings. Runs that overlap share one snapshot, taken when
-    the first began: a run's own snapshot could hold what another, still running, made. Within one
-    ``Sandbox`` (one process).
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._count = {"making": 0, "running": 0}
-        self._baseline: frozenset[str] = frozenset()
-
-    @contextlib.contextmanager
-    def making(self, gated: bool) -> Iterator[None]:
-        with self._held("making", "running", gated, None):
-            yield
-
-    @contextlib.contextmanager
-    def running(self, watch: Watch | None) -> Iterator[frozenset[str]]:
-        """Held while code runs (``watch``: a rw workspace, else not gated); yields the snapshot."""
-        with self._held("running", "making", watch is not None, watch):
-            yield self._baseline
-
-    @contextlib.contextmanager
-    def _held(self, mine: str, other: str, gated: bool, watch: Watch | None) -> Iterator[None]:
-        if not gated:
-            yield
-            return
-        with self._cond:
-            self._cond.wait_for(lambda: self._count[other] == 0)
-            if watch is not None and self._count[mine] == 0:
-                self._baseline = watch.snapshot()
-            self._count[mine] += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._count[mine] -= 1
-                self._cond.notify_all()

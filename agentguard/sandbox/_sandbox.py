@@ -6,20 +6,19 @@ import atexit
 import contextlib
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, get_args
 
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import DockerException, ImageNotFound
 
 from agentguard.errors import SandboxError
 from agentguard.owner import current_owner
+from agentguard.sandbox import _rwrun as rwrun
 from agentguard.sandbox._container import (
     Exchange,
     Live,
     PoolKey,
-    check_workspace,
     container_config,
     exchange,
     open_egress,
@@ -27,28 +26,23 @@ from agentguard.sandbox._container import (
     spawn,
 )
 from agentguard.sandbox._engine import (
-    CALL_ID,
-    LANGUAGE,
     MANAGED,
-    OWNER_HOST,
-    OWNER_PID,
-    POOL,
-    PROFILE,
     PROTOCOL,
     RUNNER_PROTOCOL,
     connect,
     image_name,
-    owner_alive,
     owner_labels,
 )
 from agentguard.sandbox._images import ImageStatus, Progress, build_images
+from agentguard.sandbox._managed import ManagedContainer, list_managed, reap
+from agentguard.sandbox._outcome import build_result, ending
 from agentguard.sandbox._pool import Remover, WarmPool
-from agentguard.sandbox._protect import RwGate, Watch, mount_key, protected_mounts
+from agentguard.sandbox._protect import mount_key
 from agentguard.sandbox._protocol import encode_request
+from agentguard.sandbox._quarantine import Watch
 from agentguard.sandbox_api import (
     LANGUAGES,
     EgressGate,
-    EndReason,
     Language,
     SandboxProfile,
     SandboxRequest,
@@ -66,67 +60,6 @@ MAX_SHELL_BYTES = 65535
 # The runner enforces the timeout itself (so it can still report memory and CPU used); the host
 # waits this much longer for that report before it kills the container on its own.
 REPORT_GRACE_S = 1.0
-_REASONS = {r.value: r for r in EndReason}
-
-
-@dataclass(frozen=True, slots=True)
-class ManagedContainer:
-    """A container carrying ``io.agentguard.managed=true``, as ``sandbox ps`` and ``reap`` see it."""
-
-    id: str
-    name: str
-    status: str
-    language: str
-    profile: str
-    call_id: str
-    pool: bool
-    owner_pid: str
-    owner_host: str
-    owner_alive: bool | None
-    created: str
-
-    @property
-    def orphaned(self) -> bool:
-        return self.owner_alive is False
-
-
-def list_managed(api: Any) -> list[ManagedContainer]:
-    try:
-        rows = api.containers(all=True, filters={"label": f"{MANAGED}=true"})
-    except DockerException as exc:
-        raise SandboxError(f"cannot list sandbox containers: {exc}") from exc
-    out = []
-    for row in rows:
-        labels = row.get("Labels") or {}
-        out.append(
-            ManagedContainer(
-                id=row["Id"],
-                name=(row.get("Names") or ["?"])[0].lstrip("/"),
-                status=str(row.get("Status") or row.get("State") or ""),
-                language=labels.get(LANGUAGE, ""),
-                profile=labels.get(PROFILE, ""),
-                call_id=labels.get(CALL_ID, ""),
-                pool=labels.get(POOL) == "true",
-                owner_pid=labels.get(OWNER_PID, ""),
-                owner_host=labels.get(OWNER_HOST, ""),
-                owner_alive=owner_alive(labels),
-                created=str(row.get("Created", "")),
-            )
-        )
-    return out
-
-
-def reap(api: Any, *, everything: bool = False) -> list[ManagedContainer]:
-    """Remove managed containers whose owning process is dead (``everything``: all managed ones)."""
-    removed = []
-    for container in list_managed(api):
-        if everything or container.orphaned:
-            try:
-                remove(api, container.id)
-            except DockerException as exc:
-                raise SandboxError(f"cannot remove sandbox container {container.id[:12]}: {exc}") from exc
-            removed.append(container)
-    return removed
 
 
 class Sandbox:
@@ -159,7 +92,6 @@ class Sandbox:
         self.api: Any = self.client.api if hasattr(self.client, "api") else self.client
         self._images: dict[str, str] = {}
         self._images_lock = threading.Lock()
-        self._gate = RwGate()  # rw containers are made only while no rw code runs
         self._closed = False
         self.reaped: list[ManagedContainer] = reap(self.api) if reap_orphans else []
         self._remover = Remover(lambda cid: remove(self.api, cid), self._own_container_ids)
@@ -252,14 +184,9 @@ class Sandbox:
         prof = key.profile
         if live is None:
             live = self._spawn(key, call_id)
-        source = check_workspace(self.workspace, prof.workspace) if prof.workspace == "rw" else None
-        watch = Watch(source, self.protected) if source is not None else None
+        watch = rwrun.watch_for(self.workspace, self.protected, prof)
         try:
-            if (
-                source is not None
-                and warm
-                and live.kept != mount_key(protected_mounts(source, self.protected))
-            ):
+            if watch is not None and warm and rwrun.stale(watch, live):
                 self._kill_now(live)  # made before a .git or a protected path appeared
                 live, warm = self._spawn(key, call_id), False
             if live.egress is not None:
@@ -290,7 +217,7 @@ class Sandbox:
         container that never saw the code. A rw run (``watch``) holds the gate until its processes
         are gone (reaped by the runner before its report, or killed), then sets aside what it made."""
         prof = key.profile
-        with self._gate.running(watch) as before:
+        with rwrun.running(watch) as sweep:
             try:
                 ex = exchange(live, request, timeout_s=prof.timeout_s + REPORT_GRACE_S, cap=prof.output_bytes)
                 if not ex.sent and warm:
@@ -298,12 +225,9 @@ class Sandbox:
                 result = self._result(live, ex, key, call_id, warm)
             except BaseException:
                 self._kill_now(live)
-                if watch is not None:
-                    with contextlib.suppress(OSError):
-                        watch.settle(before)
                 raise
             if watch is not None:
-                result = result.model_copy(update={"quarantined": watch.settle(before)})
+                result = result.model_copy(update={"quarantined": sweep()})
             return result
 
     def resolve_profile(self, profile: str | SandboxProfile | None) -> tuple[str, SandboxProfile]:
@@ -444,7 +368,7 @@ class Sandbox:
         image = self._image(key.language)
         endpoint = open_egress(self.egress, key, self.workspace)
         try:
-            with self._gate.making(key.profile.workspace == "rw"):
+            with rwrun.making(self.api, self.workspace, key.profile):
                 config = container_config(
                     self.api,
                     image=image,
@@ -487,76 +411,13 @@ class Sandbox:
     def _result(
         self, live: Live, ex: Exchange, key: PoolKey, call_id: str | None, warm: bool
     ) -> SandboxResult:
-        p = ex.parser
-        report = p.report or {}
-        prof = key.profile
-        error: str | None = ex.failure or p.malformed or report.get("error")
-        if p.report is not None and not ex.over_cap:
-            reason = _REASONS.get(str(report.get("reason")), EndReason.ERROR)
-            if reason is EndReason.TIMEOUT or p.malformed:
-                # A run that overstayed, or a report the host could not read (the runner's state is
-                # unknown): gone before the caller hears of it.
-                self._kill_now(live)
-            else:
-                # The runner ended everything and exits; the engine removes the container (auto-remove)
-                # and the remover only confirms it, in one listing for many containers.
-                self._remover.submit(live)
+        reason, error, clean = ending(self.api, live.id, ex)
+        if clean:
+            # The runner ended everything and exits; the engine removes the container (auto-remove)
+            # and the remover only confirms it, in one listing for many containers.
+            self._remover.submit(live)
         else:
-            if ex.timed_out:
-                reason = EndReason.TIMEOUT
-            elif ex.over_cap:
-                reason = EndReason.OUTPUT_LIMIT
-            else:
-                reason, error = self._post_mortem(live.id, error)
-            self._kill_now(live)  # kill before returning: nothing of this call may still run
-        stdout_cut = bool(report.get("stdout_truncated")) or p.stdout_seen > prof.output_bytes
-        stderr_cut = bool(report.get("stderr_truncated")) or p.stderr_seen > prof.output_bytes
-        if reason is EndReason.OUTPUT_LIMIT and not (stdout_cut or stderr_cut):
-            stdout_cut = True
-        stdout = _text(p.stdout, stdout_cut, "stdout", prof.output_bytes)
-        stderr = _text(p.stderr, stderr_cut, "stderr", prof.output_bytes)
-        if reason is EndReason.ERROR and p.runner_stderr:
-            stderr += "\n[agentguard: sandbox runner said]\n" + p.runner_stderr.decode("utf-8", "replace")
-        exit_code = report.get("exit_code") if reason in (EndReason.EXITED, EndReason.OOM) else None
-        return SandboxResult(
-            exit_code=exit_code,
-            stdout=stdout,
-            stderr=stderr,
-            duration_ms=round(ex.duration_ms, 3),
-            end_reason=reason,
-            stdout_truncated=stdout_cut,
-            stderr_truncated=stderr_cut,
-            signal=report.get("signal"),
-            peak_memory_bytes=report.get("peak_memory_bytes"),
-            cpu_time_ms=report.get("cpu_time_ms"),
-            language=key.language,
-            profile=key.profile_name,
-            loosenings=tuple(prof.loosenings()),
-            call_id=call_id,
-            container_id=live.id,
-            warm=warm,
-            error=error if reason is EndReason.ERROR else None,
-        )
-
-    def _post_mortem(self, cid: str, error: str | None) -> tuple[EndReason, str]:
-        """The stream ended without the runner's report: ask the engine what happened."""
-        try:
-            state = self.api.inspect_container(cid).get("State") or {}
-        except NotFound:
-            return EndReason.ERROR, error or "the container ended without reporting a result"
-        except DockerException as exc:
-            return (
-                EndReason.ERROR,
-                error or f"the container ended without a report and cannot be inspected: {exc}",
-            )
-        if state.get("OOMKilled"):
-            return EndReason.OOM, "the sandbox runner was killed for exceeding the memory limit"
-        detail = f"exit code {state.get('ExitCode')}" + (f", {state['Error']}" if state.get("Error") else "")
-        return EndReason.ERROR, error or f"the container ended without reporting a result ({detail})"
-
-
-def _text(data: bytearray, truncated: bool, stream: str, cap: int) -> str:
-    text = data.decode("utf-8", "replace")
-    if truncated:
-        text += f"\n[agentguard: {stream} truncated at {cap} bytes]\n"
-    return text
+            # A run that overstayed, a report the host could not read (the runner's state is
+            # unknown), or no report: gone before the caller hears of it.
+            self._kill_now(live)
+        return build_result(ex, key, reason, error, call_id=call_id, container_id=live.id, warm=warm)

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from agentguard.sandbox._protect import Watch, protected_mounts
+from agentguard.sandbox._protect import protected_mounts
+from agentguard.sandbox._quarantine import Watch
 
 Q = ".agentguard-quarantine-"
 

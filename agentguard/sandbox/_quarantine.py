@@ -1,0 +1,211 @@
+"""Setting aside what a rw run made that host git or the guard's next start would read.
+
+What did not exist cannot be mounted: a new ``.git`` (``git init``, a clone, a planted ``sub/.git``
+that a shell prompt's ``git status`` reads), a bare git directory's ``HEAD``, a new
+``agentguard.toml``, a directory a gitlink, ``commondir`` or ``core.hooksPath`` names that was
+missing. ``Watch`` notes which of these exist before a call and, once its processes are gone, renames
+each new one aside (``<name>.agentguard-quarantine-<random>``, never over an existing name): host git
+and the guard's next start do not read it, and nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from agentguard.errors import SandboxError
+from agentguard.sandbox._gitscan import (
+    BARE_NAMES,
+    bare_head,
+    git_entries,
+    gitdir_of,
+    hooks_paths,
+    is_dot_git,
+    read_line,
+    user_hooks_paths,
+)
+
+__all__ = ["QUARANTINE", "Watch"]
+
+QUARANTINE = ".agentguard-quarantine-"
+
+
+class Watch:
+    """What host git or the guard would read next in a rw workspace: which of it exists, and
+    setting aside what appeared since a snapshot."""
+
+    def __init__(self, source: str, protected: Iterable[Path] = ()) -> None:
+        self.root = Path(source)
+        self.protected = tuple(protected)
+
+    def snapshot(self) -> frozenset[str]:
+        return self._present(None)
+
+    def settle(self, before: frozenset[str]) -> tuple[str, ...]:
+        """Rename aside each watched path absent from ``before``; ``"<old> -> <new>"``
+        (workspace-relative). What a new ``.git`` file names is left: the file is renamed, nothing
+        reads its target."""
+        moved = []
+        for rel in sorted(self._present(before) - before, key=lambda r: (r.count("/"), r)):
+            try:
+                moved.append(f"{rel} -> {_rename_aside(self.root, rel)}")
+            except OSError as exc:
+                moved.append(f"{rel} (left in place: {exc.strerror or exc})")
+        return tuple(moved)
+
+    def _present(self, old: frozenset[str] | None) -> frozenset[str]:
+        names: set[str] = set()
+        user: list[str] | None = None  # the user's core.hooksPath, read once (for the first repository)
+        for entry in git_entries(self.root):
+            rel = entry.relative_to(self.root).as_posix()
+            if not is_dot_git(entry.name):  # a bare git directory: its HEAD is set aside, not it
+                try:
+                    listed = os.listdir(entry) if entry.is_dir() else []
+                except OSError:  # a directory that cannot be listed: it, as a whole
+                    listed = None
+                head = "" if listed is None else bare_head(listed, listed)
+                if head is None:
+                    continue
+                if head:
+                    rel = (entry.relative_to(self.root) / head).as_posix()
+            names.add(rel)
+            if old is None or rel in old:
+                user = _user_hooks(strict=old is None) if user is None else user
+                names.update(_named_by(self.root, entry, user, strict=old is None))
+                if entry == self.root:  # a bare repository: what git reads there, when it appears
+                    names.update(BARE_NAMES)
+        for path in self.protected:
+            nominal = _nominal(self.root, Path(path))
+            if nominal is not None:
+                names.add(nominal)
+        return frozenset(n for n in names if os.path.lexists(self.root / n))
+
+
+def _named_by(root: Path, entry: Path, user: list[str], *, strict: bool) -> set[str]:
+    """The directories a ``.git`` file's ``gitdir:``, a git directory's ``commondir`` and its config's
+    ``core.hooksPath`` name inside the workspace, whether they exist or not (one that is missing can
+    be made by the code). ``strict``: a config git cannot read refuses the run (before it); after
+    it, the sweep goes on without it (code could make an included file unreadable to stop it)."""
+    found: set[str] = set()
+    gitdirs: list[Path] = []
+    gitdir = gitdir_of(entry) if entry.is_file() and not entry.is_symlink() else entry
+    for _ in range(4):
+        if gitdir is None:
+            break
+        rel = _nominal(root, gitdir)
+        if rel is not None and gitdir != entry:
+            found.add(rel)
+        is_dir = gitdir.is_dir()
+        if is_dir:
+            gitdirs.append(gitdir)
+        common = read_line(gitdir / "commondir") if is_dir else None
+        gitdir = gitdir / common if common else None
+    try:
+        hooks_dirs = hooks_paths(entry, gitdirs, user)
+    except SandboxError:
+        if strict:
+            raise
+        hooks_dirs = []  # a config git cannot read: host git cannot either (and runs no hook)
+    for hooks in hooks_dirs:  # a hooks directory its config names, made by the code
+        rel = _nominal(root, hooks)
+        if rel is not None:
+            found.add(rel)
+    return found
+
+
+def _user_hooks(*, strict: bool) -> list[str]:
+    try:
+        return user_hooks_paths()
+    except SandboxError:
+        if strict:
+            raise
+        return []
+
+
+def _nominal(root: Path, path: Path) -> str | None:
+    """``path`` relative to ``root``, its directory resolved and its last name kept (a link there is
+    itself what the host would read), when inside ``root``."""
+    absolute = Path(os.path.abspath(path))
+    parent = Path(os.path.realpath(absolute.parent))
+    candidate = parent / absolute.name
+    if root not in candidate.parents:
+        return None
+    return candidate.relative_to(root).as_posix()
+
+
+def _rename_aside(root: Path, rel: str) -> str:
+    """Rename ``root/rel`` to a quarantine name beside it, following no symlink on the way and
+    replacing nothing (a taken name: another one)."""
+    *dirs, name = rel.split("/")
+    flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(root, flags)
+    try:
+        for part in dirs:
+            nxt = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        for _ in range(8):
+            new = f"{name}{QUARANTINE}{secrets.token_hex(4)}"
+            try:
+                _rename_noreplace(fd, name, new)
+            except FileExistsError:
+                continue
+            return "/".join([*dirs, new])
+        raise FileExistsError(errno.EEXIST, "every quarantine name tried was taken", rel)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _load_renameat2() -> Any:
+    """libc's ``renameat2`` (glibc 2.28+, musl 1.2.?), or None (macOS, an old libc)."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_RENAMEAT2 = _load_renameat2()
+_RENAME_NOREPLACE = 1
+
+
+def _rename_noreplace(fd: int, name: str, new: str) -> None:
+    """Rename ``name`` to ``new`` in the directory ``fd``; ``FileExistsError`` when ``new`` exists.
+
+    ``renameat2(RENAME_NOREPLACE)`` does it in one step. Without it (no such call, or a file
+    system that refuses the flag): a hard link, which never replaces, then the old name removed,
+    for anything but a directory; a directory is renamed after checking the name is free (a
+    rename fails over a non-empty directory or a file; only an empty directory made in between
+    could be replaced).
+    """
+    if _RENAMEAT2 is not None:
+        if _RENAMEAT2(fd, os.fsencode(name), fd, os.fsencode(new), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), name)
+    if stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+        if _exists_at(fd, new):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), new)
+        os.rename(name, new, src_dir_fd=fd, dst_dir_fd=fd)
+        return
+    os.link(name, new, src_dir_fd=fd, dst_dir_fd=fd, follow_symlinks=False)
+    os.unlink(name, dir_fd=fd)
+
+
+def _exists_at(fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
