@@ -9,6 +9,7 @@ the tool is called with, so the tool runs exactly what was decided.
 from __future__ import annotations
 
 import inspect
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -68,6 +69,12 @@ class RegisteredTool:
                 raise InvalidArguments(
                     f"invalid arguments for {self.name}: {exc}", tool=self.name, value=str(exc.value)
                 ) from None
+        if (where := _non_finite(dumped) or _non_finite(dict(arguments))) is not None:
+            raise InvalidArguments(
+                f"invalid arguments for {self.name}: {where}: NaN and the infinities are no JSON number, "
+                "and no comparison can decide on them",
+                tool=self.name,
+            )
         return self._values(parsed), dumped, tuple(dict.fromkeys(found))
 
     def declared_secrets(self, arguments: Mapping[str, Any]) -> tuple[SecretPath, ...]:
@@ -184,6 +191,23 @@ def json_number(value: Decimal | Fraction | timedelta) -> int | float:
     if Decimal(repr(number)) != value:
         raise Inexact(value, "has more digits than a JSON number holds exactly; cannot decide on it")
     return number
+
+
+def _non_finite(value: Any) -> str | None:
+    """Where ``value`` holds a float that is NaN or infinite (``json.loads`` reads ``NaN``), else None:
+    the JSON form, and the caller's arguments (an ``Any`` field dumps NaN as ``null``). Every
+    comparison with NaN is false: ``gt(x, 10)`` and ``le(x, 0)`` would both let it by."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, at = stack.pop()
+        if type(node) is float:
+            if not math.isfinite(node):
+                return at or "(arguments)"
+        elif isinstance(node, dict):
+            stack.extend((item, f"{at}.{key}" if at else str(key)) for key, item in node.items())
+        elif isinstance(node, list | tuple):
+            stack.extend((item, f"{at}.{n}" if at else str(n)) for n, item in enumerate(node))
+    return None
 
 
 def _values_of(value: Any) -> Any:

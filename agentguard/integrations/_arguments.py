@@ -141,6 +141,13 @@ def json_schema_model(
                 kept = declared_only(root, _with_defaults(root, data), pydantic=pydantic)
             except Inexact as exc:
                 raise PydanticCustomError("json_schema", "{problem}", {"problem": str(exc)}) from None
+            if (where := _fold_equal_keys(kept)) is not None:
+                raise PydanticCustomError(
+                    "json_schema",
+                    "{where}: two keys differ only in case (a server reading keys case-insensitively "
+                    "takes the last; the policy decided on one); send each key once",
+                    {"where": where},
+                )
             passed.remember(raw, data, kept)
             return kept
 
@@ -148,6 +155,29 @@ def json_schema_model(
     if isinstance(schema, Mapping):  # writeOnly / format: password properties are secrets
         set_schema_secrets(JsonSchemaArguments, schema_secret_paths(schema))
     return JsonSchemaArguments
+
+
+def _fold_equal_keys(value: Any, where: str = "(arguments)") -> str | None:
+    """Where an object of ``value`` has two keys equal under Unicode case folding (``path``, ``PATH``,
+    ``\u017fubject`` for ``subject``), else None. Go's ``encoding/json`` (and .NET, Jackson when told)
+    matches keys that way and keeps the last: the forwarded call would differ from the decided one."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, Mapping):
+            seen: set[str] = set()
+            for key, item in node.items():
+                folded = str(key).casefold()
+                if folded in seen:
+                    return f"{at}.{key}" if at != "(arguments)" else str(key)
+                seen.add(folded)
+                if isinstance(item, Mapping | list):
+                    stack.append((item, f"{at}.{key}" if at != "(arguments)" else str(key)))
+        elif isinstance(node, list):
+            stack.extend(
+                (item, f"{at}.{n}") for n, item in enumerate(node) if isinstance(item, Mapping | list)
+            )
+    return None
 
 
 def _compiled_valid(check: Callable[[Any], bool] | None, raw: bytes, data: Mapping[str, Any]) -> bool:

@@ -19,7 +19,8 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _LOOPBACK = ("127.0.0.0/8", "::1/128")
-_PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+# 64:ff9b:1::/48: local-use NAT64 (RFC 8215), a network's own translator, which may reach private IPv4
+_PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "64:ff9b:1::/48")
 _LINK_LOCAL = ("169.254.0.0/16", "fe80::/10")
 _METADATA = (
     "169.254.169.254/32",  # AWS, GCP, Azure, OCI, DigitalOcean, OpenStack
@@ -32,7 +33,8 @@ _METADATA = (
 )
 _UNSPECIFIED = ("0.0.0.0/8", "::/128")  # 0.0.0.0 reaches the local host on Linux
 _MULTICAST = ("224.0.0.0/4", "ff00::/8")
-_RESERVED = ("240.0.0.0/4", "192.0.0.0/24", "198.18.0.0/15")
+# ::/96: IPv4-compatible IPv6 (deprecated; some stacks still tunnel it to the IPv4 inside)
+_RESERVED = ("240.0.0.0/4", "192.0.0.0/24", "198.18.0.0/15", "::/96")
 
 NAMED_RANGES: Mapping[str, tuple[str, ...]] = {
     "loopback": _LOOPBACK,
@@ -44,7 +46,13 @@ NAMED_RANGES: Mapping[str, tuple[str, ...]] = {
     "reserved": _RESERVED,
     "internal": _LOOPBACK + _PRIVATE + _LINK_LOCAL + _METADATA + _UNSPECIFIED + _MULTICAST + _RESERVED,
 }
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# The IPv4 address is the last 32 bits: well-known and local-use NAT64 prefixes (the /96 form the
+# local-use one is mostly deployed as; the whole local-use prefix is internal anyway), IPv4-compatible.
+_LAST_32 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/96"),
+    ipaddress.IPv6Network("::/96"),
+)
 
 
 def parse_ranges(texts: Iterable[str]) -> tuple[Network, ...]:
@@ -63,7 +71,7 @@ def parse_ranges(texts: Iterable[str]) -> tuple[Network, ...]:
 
 
 def reachable_addresses(address: Address) -> Iterator[Address]:
-    """The address and every IPv4 address it embeds (mapped, 6to4, Teredo, NAT64)."""
+    """The address and every IPv4 address it embeds (mapped, 6to4, Teredo, NAT64, compatible)."""
     yield address
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
@@ -72,7 +80,7 @@ def reachable_addresses(address: Address) -> Iterator[Address]:
             yield address.sixtofour
         if address.teredo is not None:
             yield from address.teredo
-        if address in _NAT64:
+        if any(address in net for net in _LAST_32):
             yield ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
 
 

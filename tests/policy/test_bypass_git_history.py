@@ -148,7 +148,7 @@ def test_mcp_git_committed_content_is_not_printed_unasked(
     # the filesystem server's rules deny .env inside the workspace
     env = decide(engine, "mcp.filesystem.read_text_file", agent="desktop", path=str(ws / ".env"))
     assert env.effect is Effect.DENY
-    decision = decide(engine, tool, agent="desktop", repo_path="/r", **arguments)
+    decision = decide(engine, tool, agent="desktop", repo_path=str(ws), **arguments)
     assert decision.effect is not Effect.ALLOW, (tool, arguments, decision.reason)
 
 
@@ -156,4 +156,5 @@ def test_mcp_git_committed_content_is_not_printed_unasked(
 def test_mcp_git_status_history_and_uncommitted_work_stay_allowed(
     desktop: tuple[PolicyEngine, Path], tool: str, arguments: dict[str, object]
 ) -> None:
-    assert decide(desktop[0], tool, agent="desktop", repo_path="/r", **arguments).effect is Effect.ALLOW
+    engine, ws = desktop
+    assert decide(engine, tool, agent="desktop", repo_path=str(ws), **arguments).effect is Effect.ALLOW

@@ -1,0 +1,115 @@
+"""NaN and the infinities: numbers no JSON number holds, and that comparisons cannot decide on.
+
+Every comparison with NaN is false, so ``gt(amount, 2500), deny`` and ``le(amount, 0), deny`` both
+let ``pay(amount: float)`` run with ``nan`` (the AgentDojo banking pack's limits among them);
+``-inf`` passes ``lt(amount, 100), allow``. ``json.loads`` reads ``NaN`` and ``-Infinity`` from a
+model's tool-call text, and pydantic's ``float`` takes them. The decided (JSON) form has no such
+number: a call carrying one, at any depth, is now refused before the policy decides.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from agentguard import Guard, InvalidArguments, Settings
+from agentguard.testing import MemoryAudit, ScriptedApprover
+
+PERMISSIONS = Path(__file__).resolve().parent.parent / "permissions"
+
+RULES = """
+p, *, *, *, allow
+p, *, pay, gt(amount, 2500), deny
+p, *, pay, le(amount, 0), deny
+p, *, pay_any, gt(amount, 2500) || le(amount, 0), deny
+p, *, pay_many, gt(amounts.0, 2500) || le(amounts.0, 0), deny
+p, *, pay_order, gt(order.total, 2500) || le(order.total, 0), deny
+p, *, pay_decimal, gt(amount, 2500) || le(amount, 0), deny
+"""
+
+ran: list[object] = []
+
+
+class Order(BaseModel):
+    total: float
+
+
+def pay(amount: float) -> str:
+    ran.append(amount)
+    return "paid"
+
+
+def pay_any(amount: Any) -> str:
+    ran.append(amount)
+    return "paid"
+
+
+def pay_many(amounts: list[float]) -> str:
+    ran.append(amounts)
+    return "paid"
+
+
+def pay_order(order: Order) -> str:
+    ran.append(order)
+    return "paid"
+
+
+def pay_decimal(amount: Decimal) -> str:
+    ran.append(amount)
+    return "paid"
+
+
+@pytest.fixture
+def guard(tmp_path: Path) -> Iterator[Guard]:
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    shutil.copyfile(PERMISSIONS / "model.conf", policy / "model.conf")
+    (policy / "policy.csv").write_text(RULES.strip() + "\n")
+    (tmp_path / "ws").mkdir()
+    settings = Settings(home=tmp_path / "home", workspace=tmp_path / "ws")
+    guard = Guard(policy, approver=ScriptedApprover(), audit=MemoryAudit(), settings=settings)
+    for tool in (pay, pay_any, pay_many, pay_order, pay_decimal):
+        guard.register(tool.__name__, tool)
+    ran.clear()
+    yield guard
+    guard.close()
+
+
+NON_FINITE = ["NaN", "Infinity", "-Infinity"]
+
+
+@pytest.mark.parametrize("text", NON_FINITE)
+@pytest.mark.parametrize(
+    ("tool", "template"),
+    [
+        ("pay", '{"amount": %s}'),
+        ("pay_any", '{"amount": %s}'),
+        ("pay_many", '{"amounts": [%s]}'),
+        ("pay_order", '{"order": {"total": %s}}'),
+    ],
+)
+def test_a_non_finite_number_is_refused(guard: Guard, tool: str, template: str, text: str) -> None:
+    arguments = json.loads(template % text)  # what an agent loop reads from the model's text
+    with pytest.raises(InvalidArguments, match="NaN"):
+        guard.call(tool, arguments)
+    assert ran == []
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "sNaN"])
+def test_a_non_finite_decimal_is_refused(guard: Guard, value: str) -> None:
+    with pytest.raises(InvalidArguments):
+        guard.call("pay_decimal", {"amount": value})
+    assert ran == []
+
+
+def test_finite_numbers_still_decide(guard: Guard) -> None:
+    assert guard.call("pay", {"amount": 12.5}) == "paid"
+    assert guard.call("pay_any", {"amount": {"nested": [1.5, "NaN"]}}) == "paid"  # a string is a string
+    assert ran == [12.5, {"nested": [1.5, "NaN"]}]
