@@ -26,9 +26,15 @@ from agentguard.database import Database, DatabaseError, Listener, check_schema
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.pipeline import AuditSink
 
-__all__ = ["CHANNEL", "PostgresQueueDatabase"]
+__all__ = ["CHANNEL", "HEARTBEAT", "PostgresQueueDatabase"]
 
 CHANNEL = "agentguard_approvals"
+# An owner's heartbeat, keyed by the login role too (db_role, default session_user): one host cannot
+# write, refresh or squat another's (row-level security, ``agentguard db roles``).
+HEARTBEAT = (
+    "INSERT INTO ag_owners (host, pid, start, seen_at) VALUES (%s, %s, %s, clock_timestamp())"
+    " ON CONFLICT (db_role, host, pid, start) DO UPDATE SET seen_at = clock_timestamp()"
+)
 _OUTBOX_LOCK = 0x61676F62  # advisory lock key: one outbox hand-over at a time ("agob")
 
 
@@ -123,11 +129,7 @@ class PostgresQueueDatabase:
     def _heartbeat(self, conn: Any) -> None:
         """Say that this process's owners are alive (database clock, so host clocks do not matter)."""
         for host, pid, start in list(self._owners):
-            conn.execute(
-                "INSERT INTO ag_owners (host, pid, start, seen_at) VALUES (%s, %s, %s, clock_timestamp())"
-                " ON CONFLICT (host, pid, start) DO UPDATE SET seen_at = clock_timestamp()",
-                (host, pid, start),
-            )
+            conn.execute(HEARTBEAT, (host, pid, start))
 
     def version(self) -> int:
         """A counter that grows whenever the queue changes (here, or anywhere: by notification)."""
