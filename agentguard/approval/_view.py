@@ -12,7 +12,7 @@ from agentguard.approval._records import KEY_ARGUMENTS, Grant, QueuedRequest
 from agentguard.approval._shown import shown_text
 from agentguard.models import ToolCall
 
-__all__ = ["grant_json", "host_text", "key_argument_text", "request_json", "short_duration"]
+__all__ = ["grant_json", "grant_reach", "host_text", "key_argument_text", "request_json", "short_duration"]
 
 
 def key_argument_text(call: ToolCall, width: int = 60) -> str:
@@ -49,6 +49,11 @@ def host_text(q: QueuedRequest) -> str | None:
     if q.db_role is None:
         return None if q.owner.host == socket.gethostname() else q.owner.host
     return f"{q.owner.host} (database role {q.db_role})"
+
+
+def grant_reach(grant: Grant) -> str:
+    """Where a grant applies, when not on every host: only the agent host logging in as its role."""
+    return f" (on host role {grant.host_role} only)" if grant.host_role else ""
 
 
 def request_json(q: QueuedRequest) -> dict[str, Any]:

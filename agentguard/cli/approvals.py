@@ -20,6 +20,7 @@ from agentguard.approval import (
     SqliteApprovalStore,
     check_grant,
     grant_json,
+    grant_reach,
     host_text,
     key_argument_text,
     open_store,
@@ -146,11 +147,6 @@ def show_request(app: AppContext, request_id: str, as_json: bool) -> None:
         click.echo(shown_text(f"answered by {q.approver} via {q.channel}: {q.reason or ''}")[0])
 
 
-def _on_hosts(grant: Grant) -> str:
-    """Where a grant applies, when not on every host: only the agent host logging in as its role."""
-    return f" (on host role {grant.host_role} only)" if grant.host_role else ""
-
-
 @approvals.command("approve")
 @click.argument("request_id")
 @click.option(
@@ -224,7 +220,7 @@ def approve_request(
         + (" with edited arguments" if arguments else "")
     )
     if grant is not None:
-        click.echo(f"grant {grant.id[:8]}: {render_rule(grant)}" + _on_hosts(grant))
+        click.echo(f"grant {grant.id[:8]}: {render_rule(grant)}" + grant_reach(grant))
 
 
 @approvals.command("deny")
@@ -282,7 +278,7 @@ def list_grants(app: AppContext, show_all: bool, as_json: bool) -> None:
         table.add_row(
             g.id[:8],
             g.state(now),
-            _seen(g.agent + _on_hosts(g)),
+            _seen(g.agent + grant_reach(g)),
             _seen(g.tool),
             _seen(g.condition),
             _seen(g.created_by),
