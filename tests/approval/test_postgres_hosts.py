@@ -284,6 +284,13 @@ def test_the_approver_is_shown_the_host_that_really_asked(fleet: Fleet, tmp_path
         forged, now=forged.submitted_at, workspace=None, profiles={}, default_profile="default", schema=None
     )
     assert page.host == expected
+    from agentguard.web._pages import _ENV, _SCOPES
+
+    html = _ENV.get_template("detail.html").render(
+        approver="alice", csrf="", path="/", view=page, q=forged, suggested=None, scopes=_SCOPES
+    )
+    assert f'<dd id="host">{expected}</dd>' in html
+    assert f"database role <code>{fleet.role_a}</code>" in html
     approved = _cli(fleet.approver, tmp_path, "approvals", "approve", forged.id, "--always", "tool")
     assert f"(on host role {fleet.role_a} only)" in approved.stdout, approved.stderr
     listed = _cli(fleet.approver, tmp_path, "grants", "list", "--json")
