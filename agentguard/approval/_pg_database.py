@@ -167,14 +167,22 @@ class PostgresQueueDatabase:
         conn.execute("INSERT INTO ag_outbox (event, fields) VALUES (%s, %s)", (event, dumps(fields)))
 
     def flush_audit(self) -> int:
-        """Hand owed audit records to this store's audit log; how many (at least once, never lost)."""
+        """Hand owed audit records to this store's audit log; how many (at least once, never lost).
+
+        A record another role owed (an approver handing over an agent host's) names that role as
+        ``owed_by_role``: the database says who wrote it, whatever its fields claim."""
         if self.audit is None or self.readonly:
             return 0
         with self._errors(), self.db.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_OUTBOX_LOCK,))
-            rows = conn.execute("SELECT seq, event, fields FROM ag_outbox ORDER BY seq").fetchall()
-            for _seq, event, fields in rows:
-                self.audit.record(event, **orjson.loads(fields))
+            rows = conn.execute(
+                "SELECT seq, event, fields, CASE WHEN db_role IS DISTINCT FROM session_user THEN db_role END"
+                " FROM ag_outbox ORDER BY seq"
+            ).fetchall()
+            for _seq, event, fields, other in rows:
+                found = orjson.loads(fields)
+                found.pop("owed_by_role", None)  # only the database says this
+                self.audit.record(event, **found, **({"owed_by_role": other} if other is not None else {}))
             if rows and isinstance(self.audit, Flushable):
                 self.audit.flush()
             if rows:

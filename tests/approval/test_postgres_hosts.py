@@ -202,6 +202,7 @@ def test_a_host_cannot_take_another_hosts_owed_audit_records(fleet: Fleet) -> No
     with PostgresApprovalStore(fleet.approver, sweep=False, audit=audit_approver) as approver:
         assert approver.flush_audit() == 0  # done on opening
     assert audit_approver.events == ["approval.abandoned"]
+    assert audit_approver.records[0]["owed_by_role"] == fleet.role_b  # who owed it, by the database
 
 
 def test_a_host_cannot_append_audit_rows_as_another(fleet: Fleet) -> None:
