@@ -62,7 +62,13 @@ def status(app: AppContext) -> None:
 
 
 @db.command()
-@click.option("--agent", "agent_role", required=True, help="The database role agent hosts log in as.")
+@click.option(
+    "--agent",
+    "agent_role",
+    required=True,
+    help="The shared agent role: each --host role is a member of it (hosts with no role of their own "
+    "log in as it).",
+)
 @click.option("--approver", "approver_role", required=True, help="The database role approvers log in as.")
 @click.option(
     "--host",

@@ -125,3 +125,27 @@ def test_db_roles_creates_a_login_role_per_host(pg_url: str) -> None:
             for name in (host_a, host_b, agent, approver):
                 owner.execute(f"DROP OWNED BY {name}")
                 owner.execute(f"DROP ROLE {name}")
+
+
+def test_the_roles_sql_over_an_older_setup_narrows_what_agents_may_update(pg_url: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    agent, approver = f"aga_{tag}", f"agp_{tag}"
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        owner.execute(f"CREATE ROLE {agent} LOGIN")
+        owner.execute(f"CREATE ROLE {approver} LOGIN")
+        owner.execute(f"GRANT INSERT, UPDATE ON ag_requests, ag_owners TO {agent}")  # as the older SQL did
+        owner.execute(_roles_cli("--agent", agent, "--approver", approver).stdout)
+    try:
+        with PostgresApprovalStore(pg_url.replace("://postgres@", f"://{agent}@"), sweep=False) as store:
+            queued = store.submit(make_request(), Owner(pid=1, host="a", start="b:1"))
+        with psycopg.connect(pg_url.replace("://postgres@", f"://{agent}@"), autocommit=True) as conn:
+            for column in ("grant_id", "edited", "db_role", "agent"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                    conn.execute(f"UPDATE ag_requests SET {column} = 'x' WHERE id = %s", (queued.id,))
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                conn.execute("UPDATE ag_owners SET db_role = 'x'")
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as owner:
+            for name in (agent, approver):
+                owner.execute(f"DROP OWNED BY {name}")
+                owner.execute(f"DROP ROLE {name}")
