@@ -16,7 +16,14 @@ from agentguard.approval._records import KEY_ARGUMENTS, Answer, Grant, GrantScop
 from agentguard.approval._shown import shown_json, shown_text
 from agentguard.approval._source import SqliteGrantSource, grant_source
 from agentguard.approval._store import AlreadyAnswered, ApprovalStore, SqliteApprovalStore
-from agentguard.approval._view import grant_json, key_argument_text, request_json, short_duration
+from agentguard.approval._view import (
+    grant_json,
+    grant_reach,
+    host_text,
+    key_argument_text,
+    request_json,
+    short_duration,
+)
 from agentguard.owner import Owner  # the one owner notion (the sandbox's containers use it too)
 
 __all__ = [
@@ -38,7 +45,9 @@ __all__ = [
     "check_grant",
     "current_user",
     "grant_json",
+    "grant_reach",
     "grant_source",
+    "host_text",
     "key_argument_text",
     "open_store",
     "parse_duration",

@@ -64,15 +64,21 @@ class ApprovalDesk:
         *,
         pattern: str | None = None,
         expires_in: timedelta | None = None,
+        all_hosts: bool = False,
     ) -> Grant:
-        """The grant :meth:`approve_always` would create (validated), without creating it."""
+        """The grant :meth:`approve_always` would create (validated), without creating it.
+
+        It applies only on the host that asked (the database role that submitted the request, which
+        the database checks), unless ``all_hosts``: an agent name is only what a host says, so a
+        grant for every host is the approver's explicit choice. Where the store cannot tell the host
+        (SQLite: one host; rows from before host identities) the grant has no host scope."""
         queued = self.store.get(request_id)
         now = self.store.now()  # the store's clock: what its expiry checks and sweeps use too
         try:
             expires_at = now + expires_in if expires_in is not None else None
         except OverflowError:
             raise ApprovalError("the expiry is too far in the future", field="expires") from None
-        return new_grant(
+        grant = new_grant(
             queued.call,
             scope,
             created_by=self.approver,
@@ -83,6 +89,7 @@ class ApprovalDesk:
             decided=queued.request.decision.arguments,
             paths=queued.request.decision.path_arguments,
         )
+        return grant if all_hosts else grant.model_copy(update={"host_role": queued.db_role})
 
     def approve_always(
         self,
@@ -91,9 +98,13 @@ class ApprovalDesk:
         *,
         pattern: str | None = None,
         expires_in: timedelta | None = None,
+        all_hosts: bool = False,
     ) -> tuple[QueuedRequest, Grant]:
-        """Approve this call and store a grant of ``scope`` that the policy enforces from now on."""
-        grant = self.preview_grant(request_id, scope, pattern=pattern, expires_in=expires_in)
+        """Approve this call and store a grant of ``scope`` that the policy enforces from now on (on the
+        host that asked, or on ``all_hosts``)."""
+        grant = self.preview_grant(
+            request_id, scope, pattern=pattern, expires_in=expires_in, all_hosts=all_hosts
+        )
         queued = self.store.resolve(
             request_id,
             Answer(

@@ -26,9 +26,15 @@ from agentguard.database import Database, DatabaseError, Listener, check_schema
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.pipeline import AuditSink
 
-__all__ = ["CHANNEL", "PostgresQueueDatabase"]
+__all__ = ["CHANNEL", "HEARTBEAT", "PostgresQueueDatabase"]
 
 CHANNEL = "agentguard_approvals"
+# An owner's heartbeat, keyed by the login role too (db_role, default session_user): one host cannot
+# write, refresh or squat another's (row-level security, ``agentguard db roles``).
+HEARTBEAT = (
+    "INSERT INTO ag_owners (host, pid, start, seen_at) VALUES (%s, %s, %s, clock_timestamp())"
+    " ON CONFLICT (db_role, host, pid, start) DO UPDATE SET seen_at = clock_timestamp()"
+)
 _OUTBOX_LOCK = 0x61676F62  # advisory lock key: one outbox hand-over at a time ("agob")
 
 
@@ -123,11 +129,7 @@ class PostgresQueueDatabase:
     def _heartbeat(self, conn: Any) -> None:
         """Say that this process's owners are alive (database clock, so host clocks do not matter)."""
         for host, pid, start in list(self._owners):
-            conn.execute(
-                "INSERT INTO ag_owners (host, pid, start, seen_at) VALUES (%s, %s, %s, clock_timestamp())"
-                " ON CONFLICT (host, pid, start) DO UPDATE SET seen_at = clock_timestamp()",
-                (host, pid, start),
-            )
+            conn.execute(HEARTBEAT, (host, pid, start))
 
     def version(self) -> int:
         """A counter that grows whenever the queue changes (here, or anywhere: by notification)."""
@@ -165,14 +167,22 @@ class PostgresQueueDatabase:
         conn.execute("INSERT INTO ag_outbox (event, fields) VALUES (%s, %s)", (event, dumps(fields)))
 
     def flush_audit(self) -> int:
-        """Hand owed audit records to this store's audit log; how many (at least once, never lost)."""
+        """Hand owed audit records to this store's audit log; how many (at least once, never lost).
+
+        A record another role owed (an approver handing over an agent host's) names that role as
+        ``owed_by_role``: the database says who wrote it, whatever its fields claim."""
         if self.audit is None or self.readonly:
             return 0
         with self._errors(), self.db.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_OUTBOX_LOCK,))
-            rows = conn.execute("SELECT seq, event, fields FROM ag_outbox ORDER BY seq").fetchall()
-            for _seq, event, fields in rows:
-                self.audit.record(event, **orjson.loads(fields))
+            rows = conn.execute(
+                "SELECT seq, event, fields, CASE WHEN db_role IS DISTINCT FROM session_user THEN db_role END"
+                " FROM ag_outbox ORDER BY seq"
+            ).fetchall()
+            for _seq, event, fields, other in rows:
+                found = orjson.loads(fields)
+                found.pop("owed_by_role", None)  # only the database says this
+                self.audit.record(event, **found, **({"owed_by_role": other} if other is not None else {}))
             if rows and isinstance(self.audit, Flushable):
                 self.audit.flush()
             if rows:

@@ -3,6 +3,8 @@
 ``grants_version`` is one indexed single-row read per decision (a notification could arrive after the
 next call; a read cannot be late), so a grant created or revoked anywhere applies at the next call
 everywhere. A database that cannot be read raises, and the engine then applies no grant (fail closed).
+A grant scoped to one host (``host_role``, from the request it answered) is read only by the host
+logging in as that role: a grant another host asked for never applies here.
 """
 
 from __future__ import annotations
@@ -78,7 +80,10 @@ class PostgresGrantSource:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     cur.execute("SELECT value FROM ag_meta WHERE key = 'grants_version'")
                     found = cur.fetchone()
-                    cur.execute("SELECT * FROM ag_grants WHERE revoked_at IS NULL ORDER BY seq")
+                    cur.execute(
+                        "SELECT * FROM ag_grants WHERE revoked_at IS NULL"
+                        " AND (host_role IS NULL OR host_role = session_user) ORDER BY seq"
+                    )
                     rows = cur.fetchall()
             except psycopg.Error as exc:
                 raise self._fail(exc) from exc

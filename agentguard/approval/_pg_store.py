@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentguard.approval._pg_database import CHANNEL, PostgresQueueDatabase
+from agentguard.approval._pg_database import CHANNEL, HEARTBEAT, PostgresQueueDatabase
 from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
 from agentguard.approval._rows import dumps, row_to_grant, row_to_request, ts
 from agentguard.approval._store import AlreadyAnswered, validate_grant
@@ -107,8 +107,7 @@ class PostgresApprovalStore(PostgresQueueDatabase):
     @staticmethod
     def _heartbeat_owner(conn: Any, key: tuple[str, int, str]) -> None:
         conn.execute(
-            "INSERT INTO ag_owners (host, pid, start, seen_at) VALUES (%s, %s, %s, clock_timestamp())"
-            " ON CONFLICT (host, pid, start) DO UPDATE SET seen_at = clock_timestamp()",
+            HEARTBEAT,
             key,
         )
 
@@ -231,8 +230,8 @@ class PostgresApprovalStore(PostgresQueueDatabase):
         rows = self._read(
             "SELECT r.id, r.agent, r.tool, r.owner_pid, r.owner_host, r.owner_start, r.deadline,"
             " extract(epoch FROM clock_timestamp() - o.seen_at) AS silent FROM ag_requests r"
-            " LEFT JOIN ag_owners o ON o.host = r.owner_host AND o.pid = r.owner_pid"
-            " AND o.start = coalesce(r.owner_start, '') WHERE r.status = 'pending'"
+            " LEFT JOIN ag_owners o ON o.db_role = r.db_role AND o.host = r.owner_host"
+            " AND o.pid = r.owner_pid AND o.start = coalesce(r.owner_start, '') WHERE r.status = 'pending'"
         )
         now = self.clock()
         dead: list[tuple[str, str]] = []
@@ -267,7 +266,7 @@ class PostgresApprovalStore(PostgresQueueDatabase):
     def _insert_grant(self, conn: Any, grant: Grant) -> None:
         conn.execute(
             "INSERT INTO ag_grants (id, agent, tool, scope, condition, created_by, created_at, expires_at,"
-            " request_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " request_id, host_role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 grant.id,
                 grant.agent,
@@ -278,6 +277,7 @@ class PostgresApprovalStore(PostgresQueueDatabase):
                 ts(grant.created_at),
                 ts(grant.expires_at) if grant.expires_at else None,
                 grant.request_id,
+                grant.host_role,
             ),
         )
         self._grants_changed(conn, "grant.created", grant)
@@ -294,6 +294,8 @@ class PostgresApprovalStore(PostgresQueueDatabase):
             "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
             "request_id": grant.request_id,
         }
+        if grant.host_role is not None:
+            fields["host_role"] = grant.host_role
         if event == "grant.revoked":
             fields["revoked_by"] = grant.revoked_by
         self._owe_audit(conn, event, **fields)

@@ -58,6 +58,8 @@ class Grant(FrozenModel):
     request_id: str | None = None
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    # The database role of the agent host it applies on (PostgreSQL); None: every host.
+    host_role: str | None = None
 
     def active(self, now: datetime) -> bool:
         """Neither revoked nor expired at ``now`` (the caller's clock: the store's, the TUI's)."""
@@ -88,6 +90,9 @@ class QueuedRequest(FrozenModel):
     scope: str | None = None
     grant_id: str | None = None
     resolved_at: datetime | None = None
+    # The database login role that submitted it (PostgreSQL: set and checked by the database, unlike
+    # ``owner.host``, which the agent says); None where the store cannot tell (SQLite, older rows).
+    db_role: str | None = None
 
     @property
     def call(self) -> ToolCall:

@@ -90,6 +90,12 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _optional(row: Any, column: str) -> Any:
+    """A column only the PostgreSQL tables have (a ``sqlite3.Row``'s ``in`` looks at values, not names)."""
+    names = row.keys()
+    return row[column] if column in names else None
+
+
 def row_to_grant(row: Any) -> Grant:
     """A grant from a row of either database (``sqlite3.Row`` or a psycopg dict row)."""
     return Grant(
@@ -104,6 +110,7 @@ def row_to_grant(row: Any) -> Grant:
         request_id=row["request_id"],
         revoked_at=dt(row["revoked_at"]),
         revoked_by=row["revoked_by"],
+        host_role=_optional(row, "host_role"),
     )
 
 
@@ -123,4 +130,5 @@ def row_to_request(row: Any) -> QueuedRequest:
         scope=row["scope"],
         grant_id=row["grant_id"],
         resolved_at=dt(row["resolved_at"]),
+        db_role=_optional(row, "db_role"),
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from agentguard.approval._records import KEY_ARGUMENTS, Grant, QueuedRequest
 from agentguard.approval._shown import shown_text
 from agentguard.models import ToolCall
 
-__all__ = ["grant_json", "key_argument_text", "request_json", "short_duration"]
+__all__ = ["grant_json", "grant_reach", "host_text", "key_argument_text", "request_json", "short_duration"]
 
 
 def key_argument_text(call: ToolCall, width: int = 60) -> str:
@@ -41,6 +42,20 @@ def short_duration(seconds: float) -> str:
     return f"{s // 86400}d"
 
 
+def host_text(q: QueuedRequest) -> str | None:
+    """Which host asked: the name the agent gave, and beside it the database role that submitted the
+    request (checked by the database, so the one to trust) where the store knows it. ``None`` for a
+    request with no role from this machine (a single-host store): nothing to tell apart."""
+    if q.db_role is None:
+        return None if q.owner.host == socket.gethostname() else q.owner.host
+    return f"{q.owner.host} (database role {q.db_role})"
+
+
+def grant_reach(grant: Grant) -> str:
+    """Where a grant applies, when not on every host: only the agent host logging in as its role."""
+    return f" (on host role {grant.host_role} only)" if grant.host_role else ""
+
+
 def request_json(q: QueuedRequest) -> dict[str, Any]:
     """A queued request as the ``--json`` output shows it."""
     return {
@@ -56,6 +71,7 @@ def request_json(q: QueuedRequest) -> dict[str, Any]:
         "submitted_at": q.submitted_at.isoformat(),
         "deadline": q.deadline.isoformat(),
         "owner": {"pid": q.owner.pid, "host": q.owner.host},
+        "db_role": q.db_role,
         "approver": q.approver,
         "channel": q.channel,
         "answer_reason": q.reason,
@@ -82,4 +98,5 @@ def grant_json(g: Grant, now: datetime) -> dict[str, Any]:
         "request_id": g.request_id,
         "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
         "revoked_by": g.revoked_by,
+        "host_role": g.host_role,
     }

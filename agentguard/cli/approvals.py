@@ -20,6 +20,8 @@ from agentguard.approval import (
     SqliteApprovalStore,
     check_grant,
     grant_json,
+    grant_reach,
+    host_text,
     key_argument_text,
     open_store,
     parse_duration,
@@ -135,7 +137,9 @@ def show_request(app: AppContext, request_id: str, as_json: bool) -> None:
     if as_json:
         _json(data)
         return
-    for key in ("id", "state", "agent", "tool", "rule", "rule_text", "reason", "sandbox_profile", "deadline"):
+    data["host"] = host_text(q) or q.owner.host  # the name the agent gave, and the role that asked
+    shown = ("id", "state", "agent", "host", "tool", "rule", "rule_text", "reason", "sandbox_profile")
+    for key in (*shown, "deadline"):
         click.echo(f"{key:16} {shown_text(str(data[key]))[0]}")
     click.echo("arguments:")
     click.echo(shown_json(orjson.dumps(q.call.arguments, option=orjson.OPT_INDENT_2).decode())[0])
@@ -155,6 +159,12 @@ def show_request(app: AppContext, request_id: str, as_json: bool) -> None:
 @click.option("--pattern", help="With --always pattern: the glob (default: suggested from the call).")
 @click.option("--expires", help="With --always: the grant lapses after this long (90s, 30m, 8h, 7d, 2w).")
 @click.option(
+    "--all-hosts",
+    is_flag=True,
+    help="With --always on a shared database: the grant applies on every agent host, not only on the "
+    "host (database role) that asked.",
+)
+@click.option(
     "--args", "edited", help="Approve an edited call: the new arguments as a JSON object (what runs)."
 )
 @click.option("--as", "who", help=_AS_HELP)
@@ -166,13 +176,14 @@ def approve_request(
     scope: str | None,
     pattern: str | None,
     expires: str | None,
+    all_hosts: bool,
     edited: str | None,
     who: str | None,
     as_json: bool,
 ) -> None:
     """Approve a pending request (once, or always with a scope)."""
-    if scope is None and (pattern or expires):
-        raise click.UsageError("--pattern and --expires need --always")
+    if scope is None and (pattern or expires or all_hosts):
+        raise click.UsageError("--pattern, --expires and --all-hosts need --always")
     if pattern and scope != GrantScope.PATTERN.value:
         raise click.UsageError("--pattern goes with --always pattern")
     if scope is not None and edited is not None:
@@ -196,7 +207,7 @@ def approve_request(
             grant: Grant | None = None
             if scope is not None:
                 q, grant = desk.approve_always(
-                    q.id, GrantScope(scope), pattern=pattern, expires_in=expires_in
+                    q.id, GrantScope(scope), pattern=pattern, expires_in=expires_in, all_hosts=all_hosts
                 )
             else:
                 q = desk.approve(q.id, edited_arguments=arguments)
@@ -209,7 +220,7 @@ def approve_request(
         + (" with edited arguments" if arguments else "")
     )
     if grant is not None:
-        click.echo(f"grant {grant.id[:8]}: {render_rule(grant)}")
+        click.echo(f"grant {grant.id[:8]}: {render_rule(grant)}" + grant_reach(grant))
 
 
 @approvals.command("deny")
@@ -267,7 +278,7 @@ def list_grants(app: AppContext, show_all: bool, as_json: bool) -> None:
         table.add_row(
             g.id[:8],
             g.state(now),
-            _seen(g.agent),
+            _seen(g.agent + grant_reach(g)),
             _seen(g.tool),
             _seen(g.condition),
             _seen(g.created_by),

@@ -62,15 +62,33 @@ def status(app: AppContext) -> None:
 
 
 @db.command()
-@click.option("--agent", "agent_role", required=True, help="The database role agent hosts log in as.")
+@click.option(
+    "--agent",
+    "agent_role",
+    required=True,
+    help="The shared agent role: each --host role is a member of it (hosts with no role of their own "
+    "log in as it).",
+)
 @click.option("--approver", "approver_role", required=True, help="The database role approvers log in as.")
-def roles(agent_role: str, approver_role: str) -> None:
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    metavar="ROLE",
+    help="Also create a login role for one agent host, a member of the agent role (repeat per host; "
+    "an existing role is kept). Give it a password or certificate yourself.",
+)
+def roles(agent_role: str, approver_role: str, hosts: tuple[str, ...]) -> None:
     """Print the SQL that gives an agent role and an approver role their privileges (no more).
 
     Agents submit requests, time them out and append audit records; they cannot answer a request or
-    write a grant (row-level security). Nobody can change or delete audit rows. Run it as the owner.
+    write a grant (row-level security). Each agent host should log in as a role of its own (--host):
+    the database stamps every row a host writes with that role, and a host can then change or remove
+    only its own rows, and the approver sees which host really asked. Hosts that log in as the agent
+    role itself still work, as one shared identity. Nobody can change or delete audit rows. Run it as
+    the owner; running it again (to add hosts) is safe.
     """
     from agentguard.database import roles_sql
 
     with reports_errors():
-        click.echo(roles_sql(agent=agent_role, approver=approver_role))
+        click.echo(roles_sql(agent=agent_role, approver=approver_role, hosts=hosts))

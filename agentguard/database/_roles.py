@@ -3,11 +3,15 @@
 Run the printed SQL as the owner of the tables (after ``agentguard db upgrade``); the owner itself is
 not limited by it and should not be what agents or approvers log in as.
 
-- the agent role reads everything it needs, submits requests, marks its own requests timed out or
-  abandoned, keeps its heartbeat, hands over owed audit records and appends to the audit log. Row-level
-  security on ``ag_requests`` lets it change a request only from ``pending`` to ``timeout`` or
-  ``abandoned``: it cannot answer a request (its own included) and cannot write a grant;
-- the approver role answers requests and writes grants, and appends to the audit log;
+- each agent host logs in as a host role of its own, a member of the shared agent role. Every row an
+  agent writes carries its login role (``db_role``, default ``session_user``: ``SET ROLE`` cannot
+  change it), and row-level security lets a host insert only rows naming itself and change or remove
+  only its own: submit requests and mark them timed out or abandoned (never answer one, never write a
+  grant), keep its heartbeat, hand over the audit records it owes, append to the audit log;
+- a host that logs in as the shared agent role itself still works, but every such host is one identity
+  to the database (the guarantees between them are those of a single host);
+- the approver role answers requests and writes grants, sweeps any host's dead requests, hands over
+  every owed audit record, and appends to the audit log;
 - both read pushed policies; pushing one (``agentguard policy push``) is the owner's;
 - neither can update, delete or truncate audit rows (the triggers refuse it for the owner too).
 """
@@ -15,23 +19,72 @@ not limited by it and should not be what agents or approvers log in as.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from agentguard.database._connect import DatabaseError
 
 __all__ = ["roles_sql"]
 
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_MINE = "db_role = session_user"  # the row names the login role of the session writing it
 
 
-def roles_sql(*, agent: str, approver: str) -> str:
-    """The ``GRANT``/``CREATE POLICY`` statements for an ``agent`` role and an ``approver`` role."""
-    for role in (agent, approver):
+def _policies(agent: str, approver: str) -> str:
+    both = f"{agent}, {approver}"
+    policies = {
+        "ag_requests": [
+            f"ag_agent_read ON ag_requests FOR SELECT TO {agent} USING (true)",
+            f"ag_agent_submit ON ag_requests FOR INSERT TO {agent} WITH CHECK (status = 'pending'"
+            f" AND approver IS NULL AND grant_id IS NULL AND edited IS NULL AND {_MINE})",
+            f"ag_agent_close ON ag_requests FOR UPDATE TO {agent} USING (status = 'pending' AND {_MINE})"
+            " WITH CHECK (status IN ('timeout', 'abandoned') AND approver = 'agentguard'"
+            f" AND grant_id IS NULL AND edited IS NULL AND {_MINE})",
+            f"ag_approver_all ON ag_requests FOR ALL TO {approver} USING (true) WITH CHECK (true)",
+        ],
+        "ag_owners": [
+            f"ag_owners_read ON ag_owners FOR SELECT TO {both} USING (true)",
+            f"ag_owners_add ON ag_owners FOR INSERT TO {agent} WITH CHECK ({_MINE})",
+            f"ag_owners_beat ON ag_owners FOR UPDATE TO {agent} USING ({_MINE}) WITH CHECK ({_MINE})",
+        ],
+        "ag_outbox": [
+            f"ag_outbox_agent ON ag_outbox FOR ALL TO {agent} USING ({_MINE}) WITH CHECK ({_MINE})",
+            f"ag_outbox_approver ON ag_outbox FOR ALL TO {approver} USING (true) WITH CHECK (true)",
+        ],
+        "ag_audit": [
+            f"ag_audit_read ON ag_audit FOR SELECT TO {both} USING (true)",
+            f"ag_audit_append ON ag_audit FOR INSERT TO {both} WITH CHECK ({_MINE})",
+        ],
+    }
+    lines: list[str] = []
+    for table, creates in policies.items():
+        lines.append(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;")
+        for create in creates:
+            lines.append(f"DROP POLICY IF EXISTS {create.split(' ', 1)[0]} ON {table};")
+            lines.append(f"CREATE POLICY {create};")
+    return "\n".join(lines)
+
+
+def host_sql(agent: str, host: str) -> str:
+    """A login role for one agent host, a member of ``agent`` (rerunnable: an existing role is kept)."""
+    return (
+        f"DO $$ BEGIN CREATE ROLE {host} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n"
+        f"GRANT {agent} TO {host};"
+    )
+
+
+def roles_sql(*, agent: str, approver: str, hosts: Iterable[str] = ()) -> str:
+    """The ``GRANT``/``CREATE POLICY`` statements for an ``agent`` role and an ``approver`` role, and a
+    login role for each of ``hosts`` (members of ``agent``; give each a password or certificate)."""
+    hosts = list(hosts)
+    for role in (agent, approver, *hosts):
         if not _ROLE.match(role):
             raise DatabaseError(f"{role!r} is not a plain lower-case role name")
     if agent == approver:
         raise DatabaseError("the agent and approver roles must differ (or nothing separates them)")
+    if len(set(hosts)) != len(hosts) or {agent, approver} & set(hosts):
+        raise DatabaseError("each host needs a role of its own, other than the agent and approver roles")
     both = f"{agent}, {approver}"
-    return f"""
+    grants = f"""
 GRANT USAGE ON SCHEMA public TO {both};
 GRANT SELECT ON agentguard_schema, ag_requests, ag_grants, ag_meta, ag_owners, ag_audit TO {both};
 GRANT SELECT ON ag_policy_versions, ag_policy_files TO {both};
@@ -39,22 +92,12 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {both};
 GRANT INSERT ON ag_audit TO {both};
 REVOKE UPDATE, DELETE, TRUNCATE ON ag_audit FROM {both};
 GRANT SELECT, INSERT, DELETE ON ag_outbox TO {both};
-GRANT INSERT, UPDATE ON ag_owners TO {agent};
-GRANT INSERT, UPDATE ON ag_requests TO {agent};
+REVOKE UPDATE ON ag_owners, ag_requests FROM {agent};
+GRANT INSERT, UPDATE (seen_at) ON ag_owners TO {agent};
+GRANT INSERT, UPDATE (status, approver, channel, reason, resolved_at) ON ag_requests TO {agent};
 GRANT UPDATE ON ag_requests TO {approver};
 GRANT INSERT, UPDATE ON ag_grants TO {approver};
 GRANT UPDATE ON ag_meta TO {approver};
-ALTER TABLE ag_requests ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS ag_agent_read ON ag_requests;
-DROP POLICY IF EXISTS ag_agent_submit ON ag_requests;
-DROP POLICY IF EXISTS ag_agent_close ON ag_requests;
-DROP POLICY IF EXISTS ag_approver_all ON ag_requests;
-CREATE POLICY ag_agent_read ON ag_requests FOR SELECT TO {agent} USING (true);
-CREATE POLICY ag_agent_submit ON ag_requests FOR INSERT TO {agent}
-    WITH CHECK (status = 'pending' AND approver IS NULL AND grant_id IS NULL AND edited IS NULL);
-CREATE POLICY ag_agent_close ON ag_requests FOR UPDATE TO {agent}
-    USING (status = 'pending')
-    WITH CHECK (status IN ('timeout', 'abandoned') AND approver = 'agentguard' AND grant_id IS NULL
-                AND edited IS NULL);
-CREATE POLICY ag_approver_all ON ag_requests FOR ALL TO {approver} USING (true) WITH CHECK (true);
 """.strip()  # noqa: S608 - role names are checked above; DDL takes no parameters
+    parts = [grants, _policies(agent, approver), *(host_sql(agent, host) for host in hosts)]
+    return "\n".join(parts)

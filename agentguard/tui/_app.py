@@ -18,6 +18,7 @@ from agentguard.approval import (
     ApprovalStore,
     Grant,
     QueuedRequest,
+    grant_reach,
     key_argument_text,
     render_rule,
     short_duration,
@@ -340,7 +341,7 @@ class ApprovalApp(App[None]):
 
             self._answer(f"approved {q.call.tool} always", grant)
             if box:
-                self._status(f"grant {box[0].id[:8]}: {render_rule(box[0])}")
+                self._status(f"grant {box[0].id[:8]}: {render_rule(box[0])}{grant_reach(box[0])}")
 
         self.push_screen(ScopeDialog(q, preview), done)
 

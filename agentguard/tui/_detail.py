@@ -12,7 +12,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from agentguard.approval import QueuedRequest, short_duration, shown_json, shown_text
+from agentguard.approval import QueuedRequest, host_text, short_duration, shown_json, shown_text
 from agentguard.sandbox_api import SandboxProfile
 
 __all__ = ["CODE_ARGUMENTS", "render_detail"]
@@ -82,6 +82,9 @@ def render_detail(
     if call.tool in CODE_ARGUMENTS or decision.sandbox_profile:
         name = decision.sandbox_profile or default_profile
         rows.append(("sandbox", _profile_text(name, (profiles or {}).get(name))))
+    host = host_text(queued)
+    if host is not None:
+        rows.insert(1, ("host", _seen(host)))
     if call.session:
         rows.append(("session", _seen(call.session)))
     parts: list[RenderableType] = [_kv(rows)]

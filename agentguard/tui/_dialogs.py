@@ -21,6 +21,7 @@ from agentguard.approval import (
     Grant,
     GrantScope,
     QueuedRequest,
+    grant_reach,
     parse_duration,
     render_rule,
     shown_json,
@@ -228,7 +229,7 @@ class ScopeDialog(_Dialog[GrantChoice | None]):
             self.show_error(exc.message)
             return None
         error.display = False
-        rule.update(render_rule(grant))
+        rule.update(render_rule(grant) + grant_reach(grant))
         return choice
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:

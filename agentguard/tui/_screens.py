@@ -14,7 +14,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from agentguard.approval import ApprovalDesk, Grant, render_rule, shown_text
+from agentguard.approval import ApprovalDesk, Grant, grant_reach, render_rule, shown_text
 from agentguard.errors import AgentGuardError
 from agentguard.tui._dialogs import ConfirmDialog
 
@@ -87,7 +87,9 @@ class GrantsScreen(Screen[None]):
     def _show_selected(self) -> None:
         grant = self._selected()
         self.query_one("#grant-rule", Static).update(
-            render_rule(grant) if grant else "no grants yet: press A on a request to create one"
+            render_rule(grant) + grant_reach(grant)
+            if grant
+            else "no grants yet: press A on a request to create one"
         )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -20,7 +20,7 @@ from pygments import highlight as _pygments_highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 
-from agentguard.approval import QueuedRequest, short_duration, shown_json, shown_text
+from agentguard.approval import QueuedRequest, host_text, short_duration, shown_json, shown_text
 from agentguard.errors import AgentGuardError
 from agentguard.policy._shell import Dyn, ShellParseError, parse_script
 from agentguard.sandbox_api import SandboxProfile
@@ -63,6 +63,7 @@ class Detail:
     other_json: str | None = None
     edit_json: str = "{}"
     schema: list[tuple[str, str, bool]] | None = None
+    host: str | None = None  # the host name the agent gave, and the database role that submitted it
     hidden: int = 0  # invisible, direction-changing or look-alike characters, shown as marks (the page warns)
 
 
@@ -176,6 +177,7 @@ def detail(
         rule=decision.rule_id,
         rule_text=decision.rule.text if decision.rule else "",
         sandbox=sandbox,
+        host=_seen(host) if (host := host_text(queued)) is not None else None,
         edit_json=shown_json(orjson.dumps(call.arguments, option=orjson.OPT_INDENT_2).decode())[0],
         schema=_schema_rows(schema),
         hidden=_hidden_in(call.arguments),

@@ -59,10 +59,19 @@ def test_an_agent_cannot_answer_its_own_request_or_write_a_grant(roles: tuple[st
     agent_url, approver_url = roles
     with PostgresApprovalStore(agent_url) as agent:
         queued = agent.submit(make_request(), Owner.current())
-        with pytest.raises(ApprovalError, match="row-level security"):
+        # an answer writes columns the agent role may not update at all (column privileges) ...
+        with pytest.raises(ApprovalError, match="permission denied"):
             ApprovalDesk(agent, approver="mallory").approve(queued.id)
-        with pytest.raises(ApprovalError, match="row-level security"):
+        with pytest.raises(ApprovalError, match="permission denied"):
             ApprovalDesk(agent, approver="mallory").approve_always(queued.id, GrantScope.TOOL)
+        # ... and with only the columns it may update, row-level security refuses an approval
+        with (
+            psycopg.connect(agent_url, autocommit=True) as conn,
+            pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"),
+        ):
+            conn.execute(
+                "UPDATE ag_requests SET status = 'approved', approver = 'mallory' WHERE id = %s", (queued.id,)
+            )
         assert agent.get(queued.id).state is RequestState.PENDING
         with PostgresApprovalStore(approver_url) as approver:
             done = ApprovalDesk(approver, approver="alice").approve(queued.id)

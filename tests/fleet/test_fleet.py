@@ -30,7 +30,7 @@ import orjson
 import psycopg
 import pytest
 
-from agentguard.database import Database, upgrade
+from agentguard.database import Database, roles_sql, upgrade
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +68,14 @@ class Server:
 
     def restart(self) -> None:
         _run(*self.ctl, "-o", self.options, "-m", "fast", "restart")
+
+
+APPROVER_ROLE = "fleet_approver"
+
+
+def _role(host: Host) -> str:
+    """The database role ``host`` logs in as (agent hosts: one each, made by ``roles_sql``)."""
+    return host.name.replace("-", "_")
 
 
 def _as_postgres(argv: list[str]) -> list[str]:
@@ -128,6 +136,14 @@ def fleet() -> Iterator[tuple[Server, list[Host], str]]:
         db = Database(f"postgresql://postgres@127.0.0.1:{port}/fleet", max_size=1)
         upgrade(db)
         db.close()
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/fleet", autocommit=True) as owner:
+            owner.execute("CREATE ROLE fleet_agent NOLOGIN")  # every agent host logs in as its own role
+            owner.execute(f"CREATE ROLE {APPROVER_ROLE} LOGIN")
+            owner.execute(
+                roles_sql(
+                    agent="fleet_agent", approver=APPROVER_ROLE, hosts=[_role(h) for h in hosts[:AGENTS]]
+                )
+            )
         yield server, hosts, str(base)
     finally:
         if started:
@@ -175,12 +191,15 @@ def test_fleet_survives_kills_restarts_and_a_cut(fleet: tuple[Server, list[Host]
     agents, approver_host = hosts[:AGENTS], hosts[AGENTS]
     local = f"postgresql://postgres@127.0.0.1:{server.port}/fleet"
 
-    def url(host: Host) -> str:
-        return f"postgresql://postgres@{host.server_ip}:{server.port}/fleet?connect_timeout=3"
+    def url(host: Host, role: str | None = None) -> str:
+        user = role or _role(host)
+        return f"postgresql://{user}@{host.server_ip}:{server.port}/fleet?connect_timeout=3"
 
     stop = base / "stop"
     killed, cut = agents[0], agents[2]
-    approver = _spawn(approver_host, "fleet_approver.py", url(approver_host), str(stop), killed.name)
+    approver = _spawn(
+        approver_host, "fleet_approver.py", url(approver_host, APPROVER_ROLE), str(stop), killed.name
+    )
     procs = {
         h.name: _spawn(
             h, "fleet_agent.py", url(h), str(base / h.name), str(CALLS), str(base / f"{h.name}.out")
@@ -229,6 +248,8 @@ def test_fleet_survives_kills_restarts_and_a_cut(fleet: tuple[Server, list[Host]
     states = {
         r[0]: (r[1], r[2], r[3]) for r in rows("SELECT id, status, owner_host, request FROM ag_requests")
     }
+    # every request carries the role of the host that submitted it, set by the database
+    assert set(rows("SELECT owner_host, db_role FROM ag_requests")) == {(h.name, _role(h)) for h in agents}
     by_tag = {orjson.loads(req)["call"]["arguments"]["tag"]: status for status, _, req in states.values()}
     # the killed agent's request: abandoned, noticed by the approver's sweep
     killed_states = {status for status, host, _ in states.values() if host == killed.name}

@@ -1,0 +1,151 @@
+"""Setting up host identities: the schema step that adds them (existing rows keep no verified host),
+and ``agentguard db roles --host`` creating a login role per agent host. Real PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from agentguard.approval import ApprovalDesk, GrantScope, Owner, PostgresApprovalStore, RequestState
+from agentguard.database import SCHEMA_VERSION, Database, migrations, upgrade
+
+from .conftest import make_request
+
+REPO = Path(__file__).resolve().parents[2]
+
+_V3_ROWS = [
+    "INSERT INTO ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid, owner_host)"
+    " VALUES (%(id)s, 'coder', 'shell.run', %(request)s, 0, 4e9, 7, 'old-host')",
+    "INSERT INTO ag_owners (host, pid, start, seen_at) VALUES ('old-host', 7, '', now())",
+    "INSERT INTO ag_outbox (event, fields) VALUES ('approval.abandoned', '{}')",
+    "INSERT INTO ag_grants (id, agent, tool, scope, condition, created_by, created_at)"
+    " VALUES ('g1', 'coder', 'shell.run', 'tool', '*', 'alice', 0)",
+    "INSERT INTO ag_audit (seq, hash, line, event, host) VALUES (0, 'h0', '{}', 'x', 'old-host')",
+]
+
+
+@pytest.fixture
+def at_version_3(pg_server: str) -> Iterator[tuple[str, str]]:
+    """``(URL, request id)``: a database at schema 3 (before host identities) with a row in every
+    table agents write, as an agentguard of that version left it."""
+    name = f"agentguard_v3_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = pg_server.rsplit("/", 1)[0] + "/" + name
+    request = make_request()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE agentguard_schema (version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for step in migrations()[:3]:
+            conn.execute(step.sql)
+            conn.execute(
+                "INSERT INTO agentguard_schema (version, name) VALUES (%s, %s)", (step.version, step.name)
+            )
+        for statement in _V3_ROWS:
+            conn.execute(statement, {"id": request.call.id, "request": request.model_dump_json()})
+    try:
+        yield url, request.call.id
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(at_version_3: tuple[str, str]) -> None:
+    url, old_id = at_version_3
+    assert SCHEMA_VERSION == 4
+    db = Database(url, max_size=1)
+    try:
+        assert [m.name for m in upgrade(db)] == ["host_identity"]
+        assert upgrade(db) == []  # once only
+    finally:
+        db.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in ("ag_requests", "ag_outbox", "ag_audit"):
+            assert conn.execute(f"SELECT db_role FROM {table}").fetchall() == [(None,)], table
+        assert conn.execute("SELECT host_role FROM ag_grants").fetchall() == [(None,)]
+        assert conn.execute("SELECT count(*) FROM ag_owners").fetchone() == (0,)  # heartbeats start over
+    with PostgresApprovalStore(url, sweep=False) as store:
+        old = store.get(old_id)
+        assert (old.owner.host, old.db_role) == ("old-host", None)
+        fresh = store.submit(make_request(), Owner(pid=8, host="new-host", start="b:1"))
+        assert fresh.db_role == "postgres"  # the database fills it in: the login role
+        # a grant from a request with no verified host is not scoped to one (as before the upgrade)
+        _, grant = ApprovalDesk(store, approver="alice").approve_always(old_id, GrantScope.TOOL)
+        assert grant.host_role is None
+        _, scoped = ApprovalDesk(store, approver="alice").approve_always(fresh.id, GrantScope.TOOL)
+        assert scoped.host_role == "postgres"
+        assert store.get(fresh.id).state is RequestState.APPROVED
+
+
+def _roles_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agentguard.cli", "db", "roles", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+
+
+def test_db_roles_creates_a_login_role_per_host(pg_url: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    agent, approver, host_a, host_b = f"aga_{tag}", f"agp_{tag}", f"ha_{tag}", f"hb_{tag}"
+    assert "--host" in _roles_cli("--help").stdout
+    refused = _roles_cli("--agent", agent, "--approver", approver, "--host", agent)
+    assert refused.returncode != 0
+    assert "role of its own" in refused.stderr
+    printed = _roles_cli("--agent", agent, "--approver", approver, "--host", host_a, "--host", host_b)
+    assert printed.returncode == 0, printed.stderr
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        owner.execute(f"CREATE ROLE {agent}")
+        owner.execute(f"CREATE ROLE {approver} LOGIN")
+        owner.execute(printed.stdout)
+        owner.execute(printed.stdout)  # again, as when a host is added later: the roles are kept
+    try:
+        with PostgresApprovalStore(pg_url.replace("://postgres@", f"://{host_a}@"), sweep=False) as a:
+            queued = a.submit(make_request(), Owner(pid=1, host="a", start="b:1"))
+            assert queued.db_role == host_a
+            with psycopg.connect(pg_url.replace("://postgres@", f"://{host_b}@"), autocommit=True) as b:
+                closed = b.execute(
+                    "UPDATE ag_requests SET status = 'timeout', approver = 'agentguard' WHERE id = %s",
+                    (queued.id,),
+                )
+                assert closed.rowcount == 0
+            assert a.get(queued.id).state is RequestState.PENDING
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as owner:
+            for name in (host_a, host_b, agent, approver):
+                owner.execute(f"DROP OWNED BY {name}")
+                owner.execute(f"DROP ROLE {name}")
+
+
+def test_the_roles_sql_over_an_older_setup_narrows_what_agents_may_update(pg_url: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    agent, approver = f"aga_{tag}", f"agp_{tag}"
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        owner.execute(f"CREATE ROLE {agent} LOGIN")
+        owner.execute(f"CREATE ROLE {approver} LOGIN")
+        owner.execute(f"GRANT INSERT, UPDATE ON ag_requests, ag_owners TO {agent}")  # as the older SQL did
+        owner.execute(_roles_cli("--agent", agent, "--approver", approver).stdout)
+    try:
+        with PostgresApprovalStore(pg_url.replace("://postgres@", f"://{agent}@"), sweep=False) as store:
+            queued = store.submit(make_request(), Owner(pid=1, host="a", start="b:1"))
+        with psycopg.connect(pg_url.replace("://postgres@", f"://{agent}@"), autocommit=True) as conn:
+            for column in ("grant_id", "edited", "db_role", "agent"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                    conn.execute(f"UPDATE ag_requests SET {column} = 'x' WHERE id = %s", (queued.id,))
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                conn.execute("UPDATE ag_owners SET db_role = 'x'")
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as owner:
+            for name in (agent, approver):
+                owner.execute(f"DROP OWNED BY {name}")
+                owner.execute(f"DROP ROLE {name}")
