@@ -50,7 +50,7 @@ import h11
 import structlog
 
 from agentguard.context import ToolCaller
-from agentguard.errors import AgentGuardError, ToolFailed
+from agentguard.errors import AgentGuardError, ConfigError, ToolFailed
 from agentguard.models import Decision
 from agentguard.policy._addresses import Resolver, SystemResolver
 from agentguard.sandbox_api import EGRESS_SOCKET
@@ -102,6 +102,9 @@ def net_connect(
     raise ToolFailed(
         "net.connect is opened only by the sandbox egress proxy, never called directly", tool=TOOL
     )
+
+
+_SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes on Linux, with its terminating NUL
 
 
 class _Endpoint:
@@ -189,7 +192,14 @@ class EgressProxy:
         self.head_timeout_s = head_timeout_s
         self.idle_timeout_s = idle_timeout_s
         self._endpoints: set[_Endpoint] = set()
-        _sweep(Path(runtime_dir or tempfile.gettempdir()))
+        base = Path(runtime_dir or tempfile.gettempdir())
+        longest = base / f"{_PREFIX}{os.getpid()}-{'x' * 8}" / EGRESS_SOCKET  # mkdtemp adds 8 characters
+        if len(os.fsencode(longest)) > _SUN_PATH_MAX:
+            raise ConfigError(
+                f"egress runtime_dir {str(base)!r} is too long for a socket path: "
+                f"{len(os.fsencode(longest))} bytes with the endpoint's name, the limit is {_SUN_PATH_MAX}"
+            )
+        _sweep(base)
         self._lock = threading.Lock()
 
     def open(self, uid: int) -> _Endpoint:

@@ -6,6 +6,7 @@ on a private internal Docker network); no traffic goes to any other address.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,22 +222,35 @@ def test_the_socket_refuses_processes_of_other_users() -> None:
     assert not Path(endpoint.directory).exists()
 
 
-def test_socket_directories_of_dead_proxies_are_swept(tmp_path: Path) -> None:
+def test_socket_directories_of_dead_proxies_are_swept() -> None:
     import os
 
     from agentguard.tools.egress import EgressProxy
 
-    dead = tmp_path / "agentguard-egress-999999999-abc"
-    dead.mkdir()
-    (dead / "proxy.sock").write_text("")
-    alive = tmp_path / f"agentguard-egress-{os.getppid()}-abc"
-    alive.mkdir()
-    proxy = EgressProxy(runtime_dir=tmp_path)
-    endpoint = proxy.open(uid=os.getuid())
-    assert Path(endpoint.directory).name.startswith(f"agentguard-egress-{os.getpid()}-")
-    proxy.close()
-    assert not dead.exists()
-    assert alive.exists()
+    with tempfile.TemporaryDirectory(prefix="ag-egress-") as short:  # a socket path: <= 107 bytes
+        runtime = Path(short)
+        dead = runtime / "agentguard-egress-999999999-abc"
+        dead.mkdir()
+        (dead / "proxy.sock").write_text("")
+        alive = runtime / f"agentguard-egress-{os.getppid()}-abc"
+        alive.mkdir()
+        proxy = EgressProxy(runtime_dir=runtime)
+        endpoint = proxy.open(uid=os.getuid())
+        assert Path(endpoint.directory).name.startswith(f"agentguard-egress-{os.getpid()}-")
+        proxy.close()
+        assert not dead.exists()
+        assert alive.exists()
+
+
+def test_a_runtime_dir_too_long_for_a_socket_is_refused_by_name(tmp_path: Path) -> None:
+    from agentguard.errors import ConfigError
+    from agentguard.tools.egress import EgressProxy
+
+    deep = tmp_path / ("d" * 90)
+    deep.mkdir()
+    with pytest.raises(ConfigError, match="too long for a socket path") as caught:
+        EgressProxy(runtime_dir=deep)
+    assert str(deep) in str(caught.value)
 
 
 def test_a_warm_container_connects_for_the_call_it_serves(

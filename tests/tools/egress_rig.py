@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,7 +61,9 @@ def egress_proxy(
         settings=Settings(home=tmp / "home", workspace=tmp / "ws"),
     )
     guard.register_builtins(sandbox=FakeSandbox())
-    proxy = EgressProxy(resolver=resolver, runtime_dir=tmp)
+    # A short directory of its own: a socket path has at most 107 bytes, and pytest's are long.
+    runtime = tempfile.TemporaryDirectory(prefix="ag-egress-")
+    proxy = EgressProxy(resolver=resolver, runtime_dir=Path(runtime.name))
     try:
         endpoint = proxy.open(uid=os.getuid())
         endpoint.attach(EgressOwner(guard=guard))
@@ -75,6 +78,7 @@ def egress_proxy(
     finally:
         proxy.close()
         guard.close()
+        runtime.cleanup()
 
 
 def exchange(
