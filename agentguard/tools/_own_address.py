@@ -1,30 +1,41 @@
-"""Whether a connection to an address stays on this machine: one of its own addresses, in any range.
+"""Whether a connection to an address stays on this machine or its own networks, in any range.
 
-The ``internal`` ranges are a fixed list; a host's own public address (a cloud VM's or a bare-metal
-server's, carried on an interface) is in none of them, yet a service bound to ``0.0.0.0`` answers
-there as on loopback. The kernel's routing decision says it: on Linux a route lookup over netlink
-(``ip route get``) of type ``local``; elsewhere, the source address the kernel picks for a
-connected UDP socket (no packet is sent) being the address itself. When the lookup itself fails
-in an unexpected way the answer is "here" (fail closed: such an address needs an ``ip()`` rule).
+The ``internal`` ranges are a fixed list. Two kinds of address are in none of them, yet reach what
+a name-based allow never meant to open:
+
+* the host's own public address (a cloud VM's or a bare-metal server's, on an interface): a
+  service bound to ``0.0.0.0`` answers there as on loopback;
+* a neighbour on a network the host is attached to with public addresses (an IPv6 home or office
+  LAN has global addresses: the router's admin page at ``prefix::1``, a NAS, a printer); anyone
+  who saw one connection from the host knows its prefix.
+
+On Linux the kernel says both over netlink: a route lookup (``ip route get``) of type ``local``,
+and the networks of the interface addresses (``ip addr``). Elsewhere only the first is checked:
+the source address the kernel picks for a connected UDP socket (no packet is sent) being the
+address itself. A netlink answer that cannot be read counts as "here" (fail closed: such an
+address then needs an ``ip()`` rule).
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import ipaddress
 import socket
 import struct
+from collections.abc import Iterator
 
-__all__ = ["routes_here"]
+__all__ = ["reaches_local"]
 
+_NLMSG_ERROR, _NLMSG_DONE = 2, 3
+_RTM_NEWADDR, _RTM_GETADDR = 20, 22
 _RTM_NEWROUTE, _RTM_GETROUTE = 24, 26
-_NLMSG_ERROR = 2
-_NLM_F_REQUEST = 1
+_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
 _RTA_DST = 1
+_IFA_ADDRESS = 1
 _RTN_LOCAL, _RTN_BROADCAST = 2, 3
 _NLMSG = struct.Struct("=IHHII")
 _RTMSG = struct.Struct("=BBBBBBBBI")
+_IFADDRMSG = struct.Struct("=BBBBI")
 _RTATTR = struct.Struct("=HH")
 # No route, or an address that cannot be a destination: the connection cannot be made either.
 _NOWHERE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EINVAL, errno.EACCES, errno.EAFNOSUPPORT})
@@ -32,45 +43,91 @@ _NOWHERE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EINVAL, errno
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def routes_here(address: Address) -> bool:
-    """True when the kernel delivers packets for ``address`` to this machine itself."""
-    if hasattr(socket, "AF_NETLINK"):
-        with contextlib.suppress(_NoNetlink):
-            return _netlink_route_is_local(address)
-    return _source_is_itself(address)
+class _Unreadable(Exception):
+    """A netlink answer this module cannot read."""
 
 
-class _NoNetlink(Exception):
-    """Netlink cannot be used here (no socket, a filter); the portable check answers instead."""
+def reaches_local(address: Address) -> bool:
+    """True when ``address`` is this machine itself or on a network one of its interfaces is on."""
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # NETLINK_ROUTE
+    except (AttributeError, OSError):  # not Linux, or netlink filtered: the portable check
+        return _source_is_itself(address)
+    with sock:
+        sock.settimeout(5)
+        try:
+            return _route_is_local(sock, address) or _on_attached_network(sock, address)
+        except (OSError, _Unreadable, struct.error):
+            return True
 
 
-def _netlink_route_is_local(address: Address) -> bool:
+def _request(
+    sock: socket.socket, kind: int, flags: int, seq: int, body: bytes
+) -> Iterator[tuple[int, bytes]]:
+    """Send one netlink request; yield (type, payload) of each answer until the last."""
+    sock.sendto(_NLMSG.pack(_NLMSG.size + len(body), kind, _NLM_F_REQUEST | flags, seq, 0) + body, (0, 0))
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            raise _Unreadable("netlink closed")
+        pos = 0
+        while pos + _NLMSG.size <= len(data):
+            length, answer, _flags, answer_seq, _pid = _NLMSG.unpack_from(data, pos)
+            if length < _NLMSG.size or pos + length > len(data):
+                raise _Unreadable("bad netlink message length")
+            payload = data[pos + _NLMSG.size : pos + length]
+            pos += (length + 3) & ~3
+            if answer_seq != seq:
+                continue
+            if answer == _NLMSG_DONE:
+                return
+            yield answer, payload
+            if not flags & _NLM_F_DUMP:
+                return
+
+
+def _attributes(payload: bytes, offset: int) -> Iterator[tuple[int, bytes]]:
+    while offset + _RTATTR.size <= len(payload):
+        length, kind = _RTATTR.unpack_from(payload, offset)
+        if length < _RTATTR.size:
+            raise _Unreadable("bad netlink attribute length")
+        yield kind, payload[offset + _RTATTR.size : offset + length]
+        offset += (length + 3) & ~3
+
+
+def _route_is_local(sock: socket.socket, address: Address) -> bool:
     family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
     packed = address.packed
     attr = _RTATTR.pack(_RTATTR.size + len(packed), _RTA_DST) + packed
     body = _RTMSG.pack(family, len(packed) * 8, 0, 0, 0, 0, 0, 0, 0) + attr
-    request = _NLMSG.pack(_NLMSG.size + len(body), _RTM_GETROUTE, _NLM_F_REQUEST, 1, 0) + body
-    try:
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # NETLINK_ROUTE
-    except OSError:
-        raise _NoNetlink from None
-    with sock:
-        try:
-            sock.settimeout(5)
-            sock.sendto(request, (0, 0))
-            reply = sock.recv(65536)
-        except OSError:
-            raise _NoNetlink from None
-    if len(reply) < _NLMSG.size + 4:
-        return True  # unreadable: fail closed
-    _length, kind, _flags, _seq, _pid = _NLMSG.unpack_from(reply)
-    if kind == _NLMSG_ERROR:
-        (code,) = struct.unpack_from("=i", reply, _NLMSG.size)
-        return -code not in _NOWHERE
-    if kind != _RTM_NEWROUTE or len(reply) < _NLMSG.size + _RTMSG.size:
-        return True
-    route_type = _RTMSG.unpack_from(reply, _NLMSG.size)[7]
-    return route_type in (_RTN_LOCAL, _RTN_BROADCAST)
+    for kind, payload in _request(sock, _RTM_GETROUTE, 0, 1, body):
+        if kind == _NLMSG_ERROR:
+            (code,) = struct.unpack_from("=i", payload)
+            if -code in _NOWHERE:
+                return False
+            raise _Unreadable(f"route lookup failed: errno {-code}")
+        if kind == _RTM_NEWROUTE:
+            return _RTMSG.unpack_from(payload)[7] in (_RTN_LOCAL, _RTN_BROADCAST)
+    raise _Unreadable("no answer to the route lookup")
+
+
+def _on_attached_network(sock: socket.socket, address: Address) -> bool:
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    body = _IFADDRMSG.pack(family, 0, 0, 0, 0)
+    for kind, payload in _request(sock, _RTM_GETADDR, _NLM_F_DUMP, 2, body):
+        if kind == _NLMSG_ERROR:
+            raise _Unreadable("address dump failed")
+        if kind != _RTM_NEWADDR:
+            continue
+        answer_family, prefix, _flags, _scope, _index = _IFADDRMSG.unpack_from(payload)
+        if answer_family != family:
+            continue
+        for attr, value in _attributes(payload, _IFADDRMSG.size):
+            if attr == _IFA_ADDRESS and len(value) == len(address.packed):
+                network = ipaddress.ip_network((ipaddress.ip_address(value), prefix), strict=False)
+                if address in network:
+                    return True
+    return False
 
 
 def _source_is_itself(address: Address) -> bool:

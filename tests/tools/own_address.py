@@ -27,6 +27,9 @@ from tests.tools.egress_rig import exchange
 OWN_V4 = "198.51.100.7"
 OWN_V6 = "2001:db8::7"
 OTHER = "198.51.100.8"  # not on any interface here
+LAN_V4, LAN_V6 = "192.0.2.9", "2001:db8:5::1"  # neighbours on the LAN interface's networks
+ELSEWHERE_V6 = "2001:db8:6::1"
+RESOLVER = {"own.test": [OWN_V4], "lan.test": [LAN_V6], "lan4.test": [LAN_V4]}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -49,20 +52,20 @@ NAME_RULES = (
 ADDRESS_RULES = f'p, *, http.get, ip(url, "{OWN_V4}/32"), allow\n'
 
 
-def _http_get(tmp: Path, port: int, rules: str) -> str:
-    policy = tmp / f"web-policy-{len(rules)}"
+def _http_get(tmp: Path, port: int, rules: str, host: str = "own.test") -> str:
+    policy = tmp / f"web-policy-{len(rules)}-{host}"
     policy.mkdir()
     (policy / "model.conf").write_text((DEFAULT_POLICY_DIR / "model.conf").read_text())
     (policy / "policy.csv").write_text(rules)
     guard = Guard(
-        PolicyEngine.load(policy, workspace=tmp, resolver=FakeResolver({"own.test": [OWN_V4]})),
+        PolicyEngine.load(policy, workspace=tmp, resolver=FakeResolver(RESOLVER)),
         approver=ScriptedApprover(),
         audit=MemoryAudit(),
         settings=Settings(home=tmp / "home", workspace=tmp),
     )
     guard.register("http.get", http_get)
     try:
-        return str(guard.call("http.get", {"url": f"http://own.test:{port}/admin"}))
+        return str(guard.call("http.get", {"url": f"http://{host}:{port}/admin"}))
     except ToolFailed as exc:
         return f"refused: {exc}"
     finally:
@@ -84,10 +87,22 @@ def main() -> None:
             Path(tmp) / "egress",
             'p, *, net.connect, url(url, "http://*.test:*"), allow\n',
             head,
-            FakeResolver({"own.test": [OWN_V4]}),
+            FakeResolver(RESOLVER),
             half_close=True,
         )
         result["egress"] = answer.decode("utf-8", "replace")
+        result["http_get_lan"] = _http_get(Path(tmp), port, NAME_RULES, "lan.test")
+        result["http_get_lan_v4"] = _http_get(Path(tmp), port, NAME_RULES, "lan4.test")
+        (Path(tmp) / "egress-lan").mkdir()
+        head = f"GET http://lan.test:{port}/admin HTTP/1.1\r\nHost: lan.test\r\n\r\n".encode()
+        answer = exchange(
+            Path(tmp) / "egress-lan",
+            'p, *, net.connect, url(url, "http://*.test:*"), allow\n',
+            head,
+            FakeResolver(RESOLVER),
+            half_close=True,
+        )
+        result["egress_lan"] = answer.decode("utf-8", "replace")
     server.shutdown()
     server.server_close()
     result["seen"] = list(server.seen)  # type: ignore[attr-defined]
@@ -99,7 +114,7 @@ def main() -> None:
         result["http_get_named"] = _http_get(Path(tmp), port, ADDRESS_RULES)
         server.shutdown()
         server.server_close()
-    result["internal"] = {a: is_internal(a) for a in (OWN_V4, OWN_V6, OTHER)}
+    result["internal"] = {a: is_internal(a) for a in (OWN_V4, OWN_V6, OTHER, LAN_V4, LAN_V6, ELSEWHERE_V6)}
     with contextlib.suppress(OSError):
         sys.stdout.flush()
     json.dump(result, sys.stdout)
