@@ -8,6 +8,7 @@ Prints one JSON object: what ``http.get`` and the egress proxy did with a name r
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import socket
 import sys
@@ -21,6 +22,7 @@ from agentguard.policy import PolicyEngine
 from agentguard.settings import DEFAULT_POLICY_DIR
 from agentguard.testing import FakeResolver, MemoryAudit, ScriptedApprover
 from agentguard.tools._internal import is_internal
+from agentguard.tools._own_address import _source_is_itself
 from agentguard.tools.web import http_get
 from tests.tools.egress_rig import exchange
 
@@ -114,6 +116,10 @@ def main() -> None:
         result["http_get_named"] = _http_get(Path(tmp), port, ADDRESS_RULES)
         server.shutdown()
         server.server_close()
+    # the check used where netlink is not available: the host's own address only
+    result["portable"] = {
+        a: _source_is_itself(ipaddress.ip_address(a)) for a in (OWN_V4, OWN_V6, OTHER, LAN_V6)
+    }
     result["internal"] = {a: is_internal(a) for a in (OWN_V4, OWN_V6, OTHER, LAN_V4, LAN_V6, ELSEWHERE_V6)}
     with contextlib.suppress(OSError):
         sys.stdout.flush()

@@ -70,6 +70,15 @@ def test_own_addresses_are_internal(outcome: dict[str, Any]) -> None:
     }
 
 
+def test_where_netlink_is_missing_the_own_address_is_still_found(outcome: dict[str, Any]) -> None:
+    assert outcome["portable"] == {
+        "198.51.100.7": True,
+        "2001:db8::7": True,
+        "198.51.100.8": False,
+        "2001:db8:5::1": False,
+    }
+
+
 def test_http_get_does_not_reach_the_host_through_its_own_address(outcome: dict[str, Any]) -> None:
     assert outcome["http_get"].startswith("refused:"), outcome["http_get"]
     assert "internal address" in outcome["http_get"]
