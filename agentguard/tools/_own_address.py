@@ -12,8 +12,9 @@ a name-based allow never meant to open:
 On Linux the kernel says both over netlink: a route lookup (``ip route get``) of type ``local``,
 and the networks of the interface addresses (``ip addr``). Elsewhere only the first is checked:
 the source address the kernel picks for a connected UDP socket (no packet is sent) being the
-address itself. A netlink answer that cannot be read counts as "here" (fail closed: such an
-address then needs an ``ip()`` rule).
+address itself; so too where netlink refuses the questions (a seccomp filter, gVisor). A netlink
+answer that cannot be read counts as "here" (fail closed: such an address then needs an ``ip()``
+rule).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class _Unreadable(Exception):
     """A netlink answer this module cannot read."""
 
 
+class _Refused(Exception):
+    """Netlink refused the question (filtered, not implemented): the portable check answers."""
+
+
 def reaches_local(address: Address) -> bool:
     """True when ``address`` is this machine itself or on a network one of its interfaces is on."""
     try:
@@ -57,7 +62,9 @@ def reaches_local(address: Address) -> bool:
         sock.settimeout(5)
         try:
             return _route_is_local(sock, address) or _on_attached_network(sock, address)
-        except (OSError, _Unreadable, struct.error):
+        except (OSError, _Refused):
+            return _source_is_itself(address)
+        except (_Unreadable, struct.error, ValueError):
             return True
 
 
@@ -105,7 +112,7 @@ def _route_is_local(sock: socket.socket, address: Address) -> bool:
             (code,) = struct.unpack_from("=i", payload)
             if -code in _NOWHERE:
                 return False
-            raise _Unreadable(f"route lookup failed: errno {-code}")
+            raise _Refused(f"route lookup failed: errno {-code}")
         if kind == _RTM_NEWROUTE:
             return _RTMSG.unpack_from(payload)[7] in (_RTN_LOCAL, _RTN_BROADCAST)
     raise _Unreadable("no answer to the route lookup")
@@ -116,7 +123,7 @@ def _on_attached_network(sock: socket.socket, address: Address) -> bool:
     body = _IFADDRMSG.pack(family, 0, 0, 0, 0)
     for kind, payload in _request(sock, _RTM_GETADDR, _NLM_F_DUMP, 2, body):
         if kind == _NLMSG_ERROR:
-            raise _Unreadable("address dump failed")
+            raise _Refused("address dump failed")
         if kind != _RTM_NEWADDR:
             continue
         answer_family, prefix, _flags, _scope, _index = _IFADDRMSG.unpack_from(payload)
