@@ -16,9 +16,10 @@ What runs is what was decided:
 
 * names are resolved here, never in the container: to the addresses the policy's ``ip()``
   conditions checked (``Decision.resolved``), else by one lookup; the connection goes to those;
-* an address inside the ``internal`` ranges (loopback, private, link-local, metadata, ...) is
-  refused unless a rule that matched the call tested addresses with ``ip()``: an allow rule on a
-  name is not an allow on whatever that name resolves to;
+* an address inside the ``internal`` ranges (loopback, private, link-local, metadata, ...), or of
+  the host itself or a network it is on (``_own_address``), is refused unless a rule that matched
+  the call tested addresses with ``ip()``: an allow rule on a name is not an allow on whatever
+  that name resolves to;
 * a CONNECT tunnel must start with a TLS ClientHello whose server name (SNI), when present, is the
   decided host, and so must the ClientHello after a HelloRetryRequest; anything else is refused
   before a byte reaches the server;

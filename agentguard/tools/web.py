@@ -7,9 +7,10 @@ What runs is what was decided:
 * the connection goes to the addresses the policy's ``ip()`` conditions checked
   (``Decision.resolved``), or, when no rule looked at addresses, to one fresh lookup: never a second
   lookup that a rebinding DNS server could answer differently. ``Host`` and TLS SNI stay the name;
-* a name's internal addresses (loopback, private, metadata) are reached only when a matched rule
-  names them with ``ip()``: an allow on a name is not an allow on what it resolves to; an internal
-  address written in the URL, only when the rule names it (``ip()``, or a ``url()`` pattern for it);
+* a name's internal addresses (loopback, private, metadata; this host's own and its networks') are
+  reached only when a matched rule names them with ``ip()``: an allow on a name is not an allow on
+  what it resolves to; an internal address written in the URL, only when the rule names it
+  (``ip()``, or a ``url()`` pattern for it);
 * redirects are not followed here: each hop is a new guarded call of the same tool, by the same
   agent and session (decided, approved and audited on its own), at most ``MAX_REDIRECTS`` deep.
 
