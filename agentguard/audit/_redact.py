@@ -150,8 +150,9 @@ def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> Event
     kinds = _key_kinds
     seen = _seen
     for key, value in event_dict.items():
-        kind = kinds.get(key)
-        if kind is None:
+        try:
+            kind = kinds[key]
+        except KeyError:
             kind = _key_kind(key)
         if kind:
             if kind == _SECRET_KEY:
