@@ -71,7 +71,7 @@ class RegisteredTool:
                 raise InvalidArguments(
                     f"invalid arguments for {self.name}: {exc}", tool=self.name, value=str(exc.value)
                 ) from None
-        return self._values(parsed), dumped, tuple(dict.fromkeys(found))
+        return self._values(parsed), dumped, tuple(dict.fromkeys(found)) if found else ()
 
     def reusable(self, values: dict[str, Any]) -> dict[str, Any] | None:
         """``values`` (from ``validate``) when validating their JSON form again gives them back (the

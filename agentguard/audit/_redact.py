@@ -101,6 +101,8 @@ def redact(value: Any, _depth: int = 0) -> Any:
                 out[key] = REDACTED
             elif type(v) is str:
                 out[key] = _seen.get(v) or _text(v)
+            elif v is None or v is True or v is False or (type(v) is int and -_INT64 <= v < _INT64):
+                out[key] = v  # what redact() returns for it, without the call
             else:
                 out[key] = redact(v, _depth + 1)
         return out
