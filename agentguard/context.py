@@ -44,6 +44,7 @@ class CallContext:
 
 
 _CURRENT: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar("agentguard_call", default=None)
+CALL_VAR = _CURRENT  # set and reset in place by the guard's execution bracket (``_guard.execute.running``)
 
 
 def current_call() -> CallContext | None:

@@ -361,6 +361,23 @@ def iter_strings(value: Any) -> Iterator[str]:
                 yield from iter_strings(item)
 
 
+def _flat_strings(value: Any) -> list[str] | None:
+    """``iter_strings`` of a dict of strings and scalars (a call's usual arguments), as a list: no
+    generator to resume per string. ``None`` (or an empty list) for anything else."""
+    if type(value) is not dict:
+        return None
+    out: list[str] = []
+    for k, v in value.items():
+        if type(k) is not str:
+            return None
+        out.append(k)
+        if type(v) is str:
+            out.append(v)
+        elif type(v) not in _NO_STRINGS:
+            return None
+    return out
+
+
 _BOTH: list[Category] = ["secret", "pii"]
 
 
@@ -398,7 +415,7 @@ def contains(value: Any, category: Category, kinds: Iterable[str] | None = None)
     ``encoded_secret``, and counts for any ``kinds`` filter: its own kind is not worth a second scan.
     """
     wanted = frozenset(kinds) if kinds is not None else None
-    for text in iter_strings(value):
+    for text in _flat_strings(value) or iter_strings(value):
         found = _kinds(text, category)
         if found and (wanted is None or "encoded_secret" in found or not found.isdisjoint(wanted)):
             return True

@@ -32,6 +32,8 @@ from agentguard.settings import Settings, load_settings
 __all__ = ["CallContext", "Guard", "current_call"]  # the context names stay importable from here
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Results no tool's coroutine can be: ``inspect.isawaitable`` is skipped for them.
+_NEVER_AWAITABLE = frozenset({str, int, float, bool, type(None), bytes, dict, list, tuple})
 
 
 class Guard(GuardSessions):
@@ -207,14 +209,15 @@ class Guard(GuardSessions):
         the decided arguments (after any approver's edit) as keyword arguments, with
         ``current_call()`` set and its failures audited like the tool's own.
         """
-        entry, call, decision = self._received(tool, arguments, agent, session, framework)
+        entry, call, decision, values = self._received(tool, arguments, agent, session, framework)
         if decision.effect is Effect.ASK:
             call, decision = approve.resolve(self, entry, call, decision, approve.ask(self, call, decision))
-        kwargs = execute.start(self, entry, call, decision)
+            values = None
+        kwargs = execute.start(self, entry, call, decision, values)
         fn = invoke or entry.fn
         with execute.running(self, call, decision, caller=self) as started:
             value = fn(**kwargs)
-            if inspect.isawaitable(value):
+            if type(value) not in _NEVER_AWAITABLE and inspect.isawaitable(value):
                 value = execute.run_coroutine(value)
         return execute.finished(self, call, value, started)
 
@@ -228,6 +231,7 @@ class Guard(GuardSessions):
         framework: str | None = None,
         invoke: Callable[..., Any] | None = None,
         deliver: Callable[[Any], None] | None = None,
+        summarize: Callable[[Any], Any] | None = None,
     ) -> Any:
         """The async form of :meth:`call`: approval waits off the event loop; sync tools (and a sync
         ``invoke``) run in a thread.
@@ -236,19 +240,22 @@ class Guard(GuardSessions):
         before the session records it and before ``execution.finished`` (an adapter's way to answer
         first, e.g. the MCP proxy writing the answer line). Recording follows at once, without
         yielding to the event loop, so no later call is decided before it; the result is returned
-        as well."""
-        entry, call, decision = self._received(tool, arguments, agent, session, framework)
+        as well. ``summarize`` gives the form of the result the ``execution.finished`` record sums up
+        (an adapter's wire form: the same record whichever way the same result came); it must not
+        raise."""
+        entry, call, decision, values = self._received(tool, arguments, agent, session, framework)
         if decision.effect is Effect.ASK:
             result = await approve.aask(self, call, decision)
             call, decision = approve.resolve(self, entry, call, decision, result)
-        kwargs = execute.start(self, entry, call, decision)
+            values = None
+        kwargs = execute.start(self, entry, call, decision, values)
         fn = invoke or entry.fn
         is_async = entry.is_async if invoke is None else inspect.iscoroutinefunction(invoke)
         with execute.running(self, call, decision, caller=self) as started:
             value = fn(**kwargs) if is_async else await asyncio.to_thread(fn, **kwargs)
             if inspect.isawaitable(value):
                 value = await value
-        return execute.finished(self, call, value, started, deliver)
+        return execute.finished(self, call, value, started, deliver, summarize)
 
     def reject(
         self,
@@ -284,9 +291,10 @@ class Guard(GuardSessions):
         agent: str | None,
         session: str | None,
         framework: str | None,
-    ) -> tuple[RegisteredTool, ToolCall, Decision]:
-        """Receive and decide: the tool, the call and its decision (``allow`` or ``ask``), or raise."""
-        entry, call = receive(
+    ) -> tuple[RegisteredTool, ToolCall, Decision, dict[str, Any] | None]:
+        """Receive and decide: the tool, the call, its decision (``allow`` or ``ask``) and the values
+        to run the tool with if validation gave them already (``receive``), or raise."""
+        entry, call, values = receive(
             self.audit,
             self._registry,
             tool,
@@ -295,7 +303,7 @@ class Guard(GuardSessions):
             session=self.call_session_id(session),
             framework=framework,
         )
-        return entry, call, decide(self.policy, self.audit, call)
+        return entry, call, decide(self.policy, self.audit, call), values
 
     def _wrapper(self, name: str, fn: F) -> F:
         return guarded_wrapper(name, fn, call=self.call, acall=self.acall, reject=self.reject)

@@ -44,6 +44,9 @@ class RegisteredTool:
     model: type[BaseModel]
     sandboxed: bool
     description: str
+    round_trips: bool = False
+    """Whether the tool's values are their JSON form validated again (``round_trips``): then a call's
+    first validation gives the values the tool runs with, unless deciding changed an argument."""
 
     def validate(
         self, arguments: Mapping[str, Any]
@@ -75,7 +78,18 @@ class RegisteredTool:
                 "and no comparison can decide on them",
                 tool=self.name,
             )
-        return self._values(parsed), dumped, tuple(dict.fromkeys(found))
+        return self._values(parsed), dumped, tuple(dict.fromkeys(found)) if found else ()
+
+    def reusable(self, values: dict[str, Any]) -> dict[str, Any] | None:
+        """``values`` (from ``validate``) when validating their JSON form again gives them back (the
+        tool's fields are plain ``str``/``int``/``bool`` and so is each value): what ``kwargs`` of the
+        decided arguments would return, without validating twice. ``None``: call ``kwargs``."""
+        if not self.round_trips:
+            return None
+        for value in values.values():
+            if type(value) not in _EXACT_PLAIN:
+                return None
+        return values
 
     def declared_secrets(self, arguments: Mapping[str, Any]) -> tuple[SecretPath, ...]:
         """The paths of ``arguments`` the tool's schema declares secret (for a call that did not
@@ -86,8 +100,9 @@ class RegisteredTool:
         """The values to call the tool with (``validate`` without the JSON form)."""
         return self._values(self._parse(arguments))
 
-    @staticmethod
-    def _values(parsed: BaseModel) -> dict[str, Any]:
+    def _values(self, parsed: BaseModel) -> dict[str, Any]:
+        if self.round_trips:  # no extras, no validators that could set attributes: __dict__ is the fields
+            return dict(parsed.__dict__)
         values = {name: getattr(parsed, name) for name in type(parsed).model_fields}
         values.update(parsed.model_extra or {})
         return values
@@ -104,6 +119,67 @@ class RegisteredTool:
             raise InvalidArguments(
                 f"invalid arguments for {self.name}: {text}", tool=self.name, problems=problems
             ) from None
+
+
+# ------------------------------------------------------------- values that are their own JSON form
+#
+# A tool runs with its decided (JSON) arguments validated again (``kwargs``). For a model of plain
+# fields only (``str``, ``int``, ``bool``, optional, with a default of that type), no validators,
+# aliases, computed or extra fields, validating a value's JSON form gives back the same value when
+# it is an exact ``str``/``int``/``bool``/``None``: the first validation's values can be used as is.
+
+_EXACT_PLAIN = frozenset({str, int, bool, type(None)})
+_LEAVES: dict[str, type] = {"str": str, "int": int, "bool": bool}
+_MODEL_KEYS = frozenset({"cls", "config", "custom_init", "metadata", "ref", "root_model", "schema", "type"})
+_CONFIG_KEYS = frozenset({"extra_fields_behavior", "title"})
+_FIELDS_KEYS = frozenset({"computed_fields", "fields", "model_name", "type"})
+
+
+def _plain_field(schema: Any) -> bool:
+    if not isinstance(schema, dict) or schema.get("type") != "model-field":
+        return False
+    if not schema.keys() <= {"type", "schema", "metadata"}:
+        return False
+    inner: Any = schema.get("schema")
+    default: Any = _NO_DEFAULT
+    if isinstance(inner, dict) and inner.get("type") == "default":
+        if inner.keys() != {"type", "schema", "default"}:
+            return False
+        default, inner = inner["default"], inner["schema"]
+    nullable = isinstance(inner, dict) and inner.get("type") == "nullable"
+    if nullable and inner.keys() != {"type", "schema"}:
+        return False
+    if nullable:
+        inner = inner["schema"]
+    if not isinstance(inner, dict) or inner.keys() != {"type"} or inner["type"] not in _LEAVES:
+        return False
+    if default is _NO_DEFAULT or (default is None and nullable):
+        return True
+    return type(default) is _LEAVES[inner["type"]]
+
+
+_NO_DEFAULT = object()
+
+
+def round_trips(model: type[BaseModel]) -> bool:
+    """Whether ``model`` is plain fields only (see above), read from its core schema."""
+    schema = getattr(model, "__pydantic_core_schema__", None)
+    if not isinstance(schema, dict) or schema.get("type") != "model" or not schema.keys() <= _MODEL_KEYS:
+        return False
+    if schema.get("custom_init") or schema.get("root_model"):
+        return False
+    config = schema.get("config", {})
+    if not isinstance(config, dict) or not config.keys() <= _CONFIG_KEYS:
+        return False
+    if config.get("extra_fields_behavior", "ignore") not in ("forbid", "ignore"):
+        return False
+    fields = schema.get("schema")
+    if not isinstance(fields, dict) or fields.get("type") != "model-fields":
+        return False
+    if not fields.keys() <= _FIELDS_KEYS or fields.get("computed_fields"):
+        return False
+    members = fields.get("fields")
+    return isinstance(members, dict) and all(_plain_field(f) for f in members.values())
 
 
 # ------------------------------------------------------------- numbers the JSON form spells as text
@@ -312,13 +388,15 @@ class ToolRegistry:
     ) -> RegisteredTool:
         """Register ``fn`` under ``name``; ``ValueError`` if the name is taken or cannot be a tool name."""
         canonical = canonical_tool_name(name)
+        model = args_model or arguments_model(canonical, fn)
         tool = RegisteredTool(
             name=canonical,
             fn=fn,
             is_async=inspect.iscoroutinefunction(fn),
-            model=args_model or arguments_model(canonical, fn),
+            model=model,
             sandboxed=sandboxed,
             description=description or inspect.getdoc(fn) or "",
+            round_trips=round_trips(model),
         )
         with self._lock:
             if canonical in self._tools:
@@ -328,6 +406,10 @@ class ToolRegistry:
 
     def lookup(self, name: str) -> RegisteredTool:
         """The tool called ``name`` (any case); ``UnknownTool`` otherwise."""
+        if type(name) is str:  # a name as registered is its own canonical spelling
+            tool = self._tools.get(name)
+            if tool is not None:
+                return tool
         try:
             canonical = canonical_tool_name(name)
         except ValueError as exc:

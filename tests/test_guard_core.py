@@ -20,6 +20,7 @@ from agentguard import (
     RefreshablePolicy,
     Settings,
     ToolCall,
+    ToolFailed,
     current_call,
 )
 from agentguard.approval import QueueApprover, SqliteApprovalStore
@@ -206,7 +207,7 @@ def test_an_async_tool_called_from_a_running_loop_sees_its_call(guard: Guard) ->
 def test_invoke_runs_instead_of_the_registered_tool_with_the_decided_arguments(
     make_policy: Callable[[str], Path], settings: Settings
 ) -> None:
-    from agentguard import ApprovalResult, ApprovalStatus, ToolFailed
+    from agentguard import ApprovalResult, ApprovalStatus
 
     audit = MemoryAudit()
     edit = ApprovalResult(
@@ -292,3 +293,34 @@ def test_value_objects_share_one_frozen_config() -> None:
     profile = SandboxProfile()
     with pytest.raises(ValidationError):
         profile.network = True  # type: ignore[misc]
+
+
+def test_a_failure_is_audited_inside_its_call_which_is_cleared_after(guard: Guard) -> None:
+    """The execution bracket audits a tool's failure while ``current_call()`` is still the failing call,
+    then clears it, for an error and for an interrupt alike."""
+    seen: list[tuple[str, str | None]] = []
+    audit = guard.audit
+    assert isinstance(audit, MemoryAudit)
+    plain_record = audit.record
+
+    def record(event: str, /, **fields: Any) -> None:
+        ctx = current_call()
+        seen.append((event, ctx.call.tool if ctx is not None else None))
+        plain_record(event, **fields)
+
+    audit.record = record  # type: ignore[method-assign]
+
+    def broken(**_: Any) -> None:
+        raise ValueError("no")
+
+    def interrupted(**_: Any) -> None:
+        raise KeyboardInterrupt
+
+    guard.register("where", lambda: None)
+    for tool, error in ((broken, ToolFailed), (interrupted, KeyboardInterrupt)):
+        seen.clear()
+        with pytest.raises(error):
+            guard.call("where", {}, invoke=tool)
+        assert seen[-1] == ("execution.failed", "where")
+        assert ("execution.started", None) in seen  # written before the bracket sets the call
+        assert current_call() is None

@@ -3,11 +3,11 @@ one ``policy.decided`` record."""
 
 from __future__ import annotations
 
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from agentguard._guard.records import record, resolved_field
 from agentguard.errors import PolicyDenied
-from agentguard.models import Decision, Effect, ToolCall
+from agentguard.models import NO_RULE, Decision, Effect, RuleRef, ToolCall
 from agentguard.pipeline import AuditSink, PolicyDecider, RefreshablePolicy
 from agentguard.session import current_session
 from agentguard.session._evidence import collecting_evidence
@@ -37,6 +37,23 @@ def _refreshable(policy: object) -> TypeGuard[RefreshablePolicy]:
     return known
 
 
+_EFFECT_TEXT = {effect: effect.value for effect in Effect}  # ``.value`` is a Python-level property
+_RULE_FIELDS: dict[int, tuple[RuleRef, str, str]] = {}
+
+
+def _rule_fields(rule: RuleRef) -> tuple[str, str]:
+    """(``Decision.rule_id``, the rule's text) of ``rule``, remembered per rule object (kept alive
+    by the entry, so its id names no other): the policy's memoised decisions share their rules."""
+    known = _RULE_FIELDS.get(id(rule))
+    if known is not None and known[0] is rule:
+        return known[1], known[2]
+    rule_id, text = str(rule), rule.text
+    if len(_RULE_FIELDS) >= 4096:
+        _RULE_FIELDS.clear()
+    _RULE_FIELDS[id(rule)] = (rule, rule_id, text)
+    return rule_id, text
+
+
 def decide(policy: PolicyDecider, audit: AuditSink, call: ToolCall, *, edited: bool = False) -> Decision:
     """Decide ``call``, audit the decision, raise ``PolicyDenied`` on deny.
 
@@ -55,21 +72,30 @@ def decide(policy: PolicyDecider, audit: AuditSink, call: ToolCall, *, edited: b
             decision = decision.model_copy(
                 update={"reason": f"{decision.reason}; evidence: {'; '.join(evidence[:5])}{more}"}
             )
-    if not edited or decision.effect is Effect.DENY:
+    own = decision.__dict__  # read once: pydantic's attribute hook costs ~650 instructions a read
+    effect = own["effect"]
+    if not edited or effect is Effect.DENY:
+        rule = own["rule"]
+        extra: dict[str, Any] = {}
+        if own["resolved"]:  # addresses ip() checked
+            extra["resolved"] = own["resolved"]
+        if own["arguments"] is not None:
+            extra.update(resolved_field(call, decision))
+        if evidence:
+            extra["evidence"] = evidence
+        rule_id, rule_text = _rule_fields(rule) if rule is not None else (NO_RULE, None)
         record(
             audit,
             "policy.decided",
             call,
-            effect=decision.effect.value,
-            rule=decision.rule_id,
-            rule_text=decision.rule.text if decision.rule else None,
-            reason=decision.reason,
-            sandbox_profile=decision.sandbox_profile,
-            **({"resolved": decision.resolved} if decision.resolved else {}),  # addresses ip() checked
-            **resolved_field(call, decision),
-            **({"evidence": evidence} if evidence else {}),
+            effect=_EFFECT_TEXT[effect],
+            rule=rule_id,
+            rule_text=rule_text,
+            reason=own["reason"],
+            sandbox_profile=own["sandbox_profile"],
+            **extra,
         )
-    if decision.effect is Effect.DENY:
+    if effect is Effect.DENY:
         raise PolicyDenied(
             f"{call.tool}{' (edited)' if edited else ''} denied: {decision.reason}",
             tool=call.tool,

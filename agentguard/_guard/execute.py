@@ -9,13 +9,13 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from types import TracebackType
 from typing import Any, cast
 
 from agentguard._guard import Parts
 from agentguard._guard.records import decided_arguments, record, summary
-from agentguard.context import CallContext, ToolCaller, serving
+from agentguard.context import CALL_VAR, CallContext, ToolCaller
 from agentguard.errors import AgentGuardError, AuditError, ToolFailed
 from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
@@ -35,11 +35,21 @@ __all__ = ["finished", "run_coroutine", "running", "start"]
 _logger = logging.getLogger("agentguard.guard")
 
 
-def start(parts: Parts, entry: RegisteredTool, call: ToolCall, decision: Decision) -> dict[str, Any]:
-    """Record ``execution.started``; the keyword arguments to call the tool with."""
+def start(
+    parts: Parts,
+    entry: RegisteredTool,
+    call: ToolCall,
+    decision: Decision,
+    values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Record ``execution.started``; the keyword arguments to call the tool with. ``values``: what
+    validating ``call``'s arguments again gives (``receive``), used when deciding changed none."""
     # From the decided (JSON) arguments, not the caller's objects: the tool runs what was decided,
     # with the resolved paths the rules saw (see ``Decision.arguments``).
-    kwargs = entry.kwargs(decided_arguments(call, decision))
+    if values is None or decision.arguments is not None:
+        kwargs = entry.kwargs(decided_arguments(call, decision))
+    else:
+        kwargs = values
     fields: dict[str, Any] = {}
     if entry.sandboxed:
         sandbox = parts.settings.sandbox
@@ -52,31 +62,53 @@ def start(parts: Parts, entry: RegisteredTool, call: ToolCall, decision: Decisio
     return kwargs
 
 
-@contextmanager
-def running(parts: Parts, call: ToolCall, decision: Decision, *, caller: ToolCaller) -> Iterator[float]:
+class running:  # named as the function it replaced: ``with running(...) as started``
     """The execution bracket: ``current_call()`` is set inside; any exception is audited and
-    surfaces as a typed error (``ToolFailed``), interrupts as themselves."""
-    started = time.perf_counter()
-    with serving(CallContext(call, decision, parts.settings, caller)):
+    surfaces as a typed error (``ToolFailed``), interrupts as themselves. A class, not a generator
+    context manager: it is on every guarded call, and a generator's frames cost a fifth more."""
+
+    __slots__ = ("_call", "_caller", "_decision", "_parts", "_started", "_token")
+
+    def __init__(self, parts: Parts, call: ToolCall, decision: Decision, *, caller: ToolCaller) -> None:
+        self._parts = parts
+        self._call = call
+        self._decision = decision
+        self._caller = caller
+
+    def __enter__(self) -> float:
+        self._started = started = time.perf_counter()
+        context = CallContext(self._call, self._decision, self._parts.settings, self._caller)
+        self._token = CALL_VAR.set(context)
+        return started
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
-            yield started
-        except BaseException as exc:
-            # The error text reaches the model too: read into the session like a result.
-            process_failure(
-                parts.policy,
-                live_session(),
-                tool=call.tool,
-                call_id=call.id,
-                arguments=call.arguments,
-                error=exc,
-            )
-            error, own = _failed(parts, call, exc, started)
-            if error is exc:
-                raise
-            if own:  # a redacted copy of the tool's own typed error, with its redacted chain
-                raise error from error.__cause__
-            # the tool's error is the cause a traceback prints: redacted as its message is
-            raise error from redacted_chain(parts.policy, call.tool, exc)
+            if exc is not None:
+                self._failure(exc)
+        finally:
+            CALL_VAR.reset(self._token)
+
+    def _failure(self, exc: BaseException) -> None:
+        """Audit ``exc`` and raise what the caller gets (returns for ``exc`` itself: it propagates)."""
+        parts, call = self._parts, self._call
+        # The error text reaches the model too: read into the session like a result.
+        process_failure(
+            parts.policy,
+            live_session(),
+            tool=call.tool,
+            call_id=call.id,
+            arguments=call.arguments,
+            error=exc,
+        )
+        error, own = _failed(parts, call, exc, self._started)
+        if error is exc:
+            return
+        if own:  # a redacted copy of the tool's own typed error, with its redacted chain
+            raise error from error.__cause__
+        # the tool's error is the cause a traceback prints: redacted as its message is
+        raise error from redacted_chain(parts.policy, call.tool, exc)
 
 
 def finished(
@@ -85,8 +117,10 @@ def finished(
     value: Any,
     started: float,
     deliver: Callable[[Any], None] | None = None,
+    summarize: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Process the result for the session, record ``execution.finished``; the value the caller gets.
+    ``summarize``: the form of the value the record sums up (``Guard.acall``).
 
     ``deliver`` gets that value as soon as it is known (redacted, read, its summary made), before the
     session records it and before ``execution.finished``. Both follow at once, in this thread and
@@ -94,11 +128,13 @@ def finished(
     """
     duration_ms = (time.perf_counter() - started) * 1000
     session = live_session()
+    own = call.__dict__  # read once: pydantic's attribute hook costs ~650 instructions a read
+    tool = own["tool"]
     try:
-        read = read_result(parts.policy, session, tool=call.tool, value=value)
-        shown = summary(read.shown)
+        read = read_result(parts.policy, session, tool=tool, value=value)
+        shown = summary(read.shown if summarize is None else summarize(read.shown))
         if deliver is None or read.withheld is not None:
-            fields = keep_result(session, read, tool=call.tool, call_id=call.id, arguments=call.arguments)
+            fields = keep_result(session, read, tool=tool, call_id=own["id"], arguments=own["arguments"])
     except ToolFailed as withheld:  # the result could not be redacted: the caller gets this instead
         _audit_failure(parts.audit, call, withheld, round(duration_ms, 3))
         raise withheld from None
@@ -117,11 +153,11 @@ def finished(
             _audit_failure(parts.audit, call, undelivered, round(duration_ms, 3))
             raise undelivered
     if "redacted" in fields:
-        record(parts.audit, "result.redacted", call, kinds=fields["redacted"])
+        record(parts.audit, "result.redacted", own, kinds=fields["redacted"])
     record(
         parts.audit,
         "execution.finished",
-        call,
+        own,
         duration_ms=round(duration_ms, 3),
         result=shown,
         **fields,

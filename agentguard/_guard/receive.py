@@ -40,9 +40,10 @@ def receive(
     agent: str,
     session: str | None,
     framework: str | None,
-) -> tuple[RegisteredTool, ToolCall]:
-    """Record ``call.received``; return the tool and the call with validated arguments, or record
-    ``call.rejected`` and raise (``UnknownTool``, ``InvalidArguments``)."""
+) -> tuple[RegisteredTool, ToolCall, dict[str, Any] | None]:
+    """Record ``call.received``; return the tool, the call with validated arguments and, when they are
+    what validating those arguments again gives (``RegisteredTool.reusable``), the values to run the
+    tool with; or record ``call.rejected`` and raise (``UnknownTool``, ``InvalidArguments``)."""
     fields: dict[str, Any] = {
         "id": vouch(new_id()),  # random: nothing in it for the audit log's redaction to find
         "agent": agent,
@@ -61,31 +62,36 @@ def receive(
         and isinstance(session, _TEXT_OR_NONE)
         and isinstance(framework, _TEXT_OR_NONE)
     )
-    try:
-        raw = _built_call(dict(fields)) if plain else ToolCall.model_validate(fields)
-    except ValidationError as exc:
-        raise InvalidArguments(f"malformed call: {exc.errors()[0]['msg']}", tool=str(tool)) from None
+    # The call.received record is written from these fields: no model is built for it.
+    raw: dict[str, Any] = fields
+    if not plain:
+        try:
+            raw = ToolCall.model_validate(fields).__dict__
+        except ValidationError as exc:
+            raise InvalidArguments(f"malformed call: {exc.errors()[0]['msg']}", tool=str(tool)) from None
     # Validated before call.received is written: the record masks the arguments that are secrets.
     failure: UnknownTool | InvalidArguments | None = None
     entry: RegisteredTool | None = None
     json_args: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     secrets: tuple[SecretPath, ...] = ()
     try:
         entry = registry.lookup(tool)
-        _, json_args, secrets = entry.validate(arguments)
+        values, json_args, secrets = entry.validate(arguments)
     except (UnknownTool, InvalidArguments) as exc:
         failure = exc
-        secrets = entry.declared_secrets(raw.arguments) if entry is not None else ()
+        secrets = entry.declared_secrets(raw["arguments"]) if entry is not None else ()
     if secrets:
-        raw = raw.model_copy(update={"secrets": secrets})
-    record(audit, "call.received", raw, arguments=raw.arguments)
+        raw = {**raw, "secrets": secrets}
+    record(audit, "call.received", raw, arguments=raw["arguments"])
     if failure is not None or entry is None:
         record(audit, "call.rejected", raw, error=failure.to_dict() if failure else {})
         raise failure or InvalidArguments("no tool", tool=str(tool))
-    dropped = dropped_keys(raw.arguments, json_args)
+    dropped = dropped_keys(raw["arguments"], json_args)
     if dropped:  # keys the tool's schema does not declare: never decided on, never forwarded
         record(audit, "call.arguments_dropped", raw, dropped=dropped)
-    return entry, _built_call({**fields, "tool": entry.name, "arguments": json_args, "secrets": secrets})
+    call = _built_call({**fields, "tool": entry.name, "arguments": json_args, "secrets": secrets})
+    return entry, call, entry.reusable(values)
 
 
 def record_rejected(

@@ -44,10 +44,12 @@ def _without_secrets(
     return shown
 
 
-def record(audit: AuditSink, event: str, call: ToolCall, **fields: Any) -> None:
-    """Write ``event`` for ``call``; any failure is an ``AuditError`` (the call stops there). A call's
+def record(audit: AuditSink, event: str, call: ToolCall | dict[str, Any], **fields: Any) -> None:
+    """Write ``event`` for ``call`` (the model, or its fields as a dict: ``receive`` builds no model
+    for ``call.received``); any failure is an ``AuditError`` (the call stops there). A call's
     secret arguments are masked in every record (``agentguard.secret_arguments``)."""
-    own = call.__dict__  # the fields themselves: pydantic's attribute hook costs ~650 instructions a read
+    # the fields themselves: pydantic's attribute hook costs ~650 instructions a read
+    own = call if type(call) is dict else call.__dict__
     if own["secrets"]:
         fields = _without_secrets(fields, own["arguments"], own["secrets"])
     try:
@@ -63,7 +65,7 @@ def record(audit: AuditSink, event: str, call: ToolCall, **fields: Any) -> None:
     except AuditError:
         raise
     except Exception as exc:
-        raise AuditError(f"audit log write failed: {exc}", event=event, call_id=call.id) from exc
+        raise AuditError(f"audit log write failed: {exc}", event=event, call_id=own["id"]) from exc
 
 
 _NUMBERS = (bool, int, float)  # a tuple: isinstance with ``a | b`` builds a union per call
@@ -72,14 +74,20 @@ _NUMBERS = (bool, int, float)  # a tuple: isinstance with ``a | b`` builds a uni
 def summary(value: Any) -> Any:
     """A tool's result as the ``execution.finished`` record shows it: scalars as they are, else text
     cut at 500 characters."""
+    if type(value) is str:  # the common result, without the ABC check below
+        return value if len(value) <= _SUMMARY_CHARS else value[:_SUMMARY_CHARS] + _more(len(value))
     if value is None or isinstance(value, _NUMBERS):
         return value
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     text = value if isinstance(value, str) else repr(value)
     if len(text) > _SUMMARY_CHARS:
-        return text[:_SUMMARY_CHARS] + f"... [{len(text) - _SUMMARY_CHARS} more chars]"
+        return text[:_SUMMARY_CHARS] + _more(len(text))
     return text
+
+
+def _more(length: int) -> str:
+    return f"... [{length - _SUMMARY_CHARS} more chars]"
 
 
 def decided_arguments(call: ToolCall, decision: Decision) -> dict[str, Any]:

@@ -57,6 +57,7 @@ class Buffered(Protocol):
 _open: weakref.WeakSet[Buffered] = weakref.WeakSet()
 _previous: dict[int, _Handler | int] = {}  # signal -> the handler we took over from
 _deferred: list[tuple[int, FrameType | None]] = []
+DEFERRED = _deferred  # read in place by a log leaving its lock (only ever appended to and cleared)
 _exit_slot = 0  # atexit's callback count right after our handler was (re-)registered
 _exit_lock = threading.Lock()
 

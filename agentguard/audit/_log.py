@@ -22,6 +22,7 @@ from structlog.typing import EventDict
 from agentguard.audit import _lifecycle
 from agentguard.audit._chain import RESERVED
 from agentguard.audit._file import ChainFile
+from agentguard.audit._lifecycle import DEFERRED as _DEFERRED
 from agentguard.audit._redact import redact_processor
 from agentguard.errors import AuditError
 from agentguard.settings import Durability
@@ -32,6 +33,8 @@ __all__ = ["LINGER_S", "AuditLog"]
 # most the records of this window, and never more than ``batch_size``).
 LINGER_S = 0.005
 IDLE_EXIT_S = 5.0  # the writer thread ends after this long without records
+
+_get_ident = threading.get_ident
 
 
 class _Mutex:
@@ -48,16 +51,17 @@ class _Mutex:
 
     def acquire(self) -> None:
         self._lock.acquire()
-        self.holder = threading.get_ident()
+        self.holder = _get_ident()
         self._depth += 1
 
     def release(self) -> None:
         self._depth -= 1
-        outermost = self._depth == 0
-        if outermost:
-            self.holder = None
+        if self._depth:
+            self._lock.release()
+            return
+        self.holder = None
         self._lock.release()
-        if outermost and _lifecycle.deferred_signal():
+        if _DEFERRED:  # a signal arrived while this thread held the log
             _lifecycle.deliver_deferred()
 
     __enter__ = acquire
@@ -140,29 +144,40 @@ class AuditLog:
             # Stamping and redaction run in the caller's thread before any lock is taken: redacting
             # a large argument must not hold up other writers (docs/audit.md). ``fields`` is this
             # call's own dict (from ``**``), so it becomes the record without a copy.
-            prepared = self._prepare(event, fields)
+            fields["ts"] = iso_now()
+            fields["event"] = event
+            prepared = redact_processor(None, "info", fields)  # what _prepare does, one frame less
         except Exception as exc:  # a processor must never lose a record silently
             raise AuditError(
                 f"{self.path}: cannot prepare audit record {event!r}: {exc}", path=str(self.path)
             ) from exc
-        with self._cond:  # from here on only queueing (and, in fsync mode, waiting)
+        # From here on only queueing (and, in fsync mode, waiting), holding the condition's lock:
+        # taken directly, as ``with self._cond`` would, without its two extra Python frames.
+        mutex = self._mutex
+        mutex._lock.acquire()  # mutex.acquire(), inline
+        mutex.holder = _get_ident()
+        mutex._depth += 1
+        try:
             if self._closed:
                 raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
-            while len(self._queue) + self._inflight >= self.batch_size and self._failure is None:
+            queue = self._queue
+            while len(queue) + self._inflight >= self.batch_size and self._failure is None:
                 self._wake_writer(urgent=True)
                 self._cond.wait()  # backpressure: the writer is behind; never drop a record
                 if self._closed:
                     raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
-            self._queue.append(prepared)
+            queue.append(prepared)
             self._accepted += 1
             if self._failure is None:
                 if self._writer_idle or self._writer is None:
                     self._wake_writer()
-                elif len(self._queue) == self._early:
+                elif len(queue) == self._early:
                     self._wake_writer(urgent=True)  # enough for a batch: stop lingering
                 if not self._waits:
                     return
             self._await(self._accepted)
+        finally:
+            mutex.release()
 
     def flush(self) -> None:
         """Write queued records and fsync them; raises ``AuditError`` on failure (they stay queued)."""
@@ -206,7 +221,8 @@ class AuditLog:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _prepare(self, event: str, fields: dict[str, Any]) -> EventDict:
+    @staticmethod
+    def _prepare(event: str, fields: dict[str, Any]) -> EventDict:
         fields["ts"] = iso_now()
         fields["event"] = event
         return redact_processor(None, "info", fields)

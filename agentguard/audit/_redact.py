@@ -93,7 +93,7 @@ def redact(value: Any, _depth: int = 0) -> Any:
         return float(value) if math.isfinite(value) else str(value)
     if _depth >= _MAX_DEPTH:
         return "<nested too deep>"
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):  # a dict without the ABC check
         out: dict[str, Any] = {}
         for k, v in value.items():
             key = (_seen.get(k) or _text(k)) if type(k) is str else _fallback(k)
@@ -101,6 +101,8 @@ def redact(value: Any, _depth: int = 0) -> Any:
                 out[key] = REDACTED
             elif type(v) is str:
                 out[key] = _seen.get(v) or _text(v)
+            elif v is None or v is True or v is False or (type(v) is int and -_INT64 <= v < _INT64):
+                out[key] = v  # what redact() returns for it, without the call
             else:
                 out[key] = redact(v, _depth + 1)
         return out
@@ -129,17 +131,38 @@ def redact(value: Any, _depth: int = 0) -> Any:
     return _fallback(value)
 
 
+_PLAIN_KEY, _OWN_KEY, _SECRET_KEY = 0, 1, 2
+# A record's field names, each classified once: the log's own bookkeeping key, a name that holds a
+# secret, or a plain one. The same few names come with every record; emptied when full, like _seen.
+_key_kinds: dict[str, int] = {}
+
+
+def _key_kind(key: str) -> int:
+    kind = _key_kinds.get(key)
+    if kind is None:
+        kind = _OWN_KEY if key in RESERVED else _SECRET_KEY if _secret_key(key) else _PLAIN_KEY
+        if len(_key_kinds) >= _CACHE_ENTRIES:
+            _key_kinds.clear()
+        _key_kinds[key] = kind
+    return kind
+
+
 def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: :func:`redact` every field except the log's own bookkeeping keys."""
+    kinds = _key_kinds
+    seen = _seen
     for key, value in event_dict.items():
-        if key in RESERVED:
-            if key == "event":
+        try:
+            kind = kinds[key]
+        except KeyError:
+            kind = _key_kind(key)
+        if kind:
+            if kind == _SECRET_KEY:
+                event_dict[key] = REDACTED
+            elif key == "event":
                 event_dict[key] = _text(value) if isinstance(value, str) else _fallback(value)
-            continue
-        if _secret_key(key):
-            event_dict[key] = REDACTED
         elif type(value) is str:
-            event_dict[key] = _seen.get(value) or _text(value)
+            event_dict[key] = seen.get(value) or _text(value)
         elif value is not None and value is not True and value is not False:
             event_dict[key] = redact(value)
     return event_dict

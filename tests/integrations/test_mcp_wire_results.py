@@ -15,7 +15,11 @@ from mcp.client.session import ClientSession
 from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel
 
-from agentguard.integrations.mcp._fast import WireResult, _serialize, checked_call_result
+from agentguard import Guard
+from agentguard._guard.records import summary
+from agentguard.integrations.mcp._fast import WireResult, _serialize, checked_call_result, summary_form
+from agentguard.models import Decision, Effect, ToolCall
+from agentguard.testing import MemoryAudit
 
 
 class Point(BaseModel):
@@ -164,3 +168,41 @@ async def test_a_redacted_wire_form_is_checked_again_before_it_is_sent() -> None
     assert _serialize(redacted, version) == {"content": [redacted["content"][0]]}
     with pytest.raises(mcp.MCPError):
         _serialize({"content": "not a list"}, version)
+
+
+class _Allow:
+    def decide(self, call: ToolCall) -> Decision:
+        return Decision(effect=Effect.ALLOW, reason="test")
+
+
+async def _summary(result: Any, version: str) -> Any:
+    """The ``result`` field of the ``execution.finished`` record of a guarded call answered ``result``,
+    summed up as the proxy has the guard sum it up (``summary_form``)."""
+    audit = MemoryAudit()
+
+    async def forward() -> Any:
+        return result
+
+    with Guard(_Allow(), audit=audit) as guard:
+        guard.register("t", lambda: None)
+        await guard.acall("t", {}, invoke=forward, summarize=summary_form(version))
+    return next(r for r in audit.records if r["event"] == "execution.finished")["result"]
+
+
+@pytest.mark.parametrize(("name", "raw"), RESULTS)
+async def test_the_audit_summary_is_the_same_either_way(name: str, raw: dict[str, Any]) -> None:
+    """The same result, typed (the SDK's way) or kept in its wire form (the fast path), is summed up
+    alike in the audit log: both as the wire form the agent is answered with."""
+    async with _session() as session:
+        version = session.protocol_version
+        assert version is not None
+        try:
+            typed = await checked_call_result(session, name, copy.deepcopy(raw), None)
+            wire = await checked_call_result(session, name, copy.deepcopy(raw), version)
+        except Exception:  # noqa: BLE001 - refused: no summary to compare
+            return
+    assert type(typed) is not WireResult
+    summed = await _summary(typed, version)
+    assert summed == await _summary(wire, version)
+    answered = _serialize(typed, version)  # what the agent is answered with, keys sorted
+    assert summed == summary(dict(sorted(answered.items())))

@@ -21,7 +21,7 @@ from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, U
 from agentguard.guard import Guard, current_call
 from agentguard.integrations._arguments import check_size, refusal_text, rejection_text
 from agentguard.integrations.mcp._catalogue import Catalogue
-from agentguard.integrations.mcp._fast import Answer, Result, checked_call_result
+from agentguard.integrations.mcp._fast import Answer, Result, checked_call_result, summary_form
 from agentguard.integrations.mcp._naming import policy_tool_name
 from agentguard.integrations.mcp._paths import ContainerPaths
 from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable
@@ -145,10 +145,9 @@ class ToolCalls:
         ``deliver`` (the fast path's) answers the agent with the server's result before the guard's
         bookkeeping of it (``Guard.acall``); refusals and errors are only returned."""
         self._on_downstream(downstream)
+        version = downstream._connection.protocol_version
         if forward_to is None:
-            forward_to = functools.partial(
-                self._forward_raw, answer_version=downstream._connection.protocol_version
-            )
+            forward_to = functools.partial(self._forward_raw, answer_version=version)
         try:
             policy_name = policy_tool_name(self.server_name, name)
         except ValueError:
@@ -199,6 +198,7 @@ class ToolCalls:
                     framework=FRAMEWORK,
                     invoke=forward,
                     deliver=deliver,
+                    summarize=summary_form(version),  # the same record for the same result, either way
                 )
         except AgentGuardError as exc:
             return _error_result(rejection_text(exc))

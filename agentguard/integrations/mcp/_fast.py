@@ -31,13 +31,13 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
 from mcp_types import methods
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
 from agentguard.integrations._compiled_schema import compiled
 from agentguard.integrations.mcp._stdio import Wire
 
-__all__ = ["Answer", "ClientLane", "UpstreamLane", "WireResult", "checked_call_result"]
+__all__ = ["Answer", "ClientLane", "UpstreamLane", "WireResult", "checked_call_result", "summary_form"]
 
 _log = logging.getLogger("agentguard.mcp_proxy")
 _ID_MARK = "agentguard-fast-"
@@ -426,6 +426,30 @@ def _serialize(result: Result | dict[str, Any], version: str) -> dict[str, Any]:
     except ValidationError:
         _log.exception("handler for %r returned an invalid result", _METHOD)
         raise MCPError(code=types.INTERNAL_ERROR, message="Handler returned an invalid result") from None
+
+
+def summary_form(version: str | None) -> Callable[[Any], Any]:
+    """What the audit record of a ``tools/call`` sums up (``Guard.acall``'s ``summarize``): the result
+    in its wire form for ``version`` (the agent connection's), as ``_serialize`` shapes it, its keys
+    sorted, so a typed result (the SDK's way) reads as the same result kept in its wire form
+    (``WireResult``) does. A result that has no wire form is summed up as it is."""
+
+    def form(result: Any) -> Any:
+        if version is None:
+            return result
+        try:
+            if type(result) is not WireResult:
+                if isinstance(result, BaseModel):
+                    result = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+                if not isinstance(result, dict):
+                    return result
+                result = methods.serialize_server_result(_METHOD, version, result)
+        except Exception:  # noqa: BLE001 - not a tools/call result: summed up as it is
+            return result
+        # keys in one order: a wire form's ``isError`` may have been added after the others
+        return dict(sorted(result.items()))
+
+    return form
 
 
 def _error(request_id: int | str, error: types.ErrorData) -> dict[str, Any]:
