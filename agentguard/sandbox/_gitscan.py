@@ -1,5 +1,5 @@
 """Finding what host git reads in a workspace: every ``.git`` and bare git directory (the walk),
-what a gitlink or ``commondir`` names, and the hooks directories a repository's config names.
+and what a gitlink or ``commondir`` names (what configs name: ``_gitconfig``).
 
 Kept apart from the mounts (``_protect``) and the sweep (``_quarantine``): both read the workspace
 the same way.
@@ -8,13 +8,8 @@ the same way.
 from __future__ import annotations
 
 import os
-import shutil
-import stat
-import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-
-from agentguard.errors import SandboxError
 
 __all__ = [
     "BARE_NAMES",
@@ -22,10 +17,8 @@ __all__ = [
     "bare_head",
     "git_entries",
     "gitdir_of",
-    "hooks_paths",
     "is_dot_git",
     "read_line",
-    "user_hooks_paths",
 ]
 
 GIT = ".git"
@@ -131,67 +124,3 @@ def read_line(path: Path) -> str | None:
         return None
     lines = text.splitlines()
     return lines[0].strip() if lines else None
-
-
-def hooks_paths(entry: Path, gitdirs: Iterable[Path], user: Iterable[str] | None = None) -> list[Path]:
-    """Where git looks for hooks of the repository at ``entry`` (a ``.git``, or a bare git directory)
-    besides its ``hooks``: each ``core.hooksPath`` of its config files and of the user's and the
-    system's (``user``: ``user_hooks_paths()``, read once for many repositories), relative to the
-    working tree (``.husky``), or to the git directory when bare."""
-    base = entry.parent if is_dot_git(entry.name) else entry
-    values = list(user_hooks_paths() if user is None else user)
-    for gitdir in gitdirs:
-        for name in ("config", "config.worktree"):
-            values.extend(_config_values(gitdir / name))
-    return [base / Path(v).expanduser() for v in dict.fromkeys(values)]
-
-
-def user_hooks_paths() -> list[str]:
-    """``core.hooksPath`` of the user's and the system's configuration (includes followed)."""
-    return _git_config(["--includes"], None)
-
-
-# A config file holding neither of these cannot set core.hooksPath (a key name is never escaped or
-# split across lines): git is not asked.
-_MENTIONS = (b"hookspath", b"include")
-
-
-def _config_values(config: Path) -> list[str]:
-    """Every ``core.hooksPath`` in ``config`` (includes followed), as host git reads it."""
-    try:
-        if not stat.S_ISREG(config.lstat().st_mode):
-            return []
-        text = config.read_bytes().lower()
-    except OSError:
-        return []
-    if not any(word in text for word in _MENTIONS):
-        return []
-    return _git_config(["--file", str(config), "--includes"], config)
-
-
-def _git_config(where: list[str], config: Path | None) -> list[str]:
-    git = shutil.which("git")
-    if git is None:
-        if config is not None and b"hookspath" in config.read_bytes().lower():
-            raise SandboxError(
-                f"{config} sets core.hooksPath and git is not on PATH to read it; refusing the rw "
-                "workspace (the hooks it names could be written by code in the sandbox)",
-                path=str(config),
-            )
-        return []
-    argv = [git, "config", *where, "--get-all", "core.hooksPath"]
-    # This process's environment, as host git run by the user sees it (GIT_CONFIG_GLOBAL, HOME,
-    # XDG_CONFIG_HOME, GIT_CONFIG_COUNT...), outside any repository: a GIT_DIR no repository has.
-    env = {**os.environ, "LC_ALL": "C", "GIT_DIR": os.devnull}
-    try:
-        proc = subprocess.run(argv, capture_output=True, timeout=30, env=env, cwd="/", check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SandboxError(f"cannot read core.hooksPath with git: {exc}; refusing the rw workspace") from exc
-    if proc.returncode == 1 or (config is None and proc.returncode != 0):
-        return []  # not set (or, outside a repository, nothing to read)
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip()[:300]
-        raise SandboxError(
-            f"cannot read {config} with git ({detail}); refusing the rw workspace", path=str(config)
-        )
-    return [v for v in os.fsdecode(proc.stdout).splitlines() if v]

@@ -25,14 +25,8 @@ from pathlib import Path
 from docker.types import Mount
 
 from agentguard.errors import SandboxError
-from agentguard.sandbox._gitscan import (
-    BARE_NAMES,
-    git_entries,
-    gitdir_of,
-    hooks_paths,
-    read_line,
-    user_hooks_paths,
-)
+from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, user_config
+from agentguard.sandbox._gitscan import BARE_NAMES, git_entries, gitdir_of, read_line
 
 __all__ = ["WORKSPACE_TARGET", "mount_key", "protected_mounts"]
 
@@ -52,16 +46,18 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
         if real is not None:
             _refuse_hard_links(real, whole=True)
             read_only.add(real)
-    user = user_hooks_paths()
+    user = user_config()
+    read_only.update(_included(root, user))
     for entry in git_entries(root):
         if entry == root:  # the workspace itself is a bare repository: its git files, not all of it
             gitdirs = [root]
             read_only.update(_bare_root_paths(root))
         else:
-            found = _git_paths(root, entry)
+            found, gitdirs = _git_paths(root, entry)
             read_only.update(found)
-            gitdirs = [p for p in found if p.is_dir()]
-        read_only.update(_hooks_dirs(root, entry, gitdirs, user))
+        reach = user + repo_config(gitdirs)
+        read_only.update(_hooks_dirs(root, entry, reach))
+        read_only.update(_included(root, reach))
     kept = sorted(
         (p for p in read_only if not any(a in read_only for a in p.parents)),
         key=lambda p: (len(p.parts), str(p)),
@@ -101,11 +97,11 @@ def _bare_root_paths(root: Path) -> list[Path]:
     return found
 
 
-def _hooks_dirs(root: Path, entry: Path, gitdirs: list[Path], user: list[str]) -> list[Path]:
+def _hooks_dirs(root: Path, entry: Path, reach: ConfigReach) -> list[Path]:
     """The hooks directories inside the workspace that ``core.hooksPath`` names for ``entry``'s
     repository (``.husky``): working-tree files host git runs on the next commit."""
     found = []
-    for path in hooks_paths(entry, gitdirs, user):
+    for path in hooks_paths(entry, reach):
         if os.path.realpath(path) == str(root):
             raise SandboxError(
                 f"core.hooksPath of {entry} names the workspace root itself: every file of a rw sandbox "
@@ -119,8 +115,22 @@ def _hooks_dirs(root: Path, entry: Path, gitdirs: list[Path], user: list[str]) -
     return found
 
 
-def _git_paths(root: Path, entry: Path) -> list[Path]:
-    """``entry`` (a ``.git``) and the git directories inside the workspace it leads host git to."""
+def _included(root: Path, reach: ConfigReach) -> list[Path]:
+    """The files inside the workspace a config includes (``include.path = ../.gitconfig``): git reads
+    them as configuration (``core.fsmonitor`` runs on the next ``git status``)."""
+    found = []
+    for path in reach.includes:
+        real = _inside(root, path)
+        if real is not None:
+            _refuse_hard_links(real, whole=True)
+            found.append(real)
+    return found
+
+
+def _git_paths(root: Path, entry: Path) -> tuple[list[Path], list[Path]]:
+    """``entry`` (a ``.git``) and the git directories inside the workspace it leads host git to; and
+    every git directory it leads to, inside the workspace or not, whose configs host git reads (a
+    worktree's common directory elsewhere can name ``core.hooksPath = .husky`` in the workspace)."""
     if entry.is_symlink():
         raise SandboxError(
             f"{entry} is a symlink: code in a rw sandbox could replace it with a git directory of its "
@@ -130,27 +140,22 @@ def _git_paths(root: Path, entry: Path) -> list[Path]:
     found = [entry]
     if entry.is_file():
         _refuse_hard_links(entry)
-        target = gitdir_of(entry)
-        if target is None:
-            return found
-        gitdir = _inside(root, target)
-        if gitdir is None or not gitdir.is_dir():
-            return found
+        gitdir = gitdir_of(entry)
     else:
         gitdir = entry
-    seen: set[Path] = set()
-    while gitdir not in seen:  # a linked worktree's git directory names the common one in commondir
-        seen.add(gitdir)
-        found.append(gitdir)
-        _refuse_hard_links(gitdir)
-        common = read_line(gitdir / "commondir")
-        if common is None:
+    gitdirs: list[Path] = []
+    while gitdir is not None:  # a linked worktree's git directory names the common one in commondir
+        real = Path(os.path.realpath(gitdir))
+        if real in gitdirs or not real.is_dir():
             break
-        nxt = _inside(root, gitdir / common)
-        if nxt is None or not nxt.is_dir():
-            break
-        gitdir = nxt
-    return found
+        gitdirs.append(real)
+        inside = _inside(root, gitdir)
+        if inside is not None:
+            found.append(inside)
+            _refuse_hard_links(inside)
+        common = read_line(real / "commondir")
+        gitdir = real / common if common else None
+    return found, gitdirs
 
 
 def _inside(root: Path, path: Path) -> Path | None:

@@ -20,17 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from agentguard.errors import SandboxError
-from agentguard.sandbox._gitscan import (
-    BARE_NAMES,
-    bare_head,
-    git_entries,
-    gitdir_of,
-    hooks_paths,
-    is_dot_git,
-    read_line,
-    user_hooks_paths,
-)
+from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, user_config
+from agentguard.sandbox._gitscan import BARE_NAMES, bare_head, git_entries, gitdir_of, is_dot_git, read_line
 
 __all__ = ["QUARANTINE", "Watch"]
 
@@ -62,7 +53,7 @@ class Watch:
 
     def _present(self, old: frozenset[str] | None) -> frozenset[str]:
         names: set[str] = set()
-        user: list[str] | None = None  # the user's core.hooksPath, read once (for the first repository)
+        user: ConfigReach | None = None  # the user's configuration, read once (for the first repository)
         for entry in git_entries(self.root):
             rel = entry.relative_to(self.root).as_posix()
             if not is_dot_git(entry.name):  # a bare git directory: its HEAD is set aside, not it
@@ -77,7 +68,7 @@ class Watch:
                     rel = (entry.relative_to(self.root) / head).as_posix()
             names.add(rel)
             if old is None or rel in old:
-                user = _user_hooks(strict=old is None) if user is None else user
+                user = user_config(strict=old is None) if user is None else user
                 names.update(_named_by(self.root, entry, user, strict=old is None))
                 if entry == self.root:  # a bare repository: what git reads there, when it appears
                     names.update(BARE_NAMES)
@@ -88,11 +79,12 @@ class Watch:
         return frozenset(n for n in names if os.path.lexists(self.root / n))
 
 
-def _named_by(root: Path, entry: Path, user: list[str], *, strict: bool) -> set[str]:
+def _named_by(root: Path, entry: Path, user: ConfigReach, *, strict: bool) -> set[str]:
     """The directories a ``.git`` file's ``gitdir:``, a git directory's ``commondir`` and its config's
-    ``core.hooksPath`` name inside the workspace, whether they exist or not (one that is missing can
-    be made by the code). ``strict``: a config git cannot read refuses the run (before it); after
-    it, the sweep goes on without it (code could make an included file unreadable to stop it)."""
+    ``core.hooksPath`` name inside the workspace, and the files its config includes, whether they
+    exist or not (one that is missing can be made by the code). ``strict``: a config git cannot read
+    refuses the run (before it); after it, the sweep goes on without it (code could make an included
+    file unreadable to stop it)."""
     found: set[str] = set()
     gitdirs: list[Path] = []
     gitdir = gitdir_of(entry) if entry.is_file() and not entry.is_symlink() else entry
@@ -107,26 +99,15 @@ def _named_by(root: Path, entry: Path, user: list[str], *, strict: bool) -> set[
             gitdirs.append(gitdir)
         common = read_line(gitdir / "commondir") if is_dir else None
         gitdir = gitdir / common if common else None
-    try:
-        hooks_dirs = hooks_paths(entry, gitdirs, user)
-    except SandboxError:
-        if strict:
-            raise
-        hooks_dirs = []  # a config git cannot read: host git cannot either (and runs no hook)
-    for hooks in hooks_dirs:  # a hooks directory its config names, made by the code
-        rel = _nominal(root, hooks)
+    reach = user + repo_config(gitdirs, strict=strict)
+    for path in (
+        *hooks_paths(entry, reach),
+        *reach.includes,
+    ):  # a hooks directory or config, made by the code
+        rel = _nominal(root, path)
         if rel is not None:
             found.add(rel)
     return found
-
-
-def _user_hooks(*, strict: bool) -> list[str]:
-    try:
-        return user_hooks_paths()
-    except SandboxError:
-        if strict:
-            raise
-        return []
 
 
 def _nominal(root: Path, path: Path) -> str | None:
