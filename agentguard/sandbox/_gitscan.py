@@ -15,8 +15,10 @@ __all__ = [
     "BARE_NAMES",
     "GIT",
     "bare_head",
+    "enclosing_gits",
     "git_entries",
     "gitdir_of",
+    "gitdirs_of",
     "is_dot_git",
     "read_line",
 ]
@@ -90,6 +92,36 @@ def git_entries(root: Path) -> Iterator[Path]:
 _HFS_IGNORED = dict.fromkeys(
     [*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF], None
 )
+
+
+def enclosing_gits(root: Path) -> list[Path]:
+    """The repositories above the workspace host git may find from inside it (the workspace a
+    directory of a larger working tree: ``frontend/`` of a monorepo): each ``.git`` and bare git
+    directory among its parents, nearest first. Their configs are out of the code's reach, but
+    what they name can lie in the workspace (husky's ``core.hooksPath = frontend/.husky``)."""
+    found = []
+    for parent in root.parents:
+        dot = parent / GIT
+        if os.path.lexists(dot):
+            found.append(dot)
+        elif (parent / "objects").is_dir() and (parent / "refs").is_dir() and (parent / "HEAD").exists():
+            found.append(parent)
+    return found
+
+
+def gitdirs_of(entry: Path) -> list[Path]:
+    """The git directories (resolved) host git reads configuration from for ``entry`` (a ``.git``
+    directory or gitlink, or a bare git directory): it, and the common one ``commondir`` names."""
+    gitdir = gitdir_of(entry) if entry.is_file() else entry
+    found: list[Path] = []
+    while gitdir is not None:
+        real = Path(os.path.realpath(gitdir))
+        if real in found or not real.is_dir():
+            break
+        found.append(real)
+        common = read_line(real / "commondir")
+        gitdir = real / common if common else None
+    return found
 
 
 def is_dot_git(name: str) -> bool:

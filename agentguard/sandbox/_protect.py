@@ -26,7 +26,14 @@ from docker.types import Mount
 
 from agentguard.errors import SandboxError
 from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, user_config
-from agentguard.sandbox._gitscan import BARE_NAMES, git_entries, gitdir_of, read_line
+from agentguard.sandbox._gitscan import (
+    BARE_NAMES,
+    enclosing_gits,
+    git_entries,
+    gitdir_of,
+    gitdirs_of,
+    read_line,
+)
 
 __all__ = ["WORKSPACE_TARGET", "mount_key", "protected_mounts"]
 
@@ -56,6 +63,10 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
             found, gitdirs = _git_paths(root, entry)
             read_only.update(found)
         reach = user + repo_config(gitdirs)
+        read_only.update(_hooks_dirs(root, entry, reach))
+        read_only.update(_included(root, reach))
+    for entry in enclosing_gits(root):  # a repository above the workspace: what it names inside
+        reach = user + repo_config(gitdirs_of(entry))
         read_only.update(_hooks_dirs(root, entry, reach))
         read_only.update(_included(root, reach))
     kept = sorted(

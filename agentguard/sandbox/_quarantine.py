@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, user_config
-from agentguard.sandbox._gitscan import BARE_NAMES, bare_head, git_entries, gitdir_of, is_dot_git, read_line
+from agentguard.sandbox._gitscan import (
+    BARE_NAMES,
+    bare_head,
+    enclosing_gits,
+    git_entries,
+    gitdir_of,
+    is_dot_git,
+    read_line,
+)
 
 __all__ = ["QUARANTINE", "Watch"]
 
@@ -72,6 +80,9 @@ class Watch:
                 names.update(_named_by(self.root, entry, user, strict=old is None))
                 if entry == self.root:  # a bare repository: what git reads there, when it appears
                     names.update(BARE_NAMES)
+        for entry in enclosing_gits(self.root):  # a repository above the workspace: what it names inside
+            user = user_config(strict=old is None) if user is None else user
+            names.update(_named_by(self.root, entry, user, strict=old is None))
         for path in self.protected:
             nominal = _nominal(self.root, Path(path))
             if nominal is not None:
