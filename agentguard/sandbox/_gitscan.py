@@ -19,6 +19,7 @@ __all__ = [
     "git_entries",
     "gitdir_of",
     "gitdirs_of",
+    "hook_links",
     "is_dot_git",
     "read_line",
 ]
@@ -121,6 +122,25 @@ def gitdirs_of(entry: Path) -> list[Path]:
         found.append(real)
         common = read_line(real / "commondir")
         gitdir = real / common if common else None
+    return found
+
+
+def hook_links(dirs: Iterable[Path]) -> list[Path]:
+    """What symlinks in the hooks directories ``dirs`` name (joined, not resolved; there or not): a
+    ``hooks`` that is a link (``.git/hooks -> ../githooks``) and each hook that is one
+    (``pre-commit -> ../../scripts/pre-commit``). A working-tree file there is a hook host git runs,
+    though the link itself is read-only with its git directory."""
+    found: list[Path] = []
+    for directory in dirs:
+        try:
+            if directory.is_symlink():
+                directory = directory.parent / os.readlink(directory)
+                found.append(directory)
+            with os.scandir(directory) as listing:
+                links = [entry.path for entry in listing if entry.is_symlink()]
+            found.extend(Path(link).parent / os.readlink(link) for link in links)
+        except OSError:
+            continue
     return found
 
 

@@ -3,10 +3,11 @@
 Read-only: the guard's own files inside the workspace (the policy directory, ``agentguard.toml``, the
 state directory), every ``.git`` of the workspace (directories, and ``.git`` files: gitlinks of
 submodules and linked worktrees), every bare git directory (at the root: its git files), the git
-directories those gitlinks and ``commondir`` files name inside the workspace, and the hooks
-directories ``core.hooksPath`` names there (``.husky``). Git runs programs the host executes from
-these (hooks, ``core.fsmonitor`` on the next ``git status``); making all of ``.git`` read-only means
-no git writes inside a rw sandbox.
+directories those gitlinks and ``commondir`` files name inside the workspace, the hooks directories
+``core.hooksPath`` names there (``.husky``), what hook symlinks name there, and the files configs
+include from there (``_gitconfig``), for the repositories in the workspace and above it. Git runs
+programs the host executes from these (hooks, ``core.fsmonitor`` on the next ``git status``);
+making all of ``.git`` read-only means no git writes inside a rw sandbox.
 
 A read-only mount protects an inode, not a name: code could rename the protected path's parent away
 and make a new one, which the host then reads. So each directory between the workspace root and a
@@ -32,6 +33,7 @@ from agentguard.sandbox._gitscan import (
     git_entries,
     gitdir_of,
     gitdirs_of,
+    hook_links,
     read_line,
 )
 
@@ -54,7 +56,7 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
             _refuse_hard_links(real, whole=True)
             read_only.add(real)
     user = user_config()
-    read_only.update(_included(root, user))
+    read_only.update(_kept(root, user.includes))
     for entry in git_entries(root):
         if entry == root:  # the workspace itself is a bare repository: its git files, not all of it
             gitdirs = [root]
@@ -62,13 +64,10 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
         else:
             found, gitdirs = _git_paths(root, entry)
             read_only.update(found)
-        reach = user + repo_config(gitdirs)
-        read_only.update(_hooks_dirs(root, entry, reach))
-        read_only.update(_included(root, reach))
+        read_only.update(_named(root, entry, gitdirs, user + repo_config(gitdirs)))
     for entry in enclosing_gits(root):  # a repository above the workspace: what it names inside
-        reach = user + repo_config(gitdirs_of(entry))
-        read_only.update(_hooks_dirs(root, entry, reach))
-        read_only.update(_included(root, reach))
+        gitdirs = gitdirs_of(entry)
+        read_only.update(_named(root, entry, gitdirs, user + repo_config(gitdirs)))
     kept = sorted(
         (p for p in read_only if not any(a in read_only for a in p.parents)),
         key=lambda p: (len(p.parts), str(p)),
@@ -108,29 +107,29 @@ def _bare_root_paths(root: Path) -> list[Path]:
     return found
 
 
-def _hooks_dirs(root: Path, entry: Path, reach: ConfigReach) -> list[Path]:
-    """The hooks directories inside the workspace that ``core.hooksPath`` names for ``entry``'s
-    repository (``.husky``): working-tree files host git runs on the next commit."""
-    found = []
-    for path in hooks_paths(entry, reach):
+def _named(root: Path, entry: Path, gitdirs: list[Path], reach: ConfigReach) -> list[Path]:
+    """What ``entry``'s repository runs or reads from the workspace: the hooks directories
+    ``core.hooksPath`` names (``.husky``; husky 9's ``.husky/_`` runs the scripts one level up, so
+    there the parent), what hook symlinks name (``.git/hooks/pre-commit -> ../../scripts/x``), and
+    the files its configs include (``include.path = ../.gitconfig``: ``core.fsmonitor`` there runs
+    on the next ``git status``)."""
+    hooks = hooks_paths(entry, reach)
+    for path in hooks:
         if os.path.realpath(path) == str(root):
             raise SandboxError(
                 f"core.hooksPath of {entry} names the workspace root itself: every file of a rw sandbox "
                 "could be a hook; refusing the rw workspace",
                 path=str(entry),
             )
-        real = _inside(root, path)
-        if real is not None:
-            _refuse_hard_links(real, whole=True)
-            found.append(real)
-    return found
+    husky = [path.parent for path in hooks if path.name == "_" and os.path.realpath(path.parent) != str(root)]
+    links = hook_links([*(gitdir / "hooks" for gitdir in gitdirs), *hooks])
+    return _kept(root, [*hooks, *husky, *links, *reach.includes])
 
 
-def _included(root: Path, reach: ConfigReach) -> list[Path]:
-    """The files inside the workspace a config includes (``include.path = ../.gitconfig``): git reads
-    them as configuration (``core.fsmonitor`` runs on the next ``git status``)."""
+def _kept(root: Path, paths: Iterable[Path]) -> list[Path]:
+    """Those of ``paths`` inside the workspace (resolved), with no other hard link to a file in them."""
     found = []
-    for path in reach.includes:
+    for path in paths:
         real = _inside(root, path)
         if real is not None:
             _refuse_hard_links(real, whole=True)

@@ -27,6 +27,7 @@ from agentguard.sandbox._gitscan import (
     enclosing_gits,
     git_entries,
     gitdir_of,
+    hook_links,
     is_dot_git,
     read_line,
 )
@@ -92,10 +93,10 @@ class Watch:
 
 def _named_by(root: Path, entry: Path, user: ConfigReach, *, strict: bool) -> set[str]:
     """The directories a ``.git`` file's ``gitdir:``, a git directory's ``commondir`` and its config's
-    ``core.hooksPath`` name inside the workspace, and the files its config includes, whether they
-    exist or not (one that is missing can be made by the code). ``strict``: a config git cannot read
-    refuses the run (before it); after it, the sweep goes on without it (code could make an included
-    file unreadable to stop it)."""
+    ``core.hooksPath`` name inside the workspace, what hook symlinks name, and the files its config
+    includes, whether they exist or not (one that is missing can be made by the code). ``strict``: a
+    config git cannot read refuses the run (before it); after it, the sweep goes on without it (code
+    could make an included file unreadable to stop it)."""
     found: set[str] = set()
     gitdirs: list[Path] = []
     gitdir = gitdir_of(entry) if entry.is_file() and not entry.is_symlink() else entry
@@ -111,10 +112,9 @@ def _named_by(root: Path, entry: Path, user: ConfigReach, *, strict: bool) -> se
         common = read_line(gitdir / "commondir") if is_dir else None
         gitdir = gitdir / common if common else None
     reach = user + repo_config(gitdirs, strict=strict)
-    for path in (
-        *hooks_paths(entry, reach),
-        *reach.includes,
-    ):  # a hooks directory or config, made by the code
+    hooks = hooks_paths(entry, reach)
+    links = hook_links([*(gitdir / "hooks" for gitdir in gitdirs), *hooks])
+    for path in (*hooks, *links, *reach.includes):  # hooks or a config, made by the code
         rel = _nominal(root, path)
         if rel is not None:
             found.add(rel)
