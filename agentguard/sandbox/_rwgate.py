@@ -47,7 +47,16 @@ from pathlib import Path, PurePosixPath
 from agentguard.errors import SandboxError
 from agentguard.sandbox._quarantine import Watch
 
-__all__ = ["RwGate", "ServerHold", "gate_for", "lock_dir", "making_plan", "running_plan"]
+__all__ = [
+    "RwGate",
+    "ServerHold",
+    "gate_for",
+    "lock_dir",
+    "making_plan",
+    "mounting",
+    "mounting_plan",
+    "running_plan",
+]
 
 LOCK_PARENT = Path("/tmp")  # fixed on purpose (not TMPDIR): every process of the user must agree
 
@@ -114,6 +123,19 @@ def running_plan(source: str) -> Plan:
         (main, fcntl.LOCK_SH),
         *((_key_path(directory, p, "below"), fcntl.LOCK_SH) for p in _above(source)),
     ]
+
+
+def mounting_plan(source: str) -> tuple[Plan, Plan]:
+    """What making a container that mounts ``source`` read-only takes: rw code running above it
+    could swap the workspace itself for a link to any host directory, mounted then (its own code,
+    and code below it, cannot: the workspace is their mount or outside it)."""
+    _lock_path(source, "main")
+    directory = lock_dir()
+    above = _above(source)
+    return (
+        [(_key_path(directory, p, "main"), fcntl.LOCK_EX) for p in above],
+        [(_key_path(directory, p, "servers"), fcntl.LOCK_SH) for p in above],
+    )
 
 
 class _Flock:
@@ -240,6 +262,20 @@ class RwGate:
         for lock in reversed(self._held):
             lock.release()
         self._held = []
+
+
+@contextlib.contextmanager
+def mounting(source: str) -> Iterator[None]:
+    """Held while a container mounting the workspace at ``source`` read-only is made: waits for rw
+    code running above it; a rw MCP server above it refuses it."""
+    wait, now = mounting_plan(source)
+    what = "cannot make a sandbox container with the workspace now"
+    locks = _take(wait, now, lambda taken: _refused(source, what, taken))
+    try:
+        yield
+    finally:
+        for lock in reversed(locks):
+            lock.release()
 
 
 _gates: dict[str, RwGate] = {}

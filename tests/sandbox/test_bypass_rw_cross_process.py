@@ -157,8 +157,9 @@ def test_the_server_of_a_killed_launcher_is_removed_before_a_rw_container_is_mad
     assert api.containers(all=True, filters={"id": orphans[0]["Id"]}) == []
 
 
-def test_no_rw_container_is_made_below_a_workspace_where_another_process_runs_rw_code(
-    images: object, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("mode", ["rw", "ro"])
+def test_no_container_is_made_below_a_workspace_where_another_process_runs_rw_code(
+    images: object, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     """Nested workspaces (a guard on a monorepo, another on ``frontend/`` in it): the outer code swaps
     the inner workspace itself for a link to a host directory while the inner container is made."""
@@ -193,7 +194,8 @@ mv frontend frontend.real && ln -s {other} frontend
         with Sandbox(
             SandboxSettings(pool_size=0), workspace=inner, client=docker_client, reap_orphans=False
         ) as sb:
-            second = sb.run("shell", "cat /proc/self/mountinfo; cat secret.txt", profile=RW)
+            profile = SandboxProfile(workspace=mode, timeout_s=5)  # type: ignore[arg-type]
+            second = sb.run("shell", "cat /proc/self/mountinfo; cat secret.txt", profile=profile)
     finally:
         _, err = guard.communicate(timeout=60)
     assert guard.returncode == 0, err

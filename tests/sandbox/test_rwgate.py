@@ -97,6 +97,10 @@ def test_rw_code_running_above_or_below_holds_off_a_making(
         assert _would_wait(_rwgate.making_plan(outer)[0])
         assert not _would_wait(_rwgate.making_plan(sibling)[0])  # siblings do not wait for each other
         assert not _would_wait(_rwgate.running_plan(outer))  # runs run beside runs
+    with RwGate(outer).running(Watch(outer)):  # a read-only mount below it waits too
+        assert _would_wait(_rwgate.mounting_plan(inner)[0])
+    with RwGate(inner).running(Watch(inner)):  # not one above it (code below cannot reach it)
+        assert not _would_wait(_rwgate.mounting_plan(outer)[0])
     with RwGate(outer).making():
         assert _would_wait(_rwgate.running_plan(inner))
         assert not _would_wait(_rwgate.running_plan(str(tmp_path / "elsewhere")))
@@ -117,6 +121,10 @@ def test_a_server_above_or_below_refuses_a_making_and_another_server(
             pass
         with pytest.raises(SandboxError, match="cannot start this rw sandboxed MCP server"):
             ServerHold(other, "another")
+        if server_on == "outer":
+            refused = pytest.raises(SandboxError, match="cannot make a sandbox container with the workspace")
+            with refused, _rwgate.mounting(other):
+                pass
         if server_on == "inner":
             with RwGate(sibling).making():  # a sibling of the server's workspace is not refused
                 pass
