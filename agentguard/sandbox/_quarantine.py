@@ -16,9 +16,9 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, user_config
 from agentguard.sandbox._gitscan import (
@@ -88,7 +88,19 @@ class Watch:
             nominal = _nominal(self.root, Path(path))
             if nominal is not None:
                 names.add(nominal)
-        return frozenset(n for n in names if os.path.lexists(self.root / n))
+        return frozenset(n for n in names if _lexists(self.root / n))
+
+
+def _lexists(path: Path) -> bool:
+    """Whether ``path`` may exist: one the code hid behind a directory without ``x`` (``chmod 666``)
+    counts (the owner can search it again, and host git read it then)."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _named_by(root: Path, entry: Path, user: ConfigReach, *, strict: bool) -> set[str]:
@@ -134,19 +146,22 @@ def _nominal(root: Path, path: Path) -> str | None:
 
 def _rename_aside(root: Path, rel: str) -> str:
     """Rename ``root/rel`` to a quarantine name beside it, following no symlink on the way and
-    replacing nothing (a taken name: another one)."""
+    replacing nothing (a taken name: another one).
+
+    The code runs as the workspace's owner, as the guard does: it can take the permissions off a
+    directory on the way (``chmod 0 sub``) to keep what it made there. The owner can give them back:
+    each such directory gets ``u+rwx`` again, and the step is retried."""
     *dirs, name = rel.split("/")
-    flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(root, flags)
+    fd = os.open(root, _DIR_FLAGS)
     try:
         for part in dirs:
-            nxt = os.open(part, flags, dir_fd=fd)
+            nxt = _writable_retry(fd, _open_at(part))
             os.close(fd)
             fd = nxt
         for _ in range(8):
             new = f"{name}{QUARANTINE}{secrets.token_hex(4)}"
             try:
-                _rename_noreplace(fd, name, new)
+                _writable_retry(fd, _rename_at(name, new))
             except FileExistsError:
                 continue
             return "/".join([*dirs, new])
@@ -154,6 +169,40 @@ def _rename_aside(root: Path, rel: str) -> str:
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+# A directory opened by path only (O_PATH: no read permission needed), never through a symlink.
+_DIR_FLAGS = (
+    getattr(os, "O_PATH", os.O_RDONLY)
+    | os.O_DIRECTORY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_T = TypeVar("_T")
+
+
+def _open_at(part: str) -> Callable[[int], int]:
+    return lambda at: os.open(part, _DIR_FLAGS, dir_fd=at)
+
+
+def _rename_at(name: str, new: str) -> Callable[[int], None]:
+    return lambda at: _rename_noreplace(at, name, new)
+
+
+def _writable_retry(fd: int, step: Callable[[int], _T]) -> _T:
+    """``step(fd)``; on ``PermissionError``, the directory ``fd`` made ``u+rwx`` (when it is ours) and
+    ``step`` tried once more."""
+    try:
+        return step(fd)
+    except PermissionError:
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid():
+            raise
+        # chmod of the very directory opened (an O_PATH descriptor has no fchmod)
+        os.chmod(
+            f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else fd, stat.S_IMODE(st.st_mode) | 0o700
+        )
+        return step(fd)
 
 
 def _load_renameat2() -> Any:
