@@ -159,7 +159,7 @@ def _rename_aside(root: Path, rel: str) -> str:
             os.close(fd)
             fd = nxt
         for _ in range(8):
-            new = f"{name}{QUARANTINE}{secrets.token_hex(4)}"
+            new = f"{_stem(name)}{QUARANTINE}{secrets.token_hex(4)}"
             try:
                 _writable_retry(fd, _rename_at(name, new))
             except FileExistsError:
@@ -179,6 +179,14 @@ _DIR_FLAGS = (
     | getattr(os, "O_CLOEXEC", 0)
 )
 _T = TypeVar("_T")
+
+
+def _stem(name: str) -> str:
+    """``name``, cut to leave room for the quarantine suffix in a 255-byte name (a name the code chose
+    could fill it: the rename would fail, ``ENAMETOOLONG``, and leave it)."""
+    room = 255 - len(QUARANTINE) - 8
+    raw = os.fsencode(name)
+    return name if len(raw) <= room else os.fsdecode(raw[:room])
 
 
 def _open_at(part: str) -> Callable[[int], int]:

@@ -27,11 +27,13 @@ os.setgid(1000); os.setuid(1000)  # the guard's own python files stay readable: 
 ws = sys.argv[1]
 watch = Watch(ws)
 before = watch.snapshot()
-for where in ["sub", "deep/er", "locked", "nox"]:  # what the code does
+LONG = "x" * 250  # a name with no room left for the quarantine suffix
+for where in ["sub", "deep/er", "locked", "nox", LONG]:  # what the code does
     os.makedirs(f"{ws}/{where}/.git")
     with open(f"{ws}/{where}/.git/config", "w") as config:
         config.write("[core]\\n\\tfsmonitor = ./evil.sh\\n")
-for where, mode in [("sub", 0o555), ("deep/er", 0o311), ("locked", 0o000), ("nox", 0o666), ("deep", 0o000)]:
+MODES = [("sub", 0o555), ("deep/er", 0o311), ("locked", 0), ("nox", 0o666), ("deep", 0), (LONG, 0o111)]
+for where, mode in MODES:
     os.chmod(f"{ws}/{where}", mode)
 os.makedirs(f"{ws}/.git")
 os.chmod(ws, 0o555)
@@ -75,4 +77,6 @@ def test_new_git_dirs_in_directories_made_unwritable_are_set_aside(workspace: Pa
         "locked",  # cannot be listed: set aside as a whole
         "nox/.git",  # listed, not entered
         "sub/.git",
+        "x" * 250,  # cannot be listed either: set aside as a whole, its new name shortened
     ]
+    assert not (workspace / ("x" * 250)).exists()
