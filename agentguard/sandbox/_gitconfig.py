@@ -99,9 +99,10 @@ def _follow(entries: list[_Entry], *, strict: bool) -> ConfigReach:
                 continue
             if not (key == "include.path" or (key.startswith("includeif.") and key.endswith(".path"))):
                 continue
-            if not origin or not value:
-                continue  # from the command line or the environment: relative ones are git errors
-            target = Path(origin).parent / Path(value).expanduser()
+            named = Path(value).expanduser()
+            if not value or not (origin or named.is_absolute()):
+                continue  # from the environment (GIT_CONFIG_COUNT): a relative one is a git error
+            target = Path(origin).parent / named if origin else named
             includes.append(target)
             if target in seen or depth >= _MAX_DEPTH or not os.path.isfile(target):
                 continue

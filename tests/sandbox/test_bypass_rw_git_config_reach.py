@@ -171,3 +171,15 @@ def test_hooks_of_the_enclosing_repository_cannot_be_written(images: object, tmp
     assert (ws / ".husky" / "pre-commit").read_text() == HOOK
     assert (ws / "notes.txt").read_text() == "ok\n"
     assert "Read-only file system" in result.stderr
+
+
+def test_a_workspace_file_the_environment_includes_is_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = tmp_path / "ws"
+    git("init", "-q", str(ws))
+    (ws / "env.gitconfig").write_text(SHARED)
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "include.path")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", str(ws.resolve() / "env.gitconfig"))
+    assert read_only(ws) == {"/workspace/.git", "/workspace/env.gitconfig"}
