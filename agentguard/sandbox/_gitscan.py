@@ -1,5 +1,5 @@
 """Finding what host git reads in a workspace: every ``.git`` and bare git directory (the walk),
-what a gitlink or ``commondir`` names, and the hooks directories a repository's config names.
+and what a gitlink or ``commondir`` names (what configs name: ``_gitconfig``).
 
 Kept apart from the mounts (``_protect``) and the sweep (``_quarantine``): both read the workspace
 the same way.
@@ -8,24 +8,20 @@ the same way.
 from __future__ import annotations
 
 import os
-import shutil
-import stat
-import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-
-from agentguard.errors import SandboxError
 
 __all__ = [
     "BARE_NAMES",
     "GIT",
     "bare_head",
+    "enclosing_gits",
     "git_entries",
     "gitdir_of",
-    "hooks_paths",
+    "gitdirs_of",
+    "hook_links",
     "is_dot_git",
     "read_line",
-    "user_hooks_paths",
 ]
 
 GIT = ".git"
@@ -99,6 +95,55 @@ _HFS_IGNORED = dict.fromkeys(
 )
 
 
+def enclosing_gits(root: Path) -> list[Path]:
+    """The repositories above the workspace host git may find from inside it (the workspace a
+    directory of a larger working tree: ``frontend/`` of a monorepo): each ``.git`` and bare git
+    directory among its parents, nearest first. Their configs are out of the code's reach, but
+    what they name can lie in the workspace (husky's ``core.hooksPath = frontend/.husky``)."""
+    found = []
+    for parent in root.parents:
+        dot = parent / GIT
+        if os.path.lexists(dot):
+            found.append(dot)
+        elif (parent / "objects").is_dir() and (parent / "refs").is_dir() and (parent / "HEAD").exists():
+            found.append(parent)
+    return found
+
+
+def gitdirs_of(entry: Path) -> list[Path]:
+    """The git directories (resolved) host git reads configuration from for ``entry`` (a ``.git``
+    directory or gitlink, or a bare git directory): it, and the common one ``commondir`` names."""
+    gitdir = gitdir_of(entry) if entry.is_file() else entry
+    found: list[Path] = []
+    while gitdir is not None:
+        real = Path(os.path.realpath(gitdir))
+        if real in found or not real.is_dir():
+            break
+        found.append(real)
+        common = read_line(real / "commondir")
+        gitdir = real / common if common else None
+    return found
+
+
+def hook_links(dirs: Iterable[Path]) -> list[Path]:
+    """What symlinks in the hooks directories ``dirs`` name (joined, not resolved; there or not): a
+    ``hooks`` that is a link (``.git/hooks -> ../githooks``) and each hook that is one
+    (``pre-commit -> ../../scripts/pre-commit``). A working-tree file there is a hook host git runs,
+    though the link itself is read-only with its git directory."""
+    found: list[Path] = []
+    for directory in dirs:
+        try:
+            if directory.is_symlink():
+                directory = directory.parent / os.readlink(directory)
+                found.append(directory)
+            with os.scandir(directory) as listing:
+                links = [entry.path for entry in listing if entry.is_symlink()]
+            found.extend(Path(link).parent / os.readlink(link) for link in links)
+        except OSError:
+            continue
+    return found
+
+
 def is_dot_git(name: str) -> bool:
     """Whether a file system may open ``name`` for ``.git``: in any case (macOS, Windows), and with the
     characters HFS+ ignores left out (``.g\u200cit`` is ``.git`` there)."""
@@ -131,67 +176,3 @@ def read_line(path: Path) -> str | None:
         return None
     lines = text.splitlines()
     return lines[0].strip() if lines else None
-
-
-def hooks_paths(entry: Path, gitdirs: Iterable[Path], user: Iterable[str] | None = None) -> list[Path]:
-    """Where git looks for hooks of the repository at ``entry`` (a ``.git``, or a bare git directory)
-    besides its ``hooks``: each ``core.hooksPath`` of its config files and of the user's and the
-    system's (``user``: ``user_hooks_paths()``, read once for many repositories), relative to the
-    working tree (``.husky``), or to the git directory when bare."""
-    base = entry.parent if is_dot_git(entry.name) else entry
-    values = list(user_hooks_paths() if user is None else user)
-    for gitdir in gitdirs:
-        for name in ("config", "config.worktree"):
-            values.extend(_config_values(gitdir / name))
-    return [base / Path(v).expanduser() for v in dict.fromkeys(values)]
-
-
-def user_hooks_paths() -> list[str]:
-    """``core.hooksPath`` of the user's and the system's configuration (includes followed)."""
-    return _git_config(["--includes"], None)
-
-
-# A config file holding neither of these cannot set core.hooksPath (a key name is never escaped or
-# split across lines): git is not asked.
-_MENTIONS = (b"hookspath", b"include")
-
-
-def _config_values(config: Path) -> list[str]:
-    """Every ``core.hooksPath`` in ``config`` (includes followed), as host git reads it."""
-    try:
-        if not stat.S_ISREG(config.lstat().st_mode):
-            return []
-        text = config.read_bytes().lower()
-    except OSError:
-        return []
-    if not any(word in text for word in _MENTIONS):
-        return []
-    return _git_config(["--file", str(config), "--includes"], config)
-
-
-def _git_config(where: list[str], config: Path | None) -> list[str]:
-    git = shutil.which("git")
-    if git is None:
-        if config is not None and b"hookspath" in config.read_bytes().lower():
-            raise SandboxError(
-                f"{config} sets core.hooksPath and git is not on PATH to read it; refusing the rw "
-                "workspace (the hooks it names could be written by code in the sandbox)",
-                path=str(config),
-            )
-        return []
-    argv = [git, "config", *where, "--get-all", "core.hooksPath"]
-    # This process's environment, as host git run by the user sees it (GIT_CONFIG_GLOBAL, HOME,
-    # XDG_CONFIG_HOME, GIT_CONFIG_COUNT...), outside any repository: a GIT_DIR no repository has.
-    env = {**os.environ, "LC_ALL": "C", "GIT_DIR": os.devnull}
-    try:
-        proc = subprocess.run(argv, capture_output=True, timeout=30, env=env, cwd="/", check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SandboxError(f"cannot read core.hooksPath with git: {exc}; refusing the rw workspace") from exc
-    if proc.returncode == 1 or (config is None and proc.returncode != 0):
-        return []  # not set (or, outside a repository, nothing to read)
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip()[:300]
-        raise SandboxError(
-            f"cannot read {config} with git ({detail}); refusing the rw workspace", path=str(config)
-        )
-    return [v for v in os.fsdecode(proc.stdout).splitlines() if v]

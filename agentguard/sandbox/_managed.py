@@ -84,9 +84,10 @@ def reap(api: Any, *, everything: bool = False) -> list[ManagedContainer]:
 
 
 def reap_rw_orphans(api: Any, source: str) -> list[str]:
-    """Remove the containers of dead owners that mount the workspace at ``source`` read-write, and
-    return their ids. Their code may still run (the server of a killed MCP launcher runs on): a rw
-    container made meanwhile could mount what it swaps in, and the gate its owner held is gone."""
+    """Remove the containers of dead owners that mount the workspace at ``source``, or a directory
+    above or below it, read-write, and return their ids. Their code may still run (the server of a
+    killed MCP launcher runs on): a rw container made meanwhile could mount what it swaps in, and the
+    gate its owner held is gone."""
     try:
         rows = api.containers(all=True, filters={"label": f"{MANAGED}=true"})
     except DockerException as exc:
@@ -95,7 +96,9 @@ def reap_rw_orphans(api: Any, source: str) -> list[str]:
     for row in rows:
         if owner_alive(row.get("Labels") or {}) is not False:
             continue
-        if not any(m.get("Source") == source and m.get("RW") for m in row.get("Mounts") or []):
+        if not any(
+            _nested(str(m.get("Source", "")), source) and m.get("RW") for m in row.get("Mounts") or []
+        ):
             continue
         try:
             remove(api, row["Id"])
@@ -105,3 +108,14 @@ def reap_rw_orphans(api: Any, source: str) -> list[str]:
             ) from exc
         removed.append(row["Id"])
     return removed
+
+
+def _nested(path: str, source: str) -> bool:
+    """Whether ``path`` is ``source``, above it or below it (code there can reach into the other)."""
+    if not path:
+        return False
+    return (
+        path == source
+        or f"{source.rstrip('/')}/".startswith(f"{path.rstrip('/')}/")
+        or path.startswith(f"{source.rstrip('/')}/")
+    )

@@ -31,7 +31,7 @@ from agentguard.sandbox._engine import CALL_ID, LANGUAGE, connect
 from agentguard.sandbox._hardening import check_hardening
 from agentguard.sandbox._managed import reap_rw_orphans
 from agentguard.sandbox._quarantine import Watch
-from agentguard.sandbox._rwgate import ServerHold
+from agentguard.sandbox._rwgate import ServerHold, mounting
 from agentguard.sandbox_api import SandboxProfile
 
 __all__ = ["launch_argv", "main"]
@@ -149,7 +149,7 @@ def _serve(
     cid: str | None = None
     before: frozenset[str] | None = None
     try:
-        with rw[0].making() if rw is not None else contextlib.nullcontext():
+        with _making(profile, workspace, rw):
             if rw is not None:  # a killed launcher's server may run on: gone before this one starts
                 reap_rw_orphans(api, rw[0].source)
             config = container_config(
@@ -189,6 +189,18 @@ def _serve(
         client.close()
         if rw is not None and before is not None:
             _sweep(rw[1], before)
+
+
+def _making(
+    profile: SandboxProfile, workspace: Path | None, rw: tuple[ServerHold, Watch] | None
+) -> contextlib.AbstractContextManager[None]:
+    """The gate while the server's container is made: a rw server's own; a ro one waits for rw code
+    running above the workspace (it could swap the workspace for a link to a host directory)."""
+    if rw is not None:
+        return rw[0].making()
+    if profile.workspace == "ro":
+        return mounting(str(check_workspace(workspace, "ro")))
+    return contextlib.nullcontext()
 
 
 def _sweep(watch: Watch, before: frozenset[str]) -> None:

@@ -3,10 +3,11 @@
 Read-only: the guard's own files inside the workspace (the policy directory, ``agentguard.toml``, the
 state directory), every ``.git`` of the workspace (directories, and ``.git`` files: gitlinks of
 submodules and linked worktrees), every bare git directory (at the root: its git files), the git
-directories those gitlinks and ``commondir`` files name inside the workspace, and the hooks
-directories ``core.hooksPath`` names there (``.husky``). Git runs programs the host executes from
-these (hooks, ``core.fsmonitor`` on the next ``git status``); making all of ``.git`` read-only means
-no git writes inside a rw sandbox.
+directories those gitlinks and ``commondir`` files name inside the workspace, the hooks directories
+``core.hooksPath`` names there (``.husky``), what hook symlinks name there, and the files configs
+include from there (``_gitconfig``), for the repositories in the workspace and above it. Git runs
+programs the host executes from these (hooks, ``core.fsmonitor`` on the next ``git status``);
+making all of ``.git`` read-only means no git writes inside a rw sandbox.
 
 A read-only mount protects an inode, not a name: code could rename the protected path's parent away
 and make a new one, which the host then reads. So each directory between the workspace root and a
@@ -25,13 +26,15 @@ from pathlib import Path
 from docker.types import Mount
 
 from agentguard.errors import SandboxError
+from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, user_config
 from agentguard.sandbox._gitscan import (
     BARE_NAMES,
+    enclosing_gits,
     git_entries,
     gitdir_of,
-    hooks_paths,
+    gitdirs_of,
+    hook_links,
     read_line,
-    user_hooks_paths,
 )
 
 __all__ = ["WORKSPACE_TARGET", "mount_key", "protected_mounts"]
@@ -52,16 +55,19 @@ def protected_mounts(source: str, protected: Iterable[Path] = ()) -> list[Mount]
         if real is not None:
             _refuse_hard_links(real, whole=True)
             read_only.add(real)
-    user = user_hooks_paths()
+    user = user_config()
+    read_only.update(_kept(root, user.includes))
     for entry in git_entries(root):
         if entry == root:  # the workspace itself is a bare repository: its git files, not all of it
             gitdirs = [root]
             read_only.update(_bare_root_paths(root))
         else:
-            found = _git_paths(root, entry)
+            found, gitdirs = _git_paths(root, entry)
             read_only.update(found)
-            gitdirs = [p for p in found if p.is_dir()]
-        read_only.update(_hooks_dirs(root, entry, gitdirs, user))
+        read_only.update(_named(root, entry, gitdirs, user + repo_config(gitdirs)))
+    for entry in enclosing_gits(root):  # a repository above the workspace: what it names inside
+        gitdirs = gitdirs_of(entry)
+        read_only.update(_named(root, entry, gitdirs, user + repo_config(gitdirs)))
     kept = sorted(
         (p for p in read_only if not any(a in read_only for a in p.parents)),
         key=lambda p: (len(p.parts), str(p)),
@@ -101,17 +107,29 @@ def _bare_root_paths(root: Path) -> list[Path]:
     return found
 
 
-def _hooks_dirs(root: Path, entry: Path, gitdirs: list[Path], user: list[str]) -> list[Path]:
-    """The hooks directories inside the workspace that ``core.hooksPath`` names for ``entry``'s
-    repository (``.husky``): working-tree files host git runs on the next commit."""
-    found = []
-    for path in hooks_paths(entry, gitdirs, user):
+def _named(root: Path, entry: Path, gitdirs: list[Path], reach: ConfigReach) -> list[Path]:
+    """What ``entry``'s repository runs or reads from the workspace: the hooks directories
+    ``core.hooksPath`` names (``.husky``; husky 9's ``.husky/_`` runs the scripts one level up, so
+    there the parent), what hook symlinks name (``.git/hooks/pre-commit -> ../../scripts/x``), and
+    the files its configs include (``include.path = ../.gitconfig``: ``core.fsmonitor`` there runs
+    on the next ``git status``)."""
+    hooks = hooks_paths(entry, reach)
+    for path in hooks:
         if os.path.realpath(path) == str(root):
             raise SandboxError(
                 f"core.hooksPath of {entry} names the workspace root itself: every file of a rw sandbox "
                 "could be a hook; refusing the rw workspace",
                 path=str(entry),
             )
+    husky = [path.parent for path in hooks if path.name == "_" and os.path.realpath(path.parent) != str(root)]
+    links = hook_links([*(gitdir / "hooks" for gitdir in gitdirs), *hooks])
+    return _kept(root, [*hooks, *husky, *links, *reach.includes])
+
+
+def _kept(root: Path, paths: Iterable[Path]) -> list[Path]:
+    """Those of ``paths`` inside the workspace (resolved), with no other hard link to a file in them."""
+    found = []
+    for path in paths:
         real = _inside(root, path)
         if real is not None:
             _refuse_hard_links(real, whole=True)
@@ -119,8 +137,10 @@ def _hooks_dirs(root: Path, entry: Path, gitdirs: list[Path], user: list[str]) -
     return found
 
 
-def _git_paths(root: Path, entry: Path) -> list[Path]:
-    """``entry`` (a ``.git``) and the git directories inside the workspace it leads host git to."""
+def _git_paths(root: Path, entry: Path) -> tuple[list[Path], list[Path]]:
+    """``entry`` (a ``.git``) and the git directories inside the workspace it leads host git to; and
+    every git directory it leads to, inside the workspace or not, whose configs host git reads (a
+    worktree's common directory elsewhere can name ``core.hooksPath = .husky`` in the workspace)."""
     if entry.is_symlink():
         raise SandboxError(
             f"{entry} is a symlink: code in a rw sandbox could replace it with a git directory of its "
@@ -130,27 +150,22 @@ def _git_paths(root: Path, entry: Path) -> list[Path]:
     found = [entry]
     if entry.is_file():
         _refuse_hard_links(entry)
-        target = gitdir_of(entry)
-        if target is None:
-            return found
-        gitdir = _inside(root, target)
-        if gitdir is None or not gitdir.is_dir():
-            return found
+        gitdir = gitdir_of(entry)
     else:
         gitdir = entry
-    seen: set[Path] = set()
-    while gitdir not in seen:  # a linked worktree's git directory names the common one in commondir
-        seen.add(gitdir)
-        found.append(gitdir)
-        _refuse_hard_links(gitdir)
-        common = read_line(gitdir / "commondir")
-        if common is None:
+    gitdirs: list[Path] = []
+    while gitdir is not None:  # a linked worktree's git directory names the common one in commondir
+        real = Path(os.path.realpath(gitdir))
+        if real in gitdirs or not real.is_dir():
             break
-        nxt = _inside(root, gitdir / common)
-        if nxt is None or not nxt.is_dir():
-            break
-        gitdir = nxt
-    return found
+        gitdirs.append(real)
+        inside = _inside(root, gitdir)
+        if inside is not None:
+            found.append(inside)
+            _refuse_hard_links(inside)
+        common = read_line(real / "commondir")
+        gitdir = real / common if common else None
+    return found, gitdirs
 
 
 def _inside(root: Path, path: Path) -> Path | None:

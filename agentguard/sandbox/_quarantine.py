@@ -16,20 +16,20 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from agentguard.errors import SandboxError
+from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, user_config
 from agentguard.sandbox._gitscan import (
     BARE_NAMES,
     bare_head,
+    enclosing_gits,
     git_entries,
     gitdir_of,
-    hooks_paths,
+    hook_links,
     is_dot_git,
     read_line,
-    user_hooks_paths,
 )
 
 __all__ = ["QUARANTINE", "Watch"]
@@ -62,7 +62,7 @@ class Watch:
 
     def _present(self, old: frozenset[str] | None) -> frozenset[str]:
         names: set[str] = set()
-        user: list[str] | None = None  # the user's core.hooksPath, read once (for the first repository)
+        user: ConfigReach | None = None  # the user's configuration, read once (for the first repository)
         for entry in git_entries(self.root):
             rel = entry.relative_to(self.root).as_posix()
             if not is_dot_git(entry.name):  # a bare git directory: its HEAD is set aside, not it
@@ -77,22 +77,38 @@ class Watch:
                     rel = (entry.relative_to(self.root) / head).as_posix()
             names.add(rel)
             if old is None or rel in old:
-                user = _user_hooks(strict=old is None) if user is None else user
+                user = user_config(strict=old is None) if user is None else user
                 names.update(_named_by(self.root, entry, user, strict=old is None))
                 if entry == self.root:  # a bare repository: what git reads there, when it appears
                     names.update(BARE_NAMES)
+        for entry in enclosing_gits(self.root):  # a repository above the workspace: what it names inside
+            user = user_config(strict=old is None) if user is None else user
+            names.update(_named_by(self.root, entry, user, strict=old is None))
         for path in self.protected:
             nominal = _nominal(self.root, Path(path))
             if nominal is not None:
                 names.add(nominal)
-        return frozenset(n for n in names if os.path.lexists(self.root / n))
+        return frozenset(n for n in names if _lexists(self.root / n))
 
 
-def _named_by(root: Path, entry: Path, user: list[str], *, strict: bool) -> set[str]:
+def _lexists(path: Path) -> bool:
+    """Whether ``path`` may exist: one the code hid behind a directory without ``x`` (``chmod 666``)
+    counts (the owner can search it again, and host git read it then)."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _named_by(root: Path, entry: Path, user: ConfigReach, *, strict: bool) -> set[str]:
     """The directories a ``.git`` file's ``gitdir:``, a git directory's ``commondir`` and its config's
-    ``core.hooksPath`` name inside the workspace, whether they exist or not (one that is missing can
-    be made by the code). ``strict``: a config git cannot read refuses the run (before it); after
-    it, the sweep goes on without it (code could make an included file unreadable to stop it)."""
+    ``core.hooksPath`` name inside the workspace, what hook symlinks name, and the files its config
+    includes, whether they exist or not (one that is missing can be made by the code). ``strict``: a
+    config git cannot read refuses the run (before it); after it, the sweep goes on without it (code
+    could make an included file unreadable to stop it)."""
     found: set[str] = set()
     gitdirs: list[Path] = []
     gitdir = gitdir_of(entry) if entry.is_file() and not entry.is_symlink() else entry
@@ -107,26 +123,14 @@ def _named_by(root: Path, entry: Path, user: list[str], *, strict: bool) -> set[
             gitdirs.append(gitdir)
         common = read_line(gitdir / "commondir") if is_dir else None
         gitdir = gitdir / common if common else None
-    try:
-        hooks_dirs = hooks_paths(entry, gitdirs, user)
-    except SandboxError:
-        if strict:
-            raise
-        hooks_dirs = []  # a config git cannot read: host git cannot either (and runs no hook)
-    for hooks in hooks_dirs:  # a hooks directory its config names, made by the code
-        rel = _nominal(root, hooks)
+    reach = user + repo_config(gitdirs, strict=strict)
+    hooks = hooks_paths(entry, reach)
+    links = hook_links([*(gitdir / "hooks" for gitdir in gitdirs), *hooks])
+    for path in (*hooks, *links, *reach.includes):  # hooks or a config, made by the code
+        rel = _nominal(root, path)
         if rel is not None:
             found.add(rel)
     return found
-
-
-def _user_hooks(*, strict: bool) -> list[str]:
-    try:
-        return user_hooks_paths()
-    except SandboxError:
-        if strict:
-            raise
-        return []
 
 
 def _nominal(root: Path, path: Path) -> str | None:
@@ -142,19 +146,22 @@ def _nominal(root: Path, path: Path) -> str | None:
 
 def _rename_aside(root: Path, rel: str) -> str:
     """Rename ``root/rel`` to a quarantine name beside it, following no symlink on the way and
-    replacing nothing (a taken name: another one)."""
+    replacing nothing (a taken name: another one).
+
+    The code runs as the workspace's owner, as the guard does: it can take the permissions off a
+    directory on the way (``chmod 0 sub``) to keep what it made there. The owner can give them back:
+    each such directory gets ``u+rwx`` again, and the step is retried."""
     *dirs, name = rel.split("/")
-    flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(root, flags)
+    fd = os.open(root, _DIR_FLAGS)
     try:
         for part in dirs:
-            nxt = os.open(part, flags, dir_fd=fd)
+            nxt = _writable_retry(fd, _open_at(part))
             os.close(fd)
             fd = nxt
         for _ in range(8):
-            new = f"{name}{QUARANTINE}{secrets.token_hex(4)}"
+            new = f"{_stem(name)}{QUARANTINE}{secrets.token_hex(4)}"
             try:
-                _rename_noreplace(fd, name, new)
+                _writable_retry(fd, _rename_at(name, new))
             except FileExistsError:
                 continue
             return "/".join([*dirs, new])
@@ -162,6 +169,48 @@ def _rename_aside(root: Path, rel: str) -> str:
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+# A directory opened by path only (O_PATH: no read permission needed), never through a symlink.
+_DIR_FLAGS = (
+    getattr(os, "O_PATH", os.O_RDONLY)
+    | os.O_DIRECTORY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_T = TypeVar("_T")
+
+
+def _stem(name: str) -> str:
+    """``name``, cut to leave room for the quarantine suffix in a 255-byte name (a name the code chose
+    could fill it: the rename would fail, ``ENAMETOOLONG``, and leave it)."""
+    room = 255 - len(QUARANTINE) - 8
+    raw = os.fsencode(name)
+    return name if len(raw) <= room else os.fsdecode(raw[:room])
+
+
+def _open_at(part: str) -> Callable[[int], int]:
+    return lambda at: os.open(part, _DIR_FLAGS, dir_fd=at)
+
+
+def _rename_at(name: str, new: str) -> Callable[[int], None]:
+    return lambda at: _rename_noreplace(at, name, new)
+
+
+def _writable_retry(fd: int, step: Callable[[int], _T]) -> _T:
+    """``step(fd)``; on ``PermissionError``, the directory ``fd`` made ``u+rwx`` (when it is ours) and
+    ``step`` tried once more."""
+    try:
+        return step(fd)
+    except PermissionError:
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid():
+            raise
+        # chmod of the very directory opened (an O_PATH descriptor has no fchmod)
+        os.chmod(
+            f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else fd, stat.S_IMODE(st.st_mode) | 0o700
+        )
+        return step(fd)
 
 
 def _load_renameat2() -> Any:

@@ -17,7 +17,7 @@ from agentguard.sandbox._container import Live, check_workspace
 from agentguard.sandbox._managed import reap_rw_orphans
 from agentguard.sandbox._protect import mount_key, protected_mounts
 from agentguard.sandbox._quarantine import Watch
-from agentguard.sandbox._rwgate import gate_for
+from agentguard.sandbox._rwgate import gate_for, mounting
 from agentguard.sandbox_api import SandboxProfile
 
 __all__ = ["making", "running", "stale", "watch_for"]
@@ -26,8 +26,13 @@ __all__ = ["making", "running", "stale", "watch_for"]
 @contextlib.contextmanager
 def making(api: Any, workspace: Path | None, profile: SandboxProfile) -> Iterator[None]:
     """Held while a container for ``profile`` is made (mounts computed, container started): a rw one
-    waits until no rw code runs on the workspace, and first removes the containers of dead owners
-    still running on it (``reap_rw_orphans``)."""
+    waits until no rw code runs on the workspace (above or below it), and first removes the
+    containers of dead owners still running on it (``reap_rw_orphans``); a ro one waits until no rw
+    code runs above it."""
+    if profile.workspace == "ro":  # rw code above the workspace could swap it while it is mounted
+        with mounting(str(check_workspace(workspace, "ro"))):
+            yield
+        return
     if profile.workspace != "rw":
         yield
         return

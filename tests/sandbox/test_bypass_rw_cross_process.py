@@ -155,3 +155,49 @@ def test_the_server_of_a_killed_launcher_is_removed_before_a_rw_container_is_mad
     with Sandbox(SandboxSettings(pool_size=0), workspace=ws, client=docker_client, reap_orphans=False) as sb:
         assert sb.run("shell", "echo ok", profile=RW).stdout == "ok\n"
     assert api.containers(all=True, filters={"id": orphans[0]["Id"]}) == []
+
+
+@pytest.mark.parametrize("mode", ["rw", "ro"])
+def test_no_container_is_made_below_a_workspace_where_another_process_runs_rw_code(
+    images: object, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Nested workspaces (a guard on a monorepo, another on ``frontend/`` in it): the outer code swaps
+    the inner workspace itself for a link to a host directory while the inner container is made."""
+    ws, other = _workspace(tmp_path)
+    inner = ws / "frontend"
+    inner.mkdir()
+    if os.geteuid() == 0:
+        os.chown(inner, 1000, 1000)
+    swapper = f"""
+touch ready
+while [ ! -e go ]; do sleep 0.01; done
+mv frontend frontend.real && ln -s {other} frontend
+"""
+    guard = subprocess.Popen(
+        [sys.executable, "-c", OTHER_GUARD, str(ws), swapper],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: (ws / "ready").exists() or guard.poll() is not None, 120, "the other guard's run")
+        assert guard.poll() is None, guard.communicate()
+        real_spawn = sandbox_module.spawn
+
+        def spawn_after_the_mounts_are_computed(api: Any, config: dict[str, Any], key: Any) -> Any:
+            (ws / "go").touch()  # the other process's code may swap now (if it still runs)
+            wait_until(lambda: inner.is_symlink() or guard.poll() is not None, 60, "the swap")
+            return real_spawn(api, config, key)
+
+        monkeypatch.setattr(sandbox_module, "spawn", spawn_after_the_mounts_are_computed)
+        with Sandbox(
+            SandboxSettings(pool_size=0), workspace=inner, client=docker_client, reap_orphans=False
+        ) as sb:
+            profile = SandboxProfile(workspace=mode, timeout_s=5)  # type: ignore[arg-type]
+            second = sb.run("shell", "cat /proc/self/mountinfo; cat secret.txt", profile=profile)
+    finally:
+        _, err = guard.communicate(timeout=60)
+    assert guard.returncode == 0, err
+    assert "host secret" not in second.stdout
+    assert str(other) not in second.stdout

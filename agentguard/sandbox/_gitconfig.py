@@ -1,0 +1,150 @@
+"""What git configuration makes host git read or run in a rw workspace: the ``core.hooksPath`` values
+and the files configs include, read the way host git reads them.
+
+Every config file reached is read on its own (``--no-includes``) and its includes followed here:
+``include.path`` and every ``includeIf.<condition>.path`` whatever the condition (read outside the
+repository, ``gitdir:`` and ``onbranch:`` never hold, though host git run in the workspace takes
+them). An included file inside the workspace is configuration too: code that wrote it could set
+``core.fsmonitor``, run on the next ``git status``. So ``_protect`` keeps it read-only and
+``_quarantine`` sets it aside when the code made it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentguard.errors import SandboxError
+from agentguard.sandbox._gitscan import is_dot_git
+
+__all__ = ["ConfigReach", "hooks_paths", "repo_config", "user_config"]
+
+# git's own limit on nested includes
+_MAX_DEPTH = 10
+# A config file holding neither of these sets no core.hooksPath and includes nothing (a key name is
+# never escaped or split across lines): git is not asked.
+_MENTIONS = (b"hookspath", b"include")
+
+
+@dataclass(frozen=True)
+class ConfigReach:
+    """``hooks``: every ``core.hooksPath`` value; ``includes``: every file included (as named,
+    ``~`` expanded, relative ones against the including file's directory), there or not."""
+
+    hooks: tuple[str, ...] = ()
+    includes: tuple[Path, ...] = ()
+
+    def __add__(self, other: ConfigReach) -> ConfigReach:
+        return ConfigReach(
+            tuple(dict.fromkeys(self.hooks + other.hooks)),
+            tuple(dict.fromkeys(self.includes + other.includes)),
+        )
+
+
+def user_config(*, strict: bool = True) -> ConfigReach:
+    """The user's and the system's configuration (and the environment's ``GIT_CONFIG_COUNT``), as
+    host git run by the user in this environment reads it, with what it includes."""
+    if shutil.which("git") is None:
+        return ConfigReach()
+    return _follow(_read([], None, strict=strict), strict=strict)
+
+
+def repo_config(gitdirs: Iterable[Path], *, strict: bool = True) -> ConfigReach:
+    """The ``config`` and ``config.worktree`` of each git directory (inside the workspace or not: a
+    linked worktree's common directory may be elsewhere), with what they include. ``strict``: a file
+    git cannot read refuses the workspace (before a run); after it, that file is passed over (code
+    could break an included working-tree file it made, to stop the sweep)."""
+    reach = ConfigReach()
+    for gitdir in gitdirs:
+        for name in ("config", "config.worktree"):
+            config = gitdir / name
+            try:
+                if not stat.S_ISREG(config.lstat().st_mode):
+                    continue
+                text = config.read_bytes().lower()
+            except OSError:
+                continue
+            if not any(word in text for word in _MENTIONS):
+                continue
+            reach += _follow(_read(["--file", str(config)], config, strict=strict), strict=strict)
+    return reach
+
+
+def hooks_paths(entry: Path, reach: ConfigReach) -> list[Path]:
+    """Where git looks for hooks of the repository at ``entry`` (a ``.git``, or a bare git directory)
+    besides its ``hooks``: relative values against the working tree (``.husky``), or the git
+    directory when bare."""
+    base = entry.parent if is_dot_git(entry.name) else entry
+    return [base / Path(value).expanduser() for value in reach.hooks]
+
+
+_Entry = tuple[str, str, str]  # origin file ("" when not a file), key (lower case), value
+
+
+def _follow(entries: list[_Entry], *, strict: bool) -> ConfigReach:
+    hooks: list[str] = []
+    includes: list[Path] = []
+    seen: set[Path] = set()
+    queue = [(entries, 0)]
+    while queue:
+        batch, depth = queue.pop()
+        for origin, key, value in batch:
+            if key == "core.hookspath":
+                hooks.append(value)
+                continue
+            if not (key == "include.path" or (key.startswith("includeif.") and key.endswith(".path"))):
+                continue
+            named = Path(value).expanduser()
+            if not value or not (origin or named.is_absolute()):
+                continue  # from the environment (GIT_CONFIG_COUNT): a relative one is a git error
+            target = Path(origin).parent / named if origin else named
+            includes.append(target)
+            if target in seen or depth >= _MAX_DEPTH or not os.path.isfile(target):
+                continue
+            seen.add(target)
+            queue.append((_read(["--file", str(target)], target, strict=strict), depth + 1))
+    return ConfigReach(tuple(dict.fromkeys(hooks)), tuple(dict.fromkeys(includes)))
+
+
+def _read(where: list[str], config: Path | None, *, strict: bool) -> list[_Entry]:
+    """The entries of ``config`` (None: the user's, the system's, the environment's), no include
+    followed."""
+    git = shutil.which("git")
+    if git is None:  # a repository's config mentions core.hooksPath or an include: cannot be read
+        if strict and config is not None:
+            raise SandboxError(
+                f"{config} sets core.hooksPath or includes a file, and git is not on PATH to read it; "
+                "refusing the rw workspace (code in the sandbox could write what it names)",
+                path=str(config),
+            )
+        return []
+    argv = [git, "config", *where, "--no-includes", "--show-origin", "--null", "--list"]
+    # This process's environment, as host git run by the user sees it (GIT_CONFIG_GLOBAL, HOME,
+    # XDG_CONFIG_HOME, GIT_CONFIG_COUNT...), outside any repository: a GIT_DIR no repository has.
+    env = {**os.environ, "LC_ALL": "C", "GIT_DIR": os.devnull}
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=30, env=env, cwd="/", check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        if not strict:
+            return []
+        raise SandboxError(f"cannot read git configuration: {exc}; refusing the rw workspace") from exc
+    if proc.returncode != 0:
+        if not strict:
+            return []
+        detail = proc.stderr.decode("utf-8", "replace").strip()[:300]
+        what = config if config is not None else "the user's git configuration"
+        raise SandboxError(
+            f"cannot read {what} with git ({detail}); refusing the rw workspace", path=str(what)
+        )
+    fields = proc.stdout.split(b"\0")
+    entries = []
+    for origin, item in zip(fields[0::2], fields[1::2], strict=False):
+        key, _, value = item.partition(b"\n")
+        source = os.fsdecode(origin[len(b"file:") :]) if origin.startswith(b"file:") else ""
+        entries.append((source, os.fsdecode(key).lower(), os.fsdecode(value)))
+    return entries
