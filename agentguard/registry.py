@@ -273,10 +273,12 @@ def _non_finite(value: Any) -> str | None:
     """Where ``value`` holds a float that is NaN or infinite (``json.loads`` reads ``NaN``), else None:
     the JSON form, and the caller's arguments (an ``Any`` field dumps NaN as ``null``). Every
     comparison with NaN is false: ``gt(x, 10)`` and ``le(x, 0)`` would both let it by."""
+    if not _any_non_finite(value):  # every call: no paths built unless one is found
+        return None
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         node, at = stack.pop()
-        if type(node) is float:
+        if isinstance(node, float):
             if not math.isfinite(node):
                 return at or "(arguments)"
         elif isinstance(node, dict):
@@ -284,6 +286,24 @@ def _non_finite(value: Any) -> str | None:
         elif isinstance(node, list | tuple):
             stack.extend((item, f"{at}.{n}" if at else str(n)) for n, item in enumerate(node))
     return None
+
+
+def _any_non_finite(value: Any) -> bool:
+    """Whether ``value`` holds a NaN or infinite float (a float subclass too), anywhere inside."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is str or kind is int or kind is bool or node is None:
+            continue
+        if isinstance(node, float):
+            if node - node != 0.0:  # NaN - NaN and inf - inf are NaN; any finite x - x is 0.0
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+    return False
 
 
 def _values_of(value: Any) -> Any:

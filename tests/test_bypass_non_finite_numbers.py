@@ -113,3 +113,14 @@ def test_finite_numbers_still_decide(guard: Guard) -> None:
     assert guard.call("pay", {"amount": 12.5}) == "paid"
     assert guard.call("pay_any", {"amount": {"nested": [1.5, "NaN"]}}) == "paid"  # a string is a string
     assert ran == [12.5, {"nested": [1.5, "NaN"]}]
+
+
+class _Float(float):
+    """A float subclass, as numpy's ``float64`` is: an ``Any`` field keeps it as it is."""
+
+
+@pytest.mark.parametrize("value", [_Float("nan"), _Float("inf"), (1.0, float("-inf"))])
+def test_a_non_finite_float_subclass_or_tuple_is_refused(guard: Guard, value: object) -> None:
+    with pytest.raises(InvalidArguments, match="NaN"):
+        guard.call("pay_any", {"amount": value})
+    assert ran == []
