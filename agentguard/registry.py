@@ -80,14 +80,18 @@ class RegisteredTool:
             )
         return self._values(parsed), dumped, tuple(dict.fromkeys(found)) if found else ()
 
-    def reusable(self, values: dict[str, Any]) -> dict[str, Any] | None:
+    def reusable(self, values: dict[str, Any], decided: Mapping[str, Any]) -> dict[str, Any] | None:
         """``values`` (from ``validate``) when validating their JSON form again gives them back (the
-        tool's fields are plain ``str``/``int``/``bool`` and so is each value): what ``kwargs`` of the
+        tool's fields are plain ``str``/``int``/``bool`` and so is each value) and that form is
+        ``decided`` (a model's own ``model_dump`` may spell them otherwise): what ``kwargs`` of the
         decided arguments would return, without validating twice. ``None``: call ``kwargs``."""
-        if not self.round_trips:
+        if not self.round_trips or len(values) != len(decided):
             return None
-        for value in values.values():
+        for key, value in values.items():
             if type(value) not in _EXACT_PLAIN:
+                return None
+            spelt = decided.get(key, _NO_DEFAULT)
+            if spelt is not value and (type(spelt) is not type(value) or spelt != value):
                 return None
         return values
 
