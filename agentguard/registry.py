@@ -280,12 +280,12 @@ def _non_finite(value: Any) -> str | None:
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         node, at = stack.pop()
-        if type(node) is float:
+        if isinstance(node, float):  # a subclass too (``numpy.float64``)
             if not math.isfinite(node):
                 return at or "(arguments)"
         elif isinstance(node, dict):
             stack.extend((item, f"{at}.{key}" if at else str(key)) for key, item in node.items())
-        elif isinstance(node, list | tuple):
+        elif isinstance(node, list | tuple | set | frozenset):  # a set dumps as a list
             stack.extend((item, f"{at}.{n}" if at else str(n)) for n, item in enumerate(node))
     return None
 
