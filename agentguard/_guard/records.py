@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentguard.audit import redact
 from agentguard.errors import AuditError
 from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
@@ -75,19 +76,25 @@ def summary(value: Any) -> Any:
     """A tool's result as the ``execution.finished`` record shows it: scalars as they are, else text
     cut at 500 characters."""
     if type(value) is str:  # the common result, without the ABC check below
-        return value if len(value) <= _SUMMARY_CHARS else value[:_SUMMARY_CHARS] + _more(len(value))
+        return value if len(value) <= _SUMMARY_CHARS else _cut(value)
     if value is None or isinstance(value, _NUMBERS):
         return value
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     text = value if isinstance(value, str) else repr(value)
     if len(text) > _SUMMARY_CHARS:
-        return text[:_SUMMARY_CHARS] + _more(len(text))
+        return _cut(text)
     return text
 
 
-def _more(length: int) -> str:
-    return f"... [{length - _SUMMARY_CHARS} more chars]"
+_PAST_CUT = 16 * 1024  # how far past the cut a secret it goes through is looked for
+
+
+def _cut(text: str) -> str:
+    """``text`` cut for the summary, redacted first: the log redacts the summary, and the first part
+    of a secret the cut went through is no longer a secret it recognises."""
+    shown: str = redact(text[: _SUMMARY_CHARS + _PAST_CUT])
+    return shown[:_SUMMARY_CHARS] + f"... [{len(text) - _SUMMARY_CHARS} more chars]"
 
 
 def decided_arguments(call: ToolCall, decision: Decision) -> dict[str, Any]:
