@@ -1,7 +1,8 @@
 """A tool's result is summed up in ``execution.finished`` as its first 500 characters, and the log
 redacts that text. A secret the cut went through was no longer one the redaction recognised: its
-first part (22 of a GitHub token's 36 secret characters) was written to the log. The summary is
-now redacted before it is cut."""
+first part (22 of a GitHub token's 36 secret characters, half of a secret argument's text) was
+written to the log. The summary is now redacted, and the call's secret arguments masked, before it
+is cut."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from pydantic import SecretStr
 
 from agentguard import Guard
 from agentguard.audit import AuditLog
@@ -55,3 +57,23 @@ def test_a_long_result_without_secrets_is_cut_as_before(tmp_path: Path) -> None:
     records = [orjson.loads(line) for line in path.read_bytes().splitlines()]
     (finished,) = [r for r in records if r["event"] == "execution.finished"]
     assert finished["result"] == "y" * 500 + "... [700 more chars]"
+
+
+def test_a_secret_argument_across_the_summary_cut_is_not_logged_in_part(tmp_path: Path) -> None:
+    """A secret argument's text is masked wherever a record repeats it, also in part at the cut: no
+    detector knows a password, only the call does."""
+    password = "correct-horse-battery-staple-42"
+    text = "x" * 485 + password + " echoed"
+
+    def login(user: str, password: SecretStr) -> str:
+        return text
+
+    path = tmp_path / "audit.jsonl"
+    with Guard(Allow(), audit=AuditLog(path)) as guard:
+        guard.register("login", login)
+        assert guard.call("login", {"user": "me", "password": password}) == text
+    logged = path.read_text()
+    assert "correct-horse" not in logged
+    records = [orjson.loads(line) for line in logged.splitlines()]
+    (finished,) = [r for r in records if r["event"] == "execution.finished"]
+    assert finished["result"].startswith("x" * 485)
