@@ -4,6 +4,7 @@ validation gives, type included, and every other tool must still be validated tw
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Callable
 from typing import Any
@@ -205,3 +206,40 @@ def test_plain_values_are_still_reused_and_a_foreign_dump_is_not() -> None:
     values, decided, _ = lowered.validate({"host": "A"})
     assert lowered.round_trips
     assert lowered.reusable(values, decided) is None
+
+
+class Ask:
+    def decide(self, call: ToolCall) -> Decision:
+        return Decision(effect=Effect.ASK, reason="test")
+
+
+def test_an_approvers_edit_of_a_plain_tool_is_what_runs() -> None:
+    """A person's edit changes the arguments after the first validation: its values are not reused."""
+    from agentguard import ApprovalResult, ApprovalStatus
+    from agentguard.testing import ScriptedApprover
+
+    ran: list[tuple[str, int]] = []
+
+    def count(text: str, n: int = 1) -> int:
+        ran.append((text, n))
+        return n
+
+    async def acount(text: str, n: int = 1) -> int:
+        ran.append((text, n))
+        return n
+
+    def edit() -> ApprovalResult:
+        return ApprovalResult(
+            status=ApprovalStatus.APPROVED,
+            approver="ops",
+            channel="t",
+            edited_arguments={"text": "b", "n": 2},
+        )
+
+    with Guard(Ask(), approver=ScriptedApprover([edit(), edit()]), audit=MemoryAudit()) as guard:
+        guard.register("count", count)
+        guard.register("acount", acount)
+        assert ToolRegistry().add("count", count).round_trips
+        assert guard.call("count", {"text": "a", "n": 1}) == 2
+        assert asyncio.run(guard.acall("acount", {"text": "a", "n": 1})) == 2
+    assert ran == [("b", 2), ("b", 2)]
