@@ -89,7 +89,7 @@ def summary(value: Any, hide: Sequence[str] = ()) -> Any:
     return text
 
 
-_PAST_CUT = 16 * 1024  # how far past the cut a secret it goes through is looked for
+_PAST_CUT = 4096  # how far past the cut a secret it goes through is looked for (a JWT, a key block)
 
 
 def _cut(text: str, hide: Sequence[str]) -> str:
