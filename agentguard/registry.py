@@ -80,14 +80,18 @@ class RegisteredTool:
             )
         return self._values(parsed), dumped, tuple(dict.fromkeys(found)) if found else ()
 
-    def reusable(self, values: dict[str, Any]) -> dict[str, Any] | None:
+    def reusable(self, values: dict[str, Any], decided: Mapping[str, Any]) -> dict[str, Any] | None:
         """``values`` (from ``validate``) when validating their JSON form again gives them back (the
-        tool's fields are plain ``str``/``int``/``bool`` and so is each value): what ``kwargs`` of the
+        tool's fields are plain ``str``/``int``/``bool`` and so is each value) and that form is
+        ``decided`` (a model's own ``model_dump`` may spell them otherwise): what ``kwargs`` of the
         decided arguments would return, without validating twice. ``None``: call ``kwargs``."""
-        if not self.round_trips:
+        if not self.round_trips or len(values) != len(decided):
             return None
-        for value in values.values():
+        for key, value in values.items():
             if type(value) not in _EXACT_PLAIN:
+                return None
+            spelt = decided.get(key, _NO_DEFAULT)
+            if spelt is not value and (type(spelt) is not type(value) or spelt != value):
                 return None
         return values
 
@@ -278,12 +282,12 @@ def _non_finite(value: Any) -> str | None:
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         node, at = stack.pop()
-        if isinstance(node, float):
+        if isinstance(node, float):  # a subclass too (``numpy.float64``)
             if not math.isfinite(node):
                 return at or "(arguments)"
         elif isinstance(node, dict):
             stack.extend((item, f"{at}.{key}" if at else str(key)) for key, item in node.items())
-        elif isinstance(node, list | tuple):
+        elif isinstance(node, list | tuple | set | frozenset):  # a set dumps as a list
             stack.extend((item, f"{at}.{n}" if at else str(n)) for n, item in enumerate(node))
     return None
 
@@ -301,7 +305,7 @@ def _any_non_finite(value: Any) -> bool:
                 return True
         elif isinstance(node, dict):
             stack.extend(node.values())
-        elif isinstance(node, list | tuple):
+        elif isinstance(node, list | tuple | set | frozenset):
             stack.extend(node)
     return False
 

@@ -115,12 +115,24 @@ def test_finite_numbers_still_decide(guard: Guard) -> None:
     assert ran == [12.5, {"nested": [1.5, "NaN"]}]
 
 
-class _Float(float):
-    """A float subclass, as numpy's ``float64`` is: an ``Any`` field keeps it as it is."""
+class Float64(float):
+    """A float subclass, as ``numpy.float64`` is: an ``Any`` field keeps it, and dumps NaN as null."""
 
 
-@pytest.mark.parametrize("value", [_Float("nan"), _Float("inf"), (1.0, float("-inf"))])
-def test_a_non_finite_float_subclass_or_tuple_is_refused(guard: Guard, value: object) -> None:
+@pytest.mark.parametrize(
+    "amount",
+    [
+        Float64("nan"),
+        Float64("-inf"),
+        {float("nan")},
+        frozenset({Float64("inf")}),
+        [{"x": Float64("nan")}],
+        (1.0, float("-inf")),
+    ],
+)
+def test_a_non_finite_float_subclass_or_set_member_is_refused(guard: Guard, amount: Any) -> None:
+    """The caller's arguments are walked too (an ``Any`` field's JSON form has ``null`` for them):
+    a float subclass and a set's members are numbers there as well."""
     with pytest.raises(InvalidArguments, match="NaN"):
-        guard.call("pay_any", {"amount": value})
+        guard.call("pay_any", {"amount": amount})
     assert ran == []

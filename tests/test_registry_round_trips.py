@@ -4,6 +4,7 @@ validation gives, type included, and every other tool must still be validated tw
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Callable
 from typing import Any
@@ -112,7 +113,7 @@ def test_reused_values_are_what_the_second_validation_gives(arguments: dict[str,
     entry = ToolRegistry().add("t", plain)
     values, decided, _ = entry.validate(arguments)
     again = entry.kwargs(decided)
-    reused = entry.reusable(values)
+    reused = entry.reusable(values, decided)
     if reused is not None:
         assert reused == again
         assert [type(v) for v in reused.values()] == [type(v) for v in again.values()]
@@ -121,15 +122,15 @@ def test_reused_values_are_what_the_second_validation_gives(arguments: dict[str,
 
 def test_a_subclass_value_is_validated_again() -> None:
     entry = ToolRegistry().add("t", plain)
-    values, _, _ = entry.validate({"text": "hi", "times": Level.LOW})
+    values, decided, _ = entry.validate({"text": "hi", "times": Level.LOW})
     if type(values["times"]) is not int:  # pydantic kept the subclass: not reused
-        assert entry.reusable(values) is None
+        assert entry.reusable(values, decided) is None
 
 
 def test_a_model_that_does_not_round_trip_is_validated_again() -> None:
     entry = ToolRegistry().add("t", lambda x: x, args_model=Shouting)
     values, decided, _ = entry.validate({"x": "a"})
-    assert entry.reusable(values) is None
+    assert entry.reusable(values, decided) is None
     assert decided == {"x": "a!"}
     assert entry.kwargs(decided) == {"x": "a!!"}  # what the tool gets: the decided form validated
 
@@ -156,3 +157,89 @@ def test_the_guarded_tool_gets_the_same_values_either_way() -> None:
         guard.call("t", {"text": Name("ab"), "times": "2", "flag": None})
         guard.call("s", {"x": "a"})
     assert seen == [("ab", str, 2, int, None), ("a!!",)]
+
+
+class Lowered(BaseModel):
+    """Plain fields, but its JSON form is not its values: ``model_dump`` is its own."""
+
+    host: str
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        dumped = super().model_dump(**kwargs)
+        dumped["host"] = dumped["host"].lower()
+        return dumped
+
+
+class Recording:
+    """Allows every call and keeps the arguments it decided on."""
+
+    def __init__(self) -> None:
+        self.decided: list[dict[str, Any]] = []
+
+    def decide(self, call: ToolCall) -> Decision:
+        self.decided.append(dict(call.arguments))
+        return Decision(effect=Effect.ALLOW, reason="test")
+
+
+def test_a_model_whose_json_form_differs_runs_what_was_decided() -> None:
+    """The decided form is the model's ``model_dump``: a tool whose dump is not its values runs the
+    dump validated again (as before values were reused), not the first validation's values."""
+    ran: list[str] = []
+
+    def fetch(host: str) -> str:
+        ran.append(host)
+        return host
+
+    policy = Recording()
+    with Guard(policy, audit=MemoryAudit()) as guard:
+        guard.register("fetch", fetch, args_model=Lowered)
+        guard.call("fetch", {"host": "Internal.Example"})
+    assert policy.decided == [{"host": "internal.example"}]
+    assert ran == ["internal.example"]
+
+
+def test_plain_values_are_still_reused_and_a_foreign_dump_is_not() -> None:
+    entry = ToolRegistry().add("t", plain)
+    values, decided, _ = entry.validate({"text": "hi", "times": 2})
+    assert entry.reusable(values, decided) is values
+    lowered = ToolRegistry().add("fetch", lambda host: host, args_model=Lowered)
+    values, decided, _ = lowered.validate({"host": "A"})
+    assert lowered.round_trips
+    assert lowered.reusable(values, decided) is None
+
+
+class Ask:
+    def decide(self, call: ToolCall) -> Decision:
+        return Decision(effect=Effect.ASK, reason="test")
+
+
+def test_an_approvers_edit_of_a_plain_tool_is_what_runs() -> None:
+    """A person's edit changes the arguments after the first validation: its values are not reused."""
+    from agentguard import ApprovalResult, ApprovalStatus
+    from agentguard.testing import ScriptedApprover
+
+    ran: list[tuple[str, int]] = []
+
+    def count(text: str, n: int = 1) -> int:
+        ran.append((text, n))
+        return n
+
+    async def acount(text: str, n: int = 1) -> int:
+        ran.append((text, n))
+        return n
+
+    def edit() -> ApprovalResult:
+        return ApprovalResult(
+            status=ApprovalStatus.APPROVED,
+            approver="ops",
+            channel="t",
+            edited_arguments={"text": "b", "n": 2},
+        )
+
+    with Guard(Ask(), approver=ScriptedApprover([edit(), edit()]), audit=MemoryAudit()) as guard:
+        guard.register("count", count)
+        guard.register("acount", acount)
+        assert ToolRegistry().add("count", count).round_trips
+        assert guard.call("count", {"text": "a", "n": 1}) == 2
+        assert asyncio.run(guard.acall("acount", {"text": "a", "n": 1})) == 2
+    assert ran == [("b", 2), ("b", 2)]

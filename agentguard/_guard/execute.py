@@ -20,6 +20,7 @@ from agentguard.errors import AgentGuardError, AuditError, ToolFailed
 from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
 from agentguard.registry import RegisteredTool
+from agentguard.secret_arguments import secret_texts
 from agentguard.session import Session, live_session
 from agentguard.session._record import (
     ReadResult,
@@ -132,7 +133,8 @@ def finished(
     tool = own["tool"]
     try:
         read = read_result(parts.policy, session, tool=tool, value=value)
-        shown = summary(read.shown if summarize is None else summarize(read.shown))
+        hide = secret_texts(own["arguments"], own["secrets"]) if own["secrets"] else ()
+        shown = summary(read.shown if summarize is None else summarize(read.shown), hide)
         if deliver is None or read.withheld is not None:
             fields = keep_result(session, read, tool=tool, call_id=own["id"], arguments=own["arguments"])
     except ToolFailed as withheld:  # the result could not be redacted: the caller gets this instead

@@ -91,7 +91,7 @@ def receive(
     if dropped:  # keys the tool's schema does not declare: never decided on, never forwarded
         record(audit, "call.arguments_dropped", raw, dropped=dropped)
     call = _built_call({**fields, "tool": entry.name, "arguments": json_args, "secrets": secrets})
-    return entry, call, entry.reusable(values)
+    return entry, call, entry.reusable(values, json_args)
 
 
 def record_rejected(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
+from agentguard.audit import redact
 from agentguard.errors import AuditError
 from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
@@ -71,23 +73,33 @@ def record(audit: AuditSink, event: str, call: ToolCall | dict[str, Any], **fiel
 _NUMBERS = (bool, int, float)  # a tuple: isinstance with ``a | b`` builds a union per call
 
 
-def summary(value: Any) -> Any:
+def summary(value: Any, hide: Sequence[str] = ()) -> Any:
     """A tool's result as the ``execution.finished`` record shows it: scalars as they are, else text
-    cut at 500 characters."""
+    cut at 500 characters. ``hide``: the call's secret argument texts (``secret_texts``), masked in
+    text that is cut (the record masks them in the rest, but not a part of one the cut left)."""
     if type(value) is str:  # the common result, without the ABC check below
-        return value if len(value) <= _SUMMARY_CHARS else value[:_SUMMARY_CHARS] + _more(len(value))
+        return value if len(value) <= _SUMMARY_CHARS else _cut(value, hide)
     if value is None or isinstance(value, _NUMBERS):
         return value
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     text = value if isinstance(value, str) else repr(value)
     if len(text) > _SUMMARY_CHARS:
-        return text[:_SUMMARY_CHARS] + _more(len(text))
+        return _cut(text, hide)
     return text
 
 
-def _more(length: int) -> str:
-    return f"... [{length - _SUMMARY_CHARS} more chars]"
+_PAST_CUT = 4096  # how far past the cut a secret it goes through is looked for (a JWT, a key block)
+
+
+def _cut(text: str, hide: Sequence[str]) -> str:
+    """``text`` cut for the summary, redacted first: the log redacts the summary, and the first part
+    of a secret the cut went through is no longer a secret it recognises."""
+    window = text[: _SUMMARY_CHARS + _PAST_CUT]
+    if hide:
+        window = scrubbed(window, hide)
+    shown: str = redact(window)
+    return shown[:_SUMMARY_CHARS] + f"... [{len(text) - _SUMMARY_CHARS} more chars]"
 
 
 def decided_arguments(call: ToolCall, decision: Decision) -> dict[str, Any]:

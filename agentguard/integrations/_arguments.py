@@ -159,18 +159,25 @@ def json_schema_model(
 
 def _fold_equal_keys(value: Any, where: str = "(arguments)") -> str | None:
     """Where an object of ``value`` has two keys equal under Unicode case folding (``path``, ``PATH``,
-    ``\u017fubject`` for ``subject``), else None. Go's ``encoding/json`` (and .NET, Jackson when told)
-    matches keys that way and keeps the last: the forwarded call would differ from the decided one."""
+    ``\u017fubject`` for ``subject``) or by their upper case (``f\u0131le``, with a dotless i, for
+    ``file``), else None. Go's ``encoding/json`` matches keys by folding, .NET's ``OrdinalIgnoreCase``
+    and Java's ``equalsIgnoreCase`` by upper case, and keep the last: the forwarded call would differ
+    from the decided one."""
     stack: list[tuple[Any, str]] = [(value, where)]
     while stack:
         node, at = stack.pop()
         if isinstance(node, Mapping):
             seen: set[str] = set()
+            seen_upper: set[str] = set()
             for key, item in node.items():
-                folded = str(key).casefold()
-                if folded in seen:
+                text = str(key)
+                folded = text.casefold()
+                # upper case first (ı is I), then folded; İ (folded: i and a dot above) is i to Java
+                upper = text.upper().casefold().replace("i\u0307", "i")
+                if folded in seen or upper in seen_upper:
                     return f"{at}.{key}" if at != "(arguments)" else str(key)
                 seen.add(folded)
+                seen_upper.add(upper)
                 if isinstance(item, Mapping | list):
                     stack.append((item, f"{at}.{key}" if at != "(arguments)" else str(key)))
         elif isinstance(node, list):

@@ -92,3 +92,47 @@ def test_keys_that_differ_otherwise_still_pass(make_guard: Callable[..., Guard],
     )
     assert guard.call("mcp.files.read", {"path": "notes.txt", "paths": "x", "mode": "r"}) == "read"
     assert [str(tmp_path / "notes.txt")] == RAN
+
+
+def upper_invariant_read(arguments: Mapping[str, Any], field: str) -> Any:
+    """.NET's ``OrdinalIgnoreCase`` (``PropertyNameCaseInsensitive``), Java's ``equalsIgnoreCase``:
+    keys compared by each character's simple upper case (the dotless ``ı`` is ``I``, as ``i`` is)."""
+
+    def simple(c: str, mapped: str) -> str:
+        return mapped if len(mapped) == 1 else mapped[0] if c == "\u0130" else c  # İ lowers to i
+
+    def same(a: str, b: str) -> bool:  # Java's regionMatches(ignoreCase): upper, then its lower
+        if len(a) != len(b):
+            return False
+        for x, y in zip(a, b, strict=True):
+            ux, uy = simple(x, x.upper()), simple(y, y.upper())
+            if ux != uy and simple(ux, ux.lower()) != simple(uy, uy.lower()):
+                return False
+        return True
+
+    found = None
+    for key, value in arguments.items():
+        if same(key, field):
+            found = value
+    return found
+
+
+@pytest.mark.parametrize("spelling", ["f\u0131le", "F\u0131LE", "f\u0130le"])  # dotless ı, dotted İ
+def test_keys_equal_by_simple_upper_case_are_refused(make_guard: Callable[..., Guard], spelling: str) -> None:
+    """Python's case fold keeps ``ı`` apart from ``i`` (and folds ``İ`` to ``i`` and a dot): a server
+    comparing simple upper (or Java's lower of the upper) case reads ``fıle`` as ``file``."""
+    RAN.clear()
+    assert upper_invariant_read({"file": "notes.txt", spelling: "/etc/passwd"}, "file") == "/etc/passwd"
+    schema = {"type": "object", "properties": {"file": {"type": "string"}}, "additionalProperties": True}
+
+    def read(**arguments: Any) -> str:
+        RAN.append(upper_invariant_read(arguments, "file"))
+        return "read"
+
+    guard = make_guard('p, *, mcp.files.read, path(file, "{workspace}/**"), allow')
+    guard.register(
+        "mcp.files.read", read, args_model=json_schema_model("mcp.files.read", schema, json_text=True)
+    )
+    with pytest.raises(InvalidArguments, match="case"):
+        guard.call("mcp.files.read", {"file": "notes.txt", spelling: "/etc/passwd"})
+    assert RAN == []
