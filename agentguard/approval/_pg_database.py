@@ -38,6 +38,16 @@ HEARTBEAT = (
 _OUTBOX_LOCK = 0x61676F62  # advisory lock key: one outbox hand-over at a time ("agob")
 
 
+def _owed_fields(text: str) -> dict[str, Any]:
+    """An owed record's fields; text that is not a JSON object (an agent host wrote it: a fault or a
+    host trying to stop every approver's hand-over) is handed over as it is, never dropped or fatal."""
+    try:
+        found = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        found = None
+    return found if isinstance(found, dict) else {"unreadable_fields": text}
+
+
 class PostgresQueueDatabase:
     """Connection, notifying write transactions, change notification and audit hand-off.
 
@@ -180,7 +190,7 @@ class PostgresQueueDatabase:
                 " FROM ag_outbox ORDER BY seq"
             ).fetchall()
             for _seq, event, fields, other in rows:
-                found = orjson.loads(fields)
+                found = _owed_fields(fields)
                 found.pop("owed_by_role", None)  # only the database says this
                 self.audit.record(event, **found, **({"owed_by_role": other} if other is not None else {}))
             if rows and isinstance(self.audit, Flushable):

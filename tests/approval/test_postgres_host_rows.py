@@ -1,0 +1,58 @@
+"""What a host writes is data to the approvers, never a way to stop them: a request row or an owed
+audit record a host shaped so that it cannot be read must not take every other host's requests out
+of the approvers' sight, or keep an approver store with an audit log from opening. Real roles."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from agentguard.approval import ApprovalDesk, PostgresApprovalStore
+from agentguard.errors import ApprovalError
+from agentguard.testing import MemoryAudit
+
+from .conftest import make_request
+from .test_postgres_hosts import HOST_B, Fleet, fleet  # noqa: F401 - the fixture
+
+_ROW = (
+    "INSERT INTO ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid, owner_host)"
+    " VALUES (%s, 'coder', 'shell.run', %s, %s, %s, 1, 'host-a')"
+)
+_UNREADABLE = [
+    ("bad-json", "not json", 0.0, 4e9),
+    ("bad-shape", '{"call": 1}', 0.0, 4e9),
+    ("bad-deadline", None, 0.0, float("inf")),
+    ("bad-submitted", None, float("nan"), 4e9),
+    ("far-deadline", None, 0.0, 1e300),
+]
+
+
+def test_unreadable_request_rows_do_not_hide_other_hosts_requests(fleet: Fleet) -> None:  # noqa: F811
+    good = make_request()
+    with psycopg.connect(fleet.a, autocommit=True) as conn:
+        for row_id, text, submitted, deadline in _UNREADABLE:
+            conn.execute(_ROW, (row_id, text or good.model_dump_json(), submitted, deadline))
+    with PostgresApprovalStore(fleet.b, sweep=False) as b:
+        asked = b.submit(make_request(tool="files.read", arguments={"path": "/etc/hosts"}), HOST_B)
+    with PostgresApprovalStore(fleet.approver, sweep=False) as approver:
+        assert [q.id for q in approver.pending()] == [asked.id]
+        assert [q.id for q in approver.recent()] == [asked.id]
+        for row_id, *_ in _UNREADABLE:
+            with pytest.raises(ApprovalError, match="cannot be read"):
+                approver.get(row_id)
+        ApprovalDesk(approver, approver="alice").approve(asked.id)
+        approver.sweep()  # the sweep reads the same rows: it must not stop at them either
+
+
+@pytest.mark.parametrize("fields", ["[1]", "null", "not json", '"text"'])
+def test_an_unreadable_owed_record_is_handed_over_as_it_is(fleet: Fleet, fields: str) -> None:  # noqa: F811
+    with psycopg.connect(fleet.a, autocommit=True) as conn:
+        conn.execute("INSERT INTO ag_outbox (event, fields) VALUES ('approval.abandoned', %s)", (fields,))
+    audit = MemoryAudit()
+    with PostgresApprovalStore(fleet.approver, sweep=False, audit=audit):  # hands it over on opening
+        pass
+    assert audit.events == ["approval.abandoned"]
+    assert audit.records[0]["unreadable_fields"] == fields
+    assert audit.records[0]["owed_by_role"] == fleet.role_a
+    with psycopg.connect(fleet.owner, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM ag_outbox").fetchone() == (0,)
