@@ -25,7 +25,11 @@ from agentguard.database._connect import DatabaseError
 
 __all__ = ["roles_sql"]
 
-_ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # whole name only (fullmatch: "$" let a newline end it)
+# Names that are not one role of the deployment's own: PUBLIC is every role, CURRENT_USER and the like
+# are whoever runs the SQL (the owner), pg_* are the server's predefined roles (GRANT agent TO
+# pg_monitor would make every monitoring login an agent host).
+_NOT_A_ROLE = frozenset({"public", "none", "current_user", "current_role", "session_user", "user"})
 _MINE = "db_role = session_user"  # the row names the login role of the session writing it
 
 
@@ -77,8 +81,10 @@ def roles_sql(*, agent: str, approver: str, hosts: Iterable[str] = ()) -> str:
     login role for each of ``hosts`` (members of ``agent``; give each a password or certificate)."""
     hosts = list(hosts)
     for role in (agent, approver, *hosts):
-        if not _ROLE.match(role):
+        if not _ROLE.fullmatch(role):
             raise DatabaseError(f"{role!r} is not a plain lower-case role name")
+        if role in _NOT_A_ROLE or role.startswith("pg_"):
+            raise DatabaseError(f"{role!r} is not a role of its own (a reserved or predefined name)")
     if agent == approver:
         raise DatabaseError("the agent and approver roles must differ (or nothing separates them)")
     if len(set(hosts)) != len(hosts) or {agent, approver} & set(hosts):

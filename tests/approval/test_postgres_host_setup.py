@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from agentguard.approval import ApprovalDesk, GrantScope, Owner, PostgresApprovalStore, RequestState
-from agentguard.database import SCHEMA_VERSION, Database, migrations, upgrade
+from agentguard.database import SCHEMA_VERSION, Database, DatabaseError, migrations, roles_sql, upgrade
 
 from .conftest import make_request
 
@@ -149,3 +149,42 @@ def test_the_roles_sql_over_an_older_setup_narrows_what_agents_may_update(pg_url
             for name in (agent, approver):
                 owner.execute(f"DROP OWNED BY {name}")
                 owner.execute(f"DROP ROLE {name}")
+
+
+@pytest.mark.parametrize(
+    ("agent", "approver", "hosts"),
+    [
+        ("aga", "aga\n", []),  # one role twice: the agents would get the approver's policies
+        ("aga", "agp", ["agp\n"]),  # the approver made a member of the agent role
+        ("aga", "agp", ["aga\n"]),
+        ("public", "agp", []),  # every role of the cluster an agent
+        ("current_user", "agp", []),  # the owner running the SQL
+        ("aga", "session_user", []),
+        ("aga", "agp", ["pg_monitor"]),  # every monitoring login an agent host
+        ("aga", "agp", ["none"]),
+    ],
+)
+def test_db_roles_takes_only_names_of_roles_of_their_own(agent: str, approver: str, hosts: list[str]) -> None:
+    with pytest.raises(DatabaseError):
+        roles_sql(agent=agent, approver=approver, hosts=hosts)
+
+
+def test_a_newline_after_a_role_name_does_not_make_agents_approvers(pg_url: str) -> None:
+    role = f"agx_{uuid.uuid4().hex[:8]}"
+    try:
+        printed = roles_sql(agent=role, approver=role + "\n")
+    except DatabaseError:
+        return  # refused: nothing was printed to run
+    with psycopg.connect(pg_url, autocommit=True) as owner:  # what running the printed SQL would do
+        owner.execute(f"CREATE ROLE {role} LOGIN")
+        owner.execute(printed)
+    try:
+        agent_url = pg_url.replace("://postgres@", f"://{role}@")
+        with PostgresApprovalStore(agent_url, sweep=False) as agent:
+            queued = agent.submit(make_request(), Owner(pid=1, host="a", start="b:1"))
+            ApprovalDesk(agent, approver="agent").approve(queued.id)  # the agent answered itself
+        pytest.fail("the agent role answered its own request")
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as owner:
+            owner.execute(f"DROP OWNED BY {role}")
+            owner.execute(f"DROP ROLE {role}")
