@@ -60,10 +60,10 @@ def at_version_3(pg_server: str) -> Iterator[tuple[str, str]]:
 
 def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(at_version_3: tuple[str, str]) -> None:
     url, old_id = at_version_3
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     db = Database(url, max_size=1)
     try:
-        assert [m.name for m in upgrade(db)] == ["host_identity"]
+        assert [m.name for m in upgrade(db)] == ["host_identity", "audit_links"]
         assert upgrade(db) == []  # once only
     finally:
         db.close()
