@@ -196,5 +196,7 @@ class PostgresQueueDatabase:
             if rows and isinstance(self.audit, Flushable):
                 self.audit.flush()
             if rows:
-                conn.execute("DELETE FROM ag_outbox WHERE seq <= %s", (rows[-1][0],))
+                # Exactly the rows handed over: one committed meanwhile may have a lower seq than the
+                # last read (seqs are taken before commit; a host may write any seq), and stays owed.
+                conn.execute("DELETE FROM ag_outbox WHERE seq = ANY(%s)", ([row[0] for row in rows],))
         return len(rows)

@@ -56,3 +56,33 @@ def test_an_unreadable_owed_record_is_handed_over_as_it_is(fleet: Fleet, fields:
     assert audit.records[0]["owed_by_role"] == fleet.role_a
     with psycopg.connect(fleet.owner, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM ag_outbox").fetchone() == (0,)
+
+
+class _BIsOwedOneMore(MemoryAudit):
+    """An approver's audit log; while it takes the first handed-over record, host B commits a new owed
+    record (a real interleaving: another host's transaction committing during the hand-over)."""
+
+    def __init__(self, fleet: Fleet) -> None:  # noqa: F811
+        super().__init__()
+        self.fleet = fleet
+
+    def record(self, event: str, /, **fields: object) -> None:
+        if not self.records:
+            with psycopg.connect(self.fleet.b, autocommit=True) as b:
+                b.execute(
+                    "INSERT INTO ag_outbox (event, fields) VALUES ('approval.abandoned', '{\"late\": 1}')"
+                )
+        super().record(event, **fields)
+
+
+def test_a_host_row_with_a_huge_seq_does_not_drop_others_owed_records(fleet: Fleet) -> None:  # noqa: F811
+    with psycopg.connect(fleet.a, autocommit=True) as conn:  # an owed row with the largest seq there is
+        conn.execute("INSERT INTO ag_outbox (seq, event, fields) VALUES (%s, 'x', '{}')", (2**63 - 1,))
+    audit = _BIsOwedOneMore(fleet)
+    with PostgresApprovalStore(fleet.approver, sweep=False, audit=audit) as approver:
+        handed = [r for r in audit.records if r.get("late") == 1]
+        with psycopg.connect(fleet.owner, autocommit=True) as conn:
+            left = conn.execute("SELECT count(*) FROM ag_outbox WHERE fields LIKE '%late%'").fetchone()
+        assert handed or left == (1,), "host B's owed record was deleted without being handed over"
+        approver.flush_audit()
+    assert [r for r in audit.records if r.get("late") == 1]  # handed over by the next flush at the latest
