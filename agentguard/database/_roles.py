@@ -30,6 +30,11 @@ _ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # whole name only (fullmatch: "$" 
 # are whoever runs the SQL (the owner), pg_* are the server's predefined roles (GRANT agent TO
 # pg_monitor would make every monitoring login an agent host).
 _NOT_A_ROLE = frozenset({"public", "none", "current_user", "current_role", "session_user", "user"})
+# What an agent host may name when it inserts a request: not ``seq`` (a host writing the numbers the
+# sequence hands out next made every other host's submits fail) nor an answer's columns.
+_REQUEST_COLUMNS = (
+    "id, agent, tool, request, submitted_at, deadline, owner_pid, owner_host, owner_start, db_role"
+)
 _MINE = "db_role = session_user"  # the row names the login role of the session writing it
 
 
@@ -97,10 +102,13 @@ GRANT SELECT ON ag_policy_versions, ag_policy_files TO {both};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {both};
 GRANT INSERT ON ag_audit TO {both};
 REVOKE UPDATE, DELETE, TRUNCATE ON ag_audit FROM {both};
-GRANT SELECT, INSERT, DELETE ON ag_outbox TO {both};
-REVOKE UPDATE ON ag_owners, ag_requests FROM {agent};
+GRANT SELECT, DELETE ON ag_outbox TO {both};
+GRANT INSERT ON ag_outbox TO {approver};
+REVOKE INSERT, UPDATE ON ag_owners, ag_requests, ag_outbox FROM {agent};
 GRANT INSERT, UPDATE (seen_at) ON ag_owners TO {agent};
-GRANT INSERT, UPDATE (status, approver, channel, reason, resolved_at) ON ag_requests TO {agent};
+GRANT INSERT ({_REQUEST_COLUMNS}) ON ag_requests TO {agent};
+GRANT UPDATE (status, approver, channel, reason, resolved_at) ON ag_requests TO {agent};
+GRANT INSERT (event, fields, db_role) ON ag_outbox TO {agent};
 GRANT UPDATE ON ag_requests TO {approver};
 GRANT INSERT, UPDATE ON ag_grants TO {approver};
 GRANT UPDATE ON ag_meta TO {approver};

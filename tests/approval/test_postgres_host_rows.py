@@ -4,10 +4,13 @@ of the approvers' sight, or keep an approver store with an audit log from openin
 
 from __future__ import annotations
 
+import contextlib
+
 import psycopg
 import pytest
 
-from agentguard.approval import ApprovalDesk, PostgresApprovalStore
+from agentguard.approval import ApprovalDesk, PostgresApprovalStore, RequestState
+from agentguard.database import roles_sql
 from agentguard.errors import ApprovalError
 from agentguard.testing import MemoryAudit
 
@@ -75,8 +78,10 @@ class _BIsOwedOneMore(MemoryAudit):
         super().record(event, **fields)
 
 
-def test_a_host_row_with_a_huge_seq_does_not_drop_others_owed_records(fleet: Fleet) -> None:  # noqa: F811
-    with psycopg.connect(fleet.a, autocommit=True) as conn:  # an owed row with the largest seq there is
+def test_an_owed_record_committed_during_a_hand_over_is_not_dropped(fleet: Fleet) -> None:  # noqa: F811
+    # an owed row with a seq above the one host B's record will take (a transaction that took its seq
+    # later but committed first; before the roles SQL kept hosts from naming seq, any host's own row)
+    with psycopg.connect(fleet.owner, autocommit=True) as conn:
         conn.execute("INSERT INTO ag_outbox (seq, event, fields) VALUES (%s, 'x', '{}')", (2**63 - 1,))
     audit = _BIsOwedOneMore(fleet)
     with PostgresApprovalStore(fleet.approver, sweep=False, audit=audit) as approver:
@@ -86,3 +91,29 @@ def test_a_host_row_with_a_huge_seq_does_not_drop_others_owed_records(fleet: Fle
         assert handed or left == (1,), "host B's owed record was deleted without being handed over"
         approver.flush_audit()
     assert [r for r in audit.records if r.get("late") == 1]  # handed over by the next flush at the latest
+
+
+def test_a_host_cannot_squat_the_seqs_other_hosts_submits_will_take(fleet: Fleet) -> None:  # noqa: F811
+    with psycopg.connect(fleet.owner, autocommit=True) as owner:  # as the older roles SQL left it, rerun
+        owner.execute(f"GRANT INSERT ON ag_requests, ag_outbox TO {fleet.agent}")
+        owner.execute(roles_sql(agent=fleet.agent, approver=fleet.approver.split("://", 1)[1].split("@")[0]))
+    with psycopg.connect(fleet.a, autocommit=True) as conn:
+        for table, sequence in (("ag_requests", "ag_requests_seq_seq"), ("ag_outbox", "ag_outbox_seq_seq")):
+            (upcoming,) = conn.execute(f"SELECT nextval('{sequence}')").fetchone()
+            request = make_request()
+            with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+                if table == "ag_requests":
+                    conn.execute(
+                        "INSERT INTO ag_requests (seq, id, agent, tool, request, submitted_at, deadline,"
+                        " owner_pid, owner_host) VALUES (%s, %s, 'coder', 'shell.run', %s, 0, 4e9, 1, 'a')",
+                        (upcoming + 1, request.call.id, request.model_dump_json()),
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO ag_outbox (seq, event, fields) VALUES (%s, 'x', '{}')", (upcoming + 1,)
+                    )
+    with PostgresApprovalStore(fleet.b, sweep=False) as b:  # host B's next submit and owed record
+        queued = b.submit(make_request(), HOST_B)
+        assert (
+            b.close_unanswered(queued.id, RequestState.ABANDONED, "gave up").state is RequestState.ABANDONED
+        )
