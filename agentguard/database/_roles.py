@@ -73,6 +73,24 @@ def _policies(agent: str, approver: str) -> str:
     return "\n".join(lines)
 
 
+def _planted(agent: str) -> str:
+    """Refuse to go on over functions or operators an agent host made in ``public`` (possible where
+    ``PUBLIC`` had ``CREATE`` there, the default before PostgreSQL 15): a closer overload of a function
+    the approver calls runs with the approver's privileges."""
+    # Not superusers: one is a member of every role. Role names are checked by roles_sql.
+    hosts = (
+        "SELECT oid FROM pg_catalog.pg_roles WHERE NOT rolsuper"  # noqa: S608
+        f" AND pg_catalog.pg_has_role(oid, '{agent}', 'MEMBER')"
+    )
+    return (
+        "DO $$ BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_proc WHERE pronamespace = 'public'::regnamespace"  # noqa: S608
+        f" AND proowner IN ({hosts}) UNION ALL SELECT FROM pg_catalog.pg_operator"
+        f" WHERE oprnamespace = 'public'::regnamespace AND oprowner IN ({hosts})) THEN RAISE EXCEPTION"
+        " 'schema public holds functions or operators made by an agent host role: drop them first'"
+        " USING ERRCODE = 'insufficient_privilege'; END IF; END $$;"
+    )
+
+
 def host_sql(agent: str, host: str) -> str:
     """A login role for one agent host, a member of ``agent`` (rerunnable: an existing role is kept)."""
     return (
@@ -96,6 +114,8 @@ def roles_sql(*, agent: str, approver: str, hosts: Iterable[str] = ()) -> str:
         raise DatabaseError("each host needs a role of its own, other than the agent and approver roles")
     both = f"{agent}, {approver}"
     grants = f"""
+REVOKE CREATE ON SCHEMA public FROM PUBLIC, {both};
+{_planted(agent)}
 GRANT USAGE ON SCHEMA public TO {both};
 GRANT SELECT ON agentguard_schema, ag_requests, ag_grants, ag_meta, ag_owners, ag_audit TO {both};
 GRANT SELECT ON ag_policy_versions, ag_policy_files TO {both};
