@@ -41,7 +41,10 @@ _UNREADABLE = (ValueError, OverflowError, TypeError)
 def _request(row: Any) -> QueuedRequest:
     """A request from its row, or an ``ApprovalError`` naming the row and the role that wrote it."""
     try:
-        return row_to_request(row)
+        queued = row_to_request(row)
+        if queued.call.id != queued.id:  # an honest host files a call under its own id
+            raise ValueError(f"it holds call {queued.call.id!r}")
+        return queued
     except _UNREADABLE as exc:
         raise ApprovalError(
             f"approval request {row['id']!r} (written by database role {row['db_role']}) cannot be read:"

@@ -27,20 +27,24 @@ _UNREADABLE = [
     ("bad-deadline", None, 0.0, float("inf")),
     ("bad-submitted", None, float("nan"), 4e9),
     ("far-deadline", None, 0.0, 1e300),
+    ("another-call", None, 0.0, 4e9),  # a row whose request is filed under another call's id
 ]
 
 
 def test_unreadable_request_rows_do_not_hide_other_hosts_requests(fleet: Fleet) -> None:  # noqa: F811
-    good = make_request()
+    ids = []
     with psycopg.connect(fleet.a, autocommit=True) as conn:
-        for row_id, text, submitted, deadline in _UNREADABLE:
+        for label, text, submitted, deadline in _UNREADABLE:
+            good = make_request()  # text None: this request, under its own call id (another-call: not)
+            row_id = label if text is not None or label == "another-call" else good.call.id
             conn.execute(_ROW, (row_id, text or good.model_dump_json(), submitted, deadline))
+            ids.append(row_id)
     with PostgresApprovalStore(fleet.b, sweep=False) as b:
         asked = b.submit(make_request(tool="files.read", arguments={"path": "/etc/hosts"}), HOST_B)
     with PostgresApprovalStore(fleet.approver, sweep=False) as approver:
         assert [q.id for q in approver.pending()] == [asked.id]
         assert [q.id for q in approver.recent()] == [asked.id]
-        for row_id, *_ in _UNREADABLE:
+        for row_id in ids:
             with pytest.raises(ApprovalError, match="cannot be read"):
                 approver.get(row_id)
         ApprovalDesk(approver, approver="alice").approve(asked.id)
