@@ -91,10 +91,24 @@ def _planted(agent: str) -> str:
     )
 
 
-def host_sql(agent: str, host: str) -> str:
+def _plain_agent(role: str, approver: str) -> str:
+    """Refuse an agent login role that row-level security does not hold: a superuser, a role with
+    ``BYPASSRLS``, or a member of the approver role (an existing role named by ``--host`` is kept, with
+    whatever it already was)."""
+    return (
+        "DO $$ BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = "
+        f"'{role}' AND (rolsuper OR rolbypassrls OR pg_catalog.pg_has_role(oid, '{approver}', 'MEMBER')))"
+        f" THEN RAISE EXCEPTION 'role {role} cannot be an agent role: it is a superuser, bypasses row-level"
+        " security or is a member of the approver role' USING ERRCODE = 'insufficient_privilege';"
+        " END IF; END $$;"
+    )
+
+
+def host_sql(agent: str, approver: str, host: str) -> str:
     """A login role for one agent host, a member of ``agent`` (rerunnable: an existing role is kept)."""
     return (
         f"DO $$ BEGIN CREATE ROLE {host} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n"
+        f"{_plain_agent(host, approver)}\n"
         f"GRANT {agent} TO {host};"
     )
 
@@ -133,5 +147,6 @@ GRANT UPDATE ON ag_requests TO {approver};
 GRANT INSERT, UPDATE ON ag_grants TO {approver};
 GRANT UPDATE ON ag_meta TO {approver};
 """.strip()  # noqa: S608 - role names are checked above; DDL takes no parameters
-    parts = [grants, _policies(agent, approver), *(host_sql(agent, host) for host in hosts)]
+    hosts_sql = (host_sql(agent, approver, host) for host in hosts)
+    parts = [_plain_agent(agent, approver), grants, _policies(agent, approver), *hosts_sql]
     return "\n".join(parts)

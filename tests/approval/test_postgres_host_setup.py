@@ -188,3 +188,26 @@ def test_a_newline_after_a_role_name_does_not_make_agents_approvers(pg_url: str)
         with psycopg.connect(pg_url, autocommit=True) as owner:
             owner.execute(f"DROP OWNED BY {role}")
             owner.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.parametrize("attribute", ["BYPASSRLS", "SUPERUSER", "IN ROLE {approver}"])
+def test_db_roles_refuses_a_host_role_that_row_level_security_does_not_hold(
+    pg_url: str, attribute: str
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    agent, approver, host = f"aga_{tag}", f"agp_{tag}", f"hx_{tag}"
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        owner.execute(f"CREATE ROLE {agent}")
+        owner.execute(f"CREATE ROLE {approver} LOGIN")
+        owner.execute(f"CREATE ROLE {host} LOGIN {attribute.format(approver=approver)}")  # there already
+    try:
+        with (
+            psycopg.connect(pg_url, autocommit=True) as owner,
+            pytest.raises(psycopg.errors.InsufficientPrivilege, match="cannot be an agent role"),
+        ):
+            owner.execute(roles_sql(agent=agent, approver=approver, hosts=[host]))
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as owner:
+            for name in (host, agent, approver):
+                owner.execute(f"DROP OWNED BY {name}")
+                owner.execute(f"DROP ROLE {name}")
