@@ -11,11 +11,12 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from agentguard.approval import ApprovalDesk, GrantScope, Owner, PostgresApprovalStore
+from agentguard.approval import ApprovalDesk, GrantScope, Owner, PostgresApprovalStore, RequestState
 from agentguard.database import Database, upgrade
 
 from .conftest import make_request
 from .test_postgres_host_setup import at_version_3  # noqa: F401 - the fixture
+from .test_postgres_hosts import HOST_B, Fleet, fleet  # noqa: F401 - the fixture
 
 # What ``agentguard db roles`` gave the agent role before host identities (schema 3): table-wide
 # INSERT/UPDATE on requests and a submit policy with no word about db_role.
@@ -98,3 +99,44 @@ def test_not_even_the_approver_or_the_owner_rewrites_db_role(
         pytest.raises(psycopg.errors.InsufficientPrivilege, match="db_role"),
     ):
         conn.execute("UPDATE ag_requests SET db_role = NULL WHERE id = %s", (queued.id,))
+
+
+def test_other_ways_of_writing_as_another_host_are_refused(fleet: Fleet) -> None:  # noqa: F811
+    """Regression guard for the ways around a plain INSERT (each refused on the code as it is)."""
+    with PostgresApprovalStore(fleet.b, sweep=False) as b:
+        victim = b.submit(make_request(), HOST_B)
+    text = victim.request.model_dump_json()
+    attempts = [
+        (  # upsert onto B's row
+            "INSERT INTO ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid,"
+            " owner_host) VALUES (%s, 'coder', 'shell.run', %s, 0, 1, 1, 'a') ON CONFLICT (id) DO UPDATE"
+            " SET status = 'timeout', approver = 'agentguard'",
+            (victim.id, text),
+        ),
+        (f"SET ROLE {fleet.agent}", None),  # then act as the shared role: session_user stays host A
+        (
+            "INSERT INTO ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid,"
+            " owner_host, db_role) VALUES ('x1', 'coder', 'shell.run', %s, 0, 1, 1, 'a', %s)",
+            (text, fleet.agent),
+        ),
+        ("RESET ROLE", None),
+        (f"SET SESSION AUTHORIZATION {fleet.role_b}", None),
+    ]
+    with psycopg.connect(fleet.a, autocommit=True) as conn:
+        for statement, params in attempts:
+            if params is None and statement.startswith(("SET ROLE", "RESET")):
+                conn.execute(statement)
+                continue
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement, params)
+        with (
+            pytest.raises(psycopg.Error),
+            conn.cursor().copy(
+                "COPY ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid, owner_host,"
+                " db_role) FROM STDIN"
+            ) as copy,
+        ):
+            copy.write_row(("x2", "coder", "shell.run", text, 0, 1, 1, "a", fleet.role_b))
+    with PostgresApprovalStore(fleet.approver, sweep=False) as approver:
+        assert approver.get(victim.id).state is RequestState.PENDING
+        assert {q.db_role for q in approver.recent()} == {fleet.role_b}
