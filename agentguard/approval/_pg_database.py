@@ -38,6 +38,16 @@ HEARTBEAT = (
 _OUTBOX_LOCK = 0x61676F62  # advisory lock key: one outbox hand-over at a time ("agob")
 
 
+def _owed_fields(text: str) -> dict[str, Any]:
+    """An owed record's fields; text that is not a JSON object (an agent host wrote it: a fault or a
+    host trying to stop every approver's hand-over) is handed over as it is, never dropped or fatal."""
+    try:
+        found = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        found = None
+    return found if isinstance(found, dict) else {"unreadable_fields": text}
+
+
 class PostgresQueueDatabase:
     """Connection, notifying write transactions, change notification and audit hand-off.
 
@@ -180,11 +190,13 @@ class PostgresQueueDatabase:
                 " FROM ag_outbox ORDER BY seq"
             ).fetchall()
             for _seq, event, fields, other in rows:
-                found = orjson.loads(fields)
+                found = _owed_fields(fields)
                 found.pop("owed_by_role", None)  # only the database says this
                 self.audit.record(event, **found, **({"owed_by_role": other} if other is not None else {}))
             if rows and isinstance(self.audit, Flushable):
                 self.audit.flush()
             if rows:
-                conn.execute("DELETE FROM ag_outbox WHERE seq <= %s", (rows[-1][0],))
+                # Exactly the rows handed over: one committed meanwhile may have a lower seq than the
+                # last read (seqs are taken before commit; a host may write any seq), and stays owed.
+                conn.execute("DELETE FROM ag_outbox WHERE seq = ANY(%s)", ([row[0] for row in rows],))
         return len(rows)

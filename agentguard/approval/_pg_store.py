@@ -13,6 +13,7 @@ The same contract as :class:`SqliteApprovalStore`, with what a shared server cha
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import time
@@ -30,6 +31,38 @@ from agentguard.owner import Owner, is_alive
 from agentguard.pipeline import AuditSink
 
 __all__ = ["CHANNEL", "PostgresApprovalStore"]
+
+_log = logging.getLogger("agentguard.approval")
+# What a row an agent host shaped can raise when read (pydantic's and orjson's errors are ValueErrors;
+# a deadline of Infinity or 1e300 is no datetime).
+_UNREADABLE = (ValueError, OverflowError, TypeError)
+
+
+def _request(row: Any) -> QueuedRequest:
+    """A request from its row, or an ``ApprovalError`` naming the row and the role that wrote it."""
+    try:
+        queued = row_to_request(row)
+        if queued.call.id != queued.id:  # an honest host files a call under its own id
+            raise ValueError(f"it holds call {queued.call.id!r}")
+        return queued
+    except _UNREADABLE as exc:
+        raise ApprovalError(
+            f"approval request {row['id']!r} (written by database role {row['db_role']}) cannot be read:"
+            f" {str(exc)[:200]}",
+            request_id=row["id"],
+        ) from None
+
+
+def _readable(rows: list[Any]) -> list[QueuedRequest]:
+    """The requests that can be read: one bad row from one host must not hide every host's requests
+    from the approvers (it is logged, and stays out of every list; it cannot be answered)."""
+    found: list[QueuedRequest] = []
+    for row in rows:
+        try:
+            found.append(_request(row))
+        except ApprovalError as exc:
+            _log.warning("%s", exc.message)
+    return found
 
 
 class PostgresApprovalStore(PostgresQueueDatabase):
@@ -115,7 +148,7 @@ class PostgresApprovalStore(PostgresQueueDatabase):
         rows = self._read("SELECT * FROM ag_requests WHERE id = %s", (request_id,))
         if not rows:
             raise ApprovalError(f"no approval request {request_id!r}", request_id=request_id)
-        return row_to_request(rows[0])
+        return _request(rows[0])
 
     def lookup(self, id_or_prefix: str) -> QueuedRequest:
         prefix = id_or_prefix.strip().lower()
@@ -133,15 +166,15 @@ class PostgresApprovalStore(PostgresQueueDatabase):
                 request_id=id_or_prefix,
                 matches=[r["id"] for r in rows],
             )
-        return row_to_request(rows[0])
+        return _request(rows[0])
 
     def pending(self) -> list[QueuedRequest]:
         rows = self._read("SELECT * FROM ag_requests WHERE status = 'pending' ORDER BY seq")
-        return [row_to_request(r) for r in rows]
+        return _readable(rows)
 
     def recent(self, limit: int = 100) -> list[QueuedRequest]:
         rows = self._read("SELECT * FROM ag_requests ORDER BY seq DESC LIMIT %s", (limit,))
-        return [row_to_request(r) for r in rows]
+        return _readable(rows)
 
     def _answered_or_raise(self, request_id: str, wanted: str) -> None:
         current = self.get(request_id)

@@ -7,6 +7,8 @@ import socket
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from agentguard.approval._grants import check_grant, render_rule
 from agentguard.approval._records import KEY_ARGUMENTS, Grant, QueuedRequest
 from agentguard.approval._shown import shown_text
@@ -43,12 +45,14 @@ def short_duration(seconds: float) -> str:
 
 
 def host_text(q: QueuedRequest) -> str | None:
-    """Which host asked: the name the agent gave, and beside it the database role that submitted the
-    request (checked by the database, so the one to trust) where the store knows it. ``None`` for a
+    """Which host asked: the database role that submitted the request (checked by the database, so the
+    one to trust) where the store knows it, then the host name the agent gave. ``None`` for a
     request with no role from this machine (a single-host store): nothing to tell apart."""
     if q.db_role is None:
         return None if q.owner.host == socket.gethostname() else q.owner.host
-    return f"{q.owner.host} (database role {q.db_role})"
+    # The checked role first, the given name after it in quotes: a host names itself anything, such
+    # as "host-b (database role host_b)", which must not read as a role the database vouched for.
+    return f"database role {q.db_role}, host name it gave: {orjson.dumps(q.owner.host).decode()}"
 
 
 def grant_reach(grant: Grant) -> str:

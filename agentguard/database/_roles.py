@@ -25,7 +25,16 @@ from agentguard.database._connect import DatabaseError
 
 __all__ = ["roles_sql"]
 
-_ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # whole name only (fullmatch: "$" let a newline end it)
+# Names that are not one role of the deployment's own: PUBLIC is every role, CURRENT_USER and the like
+# are whoever runs the SQL (the owner), pg_* are the server's predefined roles (GRANT agent TO
+# pg_monitor would make every monitoring login an agent host).
+_NOT_A_ROLE = frozenset({"public", "none", "current_user", "current_role", "session_user", "user"})
+# What an agent host may name when it inserts a request: not ``seq`` (a host writing the numbers the
+# sequence hands out next made every other host's submits fail) nor an answer's columns.
+_REQUEST_COLUMNS = (
+    "id, agent, tool, request, submitted_at, deadline, owner_pid, owner_host, owner_start, db_role"
+)
 _MINE = "db_role = session_user"  # the row names the login role of the session writing it
 
 
@@ -64,10 +73,42 @@ def _policies(agent: str, approver: str) -> str:
     return "\n".join(lines)
 
 
-def host_sql(agent: str, host: str) -> str:
+def _planted(agent: str) -> str:
+    """Refuse to go on over functions or operators an agent host made in ``public`` (possible where
+    ``PUBLIC`` had ``CREATE`` there, the default before PostgreSQL 15): a closer overload of a function
+    the approver calls runs with the approver's privileges."""
+    # Not superusers: one is a member of every role. Role names are checked by roles_sql.
+    hosts = (
+        "SELECT oid FROM pg_catalog.pg_roles WHERE NOT rolsuper"  # noqa: S608
+        f" AND pg_catalog.pg_has_role(oid, '{agent}', 'MEMBER')"
+    )
+    return (
+        "DO $$ BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_proc WHERE pronamespace = 'public'::regnamespace"  # noqa: S608
+        f" AND proowner IN ({hosts}) UNION ALL SELECT FROM pg_catalog.pg_operator"
+        f" WHERE oprnamespace = 'public'::regnamespace AND oprowner IN ({hosts})) THEN RAISE EXCEPTION"
+        " 'schema public holds functions or operators made by an agent host role: drop them first'"
+        " USING ERRCODE = 'insufficient_privilege'; END IF; END $$;"
+    )
+
+
+def _plain_agent(role: str, approver: str) -> str:
+    """Refuse an agent login role that row-level security does not hold: a superuser, a role with
+    ``BYPASSRLS``, or a member of the approver role (an existing role named by ``--host`` is kept, with
+    whatever it already was)."""
+    return (
+        "DO $$ BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = "
+        f"'{role}' AND (rolsuper OR rolbypassrls OR pg_catalog.pg_has_role(oid, '{approver}', 'MEMBER')))"
+        f" THEN RAISE EXCEPTION 'role {role} cannot be an agent role: it is a superuser, bypasses row-level"
+        " security or is a member of the approver role' USING ERRCODE = 'insufficient_privilege';"
+        " END IF; END $$;"
+    )
+
+
+def host_sql(agent: str, approver: str, host: str) -> str:
     """A login role for one agent host, a member of ``agent`` (rerunnable: an existing role is kept)."""
     return (
         f"DO $$ BEGIN CREATE ROLE {host} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n"
+        f"{_plain_agent(host, approver)}\n"
         f"GRANT {agent} TO {host};"
     )
 
@@ -77,27 +118,35 @@ def roles_sql(*, agent: str, approver: str, hosts: Iterable[str] = ()) -> str:
     login role for each of ``hosts`` (members of ``agent``; give each a password or certificate)."""
     hosts = list(hosts)
     for role in (agent, approver, *hosts):
-        if not _ROLE.match(role):
+        if not _ROLE.fullmatch(role):
             raise DatabaseError(f"{role!r} is not a plain lower-case role name")
+        if role in _NOT_A_ROLE or role.startswith("pg_"):
+            raise DatabaseError(f"{role!r} is not a role of its own (a reserved or predefined name)")
     if agent == approver:
         raise DatabaseError("the agent and approver roles must differ (or nothing separates them)")
     if len(set(hosts)) != len(hosts) or {agent, approver} & set(hosts):
         raise DatabaseError("each host needs a role of its own, other than the agent and approver roles")
     both = f"{agent}, {approver}"
     grants = f"""
+REVOKE CREATE ON SCHEMA public FROM PUBLIC, {both};
+{_planted(agent)}
 GRANT USAGE ON SCHEMA public TO {both};
 GRANT SELECT ON agentguard_schema, ag_requests, ag_grants, ag_meta, ag_owners, ag_audit TO {both};
 GRANT SELECT ON ag_policy_versions, ag_policy_files TO {both};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {both};
 GRANT INSERT ON ag_audit TO {both};
 REVOKE UPDATE, DELETE, TRUNCATE ON ag_audit FROM {both};
-GRANT SELECT, INSERT, DELETE ON ag_outbox TO {both};
-REVOKE UPDATE ON ag_owners, ag_requests FROM {agent};
+GRANT SELECT, DELETE ON ag_outbox TO {both};
+GRANT INSERT ON ag_outbox TO {approver};
+REVOKE INSERT, UPDATE ON ag_owners, ag_requests, ag_outbox FROM {agent};
 GRANT INSERT, UPDATE (seen_at) ON ag_owners TO {agent};
-GRANT INSERT, UPDATE (status, approver, channel, reason, resolved_at) ON ag_requests TO {agent};
+GRANT INSERT ({_REQUEST_COLUMNS}) ON ag_requests TO {agent};
+GRANT UPDATE (status, approver, channel, reason, resolved_at) ON ag_requests TO {agent};
+GRANT INSERT (event, fields, db_role) ON ag_outbox TO {agent};
 GRANT UPDATE ON ag_requests TO {approver};
 GRANT INSERT, UPDATE ON ag_grants TO {approver};
 GRANT UPDATE ON ag_meta TO {approver};
 """.strip()  # noqa: S608 - role names are checked above; DDL takes no parameters
-    parts = [grants, _policies(agent, approver), *(host_sql(agent, host) for host in hosts)]
+    hosts_sql = (host_sql(agent, approver, host) for host in hosts)
+    parts = [_plain_agent(agent, approver), grants, _policies(agent, approver), *hosts_sql]
     return "\n".join(parts)

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from agentguard.approval import ApprovalDesk, GrantScope, Owner, PostgresApprovalStore, RequestState
-from agentguard.database import SCHEMA_VERSION, Database, migrations, upgrade
+from agentguard.database import SCHEMA_VERSION, Database, DatabaseError, migrations, roles_sql, upgrade
 
 from .conftest import make_request
 
@@ -60,10 +60,10 @@ def at_version_3(pg_server: str) -> Iterator[tuple[str, str]]:
 
 def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(at_version_3: tuple[str, str]) -> None:
     url, old_id = at_version_3
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     db = Database(url, max_size=1)
     try:
-        assert [m.name for m in upgrade(db)] == ["host_identity"]
+        assert [m.name for m in upgrade(db)] == ["host_identity", "audit_links"]
         assert upgrade(db) == []  # once only
     finally:
         db.close()
@@ -147,5 +147,67 @@ def test_the_roles_sql_over_an_older_setup_narrows_what_agents_may_update(pg_url
     finally:
         with psycopg.connect(pg_url, autocommit=True) as owner:
             for name in (agent, approver):
+                owner.execute(f"DROP OWNED BY {name}")
+                owner.execute(f"DROP ROLE {name}")
+
+
+@pytest.mark.parametrize(
+    ("agent", "approver", "hosts"),
+    [
+        ("aga", "aga\n", []),  # one role twice: the agents would get the approver's policies
+        ("aga", "agp", ["agp\n"]),  # the approver made a member of the agent role
+        ("aga", "agp", ["aga\n"]),
+        ("public", "agp", []),  # every role of the cluster an agent
+        ("current_user", "agp", []),  # the owner running the SQL
+        ("aga", "session_user", []),
+        ("aga", "agp", ["pg_monitor"]),  # every monitoring login an agent host
+        ("aga", "agp", ["none"]),
+    ],
+)
+def test_db_roles_takes_only_names_of_roles_of_their_own(agent: str, approver: str, hosts: list[str]) -> None:
+    with pytest.raises(DatabaseError):
+        roles_sql(agent=agent, approver=approver, hosts=hosts)
+
+
+def test_a_newline_after_a_role_name_does_not_make_agents_approvers(pg_url: str) -> None:
+    role = f"agx_{uuid.uuid4().hex[:8]}"
+    try:
+        printed = roles_sql(agent=role, approver=role + "\n")
+    except DatabaseError:
+        return  # refused: nothing was printed to run
+    with psycopg.connect(pg_url, autocommit=True) as owner:  # what running the printed SQL would do
+        owner.execute(f"CREATE ROLE {role} LOGIN")
+        owner.execute(printed)
+    try:
+        agent_url = pg_url.replace("://postgres@", f"://{role}@")
+        with PostgresApprovalStore(agent_url, sweep=False) as agent:
+            queued = agent.submit(make_request(), Owner(pid=1, host="a", start="b:1"))
+            ApprovalDesk(agent, approver="agent").approve(queued.id)  # the agent answered itself
+        pytest.fail("the agent role answered its own request")
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as owner:
+            owner.execute(f"DROP OWNED BY {role}")
+            owner.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.parametrize("attribute", ["BYPASSRLS", "SUPERUSER", "IN ROLE {approver}"])
+def test_db_roles_refuses_a_host_role_that_row_level_security_does_not_hold(
+    pg_url: str, attribute: str
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    agent, approver, host = f"aga_{tag}", f"agp_{tag}", f"hx_{tag}"
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        owner.execute(f"CREATE ROLE {agent}")
+        owner.execute(f"CREATE ROLE {approver} LOGIN")
+        owner.execute(f"CREATE ROLE {host} LOGIN {attribute.format(approver=approver)}")  # there already
+    try:
+        with (
+            psycopg.connect(pg_url, autocommit=True) as owner,
+            pytest.raises(psycopg.errors.InsufficientPrivilege, match="cannot be an agent role"),
+        ):
+            owner.execute(roles_sql(agent=agent, approver=approver, hosts=[host]))
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as owner:
+            for name in (host, agent, approver):
                 owner.execute(f"DROP OWNED BY {name}")
                 owner.execute(f"DROP ROLE {name}")

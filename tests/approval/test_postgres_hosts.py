@@ -32,6 +32,8 @@ from .conftest import make_request
 REPO = Path(__file__).resolve().parents[2]
 HOST_A = Owner(pid=101, host="host-a", start="boot:1")
 HOST_B = Owner(pid=202, host="host-b", start="boot:2")
+# A row naming another role is refused by the db_role trigger (or, without it, row-level security).
+FORGED = r"db_role is the login role|row-level security"
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def test_a_host_cannot_close_another_hosts_request(fleet: Fleet) -> None:
 def test_a_host_cannot_submit_a_request_naming_another_host(fleet: Fleet) -> None:
     with (
         psycopg.connect(fleet.a, autocommit=True) as conn,
-        pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"),
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match=FORGED),
     ):
         conn.execute(
             "INSERT INTO ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid,"
@@ -208,7 +210,7 @@ def test_a_host_cannot_take_another_hosts_owed_audit_records(fleet: Fleet) -> No
 def test_a_host_cannot_append_audit_rows_as_another(fleet: Fleet) -> None:
     with (
         psycopg.connect(fleet.a, autocommit=True) as conn,
-        pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"),
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match=FORGED),
     ):
         conn.execute(
             "INSERT INTO ag_audit (seq, hash, line, event, host, db_role)"
@@ -275,7 +277,7 @@ def test_the_approver_is_shown_the_host_that_really_asked(fleet: Fleet, tmp_path
 
     with PostgresApprovalStore(fleet.a, sweep=False) as a:
         forged = a.submit(make_request(agent="deploy-bot"), HOST_B)
-    expected = f"host-b (database role {fleet.role_a})"
+    expected = f'database role {fleet.role_a}, host name it gave: "host-b"'
     shown = _cli(fleet.approver, tmp_path, "approvals", "show", forged.id)
     assert expected in shown.stdout, shown.stderr
     console = Console(record=True, width=200)
@@ -285,12 +287,14 @@ def test_the_approver_is_shown_the_host_that_really_asked(fleet: Fleet, tmp_path
         forged, now=forged.submitted_at, workspace=None, profiles={}, default_profile="default", schema=None
     )
     assert page.host == expected
+    from markupsafe import escape
+
     from agentguard.web._pages import _ENV, _SCOPES
 
     html = _ENV.get_template("detail.html").render(
         approver="alice", csrf="", path="/", view=page, q=forged, suggested=None, scopes=_SCOPES
     )
-    assert f'<dd id="host">{expected}</dd>' in html
+    assert f'<dd id="host">{escape(expected)}</dd>' in html
     assert f"database role <code>{fleet.role_a}</code>" in html
     approved = _cli(fleet.approver, tmp_path, "approvals", "approve", forged.id, "--always", "tool")
     assert f"(on host role {fleet.role_a} only)" in approved.stdout, approved.stderr
@@ -303,3 +307,18 @@ def test_the_approver_is_shown_the_host_that_really_asked(fleet: Fleet, tmp_path
     assert "on host role" not in widened.stdout
     listed = _cli(fleet.approver, tmp_path, "grants", "list", "--json")
     assert [g["host_role"] for g in orjson.loads(listed.stdout)["grants"]] == [fleet.role_a, None]
+
+
+def test_a_host_name_that_reads_like_a_role_does_not_come_first(fleet: Fleet, tmp_path: Path) -> None:
+    from agentguard.approval import host_text
+
+    posing = Owner(pid=7, host=f"host-b (database role {fleet.role_b})", start="boot:7")
+    with PostgresApprovalStore(fleet.a, sweep=False) as a:
+        forged = a.submit(make_request(agent="deploy-bot"), posing)
+    shown = host_text(forged)
+    assert shown is not None
+    # the role the database checked is the first role named; the claimed one only after it, quoted
+    assert shown.index(fleet.role_a) < shown.index(fleet.role_b)
+    assert f'"host-b (database role {fleet.role_b})"' in shown
+    listed = _cli(fleet.approver, tmp_path, "approvals", "show", forged.id).stdout
+    assert listed.index(fleet.role_a) < listed.index(fleet.role_b)

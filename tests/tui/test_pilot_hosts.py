@@ -43,7 +43,9 @@ async def test_the_tui_shows_the_asking_host_and_scopes_the_grant_to_it(pg_url: 
         async with app.run_test(size=(160, 50)) as pilot:
             await _until(pilot, lambda: app.query_one("#queue", DataTable).row_count == 1, "the request")
             shown = "".join(_text(s) for s in app.query(Static))
-            assert "ci-7 (database role postgres)" in shown  # the tables' owner, as this test logs in
+            assert (
+                'database role postgres, host name it gave: "ci-7"' in shown
+            )  # the tables' owner, as this test logs in
             await pilot.press("A")
             assert isinstance(app.screen, ScopeDialog)
             preview = app.screen.query_one("#rule", Static)

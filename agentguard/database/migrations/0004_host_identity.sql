@@ -19,3 +19,27 @@ ALTER TABLE ag_owners ADD PRIMARY KEY (db_role, host, pid, start);
 -- Who appended each audit row, beside the line's self-declared writer (not part of the hash chain).
 ALTER TABLE ag_audit ADD COLUMN IF NOT EXISTS db_role text;
 ALTER TABLE ag_audit ALTER COLUMN db_role SET DEFAULT session_user;
+-- db_role is stamped, not trusted: whatever the policies in force (those of an older roles SQL know
+-- nothing of it, until `agentguard db roles` is run again), a row is inserted only with the writing
+-- session's login role and keeps it; the owner and the approver cannot rewrite it either.
+CREATE FUNCTION ag_db_role_stamped() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    IF TG_OP = 'INSERT' AND NEW.db_role IS DISTINCT FROM session_user THEN
+        RAISE EXCEPTION 'db_role is the login role of the session writing the row (%), not %',
+            session_user, coalesce(NEW.db_role, 'NULL') USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.db_role IS DISTINCT FROM OLD.db_role THEN
+        RAISE EXCEPTION 'db_role cannot be changed (it says which login role wrote the row)'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER ag_requests_db_role BEFORE INSERT OR UPDATE ON ag_requests
+    FOR EACH ROW EXECUTE FUNCTION ag_db_role_stamped();
+CREATE TRIGGER ag_owners_db_role BEFORE INSERT OR UPDATE ON ag_owners
+    FOR EACH ROW EXECUTE FUNCTION ag_db_role_stamped();
+CREATE TRIGGER ag_outbox_db_role BEFORE INSERT OR UPDATE ON ag_outbox
+    FOR EACH ROW EXECUTE FUNCTION ag_db_role_stamped();
+CREATE TRIGGER ag_audit_db_role BEFORE INSERT ON ag_audit
+    FOR EACH ROW EXECUTE FUNCTION ag_db_role_stamped();
