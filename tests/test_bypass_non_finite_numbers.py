@@ -10,7 +10,6 @@ number: a call carrying one, at any depth, is now refused before the policy deci
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,10 +18,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from agentguard import Guard, InvalidArguments, Settings
-from agentguard.testing import MemoryAudit, ScriptedApprover
-
-PERMISSIONS = Path(__file__).resolve().parent.parent / "permissions"
+from agentguard import Guard, InvalidArguments
+from tests.rules_guard import guard_on_rules
 
 RULES = """
 p, *, *, *, allow
@@ -68,15 +65,7 @@ def pay_decimal(amount: Decimal) -> str:
 
 @pytest.fixture
 def guard(tmp_path: Path) -> Iterator[Guard]:
-    policy = tmp_path / "policy"
-    policy.mkdir()
-    shutil.copyfile(PERMISSIONS / "model.conf", policy / "model.conf")
-    (policy / "policy.csv").write_text(RULES.strip() + "\n")
-    (tmp_path / "ws").mkdir()
-    settings = Settings(home=tmp_path / "home", workspace=tmp_path / "ws")
-    guard = Guard(policy, approver=ScriptedApprover(), audit=MemoryAudit(), settings=settings)
-    for tool in (pay, pay_any, pay_many, pay_order, pay_decimal):
-        guard.register(tool.__name__, tool)
+    guard = guard_on_rules(tmp_path, RULES, (pay, pay_any, pay_many, pay_order, pay_decimal))
     ran.clear()
     yield guard
     guard.close()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+from tests.rules_guard import guard_on_rules
 
 from agentguard import Guard, InvalidArguments, PolicyDenied, Settings
 from agentguard.testing import MemoryAudit, ScriptedApprover
@@ -69,15 +70,7 @@ def scale(factor: Fraction) -> str:
 
 @pytest.fixture
 def guard(tmp_path: Path) -> Iterator[Guard]:
-    policy = tmp_path / "policy"
-    policy.mkdir()
-    shutil.copyfile(PERMISSIONS / "model.conf", policy / "model.conf")
-    (policy / "policy.csv").write_text(RULES.strip() + "\n")
-    (tmp_path / "ws").mkdir()
-    settings = Settings(home=tmp_path / "home", workspace=tmp_path / "ws")
-    guard = Guard(policy, approver=ScriptedApprover(), audit=MemoryAudit(), settings=settings)
-    for tool in (pay, pay_many, pay_order, wait, scale):
-        guard.register(tool.__name__, tool)
+    guard = guard_on_rules(tmp_path, RULES, (pay, pay_many, pay_order, wait, scale))
     paid.clear()
     yield guard
     guard.close()
