@@ -34,6 +34,7 @@ __all__ = [
     "iter_strings",
     "redact_text",
     "scan",
+    "without_cut_token",
 ]
 
 Category = Literal["secret", "pii"]
@@ -478,6 +479,25 @@ def _replace(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+# What ends a token: a secret (key, token, password, card number without spaces) holds none of these.
+_TOKEN_ENDS = frozenset(" \t\n\r\f\v\"'`,;<>()[]{}")
+_CUT_TOKEN_CHARS = 4096  # the most of a token at the cut that is dropped (a JWT, a long key)
+
+
+def without_cut_token(text: str) -> str:
+    """``text`` that a size limit cut, without the token the cut went through (at most 4096 chars).
+
+    Results are redacted after the cut, and the start of a secret is no secret a detector recognises
+    (too short, its checksum gone): left in, it reaches the model. A private-key block cut in its body
+    is still found (the detector takes a block that runs to the end of the text)."""
+    end = len(text)
+    stop = max(0, end - _CUT_TOKEN_CHARS)
+    start = end
+    while start > stop and text[start - 1] not in _TOKEN_ENDS:
+        start -= 1
+    return text[:start]
 
 
 def redact_text(text: str, categories: Iterable[Category] = ("secret",)) -> str:

@@ -31,7 +31,15 @@ from agentguard.secret_arguments import (
     schema_secrets,
 )
 
-__all__ = ["Inexact", "RegisteredTool", "ToolRegistry", "arguments_model", "bind_arguments", "json_number"]
+__all__ = [
+    "Inexact",
+    "RegisteredTool",
+    "ToolRegistry",
+    "arguments_model",
+    "bind_arguments",
+    "json_number",
+    "snapshot",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +62,8 @@ class RegisteredTool:
         """(values to call the tool with, JSON-able values for the policy, the paths of the secrets
         among them). A secret's JSON form is its text, not pydantic's mask: the policy decides on
         what the tool gets; whoever writes the call down or shows it masks those paths."""
-        parsed = self._parse(arguments)
+        given = snapshot(arguments)  # read once: the NaN walk below sees what pydantic was given
+        parsed = self._parse(given)
         dumped = parsed.model_dump(mode="json")
         found: list[SecretPath] = []
         if _has_secret_fields(self.model):
@@ -72,7 +81,7 @@ class RegisteredTool:
                 raise InvalidArguments(
                     f"invalid arguments for {self.name}: {exc}", tool=self.name, value=str(exc.value)
                 ) from None
-        if (where := _non_finite(dumped) or _non_finite(dict(arguments))) is not None:
+        if (where := _non_finite(dumped) or _non_finite(given)) is not None:
             raise InvalidArguments(
                 f"invalid arguments for {self.name}: {where}: NaN and the infinities are no JSON number, "
                 "and no comparison can decide on them",
@@ -271,6 +280,17 @@ def json_number(value: Decimal | Fraction | timedelta) -> int | float:
     if Decimal(repr(number)) != value:
         raise Inexact(value, "has more digits than a JSON number holds exactly; cannot decide on it")
     return number
+
+
+def snapshot(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain dict of ``arguments``, read once (a ``Mapping``'s ``items()`` once): whatever reads it
+    later sees the same keys and values, however the caller's mapping answers a second read. Only the
+    top level is copied; see docs/architecture.md for what that leaves."""
+    if type(arguments) is dict:
+        return dict(arguments)
+    if isinstance(arguments, Mapping):
+        return dict(arguments.items())
+    return dict(arguments)
 
 
 def _non_finite(value: Any) -> str | None:

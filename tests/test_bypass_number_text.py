@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
-from tests.rules_guard import guard_on_rules
 
 from agentguard import Guard, InvalidArguments, PolicyDenied, Settings
 from agentguard.testing import MemoryAudit, ScriptedApprover
+from tests.rules_guard import guard_on_rules
 
 PERMISSIONS = Path(__file__).resolve().parent.parent / "permissions"
 

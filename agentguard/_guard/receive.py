@@ -16,7 +16,7 @@ from agentguard.audit import vouch
 from agentguard.errors import AgentGuardError, InvalidArguments, UnknownTool
 from agentguard.models import ToolCall, built, new_id
 from agentguard.pipeline import AuditSink
-from agentguard.registry import RegisteredTool, ToolRegistry, bind_arguments
+from agentguard.registry import RegisteredTool, ToolRegistry, bind_arguments, snapshot
 from agentguard.secret_arguments import SecretPath
 
 __all__ = ["dropped_keys", "guarded_wrapper", "receive", "record_rejected"]
@@ -44,11 +44,12 @@ def receive(
     """Record ``call.received``; return the tool, the call with validated arguments and, when they are
     what validating those arguments again gives (``RegisteredTool.reusable``), the values to run the
     tool with; or record ``call.rejected`` and raise (``UnknownTool``, ``InvalidArguments``)."""
+    given = snapshot(arguments)  # read once: recorded, validated and decided are the same arguments
     fields: dict[str, Any] = {
         "id": vouch(new_id()),  # random: nothing in it for the audit log's redaction to find
         "agent": agent,
         "tool": tool,
-        "arguments": dict(arguments),
+        "arguments": given,
         "session": session,
         "framework": framework,
         "time": datetime.now(UTC),
@@ -77,7 +78,7 @@ def receive(
     secrets: tuple[SecretPath, ...] = ()
     try:
         entry = registry.lookup(tool)
-        values, json_args, secrets = entry.validate(arguments)
+        values, json_args, secrets = entry.validate(given)
     except (UnknownTool, InvalidArguments) as exc:
         failure = exc
         secrets = entry.declared_secrets(raw["arguments"]) if entry is not None else ()

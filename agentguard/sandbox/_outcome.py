@@ -7,6 +7,7 @@ from typing import Any
 
 from docker.errors import DockerException, NotFound
 
+from agentguard.detectors import without_cut_token
 from agentguard.sandbox._container import Exchange, PoolKey
 from agentguard.sandbox_api import EndReason, SandboxResult
 
@@ -94,6 +95,6 @@ def build_result(
 
 def _text(data: bytearray, truncated: bool, stream: str, cap: int) -> str:
     text = data.decode("utf-8", "replace")
-    if truncated:
-        text += f"\n[agentguard: {stream} truncated at {cap} bytes]\n"
+    if truncated:  # without the token the cut went through: the start of a secret is not redacted
+        text = without_cut_token(text) + f"\n[agentguard: {stream} truncated at {cap} bytes]\n"
     return text

@@ -32,6 +32,7 @@ import ada_url
 from pydantic import AfterValidator
 
 from agentguard.context import current_call
+from agentguard.detectors import without_cut_token
 from agentguard.errors import ToolFailed
 from agentguard.models import Effect
 from agentguard.policy._addresses import SystemResolver
@@ -188,5 +189,13 @@ def http_get(url: HttpUrl, timeout_s: float = 10.0) -> str:
         return _follow(parsed.href, location, timeout_s)
     if status >= 400:
         raise ToolFailed(f"http.get: HTTP {status} from {parsed.href}", tool="http.get", status=status)
+    return body_text(body)
+
+
+def body_text(body: bytes) -> str:
+    """``body`` as text, cut at ``MAX_BYTES`` without the token the cut went through (a secret's start
+    would reach the model: the result is redacted after the cut, and only whole secrets are found)."""
     text = body[:MAX_BYTES].decode("utf-8", errors="replace")
-    return text + ("\n[truncated]" if len(body) > MAX_BYTES else "")
+    if len(body) <= MAX_BYTES:
+        return text
+    return without_cut_token(text) + "\n[truncated]"
