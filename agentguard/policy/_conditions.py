@@ -23,9 +23,10 @@ import re
 from collections.abc import Callable
 
 from agentguard.policy import _argument_conditions as _arg
-from agentguard.policy._condition_syntax import ConditionError, _Bool, _Call, _Node, _Not, _Parser, _tokenize
+from agentguard.policy._condition_syntax import ConditionError, _Bool, _Call, _Node, _Not, parse_condition
 
 # Re-exported: the rest of agentguard, the tests and benchmarks import these from here.
+from agentguard.policy._condition_syntax import _tokenize as _tokenize
 from agentguard.policy._condition_syntax import _tokenize_exact as _tokenize_exact
 from agentguard.policy._condition_types import _MISSING as _MISSING
 from agentguard.policy._condition_types import (
@@ -247,7 +248,7 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
     if len(stripped) > MAX_CONDITION_CHARS:
         raise ConditionError(f"condition longer than {MAX_CONDITION_CHARS} characters", 1)
     try:
-        tree = _Parser(_tokenize(stripped)).parse()
+        tree = parse_condition(stripped)
     except RecursionError:
         raise ConditionError("condition nests too deeply", 1) from None
     terms = list(tree.items) if isinstance(tree, _Bool) and tree.op == "&&" else [tree]
