@@ -276,17 +276,21 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
     used: set[str] = set()
     paths: set[tuple[str, ...]] = set()
     preds = [_build(term, env, used, paths) for term in rest]
+    if len(rest) == 1:  # most conditions: one term
+        tri = _tri(rest[0])
+        calls = frozenset(_calls(rest[0]))
+    else:
+        tri = any(_tri(term) for term in rest)
+        calls = frozenset(set().union(*(_calls(term) for term in rest))) if rest else frozenset()
     if not preds:
         predicate: Predicate = _always
     elif len(preds) == 1:
         predicate = preds[0]
-    elif any(_tri(term) for term in rest):
+    elif tri:
         predicate = _and3(tuple(preds))
     else:
         predicate = _and2(tuple(preds))
 
-    tri = any(_tri(term) for term in rest)
-    calls = frozenset(set().union(*(_calls(term) for term in rest))) if rest else frozenset()
     return Condition(
         text, predicate, sandbox, timeout, not preds, frozenset(used), frozenset(paths), tri, calls
     )
