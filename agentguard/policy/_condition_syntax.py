@@ -14,6 +14,7 @@ parses it without building predicates.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -230,3 +231,47 @@ class _Parser:
                 break
         self.take(")", f"')' to close {name.value}(")
         return _Call(name.value, tuple(args), name.col)
+
+
+# A large policy repeats a few condition shapes with other strings in them (``glob(path, "/data/svc1/**")``,
+# ``glob(path, "/data/svc2/**")``): the tokens and tree of one are the other's with the strings
+# swapped. Only texts without a backslash share a shape, so a string is exactly a quote, its body and
+# the next quote (what the tokenizer reads too), and only strings of the same length, so every column
+# stays where it was. The compiler still checks each string; only the tokenizing and parsing are shared.
+_PLAIN_STRINGS = re.compile(r'"([^"]*)"')
+_shapes: dict[tuple[tuple[str, ...], tuple[int, ...]], _Node] = {}
+_MAX_SHAPES = 4096
+
+
+def parse_condition(text: str) -> _Node:
+    """``_Parser(_tokenize(text)).parse()``, the tree of a text of the same shape reused when there is one."""
+    if "\\" in text or '"' not in text:
+        return _Parser(_tokenize(text)).parse()
+    pieces = _PLAIN_STRINGS.split(text)
+    bodies = pieces[1::2]
+    key = (tuple(pieces[0::2]), tuple(map(len, bodies)))
+    tree = _shapes.get(key)
+    if tree is None:
+        tree = _Parser(_tokenize(text)).parse()
+        if len(_shapes) >= _MAX_SHAPES:
+            _shapes.clear()
+        _shapes[key] = tree
+        return tree
+    return _rebind(tree, iter(bodies))
+
+
+def _rebind(node: _Node, bodies: Iterator[str]) -> _Node:
+    """``node`` with its string arguments, in text order, read from ``bodies`` (same lengths)."""
+    if isinstance(node, _Call):
+        if not any(arg.kind == "str" for arg in node.args):
+            return node
+        args: list[_Tok] = []
+        for arg in node.args:
+            if arg.kind == "str":
+                body = next(bodies)
+                arg = _new_tuple(_Tok, ("str", body, arg.col, f'"{body}"'))
+            args.append(arg)
+        return _Call(node.name, tuple(args), node.col)
+    if isinstance(node, _Not):
+        return _Not(_rebind(node.inner, bodies))
+    return _Bool(node.op, tuple(_rebind(item, bodies) for item in node.items))

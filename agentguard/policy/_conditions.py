@@ -23,9 +23,10 @@ import re
 from collections.abc import Callable
 
 from agentguard.policy import _argument_conditions as _arg
-from agentguard.policy._condition_syntax import ConditionError, _Bool, _Call, _Node, _Not, _Parser, _tokenize
+from agentguard.policy._condition_syntax import ConditionError, _Bool, _Call, _Node, _Not, parse_condition
 
 # Re-exported: the rest of agentguard, the tests and benchmarks import these from here.
+from agentguard.policy._condition_syntax import _tokenize as _tokenize
 from agentguard.policy._condition_syntax import _tokenize_exact as _tokenize_exact
 from agentguard.policy._condition_types import _MISSING as _MISSING
 from agentguard.policy._condition_types import (
@@ -247,7 +248,7 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
     if len(stripped) > MAX_CONDITION_CHARS:
         raise ConditionError(f"condition longer than {MAX_CONDITION_CHARS} characters", 1)
     try:
-        tree = _Parser(_tokenize(stripped)).parse()
+        tree = parse_condition(stripped)
     except RecursionError:
         raise ConditionError("condition nests too deeply", 1) from None
     terms = list(tree.items) if isinstance(tree, _Bool) and tree.op == "&&" else [tree]
@@ -275,17 +276,21 @@ def compile_condition(text: str, env: CompileEnv) -> Condition:
     used: set[str] = set()
     paths: set[tuple[str, ...]] = set()
     preds = [_build(term, env, used, paths) for term in rest]
+    if len(rest) == 1:  # most conditions: one term
+        tri = _tri(rest[0])
+        calls = frozenset(_calls(rest[0]))
+    else:
+        tri = any(_tri(term) for term in rest)
+        calls = frozenset(set().union(*(_calls(term) for term in rest))) if rest else frozenset()
     if not preds:
         predicate: Predicate = _always
     elif len(preds) == 1:
         predicate = preds[0]
-    elif any(_tri(term) for term in rest):
+    elif tri:
         predicate = _and3(tuple(preds))
     else:
         predicate = _and2(tuple(preds))
 
-    tri = any(_tri(term) for term in rest)
-    calls = frozenset(set().union(*(_calls(term) for term in rest))) if rest else frozenset()
     return Condition(
         text, predicate, sandbox, timeout, not preds, frozenset(used), frozenset(paths), tri, calls
     )

@@ -155,7 +155,7 @@ class _LineReader:
         if isinstance(pieces, str):
             self._problem(_error(label, number, pieces, "brackets"))
             return False
-        texts = [piece.strip() for piece in pieces]
+        texts = list(map(str.strip, pieces))
         ref = rule_ref(label, number, line)  # 100,000s at a load
         kind = texts[0]
         if kind == "p":
@@ -237,13 +237,16 @@ class _LineReader:
                 )
             )
             ok = False
-        else:
+        elif "{" in tool:  # only braces are compiled when a pattern is made: nothing else can fail here
             try:
                 tool_pattern(tool)
             except (ValueError, re.error, PatternLimitException) as exc:
                 self._problem(_error(label, number, f"tool pattern {tool!r}: {exc}", "tool-pattern"))
                 ok = False
-        condition = self._condition(cond)
+        key = cond if self._key_suffix is None else cond + self._key_suffix  # as _condition: mostly seen
+        condition = self.cache.get(key)
+        if condition is None:
+            condition = self._condition(cond)
         if isinstance(condition, ConditionError):
             column = _column(pieces, 3) + condition.column - 1
             near = f" near {condition.token!r}" if condition.token else ""

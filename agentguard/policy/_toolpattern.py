@@ -200,7 +200,7 @@ def _find_part(part: _Piece, name: str, start: int, end: int) -> int:
 @functools.lru_cache(maxsize=1 << 18)
 def tool_pattern(text: str) -> ToolPattern:
     """``ToolPattern(text)``, shared: reloads and the rule index reuse compiled patterns. Room for every
-    pattern of a large policy: the loader and then the index ask for each one in file order, and an LRU
-    smaller than the policy evicts every pattern before its second use (a 100,000-rule policy has more
-    than 65,536 distinct ones)."""
+    pattern of a large policy: the index asks for each glob in file order (the loader only for those
+    with braces, compiled when made), and an LRU smaller than the policy evicts every pattern before
+    its second use (a 100,000-rule policy has more than 65,536 distinct ones)."""
     return ToolPattern(text)
