@@ -107,18 +107,17 @@ def record_rejected(
     received: Mapping[str, Any],
 ) -> None:
     """``call.received`` then ``call.rejected`` for a call refused before it entered the pipeline."""
+    given = snapshot(arguments) if arguments is not None else None  # read once, as receive does
     call = ToolCall.model_construct(
         id=new_id(),
         agent=agent,
         tool=tool,
-        arguments=dict(arguments) if arguments is not None else {},
+        arguments=given if given is not None else {},
         session=session,
         framework=framework,
         time=datetime.now(UTC),
     )
-    record(
-        audit, "call.received", call, arguments=dict(arguments) if arguments is not None else None, **received
-    )
+    record(audit, "call.received", call, arguments=dict(given) if given is not None else None, **received)
     record(audit, "call.rejected", call, error=error.to_dict())
 
 

@@ -46,7 +46,9 @@ class Workspace:
             if info.st_size > MAX_READ_BYTES:
                 raise ValueError(f"{path!r} is {info.st_size} bytes; fs.read reads at most {MAX_READ_BYTES}")
             data = handle.read(MAX_READ_BYTES + 1)
-        return data[:MAX_READ_BYTES].decode("utf-8", errors="replace")
+        if len(data) > MAX_READ_BYTES:  # it grew after fstat: refused, never cut (a cut may halve a secret)
+            raise ValueError(f"{path!r} grew past {MAX_READ_BYTES} bytes while it was read (fs.read's limit)")
+        return data.decode("utf-8", errors="replace")
 
     def write(self, path: str, content: str) -> str:
         """Write ``content`` to ``path`` atomically (fresh temp file + rename); returns a short summary."""

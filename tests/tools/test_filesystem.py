@@ -117,3 +117,25 @@ def test_read_refuses_fifos_and_directories(ws: Workspace) -> None:
     os.mkfifo(ws.root / "pipe")
     with pytest.raises(OSError):
         ws.read("pipe")  # O_NONBLOCK is not set, but a FIFO is not a regular file: refused after open
+
+
+def test_a_file_that_grew_after_its_size_was_read_is_refused_not_cut(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fstat said small, the read found more: a cut at the limit could show half a secret."""
+    from agentguard.tools.filesystem import MAX_READ_BYTES
+
+    (ws.root / "grows.txt").write_bytes(b"a " * (MAX_READ_BYTES // 2) + b"ghp_" + b"A1b2C3d4E5" * 4)
+    real_fstat = os.fstat
+
+    def fstat_before_it_grew(fd: int) -> os.stat_result:
+        seen = real_fstat(fd)
+        if not stat.S_ISREG(seen.st_mode):
+            return seen
+        fields = list(seen)
+        fields[stat.ST_SIZE] = 10  # the size when it was checked
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(os, "fstat", fstat_before_it_grew)
+    with pytest.raises(ValueError, match="grew past"):
+        ws.read("grows.txt")
