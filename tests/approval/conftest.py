@@ -3,6 +3,8 @@ the same tests on SQLite and on a real PostgreSQL database of their own."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -79,3 +81,14 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str =
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.005)
+
+
+def db_roles_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``agentguard db roles ARGS`` as a deployment runs it (a process of its own); not checked."""
+    return subprocess.run(
+        [sys.executable, "-m", "agentguard.cli", "db", "roles", *args],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )

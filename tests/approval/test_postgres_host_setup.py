@@ -3,8 +3,6 @@ and ``agentguard db roles --host`` creating a login role per agent host. Real Po
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 from agentguard.approval import ApprovalDesk, GrantScope, Owner, PostgresApprovalStore, RequestState
 from agentguard.database import SCHEMA_VERSION, Database, DatabaseError, migrations, roles_sql, upgrade
 
-from .conftest import make_request
+from .conftest import db_roles_cli, make_request
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,24 +83,14 @@ def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(at_version
         assert store.get(fresh.id).state is RequestState.APPROVED
 
 
-def _roles_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agentguard.cli", "db", "roles", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-
-
 def test_db_roles_creates_a_login_role_per_host(pg_url: str) -> None:
     tag = uuid.uuid4().hex[:8]
     agent, approver, host_a, host_b = f"aga_{tag}", f"agp_{tag}", f"ha_{tag}", f"hb_{tag}"
-    assert "--host" in _roles_cli("--help").stdout
-    refused = _roles_cli("--agent", agent, "--approver", approver, "--host", agent)
+    assert "--host" in db_roles_cli("--help").stdout
+    refused = db_roles_cli("--agent", agent, "--approver", approver, "--host", agent)
     assert refused.returncode != 0
     assert "role of its own" in refused.stderr
-    printed = _roles_cli("--agent", agent, "--approver", approver, "--host", host_a, "--host", host_b)
+    printed = db_roles_cli("--agent", agent, "--approver", approver, "--host", host_a, "--host", host_b)
     assert printed.returncode == 0, printed.stderr
     with psycopg.connect(pg_url, autocommit=True) as owner:
         owner.execute(f"CREATE ROLE {agent}")
@@ -134,7 +122,7 @@ def test_the_roles_sql_over_an_older_setup_narrows_what_agents_may_update(pg_url
         owner.execute(f"CREATE ROLE {agent} LOGIN")
         owner.execute(f"CREATE ROLE {approver} LOGIN")
         owner.execute(f"GRANT INSERT, UPDATE ON ag_requests, ag_owners TO {agent}")  # as the older SQL did
-        owner.execute(_roles_cli("--agent", agent, "--approver", approver).stdout)
+        owner.execute(db_roles_cli("--agent", agent, "--approver", approver).stdout)
     try:
         with PostgresApprovalStore(pg_url.replace("://postgres@", f"://{agent}@"), sweep=False) as store:
             queued = store.submit(make_request(), Owner(pid=1, host="a", start="b:1"))

@@ -27,7 +27,7 @@ from agentguard.approval import (
 from agentguard.models import ApprovalStatus
 from agentguard.testing import MemoryAudit
 
-from .conftest import make_request
+from .conftest import db_roles_cli, make_request
 
 REPO = Path(__file__).resolve().parents[2]
 HOST_A = Owner(pid=101, host="host-a", start="boot:1")
@@ -57,13 +57,9 @@ def fleet(pg_url: str) -> Iterator[Fleet]:
     """Roles from ``agentguard db roles``; the host roles made by hand as members of the agent role."""
     tag = uuid.uuid4().hex[:8]
     agent, approver, role_a, role_b = f"aga_{tag}", f"agp_{tag}", f"host_a_{tag}", f"host_b_{tag}"
-    printed = subprocess.run(
-        [sys.executable, "-m", "agentguard.cli", "db", "roles", "--agent", agent, "--approver", approver],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=True,
-    ).stdout
+    done = db_roles_cli("--agent", agent, "--approver", approver)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout
     with psycopg.connect(pg_url, autocommit=True) as owner:
         for role in (agent, approver, role_a, role_b):
             owner.execute(f"CREATE ROLE {role} LOGIN")

@@ -3,8 +3,6 @@ out its requests but cannot answer one or write a grant; an approver can. Real P
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ from agentguard.approval import (
 from agentguard.errors import ApprovalError
 from agentguard.models import ApprovalStatus
 
-from .conftest import make_request
+from .conftest import db_roles_cli, make_request
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,13 +30,9 @@ REPO = Path(__file__).resolve().parents[2]
 def roles(pg_url: str) -> Iterator[tuple[str, str]]:
     """``(agent URL, approver URL)``: the same database through the two roles ``db roles`` sets up."""
     agent, approver = f"aga_{uuid.uuid4().hex[:10]}", f"agp_{uuid.uuid4().hex[:10]}"
-    printed = subprocess.run(
-        [sys.executable, "-m", "agentguard.cli", "db", "roles", "--agent", agent, "--approver", approver],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=True,
-    ).stdout
+    done = db_roles_cli("--agent", agent, "--approver", approver)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout
     with psycopg.connect(pg_url, autocommit=True) as owner:
         owner.execute(f"CREATE ROLE {agent} LOGIN")
         owner.execute(f"CREATE ROLE {approver} LOGIN")
