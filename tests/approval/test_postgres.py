@@ -104,11 +104,17 @@ def test_a_waiter_still_gets_its_answer_when_its_listening_connection_is_killed(
     worker.start()
     try:
         wait_until(lambda: bool(store.pending()), what="the request to be queued")
+        listeners = (
+            " FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name LIKE 'agentguard-listen-%%'"
+        )
         with psycopg.connect(pg_url, autocommit=True) as admin:  # what a server restart does to it
-            killed = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND application_name LIKE 'agentguard-listen-%%'"
-            ).fetchone()
+            # The waiter listens once its request is queued: wait for its connection, then kill it.
+            wait_until(
+                lambda: (admin.execute("SELECT count(*)" + listeners).fetchone() or (0,))[0] >= 1,
+                what="the waiter's listening connection",
+            )
+            killed = admin.execute("SELECT count(pg_terminate_backend(pid))" + listeners).fetchone()
         assert killed is not None
         assert killed[0] >= 1
         with PostgresApprovalStore(pg_url) as approver:
