@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, user_config
+from agentguard.sandbox._gitcommands import named_by_commands
+from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, tops_of, user_config
 from agentguard.sandbox._gitscan import (
     BARE_NAMES,
     bare_head,
@@ -31,6 +32,7 @@ from agentguard.sandbox._gitscan import (
     is_dot_git,
     read_line,
 )
+from agentguard.sandbox._precommit import precommit_paths
 
 __all__ = ["QUARANTINE", "Watch"]
 
@@ -124,9 +126,18 @@ def _named_by(root: Path, entry: Path, user: ConfigReach, *, strict: bool) -> se
         common = read_line(gitdir / "commondir") if is_dir else None
         gitdir = gitdir / common if common else None
     reach = user + repo_config(gitdirs, strict=strict)
-    hooks = hooks_paths(entry, reach)
-    links = hook_links([*(gitdir / "hooks" for gitdir in gitdirs), *hooks])
-    for path in (*hooks, *links, *reach.includes):  # hooks or a config, made by the code
+    tops = tops_of(entry, gitdirs, reach)
+    hooks = hooks_paths(tops, reach)
+    hook_dirs = [*(gitdir / "hooks" for gitdir in gitdirs), *hooks]
+    links = hook_links(hook_dirs)
+    runs = named_by_commands(reach.commands, tops, root, strict=strict)
+    runs += precommit_paths(hook_dirs, tops, root, strict=strict)
+    for path in (
+        *hooks,
+        *links,
+        *reach.includes,
+        *runs,
+    ):  # hooks, a config, what a command runs, made by the code
         rel = _nominal(root, path)
         if rel is not None:
             found.add(rel)
