@@ -41,7 +41,8 @@ _PATH_MAX = 4096  # bytes in a path (Linux): a longer one cannot be opened
 # (section, variable) of the keys whose value host git runs ("*": any variable), with how it runs:
 # "shell" a command line for sh -c (git runs a line with no shell syntax directly: the same words),
 # "program" one path run as is, "bang" only a value starting with "!" (the rest a line for sh),
-# "ext" only a URL starting with "ext::" (the rest a command line), "helper" credential.helper.
+# "url" a remote's URL (``ext::<command line>``; ``<transport>::<address>`` runs git-remote-<transport>),
+# "vcs" git-remote-<value>, "helper" credential.helper.
 COMMAND_KEYS: dict[tuple[str, str], str] = {
     ("alias", "*"): "alias",
     ("core", "editor"): "shell",
@@ -80,8 +81,10 @@ COMMAND_KEYS: dict[tuple[str, str], str] = {
     ("sendemail", "headercmd"): "shell",
     ("remote", "receivepack"): "shell",
     ("remote", "uploadpack"): "shell",
-    ("remote", "url"): "ext",
-    ("remote", "pushurl"): "ext",
+    ("remote", "url"): "url",
+    ("remote", "pushurl"): "url",
+    ("remote", "vcs"): "vcs",
+    ("imap", "tunnel"): "shell",
     ("submodule", "update"): "bang",
     ("instaweb", "httpd"): "shell",
     ("guitool", "cmd"): "shell",
@@ -105,7 +108,7 @@ def mentions_command(text: bytes) -> bool:
     return any(
         section.encode() in text
         and (variable == "*" or variable.encode() in text)
-        and (kind != "ext" or b"ext::" in text)  # a remote's URL: only ext:: runs a command
+        and (kind != "url" or b"::" in text)  # a remote's URL: only <transport>:: runs a program
         for (section, variable), kind in COMMAND_KEYS.items()
     )
 
@@ -164,8 +167,13 @@ def _line(key: str, value: str) -> tuple[str, str] | None:
         return None
     if kind == "helper" and not os.path.isabs(value):  # git runs "git credential-<value>"
         return ("shell", f"git credential-{value}")
-    if kind == "ext":
-        return ("shell", value[len("ext::") :]) if value.startswith("ext::") else None
+    if kind == "url":
+        transport, sep, rest = value.partition("::")
+        if not sep or "/" in transport or ":" in transport:
+            return None  # a URL or a path: git's own transports
+        return ("shell", rest) if transport == "ext" else ("program", f"git-remote-{transport}")
+    if kind == "vcs":
+        return ("program", f"git-remote-{value}")
     if kind == "program":
         return ("program", value)
     if kind == "alias":

@@ -30,12 +30,13 @@ __all__ = ["ConfigReach", "hooks_paths", "repo_config", "tops_of", "user_config"
 _MAX_DEPTH = 10
 # A config file holding none of these (nor a command-valued key's names) sets no core.hooksPath or
 # core.worktree and includes nothing (a key name is never escaped or split across lines): git is not asked.
-_MENTIONS = (b"hookspath", b"include", b"worktree")
+_MENTIONS = (b"hookspath", b"templatedir", b"include", b"worktree")
 
 
 @dataclass(frozen=True)
 class ConfigReach:
-    """``hooks``: every ``core.hooksPath`` value; ``includes``: every file included (as named,
+    """``hooks``: every ``core.hooksPath`` and ``init.templateDir`` value (its ``hooks`` are copied into
+    each repository the host makes); ``includes``: every file included (as named,
     ``~`` expanded, relative ones against the including file's directory), there or not;
     ``commands``: every command-valued entry (origin file, key, value); ``worktrees``: every
     ``core.worktree`` value."""
@@ -115,7 +116,7 @@ def _follow(entries: list[_Entry], *, strict: bool) -> ConfigReach:
     while queue:
         batch, depth = queue.pop()
         for origin, key, value in batch:
-            if key == "core.hookspath":
+            if key in ("core.hookspath", "init.templatedir"):  # hooks, or the hooks git init copies
                 hooks.append(value)
                 continue
             if key == "core.worktree" and value:

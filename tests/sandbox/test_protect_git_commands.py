@@ -46,6 +46,7 @@ KEYS = [
     ("uploadpack.packObjectsHook", "tools/pack.sh", ["tools/pack.sh"]),
     ("pager.log", "python pager.py", ["pager.py"]),  # no "/": a file at the top level
     ("remote.origin.url", "ext::tools/transport.sh %S", ["tools/transport.sh"]),
+    ("imap.tunnel", "tools/tunnel.sh imap.example.com", ["tools/tunnel.sh"]),
 ]
 
 
@@ -149,6 +150,34 @@ def test_a_program_in_a_path_directory_inside_the_workspace_is_read_only(
     git("-C", str(ws), "config", "core.pager", "mypager")
     monkeypatch.setenv("PATH", f"{ws.resolve() / 'bin'}:{__import__('os').environ['PATH']}")
     assert read_only(ws) == {"/workspace/.git", "/workspace/bin/mypager"}
+
+
+def test_a_remote_helper_in_a_path_directory_inside_the_workspace_is_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = tmp_path / "ws"
+    git("init", "-q", str(ws))
+    (ws / "bin").mkdir()
+    for name in ("git-remote-hg", "git-remote-custom"):
+        (ws / "bin" / name).write_text(SCRIPT)
+    git("-C", str(ws), "config", "remote.a.vcs", "hg")
+    git("-C", str(ws), "config", "remote.b.url", "custom::somewhere")
+    git("-C", str(ws), "config", "remote.c.url", "https://example.com/x.git")
+    monkeypatch.setenv("PATH", f"{ws.resolve() / 'bin'}:{__import__('os').environ['PATH']}")
+    assert read_only(ws) == {
+        "/workspace/.git",
+        "/workspace/bin/git-remote-hg",
+        "/workspace/bin/git-remote-custom",
+    }
+
+
+def test_a_template_directory_inside_the_workspace_is_read_only(tmp_path: Path) -> None:
+    """``init.templateDir``: its hooks are copied into every repository the host makes next."""
+    ws = tmp_path / "ws"
+    git("init", "-q", str(ws))
+    (ws / "templates" / "hooks").mkdir(parents=True)
+    git("-C", str(ws), "config", "init.templateDir", str(ws.resolve() / "templates"))
+    assert read_only(ws) == {"/workspace/.git", "/workspace/templates"}
 
 
 def test_files_a_glob_matches_are_read_only(tmp_path: Path) -> None:
