@@ -8,11 +8,12 @@ parser (tree-sitter-bash, as ``sh -c`` would split it; inline scripts such as ``
 followed) and each word that may name a file is resolved against the top level: a word with a
 ``/`` (there or not: one the code makes is set aside after the run), any other word naming a file
 there now (``python strip.py``), the value after ``=`` (``--config=tools/x``), the files a glob
-matches, and a program looked up in a ``PATH`` directory inside the workspace. Directories are not
-kept (``pytest tests``: what a program reads by its own convention, ``Makefile``, ``package.json``,
-``conftest.py``, is not seen: docs/sandbox.md). A line the parser cannot read whole (a here-document,
-``case``, ``[[ ]]``, a shell reading a pipe, a program known only at run time) refuses the rw workspace,
-naming the file and key: what it runs cannot be told.
+matches, and a program looked up in a ``PATH`` directory inside the workspace. Directories there
+are not kept (``pytest tests``: what a program reads by its own convention, ``Makefile``,
+``package.json``, ``conftest.py``, is not seen: docs/sandbox.md); one the code makes is set aside.
+A line the parser cannot read whole (a here-document, ``case``, ``[[ ]]``, a shell reading a pipe, a
+program known only at run time) refuses the rw workspace, naming the file and key: what it runs
+cannot be told.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import glob
 import os
 import shlex
-import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -226,8 +226,8 @@ def line_paths(line: str, tops: list[Path], root: Path) -> list[Path]:
 
 
 def _globbed(pattern: str, tops: list[Path]) -> Iterator[Path]:
-    """The files a glob word matches now (one the code adds is matched after the run too), or the
-    path a ``~`` word names (the host user's home)."""
+    """What a glob word matches now (what the code adds is matched after the run too), or the path
+    a ``~`` word names (the host user's home)."""
     if any(char in pattern for char in "'\"\\$`{"):
         raise CannotTellRun(f"a pattern with quotes or expansions ({pattern})")
     if pattern.startswith("~"):
@@ -238,15 +238,14 @@ def _globbed(pattern: str, tops: list[Path]) -> Iterator[Path]:
             yield Path(pattern)
             return
     for top in tops:
-        for match in glob.glob(pattern, root_dir=top):
-            path = top / match
-            if not path.is_dir():
-                yield path
+        yield from (top / match for match in glob.glob(pattern, root_dir=top))
 
 
 def _candidates(words: Iterable[str], tops: list[Path], root: Path, *, program: bool) -> Iterator[Path]:
     """Paths ``words`` may name: against each top level (a word with ``/`` there or not, one
-    without when a file is there now), and after ``=`` the same. ``program``: a word without ``/``
+    without when something is there now), and after ``=`` the same. Directories too: ``_protect``
+    keeps only files, but one the code makes is set aside (``python x.py`` runs
+    ``x.py/__main__.py``). ``program``: a word without ``/``
     is looked up in ``PATH``: the directories there inside the workspace (or relative) too."""
     for word in words:
         for text in (word, word.partition("=")[2]):
@@ -257,8 +256,7 @@ def _candidates(words: Iterable[str], tops: list[Path], root: Path, *, program: 
                 path = top / text
                 if not _may_name_a_file(str(path)):
                     continue
-                kind = _stat_kind(path)
-                if (slash and kind != "dir") or (not slash and kind == "file"):
+                if slash or _lexists(path):
                     yield path
             if program and not slash:
                 for directory in _path_dirs(tops, root):
@@ -275,13 +273,13 @@ def _may_name_a_file(text: str) -> bool:
     )
 
 
-def _stat_kind(path: Path) -> str | None:
-    """ "dir", "file" (anything else there), or None when nothing is (links followed)."""
+def _lexists(path: Path) -> bool:
+    """Whether something is at ``path`` (a link there counts)."""
     try:
-        st = os.stat(path)
+        os.lstat(path)
     except OSError:
-        return None
-    return "dir" if stat.S_ISDIR(st.st_mode) else "file"
+        return False
+    return True
 
 
 def _path_dirs(tops: list[Path], root: Path) -> Iterator[Path]:

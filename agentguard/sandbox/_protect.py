@@ -132,7 +132,8 @@ def _named(root: Path, entry: Path, gitdirs: list[Path], reach: ConfigReach) -> 
     links = hook_links(hook_dirs)
     runs = named_by_commands(reach.commands, tops, root, strict=True)
     runs += precommit_paths(hook_dirs, tops, root, strict=True)
-    return _kept(root, [*hooks, *husky, *links, *reach.includes, *runs])
+    files = [path for path in runs if not os.path.isdir(path)]  # a directory a command names stays writable
+    return _kept(root, [*hooks, *husky, *links, *reach.includes, *files])
 
 
 def _kept(root: Path, paths: Iterable[Path]) -> list[Path]:
