@@ -135,7 +135,7 @@ def named_by_commands(
             if strict:
                 where = origin or "the environment (GIT_CONFIG_COUNT)"
                 raise SandboxError(
-                    f"{where}: {key} = {value!r} is a command host git runs, and which working-tree "
+                    f"{where}: {key} is a command host git runs, and which working-tree "
                     f"files it runs cannot be told ({exc}); refusing the rw workspace (code in the "
                     "sandbox could rewrite them: put the command in a script outside the workspace)",
                     path=where,

@@ -3,9 +3,11 @@
 What did not exist cannot be mounted: a new ``.git`` (``git init``, a clone, a planted ``sub/.git``
 that a shell prompt's ``git status`` reads), a bare git directory's ``HEAD``, a new
 ``agentguard.toml``, a directory a gitlink, ``commondir`` or ``core.hooksPath`` names that was
-missing. ``Watch`` notes which of these exist before a call and, once its processes are gone, renames
-each new one aside (``<name>.agentguard-quarantine-<random>``, never over an existing name): host git
-and the guard's next start do not read it, and nothing is deleted.
+missing, a file a configured command runs (``_gitcommands``) or a pre-commit configuration a hook
+reads (``_precommit``) that was missing. ``Watch`` notes which of these exist before a call and,
+once its processes are gone, renames each new one aside (``<name>.agentguard-quarantine-<random>``,
+never over an existing name): host git and the guard's next start do not read it, and nothing is
+deleted.
 """
 
 from __future__ import annotations
