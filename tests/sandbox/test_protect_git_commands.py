@@ -344,3 +344,25 @@ def test_the_key_table() -> None:
     assert not mentions_command(b'[remote "origin"]\n\turl = https://x/y\n')
     assert mentions_command(b'[remote "origin"]\n\turl = ext::sh -c x\n')
     assert not mentions_command(b"[core]\n\tbare = false\n\tlogallrefupdates = true\n")
+
+
+def test_a_command_from_the_users_config_or_the_environment_is_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = tmp_path / "ws"
+    git("init", "-q", str(ws))
+    for rel in ("run.sh", "tools/env-pager.sh"):
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text(SCRIPT)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[alias]\n\tx = !./run.sh\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.pager")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "tools/env-pager.sh")
+    assert read_only(ws) == {"/workspace/.git", "/workspace/run.sh", "/workspace/tools/env-pager.sh"}
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "f() { case x in *) ;; esac; }; f")
+    with pytest.raises(SandboxError, match=r"the environment \(GIT_CONFIG_COUNT\): core.pager"):
+        protected_mounts(str(ws.resolve()))
