@@ -43,7 +43,9 @@ ALLOWED: dict[str, set[str]] = {
     "approval": CORE
     | {"policy", "database"},  # a grant is compiled with the policy's compiler before it is stored
     "audit": CORE | {"database"},
-    "sandbox": CORE,
+    # the sandbox reads the command lines git configuration runs with the policy's shell parser (lazily),
+    # to keep the working-tree files they name read-only in a rw workspace
+    "sandbox": CORE | {"policy"},
     "tools": CORE | {"context", "sandbox", "policy"},
     # the steps behind the guard (receive, decide, approve, execute, their records; its session methods)
     "_guard": CORE | {"context", "registry", "session", "audit"},

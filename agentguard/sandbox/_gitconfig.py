@@ -1,5 +1,6 @@
-"""What git configuration makes host git read or run in a rw workspace: the ``core.hooksPath`` values
-and the files configs include, read the way host git reads them.
+"""What git configuration makes host git read or run in a rw workspace: the ``core.hooksPath`` values,
+the files configs include, the command-valued keys (``_gitcommands``) and ``core.worktree``, read the
+way host git reads them.
 
 Every config file reached is read on its own (``--no-includes``) and its includes followed here:
 ``include.path`` and every ``includeIf.<condition>.path`` whatever the condition (read outside the
@@ -20,29 +21,37 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentguard.errors import SandboxError
+from agentguard.sandbox._gitcommands import command_kind, mentions_command
 from agentguard.sandbox._gitscan import is_dot_git
 
-__all__ = ["ConfigReach", "hooks_paths", "repo_config", "user_config"]
+__all__ = ["ConfigReach", "hooks_paths", "repo_config", "tops_of", "user_config"]
 
 # git's own limit on nested includes
 _MAX_DEPTH = 10
-# A config file holding neither of these sets no core.hooksPath and includes nothing (a key name is
-# never escaped or split across lines): git is not asked.
-_MENTIONS = (b"hookspath", b"include")
+# A config file holding none of these (nor a command-valued key's names) sets no core.hooksPath or
+# core.worktree and includes nothing (a key name is never escaped or split across lines): git is not asked.
+_MENTIONS = (b"hookspath", b"templatedir", b"include", b"worktree")
 
 
 @dataclass(frozen=True)
 class ConfigReach:
-    """``hooks``: every ``core.hooksPath`` value; ``includes``: every file included (as named,
-    ``~`` expanded, relative ones against the including file's directory), there or not."""
+    """``hooks``: every ``core.hooksPath`` and ``init.templateDir`` value (its ``hooks`` are copied into
+    each repository the host makes); ``includes``: every file included (as named,
+    ``~`` expanded, relative ones against the including file's directory), there or not;
+    ``commands``: every command-valued entry (origin file, key, value); ``worktrees``: every
+    ``core.worktree`` value."""
 
     hooks: tuple[str, ...] = ()
     includes: tuple[Path, ...] = ()
+    commands: tuple[tuple[str, str, str], ...] = ()
+    worktrees: tuple[str, ...] = ()
 
     def __add__(self, other: ConfigReach) -> ConfigReach:
         return ConfigReach(
             tuple(dict.fromkeys(self.hooks + other.hooks)),
             tuple(dict.fromkeys(self.includes + other.includes)),
+            tuple(dict.fromkeys(self.commands + other.commands)),
+            tuple(dict.fromkeys(self.worktrees + other.worktrees)),
         )
 
 
@@ -69,18 +78,29 @@ def repo_config(gitdirs: Iterable[Path], *, strict: bool = True) -> ConfigReach:
                 text = config.read_bytes().lower()
             except OSError:
                 continue
-            if not any(word in text for word in _MENTIONS):
+            if not any(word in text for word in _MENTIONS) and not mentions_command(text):
                 continue
             reach += _follow(_read(["--file", str(config)], config, strict=strict), strict=strict)
     return reach
 
 
-def hooks_paths(entry: Path, reach: ConfigReach) -> list[Path]:
-    """Where git looks for hooks of the repository at ``entry`` (a ``.git``, or a bare git directory)
-    besides its ``hooks``: relative values against the working tree (``.husky``), or the git
-    directory when bare."""
-    base = entry.parent if is_dot_git(entry.name) else entry
-    return [base / Path(value).expanduser() for value in reach.hooks]
+def tops_of(entry: Path, gitdirs: list[Path], reach: ConfigReach) -> list[Path]:
+    """Where host git runs hooks and configured commands for the repository at ``entry`` (a
+    ``.git``, or a bare git directory): the top level of its working tree (the git directory when
+    bare), and each ``core.worktree`` its configs name (which moves the working tree: relative
+    values against each of its git directories, as git reads them against its own)."""
+    tops = [entry.parent if is_dot_git(entry.name) else entry]
+    for value in reach.worktrees:
+        named = Path(value).expanduser()
+        bases = [Path("/")] if named.is_absolute() else gitdirs
+        tops.extend(Path(os.path.normpath(base / named)) for base in bases)
+    return list(dict.fromkeys(tops))
+
+
+def hooks_paths(tops: list[Path], reach: ConfigReach) -> list[Path]:
+    """Where git looks for hooks besides a git directory's ``hooks``: relative ``core.hooksPath``
+    values against each top level (``tops_of``: ``.husky``)."""
+    return [top / Path(value).expanduser() for top in tops for value in reach.hooks]
 
 
 _Entry = tuple[str, str, str]  # origin file ("" when not a file), key (lower case), value
@@ -89,13 +109,21 @@ _Entry = tuple[str, str, str]  # origin file ("" when not a file), key (lower ca
 def _follow(entries: list[_Entry], *, strict: bool) -> ConfigReach:
     hooks: list[str] = []
     includes: list[Path] = []
+    commands: list[tuple[str, str, str]] = []
+    worktrees: list[str] = []
     seen: set[Path] = set()
     queue = [(entries, 0)]
     while queue:
         batch, depth = queue.pop()
         for origin, key, value in batch:
-            if key == "core.hookspath":
+            if key in ("core.hookspath", "init.templatedir"):  # hooks, or the hooks git init copies
                 hooks.append(value)
+                continue
+            if key == "core.worktree" and value:
+                worktrees.append(value)
+                continue
+            if command_kind(key) is not None:
+                commands.append((origin, key, value))
                 continue
             if not (key == "include.path" or (key.startswith("includeif.") and key.endswith(".path"))):
                 continue
@@ -108,7 +136,12 @@ def _follow(entries: list[_Entry], *, strict: bool) -> ConfigReach:
                 continue
             seen.add(target)
             queue.append((_read(["--file", str(target)], target, strict=strict), depth + 1))
-    return ConfigReach(tuple(dict.fromkeys(hooks)), tuple(dict.fromkeys(includes)))
+    return ConfigReach(
+        tuple(dict.fromkeys(hooks)),
+        tuple(dict.fromkeys(includes)),
+        tuple(dict.fromkeys(commands)),
+        tuple(dict.fromkeys(worktrees)),
+    )
 
 
 def _read(where: list[str], config: Path | None, *, strict: bool) -> list[_Entry]:
@@ -118,7 +151,8 @@ def _read(where: list[str], config: Path | None, *, strict: bool) -> list[_Entry
     if git is None:  # a repository's config mentions core.hooksPath or an include: cannot be read
         if strict and config is not None:
             raise SandboxError(
-                f"{config} sets core.hooksPath or includes a file, and git is not on PATH to read it; "
+                f"{config} may set core.hooksPath, a command or include a file, and git is not on PATH "
+                "to read it; "
                 "refusing the rw workspace (code in the sandbox could write what it names)",
                 path=str(config),
             )

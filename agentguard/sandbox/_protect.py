@@ -5,8 +5,10 @@ state directory), every ``.git`` of the workspace (directories, and ``.git`` fil
 submodules and linked worktrees), every bare git directory (at the root: its git files), the git
 directories those gitlinks and ``commondir`` files name inside the workspace, the hooks directories
 ``core.hooksPath`` names there (``.husky``), what hook symlinks name there, and the files configs
-include from there (``_gitconfig``), for the repositories in the workspace and above it. Git runs
-programs the host executes from these (hooks, ``core.fsmonitor`` on the next ``git status``);
+include from there (``_gitconfig``), the files their command-valued keys run (``_gitcommands``) and
+the pre-commit framework's configuration when a hook runs it (``_precommit``), for the repositories in
+the workspace and above it. Git runs programs the host executes from these (hooks, ``core.fsmonitor``
+on the next ``git status``);
 making all of ``.git`` read-only means no git writes inside a rw sandbox.
 
 A read-only mount protects an inode, not a name: code could rename the protected path's parent away
@@ -26,7 +28,8 @@ from pathlib import Path
 from docker.types import Mount
 
 from agentguard.errors import SandboxError
-from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, user_config
+from agentguard.sandbox._gitcommands import named_by_commands
+from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, tops_of, user_config
 from agentguard.sandbox._gitscan import (
     BARE_NAMES,
     enclosing_gits,
@@ -36,6 +39,7 @@ from agentguard.sandbox._gitscan import (
     hook_links,
     read_line,
 )
+from agentguard.sandbox._precommit import precommit_paths
 
 __all__ = ["WORKSPACE_TARGET", "mount_key", "protected_mounts"]
 
@@ -112,8 +116,10 @@ def _named(root: Path, entry: Path, gitdirs: list[Path], reach: ConfigReach) -> 
     ``core.hooksPath`` names (``.husky``; husky 9's ``.husky/_`` runs the scripts one level up, so
     there the parent), what hook symlinks name (``.git/hooks/pre-commit -> ../../scripts/x``), and
     the files its configs include (``include.path = ../.gitconfig``: ``core.fsmonitor`` there runs
-    on the next ``git status``)."""
-    hooks = hooks_paths(entry, reach)
+    on the next ``git status``), the files its configured commands run (``filter.x.clean = python
+    tools/strip.py``) and the pre-commit framework's configuration when a hook runs it."""
+    tops = tops_of(entry, gitdirs, reach)
+    hooks = hooks_paths(tops, reach)
     for path in hooks:
         if os.path.realpath(path) == str(root):
             raise SandboxError(
@@ -122,8 +128,12 @@ def _named(root: Path, entry: Path, gitdirs: list[Path], reach: ConfigReach) -> 
                 path=str(entry),
             )
     husky = [path.parent for path in hooks if path.name == "_" and os.path.realpath(path.parent) != str(root)]
-    links = hook_links([*(gitdir / "hooks" for gitdir in gitdirs), *hooks])
-    return _kept(root, [*hooks, *husky, *links, *reach.includes])
+    hook_dirs = [*(gitdir / "hooks" for gitdir in gitdirs), *hooks]
+    links = hook_links(hook_dirs)
+    runs = named_by_commands(reach.commands, tops, root, strict=True)
+    runs += precommit_paths(hook_dirs, tops, root, strict=True)
+    files = [path for path in runs if not os.path.isdir(path)]  # a directory a command names stays writable
+    return _kept(root, [*hooks, *husky, *links, *reach.includes, *files])
 
 
 def _kept(root: Path, paths: Iterable[Path]) -> list[Path]:

@@ -3,9 +3,11 @@
 What did not exist cannot be mounted: a new ``.git`` (``git init``, a clone, a planted ``sub/.git``
 that a shell prompt's ``git status`` reads), a bare git directory's ``HEAD``, a new
 ``agentguard.toml``, a directory a gitlink, ``commondir`` or ``core.hooksPath`` names that was
-missing. ``Watch`` notes which of these exist before a call and, once its processes are gone, renames
-each new one aside (``<name>.agentguard-quarantine-<random>``, never over an existing name): host git
-and the guard's next start do not read it, and nothing is deleted.
+missing, a file a configured command runs (``_gitcommands``) or a pre-commit configuration a hook
+reads (``_precommit``) that was missing. ``Watch`` notes which of these exist before a call and,
+once its processes are gone, renames each new one aside (``<name>.agentguard-quarantine-<random>``,
+never over an existing name): host git and the guard's next start do not read it, and nothing is
+deleted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, user_config
+from agentguard.sandbox._gitcommands import named_by_commands
+from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, tops_of, user_config
 from agentguard.sandbox._gitscan import (
     BARE_NAMES,
     bare_head,
@@ -31,6 +34,7 @@ from agentguard.sandbox._gitscan import (
     is_dot_git,
     read_line,
 )
+from agentguard.sandbox._precommit import precommit_paths
 
 __all__ = ["QUARANTINE", "Watch"]
 
@@ -124,9 +128,18 @@ def _named_by(root: Path, entry: Path, user: ConfigReach, *, strict: bool) -> se
         common = read_line(gitdir / "commondir") if is_dir else None
         gitdir = gitdir / common if common else None
     reach = user + repo_config(gitdirs, strict=strict)
-    hooks = hooks_paths(entry, reach)
-    links = hook_links([*(gitdir / "hooks" for gitdir in gitdirs), *hooks])
-    for path in (*hooks, *links, *reach.includes):  # hooks or a config, made by the code
+    tops = tops_of(entry, gitdirs, reach)
+    hooks = hooks_paths(tops, reach)
+    hook_dirs = [*(gitdir / "hooks" for gitdir in gitdirs), *hooks]
+    links = hook_links(hook_dirs)
+    runs = named_by_commands(reach.commands, tops, root, strict=strict)
+    runs += precommit_paths(hook_dirs, tops, root, strict=strict)
+    for path in (
+        *hooks,
+        *links,
+        *reach.includes,
+        *runs,
+    ):  # hooks, a config, what a command runs, made by the code
         rel = _nominal(root, path)
         if rel is not None:
             found.add(rel)
