@@ -55,6 +55,8 @@ class PostgresQueueDatabase:
     closed with the store. ``heartbeat_s``: how often owners in this process say they are alive.
     """
 
+    verifies_hosts = True  # each request carries the login role that submitted it (NULL: before that)
+
     def __init__(
         self,
         url: str | None,
