@@ -86,9 +86,16 @@ class PostgresApprovalStore(PostgresQueueDatabase):
         owner_stale_s: float = 30.0,
         stale_after_s: float = 60.0,
         readonly: bool = False,
+        lock_wait_s: float = 5.0,
     ) -> None:
         super().__init__(
-            url, database=database, audit=audit, clock=clock, heartbeat_s=heartbeat_s, readonly=readonly
+            url,
+            database=database,
+            audit=audit,
+            clock=clock,
+            heartbeat_s=heartbeat_s,
+            readonly=readonly,
+            lock_wait_s=lock_wait_s,
         )
         self.owner_stale_s = owner_stale_s
         self.stale_after_s = stale_after_s
