@@ -15,6 +15,7 @@ from agentguard.database import SCHEMA_VERSION, Database, DatabaseError, migrati
 from agentguard.errors import ApprovalError
 
 from .conftest import db_roles_cli, make_request
+from .test_postgres_hosts import _cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -57,7 +58,9 @@ def at_version_3(pg_server: str) -> Iterator[tuple[str, str]]:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(at_version_3: tuple[str, str]) -> None:
+def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(
+    at_version_3: tuple[str, str], tmp_path: Path
+) -> None:
     url, old_id = at_version_3
     assert SCHEMA_VERSION == 6
     db = Database(url, max_size=1)
@@ -82,6 +85,10 @@ def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(at_version
             with pytest.raises(ApprovalError, match=r"no verified host.*--all-hosts") as refused:
                 attempt(old_id, GrantScope.TOOL)
             assert refused.value.data["field"] == "all_hosts"
+        refused_cli = _cli(url, tmp_path, "approvals", "approve", old_id[:12], "--always", "tool")
+        assert refused_cli.returncode != 0
+        assert "no verified host" in refused_cli.stderr
+        assert "--all-hosts" in refused_cli.stderr
         assert store.get(old_id).state is RequestState.PENDING
         assert [g.id for g in store.grants()] == ["g1"]  # the old grant only
         _, grant = desk.approve_always(old_id, GrantScope.TOOL, all_hosts=True)
