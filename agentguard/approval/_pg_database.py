@@ -24,7 +24,7 @@ from agentguard.approval._database import Flushable
 from agentguard.approval._rows import dumps
 from agentguard.approval._signal import ChangeSignal
 from agentguard.database import Database, DatabaseError, Listener, check_schema
-from agentguard.database._locks import LockWaitTimeout, take_advisory_lock
+from agentguard.database._locks import LockWaitTimeout, bound_lock_waits, take_advisory_lock
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.pipeline import AuditSink
 
@@ -39,6 +39,15 @@ HEARTBEAT = (
     " ON CONFLICT (db_role, host, pid, start) DO UPDATE SET seen_at = clock_timestamp()"
 )
 _OUTBOX_LOCK = 0x61676F62  # advisory lock key: one outbox hand-over at a time ("agob")
+
+
+def _lock_timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is a lock wait that ran out (``lock_timeout``), as raised or as wrapped."""
+    import psycopg
+
+    return isinstance(exc, psycopg.errors.LockNotAvailable) or isinstance(
+        exc.__cause__, psycopg.errors.LockNotAvailable
+    )
 
 
 def _owed_fields(text: str) -> dict[str, Any]:
@@ -106,11 +115,19 @@ class PostgresQueueDatabase:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except AgentGuardError as exc:
+        except Exception as exc:
+            if _lock_timed_out(exc):
+                raise ApprovalError(
+                    f"{self.label}: a row this change needs stayed locked by another session for more than"
+                    f" {self.lock_wait_s:g}s (an agent host can keep its own request locked); try again, or"
+                    " end that session",
+                    url=self.label,
+                    transient=False,
+                ) from exc
             if isinstance(exc, DatabaseError):
                 raise ApprovalError(f"approval queue: {exc}", **exc.data) from exc
-            raise
-        except Exception as exc:
+            if isinstance(exc, AgentGuardError):
+                raise
             if self.db.is_error(exc):
                 raise ApprovalError(
                     f"{self.label}: approval queue error: {exc}",
@@ -125,6 +142,7 @@ class PostgresQueueDatabase:
         if self.readonly:
             raise ApprovalError("this approval store was opened read-only")
         with self._errors(), self.db.transaction() as conn:
+            bound_lock_waits(conn, self.lock_wait_s)
             yield conn
             conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
         self._signal.bump()

@@ -14,7 +14,7 @@ from typing import Any
 
 from agentguard.database._connect import DatabaseError
 
-__all__ = ["LockWaitTimeout", "take_advisory_lock"]
+__all__ = ["LockWaitTimeout", "bound_lock_waits", "take_advisory_lock"]
 
 # The session holding an advisory lock on a bigint key (classid: its high 32 bits, objid: its low 32
 # bits, objsubid 1). Every role sees pg_locks and the role name and pid in pg_stat_activity.
@@ -31,14 +31,20 @@ class LockWaitTimeout(DatabaseError):
     code = "database.lock_timeout"
 
 
+def bound_lock_waits(conn: Any, wait_s: float) -> None:
+    """Let no lock wait in ``conn``'s open transaction last longer than ``wait_s`` seconds (a row an
+    agent host keeps locked, its own request say, must not hold an approver's change for ever)."""
+    conn.execute(
+        "SELECT pg_catalog.set_config('lock_timeout', %s, true)", (f"{max(int(wait_s * 1000), 1)}ms",)
+    )
+
+
 def take_advisory_lock(conn: Any, key: int, *, wait_s: float, what: str) -> None:
     """Take transaction-level advisory lock ``key`` in ``conn``'s open transaction, waiting at most
     ``wait_s`` seconds; the transaction stays usable when the wait runs out (a savepoint is undone)."""
     import psycopg
 
-    conn.execute(
-        "SELECT pg_catalog.set_config('lock_timeout', %s, true)", (f"{max(int(wait_s * 1000), 1)}ms",)
-    )
+    bound_lock_waits(conn, wait_s)
     try:
         with conn.transaction():  # a savepoint: a lock wait that runs out does not end the transaction
             conn.execute("SELECT pg_catalog.pg_advisory_xact_lock(%s::bigint)", (key,))

@@ -1,7 +1,8 @@
 """A host holding the audit chain's or the outbox hand-over's advisory lock (an open transaction that
 took it, by hand or by an insert the chain trigger locked for) cannot stall other hosts: their waits
 are bounded, retried once, and end in an error naming the role that holds the lock (the audit write
-fails closed) or, for a hand-over, in the records staying owed. Real PostgreSQL roles."""
+fails closed) or, for a hand-over, in the records staying owed. A request a host keeps locked does
+not stall the approvers' sweeps or answers either. Real PostgreSQL roles."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import time
 import psycopg
 import pytest
 
-from agentguard.approval import PostgresApprovalStore, RequestState
+from agentguard.approval import ApprovalDesk, PostgresApprovalStore, RequestState
 from agentguard.audit import PostgresAuditLog
-from agentguard.errors import AuditError
+from agentguard.errors import ApprovalError, AuditError
 from agentguard.testing import MemoryAudit
 
 from .conftest import make_request
@@ -113,3 +114,30 @@ def test_a_host_keeping_its_owed_rows_locked_cannot_stall_the_approvers(fleet: F
         assert audit.events == ["approval.abandoned", "approval.abandoned"]
     finally:
         approver.close()
+
+
+def test_a_host_keeping_its_request_locked_cannot_stall_the_approvers(fleet: Fleet) -> None:  # noqa: F811
+    with PostgresApprovalStore(fleet.b, sweep=False) as b:
+        held = b.submit(make_request(), HOST_B).id
+        other = b.submit(make_request(), HOST_B).id
+    with psycopg.connect(fleet.owner, autocommit=True) as conn:  # host B went silent long ago
+        conn.execute("UPDATE ag_owners SET seen_at = '2000-01-01'")
+    with psycopg.connect(fleet.b) as holder:  # host B locks one of its pending requests and sits on it
+        assert holder.execute("SELECT id FROM ag_requests WHERE id = %s FOR UPDATE", (held,)).fetchall()
+        with PostgresApprovalStore(fleet.approver, sweep=False, owner_stale_s=1, lock_wait_s=0.2) as approver:
+            swept: list[list[str]] = []
+            _bounded(threading.Thread(target=lambda: swept.append(approver.sweep())), within=10)
+            assert swept == [[other]]  # the locked one is left for the next sweep, the rest are swept
+            raised: list[ApprovalError] = []
+
+            def deny() -> None:
+                try:
+                    ApprovalDesk(approver, approver="alice").deny(held, "no")
+                except ApprovalError as exc:
+                    raised.append(exc)
+
+            _bounded(threading.Thread(target=deny), within=10)
+            assert len(raised) == 1
+            assert "locked" in str(raised[0])
+            holder.rollback()
+            assert approver.sweep() == [held]
