@@ -70,9 +70,18 @@ class ApprovalDesk:
 
         It applies only on the host that asked (the database role that submitted the request, which
         the database checks), unless ``all_hosts``: an agent name is only what a host says, so a
-        grant for every host is the approver's explicit choice. Where the store cannot tell the host
-        (SQLite: one host; rows from before host identities) the grant has no host scope."""
+        grant for every host is the approver's explicit choice. SQLite has one host (no host scope);
+        a shared database's request from before host identities names no host, and is refused
+        without ``all_hosts``: scoped to no host it would apply on every one."""
         queued = self.store.get(request_id)
+        if not all_hosts and queued.db_role is None and self.store.verifies_hosts:
+            raise ApprovalError(
+                f"request {queued.id[:12]} has no verified host (it was submitted before host identities),"
+                " so an 'always' grant from it would apply on every agent host: approve it once, or pass"
+                " --all-hosts to grant every host",
+                request_id=queued.id,
+                field="all_hosts",
+            )
         now = self.store.now()  # the store's clock: what its expiry checks and sweeps use too
         try:
             expires_at = now + expires_in if expires_in is not None else None

@@ -11,6 +11,7 @@ log by whichever store with one comes next, under an advisory lock (at least onc
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,11 +24,13 @@ from agentguard.approval._database import Flushable
 from agentguard.approval._rows import dumps
 from agentguard.approval._signal import ChangeSignal
 from agentguard.database import Database, DatabaseError, Listener, check_schema
+from agentguard.database._locks import LockWaitTimeout, bound_lock_waits, take_advisory_lock
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.pipeline import AuditSink
 
 __all__ = ["CHANNEL", "HEARTBEAT", "PostgresQueueDatabase"]
 
+_log = logging.getLogger("agentguard.approval")
 CHANNEL = "agentguard_approvals"
 # An owner's heartbeat, keyed by the login role too (db_role, default session_user): one host cannot
 # write, refresh or squat another's (row-level security, ``agentguard db roles``).
@@ -36,6 +39,15 @@ HEARTBEAT = (
     " ON CONFLICT (db_role, host, pid, start) DO UPDATE SET seen_at = clock_timestamp()"
 )
 _OUTBOX_LOCK = 0x61676F62  # advisory lock key: one outbox hand-over at a time ("agob")
+
+
+def _lock_timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is a lock wait that ran out (``lock_timeout``), as raised or as wrapped."""
+    import psycopg
+
+    return isinstance(exc, psycopg.errors.LockNotAvailable) or isinstance(
+        exc.__cause__, psycopg.errors.LockNotAvailable
+    )
 
 
 def _owed_fields(text: str) -> dict[str, Any]:
@@ -53,7 +65,11 @@ class PostgresQueueDatabase:
 
     ``database``: share a :class:`Database` (pool) instead of opening one at ``url``; it is then not
     closed with the store. ``heartbeat_s``: how often owners in this process say they are alive.
+    ``lock_wait_s``: how long an audit hand-over waits for the outbox lock (any host can hold it)
+    before leaving the records owed for the next one.
     """
+
+    verifies_hosts = True  # each request carries the login role that submitted it (NULL: before that)
 
     def __init__(
         self,
@@ -64,6 +80,7 @@ class PostgresQueueDatabase:
         clock: Callable[[], float] = time.time,
         heartbeat_s: float = 5.0,
         readonly: bool = False,
+        lock_wait_s: float = 5.0,
     ) -> None:
         if database is None and url is None:
             raise ApprovalError("a PostgreSQL approval store needs a database_url")
@@ -71,6 +88,7 @@ class PostgresQueueDatabase:
         self.clock = clock
         self.heartbeat_s = heartbeat_s
         self.readonly = readonly
+        self.lock_wait_s = lock_wait_s
         self._own_db = database is None
         try:
             self.db = database if database is not None else Database(url or "")
@@ -97,11 +115,19 @@ class PostgresQueueDatabase:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except AgentGuardError as exc:
+        except Exception as exc:
+            if _lock_timed_out(exc):
+                raise ApprovalError(
+                    f"{self.label}: a row this change needs stayed locked by another session for more than"
+                    f" {self.lock_wait_s:g}s (an agent host can keep its own request locked); try again, or"
+                    " end that session",
+                    url=self.label,
+                    transient=False,
+                ) from exc
             if isinstance(exc, DatabaseError):
                 raise ApprovalError(f"approval queue: {exc}", **exc.data) from exc
-            raise
-        except Exception as exc:
+            if isinstance(exc, AgentGuardError):
+                raise
             if self.db.is_error(exc):
                 raise ApprovalError(
                     f"{self.label}: approval queue error: {exc}",
@@ -116,6 +142,7 @@ class PostgresQueueDatabase:
         if self.readonly:
             raise ApprovalError("this approval store was opened read-only")
         with self._errors(), self.db.transaction() as conn:
+            bound_lock_waits(conn, self.lock_wait_s)
             yield conn
             conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
         self._signal.bump()
@@ -184,7 +211,11 @@ class PostgresQueueDatabase:
         if self.audit is None or self.readonly:
             return 0
         with self._errors(), self.db.transaction() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_OUTBOX_LOCK,))
+            try:
+                take_advisory_lock(conn, _OUTBOX_LOCK, wait_s=self.lock_wait_s, what="outbox hand-over lock")
+            except LockWaitTimeout as exc:  # not fatal: the records stay owed, for the next hand-over
+                _log.warning("owed audit records stay owed for now: %s", exc.message)
+                return 0
             rows = conn.execute(
                 "SELECT seq, event, fields, CASE WHEN db_role IS DISTINCT FROM session_user THEN db_role END"
                 " FROM ag_outbox ORDER BY seq"
@@ -195,8 +226,22 @@ class PostgresQueueDatabase:
                 self.audit.record(event, **found, **({"owed_by_role": other} if other is not None else {}))
             if rows and isinstance(self.audit, Flushable):
                 self.audit.flush()
-            if rows:
-                # Exactly the rows handed over: one committed meanwhile may have a lower seq than the
-                # last read (seqs are taken before commit; a host may write any seq), and stays owed.
-                conn.execute("DELETE FROM ag_outbox WHERE seq = ANY(%s)", ([row[0] for row in rows],))
+            if rows and not self._delete_owed(conn, [row[0] for row in rows]):
+                return 0
         return len(rows)
+
+    @staticmethod
+    def _delete_owed(conn: Any, seqs: list[int]) -> bool:
+        """Delete exactly the rows handed over: one committed meanwhile may have a lower seq than the
+        last read (seqs are taken before commit; a host may write any seq), and stays owed. A row a
+        host keeps locked (its own delete left open) stops the wait at the lock timeout: then none is
+        deleted, and all are handed over again next time (at least once)."""
+        import psycopg
+
+        try:
+            with conn.transaction():  # a savepoint: the lock wait running out undoes only the delete
+                conn.execute("DELETE FROM ag_outbox WHERE seq = ANY(%s)", (seqs,))
+        except psycopg.errors.LockNotAvailable:
+            _log.warning("owed audit records handed over stay owed (a session keeps them locked)")
+            return False
+        return True

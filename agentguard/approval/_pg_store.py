@@ -86,9 +86,16 @@ class PostgresApprovalStore(PostgresQueueDatabase):
         owner_stale_s: float = 30.0,
         stale_after_s: float = 60.0,
         readonly: bool = False,
+        lock_wait_s: float = 5.0,
     ) -> None:
         super().__init__(
-            url, database=database, audit=audit, clock=clock, heartbeat_s=heartbeat_s, readonly=readonly
+            url,
+            database=database,
+            audit=audit,
+            clock=clock,
+            heartbeat_s=heartbeat_s,
+            readonly=readonly,
+            lock_wait_s=lock_wait_s,
         )
         self.owner_stale_s = owner_stale_s
         self.stale_after_s = stale_after_s
@@ -124,7 +131,7 @@ class PostgresApprovalStore(PostgresQueueDatabase):
                         owner.start,
                     ),
                 )
-                self._heartbeat_owner(conn, key)
+                conn.execute(HEARTBEAT, key)
         except ApprovalError as exc:
             if isinstance(exc.__cause__, UniqueViolation) or isinstance(
                 getattr(exc.__cause__, "__cause__", None), UniqueViolation
@@ -136,13 +143,6 @@ class PostgresApprovalStore(PostgresQueueDatabase):
         self._owners.add(key)
         self._ensure_listener()
         return self.get(request.call.id)
-
-    @staticmethod
-    def _heartbeat_owner(conn: Any, key: tuple[str, int, str]) -> None:
-        conn.execute(
-            HEARTBEAT,
-            key,
-        )
 
     def get(self, request_id: str) -> QueuedRequest:
         rows = self._read("SELECT * FROM ag_requests WHERE id = %s", (request_id,))
@@ -282,17 +282,30 @@ class PostgresApprovalStore(PostgresQueueDatabase):
             return swept
         with self._write() as conn:
             for request_id, reason in dead:
-                row = conn.execute(
-                    "UPDATE ag_requests SET status = 'abandoned', approver = 'agentguard', channel = 'sweep',"
-                    " reason = %s, resolved_at = %s WHERE id = %s AND status = 'pending'"
-                    " RETURNING agent, tool, owner_pid, owner_host",
-                    (reason, now, request_id),
-                ).fetchone()
+                row = self._abandon_unless_locked(conn, request_id, reason, now)
                 if row is not None:
                     swept.append(request_id)
                     self._owe_abandoned(conn, request_id, row, reason)
         self.flush_audit()
         return swept
+
+    @staticmethod
+    def _abandon_unless_locked(conn: Any, request_id: str, reason: str, now: float) -> Any:
+        """Abandon one dead request; one a session keeps locked past the lock timeout (its host can)
+        is left for the next sweep, so it cannot stop the sweep of every other host's requests."""
+        from psycopg.errors import LockNotAvailable
+
+        try:
+            with conn.transaction():  # a savepoint: only this request's update is undone
+                return conn.execute(
+                    "UPDATE ag_requests SET status = 'abandoned', approver = 'agentguard', channel = 'sweep',"
+                    " reason = %s, resolved_at = %s WHERE id = %s AND status = 'pending'"
+                    " RETURNING agent, tool, owner_pid, owner_host",
+                    (reason, now, request_id),
+                ).fetchone()
+        except LockNotAvailable:
+            _log.warning("request %s is kept locked by another session; left for the next sweep", request_id)
+            return None
 
     # -- grants -------------------------------------------------------------------------------
 

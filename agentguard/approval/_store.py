@@ -58,6 +58,10 @@ def validate_grant(grant: Grant) -> None:
 class ApprovalStore(Protocol):
     """Where pending requests and grants live. SQLite today; a server database can implement this."""
 
+    # Whether requests carry the database role that submitted them (``db_role``): a shared database
+    # of many hosts, where a request without one is from before host identities (not: one host).
+    verifies_hosts: bool
+
     def submit(self, request: ApprovalRequest, owner: Owner) -> QueuedRequest: ...
     def get(self, request_id: str) -> QueuedRequest: ...
     def lookup(self, id_or_prefix: str) -> QueuedRequest: ...

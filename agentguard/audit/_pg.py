@@ -30,6 +30,7 @@ from agentguard.audit._chain import GENESIS, RESERVED, LineFormatError, canonica
 from agentguard.audit._log import _free_key
 from agentguard.audit._redact import redact_processor
 from agentguard.database import Database, DatabaseError, Listener, check_schema
+from agentguard.database._locks import LockWaitTimeout, take_advisory_lock
 from agentguard.errors import AgentGuardError, AuditError
 from agentguard.pipeline import AuditSink
 from agentguard.settings import Durability
@@ -59,7 +60,8 @@ class PostgresAuditLog:
 
     ``durability``: ``fsync`` commits each record before ``record`` returns; ``batch`` commits up to
     ``batch_size`` records at once (on ``flush``/``close`` too). ``local``: another sink (the host's
-    ``AuditLog``) that gets every record first.
+    ``AuditLog``) that gets every record first. ``lock_wait_s``: how long an append waits for the chain
+    lock (twice: one retry) before it fails, naming the role holding it (any host can take it).
     """
 
     def __init__(
@@ -71,8 +73,10 @@ class PostgresAuditLog:
         durability: Durability = Durability.FSYNC,
         batch_size: int = 64,
         witness: Path | None = None,
+        lock_wait_s: float = 5.0,
     ) -> None:
         self._own_db = database is None
+        self.lock_wait_s = lock_wait_s
         self.witness = witness
         self._witness_warned = False
         try:
@@ -132,7 +136,7 @@ class PostgresAuditLog:
             self._pending = []  # the caller is told by the raise below; batch mode keeps them to retry
         try:
             with self.db.transaction() as conn:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
+                self._chain_lock(conn)
                 head = conn.execute("SELECT seq, hash FROM ag_audit ORDER BY seq DESC LIMIT 1").fetchone()
                 seq, prev = (head[0] + 1, head[1]) if head else (0, GENESIS)
                 rows = []
@@ -174,6 +178,14 @@ class PostgresAuditLog:
                 if not self._witness_warned:
                     self._witness_warned = True
                     print(f"agentguard: warning: {exc}", file=sys.stderr)
+
+    def _chain_lock(self, conn: Any) -> None:
+        """The chain's lock, waited for at most ``lock_wait_s`` twice (a legitimate holder commits
+        within milliseconds; one that does not is named in the error, and the append fails closed)."""
+        try:
+            take_advisory_lock(conn, _CHAIN_LOCK, wait_s=self.lock_wait_s, what="audit chain lock")
+        except LockWaitTimeout:
+            take_advisory_lock(conn, _CHAIN_LOCK, wait_s=self.lock_wait_s, what="audit chain lock")
 
     def flush(self) -> None:
         if isinstance(self.local, _Flushable):

@@ -7,11 +7,13 @@ not limited by it and should not be what agents or approvers log in as.
   agent writes carries its login role (``db_role``, default ``session_user``: ``SET ROLE`` cannot
   change it), and row-level security lets a host insert only rows naming itself and change or remove
   only its own: submit requests and mark them timed out or abandoned (never answer one, never write a
-  grant), keep its heartbeat, hand over the audit records it owes, append to the audit log;
+  grant), keep its heartbeat, hand over the audit records it owes, append to the audit log. It reads
+  only its own requests, heartbeats and owed records, and the grants that apply to it (another
+  host's requests hold that host's tool arguments); it reads the whole audit log (the chain's head);
 - a host that logs in as the shared agent role itself still works, but every such host is one identity
   to the database (the guarantees between them are those of a single host);
-- the approver role answers requests and writes grants, sweeps any host's dead requests, hands over
-  every owed audit record, and appends to the audit log;
+- the approver role reads every row, answers requests and writes grants, sweeps any host's dead
+  requests, hands over every owed audit record, and appends to the audit log;
 - both read pushed policies; pushing one (``agentguard policy push``) is the owner's;
 - neither can update, delete or truncate audit rows (the triggers refuse it for the owner too).
 """
@@ -36,13 +38,14 @@ _REQUEST_COLUMNS = (
     "id, agent, tool, request, submitted_at, deadline, owner_pid, owner_host, owner_start, db_role"
 )
 _MINE = "db_role = session_user"  # the row names the login role of the session writing it
+_APPLIES = "host_role IS NULL OR host_role = session_user"  # a grant for every host, or for this one
 
 
 def _policies(agent: str, approver: str) -> str:
     both = f"{agent}, {approver}"
     policies = {
         "ag_requests": [
-            f"ag_agent_read ON ag_requests FOR SELECT TO {agent} USING (true)",
+            f"ag_agent_read ON ag_requests FOR SELECT TO {agent} USING ({_MINE})",
             f"ag_agent_submit ON ag_requests FOR INSERT TO {agent} WITH CHECK (status = 'pending'"
             f" AND approver IS NULL AND grant_id IS NULL AND edited IS NULL AND {_MINE})",
             f"ag_agent_close ON ag_requests FOR UPDATE TO {agent} USING (status = 'pending' AND {_MINE})"
@@ -51,9 +54,14 @@ def _policies(agent: str, approver: str) -> str:
             f"ag_approver_all ON ag_requests FOR ALL TO {approver} USING (true) WITH CHECK (true)",
         ],
         "ag_owners": [
-            f"ag_owners_read ON ag_owners FOR SELECT TO {both} USING (true)",
+            f"ag_owners_read ON ag_owners FOR SELECT TO {approver} USING (true)",
+            f"ag_owners_own ON ag_owners FOR SELECT TO {agent} USING ({_MINE})",
             f"ag_owners_add ON ag_owners FOR INSERT TO {agent} WITH CHECK ({_MINE})",
             f"ag_owners_beat ON ag_owners FOR UPDATE TO {agent} USING ({_MINE}) WITH CHECK ({_MINE})",
+        ],
+        "ag_grants": [
+            f"ag_grants_agent_read ON ag_grants FOR SELECT TO {agent} USING ({_APPLIES})",
+            f"ag_grants_approver ON ag_grants FOR ALL TO {approver} USING (true) WITH CHECK (true)",
         ],
         "ag_outbox": [
             f"ag_outbox_agent ON ag_outbox FOR ALL TO {agent} USING ({_MINE}) WITH CHECK ({_MINE})",

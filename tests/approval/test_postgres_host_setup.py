@@ -12,8 +12,10 @@ import pytest
 
 from agentguard.approval import ApprovalDesk, GrantScope, Owner, PostgresApprovalStore, RequestState
 from agentguard.database import SCHEMA_VERSION, Database, DatabaseError, migrations, roles_sql, upgrade
+from agentguard.errors import ApprovalError
 
 from .conftest import db_roles_cli, make_request
+from .test_postgres_hosts import _cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,12 +58,14 @@ def at_version_3(pg_server: str) -> Iterator[tuple[str, str]]:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(at_version_3: tuple[str, str]) -> None:
+def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(
+    at_version_3: tuple[str, str], tmp_path: Path
+) -> None:
     url, old_id = at_version_3
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
     db = Database(url, max_size=1)
     try:
-        assert [m.name for m in upgrade(db)] == ["host_identity", "audit_links"]
+        assert [m.name for m in upgrade(db)] == ["host_identity", "audit_links", "host_reads"]
         assert upgrade(db) == []  # once only
     finally:
         db.close()
@@ -75,8 +79,19 @@ def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(at_version
         assert (old.owner.host, old.db_role) == ("old-host", None)
         fresh = store.submit(make_request(), Owner(pid=8, host="new-host", start="b:1"))
         assert fresh.db_role == "postgres"  # the database fills it in: the login role
-        # a grant from a request with no verified host is not scoped to one (as before the upgrade)
-        _, grant = ApprovalDesk(store, approver="alice").approve_always(old_id, GrantScope.TOOL)
+        # "always" from a request with no verified host would grant every host: refused unless asked for
+        desk = ApprovalDesk(store, approver="alice")
+        for attempt in (desk.preview_grant, desk.approve_always):
+            with pytest.raises(ApprovalError, match=r"no verified host.*--all-hosts") as refused:
+                attempt(old_id, GrantScope.TOOL)
+            assert refused.value.data["field"] == "all_hosts"
+        refused_cli = _cli(url, tmp_path, "approvals", "approve", old_id[:12], "--always", "tool")
+        assert refused_cli.returncode != 0
+        assert "no verified host" in refused_cli.stderr
+        assert "--all-hosts" in refused_cli.stderr
+        assert store.get(old_id).state is RequestState.PENDING
+        assert [g.id for g in store.grants()] == ["g1"]  # the old grant only
+        _, grant = desk.approve_always(old_id, GrantScope.TOOL, all_hosts=True)
         assert grant.host_role is None
         _, scoped = ApprovalDesk(store, approver="alice").approve_always(fresh.id, GrantScope.TOOL)
         assert scoped.host_role == "postgres"

@@ -24,6 +24,7 @@ from agentguard.approval import (
     QueueApprover,
     RequestState,
 )
+from agentguard.errors import ApprovalError
 from agentguard.models import ApprovalStatus
 from agentguard.testing import MemoryAudit
 
@@ -99,7 +100,8 @@ def test_a_host_cannot_close_another_hosts_request(fleet: Fleet) -> None:
     victim = _submitted_by_b(fleet)
     with PostgresApprovalStore(fleet.a, sweep=False) as a:
         for state in (RequestState.ABANDONED, RequestState.TIMEOUT):
-            a.close_unanswered(victim, state, "closed by host A")
+            with pytest.raises(ApprovalError, match="no approval request"):  # nor read it
+                a.close_unanswered(victim, state, "closed by host A")
             assert _state(fleet, victim) == "pending"
     with psycopg.connect(fleet.a, autocommit=True) as conn:
         done = conn.execute(

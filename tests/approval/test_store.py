@@ -23,6 +23,7 @@ from agentguard.approval import (
 )
 from agentguard.errors import ApprovalError
 from agentguard.models import ApprovalStatus
+from agentguard.testing import MemoryAudit
 
 from .conftest import Backend, make_request, wait_until
 
@@ -184,3 +185,40 @@ def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
     (home / "approvals.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(ApprovalError, match=r"approvals\.db"):
         SqliteApprovalStore(home)
+
+
+class _OwedDuringHandOver(MemoryAudit):
+    """An audit log that, while it takes the first handed-over record, sees one more record owed with a
+    seq below the last one the hand-over read (written through the hand-over's own connection: the
+    only writer SQLite lets in while the hand-over holds the write lock; a seq is any free number)."""
+
+    def __init__(self, store: SqliteApprovalStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def record(self, event: str, /, **fields: object) -> None:
+        if not self.records:
+            self.store._db.execute(
+                "INSERT INTO outbox (seq, event, fields) VALUES (0, 'approval.abandoned', '{\"late\": 1}')"
+            )
+        super().record(event, **fields)
+
+
+def test_an_owed_record_written_during_a_sqlite_hand_over_is_not_dropped(home: Path) -> None:
+    with SqliteApprovalStore(home) as store:
+        _hand_over_while_owing(store)
+
+
+def _hand_over_while_owing(store: SqliteApprovalStore) -> None:
+    for _ in range(2):  # no audit log yet: both abandonments stay owed (seqs 1 and 2)
+        queued = store.submit(make_request(), Owner.current())
+        store.close_unanswered(queued.id, RequestState.ABANDONED, "gave up")
+    audit = _OwedDuringHandOver(store)
+    store.audit = audit
+    assert store.flush_audit() == 2
+    assert [r.get("late") for r in audit.records] == [None, None]
+    assert [tuple(r) for r in store._db.execute("SELECT seq FROM outbox")] == [
+        (0,)
+    ]  # still owed, not deleted
+    assert store.flush_audit() == 1
+    assert audit.records[-1]["late"] == 1

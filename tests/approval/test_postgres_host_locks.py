@@ -1,0 +1,143 @@
+"""A host holding the audit chain's or the outbox hand-over's advisory lock (an open transaction that
+took it, by hand or by an insert the chain trigger locked for) cannot stall other hosts: their waits
+are bounded, retried once, and end in an error naming the role that holds the lock (the audit write
+fails closed) or, for a hand-over, in the records staying owed. A request a host keeps locked does
+not stall the approvers' sweeps or answers either. Real PostgreSQL roles."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import psycopg
+import pytest
+
+from agentguard.approval import ApprovalDesk, PostgresApprovalStore, RequestState
+from agentguard.audit import PostgresAuditLog
+from agentguard.errors import ApprovalError, AuditError
+from agentguard.testing import MemoryAudit
+
+from .conftest import make_request
+from .test_postgres_hosts import HOST_B, Fleet, fleet  # noqa: F401 - the fixture
+
+_CHAIN_LOCK = 0x61676175
+_OUTBOX_LOCK = 0x61676F62
+
+
+def _bounded(work: threading.Thread, within: float) -> None:
+    work.start()
+    work.join(timeout=within)
+    assert not work.is_alive(), f"still waiting after {within}s: the lock wait is not bounded"
+
+
+def test_a_host_holding_the_chain_lock_cannot_stall_another_hosts_audit(fleet: Fleet) -> None:  # noqa: F811
+    with psycopg.connect(fleet.a) as holder:  # host A takes the chain's lock and sits on it
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
+        log = PostgresAuditLog(fleet.b, lock_wait_s=0.2)
+        raised: list[BaseException] = []
+
+        def append() -> None:
+            try:
+                log.record("call.received", tool="shell.run")
+            except AuditError as exc:
+                raised.append(exc)
+
+        started = time.monotonic()
+        _bounded(threading.Thread(target=append), within=10)
+        assert time.monotonic() - started >= 0.4  # waited twice (one retry), then gave up
+        assert len(raised) == 1
+        message = str(raised[0])
+        assert "audit chain lock" in message
+        assert fleet.role_a in message  # who holds it, by the database
+        holder.rollback()
+    log.record("call.received", tool="shell.run")  # the lock is free again: appends work
+    with psycopg.connect(fleet.owner, autocommit=True) as conn:
+        assert conn.execute("SELECT db_role FROM ag_audit").fetchall() == [(fleet.role_b,)]
+    log.close()
+
+
+def test_a_host_holding_the_hand_over_lock_leaves_records_owed(
+    fleet: Fleet,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with PostgresApprovalStore(fleet.b, sweep=False) as b:  # no audit log: B's record stays owed
+        queued = b.submit(make_request(), HOST_B)
+        b.close_unanswered(queued.id, RequestState.ABANDONED, "gave up")
+    audit = MemoryAudit()
+    with psycopg.connect(fleet.a) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (_OUTBOX_LOCK,))
+        opened: list[PostgresApprovalStore] = []
+        with caplog.at_level(logging.WARNING, logger="agentguard.approval"):
+            _bounded(
+                threading.Thread(
+                    target=lambda: opened.append(
+                        PostgresApprovalStore(fleet.approver, sweep=False, audit=audit, lock_wait_s=0.2)
+                    )
+                ),
+                within=10,
+            )
+        assert len(opened) == 1  # the approver's store opens; the hand-over waits for another time
+        assert audit.events == []
+        assert fleet.role_a in caplog.text
+        assert "stay owed" in caplog.text
+        holder.rollback()
+    approver = opened[0]
+    try:
+        assert approver.flush_audit() == 1  # handed over once the lock is free
+        assert audit.events == ["approval.abandoned"]
+    finally:
+        approver.close()
+
+
+def test_a_host_keeping_its_owed_rows_locked_cannot_stall_the_approvers(fleet: Fleet) -> None:  # noqa: F811
+    with PostgresApprovalStore(fleet.b, sweep=False) as b:  # no audit log: B's record stays owed
+        queued = b.submit(make_request(), HOST_B)
+        b.close_unanswered(queued.id, RequestState.ABANDONED, "gave up")
+    audit = MemoryAudit()
+    with psycopg.connect(fleet.b) as holder:  # host B deletes its own owed row and leaves it open
+        assert holder.execute("DELETE FROM ag_outbox").rowcount == 1
+        opened: list[PostgresApprovalStore] = []
+        _bounded(
+            threading.Thread(
+                target=lambda: opened.append(
+                    PostgresApprovalStore(fleet.approver, sweep=False, audit=audit, lock_wait_s=0.2)
+                )
+            ),
+            within=10,
+        )
+        assert len(opened) == 1
+        holder.rollback()
+    approver = opened[0]
+    try:
+        assert approver.flush_audit() == 1  # still owed: handed over again (at least once)
+        assert audit.events == ["approval.abandoned", "approval.abandoned"]
+    finally:
+        approver.close()
+
+
+def test_a_host_keeping_its_request_locked_cannot_stall_the_approvers(fleet: Fleet) -> None:  # noqa: F811
+    with PostgresApprovalStore(fleet.b, sweep=False) as b:
+        held = b.submit(make_request(), HOST_B).id
+        other = b.submit(make_request(), HOST_B).id
+    with psycopg.connect(fleet.owner, autocommit=True) as conn:  # host B went silent long ago
+        conn.execute("UPDATE ag_owners SET seen_at = '2000-01-01'")
+    with psycopg.connect(fleet.b) as holder:  # host B locks one of its pending requests and sits on it
+        assert holder.execute("SELECT id FROM ag_requests WHERE id = %s FOR UPDATE", (held,)).fetchall()
+        with PostgresApprovalStore(fleet.approver, sweep=False, owner_stale_s=1, lock_wait_s=0.2) as approver:
+            swept: list[list[str]] = []
+            _bounded(threading.Thread(target=lambda: swept.append(approver.sweep())), within=10)
+            assert swept == [[other]]  # the locked one is left for the next sweep, the rest are swept
+            raised: list[ApprovalError] = []
+
+            def deny() -> None:
+                try:
+                    ApprovalDesk(approver, approver="alice").deny(held, "no")
+                except ApprovalError as exc:
+                    raised.append(exc)
+
+            _bounded(threading.Thread(target=deny), within=10)
+            assert len(raised) == 1
+            assert "locked" in str(raised[0])
+            holder.rollback()
+            assert approver.sweep() == [held]
