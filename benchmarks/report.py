@@ -480,6 +480,12 @@ def markdown(result: dict[str, Any]) -> str:
             "(`benchmarks/mcp_echo_server.py`), as a desktop client runs it: a subprocess on stdio. The "
             "proxy adds a process hop, schema validation, the decision and four audit records. "
             + (
+                "The four paths run at once, their calls interleaved (each iteration calls every path "
+                "with the same argument), so drift of the machine lands on all of them alike. "
+                if mp.get("order") == "interleaved"
+                else ""
+            )
+            + (
                 f"Added p50: {mp['overhead_p50_ms']['batch']} ms (batch audit); a bare relay in the same "
                 f"place adds {mp['bare_relay_overhead_p50_ms']} ms: the guard's own work is the difference."
                 if "bare_relay_overhead_p50_ms" in mp
