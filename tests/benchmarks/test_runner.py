@@ -67,6 +67,9 @@ def test_smoke_run_writes_json_markdown_and_plots(smoke: tuple[dict[str, Any], P
     m = data["mcp"]
     assert m["direct"]["n"] == m["proxy_batch"]["n"] == m["proxy_fsync"]["n"] == 5
     assert m["proxy_batch"]["p50_ms"] > 0
+    assert m["order"] == "interleaved"  # the paths timed call by call, not one after the other
+    assert set(m["paired_overhead_p50_ms"]) == {"bare_relay", "proxy_batch", "proxy_fsync"}
+    assert m["bare_relay"]["n"] == 5
     a = data["audit"]
     assert a["verify"]["records"] == 1_000
     assert a["verify"]["records_per_s"] > 0
