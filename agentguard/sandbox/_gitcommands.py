@@ -91,6 +91,14 @@ COMMAND_KEYS: dict[tuple[str, str], str] = {
     ("trailer", "command"): "shell",
     ("trailer", "cmd"): "shell",
     ("hook", "command"): "shell",
+    ("tar", "command"): "shell",  # tar.<format>.command (git archive)
+    ("svn", "authorsprog"): "shell",  # git svn
+    # git-lfs reads these from git's configuration: lfs.extension.<name>.clean and .smudge,
+    # lfs.customtransfer.<name>.path and .args (the agent's arguments: read as words)
+    ("lfs", "clean"): "shell",
+    ("lfs", "smudge"): "shell",
+    ("lfs", "path"): "program",
+    ("lfs", "args"): "shell",
 }
 
 

@@ -47,6 +47,12 @@ KEYS = [
     ("pager.log", "python pager.py", ["pager.py"]),  # no "/": a file at the top level
     ("remote.origin.url", "ext::tools/transport.sh %S", ["tools/transport.sh"]),
     ("imap.tunnel", "tools/tunnel.sh imap.example.com", ["tools/tunnel.sh"]),
+    ("tar.tar.xz.command", "tools/xz.sh -c", ["tools/xz.sh"]),  # git archive --format=tar.xz
+    ("lfs.extension.crypt.clean", "tools/encrypt.sh %f", ["tools/encrypt.sh"]),  # git-lfs's own keys
+    ("lfs.extension.crypt.smudge", "tools/decrypt.sh %f", ["tools/decrypt.sh"]),
+    ("lfs.customtransfer.folder.path", "tools/lfs-agent.sh", ["tools/lfs-agent.sh"]),
+    ("lfs.customtransfer.py.args", "tools/lfs-agent.py --verbose", ["tools/lfs-agent.py"]),
+    ("svn.authorsProg", "tools/authors.sh", ["tools/authors.sh"]),
 ]
 
 
