@@ -99,6 +99,7 @@ class Watch:
             # the user's own config files (a home or dotfiles workspace), read by host git anywhere
             user = user_config(strict=old is None) if user is None else user
             names.update(n for p in user.includes if (n := _user_file_inside(self.root, p)) is not None)
+            names.update(n for p in user.includes for n in _links_on_the_way(self.root, p))
         for path in self.protected:
             nominal = _nominal(self.root, Path(path))
             if nominal is not None:
@@ -154,6 +155,21 @@ def _named_by(root: Path, entry: Path, user: ConfigReach, *, strict: bool) -> se
         rel = _nominal(root, path)
         if rel is not None:
             found.add(rel)
+        found.update(_links_on_the_way(root, path))
+    return found
+
+
+def _links_on_the_way(root: Path, path: Path) -> list[str]:
+    """The symlinks among ``path``'s directories below ``root``, as named. The guard resolves a
+    link the code made there otherwise than host git may (``tools -> /proc/self/cwd/evil`` is
+    below git's current directory, the top level, not the guard's): a new one is set aside itself."""
+    absolute = Path(os.path.abspath(path))
+    found = []
+    probe = absolute.parent
+    while root in probe.parents:
+        if probe.is_symlink():
+            found.append(probe.relative_to(root).as_posix())
+        probe = probe.parent
     return found
 
 
