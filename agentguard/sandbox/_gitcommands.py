@@ -134,11 +134,17 @@ def named_by_commands(
             continue
         try:
             if line[0] == "program":
-                found.extend(_candidates([line[1]], tops, root, program=True))
+                paths = list(_candidates([line[1]], tops, root, program=True))
             elif line[0] == "args":
-                found.extend(argv_paths(["git", *_split(line[1])], tops, root))
+                paths = argv_paths(["git", *_split(line[1])], tops, root)
             else:
-                found.extend(line_paths(line[1], tops, root))
+                paths = line_paths(line[1], tops, root)
+            if _run_from_any_directory(key) and _relative(paths, tops):
+                raise CannotTellRun(
+                    "a relative file in a line git may run from the directory git is run in, "
+                    "not the top level (git -p version in a subdirectory)"
+                )
+            found.extend(paths)
         except CannotTellRun as exc:
             if strict:
                 where = origin or "the environment (GIT_CONFIG_COUNT)"
@@ -149,6 +155,22 @@ def named_by_commands(
                     path=where,
                 ) from None
     return found
+
+
+def _run_from_any_directory(key: str) -> bool:
+    """Whether host git may run ``key``'s line before it moves to the top level: a pager
+    (``git -p version``, ``git help -a``, ``git diff --no-index``) and ``git help``'s viewers."""
+    section = key.partition(".")[0]
+    return key == "core.pager" or section in ("pager", "man", "browser")
+
+
+def _relative(paths: Iterable[Path], tops: list[Path]) -> bool:
+    """Whether any of ``paths`` was resolved against a top level (not an absolute ``PATH`` entry)."""
+    absolute = {Path(e) for e in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(e)}
+    return any(
+        path.parent not in absolute and any(top == path or top in path.parents for top in tops)
+        for path in paths
+    )
 
 
 class CannotTellRun(Exception):
