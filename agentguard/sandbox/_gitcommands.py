@@ -246,6 +246,8 @@ def line_paths(line: str, tops: list[Path], root: Path) -> list[Path]:
     found.extend(_candidates(words, tops, root, program=False))
     for word in words:  # "-c core.pager=./x": the value of a command-valued key
         key, equals, value = word.partition("=")
+        if equals and _moves_what_git_reads(key.lower(), value, root):
+            raise CannotTellRun(f"{key} set for one command, to a directory or file the workspace may hold")
         if equals and command_kind(key.lower()) is not None:
             nested = _line(key.lower(), value)
             if nested is not None and nested[0] == "shell":
@@ -253,6 +255,16 @@ def line_paths(line: str, tops: list[Path], root: Path) -> list[Path]:
             elif nested is not None and nested[0] == "args":
                 found.extend(argv_paths(["git", *_split(nested[1])], tops, root))
     return found
+
+
+def _moves_what_git_reads(key: str, value: str, root: Path) -> bool:
+    """Whether ``-c key=value`` sends git to hooks, templates or configuration that may lie in the
+    workspace (``core.hooksPath=githooks``; ``core.hooksPath=/dev/null`` turns hooks off)."""
+    if key in ("core.hookspath", "init.templatedir"):
+        named = os.path.expanduser(value)
+        real = Path(os.path.realpath(named))
+        return not os.path.isabs(named) or real == root or root in real.parents
+    return key.startswith(("include.", "includeif."))
 
 
 def _globbed(pattern: str, tops: list[Path]) -> Iterator[Path]:
