@@ -294,6 +294,10 @@ def _candidates(words: Iterable[str], tops: list[Path], root: Path, *, program: 
             if not _may_name_a_file(text):
                 continue  # a script given to sh -c, say
             slash = "/" in text
+            if slash and _down_and_up(text) and (not text.startswith("/") or text.startswith(f"{root}/")):
+                raise CannotTellRun(
+                    f"a path that goes down and back up ({text}): the directory it enters is not kept"
+                )
             for top in tops:
                 path = top / text
                 if not _may_name_a_file(str(path)):
@@ -303,6 +307,13 @@ def _candidates(words: Iterable[str], tops: list[Path], root: Path, *, program: 
             if program and not slash:
                 for directory in _path_dirs(tops, root):
                     yield directory / text
+
+
+def _down_and_up(text: str) -> bool:
+    """Whether ``text`` has a ``..`` after a directory name (``build/../x``): the kernel follows
+    ``build`` first, which code could replace with a link; leading ``../`` climbs out of a top level."""
+    parts = [part for part in text.split("/") if part not in ("", ".")]
+    return any(part == ".." and any(p != ".." for p in parts[:i]) for i, part in enumerate(parts))
 
 
 def _may_name_a_file(text: str) -> bool:
