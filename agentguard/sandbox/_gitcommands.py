@@ -230,6 +230,8 @@ def line_paths(line: str, tops: list[Path], root: Path) -> list[Path]:
     runs = runs_of(script)
     if runs.unknown:
         raise CannotTellRun(runs.unknown)
+    unknown: list[str] = []
+    tops = _moved_to(runs.argvs, tops, unknown)
     found: list[Path] = []
     words: list[str] = []
     for argv in runs.argvs:
@@ -254,6 +256,41 @@ def line_paths(line: str, tops: list[Path], root: Path) -> list[Path]:
                 found.extend(line_paths(nested[1], tops, root))
             elif nested is not None and nested[0] == "args":
                 found.extend(argv_paths(["git", *_split(nested[1])], tops, root))
+    if unknown and _relative([path for path in found if not os.path.isdir(path)], tops):
+        raise CannotTellRun(f"a relative file after a directory known only at run time ({unknown[0]})")
+    return found
+
+
+_CD = frozenset({"cd", "pushd", "chdir"})
+_CD_OPTIONS = frozenset({"--", "-P", "-L", "-e", "-@"})
+_MAX_DIRS = 64
+
+
+def _moved_to(argvs: Iterable[tuple[object, ...]], tops: list[Path], unknown: list[str]) -> list[Path]:
+    """``tops`` and each directory a ``cd`` (``pushd``, ``env -C``) in the line moves to, against
+    every directory before it (``cd tools && ./build.sh`` runs ``tools/build.sh``): more than is
+    run, never less. A directory known only at run time (``cd "$GIT_PREFIX"``, ``cd -``) is noted
+    in ``unknown``: a relative file after it cannot be told."""
+    found = list(tops)
+    for argv in argvs:
+        head, rest = argv[0], list(argv[1:])
+        if head in _CD:
+            args = [word for word in rest if word not in _CD_OPTIONS]
+        elif head == "env" and any(isinstance(w, str) and w.startswith(("-C", "--chdir")) for w in rest):
+            word = next(w for w in rest if isinstance(w, str) and w.startswith(("-C", "--chdir")))
+            joined = word.partition("=")[2] if word.startswith("--chdir=") else word[2:]
+            args = [joined] if joined and not word.startswith("--chdir") else rest[rest.index(word) + 1 :]
+        else:
+            continue
+        target = args[0] if args else "~"
+        if not isinstance(target, str) or target == "-":
+            unknown.append(f"cd {getattr(target, 'text', target)}")
+            continue
+        named = Path(os.path.expanduser(target))
+        found.extend(Path(os.path.normpath(base / named)) for base in list(found))
+        found = list(dict.fromkeys(found))
+        if len(found) > _MAX_DIRS:
+            raise CannotTellRun("too many directories changed to")
     return found
 
 
