@@ -91,6 +91,14 @@ COMMAND_KEYS: dict[tuple[str, str], str] = {
     ("trailer", "command"): "shell",
     ("trailer", "cmd"): "shell",
     ("hook", "command"): "shell",
+    ("tar", "command"): "shell",  # tar.<format>.command (git archive)
+    ("svn", "authorsprog"): "shell",  # git svn
+    # git-lfs reads these from git's configuration: lfs.extension.<name>.clean and .smudge,
+    # lfs.customtransfer.<name>.path and .args (the agent's arguments: read as words)
+    ("lfs", "clean"): "shell",
+    ("lfs", "smudge"): "shell",
+    ("lfs", "path"): "program",
+    ("lfs", "args"): "shell",
 }
 
 
@@ -126,11 +134,17 @@ def named_by_commands(
             continue
         try:
             if line[0] == "program":
-                found.extend(_candidates([line[1]], tops, root, program=True))
+                paths = list(_candidates([line[1]], tops, root, program=True))
             elif line[0] == "args":
-                found.extend(argv_paths(["git", *_split(line[1])], tops, root))
+                paths = argv_paths(["git", *_split(line[1])], tops, root)
             else:
-                found.extend(line_paths(line[1], tops, root))
+                paths = line_paths(line[1], tops, root)
+            if _run_from_any_directory(key) and _relative(paths, tops):
+                raise CannotTellRun(
+                    "a relative file in a line git may run from the directory git is run in, "
+                    "not the top level (git -p version in a subdirectory)"
+                )
+            found.extend(paths)
         except CannotTellRun as exc:
             if strict:
                 where = origin or "the environment (GIT_CONFIG_COUNT)"
@@ -141,6 +155,22 @@ def named_by_commands(
                     path=where,
                 ) from None
     return found
+
+
+def _run_from_any_directory(key: str) -> bool:
+    """Whether host git may run ``key``'s line before it moves to the top level: a pager
+    (``git -p version``, ``git help -a``, ``git diff --no-index``) and ``git help``'s viewers."""
+    section = key.partition(".")[0]
+    return key == "core.pager" or section in ("pager", "man", "browser")
+
+
+def _relative(paths: Iterable[Path], tops: list[Path]) -> bool:
+    """Whether any of ``paths`` was resolved against a top level (not an absolute ``PATH`` entry)."""
+    absolute = {Path(e) for e in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(e)}
+    return any(
+        path.parent not in absolute and any(top == path or top in path.parents for top in tops)
+        for path in paths
+    )
 
 
 class CannotTellRun(Exception):
@@ -200,6 +230,8 @@ def line_paths(line: str, tops: list[Path], root: Path) -> list[Path]:
     runs = runs_of(script)
     if runs.unknown:
         raise CannotTellRun(runs.unknown)
+    unknown: list[str] = []
+    tops = _moved_to(runs.argvs, tops, unknown)
     found: list[Path] = []
     words: list[str] = []
     for argv in runs.argvs:
@@ -216,13 +248,60 @@ def line_paths(line: str, tops: list[Path], root: Path) -> list[Path]:
     found.extend(_candidates(words, tops, root, program=False))
     for word in words:  # "-c core.pager=./x": the value of a command-valued key
         key, equals, value = word.partition("=")
+        if equals and _moves_what_git_reads(key.lower(), value, root):
+            raise CannotTellRun(f"{key} set for one command, to a directory or file the workspace may hold")
         if equals and command_kind(key.lower()) is not None:
             nested = _line(key.lower(), value)
             if nested is not None and nested[0] == "shell":
                 found.extend(line_paths(nested[1], tops, root))
             elif nested is not None and nested[0] == "args":
                 found.extend(argv_paths(["git", *_split(nested[1])], tops, root))
+    if unknown and _relative([path for path in found if not os.path.isdir(path)], tops):
+        raise CannotTellRun(f"a relative file after a directory known only at run time ({unknown[0]})")
     return found
+
+
+_CD = frozenset({"cd", "pushd", "chdir"})
+_CD_OPTIONS = frozenset({"--", "-P", "-L", "-e", "-@"})
+_MAX_DIRS = 64
+
+
+def _moved_to(argvs: Iterable[tuple[object, ...]], tops: list[Path], unknown: list[str]) -> list[Path]:
+    """``tops`` and each directory a ``cd`` (``pushd``, ``env -C``) in the line moves to, against
+    every directory before it (``cd tools && ./build.sh`` runs ``tools/build.sh``): more than is
+    run, never less. A directory known only at run time (``cd "$GIT_PREFIX"``, ``cd -``) is noted
+    in ``unknown``: a relative file after it cannot be told."""
+    found = list(tops)
+    for argv in argvs:
+        head, rest = argv[0], list(argv[1:])
+        if head in _CD:
+            args = [word for word in rest if word not in _CD_OPTIONS]
+        elif head == "env" and any(isinstance(w, str) and w.startswith(("-C", "--chdir")) for w in rest):
+            word = next(w for w in rest if isinstance(w, str) and w.startswith(("-C", "--chdir")))
+            joined = word.partition("=")[2] if word.startswith("--chdir=") else word[2:]
+            args = [joined] if joined and not word.startswith("--chdir") else rest[rest.index(word) + 1 :]
+        else:
+            continue
+        target = args[0] if args else "~"
+        if not isinstance(target, str) or target == "-":
+            unknown.append(f"cd {getattr(target, 'text', target)}")
+            continue
+        named = Path(os.path.expanduser(target))
+        found.extend(Path(os.path.normpath(base / named)) for base in list(found))
+        found = list(dict.fromkeys(found))
+        if len(found) > _MAX_DIRS:
+            raise CannotTellRun("too many directories changed to")
+    return found
+
+
+def _moves_what_git_reads(key: str, value: str, root: Path) -> bool:
+    """Whether ``-c key=value`` sends git to hooks, templates or configuration that may lie in the
+    workspace (``core.hooksPath=githooks``; ``core.hooksPath=/dev/null`` turns hooks off)."""
+    if key in ("core.hookspath", "init.templatedir"):
+        named = os.path.expanduser(value)
+        real = Path(os.path.realpath(named))
+        return not os.path.isabs(named) or real == root or root in real.parents
+    return key.startswith(("include.", "includeif."))
 
 
 def _globbed(pattern: str, tops: list[Path]) -> Iterator[Path]:
@@ -252,6 +331,10 @@ def _candidates(words: Iterable[str], tops: list[Path], root: Path, *, program: 
             if not _may_name_a_file(text):
                 continue  # a script given to sh -c, say
             slash = "/" in text
+            if slash and _down_and_up(text) and (not text.startswith("/") or text.startswith(f"{root}/")):
+                raise CannotTellRun(
+                    f"a path that goes down and back up ({text}): the directory it enters is not kept"
+                )
             for top in tops:
                 path = top / text
                 if not _may_name_a_file(str(path)):
@@ -261,6 +344,13 @@ def _candidates(words: Iterable[str], tops: list[Path], root: Path, *, program: 
             if program and not slash:
                 for directory in _path_dirs(tops, root):
                     yield directory / text
+
+
+def _down_and_up(text: str) -> bool:
+    """Whether ``text`` has a ``..`` after a directory name (``build/../x``): the kernel follows
+    ``build`` first, which code could replace with a link; leading ``../`` climbs out of a top level."""
+    parts = [part for part in text.split("/") if part not in ("", ".")]
+    return any(part == ".." and any(p != ".." for p in parts[:i]) for i, part in enumerate(parts))
 
 
 def _may_name_a_file(text: str) -> bool:

@@ -24,7 +24,7 @@ from agentguard.errors import SandboxError
 from agentguard.sandbox._gitcommands import command_kind, mentions_command
 from agentguard.sandbox._gitscan import is_dot_git
 
-__all__ = ["ConfigReach", "hooks_paths", "repo_config", "tops_of", "user_config"]
+__all__ = ["ConfigReach", "hooks_paths", "repo_config", "tops_of", "user_config", "user_files"]
 
 # git's own limit on nested includes
 _MAX_DEPTH = 10
@@ -57,10 +57,35 @@ class ConfigReach:
 
 def user_config(*, strict: bool = True) -> ConfigReach:
     """The user's and the system's configuration (and the environment's ``GIT_CONFIG_COUNT``), as
-    host git run by the user in this environment reads it, with what it includes."""
+    host git run by the user in this environment reads it, with what it includes. Its own files
+    count as included (``user_files``, and each file an entry came from): a workspace holding
+    them (a dotfiles repository ``~/.gitconfig`` links into, a home directory) must not be able to
+    write or make them."""
+    files = ConfigReach(includes=tuple(user_files()))
     if shutil.which("git") is None:
-        return ConfigReach()
-    return _follow(_read([], None, strict=strict), strict=strict)
+        return files
+    entries = _read([], None, strict=strict)
+    origins = ConfigReach(includes=tuple(Path(origin) for origin, _, _ in entries if origin))
+    return files + origins + _follow(entries, strict=strict)
+
+
+def user_files() -> list[Path]:
+    """The files host git reads as the user's and the system's configuration, there or not:
+    ``$GIT_CONFIG_GLOBAL``, else ``~/.gitconfig`` and ``$XDG_CONFIG_HOME/git/config`` (default
+    ``~/.config``); ``$GIT_CONFIG_SYSTEM``, else ``/etc/gitconfig``."""
+    env = os.environ
+    found = [Path(env.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig").expanduser()]
+    if env.get("GIT_CONFIG_GLOBAL"):
+        return [*found, Path(env["GIT_CONFIG_GLOBAL"]).expanduser()]
+    xdg = env.get("XDG_CONFIG_HOME")
+    if xdg:
+        found.append(Path(xdg) / "git" / "config")
+    home = env.get("HOME")
+    if home:
+        found.append(Path(home) / ".gitconfig")
+        if not xdg:
+            found.append(Path(home) / ".config" / "git" / "config")
+    return found
 
 
 def repo_config(gitdirs: Iterable[Path], *, strict: bool = True) -> ConfigReach:

@@ -140,6 +140,7 @@ def _kept(root: Path, paths: Iterable[Path]) -> list[Path]:
     """Those of ``paths`` inside the workspace (resolved), with no other hard link to a file in them."""
     found = []
     for path in paths:
+        _refuse_links_on_the_way(root, path)
         real = _inside(root, path)
         if real is not None:
             _refuse_hard_links(real, whole=True)
@@ -176,6 +177,21 @@ def _git_paths(root: Path, entry: Path) -> tuple[list[Path], list[Path]]:
         common = read_line(real / "commondir")
         gitdir = real / common if common else None
     return found, gitdirs
+
+
+def _refuse_links_on_the_way(root: Path, path: Path) -> None:
+    """Refuse a symlink inside the workspace on ``path``'s way as named, wherever it points: one
+    pointing out (``tools/fmt.sh -> /opt/fmt.sh``, ``tools -> ../shared``) keeps nothing, and code
+    could replace it with a file of its own or point it back in (``/proc/self/cwd/evil``)."""
+    probe = Path(os.path.abspath(path))
+    while root in probe.parents:
+        if probe.is_symlink():
+            raise SandboxError(
+                f"{path} is named through the symlink {probe} inside the workspace, which code in a rw "
+                "sandbox could replace; refusing the rw workspace",
+                path=str(path),
+            )
+        probe = probe.parent
 
 
 def _inside(root: Path, path: Path) -> Path | None:

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agentguard.sandbox._gitcommands import named_by_commands
-from agentguard.sandbox._gitconfig import ConfigReach, hooks_paths, repo_config, tops_of, user_config
+from agentguard.sandbox._gitconfig import (
+    ConfigReach,
+    hooks_paths,
+    repo_config,
+    tops_of,
+    user_config,
+    user_files,
+)
 from agentguard.sandbox._gitscan import (
     BARE_NAMES,
     bare_head,
@@ -88,6 +95,11 @@ class Watch:
         for entry in enclosing_gits(self.root):  # a repository above the workspace: what it names inside
             user = user_config(strict=old is None) if user is None else user
             names.update(_named_by(self.root, entry, user, strict=old is None))
+        if user is not None or any(_user_file_inside(self.root, path) for path in user_files()):
+            # the user's own config files (a home or dotfiles workspace), read by host git anywhere
+            user = user_config(strict=old is None) if user is None else user
+            names.update(n for p in user.includes if (n := _user_file_inside(self.root, p)) is not None)
+            names.update(n for p in user.includes for n in _links_on_the_way(self.root, p))
         for path in self.protected:
             nominal = _nominal(self.root, Path(path))
             if nominal is not None:
@@ -143,7 +155,28 @@ def _named_by(root: Path, entry: Path, user: ConfigReach, *, strict: bool) -> se
         rel = _nominal(root, path)
         if rel is not None:
             found.add(rel)
+        found.update(_links_on_the_way(root, path))
     return found
+
+
+def _links_on_the_way(root: Path, path: Path) -> list[str]:
+    """The symlinks among ``path``'s directories below ``root``, as named. The guard resolves a
+    link the code made there otherwise than host git may (``tools -> /proc/self/cwd/evil`` is
+    below git's current directory, the top level, not the guard's): a new one is set aside itself."""
+    absolute = Path(os.path.abspath(path))
+    found = []
+    probe = absolute.parent
+    while root in probe.parents:
+        if probe.is_symlink():
+            found.append(probe.relative_to(root).as_posix())
+        probe = probe.parent
+    return found
+
+
+def _user_file_inside(root: Path, path: Path) -> str | None:
+    """``path`` (a config file of the user's, a link outside the workspace perhaps: ``~/.gitconfig
+    -> dotfiles/gitconfig``, there or not) relative to ``root``, as named or resolved."""
+    return _nominal(root, path) or _nominal(root, Path(os.path.realpath(path)))
 
 
 def _nominal(root: Path, path: Path) -> str | None:

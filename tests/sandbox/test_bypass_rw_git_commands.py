@@ -148,3 +148,25 @@ def test_a_command_below_core_worktree_cannot_be_rewritten(images: object, tmp_p
     assert (ws / "app" / "tools" / "x.py").read_text() == SCRIPT
     assert (ws / "notes.txt").read_text() == "ok\n"
     assert "Read-only file system" in result.stderr
+
+
+def test_a_link_the_code_makes_on_the_way_to_a_missing_command_is_set_aside(
+    images: object, tmp_path: Path
+) -> None:
+    """``tools -> /proc/self/cwd/evil``: the guard resolves it against its own directory, host
+    git's ``sh`` against the top level, where the code wrote ``evil/watch.sh``."""
+    ws = tmp_path / "ws"
+    git("init", "-q", str(ws))
+    git("-C", str(ws), "config", "core.fsmonitor", "tools/watch.sh")  # not there yet
+    marker = tmp_path / "host-ran-it"
+    script = (
+        f"mkdir evil && printf '#!/bin/sh\\ntouch {marker}\\n' > evil/watch.sh && chmod +x evil/watch.sh"
+        " && ln -s /proc/self/cwd/evil tools"
+    )
+    result = run_rw(ws, tmp_path / "state", script)
+    assert result.exit_code == 0, result.stderr
+    subprocess.run(
+        ["git", "-c", "safe.directory=*", "-C", str(ws), "status"], capture_output=True, check=False
+    )
+    assert not marker.exists()
+    assert "tools" in [q.split(" -> ")[0] for q in result.quarantined]

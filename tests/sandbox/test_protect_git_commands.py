@@ -36,7 +36,7 @@ KEYS = [
     ("diff.external", "tools/diff.sh", ["tools/diff.sh"]),
     ("merge.m.driver", "tools/merge.sh %O %A %B", ["tools/merge.sh"]),
     ("core.sshCommand", "tools/ssh.sh -v", ["tools/ssh.sh"]),
-    ("core.pager", "tools/pager.sh | cat", ["tools/pager.sh"]),
+    ("core.gitProxy", "tools/proxy.sh | cat", ["tools/proxy.sh"]),
     ("core.editor", "env EDITOR_MODE=1 tools/editor.sh", ["tools/editor.sh"]),
     ("sequence.editor", "tools/seq.sh", ["tools/seq.sh"]),
     ("gpg.program", "tools/gpg.sh", ["tools/gpg.sh"]),
@@ -44,9 +44,15 @@ KEYS = [
     ("credential.helper", "!tools/cred.sh", ["tools/cred.sh"]),
     ("core.askPass", "bin/askpass", ["bin/askpass"]),
     ("uploadpack.packObjectsHook", "tools/pack.sh", ["tools/pack.sh"]),
-    ("pager.log", "python pager.py", ["pager.py"]),  # no "/": a file at the top level
+    ("diff.conv2.textconv", "python conv.py", ["conv.py"]),  # no "/": a file at the top level
     ("remote.origin.url", "ext::tools/transport.sh %S", ["tools/transport.sh"]),
     ("imap.tunnel", "tools/tunnel.sh imap.example.com", ["tools/tunnel.sh"]),
+    ("tar.tar.xz.command", "tools/xz.sh -c", ["tools/xz.sh"]),  # git archive --format=tar.xz
+    ("lfs.extension.crypt.clean", "tools/encrypt.sh %f", ["tools/encrypt.sh"]),  # git-lfs's own keys
+    ("lfs.extension.crypt.smudge", "tools/decrypt.sh %f", ["tools/decrypt.sh"]),
+    ("lfs.customtransfer.folder.path", "tools/lfs-agent.sh", ["tools/lfs-agent.sh"]),
+    ("lfs.customtransfer.py.args", "tools/lfs-agent.py --verbose", ["tools/lfs-agent.py"]),
+    ("svn.authorsProg", "tools/authors.sh", ["tools/authors.sh"]),
 ]
 
 
@@ -360,9 +366,9 @@ def test_a_command_from_the_users_config_or_the_environment_is_read_only(
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
     monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
-    monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.pager")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.editor")
     monkeypatch.setenv("GIT_CONFIG_VALUE_0", "tools/env-pager.sh")
     assert read_only(ws) == {"/workspace/.git", "/workspace/run.sh", "/workspace/tools/env-pager.sh"}
     monkeypatch.setenv("GIT_CONFIG_VALUE_0", "f() { case x in *) ;; esac; }; f")
-    with pytest.raises(SandboxError, match=r"the environment \(GIT_CONFIG_COUNT\): core.pager"):
+    with pytest.raises(SandboxError, match=r"the environment \(GIT_CONFIG_COUNT\): core.editor"):
         protected_mounts(str(ws.resolve()))
