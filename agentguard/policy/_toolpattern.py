@@ -41,7 +41,8 @@ class ToolPattern:
         self._first: _Piece = ""
         self._last: _Piece = ""
         self._middle: tuple[_Piece, ...] | None = None
-        self._length = -2  # of every name it matches, -1 if that varies; -2: not worked out yet
+        # of every name it matches: -1 when that varies (a star), -2 when not worked out yet
+        self._length = -1 if "*" in text else -2
         if globby and "{" in text:
             self._matcher = self._compile()  # now, so a bad pattern is a load error
             self._simple = False
