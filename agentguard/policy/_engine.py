@@ -450,14 +450,17 @@ class PolicyEngine:
     def _verdict(self, matched: Sequence[Rule], unsure: frozenset[RuleRef] = frozenset()) -> Decision:
         """The decision for a set of matched rules (a pure function of them: plans memoise it).
 
-        ``unsure``: rules that matched because their condition could not tell."""
+        ``unsure``: rules that matched because their condition could not tell. Made once per distinct
+        set of matched rules, which with unique calls is often (a new service, a new role): built from
+        the checked rule values without pydantic's validation, the slowest part of a first-sight call."""
         if not matched:
             return Decision(
                 effect=self._default,
                 reason=f"no rule matched; default is {self._default.value}",
             )
-        winners = _winners(matched)
+        winners = _winners(matched) if len(matched) > 1 else matched
         rule = winners[0]
+        ref = rule.ref
         sandbox = next((r.sandbox_profile for r in winners if r.sandbox_profile), None)
         if sandbox is None and rule.grant:
             # A grant settles an ask; it does not say where the code runs: the rules it settles do
@@ -465,16 +468,22 @@ class PolicyEngine:
             settled = _winners([r for r in matched if not r.grant])
             sandbox = next((r.sandbox_profile for r in settled if r.sandbox_profile), None)
         timeout = next((r.approval_timeout_s for r in winners if r.approval_timeout_s is not None), None)
-        reason = f"{_VERB[rule.effect]} {'grant ' if rule.grant else ''}{rule.ref} ({rule.ref.text})"
-        if rule.ref in unsure:
+        reason = f"{_VERB[rule.effect]} {'grant ' if rule.grant else ''}{ref} ({ref.text})"
+        if unsure and ref in unsure:
             reason += "; its condition cannot tell (the command's meaning is known only when it runs)"
-        return Decision(
-            effect=rule.effect,
-            rule=rule.ref,
-            reason=reason,
-            matched=tuple(r.ref for r in matched),
-            sandbox_profile=sandbox,
-            approval_timeout_s=timeout,
+        return built(
+            Decision,
+            {
+                "effect": rule.effect,
+                "rule": ref,
+                "reason": reason,
+                "matched": tuple([r.ref for r in matched]),
+                "sandbox_profile": sandbox,
+                "approval_timeout_s": timeout,
+                "resolved": {},
+                "arguments": None,
+                "path_arguments": (),
+            },
         )
 
     # ---------------------------------------------------------------- stock casbin

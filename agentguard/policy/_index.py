@@ -183,7 +183,8 @@ class RuleIndex:
         self._always = always
         self._by_tool: dict[str, tuple[Rule, ...]] = {}
         self._seen_tools: set[str] = set()
-        self._plans: dict[str, dict[str, Plan]] = {}  # agent -> tool -> plan: no key tuple per pair
+        # agent -> tool -> plan (no key tuple per pair), or its rules alone for a pair seen once
+        self._plans: dict[str, dict[str, Plan | tuple[Rule, ...]]] = {}
         self._plan_count = 0
 
     def _literal_hits(self, tool: str) -> list[Rule]:
@@ -244,34 +245,42 @@ class RuleIndex:
 
     def plan(self, agent: str, tool: str) -> Plan:
         """The rules that can apply to ``agent`` calling ``tool`` (both canonical), cached: policy rules
-        for ``*``, the agent or one of its roles; grants for ``*`` or the agent itself."""
+        for ``*``, the agent or one of its roles; grants for ``*`` or the agent itself.
+
+        A pair seen once is cached as its rule tuple alone (no path arguments) and gets its ``Plan``,
+        already ``used``, when it is looked up again: most pairs of a large policy are seen once,
+        and a ``Plan`` kept for each was most of what a first-sight decision left behind (each
+        object brings the next garbage-collection pass closer; that pass is a decision's slowest part).
+        """
         plans = self._plans.get(agent)
         found = plans.get(tool) if plans is not None else None
-        if found is None:
-            subjects = self._roles.get(agent) or frozenset((agent,))
-            candidates = self.for_tool(tool)
-            # A policy rule applies to the agent's roles too; a grant (a person's answer about one
-            # agent) only to the agent it names: never to those that inherit that name as a role.
-            own = (agent,)
-            kept = [
-                r
-                for r in candidates
-                if r.subject == "*" or r.subject.lower() in (own if r.grant else subjects)
-            ]
-            rules = candidates if len(kept) == len(candidates) else tuple(kept)  # none filtered: one tuple
-            found = None
-            for rule in rules:
-                if rule.condition.path_refs:
-                    refs = sorted({ref for r in rules for ref in r.condition.path_refs})
-                    found = Plan(rules, tuple(refs), tuple(".".join(ref) for ref in refs))
-                    break
-            if found is None:
-                found = Plan(rules)
-            if self._plan_count >= PLAN_CACHE_LIMIT:
-                self._plans.clear()
-                self._plan_count = 0
-            if plans is None:
-                plans = self._plans[agent] = {}
-            plans[tool] = found
-            self._plan_count += 1
-        return found
+        if plans is not None and found is not None:
+            if isinstance(found, Plan):
+                return found
+            made = Plan(found, used=True)  # seen once before: its rules alone
+            plans[tool] = made
+            return made
+        subjects = self._roles.get(agent) or frozenset((agent,))
+        candidates = self.for_tool(tool)
+        # A policy rule applies to the agent's roles too; a grant (a person's answer about one
+        # agent) only to the agent it names: never to those that inherit that name as a role.
+        own = (agent,)
+        kept = [
+            r for r in candidates if r.subject == "*" or r.subject.lower() in (own if r.grant else subjects)
+        ]
+        rules = candidates if len(kept) == len(candidates) else tuple(kept)  # none filtered: one tuple
+        plan: Plan | None = None
+        for rule in rules:
+            if rule.condition.path_refs:
+                refs = sorted({ref for r in rules for ref in r.condition.path_refs})
+                plan = Plan(rules, tuple(refs), tuple(".".join(ref) for ref in refs))
+                break
+        if self._plan_count >= PLAN_CACHE_LIMIT:
+            self._plans.clear()
+            self._plan_count = 0
+            plans = None
+        if plans is None:
+            plans = self._plans[agent] = {}
+        plans[tool] = plan if plan is not None else rules
+        self._plan_count += 1
+        return plan if plan is not None else Plan(rules)

@@ -3,10 +3,11 @@ the memoised answer is the one the rules give."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from pathlib import Path
 
-from agentguard.models import Effect, ToolCall
+from agentguard.models import Decision, Effect, ToolCall
 from agentguard.policy import PolicyEngine
 
 
@@ -32,3 +33,67 @@ def test_memo_made_on_second_use_and_answers_the_same(
     assert lone.memo is None
     assert lone.rules == ()
     assert engine.decide(ToolCall(agent="bob", tool="u", arguments={})).effect is Effect.ASK
+
+
+def test_verdicts_are_the_decisions_pydantic_would_validate(
+    make_policy: Callable[..., Path], workspace: Path
+) -> None:
+    """Verdicts are built without validation (the slow part of a first-sight call): each must be
+    exactly the ``Decision`` validation makes from the same values, with every field's type."""
+    engine = PolicyEngine.load(
+        make_policy(
+            'p, *, t, eq(a, 1) && sandbox("net") && timeout(30), ask\n'
+            "p, *, t, eq(a, 2), deny\np, *, t, eq(a, 2), deny\np, *, t, *, allow\np, *, u, timeout(5), ask\n"
+        ),
+        workspace=workspace,
+        extra_files=[make_policy("p, bob, t, eq(a, 1), allow", name="grants") / "policy.csv"],
+    )
+    for agent, tool, a in (("bob", "t", 1), ("eve", "t", 1), ("eve", "t", 2), ("eve", "t", 3), ("x", "u", 0)):
+        decision = engine.decide(ToolCall(agent=agent, tool=tool, arguments={"a": a}))
+        validated = Decision.model_validate(decision.model_dump())
+        assert decision == validated
+        assert decision.model_dump_json() == validated.model_dump_json()
+        assert type(decision.approval_timeout_s) is type(validated.approval_timeout_s)
+        assert type(decision.effect) is Effect
+    assert engine.decide(ToolCall(agent="bob", tool="t", arguments={"a": 1})).sandbox_profile == "net"
+
+
+def test_a_first_sight_decision_leaves_no_plan_behind(
+    make_policy: Callable[..., Path], workspace: Path
+) -> None:
+    """Every tracked object a first-sight decision leaves behind brings the next garbage-collection
+    pass (the slowest part of a decision) closer: a pair with no rule leaves none, a pair with rules
+    at most the tuple of its rules. Its plan is made when the pair comes again."""
+    engine = PolicyEngine.load(
+        make_policy("p, *, svc*.read, *, allow\np, bob, svc*.read, eq(a, 1), deny"), workspace=workspace
+    )
+    for tool in ("warm.up", "svc.read"):  # the verdicts, cached once per policy
+        engine.decide(ToolCall(agent="bob", tool=tool, arguments={"a": 2}))
+    calls = [
+        ToolCall(agent="bob", tool=f"{kind}{i}.read", arguments={"a": 2})
+        for kind in ("x", "svc")
+        for i in range(200)
+    ]
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.get_count()[0]
+        for call in calls[:200]:  # no rule for these tools
+            assert engine.decide(call).effect is Effect.DENY
+        none_left = gc.get_count()[0] - before
+        before = gc.get_count()[0]
+        for call in calls[200:]:  # two rules each, one condition
+            assert engine.decide(call).effect is Effect.ALLOW
+        rules_left = gc.get_count()[0] - before
+    finally:
+        gc.enable()
+    assert none_left <= 20  # allocation counts: a few objects of freelists and caches
+    assert rules_left <= 200 + 20
+    state = engine._state
+    assert state is not None
+    plan = state.index.plan("bob", "svc7.read")  # asked again: now a plan, its memo made next
+    assert plan.used
+    assert plan.memo is None
+    assert [r.ref.line for r in plan.rules] == [1, 2]
+    assert engine.decide(calls[207]).effect is Effect.ALLOW
+    assert plan.memo is not None

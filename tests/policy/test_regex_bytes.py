@@ -8,6 +8,7 @@ import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agentguard.policy import _argument_conditions
 from agentguard.policy._argument_conditions import _RE2_OPTIONS, _re2_source
 from agentguard.policy._conditions import CompileEnv, EvalContext, compile_condition
 
@@ -45,3 +46,16 @@ def test_values_that_are_not_text_never_match() -> None:
     assert _holds(".*", 5) is False
     assert _holds(".*", None) is False
     assert _holds(".*", ["a"]) is False
+
+
+def test_the_binding_match_call_is_used_and_the_public_one_stands_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``regex()`` calls the binding's ``Match`` directly (checked once against ``fullmatch``); should a
+    binding answer otherwise, ``fullmatch`` is used, with the same answers."""
+    assert _argument_conditions._RAW_MATCH  # the installed binding: the direct call
+    for raw in (True, False):
+        monkeypatch.setattr(_argument_conditions, "_RAW_MATCH", raw)
+        for source in SOURCES:
+            rx = re2.compile(_re2_source(source), _RE2_OPTIONS)
+            for value in ("", "DROP TABLE x", "routine", "abc", "ac", "é", "éé", "\\u00e9x", "x\ny"):
+                want = rx.fullmatch(value.encode("utf-8", "surrogatepass")) is not None
+                assert _holds(source, value) is want, (raw, source, value)
