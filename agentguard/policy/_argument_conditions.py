@@ -22,6 +22,7 @@ from agentguard.policy._condition_types import _MISSING, _is_number, _lookup, _s
 from agentguard.policy._glob import Glob, GlobError
 from agentguard.policy._net_conditions import CannotTell
 from agentguard.policy._paths import file_uri_path, normalise_path
+from agentguard.policy._regex_match import RE2_OPTIONS, re2_source, whole_match
 from agentguard.policy._shell import ShellParseError, parse_script
 from agentguard.policy._shellmatch import (
     CommandPattern,
@@ -224,56 +225,6 @@ def f_opt(b: _Builder) -> Predicate:
     return pred
 
 
-def _re2_options() -> re2.Options:
-    opts = re2.Options()
-    opts.log_errors = False
-    opts.max_mem = 32 << 20
-    return opts
-
-
-_RE2_OPTIONS = _re2_options()
-
-
-def _raw_match_answers_as_fullmatch() -> bool:
-    """Whether this binding's ``Match`` call (what ``fullmatch`` wraps) is there and answers as
-    ``fullmatch`` does, checked once: it is not the binding's public interface."""
-    try:
-        rx = re2.compile("a(b|c)?", _RE2_OPTIONS)
-        both, miss = re2._Anchor.ANCHOR_BOTH, re2._NULL_SPAN
-        probes = (b"", b"a", b"ab", b"abc", b"ca")
-        raw = [rx._regexp.Match(both, p, 0, len(p))[0] != miss for p in probes]
-        return raw == [rx.fullmatch(p) is not None for p in probes] == [False, True, True, False, False]
-    except Exception:  # noqa: BLE001 - another binding: its public call is used
-        return False
-
-
-_RAW_MATCH = _raw_match_answers_as_fullmatch()
-
-
-def _whole_match(rx: Any) -> Callable[[bytes], bool]:
-    """Whether ``rx`` matches all of a byte string: the binding's own ``Match`` call, without the
-    generator and match object ``fullmatch`` wraps it in (two thirds of a successful match's cost)."""
-    if _RAW_MATCH:
-        both, miss, match = re2._Anchor.ANCHOR_BOTH, re2._NULL_SPAN, rx._regexp.Match
-        return lambda data: bool(match(both, data, 0, len(data))[0] != miss)
-    return lambda data: rx.fullmatch(data) is not None
-
-
-_PY_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(Z)|(.))", re.DOTALL)
-
-
-def _re2_source(source: str) -> str:
-    """Python escapes RE2 spells differently: ``\\uXXXX``, ``\\UXXXXXXXX`` (grants write them), ``\\Z``."""
-
-    def swap(m: re.Match[str]) -> str:
-        code = m.group(1) or m.group(2)
-        if code:
-            return f"\\x{{{code}}}"
-        return "\\z" if m.group(3) else m.group(0)
-
-    return _PY_ESCAPE.sub(swap, source)
-
-
 def f_regex(b: _Builder) -> Predicate:
     """``regex(arg, "re")``: RE2 syntax, a full match of the string, time linear in its length."""
     b.arity(2)
@@ -281,7 +232,7 @@ def f_regex(b: _Builder) -> Predicate:
     tok = b.call.args[1]
     source = b.string(1)
     try:
-        rx = re2.compile(_re2_source(source), _RE2_OPTIONS)
+        rx = re2.compile(re2_source(source), RE2_OPTIONS)
     except re2.error as exc:
         why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
         raise b.fail(
@@ -290,7 +241,7 @@ def f_regex(b: _Builder) -> Predicate:
             tok,
         ) from None
 
-    whole = _whole_match(rx)
+    whole = whole_match(rx)
 
     def test(value: Any) -> bool:
         if not isinstance(value, str):

@@ -8,9 +8,9 @@ import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentguard.policy import _argument_conditions
-from agentguard.policy._argument_conditions import _RE2_OPTIONS, _re2_source
+from agentguard.policy import _regex_match
 from agentguard.policy._conditions import CompileEnv, EvalContext, compile_condition
+from agentguard.policy._regex_match import RE2_OPTIONS, re2_source
 
 ENV = CompileEnv(workspace="/", home="/", state="")
 SOURCES = ["(?i).*(drop|truncate).*", "a.c", "[^x]*", "é+", ".", "\\\\u00e9.*", "(a|b)*c?"]
@@ -34,7 +34,7 @@ def test_a_regex_match_takes_no_character_offsets(monkeypatch: pytest.MonkeyPatc
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=st.sampled_from(SOURCES), value=st.text(max_size=12))
 def test_the_bytes_match_is_the_text_match(source: str, value: str) -> None:
-    rx = re2.compile(_re2_source(source), _RE2_OPTIONS)
+    rx = re2.compile(re2_source(source), RE2_OPTIONS)
     try:
         want = rx.fullmatch(value) is not None
     except UnicodeEncodeError:  # lone surrogates: the binding cannot encode the text
@@ -51,11 +51,11 @@ def test_values_that_are_not_text_never_match() -> None:
 def test_the_binding_match_call_is_used_and_the_public_one_stands_in(monkeypatch: pytest.MonkeyPatch) -> None:
     """``regex()`` calls the binding's ``Match`` directly (checked once against ``fullmatch``); should a
     binding answer otherwise, ``fullmatch`` is used, with the same answers."""
-    assert _argument_conditions._RAW_MATCH  # the installed binding: the direct call
+    assert _regex_match._RAW_MATCH  # the installed binding: the direct call
     for raw in (True, False):
-        monkeypatch.setattr(_argument_conditions, "_RAW_MATCH", raw)
+        monkeypatch.setattr(_regex_match, "_RAW_MATCH", raw)
         for source in SOURCES:
-            rx = re2.compile(_re2_source(source), _RE2_OPTIONS)
+            rx = re2.compile(re2_source(source), RE2_OPTIONS)
             for value in ("", "DROP TABLE x", "routine", "abc", "ac", "é", "éé", "\\u00e9x", "x\ny"):
                 want = rx.fullmatch(value.encode("utf-8", "surrogatepass")) is not None
                 assert _holds(source, value) is want, (raw, source, value)
