@@ -162,7 +162,9 @@ def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> Event
             elif key == "event":
                 event_dict[key] = _text(value) if isinstance(value, str) else _fallback(value)
         elif type(value) is str:
-            event_dict[key] = seen.get(value) or _text(value)
+            out = seen.get(value)
+            if out is not value:  # most strings are remembered as themselves: nothing to store
+                event_dict[key] = _text(value) if out is None else out
         elif value is not None and value is not True and value is not False:
             event_dict[key] = redact(value)
     return event_dict
