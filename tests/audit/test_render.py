@@ -64,3 +64,10 @@ def test_seal_chain_is_seal_of_canonical(pause: int) -> None:
         assert line == want
     assert last == prev
     assert [r["seq"] for r in records] == list(range(7, 137))
+
+
+def test_a_finite_float_field_is_kept_and_a_non_finite_one_becomes_text() -> None:
+    from agentguard.audit._redact import redact_processor
+
+    out = redact_processor(None, "info", {"duration_ms": 0.25, "bad": float("nan"), "big": float("inf")})
+    assert out == {"duration_ms": 0.25, "bad": "nan", "big": "inf"}
