@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,38 @@ def seal(body: bytes) -> tuple[bytes, str]:
 
 def canonical(event_dict: Mapping[str, Any]) -> bytes:
     return orjson.dumps(event_dict, option=orjson.OPT_SORT_KEYS)
+
+
+def seal_chain(
+    records: list[MutableMapping[str, Any]], seq: int, prev: str, pause: int
+) -> tuple[list[bytes], str]:
+    """Link ``records`` into the chain after ``prev`` (numbered from ``seq``) and render them: the
+    lines (``seal(canonical(...))`` of each, byte for byte) and the last hash. This is the writer's
+    GIL-holding loop, so it is ``seal`` inlined, and ``time.sleep(0)`` every ``pause`` records
+    lets waiting threads in."""
+    dumps, sort, sha256, head, tail, sleep = (
+        orjson.dumps,
+        orjson.OPT_SORT_KEYS,
+        hashlib.sha256,
+        _SUFFIX_HEAD,
+        _SUFFIX_TAIL,
+        time.sleep,
+    )
+    parts: list[bytes] = []
+    append = parts.append
+    left = pause
+    for record in records:
+        left -= 1
+        if not left:
+            sleep(0)
+            left = pause
+        record["seq"] = seq
+        record["prev"] = prev
+        body = dumps(record, option=sort)
+        prev = sha256(body).hexdigest()
+        append(body[:-1] + head + prev.encode("ascii") + tail)
+        seq += 1
+    return parts, prev
 
 
 @dataclass(frozen=True, slots=True)

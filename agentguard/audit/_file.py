@@ -14,7 +14,6 @@ import fcntl
 import logging
 import os
 import stat
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,10 +28,9 @@ from agentguard.audit._chain import (
     Checkpoint,
     CheckpointError,
     Mark,
-    canonical,
     read_checkpoint,
     remove_stale_temps,
-    seal,
+    seal_chain,
     write_checkpoint,
 )
 from agentguard.audit._recover import SEGMENT, examine
@@ -162,18 +160,11 @@ class ChainFile:
     def _write_batch(self, fd: int, size: int, batch: list[EventDict]) -> None:
         seq, prev = self._seq, self._prev
         committed = Mark(seq - 1, prev, size) if seq else EMPTY
-        lines: list[bytes] = []
         try:
-            for n, event_dict in enumerate(batch, 1):
-                if n % _SEAL_RUN == 0:
-                    time.sleep(0)
-                event_dict["seq"] = seq
-                event_dict["prev"] = prev
-                line, prev = seal(canonical(event_dict))
-                lines.append(line)
-                seq += 1
+            lines, prev = seal_chain(batch, seq, prev, _SEAL_RUN)
         except Exception as exc:
             raise AuditError(f"{self.path}: cannot render audit record: {exc}", path=str(self.path)) from exc
+        seq += len(batch)
         data = b"".join(lines)
         target = Mark(seq - 1, prev, size + len(data))
         try:

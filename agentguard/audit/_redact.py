@@ -23,6 +23,7 @@ __all__ = ["REDACTED", "redact", "redact_processor", "vouch"]
 REDACTED = "[REDACTED]"
 _MAX_DEPTH = 64
 _INT64 = 2**63
+_isfinite = math.isfinite
 
 
 _secret_key = functools.lru_cache(maxsize=4096)(is_sensitive_key)  # field names repeat endlessly
@@ -162,7 +163,14 @@ def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> Event
             elif key == "event":
                 event_dict[key] = _text(value) if isinstance(value, str) else _fallback(value)
         elif type(value) is str:
-            event_dict[key] = seen.get(value) or _text(value)
-        elif value is not None and value is not True and value is not False:
+            out = seen.get(value)
+            if out is not value:  # most strings are remembered as themselves: nothing to store
+                event_dict[key] = _text(value) if out is None else out
+        elif (
+            value is not None
+            and value is not True
+            and value is not False
+            and (type(value) is not float or not _isfinite(value))  # a duration stays as it is
+        ):
             event_dict[key] = redact(value)
     return event_dict
