@@ -18,6 +18,30 @@ def git(*args: str) -> None:
     subprocess.run(["git", *args], check=True, capture_output=True)
 
 
+def linked_worktree(tmp_path: Path, key: str, value: str) -> Path:
+    """A linked worktree ``tmp_path/ws`` of a repository ``tmp_path/main`` (one empty commit) whose
+    common config sets ``key`` to ``value``: a config the workspace's own ``.git`` file does not hold."""
+    main = tmp_path / "main"
+    git("init", "-q", str(main))
+    git(
+        "-C",
+        str(main),
+        "-c",
+        "user.name=u",
+        "-c",
+        "user.email=u@e",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "i",
+    )
+    git("-C", str(main), "config", key, value)
+    ws = tmp_path / "ws"
+    git("-C", str(main), "worktree", "add", "-q", str(ws))
+    return ws
+
+
 def run_rw(ws: Path, state: Path, script: str, policy_dir: Path | None = None) -> SandboxResult:
     """``script`` run by ``sh`` in a fresh ``workspace-rw`` container on ``ws``, as the workspace's
     owner (uid 1000 when the tests run as root, as the code would on a developer's machine)."""

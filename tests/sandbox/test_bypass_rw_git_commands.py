@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.rw_rig import git, run_rw
+from tests.sandbox.rw_rig import git, linked_worktree, run_rw
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("git") is None, reason="host git makes the repositories"),
@@ -77,24 +77,7 @@ def test_an_alias_from_an_included_config_cannot_be_rewritten(images: object, tm
 def test_a_filter_of_a_linked_worktrees_common_config_cannot_be_rewritten(
     images: object, tmp_path: Path
 ) -> None:
-    main = tmp_path / "main"
-    git("init", "-q", str(main))
-    git(
-        "-C",
-        str(main),
-        "-c",
-        "user.name=u",
-        "-c",
-        "user.email=u@e",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "i",
-    )
-    git("-C", str(main), "config", "filter.strip.clean", "python3 tools/strip.py")
-    ws = tmp_path / "ws"
-    git("-C", str(main), "worktree", "add", "-q", str(ws))
+    ws = linked_worktree(tmp_path, "filter.strip.clean", "python3 tools/strip.py")
     _write(ws, "tools/strip.py")
     result = run_rw(ws, tmp_path / "state", _overwrite(["tools/strip.py"], "import os"))
     assert (ws / "tools" / "strip.py").read_text() == SCRIPT

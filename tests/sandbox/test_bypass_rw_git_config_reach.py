@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.rw_rig import git, read_only, run_rw
+from tests.sandbox.rw_rig import git, linked_worktree, read_only, run_rw
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="host git makes the repositories")
 
@@ -26,24 +26,7 @@ SHARED = "[core]\n\tautocrlf = false\n"
 
 
 def _worktree(tmp_path: Path) -> Path:
-    main = tmp_path / "main"
-    git("init", "-q", str(main))
-    git(
-        "-C",
-        str(main),
-        "-c",
-        "user.name=u",
-        "-c",
-        "user.email=u@e",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "i",
-    )
-    git("-C", str(main), "config", "core.hooksPath", ".husky")
-    ws = tmp_path / "ws"
-    git("-C", str(main), "worktree", "add", "-q", str(ws))
+    ws = linked_worktree(tmp_path, "core.hooksPath", ".husky")
     (ws / ".husky").mkdir()
     (ws / ".husky" / "pre-commit").write_text(HOOK)
     return ws

@@ -17,7 +17,7 @@ from agentguard.errors import SandboxError
 from agentguard.sandbox._gitcommands import command_kind, mentions_command
 from agentguard.sandbox._protect import protected_mounts
 from agentguard.sandbox._quarantine import Watch
-from tests.sandbox.rw_rig import git, read_only
+from tests.sandbox.rw_rig import git, linked_worktree, read_only
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="host git makes the repositories")
 
@@ -108,24 +108,7 @@ def test_a_command_from_an_included_config_is_read_only(tmp_path: Path) -> None:
 
 
 def _worktree(tmp_path: Path) -> Path:
-    main = tmp_path / "main"
-    git("init", "-q", str(main))
-    git(
-        "-C",
-        str(main),
-        "-c",
-        "user.name=u",
-        "-c",
-        "user.email=u@e",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "i",
-    )
-    git("-C", str(main), "config", "filter.strip.clean", "python tools/strip.py")
-    ws = tmp_path / "ws"
-    git("-C", str(main), "worktree", "add", "-q", str(ws))
+    ws = linked_worktree(tmp_path, "filter.strip.clean", "python tools/strip.py")
     (ws / "tools").mkdir()
     (ws / "tools" / "strip.py").write_text("print('clean')\n")
     return ws
