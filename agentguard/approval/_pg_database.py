@@ -233,14 +233,16 @@ class PostgresQueueDatabase:
     @staticmethod
     def _delete_owed(conn: Any, seqs: list[int]) -> bool:
         """Delete exactly the rows handed over: one committed meanwhile may have a lower seq than the
-        last read (seqs are taken before commit; a host may write any seq), and stays owed. A row a
-        host keeps locked (its own delete left open) stops the wait at the lock timeout: then none is
-        deleted, and all are handed over again next time (at least once)."""
+        last read (seqs are taken before commit; a host may write any seq), and stays owed. Deleted
+        through ``ag_outbox_handed_over`` (schema 7): hosts hold no DELETE on the table, which would
+        also let them lock all of it. A row a host keeps locked (its own hand-over left open) stops
+        the wait at the lock timeout: then none is deleted, and all are handed over again next time
+        (at least once)."""
         import psycopg
 
         try:
             with conn.transaction():  # a savepoint: the lock wait running out undoes only the delete
-                conn.execute("DELETE FROM ag_outbox WHERE seq = ANY(%s)", (seqs,))
+                conn.execute("SELECT ag_outbox_handed_over(%s::bigint[])", (seqs,))
         except psycopg.errors.LockNotAvailable:
             _log.warning("owed audit records handed over stay owed (a session keeps them locked)")
             return False

@@ -96,7 +96,8 @@ def test_a_host_keeping_its_owed_rows_locked_cannot_stall_the_approvers(fleet: F
         b.close_unanswered(queued.id, RequestState.ABANDONED, "gave up")
     audit = MemoryAudit()
     with psycopg.connect(fleet.b) as holder:  # host B deletes its own owed row and leaves it open
-        assert holder.execute("DELETE FROM ag_outbox").rowcount == 1
+        taken = holder.execute("SELECT ag_outbox_handed_over(array(SELECT seq FROM ag_outbox))").fetchone()
+        assert taken == (1,)
         opened: list[PostgresApprovalStore] = []
         _bounded(
             threading.Thread(
@@ -141,3 +142,21 @@ def test_a_host_keeping_its_request_locked_cannot_stall_the_approvers(fleet: Fle
             assert "locked" in str(raised[0])
             holder.rollback()
             assert approver.sweep() == [held]
+
+
+def test_a_host_cannot_lock_the_outbox_table(fleet: Fleet) -> None:  # noqa: F811
+    """Table-level DELETE on ag_outbox let a host take LOCK TABLE ... ACCESS EXCLUSIVE on it: every
+    approver's store then failed to open (its hand-over's read timed out) and every sweep and grant
+    failed, with an error blaming a row lock and naming no holder."""
+    with PostgresApprovalStore(fleet.b, sweep=False) as b:  # no audit log: B's record stays owed
+        queued = b.submit(make_request(), HOST_B)
+        b.close_unanswered(queued.id, RequestState.ABANDONED, "gave up")
+    with psycopg.connect(fleet.a) as holder:
+        for mode in ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                holder.execute(f"LOCK TABLE ag_outbox IN {mode} MODE")
+            holder.rollback()
+    audit = MemoryAudit()
+    with PostgresApprovalStore(fleet.b, sweep=False, audit=audit) as b:  # B still hands over its own
+        assert audit.events == ["approval.abandoned"]
+        assert b.flush_audit() == 0  # and deleted it
