@@ -160,3 +160,36 @@ def test_a_host_cannot_lock_the_outbox_table(fleet: Fleet) -> None:  # noqa: F81
     with PostgresApprovalStore(fleet.b, sweep=False, audit=audit) as b:  # B still hands over its own
         assert audit.events == ["approval.abandoned"]
         assert b.flush_audit() == 0  # and deleted it
+
+
+def test_a_host_in_an_open_transaction_cannot_stall_the_upgrade(fleet: Fleet) -> None:  # noqa: F811
+    """A host reading a table in a transaction it leaves open (ACCESS SHARE) kept ``db upgrade``
+    waiting for ever, and every session after it queued behind the upgrade's table lock: the whole
+    fleet stalled. The upgrade's lock waits are bounded and name the holder; nothing is applied."""
+    from agentguard.database import Database, DatabaseError, schema_version, upgrade
+
+    from .test_postgres_host_reads import _as_the_older_roles_sql_left_it
+
+    approver_role = fleet.approver.split("://", 1)[1].split("@", 1)[0]
+    _as_the_older_roles_sql_left_it(fleet, approver_role)
+    db = Database(fleet.owner, max_size=1)
+    try:
+        with psycopg.connect(fleet.a) as holder:
+            holder.execute("SELECT count(*) FROM ag_requests")  # and the transaction stays open
+            raised: list[BaseException] = []
+
+            def run() -> None:
+                try:
+                    upgrade(db, lock_wait_s=0.2)
+                except DatabaseError as exc:
+                    raised.append(exc)
+
+            _bounded(threading.Thread(target=run), within=10)
+            assert len(raised) == 1
+            assert fleet.role_a in str(raised[0])
+            assert "upgrade" in str(raised[0])
+            holder.rollback()
+        assert schema_version(db) == 5  # nothing half applied
+        assert [m.name for m in upgrade(db)] == ["host_reads", "outbox_hand_over"]
+    finally:
+        db.close()
