@@ -193,3 +193,41 @@ def test_a_host_in_an_open_transaction_cannot_stall_the_upgrade(fleet: Fleet) ->
         assert [m.name for m in upgrade(db)] == ["host_reads", "outbox_hand_over"]
     finally:
         db.close()
+
+
+def test_a_host_holding_the_chain_lock_leaves_the_approvers_records_owed(
+    fleet: Fleet,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The hand-over appends to the audit chain: a host holding the chain's lock (with a record of its
+    own owed, which any host can write) made every approver's store fail to open, and an answer with
+    a grant raise after it was committed (the approver told it failed). The records stay owed."""
+    from agentguard.approval import GrantScope
+
+    with psycopg.connect(fleet.b, autocommit=True) as conn:  # host B owes a record of its own making
+        conn.execute("INSERT INTO ag_outbox (event, fields) VALUES ('approval.abandoned', '{}')")
+    with PostgresApprovalStore(fleet.b, sweep=False) as b:
+        asked = b.submit(make_request(), HOST_B).id
+    log = PostgresAuditLog(fleet.approver, lock_wait_s=0.1)
+    try:
+        with psycopg.connect(fleet.a) as holder:
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
+            with (
+                caplog.at_level(logging.WARNING, logger="agentguard.approval"),
+                PostgresApprovalStore(fleet.approver, sweep=False, audit=log, lock_wait_s=0.1) as approver,
+            ):
+                answered, grant = ApprovalDesk(approver, approver="alice").approve_always(
+                    asked, GrantScope.TOOL
+                )
+                assert answered.state is RequestState.APPROVED
+                assert grant.host_role == fleet.role_b
+            assert fleet.role_a in caplog.text
+            assert "stay owed" in caplog.text
+            holder.rollback()
+        with PostgresApprovalStore(fleet.approver, sweep=False, audit=log) as approver:
+            assert approver.flush_audit() == 0  # handed over on opening, now the lock is free
+        with psycopg.connect(fleet.owner, autocommit=True) as conn:
+            events = [row[0] for row in conn.execute("SELECT event FROM ag_audit ORDER BY seq")]
+        assert events == ["approval.abandoned", "grant.created"]
+    finally:
+        log.close()
