@@ -158,4 +158,10 @@ GRANT UPDATE ON ag_meta TO {approver};
 """.strip()  # noqa: S608 - role names are checked above; DDL takes no parameters
     hosts_sql = (host_sql(agent, approver, host) for host in hosts)
     parts = [_plain_agent(agent, approver), grants, _policies(agent, approver), *hosts_sql]
-    return "\n".join(parts)
+    return "\n".join([_BEGIN, *parts, "COMMIT;"])
+
+
+# All or nothing: piped to psql (which runs on after an error), a refusal above would otherwise be
+# printed and everything after it applied anyway. Lock waits are bounded: a host reading a table in a
+# transaction it leaves open would hold CREATE POLICY, and every session queued behind it, for ever.
+_BEGIN = "BEGIN;\nSET LOCAL lock_timeout = '5s';"
