@@ -7,8 +7,10 @@ not limited by it and should not be what agents or approvers log in as.
   agent writes carries its login role (``db_role``, default ``session_user``: ``SET ROLE`` cannot
   change it), and row-level security lets a host insert only rows naming itself and change or remove
   only its own: submit requests and mark them timed out or abandoned (never answer one, never write a
-  grant), keep its heartbeat, hand over the audit records it owes, append to the audit log. It reads
-  only its own requests, heartbeats and owed records, and the grants that apply to it (another
+  grant), keep its heartbeat, hand over the audit records it owes (through
+  ``ag_outbox_handed_over``: a table-level ``DELETE`` would let it lock the whole table), append to
+  the audit log. It reads only its own requests, heartbeats and owed records, and the grants that
+  apply to it (another
   host's requests hold that host's tool arguments); it reads the whole audit log (the chain's head);
 - a host that logs in as the shared agent role itself still works, but every such host is one identity
   to the database (the guarantees between them are those of a single host);
