@@ -10,8 +10,8 @@ not limited by it and should not be what agents or approvers log in as.
   grant), keep its heartbeat, hand over the audit records it owes (through
   ``ag_outbox_handed_over``: a table-level ``DELETE`` would let it lock the whole table), append to
   the audit log. It reads only its own requests, heartbeats and owed records, and the grants that
-  apply to it (another
-  host's requests hold that host's tool arguments); it reads the whole audit log (the chain's head);
+  apply to it (another host's requests hold that host's tool arguments); it reads the whole audit
+  log (the chain's head);
 - a host that logs in as the shared agent role itself still works, but every such host is one identity
   to the database (the guarantees between them are those of a single host);
 - the approver role reads every row, answers requests and writes grants, sweeps any host's dead
