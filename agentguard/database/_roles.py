@@ -7,9 +7,11 @@ not limited by it and should not be what agents or approvers log in as.
   agent writes carries its login role (``db_role``, default ``session_user``: ``SET ROLE`` cannot
   change it), and row-level security lets a host insert only rows naming itself and change or remove
   only its own: submit requests and mark them timed out or abandoned (never answer one, never write a
-  grant), keep its heartbeat, hand over the audit records it owes, append to the audit log. It reads
-  only its own requests, heartbeats and owed records, and the grants that apply to it (another
-  host's requests hold that host's tool arguments); it reads the whole audit log (the chain's head);
+  grant), keep its heartbeat, hand over the audit records it owes (through
+  ``ag_outbox_handed_over``: a table-level ``DELETE`` would let it lock the whole table), append to
+  the audit log. It reads only its own requests, heartbeats and owed records, and the grants that
+  apply to it (another host's requests hold that host's tool arguments); it reads the whole audit
+  log (the chain's head);
 - a host that logs in as the shared agent role itself still works, but every such host is one identity
   to the database (the guarantees between them are those of a single host);
 - the approver role reads every row, answers requests and writes grants, sweeps any host's dead
@@ -144,8 +146,9 @@ GRANT SELECT ON ag_policy_versions, ag_policy_files TO {both};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {both};
 GRANT INSERT ON ag_audit TO {both};
 REVOKE UPDATE, DELETE, TRUNCATE ON ag_audit FROM {both};
-GRANT SELECT, DELETE ON ag_outbox TO {both};
-GRANT INSERT ON ag_outbox TO {approver};
+GRANT SELECT ON ag_outbox TO {both};
+GRANT DELETE, INSERT ON ag_outbox TO {approver};
+REVOKE DELETE ON ag_outbox FROM {agent};
 REVOKE INSERT, UPDATE ON ag_owners, ag_requests, ag_outbox FROM {agent};
 GRANT INSERT, UPDATE (seen_at) ON ag_owners TO {agent};
 GRANT INSERT ({_REQUEST_COLUMNS}) ON ag_requests TO {agent};
@@ -157,4 +160,10 @@ GRANT UPDATE ON ag_meta TO {approver};
 """.strip()  # noqa: S608 - role names are checked above; DDL takes no parameters
     hosts_sql = (host_sql(agent, approver, host) for host in hosts)
     parts = [_plain_agent(agent, approver), grants, _policies(agent, approver), *hosts_sql]
-    return "\n".join(parts)
+    return "\n".join([_BEGIN, *parts, "COMMIT;"])
+
+
+# All or nothing: piped to psql (which runs on after an error), a refusal above would otherwise be
+# printed and everything after it applied anyway. Lock waits are bounded: a host reading a table in a
+# transaction it leaves open would hold CREATE POLICY, and every session queued behind it, for ever.
+_BEGIN = "BEGIN;\nSET LOCAL lock_timeout = '5s';"

@@ -96,7 +96,8 @@ def test_a_host_keeping_its_owed_rows_locked_cannot_stall_the_approvers(fleet: F
         b.close_unanswered(queued.id, RequestState.ABANDONED, "gave up")
     audit = MemoryAudit()
     with psycopg.connect(fleet.b) as holder:  # host B deletes its own owed row and leaves it open
-        assert holder.execute("DELETE FROM ag_outbox").rowcount == 1
+        taken = holder.execute("SELECT ag_outbox_handed_over(array(SELECT seq FROM ag_outbox))").fetchone()
+        assert taken == (1,)
         opened: list[PostgresApprovalStore] = []
         _bounded(
             threading.Thread(
@@ -141,3 +142,92 @@ def test_a_host_keeping_its_request_locked_cannot_stall_the_approvers(fleet: Fle
             assert "locked" in str(raised[0])
             holder.rollback()
             assert approver.sweep() == [held]
+
+
+def test_a_host_cannot_lock_the_outbox_table(fleet: Fleet) -> None:  # noqa: F811
+    """Table-level DELETE on ag_outbox let a host take LOCK TABLE ... ACCESS EXCLUSIVE on it: every
+    approver's store then failed to open (its hand-over's read timed out) and every sweep and grant
+    failed, with an error blaming a row lock and naming no holder."""
+    with PostgresApprovalStore(fleet.b, sweep=False) as b:  # no audit log: B's record stays owed
+        queued = b.submit(make_request(), HOST_B)
+        b.close_unanswered(queued.id, RequestState.ABANDONED, "gave up")
+    with psycopg.connect(fleet.a) as holder:
+        for mode in ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                holder.execute(f"LOCK TABLE ag_outbox IN {mode} MODE")
+            holder.rollback()
+    audit = MemoryAudit()
+    with PostgresApprovalStore(fleet.b, sweep=False, audit=audit) as b:  # B still hands over its own
+        assert audit.events == ["approval.abandoned"]
+        assert b.flush_audit() == 0  # and deleted it
+
+
+def test_a_host_in_an_open_transaction_cannot_stall_the_upgrade(fleet: Fleet) -> None:  # noqa: F811
+    """A host reading a table in a transaction it leaves open (ACCESS SHARE) kept ``db upgrade``
+    waiting for ever, and every session after it queued behind the upgrade's table lock: the whole
+    fleet stalled. The upgrade's lock waits are bounded and name the holder; nothing is applied."""
+    from agentguard.database import Database, DatabaseError, schema_version, upgrade
+
+    from .test_postgres_host_reads import _as_the_older_roles_sql_left_it
+
+    approver_role = fleet.approver.split("://", 1)[1].split("@", 1)[0]
+    _as_the_older_roles_sql_left_it(fleet, approver_role)
+    db = Database(fleet.owner, max_size=1)
+    try:
+        with psycopg.connect(fleet.a) as holder:
+            holder.execute("SELECT count(*) FROM ag_requests")  # and the transaction stays open
+            raised: list[BaseException] = []
+
+            def run() -> None:
+                try:
+                    upgrade(db, lock_wait_s=0.2)
+                except DatabaseError as exc:
+                    raised.append(exc)
+
+            _bounded(threading.Thread(target=run), within=10)
+            assert len(raised) == 1
+            assert fleet.role_a in str(raised[0])
+            assert "upgrade" in str(raised[0])
+            holder.rollback()
+        assert schema_version(db) == 5  # nothing half applied
+        assert [m.name for m in upgrade(db)] == ["host_reads", "outbox_hand_over"]
+    finally:
+        db.close()
+
+
+def test_a_host_holding_the_chain_lock_leaves_the_approvers_records_owed(
+    fleet: Fleet,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The hand-over appends to the audit chain: a host holding the chain's lock (with a record of its
+    own owed, which any host can write) made every approver's store fail to open, and an answer with
+    a grant raise after it was committed (the approver told it failed). The records stay owed."""
+    from agentguard.approval import GrantScope
+
+    with psycopg.connect(fleet.b, autocommit=True) as conn:  # host B owes a record of its own making
+        conn.execute("INSERT INTO ag_outbox (event, fields) VALUES ('approval.abandoned', '{}')")
+    with PostgresApprovalStore(fleet.b, sweep=False) as b:
+        asked = b.submit(make_request(), HOST_B).id
+    log = PostgresAuditLog(fleet.approver, lock_wait_s=0.1)
+    try:
+        with psycopg.connect(fleet.a) as holder:
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
+            with (
+                caplog.at_level(logging.WARNING, logger="agentguard.approval"),
+                PostgresApprovalStore(fleet.approver, sweep=False, audit=log, lock_wait_s=0.1) as approver,
+            ):
+                answered, grant = ApprovalDesk(approver, approver="alice").approve_always(
+                    asked, GrantScope.TOOL
+                )
+                assert answered.state is RequestState.APPROVED
+                assert grant.host_role == fleet.role_b
+            assert fleet.role_a in caplog.text
+            assert "stay owed" in caplog.text
+            holder.rollback()
+        with PostgresApprovalStore(fleet.approver, sweep=False, audit=log) as approver:
+            assert approver.flush_audit() == 0  # handed over on opening, now the lock is free
+        with psycopg.connect(fleet.owner, autocommit=True) as conn:
+            events = [row[0] for row in conn.execute("SELECT event FROM ag_audit ORDER BY seq")]
+        assert events == ["approval.abandoned", "grant.created"]
+    finally:
+        log.close()

@@ -111,7 +111,9 @@ def _as_the_older_roles_sql_left_it(fleet: Fleet, approver: str) -> None:  # noq
         owner.execute("DROP POLICY ag_grants_agent_read ON ag_grants")
         owner.execute("DROP POLICY ag_grants_approver ON ag_grants")
         owner.execute("ALTER TABLE ag_grants DISABLE ROW LEVEL SECURITY")
-        owner.execute("DELETE FROM agentguard_schema WHERE version = 6")
+        owner.execute("DROP FUNCTION ag_outbox_handed_over(bigint[])")  # and schema 7's hand-over
+        owner.execute(f"GRANT DELETE ON ag_outbox TO {fleet.agent}")
+        owner.execute("DELETE FROM agentguard_schema WHERE version >= 6")
 
 
 def test_the_upgrade_closes_reads_the_older_roles_sql_opened(fleet: Fleet) -> None:  # noqa: F811
@@ -127,12 +129,14 @@ def test_the_upgrade_closes_reads_the_older_roles_sql_opened(fleet: Fleet) -> No
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (1,), table
     db = Database(fleet.owner, max_size=1)
     try:
-        assert [m.name for m in upgrade(db)] == ["host_reads"]
+        assert [m.name for m in upgrade(db)] == ["host_reads", "outbox_hand_over"]
     finally:
         db.close()
     with psycopg.connect(fleet.a, autocommit=True) as conn:
         for table in ("ag_requests", "ag_owners", "ag_grants"):
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():  # schema 7
+            conn.execute("LOCK TABLE ag_outbox IN ACCESS EXCLUSIVE MODE")  # no table lock either
     with PostgresApprovalStore(fleet.b, sweep=False) as b:  # host B still reads its own
         assert b.get(theirs).grant_id == for_b.id
     with PostgresApprovalStore(fleet.approver, sweep=False) as approver:  # the approver reads all

@@ -62,10 +62,15 @@ def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(
     at_version_3: tuple[str, str], tmp_path: Path
 ) -> None:
     url, old_id = at_version_3
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
     db = Database(url, max_size=1)
     try:
-        assert [m.name for m in upgrade(db)] == ["host_identity", "audit_links", "host_reads"]
+        assert [m.name for m in upgrade(db)] == [
+            "host_identity",
+            "audit_links",
+            "host_reads",
+            "outbox_hand_over",
+        ]
         assert upgrade(db) == []  # once only
     finally:
         db.close()

@@ -188,7 +188,12 @@ def test_a_host_cannot_take_another_hosts_owed_audit_records(fleet: Fleet) -> No
         queued = b.submit(make_request(), HOST_B)
         b.close_unanswered(queued.id, RequestState.ABANDONED, "host B gave up")
     with psycopg.connect(fleet.a, autocommit=True) as conn:
-        assert conn.execute("DELETE FROM ag_outbox").rowcount == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # hand-over only by the function
+            conn.execute("DELETE FROM ag_outbox")
+        taken = conn.execute("SELECT ag_outbox_handed_over(array(SELECT seq FROM ag_outbox))").fetchone()
+        assert taken == (0,)  # B's row is not A's to read or take
+        seqs = conn.execute("SELECT ag_outbox_handed_over(array[0, 1, 2, 3]::bigint[])").fetchone()
+        assert seqs == (0,)  # nor to take by guessing its seq
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(
                 "INSERT INTO ag_outbox (event, fields, db_role) VALUES ('grant.revoked', '{}', %s)",
