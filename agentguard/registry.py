@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from agentguard._stable_arguments import first_change
 from agentguard.errors import InvalidArguments, UnknownTool
 from agentguard.models import canonical_tool_name
 from agentguard.secret_arguments import (
@@ -64,6 +65,30 @@ class RegisteredTool:
         what the tool gets; whoever writes the call down or shows it masks those paths."""
         given = snapshot(arguments)  # read once: the NaN walk below sees what pydantic was given
         parsed = self._parse(given)
+        dumped, found = self._json_form(parsed)
+        if (where := _non_finite(dumped) or _non_finite(given)) is not None:
+            raise InvalidArguments(
+                f"invalid arguments for {self.name}: {where}: NaN and the infinities are no JSON number, "
+                "and no comparison can decide on them",
+                tool=self.name,
+            )
+        if not self.round_trips:  # the tool runs with ``dumped`` validated again: it must stay put
+            self._stable(dumped, self._json_form(self._parse(dumped))[0])
+        return self._values(parsed), dumped, tuple(dict.fromkeys(found)) if found else ()
+
+    def _stable(self, decided: dict[str, Any], again: dict[str, Any]) -> None:
+        """Refuse arguments that validating again changes (see ``_stable_arguments``)."""
+        where = first_change(decided, again)
+        if where is not None:
+            raise InvalidArguments(
+                f"invalid arguments for {self.name}: {where}: validating the value again changes it "
+                "(a validator that is not idempotent), so the tool would not run what was decided",
+                tool=self.name,
+                field=where,
+            )
+
+    def _json_form(self, parsed: BaseModel) -> tuple[dict[str, Any], list[SecretPath]]:
+        """The JSON form the policy decides on, and the paths of the secrets in it."""
         dumped = parsed.model_dump(mode="json")
         found: list[SecretPath] = []
         if _has_secret_fields(self.model):
@@ -81,13 +106,7 @@ class RegisteredTool:
                 raise InvalidArguments(
                     f"invalid arguments for {self.name}: {exc}", tool=self.name, value=str(exc.value)
                 ) from None
-        if (where := _non_finite(dumped) or _non_finite(given)) is not None:
-            raise InvalidArguments(
-                f"invalid arguments for {self.name}: {where}: NaN and the infinities are no JSON number, "
-                "and no comparison can decide on them",
-                tool=self.name,
-            )
-        return self._values(parsed), dumped, tuple(dict.fromkeys(found)) if found else ()
+        return dumped, found
 
     def reusable(self, values: dict[str, Any], decided: Mapping[str, Any]) -> dict[str, Any] | None:
         """``values`` (from ``validate``) when validating their JSON form again gives them back (the
@@ -110,8 +129,12 @@ class RegisteredTool:
         return tuple(concrete_paths(dict(arguments), _secret_patterns(self.model)))
 
     def kwargs(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """The values to call the tool with (``validate`` without the JSON form)."""
-        return self._values(self._parse(arguments))
+        """The values to call the tool with: ``arguments`` (decided) validated again, refused when that
+        changes them (``_stable_arguments``)."""
+        parsed = self._parse(arguments)
+        if not self.round_trips:
+            self._stable(dict(arguments), self._json_form(parsed)[0])
+        return self._values(parsed)
 
     def _values(self, parsed: BaseModel) -> dict[str, Any]:
         if self.round_trips:  # no extras, no validators that could set attributes: __dict__ is the fields

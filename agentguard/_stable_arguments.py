@@ -1,0 +1,40 @@
+"""Where validating the decided (JSON) arguments again would change them.
+
+The policy decides on a call's arguments validated once and dumped as JSON; the tool runs with that
+JSON validated again. A validator that is not idempotent (``Json[...]`` parses text, a validator that
+percent-decodes or strips a prefix) gives the tool a value the policy never saw: ``"sec%2572et"`` is
+decided as ``"sec%72et"`` and runs as ``"secret"``. Such a call is refused instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["first_change"]
+
+
+def first_change(decided: Any, again: Any, at: str = "") -> str | None:
+    """The dotted path of the first place ``again`` differs from ``decided`` (JSON values compared
+    with their types: ``1``, ``1.0`` and ``True`` differ), else ``None``."""
+    if type(decided) is not type(again):
+        return at.rstrip(".") or "(arguments)"
+    if isinstance(decided, dict):
+        extra = [k for k in (*decided, *again) if k not in decided or k not in again]
+        if extra:
+            return f"{at}{extra[0]}"
+        for key, value in decided.items():
+            where = first_change(value, again[key], f"{at}{key}.")
+            if where is not None:
+                return where
+        return None
+    if isinstance(decided, list):
+        if len(decided) != len(again):
+            return at.rstrip(".") or "(arguments)"
+        for n, (value, other) in enumerate(zip(decided, again, strict=True)):
+            where = first_change(value, other, f"{at}{n}.")
+            if where is not None:
+                return where
+        return None
+    if decided != again:
+        return at.rstrip(".") or "(arguments)"
+    return None
