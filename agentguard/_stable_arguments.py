@@ -13,17 +13,24 @@ from typing import Any
 __all__ = ["first_change"]
 
 
-def first_change(decided: Any, again: Any, at: str = "") -> str | None:
+def first_change(decided: Any, again: Any, at: str = "", *, unshown: bool = False) -> str | None:
     """The dotted path of the first place ``again`` differs from ``decided`` (JSON values compared
-    with their types: ``1``, ``1.0`` and ``True`` differ), else ``None``."""
+    with their types: ``1`` and ``True`` differ, ``1`` and ``1.0`` do not), else ``None``.
+    ``unshown``: a key ``again`` lacks is no change (a field its dump leaves out, ``exclude=True``)."""
+    if _number(decided) and _number(again):  # 5 and 5.0 are one JSON number (a float field's 5)
+        return None if decided == again else at.rstrip(".") or "(arguments)"
     if type(decided) is not type(again):
         return at.rstrip(".") or "(arguments)"
     if isinstance(decided, dict):
-        extra = [k for k in (*decided, *again) if k not in decided or k not in again]
+        extra = [k for k in again if k not in decided]
+        if not unshown:
+            extra += [k for k in decided if k not in again]
         if extra:
             return f"{at}{extra[0]}"
         for key, value in decided.items():
-            where = first_change(value, again[key], f"{at}{key}.")
+            if key not in again:
+                continue
+            where = first_change(value, again[key], f"{at}{key}.", unshown=unshown)
             if where is not None:
                 return where
         return None
@@ -31,10 +38,14 @@ def first_change(decided: Any, again: Any, at: str = "") -> str | None:
         if len(decided) != len(again):
             return at.rstrip(".") or "(arguments)"
         for n, (value, other) in enumerate(zip(decided, again, strict=True)):
-            where = first_change(value, other, f"{at}{n}.")
+            where = first_change(value, other, f"{at}{n}.", unshown=unshown)
             if where is not None:
                 return where
         return None
     if decided != again:
         return at.rstrip(".") or "(arguments)"
     return None
+
+
+def _number(value: Any) -> bool:
+    return type(value) is int or type(value) is float

@@ -39,6 +39,7 @@ __all__ = [
     "arguments_model",
     "bind_arguments",
     "json_number",
+    "numbers_in_json",
     "snapshot",
 ]
 
@@ -101,7 +102,7 @@ class RegisteredTool:
             found += concrete_paths(dumped, declared)
         if _spells_numbers_as_text(self.model):
             try:
-                dumped = _numbers_as_numbers(_values_of(parsed), dumped)
+                dumped = numbers_as_numbers(_values_of(parsed), dumped)
             except Inexact as exc:
                 raise InvalidArguments(
                     f"invalid arguments for {self.name}: {exc}", tool=self.name, value=str(exc.value)
@@ -367,7 +368,13 @@ def _values_of(value: Any) -> Any:
     return value
 
 
-def _numbers_as_numbers(python: Any, dumped: Any) -> Any:
+def numbers_in_json(python: Any, dumped: Any) -> Any:
+    """``dumped`` (the JSON form of ``python``, models included) with its ``Decimal``/``Fraction``/
+    ``timedelta`` values as JSON numbers, as ``validate`` decides on them; ``Inexact`` if one has none."""
+    return numbers_as_numbers(_values_of(python), dumped)
+
+
+def numbers_as_numbers(python: Any, dumped: Any) -> Any:
     """``dumped`` (the JSON form) with each ``Decimal``/``Fraction``/``timedelta`` of ``python`` (the
     same value dumped in Python mode, walked alongside) as a JSON number."""
     if isinstance(python, Decimal | Fraction | timedelta):
@@ -375,13 +382,13 @@ def _numbers_as_numbers(python: Any, dumped: Any) -> Any:
     if isinstance(python, dict) and isinstance(dumped, dict):
         if len(python) == len(dumped):  # the same entries in the same order (keys may be JSON text)
             return {
-                key: _numbers_as_numbers(value, item)
+                key: numbers_as_numbers(value, item)
                 for value, (key, item) in zip(python.values(), dumped.items(), strict=True)
             }
         # a field left out of the dump (exclude=True), or one only the dump has (a computed field)
-        return {key: _numbers_as_numbers(python.get(key), item) for key, item in dumped.items()}
+        return {key: numbers_as_numbers(python.get(key), item) for key, item in dumped.items()}
     if isinstance(python, list | tuple) and isinstance(dumped, list) and len(python) == len(dumped):
-        return [_numbers_as_numbers(value, item) for value, item in zip(python, dumped, strict=True)]
+        return [numbers_as_numbers(value, item) for value, item in zip(python, dumped, strict=True)]
     if isinstance(python, set | frozenset) and any(
         isinstance(v, Decimal | Fraction | timedelta) for v in python
     ):
