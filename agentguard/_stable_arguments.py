@@ -10,10 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 __all__ = ["first_change"]
 
 
-def first_change(decided: Any, again: Any, at: str = "", *, unshown: bool = False) -> str | None:
+def first_change(decided: Any, again: Any, *, unshown: bool = False) -> str | None:
+    """``_first_change`` with a C-speed answer for the common case: the same JSON text."""
+    try:
+        if orjson.dumps(decided) == orjson.dumps(again):
+            return None
+    except (TypeError, orjson.JSONEncodeError):  # not plain JSON: the walk compares it
+        pass
+    return _first_change(decided, again, "", unshown)
+
+
+def _first_change(decided: Any, again: Any, at: str, unshown: bool) -> str | None:
     """The dotted path of the first place ``again`` differs from ``decided`` (JSON values compared
     with their types: ``1`` and ``True`` differ, ``1`` and ``1.0`` do not), else ``None``.
     ``unshown``: a key ``again`` lacks is no change (a field its dump leaves out, ``exclude=True``)."""
@@ -30,7 +42,7 @@ def first_change(decided: Any, again: Any, at: str = "", *, unshown: bool = Fals
         for key, value in decided.items():
             if key not in again:
                 continue
-            where = first_change(value, again[key], f"{at}{key}.", unshown=unshown)
+            where = _first_change(value, again[key], f"{at}{key}.", unshown)
             if where is not None:
                 return where
         return None
@@ -38,7 +50,7 @@ def first_change(decided: Any, again: Any, at: str = "", *, unshown: bool = Fals
         if len(decided) != len(again):
             return at.rstrip(".") or "(arguments)"
         for n, (value, other) in enumerate(zip(decided, again, strict=True)):
-            where = first_change(value, other, f"{at}{n}.", unshown=unshown)
+            where = _first_change(value, other, f"{at}{n}.", unshown)
             if where is not None:
                 return where
         return None

@@ -73,9 +73,14 @@ class RegisteredTool:
                 "and no comparison can decide on them",
                 tool=self.name,
             )
-        if not self.round_trips:  # the tool runs with ``dumped`` validated again: it must stay put
-            self._stable(dumped, self._json_form(self._parse(dumped))[0])
-        return self._values(parsed), dumped, tuple(dict.fromkeys(found)) if found else ()
+        secrets = tuple(dict.fromkeys(found)) if found else ()
+        if self.round_trips:
+            return self._values(parsed), dumped, secrets
+        # The tool runs with ``dumped`` validated again: that must give ``dumped`` back. Those values
+        # are what ``kwargs(dumped)`` gives, so ``reusable`` hands them on (no third validation).
+        again = self._parse(dumped)
+        self._stable(dumped, self._json_form(again)[0])
+        return self._values(again), dumped, secrets
 
     def _stable(self, decided: dict[str, Any], again: dict[str, Any]) -> None:
         """Refuse arguments that validating again changes (see ``_stable_arguments``)."""
@@ -114,7 +119,9 @@ class RegisteredTool:
         tool's fields are plain ``str``/``int``/``bool`` and so is each value) and that form is
         ``decided`` (a model's own ``model_dump`` may spell them otherwise): what ``kwargs`` of the
         decided arguments would return, without validating twice. ``None``: call ``kwargs``."""
-        if not self.round_trips or len(values) != len(decided):
+        if not self.round_trips:  # ``validate`` gave the decided form validated again: kwargs's values
+            return values
+        if len(values) != len(decided):
             return None
         for key, value in values.items():
             if type(value) not in _EXACT_PLAIN:
