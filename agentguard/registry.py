@@ -13,13 +13,19 @@ import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from agentguard._stable_arguments import first_change
+from agentguard._text_numbers import (
+    Inexact,
+    json_number,
+    numbers_as_numbers,
+    numbers_in_json,
+    spells_numbers_as_text,
+    values_of,
+)
 from agentguard.errors import InvalidArguments, UnknownTool
 from agentguard.models import canonical_tool_name
 from agentguard.secret_arguments import (
@@ -38,6 +44,7 @@ __all__ = [
     "arguments_model",
     "bind_arguments",
     "json_number",
+    "numbers_in_json",
     "snapshot",
 ]
 
@@ -64,6 +71,35 @@ class RegisteredTool:
         what the tool gets; whoever writes the call down or shows it masks those paths."""
         given = snapshot(arguments)  # read once: the NaN walk below sees what pydantic was given
         parsed = self._parse(given)
+        dumped, found = self._json_form(parsed)
+        if (where := _non_finite(dumped) or _non_finite(given)) is not None:
+            raise InvalidArguments(
+                f"invalid arguments for {self.name}: {where}: NaN and the infinities are no JSON number, "
+                "and no comparison can decide on them",
+                tool=self.name,
+            )
+        secrets = tuple(dict.fromkeys(found)) if found else ()
+        if self.round_trips:
+            return self._values(parsed), dumped, secrets
+        # The tool runs with ``dumped`` validated again: that must give ``dumped`` back. Those values
+        # are what ``kwargs(dumped)`` gives, so ``reusable`` hands them on (no third validation).
+        again = self._parse(dumped)
+        self._stable(dumped, self._json_form(again)[0])
+        return self._values(again), dumped, secrets
+
+    def _stable(self, decided: dict[str, Any], again: dict[str, Any]) -> None:
+        """Refuse arguments that validating again changes (see ``_stable_arguments``)."""
+        where = first_change(decided, again)
+        if where is not None:
+            raise InvalidArguments(
+                f"invalid arguments for {self.name}: {where}: validating the value again changes it "
+                "(a validator that is not idempotent), so the tool would not run what was decided",
+                tool=self.name,
+                field=where,
+            )
+
+    def _json_form(self, parsed: BaseModel) -> tuple[dict[str, Any], list[SecretPath]]:
+        """The JSON form the policy decides on, and the paths of the secrets in it."""
         dumped = parsed.model_dump(mode="json")
         found: list[SecretPath] = []
         if _has_secret_fields(self.model):
@@ -74,27 +110,23 @@ class RegisteredTool:
         declared = _secret_patterns(self.model)
         if declared:
             found += concrete_paths(dumped, declared)
-        if _spells_numbers_as_text(self.model):
+        if spells_numbers_as_text(self.model):
             try:
-                dumped = _numbers_as_numbers(_values_of(parsed), dumped)
+                dumped = numbers_as_numbers(values_of(parsed), dumped)
             except Inexact as exc:
                 raise InvalidArguments(
                     f"invalid arguments for {self.name}: {exc}", tool=self.name, value=str(exc.value)
                 ) from None
-        if (where := _non_finite(dumped) or _non_finite(given)) is not None:
-            raise InvalidArguments(
-                f"invalid arguments for {self.name}: {where}: NaN and the infinities are no JSON number, "
-                "and no comparison can decide on them",
-                tool=self.name,
-            )
-        return self._values(parsed), dumped, tuple(dict.fromkeys(found)) if found else ()
+        return dumped, found
 
     def reusable(self, values: dict[str, Any], decided: Mapping[str, Any]) -> dict[str, Any] | None:
         """``values`` (from ``validate``) when validating their JSON form again gives them back (the
         tool's fields are plain ``str``/``int``/``bool`` and so is each value) and that form is
         ``decided`` (a model's own ``model_dump`` may spell them otherwise): what ``kwargs`` of the
         decided arguments would return, without validating twice. ``None``: call ``kwargs``."""
-        if not self.round_trips or len(values) != len(decided):
+        if not self.round_trips:  # ``validate`` gave the decided form validated again: kwargs's values
+            return values
+        if len(values) != len(decided):
             return None
         for key, value in values.items():
             if type(value) not in _EXACT_PLAIN:
@@ -110,8 +142,12 @@ class RegisteredTool:
         return tuple(concrete_paths(dict(arguments), _secret_patterns(self.model)))
 
     def kwargs(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """The values to call the tool with (``validate`` without the JSON form)."""
-        return self._values(self._parse(arguments))
+        """The values to call the tool with: ``arguments`` (decided) validated again, refused when that
+        changes them (``_stable_arguments``)."""
+        parsed = self._parse(arguments)
+        if not self.round_trips:
+            self._stable(dict(arguments), self._json_form(parsed)[0])
+        return self._values(parsed)
 
     def _values(self, parsed: BaseModel) -> dict[str, Any]:
         if self.round_trips:  # no extras, no validators that could set attributes: __dict__ is the fields
@@ -195,27 +231,6 @@ def round_trips(model: type[BaseModel]) -> bool:
     return isinstance(members, dict) and all(_plain_field(f) for f in members.values())
 
 
-# ------------------------------------------------------------- numbers the JSON form spells as text
-#
-# pydantic's JSON form of a ``Decimal`` is ``"5000"`` and of a ``timedelta`` ``"PT1H23M20S"``. The
-# policy decides on the JSON form, and its comparisons (``gt``, ``lt``, ``between``, ``eq`` with a
-# number) never match a string: ``gt(amount, 1000), deny`` would pass ``pay(amount: Decimal)`` 5000.
-# So in the decided form such values are JSON numbers (a ``timedelta`` its seconds); the tool is
-# called with them validated again, the same value. One no JSON number holds exactly is refused.
-
-_TEXT_NUMBER_SCHEMAS = ("'type': 'decimal'", "'type': 'timedelta'", "fraction_validator")
-_SPELLS: dict[type[BaseModel], bool] = {}
-
-
-def _spells_numbers_as_text(model: type[BaseModel]) -> bool:
-    """Whether ``model`` (or a model nested in it) has a ``Decimal``, ``Fraction`` or ``timedelta``."""
-    known = _SPELLS.get(model)
-    if known is None:
-        schema = str(getattr(model, "__pydantic_core_schema__", ""))
-        known = _SPELLS[model] = any(kind in schema for kind in _TEXT_NUMBER_SCHEMAS)
-    return known
-
-
 _SECRET_FIELDS: dict[type[BaseModel], bool] = {}
 
 
@@ -245,41 +260,6 @@ def _secret_patterns(model: type[BaseModel]) -> tuple[tuple[str, ...], ...]:
                 known = ()
         _PATTERNS[model] = known
     return known
-
-
-class Inexact(ValueError):
-    """A number no JSON number holds exactly: refused rather than decided on a rounding."""
-
-    def __init__(self, value: Any, why: str) -> None:
-        super().__init__(f"{value!s} {why}")
-        self.value = value
-
-
-def json_number(value: Decimal | Fraction | timedelta) -> int | float:
-    """``value`` as the JSON number that holds it exactly (a ``timedelta`` in seconds); else ``Inexact``."""
-    if isinstance(value, Fraction):
-        if value.denominator == 1:
-            return int(value)
-        try:
-            number = float(value)
-        except OverflowError:
-            raise Inexact(value, "is too large for a JSON number; cannot decide on it") from None
-        if Fraction(number) != value:
-            raise Inexact(value, "has no exact JSON number (1/3 is not one); cannot decide on it")
-        return number
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-        if timedelta(seconds=seconds) != value:
-            raise Inexact(value, "is not a whole number of microseconds as seconds; cannot decide on it")
-        return int(seconds) if seconds.is_integer() else seconds
-    if not value.is_finite():
-        raise Inexact(value, "is not a finite number; cannot decide on it")
-    if value == value.to_integral_value():
-        return int(value)
-    number = float(value)
-    if Decimal(repr(number)) != value:
-        raise Inexact(value, "has more digits than a JSON number holds exactly; cannot decide on it")
-    return number
 
 
 def snapshot(arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -328,44 +308,6 @@ def _any_non_finite(value: Any) -> bool:
         elif isinstance(node, list | tuple | set | frozenset):
             stack.extend(node)
     return False
-
-
-def _values_of(value: Any) -> Any:
-    """``value`` with each model as a dict of its fields' values (not their serialised forms: pydantic
-    serialises a ``Fraction`` as text even in Python mode), keyed as the JSON dump keys them."""
-    if isinstance(value, BaseModel):
-        fields = {name: _values_of(getattr(value, name)) for name in type(value).model_fields}
-        fields.update({k: _values_of(v) for k, v in (value.model_extra or {}).items()})
-        return fields
-    if isinstance(value, dict):
-        return {k: _values_of(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_values_of(v) for v in value]
-    return value
-
-
-def _numbers_as_numbers(python: Any, dumped: Any) -> Any:
-    """``dumped`` (the JSON form) with each ``Decimal``/``Fraction``/``timedelta`` of ``python`` (the
-    same value dumped in Python mode, walked alongside) as a JSON number."""
-    if isinstance(python, Decimal | Fraction | timedelta):
-        return json_number(python) if isinstance(dumped, str) else dumped
-    if isinstance(python, dict) and isinstance(dumped, dict):
-        if len(python) == len(dumped):  # the same entries in the same order (keys may be JSON text)
-            return {
-                key: _numbers_as_numbers(value, item)
-                for value, (key, item) in zip(python.values(), dumped.items(), strict=True)
-            }
-        # a field left out of the dump (exclude=True), or one only the dump has (a computed field)
-        return {key: _numbers_as_numbers(python.get(key), item) for key, item in dumped.items()}
-    if isinstance(python, list | tuple) and isinstance(dumped, list) and len(python) == len(dumped):
-        return [_numbers_as_numbers(value, item) for value, item in zip(python, dumped, strict=True)]
-    if isinstance(python, set | frozenset) and any(
-        isinstance(v, Decimal | Fraction | timedelta) for v in python
-    ):
-        if not all(isinstance(v, Decimal | Fraction | timedelta) for v in python):
-            raise Inexact(python, "mixes numbers with other values in a set; cannot decide on it")
-        return [json_number(v) for v in python]
-    return dumped
 
 
 def arguments_model(name: str, fn: Callable[..., Any]) -> type[BaseModel]:

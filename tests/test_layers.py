@@ -17,6 +17,8 @@ CORE = {
     "detectors",
     "_decoded",
     "secret_arguments",
+    "_stable_arguments",
+    "_text_numbers",
 }
 ALLOWED: dict[str, set[str]] = {
     # the core: value objects, errors, Protocols, settings; nothing above it
@@ -26,12 +28,20 @@ ALLOWED: dict[str, set[str]] = {
     "detectors": {"_decoded"},  # the decoded views (percent, base64, hex) secrets are also looked for in
     "_decoded": set(),
     "secret_arguments": set(),  # which arguments are secrets, and their masked forms: plain values
+    "_stable_arguments": set(),  # where validating decided arguments again changes them: plain values
+    "_text_numbers": set(),  # Decimal/Fraction/timedelta decided as the JSON numbers they are
     "pipeline": {"models"},
     "sandbox_api": {"models"},
     "settings": {"errors", "models", "sandbox_api"},
     # what the guard is built from
     "context": {"models", "settings"},
-    "registry": {"errors", "models", "secret_arguments"},  # a SecretStr argument decided on its text
+    "registry": {
+        "errors",
+        "models",
+        "secret_arguments",
+        "_stable_arguments",
+        "_text_numbers",
+    },  # a SecretStr argument decided on its text
     # what a conversation has read (provenance): the core only; the policy's conditions read it
     "session": CORE,
     # the stages: the core only (the policy also the session); tools run code through the sandbox (loaded

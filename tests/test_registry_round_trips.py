@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agentguard import Guard
+from agentguard import Guard, InvalidArguments
 from agentguard.models import Decision, Effect, ToolCall
 from agentguard.registry import ToolRegistry, round_trips
 from agentguard.testing import MemoryAudit
@@ -129,10 +129,11 @@ def test_a_subclass_value_is_validated_again() -> None:
 
 def test_a_model_that_does_not_round_trip_is_validated_again() -> None:
     entry = ToolRegistry().add("t", lambda x: x, args_model=Shouting)
-    values, decided, _ = entry.validate({"x": "a"})
-    assert entry.reusable(values, decided) is None
-    assert decided == {"x": "a!"}
-    assert entry.kwargs(decided) == {"x": "a!!"}  # what the tool gets: the decided form validated
+    # the decided form would be "a!" and the tool would get it validated again, "a!!": refused
+    with pytest.raises(InvalidArguments, match="x: validating the value again changes it"):
+        entry.validate({"x": "a"})
+    with pytest.raises(InvalidArguments, match="x: validating the value again changes it"):
+        entry.kwargs({"x": "a!"})
 
 
 class Allow:
@@ -155,8 +156,9 @@ def test_the_guarded_tool_gets_the_same_values_either_way() -> None:
         guard.register("t", tool)
         guard.register("s", shouted, args_model=Shouting)
         guard.call("t", {"text": Name("ab"), "times": "2", "flag": None})
-        guard.call("s", {"x": "a"})
-    assert seen == [("ab", str, 2, int, None), ("a!!",)]
+        with pytest.raises(InvalidArguments):  # not idempotent: it would not run what was decided
+            guard.call("s", {"x": "a"})
+    assert seen == [("ab", str, 2, int, None)]
 
 
 class Lowered(BaseModel):

@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, PolicyDenied
 from agentguard.guard import Guard
 from agentguard.integrations._compiled_schema import compiled
+from agentguard.integrations._wide_integers import wide_integer
 from agentguard.registry import Inexact, json_number
 from agentguard.secret_arguments import schema_secret_paths, set_schema_secrets
 
@@ -146,6 +147,13 @@ def json_schema_model(
                     "json_schema",
                     "{where}: two keys differ only in case (a server reading keys case-insensitively "
                     "takes the last; the policy decided on one); send each key once",
+                    {"where": where},
+                )
+            if json_text and (where := wide_integer(raw, kept)) is not None:
+                raise PydanticCustomError(
+                    "json_schema",
+                    "{where}: an integer past 2**53, which a JavaScript server reads rounded (the policy "
+                    "decided on the exact one); send it as a string",
                     {"where": where},
                 )
             passed.remember(raw, data, kept)

@@ -16,11 +16,13 @@ from pydantic import BaseModel, PrivateAttr, SecretBytes, SecretStr, ValidationE
 from pydantic.v1 import BaseModel as BaseModelV1
 from pydantic_core import to_jsonable_python
 
+from agentguard._stable_arguments import first_change
 from agentguard.errors import CallRejected, InvalidArguments, ToolFailed
 from agentguard.guard import Guard
 from agentguard.integrations._arguments import json_schema_model, rejection_text
 from agentguard.integrations.langchain._content import shown_content
 from agentguard.models import canonical_tool_name
+from agentguard.registry import numbers_in_json
 from agentguard.secret_arguments import Undecidable, holds_secret, reveal
 from agentguard.session._record import redacted_error
 
@@ -302,12 +304,30 @@ class GuardedTool(BaseTool):
             if not isinstance(parsed, dict):
                 raise TypeError(f"{self.name}: the decided arguments did not parse as an object")
             kwargs = parsed
+            self._unchanged(arguments, parsed)
         target = original._arun if pending.is_async else original._run
         if pending.run_manager is not None and _accepts(target, "run_manager"):
             kwargs["run_manager"] = pending.run_manager
         if _accepts(target, "config") and "config" not in kwargs:
             kwargs["config"] = ensure_config()
         return target, kwargs
+
+    def _unchanged(self, decided: dict[str, Any], parsed: dict[str, Any]) -> None:
+        """Refuse a call whose decided arguments the original's schema parses into other values (a
+        validator that is not idempotent): the tool would not run what was decided."""
+        visible = {k: parsed[k] for k in decided if k in parsed}
+        shown = to_jsonable_python(visible, fallback=_as_text)
+        if holds_secret(visible):
+            shown = reveal(visible, shown)[0]
+        shown = numbers_in_json(visible, shown)  # a Decimal is decided as a number (_split's rule)
+        where = first_change({k: decided[k] for k in visible}, shown, unshown=True)
+        if where is not None:
+            raise InvalidArguments(
+                f"invalid arguments for {self.policy_name}: {where}: the tool's schema parses the decided "
+                "value into another (a validator that is not idempotent); cannot run what was decided",
+                tool=self.policy_name,
+                field=where,
+            )
 
     def _outside_langchain(self, **_arguments: Any) -> Any:
         raise RuntimeError(f"{self.name}: the guarded tool was run outside LangChain")

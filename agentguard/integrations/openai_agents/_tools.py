@@ -21,6 +21,7 @@ from agentguard.integrations._arguments import (
     rejection_text,
 )
 from agentguard.integrations.openai_agents._output import shown_output
+from agentguard.integrations.openai_agents._tool_model import check_unchanged, tool_model
 from agentguard.models import canonical_tool_name
 from agentguard.session._record import redacted_error
 
@@ -78,6 +79,7 @@ def _guard_one(
 ) -> FunctionTool:
     policy_name = canonical_tool_name(prefix + original.name)
     invoke_original = original.on_invoke_tool
+    own_model = tool_model(original)
 
     async def outside_runner(**_arguments: Any) -> Any:
         raise RuntimeError(f"{original.name}: the guarded tool was run outside the Agents SDK runner")
@@ -123,6 +125,8 @@ def _guard_one(
         async def run_original(**arguments: Any) -> Any:
             # The model's own JSON text when the decided arguments are what it sent, else the edit.
             payload = raw if arguments == parsed else orjson.dumps(arguments).decode()
+            if own_model is not None:
+                check_unchanged(policy_name, own_model, arguments)
             return shown_output(original, ctx, await invoke_original(ctx, payload))
 
         try:
