@@ -44,11 +44,13 @@ def _run(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, detail: Callable[[], str] = str
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+            pytest.fail(f"timed out after {timeout}s waiting for {what} {detail()}".rstrip())
         time.sleep(0.1)
 
 
@@ -154,29 +156,31 @@ def fleet() -> Iterator[tuple[Server, list[Host], str]]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _spawn(host: Host, script: str, *args: str) -> subprocess.Popen[bytes]:
-    """``script`` on ``host``: its own network namespace and its own host name."""
+def _spawn(host: Host, script: str, *args: str, stderr: Path) -> subprocess.Popen[bytes]:
+    """``script`` on ``host``: its own network namespace and its own host name. Its stderr goes to a
+    file, not a pipe: a pipe nobody reads while the test waits stops the process once it is full."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [
-            "ip",
-            "netns",
-            "exec",
-            host.netns,
-            "unshare",
-            "--uts",
-            "sh",
-            "-c",
-            f'hostname {host.name} && exec "$@"',
-            "sh",
-            sys.executable,
-            str(HERE / script),
-            *args,
-        ],
-        env=env,
-        cwd=REPO,
-        stderr=subprocess.PIPE,
-    )
+    with stderr.open("ab") as err:
+        return subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                host.netns,
+                "unshare",
+                "--uts",
+                "sh",
+                "-c",
+                f'hostname {host.name} && exec "$@"',
+                "sh",
+                sys.executable,
+                str(HERE / script),
+                *args,
+            ],
+            env=env,
+            cwd=REPO,
+            stderr=err,
+        )
 
 
 def _outcomes(path: Path) -> list[dict[str, Any]]:
@@ -198,14 +202,39 @@ def test_fleet_survives_kills_restarts_and_a_cut(fleet: tuple[Server, list[Host]
     stop = base / "stop"
     killed, cut = agents[0], agents[2]
     approver = _spawn(
-        approver_host, "fleet_approver.py", url(approver_host, APPROVER_ROLE), str(stop), killed.name
+        approver_host,
+        "fleet_approver.py",
+        url(approver_host, APPROVER_ROLE),
+        str(stop),
+        killed.name,
+        stderr=base / "approver.err",
     )
     procs = {
         h.name: _spawn(
-            h, "fleet_agent.py", url(h), str(base / h.name), str(CALLS), str(base / f"{h.name}.out")
+            h,
+            "fleet_agent.py",
+            url(h),
+            str(base / h.name),
+            str(CALLS),
+            str(base / f"{h.name}.out"),
+            stderr=base / f"{h.name}.err",
         )
         for h in agents
     }
+
+    def err(name: str) -> str:
+        return (base / f"{name}.err").read_text(errors="replace")[-3000:]
+
+    def made_calls(h: Host, n: int) -> Callable[[], bool]:
+        """Whether ``h`` has ended ``n`` calls; a failure naming why if it has exited or the approver has."""
+
+        def check() -> bool:
+            for name, proc in ((h.name, procs[h.name]), ("approver", approver)):
+                if proc.poll() is not None:
+                    pytest.fail(f"{name} exited with {proc.returncode}: {err(name)}")
+            return len(_outcomes(base / f"{h.name}.out")) >= n
+
+        return check
 
     def rows(sql: str, *params: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(local, autocommit=True) as conn:
@@ -223,15 +252,17 @@ def test_fleet_survives_kills_restarts_and_a_cut(fleet: tuple[Server, list[Host]
         procs[killed.name].send_signal(signal.SIGKILL)
         procs[killed.name].wait(10)
         # restart the database while the others are mid-run
-        wait_until(lambda: len(_outcomes(base / f"{agents[1].name}.out")) >= 2, 60, "calls to be answered")
+        wait_until(made_calls(agents[1], 2), 60, "calls to be answered")
         server.restart()
         # cut the third host off for longer than the heartbeat allows, then reconnect it
-        wait_until(lambda: len(_outcomes(base / f"{cut.name}.out")) >= 5, 90, "the third host to make calls")
+        wait_until(
+            made_calls(cut, 5), 90, "the third host to make calls", lambda: f"(its stderr: {err(cut.name)})"
+        )
         _run("ip", "link", "set", cut.outside, "down")
         time.sleep(5)  # the outage itself (not synchronisation): longer than owner_stale_s (3 s)
         _run("ip", "link", "set", cut.outside, "up")
         for h in agents[1:]:
-            assert procs[h.name].wait(180) == 0, procs[h.name].stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+            assert procs[h.name].wait(180) == 0, err(h.name)
         # every request ends in a definite state (the approver sweeps what has no waiter left)
         wait_until(
             lambda: not rows("SELECT 1 FROM ag_requests WHERE status = 'pending'"), 60, "no request pending"
@@ -296,5 +327,6 @@ def test_fleet_survives_kills_restarts_and_a_cut(fleet: tuple[Server, list[Host]
     assert report.ok, report
     print(
         f"fleet: {len(states)} requests, {report.records_verified} audit records, "
-        f"{len(failed_closed)} call(s) failed closed during the restart/cut"
+        f"{len(failed_closed)} call(s) failed closed during the restart/cut; stderr bytes: "
+        + ", ".join(f"{e.stem} {e.stat().st_size}" for e in sorted(base.glob("*.err")))
     )
