@@ -43,6 +43,8 @@ HIDDEN = [
     "certs/.server.key.swp",
     "certs/server.pem.orig",
     "deploy/credentials.json.old",
+    "deploy/credentials.bak",
+    "k8s/kubeconfig~",
     ".npmrc~",
     ".git/modules/lib/config",
     ".git/modules/lib/modules/inner/config",
@@ -69,6 +71,8 @@ ORDINARY = [
     ".git/modules/lib/HEAD",
     "docs/config",
     "accounts.json",
+    "app/credentials.py",  # code, not a credentials file
+    "k8s/kubeconfig.go",
 ]
 
 
