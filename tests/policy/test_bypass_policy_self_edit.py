@@ -77,3 +77,25 @@ def test_trifecta_which_allows_workspace_writes_keeps_its_policy(tmp_path: Path,
     decision = decide(engine, "fs.write", path=str(ws / target), content="p, *, *, *, allow\n")
     assert decision.effect is Effect.DENY, decision.reason
     assert decide(engine, "fs.write", path=str(ws / "src" / "app.py"), content="x").effect is Effect.ALLOW
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("mcp.filesystem.write_file", {"path": "permissions/policy.csv", "content": "p, *, *, *, allow"}),
+        ("mcp.filesystem.edit_file", {"path": "agentguard.toml", "edits": []}),
+        ("mcp.filesystem.move_file", {"source": "notes.csv", "destination": "permissions/zz.csv"}),
+    ],
+)
+def test_mcp_desktop_keeps_its_policy_under_a_write_grant(
+    tmp_path: Path, tool: str, arguments: dict[str, object]
+) -> None:
+    ws = tmp_path / "notes"
+    ws.mkdir()
+    shutil.copytree(EXAMPLES / "mcp-desktop", ws / "permissions", ignore=shutil.ignore_patterns("cases.yaml"))
+    grants = tmp_path / "grants.csv"
+    grants.write_text("p, desktop, mcp.filesystem.*, *, allow\n")
+    engine = PolicyEngine.load(ws / "permissions", workspace=ws, extra_files=[grants])
+    absolute = {k: str(ws / v) if isinstance(v, str) and k != "content" else v for k, v in arguments.items()}
+    decision = decide(engine, tool, agent="desktop", **absolute)
+    assert decision.effect is Effect.DENY, decision.reason
