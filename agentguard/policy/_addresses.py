@@ -11,9 +11,11 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Protocol, runtime_checkable
 
-__all__ = ["NAMED_RANGES", "RecordingResolver", "Resolver", "SystemResolver", "parse_ranges"]
+__all__ = ["NAMED_RANGES", "RecordingResolver", "Resolver", "SystemResolver", "answering", "parse_ranges"]
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -102,6 +104,28 @@ class SystemResolver:
         return tuple(seen)
 
 
+# A policy case table's own DNS answers (``dns:`` in cases.yaml), set around one case's decision.
+_TABLE: ContextVar[Mapping[str, Sequence[str]] | None] = ContextVar("agentguard_case_dns", default=None)
+
+
+@contextmanager
+def answering(table: Mapping[str, Sequence[str]] | None) -> Iterator[None]:
+    """Decisions inside resolve names from ``table`` only (a name it lacks does not resolve), never
+    from the resolver the engine was given: a case table decides the same with and without DNS."""
+    token = _TABLE.set(table)
+    try:
+        yield
+    finally:
+        _TABLE.reset(token)
+
+
+def _from_table(table: Mapping[str, Sequence[str]], host: str) -> tuple[str, ...]:
+    try:
+        return tuple(table[host])
+    except KeyError:
+        raise OSError(f"{host}: not in the case table's dns") from None
+
+
 class RecordingResolver:
     """One decision's view: each name is resolved at most once, and the answers are kept."""
 
@@ -114,8 +138,11 @@ class RecordingResolver:
         with self._lock:
             answer = self._answers.get(host)
             if answer is None:
+                table = _TABLE.get()
                 try:
-                    answer = tuple(self._inner.resolve(host))
+                    answer = (
+                        _from_table(table, host) if table is not None else tuple(self._inner.resolve(host))
+                    )
                 except OSError as exc:
                     answer = exc
                 self._answers[host] = answer

@@ -93,18 +93,24 @@ def _path_matchers(b: _Builder) -> list[Glob]:
     raw = b.string(1)
     tok = b.call.args[1]
     for m in _PLACEHOLDER.finditer(raw):
-        if m.group(1) not in ("workspace", "home", "state"):
+        if m.group(1) not in ("workspace", "home", "state", "policy"):
             raise b.fail(
-                f"unknown placeholder {{{m.group(1)}}}; use {{workspace}}, {{home}} or {{state}}", tok
+                f"unknown placeholder {{{m.group(1)}}}; use {{workspace}}, {{home}}, {{state}} or {{policy}}",
+                tok,
             )
+    # {policy} unknown (compiled outside a load): a ".." segment, which no resolved path has
+    policy = glob.escape(b.env.policy) if b.env.policy else "/../no-policy-directory"
     pattern = (
         raw.replace("{workspace}", glob.escape(b.env.workspace))
         .replace("{home}", glob.escape(b.env.home))
         .replace("{state}", glob.escape(b.env.state_dir))
+        .replace("{policy}", policy)
     )
     if not pattern.startswith("/"):
         raise b.fail(
-            f"path pattern {raw!r} must be absolute or start with {{workspace}}, {{home}} or {{state}}", tok
+            f"path pattern {raw!r} must be absolute or start with {{workspace}}, {{home}}, {{state}} "
+            "or {{policy}}",
+            tok,
         )
     try:
         fold = b.env.case_insensitive

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agentguard.errors import PolicyError
 from agentguard.models import NO_RULE, Decision, Effect, FrozenModel, ToolCall
 from agentguard.pipeline import PolicyDecider
+from agentguard.policy._addresses import answering
 from agentguard.policy._session_spec import SessionSpec, build_session
 
 __all__ = ["CaseResult", "PolicyCase", "load_cases", "run_cases"]
 
 
 class PolicyCase(FrozenModel):
-    """One row: ``{agent, tool, args, expect, name?, rule?}``. ``rule: null`` expects no rule to match."""
+    """One row: ``{agent, tool, args, expect, name?, rule?, session?, dns?}``. ``rule: null`` expects
+    no rule to match. ``dns`` (the case's own, else the table's) answers ``ip()``: a name it does not
+    list does not resolve; without it the engine's resolver (the system's) answers."""
 
     tool: str
     expect: Effect
@@ -27,6 +31,7 @@ class PolicyCase(FrozenModel):
     name: str | None = None
     rule: str | None = None  # "policy.csv:12"; "no-rule-matched" for an explicit null; None: not checked
     session: SessionSpec | None = None  # decide inside this session (see _session_spec)
+    dns: dict[str, tuple[str, ...]] | None = None  # host name -> addresses, for ip()
     index: int = 0
     line: int = 0
 
@@ -55,7 +60,8 @@ class CaseResult(BaseModel):
 
 
 def load_cases(path: Path) -> list[PolicyCase]:
-    """Read a case table: a YAML list (or ``{cases: [...]}``). Errors name the file, case index and line."""
+    """Read a case table: a YAML list, or ``{cases: [...], dns: {name: [addresses]}}`` (``dns``
+    optional: every case without its own gets it). Errors name the file, case index and line."""
     label = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -70,12 +76,18 @@ def load_cases(path: Path) -> list[PolicyCase]:
         raise PolicyError(
             f"invalid YAML: {getattr(exc, 'problem', None) or exc}", file=label, line=line
         ) from exc
-    if isinstance(data, dict) and set(data) == {"cases"} and isinstance(root, yaml.MappingNode):
+    dns: Any = None
+    mapping = isinstance(data, dict) and isinstance(root, yaml.MappingNode)
+    if mapping and "cases" in data and set(data) <= {"cases", "dns"}:
+        assert isinstance(root, yaml.MappingNode)
+        dns = data.get("dns")
         data = data["cases"]
-        root = root.value[0][1]
+        root = next(v for k, v in root.value if k.value == "cases")
     if not isinstance(data, list) or not isinstance(root, yaml.SequenceNode):
         raise PolicyError(
-            "expected a YAML list of cases (or a mapping with a 'cases' list)", file=label, line=1
+            "expected a YAML list of cases (or a mapping with a 'cases' list and an optional 'dns')",
+            file=label,
+            line=1,
         )
     cases: list[PolicyCase] = []
     for index, (item, node) in enumerate(zip(data, root.value, strict=True)):
@@ -87,6 +99,8 @@ def load_cases(path: Path) -> list[PolicyCase]:
         fields = dict(item)
         if "rule" in fields and fields["rule"] is None:
             fields["rule"] = NO_RULE
+        if dns is not None and "dns" not in fields:
+            fields["dns"] = dns
         try:
             cases.append(PolicyCase.model_validate({**fields, "index": index, "line": line}))
         except ValidationError as exc:
@@ -102,10 +116,11 @@ def run_cases(decider: PolicyDecider, cases: Sequence[PolicyCase], *, default_ag
     results: list[CaseResult] = []
     for case in cases:
         call = ToolCall(agent=case.agent or default_agent, tool=case.tool, arguments=case.args)
-        if case.session is None:
-            decision = decider.decide(call)
-        else:
-            with build_session(case.session, decider).active():
+        with answering(case.dns) if case.dns is not None else contextlib.nullcontext():
+            if case.session is None:
                 decision = decider.decide(call)
+            else:
+                with build_session(case.session, decider).active():
+                    decision = decider.decide(call)
         results.append(CaseResult(case=case, decision=decision))
     return results

@@ -27,12 +27,14 @@ class CompileEnv:
     """What placeholders in path patterns mean, all already ``realpath``'ed.
 
     ``state`` is agentguard's own state directory (settings ``home``: audit log, queue, grants),
-    wherever it is configured; empty means the default, ``<home>/.agentguard``.
+    wherever it is configured; empty means the default, ``<home>/.agentguard``. ``policy`` is the
+    policy directory being loaded (``{policy}``: an agent that may write there rewrites its rules).
     """
 
     workspace: str
     home: str
     state: str = ""
+    policy: str = ""
     case_insensitive: bool = False  # the workspace's file system folds case: path() matches so too
     definitions: tuple[tuple[str, str], ...] = ()  # facts.toml [conditions]: name -> condition over _
 

@@ -117,7 +117,9 @@ class PolicyEngine:
             if case_insensitive == "auto"
             else bool(case_insensitive)
         )
-        self._env = replace(compile_env(self._workspace, self._state_dir), case_insensitive=fold)
+        self._env = replace(
+            compile_env(self._workspace, self._state_dir, self._directory), case_insensitive=fold
+        )
         self._reloader = Reloader(
             self._directory,
             self._extra,

@@ -248,7 +248,7 @@ def load_policy(
     ``state_dir`` is what ``{state}`` in path patterns means (default ``~/.agentguard``).
     """
     directory = Path(directory)
-    env = replace(compile_env(workspace, state_dir), case_insensitive=case_insensitive)
+    env = replace(compile_env(workspace, state_dir, directory), case_insensitive=case_insensitive)
     conditions: Conditions = {} if cache is None else cache
     base = build_base(directory, env, extra_files, conditions, SourceCache(), index=False)
     files = grant_files(base, extra_files)

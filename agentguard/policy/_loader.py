@@ -241,8 +241,9 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def compile_env(workspace: Path, state_dir: Path | None = None) -> CompileEnv:
-    """The placeholders' meaning for one load: workspace, home and state directory, resolved."""
+def compile_env(workspace: Path, state_dir: Path | None = None, policy_dir: Path | None = None) -> CompileEnv:
+    """The placeholders' meaning for one load: workspace, home, state and policy directory, resolved."""
     home = os.path.realpath(Path.home())
     state = os.path.realpath(state_dir) if state_dir is not None else ""
-    return CompileEnv(workspace=os.path.realpath(workspace), home=home, state=state)
+    policy = os.path.realpath(policy_dir) if policy_dir is not None else ""
+    return CompileEnv(workspace=os.path.realpath(workspace), home=home, state=state, policy=policy)
