@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,25 @@ def seal(body: bytes) -> tuple[bytes, str]:
     return body[:-1] + _SUFFIX_HEAD + digest.encode("ascii") + _SUFFIX_TAIL, digest
 
 
+_second: list[tuple[int, str]] = [(-1, "")]  # the last whole second formatted, shared by all logs
+# The fraction as two table lookups: formatting ``{us:06d}`` was most of the stamp's cost.
+_MILLIS = tuple(f".{n:03d}" for n in range(1000))
+_MICROS = tuple(f"{n:03d}Z" for n in range(1000))
+
+
+def iso_ns(ns: int) -> str:
+    """``ns`` (``time.time_ns()``) as ISO 8601 UTC with microseconds (``2026-01-31T12:00:00.123456Z``),
+    the form structlog's ``TimeStamper(fmt="iso", utc=True)`` writes, at a tenth of its cost: the date
+    and time of day are formatted once a second."""
+    sec = ns // 1_000_000_000
+    cached, prefix = _second[0]
+    if sec != cached:
+        prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second[0] = (sec, prefix)
+    us = ns // 1000 % 1_000_000
+    return prefix + _MILLIS[us // 1000] + _MICROS[us % 1000] if us else prefix + "Z"
+
+
 def canonical(event_dict: Mapping[str, Any]) -> bytes:
     return orjson.dumps(event_dict, option=orjson.OPT_SORT_KEYS)
 
@@ -42,16 +62,18 @@ def seal_chain(
     records: list[MutableMapping[str, Any]], seq: int, prev: str, pause: int
 ) -> tuple[list[bytes], str]:
     """Link ``records`` into the chain after ``prev`` (numbered from ``seq``) and render them: the
-    lines (``seal(canonical(...))`` of each, byte for byte) and the last hash. This is the writer's
-    GIL-holding loop, so it is ``seal`` inlined, and ``time.sleep(0)`` every ``pause`` records
-    lets waiting threads in."""
-    dumps, sort, sha256, head, tail, sleep = (
+    lines (``seal(canonical(...))`` of each, byte for byte) and the last hash. A ``ts`` that is still
+    ``time.time_ns()`` (``AuditLog.record`` leaves formatting it to the writer, off the caller's
+    path) becomes its ``iso_ns`` text first. This is the writer's GIL-holding loop, so it is ``seal``
+    inlined, and ``time.sleep(0)`` every ``pause`` records lets waiting threads in."""
+    dumps, sort, sha256, head, tail, sleep, stamp = (
         orjson.dumps,
         orjson.OPT_SORT_KEYS,
         hashlib.sha256,
         _SUFFIX_HEAD,
         _SUFFIX_TAIL,
         time.sleep,
+        iso_ns,
     )
     parts: list[bytes] = []
     append = parts.append
@@ -61,6 +83,8 @@ def seal_chain(
         if not left:
             sleep(0)
             left = pause
+        if type(record.get("ts")) is int:
+            record["ts"] = stamp(record["ts"])
         record["seq"] = seq
         record["prev"] = prev
         body = dumps(record, option=sort)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,10 +19,10 @@ from typing import Any
 from structlog.typing import EventDict
 
 from agentguard.audit import _lifecycle
-from agentguard.audit._chain import RESERVED
+from agentguard.audit._chain import RESERVED, iso_ns
 from agentguard.audit._file import ChainFile
 from agentguard.audit._lifecycle import DEFERRED as _DEFERRED
-from agentguard.audit._redact import redact_processor
+from agentguard.audit._redact import redact_event, redact_processor
 from agentguard.errors import AuditError
 from agentguard.settings import Durability
 
@@ -144,10 +143,13 @@ class AuditLog:
         try:
             # Stamping and redaction run in the caller's thread before any lock is taken: redacting
             # a large argument must not hold up other writers (docs/audit.md). ``fields`` is this
-            # call's own dict (from ``**``), so it becomes the record without a copy.
-            fields["ts"] = iso_now()
-            fields["event"] = event
-            prepared = redact_processor(None, "info", fields)  # what _prepare does, one frame less
+            # call's own dict (from ``**``), so it becomes the record without a copy. What _prepare
+            # does, cheaper: the stamp is the clock's integer (the writer formats it, ``seal_chain``),
+            # and the two bookkeeping keys are added after the processor's loop, which leaves ``ts``
+            # as it is and only redacts ``event``.
+            prepared = redact_processor(None, "info", fields)
+            prepared["event"] = redact_event(event)
+            prepared["ts"] = _time_ns()
         except Exception as exc:  # a processor must never lose a record silently
             raise AuditError(
                 f"{self.path}: cannot prepare audit record {event!r}: {exc}", path=str(self.path)
@@ -326,24 +328,9 @@ class AuditLog:
         self._file.forget()
 
 
-_second: list[tuple[int, str]] = [(-1, "")]  # the last whole second formatted, shared by all logs
-# The fraction as two table lookups: formatting ``{us:06d}`` was most of the stamp's cost.
-_MILLIS = tuple(f".{n:03d}" for n in range(1000))
-_MICROS = tuple(f"{n:03d}Z" for n in range(1000))
-
-
 def iso_now() -> str:
-    """The time now as ISO 8601 UTC with microseconds (``2026-01-31T12:00:00.123456Z``), the form
-    structlog's ``TimeStamper(fmt="iso", utc=True)`` writes, at a tenth of its cost: the date and
-    time of day are formatted once a second."""
-    ns = _time_ns()
-    sec = ns // 1_000_000_000
-    cached, prefix = _second[0]
-    if sec != cached:
-        prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _second[0] = (sec, prefix)
-    us = ns // 1000 % 1_000_000
-    return prefix + _MILLIS[us // 1000] + _MICROS[us % 1000] if us else prefix + "Z"
+    """The time now as the log writes it (``iso_ns``): for records stamped as they are prepared."""
+    return iso_ns(_time_ns())
 
 
 def _free_key(key: str, fields: dict[str, Any]) -> str:

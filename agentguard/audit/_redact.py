@@ -132,6 +132,13 @@ def redact(value: Any, _depth: int = 0) -> Any:
     return _fallback(value)
 
 
+def redact_event(value: Any) -> str:
+    """An event name as the log writes it: text, redacted like any string."""
+    if type(value) is str:
+        return _seen.get(value) or _text(value)
+    return _text(value) if isinstance(value, str) else _fallback(value)
+
+
 _PLAIN_KEY, _OWN_KEY, _SECRET_KEY = 0, 1, 2
 # A record's field names, each classified once: the log's own bookkeeping key, a name that holds a
 # secret, or a plain one. The same few names come with every record; emptied when full, like _seen.
@@ -161,7 +168,7 @@ def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> Event
             if kind == _SECRET_KEY:
                 event_dict[key] = REDACTED
             elif key == "event":
-                event_dict[key] = _text(value) if isinstance(value, str) else _fallback(value)
+                event_dict[key] = redact_event(value)
         elif type(value) is str:
             out = seen.get(value)
             if out is not value:  # most strings are remembered as themselves: nothing to store

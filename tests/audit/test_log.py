@@ -110,6 +110,15 @@ def test_redaction_of_keys_and_values_nested(tmp_path: Path) -> None:
     assert verify(path).ok
 
 
+def test_a_secret_in_the_event_name_is_redacted(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path, durability=Durability.BATCH) as log:
+        log.record(f"key {OPENAI_KEY}")
+    assert OPENAI_KEY not in path.read_text()
+    (record,) = read_records(path)
+    assert record["event"] == "key [REDACTED:openai_key]"
+
+
 def test_redact_function_directly() -> None:
     value = {"a": [1, 2.5, None, True, {"secret": 1}], ("tuple", "key"): b"bytes " + OPENAI_KEY.encode()}
     out = redact(value)

@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentguard.audit import _log
+from agentguard.audit import AuditLog, _log, read_records
 from agentguard.audit._chain import GENESIS, canonical, seal, seal_chain
+from agentguard.settings import Durability
 
 
 def _isoformat(ns: int) -> str:
@@ -71,3 +73,24 @@ def test_a_finite_float_field_is_kept_and_a_non_finite_one_becomes_text() -> Non
 
     out = redact_processor(None, "info", {"duration_ms": 0.25, "bad": float("nan"), "big": float("inf")})
     assert out == {"duration_ms": 0.25, "bad": "nan", "big": "inf"}
+
+
+def test_seal_chain_renders_a_clock_stamp_as_iso_text() -> None:
+    """``record()`` leaves the clock's integer in ``ts`` for the writer to format."""
+    ns = 1_700_000_000_123_456_789
+    (line,), _ = seal_chain([{"event": "e", "ts": ns}], 0, GENESIS, 64)
+    want, _ = seal(canonical({"event": "e", "ts": _isoformat(ns), "seq": 0, "prev": GENESIS}))
+    assert line == want
+
+
+@pytest.mark.parametrize("durability", [Durability.BATCH, Durability.FSYNC])
+def test_a_record_is_stamped_when_recorded_not_when_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: Durability
+) -> None:
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path, durability=durability) as log:
+        monkeypatch.setattr(_log, "_time_ns", lambda: 1_700_000_000_000_001_000)
+        log.record("early")
+        monkeypatch.setattr(_log, "_time_ns", lambda: 1_800_000_000_000_000_000)
+        log.record("late")
+    assert [r["ts"] for r in read_records(path)] == ["2023-11-14T22:13:20.000001Z", "2027-01-15T08:00:00Z"]
