@@ -63,15 +63,20 @@ def _canonical(cache: dict[str, str], name: str, canonical: Callable[[str], str]
 
 
 def _winners(matched: Sequence[Rule]) -> list[Rule]:
-    """The matched rules of the winning effect, in order: deny > granted allow > ask > allow."""
-    denies = [r for r in matched if r.effect is Effect.DENY]
-    if denies:
-        return denies
-    grants = [r for r in matched if r.grant and r.effect is Effect.ALLOW]
-    if grants:
-        return grants
-    asks = [r for r in matched if r.effect is Effect.ASK]
-    return asks or list(matched)
+    """The matched rules of the winning effect, in order: deny > granted allow > ask > allow (one
+    pass: made for every new verdict, and with unique calls that is the tail of first sight)."""
+    denies: list[Rule] = []
+    grants: list[Rule] = []
+    asks: list[Rule] = []
+    for r in matched:
+        effect = r.effect
+        if effect is Effect.DENY:
+            denies.append(r)
+        elif effect is Effect.ASK:
+            asks.append(r)
+        elif r.grant and effect is Effect.ALLOW:
+            grants.append(r)
+    return denies or grants or asks or list(matched)
 
 
 class PolicyEngine:
@@ -463,13 +468,20 @@ class PolicyEngine:
         winners = _winners(matched) if len(matched) > 1 else matched
         rule = winners[0]
         ref = rule.ref
-        sandbox = next((r.sandbox_profile for r in winners if r.sandbox_profile), None)
+        sandbox: str | None = None  # the first winner's that has one; the same for the timeout
+        timeout: float | None = None
+        for r in winners:
+            condition = r.condition
+            if not sandbox:
+                sandbox = condition.sandbox
+            if timeout is None:
+                timeout = condition.timeout_s
+        sandbox = sandbox or None
         if sandbox is None and rule.grant:
             # A grant settles an ask; it does not say where the code runs: the rules it settles do
             # (without this, an "approve always" moved every later call to the default profile).
             settled = _winners([r for r in matched if not r.grant])
             sandbox = next((r.sandbox_profile for r in settled if r.sandbox_profile), None)
-        timeout = next((r.approval_timeout_s for r in winners if r.approval_timeout_s is not None), None)
         reason = f"{_VERB[rule.effect]} {'grant ' if rule.grant else ''}{ref} ({ref.text})"
         if unsure and ref in unsure:
             reason += "; its condition cannot tell (the command's meaning is known only when it runs)"

@@ -168,6 +168,21 @@ def test_patterns_of_one_length_first_reached_by_names_of_every_length_match_as_
         assert shared.matches(name) == bool(glob_match(name, pattern)), (pattern, name)
 
 
+STAR_PIECES = ["svc*?.re[a-e]d", "*svc?2.a[a-d]min", "a*b?c*[x-z]d", "*?", "??*", "*[!a]b?c*", "x*ab?ab*y"]
+STAR_PIECES += ["*a?*", "*[ab]a?b*"]
+
+
+@pytest.mark.parametrize("pattern", STAR_PIECES)
+def test_pieces_with_wildcards_between_stars_match_as_casbin(pattern: str) -> None:
+    """Pieces holding ``?`` or a class are matched run by run (``startswith`` per literal run, the
+    first run located with ``find`` between stars): names that match, nearly match, or repeat a run."""
+    names = ["svc12.read", "svc1.reed", "svcx9.rexd", "ops-svc12.admin", "ops-svc32.aamin", "svc92.admin"]
+    names += ["abxcyd", "abcd", "a.bbc..zd", "a", "", "ab", "bbxc", "cbbc", "xabyabay", "xab-ab.y", "xaby"]
+    names += ["ab.", "a.a", "aa"]
+    for name in names:
+        assert ToolPattern(pattern).matches(name) == bool(glob_match(name, pattern)), (pattern, name)
+
+
 @SETTINGS
 @given(
     line=st.lists(st.sampled_from(["p", ",", " ", "(", ")", "[", "]", "a", '"', "x,y", "b c"]), max_size=16)
