@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import mcp_types as types
 import pytest
 
@@ -251,3 +252,51 @@ async def test_an_upstream_response_is_matched_by_the_proxys_id() -> None:
         assert not lane.tap(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "ping"}))
         assert lane.tap(json.dumps({"jsonrpc": "2.0", "id": request_id, "result": {"content": []}}))
     assert results == [{"content": []}]
+
+
+async def test_the_group_waits_for_a_call_in_flight_after_stop() -> None:
+    """Calls run in plain asyncio tasks: the lane's stand-in keeps the task group open until they end."""
+    release = anyio.Event()
+
+    async def guarded(
+        name: str, arguments: Any, client: Any, meta: Any, forward_to: Any, deliver: Any
+    ) -> types.CallToolResult:
+        await release.wait()
+        for _ in range(20):  # event-loop turns the group must wait out, not the call's first step only
+            await anyio.lowlevel.checkpoint()
+        return types.CallToolResult(content=[types.TextContent(type="text", text="late")])
+
+    lane, _, written = await _lane(guarded=guarded)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            lane.start(tg, cache_hinted=False)
+            assert lane.from_client(_line(_call(11)))
+            lane.stop()
+            assert not lane.from_client(_line(_call(12)))  # stopped: no more calls taken
+            await anyio.wait_all_tasks_blocked()
+            assert written == []
+            release.set()
+    assert [json.loads(t)["id"] for t in written] == [11]
+
+
+async def test_the_groups_cancellation_reaches_a_call_in_flight() -> None:
+    """As with anyio's own tasks: a cancelled group cancels the call, which answers "connection
+    closed" (a shielded write) so the agent is not left waiting."""
+    started = anyio.Event()
+
+    async def guarded(
+        name: str, arguments: Any, client: Any, meta: Any, forward_to: Any, deliver: Any
+    ) -> types.CallToolResult:
+        started.set()
+        await anyio.sleep_forever()
+        raise AssertionError("not reached")
+
+    lane, _, written = await _lane(guarded=guarded)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            lane.start(tg, cache_hinted=False)
+            assert lane.from_client(_line(_call("c")))
+            await started.wait()
+            tg.cancel_scope.cancel()
+    answers = [json.loads(t) for t in written]
+    assert [(a["id"], a["error"]["code"]) for a in answers] == [("c", types.CONNECTION_CLOSED)]
