@@ -107,8 +107,13 @@ def readable(value: Any) -> Any:
 def _unreadable(value: Any, depth: int = 0) -> bool:
     """Whether ``value`` holds content the guard cannot read without consuming it (a generator, an
     iterator, an open file, an awaitable): it is neither indexed nor scanned, so it cannot be told."""
-    if type(value) in _PLAIN:  # the common result, decided without the ABC checks below
+    kind = type(value)
+    if kind in _PLAIN:  # the common result, decided without the ABC checks below
         return False
+    if kind is dict or kind is list:  # JSON containers (a wire result): no stream, no ABC checks
+        if depth >= 64:
+            return False
+        return any(_unreadable(v, depth + 1) for v in (value.values() if kind is dict else value))
     if isinstance(value, _STREAMS):
         return True
     if depth >= 64:

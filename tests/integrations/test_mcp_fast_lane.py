@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import mcp_types as types
 import pytest
 
@@ -101,6 +102,7 @@ async def test_anything_but_a_plain_call_of_a_listed_tool_is_left_to_the_sdk(mes
     async with anyio.create_task_group() as tg:
         lane.start(tg, cache_hinted=False)
         assert not lane.from_client(_line(message))
+        lane.stop()  # the group then waits for the calls taken
     assert seen == []
 
 
@@ -115,6 +117,7 @@ async def test_nothing_is_taken_before_initialization_or_on_a_modern_connection(
     async with anyio.create_task_group() as tg:
         lane.start(tg, cache_hinted=False)
         assert not lane.from_client(_line(_call()))
+        lane.stop()  # the group then waits for the calls taken
 
 
 async def test_nothing_is_taken_when_results_get_cache_hints() -> None:
@@ -122,6 +125,7 @@ async def test_nothing_is_taken_when_results_get_cache_hints() -> None:
     async with anyio.create_task_group() as tg:
         lane.start(tg, cache_hinted=True)
         assert not lane.from_client(_line(_call()))
+        lane.stop()  # the group then waits for the calls taken
 
 
 async def test_a_plain_call_is_answered_with_the_agents_own_id() -> None:
@@ -132,6 +136,7 @@ async def test_a_plain_call_is_answered_with_the_agents_own_id() -> None:
         for request_id in ids:
             assert lane.from_client(_line(_call(request_id)))
         assert lane.from_client(_line(_call(5, name="echo")))  # no arguments: {} is decided on
+        lane.stop()  # the group then waits for the calls taken
     assert [s[1] for s in seen] == [{"text": "hi"}] * len(ids) + [{}]
     answers = [json.loads(text) for text in written]
     assert sorted(json.dumps(a["id"]) for a in answers) == sorted(json.dumps(i) for i in [*ids, 5])
@@ -156,6 +161,7 @@ async def test_a_delivered_answer_is_written_at_once_and_only_once() -> None:
     async with anyio.create_task_group() as tg:
         lane.start(tg, cache_hinted=False)
         assert lane.from_client(_line(_call(7)))
+        lane.stop()  # the group then waits for the calls taken
     assert [json.loads(t)["id"] for t in on_pipe_before_return[0]] == [7]
     assert len(written) == 1
     assert json.loads(written[0])["result"]["content"][0]["text"] == "early"
@@ -173,6 +179,7 @@ async def test_a_failure_after_the_answer_is_not_answered_again() -> None:
     async with anyio.create_task_group() as tg:
         lane.start(tg, cache_hinted=False)
         assert lane.from_client(_line(_call(8)))
+        lane.stop()  # the group then waits for the calls taken
     assert [json.loads(t).get("result", {}).get("content", [{}])[0].get("text") for t in written] == ["early"]
 
 
@@ -186,6 +193,7 @@ async def test_a_cancellation_is_taken_only_for_a_running_fast_call() -> None:
         assert lane.from_client(_line(_call(3)))
         assert not lane.from_client(_line({**cancel, "params": {"requestId": "3"}}))  # another id
         assert lane.from_client(_line(cancel))
+        lane.stop()  # the group then waits for the calls taken
     assert written == []  # a cancelled call is not answered
 
 
@@ -195,6 +203,7 @@ async def test_a_reused_id_while_the_first_runs_goes_to_the_sdk() -> None:
         lane.start(tg, cache_hinted=False)
         assert lane.from_client(_line(_call(9)))
         assert not lane.from_client(_line(_call(9)))  # the first has not run yet
+        lane.stop()  # the group then waits for the calls taken
 
 
 async def test_an_upstream_lane_fails_its_waiting_requests_when_the_server_goes() -> None:
@@ -243,3 +252,51 @@ async def test_an_upstream_response_is_matched_by_the_proxys_id() -> None:
         assert not lane.tap(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "ping"}))
         assert lane.tap(json.dumps({"jsonrpc": "2.0", "id": request_id, "result": {"content": []}}))
     assert results == [{"content": []}]
+
+
+async def test_the_group_waits_for_a_call_in_flight_after_stop() -> None:
+    """Calls run in plain asyncio tasks: the lane's stand-in keeps the task group open until they end."""
+    release = anyio.Event()
+
+    async def guarded(
+        name: str, arguments: Any, client: Any, meta: Any, forward_to: Any, deliver: Any
+    ) -> types.CallToolResult:
+        await release.wait()
+        for _ in range(20):  # event-loop turns the group must wait out, not the call's first step only
+            await anyio.lowlevel.checkpoint()
+        return types.CallToolResult(content=[types.TextContent(type="text", text="late")])
+
+    lane, _, written = await _lane(guarded=guarded)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            lane.start(tg, cache_hinted=False)
+            assert lane.from_client(_line(_call(11)))
+            lane.stop()
+            assert not lane.from_client(_line(_call(12)))  # stopped: no more calls taken
+            await anyio.wait_all_tasks_blocked()
+            assert written == []
+            release.set()
+    assert [json.loads(t)["id"] for t in written] == [11]
+
+
+async def test_the_groups_cancellation_reaches_a_call_in_flight() -> None:
+    """As with anyio's own tasks: a cancelled group cancels the call, which answers "connection
+    closed" (a shielded write) so the agent is not left waiting."""
+    started = anyio.Event()
+
+    async def guarded(
+        name: str, arguments: Any, client: Any, meta: Any, forward_to: Any, deliver: Any
+    ) -> types.CallToolResult:
+        started.set()
+        await anyio.sleep_forever()
+        raise AssertionError("not reached")
+
+    lane, _, written = await _lane(guarded=guarded)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            lane.start(tg, cache_hinted=False)
+            assert lane.from_client(_line(_call("c")))
+            await started.wait()
+            tg.cancel_scope.cancel()
+    answers = [json.loads(t) for t in written]
+    assert [(a["id"], a["error"]["code"]) for a in answers] == [("c", types.CONNECTION_CLOSED)]

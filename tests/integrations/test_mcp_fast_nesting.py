@@ -28,6 +28,7 @@ async def test_a_deeply_nested_call_is_left_to_the_sdk() -> None:
     async with anyio.create_task_group() as tg:
         lane.start(tg, cache_hinted=False)
         assert lane.from_client(line) is False
+        lane.stop()  # the group then waits for the calls taken
     assert seen == []
     assert written == []
 
