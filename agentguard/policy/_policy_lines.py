@@ -17,15 +17,27 @@ from pathlib import Path
 from wcmatch._wcparse import PatternLimitException
 
 from agentguard.models import Effect, RuleRef, canonical_agent_name, rule_ref
-from agentguard.policy._casbin_fields import _column, _pieces
+from agentguard.policy._casbin_fields import _FIELD, _column, _pieces
 from agentguard.policy._conditions import CompileEnv, Condition, ConditionError, compile_condition
 from agentguard.policy._toolpattern import tool_pattern
-from agentguard.policy._types import LintFinding, RoleLink, Rule
+from agentguard.policy._types import LintFinding, RoleLink, Rule, new_rule
 
 __all__ = ["ParsedSource", "condition_cache_key", "parse_source", "read_source"]
 
 _EFFECTS = {effect.value: effect for effect in Effect}
 _TOOL_PATTERN_CHARS = re.compile(r"^[a-z0-9._\-/:*?\[\]!{}]+$")
+# A rule line of the common shape, read in one match (``_LineReader.read``): a subject without
+# blanks, brackets or glob characters; a tool pattern of ``_TOOL_PATTERN_CHARS`` without braces
+# (compiled at load) whose brackets pair up flat; a condition casbin reads as one field (``_FIELD``);
+# an effect. Blanks around fields are spaces and tabs. So the line's top-level commas are these
+# four, and the groups are casbin's fields stripped (the condition after ``strip``). Any other line,
+# and a line this matches whose subject or condition has a problem, is read by ``_check_line``.
+_TOOL_CHARS = r"[a-z0-9._\-/:*?!]"
+_PLAIN_RULE = re.compile(
+    r"p[ \t]*+,[ \t]*+(\*|[^\s,()\[\]{}*?!]++)[ \t]*+,[ \t]*+"
+    rf"((?:{_TOOL_CHARS}++|\[{_TOOL_CHARS}*+\])++)[ \t]*+,"
+    rf"{_FIELD},[ \t]*+(allow|ask|deny)"
+)
 
 
 def _error(file: str, line: int | None, message: str, code: str) -> LintFinding:
@@ -49,16 +61,7 @@ class ParsedSource:
             return self
         shift = first_order - self.first_order
         rules = tuple(
-            Rule(
-                ref=r.ref,
-                subject=r.subject,
-                tool=r.tool,
-                cond=r.cond,
-                effect=r.effect,
-                order=r.order + shift,
-                condition=r.condition,
-                grant=r.grant,
-            )
+            new_rule(r.ref, r.subject, r.tool, r.cond, r.effect, r.order + shift, r.condition, r.grant)
             for r in self.rules
         )
         return ParsedSource(rules, self.links, self.errors, self.skipped, first_order)
@@ -144,11 +147,43 @@ class _LineReader:
                 except UnicodeDecodeError as exc:
                     self._problem(_error(label, number, f"not UTF-8: {exc.reason}", "encoding"))
                     lines.append(None)
+        # Lines of the common shape are read here, inline (at 100,000 rules a call per line and per
+        # check is a good part of the load); every other line, and any problem, goes to _check_line.
+        plain = _PLAIN_RULE.fullmatch
+        cache = self.cache
+        suffix = self._key_suffix
+        grant = self._grant_file
+        rules = self.rules
+        add = rules.append
+        order = self._first_order + len(rules)
+        effects = _EFFECTS
+        names: dict[str, str] = {}  # one string per distinct subject and tool: less to allocate and walk
         for number, text in enumerate(lines, start=1):
-            line = text.strip() if text is not None else ""
-            if not line or line.startswith("#"):
+            if not text:
                 continue
+            line = text.strip()
+            if not line or line[0] == "#":
+                continue
+            fields = plain(line) if line[0] == "p" else None
+            if fields is not None:
+                sub, tool, cond, act = fields.groups()
+                cond = cond.strip()
+                condition = cache.get(cond if suffix is None else cond + suffix) if cond else None
+                if condition is None and cond:
+                    condition = self._condition(cond)
+                if (
+                    condition is not None
+                    and not isinstance(condition, ConditionError)
+                    and (sub == "*" or _subject_problem(sub, "subject") is None)
+                ):
+                    sub = names.setdefault(sub, sub)
+                    tool = names.setdefault(tool, tool)
+                    ref = rule_ref(label, number, line)
+                    add(new_rule(ref, sub, tool, cond, effects[act], order, condition, grant))
+                    order += 1
+                    continue
             self._check_line(line, label, number)
+            order = self._first_order + len(rules)
 
     def _check_line(self, line: str, label: str, number: int) -> bool:
         pieces = _pieces(line)
@@ -261,10 +296,9 @@ class _LineReader:
             return False
         if not ok:
             return False
-        # positional: Rule(ref, subject, tool, cond, effect, order, condition, grant), keywords cost more
         rules = self.rules
         order = self._first_order + len(rules)
-        rules.append(Rule(ref, sub, tool, cond, _EFFECTS[act], order, condition, self._grant_file))
+        rules.append(new_rule(ref, sub, tool, cond, _EFFECTS[act], order, condition, self._grant_file))
         return True
 
     def _condition(self, text: str) -> Condition | ConditionError:

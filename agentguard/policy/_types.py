@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from agentguard.models import Effect, FrozenModel, RuleRef
 from agentguard.policy._conditions import Condition
 
-__all__ = ["GrantSource", "LintFinding", "RoleLink", "Rule"]
+__all__ = ["GrantSource", "LintFinding", "RoleLink", "Rule", "new_rule"]
 
 
 @runtime_checkable
@@ -58,6 +58,50 @@ class Rule:
     def unconditional(self) -> bool:
         """True when only ``*`` or annotations stand in the condition: the rule applies to every call."""
         return self.condition.unconditional
+
+
+class _RuleFields:
+    """A ``Rule``'s slots, writable: ``new_rule`` fills one and makes it a ``Rule``."""
+
+    __slots__ = Rule.__slots__  # the same layout, so the class can be swapped
+
+    def __init__(
+        self,
+        ref: RuleRef,
+        subject: str,
+        tool: str,
+        cond: str,
+        effect: Effect,
+        order: int,
+        condition: Condition,
+        grant: bool,
+    ) -> None:
+        self.ref = ref
+        self.subject = subject
+        self.tool = tool
+        self.cond = cond
+        self.effect = effect
+        self.order = order
+        self.condition = condition
+        self.grant = grant
+
+
+def new_rule(
+    ref: RuleRef,
+    subject: str,
+    tool: str,
+    cond: str,
+    effect: Effect,
+    order: int,
+    condition: Condition,
+    grant: bool,
+) -> Rule:
+    """``Rule(...)``, the same object, for the policy reader (100,000s at a load): a frozen
+    dataclass sets each field through ``object.__setattr__``, a fifth of a 10,000-rule load's
+    instructions; plain slot stores then a class swap cost a quarter of that."""
+    made: Any = _RuleFields(ref, subject, tool, cond, effect, order, condition, grant)
+    made.__class__ = Rule
+    return made  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
