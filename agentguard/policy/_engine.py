@@ -13,30 +13,30 @@ from agentguard.errors import PolicyError
 from agentguard.models import (
     Decision,
     Effect,
-    RuleRef,
     ToolCall,
     built,
     canonical_agent_name,
     canonical_tool_name,
 )
 from agentguard.policy._addresses import RecordingResolver, Resolver, SystemResolver
+from agentguard.policy._casbin_bridge import casbin_functions
 from agentguard.policy._conditions import (
     Condition,
     ConditionError,
     EvalContext,
     FactSource,
-    compile_condition,
     normalise_path,
 )
 from agentguard.policy._index import MEMO_LIMIT
 from agentguard.policy._layers import PolicyState, check_policy, lint_policy
 from agentguard.policy._lint import lint_loaded
-from agentguard.policy._loader import compile_env, condition_cache_key
+from agentguard.policy._loader import compile_env
 from agentguard.policy._net_conditions import CannotTell
 from agentguard.policy._outputs import OutputTreatment
 from agentguard.policy._paths import detect_case_folding, resolve_path_arguments
 from agentguard.policy._reload import Reloader
 from agentguard.policy._types import GrantSource, LintFinding, RoleLink, Rule
+from agentguard.policy._verdict import verdict
 from agentguard.settings import GRANTS_FILE
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = ["GRANTS_FILE", "PolicyEngine", "check_policy", "lint_policy"]
 
-_VERB = {Effect.DENY: "denied by", Effect.ASK: "approval required by", Effect.ALLOW: "allowed by"}
 _CACHE_LIMIT = 10_000
 VERDICT_CACHE_LIMIT = 50_000
 # How stale a hand-edited policy file may be; grants (extra files) are re-checked on every call.
@@ -60,23 +59,6 @@ def _canonical(cache: dict[str, str], name: str, canonical: Callable[[str], str]
             cache.clear()
         cache[name] = found
     return found
-
-
-def _winners(matched: Sequence[Rule]) -> list[Rule]:
-    """The matched rules of the winning effect, in order: deny > granted allow > ask > allow (one
-    pass: made for every new verdict, and with unique calls that is the tail of first sight)."""
-    denies: list[Rule] = []
-    grants: list[Rule] = []
-    asks: list[Rule] = []
-    for r in matched:
-        effect = r.effect
-        if effect is Effect.DENY:
-            denies.append(r)
-        elif effect is Effect.ASK:
-            asks.append(r)
-        elif r.grant and effect is Effect.ALLOW:
-            grants.append(r)
-    return denies or grants or asks or list(matched)
 
 
 class PolicyEngine:
@@ -441,7 +423,7 @@ class PolicyEngine:
         if decision is None:
             matched = [rules[i if i >= 0 else ~i] for i in hits]
             unsure = frozenset(rules[~i].ref for i in hits if i < 0)
-            decision = self._verdict(matched, unsure)
+            decision = verdict(matched, self._default, unsure)
             if len(state.verdicts) >= VERDICT_CACHE_LIMIT:
                 state.verdicts.clear()
             state.verdicts[key] = decision
@@ -454,85 +436,13 @@ class PolicyEngine:
         workspace, fold = self._env.workspace, self._env.case_insensitive
         return resolve_path_arguments(arguments, refs, lambda v: normalise_path(v, workspace, fold), ctx.memo)
 
-    def _verdict(self, matched: Sequence[Rule], unsure: frozenset[RuleRef] = frozenset()) -> Decision:
-        """The decision for a set of matched rules (a pure function of them: plans memoise it).
-
-        ``unsure``: rules that matched because their condition could not tell. Made once per distinct
-        set of matched rules, which with unique calls is often (a new service, a new role): built from
-        the checked rule values without pydantic's validation, the slowest part of a first-sight call."""
-        if not matched:
-            return Decision(
-                effect=self._default,
-                reason=f"no rule matched; default is {self._default.value}",
-            )
-        winners = _winners(matched) if len(matched) > 1 else matched
-        rule = winners[0]
-        ref = rule.ref
-        sandbox: str | None = None  # the first winner's that has one; the same for the timeout
-        timeout: float | None = None
-        for r in winners:
-            condition = r.condition
-            if not sandbox:
-                sandbox = condition.sandbox
-            if timeout is None:
-                timeout = condition.timeout_s
-        sandbox = sandbox or None
-        if sandbox is None and rule.grant:
-            # A grant settles an ask; it does not say where the code runs: the rules it settles do
-            # (without this, an "approve always" moved every later call to the default profile).
-            settled = _winners([r for r in matched if not r.grant])
-            sandbox = next((r.sandbox_profile for r in settled if r.sandbox_profile), None)
-        reason = f"{_VERB[rule.effect]} {'grant ' if rule.grant else ''}{ref} ({ref.text})"
-        if unsure and ref in unsure:
-            reason += "; its condition cannot tell (the command's meaning is known only when it runs)"
-        return built(
-            Decision,
-            {
-                "effect": rule.effect,
-                "rule": ref,
-                "reason": reason,
-                "matched": tuple([r.ref for r in matched]),
-                "sandbox_profile": sandbox,
-                "approval_timeout_s": timeout,
-                "resolved": {},
-                "arguments": None,
-                "path_arguments": (),
-            },
-        )
-
-    # ---------------------------------------------------------------- stock casbin
-
     def casbin_functions(self) -> dict[str, Callable[..., bool]]:
-        """Functions to ``add_function`` on a stock ``casbin.Enforcer`` so it evaluates these files too.
-
-        The model's matcher calls ``argsMatch(r.args, p.cond, p.act)``; ``globMatch`` is casbin's own.
-        The rule's effect settles "cannot tell" as the engine does (a match unless it is ``allow``);
-        a model with the older two-argument ``argsMatch(r.args, p.cond)`` counts it as a match.
-        """
+        """Functions to ``add_function`` on a stock ``casbin.Enforcer`` so it evaluates these files
+        too (``casbin_functions`` in ``_casbin_bridge``)."""
         state = self._state
         env = (state.loaded.env if state is not None else None) or self._env
-        cache = self._cache
         facts = state.facts if state is not None else self._facts
-        resolver = self._resolver
-
-        def args_match(arguments: Any, cond: str, act: str = "deny") -> bool:
-            key = condition_cache_key(cond, env)
-            compiled = cache.get(key)
-            if compiled is None:
-                try:
-                    compiled = compile_condition(cond, env)
-                except ConditionError as exc:
-                    compiled = exc
-                cache[key] = compiled
-            if isinstance(compiled, ConditionError):
-                raise PolicyError(f"condition {cond!r}: {compiled.message}")
-            ctx = EvalContext(arguments, facts=facts, resolver=resolver)
-            try:
-                return compiled.holds(ctx, allow=act == "allow")
-            except CannotTell:  # url()/ip() could not read the value: as "cannot tell"
-                return act != "allow"
-
-        return {"argsMatch": args_match}
+        return casbin_functions(env, self._cache, facts, self._resolver)
 
     def __repr__(self) -> str:
         state = "failed" if self._failure else f"{len(self.rules)} rules"
