@@ -20,6 +20,7 @@ import pytest
 
 from agentguard.models import Effect
 from agentguard.policy import PolicyEngine
+from agentguard.settings import DEFAULT_POLICY_DIR
 
 from .conftest import EXAMPLES, PERMISSIONS, decide
 
@@ -99,3 +100,37 @@ def test_mcp_desktop_keeps_its_policy_under_a_write_grant(
     absolute = {k: str(ws / v) if isinstance(v, str) and k != "content" else v for k, v in arguments.items()}
     decision = decide(engine, tool, agent="desktop", **absolute)
     assert decision.effect is Effect.DENY, decision.reason
+
+
+# Red team (review): before ``agentguard init`` the shipped default (inside the package) is the
+# policy, so ``{policy}`` is not in the project; but a ``permissions/model.conf`` in the working
+# directory makes that folder the policy of the next start (``Settings.resolved_policy_dir``). Under
+# a workspace write grant (trifecta: without one) the agent wrote model.conf and an allow-all
+# policy.csv there. Fixed: the shipped policies deny writes to any ``permissions/model.conf`` in the
+# workspace (the file that makes a folder a policy; the rest of such a folder stays writable).
+BOOTSTRAP = ["permissions/model.conf", "tools/permissions/model.conf"]
+OUTSIDE = [
+    (DEFAULT_POLICY_DIR, "coder", "fs.write", "path"),
+    (EXAMPLES / "trifecta", "coder", "fs.write", "path"),
+    (EXAMPLES / "mcp-desktop", "desktop", "mcp.filesystem.write_file", "path"),
+    (EXAMPLES / "mcp-desktop", "desktop", "mcp.filesystem.move_file", "destination"),
+]
+
+
+@pytest.mark.parametrize("target", BOOTSTRAP)
+@pytest.mark.parametrize(("policy", "agent", "tool", "key"), OUTSIDE)
+def test_the_agent_cannot_plant_the_policy_of_the_next_start(
+    tmp_path: Path, policy: Path, agent: str, tool: str, key: str, target: str
+) -> None:
+    ws = tmp_path / "project"
+    ws.mkdir()
+    grants = tmp_path / "grants.csv"
+    grants.write_text(f"p, {agent}, {tool.rsplit('.', 1)[0]}.*, *, allow\n")
+    engine = PolicyEngine.load(policy, workspace=ws, extra_files=[grants])
+    arguments = {key: str(ws / target), "content": "[request_definition]\n"}
+    if key == "destination":
+        arguments["source"] = str(ws / "notes.txt")
+    decision = decide(engine, tool, agent=agent, **arguments)
+    assert decision.effect is Effect.DENY, decision.reason
+    other = {**arguments, key: str(ws / "permissions" / "views.py")}
+    assert decide(engine, tool, agent=agent, **other).effect is not Effect.DENY
