@@ -98,25 +98,28 @@ def _path_matchers(b: _Builder) -> list[Glob]:
                 f"unknown placeholder {{{m.group(1)}}}; use {{workspace}}, {{home}}, {{state}} or {{policy}}",
                 tok,
             )
-    # {policy} unknown (compiled outside a load): a ".." segment, which no resolved path has
-    policy = glob.escape(b.env.policy) if b.env.policy else "/../no-policy-directory"
-    pattern = (
+    # {policy} unknown (compiled outside a load): a ".." segment, which no resolved path has. The
+    # files the load read from elsewhere (linked rule files, grant files) are {policy} too.
+    roots = [glob.escape(p) for p in (b.env.policy, *b.env.policy_files)] if b.env.policy else []
+    base = (
         raw.replace("{workspace}", glob.escape(b.env.workspace))
         .replace("{home}", glob.escape(b.env.home))
         .replace("{state}", glob.escape(b.env.state_dir))
-        .replace("{policy}", policy)
     )
-    if not pattern.startswith("/"):
+    patterns = [base.replace("{policy}", root) for root in roots or ["/../no-policy-directory"]]
+    if not patterns[0].startswith("/"):
         raise b.fail(
             f"path pattern {raw!r} must be absolute or start with {{workspace}}, {{home}}, {{state}} "
             "or {{policy}}",
             tok,
         )
+    fold = b.env.case_insensitive
+    matchers: list[Glob] = []
     try:
-        fold = b.env.case_insensitive
-        matchers = [Glob(pattern, ignore_case=fold)]
-        if pattern.endswith("/**"):
-            matchers.append(Glob(pattern[:-3] or "/", ignore_case=fold))
+        for pattern in dict.fromkeys(patterns):  # one pattern when there is no {policy}
+            matchers.append(Glob(pattern, ignore_case=fold))
+            if pattern.endswith("/**"):
+                matchers.append(Glob(pattern[:-3] or "/", ignore_case=fold))
     except GlobError as exc:
         raise b.fail(f"bad glob {raw!r}: {exc}", tok) from None
     return matchers

@@ -28,13 +28,16 @@ class CompileEnv:
 
     ``state`` is agentguard's own state directory (settings ``home``: audit log, queue, grants),
     wherever it is configured; empty means the default, ``<home>/.agentguard``. ``policy`` is the
-    policy directory being loaded (``{policy}``: an agent that may write there rewrites its rules).
+    policy directory being loaded (``{policy}``: an agent that may write there rewrites its rules);
+    ``policy_files`` the real paths of the files that load read from elsewhere (a rule file that is a
+    symlink, an extra grant file): ``{policy}/**`` covers them too.
     """
 
     workspace: str
     home: str
     state: str = ""
     policy: str = ""
+    policy_files: tuple[str, ...] = ()
     case_insensitive: bool = False  # the workspace's file system folds case: path() matches so too
     definitions: tuple[tuple[str, str], ...] = ()  # facts.toml [conditions]: name -> condition over _
 

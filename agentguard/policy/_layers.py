@@ -30,6 +30,7 @@ from agentguard.policy._loader import (
     ParsedSource,
     compile_env,
     expand_roles,
+    files_elsewhere,
     parse_source,
     paused_gc,
     policy_files,
@@ -135,6 +136,7 @@ def build_base(
             severity="error", file=str(directory), message="policy directory not found", code="io"
         )
         return BaseLayer(LoadedPolicy((), (), {}, (), (error,)), None, None)
+    env = replace(env, policy_files=files_elsewhere(directory, extra))
     facts, outputs, env, fact_errors = provenance_files(directory, env)
     model, model_errors = validate_model(directory / MODEL_FILE)
     grants = frozenset(Path(p) for p in extra)

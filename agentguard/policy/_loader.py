@@ -241,6 +241,20 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+def files_elsewhere(directory: Path, extra: Sequence[Path] = ()) -> tuple[str, ...]:
+    """The real paths of the files a load of ``directory`` reads that lie outside it: a rule file,
+    ``model.conf`` or ``facts.toml`` that is a symlink, and the extra (grant) files. Writing one
+    rewrites the policy as surely as writing in the folder."""
+    real = os.path.realpath(directory)
+    fixed = [directory / MODEL_FILE, directory / FACTS_FILE, directory / OUTPUTS_FILE]
+    try:
+        own = policy_files(directory, extra)
+    except OSError:
+        own = list(extra)
+    found = {os.path.realpath(path) for path in (*fixed, *own)}
+    return tuple(sorted(p for p in found if os.path.dirname(p) != real))
+
+
 def compile_env(workspace: Path, state_dir: Path | None = None, policy_dir: Path | None = None) -> CompileEnv:
     """The placeholders' meaning for one load: workspace, home, state and policy directory, resolved."""
     home = os.path.realpath(Path.home())

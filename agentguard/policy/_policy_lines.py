@@ -316,13 +316,17 @@ class _LineReader:
 
 
 def condition_cache_key(text: str, env: CompileEnv) -> str:
-    """Compiled conditions are cached by text, and by the named conditions they may refer to."""
+    """Compiled conditions are cached by text, by the named conditions they may refer to, and by the
+    files ``{policy}`` covers besides the folder (a reload may add a linked rule file)."""
     suffix = _key_suffix(env)
     return text if suffix is None else text + suffix
 
 
 def _key_suffix(env: CompileEnv) -> str | None:
-    return f"\x00{hash(env.definitions)}" if env.definitions else None
+    if not env.definitions and not env.policy_files:
+        return None
+    files = "\x01".join(env.policy_files)
+    return f"\x00{hash(env.definitions)}\x00{files}"
 
 
 _SUBJECT_GLOB = re.compile(r"[*?\[\]{}!]")

@@ -58,6 +58,23 @@ HIDDEN = [
     "serviceAccountKey.json",
     "keys/service-account-prod.json",
     "AuthKey_ABC123DEFG.p8",
+    # review: copies named with other separators (cp name name-old, Finder's "name copy", Explorer's
+    # "name - Copy", a browser's "name (1)") and git's own copies of its config (config.lock while
+    # git config writes, a user's config.bak)
+    ".env-old",
+    ".env_backup",
+    ".env copy",
+    ".env - Copy",
+    ".env (1)",
+    "certs/server.key-2023",
+    ".npmrc_old",
+    "deploy/credentials-old",
+    "deploy/credentials copy",
+    "k8s/kubeconfig_backup",
+    ".git/config.lock",
+    ".git/config~",
+    ".git/config.bak",
+    ".git/modules/lib/config.orig",
 ]
 
 ORDINARY = [
@@ -73,6 +90,13 @@ ORDINARY = [
     "accounts.json",
     "app/credentials.py",  # code, not a credentials file
     "k8s/kubeconfig.go",
+    "app/credentials_test.py",
+    "k8s/kubeconfig-loader.ts",
+    "src/environment.ts",
+    "src/vite-env.d.ts",
+    ".git/description",
+    ".git/modules/lib/configure",
+    "keys.go",
 ]
 
 

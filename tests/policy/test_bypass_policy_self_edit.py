@@ -20,6 +20,7 @@ import pytest
 
 from agentguard.models import Effect
 from agentguard.policy import PolicyEngine
+from agentguard.settings import DEFAULT_POLICY_DIR
 
 from .conftest import EXAMPLES, PERMISSIONS, decide
 
@@ -98,4 +99,92 @@ def test_mcp_desktop_keeps_its_policy_under_a_write_grant(
     engine = PolicyEngine.load(ws / "permissions", workspace=ws, extra_files=[grants])
     absolute = {k: str(ws / v) if isinstance(v, str) and k != "content" else v for k, v in arguments.items()}
     decision = decide(engine, tool, agent="desktop", **absolute)
+    assert decision.effect is Effect.DENY, decision.reason
+
+
+# Red team (review): before ``agentguard init`` the shipped default (inside the package) is the
+# policy, so ``{policy}`` is not in the project; but a ``permissions/model.conf`` in the working
+# directory makes that folder the policy of the next start (``Settings.resolved_policy_dir``). Under
+# a workspace write grant (trifecta: without one) the agent wrote model.conf and an allow-all
+# policy.csv there. Fixed: the shipped policies deny writes to any ``permissions/model.conf`` in the
+# workspace (the file that makes a folder a policy; the rest of such a folder stays writable).
+BOOTSTRAP = ["permissions/model.conf", "tools/permissions/model.conf"]
+OUTSIDE = [
+    (DEFAULT_POLICY_DIR, "coder", "fs.write", "path"),
+    (EXAMPLES / "trifecta", "coder", "fs.write", "path"),
+    (EXAMPLES / "mcp-desktop", "desktop", "mcp.filesystem.write_file", "path"),
+    (EXAMPLES / "mcp-desktop", "desktop", "mcp.filesystem.move_file", "destination"),
+]
+
+
+@pytest.mark.parametrize("target", BOOTSTRAP)
+@pytest.mark.parametrize(("policy", "agent", "tool", "key"), OUTSIDE)
+def test_the_agent_cannot_plant_the_policy_of_the_next_start(
+    tmp_path: Path, policy: Path, agent: str, tool: str, key: str, target: str
+) -> None:
+    ws = tmp_path / "project"
+    ws.mkdir()
+    grants = tmp_path / "grants.csv"
+    grants.write_text(f"p, {agent}, {tool.rsplit('.', 1)[0]}.*, *, allow\n")
+    engine = PolicyEngine.load(policy, workspace=ws, extra_files=[grants])
+    arguments = {key: str(ws / target), "content": "[request_definition]\n"}
+    if key == "destination":
+        arguments["source"] = str(ws / "notes.txt")
+    decision = decide(engine, tool, agent=agent, **arguments)
+    assert decision.effect is Effect.DENY, decision.reason
+    other = {**arguments, key: str(ws / "permissions" / "views.py")}
+    assert decide(engine, tool, agent=agent, **other).effect is not Effect.DENY
+
+
+# Red team (review): a rule file in the policy folder may be a symlink (the loader reads it).
+# ``path()`` resolves links, so a write to the link's name or to its target landed outside
+# ``{policy}``: writing ``shared/policy.csv`` (or ``permissions/policy.csv``, resolved there)
+# rewrote the rules. Fixed: ``{policy}`` also covers the real path of every file the load reads
+# (and of the extra grant files), re-read at each reload.
+LINKED = ["policy.csv", "model.conf", "facts.toml", "zz-more.csv"]
+
+
+@pytest.fixture
+def linked_project(tmp_path: Path) -> tuple[Path, PolicyEngine]:
+    ws = tmp_path / "project"
+    shared = ws / "shared"
+    shared.mkdir(parents=True)
+    shutil.copytree(PERMISSIONS, ws / "permissions", ignore=shutil.ignore_patterns("examples", "cases.yaml"))
+    for name in LINKED:
+        source = ws / "permissions" / name
+        if source.exists():
+            source.rename(shared / name)
+        source.symlink_to(Path("..") / "shared" / name)
+    (shared / "zz-more.csv").write_text("# more rules\n")
+    grants = ws / "grants.csv"
+    grants.write_text('p, coder, fs.write, path(path, "{workspace}/**"), allow\n')
+    engine = PolicyEngine.load(ws / "permissions", workspace=ws, extra_files=[grants])
+    return ws, engine
+
+
+@pytest.mark.parametrize("name", LINKED)
+@pytest.mark.parametrize("folder", ["permissions", "shared"])
+def test_a_linked_rule_file_is_kept_from_the_agent(
+    linked_project: tuple[Path, PolicyEngine], folder: str, name: str
+) -> None:
+    ws, engine = linked_project
+    decision = decide(engine, "fs.write", path=str(ws / folder / name), content="p, *, *, *, allow\n")
+    assert decision.effect is Effect.DENY, decision.reason
+
+
+def test_the_extra_grant_file_is_kept_from_the_agent(linked_project: tuple[Path, PolicyEngine]) -> None:
+    ws, engine = linked_project
+    decision = decide(engine, "fs.write", path=str(ws / "grants.csv"), content="p, *, *, *, allow\n")
+    assert decision.effect is Effect.DENY, decision.reason
+    notes = decide(engine, "fs.write", path=str(ws / "shared" / "notes.md"), content="x")
+    assert notes.effect is Effect.ALLOW
+
+
+def test_a_link_added_later_is_kept_after_the_reload(linked_project: tuple[Path, PolicyEngine]) -> None:
+    ws, engine = linked_project
+    (ws / "shared" / "later.csv").write_text("# more rules\n")
+    (ws / "permissions" / "later.csv").symlink_to(Path("..") / "shared" / "later.csv")
+    engine.reload()
+    later = str(ws / "shared" / "later.csv")
+    decision = decide(engine, "fs.write", path=later, content="p, *, *, *, allow\n")
     assert decision.effect is Effect.DENY, decision.reason
