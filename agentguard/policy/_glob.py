@@ -17,10 +17,13 @@ of the value are swapped for private-use sentinel characters that no wildcard ma
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import bracex
 import re2
+
+from agentguard.policy._regex_match import whole_match
 
 __all__ = ["Glob", "GlobError"]
 
@@ -30,6 +33,9 @@ _SENTINELS = _DOT + _DOTDOT + _OTHER
 _NOT_SEP = "[^/\ue000\ue001]"
 _ANY = "[^\ue000\ue001]"
 _VALUE_MAP = str.maketrans({_DOT: _OTHER, _DOTDOT: _OTHER})
+# The last value ``_subject`` prepared and what it made: a rule's path() checks one resolved path
+# against several globs in a row (eight per fs.read under the shipped default).
+_last_subject: tuple[str, bytes] = ("", b"")
 
 
 class GlobError(ValueError):
@@ -202,12 +208,13 @@ class Glob:
     pattern is compiled at once, so a bad one is an error when the policy loads.
     """
 
-    __slots__ = ("_ignore_case", "_regex", "_under", "pattern")
+    __slots__ = ("_ignore_case", "_regex", "_under", "_whole", "pattern")
 
     def __init__(self, pattern: str, *, ignore_case: bool = False) -> None:
         self.pattern = pattern
         self._ignore_case = ignore_case
         self._regex: Any = None
+        self._whole: Callable[[bytes], bool] | None = None
         self._under: str | None = None  # "dir/**" patterns: the directory, slash runs collapsed, with "/"
         under = None if ignore_case else _UNDER.fullmatch(pattern)
         if under is not None:
@@ -216,6 +223,7 @@ class Glob:
                 self._under = under.group(1) + "/".join(segments) + "/"
         if _CANNOT_FAIL.fullmatch(pattern) is None:
             self._regex = self._compile()
+            self._whole = whole_match(self._regex)
 
     def _compile(self) -> Any:
         pattern = self.pattern
@@ -243,15 +251,29 @@ class Glob:
     def match(self, value: str) -> bool:
         if self._under is not None:
             return self._match_under(self._under, value)
-        regex = self._regex
-        if regex is None:
-            regex = self._regex = self._compile()
-        if "." in value or any(c in _SENTINELS for c in value):
-            value = "/".join(
-                _DOT if s == "." else _DOTDOT if s == ".." else s.translate(_VALUE_MAP)
-                for s in value.split("/")
-            )
-        try:
-            return regex.fullmatch(value) is not None
-        except UnicodeEncodeError:  # lone surrogates: RE2 reads each as one character
-            return regex.fullmatch(value.encode("utf-8", "surrogatepass")) is not None
+        whole = self._whole
+        if whole is None:
+            self._regex = self._compile()
+            whole = self._whole = whole_match(self._regex)
+        return whole(_subject(value))
+
+
+def _subject(value: str) -> bytes:
+    """What a glob's expression is matched against: ``.``/``..`` segments swapped for their sentinels
+    (and the sentinel characters themselves for another), as UTF-8 (lone surrogates as RE2 reads
+    them: one character each)."""
+    global _last_subject
+    last = _last_subject
+    if last[0] == value:
+        return last[1]
+    text = value
+    if "." in text or any(c in _SENTINELS for c in text):
+        text = "/".join(
+            _DOT if s == "." else _DOTDOT if s == ".." else s.translate(_VALUE_MAP) for s in text.split("/")
+        )
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "surrogatepass")
+    _last_subject = (value, data)
+    return data

@@ -41,3 +41,34 @@ def test_patterns_that_cannot_mean_what_they_say_are_refused(pattern: str) -> No
 def test_brace_expansion_is_bounded() -> None:
     with pytest.raises(GlobError, match="brace expansions"):
         Glob("{a,b}" * 11)
+
+
+def test_a_value_prepared_for_one_glob_is_never_reused_for_another_value() -> None:
+    """``_subject`` keeps the last value it prepared (path() checks one path against several globs):
+    values in any order, including ones equal but for a dot segment, a sentinel character or a lone
+    surrogate, answer as each does alone."""
+    from agentguard.policy import _glob
+
+    globs = [Glob("/w/**/.env"), Glob("/w/*/x"), Glob("/w/{a,b}/**"), Glob("/w/?/\u00e9*")]
+    values = [
+        "/w/a/.env",
+        "/w/./.env",
+        "/w/../.env",
+        "/w/a/x",
+        "/w/\ue000/x",
+        "/w/b/\u00e9\ud800",
+        "/w/b/\u00e9x",
+        "",
+    ]
+
+    def alone(g: Glob, v: str) -> bool:
+        _glob._last_subject = ("", b"")
+        return g.match(v)
+
+    expected = {(i, v): alone(g, v) for i, g in enumerate(globs) for v in values}
+    assert True in expected.values()
+    assert False in expected.values()
+    for order in (values, values[::-1], values[1::2] + values[::2]):
+        for v in order:
+            for i, g in enumerate(globs):
+                assert g.match(v) is expected[(i, v)], (g.pattern, v)
