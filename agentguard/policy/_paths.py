@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -69,7 +70,15 @@ def normalise_path(value: Any, workspace: str, fold: bool = False) -> str | None
         path = os.path.join(workspace, path)
     try:
         resolved = os.path.realpath(path)
-        # realpath leaves a symlink loop in place instead of failing: refuse any symlink left over
+        # realpath leaves a symlink loop in place instead of failing: refuse any symlink left over.
+        # The common case in one call: the path is there and not a link, so the kernel walked every
+        # component above it (a loop among them fails the lstat with ELOOP). Any failure (not there,
+        # a loop, not a directory, no permission) takes the component walk below, as before.
+        try:
+            if not stat.S_ISLNK(os.lstat(resolved).st_mode):
+                return on_disk_spelling(resolved, workspace) if fold else resolved
+        except OSError:
+            pass
         probe, parent = resolved, os.path.dirname(resolved)
         while probe != parent:
             if os.path.islink(probe):
