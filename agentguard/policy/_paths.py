@@ -65,7 +65,15 @@ def normalise_path(value: Any, workspace: str, fold: bool = False) -> str | None
     With ``fold`` (a case-folding file system), existing components are spelled as on disk."""
     if not isinstance(value, str) or not value or "\x00" in value or len(value) > 4096:
         return None
-    path = os.path.expanduser(value) if value.startswith("~") else value
+    text: str = value
+    if not text.isascii():
+        # One spelling per name on disk: "\udcc3\udcbc" (surrogate escapes) opens the bytes of "ü",
+        # but a glob naming "ü" would not match it. Lone surrogates no file name has: None.
+        try:
+            text = os.fsdecode(os.fsencode(text))
+        except UnicodeError:
+            return None
+    path = os.path.expanduser(text) if text.startswith("~") else text
     if not os.path.isabs(path):
         path = os.path.join(workspace, path)
     try:
