@@ -100,13 +100,11 @@ def _path_matchers(b: _Builder) -> list[Glob]:
             )
     # {policy} unknown (compiled outside a load): a ".." segment, which no resolved path has. The
     # files the load read from elsewhere (linked rule files, grant files) are {policy} too.
+    # {state} also stands for the state files settings put elsewhere (an absolute audit.file).
     roots = [glob.escape(p) for p in (b.env.policy, *b.env.policy_files)] if b.env.policy else []
-    base = (
-        raw.replace("{workspace}", glob.escape(b.env.workspace))
-        .replace("{home}", glob.escape(b.env.home))
-        .replace("{state}", glob.escape(b.env.state_dir))
-    )
-    patterns = [base.replace("{policy}", root) for root in roots or ["/../no-policy-directory"]]
+    base = raw.replace("{workspace}", glob.escape(b.env.workspace)).replace("{home}", glob.escape(b.env.home))
+    states = [base.replace("{state}", glob.escape(p)) for p in (b.env.state_dir, *b.env.state_files)]
+    patterns = [s.replace("{policy}", root) for s in states for root in roots or ["/../no-policy-directory"]]
     if not patterns[0].startswith("/"):
         raise b.fail(
             f"path pattern {raw!r} must be absolute or start with {{workspace}}, {{home}}, {{state}} "
@@ -116,7 +114,7 @@ def _path_matchers(b: _Builder) -> list[Glob]:
     fold = b.env.case_insensitive
     matchers: list[Glob] = []
     try:
-        for pattern in dict.fromkeys(patterns):  # one pattern when there is no {policy}
+        for pattern in dict.fromkeys(patterns):  # one pattern when there is no {policy} or {state} file
             matchers.append(Glob(pattern, ignore_case=fold))
             if pattern.endswith("/**"):
                 matchers.append(Glob(pattern[:-3] or "/", ignore_case=fold))

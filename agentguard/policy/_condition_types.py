@@ -30,7 +30,8 @@ class CompileEnv:
     wherever it is configured; empty means the default, ``<home>/.agentguard``. ``policy`` is the
     policy directory being loaded (``{policy}``: an agent that may write there rewrites its rules);
     ``policy_files`` the real paths of the files that load read from elsewhere (a rule file that is a
-    symlink, an extra grant file): ``{policy}/**`` covers them too.
+    symlink, an extra grant file): ``{policy}/**`` covers them too. ``state_files`` the real paths of
+    the state files settings put outside ``state`` (an absolute ``audit.file``): ``{state}/**`` too.
     """
 
     workspace: str
@@ -38,6 +39,7 @@ class CompileEnv:
     state: str = ""
     policy: str = ""
     policy_files: tuple[str, ...] = ()
+    state_files: tuple[str, ...] = ()
     case_insensitive: bool = False  # the workspace's file system folds case: path() matches so too
     definitions: tuple[tuple[str, str], ...] = ()  # facts.toml [conditions]: name -> condition over _
 

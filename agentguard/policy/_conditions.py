@@ -41,6 +41,7 @@ from agentguard.policy._condition_types import _Builder as _Builder
 from agentguard.policy._condition_types import _is_number as _is_number
 from agentguard.policy._condition_types import _lookup as _lookup
 from agentguard.policy._condition_types import _strict_equal as _strict_equal
+from agentguard.policy._gitdirs import f_git_dir
 from agentguard.policy._net_conditions import f_ip, f_url
 from agentguard.policy._paths import normalise_path as normalise_path
 from agentguard.policy._shellmatch import Tri
@@ -69,6 +70,7 @@ from agentguard.policy import _textfacts as _text  # noqa: E402
 _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "path": _arg.f_path,
     "uri_path": _arg.f_uri_path,
+    "git_dir": f_git_dir,
     "cmd": lambda b: _arg.f_cmd(b, any_=False),
     "cmd_any": lambda b: _arg.f_cmd(b, any_=True),
     "opt": _arg.f_opt,

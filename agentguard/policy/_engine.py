@@ -87,6 +87,7 @@ class PolicyEngine:
         grants: GrantSource | None = None,
         on_grant_problem: Callable[[LintFinding], None] | None = None,
         state_dir: Path | None = None,
+        state_files: Sequence[Path] = (),
     ) -> None:
         self._facts = facts
         self._state_dir = Path(state_dir) if state_dir is not None else None
@@ -105,7 +106,7 @@ class PolicyEngine:
             else bool(case_insensitive)
         )
         self._env = replace(
-            compile_env(self._workspace, self._state_dir, self._directory), case_insensitive=fold
+            compile_env(self._workspace, self._state_dir, self._directory, state_files), case_insensitive=fold
         )
         self._reloader = Reloader(
             self._directory,
@@ -133,6 +134,7 @@ class PolicyEngine:
         grants: GrantSource | None = None,
         on_grant_problem: Callable[[LintFinding], None] | None = None,
         state_dir: Path | None = None,
+        state_files: Sequence[Path] = (),
     ) -> PolicyEngine:
         """Load ``directory/model.conf`` and every ``*.csv`` in it (then ``extra_files``, ``grants``).
 
@@ -140,7 +142,8 @@ class PolicyEngine:
         ``resolver`` turns host names into addresses for ``ip()`` (default: the system's).
         ``case_insensitive``: whether ``path()`` folds case; ``"auto"`` probes the workspace.
         ``state_dir`` is what ``{state}`` in path patterns means (settings ``home``; default
-        ``~/.agentguard``).
+        ``~/.agentguard``); ``state_files`` (the audit log, when settings put it elsewhere) count as
+        ``{state}`` too.
         Raises ``PolicyError`` naming file and line for any problem in the policy itself; never loads
         part of a policy. Grant lines that do not load are skipped and reported instead.
         """
@@ -155,6 +158,7 @@ class PolicyEngine:
             grants=grants,
             on_grant_problem=on_grant_problem,
             state_dir=state_dir,
+            state_files=state_files,
         )
         engine.reload()
         return engine
@@ -179,6 +183,7 @@ class PolicyEngine:
             grants=grants,
             on_grant_problem=on_grant_problem,
             state_dir=settings.home,
+            state_files=(settings.audit_path,),
         )
 
     def reload(self) -> None:

@@ -255,9 +255,18 @@ def files_elsewhere(directory: Path, extra: Sequence[Path] = ()) -> tuple[str, .
     return tuple(sorted(p for p in found if os.path.dirname(p) != real))
 
 
-def compile_env(workspace: Path, state_dir: Path | None = None, policy_dir: Path | None = None) -> CompileEnv:
-    """The placeholders' meaning for one load: workspace, home, state and policy directory, resolved."""
+def compile_env(
+    workspace: Path,
+    state_dir: Path | None = None,
+    policy_dir: Path | None = None,
+    state_files: Sequence[Path] = (),
+) -> CompileEnv:
+    """The placeholders' meaning for one load: workspace, home, state and policy directory, resolved;
+    ``state_files`` (the audit log) count as ``{state}`` where they lie outside the state directory."""
     home = os.path.realpath(Path.home())
     state = os.path.realpath(state_dir) if state_dir is not None else ""
     policy = os.path.realpath(policy_dir) if policy_dir is not None else ""
-    return CompileEnv(workspace=os.path.realpath(workspace), home=home, state=state, policy=policy)
+    env = CompileEnv(workspace=os.path.realpath(workspace), home=home, state=state, policy=policy)
+    under = env.state_dir.rstrip("/") + "/"
+    outside = {real for real in map(os.path.realpath, state_files) if not real.startswith(under)}
+    return replace(env, state_files=tuple(sorted(outside))) if outside else env

@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import tempfile
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
@@ -65,7 +66,15 @@ def normalise_path(value: Any, workspace: str, fold: bool = False) -> str | None
     With ``fold`` (a case-folding file system), existing components are spelled as on disk."""
     if not isinstance(value, str) or not value or "\x00" in value or len(value) > 4096:
         return None
-    path = os.path.expanduser(value) if value.startswith("~") else value
+    text: str = value
+    if not text.isascii():
+        # One spelling per name on disk: "\udcc3\udcbc" (surrogate escapes) opens the bytes of "ü",
+        # but a glob naming "ü" would not match it. Lone surrogates no file name has: None.
+        try:
+            text = os.fsdecode(os.fsencode(text))
+        except UnicodeError:
+            return None
+    path = os.path.expanduser(text) if text.startswith("~") else text
     if not os.path.isabs(path):
         path = os.path.join(workspace, path)
     try:
@@ -188,8 +197,10 @@ def on_disk_spelling(path: str, workspace: str) -> str:
     """``path`` (absolute, resolved) with each existing component spelled as the directory lists it.
 
     On a case-folding file system ``/ws/.ENV`` and ``/ws/.env`` are one file; rules are written for
-    the listed spelling. A component that does not exist (or matches several entries) keeps the
-    caller's spelling; ``path()`` patterns then match it case-insensitively.
+    the listed spelling. Such file systems (APFS, HFS+, ext4 casefold) also take ``u\u0308`` for ``ü``,
+    so names compare in Unicode's canonical caseless form. A component that does not exist (or
+    matches several entries) keeps the caller's spelling; ``path()`` patterns then match it
+    case-insensitively.
     """
     folded_ws = workspace.casefold()
     if path.casefold() == folded_ws or path.casefold().startswith(folded_ws.rstrip("/") + "/"):
@@ -203,8 +214,16 @@ def on_disk_spelling(path: str, workspace: str) -> str:
         except OSError:
             entries = []
         if name not in entries:
-            matches = [e for e in entries if e.casefold() == name.casefold()]
+            key = _caseless(name)
+            matches = [e for e in entries if _caseless(e) == key]
             if len(matches) == 1:
                 name = matches[0]
         out = os.path.join(out, name)
     return out
+
+
+def _caseless(name: str) -> str:
+    """Unicode's canonical caseless form (NFD, case fold, NFD): ``.ENV`` is ``.env``, ``u\u0308`` is ``ü``."""
+    if name.isascii():
+        return name.casefold()
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
