@@ -139,26 +139,45 @@ def redact_event(value: Any) -> str:
     return _text(value) if isinstance(value, str) else _fallback(value)
 
 
-_PLAIN_KEY, _OWN_KEY, _SECRET_KEY = 0, 1, 2
+_PLAIN_KEY, _OWN_KEY, _SECRET_KEY, _ODD_KEY = 0, 1, 2, 3
 # A record's field names, each classified once: the log's own bookkeeping key, a name that holds a
-# secret, or a plain one. The same few names come with every record; emptied when full, like _seen.
+# secret, one that redaction changes (a token in it, a lone surrogate), or a plain one. The same few
+# names come with every record; emptied when full, like _seen.
 _key_kinds: dict[str, int] = {}
 
 
 def _key_kind(key: str) -> int:
     kind = _key_kinds.get(key)
     if kind is None:
-        kind = _OWN_KEY if key in RESERVED else _SECRET_KEY if _secret_key(key) else _PLAIN_KEY
+        if key in RESERVED:
+            kind = _OWN_KEY
+        elif type(key) is not str or _text(key) != key:
+            kind = _ODD_KEY
+        else:
+            kind = _SECRET_KEY if _secret_key(key) else _PLAIN_KEY
         if len(_key_kinds) >= _CACHE_ENTRIES:
             _key_kinds.clear()
         _key_kinds[key] = kind
     return kind
 
 
+def _rename_odd_keys(event_dict: EventDict, odd: list[Any]) -> None:
+    """Field names redaction changes, renamed to what it makes of them (a suffix ``_`` where that
+    name is taken), their values redacted: a name is text like any other, and one that is not valid
+    UTF-8 could not be written at all (the writer's whole batch failed, and every one after it)."""
+    for key in odd:
+        value = event_dict.pop(key)
+        name = _fallback(key) if type(key) is not str else _text(key)
+        while name in RESERVED or name in event_dict:
+            name += "_"
+        event_dict[name] = REDACTED if _secret_key(name) or _secret_key(str(key)) else redact(value)
+
+
 def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: :func:`redact` every field except the log's own bookkeeping keys."""
     kinds = _key_kinds
     seen = _seen
+    odd: list[Any] | None = None
     for key, value in event_dict.items():
         try:
             kind = kinds[key]
@@ -167,6 +186,8 @@ def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> Event
         if kind:
             if kind == _SECRET_KEY:
                 event_dict[key] = REDACTED
+            elif kind == _ODD_KEY:
+                odd = [key] if odd is None else [*odd, key]
             elif key == "event":
                 event_dict[key] = redact_event(value)
         elif type(value) is str:
@@ -180,4 +201,6 @@ def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> Event
             and (type(value) is not float or not _isfinite(value))  # a duration stays as it is
         ):
             event_dict[key] = redact(value)
+    if odd is not None:
+        _rename_odd_keys(event_dict, odd)
     return event_dict
