@@ -248,6 +248,16 @@ def _mark_json(mark: Mark) -> dict[str, Any]:
     return {"seq": mark.seq, "hash": mark.hash, "end": mark.end}
 
 
+def create_fresh(path: str) -> int:
+    """A new file at ``path`` for writing, never opened through a link planted at the name (a temp
+    file's name, with its pid, is no secret: a link there had the writer truncate any file it may write)."""
+    try:
+        return os.open(path, _TEMP_FLAGS, 0o600)
+    except FileExistsError:  # left by a killed writer with this pid, or planted: the name goes
+        os.unlink(path)
+        return os.open(path, _TEMP_FLAGS, 0o600)
+
+
 def write_checkpoint(log: Path, cp: Checkpoint, *, sync: bool = True) -> None:
     """Atomically replace the checkpoint: temp file, (fsync,) rename. Caller holds the log lock.
 
@@ -259,11 +269,7 @@ def write_checkpoint(log: Path, cp: Checkpoint, *, sync: bool = True) -> None:
     if cp.pending is not None:
         body["pending"] = _mark_json(cp.pending)
     data = orjson.dumps(body) + b"\n"
-    try:  # created afresh, never through a link planted at the name (the pid is no secret)
-        fd = os.open(tmp, _TEMP_FLAGS, 0o600)
-    except FileExistsError:  # left by a killed writer with this pid, or planted: the name goes
-        os.unlink(tmp)
-        fd = os.open(tmp, _TEMP_FLAGS, 0o600)
+    fd = create_fresh(tmp)
     try:
         os.write(fd, data)
         if sync:

@@ -26,7 +26,15 @@ import structlog
 from pydantic import BaseModel
 from structlog.typing import EventDict
 
-from agentguard.audit._chain import GENESIS, RESERVED, LineFormatError, canonical, seal, split_line
+from agentguard.audit._chain import (
+    GENESIS,
+    RESERVED,
+    LineFormatError,
+    canonical,
+    create_fresh,
+    seal,
+    split_line,
+)
 from agentguard.audit._log import _free_key
 from agentguard.audit._redact import redact_processor
 from agentguard.database import Database, DatabaseError, Listener, check_schema
@@ -280,7 +288,11 @@ def write_witness(path: Path, seq: int, digest: str) -> None:
         if known is not None and known[0] >= seq:
             return  # another writer on this host got further
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-        tmp.write_bytes(orjson.dumps({"seq": seq, "hash": digest}))
+        fd = create_fresh(str(tmp))
+        try:
+            os.write(fd, orjson.dumps({"seq": seq, "hash": digest}))
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:
         raise AuditError(f"cannot write the audit witness {path}: {exc}", path=str(path)) from exc

@@ -70,7 +70,7 @@ def _scan_text(value: str) -> str:
 
 def _fallback(value: Any) -> str:
     try:
-        return _text(str(value))
+        return _text(str.__str__(value) if isinstance(value, str) else str(value))
     except Exception:  # noqa: BLE001 - str() of an arbitrary object may raise anything
         return f"<unprintable {type(value).__name__}>"
 
@@ -86,17 +86,22 @@ def redact(value: Any, _depth: int = 0) -> Any:
         return _seen.get(value) or _text(value)
     if value is None or value is True or value is False:
         return value
+    # A subclass of str, int, float, dict or list is written as the data it holds, which is what
+    # validation and the tool see, not as what its own __str__, __int__, items() or __iter__ say:
+    # those could make the record show ``ls`` for a call that ran ``rm -rf /``.
     if isinstance(value, str):
-        return _text(str(value))
+        return _text(str.__str__(value))
     if isinstance(value, int):
-        return int(value) if -_INT64 <= value < _INT64 else str(value)
+        number = int.__int__(value)
+        return number if -_INT64 <= number < _INT64 else str(number)
     if isinstance(value, float):
-        return float(value) if math.isfinite(value) else str(value)
+        real = float.__float__(value)
+        return real if math.isfinite(real) else str(real)
     if _depth >= _MAX_DEPTH:
         return "<nested too deep>"
     if type(value) is dict or isinstance(value, Mapping):  # a dict without the ABC check
         out: dict[str, Any] = {}
-        for k, v in value.items():
+        for k, v in dict.items(value) if isinstance(value, dict) else value.items():
             key = (_seen.get(k) or _text(k)) if type(k) is str else _fallback(k)
             if _secret_key(key):
                 out[key] = REDACTED
@@ -108,7 +113,7 @@ def redact(value: Any, _depth: int = 0) -> Any:
                 out[key] = redact(v, _depth + 1)
         return out
     if isinstance(value, _COLLECTIONS):
-        return [redact(v, _depth + 1) for v in value]
+        return [redact(v, _depth + 1) for v in _items_of(value)]
     if isinstance(value, _BYTES):
         return _text(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, Enum):
@@ -130,6 +135,19 @@ def redact(value: Any, _depth: int = 0) -> Any:
                 return _fallback(value)
         return {"type": type(value).__name__, "message": _fallback(value)}
     return _fallback(value)
+
+
+def _items_of(value: Any) -> Any:
+    """The elements a collection holds, not what a subclass's ``__iter__`` says it holds."""
+    if type(value) in _COLLECTIONS:
+        return value
+    if isinstance(value, list):
+        return list.__iter__(value)
+    if isinstance(value, tuple):
+        return tuple.__iter__(value)
+    if isinstance(value, set):
+        return set.__iter__(value)
+    return frozenset.__iter__(value)
 
 
 def redact_event(value: Any) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from agentguard.audit import AuditLog, checkpoint_path, read_records, verify
+from agentguard.audit._pg import read_witness, write_witness
 from agentguard.errors import AuditError
 
 
@@ -92,3 +93,14 @@ def test_a_checkpoint_that_is_not_a_file_does_not_hang_the_writer(tmp_path: Path
     thread.join(20)
     assert done == ["ok"], done or "the writer hung on the checkpoint"
     assert [s.reason for s in verify(path).unacknowledged] == ["checkpoint_invalid"]
+
+
+def test_a_link_at_the_database_witness_temp_file_is_not_followed(tmp_path: Path) -> None:
+    witness = tmp_path / "audit-db.witness"
+    victim = tmp_path / "agentguard.toml"
+    victim.write_text("[audit]\n")
+    tmp = witness.with_name(f"{witness.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp.symlink_to(victim)
+    write_witness(witness, 3, "a" * 64)
+    assert victim.read_text() == "[audit]\n"
+    assert read_witness(witness) == (3, "a" * 64)
