@@ -92,16 +92,17 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, str):
         return _text(str.__str__(value))
     if isinstance(value, int):
-        number = int.__int__(value)
+        number = value if type(value) is int else int.__int__(value)
         return number if -_INT64 <= number < _INT64 else str(number)
     if isinstance(value, float):
-        real = float.__float__(value)
+        real = value if type(value) is float else float.__float__(value)
         return real if math.isfinite(real) else str(real)
     if _depth >= _MAX_DEPTH:
         return "<nested too deep>"
     if type(value) is dict or isinstance(value, Mapping):  # a dict without the ABC check
         out: dict[str, Any] = {}
-        for k, v in dict.items(value) if isinstance(value, dict) else value.items():
+        pairs = value.items() if type(value) is dict or not isinstance(value, dict) else dict.items(value)
+        for k, v in pairs:
             key = (_seen.get(k) or _text(k)) if type(k) is str else _fallback(k)
             if _secret_key(key):
                 out[key] = REDACTED
@@ -113,7 +114,8 @@ def redact(value: Any, _depth: int = 0) -> Any:
                 out[key] = redact(v, _depth + 1)
         return out
     if isinstance(value, _COLLECTIONS):
-        return [redact(v, _depth + 1) for v in _items_of(value)]
+        items = value if type(value) in _COLLECTIONS else _items_of(value)
+        return [redact(v, _depth + 1) for v in items]
     if isinstance(value, _BYTES):
         return _text(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, Enum):
@@ -138,9 +140,7 @@ def redact(value: Any, _depth: int = 0) -> Any:
 
 
 def _items_of(value: Any) -> Any:
-    """The elements a collection holds, not what a subclass's ``__iter__`` says it holds."""
-    if type(value) in _COLLECTIONS:
-        return value
+    """The elements a collection subclass holds, not what its own ``__iter__`` says it holds."""
     if isinstance(value, list):
         return list.__iter__(value)
     if isinstance(value, tuple):
