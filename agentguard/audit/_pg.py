@@ -35,7 +35,7 @@ from agentguard.audit._chain import (
     seal,
     split_line,
 )
-from agentguard.audit._log import _free_key
+from agentguard.audit._log import _OWN_EVENTS, _free_key
 from agentguard.audit._redact import redact_processor
 from agentguard.database import Database, DatabaseError, Listener, check_schema
 from agentguard.database._locks import LockWaitTimeout, take_advisory_lock
@@ -115,6 +115,8 @@ class PostgresAuditLog:
         """Append one record; returns once it is committed (fsync mode). Raises ``AuditError``."""
         if self._closed:
             raise AuditError(f"{self.label}: audit log is closed")
+        if event in _OWN_EVENTS:
+            event = f"{event}_"  # as the file log keeps them: only the log writes its own events
         if self.local is not None:
             self.local.record(event, **fields)
         safe = (
