@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from agentguard.approval import shown_text
+from agentguard.approval import shown_json, shown_text
 from agentguard.audit import (
     CallIndex,
     Segment,
@@ -72,7 +72,9 @@ def _cell(value: object) -> Text:
 
 
 def _line(record: dict[str, Any]) -> str:
-    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+    """A record as one JSON line, invisible characters (bidi overrides, zero-width) as ``\\uXXXX``:
+    the same value, but a terminal cannot reorder or hide them (orjson escapes control ones only)."""
+    return shown_json(orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode())[0]
 
 
 def _table(records: Iterable[dict[str, Any]], index: CallIndex | None = None) -> Table:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from click.testing import CliRunner
 
@@ -103,3 +104,15 @@ def test_verify_shows_a_segment_and_its_acknowledgement_as_text(tmp_path: Path) 
     assert "⟦U+001B⟧[1A" in out
     assert "eve⟦U+001B⟧[8m" in out
     assert "⟦U+000A⟧acknowledged by root" in out
+
+
+@pytest.mark.parametrize("command", ["tail", "query"])
+def test_json_output_escapes_what_a_terminal_would_reorder_or_hide(tmp_path: Path, command: str) -> None:
+    name = "fs.read\u202egnp.exe\u200b"
+    path = _log_with_tool_name(tmp_path, name)
+    code, out, err = _cli("audit", command, "--json", "--file", str(path))
+    assert code == 0, err
+    assert "\u202e" not in out
+    assert "\u200b" not in out
+    assert "\\u202e" in out
+    assert orjson.loads(out.splitlines()[-1])["tool"] == name  # the same value, escaped
