@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -302,12 +303,20 @@ def write_witness(path: Path, seq: int, digest: str) -> None:
 
 def read_witness(path: Path) -> tuple[int, str] | None:
     """(seq, hash) from a witness file; ``None`` when there is none. A malformed one is an error."""
-    try:
-        data = orjson.loads(path.read_bytes())
+    try:  # without blocking, bounded: a FIFO put here hung the writer, which reads it every batch
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise AuditError(f"unreadable audit witness {path}: {exc}", path=str(path)) from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise AuditError(f"unreadable audit witness {path}: not a regular file", path=str(path))
+        data = orjson.loads(os.read(fd, 1 << 16))
     except (OSError, orjson.JSONDecodeError) as exc:
         raise AuditError(f"unreadable audit witness {path}: {exc}", path=str(path)) from exc
+    finally:
+        os.close(fd)
     if not (
         isinstance(data, dict) and isinstance(data.get("seq"), int) and isinstance(data.get("hash"), str)
     ):

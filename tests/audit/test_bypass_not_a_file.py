@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from agentguard.audit import read_last, read_records, verify
+from agentguard.audit._pg import read_witness
 from agentguard.errors import AuditError
 
 READERS: dict[str, Callable[[Path], Any]] = {
@@ -41,6 +42,29 @@ def test_a_fifo_at_the_log_path_is_an_error_not_a_hang(tmp_path: Path, reader: s
     if not outcome:  # release the reader the old code left waiting
         fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
         os.close(fd)
+        thread.join(10)
+    assert outcome, "hung"
+    assert isinstance(outcome[0], AuditError), outcome
+    assert "not a regular file" in str(outcome[0])
+
+
+def test_a_fifo_at_the_database_witness_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    """The PostgreSQL writer reads its witness after every batch, and ``audit verify`` reads it."""
+    witness = tmp_path / "audit-db.witness"
+    os.mkfifo(witness)
+    outcome: list[object] = []
+
+    def read() -> None:
+        try:
+            outcome.append(read_witness(witness))
+        except Exception as exc:  # noqa: BLE001 - checked below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    thread.join(10)
+    if not outcome:  # release the reader the old code left waiting
+        os.close(os.open(witness, os.O_WRONLY | os.O_NONBLOCK))
         thread.join(10)
     assert outcome, "hung"
     assert isinstance(outcome[0], AuditError), outcome
