@@ -29,6 +29,7 @@ def acknowledge(
     if not reason.strip():
         raise AuditIntegrityError(f"{path}: an acknowledgement needs a reason", path=str(path))
     with AuditLog(path) as log:
+        log._writes_own = True  # the one writer of ``audit.acknowledged``
         report = verify(path)
         if report.first_bad is not None or report.torn_tail is not None:
             where = f"line {report.first_bad.line}" if report.first_bad else "its last line"

@@ -8,6 +8,7 @@ hashes the remaining bytes: nothing is ever re-serialised, so the check is byte-
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
@@ -208,21 +209,23 @@ def _mark(data: Any) -> Mark:
 
 def read_checkpoint(log: Path) -> Checkpoint | None:
     """The checkpoint beside ``log``, ``None`` if there is none; ``CheckpointError`` if unreadable."""
-    try:  # os-level: the writer thread reads it on every batch, and each call hands the GIL over
-        fd = os.open(_checkpoint_files(log, os.getpid())[0], os.O_RDONLY | os.O_CLOEXEC)
+    # os-level: the writer thread reads it on every batch, and each call hands the GIL over. Not
+    # through a link, not waiting on a FIFO, and one bounded read: a link to /dev/zero or a FIFO
+    # planted here hung the writer, holding the lock every writer needs.
+    try:
+        fd = os.open(_checkpoint_files(log, os.getpid())[0], _READ_FLAGS)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise CheckpointError(f"cannot read checkpoint: {exc.strerror}") from exc
+        raise CheckpointError(f"cannot read checkpoint: {_why(exc)}") from exc
     try:
-        chunks = [os.read(fd, 1 << 16)]
-        while len(chunks[-1]) == 1 << 16:  # a short read of a regular file is its end
-            chunks.append(os.read(fd, 1 << 16))
+        raw = os.read(fd, _CHECKPOINT_MAX)
     except OSError as exc:
-        raise CheckpointError(f"cannot read checkpoint: {exc.strerror}") from exc
+        raise CheckpointError(f"cannot read checkpoint: {_why(exc)}") from exc
     finally:
         os.close(fd)
-    raw = b"".join(chunks)
+    if len(raw) == _CHECKPOINT_MAX:
+        raise CheckpointError("checkpoint file is too large to be one")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -232,8 +235,27 @@ def read_checkpoint(log: Path) -> Checkpoint | None:
     return Checkpoint(committed, None if pending is None else _mark(pending))
 
 
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_CHECKPOINT_MAX = 1 << 16  # a checkpoint is about 250 bytes
+
+
+def _why(exc: OSError) -> str:
+    return "it is a symbolic link" if exc.errno == errno.ELOOP else str(exc.strerror)
+
+
 def _mark_json(mark: Mark) -> dict[str, Any]:
     return {"seq": mark.seq, "hash": mark.hash, "end": mark.end}
+
+
+def create_fresh(path: str) -> int:
+    """A new file at ``path`` for writing, never opened through a link planted at the name (a temp
+    file's name, with its pid, is no secret: a link there had the writer truncate any file it may write)."""
+    try:
+        return os.open(path, _TEMP_FLAGS, 0o600)
+    except FileExistsError:  # left by a killed writer with this pid, or planted: the name goes
+        os.unlink(path)
+        return os.open(path, _TEMP_FLAGS, 0o600)
 
 
 def write_checkpoint(log: Path, cp: Checkpoint, *, sync: bool = True) -> None:
@@ -247,7 +269,7 @@ def write_checkpoint(log: Path, cp: Checkpoint, *, sync: bool = True) -> None:
     if cp.pending is not None:
         body["pending"] = _mark_json(cp.pending)
     data = orjson.dumps(body) + b"\n"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    fd = create_fresh(tmp)
     try:
         os.write(fd, data)
         if sync:

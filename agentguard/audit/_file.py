@@ -10,6 +10,7 @@ appended since.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -61,6 +62,9 @@ class ChainFile:
         self._seq = 0  # the next record's seq
         self._prev = GENESIS  # the hash the next record links to
         self._size = 0  # the file's size when it was last locked
+        # The last record this writer wrote: no writer moves or removes a written record, so if it is
+        # not where it was, records were cut or rewritten (even with the checkpoint made to match).
+        self._known: Mark | None = None
 
     def write(self, items: list[EventDict], *, force: bool = False) -> None:
         """Chain, write and fsync ``items`` (after any repair notes); raises ``AuditError``.
@@ -109,8 +113,17 @@ class ChainFile:
     def _open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            # The file itself, never a link: one planted at the path would send the records, and
+            # the file they create, wherever it points (a shell profile reads a JSON line as a command).
+            fd = os.open(
+                self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+            )
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise AuditError(
+                    f"{self.path}: the audit log path is a symbolic link; set audit_path to the file itself",
+                    path=str(self.path),
+                ) from exc
             raise self._error("cannot open audit log", exc) from exc
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
@@ -181,6 +194,7 @@ class ChainFile:
             raise
         self._seq, self._prev = seq, prev
         self._end = target.end
+        self._known = target
         self._checkpoint = Checkpoint(target)
         write_checkpoint(self.path, self._checkpoint, sync=False)
 
@@ -188,7 +202,7 @@ class ChainFile:
         """Find the real last record, set the chain from it, and judge what happened to the file since
         it was last checkpointed: crash debris is repaired and noted, anything else starts a new
         segment (see ``_recover``). Returns the notes to write first and the new size."""
-        found = examine(self.path, fd, size, _now_tag())
+        found = examine(self.path, fd, size, _now_tag(), self._known)
         self._seq, self._prev = found.tail.seq + 1, found.tail.hash
         self._end = found.tail.end
         self._checkpoint = found.checkpoint  # if it needed a note, the batch carrying the note replaces it

@@ -22,6 +22,7 @@ from agentguard.audit import _lifecycle
 from agentguard.audit._chain import RESERVED, iso_ns
 from agentguard.audit._file import ChainFile
 from agentguard.audit._lifecycle import DEFERRED as _DEFERRED
+from agentguard.audit._recover import ACKNOWLEDGED, RECOVERED, SEGMENT
 from agentguard.audit._redact import redact_event, redact_processor
 from agentguard.errors import AuditError
 from agentguard.settings import Durability
@@ -32,6 +33,10 @@ __all__ = ["LINGER_S", "AuditLog"]
 # most the records of this window, and never more than ``batch_size``).
 LINGER_S = 0.005
 IDLE_EXIT_S = 5.0  # the writer thread ends after this long without records
+
+# The log's own events: a segment, a crash repair, a person's acknowledgement. Written by any caller
+# (an approval store hands over owed records by their stored event name), one would count in verify.
+_OWN_EVENTS = frozenset({SEGMENT, RECOVERED, ACKNOWLEDGED})
 
 _get_ident = threading.get_ident
 _time_ns = time.time_ns
@@ -105,6 +110,7 @@ class AuditLog:
         self.batch_size = batch_size
         self._early = max(1, batch_size // 2)  # queued records that end the writer's lingering
         self._file = ChainFile(self.path, self._prepare)
+        self._writes_own = False  # set by ``acknowledge`` on the log it opens for that
         self._reset_queue()
         self._closed = False
         with self._mutex:
@@ -140,6 +146,8 @@ class AuditLog:
             raise AuditError(f"{self.path}: audit log is closed", path=str(self.path))
         if not RESERVED.isdisjoint(fields):
             fields = {_free_key(k, fields): v for k, v in fields.items()}
+        if event in _OWN_EVENTS and not self._writes_own:
+            event = f"{event}_"  # only the log (and ``acknowledge``) writes these; verify reads them
         try:
             # Stamping and redaction run in the caller's thread before any lock is taken: redacting
             # a large argument must not hold up other writers (docs/audit.md). ``fields`` is this

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -26,8 +27,16 @@ import structlog
 from pydantic import BaseModel
 from structlog.typing import EventDict
 
-from agentguard.audit._chain import GENESIS, RESERVED, LineFormatError, canonical, seal, split_line
-from agentguard.audit._log import _free_key
+from agentguard.audit._chain import (
+    GENESIS,
+    RESERVED,
+    LineFormatError,
+    canonical,
+    create_fresh,
+    seal,
+    split_line,
+)
+from agentguard.audit._log import _OWN_EVENTS, _free_key
 from agentguard.audit._redact import redact_processor
 from agentguard.database import Database, DatabaseError, Listener, check_schema
 from agentguard.database._locks import LockWaitTimeout, take_advisory_lock
@@ -107,6 +116,8 @@ class PostgresAuditLog:
         """Append one record; returns once it is committed (fsync mode). Raises ``AuditError``."""
         if self._closed:
             raise AuditError(f"{self.label}: audit log is closed")
+        if event in _OWN_EVENTS:
+            event = f"{event}_"  # as the file log keeps them: only the log writes its own events
         if self.local is not None:
             self.local.record(event, **fields)
         safe = (
@@ -280,7 +291,11 @@ def write_witness(path: Path, seq: int, digest: str) -> None:
         if known is not None and known[0] >= seq:
             return  # another writer on this host got further
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-        tmp.write_bytes(orjson.dumps({"seq": seq, "hash": digest}))
+        fd = create_fresh(str(tmp))
+        try:
+            os.write(fd, orjson.dumps({"seq": seq, "hash": digest}))
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:
         raise AuditError(f"cannot write the audit witness {path}: {exc}", path=str(path)) from exc
@@ -288,12 +303,20 @@ def write_witness(path: Path, seq: int, digest: str) -> None:
 
 def read_witness(path: Path) -> tuple[int, str] | None:
     """(seq, hash) from a witness file; ``None`` when there is none. A malformed one is an error."""
-    try:
-        data = orjson.loads(path.read_bytes())
+    try:  # without blocking, bounded: a FIFO put here hung the writer, which reads it every batch
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise AuditError(f"unreadable audit witness {path}: {exc}", path=str(path)) from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise AuditError(f"unreadable audit witness {path}: not a regular file", path=str(path))
+        data = orjson.loads(os.read(fd, 1 << 16))
     except (OSError, orjson.JSONDecodeError) as exc:
         raise AuditError(f"unreadable audit witness {path}: {exc}", path=str(path)) from exc
+    finally:
+        os.close(fd)
     if not (
         isinstance(data, dict) and isinstance(data.get("seq"), int) and isinstance(data.get("hash"), str)
     ):

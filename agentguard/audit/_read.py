@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,15 +31,26 @@ __all__ = [
 _CHUNK = 64 * 1024
 
 
-def _open(path: Path) -> Any:
+def open_log(path: Path) -> int:
+    """A descriptor to read the log at ``path``; ``AuditError`` if there is none or it is not a
+    regular file. Opened without blocking: a FIFO put at the path hung every reader (the web
+    console's and the TUI's audit views among them), waiting for a writer that never comes."""
     try:
-        return path.open("rb")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError as exc:
         raise AuditError(
             f"no audit log at {path}; run something through the guard first", path=str(path)
         ) from exc
     except OSError as exc:
         raise AuditError(f"{path}: cannot read audit log: {exc.strerror}", path=str(path)) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise AuditError(f"{path}: not a regular file, so not an audit log", path=str(path))
+    return fd
+
+
+def _open(path: Path) -> Any:
+    return os.fdopen(open_log(path), "rb")
 
 
 def _decode(path: Path, line: bytes, where: str) -> dict[str, Any]:

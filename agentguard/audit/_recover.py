@@ -48,6 +48,8 @@ _DETAIL = {
     "checkpoint_missing": "the checkpoint file beside a non-empty log is gone",
     "checkpoint_invalid": "the checkpoint file cannot be read",
     "torn_tail": "bytes after the last complete record that no unfinished batch explains",
+    "records_gone": "a record this writer wrote or read is no longer where it was: records cut off or "
+    "rewritten with the checkpoint made to match, or the log replaced or deleted with its checkpoint",
 }
 
 
@@ -77,9 +79,10 @@ class Examined:
     notes: list[Note]
 
 
-def examine(path: Path, fd: int, size: int, tag: str) -> Examined:
+def examine(path: Path, fd: int, size: int, tag: str, known: Mark | None = None) -> Examined:
     """Under the exclusive lock: move torn bytes aside, find the last record, judge both against
-    the checkpoint. Raises ``AuditIntegrityError`` if the last line is not an audit record."""
+    the checkpoint and against ``known`` (the last record this writer wrote or read, which no writer
+    moves or removes). Raises ``AuditIntegrityError`` if the last line is not an audit record."""
     try:
         cp, problem = read_checkpoint(path), None
     except CheckpointError as exc:
@@ -98,7 +101,23 @@ def examine(path: Path, fd: int, size: int, tag: str) -> Examined:
     note = judge_tail(cp, problem, tail, fd)
     if note is not None:
         notes.append(note)
+    if known is not None and not any(n.event == SEGMENT for n in notes) and not _holds(fd, size, known):
+        evidence = {
+            "known": _mark(known),
+            "checkpoint": _mark(cp.committed if cp else None),
+            "tail": _mark(tail),
+        }
+        notes.append(segment("records_gone", **evidence))
     return Examined(tail, cp, notes)
+
+
+def _holds(fd: int, size: int, known: Mark) -> bool:
+    """Whether the file still ends a line with ``known``'s hash at ``known.end``: records are only
+    ever appended, and crash repair cuts nothing before the last newline, so a record stays put."""
+    if not 67 <= known.end <= size:
+        return False
+    found = os.pread(fd, 67, known.end - 67)
+    return found == known.hash.encode("ascii") + b'"}\n'
 
 
 def _last_record(path: Path, fd: int, size: int) -> Mark:

@@ -70,7 +70,7 @@ def _scan_text(value: str) -> str:
 
 def _fallback(value: Any) -> str:
     try:
-        return _text(str(value))
+        return _text(str.__str__(value) if isinstance(value, str) else str(value))
     except Exception:  # noqa: BLE001 - str() of an arbitrary object may raise anything
         return f"<unprintable {type(value).__name__}>"
 
@@ -86,17 +86,23 @@ def redact(value: Any, _depth: int = 0) -> Any:
         return _seen.get(value) or _text(value)
     if value is None or value is True or value is False:
         return value
+    # A subclass of str, int, float, dict or list is written as the data it holds, which is what
+    # validation and the tool see, not as what its own __str__, __int__, items() or __iter__ say:
+    # those could make the record show ``ls`` for a call that ran ``rm -rf /``.
     if isinstance(value, str):
-        return _text(str(value))
+        return _text(str.__str__(value))
     if isinstance(value, int):
-        return int(value) if -_INT64 <= value < _INT64 else str(value)
+        number = value if type(value) is int else int.__int__(value)
+        return number if -_INT64 <= number < _INT64 else str(number)
     if isinstance(value, float):
-        return float(value) if math.isfinite(value) else str(value)
+        real = value if type(value) is float else float.__float__(value)
+        return real if math.isfinite(real) else str(real)
     if _depth >= _MAX_DEPTH:
         return "<nested too deep>"
     if type(value) is dict or isinstance(value, Mapping):  # a dict without the ABC check
         out: dict[str, Any] = {}
-        for k, v in value.items():
+        pairs = value.items() if type(value) is dict or not isinstance(value, dict) else dict.items(value)
+        for k, v in pairs:
             key = (_seen.get(k) or _text(k)) if type(k) is str else _fallback(k)
             if _secret_key(key):
                 out[key] = REDACTED
@@ -108,7 +114,8 @@ def redact(value: Any, _depth: int = 0) -> Any:
                 out[key] = redact(v, _depth + 1)
         return out
     if isinstance(value, _COLLECTIONS):
-        return [redact(v, _depth + 1) for v in value]
+        items = value if type(value) in _COLLECTIONS else _items_of(value)
+        return [redact(v, _depth + 1) for v in items]
     if isinstance(value, _BYTES):
         return _text(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, Enum):
@@ -132,6 +139,17 @@ def redact(value: Any, _depth: int = 0) -> Any:
     return _fallback(value)
 
 
+def _items_of(value: Any) -> Any:
+    """The elements a collection subclass holds, not what its own ``__iter__`` says it holds."""
+    if isinstance(value, list):
+        return list.__iter__(value)
+    if isinstance(value, tuple):
+        return tuple.__iter__(value)
+    if isinstance(value, set):
+        return set.__iter__(value)
+    return frozenset.__iter__(value)
+
+
 def redact_event(value: Any) -> str:
     """An event name as the log writes it: text, redacted like any string."""
     if type(value) is str:
@@ -139,26 +157,45 @@ def redact_event(value: Any) -> str:
     return _text(value) if isinstance(value, str) else _fallback(value)
 
 
-_PLAIN_KEY, _OWN_KEY, _SECRET_KEY = 0, 1, 2
+_PLAIN_KEY, _OWN_KEY, _SECRET_KEY, _ODD_KEY = 0, 1, 2, 3
 # A record's field names, each classified once: the log's own bookkeeping key, a name that holds a
-# secret, or a plain one. The same few names come with every record; emptied when full, like _seen.
+# secret, one that redaction changes (a token in it, a lone surrogate), or a plain one. The same few
+# names come with every record; emptied when full, like _seen.
 _key_kinds: dict[str, int] = {}
 
 
 def _key_kind(key: str) -> int:
     kind = _key_kinds.get(key)
     if kind is None:
-        kind = _OWN_KEY if key in RESERVED else _SECRET_KEY if _secret_key(key) else _PLAIN_KEY
+        if key in RESERVED:
+            kind = _OWN_KEY
+        elif type(key) is not str or _text(key) != key:
+            kind = _ODD_KEY
+        else:
+            kind = _SECRET_KEY if _secret_key(key) else _PLAIN_KEY
         if len(_key_kinds) >= _CACHE_ENTRIES:
             _key_kinds.clear()
         _key_kinds[key] = kind
     return kind
 
 
+def _rename_odd_keys(event_dict: EventDict, odd: list[Any]) -> None:
+    """Field names redaction changes, renamed to what it makes of them (a suffix ``_`` where that
+    name is taken), their values redacted: a name is text like any other, and one that is not valid
+    UTF-8 could not be written at all (the writer's whole batch failed, and every one after it)."""
+    for key in odd:
+        value = event_dict.pop(key)
+        name = _fallback(key) if type(key) is not str else _text(key)
+        while name in RESERVED or name in event_dict:
+            name += "_"
+        event_dict[name] = REDACTED if _secret_key(name) or _secret_key(str(key)) else redact(value)
+
+
 def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: :func:`redact` every field except the log's own bookkeeping keys."""
     kinds = _key_kinds
     seen = _seen
+    odd: list[Any] | None = None
     for key, value in event_dict.items():
         try:
             kind = kinds[key]
@@ -167,6 +204,8 @@ def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> Event
         if kind:
             if kind == _SECRET_KEY:
                 event_dict[key] = REDACTED
+            elif kind == _ODD_KEY:
+                odd = [key] if odd is None else [*odd, key]
             elif key == "event":
                 event_dict[key] = redact_event(value)
         elif type(value) is str:
@@ -180,4 +219,6 @@ def redact_processor(_logger: Any, _method: str, event_dict: EventDict) -> Event
             and (type(value) is not float or not _isfinite(value))  # a duration stays as it is
         ):
             event_dict[key] = redact(value)
+    if odd is not None:
+        _rename_odd_keys(event_dict, odd)
     return event_dict

@@ -21,8 +21,8 @@ from agentguard.audit._chain import (
     read_checkpoint,
     split_line,
 )
+from agentguard.audit._read import open_log
 from agentguard.audit._recover import ACKNOWLEDGED, SEGMENT
-from agentguard.errors import AuditError
 from agentguard.models import FrozenModel
 
 __all__ = [
@@ -122,14 +122,7 @@ class VerifyReport(FrozenModel):
 def _snapshot(path: Path) -> tuple[int, Checkpoint | None, str | None]:
     """File size and checkpoint read together under a shared lock, so a concurrent writer is not
     mistaken for a torn tail or a stale checkpoint."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError as exc:
-        raise AuditError(
-            f"no audit log at {path}; run something through the guard first", path=str(path)
-        ) from exc
-    except OSError as exc:
-        raise AuditError(f"{path}: cannot read audit log: {exc.strerror}", path=str(path)) from exc
+    fd = open_log(path)
     try:
         with contextlib.suppress(OSError):  # filesystems without flock: verify what is there
             fcntl.flock(fd, fcntl.LOCK_SH)
@@ -166,11 +159,7 @@ def verify(path: Path, heads: Sequence[str] = ()) -> VerifyReport:
     pending_found: bool | None = None
     pending = cp.pending if cp is not None else None
     segments: dict[int, Segment] = {}
-    try:
-        f = path.open("rb", buffering=1024 * 1024)
-    except OSError as exc:
-        raise AuditError(f"{path}: cannot read audit log: {exc.strerror}", path=str(path)) from exc
-    with f:
+    with os.fdopen(open_log(path), "rb", buffering=1024 * 1024) as f:
         while offset < size:
             line = f.readline(size - offset)
             if not line:

@@ -13,7 +13,9 @@ import click
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from agentguard.approval import shown_json, shown_text
 from agentguard.audit import (
     CallIndex,
     Segment,
@@ -57,8 +59,22 @@ def _database(app: AppContext, file: Path | None) -> Database | None:
     return Database(url, max_size=1)
 
 
+def _shown(value: object) -> str:
+    """A field as one line of plain text, invisible characters (escapes, bidi overrides, line breaks)
+    as visible marks: an agent names the tools it calls, and what it names must not restyle, reorder
+    or add rows to what the auditor reads."""
+    text, _ = shown_text(str(value))
+    return text.replace("\n", "⟦U+000A⟧").replace("\t", "⟦U+0009⟧")
+
+
+def _cell(value: object) -> Text:
+    return Text(_shown(value))  # Text, not str: rich reads a str cell as markup ([/x] raised)
+
+
 def _line(record: dict[str, Any]) -> str:
-    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+    """A record as one JSON line, invisible characters (bidi overrides, zero-width) as ``\\uXXXX``:
+    the same value, but a terminal cannot reorder or hide them (orjson escapes control ones only)."""
+    return shown_json(orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode())[0]
 
 
 def _table(records: Iterable[dict[str, Any]], index: CallIndex | None = None) -> Table:
@@ -72,13 +88,13 @@ def _table(records: Iterable[dict[str, Any]], index: CallIndex | None = None) ->
         if isinstance(error, dict) and error.get("code"):
             outcome = f"{outcome} {error['code']}".strip()
         table.add_row(
-            ts,
-            str(record.get("seq", "")),
-            str(record.get("event", "")),
-            info.agent or "",
-            info.tool or "",
-            outcome,
-            str(record.get("call_id") or "")[:8],
+            _cell(ts),
+            _cell(record.get("seq", "")),
+            _cell(record.get("event", "")),
+            _cell(info.agent or ""),
+            _cell(info.tool or ""),
+            _cell(outcome),
+            _cell(str(record.get("call_id") or "")[:8]),
         )
     return table
 
@@ -87,9 +103,10 @@ def _row_text(record: dict[str, Any], index: CallIndex) -> str:
     info = index.update(record)
     ts = str(record.get("ts", ""))[:19].replace("T", " ")
     outcome = str(record.get("effect") or record.get("status") or "")
+    seq, event = _shown(record.get("seq", "")), _shown(record.get("event", ""))
+    agent, tool, call = _shown(info.agent or ""), _shown(info.tool or ""), str(record.get("call_id") or "")
     return (
-        f"{ts}  {record.get('seq', '')!s:>6}  {record.get('event', '')!s:<20} {info.agent or '':<12} "
-        f"{info.tool or '':<14} {outcome:<9} {str(record.get('call_id') or '')[:8]}"
+        f"{_shown(ts)}  {seq:>6}  {event:<20} {agent:<12} {tool:<14} {_shown(outcome):<9} {_shown(call[:8])}"
     ).rstrip()
 
 
@@ -222,14 +239,16 @@ def query_cmd(
 
 
 def _segment_text(seg: Segment) -> str:
-    text = f"segment at line {seg.line} (seq {seg.seq}, {seg.ts or 'no time'}): {seg.reason}: {seg.detail}"
+    when, reason, detail = _shown(seg.ts or "no time"), _shown(seg.reason), _shown(seg.detail)
+    text = f"segment at line {seg.line} (seq {seg.seq}, {when}): {reason}: {detail}"
     ack = seg.acknowledged
     if ack is None:
         return (
             f"{text}\n  NOT ACKNOWLEDGED: look into it, then "
             f"`agentguard audit acknowledge --segment {seg.seq} --reason ...`"
         )
-    return f"{text}\n  acknowledged by {ack.by} at {ack.ts} (line {ack.line}): {ack.reason}"
+    by, ts, why = _shown(ack.by), _shown(ack.ts), _shown(ack.reason)
+    return f"{text}\n  acknowledged by {by} at {ts} (line {ack.line}): {why}"
 
 
 def _report_text(report: VerifyReport) -> str:
