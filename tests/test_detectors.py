@@ -49,6 +49,10 @@ SAMPLES = {
     "bearer_token": "Authorization: Bearer " + "t" * 30,
     "basic_auth": "Authorization: Basic " + base64.b64encode(b"admin:hunter2").decode(),
     "assigned_secret": "PASSWORD = 'hunter2hunter2'",
+    "gitlab_token": "glpat-" + "a1B2_" * 4,
+    "npm_token": "npm_" + "a1B2" * 9,
+    "huggingface_token": "hf_" + "a1B2" * 9,
+    "azure_storage_key": "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=" + "Ab1+" * 22 + "==",
 }
 
 
@@ -229,3 +233,69 @@ def test_many_failed_candidates_count_as_a_hit() -> None:
     bad = "4111 1111 1111 1112 "
     assert not contains(bad * 10, "pii")
     assert contains(bad * (detectors.MAX_CANDIDATES + 1), "pii")
+
+
+# ------------------------------------------------------------- field names that hold a secret (audit)
+
+SECRET_FIELD_NAMES = [
+    "password",
+    "api_key",
+    "x-auth-token",
+    "client_secret",
+    "session_id",  # the original spellings
+    "dbPassword",
+    "userPassword",
+    "accessToken",
+    "authToken",
+    "refreshToken",
+    "sessionId",
+    "apiKey",
+    "SECRET_KEY",
+    "secret_key",
+    "AWSSecretKey",
+    "secretAccessKey",
+    "APIKey",
+    "SSHKey",
+    "accountKey",
+    "PGPASSWORD",
+    "MYSQL_PWD",
+    "HF_TOKEN",
+    "jwt",
+    "OTP",
+    "connectionString",
+    "user.password",
+    "Passwords",
+]
+PLAIN_FIELD_NAMES = [
+    "max_tokens",
+    "input_tokens",
+    "token_id",
+    "password_hash",
+    "primary_key",
+    "sort_key",
+    "key",
+    "keyId",
+    "name",
+    "path",
+    "command",
+    "url",
+    "author",
+    "authority",
+    "tokenizer",
+    "bypass",
+    "secretary",
+    "compass",
+]
+
+
+@pytest.mark.parametrize("name", SECRET_FIELD_NAMES)
+def test_a_field_named_for_a_secret_is_redacted_however_it_is_spelled(name: str) -> None:
+    """camelCase, SCREAMING_CASE, acronyms and a prefix glued on ("PGPASSWORD") name the same secret:
+    the old name pattern only knew ``..._password``-style names, so ``dbPassword`` was logged."""
+    assert detectors.is_sensitive_key(name), name
+    assert redact({name: "plain-value-42"}) == {name: "[REDACTED]"}
+
+
+@pytest.mark.parametrize("name", PLAIN_FIELD_NAMES)
+def test_ordinary_field_names_keep_their_values(name: str) -> None:
+    assert not detectors.is_sensitive_key(name), name
