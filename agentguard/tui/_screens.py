@@ -133,6 +133,10 @@ def _outcome(record: dict[str, Any]) -> str:
     return ""
 
 
+def _plain(value: Any) -> Text:
+    return Text(shown_text(str(value or ""))[0])
+
+
 def audit_rows(
     records: list[dict[str, Any]], *, agent: str = "", tool: str = "", effect: str = ""
 ) -> list[dict[str, Any]]:
@@ -218,13 +222,15 @@ class AuditScreen(Screen[None]):
         for r in rows:
             outcome = _outcome(r)
             ts = str(r.get("ts") or "")
+            # Every cell is Text, not str (a DataTable reads a str as markup), with invisible characters
+            # as marks: a record is only as trustworthy as the file, which the chain line judges.
             table.add_row(
-                ts[11:19] if len(ts) >= 19 else ts,
-                Text(str(r.get("event") or "")),  # Text, not str: a DataTable reads a str as markup
-                Text(shown_text(str(r.get("agent") or ""))[0]),
-                Text(shown_text(str(r.get("tool") or ""))[0]),
-                Text(outcome, style=_EFFECT_STYLE.get(outcome, ""), justify="left"),
-                Text(str(r.get("call_id") or "")[:8]),
+                _plain(ts[11:19] if len(ts) >= 19 else ts),
+                _plain(r.get("event")),
+                _plain(r.get("agent")),
+                _plain(r.get("tool")),
+                Text(shown_text(outcome)[0], style=_EFFECT_STYLE.get(outcome, ""), justify="left"),
+                _plain(str(r.get("call_id") or "")[:8]),
             )
 
     def on_input_changed(self, event: Input.Changed) -> None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
@@ -325,3 +326,29 @@ async def test_the_detail_panes_time_left_counts_down(queue: Queue) -> None:
         assert "5m00s left" in detail_text(app)
         queue.clock.now += timedelta(seconds=90)
         await until(pilot, lambda: "3m30s left" in detail_text(app), "the pane to tick without a keypress")
+
+
+async def test_the_audit_screen_shows_every_field_of_a_forged_record_as_plain_text(
+    queue: Queue, tmp_path: Path
+) -> None:
+    """A record whose ``ts``, ``event`` or call id holds rich markup or an escape sequence (someone who
+    could write the file; the chain then says BROKEN) is shown as text: the time cell was a plain str,
+    which a DataTable reads as markup, so ``[/x]`` crashed the screen."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.record("policy.decided", agent="bot", tool="t", effect="allow")
+    record = orjson.loads(path.read_bytes().splitlines()[0])
+    record.update(ts="2026-01-01T[/x]\x1b[2J[b]bold[/b]", event="[/y]\x1b[31m", call_id="[/z]\x1b]8;;")
+    path.write_bytes(orjson.dumps(record) + b"\n")
+    app = make_app(queue, fixed_audit=False, audit_path=path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("l")
+        assert isinstance(app.screen, AuditScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.query_one("#audit", DataTable)
+        assert table.row_count == 1
+        cells = [str(cell) for cell in table.get_row_at(0)]
+        assert all("\x1b" not in cell for cell in cells), cells
+        assert "[/x]" in cells[0]
+        assert "[/y]" in cells[1]
