@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, PolicyDenied
 from agentguard.guard import Guard
 from agentguard.integrations._compiled_schema import compiled
+from agentguard.integrations._flat_schema import COMBINATORS, EXTRA_KEYWORDS, flat_properties
 from agentguard.integrations._wide_integers import wide_integer
 from agentguard.registry import Inexact, json_number
 from agentguard.secret_arguments import schema_secret_paths, set_schema_secrets
@@ -101,6 +102,8 @@ def json_schema_model(
             cache["validator"] = _validator(value, pydantic)
             # text numbers (``pydantic``) are read by an extended ``type``: jsonschema's alone
             cache["compiled"] = None if pydantic else compiled(value)
+            # a flat schema's declared-only form is a key filter (``_flat_schema``)
+            cache["flat"] = None if pydantic else flat_properties(value)
             cache["key"] = key
             passed.clear()  # what passed the old schema says nothing about the new one
         return cache["validator"], value
@@ -139,7 +142,11 @@ def json_schema_model(
                     {"key": key},
                 )
             try:
-                kept = declared_only(root, _with_defaults(root, data), pydantic=pydantic)
+                flat: frozenset[str] | None = cache["flat"]
+                if flat is not None:
+                    kept = {key: item for key, item in data.items() if key in flat}
+                else:
+                    kept = declared_only(root, _with_defaults(root, data), pydantic=pydantic)
             except Inexact as exc:
                 raise PydanticCustomError("json_schema", "{problem}", {"problem": str(exc)}) from None
             if (where := _fold_equal_keys(kept)) is not None:
@@ -338,8 +345,8 @@ class _Passed:
         self._seen[raw] = plain
 
 
-_EXTRA_KEYWORDS = ("additionalProperties", "patternProperties", "unevaluatedProperties")
-_COMBINATORS = ("anyOf", "oneOf", "allOf", "if", "dependentSchemas", "dependencies")
+_EXTRA_KEYWORDS = EXTRA_KEYWORDS
+_COMBINATORS = COMBINATORS
 
 
 def declared_only(

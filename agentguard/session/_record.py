@@ -24,6 +24,7 @@ __all__ = [
     "ReadResult",
     "TreatsOutputs",
     "keep_result",
+    "plain_mapping",
     "process_failure",
     "process_result",
     "read_result",
@@ -125,6 +126,36 @@ def _unreadable(value: Any, depth: int = 0) -> bool:
     return False
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+_PLAIN_MAPPINGS: set[type] = {dict}
+_PLAIN_DEPTH = 32  # deeper: the general way (whose conversion may give up on a deep value)
+
+
+def plain_mapping(kind: type[dict[str, Any]]) -> None:
+    """Read ``kind`` (a ``dict`` subclass that overrides nothing, e.g. the MCP proxy's wire result) as
+    a dict: a result of it and plain JSON is read as it is, without converting it first."""
+    _PLAIN_MAPPINGS.add(kind)
+
+
+def _plain_json(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is JSON data of exact types with text keys, nested less than
+    ``_PLAIN_DEPTH``: then it holds no stream (``_unreadable``) and ``readable`` of it has the same
+    strings in the same places, so it is read as it is (no converted copy, no second walk)."""
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return True
+    if depth >= _PLAIN_DEPTH:
+        return False
+    if kind is list:
+        return all(type(v) in _JSON_SCALARS or _plain_json(v, depth + 1) for v in value)
+    if kind in _PLAIN_MAPPINGS:
+        return all(
+            type(k) is str and (type(v) in _JSON_SCALARS or _plain_json(v, depth + 1))
+            for k, v in value.items()
+        )
+    return False
+
+
 class ReadResult(NamedTuple):
     """A result as read for the caller and the session (``read_result``), before it is recorded."""
 
@@ -162,8 +193,11 @@ def read_result(policy: object, session: Session | None, *, tool: str, value: An
             fields["redacted"] = [{"kind": kind, "count": n} for kind, n in sorted(counts.items())]
     if session is None:
         return ReadResult(shown, fields, withheld, [], [])
-    stream = _unreadable(value)
-    read = value if stream else readable(value)
+    if _plain_json(value):  # JSON data (a wire result): read as it is
+        stream, read = False, value
+    else:
+        stream = _unreadable(value)
+        read = value if stream else readable(value)
     found = detectors.categories_in(read)
     marks: list[str] = [mark for mark in ("secret", "pii") if mark in found]
     if "secret" not in marks and any(detectors.contains(text, "secret") for text in _joined(read)):

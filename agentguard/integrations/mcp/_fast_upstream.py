@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from agentguard.integrations._compiled_schema import compiled
+from agentguard.session._record import plain_mapping
 
 __all__ = [
     "CANCEL_WRITE_TIMEOUT_S",
@@ -169,6 +170,8 @@ class WireResult(dict[str, Any]):
 
     __slots__ = ()
 
+
+plain_mapping(WireResult)  # JSON data: the session reads it as it is
 
 _PLAIN_RESULT_KEYS = frozenset({"content", "structuredContent", "isError", "_meta"})
 
