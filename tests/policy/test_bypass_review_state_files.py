@@ -1,0 +1,48 @@
+"""Review of the audit log outside the state directory: its companions are state too.
+
+Beside the log the guard keeps ``<log>.head`` (the checkpoint: the only thing that shows records cut
+off the end of the log), its temp files, ``<log>.torn-*`` (a torn tail set aside, records included)
+and, with a database, ``audit-db.witness``. With ``[audit] file`` inside the workspace only the log
+itself was ``{state}``: the agent read the checkpoint without asking and the default policy only asked
+before rewriting it (cut records, rewrite the checkpoint to match: ``verify`` says ok).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentguard import Settings
+from agentguard.models import Effect, ToolCall
+from agentguard.policy import PolicyEngine
+
+from .conftest import PERMISSIONS
+
+
+@pytest.fixture
+def engine(workspace: Path, tmp_path: Path) -> PolicyEngine:
+    audit = workspace / "logs" / "audit.jsonl"
+    settings = Settings(
+        home=tmp_path / "home", workspace=workspace, policy_dir=PERMISSIONS, audit={"file": str(audit)}
+    )
+    return PolicyEngine.from_settings(settings)
+
+
+def _effect(engine: PolicyEngine, tool: str, path: str) -> Effect:
+    return engine.decide(ToolCall(agent="coder", tool=tool, arguments={"path": path, "content": "{}"})).effect
+
+
+COMPANIONS = ["audit.jsonl.head", "audit.jsonl.head.tmp-123", "audit.jsonl.torn-20260101", "audit-db.witness"]
+
+
+@pytest.mark.parametrize("name", COMPANIONS)
+@pytest.mark.parametrize("tool", ["fs.read", "fs.write"])
+def test_the_files_beside_the_audit_log_are_state(engine: PolicyEngine, tool: str, name: str) -> None:
+    assert _effect(engine, tool, f"logs/{name}") is Effect.DENY
+
+
+def test_their_neighbours_are_not(engine: PolicyEngine) -> None:
+    assert _effect(engine, "fs.read", "logs/app.log") is Effect.ALLOW
+    assert _effect(engine, "fs.read", "logs/audit.jsonl.md") is Effect.DENY  # wider: any audit.jsonl.*
+    assert _effect(engine, "fs.read", "logs/audit.json") is Effect.ALLOW
