@@ -51,8 +51,13 @@ def _holds_a_repository(directory: str, adding: str = "") -> bool:
             return False
     if adding == "commondir" or os.path.isfile(base + "commondir"):
         return True  # a linked worktree's git directory: objects and refs are in the common one
-    objects = adding == "objects" or os.path.isdir(base + "objects")
-    return objects and (adding == "refs" or os.path.isdir(base + "refs"))
+    objects = adding == "objects" or _searchable(base + "objects")
+    return objects and (adding == "refs" or _searchable(base + "refs"))
+
+
+def _searchable(path: str) -> bool:
+    """git tests ``objects`` and ``refs`` with ``access(X_OK)``: an executable file passes as well."""
+    return os.path.isdir(path) or os.access(path, os.X_OK)
 
 
 _COMPLETING = frozenset({"head", "objects", "refs", "commondir"})

@@ -109,3 +109,19 @@ def test_above_the_workspace_is_still_probed_for_paths_outside_it(worktree_in_ba
     engine = engine_for("p, *, t, *, allow\np, *, t, git_dir(path), deny")
     assert decide(engine, "t", path=str(worktree_in_bare.parent / "config")).effect is Effect.DENY
     assert decide(engine, "t", path=str(worktree_in_bare / "src" / "config")).effect is Effect.DENY
+
+
+def test_objects_and_refs_as_executable_files(workspace: Path) -> None:
+    """git checks ``objects`` and ``refs`` with ``access(X_OK)``: executable files pass, and git then
+    reads the directory's config (its pager ran for ``git config -l``)."""
+    evil = workspace / "evil"
+    evil.mkdir()
+    (evil / "HEAD").write_text("ref: refs/heads/main\n")
+    for name in ("objects", "refs"):
+        (evil / name).write_text("")
+        (evil / name).chmod(0o755)
+    assert in_git_dir(str(evil / "config"))
+    engine = PolicyEngine.load(PERMISSIONS, workspace=workspace)
+    assert decide(engine, "fs.write", path="evil/config", content="x").effect is Effect.DENY
+    (evil / "refs").chmod(0o644)  # not executable: git does not take it
+    assert not in_git_dir(str(evil / "config"))
