@@ -46,3 +46,12 @@ def test_their_neighbours_are_not(engine: PolicyEngine) -> None:
     assert _effect(engine, "fs.read", "logs/app.log") is Effect.ALLOW
     assert _effect(engine, "fs.read", "logs/audit.jsonl.md") is Effect.DENY  # wider: any audit.jsonl.*
     assert _effect(engine, "fs.read", "logs/audit.json") is Effect.ALLOW
+
+
+def test_a_rw_sandbox_keeps_the_checkpoint_read_only(workspace: Path, tmp_path: Path) -> None:
+    """The rw sandbox mounts ``guard_paths()`` read-only: the log was among them, its checkpoint not."""
+    from agentguard.audit import checkpoint_path
+
+    audit = workspace / "logs" / "audit.jsonl"
+    settings = Settings(home=tmp_path / "home", workspace=workspace, audit={"file": str(audit)})
+    assert checkpoint_path(audit) in settings.guard_paths()
