@@ -85,7 +85,9 @@ def in_git_dir(path: str, top: str = "") -> bool:
 
 def _completing(name: str) -> str:
     """``name`` casefolded when creating it may complete a git directory (``Head`` opens ``HEAD``
-    where case folds), else ``""``."""
+    where case folds; HFS+ also ignores some code points), else ``""``."""
+    if not name.isascii():
+        name = name.translate(_HFS_IGNORED)
     folded = name.casefold() if 0 < len(name) <= len("commondir") else ""
     return folded if folded in _COMPLETING else ""
 

@@ -37,7 +37,13 @@ def _half_repo(where: Path, *, missing: str) -> None:
         (where / "HEAD").write_text("ref: refs/heads/main\n")
 
 
-COMPLETING = [("HEAD", "HEAD"), ("objects", "objects/pack/x"), ("refs", "refs/heads/main"), ("HEAD", "Head")]
+COMPLETING = [
+    ("HEAD", "HEAD"),
+    ("objects", "objects/pack/x"),
+    ("refs", "refs/heads/main"),
+    ("HEAD", "Head"),  # case-folding file systems open it as HEAD
+    ("HEAD", "HE\u200cAD"),  # and HFS+ ignores the joiner
+]
 
 
 @pytest.mark.parametrize(("missing", "write"), COMPLETING)
