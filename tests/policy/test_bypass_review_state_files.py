@@ -55,3 +55,47 @@ def test_a_rw_sandbox_keeps_the_checkpoint_read_only(workspace: Path, tmp_path: 
     audit = workspace / "logs" / "audit.jsonl"
     settings = Settings(home=tmp_path / "home", workspace=workspace, audit={"file": str(audit)})
     assert checkpoint_path(audit) in settings.guard_paths()
+
+
+def test_a_log_handed_to_the_guard_is_state_too(workspace: Path, tmp_path: Path) -> None:
+    """``Guard(audit=path)`` writes its records there, while the policy from settings protected the
+    settings' log (in the home) only: the agent read the log of its own calls in the workspace."""
+    from agentguard import Guard, PolicyDenied
+    from agentguard.testing import ScriptedApprover
+
+    settings = Settings(home=tmp_path / "home", workspace=workspace, policy_dir=PERMISSIONS)
+    guard = Guard(settings=settings, audit=workspace / "logs" / "audit.jsonl", approver=ScriptedApprover())
+    try:
+        guard.register_builtins()
+        guard.call("fs.list", {"path": "."})
+        assert (workspace / "logs" / "audit.jsonl").exists()
+        for path in ("logs/audit.jsonl", "logs/audit.jsonl.head"):
+            with pytest.raises(PolicyDenied):
+                guard.call("fs.read", {"path": path})
+    finally:
+        guard.close()
+
+
+def test_a_log_handed_to_the_guard_is_kept_from_a_rw_sandbox(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agentguard.tools
+    from agentguard import Guard
+    from agentguard.testing import FakeSandbox, ScriptedApprover
+
+    seen: list[Settings] = []
+    real = agentguard.tools.builtin_tools
+
+    def spy(settings: Settings, **kwargs: object) -> object:
+        seen.append(settings)
+        return real(settings, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(agentguard.tools, "builtin_tools", spy)
+    log = workspace / "logs" / "audit.jsonl"
+    settings = Settings(home=tmp_path / "home", workspace=workspace, policy_dir=PERMISSIONS)
+    guard = Guard(settings=settings, audit=log, approver=ScriptedApprover())
+    try:
+        guard.register_builtins(sandbox=FakeSandbox())
+        assert log in seen[0].guard_paths()
+    finally:
+        guard.close()
