@@ -54,6 +54,8 @@ class Guard(GuardSessions):
         session: str | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        # A log file handed in is the guard's state as the settings' one is: the policy protects it.
+        self._audit_file = Path(audit).absolute() if isinstance(audit, Path | str) else None
         self.audit = self._make_audit(audit)  # first: the policy reports skipped grants to it
         self.policy = self._make_policy(policy)
         self.approver = approver if approver is not None else self._default_approver()
@@ -77,13 +79,21 @@ class Guard(GuardSessions):
         return cls(settings=settings or load_settings(), approver=approver, agent=agent, session=session)
 
     # -- construction -------------------------------------------------------------------------
+    def _with_audit_file(self) -> Settings:
+        """The settings with the log this guard writes as ``[audit] file``: the policy ({state}) and a
+        rw sandbox (``guard_paths``) keep it from the agent wherever it was handed in."""
+        if self._audit_file is None:
+            return self.settings
+        audit = self.settings.audit.model_copy(update={"file": str(self._audit_file)})
+        return self.settings.model_copy(update={"audit": audit})
+
     def _make_policy(self, policy: PolicyDecider | Path | str | None) -> PolicyDecider:
         if policy is not None and not isinstance(policy, Path | str):
             return policy
         from agentguard.approval import settings_grant_source
         from agentguard.policy import PolicyEngine, policy_from_settings
 
-        settings = self.settings
+        settings = self._with_audit_file()
         if policy is not None:
             settings = settings.model_copy(update={"policy_dir": Path(policy)})
 
@@ -179,7 +189,7 @@ class Guard(GuardSessions):
         """
         from agentguard.tools import builtin_tools
 
-        for spec in builtin_tools(self.settings, sandbox=sandbox):
+        for spec in builtin_tools(self._with_audit_file(), sandbox=sandbox):
             self.register(spec.name, spec.fn, sandboxed=spec.sandboxed, description=spec.description)
             if spec.close is not None and spec.close not in self._closers:
                 self._closers.append(spec.close)

@@ -113,6 +113,8 @@ class Settings(FrozenModel):
             Path.cwd() / "permissions" / "model.conf",
             self.home,
             self.audit_path,
+            # the checkpoint beside it (audit._chain.checkpoint_path): what shows records cut off the end
+            self.audit_path.with_name(self.audit_path.name + ".head"),
             self.workspace / SETTINGS_FILE,
             Path.cwd() / SETTINGS_FILE,
         )

@@ -117,7 +117,10 @@ def redact(value: Any, _depth: int = 0) -> Any:
         items = value if type(value) in _COLLECTIONS else _items_of(value)
         return [redact(v, _depth + 1) for v in items]
     if isinstance(value, _BYTES):
-        return _text(bytes(value).decode("utf-8", "replace"))
+        # decoded from the object's own data: bytes() would ask a subclass's __bytes__ what it holds
+        if isinstance(value, bytes):
+            return _text(bytes.decode(value, "utf-8", "replace"))
+        return _text(bytearray.decode(value, "utf-8", "replace"))
     if isinstance(value, Enum):
         return redact(value.value, _depth + 1)
     if isinstance(value, datetime | date | time):

@@ -100,10 +100,12 @@ def _path_matchers(b: _Builder) -> list[Glob]:
             )
     # {policy} unknown (compiled outside a load): a ".." segment, which no resolved path has. The
     # files the load read from elsewhere (linked rule files, grant files) are {policy} too.
-    # {state} also stands for the state files settings put elsewhere (an absolute audit.file).
+    # {state} also stands for the state files settings put elsewhere (an absolute audit.file) and
+    # what is kept beside them under their name (the log's .head checkpoint, .torn-* tails).
     roots = [glob.escape(p) for p in (b.env.policy, *b.env.policy_files)] if b.env.policy else []
     base = raw.replace("{workspace}", glob.escape(b.env.workspace)).replace("{home}", glob.escape(b.env.home))
-    states = [base.replace("{state}", glob.escape(p)) for p in (b.env.state_dir, *b.env.state_files)]
+    states = [glob.escape(b.env.state_dir), *(glob.escape(p) + "{,.*}" for p in b.env.state_files)]
+    states = [base.replace("{state}", state) for state in states]
     patterns = [s.replace("{policy}", root) for s in states for root in roots or ["/../no-policy-directory"]]
     if not patterns[0].startswith("/"):
         raise b.fail(

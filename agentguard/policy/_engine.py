@@ -183,7 +183,8 @@ class PolicyEngine:
             grants=grants,
             on_grant_problem=on_grant_problem,
             state_dir=settings.home,
-            state_files=(settings.audit_path,),
+            # the file log and, beside it, the database chain's witness (audit._open.database_witness)
+            state_files=(settings.audit_path, settings.audit_path.with_name("audit-db.witness")),
         )
 
     def reload(self) -> None:

@@ -36,33 +36,60 @@ def is_dot_git(name: str) -> bool:
     return name.translate(_HFS_IGNORED).casefold() == _GIT
 
 
-def _holds_a_repository(directory: str) -> bool:
-    """git's ``is_git_directory`` without reading ``HEAD``'s text (a wider test fails closed)."""
-    try:  # absent almost everywhere: one failed lstat (a symlink HEAD may dangle: an unborn branch)
-        head = os.lstat(directory.rstrip("/") + "/HEAD")
-    except OSError:
-        return False
-    if stat.S_ISDIR(head.st_mode):
-        return False
-    if os.path.isfile(os.path.join(directory, "commondir")):
+def _holds_a_repository(directory: str, adding: str = "") -> bool:
+    """git's ``is_git_directory`` without reading ``HEAD``'s text (a wider test fails closed).
+
+    ``adding``: the entry (casefolded) the call is about to create in ``directory``; it counts as
+    there, so the write that completes a repository (``HEAD`` last, after ``config``) is in one."""
+    base = directory.rstrip("/") + "/"
+    if adding != "head":
+        try:  # absent almost everywhere: one failed lstat (a symlink HEAD may dangle: an unborn branch)
+            head = os.lstat(base + "HEAD")
+        except OSError:
+            return False
+        if stat.S_ISDIR(head.st_mode):
+            return False
+    if adding == "commondir" or os.path.isfile(base + "commondir"):
         return True  # a linked worktree's git directory: objects and refs are in the common one
-    objects, refs = os.path.join(directory, "objects"), os.path.join(directory, "refs")
-    return os.path.isdir(objects) and os.path.isdir(refs)
+    objects = adding == "objects" or _searchable(base + "objects")
+    return objects and (adding == "refs" or _searchable(base + "refs"))
 
 
-def in_git_dir(path: str) -> bool:
-    """Whether the absolute, resolved ``path`` or one of its parents is a ``.git`` or a git directory."""
-    probe = path
+def _searchable(path: str) -> bool:
+    """git tests ``objects`` and ``refs`` with ``access(X_OK)``: an executable file passes as well."""
+    return os.path.isdir(path) or os.access(path, os.X_OK)
+
+
+_COMPLETING = frozenset({"head", "objects", "refs", "commondir"})
+
+
+def in_git_dir(path: str, top: str = "") -> bool:
+    """Whether the absolute, resolved ``path`` or one of its parents is a ``.git`` or a git directory,
+    or becomes one when ``path`` is created. With ``top`` (the workspace, when ``path`` is in it) no
+    parent above ``top`` is looked at: a worktree kept inside its bare repository is worked in."""
+    stop = top.rstrip("/") if top and (path == top or path.startswith(top.rstrip("/") + "/")) else ""
+    probe, child = path, ""
     while True:
         name = probe[probe.rfind("/") + 1 :]
         if (len(name) == len(_GIT) or not name.isascii()) and is_dot_git(name):
             return True
-        if _holds_a_repository(probe):
+        if _holds_a_repository(probe, _completing(child)):
             return True
         cut = probe.rfind("/")
+        if probe == stop:
+            return False
         if cut <= 0:
-            return probe != "/" and _holds_a_repository("/")
-        probe = probe[:cut]
+            return probe != "/" and _holds_a_repository("/", _completing(name))
+        probe, child = probe[:cut], name
+
+
+def _completing(name: str) -> str:
+    """``name`` casefolded when creating it may complete a git directory (``Head`` opens ``HEAD``
+    where case folds; HFS+ also ignores some code points), else ``""``."""
+    if not name.isascii():
+        name = name.translate(_HFS_IGNORED)
+    folded = name.casefold() if 0 < len(name) <= len("commondir") else ""
+    return folded if folded in _COMPLETING else ""
 
 
 def f_git_dir(b: _Builder) -> Predicate:
@@ -85,6 +112,6 @@ def f_git_dir(b: _Builder) -> Predicate:
             path = ctx.memo[key]
         else:
             path = ctx.memo[key] = normalise_path(value, workspace, fold)
-        return path is not None and in_git_dir(path)
+        return path is not None and in_git_dir(path, workspace)
 
     return pred

@@ -17,6 +17,7 @@ of the value are swapped for private-use sentinel characters that no wildcard ma
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -211,6 +212,10 @@ class Glob:
     __slots__ = ("_ignore_case", "_regex", "_under", "_whole", "pattern")
 
     def __init__(self, pattern: str, *, ignore_case: bool = False) -> None:
+        # A file system that folds case also opens u\u0308 for \u00fc (HFS+ lists names decomposed):
+        # pattern and value then compare composed.
+        if ignore_case and not pattern.isascii():
+            pattern = unicodedata.normalize("NFC", pattern)
         self.pattern = pattern
         self._ignore_case = ignore_case
         self._regex: Any = None
@@ -249,6 +254,8 @@ class Glob:
         return "." not in rest or all(s != "." and s != ".." for s in rest.split("/"))
 
     def match(self, value: str) -> bool:
+        if self._ignore_case and not value.isascii():
+            value = unicodedata.normalize("NFC", value)
         if self._under is not None:
             return self._match_under(self._under, value)
         whole = self._whole
