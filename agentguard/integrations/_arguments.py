@@ -16,25 +16,23 @@ extra keys, and they are kept. A left-out argument (or field of a nested object)
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 from collections.abc import Callable, Mapping
-from datetime import timedelta
-from decimal import Decimal
-from fractions import Fraction
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from agentguard.errors import AgentGuardError, CallRejected, InvalidArguments, PolicyDenied
 from agentguard.guard import Guard
 from agentguard.integrations._compiled_schema import compiled
-from agentguard.integrations._flat_schema import COMBINATORS, EXTRA_KEYWORDS, flat_properties
+from agentguard.integrations._declared import declared_only
+from agentguard.integrations._flat_schema import flat_properties
+from agentguard.integrations._schema_defaults import _defaults, _with_defaults
+from agentguard.integrations._schema_numbers import _numbers_for_text
 from agentguard.integrations._wide_integers import wide_integer
-from agentguard.registry import Inexact, json_number
+from agentguard.registry import Inexact
 from agentguard.secret_arguments import schema_secret_paths, set_schema_secrets
 
 __all__ = [
@@ -63,18 +61,6 @@ def _validator(schema: Mapping[str, Any], pydantic: bool = False) -> Any:
     if pydantic:
         cls = validators.extend(cls, {"type": _numbers_for_text(cls.VALIDATORS["type"])})  # type: ignore[no-untyped-call,unused-ignore]
     return cls(schema)
-
-
-def _numbers_for_text(check_type: Callable[..., Any]) -> Callable[..., Any]:
-    """The ``type`` keyword, where a duration or fraction string may also be the number it was decided
-    as (see ``_read_number``): the decided form is checked again before the tool runs."""
-
-    def check(validator: Any, types: Any, instance: Any, schema: Mapping[str, Any]) -> Any:
-        if _text_number(schema) is not None and _is_number(instance):
-            return iter(())
-        return check_type(validator, types, instance, schema)
-
-    return check
 
 
 def json_schema_model(
@@ -211,80 +197,6 @@ def _compiled_valid(check: Callable[[Any], bool] | None, raw: bytes, data: Mappi
     return plain == data and check(plain)
 
 
-def _defaults(root: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``default`` of each top-level property of ``root`` that names one."""
-    properties = root.get("properties")
-    if not isinstance(properties, Mapping):
-        return {}
-    return {
-        key: node["default"]
-        for key, node in properties.items()
-        if isinstance(node, Mapping) and "default" in node
-    }
-
-
-def _with_defaults(root: Mapping[str, Any], data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``data`` with each left-out property that has a schema ``default`` as that default.
-
-    The server fills in a default the call leaves out (the Python SDK's servers, pydantic and zod
-    all do), so the policy decides on it and it is forwarded: ``remove(path, recursive=True)`` sent
-    without ``recursive`` runs recursively, and ``eq(recursive, "true"), deny`` must see that. A
-    default its own schema refuses is left out (the tool's own affair); defaults that only break the
-    schema together are refused with the call when its decided form is checked before it runs."""
-    filled: Mapping[str, Any] = _filled(root, data, root, 0, deep=_nested_defaults(root))
-    return filled
-
-
-def _filled(root: Mapping[str, Any], value: Any, node: Any, depth: int, *, deep: bool) -> Any:
-    """``value`` with the defaults of ``node``'s left-out properties, through nested objects, arrays,
-    local ``$ref``s, ``allOf`` and the one ``anyOf``/``oneOf`` alternative that takes the value
-    (``deep``: only when the schema has a default below its top level; walking a large value through
-    alternatives costs a validation per item)."""
-    if depth > 32 or not isinstance(node, Mapping) or not isinstance(value, Mapping | list):
-        return value
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target.get(part) if isinstance(target, Mapping) else None
-        value = _filled(root, value, target, depth + 1, deep=deep)
-    all_of = node.get("allOf")
-    for branch in all_of if isinstance(all_of, list) else ():
-        value = _filled(root, value, branch, depth + 1, deep=deep)
-    for key in ("anyOf", "oneOf"):
-        branches = node.get(key)
-        kind = "object" if isinstance(value, Mapping) else "array"
-        taking = [b for b in (branches if isinstance(branches, list) else ()) if _may_take(b, kind)]
-        if len(taking) > 1:  # the value passed the schema: one alternative of its type is the one
-            taking = [b for b in taking if _accepts(root, b, value)]
-        if len(taking) == 1:
-            value = _filled(root, value, taking[0], depth + 1, deep=deep)
-    if isinstance(value, list):
-        if not deep:
-            return value
-        items, prefix = node.get("items"), node.get("prefixItems")
-        return [
-            _filled(root, item, _item_schema(prefix, items, n), depth + 1, deep=deep)
-            for n, item in enumerate(value)
-        ]
-    properties = node.get("properties")
-    if not isinstance(properties, Mapping):
-        return value
-    given = {
-        key: _filled(root, item, properties.get(key), depth + 1, deep=deep) if deep else item
-        for key, item in value.items()
-    }
-    left_out = {  # a default its own schema refuses (``x: int = None``) is left out, the others kept
-        key: copy.deepcopy(schema["default"])
-        for key, schema in properties.items()
-        if key not in value
-        and isinstance(schema, Mapping)
-        and "default" in schema
-        and _default_ok(root, schema)
-    }
-    return {**given, **left_out}
-
-
 def _json_text_key(validator: Any, root: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
     """The first argument that is text spelling a JSON list, object, boolean or null the schema also
     takes there, or None.
@@ -343,240 +255,6 @@ class _Passed:
         if len(self._seen) >= self.ENTRIES:
             self._seen.clear()  # atomic, unlike evicting one entry while another thread adds one
         self._seen[raw] = plain
-
-
-_EXTRA_KEYWORDS = EXTRA_KEYWORDS
-_COMBINATORS = COMBINATORS
-
-
-def declared_only(
-    root: Mapping[str, Any],
-    value: Any,
-    node: Any = None,
-    depth: int = 0,
-    *,
-    pydantic: bool = False,
-    keep: bool = False,
-) -> Any:
-    """``value`` without the object keys ``root`` does not declare (see the module docstring).
-
-    Walks ``properties``, array ``items`` and local ``$ref``s; below a node with combinators
-    (``anyOf``/``oneOf``/``allOf``) nothing is dropped (``keep``): nothing to compare with.
-    Decimal strings become the numbers they spell; with ``pydantic``, duration strings their seconds
-    and fraction strings their numbers, also inside the alternatives a value matches.
-    """
-    node = root if node is None else node
-    if depth > 32 or not isinstance(node, Mapping):
-        return value
-    if isinstance(value, str) and _is_decimal(node):
-        return _decimal_number(value)
-    if pydantic and isinstance(value, str) and _text_number(node) is not None:
-        return _read_number(value, _text_number(node))
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target.get(part) if isinstance(target, Mapping) else None
-        return declared_only(root, value, target, depth + 1, pydantic=pydantic, keep=keep)
-    items = node.get("items")
-    prefix = node.get("prefixItems")
-    if isinstance(value, list) and (isinstance(items, Mapping) or isinstance(prefix, list)):
-        # a tuple's places (prefixItems), then items for the rest
-        return [
-            declared_only(root, item, _item_schema(prefix, items, n), depth + 1, pydantic=pydantic, keep=keep)
-            for n, item in enumerate(value)
-        ]
-    combined = any(key in node for key in _COMBINATORS)
-    if combined and isinstance(value, Mapping | list) and _holds_text_numbers(root, pydantic):
-        value = _through_alternatives(root, value, node, depth, pydantic)
-    properties = node.get("properties")
-    if (
-        isinstance(value, Mapping)
-        and not isinstance(properties, Mapping)
-        and isinstance(node.get("additionalProperties"), Mapping)
-    ):
-        properties = {}  # a mapping of any keys (dict[str, Decimal]): its values are still read
-    if not isinstance(value, Mapping) or not isinstance(properties, Mapping):
-        return value
-    keep = keep or combined
-    keep_extra = keep or any(node.get(key, False) is not False for key in _EXTRA_KEYWORDS)
-    extra = node.get("additionalProperties")  # a dict[str, Decimal]: each value read by this schema
-    return {  # a schema that is not a mapping (true, absent) leaves the value as it is
-        key: declared_only(root, item, properties.get(key, extra), depth + 1, pydantic=pydantic, keep=keep)
-        for key, item in value.items()
-        if key in properties or keep_extra
-    }
-
-
-def _item_schema(prefix: Any, items: Any, n: int) -> Any:
-    if isinstance(prefix, list) and n < len(prefix):
-        return prefix[n]
-    return items if isinstance(items, Mapping) else None
-
-
-def _through_alternatives(
-    root: Mapping[str, Any], value: Any, node: Mapping[str, Any], depth: int, pydantic: bool
-) -> Any:
-    """``value`` with the numbers written as text converted as the alternatives that accept it read
-    them (a union of models: ``{"amount": "5000"}`` for a payment that is a card or a transfer).
-    Alternatives that read it differently cannot be told apart from here: the call is refused."""
-    for branch in node.get("allOf") or ():
-        value = declared_only(root, value, branch, depth + 1, pydantic=pydantic, keep=True)
-    readings: dict[bytes, Any] = {}
-    for key in ("anyOf", "oneOf"):
-        branches = node.get(key)
-        for branch in branches if isinstance(branches, list) else ():
-            if isinstance(branch, Mapping) and _accepts(root, branch, value):
-                read = declared_only(root, value, branch, depth + 1, pydantic=pydantic, keep=True)
-                readings[orjson.dumps(read, option=orjson.OPT_SORT_KEYS)] = read
-    if len(readings) > 1:
-        raise Inexact(value, "is read differently by the schema's alternatives; cannot decide on it")
-    return next(iter(readings.values()), value)
-
-
-_DEFAULTS_OK: dict[tuple[int, int], tuple[Mapping[str, Any], Mapping[str, Any], bool]] = {}
-
-
-def _default_ok(root: Mapping[str, Any], schema: Mapping[str, Any]) -> bool:
-    """Whether the property ``schema`` (a part of ``root``) takes its own ``default``; answered once."""
-    found = _DEFAULTS_OK.get((id(root), id(schema)))
-    if found is None or found[0] is not root or found[1] is not schema:  # ids are not reused meanwhile
-        found = (root, schema, _accepts(root, schema, schema["default"]))
-        if len(_DEFAULTS_OK) >= 1024:
-            _DEFAULTS_OK.clear()
-        _DEFAULTS_OK[(id(root), id(schema))] = found
-    return found[2]
-
-
-def _may_take(branch: Any, kind: str) -> bool:
-    """Whether ``branch`` may take a value of JSON type ``kind`` (its ``type`` does not rule it out)."""
-    if not isinstance(branch, Mapping):
-        return False
-    declared = branch.get("type")
-    if isinstance(declared, str):
-        return declared == kind
-    return not isinstance(declared, list) or kind in declared
-
-
-_BRANCHES: dict[tuple[int, int], tuple[Mapping[str, Any], Mapping[str, Any], Any]] = {}
-
-
-def _accepts(root: Mapping[str, Any], branch: Mapping[str, Any], value: Any) -> bool:
-    """Whether ``branch`` (a part of ``root``) takes ``value``; its validator is built once."""
-    found = _BRANCHES.get((id(root), id(branch)))
-    if found is None or found[0] is not root or found[1] is not branch:  # ids are not reused meanwhile
-        from jsonschema import validators  # type: ignore[import-untyped,unused-ignore]
-
-        schema = dict(branch)
-        for key in ("$defs", "definitions"):  # the local $refs of the branch point into the root
-            if key in root and key not in schema:
-                schema[key] = root[key]
-        found = (root, branch, validators.validator_for(root)(schema))
-        if len(_BRANCHES) >= 1024:
-            _BRANCHES.clear()
-        _BRANCHES[(id(root), id(branch))] = found
-    return bool(found[2].is_valid(value))
-
-
-_DEEP: dict[int, tuple[Mapping[str, Any], bool]] = {}
-
-
-def _nested_defaults(root: Mapping[str, Any]) -> bool:
-    """Whether ``root`` may have a ``default`` below its top-level properties (a nested model's)."""
-    found = _DEEP.get(id(root))
-    if found is None or found[0] is not root:  # the entry holds its schema: an id is not reused
-        properties = root.get("properties")
-        top = sum(
-            1
-            for node in (properties.values() if isinstance(properties, Mapping) else ())
-            if isinstance(node, Mapping) and "default" in node
-        )
-        found = (root, orjson.dumps(root).decode().count('"default":') > top)
-        if len(_DEEP) >= 64:
-            _DEEP.clear()
-        _DEEP[id(root)] = found
-    return found[1]
-
-
-_MARKED: dict[int, tuple[Mapping[str, Any], bool, bool]] = {}
-
-
-def _holds_text_numbers(root: Mapping[str, Any], pydantic: bool) -> bool:
-    """Whether ``root`` has a number written as text anywhere (only then are alternatives read)."""
-    found = _MARKED.get(id(root))
-    if found is None or found[0] is not root:  # the entry holds its schema: an id is not reused
-        text = orjson.dumps(root).decode()
-        found = (
-            root,
-            _DECIMAL_PATTERN in text,
-            '"format":"duration"' in text or '"format":"fraction"' in text,
-        )
-        if len(_MARKED) >= 64:
-            _MARKED.clear()
-        _MARKED[id(root)] = found
-    return found[1] or (pydantic and found[2])
-
-
-# pydantic's JSON schema of a ``Decimal``: a number, or a string of this pattern. The tool (LangChain,
-# the Agents SDK, a pydantic server) reads "5000" as the number 5000, but the policy's comparisons
-# never match a string: gt(amount, 1000), deny would pass it. Such a string is decided, and forwarded,
-# as the JSON number it spells (exactly, or the call is refused).
-_DECIMAL_PATTERN = "^(?!^[-+.]*$)[+-]?0*"
-
-
-def _is_decimal(node: Mapping[str, Any]) -> bool:
-    branches = node.get("anyOf")
-    if not isinstance(branches, list):
-        return False
-    kinds = [b.get("type") for b in branches if isinstance(b, Mapping)]
-    decimal_text = any(
-        isinstance(b, Mapping)
-        and b.get("type") == "string"
-        and str(b.get("pattern", "")).startswith(_DECIMAL_PATTERN)
-        for b in branches
-    )
-    return decimal_text and "number" in kinds
-
-
-def _decimal_number(text: str) -> Any:
-    try:
-        value = Decimal(text)
-    except ArithmeticError:
-        return text  # not a number: the tool's own schema check refuses it
-    return json_number(value)
-
-
-# pydantic's JSON schema of a ``timedelta``: a string of format ``duration``; of a ``Fraction``: format
-# ``fraction``. A tool that reads its arguments with pydantic turns "PT2H" (or "02:00:00", "P1D") into a
-# timedelta and "21/2" into a Fraction, and reads a number as seconds or as that number; the policy's
-# comparisons never match the string: gt(duration, 60), deny would pass "PT2H". Such a string is
-# decided, and passed on, as the number (exactly, or the call is refused).
-_TEXT_NUMBERS: dict[str, TypeAdapter[Any]] = {
-    "duration": TypeAdapter(timedelta),
-    "fraction": TypeAdapter(Fraction),
-}
-
-
-def _text_number(node: Mapping[str, Any]) -> TypeAdapter[Any] | None:
-    """How pydantic reads the string at ``node`` as a number, if it does."""
-    if node.get("type") != "string":
-        return None
-    form = node.get("format")
-    return _TEXT_NUMBERS.get(form) if isinstance(form, str) else None
-
-
-def _is_number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
-
-
-def _read_number(text: str, adapter: TypeAdapter[Any] | None) -> Any:
-    if adapter is None:
-        return text
-    try:
-        value = adapter.validate_python(text)
-    except ValidationError:
-        return text  # not one pydantic reads: the tool's own check refuses it
-    return json_number(value)
 
 
 def check_size(tool: str, arguments: Any, limit: int = MAX_ARGUMENT_BYTES) -> int:

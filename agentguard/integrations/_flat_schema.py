@@ -1,6 +1,6 @@
 """A tool schema whose declared-only form is a key filter: the common flat one, read once per schema.
 
-Every call's arguments go through ``declared_only(root, _with_defaults(root, data))`` (``_arguments``),
+Every call's arguments go through ``declared_only(root, _with_defaults(root, data))`` (``_declared``),
 a walk over the schema in Python. For a schema of top-level properties whose own nodes name nothing
 that walk reads (no ``$ref``, ``items``, ``prefixItems``, combinators, nested ``properties``, no
 keyword that keeps undeclared keys) and with no ``default`` anywhere, the walk returns ``data``'s

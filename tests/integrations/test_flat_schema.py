@@ -14,8 +14,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentguard.integrations._arguments import _with_defaults, declared_only, json_schema_model
+from agentguard.integrations._arguments import json_schema_model
+from agentguard.integrations._declared import declared_only
 from agentguard.integrations._flat_schema import flat_properties
+from agentguard.integrations._schema_defaults import _with_defaults
 
 NAMES = st.sampled_from(["path", "text", "n", "default", "items", "PATH", "x"])
 LEAF_NODES = st.sampled_from(
