@@ -13,7 +13,7 @@ import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentguard import _decoded, detectors
+from agentguard import _decoded, _secret_names, detectors
 from agentguard.audit._redact import redact
 from agentguard.detectors import Finding, contains, redact_text, scan
 
@@ -192,7 +192,7 @@ def test_every_detector_runs_on_re2_and_python_only_sees_bounded_patterns() -> N
         if d.bounded is not None:
             _low, high = re._parser.parse(d.bounded.pattern).getwidth()  # type: ignore[attr-defined]
             assert high <= 64, (d.kind, high)
-    assert isinstance(detectors._SENSITIVE_KEY, re2._Regexp)
+    assert isinstance(_secret_names._SENSITIVE_KEY, re2._Regexp)
     for name in ("_B64_RUN", "_HEX_RUN", "_PCT"):
         assert isinstance(getattr(_decoded, name), re2._Regexp), name
 

@@ -16,6 +16,8 @@ CORE = {
     "settings",
     "detectors",
     "_decoded",
+    "_secret_names",
+    "_secret_shapes",
     "secret_arguments",
     "_stable_arguments",
     "_text_numbers",
@@ -25,8 +27,12 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "models": set(),
     "owner": {"models"},  # which process owns a queued request or a container: one notion for both
-    "detectors": {"_decoded"},  # the decoded views (percent, base64, hex) secrets are also looked for in
+    # the decoded views (percent, base64, hex) secrets are also looked for in; the shapes it looks for
+    # and the field names that hold a secret, each a table of its own
+    "detectors": {"_decoded", "_secret_names", "_secret_shapes"},
     "_decoded": set(),
+    "_secret_names": {"_decoded"},
+    "_secret_shapes": {"_decoded"},
     "secret_arguments": set(),  # which arguments are secrets, and their masked forms: plain values
     "_stable_arguments": set(),  # where validating decided arguments again changes them: plain values
     "_text_numbers": set(),  # Decimal/Fraction/timedelta decided as the JSON numbers they are

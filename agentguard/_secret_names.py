@@ -1,0 +1,97 @@
+"""Field names that hold a secret (``password``, ``dbPassword``, ``SECRET_KEY``...): the audit log
+withholds such a field's value whatever it looks like. A name is read as words, however spelled."""
+
+from __future__ import annotations
+
+from agentguard._decoded import compile_latin1 as _compile
+
+
+def _ascii(text: str) -> bytes:
+    return text.encode("ascii", "replace") if not text.isascii() else text.encode("ascii")
+
+
+_SENSITIVE_KEY = _compile(
+    r"(?i)(?:.*[_-])?(?:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|"
+    r"private[_-]?key|client[_-]?secret|authorization|auth|credentials?|cookie|session[_-]?id)"
+)
+# A field name as words, however it is spelled: snake_case, kebab-case, camelCase, ACRONYMKey.
+_KEY_WORDS = _compile(r"[A-Z]+[a-z]*|[a-z]+|[0-9]+")
+# The last word alone names a secret ("dbPassword", "MYSQL_PWD", "authToken", "user.secrets").
+_SECRET_LAST_WORDS = frozenset(
+    {
+        "password",
+        "passwords",
+        "passwd",
+        "passphrase",
+        "passcode",
+        "pwd",
+        "secret",
+        "secrets",
+        "token",
+        "credential",
+        "credentials",
+        "cookie",
+        "cookies",
+        "authorization",
+        "auth",
+        "apikey",
+        "jwt",
+        "otp",
+        "totp",
+    }
+)
+# ... or glued to a prefix in one word ("PGPASSWORD", "DJANGOSECRET", "xsrftoken"); "max_tokens" is not.
+_SECRET_SUFFIXES = ("password", "passwd", "passphrase", "secret", "token", "apikey")
+# "key", "id" and "string" name a secret only after these ("SECRET_KEY", "accountKey", "sessionId").
+_SECRET_PAIRS = {
+    "key": frozenset(
+        {
+            "api",
+            "access",
+            "private",
+            "secret",
+            "account",
+            "signing",
+            "encryption",
+            "master",
+            "client",
+            "ssh",
+            "gpg",
+            "pgp",
+            "session",
+            "storage",
+            "license",
+            "shared",
+            "hmac",
+        }
+    ),
+    "id": frozenset({"session"}),
+    "string": frozenset({"connection"}),
+}
+
+
+def _key_words(key: str) -> list[str]:
+    words: list[str] = []
+    for token in _KEY_WORDS.findall(_ascii(key)):
+        word = token.decode("ascii")
+        capitals = len(word) - len(word.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+        if 1 < capitals < len(word):  # "AWSSecret", "APIKey": the last capital starts the next word
+            words.append(word[: capitals - 1].lower())
+            word = word[capitals - 1 :]
+        words.append(word.lower())
+    return words
+
+
+def is_sensitive_key(key: str) -> bool:
+    """Whether an argument or field name (``password``, ``api_key``, ``dbPassword``, ``SECRET_KEY``,
+    ``PGPASSWORD``...) holds a secret: the audit log redacts such a field's value whatever it looks like."""
+    if _SENSITIVE_KEY.fullmatch(_ascii(key)) is not None:
+        return True
+    words = _key_words(key)
+    if not words:
+        return False
+    last = words[-1]
+    if last in _SECRET_LAST_WORDS or last.endswith(_SECRET_SUFFIXES):
+        return True
+    before = _SECRET_PAIRS.get(last)
+    return before is not None and len(words) > 1 and words[-2] in before
