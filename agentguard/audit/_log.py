@@ -314,6 +314,8 @@ class AuditLog:
                     self._failure = failure
                     self._failures += 1
                 self._cond.notify_all()
+            _release(batch)
+            del batch
 
     def _linger(self) -> None:
         """Batch mode, holding the condition: let a group gather for up to ``LINGER_S`` (or until
@@ -334,6 +336,20 @@ class AuditLog:
         child does not have), and the file is opened afresh (see ``ChainFile.forget``)."""
         self._reset_queue()
         self._file.forget()
+
+
+# Freeing a written batch (thousands of record dicts) holds the GIL like sealing does: ~370 us for a
+# 5 ms batch of calls, all of it landing on whichever call was running. Freed a run at a time instead.
+_FREE_RUN = 128
+
+
+def _release(batch: list[EventDict]) -> None:
+    """Drop the writer's references to a written batch a run at a time, letting callers in between."""
+    sleep = time.sleep
+    while len(batch) > _FREE_RUN:
+        del batch[-_FREE_RUN:]
+        sleep(0)
+    batch.clear()
 
 
 def iso_now() -> str:
