@@ -186,3 +186,16 @@ def test_a_gitlink_names_are_git_directories_for_both(tmp_path: Path) -> None:
     found = set(git_entries(root))
     assert {root / "sub" / ".git", root / "store" / "sub"} <= found
     assert all(in_git_dir(str(p), str(root)) for p in found)
+
+
+@pytest.mark.parametrize("layout", [executables, commondir, links], ids=lambda f: f.__name__)
+def test_a_disguised_git_directory_already_there_is_mounted_read_only(tmp_path: Path, layout: Layout) -> None:
+    from agentguard.sandbox._protect import protected_mounts
+
+    ws = (tmp_path / "ws").resolve()
+    ws.mkdir()
+    layout(ws / "wt")
+    read_only = {m["Target"] for m in protected_mounts(str(ws)) if m["ReadOnly"]}
+    assert "/workspace/wt" in read_only
+    if layout is commondir:  # the common directory it names: its config is the one git reads
+        assert "/workspace/evil" in read_only
