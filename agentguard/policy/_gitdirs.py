@@ -20,10 +20,10 @@ from agentguard.policy._paths import normalise_path
 if TYPE_CHECKING:
     from agentguard.policy._condition_types import EvalContext, Predicate, _Builder
 
-__all__ = ["f_git_dir", "in_git_dir", "is_dot_git"]
+__all__ = ["f_git_dir", "in_git_dir", "is_dot_git", "is_git_directory", "is_head"]
 
 _GIT = ".git"
-# code points HFS+ ignores when it compares names (git's is_hfs_dotgit; sandbox/_gitscan reads alike)
+# code points HFS+ ignores when it compares names (git's is_hfs_dotgit)
 _HFS_IGNORED = dict.fromkeys(
     [*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF], None
 )
@@ -34,6 +34,21 @@ def is_dot_git(name: str) -> bool:
     if name.isascii():
         return len(name) == len(_GIT) and name.casefold() == _GIT
     return name.translate(_HFS_IGNORED).casefold() == _GIT
+
+
+def is_head(name: str) -> bool:
+    """Whether some file system may open ``name`` for ``HEAD`` (as ``is_dot_git`` reads ``.git``):
+    the sandbox's walk asks ``is_git_directory`` only of a directory listing one."""
+    if name.isascii():
+        return len(name) == len("HEAD") and name.casefold() == "head"
+    return name.translate(_HFS_IGNORED).casefold() == "head"
+
+
+def is_git_directory(directory: str) -> bool:
+    """Whether git takes ``directory`` for a git directory (its ``is_git_directory``, ``HEAD``'s text
+    unread): the one definition ``git_dir()`` and the rw sandbox's walk (``sandbox/_gitscan``) share,
+    so neither misses a repository the other keeps (``objects`` an executable file, a ``commondir``)."""
+    return _holds_a_repository(directory)
 
 
 def _holds_a_repository(directory: str, adding: str = "") -> bool:

@@ -11,6 +11,11 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+# One reading of git directories for the policy's git_dir() and this walk. Loaded with the module, not
+# on first use: the sweep after a run must not depend on importing then (a dropped privilege, a changed
+# sys.path would stop it).
+from agentguard.policy._gitdirs import is_dot_git, is_git_directory, is_head
+
 __all__ = [
     "BARE_NAMES",
     "GIT",
@@ -51,8 +56,9 @@ def git_entries(root: Path) -> Iterator[Path]:
     """Every ``.git`` in the workspace, at any depth (without entering them or following symlinks),
     in any case: on a case-insensitive file system (macOS, Windows) ``.GIT`` is what git opens
     (and on HFS+, ``.g\u200cit``: see ``is_dot_git``).
-    And every directory git takes as a git directory itself (a bare repository: ``HEAD``,
-    ``objects`` and ``refs`` in it), which git's discovery opens with no ``.git`` name at all.
+    And every directory git takes as a git directory itself (a bare repository, a linked worktree's
+    git directory: the policy's ``is_git_directory``, asked of a directory listing a ``HEAD``),
+    which git's discovery opens with no ``.git`` name at all.
     And every directory below ``root`` that cannot be listed (``chmod 111``): git still opens a
     ``.git`` in it by name, so it is kept (mounted read-only, set aside when new) as a whole.
     One ``scandir`` per directory and no ``Path`` but for what is found: every rw call walks the
@@ -69,30 +75,21 @@ def git_entries(root: Path) -> Iterator[Path]:
             if top != start:
                 yield Path(top)
             continue
-        dirs: list[str] = []  # what git takes for a directory (a link to one included)
-        names: list[str] = []
+        head = False
         for entry in entries:
             name = entry.name
-            names.append(name)
-            if (len(name) == len(GIT) or not name.isascii()) and is_dot_git(name):
-                yield Path(entry.path)  # not entered
-                continue
+            if len(name) == len(GIT) or not name.isascii():  # ``.git`` and ``HEAD`` are both 4 long
+                if is_dot_git(name):
+                    yield Path(entry.path)  # not entered
+                    continue
+                head = head or is_head(name)
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    dirs.append(name)
                     stack.append(entry.path)
-                elif entry.is_symlink() and entry.is_dir():
-                    dirs.append(name)  # counts for a bare repository, not entered
             except OSError:
                 continue
-        if len(dirs) > 1 and bare_head(dirs, names) is not None:
+        if head and is_git_directory(top):
             yield Path(top)
-
-
-# code points HFS+ (a macOS volume) ignores when it compares names, as git's ``is_hfs_dotgit`` lists them
-_HFS_IGNORED = dict.fromkeys(
-    [*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF], None
-)
 
 
 def enclosing_gits(root: Path) -> list[Path]:
@@ -105,7 +102,7 @@ def enclosing_gits(root: Path) -> list[Path]:
         dot = parent / GIT
         if os.path.lexists(dot):
             found.append(dot)
-        elif (parent / "objects").is_dir() and (parent / "refs").is_dir() and (parent / "HEAD").exists():
+        elif is_git_directory(os.fspath(parent)):
             found.append(parent)
     return found
 
@@ -144,21 +141,13 @@ def hook_links(dirs: Iterable[Path]) -> list[Path]:
     return found
 
 
-def is_dot_git(name: str) -> bool:
-    """Whether a file system may open ``name`` for ``.git``: in any case (macOS, Windows), and with the
-    characters HFS+ ignores left out (``.g\u200cit`` is ``.git`` there)."""
-    if name.isascii():  # the common name, without the translation
-        return len(name) == len(GIT) and name.casefold() == GIT
-    return name.translate(_HFS_IGNORED).casefold() == GIT
-
-
-def bare_head(dirs: Iterable[str], names: Iterable[str]) -> str | None:
-    """The name of ``HEAD`` among a directory's entries (``names``), when they make it a git directory
-    (``objects`` and ``refs`` among its directories, ``dirs``)."""
-    folded = {name.casefold() for name in dirs}
-    if "objects" not in folded or "refs" not in folded:
+def bare_head(directory: Path, names: Iterable[str]) -> str | None:
+    """The name of ``HEAD`` among ``directory``'s entries (``names``, its listing), when git takes it
+    for a git directory (``HEAD`` itself where names do not fold, else the one that opens as it)."""
+    heads = [name for name in names if is_head(name)]
+    if not heads or not is_git_directory(os.fspath(directory)):
         return None
-    return next((name for name in names if name.casefold() == "head"), None)
+    return "HEAD" if "HEAD" in heads else heads[0]
 
 
 def gitdir_of(gitlink: Path) -> Path | None:

@@ -81,7 +81,7 @@ class Watch:
                     listed = os.listdir(entry) if entry.is_dir() else []
                 except OSError:  # a directory that cannot be listed: it, as a whole
                     listed = None
-                head = "" if listed is None else bare_head(listed, listed)
+                head = "" if listed is None else bare_head(entry, listed)
                 if head is None:
                     continue
                 if head:

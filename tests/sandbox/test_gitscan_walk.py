@@ -16,7 +16,7 @@ def walk_reference(root: Path) -> Iterator[Path]:
         root, onerror=lambda e: unlisted.append(Path(e.filename)), followlinks=False
     ):
         here = Path(top)
-        if len(dirs) > 1 and bare_head(dirs, dirs + files) is not None:
+        if bare_head(here, dirs + files) is not None:
             yield here
         for name in [d for d in dirs if is_dot_git(d)]:
             dirs.remove(name)
@@ -46,7 +46,8 @@ def test_the_walk_finds_what_the_previous_one_found(tmp_path: Path) -> None:
     (root / "linked").symlink_to(outside)  # a .git behind a link: not entered
     (root / "lb" / "refs").mkdir(parents=True)  # a bare repository whose objects is a link
     (root / "lb" / "objects").symlink_to(outside)
-    (root / "lb" / "Head").write_text("ref: refs/heads/main\n")
+    # HEAD as this file system opens it (``Head`` only where names fold: test_gitscan_git_dirs)
+    (root / "lb" / "HEAD").write_text("ref: refs/heads/main\n")
     (root / "dotlink").mkdir()
     (root / "dotlink" / ".git").symlink_to(outside / ".git")
     (root / "a" / "readme.git").write_text("not a git\n")
