@@ -42,6 +42,7 @@ from agentguard.policy._condition_types import _is_number as _is_number
 from agentguard.policy._condition_types import _lookup as _lookup
 from agentguard.policy._condition_types import _strict_equal as _strict_equal
 from agentguard.policy._gitdirs import f_git_dir
+from agentguard.policy._hardlinks import f_hard_linked
 from agentguard.policy._net_conditions import f_ip, f_url
 from agentguard.policy._paths import normalise_path as normalise_path
 from agentguard.policy._shellmatch import Tri
@@ -71,6 +72,7 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "path": _arg.f_path,
     "uri_path": _arg.f_uri_path,
     "git_dir": f_git_dir,
+    "hard_linked": f_hard_linked,
     "cmd": lambda b: _arg.f_cmd(b, any_=False),
     "cmd_any": lambda b: _arg.f_cmd(b, any_=True),
     "opt": _arg.f_opt,
