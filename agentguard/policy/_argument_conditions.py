@@ -148,6 +148,32 @@ def f_uri_path(b: _Builder) -> Predicate:
     return pred
 
 
+def path_fact(b: _Builder, holds: Callable[[str], bool]) -> Predicate:
+    """A one-argument condition on what the argument's path *is* (``git_dir``, ``hard_linked``): the
+    value resolved as ``path()`` resolves it (and handed to the tool so), then ``holds`` of that
+    path. A value that is not a string is *cannot tell*, as for ``path()``."""
+    b.arity(1)
+    ref = b.ref(0)
+    b.path_refs.add(ref)
+    workspace = b.env.workspace
+    fold = b.env.case_insensitive
+
+    def pred(ctx: EvalContext) -> bool:
+        value = _lookup(ctx.arguments, ref)
+        if value is _MISSING or value is None:
+            return False
+        if not isinstance(value, str):
+            raise CannotTell(f"{'.'.join(ref)} is a {type(value).__name__}, not a path")
+        key = ("path", ref)
+        if key in ctx.memo:
+            path = ctx.memo[key]
+        else:
+            path = ctx.memo[key] = normalise_path(value, workspace, fold)
+        return path is not None and holds(path)
+
+    return pred
+
+
 def f_path(b: _Builder) -> Predicate:
     b.arity(2)
     ref = b.ref(0)

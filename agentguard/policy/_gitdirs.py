@@ -13,12 +13,10 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from agentguard.policy._condition_types import _MISSING, _lookup
-from agentguard.policy._net_conditions import CannotTell
-from agentguard.policy._paths import normalise_path
+from agentguard.policy._argument_conditions import path_fact
 
 if TYPE_CHECKING:
-    from agentguard.policy._condition_types import EvalContext, Predicate, _Builder
+    from agentguard.policy._condition_types import Predicate, _Builder
 
 __all__ = ["f_git_dir", "in_git_dir", "is_dot_git", "is_git_directory", "is_head"]
 
@@ -110,23 +108,5 @@ def _completing(name: str) -> str:
 def f_git_dir(b: _Builder) -> Predicate:
     """``git_dir(arg)``: the argument, resolved as ``path()`` resolves it (and handed to the tool so),
     is in a git directory. A value that is not a string is *cannot tell*, as for ``path()``."""
-    b.arity(1)
-    ref = b.ref(0)
-    b.path_refs.add(ref)
     workspace = b.env.workspace
-    fold = b.env.case_insensitive
-
-    def pred(ctx: EvalContext) -> bool:
-        value = _lookup(ctx.arguments, ref)
-        if value is _MISSING or value is None:
-            return False
-        if not isinstance(value, str):
-            raise CannotTell(f"{'.'.join(ref)} is a {type(value).__name__}, not a path")
-        key = ("path", ref)
-        if key in ctx.memo:
-            path = ctx.memo[key]
-        else:
-            path = ctx.memo[key] = normalise_path(value, workspace, fold)
-        return path is not None and in_git_dir(path, workspace)
-
-    return pred
+    return path_fact(b, lambda path: in_git_dir(path, workspace))

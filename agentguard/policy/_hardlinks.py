@@ -13,12 +13,11 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from agentguard.policy._condition_types import _MISSING, _lookup
+from agentguard.policy._argument_conditions import path_fact
 from agentguard.policy._net_conditions import CannotTell
-from agentguard.policy._paths import normalise_path
 
 if TYPE_CHECKING:
-    from agentguard.policy._condition_types import EvalContext, Predicate, _Builder
+    from agentguard.policy._condition_types import Predicate, _Builder
 
 __all__ = ["f_hard_linked", "has_other_names"]
 
@@ -41,23 +40,4 @@ def has_other_names(path: str) -> bool:
 def f_hard_linked(b: _Builder) -> Predicate:
     """``hard_linked(arg)``: the argument, resolved as ``path()`` resolves it (and handed to the tool
     so), is a regular file with other names. *Cannot tell* for a value that is not a string."""
-    b.arity(1)
-    ref = b.ref(0)
-    b.path_refs.add(ref)
-    workspace = b.env.workspace
-    fold = b.env.case_insensitive
-
-    def pred(ctx: EvalContext) -> bool:
-        value = _lookup(ctx.arguments, ref)
-        if value is _MISSING or value is None:
-            return False
-        if not isinstance(value, str):
-            raise CannotTell(f"{'.'.join(ref)} is a {type(value).__name__}, not a path")
-        key = ("path", ref)
-        if key in ctx.memo:
-            path = ctx.memo[key]
-        else:
-            path = ctx.memo[key] = normalise_path(value, workspace, fold)
-        return path is not None and has_other_names(path)
-
-    return pred
+    return path_fact(b, has_other_names)
