@@ -149,10 +149,10 @@ def f_uri_path(b: _Builder) -> Predicate:
 
 
 def path_fact(b: _Builder, holds: Callable[[str], bool]) -> Predicate:
-    """A one-argument condition on what the argument's path *is* (``git_dir``, ``hard_linked``): the
+    """A condition on what the first argument's path *is* (``path``, ``git_dir``, ``hard_linked``): the
     value resolved as ``path()`` resolves it (and handed to the tool so), then ``holds`` of that
-    path. A value that is not a string is *cannot tell*, as for ``path()``."""
-    b.arity(1)
+    path. A value that is not a string is *cannot tell*: ``open(3)`` reads descriptor 3, a tool may
+    take a list of paths; which file that is cannot be told, so no deny rule may pass over it."""
     ref = b.ref(0)
     b.path_refs.add(ref)
     workspace = b.env.workspace
@@ -176,28 +176,8 @@ def path_fact(b: _Builder, holds: Callable[[str], bool]) -> Predicate:
 
 def f_path(b: _Builder) -> Predicate:
     b.arity(2)
-    ref = b.ref(0)
-    b.path_refs.add(ref)
     matchers = _path_matchers(b)
-    workspace = b.env.workspace
-    fold = b.env.case_insensitive
-
-    def pred(ctx: EvalContext) -> bool:
-        value = _lookup(ctx.arguments, ref)
-        if value is _MISSING or value is None:
-            return False
-        if not isinstance(value, str):
-            # open(3) reads descriptor 3 (open(True) descriptor 1); a tool may take a list of paths:
-            # which file that is cannot be told from the value, so no deny rule may pass over it.
-            raise CannotTell(f"{'.'.join(ref)} is a {type(value).__name__}, not a path")
-        key = ("path", ref)
-        if key in ctx.memo:
-            path = ctx.memo[key]
-        else:
-            path = ctx.memo[key] = normalise_path(value, workspace, fold)
-        return path is not None and any(m.match(path) for m in matchers)
-
-    return pred
+    return path_fact(b, lambda path: any(m.match(path) for m in matchers))
 
 
 def _script_arg(b: _Builder) -> Callable[[EvalContext], Any]:

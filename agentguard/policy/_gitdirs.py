@@ -108,5 +108,6 @@ def _completing(name: str) -> str:
 def f_git_dir(b: _Builder) -> Predicate:
     """``git_dir(arg)``: the argument, resolved as ``path()`` resolves it (and handed to the tool so),
     is in a git directory. A value that is not a string is *cannot tell*, as for ``path()``."""
+    b.arity(1)
     workspace = b.env.workspace
     return path_fact(b, lambda path: in_git_dir(path, workspace))

@@ -40,4 +40,5 @@ def has_other_names(path: str) -> bool:
 def f_hard_linked(b: _Builder) -> Predicate:
     """``hard_linked(arg)``: the argument, resolved as ``path()`` resolves it (and handed to the tool
     so), is a regular file with other names. *Cannot tell* for a value that is not a string."""
+    b.arity(1)
     return path_fact(b, has_other_names)
