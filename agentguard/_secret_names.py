@@ -82,12 +82,32 @@ def _key_words(key: str) -> list[str]:
     return words
 
 
+# Only a name's last words decide: a longer (agent-chosen) name is read from its tail, so splitting
+# it costs the same whatever its length (a 1 MB camelCase name took seconds per record).
+_TAIL = 128
+_DIGITS_AND_SEPARATORS = "0123456789_-. "
+
+
+def _tail(key: str) -> str:
+    """The end of a long name: ``_TAIL`` characters before a trailing number, and that number's end."""
+    head = key.rstrip(_DIGITS_AND_SEPARATORS)
+    return head[-_TAIL:] + key[len(head) :][-8:]
+
+
 def is_sensitive_key(key: str) -> bool:
     """Whether an argument or field name (``password``, ``api_key``, ``dbPassword``, ``SECRET_KEY``,
-    ``PGPASSWORD``...) holds a secret: the audit log redacts such a field's value whatever it looks like."""
+    ``PGPASSWORD``, ``password2``, ``api_key_v2``...) holds a secret: the audit log redacts such a
+    field's value whatever it looks like."""
+    if len(key) > _TAIL:
+        key = _tail(key)
     if _SENSITIVE_KEY.fullmatch(_ascii(key)) is not None:
         return True
     words = _key_words(key)
+    # A number or version after the name ("password2", "DB_PASSWORD_2", "api_key_v2") names the same.
+    while len(words) > 1 and words[-1].isdigit():
+        words.pop()
+        if len(words) > 1 and words[-1] == "v":
+            words.pop()
     if not words:
         return False
     last = words[-1]

@@ -176,6 +176,7 @@ def path_fact(b: _Builder, holds: Callable[[str], bool]) -> Predicate:
 
 def f_path(b: _Builder) -> Predicate:
     b.arity(2)
+    b.ref(0)  # the first argument's mistake is reported first, before the pattern's
     matchers = _path_matchers(b)
     return path_fact(b, lambda path: any(m.match(path) for m in matchers))
 
