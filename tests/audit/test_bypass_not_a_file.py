@@ -24,48 +24,37 @@ READERS: dict[str, Callable[[Path], Any]] = {
 }
 
 
-@pytest.mark.parametrize("reader", sorted(READERS))
-def test_a_fifo_at_the_log_path_is_an_error_not_a_hang(tmp_path: Path, reader: str) -> None:
-    path = tmp_path / "audit.jsonl"
+def _outcome_at_fifo(path: Path, read: Callable[[Path], Any]) -> object:
+    """What ``read`` of a FIFO at ``path`` returned or raised; a reader left waiting is released
+    (as the old code left it) and the test fails as hung."""
     os.mkfifo(path)
     outcome: list[object] = []
 
-    def read() -> None:
+    def run() -> None:
         try:
-            outcome.append(READERS[reader](path))
-        except Exception as exc:  # noqa: BLE001 - checked below
+            outcome.append(read(path))
+        except Exception as exc:  # noqa: BLE001 - checked by the caller
             outcome.append(exc)
 
-    thread = threading.Thread(target=read, daemon=True)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     thread.join(10)
     if not outcome:  # release the reader the old code left waiting
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-        os.close(fd)
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
         thread.join(10)
     assert outcome, "hung"
-    assert isinstance(outcome[0], AuditError), outcome
-    assert "not a regular file" in str(outcome[0])
+    return outcome[0]
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+def test_a_fifo_at_the_log_path_is_an_error_not_a_hang(tmp_path: Path, reader: str) -> None:
+    outcome = _outcome_at_fifo(tmp_path / "audit.jsonl", READERS[reader])
+    assert isinstance(outcome, AuditError), outcome
+    assert "not a regular file" in str(outcome)
 
 
 def test_a_fifo_at_the_database_witness_is_an_error_not_a_hang(tmp_path: Path) -> None:
     """The PostgreSQL writer reads its witness after every batch, and ``audit verify`` reads it."""
-    witness = tmp_path / "audit-db.witness"
-    os.mkfifo(witness)
-    outcome: list[object] = []
-
-    def read() -> None:
-        try:
-            outcome.append(read_witness(witness))
-        except Exception as exc:  # noqa: BLE001 - checked below
-            outcome.append(exc)
-
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-    thread.join(10)
-    if not outcome:  # release the reader the old code left waiting
-        os.close(os.open(witness, os.O_WRONLY | os.O_NONBLOCK))
-        thread.join(10)
-    assert outcome, "hung"
-    assert isinstance(outcome[0], AuditError), outcome
-    assert "not a regular file" in str(outcome[0])
+    outcome = _outcome_at_fifo(tmp_path / "audit-db.witness", read_witness)
+    assert isinstance(outcome, AuditError), outcome
+    assert "not a regular file" in str(outcome)
