@@ -38,11 +38,33 @@ _SECRET_LAST_WORDS = frozenset(
         "jwt",
         "otp",
         "totp",
+        "pass",
+        "pat",
+        "pin",
+        "cvv",
+        "cvc",
+        "mnemonic",
     }
 )
 # ... or glued to a prefix in one word ("PGPASSWORD", "DJANGOSECRET", "xsrftoken"); "max_tokens" is not.
-_SECRET_SUFFIXES = ("password", "passwd", "passphrase", "secret", "token", "apikey")
-# "key", "id" and "string" name a secret only after these ("SECRET_KEY", "accountKey", "sessionId").
+_SECRET_SUFFIXES = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "secretkey",
+    "privatekey",
+    "privkey",
+    "accesskey",
+    "signingkey",
+    "masterkey",
+    "encryptionkey",
+)
+_ONE_TIME_CODES = frozenset({"otp", "mfa", "totp", "verification", "recovery", "backup", "security", "pass"})
+# "key", "id", "string", "phrase" and "code" name a secret only after these ("SECRET_KEY",
+# "accountKey", "sessionId", "seedPhrase", "otp_code"); "zip_code" and "phrase" alone are plain.
 _SECRET_PAIRS = {
     "key": frozenset(
         {
@@ -63,8 +85,13 @@ _SECRET_PAIRS = {
             "license",
             "shared",
             "hmac",
+            "priv",
+            "sk",
         }
     ),
+    "phrase": frozenset({"pass", "seed", "recovery", "secret"}),
+    "code": _ONE_TIME_CODES,
+    "codes": _ONE_TIME_CODES,
     "id": frozenset({"session"}),
     "string": frozenset({"connection"}),
 }

@@ -265,6 +265,22 @@ SECRET_FIELD_NAMES = [
     "connectionString",
     "user.password",
     "Passwords",
+    "SECRETKEY",
+    "secretkey",
+    "privKey",
+    "PRIVATEKEY",
+    "GITHUB_PAT",
+    "pass_phrase",
+    "seedPhrase",
+    "recovery_phrase",
+    "mnemonic",
+    "DB_PASS",
+    "smtpPass",
+    "card_pin",
+    "cvv",
+    "otp_code",
+    "mfaCode",
+    "backup_codes",
 ]
 PLAIN_FIELD_NAMES = [
     "max_tokens",
@@ -285,6 +301,15 @@ PLAIN_FIELD_NAMES = [
     "bypass",
     "secretary",
     "compass",
+    "passage",
+    "phrase",
+    "code",
+    "zip_code",
+    "source_code",
+    "pinned",
+    "spinner",
+    "patch",
+    "path_pattern",
 ]
 
 
