@@ -171,5 +171,12 @@ def recheck(parts: Parts, call: ToolCall, approved: Decision) -> Decision:
         call_id=call.id,
         **verdicts,
     )
-    record(parts.audit, "execution.refused", call, error=error.to_dict(), **verdicts)
+    record(
+        parts.audit,
+        "execution.refused",
+        call,
+        error=error.to_dict(),
+        approved=verdicts["approved"],
+        current=verdicts["current"],
+    )
     raise error

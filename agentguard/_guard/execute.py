@@ -20,7 +20,7 @@ from agentguard.errors import AgentGuardError, AuditError, ToolFailed
 from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
 from agentguard.registry import RegisteredTool
-from agentguard.secret_arguments import secret_texts
+from agentguard.secret_arguments import keyed_texts, secret_texts
 from agentguard.session import Session, live_session
 from agentguard.session._record import (
     ReadResult,
@@ -133,7 +133,10 @@ def finished(
     tool = own["tool"]
     try:
         read = read_result(parts.policy, session, tool=tool, value=value)
-        hide = secret_texts(own["arguments"], own["secrets"]) if own["secrets"] else ()
+        keyed = keyed_texts(own["arguments"])
+        hide = secret_texts(own["arguments"], own["secrets"]) if own["secrets"] else []
+        if keyed:
+            hide = sorted({*hide, *keyed}, key=len, reverse=True)
         shown = summary(read.shown if summarize is None else summarize(read.shown), hide)
         if deliver is None or read.withheld is not None:
             fields = keep_result(session, read, tool=tool, call_id=own["id"], arguments=own["arguments"])
@@ -155,11 +158,12 @@ def finished(
             _audit_failure(parts.audit, call, undelivered, round(duration_ms, 3))
             raise undelivered
     if "redacted" in fields:
-        record(parts.audit, "result.redacted", own, kinds=fields["redacted"])
+        record(parts.audit, "result.redacted", own, hide=keyed, kinds=fields["redacted"])
     record(
         parts.audit,
         "execution.finished",
         own,
+        hide=keyed,
         duration_ms=round(duration_ms, 3),
         result=shown,
         **fields,
@@ -225,7 +229,8 @@ def _failed(parts: Parts, call: ToolCall, exc: BaseException, started: float) ->
 def _audit_failure(audit: AuditSink, call: ToolCall, error: AgentGuardError, duration_ms: float) -> None:
     """``execution.failed``; a failed write is named in the error rather than hiding it."""
     try:
-        record(audit, "execution.failed", call, duration_ms=duration_ms, error=error.to_dict())
+        hide = keyed_texts(call.arguments)
+        record(audit, "execution.failed", call, hide=hide, duration_ms=duration_ms, error=error.to_dict())
     except AuditError as audit_exc:
         error.data["audit_error"] = str(audit_exc)
 

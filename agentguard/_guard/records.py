@@ -46,14 +46,25 @@ def _without_secrets(
     return shown
 
 
-def record(audit: AuditSink, event: str, call: ToolCall | dict[str, Any], **fields: Any) -> None:
+def record(
+    audit: AuditSink,
+    event: str,
+    call: ToolCall | dict[str, Any],
+    *,
+    hide: Sequence[str] = (),
+    **fields: Any,
+) -> None:
     """Write ``event`` for ``call`` (the model, or its fields as a dict: ``receive`` builds no model
     for ``call.received``); any failure is an ``AuditError`` (the call stops there). A call's
-    secret arguments are masked in every record (``agentguard.secret_arguments``)."""
+    secret arguments are masked in every record (``agentguard.secret_arguments``); ``hide``: more
+    texts masked wherever the record holds them (``keyed_texts``: the values of key-named secrets,
+    which a tool's error or result may repeat)."""
     # the fields themselves: pydantic's attribute hook costs ~650 instructions a read
     own = call if type(call) is dict else call.__dict__
     if own["secrets"]:
         fields = _without_secrets(fields, own["arguments"], own["secrets"])
+    if hide:
+        fields = scrubbed(fields, sorted(set(hide), key=len, reverse=True))
     try:
         audit.record(
             event,

@@ -1,15 +1,12 @@
-"""An argument under a key that names a secret (``password``, ``api_key``) is written as
-``[REDACTED]`` in the call's arguments, but its text is not looked for anywhere else: a tool that
-repeats it in an error (``login refused for ann with <password>``) or in its result puts it in
-``execution.failed`` / ``execution.finished`` as it is, unless its shape is one a detector knows.
-Only a secret the tool declares (``SecretStr``, ``writeOnly``, ``format: password``) is masked
-wherever a record of its call repeats it (docs/audit.md). Open: masking key-named texts too would
-mean walking every call's arguments for such keys on the guard's path; documented as a limit.
-"""
+"""An argument under a key that names a secret (``password``, ``api_key``, ``dbPassword``) is written
+as ``[REDACTED]`` in the call's arguments, and its text is looked for where the tool repeats it: a
+tool that echoes it in an error (``login refused for ann with <password>``) or in its result put it
+in ``execution.failed`` / ``execution.finished`` as it was, unless a detector knew its shape."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +27,11 @@ def login(user: str, password: str) -> str:
     raise ValueError(f"login refused for {user} with {password}")
 
 
+def connect(options: dict[str, Any]) -> str:
+    secret = options["auth"][0]["dbPassword"]
+    return f"connected with {secret} " + "x" * 800 + secret
+
+
 def test_a_key_named_secret_argument_is_hidden_in_the_arguments(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     with Guard(Allow(), audit=AuditLog(path)) as guard:
@@ -39,15 +41,33 @@ def test_a_key_named_secret_argument_is_hidden_in_the_arguments(tmp_path: Path) 
     assert '"password":"[REDACTED]"' in path.read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="limit: a key-named secret argument's text is masked in the arguments only, not where the "
-    "tool's error or result repeats it (docs/audit.md, Redaction)",
-)
 def test_a_key_named_secret_argument_repeated_in_an_error_is_not_logged(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     with Guard(Allow(), audit=AuditLog(path)) as guard:
         guard.register("login", login)
         with pytest.raises(ToolFailed):
             guard.call("login", {"user": "ann", "password": PASSWORD})
-    assert PASSWORD not in path.read_text()
+    text = path.read_text()
+    assert PASSWORD not in text
+    assert "login refused for ann with [REDACTED:secret_argument]" in text
+
+
+def test_a_nested_key_named_secret_repeated_in_a_long_result_is_not_logged(tmp_path: Path) -> None:
+    """Nested (a list of objects under ``options``), camelCase, and past the summary's cut."""
+    path = tmp_path / "audit.jsonl"
+    with Guard(Allow(), audit=AuditLog(path)) as guard:
+        guard.register("connect", connect)
+        shown = guard.call("connect", {"options": {"auth": [{"dbPassword": PASSWORD}]}})
+    assert PASSWORD in shown  # the caller gets the tool's result as it is
+    text = path.read_text()
+    assert PASSWORD not in text
+    assert "connected with [REDACTED:secret_argument]" in text
+
+
+def test_a_plain_argument_repeated_in_the_result_is_logged(tmp_path: Path) -> None:
+    """Only key-named texts are hidden: an ordinary argument echoed back stays readable."""
+    path = tmp_path / "audit.jsonl"
+    with Guard(Allow(), audit=AuditLog(path)) as guard:
+        guard.register("echo", lambda text: f"you said {text}")
+        guard.call("echo", {"text": PASSWORD})
+    assert f"you said {PASSWORD}" in path.read_text()
