@@ -11,11 +11,14 @@ Each test runs real code through ``Sandbox.run`` with the shipped profiles. Foun
   denies them with its own filter, inherited by everything the code starts, and the egress shim's
   forwarder (same uid, started before the runner) is no longer ptrace-able to run them for it.
 
-Pinned (strict xfail, see docs/sandbox.md's limits): what needs a disk quota or per-container uids.
+Pinned (strict xfail, see docs/sandbox.md's limits): what needs a disk quota, per-container uids, a
+way to keep a workspace's Unix sockets out of reach, or a sweep of the mode bits a rw run set.
 """
 
 from __future__ import annotations
 
+import socket
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,3 +168,52 @@ def test_a_run_cannot_use_up_another_runs_inotify_instances(
     assert results["holder"].end_reason is EndReason.EXITED
     assert int(results["holder"].stdout) > 0
     assert results["other"].stdout == "True\n"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="mode bits are the code's to set: a rw run can leave a setuid file on the host"
+)
+def test_a_rw_run_leaves_no_setuid_or_setgid_file_in_the_workspace(
+    images: list[Any], docker_client: Any, tmp_path: Path
+) -> None:
+    # The file belongs to the workspace's owner (the container runs as them): setuid, it would make
+    # any local user who runs it that owner.
+    tmp_path.chmod(0o777)
+    with Sandbox(SandboxSettings(pool_size=0), client=docker_client, workspace=tmp_path) as sb:
+        r = run(
+            sb, "shell", "cp /bin/true ./t && chmod 6755 ./t; mkdir d && chmod 2777 d", profile="workspace-rw"
+        )
+    assert r.exit_code == 0, r.stderr
+    modes = {p.name: p.stat().st_mode for p in tmp_path.iterdir()}
+    assert set(modes) == {"t", "d"}
+    assert not any(mode & (stat.S_ISUID | stat.S_ISGID) for mode in modes.values())
+
+
+@pytest.mark.xfail(
+    strict=True, reason="network none has no interface, but a Unix socket in the workspace is a way out"
+)
+def test_network_none_code_cannot_reach_a_host_socket_in_the_workspace(
+    images: list[Any], docker_client: Any, tmp_path: Path
+) -> None:
+    # A host program listening in the project (an editor's or a dev server's socket, owned by the
+    # user the container runs as: here opened to every uid), and the code of a read-only run.
+    tmp_path.chmod(0o755)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp_path / "app.sock"))
+    listener.listen(4)
+    (tmp_path / "app.sock").chmod(0o777)
+    code = (
+        "import socket\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "try:\n"
+        "    s.connect('/workspace/app.sock')\n"
+        "    s.sendall(b'from a network=none sandbox')\n"
+        "except OSError as e:\n"
+        "    print(e.errno)\n"
+    )
+    with listener, Sandbox(SandboxSettings(pool_size=0), client=docker_client, workspace=tmp_path) as sb:
+        r = run(sb, "python", code, profile="workspace-ro")
+        assert r.end_reason is EndReason.EXITED, r.stderr
+        listener.setblocking(False)  # a connection the code made is queued here by now
+        with pytest.raises(BlockingIOError):
+            listener.accept()[0].close()
