@@ -53,10 +53,11 @@ def set_dumpable(flag):
 
 
 # The runner's own seccomp filter, on top of the engine's (which it cannot replace without root):
-# (native audit arch, [(syscall, index of its mode argument, index of its open flags or None)]).
+# (native audit arch, io_setup, [(syscall, index of its mode argument, index of its open flags or None)]).
 _ARCH = {
     "x86_64": (
         0xC000003E,
+        206,
         [
             (90, 1, None),
             (91, 1, None),
@@ -70,8 +71,8 @@ _ARCH = {
         ],
     ),
     # The generic table (arm64, riscv64): fchmod, fchmodat, fchmodat2, mknodat, openat.
-    "aarch64": (0xC00000B7, [(52, 1, None), (53, 2, None), (452, 2, None), (33, 2, None), (56, 3, 2)]),
-    "riscv64": (0xC00000F3, [(52, 1, None), (53, 2, None), (452, 2, None), (33, 2, None), (56, 3, 2)]),
+    "aarch64": (0xC00000B7, 0, [(52, 1, None), (53, 2, None), (452, 2, None), (33, 2, None), (56, 3, 2)]),
+    "riscv64": (0xC00000F3, 0, [(52, 1, None), (53, 2, None), (452, 2, None), (33, 2, None), (56, 3, 2)]),
 }
 _ALLOW, _EPERM, _ENOSYS = 0x7FFF0000, 0x00050001, 0x00050026  # SECCOMP_RET_ALLOW, _ERRNO | errno
 _O_CREATE = 0x40 | 0x400000  # O_CREAT | __O_TMPFILE: the open flags that take a mode
@@ -80,14 +81,16 @@ _O_CREATE = 0x40 | 0x400000  # O_CREAT | __O_TMPFILE: the open flags that take a
 def seccomp_program(machine):
     """The filter as (code, jt, jf, k) tuples: io_uring (425-427, a large kernel surface the engine's
     profile allows before Docker 25) denied; openat2 (flags in a struct no filter can read) ENOSYS;
+    io_setup ENOSYS (its events come out of the host's one fs.aio-max-nr pool, which one call can
+    take whole; libaio users fall back to plain I/O);
     a set-user-ID or set-group-ID mode bit in chmod, open or mknod denied (a rw workspace is the
     host's file system: a setuid file left there runs as its owner for any local user); any other
     ABI than the native one (i386 on x86_64) ENOSYS, so that no other numbering goes round it."""
-    arch, moded = _ARCH[machine]
+    arch, io_setup, moded = _ARCH[machine]
     prog = [(0x20, 0, 0, 4), (0x15, 1, 0, arch), (0x06, 0, 0, _ENOSYS)]  # A = arch
     prog += [(0x20, 0, 0, 0), (0x54, 0, 0, 0xBFFFFFFF)]  # A = nr without the x32 bit
     prog += [(0x35, 0, 2, 425), (0x25, 1, 0, 427), (0x06, 0, 0, _EPERM)]
-    prog += [(0x15, 0, 1, 437), (0x06, 0, 0, _ENOSYS)]
+    prog += [(0x15, 1, 0, 437), (0x15, 0, 1, io_setup), (0x06, 0, 0, _ENOSYS)]
     for nr, mode, flags in moded:
         body = [] if flags is None else [(0x20, 0, 0, 16 + 8 * flags), (0x45, 0, 3, _O_CREATE)]
         body += [(0x20, 0, 0, 16 + 8 * mode), (0x45, 0, 1, 0o6000), (0x06, 0, 0, _EPERM)]

@@ -10,12 +10,14 @@ Each test runs real code through ``Sandbox.run`` with the shipped profiles. Foun
   io_uring syscalls: a large kernel surface whose operations seccomp never sees). The runner now
   denies them with its own filter, inherited by everything the code starts, and the egress shim's
   forwarder (same uid, started before the runner) is no longer ptrace-able to run them for it.
+* One ``io_setup(65536)`` took the kernel's whole AIO pool (``fs.aio-max-nr``): io_setup then
+  failed on the host and in every other container until the run ended. The filter refuses it.
 * A setuid or setgid file could be left in a rw workspace, owned by its owner on the host (pinned
   in test_bypass_shell_script.py): the same filter refuses those mode bits however they are given.
   The doctor now counts seccomp filters, since the runner's alone makes the mode 2.
 
-Pinned (strict xfail, see docs/sandbox.md's limits): what needs a disk quota, per-container uids or
-a way to keep a workspace's Unix sockets out of reach.
+Pinned (strict xfail, see docs/sandbox.md's limits): what needs a disk quota, per-container uids, a
+way to keep a workspace's Unix sockets out of reach, or a per-container pty limit.
 """
 
 from __future__ import annotations
@@ -108,6 +110,21 @@ def test_setuid_and_setgid_bits_cannot_be_set(cold_sandbox: Sandbox) -> None:
         "create ok",
         "[]",
     ], r.stderr
+
+
+def test_io_setup_cannot_take_the_hosts_aio_pool(cold_sandbox: Sandbox) -> None:
+    # fs.aio-max-nr (65536 by default) is one pool for the whole kernel: a single io_setup(65536)
+    # took it all, and io_setup failed with EAGAIN on the host and in every container until the
+    # run ended. Refused with ENOSYS, what libaio users take as "no kernel AIO" and fall back from.
+    code = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "ctx = ctypes.c_ulong(0)\n"
+        "nr = {'x86_64': 206}.get(__import__('os').uname().machine, 0)  # io_setup\n"
+        "print(libc.syscall(nr, 65536, ctypes.byref(ctx)), ctypes.get_errno())\n"
+    )
+    r = run(cold_sandbox, "python", code)
+    assert r.stdout == "-1 38\n", r.stderr
 
 
 def _shell_quote(text: str) -> str:
@@ -240,3 +257,50 @@ def test_doctor_still_sees_whether_the_engine_filters_syscalls(cold_sandbox: San
     check = next(c for c in cold_sandbox.doctor() if c.name == "inside: seccomp filter")
     assert check.ok, check.detail
     assert check.detail == "Seccomp mode 2, 2 filter(s)"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the engine's devpts has no per-container max: one run takes every pty lent to containers",
+)
+def test_a_run_cannot_take_every_pty_from_other_containers(
+    images: list[Any], docker_client: Any, tmp_path: Path
+) -> None:
+    # kernel.pty.max (4096) less kernel.pty.reserve (1024, kept for the host's own devpts) is one pool
+    # for all containers: seven processes of 510 ptys each (1024 descriptors) empty it. The holder
+    # keeps them until the host, having run the other code meanwhile, says so (a second at most).
+    tmp_path.chmod(0o777)
+    holder = (
+        "import os, time\n"
+        "done = []\n"
+        "for _ in range(8):\n"
+        "    r, w = os.pipe()\n"
+        "    if os.fork() == 0:\n"
+        "        fds = []\n"
+        "        try:\n"
+        "            while True:\n                fds += os.openpty()\n"
+        "        except OSError as e:\n"
+        "            os.write(w, str(e.errno).encode())\n"
+        "        while not os.path.exists('/workspace/release'):\n            time.sleep(0.01)\n"
+        "        os._exit(0)\n"
+        "    done.append(os.read(r, 8).decode())\n"
+        "open('/workspace/held', 'w').close()\n"
+        "print(' '.join(done))\n"
+        "while not os.path.exists('/workspace/release'):\n    time.sleep(0.01)\n"
+    )
+    other = "import os\ntry:\n    os.openpty()\n    print('pty')\nexcept OSError as e:\n    print(e.errno)\n"
+    results: dict[str, SandboxResult] = {}
+    with Sandbox(SandboxSettings(pool_size=0), client=docker_client, workspace=tmp_path) as sb:
+        rw = SandboxProfile(workspace="rw", timeout_s=60)
+        thread = threading.Thread(
+            target=lambda: results.setdefault("holder", sb.run("python", holder, profile=rw))
+        )
+        thread.start()
+        try:
+            wait_until(lambda: (tmp_path / "held").exists(), 60, "the holder to take the ptys")
+            results["other"] = sb.run("python", other)
+        finally:
+            (tmp_path / "release").touch()
+            thread.join(90)
+    assert "28" in results["holder"].stdout.split()  # ENOSPC: the pool was empty when it stopped
+    assert results["other"].stdout == "pty\n"
