@@ -52,6 +52,79 @@ def set_dumpable(flag):
         pass
 
 
+# The runner's own seccomp filter, on top of the engine's (which it cannot replace without root):
+# (native audit arch, io_setup, [(syscall, index of its mode argument, index of its open flags or None)]).
+_ARCH = {
+    "x86_64": (
+        0xC000003E,
+        206,
+        [
+            (90, 1, None),
+            (91, 1, None),
+            (268, 2, None),
+            (452, 2, None),
+            (85, 1, None),
+            (133, 1, None),
+            (259, 2, None),
+            (2, 2, 1),
+            (257, 3, 2),
+        ],
+    ),
+    # The generic table (arm64, riscv64): fchmod, fchmodat, fchmodat2, mknodat, openat.
+    "aarch64": (0xC00000B7, 0, [(52, 1, None), (53, 2, None), (452, 2, None), (33, 2, None), (56, 3, 2)]),
+    "riscv64": (0xC00000F3, 0, [(52, 1, None), (53, 2, None), (452, 2, None), (33, 2, None), (56, 3, 2)]),
+}
+_ALLOW, _EPERM, _ENOSYS = 0x7FFF0000, 0x00050001, 0x00050026  # SECCOMP_RET_ALLOW, _ERRNO | errno
+_O_CREATE = 0x40 | 0x400000  # O_CREAT | __O_TMPFILE: the open flags that take a mode
+
+
+def seccomp_program(machine):
+    """The filter as (code, jt, jf, k) tuples: io_uring (425-427, a large kernel surface the engine's
+    profile allows before Docker 25) denied; openat2 (flags in a struct no filter can read) ENOSYS;
+    io_setup ENOSYS (its events come out of the host's one fs.aio-max-nr pool, which one call can
+    take whole; libaio users fall back to plain I/O);
+    a set-user-ID or set-group-ID mode bit in chmod, open or mknod denied (a rw workspace is the
+    host's file system: a setuid file left there runs as its owner for any local user); any other
+    ABI than the native one (i386 on x86_64) ENOSYS, so that no other numbering goes round it."""
+    arch, io_setup, moded = _ARCH[machine]
+    prog = [(0x20, 0, 0, 4), (0x15, 1, 0, arch), (0x06, 0, 0, _ENOSYS)]  # A = arch
+    prog += [(0x20, 0, 0, 0), (0x54, 0, 0, 0xBFFFFFFF)]  # A = nr without the x32 bit
+    prog += [(0x35, 0, 2, 425), (0x25, 1, 0, 427), (0x06, 0, 0, _EPERM)]
+    prog += [(0x15, 1, 0, 437), (0x15, 0, 1, io_setup), (0x06, 0, 0, _ENOSYS)]
+    for nr, mode, flags in moded:
+        body = [] if flags is None else [(0x20, 0, 0, 16 + 8 * flags), (0x45, 0, 3, _O_CREATE)]
+        body += [(0x20, 0, 0, 16 + 8 * mode), (0x45, 0, 1, 0o6000), (0x06, 0, 0, _EPERM)]
+        body += [(0x06, 0, 0, _ALLOW)]  # A no longer holds nr: this block ends the program's run
+        prog += [(0x15, 0, len(body), nr), *body]
+    return [*prog, (0x06, 0, 0, _ALLOW)]
+
+
+def install_seccomp():
+    """Add ``seccomp_program`` to this process; every descendant keeps it. Raises if it cannot."""
+    import ctypes
+
+    class Insn(ctypes.Structure):
+        _fields_ = [
+            ("code", ctypes.c_ushort),
+            ("jt", ctypes.c_ubyte),
+            ("jf", ctypes.c_ubyte),
+            ("k", ctypes.c_uint),
+        ]
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Insn))]
+
+    machine = os.uname().machine
+    if machine not in _ARCH:
+        raise OSError(f"no seccomp filter for {machine}: the sandbox runs on x86_64, aarch64 or riscv64")
+    code = seccomp_program(machine)
+    insns = (Insn * len(code))(*(Insn(*i) for i in code))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS (the engine sets it too)
+    if libc.prctl(22, 2, ctypes.byref(Prog(len(code), insns)), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
+        raise OSError(ctypes.get_errno(), "cannot install the sandbox's seccomp filter")
+
+
 def read_int(path, key=None):
     try:
         with open(path) as f:
@@ -102,6 +175,7 @@ def child(language, code, cwd, out_w, err_w, close_fds):
     """In the forked child: wire stdio to the pipes, then become the user's program."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a handler: exec makes it SIG_DFL
     for fd in close_fds:
         os.close(fd)
     devnull = os.open("/dev/null", os.O_RDONLY)
@@ -177,6 +251,10 @@ def run_python(code):
 def main():
     language = sys.argv[1]
     set_dumpable(0)
+    # Python's SIGINT handler would let the code (same uid) end this process and lose its report:
+    # ignored, a signal sent to a namespace's init from inside it is dropped.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    install_seccomp()  # fails closed: a runner that cannot install it never says ready
     record(b"r", b"")  # ready: the host may hand this container to a call
     header, code = read_request()
     if header.get("protocol") != PROTOCOL:

@@ -44,16 +44,12 @@ def test_a_long_python_program_still_runs(cold_sandbox: Sandbox) -> None:
     assert cold_sandbox.run("python", PAD + "print('done')").stdout == "done\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: an rw workspace is a bind mount of a host file system that honours set-user-ID; the "
-    "sandboxed code, running as the workspace's owner, leaves a set-user-ID copy of python owned by that "
-    "owner on the host, which any host user who can reach the workspace runs as the owner. Needs a seccomp "
-    "rule refusing chmod with S_ISUID/S_ISGID (Docker's profile replaced) or a sweep after each rw run",
-)
 def test_rw_workspace_code_cannot_leave_a_setuid_program_on_the_host(
     images: object, docker_client: object, tmp_path: Path
 ) -> None:
+    # An rw workspace is a bind mount of a host file system that honours set-user-ID: a set-user-ID
+    # copy of python owned by the workspace's owner would run as that owner for any host user who
+    # can reach it. The runner's seccomp filter refuses the mode bit (tests/sandbox/test_abuse_escape.py).
     workspace = tmp_path / "ws"
     workspace.mkdir()
     if os.geteuid() == 0:
@@ -61,7 +57,7 @@ def test_rw_workspace_code_cannot_leave_a_setuid_program_on_the_host(
     settings = SandboxSettings(pool_size=0)
     with Sandbox(settings, client=docker_client, workspace=workspace, reap_orphans=False) as sb:
         r = sb.run("shell", "cp /usr/bin/python3 p && chmod 6755 p", profile="workspace-rw")
-    assert r.exit_code == 0, r.stderr
+    assert r.exit_code == 1, r.stderr  # chmod: Operation not permitted
     planted = workspace / "p"
     assert planted.exists()  # the copy itself is fine: the policy allowed writing the workspace
     assert not planted.stat().st_mode & (stat.S_ISUID | stat.S_ISGID)
