@@ -15,7 +15,8 @@ from agentguard.approval._queue import QueueApprover, queue_approver_from_settin
 from agentguard.approval._records import KEY_ARGUMENTS, Answer, Grant, GrantScope, QueuedRequest, RequestState
 from agentguard.approval._shown import shown_json, shown_text
 from agentguard.approval._source import SqliteGrantSource, grant_source
-from agentguard.approval._store import AlreadyAnswered, ApprovalStore, SqliteApprovalStore
+from agentguard.approval._store import SqliteApprovalStore
+from agentguard.approval._store_api import AlreadyAnswered, ApprovalStore
 from agentguard.approval._view import (
     grant_json,
     grant_reach,

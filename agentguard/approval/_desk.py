@@ -9,7 +9,7 @@ from typing import Any
 
 from agentguard.approval._grants import new_grant
 from agentguard.approval._records import Answer, Grant, GrantScope, QueuedRequest
-from agentguard.approval._store import ApprovalStore
+from agentguard.approval._store_api import ApprovalStore
 from agentguard.errors import ApprovalError
 from agentguard.models import ApprovalStatus
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from agentguard.approval._pg_source import PostgresGrantSource
 from agentguard.approval._source import SqliteGrantSource
-from agentguard.approval._store import ApprovalStore, SqliteApprovalStore
+from agentguard.approval._store import SqliteApprovalStore
+from agentguard.approval._store_api import ApprovalStore
 from agentguard.pipeline import AuditSink
 from agentguard.settings import Settings
 

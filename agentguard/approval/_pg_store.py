@@ -23,7 +23,7 @@ from typing import Any
 from agentguard.approval._pg_database import CHANNEL, HEARTBEAT, PostgresQueueDatabase
 from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
 from agentguard.approval._rows import dumps, row_to_grant, row_to_request, ts
-from agentguard.approval._store import AlreadyAnswered, validate_grant
+from agentguard.approval._store_api import AlreadyAnswered, validate_grant
 from agentguard.database import Database
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.models import ApprovalRequest, ApprovalStatus

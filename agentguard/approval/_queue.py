@@ -6,7 +6,7 @@ import contextlib
 import time
 
 from agentguard.approval._records import QueuedRequest, RequestState
-from agentguard.approval._store import ApprovalStore
+from agentguard.approval._store_api import ApprovalStore
 from agentguard.errors import ApprovalError
 from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus
 from agentguard.owner import Owner

@@ -1,4 +1,5 @@
-"""The approval store: queued requests and grants over the approval database (``_database``).
+"""The SQLite approval store: queued requests and grants over the approval database (``_database``);
+what every store is (the protocol, the errors) is in ``_store_api``.
 
 Every answer is one atomic ``UPDATE ... WHERE status = 'pending'``, so a request is answered at most
 once however many approvers race for it. Every grant change bumps the grants version the policy
@@ -14,71 +15,25 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from agentguard.approval import _faults
 from agentguard.approval._database import SqliteDatabase
-from agentguard.approval._grants import GRANTS_FILE, check_grant, render_grants, write_grants_file
+from agentguard.approval._grants import GRANTS_FILE, render_grants, write_grants_file
 from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
-from agentguard.approval._rows import (
-    DB_FILE,
-    dumps,
-    row_to_grant,
-    row_to_request,
-    ts,
-)
+from agentguard.approval._rows import DB_FILE, dumps, row_to_grant, row_to_request, ts
+from agentguard.approval._store_api import AlreadyAnswered, validate_grant
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.models import ApprovalRequest, ApprovalStatus
 from agentguard.owner import Owner, is_alive
 from agentguard.pipeline import AuditSink
 
-__all__ = ["DB_FILE", "AlreadyAnswered", "ApprovalStore", "SqliteApprovalStore", "validate_grant"]
+__all__ = ["DB_FILE", "SqliteApprovalStore"]
 
 
 # A request still pending this long after its deadline has no live waiter worth keeping it for.
 _STALE_AFTER_S = 60.0
-
-
-class AlreadyAnswered(ApprovalError):
-    """The request was answered (or timed out, or abandoned) before this answer arrived."""
-
-    code = "approval.already_answered"
-
-
-def validate_grant(grant: Grant) -> None:
-    """Refuse a grant that would not compile: one that is stored is one that is enforced."""
-    problem = check_grant(grant)
-    if problem is not None:
-        raise ApprovalError(f"grant {grant.id[:12]} cannot be enforced: {problem}", grant_id=grant.id)
-
-
-@runtime_checkable
-class ApprovalStore(Protocol):
-    """Where pending requests and grants live. SQLite today; a server database can implement this."""
-
-    # Whether requests carry the database role that submitted them (``db_role``): a shared database
-    # of many hosts, where a request without one is from before host identities (not: one host).
-    verifies_hosts: bool
-
-    def submit(self, request: ApprovalRequest, owner: Owner) -> QueuedRequest: ...
-    def get(self, request_id: str) -> QueuedRequest: ...
-    def lookup(self, id_or_prefix: str) -> QueuedRequest: ...
-    def pending(self) -> list[QueuedRequest]: ...
-    def recent(self, limit: int = 100) -> list[QueuedRequest]: ...
-    def resolve(self, request_id: str, answer: Answer, grant: Grant | None = None) -> QueuedRequest: ...
-    def close_unanswered(self, request_id: str, state: RequestState, reason: str) -> QueuedRequest: ...
-    def sweep(self) -> list[str]: ...
-    def now(self) -> datetime: ...
-    def version(self) -> int: ...
-    def wait_for_change(self, seen: int, timeout: float) -> int: ...
-    async def await_change(self, seen: int, timeout: float) -> int: ...
-    def grants(self, *, include_inactive: bool = False) -> list[Grant]: ...
-    def add_grant(self, grant: Grant) -> Grant: ...
-    def lookup_grant(self, id_or_prefix: str) -> Grant: ...
-    def revoke_grant(self, grant_id: str, by: str) -> Grant: ...
-    def close(self) -> None: ...
 
 
 class SqliteApprovalStore(SqliteDatabase):

@@ -11,15 +11,9 @@ from typing import Any
 
 import click
 import orjson
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from agentguard.approval import shown_json, shown_text
 from agentguard.audit import (
     CallIndex,
-    Segment,
-    VerifyReport,
     acknowledge,
     filter_records,
     follow,
@@ -33,6 +27,14 @@ from agentguard.audit import (
     verify_database,
 )
 from agentguard.audit._open import database_witness
+from agentguard.cli._audit_text import (
+    record_line,
+    record_row,
+    record_table,
+    report_text,
+    segment_text,
+    wide_console,
+)
 from agentguard.cli.context import AppContext, fail, pass_app, reports_errors
 from agentguard.database import Database
 from agentguard.errors import AuditError
@@ -57,61 +59,6 @@ def _database(app: AppContext, file: Path | None) -> Database | None:
     if url is None or file is not None:
         return None
     return Database(url, max_size=1)
-
-
-def _shown(value: object) -> str:
-    """A field as one line of plain text, invisible characters (escapes, bidi overrides, line breaks)
-    as visible marks: an agent names the tools it calls, and what it names must not restyle, reorder
-    or add rows to what the auditor reads."""
-    text, _ = shown_text(str(value))
-    return text.replace("\n", "⟦U+000A⟧").replace("\t", "⟦U+0009⟧")
-
-
-def _cell(value: object) -> Text:
-    return Text(_shown(value))  # Text, not str: rich reads a str cell as markup ([/x] raised)
-
-
-def _line(record: dict[str, Any]) -> str:
-    """A record as one JSON line, invisible characters (bidi overrides, zero-width) as ``\\uXXXX``:
-    the same value, but a terminal cannot reorder or hide them (orjson escapes control ones only)."""
-    return shown_json(orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode())[0]
-
-
-def _table(records: Iterable[dict[str, Any]], index: CallIndex | None = None) -> Table:
-    index = index or CallIndex()
-    table = Table("time (UTC)", "seq", "event", "agent", "tool", "effect/status", "call", box=None)
-    for record in records:
-        info = index.update(record)
-        ts = str(record.get("ts", ""))[:19].replace("T", " ")
-        outcome = str(record.get("effect") or record.get("status") or "")
-        error = record.get("error")
-        if isinstance(error, dict) and error.get("code"):
-            outcome = f"{outcome} {error['code']}".strip()
-        table.add_row(
-            _cell(ts),
-            _cell(record.get("seq", "")),
-            _cell(record.get("event", "")),
-            _cell(info.agent or ""),
-            _cell(info.tool or ""),
-            _cell(outcome),
-            _cell(str(record.get("call_id") or "")[:8]),
-        )
-    return table
-
-
-def _row_text(record: dict[str, Any], index: CallIndex) -> str:
-    info = index.update(record)
-    ts = str(record.get("ts", ""))[:19].replace("T", " ")
-    outcome = str(record.get("effect") or record.get("status") or "")
-    seq, event = _shown(record.get("seq", "")), _shown(record.get("event", ""))
-    agent, tool, call = _shown(info.agent or ""), _shown(info.tool or ""), str(record.get("call_id") or "")
-    return (
-        f"{_shown(ts)}  {seq:>6}  {event:<20} {agent:<12} {tool:<14} {_shown(outcome):<9} {_shown(call[:8])}"
-    ).rstrip()
-
-
-def _console() -> Console:
-    return Console(soft_wrap=False, width=max(Console().width, 110))
 
 
 @click.group()
@@ -156,9 +103,9 @@ def tail(app: AppContext, n: int, follow_: bool, as_json: bool, file: Path | Non
         index = CallIndex()
         if as_json:
             for record in records:
-                click.echo(_line(record))
+                click.echo(record_line(record))
         elif records:
-            _console().print(_table(records, index))
+            wide_console().print(record_table(records, index))
         elif not follow_:
             click.echo(f"{path}: no records yet")
         if not follow_:
@@ -166,9 +113,9 @@ def tail(app: AppContext, n: int, follow_: bool, as_json: bool, file: Path | Non
         try:
             for record in new_records:
                 if as_json:
-                    click.echo(_line(record))
+                    click.echo(record_line(record))
                 else:
-                    click.echo(_row_text(record, index))
+                    click.echo(record_row(record, index))
         except KeyboardInterrupt:
             return
 
@@ -228,54 +175,14 @@ def query_cmd(
             matches = query(_path(app, file), index=index, **filters)
         if as_json:
             for record in matches:
-                click.echo(_line(record))
+                click.echo(record_line(record))
             return
         rows = list(matches)
         if not rows:
             click.echo("no matching records", err=True)
             return
-        _console().print(_table(rows, index))
+        wide_console().print(record_table(rows, index))
         click.echo(f"{len(rows)} record(s)")
-
-
-def _segment_text(seg: Segment) -> str:
-    when, reason, detail = _shown(seg.ts or "no time"), _shown(seg.reason), _shown(seg.detail)
-    text = f"segment at line {seg.line} (seq {seg.seq}, {when}): {reason}: {detail}"
-    ack = seg.acknowledged
-    if ack is None:
-        return (
-            f"{text}\n  NOT ACKNOWLEDGED: look into it, then "
-            f"`agentguard audit acknowledge --segment {seg.seq} --reason ...`"
-        )
-    by, ts, why = _shown(ack.by), _shown(ack.ts), _shown(ack.reason)
-    return f"{text}\n  acknowledged by {by} at {ts} (line {ack.line}): {why}"
-
-
-def _report_text(report: VerifyReport) -> str:
-    lines = [_segment_text(seg) for seg in report.segments]
-    if report.first_bad is not None:
-        bad = report.first_bad
-        seq = f" (seq {bad.seq})" if bad.seq is not None else ""
-        lines.append(f"TAMPERED: {report.path}: line {bad.line}{seq}: {bad.reason}")
-    if report.torn_tail is not None:
-        torn = report.torn_tail
-        lines.append(
-            f"torn tail: {torn.length} byte(s) at offset {torn.offset} after the last complete record "
-            "(moved to a side file by the next writer: noted if an interrupted write explains them, "
-            "a new segment otherwise)"
-        )
-    for head in report.heads:
-        if head.seq is None:
-            lines.append(
-                f"TAMPERED: {report.path}: the exported chain head {head.hash} is not in the log "
-                "(records after it were cut off, or the log was rewritten)"
-            )
-    status = report.checkpoint.status.value
-    if report.first_bad is not None or report.torn_tail is not None:
-        lines.append(f"verified: {report.records_verified} record(s) intact before that; checkpoint {status}")
-    else:
-        lines.append(f"verified: {report.records_verified} record(s), chain intact; checkpoint {status}")
-    return "\n".join(lines)
 
 
 def _check_heads(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -328,14 +235,14 @@ def verify_cmd(
     elif report.ok:
         click.echo(f"intact: {report.records_verified} records, chain head {report.head or '(empty log)'}")
         for seg in report.segments:
-            click.echo(_segment_text(seg))
+            click.echo(segment_text(seg))
         if report.checkpoint.status == "missing":
             click.echo(
                 f"note: no checkpoint beside {path}; whole records cut off the end would go unnoticed",
                 err=True,
             )
     else:
-        click.secho(_report_text(report), fg="red", err=True)
+        click.secho(report_text(report), fg="red", err=True)
     raise SystemExit(0 if report.ok else 1)
 
 

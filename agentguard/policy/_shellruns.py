@@ -10,7 +10,6 @@ followed (a shell reading a pipe, ``alias``, ``PS4=..``, ``printf -v 'a[$(..)]'`
 from __future__ import annotations
 
 import posixpath
-import re
 from dataclasses import dataclass, field
 
 from agentguard.policy._shell import (
@@ -22,7 +21,8 @@ from agentguard.policy._shell import (
     Word,
     parse_script,
 )
-from agentguard.policy._shellwalk import integer_value
+from agentguard.policy._shellgit import GIT_CONFIG, GIT_CONFIG_FILES, GIT_OWN, git_alias, git_subcommand
+from agentguard.policy._shellsubscripts import SUBSCRIPT_BUILTINS, evaluates
 
 __all__ = ["Runs", "runs_of"]
 
@@ -52,164 +52,6 @@ _STATE_CHANGERS = frozenset({"alias", "shopt", "enable", "hash", "trap", "bind"}
 # fc runs history entries (history -s 'cmd'; fc -s) and its -e editor.
 _RUN_ARGUMENTS = frozenset({"compgen", "complete", "fc"})
 _EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
-# Builtins that evaluate an array subscript in a name argument (a[$(cmd)]) or run a callback.
-_SUBSCRIPT_BUILTINS = frozenset({"let", "printf", "read", "mapfile", "readarray", "test", "[", "unset",
-                                 "wait", "getopts", "declare", "typeset", "local", "export",
-                                 "readonly"})  # fmt: skip
-_NO_ASSIGNMENT = frozenset({"test", "[", "unset", "wait"})  # name arguments they never assign
-# git reads config (aliases: GIT_CONFIG_KEY_0=alias.p GIT_CONFIG_VALUE_0=push git p) from these,
-_GIT_CONFIG = re.compile(r"GIT_CONFIG(_[A-Za-z0-9_]*)?(=|\Z)")
-# and its global and repository config from files these name (HOME=. reads ./.gitconfig).
-_GIT_CONFIG_FILES = re.compile(r"(HOME|XDG_CONFIG_HOME|GIT_DIR|GIT_COMMON_DIR)(=|\Z)")
-# Config keys that read another file, which may define an alias (section names ignore case).
-_GIT_INCLUDE_KEYS = ("include.", "includeif.")
-# git's own commands: git ignores an alias of the same name, so config read from a file (-c
-# include.path, --git-dir, HOME=..) cannot make one of these run another (git --list-cmds=builtins).
-_GIT_OWN = frozenset(
-    {
-        "add",
-        "am",
-        "annotate",
-        "apply",
-        "archive",
-        "bisect",
-        "blame",
-        "branch",
-        "bugreport",
-        "bundle",
-        "cat-file",
-        "check-attr",
-        "check-ignore",
-        "check-mailmap",
-        "check-ref-format",
-        "checkout",
-        "checkout-index",
-        "cherry",
-        "cherry-pick",
-        "clean",
-        "clone",
-        "column",
-        "commit",
-        "commit-graph",
-        "commit-tree",
-        "config",
-        "count-objects",
-        "credential",
-        "credential-cache",
-        "credential-store",
-        "describe",
-        "diagnose",
-        "diff",
-        "diff-files",
-        "diff-index",
-        "diff-tree",
-        "difftool",
-        "fast-export",
-        "fast-import",
-        "fetch",
-        "fetch-pack",
-        "filter-branch",
-        "fmt-merge-msg",
-        "for-each-ref",
-        "for-each-repo",
-        "format-patch",
-        "fsck",
-        "fsck-objects",
-        "gc",
-        "get-tar-commit-id",
-        "grep",
-        "hash-object",
-        "help",
-        "hook",
-        "index-pack",
-        "init",
-        "init-db",
-        "interpret-trailers",
-        "log",
-        "ls-files",
-        "ls-remote",
-        "ls-tree",
-        "mailinfo",
-        "mailsplit",
-        "maintenance",
-        "merge",
-        "merge-base",
-        "merge-file",
-        "merge-index",
-        "merge-ours",
-        "merge-recursive",
-        "merge-recursive-ours",
-        "merge-recursive-theirs",
-        "merge-subtree",
-        "merge-tree",
-        "mergetool",
-        "mktag",
-        "mktree",
-        "multi-pack-index",
-        "mv",
-        "name-rev",
-        "notes",
-        "pack-objects",
-        "pack-redundant",
-        "pack-refs",
-        "patch-id",
-        "pickaxe",
-        "prune",
-        "prune-packed",
-        "pull",
-        "push",
-        "range-diff",
-        "read-tree",
-        "rebase",
-        "receive-pack",
-        "reflog",
-        "refs",
-        "remote",
-        "remote-ext",
-        "remote-fd",
-        "repack",
-        "replace",
-        "replay",
-        "request-pull",
-        "rerere",
-        "reset",
-        "restore",
-        "rev-list",
-        "rev-parse",
-        "revert",
-        "rm",
-        "send-pack",
-        "shortlog",
-        "show",
-        "show-branch",
-        "show-index",
-        "show-ref",
-        "sparse-checkout",
-        "stage",
-        "stash",
-        "status",
-        "stripspace",
-        "submodule",
-        "switch",
-        "symbolic-ref",
-        "tag",
-        "unpack-file",
-        "unpack-objects",
-        "update-index",
-        "update-ref",
-        "update-server-info",
-        "upload-archive",
-        "upload-pack",
-        "var",
-        "verify-commit",
-        "verify-pack",
-        "verify-tag",
-        "version",
-        "whatchanged",
-        "worktree",
-        "write-tree",
-    }
-)
 
 _STDIN = Dyn("<stdin>", True)
 _ANY = Dyn("<run time>", False)
@@ -279,8 +121,8 @@ def _runs_git_alias(words: tuple[Word, ...]) -> bool:
     for k, word in enumerate(words):
         if isinstance(word, str) and _name(word) == "git":
             argv = words[k:]
-            sub = _git_subcommand(argv) or argv[:2]  # None: right after git, or none known
-            if len(sub) < 2 or sub[1] not in _GIT_OWN:
+            sub = git_subcommand(argv) or argv[:2]  # None: right after git, or none known
+            if len(sub) < 2 or sub[1] not in GIT_OWN:
                 return True
     return False
 
@@ -288,11 +130,11 @@ def _runs_git_alias(words: tuple[Word, ...]) -> bool:
 def _git_environment(script: Script, runs: Runs) -> None:
     """git config set in the environment by the line itself (a prefix, an assignment then export),
     or moved to files the line names (``HOME=.``: an alias in ``./.gitconfig``)."""
-    if any(_GIT_CONFIG.match(name) for name in script.assigned) and any(
+    if any(GIT_CONFIG.match(name) for name in script.assigned) and any(
         _runs_git(simple.words) for simple in script.commands
     ):
         runs.fail("git with config from the environment (GIT_CONFIG_*)")
-    if any(_GIT_CONFIG_FILES.match(name) for name in script.assigned) and any(
+    if any(GIT_CONFIG_FILES.match(name) for name in script.assigned) and any(
         _runs_git_alias(simple.words) for simple in script.commands
     ):
         runs.fail(
@@ -325,14 +167,14 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
             runs.fail(f"{name} changes how later commands are read")
         elif name in _RUN_ARGUMENTS or (name == "jobs" and any(_option_x(w) for w in argv[1:])):
             runs.fail(f"{name} expands or runs its arguments as code")  # jobs -x cmd runs cmd
-        elif name in _SUBSCRIPT_BUILTINS and _evaluates(name, argv):
+        elif name in SUBSCRIPT_BUILTINS and evaluates(name, argv):
             runs.fail(f"{name} evaluates its arguments as code (array subscripts, callbacks)")
-        if any(isinstance(w, str) and _GIT_CONFIG.match(w) and "=" in w for w in argv[1:]) and _runs_git(
+        if any(isinstance(w, str) and GIT_CONFIG.match(w) and "=" in w for w in argv[1:]) and _runs_git(
             argv[1:]
         ):
             runs.fail("git with config from the environment (env GIT_CONFIG_*=..)")
         if any(
-            isinstance(w, str) and _GIT_CONFIG_FILES.match(w) and "=" in w for w in argv[1:]
+            isinstance(w, str) and GIT_CONFIG_FILES.match(w) and "=" in w for w in argv[1:]
         ) and _runs_git_alias(argv[1:]):
             runs.fail(
                 "git with config from files the line names (env HOME=..) and a subcommand an alias may name"
@@ -353,10 +195,10 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
         elif name == "find":
             _find_exec(argv, depth, runs, shell)
         elif name == "git":
-            sub = _git_subcommand(argv)
+            sub = git_subcommand(argv)
             if sub is not None:
                 runs.argvs.append(sub)
-            if _git_alias(argv):
+            if git_alias(argv):
                 runs.fail("git with an alias (or config from the environment) on its command line")
             _git_commands(sub or argv, depth, runs, shell)
         elif name == "env":
@@ -398,27 +240,6 @@ def _capsh(argv: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs) -
             return
 
 
-_GIT_VALUED = frozenset(
-    {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--config-env"}
-)
-
-
-def _git_subcommand(argv: tuple[Word, ...]) -> tuple[Word, ...] | None:
-    """``git -C dir -c k=v push`` is also considered as ``git push`` (global options set aside)."""
-    k = 1
-    while k < len(argv):
-        word = argv[k]
-        if isinstance(word, Dyn):
-            return None  # matching the line as written already cannot tell
-        if word in _GIT_VALUED:
-            k += 2
-        elif word.startswith("-"):
-            k += 1
-        else:
-            return None if k == 1 else (argv[0], *argv[k:])
-    return None
-
-
 def _git_commands(argv: tuple[Word, ...], depth: int, runs: Runs, shell: str) -> None:
     """What ``git SUBCOMMAND ...`` runs itself: ``bisect run`` an argv; ``rebase -x/--exec``,
     ``submodule foreach`` and ``filter-branch``'s ``--*-filter`` options a script for sh."""
@@ -448,102 +269,6 @@ def _git_commands(argv: tuple[Word, ...], depth: int, runs: Runs, shell: str) ->
                 value = rest if rest else (args[k + 1] if k + 1 < len(args) else None)
             if value is not None:
                 _script(value, depth, runs, "sh")
-
-
-def _git_alias(argv: tuple[Word, ...]) -> bool:
-    """Whether git's global options may define an alias: ``-c alias.p=push`` makes ``git p`` a push
-    (section and key names ignore case); ``--config-env`` and run-time words may hold one. Config
-    read from a file (``-c include.path=f``, ``--git-dir``: another repository's) may too, which
-    matters unless the subcommand is one of git's own (an alias never renames those)."""
-    from_file = False
-    k = 1
-    while k < len(argv):
-        word = argv[k]
-        if isinstance(word, Dyn):
-            return True
-        value: Word | None = None
-        if word in ("-c", "--config-env"):
-            value = argv[k + 1] if k + 1 < len(argv) else None
-            k += 2
-        elif word.startswith("--config-env="):
-            return True
-        elif word.startswith("--git-dir"):
-            from_file = True
-            k += 1 if "=" in word else 2
-            continue
-        elif word in _GIT_VALUED:
-            k += 2
-            continue
-        elif word.startswith("-"):
-            k += 1
-            continue
-        else:  # the subcommand: later words are its own
-            return from_file and word not in _GIT_OWN
-        if word == "--config-env" or isinstance(value, Dyn):
-            return True
-        if value is not None and value.lower().startswith("alias."):
-            return True
-        from_file = from_file or (value is not None and value.lower().startswith(_GIT_INCLUDE_KEYS))
-    return False
-
-
-def _evaluates(name: str, argv: tuple[Word, ...]) -> bool:
-    """Whether a name argument may hold an array subscript (``a[$(cmd)]``) or ``-C`` a callback.
-
-    A word known only at run time in a name position may be one (``printf -v "$n"``)."""
-    args = argv[1:]
-    if name == "let" or (
-        name not in _NO_ASSIGNMENT and any(isinstance(w, str) and integer_value(w) for w in args)
-    ):
-        return True  # read OPTIND, printf -v RANDOM, export OPTIND=x: the value is arithmetic
-    if name == "printf":
-        return _printf_name_evaluates(args)
-    if name in ("test", "["):
-        return _test_evaluates(args)
-    if name == "wait":
-        option_p = any(isinstance(w, str) and w.startswith("-") and "p" in w for w in args)
-        if any(isinstance(w, Dyn) and (option_p or w.multi or k < len(args) - 1)
-               for k, w in enumerate(args)):  # fmt: skip
-            return True
-    elif any(isinstance(w, Dyn) for w in args):
-        return True  # read "$n", read a* (a file may be named 'a[$(cmd)]')
-    for word in args:
-        if not isinstance(word, str):
-            continue
-        if "[" in word:
-            return True
-        if name in ("mapfile", "readarray") and word[:1] == "-" and word[1:2] != "-" and "C" in word:
-            return True  # -C callback, also in a cluster: -tC 'cmd'
-    return False
-
-
-def _printf_name_evaluates(args: tuple[Word, ...]) -> bool:
-    """``printf -v name``: the name (attached or the next word); a run-time word may be ``-v...``."""
-    k = 0
-    while k < len(args):
-        word = args[k]
-        if isinstance(word, Dyn):
-            return True  # "$fmt" may be -va[$(cmd)]; a glob may expand to -v and a name
-        if word == "--" or not word.startswith("-v"):
-            return False
-        target = word[2:] if len(word) > 2 else (args[k + 1] if k + 1 < len(args) else "")
-        if isinstance(target, Dyn) or "[" in target:
-            return True
-        k += 1 if len(word) > 2 else 2
-    return False
-
-
-def _test_evaluates(args: tuple[Word, ...]) -> bool:
-    """``test -v name`` / ``[ -R name ]``; a run-time word (or a glob over file names) may split
-    into, or be, ``-v`` and the name."""
-    if any(isinstance(w, str) and "[" in w for w in args):
-        return True
-    dyn = {k: w for k, w in enumerate(args) if isinstance(w, Dyn)}
-    if not dyn:
-        return False
-    if any(w in ("-v", "-R") for w in args):
-        return True
-    return any(w.multi or k + 1 in dyn for k, w in dyn.items())
 
 
 def _option_x(word: Word) -> bool:

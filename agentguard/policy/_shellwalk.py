@@ -1,5 +1,6 @@
 """The walk over tree-sitter-bash's syntax tree: an explicit allowlist of node types, each word
-expanded only where that is static (see ``_shell`` for what makes a line *cannot tell*)."""
+expanded only where that is static (see ``_shell`` for what makes a line *cannot tell*). The
+statements are walked here; words are read in ``_shellwordwalk``."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import re
 
 import tree_sitter
 
-from agentguard.policy._shellscript import Dyn, Script, Simple, Word
-from agentguard.policy._shellwords import CannotTell, ansi_c, dq_unescape, unescape
+from agentguard.policy._shellscript import Dyn, Simple, Word
+from agentguard.policy._shellwords import CannotTell
+from agentguard.policy._shellwordwalk import NAME, PLAIN_WORD, WordWalker, bare_space
 
 __all__ = ["EVAL_VARIABLE", "INTEGER_VARIABLES", "MAX_DEPTH", "MAX_WORDS", "Walker", "integer_value"]
 
 MAX_DEPTH = 16  # nested substitutions, compound commands and inline scripts
 MAX_WORDS = 1000
-_GLOB_CHARS = frozenset("*?[")
 # Variables whose value the shell itself runs or expands as code (PS4 under set -x, a file
 # sourced at start-up, imported functions, options): assigning them changes what later lines do.
 EVAL_VARIABLE = re.compile(r"(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|BASH_FUNC_[^=]*)=")
@@ -33,32 +34,10 @@ def integer_value(word: str) -> bool:
     )
 
 
-_PLAIN_WORD = re.compile(r"[^\\*?\[{}()~$`'\"]*\Z")
-_BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
-# What bash reads as a parameter: tree-sitter-bash also reads "$<newline>rm" and "${ rm<newline>}" so
-# (bash: a literal "$" and a word "rm"; a bad substitution, or in bash 5.3 a command substitution).
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_PARAMETER = re.compile(rf"\$({_NAME}|[0-9]|[-*@#?$!])\Z|\$\{{({_NAME}|[0-9]+|[-*@#?$!])\}}\Z")
 # "{name}>file" opens a descriptor and stores its number in name; "{a[x]}>file" evaluates x as arithmetic.
-_FD_NAME = re.compile(rf"\{{{_NAME}\}}\Z")
+_FD_NAME = re.compile(rf"\{{{NAME}\}}\Z")
 _NEWLINE = re.compile(rb"(?<!\\)\n")  # a newline no backslash continues
-_FD_ARRAY = re.compile(rf"\{{{_NAME}\[")
-
-
-def _bare_space(text: str) -> bool:
-    """Whether an unquoted word's text holds white space no backslash escapes (bash never does)."""
-    if " " not in text and "\t" not in text and "\n" not in text:
-        return False
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char in " \t\n":
-            return True
-        i += 1
-    return False
+_FD_ARRAY = re.compile(rf"\{{{NAME}\[")
 
 
 _SEPARATORS = frozenset({";", "&", "\n", "&&", "||", "|", "|&", "(", ")", "{", "}", "do", "done",
@@ -81,16 +60,7 @@ def _join(items: list[Word | list[tree_sitter.Node]], node: tree_sitter.Node) ->
 _MAX_FD = 2**31 - 1  # bash reads digits before < or > as a descriptor when they fit an int, else as a word
 
 
-class Walker:
-    def __init__(self, source: bytes, posix: bool) -> None:
-        self.src = source
-        self.posix = posix  # sh/dash: $'...' is not a quoting form there
-        self.in_test = False
-        self.out = Script()
-
-    def text(self, node: tree_sitter.Node) -> str:
-        return self.src[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
-
+class Walker(WordWalker):
     # ------------------------------------------------------------ statements
 
     def statements(self, node: tree_sitter.Node, depth: int) -> None:
@@ -272,7 +242,7 @@ class Walker:
                 fd = self.text(child)
                 if not (fd.isascii() and fd.isdigit()):
                     # bash: only digits name a descriptor; tree-sitter also reads "-n2>x" so (the word -n2)
-                    if not _PLAIN_WORD.match(fd) or _bare_space(fd):
+                    if not PLAIN_WORD.match(fd) or bare_space(fd):
                         raise CannotTell("a word read as a file descriptor")
                     words.append(fd)
             elif child.is_named:
@@ -348,109 +318,3 @@ class Walker:
             self.out.plain = False
             return True
         return False
-
-    # ------------------------------------------------------------ words
-
-    def word(self, node: tree_sitter.Node, *more: tree_sitter.Node, depth: int) -> Word:
-        """One word from ``node`` and the nodes straight after it (``more``: bash joins ``''\\x``,
-        which tree-sitter-bash reads as two words)."""
-        if node.type == "word" and not more:  # the common case: no quotes, escapes or expansions
-            text = self.text(node)
-            if _PLAIN_WORD.match(text) and not _bare_space(text):
-                return text
-        source = self.src[node.start_byte : (more[-1] if more else node).end_byte].decode(
-            "utf-8", "surrogateescape"
-        )
-        parts: list[tuple[str, bool]] = []  # (text, quoted); a Dyn part is ("", ...) plus flags
-        dyn: list[tuple[int, bool]] = []  # (index into parts, quoted)
-        for piece in (node, *more):
-            self.pieces(piece, depth, parts, dyn, quoted=False)
-        unquoted = "".join(t if not q else "\x00" * len(t) for t, q in parts)
-        value = "".join(t for t, _ in parts)
-        if "(" in unquoted or ")" in unquoted:
-            raise CannotTell("extended glob")
-        first = dyn[0][0] if dyn else len(parts)
-        prefix = "".join(t for t, _ in parts[:first])
-        if dyn:
-            return Dyn(source, any(not q for _, q in dyn), prefix)
-        if _BRACE.search(unquoted):
-            return Dyn(source, True, value[: unquoted.index("{")], glob=True)
-        if unquoted.startswith("~"):
-            return Dyn(source, False, "~", glob=True)
-        glob = next((i for i, c in enumerate(unquoted) if c in _GLOB_CHARS), -1)
-        if glob >= 0:
-            return Dyn(source, True, value[:glob], glob=True)
-        return value
-
-    def pieces(
-        self,
-        node: tree_sitter.Node,
-        depth: int,
-        parts: list[tuple[str, bool]],
-        dyn: list[tuple[int, bool]],
-        *,
-        quoted: bool,
-    ) -> None:
-        kind = node.type
-        if kind in ("word", "number") or (kind == "extglob_pattern" and self.in_test):
-            text = self.text(node)
-            if _bare_space(text):
-                # bash ends a word at unquoted white space; tree-sitter-bash folds "ls<newline>\\rm"
-                # into one command whose argument is "<newline>\\rm": what it read is not what runs
-                raise CannotTell("white space inside an unquoted word (the parse is not bash's)")
-            parts.extend(unescape(text))  # in [ ], tree-sitter's "pattern" is a word
-        elif kind == "raw_string":
-            parts.append((self.text(node)[1:-1], True))
-        elif kind == "ansi_c_string":
-            if self.posix:
-                raise CannotTell("$'...' in a POSIX shell")
-            parts.append((ansi_c(self.text(node)[2:-1]), True))
-        elif kind == "string":
-            self.string(node, depth, parts, dyn)
-        elif kind == "concatenation":
-            for child in node.children:
-                if not child.is_named:
-                    raise CannotTell(f"unexpected {child.type!r} in a word")
-                self.pieces(child, depth, parts, dyn, quoted=quoted)
-        elif kind in ("simple_expansion", "expansion") and not _PARAMETER.match(self.text(node)):
-            raise CannotTell("parameter expansion not as bash reads it")  # "$<newline>rm", "${ rm<newline>}"
-        elif kind == "simple_expansion":
-            dyn.append((len(parts), quoted))
-            parts.append(("", quoted))
-        elif kind == "expansion":
-            inner = [c.type for c in node.children]
-            if inner not in (["${", "variable_name", "}"], ["${", "special_variable_name", "}"]):
-                raise CannotTell("parameter expansion with operators")  # ${x@P}, ${a[$(..)]}, ${x:-$(..)}
-            dyn.append((len(parts), quoted))
-            parts.append(("", quoted))
-        elif kind == "command_substitution":
-            if self.text(node).startswith("`"):
-                raise CannotTell("backticks")  # their escaping rules are not tree-sitter's
-            self.out.plain = False
-            self.statements(node, depth + 1)
-            dyn.append((len(parts), quoted))
-            parts.append(("", quoted))
-        elif kind == "process_substitution":
-            self.out.plain = False
-            self.statements(node, depth + 1)
-            dyn.append((len(parts), True))
-            parts.append(("", True))
-        else:
-            raise CannotTell(f"{kind} is not analysed")  # arithmetic, brace_expression, translated $".."
-
-    def string(
-        self, node: tree_sitter.Node, depth: int, parts: list[tuple[str, bool]], dyn: list[tuple[int, bool]]
-    ) -> None:
-        """A double-quoted string from its bytes, so text between tree-sitter's children is kept."""
-        pos = node.start_byte + 1
-        end = node.end_byte - 1
-        for child in node.named_children:
-            if child.type == "string_content":
-                continue
-            parts.append((dq_unescape(self._between(pos, child.start_byte)), True))
-            self.pieces(child, depth, parts, dyn, quoted=True)
-            pos = child.end_byte
-        parts.append((dq_unescape(self._between(pos, end)), True))
-
-    def _between(self, start: int, end: int) -> str:
-        return self.src[start:end].decode("utf-8", "surrogateescape")

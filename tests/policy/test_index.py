@@ -15,7 +15,7 @@ import pytest
 from casbin.util import glob_match
 
 from agentguard.models import Effect, ToolCall
-from agentguard.policy import PolicyEngine, _engine, _index
+from agentguard.policy import PolicyEngine, _deciding, _index
 from agentguard.policy._index import MEMO_LIMIT, RuleIndex, literal_fragments
 
 from .conftest import PERMISSIONS, decide
@@ -164,7 +164,7 @@ def test_caches_stay_bounded_under_many_agents_and_tool_names(
 ) -> None:
     monkeypatch.setattr(_index, "PLAN_CACHE_LIMIT", 50)
     monkeypatch.setattr(_index, "TOOL_CACHE_LIMIT", 20)
-    monkeypatch.setattr(_engine, "_CACHE_LIMIT", 30)
+    monkeypatch.setattr(_deciding, "_CACHE_LIMIT", 30)
     directory = make_policy("p, agent7, t.*, *, allow\np, *, t.x*, *, ask\np, *, t.x9, *, deny")
     engine = PolicyEngine.load(directory, workspace=workspace)
     for i in range(500):
