@@ -17,14 +17,11 @@ mask in place keeps the secret (``unmasked``).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from pydantic import BaseModel, SecretBytes, SecretStr
-
-from agentguard._secret_names import is_sensitive_key
 
 __all__ = [
     "MASK",
@@ -33,7 +30,6 @@ __all__ = [
     "Undecidable",
     "concrete_paths",
     "holds_secret",
-    "keyed_texts",
     "masked",
     "reveal",
     "schema_secret_paths",
@@ -238,31 +234,6 @@ def secret_texts(arguments: Any, paths: Iterable[SecretPath]) -> list[str]:
         if found and isinstance(value, str) and len(value) >= MIN_SCRUBBED:
             texts.add(value)
     return sorted(texts, key=len, reverse=True)
-
-
-_keyed = functools.lru_cache(maxsize=4096)(is_sensitive_key)  # argument names repeat endlessly
-_KEYED_DEPTH = 8
-
-
-def keyed_texts(arguments: Any, depth: int = 0) -> list[str]:
-    """The texts under keys that name a secret (``password``, ``api_key``: see ``is_sensitive_key``)
-    anywhere in ``arguments``, at least ``MIN_SCRUBBED`` long: the audit log writes such a value as
-    ``[REDACTED]`` in the arguments and looks for it where a tool repeats it (an error, a result)."""
-    found: list[str] = []
-    if depth > _KEYED_DEPTH:
-        return found
-    if type(arguments) is dict:
-        for key, value in arguments.items():
-            if type(value) is str:
-                if len(value) >= MIN_SCRUBBED and isinstance(key, str) and _keyed(key):
-                    found.append(value)
-            elif isinstance(value, dict | list):
-                found.extend(keyed_texts(value, depth + 1))
-    elif type(arguments) is list:
-        for item in arguments:
-            if isinstance(item, dict | list):
-                found.extend(keyed_texts(item, depth + 1))
-    return found
 
 
 def scrubbed(value: Any, texts: Sequence[str], depth: int = 0) -> Any:

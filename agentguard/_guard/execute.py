@@ -14,13 +14,13 @@ from types import TracebackType
 from typing import Any, cast
 
 from agentguard._guard import Parts
-from agentguard._guard.records import decided_arguments, record, summary
+from agentguard._guard.records import decided_arguments, keyed_texts, record, summary
 from agentguard.context import CALL_VAR, CallContext, ToolCaller
 from agentguard.errors import AgentGuardError, AuditError, ToolFailed
 from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
 from agentguard.registry import RegisteredTool
-from agentguard.secret_arguments import keyed_texts, secret_texts
+from agentguard.secret_arguments import secret_texts
 from agentguard.session import Session, live_session
 from agentguard.session._record import (
     ReadResult,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
 from agentguard.audit import redact
+from agentguard.detectors import is_sensitive_key
 from agentguard.errors import AuditError
 from agentguard.models import Decision, ToolCall
 from agentguard.pipeline import AuditSink
-from agentguard.secret_arguments import SecretPath, masked, scrubbed, secret_texts
+from agentguard.secret_arguments import MIN_SCRUBBED, SecretPath, masked, scrubbed, secret_texts
 
-__all__ = ["decided_arguments", "record", "resolved_field", "summary", "verdict"]
+__all__ = ["decided_arguments", "keyed_texts", "record", "resolved_field", "summary", "verdict"]
 
 _SUMMARY_CHARS = 500
 
@@ -44,6 +46,31 @@ def _without_secrets(
     if texts:
         shown = scrubbed(shown, sorted(texts, key=len, reverse=True))
     return shown
+
+
+_keyed = functools.lru_cache(maxsize=4096)(is_sensitive_key)  # argument names repeat endlessly
+_KEYED_DEPTH = 8
+
+
+def keyed_texts(arguments: Any, depth: int = 0) -> list[str]:
+    """The texts under keys that name a secret (``password``, ``api_key``: see ``is_sensitive_key``)
+    anywhere in ``arguments``, at least ``MIN_SCRUBBED`` long: the audit log writes such a value as
+    ``[REDACTED]`` in the arguments and looks for it where a tool repeats it (an error, a result)."""
+    found: list[str] = []
+    if depth > _KEYED_DEPTH:
+        return found
+    if type(arguments) is dict:
+        for key, value in arguments.items():
+            if type(value) is str:
+                if len(value) >= MIN_SCRUBBED and isinstance(key, str) and _keyed(key):
+                    found.append(value)
+            elif isinstance(value, dict | list):
+                found.extend(keyed_texts(value, depth + 1))
+    elif type(arguments) is list:
+        for item in arguments:
+            if isinstance(item, dict | list):
+                found.extend(keyed_texts(item, depth + 1))
+    return found
 
 
 def record(
