@@ -19,7 +19,10 @@ _REC = struct.Struct(">cI")
 
 
 def encode_request(header: dict[str, Any], code: bytes) -> bytes:
-    return json.dumps(header, separators=(",", ":")).encode() + b"\n" + code
+    """The header as one JSON line (with ``code_bytes``: the runner runs nothing until it has them
+    all, so a send cut short never runs a prefix of the code), then the code."""
+    line = json.dumps({**header, "code_bytes": len(code)}, separators=(",", ":")).encode()
+    return line + b"\n" + code
 
 
 class ResponseParser:

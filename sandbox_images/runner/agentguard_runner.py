@@ -3,15 +3,20 @@
 The container is started before any code exists (warm pool), so this process is already up
 and waiting when a call arrives. Protocol, all over the container's attached stdio:
 
-* stdin: one JSON header line, then the code, then EOF.
+* stdin: one JSON header line, then the code. ``code_bytes`` in the header is the code's length:
+  the code runs as soon as that many bytes are in, and never when stdin ends before them (a send
+  cut short). Without it (an older host) the code is whatever comes before EOF.
 * stdout: records ``kind (1 byte) | length (4 bytes, big endian) | payload``; ``r`` (first, empty)
   says the runner is ready, ``o`` and ``e`` carry the user's stdout and stderr, ``x`` (last) the
   end report as JSON.
 
 User code never writes to the container's stdout itself: it runs in a child whose stdout and
-stderr are pipes read here, so it cannot forge the end report. When the child exits, every
-other process in the container is killed (a background process cannot outlive the call), and
-when this process exits the kernel kills whatever is left in the PID namespace.
+stderr are pipes read here, so it cannot forge the end report. The child is forked before the
+runner says ready, while the container waits in the pool: it reads the request from stdin itself,
+hands the header line to this process over a pipe it then closes, drops stdin and becomes the
+user's program (a warm call pays for no fork and no extra hand-over). When the child exits,
+every other process in the container is killed (a background process cannot outlive the call),
+and when this process exits the kernel kills whatever is left in the PID namespace.
 """
 
 import atexit
@@ -30,6 +35,10 @@ import types
 PROTOCOL = 1
 CHUNK = 65536
 SHELL = "/bin/bash"
+# Output is sent in batches: when CHUNK bytes are waiting, when they have waited this long, and
+# with the end report (a short program's output and report cross the engine in one write).
+FLUSH_S = 0.05
+_LIBC = []
 
 
 def write_all(fd, data):
@@ -45,9 +54,11 @@ def record(kind, payload):
 def set_dumpable(flag):
     """Non-dumpable: user code (same uid) can neither ptrace this process nor read its memory."""
     try:
-        import ctypes
+        if not _LIBC:
+            import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(4, int(flag), 0, 0, 0)  # PR_SET_DUMPABLE
+            _LIBC.append(ctypes.CDLL(None, use_errno=True))
+        _LIBC[0].prctl(4, int(flag), 0, 0, 0)  # PR_SET_DUMPABLE
     except Exception:  # noqa: BLE001, S110 - best effort; the container is the boundary
         pass
 
@@ -158,32 +169,58 @@ def oom_kills():
 
 
 def read_request():
-    chunks = []
-    while True:
-        data = os.read(0, CHUNK)
-        if not data:
+    """(header line, code) from stdin; exits (nothing ran) when stdin ends before the whole request."""
+    data = b""
+    while b"\n" not in data:
+        chunk = os.read(0, CHUNK)
+        if not chunk:
+            os._exit(0)  # the host went away before sending code: nothing to do
+        data += chunk
+    line, _, code = data.partition(b"\n")
+    try:
+        size = json.loads(line).get("code_bytes")
+    except (ValueError, AttributeError):
+        size = None  # the runner (PID 1) reports the unreadable header
+    if size is not None and (type(size) is not int or size < 0):
+        os._exit(0)  # no length the code could have: nothing runs
+    chunks = [code]
+    have = len(code)
+    while size is None or have < size:
+        chunk = os.read(0, max(CHUNK, size - have) if size else CHUNK)
+        if not chunk:
+            if size is not None:
+                os._exit(0)  # cut short: the rest never came, so no part of it runs
             break
-        chunks.append(data)
-    data = b"".join(chunks)
-    if not data:
-        os._exit(0)  # the host went away before sending code: nothing to do
-    header, _, code = data.partition(b"\n")
-    return json.loads(header), code
+        chunks.append(chunk)
+        have += len(chunk)
+    code = b"".join(chunks)
+    return line, code if size is None else code[:size]
 
 
-def child(language, code, cwd, out_w, err_w, close_fds):
-    """In the forked child: wire stdio to the pipes, then become the user's program."""
+def child(language, out_w, err_w, head_w, close_fds):
+    """In the forked child: wire stdio to the pipes, wait for the request, become the user's program."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # a handler: exec makes it SIG_DFL
     for fd in close_fds:
         os.close(fd)
-    devnull = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(devnull, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
-    for fd in (devnull, out_w, err_w):
+    for fd in (out_w, err_w):
         os.close(fd)
+    if language == "python":
+        warm_up()
+    os.write(head_w, b"w")  # set up: the runner may say ready
+    line, code = read_request()
+    write_all(head_w, line)
+    os.close(head_w)  # the runner has the whole header; the program cannot write to it
+    header, error = parse_header(line)
+    if error is not None:
+        os._exit(0)  # the runner reports it; nothing runs
+    cwd = header.get("cwd") or "/tmp"
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)  # the program never reads the host's stream
+    os.close(devnull)
     try:
         os.chdir(cwd)
     except OSError as exc:
@@ -199,6 +236,15 @@ def child(language, code, cwd, out_w, err_w, close_fds):
         write_all(fd, code)
         os.execv(SHELL, ["bash", f"/proc/self/fd/{fd}"])  # noqa: S606
     run_python(code)
+
+
+def warm_up():
+    """Do once, while the container waits, what running the code does first: a forked child copies
+    each memory page it first writes to, and compiling (the first time) touches a hundred or two."""
+    set_dumpable(0)
+    compile("print(6 * 7)\n", "<sandbox>", "exec")
+    types.ModuleType("__main__")
+    b"".decode("utf-8-sig").splitlines(True)
 
 
 def finish(status):
@@ -248,25 +294,42 @@ def run_python(code):
     finish(0)
 
 
+def kill_all():
+    with contextlib.suppress(OSError):
+        os.kill(-1, signal.SIGKILL)  # every process of this uid in the container, except PID 1
+
+
+def parse_header(line):
+    """(header, None) when the runner can run it, else (None, why not)."""
+    try:
+        header = json.loads(line)
+        if header.get("protocol") != PROTOCOL:
+            return None, "runner protocol mismatch"
+        int(header["output_bytes"])
+        float(header["timeout_s"])
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None, "unreadable request header"
+    return header, None
+
+
+def read_header(fd):
+    """The header line the child hands over (it closes the pipe then); b"" if it ended first."""
+    chunks = []
+    while True:
+        data = os.read(fd, CHUNK)
+        if not data:
+            os.close(fd)
+            return b"".join(chunks)
+        chunks.append(data)
+
+
 def main():
     language = sys.argv[1]
     set_dumpable(0)
     # Python's SIGINT handler would let the code (same uid) end this process and lose its report:
     # ignored, a signal sent to a namespace's init from inside it is dropped.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    install_seccomp()  # fails closed: a runner that cannot install it never says ready
-    record(b"r", b"")  # ready: the host may hand this container to a call
-    header, code = read_request()
-    if header.get("protocol") != PROTOCOL:
-        report = {"protocol": PROTOCOL, "reason": "error", "error": "runner protocol mismatch"}
-        record(b"x", json.dumps(report).encode())
-        os._exit(0)
-    cap = int(header["output_bytes"])
-    # The timeout is enforced here, so a timed-out run still reports its memory and CPU; the host
-    # waits a little longer and kills the container itself if this report never comes.
-    deadline = time.monotonic() + float(header["timeout_s"])
-    cwd = header.get("cwd") or "/tmp"
-
+    install_seccomp()  # fails closed: a runner that cannot install it never says ready; the child inherits it
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -274,27 +337,45 @@ def main():
     signal.set_wakeup_fd(wake_w)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    cpu0 = cpu_ns()
-    oom0 = oom_kills()
+    head_r, head_w = os.pipe()
 
     pid = os.fork()
     if pid == 0:
-        child(language, code, cwd, out_w, err_w, (out_r, err_r, wake_r, wake_w))
-    os.close(out_w)
-    os.close(err_w)
+        child(language, out_w, err_w, head_w, (out_r, err_r, head_r, wake_r, wake_w))
+    for fd in (out_w, err_w, head_w):
+        os.close(fd)
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)  # the request is the child's to read
+    os.close(devnull)
+    if os.read(head_r, 1) != b"w":
+        os._exit(1)  # the child died while setting up: the host sees the container exit before ready
+    cpu0 = cpu_ns()
+    oom0 = oom_kills()
+    record(b"r", b"")  # ready: the host may hand this container to a call
+
+    line = read_header(head_r)
+    if not line:
+        os._exit(0)  # the host went away before sending the whole request: nothing ran
+    header, error = parse_header(line)
+    if error is not None:
+        kill_all()
+        record(b"x", json.dumps({"protocol": PROTOCOL, "reason": "error", "error": error}).encode())
+        os._exit(0)
+    cap = int(header["output_bytes"])
+    # The timeout is enforced here, so a timed-out run still reports its memory and CPU; the host
+    # waits a little longer and kills the container itself if this report never comes.
+    deadline = time.monotonic() + float(header["timeout_s"])
 
     streams = {out_r: b"o", err_r: b"e"}
     sent = {b"o": 0, b"e": 0}
     truncated = {b"o": False, b"e": False}
+    pending = bytearray()  # records not yet written (see FLUSH_S)
+    flush_at = None
     poller = select.poll()
     for fd in (out_r, err_r, wake_r):
         poller.register(fd, select.POLLIN)
     status = None
     reason = None
-
-    def kill_all():
-        with contextlib.suppress(OSError):
-            os.kill(-1, signal.SIGKILL)  # every process of this uid in the container, except PID 1
 
     def reap():
         """Collect exited children (orphans are ours too: we are PID 1); True while any remain."""
@@ -314,10 +395,18 @@ def main():
             if not streams:
                 break
             kill_all()  # the main program ended: nothing it started may outlive it
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = deadline - now
         if remaining <= 0:
             reason = "timeout"
             break
+        if flush_at is not None:
+            if flush_at <= now:
+                write_all(1, pending)
+                pending.clear()
+                flush_at = None
+            else:
+                remaining = min(remaining, flush_at - now)
         for fd, _ in poller.poll(remaining * 1000):
             if fd == wake_r:
                 try:
@@ -340,8 +429,14 @@ def main():
                 truncated[kind] = True
                 reason = "output_limit"
             if data:
-                record(kind, data)
+                pending += kind + struct.pack(">I", len(data)) + data
                 sent[kind] += len(data)
+                if len(pending) >= CHUNK:
+                    write_all(1, pending)
+                    pending.clear()
+                    flush_at = None
+                elif flush_at is None:
+                    flush_at = time.monotonic() + FLUSH_S
         if reason is not None:
             break
         if not streams and status is None:
@@ -377,7 +472,8 @@ def main():
         "stdout_truncated": truncated[b"o"],
         "stderr_truncated": truncated[b"e"],
     }
-    record(b"x", json.dumps(report).encode())
+    payload = json.dumps(report).encode()
+    write_all(1, bytes(pending) + b"x" + struct.pack(">I", len(payload)) + payload)
     os._exit(0)
 
 

@@ -4,7 +4,9 @@ When sending the code fails part-way (the send times out, or Ctrl-C lands in ``s
 kills the container. It used to close the attach socket first: the runner then read EOF, took the
 prefix it had for the whole program and ran it (``rm -rf /workspace/build`` cut to
 ``rm -rf /workspace/``) while the engine was still being asked to kill the container. The container
-is now killed with its stdin still open, so the runner dies waiting for the rest.
+is now killed with its stdin still open, so the runner dies waiting for the rest. And the header
+carries the code's length: when the host itself dies part-way (its socket closes, the runner reads
+EOF), the runner refuses the short read instead of running the prefix.
 """
 
 from __future__ import annotations
@@ -61,12 +63,6 @@ def test_a_partly_sent_program_is_killed_before_it_can_start(
     assert not (workspace / "prefix-ran").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: when the host process dies part-way through sending, the runner reads EOF and runs "
-    "the prefix as the whole program; only the runner can tell (the header should carry the code's "
-    "length and the runner refuse a short read), which needs a runner change and an image rebuild",
-)
 def test_a_program_cut_short_by_the_host_dying_never_starts(
     images: object, docker_client: Any, tmp_path: Path
 ) -> None:
@@ -80,7 +76,8 @@ def test_a_program_cut_short_by_the_host_dying_never_starts(
         name, profile = sb.resolve_profile("workspace-rw")
         live = sb._spawn(PoolKey("shell", name, profile), "partial")
         header = {"protocol": 1, "output_bytes": 4096, "timeout_s": 5.0, "cwd": "/workspace"}
-        live.sock.sendall(encode_request(header, b"touch /workspace/prefix-ran\n"))
+        whole = b"touch /workspace/prefix-ran\necho the rest of the program"
+        live.sock.sendall(encode_request(header, whole)[: -len(b"echo the rest of the program")])
         live.close_socket()  # what the host's death does: the rest of the program never comes
         docker_client.api.wait(live.id, timeout=30)  # the runner ends either way (auto-remove follows)
         assert sb.drain(15)

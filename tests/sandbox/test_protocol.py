@@ -54,5 +54,11 @@ def test_garbage_from_the_container_is_an_error_not_a_crash() -> None:
 def test_request_is_a_json_line_then_the_code() -> None:
     data = encode_request({"protocol": 1, "timeout_s": 2.0}, b"print(1)\n")
     header, _, code = data.partition(b"\n")
-    assert json.loads(header) == {"protocol": 1, "timeout_s": 2.0}
+    assert json.loads(header) == {"protocol": 1, "timeout_s": 2.0, "code_bytes": 9}
     assert code == b"print(1)\n"
+
+
+def test_the_header_counts_the_code_in_bytes() -> None:
+    code = "print('é')\n".encode()
+    header, _, rest = encode_request({"protocol": 1}, code).partition(b"\n")
+    assert json.loads(header)["code_bytes"] == len(code) == len(rest)
