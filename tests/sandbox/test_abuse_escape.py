@@ -115,6 +115,32 @@ def test_setuid_and_setgid_bits_cannot_be_set(cold_sandbox: Sandbox) -> None:
     ], r.stderr
 
 
+def test_ordinary_file_tools_still_work_under_the_filter(cold_sandbox: Sandbox) -> None:
+    # What the refused bits cost (docs/sandbox.md): tools that preserve modes work and drop the bits,
+    # modes without them (sticky included) are untouched; a mode that asks for a setgid directory fails.
+    code = (
+        "set -u; cd /tmp\n"
+        "mkdir -p -m 0750 a/b/c && chmod 1777 a && touch a/b/f && chmod 0755 a/b/f; echo modes=$?\n"
+        "tar -cf t.tar a && mkdir out && tar -C out -xf t.tar && tar -C out -xpf t.tar; echo tar=$?\n"
+        "stat -c %a out/a out/a/b/c out/a/b/f\n"
+        "cp -a /usr/bin/su su && stat -c %a su; echo cp=$?\n"
+        "python3 -c \"import tarfile; tarfile.open('t.tar').extractall('py')\"; echo tarfile=$?\n"
+        "mkdir -m 2775 g 2>/dev/null; echo setgid-dir=$?\n"
+    )
+    r = run(cold_sandbox, "shell", code)
+    assert r.stdout.splitlines() == [
+        "modes=0",
+        "tar=0",
+        "1777",
+        "750",
+        "755",
+        "755",  # su is 4755 in the image: copied without the bit, and cp succeeds
+        "cp=0",
+        "tarfile=0",
+        "setgid-dir=1",
+    ], r.stderr
+
+
 def test_io_setup_cannot_take_the_hosts_aio_pool(cold_sandbox: Sandbox) -> None:
     # fs.aio-max-nr (65536 by default) is one pool for the whole kernel: a single io_setup(65536)
     # took it all, and io_setup failed with EAGAIN on the host and in every container until the
