@@ -96,10 +96,12 @@ def seccomp_program(machine):
     take whole; libaio users fall back to plain I/O);
     a set-user-ID or set-group-ID mode bit in chmod, open or mknod denied (a rw workspace is the
     host's file system: a setuid file left there runs as its owner for any local user); any other
-    ABI than the native one (i386 on x86_64) ENOSYS, so that no other numbering goes round it."""
+    ABI than the native one (i386 and x32 on x86_64) ENOSYS, so that no other numbering goes round it."""
     arch, io_setup, moded = _ARCH[machine]
     prog = [(0x20, 0, 0, 4), (0x15, 1, 0, arch), (0x06, 0, 0, _ENOSYS)]  # A = arch
-    prog += [(0x20, 0, 0, 0), (0x54, 0, 0, 0xBFFFFFFF)]  # A = nr without the x32 bit
+    # x32 calls come with the native arch and nr | 0x40000000; masking the bit off let its own
+    # numbers (512-547, io_setup among them) past every rule: refused whole, like i386.
+    prog += [(0x20, 0, 0, 0), (0x45, 0, 1, 0x40000000), (0x06, 0, 0, _ENOSYS)]  # A = nr
     prog += [(0x35, 0, 2, 425), (0x25, 1, 0, 427), (0x06, 0, 0, _EPERM)]
     prog += [(0x15, 1, 0, 437), (0x15, 0, 1, io_setup), (0x06, 0, 0, _ENOSYS)]
     for nr, mode, flags in moded:

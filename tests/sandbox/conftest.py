@@ -33,6 +33,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 CACHE = Path(os.environ.get("AGENTGUARD_SANDBOX_CACHE", Path.home() / ".agentguard" / "sandbox"))
 
+# A test that empties a pool the kernel shares beyond its own containers (every container's ptys,
+# a uid's inotify instances: for a developer not running as root, the container runs as their uid,
+# so their editor's too) disturbs whatever else runs on the machine meanwhile: other test runs, the
+# developer's own containers. It runs where the machine is the test run's alone (CI=true, as
+# .ci/run is run) or when asked for with AGENTGUARD_EXHAUSTING_TESTS=1.
+exhausts_a_shared_kernel_pool = pytest.mark.skipif(
+    os.environ.get("CI") != "true" and os.environ.get("AGENTGUARD_EXHAUSTING_TESTS") != "1",
+    reason="empties a kernel pool shared with the rest of the machine: runs with CI=true or "
+    "AGENTGUARD_EXHAUSTING_TESTS=1 only",
+)
+
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
