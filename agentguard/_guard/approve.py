@@ -9,7 +9,7 @@ import time
 
 from agentguard._guard import Parts
 from agentguard._guard.decide import decide, policy_decide
-from agentguard._guard.records import record, verdict
+from agentguard._guard.records import keyed_texts, record, verdict
 from agentguard.errors import (
     AgentGuardError,
     ApprovalDenied,
@@ -31,6 +31,7 @@ def _request(parts: Parts, call: ToolCall, decision: Decision) -> ApprovalReques
         parts.audit,
         "approval.requested",
         call,
+        hide=keyed_texts(call.arguments),  # the reason quotes values (evidence)
         timeout_s=timeout,
         rule=decision.rule_id,
         reason=decision.reason,
@@ -175,6 +176,7 @@ def recheck(parts: Parts, call: ToolCall, approved: Decision) -> Decision:
         parts.audit,
         "execution.refused",
         call,
+        hide=keyed_texts(call.arguments),
         error=error.to_dict(),
         approved=verdicts["approved"],
         current=verdicts["current"],

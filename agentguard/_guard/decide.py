@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypeGuard
 
-from agentguard._guard.records import record, resolved_field
+from agentguard._guard.records import keyed_texts, record, resolved_field
 from agentguard.errors import PolicyDenied
 from agentguard.models import NO_RULE, Decision, Effect, RuleRef, ToolCall
 from agentguard.pipeline import AuditSink, PolicyDecider, RefreshablePolicy
@@ -88,6 +88,8 @@ def decide(policy: PolicyDecider, audit: AuditSink, call: ToolCall, *, edited: b
             audit,
             "policy.decided",
             call,
+            # a stopped call's reason and evidence quote its values: a key-named secret's among them
+            hide=keyed_texts(call.arguments) if effect is not Effect.ALLOW else (),
             effect=_EFFECT_TEXT[effect],
             rule=rule_id,
             rule_text=rule_text,

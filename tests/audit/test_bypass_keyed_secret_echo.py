@@ -12,7 +12,7 @@ import pytest
 
 from agentguard import Guard
 from agentguard.audit import AuditLog
-from agentguard.errors import ToolFailed
+from agentguard.errors import PolicyDenied, ToolFailed
 from agentguard.models import Decision, Effect, ToolCall
 
 PASSWORD = "Tr0ub4dor&3xyz"
@@ -71,3 +71,25 @@ def test_a_plain_argument_repeated_in_the_result_is_logged(tmp_path: Path) -> No
         guard.register("echo", lambda text: f"you said {text}")
         guard.call("echo", {"text": PASSWORD})
     assert f"you said {PASSWORD}" in path.read_text()
+
+
+class DenyQuotingTheValue:
+    """A decider whose evidence quotes the argument's value, as provenance conditions do
+    ("'...' first appeared in the untrusted output of ..."), where no detector knows its shape."""
+
+    def decide(self, call: ToolCall) -> Decision:
+        from agentguard.session._evidence import note
+
+        note(lambda: f"{call.arguments['password']!r} first appeared in the output of web.fetch")
+        return Decision(effect=Effect.DENY, reason="test")
+
+
+def test_a_key_named_secret_quoted_in_the_decisions_evidence_is_not_logged(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with Guard(DenyQuotingTheValue(), audit=AuditLog(path)) as guard:
+        guard.register("login", login)
+        with guard.session(user_request="log in"), pytest.raises(PolicyDenied):
+            guard.call("login", {"user": "ann", "password": PASSWORD})
+    text = path.read_text()
+    assert "first appeared in the output of web.fetch" in text  # the evidence is there...
+    assert PASSWORD not in text  # ...without the secret it quoted
