@@ -24,6 +24,7 @@ from agentguard.policy._provenance import TooManyValues, _scalars, _short, _text
 from agentguard.policy._shellmatch import Tri
 from agentguard.policy._urls import UnreadableUrl, parse_url
 from agentguard.session._compact import MIN_COMPACT, compact
+from agentguard.session._encoded import decoded_runs
 from agentguard.session._evidence import note as _note
 from agentguard.session._values import entities, host_name, host_of, keys_of, read_as_shown
 
@@ -59,6 +60,7 @@ def contains_fact(b: _Builder) -> Predicate:
         if not texts or not isinstance(facts, EnumerableFacts):
             return False
         readings = [reading for text in texts for reading in (text, *read_as_shown(text))]
+        readings += [plain for reading in readings for plain in decoded_runs(reading)]  # base64, hex
         if any(facts.find_in(fact, reading) is not None for reading in readings):
             return True
         # an identifier regrouped or in other digits (4237 4252 ..., HGK-137-803, ١٣٧): compared compact

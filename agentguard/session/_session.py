@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from agentguard.session._compact import compact, compact_keys
+from agentguard.session._encoded import decoded_runs
 from agentguard.session._index import TRUSTED, TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry, ValueIndex
 from agentguard.session._leaf import text_keys
 from agentguard.session._phrases import PhraseIndex
@@ -227,7 +228,9 @@ class Session:
         if len(text) > MAX_SEARCH:  # callers treat longer text as "cannot tell" (carries_untrusted)
             text = text[:MAX_SEARCH]
         hits: list[tuple[str, Entry]] = []
-        for reading in (text, *read_as_shown(text)):  # as written, and as a browser shows it
+        readings = [text, *read_as_shown(text)]  # as written, and as a browser shows it
+        readings += [plain for reading in readings for plain in decoded_runs(reading)]  # base64, hex
+        for reading in readings:
             normalised = key_of(reading)
             with self._lock:  # a search may seal pending keys into a new automaton
                 hits.extend(self.index.find_in(normalised))
