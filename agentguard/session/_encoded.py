@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 
 __all__ = ["decoded_runs"]
 
-_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
-_HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){6,}(?![0-9A-Fa-f])")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+# every byte outside the base64 alphabets (standard and URL-safe) read as a space: runs are words
+_RUNS = bytes(b if b in _ALPHABET else 0x20 for b in range(256))
+_HEX = b"0123456789abcdefABCDEF"
+_MIN_RUN = 12
 _MAX_RUNS = 64  # runs decoded per text: a text of many runs is read by its first ones
 
 
@@ -28,14 +30,12 @@ def _printable(data: bytes) -> str | None:
     return text if text.isprintable() and text.strip() else None
 
 
-def _b64(run: str) -> str | None:
-    body = run.rstrip("=")
-    if len(body) % 4 == 1 or body.isalpha() or body.isdigit():  # a word or a number, not base64
+def _b64(run: bytes) -> str | None:
+    if len(run) % 4 == 1 or run.isalpha() or run.isdigit():  # a word or a number, not base64
         return None
+    urlsafe = b"-" in run or b"_" in run
     try:
-        data = base64.b64decode(
-            body + "=" * (-len(body) % 4), altchars=b"-_" if "-" in body or "_" in body else None
-        )
+        data = base64.b64decode(run + b"=" * (-len(run) % 4), altchars=b"-_" if urlsafe else None)
     except (binascii.Error, ValueError):
         return None
     return _printable(data)
@@ -43,25 +43,22 @@ def _b64(run: str) -> str | None:
 
 def decoded_runs(text: str) -> list[str]:
     """The printable texts the base64 and hex runs of ``text`` decode to (a path's segments too)."""
-    if len(text) < 12:
+    if len(text) < _MIN_RUN:
+        return []
+    # in C: every character outside the alphabets becomes a space, and the runs are the words left
+    pieces = [p for p in text.encode("ascii", "replace").translate(_RUNS).split() if len(p) >= _MIN_RUN]
+    if not pieces:
         return []
     out: list[str] = []
-    runs = 0
-    for m in _HEX_RUN.finditer(text):
-        runs += 1
-        plain = _printable(bytes.fromhex(m.group()))
-        if plain is not None:
-            out.append(plain)
-        if runs >= _MAX_RUNS:
-            return out
-    for m in _B64_RUN.finditer(text):
-        run = m.group()
-        pieces = [run] if "/" not in run else [run, *(p for p in run.split("/") if len(p) >= 12)]
-        for piece in pieces:
-            runs += 1
+    for run in pieces[:_MAX_RUNS]:
+        candidates = [run] if b"/" not in run else [run, *(p for p in run.split(b"/") if len(p) >= _MIN_RUN)]
+        for piece in candidates:
+            if not piece.translate(None, _HEX) and len(piece) % 2 == 0:
+                plain = _printable(bytes.fromhex(piece.decode("ascii")))
+                if plain is not None:
+                    out.append(plain)
+                    continue
             plain = _b64(piece)
             if plain is not None:
                 out.append(plain)
-        if runs >= _MAX_RUNS:
-            break
     return out
