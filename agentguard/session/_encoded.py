@@ -46,9 +46,10 @@ def decoded_runs(text: str) -> list[str]:
     if len(text) < _MIN_RUN:
         return []
     # in C: every character outside the alphabets becomes a space, and the runs are the words left
-    pieces = [p for p in text.encode("ascii", "replace").translate(_RUNS).split() if len(p) >= _MIN_RUN]
-    if not pieces:
+    words = text.encode("ascii", "replace").translate(_RUNS).split()
+    if not words or max(map(len, words)) < _MIN_RUN:  # the common text: no run long enough
         return []
+    pieces = [p for p in words if len(p) >= _MIN_RUN]
     out: list[str] = []
     for run in pieces[:_MAX_RUNS]:
         candidates = [run] if b"/" not in run else [run, *(p for p in run.split(b"/") if len(p) >= _MIN_RUN)]
