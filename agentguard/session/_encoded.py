@@ -20,6 +20,8 @@ _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-
 _RUNS = bytes(b if b in _ALPHABET else 0x20 for b in range(256))
 _HEX = b"0123456789abcdefABCDEF"
 _MIN_RUN = 12
+_MARKS = bytes(0x78 if b in _ALPHABET else 0x20 for b in range(256))  # x inside a run, space outside
+_LONG_RUN = b"x" * _MIN_RUN
 _MAX_RUNS = 64  # runs decoded per text: a text of many runs is read by its first ones
 
 
@@ -45,11 +47,11 @@ def decoded_runs(text: str) -> list[str]:
     """The printable texts the base64 and hex runs of ``text`` decode to (a path's segments too)."""
     if len(text) < _MIN_RUN:
         return []
-    # in C: every character outside the alphabets becomes a space, and the runs are the words left
-    words = text.encode("ascii", "replace").translate(_RUNS).split()
-    if not words or max(map(len, words)) < _MIN_RUN:  # the common text: no run long enough
+    data = text.encode("ascii", "replace")
+    if _LONG_RUN not in data.translate(_MARKS):  # the common text, settled by one substring search in C
         return []
-    pieces = [p for p in words if len(p) >= _MIN_RUN]
+    # every character outside the alphabets becomes a space, and the runs are the words left
+    pieces = [p for p in data.translate(_RUNS).split() if len(p) >= _MIN_RUN]
     out: list[str] = []
     for run in pieces[:_MAX_RUNS]:
         candidates = [run] if b"/" not in run else [run, *(p for p in run.split(b"/") if len(p) >= _MIN_RUN)]
