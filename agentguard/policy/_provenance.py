@@ -361,7 +361,7 @@ def same_source(b: _Builder) -> Predicate:
 def _carried(session: Session, text: str) -> list[tuple[str, Entry]]:
     """Seen values inside ``text``: what ``carries_untrusted`` finds, plus words with a digit in them
     (a code, an amount, an account or file id is short, and a digit makes it more than prose)."""
-    hits = session.find_in(text)
+    hits = session.find_in(text, short_compact=True)
     for word in tokens(key_of(text)):
         if any(ch.isdigit() for ch in word):
             entry = session.index.get(word)

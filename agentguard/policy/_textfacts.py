@@ -10,9 +10,12 @@ same(a, b), lt_arg(a, b), le_arg(a, b)   two arguments compared
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+
+import ahocorasick
 
 from agentguard.policy import _conditions as c
 from agentguard.policy._condition_types import EvalContext
@@ -20,6 +23,8 @@ from agentguard.policy._facts import EnumerableFacts
 from agentguard.policy._provenance import TooManyValues, _scalars, _short, _texts
 from agentguard.policy._shellmatch import Tri
 from agentguard.policy._urls import UnreadableUrl, parse_url
+from agentguard.session._compact import MIN_COMPACT, compact
+from agentguard.session._encoded import decoded_runs
 from agentguard.session._evidence import note as _note
 from agentguard.session._values import entities, host_name, host_of, keys_of, read_as_shown
 
@@ -54,9 +59,30 @@ def contains_fact(b: _Builder) -> Predicate:
             return None  # cannot tell
         if not texts or not isinstance(facts, EnumerableFacts):
             return False
-        return any(facts.find_in(fact, text) is not None for text in texts)
+        readings = [reading for text in texts for reading in (text, *read_as_shown(text))]
+        readings += [plain for reading in readings for plain in decoded_runs(reading)]  # base64, hex
+        if any(facts.find_in(fact, reading) is not None for reading in readings):
+            return True
+        # an identifier regrouped or in other digits (4237 4252 ..., HGK-137-803, ١٣٧): compared compact
+        automaton = _compact_members(facts.members(fact))
+        return automaton is not None and any(
+            next(automaton.iter(compact(reading)), None) is not None for reading in readings
+        )
 
     return pred
+
+
+@functools.lru_cache(maxsize=64)
+def _compact_members(members: frozenset[str]) -> ahocorasick.Automaton | None:
+    """The members that hold a digit (identifiers: numbers, codes), compact (see ``_compact``)."""
+    keys = {key for key in map(compact, members) if len(key) >= MIN_COMPACT and not key.isalpha()}
+    if not keys:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key in keys:
+        automaton.add_word(key, key)
+    automaton.make_automaton()
+    return automaton
 
 
 def _sub_condition(b: _Builder, index: int) -> c.Condition:

@@ -17,6 +17,7 @@ from agentguard.session._values import (
     entities,
     key_of,
     keys_of,
+    mailbox_key,
     other_readings,
     tokens,
     url_keys,
@@ -62,6 +63,10 @@ def _work_out(value: str, untrusted: bool, whole_only: bool) -> KeyList:
             out.append((entity.key, entity.kind != "host"))
             if entity.kind == "url":
                 out.extend((key, True) for key in url_keys(entity.text)[1:])  # the link over http/https
+            elif entity.kind == "email":
+                box = mailbox_key(entity.key)  # the mailbox Gmail delivers it to: dots dropped
+                if box is not None:
+                    out.append((box, True))
     if untrusted and _GROUPED_DIGITS.search(base):  # "1.000.000,00": also the million
         out.extend((key, False) for key in other_readings(base))
     for word in tokens(base):

@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from agentguard.session._compact import compact, compact_keys
+from agentguard.session._encoded import decoded_runs
 from agentguard.session._index import TRUSTED, TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry, ValueIndex
 from agentguard.session._leaf import text_keys
 from agentguard.session._phrases import PhraseIndex
 from agentguard.session._values import (
     MAX_KEY_CHARS,
+    MIN_CONTAINED,
     _text_keys,
     entities,
     is_field_name,
@@ -162,6 +165,7 @@ class Session:
         self.vouched: tuple[Any, ...] = tuple(vouched.values() if isinstance(vouched, Mapping) else vouched)
         self.started = datetime.now(UTC)
         self.index = ValueIndex()
+        self.compact = ValueIndex()  # compact keys (letters and digits only), to find values in text
         self.phrases = PhraseIndex()  # built only when a condition asks (copies_untrusted)
         self.sources: list[Source] = []
         self.results: list[ResultRecord] = []
@@ -217,15 +221,23 @@ class Session:
                 found.append(entry)
         return mask, found
 
-    def find_in(self, text: str) -> list[tuple[str, Entry]]:
-        """Seen values written inside ``text``: long values, URLs, e-mails, IBANs, hosts, or all of it."""
+    def find_in(self, text: str, *, short_compact: bool = False) -> list[tuple[str, Entry]]:
+        """Seen values written inside ``text``: long values, URLs, e-mails, IBANs, hosts, or all of it;
+        also in the compact reading (``_compact``), values of 12 characters or more, and with
+        ``short_compact`` the shorter compact keys too (8 or more, a digit in them)."""
         if len(text) > MAX_SEARCH:  # callers treat longer text as "cannot tell" (carries_untrusted)
             text = text[:MAX_SEARCH]
         hits: list[tuple[str, Entry]] = []
-        for reading in (text, *read_as_shown(text)):  # as written, and as a browser shows it
+        readings = [text, *read_as_shown(text)]  # as written, and as a browser shows it
+        readings += [plain for reading in readings for plain in decoded_runs(reading)]  # base64, hex
+        for reading in readings:
             normalised = key_of(reading)
             with self._lock:  # a search may seal pending keys into a new automaton
                 hits.extend(self.index.find_in(normalised))
+                if len(self.compact):  # regrouped or re-punctuated:
+                    # 4237 4252 ..., hunter2 pass, a+b+c (see _compact)
+                    found = self.compact.find_in(compact(reading))
+                    hits.extend(found if short_compact else [h for h in found if len(h[0]) >= MIN_CONTAINED])
             whole = self.index.get(normalised)  # the whole text, when it is one short value seen before
             if whole is not None:
                 hits.append((normalised, whole))
@@ -374,6 +386,10 @@ class Session:
                 add(key, source, bit, contained=True)
             else:
                 add(key, source, bit)
+        if not whole_only:
+            add_compact = self.compact.add
+            for key in compact_keys(value):
+                add_compact(key, source, UNTRUSTED if echoed else bit, contained=True)
         return bool(found) or bool(value.strip())
 
     # -- the current session ---------------------------------------------------------------------

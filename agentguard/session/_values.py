@@ -57,6 +57,7 @@ __all__ = [
     "is_field_name",
     "key_of",
     "keys_of",
+    "mailbox_key",
     "other_readings",
     "part_keys",
     "read_as_shown",
@@ -301,7 +302,22 @@ def _part_keys(text: str) -> tuple[str, ...]:
                     keys.append(f"{bare.split('+', 1)[0]}@{domain}")
     if "@" in text:
         keys.extend(_rfc5322_keys(text))
+        keys.extend(box for box in map(mailbox_key, keys) if box is not None)
     return tuple(dict.fromkeys(keys))
+
+
+_DOTLESS_MAIL = frozenset({"gmail.com", "googlemail.com"})
+
+
+def mailbox_key(key: str) -> str | None:
+    """The mailbox an address key is delivered to where the provider reads other spellings as one:
+    Gmail ignores the dots of the local part and a sub-address, and googlemail.com is gmail.com
+    (``m.a.r.k+x@googlemail.com`` is ``mark@gmail.com``). None when that is the key itself."""
+    local, _, domain = key.rpartition("@")
+    if domain not in _DOTLESS_MAIL:
+        return None
+    box = f"{local.strip(chr(34)).split('+', 1)[0].replace('.', '')}@gmail.com"
+    return box if box != key else None
 
 
 def _rfc5322_keys(text: str) -> Iterator[str]:
