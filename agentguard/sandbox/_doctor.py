@@ -9,6 +9,7 @@ from docker.errors import DockerException
 from agentguard.errors import SandboxError
 from agentguard.models import FrozenModel
 from agentguard.sandbox._container import PoolKey, container_config, open_egress, remove, spawn
+from agentguard.sandbox._engine import PROTOCOL
 from agentguard.sandbox._hardening import check_hardening
 from agentguard.sandbox._images import image_status
 from agentguard.sandbox._protocol import encode_request
@@ -117,7 +118,7 @@ def run_doctor(sandbox: Sandbox) -> list[DoctorCheck]:
         from agentguard.sandbox._container import exchange
 
         request = encode_request(
-            {"protocol": 1, "output_bytes": 65536, "timeout_s": 20.0, "cwd": "/tmp"}, _PROBE.encode()
+            {"protocol": PROTOCOL, "output_bytes": 65536, "timeout_s": 20.0, "cwd": "/tmp"}, _PROBE.encode()
         )
         ex = exchange(live, request, timeout_s=20.0, cap=65536)
         seen = dict(

@@ -26,7 +26,10 @@ RECIPE_HASH = "io.agentguard.recipe-hash"
 ROOTFS_HASH = "io.agentguard.rootfs-hash"
 RUNNER_PROTOCOL = "io.agentguard.runner-protocol"
 
-PROTOCOL = 1
+# The runner protocol an image must speak (its label); a runner change the host relies on bumps it,
+# so that an older image is refused, not run without it. 2: the header carries code_bytes and a
+# request cut short runs nothing (1 read the code to EOF and ran a prefix when the host died).
+PROTOCOL = 2
 SANDBOX_UID = "10001:10001"
 BUILD_HINT = "run `agentguard sandbox build`"
 

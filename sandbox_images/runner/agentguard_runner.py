@@ -5,7 +5,8 @@ and waiting when a call arrives. Protocol, all over the container's attached std
 
 * stdin: one JSON header line, then the code. ``code_bytes`` in the header is the code's length:
   the code runs as soon as that many bytes are in, and never when stdin ends before them (a send
-  cut short). Without it (an older host) the code is whatever comes before EOF.
+  cut short). A header without it runs nothing (protocol 1 runners ran whatever came before EOF,
+  so the host refuses their images).
 * stdout: records ``kind (1 byte) | length (4 bytes, big endian) | payload``; ``r`` (first, empty)
   says the runner is ready, ``o`` and ``e`` carry the user's stdout and stderr, ``x`` (last) the
   end report as JSON.
@@ -32,7 +33,7 @@ import time
 import traceback
 import types
 
-PROTOCOL = 1
+PROTOCOL = 2  # 2: the request carries code_bytes, a short one runs nothing (1 read to EOF)
 CHUNK = 65536
 SHELL = "/bin/bash"
 # Output is sent in batches: when CHUNK bytes are waiting, when they have waited this long, and
@@ -171,7 +172,10 @@ def oom_kills():
 
 
 def read_request():
-    """(header line, code) from stdin; exits (nothing ran) when stdin ends before the whole request."""
+    """(header line, code) from stdin; exits (nothing ran) when stdin ends before the whole request.
+
+    The code is None when the header gives no length the code could have: nothing is read after
+    it (the runner, PID 1, reports the header; see ``parse_header``)."""
     data = b""
     while b"\n" not in data:
         chunk = os.read(0, CHUNK)
@@ -180,23 +184,26 @@ def read_request():
         data += chunk
     line, _, code = data.partition(b"\n")
     try:
-        size = json.loads(line).get("code_bytes")
-    except (ValueError, AttributeError):
-        size = None  # the runner (PID 1) reports the unreadable header
-    if size is not None and (type(size) is not int or size < 0):
-        os._exit(0)  # no length the code could have: nothing runs
+        size = code_bytes(json.loads(line))
+    except (ValueError, TypeError, AttributeError):
+        return line, None
     chunks = [code]
     have = len(code)
-    while size is None or have < size:
-        chunk = os.read(0, max(CHUNK, size - have) if size else CHUNK)
+    while have < size:
+        chunk = os.read(0, max(CHUNK, size - have))
         if not chunk:
-            if size is not None:
-                os._exit(0)  # cut short: the rest never came, so no part of it runs
-            break
+            os._exit(0)  # cut short: the rest never came, so no part of it runs
         chunks.append(chunk)
         have += len(chunk)
-    code = b"".join(chunks)
-    return line, code if size is None else code[:size]
+    return line, b"".join(chunks)[:size]
+
+
+def code_bytes(header):
+    """The code's length the header gives; raises ValueError when it gives none the code could have."""
+    size = header.get("code_bytes")
+    if type(size) is not int or size < 0:
+        raise ValueError("no code length")
+    return size
 
 
 def child(language, out_w, err_w, head_w, close_fds):
@@ -309,6 +316,7 @@ def parse_header(line):
             return None, "runner protocol mismatch"
         int(header["output_bytes"])
         float(header["timeout_s"])
+        code_bytes(header)
     except (ValueError, TypeError, AttributeError, KeyError):
         return None, "unreadable request header"
     return header, None

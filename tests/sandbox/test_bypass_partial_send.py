@@ -20,6 +20,7 @@ import pytest
 
 from agentguard.sandbox import Sandbox, SandboxSettings
 from agentguard.sandbox._container import PoolKey
+from agentguard.sandbox._engine import PROTOCOL
 from agentguard.sandbox._protocol import encode_request
 
 pytestmark = pytest.mark.docker
@@ -55,7 +56,7 @@ def test_a_partly_sent_program_is_killed_before_it_can_start(
     ) as sb:
         name, profile = sb.resolve_profile("workspace-rw")
         live = sb._spawn(PoolKey("shell", name, profile), "partial")
-        header = {"protocol": 1, "output_bytes": 4096, "timeout_s": 5.0, "cwd": "/workspace"}
+        header = {"protocol": PROTOCOL, "output_bytes": 4096, "timeout_s": 5.0, "cwd": "/workspace"}
         whole = b"touch /workspace/prefix-ran\necho the rest of the program"
         live.sock.sendall(encode_request(header, whole)[: -len(b"echo the rest of the program")])
         sb._kill_now(live)  # what the host does when the rest cannot be sent
@@ -75,7 +76,7 @@ def test_a_program_cut_short_by_the_host_dying_never_starts(
     ) as sb:
         name, profile = sb.resolve_profile("workspace-rw")
         live = sb._spawn(PoolKey("shell", name, profile), "partial")
-        header = {"protocol": 1, "output_bytes": 4096, "timeout_s": 5.0, "cwd": "/workspace"}
+        header = {"protocol": PROTOCOL, "output_bytes": 4096, "timeout_s": 5.0, "cwd": "/workspace"}
         whole = b"touch /workspace/prefix-ran\necho the rest of the program"
         live.sock.sendall(encode_request(header, whole)[: -len(b"echo the rest of the program")])
         live.close_socket()  # what the host's death does: the rest of the program never comes

@@ -105,6 +105,22 @@ def test_output_cap_truncates_with_a_marker(cold_sandbox: Sandbox) -> None:
     assert_gone(cold_sandbox, r)
 
 
+def test_output_exactly_at_the_cap_is_whole_on_both_streams(cold_sandbox: Sandbox) -> None:
+    # Past 64 KiB: the runner writes its batched records before the cap is met, and the rest with the report.
+    prof = SandboxProfile(output_bytes=70000)
+    both = "head -c 70000 /dev/zero | tr '\\0' o; head -c 70000 /dev/zero | tr '\\0' e >&2"
+    r = cold_sandbox.run("shell", both, profile=prof)
+    assert (r.end_reason, r.exit_code) == (EndReason.EXITED, 0)
+    assert (r.stdout_truncated, r.stderr_truncated) == (False, False)
+    assert (r.stdout, r.stderr) == ("o" * 70000, "e" * 70000)
+    over = cold_sandbox.run(
+        "shell", "head -c 70000 /dev/zero | tr '\\0' o; head -c 70001 /dev/zero >&2", profile=prof
+    )
+    assert over.end_reason is EndReason.OUTPUT_LIMIT
+    assert (over.stdout_truncated, over.stderr_truncated) == (False, True)
+    assert over.stdout == "o" * 70000
+
+
 def test_named_profile_and_workspace_mounts(images: Any, docker_client: Any, tmp_path: Path) -> None:
     (tmp_path / "data.txt").write_text("from the host", encoding="utf-8")
     if os.geteuid() == 0:
