@@ -121,7 +121,7 @@ def finished(
     summarize: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Process the result for the session, record ``execution.finished``; the value the caller gets.
-    ``summarize``: the form of the value the record sums up (``Guard.acall``).
+    ``summarize``: the form of the value the session reads and the record sums up (``Guard.acall``).
 
     ``deliver`` gets that value as soon as it is known (redacted, read, its summary made), before the
     session records it and before ``execution.finished``. Both follow at once, in this thread and
@@ -132,7 +132,7 @@ def finished(
     own = call.__dict__  # read once: pydantic's attribute hook costs ~650 instructions a read
     tool = own["tool"]
     try:
-        read = read_result(parts.policy, session, tool=tool, value=value)
+        read = read_result(parts.policy, session, tool=tool, value=value, form=summarize)
         keyed = keyed_texts(own["arguments"])
         hide = secret_texts(own["arguments"], own["secrets"]) if own["secrets"] else []
         if keyed:

@@ -315,3 +315,25 @@ async def test_a_fast_answer_is_redacted_by_outputs_toml_as_the_sdk_path_is(
     records = audit_records(tmp_path / "home" / "audit.jsonl")
     assert token not in json.dumps(records)
     assert [r["event"] for r in records].count("result.redacted") == 2
+
+
+async def test_the_same_result_is_recorded_alike_either_path(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """The lead: the SDK path's ``execution.finished`` counted 4 untrusted fields of an echo, the fast
+    path 3: the SDK path read its typed model's ``resultType``, which the agent is never answered with."""
+    policy = make_policy(RULES)
+    async with _client(tmp_path, policy) as client:
+        await client.list_tools()
+        sdk = await client.call_tool("echo", {"text": "same"}, meta=META)
+        fast = await client.call_tool("echo", {"text": "same"})
+    assert (sdk.content, sdk.structured_content) == (fast.content, fast.structured_content)
+    records = audit_records(tmp_path / "home" / "audit.jsonl")
+    finished = [
+        {k: v for k, v in r.items() if k in {"result", "provenance", "tool", "redacted"}}
+        for r in records
+        if r["event"] == "execution.finished"
+    ]
+    assert len(finished) == 2
+    assert finished[0] == finished[1]
+    assert finished[0]["provenance"]["untrusted_fields"] == 3  # "text", "same", and the structured "same"

@@ -198,7 +198,7 @@ class ToolCalls:
                     framework=FRAMEWORK,
                     invoke=forward,
                     deliver=deliver,
-                    summarize=summary_form(version),  # the same record for the same result, either way
+                    summarize=summary_form(version),  # the same reading and record of a result, either way
                 )
         except AgentGuardError as exc:
             return _error_result(rejection_text(exc))

@@ -291,10 +291,12 @@ def _serialize(result: Result | dict[str, Any], version: str) -> dict[str, Any]:
 
 
 def summary_form(version: str | None) -> Callable[[Any], Any]:
-    """What the audit record of a ``tools/call`` sums up (``Guard.acall``'s ``summarize``): the result
-    in its wire form for ``version`` (the agent connection's), as ``_serialize`` shapes it, its keys
-    sorted, so a typed result (the SDK's way) reads as the same result kept in its wire form
-    (``WireResult``) does. A result that has no wire form is summed up as it is."""
+    """What the guard session reads of a ``tools/call`` result and its audit record sums up
+    (``Guard.acall``'s ``summarize``): the result in its wire form for ``version`` (the agent
+    connection's), as ``_serialize`` shapes it, its keys sorted, so a typed result (the SDK's way)
+    reads as the same result kept in its wire form (``WireResult``) does: the same fields indexed,
+    none the agent is not answered with (the typed model's ``resultType``). A result that has no wire
+    form is read as it is."""
 
     def form(result: Any) -> Any:
         if version is None:
