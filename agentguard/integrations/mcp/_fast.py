@@ -30,6 +30,7 @@ import anyio
 import anyio.abc
 import mcp_types as types
 from mcp.server.session import ServerSession
+from mcp.shared.dispatcher import coerce_request_id
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
 from mcp_types import methods
@@ -79,6 +80,7 @@ class ClientLane:
         self._open = False  # taking calls: between ``start`` and ``stop``
         self._stopped: anyio.Event | None = None
         self._cache_hinted = True
+        # the calls in flight by id as the SDK's dispatcher correlates ids ("7" and 7 are one)
         self._inflight: dict[int | str, tuple[anyio.CancelScope, list[bool]]] = {}
         # each call's task, and the scopes the task group's cancellation reaches it through (the
         # call's own, then the one around what follows its answer)
@@ -156,11 +158,12 @@ class ClientLane:
             return False
         if not (arguments is None or type(arguments) is dict) or not self._known(name):
             return False
-        if request_id in self._inflight:
+        key = coerce_request_id(request_id)
+        if key in self._inflight:
             return False  # a reused id while the first is running: the SDK's rules apply
         scope = anyio.CancelScope()  # the agent's cancellation, and the task group's (``_supervise``)
         by_client: list[bool] = []
-        self._inflight[request_id] = (scope, by_client)
+        self._inflight[key] = (scope, by_client)
         after = anyio.CancelScope()  # the task group's, once the call has its answer
         task = asyncio.get_running_loop().create_task(
             self._run(request_id, name, arguments, version, scope, by_client, after)
@@ -180,9 +183,10 @@ class ClientLane:
         if type(params) is not dict:
             return False
         request_id = params.get("requestId")
-        if not _is_id(request_id) or request_id not in self._inflight:
+        found = self._inflight.get(coerce_request_id(request_id)) if _is_id(request_id) else None
+        if found is None:
             return False
-        scope, by_client = self._inflight[request_id]
+        scope, by_client = found
         by_client.append(True)
         scope.cancel()
         return True
@@ -234,7 +238,7 @@ class ClientLane:
                     data = types.ErrorData(code=0, message=str(exc))
                 answer = _error(request_id, data)
         finally:
-            self._inflight.pop(request_id, None)
+            self._inflight.pop(coerce_request_id(request_id), None)
         if scope.cancelled_caught and not by_client:  # the task group's cancellation: shutdown
             if not delivered:
                 await self._closed(request_id)
