@@ -212,6 +212,27 @@ async def test_a_cancellation_correlates_ids_as_the_sdk_does(call_id: Any, cance
     assert written == []  # cancelled: not answered
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3,"reason":"tools/call"}}',
+        '{"jsonrpc":"2.0","method":"notifications\\/cancelled","params":{"requestId":3}}',
+        '{"jsonrpc":"2.0","method":"notifications/\\u0063ancelled","params":{"requestId":3}}',
+    ],
+)
+async def test_a_cancellation_is_recognised_however_it_is_written(line: str) -> None:
+    """The same JSON the SDK reads as a cancellation: a reason that names the method sent the line to
+    the call gate and no further, an escaped method name passed the text check: the call ran on."""
+    assert json.loads(line)["method"] == "notifications/cancelled"
+    lane, _, written = await _lane()
+    async with anyio.create_task_group() as tg:
+        lane.start(tg, cache_hinted=False)
+        assert lane.from_client(_line(_call(3)))
+        assert lane.from_client(line + "\n")
+        lane.stop()  # the group then waits for the calls taken
+    assert written == []  # cancelled: not answered
+
+
 async def test_a_reused_id_in_another_json_type_goes_to_the_sdk() -> None:
     """Reuse as the SDK's dispatcher counts it: "9" while 9 runs is the same id."""
     lane, _, _ = await _lane()

@@ -136,10 +136,14 @@ class ClientLane:
         return str(version)
 
     def from_client(self, line: str) -> bool:
-        """Whether ``line`` is taken here (a plain ``tools/call``, or the cancellation of one)."""
-        if '"tools/call"' in line:
-            return self._take_call(line)
-        if '"notifications/cancelled"' in line and self._inflight:
+        """Whether ``line`` is taken here (a plain ``tools/call``, or the cancellation of one).
+
+        While calls run, a line that may be a cancellation is parsed: one that names the method
+        as it is, or holds an escape (``notifications\\/cancelled`` is the same JSON string). A line
+        the call gate declines may still be one (its reason may say "tools/call")."""
+        if '"tools/call"' in line and self._take_call(line):
+            return True
+        if self._inflight and ('"notifications/cancelled"' in line or "\\" in line):
             return self._take_cancel(line)
         return False
 
