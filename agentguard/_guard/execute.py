@@ -23,6 +23,7 @@ from agentguard.registry import RegisteredTool
 from agentguard.secret_arguments import secret_texts
 from agentguard.session import Session, live_session
 from agentguard.session._record import (
+    UNFORMED,
     ReadResult,
     keep_result,
     process_failure,
@@ -137,7 +138,11 @@ def finished(
         hide = secret_texts(own["arguments"], own["secrets"]) if own["secrets"] else []
         if keyed:
             hide = sorted({*hide, *keyed}, key=len, reverse=True)
-        shown = summary(read.shown if summarize is None else summarize(read.shown), hide)
+        if summarize is None:
+            formed = read.shown
+        else:  # read_result formed it already when a session read it
+            formed = summarize(read.shown) if read.formed is UNFORMED else read.formed
+        shown = summary(formed, hide)
         if deliver is None or read.withheld is not None:
             fields = keep_result(session, read, tool=tool, call_id=own["id"], arguments=own["arguments"])
     except ToolFailed as withheld:  # the result could not be redacted: the caller gets this instead

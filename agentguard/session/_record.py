@@ -20,6 +20,7 @@ from agentguard.errors import ToolFailed
 from agentguard.session._session import Leaf, Session
 
 __all__ = [
+    "UNFORMED",
     "OutputHandling",
     "ReadResult",
     "TreatsOutputs",
@@ -156,6 +157,9 @@ def _plain_json(value: Any, depth: int = 0) -> bool:
     return False
 
 
+UNFORMED: Any = object()  # ``ReadResult.formed`` of a result not read in a form
+
+
 class ReadResult(NamedTuple):
     """A result as read for the caller and the session (``read_result``), before it is recorded."""
 
@@ -164,6 +168,7 @@ class ReadResult(NamedTuple):
     withheld: ToolFailed | None  # the result could not be redacted: the caller gets this instead
     marks: list[str]
     leaves: list[Leaf]
+    formed: Any = UNFORMED  # ``shown`` in the ``form`` it was read in (``read_result``), if it was
 
 
 def read_result(
@@ -208,6 +213,7 @@ def read_result(
         unredacted = value
         value = form(value)
         shown = value if shown is unredacted else None if shown is None else form(shown)
+    formed = shown if form is not None else UNFORMED
     if _plain_json(value):  # JSON data (a wire result): read as it is
         stream, read = False, value
     else:
@@ -227,7 +233,7 @@ def read_result(
     else:
         # a model's leaves from its dump above (the same JSON); anything else as the paths read it
         leaves = list(handling.leaves(read if shown is value and isinstance(value, BaseModel) else shown))
-    return ReadResult(result, fields, withheld, marks, leaves)
+    return ReadResult(result, fields, withheld, marks, leaves, formed)
 
 
 def keep_result(
