@@ -250,9 +250,9 @@ class Guard(GuardSessions):
         before the session records it and before ``execution.finished`` (an adapter's way to answer
         first, e.g. the MCP proxy writing the answer line). Recording follows at once, without
         yielding to the event loop, so no later call is decided before it; the result is returned
-        as well. ``summarize`` gives the form of the result the ``execution.finished`` record sums up
-        (an adapter's wire form: the same record whichever way the same result came); it must not
-        raise."""
+        as well. ``summarize`` gives the form of the result the session reads and the
+        ``execution.finished`` record sums up (an adapter's wire form: the same provenance and the
+        same record whichever way the same result came); it must not raise."""
         entry, call, decision, values = self._received(tool, arguments, agent, session, framework)
         if decision.effect is Effect.ASK:
             result = await approve.aask(self, call, decision)

@@ -23,6 +23,7 @@ from agentguard.registry import RegisteredTool
 from agentguard.secret_arguments import secret_texts
 from agentguard.session import Session, live_session
 from agentguard.session._record import (
+    UNFORMED,
     ReadResult,
     keep_result,
     process_failure,
@@ -121,7 +122,7 @@ def finished(
     summarize: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Process the result for the session, record ``execution.finished``; the value the caller gets.
-    ``summarize``: the form of the value the record sums up (``Guard.acall``).
+    ``summarize``: the form of the value the session reads and the record sums up (``Guard.acall``).
 
     ``deliver`` gets that value as soon as it is known (redacted, read, its summary made), before the
     session records it and before ``execution.finished``. Both follow at once, in this thread and
@@ -132,12 +133,16 @@ def finished(
     own = call.__dict__  # read once: pydantic's attribute hook costs ~650 instructions a read
     tool = own["tool"]
     try:
-        read = read_result(parts.policy, session, tool=tool, value=value)
+        read = read_result(parts.policy, session, tool=tool, value=value, form=summarize)
         keyed = keyed_texts(own["arguments"])
         hide = secret_texts(own["arguments"], own["secrets"]) if own["secrets"] else []
         if keyed:
             hide = sorted({*hide, *keyed}, key=len, reverse=True)
-        shown = summary(read.shown if summarize is None else summarize(read.shown), hide)
+        if summarize is None:
+            formed = read.shown
+        else:  # read_result formed it already when a session read it
+            formed = summarize(read.shown) if read.formed is UNFORMED else read.formed
+        shown = summary(formed, hide)
         if deliver is None or read.withheld is not None:
             fields = keep_result(session, read, tool=tool, call_id=own["id"], arguments=own["arguments"])
     except ToolFailed as withheld:  # the result could not be redacted: the caller gets this instead

@@ -9,7 +9,7 @@ the tool *read* the secret even if the model never sees it.
 from __future__ import annotations
 
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, Protocol, cast, runtime_checkable
 
 from pydantic import BaseModel
@@ -20,6 +20,7 @@ from agentguard.errors import ToolFailed
 from agentguard.session._session import Leaf, Session
 
 __all__ = [
+    "UNFORMED",
     "OutputHandling",
     "ReadResult",
     "TreatsOutputs",
@@ -156,6 +157,9 @@ def _plain_json(value: Any, depth: int = 0) -> bool:
     return False
 
 
+UNFORMED: Any = object()  # ``ReadResult.formed`` of a result not read in a form
+
+
 class ReadResult(NamedTuple):
     """A result as read for the caller and the session (``read_result``), before it is recorded."""
 
@@ -164,14 +168,25 @@ class ReadResult(NamedTuple):
     withheld: ToolFailed | None  # the result could not be redacted: the caller gets this instead
     marks: list[str]
     leaves: list[Leaf]
+    formed: Any = UNFORMED  # ``shown`` in the ``form`` it was read in (``read_result``), if it was
 
 
-def read_result(policy: object, session: Session | None, *, tool: str, value: Any) -> ReadResult:
+def read_result(
+    policy: object,
+    session: Session | None,
+    *,
+    tool: str,
+    value: Any,
+    form: Callable[[Any], Any] | None = None,
+) -> ReadResult:
     """Redact ``value`` and read it for the session (its marks and leaves), without recording it.
 
     Everything that decides what the caller gets, or that could fail on an odd result, happens here,
     so a result can be handed on before ``keep_result`` records it (``Guard.acall``'s ``deliver``).
-    Raises for a result the guard cannot read (the caller withholds it)."""
+    ``form`` (an adapter's wire form, ``Guard.acall``'s ``summarize``): the session reads the result
+    in that form, as the caller's wire carries it, so one result reads the same whichever way it
+    came (a typed model may hold fields its wire form leaves out). Raises for a result the guard
+    cannot read (the caller withholds it)."""
     treats = _treats_outputs(policy)
     handling = treats.output_treatment(tool) if treats is not None else None
     fields: dict[str, Any] = {}
@@ -193,6 +208,12 @@ def read_result(policy: object, session: Session | None, *, tool: str, value: An
             fields["redacted"] = [{"kind": kind, "count": n} for kind, n in sorted(counts.items())]
     if session is None:
         return ReadResult(shown, fields, withheld, [], [])
+    result = shown
+    if form is not None:  # the result and its redacted form as the caller's wire carries them
+        unredacted = value
+        value = form(value)
+        shown = value if shown is unredacted else None if shown is None else form(shown)
+    formed = shown if form is not None else UNFORMED
     if _plain_json(value):  # JSON data (a wire result): read as it is
         stream, read = False, value
     else:
@@ -212,7 +233,7 @@ def read_result(policy: object, session: Session | None, *, tool: str, value: An
     else:
         # a model's leaves from its dump above (the same JSON); anything else as the paths read it
         leaves = list(handling.leaves(read if shown is value and isinstance(value, BaseModel) else shown))
-    return ReadResult(shown, fields, withheld, marks, leaves)
+    return ReadResult(result, fields, withheld, marks, leaves, formed)
 
 
 def keep_result(

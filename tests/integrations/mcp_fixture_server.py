@@ -8,6 +8,7 @@ import sys
 
 import mcp_types as types
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
 server = MCPServer("fixture", version="1.0")
@@ -75,6 +76,12 @@ def crash() -> str:
     os._exit(3)
 
 
+@server.tool(description="Answer with a JSON-RPC error of the implementation-defined server range.")
+def server_error(code: int = -32000) -> str:
+    _log(f"server_error {code}")
+    raise MCPError(code=code, message="quota exceeded for today")
+
+
 @server.tool(description="Ask the client's model a question (sampling).")
 async def ask_model(question: str, ctx: Context, repeat: int = 1) -> str:
     try:
@@ -124,6 +131,11 @@ def greet(name: str) -> str:
     return f"Say hello to {name}."
 
 
+@server.prompt(description="A prompt the server answers with a server error (-32000).")
+def quota(name: str) -> str:
+    raise MCPError(code=-32000, message="quota exceeded for today")
+
+
 @server.completion()
 async def complete(ref: object, argument: types.CompletionArgument, context: object) -> types.Completion:
     """Names starting with what was typed: server data reaching the agent outside tools/call."""
@@ -132,4 +144,7 @@ async def complete(ref: object, argument: types.CompletionArgument, context: obj
 
 
 if __name__ == "__main__":
+    if os.environ.get("FIXTURE_STARTS"):  # one line per start of the server process
+        with open(os.environ["FIXTURE_STARTS"], "a", encoding="utf-8") as starts:
+            starts.write(f"{os.getpid()}\n")
     server.run()

@@ -191,10 +191,56 @@ async def test_a_cancellation_is_taken_only_for_a_running_fast_call() -> None:
         assert not lane.from_client(_line(cancel))  # nothing running: the SDK's
         assert not lane.from_client(_line([cancel]))
         assert lane.from_client(_line(_call(3)))
-        assert not lane.from_client(_line({**cancel, "params": {"requestId": "3"}}))  # another id
+        assert not lane.from_client(_line({**cancel, "params": {"requestId": "4"}}))  # another id
         assert lane.from_client(_line(cancel))
         lane.stop()  # the group then waits for the calls taken
     assert written == []  # a cancelled call is not answered
+
+
+@pytest.mark.parametrize(("call_id", "cancel_id"), [(3, "3"), ("7", 7), (2**70, str(2**70))])
+async def test_a_cancellation_correlates_ids_as_the_sdk_does(call_id: Any, cancel_id: Any) -> None:
+    """The SDK's dispatcher takes "7" and 7 for one id (``coerce_request_id``: a client that echoes
+    ids as text). A call on the fast path was not cancelled by such a cancellation, one on the SDK
+    path was: the call ran on and was answered after the agent gave it up."""
+    lane, _, written = await _lane()
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": cancel_id}}
+    async with anyio.create_task_group() as tg:
+        lane.start(tg, cache_hinted=False)
+        assert lane.from_client(_line(_call(call_id)))
+        assert lane.from_client(_line(cancel))
+        lane.stop()  # the group then waits for the calls taken
+    assert written == []  # cancelled: not answered
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3,"reason":"tools/call"}}',
+        '{"jsonrpc":"2.0","method":"notifications\\/cancelled","params":{"requestId":3}}',
+        '{"jsonrpc":"2.0","method":"notifications/\\u0063ancelled","params":{"requestId":3}}',
+    ],
+)
+async def test_a_cancellation_is_recognised_however_it_is_written(line: str) -> None:
+    """The same JSON the SDK reads as a cancellation: a reason that names the method sent the line to
+    the call gate and no further, an escaped method name passed the text check: the call ran on."""
+    assert json.loads(line)["method"] == "notifications/cancelled"
+    lane, _, written = await _lane()
+    async with anyio.create_task_group() as tg:
+        lane.start(tg, cache_hinted=False)
+        assert lane.from_client(_line(_call(3)))
+        assert lane.from_client(line + "\n")
+        lane.stop()  # the group then waits for the calls taken
+    assert written == []  # cancelled: not answered
+
+
+async def test_a_reused_id_in_another_json_type_goes_to_the_sdk() -> None:
+    """Reuse as the SDK's dispatcher counts it: "9" while 9 runs is the same id."""
+    lane, _, _ = await _lane()
+    async with anyio.create_task_group() as tg:
+        lane.start(tg, cache_hinted=False)
+        assert lane.from_client(_line(_call(9)))
+        assert not lane.from_client(_line(_call("9")))
+        lane.stop()  # the group then waits for the calls taken
 
 
 async def test_a_reused_id_while_the_first_runs_goes_to_the_sdk() -> None:

@@ -30,6 +30,7 @@ p, *, mcp.notes.echo, *, allow
 p, *, mcp.notes.write_note, path(path, "{workspace}/**"), allow
 p, *, mcp.notes.delete_all, *, deny
 p, *, mcp.notes.crash, *, allow
+p, *, mcp.notes.server_error, *, allow
 p, *, mcp.notes.ask_user, *, allow
 p, *, mcp-client.notes.elicitation, *, allow
 """
@@ -37,7 +38,12 @@ META = {"agentguard-test": "stay on the SDK path"}
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO), "FIXTURE_LOG": str(tmp_path / "fixture.log")}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "FIXTURE_LOG": str(tmp_path / "fixture.log"),
+        "FIXTURE_STARTS": str(tmp_path / "starts.log"),
+    }
 
 
 def _events(records: list[dict[str, Any]]) -> list[list[str]]:
@@ -315,3 +321,49 @@ async def test_a_fast_answer_is_redacted_by_outputs_toml_as_the_sdk_path_is(
     records = audit_records(tmp_path / "home" / "audit.jsonl")
     assert token not in json.dumps(records)
     assert [r["event"] for r in records].count("result.redacted") == 2
+
+
+async def test_the_same_result_is_recorded_alike_either_path(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """The lead: the SDK path's ``execution.finished`` counted 4 untrusted fields of an echo, the fast
+    path 3: the SDK path read its typed model's ``resultType``, which the agent is never answered with."""
+    policy = make_policy(RULES)
+    async with _client(tmp_path, policy) as client:
+        await client.list_tools()
+        sdk = await client.call_tool("echo", {"text": "same"}, meta=META)
+        fast = await client.call_tool("echo", {"text": "same"})
+    assert (sdk.content, sdk.structured_content) == (fast.content, fast.structured_content)
+    records = audit_records(tmp_path / "home" / "audit.jsonl")
+    finished = [
+        {k: v for k, v in r.items() if k in {"result", "provenance", "tool", "redacted"}}
+        for r in records
+        if r["event"] == "execution.finished"
+    ]
+    assert len(finished) == 2
+    assert finished[0] == finished[1]
+    assert finished[0]["provenance"]["untrusted_fields"] == 3  # "text", "same", and the structured "same"
+
+
+async def test_a_server_error_response_is_not_a_lost_server(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """-32000 is the SDK's own code for a closed connection and also the first of JSON-RPC's
+    implementation-defined server errors. A server's error response with it was taken for the
+    server going away, either path: audited as "the MCP server stopped during the call" (it had
+    not: it answered) and the server process stopped, with any other call it was running."""
+    policy = make_policy(RULES)
+    async with _client(tmp_path, policy) as client:
+        await client.list_tools()
+        sdk = await client.call_tool("server_error", {}, meta=META)
+        fast = await client.call_tool("server_error", {})
+        after = await client.call_tool("echo", {"text": "still here"})
+    for result in (sdk, fast):
+        assert result.is_error
+        assert "quota exceeded for today" in _text(result)
+        assert "stopped" not in _text(result)
+    assert _text(after) == "still here"
+    assert len((tmp_path / "starts.log").read_text().split()) == 1  # never restarted
+    records = audit_records(tmp_path / "home" / "audit.jsonl")
+    failed = [r["error"]["code"] for r in records if r["event"] == "execution.failed"]
+    assert failed == ["tool.failed", "tool.failed"]

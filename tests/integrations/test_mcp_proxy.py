@@ -14,6 +14,7 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp.client.session import ClientSession
+from mcp.shared.exceptions import MCPError
 from mcp.shared.memory import create_client_server_memory_streams
 
 from agentguard import Guard
@@ -231,6 +232,23 @@ async def test_progress_resources_and_prompts_pass_through(make_guard: Callable[
     message = prompt.messages[0].content
     assert isinstance(message, types.TextContent)
     assert message.text == "Say hello to Ada."
+
+
+async def test_a_server_error_on_a_read_leaves_the_server_running(
+    make_guard: Callable[..., Guard], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's error response with -32000 (the SDK's own code for a closed connection, and the
+    first of JSON-RPC's server errors) was taken for the server going away: the proxy stopped it."""
+    starts = tmp_path / "starts.log"
+    monkeypatch.setenv("FIXTURE_STARTS", str(starts))
+    guard = make_guard(RULES + "p, *, mcp-prompt.fixture.get, *, allow\n")
+    async with connected(McpProxy(guard, FIXTURE)) as client:
+        with pytest.raises(MCPError, match="quota exceeded"):
+            await client.get_prompt("quota", {"name": "Ada"})
+        with pytest.raises(MCPError, match="quota exceeded"):
+            await client.get_prompt("quota", {"name": "Ada"})
+        assert text(await client.call_tool("echo", {"text": "still"})) == "still"
+    assert len(starts.read_text().split()) == 1  # one server process throughout
 
 
 @pytest.mark.skipif(shutil.which("mcp-server-time") is None, reason="mcp-server-time is not installed")

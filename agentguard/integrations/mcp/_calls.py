@@ -24,7 +24,7 @@ from agentguard.integrations.mcp._catalogue import Catalogue
 from agentguard.integrations.mcp._fast import Answer, Result, checked_call_result, summary_form
 from agentguard.integrations.mcp._naming import policy_tool_name
 from agentguard.integrations.mcp._paths import ContainerPaths
-from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable
+from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable, connection_lost
 from agentguard.session import Session
 
 __all__ = ["FRAMEWORK", "USER_REQUEST_META", "ToolCalls"]
@@ -198,7 +198,7 @@ class ToolCalls:
                     framework=FRAMEWORK,
                     invoke=forward,
                     deliver=deliver,
-                    summarize=summary_form(version),  # the same record for the same result, either way
+                    summarize=summary_form(version),  # the same reading and record of a result, either way
                 )
         except AgentGuardError as exc:
             return _error_result(rejection_text(exc))
@@ -237,7 +237,7 @@ class ToolCalls:
                 upstream_name, arguments, progress_callback=progress, allow_input_required=True
             )
         except MCPError as exc:
-            if exc.code == types.CONNECTION_CLOSED:
+            if connection_lost(exc):
                 raise self._lost(session, exc) from exc
             raise
 
@@ -254,7 +254,7 @@ class ToolCalls:
             raw = await lane.request("tools/call", {"name": upstream_name, "arguments": arguments})
             return await checked_call_result(session, upstream_name, raw, answer_version)
         except MCPError as exc:
-            if exc.code == types.CONNECTION_CLOSED:
+            if connection_lost(exc):
                 raise self._lost(session, exc) from exc
             raise
 

@@ -18,7 +18,7 @@ from mcp.shared.exceptions import MCPError
 from agentguard.guard import Guard
 from agentguard.integrations._arguments import json_schema_model
 from agentguard.integrations.mcp._naming import policy_tool_name
-from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable
+from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable, connection_lost
 from agentguard.models import Decision, Effect
 from agentguard.pipeline import ListablePolicy
 
@@ -85,7 +85,7 @@ class Catalogue:
                 if not cursor:
                     break
         except MCPError as exc:
-            if exc.code == types.CONNECTION_CLOSED:
+            if connection_lost(exc):
                 self._upstream.lost(session)
             raise
         tools: dict[str, CatalogueEntry] = {}

@@ -30,6 +30,7 @@ import anyio
 import anyio.abc
 import mcp_types as types
 from mcp.server.session import ServerSession
+from mcp.shared.dispatcher import coerce_request_id
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
 from mcp_types import methods
@@ -79,6 +80,7 @@ class ClientLane:
         self._open = False  # taking calls: between ``start`` and ``stop``
         self._stopped: anyio.Event | None = None
         self._cache_hinted = True
+        # the calls in flight by id as the SDK's dispatcher correlates ids ("7" and 7 are one)
         self._inflight: dict[int | str, tuple[anyio.CancelScope, list[bool]]] = {}
         # each call's task, and the scopes the task group's cancellation reaches it through (the
         # call's own, then the one around what follows its answer)
@@ -134,10 +136,14 @@ class ClientLane:
         return str(version)
 
     def from_client(self, line: str) -> bool:
-        """Whether ``line`` is taken here (a plain ``tools/call``, or the cancellation of one)."""
-        if '"tools/call"' in line:
-            return self._take_call(line)
-        if '"notifications/cancelled"' in line and self._inflight:
+        """Whether ``line`` is taken here (a plain ``tools/call``, or the cancellation of one).
+
+        While calls run, a line that may be a cancellation is parsed: one that names the method
+        as it is, or holds an escape (``notifications\\/cancelled`` is the same JSON string). A line
+        the call gate declines may still be one (its reason may say "tools/call")."""
+        if '"tools/call"' in line and self._take_call(line):
+            return True
+        if self._inflight and ('"notifications/cancelled"' in line or "\\" in line):
             return self._take_cancel(line)
         return False
 
@@ -156,11 +162,12 @@ class ClientLane:
             return False
         if not (arguments is None or type(arguments) is dict) or not self._known(name):
             return False
-        if request_id in self._inflight:
+        key = coerce_request_id(request_id)
+        if key in self._inflight:
             return False  # a reused id while the first is running: the SDK's rules apply
         scope = anyio.CancelScope()  # the agent's cancellation, and the task group's (``_supervise``)
         by_client: list[bool] = []
-        self._inflight[request_id] = (scope, by_client)
+        self._inflight[key] = (scope, by_client)
         after = anyio.CancelScope()  # the task group's, once the call has its answer
         task = asyncio.get_running_loop().create_task(
             self._run(request_id, name, arguments, version, scope, by_client, after)
@@ -180,9 +187,10 @@ class ClientLane:
         if type(params) is not dict:
             return False
         request_id = params.get("requestId")
-        if not _is_id(request_id) or request_id not in self._inflight:
+        found = self._inflight.get(coerce_request_id(request_id)) if _is_id(request_id) else None
+        if found is None:
             return False
-        scope, by_client = self._inflight[request_id]
+        scope, by_client = found
         by_client.append(True)
         scope.cancel()
         return True
@@ -234,7 +242,7 @@ class ClientLane:
                     data = types.ErrorData(code=0, message=str(exc))
                 answer = _error(request_id, data)
         finally:
-            self._inflight.pop(request_id, None)
+            self._inflight.pop(coerce_request_id(request_id), None)
         if scope.cancelled_caught and not by_client:  # the task group's cancellation: shutdown
             if not delivered:
                 await self._closed(request_id)
@@ -291,10 +299,12 @@ def _serialize(result: Result | dict[str, Any], version: str) -> dict[str, Any]:
 
 
 def summary_form(version: str | None) -> Callable[[Any], Any]:
-    """What the audit record of a ``tools/call`` sums up (``Guard.acall``'s ``summarize``): the result
-    in its wire form for ``version`` (the agent connection's), as ``_serialize`` shapes it, its keys
-    sorted, so a typed result (the SDK's way) reads as the same result kept in its wire form
-    (``WireResult``) does. A result that has no wire form is summed up as it is."""
+    """What the guard session reads of a ``tools/call`` result and its audit record sums up
+    (``Guard.acall``'s ``summarize``): the result in its wire form for ``version`` (the agent
+    connection's), as ``_serialize`` shapes it, its keys sorted, so a typed result (the SDK's way)
+    reads as the same result kept in its wire form (``WireResult``) does: the same fields indexed,
+    none the agent is not answered with (the typed model's ``resultType``). A result that has no wire
+    form is read as it is."""
 
     def form(result: Any) -> Any:
         if version is None:

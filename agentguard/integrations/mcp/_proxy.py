@@ -40,7 +40,7 @@ from agentguard.integrations.mcp._naming import policy_tool_name, server_name_fr
 from agentguard.integrations.mcp._paths import ContainerPaths
 from agentguard.integrations.mcp._reads import ContentReads
 from agentguard.integrations.mcp._stdio import fast_stdio_server
-from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable
+from agentguard.integrations.mcp._upstream import Upstream, UpstreamUnavailable, connection_lost
 
 __all__ = ["FRAMEWORK", "USER_REQUEST_META", "McpProxy", "UpstreamUnavailable", "is_unconditional_deny"]
 
@@ -265,7 +265,7 @@ class McpProxy:
             try:
                 result: BaseModel = await session.send_request(request_type(params=forwarded), result_type)
             except MCPError as exc:
-                if exc.code == types.CONNECTION_CLOSED:
+                if connection_lost(exc):
                     self._upstream.lost(session)
                 raise
             return result

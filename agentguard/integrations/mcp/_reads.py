@@ -24,7 +24,7 @@ from agentguard.errors import AgentGuardError, CallRejected
 from agentguard.guard import Guard
 from agentguard.integrations._arguments import check_size, json_schema_model, refusal_text, rejection_text
 from agentguard.integrations.mcp._calls import FRAMEWORK, ToolCalls
-from agentguard.integrations.mcp._upstream import Upstream
+from agentguard.integrations.mcp._upstream import Upstream, connection_lost
 from agentguard.models import canonical_tool_name
 
 __all__ = ["ContentReads", "completion_tool_name", "prompt_tool_name", "resource_tool_name"]
@@ -154,7 +154,7 @@ class ContentReads:
         try:
             result: BaseModel = await session.send_request(request, result_type)
         except MCPError as exc:
-            if exc.code == types.CONNECTION_CLOSED:
+            if connection_lost(exc):
                 self._upstream.lost(session)
             raise
         return result

@@ -16,13 +16,14 @@ import anyio.abc
 import mcp_types as types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPError
 
 from agentguard.errors import AgentGuardError
 from agentguard.integrations.mcp._back_channel import BackChannel
 from agentguard.integrations.mcp._fast import UpstreamLane
 from agentguard.integrations.mcp._upstream_stdio import tapped_stdio_client
 
-__all__ = ["Upstream", "UpstreamUnavailable"]
+__all__ = ["Upstream", "UpstreamUnavailable", "connection_lost"]
 
 _log = logging.getLogger("agentguard.mcp_proxy")
 
@@ -31,6 +32,14 @@ class UpstreamUnavailable(AgentGuardError):
     """The real MCP server could not be started, or stopped answering."""
 
     code = "mcp.upstream_unavailable"
+
+
+def connection_lost(exc: MCPError) -> bool:
+    """Whether ``exc`` is the SDK's own "connection closed" (the server went away: ``Upstream.lost``),
+    raised alike by the SDK's client and the raw lane. Not a server's error response with the same
+    code: -32000 is also the first of JSON-RPC's implementation-defined server errors, and a server
+    that answers with it is still there (one that answers "Connection closed" is taken at its word)."""
+    return exc.code == types.CONNECTION_CLOSED and exc.message == "Connection closed" and exc.data is None
 
 
 @dataclass
