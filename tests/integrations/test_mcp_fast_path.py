@@ -395,3 +395,29 @@ async def test_a_screened_refusal_has_the_form_of_every_other_answer(
     shapes = {key: sorted(answer["result"]) for key, answer in answers.items()}
     assert shapes == {key: ["content", "isError"] for key in answers}, shapes
     assert "invalid arguments" in answers["null"]["result"]["content"][0]["text"]
+
+
+async def test_a_call_with_a_progress_token_gets_the_servers_progress_relayed(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """The SDK path asks the server for progress under a token of its own client's and relays each
+    notification under the agent's token; the fast path never sends ``_meta`` upstream, so a call
+    with any ``_meta`` (a progress token) is not taken by it (``_PARAM_KEYS``): the agent gets its
+    progress however the call is written. Without a token, neither path relays any."""
+    policy = make_policy(RULES + "p, *, mcp.notes.count, *, allow\n")
+    plain = _call("plain", "", name="count")
+    plain["params"]["arguments"] = {"n": 3}
+    asked = {**plain, "id": "asked", "params": {**plain["params"], "_meta": {"progressToken": "tok"}}}
+    escaped = json.dumps({**asked, "id": "escaped"}).replace('"_meta"', '"\\u005fmeta"')
+    progress: dict[str, list[tuple[Any, Any]]] = {}
+    async with _raw(tmp_path, policy) as raw:
+        for request_id, message in (("plain", plain), ("asked", asked), ("escaped", escaped)):
+            await raw.send(message)
+            seen = progress.setdefault(request_id, [])
+            while "method" in (received := await raw.receive()):
+                assert received["method"] == "notifications/progress", received
+                seen.append((received["params"]["progressToken"], received["params"]["progress"]))
+            assert received["id"] == request_id
+            assert received["result"]["content"][0]["text"] == "counted to 3", received
+    relayed = [("tok", 1), ("tok", 2), ("tok", 3)]
+    assert progress == {"plain": [], "asked": relayed, "escaped": relayed}
