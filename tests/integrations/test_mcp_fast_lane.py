@@ -346,3 +346,67 @@ async def test_the_groups_cancellation_reaches_a_call_in_flight() -> None:
             tg.cancel_scope.cancel()
     answers = [json.loads(t) for t in written]
     assert [(a["id"], a["error"]["code"]) for a in answers] == [("c", types.CONNECTION_CLOSED)]
+
+
+def _escaped(text: str) -> str:
+    """``text`` as a JSON string with every character written as a ``\\uXXXX`` escape."""
+    return '"' + "".join(f"\\u{ord(c):04x}" for c in text) + '"'
+
+
+_RESPONSE = '{"jsonrpc": "2.0", "id": ID, "result": {"content": []}}'
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda rid: _RESPONSE.replace("ID", _escaped(rid)),  # every character escaped
+        lambda rid: _RESPONSE.replace("ID", f'"{rid[:-1]}\\u{ord(rid[-1]):04x}"'),  # its last digit
+        lambda rid: _RESPONSE.replace("ID", json.dumps(rid).replace("-", "\\u002d")),
+        lambda rid: _RESPONSE.replace('"id"', '"\\u0069d"').replace("ID", json.dumps(rid)),  # the key
+    ],
+)
+async def test_an_upstream_response_is_matched_however_its_id_is_written(write: Any) -> None:
+    """The id is read as JSON reads it (as the SDK's client would match it): an escaped id is the same id."""
+    sent: list[str] = []
+    lane = UpstreamLane()
+
+    async def send(line: str) -> None:
+        sent.append(line)
+
+    lane.send = send
+    results: list[dict[str, Any]] = []
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+
+            async def call() -> None:
+                results.append(await lane.request("tools/call", {"name": "echo", "arguments": {}}))
+
+            tg.start_soon(call)
+            await anyio.wait_all_tasks_blocked()
+            request_id = json.loads(sent[0])["id"]
+            line = write(request_id)
+            assert json.loads(line)["id"] == request_id  # the same id, as JSON reads it
+            assert lane.tap(line)
+    assert results == [{"content": []}]
+
+
+@pytest.mark.parametrize("version", [None, "1.0", 2.0])
+async def test_an_upstream_response_without_jsonrpc_2_is_left_to_the_sdk(version: Any) -> None:
+    """The SDK's client reads no response from a line without ``"jsonrpc": "2.0"`` (it drops it as
+    invalid): the lane does not take it either, and the call waits on as the SDK's would."""
+    sent: list[str] = []
+    lane = UpstreamLane()
+
+    async def send(line: str) -> None:
+        sent.append(line)
+
+    lane.send = send
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lane.request, "tools/call", {"name": "echo", "arguments": {}})
+        await anyio.wait_all_tasks_blocked()
+        request_id = json.loads(sent[0])["id"]
+        response: dict[str, Any] = {"id": request_id, "result": {"content": []}}
+        if version is not None:
+            response["jsonrpc"] = version
+        assert not lane.tap(json.dumps(response))
+        assert lane.tap(json.dumps({**response, "jsonrpc": "2.0"}))  # still waiting for its answer

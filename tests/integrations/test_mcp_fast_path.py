@@ -165,7 +165,7 @@ class _Raw:
 
 
 @asynccontextmanager
-async def _raw(tmp_path: Path, policy: Path) -> AsyncIterator[_Raw]:
+async def _raw(tmp_path: Path, policy: Path, version: str = "2025-06-18") -> AsyncIterator[_Raw]:
     argv = proxy_argv(tmp_path / "home", policy, "--approver", "deny")
     with (tmp_path / "stderr.log").open("a") as err:
         async with await anyio.open_process(
@@ -179,7 +179,7 @@ async def _raw(tmp_path: Path, policy: Path) -> AsyncIterator[_Raw]:
                         "id": 0,
                         "method": "initialize",
                         "params": {
-                            "protocolVersion": "2025-06-18",
+                            "protocolVersion": version,
                             "capabilities": {"elicitation": {}},
                             "clientInfo": {"name": "raw", "version": "1"},
                         },
@@ -367,3 +367,57 @@ async def test_a_server_error_response_is_not_a_lost_server(
     records = audit_records(tmp_path / "home" / "audit.jsonl")
     failed = [r["error"]["code"] for r in records if r["event"] == "execution.failed"]
     assert failed == ["tool.failed", "tool.failed"]
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25"])
+async def test_a_screened_refusal_has_the_form_of_every_other_answer(
+    make_policy: Callable[[str], Path], tmp_path: Path, version: str
+) -> None:
+    """A ``tools/call`` with its params null or missing is refused by the screen (an audited tool
+    error) before the SDK's handler: its answer carried the typed model's ``resultType: complete``
+    on a 2025-11-25 connection, which no other answer there does (the SDK sieves results by the
+    connection's protocol version; a middleware's own answer is sent as it is given)."""
+    policy = make_policy(RULES)
+    async with _raw(tmp_path, policy, version) as raw:
+        await raw.send({"jsonrpc": "2.0", "id": "null", "method": "tools/call", "params": None})
+        await raw.send({"jsonrpc": "2.0", "id": "missing", "method": "tools/call"})
+        await raw.send(
+            {"jsonrpc": "2.0", "id": "no name", "method": "tools/call", "params": {"arguments": {}}}
+        )
+        await raw.send(_call("fast", "x", name="delete_all"))  # refused by policy on the fast path
+        sdk = {**_call("sdk", "x", name="delete_all")}
+        sdk["params"] = {**sdk["params"], "_meta": META}  # the same refusal on the SDK path
+        await raw.send(sdk)
+        answers: dict[str, dict[str, Any]] = {}
+        while len(answers) < 5:
+            answer = await raw.answer()
+            answers[answer["id"]] = answer
+    shapes = {key: sorted(answer["result"]) for key, answer in answers.items()}
+    assert shapes == {key: ["content", "isError"] for key in answers}, shapes
+    assert "invalid arguments" in answers["null"]["result"]["content"][0]["text"]
+
+
+async def test_a_call_with_a_progress_token_gets_the_servers_progress_relayed(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """The SDK path asks the server for progress under a token of its own client's and relays each
+    notification under the agent's token; the fast path never sends ``_meta`` upstream, so a call
+    with any ``_meta`` (a progress token) is not taken by it (``_PARAM_KEYS``): the agent gets its
+    progress however the call is written. Without a token, neither path relays any."""
+    policy = make_policy(RULES + "p, *, mcp.notes.count, *, allow\n")
+    plain = _call("plain", "", name="count")
+    plain["params"]["arguments"] = {"n": 3}
+    asked = {**plain, "id": "asked", "params": {**plain["params"], "_meta": {"progressToken": "tok"}}}
+    escaped = json.dumps({**asked, "id": "escaped"}).replace('"_meta"', '"\\u005fmeta"')
+    progress: dict[str, list[tuple[Any, Any]]] = {}
+    async with _raw(tmp_path, policy) as raw:
+        for request_id, message in (("plain", plain), ("asked", asked), ("escaped", escaped)):
+            await raw.send(message)
+            seen = progress.setdefault(request_id, [])
+            while "method" in (received := await raw.receive()):
+                assert received["method"] == "notifications/progress", received
+                seen.append((received["params"]["progressToken"], received["params"]["progress"]))
+            assert received["id"] == request_id
+            assert received["result"]["content"][0]["text"] == "counted to 3", received
+    relayed = [("tok", 1), ("tok", 2), ("tok", 3)]
+    assert progress == {"plain": [], "asked": relayed, "escaped": relayed}

@@ -7,8 +7,10 @@ Refusals are tool errors (``is_error``), not protocol errors: the agent reads th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import mcp_types as types
@@ -34,6 +36,10 @@ FRAMEWORK = "mcp"
 
 USER_REQUEST_META = "agentguard/user_request"
 """The tools/call ``_meta`` key a trusted client uses to pass the user's own text (``user_request_meta``)."""
+
+
+_SCREENED: ContextVar[types.CallToolResult | None] = ContextVar("agentguard_mcp_screened", default=None)
+"""The screen's refusal of the call the SDK's handler is then run for (``ToolCalls.screen``)."""
 
 
 class ToolCalls:
@@ -116,10 +122,20 @@ class ToolCalls:
             else (f"arguments must be a JSON object, got {type(arguments).__name__}")
         )
         error = InvalidArguments(f"invalid arguments for {tool}: {problem}", tool=tool)
-        return self._refuse(tool, error, argument_type=type(arguments).__name__)
+        refusal = self._refuse(tool, error, argument_type=type(arguments).__name__)
+        # Answered by the SDK's handler, with params it takes: the refusal then gets the wire form
+        # the SDK gives every handler's result on this connection (a middleware's own answer is
+        # sent as it is given: the typed model's ``resultType`` included, on any protocol version).
+        token = _SCREENED.set(refusal)
+        try:
+            return await call_next(dataclasses.replace(ctx, params={"name": "", "arguments": {}}))
+        finally:
+            _SCREENED.reset(token)
 
     async def call_tool(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> Result:
         """The SDK's ``tools/call`` handler: forwarded through the SDK's client, with progress relayed."""
+        if (refusal := _SCREENED.get()) is not None:
+            return refusal
 
         async def forward(upstream_name: str, decided: dict[str, Any]) -> Any:
             return await self._forward(ctx, upstream_name, decided)

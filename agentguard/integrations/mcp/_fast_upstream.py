@@ -83,11 +83,18 @@ class UpstreamLane:
         self._next = 0
 
     def tap(self, line: str) -> bool:
-        """Whether ``line`` is the response to a pending raw request (then it is taken here)."""
-        if not self._pending or _ID_MARK not in line:
+        """Whether ``line`` is the response to a pending raw request (then it is taken here).
+
+        The id is read as JSON reads it, as the SDK's client would match it: a line that holds an
+        escape may name the id in escapes (``"\\u0061gentguard-fast-1"`` is the same string). A line
+        without ``"jsonrpc": "2.0"`` is no response to the SDK (it drops the line as invalid): it
+        is left to the SDK, and the call waits on as the SDK's would."""
+        if not self._pending or (_ID_MARK not in line and "\\" not in line):
             return False
         message = object_line(line)
         if message is None or "method" in message or not ("result" in message or "error" in message):
+            return False
+        if message.get("jsonrpc") != "2.0":
             return False
         key = message.get("id")
         waiter = self._pending.pop(key, None) if isinstance(key, str) else None
