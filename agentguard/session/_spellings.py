@@ -1,0 +1,31 @@
+"""Other spellings of one site, read only to find a value the outside world wrote.
+
+``www.evil.example`` and ``evil.example`` are one site to whoever runs it. These readings merge
+spellings, so they are only ever used to find an *untrusted* value (``carries_untrusted``): a site
+is never the user's by another spelling of it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from agentguard.session._normal import MAX_KEY_CHARS
+from agentguard.session._values import entities, host_name
+
+__all__ = ["other_sites"]
+
+
+@functools.lru_cache(maxsize=4096)
+def other_sites(text: str) -> tuple[str, ...]:
+    """The hosts of ``text``'s links (or of ``text``, a bare host name) with a leading ``www.``
+    dropped, or added where there is none. Case, a trailing dot and Unicode or punycode spellings
+    are one key already (``host_of``, ``host_name``)."""
+    if len(text) > MAX_KEY_CHARS:
+        return ()
+    hosts = [e.key for e in entities(text) if e.kind == "host"]
+    if not hosts and "." in text and "/" not in text:
+        bare = host_name(text)
+        if bare is not None:
+            hosts.append(bare)
+    others = (host[4:] if host.startswith("www.") else "www." + host for host in hosts)
+    return tuple(dict.fromkeys(h for h in others if "." in h and h not in hosts))
