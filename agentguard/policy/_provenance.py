@@ -34,7 +34,7 @@ from agentguard.session._evidence import collecting as _collecting
 from agentguard.session._evidence import note as _note
 from agentguard.session._index import TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry
 from agentguard.session._session import MAX_SEARCH, Session, live_session
-from agentguard.session._spellings import other_sites
+from agentguard.session._spellings import other_names, other_sites
 from agentguard.session._values import is_field_name, key_of, part_keys, tokens
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def _untrusted_part(session: Session, item: Any, test: _ValueTest) -> tuple[str,
     if type(item) is not str:
         return None
     get = session.index.get
-    for key in part_keys(item):
+    for key in (*part_keys(item), *other_names(item)):  # also @name, #name, name: one name
         entry = get(key)
         if entry is not None and test(entry.mask, [entry], session):
             return key, entry

@@ -1,18 +1,20 @@
-"""Other spellings of one site, read only to find a value the outside world wrote.
+"""Other spellings of one site or one name, read only to find a value the outside world wrote.
 
-``www.evil.example`` and ``evil.example`` are one site to whoever runs it. These readings merge
-spellings, so they are only ever used to find an *untrusted* value (``carries_untrusted``): a site
-is never the user's by another spelling of it.
+``www.evil.example`` and ``evil.example`` are one site to whoever runs it, and ``@mallory``,
+``#mallory`` and ``mallory`` one member or channel to a workspace. These readings merge spellings,
+so they are only ever used to find an *untrusted* value (``carries_untrusted``, ``untrusted_only``):
+a site or a name is never the user's by another spelling of it.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 
 from agentguard.session._normal import MAX_KEY_CHARS
-from agentguard.session._values import entities, host_name
+from agentguard.session._values import entities, host_name, key_of
 
-__all__ = ["other_sites"]
+__all__ = ["other_names", "other_sites"]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -29,3 +31,19 @@ def other_sites(text: str) -> tuple[str, ...]:
             hosts.append(bare)
     others = (host[4:] if host.startswith("www.") else "www." + host for host in hosts)
     return tuple(dict.fromkeys(h for h in others if "." in h and h not in hosts))
+
+
+# A member's or a channel's name: one word, maybe with the "@" or "#" a workspace writes it with.
+_NAME = re.compile(r"[@#]?[^\W_][\w.'-]{0,79}")
+
+
+@functools.lru_cache(maxsize=4096)
+def other_names(text: str) -> tuple[str, ...]:
+    """A one-word name with its ``@`` or ``#`` dropped or swapped, or without one with each."""
+    key = key_of(text) if len(text) <= MAX_KEY_CHARS else ""
+    if _NAME.fullmatch(key) is None:
+        return ()
+    if key[0] in "@#":
+        name = key[1:]
+        return (name, ("#" if key[0] == "@" else "@") + name)
+    return ("@" + key, "#" + key)
