@@ -17,20 +17,26 @@ from agentguard.session._values import entities, host_name, key_of
 __all__ = ["other_names", "other_sites"]
 
 
-@functools.lru_cache(maxsize=4096)
 def other_sites(text: str) -> tuple[str, ...]:
     """The hosts of ``text``'s links (or of ``text``, a bare host name) with a leading ``www.``
     dropped, or added where there is none. Case, a trailing dot and Unicode or punycode spellings
     are one key already (``host_of``, ``host_name``)."""
-    if len(text) > MAX_KEY_CHARS:
+    if len(text) > MAX_KEY_CHARS or "." not in text:  # every host has a dot
         return ()
-    hosts = [e.key for e in entities(text) if e.kind == "host"]
-    if not hosts and "." in text and "/" not in text:
+    others: list[str] = []
+    hosts = False
+    for entity in entities(text):
+        if entity.kind == "host":
+            hosts = True
+            host = entity.key
+            other = host[4:] if host.startswith("www.") else "www." + host
+            if "." in other:
+                others.append(other)
+    if not hosts and "/" not in text:
         bare = host_name(text)
-        if bare is not None:
-            hosts.append(bare)
-    others = (host[4:] if host.startswith("www.") else "www." + host for host in hosts)
-    return tuple(dict.fromkeys(h for h in others if "." in h and h not in hosts))
+        if bare is not None and "." in (other := bare[4:] if bare.startswith("www.") else "www." + bare):
+            others.append(other)
+    return tuple(others)
 
 
 # A member's or a channel's name: one word, maybe with the "@" or "#" a workspace writes it with.
