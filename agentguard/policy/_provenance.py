@@ -34,6 +34,7 @@ from agentguard.session._evidence import collecting as _collecting
 from agentguard.session._evidence import note as _note
 from agentguard.session._index import TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry
 from agentguard.session._session import MAX_SEARCH, Session, live_session
+from agentguard.session._spellings import other_names, other_sites
 from agentguard.session._values import is_field_name, key_of, part_keys, tokens
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ def _untrusted_part(session: Session, item: Any, test: _ValueTest) -> tuple[str,
     if type(item) is not str:
         return None
     get = session.index.get
-    for key in part_keys(item):
+    for key in (*part_keys(item), *other_names(item)):  # also @name, #name, name: one name
         entry = get(key)
         if entry is not None and test(entry.mask, [entry], session):
             return key, entry
@@ -311,6 +312,11 @@ def carries_untrusted(b: _Builder) -> Predicate:
             for key, entry in session.find_in(text):  # the first untrusted-only value found
                 if entry.mask & UNTRUSTED and not entry.mask & TRUSTED_ANY:
                     _note(lambda: f"{label} carries {_short(key)}, {_where(session, [entry])}")  # noqa: B023
+                    return True
+            for site in other_sites(text):  # the site with or without its www.: the same site
+                seen = session.index.get(site)
+                if seen is not None and seen.mask & UNTRUSTED and not seen.mask & TRUSTED_ANY:
+                    _note(lambda: f"{label} names the site {site!r}, {_where(session, [seen])}")  # noqa: B023
                     return True
         return False
 

@@ -1,0 +1,55 @@
+"""Other spellings of one site or one name, read only to find a value the outside world wrote.
+
+``www.evil.example`` and ``evil.example`` are one site to whoever runs it, and ``@mallory``,
+``#mallory`` and ``mallory`` one member or channel to a workspace. These readings merge spellings,
+so they are only ever used to find an *untrusted* value (``carries_untrusted``, ``untrusted_only``):
+a site or a name is never the user's by another spelling of it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from agentguard.session._normal import MAX_KEY_CHARS
+from agentguard.session._values import entities, host_name, key_of
+
+__all__ = ["other_names", "other_sites"]
+
+
+def other_sites(text: str) -> tuple[str, ...]:
+    """The hosts of ``text``'s links (or of ``text``, a bare host name) with a leading ``www.``
+    dropped, or added where there is none. Case, a trailing dot and Unicode or punycode spellings
+    are one key already (``host_of``, ``host_name``)."""
+    if len(text) > MAX_KEY_CHARS or "." not in text:  # every host has a dot
+        return ()
+    others: list[str] = []
+    hosts = False
+    for entity in entities(text):
+        if entity.kind == "host":
+            hosts = True
+            host = entity.key
+            other = host[4:] if host.startswith("www.") else "www." + host
+            if "." in other:
+                others.append(other)
+    if not hosts and "/" not in text:
+        bare = host_name(text)
+        if bare is not None and "." in (other := bare[4:] if bare.startswith("www.") else "www." + bare):
+            others.append(other)
+    return tuple(others)
+
+
+# A member's or a channel's name: one word, maybe with the "@" or "#" a workspace writes it with.
+_NAME = re.compile(r"[@#]?[^\W_][\w.'-]{0,79}")
+
+
+@functools.lru_cache(maxsize=4096)
+def other_names(text: str) -> tuple[str, ...]:
+    """A one-word name with its ``@`` or ``#`` dropped or swapped, or without one with each."""
+    key = key_of(text) if len(text) <= MAX_KEY_CHARS else ""
+    if _NAME.fullmatch(key) is None:
+        return ()
+    if key[0] in "@#":
+        name = key[1:]
+        return (name, ("#" if key[0] == "@" else "@") + name)
+    return ("@" + key, "#" + key)
