@@ -32,12 +32,22 @@ __all__ = [
     "CombinedFacts",
     "EnumerableFacts",
     "PolicyFacts",
+    "automaton_of",
     "load_facts",
 ]
 
 FACTS_FILE = "facts.toml"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _MAX_MEMBER_CHARS = 4096
+
+
+def automaton_of(keys: Iterable[str]) -> ahocorasick.Automaton:
+    """An Aho-Corasick automaton that finds each of ``keys`` in a text, each reported as itself."""
+    automaton = ahocorasick.Automaton()
+    for key in keys:
+        automaton.add_word(key, key)
+    automaton.make_automaton()
+    return automaton
 
 
 class EnumerableFacts(ABC):
@@ -87,11 +97,7 @@ class PolicyFacts(EnumerableFacts):
             keys = self._keys.get(fact)
             if not keys:
                 return None
-            automaton = ahocorasick.Automaton()
-            for key in keys:
-                automaton.add_word(key, key)
-            automaton.make_automaton()
-            self._automata[fact] = automaton
+            automaton = self._automata[fact] = automaton_of(keys)
         for _end, key in automaton.iter(key_of(text)):
             return str(key)
         return None

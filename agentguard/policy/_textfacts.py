@@ -19,7 +19,7 @@ import ahocorasick
 
 from agentguard.policy import _conditions as c
 from agentguard.policy._condition_types import EvalContext
-from agentguard.policy._facts import EnumerableFacts
+from agentguard.policy._facts import EnumerableFacts, automaton_of
 from agentguard.policy._provenance import TooManyValues, _scalars, _short, _texts
 from agentguard.policy._shellmatch import Tri
 from agentguard.policy._urls import UnreadableUrl, parse_url
@@ -76,13 +76,7 @@ def contains_fact(b: _Builder) -> Predicate:
 def _compact_members(members: frozenset[str]) -> ahocorasick.Automaton | None:
     """The members that hold a digit (identifiers: numbers, codes), compact (see ``_compact``)."""
     keys = {key for key in map(compact, members) if len(key) >= MIN_COMPACT and not key.isalpha()}
-    if not keys:
-        return None
-    automaton = ahocorasick.Automaton()
-    for key in keys:
-        automaton.add_word(key, key)
-    automaton.make_automaton()
-    return automaton
+    return automaton_of(keys) if keys else None
 
 
 def _sub_condition(b: _Builder, index: int) -> c.Condition:
