@@ -145,3 +145,28 @@ def test_hard_linked_and_the_identity_come_from_one_look(tmp_path: Path) -> None
     assert decision.effect is Effect.ASK
     env = os.stat(ws / ".env")
     assert decision.files[str(ws / "linked.txt")] == (env.st_dev, env.st_ino)
+
+
+def test_a_file_replaced_while_the_approver_was_asked_is_not_read(tmp_path: Path) -> None:
+    """The approver was asked about the file the decision looked at (a hard-linked one asks); one
+    put in its place during the wait (a hard link to ``.env``, which asks just the same when the
+    call is decided again) is not the file approved."""
+    ws = _workspace(tmp_path)
+    store = tmp_path / "store.txt"
+    store.write_text("lockfile\n")
+    os.link(store, ws / "pkg.txt")  # pnpm-style: a hard link into a store, so the read asks
+
+    def approve_after_the_swap(request: Any) -> str:
+        tmp = ws / ".pkg.tmp"
+        os.link(ws / ".env", tmp)
+        os.replace(tmp, ws / "pkg.txt")
+        return "approve"
+
+    settings = Settings(home=tmp_path / "home", workspace=ws)
+    approver = ScriptedApprover(approve_after_the_swap)
+    with Guard(PERMISSIONS, approver=approver, audit=MemoryAudit(), settings=settings) as guard:
+        guard.register_builtins()
+        with pytest.raises(ToolFailed) as raised:
+            guard.call("fs.read", {"path": "pkg.txt"})
+    assert len(approver.requests) == 1
+    assert "sk-live" not in str(raised.value)
