@@ -138,6 +138,10 @@ class Decision(FrozenModel):
     path_arguments: tuple[str, ...] = ()
     """The arguments some ``path()`` of the tool's rules reads (a nested one dotted, ``options.dest``):
     a grant pins those it does not match with its pattern (a second path of the call is not left open)."""
+    files: dict[str, tuple[int, int] | None] = Field(default_factory=dict)
+    """Each resolved path argument -> ``(st_dev, st_ino)`` of the regular file there when deciding,
+    ``None`` when there was none: the built-in file tools refuse to read another file under that
+    name (one renamed over it, or a hard link to a credential made after the decision)."""
 
     @property
     def rule_id(self) -> str:

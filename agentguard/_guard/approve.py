@@ -137,13 +137,17 @@ def resolve(
         redecision = decide(parts.policy, parts.audit, new_call, edited=True)
         # The tool runs on what the re-decision checked: its resolved paths, the addresses its ip()
         # conditions saw (no second lookup for an edited host) and the rules that matched the edit.
-        return new_call, _checked(decision, redecision, redecision.sandbox_profile)
+        return new_call, _checked(decision, redecision, redecision.sandbox_profile, redecision.files)
     current = recheck(parts, call, decision)
     # Names may resolve elsewhere after the wait: connect to the addresses the last check allowed.
-    return new_call, _checked(decision, current, decision.sandbox_profile)
+    # The files are the ones the approver was asked about: one put in their place during the wait
+    # is refused by the file tools, even when the re-decision lets it through (an ask, approved).
+    return new_call, _checked(decision, current, decision.sandbox_profile, decision.files)
 
 
-def _checked(approved: Decision, last: Decision, profile: str | None) -> Decision:
+def _checked(
+    approved: Decision, last: Decision, profile: str | None, files: dict[str, tuple[int, int] | None]
+) -> Decision:
     """The approved decision, carrying what ``last`` (the latest decision on the call) checked."""
     return approved.model_copy(
         update={
@@ -152,6 +156,7 @@ def _checked(approved: Decision, last: Decision, profile: str | None) -> Decisio
             "resolved": last.resolved,
             "rule": last.rule,
             "matched": last.matched,
+            "files": files,
         }
     )
 

@@ -148,10 +148,11 @@ def f_uri_path(b: _Builder) -> Predicate:
     return pred
 
 
-def path_fact(b: _Builder, holds: Callable[[str], bool]) -> Predicate:
+def path_fact(b: _Builder, holds: Callable[[str, dict[Any, Any]], bool]) -> Predicate:
     """A condition on what the first argument's path *is* (``path``, ``git_dir``, ``hard_linked``): the
     value resolved as ``path()`` resolves it (and handed to the tool so), then ``holds`` of that
-    path. A value that is not a string is *cannot tell*: ``open(3)`` reads descriptor 3, a tool may
+    path (given the decision's memo, where ``looked_up`` keeps the file it saw). A value that is not a
+    string is *cannot tell*: ``open(3)`` reads descriptor 3, a tool may
     take a list of paths; which file that is cannot be told, so no deny rule may pass over it."""
     ref = b.ref(0)
     b.path_refs.add(ref)
@@ -169,7 +170,7 @@ def path_fact(b: _Builder, holds: Callable[[str], bool]) -> Predicate:
             path = ctx.memo[key]
         else:
             path = ctx.memo[key] = normalise_path(value, workspace, fold)
-        return path is not None and holds(path)
+        return path is not None and holds(path, ctx.memo)
 
     return pred
 
@@ -178,7 +179,7 @@ def f_path(b: _Builder) -> Predicate:
     b.arity(2)
     b.ref(0)  # the first argument's mistake is reported first, before the pattern's
     matchers = _path_matchers(b)
-    return path_fact(b, lambda path: any(m.match(path) for m in matchers))
+    return path_fact(b, lambda path, _memo: any(m.match(path) for m in matchers))
 
 
 def _script_arg(b: _Builder) -> Callable[[EvalContext], Any]:

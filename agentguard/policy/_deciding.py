@@ -16,7 +16,7 @@ from agentguard.policy._conditions import EvalContext, normalise_path
 from agentguard.policy._index import MEMO_LIMIT
 from agentguard.policy._layers import PolicyState
 from agentguard.policy._net_conditions import CannotTell
-from agentguard.policy._paths import resolve_path_arguments
+from agentguard.policy._paths import decided_identities, resolve_path_arguments
 from agentguard.policy._types import Rule
 from agentguard.policy._verdict import verdict
 
@@ -116,6 +116,8 @@ def decide_call(engine: PolicyEngine, call: ToolCall) -> Decision:
         decision = decision.model_copy(update={"reason": reason, "resolved": resolved_addresses})
     if plan.path_refs:  # every decision of such a plan: a plain copy, not model_copy (~4 us)
         fields = {**decision.__dict__, "path_arguments": plan.path_names}
+        if ctx is not None:
+            fields["files"] = decided_identities(ctx.memo)
         if resolved is not None:
             fields["arguments"] = resolved
         decision = built(Decision, fields)

@@ -110,4 +110,4 @@ def f_git_dir(b: _Builder) -> Predicate:
     is in a git directory. A value that is not a string is *cannot tell*, as for ``path()``."""
     b.arity(1)
     workspace = b.env.workspace
-    return path_fact(b, lambda path: in_git_dir(path, workspace))
+    return path_fact(b, lambda path, _memo: in_git_dir(path, workspace))

@@ -8,33 +8,28 @@ pnpm's ``node_modules`` is hard links into its store.
 
 from __future__ import annotations
 
-import errno
-import os
 import stat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentguard.policy._argument_conditions import path_fact
 from agentguard.policy._net_conditions import CannotTell
+from agentguard.policy._paths import looked_up
 
 if TYPE_CHECKING:
     from agentguard.policy._condition_types import Predicate, _Builder
 
 __all__ = ["f_hard_linked", "has_other_names"]
 
-# Nothing there to read: no file, so no other name. Any other failure is "cannot tell".
-_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR})
 
-
-def has_other_names(path: str) -> bool:
-    """Whether the resolved ``path`` is a regular file with several links; *cannot tell*
+def has_other_names(path: str, memo: dict[Any, Any]) -> bool:
+    """Whether the resolved ``path`` is a regular file with several links, as the decision looked it
+    up (``looked_up``: the file whose identity the decision hands the tools); *cannot tell*
     (``CannotTell``) when it exists but cannot be stat'ed (a permission error, an I/O error)."""
     try:
-        st = os.lstat(path)  # resolved already: a symlink here was swapped in since, and is no file
+        st = looked_up(memo, path)  # resolved already: a symlink here was swapped in since, no file
     except OSError as exc:
-        if exc.errno in _ABSENT:
-            return False
         raise CannotTell(f"cannot stat {path!r}: {exc.strerror}") from None
-    return stat.S_ISREG(st.st_mode) and st.st_nlink > 1
+    return st is not None and stat.S_ISREG(st.st_mode) and st.st_nlink > 1
 
 
 def f_hard_linked(b: _Builder) -> Predicate:

@@ -10,6 +10,7 @@ path that was decided on instead of a relative or linked spelling the tool would
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -22,8 +23,10 @@ from urllib.parse import unquote
 import ada_url
 
 __all__ = [
+    "decided_identities",
     "detect_case_folding",
     "file_uri_path",
+    "looked_up",
     "normalise_path",
     "on_disk_spelling",
     "resolve_path_arguments",
@@ -152,9 +155,44 @@ def resolve_path_arguments(
         if resolved is None:
             if isinstance(value, str):
                 unresolved.append(".".join(ref))
-        elif resolved != value:
+            continue
+        with contextlib.suppress(OSError):  # kept as "could not be looked at" for the conditions
+            looked_up(memo, resolved)
+        if resolved != value:
             changed = _put(arguments if changed is None else changed, ref, resolved)
     return changed, unresolved
+
+
+# Nothing there: no file. Any other failure of lstat is "cannot tell".
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR})
+
+
+def looked_up(memo: dict[Any, Any], path: str) -> os.stat_result | None:
+    """``lstat`` of a resolved path, once per decision, so every condition and the decision's
+    ``files`` see the same file (a second look could see another one swapped in). ``None``: nothing
+    there; any other failure (``EACCES``, ``EIO``) raises the ``OSError`` each time it is asked."""
+    key = ("lstat", path)
+    found = memo.get(key, _MISSING)
+    if found is _MISSING:
+        try:
+            found = os.lstat(path)
+        except OSError as exc:
+            found = None if exc.errno in _ABSENT else exc
+        memo[key] = found
+    if isinstance(found, OSError):
+        raise found
+    return found  # type: ignore[no-any-return]
+
+
+def decided_identities(memo: dict[Any, Any]) -> dict[str, tuple[int, int] | None]:
+    """``Decision.files``: each path looked up while deciding -> ``(st_dev, st_ino)`` of the
+    regular file it was, ``None`` when it was none (absent, a directory, could not be looked at)."""
+    files: dict[str, tuple[int, int] | None] = {}
+    for key, found in memo.items():
+        if type(key) is tuple and key[0] == "lstat":
+            regular = isinstance(found, os.stat_result) and stat.S_ISREG(found.st_mode)
+            files[key[1]] = (found.st_dev, found.st_ino) if regular else None
+    return files
 
 
 # ---------------------------------------------------------------- case-folding file systems

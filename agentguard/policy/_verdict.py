@@ -72,5 +72,6 @@ def verdict(matched: Sequence[Rule], default: Effect, unsure: frozenset[RuleRef]
             "resolved": {},
             "arguments": None,
             "path_arguments": (),
+            "files": {},
         },
     )

@@ -4,7 +4,9 @@ The guard hands these tools the resolved absolute path the policy decided on. Th
 that path beneath the workspace root, following no symlink anywhere on the way (see
 ``_beneath``), so a component swapped for a symlink after the decision makes the call fail
 instead of reaching another file. Relative paths are taken from the workspace root, never from
-the process's working directory.
+the process's working directory. A read also checks the opened file is the one the decision looked
+at (``Decision.files``): a file renamed over the name, or a hard link to a credential made after
+the decision, is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import stat
 from pathlib import Path
 
+from agentguard.context import current_call
 from agentguard.tools._beneath import (
     UnsafePath,
     open_beneath,
@@ -43,12 +46,29 @@ class Workspace:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise IsADirectoryError(f"{path!r} is not a regular file")
+            self._check_decided(path, info)
             if info.st_size > MAX_READ_BYTES:
                 raise ValueError(f"{path!r} is {info.st_size} bytes; fs.read reads at most {MAX_READ_BYTES}")
             data = handle.read(MAX_READ_BYTES + 1)
         if len(data) > MAX_READ_BYTES:  # it grew after fstat: refused, never cut (a cut may halve a secret)
             raise ValueError(f"{path!r} grew past {MAX_READ_BYTES} bytes while it was read (fs.read's limit)")
         return data.decode("utf-8", errors="replace")
+
+    def _check_decided(self, path: str, info: os.stat_result) -> None:
+        """Refuse a file other than the one the decision looked at under this name (the guard's
+        ``Decision.files``; no entry: the policy looked at no file there, nothing to hold it to)."""
+        context = current_call()
+        if context is None or not context.decision.files:
+            return
+        name = "/".join([str(self.root), *self._parts(path)])
+        decided = context.decision.files
+        if name not in decided:
+            return
+        if decided[name] != (info.st_dev, info.st_ino):
+            raise UnsafePath(
+                f"{path!r} is not the file the decision looked at: it was replaced since "
+                "(renamed over, or a hard link to another file made), refused"
+            )
 
     def write(self, path: str, content: str) -> str:
         """Write ``content`` to ``path`` atomically (fresh temp file + rename); returns a short summary."""

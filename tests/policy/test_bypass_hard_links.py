@@ -100,11 +100,11 @@ def test_an_unreadable_file_is_cannot_tell(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(os, "lstat", refuse)
     with pytest.raises(CannotTell):
-        has_other_names(str(tmp_path / "f"))
+        has_other_names(str(tmp_path / "f"), {})
 
 
 def test_absent_paths_have_no_other_names(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    assert not has_other_names(str(tmp_path / "absent"))
-    assert not has_other_names(str(tmp_path / "file" / "below"))  # ENOTDIR
-    assert not has_other_names(str(tmp_path / "file"))
+    assert not has_other_names(str(tmp_path / "absent"), {})
+    assert not has_other_names(str(tmp_path / "file" / "below"), {})  # ENOTDIR
+    assert not has_other_names(str(tmp_path / "file"), {})
