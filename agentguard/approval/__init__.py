@@ -24,6 +24,7 @@ from agentguard.approval._view import (
     key_argument_text,
     request_json,
     short_duration,
+    short_refs,
 )
 from agentguard.owner import Owner  # the one owner notion (the sandbox's containers use it too)
 
@@ -57,6 +58,7 @@ __all__ = [
     "request_json",
     "settings_grant_source",
     "short_duration",
+    "short_refs",
     "shown_json",
     "shown_text",
     "suggest_pattern",

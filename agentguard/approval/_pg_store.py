@@ -20,9 +20,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentguard.approval._pg_database import CHANNEL, HEARTBEAT, PostgresQueueDatabase
-from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
-from agentguard.approval._rows import dumps, row_to_grant, row_to_request, ts
+from agentguard.approval._pg_database import CHANNEL, HEARTBEAT
+from agentguard.approval._pg_grants import PostgresGrants
+from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState, request_ref, split_ref
+from agentguard.approval._rows import dumps, row_to_request
 from agentguard.approval._store_api import AlreadyAnswered, validate_grant
 from agentguard.database import Database
 from agentguard.errors import AgentGuardError, ApprovalError
@@ -47,9 +48,9 @@ def _request(row: Any) -> QueuedRequest:
         return queued
     except _UNREADABLE as exc:
         raise ApprovalError(
-            f"approval request {row['id']!r} (written by database role {row['db_role']}) cannot be read:"
+            f"approval request {_ref(row)!r} (written by database role {row['db_role']}) cannot be read:"
             f" {str(exc)[:200]}",
-            request_id=row["id"],
+            request_id=_ref(row),
         ) from None
 
 
@@ -65,7 +66,46 @@ def _readable(rows: list[Any]) -> list[QueuedRequest]:
     return found
 
 
-class PostgresApprovalStore(PostgresQueueDatabase):
+def _ref(row: Any) -> str:
+    return request_ref(row["id"], row["db_role"])
+
+
+def _short(ref: str) -> str:
+    call_id, role, qualified = split_ref(ref)
+    return call_id[:12] + (f"@{role or ''}" if qualified else "")
+
+
+def _role_is(role: str | None, qualified: bool) -> tuple[str, tuple[Any, ...]]:
+    """The SQL narrowing a query to ``role``'s rows (``id@``: rows with no verified role)."""
+    if not qualified:
+        return "", ()
+    return (" AND db_role = %s", (role,)) if role is not None else (" AND db_role IS NULL", ())
+
+
+def _naming(ref: str) -> tuple[str, tuple[Any, ...]]:
+    """The SQL condition for the rows ``ref`` can name (more than one: a bare id hosts share)."""
+    call_id, role, qualified = split_ref(ref)
+    where, params = _role_is(role, qualified)
+    return "id = %s" + where, (call_id, *params)
+
+
+def _one(rows: list[Any], ref: str) -> Any:
+    """The one row ``ref`` named; none, or a bare id that rows of more than one host hold, is an
+    ``ApprovalError`` (the matches' refs in it, so the approver can name the one meant)."""
+    if not rows:
+        raise ApprovalError(f"no approval request {ref!r}", request_id=ref)
+    if len(rows) > 1:
+        refs = [_ref(r) for r in rows]
+        raise ApprovalError(
+            f"{ref!r} names requests from more than one host (database role); name one as id@role:"
+            f" {', '.join(refs)}",
+            request_id=ref,
+            matches=refs,
+        )
+    return rows[0]
+
+
+class PostgresApprovalStore(PostgresGrants):
     """:class:`ApprovalStore` on the PostgreSQL database at ``url`` (schema from ``agentguard db upgrade``).
 
     ``owner_stale_s``: how long an owner's heartbeat may be silent before its requests are abandoned
@@ -109,16 +149,18 @@ class PostgresApprovalStore(PostgresQueueDatabase):
     # -- requests -----------------------------------------------------------------------------
 
     def submit(self, request: ApprovalRequest, owner: Owner) -> QueuedRequest:
-        """Queue ``request`` for ``owner``, whose heartbeat this process keeps up from now on."""
+        """Queue ``request`` for ``owner``, whose heartbeat this process keeps up from now on. Its id
+        need only be new for this host role: another host's request under the same id (a host can
+        read every call id in the audit trail) is that host's row, not this one's."""
         from psycopg.errors import UniqueViolation
 
         now = self.clock()
         key = (owner.host, owner.pid, owner.start or "")
         try:
             with self._write() as conn:
-                conn.execute(
+                row = conn.execute(
                     "INSERT INTO ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid,"
-                    " owner_host, owner_start) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    " owner_host, owner_start) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING db_role",
                     (
                         request.call.id,
                         request.call.agent,
@@ -130,7 +172,7 @@ class PostgresApprovalStore(PostgresQueueDatabase):
                         owner.host,
                         owner.start,
                     ),
-                )
+                ).fetchone()
                 conn.execute(HEARTBEAT, key)
         except ApprovalError as exc:
             if isinstance(exc.__cause__, UniqueViolation) or isinstance(
@@ -142,31 +184,34 @@ class PostgresApprovalStore(PostgresQueueDatabase):
             raise
         self._owners.add(key)
         self._ensure_listener()
-        return self.get(request.call.id)
+        return self.get(request_ref(request.call.id, row[0]))
 
     def get(self, request_id: str) -> QueuedRequest:
-        rows = self._read("SELECT * FROM ag_requests WHERE id = %s", (request_id,))
-        if not rows:
-            raise ApprovalError(f"no approval request {request_id!r}", request_id=request_id)
-        return _request(rows[0])
+        """The request ``request_id`` names: a ref (``id@role``), or a bare id only one row holds."""
+        where, params = _naming(request_id)
+        rows = self._read(f"SELECT * FROM ag_requests WHERE {where} ORDER BY seq LIMIT 10", params)  # noqa: S608
+        return _request(_one(rows, request_id))
 
     def lookup(self, id_or_prefix: str) -> QueuedRequest:
-        prefix = id_or_prefix.strip().lower()
+        """The one request an id prefix names, with ``@role`` where hosts share the id."""
+        prefix, role, qualified = split_ref(id_or_prefix.strip())
+        prefix = prefix.lower()
         if not prefix or not all(c in "0123456789abcdef" for c in prefix):
             raise ApprovalError(f"{id_or_prefix!r} is not a request id (hex digits)", request_id=id_or_prefix)
+        where, params = _role_is(role, qualified)
         rows = self._read(
-            "SELECT * FROM ag_requests WHERE id >= %s AND id < %s ORDER BY seq LIMIT 3",
-            (prefix, prefix + "g"),
+            f"SELECT * FROM ag_requests WHERE id >= %s AND id < %s{where} ORDER BY seq LIMIT 10",  # noqa: S608
+            (prefix, prefix + "g", *params),
         )
         if not rows:
             raise ApprovalError(f"no approval request matches {id_or_prefix!r}", request_id=id_or_prefix)
-        if len(rows) > 1:
+        if len({r["id"] for r in rows}) > 1:
             raise ApprovalError(
                 f"{id_or_prefix!r} matches more than one request; give more characters",
                 request_id=id_or_prefix,
-                matches=[r["id"] for r in rows],
+                matches=[_ref(r) for r in rows],
             )
-        return _request(rows[0])
+        return _request(_one(rows, id_or_prefix))
 
     def pending(self) -> list[QueuedRequest]:
         rows = self._read("SELECT * FROM ag_requests WHERE status = 'pending' ORDER BY seq")
@@ -176,15 +221,31 @@ class PostgresApprovalStore(PostgresQueueDatabase):
         rows = self._read("SELECT * FROM ag_requests ORDER BY seq DESC LIMIT %s", (limit,))
         return _readable(rows)
 
-    def _answered_or_raise(self, request_id: str, wanted: str) -> None:
-        current = self.get(request_id)
+    def _answered_or_raise(self, ref: str, wanted: str) -> None:
+        current = self.get(ref)
         raise AlreadyAnswered(
-            f"request {request_id[:12]} was already {current.state.value}"
+            f"request {_short(ref)} was already {current.state.value}"
             + (f" by {current.approver}" if current.approver else "")
             + f"; the {wanted} was not applied",
-            request_id=request_id,
+            request_id=ref,
             state=current.state.value,
         )
+
+    @staticmethod
+    def _exact(conn: Any, request_id: str) -> tuple[str, str | None]:
+        """The (id, role) of the one row ``request_id`` names, read in the change's transaction: a
+        bare id two hosts share is refused, never taken to mean either. A ref names its row already
+        (no read: the update finds it, or nothing)."""
+        call_id, role, qualified = split_ref(request_id)
+        if qualified:
+            return call_id, role
+        where, params = _naming(request_id)
+        found = conn.execute(
+            f"SELECT id, db_role FROM ag_requests WHERE {where} ORDER BY seq LIMIT 10",  # noqa: S608
+            params,
+        ).fetchall()
+        row = _one([{"id": r[0], "db_role": r[1]} for r in found], request_id)
+        return row["id"], row["db_role"]
 
     def resolve(self, request_id: str, answer: Answer, grant: Grant | None = None) -> QueuedRequest:
         """Answer a pending request exactly once; with ``grant``, store it in the same transaction."""
@@ -195,9 +256,11 @@ class PostgresApprovalStore(PostgresQueueDatabase):
         if grant is not None:
             validate_grant(grant)
         with self._write() as conn:
+            call_id, role = self._exact(conn, request_id)
             cur = conn.execute(
                 "UPDATE ag_requests SET status = %s, approver = %s, channel = %s, reason = %s, edited = %s,"
-                " scope = %s, grant_id = %s, resolved_at = %s WHERE id = %s AND status = 'pending'",
+                " scope = %s, grant_id = %s, resolved_at = %s WHERE id = %s"
+                " AND db_role IS NOT DISTINCT FROM %s AND status = 'pending'",
                 (
                     answer.status.value,
                     answer.approver,
@@ -207,48 +270,52 @@ class PostgresApprovalStore(PostgresQueueDatabase):
                     answer.scope,
                     grant.id if grant else None,
                     self.clock(),
-                    request_id,
+                    call_id,
+                    role,
                 ),
             )
             won = cur.rowcount == 1
             if won and grant is not None:
                 self._insert_grant(conn, grant)
+        ref = request_ref(call_id, role)
         if not won:
-            self._answered_or_raise(request_id, "answer")
+            self._answered_or_raise(ref, "answer")
         if grant is not None:
             self.flush_audit()
-        return self.get(request_id)
+        return self.get(ref)
 
-    def _owe_abandoned(self, conn: Any, request_id: str, row: Any, reason: str) -> None:
+    def _owe_abandoned(self, conn: Any, call_id: str, role: str | None, row: Any, reason: str) -> None:
         agent, tool, owner_pid, owner_host = row
         self._owe_audit(
             conn,
             "approval.abandoned",
-            call_id=request_id,
+            call_id=call_id,
             agent=agent,
             tool=tool,
             reason=reason,
             owner_pid=owner_pid,
             owner_host=owner_host,
             noticed_by={"pid": os.getpid(), "host": socket.gethostname()},
+            **({"host_role": role} if role is not None else {}),
         )
 
     def close_unanswered(self, request_id: str, state: RequestState, reason: str) -> QueuedRequest:
         if state not in (RequestState.TIMEOUT, RequestState.ABANDONED):
             raise ApprovalError(f"close_unanswered takes timeout or abandoned, not {state.value}")
         with self._write() as conn:
+            call_id, role = self._exact(conn, request_id)
             row = conn.execute(
                 "UPDATE ag_requests SET status = %s, approver = 'agentguard', channel = 'queue', reason = %s,"
-                " resolved_at = %s WHERE id = %s AND status = 'pending'"
+                " resolved_at = %s WHERE id = %s AND db_role IS NOT DISTINCT FROM %s AND status = 'pending'"
                 " RETURNING agent, tool, owner_pid, owner_host",
-                (state.value, reason, self.clock(), request_id),
+                (state.value, reason, self.clock(), call_id, role),
             ).fetchone()
             if row is not None and state is RequestState.ABANDONED:
-                self._owe_abandoned(conn, request_id, row, reason)
+                self._owe_abandoned(conn, call_id, role, row, reason)
         if state is RequestState.ABANDONED:
             with contextlib.suppress(AgentGuardError):
                 self.flush_audit()
-        return self.get(request_id)
+        return self.get(request_ref(call_id, role))
 
     @staticmethod
     def _local(owner: Owner) -> bool:
@@ -259,38 +326,39 @@ class PostgresApprovalStore(PostgresQueueDatabase):
     def sweep(self) -> list[str]:
         """Abandon pending requests whose owner is gone: on this host by ``/proc``; on another by a
         heartbeat silent for ``owner_stale_s`` (database clock); any, ``stale_after_s`` past the
-        deadline. Each abandonment is owed to the audit log in the same transaction."""
+        deadline. Each abandonment is owed to the audit log in the same transaction; their refs."""
         rows = self._read(
-            "SELECT r.id, r.agent, r.tool, r.owner_pid, r.owner_host, r.owner_start, r.deadline,"
+            "SELECT r.id, r.db_role, r.agent, r.tool, r.owner_pid, r.owner_host, r.owner_start, r.deadline,"
             " extract(epoch FROM clock_timestamp() - o.seen_at) AS silent FROM ag_requests r"
             " LEFT JOIN ag_owners o ON o.db_role = r.db_role AND o.host = r.owner_host"
             " AND o.pid = r.owner_pid AND o.start = coalesce(r.owner_start, '') WHERE r.status = 'pending'"
         )
         now = self.clock()
-        dead: list[tuple[str, str]] = []
+        dead: list[tuple[str, str | None, str]] = []
         for row in rows:
             owner = Owner(pid=row["owner_pid"], host=row["owner_host"], start=row["owner_start"])
+            key = (row["id"], row["db_role"])
             if row["deadline"] + self.stale_after_s < now:
-                dead.append((row["id"], "no answer long past the deadline and no waiter left"))
+                dead.append((*key, "no answer long past the deadline and no waiter left"))
             elif self._local(owner):
                 if is_alive(owner) is False:
-                    dead.append((row["id"], "the agent process that asked has exited"))
+                    dead.append((*key, "the agent process that asked has exited"))
             elif row["silent"] is not None and float(row["silent"]) > self.owner_stale_s:
-                dead.append((row["id"], f"the asking process on {owner.host} stopped its heartbeat"))
+                dead.append((*key, f"the asking process on {owner.host} stopped its heartbeat"))
         swept: list[str] = []
         if not dead or self.readonly:
             return swept
         with self._write() as conn:
-            for request_id, reason in dead:
-                row = self._abandon_unless_locked(conn, request_id, reason, now)
+            for call_id, role, reason in dead:
+                row = self._abandon_unless_locked(conn, call_id, role, reason, now)
                 if row is not None:
-                    swept.append(request_id)
-                    self._owe_abandoned(conn, request_id, row, reason)
+                    swept.append(request_ref(call_id, role))
+                    self._owe_abandoned(conn, call_id, role, row, reason)
         self.flush_audit()
         return swept
 
     @staticmethod
-    def _abandon_unless_locked(conn: Any, request_id: str, reason: str, now: float) -> Any:
+    def _abandon_unless_locked(conn: Any, call_id: str, role: str | None, reason: str, now: float) -> Any:
         """Abandon one dead request; one a session keeps locked past the lock timeout (its host can)
         is left for the next sweep, so it cannot stop the sweep of every other host's requests."""
         from psycopg.errors import LockNotAvailable
@@ -299,102 +367,11 @@ class PostgresApprovalStore(PostgresQueueDatabase):
             with conn.transaction():  # a savepoint: only this request's update is undone
                 return conn.execute(
                     "UPDATE ag_requests SET status = 'abandoned', approver = 'agentguard', channel = 'sweep',"
-                    " reason = %s, resolved_at = %s WHERE id = %s AND status = 'pending'"
-                    " RETURNING agent, tool, owner_pid, owner_host",
-                    (reason, now, request_id),
+                    " reason = %s, resolved_at = %s WHERE id = %s AND db_role IS NOT DISTINCT FROM %s"
+                    " AND status = 'pending' RETURNING agent, tool, owner_pid, owner_host",
+                    (reason, now, call_id, role),
                 ).fetchone()
         except LockNotAvailable:
-            _log.warning("request %s is kept locked by another session; left for the next sweep", request_id)
+            held = request_ref(call_id, role)
+            _log.warning("request %s is kept locked by another session; left for the next sweep", held)
             return None
-
-    # -- grants -------------------------------------------------------------------------------
-
-    def _insert_grant(self, conn: Any, grant: Grant) -> None:
-        conn.execute(
-            "INSERT INTO ag_grants (id, agent, tool, scope, condition, created_by, created_at, expires_at,"
-            " request_id, host_role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                grant.id,
-                grant.agent,
-                grant.tool,
-                grant.scope.value,
-                grant.condition,
-                grant.created_by,
-                ts(grant.created_at),
-                ts(grant.expires_at) if grant.expires_at else None,
-                grant.request_id,
-                grant.host_role,
-            ),
-        )
-        self._grants_changed(conn, "grant.created", grant)
-
-    def _grants_changed(self, conn: Any, event: str, grant: Grant) -> None:
-        conn.execute("UPDATE ag_meta SET value = value + 1 WHERE key = 'grants_version'")
-        fields: dict[str, Any] = {
-            "grant_id": grant.id,
-            "agent": grant.agent,
-            "tool": grant.tool,
-            "scope": grant.scope.value,
-            "condition": grant.condition,
-            "created_by": grant.created_by,
-            "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
-            "request_id": grant.request_id,
-        }
-        if grant.host_role is not None:
-            fields["host_role"] = grant.host_role
-        if event == "grant.revoked":
-            fields["revoked_by"] = grant.revoked_by
-        self._owe_audit(conn, event, **fields)
-
-    def grants(self, *, include_inactive: bool = False) -> list[Grant]:
-        found = [row_to_grant(r) for r in self._read("SELECT * FROM ag_grants ORDER BY seq")]
-        now = self.now()
-        return found if include_inactive else [g for g in found if g.active(now)]
-
-    def grants_version(self) -> int:
-        rows = self._read("SELECT value FROM ag_meta WHERE key = 'grants_version'")
-        return int(rows[0]["value"]) if rows else 0
-
-    def add_grant(self, grant: Grant) -> Grant:
-        validate_grant(grant)
-        with self._write() as conn:
-            self._insert_grant(conn, grant)
-        self.flush_audit()
-        return grant
-
-    def lookup_grant(self, id_or_prefix: str) -> Grant:
-        prefix = id_or_prefix.strip().lower()
-        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
-            raise ApprovalError(f"{id_or_prefix!r} is not a grant id (hex digits)", grant_id=id_or_prefix)
-        rows = self._read(
-            "SELECT * FROM ag_grants WHERE id >= %s AND id < %s ORDER BY seq LIMIT 3", (prefix, prefix + "g")
-        )
-        if not rows:
-            raise ApprovalError(f"no grant matches {id_or_prefix!r}", grant_id=id_or_prefix)
-        if len(rows) > 1:
-            raise ApprovalError(
-                f"{id_or_prefix!r} matches more than one grant; give more characters", grant_id=id_or_prefix
-            )
-        return row_to_grant(rows[0])
-
-    def revoke_grant(self, grant_id: str, by: str) -> Grant:
-        """Revoke a grant: it stops applying on every host at the next call after this commits."""
-        from psycopg.rows import dict_row
-
-        with self._write() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                "UPDATE ag_grants SET revoked_at = %s, revoked_by = %s WHERE id = %s AND revoked_at IS NULL"
-                " RETURNING *",
-                (self.clock(), by, grant_id),
-            )
-            changed = cur.fetchone()
-            if changed is not None:
-                self._grants_changed(conn, "grant.revoked", row_to_grant(changed))
-                row = changed
-            else:
-                cur.execute("SELECT * FROM ag_grants WHERE id = %s", (grant_id,))
-                row = cur.fetchone()
-        if row is None:
-            raise ApprovalError(f"no grant {grant_id!r}", grant_id=grant_id)
-        self.flush_audit()
-        return row_to_grant(row)

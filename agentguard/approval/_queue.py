@@ -54,7 +54,7 @@ class QueueApprover:
             while True:
                 try:
                     seen = self.store.version()
-                    queued = self.store.get(queued.id)
+                    queued = self.store.get(queued.ref)
                 except ApprovalError as exc:
                     seen = self._unreachable(exc, deadline)
                     self.store.wait_for_change(seen, min(deadline - time.monotonic(), _RETRY_S))
@@ -66,7 +66,7 @@ class QueueApprover:
                     return self._timed_out(queued, request, started)
                 self.store.wait_for_change(seen, remaining)
         except BaseException:
-            self._abandon(queued.id)
+            self._abandon(queued.ref)
             raise
 
     async def arequest(self, request: ApprovalRequest) -> ApprovalResult:
@@ -86,7 +86,7 @@ class QueueApprover:
             while True:
                 try:
                     seen = self.store.version()
-                    queued = self.store.get(queued.id)
+                    queued = self.store.get(queued.ref)
                 except ApprovalError as exc:
                     seen = self._unreachable(exc, deadline)
                     await self.store.await_change(seen, min(deadline - time.monotonic(), _RETRY_S))
@@ -98,7 +98,7 @@ class QueueApprover:
                     return self._timed_out(queued, request, started)
                 await self.store.await_change(seen, remaining)
         except BaseException:
-            self._abandon(queued.id)
+            self._abandon(queued.ref)
             raise
 
     def _submit(self, request: ApprovalRequest, maybe_queued: bool) -> QueuedRequest:
@@ -156,7 +156,7 @@ class QueueApprover:
 
     def _timed_out(self, queued: QueuedRequest, request: ApprovalRequest, started: float) -> ApprovalResult:
         reason = f"no answer within {request.timeout_s:g}s"
-        final = self.store.close_unanswered(queued.id, RequestState.TIMEOUT, reason)
+        final = self.store.close_unanswered(queued.ref, RequestState.TIMEOUT, reason)
         if final.state is not RequestState.TIMEOUT:
             return self._result(final, started)  # an answer arrived in the last instant: it wins
         return ApprovalResult(

@@ -9,7 +9,16 @@ from typing import Any, TypeAlias
 from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus, FrozenModel, ToolCall
 from agentguard.owner import Owner
 
-__all__ = ["KEY_ARGUMENTS", "Answer", "Grant", "GrantScope", "QueuedRequest", "RequestState"]
+__all__ = [
+    "KEY_ARGUMENTS",
+    "Answer",
+    "Grant",
+    "GrantScope",
+    "QueuedRequest",
+    "RequestState",
+    "request_ref",
+    "split_ref",
+]
 
 # The arguments that say most about a call, most telling first, with the matcher a pattern grant uses
 # on them (``None``: shown in the queue, never a pattern's subject). One list for the CLI table, the
@@ -74,6 +83,21 @@ class Grant(FrozenModel):
         return "active"
 
 
+def request_ref(call_id: str, db_role: str | None) -> str:
+    """How a store names one request: its call id, qualified by the database role that submitted it
+    (``id@role``) where the store knows one. Ids are unique per host role on PostgreSQL, not across
+    hosts (a host can file a request under any call id it reads in the audit trail), so the id alone
+    may name two requests; SQLite has one host, and its refs are the bare ids."""
+    return call_id if db_role is None else f"{call_id}@{db_role}"
+
+
+def split_ref(ref: str) -> tuple[str, str | None, bool]:
+    """``(id, role, qualified)`` of a ref: ``id`` (unqualified: any role), ``id@role``, or ``id@``
+    (a request with no verified role, from before host identities)."""
+    call_id, at, role = ref.partition("@")
+    return call_id, (role or None), bool(at)
+
+
 class QueuedRequest(FrozenModel):
     """One request in the queue, with its answer once it has one."""
 
@@ -93,6 +117,11 @@ class QueuedRequest(FrozenModel):
     # The database login role that submitted it (PostgreSQL: set and checked by the database, unlike
     # ``owner.host``, which the agent says); None where the store cannot tell (SQLite, older rows).
     db_role: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """The name that addresses exactly this request in its store (see :func:`request_ref`)."""
+        return request_ref(self.id, self.db_role)
 
     @property
     def call(self) -> ToolCall:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,15 @@ from agentguard.approval._records import KEY_ARGUMENTS, Grant, QueuedRequest
 from agentguard.approval._shown import shown_text
 from agentguard.models import ToolCall
 
-__all__ = ["grant_json", "grant_reach", "host_text", "key_argument_text", "request_json", "short_duration"]
+__all__ = [
+    "grant_json",
+    "grant_reach",
+    "host_text",
+    "key_argument_text",
+    "request_json",
+    "short_duration",
+    "short_refs",
+]
 
 
 def key_argument_text(call: ToolCall, width: int = 60) -> str:
@@ -30,6 +39,17 @@ def key_argument_text(call: ToolCall, width: int = 60) -> str:
     text = "" if value is None else str(value)
     text = " ".join(shown_text(text)[0].split())  # what the agent hid is shown, not dropped
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def short_refs(requests: Iterable[QueuedRequest], width: int = 8) -> dict[str, str]:
+    """How a list names each request (by ref): its id's first ``width`` characters, and ``@role``
+    after them where two hosts' requests in the list share the id (a host can file a request under
+    another's call id; ``approvals approve`` takes the same ``id@role``)."""
+    found = list(requests)
+    refs_of: dict[str, set[str]] = {}
+    for q in found:
+        refs_of.setdefault(q.id, set()).add(q.ref)
+    return {q.ref: q.id[:width] + (q.ref[len(q.id) :] if len(refs_of[q.id]) > 1 else "") for q in found}
 
 
 def short_duration(seconds: float) -> str:
@@ -64,6 +84,7 @@ def request_json(q: QueuedRequest) -> dict[str, Any]:
     """A queued request as the ``--json`` output shows it."""
     return {
         "id": q.id,
+        "ref": q.ref,  # what names this request in the store: "id@role" on a shared database
         "state": q.state.value,
         "agent": q.call.agent,
         "tool": q.call.tool,

@@ -17,6 +17,7 @@ from agentguard.approval import (
     ApprovalStore,
     Grant,
     GrantScope,
+    QueuedRequest,
     SqliteApprovalStore,
     check_grant,
     grant_json,
@@ -28,6 +29,7 @@ from agentguard.approval import (
     render_rule,
     request_json,
     short_duration,
+    short_refs,
     shown_json,
     shown_text,
 )
@@ -75,6 +77,11 @@ def _store(app: AppContext, *, readonly: bool = False) -> Iterator[ApprovalStore
             audit.close()
 
 
+def _named(q: QueuedRequest) -> str:
+    """The answered request's short id, with the host role that asked where the store knows it."""
+    return q.id[:8] + (f"@{q.db_role}" if q.db_role else "")
+
+
 def _json(obj: Any) -> None:
     click.echo(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode())
 
@@ -84,7 +91,8 @@ def approvals() -> None:
     """Answer pending approval requests from the shared queue (the TUI is `agentguard approve`).
 
     \b
-    IDs may be shortened to any unique prefix.
+    IDs may be shortened to any unique prefix. On a shared database, where two hosts' requests share
+    an id, name one as ID@ROLE (the list shows it so).
       agentguard approvals list
       agentguard approvals approve 3f2a
       agentguard approvals approve 3f2a --always pattern --pattern '/work/src/**' --expires 8h
@@ -108,13 +116,16 @@ def list_requests(app: AppContext, show_all: bool, limit: int, as_json: bool) ->
     if not found:
         click.echo("no pending approval requests" if not show_all else "no approval requests")
         return
+    shown = short_refs(found)
     table = Table(box=None, pad_edge=False)
     for col in ("id", "state", "agent", "tool", "argument", "age", "left"):
         table.add_column(col, overflow="fold" if col == "argument" else "ellipsis")
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = max(len(s) for s in shown.values())  # an id@role is typed: never cut
     for q in found:
         left = (q.deadline - now).total_seconds()
         table.add_row(
-            q.id[:8],
+            shown[q.ref],
             q.state.value,
             _seen(q.call.agent),
             _seen(q.call.tool),
@@ -207,16 +218,16 @@ def approve_request(
             grant: Grant | None = None
             if scope is not None:
                 q, grant = desk.approve_always(
-                    q.id, GrantScope(scope), pattern=pattern, expires_in=expires_in, all_hosts=all_hosts
+                    q.ref, GrantScope(scope), pattern=pattern, expires_in=expires_in, all_hosts=all_hosts
                 )
             else:
-                q = desk.approve(q.id, edited_arguments=arguments)
+                q = desk.approve(q.ref, edited_arguments=arguments)
             now = store.now()
     if as_json:
         _json({"request": request_json(q), "grant": grant_json(grant, now) if grant else None})
         return
     click.echo(
-        shown_text(f"approved {q.id[:8]} ({q.call.agent} {q.call.tool})")[0]
+        shown_text(f"approved {_named(q)} ({q.call.agent} {q.call.tool})")[0]
         + (" with edited arguments" if arguments else "")
     )
     if grant is not None:
@@ -233,11 +244,11 @@ def deny_request(app: AppContext, request_id: str, reason: str, who: str | None,
     """Deny a pending request with a reason."""
     with reports_errors(), _store(app) as store:
         desk = ApprovalDesk(store, approver=who, channel="cli")
-        q = desk.deny(store.lookup(request_id).id, reason)
+        q = desk.deny(store.lookup(request_id).ref, reason)
     if as_json:
         _json({"request": request_json(q)})
         return
-    click.echo(shown_text(f"denied {q.id[:8]} ({q.call.agent} {q.call.tool}): {reason}")[0])
+    click.echo(shown_text(f"denied {_named(q)} ({q.call.agent} {q.call.tool}): {reason}")[0])
 
 
 @click.group()

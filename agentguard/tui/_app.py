@@ -44,6 +44,12 @@ _WIDE = 110  # from this many columns on, queue and detail sit side by side
 _QUEUE_ACTIONS = frozenset({"approve", "approve_always", "deny", "edit", "grants", "audit", "help"})
 
 
+def _named(q: QueuedRequest) -> str:
+    """A request's short id in messages, with the host role that asked where the store knows it (a
+    host can file a request under another host's call id: the role tells the two apart)."""
+    return q.id[:8] + (f"@{q.db_role}" if q.db_role else "")
+
+
 class ApprovalApp(App[None]):
     """Pending requests on the left (or top), the selected one in detail; keys answer it.
 
@@ -150,9 +156,9 @@ class ApprovalApp(App[None]):
             table.add_column(name, key=name, width=w)
         now = self.clock()
         for q in self._rows.values():
-            table.add_row(*self._cells(q, now), key=q.id)
-        if selected is not None and selected.id in self._rows:
-            table.move_cursor(row=table.get_row_index(selected.id))
+            table.add_row(*self._cells(q, now), key=q.ref)
+        if selected is not None and selected.ref in self._rows:
+            table.move_cursor(row=table.get_row_index(selected.ref))
 
     # -- the queue ------------------------------------------------------------------------------
 
@@ -171,15 +177,15 @@ class ApprovalApp(App[None]):
     def _sync(self, pending: list[QueuedRequest], notify: bool) -> None:
         table = self._table
         before = self._shown
-        current = {q.id: q for q in pending}
+        current = {q.ref: q for q in pending}
         for gone in [rid for rid in self._rows if rid not in current]:
             table.remove_row(gone)
             del self._rows[gone]
-        arrivals = [q for q in pending if q.id not in self._rows]
+        arrivals = [q for q in pending if q.ref not in self._rows]
         now = self.clock()
         for q in arrivals:
-            self._rows[q.id] = q
-            table.add_row(*self._cells(q, now), key=q.id)
+            self._rows[q.ref] = q
+            table.add_row(*self._cells(q, now), key=q.ref)
         if arrivals and notify:
             first = arrivals[0]
             more = f" (+{len(arrivals) - 1} more)" if len(arrivals) > 1 else ""
@@ -190,7 +196,7 @@ class ApprovalApp(App[None]):
         self._status(f"{len(self._rows)} pending")
         if before is not None and before not in current:
             now_selected = self.selected()
-            self._slid_in = now_selected.id if now_selected is not None else None
+            self._slid_in = now_selected.ref if now_selected is not None else None
         self._show_selected()
 
     def _cells(self, q: QueuedRequest, now: datetime) -> tuple[Any, ...]:
@@ -242,7 +248,7 @@ class ApprovalApp(App[None]):
             self._shown = None
             body.update(Text("No pending requests. New ones appear here as agents ask.", style="dim"))
             return
-        self._shown = q.id
+        self._shown = q.ref
         body.update(
             render_detail(q, now=self.clock(), profiles=self.profiles, default_profile=self.default_profile)
         )
@@ -275,18 +281,18 @@ class ApprovalApp(App[None]):
         q = self._need_selection()
         if q is None:
             return
-        if q.id != self._slid_in:
-            self._answer(f"approved {q.call.tool} ({q.id[:8]})", lambda: self.desk.approve(q.id))
+        if q.ref != self._slid_in:
+            self._answer(f"approved {q.call.tool} ({_named(q)})", lambda: self.desk.approve(q.ref))
             return
 
         def done(yes: bool | None) -> None:
             if yes:
                 self._slid_in = None
-                self._answer(f"approved {q.call.tool} ({q.id[:8]})", lambda: self.desk.approve(q.id))
+                self._answer(f"approved {q.call.tool} ({_named(q)})", lambda: self.desk.approve(q.ref))
 
         self.push_screen(
             ConfirmDialog(
-                f"Approve {q.call.agent}: {q.call.tool} ({q.id[:8]})?",
+                f"Approve {q.call.agent}: {q.call.tool} ({_named(q)})?",
                 "The request you had selected left the queue; this one took its place:\n"
                 + key_argument_text(q.call, 200),
             ),
@@ -300,7 +306,7 @@ class ApprovalApp(App[None]):
 
         def done(reason: str | None) -> None:
             if reason is not None:
-                self._answer(f"denied {q.call.tool} ({q.id[:8]})", lambda: self.desk.deny(q.id, reason))
+                self._answer(f"denied {q.call.tool} ({_named(q)})", lambda: self.desk.deny(q.ref, reason))
 
         self.push_screen(DenyDialog(q), done)
 
@@ -312,8 +318,8 @@ class ApprovalApp(App[None]):
         def done(arguments: dict[str, Any] | None) -> None:
             if arguments is not None:
                 self._answer(
-                    f"approved edited {q.call.tool} ({q.id[:8]})",
-                    lambda: self.desk.approve(q.id, edited_arguments=arguments),
+                    f"approved edited {q.call.tool} ({_named(q)})",
+                    lambda: self.desk.approve(q.ref, edited_arguments=arguments),
                 )
 
         self.push_screen(EditDialog(q), done)
@@ -325,7 +331,7 @@ class ApprovalApp(App[None]):
 
         def preview(choice: GrantChoice) -> Grant:
             return self.desk.preview_grant(
-                q.id, choice.scope, pattern=choice.pattern, expires_in=choice.expires_in
+                q.ref, choice.scope, pattern=choice.pattern, expires_in=choice.expires_in
             )
 
         def done(choice: GrantChoice | None) -> None:
@@ -335,7 +341,7 @@ class ApprovalApp(App[None]):
 
             def grant() -> None:
                 _, g = self.desk.approve_always(
-                    q.id, choice.scope, pattern=choice.pattern, expires_in=choice.expires_in
+                    q.ref, choice.scope, pattern=choice.pattern, expires_in=choice.expires_in
                 )
                 box.append(g)
 

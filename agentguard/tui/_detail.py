@@ -68,7 +68,7 @@ def render_detail(
     rows: list[tuple[str, RenderableType]] = [
         ("agent", _seen(call.agent)),
         ("tool", _seen(call.tool, style="bold cyan")),
-        ("request", Text(queued.id)),
+        ("request", Text(queued.ref)),  # id@role on a shared database: which host's request
         (
             "waiting",
             Text(

@@ -161,7 +161,7 @@ async def _approve(request: Request, console: Console) -> Response:
         if shown is not None:  # the page sends the condition its preview showed: store that or nothing
             if not isinstance(shown, str):
                 raise _BadRequest(400, "condition must be the previewed condition text", field="condition")
-            would = desk.preview_grant(queued.id, scope, pattern=pattern, expires_in=expires_in)
+            would = desk.preview_grant(queued.ref, scope, pattern=pattern, expires_in=expires_in)
             if would.condition != shown:
                 raise _BadRequest(
                     409,
@@ -170,12 +170,12 @@ async def _approve(request: Request, console: Console) -> Response:
                     field="pattern",
                 )
         answered, grant = await asyncio.to_thread(
-            desk.approve_always, queued.id, scope, pattern=pattern, expires_in=expires_in
+            desk.approve_always, queued.ref, scope, pattern=pattern, expires_in=expires_in
         )
         now = console.store.now()
         return JSONResponse({"request": request_json(answered), "grant": grant_json(grant, now)})
     edited = validate_edit(console, queued, data["arguments"]) if "arguments" in data else None
-    answered = await asyncio.to_thread(desk.approve, queued.id, edited_arguments=edited)
+    answered = await asyncio.to_thread(desk.approve, queued.ref, edited_arguments=edited)
     return JSONResponse({"request": request_json(answered)})
 
 
@@ -185,7 +185,7 @@ async def _deny(request: Request, console: Console) -> Response:
     if not isinstance(reason, str) or not reason.strip():
         raise _BadRequest(400, "a denial needs a reason: the agent is told it", field="reason")
     queued = await asyncio.to_thread(_pending, console, request.path_params["id"])
-    answered = await asyncio.to_thread(console.desk(request.state.approver).deny, queued.id, reason)
+    answered = await asyncio.to_thread(console.desk(request.state.approver).deny, queued.ref, reason)
     return JSONResponse({"request": request_json(answered)})
 
 
@@ -194,7 +194,7 @@ async def _preview(request: Request, console: Console) -> Response:
     queued = await asyncio.to_thread(_pending, console, request.path_params["id"])
     scope, pattern, expires_in = _grant_choice(data)
     grant = console.desk(request.state.approver).preview_grant(
-        queued.id, scope, pattern=pattern, expires_in=expires_in
+        queued.ref, scope, pattern=pattern, expires_in=expires_in
     )
     return JSONResponse({"rule": render_rule(grant), "grant": grant_json(grant, console.store.now())})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -76,11 +77,13 @@ async def watch_and_notify(console: Console) -> None:
                 if version != seen:
                     pending = await asyncio.to_thread(console.store.pending)
                     seen = version
-                    fresh = [q for q in pending if q.id not in announced]
-                    announced.intersection_update(q.id for q in pending)
+                    # by ref: a host filing a request under another's call id must not keep that one
+                    # from being announced (ids are unique per host role, not across hosts)
+                    fresh = [q for q in pending if q.ref not in announced]
+                    announced.intersection_update(q.ref for q in pending)
                     for queued in fresh:
-                        announced.add(queued.id)
-                        link = f"{base}/requests/{queued.id}"
+                        announced.add(queued.ref)
+                        link = f"{base}/requests/{quote(queued.ref, safe='@')}"
                         await asyncio.gather(*(_post(client, h, payload(h, queued, link)) for h in hooks))
             except AgentGuardError as exc:  # a locked or unreadable store: say so, try again next change
                 print(f"agentguard serve: approval store: {exc}", file=sys.stderr)

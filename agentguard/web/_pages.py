@@ -23,6 +23,7 @@ from agentguard.approval import (
     key_argument_text,
     render_rule,
     short_duration,
+    short_refs,
     shown_text,
     suggest_pattern,
 )
@@ -83,7 +84,8 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
 async def _queue(request: Request) -> Response:
     console = _console(request)
     pending = await asyncio.to_thread(console.store.pending)
-    return _page(request, "queue.html", requests=pending, now=console.store.now())
+    names = short_refs(pending)
+    return _page(request, "queue.html", requests=pending, names=names, now=console.store.now())
 
 
 async def _request(request: Request) -> Response:

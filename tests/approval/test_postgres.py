@@ -85,7 +85,7 @@ def test_an_owner_on_another_host_is_abandoned_when_its_heartbeat_stops(pg_url: 
         agent_side.version()  # the listener (and its heartbeat) runs
         assert approver_side.sweep() == []  # heartbeating: alive, whatever its pid means here
         agent_side.close()  # the agent's host goes away: no more heartbeats
-        wait_until(lambda: approver_side.sweep() == [queued.id], timeout=15, what="the stale owner swept")
+        wait_until(lambda: approver_side.sweep() == [queued.ref], timeout=15, what="the stale owner swept")
         final = approver_side.get(queued.id)
         assert final.state is RequestState.ABANDONED
         assert "agent-7.fleet.invalid" in (final.reason or "")

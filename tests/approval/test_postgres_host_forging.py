@@ -106,13 +106,17 @@ def test_other_ways_of_writing_as_another_host_are_refused(fleet: Fleet) -> None
     with PostgresApprovalStore(fleet.b, sweep=False) as b:
         victim = b.submit(make_request(), HOST_B)
     text = victim.request.model_dump_json()
+    upsert = (  # upsert onto B's row
+        "INSERT INTO ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid,"
+        " owner_host) VALUES (%s, 'coder', 'shell.run', %s, 0, 1, 1, 'a') ON CONFLICT {} DO UPDATE"
+        " SET status = 'timeout', approver = 'agentguard'"
+    )
+    with psycopg.connect(fleet.a, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InvalidColumnReference):  # ids are unique per role (schema 8)
+            conn.execute(upsert.format("(id)"), (victim.id, text))
+        # on (id, role) the conflict is looked for among host A's own rows: this inserts a row of A's
+        conn.execute(upsert.format("(id, coalesce(db_role, ''))"), (victim.id, text))
     attempts = [
-        (  # upsert onto B's row
-            "INSERT INTO ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid,"
-            " owner_host) VALUES (%s, 'coder', 'shell.run', %s, 0, 1, 1, 'a') ON CONFLICT (id) DO UPDATE"
-            " SET status = 'timeout', approver = 'agentguard'",
-            (victim.id, text),
-        ),
         (f"SET ROLE {fleet.agent}", None),  # then act as the shared role: session_user stays host A
         (
             "INSERT INTO ag_requests (id, agent, tool, request, submitted_at, deadline, owner_pid,"
@@ -138,5 +142,6 @@ def test_other_ways_of_writing_as_another_host_are_refused(fleet: Fleet) -> None
         ):
             copy.write_row(("x2", "coder", "shell.run", text, 0, 1, 1, "a", fleet.role_b))
     with PostgresApprovalStore(fleet.approver, sweep=False) as approver:
-        assert approver.get(victim.id).state is RequestState.PENDING
-        assert {q.db_role for q in approver.recent()} == {fleet.role_b}
+        assert approver.get(victim.ref).state is RequestState.PENDING
+        assert approver.get(f"{victim.id}@{fleet.role_a}").state is RequestState.PENDING  # A's own row
+        assert {q.db_role for q in approver.recent()} == {fleet.role_a, fleet.role_b}

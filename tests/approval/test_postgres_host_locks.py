@@ -119,12 +119,13 @@ def test_a_host_keeping_its_owed_rows_locked_cannot_stall_the_approvers(fleet: F
 
 def test_a_host_keeping_its_request_locked_cannot_stall_the_approvers(fleet: Fleet) -> None:  # noqa: F811
     with PostgresApprovalStore(fleet.b, sweep=False) as b:
-        held = b.submit(make_request(), HOST_B).id
-        other = b.submit(make_request(), HOST_B).id
+        held = b.submit(make_request(), HOST_B).ref
+        other = b.submit(make_request(), HOST_B).ref
     with psycopg.connect(fleet.owner, autocommit=True) as conn:  # host B went silent long ago
         conn.execute("UPDATE ag_owners SET seen_at = '2000-01-01'")
     with psycopg.connect(fleet.b) as holder:  # host B locks one of its pending requests and sits on it
-        assert holder.execute("SELECT id FROM ag_requests WHERE id = %s FOR UPDATE", (held,)).fetchall()
+        held_id = held.partition("@")[0]
+        assert holder.execute("SELECT id FROM ag_requests WHERE id = %s FOR UPDATE", (held_id,)).fetchall()
         with PostgresApprovalStore(fleet.approver, sweep=False, owner_stale_s=1, lock_wait_s=0.2) as approver:
             swept: list[list[str]] = []
             _bounded(threading.Thread(target=lambda: swept.append(approver.sweep())), within=10)
@@ -190,7 +191,7 @@ def test_a_host_in_an_open_transaction_cannot_stall_the_upgrade(fleet: Fleet) ->
             assert "upgrade" in str(raised[0])
             holder.rollback()
         assert schema_version(db) == 5  # nothing half applied
-        assert [m.name for m in upgrade(db)] == ["host_reads", "outbox_hand_over"]
+        assert [m.name for m in upgrade(db)] == ["host_reads", "outbox_hand_over", "request_ids_per_host"]
     finally:
         db.close()
 

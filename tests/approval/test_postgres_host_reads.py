@@ -129,7 +129,7 @@ def test_the_upgrade_closes_reads_the_older_roles_sql_opened(fleet: Fleet) -> No
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (1,), table
     db = Database(fleet.owner, max_size=1)
     try:
-        assert [m.name for m in upgrade(db)] == ["host_reads", "outbox_hand_over"]
+        assert [m.name for m in upgrade(db)] == ["host_reads", "outbox_hand_over", "request_ids_per_host"]
     finally:
         db.close()
     with psycopg.connect(fleet.a, autocommit=True) as conn:

@@ -62,7 +62,7 @@ def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(
     at_version_3: tuple[str, str], tmp_path: Path
 ) -> None:
     url, old_id = at_version_3
-    assert SCHEMA_VERSION == 7
+    assert SCHEMA_VERSION == 8
     db = Database(url, max_size=1)
     try:
         assert [m.name for m in upgrade(db)] == [
@@ -70,6 +70,7 @@ def test_the_upgrade_adds_host_identities_once_and_old_rows_have_none(
             "audit_links",
             "host_reads",
             "outbox_hand_over",
+            "request_ids_per_host",
         ]
         assert upgrade(db) == []  # once only
     finally:

@@ -250,7 +250,7 @@ def test_the_approver_sweeps_a_silent_host_it_cannot_reach(fleet: Fleet) -> None
     with PostgresApprovalStore(fleet.a, sweep=False, owner_stale_s=1) as a:
         assert a.sweep() == []  # not host A's to judge
     with PostgresApprovalStore(fleet.approver, sweep=False, owner_stale_s=1) as approver:
-        assert approver.sweep() == [victim]
+        assert approver.sweep() == [f"{victim}@{fleet.role_b}"]  # the request's ref: id@role
     assert _state(fleet, victim) == "abandoned"
 
 

@@ -209,6 +209,6 @@ def test_sweep_leaves_live_owners_alone_and_catches_reused_pids(store: ApprovalS
     reused = store.submit(make_request(), Owner(pid=me.pid, host=me.host, start="other-boot:1"))
     other_host = store.submit(make_request(), Owner(pid=1, host="elsewhere.invalid", start=None))
     swept = store.sweep()
-    assert swept == [reused.id]
+    assert swept == [reused.ref]  # its ref: the bare id on SQLite
     assert store.get(live.id).pending
     assert store.get(other_host.id).pending

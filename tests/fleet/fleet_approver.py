@@ -29,9 +29,9 @@ def main() -> None:
                 args = queued.call.arguments
                 try:
                     if args["n"] % 2 == 0:
-                        desk.approve(queued.id, edited_arguments={**args, "approved_for": args["tag"]})
+                        desk.approve(queued.ref, edited_arguments={**args, "approved_for": args["tag"]})
                     else:
-                        desk.deny(queued.id, f"deny {args['tag']}")
+                        desk.deny(queued.ref, f"deny {args['tag']}")
                 except AlreadyAnswered:
                     continue
         except ApprovalError:  # the database is restarting or unreachable: try again shortly

@@ -107,16 +107,20 @@ function renderQueue(data) {
   const focusedId = document.activeElement && document.activeElement.closest("tr")
     ? document.activeElement.closest("tr").dataset.id : null;
   const rows = [];
+  // Two hosts' requests may share an id (a host can file one under another's call id): those are
+  // shown as id@role, and every row is addressed by its ref, never by the bare id.
+  const seen = {};
+  for (const q of data.requests) seen[q.id] = (seen[q.id] || 0) + 1;
   for (const q of data.requests) {
     const tr = document.createElement("tr");
-    tr.dataset.id = q.id;
+    tr.dataset.id = q.ref;
     tr.dataset.submitted = q.submitted_at;
     tr.dataset.deadline = q.deadline;
     const idCell = document.createElement("td");
     idCell.dataset.label = "id";
     const link = document.createElement("a");
-    link.href = "/requests/" + encodeURIComponent(q.id);
-    link.textContent = q.id.slice(0, 8);
+    link.href = "/requests/" + encodeURIComponent(q.ref);
+    link.textContent = q.id.slice(0, 8) + (seen[q.id] > 1 ? q.ref.slice(q.id.length) : "");
     idCell.appendChild(link);
     tr.append(idCell, cell("agent", q.agent), cell("tool", q.tool, "tool"),
       cell("argument", keyArgument(q.arguments || {}), "arg"), cell("age", "", "age"), cell("left", "", "left"));
@@ -134,7 +138,7 @@ function renderQueue(data) {
 function onDetailQueue(data) {
   const box = document.getElementById("request");
   if (!box || box.dataset.state !== "pending") return;
-  if (!data.requests.some((q) => q.id === box.dataset.id)) refreshDetailState(box.dataset.id);
+  if (!data.requests.some((q) => q.ref === box.dataset.id)) refreshDetailState(box.dataset.id);
 }
 
 async function refreshDetailState(id) {
