@@ -84,21 +84,33 @@ _GAP = re.compile(r" ?[-./_:]? ?")  # what separates the groups of one code: "4 
 _GROUP_CHARS = 6  # a group longer than this is a word of its own, not part of a spaced-out code
 _GROUPS = 8  # a code is read from at most this many groups
 _MIN_JOINED = 5
+MAX_GROUPS = 4096  # groups with a digit a text is read for; past it: cannot tell
+
+
+class TooManyGroups(Exception):
+    """A text holds more short groups with a digit than are read joined: the answer is "cannot tell"."""
 
 
 def _grouped(key: str) -> Iterator[str]:
-    """Runs of short groups read joined: ``4 6 3 8 2 0``, ``46-38-20`` and ``463 820`` are the code
-    ``463820``. Each stretch of 2 to 8 neighbouring groups with a digit among them, once."""
+    """Runs of short groups, each with a digit, read joined: ``4 6 3 8 2 0``, ``46-38-20`` and
+    ``463 820`` are the code ``463820``. Each stretch of 2 to 8 neighbouring groups, 5 characters at
+    least. Past ``MAX_GROUPS`` such groups: ``TooManyGroups``."""
     run: list[str] = []
     end = -1
+    seen = 0
     for m in _CHUNK.finditer(key):
         chunk = m.group()
-        joined = len(chunk) <= _GROUP_CHARS and run and _GAP.fullmatch(key, end, m.start())
-        if not joined:
+        if len(chunk) > _GROUP_CHARS or not any(ch.isdigit() for ch in chunk):
             yield from _stretches(run)
             run = []
-        if len(chunk) <= _GROUP_CHARS:
-            run.append(chunk)
+            continue
+        seen += 1
+        if seen > MAX_GROUPS:
+            raise TooManyGroups
+        if run and _GAP.fullmatch(key, end, m.start()) is None:
+            yield from _stretches(run)
+            run = []
+        run.append(chunk)
         end = m.end()
     yield from _stretches(run)
 
@@ -153,7 +165,12 @@ def leaks_to(b: _Builder) -> Predicate:
         for item in _scalars(recipient):
             around |= _site_sources(session, item)
         for text in texts:
-            for key, entry in _carried(session, text):
+            try:
+                carried = _carried(session, text)
+            except TooManyGroups:  # past what is read: cannot tell, so it may carry one
+                _note(lambda: f"leaks_to({label}): more than {MAX_GROUPS} groups with a digit, cannot tell")
+                return True
+            for key, entry in carried:
                 if entry.mask & (USER | VOUCHED) or not entry.sources or around.intersection(entry.sources):
                     continue
                 _note(lambda: f"leaks_to({label}): carries {_short(key)}, {_where(session, [entry])}")  # noqa: B023

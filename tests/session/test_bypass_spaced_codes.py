@@ -73,3 +73,9 @@ def test_letters_and_digits_in_groups_too(workspace: PolicyEngine) -> None:
 @pytest.mark.parametrize("body", ["See you at 4 on the 6th", "Meeting on 2024 05 30 at 10 20", "46 38"])
 def test_other_numbers_are_no_leak(workspace: PolicyEngine, body: str) -> None:
     assert send(workspace, body) is Effect.ASK
+
+
+def test_past_the_groups_read_it_cannot_tell(workspace: PolicyEngine) -> None:
+    # more short groups with a digit than are read joined: a deny rule fires rather than miss one
+    assert send(workspace, " ".join(str(1 + i % 3) for i in range(5000))) is Effect.DENY
+    assert send(workspace, " ".join(str(1 + i % 3) for i in range(3000))) is Effect.ASK
