@@ -6,7 +6,6 @@ leaks_to(arg, to)      carries data the user did not give from a source where ``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -79,9 +78,10 @@ def _carried(session: Session, text: str) -> list[tuple[str, Entry]]:
     return hits
 
 
-_CHUNK = re.compile(r"[^\W_]+")
-_GAP = re.compile(r" ?[-./_:]? ?")  # what separates the groups of one code: "4 6 3", "46-38", "4 / 6"
-_GROUP_CHARS = 6  # a group longer than this is a word of its own, not part of a spaced-out code
+# A spaced-out code: groups of up to 6 letters and digits, each with a digit, apart by spaces or
+# "-./_:" ("4 6 3", "46-38", "4 / 6"), which are read as spaces; a piece of letters only ends a run.
+_GAPS = str.maketrans("-./_:", "     ")
+_GROUP_CHARS = 6
 _GROUPS = 8  # a code is read from at most this many groups
 _MIN_JOINED = 5
 MAX_GROUPS = 4096  # groups with a digit a text is read for; past it: cannot tell
@@ -94,24 +94,18 @@ class TooManyGroups(Exception):
 def _grouped(key: str) -> Iterator[str]:
     """Runs of short groups, each with a digit, read joined: ``4 6 3 8 2 0``, ``46-38-20`` and
     ``463 820`` are the code ``463820``. Each stretch of 2 to 8 neighbouring groups, 5 characters at
-    least. Past ``MAX_GROUPS`` such groups: ``TooManyGroups``."""
+    least. Past ``MAX_GROUPS`` groups: ``TooManyGroups``."""
     run: list[str] = []
-    end = -1
-    seen = 0
-    for m in _CHUNK.finditer(key):
-        chunk = m.group()
-        if len(chunk) > _GROUP_CHARS or not any(ch.isdigit() for ch in chunk):
+    groups = 0
+    for piece in key.translate(_GAPS).split():
+        if len(piece) <= _GROUP_CHARS and piece.isalnum() and not piece.isalpha():
+            groups += 1
+            if groups > MAX_GROUPS:
+                raise TooManyGroups
+            run.append(piece)
+        elif run:
             yield from _stretches(run)
             run = []
-            continue
-        seen += 1
-        if seen > MAX_GROUPS:
-            raise TooManyGroups
-        if run and _GAP.fullmatch(key, end, m.start()) is None:
-            yield from _stretches(run)
-            run = []
-        run.append(chunk)
-        end = m.end()
     yield from _stretches(run)
 
 
