@@ -1,7 +1,7 @@
 """The condition language of the ``cond`` column: parsed by hand, never ``eval``'d.
 
 This module is the compiler: it parses (``_condition_syntax``), looks each call up in the table of
-functions (``_argument_conditions``, ``_net_conditions``, ``_provenance``, ``_textfacts``, all
+functions (``_argument_conditions``, ``_net_conditions``, ``_provenance``, ``_leaks``, ``_textfacts``, all
 written against ``_condition_types``) and joins their predicates with ``!``, ``&&`` and ``||``.
 
 Every function is checked for arity and argument types when the policy loads; a condition that
@@ -65,6 +65,7 @@ MAX_CONDITION_CHARS = 20_000
 # Last: they read this module back (``c.compile_condition``: named conditions compile conditions), and
 # modules they import (_facts) import names from here.
 from agentguard.policy import _copied as _copy  # noqa: E402
+from agentguard.policy import _leaks  # noqa: E402
 from agentguard.policy import _provenance as _prov  # noqa: E402
 from agentguard.policy import _textfacts as _text  # noqa: E402
 
@@ -101,8 +102,8 @@ _FUNCTIONS: dict[str, Callable[[_Builder], Predicate]] = {
     "session_read": _prov.session_read,
     "carries_untrusted": _prov.carries_untrusted,
     "copies_untrusted": _copy.copies_untrusted,
-    "leaks_to": _prov.leaks_to,
-    "same_source": _prov.same_source,
+    "leaks_to": _leaks.leaks_to,
+    "same_source": _leaks.same_source,
     "contains_fact": _text.contains_fact,
     "every_url": _text.every_url,
     "every_email": _text.every_email,

@@ -35,7 +35,7 @@ from agentguard.session._evidence import note as _note
 from agentguard.session._index import TRUSTED_ANY, UNTRUSTED, USER, VOUCHED, Entry
 from agentguard.session._session import MAX_SEARCH, Session, live_session
 from agentguard.session._spellings import other_names, other_sites
-from agentguard.session._values import is_field_name, key_of, part_keys, tokens
+from agentguard.session._values import is_field_name, part_keys
 
 if TYPE_CHECKING:
     from agentguard.policy._conditions import EvalContext, Predicate, _Builder
@@ -44,8 +44,6 @@ __all__ = [
     "carries_untrusted",
     "from_tool",
     "from_user",
-    "leaks_to",
-    "same_source",
     "session_read",
     "trusted",
     "unseen",
@@ -318,90 +316,6 @@ def carries_untrusted(b: _Builder) -> Predicate:
                 if seen is not None and seen.mask & UNTRUSTED and not seen.mask & TRUSTED_ANY:
                     _note(lambda: f"{label} names the site {site!r}, {_where(session, [seen])}")  # noqa: B023
                     return True
-        return False
-
-    return pred
-
-
-# ---------------------------------------------------------------- two arguments: where they meet
-
-
-def _common_sources(ctx: EvalContext, session: Session, values: list[Any]) -> set[int]:
-    """The sources that hold every scalar in ``values`` (empty when one was never seen)."""
-    common: set[int] | None = None
-    for item in values:
-        held = {i for entry in _looked_up(ctx, session, item)[1] for i in entry.sources}
-        common = held if common is None else common & held
-        if not common:
-            return set()
-    return common or set()
-
-
-def same_source(b: _Builder) -> Predicate:
-    """One source holds every value of both arguments: the amount is written where the account is."""
-    b.arity(2)
-    left, right = b.ref(0), b.ref(1)
-    label = f"{'.'.join(left)}, {'.'.join(right)}"
-
-    def pred(ctx: EvalContext) -> bool:
-        a, z = c._lookup(ctx.arguments, left), c._lookup(ctx.arguments, right)
-        if a is c._MISSING or z is c._MISSING:
-            return False
-        items_a, items_z = _scalars(a), _scalars(z)
-        if not items_a or not items_z:
-            return False
-        session = live_session()
-        if session is None:
-            _note(lambda: f"same_source({label}): no session, provenance unknown")
-            return False
-        shared = _common_sources(ctx, session, [*items_a, *items_z])
-        if not shared:
-            _note(lambda: f"same_source({label}): no one source holds both")
-            return False
-        _note(lambda: f"same_source({label}): both in {session.source(min(shared)).describe()}")
-        return True
-
-    return pred
-
-
-def _carried(session: Session, text: str) -> list[tuple[str, Entry]]:
-    """Seen values inside ``text``: what ``carries_untrusted`` finds, plus words with a digit in them
-    (a code, an amount, an account or file id is short, and a digit makes it more than prose)."""
-    hits = session.find_in(text, short_compact=True)
-    for word in tokens(key_of(text)):
-        if any(ch.isdigit() for ch in word):
-            entry = session.index.get(word)
-            if entry is not None:
-                hits.append((word, entry))
-    return hits
-
-
-def leaks_to(b: _Builder) -> Predicate:
-    """The lethal-trifecta shape: ``arg`` carries a value the session read somewhere the recipient
-    ``to`` was never seen, and the user did not give: data the recipient's source could not know."""
-    b.arity(2)
-    ref = b.ref_or_star(0)
-    to = b.ref(1)
-    label = f"{'*' if ref is None else '.'.join(ref)}, {'.'.join(to)}"
-
-    def pred(ctx: EvalContext) -> bool:
-        recipient = c._lookup(ctx.arguments, to)
-        texts = _texts(ctx, ref)
-        session = live_session()
-        if recipient is c._MISSING or not texts or session is None:
-            return False
-        around = {
-            i
-            for item in _scalars(recipient)
-            for entry in _looked_up(ctx, session, item)[1]
-            for i in entry.sources
-        }
-        for text in texts:
-            for key, entry in _carried(session, text):
-                if entry.mask & (USER | VOUCHED) or not entry.sources or around.intersection(entry.sources):
-                    continue
-                _note(lambda: f"leaks_to({label}): carries {_short(key)}, {_where(session, [entry])}")  # noqa: B023
-                return True
         return False
 
     return pred

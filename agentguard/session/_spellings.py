@@ -1,6 +1,7 @@
 """Other spellings of one site or one name, read only to find a value the outside world wrote.
 
-``www.evil.example`` and ``evil.example`` are one site to whoever runs it, and ``@mallory``,
+``www.evil.example`` and ``evil.example`` are one site to whoever runs it, and so is every name
+under it (``9f8e7d6c.evil.example`` carries data in a label its owner's DNS server sees), and ``@mallory``,
 ``#mallory`` and ``mallory`` one member or channel to a workspace. These readings merge spellings,
 so they are only ever used to find an *untrusted* value (``carries_untrusted``, ``untrusted_only``):
 a site or a name is never the user's by another spelling of it.
@@ -9,6 +10,7 @@ a site or a name is never the user's by another spelling of it.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 
 from agentguard.session._normal import MAX_KEY_CHARS
@@ -19,8 +21,9 @@ __all__ = ["other_names", "other_sites"]
 
 def other_sites(text: str) -> tuple[str, ...]:
     """The hosts of ``text``'s links (or of ``text``, a bare host name) with a leading ``www.``
-    dropped, or added where there is none. Case, a trailing dot and Unicode or punycode spellings
-    are one key already (``host_of``, ``host_name``)."""
+    dropped, or added where there is none, and the domains above them (two labels at least), each
+    with and without ``www.``. Case, a trailing dot and Unicode or punycode spellings are one key
+    already (``host_of``, ``host_name``)."""
     if len(text) > MAX_KEY_CHARS or "." not in text:  # every host has a dot
         return ()
     others: list[str] = []
@@ -28,15 +31,37 @@ def other_sites(text: str) -> tuple[str, ...]:
     for entity in entities(text):
         if entity.kind == "host":
             hosts = True
-            host = entity.key
-            other = host[4:] if host.startswith("www.") else "www." + host
-            if "." in other:
-                others.append(other)
+            others.extend(_site_spellings(entity.key))
     if not hosts and "/" not in text:
         bare = host_name(text)
-        if bare is not None and "." in (other := bare[4:] if bare.startswith("www.") else "www." + bare):
-            others.append(other)
-    return tuple(others)
+        if bare is not None:
+            others.extend(_site_spellings(bare))
+    return tuple(dict.fromkeys(others))
+
+
+def _site_spellings(host: str) -> list[str]:
+    """``host`` with its ``www.`` toggled, then each parent domain both ways; never ``host`` itself
+    (it is looked up as written already) and none for an address literal (``10.0.0.5`` has no parent)."""
+    if host.startswith("[") or _is_address(host):
+        return []
+    labels = host.split(".")
+    out: list[str] = []
+    for i in range(len(labels) - 1):
+        name = ".".join(labels[i:])
+        if i:
+            out.append(name)
+        other = name[4:] if name.startswith("www.") else "www." + name
+        if "." in other and other != host:
+            out.append(other)
+    return out
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 # A member's or a channel's name: one word, maybe with the "@" or "#" a workspace writes it with.

@@ -61,7 +61,11 @@ class BankingFacts:
 
 
 class WorkspaceFacts:
-    """``contacts``, ``colleagues`` (the account's own domain), ``calendar``, and ``people`` (all three)."""
+    """``contacts``, ``colleagues`` (the account's own domain), ``calendar``, and ``people`` (all three).
+
+    ``shared_outside``: the ids of drive files shared with someone who is not one of those people:
+    text appended there is sent to them.
+    """
 
     def __init__(self, binding: Binding) -> None:
         self._binding = binding
@@ -77,9 +81,18 @@ class WorkspaceFacts:
         local, at, rest = value.rpartition("@")
         return bool(at and local and "@" not in local and rest == domain)
 
+    def _shared_outside(self, file_id: str) -> bool:
+        drive = getattr(self._binding.env, "cloud_drive", None)
+        file = drive.files.get(file_id) if drive is not None else None
+        if file is None:
+            return False
+        return any(not self.contains("people", address) for address in file.shared_with)
+
     def contains(self, fact: str, value: str) -> bool:
         if fact == "colleagues":
             return self._colleague(value)
+        if fact == "shared_outside":
+            return self._shared_outside(value)
         sets = self.sets()
         if fact == "people":
             return self._colleague(value) or any(value in s for s in sets.values())
