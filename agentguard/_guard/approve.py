@@ -137,7 +137,10 @@ def resolve(
         redecision = decide(parts.policy, parts.audit, new_call, edited=True)
         # The tool runs on what the re-decision checked: its resolved paths, the addresses its ip()
         # conditions saw (no second lookup for an edited host) and the rules that matched the edit.
-        return new_call, _checked(decision, redecision, redecision.sandbox_profile, redecision.files)
+        # A path the edit kept holds to the file the approver was asked about, not to one the
+        # re-decision found there after the wait (an edit is never asked about again).
+        files = {**redecision.files, **{k: v for k, v in decision.files.items() if k in redecision.files}}
+        return new_call, _checked(decision, redecision, redecision.sandbox_profile, files)
     current = recheck(parts, call, decision)
     # Names may resolve elsewhere after the wait: connect to the addresses the last check allowed.
     # The files are the ones the approver was asked about: one put in their place during the wait
