@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from agentguard._guard import Parts
 from agentguard._guard.decide import decide, policy_decide
@@ -20,7 +21,7 @@ from agentguard.errors import (
 from agentguard.models import ApprovalRequest, ApprovalResult, ApprovalStatus, Decision, Effect, ToolCall
 from agentguard.pipeline import AsyncApprover
 from agentguard.registry import RegisteredTool
-from agentguard.secret_arguments import masked, unmasked
+from agentguard.secret_arguments import masked, secret_texts, unmasked
 
 __all__ = ["aask", "ask", "recheck", "resolve"]
 
@@ -37,10 +38,22 @@ def _request(parts: Parts, call: ToolCall, decision: Decision) -> ApprovalReques
         reason=decision.reason,
     )
     if call.secrets:  # a person sees (and the queue stores) the call with its secrets masked
+        decision = _masked(call, decision)
         call = call.model_copy(update={"arguments": masked(call.arguments, call.secrets)})
-        if decision.arguments is not None:
-            decision = decision.model_copy(update={"arguments": masked(decision.arguments, call.secrets)})
     return ApprovalRequest(call=call, decision=decision, timeout_s=timeout)
+
+
+def _masked(call: ToolCall, decision: Decision) -> Decision:
+    """``decision`` with ``call``'s secrets masked: in its resolved arguments, and out of the files it
+    names (a secret a ``path()`` reads is a key there, resolved). The guard runs on the unmasked one."""
+    texts = {*secret_texts(call.arguments, call.secrets)}
+    update: dict[str, Any] = {}
+    if decision.arguments is not None:
+        texts.update(secret_texts(decision.arguments, call.secrets))
+        update["arguments"] = masked(decision.arguments, call.secrets)
+    if decision.files:
+        update["files"] = {k: v for k, v in decision.files.items() if not any(t in k for t in texts)}
+    return decision.model_copy(update=update) if update else decision
 
 
 def _outcome(result: ApprovalResult | BaseException, started: float) -> ApprovalResult:
@@ -137,7 +150,10 @@ def resolve(
         redecision = decide(parts.policy, parts.audit, new_call, edited=True)
         # The tool runs on what the re-decision checked: its resolved paths, the addresses its ip()
         # conditions saw (no second lookup for an edited host) and the rules that matched the edit.
-        return new_call, _checked(decision, redecision, redecision.sandbox_profile, redecision.files)
+        # A path the edit kept holds to the file the approver was asked about, not to one the
+        # re-decision found there after the wait (an edit is never asked about again).
+        files = {**redecision.files, **{k: v for k, v in decision.files.items() if k in redecision.files}}
+        return new_call, _checked(decision, redecision, redecision.sandbox_profile, files)
     current = recheck(parts, call, decision)
     # Names may resolve elsewhere after the wait: connect to the addresses the last check allowed.
     # The files are the ones the approver was asked about: one put in their place during the wait

@@ -60,7 +60,7 @@ class Workspace:
         context = current_call()
         if context is None or not context.decision.files:
             return
-        name = "/".join([str(self.root), *self._parts(path)])
+        name = os.path.join(self.root, *self._parts(path))  # "/" + "tmp": "/tmp", never "//tmp"
         decided = context.decision.files
         if name not in decided:
             return

@@ -203,3 +203,33 @@ def test_a_request_with_secrets_cannot_be_approved_always_as_the_exact_call(tmp_
         with pytest.raises(ApprovalError, match="secret arguments"):
             desk.approve_always(queued.id, GrantScope.CALL)
         desk.approve_always(queued.id, GrantScope.TOOL)  # the whole tool, for this agent, still can
+
+
+def vault(path: SecretStr) -> str:
+    RAN.append(path.get_secret_value())
+    return "ok"
+
+
+@pytest.mark.parametrize("written", ["relative", "absolute"])
+def test_a_secret_path_stays_out_of_the_files_the_request_carries(
+    make_policy: Callable[[str], Path], tmp_path: Path, written: str
+) -> None:
+    """A secret a ``path()`` rule reads is resolved, and the decision names the file it looked at
+    under that resolved path (``Decision.files``): masked with the arguments, not stored as a key."""
+    RAN.clear()
+    approver = ScriptedApprover(["approve"])
+    guard = Guard(
+        make_policy('p, *, vault, path(path, "{workspace}/**"), ask\n'),
+        approver=approver,
+        audit=AuditLog(tmp_path / "audit.jsonl"),
+        settings=Settings(home=tmp_path / "home", workspace=tmp_path),
+    )
+    guard.register("vault", vault)
+    secret = SECRET if written == "relative" else str(tmp_path / SECRET)
+    (tmp_path / SECRET).write_text("sealed\n")
+    assert guard.call("vault", {"path": secret}) == "ok"
+    (request,) = approver.requests
+    assert SECRET not in request.model_dump_json()  # what a queue would store and a view show
+    ran = RAN.copy()
+    assert ran == [str(tmp_path / SECRET)]
+    assert SECRET not in _log(tmp_path)
