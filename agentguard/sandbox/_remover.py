@@ -146,9 +146,9 @@ class Remover:
             with self._cond:
                 self._listening = False
                 self._cond.notify_all()  # the watcher lists at its own pace again
-                if self._closed:
-                    break
-                self._cond.wait(backoff)  # reconnect pacing, not synchronisation
+                until = time.monotonic() + backoff  # reconnect pacing, not synchronisation
+                while not self._closed and (left := until - time.monotonic()) > 0:
+                    self._cond.wait(left)
                 if self._closed:
                     break
             backoff = min(backoff * 2, _MAX_BACKOFF_S)
@@ -242,7 +242,8 @@ class Remover:
                 stream.close()
         self._watcher.join(timeout=30)
         if self._listener is not None:
-            self._listener.join(timeout=30)
+            # Short: a stream that cannot be cancelled (an ssh:// engine) ends with the process.
+            self._listener.join(timeout=1.0)
         for cid in watched:  # still there after drain's timeout: remove them now
             self._force(cid)
         self._executor.shutdown(wait=True)
