@@ -416,7 +416,7 @@ class Sandbox:
         reason, error, clean = ending(self.api, live.id, ex)
         if clean:
             # The runner ended everything and exits; the engine removes the container (auto-remove)
-            # and the remover only confirms it, in one listing for many containers.
+            # and the remover only confirms it (the engine's destroy event; a listing as fallback).
             self._remover.submit(live)
         else:
             # A run that overstayed, a report the host could not read (the runner's state is
