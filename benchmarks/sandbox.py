@@ -186,14 +186,19 @@ def _throughput(concurrency: int, total: int) -> dict[str, float]:
     settings = SandboxSettings(pool_size=4, pool_languages=("python",))
     with Sandbox(settings, reap_orphans=False) as sb:
         _check(sb.wait_warm("python", count=4, timeout_s=120), "pool did not fill")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         with ThreadPoolExecutor(concurrency) as pool:
             results = list(pool.map(lambda _: sb.run("python", CODE), range(total)))
         _check(sb.drain(120), "used containers were not removed")
         elapsed = time.perf_counter() - start
+        host_cpu_ms = (time.process_time() - cpu) * 1000 / total  # callers, fillers, remover: this process
         _check(all(r.stdout == "42\n" for r in results), "a concurrent call returned a wrong result")
         _check(len({r.container_id for r in results}) == total, "a container served two calls")
-    return {"per_s": round(total / elapsed, 2), "warm_share": round(sum(r.warm for r in results) / total, 2)}
+    return {
+        "per_s": round(total / elapsed, 2),
+        "warm_share": round(sum(r.warm for r in results) / total, 2),
+        "host_cpu_ms": round(host_cpu_ms, 2),
+    }
 
 
 def _hardened_config(api: Any, image: str, command: list[str], *, auto_remove: bool) -> dict[str, Any]:
@@ -364,6 +369,7 @@ def run(quick: bool = False, *, results_path: Path | None = RESULTS) -> dict[str
         "breakdown_ms": breakdown,
         "throughput_per_s": throughput,
         "throughput_warm_share": {c: r["warm_share"] for c, r in runs.items()},
+        "throughput_host_cpu_ms_per_execution": {c: r["host_cpu_ms"] for c, r in runs.items()},
         "engine_limit_per_s": limit,
         "engine_sweep_per_s": sweep,
         "engine_best": {"way": best_way, "concurrency": int(best_level)},

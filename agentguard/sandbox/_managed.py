@@ -8,6 +8,7 @@ from typing import Any
 from docker.errors import DockerException
 
 from agentguard.errors import SandboxError
+from agentguard.owner import current_owner
 from agentguard.sandbox._container import remove
 from agentguard.sandbox._engine import (
     CALL_ID,
@@ -18,9 +19,18 @@ from agentguard.sandbox._engine import (
     POOL,
     PROFILE,
     owner_alive,
+    owner_labels,
 )
+from agentguard.sandbox._remover import EngineDestroyed
 
-__all__ = ["ManagedContainer", "list_managed", "reap", "reap_rw_orphans"]
+__all__ = [
+    "ManagedContainer",
+    "list_managed",
+    "own_container_ids",
+    "own_destroyed",
+    "reap",
+    "reap_rw_orphans",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,4 +128,22 @@ def _nested(path: str, source: str) -> bool:
         path == source
         or f"{source.rstrip('/')}/".startswith(f"{path.rstrip('/')}/")
         or path.startswith(f"{source.rstrip('/')}/")
+    )
+
+
+def _own_filters() -> dict[str, list[str]]:
+    labels = [f"{k}={v}" for k, v in owner_labels(current_owner()).items() if v]
+    return {"label": [f"{MANAGED}=true", *labels]}
+
+
+def own_container_ids(api: Any) -> list[str]:
+    """Ids of every container this process started that the engine still has (one API call)."""
+    rows = api.containers(all=True, quiet=True, filters=_own_filters())
+    return [row["Id"] for row in rows]
+
+
+def own_destroyed(api: Any) -> EngineDestroyed:
+    """The engine's reports of this process's containers removed: one stream, no polling."""
+    return EngineDestroyed(
+        api.events(filters={**_own_filters(), "type": ["container"], "event": ["destroy"]}, decode=True)
     )

@@ -1,159 +1,23 @@
-"""Warm single-use containers, refilled in parallel in the background, and the background remover."""
+"""Warm single-use containers, refilled in parallel in the background."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 
 import structlog
 
 from agentguard.sandbox._container import Live, PoolKey
 
-__all__ = ["Remover", "WarmPool"]
+__all__ = ["WarmPool"]
 
 log = structlog.get_logger("agentguard.sandbox")
 
 _MAX_BACKOFF_S = 30.0
 # How long a caller waits for a container the fillers are already starting before it starts one itself.
 _HANDOFF_WAIT_S = 60.0
-
-
-class Remover:
-    """Sees finished containers gone, off the caller's path and without an API call per container.
-
-    A container whose runner sent its end report has exited (or is exiting), and the engine removes
-    it itself (auto-remove). ``submit`` only records its id: one listing of this process's containers
-    per ``interval_s`` confirms which are gone, and one still there ``grace_s`` later is force-removed.
-    ``discard`` force-removes at once (a warm container never used, a container to kill).
-    ``drain`` waits until every submitted or discarded container is gone.
-    """
-
-    def __init__(
-        self,
-        remove: Callable[[str], None],
-        present: Callable[[], Iterable[str]],
-        *,
-        grace_s: float = 10.0,
-        interval_s: float = 0.1,
-        workers: int = 4,
-    ) -> None:
-        self._remove = remove
-        self._present = present
-        self._grace_s = grace_s
-        self._interval_s = interval_s
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agentguard-sandbox-rm")
-        self._removing: set[Future[None]] = set()
-        self._watched: dict[str, float] = {}  # container id -> when to force-remove it if still there
-        self._cond = threading.Condition()
-        self._closed = False
-        self._watcher = threading.Thread(
-            target=self._watch_loop, name="agentguard-sandbox-watch", daemon=True
-        )
-        self._watcher.start()
-
-    def submit(self, live: Live) -> None:
-        """``live``'s runner reported and exits: the engine removes it; check that it did."""
-        live.close_socket()
-        with self._cond:
-            if self._closed:
-                watched = False
-            else:
-                self._watched[live.id] = time.monotonic() + self._grace_s
-                watched = True
-                self._cond.notify_all()
-        if not watched:
-            self._force(live.id)
-
-    def discard(self, live: Live) -> None:
-        """Force-remove ``live`` in the background (its runner may still be waiting for code), then close
-        its socket: closed first, the runner would read EOF and run any code it had been sent in part."""
-        self._force(live.id, live.close_socket)
-
-    def _force(self, cid: str, then: Callable[[], None] | None = None) -> None:
-        try:
-            future = self._executor.submit(self._run, cid, then)
-        except RuntimeError:  # shut down (close() raced a running call): remove inline instead
-            self._run(cid, then)
-            return
-        with self._cond:
-            self._removing.add(future)
-        future.add_done_callback(self._done)
-
-    def _run(self, cid: str, then: Callable[[], None] | None = None) -> None:
-        try:
-            self._remove(cid)
-        except Exception as exc:  # noqa: BLE001 - logged; `agentguard sandbox reap` catches leftovers
-            log.warning("sandbox.remove_failed", container=cid, error=str(exc))
-        finally:
-            if then is not None:
-                then()
-
-    def _done(self, future: Future[None]) -> None:
-        with self._cond:
-            self._removing.discard(future)
-            self._cond.notify_all()
-
-    def _watch_loop(self) -> None:
-        listed = 0.0
-        while True:
-            with self._cond:
-                while not self._watched and not self._closed:
-                    self._cond.wait()
-                if not self._watched:
-                    return
-                # A poll interval, not synchronisation: at most one listing per interval, however
-                # many containers finish in it.
-                while (left := listed + self._interval_s - time.monotonic()) > 0 and not self._closed:
-                    self._cond.wait(left)
-            listed = time.monotonic()
-            try:
-                present = set(self._present())
-            except Exception as exc:  # noqa: BLE001 - the engine hiccuped: try again next round
-                log.warning("sandbox.list_failed", error=str(exc))
-                present = None
-            overdue = []
-            now = time.monotonic()
-            with self._cond:
-                for cid, deadline in list(self._watched.items()):
-                    if present is not None and cid not in present:
-                        del self._watched[cid]
-                    elif now >= deadline:
-                        overdue.append(cid)
-                self._cond.notify_all()
-            for cid in overdue:
-                self._force(cid)  # registered as removing before it stops being watched: drain sees it
-                with self._cond:
-                    del self._watched[cid]
-
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._watched) + len(self._removing)
-
-    def drain(self, timeout_s: float = 30.0) -> bool:
-        """Wait until every submitted and discarded container is gone; True when none is left."""
-        deadline = time.monotonic() + timeout_s
-        with self._cond:
-            while self._watched or self._removing:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-            return True
-
-    def close(self) -> None:
-        self.drain()
-        with self._cond:
-            self._closed = True
-            watched = list(self._watched)
-            self._watched.clear()
-            self._cond.notify_all()
-        self._watcher.join(timeout=30)
-        for cid in watched:  # still there after drain's timeout: remove them now
-            self._force(cid)
-        self._executor.shutdown(wait=True)
 
 
 class WarmPool:

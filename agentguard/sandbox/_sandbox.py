@@ -26,20 +26,25 @@ from agentguard.sandbox._container import (
     spawn,
 )
 from agentguard.sandbox._engine import (
-    MANAGED,
     PROTOCOL,
     RUNNER_PROTOCOL,
     connect,
     image_name,
-    owner_labels,
 )
 from agentguard.sandbox._images import ImageStatus, Progress, build_images
-from agentguard.sandbox._managed import ManagedContainer, list_managed, reap
+from agentguard.sandbox._managed import (
+    ManagedContainer,
+    list_managed,
+    own_container_ids,
+    own_destroyed,
+    reap,
+)
 from agentguard.sandbox._outcome import build_result, ending
-from agentguard.sandbox._pool import Remover, WarmPool
+from agentguard.sandbox._pool import WarmPool
 from agentguard.sandbox._protect import mount_key
 from agentguard.sandbox._protocol import encode_request
 from agentguard.sandbox._quarantine import Watch
+from agentguard.sandbox._remover import Remover
 from agentguard.sandbox_api import (
     LANGUAGES,
     EgressGate,
@@ -94,7 +99,11 @@ class Sandbox:
         self._images_lock = threading.Lock()
         self._closed = False
         self.reaped: list[ManagedContainer] = reap(self.api) if reap_orphans else []
-        self._remover = Remover(lambda cid: remove(self.api, cid), self._own_container_ids)
+        self._remover = Remover(
+            lambda cid: remove(self.api, cid),
+            lambda: own_container_ids(self.api),
+            destroyed=lambda: own_destroyed(self.api),
+        )
         self._pool = WarmPool(
             self._spawn_pooled,
             self._remover.discard,
@@ -388,13 +397,6 @@ class Sandbox:
         live.egress = endpoint
         return live
 
-    def _own_container_ids(self) -> list[str]:
-        """Ids of every container this process started that the engine still has (one API call)."""
-        owner = current_owner()
-        labels = [f"{k}={v}" for k, v in owner_labels(owner).items() if v]
-        rows = self.api.containers(all=True, quiet=True, filters={"label": [f"{MANAGED}=true", *labels]})
-        return [row["Id"] for row in rows]
-
     def _spawn_pooled(self, key: PoolKey) -> Live:
         return self._spawn(key, None, pooled=True)
 
@@ -414,7 +416,7 @@ class Sandbox:
         reason, error, clean = ending(self.api, live.id, ex)
         if clean:
             # The runner ended everything and exits; the engine removes the container (auto-remove)
-            # and the remover only confirms it, in one listing for many containers.
+            # and the remover only confirms it (the engine's destroy event; a listing as fallback).
             self._remover.submit(live)
         else:
             # A run that overstayed, a report the host could not read (the runner's state is

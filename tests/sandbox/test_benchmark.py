@@ -49,6 +49,7 @@ def test_benchmark_quick(images: Any, tmp_path: Path) -> None:
     shares = result["throughput_over_engine_limit"]
     assert set(shares) == {"1", "4", "16"}
     assert all(share > 0 for share in shares.values())
+    assert set(result["throughput_host_cpu_ms_per_execution"]) == {"1", "4", "16"}
     phases = result["breakdown_ms"]
     assert list(phases) == ["create", "inspect", "attach", "start", "runner_ready", "exchange", "removed"]
     assert all(stats["p50"] > 0 for stats in phases.values())
