@@ -23,12 +23,16 @@ __all__ = [
     "UNFORMED",
     "OutputHandling",
     "ReadResult",
+    "Redacted",
     "TreatsOutputs",
     "keep_result",
+    "plain_json",
     "plain_mapping",
     "process_failure",
     "process_result",
+    "read_redacted",
     "read_result",
+    "redact_result",
     "redacted_chain",
     "redacted_error",
     "redacted_text",
@@ -171,6 +175,40 @@ class ReadResult(NamedTuple):
     formed: Any = UNFORMED  # ``shown`` in the ``form`` it was read in (``read_result``), if it was
 
 
+class Redacted(NamedTuple):
+    """A result redacted for the caller (``redact_result``), not yet read for the session."""
+
+    handling: OutputHandling | None
+    shown: Any  # what the caller gets (redacted); None when withheld
+    fields: dict[str, Any]  # for the audit record so far (``redacted``)
+    withheld: ToolFailed | None  # the result could not be redacted: the caller gets this instead
+
+
+def redact_result(policy: object, *, tool: str, value: Any) -> Redacted:
+    """Redact ``value`` as the tool's output treatment says: all that decides what the caller gets."""
+    treats = _treats_outputs(policy)
+    handling = treats.output_treatment(tool) if treats is not None else None
+    fields: dict[str, Any] = {}
+    shown = value
+    withheld: ToolFailed | None = None
+    if handling is not None and handling.redact:
+        try:
+            shown, counts = handling.apply_redaction(value)
+        except Exception as exc:  # noqa: BLE001 - fail closed: the model gets an error, not the secret
+            withheld = ToolFailed(
+                f"{tool}: the result was withheld: it could not be redacted ({type(exc).__name__})",
+                tool=tool,
+                withheld=True,
+            )
+            shown, counts = None, {}
+        if counts:  # a list, not {kind: n}: the audit log would take "github_token" for a secret's name
+            fields["redacted"] = [{"kind": kind, "count": n} for kind, n in sorted(counts.items())]
+    return Redacted(handling, shown, fields, withheld)
+
+
+plain_json = _plain_json  # reading JSON data cannot fail or consume it: it may follow the answer
+
+
 def read_result(
     policy: object,
     session: Session | None,
@@ -187,31 +225,26 @@ def read_result(
     in that form, as the caller's wire carries it, so one result reads the same whichever way it
     came (a typed model may hold fields its wire form leaves out). Raises for a result the guard
     cannot read (the caller withholds it)."""
-    treats = _treats_outputs(policy)
-    handling = treats.output_treatment(tool) if treats is not None else None
-    fields: dict[str, Any] = {}
-    if handling is None and session is None:
-        return ReadResult(value, fields, None, [], [])
-    shown = value
-    withheld: ToolFailed | None = None
-    if handling is not None and handling.redact:
-        try:
-            shown, counts = handling.apply_redaction(value)
-        except Exception as exc:  # noqa: BLE001 - fail closed: the model gets an error, not the secret
-            withheld = ToolFailed(
-                f"{tool}: the result was withheld: it could not be redacted ({type(exc).__name__})",
-                tool=tool,
-                withheld=True,
-            )
-            shown, counts = None, {}
-        if counts:  # a list, not {kind: n}: the audit log would take "github_token" for a secret's name
-            fields["redacted"] = [{"kind": kind, "count": n} for kind, n in sorted(counts.items())]
+    return read_redacted(session, redact_result(policy, tool=tool, value=value), value=value, form=form)
+
+
+def read_redacted(
+    session: Session | None,
+    redacted: Redacted,
+    *,
+    value: Any,
+    form: Callable[[Any], Any] | None = None,
+    formed: Any = UNFORMED,
+) -> ReadResult:
+    """``read_result`` after its redaction: the marks and leaves of ``redacted`` for ``session``.
+    ``formed``: ``form(value)``, when the caller made it already."""
+    handling, shown, fields, withheld = redacted
     if session is None:
         return ReadResult(shown, fields, withheld, [], [])
     result = shown
     if form is not None:  # the result and its redacted form as the caller's wire carries them
         unredacted = value
-        value = form(value)
+        value = form(value) if formed is UNFORMED else formed
         shown = value if shown is unredacted else None if shown is None else form(shown)
     formed = shown if form is not None else UNFORMED
     if _plain_json(value):  # JSON data (a wire result): read as it is
