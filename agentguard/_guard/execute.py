@@ -140,10 +140,9 @@ def finished(
     try:
         if deliver is not None and session is not None:
             redacted = redact_result(parts.policy, tool=tool, value=value)
-            formed = summarize(value) if summarize is not None else value
-            if redacted.withheld is None and plain_json(formed):
-                return _answer_first(parts, call, value, redacted, formed, duration_ms, deliver, summarize)
-            read = read_redacted(session, redacted, value=value, form=summarize, formed=formed)
+            if redacted.withheld is None and plain_json(value):
+                return _answer_first(parts, call, value, redacted, duration_ms, deliver, summarize)
+            read = read_redacted(session, redacted, value=value, form=summarize)
         else:
             read = read_result(parts.policy, session, tool=tool, value=value, form=summarize)
         shown, keyed = _summed_up(own, read, summarize)
@@ -212,7 +211,6 @@ def _answer_first(
     call: ToolCall,
     value: Any,
     redacted: Redacted,
-    formed: Any,
     duration_ms: float,
     deliver: Callable[[Any], None],
     summarize: Callable[[Any], Any] | None,
@@ -225,7 +223,7 @@ def _answer_first(
     box: list[ReadResult] = []
 
     def reading() -> ReadResult:
-        box.append(read_redacted(session, redacted, value=value, form=summarize, formed=formed))
+        box.append(read_redacted(session, redacted, value=value, form=summarize))
         return box[0]
 
     fields, undelivered = _delivered(call, session, redacted.shown, redacted.fields, reading, deliver)

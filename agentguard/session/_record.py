@@ -234,17 +234,15 @@ def read_redacted(
     *,
     value: Any,
     form: Callable[[Any], Any] | None = None,
-    formed: Any = UNFORMED,
 ) -> ReadResult:
-    """``read_result`` after its redaction: the marks and leaves of ``redacted`` for ``session``.
-    ``formed``: ``form(value)``, when the caller made it already."""
+    """``read_result`` after its redaction: the marks and leaves of ``redacted`` for ``session``."""
     handling, shown, fields, withheld = redacted
     if session is None:
         return ReadResult(shown, fields, withheld, [], [])
     result = shown
     if form is not None:  # the result and its redacted form as the caller's wire carries them
         unredacted = value
-        value = form(value) if formed is UNFORMED else formed
+        value = form(value)
         shown = value if shown is unredacted else None if shown is None else form(shown)
     formed = shown if form is not None else UNFORMED
     if _plain_json(value):  # JSON data (a wire result): read as it is
