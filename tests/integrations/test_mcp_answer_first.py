@@ -2,7 +2,8 @@
 ``deliver``): an agent that sends its next call the moment the answer arrives must still have that
 call decided on the result. Here the next call's line is handed to the lane from inside the answer's
 write, as a pipelined line already waiting on the pipe would be read next: it must be refused on
-what the answered result carried, as it is when the calls come one after the other.
+what the answered result carried, as it is when the calls come one after the other. And an agent
+that hangs up the moment it has its answers leaves every record of those calls in the log.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -20,6 +22,11 @@ from agentguard.errors import AgentGuardError
 from agentguard.integrations._arguments import rejection_text
 from agentguard.integrations.mcp._fast import ClientLane, summary_form
 from agentguard.session import Session
+
+from .conftest import audit_records, calls
+from .test_mcp_cli import proxy_argv
+from .test_mcp_fast_path import RULES as PROXY_RULES
+from .test_mcp_fast_path import _call, _env, _Raw
 
 MAIL = "mallory@evil.example"
 RULES = """
@@ -137,3 +144,40 @@ async def test_the_same_calls_one_after_the_other_are_decided_alike(
     assert [w["id"] for w in written] == [1, 2]
     assert written[1]["result"].get("isError") is True
     assert "denied" in written[1]["result"]["content"][0]["text"]
+
+
+async def test_records_after_the_answers_are_in_the_log_when_the_agent_hangs_up_at_once(
+    make_policy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Batch durability, the proxy's stdin closed right after the last answer arrived: the
+    ``execution.finished`` written after each answer is in the log, the chain intact."""
+    argv = proxy_argv(tmp_path / "home", make_policy(PROXY_RULES), "--approver", "deny")
+    env = {**_env(tmp_path), "AGENTGUARD_AUDIT_DURABILITY": "batch"}
+    with (tmp_path / "stderr.log").open("a") as err:
+        async with await anyio.open_process(argv, env=env, cwd=str(tmp_path), stderr=err) as process:
+            raw = _Raw(process)
+            with anyio.fail_after(60):
+                hello = {
+                    "protocolVersion": VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw", "version": "1"},
+                }
+                await raw.send({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": hello})
+                assert (await raw.receive())["id"] == 0
+                await raw.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+                await raw.send({"jsonrpc": "2.0", "id": "list", "method": "tools/list"})
+                assert (await raw.receive())["id"] == "list"
+                for n in range(5):
+                    await raw.send(_call(n, f"call {n}"))
+                answers = [await raw.answer() for _ in range(5)]
+                assert process.stdin is not None
+                await process.stdin.aclose()  # at once: the proxy exits
+                assert await process.wait() == 0
+    assert sorted(a["id"] for a in answers) == list(range(5))
+    echoes = [
+        rs
+        for rs in calls(audit_records(tmp_path / "home" / "audit.jsonl")).values()
+        if rs[0]["tool"] == "mcp.notes.echo"
+    ]
+    assert len(echoes) == 5
+    assert all(rs[-1]["event"] == "execution.finished" for rs in echoes)
