@@ -32,9 +32,8 @@ from agentguard.session._record import (
     read_redacted,
     read_result,
     redact_result,
-    redacted_chain,
-    redacted_text,
 )
+from agentguard.session._redacted_errors import redacted_chain, redacted_text
 
 __all__ = ["finished", "run_coroutine", "running", "start"]
 
