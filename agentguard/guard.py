@@ -246,11 +246,12 @@ class Guard(GuardSessions):
         """The async form of :meth:`call`: approval waits off the event loop; sync tools (and a sync
         ``invoke``) run in a thread.
 
-        ``deliver`` (sync) gets the result the caller gets as soon as it is known: redacted and read,
-        before the session records it and before ``execution.finished`` (an adapter's way to answer
-        first, e.g. the MCP proxy writing the answer line). Recording follows at once, without
-        yielding to the event loop, so no later call is decided before it; the result is returned
-        as well. ``summarize`` gives the form of the result the session reads and the
+        ``deliver`` (sync) gets the result the caller gets as soon as it is known: redacted, before
+        the session reads and records it (JSON data; anything else is read first, and withheld if it
+        cannot be) and before ``execution.finished`` (an adapter's way to answer first, e.g. the MCP
+        proxy writing the answer line). Reading and recording follow at once, without yielding to the
+        event loop, so no later call is decided before them; the result is returned as well.
+        ``summarize`` gives the form of the result the session reads and the
         ``execution.finished`` record sums up (an adapter's wire form: the same provenance and the
         same record whichever way the same result came); it must not raise."""
         entry, call, decision, values = self._received(tool, arguments, agent, session, framework)

@@ -25,12 +25,15 @@ from agentguard.session import Session, live_session
 from agentguard.session._record import (
     UNFORMED,
     ReadResult,
+    Redacted,
     keep_result,
+    plain_json,
     process_failure,
+    read_redacted,
     read_result,
-    redacted_chain,
-    redacted_text,
+    redact_result,
 )
+from agentguard.session._redacted_errors import redacted_chain, redacted_text
 
 __all__ = ["finished", "run_coroutine", "running", "start"]
 
@@ -124,25 +127,24 @@ def finished(
     """Process the result for the session, record ``execution.finished``; the value the caller gets.
     ``summarize``: the form of the value the session reads and the record sums up (``Guard.acall``).
 
-    ``deliver`` gets that value as soon as it is known (redacted, read, its summary made), before the
-    session records it and before ``execution.finished``. Both follow at once, in this thread and
+    ``deliver`` gets that value as soon as it is known (redacted), before the session reads and
+    records it and before ``execution.finished``. All of that follows at once, in this thread and
     without yielding to an event loop, so no later call is decided before the result is recorded.
+    A result that is not JSON data (whose reading could fail, or consume a stream) is read first.
     """
     duration_ms = (time.perf_counter() - started) * 1000
     session = live_session()
     own = call.__dict__  # read once: pydantic's attribute hook costs ~650 instructions a read
     tool = own["tool"]
     try:
-        read = read_result(parts.policy, session, tool=tool, value=value, form=summarize)
-        keyed = keyed_texts(own["arguments"])
-        hide = secret_texts(own["arguments"], own["secrets"]) if own["secrets"] else []
-        if keyed:
-            hide = sorted({*hide, *keyed}, key=len, reverse=True)
-        if summarize is None:
-            formed = read.shown
-        else:  # read_result formed it already when a session read it
-            formed = summarize(read.shown) if read.formed is UNFORMED else read.formed
-        shown = summary(formed, hide)
+        if deliver is not None and session is not None:
+            redacted = redact_result(parts.policy, tool=tool, value=value)
+            if redacted.withheld is None and plain_json(value):
+                return _answer_first(parts, call, value, redacted, duration_ms, deliver, summarize)
+            read = read_redacted(session, redacted, value=value, form=summarize)
+        else:
+            read = read_result(parts.policy, session, tool=tool, value=value, form=summarize)
+        shown, keyed = _summed_up(own, read, summarize)
         if deliver is None or read.withheld is not None:
             fields = keep_result(session, read, tool=tool, call_id=own["id"], arguments=own["arguments"])
     except ToolFailed as withheld:  # the result could not be redacted: the caller gets this instead
@@ -158,10 +160,38 @@ def finished(
         _audit_failure(parts.audit, call, unread, round(duration_ms, 3))
         raise unread from None
     if deliver is not None and read.withheld is None:
-        fields, undelivered = _delivered(call, session, read, deliver)
+        fields, undelivered = _delivered(call, session, read.shown, read.fields, lambda: read, deliver)
         if undelivered is not None:  # recorded, but the caller has no answer: the call failed
             _audit_failure(parts.audit, call, undelivered, round(duration_ms, 3))
             raise undelivered
+    _finish_records(parts, own, fields, shown, keyed, duration_ms)
+    return read.shown
+
+
+def _summed_up(
+    own: dict[str, Any], read: ReadResult, summarize: Callable[[Any], Any] | None
+) -> tuple[Any, list[str]]:
+    """(the result as ``execution.finished`` sums it up: in its form, the call's secrets masked;
+    the texts of its key-named secret arguments, ``keyed_texts``)."""
+    keyed = keyed_texts(own["arguments"])
+    hide = secret_texts(own["arguments"], own["secrets"]) if own["secrets"] else []
+    if keyed:
+        hide = sorted({*hide, *keyed}, key=len, reverse=True)
+    if summarize is None:
+        formed = read.shown
+    else:  # read_result formed it already when a session read it
+        formed = summarize(read.shown) if read.formed is UNFORMED else read.formed
+    return summary(formed, hide), keyed
+
+
+def _finish_records(
+    parts: Parts,
+    own: dict[str, Any],
+    fields: dict[str, Any],
+    shown: Any,
+    keyed: list[str],
+    duration_ms: float,
+) -> None:
     if "redacted" in fields:
         record(parts.audit, "result.redacted", own, hide=keyed, kinds=fields["redacted"])
     record(
@@ -173,19 +203,62 @@ def finished(
         result=shown,
         **fields,
     )
-    return read.shown
+
+
+def _answer_first(
+    parts: Parts,
+    call: ToolCall,
+    value: Any,
+    redacted: Redacted,
+    duration_ms: float,
+    deliver: Callable[[Any], None],
+    summarize: Callable[[Any], Any] | None,
+) -> Any:
+    """``finished`` for JSON data: the redacted result handed on, then read for the session,
+    recorded there and in the audit log, in that order, without yielding in between. A reading
+    that fails after the answer went out makes the session fail closed (``_delivered``)."""
+    own = call.__dict__
+    session = live_session()
+    box: list[ReadResult] = []
+
+    def reading() -> ReadResult:
+        box.append(read_redacted(session, redacted, value=value, form=summarize))
+        return box[0]
+
+    fields, undelivered = _delivered(call, session, redacted.shown, redacted.fields, reading, deliver)
+    try:
+        shown, keyed = _summed_up(own, box[0] if box else _unread(redacted), summarize)
+    except Exception as exc:  # noqa: BLE001 - the answer is out: the record says why it has no summary
+        shown, keyed = (
+            f"[the result could not be summed up: {type(exc).__name__}]",
+            keyed_texts(own["arguments"]),
+        )
+    if undelivered is not None:  # recorded, but the caller has no answer: the call failed
+        _audit_failure(parts.audit, call, undelivered, round(duration_ms, 3))
+        raise undelivered
+    _finish_records(parts, own, fields, shown, keyed, duration_ms)
+    return redacted.shown
+
+
+def _unread(redacted: Redacted) -> ReadResult:
+    return ReadResult(redacted.shown, redacted.fields, None, [], [])
 
 
 def _delivered(
-    call: ToolCall, session: Session | None, read: ReadResult, deliver: Callable[[Any], None]
+    call: ToolCall,
+    session: Session | None,
+    shown: Any,
+    fields: dict[str, Any],
+    read: Callable[[], ReadResult],
+    deliver: Callable[[Any], None],
 ) -> tuple[dict[str, Any], ToolFailed | None]:
-    """Hand the result on, then record it in the session (also when handing it on failed: part of it
-    may have gone). If recording fails after the caller has the result, the session counts as having
-    read anything (untrusted, secret, pii), so what comes next is decided as if nothing were known.
-    (the audit fields, the error the caller gets instead when ``deliver`` raised)."""
+    """Hand ``shown`` on, then read it (``read``) and record it in the session (also when handing it
+    on failed: part of it may have gone). If that fails after the caller has the result, the session
+    counts as having read anything (untrusted, secret, pii), so what comes next is decided as if
+    nothing were known. (the audit fields, the error the caller gets instead when ``deliver`` raised)."""
     undelivered: ToolFailed | None = None
     try:
-        deliver(read.shown)
+        deliver(shown)
     except Exception as exc:  # noqa: BLE001 - e.g. an answer the agent's protocol cannot carry
         # only the type: the message may quote the result, which is not audited unredacted
         undelivered = ToolFailed(
@@ -195,7 +268,8 @@ def _delivered(
         )
     finally:
         try:
-            fields = keep_result(session, read, tool=call.tool, call_id=call.id, arguments=call.arguments)
+            read_out = read()
+            fields = keep_result(session, read_out, tool=call.tool, call_id=call.id, arguments=call.arguments)
         except Exception as exc:  # noqa: BLE001 - the result is already out: fail closed from here on
             _logger.error(
                 "%s: the result of call %s was not recorded in its session: %r", call.tool, call.id, exc
@@ -203,7 +277,7 @@ def _delivered(
             if session is not None:
                 for mark in ("untrusted", "secret", "pii"):
                     session.mark(mark, by=f"the output of {call.tool}, which could not be recorded")
-            fields = {**read.fields, "provenance_error": type(exc).__name__}
+            fields = {**fields, "provenance_error": type(exc).__name__}
     return fields, undelivered
 
 

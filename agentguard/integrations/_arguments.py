@@ -167,24 +167,39 @@ def _fold_equal_keys(value: Any, where: str = "(arguments)") -> str | None:
     stack: list[tuple[Any, str]] = [(value, where)]
     while stack:
         node, at = stack.pop()
-        if isinstance(node, Mapping):
-            seen: set[str] = set()
-            seen_upper: set[str] = set()
+        kind = type(node)
+        if kind is dict or (kind is not list and isinstance(node, Mapping)):
+            if len(node) > 1 and (twice := _folded_twice(node, at)) is not None:
+                return twice  # one key alone has nothing to be folded into
             for key, item in node.items():
-                text = str(key)
-                folded = text.casefold()
-                # upper case first (ı is I), then folded; İ (folded: i and a dot above) is i to Java
-                upper = text.upper().casefold().replace("i\u0307", "i")
-                if folded in seen or upper in seen_upper:
-                    return f"{at}.{key}" if at != "(arguments)" else str(key)
-                seen.add(folded)
-                seen_upper.add(upper)
-                if isinstance(item, Mapping | list):
+                if type(item) in _CONTAINERS or isinstance(item, _NESTED):
                     stack.append((item, f"{at}.{key}" if at != "(arguments)" else str(key)))
-        elif isinstance(node, list):
+        elif kind is list:
             stack.extend(
-                (item, f"{at}.{n}") for n, item in enumerate(node) if isinstance(item, Mapping | list)
+                (item, f"{at}.{n}")
+                for n, item in enumerate(node)
+                if type(item) in _CONTAINERS or isinstance(item, _NESTED)
             )
+    return None
+
+
+_CONTAINERS = frozenset({dict, list})
+_NESTED = (Mapping, list)  # a tuple: isinstance with ``a | b`` builds a union per call
+
+
+def _folded_twice(node: Mapping[Any, Any], at: str) -> str | None:
+    """The second of two keys of ``node`` equal under case folding or by upper case, else None."""
+    seen: set[str] = set()
+    seen_upper: set[str] = set()
+    for key in node:
+        text = str(key)
+        folded = text.casefold()
+        # upper case first (ı is I), then folded; İ (folded: i and a dot above) is i to Java
+        upper = text.upper().casefold().replace("i\u0307", "i")
+        if folded in seen or upper in seen_upper:
+            return f"{at}.{key}" if at != "(arguments)" else str(key)
+        seen.add(folded)
+        seen_upper.add(upper)
     return None
 
 

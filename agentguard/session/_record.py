@@ -8,7 +8,6 @@ the tool *read* the secret even if the model never sees it.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, Protocol, cast, runtime_checkable
 
@@ -23,15 +22,16 @@ __all__ = [
     "UNFORMED",
     "OutputHandling",
     "ReadResult",
+    "Redacted",
     "TreatsOutputs",
     "keep_result",
+    "plain_json",
     "plain_mapping",
     "process_failure",
     "process_result",
+    "read_redacted",
     "read_result",
-    "redacted_chain",
-    "redacted_error",
-    "redacted_text",
+    "redact_result",
 ]
 
 
@@ -171,6 +171,40 @@ class ReadResult(NamedTuple):
     formed: Any = UNFORMED  # ``shown`` in the ``form`` it was read in (``read_result``), if it was
 
 
+class Redacted(NamedTuple):
+    """A result redacted for the caller (``redact_result``), not yet read for the session."""
+
+    handling: OutputHandling | None
+    shown: Any  # what the caller gets (redacted); None when withheld
+    fields: dict[str, Any]  # for the audit record so far (``redacted``)
+    withheld: ToolFailed | None  # the result could not be redacted: the caller gets this instead
+
+
+def redact_result(policy: object, *, tool: str, value: Any) -> Redacted:
+    """Redact ``value`` as the tool's output treatment says: all that decides what the caller gets."""
+    treats = _treats_outputs(policy)
+    handling = treats.output_treatment(tool) if treats is not None else None
+    fields: dict[str, Any] = {}
+    shown = value
+    withheld: ToolFailed | None = None
+    if handling is not None and handling.redact:
+        try:
+            shown, counts = handling.apply_redaction(value)
+        except Exception as exc:  # noqa: BLE001 - fail closed: the model gets an error, not the secret
+            withheld = ToolFailed(
+                f"{tool}: the result was withheld: it could not be redacted ({type(exc).__name__})",
+                tool=tool,
+                withheld=True,
+            )
+            shown, counts = None, {}
+        if counts:  # a list, not {kind: n}: the audit log would take "github_token" for a secret's name
+            fields["redacted"] = [{"kind": kind, "count": n} for kind, n in sorted(counts.items())]
+    return Redacted(handling, shown, fields, withheld)
+
+
+plain_json = _plain_json  # reading JSON data cannot fail or consume it: it may follow the answer
+
+
 def read_result(
     policy: object,
     session: Session | None,
@@ -187,25 +221,18 @@ def read_result(
     in that form, as the caller's wire carries it, so one result reads the same whichever way it
     came (a typed model may hold fields its wire form leaves out). Raises for a result the guard
     cannot read (the caller withholds it)."""
-    treats = _treats_outputs(policy)
-    handling = treats.output_treatment(tool) if treats is not None else None
-    fields: dict[str, Any] = {}
-    if handling is None and session is None:
-        return ReadResult(value, fields, None, [], [])
-    shown = value
-    withheld: ToolFailed | None = None
-    if handling is not None and handling.redact:
-        try:
-            shown, counts = handling.apply_redaction(value)
-        except Exception as exc:  # noqa: BLE001 - fail closed: the model gets an error, not the secret
-            withheld = ToolFailed(
-                f"{tool}: the result was withheld: it could not be redacted ({type(exc).__name__})",
-                tool=tool,
-                withheld=True,
-            )
-            shown, counts = None, {}
-        if counts:  # a list, not {kind: n}: the audit log would take "github_token" for a secret's name
-            fields["redacted"] = [{"kind": kind, "count": n} for kind, n in sorted(counts.items())]
+    return read_redacted(session, redact_result(policy, tool=tool, value=value), value=value, form=form)
+
+
+def read_redacted(
+    session: Session | None,
+    redacted: Redacted,
+    *,
+    value: Any,
+    form: Callable[[Any], Any] | None = None,
+) -> ReadResult:
+    """``read_result`` after its redaction: the marks and leaves of ``redacted`` for ``session``."""
+    handling, shown, fields, withheld = redacted
     if session is None:
         return ReadResult(shown, fields, withheld, [], [])
     result = shown
@@ -295,94 +322,3 @@ def process_failure(
     leaves = handling.leaves(text) if handling is not None else [Leaf("$", text, "untrusted")]
     marks = [mark for mark in ("secret", "pii") if detectors.contains(text, mark)]
     session.record_result(tool=tool, call_id=call_id, arguments=arguments, leaves=leaves, marks=marks)
-
-
-def redacted_text(policy: object, tool: str, text: str) -> str:
-    """``text`` (a failed call's error message) with the tool's ``redact`` categories replaced: the
-    adapters hand it to the model as they hand it a result."""
-    treats = _treats_outputs(policy)
-    handling = treats.output_treatment(tool) if treats is not None else None
-    if handling is None or not handling.redact:
-        return text
-    shown, _ = handling.apply_redaction(text)
-    return shown if isinstance(shown, str) else text
-
-
-def redacted_error(policy: object, tool: str, error: BaseException) -> BaseException | None:
-    """``error`` as the model may read it (its message, arguments and attributes, through ``str``,
-    ``repr`` or a framework's handler) with the tool's ``redact`` categories replaced: ``error`` itself
-    when nothing is, else a copy of the same type (its ``__init__`` not run), or ``None`` when no copy
-    reads clean (a ``__str__`` that finds the secret elsewhere): the caller then raises its own text."""
-    treats = _treats_outputs(policy)
-    handling = treats.output_treatment(tool) if treats is not None else None
-    if handling is None or not handling.redact:
-        return error
-    try:
-        args, _ = handling.apply_redaction(list(error.args))
-        state, _ = handling.apply_redaction(dict(vars(error)))
-        if args == list(error.args) and state == vars(error) and _clean(handling, error):
-            return error
-        copy = type(error).__new__(type(error))
-        copy.args = tuple(args)
-        copy.__dict__.update(state)
-        copy.__traceback__ = error.__traceback__
-        return copy if _clean(handling, copy) else None
-    except Exception:  # noqa: BLE001 - fail closed: the caller raises redacted text of its own
-        return None
-
-
-def _printed(error: BaseException) -> str:
-    """What a traceback prints of ``error`` itself: its text and repr, its notes, a ``SyntaxError``'s
-    source line, and an exception group's members with their own causes (printed under the group)."""
-    text = f"{error}\n{error!r}\n" + "".join(traceback.format_exception(error, chain=False))
-    if isinstance(error, BaseExceptionGroup):
-        text += "".join("".join(traceback.format_exception(sub)) for sub in error.exceptions)
-    return text
-
-
-def _clean(handling: OutputHandling, error: BaseException) -> bool:
-    """Whether ``error`` prints (``str``, ``repr``, a traceback of it) without a hit of the ``redact``
-    categories."""
-    try:
-        text = _printed(error)
-    except Exception:  # noqa: BLE001 - an exception that cannot be printed cannot be shown clean
-        return False
-    return not any(detectors.contains(text, cast(detectors.Category, c)) for c in handling.redact)
-
-
-_MAX_CHAIN = 16  # links of a cause chain read; a longer chain is cut there
-
-
-def _link(error: BaseException) -> BaseException | None:
-    """The next exception a traceback prints after ``error``: its cause, else its unsuppressed context."""
-    if error.__cause__ is not None:
-        return error.__cause__
-    return None if error.__suppress_context__ else error.__context__
-
-
-def redacted_chain(policy: object, tool: str, error: BaseException, _depth: int = 0) -> BaseException | None:
-    """``error`` and every cause a traceback prints after it, as :func:`redacted_error` shows each:
-    ``error`` itself when no link needs redacting, else a copy whose chain is the redacted links
-    (cut at a link that cannot be made clean, or past ``_MAX_CHAIN``). A framework that prints the
-    traceback of a failed call (``ToolFailed`` raised from the tool's error) shows the model every
-    link, so a secret in a cause is a secret handed to the model."""
-    shown = redacted_error(policy, tool, error)
-    if shown is None:
-        return None
-    link = _link(error)
-    if link is None:
-        return shown
-    inner = redacted_chain(policy, tool, link, _depth + 1) if _depth < _MAX_CHAIN else None
-    if shown is error and inner is link:
-        return error
-    if shown is error:
-        try:  # a copy: the tool's own exception keeps its chain
-            shown = type(error).__new__(type(error))
-            shown.args = error.args
-            shown.__dict__.update(vars(error))
-            shown.__traceback__ = error.__traceback__
-        except Exception:  # noqa: BLE001 - an exception that cannot be copied: the chain is cut
-            return None
-    shown.__cause__ = inner
-    shown.__suppress_context__ = True
-    return shown

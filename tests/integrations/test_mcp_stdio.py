@@ -82,3 +82,50 @@ def test_served_over_pipes_and_stray_prints_go_to_stderr(tmp_path: Path) -> None
     log = errlog.read_text()
     assert "pipes: True True" in log
     assert log.count("stray output from the tool") == 20
+
+
+class _Tap:
+    """Takes the lines that say "fast"; remembers every line it was offered, in order."""
+
+    def __init__(self) -> None:
+        self.offered: list[str] = []
+
+    def attach(self, wire: object) -> None:
+        return None
+
+    def from_client(self, line: str) -> bool:
+        self.offered.append(line.strip())
+        return line.startswith("fast")
+
+
+async def test_lines_reach_the_tap_and_the_sdk_in_the_order_they_came() -> None:
+    """A line is offered to the tap in the pipe's callback only while the SDK's reader waits with
+    nothing queued; after a queued line, in the reader's turn: either way, in arrival order."""
+    from agentguard.integrations.mcp._stdio import _LineReader, _Lines
+
+    tap = _Tap()
+    reader = _LineReader(tap)
+    lines = _Lines(reader, tap)
+    reader.data_received(b"sdk1\nfast1\n")  # nobody waits yet: both queued
+    assert tap.offered == []
+    assert await lines.__anext__() == "sdk1\n"
+    got: list[str] = []
+
+    async def next_line() -> None:
+        got.append(await lines.__anext__())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(next_line)  # takes fast1 (the tap's), then waits
+        await anyio.wait_all_tasks_blocked()
+        assert tap.offered == ["sdk1", "fast1"]
+        reader.data_received(b"fast2\nsdk2\nfast3\nfa")  # fast2 taken, sdk2 declined: queued
+        assert tap.offered == ["sdk1", "fast1", "fast2", "sdk2"]
+        reader.data_received(b"st4\n")  # behind sdk2, not yet read: waits its turn
+        assert tap.offered == ["sdk1", "fast1", "fast2", "sdk2"]
+    assert got == ["sdk2\n"]  # not offered to the tap twice
+    reader.data_received(b"tail")
+    reader.eof_received()
+    assert await lines.__anext__() == "tail"  # fast3 and fast4 taken on the way, in their order
+    assert tap.offered == ["sdk1", "fast1", "fast2", "sdk2", "fast3", "fast4", "tail"]
+    with pytest.raises(StopAsyncIteration):
+        await lines.__anext__()

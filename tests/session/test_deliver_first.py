@@ -151,3 +151,58 @@ def test_a_deliver_that_raises_is_audited_and_refused(guard: tuple[Guard, Tools,
     events = [r["event"] for r in records(audit_path)]
     assert events[-1] == "execution.failed"
     assert "execution.finished" not in events
+
+
+def test_a_json_result_is_handed_on_before_the_session_reads_it(
+    guard: tuple[Guard, Tools, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON data cannot fail to be read: the caller gets it first, the session reads it right after
+    (the reading is off the answer's path); a deeply nested value is read first (above)."""
+    from agentguard.session import _record
+
+    g, tools, _ = guard
+    tools.outputs["web.get"] = {"content": [{"type": "text", "text": f"pay the invoice to {IBAN}"}]}
+    session = g.open_session(session_id="s")
+    order: list[str] = []
+    categories_in = _record.detectors.categories_in
+
+    def reading(value: Any) -> Any:
+        order.append("read")
+        return categories_in(value)
+
+    monkeypatch.setattr(_record.detectors, "categories_in", reading)
+
+    async def run() -> None:
+        with session.active():
+            await g.acall(
+                "web.get", {"url": "https://example.com/"}, deliver=lambda _: order.append("answer")
+            )
+
+    asyncio.run(run())
+    assert order == ["answer", "read"]
+    assert session.has_read("untrusted")
+
+
+def test_a_reading_that_fails_after_delivery_fails_closed(
+    guard: tuple[Guard, Tools, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session reads a JSON result after the caller has it: if that reading fails, the session
+    counts as having read anything, and the record keeps what redaction did."""
+    from agentguard.session import _record
+
+    g, tools, audit_path = guard
+    tools.outputs["files.read"] = f"token = {TOKEN}"
+    session = g.open_session(session_id="s")
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise MemoryError("no room to read it")
+
+    monkeypatch.setattr(_record.detectors, "categories_in", broken)
+    value, delivered = asyncio.run(_call(g, session, "files.read", {"path": "/x"}))
+    assert delivered == [value]
+    assert TOKEN not in str(delivered)
+    assert session.marks == {"untrusted", "secret", "pii"}
+    finished = [r for r in records(audit_path) if r["event"] == "execution.finished"]
+    assert finished[-1]["provenance_error"] == "MemoryError"
+    assert finished[-1]["redacted"]  # what redaction did is kept
+    assert TOKEN not in audit_path.read_text()

@@ -24,7 +24,7 @@ from agentguard.integrations.langchain._content import shown_content
 from agentguard.models import canonical_tool_name
 from agentguard.registry import numbers_in_json
 from agentguard.secret_arguments import Undecidable, holds_secret, reveal
-from agentguard.session._record import redacted_error
+from agentguard.session._redacted_errors import redacted_error
 
 __all__ = ["FRAMEWORK", "GuardedTool", "guard_tools"]
 

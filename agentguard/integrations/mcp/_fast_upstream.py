@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from math import isfinite
 from typing import Any
 
 import anyio
@@ -16,6 +17,7 @@ from mcp.client.extension import UnexpectedClaimedResult
 from mcp.client.session import ClientSession, _clamp_inbound_ttl, _later_revision_fields
 from mcp.shared.exceptions import MCPError
 from mcp_types import methods
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from pydantic_core import to_json
 
@@ -32,6 +34,7 @@ __all__ = [
     "dump_line",
     "object_line",
     "parse_line",
+    "text_result",
 ]
 
 _ID_MARK = "agentguard-fast-"
@@ -200,7 +203,7 @@ async def checked_call_result(
         and raw.get("isError", False) is not None
     ):
         try:
-            wire = methods.serialize_server_result(METHOD, version, raw)
+            wire = text_result(version, raw) or methods.serialize_server_result(METHOD, version, raw)
         except KeyError:  # a version without a surface: the typed way below
             pass
         else:
@@ -218,6 +221,56 @@ async def checked_call_result(
     if not isinstance(result, types.CallToolResult | types.InputRequiredResult):
         raise UnexpectedClaimedResult(result)
     return result
+
+
+_TEXT_VERSIONS = frozenset(HANDSHAKE_PROTOCOL_VERSIONS)
+_TEXT_ITEM_KEYS = frozenset({"type", "text"})
+
+
+def text_result(version: str, raw: dict[str, Any]) -> dict[str, Any] | None:
+    """``serialize_server_result``'s answer for the commonest result, text items only, with or
+    without structured content (a quarter of what the proxy spent on a result's way back); None for
+    anything else, which the SDK checks. What it gives is the SDK's dump, equal to the key order
+    (``tests/integrations/test_mcp_text_results.py``): exact types only, so nothing is coerced."""
+    if version not in _TEXT_VERSIONS or not raw.keys() <= _PLAIN_RESULT_KEYS or "_meta" in raw:
+        return None
+    content = raw.get("content")
+    if type(content) is not list:
+        return None
+    items = []
+    for item in content:
+        if type(item) is not dict or item.keys() != _TEXT_ITEM_KEYS or item["type"] != "text":
+            return None
+        text = item["text"]
+        if type(text) is not str:
+            return None
+        items.append({"text": text, "type": "text"})
+    wire: dict[str, Any] = {"content": items}
+    if "isError" in raw:
+        if type(raw["isError"]) is not bool:
+            return None
+        wire["isError"] = raw["isError"]
+    if "structuredContent" in raw:
+        structured = raw["structuredContent"]
+        if type(structured) is not dict or not _finite(structured):
+            return None
+        wire["structuredContent"] = structured  # JSON the parser made: read as ``dict[str, Any]``
+    return wire
+
+
+def _finite(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` (parsed JSON) holds no infinite number (``1e400`` parses as one; the SDK's
+    dump writes it as null) and nests less than 32 deep."""
+    if depth >= 32:
+        return False
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if kind is float:
+            if not isfinite(item):
+                return False
+        elif (kind is dict or kind is list) and not _finite(item, depth + 1):
+            return False
+    return True
 
 
 _OUTPUT_CHECKS: dict[int, tuple[object, Callable[[Any], bool] | None]] = {}

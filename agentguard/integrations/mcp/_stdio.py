@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import stat
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
@@ -58,10 +59,92 @@ def is_pipe(fd: int) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
+class _LineReader(asyncio.Protocol):
+    """The agent's stdin as lines. A line that arrives while the SDK's reader waits for one (every
+    line before it handed on, so the order is the one reading it would give) is offered to the tap
+    right in the pipe's callback: a fast call starts one event-loop turn sooner (the reader's task
+    is not woken for it)."""
+
+    def __init__(self, tap: LineTap | None) -> None:
+        self._tap = tap
+        self._buffer = bytearray()
+        self._lines: deque[tuple[bytes, bool]] = deque()  # (line, whether the tap declined it)
+        self._queued = 0  # bytes in ``_lines``
+        self._eof = False
+        self._overrun = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._transport: asyncio.ReadTransport | None = None
+        self._paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        start = 0
+        while (end := self._buffer.find(b"\n", start)) >= 0:
+            line = bytes(self._buffer[start : end + 1])
+            start = end + 1
+            offered = self._tap is not None and self._waiter is not None and not self._lines
+            # (offered only with every line before it handed on: the order reading gives)
+            if offered and self._tap is not None and self._tap.from_client(line.decode("utf-8", "replace")):
+                continue
+            self._lines.append((line, offered))
+            self._queued += len(line)
+        if start:
+            del self._buffer[:start]
+        if len(self._buffer) > _LINE_LIMIT:  # as a StreamReader gives up on an endless line
+            self._buffer.clear()
+            self._overrun = True
+        self._wake()
+        full = self._queued + len(self._buffer) > 2 * _LINE_LIMIT
+        if full and not self._paused and self._transport is not None:
+            self._transport.pause_reading()
+            self._paused = True
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        self._wake()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def readline(self) -> tuple[bytes, bool]:
+        """The next line (with its newline), the last one without, or b"" at the end; and whether
+        the tap was offered it already (and declined it)."""
+        while not self._lines:
+            if self._overrun:
+                self._overrun = False
+                raise ValueError("Separator is not found, and chunk exceed the limit")
+            if self._eof:
+                rest = bytes(self._buffer)
+                self._buffer.clear()
+                return rest, False
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
+        line, offered = self._lines.popleft()
+        self._queued -= len(line)
+        if self._paused and self._queued + len(self._buffer) <= _LINE_LIMIT and self._transport is not None:
+            self._paused = False
+            self._transport.resume_reading()
+        return line, offered
+
+
 class _Lines:
     """``async for line in ...`` over a pipe, as the SDK reads its stdin."""
 
-    def __init__(self, reader: asyncio.StreamReader, tap: LineTap | None) -> None:
+    def __init__(self, reader: _LineReader, tap: LineTap | None) -> None:
         self._reader = reader
         self._tap = tap
 
@@ -70,11 +153,11 @@ class _Lines:
 
     async def __anext__(self) -> str:
         while True:
-            line = await self._reader.readline()
+            line, offered = await self._reader.readline()
             if not line:
                 raise StopAsyncIteration
             text = line.decode("utf-8", "replace")
-            if self._tap is None or not self._tap.from_client(text):
+            if offered or self._tap is None or not self._tap.from_client(text):
                 return text
 
 
@@ -112,9 +195,9 @@ async def fast_stdio_server(tap: LineTap | None = None) -> AsyncIterator[tuple[A
     wire_in, wire_out = os.dup(0), os.dup(1)
     saved = _divert()
     try:
-        reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+        reader = _LineReader(tap)
         read_transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(wire_in, "rb", buffering=0)
+            lambda: reader, os.fdopen(wire_in, "rb", buffering=0)
         )
         write_transport, protocol = await loop.connect_write_pipe(
             asyncio.streams.FlowControlMixin, os.fdopen(wire_out, "wb", buffering=0)

@@ -23,7 +23,7 @@ from agentguard.integrations._arguments import (
 from agentguard.integrations.openai_agents._output import shown_output
 from agentguard.integrations.openai_agents._tool_model import check_unchanged, tool_model
 from agentguard.models import canonical_tool_name
-from agentguard.session._record import redacted_error
+from agentguard.session._redacted_errors import redacted_error
 
 __all__ = ["FRAMEWORK", "guard_function_tools"]
 
