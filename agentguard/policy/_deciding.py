@@ -127,25 +127,16 @@ def _shared_verdict(
     engine: PolicyEngine, state: PolicyState, rules: Sequence[Rule], hits: Sequence[int]
 ) -> Decision:
     """The verdict for these matched rules, shared by every (agent, tool) plan of the policy: a new
-    pair mostly matches what others did (no rule at all, most often).
-
-    Kept from the second time it is made: the first time only its key is noted (``None``). At
-    100,000 rules most first-sight decisions that match rules match a set no other did, and a kept
-    verdict was ~4 tracked objects (most of what such a decision left behind, so of the next
-    collection pass); a verdict made twice costs one more build (~6 us)."""
+    pair mostly matches what others did (no rule at all, most often)."""
     key = _verdict_key([rules[i].order if i >= 0 else ~rules[~i].order for i in hits])
-    verdicts = state.verdicts
-    decision = verdicts.get(key)
+    decision = state.verdicts.get(key)
     if decision is None:
         matched = [rules[i if i >= 0 else ~i] for i in hits]
         unsure = frozenset(rules[~i].ref for i in hits if i < 0)
         decision = verdict(matched, engine._default, unsure)
-        if key in verdicts:  # made once before
-            verdicts[key] = decision
-        else:
-            if len(verdicts) >= VERDICT_CACHE_LIMIT:
-                verdicts.clear()
-            verdicts[key] = None
+        if len(state.verdicts) >= VERDICT_CACHE_LIMIT:
+            state.verdicts.clear()
+        state.verdicts[key] = decision
     return decision
 
 

@@ -219,7 +219,7 @@ class PolicyState:
     runtime_facts: FactSource | None = None
     index: RuleIndex = field(init=False)
     facts: FactSource | None = field(init=False)
-    verdicts: dict[VerdictKey, Decision | None] = field(init=False, default_factory=dict)  # None: made once
+    verdicts: dict[VerdictKey, Decision] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.grants.index is None:

@@ -161,19 +161,3 @@ def test_rules_sharing_an_order_are_kept_as_the_rules(
         == [r.effect for r in first]
         == [Effect.DENY, Effect.ALLOW]
     )
-
-
-def test_a_verdict_is_kept_from_its_second_making(make_policy: Callable[..., Path], workspace: Path) -> None:
-    """A set of matched rules seen once leaves only its key; made again, its verdict is kept and
-    shared (the same object, the same answer as the first)."""
-    engine = PolicyEngine.load(make_policy("p, *, t, eq(a, 1), deny\np, *, t, *, allow"), workspace=workspace)
-    state = engine._state
-    assert state is not None
-    first = engine.decide(ToolCall(agent="ann", tool="t", arguments={"a": 1}))
-    assert list(state.verdicts.values()) == [None]
-    second = engine.decide(ToolCall(agent="bob", tool="t", arguments={"a": 1}))
-    third = engine.decide(ToolCall(agent="cat", tool="t", arguments={"a": 1}))
-    assert second is third
-    assert first == second
-    assert (first.effect, [r.line for r in first.matched]) == (Effect.DENY, [1, 2])
-    assert list(state.verdicts.values()) == [second]
