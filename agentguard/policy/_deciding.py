@@ -128,7 +128,11 @@ def _shared_verdict(
 ) -> Decision:
     """The verdict for these matched rules, shared by every (agent, tool) plan of the policy: a new
     pair mostly matches what others did (no rule at all, most often)."""
-    key = _verdict_key([rules[i].order if i >= 0 else ~rules[~i].order for i in hits])
+    if len(hits) == 1:  # the common cases inline: one rule's order, or none
+        i = hits[0]
+        key: VerdictKey = rules[i].order if i >= 0 else ~rules[~i].order
+    else:
+        key = _verdict_key([rules[i].order if i >= 0 else ~rules[~i].order for i in hits]) if hits else ()
     decision = state.verdicts.get(key)
     if decision is None:
         matched = [rules[i if i >= 0 else ~i] for i in hits]

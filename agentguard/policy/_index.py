@@ -131,12 +131,17 @@ class RuleIndex:
         # a grants layer without grants: the base answers every look-up (no second pass, no caches here)
         self._only_base = base if not rules else None
         self._roles: Mapping[str, frozenset[str]] = roles if base is None else base.roles
-        self._by_order = {rule.order: rule for rule in rules}
-        # orders name one rule each here and in the base (they do: file position and line), else
-        # seen-once pairs keep their rule tuples
-        self._packable: bool = len(self._by_order) == len(rules) and (
-            base is None or (base._packable and not any(order in base._by_order for order in self._by_order))
-        )
+        # order -> rule, for a seen-once pair kept as its rules' orders; orders name one rule each,
+        # here and in the base (file position and line), else such pairs keep their rule tuples
+        self._by_order: dict[int, Rule]
+        self._packable: bool
+        if base is not None and not rules:  # the base's own, so one look-up finds a rule
+            self._by_order, self._packable = base._by_order, base._packable
+        else:
+            self._by_order = {rule.order: rule for rule in rules}
+            self._packable = len(self._by_order) == len(rules) and (
+                base is None or (base._packable and not any(o in base._by_order for o in self._by_order))
+            )
         by_pattern: dict[str, list[Rule]] = {}
         for rule in rules:
             found = by_pattern.get(rule.tool)
@@ -268,7 +273,9 @@ class RuleIndex:
         if plans is not None and found is not None:
             if isinstance(found, Plan):
                 return found
-            made = Plan(self._unpacked(found), used=True)  # seen once before: its rules alone
+            # seen once before: its rules alone (one rule's order the common case, looked up inline)
+            one = self._by_order.get(found) if type(found) is int else None
+            made = Plan((one,) if one is not None else self._unpacked(found), used=True)
             plans[tool] = made
             return made
         subjects = self._roles.get(agent) or frozenset((agent,))
