@@ -43,10 +43,14 @@ _M = TypeVar("_M", bound=BaseModel)
 _FIELD_NAMES: dict[type[BaseModel], frozenset[str]] = {}
 
 
-def built(cls: type[_M], fields: dict[str, Any]) -> _M:
+def built(cls: type[_M], fields: dict[str, Any], every_field: set[str] | None = None) -> _M:
     """``cls`` from ``fields`` that agentguard built itself from checked values, every field given:
     what ``model_construct`` makes, without its per-field alias and default handling (hot paths: a
-    guarded call's ``ToolCall``, a policy line's ``RuleRef``). Anything else: ``model_construct``."""
+    guarded call's ``ToolCall``, a policy line's ``RuleRef``). Anything else: ``model_construct``.
+
+    ``every_field``: a set of all of ``cls``'s fields, shared as the fields-set of the objects made
+    with it (pydantic only adds to that set, and it holds every field already; copies get their own):
+    one object fewer for what is kept (a policy's verdicts)."""
     names = _FIELD_NAMES.get(cls)
     if names is None:
         names = _FIELD_NAMES[cls] = frozenset(cls.model_fields)
@@ -54,7 +58,7 @@ def built(cls: type[_M], fields: dict[str, Any]) -> _M:
         return cls.model_construct(**fields)
     made = cls.__new__(cls)
     _set_attribute(made, "__dict__", fields)
-    _set_attribute(made, "__pydantic_fields_set__", set(fields))
+    _set_attribute(made, "__pydantic_fields_set__", set(fields) if every_field is None else every_field)
     _set_attribute(made, "__pydantic_extra__", None)
     _set_attribute(made, "__pydantic_private__", None)
     return made

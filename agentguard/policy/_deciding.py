@@ -7,6 +7,7 @@ per-call path; ``PolicyEngine.decide`` wraps it so that any internal problem is 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from agentguard.models import Decision, Effect, ToolCall, built, canonical_agent
 from agentguard.policy._addresses import RecordingResolver
 from agentguard.policy._conditions import EvalContext, normalise_path
 from agentguard.policy._index import MEMO_LIMIT
-from agentguard.policy._layers import PolicyState
+from agentguard.policy._layers import PolicyState, VerdictKey
 from agentguard.policy._net_conditions import CannotTell
 from agentguard.policy._paths import decided_identities, resolve_path_arguments
 from agentguard.policy._types import Rule
@@ -129,7 +130,11 @@ def _shared_verdict(
 ) -> Decision:
     """The verdict for these matched rules, shared by every (agent, tool) plan of the policy: a new
     pair mostly matches what others did (no rule at all, most often)."""
-    key = tuple([rules[i].order if i >= 0 else ~rules[~i].order for i in hits]) if hits else ()
+    if len(hits) == 1:  # the common cases inline: one rule's order, or none
+        i = hits[0]
+        key: VerdictKey = rules[i].order if i >= 0 else ~rules[~i].order
+    else:
+        key = _verdict_key([rules[i].order if i >= 0 else ~rules[~i].order for i in hits]) if hits else ()
     decision = state.verdicts.get(key)
     if decision is None:
         matched = [rules[i if i >= 0 else ~i] for i in hits]
@@ -139,6 +144,21 @@ def _shared_verdict(
             state.verdicts.clear()
         state.verdicts[key] = decision
     return decision
+
+
+def _verdict_key(orders: list[int]) -> VerdictKey:
+    """The matched rules' orders (``~order``: matched as "cannot tell") as a key the cyclic GC does
+    not track: one order, the orders' bytes, ``()`` for none (a tuple beyond 64 bits). A new
+    verdict's key is kept, and every object a first-sight decision leaves behind brings the next
+    collection pass (~60-90 us at 100,000 rules) closer."""
+    if len(orders) == 1:
+        return orders[0]
+    if not orders:
+        return ()
+    try:
+        return array("q", orders).tobytes()
+    except OverflowError:
+        return tuple(orders)
 
 
 def _resolve_paths(

@@ -204,6 +204,10 @@ def combine(base: BaseLayer, grants: GrantLayer) -> LoadedPolicy:
     return replace(policy, rules=rules, files=files, skipped=skipped)
 
 
+# matched rules' orders: one ``int``, their bytes (``array("q")``), or a tuple (none, or beyond 64 bits)
+VerdictKey = int | bytes | tuple[int, ...]
+
+
 @dataclass
 class PolicyState:
     """One valid loaded policy, immutable once built. ``verdicts`` (matched rules' orders, ``~order``
@@ -215,7 +219,7 @@ class PolicyState:
     runtime_facts: FactSource | None = None
     index: RuleIndex = field(init=False)
     facts: FactSource | None = field(init=False)
-    verdicts: dict[tuple[int, ...], Decision] = field(init=False, default_factory=dict)
+    verdicts: dict[VerdictKey, Decision] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.grants.index is None:

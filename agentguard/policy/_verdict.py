@@ -14,6 +14,7 @@ from agentguard.policy._types import Rule
 __all__ = ["verdict"]
 
 _VERB = {Effect.DENY: "denied by", Effect.ASK: "approval required by", Effect.ALLOW: "allowed by"}
+_EVERY_FIELD = set(Decision.model_fields)  # the fields-set of every verdict: kept verdicts share it
 
 
 def _winners(matched: Sequence[Rule]) -> list[Rule]:
@@ -74,4 +75,5 @@ def verdict(matched: Sequence[Rule], default: Effect, unsure: frozenset[RuleRef]
             "path_arguments": (),
             "files": {},
         },
+        _EVERY_FIELD,
     )
