@@ -26,7 +26,7 @@ from agentguard.policy._urls import UnreadableUrl, parse_url
 from agentguard.session._compact import MIN_COMPACT, compact
 from agentguard.session._encoded import decoded_runs
 from agentguard.session._evidence import note as _note
-from agentguard.session._values import entities, host_name, host_of, keys_of, read_as_shown
+from agentguard.session._values import MAX_KEY_CHARS, entities, host_name, host_of, keys_of, read_as_shown
 
 if TYPE_CHECKING:
     from agentguard.policy._conditions import Predicate, _Builder
@@ -150,6 +150,12 @@ def _host_in(host: str, fact: str, ctx: EvalContext) -> bool:
 
 
 def _host_to_check(item: str) -> str | None:
+    """``_host_named(item)``, remembered for texts of a key's length: a pure function of the text,
+    and the same links and addresses are checked call after call (``every_url(..., host_in)``)."""
+    return _host_remembered(item) if len(item) <= MAX_KEY_CHARS else _host_named(item)
+
+
+def _host_named(item: str) -> str | None:
     """The host ``item`` names: an e-mail address's domain, a bare host name, or the host of a URL
     that every common parser reads the same way. A URL that WHATWG (ada, browsers) and RFC 3986
     parsers (``urllib.parse``, httpx) read differently (``https://example.com\\@evil.example``,
@@ -167,6 +173,9 @@ def _host_to_check(item: str) -> str | None:
     except UnreadableUrl:
         return None
     return host
+
+
+_host_remembered = functools.lru_cache(maxsize=8192)(_host_named)
 
 
 def host_in(b: _Builder) -> Predicate:

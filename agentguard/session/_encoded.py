@@ -48,7 +48,9 @@ def decoded_runs(text: str) -> list[str]:
     if len(text) < _MIN_RUN:
         return []
     data = text.encode("ascii", "replace")
-    if _LONG_RUN not in data.translate(_MARKS):  # the common text, settled by one substring search in C
+    # the common text, settled by one substring search in C (find, not ``in``: bytes ``in`` first
+    # tries its operand as an integer, raising and clearing a TypeError)
+    if data.translate(_MARKS).find(_LONG_RUN) < 0:
         return []
     # every character outside the alphabets becomes a space, and the runs are the words left
     pieces = [p for p in data.translate(_RUNS).split() if len(p) >= _MIN_RUN]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import re
 import string
-from collections.abc import Iterable
 
 from stdnum import iban as _stdnum_iban
 from stdnum import numdb
@@ -153,11 +152,14 @@ def iban_hint(text: str) -> bool:
             return True
         if classes.find(b"D") < 0:
             return False
-        starts: Iterable[int | None] = (len(text) - m.end() for m in _REVERSED_START.finditer(classes[::-1]))
-    else:
-        if any(_TWO_LETTERS.match(text, m.start() - 2) for m in _DIGIT_PAIR.finditer(text, 2)):
-            return True
-        starts = (country_before(text, m.start()) for m in _CHECK_DIGITS.finditer(text, 2))
+        size = len(text)  # the starts written apart, as below, found backwards in the classes
+        for m in _REVERSED_START.finditer(classes[::-1]):  # a loop: no generator frame per start
+            if _country_at(text, size - m.end()) in _IBAN_LENGTHS:
+                return True
+        return False
+    if any(_TWO_LETTERS.match(text, m.start() - 2) for m in _DIGIT_PAIR.finditer(text, 2)):
+        return True
+    starts = (country_before(text, m.start()) for m in _CHECK_DIGITS.finditer(text, 2))
     # Written apart ("Q3 2024", "Regards #12" look alike to the classes): only an IBAN country counts,
     # as iban_at requires one; prose then skips the scans of the text for IBANs.
     return any(start is not None and _country_at(text, start) in _IBAN_LENGTHS for start in starts)

@@ -80,6 +80,13 @@ class ValueIndex:
             for _end, key in automaton.iter(text):
                 yield key, entries[key]
 
+    def found_in(self, text: str) -> list[tuple[str, Entry]]:
+        """``list(find_in(text))``, without a generator's frame per key found."""
+        if self._pending:
+            self._seal()
+        entries = self._entries
+        return [(key, entries[key]) for _keys, automaton in self._runs for _end, key in automaton.iter(text)]
+
     def _seal(self) -> None:
         keys, self._pending = self._pending, []
         while self._runs and len(self._runs[-1][0]) <= 2 * len(keys):

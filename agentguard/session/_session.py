@@ -227,22 +227,26 @@ class Session:
         ``short_compact`` the shorter compact keys too (8 or more, a digit in them)."""
         if len(text) > MAX_SEARCH:  # callers treat longer text as "cannot tell" (carries_untrusted)
             text = text[:MAX_SEARCH]
+        shown = read_as_shown(text)  # as written, and as a browser shows it
+        readings = [text, *shown]
+        for reading in (text, *shown) if shown else (text,):
+            readings += decoded_runs(reading)  # base64, hex
+        index, get, lock = self.index, self.index.get, self._lock
         hits: list[tuple[str, Entry]] = []
-        readings = [text, *read_as_shown(text)]  # as written, and as a browser shows it
-        readings += [plain for reading in readings for plain in decoded_runs(reading)]  # base64, hex
         for reading in readings:
             normalised = key_of(reading)
-            with self._lock:  # a search may seal pending keys into a new automaton
-                hits.extend(self.index.find_in(normalised))
+            with lock:  # a search may seal pending keys into a new automaton
+                hits += index.found_in(normalised)
                 if len(self.compact):  # regrouped or re-punctuated:
                     # 4237 4252 ..., hunter2 pass, a+b+c (see _compact)
-                    found = self.compact.find_in(compact(reading))
-                    hits.extend(found if short_compact else [h for h in found if len(h[0]) >= MIN_CONTAINED])
-            whole = self.index.get(normalised)  # the whole text, when it is one short value seen before
+                    found = self.compact.found_in(compact(reading))
+                    if found:
+                        hits += found if short_compact else [h for h in found if len(h[0]) >= MIN_CONTAINED]
+            whole = get(normalised)  # the whole text, when it is one short value seen before
             if whole is not None:
                 hits.append((normalised, whole))
             for entity in entities(reading):
-                entry = self.index.get(entity.key)
+                entry = get(entity.key)
                 if entry is not None:
                     hits.append((entity.key, entry))
         return hits
@@ -270,14 +274,16 @@ class Session:
                 size = len(value)
                 if size > MAX_SEARCH:
                     continue
-                # identifiers whole (names, ids, passwords), and the entities written in text
-                keys = {entity.key for entity in entities(value)}
-                if size <= _WHOLE_WRITTEN:
-                    keys.update(keys_of(value))
-                for key in keys:
-                    entry = get(key)
+                # the entities written in text, and identifiers whole (names, ids, passwords)
+                for entity in entities(value):
+                    entry = get(entity.key)
                     if entry is None or not entry.mask & TRUSTED_ANY:
-                        written.add(key)
+                        written.add(entity.key)
+                if size <= _WHOLE_WRITTEN:
+                    for key in keys_of(value):
+                        entry = get(key)
+                        if entry is None or not entry.mask & TRUSTED_ANY:
+                            written.add(key)
 
     def record_result(
         self,

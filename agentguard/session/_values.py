@@ -201,7 +201,7 @@ def entities(text: str, kinds: frozenset[str] = ALL_KINDS) -> tuple[Entity, ...]
     """The URLs, e-mail addresses, IBANs (checksum-valid) and their hosts written in ``text``."""
     if len(text) <= MAX_KEY_CHARS:
         found = _entities_cached(text, ALL_KINDS)  # one analysis per text, whatever the kinds asked
-        if kinds == ALL_KINDS or not found:
+        if kinds is ALL_KINDS or not found or kinds == ALL_KINDS:
             return found
         return tuple([e for e in found if e.kind in kinds])
     return _entities(text, kinds)
@@ -218,19 +218,13 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
     want_ibans = "iban" in kinds and iban_hint(cleaned)
     if want_urls:
         for link in links(cleaned):
-            raw = link.rstrip(_TRAILING_URL_PUNCT)
-            if raw.startswith("//"):
-                raw = "http:" + raw  # protocol-relative, as in an href
-            elif ":" not in raw.split("/", 1)[0] and not raw.lower().startswith("www."):
-                raw = "http://" + raw  # a link without a scheme is read as http://
-            key = canonical_url(raw)
+            raw, key, host = _link_reading(link) if len(link) <= MAX_KEY_CHARS else _read_link(link)
             if key is None:
                 if "url" in kinds and "://" in raw:  # a scheme the guard does not read: still a link
                     found.append(Entity("url", raw, raw.lower()))
                 continue
             if "url" in kinds:
                 found.append(Entity("url", raw, key))
-            host = host_of(raw)
             if host and "host" in kinds:
                 found.append(Entity("host", host, host))
     if want_emails:
@@ -267,6 +261,21 @@ def _entities(text: str, kinds: frozenset[str]) -> tuple[Entity, ...]:
                 seen.add(iban[1])
                 found.append(Entity("iban", *iban))
     return tuple(found)
+
+
+def _read_link(link: str) -> tuple[str, str | None, str | None]:
+    """(the link as read, its key, its host) of a link as ``links`` found it: a pure function of the
+    link, cached for links of a key's length (the same links recur in a session's calls)."""
+    raw = link.rstrip(_TRAILING_URL_PUNCT)
+    if raw.startswith("//"):
+        raw = "http:" + raw  # protocol-relative, as in an href
+    elif ":" not in raw.split("/", 1)[0] and not raw.lower().startswith("www."):
+        raw = "http://" + raw  # a link without a scheme is read as http://
+    key = canonical_url(raw)
+    return raw, key, host_of(raw) if key is not None else None
+
+
+_link_reading = functools.lru_cache(maxsize=16_384)(_read_link)
 
 
 _PART_KINDS = frozenset({"url", "email", "iban"})
