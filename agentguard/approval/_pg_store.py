@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -37,11 +38,18 @@ _log = logging.getLogger("agentguard.approval")
 # What a row an agent host shaped can raise when read (pydantic's and orjson's errors are ValueErrors;
 # a deadline of Infinity or 1e300 is no datetime).
 _UNREADABLE = (ValueError, OverflowError, TypeError)
+# What a request id on a shared queue may hold (agentguard's own are hex): visible ASCII without "@",
+# which starts the role in a ref ("x@host_b" filed by host A has the ref "x@host_b@host_a", read as
+# host B's, and no ref names it); no invisible, control or look-alike characters in an approver's list.
+_ID = re.compile(r"[!-?A-~]+")
+_ID_RULE = "a request id is visible ASCII characters other than '@' (which names a host role in a ref)"
 
 
 def _request(row: Any) -> QueuedRequest:
     """A request from its row, or an ``ApprovalError`` naming the row and the role that wrote it."""
     try:
+        if not _ID.fullmatch(row["id"]):
+            raise ValueError(_ID_RULE)
         queued = row_to_request(row)
         if queued.call.id != queued.id:  # an honest host files a call under its own id
             raise ValueError(f"it holds call {queued.call.id!r}")
@@ -67,7 +75,13 @@ def _readable(rows: list[Any]) -> list[QueuedRequest]:
 
 
 def _ref(row: Any) -> str:
-    return request_ref(row["id"], row["db_role"])
+    return _exact(row["id"], row["db_role"])
+
+
+def _exact(call_id: str, role: str | None) -> str:
+    """The name of exactly this row, also for one with no role (``id@``): a request's ``ref`` is its
+    bare id there, which a host's request under the same id makes name two rows."""
+    return f"{call_id}@{role or ''}"
 
 
 def _short(ref: str) -> str:
@@ -154,6 +168,12 @@ class PostgresApprovalStore(PostgresGrants):
         read every call id in the audit trail) is that host's row, not this one's."""
         from psycopg.errors import UniqueViolation
 
+        if not _ID.fullmatch(request.call.id):
+            raise ApprovalError(
+                f"call id {request.call.id!r}: {_ID_RULE}",
+                request_id=request.call.id,
+                field="id",
+            )
         now = self.clock()
         key = (owner.host, owner.pid, owner.start or "")
         try:
@@ -184,7 +204,7 @@ class PostgresApprovalStore(PostgresGrants):
             raise
         self._owners.add(key)
         self._ensure_listener()
-        return self.get(request_ref(request.call.id, row[0]))
+        return self.get(_exact(request.call.id, row[0]))
 
     def get(self, request_id: str) -> QueuedRequest:
         """The request ``request_id`` names: a ref (``id@role``), or a bare id only one row holds."""
@@ -200,8 +220,9 @@ class PostgresApprovalStore(PostgresGrants):
             raise ApprovalError(f"{id_or_prefix!r} is not a request id (hex digits)", request_id=id_or_prefix)
         where, params = _role_is(role, qualified)
         rows = self._read(
-            f"SELECT * FROM ag_requests WHERE id >= %s AND id < %s{where} ORDER BY seq LIMIT 10",  # noqa: S608
-            (prefix, prefix + "g", *params),
+            f"SELECT * FROM ag_requests WHERE id >= %s AND id < %s AND id ~ %s{where}"  # noqa: S608
+            " ORDER BY seq LIMIT 10",  # a row no ref can name (its id) makes no prefix ambiguous
+            (prefix, prefix + "g", f"^{_ID.pattern}$", *params),
         )
         if not rows:
             raise ApprovalError(f"no approval request matches {id_or_prefix!r}", request_id=id_or_prefix)
@@ -232,7 +253,7 @@ class PostgresApprovalStore(PostgresGrants):
         )
 
     @staticmethod
-    def _exact(conn: Any, request_id: str) -> tuple[str, str | None]:
+    def _row_of(conn: Any, request_id: str) -> tuple[str, str | None]:
         """The (id, role) of the one row ``request_id`` names, read in the change's transaction: a
         bare id two hosts share is refused, never taken to mean either. A ref names its row already
         (no read: the update finds it, or nothing)."""
@@ -256,7 +277,7 @@ class PostgresApprovalStore(PostgresGrants):
         if grant is not None:
             validate_grant(grant)
         with self._write() as conn:
-            call_id, role = self._exact(conn, request_id)
+            call_id, role = self._row_of(conn, request_id)
             cur = conn.execute(
                 "UPDATE ag_requests SET status = %s, approver = %s, channel = %s, reason = %s, edited = %s,"
                 " scope = %s, grant_id = %s, resolved_at = %s WHERE id = %s"
@@ -277,7 +298,7 @@ class PostgresApprovalStore(PostgresGrants):
             won = cur.rowcount == 1
             if won and grant is not None:
                 self._insert_grant(conn, grant)
-        ref = request_ref(call_id, role)
+        ref = _exact(call_id, role)
         if not won:
             self._answered_or_raise(ref, "answer")
         if grant is not None:
@@ -303,7 +324,7 @@ class PostgresApprovalStore(PostgresGrants):
         if state not in (RequestState.TIMEOUT, RequestState.ABANDONED):
             raise ApprovalError(f"close_unanswered takes timeout or abandoned, not {state.value}")
         with self._write() as conn:
-            call_id, role = self._exact(conn, request_id)
+            call_id, role = self._row_of(conn, request_id)
             row = conn.execute(
                 "UPDATE ag_requests SET status = %s, approver = 'agentguard', channel = 'queue', reason = %s,"
                 " resolved_at = %s WHERE id = %s AND db_role IS NOT DISTINCT FROM %s AND status = 'pending'"
@@ -315,7 +336,7 @@ class PostgresApprovalStore(PostgresGrants):
         if state is RequestState.ABANDONED:
             with contextlib.suppress(AgentGuardError):
                 self.flush_audit()
-        return self.get(request_ref(call_id, role))
+        return self.get(_exact(call_id, role))
 
     @staticmethod
     def _local(owner: Owner) -> bool:

@@ -42,14 +42,13 @@ def key_argument_text(call: ToolCall, width: int = 60) -> str:
 
 
 def short_refs(requests: Iterable[QueuedRequest], width: int = 8) -> dict[str, str]:
-    """How a list names each request (by ref): its id's first ``width`` characters, and ``@role``
-    after them where two hosts' requests in the list share the id (a host can file a request under
-    another's call id; ``approvals approve`` takes the same ``id@role``)."""
+    """How a list names each request (by ref): its id's first ``width`` characters, with ``@role``
+    after them in a list that holds more than one host role's requests. A host picks its ids: one
+    equal to another host's, starting alike or looking alike (``l`` for ``1``) would read as that
+    host's request without the role. ``approvals approve`` takes the same ``prefix@role``."""
     found = list(requests)
-    refs_of: dict[str, set[str]] = {}
-    for q in found:
-        refs_of.setdefault(q.id, set()).add(q.ref)
-    return {q.ref: q.id[:width] + (q.ref[len(q.id) :] if len(refs_of[q.id]) > 1 else "") for q in found}
+    hosts = len({q.db_role for q in found}) > 1  # SQLite and one-host lists: no role to tell apart
+    return {q.ref: q.id[:width] + (f"@{q.db_role or ''}" if hosts else "") for q in found}
 
 
 def short_duration(seconds: float) -> str:

@@ -22,6 +22,7 @@ from agentguard.approval import (
     key_argument_text,
     render_rule,
     short_duration,
+    short_refs,
     shown_text,
 )
 from agentguard.errors import AgentGuardError
@@ -104,6 +105,10 @@ class ApprovalApp(App[None]):
         # asks before approving it, so a keypress meant for the one that left cannot approve it.
         self._slid_in: str | None = None
         self._arg_width = 0
+        # How the queue names each row (by ref): the short id, with @role while it holds more than one
+        # host's requests (a host can file one under another's call id, or one starting alike).
+        self._names: dict[str, str] = {}
+        self._laid_out: tuple[int, int] = (0, 0)  # (argument, id) column widths the table has
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -141,19 +146,21 @@ class ApprovalApp(App[None]):
         wide = width >= _WIDE
         self._main.set_class(wide, "-wide")
         queue_width = width * 11 // 20 if wide else width
-        fixed = sum(w for _, w in _FIXED_COLUMNS) + 2 * (len(_FIXED_COLUMNS) + 1)
+        widths = {**dict(_FIXED_COLUMNS), "id": max([8, *map(len, self._names.values())])}  # never cut
+        fixed = sum(widths.values()) + 2 * (len(widths) + 1)
         arg_width = max(10, queue_width - 2 - 1 - fixed)
-        if arg_width == self._arg_width:
+        if (arg_width, widths["id"]) == self._laid_out:
             return
+        self._laid_out = (arg_width, widths["id"])
         self._arg_width = arg_width
         table = self._table
         selected = self.selected() if table.columns else None
         table.clear(columns=True)
-        for name, w in _FIXED_COLUMNS[:3]:
-            table.add_column(name, key=name, width=w)
+        for name, _ in _FIXED_COLUMNS[:3]:
+            table.add_column(name, key=name, width=widths[name])
         table.add_column("argument", key="argument", width=arg_width)
-        for name, w in _FIXED_COLUMNS[3:]:
-            table.add_column(name, key=name, width=w)
+        for name, _ in _FIXED_COLUMNS[3:]:
+            table.add_column(name, key=name, width=widths[name])
         now = self.clock()
         for q in self._rows.values():
             table.add_row(*self._cells(q, now), key=q.ref)
@@ -182,10 +189,15 @@ class ApprovalApp(App[None]):
             table.remove_row(gone)
             del self._rows[gone]
         arrivals = [q for q in pending if q.ref not in self._rows]
+        shown, self._names = self._names, short_refs([*self._rows.values(), *arrivals])
         now = self.clock()
         for q in arrivals:
             self._rows[q.ref] = q
             table.add_row(*self._cells(q, now), key=q.ref)
+        for ref, name in self._names.items():  # a row that now reads like an arrival is renamed
+            if ref in shown and shown[ref] != name:
+                table.update_cell(ref, "id", Text(name))
+        self._layout_for(self.size.width)  # the id column widens to the longest name (or narrows)
         if arrivals and notify:
             first = arrivals[0]
             more = f" (+{len(arrivals) - 1} more)" if len(arrivals) > 1 else ""
@@ -201,7 +213,7 @@ class ApprovalApp(App[None]):
 
     def _cells(self, q: QueuedRequest, now: datetime) -> tuple[Any, ...]:
         return (
-            Text(q.id[:8]),
+            Text(self._names.get(q.ref, q.id[:8])),
             Text(shown_text(q.call.agent)[0]),  # Text, not str: a DataTable reads a str cell as markup
             Text(shown_text(q.call.tool)[0]),
             Text(key_argument_text(q.call, self._arg_width)),
@@ -256,7 +268,10 @@ class ApprovalApp(App[None]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "queue":
             key = event.row_key.value
-            if key != self._slid_in:
+            now_selected = self.selected()
+            # A highlight the cursor has left already (the table laid out again lights row 0 before
+            # the cursor is put back) is no choice of the approver's.
+            if key != self._slid_in and now_selected is not None and now_selected.ref == key:
                 self._slid_in = None  # the approver chose a row
             self._show_selected()
 

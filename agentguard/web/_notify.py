@@ -32,6 +32,7 @@ def payload(hook: Webhook, queued: QueuedRequest, link: str) -> dict[str, Any]:
     history, are no place for a token in a command); the approver's page shows the whole call."""
     call = queued.call.model_copy(update={"arguments": redact(queued.call.arguments)})
     if hook.style == "slack":
+        named = queued.id[:8] + (f"@{queued.db_role}" if queued.db_role else "")
         summary = (
             f"*{_slack_escape(call.agent)}* asks to run *{_slack_escape(call.tool)}*: "
             f"`{_slack_escape(key_argument_text(call, 200))}`"
@@ -42,7 +43,8 @@ def payload(hook: Webhook, queued: QueuedRequest, link: str) -> dict[str, Any]:
                 {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
                 {
                     "type": "section",
-                    "text": {"type": "mrkdwn", "text": f"<{link}|Open request {queued.id[:8]}>"},
+                    # the host role that asked, where the store knows it: ids are unique per host role
+                    "text": {"type": "mrkdwn", "text": f"<{link}|Open request {_slack_escape(named)}>"},
                 },
             ],
         }

@@ -107,10 +107,10 @@ function renderQueue(data) {
   const focusedId = document.activeElement && document.activeElement.closest("tr")
     ? document.activeElement.closest("tr").dataset.id : null;
   const rows = [];
-  // Two hosts' requests may share an id (a host can file one under another's call id): those are
-  // shown as id@role, and every row is addressed by its ref, never by the bare id.
-  const seen = {};
-  for (const q of data.requests) seen[q.id] = (seen[q.id] || 0) + 1;
+  // A host picks its ids (another host's, one starting or looking alike): where the queue holds more
+  // than one host role's requests each is shown as id@role (short_refs does the same on the server),
+  // and every row is addressed by its ref, never by the bare id.
+  const hosts = new Set(data.requests.map((q) => q.db_role)).size > 1;
   for (const q of data.requests) {
     const tr = document.createElement("tr");
     tr.dataset.id = q.ref;
@@ -120,7 +120,7 @@ function renderQueue(data) {
     idCell.dataset.label = "id";
     const link = document.createElement("a");
     link.href = "/requests/" + encodeURIComponent(q.ref);
-    link.textContent = q.id.slice(0, 8) + (seen[q.id] > 1 ? q.ref.slice(q.id.length) : "");
+    link.textContent = q.id.slice(0, 8) + (hosts ? "@" + (q.db_role || "") : "");
     idCell.appendChild(link);
     tr.append(idCell, cell("agent", q.agent), cell("tool", q.tool, "tool"),
       cell("argument", keyArgument(q.arguments || {}), "arg"), cell("age", "", "age"), cell("left", "", "left"));
