@@ -65,16 +65,20 @@ def same_source(b: _Builder) -> Predicate:
     return pred
 
 
-def _carried(session: Session, text: str) -> list[tuple[str, Entry]]:
+def _carried(session: Session, text: str, budget: _Budget) -> list[tuple[str, Entry]]:
     """Seen values inside ``text``: what ``carries_untrusted`` finds, plus words with a digit in them
     (a code, an amount, an account or file id is short, and a digit makes it more than prose)."""
     hits = session.find_in(text, short_compact=True)
     key = key_of(text)
-    for word in (*tokens(key), *_grouped(key)):
+    for word in tokens(key):
         if any(ch.isdigit() for ch in word):
             entry = session.index.get(word)
             if entry is not None:
                 hits.append((word, entry))
+    for word in _grouped(key, budget):  # each group holds a digit already
+        entry = session.index.get(word)
+        if entry is not None:
+            hits.append((word, entry))
     return hits
 
 
@@ -85,22 +89,35 @@ _GROUP_CHARS = 6
 _GROUPS = 8  # a code is read from at most this many groups
 _MIN_JOINED = 5
 MAX_GROUPS = 4096  # groups with a digit a text is read for; past it: cannot tell
+# ...and over all texts of one evaluation: each text, then all of them joined (``_texts``), so a
+# group is read twice at most; a list of texts each under MAX_GROUPS is no way around it.
+MAX_CALL_GROUPS = 2 * MAX_GROUPS
 
 
 class TooManyGroups(Exception):
-    """A text holds more short groups with a digit than are read joined: the answer is "cannot tell"."""
+    """The texts hold more short groups with a digit than are read joined: the answer is "cannot tell"."""
 
 
-def _grouped(key: str) -> Iterator[str]:
+class _Budget:
+    """Groups left to read in one evaluation, shared by every text (``MAX_CALL_GROUPS``)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_CALL_GROUPS
+
+
+def _grouped(key: str, budget: _Budget) -> Iterator[str]:
     """Runs of short groups, each with a digit, read joined: ``4 6 3 8 2 0``, ``46-38-20`` and
     ``463 820`` are the code ``463820``. Each stretch of 2 to 8 neighbouring groups, 5 characters at
-    least. Past ``MAX_GROUPS`` groups: ``TooManyGroups``."""
+    least. Past ``MAX_GROUPS`` in this text or the ``budget`` of all: ``TooManyGroups``."""
     run: list[str] = []
     groups = 0
     for piece in key.translate(_GAPS).split():
         if len(piece) <= _GROUP_CHARS and piece.isalnum() and not piece.isalpha():
             groups += 1
-            if groups > MAX_GROUPS:
+            budget.left -= 1
+            if groups > MAX_GROUPS or budget.left < 0:
                 raise TooManyGroups
             run.append(piece)
         elif run:
@@ -158,9 +175,10 @@ def leaks_to(b: _Builder) -> Predicate:
         }
         for item in _scalars(recipient):
             around |= _site_sources(session, item)
+        budget = _Budget()
         for text in texts:
             try:
-                carried = _carried(session, text)
+                carried = _carried(session, text, budget)
             except TooManyGroups:  # past what is read: cannot tell, so it may carry one
                 _note(lambda: f"leaks_to({label}): more than {MAX_GROUPS} groups with a digit, cannot tell")
                 return True

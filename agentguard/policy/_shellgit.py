@@ -12,7 +12,15 @@ import re
 
 from agentguard.policy._shell import Dyn, Word
 
-__all__ = ["GIT_CONFIG", "GIT_CONFIG_FILES", "GIT_OWN", "git_alias", "git_subcommand"]
+__all__ = [
+    "GIT_CONFIG",
+    "GIT_CONFIG_FILES",
+    "GIT_OWN",
+    "git_alias",
+    "git_dashed",
+    "git_subcommand",
+    "subtree_command",
+]
 
 # git reads config (aliases: GIT_CONFIG_KEY_0=alias.p GIT_CONFIG_VALUE_0=push git p) from these,
 GIT_CONFIG = re.compile(r"GIT_CONFIG(_[A-Za-z0-9_]*)?(=|\Z)")
@@ -224,3 +232,39 @@ def git_alias(argv: tuple[Word, ...]) -> bool:
             return True
         from_file = from_file or (value is not None and value.lower().startswith(_GIT_INCLUDE_KEYS))
     return False
+
+
+def git_dashed(argv: tuple[Word, ...], name: str) -> tuple[Word, ...] | None:
+    """``git-send-pack ...`` (git's own programs under ``git-core``, ``git-lfs`` on the PATH) is also
+    considered as ``git send-pack ...``: the program a subcommand runs, called by its own name."""
+    if not name.startswith("git-") or len(name) == 4:
+        return None
+    return ("git", name[4:], *argv[1:])
+
+
+# git-subtree's options that take the next word as their value (``-P docs``, ``--prefix docs``).
+_SUBTREE_VALUED = frozenset({"-P", "--prefix", "-m", "--message", "-b", "--branch", "--onto", "--annotate"})
+
+
+def subtree_command(argv: tuple[Word, ...]) -> tuple[Word, ...] | None:
+    """``git subtree -q -P docs push ...`` is also considered as ``git subtree push ...``: git-subtree
+    reads its options anywhere (``rev-parse --parseopt``), its first other word is the command."""
+    if len(argv) < 3 or argv[1] != "subtree":
+        return None
+    k = 2
+    while k < len(argv):
+        word = argv[k]
+        if isinstance(word, Dyn):
+            return None  # matching the line as written already cannot tell
+        if word == "--":
+            k += 1
+            break
+        if word in _SUBTREE_VALUED:
+            k += 2
+        elif word.startswith("-"):
+            k += 1
+        else:
+            break
+    if k == 2 or k >= len(argv):
+        return None
+    return (argv[0], argv[1], *argv[k:])

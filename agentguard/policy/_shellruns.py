@@ -21,7 +21,15 @@ from agentguard.policy._shell import (
     Word,
     parse_script,
 )
-from agentguard.policy._shellgit import GIT_CONFIG, GIT_CONFIG_FILES, GIT_OWN, git_alias, git_subcommand
+from agentguard.policy._shellgit import (
+    GIT_CONFIG,
+    GIT_CONFIG_FILES,
+    GIT_OWN,
+    git_alias,
+    git_dashed,
+    git_subcommand,
+    subtree_command,
+)
 from agentguard.policy._shellsubscripts import SUBSCRIPT_BUILTINS, evaluates
 
 __all__ = ["Runs", "runs_of"]
@@ -201,6 +209,9 @@ def _unwrap(words: tuple[Word, ...], stdin: Word | None, depth: int, runs: Runs,
             if git_alias(argv):
                 runs.fail("git with an alias (or config from the environment) on its command line")
             _git_commands(sub or argv, depth, runs, shell)
+        elif (dashed := git_dashed(argv, name)) is not None:
+            runs.argvs.append(dashed)
+            _git_commands(dashed, depth, runs, shell)
         elif name == "env":
             _env_split(argv, depth, runs)
         elif name == "capsh":
@@ -244,6 +255,8 @@ def _git_commands(argv: tuple[Word, ...], depth: int, runs: Runs, shell: str) ->
     """What ``git SUBCOMMAND ...`` runs itself: ``bisect run`` an argv; ``rebase -x/--exec``,
     ``submodule foreach`` and ``filter-branch``'s ``--*-filter`` options a script for sh."""
     sub, args = (argv[1], argv[2:]) if len(argv) > 1 else (None, ())
+    if (subtree := subtree_command(argv)) is not None:
+        runs.argvs.append(subtree)
     if sub == "bisect" and args[:1] == ("run",):
         _unwrap(args[1:], None, depth + 1, runs, shell)
     elif sub == "submodule" and "foreach" in args:

@@ -41,19 +41,29 @@ def other_sites(text: str) -> tuple[str, ...]:
 
 def _site_spellings(host: str) -> list[str]:
     """``host`` with its ``www.`` toggled, then each parent domain both ways; never ``host`` itself
-    (it is looked up as written already) and none for an address literal (``10.0.0.5`` has no parent)."""
+    (it is looked up as written already) and none for an address literal (``10.0.0.5`` has no parent).
+    Parents longer than a DNS name (253 characters) are skipped: they never resolve, and walking
+    them all was quadratic in a host's length."""
     if host.startswith("[") or _is_address(host):
         return []
     labels = host.split(".")
     out: list[str] = []
+    start = 0  # where labels[i:] begins in host
     for i in range(len(labels) - 1):
-        name = ".".join(labels[i:])
+        if i:
+            start += len(labels[i - 1]) + 1
+            if len(host) - start > _MAX_DNS_NAME:
+                continue
+        name = host[start:]
         if i:
             out.append(name)
         other = name[4:] if name.startswith("www.") else "www." + name
         if "." in other and other != host:
             out.append(other)
     return out
+
+
+_MAX_DNS_NAME = 253
 
 
 def _is_address(host: str) -> bool:
