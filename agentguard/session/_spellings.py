@@ -2,9 +2,10 @@
 
 ``www.evil.example`` and ``evil.example`` are one site to whoever runs it, and so is every name
 under it (``9f8e7d6c.evil.example`` carries data in a label its owner's DNS server sees), and ``@mallory``,
-``#mallory`` and ``mallory`` one member or channel to a workspace. These readings merge spellings,
-so they are only ever used to find an *untrusted* value (``carries_untrusted``, ``untrusted_only``):
-a site or a name is never the user's by another spelling of it.
+``#mallory`` and ``mallory`` one member or channel to a workspace. A public suffix
+(``github.io``, ``co.uk``, per the Public Suffix List) is no site: names under it are others'.
+These readings merge spellings, so they are only ever used to find an *untrusted* value
+(``carries_untrusted``, ``untrusted_only``): a site or a name is never the user's by another spelling of it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+
+from publicsuffixlist import PublicSuffixList
 
 from agentguard.session._normal import MAX_KEY_CHARS
 from agentguard.session._values import entities, host_name, key_of
@@ -40,27 +43,51 @@ def other_sites(text: str) -> tuple[str, ...]:
 
 
 def _site_spellings(host: str) -> list[str]:
-    """``host`` with its ``www.`` toggled, then each parent domain both ways; never ``host`` itself
-    (it is looked up as written already) and none for an address literal (``10.0.0.5`` has no parent).
-    Parents longer than a DNS name (253 characters) are skipped: they never resolve, and walking
-    them all was quadratic in a host's length."""
+    """``host`` with its ``www.`` toggled, then each parent domain both ways, up to the site anyone
+    can register (the Public Suffix List's registrable domain: ``myproj.github.io``, ``bbc.co.uk``),
+    never a public suffix (``github.io``, ``co.uk``: a page naming one names no site); never ``host``
+    itself (it is looked up as written already) and none for an address literal (``10.0.0.5`` has no
+    parent). Parents longer than a DNS name (253 characters) are skipped: they never resolve, and
+    walking them all was quadratic in a host's length."""
     if host.startswith("[") or _is_address(host):
         return []
+    site = _registrable(host)
+    last = len(host) - len(site) if site is not None else 0  # where the registrable domain begins
     labels = host.split(".")
     out: list[str] = []
     start = 0  # where labels[i:] begins in host
     for i in range(len(labels) - 1):
         if i:
             start += len(labels[i - 1]) + 1
+            if start > last:
+                break  # above the registrable domain: public suffixes only
             if len(host) - start > _MAX_DNS_NAME:
                 continue
         name = host[start:]
         if i:
             out.append(name)
         other = name[4:] if name.startswith("www.") else "www." + name
-        if "." in other and other != host:
+        if "." in other and other != host and not _public(other):
             out.append(other)
     return out
+
+
+@functools.cache
+def _suffixes() -> PublicSuffixList:
+    """The Public Suffix List the package ships (ICANN and private sections), loaded on first use."""
+    return PublicSuffixList()
+
+
+@functools.lru_cache(maxsize=8192)
+def _registrable(host: str) -> str | None:
+    """The registrable domain of ``host`` (``None``: ``host`` is a public suffix itself)."""
+    found: str | None = _suffixes().privatesuffix(host)
+    return found
+
+
+@functools.lru_cache(maxsize=8192)
+def _public(name: str) -> bool:
+    return bool(_suffixes().is_public(name))
 
 
 _MAX_DNS_NAME = 253
