@@ -6,6 +6,7 @@ import os
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -129,3 +130,69 @@ async def test_lines_reach_the_tap_and_the_sdk_in_the_order_they_came() -> None:
     assert tap.offered == ["sdk1", "fast1", "fast2", "sdk2", "fast3", "fast4", "tail"]
     with pytest.raises(StopAsyncIteration):
         await lines.__anext__()
+
+
+class _CountingBuffer(bytearray):
+    """A line buffer that counts the bytes its newline searches go over."""
+
+    searched = 0
+
+    def find(self, sub: Any, start: Any = 0, *args: Any) -> int:
+        _CountingBuffer.searched += len(self) - start
+        return super().find(sub, start, *args)
+
+
+def test_a_long_line_in_many_chunks_is_searched_once() -> None:
+    """A line arriving in many reads (a pipe gives 64 KiB at a time) is searched for its newline
+    once per byte, as a StreamReader does: searching the whole buffer again on each read blocked
+    the event loop for seconds on a line of tens of MiB (every call and answer waits on it)."""
+    from agentguard.integrations.mcp._stdio import _LineReader
+
+    reader = _LineReader(None)
+    reader._buffer = _CountingBuffer()
+    _CountingBuffer.searched = 0
+    chunk, reads = b"x" * 1024, 1000
+    for _ in range(reads):
+        reader.data_received(chunk)
+    reader.data_received(b"\nnext\n")
+    assert [line for line, _ in reader._lines] == [chunk * reads + b"\n", b"next\n"]
+    assert _CountingBuffer.searched <= 2 * (len(chunk) * reads + 6)
+
+
+class _RaisingTap(_Tap):
+    """A tap that fails on the lines that say "boom"."""
+
+    def from_client(self, line: str) -> bool:
+        taken = super().from_client(line)
+        if line.startswith("boom"):
+            raise ValueError("the tap failed")
+        return taken
+
+
+async def test_a_tap_that_raises_in_the_pipe_callback_loses_and_repeats_no_line() -> None:
+    """An error of the tap inside the pipe's callback must not leave the lines already taken in the
+    buffer (the next read would hand them on again: a call run twice) nor skip the lines behind it:
+    the failing line is offered again in the reader's turn, where its error reaches the SDK's reader
+    as it did before lines were offered in the callback."""
+    from agentguard.integrations.mcp._stdio import _LineReader, _Lines
+
+    tap = _RaisingTap()
+    reader = _LineReader(tap)
+    lines = _Lines(reader, tap)
+    failed: list[BaseException] = []
+
+    async def next_line() -> None:
+        try:
+            await lines.__anext__()
+        except ValueError as exc:
+            failed.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(next_line)
+        await anyio.wait_all_tasks_blocked()
+        reader.data_received(b"fast1\nboom\nsdk1\n")  # must not raise into the event loop
+        reader.data_received(b"sdk2\n")
+    assert [str(exc) for exc in failed] == ["the tap failed"]  # in the reader's turn, as before
+    assert await lines.__anext__() == "sdk1\n"
+    assert await lines.__anext__() == "sdk2\n"
+    assert tap.offered == ["fast1", "boom", "boom", "sdk1", "sdk2"]

@@ -80,14 +80,17 @@ class _LineReader(asyncio.Protocol):
         self._transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        # what the buffer held holds no newline (the lines before it were taken): only ``data`` is
+        # searched, once, as a StreamReader does (a long line in many reads is not quadratic)
+        at = len(self._buffer)
         self._buffer += data
         start = 0
-        while (end := self._buffer.find(b"\n", start)) >= 0:
+        while (end := self._buffer.find(b"\n", at)) >= 0:
             line = bytes(self._buffer[start : end + 1])
-            start = end + 1
+            start = at = end + 1
             offered = self._tap is not None and self._waiter is not None and not self._lines
             # (offered only with every line before it handed on: the order reading gives)
-            if offered and self._tap is not None and self._tap.from_client(line.decode("utf-8", "replace")):
+            if offered and self._taken(line):
                 continue
             self._lines.append((line, offered))
             self._queued += len(line)
@@ -101,6 +104,18 @@ class _LineReader(asyncio.Protocol):
         if full and not self._paused and self._transport is not None:
             self._transport.pause_reading()
             self._paused = True
+
+    def _taken(self, line: bytes) -> bool:
+        """Whether ``line`` is dealt with in the pipe's callback: taken by the tap, or queued as not
+        offered when the tap raised (an error there would leave the chunk's lines half handled,
+        to be lost or handed on twice): the tap's error then comes in the reader's turn, as before."""
+        assert self._tap is not None
+        try:
+            return self._tap.from_client(line.decode("utf-8", "replace"))
+        except Exception:  # noqa: BLE001 - raised again where the SDK's reader sees it (``_Lines``)
+            self._lines.append((line, False))
+            self._queued += len(line)
+            return True
 
     def eof_received(self) -> bool | None:
         self._eof = True
