@@ -224,6 +224,9 @@ class EgressEndpoint(Protocol):
     def attach(self, owner: object | None) -> None:
         """Decide this container's new connections for ``owner`` from now on (``None``: refuse them)."""
 
+    def settle(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the connections being handled to end; False if one is open."""
+
     def close(self) -> None: ...
 
 

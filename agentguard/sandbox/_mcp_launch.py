@@ -52,6 +52,10 @@ class _MountedEndpoint:
     def attach(self, owner: object | None) -> None:
         """The parent process decides for whom."""
 
+    def settle(self, timeout_s: float) -> bool:
+        """The parent process handles the connections."""
+        return True
+
     def close(self) -> None:
         """The parent process owns the socket."""
 

@@ -65,6 +65,8 @@ MAX_SHELL_BYTES = 65535
 # The runner enforces the timeout itself (so it can still report memory and CPU used); the host
 # waits this much longer for that report before it kills the container on its own.
 REPORT_GRACE_S = 1.0
+# How long a finished run waits for its connections through the egress proxy to close (ms, normally).
+EGRESS_SETTLE_S = 2.0
 
 
 class Sandbox:
@@ -210,6 +212,8 @@ class Sandbox:
                 result = self._exchange(live, request, key, call_id, warm, watch)
                 if result is None:  # a cold container always answers: its exchange has a result
                     raise SandboxError("the sandbox container did not take the code", container=live.id)
+            if live.egress is not None:  # the code's connections recorded before its call finishes
+                live.egress.settle(EGRESS_SETTLE_S)
         except BaseException as exc:
             self._kill_now(live)  # Ctrl-C or a bug: never leave the container behind
             if isinstance(exc, Exception) and not isinstance(exc, SandboxError):

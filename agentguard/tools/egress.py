@@ -42,6 +42,7 @@ import socket
 import struct
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +120,7 @@ class _Endpoint:
         self._owner: EgressOwner | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._active: set[threading.Thread] = set()  # connections being handled
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(str(self._path))
         os.chmod(self._path, 0o666)  # noqa: S103 - the container user connects; SO_PEERCRED checks who
@@ -141,6 +143,26 @@ class _Endpoint:
     def owner(self) -> EgressOwner | None:
         with self._lock:
             return self._owner
+
+    def settle(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) for the connections being handled to end, so each one's
+        ``execution.finished`` is recorded before the call whose code opened it finishes. False: a
+        connection is still open (a process the code left running holds it; it ends with the
+        container, and its record then)."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            active = list(self._active)
+        for thread in active:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            return not self._active
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            self._proxy.handle(client, self)
+        finally:
+            with self._lock:
+                self._active.discard(threading.current_thread())
 
     def close(self) -> None:
         with self._lock:
@@ -166,9 +188,12 @@ class _Endpoint:
                 log.warning("egress.peer_refused", uid=uid, expected=self._uid)
                 client.close()
                 continue
-            threading.Thread(
-                target=self._proxy.handle, args=(client, self), name="agentguard-egress", daemon=True
-            ).start()
+            thread = threading.Thread(
+                target=self._serve, args=(client,), name="agentguard-egress", daemon=True
+            )
+            with self._lock:
+                self._active.add(thread)
+            thread.start()
 
 
 class EgressProxy:

@@ -10,6 +10,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from agentguard import Guard, Settings
 from agentguard.policy import PolicyEngine
@@ -49,6 +50,15 @@ def egress_proxy(
     tmp: Path, rules: str, resolver: FakeResolver, audit: MemoryAudit | None = None
 ) -> Iterator[Callable[[], socket.socket]]:
     """A proxy whose connections ``rules`` decide; yields a function opening a client connection."""
+    with egress_endpoint(tmp, rules, resolver, audit) as (_endpoint, connect):
+        yield connect
+
+
+@contextlib.contextmanager
+def egress_endpoint(
+    tmp: Path, rules: str, resolver: FakeResolver, audit: MemoryAudit | None = None
+) -> Iterator[tuple[Any, Callable[[], socket.socket]]]:
+    """``egress_proxy``, with the container's endpoint as well."""
     policy = tmp / "policy"
     policy.mkdir()
     (policy / "model.conf").write_text((DEFAULT_POLICY_DIR / "model.conf").read_text())
@@ -74,7 +84,7 @@ def egress_proxy(
             s.connect(str(Path(endpoint.directory) / "proxy.sock"))
             return s
 
-        yield connect
+        yield endpoint, connect
     finally:
         proxy.close()
         guard.close()
