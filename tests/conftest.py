@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -12,6 +13,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PERMISSIONS = REPO / "permissions"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run with the signal dispositions of a foreground run. Started under ``nohup``, or in the
+    background of a shell without job control, the run inherits SIGHUP or SIGINT ignored, and so
+    would every process the tests start: the tests that stop one with Ctrl-C or a hang-up (the MCP
+    proxy, the audit log's flush on a signal) would wait for an exit that never comes."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 @pytest.fixture
