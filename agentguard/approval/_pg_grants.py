@@ -10,7 +10,7 @@ from typing import Any
 
 from agentguard.approval._pg_database import PostgresQueueDatabase
 from agentguard.approval._records import Grant
-from agentguard.approval._rows import row_to_grant, ts
+from agentguard.approval._rows import grant_values, row_to_grant
 from agentguard.approval._store_api import validate_grant
 from agentguard.errors import ApprovalError
 
@@ -24,18 +24,7 @@ class PostgresGrants(PostgresQueueDatabase):
         conn.execute(
             "INSERT INTO ag_grants (id, agent, tool, scope, condition, created_by, created_at, expires_at,"
             " request_id, host_role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                grant.id,
-                grant.agent,
-                grant.tool,
-                grant.scope.value,
-                grant.condition,
-                grant.created_by,
-                ts(grant.created_at),
-                ts(grant.expires_at) if grant.expires_at else None,
-                grant.request_id,
-                grant.host_role,
-            ),
+            (*grant_values(grant), grant.host_role),
         )
         self._grants_changed(conn, "grant.created", grant)
 

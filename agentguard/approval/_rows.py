@@ -18,6 +18,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "dt",
     "dumps",
+    "grant_values",
     "row_to_grant",
     "row_to_request",
     "ts",
@@ -111,6 +112,22 @@ def row_to_grant(row: Any) -> Grant:
         revoked_at=dt(row["revoked_at"]),
         revoked_by=row["revoked_by"],
         host_role=_optional(row, "host_role"),
+    )
+
+
+def grant_values(grant: Grant) -> tuple[Any, ...]:
+    """The values of a new grant's row, in the column order both databases insert: id, agent, tool,
+    scope, condition, created_by, created_at, expires_at, request_id (``row_to_grant`` reads them)."""
+    return (
+        grant.id,
+        grant.agent,
+        grant.tool,
+        grant.scope.value,
+        grant.condition,
+        grant.created_by,
+        ts(grant.created_at),
+        ts(grant.expires_at) if grant.expires_at else None,
+        grant.request_id,
     )
 
 

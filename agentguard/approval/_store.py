@@ -22,7 +22,7 @@ from agentguard.approval import _faults
 from agentguard.approval._database import SqliteDatabase
 from agentguard.approval._grants import GRANTS_FILE, render_grants, write_grants_file
 from agentguard.approval._records import Answer, Grant, QueuedRequest, RequestState
-from agentguard.approval._rows import DB_FILE, dumps, row_to_grant, row_to_request, ts
+from agentguard.approval._rows import DB_FILE, dumps, grant_values, row_to_grant, row_to_request
 from agentguard.approval._store_api import AlreadyAnswered, validate_grant
 from agentguard.errors import AgentGuardError, ApprovalError
 from agentguard.models import ApprovalRequest, ApprovalStatus
@@ -270,17 +270,7 @@ class SqliteApprovalStore(SqliteDatabase):
         db.execute(
             "INSERT INTO grants (id, agent, tool, scope, condition, created_by, created_at, expires_at,"
             " request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                grant.id,
-                grant.agent,
-                grant.tool,
-                grant.scope.value,
-                grant.condition,
-                grant.created_by,
-                ts(grant.created_at),
-                ts(grant.expires_at) if grant.expires_at else None,
-                grant.request_id,
-            ),
+            grant_values(grant),
         )
         self._grants_changed(db, "grant.created", grant)
 
